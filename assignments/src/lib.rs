@@ -1,0 +1,1 @@
+//! vmlab's labs and the harness that runs their tests on the core.

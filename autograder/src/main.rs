@@ -1,0 +1,2 @@
+//! `vmlab`: run guests, assemble, list labs and grade submissions.
+fn main() {}

@@ -1,0 +1,24 @@
+//! vmlab's machine: an IA-32 (i486-class integer core) emulator with devices, loaders
+//! and a VMM model, for teaching virtual machines.
+//!
+//! `no_std` + `alloc`: the same core runs in the browser (Wasm) and natively.
+//! Guest faults go to the guest through the IDT; host failures are [`HostError`]s;
+//! nothing a guest does makes the core panic, and every run is bounded by a budget.
+#![no_std]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod addr;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod state;
+pub mod stop;
+
+pub use addr::{LinearAddr, PhysAddr, Port};
+pub use config::{ExecMode, GuestPaging, MachineConfig};
+pub use error::{Exception, HostError};
+pub use events::{Event, EventKind, EventRing};
+pub use state::{CpuState, Gpr, SegReg, Segment, TableReg};
+pub use stop::StopReason;

@@ -1,0 +1,1 @@
+//! vmlab's browser lab.
