@@ -1,0 +1,1 @@
+//! Per-instruction and table-driven state tests.

@@ -1,0 +1,39 @@
+//! A whole-machine snapshot: one serializable value whose restore continues bit-exactly.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::config::MachineConfig;
+use crate::counters::Counters;
+use crate::mmu::TlbEntry;
+use crate::platform::PlatformState;
+use crate::state::CpuState;
+
+/// The machine's state: CPU, memory, devices, TLB and counters. The decode cache is
+/// not part of it (it is rebuilt from memory).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub(crate) config: MachineConfig,
+    pub(crate) cpu: CpuState,
+    pub(crate) icount: u64,
+    pub(crate) ram: Vec<u8>,
+    pub(crate) rom: Vec<u8>,
+    pub(crate) platform: PlatformState,
+    pub(crate) tlb: Vec<TlbEntry>,
+    pub(crate) counters: Counters,
+}
+
+impl Snapshot {
+    /// The CPU state at the snapshot.
+    pub fn cpu(&self) -> &CpuState {
+        &self.cpu
+    }
+    /// Instructions retired at the snapshot.
+    pub fn icount(&self) -> u64 {
+        self.icount
+    }
+    /// Guest RAM at the snapshot.
+    pub fn ram(&self) -> &[u8] {
+        &self.ram
+    }
+}
