@@ -23,6 +23,16 @@ use crate::snapshot::Snapshot;
 use crate::state::{flags, CpuState, Segment, TableReg};
 use crate::stop::StopReason;
 
+/// What the run loop does after the between-instructions checks.
+enum Between {
+    /// Execute the next instruction.
+    Execute,
+    /// Start the next iteration (an interrupt was delivered or time skipped).
+    Continue,
+    /// Return from the run.
+    Stop(StopReason),
+}
+
 /// How a flat binary starts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum FlatEntry {
@@ -415,48 +425,61 @@ impl Machine {
     /// The run loop; `None` when the budget ran out.
     fn run_loop(&mut self, budget: u64, use_breakpoints: bool) -> Option<StopReason> {
         let mut left = budget;
+        let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if self.cpu.tsc >= self.next_deadline {
-                self.platform.advance(self.cpu.tsc);
-                self.refresh_platform();
-            }
-            if self.intr && self.cpu.eflags & flags::IF != 0 && !self.cpu.interrupt_shadow {
-                self.cpu.interrupt_shadow = false;
-                if let Some((vector, irq)) = self.platform.acknowledge_interrupt() {
-                    self.refresh_platform();
-                    self.cpu.halted = false;
-                    self.counters.irqs += 1;
-                    self.log(EventKind::Interrupt { vector, irq });
-                    self.external_interrupt(vector);
-                    if let Some(s) = self.stop.take() {
-                        return Some(s);
-                    }
-                    continue;
-                }
-                self.refresh_platform();
-            }
-            if self.cpu.halted {
-                if self.cpu.eflags & flags::IF != 0 && self.next_deadline != u64::MAX {
-                    self.cpu.tsc = self.cpu.tsc.max(self.next_deadline);
-                    continue;
-                }
-                return Some(StopReason::Halted);
-            }
-            if use_breakpoints && !self.breakpoints.is_empty() {
-                let lin = self.cpu.seg[CS].base.wrapping_add(self.cpu.eip);
-                if !self.resume_from_breakpoint && self.breakpoints.contains(&lin) {
-                    self.resume_from_breakpoint = true;
-                    return Some(StopReason::Breakpoint(lin));
+            if self.cpu.tsc >= self.next_deadline || self.intr || self.cpu.halted || watch {
+                match self.between_instructions(watch) {
+                    Between::Execute => {}
+                    Between::Continue => continue,
+                    Between::Stop(s) => return Some(s),
                 }
             }
-            self.resume_from_breakpoint = false;
             self.execute_one();
-            if let Some(s) = self.stop.take() {
-                return Some(s);
+            if self.stop.is_some() {
+                return self.stop.take();
             }
         }
         None
+    }
+
+    /// Timers, interrupts, HLT and breakpoints between two instructions.
+    #[inline(never)]
+    fn between_instructions(&mut self, watch: bool) -> Between {
+        if self.cpu.tsc >= self.next_deadline {
+            self.platform.advance(self.cpu.tsc);
+            self.refresh_platform();
+        }
+        if self.intr && self.cpu.eflags & flags::IF != 0 && !self.cpu.interrupt_shadow {
+            if let Some((vector, irq)) = self.platform.acknowledge_interrupt() {
+                self.refresh_platform();
+                self.cpu.halted = false;
+                self.counters.irqs += 1;
+                self.log(EventKind::Interrupt { vector, irq });
+                self.external_interrupt(vector);
+                return match self.stop.take() {
+                    Some(s) => Between::Stop(s),
+                    None => Between::Continue,
+                };
+            }
+            self.refresh_platform();
+        }
+        if self.cpu.halted {
+            if self.cpu.eflags & flags::IF != 0 && self.next_deadline != u64::MAX {
+                self.cpu.tsc = self.cpu.tsc.max(self.next_deadline);
+                return Between::Continue;
+            }
+            return Between::Stop(StopReason::Halted);
+        }
+        if watch {
+            let lin = self.cpu.seg[CS].base.wrapping_add(self.cpu.eip);
+            if !self.resume_from_breakpoint && self.breakpoints.contains(&lin) {
+                self.resume_from_breakpoint = true;
+                return Between::Stop(StopReason::Breakpoint(lin));
+            }
+            self.resume_from_breakpoint = false;
+        }
+        Between::Execute
     }
 
     /// Records an event at the current instruction.

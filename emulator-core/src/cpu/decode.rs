@@ -120,12 +120,12 @@ fn is16(r: Register) -> bool {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Slot {
+pub(crate) struct Slot {
     phys: u32,
     generation: u32,
     eip: u32,
     bitness: u32,
-    d: Decoded,
+    pub d: Decoded,
 }
 
 const SLOTS: usize = 1 << 14;
@@ -148,7 +148,7 @@ impl Default for DecodeCache {
             d: Decoded::new(Instruction::default(), 32),
         };
         DecodeCache {
-            slots: vec![empty; SLOTS],
+            slots: vec![empty; SLOTS + 1],
             hits: 0,
             misses: 0,
         }
@@ -156,6 +156,17 @@ impl Default for DecodeCache {
 }
 
 impl DecodeCache {
+    /// Lends the slots out while an instruction executes from one of them.
+    #[inline(always)]
+    pub fn take(&mut self) -> Vec<Slot> {
+        core::mem::take(&mut self.slots)
+    }
+    /// Returns the slots lent by [`take`](Self::take).
+    #[inline(always)]
+    pub fn give_back(&mut self, slots: Vec<Slot>) {
+        self.slots = slots;
+    }
+
     /// Forgets every cached instruction (new ROM, restored snapshot).
     pub fn clear(&mut self) {
         for s in &mut self.slots {
@@ -170,19 +181,21 @@ fn slot_index(phys: u32) -> usize {
 }
 
 impl Machine {
-    /// The code size of CS: 16 or 32.
+    /// The code size: the D bit of the cached CS descriptor (16 or 32), which is also
+    /// what the hardware uses in real mode; V86 mode always loads a 16-bit CS.
     #[inline(always)]
     pub(crate) fn bitness(&self) -> u32 {
-        if self.cpu.seg[CS].big() && self.cpu.cr0 & cr0::PE != 0 && !self.cpu.v86() {
+        if self.cpu.seg[CS].big() {
             32
         } else {
             16
         }
     }
 
-    /// Fetches and decodes the instruction at CS:EIP.
+    /// Fetches and decodes the instruction at CS:EIP; returns its slot in the decode
+    /// cache (an instruction that cannot be cached goes to a scratch slot).
     #[inline(always)]
-    pub(crate) fn fetch(&mut self) -> Result<Decoded, Exception> {
+    pub(crate) fn fetch(&mut self) -> Result<usize, Exception> {
         let eip = self.cpu.eip;
         let cs = &self.cpu.seg[CS];
         if eip > cs.limit {
@@ -205,7 +218,7 @@ impl Machine {
                 && s.generation == self.mem.generation(phys)
             {
                 self.dcache.hits += 1;
-                return Ok(s.d);
+                return Ok(idx);
             }
         }
         self.fetch_slow(eip, lin, phys, bitness)
@@ -218,7 +231,7 @@ impl Machine {
         lin: u32,
         phys: u32,
         bitness: u32,
-    ) -> Result<Decoded, Exception> {
+    ) -> Result<usize, Exception> {
         self.dcache.misses += 1;
         let mut bytes = [0u8; 15];
         let room = (0x1000 - (lin & 0xfff)).min(15) as usize;
@@ -258,18 +271,21 @@ impl Machine {
             return Err(Exception::GeneralProtection(0));
         }
         let d = Decoded::new(ins, bitness);
-        if ins.len() <= room && avail >= ins.len() {
-            let generation = self.mem.code_generation(phys);
-            if let Some(s) = self.dcache.slots.get_mut(slot_index(phys)) {
-                *s = Slot {
-                    phys,
-                    generation,
-                    eip,
-                    bitness,
-                    d,
-                };
-            }
+        let (idx, phys) = if ins.len() <= room && avail >= ins.len() {
+            (slot_index(phys), phys)
+        } else {
+            (SLOTS, u32::MAX)
+        };
+        let generation = self.mem.code_generation(phys);
+        if let Some(s) = self.dcache.slots.get_mut(idx) {
+            *s = Slot {
+                phys,
+                generation,
+                eip,
+                bitness,
+                d,
+            };
         }
-        Ok(d)
+        Ok(idx)
     }
 }

@@ -25,13 +25,21 @@ impl Machine {
         let esp0 = self.cpu.gpr[ESP];
         self.cpu.interrupt_shadow = false;
         self.cpu.tsc = self.cpu.tsc.wrapping_add(1);
-        let d = match self.fetch() {
-            Ok(d) => d,
+        let idx = match self.fetch() {
+            Ok(i) => i,
             Err(e) => return self.exception(e),
         };
+        let slots = self.dcache.take();
+        let Some(slot) = slots.get(idx) else {
+            self.dcache.give_back(slots);
+            return self.exception(Exception::InvalidOpcode);
+        };
+        let d = &slot.d;
         let next = eip0.wrapping_add(d.ins.len() as u32);
         self.cpu.eip = if d.code16 { next & 0xffff } else { next };
-        match self.exec(&d) {
+        let r = self.exec(d);
+        self.dcache.give_back(slots);
+        match r {
             Ok(()) => {
                 if self.incomplete {
                     self.incomplete = false;
