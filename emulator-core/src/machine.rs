@@ -347,7 +347,6 @@ impl Machine {
             rom: self.mem.rom().to_vec(),
             platform: self.platform.snapshot(),
             tlb: self.mmu.save(),
-            counters: self.counters.clone(),
         }
     }
 
@@ -368,7 +367,6 @@ impl Machine {
         self.platform.restore(&s.platform);
         self.mmu.load(&s.tlb);
         self.dcache.clear();
-        self.counters = s.counters.clone();
         self.stop = None;
         self.resume_from_breakpoint = false;
         self.refresh_platform();

@@ -4,13 +4,12 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::config::MachineConfig;
-use crate::counters::Counters;
 use crate::mmu::TlbEntry;
 use crate::platform::PlatformState;
 use crate::state::CpuState;
 
-/// The machine's state: CPU, memory, devices, TLB and counters. The decode cache is
-/// not part of it (it is rebuilt from memory).
+/// The machine's state: CPU, memory, devices and TLB. The decode cache and the
+/// counters are not part of it (the cache is rebuilt from memory; counters are statistics).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Snapshot {
     pub(crate) config: MachineConfig,
@@ -20,7 +19,6 @@ pub struct Snapshot {
     pub(crate) rom: Vec<u8>,
     pub(crate) platform: PlatformState,
     pub(crate) tlb: Vec<TlbEntry>,
-    pub(crate) counters: Counters,
 }
 
 impl Snapshot {

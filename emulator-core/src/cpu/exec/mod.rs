@@ -15,6 +15,33 @@ use super::decode::Decoded;
 use super::ESP;
 use crate::error::Exception;
 use crate::machine::Machine;
+use crate::state::flags;
+
+/// LOCK is allowed only on read-modify-write instructions with a memory destination.
+fn lockable(d: &Decoded) -> bool {
+    d.ins.op0_kind() == iced_x86::OpKind::Memory
+        && matches!(
+            d.mnem,
+            M::Add
+                | M::Adc
+                | M::And
+                | M::Btc
+                | M::Btr
+                | M::Bts
+                | M::Cmpxchg
+                | M::Cmpxchg8b
+                | M::Dec
+                | M::Inc
+                | M::Neg
+                | M::Not
+                | M::Or
+                | M::Sbb
+                | M::Sub
+                | M::Xor
+                | M::Xadd
+                | M::Xchg
+        )
+}
 
 impl Machine {
     /// Fetches, decodes and executes one instruction; a fault restores EIP and ESP and
@@ -35,6 +62,7 @@ impl Machine {
             return self.exception(Exception::InvalidOpcode);
         };
         let d = &slot.d;
+        let trap = self.cpu.eflags & flags::TF != 0;
         let next = eip0.wrapping_add(d.ins.len() as u32);
         self.cpu.eip = if d.code16 { next & 0xffff } else { next };
         let r = self.exec(d);
@@ -45,6 +73,11 @@ impl Machine {
                     self.incomplete = false;
                 } else {
                     self.icount += 1;
+                }
+                if trap {
+                    // Single-step trap after the instruction (DR6.BS).
+                    self.cpu.dr[6] |= 0x4000;
+                    self.exception(Exception::Debug);
                 }
             }
             Err(e) => {
@@ -59,6 +92,9 @@ impl Machine {
     /// The dispatch table.
     #[inline(always)]
     fn exec(&mut self, d: &Decoded) -> Result<(), Exception> {
+        if d.ins.has_lock_prefix() && !lockable(d) {
+            return Err(Exception::InvalidOpcode);
+        }
         match d.mnem {
             M::Mov => self.op_mov(d),
             M::Movzx => self.op_movzx(d),
