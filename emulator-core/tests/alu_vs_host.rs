@@ -864,3 +864,258 @@ fn condition_codes_match_the_host() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// BCD instructions, which only exist outside 64-bit mode.
+
+mod compat32 {
+    //! Runs one BCD instruction in a 32-bit compatibility-mode code segment.
+    //!
+    //! Two pages below 4 GiB hold, per instruction, a 32-bit slot
+    //! `push ecx; popfd; <insn>; pushfd; pop ecx; push 0x33; push stub; retf`, a 64-bit
+    //! stub that reloads the saved RSP and jumps back, the saved RSP and return address,
+    //! and a stack. [`Compat32::run`] saves RSP, switches to that stack and far-returns
+    //! to the slot with CS = 0x23 (Linux's 32-bit user code segment).
+
+    use core::arch::asm;
+    use core::ffi::c_void;
+
+    extern "C" {
+        fn mmap(
+            addr: *mut c_void,
+            len: usize,
+            prot: i32,
+            flags: i32,
+            fd: i32,
+            off: i64,
+        ) -> *mut c_void;
+        fn munmap(addr: *mut c_void, len: usize) -> i32;
+    }
+
+    const PROT_RWX: i32 = 7;
+    const MAP_PRIVATE_ANON_32BIT: i32 = 0x02 | 0x20 | 0x40;
+    const LEN: usize = 0x2000;
+    const STUB64: usize = 0x100;
+    const SAVE: usize = 0x200;
+    const USER_CS64: u8 = 0x33;
+
+    /// The BCD instructions, by slot.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Op {
+        Daa = 0,
+        Das = 1,
+        Aaa = 2,
+        Aas = 3,
+        Aam = 4,
+        Aad = 5,
+    }
+
+    /// The mapped code pages.
+    #[derive(Debug)]
+    pub struct Compat32 {
+        page: *mut u8,
+    }
+
+    impl Compat32 {
+        /// Maps and fills the pages; `None` when the mapping fails.
+        pub fn new() -> Option<Compat32> {
+            let p = unsafe {
+                mmap(
+                    core::ptr::null_mut(),
+                    LEN,
+                    PROT_RWX,
+                    MAP_PRIVATE_ANON_32BIT,
+                    -1,
+                    0,
+                )
+            };
+            if p as isize == -1 || p.is_null() {
+                return None;
+            }
+            let page = p as *mut u8;
+            let base = page as usize;
+            assert!(base + LEN <= 1 << 32, "mapping above 4 GiB");
+            let mut code = [0x90u8; 0x200];
+            let opcodes: [&[u8]; 6] = [
+                &[0x27, 0x90],
+                &[0x2f, 0x90],
+                &[0x37, 0x90],
+                &[0x3f, 0x90],
+                &[0xd4, 10],
+                &[0xd5, 10],
+            ];
+            for (slot, op) in opcodes.iter().enumerate() {
+                let mut s = vec![0x51, 0x9d]; // push ecx; popfd
+                s.extend_from_slice(op);
+                s.extend_from_slice(&[0x9c, 0x59, 0x6a, USER_CS64, 0x68]); // pushfd; pop ecx; push 0x33; push imm32
+                s.extend_from_slice(&((base + STUB64) as u32).to_le_bytes());
+                s.push(0xcb); // retf
+                code[slot * 16..slot * 16 + s.len()].copy_from_slice(&s);
+            }
+            // mov rsp, [rip + SAVE - (STUB64 + 7)]; jmp [rip + SAVE + 8 - (STUB64 + 13)]
+            let mut stub = vec![0x48, 0x8b, 0x25];
+            stub.extend_from_slice(&((SAVE - (STUB64 + 7)) as u32).to_le_bytes());
+            stub.extend_from_slice(&[0xff, 0x25]);
+            stub.extend_from_slice(&((SAVE + 8 - (STUB64 + 13)) as u32).to_le_bytes());
+            code[STUB64..STUB64 + stub.len()].copy_from_slice(&stub);
+            unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), page, code.len()) };
+            Some(Compat32 { page })
+        }
+
+        /// Runs `op` (with immediate `base` for AAM/AAD) on EAX = `ax` and status
+        /// flags `flags`; returns (AX, status flags after).
+        pub fn run(&mut self, op: Op, base: u8, ax: u16, flags: u32) -> (u16, u32) {
+            let slot = op as usize * 16;
+            if matches!(op, Op::Aam | Op::Aad) {
+                unsafe { self.page.add(slot + 3).write_volatile(base) };
+            }
+            let mut eax = ax as u32;
+            let mut ecx = (flags & super::STATUS) | super::BASE_EFLAGS as u32;
+            let page = self.page as u64;
+            unsafe {
+                asm!(
+                    "lea {t}, [rip + 2f]",
+                    "mov [{save} + 8], {t}",
+                    "mov [{save}], rsp",
+                    "mov rsp, {stack}",
+                    "push 0x23", // USER_CS32
+                    "push {target}",
+                    ".byte 0x48, 0xcb", // retfq
+                    "2:",
+                    save = in(reg) page + SAVE as u64,
+                    stack = in(reg) page + LEN as u64,
+                    target = in(reg) page + slot as u64,
+                    t = out(reg) _,
+                    inout("eax") eax,
+                    inout("ecx") ecx,
+                    lateout("rdx") _, lateout("rsi") _, lateout("rdi") _,
+                    lateout("r8") _, lateout("r9") _, lateout("r10") _, lateout("r11") _,
+                    lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,
+                );
+            }
+            (eax as u16, ecx & super::STATUS)
+        }
+    }
+
+    impl Drop for Compat32 {
+        fn drop(&mut self) {
+            unsafe { munmap(self.page as *mut c_void, LEN) };
+        }
+    }
+}
+
+fn compat32() -> Option<compat32::Compat32> {
+    if std::env::var_os("VMLAB_NO_COMPAT32").is_some() {
+        eprintln!("VMLAB_NO_COMPAT32 set: BCD instructions not compared with the host");
+        return None;
+    }
+    Some(compat32::Compat32::new().expect("mmap of a page below 4 GiB failed"))
+}
+
+#[test]
+fn bcd_adjustments() {
+    use compat32::Op;
+    let Some(mut host) = compat32() else { return };
+    let mut rng = Rng(0xbcd0_bcd0_bcd0_bcd1);
+    // DAA DAS: every AL with every CF/AF, other flags random. OF undefined.
+    for al in 0u16..=255 {
+        for cf_af in [0, CF, AF, CF | AF] {
+            let fl = cf_af | (rng.flags() & !(CF | AF));
+            let ax = al | ((rng.next() as u16) << 8);
+            let defined = CF | AF | SF | ZF | PF;
+            let mut f = Flags::from_eflags(fl);
+            let r = (ax & 0xff00) | alu::daa(&mut f, al as u8) as u16;
+            let h = host.run(Op::Daa, 0, ax, fl);
+            check(
+                "daa",
+                1,
+                &[ax as u32],
+                fl,
+                defined,
+                (r as u32, f.status()),
+                (h.0 as u32, h.1),
+            );
+            let mut f = Flags::from_eflags(fl);
+            let r = (ax & 0xff00) | alu::das(&mut f, al as u8) as u16;
+            let h = host.run(Op::Das, 0, ax, fl);
+            check(
+                "das",
+                1,
+                &[ax as u32],
+                fl,
+                defined,
+                (r as u32, f.status()),
+                (h.0 as u32, h.1),
+            );
+        }
+    }
+    // AAA AAS: every AX with AF clear and set. Only AF and CF are defined.
+    for ax in 0u16..=0xffff {
+        for af in [0, AF] {
+            let fl = af | (rng.flags() & !AF);
+            let mut f = Flags::from_eflags(fl);
+            let r = alu::aaa(&mut f, ax);
+            let h = host.run(Op::Aaa, 0, ax, fl);
+            check(
+                "aaa",
+                2,
+                &[ax as u32],
+                fl,
+                AF | CF,
+                (r as u32, f.status()),
+                (h.0 as u32, h.1),
+            );
+            let mut f = Flags::from_eflags(fl);
+            let r = alu::aas(&mut f, ax);
+            let h = host.run(Op::Aas, 0, ax, fl);
+            check(
+                "aas",
+                2,
+                &[ax as u32],
+                fl,
+                AF | CF,
+                (r as u32, f.status()),
+                (h.0 as u32, h.1),
+            );
+        }
+    }
+    // AAM: every AL with every non-zero base (base 0 is #DE). SF ZF PF defined.
+    for base in 1u8..=255 {
+        for al in 0u16..=255 {
+            let fl = rng.flags();
+            let ax = al | ((rng.next() as u16) << 8);
+            let mut f = Flags::from_eflags(fl);
+            let r = alu::aam(&mut f, al as u8, base).expect("non-zero base");
+            let h = host.run(Op::Aam, base, ax, fl);
+            check(
+                "aam",
+                1,
+                &[ax as u32, base as u32],
+                fl,
+                SF | ZF | PF,
+                (r as u32, f.status()),
+                (h.0 as u32, h.1),
+            );
+        }
+    }
+    let mut f = Flags::from_eflags(0);
+    assert_eq!(alu::aam(&mut f, 5, 0), Err(Exception::DivideError));
+    // AAD: every AX with a few bases. SF ZF PF defined.
+    for base in [10u8, 16, 0, 1, 7, 255] {
+        for ax in 0u16..=0xffff {
+            let fl = rng.flags();
+            let mut f = Flags::from_eflags(fl);
+            let r = alu::aad(&mut f, ax, base);
+            let h = host.run(Op::Aad, base, ax, fl);
+            check(
+                "aad",
+                1,
+                &[ax as u32, base as u32],
+                fl,
+                SF | ZF | PF,
+                (r as u32, f.status()),
+                (h.0 as u32, h.1),
+            );
+        }
+    }
+}

@@ -8,37 +8,35 @@
 //! [`Flags::status`]).
 //!
 //! Every flag the Intel SDM defines is set as the SDM defines it. Where the SDM says
-//! *undefined*, vmlab makes the following deterministic choices. The host CPU this is
-//! tested on is an AMD processor, so these could not be checked against a modern Intel
-//! part; they follow the behaviour documented for Intel's P6/NetBurst cores
-//! (sandpile.org's "undefined flags" table) where that table is unambiguous, and the
-//! SDM's count-1 expressions otherwise. The differential test against the host masks
-//! exactly these entries out.
+//! *undefined*, vmlab makes the deterministic choices below. The machine these were
+//! tested on has an AMD processor, so they could not be checked against a modern Intel
+//! part; they follow the behaviour sandpile.org documents for Intel's P6/NetBurst cores
+//! where that is unambiguous, and otherwise the SDM's count-1 expressions evaluated on
+//! the final result. The last column records what the AMD host does (found by the
+//! differential test `tests/alu_vs_host.rs`, which masks these entries out).
 //!
-//! | instruction | flag(s) undefined by the SDM | vmlab's value |
-//! | --- | --- | --- |
-//! | AND OR XOR TEST | AF | 0 |
-//! | SHL/SAL SHR SAR, count ≠ 0 | AF | 0 |
-//! | SHL/SAL, count > 1 | OF | MSB(result) XOR CF |
-//! | SHR, count > 1 | OF | MSB(result) XOR bit below it (so 0) |
-//! | SAR, count > 1 | OF | 0 |
-//! | SHL SHR, 8/16-bit, count ≥ width | CF | last bit out of the 5-bit-count shifter (0 above the width) |
-//! | ROL, count ≠ 1 | OF | MSB(result) XOR CF |
-//! | ROR, count ≠ 1 | OF | MSB(result) XOR bit below it |
-//! | RCL, count ≠ 1 | OF | MSB(result) XOR CF |
-//! | RCR, count ≠ 1 | OF | MSB(result) XOR bit below it |
-//! | RCL RCR, count a multiple of width + 1 | (no rotation) | value and CF unchanged, OF as above |
-//! | SHLD, count > 1 | OF, AF | MSB(result) XOR CF; AF = 0 |
-//! | SHRD, count > 1 | OF, AF | MSB(result) XOR bit below it; AF = 0 |
-//! | SHLD SHRD, 16-bit, count > 16 | result, all | shift of the 48-bit string `dst:src:dst`; flags as above |
-//! | MUL IMUL | SF ZF PF AF | SF ZF PF from the low half of the product; AF = 0 |
-//! | DIV IDIV | all six | unchanged |
-//! | DAA DAS | OF | 0 |
-//! | AAA AAS | OF SF ZF PF | OF = 0; SF ZF PF from the final AL |
-//! | AAM | OF AF CF | 0 |
-//! | AAD | OF AF CF | as for the byte addition AL + AH × base |
-//! | BSF BSR | CF OF SF AF PF | 0, except PF from the index written (PF = 1 for a zero source) |
-//! | BT BTS BTR BTC | OF SF AF PF | unchanged |
+//! | instruction | undefined in the SDM | vmlab | AMD host |
+//! | --- | --- | --- | --- |
+//! | AND OR XOR TEST | AF | 0 | same |
+//! | SHL/SAL SHR SAR, count ≠ 0 | AF | 0 | 1 |
+//! | SHL/SAL, count > 1 | OF | MSB(result) XOR CF | same |
+//! | SHR, count > 1 | OF | MSB(result) XOR the bit below it (so 0) | same |
+//! | SAR, count > 1 | OF | 0 | same |
+//! | SHL SHR, 8/16-bit, count ≥ width | CF | last bit out of a 5-bit-count shifter (0 above the width) | same |
+//! | ROL RCL, count ≠ 1 | OF | MSB(result) XOR CF | same |
+//! | ROR RCR, count ≠ 1 | OF | MSB(result) XOR the bit below it | same |
+//! | RCL RCR, count a multiple of width + 1 | OF | value and CF unchanged, OF as above | same |
+//! | SHLD, count > 1 | OF AF | MSB(result) XOR CF; AF = 0 | same OF except 16-bit count 16; AF = 1 |
+//! | SHRD, count > 1 | OF AF | MSB(result) XOR the bit below it; AF = 0 | same OF; AF = 1 |
+//! | SHLD SHRD, 16-bit, count > 16 | result, all flags | the 48-bit string `dst:src:dst` is shifted; flags as above | not compared |
+//! | MUL IMUL | SF ZF AF PF | SF ZF PF from the low half of the product; AF = 0 | unchanged |
+//! | DIV IDIV | all six | unchanged | not compared |
+//! | DAA DAS | OF | 0 | overflow of the adjusting addition |
+//! | AAA AAS | OF SF ZF PF | OF = 0; SF ZF PF from the final (masked) AL | SF ZF PF from AL ± 6 before masking |
+//! | AAM | OF AF CF | 0 | same |
+//! | AAD | OF AF CF | as for the byte addition AL + AH × base | same |
+//! | BSF BSR | CF OF SF AF PF | 0, except PF from the index written (PF = 1 for a zero source) | same |
+//! | BT BTS BTR BTC | OF SF AF PF | unchanged | same |
 
 mod arith;
 mod bcd;
