@@ -11,10 +11,16 @@ extern crate alloc;
 
 pub mod addr;
 pub mod config;
+mod cpu;
 pub mod error;
 pub mod events;
 pub mod state;
 pub mod stop;
+
+/// The ALU primitives with lazy flags; public only so the host-CPU differential test
+/// (`tests/alu_vs_host.rs`) can reach them. Not part of the stable API.
+#[doc(hidden)]
+pub use cpu::alu;
 
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
