@@ -10,15 +10,20 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod bus;
 pub mod config;
+pub mod devices;
 pub mod error;
 pub mod events;
+pub mod platform;
 pub mod state;
 pub mod stop;
 
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
+pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};
+pub use platform::{IoEffect, Platform, PlatformState};
 pub use state::{CpuState, Gpr, SegReg, Segment, TableReg};
 pub use stop::StopReason;
