@@ -15,6 +15,7 @@ pub mod config;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod loader;
 pub mod platform;
 pub mod state;
 pub mod stop;
