@@ -1,7 +1,7 @@
 //! The IA-32 processor: decoding with the per-page decode cache, registers, operand and
 //! memory access through segmentation and paging, and the instruction families.
 
-pub(crate) mod alu;
+pub mod alu;
 pub(crate) mod decode;
 pub(crate) mod exec;
 pub(crate) mod interrupt;
@@ -34,6 +34,16 @@ pub(crate) const ESP: usize = 4;
 pub(crate) const EBP: usize = 5;
 pub(crate) const ESI: usize = 6;
 pub(crate) const EDI: usize = 7;
+
+/// All-ones mask for an operand of `size` bytes (1, 2 or 4).
+#[inline(always)]
+pub(crate) const fn size_mask(size: u8) -> u32 {
+    match size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => 0xffff_ffff,
+    }
+}
 
 /// A physical location for an access that may straddle two pages.
 #[derive(Clone, Copy, Debug)]

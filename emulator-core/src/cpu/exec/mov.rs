@@ -214,7 +214,7 @@ impl Machine {
     pub(super) fn op_cmpxchg(&mut self, d: &Decoded) -> Result<(), Exception> {
         let size = d.osize;
         let src = self.reg_read(d.ins.op1_register());
-        let acc = self.cpu.gpr[EAX] & alu::mask(size);
+        let acc = self.cpu.gpr[EAX] & crate::cpu::size_mask(size);
         let mut loaded = 0;
         self.op0_rmw(d, |m, dst| {
             alu::cmp(&mut m.flags, size, acc, dst);
