@@ -68,6 +68,9 @@ pub struct Machine {
     pub(crate) next_deadline: u64,
     /// The PIC's INTR line as last seen.
     pub(crate) intr: bool,
+    /// Virtual time at which the run loop must look between instructions (0 when the
+    /// INTR line is up or the CPU is halted, else the next device deadline).
+    pub(crate) attention: u64,
     /// The instruction stopped part-way (a long REP) and will resume; do not retire it.
     pub(crate) incomplete: bool,
 }
@@ -99,6 +102,7 @@ impl Machine {
             stop: None,
             next_deadline: u64::MAX,
             intr: false,
+            attention: 0,
             incomplete: false,
         };
         m.refresh_platform();
@@ -424,6 +428,7 @@ impl Machine {
             self.mmu.flush();
             self.flags_stale = false;
         }
+        self.update_attention();
     }
 
     fn leave(&mut self) {
@@ -442,6 +447,17 @@ impl Machine {
     pub(crate) fn refresh_platform(&mut self) {
         self.next_deadline = self.platform.next_deadline().unwrap_or(u64::MAX);
         self.intr = self.platform.interrupt_pending();
+        self.update_attention();
+    }
+
+    /// Recomputes [`Machine::attention`] after the INTR line, HLT or a deadline changed.
+    #[inline]
+    pub(crate) fn update_attention(&mut self) {
+        self.attention = if self.intr || self.cpu.halted {
+            0
+        } else {
+            self.next_deadline
+        };
     }
 
     /// The run loop; `None` when the budget ran out.
@@ -450,7 +466,7 @@ impl Machine {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if self.cpu.tsc >= self.next_deadline || self.intr || self.cpu.halted || watch {
+            if watch || self.cpu.tsc >= self.attention {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
                     Between::Continue => continue,
@@ -468,6 +484,12 @@ impl Machine {
     /// Timers, interrupts, HLT and breakpoints between two instructions.
     #[inline(never)]
     fn between_instructions(&mut self, watch: bool) -> Between {
+        let r = self.between_checks(watch);
+        self.update_attention();
+        r
+    }
+
+    fn between_checks(&mut self, watch: bool) -> Between {
         if self.cpu.tsc >= self.next_deadline {
             self.platform.advance(self.cpu.tsc);
             self.refresh_platform();

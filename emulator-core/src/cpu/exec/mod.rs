@@ -18,10 +18,10 @@ use crate::machine::Machine;
 use crate::state::flags;
 
 /// LOCK is allowed only on read-modify-write instructions with a memory destination.
-fn lockable(d: &Decoded) -> bool {
-    d.ins.op0_kind() == iced_x86::OpKind::Memory
+pub(crate) fn lockable(mnem: M, memory_destination: bool) -> bool {
+    memory_destination
         && matches!(
-            d.mnem,
+            mnem,
             M::Add
                 | M::Adc
                 | M::And
@@ -92,7 +92,7 @@ impl Machine {
     /// The dispatch table.
     #[inline(always)]
     fn exec(&mut self, d: &Decoded) -> Result<(), Exception> {
-        if d.ins.has_lock_prefix() && !lockable(d) {
+        if d.bad_lock {
             return Err(Exception::InvalidOpcode);
         }
         match d.mnem {
