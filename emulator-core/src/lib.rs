@@ -10,10 +10,14 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod bus;
 pub mod config;
 mod cpu;
+pub mod devices;
 pub mod error;
 pub mod events;
+pub mod loader;
+pub mod platform;
 pub mod state;
 pub mod stop;
 
@@ -26,7 +30,9 @@ pub mod alu {
 
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
+pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};
+pub use platform::{IoEffect, Platform, PlatformState};
 pub use state::{CpuState, Gpr, SegReg, Segment, TableReg};
 pub use stop::StopReason;
