@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod state;
 pub mod stop;
+pub mod vmm;
 
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
