@@ -10,15 +10,27 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod bus;
 pub mod config;
+mod cpu;
+pub mod devices;
 pub mod error;
 pub mod events;
+pub mod loader;
+pub mod platform;
 pub mod state;
 pub mod stop;
 
+/// The ALU primitives with lazy flags; public only so the host-CPU differential test
+/// (`tests/alu_vs_host.rs`) can reach them. Not part of the stable API.
+#[doc(hidden)]
+pub use cpu::alu;
+
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
+pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};
+pub use platform::{IoEffect, Platform, PlatformState};
 pub use state::{CpuState, Gpr, SegReg, Segment, TableReg};
 pub use stop::StopReason;

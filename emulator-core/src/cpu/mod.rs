@@ -1,0 +1,3 @@
+//! The IA-32 processor: instruction semantics and their building blocks.
+
+pub mod alu;
