@@ -270,6 +270,47 @@ impl Submission {
     }
 }
 
+/// A report in which every test of the lab failed for the same reason (a submission
+/// that could not be read, or a grader failure).
+pub fn reject_all(lab: &LabOnDisk, why: &str) -> GradeReport {
+    let visible_count = lab.visible.len();
+    let tests: Vec<GradedTest> = lab
+        .visible
+        .iter()
+        .chain(&lab.hidden)
+        .enumerate()
+        .map(|(i, t)| GradedTest {
+            name: t.name.clone(),
+            score: 0.0,
+            max_score: t.points,
+            passed: false,
+            output: why.to_string(),
+            visibility: if i < visible_count {
+                Visibility::Visible
+            } else {
+                lab.manifest.grading.hidden_visibility
+            },
+        })
+        .collect();
+    GradeReport {
+        lab: lab.manifest.id.clone(),
+        tests,
+        output: format!(
+            "{}: the submission could not be graded: {why}",
+            lab.manifest.title
+        ),
+        execution_time: 0.0,
+    }
+}
+
+/// The file extensions a submission to `lab` may have.
+pub fn submission_extensions(lab: &LabManifest) -> &'static [&'static str] {
+    match lab.kind {
+        LabKind::Guest => &["asm", "s", "nasm", "bin"],
+        LabKind::Component => &["rs"],
+    }
+}
+
 /// Grades `sub` against every test of the lab: visible tests are shown at once,
 /// hidden tests as the lab's `hidden_visibility` says.
 pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeReport {
