@@ -25,11 +25,14 @@ pub mod platform;
 pub mod snapshot;
 pub mod state;
 pub mod stop;
+pub mod vmm;
 
 /// The ALU primitives with lazy flags; public only so the host-CPU differential test
 /// (`tests/alu_vs_host.rs`) can reach them. Not part of the stable API.
 #[doc(hidden)]
-pub use cpu::alu;
+pub mod alu {
+    pub use crate::cpu::alu::*;
+}
 
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
