@@ -81,7 +81,7 @@ fn random_streams_never_panic_or_overrun() {
         };
         stops[k] += 1;
         // The state stays usable: a snapshot round-trips.
-        if rng.next() % 64 == 0 {
+        if rng.next().is_multiple_of(64) {
             let s = m.snapshot();
             m.restore(&s).unwrap();
             assert_eq!(m.snapshot(), s);
