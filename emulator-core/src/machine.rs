@@ -43,21 +43,7 @@ pub enum FlatEntry {
     Protected32,
 }
 
-/// The 80×25 VGA text screen as (character, attribute) cells.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct VgaText {
-    /// 2000 cells, row by row.
-    pub cells: Vec<(u8, u8)>,
-}
-
-impl VgaText {
-    /// Columns.
-    pub const COLS: usize = 80;
-    /// Rows.
-    pub const ROWS: usize = 25;
-    /// Physical address of the text buffer.
-    pub const BASE: u32 = 0xb8000;
-}
+pub use crate::devices::VgaText;
 
 /// An IA-32 PC-style machine.
 #[derive(Debug)]
@@ -330,11 +316,9 @@ impl Machine {
 
     /// The VGA text screen read from 0xB8000.
     pub fn vga_text(&self) -> VgaText {
-        let mut buf = [0u8; VgaText::COLS * VgaText::ROWS * 2];
+        let mut buf = [0u8; VgaText::BYTES];
         self.mem.peek(VgaText::BASE, &mut buf);
-        VgaText {
-            cells: buf.chunks_exact(2).map(|c| (c[0], c[1])).collect(),
-        }
+        VgaText::from_bytes(&buf)
     }
 
     /// The whole machine state as one serializable value.
