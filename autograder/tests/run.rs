@@ -1,4 +1,4 @@
-//! `vmlab run` end to end: guests assembled with `nasm`, exit statuses, the JSON report
+//! `vmlab run` end to end: guests built by the project's assembler, exit statuses, the JSON report
 //! and the refusal of bad files.
 
 use std::path::PathBuf;
@@ -8,24 +8,28 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Assembles `guests/<src>` into the test scratch directory.
-fn nasm(src: &str, defines: &[&str]) -> PathBuf {
-    // One output per test: tests run in parallel and may assemble the same source.
+/// Assembles `guests/<src>` with the project's assembler into the test scratch
+/// directory (one file per test: tests run in parallel).
+fn assemble(src: &str, defines: &[(&str, &str)]) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("guests").join(src)).expect("guest source");
+    let opts = vmlab_asm::Options {
+        defines: defines
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect(),
+        ..vmlab_asm::Options::default()
+    };
+    let bytes = match vmlab_asm::assemble(src, &text, &opts) {
+        Ok(out) => out.bytes,
+        Err(e) => panic!("{src} does not assemble:\n{e}"),
+    };
     let test = std::thread::current()
         .name()
         .unwrap_or("main")
         .replace("::", "_");
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("{test}-{}.bin", src.replace('/', "_")));
-    let status = Command::new("nasm")
-        .args(["-f", "bin"])
-        .args(defines)
-        .arg("-o")
-        .arg(&out)
-        .arg(root().join("guests").join(src))
-        .status()
-        .expect("nasm must be installed (apt-get install nasm)");
-    assert!(status.success(), "nasm failed on {src}");
+    std::fs::write(&out, bytes).unwrap();
     out
 }
 
@@ -43,7 +47,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn cpu_test_rom_exits_through_debug_exit() {
-    let rom = nasm("cputest/cputest.asm", &[]);
+    let rom = assemble("cputest/cputest.asm", &[]);
     let out = vmlab(&["--rom", rom.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let console = text(&out.stdout);
@@ -53,7 +57,7 @@ fn cpu_test_rom_exits_through_debug_exit() {
 
 #[test]
 fn json_report_goes_to_stdout_alone() {
-    let rom = nasm("cputest/cputest.asm", &[]);
+    let rom = assemble("cputest/cputest.asm", &[]);
     let out = vmlab(&["--rom", rom.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("all stages passed"));
@@ -75,7 +79,7 @@ fn json_report_goes_to_stdout_alone() {
 
 #[test]
 fn halting_guest_exits_zero_and_budget_gives_124() {
-    let rom = nasm("bench/mix.asm", &["-D", "ITER=1"]);
+    let rom = assemble("bench/mix.asm", &[("ITER", "1")]);
     let out = vmlab(&["--rom", rom.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 1);
@@ -86,7 +90,7 @@ fn halting_guest_exits_zero_and_budget_gives_124() {
 
 #[test]
 fn multiboot_kernel_gets_its_command_line() {
-    let elf = nasm("cputest/multiboot.asm", &[]);
+    let elf = assemble("cputest/multiboot.asm", &[]);
     let out = vmlab(&[
         "--multiboot",
         elf.to_str().unwrap(),
