@@ -1,6 +1,7 @@
 //! `vmlab`: run guests, assemble, list labs and grade submissions.
 
 mod asm;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,11 +22,14 @@ struct Cli {
 enum Command {
     /// Assemble a NASM-syntax source into a flat binary.
     Asm(asm::AsmArgs),
+    /// Run a guest with the serial console on the terminal.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Asm(a) => asm::run(&a),
+        Command::Run(args) => run::main(args),
     }
 }
