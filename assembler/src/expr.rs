@@ -69,6 +69,15 @@ pub(crate) struct Value {
     pub unknown: Option<(String, usize)>,
     /// Registers with their multipliers (only valid inside memory references).
     pub regs: Vec<(Register, i64)>,
+    /// Some label, `$` or `$$` took part (even if they cancel out).
+    pub labels: bool,
+    /// The first symbol used that has no value (reported if it stays undefined).
+    pub undefined: Option<(String, usize)>,
+    /// Net multiplier of undefined symbols in a linear combination: like NASM,
+    /// `b - a` with both still undefined is a (provisional) known number.
+    pub unk: i64,
+    /// An undefined symbol went through a non-linear operator.
+    pub opaque: bool,
 }
 
 impl Value {
@@ -279,11 +288,13 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
         Expr::Here => Value {
             n: ctx.here(),
             reloc: 1,
+            labels: true,
             ..Value::default()
         },
         Expr::SectStart => Value {
             n: ctx.sect_start(),
             reloc: 1,
+            labels: true,
             ..Value::default()
         },
         Expr::Reg(r, _) => Value {
@@ -294,10 +305,13 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
             Some((n, is_label)) => Value {
                 n,
                 reloc: is_label as i64,
+                labels: is_label,
                 ..Value::default()
             },
             None => Value {
                 unknown: Some((name.clone(), *pos)),
+                undefined: Some((name.clone(), *pos)),
+                unk: 1,
                 ..Value::default()
             },
         },
@@ -306,13 +320,21 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
             if !v.regs.is_empty() && *op != UnOp::Plus && *op != UnOp::Neg {
                 return Err((*pos, "invalid use of a register in an expression".into()));
             }
-            match op {
+            let (unk, opaque) = match op {
+                UnOp::Plus => (v.unk, v.opaque),
+                UnOp::Neg => (v.unk.wrapping_neg(), v.opaque),
+                _ => (0, v.opaque || v.unk != 0),
+            };
+            let r = match op {
                 UnOp::Plus => v,
                 UnOp::Neg => Value {
                     n: v.n.wrapping_neg(),
                     reloc: v.reloc.wrapping_neg(),
                     unknown: v.unknown,
                     regs: v.regs.iter().map(|&(r, k)| (r, k.wrapping_neg())).collect(),
+                    labels: v.labels,
+                    undefined: v.undefined,
+                    ..Value::default()
                 },
                 UnOp::Not => Value {
                     n: !v.n,
@@ -324,13 +346,25 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                     reloc: if v.reloc != 0 { 1 << 20 } else { 0 },
                     ..v
                 },
-            }
+            };
+            settle(r, unk, opaque)
         }
         Expr::Bin(op, a, b, pos) => {
             let x = eval(a, ctx)?;
             let y = eval(b, ctx)?;
             let unknown = x.unknown.clone().or(y.unknown.clone());
-            match op {
+            let labels = x.labels || y.labels;
+            let xk = x.unk == 0 && !x.opaque;
+            let yk = y.unk == 0 && !y.opaque;
+            let (unk, opaque) = match op {
+                BinOp::Add => (x.unk.wrapping_add(y.unk), x.opaque || y.opaque),
+                BinOp::Sub => (x.unk.wrapping_sub(y.unk), x.opaque || y.opaque),
+                BinOp::Mul if xk => (y.unk.wrapping_mul(x.n), y.opaque),
+                BinOp::Mul if yk => (x.unk.wrapping_mul(y.n), x.opaque),
+                _ => (0, !(xk && yk)),
+            };
+            let undefined = x.undefined.clone().or(y.undefined.clone());
+            let r = match op {
                 BinOp::Add | BinOp::Sub => {
                     let sign = if *op == BinOp::Add { 1 } else { -1 };
                     Value {
@@ -338,6 +372,8 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                         reloc: x.reloc.wrapping_add(y.reloc.wrapping_mul(sign)),
                         unknown,
                         regs: combine_regs(&x.regs, &y.regs, sign),
+                        labels,
+                        ..Value::default()
                     }
                 }
                 BinOp::Mul => {
@@ -366,6 +402,8 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                         reloc,
                         unknown,
                         regs,
+                        labels,
+                        ..Value::default()
                     }
                 }
                 _ => {
@@ -423,9 +461,24 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                         reloc,
                         unknown,
                         regs: Vec::new(),
+                        labels,
+                        ..Value::default()
                     }
                 }
-            }
+            };
+            settle(Value { undefined, ..r }, unk, opaque)
         }
     })
+}
+
+/// Fills in the unknown-tracking fields of an operator's result.
+fn settle(mut v: Value, unk: i64, opaque: bool) -> Value {
+    v.unk = unk;
+    v.opaque = opaque;
+    v.unknown = if unk != 0 || opaque {
+        v.unknown.or_else(|| v.undefined.clone())
+    } else {
+        None
+    };
+    v
 }

@@ -114,6 +114,8 @@ pub(crate) struct RMem {
     pub disp: i64,
     /// The displacement is a plain number (no label, known), so it may be shortened.
     pub disp_simple: bool,
+    /// Labels took part in the displacement (even if they cancel out).
+    pub disp_labels: bool,
     pub disp_forced: Option<u32>,
     /// 16 or 32 from the registers used, 0 for an absolute address.
     pub addr_bits: u32,
@@ -142,15 +144,9 @@ pub(crate) struct Resolved {
 pub(crate) struct Env {
     pub bits: u32,
     pub ip: u64,
-    /// Jumps that were near in an earlier pass stay near (guarantees convergence).
+    /// The statement grew in a late pass: keep long forms for jumps and for values
+    /// computed from labels, so that passes settle.
     pub no_short: bool,
-}
-
-/// The chosen encoding.
-pub(crate) struct Encoded {
-    pub bytes: Vec<u8>,
-    /// A relative branch took its 16/32-bit displacement form.
-    pub long_branch: bool,
 }
 
 /// Builds a memory operand from an evaluated address expression (NASM's register rules).
@@ -167,6 +163,7 @@ pub(crate) fn resolve_mem(
         scale: 1,
         disp: v.n,
         disp_simple: v.reloc == 0 && v.unknown.is_none(),
+        disp_labels: v.labels,
         disp_forced: forced,
         addr_bits: 0,
     };
@@ -287,7 +284,6 @@ struct Cand {
     key: (u8, usize, u8, u8, u32),
     bytes: Vec<u8>,
     memsize: Option<usize>,
-    long_branch: bool,
     short_failed: bool,
 }
 
@@ -300,7 +296,8 @@ struct Ctx<'a> {
     near_default_mem: bool,
 }
 
-fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool) {
+fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool, no_short: bool) {
+    let disp_simple = m.disp_simple && !(no_short && m.disp_labels);
     let full = easize / 8;
     let size = if moffs || (m.base == Register::None && m.index == Register::None) {
         full
@@ -312,13 +309,13 @@ fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool) {
         } else {
             full
         }
-    } else if m.disp_simple
+    } else if disp_simple
         && m.disp == 0
         && !(m.base == Register::BP && m.index == Register::None)
         && m.base != Register::EBP
     {
         0
-    } else if m.disp_simple && fits_i8(m.disp, easize) {
+    } else if disp_simple && fits_i8(m.disp, easize) {
         1
     } else {
         full
@@ -368,7 +365,6 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
     let mut had_imm = false;
     let mut imm8 = false;
     let mut memsize = None;
-    let mut long_branch = false;
     let mut is_short = false;
     if string {
         for (i, &k) in kinds.iter().enumerate() {
@@ -469,12 +465,12 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                     }
                     memsize = Some(ms.size());
                 }
-                set_mem(&mut ins, m, cx.easize, moffs);
+                set_mem(&mut ins, m, cx.easize, moffs, cx.env.no_short);
                 ins.set_op_kind(i, OpKind::Memory);
             }
             RKind::Imm(v) => {
                 let n = v.n;
-                let simple = v.is_simple();
+                let simple = v.is_simple() && !(cx.env.no_short && v.labels);
                 match k {
                     K::imm8 | K::imm8_const_1 => {
                         if op.size.is_some_and(|s| s != 1) {
@@ -561,7 +557,6 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                             ins.set_op_kind(i, OpKind::NearBranch32);
                             ins.set_near_branch32(target as u32);
                         }
-                        long_branch = !short;
                         is_short = short;
                     }
                     _ => return None,
@@ -618,7 +613,6 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                     key: (u8::MAX, 0, 0, 0, 0),
                     bytes: Vec::new(),
                     memsize,
-                    long_branch,
                     short_failed,
                 })
             } else {
@@ -639,7 +633,6 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
         key: (mismatch, bytes.len(), order, (!imm8) as u8, code as u32),
         bytes,
         memsize,
-        long_branch,
         short_failed,
     })
 }
@@ -696,7 +689,7 @@ pub(crate) fn encode(
     insn: &Insn,
     ops: &[Resolved],
     env: &Env,
-) -> Result<Encoded, String> {
+) -> Result<Vec<u8>, String> {
     let mut eosize = env.bits;
     let mut easize = 0;
     let mut seg = None;
@@ -732,10 +725,7 @@ pub(crate) fn encode(
                 },
             });
         }
-        return Ok(Encoded {
-            bytes: out,
-            long_branch: false,
-        });
+        return Ok(out);
     }
     let mnem = insn.mnem.as_str();
     let mut ops: Vec<Resolved> = ops.to_vec();
@@ -883,8 +873,5 @@ pub(crate) fn encode(
             }
         }
     }
-    Ok(Encoded {
-        bytes,
-        long_branch: best.long_branch,
-    })
+    Ok(bytes)
 }
