@@ -1,0 +1,44 @@
+//! What the harness needs from a machine, as a trait: the core's `Machine` implements
+//! it (see `core_machine`), and the harness's own tests use a scripted double.
+
+use emulator_core::{CpuState, MachineConfig, StopReason};
+
+/// A machine a test runs a guest submission on.
+pub trait GuestMachine {
+    /// Loads a flat image at `addr` and enters it in 32-bit protected mode
+    /// (flat ring-0 segments, paging off).
+    fn load_flat(&mut self, addr: u32, image: &[u8]) -> Result<(), String>;
+    /// Writes guest-physical memory.
+    fn write_phys(&mut self, addr: u32, bytes: &[u8]) -> Result<(), String>;
+    /// Reads guest-physical memory without side effects (unmapped reads as 0xFF).
+    fn peek_phys(&self, addr: u32, buf: &mut [u8]);
+    /// The architectural state (as the guest sees it).
+    fn cpu(&self) -> &CpuState;
+    /// The architectural state, for setting a test's inputs.
+    fn cpu_mut(&mut self) -> &mut CpuState;
+    /// Runs at most `budget` instructions.
+    fn run(&mut self, budget: u64) -> StopReason;
+    /// Instructions retired.
+    fn icount(&self) -> u64;
+    /// Everything the guest wrote to COM1 (bounded by the serial capacity).
+    fn serial_output(&self) -> Vec<u8>;
+    /// Queues bytes on COM1's input.
+    fn push_serial_input(&mut self, bytes: &[u8]);
+    /// How many VM exits of the reason named `reason` the VMM took (`None`: this
+    /// machine runs no VMM, or keeps no such count).
+    fn vm_exits(&self, reason: &str) -> Option<u64>;
+    /// The VMM's Popek–Goldberg reports, one line each (`None`: no VMM).
+    fn sensitive_reports(&self) -> Option<Vec<String>>;
+}
+
+/// Builds machines for tests.
+pub trait MachineFactory {
+    /// A fresh machine, or why it could not be built.
+    fn create(&self, cfg: MachineConfig) -> Result<Box<dyn GuestMachine>, String>;
+}
+
+/// Turns a guest lab's source into a flat image.
+pub trait Assembler {
+    /// The image, or the assembler's messages (`file:line:col: message`).
+    fn assemble(&self, name: &str, source: &str) -> Result<Vec<u8>, String>;
+}

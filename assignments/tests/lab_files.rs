@@ -1,0 +1,93 @@
+//! Every lab folder is well formed, and nothing secret is compiled in or shipped.
+
+use std::path::{Path, PathBuf};
+
+use assignments::catalog::embedded_texts;
+use assignments::native::{default_labs_dir, list, secret_markers};
+use assignments::LabKind;
+
+#[test]
+fn every_lab_loads_with_unique_ids_and_tests() {
+    let labs: Vec<_> = list(&default_labs_dir())
+        .into_iter()
+        .map(|l| l.expect("every lab folder loads"))
+        .collect();
+    assert!(labs.len() >= 5, "{} labs", labs.len());
+    let mut ids: Vec<&str> = labs.iter().map(|l| l.manifest.id.as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), labs.len());
+    for lab in &labs {
+        let id = &lab.manifest.id;
+        assert!(!lab.visible.is_empty(), "{id}: no visible tests");
+        assert!(!lab.hidden.is_empty(), "{id}: no hidden tests");
+        assert!(lab.solution_path().is_file(), "{id}: no solution");
+        assert!(lab.starter_path().is_file(), "{id}: no starter");
+        for t in lab.visible.iter().chain(&lab.hidden) {
+            assert!(t.points > 0.0, "{id}: {} is worth nothing", t.name);
+            if lab.manifest.kind == LabKind::Component {
+                assert!(t.cases.is_some(), "{id}: {} has no cases", t.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_catalog_matches_the_folders_in_course_order() {
+    let cat = assignments::catalog();
+    let labs: Vec<_> = list(&default_labs_dir()).into_iter().flatten().collect();
+    let cat_ids: Vec<&str> = cat.iter().map(|l| l.id.as_str()).collect();
+    let dir_ids: Vec<&str> = labs.iter().map(|l| l.manifest.id.as_str()).collect();
+    assert_eq!(cat_ids, dir_ids);
+    for l in &cat {
+        assert!(l.statement_md.starts_with("# "), "{}: statement", l.id);
+        assert!(!l.starter.trim().is_empty(), "{}: starter", l.id);
+    }
+}
+
+#[test]
+fn no_hidden_test_or_solution_is_compiled_into_the_crate() {
+    let markers = secret_markers(&default_labs_dir()).expect("markers");
+    assert!(markers.len() >= 10);
+    for (file, text) in embedded_texts() {
+        for m in &markers {
+            assert!(
+                !text.contains(m.as_str()),
+                "{file} contains the secret {m:?}"
+            );
+        }
+    }
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The built web bundle (`target/site`, or `VMLAB_SITE_DIR`) holds no hidden test and
+/// no reference solution. Passes trivially when no bundle has been built yet; the
+/// workspace's `cargo xtask test` builds it before running this.
+#[test]
+fn the_web_bundle_holds_no_hidden_test_or_solution() {
+    let site = std::env::var_os("VMLAB_SITE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"));
+    let mut files = Vec::new();
+    files_under(&site, &mut files);
+    let markers = secret_markers(&default_labs_dir()).expect("markers");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        for m in &markers {
+            assert!(
+                !bytes.windows(m.len()).any(|w| w == m.as_bytes()),
+                "{} contains the secret {m:?}",
+                f.display()
+            );
+        }
+    }
+}

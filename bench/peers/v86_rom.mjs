@@ -1,0 +1,45 @@
+// Peer benchmark: run a vmlab benchmark ROM as the BIOS of v86 (x86-to-Wasm JIT) under Node.js.
+// Usage: node v86_rom.mjs ROM  (run from a folder whose node_modules has the npm package v86)
+// Prints one JSON line: seconds (from start to the newline on COM1), instructions, mips, serial.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const require = createRequire(path.join(process.cwd(), "noop.js"));
+const { V86 } = await import(require.resolve("v86/build/libv86.mjs"));
+const wasmPath = require.resolve("v86/build/v86.wasm");
+const rom = readFileSync(process.argv[2]);
+
+const emulator = new V86({
+  wasm_path: wasmPath,
+  bios: { buffer: rom.buffer.slice(rom.byteOffset, rom.byteOffset + rom.byteLength) },
+  memory_size: 32 * 1024 * 1024,
+  autostart: false,
+  disable_speaker: true,
+  disable_keyboard: true,
+  disable_mouse: true,
+});
+
+let serial = "";
+let start = 0;
+const timeout = setTimeout(() => {
+  console.error("v86: no result on COM1 within 120 s; got " + JSON.stringify(serial));
+  process.exit(1);
+}, 120000);
+
+emulator.add_listener("emulator-loaded", () => {
+  start = performance.now();
+  emulator.run();
+});
+emulator.add_listener("serial0-output-byte", (byte) => {
+  serial += String.fromCharCode(byte);
+  if (byte === 10) {
+    const seconds = (performance.now() - start) / 1000;
+    const instructions = emulator.get_instruction_counter();
+    clearTimeout(timeout);
+    emulator.stop();
+    console.log(JSON.stringify({ peer: "v86", seconds, instructions, mips: instructions / seconds / 1e6, serial }));
+    emulator.destroy();
+    process.exit(0);
+  }
+});

@@ -1,0 +1,300 @@
+//! Lazy EFLAGS status flags: the last flag-setting operation is recorded and each flag
+//! is derived from it only when something reads it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::flags::{AF, CF, OF, PF, SF, STATUS, ZF};
+
+/// The six arithmetic status flags (CF PF AF ZF SF OF), evaluated lazily.
+///
+/// An operation records its operands and result; a flag marked *lazy* is derived from
+/// that record when read, the others hold their value in `bits`. Additions and
+/// subtractions share one record form: a subtraction `a - b` is stored as the addition
+/// `a + !b + 1` with `borrow` set, which inverts the carries (CF and AF are borrows).
+/// Logic operations are stored as `res + 0`, which yields CF = OF = AF = 0.
+///
+/// Equality compares the materialised flags, and serde stores the six bits as one
+/// `u32`, so a restored value behaves exactly like the original.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(from = "u32", into = "u32")]
+pub struct Flags {
+    /// First addend.
+    a: u32,
+    /// Second addend (complemented for subtractions).
+    b: u32,
+    /// Result, masked to the operand size.
+    res: u32,
+    /// Values of the status flags that are not lazy (EFLAGS bit positions).
+    bits: u16,
+    /// Which status flags are derived from the record (EFLAGS bit positions).
+    lazy: u16,
+    /// Index of the sign bit of the recorded operation: 7, 15 or 31.
+    top: u8,
+    /// 1 when the record is a subtraction (CF and AF are borrows), else 0.
+    borrow: u8,
+}
+
+/// Index of the sign bit for an operand size in bytes (1, 2, anything else is 4).
+#[inline(always)]
+pub(super) const fn top_bit(size: u8) -> u8 {
+    match size {
+        1 => 7,
+        2 => 15,
+        _ => 31,
+    }
+}
+
+/// All-ones mask for an operand size in bytes (1, 2, anything else is 4).
+#[inline(always)]
+pub const fn size_mask(size: u8) -> u32 {
+    match size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => 0xffff_ffff,
+    }
+}
+
+/// The sign bit for an operand size in bytes (1, 2, anything else is 4).
+#[inline(always)]
+pub const fn sign(size: u8) -> u32 {
+    1 << top_bit(size)
+}
+
+/// 1 when the low byte of `v` has an even number of set bits (the PF rule).
+#[inline(always)]
+pub(super) const fn parity(v: u32) -> u32 {
+    let x = (v ^ (v >> 4)) & 0xf;
+    (0x9669u32 >> x) & 1
+}
+
+impl Flags {
+    /// Status flags taken from an EFLAGS image (other bits are ignored).
+    #[inline]
+    pub fn from_eflags(e: u32) -> Flags {
+        Flags {
+            a: 0,
+            b: 0,
+            res: 0,
+            bits: (e & STATUS) as u16,
+            lazy: 0,
+            top: 31,
+            borrow: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn lazy_cf(&self) -> u32 {
+        let carries = (self.a & self.b) | ((self.a | self.b) & !self.res);
+        ((carries >> self.top) ^ self.borrow as u32) & 1
+    }
+    #[inline(always)]
+    fn lazy_af(&self) -> u32 {
+        (((self.a ^ self.b ^ self.res) >> 4) ^ self.borrow as u32) & 1
+    }
+    #[inline(always)]
+    fn lazy_of(&self) -> u32 {
+        (((self.a ^ self.res) & (self.b ^ self.res)) >> self.top) & 1
+    }
+    #[inline(always)]
+    fn lazy_sf(&self) -> u32 {
+        (self.res >> self.top) & 1
+    }
+    #[inline(always)]
+    fn lazy_zf(&self) -> u32 {
+        (self.res == 0) as u32
+    }
+
+    /// Reads one flag: from the record when it is lazy, else from `bits`.
+    #[inline(always)]
+    fn get(&self, flag: u32, lazy_value: impl FnOnce(&Self) -> u32) -> bool {
+        if self.lazy as u32 & flag != 0 {
+            lazy_value(self) != 0
+        } else {
+            self.bits as u32 & flag != 0
+        }
+    }
+
+    /// The six status bits in their EFLAGS positions (all other bits zero).
+    #[inline]
+    pub fn status(&self) -> u32 {
+        let lazy = self.lazy as u32;
+        let bits = self.bits as u32;
+        if lazy == 0 {
+            return bits;
+        }
+        let computed = self.lazy_cf()
+            | (parity(self.res) << 2)
+            | (self.lazy_af() << 4)
+            | (self.lazy_zf() << 6)
+            | (self.lazy_sf() << 7)
+            | (self.lazy_of() << 11);
+        (bits & !lazy) | (computed & lazy)
+    }
+
+    /// Carry flag.
+    #[inline]
+    pub fn cf(&self) -> bool {
+        self.get(CF, Self::lazy_cf)
+    }
+    /// Parity flag (even parity of the low result byte).
+    #[inline]
+    pub fn pf(&self) -> bool {
+        self.get(PF, |f| parity(f.res))
+    }
+    /// Auxiliary carry flag (carry or borrow out of bit 3).
+    #[inline]
+    pub fn af(&self) -> bool {
+        self.get(AF, Self::lazy_af)
+    }
+    /// Zero flag.
+    #[inline]
+    pub fn zf(&self) -> bool {
+        self.get(ZF, Self::lazy_zf)
+    }
+    /// Sign flag.
+    #[inline]
+    pub fn sf(&self) -> bool {
+        self.get(SF, Self::lazy_sf)
+    }
+    /// Overflow flag.
+    #[inline]
+    pub fn of(&self) -> bool {
+        self.get(OF, Self::lazy_of)
+    }
+
+    /// Sets one status flag to `v`; the others keep their (possibly lazy) values.
+    #[inline(always)]
+    fn put(&mut self, flag: u32, v: bool) {
+        let flag = flag as u16;
+        self.bits = (self.bits & !flag) | if v { flag } else { 0 };
+        self.lazy &= !flag;
+    }
+    /// Sets CF.
+    #[inline]
+    pub fn set_cf(&mut self, v: bool) {
+        self.put(CF, v);
+    }
+    /// Sets OF.
+    #[inline]
+    pub fn set_of(&mut self, v: bool) {
+        self.put(OF, v);
+    }
+    /// Sets ZF.
+    #[inline]
+    pub fn set_zf(&mut self, v: bool) {
+        self.put(ZF, v);
+    }
+    /// Sets SF.
+    #[inline]
+    pub fn set_sf(&mut self, v: bool) {
+        self.put(SF, v);
+    }
+    /// Sets PF.
+    #[inline]
+    pub fn set_pf(&mut self, v: bool) {
+        self.put(PF, v);
+    }
+    /// Sets AF.
+    #[inline]
+    pub fn set_af(&mut self, v: bool) {
+        self.put(AF, v);
+    }
+    /// Replaces all six status flags with the matching bits of `bits` (an EFLAGS image).
+    #[inline]
+    pub fn set_status(&mut self, bits: u32) {
+        self.bits = (bits & STATUS) as u16;
+        self.lazy = 0;
+    }
+
+    /// Evaluates condition `cc`, the low nibble of a Jcc/SETcc/CMOVcc opcode:
+    /// O NO B AE E NE BE A S NS P NP L GE LE G.
+    #[inline]
+    pub fn cond(&self, cc: u8) -> bool {
+        let holds = match (cc >> 1) & 7 {
+            0 => self.of(),
+            1 => self.cf(),
+            2 => self.zf(),
+            3 => self.cf() | self.zf(),
+            4 => self.sf(),
+            5 => self.pf(),
+            6 => self.sf() != self.of(),
+            _ => self.zf() | (self.sf() != self.of()),
+        };
+        holds ^ (cc & 1 != 0)
+    }
+
+    /// Records an addition `res = a + b (+ carry)` or, with `borrow`, a subtraction
+    /// `res = a - b (- borrow)`: all six flags become lazy.
+    #[inline(always)]
+    pub(super) fn record_arith(&mut self, size: u8, a: u32, b: u32, res: u32, borrow: bool) {
+        let inv = if borrow { u32::MAX } else { 0 };
+        self.a = a;
+        self.b = b ^ inv;
+        self.res = res;
+        self.top = top_bit(size);
+        self.borrow = borrow as u8;
+        self.lazy = STATUS as u16;
+    }
+
+    /// Records a logic result: CF = OF = AF = 0, SF ZF PF from `res`.
+    #[inline(always)]
+    pub(super) fn record_logic(&mut self, size: u8, res: u32) {
+        self.a = res;
+        self.b = 0;
+        self.res = res;
+        self.top = top_bit(size);
+        self.borrow = 0;
+        self.lazy = STATUS as u16;
+    }
+
+    /// Records a result whose SF ZF PF follow `res` while CF, OF and AF are given
+    /// explicitly (`explicit` holds them in EFLAGS positions).
+    #[inline(always)]
+    pub(super) fn record_result(&mut self, size: u8, res: u32, explicit: u32) {
+        self.res = res;
+        self.top = top_bit(size);
+        self.bits = (explicit & (CF | OF | AF)) as u16;
+        self.lazy = (SF | ZF | PF) as u16;
+    }
+
+    /// Sets CF and OF only (rotates); the other flags keep their values.
+    #[inline(always)]
+    pub(super) fn put_cf_of(&mut self, cf: bool, of: bool) {
+        let m = (CF | OF) as u16;
+        self.bits = (self.bits & !m) | cf as u16 | ((of as u16) << 11);
+        self.lazy &= !m;
+    }
+
+    /// Keeps CF at `cf` after a `record_*` call (INC and DEC leave CF unchanged).
+    #[inline(always)]
+    pub(super) fn keep_cf(&mut self, cf: bool) {
+        self.put(CF, cf);
+    }
+}
+
+impl Default for Flags {
+    /// All status flags clear.
+    fn default() -> Self {
+        Flags::from_eflags(0)
+    }
+}
+
+impl PartialEq for Flags {
+    fn eq(&self, other: &Self) -> bool {
+        self.status() == other.status()
+    }
+}
+
+impl Eq for Flags {}
+
+impl From<u32> for Flags {
+    fn from(e: u32) -> Self {
+        Flags::from_eflags(e)
+    }
+}
+
+impl From<Flags> for u32 {
+    fn from(f: Flags) -> u32 {
+        f.status()
+    }
+}

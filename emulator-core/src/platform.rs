@@ -1,0 +1,496 @@
+//! The PC platform around the CPU: the port bus and its devices (UART, PIC pair, PIT,
+//! POST ports, debug exit), virtual time, and the interrupt line to the CPU.
+//!
+//! Port map:
+//!
+//! | ports | device |
+//! | --- | --- |
+//! | 0x20–0x21 | master 8259A PIC (IRQ 0–7) |
+//! | 0x40–0x43 | 8254 PIT, channel 0 on IRQ 0 |
+//! | 0x80 | POST code port (recorded) |
+//! | 0xA0–0xA1 | slave 8259A PIC (IRQ 8–15, cascaded on IRQ 2) |
+//! | 0xF4 | debug exit |
+//! | 0x190 | POST code port (recorded) |
+//! | 0x3F8–0x3FF | 16550A UART, COM1, IRQ 4 |
+//!
+//! Unclaimed ports read all ones and ignore writes. Accesses wider than a byte to the
+//! byte-wide devices (UART, PICs, PIT) are split into byte accesses to consecutive
+//! ports, as the ISA bus does; the POST and debug-exit ports take the whole value.
+//!
+//! Time is virtual: `now` is the machine's instruction count, and the PIT sees
+//! `now × 1.193182 MHz / 100 MHz` clocks (see [`crate::devices::pit`]).
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::bus::PortBus;
+use crate::config::MachineConfig;
+use crate::devices::pit::{icount_for_tick, ticks_at};
+use crate::devices::{
+    DebugExit, IrqSink, PicPair, PicState, Pit, PitState, PortDevice, PostPort, Uart, UartState,
+};
+pub use crate::devices::PostWrite;
+use crate::error::HostError;
+
+/// COM1's first port.
+pub const COM1_PORT: u16 = 0x3f8;
+/// COM1's IRQ line.
+pub const COM1_IRQ: u8 = 4;
+/// The debug-exit port.
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+/// The POST code ports.
+pub const POST_PORTS: [u16; 2] = [0x80, 0x190];
+
+/// The devices on the port bus.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum DeviceId {
+    PicMaster,
+    PicSlave,
+    Pit,
+    Post,
+    DebugExit,
+    Uart,
+}
+
+/// What an I/O write did beyond changing device registers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IoEffect {
+    /// Nothing the CPU loop must act on.
+    None,
+    /// The guest wrote this value to the debug-exit port: stop the machine.
+    DebugExit(u8),
+}
+
+/// Every device register and buffer of the platform, for snapshots.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PlatformState {
+    /// COM1.
+    pub uart: UartState,
+    /// Master and slave PIC.
+    pub pic: [PicState; 2],
+    /// The PIT.
+    pub pit: PitState,
+    /// The POST write log.
+    pub post: PostPort,
+}
+
+/// The platform: devices on a port bus plus the interrupt wiring.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    bus: PortBus<DeviceId>,
+    uart: Uart,
+    pic: PicPair,
+    pit: Pit,
+    post: PostPort,
+    debug_exit: DebugExit,
+}
+
+impl Platform {
+    /// Builds the platform described by `cfg` in its power-on state.
+    pub fn new(cfg: &MachineConfig) -> Result<Platform, HostError> {
+        let mut bus = PortBus::new();
+        bus.insert(0x20, 2, DeviceId::PicMaster)?;
+        bus.insert(0x40, 4, DeviceId::Pit)?;
+        bus.insert(0xa0, 2, DeviceId::PicSlave)?;
+        bus.insert(DEBUG_EXIT_PORT, 1, DeviceId::DebugExit)?;
+        for port in POST_PORTS {
+            bus.insert(port, 1, DeviceId::Post)?;
+        }
+        bus.insert(COM1_PORT, 8, DeviceId::Uart)?;
+        Ok(Platform {
+            bus,
+            uart: Uart::new(cfg.serial_capacity),
+            pic: PicPair::new(),
+            pit: Pit::new(),
+            post: PostPort::default(),
+            debug_exit: DebugExit::default(),
+        })
+    }
+
+    /// Resets every device's registers. Console output, pending host input and the
+    /// POST log are kept; virtual time goes on.
+    pub fn reset(&mut self) {
+        self.uart.reset();
+        self.pic.reset();
+        self.pit.reset();
+        self.debug_exit.take_request();
+        self.sync_uart_irq();
+    }
+
+    /// Claimed port ranges as `(first, last, device name)`, for the UI.
+    pub fn port_map(&self) -> Vec<(u16, u16, &'static str)> {
+        self.bus
+            .ranges()
+            .map(|(a, b, d)| {
+                let name = match d {
+                    DeviceId::PicMaster => "8259A PIC (master)",
+                    DeviceId::PicSlave => "8259A PIC (slave)",
+                    DeviceId::Pit => "8254 PIT",
+                    DeviceId::Post => "POST port",
+                    DeviceId::DebugExit => "debug exit",
+                    DeviceId::Uart => "16550A UART (COM1)",
+                };
+                (a, b, name)
+            })
+            .collect()
+    }
+
+    /// An IN of `size` bytes (1, 2 or 4) from `port` at virtual time `now`.
+    pub fn io_read(&mut self, port: u16, size: u8, now: u64) -> u32 {
+        self.advance(now);
+        let whole = match self.bus.lookup(port) {
+            Some((DeviceId::Post | DeviceId::DebugExit, _)) => true,
+            _ => size == 1,
+        };
+        let value = if whole {
+            self.read_one(port, size)
+        } else {
+            (0..u16::from(size.min(4))).fold(0u32, |acc, i| {
+                acc | (self.read_one(port.wrapping_add(i), 1) & 0xff) << (8 * i)
+            })
+        };
+        value & size_mask(size)
+    }
+
+    /// An OUT of `size` bytes (1, 2 or 4) to `port` at virtual time `now`.
+    pub fn io_write(&mut self, port: u16, size: u8, value: u32, now: u64) -> IoEffect {
+        self.advance(now);
+        let value = value & size_mask(size);
+        match self.bus.lookup(port) {
+            Some((DeviceId::Post, _)) => self.post.record(port, value, now),
+            Some((DeviceId::DebugExit, off)) => self.debug_exit.write(off, size, value),
+            _ if size == 1 => self.write_one(port, value),
+            _ => {
+                for i in 0..u16::from(size.min(4)) {
+                    self.write_one(port.wrapping_add(i), (value >> (8 * i)) & 0xff);
+                }
+            }
+        }
+        match self.debug_exit.take_request() {
+            Some(v) => IoEffect::DebugExit(v),
+            None => IoEffect::None,
+        }
+    }
+
+    fn read_one(&mut self, port: u16, size: u8) -> u32 {
+        match self.bus.lookup(port) {
+            None => u32::MAX,
+            Some((DeviceId::PicMaster, off)) => u32::from(self.pic.read_chip(false, off)),
+            Some((DeviceId::PicSlave, off)) => u32::from(self.pic.read_chip(true, off)),
+            Some((DeviceId::Pit, off)) => self.pit.read(off, 1),
+            Some((DeviceId::Post, _)) => u32::MAX,
+            Some((DeviceId::DebugExit, off)) => self.debug_exit.read(off, size),
+            Some((DeviceId::Uart, off)) => {
+                let v = self.uart.read(off, 1);
+                self.sync_uart_irq();
+                v
+            }
+        }
+    }
+
+    fn write_one(&mut self, port: u16, value: u32) {
+        match self.bus.lookup(port) {
+            None => {}
+            Some((DeviceId::PicMaster, off)) => self.pic.write_chip(false, off, value as u8),
+            Some((DeviceId::PicSlave, off)) => self.pic.write_chip(true, off, value as u8),
+            Some((DeviceId::Pit, off)) => self.pit.write(off, 1, value),
+            Some((DeviceId::Post, _)) | Some((DeviceId::DebugExit, _)) => {}
+            Some((DeviceId::Uart, off)) => {
+                self.uart.write(off, 1, value);
+                self.sync_uart_irq();
+            }
+        }
+    }
+
+    fn sync_uart_irq(&mut self) {
+        self.pic.set_irq(COM1_IRQ, self.uart.irq_level());
+    }
+
+    /// Brings the timers up to virtual time `now` (an instruction count), raising the
+    /// interrupts that became due.
+    pub fn advance(&mut self, now: u64) {
+        self.pit.advance(ticks_at(now), &mut self.pic);
+    }
+
+    /// The instruction count at which the next timer interrupt is raised, if any can
+    /// still reach the CPU (so HLT can skip ahead).
+    pub fn next_deadline(&self) -> Option<u64> {
+        if self.pic.master.state().imr & 1 != 0 {
+            return None;
+        }
+        self.pit.next_irq_tick().map(icount_for_tick)
+    }
+
+    /// The PIC's INTR line to the CPU.
+    pub fn interrupt_pending(&self) -> bool {
+        self.pic.interrupt_pending()
+    }
+
+    /// The INTA cycle: `(vector, irq)` of the interrupt to deliver, `None` when INTR
+    /// is not asserted.
+    pub fn acknowledge_interrupt(&mut self) -> Option<(u8, u8)> {
+        if !self.pic.interrupt_pending() {
+            return None;
+        }
+        Some(self.pic.acknowledge())
+    }
+
+    /// The console output held (the newest `serial_capacity` bytes).
+    pub fn serial_output(&self) -> Vec<u8> {
+        self.uart.output()
+    }
+
+    /// Takes the console output held.
+    pub fn take_serial_output(&mut self) -> Vec<u8> {
+        self.uart.take_output()
+    }
+
+    /// Console bytes dropped because the output buffer was full.
+    pub fn serial_dropped(&self) -> u64 {
+        self.uart.output_dropped()
+    }
+
+    /// Types bytes on COM1's receive line.
+    pub fn push_serial_input(&mut self, bytes: &[u8]) {
+        self.uart.push_input(bytes);
+        self.sync_uart_irq();
+    }
+
+    /// Writes to the POST ports, oldest first (the newest ones at least, when a guest
+    /// wrote very many).
+    pub fn post_writes(&self) -> &[PostWrite] {
+        self.post.writes()
+    }
+
+    /// The PIC pair, for the UI.
+    pub fn pic(&self) -> &PicPair {
+        &self.pic
+    }
+
+    /// The PIT, for the UI.
+    pub fn pit(&self) -> &Pit {
+        &self.pit
+    }
+
+    /// Every device register and buffer.
+    pub fn snapshot(&self) -> PlatformState {
+        PlatformState {
+            uart: self.uart.state().clone(),
+            pic: self.pic.snapshot(),
+            pit: self.pit.state().clone(),
+            post: self.post.clone(),
+        }
+    }
+
+    /// Restores a [`Platform::snapshot`]; the continuation is bit-exact.
+    pub fn restore(&mut self, s: &PlatformState) {
+        self.uart.restore(&s.uart);
+        self.pic.restore(&s.pic);
+        self.pit.restore(&s.pit);
+        self.post = s.post.clone();
+        self.debug_exit.take_request();
+    }
+}
+
+fn size_mask(size: u8) -> u32 {
+    match size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => u32::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform() -> Platform {
+        Platform::new(&MachineConfig::default()).unwrap()
+    }
+
+    fn init_pics(p: &mut Platform) {
+        for (port, v) in [
+            (0x20, 0x11),
+            (0x21, 0x20),
+            (0x21, 0x04),
+            (0x21, 0x01),
+            (0xa0, 0x11),
+            (0xa1, 0x28),
+            (0xa1, 0x02),
+            (0xa1, 0x01),
+            (0x21, 0x00),
+            (0xa1, 0x00),
+        ] {
+            p.io_write(port, 1, v, 0);
+        }
+    }
+
+    #[test]
+    fn unclaimed_ports_read_all_ones() {
+        let mut p = platform();
+        assert_eq!(p.io_read(0x1234, 1, 0), 0xff);
+        assert_eq!(p.io_read(0x1234, 2, 0), 0xffff);
+        assert_eq!(p.io_read(0x1234, 4, 0), 0xffff_ffff);
+        assert_eq!(p.io_write(0x1234, 4, 7, 0), IoEffect::None);
+        assert_eq!(p.io_read(0x80, 1, 0), 0xff);
+    }
+
+    #[test]
+    fn wide_accesses_split_into_bytes() {
+        let mut p = platform();
+        // LCR (0x3FB) and MCR (0x3FC) in one word write.
+        p.io_write(0x3fb, 2, 0x0a03, 0);
+        assert_eq!(p.io_read(0x3fb, 1, 0), 0x03);
+        assert_eq!(p.io_read(0x3fc, 1, 0), 0x0a);
+        assert_eq!(p.io_read(0x3fb, 2, 0), 0x0a03);
+        // Straddling the end of the UART: the unclaimed port reads 0xFF.
+        p.io_write(0x3ff, 1, 0x42, 0);
+        assert_eq!(p.io_read(0x3ff, 2, 0), 0xff42);
+    }
+
+    #[test]
+    fn post_and_debug_exit_ports() {
+        let mut p = platform();
+        p.io_write(0x80, 1, 0x1ff, 5);
+        p.io_write(0x190, 2, 0xbeef, 9);
+        assert_eq!(
+            p.post_writes(),
+            [
+                PostWrite {
+                    port: 0x80,
+                    value: 0xff,
+                    icount: 5
+                },
+                PostWrite {
+                    port: 0x190,
+                    value: 0xbeef,
+                    icount: 9
+                }
+            ]
+        );
+        assert_eq!(p.io_write(0xf4, 1, 0x10, 10), IoEffect::DebugExit(0x10));
+        assert_eq!(p.io_write(0xf5, 1, 0x10, 10), IoEffect::None);
+    }
+
+    #[test]
+    fn serial_console_output_and_input() {
+        let mut p = platform();
+        for b in b"ok" {
+            p.io_write(0x3f8, 1, u32::from(*b), 0);
+        }
+        assert_eq!(p.serial_output(), b"ok");
+        assert_eq!(p.take_serial_output(), b"ok");
+        assert!(p.serial_output().is_empty());
+        p.push_serial_input(b"x");
+        assert_eq!(p.io_read(0x3fd, 1, 0) & 1, 1);
+        assert_eq!(p.io_read(0x3f8, 1, 0), u32::from(b'x'));
+    }
+
+    #[test]
+    fn serial_capacity_bounds_the_console() {
+        let cfg = MachineConfig {
+            serial_capacity: 3,
+            ..MachineConfig::default()
+        };
+        let mut p = Platform::new(&cfg).unwrap();
+        for b in b"12345" {
+            p.io_write(0x3f8, 1, u32::from(*b), 0);
+        }
+        assert_eq!(p.serial_output(), b"345");
+        assert_eq!(p.serial_dropped(), 2);
+    }
+
+    #[test]
+    fn uart_interrupt_reaches_the_cpu_on_irq4() {
+        let mut p = platform();
+        init_pics(&mut p);
+        assert!(!p.interrupt_pending());
+        p.io_write(0x3f9, 1, 0x01, 0); // ERBFI
+        p.push_serial_input(b"k");
+        assert!(p.interrupt_pending());
+        assert_eq!(p.acknowledge_interrupt(), Some((0x24, 4)));
+        assert!(!p.interrupt_pending());
+        assert_eq!(p.io_read(0x3f8, 1, 0), u32::from(b'k'));
+        p.io_write(0x20, 1, 0x20, 0);
+        // The line dropped when the byte was read, so a new byte is a new edge.
+        p.push_serial_input(b"j");
+        assert_eq!(p.acknowledge_interrupt(), Some((0x24, 4)));
+        p.io_write(0x20, 1, 0x20, 0);
+        assert_eq!(p.acknowledge_interrupt(), None);
+    }
+
+    #[test]
+    fn pit_drives_irq0_in_virtual_time() {
+        let mut p = platform();
+        init_pics(&mut p);
+        // Channel 0, mode 2, count 1193: one interrupt per ~1 ms = 100_000 instructions.
+        p.io_write(0x43, 1, 0x34, 0);
+        p.io_write(0x40, 1, 1193 & 0xff, 0);
+        p.io_write(0x40, 1, 1193 >> 8, 0);
+        let deadline = p.next_deadline().unwrap();
+        assert_eq!(deadline, icount_for_tick(1193));
+        assert!((99_900..=100_000).contains(&deadline), "{deadline}");
+        p.advance(deadline - 1);
+        assert!(!p.interrupt_pending());
+        p.advance(deadline);
+        assert!(p.interrupt_pending());
+        assert_eq!(p.acknowledge_interrupt(), Some((0x20, 0)));
+        p.io_write(0x20, 1, 0x20, deadline);
+        assert_eq!(p.next_deadline(), Some(icount_for_tick(2 * 1193)));
+        // A masked IRQ 0 gives no deadline to wait for.
+        p.io_write(0x21, 1, 0x01, deadline);
+        assert_eq!(p.next_deadline(), None);
+        // Reading the counter through the bus, at a later time.
+        p.io_write(0x43, 1, 0x00, icount_for_tick(1193 + 100));
+        let lo = p.io_read(0x40, 1, icount_for_tick(1193 + 100));
+        let hi = p.io_read(0x40, 1, icount_for_tick(1193 + 100));
+        assert_eq!(lo | hi << 8, 1093);
+    }
+
+    #[test]
+    fn snapshot_restore_is_exact() {
+        let mut p = platform();
+        init_pics(&mut p);
+        p.io_write(0x43, 1, 0x34, 0);
+        p.io_write(0x40, 1, 100, 0);
+        p.io_write(0x40, 1, 0, 0);
+        p.io_write(0x3f8, 1, u32::from(b'a'), 10);
+        p.io_write(0x80, 1, 3, 11);
+        p.push_serial_input(b"in");
+        let snap = p.snapshot();
+        let mut q = platform();
+        q.restore(&snap);
+        assert_eq!(q.snapshot(), snap);
+        for now in [5000, 9000, 20000] {
+            p.advance(now);
+            q.advance(now);
+            assert_eq!(p.acknowledge_interrupt(), q.acknowledge_interrupt());
+            assert_eq!(p.io_read(0x40, 1, now), q.io_read(0x40, 1, now));
+            p.io_write(0x20, 1, 0x20, now);
+            q.io_write(0x20, 1, 0x20, now);
+        }
+        assert_eq!(p.snapshot(), q.snapshot());
+    }
+
+    #[test]
+    fn reset_clears_registers_but_keeps_console() {
+        let mut p = platform();
+        init_pics(&mut p);
+        p.io_write(0x3f8, 1, u32::from(b'z'), 0);
+        p.io_write(0x3ff, 1, 0x77, 0);
+        p.io_write(0x21, 1, 0xff, 0);
+        p.reset();
+        assert_eq!(p.io_read(0x3ff, 1, 0), 0);
+        assert_eq!(p.io_read(0x21, 1, 0), 0);
+        assert_eq!(p.serial_output(), b"z");
+    }
+
+    #[test]
+    fn port_map_lists_every_device() {
+        let p = platform();
+        let map = p.port_map();
+        assert_eq!(map.len(), 7);
+        assert_eq!(map.first().map(|m| m.0), Some(0x20));
+        assert_eq!(map.last().map(|m| (m.0, m.1)), Some((0x3f8, 0x3ff)));
+    }
+}

@@ -1,0 +1,107 @@
+//! The toolbar: stepping, running, reverse step, reset, mode, speed, help, presentation, share.
+
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+use super::{use_ctx, Op};
+use crate::protocol::{Command, Mode, Speed, Until};
+use crate::state::Action;
+
+fn button(id: &str, label: &str, key: &str, onclick: Callback<MouseEvent>, disabled: bool) -> Html {
+    let title = if key.is_empty() {
+        label.to_string()
+    } else {
+        format!("{label} ({key})")
+    };
+    html! {
+        <button data-testid={id.to_string()} id={id.to_string()} aria-label={title.clone()} title={title}
+                aria-keyshortcuts={key.to_string()} {onclick} {disabled}>{ label.to_string() }</button>
+    }
+}
+
+/// The toolbar.
+#[function_component(Controls)]
+pub fn controls() -> Html {
+    let ctx = use_ctx();
+    let loaded = ctx.state.view.is_some();
+    let running = ctx.state.running();
+    let can_back = ctx.state.view.as_ref().is_some_and(|v| v.can_step_back);
+    let run_pause = if running {
+        ctx.send_on(Command::Pause)
+    } else {
+        ctx.send_on(Command::Run(Until::Stop))
+    };
+    let to_cursor = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| match ctx.state.cursor {
+            Some(a) => ctx.send.emit(Command::Run(Until::Linear(a))),
+            None => ctx.dispatch(Action::Status("select a disassembly line first".into())),
+        })
+    };
+    let mode_ref = use_node_ref();
+    let on_mode = {
+        let ctx = ctx.clone();
+        let r = mode_ref.clone();
+        Callback::from(move |_: Event| {
+            let v = r
+                .cast::<HtmlSelectElement>()
+                .map(|s| s.value())
+                .unwrap_or_default();
+            if let Some(m) = Mode::from_name(&v) {
+                ctx.op.emit(Op::SetMode(m));
+            }
+        })
+    };
+    let speed_ref = use_node_ref();
+    let on_speed = {
+        let ctx = ctx.clone();
+        let r = speed_ref.clone();
+        Callback::from(move |_: Event| {
+            let v = r
+                .cast::<HtmlSelectElement>()
+                .map(|s| s.value())
+                .unwrap_or_default();
+            if let Some(sp) = Speed::ALL.into_iter().find(|s| s.name() == v) {
+                ctx.dispatch(Action::SetSpeed(sp));
+                ctx.send.emit(Command::SetSpeed(sp));
+            }
+        })
+    };
+    let help = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| ctx.dispatch(Action::SetHelp(true)))
+    };
+    let present = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| ctx.dispatch(Action::TogglePresentation))
+    };
+    let share = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| ctx.op.emit(Op::Share))
+    };
+    html! {
+        <nav class="controls" data-testid="controls" aria-label="machine controls">
+            { button("btn-step", "Step", "F11", ctx.send_on(Command::Step), !loaded || running) }
+            { button("btn-step-over", "Step over", "F10", ctx.send_on(Command::StepOver), !loaded || running) }
+            { button("btn-step-back", "Step back", "Shift+F11", ctx.send_on(Command::StepBack), !can_back || running) }
+            { button("btn-run", if running { "Pause" } else { "Run" }, "F5", run_pause, !loaded) }
+            { button("btn-run-trap", "Run to trap", "F8", ctx.send_on(Command::Run(Until::Trap)), !loaded || running) }
+            { button("btn-run-cursor", "Run to cursor", "F7", to_cursor, !loaded || running) }
+            { button("btn-reset", "Reset", "Ctrl+Shift+R", ctx.send_on(Command::Reset), !loaded) }
+            <label>{"mode "}
+                <select ref={mode_ref} onchange={on_mode} data-testid="mode-select" aria-label="execution mode">
+                    { for Mode::ALL.iter().map(|m| html! { <option value={m.name()} selected={*m == ctx.state.mode}>{ m.name() }</option> }) }
+                </select>
+            </label>
+            <label>{"speed "}
+                <select ref={speed_ref} onchange={on_speed} data-testid="speed-select" aria-label="run speed">
+                    { for Speed::ALL.iter().map(|s| html! { <option value={s.name()} selected={*s == ctx.state.speed}>{ s.name() }</option> }) }
+                </select>
+            </label>
+            { button("btn-share", "Share link", "", share, false) }
+            { button("btn-presentation", if ctx.state.presentation { "Normal view" } else { "Presentation" }, "", present, false) }
+            { button("btn-help", "Keys ?", "F1", help, false) }
+            <span class="status" data-testid="status" role="status" aria-live="polite">{ ctx.state.status.clone() }</span>
+        </nav>
+    }
+}

@@ -1,0 +1,132 @@
+//! The lab's panels and controls, one component per file, sharing one [`Ctx`].
+
+pub mod compare;
+pub mod controls;
+pub mod counters;
+pub mod demo;
+pub mod disasm;
+pub mod editor;
+pub mod help;
+pub mod labpage;
+pub mod log;
+pub mod memory;
+pub mod pagetables;
+pub mod registers;
+pub mod serial;
+pub mod tlb;
+pub mod vga;
+
+use yew::prelude::*;
+
+use crate::protocol::Command;
+use crate::state::{Action, LabState};
+
+/// What every panel gets: the state, and ways to change it and to talk to the machine.
+#[derive(Clone, PartialEq)]
+pub struct Ctx {
+    /// The page's state and its reducer.
+    pub state: UseReducerHandle<LabState>,
+    /// Sends a command to the worker.
+    pub send: Callback<Command>,
+    /// Runs a page-level operation (assemble, open a demo…).
+    pub op: Callback<Op>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ctx")
+    }
+}
+
+/// Page-level operations that need more than one action or command.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Op {
+    /// Assembles the editor's text and loads it.
+    AssembleAndLoad,
+    /// Opens a demo by id (at its first step).
+    OpenDemo(&'static str),
+    /// Moves the open demo to a step (reloads and replays up to it).
+    DemoStep(usize),
+    /// Opens a lab by id with its starter.
+    OpenLab(String),
+    /// Switches the mode and reloads.
+    SetMode(crate::protocol::Mode),
+    /// Copies a share link to the URL bar.
+    Share,
+}
+
+impl Ctx {
+    /// Dispatches an action to the reducer.
+    pub fn dispatch(&self, action: Action) {
+        self.state.dispatch(action);
+    }
+    /// A callback that sends `cmd` when fired.
+    pub fn send_on<E>(&self, cmd: Command) -> Callback<E> {
+        let send = self.send.clone();
+        Callback::from(move |_| send.emit(cmd.clone()))
+    }
+}
+
+/// The shared context of the page's components.
+#[hook]
+pub fn use_ctx() -> Ctx {
+    use_context::<Ctx>().expect("components are mounted under the app's Ctx provider")
+}
+
+/// `0x1234abcd` as `1234abcd`.
+pub fn hex32(v: u32) -> String {
+    format!("{v:08x}")
+}
+
+/// Parses `0x…`, `…h` or plain hex.
+pub fn parse_hex(text: &str) -> Option<u32> {
+    let t = text
+        .trim()
+        .trim_start_matches("0x")
+        .trim_start_matches("0X");
+    let t = t.strip_suffix(['h', 'H']).unwrap_or(t);
+    u32::from_str_radix(&t.replace('_', ""), 16).ok()
+}
+
+/// A titled panel with a stable test id and an ARIA label.
+#[derive(Properties, PartialEq, Debug)]
+pub struct PanelProps {
+    /// The `data-testid` (also the element id).
+    pub id: AttrValue,
+    /// The heading.
+    pub title: AttrValue,
+    /// A line that says what the panel shows, for newcomers.
+    #[prop_or_default]
+    pub hint: AttrValue,
+    /// Extra CSS classes.
+    #[prop_or_default]
+    pub class: Classes,
+    /// The panel's content.
+    pub children: Html,
+}
+
+/// A titled panel.
+#[function_component(Panel)]
+pub fn panel(p: &PanelProps) -> Html {
+    html! {
+        <section class={classes!("panel", p.class.clone())} id={p.id.clone()} data-testid={p.id.clone()}
+                 aria-label={p.title.clone()}>
+            <h2 title={p.hint.clone()}>{ p.title.clone() }</h2>
+            { p.children.clone() }
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_parses_common_spellings() {
+        assert_eq!(parse_hex("0x400000"), Some(0x40_0000));
+        assert_eq!(parse_hex(" b8000h "), Some(0xb8000));
+        assert_eq!(parse_hex("ffff_0000"), Some(0xffff_0000));
+        assert_eq!(parse_hex("xyz"), None);
+        assert_eq!(hex32(0xb8000), "000b8000");
+    }
+}

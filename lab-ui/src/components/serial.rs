@@ -1,0 +1,35 @@
+//! The serial console (COM1): output, and a line to type into the guest.
+
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use super::{use_ctx, Panel};
+use crate::protocol::Command;
+
+/// The serial console panel.
+#[function_component(Serial)]
+pub fn serial() -> Html {
+    let ctx = use_ctx();
+    let input = use_node_ref();
+    let submit = {
+        let ctx = ctx.clone();
+        let input = input.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Some(i) = input.cast::<HtmlInputElement>() {
+                let mut bytes = i.value().into_bytes();
+                bytes.push(b'\r');
+                ctx.send.emit(Command::SerialInput(bytes));
+                i.set_value("");
+            }
+        })
+    };
+    html! {
+        <Panel id="panel-serial" title="Serial console" hint="What the guest writes to COM1 (port 3F8).">
+            <pre class="console" data-testid="serial-output" aria-live="polite">{ ctx.state.serial.clone() }</pre>
+            <form class="row" onsubmit={submit}>
+                <input ref={input} data-testid="serial-input" aria-label="type into the serial port" placeholder="type, then Enter"/>
+            </form>
+        </Panel>
+    }
+}

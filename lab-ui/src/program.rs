@@ -1,0 +1,121 @@
+//! An assembled program as the page keeps it: image, entry, source map, symbols, errors.
+
+use crate::protocol::{Command, Entry, Mode};
+
+/// An assembler diagnostic, placed on its source line.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Diag {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A program ready to load.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Program {
+    /// The flat binary.
+    pub image: Vec<u8>,
+    /// Its load address.
+    pub origin: u32,
+    /// Real mode (`bits 16`) or flat protected mode.
+    pub entry: Option<Entry>,
+    /// `(first address, end address, 1-based source line)`, sorted by address.
+    pub lines: Vec<(u32, u32, usize)>,
+    /// Labels and their addresses.
+    pub symbols: Vec<(String, u32)>,
+    /// The source it was assembled from.
+    pub source: String,
+}
+
+impl Program {
+    /// The source line that produced the byte at `addr`.
+    pub fn line_of(&self, addr: u32) -> Option<usize> {
+        let i = self.lines.partition_point(|&(start, _, _)| start <= addr);
+        let &(start, end, line) = self.lines.get(i.checked_sub(1)?)?;
+        (start <= addr && addr < end).then_some(line)
+    }
+
+    /// The text of the source line that produced the byte at `addr`.
+    pub fn source_line_at(&self, addr: u32) -> Option<(usize, &str)> {
+        let line = self.line_of(addr)?;
+        Some((line, self.source.lines().nth(line.checked_sub(1)?)?.trim()))
+    }
+
+    /// The address of the first byte produced by a source line.
+    pub fn addr_of_line(&self, line: usize) -> Option<u32> {
+        self.lines
+            .iter()
+            .find(|&&(s, e, l)| l == line && e > s)
+            .map(|&(s, _, _)| s)
+    }
+
+    /// A label's address.
+    pub fn symbol(&self, name: &str) -> Option<u32> {
+        self.symbols
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, a)| a)
+    }
+
+    /// The command that loads this program in `mode`.
+    pub fn load_command(&self, mode: Mode) -> Command {
+        Command::Load {
+            image: self.image.clone(),
+            origin: self.origin,
+            entry: self.entry.unwrap_or(Entry::Protected32),
+            mode,
+        }
+    }
+}
+
+/// `bits 16` before any code means a real-mode (boot-sector style) program.
+pub fn entry_for(source: &str) -> Entry {
+    for line in source.lines() {
+        let code = line
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if code.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = code.split_whitespace().collect();
+        match words.as_slice() {
+            ["bits", "16"] | ["[bits", "16]"] => return Entry::Real16,
+            ["bits", "32"] | ["[bits", "32]"] => return Entry::Protected32,
+            _ => {}
+        }
+    }
+    Entry::Protected32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_map_finds_lines_both_ways() {
+        let p = Program {
+            lines: vec![(0x100, 0x105, 3), (0x105, 0x106, 4), (0x110, 0x112, 9)],
+            ..Program::default()
+        };
+        assert_eq!(p.line_of(0x100), Some(3));
+        assert_eq!(p.line_of(0x104), Some(3));
+        assert_eq!(p.line_of(0x105), Some(4));
+        assert_eq!(p.line_of(0x107), None);
+        assert_eq!(p.line_of(0xff), None);
+        assert_eq!(p.addr_of_line(9), Some(0x110));
+        assert_eq!(p.addr_of_line(5), None);
+    }
+
+    #[test]
+    fn bits_directive_picks_the_entry() {
+        assert_eq!(entry_for("; boot\n  BITS 16\norg 0x7c00"), Entry::Real16);
+        assert_eq!(entry_for("[bits 32]\n"), Entry::Protected32);
+        assert_eq!(entry_for("mov eax, 1"), Entry::Protected32);
+    }
+}

@@ -1,0 +1,411 @@
+//! The page ↔ worker protocol: `Command`s the page sends, `Event`s the worker answers with.
+//!
+//! Everything the page draws arrives as a [`View`]: plain data taken from the
+//! machine through its side-effect-free probes, so drawing never changes the guest.
+
+use emulator_core::CpuState;
+use serde::{Deserialize, Serialize};
+
+/// Where a program is started after loading.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Entry {
+    /// Real mode, CS:IP = 0:origin (boot-sector style).
+    Real16,
+    /// Flat 32-bit protected mode, ring 0, paging off.
+    Protected32,
+}
+
+/// The execution mode the page offers in its mode switch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub enum Mode {
+    /// No VMM.
+    #[default]
+    Bare,
+    /// Trap-and-emulate with shadow paging (guest kernel at ring 1).
+    TrapEmulate,
+    /// Hardware-assisted with nested paging.
+    HwAssist,
+}
+
+impl Mode {
+    /// All modes, in the order of the mode switch.
+    pub const ALL: [Mode; 3] = [Mode::Bare, Mode::TrapEmulate, Mode::HwAssist];
+
+    /// The CLI spelling (`bare`, `trap-emulate`, `hw-assist`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::Bare => "bare",
+            Mode::TrapEmulate => "trap-emulate",
+            Mode::HwAssist => "hw-assist",
+        }
+    }
+
+    /// Parses the CLI spelling.
+    pub fn from_name(s: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// The core's execution mode for this choice.
+    pub fn exec_mode(self) -> emulator_core::ExecMode {
+        match self {
+            Mode::Bare => emulator_core::ExecMode::Bare,
+            Mode::TrapEmulate => emulator_core::ExecMode::TrapEmulate { guest_ring: 1 },
+            Mode::HwAssist => emulator_core::ExecMode::HwAssist {
+                paging: emulator_core::GuestPaging::Nested,
+            },
+        }
+    }
+}
+
+/// How fast "run" goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub enum Speed {
+    /// A few instructions per frame: every change is visible.
+    Slow,
+    /// About a thousand instructions per frame.
+    Medium,
+    /// As fast as the worker can go, refreshing the view at display rate.
+    #[default]
+    Full,
+}
+
+impl Speed {
+    /// All speeds, slowest first.
+    pub const ALL: [Speed; 3] = [Speed::Slow, Speed::Medium, Speed::Full];
+
+    /// A short label.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Speed::Slow => "slow",
+            Speed::Medium => "medium",
+            Speed::Full => "full",
+        }
+    }
+}
+
+/// Which address space the memory panel shows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub enum Space {
+    /// Physical addresses.
+    #[default]
+    Physical,
+    /// Linear addresses, translated through the current page tables.
+    Linear,
+}
+
+/// The most instructions one [`Command::Advance`] runs.
+pub const ADVANCE_BUDGET: u64 = 5_000_000;
+
+/// Where a run ends (besides breakpoints and guest stops).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Until {
+    /// Only a breakpoint, a guest stop or a pause ends it.
+    Stop,
+    /// The next exception, interrupt or VM exit.
+    Trap,
+    /// EIP's linear address equals this one.
+    Linear(u32),
+    /// This many instructions.
+    Steps(u32),
+}
+
+/// What the page asks of the worker.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub enum Command {
+    /// Builds a fresh machine in `mode` and loads `image` at `origin`.
+    Load {
+        /// The flat binary.
+        image: Vec<u8>,
+        /// Where it goes (physical = linear).
+        origin: u32,
+        /// How it starts.
+        entry: Entry,
+        /// Bare or under a VMM.
+        mode: Mode,
+    },
+    /// Reloads the current program in another mode.
+    SetMode(Mode),
+    /// Reloads the current program (breakpoints are kept).
+    Reset,
+    /// One instruction.
+    Step,
+    /// One instruction, or a whole CALL / INT / REP until the next instruction.
+    StepOver,
+    /// One instruction back (restore a checkpoint and replay).
+    StepBack,
+    /// Runs in slices, refreshing the view at display rate, until `Until`, a
+    /// breakpoint, a guest stop or [`Command::Pause`].
+    Run(Until),
+    /// Runs at once, without intermediate views, until `Until`, a breakpoint or a
+    /// guest stop, at most [`ADVANCE_BUDGET`] instructions (demos and replays).
+    Advance(Until),
+    /// Stops a run.
+    Pause,
+    /// Shows the disassembly from this linear address (until the next stop).
+    ShowCode(u32),
+    /// How fast "run" goes.
+    SetSpeed(Speed),
+    /// Adds or removes a breakpoint at a linear address.
+    ToggleBreakpoint(u32),
+    /// Points the memory panel at an address.
+    ShowMemory {
+        /// The first address shown.
+        addr: u32,
+        /// Physical or linear.
+        space: Space,
+    },
+    /// Walks the page tables for this linear address.
+    Translate(u32),
+    /// Bytes typed into the serial console.
+    SerialInput(Vec<u8>),
+    /// Runs a lab's visible tests against a submission.
+    RunLabTests {
+        /// The lab's id.
+        lab: String,
+        /// The submission's source.
+        source: String,
+    },
+    /// Runs the current program to its end in every mode, for the side-by-side table.
+    Compare,
+}
+
+/// What the worker tells the page.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub enum Event {
+    /// A fresh picture of the machine.
+    View(Box<View>),
+    /// Something went wrong on the host side (bad image, bad snapshot…).
+    Error(String),
+    /// The results of [`Command::RunLabTests`].
+    LabResults(Vec<TestResult>),
+    /// The results of [`Command::Compare`].
+    Comparison(Vec<ModeRun>),
+}
+
+/// One visible test's outcome.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct TestResult {
+    /// The test's name.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Points earned.
+    pub score: f64,
+    /// Points possible.
+    pub max_score: f64,
+    /// What differed, or a confirmation.
+    pub message: String,
+}
+
+/// One mode's line in the side-by-side comparison.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct ModeRun {
+    /// The mode.
+    pub mode: Mode,
+    /// Why the run stopped.
+    pub stop: String,
+    /// Instructions retired.
+    pub instructions: u64,
+    /// The guest's serial output.
+    pub serial: String,
+    /// Every counter, flattened to `name = value`.
+    pub counters: Vec<(String, u64)>,
+}
+
+/// One decoded instruction of the disassembly panel.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DisasmLine {
+    /// Linear address.
+    pub addr: u32,
+    /// The encoding in hex.
+    pub bytes: String,
+    /// Intel syntax.
+    pub text: String,
+}
+
+/// A page-directory or page-table entry as the panel shows it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// Index in its table (0..1024).
+    pub index: u32,
+    /// The raw 32-bit entry.
+    pub raw: u32,
+}
+
+impl TableEntry {
+    /// Present.
+    pub const fn present(self) -> bool {
+        self.raw & 1 != 0
+    }
+    /// The frame (or table) address the entry points at.
+    pub const fn frame(self) -> u32 {
+        self.raw & 0xffff_f000
+    }
+    /// Page size (a 4 MiB page in a PDE).
+    pub const fn large(self) -> bool {
+        self.raw & 0x80 != 0
+    }
+    /// The flags as letters: P W U T C A D S G (a dot when clear).
+    pub fn flag_letters(self) -> String {
+        const NAMES: [(u32, char); 9] = [
+            (0x001, 'P'),
+            (0x002, 'W'),
+            (0x004, 'U'),
+            (0x008, 'T'),
+            (0x010, 'C'),
+            (0x020, 'A'),
+            (0x040, 'D'),
+            (0x080, 'S'),
+            (0x100, 'G'),
+        ];
+        NAMES
+            .iter()
+            .map(|&(bit, c)| if self.raw & bit != 0 { c } else { '.' })
+            .collect()
+    }
+}
+
+/// A two-level page-table tree: the directory and the tables under present PDEs.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct TableTree {
+    /// What this tree is ("guest", "shadow", "nested").
+    pub title: String,
+    /// The physical address of the directory.
+    pub root: u32,
+    /// Present directory entries.
+    pub directory: Vec<TableEntry>,
+    /// For each present PDE that points at a table: its index and the table's present entries.
+    pub tables: Vec<(u32, Vec<TableEntry>)>,
+}
+
+/// One step of a page walk.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WalkStep {
+    /// "PDE", "PTE" or a step of the nested walk.
+    pub level: String,
+    /// Where the entry was read.
+    pub entry_addr: u32,
+    /// Its value.
+    pub entry: u32,
+}
+
+/// A translation of one linear address, step by step.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Walk {
+    /// The address translated.
+    pub linear: u32,
+    /// The steps taken.
+    pub steps: Vec<WalkStep>,
+    /// The physical address, or why there is none.
+    pub result: Result<u32, String>,
+    /// The core's own account of the walk (nested steps included), when it gives one.
+    pub detail: String,
+}
+
+/// The memory panel's bytes.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct MemoryView {
+    /// The first address.
+    pub addr: u32,
+    /// Physical or linear.
+    pub space: Space,
+    /// 16-byte rows; `None` for a row whose page is not mapped.
+    pub rows: Vec<Option<Vec<u8>>>,
+}
+
+/// Everything the page draws, taken at one instant.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct View {
+    /// Registers, flags, segments, control registers.
+    pub cpu: CpuState,
+    /// Instructions retired.
+    pub icount: u64,
+    /// The mode the machine runs in.
+    pub mode: Mode,
+    /// A run is in progress.
+    pub running: bool,
+    /// Why the machine last stopped (`stepped`, `breakpoint`, `halted`…).
+    pub stop: String,
+    /// Linear address of the next instruction.
+    pub linear_eip: u32,
+    /// Instructions from a stable window around EIP.
+    pub disasm: Vec<DisasmLine>,
+    /// Breakpoints (linear).
+    pub breakpoints: Vec<u32>,
+    /// The memory panel's bytes.
+    pub memory: MemoryView,
+    /// The guest's page tables from its CR3.
+    pub guest_tables: Option<TableTree>,
+    /// The shadow (trap-emulate) or nested (hw-assist) tables, when the mode has them.
+    pub vmm_tables: Option<TableTree>,
+    /// The last translation asked for.
+    pub walk: Option<Walk>,
+    /// TLB entries, one line each.
+    pub tlb: Vec<String>,
+    /// Events recorded after the previous view (the page appends them to its log).
+    pub new_events: Vec<LogEntry>,
+    /// The event ring was reset (reload, step back): the page clears its log first.
+    pub events_reset: bool,
+    /// After a step back: the page drops log entries from this instruction count on.
+    pub log_keep_before: Option<u64>,
+    /// Every counter, flattened to `name = value`.
+    pub counters: Vec<(String, u64)>,
+    /// Serial output after the previous view.
+    pub serial_append: String,
+    /// The serial output was reset: the page clears its console first.
+    pub serial_reset: bool,
+    /// The VGA text screen, 25 rows of 80 (character, attribute) cells.
+    pub vga: Vec<Vec<(u8, u8)>>,
+    /// Checkpoints available for stepping back.
+    pub can_step_back: bool,
+}
+
+/// One line of the trap / VM-exit log.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Instructions retired before it happened.
+    pub icount: u64,
+    /// The instruction's linear address.
+    pub linear_eip: u32,
+    /// The filterable reason (`exception`, `interrupt`, `io`, `vm-exit`, …).
+    pub reason: String,
+    /// A one-line description.
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_letters_follow_the_bits() {
+        let e = TableEntry {
+            index: 0,
+            raw: 0x0010_3067,
+        };
+        assert_eq!(e.flag_letters(), "PWU..AD..");
+        assert_eq!(e.frame(), 0x0010_3000);
+        assert!(e.present() && !e.large());
+    }
+
+    #[test]
+    fn mode_names_round_trip() {
+        for m in Mode::ALL {
+            assert_eq!(Mode::from_name(m.name()), Some(m));
+        }
+        assert_eq!(Mode::from_name("fast"), None);
+    }
+
+    #[test]
+    fn commands_survive_the_worker_codec() {
+        let c = Command::Load {
+            image: vec![0x90, 0xf4],
+            origin: 0x7c00,
+            entry: Entry::Real16,
+            mode: Mode::TrapEmulate,
+        };
+        let json = serde_json::to_string(&c).expect("serializes");
+        let back: Command = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, c);
+    }
+}

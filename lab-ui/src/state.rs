@@ -1,0 +1,314 @@
+//! The page's state and its reducer: every change arrives as an [`Action`].
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use yew::Reducible;
+
+use crate::demos::Demo;
+use crate::program::{Diag, Program};
+use crate::protocol::{Event, LogEntry, Mode, ModeRun, Space, Speed, TestResult, View};
+
+/// At most this many log lines are kept in the page.
+pub const LOG_CAPACITY: usize = 2000;
+/// At most this many characters of serial output are kept in the page.
+pub const SERIAL_CAPACITY: usize = 64 * 1024;
+
+/// Everything the page shows.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct LabState {
+    /// The latest view from the worker.
+    pub view: Option<Rc<View>>,
+    /// The view before it (for highlighting changes).
+    pub prev: Option<Rc<View>>,
+    /// The trap / VM-exit log.
+    pub log: Vec<LogEntry>,
+    /// Only log entries with this reason are shown.
+    pub log_filter: Option<String>,
+    /// The serial console's text.
+    pub serial: String,
+    /// The editor's text.
+    pub source: String,
+    /// The program last assembled.
+    pub program: Option<Rc<Program>>,
+    /// The assembler's errors for the editor's text.
+    pub diagnostics: Vec<Diag>,
+    /// The mode of the mode switch.
+    pub mode: Mode,
+    /// The speed of "run".
+    pub speed: Speed,
+    /// The open demo and the step reached.
+    pub demo: Option<(&'static Demo, usize)>,
+    /// The open lab's id.
+    pub lab: Option<String>,
+    /// The visible tests' results.
+    pub lab_results: Option<Vec<TestResult>>,
+    /// The side-by-side comparison.
+    pub comparison: Option<Vec<ModeRun>>,
+    /// Large type, high contrast.
+    pub presentation: bool,
+    /// The keyboard help overlay is open.
+    pub help: bool,
+    /// A short message for the status bar.
+    pub status: String,
+    /// The disassembly line selected (for run to cursor), linear.
+    pub cursor: Option<u32>,
+    /// Page-directory indices expanded in the page-table trees.
+    pub expanded: BTreeSet<u32>,
+    /// The memory panel's address and space.
+    pub memory: (u32, Space),
+}
+
+/// A change to [`LabState`].
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// A message from the worker.
+    Worker(Event),
+    /// The editor's text changed.
+    SetSource(String),
+    /// The editor's text was assembled.
+    Assembled(Result<Rc<Program>, Vec<Diag>>),
+    /// The mode switch moved.
+    SetMode(Mode),
+    /// The speed changed.
+    SetSpeed(Speed),
+    /// The log filter changed (`None`: all reasons).
+    SetFilter(Option<String>),
+    /// Presentation mode on or off.
+    TogglePresentation,
+    /// The help overlay opens or closes.
+    SetHelp(bool),
+    /// A demo opens at its first step.
+    OpenDemo(&'static Demo),
+    /// The open demo moves to a step.
+    DemoStep(usize),
+    /// The demo closes.
+    CloseDemo,
+    /// A lab opens with its starter.
+    OpenLab {
+        /// The lab's id.
+        id: String,
+        /// The starter source.
+        starter: String,
+    },
+    /// The lab page closes.
+    CloseLab,
+    /// A disassembly line is selected.
+    SetCursor(u32),
+    /// A page-directory entry is expanded or collapsed.
+    ToggleExpanded(u32),
+    /// The memory panel moves.
+    SetMemory(u32, Space),
+    /// A status message.
+    Status(String),
+}
+
+impl Reducible for LabState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut s = (*self).clone();
+        s.apply(action);
+        Rc::new(s)
+    }
+}
+
+impl LabState {
+    /// Applies one action in place.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::Worker(event) => self.apply_event(event),
+            Action::SetSource(src) => self.source = src,
+            Action::Assembled(Ok(p)) => {
+                self.status = format!("assembled {} bytes at {:#x}", p.image.len(), p.origin);
+                self.diagnostics.clear();
+                self.program = Some(p);
+            }
+            Action::Assembled(Err(diags)) => {
+                self.status = format!("{} assembler error(s)", diags.len());
+                self.diagnostics = diags;
+            }
+            Action::SetMode(m) => self.mode = m,
+            Action::SetSpeed(sp) => self.speed = sp,
+            Action::SetFilter(f) => self.log_filter = f,
+            Action::TogglePresentation => self.presentation = !self.presentation,
+            Action::SetHelp(open) => self.help = open,
+            Action::OpenDemo(d) => {
+                self.demo = Some((d, 0));
+                self.lab = None;
+                self.lab_results = None;
+                self.comparison = None;
+                self.source = d.source.to_string();
+                self.mode = d.mode;
+            }
+            Action::DemoStep(i) => {
+                if let Some((d, _)) = self.demo {
+                    self.demo = Some((d, i.min(d.steps.len().saturating_sub(1))));
+                }
+            }
+            Action::CloseDemo => self.demo = None,
+            Action::OpenLab { id, starter } => {
+                self.lab = Some(id);
+                self.demo = None;
+                self.lab_results = None;
+                self.source = starter;
+            }
+            Action::CloseLab => {
+                self.lab = None;
+                self.lab_results = None;
+            }
+            Action::SetCursor(a) => self.cursor = Some(a),
+            Action::ToggleExpanded(i) => {
+                if !self.expanded.remove(&i) {
+                    self.expanded.insert(i);
+                }
+            }
+            Action::SetMemory(a, sp) => self.memory = (a, sp),
+            Action::Status(msg) => self.status = msg,
+        }
+    }
+
+    fn apply_event(&mut self, event: Event) {
+        match event {
+            Event::View(view) => {
+                if view.events_reset {
+                    self.log.clear();
+                }
+                if let Some(before) = view.log_keep_before {
+                    self.log.retain(|e| e.icount < before);
+                }
+                self.log.extend(view.new_events.iter().cloned());
+                if self.log.len() > LOG_CAPACITY {
+                    let drop = self.log.len() - LOG_CAPACITY;
+                    self.log.drain(..drop);
+                }
+                if view.serial_reset {
+                    self.serial.clear();
+                }
+                self.serial.push_str(&view.serial_append);
+                if self.serial.len() > SERIAL_CAPACITY {
+                    let mut cut = self.serial.len() - SERIAL_CAPACITY;
+                    while !self.serial.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    self.serial.drain(..cut);
+                }
+                self.mode = view.mode;
+                self.status = if view.running {
+                    "running".to_string()
+                } else {
+                    format!("stopped: {} after {} instructions", view.stop, view.icount)
+                };
+                self.prev = self.view.take();
+                self.view = Some(Rc::new(*view));
+            }
+            Event::Error(msg) => self.status = format!("error: {msg}"),
+            Event::LabResults(r) => {
+                let passed = r.iter().filter(|t| t.passed).count();
+                self.status = format!("{passed} of {} visible tests passed", r.len());
+                self.lab_results = Some(r);
+            }
+            Event::Comparison(c) => self.comparison = Some(c),
+        }
+    }
+
+    /// The log entries that pass the filter.
+    pub fn filtered_log(&self) -> impl DoubleEndedIterator<Item = &LogEntry> {
+        self.log
+            .iter()
+            .filter(|e| self.log_filter.as_ref().is_none_or(|f| &e.reason == f))
+    }
+
+    /// The reasons present in the log, sorted, for the filter menu.
+    pub fn log_reasons(&self) -> Vec<String> {
+        let set: BTreeSet<&str> = self.log.iter().map(|e| e.reason.as_str()).collect();
+        set.into_iter().map(str::to_string).collect()
+    }
+
+    /// True while the worker is running the guest.
+    pub fn running(&self) -> bool {
+        self.view.as_ref().is_some_and(|v| v.running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::MemoryView;
+    use emulator_core::CpuState;
+
+    fn view(n: u64, log: &[&str], serial: &str, reset: bool) -> Event {
+        Event::View(Box::new(View {
+            cpu: CpuState::reset(),
+            icount: n,
+            mode: Mode::TrapEmulate,
+            running: false,
+            stop: "stepped".into(),
+            linear_eip: 0,
+            disasm: vec![],
+            breakpoints: vec![],
+            memory: MemoryView::default(),
+            guest_tables: None,
+            vmm_tables: None,
+            walk: None,
+            tlb: vec![],
+            new_events: log
+                .iter()
+                .map(|r| LogEntry {
+                    icount: n,
+                    linear_eip: 0,
+                    reason: r.to_string(),
+                    text: String::new(),
+                })
+                .collect(),
+            events_reset: reset,
+            log_keep_before: None,
+            counters: vec![],
+            serial_append: serial.into(),
+            serial_reset: reset,
+            vga: vec![],
+            can_step_back: false,
+        }))
+    }
+
+    #[test]
+    fn views_append_log_and_serial_until_a_reset() {
+        let mut s = LabState::default();
+        s.apply(Action::Worker(view(1, &["io", "vm-exit"], "a", false)));
+        s.apply(Action::Worker(view(2, &["io"], "b", false)));
+        assert_eq!(s.log.len(), 3);
+        assert_eq!(s.serial, "ab");
+        assert_eq!(s.prev.as_ref().map(|v| v.icount), Some(1));
+        assert_eq!(s.mode, Mode::TrapEmulate);
+        s.apply(Action::SetFilter(Some("io".into())));
+        assert_eq!(s.filtered_log().count(), 2);
+        assert_eq!(s.log_reasons(), ["io", "vm-exit"]);
+        s.apply(Action::Worker(view(0, &["vm-exit"], "c", true)));
+        assert_eq!(s.log.len(), 1);
+        assert_eq!(s.serial, "c");
+    }
+
+    #[test]
+    fn demo_steps_stay_in_range_and_labs_replace_demos() {
+        let mut s = LabState::default();
+        let d = &crate::demos::DEMOS[0];
+        s.apply(Action::OpenDemo(d));
+        assert_eq!(s.source, d.source);
+        s.apply(Action::DemoStep(999));
+        assert_eq!(s.demo.map(|(_, i)| i), Some(d.steps.len() - 1));
+        s.apply(Action::OpenLab {
+            id: "warmup".into(),
+            starter: "; start here".into(),
+        });
+        assert!(s.demo.is_none());
+        assert_eq!(s.source, "; start here");
+    }
+
+    #[test]
+    fn the_log_is_bounded() {
+        let mut s = LabState::default();
+        let many: Vec<&str> = std::iter::repeat_n("io", LOG_CAPACITY + 10).collect();
+        s.apply(Action::Worker(view(1, &many, "", false)));
+        assert_eq!(s.log.len(), LOG_CAPACITY);
+    }
+}

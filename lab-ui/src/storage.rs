@@ -1,0 +1,79 @@
+//! The browser's local storage (kept programs, the current text) and file downloads.
+
+use wasm_bindgen::JsCast;
+
+const PROGRAMS_KEY: &str = "vmlab.programs";
+const CURRENT_KEY: &str = "vmlab.current";
+
+fn local() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+fn programs() -> Vec<(String, String)> {
+    local()
+        .and_then(|s| s.get_item(PROGRAMS_KEY).ok()?)
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// The names of the programs kept in this browser.
+pub fn program_names() -> Vec<String> {
+    programs().into_iter().map(|(n, _)| n).collect()
+}
+
+/// A kept program's source.
+pub fn load_program(name: &str) -> Option<String> {
+    programs()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, s)| s)
+}
+
+/// Keeps a program under `name` (replacing one of the same name).
+pub fn save_program(name: &str, source: &str) -> Result<(), String> {
+    let mut all = programs();
+    all.retain(|(n, _)| n != name);
+    all.push((name.to_string(), source.to_string()));
+    let json = serde_json::to_string(&all).map_err(|e| e.to_string())?;
+    local()
+        .ok_or("this browser has no local storage")?
+        .set_item(PROGRAMS_KEY, &json)
+        .map_err(|_| "local storage is full or disabled".to_string())
+}
+
+/// Remembers the editor's text across reloads (best effort).
+pub fn save_current(source: &str) {
+    if let Some(s) = local() {
+        let _ = s.set_item(CURRENT_KEY, source);
+    }
+}
+
+/// The editor's text from the last visit.
+pub fn load_current() -> Option<String> {
+    local()?.get_item(CURRENT_KEY).ok()?
+}
+
+/// Offers `text` as a file download.
+pub fn download(filename: &str, text: &str) -> Result<(), String> {
+    let fail = |what: &str| format!("could not save {filename}: {what}");
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("text/plain");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
+        .map_err(|_| fail("no Blob"))?;
+    let url =
+        web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| fail("no object URL"))?;
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| fail("no document"))?;
+    let a = doc
+        .create_element("a")
+        .map_err(|_| fail("no link"))?
+        .dyn_into::<web_sys::HtmlAnchorElement>()
+        .map_err(|_| fail("no link"))?;
+    a.set_href(&url);
+    a.set_download(filename);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
