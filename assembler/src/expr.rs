@@ -97,7 +97,9 @@ pub(crate) trait Context {
     fn sect_start(&self) -> i64;
 }
 
-const MAX_DEPTH: u32 = 200;
+const MAX_DEPTH: u32 = 64;
+/// Most operators in one expression (keeps evaluation and its recursion bounded).
+const MAX_NODES: u32 = 256;
 
 /// Recursive-descent parser over a token slice.
 pub(crate) struct Parser<'a> {
@@ -106,6 +108,7 @@ pub(crate) struct Parser<'a> {
     pub scope: &'a str,
     pub end: usize,
     depth: u32,
+    nodes: u32,
 }
 
 impl<'a> Parser<'a> {
@@ -117,6 +120,7 @@ impl<'a> Parser<'a> {
             scope,
             end,
             depth: 0,
+            nodes: 0,
         }
     }
 
@@ -132,6 +136,17 @@ impl<'a> Parser<'a> {
     /// Byte position of the current token (or the end of the line).
     pub fn pos(&self) -> usize {
         self.toks.get(self.i).map_or(self.end, |t| t.pos)
+    }
+
+    fn count(&mut self, pos: usize) -> Result<(), ExprError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err((
+                pos,
+                format!("expression has more than {MAX_NODES} operators"),
+            ));
+        }
+        Ok(())
     }
 
     /// Parses a full expression.
@@ -184,6 +199,7 @@ impl<'a> Parser<'a> {
             let pos = self.pos();
             self.i += 1;
             let rhs = self.binary(level + 1)?;
+            self.count(pos)?;
             lhs = Expr::Bin(bop, Box::new(lhs), Box::new(rhs), pos);
         }
         Ok(lhs)
@@ -206,6 +222,7 @@ impl<'a> Parser<'a> {
             }
             let e = self.unary()?;
             self.depth -= 1;
+            self.count(pos)?;
             return Ok(Expr::Un(op, Box::new(e), pos));
         }
         self.primary()

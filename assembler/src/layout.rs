@@ -28,12 +28,17 @@ pub(crate) struct Layout {
     pub symbols: BTreeMap<String, Sym>,
     pub origin: i64,
     pub errors: Vec<LError>,
+    /// Errors beyond the kept ones, only counted.
+    pub dropped_errors: usize,
 }
 
 /// Resource limits for layout.
 pub(crate) struct Limits {
     pub max_output: usize,
 }
+
+/// Errors kept per pass; more are only counted.
+const MAX_KEPT_ERRORS: usize = 10_000;
 
 /// Passes before statements that keep growing are locked to their long forms.
 const MONOTONE_AFTER: u32 = 16;
@@ -76,6 +81,7 @@ struct Pass<'a> {
     critical_stmt: bool,
     /// A critical expression of the current statement is not known yet.
     critical_unknown: bool,
+    dropped_errors: usize,
 }
 
 fn uses_here(e: &Expr) -> bool {
@@ -127,13 +133,12 @@ impl Pass<'_> {
         match expr::eval(e, &ctx) {
             Ok(v) => {
                 if let Some((name, pos)) = &v.undefined {
-                    self.errors
-                        .push((line, *pos, format!("symbol `{name}' not defined")));
+                    self.err((line, *pos, format!("symbol `{name}' not defined")));
                 }
                 Some(v)
             }
             Err((pos, m)) => {
-                self.errors.push((line, pos, m));
+                self.err((line, pos, m));
                 None
             }
         }
@@ -151,7 +156,7 @@ impl Pass<'_> {
         critical: bool,
     ) -> Option<i64> {
         if critical && self.critical_stmt {
-            self.errors.push((
+            self.err((
                 line,
                 pos,
                 format!("{what} uses a symbol defined later in the source"),
@@ -164,18 +169,25 @@ impl Pass<'_> {
             return None;
         }
         if !v.regs.is_empty() || v.reloc != 0 {
-            self.errors
-                .push((line, pos, format!("{what} must be a constant")));
+            self.err((line, pos, format!("{what} must be a constant")));
             return None;
         }
         Some(v.n)
     }
 
+    /// Records an error; past a bound they are only counted.
+    fn err(&mut self, e: LError) {
+        if self.errors.len() < MAX_KEPT_ERRORS {
+            self.errors.push(e);
+        } else {
+            self.dropped_errors += 1;
+        }
+    }
+
     fn define(&mut self, line: usize, pos: usize, name: &str, value: i64, is_label: bool) {
         match self.syms.get_mut(name) {
             Some(s) if s.pass == self.pass => {
-                self.errors
-                    .push((line, pos, format!("label `{name}' redefined")));
+                self.err((line, pos, format!("label `{name}' redefined")));
             }
             Some(s) => {
                 if s.value != value || s.is_label != is_label {
@@ -204,7 +216,7 @@ impl Pass<'_> {
     fn room(&mut self, line: usize, pos: usize, n: u64) -> bool {
         if self.out.len() as u64 + n > self.max_output as u64 {
             if !self.overflow {
-                self.errors.push((
+                self.err((
                     line,
                     pos,
                     format!("output would exceed the limit of {} bytes", self.max_output),
@@ -225,8 +237,7 @@ impl Pass<'_> {
                 if let Some(v) = self.scalar(line, *pos, e, "`org' value", true) {
                     if let Some(prev) = self.org_seen {
                         if prev != v {
-                            self.errors
-                                .push((line, *pos, "program origin redefined".into()));
+                            self.err((line, *pos, "program origin redefined".into()));
                         }
                     }
                     self.org_seen = Some(v);
@@ -237,8 +248,7 @@ impl Pass<'_> {
                     return;
                 };
                 if a <= 0 || (a & (a - 1)) != 0 {
-                    self.errors
-                        .push((line, *pos, format!("alignment {a} is not a power of two")));
+                    self.err((line, *pos, format!("alignment {a} is not a power of two")));
                     return;
                 }
                 let fill_byte = match fill {
@@ -261,8 +271,7 @@ impl Pass<'_> {
                     return;
                 };
                 if c < 0 {
-                    self.errors
-                        .push((line, *pos, format!("reserve count {c} is negative")));
+                    self.err((line, *pos, format!("reserve count {c} is negative")));
                     return;
                 }
                 let n = (c as u64).saturating_mul(*unit as u64);
@@ -289,11 +298,7 @@ impl Pass<'_> {
                             }
                             let v = self.eval(line, e).unwrap_or_default();
                             if !v.regs.is_empty() {
-                                self.errors.push((
-                                    line,
-                                    *pos,
-                                    "invalid use of a register in data".into(),
-                                ));
+                                self.err((line, *pos, "invalid use of a register in data".into()));
                             }
                             let bytes = v.n.to_le_bytes();
                             self.out
@@ -314,7 +319,7 @@ impl Pass<'_> {
                             match insn::resolve_mem(&v, m.seg, m.disp_size) {
                                 Ok(rm) => RKind::Mem(rm),
                                 Err(msg) => {
-                                    self.errors.push((line, op.pos, msg));
+                                    self.err((line, op.pos, msg));
                                     return;
                                 }
                             }
@@ -322,7 +327,7 @@ impl Pass<'_> {
                         OpKind::Imm(e) => {
                             let Some(v) = self.eval(line, e) else { return };
                             if !v.regs.is_empty() {
-                                self.errors.push((
+                                self.err((
                                     line,
                                     op.pos,
                                     "invalid use of a register in an expression".into(),
@@ -355,7 +360,7 @@ impl Pass<'_> {
                             self.out.extend_from_slice(&enc);
                         }
                     }
-                    Err(msg) => self.errors.push((line, insn.mpos, msg)),
+                    Err(msg) => self.err((line, insn.mpos, msg)),
                 }
             }
         }
@@ -388,6 +393,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             line_start: origin,
             critical_stmt: false,
             critical_unknown: false,
+            dropped_errors: 0,
         };
         let monotone = pass_no > MONOTONE_AFTER;
         for (idx, st) in stmts.iter().enumerate() {
@@ -403,7 +409,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                     if let Some(v) = p.eval(st.line, e) {
                         if v.unknown.is_none() {
                             if !v.regs.is_empty() {
-                                p.errors.push((
+                                p.err((
                                     st.line,
                                     *pos,
                                     "`equ' value cannot contain registers".into(),
@@ -425,12 +431,11 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                 Some((e, pos)) => match p.scalar(st.line, *pos, e, "`times' count", true) {
                     None => 0,
                     Some(c) if c < 0 => {
-                        p.errors
-                            .push((st.line, *pos, format!("`times' count {c} is negative")));
+                        p.err((st.line, *pos, format!("`times' count {c} is negative")));
                         0
                     }
                     Some(c) if c as u64 > p.max_output as u64 => {
-                        p.errors.push((
+                        p.err((
                             st.line,
                             *pos,
                             format!(
@@ -477,6 +482,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
         }
         let new_origin = p.org_seen.unwrap_or(0);
         let changed = p.changed || new_origin != origin;
+        let dropped_errors = p.dropped_errors;
         let (out, spans, errors) = (p.out, p.spans, p.errors);
         origin = new_origin;
         if !changed || pass_no >= max_passes {
@@ -494,6 +500,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                 symbols: syms,
                 origin,
                 errors,
+                dropped_errors,
             };
         }
         pass_no += 1;
