@@ -78,6 +78,25 @@ pub(crate) struct Value {
     pub unk: i64,
     /// An undefined symbol went through a non-linear operator.
     pub opaque: bool,
+    /// NASM keeps a plain-number term (even a zero one) in its expression vectors;
+    /// whether this value has one decides when two terms are "summed".
+    pub has_simple: bool,
+    /// NASM's base-register hint after evaluating the whole expression.
+    pub hint: Hint,
+}
+
+/// NASM's effective-address hint: which written register should be the base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Hint {
+    /// No register seen yet.
+    #[default]
+    None,
+    /// The first register written, unscaled so far: make it the base.
+    MakeBase(Register),
+    /// The first register written was multiplied: prefer the other as base.
+    NotBase(Register),
+    /// Two terms of one kind were added together: no preference is kept.
+    Summed,
 }
 
 impl Value {
@@ -297,32 +316,48 @@ fn combine_regs(a: &[(Register, i64)], b: &[(Register, i64)], sign: i64) -> Vec<
 
 /// Evaluates `e` in `ctx`.
 pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
+    let mut hint = Hint::None;
+    let mut v = eval_h(e, ctx, &mut hint)?;
+    v.hint = hint;
+    Ok(v)
+}
+
+fn eval_h(e: &Expr, ctx: &dyn Context, hint: &mut Hint) -> Result<Value, ExprError> {
     Ok(match e {
         Expr::Num(n) => Value {
             n: *n,
+            has_simple: true,
             ..Value::default()
         },
         Expr::Here => Value {
             n: ctx.here(),
             reloc: 1,
             labels: true,
+            has_simple: true,
             ..Value::default()
         },
         Expr::SectStart => Value {
             n: ctx.sect_start(),
             reloc: 1,
             labels: true,
+            has_simple: true,
             ..Value::default()
         },
-        Expr::Reg(r, _) => Value {
-            regs: alloc::vec![(*r, 1)],
-            ..Value::default()
-        },
+        Expr::Reg(r, _) => {
+            if *hint == Hint::None {
+                *hint = Hint::MakeBase(*r);
+            }
+            Value {
+                regs: alloc::vec![(*r, 1)],
+                ..Value::default()
+            }
+        }
         Expr::Sym(name, pos) => match ctx.symbol(name) {
             Some((n, is_label)) => Value {
                 n,
                 reloc: is_label as i64,
                 labels: is_label,
+                has_simple: true,
                 ..Value::default()
             },
             None => Value {
@@ -333,7 +368,7 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
             },
         },
         Expr::Un(op, a, pos) => {
-            let v = eval(a, ctx)?;
+            let v = eval_h(a, ctx, hint)?;
             if !v.regs.is_empty() && *op != UnOp::Plus && *op != UnOp::Neg {
                 return Err((*pos, "invalid use of a register in an expression".into()));
             }
@@ -354,11 +389,13 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                     ..Value::default()
                 },
                 UnOp::Not => Value {
+                    has_simple: true,
                     n: !v.n,
                     reloc: if v.reloc != 0 { 1 << 20 } else { 0 },
                     ..v
                 },
                 UnOp::LogNot => Value {
+                    has_simple: true,
                     n: (v.n == 0) as i64,
                     reloc: if v.reloc != 0 { 1 << 20 } else { 0 },
                     ..v
@@ -367,8 +404,8 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
             settle(r, unk, opaque)
         }
         Expr::Bin(op, a, b, pos) => {
-            let x = eval(a, ctx)?;
-            let y = eval(b, ctx)?;
+            let x = eval_h(a, ctx, hint)?;
+            let y = eval_h(b, ctx, hint)?;
             let unknown = x.unknown.clone().or(y.unknown.clone());
             let labels = x.labels || y.labels;
             let xk = x.unk == 0 && !x.opaque;
@@ -384,7 +421,25 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
             let r = match op {
                 BinOp::Add | BinOp::Sub => {
                     let sign = if *op == BinOp::Add { 1 } else { -1 };
+                    let n = x.n.wrapping_add(y.n.wrapping_mul(sign));
+                    let both = |a: i64, b: i64| {
+                        a != 0 && b != 0 && a.wrapping_add(b.wrapping_mul(sign)) != 0
+                    };
+                    let summed = (x.has_simple && y.has_simple && n != 0)
+                        || both(x.reloc, y.reloc)
+                        || both(x.unk, y.unk)
+                        || x.regs
+                            .iter()
+                            .any(|&(r, k)| y.regs.iter().any(|&(q, j)| q == r && both(k, j)));
+                    if summed {
+                        *hint = Hint::Summed;
+                    }
                     Value {
+                        has_simple: if x.has_simple && y.has_simple {
+                            n != 0
+                        } else {
+                            x.has_simple || y.has_simple
+                        },
                         n: x.n.wrapping_add(y.n.wrapping_mul(sign)),
                         reloc: x.reloc.wrapping_add(y.reloc.wrapping_mul(sign)),
                         unknown,
@@ -397,6 +452,16 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                     if !x.regs.is_empty() && !y.regs.is_empty() {
                         return Err((*pos, "invalid use of a register in an expression".into()));
                     }
+                    // NASM multiplies the non-scalar side; a register it scales stops
+                    // being the hinted base.
+                    let x_scalar = x.regs.is_empty() && x.reloc == 0 && x.unk == 0 && !x.opaque;
+                    let vect = if x_scalar { &y } else { &x };
+                    if let Hint::MakeBase(r) = *hint {
+                        if vect.regs.iter().any(|&(q, _)| q == r) {
+                            *hint = Hint::NotBase(r);
+                        }
+                    }
+                    let has_simple = vect.has_simple;
                     let regs = if x.regs.is_empty() {
                         combine_regs(&[], &y.regs, x.n)
                     } else {
@@ -415,6 +480,7 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                         reloc
                     };
                     Value {
+                        has_simple,
                         n: x.n.wrapping_mul(y.n),
                         reloc,
                         unknown,
@@ -479,6 +545,7 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                         unknown,
                         regs: Vec::new(),
                         labels,
+                        has_simple: true,
                         ..Value::default()
                     }
                 }

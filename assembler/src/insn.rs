@@ -1,7 +1,7 @@
 //! Instruction encoding: matches operands against iced-x86's op-code tables and picks
 //! the encoding NASM picks (shortest form, sign-extended imm8, default operand size).
 
-use crate::expr::Value;
+use crate::expr::{Hint, Value};
 use crate::parser::{Dist, Insn, Prefix};
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -209,16 +209,29 @@ pub(crate) fn resolve_mem(
             m.scale = *k as u32;
         }
         [(a, 1), (b, 1)] => {
-            if *b == esp {
-                if *a == esp {
+            // NASM lists registers by name; the first is the base unless the hint
+            // (the register written first, if not multiplied or summed) says otherwise.
+            let (mut base, mut index) = if nasm_order(*a) < nasm_order(*b) {
+                (*a, *b)
+            } else {
+                (*b, *a)
+            };
+            let swap = match v.hint {
+                Hint::MakeBase(h) => h == index,
+                Hint::NotBase(h) => h == base,
+                _ => false,
+            };
+            if swap {
+                core::mem::swap(&mut base, &mut index);
+            }
+            if index == esp {
+                if base == esp {
                     return Err(bad());
                 }
-                m.base = *b;
-                m.index = *a;
-            } else {
-                m.base = *a;
-                m.index = *b;
+                core::mem::swap(&mut base, &mut index);
             }
+            m.base = base;
+            m.index = index;
         }
         [(a, 1), (b, k)] | [(b, k), (a, 1)] if matches!(k, 2 | 4 | 8) && *b != esp => {
             m.base = *a;
@@ -228,6 +241,46 @@ pub(crate) fn resolve_mem(
         _ => return Err(bad()),
     }
     Ok(m)
+}
+
+/// The general-purpose register with the same number as `r` and `bits` wide (16 or 32).
+fn same_gpr(r: Register, bits: u32) -> Option<Register> {
+    use Register as R;
+    const W: [Register; 8] = [R::AX, R::CX, R::DX, R::BX, R::SP, R::BP, R::SI, R::DI];
+    const D: [Register; 8] = [
+        R::EAX,
+        R::ECX,
+        R::EDX,
+        R::EBX,
+        R::ESP,
+        R::EBP,
+        R::ESI,
+        R::EDI,
+    ];
+    let n = W
+        .iter()
+        .position(|&x| x == r)
+        .or_else(|| D.iter().position(|&x| x == r))?;
+    match bits {
+        16 => W.get(n).copied(),
+        32 => D.get(n).copied(),
+        _ => None,
+    }
+}
+
+/// Position of a 32-bit register in NASM's (alphabetical) register list.
+fn nasm_order(r: Register) -> usize {
+    const ORDER: [Register; 8] = [
+        Register::EAX,
+        Register::EBP,
+        Register::EBX,
+        Register::ECX,
+        Register::EDI,
+        Register::EDX,
+        Register::ESI,
+        Register::ESP,
+    ];
+    ORDER.iter().position(|&x| x == r).unwrap_or(ORDER.len())
 }
 
 fn is_string_kind(k: K) -> bool {
@@ -287,6 +340,7 @@ struct Cand {
     short_failed: bool,
 }
 
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     env: &'a Env,
     eosize: u32,
@@ -294,6 +348,8 @@ struct Ctx<'a> {
     seg: Option<Register>,
     prefixes: &'a [Prefix],
     near_default_mem: bool,
+    /// The mnemonic has a near (16/32-bit displacement) branch form.
+    has_near_branch: bool,
 }
 
 fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool, no_short: bool) {
@@ -366,6 +422,9 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
     let mut imm8 = false;
     let mut memsize = None;
     let mut is_short = false;
+    // A short branch to a plain number: (16-bit, target). NASM does not
+    // range-check those; it keeps the low byte of the displacement.
+    let mut absolute_short: Option<(bool, u64)> = None;
     if string {
         for (i, &k) in kinds.iter().enumerate() {
             let a32 = cx.easize == 32;
@@ -531,9 +590,14 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                         if op.dist == Some(Dist::Far) {
                             return None;
                         }
+                        // NASM picks the short form by itself only for targets in this
+                        // section (labels, `$`); a plain number gets the near form.
+                        let absolute = v.reloc == 0 && v.unknown.is_none();
                         if short
+                            && op.dist != Some(Dist::Short)
                             && (op.dist == Some(Dist::Near)
-                                || (cx.env.no_short && op.dist != Some(Dist::Short)))
+                                || cx.env.no_short
+                                || (absolute && cx.has_near_branch))
                         {
                             return None;
                         }
@@ -558,6 +622,9 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                             ins.set_near_branch32(target as u32);
                         }
                         is_short = short;
+                        if short && absolute {
+                            absolute_short = Some((matches!(k, K::br16_1), target));
+                        }
                     }
                     _ => return None,
                 }
@@ -600,6 +667,24 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
         cx.env.ip & 0xFFFF_FFFF
     };
     let mut enc = Encoder::new(bits);
+    if let Some((is16, target)) = absolute_short {
+        // Learn the length with an in-range target, then aim at the truncated one.
+        if is16 {
+            ins.set_near_branch16(ip as u16);
+        } else {
+            ins.set_near_branch32(ip as u32);
+        }
+        let len = enc.encode(&ins, ip).ok()? as u64;
+        let _ = enc.take_buffer();
+        let next = ip.wrapping_add(len);
+        let disp = target.wrapping_sub(next) as i8 as i64 as u64;
+        let aim = next.wrapping_add(disp);
+        if is16 {
+            ins.set_near_branch16(aim as u16);
+        } else {
+            ins.set_near_branch32(aim as u32);
+        }
+    }
     let short_failed;
     let bytes = match enc.encode(&ins, ip) {
         Ok(_) => {
@@ -653,6 +738,7 @@ const NO_OSIZE_PREFIX: &[Code] = &[
     Code::Verw_r32m16,
     Code::Lmsw_rm16,
     Code::Lmsw_r32m16,
+    Code::Popw_CS,
 ];
 
 fn is_prefix_byte(b: u8) -> bool {
@@ -786,6 +872,36 @@ pub(crate) fn encode(
         }
         _ => {}
     }
+    // `add [mem], byte 5`: with no register to size the operation, NASM takes the
+    // immediate's size keyword as the operation size.
+    if matches!(
+        mnem,
+        "add" | "or" | "adc" | "sbb" | "and" | "sub" | "xor" | "cmp" | "mov" | "test"
+    ) && ops.len() == 2
+    {
+        if let (RKind::Mem(_), RKind::Imm(_), None, Some(s)) =
+            (&ops[0].kind, &ops[1].kind, ops[0].size, ops[1].size)
+        {
+            ops[0].size = Some(s);
+        }
+    }
+    // NASM reads `lea r, imm` as `lea r, [imm]` and ignores size and distance keywords there.
+    if mnem == "lea" && ops.len() == 2 {
+        if let RKind::Imm(v) = &ops[1].kind {
+            ops[1].kind = RKind::Mem(resolve_mem(v, None, None)?);
+        }
+        ops[1].dist = None;
+        ops[1].size = None;
+        ops[1].strict = false;
+    }
+    // `lar`/`lsl` take the size from the destination; NASM accepts either size of source register.
+    if matches!(mnem, "lar" | "lsl") && ops.len() == 2 {
+        if let (RKind::Reg(d), RKind::Reg(src)) = (&ops[0].kind, &ops[1].kind) {
+            if let Some(r) = same_gpr(*src, crate::regs::gpr_bits(*d)) {
+                ops[1].kind = RKind::Reg(r);
+            }
+        }
+    }
     let mut orders: Vec<Vec<Resolved>> = Vec::new();
     match mnem {
         "xchg" if ops.len() == 2 && matches!(ops[0].kind, RKind::Reg(_)) => {
@@ -802,7 +918,18 @@ pub(crate) fn encode(
         _ => orders.push(ops.clone()),
     }
     let near_default_mem = matches!(mnem, "jmp" | "call");
+    let has_near_branch = !(mnem.starts_with("loop") || mnem == "jcxz" || mnem == "jecxz");
+    // A prefix added after encoding moves the end of a branch by one byte.
+    let want_asize = match (
+        insn.prefixes.contains(&Prefix::A16),
+        insn.prefixes.contains(&Prefix::A32),
+    ) {
+        (true, false) => 16,
+        (false, true) => 32,
+        _ => env.bits,
+    };
     let cx = Ctx {
+        has_near_branch,
         env,
         eosize,
         easize,
@@ -810,12 +937,49 @@ pub(crate) fn encode(
         prefixes: &insn.prefixes,
         near_default_mem,
     };
+    let mut bytes = select(isa, &mnem_list, &orders, &ops, &cx)?;
+    // An explicit a16/a32 that the chosen form does not already imply (NASM drops an
+    // o16/o32 that the operands contradict, and the operand-size preference above
+    // already honours one that they allow). The added byte moves the end of a
+    // branch, so encode again one byte further on.
+    if want_asize != env.bits {
+        let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
+        if !bytes[..run].contains(&0x67) {
+            let shifted = Env {
+                ip: env.ip.wrapping_add(1),
+                ..*env
+            };
+            bytes = select(
+                isa,
+                &mnem_list,
+                &orders,
+                &ops,
+                &Ctx {
+                    env: &shifted,
+                    ..cx
+                },
+            )?;
+            let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
+            bytes.insert(run, 0x67);
+        }
+    }
+    Ok(bytes)
+}
+
+/// Tries every candidate encoding and returns the one NASM would pick.
+fn select(
+    isa: &Isa,
+    mnem_list: &[Mnemonic],
+    orders: &[Vec<Resolved>],
+    ops: &[Resolved],
+    cx: &Ctx<'_>,
+) -> Result<Vec<u8>, String> {
     let mut cands: Vec<Cand> = Vec::new();
     for (oi, o) in orders.iter().enumerate() {
-        for m in &mnem_list {
+        for m in mnem_list {
             if let Some(codes) = isa.codes.get(&(*m as u32)) {
                 for &code in codes {
-                    if let Some(c) = try_code(code, o, &cx, oi as u8) {
+                    if let Some(c) = try_code(code, o, cx, oi as u8) {
                         cands.push(c);
                     }
                 }
@@ -833,7 +997,7 @@ pub(crate) fn encode(
     let unsized_mem = ops
         .iter()
         .any(|o| matches!(o.kind, RKind::Mem(_)) && o.size.is_none() && o.dist != Some(Dist::Far));
-    if unsized_mem && !near_default_mem {
+    if unsized_mem && !cx.near_default_mem {
         let mut sizes: Vec<usize> = cands
             .iter()
             .filter_map(|c| c.memsize)
@@ -849,29 +1013,5 @@ pub(crate) fn encode(
         .into_iter()
         .min_by_key(|c| c.key)
         .ok_or_else(|| String::from("invalid combination of opcode and operands"))?;
-    let mut bytes = best.bytes;
-    // An explicit o16/o32/a16/a32 that the chosen form does not already imply.
-    for (p, byte) in [
-        (Prefix::O16, 0x66u8),
-        (Prefix::O32, 0x66),
-        (Prefix::A16, 0x67),
-        (Prefix::A32, 0x67),
-    ] {
-        let want = if matches!(p, Prefix::A16 | Prefix::O16) {
-            16
-        } else {
-            32
-        };
-        if insn.prefixes.contains(&p) && want != env.bits {
-            let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
-            if !bytes[..run].contains(&byte) {
-                let at = bytes[..run]
-                    .iter()
-                    .take_while(|&&b| b != 0x67 && (b != 0x66 || byte == 0x67))
-                    .count();
-                bytes.insert(at, byte);
-            }
-        }
-    }
-    Ok(bytes)
+    Ok(best.bytes)
 }
