@@ -91,6 +91,7 @@ impl Vmm {
             }
             return Delivery::Native;
         }
+        self.emulated = false;
         if !self.vcpu.deprivileged {
             return Delivery::Native;
         }
@@ -103,6 +104,7 @@ impl Vmm {
                 let text = format_instruction(&insn);
                 match self.emulate(host, cpu, &insn) {
                     Ok(Some(em)) => {
+                        self.emulated = true;
                         self.exit(cpu, em.reason, text, em.action);
                         if !em.jumped {
                             cpu.eip = next_eip(cpu, &insn);

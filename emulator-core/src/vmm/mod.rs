@@ -100,6 +100,7 @@ pub mod sensitive;
 pub mod shadow;
 pub mod vcpu;
 
+mod attach;
 mod emulate;
 mod inject;
 
@@ -235,6 +236,8 @@ pub struct Vmm {
     sensitive_total: u64,
     pending: Vec<VmmEvent>,
     injecting: u8,
+    /// The last #GP intercepted was a privileged instruction the VMM emulated.
+    emulated: bool,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -270,7 +273,14 @@ impl Vmm {
             sensitive_total: 0,
             pending: Vec::new(),
             injecting: 0,
+            emulated: false,
         }))
+    }
+
+    /// The last exception intercepted was a privileged instruction the VMM emulated
+    /// (it retired), not a fault injected into the guest.
+    pub fn last_emulated(&self) -> bool {
+        self.emulated
     }
 
     /// The mode this VMM implements.
