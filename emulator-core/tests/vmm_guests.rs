@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use emulator_core::vmm::{ExitReason, Vmm};
-use emulator_core::{EventKind, ExecMode, GuestPaging, Machine, MachineConfig, StopReason};
+use emulator_core::{
+    EventKind, ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason,
+};
 
 const BARE: ExecMode = ExecMode::Bare;
 const TRAP: ExecMode = ExecMode::TrapEmulate { guest_ring: 1 };
@@ -21,7 +23,7 @@ const SHADOW: ExecMode = ExecMode::HwAssist {
 };
 const ALL: [ExecMode; 4] = [BARE, TRAP, NESTED, SHADOW];
 
-/// Assembles `guests/<path>.asm` into a ROM image.
+/// Assembles `guests/<path>.asm` into a ROM image (or flat binary).
 fn rom(path: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let src = root.join("guests").join(format!("{path}.asm"));
@@ -319,4 +321,40 @@ fn ring_three_deprivileging_is_refused_with_a_reason() {
     })
     .expect_err("ring 3 is refused");
     assert!(format!("{err}").contains("ring 1 or 2"), "{err}");
+}
+
+#[test]
+fn a_guest_started_in_protected_mode_is_deprivileged_from_its_first_instruction() {
+    let image = rom("vmm/flatpm");
+    let expected = "flatpm: started in protected mode
+flatpm: int 0x30 through the IDT
+flatpm: paging on with a 4 MiB page
+flatpm: page fault at 0x40000123 mapped
+flatpm: the write went to the mapped frame
+";
+    for mode in ALL {
+        let mut m = machine(mode);
+        m.load_flat(0x10000, &image, FlatEntry::Protected32)
+            .expect("loads");
+        let stop = m.run(10_000_000);
+        let out = String::from_utf8_lossy(&m.serial_output()).into_owned();
+        assert_eq!(out, expected, "{mode:?}");
+        assert_eq!(stop, StopReason::DebugExit(0), "{mode:?}");
+        if mode == TRAP {
+            let v = vmm(&m);
+            assert_eq!(m.cpu().cpl, 1);
+            assert_eq!(v.exits.count(ExitReason::SoftwareInterrupt), 1);
+            assert_eq!(v.exits.count(ExitReason::PageFault), 1);
+            assert_eq!(
+                v.exits.count(ExitReason::Iret),
+                2,
+                "both IRETs return into the kernel"
+            );
+            assert!(v
+                .shadow
+                .directory(0x21000)
+                .iter()
+                .any(|p| p.from_large_page));
+        }
+    }
 }

@@ -45,7 +45,11 @@ impl Vmm {
             ExecMode::Bare => Delivery::Native,
             ExecMode::TrapEmulate { .. } => {
                 if !self.vcpu.deprivileged {
-                    return self.watch_real_mode(host, cpu, insn);
+                    if !cpu.protected_mode() || cpu.cpl != 0 || cpu.v86() {
+                        return self.watch_real_mode(host, cpu, insn);
+                    }
+                    // a loader started the guest in protected mode: deprivilege it now
+                    self.start_deprivileged(host, cpu);
                 }
                 if insn.mnemonic() == Mnemonic::Cpuid {
                     return self.cpuid(cpu, insn);
@@ -193,6 +197,30 @@ impl Vmm {
             format!("protected mode: the guest kernel now runs deprivileged at ring {ring}"),
         );
         Delivery::Done
+    }
+
+    /// Takes over a guest that a loader started in protected mode at ring 0 (a flat
+    /// binary or a Multiboot kernel): its state becomes the virtual CPU's, and its
+    /// CS and SS get the ring-compressed RPL.
+    fn start_deprivileged(&mut self, host: &mut dyn VmmHost, cpu: &mut CpuState) {
+        self.vcpu = VirtualCpu::capture(cpu);
+        self.vcpu.deprivileged = true;
+        self.shadow.switch_to(self.vcpu.cr3);
+        self.deprivilege(cpu);
+        let ring = self.guest_ring as u16;
+        for s in [SegReg::Cs, SegReg::Ss] {
+            let seg = &mut cpu.seg[s as usize];
+            if seg.selector & !3 != 0 {
+                seg.selector = (seg.selector & !3) | ring;
+            }
+        }
+        host.flush_tlb();
+        self.exit(
+            cpu,
+            ExitReason::ModeSwitch,
+            String::from("(start in protected mode)"),
+            format!("the guest kernel starts deprivileged at ring {ring}"),
+        );
     }
 
     /// Puts the VMM's values into the hardware for a deprivileged guest.
@@ -560,6 +588,7 @@ impl Vmm {
             }
             2 => {
                 self.vcpu.cr2 = value;
+                cpu.cr2 = value;
                 Ok(done(
                     ExitReason::CrWrite,
                     format!("virtual CR2 := {value:#010x}"),
@@ -567,6 +596,8 @@ impl Vmm {
             }
             3 => {
                 self.vcpu.cr3 = value;
+                // mirrored for the debugger's views; the hardware walks the shadow
+                cpu.cr3 = value;
                 self.shadow.switch_to(value);
                 host.flush_tlb();
                 Ok(done(
@@ -578,6 +609,7 @@ impl Vmm {
             }
             4 => {
                 self.vcpu.cr4 = value;
+                cpu.cr4 = value;
                 self.shadow.drop_all();
                 host.flush_tlb();
                 Ok(done(

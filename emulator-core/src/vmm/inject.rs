@@ -26,6 +26,7 @@ impl Vmm {
             };
             if let GuestEvent::Exception(Exception::PageFault { linear, .. }) = current {
                 self.vcpu.cr2 = linear;
+                cpu.cr2 = linear;
             }
             let saved = cpu.clone();
             match self.deliver(host, cpu, vector, error, software) {
