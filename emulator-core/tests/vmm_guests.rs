@@ -358,3 +358,49 @@ flatpm: the write went to the mapped frame
         }
     }
 }
+
+#[test]
+fn hw_assist_exit_controls_switch_each_exit_off() {
+    let image = rom("vmm/privtour");
+    let (all_on, expected) = run(&image, NESTED);
+    let on = &vmm(&all_on).exits;
+    for reason in [
+        ExitReason::Io,
+        ExitReason::Cr3Write,
+        ExitReason::CrWrite,
+        ExitReason::Invlpg,
+    ] {
+        assert!(
+            on.count(reason) > 0,
+            "{reason:?} exits with the controls on"
+        );
+    }
+    let mut m = machine(NESTED);
+    m.load_rom(&image).expect("ROM loads");
+    let c = &mut m.vmm_mut().expect("VMM").controls;
+    c.io = false;
+    c.cr3_write = false;
+    c.cr0_cr4_write = false;
+    c.invlpg = false;
+    c.hlt = false;
+    assert_eq!(m.run(60_000_000), StopReason::DebugExit(0));
+    assert_eq!(String::from_utf8_lossy(&m.serial_output()), expected);
+    let off = &vmm(&m).exits;
+    for reason in [
+        ExitReason::Io,
+        ExitReason::Cr3Write,
+        ExitReason::CrWrite,
+        ExitReason::Invlpg,
+        ExitReason::Hlt,
+    ] {
+        assert_eq!(off.count(reason), 0, "{reason:?} with its control off");
+    }
+}
+
+#[test]
+fn teaching_kernel_also_runs_deprivileged_to_ring_two() {
+    let image = rom("kernel/kernel");
+    let (m, out) = run(&image, ExecMode::TrapEmulate { guest_ring: 2 });
+    assert_eq!(out, KERNEL_OUTPUT);
+    assert_eq!(m.cpu().cpl, 2);
+}
