@@ -83,8 +83,8 @@ impl Machine {
     pub(crate) fn software_interrupt(&mut self, vector: u8) -> Result<(), Exception> {
         self.counters.software_interrupts += 1;
         self.log(EventKind::SoftwareInterrupt { vector });
-        if self.vmm_software(vector) {
-            return Ok(());
+        if let Some(r) = self.vmm_software(vector) {
+            return r;
         }
         self.deliver(vector, None, Source::Software)
     }

@@ -138,6 +138,10 @@ impl Machine {
     fn vmm_finish(&mut self, d: Delivery) -> bool {
         match d {
             Delivery::Native => false,
+            Delivery::Fault(e) => {
+                self.exception(e);
+                true
+            }
             Delivery::Done => true,
             Delivery::Stop(s) => {
                 if s == StopReason::TripleFault {
@@ -175,13 +179,15 @@ impl Machine {
         self.vmm_finish(d)
     }
 
-    /// Software-interrupt hook: `true` when the VMM delivered it.
-    pub(crate) fn vmm_software(&mut self, vector: u8) -> bool {
-        if self.vmm.is_none() {
-            return false;
-        }
+    /// Software-interrupt hook: `Some` when the VMM delivered it, or the fault its
+    /// delivery raised (which the CPU then raises at the INT instruction).
+    pub(crate) fn vmm_software(&mut self, vector: u8) -> Option<Result<(), Exception>> {
+        self.vmm.as_ref()?;
         let d = self.with_vmm(|v, m, cpu| v.intercept(m, cpu, GuestEvent::Software { vector }));
-        self.vmm_finish(d)
+        match d {
+            Delivery::Fault(e) => Some(Err(e)),
+            d => self.vmm_finish(d).then_some(Ok(())),
+        }
     }
 
     /// Instruction hook, before dispatch with EIP at the instruction: `true` when the
