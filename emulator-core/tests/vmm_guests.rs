@@ -416,3 +416,30 @@ fn cpu_test_rom_passes_in_every_mode() {
         assert_eq!(m.icount(), bare_machine.icount(), "{mode:?}");
     }
 }
+
+#[test]
+fn run_to_the_next_trap_stops_after_each_exit_and_changes_nothing() {
+    let image = rom("kernel/kernel");
+    let (plain, expected) = run(&image, TRAP);
+    let mut m = machine(TRAP);
+    m.load_rom(&image).expect("ROM loads");
+    m.vmm_mut().expect("VMM").stop_on_exit = true;
+    let mut stops = 0u64;
+    let last = loop {
+        match m.run(60_000_000) {
+            StopReason::VmExit => {
+                stops += 1;
+                let last = m.events().iter().next_back().map(|e| e.kind.clone());
+                assert!(
+                    matches!(last, Some(EventKind::VmExit { .. })),
+                    "stopped right after an exit: {last:?}"
+                );
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(last, StopReason::DebugExit(0));
+    assert_eq!(String::from_utf8_lossy(&m.serial_output()), expected);
+    assert_eq!(m.icount(), plain.icount());
+    assert!(stops > 100 && stops <= vmm(&m).exits.total, "{stops}");
+}

@@ -91,7 +91,7 @@ impl Machine {
             None => self.mmu.translate(&mut self.mem, regs, linear, acc),
             Some(vmm) => {
                 let cpu = &self.cpu;
-                self.mmu.translate_with(
+                let r = self.mmu.translate_with(
                     &mut self.mem,
                     regs,
                     linear,
@@ -100,7 +100,20 @@ impl Machine {
                         Some(r) => r,
                         None => mmu::walk(mem, regs, linear, acc),
                     },
-                )
+                );
+                if vmm.has_events() {
+                    for e in vmm.take_events() {
+                        self.events.push(Event {
+                            icount: self.icount,
+                            linear_eip: e.linear_eip,
+                            kind: e.kind,
+                        });
+                    }
+                }
+                if vmm.take_stop_request() && self.stop.is_none() {
+                    self.stop = Some(StopReason::VmExit);
+                }
+                r
             }
         }
     }
@@ -121,6 +134,9 @@ impl Machine {
         self.cpu = cpu;
         self.set_eflags(eflags);
         self.drain_vmm_events(&mut vmm);
+        if vmm.take_stop_request() && self.stop.is_none() {
+            self.stop = Some(StopReason::VmExit);
+        }
         self.vmm = Some(vmm);
         d
     }

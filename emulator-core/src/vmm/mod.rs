@@ -247,6 +247,12 @@ pub struct Vmm {
     injecting: u8,
     /// The last #GP intercepted was a privileged instruction the VMM emulated.
     emulated: bool,
+    /// Stop the run after an instruction that took a VM exit (`StopReason::VmExit`),
+    /// for "run to the next trap".
+    #[serde(default)]
+    pub stop_on_exit: bool,
+    #[serde(default)]
+    stop_requested: bool,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -283,6 +289,8 @@ impl Vmm {
             pending: Vec::new(),
             injecting: 0,
             emulated: false,
+            stop_on_exit: false,
+            stop_requested: false,
         }))
     }
 
@@ -413,6 +421,7 @@ impl Vmm {
         };
         let cost = round_trip + reason.handler_cycles();
         self.exits.record(reason, cost);
+        self.stop_requested |= self.stop_on_exit;
         self.event(
             cpu,
             EventKind::VmExit {
@@ -432,6 +441,16 @@ impl Vmm {
             linear_eip: cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip),
             kind,
         });
+    }
+
+    /// Whether an exit asked the run to stop (see [`Vmm::stop_on_exit`]); clears the request.
+    pub fn take_stop_request(&mut self) -> bool {
+        core::mem::take(&mut self.stop_requested)
+    }
+
+    /// Events are waiting to be taken.
+    pub fn has_events(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// Takes the events recorded since the last call (the machine moves them to its ring).
