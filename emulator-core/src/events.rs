@@ -46,6 +46,28 @@ pub enum EventKind {
     },
     /// An exception during double-fault delivery.
     TripleFault,
+    /// A VM exit: the VMM ran on the guest's behalf.
+    VmExit {
+        /// Why.
+        reason: crate::vmm::ExitReason,
+        /// The guest instruction or event that caused it.
+        instruction: alloc::string::String,
+        /// What the VMM did.
+        action: alloc::string::String,
+        /// Its cost in cycles (see `vmm::CostModel`).
+        cost: u32,
+    },
+    /// A sensitive but unprivileged instruction ran in the deprivileged guest kernel.
+    SensitiveInstruction {
+        /// The instruction.
+        instruction: alloc::string::String,
+        /// What the guest saw on the deprivileged hardware.
+        saw: alloc::string::String,
+        /// What a real machine would have given it.
+        real: alloc::string::String,
+        /// The two differ.
+        differs: bool,
+    },
 }
 
 /// A ring buffer of events; when full the oldest is dropped and counted.

@@ -12,25 +12,36 @@ extern crate alloc;
 pub mod addr;
 pub mod bus;
 pub mod config;
+pub mod counters;
 mod cpu;
 pub mod devices;
 pub mod error;
 pub mod events;
 pub mod loader;
+pub mod machine;
+pub mod memory;
+pub mod mmu;
 pub mod platform;
+pub mod snapshot;
 pub mod state;
 pub mod stop;
+pub mod vmm;
 
 /// The ALU primitives with lazy flags; public only so the host-CPU differential test
 /// (`tests/alu_vs_host.rs`) can reach them. Not part of the stable API.
 #[doc(hidden)]
-pub use cpu::alu;
+pub mod alu {
+    pub use crate::cpu::alu::*;
+}
 
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
-pub use devices::{PostWrite, VgaText};
+pub use counters::Counters;
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};
-pub use platform::{IoEffect, Platform, PlatformState};
+pub use machine::{FlatEntry, Machine, VgaText};
+pub use mmu::{PageWalk, PdeView, PteView, TlbEntryView, WalkStep};
+pub use platform::{IoEffect, Platform, PlatformState, PostWrite};
+pub use snapshot::Snapshot;
 pub use state::{CpuState, Gpr, SegReg, Segment, TableReg};
 pub use stop::StopReason;

@@ -127,6 +127,27 @@ fn check(
     );
 }
 
+/// The lazily evaluated accessors and conditions agree with the materialised flags.
+fn assert_consistent(what: &str, f: &Flags) {
+    let st = f.status();
+    let got = [f.cf(), f.pf(), f.af(), f.zf(), f.sf(), f.of()];
+    let want = [CF, PF, AF, ZF, SF, OF].map(|b| st & b != 0);
+    assert_eq!(
+        got,
+        want,
+        "{what}: accessors disagree with status [{}]",
+        flag_names(st)
+    );
+    let materialised = Flags::from_eflags(st);
+    for cc in 0..16 {
+        assert_eq!(
+            f.cond(cc),
+            materialised.cond(cc),
+            "{what}: cond {cc:#x} lazy vs materialised"
+        );
+    }
+}
+
 /// Operand pairs for one size: every pair of edge values, then `random` random pairs.
 fn pairs(rng: &mut Rng, size: u8, random: usize) -> Vec<(u32, u32)> {
     let m = mask(size);
@@ -390,6 +411,7 @@ fn binary_arithmetic_and_logic() {
                         _ => host_binary!("xor", size, a, b, fl),
                     };
                     check(name, size, &[a, b], fl, defined, (r, f.status()), host);
+                    assert_consistent(name, &f);
                     cases += 1;
                 }
                 let mut f = Flags::from_eflags(fl);
@@ -431,6 +453,7 @@ fn unary_inc_dec_neg() {
                     (r, f.status()),
                     host_unary!("inc", size, a, fl),
                 );
+                assert_consistent("inc", &f);
                 let mut f = Flags::from_eflags(fl);
                 let r = alu::dec(&mut f, size, a);
                 check(
@@ -442,6 +465,7 @@ fn unary_inc_dec_neg() {
                     (r, f.status()),
                     host_unary!("dec", size, a, fl),
                 );
+                assert_consistent("dec", &f);
                 let mut f = Flags::from_eflags(fl);
                 let r = alu::neg(&mut f, size, a);
                 check(
@@ -453,6 +477,7 @@ fn unary_inc_dec_neg() {
                     (r, f.status()),
                     host_unary!("neg", size, a, fl),
                 );
+                assert_consistent("neg", &f);
             }
         }
     }
@@ -527,6 +552,7 @@ fn shifts_and_rotates() {
                         (r, f.status()),
                         host,
                     );
+                    assert_consistent(name, &f);
                     cases += 1;
                 }
             }

@@ -346,6 +346,8 @@ pub struct View {
     pub new_events: Vec<LogEntry>,
     /// The event ring was reset (reload, step back): the page clears its log first.
     pub events_reset: bool,
+    /// After a step back: the page drops log entries from this instruction count on.
+    pub log_keep_before: Option<u64>,
     /// Every counter, flattened to `name = value`.
     pub counters: Vec<(String, u64)>,
     /// Serial output after the previous view.

@@ -174,6 +174,9 @@ impl LabState {
                 if view.events_reset {
                     self.log.clear();
                 }
+                if let Some(before) = view.log_keep_before {
+                    self.log.retain(|e| e.icount < before);
+                }
                 self.log.extend(view.new_events.iter().cloned());
                 if self.log.len() > LOG_CAPACITY {
                     let drop = self.log.len() - LOG_CAPACITY;
@@ -259,6 +262,7 @@ mod tests {
                 })
                 .collect(),
             events_reset: reset,
+            log_keep_before: None,
             counters: vec![],
             serial_append: serial.into(),
             serial_reset: reset,

@@ -49,6 +49,7 @@ pub use arith::{adc, add, and, cmp, dec, inc, neg, or, sbb, sub, test, xor};
 pub use bcd::{aaa, aad, aam, aas, daa, das};
 pub use bits::{bsf, bsr, bt, btc, btr, bts};
 pub use flags::Flags;
+pub use flags::{sign, size_mask as mask};
 pub use muldiv::{div, idiv, imul, imul_trunc, mul};
 pub use shift::{rcl, rcr, rol, ror, sar, shl, shld, shr, shrd};
 

@@ -46,12 +46,18 @@ pub(super) const fn top_bit(size: u8) -> u8 {
 
 /// All-ones mask for an operand size in bytes (1, 2, anything else is 4).
 #[inline(always)]
-pub(super) const fn size_mask(size: u8) -> u32 {
+pub const fn size_mask(size: u8) -> u32 {
     match size {
         1 => 0xff,
         2 => 0xffff,
         _ => 0xffff_ffff,
     }
+}
+
+/// The sign bit for an operand size in bytes (1, 2, anything else is 4).
+#[inline(always)]
+pub const fn sign(size: u8) -> u32 {
+    1 << top_bit(size)
 }
 
 /// 1 when the low byte of `v` has an even number of set bits (the PF rule).

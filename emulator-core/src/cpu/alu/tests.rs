@@ -409,3 +409,9 @@ fn bit_scans_and_tests() {
 fn flags_stay_small() {
     assert!(core::mem::size_of::<Flags>() <= 20);
 }
+
+#[test]
+fn size_helpers() {
+    assert_eq!((mask(1), mask(2), mask(4)), (0xff, 0xffff, 0xffff_ffff));
+    assert_eq!((sign(1), sign(2), sign(4)), (0x80, 0x8000, 0x8000_0000));
+}

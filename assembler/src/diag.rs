@@ -1,0 +1,144 @@
+//! Diagnostics: where an error is (file, line, column) and how it prints.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// One error found while assembling, with its position in the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Name of the file the error is in (the main file's name or an `%include`d name).
+    pub file: String,
+    /// Line number, counting from 1.
+    pub line: u32,
+    /// Column number (in characters), counting from 1.
+    pub col: u32,
+    /// What went wrong.
+    pub message: String,
+    /// The text of the source line, for display under the message.
+    pub source_line: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.col, self.message
+        )?;
+        writeln!(f, "{}", self.source_line)?;
+        let mut caret = String::new();
+        for (i, ch) in self.source_line.chars().enumerate() {
+            if i + 1 >= self.col as usize {
+                break;
+            }
+            caret.push(if ch == '\t' { '\t' } else { ' ' });
+        }
+        caret.push('^');
+        write!(f, "{caret}")
+    }
+}
+
+/// All the errors of one assembler run, in source order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Errors(pub Vec<Diagnostic>);
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A position in the preprocessed source: which file and line, and the column map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Loc {
+    /// Index into the run's file list.
+    pub file: u32,
+    /// Line number, from 1.
+    pub line: u32,
+}
+
+/// Builds a diagnostic for byte `pos` of original line `loc`.
+pub(crate) fn at_original(
+    files: &[crate::preproc::SourceFile],
+    loc: Loc,
+    pos: usize,
+    message: String,
+) -> Diagnostic {
+    let (name, text) = match files.get(loc.file as usize) {
+        Some(f) => (f.name.clone(), f.line(loc.line)),
+        None => (String::new(), ""),
+    };
+    let mut p = pos.min(text.len());
+    while !text.is_char_boundary(p) {
+        p -= 1;
+    }
+    let col = text[..p].chars().count() as u32 + 1;
+    Diagnostic {
+        file: name,
+        line: loc.line,
+        col,
+        message,
+        source_line: String::from(text),
+    }
+}
+
+/// Builds a diagnostic for byte `pos` of preprocessed line `idx`.
+pub(crate) fn at_line(
+    files: &[crate::preproc::SourceFile],
+    lines: &[crate::preproc::PLine],
+    idx: usize,
+    pos: usize,
+    message: String,
+) -> Diagnostic {
+    let Some(pl) = lines.get(idx) else {
+        let name = files.first().map(|f| f.name.clone()).unwrap_or_default();
+        return Diagnostic {
+            file: name,
+            line: 0,
+            col: 0,
+            message,
+            source_line: String::new(),
+        };
+    };
+    let orig = match &pl.colmap {
+        Some(map) => map.get(pos).map_or_else(
+            || map.last().map_or(0, |&l| l as usize + 1),
+            |&o| o as usize,
+        ),
+        None => pos,
+    };
+    at_original(files, pl.loc, orig, message)
+}
+
+/// Sorts diagnostics by position, drops repeats and applies the error limit.
+pub(crate) fn finish(mut diags: Vec<Diagnostic>, max: usize) -> Errors {
+    let order: Vec<String> = {
+        let mut names: Vec<String> = Vec::new();
+        for d in &diags {
+            if !names.contains(&d.file) {
+                names.push(d.file.clone());
+            }
+        }
+        names
+    };
+    diags.sort_by_key(|d| (order.iter().position(|n| *n == d.file), d.line, d.col));
+    diags.dedup();
+    if diags.len() > max.max(1) {
+        let extra = diags.len() - max.max(1);
+        diags.truncate(max.max(1));
+        if let Some(last) = diags.last().cloned() {
+            diags.push(Diagnostic {
+                message: alloc::format!("too many errors; {extra} more not shown"),
+                ..last
+            });
+        }
+    }
+    Errors(diags)
+}

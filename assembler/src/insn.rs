@@ -1,0 +1,890 @@
+//! Instruction encoding: matches operands against iced-x86's op-code tables and picks
+//! the encoding NASM picks (shortest form, sign-extended imm8, default operand size).
+
+use crate::expr::Value;
+use crate::parser::{Dist, Insn, Prefix};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use iced_x86::{
+    Code, Encoder, EncodingKind, Instruction, MemorySize, Mnemonic, OpCodeOperandKind as K, OpKind,
+    Register,
+};
+
+/// The instruction set: every legacy-encoded 16/32-bit `Code`, grouped by mnemonic.
+#[derive(Debug)]
+pub(crate) struct Isa {
+    names: BTreeMap<String, Vec<Mnemonic>>,
+    codes: BTreeMap<u32, Vec<Code>>,
+}
+
+const CC_ALIASES: &[(&str, &str)] = &[
+    ("z", "e"),
+    ("nz", "ne"),
+    ("c", "b"),
+    ("nc", "ae"),
+    ("nae", "b"),
+    ("nb", "ae"),
+    ("na", "be"),
+    ("nbe", "a"),
+    ("pe", "p"),
+    ("po", "np"),
+    ("nge", "l"),
+    ("nl", "ge"),
+    ("ng", "le"),
+    ("nle", "g"),
+];
+
+impl Isa {
+    /// Builds the tables from iced-x86's op-code information.
+    pub fn new() -> Self {
+        let mut codes: BTreeMap<u32, Vec<Code>> = BTreeMap::new();
+        for code in Code::values() {
+            let info = code.op_code();
+            if !info.is_instruction()
+                || info.encoding() != EncodingKind::Legacy
+                || !(info.mode16() || info.mode32())
+            {
+                continue;
+            }
+            // NASM's `sal` is `shl` (/4); iced's Sal codes are the undocumented /6 forms.
+            if code.mnemonic() == Mnemonic::Sal
+                || matches!(
+                    code,
+                    Code::Cmpxchg486_rm8_r8 | Code::Cmpxchg486_rm16_r16 | Code::Cmpxchg486_rm32_r32
+                )
+            {
+                continue;
+            }
+            codes.entry(code.mnemonic() as u32).or_default().push(code);
+        }
+        let mut names: BTreeMap<String, Vec<Mnemonic>> = BTreeMap::new();
+        for m in Mnemonic::values() {
+            if codes.contains_key(&(m as u32)) {
+                names.insert(format!("{m:?}").to_ascii_lowercase(), vec![m]);
+            }
+        }
+        for (alias, target) in CC_ALIASES {
+            for p in ["j", "set", "cmov"] {
+                if let Some(m) = names.get(&format!("{p}{target}")).cloned() {
+                    names.insert(format!("{p}{alias}"), m);
+                }
+            }
+        }
+        let pairs: &[(&str, &[Mnemonic])] = &[
+            ("sal", &[Mnemonic::Shl]),
+            ("pusha", &[Mnemonic::Pusha, Mnemonic::Pushad]),
+            ("pushaw", &[Mnemonic::Pusha]),
+            ("popa", &[Mnemonic::Popa, Mnemonic::Popad]),
+            ("popaw", &[Mnemonic::Popa]),
+            ("pushf", &[Mnemonic::Pushf, Mnemonic::Pushfd]),
+            ("pushfw", &[Mnemonic::Pushf]),
+            ("popf", &[Mnemonic::Popf, Mnemonic::Popfd]),
+            ("popfw", &[Mnemonic::Popf]),
+            ("iret", &[Mnemonic::Iret, Mnemonic::Iretd]),
+            ("iretw", &[Mnemonic::Iret]),
+            ("retn", &[Mnemonic::Ret]),
+            ("icebp", &[Mnemonic::Int1]),
+            ("xlat", &[Mnemonic::Xlatb]),
+            ("fwait", &[Mnemonic::Wait]),
+            ("loopz", &[Mnemonic::Loope]),
+            ("loopnz", &[Mnemonic::Loopne]),
+        ];
+        for (alias, ms) in pairs {
+            names.insert(alias.to_string(), ms.to_vec());
+        }
+        Isa { names, codes }
+    }
+
+    /// Whether `lower` is an instruction mnemonic.
+    pub fn is_mnemonic(&self, lower: &str) -> bool {
+        self.names.contains_key(lower)
+    }
+}
+
+/// A memory operand after evaluation.
+#[derive(Clone, Debug)]
+pub(crate) struct RMem {
+    pub seg: Option<Register>,
+    pub base: Register,
+    pub index: Register,
+    pub scale: u32,
+    pub disp: i64,
+    /// The displacement is a plain number (no label, known), so it may be shortened.
+    pub disp_simple: bool,
+    pub disp_forced: Option<u32>,
+    /// 16 or 32 from the registers used, 0 for an absolute address.
+    pub addr_bits: u32,
+}
+
+/// What an evaluated operand is.
+#[derive(Clone, Debug)]
+pub(crate) enum RKind {
+    Reg(Register),
+    Mem(RMem),
+    Imm(Value),
+    Far(Value, Value),
+}
+
+/// An evaluated operand with its modifiers.
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    pub kind: RKind,
+    pub size: Option<u32>,
+    pub strict: bool,
+    pub dist: Option<Dist>,
+}
+
+/// Where and how an instruction is being encoded.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Env {
+    pub bits: u32,
+    pub ip: u64,
+    /// Jumps that were near in an earlier pass stay near (guarantees convergence).
+    pub no_short: bool,
+}
+
+/// The chosen encoding.
+pub(crate) struct Encoded {
+    pub bytes: Vec<u8>,
+    /// A relative branch took its 16/32-bit displacement form.
+    pub long_branch: bool,
+}
+
+/// Builds a memory operand from an evaluated address expression (NASM's register rules).
+pub(crate) fn resolve_mem(
+    v: &Value,
+    seg: Option<Register>,
+    forced: Option<u32>,
+) -> Result<RMem, String> {
+    let bad = || String::from("invalid effective address");
+    let mut m = RMem {
+        seg,
+        base: Register::None,
+        index: Register::None,
+        scale: 1,
+        disp: v.n,
+        disp_simple: v.reloc == 0 && v.unknown.is_none(),
+        disp_forced: forced,
+        addr_bits: 0,
+    };
+    let regs = &v.regs;
+    if regs.is_empty() {
+        return Ok(m);
+    }
+    let bits = crate::regs::gpr_bits(regs[0].0);
+    if !(bits == 16 || bits == 32) || regs.iter().any(|&(r, _)| crate::regs::gpr_bits(r) != bits) {
+        return Err(bad());
+    }
+    m.addr_bits = bits;
+    if bits == 16 {
+        if regs.len() > 2 || regs.iter().any(|&(_, k)| k != 1) {
+            return Err(bad());
+        }
+        let is_base = |r: Register| r == Register::BX || r == Register::BP;
+        let is_index = |r: Register| r == Register::SI || r == Register::DI;
+        match regs.as_slice() {
+            [(r, _)] if is_base(*r) || is_index(*r) => m.base = *r,
+            [(a, _), (b, _)] if is_base(*a) && is_index(*b) => {
+                m.base = *a;
+                m.index = *b;
+            }
+            [(a, _), (b, _)] if is_base(*b) && is_index(*a) => {
+                m.base = *b;
+                m.index = *a;
+            }
+            _ => return Err(bad()),
+        }
+        return Ok(m);
+    }
+    let esp = Register::ESP;
+    match regs.as_slice() {
+        [(r, 1)] => m.base = *r,
+        [(r, k)] if matches!(k, 2 | 3 | 5 | 9) && *r != esp => {
+            m.base = *r;
+            m.index = *r;
+            m.scale = (*k - 1) as u32;
+        }
+        [(r, k)] if matches!(k, 4 | 8) && *r != esp => {
+            m.index = *r;
+            m.scale = *k as u32;
+        }
+        [(a, 1), (b, 1)] => {
+            if *b == esp {
+                if *a == esp {
+                    return Err(bad());
+                }
+                m.base = *b;
+                m.index = *a;
+            } else {
+                m.base = *a;
+                m.index = *b;
+            }
+        }
+        [(a, 1), (b, k)] | [(b, k), (a, 1)] if matches!(k, 2 | 4 | 8) && *b != esp => {
+            m.base = *a;
+            m.index = *b;
+            m.scale = *k as u32;
+        }
+        _ => return Err(bad()),
+    }
+    Ok(m)
+}
+
+fn is_string_kind(k: K) -> bool {
+    matches!(k, K::seg_rSI | K::es_rDI | K::seg_rDI | K::seg_rBX_al)
+}
+
+fn reg_ok(k: K, r: Register) -> bool {
+    match k {
+        K::r8_or_mem | K::r8_reg | K::r8_opcode => r.is_gpr8(),
+        K::r16_or_mem | K::r16_reg | K::r16_reg_mem | K::r16_rm | K::r16_opcode => r.is_gpr16(),
+        K::r32_or_mem | K::r32_reg | K::r32_reg_mem | K::r32_rm | K::r32_opcode => r.is_gpr32(),
+        K::seg_reg => r.is_segment_register(),
+        K::cr_reg => r.is_cr(),
+        K::dr_reg => r.is_dr(),
+        K::tr_reg => r.is_tr(),
+        K::es => r == Register::ES,
+        K::cs => r == Register::CS,
+        K::ss => r == Register::SS,
+        K::ds => r == Register::DS,
+        K::fs => r == Register::FS,
+        K::gs => r == Register::GS,
+        K::al => r == Register::AL,
+        K::cl => r == Register::CL,
+        K::ax => r == Register::AX,
+        K::dx => r == Register::DX,
+        K::eax => r == Register::EAX,
+        K::st0 => r == Register::ST0,
+        K::sti_opcode => r.is_st(),
+        _ => false,
+    }
+}
+
+fn is_far_mem(ms: MemorySize) -> bool {
+    matches!(ms, MemorySize::SegPtr16 | MemorySize::SegPtr32)
+}
+
+fn sbyte16(n: i64) -> bool {
+    (n.wrapping_add(128) as u16) <= 255
+}
+
+fn sbyte32(n: i64) -> bool {
+    (n.wrapping_add(128) as u32) <= 255
+}
+
+fn fits_i8(n: i64, bits: u32) -> bool {
+    if bits == 16 {
+        (n as i16) >= -128 && (n as i16) <= 127
+    } else {
+        (n as i32) >= -128 && (n as i32) <= 127
+    }
+}
+
+struct Cand {
+    key: (u8, usize, u8, u8, u32),
+    bytes: Vec<u8>,
+    memsize: Option<usize>,
+    long_branch: bool,
+    short_failed: bool,
+}
+
+struct Ctx<'a> {
+    env: &'a Env,
+    eosize: u32,
+    easize: u32,
+    seg: Option<Register>,
+    prefixes: &'a [Prefix],
+    near_default_mem: bool,
+}
+
+fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool) {
+    let full = easize / 8;
+    let size = if moffs || (m.base == Register::None && m.index == Register::None) {
+        full
+    } else if m.base == Register::None {
+        4
+    } else if let Some(f) = m.disp_forced {
+        if f == 1 {
+            1
+        } else {
+            full
+        }
+    } else if m.disp_simple
+        && m.disp == 0
+        && !(m.base == Register::BP && m.index == Register::None)
+        && m.base != Register::EBP
+    {
+        0
+    } else if m.disp_simple && fits_i8(m.disp, easize) {
+        1
+    } else {
+        full
+    };
+    let disp = if easize == 16 {
+        m.disp as u16 as u32
+    } else if size == 1 {
+        m.disp as i8 as i32 as u32
+    } else {
+        m.disp as u32
+    };
+    ins.set_memory_base(m.base);
+    ins.set_memory_index(m.index);
+    ins.set_memory_index_scale(m.scale);
+    ins.set_memory_displacement32(disp);
+    ins.set_memory_displ_size(size);
+    if let Some(s) = m.seg {
+        ins.set_segment_prefix(s);
+    }
+}
+
+fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Cand> {
+    let info = code.op_code();
+    let bits = cx.env.bits;
+    if (bits == 16 && !info.mode16()) || (bits == 32 && !info.mode32()) {
+        return None;
+    }
+    let kinds = info.op_kinds();
+    let string = kinds.iter().any(|&k| is_string_kind(k));
+    if string {
+        if !ops.is_empty() {
+            return None;
+        }
+    } else if kinds.len() != ops.len() {
+        return None;
+    }
+    if info.address_size() != 0
+        && info.address_size() != cx.easize
+        && !matches!(code.mnemonic(), Mnemonic::Jcxz | Mnemonic::Jecxz)
+    {
+        return None;
+    }
+    let osize = info.operand_size();
+    let ms = info.memory_size();
+    let mut ins = Instruction::default();
+    ins.set_code(code);
+    let mut had_imm = false;
+    let mut imm8 = false;
+    let mut memsize = None;
+    let mut long_branch = false;
+    let mut is_short = false;
+    if string {
+        for (i, &k) in kinds.iter().enumerate() {
+            let a32 = cx.easize == 32;
+            let ok = match k {
+                K::seg_rSI => Some(if a32 {
+                    OpKind::MemorySegESI
+                } else {
+                    OpKind::MemorySegSI
+                }),
+                K::es_rDI => Some(if a32 {
+                    OpKind::MemoryESEDI
+                } else {
+                    OpKind::MemoryESDI
+                }),
+                K::seg_rDI => Some(if a32 {
+                    OpKind::MemorySegEDI
+                } else {
+                    OpKind::MemorySegDI
+                }),
+                K::seg_rBX_al => {
+                    ins.set_memory_base(if a32 { Register::EBX } else { Register::BX });
+                    ins.set_memory_index(Register::AL);
+                    ins.set_memory_index_scale(1);
+                    ins.set_memory_displ_size(0);
+                    Some(OpKind::Memory)
+                }
+                _ => None,
+            };
+            match ok {
+                Some(kind) => ins.set_op_kind(i as u32, kind),
+                None => {
+                    let r = match k {
+                        K::al => Register::AL,
+                        K::ax => Register::AX,
+                        K::eax => Register::EAX,
+                        K::dx => Register::DX,
+                        _ => return None,
+                    };
+                    ins.set_op_kind(i as u32, OpKind::Register);
+                    ins.set_op_register(i as u32, r);
+                }
+            }
+        }
+    }
+    for (i, (&k, op)) in kinds.iter().zip(ops.iter()).enumerate() {
+        if string {
+            break;
+        }
+        let i = i as u32;
+        match &op.kind {
+            RKind::Reg(r) => {
+                if !reg_ok(k, *r) {
+                    return None;
+                }
+                if let Some(s) = op.size {
+                    if r.size() != s as usize {
+                        return None;
+                    }
+                }
+                ins.set_op_kind(i, OpKind::Register);
+                ins.set_op_register(i, *r);
+            }
+            RKind::Mem(m) => {
+                let moffs = k == K::mem_offs;
+                if !matches!(k, K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::mem) && !moffs {
+                    return None;
+                }
+                if moffs
+                    && (m.base != Register::None
+                        || m.index != Register::None
+                        || m.disp_forced.is_some_and(|f| f * 8 < cx.easize))
+                {
+                    return None;
+                }
+                let far = is_far_mem(ms);
+                if op.dist == Some(Dist::Far) {
+                    if !far {
+                        return None;
+                    }
+                    if let Some(s) = op.size {
+                        if osize != s * 8 {
+                            return None;
+                        }
+                    }
+                } else {
+                    if far && matches!(code.mnemonic(), Mnemonic::Jmp | Mnemonic::Call) {
+                        return None;
+                    }
+                    if cx.near_default_mem && op.size.is_none() && osize != 0 && osize != cx.eosize
+                    {
+                        return None;
+                    }
+                    if let Some(s) = op.size {
+                        if ms.size() != 0 && ms.size() != s as usize {
+                            return None;
+                        }
+                    }
+                    memsize = Some(ms.size());
+                }
+                set_mem(&mut ins, m, cx.easize, moffs);
+                ins.set_op_kind(i, OpKind::Memory);
+            }
+            RKind::Imm(v) => {
+                let n = v.n;
+                let simple = v.is_simple();
+                match k {
+                    K::imm8 | K::imm8_const_1 => {
+                        if op.size.is_some_and(|s| s != 1) {
+                            return None;
+                        }
+                        if k == K::imm8_const_1 && !(simple && n == 1 && !op.strict) {
+                            return None;
+                        }
+                        if had_imm {
+                            ins.set_op_kind(i, OpKind::Immediate8_2nd);
+                            ins.set_immediate8_2nd(n as u8);
+                        } else {
+                            ins.set_op_kind(i, OpKind::Immediate8);
+                            ins.set_immediate8(n as u8);
+                        }
+                    }
+                    K::imm8sex16 | K::imm8sex32 => {
+                        let full = if k == K::imm8sex16 { 2 } else { 4 };
+                        match op.size {
+                            None => {}
+                            Some(1) => {}
+                            Some(s) if s == full && !op.strict => {}
+                            _ => return None,
+                        }
+                        let fits = if k == K::imm8sex16 {
+                            sbyte16(n)
+                        } else {
+                            sbyte32(n)
+                        };
+                        if op.size != Some(1) && !(simple && fits) {
+                            return None;
+                        }
+                        imm8 = true;
+                        if k == K::imm8sex16 {
+                            ins.set_op_kind(i, OpKind::Immediate8to16);
+                            ins.set_immediate8to16(n as i8 as i16);
+                        } else {
+                            ins.set_op_kind(i, OpKind::Immediate8to32);
+                            ins.set_immediate8to32(n as i8 as i32);
+                        }
+                    }
+                    K::imm16 => {
+                        if op.size.is_some_and(|s| s != 2) {
+                            return None;
+                        }
+                        ins.set_op_kind(i, OpKind::Immediate16);
+                        ins.set_immediate16(n as u16);
+                    }
+                    K::imm32 => {
+                        if op.size.is_some_and(|s| s != 4) {
+                            return None;
+                        }
+                        ins.set_op_kind(i, OpKind::Immediate32);
+                        ins.set_immediate32(n as u32);
+                    }
+                    K::br16_1 | K::br32_1 | K::br16_2 | K::br32_4 => {
+                        let short = matches!(k, K::br16_1 | K::br32_1);
+                        if op.dist == Some(Dist::Far) {
+                            return None;
+                        }
+                        if short
+                            && (op.dist == Some(Dist::Near)
+                                || (cx.env.no_short && op.dist != Some(Dist::Short)))
+                        {
+                            return None;
+                        }
+                        if !short && op.dist == Some(Dist::Short) {
+                            return None;
+                        }
+                        if let Some(s) = op.size {
+                            if osize != s * 8 {
+                                return None;
+                            }
+                        }
+                        let target = if v.unknown.is_some() {
+                            cx.env.ip
+                        } else {
+                            n as u64
+                        };
+                        if matches!(k, K::br16_1 | K::br16_2) {
+                            ins.set_op_kind(i, OpKind::NearBranch16);
+                            ins.set_near_branch16(target as u16);
+                        } else {
+                            ins.set_op_kind(i, OpKind::NearBranch32);
+                            ins.set_near_branch32(target as u32);
+                        }
+                        long_branch = !short;
+                        is_short = short;
+                    }
+                    _ => return None,
+                }
+                had_imm = true;
+            }
+            RKind::Far(sel, off) => {
+                let o = match k {
+                    K::farbr2_2 => 16,
+                    K::farbr4_2 => 32,
+                    _ => return None,
+                };
+                if op.size.is_some_and(|s| s * 8 != o) {
+                    return None;
+                }
+                if o == 16 {
+                    ins.set_op_kind(i, OpKind::FarBranch16);
+                    ins.set_far_branch16(off.n as u16);
+                } else {
+                    ins.set_op_kind(i, OpKind::FarBranch32);
+                    ins.set_far_branch32(off.n as u32);
+                }
+                ins.set_far_branch_selector(sel.n as u16);
+            }
+        }
+    }
+    if let Some(s) = cx.seg {
+        ins.set_segment_prefix(s);
+    }
+    for p in cx.prefixes {
+        match p {
+            Prefix::Rep | Prefix::Repe => ins.set_has_repe_prefix(true),
+            Prefix::Repne => ins.set_has_repne_prefix(true),
+            Prefix::Lock => ins.set_has_lock_prefix(true),
+            _ => {}
+        }
+    }
+    let ip = if bits == 16 {
+        cx.env.ip & 0xFFFF
+    } else {
+        cx.env.ip & 0xFFFF_FFFF
+    };
+    let mut enc = Encoder::new(bits);
+    let short_failed;
+    let bytes = match enc.encode(&ins, ip) {
+        Ok(_) => {
+            short_failed = false;
+            enc.take_buffer()
+        }
+        Err(_) => {
+            short_failed = is_short;
+            return if short_failed {
+                Some(Cand {
+                    key: (u8::MAX, 0, 0, 0, 0),
+                    bytes: Vec::new(),
+                    memsize,
+                    long_branch,
+                    short_failed,
+                })
+            } else {
+                None
+            };
+        }
+    };
+    let mut bytes = fix_prefixes(code, bytes);
+    if NO_OSIZE_PREFIX.contains(&code) {
+        // NASM writes these without an operand-size prefix whatever the register size.
+        let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
+        if let Some(p) = bytes[..run].iter().position(|&b| b == 0x66) {
+            bytes.remove(p);
+        }
+    }
+    let mismatch = (osize != 0 && osize != cx.eosize) as u8;
+    Some(Cand {
+        key: (mismatch, bytes.len(), order, (!imm8) as u8, code as u32),
+        bytes,
+        memsize,
+        long_branch,
+        short_failed,
+    })
+}
+
+/// Instructions NASM encodes without a 0x66 prefix even with a 16-bit register in 32-bit code.
+const NO_OSIZE_PREFIX: &[Code] = &[
+    Code::Mov_Sreg_rm16,
+    Code::Mov_Sreg_r32m16,
+    Code::Arpl_rm16_r16,
+    Code::Arpl_r32m16_r32,
+    Code::Lldt_rm16,
+    Code::Lldt_r32m16,
+    Code::Ltr_rm16,
+    Code::Ltr_r32m16,
+    Code::Verr_rm16,
+    Code::Verr_r32m16,
+    Code::Verw_rm16,
+    Code::Verw_r32m16,
+    Code::Lmsw_rm16,
+    Code::Lmsw_r32m16,
+];
+
+fn is_prefix_byte(b: u8) -> bool {
+    matches!(
+        b,
+        0xF0 | 0xF2 | 0xF3 | 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67
+    )
+}
+
+/// Puts legacy prefixes in NASM's order: lock/rep, segment, operand size, address size.
+fn fix_prefixes(code: Code, mut bytes: Vec<u8>) -> Vec<u8> {
+    if code.op_code().mandatory_prefix() != iced_x86::MandatoryPrefix::None
+        && code.op_code().mandatory_prefix() != iced_x86::MandatoryPrefix::PNP
+    {
+        return bytes;
+    }
+    let rank = |b: u8| match b {
+        0xF0 | 0xF2 | 0xF3 => Some(0),
+        0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 => Some(1),
+        0x66 => Some(2),
+        0x67 => Some(3),
+        _ => None,
+    };
+    let n = bytes.iter().take_while(|&&b| rank(b).is_some()).count();
+    if n > 1 && n < bytes.len() {
+        bytes[..n].sort_by_key(|&b| rank(b).unwrap_or(0));
+    }
+    bytes
+}
+
+/// Encodes one instruction with its evaluated operands.
+pub(crate) fn encode(
+    isa: &Isa,
+    insn: &Insn,
+    ops: &[Resolved],
+    env: &Env,
+) -> Result<Encoded, String> {
+    let mut eosize = env.bits;
+    let mut easize = 0;
+    let mut seg = None;
+    for p in &insn.prefixes {
+        match p {
+            Prefix::O16 => eosize = 16,
+            Prefix::O32 => eosize = 32,
+            Prefix::A16 => easize = 16,
+            Prefix::A32 => easize = 32,
+            Prefix::Seg(r) => seg = Some(*r),
+            _ => {}
+        }
+    }
+    if insn.mnem.is_empty() {
+        let mut out = Vec::new();
+        for p in &insn.prefixes {
+            out.push(match p {
+                Prefix::Rep | Prefix::Repe => 0xF3,
+                Prefix::Repne => 0xF2,
+                Prefix::Lock => 0xF0,
+                Prefix::O16 if env.bits == 32 => 0x66,
+                Prefix::O32 if env.bits == 16 => 0x66,
+                Prefix::A16 if env.bits == 32 => 0x67,
+                Prefix::A32 if env.bits == 16 => 0x67,
+                Prefix::O16 | Prefix::O32 | Prefix::A16 | Prefix::A32 => continue,
+                Prefix::Seg(r) => match r {
+                    Register::ES => 0x26,
+                    Register::CS => 0x2E,
+                    Register::SS => 0x36,
+                    Register::DS => 0x3E,
+                    Register::FS => 0x64,
+                    _ => 0x65,
+                },
+            });
+        }
+        return Ok(Encoded {
+            bytes: out,
+            long_branch: false,
+        });
+    }
+    let mnem = insn.mnem.as_str();
+    let mut ops: Vec<Resolved> = ops.to_vec();
+    // Memory operands decide the address size.
+    for op in &ops {
+        if let RKind::Mem(m) = &op.kind {
+            if m.addr_bits != 0 {
+                if easize != 0 && easize != m.addr_bits {
+                    return Err("address size prefix conflicts with the registers used".into());
+                }
+                easize = m.addr_bits;
+            }
+            if m.seg.is_some() && seg.is_some() {
+                return Err("more than one segment override".into());
+            }
+        }
+    }
+    let mnem_list: Vec<Mnemonic> = match isa.names.get(mnem) {
+        Some(l) => l.clone(),
+        None => return Err(format!("instruction expected, found `{mnem}'")),
+    };
+    // NASM conveniences.
+    if mnem.starts_with("loop") && ops.len() == 2 {
+        match ops[1].kind {
+            RKind::Reg(Register::CX) => easize = 16,
+            RKind::Reg(Register::ECX) => easize = 32,
+            _ => return Err("the second operand of `loop' must be cx or ecx".into()),
+        }
+        ops.pop();
+    }
+    if easize == 0 {
+        easize = env.bits;
+    }
+    match mnem {
+        "imul" if ops.len() == 2 && matches!(ops[1].kind, RKind::Imm(_)) => {
+            let first = ops[0].clone();
+            ops.insert(1, first);
+        }
+        "aam" | "aad" if ops.is_empty() => {
+            ops.push(Resolved {
+                kind: RKind::Imm(Value {
+                    n: 10,
+                    ..Value::default()
+                }),
+                size: None,
+                strict: false,
+                dist: None,
+            });
+        }
+        "movzx" | "movsx"
+            if ops.len() == 2 && matches!(ops[0].kind, RKind::Reg(r) if r.is_gpr16()) =>
+        {
+            if let RKind::Mem(_) = ops[1].kind {
+                if ops[1].size.is_none() {
+                    ops[1].size = Some(1);
+                }
+            }
+        }
+        _ => {}
+    }
+    let mut orders: Vec<Vec<Resolved>> = Vec::new();
+    match mnem {
+        "xchg" if ops.len() == 2 && matches!(ops[0].kind, RKind::Reg(_)) => {
+            orders.push(vec![ops[1].clone(), ops[0].clone()]);
+            orders.push(ops.clone());
+        }
+        "test"
+            if ops.len() == 2
+                && matches!(ops[0].kind, RKind::Reg(_))
+                && matches!(ops[1].kind, RKind::Mem(_)) =>
+        {
+            orders.push(vec![ops[1].clone(), ops[0].clone()]);
+        }
+        _ => orders.push(ops.clone()),
+    }
+    let near_default_mem = matches!(mnem, "jmp" | "call");
+    let cx = Ctx {
+        env,
+        eosize,
+        easize,
+        seg,
+        prefixes: &insn.prefixes,
+        near_default_mem,
+    };
+    let mut cands: Vec<Cand> = Vec::new();
+    for (oi, o) in orders.iter().enumerate() {
+        for m in &mnem_list {
+            if let Some(codes) = isa.codes.get(&(*m as u32)) {
+                for &code in codes {
+                    if let Some(c) = try_code(code, o, &cx, oi as u8) {
+                        cands.push(c);
+                    }
+                }
+            }
+        }
+    }
+    let short_failed = cands.iter().any(|c| c.short_failed);
+    cands.retain(|c| !c.short_failed);
+    if cands.is_empty() {
+        if short_failed {
+            return Err("short jump is out of range".into());
+        }
+        return Err("invalid combination of opcode and operands".into());
+    }
+    let unsized_mem = ops
+        .iter()
+        .any(|o| matches!(o.kind, RKind::Mem(_)) && o.size.is_none() && o.dist != Some(Dist::Far));
+    if unsized_mem && !near_default_mem {
+        let mut sizes: Vec<usize> = cands
+            .iter()
+            .filter_map(|c| c.memsize)
+            .filter(|&s| s != 0)
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        if sizes.len() > 1 {
+            return Err("operation size not specified".into());
+        }
+    }
+    let best = cands
+        .into_iter()
+        .min_by_key(|c| c.key)
+        .ok_or_else(|| String::from("invalid combination of opcode and operands"))?;
+    let mut bytes = best.bytes;
+    // An explicit o16/o32/a16/a32 that the chosen form does not already imply.
+    for (p, byte) in [
+        (Prefix::O16, 0x66u8),
+        (Prefix::O32, 0x66),
+        (Prefix::A16, 0x67),
+        (Prefix::A32, 0x67),
+    ] {
+        let want = if matches!(p, Prefix::A16 | Prefix::O16) {
+            16
+        } else {
+            32
+        };
+        if insn.prefixes.contains(&p) && want != env.bits {
+            let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
+            if !bytes[..run].contains(&byte) {
+                let at = bytes[..run]
+                    .iter()
+                    .take_while(|&&b| b != 0x67 && (b != 0x66 || byte == 0x67))
+                    .count();
+                bytes.insert(at, byte);
+            }
+        }
+    }
+    Ok(Encoded {
+        bytes,
+        long_branch: best.long_branch,
+    })
+}

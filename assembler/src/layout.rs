@@ -1,0 +1,466 @@
+//! Layout: the multi-pass loop that places every statement, resolves labels and emits bytes.
+
+use crate::expr::{self, Context, Expr, Value};
+use crate::insn::{self, Env, Isa, RKind, Resolved};
+use crate::parser::{DataItem, Kind, OpKind, Stmt};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// A symbol's value as of the pass that last defined it.
+#[derive(Clone, Debug)]
+pub(crate) struct Sym {
+    pub value: i64,
+    pub is_label: bool,
+    pub pass: u32,
+}
+
+/// An error from layout: preprocessed line index, byte position, message.
+pub(crate) type LError = (usize, usize, String);
+
+/// The result of the last pass.
+pub(crate) struct Layout {
+    pub bytes: Vec<u8>,
+    /// (preprocessed line index, offset, length) for each statement that emitted bytes.
+    pub spans: Vec<(usize, u32, u32)>,
+    pub symbols: BTreeMap<String, Sym>,
+    pub origin: i64,
+    pub errors: Vec<LError>,
+}
+
+/// Resource limits for layout.
+pub(crate) struct Limits {
+    pub max_output: usize,
+}
+
+const MAX_PASSES: u32 = 64;
+const MONOTONE_AFTER: u32 = 16;
+
+struct Ctx<'a> {
+    syms: &'a BTreeMap<String, Sym>,
+    here: i64,
+    start: i64,
+}
+
+impl Context for Ctx<'_> {
+    fn symbol(&self, name: &str) -> Option<(i64, bool)> {
+        self.syms.get(name).map(|s| (s.value, s.is_label))
+    }
+    fn here(&self) -> i64 {
+        self.here
+    }
+    fn sect_start(&self) -> i64 {
+        self.start
+    }
+}
+
+struct Pass<'a> {
+    isa: &'a Isa,
+    syms: &'a mut BTreeMap<String, Sym>,
+    pass: u32,
+    origin: i64,
+    org_seen: Option<i64>,
+    out: Vec<u8>,
+    spans: Vec<(usize, u32, u32)>,
+    errors: Vec<LError>,
+    changed: bool,
+    bits: u32,
+    max_output: usize,
+    overflow: bool,
+    line_start: i64,
+}
+
+fn uses_here(e: &Expr) -> bool {
+    match e {
+        Expr::Here | Expr::SectStart => true,
+        Expr::Un(_, a, _) => uses_here(a),
+        Expr::Bin(_, a, b, _) => uses_here(a) || uses_here(b),
+        _ => false,
+    }
+}
+
+fn kind_uses_ip(k: &Kind) -> bool {
+    match k {
+        Kind::Data { items, .. } => items
+            .iter()
+            .any(|i| matches!(i, DataItem::Expr(e, _) if uses_here(e))),
+        Kind::Insn(insn) => {
+            let m = insn.mnem.as_str();
+            m.starts_with('j')
+                || m.starts_with("loop")
+                || m == "call"
+                || insn.ops.iter().any(|o| match &o.kind {
+                    OpKind::Imm(e) => uses_here(e),
+                    OpKind::Mem(m) => uses_here(&m.expr),
+                    OpKind::Far(a, b) => uses_here(a) || uses_here(b),
+                    OpKind::Reg(_) => false,
+                })
+        }
+        _ => true,
+    }
+}
+
+impl Pass<'_> {
+    fn here(&self) -> i64 {
+        self.origin.wrapping_add(self.out.len() as i64)
+    }
+
+    /// `$`: the address where the current statement starts (the first repetition of a `times`).
+    fn line_here(&self) -> i64 {
+        self.line_start
+    }
+
+    fn eval(&mut self, line: usize, e: &Expr) -> Option<Value> {
+        let ctx = Ctx {
+            syms: self.syms,
+            here: self.line_here(),
+            start: self.origin,
+        };
+        match expr::eval(e, &ctx) {
+            Ok(v) => {
+                if let Some((name, pos)) = &v.unknown {
+                    self.errors
+                        .push((line, *pos, format!("symbol `{name}' not defined")));
+                }
+                Some(v)
+            }
+            Err((pos, m)) => {
+                self.errors.push((line, pos, m));
+                None
+            }
+        }
+    }
+
+    /// Evaluates an expression that must be a plain number (counts, alignments).
+    fn scalar(&mut self, line: usize, pos: usize, e: &Expr, what: &str) -> Option<i64> {
+        let v = self.eval(line, e)?;
+        if v.unknown.is_some() {
+            return None;
+        }
+        if !v.regs.is_empty() || v.reloc != 0 {
+            self.errors
+                .push((line, pos, format!("{what} must be a constant")));
+            return None;
+        }
+        Some(v.n)
+    }
+
+    fn define(&mut self, line: usize, pos: usize, name: &str, value: i64, is_label: bool) {
+        match self.syms.get_mut(name) {
+            Some(s) if s.pass == self.pass => {
+                self.errors
+                    .push((line, pos, format!("label `{name}' redefined")));
+            }
+            Some(s) => {
+                if s.value != value || s.is_label != is_label {
+                    self.changed = true;
+                }
+                *s = Sym {
+                    value,
+                    is_label,
+                    pass: self.pass,
+                };
+            }
+            None => {
+                self.changed = true;
+                self.syms.insert(
+                    name.into(),
+                    Sym {
+                        value,
+                        is_label,
+                        pass: self.pass,
+                    },
+                );
+            }
+        }
+    }
+
+    fn room(&mut self, line: usize, pos: usize, n: u64) -> bool {
+        if self.out.len() as u64 + n > self.max_output as u64 {
+            if !self.overflow {
+                self.errors.push((
+                    line,
+                    pos,
+                    format!("output would exceed the limit of {} bytes", self.max_output),
+                ));
+            }
+            self.overflow = true;
+            return false;
+        }
+        true
+    }
+
+    fn stmt(&mut self, st: &Stmt, grow: &mut bool, monotone: bool) {
+        let line = st.line;
+        match &st.kind {
+            Kind::Empty | Kind::Equ(..) => {}
+            Kind::Bits(b) => self.bits = *b,
+            Kind::Org(e, pos) => {
+                if let Some(v) = self.scalar(line, *pos, e, "`org' value") {
+                    if let Some(prev) = self.org_seen {
+                        if prev != v {
+                            self.errors
+                                .push((line, *pos, "program origin redefined".into()));
+                        }
+                    }
+                    self.org_seen = Some(v);
+                }
+            }
+            Kind::Align { n, fill, bss, pos } => {
+                let Some(a) = self.scalar(line, *pos, n, "alignment") else {
+                    return;
+                };
+                if a <= 0 || (a & (a - 1)) != 0 {
+                    self.errors
+                        .push((line, *pos, format!("alignment {a} is not a power of two")));
+                    return;
+                }
+                let fill_byte = match fill {
+                    Some(f) => match self.eval(line, f) {
+                        Some(v) => v.n as u8,
+                        None => return,
+                    },
+                    None if *bss => 0,
+                    None => 0x90,
+                };
+                let off = self.out.len() as u64;
+                let pad = (a as u64 - off % a as u64) % a as u64;
+                if !self.room(line, *pos, pad) {
+                    return;
+                }
+                self.out.resize(self.out.len() + pad as usize, fill_byte);
+            }
+            Kind::Res { unit, count, pos } => {
+                let Some(c) = self.scalar(line, *pos, count, "reserve count") else {
+                    return;
+                };
+                if c < 0 {
+                    self.errors
+                        .push((line, *pos, format!("reserve count {c} is negative")));
+                    return;
+                }
+                let n = (c as u64).saturating_mul(*unit as u64);
+                if !self.room(line, *pos, n) {
+                    return;
+                }
+                self.out.resize(self.out.len() + n as usize, 0);
+            }
+            Kind::Data { unit, items } => {
+                for item in items {
+                    match item {
+                        DataItem::Str(b) => {
+                            let u = *unit as usize;
+                            let padded = b.len().div_ceil(u).max(1) * u;
+                            if !self.room(line, 0, padded as u64) {
+                                return;
+                            }
+                            self.out.extend_from_slice(b);
+                            self.out.resize(self.out.len() + padded - b.len(), 0);
+                        }
+                        DataItem::Expr(e, pos) => {
+                            if !self.room(line, *pos, *unit as u64) {
+                                return;
+                            }
+                            let v = self.eval(line, e).unwrap_or_default();
+                            if !v.regs.is_empty() {
+                                self.errors.push((
+                                    line,
+                                    *pos,
+                                    "invalid use of a register in data".into(),
+                                ));
+                            }
+                            let bytes = v.n.to_le_bytes();
+                            self.out
+                                .extend_from_slice(&bytes[..(*unit as usize).min(8)]);
+                        }
+                    }
+                }
+            }
+            Kind::Insn(insn) => {
+                let mut ops = Vec::with_capacity(insn.ops.len());
+                for op in &insn.ops {
+                    let kind = match &op.kind {
+                        OpKind::Reg(r) => RKind::Reg(*r),
+                        OpKind::Mem(m) => {
+                            let Some(v) = self.eval(line, &m.expr) else {
+                                return;
+                            };
+                            match insn::resolve_mem(&v, m.seg, m.disp_size) {
+                                Ok(rm) => RKind::Mem(rm),
+                                Err(msg) => {
+                                    self.errors.push((line, op.pos, msg));
+                                    return;
+                                }
+                            }
+                        }
+                        OpKind::Imm(e) => {
+                            let Some(v) = self.eval(line, e) else { return };
+                            if !v.regs.is_empty() {
+                                self.errors.push((
+                                    line,
+                                    op.pos,
+                                    "invalid use of a register in an expression".into(),
+                                ));
+                                return;
+                            }
+                            RKind::Imm(v)
+                        }
+                        OpKind::Far(a, b) => {
+                            let Some(s) = self.eval(line, a) else { return };
+                            let Some(o) = self.eval(line, b) else { return };
+                            RKind::Far(s, o)
+                        }
+                    };
+                    ops.push(Resolved {
+                        kind,
+                        size: op.size,
+                        strict: op.strict,
+                        dist: op.dist,
+                    });
+                }
+                let env = Env {
+                    bits: self.bits,
+                    ip: self.here() as u64,
+                    no_short: *grow,
+                };
+                match insn::encode(self.isa, insn, &ops, &env) {
+                    Ok(enc) => {
+                        if monotone && enc.long_branch {
+                            *grow = true;
+                        }
+                        if self.room(line, insn.mpos, enc.bytes.len() as u64) {
+                            self.out.extend_from_slice(&enc.bytes);
+                        }
+                    }
+                    Err(msg) => self.errors.push((line, insn.mpos, msg)),
+                }
+            }
+        }
+    }
+}
+
+/// Runs passes until labels stop moving; returns the last pass.
+pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
+    let mut syms: BTreeMap<String, Sym> = BTreeMap::new();
+    let mut origin = 0i64;
+    let mut grow = vec![false; stmts.len()];
+    let mut pass_no = 1;
+    loop {
+        let mut p = Pass {
+            isa,
+            syms: &mut syms,
+            pass: pass_no,
+            origin,
+            org_seen: None,
+            out: Vec::new(),
+            spans: Vec::new(),
+            errors: Vec::new(),
+            changed: false,
+            bits: 16,
+            max_output: limits.max_output,
+            overflow: false,
+            line_start: origin,
+        };
+        let monotone = pass_no > MONOTONE_AFTER;
+        for (idx, st) in stmts.iter().enumerate() {
+            if p.overflow {
+                break;
+            }
+            let start = p.out.len();
+            p.line_start = p.here();
+            if let Kind::Equ(e, pos) = &st.kind {
+                if let Some((name, npos)) = &st.label {
+                    if let Some(v) = p.eval(st.line, e) {
+                        if v.unknown.is_none() {
+                            if !v.regs.is_empty() {
+                                p.errors.push((
+                                    st.line,
+                                    *pos,
+                                    "`equ' value cannot contain registers".into(),
+                                ));
+                            } else {
+                                p.define(st.line, *npos, name, v.n, v.reloc != 0);
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some((name, pos)) = &st.label {
+                let here = p.here();
+                p.define(st.line, *pos, name, here, true);
+            }
+            let count = match &st.times {
+                None => 1,
+                Some((e, pos)) => match p.scalar(st.line, *pos, e, "`times' count") {
+                    None => 0,
+                    Some(c) if c < 0 => {
+                        p.errors
+                            .push((st.line, *pos, format!("`times' count {c} is negative")));
+                        0
+                    }
+                    Some(c) if c as u64 > p.max_output as u64 => {
+                        p.errors.push((
+                            st.line,
+                            *pos,
+                            format!(
+                                "`times' count {c} exceeds the output limit of {} bytes",
+                                p.max_output
+                            ),
+                        ));
+                        0
+                    }
+                    Some(c) => c as u64,
+                },
+            };
+            let g = &mut grow[idx];
+            if count > 1 && !kind_uses_ip(&st.kind) {
+                // Same bytes every time: emit once, then copy.
+                let before = p.out.len();
+                p.stmt(st, g, monotone);
+                let piece: Vec<u8> = p.out[before..].to_vec();
+                let total = (piece.len() as u64).saturating_mul(count - 1);
+                if p.room(st.line, st.times.as_ref().map_or(0, |t| t.1), total) {
+                    for _ in 1..count {
+                        p.out.extend_from_slice(&piece);
+                    }
+                }
+            } else {
+                for _ in 0..count {
+                    if p.overflow {
+                        break;
+                    }
+                    p.stmt(st, g, monotone);
+                }
+            }
+            let len = p.out.len() - start;
+            if len > 0 {
+                p.spans.push((st.line, start as u32, len as u32));
+            }
+        }
+        let new_origin = p.org_seen.unwrap_or(0);
+        let changed = p.changed || new_origin != origin;
+        let (out, spans, errors) = (p.out, p.spans, p.errors);
+        origin = new_origin;
+        if !changed || pass_no >= MAX_PASSES {
+            let mut errors = errors;
+            if changed {
+                errors.push((
+                    0,
+                    0,
+                    format!("label addresses did not settle after {MAX_PASSES} passes"),
+                ));
+            }
+            return Layout {
+                bytes: out,
+                spans,
+                symbols: syms,
+                origin,
+                errors,
+            };
+        }
+        pass_no += 1;
+    }
+}

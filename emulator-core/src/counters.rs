@@ -1,0 +1,31 @@
+//! Statistics the UI and the benchmark show: instructions, exceptions, interrupts, I/O,
+//! TLB and decode-cache behaviour. Not architectural state.
+
+use serde::{Deserialize, Serialize};
+
+/// Event and cache counts since the machine was built.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct Counters {
+    /// Instructions retired.
+    pub instructions: u64,
+    /// Exceptions delivered, by vector (0..32).
+    pub exceptions: [u64; 32],
+    /// Hardware interrupts accepted from the PIC.
+    pub irqs: u64,
+    /// Software interrupts (INT n, INT3, INTO).
+    pub software_interrupts: u64,
+    /// Port reads and writes (one per element for string I/O).
+    pub io: u64,
+    /// Translations served by the TLB.
+    pub tlb_hits: u64,
+    /// Translations that needed a page walk.
+    pub tlb_misses: u64,
+    /// Page-table walks.
+    pub page_walks: u64,
+    /// Instructions taken from the decode cache.
+    pub decode_hits: u64,
+    /// Instructions that had to be decoded.
+    pub decode_misses: u64,
+    /// Code pages whose decoded instructions a write invalidated.
+    pub decode_invalidations: u64,
+}

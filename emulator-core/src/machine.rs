@@ -1,0 +1,492 @@
+//! The machine: CPU, memory, MMU and devices behind the public API (load, run, step,
+//! breakpoints, probes, events, counters, snapshots).
+//!
+//! Time is virtual: the CPU is a nominal 100 MHz part that retires one instruction per
+//! cycle, and the time stamp counter (`CpuState::tsc`) is the clock every device sees.
+//! HLT with interrupts enabled skips virtual time to the next timer deadline.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::config::MachineConfig;
+use crate::counters::Counters;
+use crate::cpu::alu::Flags;
+use crate::cpu::decode::DecodeCache;
+use crate::cpu::{CS, ESP};
+use crate::error::{Exception, HostError};
+use crate::events::{Event, EventKind, EventRing};
+use crate::memory::Memory;
+use crate::mmu::{self, Mmu, PageWalk, PdeView, PteView, TlbEntryView};
+use crate::platform::{Platform, PostWrite};
+use crate::snapshot::Snapshot;
+use crate::state::{flags, CpuState, Segment, TableReg};
+use crate::stop::StopReason;
+
+/// What the run loop does after the between-instructions checks.
+enum Between {
+    /// Execute the next instruction.
+    Execute,
+    /// Start the next iteration (an interrupt was delivered or time skipped).
+    Continue,
+    /// Return from the run.
+    Stop(StopReason),
+}
+
+/// How a flat binary starts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum FlatEntry {
+    /// Real mode at CS:IP = 0:addr, like a boot sector (the stack grows down from addr).
+    Real16,
+    /// Flat 32-bit ring-0 protected mode at EIP = addr, paging off; the loader builds a
+    /// GDT in the last page of RAM and sets ESP just below it.
+    Protected32,
+}
+
+/// The 80×25 VGA text screen as (character, attribute) cells.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct VgaText {
+    /// 2000 cells, row by row.
+    pub cells: Vec<(u8, u8)>,
+}
+
+impl VgaText {
+    /// Columns.
+    pub const COLS: usize = 80;
+    /// Rows.
+    pub const ROWS: usize = 25;
+    /// Physical address of the text buffer.
+    pub const BASE: u32 = 0xb8000;
+}
+
+/// An IA-32 PC-style machine.
+#[derive(Debug)]
+pub struct Machine {
+    pub(crate) cfg: MachineConfig,
+    pub(crate) cpu: CpuState,
+    pub(crate) flags: Flags,
+    /// `cpu.eflags` was edited from outside; reload the status flags before running.
+    flags_stale: bool,
+    pub(crate) mem: Memory,
+    pub(crate) mmu: Mmu,
+    pub(crate) dcache: DecodeCache,
+    pub(crate) platform: Platform,
+    pub(crate) events: EventRing,
+    pub(crate) counters: Counters,
+    pub(crate) icount: u64,
+    breakpoints: BTreeSet<u32>,
+    /// The next instruction starts at a breakpoint we already stopped on.
+    resume_from_breakpoint: bool,
+    /// Set by an instruction that ends the run (debug exit, triple fault).
+    pub(crate) stop: Option<StopReason>,
+    /// Virtual time of the next device deadline.
+    pub(crate) next_deadline: u64,
+    /// The PIC's INTR line as last seen.
+    pub(crate) intr: bool,
+    /// The instruction stopped part-way (a long REP) and will resume; do not retire it.
+    pub(crate) incomplete: bool,
+}
+
+impl Machine {
+    /// Builds a machine with `cfg.ram_mib` MiB of zeroed RAM, in the RESET state.
+    pub fn new(cfg: MachineConfig) -> Result<Machine, HostError> {
+        if !(1..=3072).contains(&cfg.ram_mib) {
+            return Err(HostError::BadConfig(alloc::format!(
+                "ram_mib is {}; it must be between 1 and 3072",
+                cfg.ram_mib
+            )));
+        }
+        let platform = Platform::new(&cfg)?;
+        let mut m = Machine {
+            mem: Memory::new(cfg.ram_mib as usize * 1024 * 1024),
+            events: EventRing::new(cfg.event_capacity),
+            cfg,
+            cpu: CpuState::reset(),
+            flags: Flags::from_eflags(flags::RESERVED1),
+            flags_stale: false,
+            mmu: Mmu::default(),
+            dcache: DecodeCache::default(),
+            platform,
+            counters: Counters::default(),
+            icount: 0,
+            breakpoints: BTreeSet::new(),
+            resume_from_breakpoint: false,
+            stop: None,
+            next_deadline: u64::MAX,
+            intr: false,
+            incomplete: false,
+        };
+        m.refresh_platform();
+        Ok(m)
+    }
+
+    /// The configuration the machine was built with.
+    pub fn config(&self) -> &MachineConfig {
+        &self.cfg
+    }
+
+    /// CPU and device reset; RAM (and the ROM) are kept.
+    pub fn reset(&mut self) {
+        self.cpu = CpuState::reset();
+        self.flags = Flags::from_eflags(self.cpu.eflags);
+        self.flags_stale = false;
+        self.mmu.flush();
+        self.platform.reset();
+        self.stop = None;
+        self.resume_from_breakpoint = false;
+        self.refresh_platform();
+    }
+
+    /// Maps a 64 or 128 KiB ROM image below 1 MiB and at the top of 4 GiB, then resets
+    /// to F000:FFF0.
+    pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
+        self.mem.load_rom(image)?;
+        self.dcache.clear();
+        self.reset();
+        Ok(())
+    }
+
+    /// Copies a flat binary to physical `addr` and starts it as `entry` says.
+    pub fn load_flat(
+        &mut self,
+        addr: u32,
+        image: &[u8],
+        entry: FlatEntry,
+    ) -> Result<(), HostError> {
+        self.mem.write_bytes(addr, image)?;
+        self.dcache.clear();
+        self.reset();
+        match entry {
+            FlatEntry::Real16 => {
+                if addr > 0xffff {
+                    return Err(HostError::BadImage {
+                        what: "real-mode flat binary",
+                        reason: alloc::format!(
+                            "load address {addr:#x} is above 0xFFFF; CS:IP = 0:addr cannot reach it"
+                        ),
+                    });
+                }
+                for s in self.cpu.seg.iter_mut() {
+                    *s = Segment::real_mode(0);
+                }
+                self.cpu.seg[CS].attrs = 0x9b;
+                self.cpu.eip = addr;
+                self.cpu.gpr[ESP] = addr;
+            }
+            FlatEntry::Protected32 => {
+                let top = self.mem.ram_size() as u32;
+                let gdt = top - 0x1000;
+                let end = addr as u64 + image.len() as u64;
+                if end > gdt as u64 {
+                    return Err(HostError::ImageTooLarge {
+                        what: "protected-mode flat binary",
+                        size: image.len(),
+                        max: gdt.saturating_sub(addr) as usize,
+                    });
+                }
+                let table: [u64; 3] = [0, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff];
+                for (i, d) in table.iter().enumerate() {
+                    self.mem.write_bytes(gdt + 8 * i as u32, &d.to_le_bytes())?;
+                }
+                self.cpu.gdtr = TableReg {
+                    base: gdt,
+                    limit: 23,
+                };
+                self.cpu.cr0 |= crate::state::cr0::PE;
+                let code = Segment {
+                    selector: 0x08,
+                    base: 0,
+                    limit: 0xffff_ffff,
+                    attrs: 0xc09b,
+                };
+                let data = Segment {
+                    selector: 0x10,
+                    base: 0,
+                    limit: 0xffff_ffff,
+                    attrs: 0xc093,
+                };
+                for s in self.cpu.seg.iter_mut() {
+                    *s = data;
+                }
+                self.cpu.seg[CS] = code;
+                self.cpu.eip = addr;
+                self.cpu.gpr[ESP] = gdt;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes bytes to guest RAM (for harnesses); fails when they do not fit.
+    pub fn write_phys(&mut self, addr: u32, bytes: &[u8]) -> Result<(), HostError> {
+        self.mem.write_bytes(addr, bytes)
+    }
+
+    /// The architectural state, flags materialised.
+    pub fn cpu(&self) -> &CpuState {
+        &self.cpu
+    }
+
+    /// The architectural state for editing; the next run picks up every change
+    /// (the TLB is flushed in case paging registers changed).
+    pub fn cpu_mut(&mut self) -> &mut CpuState {
+        self.flags_stale = true;
+        &mut self.cpu
+    }
+
+    /// Instructions retired since the machine was built.
+    pub fn icount(&self) -> u64 {
+        self.icount
+    }
+
+    /// Stops `run` before the instruction at linear address `linear`.
+    pub fn add_breakpoint(&mut self, linear: u32) {
+        self.breakpoints.insert(linear);
+    }
+
+    /// Removes a breakpoint.
+    pub fn remove_breakpoint(&mut self, linear: u32) {
+        self.breakpoints.remove(&linear);
+    }
+
+    /// The breakpoints, in address order.
+    pub fn breakpoints(&self) -> impl Iterator<Item = u32> + '_ {
+        self.breakpoints.iter().copied()
+    }
+
+    /// Physical memory, no side effects; unmapped bytes read 0xFF.
+    pub fn peek_phys(&self, addr: u32, buf: &mut [u8]) {
+        self.mem.peek(addr, buf);
+    }
+
+    /// Linear memory through a probe walk (no A/D bits, no TLB fill, no protection
+    /// check); #PF when a page is not present.
+    pub fn peek_linear(&self, addr: u32, buf: &mut [u8]) -> Result<(), Exception> {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let lin = addr.wrapping_add(i as u32);
+            let w = mmu::probe(&self.mem, self.paging_regs(), lin);
+            match w.physical {
+                Some(p) => *b = self.mem.read_u8(p),
+                None => {
+                    return Err(Exception::PageFault {
+                        linear: lin,
+                        error_code: 0,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The page walk for `linear` as data (probe: no side effects).
+    pub fn translate(&self, linear: u32) -> PageWalk {
+        mmu::probe(&self.mem, self.paging_regs(), linear)
+    }
+
+    /// The page directory at CR3.
+    pub fn page_directory(&self) -> Vec<PdeView> {
+        mmu::page_directory(&self.mem, self.paging_regs())
+    }
+
+    /// The page table under PDE `pde_index`.
+    pub fn page_table(&self, pde_index: u32) -> Vec<PteView> {
+        mmu::page_table(&self.mem, self.paging_regs(), pde_index)
+    }
+
+    /// The valid TLB entries.
+    pub fn tlb_entries(&self) -> Vec<TlbEntryView> {
+        self.mmu.entries()
+    }
+
+    /// The event ring.
+    pub fn events(&self) -> &EventRing {
+        &self.events
+    }
+
+    /// The counters (up to date after each `run`/`step`).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Serial output so far.
+    pub fn serial_output(&self) -> Vec<u8> {
+        self.platform.serial_output()
+    }
+
+    /// Serial output so far, emptying the buffer.
+    pub fn take_serial_output(&mut self) -> Vec<u8> {
+        self.platform.take_serial_output()
+    }
+
+    /// Queues bytes for the guest to read from COM1.
+    pub fn push_serial_input(&mut self, bytes: &[u8]) {
+        self.platform.push_serial_input(bytes);
+        self.refresh_platform();
+    }
+
+    /// Every write to the POST ports.
+    pub fn post_writes(&self) -> &[PostWrite] {
+        self.platform.post_writes()
+    }
+
+    /// The VGA text screen read from 0xB8000.
+    pub fn vga_text(&self) -> VgaText {
+        let mut buf = [0u8; VgaText::COLS * VgaText::ROWS * 2];
+        self.mem.peek(VgaText::BASE, &mut buf);
+        VgaText {
+            cells: buf.chunks_exact(2).map(|c| (c[0], c[1])).collect(),
+        }
+    }
+
+    /// The whole machine state as one serializable value.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            config: self.cfg.clone(),
+            cpu: self.cpu.clone(),
+            icount: self.icount,
+            ram: self.mem.ram().to_vec(),
+            rom: self.mem.rom().to_vec(),
+            platform: self.platform.snapshot(),
+            tlb: self.mmu.save(),
+        }
+    }
+
+    /// Returns to a snapshot; running on continues exactly as the original did.
+    pub fn restore(&mut self, s: &Snapshot) -> Result<(), HostError> {
+        if s.config.ram_mib != self.cfg.ram_mib {
+            return Err(HostError::BadSnapshot(alloc::format!(
+                "snapshot is of a {} MiB machine, this one has {} MiB",
+                s.config.ram_mib,
+                self.cfg.ram_mib
+            )));
+        }
+        self.mem.restore(&s.ram, &s.rom)?;
+        self.cpu = s.cpu.clone();
+        self.flags = Flags::from_eflags(self.cpu.eflags);
+        self.flags_stale = false;
+        self.icount = s.icount;
+        self.platform.restore(&s.platform);
+        self.mmu.load(&s.tlb);
+        self.dcache.clear();
+        self.stop = None;
+        self.resume_from_breakpoint = false;
+        self.refresh_platform();
+        Ok(())
+    }
+
+    // ---- running -------------------------------------------------------------------
+
+    /// Executes exactly one instruction (or delivers one interrupt).
+    pub fn step(&mut self) -> StopReason {
+        self.enter();
+        let r = self.run_loop(1, false).unwrap_or(StopReason::Stepped);
+        self.leave();
+        r
+    }
+
+    /// Runs at most `budget` instructions (interrupt deliveries count as one).
+    pub fn run(&mut self, budget: u64) -> StopReason {
+        self.enter();
+        let r = self
+            .run_loop(budget, true)
+            .unwrap_or(StopReason::BudgetExhausted);
+        self.leave();
+        r
+    }
+
+    fn enter(&mut self) {
+        if self.flags_stale {
+            self.flags = Flags::from_eflags(self.cpu.eflags);
+            self.cpu.eflags = self.eflags();
+            self.mmu.flush();
+            self.flags_stale = false;
+        }
+    }
+
+    fn leave(&mut self) {
+        self.cpu.eflags = self.eflags();
+        let c = &mut self.counters;
+        c.instructions = self.icount;
+        c.tlb_hits = self.mmu.hits;
+        c.tlb_misses = self.mmu.misses;
+        c.page_walks = self.mmu.walks;
+        c.decode_hits = self.dcache.hits;
+        c.decode_misses = self.dcache.misses;
+        c.decode_invalidations = self.mem.invalidations;
+    }
+
+    /// Re-reads the devices' deadline and interrupt line.
+    pub(crate) fn refresh_platform(&mut self) {
+        self.next_deadline = self.platform.next_deadline().unwrap_or(u64::MAX);
+        self.intr = self.platform.interrupt_pending();
+    }
+
+    /// The run loop; `None` when the budget ran out.
+    fn run_loop(&mut self, budget: u64, use_breakpoints: bool) -> Option<StopReason> {
+        let mut left = budget;
+        let watch = use_breakpoints && !self.breakpoints.is_empty();
+        while left > 0 {
+            left -= 1;
+            if self.cpu.tsc >= self.next_deadline || self.intr || self.cpu.halted || watch {
+                match self.between_instructions(watch) {
+                    Between::Execute => {}
+                    Between::Continue => continue,
+                    Between::Stop(s) => return Some(s),
+                }
+            }
+            self.execute_one();
+            if self.stop.is_some() {
+                return self.stop.take();
+            }
+        }
+        None
+    }
+
+    /// Timers, interrupts, HLT and breakpoints between two instructions.
+    #[inline(never)]
+    fn between_instructions(&mut self, watch: bool) -> Between {
+        if self.cpu.tsc >= self.next_deadline {
+            self.platform.advance(self.cpu.tsc);
+            self.refresh_platform();
+        }
+        if self.intr && self.cpu.eflags & flags::IF != 0 && !self.cpu.interrupt_shadow {
+            if let Some((vector, irq)) = self.platform.acknowledge_interrupt() {
+                self.refresh_platform();
+                self.cpu.halted = false;
+                self.counters.irqs += 1;
+                self.log(EventKind::Interrupt { vector, irq });
+                self.external_interrupt(vector);
+                return match self.stop.take() {
+                    Some(s) => Between::Stop(s),
+                    None => Between::Continue,
+                };
+            }
+            self.refresh_platform();
+        }
+        if self.cpu.halted {
+            if self.cpu.eflags & flags::IF != 0 && self.next_deadline != u64::MAX {
+                self.cpu.tsc = self.cpu.tsc.max(self.next_deadline);
+                return Between::Continue;
+            }
+            return Between::Stop(StopReason::Halted);
+        }
+        if watch {
+            let lin = self.cpu.seg[CS].base.wrapping_add(self.cpu.eip);
+            if !self.resume_from_breakpoint && self.breakpoints.contains(&lin) {
+                self.resume_from_breakpoint = true;
+                return Between::Stop(StopReason::Breakpoint(lin));
+            }
+            self.resume_from_breakpoint = false;
+        }
+        Between::Execute
+    }
+
+    /// Records an event at the current instruction.
+    pub(crate) fn log(&mut self, kind: EventKind) {
+        let linear_eip = self.cpu.seg[CS].base.wrapping_add(self.cpu.eip);
+        self.events.push(Event {
+            icount: self.icount,
+            linear_eip,
+            kind,
+        });
+    }
+}

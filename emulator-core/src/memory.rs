@@ -1,0 +1,387 @@
+//! Guest physical memory: RAM, the ROM image mapped below 1 MiB and at the top of 4 GiB,
+//! and the per-page bookkeeping that invalidates decoded instructions on writes.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::error::HostError;
+
+/// Page size of the code-invalidation bookkeeping (the paging page size).
+pub(crate) const PAGE: u32 = 4096;
+/// The start of the 1 MiB boundary where low ROM windows end.
+const ONE_MIB: u32 = 0x10_0000;
+
+/// Guest physical memory.
+#[derive(Clone, Debug)]
+pub struct Memory {
+    ram: Vec<u8>,
+    rom: Vec<u8>,
+    /// First address of the low ROM window (1 MiB when no ROM is loaded).
+    rom_low: u32,
+    /// First address of the high ROM window (0 when none; the window ends at 4 GiB).
+    rom_high: u32,
+    /// Per RAM page: decoded instructions may be cached from it.
+    code: Vec<bool>,
+    /// Per RAM page: bumped whenever a write hits a page with cached code.
+    generation: Vec<u32>,
+    /// Pages whose cached code a write invalidated (self-modifying code).
+    pub(crate) invalidations: u64,
+}
+
+impl Memory {
+    /// `ram_bytes` of zeroed RAM and no ROM.
+    pub fn new(ram_bytes: usize) -> Memory {
+        let pages = ram_bytes.div_ceil(PAGE as usize);
+        Memory {
+            ram: vec![0; ram_bytes],
+            rom: Vec::new(),
+            rom_low: ONE_MIB,
+            rom_high: 0,
+            code: vec![false; pages],
+            generation: vec![0; pages],
+            invalidations: 0,
+        }
+    }
+
+    /// RAM size in bytes.
+    pub fn ram_size(&self) -> usize {
+        self.ram.len()
+    }
+
+    /// The RAM contents.
+    pub fn ram(&self) -> &[u8] {
+        &self.ram
+    }
+
+    /// The ROM image (empty when none is loaded).
+    pub fn rom(&self) -> &[u8] {
+        &self.rom
+    }
+
+    /// Maps a 64 or 128 KiB ROM image at the top of the first MiB and of the 4 GiB space.
+    pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
+        if image.len() != 0x1_0000 && image.len() != 0x2_0000 {
+            return Err(HostError::BadImage {
+                what: "ROM image",
+                reason: alloc::format!(
+                    "is {} bytes; a ROM must be exactly 65536 or 131072 bytes",
+                    image.len()
+                ),
+            });
+        }
+        self.rom = image.to_vec();
+        self.rom_low = ONE_MIB - image.len() as u32;
+        self.rom_high = 0u32.wrapping_sub(image.len() as u32);
+        self.invalidate_all();
+        Ok(())
+    }
+
+    /// Installs a ROM image and RAM contents as they were (snapshot restore).
+    pub(crate) fn restore(&mut self, ram: &[u8], rom: &[u8]) -> Result<(), HostError> {
+        if ram.len() != self.ram.len() {
+            return Err(HostError::BadSnapshot(alloc::format!(
+                "snapshot has {} bytes of RAM, this machine {}",
+                ram.len(),
+                self.ram.len()
+            )));
+        }
+        self.ram.copy_from_slice(ram);
+        if rom.is_empty() {
+            self.rom.clear();
+            self.rom_low = ONE_MIB;
+            self.rom_high = 0;
+        } else {
+            self.load_rom(rom)
+                .map_err(|e| HostError::BadSnapshot(alloc::format!("{e}")))?;
+        }
+        self.invalidate_all();
+        Ok(())
+    }
+
+    fn invalidate_all(&mut self) {
+        for (c, g) in self.code.iter_mut().zip(self.generation.iter_mut()) {
+            if *c {
+                *c = false;
+                *g = g.wrapping_add(1);
+            }
+        }
+    }
+
+    /// The ROM byte behind physical `addr`, if a ROM window covers it.
+    #[inline]
+    fn rom_byte(&self, addr: u32) -> Option<u8> {
+        if self.rom.is_empty() {
+            return None;
+        }
+        if addr >= self.rom_low && addr < ONE_MIB {
+            self.rom.get((addr - self.rom_low) as usize).copied()
+        } else if addr >= self.rom_high && self.rom_high != 0 {
+            self.rom.get((addr - self.rom_high) as usize).copied()
+        } else {
+            None
+        }
+    }
+
+    /// `len` bytes from `addr` are plain RAM (no ROM window, inside RAM).
+    #[inline(always)]
+    fn plain_ram(&self, addr: u32, len: usize) -> Option<usize> {
+        let a = addr as usize;
+        let end = a + len;
+        ((addr >= ONE_MIB || end <= self.rom_low as usize) && end <= self.ram.len()).then_some(a)
+    }
+
+    /// One byte; unmapped addresses read 0xFF.
+    #[inline]
+    pub fn read_u8(&self, addr: u32) -> u8 {
+        if let Some(a) = self.plain_ram(addr, 1) {
+            if let Some(b) = self.ram.get(a) {
+                return *b;
+            }
+        }
+        self.read_u8_slow(addr)
+    }
+
+    fn read_u8_slow(&self, addr: u32) -> u8 {
+        if let Some(b) = self.rom_byte(addr) {
+            return b;
+        }
+        self.ram.get(addr as usize).copied().unwrap_or(0xff)
+    }
+
+    /// A little-endian word.
+    #[inline]
+    pub fn read_u16(&self, addr: u32) -> u16 {
+        if let Some(a) = self.plain_ram(addr, 2) {
+            if let Some(&[b0, b1]) = self.ram.get(a..a + 2) {
+                return u16::from_le_bytes([b0, b1]);
+            }
+        }
+        u16::from_le_bytes([
+            self.read_u8_slow(addr),
+            self.read_u8_slow(addr.wrapping_add(1)),
+        ])
+    }
+
+    /// A little-endian doubleword.
+    #[inline]
+    pub fn read_u32(&self, addr: u32) -> u32 {
+        if let Some(a) = self.plain_ram(addr, 4) {
+            if let Some(&[b0, b1, b2, b3]) = self.ram.get(a..a + 4) {
+                return u32::from_le_bytes([b0, b1, b2, b3]);
+            }
+        }
+        let mut b = [0u8; 4];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = self.read_u8_slow(addr.wrapping_add(i as u32));
+        }
+        u32::from_le_bytes(b)
+    }
+
+    /// `size` (1, 2 or 4) bytes, zero-extended.
+    #[inline]
+    pub fn read(&self, addr: u32, size: u8) -> u32 {
+        match size {
+            1 => self.read_u8(addr) as u32,
+            2 => self.read_u16(addr) as u32,
+            _ => self.read_u32(addr),
+        }
+    }
+
+    /// Copies memory into `buf` with no side effects (unmapped bytes read 0xFF).
+    pub fn peek(&self, addr: u32, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.read_u8(addr.wrapping_add(i as u32));
+        }
+    }
+
+    #[inline(always)]
+    fn touch(&mut self, a: usize) {
+        let page = a / PAGE as usize;
+        if let Some(c) = self.code.get_mut(page) {
+            if *c {
+                *c = false;
+                if let Some(g) = self.generation.get_mut(page) {
+                    *g = g.wrapping_add(1);
+                }
+                self.invalidations += 1;
+            }
+        }
+    }
+
+    /// Writes one byte; writes to ROM or unmapped addresses are ignored.
+    #[inline]
+    pub fn write_u8(&mut self, addr: u32, v: u8) {
+        if let Some(a) = self.plain_ram(addr, 1) {
+            self.touch(a);
+            if let Some(b) = self.ram.get_mut(a) {
+                *b = v;
+            }
+        }
+    }
+
+    /// Writes a little-endian word.
+    #[inline]
+    pub fn write_u16(&mut self, addr: u32, v: u16) {
+        if let Some(a) = self.plain_ram(addr, 2) {
+            if a & 0xfff != 0xfff {
+                self.touch(a);
+                if let Some(s) = self.ram.get_mut(a..a + 2) {
+                    s.copy_from_slice(&v.to_le_bytes());
+                    return;
+                }
+            }
+        }
+        for (i, b) in v.to_le_bytes().into_iter().enumerate() {
+            self.write_u8(addr.wrapping_add(i as u32), b);
+        }
+    }
+
+    /// Writes a little-endian doubleword.
+    #[inline]
+    pub fn write_u32(&mut self, addr: u32, v: u32) {
+        if let Some(a) = self.plain_ram(addr, 4) {
+            if a & 0xfff <= 0xffc {
+                self.touch(a);
+                if let Some(s) = self.ram.get_mut(a..a + 4) {
+                    s.copy_from_slice(&v.to_le_bytes());
+                    return;
+                }
+            }
+        }
+        for (i, b) in v.to_le_bytes().into_iter().enumerate() {
+            self.write_u8(addr.wrapping_add(i as u32), b);
+        }
+    }
+
+    /// Writes `size` (1, 2 or 4) bytes.
+    #[inline]
+    pub fn write(&mut self, addr: u32, size: u8, v: u32) {
+        match size {
+            1 => self.write_u8(addr, v as u8),
+            2 => self.write_u16(addr, v as u16),
+            _ => self.write_u32(addr, v),
+        }
+    }
+
+    /// Writes a byte string (loaders, harnesses); fails when it does not fit in RAM.
+    pub fn write_bytes(&mut self, addr: u32, bytes: &[u8]) -> Result<(), HostError> {
+        let start = addr as usize;
+        let end = start
+            .checked_add(bytes.len())
+            .filter(|&e| e <= self.ram.len())
+            .ok_or(HostError::ImageTooLarge {
+                what: "data written to physical memory",
+                size: bytes.len(),
+                max: self.ram.len().saturating_sub(start),
+            })?;
+        if let Some(dst) = self.ram.get_mut(start..end) {
+            dst.copy_from_slice(bytes);
+        }
+        let first = start / PAGE as usize;
+        let last = end.saturating_sub(1) / PAGE as usize;
+        for p in first..=last {
+            self.touch(p * PAGE as usize);
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes of plain RAM inside RAM (REP MOVS fast path); false when the
+    /// ranges are not both plain RAM, so the caller takes the byte-wise path.
+    pub(crate) fn copy_within(&mut self, src: u32, dst: u32, len: usize) -> bool {
+        let (Some(s), Some(d)) = (self.plain_ram(src, len), self.plain_ram(dst, len)) else {
+            return false;
+        };
+        if len == 0 {
+            return true;
+        }
+        let first = d / PAGE as usize;
+        let last = (d + len - 1) / PAGE as usize;
+        for p in first..=last {
+            self.touch(p * PAGE as usize);
+        }
+        self.ram.copy_within(s..s + len, d);
+        true
+    }
+
+    /// Fills `count` elements of `size` bytes with `value` (REP STOS fast path); false
+    /// when the range is not plain RAM.
+    pub(crate) fn fill(&mut self, dst: u32, size: u8, value: u32, count: usize) -> bool {
+        let len = count * size as usize;
+        let Some(d) = self.plain_ram(dst, len) else {
+            return false;
+        };
+        if len == 0 {
+            return true;
+        }
+        let first = d / PAGE as usize;
+        let last = (d + len - 1) / PAGE as usize;
+        for p in first..=last {
+            self.touch(p * PAGE as usize);
+        }
+        let bytes = value.to_le_bytes();
+        if let Some(s) = self.ram.get_mut(d..d + len) {
+            if size == 1 {
+                s.fill(bytes[0]);
+            } else {
+                for chunk in s.chunks_exact_mut(size as usize) {
+                    chunk.copy_from_slice(&bytes[..size as usize]);
+                }
+            }
+        }
+        true
+    }
+
+    /// Marks the page of `addr` as holding cached code and returns its generation.
+    #[inline]
+    pub(crate) fn code_generation(&mut self, addr: u32) -> u32 {
+        let page = (addr / PAGE) as usize;
+        match (self.code.get_mut(page), self.generation.get(page)) {
+            (Some(c), Some(g)) => {
+                *c = true;
+                *g
+            }
+            _ => 0,
+        }
+    }
+
+    /// The current generation of the page of `addr` (changes when cached code is invalidated).
+    #[inline(always)]
+    pub(crate) fn generation(&self, addr: u32) -> u32 {
+        self.generation
+            .get((addr / PAGE) as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rom_is_mapped_low_and_high_and_read_only() {
+        let mut m = Memory::new(2 << 20);
+        let mut rom = vec![0u8; 0x10000];
+        rom[0xfff0] = 0xea;
+        m.load_rom(&rom).unwrap();
+        assert_eq!(m.read_u8(0xffff0), 0xea);
+        assert_eq!(m.read_u8(0xffff_fff0), 0xea);
+        m.write_u8(0xffff0, 0x90);
+        assert_eq!(m.read_u8(0xffff0), 0xea);
+        assert_eq!(m.read_u8(0x30_0000), 0xff, "unmapped reads 0xFF");
+        m.write_u32(0x1000, 0xdead_beef);
+        assert_eq!(m.read_u32(0x1000), 0xdead_beef);
+        assert_eq!(m.read_u16(0x1002), 0xdead);
+    }
+
+    #[test]
+    fn writes_invalidate_code_pages() {
+        let mut m = Memory::new(1 << 20);
+        let g = m.code_generation(0x2000);
+        m.write_u8(0x3000, 1);
+        assert_eq!(m.generation(0x2000), g);
+        m.write_u8(0x2fff, 1);
+        assert_ne!(m.generation(0x2000), g);
+        assert_eq!(m.invalidations, 1);
+    }
+}

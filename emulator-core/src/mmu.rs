@@ -1,0 +1,432 @@
+//! Paging: the two-level walk (4 KiB and, with CR4.PSE, 4 MiB pages), protection,
+//! accessed/dirty bits, #PF error codes, the TLB, and side-effect-free probe views.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Exception;
+use crate::memory::Memory;
+use crate::state::{cr0, cr4};
+
+/// Page-table entry bits.
+pub mod pte {
+    /// Present.
+    pub const P: u32 = 1 << 0;
+    /// Writable.
+    pub const RW: u32 = 1 << 1;
+    /// User accessible.
+    pub const US: u32 = 1 << 2;
+    /// Accessed.
+    pub const A: u32 = 1 << 5;
+    /// Dirty.
+    pub const D: u32 = 1 << 6;
+    /// Page size (a 4 MiB page, in a PDE with CR4.PSE).
+    pub const PS: u32 = 1 << 7;
+    /// Global.
+    pub const G: u32 = 1 << 8;
+}
+
+/// Access kind bits, laid out as the #PF error code's W/R and U/S bits.
+pub(crate) mod access {
+    /// A read or an instruction fetch by the supervisor.
+    pub const READ: u8 = 0;
+    /// A write.
+    pub const WRITE: u8 = 1 << 1;
+    /// An access at CPL 3.
+    pub const USER: u8 = 1 << 2;
+}
+
+const TLB_SIZE: usize = 1024;
+const TLB_VALID: u32 = 1;
+const T_USER: u8 = 1;
+const T_WRITE: u8 = 2;
+const T_DIRTY: u8 = 4;
+
+/// One cached translation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct TlbEntry {
+    /// Linear page address | valid bit.
+    tag: u32,
+    /// Physical page address.
+    frame: u32,
+    /// User, writable and dirty-already-set bits.
+    bits: u8,
+}
+
+/// The paging unit: a direct-mapped TLB in front of the two-level walk.
+#[derive(Clone, Debug)]
+pub struct Mmu {
+    tlb: Vec<TlbEntry>,
+    /// Translations served from the TLB.
+    pub(crate) hits: u64,
+    /// Translations that needed a walk.
+    pub(crate) misses: u64,
+    /// Page walks (including the probe walks of instruction fetches and faults).
+    pub(crate) walks: u64,
+}
+
+impl Default for Mmu {
+    fn default() -> Self {
+        Mmu {
+            tlb: vec![TlbEntry::default(); TLB_SIZE],
+            hits: 0,
+            misses: 0,
+            walks: 0,
+        }
+    }
+}
+
+/// The control registers the walk depends on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PagingRegs {
+    pub cr0: u32,
+    pub cr3: u32,
+    pub cr4: u32,
+}
+
+impl Mmu {
+    /// Drops every cached translation (MOV to CR3, CR0/CR4 paging changes).
+    pub fn flush(&mut self) {
+        self.tlb.fill(TlbEntry::default());
+    }
+
+    /// Drops the translation of the page holding `linear` (INVLPG).
+    pub fn invalidate(&mut self, linear: u32) {
+        let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
+        if let Some(e) = self.tlb.get_mut(i) {
+            if e.tag & !0xfff == linear & !0xfff {
+                *e = TlbEntry::default();
+            }
+        }
+    }
+
+    /// Translates `linear` for an access of kind `acc` (see [`access`]), walking the
+    /// page tables on a TLB miss and setting accessed/dirty bits.
+    #[inline(always)]
+    pub(crate) fn translate(
+        &mut self,
+        mem: &mut Memory,
+        regs: PagingRegs,
+        linear: u32,
+        acc: u8,
+    ) -> Result<u32, Exception> {
+        let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
+        if let Some(e) = self.tlb.get(i) {
+            if e.tag == (linear & !0xfff) | TLB_VALID {
+                let need = tlb_need(acc, regs.cr0);
+                if e.bits & need == need {
+                    self.hits += 1;
+                    return Ok(e.frame | (linear & 0xfff));
+                }
+            }
+        }
+        self.translate_slow(mem, regs, linear, acc)
+    }
+
+    #[inline(never)]
+    fn translate_slow(
+        &mut self,
+        mem: &mut Memory,
+        regs: PagingRegs,
+        linear: u32,
+        acc: u8,
+    ) -> Result<u32, Exception> {
+        self.misses += 1;
+        self.walks += 1;
+        let (frame, bits) = walk(mem, regs, linear, acc)?;
+        let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
+        if let Some(e) = self.tlb.get_mut(i) {
+            *e = TlbEntry {
+                tag: (linear & !0xfff) | TLB_VALID,
+                frame,
+                bits,
+            };
+        }
+        Ok(frame | (linear & 0xfff))
+    }
+
+    /// The TLB's valid entries, for the UI.
+    pub fn entries(&self) -> Vec<TlbEntryView> {
+        self.tlb
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.tag & TLB_VALID != 0)
+            .map(|(slot, e)| TlbEntryView {
+                slot: slot as u32,
+                linear_page: e.tag & !0xfff,
+                frame: e.frame,
+                user: e.bits & T_USER != 0,
+                writable: e.bits & T_WRITE != 0,
+                dirty: e.bits & T_DIRTY != 0,
+            })
+            .collect()
+    }
+
+    /// The TLB contents, for snapshots.
+    pub(crate) fn save(&self) -> Vec<TlbEntry> {
+        self.tlb.clone()
+    }
+
+    /// Restores the TLB contents of a snapshot.
+    pub(crate) fn load(&mut self, entries: &[TlbEntry]) {
+        self.flush();
+        for (d, s) in self.tlb.iter_mut().zip(entries) {
+            *d = *s;
+        }
+    }
+}
+
+/// The TLB bits an access needs for a hit: user accesses need U; writes need a dirty
+/// entry and, for user or CR0.WP, a writable one.
+#[inline(always)]
+fn tlb_need(acc: u8, cr0v: u32) -> u8 {
+    let mut need = 0;
+    if acc & access::USER != 0 {
+        need |= T_USER;
+    }
+    if acc & access::WRITE != 0 {
+        need |= T_DIRTY;
+        if acc & access::USER != 0 || cr0v & cr0::WP != 0 {
+            need |= T_WRITE;
+        }
+    }
+    need
+}
+
+/// The page walk (SDM vol. 3, 4.3): the single place that reads page tables for an
+/// access, checks protection and sets accessed/dirty bits. Returns the page frame and
+/// the TLB permission bits.
+pub(crate) fn walk(
+    mem: &mut Memory,
+    regs: PagingRegs,
+    linear: u32,
+    acc: u8,
+) -> Result<(u32, u8), Exception> {
+    let write = acc & access::WRITE != 0;
+    let user = acc & access::USER != 0;
+    let fault = |present: bool| Exception::PageFault {
+        linear,
+        error_code: (acc & (access::WRITE | access::USER)) as u32 | present as u32,
+    };
+    let pde_addr = (regs.cr3 & !0xfff) | ((linear >> 22) << 2);
+    let pde = mem.read_u32(pde_addr);
+    if pde & pte::P == 0 {
+        return Err(fault(false));
+    }
+    let large = pde & pte::PS != 0 && regs.cr4 & cr4::PSE != 0;
+    let (frame, perms, pte_addr, pte_val) = if large {
+        ((pde & 0xffc0_0000) | (linear & 0x003f_f000), pde, None, pde)
+    } else {
+        let pte_addr = (pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2);
+        let pte_val = mem.read_u32(pte_addr);
+        if pte_val & pte::P == 0 {
+            return Err(fault(false));
+        }
+        (pte_val & !0xfff, pde & pte_val, Some(pte_addr), pte_val)
+    };
+    let u_ok = perms & pte::US != 0;
+    let w_ok = perms & pte::RW != 0;
+    if user && !u_ok {
+        return Err(fault(true));
+    }
+    if write && !w_ok && (user || regs.cr0 & cr0::WP != 0) {
+        return Err(fault(true));
+    }
+    if pde & pte::A == 0 {
+        mem.write_u32(pde_addr, pde | pte::A);
+    }
+    let leaf_addr = pte_addr.unwrap_or(pde_addr);
+    let mut leaf = if pte_addr.is_some() {
+        pte_val
+    } else {
+        pde | pte::A
+    };
+    let want = pte::A | if write { pte::D } else { 0 };
+    if leaf & want != want {
+        leaf |= want;
+        mem.write_u32(leaf_addr, leaf);
+    }
+    let mut bits = 0;
+    if u_ok {
+        bits |= T_USER;
+    }
+    if w_ok {
+        bits |= T_WRITE;
+    }
+    if leaf & pte::D != 0 {
+        bits |= T_DIRTY;
+    }
+    Ok((frame, bits))
+}
+
+/// One level of a probe walk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WalkStep {
+    /// Physical address of the entry.
+    pub entry_addr: u32,
+    /// Index of the entry in its table (0..1024).
+    pub index: u32,
+    /// The raw entry.
+    pub raw: u32,
+    /// P.
+    pub present: bool,
+    /// R/W.
+    pub writable: bool,
+    /// U/S.
+    pub user: bool,
+    /// A.
+    pub accessed: bool,
+    /// D (leaf entries).
+    pub dirty: bool,
+    /// PS with CR4.PSE: a 4 MiB page.
+    pub large: bool,
+}
+
+impl WalkStep {
+    fn new(entry_addr: u32, index: u32, raw: u32, large: bool) -> WalkStep {
+        WalkStep {
+            entry_addr,
+            index,
+            raw,
+            present: raw & pte::P != 0,
+            writable: raw & pte::RW != 0,
+            user: raw & pte::US != 0,
+            accessed: raw & pte::A != 0,
+            dirty: raw & pte::D != 0,
+            large,
+        }
+    }
+}
+
+/// A translation as data: each step of the walk and the outcome.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PageWalk {
+    /// The linear address translated.
+    pub linear: u32,
+    /// Paging was enabled (otherwise linear = physical and there are no steps).
+    pub paging: bool,
+    /// The page-directory entry.
+    pub pde: Option<WalkStep>,
+    /// The page-table entry (absent for 4 MiB pages and non-present PDEs).
+    pub pte: Option<WalkStep>,
+    /// The physical address, or `None` when the walk ends at a non-present entry.
+    pub physical: Option<u32>,
+}
+
+/// A page-directory entry for the UI.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PdeView {
+    /// The entry.
+    pub step: WalkStep,
+    /// The page table's (or the 4 MiB page's) physical address.
+    pub address: u32,
+}
+
+/// A page-table entry for the UI.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PteView {
+    /// The entry.
+    pub step: WalkStep,
+    /// The physical page frame.
+    pub frame: u32,
+    /// The first linear address this entry maps.
+    pub linear: u32,
+}
+
+/// A TLB entry for the UI.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TlbEntryView {
+    /// The slot in the direct-mapped TLB.
+    pub slot: u32,
+    /// The linear page address.
+    pub linear_page: u32,
+    /// The physical page frame.
+    pub frame: u32,
+    /// User accessible.
+    pub user: bool,
+    /// Writable.
+    pub writable: bool,
+    /// The dirty bit is already set in memory.
+    pub dirty: bool,
+}
+
+/// A probe walk: no accessed/dirty bits, no TLB fill, no protection check.
+pub(crate) fn probe(mem: &Memory, regs: PagingRegs, linear: u32) -> PageWalk {
+    if regs.cr0 & cr0::PG == 0 {
+        return PageWalk {
+            linear,
+            paging: false,
+            pde: None,
+            pte: None,
+            physical: Some(linear),
+        };
+    }
+    let idx = linear >> 22;
+    let pde_addr = (regs.cr3 & !0xfff) | (idx << 2);
+    let pde = mem.read_u32(pde_addr);
+    let large = pde & pte::PS != 0 && regs.cr4 & cr4::PSE != 0;
+    let pde_step = WalkStep::new(pde_addr, idx, pde, large);
+    let mut walk = PageWalk {
+        linear,
+        paging: true,
+        pde: Some(pde_step),
+        pte: None,
+        physical: None,
+    };
+    if !pde_step.present {
+        return walk;
+    }
+    if large {
+        walk.physical = Some((pde & 0xffc0_0000) | (linear & 0x003f_ffff));
+        return walk;
+    }
+    let pidx = (linear >> 12) & 0x3ff;
+    let pte_addr = (pde & !0xfff) | (pidx << 2);
+    let pte_val = mem.read_u32(pte_addr);
+    let step = WalkStep::new(pte_addr, pidx, pte_val, false);
+    walk.pte = Some(step);
+    if step.present {
+        walk.physical = Some((pte_val & !0xfff) | (linear & 0xfff));
+    }
+    walk
+}
+
+/// The 1024 page-directory entries at CR3 (paging on or not).
+pub(crate) fn page_directory(mem: &Memory, regs: PagingRegs) -> Vec<PdeView> {
+    let base = regs.cr3 & !0xfff;
+    (0..1024)
+        .map(|i| {
+            let raw = mem.read_u32(base + i * 4);
+            let large = raw & pte::PS != 0 && regs.cr4 & cr4::PSE != 0;
+            PdeView {
+                step: WalkStep::new(base + i * 4, i, raw, large),
+                address: if large {
+                    raw & 0xffc0_0000
+                } else {
+                    raw & !0xfff
+                },
+            }
+        })
+        .collect()
+}
+
+/// The 1024 entries of the page table that PDE `pde_index` points to (empty when the
+/// PDE is not present or maps a 4 MiB page).
+pub(crate) fn page_table(mem: &Memory, regs: PagingRegs, pde_index: u32) -> Vec<PteView> {
+    let pde = mem.read_u32((regs.cr3 & !0xfff) + (pde_index & 0x3ff) * 4);
+    if pde & pte::P == 0 || (pde & pte::PS != 0 && regs.cr4 & cr4::PSE != 0) {
+        return Vec::new();
+    }
+    let base = pde & !0xfff;
+    (0..1024)
+        .map(|i| {
+            let raw = mem.read_u32(base + i * 4);
+            PteView {
+                step: WalkStep::new(base + i * 4, i, raw, false),
+                frame: raw & !0xfff,
+                linear: ((pde_index & 0x3ff) << 22) | (i << 12),
+            }
+        })
+        .collect()
+}

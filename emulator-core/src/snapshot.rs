@@ -1,0 +1,37 @@
+//! A whole-machine snapshot: one serializable value whose restore continues bit-exactly.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::config::MachineConfig;
+use crate::mmu::TlbEntry;
+use crate::platform::PlatformState;
+use crate::state::CpuState;
+
+/// The machine's state: CPU, memory, devices and TLB. The decode cache and the
+/// counters are not part of it (the cache is rebuilt from memory; counters are statistics).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub(crate) config: MachineConfig,
+    pub(crate) cpu: CpuState,
+    pub(crate) icount: u64,
+    pub(crate) ram: Vec<u8>,
+    pub(crate) rom: Vec<u8>,
+    pub(crate) platform: PlatformState,
+    pub(crate) tlb: Vec<TlbEntry>,
+}
+
+impl Snapshot {
+    /// The CPU state at the snapshot.
+    pub fn cpu(&self) -> &CpuState {
+        &self.cpu
+    }
+    /// Instructions retired at the snapshot.
+    pub fn icount(&self) -> u64 {
+        self.icount
+    }
+    /// Guest RAM at the snapshot.
+    pub fn ram(&self) -> &[u8] {
+        &self.ram
+    }
+}

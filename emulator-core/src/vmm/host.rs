@@ -1,0 +1,21 @@
+//! What the VMM needs from the machine underneath it: physical memory, the
+//! devices and the TLB.
+
+use crate::stop::StopReason;
+
+use super::guest::PhysMem;
+
+/// The emulated hardware as the VMM reaches it. The machine implements it over
+/// its memory, port bus and TLB; tests implement it over a byte array.
+pub trait VmmHost {
+    /// Physical memory.
+    fn mem(&mut self) -> &mut dyn PhysMem;
+    /// IN from a device port.
+    fn port_in(&mut self, port: u16, size: u8) -> u32;
+    /// OUT to a device port; `Some` when the write stops the machine (debug exit).
+    fn port_out(&mut self, port: u16, size: u8, value: u32) -> Option<StopReason>;
+    /// Drops every translation the TLB caches.
+    fn flush_tlb(&mut self);
+    /// Drops the TLB's translation of the page holding `linear`.
+    fn invalidate_tlb(&mut self, linear: u32);
+}

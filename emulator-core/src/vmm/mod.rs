@@ -1,0 +1,505 @@
+//! The VMM model: the same guest runs bare, under a classic trap-and-emulate
+//! VMM with shadow paging, or under a VT-x-like hardware-assisted VMM with
+//! nested (or shadow) paging, and every VM exit is recorded, counted and costed.
+//!
+//! # The machine and the VMM
+//!
+//! The emulated CPU is the "hardware". The VMM is Rust code that the machine
+//! calls at four points, and nowhere else:
+//!
+//! * [`Vmm::intercept`]: every exception and interrupt the hardware would
+//!   deliver through the IDT goes to the VMM first. Under trap-and-emulate the
+//!   VMM owns the hardware IDT, so it decides: a #GP raised by a privileged
+//!   instruction of the guest kernel is decoded and emulated on the virtual CPU;
+//!   anything else is injected through the *guest's* IDT, as the real CPU would
+//!   deliver it (gate checks, stack switch from the guest's TSS, the frame the
+//!   guest expects). Under hardware assistance the exception exit control says
+//!   whether an exception exits before it is delivered natively.
+//! * [`Vmm::before_execute`]: each decoded instruction, before it runs. This is
+//!   where hardware assistance's exit controls (HLT, I/O, CR3, CR0/CR4, INVLPG)
+//!   act, where CPUID and VMCALL always exit (CPUID faulting under
+//!   trap-and-emulate, as Xen uses for its paravirtual guests), and where the
+//!   sensitive but unprivileged instructions of a deprivileged kernel are
+//!   observed for the Popek–Goldberg report.
+//! * [`Vmm::translate`]: the page walk on a TLB miss. Under trap-and-emulate
+//!   (and hardware assistance with `--paging shadow`) the MMU uses the VMM's
+//!   shadow tables ([`shadow`]); under nested paging it makes the
+//!   two-dimensional walk ([`nested`]).
+//! * [`Vmm::interrupts_enabled`]: whether the hardware may take an interrupt
+//!   now. A deprivileged guest kernel runs with the hardware IF set and the VMM
+//!   keeps its virtual IF, so the interrupt window is the virtual one.
+//!
+//! # Modes
+//!
+//! **bare**: no VMM; the machine never calls one.
+//!
+//! **trap-emulate**: while the guest is in real mode the VMM interprets it (as
+//! early VMMs did: real mode cannot be deprivileged, and vmlab's emulated CPU
+//! is the interpreter), without exits. The guest's MOV to CR0 that sets PE is
+//! the one real-mode exit (`mode-switch`): from then on the guest kernel runs
+//! deprivileged at ring 1 (`guest_ring`; 2 also works; ring 3 is refused, since
+//! the VMM tells the guest's kernel from its user mode by the hardware ring).
+//! The hardware then runs with the VMM's values: IDTR = the VMM's IDT
+//! ([`vcpu::VMM_IDT_BASE`]), TR = the VMM's TSS, CR0 with PG/WP/NE set (the
+//! shadow tables), EFLAGS with IF = 1 and IOPL = 0, so every CLI, STI, HLT,
+//! IN/OUT, MOV to or from CRn/DRn, LGDT/LIDT/LLDT/LTR, INVLPG, CLTS, LMSW,
+//! WBINVD faults with #GP and is emulated on the [`vcpu::VirtualCpu`]. Ring
+//! compression shows too: loads of the guest's DPL-0 data and stack
+//! selectors, far jumps into its DPL-0 code and IRETs back into its kernel
+//! fault and are emulated (`segment-load`, `far-transfer`, `iret`); CS and SS
+//! hold RPL 1. The hardware GDT is the guest's own, so SGDT and SLDT read true.
+//! Guest interrupts and exceptions are injected through the guest's IDT; a
+//! true page fault sets the virtual CR2. The guest's page tables are never used
+//! by the hardware: [`shadow`] tables map guest-virtual to host-physical,
+//! hidden faults fill them (setting the guest's A and D bits), true faults are
+//! injected with the guest's error code, guest CR3 writes switch and
+//! resynchronize them, INVLPG trims them, and supervisor-only guest pages stay
+//! out of ring 3's reach because ring 1 is a supervisor ring too.
+//! Virtual-8086 mode and task gates are not virtualized (a task gate in the
+//! guest's IDT is reported as #GP).
+//!
+//! **hw-assist**: the guest runs at ring 0 in "non-root" mode with its own
+//! control registers and tables. Exits happen where the [`ExitControls`] say;
+//! the VMM's handling of HLT, I/O, CR and INVLPG exits has the native
+//! semantics (the devices are the same), so after recording the exit the
+//! hardware completes the instruction, as VMX's "emulate and resume" does.
+//! Memory is virtualized by nested paging (the default) or by the same shadow
+//! tables as trap-and-emulate (CR3 writes, CR0/CR4 writes and INVLPG then
+//! always exit).
+//!
+//! # Popek and Goldberg
+//!
+//! Under trap-and-emulate, each sensitive but unprivileged instruction the
+//! guest kernel executes (POPF, PUSHF, SGDT, SIDT, SLDT, STR, SMSW, LAR, LSL,
+//! VERR, VERW, MOV/PUSH from CS or SS) is reported ([`sensitive`]): where,
+//! what the guest saw on the deprivileged hardware, what a real machine would
+//! have given it, and whether the two differ. The VMM does not correct them:
+//! that x86 cannot be virtualized by trap-and-emulate alone is the lesson.
+//!
+//! # Cost
+//!
+//! Every exit goes to the event ring ([`crate::events::EventKind::VmExit`])
+//! with its reason, the guest instruction, the VMM's action and its cost in
+//! cycles from the [`CostModel`]; exits are counted by reason. Exits do not
+//! advance virtual time: an emulated instruction retires as one instruction,
+//! as it would have bare, so the timer sees the same instruction stream in
+//! every mode.
+//!
+//! # Hypercalls
+//!
+//! [`hypercall`] documents the paravirtual interface: CPUID leaf 0x40000000
+//! announces the VMM, VMCALL with a number in EAX calls it.
+
+pub mod exit;
+pub mod guest;
+pub mod host;
+pub mod hypercall;
+pub mod nested;
+pub mod operand;
+pub mod sensitive;
+pub mod shadow;
+pub mod vcpu;
+
+mod emulate;
+mod inject;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ExecMode, GuestPaging, MachineConfig};
+use crate::error::{Exception, HostError};
+use crate::events::EventKind;
+use crate::state::{flags, CpuState, SegReg, Segment, TableReg};
+use crate::stop::StopReason;
+
+pub use exit::{CostModel, ExitCounters, ExitReason};
+pub use guest::PhysMem;
+pub use host::VmmHost;
+pub use nested::{NestedPaging, NestedPdeView, NestedPteView, NestedStats};
+pub use sensitive::SensitiveReport;
+pub use shadow::{ShadowPaging, ShadowPdeView, ShadowPteView, ShadowStats};
+pub use vcpu::VirtualCpu;
+
+use guest::access;
+use vcpu::PagingView;
+
+/// The exit controls of hardware assistance: which events leave non-root mode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ExitControls {
+    /// HLT exiting.
+    pub hlt: bool,
+    /// Unconditional I/O exiting.
+    pub io: bool,
+    /// CR3-load exiting.
+    pub cr3_write: bool,
+    /// CR0 and CR4 writes (and CLTS, LMSW) exit.
+    pub cr0_cr4_write: bool,
+    /// INVLPG exiting.
+    pub invlpg: bool,
+    /// Exceptions exit before their delivery (the exception bitmap, all ones).
+    pub exceptions: bool,
+    /// External-interrupt exiting.
+    pub external_interrupts: bool,
+}
+
+impl Default for ExitControls {
+    fn default() -> Self {
+        ExitControls {
+            hlt: true,
+            io: true,
+            cr3_write: true,
+            cr0_cr4_write: true,
+            invlpg: true,
+            exceptions: true,
+            external_interrupts: true,
+        }
+    }
+}
+
+/// An event the hardware is about to deliver through the IDT.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GuestEvent {
+    /// An exception; `cpu.eip` is the faulting instruction (or, for traps, the next).
+    Exception(Exception),
+    /// An external interrupt acknowledged from the PIC.
+    External {
+        /// The vector.
+        vector: u8,
+    },
+    /// INT n, INT3 or INTO; `cpu.eip` is the instruction after it.
+    Software {
+        /// The vector.
+        vector: u8,
+    },
+}
+
+/// What the machine must do after the VMM saw an event or an instruction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Delivery {
+    /// Deliver or execute it natively, as without a VMM.
+    Native,
+    /// The VMM did it: the instruction retired (or the event was injected).
+    Done,
+    /// The VMM stops the machine.
+    Stop(StopReason),
+}
+
+/// An event the VMM produced, for the machine's event ring.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct VmmEvent {
+    /// The guest instruction's linear address.
+    pub linear_eip: u32,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Everything the VMM reports at the end of a run (`vmlab run --json`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct VmmStats {
+    /// The mode (`trap-emulate`, `hw-assist`).
+    pub mode: String,
+    /// Exits by reason, cycles by reason, totals.
+    pub exits: ExitCounters,
+    /// Shadow paging counters (trap-emulate, or hw-assist with shadow paging).
+    pub shadow: Option<ShadowStats>,
+    /// Nested paging counters (hw-assist with nested paging).
+    pub nested: Option<NestedStats>,
+    /// Sensitive instructions observed (all, including those no longer kept).
+    pub sensitive_total: u64,
+    /// The Popek–Goldberg reports kept (the first [`sensitive::MAX_REPORTS`]).
+    pub popek_goldberg: Vec<SensitiveReport>,
+}
+
+/// The VMM: its mode, the virtual CPU, the shadow and nested tables, and its records.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Vmm {
+    mode: ExecMode,
+    guest_ring: u8,
+    ram_bytes: u32,
+    /// The guest's privileged state (trap-and-emulate).
+    pub vcpu: VirtualCpu,
+    /// Shadow page tables.
+    pub shadow: ShadowPaging,
+    /// The nested table and its walk counters.
+    pub nested: NestedPaging,
+    /// Hardware assistance's exit controls.
+    pub controls: ExitControls,
+    /// The cost model.
+    pub cost: CostModel,
+    /// Exit counters.
+    pub exits: ExitCounters,
+    reports: Vec<SensitiveReport>,
+    sensitive_total: u64,
+    pending: Vec<VmmEvent>,
+    injecting: u8,
+}
+
+/// Most events held between two drains (a guest cannot flood the host).
+const MAX_PENDING: usize = 4096;
+
+impl Vmm {
+    /// The VMM for `cfg`, or `None` for a bare machine.
+    pub fn new(cfg: &MachineConfig) -> Result<Option<Vmm>, HostError> {
+        let guest_ring = match cfg.mode {
+            ExecMode::Bare => return Ok(None),
+            ExecMode::TrapEmulate { guest_ring } => {
+                if !(1..=2).contains(&guest_ring) {
+                    return Err(HostError::BadConfig(format!(
+                        "trap-emulate guest_ring {guest_ring}: the guest kernel can be deprivileged \
+                         to ring 1 or 2 (ring 3 would make it indistinguishable from its user mode)"
+                    )));
+                }
+                guest_ring
+            }
+            ExecMode::HwAssist { .. } => 0,
+        };
+        Ok(Some(Vmm {
+            mode: cfg.mode,
+            guest_ring,
+            ram_bytes: cfg.ram_mib.saturating_mul(1 << 20),
+            vcpu: VirtualCpu::default(),
+            shadow: ShadowPaging::default(),
+            nested: NestedPaging::default(),
+            controls: ExitControls::default(),
+            cost: CostModel::default(),
+            exits: ExitCounters::default(),
+            reports: Vec::new(),
+            sensitive_total: 0,
+            pending: Vec::new(),
+            injecting: 0,
+        }))
+    }
+
+    /// The mode this VMM implements.
+    pub fn mode(&self) -> ExecMode {
+        self.mode
+    }
+
+    /// Forgets the guest (machine reset): the next boot starts interpreted again.
+    pub fn reset(&mut self) {
+        self.vcpu = VirtualCpu::default();
+        self.shadow = ShadowPaging::default();
+        self.injecting = 0;
+    }
+
+    fn trap_emulate(&self) -> bool {
+        matches!(self.mode, ExecMode::TrapEmulate { .. })
+    }
+
+    fn uses_shadow(&self) -> bool {
+        match self.mode {
+            ExecMode::TrapEmulate { .. } => true,
+            ExecMode::HwAssist { paging } => paging == GuestPaging::Shadow,
+            ExecMode::Bare => false,
+        }
+    }
+
+    /// The guest's privilege level as it believes it to be.
+    pub fn guest_cpl(&self, cpu: &CpuState) -> u8 {
+        if self.trap_emulate() && self.vcpu.deprivileged && cpu.cpl == self.guest_ring {
+            0
+        } else {
+            cpu.cpl
+        }
+    }
+
+    /// The hardware ring that runs guest privilege level `vcpl`.
+    fn hw_ring(&self, vcpl: u8) -> u8 {
+        if vcpl == 0 && self.trap_emulate() {
+            self.guest_ring
+        } else {
+            vcpl
+        }
+    }
+
+    /// The guest's paging registers (the virtual ones under trap-and-emulate).
+    fn guest_paging(&self, cpu: &CpuState) -> PagingView {
+        if self.trap_emulate() {
+            self.vcpu.paging()
+        } else {
+            PagingView::of(cpu)
+        }
+    }
+
+    /// The guest's deprivileged kernel is running (trap-and-emulate, protected mode).
+    pub fn deprivileged(&self) -> bool {
+        self.trap_emulate() && self.vcpu.deprivileged
+    }
+
+    /// Whether the hardware may take an external interrupt now: the virtual IF
+    /// while a deprivileged guest kernel runs, the hardware IF otherwise.
+    pub fn interrupts_enabled(&self, cpu: &CpuState) -> bool {
+        if self.deprivileged() && self.guest_cpl(cpu) == 0 {
+            self.vcpu.interrupt_flag
+        } else {
+            cpu.eflags & flags::IF != 0
+        }
+    }
+
+    /// The page walk on a TLB miss: `None` when the hardware's own walk applies,
+    /// else the host frame and TLB bits (or the guest's #PF).
+    pub fn translate(
+        &mut self,
+        mem: &mut dyn PhysMem,
+        cpu: &CpuState,
+        linear: u32,
+        acc: u8,
+    ) -> Option<Result<(u32, u8), Exception>> {
+        if self.trap_emulate() && !self.vcpu.deprivileged {
+            return None;
+        }
+        let regs = self.guest_paging(cpu);
+        if !regs.paging() {
+            // guest paging off under the VMM's paging: guest-physical = linear
+            return Some(Ok((
+                linear & !0xfff,
+                guest::tlb::USER | guest::tlb::WRITE | guest::tlb::DIRTY,
+            )));
+        }
+        if self.uses_shadow() {
+            let r = self.shadow.translate(mem, regs, linear, acc);
+            if let Ok((_, _, shadow::ShadowOutcome::Filled)) = r {
+                let action = format!(
+                    "hidden fault: filled shadow entry for {:#010x} from the guest's tables",
+                    linear & !0xfff
+                );
+                self.exit(
+                    cpu,
+                    ExitReason::ShadowFill,
+                    String::from("(page walk)"),
+                    action,
+                );
+            }
+            Some(r.map(|(f, b, _)| (f, b)))
+        } else {
+            let before = self.nested.stats.references;
+            let r = self.nested.translate(mem, regs, linear, acc);
+            let extra = self.nested.stats.references - before;
+            let cycles = extra.saturating_sub(2) as u32 * self.cost.nested_reference;
+            self.exits.cycles += cycles as u64;
+            Some(r)
+        }
+    }
+
+    /// Records one exit of `reason`: counted, costed and put in the event ring.
+    fn exit(&mut self, cpu: &CpuState, reason: ExitReason, instruction: String, action: String) {
+        let round_trip = if self.trap_emulate() {
+            self.cost.trap_round_trip
+        } else {
+            self.cost.vmexit_round_trip
+        };
+        let cost = round_trip + reason.handler_cycles();
+        self.exits.record(reason, cost);
+        self.event(
+            cpu,
+            EventKind::VmExit {
+                reason,
+                instruction,
+                action,
+                cost,
+            },
+        );
+    }
+
+    fn event(&mut self, cpu: &CpuState, kind: EventKind) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
+        }
+        self.pending.push(VmmEvent {
+            linear_eip: cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip),
+            kind,
+        });
+    }
+
+    /// Takes the events recorded since the last call (the machine moves them to its ring).
+    pub fn take_events(&mut self) -> Vec<VmmEvent> {
+        core::mem::take(&mut self.pending)
+    }
+
+    /// The Popek–Goldberg reports kept so far.
+    pub fn reports(&self) -> &[SensitiveReport] {
+        &self.reports
+    }
+
+    /// The summary for `--json`.
+    pub fn stats(&self) -> VmmStats {
+        VmmStats {
+            mode: String::from(match self.mode {
+                ExecMode::Bare => "bare",
+                ExecMode::TrapEmulate { .. } => "trap-emulate",
+                ExecMode::HwAssist { .. } => "hw-assist",
+            }),
+            exits: self.exits.clone(),
+            shadow: self.uses_shadow().then_some(self.shadow.stats),
+            nested: (!self.uses_shadow()).then_some(self.nested.stats),
+            sensitive_total: self.sensitive_total,
+            popek_goldberg: self.reports.clone(),
+        }
+    }
+
+    /// The nested page directory (hardware assistance), for the UI.
+    pub fn nested_directory(&self) -> Vec<NestedPdeView> {
+        self.nested.directory(self.ram_bytes)
+    }
+
+    /// One nested page table, for the UI.
+    pub fn nested_table(&self, pde_index: u32) -> Vec<NestedPteView> {
+        self.nested.table(self.ram_bytes, pde_index)
+    }
+
+    /// Decodes the guest instruction at CS:EIP (reading guest memory as the CPU would).
+    fn fetch(&self, mem: &mut dyn PhysMem, cpu: &CpuState) -> Result<Instruction, Exception> {
+        let cs = cpu.sreg(SegReg::Cs);
+        let linear = cs.base.wrapping_add(cpu.eip);
+        let acc = if cpu.cpl == 3 {
+            access::USER
+        } else {
+            access::READ
+        };
+        let regs = if self.deprivileged() || !self.trap_emulate() {
+            self.guest_paging(cpu)
+        } else {
+            PagingView::of(cpu)
+        };
+        let mut bytes = [0u8; 15];
+        let mut n = 0;
+        for (i, b) in bytes.iter_mut().enumerate() {
+            let mut one = [0u8];
+            match guest::read_linear(mem, regs, linear.wrapping_add(i as u32), &mut one, acc) {
+                Ok(()) => {
+                    *b = one[0];
+                    n += 1;
+                }
+                Err(e) if i == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        let bitness = if cs.big() { 32 } else { 16 };
+        let mut d = Decoder::with_ip(bitness, &bytes[..n], cpu.eip as u64, DecoderOptions::NONE);
+        let insn = d.decode();
+        if insn.is_invalid() {
+            return Err(Exception::InvalidOpcode);
+        }
+        Ok(insn)
+    }
+}
+
+/// The instruction in Intel syntax, for the trap log.
+pub fn format_instruction(insn: &Instruction) -> String {
+    let mut f = IntelFormatter::new();
+    let mut s = String::new();
+    f.format(insn, &mut s);
+    s
+}
+
+/// A segment register value in the trap log's notation.
+fn show_table(t: TableReg) -> String {
+    format!("base={:#010x} limit={:#06x}", t.base, t.limit)
+}
+
+fn show_selector(s: &Segment) -> String {
+    format!("{:#06x}", s.selector)
+}

@@ -1,0 +1,406 @@
+//! Shadow paging: VMM-built tables that map guest-virtual straight to
+//! host-physical, filled from the guest's tables on hidden faults, switched on
+//! guest CR3 writes and trimmed by INVLPG.
+//!
+//! The shadow of an address space is a page directory of shadow page tables,
+//! each 1024 entries, built on demand. An entry copies the guest's combined
+//! permissions (both levels' U/S and R/W) and its dirty bit as it was at the
+//! fill; a 4 MiB guest page is split into 4 KiB shadow entries. A missing
+//! entry, or a write through an entry whose guest page was clean, is a hidden
+//! fault: the VMM walks the guest's tables (setting the guest's A and D bits as
+//! the hardware would) and fills the entry. When the guest's own tables forbid
+//! the access it is a true fault, returned with the guest's error code for
+//! injection. The VMM does not write-protect the guest's page tables, so a
+//! guest CR3 write resynchronizes the shadow (its tables are dropped and
+//! refilled on demand), exactly as a CR3 write empties a TLB.
+
+use alloc::collections::BTreeMap;
+use alloc::vec;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Exception;
+use crate::state::cr0;
+
+use super::guest::{access, guest_walk, pte, tlb, PhysMem};
+use super::vcpu::PagingView;
+
+/// Where the views place shadow page tables in the VMM's own memory (labels for
+/// the UI: the tables live in the VMM, out of the guest's reach).
+pub const SHADOW_TABLE_BASE: u32 = 0xffd0_0000;
+/// Most address spaces kept at once; the least recently used goes first.
+pub const MAX_SPACES: usize = 64;
+
+/// One shadow page table.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ShadowTable {
+    /// The table's address in the VMM's memory.
+    pub host_address: u32,
+    /// Filled from a guest 4 MiB page (INVLPG drops the whole table).
+    pub from_large_page: bool,
+    /// 1024 entries: host frame | P | R/W | U/S | A | D.
+    pub entries: Vec<u32>,
+}
+
+/// The shadow of one guest address space.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct ShadowSpace {
+    /// Shadow page tables by page-directory index.
+    pub tables: BTreeMap<u32, ShadowTable>,
+    /// When it was last made active (for eviction).
+    pub last_used: u64,
+}
+
+/// Shadow paging statistics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct ShadowStats {
+    /// Misses the guest's tables allowed: the VMM filled the shadow.
+    pub hidden_faults: u64,
+    /// Misses the guest's tables forbade: injected into the guest.
+    pub true_faults: u64,
+    /// Shadow page tables built.
+    pub tables_built: u64,
+    /// Shadow page tables dropped (CR3 write, INVLPG of a 4 MiB page, paging changes).
+    pub tables_dropped: u64,
+    /// Shadow address spaces created (one per guest page directory seen).
+    pub spaces_built: u64,
+    /// Translations found already in the shadow (after a TLB miss).
+    pub hits: u64,
+}
+
+/// All shadow address spaces, and which one the hardware uses.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct ShadowPaging {
+    spaces: BTreeMap<u32, ShadowSpace>,
+    active: Option<u32>,
+    switches: u64,
+    next_table: u32,
+    /// Counters.
+    pub stats: ShadowStats,
+}
+
+/// What a shadow translation did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ShadowOutcome {
+    /// The shadow already had it.
+    Hit,
+    /// A hidden fault: the VMM filled the entry from the guest's tables.
+    Filled,
+}
+
+impl ShadowPaging {
+    /// Makes the shadow of the guest page directory at `guest_cr3` the active one;
+    /// its tables are dropped (resynchronized on demand) as a CR3 write flushes a TLB.
+    pub fn switch_to(&mut self, guest_cr3: u32) {
+        let key = guest_cr3 & !0xfff;
+        self.switches += 1;
+        if !self.spaces.contains_key(&key) {
+            if self.spaces.len() >= MAX_SPACES {
+                let victim = self
+                    .spaces
+                    .iter()
+                    .min_by_key(|(_, s)| s.last_used)
+                    .map(|(k, _)| *k);
+                if let Some(v) = victim {
+                    if let Some(s) = self.spaces.remove(&v) {
+                        self.stats.tables_dropped += s.tables.len() as u64;
+                    }
+                }
+            }
+            self.spaces.insert(key, ShadowSpace::default());
+            self.stats.spaces_built += 1;
+        }
+        let switches = self.switches;
+        if let Some(space) = self.spaces.get_mut(&key) {
+            self.stats.tables_dropped += space.tables.len() as u64;
+            space.tables.clear();
+            space.last_used = switches;
+        }
+        self.active = Some(key);
+    }
+
+    /// Drops every shadow table of every space (the guest changed CR0.PG/WP or CR4).
+    pub fn drop_all(&mut self) {
+        for space in self.spaces.values_mut() {
+            self.stats.tables_dropped += space.tables.len() as u64;
+            space.tables.clear();
+        }
+    }
+
+    /// INVLPG: forgets the shadow translation of the page holding `linear`.
+    pub fn invalidate(&mut self, linear: u32) {
+        let Some(space) = self.active.and_then(|k| self.spaces.get_mut(&k)) else {
+            return;
+        };
+        let pdi = linear >> 22;
+        let large = space.tables.get(&pdi).map(|t| t.from_large_page);
+        match large {
+            Some(true) => {
+                space.tables.remove(&pdi);
+                self.stats.tables_dropped += 1;
+            }
+            Some(false) => {
+                if let Some(t) = space.tables.get_mut(&pdi) {
+                    if let Some(e) = t.entries.get_mut(((linear >> 12) & 0x3ff) as usize) {
+                        *e = 0;
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// The guest page directory whose shadow is active.
+    pub fn active(&self) -> Option<u32> {
+        self.active
+    }
+
+    /// Translates `linear` through the active shadow for an access of kind `acc`,
+    /// filling it from the guest's tables (`regs`) on a hidden fault. Returns the
+    /// host frame and the TLB permission bits, or the guest's #PF on a true fault.
+    pub fn translate(
+        &mut self,
+        mem: &mut dyn PhysMem,
+        regs: PagingView,
+        linear: u32,
+        acc: u8,
+    ) -> Result<(u32, u8, ShadowOutcome), Exception> {
+        let key = match self.active {
+            Some(k) if k == regs.cr3 & !0xfff => k,
+            _ => {
+                self.switch_to(regs.cr3);
+                regs.cr3 & !0xfff
+            }
+        };
+        let pdi = linear >> 22;
+        let pti = ((linear >> 12) & 0x3ff) as usize;
+        let wp = regs.cr0 & cr0::WP != 0;
+        if let Some(e) = self
+            .spaces
+            .get(&key)
+            .and_then(|s| s.tables.get(&pdi))
+            .and_then(|t| t.entries.get(pti).copied())
+        {
+            if e & pte::P != 0 && permits(e, acc, wp) {
+                self.stats.hits += 1;
+                return Ok((e & !0xfff, tlb_bits(e), ShadowOutcome::Hit));
+            }
+        }
+        let m = match guest_walk(mem, regs, linear, acc, &mut |a| a) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.true_faults += 1;
+                return Err(e);
+            }
+        };
+        let mut entry = m.frame | pte::P | pte::A;
+        if m.user {
+            entry |= pte::US;
+        }
+        if m.writable {
+            entry |= pte::RW;
+        }
+        if m.dirty {
+            entry |= pte::D;
+        }
+        let space = self.spaces.entry(key).or_default();
+        let table = match space.tables.entry(pdi) {
+            alloc::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            alloc::collections::btree_map::Entry::Vacant(v) => {
+                let host_address =
+                    SHADOW_TABLE_BASE.wrapping_add(self.next_table.wrapping_mul(0x1000));
+                self.next_table = (self.next_table + 1) % 0x100;
+                self.stats.tables_built += 1;
+                v.insert(ShadowTable {
+                    host_address,
+                    from_large_page: m.large,
+                    entries: vec![0; 1024],
+                })
+            }
+        };
+        table.from_large_page |= m.large;
+        if let Some(e) = table.entries.get_mut(pti) {
+            *e = entry;
+        }
+        self.stats.hidden_faults += 1;
+        Ok((m.frame, tlb_bits(entry), ShadowOutcome::Filled))
+    }
+
+    /// The guest page directories that have a shadow.
+    pub fn spaces(&self) -> Vec<u32> {
+        self.spaces.keys().copied().collect()
+    }
+
+    /// The shadow page directory of `guest_cr3`, as data for the UI.
+    pub fn directory(&self, guest_cr3: u32) -> Vec<ShadowPdeView> {
+        self.spaces
+            .get(&(guest_cr3 & !0xfff))
+            .map(|s| {
+                s.tables
+                    .iter()
+                    .map(|(i, t)| ShadowPdeView {
+                        index: *i,
+                        host_address: t.host_address,
+                        from_large_page: t.from_large_page,
+                        present_entries: t.entries.iter().filter(|e| *e & pte::P != 0).count()
+                            as u32,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The present entries of one shadow page table, as data for the UI.
+    pub fn table(&self, guest_cr3: u32, pde_index: u32) -> Vec<ShadowPteView> {
+        self.spaces
+            .get(&(guest_cr3 & !0xfff))
+            .and_then(|s| s.tables.get(&pde_index))
+            .map(|t| {
+                t.entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| *e & pte::P != 0)
+                    .map(|(i, e)| ShadowPteView {
+                        index: i as u32,
+                        linear: (pde_index << 22) | ((i as u32) << 12),
+                        frame: e & !0xfff,
+                        user: e & pte::US != 0,
+                        writable: e & pte::RW != 0,
+                        dirty: e & pte::D != 0,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A write needs the guest's dirty bit already set (else the fill must set it),
+/// and R/W unless it is a supervisor write with CR0.WP clear; a user access needs U/S.
+fn permits(entry: u32, acc: u8, wp: bool) -> bool {
+    let user = acc & access::USER != 0;
+    if user && entry & pte::US == 0 {
+        return false;
+    }
+    if acc & access::WRITE != 0 {
+        if entry & pte::D == 0 {
+            return false;
+        }
+        if entry & pte::RW == 0 && (user || wp) {
+            return false;
+        }
+    }
+    true
+}
+
+fn tlb_bits(entry: u32) -> u8 {
+    let mut b = 0;
+    if entry & pte::US != 0 {
+        b |= tlb::USER;
+    }
+    if entry & pte::RW != 0 {
+        b |= tlb::WRITE;
+    }
+    if entry & pte::D != 0 {
+        b |= tlb::DIRTY;
+    }
+    b
+}
+
+/// A shadow page-directory entry, for the UI.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ShadowPdeView {
+    /// Page-directory index (the top 10 bits of the linear address).
+    pub index: u32,
+    /// The shadow page table's address in the VMM's memory.
+    pub host_address: u32,
+    /// Filled from a guest 4 MiB page.
+    pub from_large_page: bool,
+    /// How many of its 1024 entries are filled.
+    pub present_entries: u32,
+}
+
+/// A shadow page-table entry, for the UI.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ShadowPteView {
+    /// Page-table index.
+    pub index: u32,
+    /// The linear page it maps.
+    pub linear: u32,
+    /// The host-physical frame.
+    pub frame: u32,
+    /// U/S.
+    pub user: bool,
+    /// R/W (the guest's combined permission).
+    pub writable: bool,
+    /// The guest's dirty bit was set when filled (else writes take a hidden fault).
+    pub dirty: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::guest::tests::{two_level, Ram};
+    use super::*;
+
+    #[test]
+    fn hidden_fault_fills_then_hits_and_dirty_write_refills() {
+        let mut ram = Ram::new(0x10000);
+        let regs = two_level(&mut ram);
+        ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::RW | pte::US);
+        let mut sp = ShadowPaging::default();
+        sp.switch_to(regs.cr3);
+        let (f, bits, o) = sp.translate(&mut ram, regs, 0x4010, access::USER).unwrap();
+        assert_eq!((f, o), (0x9000, ShadowOutcome::Filled));
+        assert_eq!(bits & tlb::DIRTY, 0, "clean page: a write must come back");
+        let (_, _, o) = sp.translate(&mut ram, regs, 0x4020, access::USER).unwrap();
+        assert_eq!(o, ShadowOutcome::Hit);
+        let (_, bits, o) = sp
+            .translate(&mut ram, regs, 0x4020, access::USER | access::WRITE)
+            .unwrap();
+        assert_eq!(o, ShadowOutcome::Filled);
+        assert_eq!(bits & tlb::DIRTY, tlb::DIRTY);
+        assert_eq!(ram.read_u32(0x2010) & pte::D, pte::D, "guest D bit set");
+        assert_eq!(sp.stats.hidden_faults, 2);
+        assert_eq!(sp.stats.tables_built, 1);
+        assert_eq!(sp.table(0x1000, 0).len(), 1);
+    }
+
+    #[test]
+    fn true_faults_keep_the_guest_error_code_and_kernel_pages_stay_supervisor() {
+        let mut ram = Ram::new(0x10000);
+        let regs = two_level(&mut ram);
+        ram.write_u32(0x2000 + 3 * 4, 0x8000 | pte::P | pte::RW); // supervisor page
+        let mut sp = ShadowPaging::default();
+        assert!(sp.translate(&mut ram, regs, 0x3000, access::WRITE).is_ok());
+        let e = sp.translate(&mut ram, regs, 0x3000, access::USER);
+        assert_eq!(
+            e,
+            Err(Exception::PageFault {
+                linear: 0x3000,
+                error_code: 5
+            })
+        );
+        assert_eq!(sp.stats.true_faults, 1);
+    }
+
+    #[test]
+    fn cr3_switch_and_invlpg_drop_what_they_must() {
+        let mut ram = Ram::new(0x10000);
+        let regs = two_level(&mut ram);
+        ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::RW);
+        let mut sp = ShadowPaging::default();
+        sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
+        ram.write_u32(0x2000 + 4 * 4, 0xa000 | pte::P | pte::RW);
+        let (f, _, o) = sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
+        assert_eq!(
+            (f, o),
+            (0x9000, ShadowOutcome::Hit),
+            "stale until INVLPG, like a TLB"
+        );
+        sp.invalidate(0x4000);
+        let (f, _, _) = sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
+        assert_eq!(f, 0xa000);
+        sp.switch_to(0x1000);
+        assert_eq!(sp.stats.tables_dropped, 1);
+        assert!(sp.directory(0x1000).is_empty());
+    }
+}

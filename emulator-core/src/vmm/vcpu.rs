@@ -1,0 +1,98 @@
+//! The virtual CPU of trap-and-emulate: the privileged state the guest believes
+//! it has, kept by the VMM while the hardware runs with the VMM's values.
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::{cr0, CpuState, Segment, TableReg};
+
+/// Base the hardware IDTR shows while the VMM runs a guest (the VMM's own IDT,
+/// high in the address space, where VMware kept its monitor).
+pub const VMM_IDT_BASE: u32 = 0xffc0_0000;
+/// Limit of the VMM's IDT.
+pub const VMM_IDT_LIMIT: u16 = 0x7ff;
+/// The selector of the VMM's TSS in the hardware task register.
+pub const VMM_TR_SELECTOR: u16 = 0x0ff8;
+/// CR0 bits the VMM always sets in the hardware CR0 of a deprivileged guest:
+/// its own paging (the shadow tables), write protection at ring 1, and NE.
+pub const VMM_CR0_BITS: u32 = cr0::PE | cr0::NE | cr0::WP | cr0::PG;
+
+/// The guest's view of the privileged state under trap-and-emulate.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct VirtualCpu {
+    /// The virtual interrupt flag (CLI/STI/IRET/interrupt gates change it).
+    pub interrupt_flag: bool,
+    /// The virtual I/O privilege level.
+    pub iopl: u8,
+    /// The guest's CR0.
+    pub cr0: u32,
+    /// The guest's CR2 (the last page fault injected).
+    pub cr2: u32,
+    /// The guest's CR3.
+    pub cr3: u32,
+    /// The guest's CR4.
+    pub cr4: u32,
+    /// The guest's GDTR.
+    pub gdtr: TableReg,
+    /// The guest's IDTR.
+    pub idtr: TableReg,
+    /// The guest's LDTR.
+    pub ldtr: Segment,
+    /// The guest's task register.
+    pub tr: Segment,
+    /// The guest is in protected mode and runs deprivileged (false: the VMM
+    /// interprets the guest's real-mode code).
+    pub deprivileged: bool,
+}
+
+impl VirtualCpu {
+    /// Takes over the state the guest built while it was interpreted.
+    pub fn capture(cpu: &CpuState) -> VirtualCpu {
+        VirtualCpu {
+            interrupt_flag: cpu.eflags & crate::state::flags::IF != 0,
+            iopl: cpu.iopl(),
+            cr0: cpu.cr0,
+            cr2: cpu.cr2,
+            cr3: cpu.cr3,
+            cr4: cpu.cr4,
+            gdtr: cpu.gdtr,
+            idtr: cpu.idtr,
+            ldtr: cpu.ldtr,
+            tr: cpu.tr,
+            deprivileged: false,
+        }
+    }
+    /// The guest's paging registers.
+    pub fn paging(&self) -> PagingView {
+        PagingView {
+            cr0: self.cr0,
+            cr3: self.cr3,
+            cr4: self.cr4,
+        }
+    }
+}
+
+/// CR0, CR3, CR4 as a page walk needs them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PagingView {
+    /// CR0 (PG, WP).
+    pub cr0: u32,
+    /// CR3 (the page directory).
+    pub cr3: u32,
+    /// CR4 (PSE).
+    pub cr4: u32,
+}
+
+impl PagingView {
+    /// The registers of the hardware itself.
+    pub fn of(cpu: &CpuState) -> PagingView {
+        PagingView {
+            cr0: cpu.cr0,
+            cr3: cpu.cr3,
+            cr4: cpu.cr4,
+        }
+    }
+    /// CR0.PG.
+    pub fn paging(&self) -> bool {
+        self.cr0 & cr0::PG != 0
+    }
+}
