@@ -126,7 +126,7 @@ impl Memory {
     #[inline(always)]
     fn plain_ram(&self, addr: u32, len: usize) -> Option<usize> {
         let a = addr as usize;
-        let end = a + len;
+        let end = a.checked_add(len)?;
         ((addr >= ONE_MIB || end <= self.rom_low as usize) && end <= self.ram.len()).then_some(a)
     }
 
