@@ -60,3 +60,35 @@ fn vmm_demonstration_guests_run_bare() {
         assert!(out.contains(last), "{src}:\n{out}");
     }
 }
+
+#[test]
+fn multiboot_kernel_gets_magic_info_and_command_line() {
+    let kernel = common::nasm("emulator-core/tests/asm/multiboot.asm", &[]);
+    let mut m = Machine::new(MachineConfig::default()).unwrap();
+    // Garbage where the BSS goes: the loader must clear it.
+    m.write_phys(0x100000 + kernel.len() as u32, &[0xaa; 64])
+        .unwrap();
+    m.load_multiboot(&kernel, "console=ttyS0 vmlab").unwrap();
+    let stop = m.run(100_000);
+    let out = String::from_utf8_lossy(&m.serial_output()).into_owned();
+    assert_eq!(stop, StopReason::DebugExit(0), "serial output: {out:?}");
+    assert_eq!(out, "console=ttyS0 vmlab\n");
+}
+
+#[test]
+fn bad_images_are_refused_with_a_reason() {
+    let mut m = Machine::new(MachineConfig::default()).unwrap();
+    let e = m.load_rom(&[0u8; 1000]).unwrap_err();
+    assert!(e.to_string().contains("1000 bytes"), "{e}");
+    let e = m.load_multiboot(b"not a kernel", "").unwrap_err();
+    assert!(!e.to_string().is_empty());
+    let e = m
+        .load_flat(0x20000, &[0x90], emulator_core::FlatEntry::Real16)
+        .unwrap_err();
+    assert!(e.to_string().contains("0x20000"), "{e}");
+    assert!(Machine::new(MachineConfig {
+        ram_mib: 0,
+        ..MachineConfig::default()
+    })
+    .is_err());
+}
