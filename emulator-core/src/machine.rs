@@ -73,6 +73,8 @@ pub struct Machine {
     pub(crate) attention: u64,
     /// The instruction stopped part-way (a long REP) and will resume; do not retire it.
     pub(crate) incomplete: bool,
+    /// The VMM the guest runs under (`None` when bare).
+    pub(crate) vmm: Option<alloc::boxed::Box<crate::vmm::Vmm>>,
 }
 
 impl Machine {
@@ -85,6 +87,7 @@ impl Machine {
             )));
         }
         let platform = Platform::new(&cfg)?;
+        let vmm = Machine::build_vmm(&cfg)?;
         let mut m = Machine {
             mem: Memory::new(cfg.ram_mib as usize * 1024 * 1024),
             events: EventRing::new(cfg.event_capacity),
@@ -104,6 +107,7 @@ impl Machine {
             intr: false,
             attention: 0,
             incomplete: false,
+            vmm,
         };
         m.refresh_platform();
         Ok(m)
@@ -124,6 +128,9 @@ impl Machine {
         self.stop = None;
         self.resume_from_breakpoint = false;
         self.refresh_platform();
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.reset();
+        }
     }
 
     /// Maps a 64 or 128 KiB ROM image below 1 MiB and at the top of 4 GiB, then resets
@@ -179,42 +186,6 @@ impl Machine {
                 self.enter_flat32(gdt, addr, gdt);
             }
         }
-        Ok(())
-    }
-
-    /// Loads a Multiboot (v1) kernel as QEMU's `-kernel` does: segments copied, the
-    /// information block built, and the CPU in flat 32-bit protected mode at the entry
-    /// with EAX = 0x2BADB002 and EBX = the information structure. ESP points just below
-    /// the information block (Multiboot leaves it undefined).
-    pub fn load_multiboot(&mut self, elf: &[u8], cmdline: &str) -> Result<(), HostError> {
-        let ram = self.mem.ram_size() as u32;
-        let plan = crate::loader::parse_multiboot(elf, cmdline, ram)?;
-        for seg in &plan.segments {
-            let start = seg.file_offset;
-            let bytes = start
-                .checked_add(seg.file_size as usize)
-                .and_then(|end| elf.get(start..end))
-                .ok_or_else(|| HostError::BadImage {
-                    what: "Multiboot kernel",
-                    reason: alloc::format!(
-                        "segment at file offset {start:#x} runs past the end of the file"
-                    ),
-                })?;
-            self.mem.write_bytes(seg.paddr, bytes)?;
-            let zeros = seg.mem_size.saturating_sub(seg.file_size) as usize;
-            if zeros > 0 {
-                let bss = alloc::vec![0u8; zeros];
-                self.mem
-                    .write_bytes(seg.paddr.wrapping_add(seg.file_size), &bss)?;
-            }
-        }
-        let info = &plan.info;
-        self.mem.write_bytes(info.block_base(), &info.encode())?;
-        self.dcache.clear();
-        self.reset();
-        self.enter_flat32(info.gdt_addr(), plan.entry, info.block_base());
-        self.cpu.gpr[crate::cpu::EAX] = crate::loader::MULTIBOOT_BOOTLOADER_MAGIC;
-        self.cpu.gpr[crate::cpu::EBX] = info.addr;
         Ok(())
     }
 
@@ -375,6 +346,7 @@ impl Machine {
             rom: self.mem.rom().to_vec(),
             platform: self.platform.snapshot(),
             tlb: self.mmu.save(),
+            vmm: self.vmm.as_deref().cloned(),
         }
     }
 
@@ -394,6 +366,9 @@ impl Machine {
         self.icount = s.icount;
         self.platform.restore(&s.platform);
         self.mmu.load(&s.tlb);
+        if let (Some(v), Some(saved)) = (self.vmm.as_deref_mut(), s.vmm.as_ref()) {
+            *v = saved.clone();
+        }
         self.dcache.clear();
         self.stop = None;
         self.resume_from_breakpoint = false;
@@ -494,7 +469,7 @@ impl Machine {
             self.platform.advance(self.cpu.tsc);
             self.refresh_platform();
         }
-        if self.intr && self.cpu.eflags & flags::IF != 0 && !self.cpu.interrupt_shadow {
+        if self.intr && self.interrupts_enabled() && !self.cpu.interrupt_shadow {
             if let Some((vector, irq)) = self.platform.acknowledge_interrupt() {
                 self.refresh_platform();
                 self.cpu.halted = false;
@@ -509,7 +484,7 @@ impl Machine {
             self.refresh_platform();
         }
         if self.cpu.halted {
-            if self.cpu.eflags & flags::IF != 0 && self.next_deadline != u64::MAX {
+            if self.interrupts_enabled() && self.next_deadline != u64::MAX {
                 self.cpu.tsc = self.cpu.tsc.max(self.next_deadline);
                 return Between::Continue;
             }

@@ -175,6 +175,40 @@ impl Mmu {
         Ok(frame | (linear & 0xfff))
     }
 
+    /// [`Mmu::translate`] with the page walk on a miss supplied by the caller (a VMM's
+    /// shadow or nested walk).
+    #[inline(always)]
+    pub(crate) fn translate_with(
+        &mut self,
+        mem: &mut Memory,
+        regs: PagingRegs,
+        linear: u32,
+        acc: u8,
+        walker: impl FnOnce(&mut Memory, PagingRegs, u32, u8) -> Result<(u32, u8), Exception>,
+    ) -> Result<u32, Exception> {
+        let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
+        if let Some(e) = self.tlb.get(i) {
+            if e.tag == (linear & !0xfff) | TLB_VALID {
+                let need = tlb_need(acc, regs.cr0);
+                if e.bits & need == need {
+                    self.hits += 1;
+                    return Ok(e.frame | (linear & 0xfff));
+                }
+            }
+        }
+        self.misses += 1;
+        self.walks += 1;
+        let (frame, bits) = walker(mem, regs, linear, acc)?;
+        if let Some(e) = self.tlb.get_mut(i) {
+            *e = TlbEntry {
+                tag: (linear & !0xfff) | TLB_VALID,
+                frame,
+                bits,
+            };
+        }
+        Ok(frame | (linear & 0xfff))
+    }
+
     /// The TLB's valid entries, for the UI.
     pub fn entries(&self) -> Vec<TlbEntryView> {
         self.tlb

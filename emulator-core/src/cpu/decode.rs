@@ -308,7 +308,7 @@ impl Machine {
         let phys = if self.cpu.cr0 & cr0::PG != 0 {
             let regs = self.paging_regs();
             let acc = self.user_acc();
-            self.mmu.translate(&mut self.mem, regs, lin, acc)?
+            self.translate_access(regs, lin, acc)?
         } else {
             lin
         };
@@ -352,7 +352,7 @@ impl Machine {
             let p2 = if self.cpu.cr0 & cr0::PG != 0 {
                 let regs = self.paging_regs();
                 let acc = self.user_acc() | access::READ;
-                self.mmu.translate(&mut self.mem, regs, next, acc)?
+                self.translate_access(regs, next, acc)?
             } else {
                 next
             };

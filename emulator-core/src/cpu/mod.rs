@@ -176,7 +176,7 @@ impl Machine {
             });
         }
         let regs = self.paging_regs();
-        let first = self.mmu.translate(&mut self.mem, regs, lin, acc)?;
+        let first = self.translate_access(regs, lin, acc)?;
         let room = 0x1000 - (lin & 0xfff);
         if room >= size as u32 {
             return Ok(PhysRef {
@@ -185,9 +185,7 @@ impl Machine {
                 split: size,
             });
         }
-        let second = self
-            .mmu
-            .translate(&mut self.mem, regs, lin.wrapping_add(room), acc)?;
+        let second = self.translate_access(regs, lin.wrapping_add(room), acc)?;
         Ok(PhysRef {
             first,
             second,

@@ -62,6 +62,10 @@ impl Machine {
             return self.exception(Exception::InvalidOpcode);
         };
         let d = &slot.d;
+        if self.vmm.is_some() && self.vmm_before_execute(&d.ins) {
+            self.dcache.give_back(slots);
+            return;
+        }
         let trap = self.cpu.eflags & flags::TF != 0;
         let next = eip0.wrapping_add(d.ins.len() as u32);
         self.cpu.eip = if d.code16 { next & 0xffff } else { next };
