@@ -441,7 +441,7 @@ impl Machine {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if watch || self.cpu.tsc >= self.attention {
+            if watch || self.cpu.tsc >= self.attention || self.cpu.halted {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
                     Between::Continue => continue,
