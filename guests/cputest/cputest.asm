@@ -21,7 +21,12 @@
 ; checks out when running there. Bochs (see bochsrc here, CPU model p3_katmai)
 ; runs the full ROM, limit checks included.
 ;
-; Needs 8 MiB of RAM. Written in the plain NASM subset (no macros).
+; #TS is not exercised: every simple way to raise it (a bad SS0 or a short TSS on
+; a stack switch) also breaks the delivery of #TS itself and of #DF, unless their
+; gates are task gates, and this ROM does not use task switches.
+;
+; Needs 8 MiB of RAM. Written in the plain NASM subset (no macros), so the
+; project's own assembler builds it byte for byte as NASM does.
 
 %define COM1        0x3F8
 %define POST        0x80
