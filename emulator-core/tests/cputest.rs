@@ -45,13 +45,13 @@ fn cpu_test_rom_passes_every_stage() {
     );
     assert_eq!(
         stages,
-        (1..=10).collect::<Vec<u32>>(),
+        (1..=11).collect::<Vec<u32>>(),
         "console:\n{console}"
     );
     assert!(console.contains("cputest: all stages passed"), "{console}");
     assert!(!console.contains("FAIL"), "{console}");
-    // Ten stage lines plus the banner and the ring-3 greeting.
-    assert_eq!(console.lines().count(), 12, "{console}");
+    // Ten stage lines, the banner, the ring-3 greeting and the verdict.
+    assert_eq!(console.lines().count(), 13, "{console}");
 }
 
 #[test]
