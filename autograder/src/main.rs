@@ -2,6 +2,9 @@
 
 mod asm;
 mod run;
+mod grade;
+mod gradescope;
+mod labs;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +27,12 @@ enum Command {
     Asm(asm::AsmArgs),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
+    /// List the labs.
+    Labs(labs::Args),
+    /// Grade a submission and write Gradescope's results.json.
+    Grade(grade::Args),
+    /// Pack a lab's Gradescope autograder (setup.sh, run_autograder) into a folder or zip.
+    GradescopeBundle(gradescope::BundleArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +40,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Asm(a) => asm::run(&a),
         Command::Run(args) => run::main(args),
+        Command::Labs(args) => labs::run(args),
+        Command::Grade(args) => grade::run(args),
+        Command::GradescopeBundle(args) => gradescope::run(args),
     }
 }
