@@ -957,7 +957,15 @@ impl Vmm {
         } else {
             let (new_esp, _) = self.peek_pop(host, cpu, size, 2 * size as u32 + extra)?;
             let (new_ss, _) = self.peek_pop(host, cpu, size, 3 * size as u32 + extra)?;
-            self.return_outward(host, cpu, sel, eip, new_ss as u16, new_esp + extra, None)?;
+            self.return_outward(
+                host,
+                cpu,
+                sel,
+                eip,
+                new_ss as u16,
+                new_esp.wrapping_add(extra),
+                None,
+            )?;
         }
         Ok(Emulated {
             reason: ExitReason::FarTransfer,
