@@ -3,7 +3,7 @@
 
 use emulator_core::{Gpr, MachineConfig, StopReason};
 
-use crate::manifest::LabManifest;
+use crate::manifest::{Entry, LabManifest};
 use crate::paging::{translate, Translation};
 use crate::regs::Reg;
 use crate::spec::{StopExpect, TestSpec};
@@ -132,14 +132,17 @@ fn run_checked(
         .create(cfg)
         .map_err(|e| format!("could not build the machine ({} mode): {e}", t.mode.name()))?;
     let load = lab.machine.load;
-    m.load_flat(load, image)
+    let entry = lab.machine.entry;
+    m.load_flat(load, image, entry)
         .map_err(|e| format!("could not load the program at {load:#x}: {e}"))?;
     for mem in &t.mem {
         let bytes = mem.to_bytes()?;
         m.write_phys(mem.addr, &bytes)
             .map_err(|e| format!("test setup: memory at {:#x}: {e}", mem.addr))?;
     }
-    m.cpu_mut().gpr[Gpr::Esp as usize] = STACK_TOP;
+    if entry == Entry::Flat32 {
+        m.cpu_mut().gpr[Gpr::Esp as usize] = STACK_TOP;
+    }
     if let Some(n) = t.call {
         let entry = routine_entry(image, load, n)?;
         m.write_phys(RETURN_STUB, &[0xf4])

@@ -3,11 +3,12 @@
 
 use emulator_core::{CpuState, MachineConfig, StopReason};
 
+pub use crate::manifest::Entry;
+
 /// A machine a test runs a guest submission on.
 pub trait GuestMachine {
-    /// Loads a flat image at `addr` and enters it in 32-bit protected mode
-    /// (flat ring-0 segments, paging off).
-    fn load_flat(&mut self, addr: u32, image: &[u8]) -> Result<(), String>;
+    /// Loads a flat image at `addr` and prepares to enter it as `entry` says.
+    fn load_flat(&mut self, addr: u32, image: &[u8], entry: Entry) -> Result<(), String>;
     /// Writes guest-physical memory.
     fn write_phys(&mut self, addr: u32, bytes: &[u8]) -> Result<(), String>;
     /// Reads guest-physical memory without side effects (unmapped reads as 0xFF).

@@ -189,42 +189,6 @@ impl Machine {
         Ok(())
     }
 
-    /// Loads a Multiboot (v1) kernel as QEMU's `-kernel` does: segments copied, the
-    /// information block built, and the CPU in flat 32-bit protected mode at the entry
-    /// with EAX = 0x2BADB002 and EBX = the information structure. ESP points just below
-    /// the information block (Multiboot leaves it undefined).
-    pub fn load_multiboot(&mut self, elf: &[u8], cmdline: &str) -> Result<(), HostError> {
-        let ram = self.mem.ram_size() as u32;
-        let plan = crate::loader::parse_multiboot(elf, cmdline, ram)?;
-        for seg in &plan.segments {
-            let start = seg.file_offset;
-            let bytes = start
-                .checked_add(seg.file_size as usize)
-                .and_then(|end| elf.get(start..end))
-                .ok_or_else(|| HostError::BadImage {
-                    what: "Multiboot kernel",
-                    reason: alloc::format!(
-                        "segment at file offset {start:#x} runs past the end of the file"
-                    ),
-                })?;
-            self.mem.write_bytes(seg.paddr, bytes)?;
-            let zeros = seg.mem_size.saturating_sub(seg.file_size) as usize;
-            if zeros > 0 {
-                let bss = alloc::vec![0u8; zeros];
-                self.mem
-                    .write_bytes(seg.paddr.wrapping_add(seg.file_size), &bss)?;
-            }
-        }
-        let info = &plan.info;
-        self.mem.write_bytes(info.block_base(), &info.encode())?;
-        self.dcache.clear();
-        self.reset();
-        self.enter_flat32(info.gdt_addr(), plan.entry, info.block_base());
-        self.cpu.gpr[crate::cpu::EAX] = crate::loader::MULTIBOOT_BOOTLOADER_MAGIC;
-        self.cpu.gpr[crate::cpu::EBX] = info.addr;
-        Ok(())
-    }
-
     /// Flat 32-bit ring-0 protected mode with the 3-entry GDT at `gdt` (null, code 0x08,
     /// data 0x10), paging off, at `eip` with ESP = `esp`.
     fn enter_flat32(&mut self, gdt: u32, eip: u32, esp: u32) {

@@ -256,7 +256,7 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
         "shift-rotate" => {
             let cases = shift::cases(select);
             let lines = cases.iter().map(shift::Case::to_line).collect();
-            let reference = reference::shift_rotate::Submission;
+            let reference = reference::CoreShift;
             (
                 lines,
                 Box::new(move |i, got| {
