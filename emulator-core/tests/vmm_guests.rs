@@ -3,7 +3,7 @@
 //! why, the paravirtual guest is identical everywhere, the red pill sees the VMM,
 //! and every privileged instruction is exactly one exit of the right reason.
 //!
-//! The guests are assembled with `nasm -f bin` (installed with the toolchain).
+//! The guests are assembled by the project's assembler (and cross-checked with nasm).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,27 +23,46 @@ const SHADOW: ExecMode = ExecMode::HwAssist {
 };
 const ALL: [ExecMode; 4] = [BARE, TRAP, NESTED, SHADOW];
 
-/// Assembles `guests/<path>.asm` into a ROM image (or flat binary).
+/// The guests of the VMM model.
+const GUESTS: [&str; 6] = [
+    "kernel/kernel",
+    "vmm/privtour",
+    "vmm/popf",
+    "vmm/redpill",
+    "vmm/paravirt",
+    "vmm/flatpm",
+];
+
+fn source(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../guests")
+        .join(format!("{path}.asm"))
+}
+
+/// Assembles `guests/<path>.asm` with the project's assembler.
 fn rom(path: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let src = root.join("guests").join(format!("{path}.asm"));
-    let out = std::env::temp_dir().join(format!(
-        "vmlab-vmm-{}-{}.rom",
-        path.replace('/', "-"),
-        std::process::id()
-    ));
-    let status = Command::new("nasm")
-        .arg("-f")
-        .arg("bin")
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("nasm must be installed to build the guests (apt-get install nasm)");
-    assert!(status.success(), "nasm failed on {}", src.display());
-    let image = std::fs::read(&out).expect("nasm wrote the ROM");
-    let _ = std::fs::remove_file(&out);
-    image
+    let text = std::fs::read_to_string(source(path)).expect("the guest source");
+    match vmlab_asm::assemble(path, &text, &vmlab_asm::Options::default()) {
+        Ok(out) => out.bytes,
+        Err(e) => panic!("{path} does not assemble:\n{e}"),
+    }
+}
+
+#[test]
+fn project_assembler_matches_nasm_on_every_vmm_guest() {
+    for path in GUESTS {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{}-nasm.bin", path.replace('/', "-")));
+        let status = Command::new("nasm")
+            .args(["-f", "bin", "-o"])
+            .arg(&out)
+            .arg(source(path))
+            .status()
+            .expect("nasm is part of the development image (apt-get install nasm)");
+        assert!(status.success(), "nasm failed on {path}");
+        let reference = std::fs::read(&out).expect("nasm's output");
+        assert!(rom(path) == reference, "{path}: vmlab-asm and nasm differ");
+    }
 }
 
 fn machine(mode: ExecMode) -> Machine {
