@@ -462,3 +462,26 @@ fn run_to_the_next_trap_stops_after_each_exit_and_changes_nothing() {
     assert_eq!(m.icount(), plain.icount());
     assert!(stops > 100 && stops <= vmm(&m).exits.total, "{stops}");
 }
+
+#[test]
+fn multiboot_kernel_runs_the_same_under_every_vmm() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/cputest/multiboot.asm"),
+    )
+    .expect("the Multiboot test kernel");
+    let elf = vmlab_asm::assemble("multiboot.asm", &text, &vmlab_asm::Options::default())
+        .expect("assembles")
+        .bytes;
+    let mut outputs = Vec::new();
+    for mode in ALL {
+        let mut m = machine(mode);
+        m.load_multiboot(&elf, "hello").expect("loads");
+        assert_eq!(m.run(10_000_000), StopReason::DebugExit(0), "{mode:?}");
+        outputs.push(String::from_utf8_lossy(&m.serial_output()).into_owned());
+        if mode == TRAP {
+            assert_eq!(m.cpu().cpl, 1, "deprivileged from its entry point");
+        }
+    }
+    assert!(outputs[0].contains("cmdline=hello"), "{}", outputs[0]);
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]), "{outputs:?}");
+}
