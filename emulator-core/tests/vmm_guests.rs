@@ -485,3 +485,40 @@ fn multiboot_kernel_runs_the_same_under_every_vmm() {
     assert!(outputs[0].contains("cmdline=hello"), "{}", outputs[0]);
     assert!(outputs.windows(2).all(|w| w[0] == w[1]), "{outputs:?}");
 }
+
+#[test]
+fn each_exit_is_logged_at_the_instruction_that_caused_it() {
+    let image = rom("vmm/privtour");
+    let (m, _) = run(&image, TRAP);
+    let mut checked = 0;
+    for e in m.events().iter() {
+        let EventKind::VmExit {
+            reason,
+            instruction,
+            ..
+        } = &e.kind
+        else {
+            continue;
+        };
+        if matches!(reason, ExitReason::ModeSwitch | ExitReason::FarTransfer) {
+            continue; // 16-bit code, before the far jump into 32-bit code
+        }
+        let mut bytes = [0u8; 15];
+        m.peek_phys(e.linear_eip, &mut bytes);
+        let mut d = iced_x86::Decoder::with_ip(
+            32,
+            &bytes,
+            e.linear_eip as u64,
+            iced_x86::DecoderOptions::NONE,
+        );
+        let insn = d.decode();
+        assert_eq!(
+            &emulator_core::vmm::format_instruction(&insn),
+            instruction,
+            "exit at {:#x}",
+            e.linear_eip
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "{checked}");
+}

@@ -41,6 +41,18 @@ impl Vmm {
         cpu: &mut CpuState,
         insn: &Instruction,
     ) -> Delivery {
+        self.start_at(cpu);
+        let d = self.before_execute_at(host, cpu, insn);
+        self.done_at();
+        d
+    }
+
+    fn before_execute_at(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &mut CpuState,
+        insn: &Instruction,
+    ) -> Delivery {
         match self.mode {
             ExecMode::Bare => Delivery::Native,
             ExecMode::TrapEmulate { .. } => {
@@ -68,6 +80,18 @@ impl Vmm {
 
     /// Sees each exception and interrupt before the hardware delivers it.
     pub fn intercept(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &mut CpuState,
+        event: GuestEvent,
+    ) -> Delivery {
+        self.start_at(cpu);
+        let d = self.intercept_at(host, cpu, event);
+        self.done_at();
+        d
+    }
+
+    fn intercept_at(
         &mut self,
         host: &mut dyn VmmHost,
         cpu: &mut CpuState,
