@@ -333,13 +333,52 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, u64)>) {
     }
 }
 
-/// Every counter of the machine as `name = value` (exceptions by vector as `exceptions[14]`).
+/// Every counter of the machine as `name = value` (exceptions by vector as
+/// `exceptions[14]`), and the VMM's: `vmm.exits`, `vmm.exit_cycles`, exits by
+/// reason, shadow or nested paging statistics.
 pub fn counters(m: &Machine) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     if let Ok(v) = serde_json::to_value(m.counters()) {
         flatten("", &v, &mut out);
     }
+    if let Some(vmm) = m.vmm() {
+        let stats = vmm.stats();
+        out.push(("vmm.exits".into(), stats.exits.total));
+        out.push(("vmm.exit_cycles".into(), stats.exits.cycles));
+        for (reason, n) in &stats.exits.by_reason {
+            let name = variant_name(&format!("{reason:?}"));
+            out.push((format!("vmm.exits.{name}"), *n));
+        }
+        for (reason, n) in &stats.exits.cycles_by_reason {
+            let name = variant_name(&format!("{reason:?}"));
+            out.push((format!("vmm.exit_cycles.{name}"), *n));
+        }
+        out.push(("vmm.sensitive_instructions".into(), stats.sensitive_total));
+        if let Some(v) = stats.shadow.and_then(|s| serde_json::to_value(s).ok()) {
+            flatten("shadow", &v, &mut out);
+        }
+        if let Some(v) = stats.nested.and_then(|s| serde_json::to_value(s).ok()) {
+            flatten("nested", &v, &mut out);
+        }
+    }
     out
+}
+
+/// The guest's virtual CPU under trap-and-emulate, one line for the registers panel.
+pub fn vcpu_line(m: &Machine) -> Option<String> {
+    let v = m.vmm()?;
+    let c = &v.vcpu;
+    Some(format!(
+        "guest sees: CPL {} IF {} IOPL {} CR0 {:08x} CR3 {:08x} CR4 {:08x} IDTR {:08x}/{:04x}",
+        v.guest_cpl(m.cpu()),
+        u8::from(v.interrupts_enabled(m.cpu())),
+        c.iopl,
+        c.cr0,
+        c.cr3,
+        c.cr4,
+        c.idtr.base,
+        c.idtr.limit
+    ))
 }
 
 /// The VGA text screen as 25 rows of 80 cells.

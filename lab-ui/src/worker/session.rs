@@ -425,6 +425,7 @@ impl Session {
             serial_reset: self.serial_reset,
             vga: collect::vga(m),
             can_step_back: false,
+            vcpu: collect::vcpu_line(m),
         };
         view.can_step_back = self.can_step_back();
         if let Some(before) = self.log_keep_before.take() {
