@@ -1,292 +1,309 @@
-//! The first lab page: a built-in program on a real machine, its registers, the
-//! next instruction and a Step button.
+//! The lab's root: the reducer, the worker bridge, page-level operations, keyboard
+//! shortcuts, share links, and the layout of the panels.
 
-use emulator_core::{CpuState, FlatEntry, Gpr, Machine, MachineConfig, SegReg, StopReason};
-use iced_x86::code_asm::{eax, ebx, ecx, CodeAssembler};
-use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_worker::Spawnable;
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-/// Where the built-in program is loaded (linear = physical, paging off).
-pub const PROGRAM_BASE: u32 = 0x1000;
+use crate::assemble;
+use crate::components::{
+    compare::Compare, controls::Controls, counters::Counters, demo::DemoMenu, demo::DemoNarration,
+    disasm::Disasm, editor::Editor, help::Help, labpage::LabMenu, labpage::LabPage, log::Log,
+    memory::Memory, pagetables::PageTables, registers::Registers, serial::Serial, tlb::Tlb,
+    vga::Vga, Ctx, Op,
+};
+use crate::demos::{self, Demo, DemoAction};
+use crate::program::Program;
+use crate::protocol::{Command, Until};
+use crate::share::Shared;
+use crate::state::{Action, LabState};
+use crate::worker::MachineWorker;
+use crate::{labs, storage};
 
-/// The built-in program, assembled with iced-x86's code assembler.
-pub fn program() -> Result<Vec<u8>, iced_x86::IcedError> {
-    let mut a = CodeAssembler::new(32)?;
-    a.mov(eax, 1u32)?;
-    a.mov(ebx, 2u32)?;
-    a.add(eax, ebx)?;
-    a.shl(eax, 4u32)?;
-    a.mov(ecx, eax)?;
-    a.hlt()?;
-    a.assemble(u64::from(PROGRAM_BASE))
+/// wasm-bindgen's JS glue, which the worker imports to start the same module.
+const WORKER_SCRIPT: &str = "./pkg/lab_ui.js";
+
+/// The commands that bring a freshly loaded demo to step `upto`.
+pub fn demo_commands(demo: &Demo, program: &Program, upto: usize) -> Vec<Command> {
+    let mut cmds = vec![program.load_command(demo.mode)];
+    for (i, step) in demo.steps.iter().enumerate().take(upto + 1) {
+        match step.action {
+            DemoAction::Look => {}
+            DemoAction::Step(n) => cmds.push(Command::Advance(Until::Steps(n))),
+            DemoAction::RunToLabel(label) => {
+                if let Some(a) = program.symbol(label) {
+                    cmds.push(Command::Advance(Until::Linear(a)));
+                }
+            }
+            DemoAction::RunToTrap => cmds.push(Command::Advance(Until::Trap)),
+            DemoAction::Run => cmds.push(Command::Advance(Until::Stop)),
+            DemoAction::Translate(a) => cmds.push(Command::Translate(a)),
+            DemoAction::Memory(a, space) => cmds.push(Command::ShowMemory { addr: a, space }),
+            DemoAction::Compare => {
+                if i == upto {
+                    cmds.push(Command::Compare);
+                }
+            }
+        }
+    }
+    cmds
 }
 
-/// Disassembles `code` (32-bit, at `base`) into `(address, text)` lines, Intel syntax.
-pub fn disassemble(code: &[u8], base: u32) -> Vec<(u32, String)> {
-    let mut decoder = Decoder::with_ip(32, code, u64::from(base), DecoderOptions::NONE);
-    let mut lines = Vec::new();
-    while decoder.can_decode() {
-        let insn = decoder.decode();
-        lines.push((insn.ip32(), format_instruction(&insn)));
-    }
-    lines
-}
-
-fn format_instruction(insn: &Instruction) -> String {
-    if insn.is_invalid() {
-        return "(invalid instruction)".to_owned();
-    }
-    let mut text = String::new();
-    IntelFormatter::new().format(insn, &mut text);
-    text
-}
-
-/// The instruction at CS:EIP, decoded in the CPU's current mode, in Intel syntax.
-pub fn next_instruction(machine: &Machine) -> String {
-    let cpu = machine.cpu();
-    let cs = cpu.sreg(SegReg::Cs);
-    let linear = cs.base.wrapping_add(cpu.eip);
-    let mut bytes = [0u8; 15];
-    if let Err(e) = machine.peek_linear(linear, &mut bytes) {
-        return format!("(cannot read {linear:#010x}: {e:?})");
-    }
-    let bitness = if cpu.protected_mode() && !cpu.v86() && cs.big() {
-        32
-    } else {
-        16
-    };
-    let mut decoder = Decoder::with_ip(bitness, &bytes, u64::from(cpu.eip), DecoderOptions::NONE);
-    format_instruction(&decoder.decode())
-}
-
-/// The machine running the built-in program.
-#[derive(Debug)]
-pub struct Lab {
-    machine: Machine,
-    before: CpuState,
-    last_stop: Option<StopReason>,
-}
-
-impl Lab {
-    /// A machine with the built-in program loaded at [`PROGRAM_BASE`] in flat 32-bit protected mode.
-    pub fn new() -> Result<Lab, String> {
-        let code = program().map_err(|e| format!("the built-in program: {e}"))?;
-        let config = MachineConfig {
-            ram_mib: 1,
-            ..MachineConfig::default()
-        };
-        let mut machine = Machine::new(config).map_err(|e| format!("the machine: {e:?}"))?;
-        machine
-            .load_flat(PROGRAM_BASE, &code, FlatEntry::Protected32)
-            .map_err(|e| format!("loading the program: {e:?}"))?;
-        Ok(Lab {
-            before: machine.cpu().clone(),
-            machine,
-            last_stop: None,
-        })
-    }
-
-    /// Executes one instruction.
-    pub fn step(&mut self) {
-        self.before = self.machine.cpu().clone();
-        self.last_stop = Some(self.machine.step());
-    }
-
-    /// What the page shows now.
-    pub fn view(&self) -> View {
-        View {
-            cpu: self.machine.cpu().clone(),
-            before: self.before.clone(),
-            next: next_instruction(&self.machine),
-            icount: self.machine.icount(),
-            last_stop: self.last_stop,
+fn assemble(ctx_state: &UseReducerHandle<LabState>, source: &str) -> Option<Rc<Program>> {
+    match assemble::assemble("program.asm", source) {
+        Ok(p) => {
+            let p = Rc::new(p);
+            ctx_state.dispatch(Action::Assembled(Ok(p.clone())));
+            Some(p)
+        }
+        Err(d) => {
+            ctx_state.dispatch(Action::Assembled(Err(d)));
+            None
         }
     }
 }
 
-/// A snapshot of the machine for rendering.
-#[derive(Clone, PartialEq, Debug)]
-pub struct View {
-    /// The CPU now.
-    pub cpu: CpuState,
-    /// The CPU before the last step (changed registers are highlighted).
-    pub before: CpuState,
-    /// The next instruction, disassembled.
-    pub next: String,
-    /// Instructions retired.
-    pub icount: u64,
-    /// Why the last step stopped.
-    pub last_stop: Option<StopReason>,
+fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) {
+    match op {
+        Op::AssembleAndLoad => {
+            if let Some(p) = assemble(state, &state.source) {
+                send.emit(p.load_command(state.mode));
+            }
+        }
+        Op::OpenDemo(id) => {
+            if let Some(d) = demos::find(id) {
+                state.dispatch(Action::OpenDemo(d));
+                if let Some(p) = assemble(state, d.source) {
+                    for c in demo_commands(d, &p, 0) {
+                        send.emit(c);
+                    }
+                }
+            }
+        }
+        Op::DemoStep(i) => {
+            if let (Some((d, _)), Some(p)) = (state.demo, state.program.clone()) {
+                state.dispatch(Action::DemoStep(i));
+                for c in demo_commands(d, &p, i) {
+                    send.emit(c);
+                }
+            }
+        }
+        Op::OpenLab(id) => match labs::catalog().into_iter().find(|l| l.id == id) {
+            Some(l) => state.dispatch(Action::OpenLab {
+                id: l.id,
+                starter: l.starter,
+            }),
+            None => state.dispatch(Action::Status(format!("no lab `{id}`"))),
+        },
+        Op::SetMode(m) => {
+            state.dispatch(Action::SetMode(m));
+            if state.view.is_some() {
+                send.emit(Command::SetMode(m));
+            }
+        }
+        Op::Share => {
+            let shared = Shared {
+                source: Some(state.source.clone()),
+                demo: state.demo.map(|(d, _)| d.id.to_string()),
+                step: state.demo.map(|(_, i)| i),
+                lab: state.lab.clone(),
+                mode: Some(state.mode),
+            };
+            let hash = format!("#{}", shared.to_hash());
+            let ok = web_sys::window()
+                .and_then(|w| w.history().ok())
+                .is_some_and(|h| {
+                    h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&hash))
+                        .is_ok()
+                });
+            state.dispatch(Action::Status(if ok {
+                "share link: copy the address bar".into()
+            } else {
+                "could not write the share link".into()
+            }));
+        }
+    }
 }
 
-/// The general-purpose registers in the order the page shows them.
-const GPRS: [(Gpr, &str); 8] = [
-    (Gpr::Eax, "eax"),
-    (Gpr::Ebx, "ebx"),
-    (Gpr::Ecx, "ecx"),
-    (Gpr::Edx, "edx"),
-    (Gpr::Esi, "esi"),
-    (Gpr::Edi, "edi"),
-    (Gpr::Ebp, "ebp"),
-    (Gpr::Esp, "esp"),
-];
+/// Opens what the URL hash names, or the last program, or the first demo's guest.
+fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    let shared = match Shared::from_hash(&hash) {
+        Ok(s) => s,
+        Err(e) => {
+            state.dispatch(Action::Status(e));
+            Shared::default()
+        }
+    };
+    if let Some(mode) = shared.mode {
+        state.dispatch(Action::SetMode(mode));
+    }
+    if let Some(lab) = shared.lab.clone() {
+        run_op(state, send, Op::OpenLab(lab));
+    }
+    if let Some(d) = shared.demo.as_deref().and_then(demos::find) {
+        state.dispatch(Action::OpenDemo(d));
+        let source = shared
+            .source
+            .clone()
+            .unwrap_or_else(|| d.source.to_string());
+        state.dispatch(Action::SetSource(source.clone()));
+        if let Some(p) = assemble(state, &source) {
+            let step = shared.step.unwrap_or(0).min(d.steps.len() - 1);
+            state.dispatch(Action::DemoStep(step));
+            let mode = shared.mode.unwrap_or(d.mode);
+            let mut cmds = demo_commands(d, &p, step);
+            cmds[0] = p.load_command(mode);
+            for c in cmds {
+                send.emit(c);
+            }
+        }
+        return;
+    }
+    let source = shared
+        .source
+        .or_else(|| shared.lab.is_none().then(storage::load_current).flatten())
+        .unwrap_or_else(|| demos::DEMOS[0].source.to_string());
+    if shared.lab.is_none() {
+        state.dispatch(Action::SetSource(source.clone()));
+    }
+    if let Some(p) = assemble(state, &source) {
+        send.emit(p.load_command(shared.mode.unwrap_or_default()));
+    }
+}
+
+fn typing_in_field(e: &KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+}
+
+fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
+    let s = &ctx.state;
+    let running = s.running();
+    let cmd = match (e.key().as_str(), e.shift_key(), e.ctrl_key()) {
+        ("F11", true, _) => Some(Command::StepBack),
+        ("F11", false, _) => Some(Command::Step),
+        ("F10", _, _) => Some(Command::StepOver),
+        ("F5", _, _) => Some(if running {
+            Command::Pause
+        } else {
+            Command::Run(Until::Stop)
+        }),
+        ("F8", _, _) => Some(Command::Run(Until::Trap)),
+        ("F7", _, _) => s.cursor.map(|a| Command::Run(Until::Linear(a))),
+        ("F9", _, _) => s.cursor.map(Command::ToggleBreakpoint),
+        _ => None,
+    };
+    if let Some(cmd) = cmd {
+        e.prevent_default();
+        ctx.send.emit(cmd);
+        return;
+    }
+    match e.key().as_str() {
+        "Enter" if e.ctrl_key() => {
+            e.prevent_default();
+            ctx.op.emit(Op::AssembleAndLoad);
+        }
+        "F1" => {
+            e.prevent_default();
+            ctx.dispatch(Action::SetHelp(true));
+        }
+        "?" if !typing_in_field(e) => ctx.dispatch(Action::SetHelp(true)),
+        "Escape" => ctx.dispatch(Action::SetHelp(false)),
+        "PageDown" | "PageUp" if !typing_in_field(e) => {
+            if let Some((d, i)) = s.demo {
+                e.prevent_default();
+                let to = if e.key() == "PageDown" {
+                    (i + 1).min(d.steps.len() - 1)
+                } else {
+                    i.saturating_sub(1)
+                };
+                ctx.op.emit(Op::DemoStep(to));
+            }
+        }
+        _ => {}
+    }
+}
 
 /// The lab's root component.
 #[function_component(App)]
 pub fn app() -> Html {
-    let lab = use_mut_ref(Lab::new);
-    let view = use_state(|| lab.borrow().as_ref().ok().map(Lab::view));
-    let listing = use_memo((), |()| {
-        program()
-            .map(|code| disassemble(&code, PROGRAM_BASE))
-            .unwrap_or_default()
-    });
-
-    let on_step = {
-        let lab = lab.clone();
-        let view = view.clone();
-        Callback::from(move |_: MouseEvent| {
-            if let Ok(lab) = lab.borrow_mut().as_mut() {
-                lab.step();
-                view.set(Some(lab.view()));
-            }
+    let state = use_reducer(LabState::default);
+    let bridge = {
+        let dispatcher = state.dispatcher();
+        use_memo((), move |_| {
+            MachineWorker::spawner()
+                .callback(move |ev| dispatcher.dispatch(Action::Worker(ev)))
+                .spawn(WORKER_SCRIPT)
         })
     };
-    let on_reset = {
-        let lab = lab.clone();
-        let view = view.clone();
-        Callback::from(move |_: MouseEvent| {
-            let fresh = Lab::new();
-            view.set(fresh.as_ref().ok().map(Lab::view));
-            *lab.borrow_mut() = fresh;
-        })
+    let send = {
+        let bridge = bridge.clone();
+        use_callback((), move |cmd: Command, _| bridge.send(cmd))
     };
-
-    let body = match (&*view, &*lab.borrow()) {
-        (Some(v), _) => machine_panels(v, &listing, on_step, on_reset),
-        (None, Err(e)) => html! { <p class="error" data-testid="lab-error">{ e }</p> },
-        (None, Ok(_)) => html! {},
+    let op = {
+        let state = state.clone();
+        let send = send.clone();
+        Callback::from(move |op: Op| run_op(&state, &send, op))
     };
-    html! {
-        <main class="lab" data-testid="lab">
-            <header>
-                <h1>{ "vmlab" }</h1>
-                <p>{ "An x86 machine in your browser: step through a program and watch the registers." }</p>
-            </header>
-            { body }
-        </main>
-    }
-}
-
-fn machine_panels(
-    v: &View,
-    listing: &[(u32, String)],
-    on_step: Callback<MouseEvent>,
-    on_reset: Callback<MouseEvent>,
-) -> Html {
-    let gprs = GPRS
-        .iter()
-        .map(|&(r, name)| register_row(name, v.cpu.reg(r), v.before.reg(r)));
-    let status = match v.last_stop {
-        None => "ready".to_owned(),
-        Some(_) if v.cpu.halted => format!("{} instructions · halted", v.icount),
-        Some(StopReason::Stepped) => format!("{} instructions", v.icount),
-        Some(stop) => format!("{} instructions · {}", v.icount, stop.name()),
+    let ctx = Ctx {
+        state: state.clone(),
+        send: send.clone(),
+        op,
     };
+    // The keyboard listener reads the latest context through this cell.
+    let latest = use_mut_ref(|| None::<Ctx>);
+    *latest.borrow_mut() = Some(ctx.clone());
+    {
+        let latest: Rc<RefCell<Option<Ctx>>> = latest.clone();
+        use_effect_with((), move |_| {
+            let listener = web_sys::window().map(|w| {
+                gloo_events::EventListener::new(&w, "keydown", move |e| {
+                    if let (Some(ctx), Some(k)) =
+                        (latest.borrow().as_ref(), e.dyn_ref::<KeyboardEvent>())
+                    {
+                        on_key(ctx, k);
+                    }
+                })
+            });
+            move || drop(listener)
+        });
+    }
+    {
+        let state = state.clone();
+        let send = send.clone();
+        use_effect_with((), move |_| open_initial(&state, &send));
+    }
+    let labs = use_memo((), |_| labs::catalog());
+    let root_class = classes!("lab", state.presentation.then_some("presentation"));
     html! {
-        <>
-            <section class="panel" aria-label="Registers" data-testid="panel-registers">
-                <h2>{ "Registers" }</h2>
-                <table class="registers">
-                    <tbody>
-                        { for gprs }
-                        { register_row("eip", v.cpu.eip, v.before.eip) }
-                        { register_row("eflags", v.cpu.eflags, v.before.eflags) }
-                    </tbody>
-                </table>
-                <div class="controls">
-                    <button data-testid="btn-step" aria-label="Step one instruction"
-                        disabled={ v.cpu.halted } onclick={ on_step }>{ "Step" }</button>
-                    <button data-testid="btn-reset" aria-label="Reload the program"
-                        onclick={ on_reset }>{ "Reset" }</button>
-                </div>
-                <p class="status" data-testid="status">{ status }</p>
-            </section>
-            <section class="panel" aria-label="Program" data-testid="panel-program">
-                <h2>{ "Next instruction" }</h2>
-                <p class="next"><code data-testid="next-insn">{ &v.next }</code></p>
-                <h2>{ "Program" }</h2>
-                <ol class="listing" data-testid="listing">
-                    { for listing.iter().map(|(addr, text)| {
-                        let current = *addr == v.cpu.eip;
-                        html! {
-                            <li class={ classes!(current.then_some("current")) }
-                                aria-current={ current.then_some("step") }>
-                                <span class="addr">{ format!("{addr:08x}") }</span>
-                                <code>{ text }</code>
-                            </li>
-                        }
-                    }) }
-                </ol>
-            </section>
-        </>
-    }
-}
-
-fn register_row(name: &str, value: u32, before: u32) -> Html {
-    html! {
-        <tr class={ classes!((value != before).then_some("changed")) }>
-            <th scope="row">{ name }</th>
-            <td><code data-testid={ format!("reg-{name}") }>{ format!("{value:08x}") }</code></td>
-        </tr>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_built_in_program_disassembles_to_its_source() {
-        let code = program().expect("the program assembles");
-        let lines = disassemble(&code, PROGRAM_BASE);
-        let texts: Vec<&str> = lines.iter().map(|(_, t)| t.as_str()).collect();
-        assert_eq!(
-            texts,
-            [
-                "mov eax,1",
-                "mov ebx,2",
-                "add eax,ebx",
-                "shl eax,4",
-                "mov ecx,eax",
-                "hlt"
-            ]
-        );
-        assert_eq!(lines[0].0, PROGRAM_BASE);
-    }
-
-    #[test]
-    fn stepping_runs_the_program_one_instruction_at_a_time() {
-        let mut lab = Lab::new().expect("the lab starts");
-        assert_eq!(lab.view().next, "mov eax,1");
-        assert_eq!(lab.view().cpu.eip, PROGRAM_BASE);
-        lab.step();
-        let v = lab.view();
-        assert_eq!(
-            (v.cpu.reg(Gpr::Eax), v.cpu.eip, v.icount),
-            (1, PROGRAM_BASE + 5, 1)
-        );
-        assert_eq!(v.next, "mov ebx,2");
-        for _ in 0..4 {
-            lab.step();
-        }
-        let v = lab.view();
-        assert_eq!(v.cpu.reg(Gpr::Eax), 0x30);
-        assert_eq!(v.cpu.reg(Gpr::Ecx), 0x30);
-        assert_eq!(v.next, "hlt");
-        lab.step();
-        let v = lab.view();
-        assert!(v.cpu.halted, "HLT halts the CPU");
-        assert_eq!(v.icount, 6);
+        <ContextProvider<Ctx> context={ctx}>
+            <div class={root_class} data-testid="lab-root">
+                <header class="top">
+                    <h1>{"vmlab"}</h1>
+                    <DemoMenu/>
+                    <LabMenu labs={labs.clone()}/>
+                    <span class="small">{"an x86 machine, its page tables and its VMM, live"}</span>
+                </header>
+                <Controls/>
+                <DemoNarration/>
+                <LabPage labs={labs}/>
+                <Compare/>
+                <main class="grid">
+                    <div class="col-editor"><Editor/></div>
+                    <div class="col-code"><Disasm/><Registers/></div>
+                    <div class="col-side"><Log/><Memory/></div>
+                    <div class="col-wide"><PageTables/></div>
+                    <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
+                </main>
+                <Help/>
+            </div>
+        </ContextProvider<Ctx>>
     }
 }
