@@ -251,3 +251,55 @@ fn page_tables_with_the_wrong_rights_are_reported_per_region() {
         .find(|t| t.name.starts_with("first 4 MiB"))
         .is_some_and(|t| t.passed));
 }
+
+fn solution_with(id: &str, from: &str, to: &str) -> GradeReport {
+    let lab = lab(id);
+    let solution = std::fs::read_to_string(lab.solution_path()).expect("solution");
+    assert!(
+        solution.contains(from),
+        "{id}: {from:?} not in the solution"
+    );
+    let wrong = solution.replace(from, to);
+    grade_bytes(&lab, "wrong.asm", wrong.as_bytes())
+}
+
+#[test]
+fn a_page_fault_handler_that_leaves_the_error_code_on_the_stack_loses_the_later_steps() {
+    let r = solution_with(
+        "interrupts",
+        "        popa\n        add esp, 4\n        iret",
+        "        popa\n        iret",
+    );
+    assert!(
+        r.score() > 0.0 && r.score() < r.max_score(),
+        "{}",
+        r.score()
+    );
+    assert!(r.tests[0].passed, "the #PF report itself is right");
+    let back = output_of(&r, "the faulting write completes");
+    assert!(back.contains("read back"), "{back}");
+}
+
+#[test]
+fn a_system_call_gate_with_dpl_0_faults_from_ring_3_and_the_message_shows_it() {
+    let r = solution_with("interrupts", "mov dx, 0xee00", "mov dx, 0x8e00");
+    let syscall = output_of(&r, "a system call from ring 3");
+    assert!(
+        syscall.contains("general protection fault from ring 3, error 00000402"),
+        "{syscall}"
+    );
+    assert!(r.tests[0].passed);
+    assert!(r.score() < r.max_score());
+}
+
+#[test]
+fn a_red_pill_that_always_says_vmm_fails_on_the_bare_machine() {
+    let r = solution_with(
+        "red-pill",
+        "        test ebx, ebx\n        jz .say",
+        "        jmp .say_vmm\n        test ebx, ebx\n        jz .say\n.say_vmm:",
+    );
+    let bare = output_of(&r, "bare machine: the verdict is bare");
+    assert!(bare.contains("expected …\"verdict: bare\\n\""), "{bare}");
+    assert!(r.score() < r.max_score());
+}
