@@ -117,28 +117,69 @@ pub(crate) fn at_line(
     at_original(files, pl.loc, orig, message)
 }
 
-/// Sorts diagnostics by position, drops repeats and applies the error limit.
-pub(crate) fn finish(mut diags: Vec<Diagnostic>, max: usize) -> Errors {
-    let order: Vec<String> = {
+/// Collects diagnostics, keeping a bounded number (the rest are only counted).
+pub(crate) struct Sink {
+    pub kept: Vec<Diagnostic>,
+    pub dropped: usize,
+    pub keep: usize,
+}
+
+impl Sink {
+    /// A sink that keeps at most `keep` diagnostics.
+    pub fn new(keep: usize) -> Self {
+        Sink {
+            kept: Vec::new(),
+            dropped: 0,
+            keep,
+        }
+    }
+
+    /// Whether more diagnostics would only be counted.
+    pub fn full(&self) -> bool {
+        self.kept.len() >= self.keep
+    }
+
+    /// Adds one diagnostic (built lazily, so a full sink costs nothing).
+    pub fn push(&mut self, make: impl FnOnce() -> Diagnostic) {
+        if self.full() {
+            self.dropped += 1;
+        } else {
+            self.kept.push(make());
+        }
+    }
+
+    /// Counts diagnostics that were never built.
+    pub fn count_dropped(&mut self, n: usize) {
+        self.dropped += n;
+    }
+
+    /// Whether nothing went wrong.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty() && self.dropped == 0
+    }
+
+    /// Sorts by position, drops repeats and applies the error limit.
+    pub fn finish(self, max: usize) -> Errors {
+        let mut diags = self.kept;
         let mut names: Vec<String> = Vec::new();
         for d in &diags {
             if !names.contains(&d.file) {
                 names.push(d.file.clone());
             }
         }
-        names
-    };
-    diags.sort_by_key(|d| (order.iter().position(|n| *n == d.file), d.line, d.col));
-    diags.dedup();
-    if diags.len() > max.max(1) {
-        let extra = diags.len() - max.max(1);
-        diags.truncate(max.max(1));
-        if let Some(last) = diags.last().cloned() {
-            diags.push(Diagnostic {
-                message: alloc::format!("too many errors; {extra} more not shown"),
-                ..last
-            });
+        diags.sort_by_key(|d| (names.iter().position(|n| *n == d.file), d.line, d.col));
+        diags.dedup();
+        let max = max.max(1);
+        let extra = diags.len().saturating_sub(max) + self.dropped;
+        diags.truncate(max);
+        if extra > 0 {
+            if let Some(last) = diags.last().cloned() {
+                diags.push(Diagnostic {
+                    message: alloc::format!("too many errors; {extra} more not shown"),
+                    ..last
+                });
+            }
         }
+        Errors(diags)
     }
-    Errors(diags)
 }

@@ -69,6 +69,34 @@ pub(crate) struct Value {
     pub unknown: Option<(String, usize)>,
     /// Registers with their multipliers (only valid inside memory references).
     pub regs: Vec<(Register, i64)>,
+    /// Some label, `$` or `$$` took part (even if they cancel out).
+    pub labels: bool,
+    /// The first symbol used that has no value (reported if it stays undefined).
+    pub undefined: Option<(String, usize)>,
+    /// Net multiplier of undefined symbols in a linear combination: like NASM,
+    /// `b - a` with both still undefined is a (provisional) known number.
+    pub unk: i64,
+    /// An undefined symbol went through a non-linear operator.
+    pub opaque: bool,
+    /// NASM keeps a plain-number term (even a zero one) in its expression vectors;
+    /// whether this value has one decides when two terms are "summed".
+    pub has_simple: bool,
+    /// NASM's base-register hint after evaluating the whole expression.
+    pub hint: Hint,
+}
+
+/// NASM's effective-address hint: which written register should be the base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Hint {
+    /// No register seen yet.
+    #[default]
+    None,
+    /// The first register written, unscaled so far: make it the base.
+    MakeBase(Register),
+    /// The first register written was multiplied: prefer the other as base.
+    NotBase(Register),
+    /// Two terms of one kind were added together: no preference is kept.
+    Summed,
 }
 
 impl Value {
@@ -88,7 +116,9 @@ pub(crate) trait Context {
     fn sect_start(&self) -> i64;
 }
 
-const MAX_DEPTH: u32 = 200;
+const MAX_DEPTH: u32 = 64;
+/// Most operators in one expression (keeps evaluation and its recursion bounded).
+const MAX_NODES: u32 = 256;
 
 /// Recursive-descent parser over a token slice.
 pub(crate) struct Parser<'a> {
@@ -97,6 +127,7 @@ pub(crate) struct Parser<'a> {
     pub scope: &'a str,
     pub end: usize,
     depth: u32,
+    nodes: u32,
 }
 
 impl<'a> Parser<'a> {
@@ -108,6 +139,7 @@ impl<'a> Parser<'a> {
             scope,
             end,
             depth: 0,
+            nodes: 0,
         }
     }
 
@@ -123,6 +155,17 @@ impl<'a> Parser<'a> {
     /// Byte position of the current token (or the end of the line).
     pub fn pos(&self) -> usize {
         self.toks.get(self.i).map_or(self.end, |t| t.pos)
+    }
+
+    fn count(&mut self, pos: usize) -> Result<(), ExprError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err((
+                pos,
+                format!("expression has more than {MAX_NODES} operators"),
+            ));
+        }
+        Ok(())
     }
 
     /// Parses a full expression.
@@ -175,6 +218,7 @@ impl<'a> Parser<'a> {
             let pos = self.pos();
             self.i += 1;
             let rhs = self.binary(level + 1)?;
+            self.count(pos)?;
             lhs = Expr::Bin(bop, Box::new(lhs), Box::new(rhs), pos);
         }
         Ok(lhs)
@@ -197,6 +241,7 @@ impl<'a> Parser<'a> {
             }
             let e = self.unary()?;
             self.depth -= 1;
+            self.count(pos)?;
             return Ok(Expr::Un(op, Box::new(e), pos));
         }
         self.primary()
@@ -271,79 +316,152 @@ fn combine_regs(a: &[(Register, i64)], b: &[(Register, i64)], sign: i64) -> Vec<
 
 /// Evaluates `e` in `ctx`.
 pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
+    let mut hint = Hint::None;
+    let mut v = eval_h(e, ctx, &mut hint)?;
+    v.hint = hint;
+    Ok(v)
+}
+
+fn eval_h(e: &Expr, ctx: &dyn Context, hint: &mut Hint) -> Result<Value, ExprError> {
     Ok(match e {
         Expr::Num(n) => Value {
             n: *n,
+            has_simple: true,
             ..Value::default()
         },
         Expr::Here => Value {
             n: ctx.here(),
             reloc: 1,
+            labels: true,
+            has_simple: true,
             ..Value::default()
         },
         Expr::SectStart => Value {
             n: ctx.sect_start(),
             reloc: 1,
+            labels: true,
+            has_simple: true,
             ..Value::default()
         },
-        Expr::Reg(r, _) => Value {
-            regs: alloc::vec![(*r, 1)],
-            ..Value::default()
-        },
+        Expr::Reg(r, _) => {
+            if *hint == Hint::None {
+                *hint = Hint::MakeBase(*r);
+            }
+            Value {
+                regs: alloc::vec![(*r, 1)],
+                ..Value::default()
+            }
+        }
         Expr::Sym(name, pos) => match ctx.symbol(name) {
             Some((n, is_label)) => Value {
                 n,
                 reloc: is_label as i64,
+                labels: is_label,
+                has_simple: true,
                 ..Value::default()
             },
             None => Value {
                 unknown: Some((name.clone(), *pos)),
+                undefined: Some((name.clone(), *pos)),
+                unk: 1,
                 ..Value::default()
             },
         },
         Expr::Un(op, a, pos) => {
-            let v = eval(a, ctx)?;
+            let v = eval_h(a, ctx, hint)?;
             if !v.regs.is_empty() && *op != UnOp::Plus && *op != UnOp::Neg {
                 return Err((*pos, "invalid use of a register in an expression".into()));
             }
-            match op {
+            let (unk, opaque) = match op {
+                UnOp::Plus => (v.unk, v.opaque),
+                UnOp::Neg => (v.unk.wrapping_neg(), v.opaque),
+                _ => (0, v.opaque || v.unk != 0),
+            };
+            let r = match op {
                 UnOp::Plus => v,
                 UnOp::Neg => Value {
                     n: v.n.wrapping_neg(),
                     reloc: v.reloc.wrapping_neg(),
                     unknown: v.unknown,
                     regs: v.regs.iter().map(|&(r, k)| (r, k.wrapping_neg())).collect(),
+                    labels: v.labels,
+                    undefined: v.undefined,
+                    ..Value::default()
                 },
                 UnOp::Not => Value {
+                    has_simple: true,
                     n: !v.n,
                     reloc: if v.reloc != 0 { 1 << 20 } else { 0 },
                     ..v
                 },
                 UnOp::LogNot => Value {
+                    has_simple: true,
                     n: (v.n == 0) as i64,
                     reloc: if v.reloc != 0 { 1 << 20 } else { 0 },
                     ..v
                 },
-            }
+            };
+            settle(r, unk, opaque)
         }
         Expr::Bin(op, a, b, pos) => {
-            let x = eval(a, ctx)?;
-            let y = eval(b, ctx)?;
+            let x = eval_h(a, ctx, hint)?;
+            let y = eval_h(b, ctx, hint)?;
             let unknown = x.unknown.clone().or(y.unknown.clone());
-            match op {
+            let labels = x.labels || y.labels;
+            let xk = x.unk == 0 && !x.opaque;
+            let yk = y.unk == 0 && !y.opaque;
+            let (unk, opaque) = match op {
+                BinOp::Add => (x.unk.wrapping_add(y.unk), x.opaque || y.opaque),
+                BinOp::Sub => (x.unk.wrapping_sub(y.unk), x.opaque || y.opaque),
+                BinOp::Mul if xk => (y.unk.wrapping_mul(x.n), y.opaque),
+                BinOp::Mul if yk => (x.unk.wrapping_mul(y.n), x.opaque),
+                _ => (0, !(xk && yk)),
+            };
+            let undefined = x.undefined.clone().or(y.undefined.clone());
+            let r = match op {
                 BinOp::Add | BinOp::Sub => {
                     let sign = if *op == BinOp::Add { 1 } else { -1 };
+                    let n = x.n.wrapping_add(y.n.wrapping_mul(sign));
+                    let both = |a: i64, b: i64| {
+                        a != 0 && b != 0 && a.wrapping_add(b.wrapping_mul(sign)) != 0
+                    };
+                    let summed = (x.has_simple && y.has_simple && n != 0)
+                        || both(x.reloc, y.reloc)
+                        || both(x.unk, y.unk)
+                        || x.regs
+                            .iter()
+                            .any(|&(r, k)| y.regs.iter().any(|&(q, j)| q == r && both(k, j)));
+                    if summed {
+                        *hint = Hint::Summed;
+                    }
                     Value {
+                        has_simple: if x.has_simple && y.has_simple {
+                            n != 0
+                        } else {
+                            x.has_simple || y.has_simple
+                        },
                         n: x.n.wrapping_add(y.n.wrapping_mul(sign)),
                         reloc: x.reloc.wrapping_add(y.reloc.wrapping_mul(sign)),
                         unknown,
                         regs: combine_regs(&x.regs, &y.regs, sign),
+                        labels,
+                        ..Value::default()
                     }
                 }
                 BinOp::Mul => {
                     if !x.regs.is_empty() && !y.regs.is_empty() {
                         return Err((*pos, "invalid use of a register in an expression".into()));
                     }
+                    // NASM multiplies the non-scalar side; a register it scales stops
+                    // being the hinted base.
+                    let x_scalar = x.regs.is_empty() && x.reloc == 0 && x.unk == 0 && !x.opaque;
+                    let vect = if x_scalar { &y } else { &x };
+                    if let Hint::MakeBase(r) = *hint {
+                        if vect.regs.iter().any(|&(q, _)| q == r) {
+                            *hint = Hint::NotBase(r);
+                        }
+                    }
+                    let has_simple = vect.has_simple;
                     let regs = if x.regs.is_empty() {
                         combine_regs(&[], &y.regs, x.n)
                     } else {
@@ -362,10 +480,13 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                         reloc
                     };
                     Value {
+                        has_simple,
                         n: x.n.wrapping_mul(y.n),
                         reloc,
                         unknown,
                         regs,
+                        labels,
+                        ..Value::default()
                     }
                 }
                 _ => {
@@ -423,9 +544,25 @@ pub(crate) fn eval(e: &Expr, ctx: &dyn Context) -> Result<Value, ExprError> {
                         reloc,
                         unknown,
                         regs: Vec::new(),
+                        labels,
+                        has_simple: true,
+                        ..Value::default()
                     }
                 }
-            }
+            };
+            settle(Value { undefined, ..r }, unk, opaque)
         }
     })
+}
+
+/// Fills in the unknown-tracking fields of an operator's result.
+fn settle(mut v: Value, unk: i64, opaque: bool) -> Value {
+    v.unk = unk;
+    v.opaque = opaque;
+    v.unknown = if unk != 0 || opaque {
+        v.unknown.or_else(|| v.undefined.clone())
+    } else {
+        None
+    };
+    v
 }

@@ -1,7 +1,7 @@
 //! Instruction encoding: matches operands against iced-x86's op-code tables and picks
 //! the encoding NASM picks (shortest form, sign-extended imm8, default operand size).
 
-use crate::expr::Value;
+use crate::expr::{Hint, Value};
 use crate::parser::{Dist, Insn, Prefix};
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -114,6 +114,8 @@ pub(crate) struct RMem {
     pub disp: i64,
     /// The displacement is a plain number (no label, known), so it may be shortened.
     pub disp_simple: bool,
+    /// Labels took part in the displacement (even if they cancel out).
+    pub disp_labels: bool,
     pub disp_forced: Option<u32>,
     /// 16 or 32 from the registers used, 0 for an absolute address.
     pub addr_bits: u32,
@@ -142,15 +144,9 @@ pub(crate) struct Resolved {
 pub(crate) struct Env {
     pub bits: u32,
     pub ip: u64,
-    /// Jumps that were near in an earlier pass stay near (guarantees convergence).
+    /// The statement grew in a late pass: keep long forms for jumps and for values
+    /// computed from labels, so that passes settle.
     pub no_short: bool,
-}
-
-/// The chosen encoding.
-pub(crate) struct Encoded {
-    pub bytes: Vec<u8>,
-    /// A relative branch took its 16/32-bit displacement form.
-    pub long_branch: bool,
 }
 
 /// Builds a memory operand from an evaluated address expression (NASM's register rules).
@@ -167,6 +163,7 @@ pub(crate) fn resolve_mem(
         scale: 1,
         disp: v.n,
         disp_simple: v.reloc == 0 && v.unknown.is_none(),
+        disp_labels: v.labels,
         disp_forced: forced,
         addr_bits: 0,
     };
@@ -212,16 +209,29 @@ pub(crate) fn resolve_mem(
             m.scale = *k as u32;
         }
         [(a, 1), (b, 1)] => {
-            if *b == esp {
-                if *a == esp {
+            // NASM lists registers by name; the first is the base unless the hint
+            // (the register written first, if not multiplied or summed) says otherwise.
+            let (mut base, mut index) = if nasm_order(*a) < nasm_order(*b) {
+                (*a, *b)
+            } else {
+                (*b, *a)
+            };
+            let swap = match v.hint {
+                Hint::MakeBase(h) => h == index,
+                Hint::NotBase(h) => h == base,
+                _ => false,
+            };
+            if swap {
+                core::mem::swap(&mut base, &mut index);
+            }
+            if index == esp {
+                if base == esp {
                     return Err(bad());
                 }
-                m.base = *b;
-                m.index = *a;
-            } else {
-                m.base = *a;
-                m.index = *b;
+                core::mem::swap(&mut base, &mut index);
             }
+            m.base = base;
+            m.index = index;
         }
         [(a, 1), (b, k)] | [(b, k), (a, 1)] if matches!(k, 2 | 4 | 8) && *b != esp => {
             m.base = *a;
@@ -231,6 +241,46 @@ pub(crate) fn resolve_mem(
         _ => return Err(bad()),
     }
     Ok(m)
+}
+
+/// The general-purpose register with the same number as `r` and `bits` wide (16 or 32).
+fn same_gpr(r: Register, bits: u32) -> Option<Register> {
+    use Register as R;
+    const W: [Register; 8] = [R::AX, R::CX, R::DX, R::BX, R::SP, R::BP, R::SI, R::DI];
+    const D: [Register; 8] = [
+        R::EAX,
+        R::ECX,
+        R::EDX,
+        R::EBX,
+        R::ESP,
+        R::EBP,
+        R::ESI,
+        R::EDI,
+    ];
+    let n = W
+        .iter()
+        .position(|&x| x == r)
+        .or_else(|| D.iter().position(|&x| x == r))?;
+    match bits {
+        16 => W.get(n).copied(),
+        32 => D.get(n).copied(),
+        _ => None,
+    }
+}
+
+/// Position of a 32-bit register in NASM's (alphabetical) register list.
+fn nasm_order(r: Register) -> usize {
+    const ORDER: [Register; 8] = [
+        Register::EAX,
+        Register::EBP,
+        Register::EBX,
+        Register::ECX,
+        Register::EDI,
+        Register::EDX,
+        Register::ESI,
+        Register::ESP,
+    ];
+    ORDER.iter().position(|&x| x == r).unwrap_or(ORDER.len())
 }
 
 fn is_string_kind(k: K) -> bool {
@@ -287,10 +337,10 @@ struct Cand {
     key: (u8, usize, u8, u8, u32),
     bytes: Vec<u8>,
     memsize: Option<usize>,
-    long_branch: bool,
     short_failed: bool,
 }
 
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     env: &'a Env,
     eosize: u32,
@@ -298,9 +348,12 @@ struct Ctx<'a> {
     seg: Option<Register>,
     prefixes: &'a [Prefix],
     near_default_mem: bool,
+    /// The mnemonic has a near (16/32-bit displacement) branch form.
+    has_near_branch: bool,
 }
 
-fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool) {
+fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool, no_short: bool) {
+    let disp_simple = m.disp_simple && !(no_short && m.disp_labels);
     let full = easize / 8;
     let size = if moffs || (m.base == Register::None && m.index == Register::None) {
         full
@@ -312,13 +365,13 @@ fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool) {
         } else {
             full
         }
-    } else if m.disp_simple
+    } else if disp_simple
         && m.disp == 0
         && !(m.base == Register::BP && m.index == Register::None)
         && m.base != Register::EBP
     {
         0
-    } else if m.disp_simple && fits_i8(m.disp, easize) {
+    } else if disp_simple && fits_i8(m.disp, easize) {
         1
     } else {
         full
@@ -368,8 +421,10 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
     let mut had_imm = false;
     let mut imm8 = false;
     let mut memsize = None;
-    let mut long_branch = false;
     let mut is_short = false;
+    // A short branch to a plain number: (16-bit, target). NASM does not
+    // range-check those; it keeps the low byte of the displacement.
+    let mut absolute_short: Option<(bool, u64)> = None;
     if string {
         for (i, &k) in kinds.iter().enumerate() {
             let a32 = cx.easize == 32;
@@ -469,12 +524,12 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                     }
                     memsize = Some(ms.size());
                 }
-                set_mem(&mut ins, m, cx.easize, moffs);
+                set_mem(&mut ins, m, cx.easize, moffs, cx.env.no_short);
                 ins.set_op_kind(i, OpKind::Memory);
             }
             RKind::Imm(v) => {
                 let n = v.n;
-                let simple = v.is_simple();
+                let simple = v.is_simple() && !(cx.env.no_short && v.labels);
                 match k {
                     K::imm8 | K::imm8_const_1 => {
                         if op.size.is_some_and(|s| s != 1) {
@@ -535,9 +590,14 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                         if op.dist == Some(Dist::Far) {
                             return None;
                         }
+                        // NASM picks the short form by itself only for targets in this
+                        // section (labels, `$`); a plain number gets the near form.
+                        let absolute = v.reloc == 0 && v.unknown.is_none();
                         if short
+                            && op.dist != Some(Dist::Short)
                             && (op.dist == Some(Dist::Near)
-                                || (cx.env.no_short && op.dist != Some(Dist::Short)))
+                                || cx.env.no_short
+                                || (absolute && cx.has_near_branch))
                         {
                             return None;
                         }
@@ -561,8 +621,10 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                             ins.set_op_kind(i, OpKind::NearBranch32);
                             ins.set_near_branch32(target as u32);
                         }
-                        long_branch = !short;
                         is_short = short;
+                        if short && absolute {
+                            absolute_short = Some((matches!(k, K::br16_1), target));
+                        }
                     }
                     _ => return None,
                 }
@@ -605,6 +667,24 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
         cx.env.ip & 0xFFFF_FFFF
     };
     let mut enc = Encoder::new(bits);
+    if let Some((is16, target)) = absolute_short {
+        // Learn the length with an in-range target, then aim at the truncated one.
+        if is16 {
+            ins.set_near_branch16(ip as u16);
+        } else {
+            ins.set_near_branch32(ip as u32);
+        }
+        let len = enc.encode(&ins, ip).ok()? as u64;
+        let _ = enc.take_buffer();
+        let next = ip.wrapping_add(len);
+        let disp = target.wrapping_sub(next) as i8 as i64 as u64;
+        let aim = next.wrapping_add(disp);
+        if is16 {
+            ins.set_near_branch16(aim as u16);
+        } else {
+            ins.set_near_branch32(aim as u32);
+        }
+    }
     let short_failed;
     let bytes = match enc.encode(&ins, ip) {
         Ok(_) => {
@@ -618,7 +698,6 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                     key: (u8::MAX, 0, 0, 0, 0),
                     bytes: Vec::new(),
                     memsize,
-                    long_branch,
                     short_failed,
                 })
             } else {
@@ -639,7 +718,6 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
         key: (mismatch, bytes.len(), order, (!imm8) as u8, code as u32),
         bytes,
         memsize,
-        long_branch,
         short_failed,
     })
 }
@@ -660,6 +738,7 @@ const NO_OSIZE_PREFIX: &[Code] = &[
     Code::Verw_r32m16,
     Code::Lmsw_rm16,
     Code::Lmsw_r32m16,
+    Code::Popw_CS,
 ];
 
 fn is_prefix_byte(b: u8) -> bool {
@@ -696,7 +775,7 @@ pub(crate) fn encode(
     insn: &Insn,
     ops: &[Resolved],
     env: &Env,
-) -> Result<Encoded, String> {
+) -> Result<Vec<u8>, String> {
     let mut eosize = env.bits;
     let mut easize = 0;
     let mut seg = None;
@@ -732,10 +811,7 @@ pub(crate) fn encode(
                 },
             });
         }
-        return Ok(Encoded {
-            bytes: out,
-            long_branch: false,
-        });
+        return Ok(out);
     }
     let mnem = insn.mnem.as_str();
     let mut ops: Vec<Resolved> = ops.to_vec();
@@ -796,6 +872,36 @@ pub(crate) fn encode(
         }
         _ => {}
     }
+    // `add [mem], byte 5`: with no register to size the operation, NASM takes the
+    // immediate's size keyword as the operation size.
+    if matches!(
+        mnem,
+        "add" | "or" | "adc" | "sbb" | "and" | "sub" | "xor" | "cmp" | "mov" | "test"
+    ) && ops.len() == 2
+    {
+        if let (RKind::Mem(_), RKind::Imm(_), None, Some(s)) =
+            (&ops[0].kind, &ops[1].kind, ops[0].size, ops[1].size)
+        {
+            ops[0].size = Some(s);
+        }
+    }
+    // NASM reads `lea r, imm` as `lea r, [imm]` and ignores size and distance keywords there.
+    if mnem == "lea" && ops.len() == 2 {
+        if let RKind::Imm(v) = &ops[1].kind {
+            ops[1].kind = RKind::Mem(resolve_mem(v, None, None)?);
+        }
+        ops[1].dist = None;
+        ops[1].size = None;
+        ops[1].strict = false;
+    }
+    // `lar`/`lsl` take the size from the destination; NASM accepts either size of source register.
+    if matches!(mnem, "lar" | "lsl") && ops.len() == 2 {
+        if let (RKind::Reg(d), RKind::Reg(src)) = (&ops[0].kind, &ops[1].kind) {
+            if let Some(r) = same_gpr(*src, crate::regs::gpr_bits(*d)) {
+                ops[1].kind = RKind::Reg(r);
+            }
+        }
+    }
     let mut orders: Vec<Vec<Resolved>> = Vec::new();
     match mnem {
         "xchg" if ops.len() == 2 && matches!(ops[0].kind, RKind::Reg(_)) => {
@@ -812,7 +918,18 @@ pub(crate) fn encode(
         _ => orders.push(ops.clone()),
     }
     let near_default_mem = matches!(mnem, "jmp" | "call");
+    let has_near_branch = !(mnem.starts_with("loop") || mnem == "jcxz" || mnem == "jecxz");
+    // A prefix added after encoding moves the end of a branch by one byte.
+    let want_asize = match (
+        insn.prefixes.contains(&Prefix::A16),
+        insn.prefixes.contains(&Prefix::A32),
+    ) {
+        (true, false) => 16,
+        (false, true) => 32,
+        _ => env.bits,
+    };
     let cx = Ctx {
+        has_near_branch,
         env,
         eosize,
         easize,
@@ -820,12 +937,49 @@ pub(crate) fn encode(
         prefixes: &insn.prefixes,
         near_default_mem,
     };
+    let mut bytes = select(isa, &mnem_list, &orders, &ops, &cx)?;
+    // An explicit a16/a32 that the chosen form does not already imply (NASM drops an
+    // o16/o32 that the operands contradict, and the operand-size preference above
+    // already honours one that they allow). The added byte moves the end of a
+    // branch, so encode again one byte further on.
+    if want_asize != env.bits {
+        let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
+        if !bytes[..run].contains(&0x67) {
+            let shifted = Env {
+                ip: env.ip.wrapping_add(1),
+                ..*env
+            };
+            bytes = select(
+                isa,
+                &mnem_list,
+                &orders,
+                &ops,
+                &Ctx {
+                    env: &shifted,
+                    ..cx
+                },
+            )?;
+            let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
+            bytes.insert(run, 0x67);
+        }
+    }
+    Ok(bytes)
+}
+
+/// Tries every candidate encoding and returns the one NASM would pick.
+fn select(
+    isa: &Isa,
+    mnem_list: &[Mnemonic],
+    orders: &[Vec<Resolved>],
+    ops: &[Resolved],
+    cx: &Ctx<'_>,
+) -> Result<Vec<u8>, String> {
     let mut cands: Vec<Cand> = Vec::new();
     for (oi, o) in orders.iter().enumerate() {
-        for m in &mnem_list {
+        for m in mnem_list {
             if let Some(codes) = isa.codes.get(&(*m as u32)) {
                 for &code in codes {
-                    if let Some(c) = try_code(code, o, &cx, oi as u8) {
+                    if let Some(c) = try_code(code, o, cx, oi as u8) {
                         cands.push(c);
                     }
                 }
@@ -843,7 +997,7 @@ pub(crate) fn encode(
     let unsized_mem = ops
         .iter()
         .any(|o| matches!(o.kind, RKind::Mem(_)) && o.size.is_none() && o.dist != Some(Dist::Far));
-    if unsized_mem && !near_default_mem {
+    if unsized_mem && !cx.near_default_mem {
         let mut sizes: Vec<usize> = cands
             .iter()
             .filter_map(|c| c.memsize)
@@ -859,32 +1013,5 @@ pub(crate) fn encode(
         .into_iter()
         .min_by_key(|c| c.key)
         .ok_or_else(|| String::from("invalid combination of opcode and operands"))?;
-    let mut bytes = best.bytes;
-    // An explicit o16/o32/a16/a32 that the chosen form does not already imply.
-    for (p, byte) in [
-        (Prefix::O16, 0x66u8),
-        (Prefix::O32, 0x66),
-        (Prefix::A16, 0x67),
-        (Prefix::A32, 0x67),
-    ] {
-        let want = if matches!(p, Prefix::A16 | Prefix::O16) {
-            16
-        } else {
-            32
-        };
-        if insn.prefixes.contains(&p) && want != env.bits {
-            let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
-            if !bytes[..run].contains(&byte) {
-                let at = bytes[..run]
-                    .iter()
-                    .take_while(|&&b| b != 0x67 && (b != 0x66 || byte == 0x67))
-                    .count();
-                bytes.insert(at, byte);
-            }
-        }
-    }
-    Ok(Encoded {
-        bytes,
-        long_branch: best.long_branch,
-    })
+    Ok(best.bytes)
 }

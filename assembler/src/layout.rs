@@ -28,6 +28,8 @@ pub(crate) struct Layout {
     pub symbols: BTreeMap<String, Sym>,
     pub origin: i64,
     pub errors: Vec<LError>,
+    /// Errors beyond the kept ones, only counted.
+    pub dropped_errors: usize,
 }
 
 /// Resource limits for layout.
@@ -35,8 +37,13 @@ pub(crate) struct Limits {
     pub max_output: usize,
 }
 
-const MAX_PASSES: u32 = 64;
+/// Errors kept per pass; more are only counted.
+const MAX_KEPT_ERRORS: usize = 10_000;
+
+/// Passes before statements that keep growing are locked to their long forms.
 const MONOTONE_AFTER: u32 = 16;
+/// Base number of passes allowed (one more per statement, up to a limit, once locking starts).
+const MAX_PASSES: u32 = 32;
 
 struct Ctx<'a> {
     syms: &'a BTreeMap<String, Sym>,
@@ -70,6 +77,11 @@ struct Pass<'a> {
     max_output: usize,
     overflow: bool,
     line_start: i64,
+    /// The current statement's count or address was a forward reference in pass 1.
+    critical_stmt: bool,
+    /// A critical expression of the current statement is not known yet.
+    critical_unknown: bool,
+    dropped_errors: usize,
 }
 
 fn uses_here(e: &Expr) -> bool {
@@ -120,38 +132,62 @@ impl Pass<'_> {
         };
         match expr::eval(e, &ctx) {
             Ok(v) => {
-                if let Some((name, pos)) = &v.unknown {
-                    self.errors
-                        .push((line, *pos, format!("symbol `{name}' not defined")));
+                if let Some((name, pos)) = &v.undefined {
+                    self.err((line, *pos, format!("symbol `{name}' not defined")));
                 }
                 Some(v)
             }
             Err((pos, m)) => {
-                self.errors.push((line, pos, m));
+                self.err((line, pos, m));
                 None
             }
         }
     }
 
     /// Evaluates an expression that must be a plain number (counts, alignments).
-    fn scalar(&mut self, line: usize, pos: usize, e: &Expr, what: &str) -> Option<i64> {
+    /// With `critical`, the value must be known in the first pass (NASM's rule for
+    /// `times`, `align` and `org`): a forward reference there is an error.
+    fn scalar(
+        &mut self,
+        line: usize,
+        pos: usize,
+        e: &Expr,
+        what: &str,
+        critical: bool,
+    ) -> Option<i64> {
+        if critical && self.critical_stmt {
+            self.err((
+                line,
+                pos,
+                format!("{what} uses a symbol defined later in the source"),
+            ));
+            return None;
+        }
         let v = self.eval(line, e)?;
         if v.unknown.is_some() {
+            self.critical_unknown |= critical;
             return None;
         }
         if !v.regs.is_empty() || v.reloc != 0 {
-            self.errors
-                .push((line, pos, format!("{what} must be a constant")));
+            self.err((line, pos, format!("{what} must be a constant")));
             return None;
         }
         Some(v.n)
     }
 
+    /// Records an error; past a bound they are only counted.
+    fn err(&mut self, e: LError) {
+        if self.errors.len() < MAX_KEPT_ERRORS {
+            self.errors.push(e);
+        } else {
+            self.dropped_errors += 1;
+        }
+    }
+
     fn define(&mut self, line: usize, pos: usize, name: &str, value: i64, is_label: bool) {
         match self.syms.get_mut(name) {
             Some(s) if s.pass == self.pass => {
-                self.errors
-                    .push((line, pos, format!("label `{name}' redefined")));
+                self.err((line, pos, format!("label `{name}' redefined")));
             }
             Some(s) => {
                 if s.value != value || s.is_label != is_label {
@@ -180,7 +216,7 @@ impl Pass<'_> {
     fn room(&mut self, line: usize, pos: usize, n: u64) -> bool {
         if self.out.len() as u64 + n > self.max_output as u64 {
             if !self.overflow {
-                self.errors.push((
+                self.err((
                     line,
                     pos,
                     format!("output would exceed the limit of {} bytes", self.max_output),
@@ -192,29 +228,27 @@ impl Pass<'_> {
         true
     }
 
-    fn stmt(&mut self, st: &Stmt, grow: &mut bool, monotone: bool) {
+    fn stmt(&mut self, st: &Stmt, grow: bool) {
         let line = st.line;
         match &st.kind {
             Kind::Empty | Kind::Equ(..) => {}
             Kind::Bits(b) => self.bits = *b,
             Kind::Org(e, pos) => {
-                if let Some(v) = self.scalar(line, *pos, e, "`org' value") {
+                if let Some(v) = self.scalar(line, *pos, e, "`org' value", true) {
                     if let Some(prev) = self.org_seen {
                         if prev != v {
-                            self.errors
-                                .push((line, *pos, "program origin redefined".into()));
+                            self.err((line, *pos, "program origin redefined".into()));
                         }
                     }
                     self.org_seen = Some(v);
                 }
             }
             Kind::Align { n, fill, bss, pos } => {
-                let Some(a) = self.scalar(line, *pos, n, "alignment") else {
+                let Some(a) = self.scalar(line, *pos, n, "alignment", true) else {
                     return;
                 };
                 if a <= 0 || (a & (a - 1)) != 0 {
-                    self.errors
-                        .push((line, *pos, format!("alignment {a} is not a power of two")));
+                    self.err((line, *pos, format!("alignment {a} is not a power of two")));
                     return;
                 }
                 let fill_byte = match fill {
@@ -233,12 +267,11 @@ impl Pass<'_> {
                 self.out.resize(self.out.len() + pad as usize, fill_byte);
             }
             Kind::Res { unit, count, pos } => {
-                let Some(c) = self.scalar(line, *pos, count, "reserve count") else {
+                let Some(c) = self.scalar(line, *pos, count, "reserve count", false) else {
                     return;
                 };
                 if c < 0 {
-                    self.errors
-                        .push((line, *pos, format!("reserve count {c} is negative")));
+                    self.err((line, *pos, format!("reserve count {c} is negative")));
                     return;
                 }
                 let n = (c as u64).saturating_mul(*unit as u64);
@@ -265,11 +298,7 @@ impl Pass<'_> {
                             }
                             let v = self.eval(line, e).unwrap_or_default();
                             if !v.regs.is_empty() {
-                                self.errors.push((
-                                    line,
-                                    *pos,
-                                    "invalid use of a register in data".into(),
-                                ));
+                                self.err((line, *pos, "invalid use of a register in data".into()));
                             }
                             let bytes = v.n.to_le_bytes();
                             self.out
@@ -290,7 +319,7 @@ impl Pass<'_> {
                             match insn::resolve_mem(&v, m.seg, m.disp_size) {
                                 Ok(rm) => RKind::Mem(rm),
                                 Err(msg) => {
-                                    self.errors.push((line, op.pos, msg));
+                                    self.err((line, op.pos, msg));
                                     return;
                                 }
                             }
@@ -298,7 +327,7 @@ impl Pass<'_> {
                         OpKind::Imm(e) => {
                             let Some(v) = self.eval(line, e) else { return };
                             if !v.regs.is_empty() {
-                                self.errors.push((
+                                self.err((
                                     line,
                                     op.pos,
                                     "invalid use of a register in an expression".into(),
@@ -323,18 +352,15 @@ impl Pass<'_> {
                 let env = Env {
                     bits: self.bits,
                     ip: self.here() as u64,
-                    no_short: *grow,
+                    no_short: grow,
                 };
                 match insn::encode(self.isa, insn, &ops, &env) {
                     Ok(enc) => {
-                        if monotone && enc.long_branch {
-                            *grow = true;
-                        }
-                        if self.room(line, insn.mpos, enc.bytes.len() as u64) {
-                            self.out.extend_from_slice(&enc.bytes);
+                        if self.room(line, insn.mpos, enc.len() as u64) {
+                            self.out.extend_from_slice(&enc);
                         }
                     }
-                    Err(msg) => self.errors.push((line, insn.mpos, msg)),
+                    Err(msg) => self.err((line, insn.mpos, msg)),
                 }
             }
         }
@@ -346,6 +372,9 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
     let mut syms: BTreeMap<String, Sym> = BTreeMap::new();
     let mut origin = 0i64;
     let mut grow = vec![false; stmts.len()];
+    let mut sizes = vec![0usize; stmts.len()];
+    let mut critical = vec![false; stmts.len()];
+    let max_passes = MAX_PASSES.saturating_add(stmts.len().min(4096) as u32);
     let mut pass_no = 1;
     loop {
         let mut p = Pass {
@@ -362,6 +391,9 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             max_output: limits.max_output,
             overflow: false,
             line_start: origin,
+            critical_stmt: false,
+            critical_unknown: false,
+            dropped_errors: 0,
         };
         let monotone = pass_no > MONOTONE_AFTER;
         for (idx, st) in stmts.iter().enumerate() {
@@ -370,12 +402,14 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             }
             let start = p.out.len();
             p.line_start = p.here();
+            p.critical_stmt = critical[idx];
+            p.critical_unknown = false;
             if let Kind::Equ(e, pos) = &st.kind {
                 if let Some((name, npos)) = &st.label {
                     if let Some(v) = p.eval(st.line, e) {
                         if v.unknown.is_none() {
                             if !v.regs.is_empty() {
-                                p.errors.push((
+                                p.err((
                                     st.line,
                                     *pos,
                                     "`equ' value cannot contain registers".into(),
@@ -394,15 +428,14 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             }
             let count = match &st.times {
                 None => 1,
-                Some((e, pos)) => match p.scalar(st.line, *pos, e, "`times' count") {
+                Some((e, pos)) => match p.scalar(st.line, *pos, e, "`times' count", true) {
                     None => 0,
                     Some(c) if c < 0 => {
-                        p.errors
-                            .push((st.line, *pos, format!("`times' count {c} is negative")));
+                        p.err((st.line, *pos, format!("`times' count {c} is negative")));
                         0
                     }
                     Some(c) if c as u64 > p.max_output as u64 => {
-                        p.errors.push((
+                        p.err((
                             st.line,
                             *pos,
                             format!(
@@ -415,11 +448,11 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                     Some(c) => c as u64,
                 },
             };
-            let g = &mut grow[idx];
+            let g = grow[idx];
             if count > 1 && !kind_uses_ip(&st.kind) {
                 // Same bytes every time: emit once, then copy.
                 let before = p.out.len();
-                p.stmt(st, g, monotone);
+                p.stmt(st, g);
                 let piece: Vec<u8> = p.out[before..].to_vec();
                 let total = (piece.len() as u64).saturating_mul(count - 1);
                 if p.room(st.line, st.times.as_ref().map_or(0, |t| t.1), total) {
@@ -432,25 +465,33 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                     if p.overflow {
                         break;
                     }
-                    p.stmt(st, g, monotone);
+                    p.stmt(st, g);
                 }
             }
+            if pass_no == 1 && p.critical_unknown {
+                critical[idx] = true;
+            }
             let len = p.out.len() - start;
+            if monotone && len > sizes[idx] {
+                grow[idx] = true;
+            }
+            sizes[idx] = len;
             if len > 0 {
                 p.spans.push((st.line, start as u32, len as u32));
             }
         }
         let new_origin = p.org_seen.unwrap_or(0);
         let changed = p.changed || new_origin != origin;
+        let dropped_errors = p.dropped_errors;
         let (out, spans, errors) = (p.out, p.spans, p.errors);
         origin = new_origin;
-        if !changed || pass_no >= MAX_PASSES {
+        if !changed || pass_no >= max_passes {
             let mut errors = errors;
             if changed {
                 errors.push((
                     0,
                     0,
-                    format!("label addresses did not settle after {MAX_PASSES} passes"),
+                    format!("label addresses did not settle after {pass_no} passes"),
                 ));
             }
             return Layout {
@@ -459,6 +500,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                 symbols: syms,
                 origin,
                 errors,
+                dropped_errors,
             };
         }
         pass_no += 1;

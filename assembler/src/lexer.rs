@@ -128,6 +128,29 @@ pub(crate) fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
                 i += 2;
                 continue;
             }
+            if b.get(i + 1).is_some_and(|n| n.is_ascii_digit()) {
+                // `$0F`: hexadecimal.
+                i += 1;
+                let s = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let mut text = String::from("0x");
+                text.push_str(&line[s..i]);
+                match parse_number(&text) {
+                    Some(v) => out.push(Token {
+                        kind: Tok::Num(v),
+                        pos: start,
+                    }),
+                    None => {
+                        return Err(LexError {
+                            pos: start,
+                            message: alloc::format!("invalid number `{}'", &line[start..i]),
+                        });
+                    }
+                }
+                continue;
+            }
             if b.get(i + 1).is_some_and(|&n| is_ident_start(n)) {
                 // `$name`: an identifier that is not a keyword.
                 i += 1;

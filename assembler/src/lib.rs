@@ -108,9 +108,9 @@ pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, 
             max_lines: opts.max_lines,
         },
     );
-    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut diags = diag::Sink::new(opts.max_errors.saturating_mul(4).max(64));
     for e in pp_errors {
-        diags.push(diag::at_original(&files, e.loc, e.pos, e.message));
+        diags.push(|| diag::at_original(&files, e.loc, e.pos, e.message));
     }
     let mut stmts = Vec::new();
     let mut scope = String::new();
@@ -119,7 +119,7 @@ pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, 
         let toks = match lexer::tokenize(&pl.text) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(diag::at_line(&files, &plines, idx, e.pos, e.message));
+                diags.push(|| diag::at_line(&files, &plines, idx, e.pos, e.message));
                 continue;
             }
         };
@@ -132,7 +132,7 @@ pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, 
         match lp.statement(idx) {
             Ok(Some(st)) => stmts.push(st),
             Ok(None) => {}
-            Err((pos, msg)) => diags.push(diag::at_line(&files, &plines, idx, pos, msg)),
+            Err((pos, msg)) => diags.push(|| diag::at_line(&files, &plines, idx, pos, msg)),
         }
     }
     let lay = layout::run(
@@ -143,10 +143,11 @@ pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, 
         },
     );
     for (idx, pos, msg) in lay.errors {
-        diags.push(diag::at_line(&files, &plines, idx, pos, msg));
+        diags.push(|| diag::at_line(&files, &plines, idx, pos, msg));
     }
+    diags.count_dropped(lay.dropped_errors);
     if !diags.is_empty() {
-        return Err(diag::finish(diags, opts.max_errors));
+        return Err(diags.finish(opts.max_errors));
     }
     let origin = lay.origin as u32;
     let listing = lay

@@ -537,7 +537,7 @@ impl Pp<'_> {
             let cycle = chain.contains(&name);
             let msg = if cycle {
                 format!(
-                    "%include cycle: `{name}' includes itself (nesting limit {})",
+                    "%include cycle: `{name}' is already open (nesting limit {})",
                     self.limits.max_include_depth
                 )
             } else {

@@ -126,8 +126,11 @@ fn corpus_is_identical_to_nasm() {
 }
 
 #[test]
-fn every_guest_in_the_repository_is_identical_to_nasm() {
-    let mut stack = vec![workspace_root().join("guests")];
+fn every_guest_and_lab_source_in_the_repository_is_identical_to_nasm() {
+    let mut stack = vec![
+        workspace_root().join("guests"),
+        workspace_root().join("assignments"),
+    ];
     let mut files = Vec::new();
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {

@@ -4,6 +4,7 @@ mod asm;
 mod grade;
 mod gradescope;
 mod labs;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Grade(grade::Args),
     /// Pack a lab's Gradescope autograder (setup.sh, run_autograder) into a folder or zip.
     GradescopeBundle(gradescope::BundleArgs),
+    /// Run a guest with the serial console on the terminal.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +42,6 @@ fn main() -> ExitCode {
         Command::Labs(args) => labs::run(args),
         Command::Grade(args) => grade::run(args),
         Command::GradescopeBundle(args) => gradescope::run(args),
+        Command::Run(args) => run::main(args),
     }
 }

@@ -26,10 +26,10 @@ use serde::{Deserialize, Serialize};
 use crate::bus::PortBus;
 use crate::config::MachineConfig;
 use crate::devices::pit::{icount_for_tick, ticks_at};
+pub use crate::devices::PostWrite;
 use crate::devices::{
     DebugExit, IrqSink, PicPair, PicState, Pit, PitState, PortDevice, PostPort, Uart, UartState,
 };
-pub use crate::devices::PostWrite;
 use crate::error::HostError;
 
 /// COM1's first port.

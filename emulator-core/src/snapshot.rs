@@ -19,6 +19,9 @@ pub struct Snapshot {
     pub(crate) rom: Vec<u8>,
     pub(crate) platform: PlatformState,
     pub(crate) tlb: Vec<TlbEntry>,
+    /// The VMM's state (virtual CPU, shadow tables, records), when the machine has one.
+    #[serde(default)]
+    pub(crate) vmm: Option<crate::vmm::Vmm>,
 }
 
 impl Snapshot {

@@ -18,7 +18,8 @@
 ;   (exit status 1 = passed, (stage << 1) | 1 = failed in that stage)
 ; QEMU's TCG does not check data segment limits, segment writability or the use
 ; of a null data segment; assemble with -DNO_SEGMENT_LIMIT_CHECKS to leave those
-; checks out when running there.
+; checks out when running there. Bochs (see bochsrc here, CPU model p3_katmai)
+; runs the full ROM, limit checks included.
 ;
 ; Needs 8 MiB of RAM. Written in the plain NASM subset (no macros).
 

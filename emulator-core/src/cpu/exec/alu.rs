@@ -47,7 +47,7 @@ impl Machine {
                 M::Inc => alu::inc(f, size, a),
                 M::Dec => alu::dec(f, size, a),
                 M::Neg => alu::neg(f, size, a),
-                _ => !a & alu::mask(size),
+                _ => !a & crate::cpu::size_mask(size),
             }))
         })
     }
