@@ -187,6 +187,11 @@ fn routine_entry(image: &[u8], load: u32, n: u32) -> Result<u32, String> {
         })?;
     let entry = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let end = load.saturating_add(image.len() as u32);
+    if entry < load && (entry as usize) < image.len() {
+        return Err(format!(
+            "routine table entry {n} is {entry:#x}, an offset into the program rather than an address: is `org {load:#x}` missing?"
+        ));
+    }
     if entry < load || entry >= end {
         return Err(format!(
             "routine table entry {n} is {entry:#x}, outside the program ({load:#x}..{end:#x}); keep the `dd` table at the very start"

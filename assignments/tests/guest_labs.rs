@@ -216,6 +216,16 @@ fn empty_garbage_huge_and_binary_submissions_get_a_clear_zero() {
     );
     let r = grade_bytes(&lab, "whitespace.asm", b"  \n\t\n");
     assert!(r.tests[0].output.contains("no code"));
+    let no_org = std::fs::read_to_string(lab.solution_path())
+        .expect("solution")
+        .replace("org 0x10000", "");
+    let r = grade_bytes(&lab, "no-org.asm", no_org.as_bytes());
+    assert_eq!(r.score(), 0.0);
+    assert!(
+        r.tests[0].output.contains("is `org 0x10000` missing?"),
+        "{}",
+        r.tests[0].output
+    );
     // A flat binary whose routine table points nowhere.
     let r = grade_bytes(&lab, "garbage.bin", &garbage);
     assert_eq!(r.score(), 0.0);
