@@ -313,3 +313,44 @@ fn a_red_pill_that_always_says_vmm_fails_on_the_bare_machine() {
     assert!(bare.contains("expected …\"verdict: bare\\n\""), "{bare}");
     assert!(r.score() < r.max_score());
 }
+
+#[test]
+fn serial_input_debug_exit_and_absent_output_are_checked() {
+    use assignments::harness::{prepare, run_all};
+    use assignments::spec::TestFile;
+    let lab = assignments::LabManifest::parse(
+        "id = \"echo\"\ntitle = \"echo\"\norder = 99\nkind = \"guest\"\n[machine]\nbudget = 100000\n",
+    )
+    .expect("manifest");
+    let tests = TestFile::parse(
+        "echo tests",
+        r#"
+[[test]]
+name = "echoes a line, then exits with 7"
+serial_input = "hi\n"
+[test.expect]
+stop = "debug-exit"
+exit_code = 7
+serial = "hi"
+serial_absent = ["\n"]
+
+[[test]]
+name = "waits forever without input"
+[test.expect]
+serial = ""
+"#,
+    )
+    .expect("tests");
+    let src = "org 0x10000\nbits 32\nread: mov dx, 0x3fd\n.w: in al, dx\n test al, 1\n jz .w\n mov dx, 0x3f8\n in al, dx\n cmp al, 10\n je done\n out dx, al\n jmp read\ndone: mov dx, 0xf4\n mov al, 7\n out dx, al\n cli\n hlt\n";
+    let prepared = prepare(&lab, &VmlabAssembler::default(), src.as_bytes(), false);
+    let out = run_all(&lab, &CoreFactory, &prepared, &tests.tests);
+    assert!(out[0].passed, "{}", out[0].message);
+    assert!(!out[1].passed);
+    assert!(
+        out[1]
+            .message
+            .contains("did not finish within 100000 instructions"),
+        "{}",
+        out[1].message
+    );
+}
