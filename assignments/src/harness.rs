@@ -208,7 +208,11 @@ fn check_stop(
     problems: &mut Vec<String>,
 ) {
     let eip = m.cpu().eip;
-    let where_ = format!("EIP = {eip:#010x}, CPL {}", m.cpu().cpl);
+    let where_ = format!(
+        "EIP = {eip:#010x}, CPL {}, after {} instructions",
+        m.cpu().cpl,
+        m.icount()
+    );
     match stop {
         StopReason::BudgetExhausted => problems.push(format!(
             "did not finish within {budget} instructions (an endless loop, or waiting for something that never comes?); stopped at {where_}"
