@@ -217,9 +217,17 @@ fn check_stop(
         StopReason::BudgetExhausted => problems.push(format!(
             "did not finish within {budget} instructions (an endless loop, or waiting for something that never comes?); stopped at {where_}"
         )),
-        StopReason::TripleFault => problems.push(format!(
-            "the machine triple-faulted (an exception while delivering a double fault; a real PC resets) at {where_}"
-        )),
+        StopReason::TripleFault => {
+            let last = m.recent_exceptions(4);
+            problems.push(format!(
+                "the machine triple-faulted (an exception while delivering a double fault; a real PC resets) at {where_}{}",
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the last exceptions: {}", last.join(", "))
+                }
+            ))
+        }
         StopReason::Halted => match t.expect.stop {
             StopExpect::DebugExit => problems.push(format!(
                 "halted at {where_}; expected a write to the debug-exit port 0xf4"
