@@ -370,8 +370,11 @@ impl Machine {
         self.icount = s.icount;
         self.platform.restore(&s.platform);
         self.mmu.load(&s.tlb);
-        if let (Some(v), Some(saved)) = (self.vmm.as_deref_mut(), s.vmm.as_ref()) {
-            *v = saved.clone();
+        if let Some(v) = self.vmm.as_deref_mut() {
+            match s.vmm.as_ref() {
+                Some(saved) if saved.mode() == v.mode() => *v = saved.clone(),
+                _ => v.reset(),
+            }
         }
         self.dcache.clear();
         self.stop = None;
