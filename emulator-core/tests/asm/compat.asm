@@ -32,6 +32,20 @@ start:
 	mov ss, ax
 	mov esp, 0x30000
 
+; 2: ARPL on a memory selector whose RPL needs no change does not write, so it does
+;    not fault in a read-only segment; ZF=0.
+	CASE 2
+	mov word [0x2000], 0x0013
+	mov ax, 0x20
+	mov ds, ax
+	mov bx, 2
+	arpl [0x2000], bx
+	jz fail
+	mov ax, 0x10
+	mov ds, ax
+	cmp word [0x2000], 0x0013
+	jne fail
+
 	CASE 0xff
 	mov eax, 0x600d
 	hlt
@@ -45,6 +59,7 @@ gdt:
 	dq 0x00cf9a000000ffff ; 0x08 code32 flat
 	dq 0x00cf92000000ffff ; 0x10 data32 flat
 	dq 0x000f92000000ffff ; 0x18 data16 (B=0), 1 MiB
+	dq 0x00cf90000000ffff ; 0x20 read-only data
 gdt_end:
 gdtr:
 	dw gdt_end - gdt - 1
