@@ -12,6 +12,7 @@ use crate::state::{cr0, flags};
 use crate::stop::StopReason;
 
 use super::segment::NewStack;
+use super::task::TaskSource;
 use super::{CS, ESP, SS};
 
 /// Where an interrupt comes from (it decides the EXT bit and the gate DPL check).
@@ -111,7 +112,7 @@ impl Machine {
         let lo = self.read_lin(base, 4, 0)?;
         let hi = self.read_lin(base.wrapping_add(4), 4, 0)?;
         let gate = super::segment::Descriptor { lo, hi };
-        if !gate.system() || !matches!(gate.typ(), 6 | 7 | 0xe | 0xf) {
+        if !gate.system() || !matches!(gate.typ(), 5 | 6 | 7 | 0xe | 0xf) {
             return Err(idt_err);
         }
         let cpl = self.cpu.cpl;
@@ -120,6 +121,17 @@ impl Machine {
         }
         if !gate.present() {
             return Err(Exception::SegmentNotPresent(vector as u16 * 8 + 2 + ext));
+        }
+        if gate.typ() == 5 {
+            let eip = self.cpu.eip;
+            self.gate_task(gate.gate_selector(), TaskSource::Call, eip, ext)?;
+            if let Some(code) = error_code {
+                // A 32-bit TSS: the error code is a dword on the new task's stack.
+                if let Err(e) = self.push(4, code) {
+                    self.exception(e);
+                }
+            }
+            return Ok(());
         }
         let tsel = gate.gate_selector();
         if tsel & 0xfffc == 0 {

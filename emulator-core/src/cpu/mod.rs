@@ -7,6 +7,7 @@ pub(crate) mod exec;
 pub(crate) mod fast;
 pub(crate) mod interrupt;
 pub(crate) mod segment;
+pub(crate) mod task;
 
 #[cfg(test)]
 mod tests;

@@ -46,12 +46,80 @@ start:
 	cmp word [0x2000], 0x0013
 	jne fail
 
+; 3: hardware task switches: CALL to a TSS (NT and back link set, IRET returns), JMP to
+;    a TSS and back (busy bits moved, no link), INT through a task gate.
+	CASE 3
+	mov dword [0x5100+0x20], task_b        ; EIP
+	mov dword [0x5100+0x24], 2             ; EFLAGS
+	mov dword [0x5100+0x38], 0x28000       ; ESP
+	mov dword [0x5100+0x48], 0x10          ; ES
+	mov dword [0x5100+0x4c], 0x08          ; CS
+	mov dword [0x5100+0x50], 0x10          ; SS
+	mov dword [0x5100+0x54], 0x10          ; DS
+	mov dword [0x5100+0x60], 0             ; LDT
+	mov dword [0x6000], 0
+	mov ax, 0x28
+	ltr ax
+	mov esi, 0x1234
+	call 0x30:0
+	cmp esi, 0x1234
+	jne fail
+	cmp dword [0x6000], 1
+	jne fail
+	cmp byte [gdt+0x35], 0x89              ; task B available again after its IRET
+	jne fail
+	cmp byte [gdt+0x2d], 0x8b              ; task A busy
+	jne fail
+	str ax
+	cmp ax, 0x28
+	jne fail
+	mov eax, cr0
+	test al, 8                             ; CR0.TS set by the switch
+	jz fail
+	clts
+	pushfd
+	pop eax
+	test eax, 0x4000
+	jnz fail
+	jmp 0x30:0
+	cmp dword [0x6000], 2
+	jne fail
+	cmp word [0x5100], 0x28                ; link left from the CALL, not rewritten by JMP
+	jne fail
+	cmp byte [gdt+0x35], 0x89
+	jne fail
+	lidt [idtr]
+	int 0x40
+	cmp dword [0x6000], 3
+	jne fail
+	cmp esi, 0x1234
+	jne fail
+	clts
+
 	CASE 0xff
 	mov eax, 0x600d
 	hlt
 fail:
 	mov eax, 0xbad
 	hlt
+
+task_b:
+	inc dword [0x6000]
+	pushfd
+	pop eax
+	test eax, 0x4000
+	jz .via_jmp
+	cmp word [0x5100], 0x28
+	jne fail
+	cmp byte [gdt+0x35], 0x8b
+	jne fail
+	iretd
+	jmp task_b
+.via_jmp:
+	cmp byte [gdt+0x2d], 0x89
+	jne fail
+	jmp 0x28:0
+	jmp task_b
 
 	align 8
 gdt:
@@ -60,7 +128,17 @@ gdt:
 	dq 0x00cf92000000ffff ; 0x10 data32 flat
 	dq 0x000f92000000ffff ; 0x18 data16 (B=0), 1 MiB
 	dq 0x00cf90000000ffff ; 0x20 read-only data
+	dq 0x0000890050000067 ; 0x28 TSS A at 0x5000
+	dq 0x0000890051000067 ; 0x30 TSS B at 0x5100
 gdt_end:
 gdtr:
 	dw gdt_end - gdt - 1
 	dd gdt
+	align 8
+idt:
+	times 0x40 dq 0
+	dw 0, 0x30, 0x8500, 0   ; 0x40 task gate to TSS B
+idt_end:
+idtr:
+	dw idt_end - idt - 1
+	dd idt
