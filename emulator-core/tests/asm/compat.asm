@@ -96,12 +96,46 @@ start:
 	jne fail
 	clts
 
+; 4: an exception with an error code through a task gate: the handler task finds the
+;    error code on its stack and returns with IRET; the faulting task resumes.
+	CASE 4
+	mov dword [0x5200+0x20], task_c
+	mov dword [0x5200+0x24], 2
+	mov dword [0x5200+0x38], 0x27000
+	mov dword [0x5200+0x48], 0x10
+	mov dword [0x5200+0x4c], 0x08
+	mov dword [0x5200+0x50], 0x10
+	mov dword [0x5200+0x54], 0x10
+	mov dword [idt+13*8], 0x00380000
+	mov dword [idt+13*8+4], 0x8500
+	mov esi, 0x4321
+	mov ax, 0x1f8
+.fault:
+	mov es, ax
+	jmp fail
+.resume:
+	cmp esi, 0x4321
+	jne fail
+	cmp dword [0x6004], .fault
+	jne fail
+	clts
+
 	CASE 0xff
 	mov eax, 0x600d
 	hlt
 fail:
 	mov eax, 0xbad
 	hlt
+
+task_c:
+	cmp dword [esp], 0x1f8
+	jne fail
+	add esp, 4
+	mov eax, [0x5000+0x20]
+	mov [0x6004], eax
+	mov dword [0x5000+0x20], start.resume
+	iretd
+	jmp task_c
 
 task_b:
 	inc dword [0x6000]
@@ -130,6 +164,7 @@ gdt:
 	dq 0x00cf90000000ffff ; 0x20 read-only data
 	dq 0x0000890050000067 ; 0x28 TSS A at 0x5000
 	dq 0x0000890051000067 ; 0x30 TSS B at 0x5100
+	dq 0x0000890052000067 ; 0x38 TSS C at 0x5200
 gdt_end:
 gdtr:
 	dw gdt_end - gdt - 1
