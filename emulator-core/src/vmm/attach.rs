@@ -211,8 +211,9 @@ impl Machine {
     /// Instruction hook, before dispatch with EIP at the instruction: `true` when the
     /// VMM executed it (it retires as one instruction).
     pub(crate) fn vmm_before_execute(&mut self, insn: &Instruction) -> bool {
-        if self.vmm.is_none() {
-            return false;
+        match self.vmm.as_deref() {
+            Some(v) if v.interested(&self.cpu, insn) => {}
+            _ => return false,
         }
         let d = self.with_vmm(|v, m, cpu| v.before_execute(m, cpu, insn));
         if d != Delivery::Native {
