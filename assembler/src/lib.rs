@@ -33,7 +33,7 @@ pub const DEFAULT_MAX_INCLUDE_DEPTH: usize = 32;
 /// Default limit on the number of errors reported.
 pub const DEFAULT_MAX_ERRORS: usize = 100;
 /// Default limit on the number of source lines after preprocessing.
-pub const DEFAULT_MAX_LINES: usize = 4 << 20;
+pub const DEFAULT_MAX_LINES: usize = 2 << 20;
 
 /// Returns the text of an `%include`d file, given the name written in the source.
 pub type IncludeFn<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -50,7 +50,8 @@ pub struct Options<'a> {
     pub max_include_depth: usize,
     /// Most errors reported; the rest are summarised in one last message.
     pub max_errors: usize,
-    /// Most source lines after preprocessing.
+    /// Most source lines after preprocessing (macro and `%rep` expansion may look
+    /// at twice as many before giving up).
     pub max_lines: usize,
 }
 
