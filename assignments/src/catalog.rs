@@ -90,6 +90,18 @@ pub fn embedded_texts() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// Runs a lab's visible tests on `source` (assembly) with vmlab's machine and
+/// assembler: what the browser's "Run visible tests" does.
+pub fn run_visible_tests(lab_id: &str, source: &str) -> Vec<TestOutcome> {
+    let max = visible_lab(lab_id)
+        .map(|(m, _)| m.grading.max_image_bytes)
+        .unwrap_or(1 << 16);
+    let asm = crate::core_machine::VmlabAssembler {
+        max_output_bytes: max.saturating_mul(4),
+    };
+    run_visible_tests_with(lab_id, source, &crate::core_machine::CoreFactory, &asm)
+}
+
 /// Runs a lab's visible tests on `source` with the given machine and assembler.
 /// Problems before any test (unknown lab, a component lab) come back as one
 /// failed outcome that says what happened.

@@ -3,7 +3,7 @@
 
 use emulator_core::{Gpr, MachineConfig, StopReason};
 
-use crate::manifest::LabManifest;
+use crate::manifest::{Entry, LabManifest};
 use crate::paging::{translate, Translation};
 use crate::regs::Reg;
 use crate::spec::{StopExpect, TestSpec};
@@ -132,14 +132,17 @@ fn run_checked(
         .create(cfg)
         .map_err(|e| format!("could not build the machine ({} mode): {e}", t.mode.name()))?;
     let load = lab.machine.load;
-    m.load_flat(load, image)
+    let entry = lab.machine.entry;
+    m.load_flat(load, image, entry)
         .map_err(|e| format!("could not load the program at {load:#x}: {e}"))?;
     for mem in &t.mem {
         let bytes = mem.to_bytes()?;
         m.write_phys(mem.addr, &bytes)
             .map_err(|e| format!("test setup: memory at {:#x}: {e}", mem.addr))?;
     }
-    m.cpu_mut().gpr[Gpr::Esp as usize] = STACK_TOP;
+    if entry == Entry::Flat32 {
+        m.cpu_mut().gpr[Gpr::Esp as usize] = STACK_TOP;
+    }
     if let Some(n) = t.call {
         let entry = routine_entry(image, load, n)?;
         m.write_phys(RETURN_STUB, &[0xf4])
@@ -184,6 +187,11 @@ fn routine_entry(image: &[u8], load: u32, n: u32) -> Result<u32, String> {
         })?;
     let entry = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let end = load.saturating_add(image.len() as u32);
+    if entry < load && (entry as usize) < image.len() {
+        return Err(format!(
+            "routine table entry {n} is {entry:#x}, an offset into the program rather than an address: is `org {load:#x}` missing?"
+        ));
+    }
     if entry < load || entry >= end {
         return Err(format!(
             "routine table entry {n} is {entry:#x}, outside the program ({load:#x}..{end:#x}); keep the `dd` table at the very start"
@@ -200,14 +208,26 @@ fn check_stop(
     problems: &mut Vec<String>,
 ) {
     let eip = m.cpu().eip;
-    let where_ = format!("EIP = {eip:#010x}, CPL {}", m.cpu().cpl);
+    let where_ = format!(
+        "EIP = {eip:#010x}, CPL {}, after {} instructions",
+        m.cpu().cpl,
+        m.icount()
+    );
     match stop {
         StopReason::BudgetExhausted => problems.push(format!(
             "did not finish within {budget} instructions (an endless loop, or waiting for something that never comes?); stopped at {where_}"
         )),
-        StopReason::TripleFault => problems.push(format!(
-            "the machine triple-faulted (an exception while delivering a double fault; a real PC resets) at {where_}"
-        )),
+        StopReason::TripleFault => {
+            let last = m.recent_exceptions(4);
+            problems.push(format!(
+                "the machine triple-faulted (an exception while delivering a double fault; a real PC resets) at {where_}{}",
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the last exceptions: {}", last.join(", "))
+                }
+            ))
+        }
         StopReason::Halted => match t.expect.stop {
             StopExpect::DebugExit => problems.push(format!(
                 "halted at {where_}; expected a write to the debug-exit port 0xf4"

@@ -19,6 +19,8 @@ pub mod component;
 #[cfg(feature = "harness")]
 pub mod catalog;
 #[cfg(feature = "harness")]
+pub mod core_machine;
+#[cfg(feature = "harness")]
 pub mod harness;
 #[cfg(feature = "harness")]
 pub mod manifest;
@@ -35,7 +37,7 @@ pub mod target;
 pub mod native;
 
 #[cfg(feature = "harness")]
-pub use catalog::{catalog, run_visible_tests_with, LabInfo};
+pub use catalog::{catalog, run_visible_tests, run_visible_tests_with, LabInfo};
 #[cfg(feature = "harness")]
 pub use manifest::{LabKind, LabManifest, Visibility};
 

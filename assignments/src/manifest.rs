@@ -48,6 +48,19 @@ impl Visibility {
     }
 }
 
+/// How a guest program starts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Entry {
+    /// 32-bit protected mode at the load address: flat ring-0 segments (the loader's
+    /// GDT: code 0x08, data 0x10), paging off, ESP = 0x90000.
+    #[default]
+    Flat32,
+    /// Real mode at 0:load, like a boot sector; the program switches to protected
+    /// mode itself (under trap-and-emulate, that is when the VMM deprivileges it).
+    Real16,
+}
+
 /// Where a guest submission goes and what machine it runs on, unless a test says otherwise.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +71,9 @@ pub struct MachineDefaults {
     /// Physical address the flat image is loaded at (the source's `org`).
     #[serde(default = "default_load")]
     pub load: u32,
+    /// How the program starts.
+    #[serde(default)]
+    pub entry: Entry,
     /// Instructions a test may run before it counts as an endless loop.
     #[serde(default = "default_budget")]
     pub budget: u64,
@@ -71,6 +87,7 @@ impl Default for MachineDefaults {
         MachineDefaults {
             ram_mib: default_ram(),
             load: default_load(),
+            entry: Entry::default(),
             budget: default_budget(),
             serial_capacity: default_serial(),
         }

@@ -17,8 +17,8 @@ pub enum Mode {
     Bare,
     /// Trap-and-emulate with the guest kernel at ring 1.
     TrapEmulate,
-    /// Trap-and-emulate with the guest kernel at ring 3.
-    TrapEmulateRing3,
+    /// Trap-and-emulate with the guest kernel at ring 2.
+    TrapEmulateRing2,
     /// Hardware-assisted with nested paging.
     HwAssist,
     /// Hardware-assisted with shadow paging.
@@ -31,7 +31,7 @@ impl Mode {
         match self {
             Mode::Bare => ExecMode::Bare,
             Mode::TrapEmulate => ExecMode::TrapEmulate { guest_ring: 1 },
-            Mode::TrapEmulateRing3 => ExecMode::TrapEmulate { guest_ring: 3 },
+            Mode::TrapEmulateRing2 => ExecMode::TrapEmulate { guest_ring: 2 },
             Mode::HwAssist => ExecMode::HwAssist {
                 paging: GuestPaging::Nested,
             },
@@ -45,7 +45,7 @@ impl Mode {
         match self {
             Mode::Bare => "bare",
             Mode::TrapEmulate => "trap-emulate",
-            Mode::TrapEmulateRing3 => "trap-emulate-ring3",
+            Mode::TrapEmulateRing2 => "trap-emulate-ring2",
             Mode::HwAssist => "hw-assist",
             Mode::HwAssistShadow => "hw-assist-shadow",
         }

@@ -3,11 +3,12 @@
 
 use emulator_core::{CpuState, MachineConfig, StopReason};
 
+pub use crate::manifest::Entry;
+
 /// A machine a test runs a guest submission on.
 pub trait GuestMachine {
-    /// Loads a flat image at `addr` and enters it in 32-bit protected mode
-    /// (flat ring-0 segments, paging off).
-    fn load_flat(&mut self, addr: u32, image: &[u8]) -> Result<(), String>;
+    /// Loads a flat image at `addr` and prepares to enter it as `entry` says.
+    fn load_flat(&mut self, addr: u32, image: &[u8], entry: Entry) -> Result<(), String>;
     /// Writes guest-physical memory.
     fn write_phys(&mut self, addr: u32, bytes: &[u8]) -> Result<(), String>;
     /// Reads guest-physical memory without side effects (unmapped reads as 0xFF).
@@ -27,6 +28,9 @@ pub trait GuestMachine {
     /// How many VM exits of the reason named `reason` the VMM took (`None`: this
     /// machine runs no VMM, or keeps no such count).
     fn vm_exits(&self, reason: &str) -> Option<u64>;
+    /// The last exceptions delivered (at most `n`, oldest first), one line each with
+    /// where they happened: what a student needs to see after a triple fault.
+    fn recent_exceptions(&self, n: usize) -> Vec<String>;
     /// The VMM's Popek–Goldberg reports, one line each (`None`: no VMM).
     fn sensitive_reports(&self) -> Option<Vec<String>>;
 }

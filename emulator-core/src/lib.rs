@@ -37,11 +37,12 @@ pub mod alu {
 pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
 pub use counters::Counters;
+pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};
-pub use machine::{FlatEntry, Machine, VgaText};
+pub use machine::{FlatEntry, Machine};
 pub use mmu::{PageWalk, PdeView, PteView, TlbEntryView, WalkStep};
-pub use platform::{IoEffect, Platform, PlatformState, PostWrite};
+pub use platform::{IoEffect, Platform, PlatformState};
 pub use snapshot::Snapshot;
 pub use state::{CpuState, Gpr, SegReg, Segment, TableReg};
 pub use stop::StopReason;

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::HostError;
+use crate::state::{cr0, flags, Gpr, SegReg, Segment, TableReg};
 
 /// The magic value in the Multiboot header.
 pub const MULTIBOOT_HEADER_MAGIC: u32 = 0x1bad_b002;
@@ -550,6 +551,72 @@ pub fn parse_multiboot(image: &[u8], cmdline: &str, ram_bytes: u32) -> Result<Lo
     })
 }
 
+/// Bytes of zeroes written at a time when clearing a segment's BSS.
+const ZERO_CHUNK: usize = 64 * 1024;
+
+impl crate::machine::Machine {
+    /// Loads a Multiboot (v1) kernel as QEMU's `-kernel` does and prepares the entry
+    /// state the specification defines: EAX = 0x2BADB002, EBX = the information
+    /// structure, flat 32-bit protected mode (CS = 0x08 code, the other segment
+    /// registers 0x10 data, both base 0 and limit 4 GiB, from a GDT placed in front of
+    /// the information block), paging off, EFLAGS.IF and VM clear. ESP points just
+    /// below the information block (the specification leaves it undefined).
+    ///
+    /// The machine is reset first; RAM outside the kernel and the block is kept.
+    pub fn load_multiboot(&mut self, elf: &[u8], cmdline: &str) -> Result<(), HostError> {
+        let ram = self.config().ram_mib.saturating_mul(1 << 20);
+        let plan = parse_multiboot(elf, cmdline, ram)?;
+        self.reset();
+        for (i, seg) in plan.segments.iter().enumerate() {
+            let bytes = seg
+                .file_offset
+                .checked_add(seg.file_size as usize)
+                .and_then(|end| elf.get(seg.file_offset..end))
+                .ok_or_else(|| bad(format!("segment {i} runs past the end of the file")))?;
+            self.write_phys(seg.paddr, bytes)?;
+            let zeroes = alloc::vec![0u8; ZERO_CHUNK];
+            let mut at = seg.paddr + seg.file_size;
+            let end = seg.paddr + seg.mem_size;
+            while at < end {
+                let n = ((end - at) as usize).min(ZERO_CHUNK);
+                self.write_phys(at, &zeroes[..n])?;
+                at += n as u32;
+            }
+        }
+        self.write_phys(plan.info.block_base(), &plan.info.encode())?;
+        let cpu = self.cpu_mut();
+        let code = Segment {
+            selector: ENTRY_CS,
+            base: 0,
+            limit: 0xffff_ffff,
+            attrs: 0xc09b,
+        };
+        let data = Segment {
+            selector: ENTRY_DS,
+            base: 0,
+            limit: 0xffff_ffff,
+            attrs: 0xc093,
+        };
+        for s in cpu.seg.iter_mut() {
+            *s = data;
+        }
+        cpu.seg[SegReg::Cs as usize] = code;
+        cpu.gdtr = TableReg {
+            base: plan.info.gdt_addr(),
+            limit: (8 * ENTRY_GDT.len() - 1) as u16,
+        };
+        cpu.cr0 = (cpu.cr0 | cr0::PE) & !cr0::PG;
+        cpu.eflags = flags::RESERVED1;
+        cpu.gpr = [0; 8];
+        cpu.gpr[Gpr::Eax as usize] = MULTIBOOT_BOOTLOADER_MAGIC;
+        cpu.gpr[Gpr::Ebx as usize] = plan.info.addr;
+        cpu.gpr[Gpr::Esp as usize] = plan.info.block_base();
+        cpu.eip = plan.entry;
+        cpu.cpl = 0;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -798,5 +865,53 @@ mod tests {
         }
         assert!(accepted > 0, "some corruptions hit unused bytes");
         assert!(accepted < 3000, "most corruptions are refused");
+    }
+
+    #[test]
+    fn machine_entry_state_follows_the_specification() {
+        use crate::machine::Machine;
+        use crate::stop::StopReason;
+        let image = elf(0x10_0000, 0x3, &[0xf4], 0x100);
+        let mut m = Machine::new(crate::MachineConfig::default()).unwrap();
+        // Garbage where the BSS goes proves that the loader zeroes it.
+        m.write_phys(0x10_0000, &[0xaa; 0x200]).unwrap();
+        m.load_multiboot(&image, "root=/dev/null").unwrap();
+        let cpu = m.cpu().clone();
+        assert_eq!(cpu.reg(Gpr::Eax), MULTIBOOT_BOOTLOADER_MAGIC);
+        assert_eq!(cpu.reg(Gpr::Ebx), INFO_BASE + STRUCT_OFFSET);
+        assert_eq!(cpu.eip, 0x10_000c);
+        assert_eq!(cpu.cr0 & (cr0::PE | cr0::PG), cr0::PE);
+        assert_eq!(cpu.eflags & (flags::IF | flags::VM), 0);
+        assert_eq!(cpu.sreg(SegReg::Cs).selector, ENTRY_CS);
+        assert!(cpu.sreg(SegReg::Cs).big());
+        assert_eq!(cpu.sreg(SegReg::Ss).limit, 0xffff_ffff);
+        assert_eq!(cpu.gdtr.base, INFO_BASE);
+        let mut seg = [0u8; 0x200];
+        m.peek_phys(0x10_0000, &mut seg);
+        assert_eq!(seg[..4], MULTIBOOT_HEADER_MAGIC.to_le_bytes());
+        assert_eq!(seg[12], 0xf4);
+        assert!(seg[13..13 + 0x100].iter().all(|&b| b == 0), "BSS zeroed");
+        assert_eq!(seg[13 + 0x100], 0xaa, "memory past the BSS untouched");
+        let mut info = [0u8; 20];
+        m.peek_phys(INFO_BASE + STRUCT_OFFSET, &mut info);
+        assert_eq!(u32_at(&info, 8), Some(15 * 1024));
+        let cmdline = u32_at(&info, 16).unwrap();
+        let mut text = [0u8; 15];
+        m.peek_phys(cmdline, &mut text);
+        assert_eq!(&text, b"root=/dev/null\0");
+        assert_eq!(m.run(10), StopReason::Halted);
+    }
+
+    #[test]
+    fn machine_refuses_a_kernel_beyond_ram() {
+        use crate::machine::Machine;
+        let image = elf(0x10_0000, 0x3, &[0xf4], 0);
+        let cfg = crate::MachineConfig {
+            ram_mib: 1,
+            ..crate::MachineConfig::default()
+        };
+        let mut m = Machine::new(cfg).unwrap();
+        let r = reason(m.load_multiboot(&image, "").unwrap_err());
+        assert!(r.contains("outside the 1 MiB of RAM"), "{r}");
     }
 }

@@ -14,11 +14,12 @@ use crate::counters::Counters;
 use crate::cpu::alu::Flags;
 use crate::cpu::decode::DecodeCache;
 use crate::cpu::{CS, ESP};
+use crate::devices::{PostWrite, VgaText};
 use crate::error::{Exception, HostError};
 use crate::events::{Event, EventKind, EventRing};
 use crate::memory::Memory;
 use crate::mmu::{self, Mmu, PageWalk, PdeView, PteView, TlbEntryView};
-use crate::platform::{Platform, PostWrite};
+use crate::platform::Platform;
 use crate::snapshot::Snapshot;
 use crate::state::{flags, CpuState, Segment, TableReg};
 use crate::stop::StopReason;
@@ -43,22 +44,6 @@ pub enum FlatEntry {
     Protected32,
 }
 
-/// The 80×25 VGA text screen as (character, attribute) cells.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct VgaText {
-    /// 2000 cells, row by row.
-    pub cells: Vec<(u8, u8)>,
-}
-
-impl VgaText {
-    /// Columns.
-    pub const COLS: usize = 80;
-    /// Rows.
-    pub const ROWS: usize = 25;
-    /// Physical address of the text buffer.
-    pub const BASE: u32 = 0xb8000;
-}
-
 /// An IA-32 PC-style machine.
 #[derive(Debug)]
 pub struct Machine {
@@ -70,6 +55,8 @@ pub struct Machine {
     pub(crate) mem: Memory,
     pub(crate) mmu: Mmu,
     pub(crate) dcache: DecodeCache,
+    /// The pre-decoded fast tier.
+    pub(crate) fast: crate::cpu::fast::FastTier,
     pub(crate) platform: Platform,
     pub(crate) events: EventRing,
     pub(crate) counters: Counters,
@@ -83,8 +70,13 @@ pub struct Machine {
     pub(crate) next_deadline: u64,
     /// The PIC's INTR line as last seen.
     pub(crate) intr: bool,
+    /// Virtual time at which the run loop must look between instructions (0 when the
+    /// INTR line is up or the CPU is halted, else the next device deadline).
+    pub(crate) attention: u64,
     /// The instruction stopped part-way (a long REP) and will resume; do not retire it.
     pub(crate) incomplete: bool,
+    /// The VMM the guest runs under (`None` when bare).
+    pub(crate) vmm: Option<alloc::boxed::Box<crate::vmm::Vmm>>,
 }
 
 impl Machine {
@@ -97,6 +89,7 @@ impl Machine {
             )));
         }
         let platform = Platform::new(&cfg)?;
+        let vmm = Machine::build_vmm(&cfg)?;
         let mut m = Machine {
             mem: Memory::new(cfg.ram_mib as usize * 1024 * 1024),
             events: EventRing::new(cfg.event_capacity),
@@ -106,6 +99,7 @@ impl Machine {
             flags_stale: false,
             mmu: Mmu::default(),
             dcache: DecodeCache::default(),
+            fast: Default::default(),
             platform,
             counters: Counters::default(),
             icount: 0,
@@ -114,7 +108,9 @@ impl Machine {
             stop: None,
             next_deadline: u64::MAX,
             intr: false,
+            attention: 0,
             incomplete: false,
+            vmm,
         };
         m.refresh_platform();
         Ok(m)
@@ -125,9 +121,13 @@ impl Machine {
         &self.cfg
     }
 
-    /// CPU and device reset; RAM (and the ROM) are kept.
+    /// CPU and device reset; RAM (and the ROM) are kept, and virtual time goes on.
     pub fn reset(&mut self) {
+        // The time stamp counter is the machine's virtual clock, shared with the
+        // devices: it keeps running across a reset.
+        let tsc = self.cpu.tsc;
         self.cpu = CpuState::reset();
+        self.cpu.tsc = tsc;
         self.flags = Flags::from_eflags(self.cpu.eflags);
         self.flags_stale = false;
         self.mmu.flush();
@@ -135,6 +135,9 @@ impl Machine {
         self.stop = None;
         self.resume_from_breakpoint = false;
         self.refresh_platform();
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.reset();
+        }
     }
 
     /// Maps a 64 or 128 KiB ROM image below 1 MiB and at the top of 4 GiB, then resets
@@ -142,6 +145,7 @@ impl Machine {
     pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
         self.mem.load_rom(image)?;
         self.dcache.clear();
+        self.fast.clear();
         self.reset();
         Ok(())
     }
@@ -155,6 +159,7 @@ impl Machine {
     ) -> Result<(), HostError> {
         self.mem.write_bytes(addr, image)?;
         self.dcache.clear();
+        self.fast.clear();
         self.reset();
         match entry {
             FlatEntry::Real16 => {
@@ -184,36 +189,41 @@ impl Machine {
                         max: gdt.saturating_sub(addr) as usize,
                     });
                 }
-                let table: [u64; 3] = [0, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff];
-                for (i, d) in table.iter().enumerate() {
+                for (i, d) in crate::loader::ENTRY_GDT.iter().enumerate() {
                     self.mem.write_bytes(gdt + 8 * i as u32, &d.to_le_bytes())?;
                 }
-                self.cpu.gdtr = TableReg {
-                    base: gdt,
-                    limit: 23,
-                };
-                self.cpu.cr0 |= crate::state::cr0::PE;
-                let code = Segment {
-                    selector: 0x08,
-                    base: 0,
-                    limit: 0xffff_ffff,
-                    attrs: 0xc09b,
-                };
-                let data = Segment {
-                    selector: 0x10,
-                    base: 0,
-                    limit: 0xffff_ffff,
-                    attrs: 0xc093,
-                };
-                for s in self.cpu.seg.iter_mut() {
-                    *s = data;
-                }
-                self.cpu.seg[CS] = code;
-                self.cpu.eip = addr;
-                self.cpu.gpr[ESP] = gdt;
+                self.enter_flat32(gdt, addr, gdt);
             }
         }
         Ok(())
+    }
+
+    /// Flat 32-bit ring-0 protected mode with the 3-entry GDT at `gdt` (null, code 0x08,
+    /// data 0x10), paging off, at `eip` with ESP = `esp`.
+    fn enter_flat32(&mut self, gdt: u32, eip: u32, esp: u32) {
+        self.cpu.gdtr = TableReg {
+            base: gdt,
+            limit: 23,
+        };
+        self.cpu.cr0 |= crate::state::cr0::PE;
+        let code = Segment {
+            selector: 0x08,
+            base: 0,
+            limit: 0xffff_ffff,
+            attrs: 0xc09b,
+        };
+        let data = Segment {
+            selector: 0x10,
+            base: 0,
+            limit: 0xffff_ffff,
+            attrs: 0xc093,
+        };
+        for s in self.cpu.seg.iter_mut() {
+            *s = data;
+        }
+        self.cpu.seg[CS] = code;
+        self.cpu.eip = eip;
+        self.cpu.gpr[ESP] = esp;
     }
 
     /// Writes bytes to guest RAM (for harnesses); fails when they do not fit.
@@ -231,6 +241,13 @@ impl Machine {
     pub fn cpu_mut(&mut self) -> &mut CpuState {
         self.flags_stale = true;
         &mut self.cpu
+    }
+
+    /// Turns the pre-decoded fast tier on or off (on by default). Both give the same
+    /// machine state; off runs every instruction through the general interpreter (for
+    /// differential tests and measurements).
+    pub fn set_fast_tier(&mut self, on: bool) {
+        self.fast.enabled = on;
     }
 
     /// Instructions retired since the machine was built.
@@ -330,11 +347,9 @@ impl Machine {
 
     /// The VGA text screen read from 0xB8000.
     pub fn vga_text(&self) -> VgaText {
-        let mut buf = [0u8; VgaText::COLS * VgaText::ROWS * 2];
+        let mut buf = [0u8; VgaText::BYTES];
         self.mem.peek(VgaText::BASE, &mut buf);
-        VgaText {
-            cells: buf.chunks_exact(2).map(|c| (c[0], c[1])).collect(),
-        }
+        VgaText::from_bytes(&buf)
     }
 
     /// The whole machine state as one serializable value.
@@ -347,6 +362,7 @@ impl Machine {
             rom: self.mem.rom().to_vec(),
             platform: self.platform.snapshot(),
             tlb: self.mmu.save(),
+            vmm: self.vmm.as_deref().cloned(),
         }
     }
 
@@ -366,7 +382,14 @@ impl Machine {
         self.icount = s.icount;
         self.platform.restore(&s.platform);
         self.mmu.load(&s.tlb);
+        if let Some(v) = self.vmm.as_deref_mut() {
+            match s.vmm.as_ref() {
+                Some(saved) if saved.mode() == v.mode() => *v = saved.clone(),
+                _ => v.reset(),
+            }
+        }
         self.dcache.clear();
+        self.fast.clear();
         self.stop = None;
         self.resume_from_breakpoint = false;
         self.refresh_platform();
@@ -400,6 +423,7 @@ impl Machine {
             self.mmu.flush();
             self.flags_stale = false;
         }
+        self.update_attention();
     }
 
     fn leave(&mut self) {
@@ -418,6 +442,17 @@ impl Machine {
     pub(crate) fn refresh_platform(&mut self) {
         self.next_deadline = self.platform.next_deadline().unwrap_or(u64::MAX);
         self.intr = self.platform.interrupt_pending();
+        self.update_attention();
+    }
+
+    /// Recomputes [`Machine::attention`] after the INTR line, HLT or a deadline changed.
+    #[inline]
+    pub(crate) fn update_attention(&mut self) {
+        self.attention = if self.intr || self.cpu.halted {
+            0
+        } else {
+            self.next_deadline
+        };
     }
 
     /// The run loop; `None` when the budget ran out.
@@ -426,12 +461,15 @@ impl Machine {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if self.cpu.tsc >= self.next_deadline || self.intr || self.cpu.halted || watch {
+            if watch || self.cpu.tsc >= self.attention || self.cpu.halted {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
                     Between::Continue => continue,
                     Between::Stop(s) => return Some(s),
                 }
+            }
+            if !watch && self.fast_run(&mut left) {
+                continue;
             }
             self.execute_one();
             if self.stop.is_some() {
@@ -444,11 +482,17 @@ impl Machine {
     /// Timers, interrupts, HLT and breakpoints between two instructions.
     #[inline(never)]
     fn between_instructions(&mut self, watch: bool) -> Between {
+        let r = self.between_checks(watch);
+        self.update_attention();
+        r
+    }
+
+    fn between_checks(&mut self, watch: bool) -> Between {
         if self.cpu.tsc >= self.next_deadline {
             self.platform.advance(self.cpu.tsc);
             self.refresh_platform();
         }
-        if self.intr && self.cpu.eflags & flags::IF != 0 && !self.cpu.interrupt_shadow {
+        if self.intr && self.interrupts_enabled() && !self.cpu.interrupt_shadow {
             if let Some((vector, irq)) = self.platform.acknowledge_interrupt() {
                 self.refresh_platform();
                 self.cpu.halted = false;
@@ -463,7 +507,7 @@ impl Machine {
             self.refresh_platform();
         }
         if self.cpu.halted {
-            if self.cpu.eflags & flags::IF != 0 && self.next_deadline != u64::MAX {
+            if self.interrupts_enabled() && self.next_deadline != u64::MAX {
                 self.cpu.tsc = self.cpu.tsc.max(self.next_deadline);
                 return Between::Continue;
             }

@@ -42,6 +42,8 @@ const TLB_VALID: u32 = 1;
 const T_USER: u8 = 1;
 const T_WRITE: u8 = 2;
 const T_DIRTY: u8 = 4;
+/// The entry is a 4 KiB piece of a 4 MiB page.
+const T_LARGE: u8 = 8;
 
 /// One cached translation.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -55,7 +57,7 @@ pub(crate) struct TlbEntry {
 }
 
 /// The paging unit: a direct-mapped TLB in front of the two-level walk.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Mmu {
     tlb: Vec<TlbEntry>,
     /// Translations served from the TLB.
@@ -64,6 +66,22 @@ pub struct Mmu {
     pub(crate) misses: u64,
     /// Page walks (including the probe walks of instruction fetches and faults).
     pub(crate) walks: u64,
+    /// Some entry came from a 4 MiB page since the last flush.
+    large_cached: bool,
+}
+
+impl core::fmt::Debug for Mmu {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mmu")
+            .field(
+                "valid_entries",
+                &self.tlb.iter().filter(|e| e.tag & TLB_VALID != 0).count(),
+            )
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .field("walks", &self.walks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Mmu {
@@ -73,6 +91,7 @@ impl Default for Mmu {
             hits: 0,
             misses: 0,
             walks: 0,
+            large_cached: false,
         }
     }
 }
@@ -89,9 +108,11 @@ impl Mmu {
     /// Drops every cached translation (MOV to CR3, CR0/CR4 paging changes).
     pub fn flush(&mut self) {
         self.tlb.fill(TlbEntry::default());
+        self.large_cached = false;
     }
 
-    /// Drops the translation of the page holding `linear` (INVLPG).
+    /// Drops the translation of the page holding `linear` (INVLPG); for a 4 MiB page,
+    /// every cached piece of it.
     pub fn invalidate(&mut self, linear: u32) {
         let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
         if let Some(e) = self.tlb.get_mut(i) {
@@ -99,6 +120,26 @@ impl Mmu {
                 *e = TlbEntry::default();
             }
         }
+        if self.large_cached {
+            for e in self.tlb.iter_mut() {
+                if e.bits & T_LARGE != 0 && (e.tag ^ linear) & 0xffc0_0000 == 0 {
+                    *e = TlbEntry::default();
+                }
+            }
+        }
+    }
+
+    /// The TLB's translation of `linear` for an access of kind `acc`, when an entry
+    /// allows it; no walk and no other side effect than the hit count.
+    #[inline(always)]
+    pub(crate) fn lookup(&mut self, linear: u32, acc: u8, cr0v: u32) -> Option<u32> {
+        let e = self.tlb.get(((linear >> 12) as usize) & (TLB_SIZE - 1))?;
+        let need = tlb_need(acc, cr0v);
+        if e.tag == (linear & !0xfff) | TLB_VALID && e.bits & need == need {
+            self.hits += 1;
+            return Some(e.frame | (linear & 0xfff));
+        }
+        None
     }
 
     /// Translates `linear` for an access of kind `acc` (see [`access`]), walking the
@@ -135,7 +176,42 @@ impl Mmu {
         self.misses += 1;
         self.walks += 1;
         let (frame, bits) = walk(mem, regs, linear, acc)?;
+        self.large_cached |= bits & T_LARGE != 0;
         let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
+        if let Some(e) = self.tlb.get_mut(i) {
+            *e = TlbEntry {
+                tag: (linear & !0xfff) | TLB_VALID,
+                frame,
+                bits,
+            };
+        }
+        Ok(frame | (linear & 0xfff))
+    }
+
+    /// [`Mmu::translate`] with the page walk on a miss supplied by the caller (a VMM's
+    /// shadow or nested walk).
+    #[inline(always)]
+    pub(crate) fn translate_with(
+        &mut self,
+        mem: &mut Memory,
+        regs: PagingRegs,
+        linear: u32,
+        acc: u8,
+        walker: impl FnOnce(&mut Memory, PagingRegs, u32, u8) -> Result<(u32, u8), Exception>,
+    ) -> Result<u32, Exception> {
+        let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
+        if let Some(e) = self.tlb.get(i) {
+            if e.tag == (linear & !0xfff) | TLB_VALID {
+                let need = tlb_need(acc, regs.cr0);
+                if e.bits & need == need {
+                    self.hits += 1;
+                    return Ok(e.frame | (linear & 0xfff));
+                }
+            }
+        }
+        self.misses += 1;
+        self.walks += 1;
+        let (frame, bits) = walker(mem, regs, linear, acc)?;
         if let Some(e) = self.tlb.get_mut(i) {
             *e = TlbEntry {
                 tag: (linear & !0xfff) | TLB_VALID,
@@ -174,6 +250,7 @@ impl Mmu {
         for (d, s) in self.tlb.iter_mut().zip(entries) {
             *d = *s;
         }
+        self.large_cached = self.tlb.iter().any(|e| e.bits & T_LARGE != 0);
     }
 }
 
@@ -256,6 +333,9 @@ pub(crate) fn walk(
     }
     if leaf & pte::D != 0 {
         bits |= T_DIRTY;
+    }
+    if large {
+        bits |= T_LARGE;
     }
     Ok((frame, bits))
 }

@@ -4,12 +4,35 @@
 ; masking and console output are hypercalls (VMCALL, EAX = number). On bare
 ; hardware the same operations use CLI/STI and the UART, never PUSHF/POPF.
 
-        org 0x10000
+        org 0x7c00
+        bits 16
+
+; Real mode, like a boot sector: switch to 32-bit protected mode. (Under the
+; trap-and-emulate VMM, this MOV to CR0 is where the kernel is deprivileged.)
+boot:   cli
+        cld
+        xor ax, ax
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov sp, 0x7c00
+        o32 lgdt [gdt_desc]
+        mov eax, cr0
+        or al, 1
+        mov cr0, eax
+        jmp dword 0x08:pm_entry
+
         bits 32
+pm_entry:
+        mov ax, 0x10
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov esp, 0x90000
 
 %define COM1       0x3F8
 %define IDT        0x20000
-%define WAIT       200000           ; polling rounds for a timer tick (about 8 ticks' worth)
+%define WAIT       20000            ; polling rounds for a timer tick (about 8 ticks' worth)
 
 %define HC_CONSOLE_WRITE 1          ; EBX = buffer, ECX = length
 %define HC_IRQ_DISABLE   2          ; EAX = previous interrupt flag (0/1)
@@ -73,12 +96,12 @@ start:
         out 0x21, al
         mov al, 0xFF
         out 0xA1, al
-        ; 8254 PIT channel 0: rate generator at 1 kHz
+        ; 8254 PIT channel 0: rate generator at 10 kHz
         mov al, 0x34
         out 0x43, al
-        mov al, 1193 & 0xFF
+        mov al, 119 & 0xFF
         out 0x40, al
-        mov al, 1193 >> 8
+        mov al, 119 >> 8
         out 0x40, al
 
         mov eax, 1
@@ -228,3 +251,11 @@ idt_desc:       dw 256 * 8 - 1
 ticks:          dd 0
 pv:             dd 0
 iflag:          dd 0
+
+        align 8
+gdt:        dq 0
+            dq 0x00CF9A000000FFFF       ; 0x08 code, flat
+            dq 0x00CF92000000FFFF       ; 0x10 data, flat
+gdt_end:
+gdt_desc:   dw gdt_end - gdt - 1
+            dd gdt

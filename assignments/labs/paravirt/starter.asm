@@ -3,12 +3,35 @@
 ; detect vmlab's VMM and use hypercalls there (see the statement), so that its
 ; output is the same everywhere and the VMM reports no sensitive instruction.
 
-        org 0x10000
+        org 0x7c00
+        bits 16
+
+; Real mode, like a boot sector: switch to 32-bit protected mode. (Under the
+; trap-and-emulate VMM, this MOV to CR0 is where the kernel is deprivileged.)
+boot:   cli
+        cld
+        xor ax, ax
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov sp, 0x7c00
+        o32 lgdt [gdt_desc]
+        mov eax, cr0
+        or al, 1
+        mov cr0, eax
+        jmp dword 0x08:pm_entry
+
         bits 32
+pm_entry:
+        mov ax, 0x10
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov esp, 0x90000
 
 %define COM1       0x3F8
 %define IDT        0x20000
-%define WAIT       200000           ; polling rounds for a timer tick (about 8 ticks' worth)
+%define WAIT       20000            ; polling rounds for a timer tick (about 8 ticks' worth)
 start:
         cld
         mov dword [ticks], 0
@@ -55,12 +78,12 @@ start:
         out 0x21, al
         mov al, 0xFF
         out 0xA1, al
-        ; 8254 PIT channel 0: rate generator at 1 kHz
+        ; 8254 PIT channel 0: rate generator at 10 kHz
         mov al, 0x34
         out 0x43, al
-        mov al, 1193 & 0xFF
+        mov al, 119 & 0xFF
         out 0x40, al
-        mov al, 1193 >> 8
+        mov al, 119 >> 8
         out 0x40, al
 
         mov eax, 1
@@ -181,3 +204,11 @@ msg_unexpected: db "pv: unexpected exception", 10, 0
 idt_desc:       dw 256 * 8 - 1
                 dd IDT
 ticks:          dd 0
+
+        align 8
+gdt:        dq 0
+            dq 0x00CF9A000000FFFF       ; 0x08 code, flat
+            dq 0x00CF92000000FFFF       ; 0x10 data, flat
+gdt_end:
+gdt_desc:   dw gdt_end - gdt - 1
+            dd gdt

@@ -49,6 +49,8 @@ pub struct BuildEnv {
 impl BuildEnv {
     /// Builds under `root` (`root/work`, `root/target`) with the `cargo` on `$CARGO` or `PATH`.
     pub fn under(root: &Path) -> BuildEnv {
+        // Absolute, since the scratch projects name the API crate by path.
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         BuildEnv {
             cargo: std::env::var_os("CARGO")
                 .map(PathBuf::from)
@@ -256,7 +258,7 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
         "shift-rotate" => {
             let cases = shift::cases(select);
             let lines = cases.iter().map(shift::Case::to_line).collect();
-            let reference = reference::shift_rotate::Submission;
+            let reference = reference::CoreShift;
             (
                 lines,
                 Box::new(move |i, got| {

@@ -31,10 +31,53 @@ pub(crate) struct Decoded {
     pub cc: u8,
     /// Decoded as 16-bit code (IP wraps at 64 KiB).
     pub code16: bool,
+    /// Per operand: [`K_GPR`], [`K_MEM`], [`K_IMM`] or [`K_OTHER`].
+    pub kind: [u8; 4],
+    /// Per general-purpose register operand: the register, packed by [`pack_gpr`].
+    pub reg: [u8; 4],
+    /// The first immediate operand, extended as its kind says.
+    pub imm: u32,
+    /// Effective address: base and index GPR numbers ([`NO_REG`] when absent), the
+    /// index scale as a shift, and the displacement.
+    pub base: u8,
+    pub index: u8,
+    pub scale: u8,
+    pub disp: u32,
+    /// A LOCK prefix on an instruction that does not allow one.
+    pub bad_lock: bool,
+}
+
+/// Operand kinds precomputed at decode time.
+pub(crate) const K_GPR: u8 = 0;
+pub(crate) const K_MEM: u8 = 1;
+pub(crate) const K_IMM: u8 = 2;
+pub(crate) const K_OTHER: u8 = 3;
+/// No base or index register.
+pub(crate) const NO_REG: u8 = 0xff;
+
+/// Packs a GPR operand as number | width code << 3 (0: 32-bit, 1: 16-bit, 2: low byte,
+/// 3: high byte); `None` for other registers.
+pub(crate) fn pack_gpr(r: Register) -> Option<u8> {
+    let n = r as u32;
+    match n {
+        1..=4 => Some((n - 1) as u8 | 2 << 3),
+        5..=8 => Some((n - 5) as u8 | 3 << 3),
+        21..=28 => Some((n - 21) as u8 | 1 << 3),
+        37..=44 => Some((n - 37) as u8),
+        _ => None,
+    }
+}
+
+/// The GPR number of a 16- or 32-bit base/index register.
+fn addr_reg(r: Register) -> Option<u8> {
+    match pack_gpr(r) {
+        Some(p) if p >> 3 <= 1 => Some(p & 7),
+        _ => None,
+    }
 }
 
 impl Decoded {
-    fn new(ins: Instruction, bitness: u32) -> Decoded {
+    pub(crate) fn new(ins: Instruction, bitness: u32) -> Decoded {
         let mnem = ins.mnemonic();
         let msize = match ins.memory_size().size() {
             s @ (1 | 2 | 4 | 6 | 8) => s as u8,
@@ -102,6 +145,46 @@ impl Decoded {
             ConditionCode::None => 0xff,
             c => c as u8 - 1,
         };
+        let mut kind = [K_OTHER; 4];
+        let mut reg = [0u8; 4];
+        let mut imm = 0u32;
+        let mut have_imm = false;
+        for n in 0..ins.op_count().min(4) {
+            let k = &mut kind[n as usize];
+            match ins.op_kind(n) {
+                OpKind::Register => {
+                    if let Some(p) = pack_gpr(ins.op_register(n)) {
+                        *k = K_GPR;
+                        reg[n as usize] = p;
+                    }
+                }
+                OpKind::Memory => *k = K_MEM,
+                kd @ (OpKind::Immediate8
+                | OpKind::Immediate16
+                | OpKind::Immediate32
+                | OpKind::Immediate8to16
+                | OpKind::Immediate8to32) => {
+                    *k = K_IMM;
+                    if !have_imm {
+                        have_imm = true;
+                        imm = match kd {
+                            OpKind::Immediate8 => ins.immediate8() as u32,
+                            OpKind::Immediate16 => ins.immediate16() as u32,
+                            OpKind::Immediate32 => ins.immediate32(),
+                            OpKind::Immediate8to16 => ins.immediate8to16() as u16 as u32,
+                            _ => ins.immediate8to32() as u32,
+                        };
+                    } else {
+                        *k = K_OTHER;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let base = addr_reg(ins.memory_base()).unwrap_or(NO_REG);
+        let index = addr_reg(ins.memory_index()).unwrap_or(NO_REG);
+        let scale = ins.memory_index_scale().trailing_zeros() as u8;
+        let bad_lock = ins.has_lock_prefix() && !super::exec::lockable(mnem, kind[0] == K_MEM);
         Decoded {
             ins,
             mnem,
@@ -111,6 +194,14 @@ impl Decoded {
             seg,
             cc,
             code16: bitness == 16,
+            kind,
+            reg,
+            imm,
+            base,
+            index,
+            scale,
+            disp: ins.memory_displacement32(),
+            bad_lock,
         }
     }
 }
@@ -131,11 +222,21 @@ pub(crate) struct Slot {
 const SLOTS: usize = 1 << 14;
 
 /// The decoded-instruction cache.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct DecodeCache {
     slots: Vec<Slot>,
     pub hits: u64,
     pub misses: u64,
+}
+
+impl core::fmt::Debug for DecodeCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DecodeCache")
+            .field("slots", &self.slots.len())
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .finish()
+    }
 }
 
 impl Default for DecodeCache {
@@ -164,7 +265,8 @@ impl DecodeCache {
     /// Returns the slots lent by [`take`](Self::take).
     #[inline(always)]
     pub fn give_back(&mut self, slots: Vec<Slot>) {
-        self.slots = slots;
+        // The placeholder left by `take` owns no allocation: skip its drop.
+        core::mem::forget(core::mem::replace(&mut self.slots, slots));
     }
 
     /// Forgets every cached instruction (new ROM, restored snapshot).
@@ -206,7 +308,7 @@ impl Machine {
         let phys = if self.cpu.cr0 & cr0::PG != 0 {
             let regs = self.paging_regs();
             let acc = self.user_acc();
-            self.mmu.translate(&mut self.mem, regs, lin, acc)?
+            self.translate_access(regs, lin, acc)?
         } else {
             lin
         };
@@ -250,7 +352,7 @@ impl Machine {
             let p2 = if self.cpu.cr0 & cr0::PG != 0 {
                 let regs = self.paging_regs();
                 let acc = self.user_acc() | access::READ;
-                self.mmu.translate(&mut self.mem, regs, next, acc)?
+                self.translate_access(regs, next, acc)?
             } else {
                 next
             };

@@ -31,6 +31,9 @@ impl Machine {
     pub(crate) fn exception(&mut self, first: Exception) {
         let mut cur = first;
         self.note_exception(cur);
+        if self.vmm_exception(cur) {
+            return;
+        }
         for _ in 0..4 {
             let next = match self.deliver(cur.vector(), cur.error_code(), Source::Exception) {
                 Ok(()) => return,
@@ -68,6 +71,9 @@ impl Machine {
 
     /// Accepts a hardware interrupt on `vector` (already acknowledged at the PIC).
     pub(crate) fn external_interrupt(&mut self, vector: u8) {
+        if self.vmm_external(vector) {
+            return;
+        }
         if let Err(e) = self.deliver(vector, None, Source::External) {
             self.exception(e);
         }
@@ -77,6 +83,9 @@ impl Machine {
     pub(crate) fn software_interrupt(&mut self, vector: u8) -> Result<(), Exception> {
         self.counters.software_interrupts += 1;
         self.log(EventKind::SoftwareInterrupt { vector });
+        if let Some(r) = self.vmm_software(vector) {
+            return r;
+        }
         self.deliver(vector, None, Source::Software)
     }
 

@@ -1,9 +1,10 @@
 //! The IA-32 processor: decoding with the per-page decode cache, registers, operand and
 //! memory access through segmentation and paging, and the instruction families.
 
-pub(crate) mod alu;
+pub mod alu;
 pub(crate) mod decode;
 pub(crate) mod exec;
+pub(crate) mod fast;
 pub(crate) mod interrupt;
 pub(crate) mod segment;
 
@@ -16,7 +17,7 @@ use crate::error::Exception;
 use crate::machine::Machine;
 use crate::mmu::{access, PagingRegs};
 use crate::state::{cr0, flags, SegReg};
-use decode::Decoded;
+use decode::{Decoded, K_GPR, K_IMM, K_MEM, NO_REG};
 
 /// ES, CS, SS, DS, FS, GS as indices into `CpuState::seg`.
 pub(crate) const ES: usize = SegReg::Es as usize;
@@ -34,6 +35,16 @@ pub(crate) const ESP: usize = 4;
 pub(crate) const EBP: usize = 5;
 pub(crate) const ESI: usize = 6;
 pub(crate) const EDI: usize = 7;
+
+/// All-ones mask for an operand of `size` bytes (1, 2 or 4).
+#[inline(always)]
+pub(crate) const fn size_mask(size: u8) -> u32 {
+    match size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => 0xffff_ffff,
+    }
+}
 
 /// A physical location for an access that may straddle two pages.
 #[derive(Clone, Copy, Debug)]
@@ -83,6 +94,30 @@ impl Machine {
             37..=44 => g[(n - 37) & 7] = v,
             _ => {}
         }
+    }
+
+    /// Reads a GPR operand packed by [`decode::pack_gpr`].
+    #[inline(always)]
+    pub(crate) fn gpr_get(&self, packed: u8) -> u32 {
+        let v = self.cpu.gpr[(packed & 7) as usize];
+        match packed >> 3 {
+            0 => v,
+            1 => v & 0xffff,
+            2 => v & 0xff,
+            _ => (v >> 8) & 0xff,
+        }
+    }
+
+    /// Writes a GPR operand packed by [`decode::pack_gpr`].
+    #[inline(always)]
+    pub(crate) fn gpr_set(&mut self, packed: u8, v: u32) {
+        let x = &mut self.cpu.gpr[(packed & 7) as usize];
+        *x = match packed >> 3 {
+            0 => v,
+            1 => (*x & !0xffff) | (v & 0xffff),
+            2 => (*x & !0xff) | (v & 0xff),
+            _ => (*x & !0xff00) | ((v & 0xff) << 8),
+        };
     }
 
     /// Writes the low `size` bytes of GPR `i`.
@@ -142,7 +177,7 @@ impl Machine {
             });
         }
         let regs = self.paging_regs();
-        let first = self.mmu.translate(&mut self.mem, regs, lin, acc)?;
+        let first = self.translate_access(regs, lin, acc)?;
         let room = 0x1000 - (lin & 0xfff);
         if room >= size as u32 {
             return Ok(PhysRef {
@@ -151,9 +186,7 @@ impl Machine {
                 split: size,
             });
         }
-        let second = self
-            .mmu
-            .translate(&mut self.mem, regs, lin.wrapping_add(room), acc)?;
+        let second = self.translate_access(regs, lin.wrapping_add(room), acc)?;
         Ok(PhysRef {
             first,
             second,
@@ -324,15 +357,13 @@ impl Machine {
     /// The effective address (offset in the segment) of the memory operand.
     #[inline(always)]
     pub(crate) fn ea(&self, d: &Decoded) -> u32 {
-        let i = &d.ins;
-        let mut a = i.memory_displacement32();
-        let b = i.memory_base();
-        if b != Register::None {
-            a = a.wrapping_add(self.reg_read(b));
+        let g = &self.cpu.gpr;
+        let mut a = d.disp;
+        if d.base != NO_REG {
+            a = a.wrapping_add(g[(d.base & 7) as usize]);
         }
-        let x = i.memory_index();
-        if x != Register::None {
-            a = a.wrapping_add(self.reg_read(x).wrapping_mul(i.memory_index_scale()));
+        if d.index != NO_REG {
+            a = a.wrapping_add(g[(d.index & 7) as usize] << (d.scale & 3));
         }
         if d.addr16 {
             a & 0xffff
@@ -344,13 +375,23 @@ impl Machine {
     /// Reads operand `n` (register, memory of `d.msize` bytes, or immediate).
     #[inline(always)]
     pub(crate) fn op_read(&mut self, d: &Decoded, n: u32) -> Result<u32, Exception> {
-        let i = &d.ins;
-        match i.op_kind(n) {
-            OpKind::Register => Ok(self.reg_read(i.op_register(n))),
-            OpKind::Memory => {
+        let k = n as usize & 3;
+        match d.kind[k] {
+            K_GPR => Ok(self.gpr_get(d.reg[k])),
+            K_MEM => {
                 let off = self.ea(d);
                 self.read_mem(d.seg as usize, off, d.msize)
             }
+            K_IMM => Ok(d.imm),
+            _ => self.op_read_other(d, n),
+        }
+    }
+
+    #[inline(never)]
+    fn op_read_other(&mut self, d: &Decoded, n: u32) -> Result<u32, Exception> {
+        let i = &d.ins;
+        match i.op_kind(n) {
+            OpKind::Register => Ok(self.reg_read(i.op_register(n))),
             OpKind::Immediate8 => Ok(i.immediate8() as u32),
             OpKind::Immediate16 => Ok(i.immediate16() as u32),
             OpKind::Immediate32 => Ok(i.immediate32()),
@@ -361,16 +402,16 @@ impl Machine {
         }
     }
 
-    /// Writes operand `n` (register or memory of `d.msize` bytes).
+    /// Writes operand `n` (general-purpose register or memory of `d.msize` bytes).
     #[inline(always)]
     pub(crate) fn op_write(&mut self, d: &Decoded, n: u32, v: u32) -> Result<(), Exception> {
-        let i = &d.ins;
-        match i.op_kind(n) {
-            OpKind::Register => {
-                self.reg_write(i.op_register(n), v);
+        let k = n as usize & 3;
+        match d.kind[k] {
+            K_GPR => {
+                self.gpr_set(d.reg[k], v);
                 Ok(())
             }
-            OpKind::Memory => {
+            K_MEM => {
                 let off = self.ea(d);
                 self.write_mem(d.seg as usize, off, d.msize, v)
             }
@@ -386,14 +427,15 @@ impl Machine {
         d: &Decoded,
         f: impl FnOnce(&mut Self, u32) -> Result<Option<u32>, Exception>,
     ) -> Result<(), Exception> {
-        let i = &d.ins;
-        if i.op0_kind() == OpKind::Register {
-            let r = i.op0_register();
-            let old = self.reg_read(r);
+        if d.kind[0] == K_GPR {
+            let r = d.reg[0];
+            let old = self.gpr_get(r);
             if let Some(v) = f(self, old)? {
-                self.reg_write(r, v);
+                self.gpr_set(r, v);
             }
             Ok(())
+        } else if d.kind[0] != K_MEM {
+            Err(Exception::InvalidOpcode)
         } else {
             let off = self.ea(d);
             let size = d.msize;

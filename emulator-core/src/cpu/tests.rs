@@ -795,3 +795,45 @@ fn snapshot_restore_continues_bit_exactly() {
     m.run(7_000);
     assert_eq!(m.snapshot(), after);
 }
+
+#[test]
+fn no_fpu_fnstsw_leaves_ax() {
+    // mov ax, 0x5a5a ; fninit ; fnstsw ax
+    let m = run32(&[0x66, 0xb8, 0x5a, 0x5a, 0xdb, 0xe3, 0xdf, 0xe0], &[], 0);
+    assert_eq!(m.cpu().gpr[EAX] & 0xffff, 0x5a5a);
+}
+
+#[test]
+fn fpu_instruction_with_cr0_em_raises_nm() {
+    let mut m = machine();
+    // IVT[7] = 0000:7D00; handler: mov bx, 0x77 ; hlt
+    m.write_phys(7 * 4, &[0x00, 0x7d, 0x00, 0x00]).unwrap();
+    m.write_phys(0x7d00, &[0xbb, 0x77, 0x00, HLT]).unwrap();
+    // mov eax, cr0 ; or al, 4 ; mov cr0, eax ; fninit
+    let stop = run16(
+        &mut m,
+        &[0x0f, 0x20, 0xc0, 0x0c, 0x04, 0x0f, 0x22, 0xc0, 0xdb, 0xe3],
+        &[],
+    );
+    assert_eq!(stop, StopReason::Halted);
+    assert_eq!(m.cpu().gpr[EBX] & 0xffff, 0x77);
+    assert_eq!(m.counters().exceptions[7], 1);
+}
+
+#[test]
+fn undefined_opcode_raises_ud() {
+    let mut m = machine();
+    m.write_phys(6 * 4, &[0x00, 0x7d, 0x00, 0x00]).unwrap();
+    m.write_phys(0x7d00, &[0xbb, 0x66, 0x00, HLT]).unwrap();
+    // ud2
+    let stop = run16(&mut m, &[0x0f, 0x0b], &[]);
+    assert_eq!(stop, StopReason::Halted);
+    assert_eq!(m.cpu().gpr[EBX] & 0xffff, 0x66);
+}
+
+#[test]
+fn debug_output_stays_small() {
+    let m = machine();
+    let text = alloc::format!("{m:?} {:?}", m.snapshot());
+    assert!(text.len() < 20_000, "{} bytes", text.len());
+}

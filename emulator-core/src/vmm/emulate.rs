@@ -12,7 +12,7 @@ use crate::state::{cr0, flags, CpuState, SegReg, Segment, TableReg};
 use super::exit::ExitReason;
 use super::guest::{self, access, Descriptor};
 use super::operand::{memory_linear, read_reg, reg_or_imm, seg_of, stack_mask, write_reg};
-use super::vcpu::{VirtualCpu, VMM_CR0_BITS, VMM_IDT_BASE, VMM_IDT_LIMIT, VMM_TR_SELECTOR};
+use super::vcpu::{vmm_task_register, VirtualCpu, VMM_CR0_BITS, VMM_IDT_BASE, VMM_IDT_LIMIT};
 use super::{format_instruction, Delivery, GuestEvent, Vmm, VmmHost};
 
 /// An emulated instruction's outcome: the exit's reason and the VMM's action.
@@ -41,11 +41,27 @@ impl Vmm {
         cpu: &mut CpuState,
         insn: &Instruction,
     ) -> Delivery {
+        self.start_at(cpu);
+        let d = self.before_execute_at(host, cpu, insn);
+        self.done_at();
+        d
+    }
+
+    fn before_execute_at(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &mut CpuState,
+        insn: &Instruction,
+    ) -> Delivery {
         match self.mode {
             ExecMode::Bare => Delivery::Native,
             ExecMode::TrapEmulate { .. } => {
                 if !self.vcpu.deprivileged {
-                    return self.watch_real_mode(host, cpu, insn);
+                    if !cpu.protected_mode() || cpu.cpl != 0 || cpu.v86() {
+                        return self.watch_real_mode(host, cpu, insn);
+                    }
+                    // a loader started the guest in protected mode: deprivilege it now
+                    self.start_deprivileged(host, cpu);
                 }
                 if insn.mnemonic() == Mnemonic::Cpuid {
                     return self.cpuid(cpu, insn);
@@ -64,6 +80,18 @@ impl Vmm {
 
     /// Sees each exception and interrupt before the hardware delivers it.
     pub fn intercept(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &mut CpuState,
+        event: GuestEvent,
+    ) -> Delivery {
+        self.start_at(cpu);
+        let d = self.intercept_at(host, cpu, event);
+        self.done_at();
+        d
+    }
+
+    fn intercept_at(
         &mut self,
         host: &mut dyn VmmHost,
         cpu: &mut CpuState,
@@ -91,6 +119,7 @@ impl Vmm {
             }
             return Delivery::Native;
         }
+        self.emulated = false;
         if !self.vcpu.deprivileged {
             return Delivery::Native;
         }
@@ -103,6 +132,7 @@ impl Vmm {
                 let text = format_instruction(&insn);
                 match self.emulate(host, cpu, &insn) {
                     Ok(Some(em)) => {
+                        self.emulated = true;
                         self.exit(cpu, em.reason, text, em.action);
                         if !em.jumped {
                             cpu.eip = next_eip(cpu, &insn);
@@ -150,6 +180,16 @@ impl Vmm {
         };
         let what = describe(event);
         self.exit(cpu, reason, what, action);
+        if let GuestEvent::Software { vector } = event {
+            let saved = cpu.clone();
+            return match self.deliver(host, cpu, vector, None, true) {
+                Ok(()) => Delivery::Done,
+                Err(e) => {
+                    *cpu = saved;
+                    Delivery::Fault(e)
+                }
+            };
+        }
         self.inject_event(host, cpu, event)
     }
 
@@ -193,8 +233,25 @@ impl Vmm {
         Delivery::Done
     }
 
+    /// Takes over a guest that a loader started in protected mode at ring 0 (a flat
+    /// binary or a Multiboot kernel): its state becomes the virtual CPU's.
+    fn start_deprivileged(&mut self, host: &mut dyn VmmHost, cpu: &mut CpuState) {
+        self.vcpu = VirtualCpu::capture(cpu);
+        self.vcpu.deprivileged = true;
+        self.shadow.switch_to(self.vcpu.cr3);
+        self.deprivilege(cpu);
+        let ring = self.guest_ring;
+        host.flush_tlb();
+        self.exit(
+            cpu,
+            ExitReason::ModeSwitch,
+            String::from("(start in protected mode)"),
+            format!("the guest kernel starts deprivileged at ring {ring}"),
+        );
+    }
+
     /// Puts the VMM's values into the hardware for a deprivileged guest.
-    fn deprivilege(&self, cpu: &mut CpuState) {
+    fn deprivilege(&mut self, cpu: &mut CpuState) {
         cpu.cr0 = self.vcpu.cr0 | VMM_CR0_BITS;
         cpu.cpl = self.guest_ring;
         cpu.gdtr = self.vcpu.gdtr;
@@ -203,13 +260,20 @@ impl Vmm {
             base: VMM_IDT_BASE,
             limit: VMM_IDT_LIMIT,
         };
-        cpu.tr = Segment {
-            selector: VMM_TR_SELECTOR,
-            base: 0,
-            limit: 0,
-            attrs: 0x8b,
-        };
-        cpu.eflags = (cpu.eflags & !flags::IOPL) | flags::IF;
+        cpu.tr = vmm_task_register(self.vcpu.tr.selector);
+        cpu.eflags &= !flags::IOPL;
+        self.set_virtual_if(cpu, self.vcpu.interrupt_flag);
+    }
+
+    /// Sets the virtual IF, and the hardware IF with it (so PUSHF reads it true;
+    /// at ring 1 with IOPL 0 the guest's own POPF and IRET cannot change it).
+    pub(crate) fn set_virtual_if(&mut self, cpu: &mut CpuState, on: bool) {
+        self.vcpu.interrupt_flag = on;
+        if on {
+            cpu.eflags |= flags::IF;
+        } else {
+            cpu.eflags &= !flags::IF;
+        }
     }
 
     /// Gives the hardware back to the guest (it left protected mode).
@@ -233,15 +297,18 @@ impl Vmm {
 
     /// The guest's EFLAGS as it should see them (virtual IF and IOPL at its kernel level).
     pub(crate) fn guest_eflags(&self, cpu: &CpuState) -> u32 {
-        if self.deprivileged() && self.guest_cpl(cpu) == 0 {
-            let mut f = cpu.eflags & !(flags::IF | flags::IOPL);
-            if self.vcpu.interrupt_flag {
-                f |= flags::IF;
-            }
-            f | ((self.vcpu.iopl as u32 & 3) << 12)
-        } else {
-            cpu.eflags
+        if !self.deprivileged() {
+            return cpu.eflags;
         }
+        if self.guest_cpl(cpu) != 0 {
+            // user mode runs with IOPL 0 and takes every interrupt
+            return cpu.eflags | flags::IF;
+        }
+        let mut f = cpu.eflags & !(flags::IF | flags::IOPL);
+        if self.vcpu.interrupt_flag {
+            f |= flags::IF;
+        }
+        f | ((self.vcpu.iopl as u32 & 3) << 12)
     }
 
     /// Emulates one privileged instruction of the guest kernel; `Ok(None)` when it is
@@ -255,11 +322,11 @@ impl Vmm {
         let m = insn.mnemonic();
         let r = match m {
             Mnemonic::Cli => {
-                self.vcpu.interrupt_flag = false;
+                self.set_virtual_if(cpu, false);
                 done(ExitReason::InterruptFlag, String::from("virtual IF := 0"))
             }
             Mnemonic::Sti => {
-                self.vcpu.interrupt_flag = true;
+                self.set_virtual_if(cpu, true);
                 cpu.interrupt_shadow = true;
                 done(ExitReason::InterruptFlag, String::from("virtual IF := 1"))
             }
@@ -493,14 +560,26 @@ impl Vmm {
                     let mut seg = d.segment(sel);
                     seg.attrs |= 2;
                     self.vcpu.tr = seg;
+                    cpu.tr = vmm_task_register(sel);
                     done(
                         ExitReason::DescriptorTable,
                         format!(
-                            "virtual TR := {sel:#06x} (TSS at {:#010x}, marked busy); the hardware keeps the VMM's TSS",
+                            "virtual TR := {sel:#06x} (TSS at {:#010x}, marked busy); the hardware's TSS stays the VMM's",
                             seg.base
                         ),
                     )
                 }
+            }
+            Mnemonic::Rdtsc => {
+                cpu.gpr[0] = cpu.tsc as u32;
+                cpu.gpr[2] = (cpu.tsc >> 32) as u32;
+                done(
+                    ExitReason::Rdtsc,
+                    format!(
+                        "time stamp {}: virtual time, as the guest's CR4.TSD allows its kernel",
+                        cpu.tsc
+                    ),
+                )
             }
             Mnemonic::Wbinvd | Mnemonic::Invd => done(
                 ExitReason::Cache,
@@ -558,6 +637,7 @@ impl Vmm {
             }
             2 => {
                 self.vcpu.cr2 = value;
+                cpu.cr2 = value;
                 Ok(done(
                     ExitReason::CrWrite,
                     format!("virtual CR2 := {value:#010x}"),
@@ -565,6 +645,8 @@ impl Vmm {
             }
             3 => {
                 self.vcpu.cr3 = value;
+                // mirrored for the debugger's views; the hardware walks the shadow
+                cpu.cr3 = value;
                 self.shadow.switch_to(value);
                 host.flush_tlb();
                 Ok(done(
@@ -576,6 +658,7 @@ impl Vmm {
             }
             4 => {
                 self.vcpu.cr4 = value;
+                cpu.cr4 = value;
                 self.shadow.drop_all();
                 host.flush_tlb();
                 Ok(done(
@@ -741,7 +824,7 @@ impl Vmm {
     }
 
     /// Loads a data or stack segment register at guest privilege 0, with the checks
-    /// the hardware makes; SS gets the ring-compressed RPL.
+    /// the hardware makes.
     fn load_data_segment(
         &mut self,
         host: &mut dyn VmmHost,
@@ -775,7 +858,7 @@ impl Vmm {
                 return Err(Exception::StackFault(err));
             }
             self.set_accessed(host, cpu, sel)?;
-            cpu.seg[s as usize] = d.segment(err | self.guest_ring as u16);
+            cpu.seg[s as usize] = d.segment(sel);
             cpu.interrupt_shadow = true;
         } else {
             if !d.readable() || (!d.conforming() && d.dpl() < rpl) {
@@ -790,7 +873,8 @@ impl Vmm {
         Ok(())
     }
 
-    /// The code segment for a transfer to guest privilege `rpl`, ring-compressed.
+    /// The code segment for a transfer to guest privilege `rpl` (the selector keeps
+    /// the guest's RPL; the hardware CPL is the VMM's business).
     fn code_segment(
         &mut self,
         host: &mut dyn VmmHost,
@@ -810,7 +894,7 @@ impl Vmm {
             return Err(Exception::SegmentNotPresent(err));
         }
         self.set_accessed(host, cpu, sel)?;
-        Ok(d.segment(err | self.hw_ring(rpl) as u16))
+        Ok(d.segment(err | rpl as u16))
     }
 
     fn emulate_far(
@@ -861,7 +945,7 @@ impl Vmm {
         Ok(Emulated {
             reason: ExitReason::FarTransfer,
             action: format!(
-                "far transfer to {sel:#06x}:{off:#010x}; CS holds RPL {} (ring compression)",
+                "far transfer to {sel:#06x}:{off:#010x}, run at ring {}",
                 self.guest_ring
             ),
             jumped: true,
@@ -897,7 +981,15 @@ impl Vmm {
         } else {
             let (new_esp, _) = self.peek_pop(host, cpu, size, 2 * size as u32 + extra)?;
             let (new_ss, _) = self.peek_pop(host, cpu, size, 3 * size as u32 + extra)?;
-            self.return_outward(host, cpu, sel, eip, new_ss as u16, new_esp + extra, None)?;
+            self.return_outward(
+                host,
+                cpu,
+                sel,
+                eip,
+                new_ss as u16,
+                new_esp.wrapping_add(extra),
+                None,
+            )?;
         }
         Ok(Emulated {
             reason: ExitReason::FarTransfer,
@@ -934,9 +1026,9 @@ impl Vmm {
             cpu.seg[SegReg::Cs as usize] = cs;
             cpu.eip = eip;
             set_esp(cpu, esp);
-            self.vcpu.interrupt_flag = fl & flags::IF != 0;
             self.vcpu.iopl = ((fl >> 12) & 3) as u8;
-            cpu.eflags = (fl & !(flags::IOPL | flags::VM)) | flags::IF | flags::RESERVED1;
+            cpu.eflags = (fl & !(flags::IOPL | flags::VM)) | flags::RESERVED1;
+            self.set_virtual_if(cpu, fl & flags::IF != 0);
             action = format!(
                 "IRET to the guest kernel at {sel:#06x}:{eip:#010x}; virtual IF := {}",
                 self.vcpu.interrupt_flag as u8
@@ -983,7 +1075,7 @@ impl Vmm {
         cpu.cpl = self.hw_ring(rpl);
         if let Some(fl) = eflags {
             self.vcpu.interrupt_flag = fl & flags::IF != 0;
-            cpu.eflags = (fl & !flags::VM) | flags::RESERVED1;
+            cpu.eflags = (fl & !(flags::VM | flags::IOPL)) | flags::RESERVED1;
         }
         for s in [SegReg::Es, SegReg::Ds, SegReg::Fs, SegReg::Gs] {
             let seg = cpu.sreg(s);

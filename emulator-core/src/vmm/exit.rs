@@ -35,6 +35,8 @@ pub enum ExitReason {
     Cache,
     /// CPUID (always exits, so the VMM can announce itself).
     Cpuid,
+    /// RDTSC while the guest has set CR4.TSD.
+    Rdtsc,
     /// VMCALL: a hypercall.
     Hypercall,
     /// A hidden page fault: the guest's tables allow the access, the shadow is filled.
@@ -53,7 +55,7 @@ pub enum ExitReason {
 
 impl ExitReason {
     /// Every reason, in display order.
-    pub const ALL: [ExitReason; 21] = [
+    pub const ALL: [ExitReason; 22] = [
         ExitReason::InterruptFlag,
         ExitReason::Hlt,
         ExitReason::Io,
@@ -68,6 +70,7 @@ impl ExitReason {
         ExitReason::Iret,
         ExitReason::Cache,
         ExitReason::Cpuid,
+        ExitReason::Rdtsc,
         ExitReason::Hypercall,
         ExitReason::ShadowFill,
         ExitReason::PageFault,
@@ -94,6 +97,7 @@ impl ExitReason {
             ExitReason::Iret => "iret",
             ExitReason::Cache => "cache",
             ExitReason::Cpuid => "cpuid",
+            ExitReason::Rdtsc => "rdtsc",
             ExitReason::Hypercall => "hypercall",
             ExitReason::ShadowFill => "shadow-fill",
             ExitReason::PageFault => "page-fault",
@@ -122,6 +126,7 @@ impl ExitReason {
             ExitReason::Iret => 350,
             ExitReason::Cache => 50,
             ExitReason::Cpuid => 100,
+            ExitReason::Rdtsc => 60,
             ExitReason::Hypercall => 150,
             ExitReason::ShadowFill => 1200,
             ExitReason::PageFault => 900,

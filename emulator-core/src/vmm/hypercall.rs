@@ -102,7 +102,7 @@ impl Vmm {
 
     fn set_interrupt_flag(&mut self, cpu: &mut CpuState, on: bool) {
         if self.deprivileged() {
-            self.vcpu.interrupt_flag = on;
+            self.set_virtual_if(cpu, on);
         } else if on {
             cpu.eflags |= flags::IF;
         } else {

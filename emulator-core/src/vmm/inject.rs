@@ -26,6 +26,7 @@ impl Vmm {
             };
             if let GuestEvent::Exception(Exception::PageFault { linear, .. }) = current {
                 self.vcpu.cr2 = linear;
+                cpu.cr2 = linear;
             }
             let saved = cpu.clone();
             match self.deliver(host, cpu, vector, error, software) {
@@ -47,7 +48,7 @@ impl Vmm {
     }
 
     /// One delivery through a 32-bit interrupt or trap gate of the guest's IDT.
-    fn deliver(
+    pub(crate) fn deliver(
         &mut self,
         host: &mut dyn VmmHost,
         cpu: &mut CpuState,
@@ -115,7 +116,7 @@ impl Vmm {
             if !ssd.present() {
                 return Err(Exception::StackFault((ss0 & !3) + ext));
             }
-            cpu.seg[SegReg::Ss as usize] = ssd.segment((ss0 & !3) | self.hw_ring(new_cpl) as u16);
+            cpu.seg[SegReg::Ss as usize] = ssd.segment(ss0);
             cpu.gpr[4] = esp0;
             self.push(host, cpu, 4, old_ss as u32)?;
             self.push(host, cpu, 4, old_esp)?;
@@ -127,15 +128,15 @@ impl Vmm {
             self.push(host, cpu, 4, code)?;
         }
         let hw = self.hw_ring(new_cpl);
-        cpu.seg[SegReg::Cs as usize] = d.segment((sel & !3) | hw as u16);
+        cpu.seg[SegReg::Cs as usize] = d.segment((sel & !3) | new_cpl as u16);
         cpu.eip = offset;
         cpu.cpl = hw;
         cpu.halted = false;
         cpu.eflags &= !(flags::TF | flags::NT | flags::RF | flags::VM);
         if new_cpl == 0 {
-            self.vcpu.interrupt_flag = trap && guest_flags & flags::IF != 0;
             self.vcpu.iopl = ((guest_flags >> 12) & 3) as u8;
-            cpu.eflags = (cpu.eflags & !flags::IOPL) | flags::IF;
+            cpu.eflags &= !flags::IOPL;
+            self.set_virtual_if(cpu, trap && guest_flags & flags::IF != 0);
         } else if !trap {
             cpu.eflags &= !flags::IF;
         }

@@ -26,8 +26,8 @@
 //!   shadow tables ([`shadow`]); under nested paging it makes the
 //!   two-dimensional walk ([`nested`]).
 //! * [`Vmm::interrupts_enabled`]: whether the hardware may take an interrupt
-//!   now. A deprivileged guest kernel runs with the hardware IF set and the VMM
-//!   keeps its virtual IF, so the interrupt window is the virtual one.
+//!   now. The VMM keeps the deprivileged guest kernel's interrupt flag (CLI and
+//!   STI trap), so the interrupt window is the virtual one.
 //!
 //! # Modes
 //!
@@ -40,14 +40,20 @@
 //! deprivileged at ring 1 (`guest_ring`; 2 also works; ring 3 is refused, since
 //! the VMM tells the guest's kernel from its user mode by the hardware ring).
 //! The hardware then runs with the VMM's values: IDTR = the VMM's IDT
-//! ([`vcpu::VMM_IDT_BASE`]), TR = the VMM's TSS, CR0 with PG/WP/NE set (the
-//! shadow tables), EFLAGS with IF = 1 and IOPL = 0, so every CLI, STI, HLT,
+//! ([`vcpu::VMM_IDT_BASE`]), TR over the VMM's TSS without an I/O bitmap
+//! ([`vcpu::vmm_task_register`]), CR0 with PG/WP/NE set (the shadow tables),
+//! EFLAGS with IOPL = 0 (IF mirrors the virtual IF, so PUSHF reads it true,
+//! but the guest's POPF cannot change it), so every CLI, STI, HLT,
 //! IN/OUT, MOV to or from CRn/DRn, LGDT/LIDT/LLDT/LTR, INVLPG, CLTS, LMSW,
-//! WBINVD faults with #GP and is emulated on the [`vcpu::VirtualCpu`]. Ring
-//! compression shows too: loads of the guest's DPL-0 data and stack
-//! selectors, far jumps into its DPL-0 code and IRETs back into its kernel
-//! fault and are emulated (`segment-load`, `far-transfer`, `iret`); CS and SS
-//! hold RPL 1. The hardware GDT is the guest's own, so SGDT and SLDT read true.
+//! WBINVD, RDTSC with CR4.TSD faults with #GP and is emulated on the
+//! [`vcpu::VirtualCpu`]. Ring compression costs exits too: loads of the guest's
+//! DPL-0 data and stack selectors, far jumps into its DPL-0 code and IRETs back
+//! into its kernel fault at ring 1 and are emulated (`segment-load`,
+//! `far-transfer`, `iret`). vmlab's hardware keeps the CPL apart from CS.RPL, so
+//! the VMM leaves the guest's selectors as the guest loaded them (RPL 0) and MOV
+//! or PUSH from CS/SS, though reported, read what a real machine gives; on
+//! 32-bit Xen they read RPL 1. The hardware GDT is the guest's own, so SGDT and
+//! SLDT read true, and so does STR; SIDT, SMSW and PUSHF do not.
 //! Guest interrupts and exceptions are injected through the guest's IDT; a
 //! true page fault sets the virtual CR2. The guest's page tables are never used
 //! by the hardware: [`shadow`] tables map guest-virtual to host-physical,
@@ -100,6 +106,7 @@ pub mod sensitive;
 pub mod shadow;
 pub mod vcpu;
 
+mod attach;
 mod emulate;
 mod inject;
 
@@ -185,6 +192,9 @@ pub enum Delivery {
     Done,
     /// The VMM stops the machine.
     Stop(StopReason),
+    /// Delivering a software interrupt faulted: the CPU raises this exception at
+    /// the INT instruction, as the hardware would.
+    Fault(Exception),
 }
 
 /// An event the VMM produced, for the machine's event ring.
@@ -235,6 +245,17 @@ pub struct Vmm {
     sensitive_total: u64,
     pending: Vec<VmmEvent>,
     injecting: u8,
+    /// The last #GP intercepted was a privileged instruction the VMM emulated.
+    emulated: bool,
+    /// Stop the run after an instruction that took a VM exit (`StopReason::VmExit`),
+    /// for "run to the next trap".
+    #[serde(default)]
+    pub stop_on_exit: bool,
+    #[serde(default)]
+    stop_requested: bool,
+    /// The linear address of the instruction a hook is handling.
+    #[serde(default)]
+    at: Option<u32>,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -270,7 +291,17 @@ impl Vmm {
             sensitive_total: 0,
             pending: Vec::new(),
             injecting: 0,
+            emulated: false,
+            stop_on_exit: false,
+            stop_requested: false,
+            at: None,
         }))
+    }
+
+    /// The last exception intercepted was a privileged instruction the VMM emulated
+    /// (it retired), not a fault injected into the guest.
+    pub fn last_emulated(&self) -> bool {
+        self.emulated
     }
 
     /// The mode this VMM implements.
@@ -330,10 +361,11 @@ impl Vmm {
     }
 
     /// Whether the hardware may take an external interrupt now: the virtual IF
-    /// while a deprivileged guest kernel runs, the hardware IF otherwise.
+    /// while a deprivileged guest kernel runs, always in its user mode (which runs
+    /// with IOPL 0 and so cannot mask interrupts), the hardware IF otherwise.
     pub fn interrupts_enabled(&self, cpu: &CpuState) -> bool {
-        if self.deprivileged() && self.guest_cpl(cpu) == 0 {
-            self.vcpu.interrupt_flag
+        if self.deprivileged() {
+            self.guest_cpl(cpu) != 0 || self.vcpu.interrupt_flag
         } else {
             cpu.eflags & flags::IF != 0
         }
@@ -393,6 +425,7 @@ impl Vmm {
         };
         let cost = round_trip + reason.handler_cycles();
         self.exits.record(reason, cost);
+        self.stop_requested |= self.stop_on_exit;
         self.event(
             cpu,
             EventKind::VmExit {
@@ -408,10 +441,30 @@ impl Vmm {
         if self.pending.len() >= MAX_PENDING {
             self.pending.remove(0);
         }
-        self.pending.push(VmmEvent {
-            linear_eip: cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip),
-            kind,
-        });
+        let linear_eip = self
+            .at
+            .unwrap_or_else(|| cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip));
+        self.pending.push(VmmEvent { linear_eip, kind });
+    }
+
+    /// Marks the guest instruction the following events belong to (before the VMM
+    /// moves EIP), until [`Vmm::done_at`].
+    fn start_at(&mut self, cpu: &CpuState) {
+        self.at = Some(cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip));
+    }
+
+    fn done_at(&mut self) {
+        self.at = None;
+    }
+
+    /// Whether an exit asked the run to stop (see [`Vmm::stop_on_exit`]); clears the request.
+    pub fn take_stop_request(&mut self) -> bool {
+        core::mem::take(&mut self.stop_requested)
+    }
+
+    /// Events are waiting to be taken.
+    pub fn has_events(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// Takes the events recorded since the last call (the machine moves them to its ring).

@@ -96,7 +96,7 @@ impl Vmm {
                 cpu.ldtr.selector != v.ldtr.selector,
             ),
             Mnemonic::Str => (
-                format!("TR {} (the VMM's TSS)", show_selector(&cpu.tr)),
+                format!("TR {}", show_selector(&cpu.tr)),
                 format!("TR {}", show_selector(&v.tr)),
                 cpu.tr.selector != v.tr.selector,
             ),

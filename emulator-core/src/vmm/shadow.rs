@@ -3,12 +3,12 @@
 //! guest CR3 writes and trimmed by INVLPG.
 //!
 //! The shadow of an address space is a page directory of shadow page tables,
-//! each 1024 entries, built on demand. An entry copies the guest's combined
-//! permissions (both levels' U/S and R/W) and its dirty bit as it was at the
-//! fill; a 4 MiB guest page is split into 4 KiB shadow entries. A missing
-//! entry, or a write through an entry whose guest page was clean, is a hidden
-//! fault: the VMM walks the guest's tables (setting the guest's A and D bits as
-//! the hardware would) and fills the entry. When the guest's own tables forbid
+//! each 1024 entries, built on demand; a 4 MiB guest page is split into 4 KiB
+//! shadow entries. A missing entry, or an access the entry does not allow, is
+//! a hidden fault when the guest's tables allow it: the VMM walks the guest's
+//! tables (setting the guest's A and D bits as the hardware would) and fills
+//! the entry by [`shadow_entry`]'s rules, which keep the guest's dirty bits
+//! exact: a clean page is mapped read-only, so its first write faults again. When the guest's own tables forbid
 //! the access it is a true fault, returned with the guest's error code for
 //! injection. The VMM does not write-protect the guest's page tables, so a
 //! guest CR3 write resynchronizes the shadow (its tables are dropped and
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Exception;
 use crate::state::cr0;
 
-use super::guest::{access, guest_walk, pte, tlb, PhysMem};
+use super::guest::{access, guest_walk, pte, tlb, GuestMapping, PhysMem};
 use super::vcpu::PagingView;
 
 /// Where the views place shadow page tables in the VMM's own memory (labels for
@@ -181,7 +181,7 @@ impl ShadowPaging {
             .and_then(|s| s.tables.get(&pdi))
             .and_then(|t| t.entries.get(pti).copied())
         {
-            if e & pte::P != 0 && permits(e, acc, wp) {
+            if e & pte::P != 0 && permits(e, acc) {
                 self.stats.hits += 1;
                 return Ok((e & !0xfff, tlb_bits(e), ShadowOutcome::Hit));
             }
@@ -193,16 +193,7 @@ impl ShadowPaging {
                 return Err(e);
             }
         };
-        let mut entry = m.frame | pte::P | pte::A;
-        if m.user {
-            entry |= pte::US;
-        }
-        if m.writable {
-            entry |= pte::RW;
-        }
-        if m.dirty {
-            entry |= pte::D;
-        }
+        let entry = shadow_entry(&m, acc, wp);
         let space = self.spaces.entry(key).or_default();
         let table = match space.tables.entry(pdi) {
             alloc::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
@@ -274,22 +265,36 @@ impl ShadowPaging {
     }
 }
 
-/// A write needs the guest's dirty bit already set (else the fill must set it),
-/// and R/W unless it is a supervisor write with CR0.WP clear; a user access needs U/S.
-fn permits(entry: u32, acc: u8, wp: bool) -> bool {
+/// The shadow PTE for a guest mapping the guest's tables allowed for an access of
+/// kind `acc` (the mapping's dirty bit is the guest's after this access):
+/// the host frame (guest-physical = host-physical in vmlab) with P and A; U/S the
+/// guest's effective U/S; R/W and D only when the guest allows writes and its
+/// entry is already dirty, so the first write to a clean page faults again and
+/// the VMM can set the guest's D bit. One exception: a supervisor write to a
+/// read-only page with the guest's CR0.WP clear is allowed, and the page is then
+/// mapped read/write but supervisor-only, so user code still cannot write it.
+/// (The shadow-fill lab states the same rules.)
+pub fn shadow_entry(m: &GuestMapping, acc: u8, wp: bool) -> u32 {
     let user = acc & access::USER != 0;
-    if user && entry & pte::US == 0 {
-        return false;
+    let write = acc & access::WRITE != 0;
+    let mut entry = (m.frame & !0xfff) | pte::P | pte::A;
+    if m.user {
+        entry |= pte::US;
     }
-    if acc & access::WRITE != 0 {
-        if entry & pte::D == 0 {
-            return false;
-        }
-        if entry & pte::RW == 0 && (user || wp) {
-            return false;
-        }
+    if m.writable && m.dirty {
+        entry |= pte::RW | pte::D;
+    } else if write && !m.writable && !user && !wp {
+        entry = (entry & !pte::US) | pte::RW | pte::D;
     }
-    true
+    entry
+}
+
+/// The hardware's check of a shadow entry: user accesses need U/S, writes need R/W
+/// (the hardware CR0.WP is always set under the VMM).
+fn permits(entry: u32, acc: u8) -> bool {
+    let user = acc & access::USER != 0;
+    let write = acc & access::WRITE != 0;
+    (!user || entry & pte::US != 0) && (!write || entry & pte::RW != 0)
 }
 
 fn tlb_bits(entry: u32) -> u8 {
@@ -380,6 +385,31 @@ mod tests {
             })
         );
         assert_eq!(sp.stats.true_faults, 1);
+    }
+
+    #[test]
+    fn supervisor_write_to_a_read_only_page_with_wp_clear_stays_out_of_user_reach() {
+        let mut ram = Ram::new(0x10000);
+        let mut regs = two_level(&mut ram);
+        regs.cr0 &= !crate::state::cr0::WP;
+        ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::US); // user, read-only
+        let mut sp = ShadowPaging::default();
+        let (_, bits, _) = sp.translate(&mut ram, regs, 0x4000, access::WRITE).unwrap();
+        assert_eq!(bits, tlb::WRITE | tlb::DIRTY, "writable, supervisor-only");
+        let e = sp.translate(&mut ram, regs, 0x4000, access::USER | access::WRITE);
+        assert_eq!(
+            e,
+            Err(Exception::PageFault {
+                linear: 0x4000,
+                error_code: 7
+            })
+        );
+        let (_, bits, _) = sp.translate(&mut ram, regs, 0x4000, access::USER).unwrap();
+        assert_eq!(
+            bits & (tlb::USER | tlb::WRITE),
+            tlb::USER,
+            "user read: read-only again"
+        );
     }
 
     #[test]

@@ -10,8 +10,17 @@ use crate::state::{cr0, CpuState, Segment, TableReg};
 pub const VMM_IDT_BASE: u32 = 0xffc0_0000;
 /// Limit of the VMM's IDT.
 pub const VMM_IDT_LIMIT: u16 = 0x7ff;
-/// The selector of the VMM's TSS in the hardware task register.
-pub const VMM_TR_SELECTOR: u16 = 0x0ff8;
+/// The hardware task register of a deprivileged guest: the guest's TR selector
+/// (so STR reads true) over the VMM's own TSS, which has no I/O permission
+/// bitmap, so every IN and OUT of the guest kernel faults and exits.
+pub fn vmm_task_register(guest_selector: u16) -> crate::state::Segment {
+    crate::state::Segment {
+        selector: guest_selector,
+        base: 0,
+        limit: 0,
+        attrs: 0x8b,
+    }
+}
 /// CR0 bits the VMM always sets in the hardware CR0 of a deprivileged guest:
 /// its own paging (the shadow tables), write protection at ring 1, and NE.
 pub const VMM_CR0_BITS: u32 = cr0::PE | cr0::NE | cr0::WP | cr0::PG;

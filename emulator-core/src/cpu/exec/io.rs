@@ -92,7 +92,7 @@ impl Machine {
         let size = d.ins.op1_register().size() as u8;
         let port = self.port_operand(d, 0);
         self.io_permitted(port, size)?;
-        let v = self.cpu.gpr[EAX] & crate::cpu::alu::mask(size);
+        let v = self.cpu.gpr[EAX] & crate::cpu::size_mask(size);
         self.port_out(port, size, v);
         Ok(())
     }

@@ -15,13 +15,13 @@ use super::decode::Decoded;
 use super::ESP;
 use crate::error::Exception;
 use crate::machine::Machine;
-use crate::state::flags;
+use crate::state::{cr0, flags};
 
 /// LOCK is allowed only on read-modify-write instructions with a memory destination.
-fn lockable(d: &Decoded) -> bool {
-    d.ins.op0_kind() == iced_x86::OpKind::Memory
+pub(crate) fn lockable(mnem: M, memory_destination: bool) -> bool {
+    memory_destination
         && matches!(
-            d.mnem,
+            mnem,
             M::Add
                 | M::Adc
                 | M::And
@@ -62,6 +62,10 @@ impl Machine {
             return self.exception(Exception::InvalidOpcode);
         };
         let d = &slot.d;
+        if self.vmm.is_some() && self.vmm_before_execute(&d.ins) {
+            self.dcache.give_back(slots);
+            return;
+        }
         let trap = self.cpu.eflags & flags::TF != 0;
         let next = eip0.wrapping_add(d.ins.len() as u32);
         self.cpu.eip = if d.code16 { next & 0xffff } else { next };
@@ -92,7 +96,7 @@ impl Machine {
     /// The dispatch table.
     #[inline(always)]
     fn exec(&mut self, d: &Decoded) -> Result<(), Exception> {
-        if d.ins.has_lock_prefix() && !lockable(d) {
+        if d.bad_lock {
             return Err(Exception::InvalidOpcode);
         }
         match d.mnem {
@@ -140,18 +144,31 @@ impl Machine {
             M::Lahf => self.op_lahf(),
             M::Sahf => self.op_sahf(),
             M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss => self.op_lxs(d),
-            M::Nop | M::Pause | M::Wait => Ok(()),
+            M::Nop | M::Pause => Ok(()),
+            M::Wait => self.op_wait(),
             M::Cmpxchg => self.op_cmpxchg(d),
             M::Cmpxchg8b => self.op_cmpxchg8b(d),
             M::Xadd => self.op_xadd(d),
 
-            M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test => {
-                self.op_binary(d)
-            }
-            M::Inc | M::Dec | M::Neg | M::Not => self.op_unary(d),
-            M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar => {
-                self.op_shift(d)
-            }
+            M::Add => self.op_add(d),
+            M::Or => self.op_or(d),
+            M::Adc => self.op_adc(d),
+            M::Sbb => self.op_sbb(d),
+            M::And => self.op_and(d),
+            M::Sub => self.op_sub(d),
+            M::Xor => self.op_xor(d),
+            M::Cmp | M::Test => self.op_compare(d),
+            M::Inc => self.op_inc(d),
+            M::Dec => self.op_dec(d),
+            M::Neg => self.op_neg(d),
+            M::Not => self.op_not(d),
+            M::Rol => self.op_rol(d),
+            M::Ror => self.op_ror(d),
+            M::Rcl => self.op_rcl(d),
+            M::Rcr => self.op_rcr(d),
+            M::Shl | M::Sal => self.op_shl(d),
+            M::Shr => self.op_shr(d),
+            M::Sar => self.op_sar(d),
             M::Shld | M::Shrd => self.op_shxd(d),
             M::Mul | M::Imul | M::Div | M::Idiv => self.op_muldiv(d),
             M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => self.op_bcd(d),
@@ -235,7 +252,39 @@ impl Machine {
             M::Verr | M::Verw => self.op_verr(d),
             M::Arpl => self.op_arpl(d),
             M::Wbinvd | M::Invd => self.require_cpl0(),
-            _ => Err(Exception::InvalidOpcode),
+            _ => self.op_unimplemented(d),
         }
+    }
+
+    /// WAIT/FWAIT: #NM when CR0.TS and CR0.MP are both set.
+    fn op_wait(&mut self) -> Result<(), Exception> {
+        let c = self.cpu.cr0;
+        if c & cr0::TS != 0 && c & cr0::MP != 0 {
+            return Err(Exception::DeviceNotAvailable);
+        }
+        Ok(())
+    }
+
+    /// Instructions outside the implemented set. vmlab has no floating-point unit:
+    /// an x87 instruction raises #NM when CR0.EM or CR0.TS is set (so an emulator in
+    /// the guest can take over) and otherwise does nothing, as on an i486SX-style
+    /// machine with an empty coprocessor socket (FNSTSW leaves AX unchanged, which is
+    /// how software detects the missing FPU). Everything else raises #UD.
+    #[inline(never)]
+    fn op_unimplemented(&mut self, d: &Decoded) -> Result<(), Exception> {
+        use iced_x86::CpuidFeature as F;
+        let x87 = d.ins.cpuid_features().iter().any(|f| {
+            matches!(
+                f,
+                F::FPU | F::FPU287 | F::FPU287XL_ONLY | F::FPU387 | F::FPU387SL_ONLY
+            )
+        });
+        if x87 {
+            if self.cpu.cr0 & (cr0::EM | cr0::TS) != 0 {
+                return Err(Exception::DeviceNotAvailable);
+            }
+            return Ok(());
+        }
+        Err(Exception::InvalidOpcode)
     }
 }

@@ -5,7 +5,7 @@
 use iced_x86::{OpKind, Register};
 
 use crate::cpu::alu;
-use crate::cpu::decode::Decoded;
+use crate::cpu::decode::{Decoded, K_OTHER};
 use crate::cpu::{CS, DS, EAX, EBX, ECX, EDX, ES, FS, GS, SS};
 use crate::error::Exception;
 use crate::machine::Machine;
@@ -17,6 +17,15 @@ fn reg_in(r: Register, lo: Register, hi: Register) -> bool {
 
 impl Machine {
     pub(super) fn op_mov(&mut self, d: &Decoded) -> Result<(), Exception> {
+        if d.kind[0] != K_OTHER && d.kind[1] != K_OTHER {
+            let v = self.op_read(d, 1)?;
+            return self.op_write(d, 0, v);
+        }
+        self.op_mov_special(d)
+    }
+
+    /// MOV with a segment, control or debug register, or a moffs operand.
+    fn op_mov_special(&mut self, d: &Decoded) -> Result<(), Exception> {
         let i = &d.ins;
         if i.op0_kind() == OpKind::Register {
             let r = i.op0_register();
@@ -70,8 +79,7 @@ impl Machine {
 
     pub(super) fn op_movzx(&mut self, d: &Decoded) -> Result<(), Exception> {
         let v = self.op_read(d, 1)?;
-        self.reg_write(d.ins.op0_register(), v);
-        Ok(())
+        self.op_write(d, 0, v)
     }
 
     pub(super) fn op_movsx(&mut self, d: &Decoded) -> Result<(), Exception> {
@@ -80,8 +88,7 @@ impl Machine {
             1 => v as u8 as i8 as i32 as u32,
             _ => v as u16 as i16 as i32 as u32,
         };
-        self.reg_write(d.ins.op0_register(), v);
-        Ok(())
+        self.op_write(d, 0, v)
     }
 
     pub(super) fn op_lea(&mut self, d: &Decoded) -> Result<(), Exception> {
@@ -89,8 +96,7 @@ impl Machine {
             return Err(Exception::InvalidOpcode);
         }
         let a = self.ea(d);
-        self.reg_write(d.ins.op0_register(), a);
-        Ok(())
+        self.op_write(d, 0, a)
     }
 
     pub(super) fn op_xchg(&mut self, d: &Decoded) -> Result<(), Exception> {
@@ -150,7 +156,10 @@ impl Machine {
     }
 
     pub(super) fn op_xlat(&mut self, d: &Decoded) -> Result<(), Exception> {
-        let off = self.ea(d);
+        let mut off = self.cpu.gpr[EBX].wrapping_add(self.cpu.gpr[EAX] & 0xff);
+        if d.addr16 {
+            off &= 0xffff;
+        }
         let v = self.read_mem(d.seg as usize, off, 1)?;
         self.gpr_write(EAX, 1, v);
         Ok(())
@@ -214,7 +223,7 @@ impl Machine {
     pub(super) fn op_cmpxchg(&mut self, d: &Decoded) -> Result<(), Exception> {
         let size = d.osize;
         let src = self.reg_read(d.ins.op1_register());
-        let acc = self.cpu.gpr[EAX] & alu::mask(size);
+        let acc = self.cpu.gpr[EAX] & crate::cpu::size_mask(size);
         let mut loaded = 0;
         self.op0_rmw(d, |m, dst| {
             alu::cmp(&mut m.flags, size, acc, dst);

@@ -266,6 +266,7 @@ impl Machine {
     pub(super) fn op_hlt(&mut self) -> Result<(), Exception> {
         self.require_cpl0()?;
         self.cpu.halted = true;
+        self.attention = 0;
         Ok(())
     }
 

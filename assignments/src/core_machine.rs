@@ -1,0 +1,116 @@
+//! The core's [`Machine`] as the harness's [`GuestMachine`], and the assembler
+//! (`vmlab-asm`) as its [`Assembler`]: the pair the browser and the grader use.
+
+use emulator_core::{CpuState, EventKind, FlatEntry, Machine, MachineConfig, StopReason};
+
+use crate::target::{Assembler, Entry, GuestMachine, MachineFactory};
+
+/// A [`Machine`] under test.
+#[derive(Debug)]
+pub struct CoreMachine(pub Machine);
+
+impl GuestMachine for CoreMachine {
+    fn load_flat(&mut self, addr: u32, image: &[u8], entry: Entry) -> Result<(), String> {
+        let entry = match entry {
+            Entry::Flat32 => FlatEntry::Protected32,
+            Entry::Real16 => FlatEntry::Real16,
+        };
+        self.0
+            .load_flat(addr, image, entry)
+            .map_err(|e| e.to_string())
+    }
+    fn write_phys(&mut self, addr: u32, bytes: &[u8]) -> Result<(), String> {
+        self.0.write_phys(addr, bytes).map_err(|e| e.to_string())
+    }
+    fn peek_phys(&self, addr: u32, buf: &mut [u8]) {
+        self.0.peek_phys(addr, buf);
+    }
+    fn cpu(&self) -> &CpuState {
+        self.0.cpu()
+    }
+    fn cpu_mut(&mut self) -> &mut CpuState {
+        self.0.cpu_mut()
+    }
+    fn run(&mut self, budget: u64) -> StopReason {
+        self.0.run(budget)
+    }
+    fn icount(&self) -> u64 {
+        self.0.icount()
+    }
+    fn serial_output(&self) -> Vec<u8> {
+        self.0.serial_output()
+    }
+    fn push_serial_input(&mut self, bytes: &[u8]) {
+        self.0.push_serial_input(bytes);
+    }
+    fn recent_exceptions(&self, n: usize) -> Vec<String> {
+        let mut last: Vec<String> = self
+            .0
+            .events()
+            .iter()
+            .rev()
+            .filter_map(|e| match &e.kind {
+                EventKind::Exception(x) => Some(format!("{x} at EIP {:#010x}", e.linear_eip)),
+                EventKind::TripleFault => {
+                    Some(format!("triple fault at EIP {:#010x}", e.linear_eip))
+                }
+                _ => None,
+            })
+            .take(n)
+            .collect();
+        last.reverse();
+        last
+    }
+    fn vm_exits(&self, _reason: &str) -> Option<u64> {
+        None
+    }
+    fn sensitive_reports(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// Builds [`CoreMachine`]s.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CoreFactory;
+
+impl MachineFactory for CoreFactory {
+    fn create(&self, cfg: MachineConfig) -> Result<Box<dyn GuestMachine>, String> {
+        Machine::new(cfg)
+            .map(|m| Box::new(CoreMachine(m)) as Box<dyn GuestMachine>)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// vmlab's own assembler, with an output limit.
+#[derive(Clone, Copy, Debug)]
+pub struct VmlabAssembler {
+    /// Largest image accepted, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl Default for VmlabAssembler {
+    fn default() -> Self {
+        VmlabAssembler {
+            max_output_bytes: 1 << 20,
+        }
+    }
+}
+
+impl VmlabAssembler {
+    /// Assembles a whole source file named `submission.asm`.
+    pub fn assemble_file(&self, source: &str) -> Result<Vec<u8>, String> {
+        Assembler::assemble(self, "submission.asm", source)
+    }
+}
+
+impl Assembler for VmlabAssembler {
+    fn assemble(&self, name: &str, source: &str) -> Result<Vec<u8>, String> {
+        let opts = vmlab_asm::Options {
+            max_output_bytes: self.max_output_bytes,
+            ..vmlab_asm::Options::default()
+        };
+        vmlab_asm::assemble(name, source, &opts)
+            .map(|out| out.bytes)
+            .map_err(|e| e.to_string())
+    }
+}

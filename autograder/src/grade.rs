@@ -1,0 +1,107 @@
+//! `vmlab grade`: grades one submission against a lab's visible and hidden tests and
+//! writes Gradescope's `results.json` — always, whatever the submission holds.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use assignments::core_machine::{CoreFactory, VmlabAssembler};
+use assignments::native::component::BuildEnv;
+use assignments::native::{
+    default_labs_dir, grade, reject_all, submission_extensions, GradeEnv, GradeReport, LabOnDisk,
+    Submission,
+};
+
+/// Arguments of `vmlab grade`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The lab's id (see `vmlab labs`).
+    #[arg(long)]
+    pub lab: String,
+    /// The submission: a file, or a folder holding exactly one submission file.
+    #[arg(long)]
+    pub submission: PathBuf,
+    /// Where to write `results.json` (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The folder holding the lab folders (default: the source tree's `assignments/labs`).
+    #[arg(long)]
+    pub labs_dir: Option<PathBuf>,
+    /// Scratch folder for component-lab builds (default: a `vmlab-grading` temp folder).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+}
+
+fn grade_report(args: &Args) -> (GradeReport, bool) {
+    let labs_dir = args.labs_dir.clone().unwrap_or_else(default_labs_dir);
+    let lab = match LabOnDisk::load(&labs_dir, &args.lab) {
+        Ok(l) => l,
+        Err(e) => return (GradeReport::failure(&args.lab, e), false),
+    };
+    let policy = &lab.manifest.grading;
+    let sub = match Submission::read(
+        &args.submission,
+        submission_extensions(&lab.manifest),
+        policy.max_submission_bytes,
+    ) {
+        Ok(s) => s,
+        Err(e) => return (reject_all(&lab, &e), true),
+    };
+    let work = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("vmlab-grading"));
+    let asm = VmlabAssembler {
+        max_output_bytes: policy.max_image_bytes.saturating_mul(4),
+    };
+    let env = GradeEnv {
+        factory: &CoreFactory,
+        asm: &asm,
+        component: BuildEnv::under(&work),
+    };
+    let graded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grade(&lab, &sub, &env)));
+    match graded {
+        Ok(r) => (r, true),
+        Err(_) => (
+            reject_all(
+                &lab,
+                "internal error in the grader while running this submission (not the submission's fault; please report it)",
+            ),
+            false,
+        ),
+    }
+}
+
+/// `vmlab grade`: exit code 0 when the submission was graded (whatever its score),
+/// 2 when it could not be (unknown lab, broken lab files, a grader failure).
+pub fn run(args: Args) -> ExitCode {
+    let (report, graded) = grade_report(&args);
+    let json = crate::gradescope::results_json(&report);
+    let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "{}".into());
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text + "\n") {
+                eprintln!("vmlab grade: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        None => println!("{text}"),
+    }
+    let mut err = std::io::stderr();
+    for t in &report.tests {
+        let _ = writeln!(
+            err,
+            "{} {:>5}/{:<5} {}",
+            if t.passed { "PASS" } else { "FAIL" },
+            t.score,
+            t.max_score,
+            t.name
+        );
+    }
+    let _ = writeln!(err, "{}", report.output);
+    if graded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}

@@ -1,0 +1,326 @@
+//! Gradescope: the `results.json` a grading run writes, and `vmlab gradescope-bundle`,
+//! which packs a lab's autograder (`setup.sh`, `run_autograder`, the lab and vmlab's
+//! sources) into a folder or a zip for upload.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use assignments::native::{default_labs_dir, GradeReport, LabOnDisk};
+use assignments::LabKind;
+
+/// Gradescope's `results.json` for a report (the autograder specification's format).
+pub fn results_json(report: &GradeReport) -> serde_json::Value {
+    let tests: Vec<serde_json::Value> = report
+        .tests
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({
+                "name": t.name,
+                "number": format!("{}", i + 1),
+                "score": t.score,
+                "max_score": t.max_score,
+                "status": if t.passed { "passed" } else { "failed" },
+                "output": t.output,
+                "visibility": t.visibility.name(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "score": report.score(),
+        "execution_time": report.execution_time,
+        "output": report.output,
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    })
+}
+
+/// Arguments of `vmlab gradescope-bundle`.
+#[derive(clap::Args, Debug)]
+pub struct BundleArgs {
+    /// The lab to pack.
+    #[arg(long)]
+    pub lab: String,
+    /// Where to write: a folder, or a file ending in `.zip`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The folder holding the lab folders (default: the source tree's `assignments/labs`).
+    #[arg(long)]
+    pub labs_dir: Option<PathBuf>,
+}
+
+/// The vmlab source tree this binary was built from.
+fn source_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The crates a grader needs, relative to the source root.
+const SOURCE_CRATES: [&str; 4] = ["emulator-core", "assembler", "assignments", "autograder"];
+
+fn setup_sh(kind: LabKind) -> String {
+    let rust_needed = kind == LabKind::Component;
+    format!(
+        r#"#!/usr/bin/env bash
+# Gradescope runs this once when the autograder image is built.
+set -euo pipefail
+cd /autograder/source
+chmod +x run_autograder bin/vmlab 2>/dev/null || true
+need_rust={rust_needed}
+if ! ./bin/vmlab --version >/dev/null 2>&1; then
+    need_rust=true
+fi
+if [ "$need_rust" = true ] && ! command -v cargo >/dev/null 2>&1; then
+    apt-get update
+    apt-get install -y curl build-essential
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    . "$HOME/.cargo/env"
+fi
+if ! ./bin/vmlab --version >/dev/null 2>&1; then
+    (cd vmlab && cargo build --release -p autograder)
+    mkdir -p bin
+    cp vmlab/target/release/vmlab bin/vmlab
+fi
+# Grade the reference once: checks the image and, for a component lab, compiles the
+# component API so that student builds are quick and need no network.
+./bin/vmlab grade --labs-dir labs --lab "$(cat lab-id)" --work-dir work \
+    --submission "labs/$(cat lab-id)/$(cat solution-file)" --out /tmp/vmlab-reference.json
+"#
+    )
+}
+
+const RUN_AUTOGRADER: &str = r#"#!/usr/bin/env bash
+# Gradescope runs this for every submission; results.json is always written.
+cd /autograder/source
+if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+mkdir -p /autograder/results
+./bin/vmlab grade --labs-dir labs --lab "$(cat lab-id)" --work-dir work \
+    --submission /autograder/submission --out /autograder/results/results.json
+exit 0
+"#;
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let name = e.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if e.file_type()?.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the bundle's files under `dir`.
+fn write_bundle(lab: &LabOnDisk, dir: &Path) -> Result<(), String> {
+    let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+    std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
+    let id = &lab.manifest.id;
+    copy_tree(&lab.dir, &dir.join("labs").join(id)).map_err(|e| io("copying the lab", e))?;
+    let root = source_root();
+    let src = dir.join("vmlab");
+    for c in SOURCE_CRATES {
+        copy_tree(&root.join(c), &src.join(c)).map_err(|e| io(c, e))?;
+    }
+    std::fs::copy(root.join("Cargo.lock"), src.join("Cargo.lock"))
+        .map_err(|e| io("Cargo.lock", e))?;
+    // The workspace manifest, with only the crates the grader needs as members.
+    let manifest =
+        std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| io("Cargo.toml", e))?;
+    let members = SOURCE_CRATES.map(|c| format!("{c:?}")).join(", ");
+    let manifest: String = manifest
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("members") {
+                format!("members = [{members}]")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(src.join("Cargo.toml"), manifest + "\n").map_err(|e| io("Cargo.toml", e))?;
+    std::fs::create_dir_all(dir.join("bin")).map_err(|e| io("bin", e))?;
+    let me = std::env::current_exe().map_err(|e| io("this program's path", e))?;
+    std::fs::copy(&me, dir.join("bin/vmlab")).map_err(|e| io("copying vmlab", e))?;
+    let solution = lab
+        .solution_path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let files = [
+        ("setup.sh", setup_sh(lab.manifest.kind)),
+        ("run_autograder", RUN_AUTOGRADER.to_string()),
+        ("lab-id", id.clone()),
+        ("solution-file", solution),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).map_err(|e| io(name, e))?;
+    }
+    set_executable(&dir.join("setup.sh"));
+    set_executable(&dir.join("run_autograder"));
+    set_executable(&dir.join("bin/vmlab"));
+    Ok(())
+}
+
+fn set_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
+}
+
+/// `vmlab gradescope-bundle`.
+pub fn run(args: BundleArgs) -> ExitCode {
+    let labs_dir = args.labs_dir.unwrap_or_else(default_labs_dir);
+    let lab = match LabOnDisk::load(&labs_dir, &args.lab) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vmlab gradescope-bundle: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let zip = args.out.extension().is_some_and(|x| x == "zip");
+    let dir = if zip {
+        std::env::temp_dir().join(format!("vmlab-bundle-{}", std::process::id()))
+    } else {
+        args.out.clone()
+    };
+    let result = write_bundle(&lab, &dir).and_then(|()| {
+        if zip {
+            let r = zip::write_dir(&dir, &args.out);
+            let _ = std::fs::remove_dir_all(&dir);
+            r
+        } else {
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "vmlab gradescope-bundle: wrote {} (upload it as the autograder of {})",
+                args.out.display(),
+                lab.manifest.id
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vmlab gradescope-bundle: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A minimal zip writer (stored entries, Unix modes kept) for the bundle.
+mod zip {
+    use std::path::Path;
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    fn files(
+        dir: &Path,
+        prefix: &str,
+        out: &mut Vec<(String, std::path::PathBuf)>,
+    ) -> std::io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+            if e.file_type()?.is_dir() {
+                files(&e.path(), &format!("{name}/"), out)?;
+            } else {
+                out.push((name, e.path()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every file under `dir` into the zip archive `out`.
+    pub fn write_dir(dir: &Path, out: &Path) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut list = Vec::new();
+        files(dir, "", &mut list).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut zip: Vec<u8> = Vec::new();
+        let mut central: Vec<u8> = Vec::new();
+        for (name, path) in &list {
+            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mode = std::fs::metadata(path)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0o644);
+            let size =
+                u32::try_from(data.len()).map_err(|_| format!("{name} is too large for a zip"))?;
+            let offset = u32::try_from(zip.len())
+                .map_err(|_| "the bundle is too large for a zip".to_string())?;
+            let crc = crc32(&data);
+            let name_len = name.len() as u16;
+            let mut common = Vec::new();
+            for v in [20u16, 0, 0, 0, 0x21] {
+                common.extend_from_slice(&v.to_le_bytes());
+            }
+            for v in [crc, size, size] {
+                common.extend_from_slice(&v.to_le_bytes());
+            }
+            common.extend_from_slice(&name_len.to_le_bytes());
+            common.extend_from_slice(&0u16.to_le_bytes());
+            zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+            zip.extend_from_slice(&common);
+            zip.extend_from_slice(name.as_bytes());
+            zip.extend_from_slice(&data);
+            central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
+            central.extend_from_slice(&common);
+            for v in [0u16, 0, 0] {
+                central.extend_from_slice(&v.to_le_bytes());
+            }
+            central.extend_from_slice(&(((0o100000 | (mode & 0o777)) as u32) << 16).to_le_bytes());
+            central.extend_from_slice(&offset.to_le_bytes());
+            central.extend_from_slice(name.as_bytes());
+        }
+        let cd_offset = zip.len() as u32;
+        let count = list.len() as u16;
+        zip.extend_from_slice(&central);
+        zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        for v in [0u16, 0, count, count] {
+            zip.extend_from_slice(&v.to_le_bytes());
+        }
+        zip.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&cd_offset.to_le_bytes());
+        zip.extend_from_slice(&0u16.to_le_bytes());
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(out, zip).map_err(|e| format!("{}: {e}", out.display()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn crc32_of_the_check_string() {
+            assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
+        }
+    }
+}

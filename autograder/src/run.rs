@@ -1,0 +1,319 @@
+//! `vmlab run`: loads a guest (ROM, flat binary or Multiboot kernel), runs it under an
+//! instruction budget with the serial console on the terminal, and reports how it stopped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, ValueEnum};
+use emulator_core::{
+    Counters, CpuState, ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, PostWrite,
+    StopReason,
+};
+use serde::Serialize;
+
+/// Instructions per slice: the console is flushed after each one.
+const SLICE: u64 = 1_000_000;
+
+/// Exit status when the guest halted.
+pub const EXIT_HALTED: u8 = 0;
+/// Exit status for a file or option the machine cannot use.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status after a triple fault.
+pub const EXIT_TRIPLE_FAULT: u8 = 4;
+/// Exit status when the instruction budget ran out (as `timeout` does).
+pub const EXIT_BUDGET: u8 = 124;
+
+/// Options of `vmlab run`.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("image").required(true).args(["rom", "flat", "multiboot"])))]
+#[command(
+    after_help = "Exit status: 0 halted; (v << 1) | 1 when the guest wrote v to the \
+debug-exit port 0xF4; 4 triple fault; 124 instruction budget used up; 2 bad file or option.\n\
+With --json the console goes to stderr and the report alone to stdout."
+)]
+pub struct RunArgs {
+    /// A 64 or 128 KiB ROM image, started at the reset vector F000:FFF0.
+    #[arg(long, value_name = "FILE")]
+    rom: Option<PathBuf>,
+    /// A flat binary loaded at physical ADDR (0x… for hex).
+    #[arg(long, num_args = 2, value_names = ["ADDR", "FILE"])]
+    flat: Option<Vec<String>>,
+    /// How a flat binary starts: real mode at 0:ADDR, or flat 32-bit protected mode.
+    #[arg(long, value_enum, default_value = "real", requires = "flat")]
+    entry: EntryArg,
+    /// A Multiboot (v1) ELF kernel, loaded as QEMU's -kernel does.
+    #[arg(long, value_name = "FILE")]
+    multiboot: Option<PathBuf>,
+    /// The Multiboot kernel's command line.
+    #[arg(long, default_value = "", requires = "multiboot")]
+    cmdline: String,
+    /// Guest RAM in MiB.
+    #[arg(long, value_name = "MiB", default_value_t = 16)]
+    mem: u32,
+    /// Stop after this many instructions.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000_000)]
+    max_insns: u64,
+    /// Print a JSON report at the end (stop reason, instruction count, registers,
+    /// POST writes, counters, exit status; under a VMM also the exits by reason, the
+    /// shadow or nested paging statistics and the Popek–Goldberg reports).
+    #[arg(long)]
+    json: bool,
+    /// Run bare, or under the trap-and-emulate or hardware-assisted VMM.
+    #[arg(long, value_enum, default_value = "bare")]
+    mode: ModeArg,
+    /// Memory virtualization under hw-assist (trap-emulate always uses shadow paging).
+    #[arg(long, value_enum)]
+    paging: Option<PagingArg>,
+}
+
+/// `--entry`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum EntryArg {
+    /// CS:IP = 0:ADDR in real mode.
+    Real,
+    /// Flat 32-bit ring-0 protected mode at EIP = ADDR.
+    Pm32,
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ModeArg {
+    Bare,
+    TrapEmulate,
+    HwAssist,
+}
+
+/// `--paging`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PagingArg {
+    Shadow,
+    Nested,
+}
+
+/// What `--json` prints.
+#[derive(Serialize, Debug)]
+struct Report<'a> {
+    stop: &'static str,
+    exit_status: u8,
+    debug_exit_value: Option<u8>,
+    instructions: u64,
+    registers: &'a CpuState,
+    post_writes: &'a [PostWrite],
+    counters: &'a Counters,
+    mode: ExecMode,
+    /// Under a VMM: exits by reason, shadow or nested statistics, Popek–Goldberg reports.
+    vmm: Option<emulator_core::vmm::VmmStats>,
+}
+
+/// The guest image and how to start it.
+enum Image {
+    Rom(Vec<u8>),
+    Flat(u32, Vec<u8>, FlatEntry),
+    Multiboot(Vec<u8>, String),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Parses `0x…` hex or decimal.
+fn parse_addr(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("bad load address {s:?}: expected a number such as 0x7c00"))
+}
+
+fn exec_mode(mode: ModeArg, paging: Option<PagingArg>) -> Result<ExecMode, String> {
+    match (mode, paging) {
+        (ModeArg::Bare, None) => Ok(ExecMode::Bare),
+        (ModeArg::TrapEmulate, None | Some(PagingArg::Shadow)) => {
+            Ok(ExecMode::TrapEmulate { guest_ring: 1 })
+        }
+        (ModeArg::HwAssist, p) => Ok(ExecMode::HwAssist {
+            paging: match p {
+                Some(PagingArg::Shadow) => GuestPaging::Shadow,
+                _ => GuestPaging::Nested,
+            },
+        }),
+        (ModeArg::Bare, Some(_)) => Err("--paging only applies to --mode hw-assist".into()),
+        (ModeArg::TrapEmulate, Some(PagingArg::Nested)) => Err(
+            "--mode trap-emulate always uses shadow paging; --paging nested needs hw-assist".into(),
+        ),
+    }
+}
+
+impl RunArgs {
+    fn image(&self) -> Result<Image, String> {
+        if let Some(path) = &self.rom {
+            return Ok(Image::Rom(read(path)?));
+        }
+        if let Some(v) = &self.flat {
+            let [addr, file] = v.as_slice() else {
+                return Err("--flat takes ADDR FILE".into());
+            };
+            let entry = match self.entry {
+                EntryArg::Real => FlatEntry::Real16,
+                EntryArg::Pm32 => FlatEntry::Protected32,
+            };
+            return Ok(Image::Flat(
+                parse_addr(addr)?,
+                read(Path::new(file))?,
+                entry,
+            ));
+        }
+        if let Some(path) = &self.multiboot {
+            return Ok(Image::Multiboot(read(path)?, self.cmdline.clone()));
+        }
+        Err("give one of --rom, --flat or --multiboot".into())
+    }
+
+    fn config(&self) -> Result<MachineConfig, String> {
+        Ok(MachineConfig {
+            ram_mib: self.mem,
+            mode: exec_mode(self.mode, self.paging)?,
+            ..MachineConfig::default()
+        })
+    }
+}
+
+/// Builds and loads the machine; every failure is a message for the user.
+fn prepare(args: &RunArgs) -> Result<Machine, String> {
+    let cfg = args.config()?;
+    let image = args.image()?;
+    let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    let loaded = match &image {
+        Image::Rom(bytes) => m.load_rom(bytes),
+        Image::Flat(addr, bytes, entry) => m.load_flat(*addr, bytes, *entry),
+        Image::Multiboot(bytes, cmdline) => m.load_multiboot(bytes, cmdline),
+    };
+    let file = args
+        .rom
+        .as_deref()
+        .or(args.multiboot.as_deref())
+        .map(|p| p.display().to_string())
+        .or_else(|| args.flat.as_ref().and_then(|v| v.get(1).cloned()))
+        .unwrap_or_default();
+    loaded.map_err(|e| format!("{file}: {e}"))?;
+    Ok(m)
+}
+
+/// Runs in slices until the guest stops or the budget is used up, copying the serial
+/// console to `console` as it goes.
+fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> StopReason {
+    let mut used = 0u64;
+    loop {
+        let slice = SLICE.min(max_insns - used);
+        if slice == 0 {
+            return StopReason::BudgetExhausted;
+        }
+        let before = m.icount();
+        let stop = m.run(slice);
+        let out = m.take_serial_output();
+        // The console is best effort: a closed pipe must not stop the run.
+        let _ = console.write_all(&out);
+        let _ = console.flush();
+        match stop {
+            StopReason::BudgetExhausted => {
+                used += slice;
+            }
+            StopReason::Breakpoint(_) | StopReason::VmExit | StopReason::Stepped => {
+                // Nothing asked for these stops: count what ran and go on.
+                used += (m.icount() - before).clamp(1, slice);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The process exit status for a stop reason.
+pub fn exit_status(stop: StopReason) -> u8 {
+    match stop {
+        StopReason::DebugExit(v) => (v << 1) | 1,
+        StopReason::TripleFault => EXIT_TRIPLE_FAULT,
+        StopReason::BudgetExhausted => EXIT_BUDGET,
+        _ => EXIT_HALTED,
+    }
+}
+
+/// `vmlab run`.
+pub fn main(args: RunArgs) -> ExitCode {
+    let mut m = match prepare(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("vmlab run: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let stop = if args.json {
+        run_machine(&mut m, args.max_insns, &mut std::io::stderr())
+    } else {
+        run_machine(&mut m, args.max_insns, &mut std::io::stdout())
+    };
+    let status = exit_status(stop);
+    if args.json {
+        let report = Report {
+            stop: stop.name(),
+            exit_status: status,
+            debug_exit_value: match stop {
+                StopReason::DebugExit(v) => Some(v),
+                _ => None,
+            },
+            instructions: m.icount(),
+            registers: m.cpu(),
+            post_writes: m.post_writes(),
+            counters: m.counters(),
+            mode: m.config().mode,
+            vmm: m.vmm().map(|v| v.stats()),
+        };
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("vmlab run: cannot write the report: {e}"),
+        }
+    } else {
+        eprintln!(
+            "vmlab run: {} after {} instructions",
+            stop.name(),
+            m.icount()
+        );
+    }
+    ExitCode::from(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(exit_status(StopReason::Halted), 0);
+        assert_eq!(exit_status(StopReason::DebugExit(0)), 1);
+        assert_eq!(exit_status(StopReason::DebugExit(3)), 7);
+        assert_eq!(exit_status(StopReason::TripleFault), EXIT_TRIPLE_FAULT);
+        assert_eq!(exit_status(StopReason::BudgetExhausted), EXIT_BUDGET);
+    }
+
+    #[test]
+    fn addresses_and_modes() {
+        assert_eq!(parse_addr("0x7c00"), Ok(0x7c00));
+        assert_eq!(parse_addr("4096"), Ok(4096));
+        assert!(parse_addr("0xzz").is_err());
+        assert_eq!(exec_mode(ModeArg::Bare, None), Ok(ExecMode::Bare));
+        assert_eq!(
+            exec_mode(ModeArg::HwAssist, Some(PagingArg::Shadow)),
+            Ok(ExecMode::HwAssist {
+                paging: GuestPaging::Shadow
+            })
+        );
+        assert_eq!(
+            exec_mode(ModeArg::HwAssist, None),
+            Ok(ExecMode::HwAssist {
+                paging: GuestPaging::Nested
+            })
+        );
+        assert!(exec_mode(ModeArg::TrapEmulate, Some(PagingArg::Nested)).is_err());
+        assert!(exec_mode(ModeArg::Bare, Some(PagingArg::Nested)).is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! `vmlab grade`, `vmlab labs` and `vmlab gradescope-bundle` as a TA runs them:
+//! results.json is always written and always has Gradescope's shape.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn vmlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vmlab"))
+}
+
+fn labs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assignments/labs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// Runs `vmlab grade` and returns its exit code and the parsed results.json.
+fn grade(lab: &str, submission: &Path, labs: &Path, out_dir: &Path) -> (i32, serde_json::Value) {
+    let out = out_dir.join("results.json");
+    let status = vmlab()
+        .args(["grade", "--lab", lab, "--labs-dir"])
+        .arg(labs)
+        .arg("--submission")
+        .arg(submission)
+        .arg("--out")
+        .arg(&out)
+        .arg("--work-dir")
+        .arg(out_dir.join("work"))
+        .output()
+        .expect("vmlab runs");
+    let text = std::fs::read_to_string(&out).expect("results.json is written");
+    let json = serde_json::from_str(&text).expect("results.json is JSON");
+    check_schema(&json);
+    (status.status.code().unwrap_or(-1), json)
+}
+
+/// Gradescope's results.json: a numeric score, and tests with name, score,
+/// max_score, status and visibility from the allowed sets.
+fn check_schema(j: &serde_json::Value) {
+    let score = j["score"].as_f64().expect("score is a number");
+    assert!(j["execution_time"].as_f64().is_some());
+    assert!(j["output"].is_string());
+    let tests = j["tests"].as_array().expect("tests is an array");
+    let mut sum = 0.0;
+    for t in tests {
+        assert!(t["name"].as_str().is_some_and(|n| !n.is_empty()));
+        let s = t["score"].as_f64().expect("test score");
+        let m = t["max_score"].as_f64().expect("test max_score");
+        assert!((0.0..=m).contains(&s), "{t}");
+        assert!(matches!(t["status"].as_str(), Some("passed" | "failed")));
+        assert!(matches!(
+            t["visibility"].as_str(),
+            Some("visible" | "hidden" | "after_due_date" | "after_published")
+        ));
+        assert!(t["output"].is_string());
+        sum += s;
+    }
+    assert!((sum - score).abs() < 0.01, "score {score} is the sum {sum}");
+}
+
+#[test]
+fn grading_the_reference_gives_full_marks_and_hides_hidden_tests_until_the_due_date() {
+    let dir = scratch("cli-reference");
+    let sub = labs_dir().join("asm-warmup/solution.asm");
+    let (code, j) = grade("asm-warmup", &sub, &labs_dir(), &dir);
+    assert_eq!(code, 0);
+    let tests = j["tests"].as_array().expect("tests");
+    let max: f64 = tests.iter().filter_map(|t| t["max_score"].as_f64()).sum();
+    assert_eq!(j["score"].as_f64(), Some(max));
+    assert!(tests.iter().any(|t| t["visibility"] == "visible"));
+    assert!(tests.iter().any(|t| t["visibility"] == "after_due_date"));
+    assert!(tests.iter().all(|t| t["status"] == "passed"));
+}
+
+#[test]
+fn a_folder_submission_is_found_by_its_extension() {
+    let dir = scratch("cli-folder");
+    let sub = dir.join("submission");
+    std::fs::create_dir_all(&sub).expect("dir");
+    std::fs::copy(
+        labs_dir().join("asm-warmup/starter.asm"),
+        sub.join("mine.asm"),
+    )
+    .expect("copy");
+    std::fs::write(sub.join("README.txt"), "not graded").expect("write");
+    let (code, j) = grade("asm-warmup", &sub, &labs_dir(), &dir);
+    assert_eq!(code, 0);
+    assert!(j["score"].as_f64().is_some_and(|s| s > 0.0));
+    std::fs::write(sub.join("other.asm"), "hlt").expect("write");
+    let (_, j) = grade("asm-warmup", &sub, &labs_dir(), &dir);
+    assert_eq!(j["score"].as_f64(), Some(0.0));
+    assert!(j["tests"][0]["output"]
+        .as_str()
+        .is_some_and(|o| o.contains("several candidate files")));
+    let empty = dir.join("nothing");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let (_, j) = grade("asm-warmup", &empty, &labs_dir(), &dir);
+    assert!(j["tests"][0]["output"]
+        .as_str()
+        .is_some_and(|o| o.contains("no submission file")));
+}
+
+#[test]
+fn an_unknown_lab_or_a_broken_manifest_still_writes_valid_results() {
+    let dir = scratch("cli-broken");
+    let sub = labs_dir().join("asm-warmup/solution.asm");
+    let (code, j) = grade("no-such-lab", &sub, &labs_dir(), &dir);
+    assert_eq!(code, 2);
+    assert_eq!(j["score"].as_f64(), Some(0.0));
+    assert!(j["output"]
+        .as_str()
+        .is_some_and(|o| o.contains("no lab called")));
+
+    let labs = dir.join("labs");
+    std::fs::create_dir_all(labs.join("broken/tests")).expect("dir");
+    std::fs::write(
+        labs.join("broken/lab.toml"),
+        "id = \"broken\"\ntitle = 3\n[[[",
+    )
+    .expect("write");
+    std::fs::write(labs.join("broken/tests/visible.toml"), "").expect("write");
+    let (code, j) = grade("broken", &sub, &labs, &dir);
+    assert_eq!(code, 2);
+    assert!(
+        j["output"].as_str().is_some_and(|o| o.contains("lab.toml")),
+        "{j}"
+    );
+
+    let missing = dir.join("does-not-exist.asm");
+    let (code, j) = grade("asm-warmup", &missing, &labs_dir(), &dir);
+    assert_eq!(code, 0);
+    assert_eq!(j["score"].as_f64(), Some(0.0));
+}
+
+#[test]
+fn vmlab_labs_lists_every_lab() {
+    let out = vmlab()
+        .args(["labs", "--json", "--labs-dir"])
+        .arg(labs_dir())
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let ids: Vec<&str> = j
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    for id in [
+        "asm-warmup",
+        "page-tables",
+        "interrupts",
+        "red-pill",
+        "paravirt",
+        "shadow-fill",
+        "shift-rotate",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+}
+
+#[test]
+fn the_gradescope_bundle_has_setup_and_run_autograder() {
+    let dir = scratch("cli-bundle");
+    let zip = dir.join("asm-warmup.zip");
+    let out = vmlab()
+        .args(["gradescope-bundle", "--lab", "asm-warmup", "--out"])
+        .arg(&zip)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&zip).expect("zip written");
+    assert_eq!(&bytes[..4], b"PK\x03\x04");
+    let names = String::from_utf8_lossy(&bytes);
+    for f in [
+        "setup.sh",
+        "run_autograder",
+        "lab-id",
+        "bin/vmlab",
+        "labs/asm-warmup/tests/hidden.toml",
+        "vmlab/Cargo.lock",
+    ] {
+        assert!(names.contains(f), "{f} missing from the bundle");
+    }
+    // The folder form, then the autograder run as Gradescope runs it, on a submission.
+    let folder = dir.join("bundle");
+    let out = vmlab()
+        .args(["gradescope-bundle", "--lab", "asm-warmup", "--out"])
+        .arg(&folder)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let run = std::fs::read_to_string(folder.join("run_autograder")).expect("run_autograder");
+    assert!(run.contains("--submission /autograder/submission"));
+    assert!(run.contains("/autograder/results/results.json"));
+    assert_eq!(
+        std::fs::read_to_string(folder.join("lab-id")).expect("lab-id"),
+        "asm-warmup"
+    );
+    let (code, j) = grade(
+        "asm-warmup",
+        &labs_dir().join("asm-warmup/solution.asm"),
+        &folder.join("labs"),
+        &dir,
+    );
+    assert_eq!(code, 0);
+    assert!(j["score"].as_f64().is_some_and(|s| s > 0.0));
+}
+
+#[test]
+fn a_component_lab_grades_with_a_relative_work_dir() {
+    let dir = scratch("cli-component");
+    let out = vmlab()
+        .current_dir(&dir)
+        .args([
+            "grade",
+            "--lab",
+            "shadow-fill",
+            "--work-dir",
+            "work",
+            "--out",
+            "results.json",
+            "--labs-dir",
+        ])
+        .arg(labs_dir())
+        .arg("--submission")
+        .arg(labs_dir().join("shadow-fill/solution.rs"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).expect("written"))
+            .expect("json");
+    check_schema(&j);
+    let max: f64 = j["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .filter_map(|t| t["max_score"].as_f64())
+        .sum();
+    assert_eq!(j["score"].as_f64(), Some(max), "{j}");
+}

@@ -1,0 +1,223 @@
+//! Attaches the VMM to the machine: the hooks the CPU calls at its single
+//! points of exception delivery, interrupt acceptance, instruction dispatch and
+//! page walk, and the machine's memory, devices and TLB as the VMM's host.
+
+use alloc::boxed::Box;
+use iced_x86::Instruction;
+
+use crate::error::Exception;
+use crate::events::{Event, EventKind};
+use crate::machine::Machine;
+use crate::memory::Memory;
+use crate::mmu::{self, PagingRegs};
+use crate::state::flags;
+use crate::stop::StopReason;
+
+use super::guest::PhysMem;
+use super::{Delivery, GuestEvent, Vmm, VmmHost};
+
+impl PhysMem for Memory {
+    fn read_u8(&mut self, phys: u32) -> u8 {
+        Memory::read_u8(self, phys)
+    }
+    fn write_u8(&mut self, phys: u32, value: u8) {
+        Memory::write_u8(self, phys, value)
+    }
+    fn read_u32(&mut self, phys: u32) -> u32 {
+        Memory::read_u32(self, phys)
+    }
+    fn write_u32(&mut self, phys: u32, value: u32) {
+        Memory::write_u32(self, phys, value)
+    }
+}
+
+impl VmmHost for Machine {
+    fn mem(&mut self) -> &mut dyn PhysMem {
+        &mut self.mem
+    }
+    fn port_in(&mut self, port: u16, size: u8) -> u32 {
+        Machine::port_in(self, port, size)
+    }
+    fn port_out(&mut self, port: u16, size: u8, value: u32) -> Option<StopReason> {
+        Machine::port_out(self, port, size, value);
+        self.stop
+    }
+    fn flush_tlb(&mut self) {
+        self.mmu.flush();
+    }
+    fn invalidate_tlb(&mut self, linear: u32) {
+        self.mmu.invalidate(linear);
+    }
+}
+
+impl Machine {
+    /// The VMM this machine runs its guest under (`None` when bare).
+    pub fn vmm(&self) -> Option<&Vmm> {
+        self.vmm.as_deref()
+    }
+
+    /// The VMM, to change its exit controls or cost model.
+    pub fn vmm_mut(&mut self) -> Option<&mut Vmm> {
+        self.vmm.as_deref_mut()
+    }
+
+    /// Builds the VMM the configuration asks for.
+    pub(crate) fn build_vmm(
+        cfg: &crate::config::MachineConfig,
+    ) -> Result<Option<Box<Vmm>>, crate::error::HostError> {
+        Ok(Vmm::new(cfg)?.map(Box::new))
+    }
+
+    /// Whether an external interrupt may be taken now (the VMM's virtual IF for a
+    /// deprivileged guest kernel, the hardware IF otherwise).
+    #[inline]
+    pub(crate) fn interrupts_enabled(&self) -> bool {
+        match self.vmm.as_deref() {
+            None => self.cpu.eflags & flags::IF != 0,
+            Some(v) => v.interrupts_enabled(&self.cpu),
+        }
+    }
+
+    /// A linear-to-physical translation through the TLB; on a miss the VMM's walk
+    /// (shadow or nested) when it virtualizes paging, else the hardware's.
+    #[inline(always)]
+    pub(crate) fn translate_access(
+        &mut self,
+        regs: PagingRegs,
+        linear: u32,
+        acc: u8,
+    ) -> Result<u32, Exception> {
+        match self.vmm.as_deref_mut() {
+            None => self.mmu.translate(&mut self.mem, regs, linear, acc),
+            Some(vmm) => {
+                let cpu = &self.cpu;
+                let r = self.mmu.translate_with(
+                    &mut self.mem,
+                    regs,
+                    linear,
+                    acc,
+                    |mem, regs, linear, acc| match vmm.translate(mem, cpu, linear, acc) {
+                        Some(r) => r,
+                        None => mmu::walk(mem, regs, linear, acc),
+                    },
+                );
+                if vmm.has_events() {
+                    for e in vmm.take_events() {
+                        self.events.push(Event {
+                            icount: self.icount,
+                            linear_eip: e.linear_eip,
+                            kind: e.kind,
+                        });
+                    }
+                }
+                if vmm.take_stop_request() && self.stop.is_none() {
+                    self.stop = Some(StopReason::VmExit);
+                }
+                r
+            }
+        }
+    }
+
+    /// Runs a VMM hook with the architectural EFLAGS materialised, then takes back
+    /// the state it changed and its events.
+    fn with_vmm(
+        &mut self,
+        f: impl FnOnce(&mut Vmm, &mut Machine, &mut crate::state::CpuState) -> Delivery,
+    ) -> Delivery {
+        let Some(mut vmm) = self.vmm.take() else {
+            return Delivery::Native;
+        };
+        let mut cpu = self.cpu.clone();
+        cpu.eflags = self.eflags();
+        let d = f(&mut vmm, self, &mut cpu);
+        let eflags = cpu.eflags;
+        self.cpu = cpu;
+        self.set_eflags(eflags);
+        self.drain_vmm_events(&mut vmm);
+        if vmm.take_stop_request() && self.stop.is_none() {
+            self.stop = Some(StopReason::VmExit);
+        }
+        // an emulated HLT (or a halt the VMM ended) changes what the run loop watches
+        self.update_attention();
+        self.vmm = Some(vmm);
+        d
+    }
+
+    fn drain_vmm_events(&mut self, vmm: &mut Vmm) {
+        for e in vmm.take_events() {
+            self.events.push(Event {
+                icount: self.icount,
+                linear_eip: e.linear_eip,
+                kind: e.kind,
+            });
+        }
+    }
+
+    fn vmm_finish(&mut self, d: Delivery) -> bool {
+        match d {
+            Delivery::Native => false,
+            Delivery::Fault(e) => {
+                self.exception(e);
+                true
+            }
+            Delivery::Done => true,
+            Delivery::Stop(s) => {
+                if s == StopReason::TripleFault {
+                    self.log(EventKind::TripleFault);
+                    self.cpu.halted = true;
+                }
+                self.stop = Some(s);
+                true
+            }
+        }
+    }
+
+    /// Exception hook: `true` when the VMM took it (emulated or injected it).
+    pub(crate) fn vmm_exception(&mut self, e: Exception) -> bool {
+        if self.vmm.is_none() {
+            return false;
+        }
+        let d = self.with_vmm(|v, m, cpu| v.intercept(m, cpu, GuestEvent::Exception(e)));
+        let emulated = d != Delivery::Native
+            && matches!(e, Exception::GeneralProtection(_))
+            && self.vmm.as_deref().is_some_and(|v| v.last_emulated());
+        if emulated {
+            // the privileged instruction retired on the virtual CPU
+            self.icount += 1;
+        }
+        self.vmm_finish(d)
+    }
+
+    /// External-interrupt hook: `true` when the VMM injected it.
+    pub(crate) fn vmm_external(&mut self, vector: u8) -> bool {
+        if self.vmm.is_none() {
+            return false;
+        }
+        let d = self.with_vmm(|v, m, cpu| v.intercept(m, cpu, GuestEvent::External { vector }));
+        self.vmm_finish(d)
+    }
+
+    /// Software-interrupt hook: `Some` when the VMM delivered it, or the fault its
+    /// delivery raised (which the CPU then raises at the INT instruction).
+    pub(crate) fn vmm_software(&mut self, vector: u8) -> Option<Result<(), Exception>> {
+        self.vmm.as_ref()?;
+        let d = self.with_vmm(|v, m, cpu| v.intercept(m, cpu, GuestEvent::Software { vector }));
+        match d {
+            Delivery::Fault(e) => Some(Err(e)),
+            d => self.vmm_finish(d).then_some(Ok(())),
+        }
+    }
+
+    /// Instruction hook, before dispatch with EIP at the instruction: `true` when the
+    /// VMM executed it (it retires as one instruction).
+    pub(crate) fn vmm_before_execute(&mut self, insn: &Instruction) -> bool {
+        if self.vmm.is_none() {
+            return false;
+        }
+        let d = self.with_vmm(|v, m, cpu| v.before_execute(m, cpu, insn));
+        if d != Delivery::Native {
+            self.icount += 1;
+        }
+        self.vmm_finish(d)
+    }
+}
