@@ -241,6 +241,8 @@ impl Pass<'_> {
                         }
                     }
                     self.org_seen = Some(v);
+                    // Labels after `org` use it at once (NASM knows it in the first pass too).
+                    self.origin = v;
                 }
             }
             Kind::Align { n, fill, bss, pos } => {
