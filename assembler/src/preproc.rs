@@ -96,6 +96,8 @@ struct Pp<'a> {
     stack: Vec<u32>,
     includes: usize,
     macros: BTreeMap<String, Macro>,
+    /// `%define NAME(a, b) body`: parameter names and body.
+    fdefines: BTreeMap<String, (Vec<String>, String)>,
     macro_uses: u64,
     /// Lines processed so far, expansions included.
     work: usize,
@@ -144,6 +146,7 @@ pub(crate) fn run(
         stack: Vec::new(),
         includes: 0,
         macros: BTreeMap::new(),
+        fdefines: BTreeMap::new(),
         macro_uses: 0,
         work: 0,
         halted: false,
@@ -234,6 +237,40 @@ impl Pp<'_> {
                         continue;
                     }
                 }
+                if let Some((params, body)) = self.fdefines.get(name) {
+                    let after = text[i..].trim_start();
+                    if after.starts_with('(') && !active.iter().any(|a| a == name) {
+                        let open = text.len() - after.len();
+                        let Some((args, end)) = call_args(text, open) else {
+                            return Err(format!("expecting `)' to end the arguments of `{name}'"));
+                        };
+                        if args.len() != params.len()
+                            && !(params.is_empty() && args.len() == 1 && args[0].is_empty())
+                        {
+                            return Err(format!(
+                                "`{name}' expects {} arguments, got {}",
+                                params.len(),
+                                args.len()
+                            ));
+                        }
+                        let substituted = replace_params(body, params, &args);
+                        if active.len() >= MAX_EXPANSION_DEPTH {
+                            return Err(format!("macro expansion of `{name}' nested too deeply"));
+                        }
+                        active.push(name.to_string());
+                        let sub: Vec<u32> =
+                            alloc::vec![base.get(start).copied().unwrap_or(0); substituted.len()];
+                        self.expand(&substituted, &sub, active, out, map)?;
+                        active.pop();
+                        if out.len() > MAX_LINE_EXPANSION {
+                            return Err(format!(
+                                "macro expansion exceeds {MAX_LINE_EXPANSION} bytes"
+                            ));
+                        }
+                        i = end;
+                        continue;
+                    }
+                }
             } else {
                 i += 1;
                 while i < b.len() && !b[i].is_ascii() {
@@ -258,7 +295,8 @@ impl Pp<'_> {
                 while j < b.len() && is_ident_char(b[j]) {
                     j += 1;
                 }
-                if self.defines.contains_key(&text[i..j]) {
+                if self.defines.contains_key(&text[i..j]) || self.fdefines.contains_key(&text[i..j])
+                {
                     any = true;
                     break;
                 }
@@ -439,7 +477,8 @@ impl Pp<'_> {
                             if name.is_empty() {
                                 self.err(loc, args_pos, format!("`%{d}' expects a macro name"));
                             }
-                            self.defines.contains_key(name) == (d == "ifdef")
+                            (self.defines.contains_key(name) || self.fdefines.contains_key(name))
+                                == (d == "ifdef")
                         };
                         conds.push(Cond {
                             active: active && v,
@@ -461,7 +500,8 @@ impl Pp<'_> {
                             self.eval_cond(loc, args_pos, args)
                         } else {
                             let name = args.split_whitespace().next().unwrap_or("");
-                            self.defines.contains_key(name) == (d == "elifdef")
+                            (self.defines.contains_key(name) || self.fdefines.contains_key(name))
+                                == (d == "elifdef")
                         };
                         if let Some(top) = conds.last_mut() {
                             top.active = outer && !taken && v;
@@ -490,12 +530,22 @@ impl Pp<'_> {
                             self.err(loc, args_pos, format!("`%{d}' expects a macro name"));
                             continue;
                         };
-                        if body.starts_with('(') {
-                            self.err(
-                                loc,
-                                args_pos + name.len(),
-                                "function-like macros are not supported".into(),
-                            );
+                        if let Some(rest) = body.strip_prefix('(') {
+                            let Some(close) = rest.find(')') else {
+                                self.err(
+                                    loc,
+                                    args_pos + name.len(),
+                                    "expecting `)' after the macro parameters".into(),
+                                );
+                                continue;
+                            };
+                            let params: Vec<String> = rest[..close]
+                                .split(',')
+                                .map(|p| p.trim().to_string())
+                                .filter(|p| !p.is_empty())
+                                .collect();
+                            let body = rest[close + 1..].trim().to_string();
+                            self.fdefines.insert(name.to_string(), (params, body));
                             continue;
                         }
                         let mut body = body.trim().to_string();
@@ -513,6 +563,7 @@ impl Pp<'_> {
                     "undef" => {
                         let name = args.split_whitespace().next().unwrap_or("");
                         self.defines.remove(name);
+                        self.fdefines.remove(name);
                     }
                     "assign" | "iassign" => {
                         let Some((name, body)) = split_ident(args) else {
@@ -921,6 +972,66 @@ fn substitute(line: &str, params: &[String], id: u64) -> String {
         let ch = line[i..].chars().next().unwrap_or(' ');
         out.push(ch);
         i += ch.len_utf8();
+    }
+    out
+}
+
+/// The arguments of a function-like macro call whose `(` is at `open`, and the index
+/// just after the closing `)`.
+fn call_args(text: &str, open: usize) -> Option<(Vec<String>, usize)> {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    for (k, c) in text[open..].char_indices() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    let inner = &text[open + 1..open + k];
+                    return Some((
+                        split_args(inner)
+                            .into_iter()
+                            .chain(inner.trim().is_empty().then(String::new))
+                            .collect(),
+                        open + k + 1,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Replaces whole-word parameter names in a function-like macro body.
+fn replace_params(body: &str, params: &[String], args: &[String]) -> String {
+    let b = body.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if is_ident_start(b[i]) && (i == 0 || !is_ident_char(b[i - 1])) {
+            let mut j = i + 1;
+            while j < b.len() && is_ident_char(b[j]) {
+                j += 1;
+            }
+            let word = &body[i..j];
+            match params.iter().position(|p| p == word) {
+                Some(k) => out.push_str(args.get(k).map_or("", |a| a.as_str())),
+                None => out.push_str(word),
+            }
+            i = j;
+        } else {
+            let ch = body[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
     }
     out
 }

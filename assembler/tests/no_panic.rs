@@ -269,6 +269,8 @@ fn pathological_inputs_are_bounded() {
     }
     chain.push_str("db M0\n");
     check(&chain);
+    check("%define F(x) F(x) F(x)\ndb F(1)\n");
+    check("%define F(x) G(x,x)\n%define G(a,b) F(a) F(b)\ndb F(1)\n");
     // Recursive macros and huge repetitions.
     check("%macro R 0\nR\n%endmacro\nR\n");
     check("%macro R 0\nR\nR\n%endmacro\nR\n");
