@@ -82,6 +82,8 @@ struct Pass<'a> {
     /// A critical expression of the current statement is not known yet.
     critical_unknown: bool,
     dropped_errors: usize,
+    /// Inside `struc NAME`: the offset counter and the name.
+    structure: Option<(i64, String)>,
 }
 
 fn uses_here(e: &Expr) -> bool {
@@ -175,6 +177,38 @@ impl Pass<'_> {
         Some(v.n)
     }
 
+    /// Handles a statement inside `struc`; false if it must not be assembled normally.
+    fn struc_stmt(&mut self, st: &Stmt) -> bool {
+        let line = st.line;
+        match &st.kind {
+            Kind::Empty | Kind::Equ(..) | Kind::EndStruc(_) => return true,
+            Kind::Res { unit, count, pos } => {
+                if let Some(c) = self.scalar(line, *pos, count, "reserve count", false) {
+                    if let Some((offset, _)) = &mut self.structure {
+                        *offset = offset.wrapping_add(c.wrapping_mul(*unit as i64));
+                    }
+                }
+            }
+            Kind::Align {
+                n, bss: true, pos, ..
+            } => {
+                if let Some(a) = self.scalar(line, *pos, n, "alignment", true) {
+                    if let Some((offset, _)) = &mut self.structure {
+                        if a > 0 {
+                            *offset = offset.wrapping_add(a - 1) / a * a;
+                        }
+                    }
+                }
+            }
+            _ => self.err((
+                line,
+                0,
+                "only `resb'-style reservations and `alignb' can go inside `struc'".into(),
+            )),
+        }
+        false
+    }
+
     /// Records an error; past a bound they are only counted.
     fn err(&mut self, e: LError) {
         if self.errors.len() < MAX_KEPT_ERRORS {
@@ -230,9 +264,24 @@ impl Pass<'_> {
 
     fn stmt(&mut self, st: &Stmt, grow: bool) {
         let line = st.line;
+        if self.structure.is_some() && !self.struc_stmt(st) {
+            return;
+        }
         match &st.kind {
             Kind::Empty | Kind::Equ(..) => {}
             Kind::Bits(b) => self.bits = *b,
+            Kind::Struc(name, pos) => {
+                if self.structure.is_some() {
+                    self.err((line, *pos, "`struc' inside another `struc'".into()));
+                    return;
+                }
+                self.define(line, *pos, name, 0, false);
+                self.structure = Some((0, name.clone()));
+            }
+            Kind::EndStruc(pos) => match self.structure.take() {
+                Some((size, name)) => self.define(line, *pos, &format!("{name}_size"), size, false),
+                None => self.err((line, *pos, "`endstruc' without `struc'".into())),
+            },
             Kind::Org(e, pos) => {
                 if let Some(v) = self.scalar(line, *pos, e, "`org' value", true) {
                     if let Some(prev) = self.org_seen {
@@ -396,6 +445,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             critical_stmt: false,
             critical_unknown: false,
             dropped_errors: 0,
+            structure: None,
         };
         let monotone = pass_no > MONOTONE_AFTER;
         for (idx, st) in stmts.iter().enumerate() {
@@ -425,8 +475,16 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                 continue;
             }
             if let Some((name, pos)) = &st.label {
-                let here = p.here();
-                p.define(st.line, *pos, name, here, true);
+                match &p.structure {
+                    Some((offset, _)) => {
+                        let offset = *offset;
+                        p.define(st.line, *pos, name, offset, false);
+                    }
+                    None => {
+                        let here = p.here();
+                        p.define(st.line, *pos, name, here, true);
+                    }
+                }
             }
             let count = match &st.times {
                 None => 1,
@@ -481,6 +539,13 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             if len > 0 {
                 p.spans.push((st.line, start as u32, len as u32));
             }
+        }
+        if let Some((_, name)) = p.structure.take() {
+            let at = stmts
+                .iter()
+                .find(|st| matches!(&st.kind, Kind::Struc(n, _) if *n == name))
+                .map_or(0, |st| st.line);
+            p.err((at, 0, format!("`struc {name}' without `endstruc'")));
         }
         let new_origin = p.org_seen.unwrap_or(0);
         let changed = p.changed || new_origin != origin;

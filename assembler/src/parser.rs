@@ -99,6 +99,10 @@ pub(crate) enum Kind {
         pos: usize,
     },
     Insn(Insn),
+    /// `struc NAME`: labels up to `endstruc` are offsets into a structure.
+    Struc(String, usize),
+    /// `endstruc`: defines `NAME_size`.
+    EndStruc(usize),
 }
 
 /// A parsed statement.
@@ -375,6 +379,29 @@ impl LineParser<'_> {
         };
         let lower = word.to_ascii_lowercase();
         let end = self.end;
+        if lower == "struc" {
+            let Some(name) = ident(toks.get(i + 1)) else {
+                return Err((
+                    self.pos_at(i + 1),
+                    "`struc' expects a structure name".into(),
+                ));
+            };
+            *self.scope = name.to_string();
+            return Ok(Some(Stmt {
+                line,
+                label,
+                times,
+                kind: Kind::Struc(name.to_string(), self.pos_at(i + 1)),
+            }));
+        }
+        if lower == "endstruc" {
+            return Ok(Some(Stmt {
+                line,
+                label,
+                times,
+                kind: Kind::EndStruc(toks[i].pos),
+            }));
+        }
         if let Some(k) = self.directive(&lower, &toks[i..], i, end)? {
             return Ok(Some(Stmt {
                 line,
@@ -494,8 +521,7 @@ impl LineParser<'_> {
                 Kind::Empty
             }
             "cpu" | "global" | "default" => Kind::Empty,
-            "extern" | "common" | "absolute" | "incbin" | "struc" | "endstruc" | "istruc"
-            | "iend" | "at" => {
+            "extern" | "common" | "absolute" | "incbin" | "istruc" | "iend" | "at" => {
                 return Err((
                     toks[0].pos,
                     format!("`{lower}' is not supported in flat binaries"),
