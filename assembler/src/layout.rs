@@ -84,6 +84,8 @@ struct Pass<'a> {
     dropped_errors: usize,
     /// Inside `struc NAME`: the offset counter and the name.
     structure: Option<(i64, String)>,
+    /// Inside `istruc NAME`: where the instance starts in the output, and the name.
+    instance: Option<(usize, String)>,
 }
 
 fn uses_here(e: &Expr) -> bool {
@@ -175,6 +177,19 @@ impl Pass<'_> {
             return None;
         }
         Some(v.n)
+    }
+
+    /// Pads a structure instance that started at output offset `start` up to `offset`.
+    fn pad_instance(&mut self, line: usize, pos: usize, start: usize, offset: i64) {
+        let have = (self.out.len() - start) as i64;
+        if offset < have {
+            self.err((line, pos, format!("structure field at offset {offset} overlaps data already written ({have} bytes)")));
+            return;
+        }
+        if self.room(line, pos, (offset - have) as u64) {
+            self.out
+                .resize(self.out.len() + (offset - have) as usize, 0);
+        }
     }
 
     /// Handles a statement inside `struc`; false if it must not be assembled normally.
@@ -278,6 +293,40 @@ impl Pass<'_> {
                 self.define(line, *pos, name, 0, false);
                 self.structure = Some((0, name.clone()));
             }
+            Kind::IStruc(name, pos) => {
+                if self.instance.is_some() {
+                    self.err((line, *pos, "`istruc' inside another `istruc'".into()));
+                    return;
+                }
+                self.instance = Some((self.out.len(), name.clone()));
+            }
+            Kind::At(field, pos, data) => {
+                let Some((start, _)) = self.instance.clone() else {
+                    self.err((line, *pos, "`at' outside `istruc'".into()));
+                    return;
+                };
+                let Some(offset) = self.scalar(line, *pos, field, "`at' field", false) else {
+                    return;
+                };
+                self.pad_instance(line, *pos, start, offset);
+                let inner = Stmt {
+                    line,
+                    label: None,
+                    times: None,
+                    kind: (**data).clone(),
+                };
+                self.stmt(&inner, grow);
+            }
+            Kind::IEnd(pos) => match self.instance.take() {
+                Some((start, name)) => {
+                    let size = self.syms.get(&format!("{name}_size")).map(|s| s.value);
+                    match size {
+                        Some(size) => self.pad_instance(line, *pos, start, size),
+                        None => self.err((line, *pos, format!("symbol `{name}_size' not defined"))),
+                    }
+                }
+                None => self.err((line, *pos, "`iend' without `istruc'".into())),
+            },
             Kind::EndStruc(pos) => match self.structure.take() {
                 Some((size, name)) => self.define(line, *pos, &format!("{name}_size"), size, false),
                 None => self.err((line, *pos, "`endstruc' without `struc'".into())),
@@ -446,6 +495,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             critical_unknown: false,
             dropped_errors: 0,
             structure: None,
+            instance: None,
         };
         let monotone = pass_no > MONOTONE_AFTER;
         for (idx, st) in stmts.iter().enumerate() {
