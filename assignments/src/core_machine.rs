@@ -1,6 +1,7 @@
 //! The core's [`Machine`] as the harness's [`GuestMachine`], and the assembler
 //! (`vmlab-asm`) as its [`Assembler`]: the pair the browser and the grader use.
 
+use emulator_core::vmm::ExitReason;
 use emulator_core::{CpuState, EventKind, FlatEntry, Machine, MachineConfig, StopReason};
 
 use crate::target::{Assembler, Entry, GuestMachine, MachineFactory};
@@ -61,11 +62,24 @@ impl GuestMachine for CoreMachine {
         last.reverse();
         last
     }
-    fn vm_exits(&self, _reason: &str) -> Option<u64> {
-        None
+    fn vm_exits(&self, reason: &str) -> Option<u64> {
+        let vmm = self.0.vmm()?;
+        let reason = ExitReason::ALL.into_iter().find(|r| r.name() == reason)?;
+        Some(vmm.exits.count(reason))
     }
     fn sensitive_reports(&self) -> Option<Vec<String>> {
-        None
+        let vmm = self.0.vmm()?;
+        Some(
+            vmm.reports()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} at {:#010x}: the guest saw {}, a real machine gives {}",
+                        r.instruction, r.linear_eip, r.saw, r.real
+                    )
+                })
+                .collect(),
+        )
     }
 }
 

@@ -107,8 +107,9 @@ impl Platform {
         })
     }
 
-    /// Resets every device's registers. Console output, pending host input and the
-    /// POST log are kept; virtual time goes on.
+    /// Resets every device's registers and restarts virtual time at 0 (the CPU's RESET
+    /// clears its time stamp counter too). Console output, pending host input and the
+    /// POST log are kept.
     pub fn reset(&mut self) {
         self.uart.reset();
         self.pic.reset();
