@@ -32,6 +32,10 @@ impl GuestMachine for CoreMachine {
     fn cpu_mut(&mut self) -> &mut CpuState {
         self.0.cpu_mut()
     }
+    fn guest_cpl(&self) -> u8 {
+        let cpu = self.0.cpu();
+        self.0.vmm().map_or(cpu.cpl, |v| v.guest_cpl(cpu))
+    }
     fn run(&mut self, budget: u64) -> StopReason {
         self.0.run(budget)
     }
