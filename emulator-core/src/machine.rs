@@ -55,6 +55,8 @@ pub struct Machine {
     pub(crate) mem: Memory,
     pub(crate) mmu: Mmu,
     pub(crate) dcache: DecodeCache,
+    /// The pre-decoded fast tier.
+    pub(crate) fast: crate::cpu::fast::FastTier,
     pub(crate) platform: Platform,
     pub(crate) events: EventRing,
     pub(crate) counters: Counters,
@@ -97,6 +99,7 @@ impl Machine {
             flags_stale: false,
             mmu: Mmu::default(),
             dcache: DecodeCache::default(),
+            fast: Default::default(),
             platform,
             counters: Counters::default(),
             icount: 0,
@@ -142,6 +145,7 @@ impl Machine {
     pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
         self.mem.load_rom(image)?;
         self.dcache.clear();
+        self.fast.clear();
         self.reset();
         Ok(())
     }
@@ -155,6 +159,7 @@ impl Machine {
     ) -> Result<(), HostError> {
         self.mem.write_bytes(addr, image)?;
         self.dcache.clear();
+        self.fast.clear();
         self.reset();
         match entry {
             FlatEntry::Real16 => {
@@ -236,6 +241,13 @@ impl Machine {
     pub fn cpu_mut(&mut self) -> &mut CpuState {
         self.flags_stale = true;
         &mut self.cpu
+    }
+
+    /// Turns the pre-decoded fast tier on or off (on by default). Both give the same
+    /// machine state; off runs every instruction through the general interpreter (for
+    /// differential tests and measurements).
+    pub fn set_fast_tier(&mut self, on: bool) {
+        self.fast.enabled = on;
     }
 
     /// Instructions retired since the machine was built.
@@ -377,6 +389,7 @@ impl Machine {
             }
         }
         self.dcache.clear();
+        self.fast.clear();
         self.stop = None;
         self.resume_from_breakpoint = false;
         self.refresh_platform();
@@ -454,6 +467,9 @@ impl Machine {
                     Between::Continue => continue,
                     Between::Stop(s) => return Some(s),
                 }
+            }
+            if !watch && self.fast_run(&mut left) {
+                continue;
             }
             self.execute_one();
             if self.stop.is_some() {

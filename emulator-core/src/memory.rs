@@ -341,6 +341,66 @@ impl Memory {
         true
     }
 
+    /// `size` bytes of plain RAM at `addr`, for the fast tier (`None`: ROM, outside RAM).
+    #[inline(always)]
+    pub(crate) fn fast_read(&self, addr: u32, size: u8) -> Option<u32> {
+        let a = self.plain_ram(addr, 4.min(size as usize))?;
+        Some(self.ram_load(a, size))
+    }
+
+    /// The RAM offset of a `size`-byte store at `addr` that needs no bookkeeping: plain
+    /// RAM on pages holding no decoded code (`None` otherwise).
+    #[inline(always)]
+    pub(crate) fn fast_store_offset(&self, addr: u32, size: u8) -> Option<usize> {
+        let a = self.plain_ram(addr, 4.min(size as usize))?;
+        let first = a / PAGE as usize;
+        let last = (a + size as usize - 1) / PAGE as usize;
+        match (self.code.get(first), self.code.get(last)) {
+            (Some(false), Some(false)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// `size` bytes at RAM offset `a` (checked by [`Memory::fast_read`] or
+    /// [`Memory::fast_store_offset`]; out of range reads 0xFF).
+    #[inline(always)]
+    pub(crate) fn ram_load(&self, a: usize, size: u8) -> u32 {
+        match size {
+            1 => self.ram.get(a).map_or(0xff, |&b| b as u32),
+            2 => match self.ram.get(a..a + 2) {
+                Some(&[b0, b1]) => u16::from_le_bytes([b0, b1]) as u32,
+                _ => 0xffff,
+            },
+            _ => match self.ram.get(a..a + 4) {
+                Some(&[b0, b1, b2, b3]) => u32::from_le_bytes([b0, b1, b2, b3]),
+                _ => u32::MAX,
+            },
+        }
+    }
+
+    /// Stores `size` bytes at RAM offset `a` without code bookkeeping (the caller
+    /// checked with [`Memory::fast_store_offset`]).
+    #[inline(always)]
+    pub(crate) fn ram_store(&mut self, a: usize, size: u8, v: u32) {
+        match size {
+            1 => {
+                if let Some(b) = self.ram.get_mut(a) {
+                    *b = v as u8;
+                }
+            }
+            2 => {
+                if let Some(s) = self.ram.get_mut(a..a + 2) {
+                    s.copy_from_slice(&(v as u16).to_le_bytes());
+                }
+            }
+            _ => {
+                if let Some(s) = self.ram.get_mut(a..a + 4) {
+                    s.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+
     /// Marks the page of `addr` as holding cached code and returns its generation.
     #[inline]
     pub(crate) fn code_generation(&mut self, addr: u32) -> u32 {

@@ -129,6 +129,19 @@ impl Mmu {
         }
     }
 
+    /// The TLB's translation of `linear` for an access of kind `acc`, when an entry
+    /// allows it; no walk and no other side effect than the hit count.
+    #[inline(always)]
+    pub(crate) fn lookup(&mut self, linear: u32, acc: u8, cr0v: u32) -> Option<u32> {
+        let e = self.tlb.get(((linear >> 12) as usize) & (TLB_SIZE - 1))?;
+        let need = tlb_need(acc, cr0v);
+        if e.tag == (linear & !0xfff) | TLB_VALID && e.bits & need == need {
+            self.hits += 1;
+            return Some(e.frame | (linear & 0xfff));
+        }
+        None
+    }
+
     /// Translates `linear` for an access of kind `acc` (see [`access`]), walking the
     /// page tables on a TLB miss and setting accessed/dirty bits.
     #[inline(always)]

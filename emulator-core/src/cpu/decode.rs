@@ -77,7 +77,7 @@ fn addr_reg(r: Register) -> Option<u8> {
 }
 
 impl Decoded {
-    fn new(ins: Instruction, bitness: u32) -> Decoded {
+    pub(crate) fn new(ins: Instruction, bitness: u32) -> Decoded {
         let mnem = ins.mnemonic();
         let msize = match ins.memory_size().size() {
             s @ (1 | 2 | 4 | 6 | 8) => s as u8,
