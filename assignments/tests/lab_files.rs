@@ -82,9 +82,11 @@ fn the_web_bundle_holds_no_hidden_test_or_solution() {
     let markers = secret_markers(&default_labs_dir()).expect("markers");
     for f in files {
         let bytes = std::fs::read(&f).unwrap_or_default();
+        // Lossy text keeps every ASCII run intact, and `str::contains` is fast.
+        let text = String::from_utf8_lossy(&bytes);
         for m in &markers {
             assert!(
-                !bytes.windows(m.len()).any(|w| w == m.as_bytes()),
+                !text.contains(m.as_str()),
                 "{} contains the secret {m:?}",
                 f.display()
             );
