@@ -210,7 +210,7 @@ fn check_stop(
     let eip = m.cpu().eip;
     let (cpl, ring) = (m.guest_cpl(), m.cpu().cpl);
     let where_ = format!(
-        "EIP = {eip:#010x}, CPL {cpl}{}, after {} instructions",
+        "EIP = {eip:#010x}, CPL {cpl}{}, after {} instruction(s)",
         if cpl == ring {
             String::new()
         } else {
