@@ -91,10 +91,9 @@ fn every_reference_scores_full_marks_and_every_starter_less() {
                 failures(&r)
             );
         }
-        if !needs_vmm(&lab) {
-            // The grading budget: under a second per submission, even unoptimized.
-            assert!(took.as_secs_f64() < 1.0, "{id}: grading took {took:?}");
-        }
+        // Under a second per submission (optimized; unoptimized test builds get 3 s).
+        let limit = if cfg!(debug_assertions) { 3.0 } else { 1.0 };
+        assert!(took.as_secs_f64() < limit, "{id}: grading took {took:?}");
         let starter = std::fs::read(lab.starter_path()).expect("starter");
         let r = grade_bytes(&lab, "starter.asm", &starter);
         assert!(
