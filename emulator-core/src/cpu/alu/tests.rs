@@ -415,3 +415,38 @@ fn size_helpers() {
     assert_eq!((mask(1), mask(2), mask(4)), (0xff, 0xffff, 0xffff_ffff));
     assert_eq!((sign(1), sign(2), sign(4)), (0x80, 0x8000, 0x8000_0000));
 }
+
+#[test]
+fn sizes_other_than_1_2_4_behave_as_4_without_panicking() {
+    let values = [0u32, 1, 0x7f, 0x80, 0xffff, 0x8000_0000, 0xffff_ffff];
+    for size in [0u8, 3, 8, 255] {
+        for &a in &values {
+            for &b in &values {
+                let (mut f, mut g) = (fl(CF | AF), fl(CF | AF));
+                assert_eq!(add(&mut f, size, a, b), add(&mut g, 4, a, b));
+                assert_eq!(sbb(&mut f, size, a, b), sbb(&mut g, 4, a, b));
+                assert_eq!(imul(&mut f, size, a, b), imul(&mut g, 4, a, b));
+                assert_eq!(mul(&mut f, size, a, b), mul(&mut g, 4, a, b));
+                assert_eq!(div(size, a, b, a | 1), div(4, a, b, a | 1));
+                assert_eq!(idiv(size, a, b, b), idiv(4, a, b, b));
+                assert_eq!(bsr(&mut f, size, a), bsr(&mut g, 4, a));
+                for count in [0u8, 1, 31, 32, 33, 255] {
+                    assert_eq!(rcl(&mut f, size, a, count), rcl(&mut g, 4, a, count));
+                    assert_eq!(rcr(&mut f, size, a, count), rcr(&mut g, 4, a, count));
+                    assert_eq!(sar(&mut f, size, a, count), sar(&mut g, 4, a, count));
+                    assert_eq!(shr(&mut f, size, a, count), shr(&mut g, 4, a, count));
+                    assert_eq!(ror(&mut f, size, a, count), ror(&mut g, 4, a, count));
+                    assert_eq!(
+                        shld(&mut f, size, a, b, count),
+                        shld(&mut g, 4, a, b, count)
+                    );
+                    assert_eq!(
+                        shrd(&mut f, size, a, b, count),
+                        shrd(&mut g, 4, a, b, count)
+                    );
+                }
+                assert_eq!(f, g);
+            }
+        }
+    }
+}
