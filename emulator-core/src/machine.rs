@@ -55,6 +55,8 @@ pub struct Machine {
     pub(crate) mem: Memory,
     pub(crate) mmu: Mmu,
     pub(crate) dcache: DecodeCache,
+    /// The pre-decoded fast tier.
+    pub(crate) fast: crate::cpu::fast::FastTier,
     pub(crate) platform: Platform,
     pub(crate) events: EventRing,
     pub(crate) counters: Counters,
@@ -97,6 +99,7 @@ impl Machine {
             flags_stale: false,
             mmu: Mmu::default(),
             dcache: DecodeCache::default(),
+            fast: Default::default(),
             platform,
             counters: Counters::default(),
             icount: 0,
@@ -118,9 +121,13 @@ impl Machine {
         &self.cfg
     }
 
-    /// CPU and device reset; RAM (and the ROM) are kept.
+    /// CPU and device reset; RAM (and the ROM) are kept, and virtual time goes on.
     pub fn reset(&mut self) {
+        // The time stamp counter is the machine's virtual clock, shared with the
+        // devices: it keeps running across a reset.
+        let tsc = self.cpu.tsc;
         self.cpu = CpuState::reset();
+        self.cpu.tsc = tsc;
         self.flags = Flags::from_eflags(self.cpu.eflags);
         self.flags_stale = false;
         self.mmu.flush();
@@ -138,6 +145,7 @@ impl Machine {
     pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
         self.mem.load_rom(image)?;
         self.dcache.clear();
+        self.fast.clear();
         self.reset();
         Ok(())
     }
@@ -151,6 +159,7 @@ impl Machine {
     ) -> Result<(), HostError> {
         self.mem.write_bytes(addr, image)?;
         self.dcache.clear();
+        self.fast.clear();
         self.reset();
         match entry {
             FlatEntry::Real16 => {
@@ -232,6 +241,13 @@ impl Machine {
     pub fn cpu_mut(&mut self) -> &mut CpuState {
         self.flags_stale = true;
         &mut self.cpu
+    }
+
+    /// Turns the pre-decoded fast tier on or off (on by default). Both give the same
+    /// machine state; off runs every instruction through the general interpreter (for
+    /// differential tests and measurements).
+    pub fn set_fast_tier(&mut self, on: bool) {
+        self.fast.enabled = on;
     }
 
     /// Instructions retired since the machine was built.
@@ -366,10 +382,14 @@ impl Machine {
         self.icount = s.icount;
         self.platform.restore(&s.platform);
         self.mmu.load(&s.tlb);
-        if let (Some(v), Some(saved)) = (self.vmm.as_deref_mut(), s.vmm.as_ref()) {
-            *v = saved.clone();
+        if let Some(v) = self.vmm.as_deref_mut() {
+            match s.vmm.as_ref() {
+                Some(saved) if saved.mode() == v.mode() => *v = saved.clone(),
+                _ => v.reset(),
+            }
         }
         self.dcache.clear();
+        self.fast.clear();
         self.stop = None;
         self.resume_from_breakpoint = false;
         self.refresh_platform();
@@ -441,12 +461,15 @@ impl Machine {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if watch || self.cpu.tsc >= self.attention {
+            if watch || self.cpu.tsc >= self.attention || self.cpu.halted {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
                     Between::Continue => continue,
                     Between::Stop(s) => return Some(s),
                 }
+            }
+            if !watch && self.fast_run(&mut left) {
+                continue;
             }
             self.execute_one();
             if self.stop.is_some() {

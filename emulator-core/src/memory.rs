@@ -12,7 +12,7 @@ pub(crate) const PAGE: u32 = 4096;
 const ONE_MIB: u32 = 0x10_0000;
 
 /// Guest physical memory.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Memory {
     ram: Vec<u8>,
     rom: Vec<u8>,
@@ -26,6 +26,16 @@ pub struct Memory {
     generation: Vec<u32>,
     /// Pages whose cached code a write invalidated (self-modifying code).
     pub(crate) invalidations: u64,
+}
+
+impl core::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Memory")
+            .field("ram_bytes", &self.ram.len())
+            .field("rom_bytes", &self.rom.len())
+            .field("invalidations", &self.invalidations)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Memory {
@@ -126,7 +136,7 @@ impl Memory {
     #[inline(always)]
     fn plain_ram(&self, addr: u32, len: usize) -> Option<usize> {
         let a = addr as usize;
-        let end = a + len;
+        let end = a.checked_add(len)?;
         ((addr >= ONE_MIB || end <= self.rom_low as usize) && end <= self.ram.len()).then_some(a)
     }
 
@@ -329,6 +339,66 @@ impl Memory {
             }
         }
         true
+    }
+
+    /// `size` bytes of plain RAM at `addr`, for the fast tier (`None`: ROM, outside RAM).
+    #[inline(always)]
+    pub(crate) fn fast_read(&self, addr: u32, size: u8) -> Option<u32> {
+        let a = self.plain_ram(addr, 4.min(size as usize))?;
+        Some(self.ram_load(a, size))
+    }
+
+    /// The RAM offset of a `size`-byte store at `addr` that needs no bookkeeping: plain
+    /// RAM on pages holding no decoded code (`None` otherwise).
+    #[inline(always)]
+    pub(crate) fn fast_store_offset(&self, addr: u32, size: u8) -> Option<usize> {
+        let a = self.plain_ram(addr, 4.min(size as usize))?;
+        let first = a / PAGE as usize;
+        let last = (a + size as usize - 1) / PAGE as usize;
+        match (self.code.get(first), self.code.get(last)) {
+            (Some(false), Some(false)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// `size` bytes at RAM offset `a` (checked by [`Memory::fast_read`] or
+    /// [`Memory::fast_store_offset`]; out of range reads 0xFF).
+    #[inline(always)]
+    pub(crate) fn ram_load(&self, a: usize, size: u8) -> u32 {
+        match size {
+            1 => self.ram.get(a).map_or(0xff, |&b| b as u32),
+            2 => match self.ram.get(a..a + 2) {
+                Some(&[b0, b1]) => u16::from_le_bytes([b0, b1]) as u32,
+                _ => 0xffff,
+            },
+            _ => match self.ram.get(a..a + 4) {
+                Some(&[b0, b1, b2, b3]) => u32::from_le_bytes([b0, b1, b2, b3]),
+                _ => u32::MAX,
+            },
+        }
+    }
+
+    /// Stores `size` bytes at RAM offset `a` without code bookkeeping (the caller
+    /// checked with [`Memory::fast_store_offset`]).
+    #[inline(always)]
+    pub(crate) fn ram_store(&mut self, a: usize, size: u8, v: u32) {
+        match size {
+            1 => {
+                if let Some(b) = self.ram.get_mut(a) {
+                    *b = v as u8;
+                }
+            }
+            2 => {
+                if let Some(s) = self.ram.get_mut(a..a + 2) {
+                    s.copy_from_slice(&(v as u16).to_le_bytes());
+                }
+            }
+            _ => {
+                if let Some(s) = self.ram.get_mut(a..a + 4) {
+                    s.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
     }
 
     /// Marks the page of `addr` as holding cached code and returns its generation.

@@ -57,7 +57,7 @@ pub(crate) struct TlbEntry {
 }
 
 /// The paging unit: a direct-mapped TLB in front of the two-level walk.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Mmu {
     tlb: Vec<TlbEntry>,
     /// Translations served from the TLB.
@@ -68,6 +68,20 @@ pub struct Mmu {
     pub(crate) walks: u64,
     /// Some entry came from a 4 MiB page since the last flush.
     large_cached: bool,
+}
+
+impl core::fmt::Debug for Mmu {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mmu")
+            .field(
+                "valid_entries",
+                &self.tlb.iter().filter(|e| e.tag & TLB_VALID != 0).count(),
+            )
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .field("walks", &self.walks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Mmu {
@@ -113,6 +127,19 @@ impl Mmu {
                 }
             }
         }
+    }
+
+    /// The TLB's translation of `linear` for an access of kind `acc`, when an entry
+    /// allows it; no walk and no other side effect than the hit count.
+    #[inline(always)]
+    pub(crate) fn lookup(&mut self, linear: u32, acc: u8, cr0v: u32) -> Option<u32> {
+        let e = self.tlb.get(((linear >> 12) as usize) & (TLB_SIZE - 1))?;
+        let need = tlb_need(acc, cr0v);
+        if e.tag == (linear & !0xfff) | TLB_VALID && e.bits & need == need {
+            self.hits += 1;
+            return Some(e.frame | (linear & 0xfff));
+        }
+        None
     }
 
     /// Translates `linear` for an access of kind `acc` (see [`access`]), walking the

@@ -4,6 +4,7 @@
 pub mod alu;
 pub(crate) mod decode;
 pub(crate) mod exec;
+pub(crate) mod fast;
 pub(crate) mod interrupt;
 pub(crate) mod segment;
 

@@ -1,0 +1,231 @@
+//! The pre-decoded fast tier: code pages decoded once into compact operations with a
+//! handler specialised per instruction form, run in a loop that stays on the current
+//! code page. Anything the tier does not specialise, or any access off its fast path,
+//! goes to the general interpreter for that one instruction.
+//!
+//! The tier runs only where its shortcuts hold: 32-bit protected mode with flat CS, DS,
+//! ES and SS (base 0, limit 4 GiB), no VMM, no single-step trap and no breakpoint
+//! watch. A handler either completes its instruction or changes nothing and declines,
+//! so the machine state after a run is the one the general interpreter produces; only
+//! the decode-cache and TLB-hit counters differ (instruction fetches from the tier's
+//! pages are not counted there).
+//!
+//! Operations are cached per physical page and keyed by the offset in the page, with
+//! relative branch targets stored as displacements, so a page mapped at several linear
+//! addresses shares its operations. A page is dropped when a write bumps its code
+//! generation (self-modifying code); the tier's own stores never touch a page that
+//! holds decoded code, they leave those to the general path.
+
+mod build;
+mod ops;
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::machine::Machine;
+use crate::mmu::access;
+use crate::state::{cr0, flags, Segment};
+
+use super::{CS, DS, ES, SS};
+
+/// A handler: executes the operation and returns true, or changes nothing and returns
+/// false (the general interpreter then runs the instruction). EIP already points past
+/// the instruction when it is called.
+pub(crate) type Handler = fn(&mut Machine, &Op) -> bool;
+
+/// One pre-decoded instruction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Op {
+    /// The specialised handler.
+    pub exec: Handler,
+    /// Instruction length in bytes.
+    pub len: u8,
+    /// Memory operand size in bytes (1, 2 or 4).
+    pub size: u8,
+    /// Destination (or only) register number; the condition code of a Jcc.
+    pub r0: u8,
+    /// Source register number.
+    pub r1: u8,
+    /// Effective address: base and index register numbers (`NO_REG` when absent) and
+    /// the index scale as a shift.
+    pub base: u8,
+    pub index: u8,
+    pub scale: u8,
+    /// Immediate operand, or the branch displacement from the next instruction.
+    pub imm: u32,
+    /// Address displacement.
+    pub disp: u32,
+}
+
+/// Number of code pages the tier keeps (direct-mapped by physical page number).
+const PAGES: usize = 64;
+/// Bytes per page.
+const PAGE_BYTES: usize = 4096;
+
+/// The operations decoded from one physical page.
+#[derive(Clone, Debug)]
+struct CodePage {
+    /// Physical page address, or `u32::MAX` when the slot is empty.
+    phys: u32,
+    /// The page's code generation when it was decoded.
+    generation: u32,
+    /// Per byte offset: 0 when not decoded yet, else 1 + the index into `ops`.
+    at: Vec<u16>,
+    ops: Vec<Op>,
+}
+
+impl CodePage {
+    fn empty() -> CodePage {
+        CodePage {
+            phys: u32::MAX,
+            generation: 0,
+            at: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    fn reset(&mut self, phys: u32, generation: u32) {
+        self.phys = phys;
+        self.generation = generation;
+        if self.at.len() == PAGE_BYTES {
+            self.at.fill(0);
+        } else {
+            self.at = vec![0; PAGE_BYTES];
+        }
+        self.ops.clear();
+    }
+}
+
+/// The fast tier's page cache and its switch.
+#[derive(Clone, Debug)]
+pub(crate) struct FastTier {
+    pages: Vec<CodePage>,
+    /// The tier is used at all (off: every instruction takes the general path).
+    pub enabled: bool,
+}
+
+impl Default for FastTier {
+    fn default() -> Self {
+        FastTier {
+            pages: vec![CodePage::empty(); PAGES],
+            enabled: true,
+        }
+    }
+}
+
+impl FastTier {
+    /// Forgets every decoded page (new ROM, restored snapshot, loaded image).
+    pub fn clear(&mut self) {
+        for p in &mut self.pages {
+            p.phys = u32::MAX;
+        }
+    }
+}
+
+/// A flat data segment: base 0, limit 4 GiB, present, writable, expand-up.
+#[inline(always)]
+fn flat_data(s: &Segment) -> bool {
+    s.base == 0 && s.limit == u32::MAX && s.attrs & 0x9e == 0x92
+}
+
+impl Machine {
+    /// The tier's shortcuts hold for the current machine state.
+    #[inline(always)]
+    fn fast_eligible(&self) -> bool {
+        let c = &self.cpu;
+        let cs = &c.seg[CS];
+        self.fast.enabled
+            && self.vmm.is_none()
+            && c.cr0 & cr0::PE != 0
+            && c.eflags & (flags::TF | flags::VM) == 0
+            && cs.base == 0
+            && cs.limit == u32::MAX
+            && cs.attrs & 0x4098 == 0x4098
+            && flat_data(&c.seg[DS])
+            && flat_data(&c.seg[ES])
+            && flat_data(&c.seg[SS])
+            && c.seg[SS].attrs & 0x4000 != 0
+    }
+
+    /// Runs instructions from the fast tier. The caller has taken the budget unit of the
+    /// instruction at EIP; returns false when that instruction must go to the general
+    /// interpreter. Later instructions take their units from `left` and run only while
+    /// no between-instruction check is due.
+    pub(crate) fn fast_run(&mut self, left: &mut u64) -> bool {
+        if !self.fast_eligible() {
+            return false;
+        }
+        let mut pages = core::mem::take(&mut self.fast.pages);
+        *left += 1;
+        let ran = self.fast_pages(&mut pages, left);
+        self.fast.pages = pages;
+        if !ran {
+            *left -= 1;
+        }
+        ran
+    }
+
+    /// The physical page of the code at linear `lin`, when the TLB (or flat physical
+    /// addressing) gives it without a walk.
+    #[inline(always)]
+    fn fast_code_page(&mut self, lin: u32) -> Option<u32> {
+        if self.cpu.cr0 & cr0::PG == 0 {
+            return Some(lin & !0xfff);
+        }
+        let acc = self.user_acc() | access::READ;
+        self.mmu.lookup(lin, acc, self.cpu.cr0).map(|p| p & !0xfff)
+    }
+
+    fn fast_pages(&mut self, pages: &mut [CodePage], left: &mut u64) -> bool {
+        let mut ran = false;
+        loop {
+            let eip = self.cpu.eip;
+            let Some(phys) = self.fast_code_page(eip) else {
+                return ran;
+            };
+            let Some(page) = pages.get_mut((phys as usize >> 12) & (PAGES - 1)) else {
+                return ran;
+            };
+            if page.phys != phys || page.generation != self.mem.generation(phys) {
+                let generation = self.mem.code_generation(phys);
+                page.reset(phys, generation);
+            }
+            let lin_page = eip & !0xfff;
+            loop {
+                let eip = self.cpu.eip;
+                if eip & !0xfff != lin_page {
+                    break;
+                }
+                if *left == 0 || (ran && self.cpu.tsc >= self.attention) {
+                    return ran;
+                }
+                let off = (eip & 0xfff) as usize;
+                let slot = page.at.get(off).copied().unwrap_or(0);
+                let slot = if slot == 0 {
+                    let op = self.fast_decode(phys, eip);
+                    page.ops.push(op);
+                    let n = page.ops.len() as u16;
+                    if let Some(s) = page.at.get_mut(off) {
+                        *s = n;
+                    }
+                    n
+                } else {
+                    slot
+                };
+                let Some(op) = page.ops.get(slot as usize - 1) else {
+                    return ran;
+                };
+                self.cpu.eip = eip.wrapping_add(op.len as u32);
+                if !(op.exec)(self, op) {
+                    self.cpu.eip = eip;
+                    return ran;
+                }
+                self.cpu.tsc = self.cpu.tsc.wrapping_add(1);
+                self.icount += 1;
+                self.cpu.interrupt_shadow = false;
+                *left -= 1;
+                ran = true;
+            }
+        }
+    }
+}

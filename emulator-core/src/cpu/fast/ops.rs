@@ -1,0 +1,426 @@
+//! The fast tier's handlers, one per instruction form, and its memory fast path.
+//!
+//! Memory operands go through flat segments (the tier runs only when DS, ES and SS are
+//! flat), then through the TLB when paging is on (a hit only: a miss declines so the
+//! general path walks), then straight to RAM. Stores decline for pages holding decoded
+//! code, ROM and anything outside RAM, so self-modifying code and device memory always
+//! take the general path.
+
+use iced_x86::Mnemonic as M;
+
+use super::Op;
+use crate::cpu::alu;
+use crate::cpu::decode::NO_REG;
+use crate::cpu::ESP;
+use crate::machine::Machine;
+use crate::mmu::access;
+use crate::state::cr0;
+
+/// ALU operation numbers (the const parameter of the ALU handlers).
+pub(super) const ALU_ADD: u8 = 0;
+pub(super) const ALU_OR: u8 = 1;
+pub(super) const ALU_ADC: u8 = 2;
+pub(super) const ALU_SBB: u8 = 3;
+pub(super) const ALU_AND: u8 = 4;
+pub(super) const ALU_SUB: u8 = 5;
+pub(super) const ALU_XOR: u8 = 6;
+pub(super) const ALU_CMP: u8 = 7;
+pub(super) const ALU_TEST: u8 = 8;
+
+/// Shift operation numbers (the const parameter of [`shift_ri`]).
+pub(super) const SH_SHL: u8 = 0;
+pub(super) const SH_SHR: u8 = 1;
+pub(super) const SH_SAR: u8 = 2;
+pub(super) const SH_ROL: u8 = 3;
+pub(super) const SH_ROR: u8 = 4;
+
+/// The ALU operation number of a binary ALU mnemonic.
+pub(super) fn alu_kind(m: M) -> u8 {
+    match m {
+        M::Add => ALU_ADD,
+        M::Or => ALU_OR,
+        M::Adc => ALU_ADC,
+        M::Sbb => ALU_SBB,
+        M::And => ALU_AND,
+        M::Sub => ALU_SUB,
+        M::Xor => ALU_XOR,
+        M::Cmp => ALU_CMP,
+        _ => ALU_TEST,
+    }
+}
+
+/// Applies ALU operation `K`; `None` for CMP and TEST (no result written).
+#[inline(always)]
+fn alu_op<const K: u8>(m: &mut Machine, size: u8, a: u32, b: u32) -> Option<u32> {
+    let f = &mut m.flags;
+    Some(match K {
+        ALU_ADD => alu::add(f, size, a, b),
+        ALU_OR => alu::or(f, size, a, b),
+        ALU_ADC => alu::adc(f, size, a, b),
+        ALU_SBB => alu::sbb(f, size, a, b),
+        ALU_AND => alu::and(f, size, a, b),
+        ALU_SUB => alu::sub(f, size, a, b),
+        ALU_XOR => alu::xor(f, size, a, b),
+        ALU_CMP => {
+            alu::cmp(f, size, a, b);
+            return None;
+        }
+        _ => {
+            alu::test(f, size, a, b);
+            return None;
+        }
+    })
+}
+
+// ---- memory fast path ------------------------------------------------------------
+
+impl Machine {
+    /// The effective address of the operation's memory operand.
+    #[inline(always)]
+    fn fast_ea(&self, op: &Op) -> u32 {
+        let g = &self.cpu.gpr;
+        let mut a = op.disp;
+        if op.base != NO_REG {
+            a = a.wrapping_add(g[(op.base & 7) as usize]);
+        }
+        if op.index != NO_REG {
+            a = a.wrapping_add(g[(op.index & 7) as usize] << (op.scale & 3));
+        }
+        a
+    }
+
+    /// The physical address of a `size`-byte access at flat linear `lin`, when it needs
+    /// no page walk; `None` sends the instruction to the general path.
+    #[inline(always)]
+    fn fast_phys(&mut self, lin: u32, size: u8, write: bool) -> Option<u32> {
+        let c0 = self.cpu.cr0;
+        if c0 & cr0::PG == 0 {
+            return Some(lin);
+        }
+        if (lin & 0xfff) + size as u32 > 0x1000 {
+            return None;
+        }
+        let acc = self.user_acc() | if write { access::WRITE } else { access::READ };
+        self.mmu.lookup(lin, acc, c0)
+    }
+
+    /// Reads `size` bytes at flat linear `lin` from RAM or ROM without side effects.
+    #[inline(always)]
+    fn fast_read(&mut self, lin: u32, size: u8) -> Option<u32> {
+        let p = self.fast_phys(lin, size, false)?;
+        self.mem.fast_read(p, size)
+    }
+
+    /// The RAM offset for a `size`-byte store at flat linear `lin` (plain RAM, no
+    /// decoded code on the page).
+    #[inline(always)]
+    fn fast_store_ref(&mut self, lin: u32, size: u8) -> Option<usize> {
+        let p = self.fast_phys(lin, size, true)?;
+        self.mem.fast_store_offset(p, size)
+    }
+}
+
+// ---- handlers ----------------------------------------------------------------------
+
+/// The general path: always declines.
+pub(super) fn general(_: &mut Machine, _: &Op) -> bool {
+    false
+}
+
+/// NOP.
+pub(super) fn nop(_: &mut Machine, _: &Op) -> bool {
+    true
+}
+
+#[inline(always)]
+fn reg(m: &Machine, r: u8) -> u32 {
+    m.cpu.gpr[(r & 7) as usize]
+}
+
+#[inline(always)]
+fn set_reg(m: &mut Machine, r: u8, v: u32) {
+    m.cpu.gpr[(r & 7) as usize] = v;
+}
+
+/// ALU r32, r32.
+pub(super) fn alu_rr<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+    let (a, b) = (reg(m, op.r0), reg(m, op.r1));
+    if let Some(v) = alu_op::<K>(m, 4, a, b) {
+        set_reg(m, op.r0, v);
+    }
+    true
+}
+
+/// ALU r32, imm.
+pub(super) fn alu_ri<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+    let a = reg(m, op.r0);
+    if let Some(v) = alu_op::<K>(m, 4, a, op.imm) {
+        set_reg(m, op.r0, v);
+    }
+    true
+}
+
+/// ALU r32, m32.
+pub(super) fn alu_rm<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+    let lin = m.fast_ea(op);
+    let Some(b) = m.fast_read(lin, 4) else {
+        return false;
+    };
+    let a = reg(m, op.r0);
+    if let Some(v) = alu_op::<K>(m, 4, a, b) {
+        set_reg(m, op.r0, v);
+    }
+    true
+}
+
+/// ALU m, value (read-modify-write, or a read for CMP/TEST).
+#[inline(always)]
+fn alu_mem<const K: u8>(m: &mut Machine, op: &Op, size: u8, b: u32) -> bool {
+    let lin = m.fast_ea(op);
+    if K == ALU_CMP || K == ALU_TEST {
+        let Some(a) = m.fast_read(lin, size) else {
+            return false;
+        };
+        alu_op::<K>(m, size, a, b);
+        return true;
+    }
+    let Some(at) = m.fast_store_ref(lin, size) else {
+        return false;
+    };
+    let a = m.mem.ram_load(at, size);
+    if let Some(v) = alu_op::<K>(m, size, a, b) {
+        m.mem.ram_store(at, size, v);
+    }
+    true
+}
+
+/// ALU m32, r32.
+pub(super) fn alu_mr<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+    let b = reg(m, op.r1);
+    alu_mem::<K>(m, op, 4, b)
+}
+
+/// ALU m, imm (8, 16 or 32 bits).
+pub(super) fn alu_mi<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+    let b = op.imm & alu::mask(op.size);
+    alu_mem::<K>(m, op, op.size, b)
+}
+
+/// MOV r32, r32.
+pub(super) fn mov_rr(m: &mut Machine, op: &Op) -> bool {
+    let v = reg(m, op.r1);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// MOV r32, imm32.
+pub(super) fn mov_ri(m: &mut Machine, op: &Op) -> bool {
+    set_reg(m, op.r0, op.imm);
+    true
+}
+
+/// MOV r32, m32.
+pub(super) fn mov_rm(m: &mut Machine, op: &Op) -> bool {
+    let lin = m.fast_ea(op);
+    let Some(v) = m.fast_read(lin, 4) else {
+        return false;
+    };
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// MOV m32, r32.
+pub(super) fn mov_mr(m: &mut Machine, op: &Op) -> bool {
+    let lin = m.fast_ea(op);
+    let Some(at) = m.fast_store_ref(lin, 4) else {
+        return false;
+    };
+    let v = reg(m, op.r1);
+    m.mem.ram_store(at, 4, v);
+    true
+}
+
+/// MOV m, imm (8, 16 or 32 bits).
+pub(super) fn mov_mi(m: &mut Machine, op: &Op) -> bool {
+    let lin = m.fast_ea(op);
+    let Some(at) = m.fast_store_ref(lin, op.size) else {
+        return false;
+    };
+    m.mem.ram_store(at, op.size, op.imm);
+    true
+}
+
+/// MOVZX r32, m8/m16.
+pub(super) fn movzx_rm(m: &mut Machine, op: &Op) -> bool {
+    let lin = m.fast_ea(op);
+    let Some(v) = m.fast_read(lin, op.size) else {
+        return false;
+    };
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// MOVSX r32, m8/m16.
+pub(super) fn movsx_rm(m: &mut Machine, op: &Op) -> bool {
+    let lin = m.fast_ea(op);
+    let Some(v) = m.fast_read(lin, op.size) else {
+        return false;
+    };
+    let v = if op.size == 1 {
+        v as u8 as i8 as i32 as u32
+    } else {
+        v as u16 as i16 as i32 as u32
+    };
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// LEA r32, m.
+pub(super) fn lea(m: &mut Machine, op: &Op) -> bool {
+    let a = m.fast_ea(op);
+    set_reg(m, op.r0, a);
+    true
+}
+
+/// INC r32.
+pub(super) fn inc_r(m: &mut Machine, op: &Op) -> bool {
+    let a = reg(m, op.r0);
+    let v = alu::inc(&mut m.flags, 4, a);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// DEC r32.
+pub(super) fn dec_r(m: &mut Machine, op: &Op) -> bool {
+    let a = reg(m, op.r0);
+    let v = alu::dec(&mut m.flags, 4, a);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// NOT r32.
+pub(super) fn not_r(m: &mut Machine, op: &Op) -> bool {
+    let v = !reg(m, op.r0);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// NEG r32.
+pub(super) fn neg_r(m: &mut Machine, op: &Op) -> bool {
+    let a = reg(m, op.r0);
+    let v = alu::neg(&mut m.flags, 4, a);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// Shift or rotate r32 by an immediate count.
+pub(super) fn shift_ri<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+    let a = reg(m, op.r0);
+    let c = op.imm as u8;
+    let f = &mut m.flags;
+    let v = match K {
+        SH_SHL => alu::shl(f, 4, a, c),
+        SH_SHR => alu::shr(f, 4, a, c),
+        SH_SAR => alu::sar(f, 4, a, c),
+        SH_ROL => alu::rol(f, 4, a, c),
+        _ => alu::ror(f, 4, a, c),
+    };
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// IMUL r32, r32, imm.
+pub(super) fn imul_rri(m: &mut Machine, op: &Op) -> bool {
+    let a = reg(m, op.r1);
+    let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// IMUL r32, m32, imm.
+pub(super) fn imul_rmi(m: &mut Machine, op: &Op) -> bool {
+    let lin = m.fast_ea(op);
+    let Some(a) = m.fast_read(lin, 4) else {
+        return false;
+    };
+    let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// IMUL r32, r32.
+pub(super) fn imul_rr(m: &mut Machine, op: &Op) -> bool {
+    let (a, b) = (reg(m, op.r0), reg(m, op.r1));
+    let v = alu::imul_trunc(&mut m.flags, 4, a, b);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// Pushes a doubleword on the flat 32-bit stack.
+#[inline(always)]
+fn push32(m: &mut Machine, v: u32) -> bool {
+    let sp = m.cpu.gpr[ESP].wrapping_sub(4);
+    let Some(at) = m.fast_store_ref(sp, 4) else {
+        return false;
+    };
+    m.mem.ram_store(at, 4, v);
+    m.cpu.gpr[ESP] = sp;
+    true
+}
+
+/// PUSH r32.
+pub(super) fn push_r(m: &mut Machine, op: &Op) -> bool {
+    let v = reg(m, op.r0);
+    push32(m, v)
+}
+
+/// PUSH imm.
+pub(super) fn push_i(m: &mut Machine, op: &Op) -> bool {
+    push32(m, op.imm)
+}
+
+/// POP r32.
+pub(super) fn pop_r(m: &mut Machine, op: &Op) -> bool {
+    let sp = m.cpu.gpr[ESP];
+    let Some(v) = m.fast_read(sp, 4) else {
+        return false;
+    };
+    m.cpu.gpr[ESP] = sp.wrapping_add(4);
+    set_reg(m, op.r0, v);
+    true
+}
+
+/// CALL rel32.
+pub(super) fn call_rel(m: &mut Machine, op: &Op) -> bool {
+    let ret = m.cpu.eip;
+    if !push32(m, ret) {
+        return false;
+    }
+    m.cpu.eip = ret.wrapping_add(op.imm);
+    true
+}
+
+/// RET and RET imm16 (near).
+pub(super) fn ret_near(m: &mut Machine, op: &Op) -> bool {
+    let sp = m.cpu.gpr[ESP];
+    let Some(t) = m.fast_read(sp, 4) else {
+        return false;
+    };
+    m.cpu.gpr[ESP] = sp.wrapping_add(4).wrapping_add(op.imm);
+    m.cpu.eip = t;
+    true
+}
+
+/// JMP rel.
+pub(super) fn jmp_rel(m: &mut Machine, op: &Op) -> bool {
+    m.cpu.eip = m.cpu.eip.wrapping_add(op.imm);
+    true
+}
+
+/// Jcc rel (the condition code is in `r0`).
+pub(super) fn jcc_rel(m: &mut Machine, op: &Op) -> bool {
+    if m.flags.cond(op.r0) {
+        m.cpu.eip = m.cpu.eip.wrapping_add(op.imm);
+    }
+    true
+}

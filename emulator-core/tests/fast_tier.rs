@@ -1,0 +1,175 @@
+//! The pre-decoded fast tier against the general interpreter: the same guests run with
+//! the tier on and off must end in the same machine state (registers, memory, devices,
+//! TLB), with the same serial output, POST writes and instruction count, also when the
+//! runs are cut into uneven time slices.
+
+mod common;
+
+use emulator_core::{FlatEntry, Machine, MachineConfig, StopReason};
+
+/// Everything a run leaves behind that the tier must not change.
+#[derive(PartialEq, Debug)]
+struct Outcome {
+    stops: Vec<StopReason>,
+    icount: u64,
+    serial: String,
+    post: Vec<(u16, u32, u64)>,
+    snapshot: emulator_core::Snapshot,
+}
+
+/// Runs `load`ed machines with the tier on and off, in slices of `slices` instructions
+/// (cycled) until a stop other than an exhausted budget or `total` instructions.
+fn run_both(
+    ram_mib: u32,
+    load: &dyn Fn(&mut Machine),
+    slices: &[u64],
+    total: u64,
+) -> (Outcome, Outcome) {
+    let run = |fast: bool| {
+        let mut m = Machine::new(MachineConfig {
+            ram_mib,
+            ..MachineConfig::default()
+        })
+        .unwrap();
+        m.set_fast_tier(fast);
+        load(&mut m);
+        let mut stops = Vec::new();
+        let mut i = 0;
+        while m.icount() < total {
+            let s = m.run(slices[i % slices.len()]);
+            i += 1;
+            stops.push(s.clone());
+            if s != StopReason::BudgetExhausted {
+                break;
+            }
+        }
+        Outcome {
+            stops,
+            icount: m.icount(),
+            serial: String::from_utf8_lossy(&m.serial_output()).into_owned(),
+            post: m
+                .post_writes()
+                .iter()
+                .map(|w| (w.port, w.value, w.icount))
+                .collect(),
+            snapshot: m.snapshot(),
+        }
+    };
+    (run(true), run(false))
+}
+
+fn assert_same(what: &str, fast: &Outcome, general: &Outcome) {
+    assert_eq!(fast.icount, general.icount, "{what}: instruction count");
+    assert_eq!(fast.stops, general.stops, "{what}: stop reasons");
+    assert_eq!(fast.serial, general.serial, "{what}: serial output");
+    assert_eq!(fast.post, general.post, "{what}: POST writes");
+    assert_eq!(
+        fast.snapshot.cpu(),
+        general.snapshot.cpu(),
+        "{what}: CPU state"
+    );
+    assert!(
+        fast.snapshot.ram() == general.snapshot.ram(),
+        "{what}: RAM differs"
+    );
+    assert!(
+        fast.snapshot == general.snapshot,
+        "{what}: snapshot differs"
+    );
+}
+
+fn rom(src: &str, defines: &[&str]) -> impl Fn(&mut Machine) {
+    let image = common::nasm(src, defines);
+    move |m: &mut Machine| m.load_rom(&image).unwrap()
+}
+
+#[test]
+fn mix_benchmark_is_identical_with_and_without_the_fast_tier() {
+    let (f, g) = run_both(
+        16,
+        &rom("guests/bench/mix.asm", &["ITER=10"]),
+        &[u64::MAX],
+        u64::MAX,
+    );
+    assert_eq!(f.serial, "f46fd717\n");
+    assert_same("mix.asm", &f, &g);
+    assert_eq!(f.stops.last(), Some(&StopReason::Halted));
+}
+
+#[test]
+fn mix_benchmark_in_uneven_slices_is_identical() {
+    let (f, g) = run_both(
+        16,
+        &rom("guests/bench/mix.asm", &["ITER=1"]),
+        &[1, 7, 1000, 3, 12345, 2],
+        u64::MAX,
+    );
+    assert_same("mix.asm in slices", &f, &g);
+    assert_eq!(f.stops.last(), Some(&StopReason::Halted));
+}
+
+#[test]
+fn cpu_test_rom_is_identical_with_and_without_the_fast_tier() {
+    let (f, g) = run_both(
+        8,
+        &rom("guests/cputest/cputest.asm", &[]),
+        &[u64::MAX],
+        10_000_000,
+    );
+    assert!(
+        f.serial.contains("cputest: all stages passed"),
+        "{}",
+        f.serial
+    );
+    assert_same("cputest.asm", &f, &g);
+}
+
+#[test]
+fn teaching_kernel_is_identical_with_and_without_the_fast_tier() {
+    let (f, g) = run_both(
+        16,
+        &rom("guests/kernel/kernel.asm", &[]),
+        &[100_000, 77_777],
+        50_000_000,
+    );
+    assert!(
+        f.serial.contains("process B line 3 from ring 3"),
+        "{}",
+        f.serial
+    );
+    assert_same("kernel.asm", &f, &g);
+}
+
+/// Flat 32-bit code that rewrites an immediate in its own loop body (self-modifying
+/// code on the page the fast tier is running from) and stores through a stack on the
+/// same page.
+#[test]
+fn self_modifying_code_is_seen_by_the_fast_tier() {
+    // 0x1000: mov ecx, 50
+    // loop:   mov eax, 0           ; imm32 at loop+1 is rewritten below
+    //         add ebx, eax
+    //         inc dword [loop+1]   ; next pass loads one more
+    //         dec ecx
+    //         jnz loop
+    //         hlt
+    let code: Vec<u8> = {
+        let mut c = vec![0xb9, 50, 0, 0, 0]; // mov ecx, 50
+        let lp = 0x1000 + c.len() as u32;
+        c.extend([0xb8, 0, 0, 0, 0]); // mov eax, 0
+        c.extend([0x01, 0xc3]); // add ebx, eax
+        c.extend([0xff, 0x05]); // inc dword [disp32]
+        c.extend((lp + 1).to_le_bytes());
+        c.push(0x49); // dec ecx
+        let back = lp as i64 - (0x1000 + c.len() as i64 + 2);
+        c.extend([0x75, back as i8 as u8]); // jnz loop
+        c.push(0xf4); // hlt
+        c
+    };
+    let load = move |m: &mut Machine| {
+        m.load_flat(0x1000, &code, FlatEntry::Protected32).unwrap();
+    };
+    let (f, g) = run_both(1, &load, &[u64::MAX], 1_000_000);
+    assert_same("self-modifying loop", &f, &g);
+    // EBX = 0 + 1 + ... + 49.
+    assert_eq!(f.snapshot.cpu().gpr[3], 49 * 50 / 2);
+}
