@@ -607,7 +607,7 @@ mod tests {
         assert_eq!(s.view(false).serial_append, "VM\n");
 
         let (mut s, p) = session("shadow-paging", Mode::TrapEmulate);
-        s.advance(Until::Stop, ADVANCE_BUDGET);
+        assert_eq!(s.advance(Until::Stop, ADVANCE_BUDGET), StopReason::Halted);
         s.translate(0x0030_0000);
         let v = s.view(false);
         assert_eq!(v.serial_append, "demand-zero page mapped\n");
@@ -625,6 +625,19 @@ mod tests {
     }
 
     #[test]
+    fn nested_paging_shows_the_nested_table() {
+        let (mut s, _) = session("nested-paging", Mode::HwAssist);
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        let v = s.view(false);
+        assert!(v
+            .vmm_tables
+            .expect("nested tables")
+            .title
+            .starts_with("nested"));
+        assert_eq!(v.vga[0][0], (b'H', 0x1f));
+    }
+
+    #[test]
     fn popf_differs_only_under_trap_emulate() {
         let (s, _) = session("popf", Mode::TrapEmulate);
         let runs = compare(s.program());
@@ -634,5 +647,6 @@ mod tests {
             "IF = 0: POPF was ignored and nothing trapped\n"
         );
         assert_eq!(runs[2].serial, runs[0].serial);
+        assert!(runs.iter().all(|r| r.stop == "halted"), "{runs:?}");
     }
 }
