@@ -10,6 +10,7 @@ mod server;
 mod site;
 mod step;
 mod tools;
+mod ui_tests;
 mod wasm;
 mod webdriver;
 
