@@ -28,10 +28,14 @@ use crate::state::{cr0, flags, Segment};
 
 use super::{CS, DS, ES, SS};
 
-/// A handler: executes the operation and returns true, or changes nothing and returns
-/// false (the general interpreter then runs the instruction). EIP already points past
-/// the instruction when it is called.
-pub(crate) type Handler = fn(&mut Machine, &Op) -> bool;
+/// A handler: executes the operation and returns the EIP of the next instruction, or
+/// changes nothing and returns [`DECLINE`] (the general interpreter then runs the
+/// instruction). It gets the EIP just past the instruction; `Machine::cpu.eip` is not
+/// kept up to date while the tier runs.
+pub(crate) type Handler = fn(&mut Machine, &Op, u32) -> u64;
+
+/// A handler's answer when the general interpreter must run the instruction.
+pub(crate) const DECLINE: u64 = 1 << 32;
 
 /// One pre-decoded instruction.
 #[derive(Clone, Copy, Debug)]
@@ -177,14 +181,19 @@ impl Machine {
     }
 
     fn fast_pages(&mut self, pages: &mut [CodePage], left: &mut u64) -> bool {
-        let mut ran = false;
-        loop {
-            let eip = self.cpu.eip;
+        // Instructions this run may retire: the budget, and for all but the first the
+        // time left before the next between-instructions check (fast operations do no
+        // I/O, so that deadline cannot move while they run).
+        let due = self.attention.saturating_sub(self.cpu.tsc).max(1);
+        let limit = (*left).min(due);
+        let mut done: u64 = 0;
+        let mut eip = self.cpu.eip;
+        'pages: while done < limit {
             let Some(phys) = self.fast_code_page(eip) else {
-                return ran;
+                break;
             };
             let Some(page) = pages.get_mut((phys as usize >> 12) & (PAGES - 1)) else {
-                return ran;
+                break;
             };
             if page.phys != phys || page.generation != self.mem.generation(phys) {
                 let generation = self.mem.code_generation(phys);
@@ -192,40 +201,40 @@ impl Machine {
             }
             let lin_page = eip & !0xfff;
             loop {
-                let eip = self.cpu.eip;
+                let off = (eip & 0xfff) as usize;
+                let mut slot = page.at.get(off).copied().unwrap_or(0) as usize;
+                if slot == 0 {
+                    let op = self.fast_decode(phys, eip);
+                    page.ops.push(op);
+                    slot = page.ops.len();
+                    if let Some(s) = page.at.get_mut(off) {
+                        *s = slot as u16;
+                    }
+                }
+                let Some(op) = page.ops.get(slot.wrapping_sub(1)) else {
+                    break 'pages;
+                };
+                let r = (op.exec)(self, op, eip.wrapping_add(op.len as u32));
+                if r > u32::MAX as u64 {
+                    break 'pages;
+                }
+                eip = r as u32;
+                done += 1;
+                if done == limit {
+                    break 'pages;
+                }
                 if eip & !0xfff != lin_page {
                     break;
                 }
-                if *left == 0 || (ran && self.cpu.tsc >= self.attention) {
-                    return ran;
-                }
-                let off = (eip & 0xfff) as usize;
-                let slot = page.at.get(off).copied().unwrap_or(0);
-                let slot = if slot == 0 {
-                    let op = self.fast_decode(phys, eip);
-                    page.ops.push(op);
-                    let n = page.ops.len() as u16;
-                    if let Some(s) = page.at.get_mut(off) {
-                        *s = n;
-                    }
-                    n
-                } else {
-                    slot
-                };
-                let Some(op) = page.ops.get(slot as usize - 1) else {
-                    return ran;
-                };
-                self.cpu.eip = eip.wrapping_add(op.len as u32);
-                if !(op.exec)(self, op) {
-                    self.cpu.eip = eip;
-                    return ran;
-                }
-                self.cpu.tsc = self.cpu.tsc.wrapping_add(1);
-                self.icount += 1;
-                self.cpu.interrupt_shadow = false;
-                *left -= 1;
-                ran = true;
             }
         }
+        self.cpu.eip = eip;
+        if done > 0 {
+            self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
+            self.icount += done;
+            self.cpu.interrupt_shadow = false;
+            *left -= done;
+        }
+        done > 0
     }
 }
