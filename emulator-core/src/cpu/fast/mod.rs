@@ -19,6 +19,7 @@
 mod build;
 mod ops;
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -36,6 +37,8 @@ pub(crate) type Handler = fn(&mut Machine, &Op, u32) -> u64;
 
 /// A handler's answer when the general interpreter must run the instruction.
 pub(crate) const DECLINE: u64 = 1 << 32;
+/// The answer of an operation not decoded yet: decode it, then run it.
+pub(crate) const DECODE: u64 = 1 << 33;
 
 /// One pre-decoded instruction.
 #[derive(Clone, Copy, Debug)]
@@ -73,9 +76,9 @@ struct CodePage {
     phys: u32,
     /// The page's code generation when it was decoded.
     generation: u32,
-    /// Per byte offset: 0 when not decoded yet, else 1 + the index into `ops`.
-    at: Vec<u16>,
-    ops: Vec<Op>,
+    /// Per byte offset: the operation starting there ([`ops::undecoded`] until the
+    /// first time it runs); allocated when the slot is first used.
+    ops: Option<Box<[Op; PAGE_BYTES]>>,
 }
 
 impl CodePage {
@@ -83,21 +86,31 @@ impl CodePage {
         CodePage {
             phys: u32::MAX,
             generation: 0,
-            at: Vec::new(),
-            ops: Vec::new(),
+            ops: None,
         }
     }
 
-    fn reset(&mut self, phys: u32, generation: u32) {
+    /// Starts the slot over for physical page `phys`; returns its operations.
+    fn reset(&mut self, phys: u32, generation: u32) -> &mut [Op; PAGE_BYTES] {
         self.phys = phys;
         self.generation = generation;
-        if self.at.len() == PAGE_BYTES {
-            self.at.fill(0);
-        } else {
-            self.at = vec![0; PAGE_BYTES];
-        }
-        self.ops.clear();
+        let ops = self.ops.get_or_insert_with(|| {
+            let v: Box<[Op]> = vec![ops::UNDECODED; PAGE_BYTES].into_boxed_slice();
+            match v.try_into() {
+                Ok(b) => b,
+                Err(_) => unreachable_len(),
+            }
+        });
+        ops.fill(ops::UNDECODED);
+        ops
     }
+}
+
+/// A boxed slice of `PAGE_BYTES` elements always converts to an array; this is never
+/// reached.
+#[cold]
+fn unreachable_len() -> Box<[Op; PAGE_BYTES]> {
+    Box::new([ops::UNDECODED; PAGE_BYTES])
 }
 
 /// The fast tier's page cache and its switch.
@@ -195,27 +208,24 @@ impl Machine {
             let Some(page) = pages.get_mut((phys as usize >> 12) & (PAGES - 1)) else {
                 break;
             };
-            if page.phys != phys || page.generation != self.mem.generation(phys) {
-                let generation = self.mem.code_generation(phys);
-                page.reset(phys, generation);
-            }
+            let fresh = page.phys == phys && page.generation == self.mem.generation(phys);
+            let ops = match page.ops.as_deref_mut() {
+                Some(ops) if fresh => ops,
+                _ => {
+                    let generation = self.mem.code_generation(phys);
+                    page.reset(phys, generation)
+                }
+            };
             let lin_page = eip & !0xfff;
             loop {
                 let off = (eip & 0xfff) as usize;
-                let mut slot = page.at.get(off).copied().unwrap_or(0) as usize;
-                if slot == 0 {
-                    let op = self.fast_decode(phys, eip);
-                    page.ops.push(op);
-                    slot = page.ops.len();
-                    if let Some(s) = page.at.get_mut(off) {
-                        *s = slot as u16;
-                    }
-                }
-                let Some(op) = page.ops.get(slot.wrapping_sub(1)) else {
-                    break 'pages;
-                };
+                let op = &ops[off];
                 let r = (op.exec)(self, op, eip.wrapping_add(op.len as u32));
                 if r > u32::MAX as u64 {
+                    if r == DECODE {
+                        ops[off] = self.fast_decode(phys, eip);
+                        continue;
+                    }
                     break 'pages;
                 }
                 eip = r as u32;

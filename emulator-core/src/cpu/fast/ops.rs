@@ -8,7 +8,7 @@
 
 use iced_x86::Mnemonic as M;
 
-use super::{Op, DECLINE};
+use super::{Handler, Op, DECLINE, DECODE};
 use crate::cpu::alu;
 use crate::cpu::decode::NO_REG;
 use crate::cpu::ESP;
@@ -130,6 +130,25 @@ fn finish(completed: bool, target: u32) -> u64 {
     } else {
         DECLINE
     }
+}
+
+/// The placeholder of an operation not decoded yet.
+pub(super) const UNDECODED: Op = Op {
+    exec: undecoded,
+    len: 0,
+    size: 0,
+    r0: 0,
+    r1: 0,
+    base: NO_REG,
+    index: NO_REG,
+    scale: 0,
+    imm: 0,
+    disp: 0,
+};
+
+/// Asks the loop to decode the instruction.
+fn undecoded(_: &mut Machine, _: &Op, _: u32) -> u64 {
+    DECODE
 }
 
 /// The general path: always declines.
@@ -420,11 +439,31 @@ pub(super) fn jmp_rel(_m: &mut Machine, op: &Op, next: u32) -> u64 {
     next.wrapping_add(op.imm) as u64
 }
 
-/// Jcc rel (the condition code is in `r0`).
-pub(super) fn jcc_rel(m: &mut Machine, op: &Op, next: u32) -> u64 {
-    if m.flags.cond(op.r0) {
+/// Jcc rel with condition code `CC` (the low nibble of the opcode).
+fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+    if m.flags.cond(CC) {
         next.wrapping_add(op.imm) as u64
     } else {
         next as u64
     }
 }
+
+/// The Jcc handlers by condition code.
+pub(super) const JCC: [Handler; 16] = [
+    jcc_rel::<0>,
+    jcc_rel::<1>,
+    jcc_rel::<2>,
+    jcc_rel::<3>,
+    jcc_rel::<4>,
+    jcc_rel::<5>,
+    jcc_rel::<6>,
+    jcc_rel::<7>,
+    jcc_rel::<8>,
+    jcc_rel::<9>,
+    jcc_rel::<10>,
+    jcc_rel::<11>,
+    jcc_rel::<12>,
+    jcc_rel::<13>,
+    jcc_rel::<14>,
+    jcc_rel::<15>,
+];
