@@ -100,6 +100,13 @@ pub(crate) enum Hint {
 }
 
 impl Value {
+    /// A not-yet-defined symbol and no registers. NASM's expression vectors drop
+    /// every term after an unknown one, so such a value counts as "just unknown",
+    /// and NASM is optimistic about the size of that immediate in the first pass.
+    pub fn just_unknown(&self) -> bool {
+        self.unknown.is_some() && self.regs.is_empty()
+    }
+
     /// A known number with no labels or registers.
     pub fn is_simple(&self) -> bool {
         self.reloc == 0 && self.unknown.is_none() && self.regs.is_empty()

@@ -535,7 +535,12 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                         if op.size.is_some_and(|s| s != 1) {
                             return None;
                         }
-                        if k == K::imm8_const_1 && !(simple && n == 1 && !op.strict) {
+                        // The `, 1` forms only for a bare 1 (NASM's `unity`: no size keyword, not strict).
+                        if k == K::imm8_const_1
+                            && (!((simple && n == 1) || v.just_unknown())
+                                || op.strict
+                                || op.size.is_some())
+                        {
                             return None;
                         }
                         if had_imm {
@@ -559,7 +564,8 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
                         } else {
                             sbyte32(n)
                         };
-                        if op.size != Some(1) && !(simple && fits) {
+                        // Like NASM, a value that is only a forward reference is assumed to fit.
+                        if op.size != Some(1) && !(simple && fits) && !v.just_unknown() {
                             return None;
                         }
                         imm8 = true;

@@ -57,25 +57,24 @@ impl Output {
                 for r in ranges.into_iter().flatten() {
                     let start = r.offset as usize;
                     let end = (start + r.length as usize).min(self.bytes.len());
-                    for (k, chunk) in self
-                        .bytes
-                        .get(start..end)
-                        .unwrap_or(&[])
-                        .chunks(9)
-                        .enumerate()
-                    {
-                        let hex: String = chunk.iter().map(|b| format!("{b:02X}")).collect();
+                    let bytes = self.bytes.get(start..end).unwrap_or(&[]);
+                    let chunks = bytes.len().div_ceil(9);
+                    for (k, chunk) in bytes.chunks(9).enumerate() {
+                        let mut hex: String = chunk.iter().map(|b| format!("{b:02X}")).collect();
+                        if k + 1 < chunks {
+                            hex.push('-');
+                        }
                         let off = r.offset as usize + k * 9;
                         let _ = if first {
-                            writeln!(out, "{n:6} {off:08X} {hex:<18}  {src}")
+                            writeln!(out, "{n:6} {off:08X} {hex:<24}{src}")
                         } else {
-                            writeln!(out, "{n:6} {off:08X} {hex:<18}-")
+                            writeln!(out, "{n:6} {off:08X} {hex}")
                         };
                         first = false;
                     }
                 }
                 if first {
-                    let _ = writeln!(out, "{n:6} {:8} {:<18}  {src}", "", "");
+                    let _ = writeln!(out, "{n:6} {:33}{src}", "");
                 }
             }
         }

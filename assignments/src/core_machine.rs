@@ -1,7 +1,7 @@
 //! The core's [`Machine`] as the harness's [`GuestMachine`], and the assembler
 //! (`vmlab-asm`) as its [`Assembler`]: the pair the browser and the grader use.
 
-use emulator_core::{CpuState, FlatEntry, Machine, MachineConfig, StopReason};
+use emulator_core::{CpuState, EventKind, FlatEntry, Machine, MachineConfig, StopReason};
 
 use crate::target::{Assembler, Entry, GuestMachine, MachineFactory};
 
@@ -42,6 +42,24 @@ impl GuestMachine for CoreMachine {
     }
     fn push_serial_input(&mut self, bytes: &[u8]) {
         self.0.push_serial_input(bytes);
+    }
+    fn recent_exceptions(&self, n: usize) -> Vec<String> {
+        let mut last: Vec<String> = self
+            .0
+            .events()
+            .iter()
+            .rev()
+            .filter_map(|e| match &e.kind {
+                EventKind::Exception(x) => Some(format!("{x} at EIP {:#010x}", e.linear_eip)),
+                EventKind::TripleFault => {
+                    Some(format!("triple fault at EIP {:#010x}", e.linear_eip))
+                }
+                _ => None,
+            })
+            .take(n)
+            .collect();
+        last.reverse();
+        last
     }
     fn vm_exits(&self, _reason: &str) -> Option<u64> {
         None

@@ -187,6 +187,11 @@ fn routine_entry(image: &[u8], load: u32, n: u32) -> Result<u32, String> {
         })?;
     let entry = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let end = load.saturating_add(image.len() as u32);
+    if entry < load && (entry as usize) < image.len() {
+        return Err(format!(
+            "routine table entry {n} is {entry:#x}, an offset into the program rather than an address: is `org {load:#x}` missing?"
+        ));
+    }
     if entry < load || entry >= end {
         return Err(format!(
             "routine table entry {n} is {entry:#x}, outside the program ({load:#x}..{end:#x}); keep the `dd` table at the very start"
@@ -203,14 +208,26 @@ fn check_stop(
     problems: &mut Vec<String>,
 ) {
     let eip = m.cpu().eip;
-    let where_ = format!("EIP = {eip:#010x}, CPL {}", m.cpu().cpl);
+    let where_ = format!(
+        "EIP = {eip:#010x}, CPL {}, after {} instructions",
+        m.cpu().cpl,
+        m.icount()
+    );
     match stop {
         StopReason::BudgetExhausted => problems.push(format!(
             "did not finish within {budget} instructions (an endless loop, or waiting for something that never comes?); stopped at {where_}"
         )),
-        StopReason::TripleFault => problems.push(format!(
-            "the machine triple-faulted (an exception while delivering a double fault; a real PC resets) at {where_}"
-        )),
+        StopReason::TripleFault => {
+            let last = m.recent_exceptions(4);
+            problems.push(format!(
+                "the machine triple-faulted (an exception while delivering a double fault; a real PC resets) at {where_}{}",
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the last exceptions: {}", last.join(", "))
+                }
+            ))
+        }
         StopReason::Halted => match t.expect.stop {
             StopExpect::DebugExit => problems.push(format!(
                 "halted at {where_}; expected a write to the debug-exit port 0xf4"

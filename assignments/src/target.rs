@@ -28,6 +28,9 @@ pub trait GuestMachine {
     /// How many VM exits of the reason named `reason` the VMM took (`None`: this
     /// machine runs no VMM, or keeps no such count).
     fn vm_exits(&self, reason: &str) -> Option<u64>;
+    /// The last exceptions delivered (at most `n`, oldest first), one line each with
+    /// where they happened: what a student needs to see after a triple fault.
+    fn recent_exceptions(&self, n: usize) -> Vec<String>;
     /// The VMM's Popek–Goldberg reports, one line each (`None`: no VMM).
     fn sensitive_reports(&self) -> Option<Vec<String>>;
 }

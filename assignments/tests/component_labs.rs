@@ -114,3 +114,100 @@ fn panics_answer_only_their_case_and_wrong_answers_earn_partial_credit() {
     assert!(shl.score > 0.0 && shl.score < shl.max_score, "{shl:?}");
     assert!(shl.message.contains("expected result"), "{}", shl.message);
 }
+
+/// The shadow-fill lab's reference agrees with the core's VMM: its guest page walk
+/// (true faults, error codes, A/D updates) and its shadow entries.
+#[test]
+fn the_shadow_fill_reference_agrees_with_the_cores_vmm() {
+    use assignments::component::shadow::{cases, FillResult, ShadowFill};
+    use assignments::component::CaseSelect;
+    use assignments::native::reference::shadow_fill::Submission;
+    use emulator_core::state::{cr0, cr4};
+    use emulator_core::vmm::guest::{access, guest_walk, PhysMem};
+    use emulator_core::vmm::shadow::shadow_entry;
+    use emulator_core::vmm::vcpu::PagingView;
+    use emulator_core::Exception;
+    use std::collections::HashMap;
+
+    struct Mem(HashMap<u32, u8>);
+    impl PhysMem for Mem {
+        fn read_u8(&mut self, phys: u32) -> u8 {
+            self.0.get(&phys).copied().unwrap_or(0)
+        }
+        fn write_u8(&mut self, phys: u32, value: u8) {
+            self.0.insert(phys, value);
+        }
+    }
+
+    const CR3: u32 = 0x0000_1000;
+    let select = CaseSelect {
+        edge: true,
+        random: 20_000,
+        seed: 0x5eed,
+        ..CaseSelect::default()
+    };
+    let mut compared = 0;
+    for c in cases(&select) {
+        let pde_at = CR3 + (c.linear >> 22) * 4;
+        let pte_at = (c.pde & 0xffff_f000) + ((c.linear >> 12) & 0x3ff) * 4;
+        if pte_at & !3 == pde_at & !3 {
+            continue; // the table would overlap the directory entry
+        }
+        let mut mem = Mem(HashMap::new());
+        mem.write_u32(pde_at, c.pde);
+        mem.write_u32(pte_at, c.pte);
+        let regs = PagingView {
+            cr0: cr0::PE | cr0::PG | if c.wp { cr0::WP } else { 0 },
+            cr3: CR3,
+            cr4: if c.pse { cr4::PSE } else { 0 },
+        };
+        let acc = if c.write { access::WRITE } else { 0 } | if c.user { access::USER } else { 0 };
+        let core = guest_walk(&mut mem, regs, c.linear, acc, &mut |a| a);
+        let mut case = c;
+        case.host_base = 0;
+        let want = Submission.fill(&case);
+        match (core, want) {
+            (
+                Err(Exception::PageFault { error_code, .. }),
+                FillResult::TrueFault { error_code: e },
+            ) => {
+                assert_eq!(error_code, e, "{}", case.describe());
+            }
+            (
+                Ok(m),
+                FillResult::Fill {
+                    shadow_pte,
+                    guest_pde,
+                    guest_pte,
+                },
+            ) => {
+                assert_eq!(
+                    shadow_entry(&m, acc, c.wp),
+                    shadow_pte,
+                    "shadow PTE: {}",
+                    case.describe()
+                );
+                assert_eq!(
+                    mem.read_u32(pde_at),
+                    guest_pde,
+                    "guest PDE: {}",
+                    case.describe()
+                );
+                if !case.large() {
+                    assert_eq!(
+                        mem.read_u32(pte_at),
+                        guest_pte,
+                        "guest PTE: {}",
+                        case.describe()
+                    );
+                }
+            }
+            (core, want) => panic!(
+                "{}: the core gives {core:?}, the reference {want:?}",
+                case.describe()
+            ),
+        }
+        compared += 1;
+    }
+    assert!(compared > 20_000, "{compared} cases compared");
+}

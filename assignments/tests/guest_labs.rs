@@ -184,11 +184,9 @@ fn endless_loops_triple_faults_and_floods_are_stopped_and_explained() {
         flood.len()
     );
     let r = warmup_with("strlen: lidt [null_idt]\n int3\nreverse:\nadler32:\nitoa:\nputs:\ngcd: ret\nnull_idt: dw 0\n dd 0\n");
-    assert!(
-        output_of(&r, "strlen(\"hello\")").contains("triple-faulted"),
-        "{}",
-        failures(&r)
-    );
+    let triple = output_of(&r, "strlen(\"hello\")");
+    assert!(triple.contains("triple-faulted"), "{}", failures(&r));
+    assert!(triple.contains("the last exceptions:"), "{triple}");
 }
 
 #[test]
@@ -216,6 +214,16 @@ fn empty_garbage_huge_and_binary_submissions_get_a_clear_zero() {
     );
     let r = grade_bytes(&lab, "whitespace.asm", b"  \n\t\n");
     assert!(r.tests[0].output.contains("no code"));
+    let no_org = std::fs::read_to_string(lab.solution_path())
+        .expect("solution")
+        .replace("org 0x10000", "");
+    let r = grade_bytes(&lab, "no-org.asm", no_org.as_bytes());
+    assert_eq!(r.score(), 0.0);
+    assert!(
+        r.tests[0].output.contains("is `org 0x10000` missing?"),
+        "{}",
+        r.tests[0].output
+    );
     // A flat binary whose routine table points nowhere.
     let r = grade_bytes(&lab, "garbage.bin", &garbage);
     assert_eq!(r.score(), 0.0);
@@ -250,4 +258,97 @@ fn page_tables_with_the_wrong_rights_are_reported_per_region() {
         .iter()
         .find(|t| t.name.starts_with("first 4 MiB"))
         .is_some_and(|t| t.passed));
+}
+
+fn solution_with(id: &str, from: &str, to: &str) -> GradeReport {
+    let lab = lab(id);
+    let solution = std::fs::read_to_string(lab.solution_path()).expect("solution");
+    assert!(
+        solution.contains(from),
+        "{id}: {from:?} not in the solution"
+    );
+    let wrong = solution.replace(from, to);
+    grade_bytes(&lab, "wrong.asm", wrong.as_bytes())
+}
+
+#[test]
+fn a_page_fault_handler_that_leaves_the_error_code_on_the_stack_loses_the_later_steps() {
+    let r = solution_with(
+        "interrupts",
+        "        popa\n        add esp, 4\n        iret",
+        "        popa\n        iret",
+    );
+    assert!(
+        r.score() > 0.0 && r.score() < r.max_score(),
+        "{}",
+        r.score()
+    );
+    assert!(r.tests[0].passed, "the #PF report itself is right");
+    let back = output_of(&r, "the faulting write completes");
+    assert!(back.contains("read back"), "{back}");
+}
+
+#[test]
+fn a_system_call_gate_with_dpl_0_faults_from_ring_3_and_the_message_shows_it() {
+    let r = solution_with("interrupts", "mov dx, 0xee00", "mov dx, 0x8e00");
+    let syscall = output_of(&r, "a system call from ring 3");
+    assert!(
+        syscall.contains("general protection fault from ring 3, error 00000402"),
+        "{syscall}"
+    );
+    assert!(r.tests[0].passed);
+    assert!(r.score() < r.max_score());
+}
+
+#[test]
+fn a_red_pill_that_always_says_vmm_fails_on_the_bare_machine() {
+    let r = solution_with(
+        "red-pill",
+        "        test ebx, ebx\n        jz .say",
+        "        jmp .say_vmm\n        test ebx, ebx\n        jz .say\n.say_vmm:",
+    );
+    let bare = output_of(&r, "bare machine: the verdict is bare");
+    assert!(bare.contains("expected …\"verdict: bare\\n\""), "{bare}");
+    assert!(r.score() < r.max_score());
+}
+
+#[test]
+fn serial_input_debug_exit_and_absent_output_are_checked() {
+    use assignments::harness::{prepare, run_all};
+    use assignments::spec::TestFile;
+    let lab = assignments::LabManifest::parse(
+        "id = \"echo\"\ntitle = \"echo\"\norder = 99\nkind = \"guest\"\n[machine]\nbudget = 100000\n",
+    )
+    .expect("manifest");
+    let tests = TestFile::parse(
+        "echo tests",
+        r#"
+[[test]]
+name = "echoes a line, then exits with 7"
+serial_input = "hi\n"
+[test.expect]
+stop = "debug-exit"
+exit_code = 7
+serial = "hi"
+serial_absent = ["\n"]
+
+[[test]]
+name = "waits forever without input"
+[test.expect]
+serial = ""
+"#,
+    )
+    .expect("tests");
+    let src = "org 0x10000\nbits 32\nread: mov dx, 0x3fd\n.w: in al, dx\n test al, 1\n jz .w\n mov dx, 0x3f8\n in al, dx\n cmp al, 10\n je done\n out dx, al\n jmp read\ndone: mov dx, 0xf4\n mov al, 7\n out dx, al\n cli\n hlt\n";
+    let prepared = prepare(&lab, &VmlabAssembler::default(), src.as_bytes(), false);
+    let out = run_all(&lab, &CoreFactory, &prepared, &tests.tests);
+    assert!(out[0].passed, "{}", out[0].message);
+    assert!(!out[1].passed);
+    assert!(
+        out[1]
+            .message
+            .contains("did not finish within 100000 instructions"),
+        "{}",
+        out[1].message
+    );
 }

@@ -77,3 +77,53 @@ pub fn run(args: &AsmArgs) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("vmlab-asm-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("inc")).unwrap();
+        d
+    }
+
+    #[test]
+    fn writes_binary_and_listing_with_defines_and_include_dirs() {
+        let d = dir("ok");
+        std::fs::write(d.join("inc/defs.inc"), "X equ 5\n").unwrap();
+        std::fs::write(d.join("main.asm"), "%include \"defs.inc\"\ndb X, ITER\n").unwrap();
+        let args = AsmArgs {
+            input: d.join("main.asm"),
+            output: d.join("main.bin"),
+            listing: Some(d.join("main.lst")),
+            defines: vec!["ITER=10".into(), "FLAG".into()],
+            include_dirs: vec![d.join("inc")],
+        };
+        assert_eq!(
+            format!("{:?}", run(&args)),
+            format!("{:?}", ExitCode::SUCCESS)
+        );
+        assert_eq!(std::fs::read(d.join("main.bin")).unwrap(), [5, 10]);
+        let lst = std::fs::read_to_string(d.join("main.lst")).unwrap();
+        assert!(lst.contains("00000000 050A"), "{lst}");
+    }
+
+    #[test]
+    fn errors_fail_without_writing_output() {
+        let d = dir("err");
+        std::fs::write(d.join("bad.asm"), "mov ax, nowhere\n").unwrap();
+        let args = AsmArgs {
+            input: d.join("bad.asm"),
+            output: d.join("bad.bin"),
+            listing: None,
+            defines: vec![],
+            include_dirs: vec![],
+        };
+        assert_eq!(
+            format!("{:?}", run(&args)),
+            format!("{:?}", ExitCode::FAILURE)
+        );
+        assert!(!d.join("bad.bin").exists());
+    }
+}

@@ -75,7 +75,7 @@ need_rust={rust_needed}
 if ! ./bin/vmlab --version >/dev/null 2>&1; then
     need_rust=true
 fi
-if [ "$need_rust" = true ]; then
+if [ "$need_rust" = true ] && ! command -v cargo >/dev/null 2>&1; then
     apt-get update
     apt-get install -y curl build-essential
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
@@ -310,6 +310,9 @@ mod zip {
         zip.extend_from_slice(&(central.len() as u32).to_le_bytes());
         zip.extend_from_slice(&cd_offset.to_le_bytes());
         zip.extend_from_slice(&0u16.to_le_bytes());
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
         std::fs::write(out, zip).map_err(|e| format!("{}: {e}", out.display()))
     }
 

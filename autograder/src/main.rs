@@ -1,10 +1,10 @@
 //! `vmlab`: run guests, assemble, list labs and grade submissions.
 
 mod asm;
-mod run;
 mod grade;
 mod gradescope;
 mod labs;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,23 +25,23 @@ struct Cli {
 enum Command {
     /// Assemble a NASM-syntax source into a flat binary.
     Asm(asm::AsmArgs),
-    /// Run a guest with the serial console on the terminal.
-    Run(run::RunArgs),
     /// List the labs.
     Labs(labs::Args),
     /// Grade a submission and write Gradescope's results.json.
     Grade(grade::Args),
     /// Pack a lab's Gradescope autograder (setup.sh, run_autograder) into a folder or zip.
     GradescopeBundle(gradescope::BundleArgs),
+    /// Run a guest with the serial console on the terminal.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Asm(a) => asm::run(&a),
-        Command::Run(args) => run::main(args),
         Command::Labs(args) => labs::run(args),
         Command::Grade(args) => grade::run(args),
         Command::GradescopeBundle(args) => gradescope::run(args),
+        Command::Run(args) => run::main(args),
     }
 }

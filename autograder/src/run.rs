@@ -55,7 +55,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 1_000_000_000)]
     max_insns: u64,
     /// Print a JSON report at the end (stop reason, instruction count, registers,
-    /// POST writes, counters, exit status).
+    /// POST writes, counters, exit status; under a VMM also the exits by reason, the
+    /// shadow or nested paging statistics and the Popek–Goldberg reports).
     #[arg(long)]
     json: bool,
     /// Run bare, or under the trap-and-emulate or hardware-assisted VMM.
@@ -101,6 +102,8 @@ struct Report<'a> {
     post_writes: &'a [PostWrite],
     counters: &'a Counters,
     mode: ExecMode,
+    /// Under a VMM: exits by reason, shadow or nested statistics, Popek–Goldberg reports.
+    vmm: Option<emulator_core::vmm::VmmStats>,
 }
 
 /// The guest image and how to start it.
@@ -263,6 +266,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             post_writes: m.post_writes(),
             counters: m.counters(),
             mode: m.config().mode,
+            vmm: m.vmm().map(|v| v.stats()),
         };
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),

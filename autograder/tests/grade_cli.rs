@@ -216,3 +216,37 @@ fn the_gradescope_bundle_has_setup_and_run_autograder() {
     assert_eq!(code, 0);
     assert!(j["score"].as_f64().is_some_and(|s| s > 0.0));
 }
+
+#[test]
+fn a_component_lab_grades_with_a_relative_work_dir() {
+    let dir = scratch("cli-component");
+    let out = vmlab()
+        .current_dir(&dir)
+        .args([
+            "grade",
+            "--lab",
+            "shadow-fill",
+            "--work-dir",
+            "work",
+            "--out",
+            "results.json",
+            "--labs-dir",
+        ])
+        .arg(labs_dir())
+        .arg("--submission")
+        .arg(labs_dir().join("shadow-fill/solution.rs"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).expect("written"))
+            .expect("json");
+    check_schema(&j);
+    let max: f64 = j["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .filter_map(|t| t["max_score"].as_f64())
+        .sum();
+    assert_eq!(j["score"].as_f64(), Some(max), "{j}");
+}

@@ -68,7 +68,7 @@ fn json_report_goes_to_stdout_alone() {
     assert_eq!(report["mode"], "bare");
     let post = report["post_writes"].as_array().unwrap();
     let stages: Vec<u64> = post.iter().filter_map(|w| w["value"].as_u64()).collect();
-    assert_eq!(stages, (1..=10).collect::<Vec<u64>>());
+    assert_eq!(stages, (1..=11).collect::<Vec<u64>>());
     assert!(report["instructions"].as_u64().unwrap() > 1000);
     assert_eq!(
         report["counters"]["instructions"], report["instructions"],

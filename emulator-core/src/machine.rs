@@ -121,9 +121,13 @@ impl Machine {
         &self.cfg
     }
 
-    /// CPU and device reset; RAM (and the ROM) are kept.
+    /// CPU and device reset; RAM (and the ROM) are kept, and virtual time goes on.
     pub fn reset(&mut self) {
+        // The time stamp counter is the machine's virtual clock, shared with the
+        // devices: it keeps running across a reset.
+        let tsc = self.cpu.tsc;
         self.cpu = CpuState::reset();
+        self.cpu.tsc = tsc;
         self.flags = Flags::from_eflags(self.cpu.eflags);
         self.flags_stale = false;
         self.mmu.flush();
@@ -378,8 +382,11 @@ impl Machine {
         self.icount = s.icount;
         self.platform.restore(&s.platform);
         self.mmu.load(&s.tlb);
-        if let (Some(v), Some(saved)) = (self.vmm.as_deref_mut(), s.vmm.as_ref()) {
-            *v = saved.clone();
+        if let Some(v) = self.vmm.as_deref_mut() {
+            match s.vmm.as_ref() {
+                Some(saved) if saved.mode() == v.mode() => *v = saved.clone(),
+                _ => v.reset(),
+            }
         }
         self.dcache.clear();
         self.fast.clear();
@@ -454,7 +461,7 @@ impl Machine {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if watch || self.cpu.tsc >= self.attention {
+            if watch || self.cpu.tsc >= self.attention || self.cpu.halted {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
                     Between::Continue => continue,

@@ -12,7 +12,7 @@ pub(crate) const PAGE: u32 = 4096;
 const ONE_MIB: u32 = 0x10_0000;
 
 /// Guest physical memory.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Memory {
     ram: Vec<u8>,
     rom: Vec<u8>,
@@ -26,6 +26,16 @@ pub struct Memory {
     generation: Vec<u32>,
     /// Pages whose cached code a write invalidated (self-modifying code).
     pub(crate) invalidations: u64,
+}
+
+impl core::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Memory")
+            .field("ram_bytes", &self.ram.len())
+            .field("rom_bytes", &self.rom.len())
+            .field("invalidations", &self.invalidations)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Memory {
@@ -126,7 +136,7 @@ impl Memory {
     #[inline(always)]
     fn plain_ram(&self, addr: u32, len: usize) -> Option<usize> {
         let a = addr as usize;
-        let end = a + len;
+        let end = a.checked_add(len)?;
         ((addr >= ONE_MIB || end <= self.rom_low as usize) && end <= self.ram.len()).then_some(a)
     }
 

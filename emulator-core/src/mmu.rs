@@ -57,7 +57,7 @@ pub(crate) struct TlbEntry {
 }
 
 /// The paging unit: a direct-mapped TLB in front of the two-level walk.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Mmu {
     tlb: Vec<TlbEntry>,
     /// Translations served from the TLB.
@@ -68,6 +68,20 @@ pub struct Mmu {
     pub(crate) walks: u64,
     /// Some entry came from a 4 MiB page since the last flush.
     large_cached: bool,
+}
+
+impl core::fmt::Debug for Mmu {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Mmu")
+            .field(
+                "valid_entries",
+                &self.tlb.iter().filter(|e| e.tag & TLB_VALID != 0).count(),
+            )
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .field("walks", &self.walks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Mmu {

@@ -7,14 +7,16 @@
 //! | --- | --- |
 //! | 0x20–0x21 | master 8259A PIC (IRQ 0–7) |
 //! | 0x40–0x43 | 8254 PIT, channel 0 on IRQ 0 |
+//! | 0x60, 0x64 | 8042 keyboard controller (no keyboard attached) |
 //! | 0x80 | POST code port (recorded) |
+//! | 0x92 | System Control Port A (A20 gate) |
 //! | 0xA0–0xA1 | slave 8259A PIC (IRQ 8–15, cascaded on IRQ 2) |
 //! | 0xF4 | debug exit |
 //! | 0x190 | POST code port (recorded) |
 //! | 0x3F8–0x3FF | 16550A UART, COM1, IRQ 4 |
 //!
 //! Unclaimed ports read all ones and ignore writes. Accesses wider than a byte to the
-//! byte-wide devices (UART, PICs, PIT) are split into byte accesses to consecutive
+//! byte-wide devices (UART, PICs, PIT, keyboard controller) are split into byte accesses to consecutive
 //! ports, as the ISA bus does; the POST and debug-exit ports take the whole value.
 //!
 //! Time is virtual: `now` is the machine's instruction count, and the PIT sees
@@ -28,7 +30,8 @@ use crate::config::MachineConfig;
 use crate::devices::pit::{icount_for_tick, ticks_at};
 pub use crate::devices::PostWrite;
 use crate::devices::{
-    DebugExit, IrqSink, PicPair, PicState, Pit, PitState, PortDevice, PostPort, Uart, UartState,
+    DebugExit, IrqSink, Kbc, KbcState, PicPair, PicState, Pit, PitState, PortDevice, PostPort,
+    Uart, UartState,
 };
 use crate::error::HostError;
 
@@ -50,6 +53,9 @@ enum DeviceId {
     Post,
     DebugExit,
     Uart,
+    KbcData,
+    KbcCommand,
+    PortA,
 }
 
 /// What an I/O write did beyond changing device registers.
@@ -72,6 +78,9 @@ pub struct PlatformState {
     pub pit: PitState,
     /// The POST write log.
     pub post: PostPort,
+    /// The keyboard controller and System Control Port A (absent from older snapshots).
+    #[serde(default)]
+    pub kbc: KbcState,
 }
 
 /// The platform: devices on a port bus plus the interrupt wiring.
@@ -83,6 +92,7 @@ pub struct Platform {
     pit: Pit,
     post: PostPort,
     debug_exit: DebugExit,
+    kbc: Kbc,
 }
 
 impl Platform {
@@ -97,6 +107,9 @@ impl Platform {
             bus.insert(port, 1, DeviceId::Post)?;
         }
         bus.insert(COM1_PORT, 8, DeviceId::Uart)?;
+        bus.insert(0x60, 1, DeviceId::KbcData)?;
+        bus.insert(0x64, 1, DeviceId::KbcCommand)?;
+        bus.insert(0x92, 1, DeviceId::PortA)?;
         Ok(Platform {
             bus,
             uart: Uart::new(cfg.serial_capacity),
@@ -104,16 +117,19 @@ impl Platform {
             pit: Pit::new(),
             post: PostPort::default(),
             debug_exit: DebugExit::default(),
+            kbc: Kbc::new(),
         })
     }
 
-    /// Resets every device's registers. Console output, pending host input and the
-    /// POST log are kept; virtual time goes on.
+    /// Resets every device's registers and restarts virtual time at 0 (the CPU's RESET
+    /// clears its time stamp counter too). Console output, pending host input and the
+    /// POST log are kept.
     pub fn reset(&mut self) {
         self.uart.reset();
         self.pic.reset();
         self.pit.reset();
         self.debug_exit.take_request();
+        self.kbc = Kbc::new();
         self.sync_uart_irq();
     }
 
@@ -129,6 +145,9 @@ impl Platform {
                     DeviceId::Post => "POST port",
                     DeviceId::DebugExit => "debug exit",
                     DeviceId::Uart => "16550A UART (COM1)",
+                    DeviceId::KbcData => "8042 keyboard controller (data)",
+                    DeviceId::KbcCommand => "8042 keyboard controller (status/command)",
+                    DeviceId::PortA => "System Control Port A",
                 };
                 (a, b, name)
             })
@@ -185,6 +204,9 @@ impl Platform {
                 self.sync_uart_irq();
                 v
             }
+            Some((DeviceId::KbcData, _)) => self.kbc.read(0, 1),
+            Some((DeviceId::KbcCommand, _)) => self.kbc.read(4, 1),
+            Some((DeviceId::PortA, _)) => u32::from(self.kbc.read_port_a()),
         }
     }
 
@@ -199,6 +221,9 @@ impl Platform {
                 self.uart.write(off, 1, value);
                 self.sync_uart_irq();
             }
+            Some((DeviceId::KbcData, _)) => self.kbc.write(0, 1, value),
+            Some((DeviceId::KbcCommand, _)) => self.kbc.write(4, 1, value),
+            Some((DeviceId::PortA, _)) => self.kbc.write_port_a(value as u8),
         }
     }
 
@@ -279,6 +304,7 @@ impl Platform {
             pic: self.pic.snapshot(),
             pit: self.pit.state().clone(),
             post: self.post.clone(),
+            kbc: self.kbc.state().clone(),
         }
     }
 
@@ -288,6 +314,7 @@ impl Platform {
         self.pic.restore(&s.pic);
         self.pit.restore(&s.pit);
         self.post = s.post.clone();
+        self.kbc.restore(&s.kbc);
         self.debug_exit.take_request();
     }
 }
@@ -486,10 +513,23 @@ mod tests {
     }
 
     #[test]
+    fn keyboard_controller_and_port_a() {
+        let mut p = platform();
+        assert_eq!(p.io_read(0x64, 1, 0) & 0x02, 0, "never busy");
+        p.io_write(0x64, 1, 0xaa, 0);
+        assert_eq!(p.io_read(0x64, 1, 0) & 0x01, 0x01);
+        assert_eq!(p.io_read(0x60, 1, 0), 0x55);
+        let a = p.io_read(0x92, 1, 0);
+        p.io_write(0x92, 1, a | 2, 0);
+        assert_eq!(p.io_read(0x92, 1, 0) & 2, 2);
+        assert_eq!(p.snapshot().kbc.port_a & 2, 2);
+    }
+
+    #[test]
     fn port_map_lists_every_device() {
         let p = platform();
         let map = p.port_map();
-        assert_eq!(map.len(), 7);
+        assert_eq!(map.len(), 10);
         assert_eq!(map.first().map(|m| m.0), Some(0x20));
         assert_eq!(map.last().map(|m| (m.0, m.1)), Some((0x3f8, 0x3ff)));
     }

@@ -10,7 +10,7 @@ use crate::state::CpuState;
 
 /// The machine's state: CPU, memory, devices and TLB. The decode cache and the
 /// counters are not part of it (the cache is rebuilt from memory; counters are statistics).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub(crate) config: MachineConfig,
     pub(crate) cpu: CpuState,
@@ -36,5 +36,17 @@ impl Snapshot {
     /// Guest RAM at the snapshot.
     pub fn ram(&self) -> &[u8] {
         &self.ram
+    }
+}
+
+impl core::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("cpu", &self.cpu)
+            .field("icount", &self.icount)
+            .field("ram_bytes", &self.ram.len())
+            .field("rom_bytes", &self.rom.len())
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
     }
 }

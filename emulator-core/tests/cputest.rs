@@ -45,13 +45,13 @@ fn cpu_test_rom_passes_every_stage() {
     );
     assert_eq!(
         stages,
-        (1..=10).collect::<Vec<u32>>(),
+        (1..=11).collect::<Vec<u32>>(),
         "console:\n{console}"
     );
     assert!(console.contains("cputest: all stages passed"), "{console}");
     assert!(!console.contains("FAIL"), "{console}");
-    // Ten stage lines plus the banner and the ring-3 greeting.
-    assert_eq!(console.lines().count(), 12, "{console}");
+    // Ten stage lines, the banner, the ring-3 greeting and the verdict.
+    assert_eq!(console.lines().count(), 13, "{console}");
 }
 
 #[test]
@@ -91,4 +91,50 @@ fn project_assembler_matches_nasm_on_the_cpu_test_rom() {
         assemble(src) == reference,
         "{src}: vmlab-asm and nasm differ"
     );
+}
+
+/// How a run ended: the stop, the console, the POST writes (port, value, icount) and
+/// the instruction count.
+type Outcome = (StopReason, Vec<u8>, Vec<(u16, u32, u64)>, u64);
+
+/// Runs to the end (at most `BUDGET`).
+fn finish(m: &mut Machine) -> Outcome {
+    let stop = m.run(BUDGET);
+    let post = m
+        .post_writes()
+        .iter()
+        .map(|w| (w.port, w.value, w.icount))
+        .collect();
+    (stop, m.serial_output(), post, m.icount())
+}
+
+#[test]
+fn snapshots_anywhere_in_the_rom_continue_bit_exactly() {
+    // 8 MiB is all the ROM needs, and keeps the snapshots small.
+    let cfg = MachineConfig {
+        ram_mib: 8,
+        ..MachineConfig::default()
+    };
+    let rom = assemble("cputest/cputest.asm");
+    let mut reference = Machine::new(cfg.clone()).unwrap();
+    reference.load_rom(&rom).unwrap();
+    let expected = finish(&mut reference);
+    assert_eq!(expected.0, StopReason::DebugExit(0));
+    let total = expected.3;
+    // Cut points spread over every stage, the timer stage included; one snapshot
+    // also goes through JSON.
+    let cuts: Vec<u64> = (1..8).map(|i| total * i / 8).chain([total - 5]).collect();
+    for (n, &cut) in cuts.iter().enumerate() {
+        let mut m = Machine::new(cfg.clone()).unwrap();
+        m.load_rom(&rom).unwrap();
+        m.run(cut);
+        let mut snap = m.snapshot();
+        if n == 0 {
+            snap = serde_json::from_str(&serde_json::to_string(&snap).unwrap()).unwrap();
+        }
+        let mut restored = Machine::new(cfg.clone()).unwrap();
+        restored.restore(&snap).unwrap();
+        assert_eq!(finish(&mut restored), expected, "restored at {cut}");
+        assert_eq!(restored.cpu(), reference.cpu(), "restored at {cut}");
+    }
 }

@@ -1,6 +1,5 @@
-//! The repository's guest programs on the bare machine: the CPU test ROM passes every
-//! stage, the teaching kernel and the VMM demonstration guests run to their debug exit
-//! with the output they print on real hardware.
+//! Guest programs on the bare machine: the teaching kernel's processes, timer and
+//! demand paging; a Multiboot kernel loaded with the a.out kludge; refused images.
 
 mod common;
 
@@ -20,23 +19,6 @@ fn run_rom(src: &str, ram_mib: u32, budget: u64) -> (StopReason, String, Machine
 }
 
 #[test]
-fn cpu_test_rom_passes_every_stage() {
-    let (stop, out, m) = run_rom("guests/cputest/cputest.asm", 8, 10_000_000);
-    assert!(
-        out.contains("cputest: all stages passed"),
-        "serial output:\n{out}"
-    );
-    assert_eq!(stop, StopReason::DebugExit(0), "serial output:\n{out}");
-    let stages: Vec<u32> = m
-        .post_writes()
-        .iter()
-        .filter(|w| w.port == 0x80)
-        .map(|w| w.value)
-        .collect();
-    assert!(stages.len() >= 9, "POST codes: {stages:?}");
-}
-
-#[test]
 fn teaching_kernel_runs_both_processes() {
     let (stop, out, m) = run_rom("guests/kernel/kernel.asm", 16, 50_000_000);
     assert_eq!(stop, StopReason::DebugExit(0), "serial output:\n{out}");
@@ -48,15 +30,33 @@ fn teaching_kernel_runs_both_processes() {
 }
 
 #[test]
-fn vmm_demonstration_guests_run_bare() {
-    for (src, last) in [
-        ("guests/vmm/popf.asm", "popf: done"),
-        ("guests/vmm/privtour.asm", "privtour: done"),
-        ("guests/vmm/redpill.asm", "verdict: no VMM detected"),
-        ("guests/vmm/paravirt.asm", "paravirt: done"),
-    ] {
-        let (stop, out, _) = run_rom(src, 16, 50_000_000);
-        assert_eq!(stop, StopReason::DebugExit(0), "{src}:\n{out}");
-        assert!(out.contains(last), "{src}:\n{out}");
-    }
+fn multiboot_kernel_gets_magic_info_and_command_line() {
+    let kernel = common::nasm("emulator-core/tests/asm/multiboot.asm", &[]);
+    let mut m = Machine::new(MachineConfig::default()).unwrap();
+    // Garbage where the BSS goes: the loader must clear it.
+    m.write_phys(0x100000 + kernel.len() as u32, &[0xaa; 64])
+        .unwrap();
+    m.load_multiboot(&kernel, "console=ttyS0 vmlab").unwrap();
+    let stop = m.run(100_000);
+    let out = String::from_utf8_lossy(&m.serial_output()).into_owned();
+    assert_eq!(stop, StopReason::DebugExit(0), "serial output: {out:?}");
+    assert_eq!(out, "console=ttyS0 vmlab\n");
+}
+
+#[test]
+fn bad_images_are_refused_with_a_reason() {
+    let mut m = Machine::new(MachineConfig::default()).unwrap();
+    let e = m.load_rom(&[0u8; 1000]).unwrap_err();
+    assert!(e.to_string().contains("1000 bytes"), "{e}");
+    let e = m.load_multiboot(b"not a kernel", "").unwrap_err();
+    assert!(!e.to_string().is_empty());
+    let e = m
+        .load_flat(0x20000, &[0x90], emulator_core::FlatEntry::Real16)
+        .unwrap_err();
+    assert!(e.to_string().contains("0x20000"), "{e}");
+    assert!(Machine::new(MachineConfig {
+        ram_mib: 0,
+        ..MachineConfig::default()
+    })
+    .is_err());
 }

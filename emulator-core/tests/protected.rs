@@ -39,6 +39,7 @@ fn rings_gates_and_faults() {
         (11, 0x30, None, 0x08),
         (14, 0, Some(0x7000), 0x08),
         (14, 3, Some(0x8000), 0x08),
+        (14, 2, Some(0x60000), 0x08),
         (0x80, 0, None, 0x1b),
         (13, 0, None, 0x1b),
         (13, 0, None, 0x1b),
@@ -60,6 +61,11 @@ fn rings_gates_and_faults() {
         }
     }
     assert_eq!(log.len(), want.len(), "log: {log:x?}");
+    // The REP MOVSB faulted with 0x800 bytes left and, restarted, finished the copy.
+    assert_eq!(read_u32(&m, LOG + 4), 0x800);
+    let mut copied = vec![0u8; 0x1000];
+    m.peek_phys(0x5f800, &mut copied);
+    assert!(copied.iter().enumerate().all(|(i, &b)| b == i as u8));
     assert_eq!(String::from_utf8_lossy(&m.serial_output()), "rOK\n");
     assert_eq!(stop, StopReason::Halted);
     assert_eq!(m.cpu().cpl, 0);

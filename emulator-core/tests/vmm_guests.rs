@@ -3,7 +3,7 @@
 //! why, the paravirtual guest is identical everywhere, the red pill sees the VMM,
 //! and every privileged instruction is exactly one exit of the right reason.
 //!
-//! The guests are assembled with `nasm -f bin` (installed with the toolchain).
+//! The guests are assembled by the project's assembler (and cross-checked with nasm).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,27 +23,46 @@ const SHADOW: ExecMode = ExecMode::HwAssist {
 };
 const ALL: [ExecMode; 4] = [BARE, TRAP, NESTED, SHADOW];
 
-/// Assembles `guests/<path>.asm` into a ROM image (or flat binary).
+/// The guests of the VMM model.
+const GUESTS: [&str; 6] = [
+    "kernel/kernel",
+    "vmm/privtour",
+    "vmm/popf",
+    "vmm/redpill",
+    "vmm/paravirt",
+    "vmm/flatpm",
+];
+
+fn source(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../guests")
+        .join(format!("{path}.asm"))
+}
+
+/// Assembles `guests/<path>.asm` with the project's assembler.
 fn rom(path: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let src = root.join("guests").join(format!("{path}.asm"));
-    let out = std::env::temp_dir().join(format!(
-        "vmlab-vmm-{}-{}.rom",
-        path.replace('/', "-"),
-        std::process::id()
-    ));
-    let status = Command::new("nasm")
-        .arg("-f")
-        .arg("bin")
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("nasm must be installed to build the guests (apt-get install nasm)");
-    assert!(status.success(), "nasm failed on {}", src.display());
-    let image = std::fs::read(&out).expect("nasm wrote the ROM");
-    let _ = std::fs::remove_file(&out);
-    image
+    let text = std::fs::read_to_string(source(path)).expect("the guest source");
+    match vmlab_asm::assemble(path, &text, &vmlab_asm::Options::default()) {
+        Ok(out) => out.bytes,
+        Err(e) => panic!("{path} does not assemble:\n{e}"),
+    }
+}
+
+#[test]
+fn project_assembler_matches_nasm_on_every_vmm_guest() {
+    for path in GUESTS {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{}-nasm.bin", path.replace('/', "-")));
+        let status = Command::new("nasm")
+            .args(["-f", "bin", "-o"])
+            .arg(&out)
+            .arg(source(path))
+            .status()
+            .expect("nasm is part of the development image (apt-get install nasm)");
+        assert!(status.success(), "nasm failed on {path}");
+        let reference = std::fs::read(&out).expect("nasm's output");
+        assert!(rom(path) == reference, "{path}: vmlab-asm and nasm differ");
+    }
 }
 
 fn machine(mode: ExecMode) -> Machine {
@@ -442,4 +461,64 @@ fn run_to_the_next_trap_stops_after_each_exit_and_changes_nothing() {
     assert_eq!(String::from_utf8_lossy(&m.serial_output()), expected);
     assert_eq!(m.icount(), plain.icount());
     assert!(stops > 100 && stops <= vmm(&m).exits.total, "{stops}");
+}
+
+#[test]
+fn multiboot_kernel_runs_the_same_under_every_vmm() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/cputest/multiboot.asm"),
+    )
+    .expect("the Multiboot test kernel");
+    let elf = vmlab_asm::assemble("multiboot.asm", &text, &vmlab_asm::Options::default())
+        .expect("assembles")
+        .bytes;
+    let mut outputs = Vec::new();
+    for mode in ALL {
+        let mut m = machine(mode);
+        m.load_multiboot(&elf, "hello").expect("loads");
+        assert_eq!(m.run(10_000_000), StopReason::DebugExit(0), "{mode:?}");
+        outputs.push(String::from_utf8_lossy(&m.serial_output()).into_owned());
+        if mode == TRAP {
+            assert_eq!(m.cpu().cpl, 1, "deprivileged from its entry point");
+        }
+    }
+    assert!(outputs[0].contains("cmdline=hello"), "{}", outputs[0]);
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]), "{outputs:?}");
+}
+
+#[test]
+fn each_exit_is_logged_at_the_instruction_that_caused_it() {
+    let image = rom("vmm/privtour");
+    let (m, _) = run(&image, TRAP);
+    let mut checked = 0;
+    for e in m.events().iter() {
+        let EventKind::VmExit {
+            reason,
+            instruction,
+            ..
+        } = &e.kind
+        else {
+            continue;
+        };
+        if matches!(reason, ExitReason::ModeSwitch | ExitReason::FarTransfer) {
+            continue; // 16-bit code, before the far jump into 32-bit code
+        }
+        let mut bytes = [0u8; 15];
+        m.peek_phys(e.linear_eip, &mut bytes);
+        let mut d = iced_x86::Decoder::with_ip(
+            32,
+            &bytes,
+            e.linear_eip as u64,
+            iced_x86::DecoderOptions::NONE,
+        );
+        let insn = d.decode();
+        assert_eq!(
+            &emulator_core::vmm::format_instruction(&insn),
+            instruction,
+            "exit at {:#x}",
+            e.linear_eip
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "{checked}");
 }

@@ -4,7 +4,8 @@
 ; ring 3 (IRET through the TSS stack switch, system calls through an interrupt
 ; gate) -> exceptions raised from ring 3 and ring 0 (#DE #UD #GP #PF #SS #NP #BP
 ; #OF #BR #DF, with error codes, CR2 and the handler's entry state) -> arithmetic
-; and flag spot checks -> timer interrupts through the 8259 PIC and HLT.
+; and flag spot checks -> timer interrupts through the 8259 PIC and HLT -> the
+; UART's THR-empty interrupt and its modem-control loopback.
 ;
 ; Each stage writes its number to POST port 0x80 and prints a line on COM1.
 ; On success the ROM prints "cputest: all stages passed" and writes 0 to the
@@ -21,7 +22,12 @@
 ; checks out when running there. Bochs (see bochsrc here, CPU model p3_katmai)
 ; runs the full ROM, limit checks included.
 ;
-; Needs 8 MiB of RAM. Written in the plain NASM subset (no macros).
+; #TS is not exercised: every simple way to raise it (a bad SS0 or a short TSS on
+; a stack switch) also breaks the delivery of #TS itself and of #DF, unless their
+; gates are task gates, and this ROM does not use task switches.
+;
+; Needs 8 MiB of RAM. Written in the plain NASM subset (no macros), so the
+; project's own assembler builds it byte for byte as NASM does.
 
 %define COM1        0x3F8
 %define POST        0x80
@@ -71,6 +77,9 @@
 %define SYS_ESP     0x550
 %define TICKS       0x554
 %define RM_FLAG     0x558
+%define UART_IRQS   0x55C
+%define UART_IIR    0x560
+%define UART_RX     0x564
 %define SCRATCH     0x600
 
 ; Selectors
@@ -1268,8 +1277,63 @@ sum_loop:
         xor ebx, ebx
         call chk_eax
 
+; ---------------------------------------------------------------- stage 10
+        mov al, 10
+        out POST, al
+        mov dword [STAGE], 10
+        mov esi, msg_s10
+        call puts
+        mov ecx, 0x24                   ; IRQ 4 (COM1)
+        mov eax, irq4_handler
+        mov edx, 0x8E00
+        call set_gate
+        mov dword [UART_IRQS], 0
+        mov dword [UART_IIR], 0
+        mov dword [UART_RX], 0
+        ; the THR-empty interrupt: OUT2 gates IRQ 4 on a PC; enabling the interrupt
+        ; with THR empty raises it at once, and reading IIR clears it
+        mov dx, COM1 + 4
+        mov al, 0x0B                    ; OUT2 | RTS | DTR
+        out dx, al
+        mov al, 0xEF                    ; unmask IRQ 4 only (FIFOs on since stage 1)
+        out 0x21, al
+        mov dx, COM1 + 1
+        mov al, 0x02                    ; ETBEI
+        out dx, al
+        sti
+        hlt
+        cli
+        mov eax, [UART_IRQS]
+        mov ebx, 1
+        call chk_eax
+        mov eax, [UART_IIR]
+        mov ebx, 0xC2
+        call chk_eax
+        mov dx, COM1 + 2                ; nothing pending any more
+        in al, dx
+        movzx eax, al
+        mov ebx, 0xC1
+        call chk_eax
+        mov dx, COM1 + 1
+        xor al, al
+        out dx, al
+        mov al, 0xFF
+        out 0x21, al
+        ; loopback: the modem control outputs come back as the modem status inputs
+        mov dx, COM1 + 4
+        mov al, 0x1B                    ; LOOP | OUT2 | RTS | DTR
+        out dx, al
+        mov dx, COM1 + 6
+        in al, dx
+        and eax, 0xF0
+        mov ebx, 0xB0                   ; DCD (OUT2), DSR (DTR), CTS (RTS)
+        call chk_eax
+        mov dx, COM1 + 4                ; back to a plain console
+        mov al, 0x03
+        out dx, al
+
 ; ---------------------------------------------------------------- done
-        mov al, 0x0A
+        mov al, 0x0B
         out POST, al
         mov esi, msg_pass
         call puts
@@ -1647,6 +1711,30 @@ irq0_handler:
         pop eax
         iretd
 
+; IRQ 4: record IIR, take a received byte, acknowledge
+irq4_handler:
+        push eax
+        push edx
+        mov dx, COM1 + 2
+        in al, dx
+        movzx eax, al
+        mov [ss:UART_IIR], eax
+        mov dx, COM1 + 5
+        in al, dx
+        test al, 1
+        jz irq4_no_data
+        mov dx, COM1
+        in al, dx
+        movzx eax, al
+        mov [ss:UART_RX], eax
+irq4_no_data:
+        inc dword [ss:UART_IRQS]
+        mov al, 0x20
+        out 0x20, al
+        pop edx
+        pop eax
+        iretd
+
 ; ---------------------------------------------------------------- data
 
 stub_table:
@@ -1689,6 +1777,7 @@ msg_s6:         db "stage 06: exceptions from ring 3", 13, 10, 0
 msg_s7:         db "stage 07: exceptions in ring 0", 13, 10, 0
 msg_s8:         db "stage 08: arithmetic and flags", 13, 10, 0
 msg_s9:         db "stage 09: timer interrupts", 13, 10, 0
+msg_s10:        db "stage 10: serial port", 13, 10, 0
 msg_pass:       db "cputest: all stages passed", 13, 10, 0
 msg_fail16:     db "FAIL stage 01", 13, 10, 0
 msg_fail:       db "FAIL stage ", 0

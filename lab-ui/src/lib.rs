@@ -1,10 +1,42 @@
 //! vmlab's browser lab: the Yew app compiled to `wasm32-unknown-unknown`.
+//!
+//! The same module runs twice: in the page, [`start`] mounts the [`App`]; in the
+//! Web Worker the page spawns, it registers the machine worker instead.
 
+pub mod app;
+pub mod assemble;
 pub mod components;
 pub mod demos;
 pub mod highlight;
+pub mod labs;
 pub mod program;
 pub mod protocol;
 pub mod share;
 pub mod state;
 pub mod storage;
+pub mod worker;
+
+pub use app::App;
+
+use gloo_worker::Registrable;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsCast;
+
+/// Mounts the lab into the page's `#app` element, or, inside the worker, serves the machine.
+#[wasm_bindgen(start)]
+pub fn start() {
+    if js_sys::global().dyn_into::<web_sys::Window>().is_err() {
+        worker::MachineWorker::registrar().register();
+        return;
+    }
+    let document = web_sys::window().and_then(|w| w.document());
+    match document.and_then(|d| d.get_element_by_id("app")) {
+        Some(root) => {
+            root.set_inner_html("");
+            yew::Renderer::<App>::with_root(root).render();
+        }
+        None => {
+            yew::Renderer::<App>::new().render();
+        }
+    }
+}

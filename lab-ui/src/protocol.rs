@@ -358,6 +358,8 @@ pub struct View {
     pub vga: Vec<Vec<(u8, u8)>>,
     /// Checkpoints available for stepping back.
     pub can_step_back: bool,
+    /// Under a VMM: the guest's virtual CPU (what the guest believes), one line.
+    pub vcpu: Option<String>,
 }
 
 /// One line of the trap / VM-exit log.

@@ -268,6 +268,7 @@ mod tests {
             serial_reset: reset,
             vga: vec![],
             can_step_back: false,
+            vcpu: None,
         }))
     }
 

@@ -1,2 +1,108 @@
-//! `cargo xtask serve | test | bench`.
-fn main() {}
+//! `cargo xtask serve | build-web | test`: vmlab's build, serve and test orchestration.
+//!
+//! Every step says what it does before doing it; tools that are missing are
+//! installed with apt when running as root, or named so a developer can install them.
+
+mod browser;
+mod browser_tests;
+mod check;
+mod server;
+mod site;
+mod step;
+mod tools;
+mod wasm;
+mod webdriver;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// vmlab's developer commands.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "Build, serve and test vmlab")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build the browser lab and serve it on 127.0.0.1.
+    Serve {
+        /// The TCP port to listen on.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Build lab-ui with optimizations.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Build the browser lab into target/site without serving it.
+    BuildWeb {
+        /// Build lab-ui with optimizations.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Run every check: fmt, clippy, native tests, the Wasm build and the browser tests.
+    Test {
+        /// Only build the site and run the browser tests (skip fmt, clippy and native tests).
+        #[arg(long)]
+        browser_only: bool,
+        /// Run only the browser tests whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve { port, release } => serve(port, release).map(|()| true),
+        Command::BuildWeb { release } => build_web(release).map(|_| true),
+        Command::Test {
+            browser_only,
+            filter,
+        } => check::run(&check::Options {
+            browser_only,
+            filter,
+        }),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ensures the Wasm toolchain and builds the site into `target/site`.
+fn build_web(release: bool) -> Result<PathBuf> {
+    let toolchain = wasm::Toolchain::ensure()?;
+    site::build(&toolchain, release)
+}
+
+fn serve(port: u16, release: bool) -> Result<()> {
+    let site = build_web(release)?;
+    step::heading(&format!("serving {}", site.display()));
+    let server = server::SiteServer::bind(&site, port)?;
+    println!("vmlab is at {}", server.url());
+    println!("(Ctrl-C stops the server)");
+    server.serve_forever();
+    Ok(())
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> &'static Path {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest)
+}
+
+/// The workspace's `target/` directory (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
+}

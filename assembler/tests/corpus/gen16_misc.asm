@@ -36,6 +36,7 @@
         clts
         rsm
         pause
+        vmcall
         lgdt [bx]
         lidt [ebx]
         sgdt [si]

@@ -213,7 +213,7 @@ def strings_io(mode):
 def misc(mode):
     return ["nop", "hlt", "clc", "stc", "cmc", "cld", "std", "cli", "sti", "lahf", "sahf", "daa", "das", "aaa",
             "aas", "aam", "aad", "aam 16", "aad 7", "cbw", "cwde", "cwd", "cdq", "wait", "fwait", "ud2", "salc",
-            "cpuid", "rdtsc", "rdmsr", "wrmsr", "wbinvd", "invd", "clts", "rsm", "pause",
+            "cpuid", "rdtsc", "rdmsr", "wrmsr", "wbinvd", "invd", "clts", "rsm", "pause", "vmcall",
             "lgdt [bx]", "lidt [ebx]", "sgdt [si]", "sidt [0x1234]", "o32 lgdt [bx]", "o16 lidt [eax]",
             "lgdt [cs:gdt]", "o32 lgdt [cs:gdt]", "lldt ax", "lldt [bx]", "ltr dx", "ltr word [si]", "sldt ax",
             "sldt eax", "sldt [bx]", "str ax", "str eax", "str [di]", "smsw ax", "smsw eax", "smsw [bx]", "lmsw ax",

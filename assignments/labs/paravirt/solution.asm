@@ -32,7 +32,7 @@ pm_entry:
 
 %define COM1       0x3F8
 %define IDT        0x20000
-%define WAIT       200000           ; polling rounds for a timer tick (about 8 ticks' worth)
+%define WAIT       20000            ; polling rounds for a timer tick (about 8 ticks' worth)
 
 %define HC_CONSOLE_WRITE 1          ; EBX = buffer, ECX = length
 %define HC_IRQ_DISABLE   2          ; EAX = previous interrupt flag (0/1)
@@ -96,12 +96,12 @@ start:
         out 0x21, al
         mov al, 0xFF
         out 0xA1, al
-        ; 8254 PIT channel 0: rate generator at 1 kHz
+        ; 8254 PIT channel 0: rate generator at 10 kHz
         mov al, 0x34
         out 0x43, al
-        mov al, 1193 & 0xFF
+        mov al, 119 & 0xFF
         out 0x40, al
-        mov al, 1193 >> 8
+        mov al, 119 >> 8
         out 0x40, al
 
         mov eax, 1

@@ -215,7 +215,8 @@ pub fn flag_names(eflags: u32, mask: u32) -> String {
         .filter(|(b, _)| eflags & mask & b != 0)
         .map(|(_, n)| (*n).to_string())
         .collect();
-    let other = eflags & mask & !(CF | PF | AF | ZF | SF | OF);
+    // Bit 1 is always set in EFLAGS: not worth showing.
+    let other = eflags & mask & !(CF | PF | AF | ZF | SF | OF | 0x2);
     if other != 0 {
         parts.push(format!("other {other:#x}"));
     }

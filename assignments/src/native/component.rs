@@ -49,6 +49,8 @@ pub struct BuildEnv {
 impl BuildEnv {
     /// Builds under `root` (`root/work`, `root/target`) with the `cargo` on `$CARGO` or `PATH`.
     pub fn under(root: &Path) -> BuildEnv {
+        // Absolute, since the scratch projects name the API crate by path.
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         BuildEnv {
             cargo: std::env::var_os("CARGO")
                 .map(PathBuf::from)

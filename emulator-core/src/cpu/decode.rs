@@ -222,11 +222,21 @@ pub(crate) struct Slot {
 const SLOTS: usize = 1 << 14;
 
 /// The decoded-instruction cache.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct DecodeCache {
     slots: Vec<Slot>,
     pub hits: u64,
     pub misses: u64,
+}
+
+impl core::fmt::Debug for DecodeCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DecodeCache")
+            .field("slots", &self.slots.len())
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .finish()
+    }
 }
 
 impl Default for DecodeCache {

@@ -830,3 +830,10 @@ fn undefined_opcode_raises_ud() {
     assert_eq!(stop, StopReason::Halted);
     assert_eq!(m.cpu().gpr[EBX] & 0xffff, 0x66);
 }
+
+#[test]
+fn debug_output_stays_small() {
+    let m = machine();
+    let text = alloc::format!("{m:?} {:?}", m.snapshot());
+    assert!(text.len() < 20_000, "{} bytes", text.len());
+}

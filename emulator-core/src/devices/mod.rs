@@ -1,6 +1,7 @@
 //! The platform's devices, each an offset-relative register model with a serde state.
 
 pub mod debug_exit;
+pub mod kbc;
 pub mod pic;
 pub mod pit;
 pub mod post;
@@ -8,6 +9,7 @@ pub mod uart;
 pub mod vga;
 
 pub use debug_exit::DebugExit;
+pub use kbc::{Kbc, KbcState};
 pub use pic::{Pic, PicPair, PicState};
 pub use pit::{Pit, PitChannelState, PitState};
 pub use post::{PostPort, PostWrite};

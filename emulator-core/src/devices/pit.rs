@@ -246,7 +246,7 @@ impl Pit {
 
     /// Sets the current time (in PIT ticks) for the following register accesses.
     pub fn set_now(&mut self, tick: u64) {
-        self.s.now_tick = self.s.now_tick.max(tick);
+        self.s.now_tick = tick;
     }
 
     /// The counting element and OUT of counter `channel` (0–2) now.
@@ -259,6 +259,8 @@ impl Pit {
     pub fn advance(&mut self, tick: u64, irq: &mut dyn IrqSink) {
         self.set_now(tick);
         if tick <= self.s.irq_tick {
+            // No time passed (or the clock was restarted by a reset).
+            self.s.irq_tick = tick;
             return;
         }
         if let Some(edge) = self.s.channels[0].next_rising_edge(self.s.irq_tick) {
@@ -275,10 +277,9 @@ impl Pit {
         self.s.channels[0].next_rising_edge(self.s.irq_tick)
     }
 
-    /// Back to the power-on state (time is kept).
+    /// Back to the power-on state; virtual time restarts at 0, as the CPU's does.
     pub fn reset(&mut self) {
-        self.s.channels = Default::default();
-        self.s.irq_tick = self.s.now_tick;
+        self.s = PitState::default();
     }
 
     fn control_word(&mut self, value: u8) {
@@ -525,6 +526,18 @@ mod tests {
         assert_eq!(pit.next_irq_tick(), Some(65536));
         pit.set_now(1);
         assert_eq!(read16(&mut pit, 0), 0xffff);
+    }
+
+    #[test]
+    fn reset_restarts_time() {
+        let mut pit = Pit::new();
+        let mut irq = Pulses::default();
+        pit.advance(5000, &mut irq);
+        pit.reset();
+        program(&mut pit, 0, 0x34, 10);
+        assert_eq!(pit.next_irq_tick(), Some(10));
+        pit.advance(10, &mut irq);
+        assert_eq!(irq.0.len(), 2, "fires 10 ticks after the reset");
     }
 
     #[test]

@@ -137,6 +137,8 @@ impl Machine {
         if vmm.take_stop_request() && self.stop.is_none() {
             self.stop = Some(StopReason::VmExit);
         }
+        // an emulated HLT (or a halt the VMM ended) changes what the run loop watches
+        self.update_attention();
         self.vmm = Some(vmm);
         d
     }

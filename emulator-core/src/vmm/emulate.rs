@@ -41,6 +41,18 @@ impl Vmm {
         cpu: &mut CpuState,
         insn: &Instruction,
     ) -> Delivery {
+        self.start_at(cpu);
+        let d = self.before_execute_at(host, cpu, insn);
+        self.done_at();
+        d
+    }
+
+    fn before_execute_at(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &mut CpuState,
+        insn: &Instruction,
+    ) -> Delivery {
         match self.mode {
             ExecMode::Bare => Delivery::Native,
             ExecMode::TrapEmulate { .. } => {
@@ -68,6 +80,18 @@ impl Vmm {
 
     /// Sees each exception and interrupt before the hardware delivers it.
     pub fn intercept(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &mut CpuState,
+        event: GuestEvent,
+    ) -> Delivery {
+        self.start_at(cpu);
+        let d = self.intercept_at(host, cpu, event);
+        self.done_at();
+        d
+    }
+
+    fn intercept_at(
         &mut self,
         host: &mut dyn VmmHost,
         cpu: &mut CpuState,
@@ -957,7 +981,15 @@ impl Vmm {
         } else {
             let (new_esp, _) = self.peek_pop(host, cpu, size, 2 * size as u32 + extra)?;
             let (new_ss, _) = self.peek_pop(host, cpu, size, 3 * size as u32 + extra)?;
-            self.return_outward(host, cpu, sel, eip, new_ss as u16, new_esp + extra, None)?;
+            self.return_outward(
+                host,
+                cpu,
+                sel,
+                eip,
+                new_ss as u16,
+                new_esp.wrapping_add(extra),
+                None,
+            )?;
         }
         Ok(Emulated {
             reason: ExitReason::FarTransfer,

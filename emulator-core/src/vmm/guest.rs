@@ -320,9 +320,15 @@ pub fn set_descriptor_bits(
     bits: u32,
 ) -> Result<(), Exception> {
     let at = descriptor_address(gdtr, ldtr, selector)?;
-    let hi = read_u32_linear(mem, regs, at + 4, access::READ)?;
+    let hi = read_u32_linear(mem, regs, at.wrapping_add(4), access::READ)?;
     if hi & bits != bits {
-        write_linear(mem, regs, at + 4, &(hi | bits).to_le_bytes(), access::READ)?;
+        write_linear(
+            mem,
+            regs,
+            at.wrapping_add(4),
+            &(hi | bits).to_le_bytes(),
+            access::READ,
+        )?;
     }
     Ok(())
 }

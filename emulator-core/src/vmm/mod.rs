@@ -253,6 +253,9 @@ pub struct Vmm {
     pub stop_on_exit: bool,
     #[serde(default)]
     stop_requested: bool,
+    /// The linear address of the instruction a hook is handling.
+    #[serde(default)]
+    at: Option<u32>,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -291,6 +294,7 @@ impl Vmm {
             emulated: false,
             stop_on_exit: false,
             stop_requested: false,
+            at: None,
         }))
     }
 
@@ -437,10 +441,20 @@ impl Vmm {
         if self.pending.len() >= MAX_PENDING {
             self.pending.remove(0);
         }
-        self.pending.push(VmmEvent {
-            linear_eip: cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip),
-            kind,
-        });
+        let linear_eip = self
+            .at
+            .unwrap_or_else(|| cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip));
+        self.pending.push(VmmEvent { linear_eip, kind });
+    }
+
+    /// Marks the guest instruction the following events belong to (before the VMM
+    /// moves EIP), until [`Vmm::done_at`].
+    fn start_at(&mut self, cpu: &CpuState) {
+        self.at = Some(cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip));
+    }
+
+    fn done_at(&mut self) {
+        self.at = None;
     }
 
     /// Whether an exit asked the run to stop (see [`Vmm::stop_on_exit`]); clears the request.

@@ -16,7 +16,7 @@ use super::guest::{guest_walk, tlb, PhysMem};
 use super::vcpu::PagingView;
 
 /// Where the views place the nested tables in the VMM's memory.
-pub const NESTED_TABLE_BASE: u32 = 0xffe0_0000;
+pub const NESTED_TABLE_BASE: u32 = 0xff80_0000;
 
 /// Nested-walk statistics.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -104,7 +104,7 @@ impl NestedPaging {
             .chain(core::iter::once(1023))
             .map(|index| NestedPdeView {
                 index,
-                host_address: NESTED_TABLE_BASE + index * 0x1000,
+                host_address: NESTED_TABLE_BASE.wrapping_add(index.wrapping_mul(0x1000)),
             })
             .collect()
     }

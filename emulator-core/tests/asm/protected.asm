@@ -2,7 +2,8 @@
 ; paging faults, IRET to ring 3, INT from ring 3 with a TSS stack switch, a call gate,
 ; IOPL and the I/O permission bitmap. Loaded flat at 0x1000 in 32-bit ring 0.
 ; Every exception is logged at LOG (count, then 16-byte entries: vector, error code,
-; CR2, CS of the interrupted code); the host test compares the log.
+; CR2, CS of the interrupted code); the host test compares the log. LOG+4 receives
+; ECX at the fault the REP MOVSB test repairs.
         bits 32
         org 0x1000
 %define LOG   0x20000
@@ -88,6 +89,7 @@ t4:     ; paging: identity map 4 MiB; 0x7000 absent, 0x8000 read-only, 0x9000 su
         mov dword [PT + 7*4], 0x7006
         mov dword [PT + 8*4], 0x8005
         mov dword [PT + 9*4], 0x9003
+        mov dword [PT + 0x60*4], 0x60006
         mov dword [PD], PT + 7
         mov eax, PD
         mov cr3, eax
@@ -98,7 +100,21 @@ t4:     ; paging: identity map 4 MiB; 0x7000 absent, 0x8000 read-only, 0x9000 su
         mov eax, [0x7000]         ; #PF(0) CR2=0x7000
 t5:     mov dword [resume], t6
         mov dword [0x8000], 1     ; #PF(3): write to read-only with CR0.WP
-t6:     ; --- to ring 3 (ES keeps a DPL0 selector, which IRET must null) ---
+t6:     ; REP MOVSB that faults half-way: the handler maps the page, the copy resumes
+        mov edi, 0x40000
+        mov ecx, 0x1000
+        xor eax, eax
+.fill:  stosb
+        inc al
+        loop .fill
+        mov esi, 0x40000
+        mov edi, 0x5f800
+        mov ecx, 0x1000
+        cld
+        mov dword [fixup], PT + 0x60*4
+        mov dword [resume], t6rep
+t6rep:  rep movsb                 ; #PF(2) CR2=0x60000 with ECX=0x800 left
+        ; --- to ring 3 (ES keeps a DPL0 selector, which IRET must null) ---
         mov ax, 0x10
         mov es, ax
         push dword 0x23
@@ -199,7 +215,13 @@ isr_common: push eax
         mov eax, [esp + 24]
         mov [ebx + 12], eax
         inc dword [LOG]
-        cmp dword [esp + 12], 32
+        mov eax, [fixup]          ; a test asked for a page to be made present
+        test eax, eax
+        jz .nofix
+        or dword [eax], 1
+        mov dword [fixup], 0
+        mov [LOG + 4], ecx        ; ECX when the fault hit
+.nofix: cmp dword [esp + 12], 32
         jae .back
         mov eax, [resume]
         mov [esp + 20], eax
@@ -229,6 +251,7 @@ stub_table:
 %endrep
 
 resume: dd 0
+fixup:  dd 0
         align 8
 gdt:    dq 0
         dq 0x00cf9a000000ffff     ; 0x08 ring-0 code

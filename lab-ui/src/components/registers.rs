@@ -87,6 +87,9 @@ pub fn registers() -> Html {
             </div>
             <div class="flags" data-testid="flags" aria-label="EFLAGS bits">{ for flag_cells }</div>
             <table class="reg-table segs">{ for segs }</table>
+            if let Some(line) = view.vcpu.clone() {
+                <div class="mono vcpu" data-testid="reg-vcpu" title="the VMM's virtual CPU: the privileged state the guest kernel believes it has">{ line }</div>
+            }
             <div class="small mono" data-testid="reg-tables">
                 { format!("gdtr {:08x}/{:04x}  idtr {:08x}/{:04x}  tr {:04x}  ldtr {:04x}{}",
                     cpu.gdtr.base, cpu.gdtr.limit, cpu.idtr.base, cpu.idtr.limit,

@@ -4,70 +4,112 @@
 use iced_x86::{Mnemonic as M, OpKind};
 
 use crate::cpu::alu;
-use crate::cpu::decode::Decoded;
+use crate::cpu::decode::{Decoded, K_GPR};
 use crate::cpu::{EAX, EDX};
 use crate::error::Exception;
 use crate::machine::Machine;
 use crate::state::flags;
 
+/// A read-modify-write ALU instruction on operand 0 with source operand 1; the register
+/// form runs without a closure call.
+macro_rules! binary_op {
+    ($($name:ident => $f:path),* $(,)?) => {$(
+        #[inline(always)]
+        pub(super) fn $name(&mut self, d: &Decoded) -> Result<(), Exception> {
+            let size = d.osize;
+            let b = self.op_read(d, 1)?;
+            if d.kind[0] == K_GPR {
+                let r = d.reg[0];
+                let a = self.gpr_get(r);
+                let v = $f(&mut self.flags, size, a, b);
+                self.gpr_set(r, v);
+                return Ok(());
+            }
+            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.flags, size, a, b))))
+        }
+    )*};
+}
+
+/// A read-modify-write ALU instruction on operand 0 alone.
+macro_rules! unary_op {
+    ($($name:ident => $f:path),* $(,)?) => {$(
+        #[inline(always)]
+        pub(super) fn $name(&mut self, d: &Decoded) -> Result<(), Exception> {
+            let size = d.osize;
+            if d.kind[0] == K_GPR {
+                let r = d.reg[0];
+                let a = self.gpr_get(r);
+                let v = $f(&mut self.flags, size, a);
+                self.gpr_set(r, v);
+                return Ok(());
+            }
+            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.flags, size, a))))
+        }
+    )*};
+}
+
+/// A shift or rotate of operand 0 by operand 1 (an immediate or CL).
+macro_rules! shift_op {
+    ($($name:ident => $f:path),* $(,)?) => {$(
+        #[inline(always)]
+        pub(super) fn $name(&mut self, d: &Decoded) -> Result<(), Exception> {
+            let size = d.osize;
+            let count = self.op_read(d, 1)? as u8;
+            if d.kind[0] == K_GPR {
+                let r = d.reg[0];
+                let a = self.gpr_get(r);
+                let v = $f(&mut self.flags, size, a, count);
+                self.gpr_set(r, v);
+                return Ok(());
+            }
+            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.flags, size, a, count))))
+        }
+    )*};
+}
+
+/// NOT: no flags.
+fn not(_: &mut alu::Flags, size: u8, a: u32) -> u32 {
+    !a & crate::cpu::size_mask(size)
+}
+
 impl Machine {
-    pub(super) fn op_binary(&mut self, d: &Decoded) -> Result<(), Exception> {
+    binary_op! {
+        op_add => alu::add,
+        op_or => alu::or,
+        op_adc => alu::adc,
+        op_sbb => alu::sbb,
+        op_and => alu::and,
+        op_sub => alu::sub,
+        op_xor => alu::xor,
+    }
+    unary_op! {
+        op_inc => alu::inc,
+        op_dec => alu::dec,
+        op_neg => alu::neg,
+        op_not => not,
+    }
+    shift_op! {
+        op_rol => alu::rol,
+        op_ror => alu::ror,
+        op_rcl => alu::rcl,
+        op_rcr => alu::rcr,
+        op_shl => alu::shl,
+        op_shr => alu::shr,
+        op_sar => alu::sar,
+    }
+
+    /// CMP and TEST: flags only.
+    #[inline(always)]
+    pub(super) fn op_compare(&mut self, d: &Decoded) -> Result<(), Exception> {
         let size = d.osize;
         let b = self.op_read(d, 1)?;
-        let mnem = d.mnem;
-        if matches!(mnem, M::Cmp | M::Test) {
-            let a = self.op_read(d, 0)?;
-            if mnem == M::Cmp {
-                alu::cmp(&mut self.flags, size, a, b);
-            } else {
-                alu::test(&mut self.flags, size, a, b);
-            }
-            return Ok(());
+        let a = self.op_read(d, 0)?;
+        if d.mnem == M::Cmp {
+            alu::cmp(&mut self.flags, size, a, b);
+        } else {
+            alu::test(&mut self.flags, size, a, b);
         }
-        self.op0_rmw(d, |m, a| {
-            let f = &mut m.flags;
-            Ok(Some(match mnem {
-                M::Add => alu::add(f, size, a, b),
-                M::Or => alu::or(f, size, a, b),
-                M::Adc => alu::adc(f, size, a, b),
-                M::Sbb => alu::sbb(f, size, a, b),
-                M::And => alu::and(f, size, a, b),
-                M::Sub => alu::sub(f, size, a, b),
-                _ => alu::xor(f, size, a, b),
-            }))
-        })
-    }
-
-    pub(super) fn op_unary(&mut self, d: &Decoded) -> Result<(), Exception> {
-        let size = d.osize;
-        let mnem = d.mnem;
-        self.op0_rmw(d, |m, a| {
-            let f = &mut m.flags;
-            Ok(Some(match mnem {
-                M::Inc => alu::inc(f, size, a),
-                M::Dec => alu::dec(f, size, a),
-                M::Neg => alu::neg(f, size, a),
-                _ => !a & crate::cpu::size_mask(size),
-            }))
-        })
-    }
-
-    pub(super) fn op_shift(&mut self, d: &Decoded) -> Result<(), Exception> {
-        let size = d.osize;
-        let count = self.op_read(d, 1)? as u8;
-        let mnem = d.mnem;
-        self.op0_rmw(d, |m, v| {
-            let f = &mut m.flags;
-            Ok(Some(match mnem {
-                M::Rol => alu::rol(f, size, v, count),
-                M::Ror => alu::ror(f, size, v, count),
-                M::Rcl => alu::rcl(f, size, v, count),
-                M::Rcr => alu::rcr(f, size, v, count),
-                M::Shl | M::Sal => alu::shl(f, size, v, count),
-                M::Shr => alu::shr(f, size, v, count),
-                _ => alu::sar(f, size, v, count),
-            }))
-        })
+        Ok(())
     }
 
     pub(super) fn op_shxd(&mut self, d: &Decoded) -> Result<(), Exception> {

@@ -150,13 +150,25 @@ impl Machine {
             M::Cmpxchg8b => self.op_cmpxchg8b(d),
             M::Xadd => self.op_xadd(d),
 
-            M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test => {
-                self.op_binary(d)
-            }
-            M::Inc | M::Dec | M::Neg | M::Not => self.op_unary(d),
-            M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar => {
-                self.op_shift(d)
-            }
+            M::Add => self.op_add(d),
+            M::Or => self.op_or(d),
+            M::Adc => self.op_adc(d),
+            M::Sbb => self.op_sbb(d),
+            M::And => self.op_and(d),
+            M::Sub => self.op_sub(d),
+            M::Xor => self.op_xor(d),
+            M::Cmp | M::Test => self.op_compare(d),
+            M::Inc => self.op_inc(d),
+            M::Dec => self.op_dec(d),
+            M::Neg => self.op_neg(d),
+            M::Not => self.op_not(d),
+            M::Rol => self.op_rol(d),
+            M::Ror => self.op_ror(d),
+            M::Rcl => self.op_rcl(d),
+            M::Rcr => self.op_rcr(d),
+            M::Shl | M::Sal => self.op_shl(d),
+            M::Shr => self.op_shr(d),
+            M::Sar => self.op_sar(d),
             M::Shld | M::Shrd => self.op_shxd(d),
             M::Mul | M::Imul | M::Div | M::Idiv => self.op_muldiv(d),
             M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => self.op_bcd(d),

@@ -1,0 +1,309 @@
+//! The lab's root: the reducer, the worker bridge, page-level operations, keyboard
+//! shortcuts, share links, and the layout of the panels.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_worker::Spawnable;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use crate::assemble;
+use crate::components::{
+    compare::Compare, controls::Controls, counters::Counters, demo::DemoMenu, demo::DemoNarration,
+    disasm::Disasm, editor::Editor, help::Help, labpage::LabMenu, labpage::LabPage, log::Log,
+    memory::Memory, pagetables::PageTables, registers::Registers, serial::Serial, tlb::Tlb,
+    vga::Vga, Ctx, Op,
+};
+use crate::demos::{self, Demo, DemoAction};
+use crate::program::Program;
+use crate::protocol::{Command, Until};
+use crate::share::Shared;
+use crate::state::{Action, LabState};
+use crate::worker::MachineWorker;
+use crate::{labs, storage};
+
+/// wasm-bindgen's JS glue, which the worker imports to start the same module.
+const WORKER_SCRIPT: &str = "./pkg/lab_ui.js";
+
+/// The commands that bring a freshly loaded demo to step `upto`.
+pub fn demo_commands(demo: &Demo, program: &Program, upto: usize) -> Vec<Command> {
+    let mut cmds = vec![program.load_command(demo.mode)];
+    for (i, step) in demo.steps.iter().enumerate().take(upto + 1) {
+        match step.action {
+            DemoAction::Look => {}
+            DemoAction::Step(n) => cmds.push(Command::Advance(Until::Steps(n))),
+            DemoAction::RunToLabel(label) => {
+                if let Some(a) = program.symbol(label) {
+                    cmds.push(Command::Advance(Until::Linear(a)));
+                }
+            }
+            DemoAction::RunToTrap => cmds.push(Command::Advance(Until::Trap)),
+            DemoAction::Run => cmds.push(Command::Advance(Until::Stop)),
+            DemoAction::Translate(a) => cmds.push(Command::Translate(a)),
+            DemoAction::Memory(a, space) => cmds.push(Command::ShowMemory { addr: a, space }),
+            DemoAction::Compare => {
+                if i == upto {
+                    cmds.push(Command::Compare);
+                }
+            }
+        }
+    }
+    cmds
+}
+
+fn assemble(ctx_state: &UseReducerHandle<LabState>, source: &str) -> Option<Rc<Program>> {
+    match assemble::assemble("program.asm", source) {
+        Ok(p) => {
+            let p = Rc::new(p);
+            ctx_state.dispatch(Action::Assembled(Ok(p.clone())));
+            Some(p)
+        }
+        Err(d) => {
+            ctx_state.dispatch(Action::Assembled(Err(d)));
+            None
+        }
+    }
+}
+
+fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) {
+    match op {
+        Op::AssembleAndLoad => {
+            if let Some(p) = assemble(state, &state.source) {
+                send.emit(p.load_command(state.mode));
+            }
+        }
+        Op::OpenDemo(id) => {
+            if let Some(d) = demos::find(id) {
+                state.dispatch(Action::OpenDemo(d));
+                if let Some(p) = assemble(state, d.source) {
+                    for c in demo_commands(d, &p, 0) {
+                        send.emit(c);
+                    }
+                }
+            }
+        }
+        Op::DemoStep(i) => {
+            if let (Some((d, _)), Some(p)) = (state.demo, state.program.clone()) {
+                state.dispatch(Action::DemoStep(i));
+                for c in demo_commands(d, &p, i) {
+                    send.emit(c);
+                }
+            }
+        }
+        Op::OpenLab(id) => match labs::catalog().into_iter().find(|l| l.id == id) {
+            Some(l) => state.dispatch(Action::OpenLab {
+                id: l.id,
+                starter: l.starter,
+            }),
+            None => state.dispatch(Action::Status(format!("no lab `{id}`"))),
+        },
+        Op::SetMode(m) => {
+            state.dispatch(Action::SetMode(m));
+            if state.view.is_some() {
+                send.emit(Command::SetMode(m));
+            }
+        }
+        Op::Share => {
+            let shared = Shared {
+                source: Some(state.source.clone()),
+                demo: state.demo.map(|(d, _)| d.id.to_string()),
+                step: state.demo.map(|(_, i)| i),
+                lab: state.lab.clone(),
+                mode: Some(state.mode),
+            };
+            let hash = format!("#{}", shared.to_hash());
+            let ok = web_sys::window()
+                .and_then(|w| w.history().ok())
+                .is_some_and(|h| {
+                    h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&hash))
+                        .is_ok()
+                });
+            state.dispatch(Action::Status(if ok {
+                "share link: copy the address bar".into()
+            } else {
+                "could not write the share link".into()
+            }));
+        }
+    }
+}
+
+/// Opens what the URL hash names, or the last program, or the first demo's guest.
+fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    let shared = match Shared::from_hash(&hash) {
+        Ok(s) => s,
+        Err(e) => {
+            state.dispatch(Action::Status(e));
+            Shared::default()
+        }
+    };
+    if let Some(mode) = shared.mode {
+        state.dispatch(Action::SetMode(mode));
+    }
+    if let Some(lab) = shared.lab.clone() {
+        run_op(state, send, Op::OpenLab(lab));
+    }
+    if let Some(d) = shared.demo.as_deref().and_then(demos::find) {
+        state.dispatch(Action::OpenDemo(d));
+        let source = shared
+            .source
+            .clone()
+            .unwrap_or_else(|| d.source.to_string());
+        state.dispatch(Action::SetSource(source.clone()));
+        if let Some(p) = assemble(state, &source) {
+            let step = shared.step.unwrap_or(0).min(d.steps.len() - 1);
+            state.dispatch(Action::DemoStep(step));
+            let mode = shared.mode.unwrap_or(d.mode);
+            let mut cmds = demo_commands(d, &p, step);
+            cmds[0] = p.load_command(mode);
+            for c in cmds {
+                send.emit(c);
+            }
+        }
+        return;
+    }
+    let source = shared
+        .source
+        .or_else(|| shared.lab.is_none().then(storage::load_current).flatten())
+        .unwrap_or_else(|| demos::DEMOS[0].source.to_string());
+    if shared.lab.is_none() {
+        state.dispatch(Action::SetSource(source.clone()));
+    }
+    if let Some(p) = assemble(state, &source) {
+        send.emit(p.load_command(shared.mode.unwrap_or_default()));
+    }
+}
+
+fn typing_in_field(e: &KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+}
+
+fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
+    let s = &ctx.state;
+    let running = s.running();
+    let cmd = match (e.key().as_str(), e.shift_key(), e.ctrl_key()) {
+        ("F11", true, _) => Some(Command::StepBack),
+        ("F11", false, _) => Some(Command::Step),
+        ("F10", _, _) => Some(Command::StepOver),
+        ("F5", _, _) => Some(if running {
+            Command::Pause
+        } else {
+            Command::Run(Until::Stop)
+        }),
+        ("F8", _, _) => Some(Command::Run(Until::Trap)),
+        ("F7", _, _) => s.cursor.map(|a| Command::Run(Until::Linear(a))),
+        ("F9", _, _) => s.cursor.map(Command::ToggleBreakpoint),
+        _ => None,
+    };
+    if let Some(cmd) = cmd {
+        e.prevent_default();
+        ctx.send.emit(cmd);
+        return;
+    }
+    match e.key().as_str() {
+        "Enter" if e.ctrl_key() => {
+            e.prevent_default();
+            ctx.op.emit(Op::AssembleAndLoad);
+        }
+        "F1" => {
+            e.prevent_default();
+            ctx.dispatch(Action::SetHelp(true));
+        }
+        "?" if !typing_in_field(e) => ctx.dispatch(Action::SetHelp(true)),
+        "Escape" => ctx.dispatch(Action::SetHelp(false)),
+        "PageDown" | "PageUp" if !typing_in_field(e) => {
+            if let Some((d, i)) = s.demo {
+                e.prevent_default();
+                let to = if e.key() == "PageDown" {
+                    (i + 1).min(d.steps.len() - 1)
+                } else {
+                    i.saturating_sub(1)
+                };
+                ctx.op.emit(Op::DemoStep(to));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The lab's root component.
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(LabState::default);
+    let bridge = {
+        let dispatcher = state.dispatcher();
+        use_memo((), move |_| {
+            MachineWorker::spawner()
+                .callback(move |ev| dispatcher.dispatch(Action::Worker(ev)))
+                .spawn(WORKER_SCRIPT)
+        })
+    };
+    let send = {
+        let bridge = bridge.clone();
+        use_callback((), move |cmd: Command, _| bridge.send(cmd))
+    };
+    let op = {
+        let state = state.clone();
+        let send = send.clone();
+        Callback::from(move |op: Op| run_op(&state, &send, op))
+    };
+    let ctx = Ctx {
+        state: state.clone(),
+        send: send.clone(),
+        op,
+    };
+    // The keyboard listener reads the latest context through this cell.
+    let latest = use_mut_ref(|| None::<Ctx>);
+    *latest.borrow_mut() = Some(ctx.clone());
+    {
+        let latest: Rc<RefCell<Option<Ctx>>> = latest.clone();
+        use_effect_with((), move |_| {
+            let listener = web_sys::window().map(|w| {
+                gloo_events::EventListener::new(&w, "keydown", move |e| {
+                    if let (Some(ctx), Some(k)) =
+                        (latest.borrow().as_ref(), e.dyn_ref::<KeyboardEvent>())
+                    {
+                        on_key(ctx, k);
+                    }
+                })
+            });
+            move || drop(listener)
+        });
+    }
+    {
+        let state = state.clone();
+        let send = send.clone();
+        use_effect_with((), move |_| open_initial(&state, &send));
+    }
+    let labs = use_memo((), |_| labs::catalog());
+    let root_class = classes!("lab", state.presentation.then_some("presentation"));
+    html! {
+        <ContextProvider<Ctx> context={ctx}>
+            <div class={root_class} data-testid="lab-root">
+                <header class="top">
+                    <h1>{"vmlab"}</h1>
+                    <DemoMenu/>
+                    <LabMenu labs={labs.clone()}/>
+                    <span class="small">{"an x86 machine, its page tables and its VMM, live"}</span>
+                </header>
+                <Controls/>
+                <DemoNarration/>
+                <LabPage labs={labs}/>
+                <Compare/>
+                <main class="grid">
+                    <div class="col-editor"><Editor/></div>
+                    <div class="col-code"><Disasm/><Registers/></div>
+                    <div class="col-side"><Log/><Memory/></div>
+                    <div class="col-wide"><PageTables/></div>
+                    <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
+                </main>
+                <Help/>
+            </div>
+        </ContextProvider<Ctx>>
+    }
+}

@@ -1,0 +1,60 @@
+//! Assembling the editor's text with vmlab's assembler into a [`Program`].
+
+use crate::program::{entry_for, Diag, Program};
+
+/// Assembles `source` with vmlab's assembler.
+pub fn assemble(name: &str, source: &str) -> Result<Program, Vec<Diag>> {
+    let out = vmlab_asm::assemble(name, source, &vmlab_asm::Options::default()).map_err(|e| {
+        e.0.into_iter()
+            .map(|d| Diag {
+                line: d.line as usize,
+                col: d.col as usize,
+                message: d.message,
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let mut lines: Vec<(u32, u32, usize)> = out
+        .listing
+        .iter()
+        .filter(|l| l.length > 0 && l.file == name)
+        .map(|l| (l.address, l.address.wrapping_add(l.length), l.line as usize))
+        .collect();
+    lines.sort_unstable();
+    Ok(Program {
+        image: out.bytes,
+        origin: out.origin,
+        entry: Some(entry_for(source)),
+        lines,
+        symbols: out.symbols,
+        source: source.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_demo_assembles_with_its_labels() {
+        for d in crate::demos::DEMOS {
+            let p = assemble("demo.asm", d.source).unwrap_or_else(|e| panic!("{}: {:?}", d.id, e));
+            assert_eq!(p.origin, 0x10000, "{}", d.id);
+            assert!(p.symbol("start").is_some(), "{}", d.id);
+            assert_eq!(
+                p.line_of(p.origin),
+                p.source
+                    .lines()
+                    .position(|l| l.starts_with("    mov esp"))
+                    .map(|i| i + 1)
+            );
+        }
+    }
+
+    #[test]
+    fn errors_come_back_on_their_lines() {
+        let e = assemble("x.asm", "bits 32\nmov eax, 1\nfrobnicate eax\n").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].line, 3);
+        assert!(!e[0].message.is_empty());
+    }
+}

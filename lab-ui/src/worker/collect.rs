@@ -1,0 +1,497 @@
+//! Reading the machine for the page through side-effect-free probes: disassembly,
+//! memory, page tables, walks, TLB, counters, events, VGA.
+
+use emulator_core::VgaText;
+use emulator_core::{CpuState, Event, EventKind, ExecMode, GuestPaging, Machine, SegReg};
+use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+
+use crate::protocol::{
+    DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, Walk, WalkStep,
+};
+
+/// CS base + EIP.
+pub fn linear_eip(cpu: &CpuState) -> u32 {
+    cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip)
+}
+
+/// 16 or 32, from CS's D bit (real mode is 16).
+pub fn code_bitness(cpu: &CpuState) -> u32 {
+    if cpu.protected_mode() && cpu.sreg(SegReg::Cs).big() {
+        32
+    } else {
+        16
+    }
+}
+
+/// Decodes `count` instructions from `linear`; unreadable bytes end the listing.
+pub fn disassemble(m: &Machine, linear: u32, count: usize) -> Vec<DisasmLine> {
+    let mut bytes = vec![0u8; count * 15];
+    let mut readable = 0;
+    // Read page by page so that a mapped page before an unmapped one still shows.
+    while readable < bytes.len() {
+        let addr = linear.wrapping_add(readable as u32);
+        let in_page = (0x1000 - (addr & 0xfff)) as usize;
+        let len = in_page.min(bytes.len() - readable);
+        if m.peek_linear(addr, &mut bytes[readable..readable + len])
+            .is_err()
+        {
+            break;
+        }
+        readable += len;
+    }
+    bytes.truncate(readable);
+    let bits = code_bitness(m.cpu());
+    let mut decoder = Decoder::with_ip(bits, &bytes, u64::from(linear), DecoderOptions::NONE);
+    let mut formatter = IntelFormatter::new();
+    formatter.options_mut().set_hex_prefix("0x");
+    formatter.options_mut().set_hex_suffix("");
+    formatter.options_mut().set_uppercase_hex(false);
+    let mut out = Vec::with_capacity(count);
+    while decoder.can_decode() && out.len() < count {
+        let pos = decoder.position();
+        let i = decoder.decode();
+        let mut text = String::new();
+        if i.is_invalid() {
+            text.push_str("(bad)");
+        } else {
+            formatter.format(&i, &mut text);
+        }
+        let raw = bytes.get(pos..pos + i.len()).unwrap_or(&[]);
+        out.push(DisasmLine {
+            addr: i.ip() as u32,
+            bytes: raw.iter().map(|b| format!("{b:02x}")).collect(),
+            text,
+        });
+        if i.is_invalid() {
+            break;
+        }
+    }
+    if out.is_empty() {
+        out.push(DisasmLine {
+            addr: linear,
+            bytes: String::new(),
+            text: "(not mapped)".into(),
+        });
+    }
+    out
+}
+
+/// 16-byte rows from `addr`; a linear row whose page is unmapped is `None`.
+pub fn memory(m: &Machine, addr: u32, space: Space, rows: u32) -> MemoryView {
+    let rows = (0..rows)
+        .map(|r| {
+            let a = addr.wrapping_add(r * 16);
+            let mut buf = vec![0u8; 16];
+            match space {
+                Space::Physical => {
+                    m.peek_phys(a, &mut buf);
+                    Some(buf)
+                }
+                Space::Linear => m.peek_linear(a, &mut buf).ok().map(|()| buf),
+            }
+        })
+        .collect();
+    MemoryView { addr, space, rows }
+}
+
+/// The guest's own paging registers: the virtual CPU's under trap-and-emulate
+/// (the hardware then runs on shadow tables), the hardware's otherwise.
+pub fn guest_paging(m: &Machine) -> (u32, u32, u32) {
+    match (m.config().mode, m.vmm()) {
+        (ExecMode::TrapEmulate { .. }, Some(v)) => (v.vcpu.cr0, v.vcpu.cr3, v.vcpu.cr4),
+        _ => {
+            let c = m.cpu();
+            (c.cr0, c.cr3, c.cr4)
+        }
+    }
+}
+
+fn read_table(m: &Machine, base: u32) -> Vec<TableEntry> {
+    let mut buf = vec![0u8; 4096];
+    m.peek_phys(base & !0xfff, &mut buf);
+    buf.chunks_exact(4)
+        .enumerate()
+        .map(|(i, b)| TableEntry {
+            index: i as u32,
+            raw: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        })
+        .filter(|e| e.present())
+        .collect()
+}
+
+/// The guest's tables from its CR3, when its paging is on.
+pub fn guest_tables(m: &Machine) -> Option<TableTree> {
+    let (cr0, cr3, cr4) = guest_paging(m);
+    if cr0 & emulator_core::state::cr0::PG == 0 {
+        return None;
+    }
+    let pse = cr4 & emulator_core::state::cr4::PSE != 0;
+    let directory = read_table(m, cr3);
+    let tables = directory
+        .iter()
+        .filter(|p| !(pse && p.large()))
+        .map(|p| (p.index, read_table(m, p.frame())))
+        .collect();
+    Some(TableTree {
+        title: "guest (linear → guest-physical)".into(),
+        root: cr3 & !0xfff,
+        directory,
+        tables,
+    })
+}
+
+/// The VMM's shadow (trap-emulate) or nested (hw-assist) tables, when it keeps some.
+pub fn vmm_tables(m: &Machine) -> Option<TableTree> {
+    let v = m.vmm()?;
+    let shadow = match m.config().mode {
+        ExecMode::Bare => return None,
+        ExecMode::TrapEmulate { .. } => true,
+        ExecMode::HwAssist { paging } => paging == GuestPaging::Shadow,
+    };
+    const P: u32 = 1;
+    const W: u32 = 2;
+    const U: u32 = 4;
+    const A: u32 = 0x20;
+    const D: u32 = 0x40;
+    if shadow {
+        let (_, cr3, _) = guest_paging(m);
+        let directory: Vec<TableEntry> = v
+            .shadow
+            .directory(cr3)
+            .into_iter()
+            .map(|p| TableEntry {
+                index: p.index,
+                raw: (p.host_address & !0xfff) | P | W | U,
+            })
+            .collect();
+        let tables = directory
+            .iter()
+            .map(|p| {
+                let ptes = v
+                    .shadow
+                    .table(cr3, p.index)
+                    .into_iter()
+                    .map(|t| TableEntry {
+                        index: t.index,
+                        raw: (t.frame & !0xfff)
+                            | P
+                            | A
+                            | if t.writable { W } else { 0 }
+                            | if t.user { U } else { 0 }
+                            | if t.dirty { D } else { 0 },
+                    })
+                    .collect();
+                (p.index, ptes)
+            })
+            .collect();
+        Some(TableTree {
+            title: "shadow (linear → host-physical, what the MMU uses)".into(),
+            root: cr3 & !0xfff,
+            directory,
+            tables,
+        })
+    } else {
+        let directory: Vec<TableEntry> = v
+            .nested_directory()
+            .into_iter()
+            .map(|p| TableEntry {
+                index: p.index,
+                raw: (p.host_address & !0xfff) | P | W | U,
+            })
+            .collect();
+        let tables = directory
+            .iter()
+            .map(|p| {
+                let ptes = v
+                    .nested_table(p.index)
+                    .into_iter()
+                    .map(|t| TableEntry {
+                        index: t.index,
+                        raw: (t.host_physical & !0xfff) | P | W | U,
+                    })
+                    .collect();
+                (p.index, ptes)
+            })
+            .collect();
+        Some(TableTree {
+            title: "nested (guest-physical → host-physical)".into(),
+            root: 0,
+            directory,
+            tables,
+        })
+    }
+}
+
+/// Translates `linear` through the guest's tables step by step, and adds what the
+/// MMU (shadow or nested under a VMM) resolves it to.
+pub fn walk(m: &Machine, linear: u32) -> Walk {
+    let (cr0, cr3, cr4) = guest_paging(m);
+    let mut steps = Vec::new();
+    let result = if cr0 & emulator_core::state::cr0::PG == 0 {
+        Ok(linear)
+    } else {
+        let read = |addr: u32| {
+            let mut b = [0u8; 4];
+            m.peek_phys(addr, &mut b);
+            u32::from_le_bytes(b)
+        };
+        let pde_addr = (cr3 & !0xfff) | ((linear >> 22) << 2);
+        let pde = read(pde_addr);
+        steps.push(WalkStep {
+            level: format!("PDE {}", linear >> 22),
+            entry_addr: pde_addr,
+            entry: pde,
+        });
+        if pde & 1 == 0 {
+            Err("the PDE is not present: a #PF".to_string())
+        } else if pde & 0x80 != 0 && cr4 & emulator_core::state::cr4::PSE != 0 {
+            Ok((pde & 0xffc0_0000) | (linear & 0x003f_ffff))
+        } else {
+            let pte_addr = (pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2);
+            let pte = read(pte_addr);
+            steps.push(WalkStep {
+                level: format!("PTE {}", (linear >> 12) & 0x3ff),
+                entry_addr: pte_addr,
+                entry: pte,
+            });
+            if pte & 1 == 0 {
+                Err("the PTE is not present: a #PF".to_string())
+            } else {
+                Ok((pte & !0xfff) | (linear & 0xfff))
+            }
+        }
+    };
+    let hw = m.translate(linear);
+    let detail = match (m.config().mode, hw.physical) {
+        (ExecMode::Bare, _) if cr0 & emulator_core::state::cr0::PG == 0 => {
+            "paging is off: linear = physical".to_string()
+        }
+        (ExecMode::Bare, _) => String::new(),
+        (ExecMode::TrapEmulate { .. }, Some(p)) => {
+            format!("the shadow tables map it to host-physical {p:08x}")
+        }
+        (ExecMode::TrapEmulate { .. }, None) => {
+            "not in the shadow tables yet: the next access takes a hidden fault".to_string()
+        }
+        (ExecMode::HwAssist { .. }, _) => {
+            let refs = steps.len() + 1;
+            format!(
+                "two-dimensional walk: each of the {refs} guest-physical references goes through the nested table"
+            )
+        }
+    };
+    Walk {
+        linear,
+        steps,
+        result,
+        detail,
+    }
+}
+
+/// One line per valid TLB entry.
+pub fn tlb(m: &Machine) -> Vec<String> {
+    m.tlb_entries()
+        .into_iter()
+        .map(|e| {
+            format!(
+                "{:08x} → {:08x} {}{}{}",
+                e.linear_page,
+                e.frame,
+                if e.user { 'U' } else { 'S' },
+                if e.writable { 'W' } else { 'R' },
+                if e.dirty { 'D' } else { '.' }
+            )
+        })
+        .collect()
+}
+
+/// Flattens a serde value into `(dotted name, number)` pairs.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, u64)>) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                out.push((prefix.to_string(), u));
+            }
+        }
+        serde_json::Value::Bool(b) => out.push((prefix.to_string(), u64::from(*b))),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, item) in map {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every counter of the machine as `name = value` (exceptions by vector as
+/// `exceptions[14]`), and the VMM's: `vmm.exits`, `vmm.exit_cycles`, exits by
+/// reason, shadow or nested paging statistics.
+pub fn counters(m: &Machine) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::to_value(m.counters()) {
+        flatten("", &v, &mut out);
+    }
+    if let Some(vmm) = m.vmm() {
+        let stats = vmm.stats();
+        out.push(("vmm.exits".into(), stats.exits.total));
+        out.push(("vmm.exit_cycles".into(), stats.exits.cycles));
+        for (reason, n) in &stats.exits.by_reason {
+            let name = variant_name(&format!("{reason:?}"));
+            out.push((format!("vmm.exits.{name}"), *n));
+        }
+        for (reason, n) in &stats.exits.cycles_by_reason {
+            let name = variant_name(&format!("{reason:?}"));
+            out.push((format!("vmm.exit_cycles.{name}"), *n));
+        }
+        out.push(("vmm.sensitive_instructions".into(), stats.sensitive_total));
+        if let Some(v) = stats.shadow.and_then(|s| serde_json::to_value(s).ok()) {
+            flatten("shadow", &v, &mut out);
+        }
+        if let Some(v) = stats.nested.and_then(|s| serde_json::to_value(s).ok()) {
+            flatten("nested", &v, &mut out);
+        }
+    }
+    out
+}
+
+/// The guest's virtual CPU under trap-and-emulate, one line for the registers panel.
+pub fn vcpu_line(m: &Machine) -> Option<String> {
+    let v = m.vmm()?;
+    let c = &v.vcpu;
+    Some(format!(
+        "guest sees: CPL {} IF {} IOPL {} CR0 {:08x} CR3 {:08x} CR4 {:08x} IDTR {:08x}/{:04x}",
+        v.guest_cpl(m.cpu()),
+        u8::from(v.interrupts_enabled(m.cpu())),
+        c.iopl,
+        c.cr0,
+        c.cr3,
+        c.cr4,
+        c.idtr.base,
+        c.idtr.limit
+    ))
+}
+
+/// The VGA text screen as 25 rows of 80 cells.
+pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
+    let screen = m.vga_text();
+    (0..VgaText::ROWS)
+        .map(|r| screen.row(r).iter().map(|c| (c.ch, c.attr)).collect())
+        .collect()
+}
+
+/// Whether an event ends "run to next trap" (everything but plain port I/O and reports).
+pub fn is_trap(kind: &EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. }
+    )
+}
+
+/// The kebab-case name of an enum variant from its `Debug` text.
+fn variant_name(debug: &str) -> String {
+    let head: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let mut out = String::new();
+    for (i, c) in head.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// A log line for an event.
+pub fn log_entry(e: &Event) -> LogEntry {
+    let (reason, text) = match &e.kind {
+        EventKind::Exception(x) => ("exception".to_string(), x.to_string()),
+        EventKind::Interrupt { vector, irq } => (
+            "interrupt".to_string(),
+            format!("IRQ {irq} on vector {vector:#x}"),
+        ),
+        EventKind::SoftwareInterrupt { vector } => {
+            ("software-interrupt".to_string(), format!("INT {vector:#x}"))
+        }
+        EventKind::PortIo {
+            port,
+            size,
+            value,
+            write,
+        } => (
+            "io".to_string(),
+            if *write {
+                format!("OUT {port:#06x} ← {value:#x} ({size} byte)")
+            } else {
+                format!("IN {port:#06x} → {value:#x} ({size} byte)")
+            },
+        ),
+        EventKind::TripleFault => ("triple-fault".to_string(), "triple fault".to_string()),
+        EventKind::VmExit {
+            reason,
+            instruction,
+            action,
+            cost,
+        } => (
+            format!("exit:{}", variant_name(&format!("{reason:?}"))),
+            format!("{instruction} → {action} ({cost} cycles)"),
+        ),
+        EventKind::SensitiveInstruction {
+            instruction,
+            saw,
+            real,
+            differs,
+        } => (
+            "popek-goldberg".to_string(),
+            format!(
+                "{instruction}: the guest saw {saw}, a real machine gives {real}{}",
+                if *differs { " (differs!)" } else { "" }
+            ),
+        ),
+    };
+    LogEntry {
+        icount: e.icount,
+        linear_eip: e.linear_eip,
+        reason,
+        text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_names_are_kebab_case() {
+        assert_eq!(variant_name("CrAccess { cr: 3 }"), "cr-access");
+        assert_eq!(variant_name("InterruptFlag"), "interrupt-flag");
+        assert_eq!(variant_name("TripleFault"), "triple-fault");
+    }
+
+    #[test]
+    fn flatten_names_nested_counters() {
+        let v = serde_json::json!({"a": 1, "b": [0, 2], "c": {"d": 3}, "e": "x"});
+        let mut out = Vec::new();
+        flatten("", &v, &mut out);
+        assert_eq!(
+            out,
+            [
+                ("a".to_string(), 1),
+                ("b[0]".to_string(), 0),
+                ("b[1]".to_string(), 2),
+                ("c.d".to_string(), 3)
+            ]
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! The machine in a Web Worker: takes [`Command`]s, answers with [`Event`]s, and runs
+//! in time-boxed slices so that the page stays responsive and "pause" is heard.
+
+pub mod collect;
+pub mod session;
+
+use emulator_core::StopReason;
+use gloo_worker::{HandlerId, Worker, WorkerScope};
+
+use crate::protocol::{Command, Event, Speed, Until, ADVANCE_BUDGET};
+use session::{Loaded, Session};
+
+/// Milliseconds of guest execution per slice at full speed.
+const SLICE_MS: f64 = 12.0;
+/// Minimum milliseconds between two views sent while running (display rate).
+const VIEW_MS: f64 = 33.0;
+/// Instructions per chunk inside a full-speed slice.
+const CHUNK: u64 = 20_000;
+
+/// Internal messages: the next slice of a run.
+#[derive(Debug)]
+pub enum Tick {
+    /// Run the next slice of run number `.0`.
+    Slice(u64),
+}
+
+/// The worker: one session, the run in progress, and the page to answer.
+#[derive(Debug)]
+pub struct MachineWorker {
+    session: Option<Session>,
+    running: Option<Until>,
+    run_id: u64,
+    speed: Speed,
+    page: Option<HandlerId>,
+    last_view: f64,
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+impl MachineWorker {
+    fn send(&self, scope: &WorkerScope<Self>, event: Event) {
+        if let Some(id) = self.page {
+            scope.respond(id, event);
+        }
+    }
+
+    fn send_view(&mut self, scope: &WorkerScope<Self>) {
+        let running = self.running.is_some();
+        if let Some(s) = self.session.as_mut() {
+            let v = s.view(running);
+            self.last_view = now();
+            self.send(scope, Event::View(Box::new(v)));
+        }
+    }
+
+    fn schedule(&self, scope: &WorkerScope<Self>) {
+        let scope = scope.clone();
+        let id = self.run_id;
+        let delay = if self.speed == Speed::Slow { 50 } else { 0 };
+        gloo_timers::callback::Timeout::new(delay, move || scope.send_message(Tick::Slice(id)))
+            .forget();
+    }
+
+    fn start_run(&mut self, scope: &WorkerScope<Self>, until: Until) {
+        if self.session.is_none() {
+            return;
+        }
+        self.run_id += 1;
+        self.running = Some(until);
+        self.send_view(scope);
+        self.schedule(scope);
+    }
+
+    fn slice(&mut self, scope: &WorkerScope<Self>) {
+        let (Some(until), Some(s)) = (self.running, self.session.as_mut()) else {
+            return;
+        };
+        let start = now();
+        let mut stopped = false;
+        match self.speed {
+            Speed::Slow | Speed::Medium => {
+                let n = if self.speed == Speed::Slow { 1 } else { 500 };
+                stopped = s.advance(until, n) != StopReason::BudgetExhausted;
+            }
+            Speed::Full => {
+                while now() - start < SLICE_MS {
+                    let r = s.advance(until, CHUNK);
+                    if r != StopReason::BudgetExhausted {
+                        stopped = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if stopped {
+            self.running = None;
+            self.send_view(scope);
+        } else {
+            if self.speed != Speed::Full || now() - self.last_view >= VIEW_MS {
+                self.send_view(scope);
+            }
+            self.schedule(scope);
+        }
+    }
+
+    fn handle(&mut self, scope: &WorkerScope<Self>, cmd: Command) -> Result<(), String> {
+        // Any command but a speed change ends a run in progress.
+        if !matches!(cmd, Command::SetSpeed(_) | Command::Run(_)) {
+            self.running = None;
+        }
+        match cmd {
+            Command::Load {
+                image,
+                origin,
+                entry,
+                mode,
+            } => {
+                self.session = Some(Session::new(
+                    Loaded {
+                        image,
+                        origin,
+                        entry,
+                    },
+                    mode,
+                )?);
+            }
+            Command::SetSpeed(sp) => {
+                self.speed = sp;
+                return Ok(());
+            }
+            Command::RunLabTests { lab, source } => {
+                let results = crate::labs::run_visible_tests(&lab, &source);
+                self.send(scope, Event::LabResults(results));
+                return Ok(());
+            }
+            Command::Run(until) => {
+                self.start_run(scope, until);
+                return Ok(());
+            }
+            other => {
+                let Some(s) = self.session.as_mut() else {
+                    return Err("no program loaded: assemble one or open a demo".into());
+                };
+                match other {
+                    Command::SetMode(mode) => s.reload(mode)?,
+                    Command::Reset => {
+                        let mode = s.mode();
+                        s.reload(mode)?;
+                    }
+                    Command::Step => {
+                        s.step();
+                    }
+                    Command::StepOver => {
+                        s.step_over();
+                    }
+                    Command::StepBack => {
+                        if !s.step_back()? {
+                            return Err("nothing to step back to".into());
+                        }
+                    }
+                    Command::Advance(until) => {
+                        s.advance(until, ADVANCE_BUDGET);
+                    }
+                    Command::Pause => {}
+                    Command::ShowCode(a) => s.show_code(a),
+                    Command::ToggleBreakpoint(a) => s.toggle_breakpoint(a),
+                    Command::ShowMemory { addr, space } => s.show_memory(addr, space),
+                    Command::Translate(a) => s.translate(a),
+                    Command::SerialInput(bytes) => s.serial_input(&bytes),
+                    Command::Compare => {
+                        let runs = session::compare(s.program());
+                        self.send(scope, Event::Comparison(runs));
+                    }
+                    Command::Load { .. }
+                    | Command::SetSpeed(_)
+                    | Command::RunLabTests { .. }
+                    | Command::Run(_) => {}
+                }
+            }
+        }
+        self.send_view(scope);
+        Ok(())
+    }
+}
+
+impl Worker for MachineWorker {
+    type Message = Tick;
+    type Input = Command;
+    type Output = Event;
+
+    fn create(_scope: &WorkerScope<Self>) -> Self {
+        MachineWorker {
+            session: None,
+            running: None,
+            run_id: 0,
+            speed: Speed::Full,
+            page: None,
+            last_view: 0.0,
+        }
+    }
+
+    fn update(&mut self, scope: &WorkerScope<Self>, msg: Tick) {
+        let Tick::Slice(id) = msg;
+        if id == self.run_id && self.running.is_some() {
+            self.slice(scope);
+        }
+    }
+
+    fn received(&mut self, scope: &WorkerScope<Self>, cmd: Command, id: HandlerId) {
+        self.page = Some(id);
+        if let Err(e) = self.handle(scope, cmd) {
+            self.send(scope, Event::Error(e));
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! Browser tests of the lab's panels and controls: load, step, step back, run and
+//! pause, breakpoints, every demo (with a screenshot each), the mode switch, the
+//! editor's error markers, share links, the labs' visible tests.
+
+use crate::browser::{Browser, BrowserTest};
+use crate::webdriver::Session;
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Every lab test, in the order they run.
+pub const ALL: &[BrowserTest] = &[
+    BrowserTest { name: "lab_panels_and_help", run: panels_and_help },
+    BrowserTest { name: "lab_step_and_step_back", run: step_and_step_back },
+    BrowserTest { name: "lab_keyboard_shortcuts", run: keyboard_shortcuts },
+    BrowserTest { name: "lab_run_and_pause", run: run_and_pause },
+    BrowserTest { name: "lab_breakpoints_and_run_to_cursor", run: breakpoints },
+    BrowserTest { name: "lab_memory_translate_and_log", run: memory_translate_and_log },
+    BrowserTest { name: "lab_mode_switch", run: mode_switch },
+    BrowserTest { name: "lab_editor_error_markers", run: editor_error_markers },
+    BrowserTest { name: "lab_share_link_round_trip", run: share_link_round_trip },
+    BrowserTest { name: "lab_every_demo", run: every_demo },
+    BrowserTest { name: "lab_visible_tests", run: lab_visible_tests },
+];
+
+/// The ids of the lecture demos (as in lab-ui's `demos.rs`).
+const DEMOS: &[&str] = &[
+    "fetch-decode-execute",
+    "page-walk",
+    "trap-emulate",
+    "popf",
+    "shadow-paging",
+    "nested-paging",
+    "side-by-side",
+];
+
+/// A program that never stops on its own.
+const FOREVER: &str = "bits 32\norg 0x10000\nstart:\n    inc eax\n    jmp start\n";
+
+/// WebDriver key codes of the keys the lab binds.
+mod key {
+    pub const F1: &str = "\u{E031}";
+    pub const F10: &str = "\u{E03A}";
+    pub const F11: &str = "\u{E03B}";
+    pub const ESCAPE: &str = "\u{E00C}";
+    pub use crate::webdriver::keys::SHIFT;
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn tid(id: &str) -> String {
+    Session::testid(id)
+}
+
+/// Opens the lab at `hash` and waits until the machine has drawn its first view.
+fn open(b: &Browser, hash: &str) -> Result<()> {
+    b.open(&format!("/#{hash}"))?;
+    b.wait_for(&format!("{} .dline", tid("panel-disasm")))
+        .context("the lab never showed a disassembly")?;
+    Ok(())
+}
+
+fn set_source(b: &Browser, source: &str) -> Result<()> {
+    b.execute(
+        "const t = document.querySelector('[data-testid=editor-text]');
+         t.value = arguments[0];
+         t.dispatchEvent(new InputEvent('input', { bubbles: true }));",
+        vec![json!(source)],
+    )?;
+    Ok(())
+}
+
+fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
+    b.wait_for(&tid(id))?;
+    b.execute(
+        "const s = document.querySelector(arguments[0]);
+         s.value = arguments[1];
+         s.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![json!(tid(id)), json!(value)],
+    )?;
+    Ok(())
+}
+
+fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
+    b.wait_for(&tid(id))?;
+    b.execute(
+        "document.querySelector(arguments[0]).value = arguments[1];",
+        vec![json!(tid(id)), json!(value)],
+    )?;
+    Ok(())
+}
+
+fn js(b: &Browser, script: &str) -> Result<Value> {
+    b.execute(script, vec![])
+}
+
+fn js_string(b: &Browser, script: &str) -> Result<String> {
+    Ok(js(b, script)?.as_str().unwrap_or_default().to_string())
+}
+
+fn reg(b: &Browser, name: &str) -> Result<String> {
+    let row = b.text_testid(&format!("reg-{name}"))?;
+    Ok(row.split_whitespace().nth(1).unwrap_or_default().to_string())
+}
+
+fn wait_reg(b: &Browser, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> Result<String> {
+    let mut last = String::new();
+    b.wait_until(what, WAIT, |_| {
+        last = reg(b, name)?;
+        Ok(pred(&last))
+    })
+    .with_context(|| format!("{name} reads {last}"))?;
+    Ok(last)
+}
+
+fn wait_text(b: &Browser, id: &str, needle: &str) -> Result<()> {
+    let mut last = String::new();
+    b.wait_until(&format!("{id} to contain {needle:?}"), WAIT, |_| {
+        last = match b.find(&tid(id))? {
+            Some(e) => e.text()?,
+            None => String::new(),
+        };
+        Ok(last.contains(needle))
+    })
+    .with_context(|| format!("{id} reads {last:?}"))
+}
+
+fn count(b: &Browser, css: &str) -> Result<usize> {
+    Ok(b.find_all(css)?.len())
+}
+
+fn stopped(b: &Browser) -> Result<()> {
+    wait_text(b, "status", "stopped")
+}
+
+/// Every panel and control has its test id; the help overlay opens and closes;
+/// presentation mode switches the page's class.
+fn panels_and_help(b: &Browser) -> Result<()> {
+    open(b, "demo=fetch-decode-execute")?;
+    for id in [
+        "panel-registers",
+        "panel-disasm",
+        "panel-memory",
+        "panel-pagetables",
+        "panel-tlb",
+        "panel-log",
+        "panel-counters",
+        "panel-serial",
+        "panel-vga",
+        "panel-editor",
+        "controls",
+        "btn-step",
+        "btn-step-over",
+        "btn-step-back",
+        "btn-run",
+        "btn-run-trap",
+        "btn-run-cursor",
+        "btn-reset",
+        "mode-select",
+        "speed-select",
+        "btn-share",
+        "btn-presentation",
+        "btn-help",
+        "demo-menu",
+        "lab-menu",
+        "demo-narration",
+        "btn-assemble",
+        "editor-text",
+        "flags",
+        "virt-cost",
+        "vga-screen",
+        "serial-output",
+    ] {
+        ensure!(b.find(&tid(id))?.is_some(), "no element with data-testid={id}");
+    }
+    let unlabelled = js(
+        b,
+        "return [...document.querySelectorAll('button, select, input, textarea')]
+            .filter(e => !e.getAttribute('aria-label') && !e.closest('label') && !e.textContent.trim())
+            .map(e => e.outerHTML.slice(0, 80));",
+    )?;
+    ensure!(
+        unlabelled.as_array().is_some_and(Vec::is_empty),
+        "controls without a label: {unlabelled}"
+    );
+    b.click_testid("btn-help")?;
+    b.wait_for(&tid("help-overlay"))?;
+    ensure!(b.text_testid("help-overlay")?.contains("F10"), "the help lists F10");
+    b.click_testid("help-close")?;
+    b.wait_until("the help to close", WAIT, |s| Ok(s.find(&tid("help-overlay"))?.is_none()))?;
+    b.click_testid("btn-presentation")?;
+    b.wait_for(".lab.presentation")?;
+    b.screenshot("lab-presentation")?;
+    b.click_testid("btn-presentation")?;
+    b.wait_until("normal view", WAIT, |s| Ok(s.find(".lab.presentation")?.is_none()))?;
+    Ok(())
+}
+
+/// Step changes EIP and highlights what changed; step back returns to the same state.
+fn step_and_step_back(b: &Browser) -> Result<()> {
+    open(b, "demo=fetch-decode-execute")?;
+    let eip0 = wait_reg(b, "eip", "a loaded program", |v| v == "00010000")?;
+    let esp0 = reg(b, "esp")?;
+    b.click_testid("btn-step")?;
+    let eip1 = wait_reg(b, "eip", "EIP to move", |v| v != eip0)?;
+    ensure!(reg(b, "esp")? == "00090000", "MOV ESP ran");
+    ensure!(
+        b.find("[data-testid=reg-esp].changed")?.is_some(),
+        "ESP is highlighted as changed"
+    );
+    b.click_testid("btn-step")?;
+    wait_reg(b, "eip", "EIP to move again", |v| v != eip1)?;
+    b.click_testid("btn-step-back")?;
+    wait_reg(b, "eip", "EIP back at the second instruction", |v| v == eip1)?;
+    b.click_testid("btn-step-back")?;
+    wait_reg(b, "eip", "EIP back at the start", |v| v == eip0)?;
+    ensure!(reg(b, "esp")? == esp0, "ESP restored by the step back");
+    // Step over a non-call is a plain step; reset returns to the start.
+    b.click_testid("btn-step-over")?;
+    wait_reg(b, "eip", "step over", |v| v == eip1)?;
+    b.click_testid("btn-reset")?;
+    wait_reg(b, "eip", "reset", |v| v == eip0)?;
+    Ok(())
+}
+
+/// F11 steps, Shift+F11 steps back, F10 steps over, F1 opens the help.
+fn keyboard_shortcuts(b: &Browser) -> Result<()> {
+    open(b, "demo=fetch-decode-execute")?;
+    let eip0 = wait_reg(b, "eip", "a loaded program", |v| v == "00010000")?;
+    js(b, "document.activeElement && document.activeElement.blur();")?;
+    b.press_keys(&[key::F11])?;
+    let eip1 = wait_reg(b, "eip", "F11 to step", |v| v != eip0)?;
+    b.press_keys(&[key::F10])?;
+    wait_reg(b, "eip", "F10 to step over", |v| v != eip1)?;
+    b.press_keys(&[key::SHIFT, key::F11])?;
+    wait_reg(b, "eip", "Shift+F11 to step back", |v| v == eip1)?;
+    b.press_keys(&[key::F1])?;
+    b.wait_for(&tid("help-overlay"))?;
+    b.press_keys(&[key::ESCAPE])?;
+    b.wait_until("Escape to close the help", WAIT, |s| Ok(s.find(&tid("help-overlay"))?.is_none()))?;
+    Ok(())
+}
+
+/// Run keeps the page responsive and updates the registers; pause stops the guest.
+fn run_and_pause(b: &Browser) -> Result<()> {
+    open(b, "")?;
+    set_source(b, FOREVER)?;
+    b.click_testid("btn-assemble")?;
+    wait_reg(b, "eip", "the loop loaded", |v| v == "00010000")?;
+    b.wait_until("a fresh machine", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
+    b.click_testid("btn-run")?;
+    wait_text(b, "btn-run", "Pause")?;
+    let first = wait_reg(b, "eax", "EAX to count while running", |v| v != "00000000")?;
+    wait_reg(b, "eax", "EAX to keep counting", |v| v != first)?;
+    // The page answers while the guest runs.
+    ensure!(js(b, "return 1 + 1;")? == json!(2), "the page is responsive");
+    b.click_testid("btn-run")?;
+    wait_text(b, "btn-run", "Run")?;
+    stopped(b)?;
+    let paused = reg(b, "eax")?;
+    std::thread::sleep(Duration::from_millis(300));
+    ensure!(reg(b, "eax")? == paused, "EAX is still after pause");
+    Ok(())
+}
+
+/// A breakpoint set by clicking the gutter stops a run there; run to cursor stops
+/// at the selected line.
+fn breakpoints(b: &Browser) -> Result<()> {
+    open(b, "demo=fetch-decode-execute")?;
+    let lines = b.find_all(".dline")?;
+    ensure!(lines.len() >= 8, "the disassembly shows {} lines", lines.len());
+    let target = lines[7].attribute("data-addr")?.context("a line without data-addr")?;
+    let cursor = lines[4].attribute("data-addr")?.context("a line without data-addr")?;
+    b.click(&format!(".dline[data-addr=\"{cursor}\"] .insn"))?;
+    b.wait_for(&format!(".dline.cursor[data-addr=\"{cursor}\"]"))?;
+    b.click_testid("btn-run-cursor")?;
+    wait_reg(b, "eip", "run to cursor", |v| v == cursor)?;
+    b.click(&format!(".dline[data-addr=\"{target}\"] [data-testid=bp-toggle]"))?;
+    b.wait_for(&format!(".dline.bp[data-addr=\"{target}\"]"))?;
+    b.click_testid("btn-run")?;
+    wait_reg(b, "eip", "the breakpoint", |v| v == target)?;
+    wait_text(b, "status", "breakpoint")?;
+    b.click(&format!(".dline[data-addr=\"{target}\"] [data-testid=bp-toggle]"))?;
+    b.wait_until("the breakpoint removed", WAIT, |s| Ok(s.find(".dline.bp")?.is_none()))?;
+    b.click_testid("btn-run")?;
+    wait_text(b, "serial-output", "fetch, decode, execute: done")?;
+    Ok(())
+}
+
+/// Memory go-to (physical and linear), the translate walk, the page-table tree,
+/// the TLB, the log's filter and click-to-jump, the counters and the VGA screen.
+fn memory_translate_and_log(b: &Browser) -> Result<()> {
+    open(b, "demo=page-walk&step=5")?;
+    wait_text(b, "status", "halted")?;
+    set_input(b, "memory-addr", "b8000")?;
+    b.click_testid("memory-go")?;
+    wait_text(b, "memory-rows", "000b8000")?;
+    wait_text(b, "memory-rows", "48 1f 69 1f")?;
+    select(b, "memory-space", "linear")?;
+    set_input(b, "memory-addr", "400000")?;
+    b.click_testid("memory-go")?;
+    wait_text(b, "memory-rows", "00400000")?;
+    wait_text(b, "memory-rows", "48 1f 69 1f")?;
+    set_input(b, "translate-addr", "400004")?;
+    b.click_testid("translate-go")?;
+    wait_text(b, "walk-result", "000b8004")?;
+    ensure!(count(b, "[data-testid=walk-step]")? == 2, "a two-step walk");
+    ensure!(count(b, "[data-testid=pde]")? == 2, "two present PDEs");
+    b.click("[data-testid=pde]")?;
+    b.wait_for("[data-testid=pte]")?;
+    wait_text(b, "vga-screen", "Hi!")?;
+    ensure!(count(b, "[data-testid=tlb-entry]")? > 0, "the TLB holds entries");
+    ensure!(count(b, "[data-testid=counter]")? > 0, "counters are shown");
+    let entries = count(b, "[data-testid=log-entry]")?;
+    ensure!(entries > 0, "the log has entries");
+    let reason = b
+        .find("[data-testid=log-entry]")?
+        .context("a log entry")?
+        .attribute("data-reason")?
+        .context("a reason")?;
+    select(b, "log-filter", &reason)?;
+    b.wait_until("the filter", WAIT, |s| {
+        let rows = s.find_all("[data-testid=log-entry]")?;
+        let mut same = true;
+        for r in &rows {
+            same &= r.attribute("data-reason")?.as_deref() == Some(reason.as_str());
+        }
+        Ok(!rows.is_empty() && same)
+    })?;
+    b.click("[data-testid=log-entry]")?;
+    b.wait_for(".dline.cursor")?;
+    b.screenshot("lab-page-walk-panels")?;
+    Ok(())
+}
+
+/// The mode switch reloads the program under the chosen VMM.
+fn mode_switch(b: &Browser) -> Result<()> {
+    open(b, "demo=trap-emulate")?;
+    for mode in ["bare", "hw-assist", "trap-emulate"] {
+        b.click_testid("btn-step")?;
+        b.wait_until("a step", WAIT, |_| Ok(reg(b, "icount")? != "0"))?;
+        select(b, "mode-select", mode)?;
+        b.wait_until(&format!("{mode} to load"), WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
+        let shown = js_string(b, "return document.querySelector('[data-testid=mode-select]').value;")?;
+        ensure!(shown == mode, "the mode switch shows {shown}, not {mode}");
+        b.click_testid("btn-run")?;
+        stopped(b)?;
+        wait_text(b, "serial-output", "VM")?;
+    }
+    Ok(())
+}
+
+/// Assembler errors mark their lines; a fixed program loads.
+fn editor_error_markers(b: &Browser) -> Result<()> {
+    open(b, "")?;
+    set_source(b, "bits 32\nmov eax, 1\nfrobnicate eax\nhlt\n")?;
+    b.click_testid("btn-assemble")?;
+    b.wait_for("[data-testid=editor-error-line][data-line=\"3\"]")?;
+    wait_text(b, "editor-errors", "line 3")?;
+    ensure!(
+        count(b, "[data-testid=editor-error-line]")? == 1,
+        "exactly one line is marked"
+    );
+    b.screenshot("lab-editor-errors")?;
+    set_source(b, "bits 32\norg 0x10000\nmov eax, 7\nhlt\n")?;
+    b.click_testid("btn-assemble")?;
+    b.wait_until("the markers to clear", WAIT, |s| {
+        Ok(s.find("[data-testid=editor-error-line]")?.is_none())
+    })?;
+    b.click_testid("btn-step")?;
+    wait_reg(b, "eax", "the new program", |v| v == "00000007")?;
+    Ok(())
+}
+
+/// A share link carries the program, the demo step and the mode; opening it restores them.
+fn share_link_round_trip(b: &Browser) -> Result<()> {
+    open(b, "demo=page-walk")?;
+    b.click_testid("demo-next")?;
+    wait_text(b, "demo-step-count", "step 2 of")?;
+    let marker = "; shared by the round-trip test";
+    let source = js_string(b, "return document.querySelector('[data-testid=editor-text]').value;")?;
+    set_source(b, &format!("{source}\n{marker}\n"))?;
+    b.click_testid("btn-share")?;
+    let mut hash = String::new();
+    b.wait_until("a share link in the URL", WAIT, |_| {
+        hash = js_string(b, "return location.hash;")?;
+        Ok(hash.contains("p="))
+    })?;
+    ensure!(hash.contains("demo=page-walk") && hash.contains("step=1"), "hash {hash}");
+    b.goto("about:blank")?;
+    open(b, hash.trim_start_matches('#'))?;
+    wait_text(b, "demo-step-count", "step 2 of")?;
+    let restored = js_string(b, "return document.querySelector('[data-testid=editor-text]').value;")?;
+    ensure!(restored.contains(marker), "the program came back: {restored:?}");
+    wait_reg(b, "cr3", "the demo replayed to its step", |v| v == "00080000")?;
+    Ok(())
+}
+
+/// Every demo opens, steps forward to its end and back, and leaves a screenshot.
+fn every_demo(b: &Browser) -> Result<()> {
+    for demo in DEMOS {
+        open(b, &format!("demo={demo}"))?;
+        let count_text = b.text_testid("demo-step-count")?;
+        let total: usize = count_text
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("{demo}: step count reads {count_text:?}"))?;
+        let mut titles = vec![b.text_testid("demo-step-title")?];
+        for i in 2..=total {
+            b.click_testid("demo-next")?;
+            wait_text(b, "demo-step-count", &format!("step {i} of {total}"))?;
+            titles.push(b.text_testid("demo-step-title")?);
+            stopped(b).with_context(|| format!("{demo} step {i}"))?;
+        }
+        let mut distinct = titles.clone();
+        distinct.sort();
+        distinct.dedup();
+        ensure!(distinct.len() == titles.len(), "{demo}: repeated step titles {titles:?}");
+        match *demo {
+            "fetch-decode-execute" => wait_text(b, "serial-output", "fetch, decode, execute: done")?,
+            "page-walk" => wait_text(b, "vga-screen", "Hi!")?,
+            "popf" | "side-by-side" => {
+                b.wait_for(&tid("panel-compare"))?;
+                ensure!(count(b, "[data-testid=compare-serial]")? == 3, "{demo}: three modes");
+            }
+            _ => {}
+        }
+        b.screenshot(&format!("demo-{demo}"))?;
+        if total > 1 {
+            b.click_testid("demo-prev")?;
+            wait_text(b, "demo-step-count", &format!("step {} of {total}", total - 1))?;
+            ensure!(
+                b.text_testid("demo-step-title")? == titles[total - 2],
+                "{demo}: previous goes back one step"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A lab opens with its statement and starter; its visible tests report per test.
+fn lab_visible_tests(b: &Browser) -> Result<()> {
+    open(b, "")?;
+    let labs = js(
+        b,
+        "return [...document.querySelectorAll('[data-testid=lab-menu] option')].map(o => o.value).filter(v => v);",
+    )?;
+    let Some(first) = labs.as_array().and_then(|a| a.first()).and_then(Value::as_str) else {
+        bail!("the lab menu is empty");
+    };
+    let first = first.to_string();
+    select(b, "lab-menu", &first)?;
+    b.wait_for(&tid("lab-page"))?;
+    ensure!(!b.text_testid("lab-statement")?.trim().is_empty(), "a statement is shown");
+    b.click_testid("lab-run-tests")?;
+    b.wait_for_within(&tid("lab-results"), Duration::from_secs(30))?;
+    ensure!(count(b, "[data-testid=lab-test]")? > 0, "per-test results are listed");
+    wait_text(b, "lab-score", "visible tests:")?;
+    b.wait_for(&tid("lab-download"))?;
+    b.screenshot(&format!("lab-{first}"))?;
+    Ok(())
+}
