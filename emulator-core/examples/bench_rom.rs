@@ -20,6 +20,14 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time of this process in seconds (from /proc/self/schedstat; 0 when unavailable).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut rom = None;
@@ -72,14 +80,17 @@ fn main() {
         eprintln!("bench_rom: {rom}: {e}");
         std::process::exit(2);
     }
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     let stop = m.run(max);
     let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
     let serial = String::from_utf8_lossy(&m.serial_output()).into_owned();
     println!(
-        "{{\"stop\":\"{stop:?}\",\"instructions\":{},\"seconds\":{secs:.6},\"mips\":{:.2},\"peak_rss_kib\":{},\"serial\":{:?}}}",
+        "{{\"stop\":\"{stop:?}\",\"instructions\":{},\"seconds\":{secs:.6},\"mips\":{:.2},\"cpu_seconds\":{cpu:.6},\"cpu_mips\":{:.2},\"peak_rss_kib\":{},\"serial\":{:?}}}",
         m.icount(),
         m.icount() as f64 / secs / 1e6,
+        m.icount() as f64 / cpu.max(1e-9) / 1e6,
         peak_rss_kib(),
         serial
     );
