@@ -24,6 +24,8 @@ pub struct Options {
     pub runs: usize,
     /// Skip the peers (Unicorn, v86).
     pub no_peers: bool,
+    /// Build the site (release) first, for the bundle size and page-load figures.
+    pub web: bool,
 }
 
 /// One row of the result table.
@@ -382,8 +384,28 @@ pub fn run(opts: &Options) -> Result<bool> {
         )),
     }
 
+    if opts.web {
+        let built = crate::wasm::Toolchain::ensure().and_then(|t| crate::site::build(&t, true));
+        if let Err(e) = built {
+            println!("error: the site build failed: {e:#}");
+        }
+    }
     step::heading("Wasm bundle (target/site)");
     rows.push(bundle_row());
+    step::heading("page load to interactive (headless Chromium)");
+    match page_load_seconds(runs) {
+        Ok(t) => rows.push(Row::new(
+            "lab interactive after page load",
+            format!("{t:.2} s"),
+            "< 1.5 s",
+            Some(t < 1.5),
+        )),
+        Err(e) => rows.push(Row::missing(
+            "lab interactive after page load",
+            &format!("{e:#}"),
+            "< 1.5 s",
+        )),
+    }
 
     print_table(&rows);
     Ok(rows.iter().all(|r| r.verdict != Some(false)))
@@ -467,6 +489,25 @@ fn grading_rate(n: usize) -> Result<f64> {
         }
     }
     Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Median time from navigation start to the lab's Step button, served from a local
+/// server (includes the WebDriver poll interval, so it is an upper bound).
+fn page_load_seconds(runs: usize) -> Result<f64> {
+    let site = crate::site::site_dir();
+    if !site.join("index.html").is_file() {
+        bail!("no target/site build (run with --web, or `cargo xtask build-web --release`)");
+    }
+    let server = crate::server::SiteServer::bind(&site, 0)?.spawn();
+    let browser = crate::browser::Browser::launch(server.url())?;
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        browser.open("/")?;
+        browser.wait_for(&crate::webdriver::Session::testid("btn-step"))?;
+        let ms = browser.execute("return performance.now();", Vec::new())?;
+        times.push(ms.as_f64().context("performance.now() is not a number")? / 1000.0);
+    }
+    Ok(median(times))
 }
 
 /// Raw and gzip size of the site's `.wasm` files.

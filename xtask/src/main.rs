@@ -59,6 +59,9 @@ enum Command {
         /// Skip the peers.
         #[arg(long)]
         no_peers: bool,
+        /// Build the site first (bundle size and page-load figures).
+        #[arg(long)]
+        web: bool,
     },
     /// Run every check: fmt, clippy, native tests, the Wasm build and the browser tests.
     Test {
@@ -81,11 +84,13 @@ fn main() -> ExitCode {
             v86_iter,
             runs,
             no_peers,
+            web,
         } => bench::run(&bench::Options {
             iter,
             v86_iter,
             runs,
             no_peers,
+            web,
         }),
         Command::Test {
             browser_only,
