@@ -40,6 +40,8 @@ fn rings_gates_and_faults() {
         (14, 0, Some(0x7000), 0x08),
         (14, 3, Some(0x8000), 0x08),
         (14, 2, Some(0x60000), 0x08),
+        (14, 0, Some(0x7000), 0x08),
+        (6, 0, None, 0x08),
         (0x80, 0, None, 0x1b),
         (13, 0, None, 0x1b),
         (13, 0, None, 0x1b),

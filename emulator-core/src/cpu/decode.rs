@@ -3,7 +3,9 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use iced_x86::{ConditionCode, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{
+    ConditionCode, Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic, OpKind, Register,
+};
 
 use crate::error::Exception;
 use crate::machine::Machine;
@@ -346,8 +348,8 @@ impl Machine {
             Decoder::try_with_ip(bitness, &bytes[..room], eip as u64, DecoderOptions::NONE)
                 .map_err(|_| Exception::InvalidOpcode)?;
         decoder.decode_out(&mut ins);
-        if ins.is_invalid() && room < 15 {
-            // Possibly cut short by the page end: fetch the rest from the next page.
+        if ins.is_invalid() && room < 15 && decoder.last_error() == DecoderError::NoMoreBytes {
+            // Cut short by the page end: fetch the rest from the next page.
             let next = lin.wrapping_add(room as u32);
             let p2 = if self.cpu.cr0 & cr0::PG != 0 {
                 let regs = self.paging_regs();

@@ -114,6 +114,13 @@ t6:     ; REP MOVSB that faults half-way: the handler maps the page, the copy re
         mov dword [fixup], PT + 0x60*4
         mov dword [resume], t6rep
 t6rep:  rep movsb                 ; #PF(2) CR2=0x60000 with ECX=0x800 left
+        mov byte [0x6fff], 0xb8   ; MOV EAX, imm32 whose immediate lies in the absent page
+        mov dword [resume], t7
+        jmp 0x6fff                ; #PF(0) CR2=0x7000
+t7:     mov word [0x6ffe], 0x0b0f ; UD2, complete before the page end
+        mov dword [resume], t8
+        jmp 0x6ffe                ; #UD, not #PF
+t8:
         ; --- to ring 3 (ES keeps a DPL0 selector, which IRET must null) ---
         mov ax, 0x10
         mov es, ax
