@@ -38,7 +38,7 @@ fn run_both(
         while m.icount() < total {
             let s = m.run(slices[i % slices.len()]);
             i += 1;
-            stops.push(s.clone());
+            stops.push(s);
             if s != StopReason::BudgetExhausted {
                 break;
             }
