@@ -355,10 +355,8 @@ impl Memory {
         let a = self.plain_ram(addr, 4.min(size as usize))?;
         let first = a / PAGE as usize;
         let last = (a + size as usize - 1) / PAGE as usize;
-        match (self.code.get(first), self.code.get(last)) {
-            (Some(false), Some(false)) => Some(a),
-            _ => None,
-        }
+        let clean = |p: usize| self.code.get(p) == Some(&false);
+        (clean(first) && (last == first || clean(last))).then_some(a)
     }
 
     /// `size` bytes at RAM offset `a` (checked by [`Memory::fast_read`] or

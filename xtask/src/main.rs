@@ -3,6 +3,8 @@
 //! Every step says what it does before doing it; tools that are missing are
 //! installed with apt when running as root, or named so a developer can install them.
 
+mod bench;
+mod bench_wasm;
 mod browser;
 mod browser_tests;
 mod check;
@@ -10,6 +12,7 @@ mod server;
 mod site;
 mod step;
 mod tools;
+mod ui_tests;
 mod wasm;
 mod webdriver;
 
@@ -43,6 +46,24 @@ enum Command {
         #[arg(long)]
         release: bool,
     },
+    /// Measure vmlab against its peers (Unicorn, v86) and its performance targets.
+    Bench {
+        /// ITER of the mixed workload for vmlab and Unicorn.
+        #[arg(long, default_value_t = 300)]
+        iter: u32,
+        /// ITER of the mixed workload for v86.
+        #[arg(long, default_value_t = 3000)]
+        v86_iter: u32,
+        /// Runs per figure (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Skip the peers.
+        #[arg(long)]
+        no_peers: bool,
+        /// Build the site first (bundle size and page-load figures).
+        #[arg(long)]
+        web: bool,
+    },
     /// Run every check: fmt, clippy, native tests, the Wasm build and the browser tests.
     Test {
         /// Only build the site and run the browser tests (skip fmt, clippy and native tests).
@@ -59,6 +80,19 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve { port, release } => serve(port, release).map(|()| true),
         Command::BuildWeb { release } => build_web(release).map(|_| true),
+        Command::Bench {
+            iter,
+            v86_iter,
+            runs,
+            no_peers,
+            web,
+        } => bench::run(&bench::Options {
+            iter,
+            v86_iter,
+            runs,
+            no_peers,
+            web,
+        }),
         Command::Test {
             browser_only,
             filter,

@@ -179,10 +179,9 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
             op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
             ops::jmp_rel
         }
-        _ if osize32 && ins.is_jcc_short_or_near() && d.cc < 16 => {
+        _ if osize32 && ins.is_jcc_short_or_near() => {
             op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
-            op.r0 = d.cc;
-            ops::jcc_rel
+            *ops::JCC.get(d.cc as usize)?
         }
         M::Nop => ops::nop,
         _ => return None,

@@ -19,6 +19,7 @@
 mod build;
 mod ops;
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -28,10 +29,16 @@ use crate::state::{cr0, flags, Segment};
 
 use super::{CS, DS, ES, SS};
 
-/// A handler: executes the operation and returns true, or changes nothing and returns
-/// false (the general interpreter then runs the instruction). EIP already points past
-/// the instruction when it is called.
-pub(crate) type Handler = fn(&mut Machine, &Op) -> bool;
+/// A handler: executes the operation and returns the EIP of the next instruction, or
+/// changes nothing and returns [`DECLINE`] (the general interpreter then runs the
+/// instruction). It gets the EIP just past the instruction; `Machine::cpu.eip` is not
+/// kept up to date while the tier runs.
+pub(crate) type Handler = fn(&mut Machine, &Op, u32) -> u64;
+
+/// A handler's answer when the general interpreter must run the instruction.
+pub(crate) const DECLINE: u64 = 1 << 32;
+/// The answer of an operation not decoded yet: decode it, then run it.
+pub(crate) const DECODE: u64 = 1 << 33;
 
 /// One pre-decoded instruction.
 #[derive(Clone, Copy, Debug)]
@@ -69,9 +76,9 @@ struct CodePage {
     phys: u32,
     /// The page's code generation when it was decoded.
     generation: u32,
-    /// Per byte offset: 0 when not decoded yet, else 1 + the index into `ops`.
-    at: Vec<u16>,
-    ops: Vec<Op>,
+    /// Per byte offset: the operation starting there ([`ops::undecoded`] until the
+    /// first time it runs); allocated when the slot is first used.
+    ops: Option<Box<[Op; PAGE_BYTES]>>,
 }
 
 impl CodePage {
@@ -79,21 +86,31 @@ impl CodePage {
         CodePage {
             phys: u32::MAX,
             generation: 0,
-            at: Vec::new(),
-            ops: Vec::new(),
+            ops: None,
         }
     }
 
-    fn reset(&mut self, phys: u32, generation: u32) {
+    /// Starts the slot over for physical page `phys`; returns its operations.
+    fn reset(&mut self, phys: u32, generation: u32) -> &mut [Op; PAGE_BYTES] {
         self.phys = phys;
         self.generation = generation;
-        if self.at.len() == PAGE_BYTES {
-            self.at.fill(0);
-        } else {
-            self.at = vec![0; PAGE_BYTES];
-        }
-        self.ops.clear();
+        let ops = self.ops.get_or_insert_with(|| {
+            let v: Box<[Op]> = vec![ops::UNDECODED; PAGE_BYTES].into_boxed_slice();
+            match v.try_into() {
+                Ok(b) => b,
+                Err(_) => unreachable_len(),
+            }
+        });
+        ops.fill(ops::UNDECODED);
+        ops
     }
+}
+
+/// A boxed slice of `PAGE_BYTES` elements always converts to an array; this is never
+/// reached.
+#[cold]
+fn unreachable_len() -> Box<[Op; PAGE_BYTES]> {
+    Box::new([ops::UNDECODED; PAGE_BYTES])
 }
 
 /// The fast tier's page cache and its switch.
@@ -177,55 +194,57 @@ impl Machine {
     }
 
     fn fast_pages(&mut self, pages: &mut [CodePage], left: &mut u64) -> bool {
-        let mut ran = false;
-        loop {
-            let eip = self.cpu.eip;
+        // Instructions this run may retire: the budget, and for all but the first the
+        // time left before the next between-instructions check (fast operations do no
+        // I/O, so that deadline cannot move while they run).
+        let due = self.attention.saturating_sub(self.cpu.tsc).max(1);
+        let limit = (*left).min(due);
+        let mut done: u64 = 0;
+        let mut eip = self.cpu.eip;
+        'pages: while done < limit {
             let Some(phys) = self.fast_code_page(eip) else {
-                return ran;
+                break;
             };
             let Some(page) = pages.get_mut((phys as usize >> 12) & (PAGES - 1)) else {
-                return ran;
+                break;
             };
-            if page.phys != phys || page.generation != self.mem.generation(phys) {
-                let generation = self.mem.code_generation(phys);
-                page.reset(phys, generation);
-            }
+            let fresh = page.phys == phys && page.generation == self.mem.generation(phys);
+            let ops = match page.ops.as_deref_mut() {
+                Some(ops) if fresh => ops,
+                _ => {
+                    let generation = self.mem.code_generation(phys);
+                    page.reset(phys, generation)
+                }
+            };
             let lin_page = eip & !0xfff;
             loop {
-                let eip = self.cpu.eip;
+                let off = (eip & 0xfff) as usize;
+                let op = &ops[off];
+                let r = (op.exec)(self, op, eip.wrapping_add(op.len as u32));
+                if r > u32::MAX as u64 {
+                    if r == DECODE {
+                        ops[off] = self.fast_decode(phys, eip);
+                        continue;
+                    }
+                    break 'pages;
+                }
+                eip = r as u32;
+                done += 1;
+                if done == limit {
+                    break 'pages;
+                }
                 if eip & !0xfff != lin_page {
                     break;
                 }
-                if *left == 0 || (ran && self.cpu.tsc >= self.attention) {
-                    return ran;
-                }
-                let off = (eip & 0xfff) as usize;
-                let slot = page.at.get(off).copied().unwrap_or(0);
-                let slot = if slot == 0 {
-                    let op = self.fast_decode(phys, eip);
-                    page.ops.push(op);
-                    let n = page.ops.len() as u16;
-                    if let Some(s) = page.at.get_mut(off) {
-                        *s = n;
-                    }
-                    n
-                } else {
-                    slot
-                };
-                let Some(op) = page.ops.get(slot as usize - 1) else {
-                    return ran;
-                };
-                self.cpu.eip = eip.wrapping_add(op.len as u32);
-                if !(op.exec)(self, op) {
-                    self.cpu.eip = eip;
-                    return ran;
-                }
-                self.cpu.tsc = self.cpu.tsc.wrapping_add(1);
-                self.icount += 1;
-                self.cpu.interrupt_shadow = false;
-                *left -= 1;
-                ran = true;
             }
         }
+        self.cpu.eip = eip;
+        if done > 0 {
+            self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
+            self.icount += done;
+            self.cpu.interrupt_shadow = false;
+            *left -= done;
+        }
+        done > 0
     }
 }

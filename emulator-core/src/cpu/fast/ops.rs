@@ -8,7 +8,7 @@
 
 use iced_x86::Mnemonic as M;
 
-use super::Op;
+use super::{Handler, Op, DECLINE, DECODE};
 use crate::cpu::alu;
 use crate::cpu::decode::NO_REG;
 use crate::cpu::ESP;
@@ -122,14 +122,43 @@ impl Machine {
 
 // ---- handlers ----------------------------------------------------------------------
 
+/// `target` when the operation completed, else [`DECLINE`].
+#[inline(always)]
+fn finish(completed: bool, target: u32) -> u64 {
+    if completed {
+        target as u64
+    } else {
+        DECLINE
+    }
+}
+
+/// The placeholder of an operation not decoded yet.
+pub(super) const UNDECODED: Op = Op {
+    exec: undecoded,
+    len: 0,
+    size: 0,
+    r0: 0,
+    r1: 0,
+    base: NO_REG,
+    index: NO_REG,
+    scale: 0,
+    imm: 0,
+    disp: 0,
+};
+
+/// Asks the loop to decode the instruction.
+fn undecoded(_: &mut Machine, _: &Op, _: u32) -> u64 {
+    DECODE
+}
+
 /// The general path: always declines.
-pub(super) fn general(_: &mut Machine, _: &Op) -> bool {
-    false
+pub(super) fn general(_: &mut Machine, _: &Op, _: u32) -> u64 {
+    DECLINE
 }
 
 /// NOP.
-pub(super) fn nop(_: &mut Machine, _: &Op) -> bool {
-    true
+pub(super) fn nop(_: &mut Machine, _: &Op, next: u32) -> u64 {
+    next as u64
 }
 
 #[inline(always)]
@@ -143,34 +172,34 @@ fn set_reg(m: &mut Machine, r: u8, v: u32) {
 }
 
 /// ALU r32, r32.
-pub(super) fn alu_rr<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn alu_rr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let (a, b) = (reg(m, op.r0), reg(m, op.r1));
     if let Some(v) = alu_op::<K>(m, 4, a, b) {
         set_reg(m, op.r0, v);
     }
-    true
+    next as u64
 }
 
 /// ALU r32, imm.
-pub(super) fn alu_ri<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn alu_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     if let Some(v) = alu_op::<K>(m, 4, a, op.imm) {
         set_reg(m, op.r0, v);
     }
-    true
+    next as u64
 }
 
 /// ALU r32, m32.
-pub(super) fn alu_rm<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn alu_rm<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(b) = m.fast_read(lin, 4) else {
-        return false;
+        return DECLINE;
     };
     let a = reg(m, op.r0);
     if let Some(v) = alu_op::<K>(m, 4, a, b) {
         set_reg(m, op.r0, v);
     }
-    true
+    next as u64
 }
 
 /// ALU m, value (read-modify-write, or a read for CMP/TEST).
@@ -195,76 +224,76 @@ fn alu_mem<const K: u8>(m: &mut Machine, op: &Op, size: u8, b: u32) -> bool {
 }
 
 /// ALU m32, r32.
-pub(super) fn alu_mr<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn alu_mr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let b = reg(m, op.r1);
-    alu_mem::<K>(m, op, 4, b)
+    finish(alu_mem::<K>(m, op, 4, b), next)
 }
 
 /// ALU m, imm (8, 16 or 32 bits).
-pub(super) fn alu_mi<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn alu_mi<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let b = op.imm & alu::mask(op.size);
-    alu_mem::<K>(m, op, op.size, b)
+    finish(alu_mem::<K>(m, op, op.size, b), next)
 }
 
 /// MOV r32, r32.
-pub(super) fn mov_rr(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn mov_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let v = reg(m, op.r1);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// MOV r32, imm32.
-pub(super) fn mov_ri(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn mov_ri(m: &mut Machine, op: &Op, next: u32) -> u64 {
     set_reg(m, op.r0, op.imm);
-    true
+    next as u64
 }
 
 /// MOV r32, m32.
-pub(super) fn mov_rm(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn mov_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, 4) else {
-        return false;
+        return DECLINE;
     };
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// MOV m32, r32.
-pub(super) fn mov_mr(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn mov_mr(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(at) = m.fast_store_ref(lin, 4) else {
-        return false;
+        return DECLINE;
     };
     let v = reg(m, op.r1);
     m.mem.ram_store(at, 4, v);
-    true
+    next as u64
 }
 
 /// MOV m, imm (8, 16 or 32 bits).
-pub(super) fn mov_mi(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn mov_mi(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(at) = m.fast_store_ref(lin, op.size) else {
-        return false;
+        return DECLINE;
     };
     m.mem.ram_store(at, op.size, op.imm);
-    true
+    next as u64
 }
 
 /// MOVZX r32, m8/m16.
-pub(super) fn movzx_rm(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn movzx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, op.size) else {
-        return false;
+        return DECLINE;
     };
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// MOVSX r32, m8/m16.
-pub(super) fn movsx_rm(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn movsx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, op.size) else {
-        return false;
+        return DECLINE;
     };
     let v = if op.size == 1 {
         v as u8 as i8 as i32 as u32
@@ -272,49 +301,49 @@ pub(super) fn movsx_rm(m: &mut Machine, op: &Op) -> bool {
         v as u16 as i16 as i32 as u32
     };
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// LEA r32, m.
-pub(super) fn lea(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn lea(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = m.fast_ea(op);
     set_reg(m, op.r0, a);
-    true
+    next as u64
 }
 
 /// INC r32.
-pub(super) fn inc_r(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn inc_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::inc(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// DEC r32.
-pub(super) fn dec_r(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn dec_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::dec(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// NOT r32.
-pub(super) fn not_r(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn not_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let v = !reg(m, op.r0);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// NEG r32.
-pub(super) fn neg_r(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn neg_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::neg(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// Shift or rotate r32 by an immediate count.
-pub(super) fn shift_ri<const K: u8>(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let c = op.imm as u8;
     let f = &mut m.flags;
@@ -326,34 +355,34 @@ pub(super) fn shift_ri<const K: u8>(m: &mut Machine, op: &Op) -> bool {
         _ => alu::ror(f, 4, a, c),
     };
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// IMUL r32, r32, imm.
-pub(super) fn imul_rri(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn imul_rri(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r1);
     let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// IMUL r32, m32, imm.
-pub(super) fn imul_rmi(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn imul_rmi(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(a) = m.fast_read(lin, 4) else {
-        return false;
+        return DECLINE;
     };
     let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// IMUL r32, r32.
-pub(super) fn imul_rr(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn imul_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let (a, b) = (reg(m, op.r0), reg(m, op.r1));
     let v = alu::imul_trunc(&mut m.flags, 4, a, b);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// Pushes a doubleword on the flat 32-bit stack.
@@ -369,58 +398,72 @@ fn push32(m: &mut Machine, v: u32) -> bool {
 }
 
 /// PUSH r32.
-pub(super) fn push_r(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn push_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let v = reg(m, op.r0);
-    push32(m, v)
+    finish(push32(m, v), next)
 }
 
 /// PUSH imm.
-pub(super) fn push_i(m: &mut Machine, op: &Op) -> bool {
-    push32(m, op.imm)
+pub(super) fn push_i(m: &mut Machine, op: &Op, next: u32) -> u64 {
+    finish(push32(m, op.imm), next)
 }
 
 /// POP r32.
-pub(super) fn pop_r(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn pop_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let sp = m.cpu.gpr[ESP];
     let Some(v) = m.fast_read(sp, 4) else {
-        return false;
+        return DECLINE;
     };
     m.cpu.gpr[ESP] = sp.wrapping_add(4);
     set_reg(m, op.r0, v);
-    true
+    next as u64
 }
 
 /// CALL rel32.
-pub(super) fn call_rel(m: &mut Machine, op: &Op) -> bool {
-    let ret = m.cpu.eip;
-    if !push32(m, ret) {
-        return false;
-    }
-    m.cpu.eip = ret.wrapping_add(op.imm);
-    true
+pub(super) fn call_rel(m: &mut Machine, op: &Op, next: u32) -> u64 {
+    finish(push32(m, next), next.wrapping_add(op.imm))
 }
 
 /// RET and RET imm16 (near).
-pub(super) fn ret_near(m: &mut Machine, op: &Op) -> bool {
+pub(super) fn ret_near(m: &mut Machine, op: &Op, _next: u32) -> u64 {
     let sp = m.cpu.gpr[ESP];
     let Some(t) = m.fast_read(sp, 4) else {
-        return false;
+        return DECLINE;
     };
     m.cpu.gpr[ESP] = sp.wrapping_add(4).wrapping_add(op.imm);
-    m.cpu.eip = t;
-    true
+    t as u64
 }
 
 /// JMP rel.
-pub(super) fn jmp_rel(m: &mut Machine, op: &Op) -> bool {
-    m.cpu.eip = m.cpu.eip.wrapping_add(op.imm);
-    true
+pub(super) fn jmp_rel(_m: &mut Machine, op: &Op, next: u32) -> u64 {
+    next.wrapping_add(op.imm) as u64
 }
 
-/// Jcc rel (the condition code is in `r0`).
-pub(super) fn jcc_rel(m: &mut Machine, op: &Op) -> bool {
-    if m.flags.cond(op.r0) {
-        m.cpu.eip = m.cpu.eip.wrapping_add(op.imm);
+/// Jcc rel with condition code `CC` (the low nibble of the opcode).
+fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+    if m.flags.cond(CC) {
+        next.wrapping_add(op.imm) as u64
+    } else {
+        next as u64
     }
-    true
 }
+
+/// The Jcc handlers by condition code.
+pub(super) const JCC: [Handler; 16] = [
+    jcc_rel::<0>,
+    jcc_rel::<1>,
+    jcc_rel::<2>,
+    jcc_rel::<3>,
+    jcc_rel::<4>,
+    jcc_rel::<5>,
+    jcc_rel::<6>,
+    jcc_rel::<7>,
+    jcc_rel::<8>,
+    jcc_rel::<9>,
+    jcc_rel::<10>,
+    jcc_rel::<11>,
+    jcc_rel::<12>,
+    jcc_rel::<13>,
+    jcc_rel::<14>,
+    jcc_rel::<15>,
+];

@@ -1,0 +1,25 @@
+// Times vmlab's Wasm build of the mixed workload under Node.js.
+// Usage: node run.mjs VMLAB_BENCH_WASM ITER
+// Prints one JSON line: seconds (of the run only), instructions.
+import { readFileSync } from "node:fs";
+
+const bytes = readFileSync(process.argv[2]);
+const iter = Number(process.argv[3]);
+const module = await WebAssembly.compile(bytes);
+const imports = {};
+for (const imp of WebAssembly.Module.imports(module)) {
+  imports[imp.module] ??= {};
+  imports[imp.module][imp.name] = () => {
+    throw new Error(`unexpected import ${imp.module}.${imp.name}`);
+  };
+}
+const instance = await WebAssembly.instantiate(module, imports);
+const { bench_prepare, bench_run } = instance.exports;
+if (!bench_prepare(iter)) {
+  console.error("bench_prepare failed");
+  process.exit(1);
+}
+const start = performance.now();
+const instructions = bench_run();
+const seconds = (performance.now() - start) / 1000;
+console.log(JSON.stringify({ seconds, instructions, mips: instructions / seconds / 1e6 }));

@@ -1,0 +1,573 @@
+//! `cargo xtask bench`: vmlab's performance figures next to the peers', with targets.
+//!
+//! Guests are built with the project's assembler. Each figure is the median of several
+//! runs; MIPS always divide vmlab's own instruction count for the guest by the wall
+//! time, so every emulator is credited with the same work. Peers run where they can be
+//! had on this machine: Unicorn from PyPI in a venv under `target/bench/venv`, v86 from
+//! npm under `target/bench/node`. A figure that cannot be measured is shown as missing
+//! with the reason, never invented.
+
+use crate::step;
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// ITER of the mixed workload for vmlab and Unicorn.
+    pub iter: u32,
+    /// ITER of the mixed workload for v86 (its JIT needs a longer run to warm up).
+    pub v86_iter: u32,
+    /// Runs per figure (the median is reported).
+    pub runs: usize,
+    /// Skip the peers (Unicorn, v86).
+    pub no_peers: bool,
+    /// Build the site (release) first, for the bundle size and page-load figures.
+    pub web: bool,
+}
+
+/// One row of the result table.
+#[derive(Debug)]
+struct Row {
+    what: String,
+    value: String,
+    target: String,
+    verdict: Option<bool>,
+}
+
+impl Row {
+    fn new(what: &str, value: String, target: &str, verdict: Option<bool>) -> Row {
+        Row {
+            what: what.into(),
+            value,
+            target: target.into(),
+            verdict,
+        }
+    }
+    fn missing(what: &str, why: &str, target: &str) -> Row {
+        Row::new(what, format!("not measured: {why}"), target, None)
+    }
+}
+
+fn bench_dir() -> PathBuf {
+    crate::target_dir().join("bench")
+}
+
+/// Assembles `guests/<src>` with `-D` definitions into `target/bench/<out>`.
+fn assemble(src: &str, defines: &[(&str, String)], out: &str) -> Result<PathBuf> {
+    let path = crate::workspace_root().join("guests").join(src);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let opts = vmlab_asm::Options {
+        defines: defines
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.clone())))
+            .collect(),
+        ..vmlab_asm::Options::default()
+    };
+    let image = match vmlab_asm::assemble(src, &text, &opts) {
+        Ok(o) => o.bytes,
+        Err(e) => bail!("guests/{src} does not assemble:\n{e}"),
+    };
+    let file = bench_dir().join(out);
+    std::fs::create_dir_all(bench_dir())?;
+    std::fs::write(&file, image)?;
+    Ok(file)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Runs `cmd` and parses the last line of its standard output as JSON.
+fn json_run(cmd: &mut Command) -> Result<Value> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not start `{}`", step::display(cmd)))?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed: {}",
+            step::display(cmd),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .with_context(|| format!("`{}` printed no JSON line", step::display(cmd)))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+fn num(v: &Value, key: &str) -> Result<f64> {
+    v.get(key)
+        .and_then(Value::as_f64)
+        .with_context(|| format!("no number `{key}` in {v}"))
+}
+
+/// The native runner (`emulator-core`'s `bench_rom` example, release build).
+fn native_runner() -> Result<PathBuf> {
+    step::heading("build the native benchmark runner (release)");
+    let mut cmd = step::cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--package",
+        "emulator-core",
+        "--example",
+        "bench_rom",
+    ]);
+    if !step::run(&mut cmd)? {
+        bail!("building the native benchmark runner failed");
+    }
+    Ok(crate::target_dir().join("release/examples/bench_rom"))
+}
+
+/// A native run of `rom`: the runner's JSON line.
+fn native(runner: &Path, rom: &Path, args: &[&str]) -> Result<Value> {
+    json_run(Command::new(runner).arg(rom).args(args))
+}
+
+/// Median wall-clock MIPS and the last run's figures (with `cpu_mips` replaced by the
+/// median MIPS per second of CPU time) of `runs` native runs.
+fn native_median(runner: &Path, rom: &Path, args: &[&str], runs: usize) -> Result<(f64, Value)> {
+    let mut mips = Vec::new();
+    let mut cpu = Vec::new();
+    let mut last = Value::Null;
+    for _ in 0..runs {
+        let v = native(runner, rom, args)?;
+        mips.push(num(&v, "mips")?);
+        cpu.push(num(&v, "cpu_mips")?);
+        last = v;
+    }
+    if let Some(o) = last.as_object_mut() {
+        o.insert("cpu_mips".into(), median(cpu).into());
+    }
+    Ok((median(mips), last))
+}
+
+/// The Python in `target/bench/venv`, with `unicorn` installed.
+fn unicorn_python() -> Result<PathBuf> {
+    let venv = bench_dir().join("venv");
+    let python = venv.join("bin/python");
+    let has = |p: &Path| {
+        Command::new(p)
+            .args(["-c", "import unicorn"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if python.is_file() && has(&python) {
+        return Ok(python);
+    }
+    step::heading("install Unicorn (PyPI) into target/bench/venv");
+    if !python.is_file() && !step::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))? {
+        bail!("python3 -m venv failed (apt-get install -y python3-venv)");
+    }
+    if !step::run(Command::new(&python).args(["-m", "pip", "install", "-q", "unicorn"]))? {
+        bail!("pip install unicorn failed");
+    }
+    Ok(python)
+}
+
+/// `target/bench/node` with the npm package `v86` installed.
+fn v86_dir() -> Result<PathBuf> {
+    let dir = bench_dir().join("node");
+    if dir.join("node_modules/v86/build/libv86.mjs").is_file() {
+        return Ok(dir);
+    }
+    step::heading("install v86 (npm) into target/bench/node");
+    std::fs::create_dir_all(&dir)?;
+    if !dir.join("package.json").is_file() {
+        std::fs::write(dir.join("package.json"), "{\"private\":true}\n")?;
+    }
+    if !step::run(
+        Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "v86"])
+            .current_dir(&dir),
+    )? {
+        bail!("npm install v86 failed (is Node.js with npm installed?)");
+    }
+    Ok(dir)
+}
+
+/// Runs the benchmarks and prints the table; false when a target is missed.
+pub fn run(opts: &Options) -> Result<bool> {
+    let runs = opts.runs.max(1);
+    step::heading("assemble the benchmark guests (vmlab-asm)");
+    let mix = |n: u32| {
+        assemble(
+            "bench/mix.asm",
+            &[("ITER", n.to_string())],
+            &format!("mix{n}.rom"),
+        )
+    };
+    let rom = mix(opts.iter)?;
+    let rom1 = mix(1)?;
+    let rom2 = mix(2)?;
+    let kernel = assemble("kernel/kernel.asm", &[], "kernel.rom")?;
+    println!("built {} and the ITER=1/2 counting images", rom.display());
+    let runner = native_runner()?;
+    let mut rows = Vec::new();
+
+    // Instruction counts: ours, per iteration, for any ITER.
+    let n1 = num(&native(&runner, &rom1, &[])?, "instructions")?;
+    let n2 = num(&native(&runner, &rom2, &[])?, "instructions")?;
+    let ours_for = |iter: u32| n1 + (n2 - n1) * (iter as f64 - 1.0);
+
+    step::heading(format!("mixed workload, ITER={}, {runs} runs each", opts.iter).as_str());
+    let (native_mips, last) = native_median(&runner, &rom, &["--mem", "64"], runs)?;
+    println!("vmlab native: {last}");
+    let rss_mib = num(&last, "peak_rss_kib")? / 1024.0;
+    let (general_mips, _) = native_median(&runner, &rom, &["--mem", "64", "--general"], 1)?;
+    rows.push(Row::new(
+        "mix: vmlab native (fast tier)",
+        format!("{native_mips:.1} MIPS"),
+        "",
+        None,
+    ));
+    rows.push(Row::new(
+        "mix: vmlab native, per CPU second",
+        format!("{:.1} MIPS", num(&last, "cpu_mips")?),
+        "",
+        None,
+    ));
+    rows.push(Row::new(
+        "mix: vmlab native (general interpreter only)",
+        format!("{general_mips:.1} MIPS (1 run)"),
+        "",
+        None,
+    ));
+
+    let unicorn = if opts.no_peers {
+        Err(anyhow::anyhow!("--no-peers"))
+    } else {
+        unicorn_median(&rom, &rom1, &rom2, opts.iter, runs, ours_for(opts.iter))
+    };
+    match &unicorn {
+        Ok(u) => {
+            rows.push(Row::new(
+                "mix: Unicorn (PyPI)",
+                format!("{u:.1} MIPS"),
+                "",
+                None,
+            ));
+            let ratio = native_mips / u;
+            rows.push(Row::new(
+                "mix: native / Unicorn",
+                format!("{ratio:.2}x"),
+                ">= 2x",
+                Some(ratio >= 2.0),
+            ));
+        }
+        Err(e) => rows.push(Row::missing(
+            "mix: native / Unicorn",
+            &format!("{e:#}"),
+            ">= 2x",
+        )),
+    }
+    if !opts.no_peers {
+        match v86_median(opts.v86_iter, runs, ours_for(opts.v86_iter)) {
+            Ok(v) => {
+                rows.push(Row::new(
+                    &format!("mix: v86 (npm, ITER={})", opts.v86_iter),
+                    format!("{v:.1} MIPS"),
+                    "",
+                    None,
+                ));
+                rows.push(Row::new(
+                    "mix: native / v86",
+                    format!("{:.2}x", native_mips / v),
+                    "",
+                    None,
+                ));
+            }
+            Err(e) => rows.push(Row::missing("mix: v86", &format!("{e:#}"), "")),
+        }
+    }
+    match crate::bench_wasm::node_mips(opts.iter, runs, ours_for(opts.iter)) {
+        Ok(w) => {
+            rows.push(Row::new(
+                "mix: vmlab Wasm under Node.js",
+                format!("{w:.1} MIPS"),
+                "",
+                None,
+            ));
+            match &unicorn {
+                Ok(u) => rows.push(Row::new(
+                    "mix: Wasm / Unicorn",
+                    format!("{:.2}x", w / u),
+                    ">= 1x",
+                    Some(w >= *u),
+                )),
+                Err(e) => rows.push(Row::missing(
+                    "mix: Wasm / Unicorn",
+                    &format!("{e:#}"),
+                    ">= 1x",
+                )),
+            }
+        }
+        Err(e) => rows.push(Row::missing(
+            "mix: Wasm under Node.js",
+            &format!("{e:#}"),
+            ">= Unicorn",
+        )),
+    }
+    rows.push(Row::new(
+        "host memory, 64 MiB guest (peak RSS)",
+        format!("{rss_mib:.1} MiB"),
+        "< 100 MiB",
+        Some(rss_mib < 100.0),
+    ));
+
+    step::heading("trap-heavy: the teaching kernel, bare / trap-emulate / hw-assist");
+    let mut kernel_mips = Vec::new();
+    for mode in ["bare", "trap-emulate", "hw-assist"] {
+        let (mips, last) = native_median(&runner, &kernel, &["--mode", mode], runs)?;
+        println!("{mode}: {last}");
+        kernel_mips.push(mips);
+    }
+    let bare = kernel_mips[0];
+    rows.push(Row::new(
+        "kernel: bare",
+        format!("{bare:.1} MIPS"),
+        "",
+        None,
+    ));
+    for (i, (mode, target)) in [("trap-emulate", 0.30), ("hw-assist", 0.60)]
+        .iter()
+        .enumerate()
+    {
+        let share = kernel_mips[i + 1] / bare;
+        rows.push(Row::new(
+            &format!("kernel: {mode} / bare"),
+            format!("{:.0}% ({:.1} MIPS)", share * 100.0, kernel_mips[i + 1]),
+            &format!(">= {:.0}%", target * 100.0),
+            Some(share >= *target),
+        ));
+    }
+
+    step::heading("paging-heavy guest");
+    match assemble("bench/paging.asm", &[], "paging.rom") {
+        Ok(p) => {
+            let (mips, last) = native_median(&runner, &p, &[], runs)?;
+            println!("paging: {last}");
+            rows.push(Row::new(
+                "paging-heavy guest: native",
+                format!("{mips:.1} MIPS"),
+                "",
+                None,
+            ));
+        }
+        Err(e) => rows.push(Row::missing("paging-heavy guest", &format!("{e:#}"), "")),
+    }
+
+    step::heading("grading throughput (vmlab grade, guest lab asm-warmup)");
+    match grading_rate(20) {
+        Ok(r) => rows.push(Row::new(
+            "grading: guest-lab submissions per second",
+            format!("{r:.1}/s (sequential `vmlab grade` processes)"),
+            ">= 20/s",
+            Some(r >= 20.0),
+        )),
+        Err(e) => rows.push(Row::missing(
+            "grading throughput",
+            &format!("{e:#}"),
+            ">= 20/s",
+        )),
+    }
+
+    if opts.web {
+        let built = crate::wasm::Toolchain::ensure().and_then(|t| crate::site::build(&t, true));
+        if let Err(e) = built {
+            println!("error: the site build failed: {e:#}");
+        }
+    }
+    step::heading("Wasm bundle (target/site)");
+    rows.push(bundle_row());
+    step::heading("page load to interactive (headless Chromium)");
+    match page_load_seconds(runs) {
+        Ok(t) => rows.push(Row::new(
+            "lab interactive after page load",
+            format!("{t:.2} s"),
+            "< 1.5 s",
+            Some(t < 1.5),
+        )),
+        Err(e) => rows.push(Row::missing(
+            "lab interactive after page load",
+            &format!("{e:#}"),
+            "< 1.5 s",
+        )),
+    }
+
+    print_table(&rows);
+    Ok(rows.iter().all(|r| r.verdict != Some(false)))
+}
+
+fn unicorn_median(
+    rom: &Path,
+    rom1: &Path,
+    rom2: &Path,
+    iter: u32,
+    runs: usize,
+    ours: f64,
+) -> Result<f64> {
+    step::heading("Unicorn on the same ROM");
+    let python = unicorn_python()?;
+    let script = crate::workspace_root().join("bench/peers/unicorn_rom.py");
+    let mut mips = Vec::new();
+    for _ in 0..runs {
+        let v = json_run(
+            Command::new(&python)
+                .arg(&script)
+                .arg(rom)
+                .arg("--count-a")
+                .arg(rom1)
+                .arg("--count-b")
+                .arg(rom2)
+                .args(["--iter", &iter.to_string()]),
+        )?;
+        println!("unicorn: {v}");
+        mips.push(ours / num(&v, "seconds")? / 1e6);
+    }
+    Ok(median(mips))
+}
+
+fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
+    step::heading(format!("v86 on the same ROM (ITER={iter})").as_str());
+    let dir = v86_dir()?;
+    let rom = assemble(
+        "bench/mix.asm",
+        &[("ITER", iter.to_string())],
+        &format!("mix{iter}.rom"),
+    )?;
+    let script = crate::workspace_root().join("bench/peers/v86_rom.mjs");
+    let mut mips = Vec::new();
+    for _ in 0..runs {
+        let v = json_run(
+            Command::new("node")
+                .arg(&script)
+                .arg(&rom)
+                .current_dir(&dir),
+        )?;
+        println!("v86: {v}");
+        mips.push(ours / num(&v, "seconds")? / 1e6);
+    }
+    Ok(median(mips))
+}
+
+/// Submissions per second for `n` sequential `vmlab grade` runs of the asm-warmup
+/// lab's reference solution (each a full Gradescope grading: visible and hidden tests).
+fn grading_rate(n: usize) -> Result<f64> {
+    let mut build = step::cargo();
+    build.args(["build", "--release", "--package", "autograder"]);
+    if !step::run(&mut build)? {
+        bail!("building the vmlab CLI failed");
+    }
+    let vmlab = crate::target_dir().join("release/vmlab");
+    let lab = crate::workspace_root().join("assignments/labs/asm-warmup");
+    let out = bench_dir().join("results.json");
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let st = Command::new(&vmlab)
+            .args(["grade", "--lab", "asm-warmup", "--submission"])
+            .arg(lab.join("solution.asm"))
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("could not start vmlab")?;
+        if !st.success() {
+            bail!("vmlab grade failed on the reference solution");
+        }
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Median time from navigation start to the lab's Step button, served from a local
+/// server (includes the WebDriver poll interval, so it is an upper bound).
+fn page_load_seconds(runs: usize) -> Result<f64> {
+    let site = crate::site::site_dir();
+    if !site.join("index.html").is_file() {
+        bail!("no target/site build (run with --web, or `cargo xtask build-web --release`)");
+    }
+    let server = crate::server::SiteServer::bind(&site, 0)?.spawn();
+    let browser = crate::browser::Browser::launch(server.url())?;
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        browser.open("/")?;
+        browser.wait_for(&crate::webdriver::Session::testid("btn-step"))?;
+        let ms = browser.execute("return performance.now();", Vec::new())?;
+        times.push(ms.as_f64().context("performance.now() is not a number")? / 1000.0);
+    }
+    Ok(median(times))
+}
+
+/// Raw and gzip size of the site's `.wasm` files.
+fn bundle_row() -> Row {
+    let site = crate::site::site_dir();
+    let mut raw = 0u64;
+    let mut gz = 0u64;
+    let mut found = false;
+    if let Ok(dir) = std::fs::read_dir(&site) {
+        for e in dir.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "wasm" || x == "js") {
+                found = true;
+                raw += e.metadata().map(|m| m.len()).unwrap_or(0);
+                gz += Command::new("gzip")
+                    .args(["-9", "-c"])
+                    .arg(&p)
+                    .output()
+                    .map(|o| o.stdout.len() as u64)
+                    .unwrap_or(0);
+            }
+        }
+    }
+    if !found {
+        return Row::missing(
+            "Wasm bundle",
+            "no target/site build (run `cargo xtask build-web --release` first)",
+            "< 2 MB gzip",
+        );
+    }
+    let mb = |b: u64| b as f64 / 1e6;
+    Row::new(
+        "Wasm bundle (.wasm + .js in target/site)",
+        format!("{:.2} MB raw, {:.2} MB gzip", mb(raw), mb(gz)),
+        "< 2 MB gzip",
+        Some(gz < 2_000_000),
+    )
+}
+
+fn print_table(rows: &[Row]) {
+    step::heading("results (medians)");
+    let w0 = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
+    let w1 = rows
+        .iter()
+        .map(|r| r.value.len())
+        .max()
+        .unwrap_or(0)
+        .min(60);
+    let w2 = rows.iter().map(|r| r.target.len()).max().unwrap_or(0);
+    println!(
+        "{:w0$}  {:w1$}  {:w2$}  verdict",
+        "figure", "value", "target"
+    );
+    for r in rows {
+        let v = match r.verdict {
+            Some(true) => "PASS",
+            Some(false) => "MISS",
+            None if r.target.is_empty() => "",
+            None => "n/a",
+        };
+        println!("{:w0$}  {:w1$}  {:w2$}  {v}", r.what, r.value, r.target);
+    }
+}
