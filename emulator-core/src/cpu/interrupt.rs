@@ -126,8 +126,9 @@ impl Machine {
             let eip = self.cpu.eip;
             self.gate_task(gate.gate_selector(), TaskSource::Call, eip, ext)?;
             if let Some(code) = error_code {
-                // A 32-bit TSS: the error code is a dword on the new task's stack.
-                if let Err(e) = self.push(4, code) {
+                // A dword on a 32-bit task's stack, a word on an 80286 task's.
+                let size = if self.cpu.tr.attrs & 8 != 0 { 4 } else { 2 };
+                if let Err(e) = self.push(size, code) {
                     self.exception(e);
                 }
             }

@@ -1,6 +1,8 @@
 //! Hardware task switching (Intel SDM Vol. 3 §7.3): JMP/CALL to a TSS descriptor or a
 //! task gate, interrupts and exceptions through task gates, and IRET with EFLAGS.NT.
-//! 32-bit TSSs only; a 16-bit TSS as a target raises #TS(selector).
+//! Both TSS formats: the 32-bit one and the 80286 one (16-bit registers, no CR3, FS,
+//! GS; entering a 16-bit task sets the upper halves of the general registers to FFFFh
+//! and FS/GS to null, as Bochs does, since the SDM leaves them undefined).
 
 use crate::error::Exception;
 use crate::machine::Machine;
@@ -20,22 +22,87 @@ pub(crate) enum TaskSource {
     Iret,
 }
 
-/// Offsets in a 32-bit TSS.
-mod tss {
-    pub const LINK: u32 = 0x00;
-    pub const CR3: u32 = 0x1c;
-    pub const EIP: u32 = 0x20;
-    pub const EFLAGS: u32 = 0x24;
-    pub const GPR: u32 = 0x28;
-    pub const SEG: u32 = 0x48;
-    pub const LDT: u32 = 0x60;
-    /// The smallest valid limit of a 32-bit TSS.
-    pub const MIN_LIMIT: u32 = 0x67;
+/// Where the fields of a TSS are, by format.
+#[derive(Clone, Copy)]
+struct Layout {
+    big: bool,
 }
 
-/// TSS descriptor types (system descriptors).
-const TSS32_AVAILABLE: u8 = 0x9;
-const TSS32_BUSY: u8 = 0xb;
+impl Layout {
+    fn of_type(typ: u8) -> Layout {
+        Layout { big: typ & 8 != 0 }
+    }
+    const fn eip(self) -> u32 {
+        if self.big {
+            0x20
+        } else {
+            0x0e
+        }
+    }
+    const fn eflags(self) -> u32 {
+        if self.big {
+            0x24
+        } else {
+            0x10
+        }
+    }
+    /// General register `i` (EAX..EDI order).
+    const fn gpr(self, i: u32) -> u32 {
+        if self.big {
+            0x28 + 4 * i
+        } else {
+            0x12 + 2 * i
+        }
+    }
+    /// Segment register `i` (ES, CS, SS, DS, FS, GS order); the 16-bit TSS has four.
+    const fn seg(self, i: u32) -> u32 {
+        if self.big {
+            0x48 + 4 * i
+        } else {
+            0x22 + 2 * i
+        }
+    }
+    const fn segs(self) -> usize {
+        if self.big {
+            6
+        } else {
+            4
+        }
+    }
+    const fn ldt(self) -> u32 {
+        if self.big {
+            0x60
+        } else {
+            0x2a
+        }
+    }
+    const fn min_limit(self) -> u32 {
+        if self.big {
+            0x67
+        } else {
+            0x2b
+        }
+    }
+    const fn size(self) -> u8 {
+        if self.big {
+            4
+        } else {
+            2
+        }
+    }
+    const fn available(self) -> u8 {
+        if self.big {
+            0x9
+        } else {
+            0x1
+        }
+    }
+}
+
+/// The back link field (both formats).
+const LINK: u32 = 0x00;
+/// CR3 in a 32-bit TSS.
+const CR3: u32 = 0x1c;
 const BUSY_BIT: u32 = 0x200;
 
 impl Machine {
@@ -53,10 +120,11 @@ impl Machine {
         if sel & 4 != 0 {
             return Err(Exception::GeneralProtection(sel & 0xfffc));
         }
+        let new = Layout::of_type(d.typ());
         let want = if src == TaskSource::Iret {
-            TSS32_BUSY
+            new.available() | 2
         } else {
-            TSS32_AVAILABLE
+            new.available()
         };
         if !d.system() || d.typ() != want {
             return Err(if src == TaskSource::Iret {
@@ -68,48 +136,56 @@ impl Machine {
         if !d.present() {
             return Err(Exception::SegmentNotPresent(sel & 0xfffc));
         }
-        if d.limit() < tss::MIN_LIMIT {
+        if d.limit() < new.min_limit() {
             return Err(ts_err);
         }
         let new_base = d.base();
+        let nsz = new.size();
         // Read the whole new state first so that nothing is committed on a fault.
         let mut regs = [0u32; 8];
         for (i, r) in regs.iter_mut().enumerate() {
-            *r = self.read_lin(new_base + tss::GPR + 4 * i as u32, 4, 0)?;
+            let v = self.read_lin(new_base + new.gpr(i as u32), nsz, 0)?;
+            *r = if new.big { v } else { 0xffff_0000 | v };
         }
         let mut sels = [0u16; 6];
-        for (i, s) in sels.iter_mut().enumerate() {
-            *s = self.read_lin(new_base + tss::SEG + 4 * i as u32, 2, 0)? as u16;
+        for (i, s) in sels.iter_mut().enumerate().take(new.segs()) {
+            *s = self.read_lin(new_base + new.seg(i as u32), 2, 0)? as u16;
         }
-        let new_cr3 = self.read_lin(new_base + tss::CR3, 4, 0)?;
-        let new_eip = self.read_lin(new_base + tss::EIP, 4, 0)?;
-        let mut new_flags = self.read_lin(new_base + tss::EFLAGS, 4, 0)?;
-        let new_ldt = self.read_lin(new_base + tss::LDT, 2, 0)? as u16;
+        let new_cr3 = if new.big {
+            Some(self.read_lin(new_base + CR3, 4, 0)?)
+        } else {
+            None
+        };
+        let new_eip = self.read_lin(new_base + new.eip(), nsz, 0)?;
+        let mut new_flags = self.read_lin(new_base + new.eflags(), nsz, 0)?;
+        let new_ldt = self.read_lin(new_base + new.ldt(), 2, 0)? as u16;
 
         // Save the old task.
         let old = self.cpu.tr;
-        if old.limit < tss::MIN_LIMIT {
+        let ol = Layout::of_type((old.attrs & 0xf) as u8);
+        if old.limit < ol.min_limit() {
             return Err(Exception::InvalidTss(old.selector & 0xfffc));
         }
         let mut old_flags = self.eflags();
         if src == TaskSource::Iret {
             old_flags &= !flags::NT;
         }
-        self.write_lin(old.base + tss::EIP, 4, ret_eip, 0)?;
-        self.write_lin(old.base + tss::EFLAGS, 4, old_flags, 0)?;
+        let osz = ol.size();
+        self.write_lin(old.base + ol.eip(), osz, ret_eip, 0)?;
+        self.write_lin(old.base + ol.eflags(), osz, old_flags, 0)?;
         let gpr = self.cpu.gpr;
         for (i, v) in gpr.iter().enumerate() {
-            self.write_lin(old.base + tss::GPR + 4 * i as u32, 4, *v, 0)?;
+            self.write_lin(old.base + ol.gpr(i as u32), osz, *v, 0)?;
         }
         let segs = self.cpu.seg;
-        for (i, s) in segs.iter().enumerate() {
-            self.write_lin(old.base + tss::SEG + 4 * i as u32, 2, s.selector as u32, 0)?;
+        for (i, sg) in segs.iter().enumerate().take(ol.segs()) {
+            self.write_lin(old.base + ol.seg(i as u32), 2, sg.selector as u32, 0)?;
         }
         if src != TaskSource::Call {
             self.set_tss_busy(old.selector, false)?;
         }
         if src == TaskSource::Call {
-            self.write_lin(new_base + tss::LINK, 2, old.selector as u32, 0)?;
+            self.write_lin(new_base + LINK, 2, old.selector as u32, 0)?;
             new_flags |= flags::NT;
         }
         if src != TaskSource::Iret {
@@ -124,9 +200,11 @@ impl Machine {
             attrs: d.attrs() | (BUSY_BIT >> 8) as u16,
         };
         self.cpu.cr0 |= cr0::TS;
-        if self.cpu.cr0 & cr0::PG != 0 && new_cr3 != self.cpu.cr3 {
-            self.cpu.cr3 = new_cr3;
-            self.mmu.flush();
+        if let Some(cr3) = new_cr3 {
+            if self.cpu.cr0 & cr0::PG != 0 && cr3 != self.cpu.cr3 {
+                self.cpu.cr3 = cr3;
+                self.mmu.flush();
+            }
         }
         self.cpu.gpr = regs;
         self.set_eflags(new_flags);
@@ -275,7 +353,7 @@ impl Machine {
             return Err(err);
         }
         if d.typ() != 5 {
-            if d.typ() != TSS32_AVAILABLE {
+            if !matches!(d.typ(), 1 | 9) {
                 return Err(err);
             }
             let (d, _) = self.read_descriptor(sel)?;
@@ -301,7 +379,7 @@ impl Machine {
             return Err(err);
         }
         let (td, _) = self.read_descriptor_or(tsel, err)?;
-        if !td.system() || td.typ() != TSS32_AVAILABLE {
+        if !td.system() || !matches!(td.typ(), 1 | 9) {
             return Err(err);
         }
         self.task_switch(tsel, td, src, ret_eip)
@@ -309,7 +387,7 @@ impl Machine {
 
     /// IRET with NT set: returns to the task named by the back link of the current TSS.
     pub(crate) fn iret_task(&mut self) -> Result<(), Exception> {
-        let link = self.read_lin(self.cpu.tr.base + tss::LINK, 2, 0)? as u16;
+        let link = self.read_lin(self.cpu.tr.base + LINK, 2, 0)? as u16;
         let err = Exception::InvalidTss(link & 0xfffc);
         if link & 4 != 0 || link & 0xfffc == 0 {
             return Err(err);

@@ -120,6 +120,30 @@ start:
 	jne fail
 	clts
 
+; 5: CALL to an 80286 (16-bit) TSS: 16-bit fields, upper register halves FFFFh, FS/GS
+;    null; IRET returns to the 32-bit task.
+	CASE 5
+	mov word [0x5300+0x0e], task_d         ; IP
+	mov word [0x5300+0x10], 2              ; FLAGS
+	mov word [0x5300+0x12], 0x1111         ; AX
+	mov word [0x5300+0x1a], 0x6000         ; SP
+	mov word [0x5300+0x22], 0x10           ; ES
+	mov word [0x5300+0x24], 0x08           ; CS
+	mov word [0x5300+0x26], 0x10           ; SS
+	mov word [0x5300+0x28], 0x10           ; DS
+	mov word [0x5300+0x2a], 0              ; LDT
+	mov esi, 0x5555
+	call 0x40:0
+	cmp esi, 0x5555
+	jne fail
+	cmp dword [0x6008], 0xffff1111
+	jne fail
+	cmp word [0x5300], 0x28
+	jne fail
+	cmp byte [gdt+0x45], 0x81
+	jne fail
+	clts
+
 	CASE 0xff
 	mov eax, 0x600d
 	hlt
@@ -136,6 +160,19 @@ task_c:
 	mov dword [0x5000+0x20], start.resume
 	iretd
 	jmp task_c
+
+task_d:
+	mov [0x6008], eax
+	mov ax, fs
+	test ax, ax
+	jnz fail
+	mov ax, gs
+	test ax, ax
+	jnz fail
+	cmp byte [gdt+0x45], 0x83
+	jne fail
+	iretd
+	jmp task_d
 
 task_b:
 	inc dword [0x6000]
@@ -165,6 +202,7 @@ gdt:
 	dq 0x0000890050000067 ; 0x28 TSS A at 0x5000
 	dq 0x0000890051000067 ; 0x30 TSS B at 0x5100
 	dq 0x0000890052000067 ; 0x38 TSS C at 0x5200
+	dq 0x000081005300002b ; 0x40 80286 TSS D at 0x5300
 gdt_end:
 gdtr:
 	dw gdt_end - gdt - 1
