@@ -161,9 +161,16 @@ impl Machine {
         let old_eip = self.cpu.eip;
         let new_cpl;
         let mut st;
+        let from_v86 = self.cpu.v86();
+        if from_v86 && (cd.conforming() || cd.dpl() != 0) {
+            return Err(terr);
+        }
         if !cd.conforming() && cd.dpl() < cpl {
             new_cpl = cd.dpl();
             st = self.inner_stack(new_cpl, ext)?;
+            if from_v86 {
+                self.v86_push_data_segments(&mut st, gsize)?;
+            }
             let old_ss = self.cpu.seg[SS].selector as u32;
             let old_esp = self.cpu.gpr[ESP];
             self.push_new(&mut st, gsize, old_ss)?;
@@ -195,6 +202,9 @@ impl Machine {
             clear |= flags::IF;
         }
         self.cpu.eflags &= !clear;
+        if from_v86 {
+            self.v86_null_data_segments();
+        }
         Ok(())
     }
 

@@ -139,8 +139,7 @@ impl Machine {
             s.selector = sel;
             s.base = (sel as u32) << 4;
             if v86 {
-                s.limit = 0xffff;
-                s.attrs = if seg == CS { 0xfb } else { 0xf3 };
+                *s = super::v86::v86_segment(seg % 6, sel);
             }
             if seg == SS {
                 self.cpu.interrupt_shadow = true;
@@ -597,14 +596,13 @@ impl Machine {
             return Ok(());
         }
         if self.cpu.v86() {
-            // Virtual-8086 mode is not implemented.
-            return Err(Exception::GeneralProtection(0));
+            return self.iret_in_v86(osize);
         }
         if self.eflags() & flags::NT != 0 {
             return self.iret_task();
         }
         if osize == 4 && fl & flags::VM != 0 && self.cpu.cpl == 0 {
-            return Err(Exception::GeneralProtection(0));
+            return self.iret_to_v86();
         }
         let (d, addr) = self.check_return_cs(cs)?;
         let rpl = (cs & 3) as u8;

@@ -144,6 +144,39 @@ start:
 	jne fail
 	clts
 
+; 6: virtual-8086 mode: IRETD with VM from ring 0, real-mode addressing inside, INT n at
+;    IOPL 3 and CLI at IOPL 0 leaving for ring 0 with the data segments pushed.
+	CASE 6
+	mov dword [0x5004], 0x27800            ; ESP0 of task A
+	mov dword [0x5008], 0x10               ; SS0
+	mov eax, v86_int
+	mov [idt+0x41*8], ax
+	mov word [idt+0x41*8+2], 0x08
+	mov word [idt+0x41*8+4], 0xee00
+	shr eax, 16
+	mov [idt+0x41*8+6], ax
+	mov eax, v86_gp
+	mov [idt+13*8], ax
+	mov word [idt+13*8+2], 0x08
+	mov word [idt+13*8+4], 0x8e00
+	shr eax, 16
+	mov [idt+13*8+6], ax
+	mov ebp, esp
+	push dword 0x0900                      ; GS
+	push dword 0x0900                      ; FS
+	push dword 0x0800                      ; DS
+	push dword 0x0900                      ; ES
+	push dword 0x0700                      ; SS
+	push dword 0x0100                      ; ESP
+	push dword 0x23002                     ; EFLAGS: VM, IOPL 3
+	push dword 0                           ; CS
+	push dword v86_code                    ; EIP
+	iretd
+v86_back:
+	mov esp, ebp
+	cmp word [0x8010], 0xbeef
+	jne fail
+
 	CASE 0xff
 	mov eax, 0x600d
 	hlt
@@ -173,6 +206,50 @@ task_d:
 	jne fail
 	iretd
 	jmp task_d
+
+	bits 16
+v86_code:
+	mov ax, ds
+	cmp ax, 0x800
+	jne v86_fail
+	mov word [0x10], 0xbeef
+	mov [0x12], sp
+	int 0x41
+v86_after_int:
+	; the handler returned with IOPL 0: CLI faults
+	cli
+v86_fail:
+	jmp v86_fail
+	bits 32
+v86_int:
+	cmp dword [esp], v86_after_int
+	jne fail
+	cmp dword [esp+4], 0
+	jne fail
+	test dword [esp+8], 0x20000
+	jz fail
+	cmp dword [esp+12], 0x100
+	jne fail
+	cmp dword [esp+16], 0x700
+	jne fail
+	cmp dword [esp+24], 0x800
+	jne fail
+	cmp esp, 0x27800-36
+	jne fail
+	mov ax, ds
+	test ax, ax
+	jnz fail
+	and dword [esp+8], ~0x3000
+	iretd
+v86_gp:
+	cmp dword [esp], 0
+	jne fail
+	cmp dword [esp+4], v86_fail - 1
+	jne fail
+	mov ax, 0x10
+	mov ds, ax
+	mov es, ax
+	jmp v86_back
 
 task_b:
 	inc dword [0x6000]
@@ -211,6 +288,7 @@ gdtr:
 idt:
 	times 0x40 dq 0
 	dw 0, 0x30, 0x8500, 0   ; 0x40 task gate to TSS B
+	dq 0                    ; 0x41
 idt_end:
 idtr:
 	dw idt_end - idt - 1
