@@ -155,6 +155,12 @@ start:
 	mov word [idt+0x41*8+4], 0xee00
 	shr eax, 16
 	mov [idt+0x41*8+6], ax
+	mov eax, v86_int3
+	mov [idt+3*8], ax
+	mov word [idt+3*8+2], 0x08
+	mov word [idt+3*8+4], 0xee00
+	shr eax, 16
+	mov [idt+3*8+6], ax
 	mov eax, v86_gp
 	mov [idt+13*8], ax
 	mov word [idt+13*8+2], 0x08
@@ -216,7 +222,8 @@ v86_code:
 	mov [0x12], sp
 	int 0x41
 v86_after_int:
-	; the handler returned with IOPL 0: CLI faults
+	; the handler returned with IOPL 0: INT3 still goes to its handler, CLI faults
+	int3
 	cli
 v86_fail:
 	jmp v86_fail
@@ -240,6 +247,12 @@ v86_int:
 	test ax, ax
 	jnz fail
 	and dword [esp+8], ~0x3000
+	iretd
+v86_int3:
+	cmp dword [esp], v86_fail - 1
+	jne fail
+	test dword [esp+8], 0x3000
+	jnz fail
 	iretd
 v86_gp:
 	cmp dword [esp], 0
