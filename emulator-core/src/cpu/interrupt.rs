@@ -2,8 +2,8 @@
 //! and hardware interrupts go through the IVT (real mode) or the IDT (protected mode),
 //! with the double-fault rules and the triple fault.
 //!
-//! Task gates in the IDT are not implemented: delivery through one raises
-//! #GP(vector × 8 + 2 + EXT).
+//! A task gate in the IDT switches tasks (`task`); an interrupt taken in virtual-8086
+//! mode leaves it for ring 0 with the extra frame of `v86`.
 
 use crate::error::Exception;
 use crate::events::EventKind;
