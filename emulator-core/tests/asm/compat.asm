@@ -183,6 +183,31 @@ v86_back:
 	cmp word [0x8010], 0xbeef
 	jne fail
 
+; 7: a task with its own LDT: LDTR and an LDT data segment come from the new TSS, and
+;    the old task's LDTR is back after the return.
+	CASE 7
+	mov dword [0x5400], 0x8000ffff         ; LDT entry 0: data base 0x8000, limit 0xffff
+	mov dword [0x5404], 0x00009200
+	mov dword [0x5500+0x20], task_e
+	mov dword [0x5500+0x24], 2
+	mov dword [0x5500+0x38], 0x26000
+	mov dword [0x5500+0x48], 0x10
+	mov dword [0x5500+0x4c], 0x08
+	mov dword [0x5500+0x50], 0x10
+	mov dword [0x5500+0x54], 0x04          ; DS from the LDT
+	mov dword [0x5500+0x60], 0x48
+	mov byte [0x8000], 0
+	call 0x50:0
+	cmp byte [0x8000], 0x77
+	jne fail
+	sldt ax
+	test ax, ax
+	jnz fail
+	mov ax, ds
+	cmp ax, 0x10
+	jne fail
+	clts
+
 	CASE 0xff
 	mov eax, 0x600d
 	hlt
@@ -264,6 +289,14 @@ v86_gp:
 	mov es, ax
 	jmp v86_back
 
+task_e:
+	mov byte [0], 0x77
+	sldt ax
+	cmp ax, 0x48
+	jne fail
+	iretd
+	jmp task_e
+
 task_b:
 	inc dword [0x6000]
 	pushfd
@@ -293,6 +326,8 @@ gdt:
 	dq 0x0000890051000067 ; 0x30 TSS B at 0x5100
 	dq 0x0000890052000067 ; 0x38 TSS C at 0x5200
 	dq 0x000081005300002b ; 0x40 80286 TSS D at 0x5300
+	dq 0x0000820054000007 ; 0x48 LDT at 0x5400, one entry
+	dq 0x0000890055000067 ; 0x50 TSS E at 0x5500
 gdt_end:
 gdtr:
 	dw gdt_end - gdt - 1
