@@ -145,7 +145,8 @@ start:
 	clts
 
 ; 6: virtual-8086 mode: IRETD with VM from ring 0, real-mode addressing inside, INT n at
-;    IOPL 3 and CLI at IOPL 0 leaving for ring 0 with the data segments pushed.
+;    IOPL 3, faults for INT n to a non-ring-0 handler and for HLT, and CLI at IOPL 0,
+;    each leaving for ring 0 with the data segments pushed.
 	CASE 6
 	mov dword [0x5004], 0x27800            ; ESP0 of task A
 	mov dword [0x5008], 0x10               ; SS0
@@ -155,6 +156,11 @@ start:
 	mov word [idt+0x41*8+4], 0xee00
 	shr eax, 16
 	mov [idt+0x41*8+6], ax
+	mov dword [0x6020], 0
+	mov word [idt+0x42*8], 0
+	mov word [idt+0x42*8+2], 0x58
+	mov word [idt+0x42*8+4], 0xee00
+	mov word [idt+0x42*8+6], 0
 	mov eax, v86_int3
 	mov [idt+3*8], ax
 	mov word [idt+3*8+2], 0x08
@@ -244,7 +250,11 @@ v86_code:
 	cmp ax, 0x800
 	jne v86_fail
 	mov word [0x10], 0xbeef
-	mov [0x12], sp
+v86_i42:
+	int 0x42                               ; gate to ring-3 code: #GP(0x58)
+v86_hlt:
+	hlt                                    ; privileged whatever IOPL: #GP(0)
+v86_b:
 	int 0x41
 v86_after_int:
 	; the handler returned with IOPL 0: INT3 still goes to its handler, CLI faults
@@ -280,14 +290,32 @@ v86_int3:
 	jnz fail
 	iretd
 v86_gp:
-	cmp dword [esp], 0
+	; expected faults in order: (error code, EIP, resume EIP or 0 to leave V86)
+	mov ebx, [ss:0x6020]
+	imul ebx, ebx, 12
+	add ebx, v86_faults
+	mov eax, [ss:ebx]
+	cmp [esp], eax
 	jne fail
-	cmp dword [esp+4], v86_fail - 1
+	mov eax, [ss:ebx+4]
+	cmp [esp+4], eax
 	jne fail
+	inc dword [ss:0x6020]
+	mov eax, [ss:ebx+8]
+	test eax, eax
+	jz .leave
+	mov [esp+4], eax
+	add esp, 4
+	iretd
+.leave:
 	mov ax, 0x10
 	mov ds, ax
 	mov es, ax
 	jmp v86_back
+v86_faults:
+	dd 0x58, v86_i42, v86_hlt
+	dd 0, v86_hlt, v86_b
+	dd 0, v86_fail - 1, 0
 
 task_e:
 	mov byte [0], 0x77
@@ -328,6 +356,7 @@ gdt:
 	dq 0x000081005300002b ; 0x40 80286 TSS D at 0x5300
 	dq 0x0000820054000007 ; 0x48 LDT at 0x5400, one entry
 	dq 0x0000890055000067 ; 0x50 TSS E at 0x5500
+	dq 0x00cffa000000ffff ; 0x58 code32 DPL3
 gdt_end:
 gdtr:
 	dw gdt_end - gdt - 1
@@ -337,6 +366,7 @@ idt:
 	times 0x40 dq 0
 	dw 0, 0x30, 0x8500, 0   ; 0x40 task gate to TSS B
 	dq 0                    ; 0x41
+	dq 0                    ; 0x42
 idt_end:
 idtr:
 	dw idt_end - idt - 1
