@@ -1,7 +1,7 @@
 //! The lab page: the statement, Run visible tests with per-test results, Download submission.
 //! (The editor with the starter is the editor panel beside it.)
 
-use pulldown_cmark::{html::push_html, Event as MdEvent, Parser};
+use pulldown_cmark::{html::push_html, Event as MdEvent, Options, Parser};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
@@ -23,9 +23,10 @@ pub struct LabEntry {
     pub starter: String,
 }
 
-/// Markdown to HTML; raw HTML in the statement is shown as text.
+/// Markdown (with tables and strikethrough) to HTML; raw HTML in the statement is shown as text.
 pub fn markdown(md: &str) -> String {
-    let events = Parser::new(md).map(|e| match e {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let events = Parser::new_ext(md, options).map(|e| match e {
         MdEvent::Html(t) | MdEvent::InlineHtml(t) => MdEvent::Text(t),
         other => other,
     });
@@ -145,5 +146,12 @@ mod tests {
         assert!(html.contains("<h1>Lab 1</h1>"), "{html}");
         assert!(html.contains("<code>strlen</code>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn markdown_tables_become_html_tables() {
+        let html = markdown("| routine | input |\n| --- | --- |\n| strlen | ESI |\n");
+        assert!(html.contains("<table>"), "{html}");
+        assert!(html.contains("<td>strlen</td>"), "{html}");
     }
 }
