@@ -112,6 +112,11 @@ fn an_unknown_lab_or_a_broken_manifest_still_writes_valid_results() {
     let (code, j) = grade("no-such-lab", &sub, &labs_dir(), &dir);
     assert_eq!(code, 2);
     assert_eq!(j["score"].as_f64(), Some(0.0));
+    assert!(
+        j["score"].as_f64().is_some_and(|s| s.is_sign_positive()),
+        "a score of -0 reads oddly in results.json: {}",
+        j["score"]
+    );
     assert!(j["output"]
         .as_str()
         .is_some_and(|o| o.contains("no lab called")));

@@ -184,7 +184,8 @@ impl GradeReport {
 
 /// Rounds to hundredths (scores are shown with two decimals).
 pub fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+    // `+ 0.0` turns the -0.0 of an empty float sum into 0.0 for results.json.
+    (x * 100.0).round() / 100.0 + 0.0
 }
 
 /// What grading needs besides the lab: the machine and assembler for guest labs, the
