@@ -94,6 +94,18 @@ pub fn run(options: &Options) -> Result<bool> {
     match site {
         Ok(site) => {
             report.push(("wasm build", verdict(true)));
+            step::heading("web bundle holds no hidden tests");
+            match crate::bundle::check(&site) {
+                Ok(tally) => {
+                    report.push(("bundle secrecy", verdict(tally.failed == 0)));
+                    total.add(tally);
+                }
+                Err(e) => {
+                    println!("error: {e:#}");
+                    report.push(("bundle secrecy", verdict(false)));
+                    total.gate("web bundle secrecy", false);
+                }
+            }
             step::heading("browser tests");
             let browser = SiteServer::bind(&site, 0)
                 .map(SiteServer::spawn)

@@ -7,6 +7,7 @@ mod bench;
 mod bench_wasm;
 mod browser;
 mod browser_tests;
+mod bundle;
 mod check;
 mod server;
 mod site;
