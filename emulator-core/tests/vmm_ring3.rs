@@ -129,8 +129,9 @@ fn flat_protected_mode_and_multiboot_guests_run_at_ring_three() {
 }
 
 /// A flat protected-mode guest: its kernel writes a supervisor-only page, drops to
-/// ring 3 by IRET, and its user code reads that page; the page fault handler checks
-/// the error code (present, read, user), CR2 and the interrupted ring.
+/// ring 3 by IRET, and its user code executes CLI (the #GP handler checks it came
+/// from ring 3 and returns past it) and reads that page; the page fault handler
+/// checks the error code (present, read, user), CR2 and the interrupted ring.
 const SUPERVISOR_PAGE_GUEST: &str = r#"
 %define COM1     0x3F8
 %define IDT_BASE 0x20000
@@ -151,8 +152,11 @@ start:  cld
         xor ecx, ecx
 .fill:  mov eax, unexpected
         cmp ecx, 14
-        jne .set
+        jne .not14
         mov eax, pf_handler
+.not14: cmp ecx, 13
+        jne .set
+        mov eax, gp_handler
 .set:   mov [IDT_BASE + ecx*8], ax
         mov word [IDT_BASE + ecx*8 + 2], 0x08
         mov word [IDT_BASE + ecx*8 + 4], 0x8E00
@@ -203,8 +207,20 @@ start:  cld
 user:   mov ax, 0x23
         mov ds, ax
         mov es, ax
+        cli                                 ; privileged: the guest's own #GP
         mov eax, [SECRET]                   ; a user read of a supervisor page
         jmp user
+
+gp_handler:
+        cmp dword [esp], 0                  ; #GP(0)
+        jne fail
+        cmp dword [esp + 8], 0x1B           ; taken in user mode
+        jne fail
+        mov esi, msg_gp
+        call puts
+        add esp, 4
+        inc dword [esp]                     ; past the CLI, back to user mode
+        iret
 
 pf_handler:
         mov ax, 0x10
@@ -264,16 +280,18 @@ idt_desc:
         dw 256 * 8 - 1
         dd IDT_BASE
 msg_kernel: db "kernel wrote its supervisor page", 10, 0
+msg_gp:     db "user cli: #GP(0) from ring 3", 10, 0
 msg_pf:     db "user read of the supervisor page: #PF error 5 at CR2", 10, 0
 msg_fail:   db "FAILED", 10, 0
 "#;
 
 #[test]
-fn a_user_read_of_a_supervisor_page_is_a_true_fault_injected_to_the_guest() {
+fn user_mode_cli_and_a_user_read_of_a_supervisor_page_are_injected_to_the_guest() {
     let image = vmlab_asm::assemble("supervisor.asm", SUPERVISOR_PAGE_GUEST, &Default::default())
         .expect("assembles")
         .bytes;
     let expected = "kernel wrote its supervisor page
+user cli: #GP(0) from ring 3
 user read of the supervisor page: #PF error 5 at CR2
 ";
     for mode in [BARE, RING1, RING3] {
@@ -287,11 +305,46 @@ user read of the supervisor page: #PF error 5 at CR2
         if mode == RING3 {
             let v = vmm(&m);
             assert_eq!(v.exits.count(ExitReason::PageFault), 1);
+            assert_eq!(v.exits.count(ExitReason::InterruptFlag), 0, "not emulated");
+            assert_eq!(v.exits.count(ExitReason::Exception), 1, "the #GP, injected");
             let shadow = v.stats().shadow.expect("shadow statistics");
             assert_eq!(shadow.true_faults, 1, "{shadow:?}");
-            // kernel → user by the emulated IRET, user → kernel by the #PF
-            assert!(shadow.root_switches >= 2, "{shadow:?}");
+            // kernel → user by IRET, back by #GP, out by IRET, back by #PF
+            assert_eq!(
+                shadow.root_switches, 5,
+                "the first at deprivileging: {shadow:?}"
+            );
             assert_eq!(v.vcpu.cr2, 0x50000);
         }
     }
+}
+
+#[test]
+fn snapshot_at_ring_three_keeps_the_virtual_cpl_and_continues_exactly() {
+    let image = assemble("kernel/kernel");
+    let mut m = machine(RING3);
+    m.load_rom(&image).expect("ROM loads");
+    // stop somewhere in the guest's user mode, where only the VMM knows the CPL
+    let mut steps = 0;
+    loop {
+        assert_eq!(m.run(1_000), StopReason::BudgetExhausted);
+        steps += 1;
+        assert!(steps < 5_000, "never reached the guest's user mode");
+        if vmm(&m).vcpu.deprivileged && vmm(&m).guest_cpl(m.cpu()) == 3 {
+            break;
+        }
+    }
+    assert_eq!(m.cpu().cpl, 3);
+    let snap = m.snapshot();
+    assert_eq!(m.run(60_000_000), StopReason::DebugExit(0));
+    let mut again = machine(RING3);
+    again.restore(&snap).expect("restore");
+    assert_eq!(vmm(&again).guest_cpl(again.cpu()), 3);
+    assert_eq!(again.run(60_000_000), StopReason::DebugExit(0));
+    assert_eq!(again.serial_output(), m.serial_output());
+    assert_eq!(vmm(&again).exits.total, vmm(&m).exits.total);
+    assert_eq!(
+        vmm(&again).stats().shadow.map(|s| s.root_switches),
+        vmm(&m).stats().shadow.map(|s| s.root_switches)
+    );
 }
