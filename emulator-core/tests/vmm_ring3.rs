@@ -91,9 +91,10 @@ fn cpu_test_rom_and_the_vmm_guests_match_ring_one() {
         "vmm/paravirt",
     ] {
         let image = assemble(path);
-        let (_, ring1) = run(&image, RING1);
-        let (_, ring3) = run(&image, RING3);
+        let (m1, ring1) = run(&image, RING1);
+        let (m3, ring3) = run(&image, RING3);
         assert_eq!(ring3, ring1, "{path}");
+        assert_eq!(m3.icount(), m1.icount(), "{path}");
     }
     let (_, bare) = run(&assemble("cputest/cputest"), BARE);
     assert!(bare.contains("cputest: all stages passed"), "{bare}");
@@ -347,4 +348,80 @@ fn snapshot_at_ring_three_keeps_the_virtual_cpl_and_continues_exactly() {
         vmm(&again).stats().shadow.map(|s| s.root_switches),
         vmm(&m).stats().shadow.map(|s| s.root_switches)
     );
+}
+
+/// A flat protected-mode guest whose kernel IRETs to user mode with a stack
+/// selector of the wrong RPL: the IRET faults (#GP with the selector) and does not
+/// retire, whether the hardware or the VMM executes it.
+const BAD_IRET_GUEST: &str = r#"
+%define IDT_BASE 0x20000
+        bits 32
+        org 0x10000
+start:  lgdt [gdt_desc]
+        jmp 0x08:.cs
+.cs:    mov ax, 0x10
+        mov ds, ax
+        mov ss, ax
+        mov esp, 0x9F000
+        xor ecx, ecx
+.fill:  mov eax, handler
+        mov [IDT_BASE + ecx*8], ax
+        mov word [IDT_BASE + ecx*8 + 2], 0x08
+        mov word [IDT_BASE + ecx*8 + 4], 0x8E00
+        shr eax, 16
+        mov [IDT_BASE + ecx*8 + 6], ax
+        inc ecx
+        cmp ecx, 32
+        jb .fill
+        lidt [idt_desc]
+        push 0x20                           ; user data with RPL 0: not a ring-3 stack
+        push 0x80000
+        pushfd
+        push 0x1B
+        push user
+        iret
+user:   jmp user
+handler:
+        mov al, 0x47                        ; 'G' when it is #GP(0x20) from the IRET
+        cmp dword [esp], 0x20
+        jne .out
+        cmp dword [esp + 4], user - 1       ; the one-byte IRET
+        jne .out
+        mov al, 0x21
+.out:   mov dx, 0x3F8
+        out dx, al
+        mov dx, 0xF4
+        xor al, al
+        out dx, al
+        hlt
+        align 8
+gdt:    dq 0
+        dq 0x00CF9A000000FFFF
+        dq 0x00CF92000000FFFF
+        dq 0x00CFFA000000FFFF
+        dq 0x00CFF2000000FFFF
+gdt_end:
+gdt_desc:
+        dw gdt_end - gdt - 1
+        dd gdt
+idt_desc:
+        dw 32 * 8 - 1
+        dd IDT_BASE
+"#;
+
+#[test]
+fn a_faulting_kernel_iret_raises_its_fault_and_does_not_retire() {
+    let image = vmlab_asm::assemble("badiret.asm", BAD_IRET_GUEST, &Default::default())
+        .expect("assembles")
+        .bytes;
+    let mut icounts = Vec::new();
+    for mode in [BARE, RING1, RING3] {
+        let mut m = machine(mode);
+        m.load_flat(0x10000, &image, FlatEntry::Protected32)
+            .expect("loads");
+        assert_eq!(m.run(100_000), StopReason::DebugExit(0), "{mode:?}");
+        assert_eq!(m.serial_output(), b"!", "{mode:?}: #GP(0x20) at the IRET");
+        icounts.push(m.icount());
+    }
+    assert!(icounts.windows(2).all(|w| w[0] == w[1]), "{icounts:?}");
 }

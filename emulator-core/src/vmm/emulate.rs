@@ -72,10 +72,14 @@ impl Vmm {
                     }
                     if self.ring3() && is_return(insn) {
                         // at hardware ring 3 the kernel's IRET or RETF to its user mode
-                        // would be a same-ring return: the VMM makes every one exit
-                        return self
-                            .emulate_exit(host, cpu, insn)
-                            .unwrap_or(Delivery::Native);
+                        // would be a same-ring return: the VMM makes every one exit; one
+                        // that faults raises its exception at the instruction, as the
+                        // hardware does
+                        return match self.emulate(host, cpu, insn) {
+                            Ok(Some(em)) => self.finish_emulated(cpu, insn, em),
+                            Ok(None) => Delivery::Native,
+                            Err(e) => Delivery::Fault(e),
+                        };
                     }
                     self.observe_sensitive(host, cpu, insn);
                 }
@@ -250,29 +254,36 @@ impl Vmm {
         cpu: &mut CpuState,
         insn: &Instruction,
     ) -> Option<Delivery> {
-        let text = format_instruction(insn);
         match self.emulate(host, cpu, insn) {
-            Ok(Some(em)) => {
-                self.emulated = true;
-                self.exit(cpu, em.reason, text, em.action);
-                if !em.jumped {
-                    cpu.eip = next_eip(cpu, insn);
-                }
-                Some(match em.stop {
-                    Some(s) => Delivery::Stop(s),
-                    None => Delivery::Done,
-                })
-            }
+            Ok(Some(em)) => Some(self.finish_emulated(cpu, insn, em)),
             Ok(None) => None,
             Err(e) => {
                 self.exit(
                     cpu,
                     ExitReason::Exception,
-                    text,
+                    format_instruction(insn),
                     format!("emulation raised {e}: injected into the guest"),
                 );
                 Some(self.inject_event(host, cpu, GuestEvent::Exception(e)))
             }
+        }
+    }
+
+    /// Records the exit of an instruction the VMM emulated and retires it.
+    fn finish_emulated(
+        &mut self,
+        cpu: &mut CpuState,
+        insn: &Instruction,
+        em: Emulated,
+    ) -> Delivery {
+        self.emulated = true;
+        self.exit(cpu, em.reason, format_instruction(insn), em.action);
+        if !em.jumped {
+            cpu.eip = next_eip(cpu, insn);
+        }
+        match em.stop {
+            Some(s) => Delivery::Stop(s),
+            None => Delivery::Done,
         }
     }
 
