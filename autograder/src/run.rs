@@ -65,6 +65,11 @@ pub struct RunArgs {
     /// Memory virtualization under hw-assist (trap-emulate always uses shadow paging).
     #[arg(long, value_enum)]
     paging: Option<PagingArg>,
+    /// The ring trap-emulate deprivileges the guest kernel to: 1 (VMware, 32-bit
+    /// Xen), 2, or 3 (64-bit Xen PV: the VMM tracks the virtual CPL and keeps a
+    /// kernel-mode and a user-mode shadow root).
+    #[arg(long, value_name = "RING", value_parser = clap::value_parser!(u8).range(1..=3))]
+    guest_ring: Option<u8>,
 }
 
 /// `--entry`.
@@ -126,12 +131,19 @@ fn parse_addr(s: &str) -> Result<u32, String> {
     r.map_err(|_| format!("bad load address {s:?}: expected a number such as 0x7c00"))
 }
 
-fn exec_mode(mode: ModeArg, paging: Option<PagingArg>) -> Result<ExecMode, String> {
+fn exec_mode(
+    mode: ModeArg,
+    paging: Option<PagingArg>,
+    guest_ring: Option<u8>,
+) -> Result<ExecMode, String> {
+    if guest_ring.is_some() && mode != ModeArg::TrapEmulate {
+        return Err("--guest-ring only applies to --mode trap-emulate".into());
+    }
     match (mode, paging) {
         (ModeArg::Bare, None) => Ok(ExecMode::Bare),
-        (ModeArg::TrapEmulate, None | Some(PagingArg::Shadow)) => {
-            Ok(ExecMode::TrapEmulate { guest_ring: 1 })
-        }
+        (ModeArg::TrapEmulate, None | Some(PagingArg::Shadow)) => Ok(ExecMode::TrapEmulate {
+            guest_ring: guest_ring.unwrap_or(1),
+        }),
         (ModeArg::HwAssist, p) => Ok(ExecMode::HwAssist {
             paging: match p {
                 Some(PagingArg::Shadow) => GuestPaging::Shadow,
@@ -173,7 +185,7 @@ impl RunArgs {
     fn config(&self) -> Result<MachineConfig, String> {
         Ok(MachineConfig {
             ram_mib: self.mem,
-            mode: exec_mode(self.mode, self.paging)?,
+            mode: exec_mode(self.mode, self.paging, self.guest_ring)?,
             ..MachineConfig::default()
         })
     }
@@ -300,20 +312,29 @@ mod tests {
         assert_eq!(parse_addr("0x7c00"), Ok(0x7c00));
         assert_eq!(parse_addr("4096"), Ok(4096));
         assert!(parse_addr("0xzz").is_err());
-        assert_eq!(exec_mode(ModeArg::Bare, None), Ok(ExecMode::Bare));
+        assert_eq!(exec_mode(ModeArg::Bare, None, None), Ok(ExecMode::Bare));
         assert_eq!(
-            exec_mode(ModeArg::HwAssist, Some(PagingArg::Shadow)),
+            exec_mode(ModeArg::TrapEmulate, None, None),
+            Ok(ExecMode::TrapEmulate { guest_ring: 1 })
+        );
+        assert_eq!(
+            exec_mode(ModeArg::TrapEmulate, None, Some(3)),
+            Ok(ExecMode::TrapEmulate { guest_ring: 3 })
+        );
+        assert!(exec_mode(ModeArg::HwAssist, None, Some(3)).is_err());
+        assert_eq!(
+            exec_mode(ModeArg::HwAssist, Some(PagingArg::Shadow), None),
             Ok(ExecMode::HwAssist {
                 paging: GuestPaging::Shadow
             })
         );
         assert_eq!(
-            exec_mode(ModeArg::HwAssist, None),
+            exec_mode(ModeArg::HwAssist, None, None),
             Ok(ExecMode::HwAssist {
                 paging: GuestPaging::Nested
             })
         );
-        assert!(exec_mode(ModeArg::TrapEmulate, Some(PagingArg::Nested)).is_err());
-        assert!(exec_mode(ModeArg::Bare, Some(PagingArg::Nested)).is_err());
+        assert!(exec_mode(ModeArg::TrapEmulate, Some(PagingArg::Nested), None).is_err());
+        assert!(exec_mode(ModeArg::Bare, Some(PagingArg::Nested), None).is_err());
     }
 }

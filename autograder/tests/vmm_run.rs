@@ -62,6 +62,10 @@ fn json_report_has_the_vmm_records() {
     let te = report(&kernel, &["--mode", "trap-emulate"]);
     assert_eq!(te["vmm"]["shadow"]["true_faults"], 4);
     assert!(te["vmm"]["shadow"]["hidden_faults"].as_u64().unwrap_or(0) > 4);
+    let r3 = report(&kernel, &["--mode", "trap-emulate", "--guest-ring", "3"]);
+    assert_eq!(r3["vmm"]["shadow"]["true_faults"], 4);
+    assert!(r3["vmm"]["shadow"]["root_switches"].as_u64().unwrap_or(0) >= 12);
+    assert_eq!(te["vmm"]["shadow"]["root_switches"], 0);
     let hw = report(&kernel, &["--mode", "hw-assist", "--paging", "nested"]);
     assert_eq!(hw["vmm"]["mode"], "hw-assist");
     assert!(hw["vmm"]["nested"]["walks"].as_u64().unwrap_or(0) > 0);

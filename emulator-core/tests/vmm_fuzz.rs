@@ -171,6 +171,7 @@ fn random_streams_never_panic_under_any_vmm() {
         .unwrap_or(DEFAULT_ITERS);
     let modes = [
         ExecMode::TrapEmulate { guest_ring: 1 },
+        ExecMode::TrapEmulate { guest_ring: 3 },
         ExecMode::HwAssist {
             paging: GuestPaging::Nested,
         },

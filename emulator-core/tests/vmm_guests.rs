@@ -333,13 +333,15 @@ fn snapshot_under_trap_emulate_continues_exactly() {
 }
 
 #[test]
-fn ring_three_deprivileging_is_refused_with_a_reason() {
-    let err = Machine::new(MachineConfig {
-        mode: ExecMode::TrapEmulate { guest_ring: 3 },
-        ..MachineConfig::default()
-    })
-    .expect_err("ring 3 is refused");
-    assert!(format!("{err}").contains("ring 1 or 2"), "{err}");
+fn deprivileging_to_ring_zero_or_four_is_refused_with_a_reason() {
+    for ring in [0, 4] {
+        let err = Machine::new(MachineConfig {
+            mode: ExecMode::TrapEmulate { guest_ring: ring },
+            ..MachineConfig::default()
+        })
+        .expect_err("only rings 1 to 3 deprivilege");
+        assert!(format!("{err}").contains("ring 1, 2 or 3"), "{err}");
+    }
 }
 
 #[test]

@@ -236,7 +236,8 @@ impl Machine {
             _ => return false,
         }
         let d = self.with_vmm(|v, m, cpu| v.before_execute(m, cpu, insn));
-        if d != Delivery::Native {
+        // an instruction that faults does not retire
+        if !matches!(d, Delivery::Native | Delivery::Fault(_)) {
             self.icount += 1;
         }
         self.vmm_finish(d)

@@ -70,6 +70,17 @@ impl Vmm {
                     if insn.mnemonic() == Mnemonic::Vmcall {
                         return self.hypercall(host, cpu, insn);
                     }
+                    if self.ring3() && is_return(insn) {
+                        // at hardware ring 3 the kernel's IRET or RETF to its user mode
+                        // would be a same-ring return: the VMM makes every one exit; one
+                        // that faults raises its exception at the instruction, as the
+                        // hardware does
+                        return match self.emulate(host, cpu, insn) {
+                            Ok(Some(em)) => self.finish_emulated(cpu, insn, em),
+                            Ok(None) => Delivery::Native,
+                            Err(e) => Delivery::Fault(e),
+                        };
+                    }
                     self.observe_sensitive(host, cpu, insn);
                 }
                 Delivery::Native
@@ -97,31 +108,33 @@ impl Vmm {
                     return true;
                 }
                 self.guest_cpl(cpu) == 0
-                    && (matches!(
-                        m,
-                        Mnemonic::Vmcall
-                            | Mnemonic::Pushf
-                            | Mnemonic::Pushfd
-                            | Mnemonic::Popf
-                            | Mnemonic::Popfd
-                            | Mnemonic::Sgdt
-                            | Mnemonic::Sidt
-                            | Mnemonic::Sldt
-                            | Mnemonic::Str
-                            | Mnemonic::Smsw
-                            | Mnemonic::Lar
-                            | Mnemonic::Lsl
-                            | Mnemonic::Verr
-                            | Mnemonic::Verw
-                    ) || matches!(
-                        insn.code(),
-                        Code::Mov_rm16_Sreg
-                            | Code::Mov_r32m16_Sreg
-                            | Code::Pushw_CS
-                            | Code::Pushd_CS
-                            | Code::Pushw_SS
-                            | Code::Pushd_SS
-                    ))
+                    && ((self.ring3() && is_return(insn))
+                        || matches!(
+                            m,
+                            Mnemonic::Vmcall
+                                | Mnemonic::Pushf
+                                | Mnemonic::Pushfd
+                                | Mnemonic::Popf
+                                | Mnemonic::Popfd
+                                | Mnemonic::Sgdt
+                                | Mnemonic::Sidt
+                                | Mnemonic::Sldt
+                                | Mnemonic::Str
+                                | Mnemonic::Smsw
+                                | Mnemonic::Lar
+                                | Mnemonic::Lsl
+                                | Mnemonic::Verr
+                                | Mnemonic::Verw
+                        )
+                        || matches!(
+                            insn.code(),
+                            Code::Mov_rm16_Sreg
+                                | Code::Mov_r32m16_Sreg
+                                | Code::Pushw_CS
+                                | Code::Pushd_CS
+                                | Code::Pushw_SS
+                                | Code::Pushd_SS
+                        ))
             }
             ExecMode::HwAssist { .. } => {
                 is_io(m)
@@ -190,29 +203,8 @@ impl Vmm {
                     Ok(i) => i,
                     Err(e) => return self.inject_event(host, cpu, GuestEvent::Exception(e)),
                 };
-                let text = format_instruction(&insn);
-                match self.emulate(host, cpu, &insn) {
-                    Ok(Some(em)) => {
-                        self.emulated = true;
-                        self.exit(cpu, em.reason, text, em.action);
-                        if !em.jumped {
-                            cpu.eip = next_eip(cpu, &insn);
-                        }
-                        return match em.stop {
-                            Some(s) => Delivery::Stop(s),
-                            None => Delivery::Done,
-                        };
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.exit(
-                            cpu,
-                            ExitReason::Exception,
-                            text,
-                            format!("emulation raised {e}: injected into the guest"),
-                        );
-                        return self.inject_event(host, cpu, GuestEvent::Exception(e));
-                    }
+                if let Some(d) = self.emulate_exit(host, cpu, &insn) {
+                    return d;
                 }
             }
         }
@@ -254,6 +246,47 @@ impl Vmm {
         self.inject_event(host, cpu, event)
     }
 
+    /// Emulates `insn` of the guest kernel as one exit: `None` when it is not an
+    /// instruction the VMM emulates.
+    fn emulate_exit(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &mut CpuState,
+        insn: &Instruction,
+    ) -> Option<Delivery> {
+        match self.emulate(host, cpu, insn) {
+            Ok(Some(em)) => Some(self.finish_emulated(cpu, insn, em)),
+            Ok(None) => None,
+            Err(e) => {
+                self.exit(
+                    cpu,
+                    ExitReason::Exception,
+                    format_instruction(insn),
+                    format!("emulation raised {e}: injected into the guest"),
+                );
+                Some(self.inject_event(host, cpu, GuestEvent::Exception(e)))
+            }
+        }
+    }
+
+    /// Records the exit of an instruction the VMM emulated and retires it.
+    fn finish_emulated(
+        &mut self,
+        cpu: &mut CpuState,
+        insn: &Instruction,
+        em: Emulated,
+    ) -> Delivery {
+        self.emulated = true;
+        self.exit(cpu, em.reason, format_instruction(insn), em.action);
+        if !em.jumped {
+            cpu.eip = next_eip(cpu, insn);
+        }
+        match em.stop {
+            Some(s) => Delivery::Stop(s),
+            None => Delivery::Done,
+        }
+    }
+
     /// Trap-and-emulate before protected mode: the guest is interpreted until it sets CR0.PE.
     fn watch_real_mode(
         &mut self,
@@ -280,7 +313,7 @@ impl Vmm {
         self.vcpu.cr0 = new_cr0 | cr0::ET;
         self.vcpu.deprivileged = true;
         self.shadow.switch_to(self.vcpu.cr3);
-        self.deprivilege(cpu);
+        self.deprivilege(host, cpu);
         host.flush_tlb();
         cpu.eip = next_eip(cpu, insn);
         let text = format_instruction(insn);
@@ -300,7 +333,7 @@ impl Vmm {
         self.vcpu = VirtualCpu::capture(cpu);
         self.vcpu.deprivileged = true;
         self.shadow.switch_to(self.vcpu.cr3);
-        self.deprivilege(cpu);
+        self.deprivilege(host, cpu);
         let ring = self.guest_ring;
         host.flush_tlb();
         self.exit(
@@ -312,9 +345,9 @@ impl Vmm {
     }
 
     /// Puts the VMM's values into the hardware for a deprivileged guest.
-    fn deprivilege(&mut self, cpu: &mut CpuState) {
+    fn deprivilege(&mut self, host: &mut dyn VmmHost, cpu: &mut CpuState) {
         cpu.cr0 = self.vcpu.cr0 | VMM_CR0_BITS;
-        cpu.cpl = self.guest_ring;
+        self.enter_cpl(host, cpu, 0);
         cpu.gdtr = self.vcpu.gdtr;
         cpu.ldtr = self.vcpu.ldtr;
         cpu.idtr = TableReg {
@@ -340,6 +373,7 @@ impl Vmm {
     /// Gives the hardware back to the guest (it left protected mode).
     fn reprivilege(&mut self, cpu: &mut CpuState) {
         self.vcpu.deprivileged = false;
+        self.vcpu.cpl = 0;
         cpu.cr0 = self.vcpu.cr0;
         cpu.cr2 = self.vcpu.cr2;
         cpu.cr3 = self.vcpu.cr3;
@@ -1133,7 +1167,7 @@ impl Vmm {
         cpu.seg[SegReg::Ss as usize] = ssd.segment(ss_sel);
         cpu.eip = eip;
         cpu.gpr[4] = esp;
-        cpu.cpl = self.hw_ring(rpl);
+        self.enter_cpl(host, cpu, rpl);
         if let Some(fl) = eflags {
             self.vcpu.interrupt_flag = fl & flags::IF != 0;
             cpu.eflags = (fl & !(flags::VM | flags::IOPL)) | flags::RESERVED1;
@@ -1315,6 +1349,14 @@ fn is_io(m: Mnemonic) -> bool {
             | Mnemonic::Outsb
             | Mnemonic::Outsw
             | Mnemonic::Outsd
+    )
+}
+
+/// IRET or a far RET (the kernel's ways back to its user mode).
+fn is_return(insn: &Instruction) -> bool {
+    matches!(
+        insn.mnemonic(),
+        Mnemonic::Iret | Mnemonic::Iretd | Mnemonic::Retf
     )
 }
 

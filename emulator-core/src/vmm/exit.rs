@@ -27,9 +27,10 @@ pub enum ExitReason {
     DescriptorTable,
     /// A segment load that ring compression made fault (a DPL-0 descriptor at ring 1).
     SegmentLoad,
-    /// A far JMP/CALL/RET into the deprivileged kernel's code.
+    /// A far JMP/CALL/RET into the deprivileged kernel's code (at guest ring 3, also
+    /// every far RET of the kernel).
     FarTransfer,
-    /// IRET back into the guest kernel.
+    /// IRET back into the guest kernel (at guest ring 3, every IRET of the kernel).
     Iret,
     /// WBINVD or INVD.
     Cache,

@@ -127,10 +127,9 @@ impl Vmm {
         if let Some(code) = error {
             self.push(host, cpu, 4, code)?;
         }
-        let hw = self.hw_ring(new_cpl);
         cpu.seg[SegReg::Cs as usize] = d.segment((sel & !3) | new_cpl as u16);
         cpu.eip = offset;
-        cpu.cpl = hw;
+        self.enter_cpl(host, cpu, new_cpl);
         cpu.halted = false;
         cpu.eflags &= !(flags::TF | flags::NT | flags::RF | flags::VM);
         if new_cpl == 0 {

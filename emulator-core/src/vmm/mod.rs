@@ -37,8 +37,8 @@
 //! early VMMs did: real mode cannot be deprivileged, and vmlab's emulated CPU
 //! is the interpreter), without exits. The guest's MOV to CR0 that sets PE is
 //! the one real-mode exit (`mode-switch`): from then on the guest kernel runs
-//! deprivileged at ring 1 (`guest_ring`; 2 also works; ring 3 is refused, since
-//! the VMM tells the guest's kernel from its user mode by the hardware ring).
+//! deprivileged at ring 1 (`guest_ring`, as VMware and 32-bit Xen did; 2 also
+//! works, and 3 as 64-bit Xen PV does it, see *Ring 3* below).
 //! The hardware then runs with the VMM's values: IDTR = the VMM's IDT
 //! ([`vcpu::VMM_IDT_BASE`]), TR over the VMM's TSS without an I/O bitmap
 //! ([`vcpu::vmm_task_register`]), CR0 with PG/WP/NE set (the shadow tables),
@@ -59,10 +59,35 @@
 //! by the hardware: [`shadow`] tables map guest-virtual to host-physical,
 //! hidden faults fill them (setting the guest's A and D bits), true faults are
 //! injected with the guest's error code, guest CR3 writes switch and
-//! resynchronize them, INVLPG trims them, and supervisor-only guest pages stay
-//! out of ring 3's reach because ring 1 is a supervisor ring too.
+//! resynchronize them, INVLPG trims them, and at ring 1 or 2 supervisor-only
+//! guest pages stay out of ring 3's reach because the kernel's ring is a
+//! supervisor ring too.
 //! Virtual-8086 mode and task gates are not virtualized (a task gate in the
 //! guest's IDT is reported as #GP).
+//!
+//! **Ring 3** (`guest_ring` 3, `vmlab run --mode trap-emulate --guest-ring 3`):
+//! the guest kernel and its user mode share hardware ring 3, so the hardware
+//! ring no longer tells them apart. The VMM tracks the virtual CPL itself
+//! ([`VirtualCpu::cpl`], read by [`Vmm::guest_cpl`]): an injection through the
+//! guest's IDT enters the handler's (virtual) ring, normally 0; an emulated IRET
+//! or far RET leaves for the ring in the popped CS. At ring 3 the kernel's IRET
+//! or RETF to its user mode would be a same-ring return on the hardware (no SS:ESP
+//! popped), so every IRET and far RET of the guest kernel exits (`iret`,
+//! `far-transfer`), where ring 1 runs those to user mode natively; this is the
+//! extra exit of ring 3. Privileged instructions and the #GP they raise are
+//! told apart by the virtual CPL: the kernel's are emulated, its user mode's are
+//! the guest's own #GP. Since both run as hardware user accesses, the shadow
+//! keeps two roots per guest address space ([`ShadowPaging::select_root`]): a
+//! kernel-mode root, filled by the guest kernel's supervisor walks and mapping
+//! every page it may touch user-accessible, and a user-mode root, filled by
+//! user walks, in which the guest's supervisor-only pages are absent (a user
+//! access to one is a true #PF with the guest's error code, U/S set). Each change
+//! of the virtual CPL switches the root, which on real hardware reloads CR3 and
+//! flushes the TLB: vmlab flushes the TLB, counts it
+//! ([`ShadowStats::root_switches`]) and charges [`shadow::ROOT_SWITCH_CYCLES`]
+//! to the exit cycles. Both roots are resynchronized by a guest CR3 write and
+//! trimmed by INVLPG. The sensitive instructions reported are the same as at
+//! ring 1 (LAR, LSL, VERR and VERW now answer for ring 3).
 //!
 //! **hw-assist**: the guest runs at ring 0 in "non-root" mode with its own
 //! control registers and tables. Exits happen where the [`ExitControls`] say;
@@ -277,10 +302,10 @@ impl Vmm {
         let guest_ring = match cfg.mode {
             ExecMode::Bare => return Ok(None),
             ExecMode::TrapEmulate { guest_ring } => {
-                if !(1..=2).contains(&guest_ring) {
+                if !(1..=3).contains(&guest_ring) {
                     return Err(HostError::BadConfig(format!(
                         "trap-emulate guest_ring {guest_ring}: the guest kernel can be deprivileged \
-                         to ring 1 or 2 (ring 3 would make it indistinguishable from its user mode)"
+                         to ring 1, 2 or 3"
                     )));
                 }
                 guest_ring
@@ -338,21 +363,49 @@ impl Vmm {
         }
     }
 
-    /// The guest's privilege level as it believes it to be.
+    /// The guest's privilege level as it believes it to be: the virtual CPL the
+    /// VMM tracks at guest ring 3, else told by the hardware ring.
     pub fn guest_cpl(&self, cpu: &CpuState) -> u8 {
-        if self.trap_emulate() && self.vcpu.deprivileged && cpu.cpl == self.guest_ring {
+        if !(self.trap_emulate() && self.vcpu.deprivileged) {
+            cpu.cpl
+        } else if self.ring3() {
+            self.vcpu.cpl
+        } else if cpu.cpl == self.guest_ring {
             0
         } else {
             cpu.cpl
         }
     }
 
+    /// The guest kernel shares hardware ring 3 with its user mode: the VMM tracks
+    /// the virtual CPL and keeps two shadow roots.
+    fn ring3(&self) -> bool {
+        self.trap_emulate() && self.guest_ring == 3
+    }
+
     /// The hardware ring that runs guest privilege level `vcpl`.
     fn hw_ring(&self, vcpl: u8) -> u8 {
-        if vcpl == 0 && self.trap_emulate() {
+        if self.ring3() {
+            3
+        } else if vcpl == 0 && self.trap_emulate() {
             self.guest_ring
         } else {
             vcpl
+        }
+    }
+
+    /// Moves the deprivileged guest to virtual CPL `vcpl`: the hardware ring, and at
+    /// guest ring 3 the virtual CPL and the shadow root (kernel-mode root at CPL 0,
+    /// user-mode root otherwise); a root switch flushes the TLB and is charged
+    /// [`shadow::ROOT_SWITCH_CYCLES`].
+    pub(crate) fn enter_cpl(&mut self, host: &mut dyn VmmHost, cpu: &mut CpuState, vcpl: u8) {
+        cpu.cpl = self.hw_ring(vcpl);
+        if self.ring3() {
+            self.vcpu.cpl = vcpl;
+            if self.shadow.select_root(vcpl == 0) {
+                host.flush_tlb();
+                self.exits.cycles += shadow::ROOT_SWITCH_CYCLES as u64;
+            }
         }
     }
 
@@ -517,7 +570,7 @@ impl Vmm {
     fn fetch(&self, mem: &mut dyn PhysMem, cpu: &CpuState) -> Result<Instruction, Exception> {
         let cs = cpu.sreg(SegReg::Cs);
         let linear = cs.base.wrapping_add(cpu.eip);
-        let acc = if cpu.cpl == 3 {
+        let acc = if self.guest_cpl(cpu) == 3 {
             access::USER
         } else {
             access::READ

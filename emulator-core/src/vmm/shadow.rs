@@ -13,6 +13,12 @@
 //! injection. The VMM does not write-protect the guest's page tables, so a
 //! guest CR3 write resynchronizes the shadow (its tables are dropped and
 //! refilled on demand), exactly as a CR3 write empties a TLB.
+//!
+//! When the guest kernel runs at ring 3 each space has two roots: the
+//! kernel-mode root, used at virtual CPL 0, walks the guest's tables as a
+//! supervisor and maps what they allow user-accessible (the hardware sees only
+//! user accesses); the user-mode root keeps the guest's U/S bits, so the
+//! kernel's supervisor-only pages are absent from it.
 
 use alloc::collections::BTreeMap;
 use alloc::vec;
@@ -45,8 +51,13 @@ pub struct ShadowTable {
 /// The shadow of one guest address space.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct ShadowSpace {
-    /// Shadow page tables by page-directory index.
+    /// Shadow page tables by page-directory index (the only root at guest ring 1
+    /// or 2; the user-mode root at guest ring 3).
     pub tables: BTreeMap<u32, ShadowTable>,
+    /// The kernel-mode root at guest ring 3: the same space with the guest's
+    /// supervisor pages mapped user-accessible, used while the virtual CPL is 0.
+    #[serde(default)]
+    pub kernel_tables: BTreeMap<u32, ShadowTable>,
     /// When it was last made active (for eviction).
     pub last_used: u64,
 }
@@ -66,7 +77,16 @@ pub struct ShadowStats {
     pub spaces_built: u64,
     /// Translations found already in the shadow (after a TLB miss).
     pub hits: u64,
+    /// Switches between the kernel-mode and user-mode roots (guest ring 3: each
+    /// change of the virtual CPL reloads the hardware CR3 and flushes the TLB).
+    #[serde(default)]
+    pub root_switches: u64,
 }
+
+/// What one switch between the kernel-mode and user-mode shadow roots costs, in
+/// cycles: the hardware CR3 load and the TLB refill it causes (reported with the
+/// exit cycles, like them not added to virtual time).
+pub const ROOT_SWITCH_CYCLES: u32 = 400;
 
 /// All shadow address spaces, and which one the hardware uses.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -75,6 +95,10 @@ pub struct ShadowPaging {
     active: Option<u32>,
     switches: u64,
     next_table: u32,
+    /// The kernel-mode root is active (guest ring 3, virtual CPL 0): supervisor
+    /// accesses of the guest kernel arrive as user accesses of the hardware.
+    #[serde(default)]
+    kernel_root: bool,
     /// Counters.
     pub stats: ShadowStats,
 }
@@ -103,7 +127,8 @@ impl ShadowPaging {
                     .map(|(k, _)| *k);
                 if let Some(v) = victim {
                     if let Some(s) = self.spaces.remove(&v) {
-                        self.stats.tables_dropped += s.tables.len() as u64;
+                        self.stats.tables_dropped +=
+                            (s.tables.len() + s.kernel_tables.len()) as u64;
                     }
                 }
             }
@@ -112,8 +137,9 @@ impl ShadowPaging {
         }
         let switches = self.switches;
         if let Some(space) = self.spaces.get_mut(&key) {
-            self.stats.tables_dropped += space.tables.len() as u64;
+            self.stats.tables_dropped += (space.tables.len() + space.kernel_tables.len()) as u64;
             space.tables.clear();
+            space.kernel_tables.clear();
             space.last_used = switches;
         }
         self.active = Some(key);
@@ -122,9 +148,27 @@ impl ShadowPaging {
     /// Drops every shadow table of every space (the guest changed CR0.PG/WP or CR4).
     pub fn drop_all(&mut self) {
         for space in self.spaces.values_mut() {
-            self.stats.tables_dropped += space.tables.len() as u64;
+            self.stats.tables_dropped += (space.tables.len() + space.kernel_tables.len()) as u64;
             space.tables.clear();
+            space.kernel_tables.clear();
         }
+    }
+
+    /// Guest ring 3: makes the kernel-mode root (`true`) or the user-mode root
+    /// active, keeping both filled. Returns whether the root changed (the caller
+    /// then flushes the hardware TLB, as the CR3 load would).
+    pub fn select_root(&mut self, kernel: bool) -> bool {
+        let changed = self.kernel_root != kernel;
+        if changed {
+            self.kernel_root = kernel;
+            self.stats.root_switches += 1;
+        }
+        changed
+    }
+
+    /// The kernel-mode root is the active one.
+    pub fn kernel_root(&self) -> bool {
+        self.kernel_root
     }
 
     /// INVLPG: forgets the shadow translation of the page holding `linear`.
@@ -132,21 +176,8 @@ impl ShadowPaging {
         let Some(space) = self.active.and_then(|k| self.spaces.get_mut(&k)) else {
             return;
         };
-        let pdi = linear >> 22;
-        let large = space.tables.get(&pdi).map(|t| t.from_large_page);
-        match large {
-            Some(true) => {
-                space.tables.remove(&pdi);
-                self.stats.tables_dropped += 1;
-            }
-            Some(false) => {
-                if let Some(t) = space.tables.get_mut(&pdi) {
-                    if let Some(e) = t.entries.get_mut(((linear >> 12) & 0x3ff) as usize) {
-                        *e = 0;
-                    }
-                }
-            }
-            None => {}
+        for tables in [&mut space.tables, &mut space.kernel_tables] {
+            self.stats.tables_dropped += invalidate_in(tables, linear);
         }
     }
 
@@ -175,10 +206,17 @@ impl ShadowPaging {
         let pdi = linear >> 22;
         let pti = ((linear >> 12) & 0x3ff) as usize;
         let wp = regs.cr0 & cr0::WP != 0;
+        let kernel = self.kernel_root;
         if let Some(e) = self
             .spaces
             .get(&key)
-            .and_then(|s| s.tables.get(&pdi))
+            .and_then(|s| {
+                if kernel {
+                    s.kernel_tables.get(&pdi)
+                } else {
+                    s.tables.get(&pdi)
+                }
+            })
             .and_then(|t| t.entries.get(pti).copied())
         {
             if e & pte::P != 0 && permits(e, acc) {
@@ -186,16 +224,27 @@ impl ShadowPaging {
                 return Ok((e & !0xfff, tlb_bits(e), ShadowOutcome::Hit));
             }
         }
-        let m = match guest_walk(mem, regs, linear, acc, &mut |a| a) {
+        // the kernel-mode root: the hardware's user access is the guest kernel's
+        // supervisor access, and every page it may touch is mapped user-accessible
+        let guest_acc = if kernel { acc & !access::USER } else { acc };
+        let m = match guest_walk(mem, regs, linear, guest_acc, &mut |a| a) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.true_faults += 1;
                 return Err(e);
             }
         };
-        let entry = shadow_entry(&m, acc, wp);
+        let mut entry = shadow_entry(&m, guest_acc, wp);
+        if kernel {
+            entry |= pte::US;
+        }
         let space = self.spaces.entry(key).or_default();
-        let table = match space.tables.entry(pdi) {
+        let tables = if kernel {
+            &mut space.kernel_tables
+        } else {
+            &mut space.tables
+        };
+        let table = match tables.entry(pdi) {
             alloc::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             alloc::collections::btree_map::Entry::Vacant(v) => {
                 let host_address =
@@ -262,6 +311,28 @@ impl ShadowPaging {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// INVLPG in one root: drops the table of a 4 MiB guest page, else one entry;
+/// returns the tables dropped.
+fn invalidate_in(tables: &mut BTreeMap<u32, ShadowTable>, linear: u32) -> u64 {
+    let pdi = linear >> 22;
+    match tables.get(&pdi).map(|t| t.from_large_page) {
+        Some(true) => {
+            tables.remove(&pdi);
+            1
+        }
+        Some(false) => {
+            if let Some(e) = tables
+                .get_mut(&pdi)
+                .and_then(|t| t.entries.get_mut(((linear >> 12) & 0x3ff) as usize))
+            {
+                *e = 0;
+            }
+            0
+        }
+        None => 0,
     }
 }
 
@@ -410,6 +481,43 @@ mod tests {
             tlb::USER,
             "user read: read-only again"
         );
+    }
+
+    #[test]
+    fn ring_three_kernel_root_maps_supervisor_pages_for_user_accesses_only_there() {
+        let mut ram = Ram::new(0x10000);
+        let regs = two_level(&mut ram);
+        ram.write_u32(0x2000 + 3 * 4, 0x8000 | pte::P | pte::RW); // supervisor page
+        let mut sp = ShadowPaging::default();
+        assert!(sp.select_root(true));
+        assert!(!sp.select_root(true), "already the kernel root");
+        // the guest kernel's access arrives as a user access of hardware ring 3
+        let (f, bits, _) = sp
+            .translate(&mut ram, regs, 0x3000, access::USER | access::WRITE)
+            .unwrap();
+        assert_eq!(f, 0x8000);
+        assert_eq!(
+            bits & tlb::USER,
+            tlb::USER,
+            "user-accessible in the kernel root"
+        );
+        assert!(sp.select_root(false));
+        let e = sp.translate(&mut ram, regs, 0x3000, access::USER);
+        assert_eq!(
+            e,
+            Err(Exception::PageFault {
+                linear: 0x3000,
+                error_code: 5
+            }),
+            "absent from the user root: the guest's own fault"
+        );
+        assert!(sp.select_root(true));
+        let (_, _, o) = sp.translate(&mut ram, regs, 0x3000, access::USER).unwrap();
+        assert_eq!(o, ShadowOutcome::Hit, "the kernel root was kept");
+        sp.invalidate(0x3000);
+        let (_, _, o) = sp.translate(&mut ram, regs, 0x3000, access::USER).unwrap();
+        assert_eq!(o, ShadowOutcome::Filled, "INVLPG trims both roots");
+        assert_eq!(sp.stats.root_switches, 3);
     }
 
     #[test]

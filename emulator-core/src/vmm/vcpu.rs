@@ -51,6 +51,11 @@ pub struct VirtualCpu {
     /// The guest is in protected mode and runs deprivileged (false: the VMM
     /// interprets the guest's real-mode code).
     pub deprivileged: bool,
+    /// The virtual CPL at guest ring 3, where the hardware ring cannot tell the
+    /// guest's kernel (0) from its user mode (3): set by every injection through
+    /// the guest's IDT and every emulated IRET or far return.
+    #[serde(default)]
+    pub cpl: u8,
 }
 
 impl VirtualCpu {
@@ -68,6 +73,7 @@ impl VirtualCpu {
             ldtr: cpu.ldtr,
             tr: cpu.tr,
             deprivileged: false,
+            cpl: cpu.cpl,
         }
     }
     /// The guest's paging registers.
