@@ -226,6 +226,8 @@ pub fn run(opts: &Options) -> Result<bool> {
     let (native_mips, last) = native_median(&runner, &rom, &["--mem", "64"], runs)?;
     println!("vmlab native: {last}");
     let rss_mib = num(&last, "peak_rss_kib")? / 1024.0;
+    // Our exact count for this ROM (the per-iteration extrapolation is for other ITERs).
+    let ours = num(&last, "instructions")?;
     let (general_mips, _) = native_median(&runner, &rom, &["--mem", "64", "--general"], 1)?;
     rows.push(Row::new(
         "mix: vmlab native (fast tier)",
@@ -249,7 +251,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let unicorn = if opts.no_peers {
         Err(anyhow::anyhow!("--no-peers"))
     } else {
-        unicorn_median(&rom, &rom1, &rom2, opts.iter, runs, ours_for(opts.iter))
+        unicorn_median(&rom, &rom1, &rom2, opts.iter, runs, ours)
     };
     match &unicorn {
         Ok(u) => {
@@ -292,7 +294,7 @@ pub fn run(opts: &Options) -> Result<bool> {
             Err(e) => rows.push(Row::missing("mix: v86", &format!("{e:#}"), "")),
         }
     }
-    match crate::bench_wasm::node_mips(opts.iter, runs, ours_for(opts.iter)) {
+    match crate::bench_wasm::node_mips(opts.iter, runs, ours) {
         Ok(w) => {
             rows.push(Row::new(
                 "mix: vmlab Wasm under Node.js",
