@@ -82,6 +82,10 @@ struct Pass<'a> {
     /// A critical expression of the current statement is not known yet.
     critical_unknown: bool,
     dropped_errors: usize,
+    /// Inside `struc NAME`: the offset counter and the name.
+    structure: Option<(i64, String)>,
+    /// Inside `istruc NAME`: where the instance starts in the output, and the name.
+    instance: Option<(usize, String)>,
 }
 
 fn uses_here(e: &Expr) -> bool {
@@ -175,6 +179,51 @@ impl Pass<'_> {
         Some(v.n)
     }
 
+    /// Pads a structure instance that started at output offset `start` up to `offset`.
+    fn pad_instance(&mut self, line: usize, pos: usize, start: usize, offset: i64) {
+        let have = (self.out.len() - start) as i64;
+        if offset < have {
+            self.err((line, pos, format!("structure field at offset {offset} overlaps data already written ({have} bytes)")));
+            return;
+        }
+        if self.room(line, pos, (offset - have) as u64) {
+            self.out
+                .resize(self.out.len() + (offset - have) as usize, 0);
+        }
+    }
+
+    /// Handles a statement inside `struc`; false if it must not be assembled normally.
+    fn struc_stmt(&mut self, st: &Stmt) -> bool {
+        let line = st.line;
+        match &st.kind {
+            Kind::Empty | Kind::Equ(..) | Kind::EndStruc(_) => return true,
+            Kind::Res { unit, count, pos } => {
+                if let Some(c) = self.scalar(line, *pos, count, "reserve count", false) {
+                    if let Some((offset, _)) = &mut self.structure {
+                        *offset = offset.wrapping_add(c.wrapping_mul(*unit as i64));
+                    }
+                }
+            }
+            Kind::Align {
+                n, bss: true, pos, ..
+            } => {
+                if let Some(a) = self.scalar(line, *pos, n, "alignment", true) {
+                    if let Some((offset, _)) = &mut self.structure {
+                        if a > 0 {
+                            *offset = offset.wrapping_add(a - 1) / a * a;
+                        }
+                    }
+                }
+            }
+            _ => self.err((
+                line,
+                0,
+                "only `resb'-style reservations and `alignb' can go inside `struc'".into(),
+            )),
+        }
+        false
+    }
+
     /// Records an error; past a bound they are only counted.
     fn err(&mut self, e: LError) {
         if self.errors.len() < MAX_KEPT_ERRORS {
@@ -230,9 +279,58 @@ impl Pass<'_> {
 
     fn stmt(&mut self, st: &Stmt, grow: bool) {
         let line = st.line;
+        if self.structure.is_some() && !self.struc_stmt(st) {
+            return;
+        }
         match &st.kind {
             Kind::Empty | Kind::Equ(..) => {}
             Kind::Bits(b) => self.bits = *b,
+            Kind::Struc(name, pos) => {
+                if self.structure.is_some() {
+                    self.err((line, *pos, "`struc' inside another `struc'".into()));
+                    return;
+                }
+                self.define(line, *pos, name, 0, false);
+                self.structure = Some((0, name.clone()));
+            }
+            Kind::IStruc(name, pos) => {
+                if self.instance.is_some() {
+                    self.err((line, *pos, "`istruc' inside another `istruc'".into()));
+                    return;
+                }
+                self.instance = Some((self.out.len(), name.clone()));
+            }
+            Kind::At(field, pos, data) => {
+                let Some((start, _)) = self.instance.clone() else {
+                    self.err((line, *pos, "`at' outside `istruc'".into()));
+                    return;
+                };
+                let Some(offset) = self.scalar(line, *pos, field, "`at' field", false) else {
+                    return;
+                };
+                self.pad_instance(line, *pos, start, offset);
+                let inner = Stmt {
+                    line,
+                    label: None,
+                    times: None,
+                    kind: (**data).clone(),
+                };
+                self.stmt(&inner, grow);
+            }
+            Kind::IEnd(pos) => match self.instance.take() {
+                Some((start, name)) => {
+                    let size = self.syms.get(&format!("{name}_size")).map(|s| s.value);
+                    match size {
+                        Some(size) => self.pad_instance(line, *pos, start, size),
+                        None => self.err((line, *pos, format!("symbol `{name}_size' not defined"))),
+                    }
+                }
+                None => self.err((line, *pos, "`iend' without `istruc'".into())),
+            },
+            Kind::EndStruc(pos) => match self.structure.take() {
+                Some((size, name)) => self.define(line, *pos, &format!("{name}_size"), size, false),
+                None => self.err((line, *pos, "`endstruc' without `struc'".into())),
+            },
             Kind::Org(e, pos) => {
                 if let Some(v) = self.scalar(line, *pos, e, "`org' value", true) {
                     if let Some(prev) = self.org_seen {
@@ -241,6 +339,8 @@ impl Pass<'_> {
                         }
                     }
                     self.org_seen = Some(v);
+                    // Labels after `org` use it at once (NASM knows it in the first pass too).
+                    self.origin = v;
                 }
             }
             Kind::Align { n, fill, bss, pos } => {
@@ -394,6 +494,8 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             critical_stmt: false,
             critical_unknown: false,
             dropped_errors: 0,
+            structure: None,
+            instance: None,
         };
         let monotone = pass_no > MONOTONE_AFTER;
         for (idx, st) in stmts.iter().enumerate() {
@@ -423,8 +525,16 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                 continue;
             }
             if let Some((name, pos)) = &st.label {
-                let here = p.here();
-                p.define(st.line, *pos, name, here, true);
+                match &p.structure {
+                    Some((offset, _)) => {
+                        let offset = *offset;
+                        p.define(st.line, *pos, name, offset, false);
+                    }
+                    None => {
+                        let here = p.here();
+                        p.define(st.line, *pos, name, here, true);
+                    }
+                }
             }
             let count = match &st.times {
                 None => 1,
@@ -479,6 +589,13 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             if len > 0 {
                 p.spans.push((st.line, start as u32, len as u32));
             }
+        }
+        if let Some((_, name)) = p.structure.take() {
+            let at = stmts
+                .iter()
+                .find(|st| matches!(&st.kind, Kind::Struc(n, _) if *n == name))
+                .map_or(0, |st| st.line);
+            p.err((at, 0, format!("`struc {name}' without `endstruc'")));
         }
         let new_origin = p.org_seen.unwrap_or(0);
         let changed = p.changed || new_origin != origin;

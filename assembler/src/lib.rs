@@ -4,6 +4,20 @@
 //! into the bytes `nasm -f bin` would produce, a listing that maps every emitted byte
 //! range to its source line, and the symbol table. It never touches a file system, so
 //! the browser and the command line share it.
+//!
+//! The language: `bits 16/32` (and `[bits]`, `use16/32`), `org`, labels and `.local`
+//! labels, `equ`, `times`, `db/dw/dd/dq` with strings and character constants,
+//! `resb/resw/resd/resq`, `align`/`alignb`, `struc`/`istruc`, `$` and `$$`, NASM's
+//! numbers and operators; the preprocessor's `%define` (also with parameters),
+//! `%xdefine`, `%undef`, `%assign`, `%if/%elif/%else/%endif` and the `%ifdef` family,
+//! `%include`, `%macro`, `%rep` and `%+`; every legacy-encoded integer and system
+//! instruction of 16/32-bit x86 that iced-x86 knows, with `o16/o32/a16/a32`,
+//! `rep/lock` and segment prefixes, `byte/word/dword` sizes, `short/near/far/strict`.
+//!
+//! Encodings follow NASM's choices byte for byte: the shortest form, sign-extended
+//! immediates, the `r/m, reg` direction for register pairs, NASM's base-register
+//! hints, and its multi-pass sizing of jumps and of values computed from labels,
+//! including its first-pass optimism about forward references.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -33,7 +47,7 @@ pub const DEFAULT_MAX_INCLUDE_DEPTH: usize = 32;
 /// Default limit on the number of errors reported.
 pub const DEFAULT_MAX_ERRORS: usize = 100;
 /// Default limit on the number of source lines after preprocessing.
-pub const DEFAULT_MAX_LINES: usize = 4 << 20;
+pub const DEFAULT_MAX_LINES: usize = 2 << 20;
 
 /// Returns the text of an `%include`d file, given the name written in the source.
 pub type IncludeFn<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -50,7 +64,8 @@ pub struct Options<'a> {
     pub max_include_depth: usize,
     /// Most errors reported; the rest are summarised in one last message.
     pub max_errors: usize,
-    /// Most source lines after preprocessing.
+    /// Most source lines after preprocessing (macro and `%rep` expansion may look
+    /// at twice as many before giving up).
     pub max_lines: usize,
 }
 

@@ -99,6 +99,16 @@ pub(crate) enum Kind {
         pos: usize,
     },
     Insn(Insn),
+    /// `struc NAME`: labels up to `endstruc` are offsets into a structure.
+    Struc(String, usize),
+    /// `endstruc`: defines `NAME_size`.
+    EndStruc(usize),
+    /// `istruc NAME`: an instance of a structure follows.
+    IStruc(String, usize),
+    /// `at FIELD, db ...`: pads the instance up to the field, then the data.
+    At(Expr, usize, alloc::boxed::Box<Kind>),
+    /// `iend`: pads the instance to `NAME_size`.
+    IEnd(usize),
 }
 
 /// A parsed statement.
@@ -375,6 +385,77 @@ impl LineParser<'_> {
         };
         let lower = word.to_ascii_lowercase();
         let end = self.end;
+        if lower == "struc" {
+            let Some(name) = ident(toks.get(i + 1)) else {
+                return Err((
+                    self.pos_at(i + 1),
+                    "`struc' expects a structure name".into(),
+                ));
+            };
+            *self.scope = name.to_string();
+            return Ok(Some(Stmt {
+                line,
+                label,
+                times,
+                kind: Kind::Struc(name.to_string(), self.pos_at(i + 1)),
+            }));
+        }
+        if lower == "istruc" {
+            let Some(name) = ident(toks.get(i + 1)) else {
+                return Err((
+                    self.pos_at(i + 1),
+                    "`istruc' expects a structure name".into(),
+                ));
+            };
+            return Ok(Some(Stmt {
+                line,
+                label,
+                times,
+                kind: Kind::IStruc(name.to_string(), self.pos_at(i + 1)),
+            }));
+        }
+        if lower == "iend" {
+            return Ok(Some(Stmt {
+                line,
+                label,
+                times,
+                kind: Kind::IEnd(toks[i].pos),
+            }));
+        }
+        if lower == "at" {
+            let rest = &toks[i + 1..];
+            let Some(comma) = rest.iter().position(|t| t.kind == Tok::Op(",")) else {
+                return Err((
+                    self.pos_at(i + 1),
+                    "`at' expects a field, a comma and data".into(),
+                ));
+            };
+            let field = self.expr_at(&rest[..comma], rest[comma].pos)?;
+            let data = &rest[comma + 1..];
+            let dname = ident(data.first())
+                .map(|w| w.to_ascii_lowercase())
+                .unwrap_or_default();
+            let Some(inner @ Kind::Data { .. }) = self.directive(&dname, data, 0, end)? else {
+                return Err((
+                    data.first().map_or(end, |t| t.pos),
+                    "`at' data must be `db', `dw', `dd' or `dq'".into(),
+                ));
+            };
+            return Ok(Some(Stmt {
+                line,
+                label,
+                times,
+                kind: Kind::At(field, self.pos_at(i + 1), alloc::boxed::Box::new(inner)),
+            }));
+        }
+        if lower == "endstruc" {
+            return Ok(Some(Stmt {
+                line,
+                label,
+                times,
+                kind: Kind::EndStruc(toks[i].pos),
+            }));
+        }
         if let Some(k) = self.directive(&lower, &toks[i..], i, end)? {
             return Ok(Some(Stmt {
                 line,
@@ -494,8 +575,7 @@ impl LineParser<'_> {
                 Kind::Empty
             }
             "cpu" | "global" | "default" => Kind::Empty,
-            "extern" | "common" | "absolute" | "incbin" | "struc" | "endstruc" | "istruc"
-            | "iend" | "at" => {
+            "extern" | "common" | "absolute" | "incbin" => {
                 return Err((
                     toks[0].pos,
                     format!("`{lower}' is not supported in flat binaries"),

@@ -94,8 +94,24 @@ struct Pp<'a> {
     errors: Vec<PpError>,
     limits: Limits,
     stack: Vec<u32>,
-    in_macro: bool,
     includes: usize,
+    macros: BTreeMap<String, Macro>,
+    /// `%define NAME(a, b) body`: parameter names and body.
+    fdefines: BTreeMap<String, (Vec<String>, String)>,
+    macro_uses: u64,
+    /// Lines processed so far, expansions included.
+    work: usize,
+    /// A limit was hit; nothing more is processed.
+    halted: bool,
+}
+
+/// A multi-line macro from `%macro NAME COUNT ... %endmacro`.
+struct Macro {
+    min: usize,
+    max: usize,
+    /// The last parameter takes the rest of the line (`%macro NAME 1+`).
+    greedy: bool,
+    body: Vec<(Loc, String)>,
 }
 
 struct NoSymbols;
@@ -128,8 +144,12 @@ pub(crate) fn run(
         errors: Vec::new(),
         limits,
         stack: Vec::new(),
-        in_macro: false,
         includes: 0,
+        macros: BTreeMap::new(),
+        fdefines: BTreeMap::new(),
+        macro_uses: 0,
+        work: 0,
+        halted: false,
     };
     for (k, v) in defines {
         pp.defines.insert(k.clone(), v.clone().unwrap_or_default());
@@ -217,6 +237,40 @@ impl Pp<'_> {
                         continue;
                     }
                 }
+                if let Some((params, body)) = self.fdefines.get(name) {
+                    let after = text[i..].trim_start();
+                    if after.starts_with('(') && !active.iter().any(|a| a == name) {
+                        let open = text.len() - after.len();
+                        let Some((args, end)) = call_args(text, open) else {
+                            return Err(format!("expecting `)' to end the arguments of `{name}'"));
+                        };
+                        if args.len() != params.len()
+                            && !(params.is_empty() && args.len() == 1 && args[0].is_empty())
+                        {
+                            return Err(format!(
+                                "`{name}' expects {} arguments, got {}",
+                                params.len(),
+                                args.len()
+                            ));
+                        }
+                        let substituted = replace_params(body, params, &args);
+                        if active.len() >= MAX_EXPANSION_DEPTH {
+                            return Err(format!("macro expansion of `{name}' nested too deeply"));
+                        }
+                        active.push(name.to_string());
+                        let sub: Vec<u32> =
+                            alloc::vec![base.get(start).copied().unwrap_or(0); substituted.len()];
+                        self.expand(&substituted, &sub, active, out, map)?;
+                        active.pop();
+                        if out.len() > MAX_LINE_EXPANSION {
+                            return Err(format!(
+                                "macro expansion exceeds {MAX_LINE_EXPANSION} bytes"
+                            ));
+                        }
+                        i = end;
+                        continue;
+                    }
+                }
             } else {
                 i += 1;
                 while i < b.len() && !b[i].is_ascii() {
@@ -241,7 +295,8 @@ impl Pp<'_> {
                 while j < b.len() && is_ident_char(b[j]) {
                     j += 1;
                 }
-                if self.defines.contains_key(&text[i..j]) {
+                if self.defines.contains_key(&text[i..j]) || self.fdefines.contains_key(&text[i..j])
+                {
                     any = true;
                     break;
                 }
@@ -250,13 +305,20 @@ impl Pp<'_> {
                 i += 1;
             }
         }
-        if !any {
+        if !any && !text.contains("%+") {
             return Ok((text.to_string(), None));
         }
         let base: Vec<u32> = (0..text.len() as u32).collect();
         let mut out = String::new();
         let mut map = Vec::new();
         self.expand(text, &base, &mut Vec::new(), &mut out, &mut map)?;
+        // `a %+ b` pastes two tokens together.
+        while let Some(p) = out.find("%+") {
+            let left = out[..p].trim_end().len();
+            let right = p + 2 + (out[p + 2..].len() - out[p + 2..].trim_start().len());
+            out.replace_range(left..right, "");
+            map.drain(left..right.min(map.len()));
+        }
         Ok((out, Some(map)))
     }
 
@@ -307,31 +369,82 @@ impl Pp<'_> {
         }
         self.stack.push(idx);
         let mut conds: Vec<Cond> = Vec::new();
-        let nlines = self
-            .files
-            .get(idx as usize)
-            .map_or(0, |f| f.line_starts.len());
-        for ln in 1..=nlines as u32 {
-            if self.out.len() >= self.limits.max_lines {
-                let loc = Loc {
-                    file: idx,
-                    line: ln,
-                };
+        let lines: Vec<(Loc, String)> = match self.files.get(idx as usize) {
+            Some(f) => (1..=f.line_starts.len() as u32)
+                .map(|ln| {
+                    (
+                        Loc {
+                            file: idx,
+                            line: ln,
+                        },
+                        f.line(ln).to_string(),
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        self.block(&lines, &mut conds, 0);
+        for c in conds {
+            self.err(
+                c.loc,
+                0,
+                "`%if' without `%endif' at the end of the file".into(),
+            );
+        }
+        self.stack.pop();
+    }
+
+    /// Preprocesses a run of lines (a file, a `%rep` body or a macro expansion).
+    fn block(&mut self, lines: &[(Loc, String)], conds: &mut Vec<Cond>, depth: usize) {
+        if self.halted {
+            return;
+        }
+        if depth > MAX_EXPANSION_DEPTH {
+            if let Some((loc, _)) = lines.first() {
                 self.err(
-                    loc,
+                    *loc,
+                    0,
+                    format!("macros and `%rep' nested deeper than {MAX_EXPANSION_DEPTH}"),
+                );
+            }
+            return;
+        }
+        let mut i = 0;
+        while i < lines.len() {
+            // Every line looked at counts, so macros that call themselves or nested
+            // `%rep`s cannot run away even when they produce nothing.
+            self.work += 1;
+            if self.work > self.limits.max_lines.saturating_mul(2) {
+                if !self.halted {
+                    self.halted = true;
+                    self.err(
+                        lines[i].0,
+                        0,
+                        format!(
+                            "preprocessing stopped after {} lines of macro and `%rep' expansion",
+                            self.work - 1
+                        ),
+                    );
+                }
+                return;
+            }
+            if self.out.len() >= self.limits.max_lines {
+                if self.halted {
+                    return;
+                }
+                self.halted = true;
+                self.err(
+                    lines[i].0,
                     0,
                     format!(
                         "source exceeds {} lines after preprocessing",
                         self.limits.max_lines
                     ),
                 );
-                break;
+                return;
             }
-            let loc = Loc {
-                file: idx,
-                line: ln,
-            };
-            let raw = self.files[idx as usize].line(ln).to_string();
+            let (loc, raw) = (lines[i].0, lines[i].1.clone());
+            i += 1;
             let text = match lexer::comment_start(&raw) {
                 Some(c) => &raw[..c],
                 None => &raw[..],
@@ -339,12 +452,6 @@ impl Pp<'_> {
             let trimmed = text.trim_start();
             let lead = text.len() - trimmed.len();
             let active = conds.last().is_none_or(|c| c.active);
-            if self.in_macro {
-                if trimmed.to_ascii_lowercase().starts_with("%endm") {
-                    self.in_macro = false;
-                }
-                continue;
-            }
             if let Some(rest) = trimmed.strip_prefix('%') {
                 let Some((dname, args)) = split_ident(rest) else {
                     if active {
@@ -370,7 +477,8 @@ impl Pp<'_> {
                             if name.is_empty() {
                                 self.err(loc, args_pos, format!("`%{d}' expects a macro name"));
                             }
-                            self.defines.contains_key(name) == (d == "ifdef")
+                            (self.defines.contains_key(name) || self.fdefines.contains_key(name))
+                                == (d == "ifdef")
                         };
                         conds.push(Cond {
                             active: active && v,
@@ -392,7 +500,8 @@ impl Pp<'_> {
                             self.eval_cond(loc, args_pos, args)
                         } else {
                             let name = args.split_whitespace().next().unwrap_or("");
-                            self.defines.contains_key(name) == (d == "elifdef")
+                            (self.defines.contains_key(name) || self.fdefines.contains_key(name))
+                                == (d == "elifdef")
                         };
                         if let Some(top) = conds.last_mut() {
                             top.active = outer && !taken && v;
@@ -421,12 +530,22 @@ impl Pp<'_> {
                             self.err(loc, args_pos, format!("`%{d}' expects a macro name"));
                             continue;
                         };
-                        if body.starts_with('(') {
-                            self.err(
-                                loc,
-                                args_pos + name.len(),
-                                "function-like macros are not supported".into(),
-                            );
+                        if let Some(rest) = body.strip_prefix('(') {
+                            let Some(close) = rest.find(')') else {
+                                self.err(
+                                    loc,
+                                    args_pos + name.len(),
+                                    "expecting `)' after the macro parameters".into(),
+                                );
+                                continue;
+                            };
+                            let params: Vec<String> = rest[..close]
+                                .split(',')
+                                .map(|p| p.trim().to_string())
+                                .filter(|p| !p.is_empty())
+                                .collect();
+                            let body = rest[close + 1..].trim().to_string();
+                            self.fdefines.insert(name.to_string(), (params, body));
                             continue;
                         }
                         let mut body = body.trim().to_string();
@@ -444,6 +563,7 @@ impl Pp<'_> {
                     "undef" => {
                         let name = args.split_whitespace().next().unwrap_or("");
                         self.defines.remove(name);
+                        self.fdefines.remove(name);
                     }
                     "assign" | "iassign" => {
                         let Some((name, body)) = split_ident(args) else {
@@ -479,11 +599,59 @@ impl Pp<'_> {
                     "include" => self.include_file(loc, args_pos, args),
                     "error" | "fatal" => self.err(loc, lead, format!("%{d}: {args}")),
                     "warning" | "line" | "pragma" => {}
-                    "macro" | "imacro" | "rmacro" | "rep" => {
-                        self.err(loc, lead, format!("`%{d}' is not supported"));
-                        if d != "rep" {
-                            self.in_macro = true;
+                    "macro" | "imacro" => {
+                        let end = find_end(lines, i, &["macro", "imacro"], &["endmacro", "endm"]);
+                        let Some(end) = end else {
+                            self.err(loc, lead, format!("`%{d}' without `%endmacro'"));
+                            return;
+                        };
+                        self.define_macro(loc, args_pos, args, &lines[i..end]);
+                        i = end + 1;
+                    }
+                    "rep" => {
+                        let Some(end) = find_end(lines, i, &["rep"], &["endrep"]) else {
+                            self.err(loc, lead, "`%rep' without `%endrep'".into());
+                            return;
+                        };
+                        let body = &lines[i..end];
+                        i = end + 1;
+                        let Some(count) = self.eval_number(loc, args_pos, args) else {
+                            continue;
+                        };
+                        if count < 0 {
+                            self.err(loc, args_pos, format!("`%rep' count {count} is negative"));
+                            continue;
                         }
+                        let room = self.limits.max_lines.saturating_sub(self.out.len()) as u64;
+                        if (count as u64).saturating_mul(body.len().max(1) as u64)
+                            > room.saturating_add(1)
+                        {
+                            self.err(
+                                loc,
+                                args_pos,
+                                format!(
+                                    "`%rep' count {count} exceeds the limit of {} lines",
+                                    self.limits.max_lines
+                                ),
+                            );
+                            continue;
+                        }
+                        for _ in 0..count {
+                            if self.halted {
+                                break;
+                            }
+                            let mut inner = Vec::new();
+                            self.block(body, &mut inner, depth + 1);
+                            for c in inner {
+                                self.err(c.loc, 0, "`%if' without `%endif' inside `%rep'".into());
+                            }
+                        }
+                    }
+                    "endrep" | "endmacro" | "endm" => {
+                        self.err(loc, lead, format!("`%{d}' without a matching start"))
+                    }
+                    "rmacro" | "exitrep" | "exitmacro" | "rotate" => {
+                        self.err(loc, lead, format!("`%{d}' is not supported"))
                     }
                     _ => self.err(
                         loc,
@@ -496,6 +664,18 @@ impl Pp<'_> {
             if !active {
                 continue;
             }
+            if let Some(expansion) = self
+                .expand_line(text)
+                .ok()
+                .and_then(|(t, _)| self.macro_call(loc, &t))
+            {
+                let mut inner = Vec::new();
+                self.block(&expansion, &mut inner, depth + 1);
+                for c in inner {
+                    self.err(c.loc, 0, "`%if' without `%endif' inside a macro".into());
+                }
+                continue;
+            }
             match self.expand_line(text) {
                 Ok((t, colmap)) => self.out.push(PLine {
                     loc,
@@ -505,14 +685,118 @@ impl Pp<'_> {
                 Err(m) => self.err(loc, lead, m),
             }
         }
-        for c in conds {
-            self.err(
-                c.loc,
-                0,
-                "`%if' without `%endif' at the end of the file".into(),
-            );
+    }
+
+    fn eval_number(&mut self, loc: Loc, pos: usize, text: &str) -> Option<i64> {
+        let (expanded, _) = match self.expand_line(text) {
+            Ok(x) => x,
+            Err(m) => {
+                self.err(loc, pos, m);
+                return None;
+            }
+        };
+        let toks = match lexer::tokenize(&expanded) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err(loc, pos, e.message);
+                return None;
+            }
+        };
+        let mut p = expr::Parser::new(&toks, "", expanded.len());
+        match p.expr().and_then(|e| expr::eval(&e, &NoSymbols)) {
+            Ok(v) if v.unknown.is_none() && p.i == toks.len() => Some(v.n),
+            Ok(_) => {
+                self.err(loc, pos, "a constant expression is needed here".into());
+                None
+            }
+            Err((_, m)) => {
+                self.err(loc, pos, m);
+                None
+            }
         }
-        self.stack.pop();
+    }
+
+    fn define_macro(&mut self, loc: Loc, pos: usize, args: &str, body: &[(Loc, String)]) {
+        let mut words = args.split_whitespace();
+        let (Some(name), Some(spec)) = (words.next(), words.next()) else {
+            self.err(
+                loc,
+                pos,
+                "`%macro' expects a name and a parameter count".into(),
+            );
+            return;
+        };
+        let greedy = spec.ends_with('+');
+        let spec = spec.trim_end_matches('+');
+        let (min, max) = match spec.split_once('-') {
+            Some((a, b)) => (
+                a.parse().ok(),
+                if b == "*" {
+                    Some(usize::MAX)
+                } else {
+                    b.parse().ok()
+                },
+            ),
+            None => (spec.parse().ok(), spec.parse().ok()),
+        };
+        let (Some(min), Some(max)) = (min, max) else {
+            self.err(
+                loc,
+                pos,
+                format!("invalid parameter count `{spec}' in `%macro'"),
+            );
+            return;
+        };
+        self.macros.insert(
+            name.to_string(),
+            Macro {
+                min,
+                max,
+                greedy,
+                body: body.to_vec(),
+            },
+        );
+    }
+
+    /// If `text` calls a multi-line macro, returns its expansion (with the line's label first).
+    fn macro_call(&mut self, loc: Loc, text: &str) -> Option<Vec<(Loc, String)>> {
+        if self.macros.is_empty() {
+            return None;
+        }
+        let t = text.trim_start();
+        let (label, rest) = match split_ident(t) {
+            Some((l, r)) if r.starts_with(':') && !self.macros.contains_key(l) => {
+                (Some(l), r[1..].trim_start())
+            }
+            _ => (None, t),
+        };
+        let (name, args) = split_ident(rest)?;
+        let m = self.macros.get(name)?;
+        let mut params = split_args(args);
+        if m.greedy && m.max > 0 && params.len() > m.max {
+            let tail = params.split_off(m.max - 1).join(", ");
+            params.push(tail);
+        }
+        if params.len() < m.min || params.len() > m.max {
+            let msg = format!(
+                "macro `{name}' expects {} to {} parameters, got {}",
+                m.min,
+                m.max,
+                params.len()
+            );
+            self.err(loc, 0, msg);
+            return Some(Vec::new());
+        }
+        self.macro_uses += 1;
+        let id = self.macro_uses;
+        let mut out = Vec::new();
+        if let Some(l) = label {
+            out.push((loc, format!("{l}:")));
+        }
+        for (bloc, line) in &m.body {
+            out.push((*bloc, substitute(line, &params, id)));
+        }
+        Some(out)
     }
 
     fn include_file(&mut self, loc: Loc, pos: usize, args: &str) {
@@ -576,4 +860,178 @@ impl Pp<'_> {
         let idx = (self.files.len() - 1) as u32;
         self.file(idx);
     }
+}
+
+/// Index of the line that closes the block opened just before `lines[from]`.
+fn find_end(lines: &[(Loc, String)], from: usize, open: &[&str], close: &[&str]) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, (_, raw)) in lines.iter().enumerate().skip(from) {
+        let Some(rest) = raw.trim_start().strip_prefix('%') else {
+            continue;
+        };
+        let Some((name, _)) = split_ident(rest) else {
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        if open.contains(&name.as_str()) {
+            depth += 1;
+        } else if close.contains(&name.as_str()) {
+            if depth == 0 {
+                return Some(k);
+            }
+            depth -= 1;
+        }
+    }
+    None
+}
+
+/// Splits macro arguments at top-level commas (quotes, brackets and braces group).
+fn split_args(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        if let Some(q) = quote {
+            cur.push(c);
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                cur.push(c);
+            }
+            ')' | ']' | '}' => {
+                depth -= 1;
+                cur.push(c);
+            }
+            ',' if depth == 0 => out.push(core::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    if !s.trim().is_empty() {
+        out.push(cur);
+    }
+    out.into_iter()
+        .map(|a| {
+            let t = a.trim();
+            t.strip_prefix('{')
+                .and_then(|x| x.strip_suffix('}'))
+                .unwrap_or(t)
+                .to_string()
+        })
+        .collect()
+}
+
+/// Replaces `%1`..`%9`, `%{N}`, `%0` and `%%local` in one line of a macro body.
+fn substitute(line: &str, params: &[String], id: u64) -> String {
+    let b = line.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if b.get(i + 1) == Some(&b'%') && b.get(i + 2).is_some_and(|&c| is_ident_start(c)) {
+                out.push_str(&format!("..@{id}."));
+                i += 2;
+                continue;
+            }
+            let (num, len) = if b.get(i + 1) == Some(&b'{') {
+                match line.get(i + 2..).and_then(|r| r.find('}')) {
+                    Some(e) => (
+                        line.get(i + 2..i + 2 + e)
+                            .and_then(|d| d.parse::<usize>().ok()),
+                        e + 3,
+                    ),
+                    None => (None, 0),
+                }
+            } else {
+                let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                (
+                    line.get(i + 1..i + 1 + digits)
+                        .and_then(|d| d.parse::<usize>().ok()),
+                    digits + 1,
+                )
+            };
+            if let Some(n) = num {
+                if n == 0 {
+                    out.push_str(&format!("{}", params.len()));
+                } else if let Some(p) = params.get(n - 1) {
+                    out.push_str(p);
+                }
+                i += len;
+                continue;
+            }
+        }
+        let ch = line[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// The arguments of a function-like macro call whose `(` is at `open`, and the index
+/// just after the closing `)`.
+fn call_args(text: &str, open: usize) -> Option<(Vec<String>, usize)> {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    for (k, c) in text[open..].char_indices() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    let inner = &text[open + 1..open + k];
+                    return Some((
+                        split_args(inner)
+                            .into_iter()
+                            .chain(inner.trim().is_empty().then(String::new))
+                            .collect(),
+                        open + k + 1,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Replaces whole-word parameter names in a function-like macro body.
+fn replace_params(body: &str, params: &[String], args: &[String]) -> String {
+    let b = body.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if is_ident_start(b[i]) && (i == 0 || !is_ident_char(b[i - 1])) {
+            let mut j = i + 1;
+            while j < b.len() && is_ident_char(b[j]) {
+                j += 1;
+            }
+            let word = &body[i..j];
+            match params.iter().position(|p| p == word) {
+                Some(k) => out.push_str(args.get(k).map_or("", |a| a.as_str())),
+                None => out.push_str(word),
+            }
+            i = j;
+        } else {
+            let ch = body[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }

@@ -168,3 +168,15 @@ fn forward_reference_in_times_is_an_error_like_nasm() {
         "t.asm:1:7: error: `times' count uses a symbol defined later in the source\ntimes n db 0\n      ^\n"
     );
 }
+
+#[test]
+fn struc_misuse() {
+    assert_eq!(
+        errors("struc s\n.a: resb 1\n"),
+        "t.asm:1:1: error: `struc s' without `endstruc'\nstruc s\n^\n"
+    );
+    assert_eq!(
+        errors("struc s\n  mov ax, 1\nendstruc\n"),
+        "t.asm:2:1: error: only `resb'-style reservations and `alignb' can go inside `struc'\n  mov ax, 1\n^\n"
+    );
+}

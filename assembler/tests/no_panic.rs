@@ -47,6 +47,7 @@ fn check(src: &str) {
     let opts = Options {
         include: Some(&include),
         max_output_bytes: 1 << 20,
+        max_lines: 100_000,
         ..Options::default()
     };
     match assemble("fuzz.asm", src, &opts) {
@@ -268,6 +269,13 @@ fn pathological_inputs_are_bounded() {
     }
     chain.push_str("db M0\n");
     check(&chain);
+    check("%define F(x) F(x) F(x)\ndb F(1)\n");
+    check("%define F(x) G(x,x)\n%define G(a,b) F(a) F(b)\ndb F(1)\n");
+    // Recursive macros and huge repetitions.
+    check("%macro R 0\nR\n%endmacro\nR\n");
+    check("%macro R 0\nR\nR\n%endmacro\nR\n");
+    check("%rep 1000000000\nnop\n%endrep\n");
+    check("%rep 100000\n%rep 100000\nnop\n%endrep\n%endrep\n");
     // An include that includes itself (the callback in `check` serves any short name).
     check("%include \"x\"\n");
     // Huge counts and outputs.

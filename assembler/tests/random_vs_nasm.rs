@@ -354,6 +354,12 @@ fn random_jump_layouts_match_nasm() {
         let bits = if seed % 2 == 0 { 16 } else { 32 };
         let nl = 3 + r.below(22);
         let mut lines = vec![format!("bits {bits}")];
+        if seed % 3 == 0 {
+            lines.push(format!(
+                "org {:#x}",
+                [0x7c00, 0x10_0000, 0xf_0000][r.below(3)]
+            ));
+        }
         for i in 0..10 + r.below(70) {
             let (k, j) = (r.below(nl), r.below(nl));
             lines.push(match r.below(11) {

@@ -1,6 +1,7 @@
 //! The core's [`Machine`] as the harness's [`GuestMachine`], and the assembler
 //! (`vmlab-asm`) as its [`Assembler`]: the pair the browser and the grader use.
 
+use emulator_core::vmm::ExitReason;
 use emulator_core::{CpuState, EventKind, FlatEntry, Machine, MachineConfig, StopReason};
 
 use crate::target::{Assembler, Entry, GuestMachine, MachineFactory};
@@ -30,6 +31,10 @@ impl GuestMachine for CoreMachine {
     }
     fn cpu_mut(&mut self) -> &mut CpuState {
         self.0.cpu_mut()
+    }
+    fn guest_cpl(&self) -> u8 {
+        let cpu = self.0.cpu();
+        self.0.vmm().map_or(cpu.cpl, |v| v.guest_cpl(cpu))
     }
     fn run(&mut self, budget: u64) -> StopReason {
         self.0.run(budget)
@@ -61,11 +66,24 @@ impl GuestMachine for CoreMachine {
         last.reverse();
         last
     }
-    fn vm_exits(&self, _reason: &str) -> Option<u64> {
-        None
+    fn vm_exits(&self, reason: &str) -> Option<u64> {
+        let vmm = self.0.vmm()?;
+        let reason = ExitReason::ALL.into_iter().find(|r| r.name() == reason)?;
+        Some(vmm.exits.count(reason))
     }
     fn sensitive_reports(&self) -> Option<Vec<String>> {
-        None
+        let vmm = self.0.vmm()?;
+        Some(
+            vmm.reports()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} at {:#010x}: the guest saw {}, a real machine gives {}",
+                        r.instruction, r.linear_eip, r.saw, r.real
+                    )
+                })
+                .collect(),
+        )
     }
 }
 

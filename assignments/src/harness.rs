@@ -208,9 +208,14 @@ fn check_stop(
     problems: &mut Vec<String>,
 ) {
     let eip = m.cpu().eip;
+    let (cpl, ring) = (m.guest_cpl(), m.cpu().cpl);
     let where_ = format!(
-        "EIP = {eip:#010x}, CPL {}, after {} instructions",
-        m.cpu().cpl,
+        "EIP = {eip:#010x}, CPL {cpl}{}, after {} instruction(s)",
+        if cpl == ring {
+            String::new()
+        } else {
+            format!(" (ring {ring} on the hardware)")
+        },
         m.icount()
     );
     match stop {
@@ -270,7 +275,10 @@ fn check_observations(m: &dyn GuestMachine, t: &TestSpec, problems: &mut Vec<Str
             continue;
         };
         let (value, mask) = want.parts();
-        let got = reg.get(&cpu);
+        let got = match reg {
+            Reg::Cpl => u32::from(m.guest_cpl()),
+            _ => reg.get(&cpu),
+        };
         if got & mask != value {
             if mask == u32::MAX {
                 problems.push(format!(

@@ -17,6 +17,9 @@ pub trait GuestMachine {
     fn cpu(&self) -> &CpuState;
     /// The architectural state, for setting a test's inputs.
     fn cpu_mut(&mut self) -> &mut CpuState;
+    /// The privilege level the guest believes it runs at (under trap-and-emulate the
+    /// hardware runs the guest kernel at ring 1 or 2 and this says 0).
+    fn guest_cpl(&self) -> u8;
     /// Runs at most `budget` instructions.
     fn run(&mut self, budget: u64) -> StopReason;
     /// Instructions retired.

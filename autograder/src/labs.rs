@@ -62,15 +62,17 @@ pub fn run(args: Args) -> ExitCode {
             "#", "id", "kind", "visible", "hidden", "points"
         );
         for r in &rows {
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            let num = |k: &str| r[k].as_f64().unwrap_or_default();
             println!(
                 "{:<3} {:<14} {:<10} {:>7} {:>6} {:>6}  {}",
-                r["order"],
-                r["id"].as_str().unwrap_or(""),
-                r["kind"].as_str().unwrap_or(""),
-                r["visible_tests"],
-                r["hidden_tests"],
-                r["points"],
-                r["title"].as_str().unwrap_or("")
+                num("order"),
+                text("id"),
+                text("kind"),
+                num("visible_tests"),
+                num("hidden_tests"),
+                num("points"),
+                text("title")
             );
         }
     }

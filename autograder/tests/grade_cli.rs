@@ -215,6 +215,8 @@ fn the_gradescope_bundle_has_setup_and_run_autograder() {
     );
     assert_eq!(code, 0);
     assert!(j["score"].as_f64().is_some_and(|s| s > 0.0));
+    // The bundle holds a copy of vmlab: do not leave it behind.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -522,3 +522,23 @@ fn each_exit_is_logged_at_the_instruction_that_caused_it() {
     }
     assert!(checked > 20, "{checked}");
 }
+
+#[test]
+fn nested_walk_probe_shows_eight_references_and_changes_nothing() {
+    let image = rom("kernel/kernel");
+    let mut m = machine(NESTED);
+    m.load_rom(&image).expect("ROM loads");
+    assert_eq!(m.run(400_000), StopReason::BudgetExhausted);
+    assert!(m.cpu().paging(), "the kernel has paging on by now");
+    let before = m.snapshot();
+    let walk = m.nested_walk(0x0040_0000).expect("a nested walk");
+    assert_eq!(walk.steps.len(), 8, "{walk:#?}");
+    assert_eq!(walk.host_physical, m.translate(0x0040_0000).physical);
+    let after = m.snapshot();
+    assert_eq!(
+        serde_json::to_string(&before).ok(),
+        serde_json::to_string(&after).ok(),
+        "a probe changes nothing"
+    );
+    assert!(machine(TRAP).nested_walk(0).is_none());
+}

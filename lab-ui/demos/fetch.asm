@@ -26,5 +26,6 @@ next_char:
 done:
     cli
     hlt
+    jmp done               ; a halted CPU stays halted
 
 message: db "fetch, decode, execute: done", 10, 0

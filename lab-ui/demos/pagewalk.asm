@@ -34,3 +34,4 @@ paging_on:
 done:
     cli
     hlt
+    jmp done               ; a halted CPU stays halted

@@ -30,6 +30,7 @@ next_char:
 done:
     cli
     hlt
+    jmp done               ; a halted CPU stays halted
 
 if_set:  db "IF = 1: POPF did what the kernel asked", 10, 0
 if_lost: db "IF = 0: POPF was ignored and nothing trapped", 10, 0

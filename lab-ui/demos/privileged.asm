@@ -21,3 +21,4 @@ start:
     cli
 done:
     hlt                     ; the VMM sees HLT with interrupts off: the guest is done
+    jmp done

@@ -48,6 +48,7 @@ next_char:
 done:
     cli
     hlt
+    jmp done               ; a halted CPU stays halted
 
 pf_handler:                 ; demand-zero: map the faulting page and retry
     push eax

@@ -35,10 +35,17 @@ const CHROMIUM_FLAGS: &[&str] = &[
 /// A headless Chromium session pointed at a served site.
 #[derive(Debug)]
 pub struct Browser {
-    driver: Child,
-    profile: PathBuf,
-    session: Option<Session>,
+    session: Session,
+    /// Dropped after `session` (field order), so the session is closed first.
+    _driver: Driver,
     site: String,
+}
+
+/// The chromedriver process group and the browser profile it uses.
+#[derive(Debug)]
+struct Driver {
+    child: Child,
+    profile: PathBuf,
 }
 
 impl Browser {
@@ -48,9 +55,13 @@ impl Browser {
         let port = free_port()?;
         let work = crate::target_dir().join("browser");
         fs::create_dir_all(&work)?;
+        let profile = work.join(format!("profile-{}-{port}", std::process::id()));
+        if profile.exists() {
+            fs::remove_dir_all(&profile)?;
+        }
         let log = work.join("chromedriver.log");
         let log_file = fs::File::create(&log)?;
-        let driver = Command::new(tools::CHROMEDRIVER.provides)
+        let child = Command::new(tools::CHROMEDRIVER.provides)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
@@ -59,30 +70,25 @@ impl Browser {
             .process_group(0)
             .spawn()
             .context("starting chromedriver")?;
-        let profile = work.join(format!("profile-{}-{port}", std::process::id()));
-        // From here on, Drop stops chromedriver and removes the profile, whatever fails.
-        let mut browser = Browser {
-            driver,
-            profile,
-            session: None,
-            site: site.trim_end_matches('/').to_owned(),
-        };
-        if browser.profile.exists() {
-            fs::remove_dir_all(&browser.profile)?;
-        }
+        // From here on, dropping `driver` stops chromedriver and removes the profile.
+        let mut driver = Driver { child, profile };
         let server = format!("http://127.0.0.1:{port}");
-        wait_ready(&server, &mut browser.driver)
+        wait_ready(&server, &mut driver.child)
             .with_context(|| format!("chromedriver did not start; see {}", log.display()))?;
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
-        args.push(format!("--user-data-dir={}", browser.profile.display()));
+        args.push(format!("--user-data-dir={}", driver.profile.display()));
         let capabilities = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
             "goog:chromeOptions": { "binary": tools::CHROMIUM.provides, "args": args },
             "goog:loggingPrefs": { "browser": "ALL" },
         });
-        browser.session = Some(Session::start(&server, capabilities)?);
-        Ok(browser)
+        let session = Session::start(&server, capabilities)?;
+        Ok(Browser {
+            session,
+            _driver: driver,
+            site: site.trim_end_matches('/').to_owned(),
+        })
     }
 
     /// The full URL of a path on the served site (`"/"` for the lab).
@@ -99,26 +105,27 @@ impl Browser {
 impl Deref for Browser {
     type Target = Session;
     fn deref(&self) -> &Session {
-        // `launch` returns a Browser only once its session exists.
-        self.session
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("a launched Browser has a session"))
+        &self.session
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        if let Some(session) = self.session.take() {
-            // Closing Chromium politely first; the group kill below covers a failure.
-            let _ = session.quit();
-        }
-        let pgid = self.driver.id();
+        // Close Chromium politely; the driver's group kill covers a failure.
+        let _ = self.session.quit();
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver leads its own process group, and Chromium runs inside it.
+        let group = format!("-{}", self.child.id());
         let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
+            .args(["-KILL", "--", &group])
             .stderr(Stdio::null())
             .status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.profile);
     }
 }

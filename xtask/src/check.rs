@@ -56,11 +56,10 @@ pub fn run(options: &Options) -> Result<bool> {
     let mut report: Vec<(&str, String)> = Vec::new();
 
     step::heading("tools");
-    let tools_ok = report_err(tools::ensure(&[
-        tools::NASM,
-        tools::CHROMIUM,
-        tools::CHROMEDRIVER,
-    ]));
+    // One apt run for everything: the test tools and the Wasm toolchain's packages.
+    let mut needed = vec![tools::NASM, tools::CHROMIUM, tools::CHROMEDRIVER];
+    needed.extend_from_slice(Toolchain::packages_needed());
+    let tools_ok = report_err(tools::ensure(&needed));
     total.gate("tools", tools_ok);
     report.push(("tools", verdict(tools_ok)));
 

@@ -12,6 +12,7 @@ mod server;
 mod site;
 mod step;
 mod tools;
+mod ui_tests;
 mod wasm;
 mod webdriver;
 

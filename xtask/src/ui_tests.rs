@@ -10,17 +10,50 @@ use std::time::Duration;
 
 /// Every lab test, in the order they run.
 pub const ALL: &[BrowserTest] = &[
-    BrowserTest { name: "lab_panels_and_help", run: panels_and_help },
-    BrowserTest { name: "lab_step_and_step_back", run: step_and_step_back },
-    BrowserTest { name: "lab_keyboard_shortcuts", run: keyboard_shortcuts },
-    BrowserTest { name: "lab_run_and_pause", run: run_and_pause },
-    BrowserTest { name: "lab_breakpoints_and_run_to_cursor", run: breakpoints },
-    BrowserTest { name: "lab_memory_translate_and_log", run: memory_translate_and_log },
-    BrowserTest { name: "lab_mode_switch", run: mode_switch },
-    BrowserTest { name: "lab_editor_error_markers", run: editor_error_markers },
-    BrowserTest { name: "lab_share_link_round_trip", run: share_link_round_trip },
-    BrowserTest { name: "lab_every_demo", run: every_demo },
-    BrowserTest { name: "lab_visible_tests", run: lab_visible_tests },
+    BrowserTest {
+        name: "lab_panels_and_help",
+        run: panels_and_help,
+    },
+    BrowserTest {
+        name: "lab_step_and_step_back",
+        run: step_and_step_back,
+    },
+    BrowserTest {
+        name: "lab_keyboard_shortcuts",
+        run: keyboard_shortcuts,
+    },
+    BrowserTest {
+        name: "lab_run_and_pause",
+        run: run_and_pause,
+    },
+    BrowserTest {
+        name: "lab_breakpoints_and_run_to_cursor",
+        run: breakpoints,
+    },
+    BrowserTest {
+        name: "lab_memory_translate_and_log",
+        run: memory_translate_and_log,
+    },
+    BrowserTest {
+        name: "lab_mode_switch",
+        run: mode_switch,
+    },
+    BrowserTest {
+        name: "lab_editor_error_markers",
+        run: editor_error_markers,
+    },
+    BrowserTest {
+        name: "lab_share_link_round_trip",
+        run: share_link_round_trip,
+    },
+    BrowserTest {
+        name: "lab_every_demo",
+        run: every_demo,
+    },
+    BrowserTest {
+        name: "lab_visible_tests",
+        run: lab_visible_tests,
+    },
 ];
 
 /// The ids of the lecture demos (as in lab-ui's `demos.rs`).
@@ -54,6 +87,8 @@ fn tid(id: &str) -> String {
 
 /// Opens the lab at `hash` and waits until the machine has drawn its first view.
 fn open(b: &Browser, hash: &str) -> Result<()> {
+    // A hash change alone would not reload the page.
+    b.goto("about:blank")?;
     b.open(&format!("/#{hash}"))?;
     b.wait_for(&format!("{} .dline", tid("panel-disasm")))
         .context("the lab never showed a disassembly")?;
@@ -100,7 +135,11 @@ fn js_string(b: &Browser, script: &str) -> Result<String> {
 
 fn reg(b: &Browser, name: &str) -> Result<String> {
     let row = b.text_testid(&format!("reg-{name}"))?;
-    Ok(row.split_whitespace().nth(1).unwrap_or_default().to_string())
+    Ok(row
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string())
 }
 
 fn wait_reg(b: &Browser, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> Result<String> {
@@ -137,6 +176,7 @@ fn stopped(b: &Browser) -> Result<()> {
 /// presentation mode switches the page's class.
 fn panels_and_help(b: &Browser) -> Result<()> {
     open(b, "demo=fetch-decode-execute")?;
+    ensure!(b.title()? == "vmlab", "the page title is {:?}", b.title()?);
     for id in [
         "panel-registers",
         "panel-disasm",
@@ -171,7 +211,10 @@ fn panels_and_help(b: &Browser) -> Result<()> {
         "vga-screen",
         "serial-output",
     ] {
-        ensure!(b.find(&tid(id))?.is_some(), "no element with data-testid={id}");
+        ensure!(
+            b.find(&tid(id))?.is_some(),
+            "no element with data-testid={id}"
+        );
     }
     let unlabelled = js(
         b,
@@ -185,14 +228,21 @@ fn panels_and_help(b: &Browser) -> Result<()> {
     );
     b.click_testid("btn-help")?;
     b.wait_for(&tid("help-overlay"))?;
-    ensure!(b.text_testid("help-overlay")?.contains("F10"), "the help lists F10");
+    ensure!(
+        b.text_testid("help-overlay")?.contains("F10"),
+        "the help lists F10"
+    );
     b.click_testid("help-close")?;
-    b.wait_until("the help to close", WAIT, |s| Ok(s.find(&tid("help-overlay"))?.is_none()))?;
+    b.wait_until("the help to close", WAIT, |s| {
+        Ok(s.find(&tid("help-overlay"))?.is_none())
+    })?;
     b.click_testid("btn-presentation")?;
     b.wait_for(".lab.presentation")?;
     b.screenshot("lab-presentation")?;
     b.click_testid("btn-presentation")?;
-    b.wait_until("normal view", WAIT, |s| Ok(s.find(".lab.presentation")?.is_none()))?;
+    b.wait_until("normal view", WAIT, |s| {
+        Ok(s.find(".lab.presentation")?.is_none())
+    })?;
     Ok(())
 }
 
@@ -211,7 +261,9 @@ fn step_and_step_back(b: &Browser) -> Result<()> {
     b.click_testid("btn-step")?;
     wait_reg(b, "eip", "EIP to move again", |v| v != eip1)?;
     b.click_testid("btn-step-back")?;
-    wait_reg(b, "eip", "EIP back at the second instruction", |v| v == eip1)?;
+    wait_reg(b, "eip", "EIP back at the second instruction", |v| {
+        v == eip1
+    })?;
     b.click_testid("btn-step-back")?;
     wait_reg(b, "eip", "EIP back at the start", |v| v == eip0)?;
     ensure!(reg(b, "esp")? == esp0, "ESP restored by the step back");
@@ -227,17 +279,28 @@ fn step_and_step_back(b: &Browser) -> Result<()> {
 fn keyboard_shortcuts(b: &Browser) -> Result<()> {
     open(b, "demo=fetch-decode-execute")?;
     let eip0 = wait_reg(b, "eip", "a loaded program", |v| v == "00010000")?;
-    js(b, "document.activeElement && document.activeElement.blur();")?;
+    js(
+        b,
+        "document.activeElement && document.activeElement.blur();",
+    )?;
     b.press_keys(&[key::F11])?;
     let eip1 = wait_reg(b, "eip", "F11 to step", |v| v != eip0)?;
     b.press_keys(&[key::F10])?;
     wait_reg(b, "eip", "F10 to step over", |v| v != eip1)?;
     b.press_keys(&[key::SHIFT, key::F11])?;
     wait_reg(b, "eip", "Shift+F11 to step back", |v| v == eip1)?;
+    b.execute(
+        "document.querySelector('[data-testid=btn-step]').focus();",
+        vec![],
+    )?;
+    b.press_keys(&[crate::webdriver::keys::ENTER])?;
+    wait_reg(b, "eip", "Enter on the focused Step button", |v| v != eip1)?;
     b.press_keys(&[key::F1])?;
     b.wait_for(&tid("help-overlay"))?;
     b.press_keys(&[key::ESCAPE])?;
-    b.wait_until("Escape to close the help", WAIT, |s| Ok(s.find(&tid("help-overlay"))?.is_none()))?;
+    b.wait_until("Escape to close the help", WAIT, |s| {
+        Ok(s.find(&tid("help-overlay"))?.is_none())
+    })?;
     Ok(())
 }
 
@@ -249,11 +312,14 @@ fn run_and_pause(b: &Browser) -> Result<()> {
     wait_reg(b, "eip", "the loop loaded", |v| v == "00010000")?;
     b.wait_until("a fresh machine", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
     b.click_testid("btn-run")?;
-    wait_text(b, "btn-run", "Pause")?;
+    b.wait_for_text(&tid("btn-run"), "Pause")?;
     let first = wait_reg(b, "eax", "EAX to count while running", |v| v != "00000000")?;
     wait_reg(b, "eax", "EAX to keep counting", |v| v != first)?;
     // The page answers while the guest runs.
-    ensure!(js(b, "return 1 + 1;")? == json!(2), "the page is responsive");
+    ensure!(
+        js(b, "return 1 + 1;")? == json!(2),
+        "the page is responsive"
+    );
     b.click_testid("btn-run")?;
     wait_text(b, "btn-run", "Run")?;
     stopped(b)?;
@@ -268,20 +334,34 @@ fn run_and_pause(b: &Browser) -> Result<()> {
 fn breakpoints(b: &Browser) -> Result<()> {
     open(b, "demo=fetch-decode-execute")?;
     let lines = b.find_all(".dline")?;
-    ensure!(lines.len() >= 8, "the disassembly shows {} lines", lines.len());
-    let target = lines[7].attribute("data-addr")?.context("a line without data-addr")?;
-    let cursor = lines[4].attribute("data-addr")?.context("a line without data-addr")?;
+    ensure!(
+        lines.len() >= 8,
+        "the disassembly shows {} lines",
+        lines.len()
+    );
+    let target = lines[7]
+        .attribute("data-addr")?
+        .context("a line without data-addr")?;
+    let cursor = lines[4]
+        .attribute("data-addr")?
+        .context("a line without data-addr")?;
     b.click(&format!(".dline[data-addr=\"{cursor}\"] .insn"))?;
     b.wait_for(&format!(".dline.cursor[data-addr=\"{cursor}\"]"))?;
     b.click_testid("btn-run-cursor")?;
     wait_reg(b, "eip", "run to cursor", |v| v == cursor)?;
-    b.click(&format!(".dline[data-addr=\"{target}\"] [data-testid=bp-toggle]"))?;
+    b.click(&format!(
+        ".dline[data-addr=\"{target}\"] [data-testid=bp-toggle]"
+    ))?;
     b.wait_for(&format!(".dline.bp[data-addr=\"{target}\"]"))?;
     b.click_testid("btn-run")?;
     wait_reg(b, "eip", "the breakpoint", |v| v == target)?;
     wait_text(b, "status", "breakpoint")?;
-    b.click(&format!(".dline[data-addr=\"{target}\"] [data-testid=bp-toggle]"))?;
-    b.wait_until("the breakpoint removed", WAIT, |s| Ok(s.find(".dline.bp")?.is_none()))?;
+    b.click(&format!(
+        ".dline[data-addr=\"{target}\"] [data-testid=bp-toggle]"
+    ))?;
+    b.wait_until("the breakpoint removed", WAIT, |s| {
+        Ok(s.find(".dline.bp")?.is_none())
+    })?;
     b.click_testid("btn-run")?;
     wait_text(b, "serial-output", "fetch, decode, execute: done")?;
     Ok(())
@@ -309,8 +389,15 @@ fn memory_translate_and_log(b: &Browser) -> Result<()> {
     b.click("[data-testid=pde]")?;
     b.wait_for("[data-testid=pte]")?;
     wait_text(b, "vga-screen", "Hi!")?;
-    ensure!(count(b, "[data-testid=tlb-entry]")? > 0, "the TLB holds entries");
+    ensure!(
+        count(b, "[data-testid=tlb-entry]")? > 0,
+        "the TLB holds entries"
+    );
     ensure!(count(b, "[data-testid=counter]")? > 0, "counters are shown");
+    b.screenshot("lab-page-walk-panels")?;
+    // The fetch demo's guest writes to the serial port: its log has I/O entries.
+    open(b, "demo=fetch-decode-execute&step=5")?;
+    wait_text(b, "status", "halted")?;
     let entries = count(b, "[data-testid=log-entry]")?;
     ensure!(entries > 0, "the log has entries");
     let reason = b
@@ -329,7 +416,6 @@ fn memory_translate_and_log(b: &Browser) -> Result<()> {
     })?;
     b.click("[data-testid=log-entry]")?;
     b.wait_for(".dline.cursor")?;
-    b.screenshot("lab-page-walk-panels")?;
     Ok(())
 }
 
@@ -340,8 +426,13 @@ fn mode_switch(b: &Browser) -> Result<()> {
         b.click_testid("btn-step")?;
         b.wait_until("a step", WAIT, |_| Ok(reg(b, "icount")? != "0"))?;
         select(b, "mode-select", mode)?;
-        b.wait_until(&format!("{mode} to load"), WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
-        let shown = js_string(b, "return document.querySelector('[data-testid=mode-select]').value;")?;
+        b.wait_until(&format!("{mode} to load"), WAIT, |_| {
+            Ok(reg(b, "icount")? == "0")
+        })?;
+        let shown = js_string(
+            b,
+            "return document.querySelector('[data-testid=mode-select]').value;",
+        )?;
         ensure!(shown == mode, "the mode switch shows {shown}, not {mode}");
         b.click_testid("btn-run")?;
         stopped(b)?;
@@ -378,7 +469,10 @@ fn share_link_round_trip(b: &Browser) -> Result<()> {
     b.click_testid("demo-next")?;
     wait_text(b, "demo-step-count", "step 2 of")?;
     let marker = "; shared by the round-trip test";
-    let source = js_string(b, "return document.querySelector('[data-testid=editor-text]').value;")?;
+    let source = js_string(
+        b,
+        "return document.querySelector('[data-testid=editor-text]').value;",
+    )?;
     set_source(b, &format!("{source}\n{marker}\n"))?;
     b.click_testid("btn-share")?;
     let mut hash = String::new();
@@ -386,13 +480,24 @@ fn share_link_round_trip(b: &Browser) -> Result<()> {
         hash = js_string(b, "return location.hash;")?;
         Ok(hash.contains("p="))
     })?;
-    ensure!(hash.contains("demo=page-walk") && hash.contains("step=1"), "hash {hash}");
+    ensure!(
+        hash.contains("demo=page-walk") && hash.contains("step=1"),
+        "hash {hash}"
+    );
     b.goto("about:blank")?;
     open(b, hash.trim_start_matches('#'))?;
     wait_text(b, "demo-step-count", "step 2 of")?;
-    let restored = js_string(b, "return document.querySelector('[data-testid=editor-text]').value;")?;
-    ensure!(restored.contains(marker), "the program came back: {restored:?}");
-    wait_reg(b, "cr3", "the demo replayed to its step", |v| v == "00080000")?;
+    let restored = js_string(
+        b,
+        "return document.querySelector('[data-testid=editor-text]').value;",
+    )?;
+    ensure!(
+        restored.contains(marker),
+        "the program came back: {restored:?}"
+    );
+    wait_reg(b, "cr3", "the demo replayed to its step", |v| {
+        v == "00080000"
+    })?;
     Ok(())
 }
 
@@ -416,20 +521,32 @@ fn every_demo(b: &Browser) -> Result<()> {
         let mut distinct = titles.clone();
         distinct.sort();
         distinct.dedup();
-        ensure!(distinct.len() == titles.len(), "{demo}: repeated step titles {titles:?}");
+        ensure!(
+            distinct.len() == titles.len(),
+            "{demo}: repeated step titles {titles:?}"
+        );
         match *demo {
-            "fetch-decode-execute" => wait_text(b, "serial-output", "fetch, decode, execute: done")?,
+            "fetch-decode-execute" => {
+                wait_text(b, "serial-output", "fetch, decode, execute: done")?
+            }
             "page-walk" => wait_text(b, "vga-screen", "Hi!")?,
             "popf" | "side-by-side" => {
                 b.wait_for(&tid("panel-compare"))?;
-                ensure!(count(b, "[data-testid=compare-serial]")? == 3, "{demo}: three modes");
+                ensure!(
+                    count(b, "[data-testid=compare-serial]")? == 3,
+                    "{demo}: three modes"
+                );
             }
             _ => {}
         }
         b.screenshot(&format!("demo-{demo}"))?;
         if total > 1 {
             b.click_testid("demo-prev")?;
-            wait_text(b, "demo-step-count", &format!("step {} of {total}", total - 1))?;
+            wait_text(
+                b,
+                "demo-step-count",
+                &format!("step {} of {total}", total - 1),
+            )?;
             ensure!(
                 b.text_testid("demo-step-title")? == titles[total - 2],
                 "{demo}: previous goes back one step"
@@ -446,16 +563,26 @@ fn lab_visible_tests(b: &Browser) -> Result<()> {
         b,
         "return [...document.querySelectorAll('[data-testid=lab-menu] option')].map(o => o.value).filter(v => v);",
     )?;
-    let Some(first) = labs.as_array().and_then(|a| a.first()).and_then(Value::as_str) else {
+    let Some(first) = labs
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(Value::as_str)
+    else {
         bail!("the lab menu is empty");
     };
     let first = first.to_string();
     select(b, "lab-menu", &first)?;
     b.wait_for(&tid("lab-page"))?;
-    ensure!(!b.text_testid("lab-statement")?.trim().is_empty(), "a statement is shown");
+    ensure!(
+        !b.text_testid("lab-statement")?.trim().is_empty(),
+        "a statement is shown"
+    );
     b.click_testid("lab-run-tests")?;
     b.wait_for_within(&tid("lab-results"), Duration::from_secs(30))?;
-    ensure!(count(b, "[data-testid=lab-test]")? > 0, "per-test results are listed");
+    ensure!(
+        count(b, "[data-testid=lab-test]")? > 0,
+        "per-test results are listed"
+    );
     wait_text(b, "lab-score", "visible tests:")?;
     b.wait_for(&tid("lab-download"))?;
     b.screenshot(&format!("lab-{first}"))?;

@@ -21,7 +21,19 @@ pub enum Toolchain {
     DebianWeb,
 }
 
+/// What the Debian toolchain needs.
+const DEBIAN_PACKAGES: &[tools::Package] = &[tools::RUSTC_WEB, tools::RUST_WEB_SRC, tools::LLD];
+
 impl Toolchain {
+    /// The Debian packages the Wasm build will need here (none with rustup's target).
+    pub fn packages_needed() -> &'static [tools::Package] {
+        if rustup_has_target() {
+            &[]
+        } else {
+            DEBIAN_PACKAGES
+        }
+    }
+
     /// Finds a toolchain that can build for [`TARGET`], installing Debian's when needed and allowed.
     pub fn ensure() -> Result<Toolchain> {
         step::heading("wasm toolchain");
@@ -30,7 +42,7 @@ impl Toolchain {
             return Ok(Toolchain::Rustup);
         }
         println!("rustup has no {TARGET} target here; using Debian's rustc-web with -Zbuild-std");
-        tools::ensure(&[tools::RUSTC_WEB, tools::RUST_WEB_SRC, tools::LLD])?;
+        tools::ensure(DEBIAN_PACKAGES)?;
         let version = step::output(Command::new(tools::RUSTC_WEB.provides).arg("--version"))
             .context("/usr/bin/rustc --version failed")?;
         let minor = version

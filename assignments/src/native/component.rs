@@ -150,16 +150,43 @@ fn tail(bytes: &[u8]) -> String {
 
 static SCRATCH: AtomicU32 = AtomicU32::new(0);
 
-/// A built submission program (removed with its scratch project when dropped).
+/// A built submission program (removed, with its scratch project and every build
+/// artifact of its package, when dropped: only the shared API crate stays cached).
 struct Built {
     project: PathBuf,
     binary: PathBuf,
+    /// The package's name (`submission-<pid>-<n>`).
+    name: String,
 }
 
 impl Drop for Built {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.project);
         let _ = std::fs::remove_file(&self.binary);
+        let Some(debug) = self.binary.parent() else {
+            return;
+        };
+        let _ = std::fs::remove_file(debug.join(format!("{}.d", self.name)));
+        let crate_name = self.name.replace('-', "_");
+        for (dir, prefix) in [
+            ("deps", format!("{crate_name}-")),
+            (".fingerprint", format!("{}-", self.name)),
+            ("incremental", format!("{crate_name}-")),
+        ] {
+            let Ok(entries) = std::fs::read_dir(debug.join(dir)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let path = e.path();
+                    let _ = if path.is_dir() {
+                        std::fs::remove_dir_all(&path)
+                    } else {
+                        std::fs::remove_file(&path)
+                    };
+                }
+            }
+        }
     }
 }
 
@@ -220,6 +247,7 @@ fn build(
     let built = Built {
         project: project.clone(),
         binary: binary.clone(),
+        name: name.clone(),
     };
     let mut cmd = Command::new(&env.cargo);
     cmd.args([
@@ -233,6 +261,7 @@ fn build(
     .arg(project.join("Cargo.toml"))
     .env("CARGO_TARGET_DIR", &env.target_dir)
     .env_remove("RUSTFLAGS")
+    .env("CARGO_INCREMENTAL", "0")
     .env("CARGO_TERM_COLOR", "never");
     let done = run_limited(cmd, Vec::new(), limit).map_err(Err)?;
     if done.timed_out {

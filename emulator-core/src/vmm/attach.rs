@@ -61,6 +61,26 @@ impl Machine {
         self.vmm.as_deref_mut()
     }
 
+    /// The two-dimensional walk of `linear` under nested paging, every memory
+    /// reference in order, as a side-effect-free probe (`None` unless the machine
+    /// runs under hardware assistance with nested paging and the guest has paging on).
+    pub fn nested_walk(&self, linear: u32) -> Option<super::nested::NestedWalk> {
+        let v = self.vmm.as_deref()?;
+        let nested = matches!(
+            v.mode(),
+            crate::config::ExecMode::HwAssist {
+                paging: crate::config::GuestPaging::Nested
+            }
+        );
+        if !nested || !self.cpu.paging() {
+            return None;
+        }
+        let regs = super::vcpu::PagingView::of(&self.cpu);
+        Some(super::nested::NestedPaging::probe(regs, linear, &|a| {
+            self.mem.read_u32(a)
+        }))
+    }
+
     /// Builds the VMM the configuration asks for.
     pub(crate) fn build_vmm(
         cfg: &crate::config::MachineConfig,
@@ -211,8 +231,9 @@ impl Machine {
     /// Instruction hook, before dispatch with EIP at the instruction: `true` when the
     /// VMM executed it (it retires as one instruction).
     pub(crate) fn vmm_before_execute(&mut self, insn: &Instruction) -> bool {
-        if self.vmm.is_none() {
-            return false;
+        match self.vmm.as_deref() {
+            Some(v) if v.interested(&self.cpu, insn) => {}
+            _ => return false,
         }
         let d = self.with_vmm(|v, m, cpu| v.before_execute(m, cpu, insn));
         if d != Delivery::Native {

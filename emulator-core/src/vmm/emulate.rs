@@ -78,6 +78,67 @@ impl Vmm {
         }
     }
 
+    /// Whether [`Vmm::before_execute`] has anything to do with `insn` (a cheap filter
+    /// the machine applies to every instruction first).
+    pub fn interested(&self, cpu: &CpuState, insn: &Instruction) -> bool {
+        let m = insn.mnemonic();
+        let writes_cr = || {
+            m == Mnemonic::Mov && insn.op0_kind() == OpKind::Register && insn.op0_register().is_cr()
+        };
+        match self.mode {
+            ExecMode::Bare => false,
+            ExecMode::TrapEmulate { .. } => {
+                if !self.vcpu.deprivileged {
+                    return (cpu.protected_mode() && cpu.cpl == 0 && !cpu.v86())
+                        || writes_cr()
+                        || m == Mnemonic::Lmsw;
+                }
+                if m == Mnemonic::Cpuid {
+                    return true;
+                }
+                self.guest_cpl(cpu) == 0
+                    && (matches!(
+                        m,
+                        Mnemonic::Vmcall
+                            | Mnemonic::Pushf
+                            | Mnemonic::Pushfd
+                            | Mnemonic::Popf
+                            | Mnemonic::Popfd
+                            | Mnemonic::Sgdt
+                            | Mnemonic::Sidt
+                            | Mnemonic::Sldt
+                            | Mnemonic::Str
+                            | Mnemonic::Smsw
+                            | Mnemonic::Lar
+                            | Mnemonic::Lsl
+                            | Mnemonic::Verr
+                            | Mnemonic::Verw
+                    ) || matches!(
+                        insn.code(),
+                        Code::Mov_rm16_Sreg
+                            | Code::Mov_r32m16_Sreg
+                            | Code::Pushw_CS
+                            | Code::Pushd_CS
+                            | Code::Pushw_SS
+                            | Code::Pushd_SS
+                    ))
+            }
+            ExecMode::HwAssist { .. } => {
+                is_io(m)
+                    || writes_cr()
+                    || matches!(
+                        m,
+                        Mnemonic::Cpuid
+                            | Mnemonic::Vmcall
+                            | Mnemonic::Hlt
+                            | Mnemonic::Clts
+                            | Mnemonic::Lmsw
+                            | Mnemonic::Invlpg
+                    )
+            }
+        }
+    }
+
     /// Sees each exception and interrupt before the hardware delivers it.
     pub fn intercept(
         &mut self,

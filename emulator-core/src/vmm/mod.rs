@@ -91,6 +91,16 @@
 //! as it would have bare, so the timer sees the same instruction stream in
 //! every mode.
 //!
+//! # Views
+//!
+//! Everything is data for the UI and the CLI: [`Machine::vmm`](crate::Machine::vmm)
+//! gives the [`Vmm`]; its [`ShadowPaging::spaces`], [`ShadowPaging::directory`]
+//! and [`ShadowPaging::table`] show the shadow tables beside the guest's,
+//! [`Vmm::nested_directory`] and [`Vmm::nested_table`] the nested table,
+//! [`Machine::nested_walk`](crate::Machine::nested_walk) one two-dimensional walk
+//! reference by reference, [`Vmm::stats`] the counters and reports (`vmlab run
+//! --json`), and [`Vmm::stop_on_exit`] makes a run stop after each exit.
+//!
 //! # Hypercalls
 //!
 //! [`hypercall`] documents the paravirtual interface: CPUID leaf 0x40000000

@@ -141,5 +141,99 @@ mod tests {
         assert_eq!(n.stats.references, 8);
         assert_eq!(n.stats.native_references, 2);
         assert_eq!(n.table(0x10000, 0).len(), 16);
+        let bytes = ram.0.clone();
+        let read = |a: u32| {
+            let i = a as usize;
+            bytes
+                .get(i..i + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let w = NestedPaging::probe(regs, 0x4123, &read);
+        assert_eq!(w.steps.len(), 8, "{w:#?}");
+        assert_eq!(w.host_physical, Some(0x9123));
+    }
+}
+
+/// One memory reference of a two-dimensional walk, for the UI.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct NestedWalkStep {
+    /// What was read ("nested PDE for guest PDE", "guest PTE", ...).
+    pub what: alloc::string::String,
+    /// The host-physical address read.
+    pub host_address: u32,
+    /// The entry read.
+    pub value: u32,
+}
+
+/// A two-dimensional walk as data: every reference, in order, and the outcome.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct NestedWalk {
+    /// The guest-linear address translated.
+    pub linear: u32,
+    /// The references, in the order the hardware makes them.
+    pub steps: Vec<NestedWalkStep>,
+    /// The host-physical address, or `None` when a guest entry is not present.
+    pub host_physical: Option<u32>,
+}
+
+impl NestedPaging {
+    /// The nested table's entries for guest-physical `gpa`: (PDE address, PDE, PTE
+    /// address, PTE), as the views place the table in the VMM's memory.
+    fn nested_entries(gpa: u32) -> [(u32, u32); 2] {
+        let pdi = gpa >> 22;
+        let table = NESTED_TABLE_BASE.wrapping_add(pdi.wrapping_mul(0x1000));
+        let pde_at = NESTED_TABLE_BASE.wrapping_sub(0x1000).wrapping_add(pdi * 4);
+        let pte_at = table.wrapping_add(((gpa >> 12) & 0x3ff) * 4);
+        [(pde_at, table | 0x27), (pte_at, (gpa & !0xfff) | 0x67)]
+    }
+
+    /// The walk [`NestedPaging::translate`] would make for `linear`, without side
+    /// effects (no A/D bits, no counting). `read` reads host-physical memory.
+    pub fn probe(regs: PagingView, linear: u32, read: &dyn Fn(u32) -> u32) -> NestedWalk {
+        let mut steps = Vec::new();
+        let nested = |steps: &mut Vec<NestedWalkStep>, gpa: u32, of: &str| {
+            for ((at, value), level) in Self::nested_entries(gpa).into_iter().zip(["PDE", "PTE"]) {
+                steps.push(NestedWalkStep {
+                    what: alloc::format!("nested {level} for {of} (guest-physical {gpa:#010x})"),
+                    host_address: at,
+                    value,
+                });
+            }
+            gpa
+        };
+        let pde_gpa = (regs.cr3 & !0xfff) | ((linear >> 22) << 2);
+        let pde_at = nested(&mut steps, pde_gpa, "the guest PDE");
+        let pde = read(pde_at);
+        steps.push(NestedWalkStep {
+            what: alloc::string::String::from("guest PDE"),
+            host_address: pde_at,
+            value: pde,
+        });
+        let done = |steps, host_physical| NestedWalk {
+            linear,
+            steps,
+            host_physical,
+        };
+        if pde & super::guest::pte::P == 0 {
+            return done(steps, None);
+        }
+        let gpa = if pde & super::guest::pte::PS != 0 && regs.cr4 & crate::state::cr4::PSE != 0 {
+            (pde & 0xffc0_0000) | (linear & 0x003f_ffff)
+        } else {
+            let pte_gpa = (pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2);
+            let pte_at = nested(&mut steps, pte_gpa, "the guest PTE");
+            let pte = read(pte_at);
+            steps.push(NestedWalkStep {
+                what: alloc::string::String::from("guest PTE"),
+                host_address: pte_at,
+                value: pte,
+            });
+            if pte & super::guest::pte::P == 0 {
+                return done(steps, None);
+            }
+            (pte & !0xfff) | (linear & 0xfff)
+        };
+        let hpa = nested(&mut steps, gpa, "the data");
+        done(steps, Some(hpa))
     }
 }

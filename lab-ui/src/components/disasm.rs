@@ -7,6 +7,14 @@ use super::{hex32, use_ctx, Panel};
 use crate::protocol::Command;
 use crate::state::Action;
 
+/// The encoding, cut to 6 bytes so that the instruction and its source line stay in view.
+fn short_bytes(hex: &str) -> String {
+    match hex.get(..12) {
+        Some(head) if hex.len() > 12 => format!("{head}…"),
+        _ => hex.to_string(),
+    }
+}
+
 /// The disassembly panel.
 #[function_component(Disasm)]
 pub fn disasm() -> Html {
@@ -37,7 +45,7 @@ pub fn disasm() -> Html {
                     { if is_bp { "●" } else if is_eip { "▶" } else { "" } }
                 </td>
                 <td class="mono addr" onclick={select.clone()}>{ hex32(addr) }</td>
-                <td class="mono bytes" onclick={select.clone()}>{ l.bytes.clone() }</td>
+                <td class="mono bytes" onclick={select.clone()} title={l.bytes.clone()}>{ short_bytes(&l.bytes) }</td>
                 <td class="mono insn" onclick={select}>{ l.text.clone() }</td>
                 <td class="mono src" data-testid="disasm-src">{ src }</td>
             </tr>

@@ -102,7 +102,7 @@ pub fn page_tables() -> Html {
     let walk = view.as_ref().and_then(|v| v.walk.as_ref()).map(walk_view);
     html! {
         <Panel id="panel-pagetables" title="Page tables" class="wide"
-               hint="The guest's two-level tables from CR3 (P present, W writable, U user, A accessed, D dirty, S 4 MiB). Beside them: the VMM's shadow or nested tables.">
+               hint="The guest's two-level tables from CR3 (P present, W writable, U user, A accessed, D dirty, S 4 MiB). Beside them: the VMM's shadow or nested tables. Expanding a PDE expands the same index in both trees, so corresponding entries sit side by side.">
             <form class="row" onsubmit={translate} data-testid="translate-form">
                 <label>{"translate linear "}<input ref={input} data-testid="translate-addr" aria-label="linear address to translate" size="10" placeholder="00400000"/></label>
                 <button type="submit" data-testid="translate-go">{"Walk"}</button>

@@ -23,6 +23,46 @@ pub fn code_bitness(cpu: &CpuState) -> u32 {
     }
 }
 
+/// The guest-physical address of `linear` through the guest's own tables (the
+/// virtual CPU's under trap-and-emulate), without touching A/D bits or the TLB.
+pub fn guest_translate(m: &Machine, linear: u32) -> Option<u32> {
+    let (cr0, cr3, cr4) = guest_paging(m);
+    if cr0 & emulator_core::state::cr0::PG == 0 {
+        return Some(linear);
+    }
+    let read = |addr: u32| {
+        let mut b = [0u8; 4];
+        m.peek_phys(addr, &mut b);
+        u32::from_le_bytes(b)
+    };
+    let pde = read((cr3 & !0xfff) | ((linear >> 22) << 2));
+    if pde & 1 == 0 {
+        return None;
+    }
+    if pde & 0x80 != 0 && cr4 & emulator_core::state::cr4::PSE != 0 {
+        return Some((pde & 0xffc0_0000) | (linear & 0x003f_ffff));
+    }
+    let pte = read((pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2));
+    (pte & 1 != 0).then_some((pte & !0xfff) | (linear & 0xfff))
+}
+
+/// Reads linear memory as the guest sees it, page by page; `false` when a page is
+/// not mapped by the guest.
+pub fn guest_peek_linear(m: &Machine, linear: u32, buf: &mut [u8]) -> bool {
+    let mut done = 0;
+    while done < buf.len() {
+        let addr = linear.wrapping_add(done as u32);
+        let in_page = (0x1000 - (addr & 0xfff)) as usize;
+        let len = in_page.min(buf.len() - done);
+        let Some(phys) = guest_translate(m, addr) else {
+            return false;
+        };
+        m.peek_phys(phys, &mut buf[done..done + len]);
+        done += len;
+    }
+    true
+}
+
 /// Decodes `count` instructions from `linear`; unreadable bytes end the listing.
 pub fn disassemble(m: &Machine, linear: u32, count: usize) -> Vec<DisasmLine> {
     let mut bytes = vec![0u8; count * 15];
@@ -32,9 +72,7 @@ pub fn disassemble(m: &Machine, linear: u32, count: usize) -> Vec<DisasmLine> {
         let addr = linear.wrapping_add(readable as u32);
         let in_page = (0x1000 - (addr & 0xfff)) as usize;
         let len = in_page.min(bytes.len() - readable);
-        if m.peek_linear(addr, &mut bytes[readable..readable + len])
-            .is_err()
-        {
+        if !guest_peek_linear(m, addr, &mut bytes[readable..readable + len]) {
             break;
         }
         readable += len;
@@ -87,7 +125,7 @@ pub fn memory(m: &Machine, addr: u32, space: Space, rows: u32) -> MemoryView {
                     m.peek_phys(a, &mut buf);
                     Some(buf)
                 }
-                Space::Linear => m.peek_linear(a, &mut buf).ok().map(|()| buf),
+                Space::Linear => guest_peek_linear(m, a, &mut buf).then_some(buf),
             }
         })
         .collect();

@@ -181,8 +181,8 @@ impl Session {
     pub fn step_over(&mut self) -> StopReason {
         let eip = self.linear_eip();
         let mut bytes = [0u8; 15];
-        let next = match self.machine.peek_linear(eip, &mut bytes) {
-            Ok(()) => {
+        let next = match collect::guest_peek_linear(&self.machine, eip, &mut bytes) {
+            true => {
                 let cpu = self.machine.cpu();
                 let bits = collect::code_bitness(cpu);
                 let mut d = Decoder::with_ip(bits, &bytes, u64::from(eip), DecoderOptions::NONE);
@@ -194,7 +194,7 @@ impl Session {
                     || i.has_repne_prefix();
                 (over && !i.is_invalid()).then(|| i.next_ip() as u32)
             }
-            Err(_) => None,
+            false => None,
         };
         match next {
             Some(target) => self.advance(Until::Linear(target), ADVANCE_BUDGET),
@@ -604,10 +604,12 @@ mod tests {
             v.new_events
         );
         s.advance(Until::Stop, ADVANCE_BUDGET);
-        assert_eq!(s.view(false).serial_append, "VM\n");
+        let v = s.view(false);
+        assert_eq!(v.serial_append, "VM\n");
+        assert!(v.disasm[0].text.starts_with("jmp"), "{:?}", v.disasm[0]);
 
         let (mut s, p) = session("shadow-paging", Mode::TrapEmulate);
-        s.advance(Until::Stop, ADVANCE_BUDGET);
+        assert_eq!(s.advance(Until::Stop, ADVANCE_BUDGET), StopReason::Halted);
         s.translate(0x0030_0000);
         let v = s.view(false);
         assert_eq!(v.serial_append, "demand-zero page mapped\n");
@@ -625,6 +627,19 @@ mod tests {
     }
 
     #[test]
+    fn nested_paging_shows_the_nested_table() {
+        let (mut s, _) = session("nested-paging", Mode::HwAssist);
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        let v = s.view(false);
+        assert!(v
+            .vmm_tables
+            .expect("nested tables")
+            .title
+            .starts_with("nested"));
+        assert_eq!(v.vga[0][0], (b'H', 0x1f));
+    }
+
+    #[test]
     fn popf_differs_only_under_trap_emulate() {
         let (s, _) = session("popf", Mode::TrapEmulate);
         let runs = compare(s.program());
@@ -634,5 +649,6 @@ mod tests {
             "IF = 0: POPF was ignored and nothing trapped\n"
         );
         assert_eq!(runs[2].serial, runs[0].serial);
+        assert!(runs.iter().all(|r| r.stop == "halted"), "{runs:?}");
     }
 }

@@ -22,8 +22,16 @@ impl Machine {
         if i.op0_kind() == OpKind::Register {
             let r = i.op0_register();
             if (Register::ES as u32..=Register::GS as u32).contains(&(r as u32)) {
+                // The increment uses the stack size in force before the load (POP SS
+                // may change SS.B), and ESP is only written once the load succeeded.
+                let new_sp = self.sp_add(size as u32);
+                let esp = if self.stack32() {
+                    new_sp
+                } else {
+                    (self.cpu.gpr[ESP] & 0xffff_0000) | new_sp
+                };
                 self.load_seg(r as usize - Register::ES as usize, v as u16)?;
-                self.set_sp(self.sp_add(size as u32));
+                self.cpu.gpr[ESP] = esp;
                 return Ok(());
             }
             self.set_sp(self.sp_add(size as u32));

@@ -347,15 +347,13 @@ impl Machine {
     pub(super) fn op_arpl(&mut self, d: &Decoded) -> Result<(), Exception> {
         self.require_protected()?;
         let src = self.reg_read(d.ins.op1_register()) & 3;
-        let mut adjusted = false;
-        self.op0_rmw(d, |_, v| {
-            if v & 3 < src {
-                adjusted = true;
-                Ok(Some((v & !3) | src))
-            } else {
-                Ok(None)
-            }
-        })?;
+        // The destination is only written when its RPL changes: an unchanged selector
+        // in a read-only segment does not fault (as on the 80386 and later).
+        let v = self.op_read(d, 0)?;
+        let adjusted = v & 3 < src;
+        if adjusted {
+            self.op_write(d, 0, (v & !3) | src)?;
+        }
         self.flags.set_zf(adjusted);
         Ok(())
     }
