@@ -217,6 +217,7 @@ impl Machine {
                 }
             };
             let lin_page = eip & !0xfff;
+            let mut remaining = limit - done;
             loop {
                 let off = (eip & 0xfff) as usize;
                 let op = &ops[off];
@@ -226,17 +227,16 @@ impl Machine {
                         ops[off] = self.fast_decode(phys, eip);
                         continue;
                     }
+                    done = limit - remaining;
                     break 'pages;
                 }
                 eip = r as u32;
-                done += 1;
-                if done == limit {
-                    break 'pages;
-                }
-                if eip & !0xfff != lin_page {
+                remaining -= 1;
+                if remaining == 0 || eip & !0xfff != lin_page {
                     break;
                 }
             }
+            done = limit - remaining;
         }
         self.cpu.eip = eip;
         if done > 0 {
