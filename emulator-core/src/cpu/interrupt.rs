@@ -2,8 +2,8 @@
 //! and hardware interrupts go through the IVT (real mode) or the IDT (protected mode),
 //! with the double-fault rules and the triple fault.
 //!
-//! Task gates in the IDT are not implemented: delivery through one raises
-//! #GP(vector × 8 + 2 + EXT).
+//! A task gate in the IDT switches tasks (`task`); an interrupt taken in virtual-8086
+//! mode leaves it for ring 0 with the extra frame of `v86`.
 
 use crate::error::Exception;
 use crate::events::EventKind;
@@ -12,6 +12,7 @@ use crate::state::{cr0, flags};
 use crate::stop::StopReason;
 
 use super::segment::NewStack;
+use super::task::TaskSource;
 use super::{CS, ESP, SS};
 
 /// Where an interrupt comes from (it decides the EXT bit and the gate DPL check).
@@ -111,7 +112,7 @@ impl Machine {
         let lo = self.read_lin(base, 4, 0)?;
         let hi = self.read_lin(base.wrapping_add(4), 4, 0)?;
         let gate = super::segment::Descriptor { lo, hi };
-        if !gate.system() || !matches!(gate.typ(), 6 | 7 | 0xe | 0xf) {
+        if !gate.system() || !matches!(gate.typ(), 5 | 6 | 7 | 0xe | 0xf) {
             return Err(idt_err);
         }
         let cpl = self.cpu.cpl;
@@ -120,6 +121,18 @@ impl Machine {
         }
         if !gate.present() {
             return Err(Exception::SegmentNotPresent(vector as u16 * 8 + 2 + ext));
+        }
+        if gate.typ() == 5 {
+            let eip = self.cpu.eip;
+            self.gate_task(gate.gate_selector(), TaskSource::Call, eip, ext)?;
+            if let Some(code) = error_code {
+                // A dword on a 32-bit task's stack, a word on an 80286 task's.
+                let size = if self.cpu.tr.attrs & 8 != 0 { 4 } else { 2 };
+                if let Err(e) = self.push(size, code) {
+                    self.exception(e);
+                }
+            }
+            return Ok(());
         }
         let tsel = gate.gate_selector();
         if tsel & 0xfffc == 0 {
@@ -148,9 +161,16 @@ impl Machine {
         let old_eip = self.cpu.eip;
         let new_cpl;
         let mut st;
+        let from_v86 = self.cpu.v86();
+        if from_v86 && (cd.conforming() || cd.dpl() != 0) {
+            return Err(terr);
+        }
         if !cd.conforming() && cd.dpl() < cpl {
             new_cpl = cd.dpl();
             st = self.inner_stack(new_cpl, ext)?;
+            if from_v86 {
+                self.v86_push_data_segments(&mut st, gsize)?;
+            }
             let old_ss = self.cpu.seg[SS].selector as u32;
             let old_esp = self.cpu.gpr[ESP];
             self.push_new(&mut st, gsize, old_ss)?;
@@ -182,6 +202,9 @@ impl Machine {
             clear |= flags::IF;
         }
         self.cpu.eflags &= !clear;
+        if from_v86 {
+            self.v86_null_data_segments();
+        }
         Ok(())
     }
 

@@ -7,6 +7,8 @@ pub(crate) mod exec;
 pub(crate) mod fast;
 pub(crate) mod interrupt;
 pub(crate) mod segment;
+pub(crate) mod task;
+pub(crate) mod v86;
 
 #[cfg(test)]
 mod tests;

@@ -1,13 +1,13 @@
 //! Segmentation: descriptor loads with their checks, far JMP/CALL/RET and IRET across
 //! privilege levels (call gates, TSS stack switch), EFLAGS write rules, LAR/LSL/VERR/VERW.
 //!
-//! Task gates and TSS descriptors as far-transfer targets (task switches) are not
-//! implemented; they raise #GP(selector).
+//! Task gates and TSS descriptors as far-transfer targets go to `task`.
 
 use crate::error::Exception;
 use crate::machine::Machine;
 use crate::state::{cr0, flags, Segment};
 
+use super::task::TaskSource;
 use super::{CS, DS, ES, FS, GS, SS};
 
 /// A raw 8-byte descriptor.
@@ -139,8 +139,7 @@ impl Machine {
             s.selector = sel;
             s.base = (sel as u32) << 4;
             if v86 {
-                s.limit = 0xffff;
-                s.attrs = if seg == CS { 0xfb } else { 0xf3 };
+                *s = super::v86::v86_segment(seg % 6, sel);
             }
             if seg == SS {
                 self.cpu.interrupt_shadow = true;
@@ -246,6 +245,10 @@ impl Machine {
             self.cpu.seg[CS] = seg;
             self.cpu.eip = off;
             return Ok(());
+        }
+        let eip = self.cpu.eip;
+        if let Some(r) = self.far_task(sel, &d, TaskSource::Jmp, eip) {
+            return r;
         }
         if !d.system() || !matches!(d.typ(), 4 | 0xc) {
             return Err(err);
@@ -395,6 +398,9 @@ impl Machine {
             self.cpu.seg[CS] = seg;
             self.cpu.eip = off;
             return Ok(());
+        }
+        if let Some(r) = self.far_task(sel, &d, TaskSource::Call, ret_eip) {
+            return r;
         }
         if !d.system() || !matches!(d.typ(), 4 | 0xc) {
             return Err(err);
@@ -589,12 +595,14 @@ impl Machine {
             self.write_eflags_checked(fl, osize, true);
             return Ok(());
         }
-        if self.cpu.v86() || self.eflags() & flags::NT != 0 {
-            // Virtual-8086 mode and nested-task returns are not implemented.
-            return Err(Exception::GeneralProtection(0));
+        if self.cpu.v86() {
+            return self.iret_in_v86(osize);
+        }
+        if self.eflags() & flags::NT != 0 {
+            return self.iret_task();
         }
         if osize == 4 && fl & flags::VM != 0 && self.cpu.cpl == 0 {
-            return Err(Exception::GeneralProtection(0));
+            return self.iret_to_v86();
         }
         let (d, addr) = self.check_return_cs(cs)?;
         let rpl = (cs & 3) as u8;

@@ -151,7 +151,9 @@ impl Machine {
             }
             _ => d.ins.immediate8(),
         };
-        if self.cpu.v86() && self.cpu.iopl() < 3 {
+        // Only INT n is IOPL-sensitive in virtual-8086 mode; INT3 and INTO go to the
+        // protected-mode handler through the gate's DPL check.
+        if d.mnem == M::Int && self.cpu.v86() && self.cpu.iopl() < 3 {
             return Err(Exception::GeneralProtection(0));
         }
         self.software_interrupt(vector)
