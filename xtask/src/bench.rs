@@ -518,10 +518,16 @@ fn bundle_row() -> Row {
     let mut raw = 0u64;
     let mut gz = 0u64;
     let mut found = false;
-    if let Ok(dir) = std::fs::read_dir(&site) {
+    let mut dirs = vec![site];
+    while let Some(d) = dirs.pop() {
+        let Ok(dir) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in dir.flatten() {
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "wasm" || x == "js") {
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "wasm" || x == "js") {
                 found = true;
                 raw += e.metadata().map(|m| m.len()).unwrap_or(0);
                 gz += Command::new("gzip")
@@ -542,7 +548,7 @@ fn bundle_row() -> Row {
     }
     let mb = |b: u64| b as f64 / 1e6;
     Row::new(
-        "Wasm bundle (.wasm + .js in target/site)",
+        "Wasm bundle (.wasm + .js under target/site)",
         format!("{:.2} MB raw, {:.2} MB gzip", mb(raw), mb(gz)),
         "< 2 MB gzip",
         Some(gz < 2_000_000),
