@@ -5,7 +5,7 @@
 
 mod common;
 
-use emulator_core::{FlatEntry, Machine, MachineConfig, StopReason};
+use emulator_core::{ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason};
 
 /// Everything a run leaves behind that the tier must not change.
 #[derive(PartialEq, Debug)]
@@ -21,6 +21,7 @@ struct Outcome {
 /// (cycled) until a stop other than an exhausted budget or `total` instructions.
 fn run_both(
     ram_mib: u32,
+    mode: ExecMode,
     load: &dyn Fn(&mut Machine),
     slices: &[u64],
     total: u64,
@@ -28,6 +29,7 @@ fn run_both(
     let run = |fast: bool| {
         let mut m = Machine::new(MachineConfig {
             ram_mib,
+            mode,
             ..MachineConfig::default()
         })
         .unwrap();
@@ -87,6 +89,7 @@ fn rom(src: &str, defines: &[&str]) -> impl Fn(&mut Machine) {
 fn mix_benchmark_is_identical_with_and_without_the_fast_tier() {
     let (f, g) = run_both(
         16,
+        ExecMode::Bare,
         &rom("guests/bench/mix.asm", &["ITER=10"]),
         &[u64::MAX],
         u64::MAX,
@@ -100,6 +103,7 @@ fn mix_benchmark_is_identical_with_and_without_the_fast_tier() {
 fn mix_benchmark_in_uneven_slices_is_identical() {
     let (f, g) = run_both(
         16,
+        ExecMode::Bare,
         &rom("guests/bench/mix.asm", &["ITER=1"]),
         &[1, 7, 1000, 3, 12345, 2],
         u64::MAX,
@@ -112,6 +116,7 @@ fn mix_benchmark_in_uneven_slices_is_identical() {
 fn cpu_test_rom_is_identical_with_and_without_the_fast_tier() {
     let (f, g) = run_both(
         8,
+        ExecMode::Bare,
         &rom("guests/cputest/cputest.asm", &[]),
         &[u64::MAX],
         10_000_000,
@@ -128,6 +133,7 @@ fn cpu_test_rom_is_identical_with_and_without_the_fast_tier() {
 fn teaching_kernel_is_identical_with_and_without_the_fast_tier() {
     let (f, g) = run_both(
         16,
+        ExecMode::Bare,
         &rom("guests/kernel/kernel.asm", &[]),
         &[100_000, 77_777],
         50_000_000,
@@ -168,8 +174,35 @@ fn self_modifying_code_is_seen_by_the_fast_tier() {
     let load = move |m: &mut Machine| {
         m.load_flat(0x1000, &code, FlatEntry::Protected32).unwrap();
     };
-    let (f, g) = run_both(1, &load, &[u64::MAX], 1_000_000);
+    let (f, g) = run_both(1, ExecMode::Bare, &load, &[u64::MAX], 1_000_000);
     assert_same("self-modifying loop", &f, &g);
     // EBX = 0 + 1 + ... + 49.
     assert_eq!(f.snapshot.cpu().gpr[3], 49 * 50 / 2);
+}
+
+#[test]
+fn teaching_kernel_under_each_vmm_is_identical_with_and_without_the_fast_tier() {
+    for mode in [
+        ExecMode::TrapEmulate { guest_ring: 1 },
+        ExecMode::HwAssist {
+            paging: GuestPaging::Nested,
+        },
+        ExecMode::HwAssist {
+            paging: GuestPaging::Shadow,
+        },
+    ] {
+        let (f, g) = run_both(
+            16,
+            mode,
+            &rom("guests/kernel/kernel.asm", &[]),
+            &[100_000, 77_777],
+            50_000_000,
+        );
+        assert!(
+            f.serial.contains("process B line 3 from ring 3"),
+            "{mode:?}: {}",
+            f.serial
+        );
+        assert_same(&format!("kernel.asm under {mode:?}"), &f, &g);
+    }
 }

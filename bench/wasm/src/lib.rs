@@ -1,7 +1,9 @@
 //! The mixed benchmark workload (`guests/bench/mix.asm`) on emulator-core, exported as
 //! plain Wasm functions so Node.js can time the same core the browser loads:
 //! `bench_prepare(iter)` assembles the ROM with `ITER=iter` and loads a 64 MiB
-//! machine, `bench_run()` runs it to its stop and returns the instruction count.
+//! machine; `bench_run(budget)` runs it for one time slice, as the browser's worker
+//! does (a Wasm engine only swaps in optimised code between calls), and
+//! `bench_icount()` reads the instruction count.
 
 use std::cell::RefCell;
 
@@ -38,16 +40,18 @@ pub fn prepare(iter: u32) -> bool {
     true
 }
 
-/// Runs the prepared machine to its stop (at most 2^40 instructions); returns the
-/// instructions retired, or -1 without a prepared machine.
-pub fn run() -> f64 {
+/// Runs the prepared machine for at most `budget` instructions; true while it has not
+/// stopped (the budget ran out), false once it stopped or without a prepared machine.
+pub fn run(budget: u32) -> bool {
     MACHINE.with(|c| match c.borrow_mut().as_mut() {
-        Some(m) => {
-            m.run(1 << 40);
-            m.icount() as f64
-        }
-        None => -1.0,
+        Some(m) => m.run(budget as u64) == emulator_core::StopReason::BudgetExhausted,
+        None => false,
     })
+}
+
+/// Instructions the prepared machine retired (-1 without one).
+pub fn icount() -> f64 {
+    MACHINE.with(|c| c.borrow().as_ref().map_or(-1.0, |m| m.icount() as f64))
 }
 
 /// Wasm export of [`prepare`]: 1 on success, 0 on failure.
@@ -57,11 +61,18 @@ pub extern "C" fn bench_prepare(iter: u32) -> u32 {
     prepare(iter) as u32
 }
 
-/// Wasm export of [`run`].
+/// Wasm export of [`run`]: 1 while running, 0 once stopped.
 #[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
 #[unsafe(no_mangle)]
-pub extern "C" fn bench_run() -> f64 {
-    run()
+pub extern "C" fn bench_run(budget: u32) -> u32 {
+    run(budget) as u32
+}
+
+/// Wasm export of [`icount`].
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_icount() -> f64 {
+    icount()
 }
 
 #[cfg(test)]
@@ -69,7 +80,15 @@ mod tests {
     #[test]
     fn mix_runs_to_its_checksum_count() {
         assert!(super::prepare(1));
-        let n = super::run();
+        let mut slices = 0;
+        while super::run(100_000) {
+            slices += 1;
+            assert!(
+                slices < 100,
+                "ITER=1 runs far fewer than 10 million instructions"
+            );
+        }
+        let n = super::icount();
         assert!(n > 300_000.0, "ran {n} instructions");
     }
 }

@@ -512,6 +512,16 @@ impl Vmm {
 
     /// Marks the guest instruction the following events belong to (before the VMM
     /// moves EIP), until [`Vmm::done_at`].
+    /// Instructions that are neither privileged nor sensitive (moves, arithmetic, near
+    /// branches, pushes and pops) run natively with no VMM bookkeeping in the current
+    /// state, so the fast tier may run them.
+    pub(crate) fn plain_instructions_native(&self) -> bool {
+        match self.mode {
+            ExecMode::Bare | ExecMode::HwAssist { .. } => true,
+            ExecMode::TrapEmulate { .. } => self.vcpu.deprivileged,
+        }
+    }
+
     fn start_at(&mut self, cpu: &CpuState) {
         self.at = Some(cpu.sreg(SegReg::Cs).base.wrapping_add(cpu.eip));
     }

@@ -4,8 +4,9 @@
 //! goes to the general interpreter for that one instruction.
 //!
 //! The tier runs only where its shortcuts hold: 32-bit protected mode with flat CS, DS,
-//! ES and SS (base 0, limit 4 GiB), no VMM, no single-step trap and no breakpoint
-//! watch. A handler either completes its instruction or changes nothing and declines,
+//! ES and SS (base 0, limit 4 GiB), no single-step trap, no breakpoint watch, and no
+//! VMM or one that lets plain instructions run natively (its per-instruction check
+//! passes every form the tier specialises: none is privileged or sensitive). A handler either completes its instruction or changes nothing and declines,
 //! so the machine state after a run is the one the general interpreter produces; only
 //! the decode-cache and TLB-hit counters differ (instruction fetches from the tier's
 //! pages are not counted there).
@@ -152,7 +153,10 @@ impl Machine {
         let c = &self.cpu;
         let cs = &c.seg[CS];
         self.fast.enabled
-            && self.vmm.is_none()
+            && self
+                .vmm
+                .as_deref()
+                .is_none_or(|v| v.plain_instructions_native())
             && c.cr0 & cr0::PE != 0
             && c.eflags & (flags::TF | flags::VM) == 0
             && cs.base == 0
@@ -217,6 +221,7 @@ impl Machine {
                 }
             };
             let lin_page = eip & !0xfff;
+            let mut remaining = limit - done;
             loop {
                 let off = (eip & 0xfff) as usize;
                 let op = &ops[off];
@@ -226,17 +231,16 @@ impl Machine {
                         ops[off] = self.fast_decode(phys, eip);
                         continue;
                     }
+                    done = limit - remaining;
                     break 'pages;
                 }
                 eip = r as u32;
-                done += 1;
-                if done == limit {
-                    break 'pages;
-                }
-                if eip & !0xfff != lin_page {
+                remaining -= 1;
+                if remaining == 0 || eip & !0xfff != lin_page {
                     break;
                 }
             }
+            done = limit - remaining;
         }
         self.cpu.eip = eip;
         if done > 0 {
