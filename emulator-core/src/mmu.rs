@@ -28,7 +28,7 @@ pub mod pte {
 }
 
 /// Access kind bits, laid out as the #PF error code's W/R and U/S bits.
-pub(crate) mod access {
+pub mod access {
     /// A read or an instruction fetch by the supervisor.
     pub const READ: u8 = 0;
     /// A write.
@@ -39,11 +39,18 @@ pub(crate) mod access {
 
 const TLB_SIZE: usize = 1024;
 const TLB_VALID: u32 = 1;
-const T_USER: u8 = 1;
-const T_WRITE: u8 = 2;
-const T_DIRTY: u8 = 4;
-/// The entry is a 4 KiB piece of a 4 MiB page.
-const T_LARGE: u8 = 8;
+
+/// TLB permission bits, as a cached translation holds them.
+pub mod tlb {
+    /// User accessible.
+    pub const USER: u8 = 1;
+    /// Writable.
+    pub const WRITE: u8 = 2;
+    /// The dirty bit is already set (a write needs no walk).
+    pub const DIRTY: u8 = 4;
+    /// The entry is a 4 KiB piece of a 4 MiB page.
+    pub const LARGE: u8 = 8;
+}
 
 /// One cached translation.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -122,7 +129,7 @@ impl Mmu {
         }
         if self.large_cached {
             for e in self.tlb.iter_mut() {
-                if e.bits & T_LARGE != 0 && (e.tag ^ linear) & 0xffc0_0000 == 0 {
+                if e.bits & tlb::LARGE != 0 && (e.tag ^ linear) & 0xffc0_0000 == 0 {
                     *e = TlbEntry::default();
                 }
             }
@@ -176,7 +183,7 @@ impl Mmu {
         self.misses += 1;
         self.walks += 1;
         let (frame, bits) = walk(mem, regs, linear, acc)?;
-        self.large_cached |= bits & T_LARGE != 0;
+        self.large_cached |= bits & tlb::LARGE != 0;
         let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
         if let Some(e) = self.tlb.get_mut(i) {
             *e = TlbEntry {
@@ -232,9 +239,9 @@ impl Mmu {
                 slot: slot as u32,
                 linear_page: e.tag & !0xfff,
                 frame: e.frame,
-                user: e.bits & T_USER != 0,
-                writable: e.bits & T_WRITE != 0,
-                dirty: e.bits & T_DIRTY != 0,
+                user: e.bits & tlb::USER != 0,
+                writable: e.bits & tlb::WRITE != 0,
+                dirty: e.bits & tlb::DIRTY != 0,
             })
             .collect()
     }
@@ -250,7 +257,7 @@ impl Mmu {
         for (d, s) in self.tlb.iter_mut().zip(entries) {
             *d = *s;
         }
-        self.large_cached = self.tlb.iter().any(|e| e.bits & T_LARGE != 0);
+        self.large_cached = self.tlb.iter().any(|e| e.bits & tlb::LARGE != 0);
     }
 }
 
@@ -260,12 +267,12 @@ impl Mmu {
 fn tlb_need(acc: u8, cr0v: u32) -> u8 {
     let mut need = 0;
     if acc & access::USER != 0 {
-        need |= T_USER;
+        need |= tlb::USER;
     }
     if acc & access::WRITE != 0 {
-        need |= T_DIRTY;
+        need |= tlb::DIRTY;
         if acc & access::USER != 0 || cr0v & cr0::WP != 0 {
-            need |= T_WRITE;
+            need |= tlb::WRITE;
         }
     }
     need
@@ -326,16 +333,16 @@ pub(crate) fn walk(
     }
     let mut bits = 0;
     if u_ok {
-        bits |= T_USER;
+        bits |= tlb::USER;
     }
     if w_ok {
-        bits |= T_WRITE;
+        bits |= tlb::WRITE;
     }
     if leaf & pte::D != 0 {
-        bits |= T_DIRTY;
+        bits |= tlb::DIRTY;
     }
     if large {
-        bits |= T_LARGE;
+        bits |= tlb::LARGE;
     }
     Ok((frame, bits))
 }

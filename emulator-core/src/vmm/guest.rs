@@ -30,41 +30,7 @@ pub trait PhysMem {
     }
 }
 
-/// Page-table entry bits (SDM vol. 3, 4.3).
-pub mod pte {
-    /// Present.
-    pub const P: u32 = 1 << 0;
-    /// Writable.
-    pub const RW: u32 = 1 << 1;
-    /// User accessible.
-    pub const US: u32 = 1 << 2;
-    /// Accessed.
-    pub const A: u32 = 1 << 5;
-    /// Dirty.
-    pub const D: u32 = 1 << 6;
-    /// A 4 MiB page (in a PDE, with CR4.PSE).
-    pub const PS: u32 = 1 << 7;
-}
-
-/// Access kind bits, laid out as the #PF error code's W/R and U/S bits.
-pub mod access {
-    /// A read or an instruction fetch by the supervisor.
-    pub const READ: u8 = 0;
-    /// A write.
-    pub const WRITE: u8 = 1 << 1;
-    /// An access at CPL 3.
-    pub const USER: u8 = 1 << 2;
-}
-
-/// TLB permission bits, as the machine's TLB caches them.
-pub mod tlb {
-    /// User accessible.
-    pub const USER: u8 = 1;
-    /// Writable.
-    pub const WRITE: u8 = 2;
-    /// The dirty bit is already set (a write needs no walk).
-    pub const DIRTY: u8 = 4;
-}
+pub use crate::mmu::{access, pte, tlb};
 
 /// What a guest page walk found.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
