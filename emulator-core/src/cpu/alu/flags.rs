@@ -208,7 +208,7 @@ impl Flags {
 
     /// Evaluates condition `cc`, the low nibble of a Jcc/SETcc/CMOVcc opcode:
     /// O NO B AE E NE BE A S NS P NP L GE LE G.
-    #[inline]
+    #[inline(always)]
     pub fn cond(&self, cc: u8) -> bool {
         let holds = match (cc >> 1) & 7 {
             0 => self.of(),

@@ -3,9 +3,10 @@
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic as M};
 
+use super::ops::Kind;
 use super::ops::{self, alu_kind};
-use super::{Handler, Op};
-use crate::cpu::decode::{Decoded, K_GPR, K_IMM, K_MEM, NO_REG};
+use super::Op;
+use crate::cpu::decode::{Decoded, K_GPR, K_IMM, K_MEM};
 use crate::machine::Machine;
 
 /// Operand forms of a decoded instruction, as the handler table distinguishes them.
@@ -60,43 +61,27 @@ fn form(d: &Decoded, count: u32) -> Form {
     }
 }
 
-/// The ALU handler for `kind` in form `f`.
-fn alu_handler(kind: u8, f: Form, msize: u8) -> Option<Handler> {
-    use ops::*;
-    macro_rules! pick {
-        ($h:ident) => {
-            match kind {
-                ALU_ADD => $h::<ALU_ADD>,
-                ALU_OR => $h::<ALU_OR>,
-                ALU_ADC => $h::<ALU_ADC>,
-                ALU_SBB => $h::<ALU_SBB>,
-                ALU_AND => $h::<ALU_AND>,
-                ALU_SUB => $h::<ALU_SUB>,
-                ALU_XOR => $h::<ALU_XOR>,
-                ALU_CMP => $h::<ALU_CMP>,
-                _ => $h::<ALU_TEST>,
-            }
-        };
-    }
-    Some(match f {
-        Form::RR => pick!(alu_rr),
-        Form::RI => pick!(alu_ri),
-        Form::RM if msize == 4 => pick!(alu_rm),
-        Form::MR if msize == 4 => pick!(alu_mr),
-        Form::MI if matches!(msize, 1 | 2 | 4) => pick!(alu_mi),
+/// The ALU kind for ALU operation `alu` in form `f`.
+fn alu_handler(alu: u8, f: Form, msize: u8) -> Option<Kind> {
+    let table = match f {
+        Form::RR => &ops::ALU_RR,
+        Form::RI => &ops::ALU_RI,
+        Form::RM if msize == 4 => &ops::ALU_RM,
+        Form::MR if msize == 4 => &ops::ALU_MR,
+        Form::MI if matches!(msize, 1 | 2 | 4) => &ops::ALU_MI,
         _ => return None,
-    })
+    };
+    table.get(alu as usize).copied()
 }
 
-/// The handler for a shift or rotate of a 32-bit register by an immediate count.
-fn shift_handler(mnem: M) -> Option<Handler> {
-    use ops::*;
+/// The kind for a shift or rotate of a 32-bit register by an immediate count.
+fn shift_handler(mnem: M) -> Option<Kind> {
     Some(match mnem {
-        M::Shl | M::Sal => shift_ri::<SH_SHL>,
-        M::Shr => shift_ri::<SH_SHR>,
-        M::Sar => shift_ri::<SH_SAR>,
-        M::Rol => shift_ri::<SH_ROL>,
-        M::Ror => shift_ri::<SH_ROR>,
+        M::Shl | M::Sal => Kind::ShlRi,
+        M::Shr => Kind::ShrRi,
+        M::Sar => Kind::SarRi,
+        M::Rol => Kind::RolRi,
+        M::Ror => Kind::RorRi,
         _ => return None,
     })
 }
@@ -115,7 +100,7 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
     let len = ins.len() as u8;
     let next = eip.wrapping_add(len as u32);
     let mut op = Op {
-        exec: ops::general,
+        kind: Kind::General,
         len,
         size: d.msize,
         r0: r32(d, 0).unwrap_or(0),
@@ -125,65 +110,66 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
         scale: d.scale,
         imm: d.imm,
         disp: d.disp,
+        ..ops::UNDECODED
     };
     let count = ins.op_count();
     let f = form(d, count);
     let osize32 = d.osize == 4;
-    let exec: Handler = match d.mnem {
+    let kind = match d.mnem {
         M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
             if osize32 || matches!(f, Form::MI) =>
         {
             alu_handler(alu_kind(d.mnem), f, d.msize)?
         }
         M::Mov if osize32 || f == Form::MI => match f {
-            Form::RR => ops::mov_rr,
-            Form::RI => ops::mov_ri,
-            Form::RM if d.msize == 4 => ops::mov_rm,
-            Form::MR if d.msize == 4 => ops::mov_mr,
-            Form::MI if matches!(d.msize, 1 | 2 | 4) => ops::mov_mi,
+            Form::RR => Kind::MovRr,
+            Form::RI => Kind::MovRi,
+            Form::RM if d.msize == 4 => Kind::MovRm,
+            Form::MR if d.msize == 4 => Kind::MovMr,
+            Form::MI if matches!(d.msize, 1 | 2 | 4) => Kind::MovMi,
             _ => return None,
         },
         M::Movzx if f == Form::RM && r32(d, 0).is_some() && matches!(d.msize, 1 | 2) => {
-            ops::movzx_rm
+            Kind::MovzxRm
         }
         M::Movsx if f == Form::RM && r32(d, 0).is_some() && matches!(d.msize, 1 | 2) => {
-            ops::movsx_rm
+            Kind::MovsxRm
         }
-        M::Lea if f == Form::RM => ops::lea,
-        M::Inc if f == Form::R => ops::inc_r,
-        M::Dec if f == Form::R => ops::dec_r,
-        M::Not if f == Form::R => ops::not_r,
-        M::Neg if f == Form::R => ops::neg_r,
+        M::Lea if f == Form::RM => Kind::Lea,
+        M::Inc if f == Form::R => Kind::IncR,
+        M::Dec if f == Form::R => Kind::DecR,
+        M::Not if f == Form::R => Kind::NotR,
+        M::Neg if f == Form::R => Kind::NegR,
         M::Shl | M::Sal | M::Shr | M::Sar | M::Rol | M::Ror if f == Form::RI => {
             shift_handler(d.mnem)?
         }
         M::Imul if count == 3 && r32(d, 0).is_some() && d.kind.get(2) == Some(&K_IMM) => {
             if r32(d, 1).is_some() {
-                ops::imul_rri
+                Kind::ImulRri
             } else if d.kind.get(1) == Some(&K_MEM) && form_mem_ok(d) && d.msize == 4 {
-                ops::imul_rmi
+                Kind::ImulRmi
             } else {
                 return None;
             }
         }
-        M::Imul if f == Form::RR => ops::imul_rr,
-        M::Push if osize32 && f == Form::R => ops::push_r,
-        M::Push if osize32 && count == 1 && d.kind.first() == Some(&K_IMM) => ops::push_i,
-        M::Pop if osize32 && f == Form::R => ops::pop_r,
+        M::Imul if f == Form::RR => Kind::ImulRr,
+        M::Push if osize32 && f == Form::R => Kind::PushR,
+        M::Push if osize32 && count == 1 && d.kind.first() == Some(&K_IMM) => Kind::PushI,
+        M::Pop if osize32 && f == Form::R => Kind::PopR,
         M::Call if osize32 && ins.is_call_near() => {
             op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
-            ops::call_rel
+            Kind::CallRel
         }
-        M::Ret if osize32 => ops::ret_near,
+        M::Ret if osize32 => Kind::RetNear,
         M::Jmp if osize32 && ins.is_jmp_short_or_near() => {
             op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
-            ops::jmp_rel
+            Kind::JmpRel
         }
         _ if osize32 && ins.is_jcc_short_or_near() => {
             op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
             *ops::JCC.get(d.cc as usize)?
         }
-        M::Nop => ops::nop,
+        M::Nop => Kind::Nop,
         _ => return None,
     };
     if d.mnem == M::Ret && count > 0 {
@@ -192,7 +178,7 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
     } else if d.mnem == M::Ret {
         op.imm = 0;
     }
-    op.exec = exec;
+    op.kind = kind;
     Some(op)
 }
 
@@ -201,41 +187,58 @@ fn form_mem_ok(d: &Decoded) -> bool {
     !d.addr16 && matches!(d.seg, 0 | 2 | 3)
 }
 
+/// The operation of an instruction the tier does not run: the general interpreter does.
+const GENERAL: Op = Op {
+    kind: Kind::General,
+    ..ops::UNDECODED
+};
+
+/// Decodes the instruction at the start of `bytes` (linear `eip`) into an operation;
+/// [`GENERAL`] when the tier has no handler for it or it does not fit in `bytes`.
+fn decode_one(bytes: &[u8], eip: u32) -> Op {
+    let Ok(mut decoder) = Decoder::try_with_ip(32, bytes, eip as u64, DecoderOptions::NONE) else {
+        return GENERAL;
+    };
+    let mut ins = Instruction::default();
+    decoder.decode_out(&mut ins);
+    if ins.is_invalid() || ins.len() > bytes.len() {
+        return GENERAL;
+    }
+    select(&Decoded::new(ins, 32), eip).unwrap_or(GENERAL)
+}
+
 impl Machine {
-    /// Decodes the instruction at physical `phys` (page-aligned page `phys & !0xfff`)
-    /// for linear `eip` into an operation; the general-path operation when the tier
-    /// has no handler for it or it does not fit in the page.
+    /// Decodes the instruction at physical page `phys_page`, offset `eip & 0xfff`, for
+    /// linear `eip` into an operation; [`GENERAL`] when the tier has no handler for it
+    /// or it does not fit in the page. A Jcc right after it on the same page is fused
+    /// in.
+    #[cold]
+    #[inline(never)]
     pub(super) fn fast_decode(&self, phys_page: u32, eip: u32) -> Op {
         let off = eip & 0xfff;
-        let room = (0x1000 - off).min(15) as usize;
-        let mut bytes = [0u8; 15];
+        // Room for two instructions of at most 15 bytes each.
+        let room = (0x1000 - off).min(30) as usize;
+        let mut bytes = [0u8; 30];
         for (i, b) in bytes.iter_mut().enumerate().take(room) {
             *b = self.mem.read_u8(phys_page | (off + i as u32));
         }
-        let general = Op {
-            exec: ops::general,
-            len: 0,
-            size: 0,
-            r0: 0,
-            r1: 0,
-            base: NO_REG,
-            index: NO_REG,
-            scale: 0,
-            imm: 0,
-            disp: 0,
+        let Some(code) = bytes.get(..room) else {
+            return GENERAL;
         };
-        let Some(slice) = bytes.get(..room) else {
-            return general;
+        let mut op = decode_one(code.get(..room.min(15)).unwrap_or(code), eip);
+        let Some(pair) = ops::with_jcc(op.kind) else {
+            return op;
         };
-        let Ok(mut decoder) = Decoder::try_with_ip(32, slice, eip as u64, DecoderOptions::NONE)
-        else {
-            return general;
+        let Some(rest) = code.get(op.len as usize..) else {
+            return op;
         };
-        let mut ins = Instruction::default();
-        decoder.decode_out(&mut ins);
-        if ins.is_invalid() || ins.len() > room {
-            return general;
+        let jcc = decode_one(rest, eip.wrapping_add(op.len as u32));
+        if let Some(cc) = ops::JCC.iter().position(|&k| k == jcc.kind) {
+            op.kind = pair;
+            op.cc = cc as u8;
+            op.len2 = jcc.len;
+            op.jdisp = jcc.imm;
         }
-        select(&Decoded::new(ins, 32), eip).unwrap_or(general)
+        op
     }
 }

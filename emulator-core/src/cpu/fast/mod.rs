@@ -30,22 +30,22 @@ use crate::state::{cr0, flags, Segment};
 
 use super::{CS, DS, ES, SS};
 
-/// A handler: executes the operation and returns the EIP of the next instruction, or
-/// changes nothing and returns [`DECLINE`] (the general interpreter then runs the
-/// instruction). It gets the EIP just past the instruction; `Machine::cpu.eip` is not
-/// kept up to date while the tier runs.
-pub(crate) type Handler = fn(&mut Machine, &Op, u32) -> u64;
-
 /// A handler's answer when the general interpreter must run the instruction.
 pub(crate) const DECLINE: u64 = 1 << 32;
 /// The answer of an operation not decoded yet: decode it, then run it.
 pub(crate) const DECODE: u64 = 1 << 33;
+/// Set in a handler's answer when the operation's fused Jcc is to run: two
+/// instructions retire.
+pub(crate) const PAIR: u64 = 1 << 34;
 
 /// One pre-decoded instruction.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Op {
-    /// The specialised handler.
-    pub exec: Handler,
+    /// The specialised handler. A handler executes the operation and returns the EIP of
+    /// the next instruction, or changes nothing and returns [`DECLINE`] (the general
+    /// interpreter then runs the instruction). It gets the EIP just past the
+    /// instruction; `Machine::cpu.eip` is not kept up to date while the tier runs.
+    pub kind: ops::Kind,
     /// Instruction length in bytes.
     pub len: u8,
     /// Memory operand size in bytes (1, 2 or 4).
@@ -63,6 +63,13 @@ pub(crate) struct Op {
     pub imm: u32,
     /// Address displacement.
     pub disp: u32,
+    /// The fused Jcc's condition code (a kind with a Jcc fused in runs the Jcc that
+    /// follows its instruction in the same dispatch).
+    pub cc: u8,
+    /// The fused Jcc's length in bytes.
+    pub len2: u8,
+    /// The fused Jcc's displacement from the instruction after it.
+    pub jdisp: u32,
 }
 
 /// Number of code pages the tier keeps (direct-mapped by physical page number).
@@ -222,23 +229,39 @@ impl Machine {
             };
             let lin_page = eip & !0xfff;
             let mut remaining = limit - done;
-            loop {
-                let off = (eip & 0xfff) as usize;
-                let op = &ops[off];
-                let r = (op.exec)(self, op, eip.wrapping_add(op.len as u32));
-                if r > u32::MAX as u64 {
+            // An EIP off this page has no operation here: the page lookup runs again.
+            // An operation retires at most two instructions, so the loop runs while two
+            // are left; the last one of the budget or before the next device deadline
+            // goes to the general path.
+            while remaining >= 2 {
+                let Some(op) = ops.get(eip.wrapping_sub(lin_page) as usize) else {
+                    break;
+                };
+                let r = ops::exec(self, op, eip.wrapping_add(op.len as u32));
+                if r & (DECLINE | DECODE) != 0 {
                     if r == DECODE {
-                        ops[off] = self.fast_decode(phys, eip);
+                        let fresh = self.fast_decode(phys, eip);
+                        if let Some(slot) = ops.get_mut((eip & 0xfff) as usize) {
+                            *slot = fresh;
+                        }
                         continue;
                     }
                     done = limit - remaining;
                     break 'pages;
                 }
                 eip = r as u32;
-                remaining -= 1;
-                if remaining == 0 || eip & !0xfff != lin_page {
-                    break;
+                if r & PAIR != 0 {
+                    eip = eip.wrapping_add(op.len2 as u32);
+                    if self.flags.cond(op.cc) {
+                        eip = eip.wrapping_add(op.jdisp);
+                    }
+                    remaining -= 1;
                 }
+                remaining -= 1;
+            }
+            if remaining < 2 {
+                done = limit - remaining;
+                break;
             }
             done = limit - remaining;
         }

@@ -8,7 +8,7 @@
 
 use iced_x86::Mnemonic as M;
 
-use super::{Handler, Op, DECLINE, DECODE};
+use super::{Op, DECLINE, DECODE, PAIR};
 use crate::cpu::alu;
 use crate::cpu::decode::NO_REG;
 use crate::cpu::ESP;
@@ -72,6 +72,216 @@ fn alu_op<const K: u8>(m: &mut Machine, size: u8, a: u32, b: u32) -> Option<u32>
     })
 }
 
+// ---- kinds and dispatch ----------------------------------------------------------
+
+/// Declares [`Kind`], one variant per handler plus, for each flag-setting handler that
+/// a Jcc often follows, a twin with that Jcc fused in; [`exec`], which
+/// dispatches on it; and [`with_jcc`], which names a handler's fused twin.
+macro_rules! kinds {
+    (
+        plain { $($kind:ident => $handler:expr,)* }
+        fusable { $($fk:ident / $fj:ident => $fh:expr,)* }
+    ) => {
+        /// The handler an operation runs: one per instruction form the tier
+        /// specialises, and one per form followed by a fused Jcc.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Kind {
+            $($kind,)*
+            $($fk, $fj,)*
+        }
+
+        /// Executes `op` (the EIP just past it is `next`) and returns the EIP of the
+        /// next instruction, with [`PAIR`] set when a fused Jcc is to run next (its
+        /// length and displacement are the operation's), or [`DECLINE`] or [`DECODE`]. One `match` over every handler, each inlined, so the tier's
+        /// loop dispatches with a jump table rather than a call per instruction.
+        #[inline(always)]
+        pub(super) fn exec(m: &mut Machine, op: &Op, next: u32) -> u64 {
+            match op.kind {
+                $(Kind::$kind => $handler(m, op, next),)*
+                $(Kind::$fk => $fh(m, op, next),)*
+                $(Kind::$fj => then_jcc($fh(m, op, next)),)*
+            }
+        }
+
+        /// The kind that runs `k` and then a fused Jcc, when `k` has one.
+        pub(super) fn with_jcc(k: Kind) -> Option<Kind> {
+            match k {
+                $(Kind::$fk => Some(Kind::$fj),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+kinds! {
+    plain {
+        Undecoded => undecoded,
+        General => general,
+        Nop => nop,
+        AdcRr => alu_rr::<ALU_ADC>,
+        SbbRr => alu_rr::<ALU_SBB>,
+        OrRi => alu_ri::<ALU_OR>,
+        AdcRi => alu_ri::<ALU_ADC>,
+        SbbRi => alu_ri::<ALU_SBB>,
+        XorRi => alu_ri::<ALU_XOR>,
+        AddRm => alu_rm::<ALU_ADD>,
+        OrRm => alu_rm::<ALU_OR>,
+        AdcRm => alu_rm::<ALU_ADC>,
+        SbbRm => alu_rm::<ALU_SBB>,
+        AndRm => alu_rm::<ALU_AND>,
+        SubRm => alu_rm::<ALU_SUB>,
+        XorRm => alu_rm::<ALU_XOR>,
+        TestRm => alu_rm::<ALU_TEST>,
+        AddMr => alu_mr::<ALU_ADD>,
+        OrMr => alu_mr::<ALU_OR>,
+        AdcMr => alu_mr::<ALU_ADC>,
+        SbbMr => alu_mr::<ALU_SBB>,
+        AndMr => alu_mr::<ALU_AND>,
+        SubMr => alu_mr::<ALU_SUB>,
+        XorMr => alu_mr::<ALU_XOR>,
+        TestMr => alu_mr::<ALU_TEST>,
+        AddMi => alu_mi::<ALU_ADD>,
+        OrMi => alu_mi::<ALU_OR>,
+        AdcMi => alu_mi::<ALU_ADC>,
+        SbbMi => alu_mi::<ALU_SBB>,
+        AndMi => alu_mi::<ALU_AND>,
+        SubMi => alu_mi::<ALU_SUB>,
+        XorMi => alu_mi::<ALU_XOR>,
+        MovRr => mov_rr,
+        MovRi => mov_ri,
+        MovRm => mov_rm,
+        MovMr => mov_mr,
+        MovMi => mov_mi,
+        MovzxRm => movzx_rm,
+        MovsxRm => movsx_rm,
+        Lea => lea,
+        NotR => not_r,
+        NegR => neg_r,
+        RolRi => shift_ri::<SH_ROL>,
+        RorRi => shift_ri::<SH_ROR>,
+        ImulRri => imul_rri,
+        ImulRmi => imul_rmi,
+        ImulRr => imul_rr,
+        PushR => push_r,
+        PushI => push_i,
+        PopR => pop_r,
+        CallRel => call_rel,
+        RetNear => ret_near,
+        JmpRel => jmp_rel,
+        Jo => jcc_rel::<0>,
+        Jno => jcc_rel::<1>,
+        Jb => jcc_rel::<2>,
+        Jae => jcc_rel::<3>,
+        Je => jcc_rel::<4>,
+        Jne => jcc_rel::<5>,
+        Jbe => jcc_rel::<6>,
+        Ja => jcc_rel::<7>,
+        Js => jcc_rel::<8>,
+        Jns => jcc_rel::<9>,
+        Jp => jcc_rel::<10>,
+        Jnp => jcc_rel::<11>,
+        Jl => jcc_rel::<12>,
+        Jge => jcc_rel::<13>,
+        Jle => jcc_rel::<14>,
+        Jg => jcc_rel::<15>,
+    }
+    fusable {
+        AddRr / AddRrJcc => alu_rr::<ALU_ADD>,
+        OrRr / OrRrJcc => alu_rr::<ALU_OR>,
+        AndRr / AndRrJcc => alu_rr::<ALU_AND>,
+        SubRr / SubRrJcc => alu_rr::<ALU_SUB>,
+        XorRr / XorRrJcc => alu_rr::<ALU_XOR>,
+        CmpRr / CmpRrJcc => alu_rr::<ALU_CMP>,
+        TestRr / TestRrJcc => alu_rr::<ALU_TEST>,
+        AddRi / AddRiJcc => alu_ri::<ALU_ADD>,
+        AndRi / AndRiJcc => alu_ri::<ALU_AND>,
+        SubRi / SubRiJcc => alu_ri::<ALU_SUB>,
+        CmpRi / CmpRiJcc => alu_ri::<ALU_CMP>,
+        TestRi / TestRiJcc => alu_ri::<ALU_TEST>,
+        CmpRm / CmpRmJcc => alu_rm::<ALU_CMP>,
+        CmpMr / CmpMrJcc => alu_mr::<ALU_CMP>,
+        CmpMi / CmpMiJcc => alu_mi::<ALU_CMP>,
+        TestMi / TestMiJcc => alu_mi::<ALU_TEST>,
+        IncR / IncRJcc => inc_r,
+        DecR / DecRJcc => dec_r,
+        ShlRi / ShlRiJcc => shift_ri::<SH_SHL>,
+        ShrRi / ShrRiJcc => shift_ri::<SH_SHR>,
+        SarRi / SarRiJcc => shift_ri::<SH_SAR>,
+    }
+}
+
+/// Marks the answer of an operation with a fused Jcc: [`PAIR`] unless it declined
+/// (then neither instruction ran). The loop runs the Jcc.
+#[inline(always)]
+fn then_jcc(r: u64) -> u64 {
+    if r > u32::MAX as u64 {
+        r
+    } else {
+        r | PAIR
+    }
+}
+
+/// The RR-form ALU kinds by ALU operation number.
+pub(super) const ALU_RR: [Kind; 9] = [
+    Kind::AddRr,
+    Kind::OrRr,
+    Kind::AdcRr,
+    Kind::SbbRr,
+    Kind::AndRr,
+    Kind::SubRr,
+    Kind::XorRr,
+    Kind::CmpRr,
+    Kind::TestRr,
+];
+/// The RI-form ALU kinds by ALU operation number.
+pub(super) const ALU_RI: [Kind; 9] = [
+    Kind::AddRi,
+    Kind::OrRi,
+    Kind::AdcRi,
+    Kind::SbbRi,
+    Kind::AndRi,
+    Kind::SubRi,
+    Kind::XorRi,
+    Kind::CmpRi,
+    Kind::TestRi,
+];
+/// The RM-form ALU kinds by ALU operation number.
+pub(super) const ALU_RM: [Kind; 9] = [
+    Kind::AddRm,
+    Kind::OrRm,
+    Kind::AdcRm,
+    Kind::SbbRm,
+    Kind::AndRm,
+    Kind::SubRm,
+    Kind::XorRm,
+    Kind::CmpRm,
+    Kind::TestRm,
+];
+/// The MR-form ALU kinds by ALU operation number.
+pub(super) const ALU_MR: [Kind; 9] = [
+    Kind::AddMr,
+    Kind::OrMr,
+    Kind::AdcMr,
+    Kind::SbbMr,
+    Kind::AndMr,
+    Kind::SubMr,
+    Kind::XorMr,
+    Kind::CmpMr,
+    Kind::TestMr,
+];
+/// The MI-form ALU kinds by ALU operation number.
+pub(super) const ALU_MI: [Kind; 9] = [
+    Kind::AddMi,
+    Kind::OrMi,
+    Kind::AdcMi,
+    Kind::SbbMi,
+    Kind::AndMi,
+    Kind::SubMi,
+    Kind::XorMi,
+    Kind::CmpMi,
+    Kind::TestMi,
+];
+
 // ---- memory fast path ------------------------------------------------------------
 
 impl Machine {
@@ -134,7 +344,7 @@ fn finish(completed: bool, target: u32) -> u64 {
 
 /// The placeholder of an operation not decoded yet.
 pub(super) const UNDECODED: Op = Op {
-    exec: undecoded,
+    kind: Kind::Undecoded,
     len: 0,
     size: 0,
     r0: 0,
@@ -144,20 +354,26 @@ pub(super) const UNDECODED: Op = Op {
     scale: 0,
     imm: 0,
     disp: 0,
+    cc: 0,
+    len2: 0,
+    jdisp: 0,
 };
 
 /// Asks the loop to decode the instruction.
+#[inline(always)]
 fn undecoded(_: &mut Machine, _: &Op, _: u32) -> u64 {
     DECODE
 }
 
 /// The general path: always declines.
-pub(super) fn general(_: &mut Machine, _: &Op, _: u32) -> u64 {
+#[inline(always)]
+fn general(_: &mut Machine, _: &Op, _: u32) -> u64 {
     DECLINE
 }
 
 /// NOP.
-pub(super) fn nop(_: &mut Machine, _: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn nop(_: &mut Machine, _: &Op, next: u32) -> u64 {
     next as u64
 }
 
@@ -172,7 +388,8 @@ fn set_reg(m: &mut Machine, r: u8, v: u32) {
 }
 
 /// ALU r32, r32.
-pub(super) fn alu_rr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn alu_rr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let (a, b) = (reg(m, op.r0), reg(m, op.r1));
     if let Some(v) = alu_op::<K>(m, 4, a, b) {
         set_reg(m, op.r0, v);
@@ -181,7 +398,8 @@ pub(super) fn alu_rr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// ALU r32, imm.
-pub(super) fn alu_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn alu_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     if let Some(v) = alu_op::<K>(m, 4, a, op.imm) {
         set_reg(m, op.r0, v);
@@ -190,7 +408,8 @@ pub(super) fn alu_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// ALU r32, m32.
-pub(super) fn alu_rm<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn alu_rm<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(b) = m.fast_read(lin, 4) else {
         return DECLINE;
@@ -224,32 +443,37 @@ fn alu_mem<const K: u8>(m: &mut Machine, op: &Op, size: u8, b: u32) -> bool {
 }
 
 /// ALU m32, r32.
-pub(super) fn alu_mr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn alu_mr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let b = reg(m, op.r1);
     finish(alu_mem::<K>(m, op, 4, b), next)
 }
 
 /// ALU m, imm (8, 16 or 32 bits).
-pub(super) fn alu_mi<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn alu_mi<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let b = op.imm & alu::mask(op.size);
     finish(alu_mem::<K>(m, op, op.size, b), next)
 }
 
 /// MOV r32, r32.
-pub(super) fn mov_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn mov_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let v = reg(m, op.r1);
     set_reg(m, op.r0, v);
     next as u64
 }
 
 /// MOV r32, imm32.
-pub(super) fn mov_ri(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn mov_ri(m: &mut Machine, op: &Op, next: u32) -> u64 {
     set_reg(m, op.r0, op.imm);
     next as u64
 }
 
 /// MOV r32, m32.
-pub(super) fn mov_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn mov_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, 4) else {
         return DECLINE;
@@ -259,7 +483,8 @@ pub(super) fn mov_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// MOV m32, r32.
-pub(super) fn mov_mr(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn mov_mr(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(at) = m.fast_store_ref(lin, 4) else {
         return DECLINE;
@@ -270,7 +495,8 @@ pub(super) fn mov_mr(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// MOV m, imm (8, 16 or 32 bits).
-pub(super) fn mov_mi(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn mov_mi(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(at) = m.fast_store_ref(lin, op.size) else {
         return DECLINE;
@@ -280,7 +506,8 @@ pub(super) fn mov_mi(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// MOVZX r32, m8/m16.
-pub(super) fn movzx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn movzx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, op.size) else {
         return DECLINE;
@@ -290,7 +517,8 @@ pub(super) fn movzx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// MOVSX r32, m8/m16.
-pub(super) fn movsx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn movsx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, op.size) else {
         return DECLINE;
@@ -305,14 +533,16 @@ pub(super) fn movsx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// LEA r32, m.
-pub(super) fn lea(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn lea(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = m.fast_ea(op);
     set_reg(m, op.r0, a);
     next as u64
 }
 
 /// INC r32.
-pub(super) fn inc_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn inc_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::inc(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
@@ -320,7 +550,8 @@ pub(super) fn inc_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// DEC r32.
-pub(super) fn dec_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn dec_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::dec(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
@@ -328,14 +559,16 @@ pub(super) fn dec_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// NOT r32.
-pub(super) fn not_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn not_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let v = !reg(m, op.r0);
     set_reg(m, op.r0, v);
     next as u64
 }
 
 /// NEG r32.
-pub(super) fn neg_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn neg_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::neg(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
@@ -343,7 +576,8 @@ pub(super) fn neg_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// Shift or rotate r32 by an immediate count.
-pub(super) fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r0);
     let c = op.imm as u8;
     let f = &mut m.flags;
@@ -359,7 +593,8 @@ pub(super) fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 
 }
 
 /// IMUL r32, r32, imm.
-pub(super) fn imul_rri(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn imul_rri(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let a = reg(m, op.r1);
     let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
     set_reg(m, op.r0, v);
@@ -367,7 +602,8 @@ pub(super) fn imul_rri(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// IMUL r32, m32, imm.
-pub(super) fn imul_rmi(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn imul_rmi(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let lin = m.fast_ea(op);
     let Some(a) = m.fast_read(lin, 4) else {
         return DECLINE;
@@ -378,7 +614,8 @@ pub(super) fn imul_rmi(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// IMUL r32, r32.
-pub(super) fn imul_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn imul_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let (a, b) = (reg(m, op.r0), reg(m, op.r1));
     let v = alu::imul_trunc(&mut m.flags, 4, a, b);
     set_reg(m, op.r0, v);
@@ -398,18 +635,21 @@ fn push32(m: &mut Machine, v: u32) -> bool {
 }
 
 /// PUSH r32.
-pub(super) fn push_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn push_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let v = reg(m, op.r0);
     finish(push32(m, v), next)
 }
 
 /// PUSH imm.
-pub(super) fn push_i(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn push_i(m: &mut Machine, op: &Op, next: u32) -> u64 {
     finish(push32(m, op.imm), next)
 }
 
 /// POP r32.
-pub(super) fn pop_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn pop_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
     let sp = m.cpu.gpr[ESP];
     let Some(v) = m.fast_read(sp, 4) else {
         return DECLINE;
@@ -420,12 +660,14 @@ pub(super) fn pop_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
 }
 
 /// CALL rel32.
-pub(super) fn call_rel(m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn call_rel(m: &mut Machine, op: &Op, next: u32) -> u64 {
     finish(push32(m, next), next.wrapping_add(op.imm))
 }
 
 /// RET and RET imm16 (near).
-pub(super) fn ret_near(m: &mut Machine, op: &Op, _next: u32) -> u64 {
+#[inline(always)]
+fn ret_near(m: &mut Machine, op: &Op, _next: u32) -> u64 {
     let sp = m.cpu.gpr[ESP];
     let Some(t) = m.fast_read(sp, 4) else {
         return DECLINE;
@@ -435,11 +677,13 @@ pub(super) fn ret_near(m: &mut Machine, op: &Op, _next: u32) -> u64 {
 }
 
 /// JMP rel.
-pub(super) fn jmp_rel(_m: &mut Machine, op: &Op, next: u32) -> u64 {
+#[inline(always)]
+fn jmp_rel(_m: &mut Machine, op: &Op, next: u32) -> u64 {
     next.wrapping_add(op.imm) as u64
 }
 
 /// Jcc rel with condition code `CC` (the low nibble of the opcode).
+#[inline(always)]
 fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     if m.flags.cond(CC) {
         next.wrapping_add(op.imm) as u64
@@ -448,22 +692,22 @@ fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     }
 }
 
-/// The Jcc handlers by condition code.
-pub(super) const JCC: [Handler; 16] = [
-    jcc_rel::<0>,
-    jcc_rel::<1>,
-    jcc_rel::<2>,
-    jcc_rel::<3>,
-    jcc_rel::<4>,
-    jcc_rel::<5>,
-    jcc_rel::<6>,
-    jcc_rel::<7>,
-    jcc_rel::<8>,
-    jcc_rel::<9>,
-    jcc_rel::<10>,
-    jcc_rel::<11>,
-    jcc_rel::<12>,
-    jcc_rel::<13>,
-    jcc_rel::<14>,
-    jcc_rel::<15>,
+/// The Jcc kinds by condition code.
+pub(super) const JCC: [Kind; 16] = [
+    Kind::Jo,
+    Kind::Jno,
+    Kind::Jb,
+    Kind::Jae,
+    Kind::Je,
+    Kind::Jne,
+    Kind::Jbe,
+    Kind::Ja,
+    Kind::Js,
+    Kind::Jns,
+    Kind::Jp,
+    Kind::Jnp,
+    Kind::Jl,
+    Kind::Jge,
+    Kind::Jle,
+    Kind::Jg,
 ];
