@@ -2,35 +2,51 @@
 
 use super::flags::{size_mask, Flags};
 
+/// `a + b + cin` masked to `size` bytes, and the carry out of the operand size.
+#[inline(always)]
+fn add_carry(size: u8, a: u32, b: u32, cin: bool) -> (u32, bool) {
+    let m = size_mask(size);
+    let wide = (a & m) as u64 + (b & m) as u64 + cin as u64;
+    (wide as u32 & m, wide > m as u64)
+}
+
+/// `a - b - bin` masked to `size` bytes, and the borrow out of the operand size.
+#[inline(always)]
+fn sub_borrow(size: u8, a: u32, b: u32, bin: bool) -> (u32, bool) {
+    let m = size_mask(size);
+    let (a, b) = ((a & m) as u64, (b & m) as u64 + bin as u64);
+    (a.wrapping_sub(b) as u32 & m, a < b)
+}
+
 /// ADD: `a + b` masked to `size` bytes; all six flags.
 #[inline]
 pub fn add(f: &mut Flags, size: u8, a: u32, b: u32) -> u32 {
-    let res = a.wrapping_add(b) & size_mask(size);
-    f.record_arith(size, a, b, res, false);
+    let (res, cf) = add_carry(size, a, b, false);
+    f.record_arith(size, a, b, res, false, cf);
     res
 }
 
 /// ADC: `a + b + CF`; all six flags.
 #[inline]
 pub fn adc(f: &mut Flags, size: u8, a: u32, b: u32) -> u32 {
-    let res = a.wrapping_add(b).wrapping_add(f.cf() as u32) & size_mask(size);
-    f.record_arith(size, a, b, res, false);
+    let (res, cf) = add_carry(size, a, b, f.cf());
+    f.record_arith(size, a, b, res, false, cf);
     res
 }
 
 /// SUB: `a - b`; all six flags (CF and AF are borrows).
 #[inline]
 pub fn sub(f: &mut Flags, size: u8, a: u32, b: u32) -> u32 {
-    let res = a.wrapping_sub(b) & size_mask(size);
-    f.record_arith(size, a, b, res, true);
+    let (res, cf) = sub_borrow(size, a, b, false);
+    f.record_arith(size, a, b, res, true, cf);
     res
 }
 
 /// SBB: `a - b - CF`; all six flags.
 #[inline]
 pub fn sbb(f: &mut Flags, size: u8, a: u32, b: u32) -> u32 {
-    let res = a.wrapping_sub(b).wrapping_sub(f.cf() as u32) & size_mask(size);
-    f.record_arith(size, a, b, res, true);
+    let (res, cf) = sub_borrow(size, a, b, f.cf());
+    f.record_arith(size, a, b, res, true, cf);
     res
 }
 
@@ -49,18 +65,16 @@ pub fn neg(f: &mut Flags, size: u8, b: u32) -> u32 {
 /// INC: `a + 1`; CF unchanged, the other flags as for ADD.
 #[inline]
 pub fn inc(f: &mut Flags, size: u8, a: u32) -> u32 {
-    let cf = f.cf();
-    let res = add(f, size, a, 1);
-    f.keep_cf(cf);
+    let (res, _) = add_carry(size, a, 1, false);
+    f.record_arith(size, a, 1, res, false, f.cf());
     res
 }
 
 /// DEC: `a - 1`; CF unchanged, the other flags as for SUB.
 #[inline]
 pub fn dec(f: &mut Flags, size: u8, a: u32) -> u32 {
-    let cf = f.cf();
-    let res = sub(f, size, a, 1);
-    f.keep_cf(cf);
+    let (res, _) = sub_borrow(size, a, 1, false);
+    f.record_arith(size, a, 1, res, true, f.cf());
     res
 }
 

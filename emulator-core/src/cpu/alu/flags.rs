@@ -8,7 +8,9 @@ use crate::state::flags::{AF, CF, OF, PF, SF, STATUS, ZF};
 /// The six arithmetic status flags (CF PF AF ZF SF OF), evaluated lazily.
 ///
 /// An operation records its operands and result; a flag marked *lazy* is derived from
-/// that record when read, the others hold their value in `bits`. Additions and
+/// that record when read, the others hold their value in `bits`. CF is never lazy: an
+/// operation that sets it computes it (a carry costs one host comparison, and INC, DEC,
+/// ADC, SBB and the unsigned Jcc read it often), so reading it is one bit test. Additions and
 /// subtractions share one record form: a subtraction `a - b` is stored as the addition
 /// `a + !b + 1` with `borrow` set, which inverts the carries (CF and AF are borrows).
 /// Logic operations are stored as `res + 0`, which yields CF = OF = AF = 0.
@@ -83,11 +85,6 @@ impl Flags {
     }
 
     #[inline(always)]
-    fn lazy_cf(&self) -> u32 {
-        let carries = (self.a & self.b) | ((self.a | self.b) & !self.res);
-        ((carries >> self.top) ^ self.borrow as u32) & 1
-    }
-    #[inline(always)]
     fn lazy_af(&self) -> u32 {
         (((self.a ^ self.b ^ self.res) >> 4) ^ self.borrow as u32) & 1
     }
@@ -122,8 +119,7 @@ impl Flags {
         if lazy == 0 {
             return bits;
         }
-        let computed = self.lazy_cf()
-            | (parity(self.res) << 2)
+        let computed = (parity(self.res) << 2)
             | (self.lazy_af() << 4)
             | (self.lazy_zf() << 6)
             | (self.lazy_sf() << 7)
@@ -131,10 +127,10 @@ impl Flags {
         (bits & !lazy) | (computed & lazy)
     }
 
-    /// Carry flag.
-    #[inline]
+    /// Carry flag (never lazy).
+    #[inline(always)]
     pub fn cf(&self) -> bool {
-        self.get(CF, Self::lazy_cf)
+        self.bits as u32 & CF != 0
     }
     /// Parity flag (even parity of the low result byte).
     #[inline]
@@ -224,16 +220,26 @@ impl Flags {
     }
 
     /// Records an addition `res = a + b (+ carry)` or, with `borrow`, a subtraction
-    /// `res = a - b (- borrow)`: all six flags become lazy.
+    /// `res = a - b (- borrow)`, with the carry (borrow) `cf` the operation computed:
+    /// the five other flags become lazy.
     #[inline(always)]
-    pub(super) fn record_arith(&mut self, size: u8, a: u32, b: u32, res: u32, borrow: bool) {
+    pub(super) fn record_arith(
+        &mut self,
+        size: u8,
+        a: u32,
+        b: u32,
+        res: u32,
+        borrow: bool,
+        cf: bool,
+    ) {
         let inv = if borrow { u32::MAX } else { 0 };
         self.a = a;
         self.b = b ^ inv;
         self.res = res;
         self.top = top_bit(size);
         self.borrow = borrow as u8;
-        self.lazy = STATUS as u16;
+        self.bits = cf as u16;
+        self.lazy = (STATUS & !CF) as u16;
     }
 
     /// Records a logic result: CF = OF = AF = 0, SF ZF PF from `res`.
@@ -244,7 +250,8 @@ impl Flags {
         self.res = res;
         self.top = top_bit(size);
         self.borrow = 0;
-        self.lazy = STATUS as u16;
+        self.bits = 0;
+        self.lazy = (STATUS & !CF) as u16;
     }
 
     /// Records a result whose SF ZF PF follow `res` while CF, OF and AF are given
@@ -263,12 +270,6 @@ impl Flags {
         let m = (CF | OF) as u16;
         self.bits = (self.bits & !m) | cf as u16 | ((of as u16) << 11);
         self.lazy &= !m;
-    }
-
-    /// Keeps CF at `cf` after a `record_*` call (INC and DEC leave CF unchanged).
-    #[inline(always)]
-    pub(super) fn keep_cf(&mut self, cf: bool) {
-        self.put(CF, cf);
     }
 }
 
