@@ -229,39 +229,23 @@ impl Machine {
             };
             let lin_page = eip & !0xfff;
             let mut remaining = limit - done;
-            // An EIP off this page has no operation here: the page lookup runs again.
-            // An operation retires at most two instructions, so the loop runs while two
-            // are left; the last one of the budget or before the next device deadline
-            // goes to the general path.
-            while remaining >= 2 {
-                let Some(op) = ops.get(eip.wrapping_sub(lin_page) as usize) else {
-                    break;
-                };
-                let r = ops::exec(self, op, eip.wrapping_add(op.len as u32));
-                if r & (DECLINE | DECODE) != 0 {
-                    if r == DECODE {
+            loop {
+                let (next, left, end) = self.fast_ops(ops, lin_page, eip, remaining);
+                eip = next;
+                remaining = left;
+                match end {
+                    End::Decode => {
                         let fresh = self.fast_decode(phys, eip);
                         if let Some(slot) = ops.get_mut((eip & 0xfff) as usize) {
                             *slot = fresh;
                         }
-                        continue;
                     }
-                    done = limit - remaining;
-                    break 'pages;
-                }
-                eip = r as u32;
-                if r & PAIR != 0 {
-                    eip = eip.wrapping_add(op.len2 as u32);
-                    if self.flags.cond(op.cc) {
-                        eip = eip.wrapping_add(op.jdisp);
+                    End::Page => break,
+                    End::Stop => {
+                        done = limit - remaining;
+                        break 'pages;
                     }
-                    remaining -= 1;
                 }
-                remaining -= 1;
-            }
-            if remaining < 2 {
-                done = limit - remaining;
-                break;
             }
             done = limit - remaining;
         }
@@ -274,4 +258,51 @@ impl Machine {
         }
         done > 0
     }
+
+    /// Runs operations of one page from `eip` while it stays on the page and at least
+    /// two of `remaining` instructions are left (an operation retires at most two; the
+    /// last one of the budget, or before the next device deadline, goes to the general
+    /// path). Returns the EIP and instructions left where it ended, and why. Kept out of
+    /// line so the dispatch loop carries only these few values.
+    #[inline(never)]
+    fn fast_ops(
+        &mut self,
+        ops: &[Op; PAGE_BYTES],
+        lin_page: u32,
+        mut eip: u32,
+        mut remaining: u64,
+    ) -> (u32, u64, End) {
+        while remaining >= 2 {
+            let Some(op) = ops.get(eip.wrapping_sub(lin_page) as usize) else {
+                return (eip, remaining, End::Page);
+            };
+            let r = ops::exec(self, op, eip.wrapping_add(op.len as u32));
+            if r & (DECLINE | DECODE) != 0 {
+                let end = if r == DECODE { End::Decode } else { End::Stop };
+                return (eip, remaining, end);
+            }
+            eip = r as u32;
+            if r & PAIR != 0 {
+                eip = eip.wrapping_add(op.len2 as u32);
+                if self.flags.cond(op.cc) {
+                    eip = eip.wrapping_add(op.jdisp);
+                }
+                remaining -= 1;
+            }
+            remaining -= 1;
+        }
+        (eip, remaining, End::Stop)
+    }
+}
+
+/// Why [`Machine::fast_ops`] returned.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    /// EIP left the page: look the next one up.
+    Page,
+    /// The operation at EIP is not decoded yet.
+    Decode,
+    /// The instruction at EIP goes to the general path (declined, or the budget or
+    /// deadline leaves fewer than two instructions).
+    Stop,
 }
