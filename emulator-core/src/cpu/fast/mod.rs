@@ -6,10 +6,18 @@
 //! The tier runs only where its shortcuts hold: 32-bit protected mode with flat CS, DS,
 //! ES and SS (base 0, limit 4 GiB), no single-step trap, no breakpoint watch, and no
 //! VMM or one that lets plain instructions run natively (its per-instruction check
-//! passes every form the tier specialises: none is privileged or sensitive). A handler either completes its instruction or changes nothing and declines,
-//! so the machine state after a run is the one the general interpreter produces; only
+//! passes every form the tier specialises: none is privileged or sensitive). A handler
+//! either completes its instruction or changes nothing and declines, so the machine state after a run is the one the general interpreter produces; only
 //! the decode-cache and TLB-hit counters differ (instruction fetches from the tier's
 //! pages are not counted there).
+//!
+//! An operation's kind selects its handler. The loop over a page's operations
+//! (`Machine::fast_ops`) dispatches with one `match` over every kind, each handler
+//! inlined into it, which Wasm engines and native code both run as a jump table. A
+//! flag-setting operation that a Jcc follows on the same page is decoded as a fused
+//! pair (its kind's `…Jcc` twin): one dispatch retires both instructions, and the pair
+//! runs only when the budget and the next device deadline leave room for two, so time
+//! stays exact.
 //!
 //! Operations are cached per physical page and keyed by the offset in the page, with
 //! relative branch targets stored as displacements, so a page mapped at several linear
@@ -84,7 +92,7 @@ struct CodePage {
     phys: u32,
     /// The page's code generation when it was decoded.
     generation: u32,
-    /// Per byte offset: the operation starting there ([`ops::undecoded`] until the
+    /// Per byte offset: the operation starting there ([`ops::UNDECODED`] until the
     /// first time it runs); allocated when the slot is first used.
     ops: Option<Box<[Op; PAGE_BYTES]>>,
 }

@@ -17,22 +17,22 @@ use crate::mmu::access;
 use crate::state::cr0;
 
 /// ALU operation numbers (the const parameter of the ALU handlers).
-pub(super) const ALU_ADD: u8 = 0;
-pub(super) const ALU_OR: u8 = 1;
-pub(super) const ALU_ADC: u8 = 2;
-pub(super) const ALU_SBB: u8 = 3;
-pub(super) const ALU_AND: u8 = 4;
-pub(super) const ALU_SUB: u8 = 5;
-pub(super) const ALU_XOR: u8 = 6;
-pub(super) const ALU_CMP: u8 = 7;
-pub(super) const ALU_TEST: u8 = 8;
+const ALU_ADD: u8 = 0;
+const ALU_OR: u8 = 1;
+const ALU_ADC: u8 = 2;
+const ALU_SBB: u8 = 3;
+const ALU_AND: u8 = 4;
+const ALU_SUB: u8 = 5;
+const ALU_XOR: u8 = 6;
+const ALU_CMP: u8 = 7;
+const ALU_TEST: u8 = 8;
 
 /// Shift operation numbers (the const parameter of [`shift_ri`]).
-pub(super) const SH_SHL: u8 = 0;
-pub(super) const SH_SHR: u8 = 1;
-pub(super) const SH_SAR: u8 = 2;
-pub(super) const SH_ROL: u8 = 3;
-pub(super) const SH_ROR: u8 = 4;
+const SH_SHL: u8 = 0;
+const SH_SHR: u8 = 1;
+const SH_SAR: u8 = 2;
+const SH_ROL: u8 = 3;
+const SH_ROR: u8 = 4;
 
 /// The ALU operation number of a binary ALU mnemonic.
 pub(super) fn alu_kind(m: M) -> u8 {
