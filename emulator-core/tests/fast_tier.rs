@@ -206,3 +206,42 @@ fn teaching_kernel_under_each_vmm_is_identical_with_and_without_the_fast_tier() 
         assert_same(&format!("kernel.asm under {mode:?}"), &f, &g);
     }
 }
+
+/// Flag-setting instructions followed by a Jcc are fused into one operation. Two loops
+/// check the edges: one whose `dec ecx; jnz` ends on the last byte of a page (fused),
+/// one whose `jnz` straddles the page boundary (not fused; its first byte is the last
+/// of the page). Both run in one-, two- and three-instruction slices, so a pair meets
+/// the end of the budget at every position.
+#[test]
+fn fused_compare_and_branch_at_page_edges_is_identical() {
+    const BASE: u32 = 0x1000;
+    let mut code = vec![0xccu8; 0x2002];
+    let mut put = |at: u32, bytes: &[u8]| {
+        let o = (at - BASE) as usize;
+        code[o..o + bytes.len()].copy_from_slice(bytes);
+    };
+    let rel32 = |from_next: u32, to: u32| to.wrapping_sub(from_next).to_le_bytes();
+    // 0x1000: mov ecx, 200; xor ebx, ebx; jmp 0x1ffb
+    put(0x1000, &[0xb9, 200, 0, 0, 0, 0x31, 0xdb, 0xe9]);
+    put(0x1008, &rel32(0x100c, 0x1ffb));
+    // 0x1ffb: add ebx, ecx; dec ecx; jnz 0x1ffb   (the jnz ends at 0x1fff)
+    put(0x1ffb, &[0x01, 0xcb, 0x49, 0x75, 0xfb]);
+    // 0x2000: mov ecx, 100; jmp 0x2ffc
+    put(0x2000, &[0xb9, 100, 0, 0, 0, 0xe9]);
+    put(0x2006, &rel32(0x200a, 0x2ffc));
+    // 0x2ffc: add ebx, ecx; dec ecx; jnz 0x2ffc   (the jnz is 0x2fff..0x3000)
+    put(0x2ffc, &[0x01, 0xcb, 0x49, 0x75, 0xfb]);
+    // 0x3001: hlt
+    put(0x3001, &[0xf4]);
+    let load = move |m: &mut Machine| {
+        m.load_flat(BASE, &code, FlatEntry::Protected32).unwrap();
+    };
+    for slices in [&[1u64, 2, 3][..], &[u64::MAX][..]] {
+        let (f, g) = run_both(1, ExecMode::Bare, &load, slices, 1_000_000);
+        assert_same(&format!("page-edge loops in slices {slices:?}"), &f, &g);
+        assert_eq!(f.stops.last(), Some(&StopReason::Halted));
+        // EBX = (1 + ... + 200) + (1 + ... + 100).
+        assert_eq!(f.snapshot.cpu().gpr[3], 20_100 + 5_050);
+        assert_eq!(f.icount, 3 + 3 * 200 + 2 + 3 * 100 + 1);
+    }
+}
