@@ -3,13 +3,12 @@
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic as M};
 
-use super::ops::Kind;
-use super::ops::{self, alu_kind};
+use super::ops::{self, alu_kind, Kind};
 use super::Op;
 use crate::cpu::decode::{Decoded, K_GPR, K_IMM, K_MEM};
 use crate::machine::Machine;
 
-/// Operand forms of a decoded instruction, as the handler table distinguishes them.
+/// Operand forms of a decoded instruction, as the kinds distinguish them.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Form {
     /// 32-bit register, 32-bit register.
@@ -62,7 +61,7 @@ fn form(d: &Decoded, count: u32) -> Form {
 }
 
 /// The ALU kind for ALU operation `alu` in form `f`.
-fn alu_handler(alu: u8, f: Form, msize: u8) -> Option<Kind> {
+fn alu_form_kind(alu: u8, f: Form, msize: u8) -> Option<Kind> {
     let table = match f {
         Form::RR => &ops::ALU_RR,
         Form::RI => &ops::ALU_RI,
@@ -75,7 +74,7 @@ fn alu_handler(alu: u8, f: Form, msize: u8) -> Option<Kind> {
 }
 
 /// The kind for a shift or rotate of a 32-bit register by an immediate count.
-fn shift_handler(mnem: M) -> Option<Kind> {
+fn shift_kind(mnem: M) -> Option<Kind> {
     Some(match mnem {
         M::Shl | M::Sal => Kind::ShlRi,
         M::Shr => Kind::ShrRi,
@@ -119,7 +118,7 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
         M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
             if osize32 || matches!(f, Form::MI) =>
         {
-            alu_handler(alu_kind(d.mnem), f, d.msize)?
+            alu_form_kind(alu_kind(d.mnem), f, d.msize)?
         }
         M::Mov if osize32 || f == Form::MI => match f {
             Form::RR => Kind::MovRr,
@@ -140,9 +139,7 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
         M::Dec if f == Form::R => Kind::DecR,
         M::Not if f == Form::R => Kind::NotR,
         M::Neg if f == Form::R => Kind::NegR,
-        M::Shl | M::Sal | M::Shr | M::Sar | M::Rol | M::Ror if f == Form::RI => {
-            shift_handler(d.mnem)?
-        }
+        M::Shl | M::Sal | M::Shr | M::Sar | M::Rol | M::Ror if f == Form::RI => shift_kind(d.mnem)?,
         M::Imul if count == 3 && r32(d, 0).is_some() && d.kind.get(2) == Some(&K_IMM) => {
             if r32(d, 1).is_some() {
                 Kind::ImulRri
