@@ -10,9 +10,10 @@ use crate::state::flags::{AF, CF, OF, PF, SF, STATUS, ZF};
 /// An operation records its operands and result; a flag marked *lazy* is derived from
 /// that record when read, the others hold their value in `bits`. CF is never lazy: an
 /// operation that sets it computes it (a carry costs one host comparison, and INC, DEC,
-/// ADC, SBB and the unsigned Jcc read it often), so reading it is one bit test. Additions and
-/// subtractions share one record form: a subtraction `a - b` is stored as the addition
-/// `a + !b + 1` with `borrow` set, which inverts the carries (CF and AF are borrows).
+/// ADC, SBB and the unsigned Jcc read it often), so reading it is one bit test.
+/// Additions and subtractions share one record form: a subtraction `a - b` is stored
+/// as the addition `a + !b + 1` with `borrow` set, which inverts the carries (AF is a
+/// borrow).
 /// Logic operations are stored as `res + 0`, which yields CF = OF = AF = 0.
 ///
 /// Equality compares the materialised flags, and serde stores the six bits as one

@@ -7,9 +7,10 @@
 //! ES and SS (base 0, limit 4 GiB), no single-step trap, no breakpoint watch, and no
 //! VMM or one that lets plain instructions run natively (its per-instruction check
 //! passes every form the tier specialises: none is privileged or sensitive). A handler
-//! either completes its instruction or changes nothing and declines, so the machine state after a run is the one the general interpreter produces; only
-//! the decode-cache and TLB-hit counters differ (instruction fetches from the tier's
-//! pages are not counted there).
+//! either completes its instruction or changes nothing and declines, so the machine
+//! state after a run is the one the general interpreter produces; only the decode-cache
+//! and TLB-hit counters differ (instruction fetches from the tier's pages are not
+//! counted there).
 //!
 //! An operation's kind selects its handler. The loop over a page's operations
 //! (`Machine::fast_ops`) dispatches with one `match` over every kind, each handler

@@ -92,8 +92,9 @@ macro_rules! kinds {
 
         /// Executes `op` (the EIP just past it is `next`) and returns the EIP of the
         /// next instruction, with [`PAIR`] set when a fused Jcc is to run next (its
-        /// length and displacement are the operation's), or [`DECLINE`] or [`DECODE`]. One `match` over every handler, each inlined, so the tier's
-        /// loop dispatches with a jump table rather than a call per instruction.
+        /// length and displacement are the operation's), or [`DECLINE`] or [`DECODE`].
+        /// One `match` over every handler, each inlined, so the tier's loop
+        /// dispatches with a jump table rather than a call per instruction.
         #[inline(always)]
         pub(super) fn exec(m: &mut Machine, op: &Op, next: u32) -> u64 {
             match op.kind {
