@@ -245,3 +245,25 @@ fn fused_compare_and_branch_at_page_edges_is_identical() {
         assert_eq!(f.icount, 3 + 3 * 200 + 2 + 3 * 100 + 1);
     }
 }
+
+/// A Jcc that jumps over one register-only instruction is run without a branch on the
+/// condition: the instruction runs and is undone when the Jcc is taken. The guest takes
+/// each such Jcc at random, over every kind of skipped instruction (and over a store,
+/// which takes the ordinary path), in slices that end the budget at every position.
+#[test]
+fn jcc_over_one_instruction_is_identical() {
+    let image = common::nasm("emulator-core/tests/asm/skip.asm", &[]);
+    let load = move |m: &mut Machine| {
+        m.load_flat(0x1000, &image, FlatEntry::Protected32).unwrap();
+    };
+    for slices in [&[1u64, 2, 3, 4][..], &[2, 3][..], &[u64::MAX][..]] {
+        let (f, g) = run_both(1, ExecMode::Bare, &load, slices, 1_000_000);
+        assert_same(&format!("skip.asm in slices {slices:?}"), &f, &g);
+        assert_eq!(f.stops.last(), Some(&StopReason::Halted));
+        assert!(
+            f.icount > 500 * 30,
+            "the loop ran: {} instructions",
+            f.icount
+        );
+    }
+}

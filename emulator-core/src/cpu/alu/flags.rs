@@ -203,6 +203,20 @@ impl Flags {
         self.lazy = 0;
     }
 
+    /// Puts back the record `old` when `back` holds, field by field and without a
+    /// branch on `back` (a condition the host cannot predict).
+    #[inline(always)]
+    pub fn restore_if(&mut self, back: bool, old: &Flags) {
+        use core::hint::select_unpredictable as pick;
+        self.a = pick(back, old.a, self.a);
+        self.b = pick(back, old.b, self.b);
+        self.res = pick(back, old.res, self.res);
+        self.bits = pick(back, old.bits, self.bits);
+        self.lazy = pick(back, old.lazy, self.lazy);
+        self.top = pick(back, old.top, self.top);
+        self.borrow = pick(back, old.borrow, self.borrow);
+    }
+
     /// Evaluates condition `cc`, the low nibble of a Jcc/SETcc/CMOVcc opcode:
     /// O NO B AE E NE BE A S NS P NP L GE LE G.
     #[inline(always)]

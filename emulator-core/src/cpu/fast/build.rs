@@ -235,6 +235,11 @@ impl Machine {
             op.cc = cc as u8;
             op.len2 = jcc.len;
             op.jdisp = jcc.imm;
+            op.skip = if (1..=15).contains(&jcc.imm) {
+                jcc.imm as u8
+            } else {
+                0
+            };
         }
         op
     }

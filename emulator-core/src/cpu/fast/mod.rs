@@ -20,6 +20,13 @@
 //! runs only when the budget and the next device deadline leave room for two, so time
 //! stays exact.
 //!
+//! A fused Jcc that jumps forward over exactly one register-only operation (an ALU,
+//! MOV, LEA, shift or IMUL form on registers) is if-converted: that operation runs
+//! whichever way the Jcc goes, and its register and flags are put back when the Jcc is
+//! taken (and only when the budget leaves room for all three). The host then has no
+//! branch on a condition the guest takes at random (the bit test of a CRC loop, a
+//! conditional increment); only the count of retired instructions depends on it.
+//!
 //! Operations are cached per physical page and keyed by the offset in the page, with
 //! relative branch targets stored as displacements, so a page mapped at several linear
 //! addresses shares its operations. A page is dropped when a write bumps its code
@@ -79,6 +86,9 @@ pub(crate) struct Op {
     pub len2: u8,
     /// The fused Jcc's displacement from the instruction after it.
     pub jdisp: u32,
+    /// The fused Jcc's displacement when it jumps forward by 1 to 15 bytes (it may skip
+    /// exactly one instruction), else 0.
+    pub skip: u8,
 }
 
 /// Number of code pages the tier keeps (direct-mapped by physical page number).
@@ -293,14 +303,44 @@ impl Machine {
             eip = r as u32;
             if r & PAIR != 0 {
                 eip = eip.wrapping_add(op.len2 as u32);
-                if self.flags.cond(op.cc) {
-                    eip = eip.wrapping_add(op.jdisp);
-                }
+                let taken = self.flags.cond(op.cc);
                 remaining -= 1;
+                match ops.get(eip.wrapping_sub(lin_page) as usize) {
+                    Some(s) if op.skip == s.len && remaining >= 2 && self.fast_skip(s, taken) => {
+                        eip = eip.wrapping_add(s.len as u32);
+                        remaining -= (!taken) as u64;
+                    }
+                    _ if taken => eip = eip.wrapping_add(op.jdisp),
+                    _ => {}
+                }
             }
             remaining -= 1;
         }
         (eip, remaining, End::Stop)
+    }
+}
+
+impl Machine {
+    /// Runs the register-only operation `s` that a fused Jcc jumps over (when `taken`)
+    /// without branching on `taken`: `s` runs either way and its register and flags are
+    /// put back when the Jcc is taken, so the host does not mispredict a branch that
+    /// the guest takes at random. False, with nothing changed, when `s` is not a
+    /// register-only operation.
+    #[inline(always)]
+    fn fast_skip(&mut self, s: &Op, taken: bool) -> bool {
+        let flags = self.flags;
+        let r = (s.r0 & 7) as usize;
+        let Some(&old) = self.cpu.gpr.get(r) else {
+            return false;
+        };
+        if !ops::exec_pure(self, s) {
+            return false;
+        }
+        self.flags.restore_if(taken, &flags);
+        if let Some(v) = self.cpu.gpr.get_mut(r) {
+            *v = core::hint::select_unpredictable(taken, old, *v);
+        }
+        true
     }
 }
 

@@ -211,6 +211,46 @@ kinds! {
     }
 }
 
+/// Runs `op` when it is a register-only operation: it writes at most its destination
+/// register and the flags, and never declines. False, with nothing changed, for any
+/// other kind.
+#[inline(always)]
+pub(super) fn exec_pure(m: &mut Machine, op: &Op) -> bool {
+    match op.kind {
+        Kind::Nop => {}
+        Kind::AddRr => _ = alu_rr::<ALU_ADD>(m, op, 0),
+        Kind::OrRr => _ = alu_rr::<ALU_OR>(m, op, 0),
+        Kind::AdcRr => _ = alu_rr::<ALU_ADC>(m, op, 0),
+        Kind::SbbRr => _ = alu_rr::<ALU_SBB>(m, op, 0),
+        Kind::AndRr => _ = alu_rr::<ALU_AND>(m, op, 0),
+        Kind::SubRr => _ = alu_rr::<ALU_SUB>(m, op, 0),
+        Kind::XorRr => _ = alu_rr::<ALU_XOR>(m, op, 0),
+        Kind::AddRi => _ = alu_ri::<ALU_ADD>(m, op, 0),
+        Kind::OrRi => _ = alu_ri::<ALU_OR>(m, op, 0),
+        Kind::AdcRi => _ = alu_ri::<ALU_ADC>(m, op, 0),
+        Kind::SbbRi => _ = alu_ri::<ALU_SBB>(m, op, 0),
+        Kind::AndRi => _ = alu_ri::<ALU_AND>(m, op, 0),
+        Kind::SubRi => _ = alu_ri::<ALU_SUB>(m, op, 0),
+        Kind::XorRi => _ = alu_ri::<ALU_XOR>(m, op, 0),
+        Kind::MovRr => _ = mov_rr(m, op, 0),
+        Kind::MovRi => _ = mov_ri(m, op, 0),
+        Kind::Lea => _ = lea(m, op, 0),
+        Kind::IncR => _ = inc_r(m, op, 0),
+        Kind::DecR => _ = dec_r(m, op, 0),
+        Kind::NotR => _ = not_r(m, op, 0),
+        Kind::NegR => _ = neg_r(m, op, 0),
+        Kind::ShlRi => _ = shift_ri::<SH_SHL>(m, op, 0),
+        Kind::ShrRi => _ = shift_ri::<SH_SHR>(m, op, 0),
+        Kind::SarRi => _ = shift_ri::<SH_SAR>(m, op, 0),
+        Kind::RolRi => _ = shift_ri::<SH_ROL>(m, op, 0),
+        Kind::RorRi => _ = shift_ri::<SH_ROR>(m, op, 0),
+        Kind::ImulRri => _ = imul_rri(m, op, 0),
+        Kind::ImulRr => _ = imul_rr(m, op, 0),
+        _ => return false,
+    }
+    true
+}
+
 /// Marks the answer of an operation with a fused Jcc: [`PAIR`] unless it declined
 /// (then neither instruction ran). The loop runs the Jcc.
 #[inline(always)]
@@ -358,6 +398,7 @@ pub(super) const UNDECODED: Op = Op {
     cc: 0,
     len2: 0,
     jdisp: 0,
+    skip: 0,
 };
 
 /// Asks the loop to decode the instruction.
