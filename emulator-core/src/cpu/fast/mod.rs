@@ -54,8 +54,9 @@ pub(crate) const DECODE: u64 = 1 << 33;
 /// instructions retire.
 pub(crate) const PAIR: u64 = 1 << 34;
 
-/// One pre-decoded instruction.
+/// One pre-decoded instruction (32 bytes, so a page offset indexes with a shift).
 #[derive(Clone, Copy, Debug)]
+#[repr(align(32))]
 pub(crate) struct Op {
     /// The specialised handler. A handler executes the operation and returns the EIP of
     /// the next instruction, or changes nothing and returns [`DECLINE`] (the general
@@ -296,25 +297,29 @@ impl Machine {
                 return (eip, remaining, End::Page);
             };
             let r = ops::exec(self, op, eip.wrapping_add(op.len as u32));
+            // A plain answer (no flag bits) goes straight back to the dispatch, so the
+            // compiler can give each handler its own copy of it.
+            if r <= u32::MAX as u64 {
+                eip = r as u32;
+                remaining -= 1;
+                continue;
+            }
             if r & (DECLINE | DECODE) != 0 {
                 let end = if r == DECODE { End::Decode } else { End::Stop };
                 return (eip, remaining, end);
             }
-            eip = r as u32;
-            if r & PAIR != 0 {
-                eip = eip.wrapping_add(op.len2 as u32);
-                let taken = self.flags.cond(op.cc);
-                remaining -= 1;
-                match ops.get(eip.wrapping_sub(lin_page) as usize) {
-                    Some(s) if op.skip == s.len && remaining >= 2 && self.fast_skip(s, taken) => {
-                        eip = eip.wrapping_add(s.len as u32);
-                        remaining -= (!taken) as u64;
-                    }
-                    _ if taken => eip = eip.wrapping_add(op.jdisp),
-                    _ => {}
+            // PAIR: the fused Jcc.
+            eip = (r as u32).wrapping_add(op.len2 as u32);
+            let taken = self.flags.cond(op.cc);
+            remaining -= 2;
+            match ops.get(eip.wrapping_sub(lin_page) as usize) {
+                Some(s) if op.skip == s.len && remaining >= 1 && self.fast_skip(s, taken) => {
+                    eip = eip.wrapping_add(s.len as u32);
+                    remaining -= (!taken) as u64;
                 }
+                _ if taken => eip = eip.wrapping_add(op.jdisp),
+                _ => {}
             }
-            remaining -= 1;
         }
         (eip, remaining, End::Stop)
     }
