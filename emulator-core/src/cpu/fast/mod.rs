@@ -312,13 +312,17 @@ impl Machine {
             eip = (r as u32).wrapping_add(op.len2 as u32);
             let taken = self.flags.cond(op.cc);
             remaining -= 2;
-            match ops.get(eip.wrapping_sub(lin_page) as usize) {
-                Some(s) if op.skip == s.len && remaining >= 1 && self.fast_skip(s, taken) => {
-                    eip = eip.wrapping_add(s.len as u32);
-                    remaining -= (!taken) as u64;
+            let skipped = match ops.get(eip.wrapping_sub(lin_page) as usize) {
+                Some(s) if op.skip != 0 && op.skip == s.len && remaining >= 1 => {
+                    self.fast_skip(s, taken)
                 }
-                _ if taken => eip = eip.wrapping_add(op.jdisp),
-                _ => {}
+                _ => false,
+            };
+            if skipped {
+                eip = eip.wrapping_add(op.skip as u32);
+                remaining -= (!taken) as u64;
+            } else if taken {
+                eip = eip.wrapping_add(op.jdisp);
             }
         }
         (eip, remaining, End::Stop)
