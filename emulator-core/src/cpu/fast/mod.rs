@@ -327,9 +327,7 @@ impl Machine {
         }
         (eip, remaining, End::Stop)
     }
-}
 
-impl Machine {
     /// Runs the register-only operation `s` that a fused Jcc jumps over (when `taken`)
     /// without branching on `taken`: `s` runs either way and its register and flags are
     /// put back when the Jcc is taken, so the host does not mispredict a branch that

@@ -75,19 +75,24 @@ fn alu_op<const K: u8>(m: &mut Machine, size: u8, a: u32, b: u32) -> Option<u32>
 // ---- kinds and dispatch ----------------------------------------------------------
 
 /// Declares [`Kind`], one variant per handler plus, for each flag-setting handler that
-/// a Jcc often follows, a twin with that Jcc fused in; [`exec`], which
-/// dispatches on it; and [`with_jcc`], which names a handler's fused twin.
+/// a Jcc often follows, a twin with that Jcc fused in; [`exec`], which dispatches on
+/// it; [`exec_pure`], which runs the register-only kinds (those listed `pure`); and
+/// [`with_jcc`], which names a handler's fused twin.
 macro_rules! kinds {
     (
         plain { $($kind:ident => $handler:expr,)* }
+        pure { $($pk:ident => $ph:expr,)* }
         fusable { $($fk:ident / $fj:ident => $fh:expr,)* }
+        fusable pure { $($fpk:ident / $fpj:ident => $fph:expr,)* }
     ) => {
         /// The handler an operation runs: one per instruction form the tier
         /// specialises, and one per form followed by a fused Jcc.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(crate) enum Kind {
             $($kind,)*
+            $($pk,)*
             $($fk, $fj,)*
+            $($fpk, $fpj,)*
         }
 
         /// Executes `op` (the EIP just past it is `next`) and returns the EIP of the
@@ -99,15 +104,32 @@ macro_rules! kinds {
         pub(super) fn exec(m: &mut Machine, op: &Op, next: u32) -> u64 {
             match op.kind {
                 $(Kind::$kind => $handler(m, op, next),)*
+                $(Kind::$pk => $ph(m, op, next),)*
                 $(Kind::$fk => $fh(m, op, next),)*
+                $(Kind::$fpk => $fph(m, op, next),)*
                 $(Kind::$fj => then_jcc($fh(m, op, next)),)*
+                $(Kind::$fpj => then_jcc($fph(m, op, next)),)*
             }
+        }
+
+        /// Runs `op` when it is a register-only operation: it writes at most its
+        /// destination register and the flags, and never declines. False, with
+        /// nothing changed, for any other kind.
+        #[inline(always)]
+        pub(super) fn exec_pure(m: &mut Machine, op: &Op) -> bool {
+            match op.kind {
+                $(Kind::$pk => _ = $ph(m, op, 0),)*
+                $(Kind::$fpk => _ = $fph(m, op, 0),)*
+                _ => return false,
+            }
+            true
         }
 
         /// The kind that runs `k` and then a fused Jcc, when `k` has one.
         pub(super) fn with_jcc(k: Kind) -> Option<Kind> {
             match k {
                 $(Kind::$fk => Some(Kind::$fj),)*
+                $(Kind::$fpk => Some(Kind::$fpj),)*
                 _ => None,
             }
         }
@@ -118,13 +140,6 @@ kinds! {
     plain {
         Undecoded => undecoded,
         General => general,
-        Nop => nop,
-        AdcRr => alu_rr::<ALU_ADC>,
-        SbbRr => alu_rr::<ALU_SBB>,
-        OrRi => alu_ri::<ALU_OR>,
-        AdcRi => alu_ri::<ALU_ADC>,
-        SbbRi => alu_ri::<ALU_SBB>,
-        XorRi => alu_ri::<ALU_XOR>,
         AddRm => alu_rm::<ALU_ADD>,
         OrRm => alu_rm::<ALU_OR>,
         AdcRm => alu_rm::<ALU_ADC>,
@@ -148,21 +163,12 @@ kinds! {
         AndMi => alu_mi::<ALU_AND>,
         SubMi => alu_mi::<ALU_SUB>,
         XorMi => alu_mi::<ALU_XOR>,
-        MovRr => mov_rr,
-        MovRi => mov_ri,
         MovRm => mov_rm,
         MovMr => mov_mr,
         MovMi => mov_mi,
         MovzxRm => movzx_rm,
         MovsxRm => movsx_rm,
-        Lea => lea,
-        NotR => not_r,
-        NegR => neg_r,
-        RolRi => shift_ri::<SH_ROL>,
-        RorRi => shift_ri::<SH_ROR>,
-        ImulRri => imul_rri,
         ImulRmi => imul_rmi,
-        ImulRr => imul_rr,
         PushR => push_r,
         PushI => push_i,
         PopR => pop_r,
@@ -186,7 +192,31 @@ kinds! {
         Jle => jcc_rel::<14>,
         Jg => jcc_rel::<15>,
     }
+    pure {
+        Nop => nop,
+        AdcRr => alu_rr::<ALU_ADC>,
+        SbbRr => alu_rr::<ALU_SBB>,
+        OrRi => alu_ri::<ALU_OR>,
+        AdcRi => alu_ri::<ALU_ADC>,
+        SbbRi => alu_ri::<ALU_SBB>,
+        XorRi => alu_ri::<ALU_XOR>,
+        MovRr => mov_rr,
+        MovRi => mov_ri,
+        Lea => lea,
+        NotR => not_r,
+        NegR => neg_r,
+        RolRi => shift_ri::<SH_ROL>,
+        RorRi => shift_ri::<SH_ROR>,
+        ImulRri => imul_rri,
+        ImulRr => imul_rr,
+    }
     fusable {
+        CmpRm / CmpRmJcc => alu_rm::<ALU_CMP>,
+        CmpMr / CmpMrJcc => alu_mr::<ALU_CMP>,
+        CmpMi / CmpMiJcc => alu_mi::<ALU_CMP>,
+        TestMi / TestMiJcc => alu_mi::<ALU_TEST>,
+    }
+    fusable pure {
         AddRr / AddRrJcc => alu_rr::<ALU_ADD>,
         OrRr / OrRrJcc => alu_rr::<ALU_OR>,
         AndRr / AndRrJcc => alu_rr::<ALU_AND>,
@@ -199,56 +229,12 @@ kinds! {
         SubRi / SubRiJcc => alu_ri::<ALU_SUB>,
         CmpRi / CmpRiJcc => alu_ri::<ALU_CMP>,
         TestRi / TestRiJcc => alu_ri::<ALU_TEST>,
-        CmpRm / CmpRmJcc => alu_rm::<ALU_CMP>,
-        CmpMr / CmpMrJcc => alu_mr::<ALU_CMP>,
-        CmpMi / CmpMiJcc => alu_mi::<ALU_CMP>,
-        TestMi / TestMiJcc => alu_mi::<ALU_TEST>,
         IncR / IncRJcc => inc_r,
         DecR / DecRJcc => dec_r,
         ShlRi / ShlRiJcc => shift_ri::<SH_SHL>,
         ShrRi / ShrRiJcc => shift_ri::<SH_SHR>,
         SarRi / SarRiJcc => shift_ri::<SH_SAR>,
     }
-}
-
-/// Runs `op` when it is a register-only operation: it writes at most its destination
-/// register and the flags, and never declines. False, with nothing changed, for any
-/// other kind.
-#[inline(always)]
-pub(super) fn exec_pure(m: &mut Machine, op: &Op) -> bool {
-    match op.kind {
-        Kind::Nop => {}
-        Kind::AddRr => _ = alu_rr::<ALU_ADD>(m, op, 0),
-        Kind::OrRr => _ = alu_rr::<ALU_OR>(m, op, 0),
-        Kind::AdcRr => _ = alu_rr::<ALU_ADC>(m, op, 0),
-        Kind::SbbRr => _ = alu_rr::<ALU_SBB>(m, op, 0),
-        Kind::AndRr => _ = alu_rr::<ALU_AND>(m, op, 0),
-        Kind::SubRr => _ = alu_rr::<ALU_SUB>(m, op, 0),
-        Kind::XorRr => _ = alu_rr::<ALU_XOR>(m, op, 0),
-        Kind::AddRi => _ = alu_ri::<ALU_ADD>(m, op, 0),
-        Kind::OrRi => _ = alu_ri::<ALU_OR>(m, op, 0),
-        Kind::AdcRi => _ = alu_ri::<ALU_ADC>(m, op, 0),
-        Kind::SbbRi => _ = alu_ri::<ALU_SBB>(m, op, 0),
-        Kind::AndRi => _ = alu_ri::<ALU_AND>(m, op, 0),
-        Kind::SubRi => _ = alu_ri::<ALU_SUB>(m, op, 0),
-        Kind::XorRi => _ = alu_ri::<ALU_XOR>(m, op, 0),
-        Kind::MovRr => _ = mov_rr(m, op, 0),
-        Kind::MovRi => _ = mov_ri(m, op, 0),
-        Kind::Lea => _ = lea(m, op, 0),
-        Kind::IncR => _ = inc_r(m, op, 0),
-        Kind::DecR => _ = dec_r(m, op, 0),
-        Kind::NotR => _ = not_r(m, op, 0),
-        Kind::NegR => _ = neg_r(m, op, 0),
-        Kind::ShlRi => _ = shift_ri::<SH_SHL>(m, op, 0),
-        Kind::ShrRi => _ = shift_ri::<SH_SHR>(m, op, 0),
-        Kind::SarRi => _ = shift_ri::<SH_SAR>(m, op, 0),
-        Kind::RolRi => _ = shift_ri::<SH_ROL>(m, op, 0),
-        Kind::RorRi => _ = shift_ri::<SH_ROR>(m, op, 0),
-        Kind::ImulRri => _ = imul_rri(m, op, 0),
-        Kind::ImulRr => _ = imul_rr(m, op, 0),
-        _ => return false,
-    }
-    true
 }
 
 /// Marks the answer of an operation with a fused Jcc: [`PAIR`] unless it declined
