@@ -8,13 +8,17 @@ use crate::state::flags::{AF, CF, OF, PF, SF, STATUS, ZF};
 /// The six arithmetic status flags (CF PF AF ZF SF OF), evaluated lazily.
 ///
 /// An operation records its operands and result; a flag marked *lazy* is derived from
-/// that record when read, the others hold their value in `bits`. CF is never lazy: an
+/// that record when read, the others hold their value in the state word. CF is never lazy: an
 /// operation that sets it computes it (a carry costs one host comparison, and INC, DEC,
 /// ADC, SBB and the unsigned Jcc read it often), so reading it is one bit test.
 /// Additions and subtractions share one record form: a subtraction `a - b` is stored
-/// as the addition `a + !b + 1` with `borrow` set, which inverts the carries (AF is a
-/// borrow).
+/// as the addition `a + !b + 1` with the borrow bit set, which inverts the carries (AF
+/// is a borrow).
 /// Logic operations are stored as `res + 0`, which yields CF = OF = AF = 0.
+///
+/// Which flags are lazy, the values of the others, the operand size and the borrow
+/// share one word (`state`), so recording an operation is four stores and a copy of the
+/// record is four words.
 ///
 /// Equality compares the materialised flags, and serde stores the six bits as one
 /// `u32`, so a restored value behaves exactly like the original.
@@ -27,14 +31,29 @@ pub struct Flags {
     b: u32,
     /// Result, masked to the operand size.
     res: u32,
-    /// Values of the status flags that are not lazy (EFLAGS bit positions).
-    bits: u16,
-    /// Which status flags are derived from the record (EFLAGS bit positions).
-    lazy: u16,
-    /// Index of the sign bit of the recorded operation: 7, 15 or 31.
-    top: u8,
-    /// 1 when the record is a subtraction (CF and AF are borrows), else 0.
-    borrow: u8,
+    /// Bits 0–11: the values of the status flags that are not lazy (EFLAGS bit
+    /// positions); bits 12–23: which status flags are derived from the record (the same
+    /// positions, shifted by [`LAZY`]); bits 24–28: the index of the sign bit of the
+    /// recorded operation (7, 15 or 31); bit 29 ([`BORROW`]): the record is a
+    /// subtraction (CF and AF are borrows).
+    state: u32,
+}
+
+/// Shift of the lazy-flag mask in [`Flags::state`].
+const LAZY: u32 = 12;
+/// Shift of the sign-bit index in [`Flags::state`].
+const TOP: u32 = 24;
+/// The borrow bit of [`Flags::state`].
+const BORROW: u32 = 1 << 29;
+
+/// The state word of a record of operand size `size` with the flags `lazy` derived
+/// from it, the values `bits` for the others, and `borrow`.
+#[inline(always)]
+const fn state(size: u8, bits: u32, lazy: u32, borrow: bool) -> u32 {
+    (bits & STATUS)
+        | ((lazy & STATUS) << LAZY)
+        | ((top_bit(size) as u32) << TOP)
+        | if borrow { BORROW } else { 0 }
 }
 
 /// Index of the sign bit for an operand size in bytes (1, 2, anything else is 4).
@@ -78,24 +97,37 @@ impl Flags {
             a: 0,
             b: 0,
             res: 0,
-            bits: (e & STATUS) as u16,
-            lazy: 0,
-            top: 31,
-            borrow: 0,
+            state: state(4, e, 0, false),
         }
+    }
+
+    /// The values of the status flags that are not lazy.
+    #[inline(always)]
+    fn bits(&self) -> u32 {
+        self.state & STATUS
+    }
+    /// Which status flags are derived from the record.
+    #[inline(always)]
+    fn lazy(&self) -> u32 {
+        (self.state >> LAZY) & STATUS
+    }
+    /// Index of the recorded operation's sign bit.
+    #[inline(always)]
+    fn top(&self) -> u32 {
+        (self.state >> TOP) & 31
     }
 
     #[inline(always)]
     fn lazy_af(&self) -> u32 {
-        (((self.a ^ self.b ^ self.res) >> 4) ^ self.borrow as u32) & 1
+        (((self.a ^ self.b ^ self.res) >> 4) ^ (self.state & BORROW != 0) as u32) & 1
     }
     #[inline(always)]
     fn lazy_of(&self) -> u32 {
-        (((self.a ^ self.res) & (self.b ^ self.res)) >> self.top) & 1
+        (((self.a ^ self.res) & (self.b ^ self.res)) >> self.top()) & 1
     }
     #[inline(always)]
     fn lazy_sf(&self) -> u32 {
-        (self.res >> self.top) & 1
+        (self.res >> self.top()) & 1
     }
     #[inline(always)]
     fn lazy_zf(&self) -> u32 {
@@ -105,18 +137,18 @@ impl Flags {
     /// Reads one flag: from the record when it is lazy, else from `bits`.
     #[inline(always)]
     fn get(&self, flag: u32, lazy_value: impl FnOnce(&Self) -> u32) -> bool {
-        if self.lazy as u32 & flag != 0 {
+        if self.state & (flag << LAZY) != 0 {
             lazy_value(self) != 0
         } else {
-            self.bits as u32 & flag != 0
+            self.state & flag != 0
         }
     }
 
     /// The six status bits in their EFLAGS positions (all other bits zero).
     #[inline]
     pub fn status(&self) -> u32 {
-        let lazy = self.lazy as u32;
-        let bits = self.bits as u32;
+        let lazy = self.lazy();
+        let bits = self.bits();
         if lazy == 0 {
             return bits;
         }
@@ -131,7 +163,7 @@ impl Flags {
     /// Carry flag (never lazy).
     #[inline(always)]
     pub fn cf(&self) -> bool {
-        self.bits as u32 & CF != 0
+        self.state & CF != 0
     }
     /// Parity flag (even parity of the low result byte).
     #[inline]
@@ -162,9 +194,7 @@ impl Flags {
     /// Sets one status flag to `v`; the others keep their (possibly lazy) values.
     #[inline(always)]
     fn put(&mut self, flag: u32, v: bool) {
-        let flag = flag as u16;
-        self.bits = (self.bits & !flag) | if v { flag } else { 0 };
-        self.lazy &= !flag;
+        self.state = (self.state & !(flag | flag << LAZY)) | if v { flag } else { 0 };
     }
     /// Sets CF.
     #[inline]
@@ -199,8 +229,7 @@ impl Flags {
     /// Replaces all six status flags with the matching bits of `bits` (an EFLAGS image).
     #[inline]
     pub fn set_status(&mut self, bits: u32) {
-        self.bits = (bits & STATUS) as u16;
-        self.lazy = 0;
+        self.state = (self.state & !(STATUS | STATUS << LAZY)) | (bits & STATUS);
     }
 
     /// Puts back the record `old` when `back` holds, field by field and without a
@@ -211,10 +240,7 @@ impl Flags {
         self.a = pick(back, old.a, self.a);
         self.b = pick(back, old.b, self.b);
         self.res = pick(back, old.res, self.res);
-        self.bits = pick(back, old.bits, self.bits);
-        self.lazy = pick(back, old.lazy, self.lazy);
-        self.top = pick(back, old.top, self.top);
-        self.borrow = pick(back, old.borrow, self.borrow);
+        self.state = pick(back, old.state, self.state);
     }
 
     /// Evaluates condition `cc`, the low nibble of a Jcc/SETcc/CMOVcc opcode:
@@ -251,10 +277,7 @@ impl Flags {
         self.a = a;
         self.b = b ^ inv;
         self.res = res;
-        self.top = top_bit(size);
-        self.borrow = borrow as u8;
-        self.bits = cf as u16;
-        self.lazy = (STATUS & !CF) as u16;
+        self.state = state(size, cf as u32, STATUS & !CF, borrow);
     }
 
     /// Records a logic result: CF = OF = AF = 0, SF ZF PF from `res`.
@@ -263,10 +286,7 @@ impl Flags {
         self.a = res;
         self.b = 0;
         self.res = res;
-        self.top = top_bit(size);
-        self.borrow = 0;
-        self.bits = 0;
-        self.lazy = (STATUS & !CF) as u16;
+        self.state = state(size, 0, STATUS & !CF, false);
     }
 
     /// Records a result whose SF ZF PF follow `res` while CF, OF and AF are given
@@ -274,17 +294,14 @@ impl Flags {
     #[inline(always)]
     pub(super) fn record_result(&mut self, size: u8, res: u32, explicit: u32) {
         self.res = res;
-        self.top = top_bit(size);
-        self.bits = (explicit & (CF | OF | AF)) as u16;
-        self.lazy = (SF | ZF | PF) as u16;
+        self.state = state(size, explicit & (CF | OF | AF), SF | ZF | PF, false);
     }
 
     /// Sets CF and OF only (rotates); the other flags keep their values.
     #[inline(always)]
     pub(super) fn put_cf_of(&mut self, cf: bool, of: bool) {
-        let m = (CF | OF) as u16;
-        self.bits = (self.bits & !m) | cf as u16 | ((of as u16) << 11);
-        self.lazy &= !m;
+        let m = CF | OF;
+        self.state = (self.state & !(m | m << LAZY)) | cf as u32 | ((of as u32) << 11);
     }
 }
 
