@@ -14,7 +14,8 @@ use crate::state::flags::{AF, CF, OF, PF, SF, STATUS, ZF};
 /// Additions and subtractions share one record form: a subtraction `a - b` is stored
 /// as the addition `a + !b + 1` with the borrow bit set, which inverts the carries (AF
 /// is a borrow).
-/// Logic operations are stored as `res + 0`, which yields CF = OF = AF = 0.
+/// Logic operations and shifts record only their result: CF, OF and AF are stored as
+/// values.
 ///
 /// Which flags are lazy, the values of the others, the operand size and the borrow
 /// share one word (`state`), so recording an operation is four stores and a copy of the
@@ -283,10 +284,7 @@ impl Flags {
     /// Records a logic result: CF = OF = AF = 0, SF ZF PF from `res`.
     #[inline(always)]
     pub(super) fn record_logic(&mut self, size: u8, res: u32) {
-        self.a = res;
-        self.b = 0;
-        self.res = res;
-        self.state = state(size, 0, STATUS & !CF, false);
+        self.record_result(size, res, 0);
     }
 
     /// Records a result whose SF ZF PF follow `res` while CF, OF and AF are given
