@@ -312,9 +312,11 @@ impl Machine {
             eip = (r as u32).wrapping_add(op.len2 as u32);
             let taken = self.flags.cond(op.cc);
             remaining -= 2;
+            // A Jcc over one register-only instruction: that instruction runs either
+            // way and is undone when the Jcc is taken (no host branch on `taken`).
             let skipped = match ops.get(eip.wrapping_sub(lin_page) as usize) {
                 Some(s) if op.skip != 0 && op.skip == s.len && remaining >= 1 => {
-                    self.fast_skip(s, taken)
+                    ops::exec_undoable(self, s, taken)
                 }
                 _ => false,
             };
@@ -326,28 +328,6 @@ impl Machine {
             }
         }
         (eip, remaining, End::Stop)
-    }
-
-    /// Runs the register-only operation `s` that a fused Jcc jumps over (when `taken`)
-    /// without branching on `taken`: `s` runs either way and its register and flags are
-    /// put back when the Jcc is taken, so the host does not mispredict a branch that
-    /// the guest takes at random. False, with nothing changed, when `s` is not a
-    /// register-only operation.
-    #[inline(always)]
-    fn fast_skip(&mut self, s: &Op, taken: bool) -> bool {
-        let flags = self.flags;
-        let r = (s.r0 & 7) as usize;
-        let Some(&old) = self.cpu.gpr.get(r) else {
-            return false;
-        };
-        if !ops::exec_pure(self, s) {
-            return false;
-        }
-        self.flags.restore_if(taken, &flags);
-        if let Some(v) = self.cpu.gpr.get_mut(r) {
-            *v = core::hint::select_unpredictable(taken, old, *v);
-        }
-        true
     }
 }
 

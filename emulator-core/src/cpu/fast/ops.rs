@@ -76,7 +76,7 @@ fn alu_op<const K: u8>(m: &mut Machine, size: u8, a: u32, b: u32) -> Option<u32>
 
 /// Declares [`Kind`], one variant per handler plus, for each flag-setting handler that
 /// a Jcc often follows, a twin with that Jcc fused in; [`exec`], which dispatches on
-/// it; [`exec_pure`], which runs the register-only kinds (those listed `pure`); and
+/// it; [`exec_undoable`], which runs the register-only kinds (those listed `pure`); and
 /// [`with_jcc`], which names a handler's fused twin.
 macro_rules! kinds {
     (
@@ -112,14 +112,15 @@ macro_rules! kinds {
             }
         }
 
-        /// Runs `op` when it is a register-only operation: it writes at most its
-        /// destination register and the flags, and never declines. False, with
-        /// nothing changed, for any other kind.
+        /// Runs `op` when it is a register-only operation (it writes at most its
+        /// destination register and the flags, and never declines), and puts its
+        /// register and flags back when `undo` holds, without a branch on `undo`. False,
+        /// with nothing changed, for any other kind.
         #[inline(always)]
-        pub(super) fn exec_pure(m: &mut Machine, op: &Op) -> bool {
+        pub(super) fn exec_undoable(m: &mut Machine, op: &Op, undo: bool) -> bool {
             match op.kind {
-                $(Kind::$pk => _ = $ph(m, op, 0),)*
-                $(Kind::$fpk => _ = $fph(m, op, 0),)*
+                $(Kind::$pk => undoable(m, op, undo, $ph),)*
+                $(Kind::$fpk => undoable(m, op, undo, $fph),)*
                 _ => return false,
             }
             true
@@ -235,6 +236,18 @@ kinds! {
         ShrRi / ShrRiJcc => shift_ri::<SH_SHR>,
         SarRi / SarRiJcc => shift_ri::<SH_SAR>,
     }
+}
+
+/// Runs the register-only handler `h` on `op`, then puts back its destination
+/// register and the flags when `undo` holds.
+#[inline(always)]
+fn undoable(m: &mut Machine, op: &Op, undo: bool, h: impl FnOnce(&mut Machine, &Op, u32) -> u64) {
+    let flags = m.flags;
+    let r = (op.r0 & 7) as usize;
+    let old = m.cpu.gpr[r];
+    h(m, op, 0);
+    m.flags.restore_if(undo, &flags);
+    m.cpu.gpr[r] = core::hint::select_unpredictable(undo, old, m.cpu.gpr[r]);
 }
 
 /// Marks the answer of an operation with a fused Jcc: [`PAIR`] unless it declined
