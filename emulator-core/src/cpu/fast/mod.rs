@@ -314,12 +314,11 @@ impl Machine {
             remaining -= 2;
             // A Jcc over one register-only instruction: that instruction runs either
             // way and is undone when the Jcc is taken (no host branch on `taken`).
-            let skipped = match ops.get(eip.wrapping_sub(lin_page) as usize) {
-                Some(s) if op.skip != 0 && op.skip == s.len && remaining >= 1 => {
-                    ops::exec_undoable(self, s, taken)
-                }
-                _ => false,
-            };
+            let skipped = op.skip != 0
+                && remaining >= 1
+                && ops
+                    .get(eip.wrapping_sub(lin_page) as usize)
+                    .is_some_and(|s| s.len == op.skip && ops::exec_undoable(self, s, taken));
             if skipped {
                 eip = eip.wrapping_add(op.skip as u32);
                 remaining -= (!taken) as u64;
