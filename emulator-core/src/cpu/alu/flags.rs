@@ -8,9 +8,10 @@ use crate::state::flags::{AF, CF, OF, PF, SF, STATUS, ZF};
 /// The six arithmetic status flags (CF PF AF ZF SF OF), evaluated lazily.
 ///
 /// An operation records its operands and result; a flag marked *lazy* is derived from
-/// that record when read, the others hold their value in the state word. CF is never lazy: an
-/// operation that sets it computes it (a carry costs one host comparison, and INC, DEC,
-/// ADC, SBB and the unsigned Jcc read it often), so reading it is one bit test.
+/// that record when read, the others hold their value in the state word. CF is never
+/// lazy: an operation that sets it computes it (a carry costs one host comparison, and
+/// INC, DEC, ADC, SBB and the unsigned Jcc read it often), so reading it is one bit
+/// test.
 /// Additions and subtractions share one record form: a subtraction `a - b` is stored
 /// as the addition `a + !b + 1` with the borrow bit set, which inverts the carries (AF
 /// is a borrow).
@@ -135,7 +136,7 @@ impl Flags {
         (self.res == 0) as u32
     }
 
-    /// Reads one flag: from the record when it is lazy, else from `bits`.
+    /// Reads one flag: from the record when it is lazy, else from the state word.
     #[inline(always)]
     fn get(&self, flag: u32, lazy_value: impl FnOnce(&Self) -> u32) -> bool {
         if self.state & (flag << LAZY) != 0 {
@@ -236,7 +237,7 @@ impl Flags {
     /// Puts back the record `old` when `back` holds, field by field and without a
     /// branch on `back` (a condition the host cannot predict).
     #[inline(always)]
-    pub fn restore_if(&mut self, back: bool, old: &Flags) {
+    pub(crate) fn restore_if(&mut self, back: bool, old: &Flags) {
         use core::hint::select_unpredictable as pick;
         self.a = pick(back, old.a, self.a);
         self.b = pick(back, old.b, self.b);
