@@ -280,9 +280,9 @@ impl Machine {
     }
 
     /// Runs operations of one page from `eip` while it stays on the page and at least
-    /// two of `remaining` instructions are left (an operation retires at most two; the
-    /// last one of the budget, or before the next device deadline, goes to the general
-    /// path). Returns the EIP and instructions left where it ended, and why. Kept out of
+    /// two of `remaining` instructions are left (an operation retires at most two, and
+    /// a Jcc's skip that makes it three runs only when three are left; the last one of
+    /// the budget, or before the next device deadline, goes to the general path). Returns the EIP and instructions left where it ended, and why. Kept out of
     /// line so the dispatch loop carries only these few values.
     #[inline(never)]
     fn fast_ops(

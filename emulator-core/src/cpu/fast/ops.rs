@@ -243,11 +243,11 @@ kinds! {
 #[inline(always)]
 fn undoable(m: &mut Machine, op: &Op, undo: bool, h: impl FnOnce(&mut Machine, &Op, u32) -> u64) {
     let flags = m.flags;
-    let r = (op.r0 & 7) as usize;
-    let old = m.cpu.gpr[r];
+    let old = reg(m, op.r0);
     h(m, op, 0);
     m.flags.restore_if(undo, &flags);
-    m.cpu.gpr[r] = core::hint::select_unpredictable(undo, old, m.cpu.gpr[r]);
+    let v = core::hint::select_unpredictable(undo, old, reg(m, op.r0));
+    set_reg(m, op.r0, v);
 }
 
 /// Marks the answer of an operation with a fused Jcc: [`PAIR`] unless it declined
