@@ -210,12 +210,14 @@ fn teaching_kernel_under_each_vmm_is_identical_with_and_without_the_fast_tier() 
 /// Flag-setting instructions followed by a Jcc are fused into one operation. Two loops
 /// check the edges: one whose `dec ecx; jnz` ends on the last byte of a page (fused),
 /// one whose `jnz` straddles the page boundary (not fused; its first byte is the last
-/// of the page). Both run in one-, two- and three-instruction slices, so a pair meets
-/// the end of the budget at every position.
+/// of the page). A third loop crosses pages with every relative branch: a CALL and a
+/// fused JNZ back to an earlier page, a RET and a JMP forward to a later one. All run
+/// in one-, two- and three-instruction slices, so a pair meets the end of the budget at
+/// every position.
 #[test]
 fn fused_compare_and_branch_at_page_edges_is_identical() {
     const BASE: u32 = 0x1000;
-    let mut code = vec![0xccu8; 0x2002];
+    let mut code = vec![0xccu8; 0x2013];
     let mut put = |at: u32, bytes: &[u8]| {
         let o = (at - BASE) as usize;
         code[o..o + bytes.len()].copy_from_slice(bytes);
@@ -231,8 +233,20 @@ fn fused_compare_and_branch_at_page_edges_is_identical() {
     put(0x2006, &rel32(0x200a, 0x2ffc));
     // 0x2ffc: add ebx, ecx; dec ecx; jnz 0x2ffc   (the jnz is 0x2fff..0x3000)
     put(0x2ffc, &[0x01, 0xcb, 0x49, 0x75, 0xfb]);
-    // 0x3001: hlt
-    put(0x3001, &[0xf4]);
+    // 0x3001: mov edx, 3
+    put(0x3001, &[0xba, 3, 0, 0, 0]);
+    // 0x3006: call 0x1100
+    put(0x3006, &[0xe8]);
+    put(0x3007, &rel32(0x300b, 0x1100));
+    // 0x300b: dec edx; jnz near 0x1ff0; hlt
+    put(0x300b, &[0x4a, 0x0f, 0x85]);
+    put(0x300e, &rel32(0x3012, 0x1ff0));
+    put(0x3012, &[0xf4]);
+    // 0x1100: inc ebx; ret
+    put(0x1100, &[0x43, 0xc3]);
+    // 0x1ff0: jmp 0x3006
+    put(0x1ff0, &[0xe9]);
+    put(0x1ff1, &rel32(0x1ff5, 0x3006));
     let load = move |m: &mut Machine| {
         m.load_flat(BASE, &code, FlatEntry::Protected32).unwrap();
     };
@@ -240,9 +254,9 @@ fn fused_compare_and_branch_at_page_edges_is_identical() {
         let (f, g) = run_both(1, ExecMode::Bare, &load, slices, 1_000_000);
         assert_same(&format!("page-edge loops in slices {slices:?}"), &f, &g);
         assert_eq!(f.stops.last(), Some(&StopReason::Halted));
-        // EBX = (1 + ... + 200) + (1 + ... + 100).
-        assert_eq!(f.snapshot.cpu().gpr[3], 20_100 + 5_050);
-        assert_eq!(f.icount, 3 + 3 * 200 + 2 + 3 * 100 + 1);
+        // EBX = (1 + ... + 200) + (1 + ... + 100) + one per call.
+        assert_eq!(f.snapshot.cpu().gpr[3], 20_100 + 5_050 + 3);
+        assert_eq!(f.icount, 3 + 3 * 200 + 2 + 3 * 100 + 1 + 3 * 5 + 2 + 1);
     }
 }
 

@@ -223,18 +223,26 @@ impl Machine {
             return GENERAL;
         };
         let mut op = decode_one(code.get(..room.min(15)).unwrap_or(code), eip);
-        let Some(pair) = ops::with_jcc(op.kind) else {
+        op.next = off as u16 + op.len as u16;
+        if ops::relative_branch(op.kind) {
+            op.target = (op.next as u32).wrapping_add(op.imm);
+        }
+        // Only a kind with fused twins looks at the instruction after it.
+        if ops::with_jcc(op.kind, 0).is_none() {
             return op;
-        };
+        }
         let Some(rest) = code.get(op.len as usize..) else {
             return op;
         };
         let jcc = decode_one(rest, eip.wrapping_add(op.len as u32));
-        if let Some(cc) = ops::JCC.iter().position(|&k| k == jcc.kind) {
+        let Some(cc) = ops::JCC.iter().position(|&k| k == jcc.kind) else {
+            return op;
+        };
+        if let Some(pair) = ops::with_jcc(op.kind, cc as u8) {
             op.kind = pair;
             op.cc = cc as u8;
-            op.len2 = jcc.len;
-            op.jdisp = jcc.imm;
+            op.after = op.next + jcc.len as u16;
+            op.target = (op.after as u32).wrapping_add(jcc.imm);
             op.skip = if (1..=15).contains(&jcc.imm) {
                 jcc.imm as u8
             } else {

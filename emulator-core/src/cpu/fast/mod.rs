@@ -16,9 +16,15 @@
 //! (`Machine::fast_ops`) dispatches with one `match` over every kind, each handler
 //! inlined into it, which Wasm engines and native code both run as a jump table. A
 //! flag-setting operation that a Jcc follows on the same page is decoded as a fused
-//! pair (its kind's `…Jcc` twin): one dispatch retires both instructions, and the pair
-//! runs only when the budget and the next device deadline leave room for two, so time
-//! stays exact.
+//! pair (one of its kind's twins): one dispatch retires both instructions, and the
+//! pair runs only when the budget and the next device deadline leave room for two, so
+//! time stays exact. For JE/JNE and JB/JAE the twin tests ZF or CF itself, right where
+//! the handler computed it; for the other conditions the loop evaluates the flags.
+//!
+//! The loop carries the offset in the page rather than the EIP, and every operation
+//! holds the page offsets it continues at (the next instruction, a branch target, the
+//! end of a fused pair). Finding the next operation then waits only for a load from
+//! the current one, which is what bounds an interpreter's pace on a wide host CPU.
 //!
 //! A fused Jcc that jumps forward over exactly one register-only operation (an ALU,
 //! MOV, LEA, shift or IMUL form on registers) is if-converted: that operation runs
@@ -28,7 +34,7 @@
 //! conditional increment); only the count of retired instructions depends on it.
 //!
 //! Operations are cached per physical page and keyed by the offset in the page, with
-//! relative branch targets stored as displacements, so a page mapped at several linear
+//! relative branch targets stored as page offsets, so a page mapped at several linear
 //! addresses shares its operations. A page is dropped when a write bumps its code
 //! generation (self-modifying code); the tier's own stores never touch a page that
 //! holds decoded code, they leave those to the general path.
@@ -53,18 +59,25 @@ pub(crate) const DECODE: u64 = 1 << 33;
 /// Set in a handler's answer when the operation's fused Jcc is to run: two
 /// instructions retire.
 pub(crate) const PAIR: u64 = 1 << 34;
+/// Set with [`PAIR`] when the handler's arm evaluated the fused Jcc's condition.
+pub(crate) const KNOWN: u64 = 1 << 35;
+/// Set with [`KNOWN`] when the fused Jcc jumps.
+pub(crate) const TAKEN: u64 = 1 << 36;
 
 /// One pre-decoded instruction (32 bytes, so a page offset indexes with a shift).
 #[derive(Clone, Copy, Debug)]
 #[repr(align(32))]
 pub(crate) struct Op {
-    /// The specialised handler. A handler executes the operation and returns the EIP of
-    /// the next instruction, or changes nothing and returns [`DECLINE`] (the general
-    /// interpreter then runs the instruction). It gets the EIP just past the
-    /// instruction; `Machine::cpu.eip` is not kept up to date while the tier runs.
+    /// The specialised handler. A handler executes the operation and returns the page
+    /// offset of the next instruction, or changes nothing and returns [`DECLINE`] (the
+    /// general interpreter then runs the instruction). `Machine::cpu.eip` is not kept
+    /// up to date while the tier runs.
     pub kind: ops::Kind,
     /// Instruction length in bytes.
     pub len: u8,
+    /// Offset in the page of the instruction after this one (past the page end when
+    /// it starts on the next page).
+    pub next: u16,
     /// Memory operand size in bytes (1, 2 or 4).
     pub size: u8,
     /// Destination (or only) register number; the condition code of a Jcc.
@@ -83,10 +96,11 @@ pub(crate) struct Op {
     /// The fused Jcc's condition code (a kind with a Jcc fused in runs the Jcc that
     /// follows its instruction in the same dispatch).
     pub cc: u8,
-    /// The fused Jcc's length in bytes.
-    pub len2: u8,
-    /// The fused Jcc's displacement from the instruction after it.
-    pub jdisp: u32,
+    /// Page offset of the instruction after the fused Jcc.
+    pub after: u16,
+    /// Page offset of a branch target (wrapping: past the page when the target is on
+    /// another page): the fused Jcc's, or a relative JMP, CALL or Jcc's own.
+    pub target: u32,
     /// The fused Jcc's displacement when it jumps forward by 1 to 15 bytes (it may skip
     /// exactly one instruction), else 0.
     pub skip: u8,
@@ -282,51 +296,64 @@ impl Machine {
     /// Runs operations of one page from `eip` while it stays on the page and at least
     /// two of `remaining` instructions are left (an operation retires at most two, and
     /// a Jcc's skip that makes it three runs only when three are left; the last one of
-    /// the budget, or before the next device deadline, goes to the general path). Returns the EIP and instructions left where it ended, and why. Kept out of
-    /// line so the dispatch loop carries only these few values.
+    /// the budget, or before the next device deadline, goes to the general path).
+    /// Returns the EIP and instructions left where it ended, and why. Kept out of line
+    /// so the dispatch loop carries only these few values.
     #[inline(never)]
     fn fast_ops(
         &mut self,
         ops: &[Op; PAGE_BYTES],
         lin_page: u32,
-        mut eip: u32,
+        eip: u32,
         mut remaining: u64,
     ) -> (u32, u64, End) {
+        // The loop carries the offset in the page, and each operation holds the offset
+        // of the one after it, so finding the next operation waits for one load.
+        let mut off = eip.wrapping_sub(lin_page);
         while remaining >= 2 {
-            let Some(op) = ops.get(eip.wrapping_sub(lin_page) as usize) else {
-                return (eip, remaining, End::Page);
+            let Some(op) = ops.get(off as usize) else {
+                return (lin_page.wrapping_add(off), remaining, End::Page);
             };
-            let r = ops::exec(self, op, eip.wrapping_add(op.len as u32));
+            let at = ops::At {
+                page: lin_page,
+                next: op.next as u32,
+            };
+            let r = ops::exec(self, op, at);
             // A plain answer (no flag bits) goes straight back to the dispatch, so the
             // compiler can give each handler its own copy of it.
             if r <= u32::MAX as u64 {
-                eip = r as u32;
+                off = r as u32;
                 remaining -= 1;
                 continue;
             }
             if r & (DECLINE | DECODE) != 0 {
                 let end = if r == DECODE { End::Decode } else { End::Stop };
-                return (eip, remaining, end);
+                return (lin_page.wrapping_add(off), remaining, end);
             }
-            // PAIR: the fused Jcc.
-            eip = (r as u32).wrapping_add(op.len2 as u32);
-            let taken = self.flags.cond(op.cc);
+            // PAIR: the fused Jcc. A fused operation never branches, so where the pair
+            // ends comes from the operation, not from the answer: the next dispatch
+            // then does not wait for the condition the answer carries.
+            let after = op.after as u32;
+            let taken = if r & KNOWN != 0 {
+                r & TAKEN != 0
+            } else {
+                self.flags.cond(op.cc)
+            };
             remaining -= 2;
             // A Jcc over one register-only instruction: that instruction runs either
             // way and is undone when the Jcc is taken (no host branch on `taken`).
             let skipped = op.skip != 0
                 && remaining >= 1
                 && ops
-                    .get(eip.wrapping_sub(lin_page) as usize)
+                    .get(after as usize)
                     .is_some_and(|s| s.len == op.skip && ops::exec_undoable(self, s, taken));
+            // Past a skipped instruction is the Jcc's target too.
             if skipped {
-                eip = eip.wrapping_add(op.skip as u32);
                 remaining -= (!taken) as u64;
-            } else if taken {
-                eip = eip.wrapping_add(op.jdisp);
             }
+            off = if skipped || taken { op.target } else { after };
         }
-        (eip, remaining, End::Stop)
+        (lin_page.wrapping_add(off), remaining, End::Stop)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use iced_x86::Mnemonic as M;
 
-use super::{Op, DECLINE, DECODE, PAIR};
+use super::{Op, DECLINE, DECODE, KNOWN, PAIR, TAKEN};
 use crate::cpu::alu;
 use crate::cpu::decode::NO_REG;
 use crate::cpu::ESP;
@@ -82,8 +82,8 @@ macro_rules! kinds {
     (
         plain { $($kind:ident => $handler:expr,)* }
         pure { $($pk:ident => $ph:expr,)* }
-        fusable { $($fk:ident / $fj:ident => $fh:expr,)* }
-        fusable pure { $($fpk:ident / $fpj:ident => $fph:expr,)* }
+        fusable { $($fk:ident / $fj:ident / $fz:ident / $fc:ident => $fh:expr,)* }
+        fusable pure { $($fpk:ident / $fpj:ident / $fpz:ident / $fpc:ident => $fph:expr,)* }
     ) => {
         /// The handler an operation runs: one per instruction form the tier
         /// specialises, and one per form followed by a fused Jcc.
@@ -91,24 +91,29 @@ macro_rules! kinds {
         pub(crate) enum Kind {
             $($kind,)*
             $($pk,)*
-            $($fk, $fj,)*
-            $($fpk, $fpj,)*
+            $($fk, $fj, $fz, $fc,)*
+            $($fpk, $fpj, $fpz, $fpc,)*
         }
 
-        /// Executes `op` (the EIP just past it is `next`) and returns the EIP of the
-        /// next instruction, with [`PAIR`] set when a fused Jcc is to run next (its
-        /// length and displacement are the operation's), or [`DECLINE`] or [`DECODE`].
+        /// Executes `op` (`at` places it) and returns the page offset of the next
+        /// instruction, with [`PAIR`] set when a fused Jcc is to run next (the
+        /// operation holds where it ends and where it jumps), or [`DECLINE`] or
+        /// [`DECODE`].
         /// One `match` over every handler, each inlined, so the tier's loop
         /// dispatches with a jump table rather than a call per instruction.
         #[inline(always)]
-        pub(super) fn exec(m: &mut Machine, op: &Op, next: u32) -> u64 {
+        pub(super) fn exec(m: &mut Machine, op: &Op, at: At) -> u64 {
             match op.kind {
-                $(Kind::$kind => $handler(m, op, next),)*
-                $(Kind::$pk => $ph(m, op, next),)*
-                $(Kind::$fk => $fh(m, op, next),)*
-                $(Kind::$fpk => $fph(m, op, next),)*
-                $(Kind::$fj => then_jcc($fh(m, op, next)),)*
-                $(Kind::$fpj => then_jcc($fph(m, op, next)),)*
+                $(Kind::$kind => $handler(m, op, at),)*
+                $(Kind::$pk => $ph(m, op, at),)*
+                $(Kind::$fk => $fh(m, op, at),)*
+                $(Kind::$fpk => $fph(m, op, at),)*
+                $(Kind::$fj => then_jcc($fh(m, op, at)),)*
+                $(Kind::$fpj => then_jcc($fph(m, op, at)),)*
+                $(Kind::$fz => then_jz($fh(m, op, at), m, op),)*
+                $(Kind::$fpz => then_jz($fph(m, op, at), m, op),)*
+                $(Kind::$fc => then_jc($fh(m, op, at), m, op),)*
+                $(Kind::$fpc => then_jc($fph(m, op, at), m, op),)*
             }
         }
 
@@ -126,13 +131,16 @@ macro_rules! kinds {
             true
         }
 
-        /// The kind that runs `k` and then a fused Jcc, when `k` has one.
-        pub(super) fn with_jcc(k: Kind) -> Option<Kind> {
-            match k {
-                $(Kind::$fk => Some(Kind::$fj),)*
-                $(Kind::$fpk => Some(Kind::$fpj),)*
-                _ => None,
-            }
+        /// The kind that runs `k` and then a fused Jcc with condition `cc`, when `k`
+        /// has one: a twin that tests ZF or CF itself for the E/NE and B/AE
+        /// conditions, the twin that leaves the test to the loop for the others.
+        pub(super) fn with_jcc(k: Kind, cc: u8) -> Option<Kind> {
+            let class = (cc >> 1) & 7;
+            Some(match k {
+                $(Kind::$fk => match class { 1 => Kind::$fc, 2 => Kind::$fz, _ => Kind::$fj },)*
+                $(Kind::$fpk => match class { 1 => Kind::$fpc, 2 => Kind::$fpz, _ => Kind::$fpj },)*
+                _ => return None,
+            })
         }
     };
 }
@@ -212,46 +220,46 @@ kinds! {
         ImulRr => imul_rr,
     }
     fusable {
-        CmpRm / CmpRmJcc => alu_rm::<ALU_CMP>,
-        CmpMr / CmpMrJcc => alu_mr::<ALU_CMP>,
-        CmpMi / CmpMiJcc => alu_mi::<ALU_CMP>,
-        TestMi / TestMiJcc => alu_mi::<ALU_TEST>,
+        CmpRm / CmpRmJcc / CmpRmJz / CmpRmJc => alu_rm::<ALU_CMP>,
+        CmpMr / CmpMrJcc / CmpMrJz / CmpMrJc => alu_mr::<ALU_CMP>,
+        CmpMi / CmpMiJcc / CmpMiJz / CmpMiJc => alu_mi::<ALU_CMP>,
+        TestMi / TestMiJcc / TestMiJz / TestMiJc => alu_mi::<ALU_TEST>,
     }
     fusable pure {
-        AddRr / AddRrJcc => alu_rr::<ALU_ADD>,
-        OrRr / OrRrJcc => alu_rr::<ALU_OR>,
-        AndRr / AndRrJcc => alu_rr::<ALU_AND>,
-        SubRr / SubRrJcc => alu_rr::<ALU_SUB>,
-        XorRr / XorRrJcc => alu_rr::<ALU_XOR>,
-        CmpRr / CmpRrJcc => alu_rr::<ALU_CMP>,
-        TestRr / TestRrJcc => alu_rr::<ALU_TEST>,
-        AddRi / AddRiJcc => alu_ri::<ALU_ADD>,
-        AndRi / AndRiJcc => alu_ri::<ALU_AND>,
-        SubRi / SubRiJcc => alu_ri::<ALU_SUB>,
-        CmpRi / CmpRiJcc => alu_ri::<ALU_CMP>,
-        TestRi / TestRiJcc => alu_ri::<ALU_TEST>,
-        IncR / IncRJcc => inc_r,
-        DecR / DecRJcc => dec_r,
-        ShlRi / ShlRiJcc => shift_ri::<SH_SHL>,
-        ShrRi / ShrRiJcc => shift_ri::<SH_SHR>,
-        SarRi / SarRiJcc => shift_ri::<SH_SAR>,
+        AddRr / AddRrJcc / AddRrJz / AddRrJc => alu_rr::<ALU_ADD>,
+        OrRr / OrRrJcc / OrRrJz / OrRrJc => alu_rr::<ALU_OR>,
+        AndRr / AndRrJcc / AndRrJz / AndRrJc => alu_rr::<ALU_AND>,
+        SubRr / SubRrJcc / SubRrJz / SubRrJc => alu_rr::<ALU_SUB>,
+        XorRr / XorRrJcc / XorRrJz / XorRrJc => alu_rr::<ALU_XOR>,
+        CmpRr / CmpRrJcc / CmpRrJz / CmpRrJc => alu_rr::<ALU_CMP>,
+        TestRr / TestRrJcc / TestRrJz / TestRrJc => alu_rr::<ALU_TEST>,
+        AddRi / AddRiJcc / AddRiJz / AddRiJc => alu_ri::<ALU_ADD>,
+        AndRi / AndRiJcc / AndRiJz / AndRiJc => alu_ri::<ALU_AND>,
+        SubRi / SubRiJcc / SubRiJz / SubRiJc => alu_ri::<ALU_SUB>,
+        CmpRi / CmpRiJcc / CmpRiJz / CmpRiJc => alu_ri::<ALU_CMP>,
+        TestRi / TestRiJcc / TestRiJz / TestRiJc => alu_ri::<ALU_TEST>,
+        IncR / IncRJcc / IncRJz / IncRJc => inc_r,
+        DecR / DecRJcc / DecRJz / DecRJc => dec_r,
+        ShlRi / ShlRiJcc / ShlRiJz / ShlRiJc => shift_ri::<SH_SHL>,
+        ShrRi / ShrRiJcc / ShrRiJz / ShrRiJc => shift_ri::<SH_SHR>,
+        SarRi / SarRiJcc / SarRiJz / SarRiJc => shift_ri::<SH_SAR>,
     }
 }
 
 /// Runs the register-only handler `h` on `op`, then puts back its destination
 /// register and the flags when `undo` holds.
 #[inline(always)]
-fn undoable(m: &mut Machine, op: &Op, undo: bool, h: impl FnOnce(&mut Machine, &Op, u32) -> u64) {
+fn undoable(m: &mut Machine, op: &Op, undo: bool, h: impl FnOnce(&mut Machine, &Op, At) -> u64) {
     let flags = m.flags;
     let old = reg(m, op.r0);
-    h(m, op, 0);
+    h(m, op, At { page: 0, next: 0 });
     m.flags.restore_if(undo, &flags);
     let v = core::hint::select_unpredictable(undo, old, reg(m, op.r0));
     set_reg(m, op.r0, v);
 }
 
 /// Marks the answer of an operation with a fused Jcc: [`PAIR`] unless it declined
-/// (then neither instruction ran). The loop runs the Jcc.
+/// (then neither instruction ran). The loop evaluates the Jcc's condition.
 #[inline(always)]
 fn then_jcc(r: u64) -> u64 {
     if r > u32::MAX as u64 {
@@ -259,6 +267,30 @@ fn then_jcc(r: u64) -> u64 {
     } else {
         r | PAIR
     }
+}
+
+/// Marks the answer of an operation with a fused Jcc whose condition `holds` the
+/// handler's arm evaluated: [`PAIR`] and [`KNOWN`], with [`TAKEN`] when it jumps.
+#[inline(always)]
+fn then_known(r: u64, op: &Op, holds: bool) -> u64 {
+    if r > u32::MAX as u64 {
+        r
+    } else {
+        let taken = (holds as u64) ^ (op.cc as u64 & 1);
+        r | PAIR | KNOWN | (taken * TAKEN)
+    }
+}
+
+/// [`then_known`] for a Jcc on ZF (JE, JNE), tested right after the flags are set.
+#[inline(always)]
+fn then_jz(r: u64, m: &Machine, op: &Op) -> u64 {
+    then_known(r, op, m.flags.zf())
+}
+
+/// [`then_known`] for a Jcc on CF (JB, JAE), tested right after the flags are set.
+#[inline(always)]
+fn then_jc(r: u64, m: &Machine, op: &Op) -> u64 {
+    then_known(r, op, m.flags.cf())
 }
 
 /// The RR-form ALU kinds by ALU operation number.
@@ -372,6 +404,24 @@ impl Machine {
 
 // ---- handlers ----------------------------------------------------------------------
 
+/// Where an operation runs: the linear address of its code page and the page offset of
+/// the instruction after it. A handler answers with the page offset of the next
+/// instruction to run (wrapping: an offset past the page is on another page), so a
+/// falling-through answer is `next` itself.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct At {
+    pub page: u32,
+    pub next: u32,
+}
+
+impl At {
+    /// The EIP of the instruction after the operation.
+    #[inline(always)]
+    fn eip(self) -> u32 {
+        self.page.wrapping_add(self.next)
+    }
+}
+
 /// `target` when the operation completed, else [`DECLINE`].
 #[inline(always)]
 fn finish(completed: bool, target: u32) -> u64 {
@@ -386,6 +436,7 @@ fn finish(completed: bool, target: u32) -> u64 {
 pub(super) const UNDECODED: Op = Op {
     kind: Kind::Undecoded,
     len: 0,
+    next: 0,
     size: 0,
     r0: 0,
     r1: 0,
@@ -395,27 +446,27 @@ pub(super) const UNDECODED: Op = Op {
     imm: 0,
     disp: 0,
     cc: 0,
-    len2: 0,
-    jdisp: 0,
+    after: 0,
+    target: 0,
     skip: 0,
 };
 
 /// Asks the loop to decode the instruction.
 #[inline(always)]
-fn undecoded(_: &mut Machine, _: &Op, _: u32) -> u64 {
+fn undecoded(_: &mut Machine, _: &Op, _: At) -> u64 {
     DECODE
 }
 
 /// The general path: always declines.
 #[inline(always)]
-fn general(_: &mut Machine, _: &Op, _: u32) -> u64 {
+fn general(_: &mut Machine, _: &Op, _: At) -> u64 {
     DECLINE
 }
 
 /// NOP.
 #[inline(always)]
-fn nop(_: &mut Machine, _: &Op, next: u32) -> u64 {
-    next as u64
+fn nop(_: &mut Machine, _: &Op, at: At) -> u64 {
+    at.next as u64
 }
 
 #[inline(always)]
@@ -430,27 +481,27 @@ fn set_reg(m: &mut Machine, r: u8, v: u32) {
 
 /// ALU r32, r32.
 #[inline(always)]
-fn alu_rr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn alu_rr<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     let (a, b) = (reg(m, op.r0), reg(m, op.r1));
     if let Some(v) = alu_op::<K>(m, 4, a, b) {
         set_reg(m, op.r0, v);
     }
-    next as u64
+    at.next as u64
 }
 
 /// ALU r32, imm.
 #[inline(always)]
-fn alu_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn alu_ri<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
     if let Some(v) = alu_op::<K>(m, 4, a, op.imm) {
         set_reg(m, op.r0, v);
     }
-    next as u64
+    at.next as u64
 }
 
 /// ALU r32, m32.
 #[inline(always)]
-fn alu_rm<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn alu_rm<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     let lin = m.fast_ea(op);
     let Some(b) = m.fast_read(lin, 4) else {
         return DECLINE;
@@ -459,7 +510,7 @@ fn alu_rm<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
     if let Some(v) = alu_op::<K>(m, 4, a, b) {
         set_reg(m, op.r0, v);
     }
-    next as u64
+    at.next as u64
 }
 
 /// ALU m, value (read-modify-write, or a read for CMP/TEST).
@@ -473,93 +524,93 @@ fn alu_mem<const K: u8>(m: &mut Machine, op: &Op, size: u8, b: u32) -> bool {
         alu_op::<K>(m, size, a, b);
         return true;
     }
-    let Some(at) = m.fast_store_ref(lin, size) else {
+    let Some(slot) = m.fast_store_ref(lin, size) else {
         return false;
     };
-    let a = m.mem.ram_load(at, size);
+    let a = m.mem.ram_load(slot, size);
     if let Some(v) = alu_op::<K>(m, size, a, b) {
-        m.mem.ram_store(at, size, v);
+        m.mem.ram_store(slot, size, v);
     }
     true
 }
 
 /// ALU m32, r32.
 #[inline(always)]
-fn alu_mr<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn alu_mr<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     let b = reg(m, op.r1);
-    finish(alu_mem::<K>(m, op, 4, b), next)
+    finish(alu_mem::<K>(m, op, 4, b), at.next)
 }
 
 /// ALU m, imm (8, 16 or 32 bits).
 #[inline(always)]
-fn alu_mi<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn alu_mi<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     let b = op.imm & alu::mask(op.size);
-    finish(alu_mem::<K>(m, op, op.size, b), next)
+    finish(alu_mem::<K>(m, op, op.size, b), at.next)
 }
 
 /// MOV r32, r32.
 #[inline(always)]
-fn mov_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn mov_rr(m: &mut Machine, op: &Op, at: At) -> u64 {
     let v = reg(m, op.r1);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// MOV r32, imm32.
 #[inline(always)]
-fn mov_ri(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn mov_ri(m: &mut Machine, op: &Op, at: At) -> u64 {
     set_reg(m, op.r0, op.imm);
-    next as u64
+    at.next as u64
 }
 
 /// MOV r32, m32.
 #[inline(always)]
-fn mov_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn mov_rm(m: &mut Machine, op: &Op, at: At) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, 4) else {
         return DECLINE;
     };
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// MOV m32, r32.
 #[inline(always)]
-fn mov_mr(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn mov_mr(m: &mut Machine, op: &Op, at: At) -> u64 {
     let lin = m.fast_ea(op);
-    let Some(at) = m.fast_store_ref(lin, 4) else {
+    let Some(slot) = m.fast_store_ref(lin, 4) else {
         return DECLINE;
     };
     let v = reg(m, op.r1);
-    m.mem.ram_store(at, 4, v);
-    next as u64
+    m.mem.ram_store(slot, 4, v);
+    at.next as u64
 }
 
 /// MOV m, imm (8, 16 or 32 bits).
 #[inline(always)]
-fn mov_mi(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn mov_mi(m: &mut Machine, op: &Op, at: At) -> u64 {
     let lin = m.fast_ea(op);
-    let Some(at) = m.fast_store_ref(lin, op.size) else {
+    let Some(slot) = m.fast_store_ref(lin, op.size) else {
         return DECLINE;
     };
-    m.mem.ram_store(at, op.size, op.imm);
-    next as u64
+    m.mem.ram_store(slot, op.size, op.imm);
+    at.next as u64
 }
 
 /// MOVZX r32, m8/m16.
 #[inline(always)]
-fn movzx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn movzx_rm(m: &mut Machine, op: &Op, at: At) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, op.size) else {
         return DECLINE;
     };
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// MOVSX r32, m8/m16.
 #[inline(always)]
-fn movsx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn movsx_rm(m: &mut Machine, op: &Op, at: At) -> u64 {
     let lin = m.fast_ea(op);
     let Some(v) = m.fast_read(lin, op.size) else {
         return DECLINE;
@@ -570,55 +621,55 @@ fn movsx_rm(m: &mut Machine, op: &Op, next: u32) -> u64 {
         v as u16 as i16 as i32 as u32
     };
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// LEA r32, m.
 #[inline(always)]
-fn lea(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn lea(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = m.fast_ea(op);
     set_reg(m, op.r0, a);
-    next as u64
+    at.next as u64
 }
 
 /// INC r32.
 #[inline(always)]
-fn inc_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn inc_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::inc(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// DEC r32.
 #[inline(always)]
-fn dec_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn dec_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::dec(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// NOT r32.
 #[inline(always)]
-fn not_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn not_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let v = !reg(m, op.r0);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// NEG r32.
 #[inline(always)]
-fn neg_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn neg_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
     let v = alu::neg(&mut m.flags, 4, a);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// Shift or rotate r32 by an immediate count.
 #[inline(always)]
-fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
     let c = op.imm as u8;
     let f = &mut m.flags;
@@ -630,107 +681,112 @@ fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
         _ => alu::ror(f, 4, a, c),
     };
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// IMUL r32, r32, imm.
 #[inline(always)]
-fn imul_rri(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn imul_rri(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r1);
     let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// IMUL r32, m32, imm.
 #[inline(always)]
-fn imul_rmi(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn imul_rmi(m: &mut Machine, op: &Op, at: At) -> u64 {
     let lin = m.fast_ea(op);
     let Some(a) = m.fast_read(lin, 4) else {
         return DECLINE;
     };
     let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// IMUL r32, r32.
 #[inline(always)]
-fn imul_rr(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn imul_rr(m: &mut Machine, op: &Op, at: At) -> u64 {
     let (a, b) = (reg(m, op.r0), reg(m, op.r1));
     let v = alu::imul_trunc(&mut m.flags, 4, a, b);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// Pushes a doubleword on the flat 32-bit stack.
 #[inline(always)]
 fn push32(m: &mut Machine, v: u32) -> bool {
     let sp = m.cpu.gpr[ESP].wrapping_sub(4);
-    let Some(at) = m.fast_store_ref(sp, 4) else {
+    let Some(slot) = m.fast_store_ref(sp, 4) else {
         return false;
     };
-    m.mem.ram_store(at, 4, v);
+    m.mem.ram_store(slot, 4, v);
     m.cpu.gpr[ESP] = sp;
     true
 }
 
 /// PUSH r32.
 #[inline(always)]
-fn push_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn push_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let v = reg(m, op.r0);
-    finish(push32(m, v), next)
+    finish(push32(m, v), at.next)
 }
 
 /// PUSH imm.
 #[inline(always)]
-fn push_i(m: &mut Machine, op: &Op, next: u32) -> u64 {
-    finish(push32(m, op.imm), next)
+fn push_i(m: &mut Machine, op: &Op, at: At) -> u64 {
+    finish(push32(m, op.imm), at.next)
 }
 
 /// POP r32.
 #[inline(always)]
-fn pop_r(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn pop_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let sp = m.cpu.gpr[ESP];
     let Some(v) = m.fast_read(sp, 4) else {
         return DECLINE;
     };
     m.cpu.gpr[ESP] = sp.wrapping_add(4);
     set_reg(m, op.r0, v);
-    next as u64
+    at.next as u64
 }
 
 /// CALL rel32.
 #[inline(always)]
-fn call_rel(m: &mut Machine, op: &Op, next: u32) -> u64 {
-    finish(push32(m, next), next.wrapping_add(op.imm))
+fn call_rel(m: &mut Machine, op: &Op, at: At) -> u64 {
+    finish(push32(m, at.eip()), op.target)
 }
 
 /// RET and RET imm16 (near).
 #[inline(always)]
-fn ret_near(m: &mut Machine, op: &Op, _next: u32) -> u64 {
+fn ret_near(m: &mut Machine, op: &Op, at: At) -> u64 {
     let sp = m.cpu.gpr[ESP];
     let Some(t) = m.fast_read(sp, 4) else {
         return DECLINE;
     };
     m.cpu.gpr[ESP] = sp.wrapping_add(4).wrapping_add(op.imm);
-    t as u64
+    t.wrapping_sub(at.page) as u64
 }
 
 /// JMP rel.
 #[inline(always)]
-fn jmp_rel(_m: &mut Machine, op: &Op, next: u32) -> u64 {
-    next.wrapping_add(op.imm) as u64
+fn jmp_rel(_m: &mut Machine, op: &Op, _: At) -> u64 {
+    op.target as u64
 }
 
 /// Jcc rel with condition code `CC` (the low nibble of the opcode).
 #[inline(always)]
-fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, next: u32) -> u64 {
+fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     if m.flags.cond(CC) {
-        next.wrapping_add(op.imm) as u64
+        op.target as u64
     } else {
-        next as u64
+        at.next as u64
     }
+}
+
+/// A relative JMP, CALL or Jcc: its handler jumps to the operation's `target`.
+pub(super) fn relative_branch(k: Kind) -> bool {
+    matches!(k, Kind::JmpRel | Kind::CallRel) || JCC.contains(&k)
 }
 
 /// The Jcc kinds by condition code.
