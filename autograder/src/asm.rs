@@ -107,6 +107,7 @@ mod tests {
         assert_eq!(std::fs::read(d.join("main.bin")).unwrap(), [5, 10]);
         let lst = std::fs::read_to_string(d.join("main.lst")).unwrap();
         assert!(lst.contains("00000000 050A"), "{lst}");
+        let _ = std::fs::remove_dir_all(d);
     }
 
     #[test]
@@ -125,5 +126,6 @@ mod tests {
             format!("{:?}", ExitCode::FAILURE)
         );
         assert!(!d.join("bad.bin").exists());
+        let _ = std::fs::remove_dir_all(d);
     }
 }

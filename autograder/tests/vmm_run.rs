@@ -11,9 +11,10 @@ fn guest(path: &str) -> PathBuf {
         .join(format!("{path}.asm"))
 }
 
-/// Builds a guest ROM with `vmlab asm` (the project's assembler).
+/// Builds a guest ROM with `vmlab asm` (the project's assembler), under the target
+/// directory's scratch space.
 fn build(path: &str) -> PathBuf {
-    let out = std::env::temp_dir().join(format!(
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "vmlab-vmm-run-{}-{}.rom",
         path.replace('/', "-"),
         std::process::id()
