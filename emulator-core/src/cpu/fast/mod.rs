@@ -106,6 +106,9 @@ pub(crate) struct Op {
     pub skip: u8,
 }
 
+// An operation stays 32 bytes: a page of them is 128 KiB, indexed with a shift.
+const _: () = assert!(core::mem::size_of::<Op>() == 32);
+
 /// Number of code pages the tier keeps (direct-mapped by physical page number).
 const PAGES: usize = 64;
 /// Bytes per page.
