@@ -23,8 +23,8 @@
 //!
 //! The loop carries the offset in the page rather than the EIP, and every operation
 //! holds the page offsets it continues at (the next instruction, a branch target, the
-//! end of a fused pair). Finding the next operation then waits only for a load from
-//! the current one, which is what bounds an interpreter's pace on a wide host CPU.
+//! end of a fused pair). Finding the next operation then waits only for one load from
+//! the current one, and the chain from one dispatch to the next stays that short.
 //!
 //! A fused Jcc that jumps forward over exactly one register-only operation (an ALU,
 //! MOV, LEA, shift or IMUL form on registers) is if-converted: that operation runs
