@@ -98,9 +98,11 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
     }
     let len = ins.len() as u8;
     let next = eip.wrapping_add(len as u32);
+    let page = eip & !0xfff;
     let mut op = Op {
         kind: Kind::General,
         len,
+        next: next.wrapping_sub(page) as u16,
         size: d.msize,
         r0: r32(d, 0).unwrap_or(0),
         r1: r32(d, 1).unwrap_or(0),
@@ -114,6 +116,12 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
     let count = ins.op_count();
     let f = form(d, count);
     let osize32 = d.osize == 4;
+    // A relative branch keeps its displacement and its target's page offset.
+    let relative = |op: &mut Op| {
+        let target = ins.near_branch_target() as u32;
+        op.imm = target.wrapping_sub(next);
+        op.target = target.wrapping_sub(page);
+    };
     let kind = match d.mnem {
         M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
             if osize32 || matches!(f, Form::MI) =>
@@ -154,16 +162,16 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
         M::Push if osize32 && count == 1 && d.kind.first() == Some(&K_IMM) => Kind::PushI,
         M::Pop if osize32 && f == Form::R => Kind::PopR,
         M::Call if osize32 && ins.is_call_near() => {
-            op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
+            relative(&mut op);
             Kind::CallRel
         }
         M::Ret if osize32 => Kind::RetNear,
         M::Jmp if osize32 && ins.is_jmp_short_or_near() => {
-            op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
+            relative(&mut op);
             Kind::JmpRel
         }
         _ if osize32 && ins.is_jcc_short_or_near() => {
-            op.imm = (ins.near_branch_target() as u32).wrapping_sub(next);
+            relative(&mut op);
             *ops::JCC.get(d.cc as usize)?
         }
         M::Nop => Kind::Nop,
@@ -223,10 +231,6 @@ impl Machine {
             return GENERAL;
         };
         let mut op = decode_one(code.get(..room.min(15)).unwrap_or(code), eip);
-        op.next = off as u16 + op.len as u16;
-        if ops::relative_branch(op.kind) {
-            op.target = (op.next as u32).wrapping_add(op.imm);
-        }
         // Only a kind with fused twins looks at the instruction after it.
         if ops::with_jcc(op.kind, 0).is_none() {
             return op;
@@ -242,7 +246,7 @@ impl Machine {
             op.kind = pair;
             op.cc = cc as u8;
             op.after = op.next + jcc.len as u16;
-            op.target = (op.after as u32).wrapping_add(jcc.imm);
+            op.target = jcc.target;
             op.skip = if (1..=15).contains(&jcc.imm) {
                 jcc.imm as u8
             } else {

@@ -784,11 +784,6 @@ fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     }
 }
 
-/// A relative JMP, CALL or Jcc: its handler jumps to the operation's `target`.
-pub(super) fn relative_branch(k: Kind) -> bool {
-    matches!(k, Kind::JmpRel | Kind::CallRel) || JCC.contains(&k)
-}
-
 /// The Jcc kinds by condition code.
 pub(super) const JCC: [Kind; 16] = [
     Kind::Jo,
