@@ -1,7 +1,7 @@
-//! Walks the 2-level IA-32 page tables through side-effect-free physical reads,
-//! for checks on the page tables a submission built.
+//! Translations through the page tables a submission built, for checks on
+//! them: the core's page walk as a probe over side-effect-free physical reads.
 
-use emulator_core::state::{cr0, cr4};
+use emulator_core::mmu::{self, PagingRegs};
 use emulator_core::CpuState;
 
 use crate::target::GuestMachine;
@@ -29,38 +29,26 @@ pub enum Translation {
     },
 }
 
-fn read_u32(m: &dyn GuestMachine, addr: u32) -> u32 {
-    let mut b = [0u8; 4];
-    m.peek_phys(addr, &mut b);
-    u32::from_le_bytes(b)
-}
-
-/// Translates `linear` through the tables `cpu.cr3` points at.
+/// Translates `linear` through the tables `cpu.cr3` points at (a probe of the
+/// core's page walk: no accessed or dirty bit changes).
 pub fn translate(m: &dyn GuestMachine, cpu: &CpuState, linear: u32) -> Translation {
-    if cpu.cr0 & cr0::PG == 0 {
-        return Translation::PagingOff;
-    }
-    let pde = read_u32(m, (cpu.cr3 & 0xffff_f000) + (linear >> 22) * 4);
-    if pde & 1 == 0 {
-        return Translation::NotPresent { level: 1 };
-    }
-    if pde & 0x80 != 0 && cpu.cr4 & cr4::PSE != 0 {
-        return Translation::Mapped {
-            phys: (pde & 0xffc0_0000) | (linear & 0x003f_ffff),
-            writable: pde & 2 != 0,
-            user: pde & 4 != 0,
-            large: true,
-        };
-    }
-    let pte = read_u32(m, (pde & 0xffff_f000) + ((linear >> 12) & 0x3ff) * 4);
-    if pte & 1 == 0 {
-        return Translation::NotPresent { level: 2 };
-    }
-    Translation::Mapped {
-        phys: (pte & 0xffff_f000) | (linear & 0xfff),
-        writable: pde & pte & 2 != 0,
-        user: pde & pte & 4 != 0,
-        large: false,
+    let read = |addr: u32| {
+        let mut b = [0u8; 4];
+        m.peek_phys(addr, &mut b);
+        u32::from_le_bytes(b)
+    };
+    let w = mmu::probe(&mut mmu::ReadOnly(read), PagingRegs::of(cpu), linear);
+    match w.physical {
+        _ if !w.paging => Translation::PagingOff,
+        None => Translation::NotPresent {
+            level: if w.pte.is_some() { 2 } else { 1 },
+        },
+        Some(phys) => Translation::Mapped {
+            phys,
+            writable: w.writable(),
+            user: w.user(),
+            large: w.large(),
+        },
     }
 }
 

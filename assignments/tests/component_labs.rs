@@ -122,10 +122,11 @@ fn the_shadow_fill_reference_agrees_with_the_cores_vmm() {
     use assignments::component::shadow::{cases, FillResult, ShadowFill};
     use assignments::component::CaseSelect;
     use assignments::native::reference::shadow_fill::Submission;
+    use emulator_core::mmu::walk;
+    use emulator_core::mmu::PagingRegs;
     use emulator_core::state::{cr0, cr4};
-    use emulator_core::vmm::guest::{access, guest_walk, PhysMem};
+    use emulator_core::vmm::guest::{access, PhysMem};
     use emulator_core::vmm::shadow::shadow_entry;
-    use emulator_core::vmm::vcpu::PagingView;
     use emulator_core::Exception;
     use std::collections::HashMap;
 
@@ -156,13 +157,13 @@ fn the_shadow_fill_reference_agrees_with_the_cores_vmm() {
         let mut mem = Mem(HashMap::new());
         mem.write_u32(pde_at, c.pde);
         mem.write_u32(pte_at, c.pte);
-        let regs = PagingView {
+        let regs = PagingRegs {
             cr0: cr0::PE | cr0::PG | if c.wp { cr0::WP } else { 0 },
             cr3: CR3,
             cr4: if c.pse { cr4::PSE } else { 0 },
         };
         let acc = if c.write { access::WRITE } else { 0 } | if c.user { access::USER } else { 0 };
-        let core = guest_walk(&mut mem, regs, c.linear, acc, &mut |a| a);
+        let core = walk(&mut mem, regs, c.linear, acc);
         let mut case = c;
         case.host_base = 0;
         let want = Submission.fill(&case);

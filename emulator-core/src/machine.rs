@@ -280,7 +280,11 @@ impl Machine {
     pub fn peek_linear(&self, addr: u32, buf: &mut [u8]) -> Result<(), Exception> {
         for (i, b) in buf.iter_mut().enumerate() {
             let lin = addr.wrapping_add(i as u32);
-            let w = mmu::probe(&self.mem, self.paging_regs(), lin);
+            let w = mmu::probe(
+                &mut mmu::ReadOnly(|a| self.mem.read_u32(a)),
+                self.paging_regs(),
+                lin,
+            );
             match w.physical {
                 Some(p) => *b = self.mem.read_u8(p),
                 None => {
@@ -296,7 +300,11 @@ impl Machine {
 
     /// The page walk for `linear` as data (probe: no side effects).
     pub fn translate(&self, linear: u32) -> PageWalk {
-        mmu::probe(&self.mem, self.paging_regs(), linear)
+        mmu::probe(
+            &mut mmu::ReadOnly(|a| self.mem.read_u32(a)),
+            self.paging_regs(),
+            linear,
+        )
     }
 
     /// The page directory at CR3.

@@ -422,6 +422,45 @@ impl Memory {
     }
 }
 
+/// Physical memory as a reader and writer of bytes and dwords: the machine's
+/// [`Memory`], or a test's, or a VMM's view of a guest's.
+pub trait PhysMem {
+    /// Reads a byte (unmapped reads give 0xFF).
+    fn read_u8(&mut self, phys: u32) -> u8;
+    /// Writes a byte (ROM and unmapped writes are dropped).
+    fn write_u8(&mut self, phys: u32, value: u8);
+    /// Reads a little-endian dword.
+    fn read_u32(&mut self, phys: u32) -> u32 {
+        u32::from_le_bytes([
+            self.read_u8(phys),
+            self.read_u8(phys.wrapping_add(1)),
+            self.read_u8(phys.wrapping_add(2)),
+            self.read_u8(phys.wrapping_add(3)),
+        ])
+    }
+    /// Writes a little-endian dword.
+    fn write_u32(&mut self, phys: u32, value: u32) {
+        for (i, b) in value.to_le_bytes().into_iter().enumerate() {
+            self.write_u8(phys.wrapping_add(i as u32), b);
+        }
+    }
+}
+
+impl PhysMem for Memory {
+    fn read_u8(&mut self, phys: u32) -> u8 {
+        Memory::read_u8(self, phys)
+    }
+    fn write_u8(&mut self, phys: u32, value: u8) {
+        Memory::write_u8(self, phys, value)
+    }
+    fn read_u32(&mut self, phys: u32) -> u32 {
+        Memory::read_u32(self, phys)
+    }
+    fn write_u32(&mut self, phys: u32, value: u32) {
+        Memory::write_u32(self, phys, value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

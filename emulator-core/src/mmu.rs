@@ -1,5 +1,5 @@
-//! Paging: the two-level walk (4 KiB and, with CR4.PSE, 4 MiB pages), protection,
-//! accessed/dirty bits, #PF error codes, the TLB, and side-effect-free probe views.
+//! Paging: the page-table entry bits, the TLB in front of the one page walk
+//! ([`walk`]), and the table views for the UI.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::Exception;
 use crate::memory::Memory;
 use crate::state::{cr0, cr4};
+
+mod walk;
+
+pub use walk::{probe, walk, EntryAccess, PageWalk, PagingRegs, ReadOnly, WalkStep};
 
 /// Page-table entry bits.
 pub mod pte {
@@ -103,14 +107,6 @@ impl Default for Mmu {
     }
 }
 
-/// The control registers the walk depends on.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PagingRegs {
-    pub cr0: u32,
-    pub cr3: u32,
-    pub cr4: u32,
-}
-
 impl Mmu {
     /// Drops every cached translation (MOV to CR3, CR0/CR4 paging changes).
     pub fn flush(&mut self) {
@@ -182,7 +178,8 @@ impl Mmu {
     ) -> Result<u32, Exception> {
         self.misses += 1;
         self.walks += 1;
-        let (frame, bits) = walk(mem, regs, linear, acc)?;
+        let w = walk(mem, regs, linear, acc)?;
+        let (frame, bits) = (w.frame(), w.tlb_bits());
         self.large_cached |= bits & tlb::LARGE != 0;
         let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
         if let Some(e) = self.tlb.get_mut(i) {
@@ -278,129 +275,6 @@ fn tlb_need(acc: u8, cr0v: u32) -> u8 {
     need
 }
 
-/// The page walk (SDM vol. 3, 4.3): the single place that reads page tables for an
-/// access, checks protection and sets accessed/dirty bits. Returns the page frame and
-/// the TLB permission bits.
-pub(crate) fn walk(
-    mem: &mut Memory,
-    regs: PagingRegs,
-    linear: u32,
-    acc: u8,
-) -> Result<(u32, u8), Exception> {
-    let write = acc & access::WRITE != 0;
-    let user = acc & access::USER != 0;
-    let fault = |present: bool| Exception::PageFault {
-        linear,
-        error_code: (acc & (access::WRITE | access::USER)) as u32 | present as u32,
-    };
-    let pde_addr = (regs.cr3 & !0xfff) | ((linear >> 22) << 2);
-    let pde = mem.read_u32(pde_addr);
-    if pde & pte::P == 0 {
-        return Err(fault(false));
-    }
-    let large = pde & pte::PS != 0 && regs.cr4 & cr4::PSE != 0;
-    let (frame, perms, pte_addr, pte_val) = if large {
-        ((pde & 0xffc0_0000) | (linear & 0x003f_f000), pde, None, pde)
-    } else {
-        let pte_addr = (pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2);
-        let pte_val = mem.read_u32(pte_addr);
-        if pte_val & pte::P == 0 {
-            return Err(fault(false));
-        }
-        (pte_val & !0xfff, pde & pte_val, Some(pte_addr), pte_val)
-    };
-    let u_ok = perms & pte::US != 0;
-    let w_ok = perms & pte::RW != 0;
-    if user && !u_ok {
-        return Err(fault(true));
-    }
-    if write && !w_ok && (user || regs.cr0 & cr0::WP != 0) {
-        return Err(fault(true));
-    }
-    if pde & pte::A == 0 {
-        mem.write_u32(pde_addr, pde | pte::A);
-    }
-    let leaf_addr = pte_addr.unwrap_or(pde_addr);
-    let mut leaf = if pte_addr.is_some() {
-        pte_val
-    } else {
-        pde | pte::A
-    };
-    let want = pte::A | if write { pte::D } else { 0 };
-    if leaf & want != want {
-        leaf |= want;
-        mem.write_u32(leaf_addr, leaf);
-    }
-    let mut bits = 0;
-    if u_ok {
-        bits |= tlb::USER;
-    }
-    if w_ok {
-        bits |= tlb::WRITE;
-    }
-    if leaf & pte::D != 0 {
-        bits |= tlb::DIRTY;
-    }
-    if large {
-        bits |= tlb::LARGE;
-    }
-    Ok((frame, bits))
-}
-
-/// One level of a probe walk.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct WalkStep {
-    /// Physical address of the entry.
-    pub entry_addr: u32,
-    /// Index of the entry in its table (0..1024).
-    pub index: u32,
-    /// The raw entry.
-    pub raw: u32,
-    /// P.
-    pub present: bool,
-    /// R/W.
-    pub writable: bool,
-    /// U/S.
-    pub user: bool,
-    /// A.
-    pub accessed: bool,
-    /// D (leaf entries).
-    pub dirty: bool,
-    /// PS with CR4.PSE: a 4 MiB page.
-    pub large: bool,
-}
-
-impl WalkStep {
-    fn new(entry_addr: u32, index: u32, raw: u32, large: bool) -> WalkStep {
-        WalkStep {
-            entry_addr,
-            index,
-            raw,
-            present: raw & pte::P != 0,
-            writable: raw & pte::RW != 0,
-            user: raw & pte::US != 0,
-            accessed: raw & pte::A != 0,
-            dirty: raw & pte::D != 0,
-            large,
-        }
-    }
-}
-
-/// A translation as data: each step of the walk and the outcome.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct PageWalk {
-    /// The linear address translated.
-    pub linear: u32,
-    /// Paging was enabled (otherwise linear = physical and there are no steps).
-    pub paging: bool,
-    /// The page-directory entry.
-    pub pde: Option<WalkStep>,
-    /// The page-table entry (absent for 4 MiB pages and non-present PDEs).
-    pub pte: Option<WalkStep>,
-    /// The physical address, or `None` when the walk ends at a non-present entry.
-    pub physical: Option<u32>,
-}
-
 /// A page-directory entry for the UI.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct PdeView {
@@ -436,47 +310,6 @@ pub struct TlbEntryView {
     pub writable: bool,
     /// The dirty bit is already set in memory.
     pub dirty: bool,
-}
-
-/// A probe walk: no accessed/dirty bits, no TLB fill, no protection check.
-pub(crate) fn probe(mem: &Memory, regs: PagingRegs, linear: u32) -> PageWalk {
-    if regs.cr0 & cr0::PG == 0 {
-        return PageWalk {
-            linear,
-            paging: false,
-            pde: None,
-            pte: None,
-            physical: Some(linear),
-        };
-    }
-    let idx = linear >> 22;
-    let pde_addr = (regs.cr3 & !0xfff) | (idx << 2);
-    let pde = mem.read_u32(pde_addr);
-    let large = pde & pte::PS != 0 && regs.cr4 & cr4::PSE != 0;
-    let pde_step = WalkStep::new(pde_addr, idx, pde, large);
-    let mut walk = PageWalk {
-        linear,
-        paging: true,
-        pde: Some(pde_step),
-        pte: None,
-        physical: None,
-    };
-    if !pde_step.present {
-        return walk;
-    }
-    if large {
-        walk.physical = Some((pde & 0xffc0_0000) | (linear & 0x003f_ffff));
-        return walk;
-    }
-    let pidx = (linear >> 12) & 0x3ff;
-    let pte_addr = (pde & !0xfff) | (pidx << 2);
-    let pte_val = mem.read_u32(pte_addr);
-    let step = WalkStep::new(pte_addr, pidx, pte_val, false);
-    walk.pte = Some(step);
-    if step.present {
-        walk.physical = Some((pte_val & !0xfff) | (linear & 0xfff));
-    }
-    walk
 }
 
 /// The 1024 page-directory entries at CR3 (paging on or not).

@@ -544,3 +544,37 @@ fn nested_walk_probe_shows_eight_references_and_changes_nothing() {
     );
     assert!(machine(TRAP).nested_walk(0).is_none());
 }
+
+#[test]
+fn the_page_walk_probe_sets_no_bits_and_fills_no_tlb_entry() {
+    let image = rom("kernel/kernel");
+    let mut m = machine(BARE);
+    m.load_rom(&image).expect("ROM loads");
+    assert_eq!(m.run(400_000), StopReason::BudgetExhausted);
+    assert!(m.cpu().paging(), "the kernel has paging on by now");
+    let before = m.snapshot();
+    let tlb = m.tlb_entries();
+    let mut mapped = 0;
+    let mut untouched = 0;
+    for linear in (0..0x0100_0000u32).step_by(0x1000) {
+        let w = m.translate(linear);
+        if w.physical.is_some() {
+            mapped += 1;
+            let mut b = [0u8; 4];
+            m.peek_linear(linear, &mut b).expect("a mapped page reads");
+        }
+        if w.leaf().is_some_and(|s| s.present && !s.accessed) {
+            untouched += 1;
+        }
+    }
+    assert!(
+        mapped > 100 && untouched > 10,
+        "{mapped} mapped, {untouched} untouched"
+    );
+    assert_eq!(m.tlb_entries(), tlb, "a probe fills no TLB entry");
+    assert_eq!(
+        serde_json::to_string(&before).ok(),
+        serde_json::to_string(&m.snapshot()).ok(),
+        "a probe sets no accessed or dirty bit"
+    );
+}

@@ -8,28 +8,12 @@ use iced_x86::Instruction;
 use crate::error::Exception;
 use crate::events::{Event, EventKind};
 use crate::machine::Machine;
-use crate::memory::Memory;
 use crate::mmu::{self, PagingRegs};
 use crate::state::flags;
 use crate::stop::StopReason;
 
 use super::guest::PhysMem;
 use super::{Delivery, GuestEvent, Vmm, VmmHost};
-
-impl PhysMem for Memory {
-    fn read_u8(&mut self, phys: u32) -> u8 {
-        Memory::read_u8(self, phys)
-    }
-    fn write_u8(&mut self, phys: u32, value: u8) {
-        Memory::write_u8(self, phys, value)
-    }
-    fn read_u32(&mut self, phys: u32) -> u32 {
-        Memory::read_u32(self, phys)
-    }
-    fn write_u32(&mut self, phys: u32, value: u32) {
-        Memory::write_u32(self, phys, value)
-    }
-}
 
 impl VmmHost for Machine {
     fn mem(&mut self) -> &mut dyn PhysMem {
@@ -75,8 +59,8 @@ impl Machine {
         if !nested || !self.cpu.paging() {
             return None;
         }
-        let regs = super::vcpu::PagingView::of(&self.cpu);
-        Some(super::nested::NestedPaging::probe(regs, linear, &|a| {
+        let regs = PagingRegs::of(&self.cpu);
+        Some(super::nested::NestedPaging::probe(regs, linear, |a| {
             self.mem.read_u32(a)
         }))
     }
@@ -118,7 +102,9 @@ impl Machine {
                     acc,
                     |mem, regs, linear, acc| match vmm.translate(mem, cpu, linear, acc) {
                         Some(r) => r,
-                        None => mmu::walk(mem, regs, linear, acc),
+                        None => {
+                            mmu::walk(mem, regs, linear, acc).map(|w| (w.frame(), w.tlb_bits()))
+                        }
                     },
                 );
                 if vmm.has_events() {

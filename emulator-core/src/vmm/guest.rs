@@ -1,135 +1,32 @@
-//! The guest's memory as the VMM reads it: the guest page walk (which the
-//! shadow fill and the nested walk both use), linear reads and writes on the
-//! guest's behalf, and segment descriptors from the guest's tables.
+//! The guest's memory as the VMM reads it: linear reads and writes on the
+//! guest's behalf (through the one page walk, [`crate::mmu::walk`]), and
+//! segment descriptors from the guest's tables.
 
 use crate::error::Exception;
-use crate::state::{cr0, cr4, Segment, TableReg};
+use crate::mmu::{walk, PagingRegs};
+use crate::state::{Segment, TableReg};
 
-use super::vcpu::PagingView;
-
-/// Physical memory as the VMM reads and writes it.
-pub trait PhysMem {
-    /// Reads a byte (unmapped reads give 0xFF).
-    fn read_u8(&mut self, phys: u32) -> u8;
-    /// Writes a byte (ROM and unmapped writes are dropped).
-    fn write_u8(&mut self, phys: u32, value: u8);
-    /// Reads a little-endian dword.
-    fn read_u32(&mut self, phys: u32) -> u32 {
-        u32::from_le_bytes([
-            self.read_u8(phys),
-            self.read_u8(phys.wrapping_add(1)),
-            self.read_u8(phys.wrapping_add(2)),
-            self.read_u8(phys.wrapping_add(3)),
-        ])
-    }
-    /// Writes a little-endian dword.
-    fn write_u32(&mut self, phys: u32, value: u32) {
-        for (i, b) in value.to_le_bytes().into_iter().enumerate() {
-            self.write_u8(phys.wrapping_add(i as u32), b);
-        }
-    }
-}
-
+pub use crate::memory::PhysMem;
 pub use crate::mmu::{access, pte, tlb};
-
-/// What a guest page walk found.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct GuestMapping {
-    /// The guest-physical page frame.
-    pub frame: u32,
-    /// Both levels allow user access.
-    pub user: bool,
-    /// Both levels allow writes.
-    pub writable: bool,
-    /// The leaf's dirty bit (after this access).
-    pub dirty: bool,
-    /// It came from a 4 MiB page.
-    pub large: bool,
-}
-
-/// The guest's two-level page walk (SDM vol. 3, 4.3), with the same protection
-/// checks, #PF error codes and accessed/dirty updates as the hardware's.
-/// `table_ref` maps the guest-physical address of each table entry to the
-/// host-physical one (the identity, or a nested translation that counts).
-pub fn guest_walk(
-    mem: &mut dyn PhysMem,
-    regs: PagingView,
-    linear: u32,
-    acc: u8,
-    table_ref: &mut dyn FnMut(u32) -> u32,
-) -> Result<GuestMapping, Exception> {
-    let write = acc & access::WRITE != 0;
-    let user = acc & access::USER != 0;
-    let fault = |present: bool| Exception::PageFault {
-        linear,
-        error_code: (acc & (access::WRITE | access::USER)) as u32 | present as u32,
-    };
-    let pde_addr = table_ref((regs.cr3 & !0xfff) | ((linear >> 22) << 2));
-    let pde = mem.read_u32(pde_addr);
-    if pde & pte::P == 0 {
-        return Err(fault(false));
-    }
-    let large = pde & pte::PS != 0 && regs.cr4 & cr4::PSE != 0;
-    let (frame, perms, leaf_addr, leaf) = if large {
-        (
-            (pde & 0xffc0_0000) | (linear & 0x003f_f000),
-            pde,
-            pde_addr,
-            pde,
-        )
-    } else {
-        let pte_addr = table_ref((pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2));
-        let pte_val = mem.read_u32(pte_addr);
-        if pte_val & pte::P == 0 {
-            return Err(fault(false));
-        }
-        (pte_val & !0xfff, pde & pte_val, pte_addr, pte_val)
-    };
-    let user_ok = perms & pte::US != 0;
-    let write_ok = perms & pte::RW != 0;
-    if user && !user_ok {
-        return Err(fault(true));
-    }
-    if write && !write_ok && (user || regs.cr0 & cr0::WP != 0) {
-        return Err(fault(true));
-    }
-    if pde & pte::A == 0 {
-        mem.write_u32(pde_addr, pde | pte::A);
-    }
-    let mut leaf = if large { pde | pte::A } else { leaf };
-    let want = pte::A | if write { pte::D } else { 0 };
-    if leaf & want != want {
-        leaf |= want;
-        mem.write_u32(leaf_addr, leaf);
-    }
-    Ok(GuestMapping {
-        frame,
-        user: user_ok,
-        writable: write_ok,
-        dirty: leaf & pte::D != 0,
-        large,
-    })
-}
 
 /// Guest-linear to guest-physical for an access the VMM makes on the guest's
 /// behalf (as the CPU would: protection checked, A/D bits set).
 pub fn linear_to_phys(
     mem: &mut dyn PhysMem,
-    regs: PagingView,
+    regs: PagingRegs,
     linear: u32,
     acc: u8,
 ) -> Result<u32, Exception> {
     if !regs.paging() {
         return Ok(linear);
     }
-    let m = guest_walk(mem, regs, linear, acc, &mut |a| a)?;
-    Ok(m.frame | (linear & 0xfff))
+    Ok(walk(mem, regs, linear, acc)?.frame() | (linear & 0xfff))
 }
 
 /// Reads `buf.len()` bytes at a guest-linear address.
 pub fn read_linear(
     mem: &mut dyn PhysMem,
-    regs: PagingView,
+    regs: PagingRegs,
     linear: u32,
     buf: &mut [u8],
     acc: u8,
@@ -150,7 +47,7 @@ pub fn read_linear(
 /// is written, so a fault leaves memory untouched.
 pub fn write_linear(
     mem: &mut dyn PhysMem,
-    regs: PagingView,
+    regs: PagingRegs,
     linear: u32,
     bytes: &[u8],
     acc: u8,
@@ -173,7 +70,7 @@ pub fn write_linear(
 /// Reads a dword at a guest-linear address.
 pub fn read_u32_linear(
     mem: &mut dyn PhysMem,
-    regs: PagingView,
+    regs: PagingRegs,
     linear: u32,
     acc: u8,
 ) -> Result<u32, Exception> {
@@ -262,7 +159,7 @@ pub fn descriptor_address(gdtr: TableReg, ldtr: &Segment, selector: u16) -> Resu
 /// Reads the descriptor `selector` names from the guest's GDT or LDT.
 pub fn read_descriptor(
     mem: &mut dyn PhysMem,
-    regs: PagingView,
+    regs: PagingRegs,
     gdtr: TableReg,
     ldtr: &Segment,
     selector: u16,
@@ -279,7 +176,7 @@ pub fn read_descriptor(
 /// Sets bits in the descriptor's high dword (accessed, TSS busy) as the hardware does.
 pub fn set_descriptor_bits(
     mem: &mut dyn PhysMem,
-    regs: PagingView,
+    regs: PagingRegs,
     gdtr: TableReg,
     ldtr: &Segment,
     selector: u16,
@@ -302,6 +199,7 @@ pub fn set_descriptor_bits(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::state::cr0;
     use alloc::vec;
     use alloc::vec::Vec;
 
@@ -326,47 +224,13 @@ pub(crate) mod tests {
     }
 
     /// Page directory at 0x1000, one page table at 0x2000 for 0-4 MiB.
-    pub(crate) fn two_level(ram: &mut Ram) -> PagingView {
+    pub(crate) fn two_level(ram: &mut Ram) -> PagingRegs {
         ram.write_u32(0x1000, 0x2000 | pte::P | pte::RW | pte::US);
-        PagingView {
+        PagingRegs {
             cr0: cr0::PE | cr0::PG | cr0::WP,
             cr3: 0x1000,
             cr4: 0,
         }
-    }
-
-    #[test]
-    fn walk_sets_accessed_and_dirty_and_faults_with_guest_codes() {
-        let mut ram = Ram::new(0x10000);
-        let regs = two_level(&mut ram);
-        ram.write_u32(0x2000 + 5 * 4, 0x7000 | pte::P | pte::US); // read-only user page
-        let m = guest_walk(&mut ram, regs, 0x5123, access::USER, &mut |a| a).unwrap();
-        assert_eq!(m.frame, 0x7000);
-        assert!(m.user && !m.writable && !m.dirty);
-        assert_eq!(ram.read_u32(0x2000 + 20) & pte::A, pte::A);
-        assert_eq!(ram.read_u32(0x1000) & pte::A, pte::A);
-        let e = guest_walk(
-            &mut ram,
-            regs,
-            0x5123,
-            access::USER | access::WRITE,
-            &mut |a| a,
-        );
-        assert_eq!(
-            e,
-            Err(Exception::PageFault {
-                linear: 0x5123,
-                error_code: 7
-            })
-        );
-        let e = guest_walk(&mut ram, regs, 0x6000, access::READ, &mut |a| a);
-        assert_eq!(
-            e,
-            Err(Exception::PageFault {
-                linear: 0x6000,
-                error_code: 0
-            })
-        );
     }
 
     #[test]

@@ -165,8 +165,8 @@ pub use sensitive::SensitiveReport;
 pub use shadow::{ShadowPaging, ShadowPdeView, ShadowPteView, ShadowStats};
 pub use vcpu::VirtualCpu;
 
+use crate::mmu::PagingRegs;
 use guest::access;
-use vcpu::PagingView;
 
 /// The exit controls of hardware assistance: which events leave non-root mode.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -410,11 +410,11 @@ impl Vmm {
     }
 
     /// The guest's paging registers (the virtual ones under trap-and-emulate).
-    fn guest_paging(&self, cpu: &CpuState) -> PagingView {
+    fn guest_paging(&self, cpu: &CpuState) -> PagingRegs {
         if self.trap_emulate() {
             self.vcpu.paging()
         } else {
-            PagingView::of(cpu)
+            PagingRegs::of(cpu)
         }
     }
 
@@ -588,7 +588,7 @@ impl Vmm {
         let regs = if self.deprivileged() || !self.trap_emulate() {
             self.guest_paging(cpu)
         } else {
-            PagingView::of(cpu)
+            PagingRegs::of(cpu)
         };
         let mut bytes = [0u8; 15];
         let mut n = 0;

@@ -6,14 +6,19 @@
 //! device and ROM ranges through. It is a two-level table like the guest's, so
 //! a TLB miss with guest paging on reads each guest table entry through a
 //! nested walk: (2 + 1) × (2 + 1) − 1 = 8 memory references instead of 2.
+//! Both dimensions are the one page walk, [`crate::mmu::walk`]: the guest's
+//! walk reads its entries through [`ThroughNested`], which takes each
+//! guest-physical address through the walk of [`NestedTable`].
 
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Exception;
 
-use super::guest::{guest_walk, tlb, PhysMem};
-use super::vcpu::PagingView;
+use crate::mmu::{probe, pte, tlb, walk, EntryAccess, PagingRegs, ReadOnly};
+use crate::state::cr0;
+
+use super::guest::PhysMem;
 
 /// Where the views place the nested tables in the VMM's memory.
 pub const NESTED_TABLE_BASE: u32 = 0xff80_0000;
@@ -57,10 +62,11 @@ pub struct NestedPteView {
 }
 
 impl NestedPaging {
-    /// Guest-physical to host-physical, counting the two nested references.
+    /// Guest-physical to host-physical, counting the nested walk's references.
     pub fn translate_gpa(&mut self, gpa: u32) -> u32 {
-        self.stats.references += 2;
-        gpa
+        let w = nested_translation(gpa);
+        self.stats.references += references(&w);
+        w.physical.unwrap_or(gpa)
     }
 
     /// The two-dimensional walk: the guest's walk with every table reference and
@@ -68,32 +74,19 @@ impl NestedPaging {
     pub fn translate(
         &mut self,
         mem: &mut dyn PhysMem,
-        regs: PagingView,
+        regs: PagingRegs,
         linear: u32,
         acc: u8,
     ) -> Result<(u32, u8), Exception> {
         self.stats.walks += 1;
-        let mut refs = 0u64;
-        // each guest entry's guest-physical address takes a nested walk (2) and the read (1)
-        let m = guest_walk(mem, regs, linear, acc, &mut |gpa| {
-            refs += 3;
-            gpa
-        });
-        self.stats.references += refs;
+        let mut tables = ThroughNested::new(mem);
+        let m = walk(&mut tables, regs, linear, acc);
+        self.stats.references += tables.references;
         let m = m?;
-        self.stats.native_references += if m.large { 1 } else { 2 };
-        let frame = self.translate_gpa(m.frame);
-        let mut bits = 0;
-        if m.user {
-            bits |= tlb::USER;
-        }
-        if m.writable {
-            bits |= tlb::WRITE;
-        }
-        if m.dirty {
-            bits |= tlb::DIRTY;
-        }
-        Ok((frame, bits))
+        self.stats.native_references += references(&m);
+        let frame = self.translate_gpa(m.frame());
+        // the nested table maps 4 KiB pages: the TLB holds one, never a 4 MiB piece
+        Ok((frame, m.tlb_bits() & !tlb::LARGE))
     }
 
     /// The nested page directory, for the UI: one table per 4 MiB of guest-physical space
@@ -148,9 +141,43 @@ mod tests {
                 .get(i..i + 4)
                 .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         };
-        let w = NestedPaging::probe(regs, 0x4123, &read);
+        let w = NestedPaging::probe(regs, 0x4123, read);
         assert_eq!(w.steps.len(), 8, "{w:#?}");
         assert_eq!(w.host_physical, Some(0x9123));
+    }
+
+    /// The textbook count of a two-dimensional walk with an n-level guest table
+    /// and an m-level nested table: each of the n guest entries and the data
+    /// address takes an m-reference nested walk, plus the n guest reads.
+    fn textbook(n: u64, m: u64) -> u64 {
+        (n + 1) * (m + 1) - 1
+    }
+
+    #[test]
+    fn the_reference_count_is_the_textbook_formula() {
+        let mut ram = Ram::new(0x10000);
+        let regs = PagingRegs {
+            cr4: crate::state::cr4::PSE,
+            ..two_level(&mut ram)
+        };
+        ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::RW);
+        ram.write_u32(0x1000 + 4, 0x0080_0000 | pte::P | pte::RW | pte::PS);
+        // a 4 KiB page: 2 guest levels; a 4 MiB page: 1; the nested table: 2
+        for (linear, guest_levels) in [(0x4000, 2), (0x0040_5000, 1)] {
+            let mut n = NestedPaging::default();
+            n.translate(&mut ram, regs, linear, access::READ).unwrap();
+            assert_eq!(n.stats.references, textbook(guest_levels, 2), "{linear:#x}");
+            assert_eq!(n.stats.native_references, guest_levels);
+            let bytes = ram.0.clone();
+            let read = |a: u32| {
+                let i = a as usize;
+                bytes
+                    .get(i..i + 4)
+                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            let w = NestedPaging::probe(regs, linear, read);
+            assert_eq!(w.steps.len() as u64, textbook(guest_levels, 2), "{w:#?}");
+        }
     }
 }
 
@@ -176,64 +203,133 @@ pub struct NestedWalk {
     pub host_physical: Option<u32>,
 }
 
-impl NestedPaging {
-    /// The nested table's entries for guest-physical `gpa`: (PDE address, PDE, PTE
-    /// address, PTE), as the views place the table in the VMM's memory.
-    fn nested_entries(gpa: u32) -> [(u32, u32); 2] {
-        let pdi = gpa >> 22;
-        let table = NESTED_TABLE_BASE.wrapping_add(pdi.wrapping_mul(0x1000));
-        let pde_at = NESTED_TABLE_BASE.wrapping_sub(0x1000).wrapping_add(pdi * 4);
-        let pte_at = table.wrapping_add(((gpa >> 12) & 0x3ff) * 4);
-        [(pde_at, table | 0x27), (pte_at, (gpa & !0xfff) | 0x67)]
+/// The root of the nested page directory in the VMM's memory (the page below the
+/// tables).
+pub const NESTED_ROOT: u32 = NESTED_TABLE_BASE - 0x1000;
+
+/// The registers of the nested walk: paging on, the root at [`NESTED_ROOT`], 4 KiB pages.
+const NESTED_REGS: PagingRegs = PagingRegs {
+    cr0: cr0::PE | cr0::PG | cr0::WP,
+    cr3: NESTED_ROOT,
+    cr4: 0,
+};
+
+/// The nested table as the walk reads it. The VMM keeps it in its own memory,
+/// out of the guest's reach, so its entries are computed: the directory at
+/// [`NESTED_ROOT`] points at one table per 4 MiB at [`NESTED_TABLE_BASE`], and
+/// each table entry maps a guest-physical page to its host frame (the same
+/// address). Every entry is built with A and D set, so the walk never writes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NestedTable;
+
+impl EntryAccess for NestedTable {
+    fn read_entry(&mut self, addr: u32) -> u32 {
+        let flags = pte::P | pte::RW | pte::US | pte::A;
+        let in_root = addr.wrapping_sub(NESTED_ROOT);
+        if in_root < 0x1000 {
+            let table = NESTED_TABLE_BASE.wrapping_add((in_root >> 2) << 12);
+            return table | flags;
+        }
+        let in_tables = addr.wrapping_sub(NESTED_TABLE_BASE);
+        let gpa = ((in_tables >> 12) << 22) | (((in_tables & 0xfff) >> 2) << 12);
+        gpa | flags | pte::D
+    }
+    fn write_entry(&mut self, _addr: u32, _value: u32) {}
+}
+
+/// The nested walk of guest-physical `gpa`.
+fn nested_translation(gpa: u32) -> crate::mmu::PageWalk {
+    probe(&mut NestedTable, NESTED_REGS, gpa)
+}
+
+/// The entries a walk read (2, or 1 for a 4 MiB page).
+fn references(w: &crate::mmu::PageWalk) -> u64 {
+    w.pde.is_some() as u64 + w.pte.is_some() as u64
+}
+
+/// A guest's tables read through the nested table: each entry's guest-physical
+/// address takes a nested walk, then the read of host-physical memory through
+/// `host`. Counts every reference and, when asked, records it.
+pub(crate) struct ThroughNested<'h, H: ?Sized> {
+    /// Memory references made (nested entries and guest entries).
+    pub(crate) references: u64,
+    /// The references in order, when recording.
+    pub(crate) steps: Option<Vec<NestedWalkStep>>,
+    /// Guest entries read so far (0: the next is the PDE).
+    guest_reads: usize,
+    host: &'h mut H,
+}
+
+impl<'h, H: EntryAccess + ?Sized> ThroughNested<'h, H> {
+    /// Reads and writes the guest's entries at host-physical addresses through
+    /// `host`, counting only.
+    pub(crate) fn new(host: &'h mut H) -> Self {
+        ThroughNested {
+            references: 0,
+            steps: None,
+            guest_reads: 0,
+            host,
+        }
     }
 
+    /// The host-physical address of `gpa` by the nested walk, its references
+    /// counted and recorded as made for `of`.
+    pub(crate) fn nested(&mut self, gpa: u32, of: &str) -> u32 {
+        let w = nested_translation(gpa);
+        self.references += references(&w);
+        if let Some(steps) = self.steps.as_mut() {
+            for (step, level) in [w.pde, w.pte].into_iter().zip(["PDE", "PTE"]) {
+                if let Some(s) = step {
+                    steps.push(NestedWalkStep {
+                        what: alloc::format!(
+                            "nested {level} for {of} (guest-physical {gpa:#010x})"
+                        ),
+                        host_address: s.entry_addr,
+                        value: s.raw,
+                    });
+                }
+            }
+        }
+        w.physical.unwrap_or(gpa)
+    }
+}
+
+impl<H: EntryAccess + ?Sized> EntryAccess for ThroughNested<'_, H> {
+    fn read_entry(&mut self, gpa: u32) -> u32 {
+        let level = if self.guest_reads == 0 { "PDE" } else { "PTE" };
+        self.guest_reads += 1;
+        let at = self.nested(gpa, &alloc::format!("the guest {level}"));
+        let value = self.host.read_entry(at);
+        self.references += 1;
+        if let Some(steps) = self.steps.as_mut() {
+            steps.push(NestedWalkStep {
+                what: alloc::format!("guest {level}"),
+                host_address: at,
+                value,
+            });
+        }
+        value
+    }
+    fn write_entry(&mut self, gpa: u32, value: u32) {
+        // the hardware reuses the translation of the read: not counted again
+        let at = nested_translation(gpa).physical.unwrap_or(gpa);
+        self.host.write_entry(at, value);
+    }
+}
+
+impl NestedPaging {
     /// The walk [`NestedPaging::translate`] would make for `linear`, without side
     /// effects (no A/D bits, no counting). `read` reads host-physical memory.
-    pub fn probe(regs: PagingView, linear: u32, read: &dyn Fn(u32) -> u32) -> NestedWalk {
-        let mut steps = Vec::new();
-        let nested = |steps: &mut Vec<NestedWalkStep>, gpa: u32, of: &str| {
-            for ((at, value), level) in Self::nested_entries(gpa).into_iter().zip(["PDE", "PTE"]) {
-                steps.push(NestedWalkStep {
-                    what: alloc::format!("nested {level} for {of} (guest-physical {gpa:#010x})"),
-                    host_address: at,
-                    value,
-                });
-            }
-            gpa
-        };
-        let pde_gpa = (regs.cr3 & !0xfff) | ((linear >> 22) << 2);
-        let pde_at = nested(&mut steps, pde_gpa, "the guest PDE");
-        let pde = read(pde_at);
-        steps.push(NestedWalkStep {
-            what: alloc::string::String::from("guest PDE"),
-            host_address: pde_at,
-            value: pde,
-        });
-        let done = |steps, host_physical| NestedWalk {
+    pub fn probe(regs: PagingRegs, linear: u32, read: impl FnMut(u32) -> u32) -> NestedWalk {
+        let mut host = ReadOnly(read);
+        let mut tables = ThroughNested::new(&mut host);
+        tables.steps = Some(Vec::new());
+        let w = probe(&mut tables, regs, linear);
+        let host_physical = w.physical.map(|gpa| tables.nested(gpa, "the data"));
+        NestedWalk {
             linear,
-            steps,
+            steps: tables.steps.unwrap_or_default(),
             host_physical,
-        };
-        if pde & super::guest::pte::P == 0 {
-            return done(steps, None);
         }
-        let gpa = if pde & super::guest::pte::PS != 0 && regs.cr4 & crate::state::cr4::PSE != 0 {
-            (pde & 0xffc0_0000) | (linear & 0x003f_ffff)
-        } else {
-            let pte_gpa = (pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2);
-            let pte_at = nested(&mut steps, pte_gpa, "the guest PTE");
-            let pte = read(pte_at);
-            steps.push(NestedWalkStep {
-                what: alloc::string::String::from("guest PTE"),
-                host_address: pte_at,
-                value: pte,
-            });
-            if pte & super::guest::pte::P == 0 {
-                return done(steps, None);
-            }
-            (pte & !0xfff) | (linear & 0xfff)
-        };
-        let hpa = nested(&mut steps, gpa, "the data");
-        done(steps, Some(hpa))
     }
 }

@@ -28,8 +28,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Exception;
 use crate::state::cr0;
 
-use super::guest::{access, guest_walk, pte, tlb, GuestMapping, PhysMem};
-use super::vcpu::PagingView;
+use super::guest::{access, pte, tlb, PhysMem};
+use crate::mmu::PagingRegs;
+use crate::mmu::{walk, PageWalk};
 
 /// Where the views place shadow page tables in the VMM's own memory (labels for
 /// the UI: the tables live in the VMM, out of the guest's reach).
@@ -192,7 +193,7 @@ impl ShadowPaging {
     pub fn translate(
         &mut self,
         mem: &mut dyn PhysMem,
-        regs: PagingView,
+        regs: PagingRegs,
         linear: u32,
         acc: u8,
     ) -> Result<(u32, u8, ShadowOutcome), Exception> {
@@ -227,7 +228,7 @@ impl ShadowPaging {
         // the kernel-mode root: the hardware's user access is the guest kernel's
         // supervisor access, and every page it may touch is mapped user-accessible
         let guest_acc = if kernel { acc & !access::USER } else { acc };
-        let m = match guest_walk(mem, regs, linear, guest_acc, &mut |a| a) {
+        let m = match walk(mem, regs, linear, guest_acc) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.true_faults += 1;
@@ -253,17 +254,17 @@ impl ShadowPaging {
                 self.stats.tables_built += 1;
                 v.insert(ShadowTable {
                     host_address,
-                    from_large_page: m.large,
+                    from_large_page: m.large(),
                     entries: vec![0; 1024],
                 })
             }
         };
-        table.from_large_page |= m.large;
+        table.from_large_page |= m.large();
         if let Some(e) = table.entries.get_mut(pti) {
             *e = entry;
         }
         self.stats.hidden_faults += 1;
-        Ok((m.frame, tlb_bits(entry), ShadowOutcome::Filled))
+        Ok((m.frame(), tlb_bits(entry), ShadowOutcome::Filled))
     }
 
     /// The guest page directories that have a shadow.
@@ -345,16 +346,16 @@ fn invalidate_in(tables: &mut BTreeMap<u32, ShadowTable>, linear: u32) -> u64 {
 /// read-only page with the guest's CR0.WP clear is allowed, and the page is then
 /// mapped read/write but supervisor-only, so user code still cannot write it.
 /// (The shadow-fill lab states the same rules.)
-pub fn shadow_entry(m: &GuestMapping, acc: u8, wp: bool) -> u32 {
+pub fn shadow_entry(m: &PageWalk, acc: u8, wp: bool) -> u32 {
     let user = acc & access::USER != 0;
     let write = acc & access::WRITE != 0;
-    let mut entry = (m.frame & !0xfff) | pte::P | pte::A;
-    if m.user {
+    let mut entry = m.frame() | pte::P | pte::A;
+    if m.user() {
         entry |= pte::US;
     }
-    if m.writable && m.dirty {
+    if m.writable() && m.dirty() {
         entry |= pte::RW | pte::D;
-    } else if write && !m.writable && !user && !wp {
+    } else if write && !m.writable() && !user && !wp {
         entry = (entry & !pte::US) | pte::RW | pte::D;
     }
     entry

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mmu::PagingRegs;
 use crate::state::{cr0, CpuState, Segment, TableReg};
 
 /// Base the hardware IDTR shows while the VMM runs a guest (the VMM's own IDT,
@@ -77,37 +78,11 @@ impl VirtualCpu {
         }
     }
     /// The guest's paging registers.
-    pub fn paging(&self) -> PagingView {
-        PagingView {
+    pub fn paging(&self) -> PagingRegs {
+        PagingRegs {
             cr0: self.cr0,
             cr3: self.cr3,
             cr4: self.cr4,
         }
-    }
-}
-
-/// CR0, CR3, CR4 as a page walk needs them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct PagingView {
-    /// CR0 (PG, WP).
-    pub cr0: u32,
-    /// CR3 (the page directory).
-    pub cr3: u32,
-    /// CR4 (PSE).
-    pub cr4: u32,
-}
-
-impl PagingView {
-    /// The registers of the hardware itself.
-    pub fn of(cpu: &CpuState) -> PagingView {
-        PagingView {
-            cr0: cpu.cr0,
-            cr3: cpu.cr3,
-            cr4: cpu.cr4,
-        }
-    }
-    /// CR0.PG.
-    pub fn paging(&self) -> bool {
-        self.cr0 & cr0::PG != 0
     }
 }

@@ -1,6 +1,7 @@
 //! Reading the machine for the page through side-effect-free probes: disassembly,
 //! memory, page tables, walks, TLB, counters, events, VGA.
 
+use emulator_core::mmu::{self, PageWalk, PagingRegs};
 use emulator_core::VgaText;
 use emulator_core::{CpuState, Event, EventKind, ExecMode, GuestPaging, Machine, SegReg};
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
@@ -23,27 +24,26 @@ pub fn code_bitness(cpu: &CpuState) -> u32 {
     }
 }
 
-/// The guest-physical address of `linear` through the guest's own tables (the
-/// virtual CPU's under trap-and-emulate), without touching A/D bits or the TLB.
-pub fn guest_translate(m: &Machine, linear: u32) -> Option<u32> {
+/// The probe walk of `linear` through the guest's own tables (the virtual CPU's
+/// under trap-and-emulate): no A/D bits, no TLB fill.
+pub fn guest_probe(m: &Machine, linear: u32) -> PageWalk {
     let (cr0, cr3, cr4) = guest_paging(m);
-    if cr0 & emulator_core::state::cr0::PG == 0 {
-        return Some(linear);
-    }
     let read = |addr: u32| {
         let mut b = [0u8; 4];
         m.peek_phys(addr, &mut b);
         u32::from_le_bytes(b)
     };
-    let pde = read((cr3 & !0xfff) | ((linear >> 22) << 2));
-    if pde & 1 == 0 {
-        return None;
-    }
-    if pde & 0x80 != 0 && cr4 & emulator_core::state::cr4::PSE != 0 {
-        return Some((pde & 0xffc0_0000) | (linear & 0x003f_ffff));
-    }
-    let pte = read((pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2));
-    (pte & 1 != 0).then_some((pte & !0xfff) | (linear & 0xfff))
+    mmu::probe(
+        &mut mmu::ReadOnly(read),
+        PagingRegs { cr0, cr3, cr4 },
+        linear,
+    )
+}
+
+/// The guest-physical address of `linear` through the guest's own tables, without
+/// touching A/D bits or the TLB.
+pub fn guest_translate(m: &Machine, linear: u32) -> Option<u32> {
+    guest_probe(m, linear).physical
 }
 
 /// Reads linear memory as the guest sees it, page by page; `false` when a page is
@@ -263,47 +263,25 @@ pub fn vmm_tables(m: &Machine) -> Option<TableTree> {
 /// Translates `linear` through the guest's tables step by step, and adds what the
 /// MMU (shadow or nested under a VMM) resolves it to.
 pub fn walk(m: &Machine, linear: u32) -> Walk {
-    let (cr0, cr3, cr4) = guest_paging(m);
+    let w = guest_probe(m, linear);
     let mut steps = Vec::new();
-    let result = if cr0 & emulator_core::state::cr0::PG == 0 {
-        Ok(linear)
-    } else {
-        let read = |addr: u32| {
-            let mut b = [0u8; 4];
-            m.peek_phys(addr, &mut b);
-            u32::from_le_bytes(b)
-        };
-        let pde_addr = (cr3 & !0xfff) | ((linear >> 22) << 2);
-        let pde = read(pde_addr);
-        steps.push(WalkStep {
-            level: format!("PDE {}", linear >> 22),
-            entry_addr: pde_addr,
-            entry: pde,
-        });
-        if pde & 1 == 0 {
-            Err("the PDE is not present: a #PF".to_string())
-        } else if pde & 0x80 != 0 && cr4 & emulator_core::state::cr4::PSE != 0 {
-            Ok((pde & 0xffc0_0000) | (linear & 0x003f_ffff))
-        } else {
-            let pte_addr = (pde & !0xfff) | (((linear >> 12) & 0x3ff) << 2);
-            let pte = read(pte_addr);
+    for (step, level) in [(w.pde, "PDE"), (w.pte, "PTE")] {
+        if let Some(s) = step {
             steps.push(WalkStep {
-                level: format!("PTE {}", (linear >> 12) & 0x3ff),
-                entry_addr: pte_addr,
-                entry: pte,
+                level: format!("{level} {}", s.index),
+                entry_addr: s.entry_addr,
+                entry: s.raw,
             });
-            if pte & 1 == 0 {
-                Err("the PTE is not present: a #PF".to_string())
-            } else {
-                Ok((pte & !0xfff) | (linear & 0xfff))
-            }
         }
+    }
+    let result = match (w.physical, w.pte) {
+        (Some(p), _) => Ok(p),
+        (None, None) => Err("the PDE is not present: a #PF".to_string()),
+        (None, Some(_)) => Err("the PTE is not present: a #PF".to_string()),
     };
     let hw = m.translate(linear);
     let detail = match (m.config().mode, hw.physical) {
-        (ExecMode::Bare, _) if cr0 & emulator_core::state::cr0::PG == 0 => {
-            "paging is off: linear = physical".to_string()
-        }
+        (ExecMode::Bare, _) if !w.paging => "paging is off: linear = physical".to_string(),
         (ExecMode::Bare, _) => String::new(),
         (ExecMode::TrapEmulate { .. }, Some(p)) => {
             format!("the shadow tables map it to host-physical {p:08x}")
