@@ -14,6 +14,7 @@ pub mod bus;
 pub mod config;
 pub mod counters;
 mod cpu;
+pub mod descriptor;
 pub mod devices;
 pub mod error;
 pub mod events;

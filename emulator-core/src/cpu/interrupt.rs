@@ -111,7 +111,7 @@ impl Machine {
         let base = self.cpu.idtr.base.wrapping_add(off);
         let lo = self.read_lin(base, 4, 0)?;
         let hi = self.read_lin(base.wrapping_add(4), 4, 0)?;
-        let gate = super::segment::Descriptor { lo, hi };
+        let gate = crate::descriptor::Descriptor { lo, hi };
         if !gate.system() || !matches!(gate.typ(), 5 | 6 | 7 | 0xe | 0xf) {
             return Err(idt_err);
         }

@@ -15,6 +15,7 @@ mod tests;
 
 use iced_x86::{OpKind, Register};
 
+use crate::descriptor::{self, attr};
 use crate::error::Exception;
 use crate::machine::Machine;
 use crate::mmu::{access, PagingRegs};
@@ -275,8 +276,8 @@ impl Machine {
         let last = off.wrapping_add(size as u32 - 1);
         // Fast path: an expand-up writable data segment (or any in real mode) with room.
         let attrs = s.attrs;
-        if attrs & 0x9e == 0x92 || self.cpu.cr0 & cr0::PE == 0 || self.cpu.v86() {
-            if attrs & 0x1c == 0x14 {
+        if descriptor::writable_data_up(attrs) || self.cpu.cr0 & cr0::PE == 0 || self.cpu.v86() {
+            if descriptor::expand_down_data(attrs) {
                 return self.seg_lin_expand_down(seg, off, size);
             }
             if last >= off && last <= s.limit {
@@ -303,15 +304,15 @@ impl Machine {
         if !s.present() {
             return Err(Self::seg_fault(seg));
         }
-        let ty = s.attrs & 0xf;
-        let code = ty & 8 != 0;
-        if write && (code || ty & 2 == 0) {
+        let code = s.attrs & attr::CODE != 0;
+        let rw = s.attrs & attr::WRITABLE != 0;
+        if write && (code || !rw) {
             return Err(Self::seg_fault(seg));
         }
-        if !write && code && ty & 2 == 0 {
+        if !write && code && !rw {
             return Err(Self::seg_fault(seg));
         }
-        if !code && ty & 4 != 0 {
+        if !code && s.attrs & attr::EXPAND_DOWN != 0 {
             return self.seg_lin_expand_down(seg, off, size);
         }
         let last = off.wrapping_add(size as u32 - 1);

@@ -3,78 +3,13 @@
 //!
 //! Task gates and TSS descriptors as far-transfer targets go to `task`.
 
+use crate::descriptor::{self, system, Descriptor};
 use crate::error::Exception;
 use crate::machine::Machine;
 use crate::state::{cr0, flags, Segment};
 
 use super::task::TaskSource;
 use super::{CS, DS, ES, FS, GS, SS};
-
-/// A raw 8-byte descriptor.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Descriptor {
-    pub lo: u32,
-    pub hi: u32,
-}
-
-impl Descriptor {
-    pub fn base(&self) -> u32 {
-        (self.lo >> 16) | ((self.hi & 0xff) << 16) | (self.hi & 0xff00_0000)
-    }
-    pub fn limit(&self) -> u32 {
-        let raw = (self.lo & 0xffff) | (self.hi & 0xf_0000);
-        if self.hi & (1 << 23) != 0 {
-            (raw << 12) | 0xfff
-        } else {
-            raw
-        }
-    }
-    pub fn attrs(&self) -> u16 {
-        ((self.hi >> 8) & 0xf0ff) as u16
-    }
-    pub fn present(&self) -> bool {
-        self.hi & 0x8000 != 0
-    }
-    pub fn dpl(&self) -> u8 {
-        ((self.hi >> 13) & 3) as u8
-    }
-    pub fn system(&self) -> bool {
-        self.hi & 0x1000 == 0
-    }
-    pub fn typ(&self) -> u8 {
-        ((self.hi >> 8) & 0xf) as u8
-    }
-    pub fn is_code(&self) -> bool {
-        !self.system() && self.typ() & 8 != 0
-    }
-    pub fn is_data(&self) -> bool {
-        !self.system() && self.typ() & 8 == 0
-    }
-    pub fn conforming(&self) -> bool {
-        self.is_code() && self.typ() & 4 != 0
-    }
-    /// Readable code or any data segment.
-    pub fn readable(&self) -> bool {
-        self.is_data() || (self.is_code() && self.typ() & 2 != 0)
-    }
-    pub fn writable_data(&self) -> bool {
-        self.is_data() && self.typ() & 2 != 0
-    }
-    pub fn gate_selector(&self) -> u16 {
-        (self.lo >> 16) as u16
-    }
-    pub fn gate_offset(&self) -> u32 {
-        (self.lo & 0xffff) | (self.hi & 0xffff_0000)
-    }
-    pub fn segment(&self, selector: u16) -> Segment {
-        Segment {
-            selector,
-            base: self.base(),
-            limit: self.limit(),
-            attrs: self.attrs(),
-        }
-    }
-}
 
 /// A stack being built during a far transfer, before it is committed.
 #[derive(Clone, Copy, Debug)]
@@ -119,8 +54,8 @@ impl Machine {
 
     /// Sets the accessed bit of a code/data descriptor in memory.
     pub(crate) fn set_accessed(&mut self, d: &Descriptor, addr: u32) -> Result<(), Exception> {
-        if !d.system() && d.hi & 0x100 == 0 {
-            self.write_lin(addr.wrapping_add(4), 4, d.hi | 0x100, 0)?;
+        if !d.system() && !d.accessed() {
+            self.write_lin(addr.wrapping_add(4), 4, d.hi_accessed(), 0)?;
         }
         Ok(())
     }
@@ -139,7 +74,7 @@ impl Machine {
             s.selector = sel;
             s.base = (sel as u32) << 4;
             if v86 {
-                *s = super::v86::v86_segment(seg % 6, sel);
+                *s = descriptor::selector_x16(sel, seg % 6 == CS, 3);
             }
             if seg == SS {
                 self.cpu.interrupt_shadow = true;
@@ -196,8 +131,7 @@ impl Machine {
         s.selector = sel;
         s.base = (sel as u32) << 4;
         if v86 {
-            s.limit = 0xffff;
-            s.attrs = 0xfb;
+            *s = descriptor::selector_x16(sel, true, 3);
         }
     }
 
@@ -300,7 +234,7 @@ impl Machine {
         let sp = st.sp.wrapping_sub(size as u32);
         let sp = if st.seg.big() { sp } else { sp & 0xffff };
         let last = sp.wrapping_add(size as u32 - 1);
-        let ok = if st.seg.attrs & 0x1c == 0x14 {
+        let ok = if descriptor::expand_down_data(st.seg.attrs) {
             let top = if st.seg.big() { u32::MAX } else { 0xffff };
             sp > st.seg.limit && last >= sp && last <= top
         } else {
@@ -319,7 +253,7 @@ impl Machine {
     pub(crate) fn inner_stack(&mut self, dpl: u8, ext: u16) -> Result<NewStack, Exception> {
         let tr = self.cpu.tr;
         let ts = Exception::InvalidTss((tr.selector & 0xfffc) | ext);
-        let big = matches!(tr.attrs & 0xf, 9 | 0xb);
+        let big = descriptor::tss32(tr.attrs);
         let (esp_off, ss_off, sz) = if big {
             (4 + 8 * dpl as u32, 8 + 8 * dpl as u32, 4u8)
         } else {
@@ -439,7 +373,7 @@ impl Machine {
             let mut ns = self.inner_stack(dpl, 0)?;
             let old_ss = self.cpu.seg[SS].selector as u32;
             let old_sp = self.cpu.gpr[super::ESP];
-            let count = d.hi & 0x1f;
+            let count = d.gate_params();
             self.push_new(&mut ns, gsize, old_ss)?;
             self.push_new(&mut ns, gsize, old_sp)?;
             for i in (0..count).rev() {
@@ -506,17 +440,7 @@ impl Machine {
     fn null_inaccessible_segments(&mut self) {
         let cpl = self.cpu.cpl;
         for s in [ES, DS, FS, GS] {
-            let seg = &mut self.cpu.seg[s];
-            let code = seg.attrs & 0x18 == 0x18;
-            let conforming = code && seg.attrs & 4 != 0;
-            if seg.dpl() < cpl && !conforming {
-                *seg = Segment {
-                    selector: 0,
-                    base: 0,
-                    limit: 0,
-                    attrs: 0,
-                };
-            }
+            descriptor::null_for_outer_ring(&mut self.cpu.seg[s], cpl);
         }
     }
 
@@ -648,9 +572,26 @@ impl Machine {
         };
         if d.system() {
             let ok = if for_lsl {
-                matches!(d.typ(), 1 | 2 | 3 | 9 | 0xb)
+                matches!(
+                    d.typ(),
+                    system::TSS16
+                        | system::LDT
+                        | system::TSS16_BUSY
+                        | system::TSS32
+                        | system::TSS32_BUSY
+                )
             } else {
-                matches!(d.typ(), 1 | 2 | 3 | 4 | 5 | 9 | 0xb | 0xc)
+                matches!(
+                    d.typ(),
+                    system::TSS16
+                        | system::LDT
+                        | system::TSS16_BUSY
+                        | system::CALL_GATE16
+                        | system::TASK_GATE
+                        | system::TSS32
+                        | system::TSS32_BUSY
+                        | system::CALL_GATE32
+                )
             };
             if !ok {
                 return Ok(None);

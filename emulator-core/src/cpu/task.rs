@@ -8,8 +8,8 @@ use crate::error::Exception;
 use crate::machine::Machine;
 use crate::state::{cr0, flags, Segment};
 
-use super::segment::Descriptor;
 use super::{CS, DS, ES, FS, GS, SS};
+use crate::descriptor::{self, Descriptor};
 
 /// What started a task switch; it decides the busy bits, NT and the back link.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -162,7 +162,7 @@ impl Machine {
 
         // Save the old task.
         let old = self.cpu.tr;
-        let ol = Layout::of_type((old.attrs & 0xf) as u8);
+        let ol = Layout::of_type((old.attrs & descriptor::attr::TYPE) as u8);
         if old.limit < ol.min_limit() {
             return Err(Exception::InvalidTss(old.selector & 0xfffc));
         }
@@ -236,12 +236,7 @@ impl Machine {
     fn load_task_segments(&mut self, ldt: u16, sels: &[u16; 6]) -> Result<(), Exception> {
         if self.cpu.v86() {
             for (i, s) in sels.iter().enumerate() {
-                self.cpu.seg[i] = Segment {
-                    selector: *s,
-                    base: (*s as u32) << 4,
-                    limit: 0xffff,
-                    attrs: if i == CS { 0xfb } else { 0xf3 },
-                };
+                self.cpu.seg[i] = descriptor::selector_x16(*s, i == CS, 3);
             }
             self.cpu.cpl = 3;
         }

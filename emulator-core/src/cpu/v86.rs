@@ -1,23 +1,13 @@
 //! Virtual-8086 mode: entering it with IRET from ring 0, IRET inside it (IOPL 3), and
 //! the extra frame of an interrupt or exception that leaves it for ring 0.
 
+use crate::descriptor;
 use crate::error::Exception;
 use crate::machine::Machine;
 use crate::state::{flags, Segment};
 
 use super::segment::NewStack;
 use super::{CS, DS, ES, FS, GS, SS};
-
-/// A segment register as virtual-8086 mode sees it: base = selector × 16, 64 KiB,
-/// present, DPL 3, data read/write (code for CS).
-pub(crate) fn v86_segment(seg: usize, sel: u16) -> Segment {
-    Segment {
-        selector: sel,
-        base: (sel as u32) << 4,
-        limit: 0xffff,
-        attrs: if seg == CS { 0xfb } else { 0xf3 },
-    }
-}
 
 impl Machine {
     /// IRETD at CPL 0 whose EFLAGS image has VM set: pops EIP, CS, EFLAGS, ESP, SS, ES,
@@ -35,7 +25,7 @@ impl Machine {
         self.cpu.cpl = 3;
         self.cpu.eip = eip;
         for (seg, sel) in [(CS, cs), (SS, ss), (ES, es), (DS, ds), (FS, fs), (GS, gs)] {
-            self.cpu.seg[seg] = v86_segment(seg, sel as u16);
+            self.cpu.seg[seg] = descriptor::selector_x16(sel as u16, seg == CS, 3);
         }
         self.cpu.gpr[super::ESP] = esp;
         Ok(())
@@ -55,7 +45,7 @@ impl Machine {
             return Err(Exception::GeneralProtection(0));
         }
         self.set_sp(self.sp_add(3 * o));
-        self.cpu.seg[CS] = v86_segment(CS, cs);
+        self.cpu.seg[CS] = descriptor::selector_x16(cs, true, 3);
         self.cpu.eip = eip;
         self.write_eflags_checked(fl, osize, true);
         Ok(())

@@ -10,10 +10,11 @@ use crate::error::Exception;
 use crate::state::{cr0, flags, CpuState, SegReg, Segment, TableReg};
 
 use super::exit::ExitReason;
-use super::guest::{self, access, Descriptor};
+use super::guest::{self, access};
 use super::operand::{memory_linear, read_reg, reg_or_imm, seg_of, stack_mask, write_reg};
 use super::vcpu::{vmm_task_register, VirtualCpu, VMM_CR0_BITS, VMM_IDT_BASE, VMM_IDT_LIMIT};
 use super::{format_instruction, Delivery, GuestEvent, Vmm, VmmHost};
+use crate::descriptor::{self, attr, system, Descriptor};
 
 /// An emulated instruction's outcome: the exit's reason and the VMM's action.
 struct Emulated {
@@ -617,11 +618,11 @@ impl Vmm {
                             selector: sel,
                             base: 0,
                             limit: 0,
-                            attrs: 0x82,
+                            attrs: attr::PRESENT | system::LDT as u16,
                         }
                     } else {
                         let d = self.system_descriptor(host, cpu, sel)?;
-                        if d.code_or_data() || d.kind() != 2 {
+                        if !d.system() || d.typ() != system::LDT {
                             return Err(Exception::GeneralProtection(sel & !3));
                         }
                         if !d.present() {
@@ -637,7 +638,7 @@ impl Vmm {
                     )
                 } else {
                     let d = self.system_descriptor(host, cpu, sel)?;
-                    if d.code_or_data() || !matches!(d.kind(), 1 | 9) {
+                    if !d.system() || !matches!(d.typ(), system::TSS16 | system::TSS32) {
                         return Err(Exception::GeneralProtection(sel & !3));
                     }
                     if !d.present() {
@@ -650,10 +651,10 @@ impl Vmm {
                         self.vcpu.gdtr,
                         &self.vcpu.ldtr,
                         sel,
-                        0x200,
+                        descriptor::hi_bits(system::BUSY as u16),
                     )?;
                     let mut seg = d.segment(sel);
-                    seg.attrs |= 2;
+                    seg.attrs |= system::BUSY as u16;
                     self.vcpu.tr = seg;
                     cpu.tr = vmm_task_register(sel);
                     done(
@@ -914,7 +915,7 @@ impl Vmm {
             self.vcpu.gdtr,
             &self.vcpu.ldtr,
             sel,
-            0x100,
+            descriptor::hi_bits(attr::ACCESSED),
         )
     }
 
@@ -982,7 +983,8 @@ impl Vmm {
             return Err(Exception::GeneralProtection(0));
         }
         let d = self.descriptor(host, cpu, sel)?;
-        if !d.code() || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl) {
+        if !d.is_code() || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl)
+        {
             return Err(Exception::GeneralProtection(err));
         }
         if !d.present() {
@@ -1173,12 +1175,7 @@ impl Vmm {
             cpu.eflags = (fl & !(flags::VM | flags::IOPL)) | flags::RESERVED1;
         }
         for s in [SegReg::Es, SegReg::Ds, SegReg::Fs, SegReg::Gs] {
-            let seg = cpu.sreg(s);
-            let data_or_nc =
-                seg.attrs & 0x10 != 0 && (seg.attrs & 0x8 == 0 || seg.attrs & 0x4 == 0);
-            if seg.selector & !3 != 0 && data_or_nc && seg.dpl() < rpl {
-                cpu.seg[s as usize] = Segment::default();
-            }
+            descriptor::null_for_outer_ring(&mut cpu.seg[s as usize], rpl);
         }
         Ok(())
     }

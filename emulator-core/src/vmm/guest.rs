@@ -2,6 +2,7 @@
 //! guest's behalf (through the one page walk, [`crate::mmu::walk`]), and
 //! segment descriptors from the guest's tables.
 
+use crate::descriptor::Descriptor;
 use crate::error::Exception;
 use crate::mmu::{walk, PagingRegs};
 use crate::state::{Segment, TableReg};
@@ -77,66 +78,6 @@ pub fn read_u32_linear(
     let mut b = [0u8; 4];
     read_linear(mem, regs, linear, &mut b, acc)?;
     Ok(u32::from_le_bytes(b))
-}
-
-/// A segment descriptor as two dwords.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Descriptor {
-    /// Bits 0..31.
-    pub lo: u32,
-    /// Bits 32..63.
-    pub hi: u32,
-}
-
-impl Descriptor {
-    /// Present.
-    pub fn present(&self) -> bool {
-        self.hi & (1 << 15) != 0
-    }
-    /// Descriptor privilege level.
-    pub fn dpl(&self) -> u8 {
-        ((self.hi >> 13) & 3) as u8
-    }
-    /// S: a code or data segment (not a system descriptor).
-    pub fn code_or_data(&self) -> bool {
-        self.hi & (1 << 12) != 0
-    }
-    /// The four type bits.
-    pub fn kind(&self) -> u8 {
-        ((self.hi >> 8) & 0xf) as u8
-    }
-    /// A code segment.
-    pub fn code(&self) -> bool {
-        self.code_or_data() && self.kind() & 8 != 0
-    }
-    /// A conforming code segment.
-    pub fn conforming(&self) -> bool {
-        self.code() && self.kind() & 4 != 0
-    }
-    /// A writable data segment.
-    pub fn writable_data(&self) -> bool {
-        self.code_or_data() && self.kind() & 8 == 0 && self.kind() & 2 != 0
-    }
-    /// A readable segment (any data segment, or readable code).
-    pub fn readable(&self) -> bool {
-        self.code_or_data() && (self.kind() & 8 == 0 || self.kind() & 2 != 0)
-    }
-    /// The segment register cache this descriptor loads, with `selector`.
-    pub fn segment(&self, selector: u16) -> Segment {
-        let base = (self.lo >> 16) | ((self.hi & 0xff) << 16) | (self.hi & 0xff00_0000);
-        let raw_limit = (self.lo & 0xffff) | (self.hi & 0x000f_0000);
-        let limit = if self.hi & (1 << 23) != 0 {
-            (raw_limit << 12) | 0xfff
-        } else {
-            raw_limit
-        };
-        Segment {
-            selector,
-            base,
-            limit,
-            attrs: ((self.hi >> 8) & 0xf0ff) as u16,
-        }
-    }
 }
 
 /// Where a descriptor lives: the guest-linear address of its 8 bytes.
@@ -231,17 +172,5 @@ pub(crate) mod tests {
             cr3: 0x1000,
             cr4: 0,
         }
-    }
-
-    #[test]
-    fn descriptors_decode_base_limit_and_rights() {
-        let d = Descriptor {
-            lo: 0x0000_ffff,
-            hi: 0x00cf_9a00,
-        };
-        let s = d.segment(0x08);
-        assert_eq!((s.base, s.limit, s.attrs), (0, 0xffff_ffff, 0xc09a));
-        assert!(d.code() && !d.conforming() && d.readable() && d.present());
-        assert_eq!(d.dpl(), 0);
     }
 }

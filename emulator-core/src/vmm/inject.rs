@@ -2,6 +2,7 @@
 //! guest through the guest's own IDT, exactly as the hardware would have
 //! delivered it to the guest on a real machine.
 
+use crate::descriptor::{system, Descriptor};
 use crate::error::Exception;
 use crate::state::{flags, CpuState, SegReg};
 use crate::stop::StopReason;
@@ -66,25 +67,26 @@ impl Vmm {
         let at = idt.base.wrapping_add(vector as u32 * 8);
         let lo = self.read_u32(host, cpu, at)?;
         let hi = self.read_u32(host, cpu, at.wrapping_add(4))?;
-        let trap = match (hi >> 8) & 0x1f {
-            0x0e => false,
-            0x0f => true,
+        let gate = Descriptor { lo, hi };
+        let trap = match (gate.system(), gate.typ()) {
+            (true, system::INTERRUPT_GATE32) => false,
+            (true, system::TRAP_GATE32) => true,
             // task gates and 16-bit gates are not virtualized
             _ => return Err(Exception::GeneralProtection(gate_err)),
         };
-        if software && (((hi >> 13) & 3) as u8) < vcpl {
+        if software && gate.dpl() < vcpl {
             return Err(Exception::GeneralProtection(gate_err));
         }
-        if hi & (1 << 15) == 0 {
+        if !gate.present() {
             return Err(Exception::SegmentNotPresent(gate_err));
         }
-        let sel = (lo >> 16) as u16;
-        let offset = (lo & 0xffff) | (hi & 0xffff_0000);
+        let sel = gate.gate_selector();
+        let offset = gate.gate_offset();
         if sel & !3 == 0 {
             return Err(Exception::GeneralProtection(ext));
         }
         let d = self.descriptor(host, cpu, sel)?;
-        if !d.code() || d.dpl() > vcpl {
+        if !d.is_code() || d.dpl() > vcpl {
             return Err(Exception::GeneralProtection((sel & !3) + ext));
         }
         if !d.present() {

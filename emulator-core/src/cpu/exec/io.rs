@@ -20,7 +20,7 @@ impl Machine {
         }
         let tr = self.cpu.tr;
         let gp = Exception::GeneralProtection(0);
-        if !matches!(tr.attrs & 0xf, 9 | 0xb) || tr.limit < 0x67 {
+        if !crate::descriptor::tss32(tr.attrs) || tr.limit < 0x67 {
             return Err(gp);
         }
         let map = self.read_lin(tr.base.wrapping_add(0x66), 2, 0)?;

@@ -46,6 +46,7 @@ use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::descriptor::{self, attr};
 use crate::machine::Machine;
 use crate::mmu::access;
 use crate::state::{cr0, flags, Segment};
@@ -184,10 +185,13 @@ impl FastTier {
     }
 }
 
+/// The attribute bits of a present 32-bit code segment.
+const PRESENT_CODE32: u16 = attr::PRESENT | attr::CODE_OR_DATA | attr::CODE | attr::BIG;
+
 /// A flat data segment: base 0, limit 4 GiB, present, writable, expand-up.
 #[inline(always)]
 fn flat_data(s: &Segment) -> bool {
-    s.base == 0 && s.limit == u32::MAX && s.attrs & 0x9e == 0x92
+    s.base == 0 && s.limit == u32::MAX && descriptor::writable_data_up(s.attrs)
 }
 
 impl Machine {
@@ -205,11 +209,11 @@ impl Machine {
             && c.eflags & (flags::TF | flags::VM) == 0
             && cs.base == 0
             && cs.limit == u32::MAX
-            && cs.attrs & 0x4098 == 0x4098
+            && cs.attrs & PRESENT_CODE32 == PRESENT_CODE32
             && flat_data(&c.seg[DS])
             && flat_data(&c.seg[ES])
             && flat_data(&c.seg[SS])
-            && c.seg[SS].attrs & 0x4000 != 0
+            && c.seg[SS].big()
     }
 
     /// Runs instructions from the fast tier. The caller has taken the budget unit of the
