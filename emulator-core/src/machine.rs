@@ -13,7 +13,7 @@ use crate::config::MachineConfig;
 use crate::counters::Counters;
 use crate::cpu::alu::Flags;
 use crate::cpu::decode::DecodeCache;
-use crate::cpu::{CS, ESP};
+use crate::cpu::CS;
 use crate::devices::{PostWrite, VgaText};
 use crate::error::{Exception, HostError};
 use crate::events::{Event, EventKind, EventRing};
@@ -21,7 +21,7 @@ use crate::memory::Memory;
 use crate::mmu::{self, Mmu, PageWalk, PdeView, PteView, TlbEntryView};
 use crate::platform::Platform;
 use crate::snapshot::Snapshot;
-use crate::state::{flags, CpuState, Segment, TableReg};
+use crate::state::{flags, CpuState};
 use crate::stop::StopReason;
 
 /// What the run loop does after the between-instructions checks.
@@ -148,82 +148,6 @@ impl Machine {
         self.fast.clear();
         self.reset();
         Ok(())
-    }
-
-    /// Copies a flat binary to physical `addr` and starts it as `entry` says.
-    pub fn load_flat(
-        &mut self,
-        addr: u32,
-        image: &[u8],
-        entry: FlatEntry,
-    ) -> Result<(), HostError> {
-        self.mem.write_bytes(addr, image)?;
-        self.dcache.clear();
-        self.fast.clear();
-        self.reset();
-        match entry {
-            FlatEntry::Real16 => {
-                if addr > 0xffff {
-                    return Err(HostError::BadImage {
-                        what: "real-mode flat binary",
-                        reason: alloc::format!(
-                            "load address {addr:#x} is above 0xFFFF; CS:IP = 0:addr cannot reach it"
-                        ),
-                    });
-                }
-                for s in self.cpu.seg.iter_mut() {
-                    *s = Segment::real_mode(0);
-                }
-                self.cpu.seg[CS].attrs = 0x9b;
-                self.cpu.eip = addr;
-                self.cpu.gpr[ESP] = addr;
-            }
-            FlatEntry::Protected32 => {
-                let top = self.mem.ram_size() as u32;
-                let gdt = top - 0x1000;
-                let end = addr as u64 + image.len() as u64;
-                if end > gdt as u64 {
-                    return Err(HostError::ImageTooLarge {
-                        what: "protected-mode flat binary",
-                        size: image.len(),
-                        max: gdt.saturating_sub(addr) as usize,
-                    });
-                }
-                for (i, d) in crate::loader::ENTRY_GDT.iter().enumerate() {
-                    self.mem.write_bytes(gdt + 8 * i as u32, &d.to_le_bytes())?;
-                }
-                self.enter_flat32(gdt, addr, gdt);
-            }
-        }
-        Ok(())
-    }
-
-    /// Flat 32-bit ring-0 protected mode with the 3-entry GDT at `gdt` (null, code 0x08,
-    /// data 0x10), paging off, at `eip` with ESP = `esp`.
-    fn enter_flat32(&mut self, gdt: u32, eip: u32, esp: u32) {
-        self.cpu.gdtr = TableReg {
-            base: gdt,
-            limit: 23,
-        };
-        self.cpu.cr0 |= crate::state::cr0::PE;
-        let code = Segment {
-            selector: 0x08,
-            base: 0,
-            limit: 0xffff_ffff,
-            attrs: 0xc09b,
-        };
-        let data = Segment {
-            selector: 0x10,
-            base: 0,
-            limit: 0xffff_ffff,
-            attrs: 0xc093,
-        };
-        for s in self.cpu.seg.iter_mut() {
-            *s = data;
-        }
-        self.cpu.seg[CS] = code;
-        self.cpu.eip = eip;
-        self.cpu.gpr[ESP] = esp;
     }
 
     /// Writes bytes to guest RAM (for harnesses); fails when they do not fit.

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::HostError;
-use crate::state::{cr0, flags, Gpr, SegReg, Segment, TableReg};
+use crate::state::{cr0, flags, Gpr};
 
 /// The magic value in the Multiboot header.
 pub const MULTIBOOT_HEADER_MAGIC: u32 = 0x1bad_b002;
@@ -585,27 +585,8 @@ impl crate::machine::Machine {
         }
         self.write_phys(plan.info.block_base(), &plan.info.encode())?;
         let cpu = self.cpu_mut();
-        let code = Segment {
-            selector: ENTRY_CS,
-            base: 0,
-            limit: 0xffff_ffff,
-            attrs: 0xc09b,
-        };
-        let data = Segment {
-            selector: ENTRY_DS,
-            base: 0,
-            limit: 0xffff_ffff,
-            attrs: 0xc093,
-        };
-        for s in cpu.seg.iter_mut() {
-            *s = data;
-        }
-        cpu.seg[SegReg::Cs as usize] = code;
-        cpu.gdtr = TableReg {
-            base: plan.info.gdt_addr(),
-            limit: (8 * ENTRY_GDT.len() - 1) as u16,
-        };
-        cpu.cr0 = (cpu.cr0 | cr0::PE) & !cr0::PG;
+        super::enter_flat32(cpu, plan.info.gdt_addr());
+        cpu.cr0 &= !cr0::PG;
         cpu.eflags = flags::RESERVED1;
         cpu.gpr = [0; 8];
         cpu.gpr[Gpr::Eax as usize] = MULTIBOOT_BOOTLOADER_MAGIC;
@@ -620,6 +601,7 @@ impl crate::machine::Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::SegReg;
 
     const RAM: u32 = 16 << 20;
 
