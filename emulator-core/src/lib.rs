@@ -9,7 +9,6 @@
 
 extern crate alloc;
 
-pub mod addr;
 pub mod bus;
 pub mod config;
 pub mod counters;
@@ -35,7 +34,6 @@ pub mod alu {
     pub use crate::cpu::alu::*;
 }
 
-pub use addr::{LinearAddr, PhysAddr, Port};
 pub use config::{ExecMode, GuestPaging, MachineConfig};
 pub use counters::Counters;
 pub use devices::{PostWrite, VgaText};
