@@ -139,6 +139,18 @@ impl Descriptor {
     pub fn gate_offset(&self) -> u32 {
         (self.lo & 0xffff) | (self.hi & 0xffff_0000)
     }
+    /// A system descriptor with a segment limit (a TSS or an LDT): what LSL may read.
+    pub fn system_segment(&self) -> bool {
+        self.system()
+            && matches!(
+                self.typ(),
+                system::TSS16
+                    | system::LDT
+                    | system::TSS16_BUSY
+                    | system::TSS32
+                    | system::TSS32_BUSY
+            )
+    }
     /// A call gate's parameter count.
     pub fn gate_params(&self) -> u32 {
         self.hi & 0x1f
@@ -155,44 +167,52 @@ impl Descriptor {
 }
 
 /// Attribute bits where they sit in a descriptor's high dword.
+#[inline]
 pub const fn hi_bits(attrs: u16) -> u32 {
     (attrs as u32) << 8
 }
 
 /// The DPL of attribute bits.
+#[inline]
 pub const fn dpl(attrs: u16) -> u8 {
     ((attrs & attr::DPL) >> 5) as u8
 }
 
 /// Attribute bits of a code segment.
+#[inline]
 pub const fn code(attrs: u16) -> bool {
     attrs & (attr::CODE_OR_DATA | attr::CODE) == attr::CODE_OR_DATA | attr::CODE
 }
 
 /// Attribute bits of a conforming code segment.
+#[inline]
 pub const fn conforming(attrs: u16) -> bool {
     code(attrs) && attrs & attr::CONFORMING != 0
 }
 
 /// Attribute bits of a present, writable, expand-up data segment.
+#[inline]
 pub const fn writable_data_up(attrs: u16) -> bool {
     let mask = attr::PRESENT | attr::CODE_OR_DATA | attr::CODE | attr::EXPAND_DOWN | attr::WRITABLE;
     attrs & mask == attr::PRESENT | attr::CODE_OR_DATA | attr::WRITABLE
 }
 
 /// Attribute bits of an expand-down data segment.
+#[inline]
 pub const fn expand_down_data(attrs: u16) -> bool {
     attrs & (attr::CODE_OR_DATA | attr::CODE | attr::EXPAND_DOWN)
         == attr::CODE_OR_DATA | attr::EXPAND_DOWN
 }
 
 /// Attribute bits of a 32-bit TSS (available or busy).
+#[inline]
 pub const fn tss32(attrs: u16) -> bool {
     (attrs & attr::TYPE) as u8 & !system::BUSY == system::TSS32
 }
 
 /// A segment register as real or virtual-8086 mode loads it: base = selector ×
 /// 16, 64 KiB, present, accessed read/write data (code for CS) at `dpl`.
+#[inline]
 pub const fn selector_x16(selector: u16, code: bool, dpl: u8) -> Segment {
     let kind = if code {
         attr::CODE | attr::READABLE

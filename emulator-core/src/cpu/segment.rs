@@ -571,28 +571,11 @@ impl Machine {
             Err(e) => return Err(e),
         };
         if d.system() {
-            let ok = if for_lsl {
-                matches!(
-                    d.typ(),
-                    system::TSS16
-                        | system::LDT
-                        | system::TSS16_BUSY
-                        | system::TSS32
-                        | system::TSS32_BUSY
-                )
-            } else {
-                matches!(
-                    d.typ(),
-                    system::TSS16
-                        | system::LDT
-                        | system::TSS16_BUSY
-                        | system::CALL_GATE16
-                        | system::TASK_GATE
-                        | system::TSS32
-                        | system::TSS32_BUSY
-                        | system::CALL_GATE32
-                )
-            };
+            let gate = matches!(
+                d.typ(),
+                system::CALL_GATE16 | system::TASK_GATE | system::CALL_GATE32
+            );
+            let ok = d.system_segment() || (gate && !for_lsl);
             if !ok {
                 return Ok(None);
             }

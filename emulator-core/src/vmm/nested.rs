@@ -122,6 +122,17 @@ mod tests {
     use super::super::guest::{access, pte};
     use super::*;
 
+    /// Reads dwords of a copy of `ram`, as a probe reads host memory.
+    fn reader(ram: &Ram) -> impl FnMut(u32) -> u32 {
+        let bytes = ram.0.clone();
+        move |a: u32| {
+            let i = a as usize;
+            bytes
+                .get(i..i + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        }
+    }
+
     #[test]
     fn a_two_dimensional_walk_costs_eight_references() {
         let mut ram = Ram::new(0x10000);
@@ -134,14 +145,7 @@ mod tests {
         assert_eq!(n.stats.references, 8);
         assert_eq!(n.stats.native_references, 2);
         assert_eq!(n.table(0x10000, 0).len(), 16);
-        let bytes = ram.0.clone();
-        let read = |a: u32| {
-            let i = a as usize;
-            bytes
-                .get(i..i + 4)
-                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        let w = NestedPaging::probe(regs, 0x4123, read);
+        let w = NestedPaging::probe(regs, 0x4123, reader(&ram));
         assert_eq!(w.steps.len(), 8, "{w:#?}");
         assert_eq!(w.host_physical, Some(0x9123));
     }
@@ -168,14 +172,7 @@ mod tests {
             n.translate(&mut ram, regs, linear, access::READ).unwrap();
             assert_eq!(n.stats.references, textbook(guest_levels, 2), "{linear:#x}");
             assert_eq!(n.stats.native_references, guest_levels);
-            let bytes = ram.0.clone();
-            let read = |a: u32| {
-                let i = a as usize;
-                bytes
-                    .get(i..i + 4)
-                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            };
-            let w = NestedPaging::probe(regs, linear, read);
+            let w = NestedPaging::probe(regs, linear, reader(&ram));
             assert_eq!(w.steps.len() as u64, textbook(guest_levels, 2), "{w:#?}");
         }
     }

@@ -6,7 +6,6 @@ use alloc::string::String;
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 use serde::{Deserialize, Serialize};
 
-use crate::descriptor::system;
 use crate::events::EventKind;
 use crate::state::{CpuState, SegReg};
 
@@ -161,17 +160,7 @@ impl Vmm {
                     let ok_type = match insn.mnemonic() {
                         Mnemonic::Verr => d.readable(),
                         Mnemonic::Verw => d.writable_data(),
-                        _ => {
-                            !d.system()
-                                || matches!(
-                                    d.typ(),
-                                    system::TSS16
-                                        | system::LDT
-                                        | system::TSS16_BUSY
-                                        | system::TSS32
-                                        | system::TSS32_BUSY
-                                )
-                        }
+                        _ => !d.system() || d.system_segment(),
                     };
                     ok_priv && ok_type && sel & !3 != 0
                 };

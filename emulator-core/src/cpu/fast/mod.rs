@@ -213,7 +213,7 @@ impl Machine {
             && flat_data(&c.seg[DS])
             && flat_data(&c.seg[ES])
             && flat_data(&c.seg[SS])
-            && c.seg[SS].big()
+            && c.seg[SS].attrs & attr::BIG != 0
     }
 
     /// Runs instructions from the fast tier. The caller has taken the budget unit of the
