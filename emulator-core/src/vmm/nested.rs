@@ -97,7 +97,7 @@ impl NestedPaging {
             .chain(core::iter::once(1023))
             .map(|index| NestedPdeView {
                 index,
-                host_address: NESTED_TABLE_BASE.wrapping_add(index.wrapping_mul(0x1000)),
+                host_address: NestedTable.read_entry(NESTED_ROOT.wrapping_add(index << 2)) & !0xfff,
             })
             .collect()
     }
@@ -110,7 +110,7 @@ impl NestedPaging {
             .map(|gpa| NestedPteView {
                 index: (gpa >> 12) & 0x3ff,
                 guest_physical: gpa,
-                host_physical: gpa,
+                host_physical: nested_translation(gpa).frame(),
             })
             .collect()
     }
