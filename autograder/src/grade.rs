@@ -30,14 +30,19 @@ pub struct Args {
     /// Scratch folder for component-lab builds (default: a `vmlab-grading` temp folder).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// A file to append the details of grader failures to (they always go to stderr).
+    #[arg(long)]
+    pub staff_log: Option<PathBuf>,
 }
 
-fn grade_report(args: &Args) -> (GradeReport, bool) {
+/// What a student sees when grading failed on the grader's side.
+pub const GRADER_FAILED: &str = "This submission could not be graded because of a problem on the grading machine, not in your work; the course staff have been given the details.";
+
+/// The report, or the grader's failure: (a report for the student, details for the staff).
+fn grade_report(args: &Args) -> Result<GradeReport, (GradeReport, String)> {
     let labs_dir = args.labs_dir.clone().unwrap_or_else(default_labs_dir);
-    let lab = match LabOnDisk::load(&labs_dir, &args.lab) {
-        Ok(l) => l,
-        Err(e) => return (GradeReport::failure(&args.lab, e), false),
-    };
+    let lab = LabOnDisk::load(&labs_dir, &args.lab)
+        .map_err(|e| (GradeReport::failure(&args.lab, GRADER_FAILED.into()), e))?;
     let policy = &lab.manifest.grading;
     let sub = match Submission::read(
         &args.submission,
@@ -45,7 +50,7 @@ fn grade_report(args: &Args) -> (GradeReport, bool) {
         policy.max_submission_bytes,
     ) {
         Ok(s) => s,
-        Err(e) => return (reject_all(&lab, &e), true),
+        Err(e) => return Ok(reject_all(&lab, &e)),
     };
     let work = args
         .work_dir
@@ -61,21 +66,47 @@ fn grade_report(args: &Args) -> (GradeReport, bool) {
     };
     let graded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grade(&lab, &sub, &env)));
     match graded {
-        Ok(r) => (r, true),
-        Err(_) => (
-            reject_all(
-                &lab,
-                "internal error in the grader while running this submission (not the submission's fault; please report it)",
-            ),
-            false,
-        ),
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err((reject_all(&lab, GRADER_FAILED), e)),
+        Err(_) => Err((
+            reject_all(&lab, GRADER_FAILED),
+            "the grader panicked while grading this submission".into(),
+        )),
+    }
+}
+
+/// Writes the staff's details of a grader failure to standard error (hidden from
+/// students on Gradescope) and, with `--staff-log`, appends them to that file.
+fn log_for_staff(args: &Args, details: &str) {
+    let line = format!(
+        "vmlab grade: grader error on lab {} with {}: {details}",
+        args.lab,
+        args.submission.display()
+    );
+    eprintln!("{line}");
+    if let Some(path) = &args.staff_log {
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = appended {
+            eprintln!("vmlab grade: cannot write {}: {e}", path.display());
+        }
     }
 }
 
 /// `vmlab grade`: exit code 0 when the submission was graded (whatever its score),
-/// 2 when it could not be (unknown lab, broken lab files, a grader failure).
+/// 2 when it could not be (unknown lab, broken lab files, a grader failure); the
+/// results file is written either way.
 pub fn run(args: Args) -> ExitCode {
-    let (report, graded) = grade_report(&args);
+    let (report, graded) = match grade_report(&args) {
+        Ok(r) => (r, true),
+        Err((r, details)) => {
+            log_for_staff(&args, &details);
+            (r, false)
+        }
+    };
     let json = crate::gradescope::results_json(&report);
     let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "{}".into());
     match &args.out {

@@ -21,8 +21,22 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Runs `vmlab grade` and returns its exit code and the parsed results.json.
 fn grade(lab: &str, submission: &Path, labs: &Path, out_dir: &Path) -> (i32, serde_json::Value) {
+    let log = out_dir.join("staff.log");
+    let (code, json, _) = grade_with(vmlab(), lab, submission, labs, out_dir, &log);
+    (code, json)
+}
+
+/// Runs `vmlab grade` as `cmd`: its exit code, results.json and standard error.
+fn grade_with(
+    mut cmd: Command,
+    lab: &str,
+    submission: &Path,
+    labs: &Path,
+    out_dir: &Path,
+    staff_log: &Path,
+) -> (i32, serde_json::Value, String) {
     let out = out_dir.join("results.json");
-    let status = vmlab()
+    let status = cmd
         .args(["grade", "--lab", lab, "--labs-dir"])
         .arg(labs)
         .arg("--submission")
@@ -31,12 +45,35 @@ fn grade(lab: &str, submission: &Path, labs: &Path, out_dir: &Path) -> (i32, ser
         .arg(&out)
         .arg("--work-dir")
         .arg(out_dir.join("work"))
+        .arg("--staff-log")
+        .arg(staff_log)
         .output()
         .expect("vmlab runs");
     let text = std::fs::read_to_string(&out).expect("results.json is written");
     let json = serde_json::from_str(&text).expect("results.json is JSON");
     check_schema(&json);
-    (status.status.code().unwrap_or(-1), json)
+    (
+        status.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&status.stderr).into_owned(),
+    )
+}
+
+/// What a student reads about a grader failure: one plain sentence, no command line,
+/// no path of the grading machine.
+fn assert_plain_grader_failure(j: &serde_json::Value) {
+    let texts = std::iter::once(&j["output"]).chain(
+        j["tests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| &t["output"]),
+    );
+    for t in texts {
+        let t = t.as_str().expect("text");
+        assert!(t.contains("problem on the grading machine"), "{t}");
+        assert!(!t.contains('/') && !t.contains("cargo"), "{t}");
+    }
 }
 
 /// Gradescope's results.json: a numeric score, and tests with name, score,
@@ -109,17 +146,23 @@ fn a_folder_submission_is_found_by_its_extension() {
 fn an_unknown_lab_or_a_broken_manifest_still_writes_valid_results() {
     let dir = scratch("cli-broken");
     let sub = labs_dir().join("asm-warmup/solution.asm");
-    let (code, j) = grade("no-such-lab", &sub, &labs_dir(), &dir);
+    let (code, j, staff) = grade_with(
+        vmlab(),
+        "no-such-lab",
+        &sub,
+        &labs_dir(),
+        &dir,
+        &dir.join("staff.log"),
+    );
     assert_eq!(code, 2);
+    assert_plain_grader_failure(&j);
+    assert!(staff.contains("no lab called"), "{staff}");
     assert_eq!(j["score"].as_f64(), Some(0.0));
     assert!(
         j["score"].as_f64().is_some_and(|s| s.is_sign_positive()),
         "a score of -0 reads oddly in results.json: {}",
         j["score"]
     );
-    assert!(j["output"]
-        .as_str()
-        .is_some_and(|o| o.contains("no lab called")));
 
     let labs = dir.join("labs");
     std::fs::create_dir_all(labs.join("broken/tests")).expect("dir");
@@ -129,12 +172,10 @@ fn an_unknown_lab_or_a_broken_manifest_still_writes_valid_results() {
     )
     .expect("write");
     std::fs::write(labs.join("broken/tests/visible.toml"), "").expect("write");
-    let (code, j) = grade("broken", &sub, &labs, &dir);
+    let (code, j, staff) = grade_with(vmlab(), "broken", &sub, &labs, &dir, &dir.join("staff.log"));
     assert_eq!(code, 2);
-    assert!(
-        j["output"].as_str().is_some_and(|o| o.contains("lab.toml")),
-        "{j}"
-    );
+    assert_plain_grader_failure(&j);
+    assert!(staff.contains("lab.toml"), "{staff}");
 
     let missing = dir.join("does-not-exist.asm");
     let (code, j) = grade("asm-warmup", &missing, &labs_dir(), &dir);
@@ -256,4 +297,20 @@ fn a_component_lab_grades_with_a_relative_work_dir() {
         .filter_map(|t| t["max_score"].as_f64())
         .sum();
     assert_eq!(j["score"].as_f64(), Some(max), "{j}");
+}
+
+#[test]
+fn a_broken_toolchain_is_a_grader_error_told_plainly_and_logged_for_staff() {
+    let dir = scratch("cli-broken-cargo");
+    let log = dir.join("staff.log");
+    let mut cmd = vmlab();
+    cmd.env("CARGO", dir.join("no-such-cargo"));
+    let sub = labs_dir().join("shift-rotate/solution.rs");
+    let (code, j, staff) = grade_with(cmd, "shift-rotate", &sub, &labs_dir(), &dir, &log);
+    assert_eq!(code, 2, "{staff}");
+    assert_eq!(j["score"].as_f64(), Some(0.0));
+    assert_plain_grader_failure(&j);
+    assert!(staff.contains("no-such-cargo"), "{staff}");
+    let logged = std::fs::read_to_string(&log).expect("the staff log is written");
+    assert!(logged.contains("no-such-cargo"), "{logged}");
 }

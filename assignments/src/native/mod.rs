@@ -3,6 +3,7 @@
 
 pub mod component;
 pub mod reference;
+pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -176,7 +177,7 @@ impl GradeReport {
         GradeReport {
             lab: lab.to_string(),
             tests: Vec::new(),
-            output: format!("The submission could not be graded: {why}"),
+            output: why,
             execution_time: 0.0,
         }
     }
@@ -313,11 +314,13 @@ pub fn submission_extensions(lab: &LabManifest) -> &'static [&'static str] {
 }
 
 /// Grades `sub` against every test of the lab: visible tests are shown at once,
-/// hidden tests as the lab's `hidden_visibility` says.
-pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeReport {
+/// hidden tests as the lab's `hidden_visibility` says. The error is the grader's
+/// (not the submission's fault), with details for the staff.
+pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> Result<GradeReport, String> {
     let started = Instant::now();
     let m = &lab.manifest;
     let all: Vec<&TestSpec> = lab.visible.iter().chain(&lab.hidden).collect();
+    let mut unprotected = Vec::new();
     let outcomes: Vec<TestOutcome> = match m.kind {
         LabKind::Guest => {
             let binary = sub.file_name.ends_with(".bin");
@@ -329,7 +332,11 @@ pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeRepo
                 })
                 .collect()
         }
-        LabKind::Component => component::grade(lab, &sub.bytes, &all, &env.component),
+        LabKind::Component => {
+            let g = component::grade(lab, &sub.bytes, &all, &env.component)?;
+            unprotected = g.unprotected;
+            g.outcomes
+        }
     };
     let visible_count = lab.visible.len();
     let tests: Vec<GradedTest> = outcomes
@@ -352,28 +359,32 @@ pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeRepo
             },
         })
         .collect();
-    let passed = tests.iter().filter(|t| t.passed).count();
-    let vis_passed = tests[..visible_count].iter().filter(|t| t.passed).count();
-    let mut report = GradeReport {
-        lab: m.id.clone(),
-        output: String::new(),
-        tests,
-        execution_time: 0.0,
-    };
-    report.output = format!(
-        "{}: {vis_passed} of {visible_count} visible tests passed; {} hidden tests {}.\nOverall {passed} of {} tests, {} of {} points.",
+    let visible = &tests[..visible_count];
+    let vis_passed = visible.iter().filter(|t| t.passed).count();
+    let vis_score = round2(visible.iter().map(|t| t.score).sum());
+    let vis_max = round2(visible.iter().map(|t| t.max_score).sum());
+    // Shown before the due date: it counts the visible tests only.
+    let mut output = format!(
+        "{}: {vis_passed} of {visible_count} visible tests passed, {vis_score} of {vis_max} points; {} hidden tests {}.",
         m.title,
         lab.hidden.len(),
         match m.grading.hidden_visibility {
             Visibility::AfterPublished => "are shown when grades are published",
             _ => "are shown after the due date",
         },
-        report.tests.len(),
-        report.score(),
-        report.max_score()
     );
-    report.execution_time = started.elapsed().as_secs_f64();
-    report
+    if !unprotected.is_empty() {
+        output.push_str(&format!(
+            "\nThis grading machine ran the submission without: {}.",
+            unprotected.join("; ")
+        ));
+    }
+    Ok(GradeReport {
+        lab: m.id.clone(),
+        output,
+        tests,
+        execution_time: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Strings that must never appear in the web bundle: every hidden test's name and
