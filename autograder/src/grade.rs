@@ -2,7 +2,7 @@
 //! writes Gradescope's `results.json` — always, whatever the submission holds.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use assignments::core_machine::{CoreFactory, VmlabAssembler};
@@ -11,6 +11,7 @@ use assignments::native::{
     default_labs_dir, grade, reject_all, submission_extensions, GradeEnv, GradeReport, LabOnDisk,
     Submission,
 };
+use assignments::LabManifest;
 
 /// Arguments of `vmlab grade`.
 #[derive(clap::Args, Debug)]
@@ -35,6 +36,26 @@ pub struct Args {
     pub staff_log: Option<PathBuf>,
 }
 
+/// The scratch folder for component builds: `given`, or a `vmlab-grading` temp folder.
+pub fn work_dir(given: Option<&Path>) -> PathBuf {
+    given
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| std::env::temp_dir().join("vmlab-grading"))
+}
+
+/// Runs `f` with what grading `lab` needs: the core, the assembler with the lab's
+/// image limit, and component builds under `work`.
+pub fn with_grade_env<R>(lab: &LabManifest, work: &Path, f: impl FnOnce(&GradeEnv<'_>) -> R) -> R {
+    let asm = VmlabAssembler {
+        max_output_bytes: lab.grading.max_image_bytes.saturating_mul(4),
+    };
+    f(&GradeEnv {
+        factory: &CoreFactory,
+        asm: &asm,
+        component: BuildEnv::under(work),
+    })
+}
+
 /// What a student sees when grading failed on the grader's side.
 pub const GRADER_FAILED: &str = "This submission could not be graded because of a problem on the grading machine, not in your work; the course staff have been given the details.";
 
@@ -52,19 +73,10 @@ fn grade_report(args: &Args) -> Result<GradeReport, (GradeReport, String)> {
         Ok(s) => s,
         Err(e) => return Ok(reject_all(&lab, &e)),
     };
-    let work = args
-        .work_dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("vmlab-grading"));
-    let asm = VmlabAssembler {
-        max_output_bytes: policy.max_image_bytes.saturating_mul(4),
-    };
-    let env = GradeEnv {
-        factory: &CoreFactory,
-        asm: &asm,
-        component: BuildEnv::under(&work),
-    };
-    let graded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grade(&lab, &sub, &env)));
+    let work = work_dir(args.work_dir.as_deref());
+    let graded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_grade_env(&lab.manifest, &work, |env| grade(&lab, &sub, env))
+    }));
     match graded {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err((reject_all(&lab, GRADER_FAILED), e)),

@@ -70,6 +70,7 @@ fn setup_sh(kind: LabKind) -> String {
 # Gradescope runs this once when the autograder image is built.
 set -euo pipefail
 cd /autograder/source
+export RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
 chmod +x run_autograder bin/vmlab 2>/dev/null || true
 need_rust={rust_needed}
 if ! ./bin/vmlab --version >/dev/null 2>&1; then
@@ -78,18 +79,26 @@ fi
 if [ "$need_rust" = true ] && ! command -v cargo >/dev/null 2>&1; then
     apt-get update
     apt-get install -y curl build-essential
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
-    . "$HOME/.cargo/env"
+    # Outside /root, so that the sandbox user can run the toolchain.
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --no-modify-path
+fi
+if [ -x "$CARGO_HOME/bin/cargo" ]; then
+    export PATH="$CARGO_HOME/bin:$PATH"
 fi
 if ! ./bin/vmlab --version >/dev/null 2>&1; then
     (cd vmlab && cargo build --release -p autograder)
     mkdir -p bin
     cp vmlab/target/release/vmlab bin/vmlab
 fi
-# Grade the reference once: checks the image and, for a component lab, compiles the
-# component API so that student builds are quick and need no network.
-./bin/vmlab grade --labs-dir labs --lab "$(cat lab-id)" --work-dir work \
-    --submission "labs/$(cat lab-id)/$(cat solution-file)" --out /tmp/vmlab-reference.json
+# Check the lab (manifest, hidden tests, reference full marks, starter less): a lab
+# that fails stops the image build. For a component lab this also compiles the
+# component API, so that student builds are quick and need no network.
+./bin/vmlab check-lab --labs-dir labs --work-dir work "$(cat lab-id)"
+# Submissions run as this user; the lab and the sources are the grader's alone, and
+# the reference solutions, now checked, leave the image.
+id vmlab-sandbox >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin vmlab-sandbox
+rm -f labs/*/solution.* vmlab/assignments/labs/*/solution.*
+chmod -R go-rwx labs vmlab
 "#
     )
 }
@@ -97,7 +106,8 @@ fi
 const RUN_AUTOGRADER: &str = r#"#!/usr/bin/env bash
 # Gradescope runs this for every submission; results.json is always written.
 cd /autograder/source
-if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+export RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
+if [ -x "$CARGO_HOME/bin/cargo" ]; then export PATH="$CARGO_HOME/bin:$PATH"; fi
 mkdir -p /autograder/results
 ./bin/vmlab grade --labs-dir labs --lab "$(cat lab-id)" --work-dir work \
     --submission /autograder/submission --out /autograder/results/results.json
@@ -154,17 +164,10 @@ fn write_bundle(lab: &LabOnDisk, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir.join("bin")).map_err(|e| io("bin", e))?;
     let me = std::env::current_exe().map_err(|e| io("this program's path", e))?;
     std::fs::copy(&me, dir.join("bin/vmlab")).map_err(|e| io("copying vmlab", e))?;
-    let solution = lab
-        .solution_path()
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
     let files = [
         ("setup.sh", setup_sh(lab.manifest.kind)),
         ("run_autograder", RUN_AUTOGRADER.to_string()),
         ("lab-id", id.clone()),
-        ("solution-file", solution),
     ];
     for (name, text) in files {
         std::fs::write(dir.join(name), text).map_err(|e| io(name, e))?;
@@ -190,6 +193,19 @@ pub fn run(args: BundleArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let check = crate::check_lab::check(
+        &labs_dir,
+        &args.lab,
+        &std::env::temp_dir().join("vmlab-grading"),
+    );
+    crate::check_lab::print(&check);
+    if !check.ok() {
+        eprintln!(
+            "vmlab gradescope-bundle: lab {} fails its check; fix it before packing",
+            args.lab
+        );
+        return ExitCode::FAILURE;
+    }
     let zip = args.out.extension().is_some_and(|x| x == "zip");
     let dir = if zip {
         std::env::temp_dir().join(format!("vmlab-bundle-{}", std::process::id()))

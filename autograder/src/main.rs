@@ -1,6 +1,7 @@
 //! `vmlab`: run guests, assemble, list labs and grade submissions.
 
 mod asm;
+mod check_lab;
 mod grade;
 mod gradescope;
 mod labs;
@@ -27,6 +28,8 @@ enum Command {
     Asm(asm::AsmArgs),
     /// List the labs.
     Labs(labs::Args),
+    /// Check that a lab can grade: manifest, hidden tests, reference full marks, starter less.
+    CheckLab(check_lab::Args),
     /// Grade a submission and write Gradescope's results.json.
     Grade(grade::Args),
     /// Pack a lab's Gradescope autograder (setup.sh, run_autograder) into a folder or zip.
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Asm(a) => asm::run(&a),
         Command::Labs(args) => labs::run(args),
+        Command::CheckLab(args) => check_lab::run(args),
         Command::Grade(args) => grade::run(args),
         Command::GradescopeBundle(args) => gradescope::run(args),
         Command::Run(args) => run::main(args),

@@ -314,3 +314,103 @@ fn a_broken_toolchain_is_a_grader_error_told_plainly_and_logged_for_staff() {
     let logged = std::fs::read_to_string(&log).expect("the staff log is written");
     assert!(logged.contains("no-such-cargo"), "{logged}");
 }
+
+#[test]
+fn check_lab_passes_on_every_shipped_lab() {
+    let dir = scratch("cli-check-all");
+    let out = vmlab()
+        .args(["check-lab", "--all", "--labs-dir"])
+        .arg(labs_dir())
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches(": ok (").count(), 7, "{err}");
+}
+
+#[test]
+fn the_bundle_refuses_a_lab_without_its_reference_and_setup_checks_the_lab() {
+    let dir = scratch("cli-bundle-refuses");
+    let labs = dir.join("labs");
+    let lab = labs.join("asm-warmup");
+    std::fs::create_dir_all(lab.join("tests")).expect("mkdir");
+    for f in [
+        "lab.toml",
+        "statement.md",
+        "starter.asm",
+        "tests/visible.toml",
+        "tests/hidden.toml",
+    ] {
+        std::fs::copy(labs_dir().join("asm-warmup").join(f), lab.join(f)).expect("copy");
+    }
+    let out = vmlab()
+        .args(["gradescope-bundle", "--lab", "asm-warmup", "--labs-dir"])
+        .arg(&labs)
+        .arg("--out")
+        .arg(dir.join("bundle"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("solution.asm: cannot be read"), "{err}");
+    assert!(!dir.join("bundle").exists());
+
+    std::fs::copy(
+        labs_dir().join("asm-warmup/solution.asm"),
+        lab.join("solution.asm"),
+    )
+    .expect("copy");
+    let out = vmlab()
+        .args(["gradescope-bundle", "--lab", "asm-warmup", "--labs-dir"])
+        .arg(&labs)
+        .arg("--out")
+        .arg(dir.join("bundle"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let setup = std::fs::read_to_string(dir.join("bundle/setup.sh")).expect("setup.sh");
+    assert!(setup.contains("set -euo pipefail"));
+    assert!(setup.contains("./bin/vmlab check-lab"), "{setup}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_summary_students_see_before_the_due_date_counts_visible_tests_only() {
+    let dir = scratch("cli-hidden-totals");
+    let sub = labs_dir().join("asm-warmup/starter.asm");
+    let (code, j) = grade("asm-warmup", &sub, &labs_dir(), &dir);
+    assert_eq!(code, 0);
+    let tests = j["tests"].as_array().expect("tests");
+    let visible: Vec<_> = tests
+        .iter()
+        .filter(|t| t["visibility"] == "visible")
+        .collect();
+    let hidden = tests.len() - visible.len();
+    assert!(hidden > 0);
+    let passed = visible.iter().filter(|t| t["status"] == "passed").count();
+    let score: f64 = visible.iter().filter_map(|t| t["score"].as_f64()).sum();
+    let max: f64 = visible.iter().filter_map(|t| t["max_score"].as_f64()).sum();
+    let all_max: f64 = tests.iter().filter_map(|t| t["max_score"].as_f64()).sum();
+    let output = j["output"].as_str().expect("output");
+    assert!(
+        output.contains(&format!(
+            "{passed} of {} visible tests passed, {score} of {max} points",
+            visible.len()
+        )),
+        "{output}"
+    );
+    assert!(
+        !output.contains(&format!("of {} tests", tests.len())),
+        "{output}"
+    );
+    assert!(
+        !output.contains(&format!("of {all_max} points")),
+        "{output}"
+    );
+}

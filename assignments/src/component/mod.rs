@@ -13,6 +13,9 @@ pub mod shift;
 
 use std::io::{BufRead, Write};
 
+/// The components a lab can ask for (`component` in `lab.toml`).
+pub const COMPONENTS: [&str; 2] = ["shift-rotate", "shadow-fill"];
+
 /// Which cases a component-lab test runs through the differential driver.
 #[derive(Clone, Debug, Default)]
 #[cfg_attr(feature = "harness", derive(serde::Deserialize))]

@@ -1,6 +1,7 @@
 //! Native grading: labs read from disk (hidden tests included), a submission graded
 //! against all of a lab's tests, and the strings that must never reach the web bundle.
 
+pub mod check;
 pub mod component;
 pub mod reference;
 pub mod sandbox;
@@ -392,17 +393,23 @@ pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> Result<Gr
 pub fn secret_markers(labs_dir: &Path) -> Result<Vec<String>, String> {
     let mut markers = Vec::new();
     for lab in list(labs_dir) {
-        let lab = lab?;
-        markers.extend(lab.hidden.iter().map(|t| t.name.clone()));
-        let sol = read_text(&lab.solution_path())?;
-        let first = sol.lines().next().unwrap_or_default().trim().to_string();
-        if !first.contains("reference solution") {
-            return Err(format!(
-                "{}: the first line must be the reference-solution marker comment",
-                lab.solution_path().display()
-            ));
-        }
-        markers.push(first);
+        markers.extend(secret_markers_of(&lab?)?);
     }
+    Ok(markers)
+}
+
+/// One lab's secret markers: its hidden test names and its reference's marker line.
+pub fn secret_markers_of(lab: &LabOnDisk) -> Result<Vec<String>, String> {
+    let mut markers: Vec<String> = lab.hidden.iter().map(|t| t.name.clone()).collect();
+    let file = format!("solution.{}", lab.manifest.source_extension());
+    let sol = std::fs::read_to_string(lab.solution_path())
+        .map_err(|e| format!("{file}: cannot be read ({e})"))?;
+    let first = sol.lines().next().unwrap_or_default().trim().to_string();
+    if !first.contains("reference solution") {
+        return Err(format!(
+            "{file}: the first line must be the reference-solution marker comment"
+        ));
+    }
+    markers.push(first);
     Ok(markers)
 }
