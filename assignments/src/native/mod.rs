@@ -212,58 +212,164 @@ pub struct Submission {
     pub bytes: Vec<u8>,
 }
 
-impl Submission {
-    /// Reads a submission from a file, or from a directory (Gradescope's
-    /// `/autograder/submission`) holding exactly one file with a fitting extension.
-    pub fn read(path: &Path, extensions: &[&str], max_bytes: usize) -> Result<Submission, String> {
-        let file = if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .and_then(|x| x.to_str())
-                            .is_some_and(|x| extensions.contains(&x))
-                })
-                .collect();
-            found.sort();
-            match found.len() {
-                1 => found.remove(0),
-                0 => {
-                    return Err(format!(
-                        "no submission file in {}: expected one file ending in .{}",
-                        path.display(),
-                        extensions.join(" or .")
-                    ))
-                }
-                _ => {
-                    return Err(format!(
-                        "{} holds several candidate files ({}); submit exactly one",
-                        path.display(),
-                        found
-                            .iter()
-                            .filter_map(|p| p.file_name()?.to_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
-            }
-        } else {
-            path.to_path_buf()
+/// Where an upload keeps a candidate submission file.
+enum Candidate {
+    File(PathBuf),
+    InZip { zip: PathBuf, entry: String },
+}
+
+/// Folders searched below the upload, at most.
+const MAX_DEPTH: usize = 4;
+/// Zip entries looked at, at most.
+const MAX_ZIP_ENTRIES: usize = 10_000;
+
+fn has_extension(name: &str, extensions: &[&str]) -> bool {
+    Path::new(name)
+        .extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| extensions.contains(&x))
+}
+
+/// Skipped while searching: hidden files and the resource forks macOS zips carry.
+fn skipped(name: &str) -> bool {
+    name.starts_with('.') || name == "__MACOSX"
+}
+
+fn zip_candidates(zip: &Path, extensions: &[&str], out: &mut Vec<Candidate>) -> Result<(), String> {
+    let file = std::fs::File::open(zip).map_err(|e| format!("{}: {e}", zip.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| format!("{} is not a readable zip archive ({e})", zip.display()))?;
+    for i in 0..archive.len().min(MAX_ZIP_ENTRIES) {
+        let Ok(entry) = archive.by_index_raw(i) else {
+            continue;
         };
-        let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        // Refuse before reading: a huge file must not be loaded into memory.
-        if meta.len() > max_bytes as u64 {
-            return Err(format!(
-                "the submission is {} bytes; at most {max_bytes} bytes are accepted",
-                meta.len()
-            ));
+        let Ok(name) = entry.name().map(|n| n.into_owned()) else {
+            continue; // a name that is not text
+        };
+        if entry.is_file() && has_extension(&name, extensions) && !name.split('/').any(skipped) {
+            out.push(Candidate::InZip {
+                zip: zip.to_path_buf(),
+                entry: name,
+            });
         }
-        let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
+fn find_candidates(
+    dir: &Path,
+    depth: usize,
+    extensions: &[&str],
+    out: &mut Vec<Candidate>,
+) -> Result<(), String> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = e.file_type() else { continue };
+        if skipped(&name) || kind.is_symlink() {
+            continue;
+        }
+        if kind.is_dir() && depth < MAX_DEPTH {
+            find_candidates(&e.path(), depth + 1, extensions, out)?;
+        } else if kind.is_file() && has_extension(&name, extensions) {
+            out.push(Candidate::File(e.path()));
+        } else if kind.is_file() && has_extension(&name, &["zip"]) {
+            zip_candidates(&e.path(), extensions, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_limited(r: impl std::io::Read, max_bytes: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    r.take(max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("the submission cannot be read ({e})"))?;
+    if bytes.len() > max_bytes {
+        return Err(format!(
+            "the submission is more than {max_bytes} bytes; at most {max_bytes} bytes are accepted"
+        ));
+    }
+    Ok(bytes)
+}
+
+impl Submission {
+    /// Reads a submission from a file, a zip archive, or a folder (Gradescope's
+    /// `/autograder/submission`) holding, in it or in its subfolders or zips, exactly
+    /// one file with a fitting extension.
+    pub fn read(path: &Path, extensions: &[&str], max_bytes: usize) -> Result<Submission, String> {
+        let mut found = Vec::new();
+        if path.is_dir() {
+            find_candidates(path, 0, extensions, &mut found)?;
+        } else if path.is_file()
+            && has_extension(&path.display().to_string(), &["zip"])
+            && !extensions.contains(&"zip")
+        {
+            zip_candidates(path, extensions, &mut found)?;
+        } else {
+            found.push(Candidate::File(path.to_path_buf()));
+        }
+        let shown = |c: &Candidate| match c {
+            Candidate::File(f) => f.strip_prefix(path).unwrap_or(f).display().to_string(),
+            Candidate::InZip { zip, entry } => format!(
+                "{entry} in {}",
+                zip.strip_prefix(path)
+                    .ok()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(zip)
+                    .display()
+            ),
+        };
+        let one = match found.len() {
+            1 => found.remove(0),
+            0 => {
+                return Err(format!(
+                    "no submission file in {}: expected one file ending in .{}",
+                    path.display(),
+                    extensions.join(" or .")
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "{} holds several candidate files ({}); submit exactly one",
+                    path.display(),
+                    found.iter().map(shown).collect::<Vec<_>>().join(", ")
+                ))
+            }
+        };
+        let (name, bytes) = match &one {
+            Candidate::File(file) => {
+                let meta =
+                    std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                // Refuse before reading: a huge file must not be loaded into memory.
+                if meta.len() > max_bytes as u64 {
+                    return Err(format!(
+                        "the submission is {} bytes; at most {max_bytes} bytes are accepted",
+                        meta.len()
+                    ));
+                }
+                let f =
+                    std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                (file.display().to_string(), read_limited(f, max_bytes)?)
+            }
+            Candidate::InZip { zip, entry } => {
+                let file =
+                    std::fs::File::open(zip).map_err(|e| format!("{}: {e}", zip.display()))?;
+                let mut archive =
+                    zip::ZipArchive::new(file).map_err(|e| format!("{}: {e}", zip.display()))?;
+                let e = archive
+                    .by_name(entry)
+                    .map_err(|e| format!("{entry} in {}: {e}", zip.display()))?;
+                (entry.clone(), read_limited(e, max_bytes)?)
+            }
+        };
         Ok(Submission {
-            file_name: file
+            file_name: Path::new(&name)
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("submission")
