@@ -6,6 +6,7 @@ mod grade;
 mod gradescope;
 mod labs;
 mod run;
+mod run_report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
