@@ -166,7 +166,13 @@ fn config_files_above(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn compile_policy(env: &BuildEnv, project: &Path, lab: &LabOnDisk, tools: &Toolchain) -> Policy {
+fn compile_policy(
+    env: &BuildEnv,
+    project: &Path,
+    lab: &LabOnDisk,
+    tools: &Toolchain,
+    limit: Duration,
+) -> Policy {
     Policy {
         step: Step::Compile,
         read: LOADER_FILES
@@ -183,7 +189,7 @@ fn compile_policy(env: &BuildEnv, project: &Path, lab: &LabOnDisk, tools: &Toolc
         ],
         secret: secrets(lab),
         limits: Limits {
-            cpu_seconds: 120,
+            cpu_seconds: limit.as_secs() + 1,
             memory_bytes: 8 << 30,
             file_bytes: 512 << 20,
             processes: 512,
@@ -422,7 +428,7 @@ fn build(
     .env("CARGO_TARGET_DIR", &env.target_dir)
     .env("CARGO_INCREMENTAL", "0")
     .env("CARGO_TERM_COLOR", "never");
-    let policy = compile_policy(env, &project, lab, &tools);
+    let policy = compile_policy(env, &project, lab, &tools, limit);
     let (done, confinement) = run_limited(cmd, &policy, limit).map_err(Err)?;
     if done.timed_out {
         return Err(Ok(format!(
