@@ -238,105 +238,54 @@ pub fn run(args: BundleArgs) -> ExitCode {
     }
 }
 
-/// A minimal zip writer (stored entries, Unix modes kept) for the bundle.
+/// The bundle as a zip archive of stored entries, with Unix modes kept so the
+/// scripts stay executable.
 mod zip {
+    use std::io::Write;
     use std::path::Path;
 
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-
-    fn files(
+    fn add_dir(
+        z: &mut ::zip::ZipWriter<std::fs::File>,
         dir: &Path,
         prefix: &str,
-        out: &mut Vec<(String, std::path::PathBuf)>,
-    ) -> std::io::Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    ) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = format!("{prefix}{}", e.file_name().to_string_lossy());
-            if e.file_type()?.is_dir() {
-                files(&e.path(), &format!("{name}/"), out)?;
-            } else {
-                out.push((name, e.path()));
+            let path = e.path();
+            if e.file_type().map_err(io)?.is_dir() {
+                add_dir(z, &path, &format!("{name}/"))?;
+                continue;
             }
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0o644);
+            let options = ::zip::write::SimpleFileOptions::default()
+                .compression_method(::zip::CompressionMethod::Stored)
+                .unix_permissions(mode);
+            let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            z.start_file(name.as_str(), options)
+                .map_err(|e| format!("{name}: {e}"))?;
+            z.write_all(&data).map_err(|e| format!("{name}: {e}"))?;
         }
         Ok(())
     }
 
     /// Writes every file under `dir` into the zip archive `out`.
     pub fn write_dir(dir: &Path, out: &Path) -> Result<(), String> {
-        use std::os::unix::fs::PermissionsExt;
-        let mut list = Vec::new();
-        files(dir, "", &mut list).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut zip: Vec<u8> = Vec::new();
-        let mut central: Vec<u8> = Vec::new();
-        for (name, path) in &list {
-            let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let mode = std::fs::metadata(path)
-                .map(|m| m.permissions().mode())
-                .unwrap_or(0o644);
-            let size =
-                u32::try_from(data.len()).map_err(|_| format!("{name} is too large for a zip"))?;
-            let offset = u32::try_from(zip.len())
-                .map_err(|_| "the bundle is too large for a zip".to_string())?;
-            let crc = crc32(&data);
-            let name_len = name.len() as u16;
-            let mut common = Vec::new();
-            for v in [20u16, 0, 0, 0, 0x21] {
-                common.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in [crc, size, size] {
-                common.extend_from_slice(&v.to_le_bytes());
-            }
-            common.extend_from_slice(&name_len.to_le_bytes());
-            common.extend_from_slice(&0u16.to_le_bytes());
-            zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-            zip.extend_from_slice(&common);
-            zip.extend_from_slice(name.as_bytes());
-            zip.extend_from_slice(&data);
-            central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-            central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
-            central.extend_from_slice(&common);
-            for v in [0u16, 0, 0] {
-                central.extend_from_slice(&v.to_le_bytes());
-            }
-            central.extend_from_slice(&(((0o100000 | (mode & 0o777)) as u32) << 16).to_le_bytes());
-            central.extend_from_slice(&offset.to_le_bytes());
-            central.extend_from_slice(name.as_bytes());
+        if let Some(parent) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
-        let cd_offset = zip.len() as u32;
-        let count = list.len() as u16;
-        zip.extend_from_slice(&central);
-        zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-        for v in [0u16, 0, count, count] {
-            zip.extend_from_slice(&v.to_le_bytes());
-        }
-        zip.extend_from_slice(&(central.len() as u32).to_le_bytes());
-        zip.extend_from_slice(&cd_offset.to_le_bytes());
-        zip.extend_from_slice(&0u16.to_le_bytes());
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        std::fs::write(out, zip).map_err(|e| format!("{}: {e}", out.display()))
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn crc32_of_the_check_string() {
-            assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
-        }
+        let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let mut z = ::zip::ZipWriter::new(file);
+        add_dir(&mut z, dir, "")?;
+        z.finish().map_err(|e| format!("{}: {e}", out.display()))?;
+        Ok(())
     }
 }

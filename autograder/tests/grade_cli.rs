@@ -225,9 +225,19 @@ fn the_gradescope_bundle_has_setup_and_run_autograder() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let bytes = std::fs::read(&zip).expect("zip written");
-    assert_eq!(&bytes[..4], b"PK\x03\x04");
-    let names = String::from_utf8_lossy(&bytes);
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(&zip).expect("zip written")).expect("a zip");
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .collect();
+    let mode = archive
+        .by_name("setup.sh")
+        .expect("setup.sh")
+        .unix_mode()
+        .unwrap_or(0);
+    assert_ne!(mode & 0o111, 0, "setup.sh is executable: {mode:o}");
+    let names = names.join("\n");
     for f in [
         "setup.sh",
         "run_autograder",
