@@ -1,6 +1,9 @@
 //! `check_lab` on the labs as shipped and on copies broken on purpose: every way a lab
 //! can be unfit to grade is found and named.
 
+mod common;
+
+use common::copy_tree;
 use std::path::{Path, PathBuf};
 
 use assignments::core_machine::{CoreFactory, VmlabAssembler};
@@ -24,18 +27,6 @@ fn copy_of(id: &str, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&labs);
     copy_tree(&default_labs_dir().join(id), &labs.join(id));
     labs
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let dst = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).expect("copy");
-        }
-    }
 }
 
 fn assert_fails_with(c: &LabCheck, needle: &str) {

@@ -1,6 +1,9 @@
 //! Hostile component submissions, graded in the repository and in a copy laid out as
 //! Gradescope's `/autograder`: they score nothing, leak nothing and harm nothing.
 
+mod common;
+
+use common::copy_tree;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,18 +20,6 @@ fn repository() -> Layout {
     Layout {
         labs: default_labs_dir(),
         env: BuildEnv::under(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandbox-repo")),
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let dst = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).expect("copy");
-        }
     }
 }
 

@@ -355,13 +355,16 @@ fn the_bundle_refuses_a_lab_without_its_reference_and_setup_checks_the_lab() {
     ] {
         std::fs::copy(labs_dir().join("asm-warmup").join(f), lab.join(f)).expect("copy");
     }
-    let out = vmlab()
-        .args(["gradescope-bundle", "--lab", "asm-warmup", "--labs-dir"])
-        .arg(&labs)
-        .arg("--out")
-        .arg(dir.join("bundle"))
-        .output()
-        .expect("runs");
+    let bundle = || {
+        vmlab()
+            .args(["gradescope-bundle", "--lab", "asm-warmup", "--labs-dir"])
+            .arg(&labs)
+            .arg("--out")
+            .arg(dir.join("bundle"))
+            .output()
+            .expect("runs")
+    };
+    let out = bundle();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("solution.asm: cannot be read"), "{err}");
@@ -372,13 +375,7 @@ fn the_bundle_refuses_a_lab_without_its_reference_and_setup_checks_the_lab() {
         lab.join("solution.asm"),
     )
     .expect("copy");
-    let out = vmlab()
-        .args(["gradescope-bundle", "--lab", "asm-warmup", "--labs-dir"])
-        .arg(&labs)
-        .arg("--out")
-        .arg(dir.join("bundle"))
-        .output()
-        .expect("runs");
+    let out = bundle();
     assert!(
         out.status.success(),
         "{}",
