@@ -738,10 +738,15 @@ fn run_test(
     }
     let total = lines.len();
     let mut message = Vec::new();
-    if runs.stopped || not_run > 0 {
+    if runs.stopped {
         message.push(format!(
             "the program was stopped after {} s (too slow, or an endless loop) with {not_run} of {total} cases not run",
             limit.as_secs(),
+        ));
+    } else if not_run > 0 {
+        message.push(format!(
+            "the program was given up after it hung or ended on {} cases, with {not_run} of {total} cases not run",
+            MAX_RESTARTS + 1
         ));
     }
     if !wrong.is_empty() {

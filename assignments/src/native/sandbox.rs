@@ -84,6 +84,25 @@ pub fn landlock_abi() -> i64 {
     v.max(0)
 }
 
+/// What a kernel with Landlock ABI `abi` cannot enforce.
+fn landlock_gaps(abi: i64) -> Vec<String> {
+    if abi <= 0 {
+        return vec!["Landlock (file-system confinement): this kernel does not offer it".into()];
+    }
+    let mut gaps = Vec::new();
+    if abi < 4 {
+        gaps.push(format!(
+            "Landlock TCP rules (kernel Landlock ABI {abi} < 4)"
+        ));
+    }
+    if abi < 6 {
+        gaps.push(format!(
+            "Landlock signal scoping (kernel Landlock ABI {abi} < 6)"
+        ));
+    }
+    gaps
+}
+
 fn abi_enum(v: i64) -> ABI {
     match v {
         ..=0 => ABI::Unsupported,
@@ -328,20 +347,10 @@ pub fn confine(
         }
     }
     let abi = landlock_abi();
+    missing.extend(landlock_gaps(abi));
     let ruleset = if abi == 0 {
-        missing.push("Landlock (file-system confinement): this kernel does not offer it".into());
         None
     } else {
-        if abi < 4 {
-            missing.push(format!(
-                "Landlock TCP rules (kernel Landlock ABI {abi} < 4)"
-            ));
-        }
-        if abi < 6 {
-            missing.push(format!(
-                "Landlock signal scoping (kernel Landlock ABI {abi} < 6)"
-            ));
-        }
         landlock_ruleset(policy, abi_enum(abi))?
     };
     let programs = match seccomp_programs(policy.step) {
@@ -449,5 +458,39 @@ pub fn kill_group(pgid: u32) {
                 libc::kill(-pgid, libc::SIGKILL);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_older_kernel_lacks_is_named() {
+        assert!(landlock_gaps(0)[0].contains("Landlock (file-system confinement)"));
+        let v3 = landlock_gaps(3);
+        assert!(v3.iter().any(|g| g.contains("TCP")) && v3.iter().any(|g| g.contains("signal")));
+        let v5 = landlock_gaps(5);
+        assert_eq!(v5.len(), 1, "{v5:?}");
+        assert!(landlock_gaps(6).is_empty());
+    }
+
+    #[test]
+    fn a_policy_that_would_expose_the_lab_is_refused() {
+        let policy = Policy {
+            step: Step::Run,
+            read: vec![PathBuf::from("/")],
+            exec: Vec::new(),
+            write: Vec::new(),
+            secret: vec![std::env::temp_dir()],
+            limits: Limits {
+                cpu_seconds: 1,
+                memory_bytes: 1 << 30,
+                file_bytes: 1 << 20,
+                processes: 1,
+            },
+        };
+        let e = confine(&mut Command::new("true"), &policy, None).expect_err("refused");
+        assert!(e.contains("would expose"), "{e}");
     }
 }
