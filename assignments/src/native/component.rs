@@ -448,9 +448,13 @@ fn build(
                 tail(&done.stderr)
             )));
         }
-        let diag = tail(&done.stderr)
-            .replace(&project.display().to_string(), "")
+        // Paths of the grading machine: the project becomes relative, the toolchain a name.
+        let mut diag = tail(&done.stderr)
+            .replace(&format!("{}/", project.display()), "")
             .replace(&env.work_dir.display().to_string(), "");
+        for (name, dir) in &tools.env {
+            diag = diag.replace(&dir.display().to_string(), &format!("${name}"));
+        }
         return Err(Ok(format!(
             "the submission does not compile (it must define `pub struct Submission` and `impl {trait_name} for Submission`):\n{diag}"
         )));
