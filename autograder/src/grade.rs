@@ -13,6 +13,8 @@ use assignments::native::{
 };
 use assignments::LabManifest;
 
+use crate::formats::Format;
+
 /// Arguments of `vmlab grade`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -22,7 +24,10 @@ pub struct Args {
     /// The submission: a file, or a folder holding exactly one submission file.
     #[arg(long)]
     pub submission: PathBuf,
-    /// Where to write `results.json` (default: standard output).
+    /// The result file's platform.
+    #[arg(long, value_enum, default_value = "gradescope")]
+    pub format: Format,
+    /// Where to write the result file (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The folder holding the lab folders (default: the source tree's `assignments/labs`).
@@ -119,7 +124,7 @@ pub fn run(args: Args) -> ExitCode {
             (r, false)
         }
     };
-    let json = crate::gradescope::results_json(&report);
+    let json = crate::formats::render(&report, args.format, graded);
     let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "{}".into());
     match &args.out {
         Some(path) => {

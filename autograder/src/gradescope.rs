@@ -1,42 +1,12 @@
-//! Gradescope: the `results.json` a grading run writes, and `vmlab gradescope-bundle`,
-//! which packs a lab's autograder (`setup.sh`, `run_autograder`, the lab and vmlab's
-//! sources) into a folder or a zip for upload.
+//! `vmlab gradescope-bundle`: packs a lab's Gradescope autograder (`setup.sh`,
+//! `run_autograder`, the lab and vmlab's sources) into a folder or a zip for upload.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use assignments::native::{default_labs_dir, GradeReport, LabOnDisk};
+use assignments::native::{default_labs_dir, LabOnDisk};
 use assignments::LabKind;
-
-/// Gradescope's `results.json` for a report (the autograder specification's format).
-pub fn results_json(report: &GradeReport) -> serde_json::Value {
-    let tests: Vec<serde_json::Value> = report
-        .tests
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            serde_json::json!({
-                "name": t.name,
-                "number": format!("{}", i + 1),
-                "score": t.score,
-                "max_score": t.max_score,
-                "status": if t.passed { "passed" } else { "failed" },
-                "output": t.output,
-                "visibility": t.visibility.name(),
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "score": report.score(),
-        "execution_time": report.execution_time,
-        "output": report.output,
-        "output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    })
-}
 
 /// Arguments of `vmlab gradescope-bundle`.
 #[derive(clap::Args, Debug)]

@@ -2,6 +2,7 @@
 
 mod asm;
 mod check_lab;
+mod formats;
 mod grade;
 mod gradescope;
 mod labs;
@@ -31,7 +32,7 @@ enum Command {
     Labs(labs::Args),
     /// Check that a lab can grade: manifest, hidden tests, reference full marks, starter less.
     CheckLab(check_lab::Args),
-    /// Grade a submission and write Gradescope's results.json.
+    /// Grade a submission and write the result file of Gradescope, PrairieLearn or GitHub Classroom.
     Grade(grade::Args),
     /// Pack a lab's Gradescope autograder (setup.sh, run_autograder) into a folder or zip.
     GradescopeBundle(gradescope::BundleArgs),

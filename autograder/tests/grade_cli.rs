@@ -421,3 +421,167 @@ fn the_summary_students_see_before_the_due_date_counts_visible_tests_only() {
         "{output}"
     );
 }
+
+/// Runs `vmlab grade --format FORMAT` on the asm-warmup starter (or with a broken
+/// lab folder when `broken`): its exit code and JSON.
+fn grade_as(format: &str, dir: &Path, broken: bool) -> (i32, serde_json::Value) {
+    let out_file = dir.join(format!("{format}.json"));
+    let labs = if broken {
+        dir.join("no-labs")
+    } else {
+        labs_dir()
+    };
+    let out = vmlab()
+        .args([
+            "grade",
+            "--lab",
+            "asm-warmup",
+            "--format",
+            format,
+            "--labs-dir",
+        ])
+        .arg(labs)
+        .arg("--submission")
+        .arg(labs_dir().join("asm-warmup/starter.asm"))
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .expect("runs");
+    let text = std::fs::read_to_string(&out_file).expect("written");
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_str(&text).expect("JSON"),
+    )
+}
+
+/// Only `allowed` keys, and the ones in `required` present.
+fn check_keys(v: &serde_json::Value, allowed: &[&str], required: &[&str]) {
+    let m = v.as_object().expect("an object");
+    for k in m.keys() {
+        assert!(
+            allowed.contains(&k.as_str()),
+            "unexpected field {k:?} in {v}"
+        );
+    }
+    for k in required {
+        assert!(m.contains_key(*k), "missing field {k:?} in {v}");
+    }
+}
+
+fn hidden_names() -> Vec<String> {
+    let text =
+        std::fs::read_to_string(labs_dir().join("asm-warmup/tests/hidden.toml")).expect("hidden");
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("name = "))
+        .map(|n| n.trim_matches('"').to_string())
+        .collect()
+}
+
+/// PrairieLearn's external grader results (docs/externalGrading.md of PrairieLearn):
+/// `gradable`, `score` in [0, 1], `message`, `output`, `tests[]` with `name`,
+/// `description`, `points`, `max_points`, `message`, `output`, `images`.
+#[test]
+fn prairielearn_results_have_its_documented_fields() {
+    let dir = scratch("cli-prairielearn");
+    let (code, j) = grade_as("prairielearn", &dir, false);
+    assert_eq!(code, 0);
+    check_keys(
+        &j,
+        &[
+            "gradable",
+            "score",
+            "message",
+            "output",
+            "images",
+            "tests",
+            "format_errors",
+        ],
+        &["gradable", "score"],
+    );
+    assert_eq!(j["gradable"], true);
+    let tests = j["tests"].as_array().expect("tests");
+    let (mut points, mut max) = (0.0, 0.0);
+    for t in tests {
+        check_keys(
+            t,
+            &[
+                "name",
+                "description",
+                "points",
+                "max_points",
+                "message",
+                "output",
+                "images",
+            ],
+            &["name", "points", "max_points"],
+        );
+        let p = t["points"].as_f64().expect("points");
+        let m = t["max_points"].as_f64().expect("max_points");
+        assert!((0.0..=m).contains(&p), "{t}");
+        points += p;
+        max += m;
+    }
+    let score = j["score"].as_f64().expect("score");
+    assert!((0.0..=1.0).contains(&score));
+    assert!(
+        score > 0.0 && score < 1.0,
+        "the starter earns part: {score}"
+    );
+    assert!(
+        (score - points / max).abs() < 0.01,
+        "{score} vs {points}/{max}"
+    );
+    let text = j.to_string();
+    for name in hidden_names() {
+        assert!(!text.contains(&name), "hidden test {name:?} is shown");
+    }
+    let (code, j) = grade_as("prairielearn", &dir, true);
+    assert_eq!(code, 2);
+    assert_eq!(j["gradable"], false);
+    assert!(j.get("score").is_none());
+}
+
+/// GitHub Classroom's autograding reporter reads `status` (`pass`/`fail`/`error`),
+/// `max_score` and `tests[]` with `name`, `status`, `message` and `score`.
+#[test]
+fn github_classroom_results_have_the_reporters_fields() {
+    let dir = scratch("cli-github");
+    let (code, j) = grade_as("github", &dir, false);
+    assert_eq!(code, 0);
+    check_keys(
+        &j,
+        &["version", "status", "max_score", "tests"],
+        &["version", "status", "max_score", "tests"],
+    );
+    assert_eq!(j["version"], 1);
+    assert_eq!(j["status"], "fail", "the starter fails some tests");
+    let tests = j["tests"].as_array().expect("tests");
+    let mut total = 0.0;
+    for t in tests {
+        check_keys(
+            t,
+            &[
+                "name",
+                "status",
+                "message",
+                "score",
+                "line_no",
+                "filename",
+                "test_code",
+                "duration",
+            ],
+            &["name", "status", "message", "score"],
+        );
+        assert!(matches!(t["status"].as_str(), Some("pass" | "fail")), "{t}");
+        total += t["score"].as_f64().expect("score");
+    }
+    let max = j["max_score"].as_f64().expect("max_score");
+    assert!(total > 0.0 && total < max, "{total}/{max}");
+    let text = j.to_string();
+    for name in hidden_names() {
+        assert!(!text.contains(&name), "hidden test {name:?} is shown");
+    }
+    let (code, j) = grade_as("github", &dir, true);
+    assert_eq!(code, 2);
+    assert_eq!(j["status"], "error");
+}
