@@ -163,14 +163,27 @@ fn sockets_shells_tmp_files_and_listing_the_root_are_refused() {
         got.push(match std::process::Command::new("/bin/sh").arg("-c").arg("echo hi").output() {{ Ok(_) => "ESCAPED-shell".to_string(), Err(e) => format!("blocked-shell ({{e}})") }});
         got.push(match std::fs::write({stamp:?}, "x") {{ Ok(_) => "ESCAPED-tmp".to_string(), Err(e) => format!("blocked-tmp ({{e}})") }});
         got.push(match std::fs::read_dir("/") {{ Ok(_) => "ESCAPED-root".to_string(), Err(e) => format!("blocked-root ({{e}})") }});
+        got.push(format!("uid={{}}", unsafe {{ getuid() }}));
         panic!("{{}}", got.join(" "))"#,
             stamp = stamp.display().to_string()
         );
-        let g = run(layout, &submission("", &body));
+        let g = run(
+            layout,
+            &submission("extern \"C\" { fn getuid() -> u32; }", &body),
+        );
         assert_nothing_leaks(&g, name);
         let msg = &g.outcomes[0].message;
         for what in ["socket", "shell", "tmp", "root"] {
             assert!(msg.contains(&format!("blocked-{what}")), "{name}: {msg}");
+        }
+        // Under root, the program runs as an unprivileged user.
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+            assert!(
+                !msg.contains("uid=0 ") && !msg.contains("uid=0\n"),
+                "{name}: {msg}"
+            );
+            assert!(msg.contains("uid="), "{msg}");
         }
         assert!(
             !stamp.exists(),

@@ -116,23 +116,26 @@ fn abi_enum(v: i64) -> ABI {
 }
 
 /// The user a sandboxed process runs as when the grader is root: `vmlab-sandbox`,
-/// Gradescope's `student`, or `nobody`, whichever exists first.
+/// Gradescope's `student`, or `nobody`, whichever exists first (looked up once).
 fn sandbox_user() -> Option<(u32, u32, &'static str)> {
-    for name in ["vmlab-sandbox", "student", "nobody"] {
-        let cname = std::ffi::CString::new(name).ok()?;
-        // SAFETY: getpwnam reads a NUL-terminated name and returns a pointer to a
-        // static record (or NULL), read at once; the grader calls it from one thread
-        // at a time only while preparing a command.
-        let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
-        if !pw.is_null() {
-            // SAFETY: `pw` is a valid passwd record, see above.
-            let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-            if uid != 0 {
-                return Some((uid, gid, name));
-            }
-        }
-    }
-    None
+    static USER: std::sync::OnceLock<Option<(u32, u32, &'static str)>> = std::sync::OnceLock::new();
+    *USER.get_or_init(|| {
+        ["vmlab-sandbox", "student", "nobody"]
+            .into_iter()
+            .find_map(|name| {
+                let cname = std::ffi::CString::new(name).ok()?;
+                // SAFETY: getpwnam reads a NUL-terminated name and returns a static
+                // record or NULL; OnceLock runs this on one thread, and the record is
+                // read before anything else can call getpwnam.
+                let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
+                if pw.is_null() {
+                    return None;
+                }
+                // SAFETY: `pw` is a valid passwd record, see above.
+                let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+                (uid != 0).then_some((uid, gid, name))
+            })
+    })
 }
 
 fn is_root() -> bool {
