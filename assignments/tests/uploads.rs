@@ -88,3 +88,16 @@ fn several_candidates_get_the_clear_message() {
     let e = Submission::read(&empty, EXT, 1000).expect_err("none");
     assert!(e.contains("no submission file"), "{e}");
 }
+
+#[test]
+fn a_pipe_is_refused_without_blocking() {
+    let up = scratch("fifo");
+    let fifo = up.join("sub.asm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let e = Submission::read(&fifo, EXT, 1000).expect_err("refused");
+    assert!(e.contains("not a regular file"), "{e}");
+}

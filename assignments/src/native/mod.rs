@@ -311,6 +311,9 @@ impl Submission {
             && !extensions.contains(&"zip")
         {
             zip_candidates(path, extensions, &mut found)?;
+        } else if path.exists() && !path.is_file() {
+            // A pipe or a device would block or never end.
+            return Err(format!("{} is not a regular file", path.display()));
         } else {
             found.push(Candidate::File(path.to_path_buf()));
         }
