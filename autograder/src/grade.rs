@@ -1,5 +1,6 @@
 //! `vmlab grade`: grades one submission against a lab's visible and hidden tests and
-//! writes Gradescope's `results.json` — always, whatever the submission holds.
+//! writes the platform's result file — always, whatever the submission holds; with
+//! `--submissions DIR`, a whole class (see `batch`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,13 +18,21 @@ use crate::formats::Format;
 
 /// Arguments of `vmlab grade`.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["submission", "submissions"])))]
 pub struct Args {
     /// The lab's id (see `vmlab labs`).
     #[arg(long)]
     pub lab: String,
-    /// The submission: a file, or a folder holding exactly one submission file.
+    /// The submission: a file, a zip, or a folder holding exactly one submission file.
     #[arg(long)]
-    pub submission: PathBuf,
+    pub submission: Option<PathBuf>,
+    /// A whole class: one submission (file, zip or folder) per entry of this folder;
+    /// `--out` is then the CSV of results.
+    #[arg(long, conflicts_with = "format")]
+    pub submissions: Option<PathBuf>,
+    /// Submissions graded at once with `--submissions` (default: the CPUs).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// The result file's platform.
     #[arg(long, value_enum, default_value = "gradescope")]
     pub format: Format,
@@ -70,8 +79,9 @@ fn grade_report(args: &Args) -> Result<GradeReport, (GradeReport, String)> {
     let lab = LabOnDisk::load(&labs_dir, &args.lab)
         .map_err(|e| (GradeReport::failure(&args.lab, GRADER_FAILED.into()), e))?;
     let policy = &lab.manifest.grading;
+    let path = args.submission.as_deref().unwrap_or(Path::new("."));
     let sub = match Submission::read(
-        &args.submission,
+        path,
         submission_extensions(&lab.manifest),
         policy.max_submission_bytes,
     ) {
@@ -98,7 +108,10 @@ fn log_for_staff(args: &Args, details: &str) {
     let line = format!(
         "vmlab grade: grader error on lab {} with {}: {details}",
         args.lab,
-        args.submission.display()
+        args.submission
+            .as_deref()
+            .unwrap_or(Path::new("-"))
+            .display()
     );
     eprintln!("{line}");
     if let Some(path) = &args.staff_log {
@@ -117,6 +130,9 @@ fn log_for_staff(args: &Args, details: &str) {
 /// 2 when it could not be (unknown lab, broken lab files, a grader failure); the
 /// results file is written either way.
 pub fn run(args: Args) -> ExitCode {
+    if let Some(dir) = &args.submissions {
+        return crate::batch::run(&args, dir);
+    }
     let (report, graded) = match grade_report(&args) {
         Ok(r) => (r, true),
         Err((r, details)) => {

@@ -1,6 +1,7 @@
 //! `vmlab`: run guests, assemble, list labs and grade submissions.
 
 mod asm;
+mod batch;
 mod check_lab;
 mod formats;
 mod grade;

@@ -585,3 +585,65 @@ fn github_classroom_results_have_the_reporters_fields() {
     assert_eq!(code, 2);
     assert_eq!(j["status"], "error");
 }
+
+#[test]
+fn a_whole_class_is_graded_into_one_csv_with_a_histogram() {
+    let dir = scratch("cli-batch");
+    let class = dir.join("class");
+    std::fs::create_dir_all(class.join("erin")).expect("mkdir");
+    let lab = labs_dir().join("asm-warmup");
+    std::fs::copy(lab.join("solution.asm"), class.join("alice.asm")).expect("copy");
+    std::fs::copy(lab.join("starter.asm"), class.join("bob, jr.asm")).expect("copy");
+    std::fs::write(class.join("dave.asm"), "").expect("write");
+    std::fs::create_dir_all(class.join("carol/lab1")).expect("mkdir");
+    std::fs::copy(lab.join("solution.asm"), class.join("carol/lab1/mine.asm")).expect("copy");
+    let csv = dir.join("results.csv");
+    let out = vmlab()
+        .args(["grade", "--lab", "asm-warmup", "--jobs", "2", "--labs-dir"])
+        .arg(labs_dir())
+        .arg("--submissions")
+        .arg(&class)
+        .arg("--out")
+        .arg(&csv)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let text = std::fs::read_to_string(&csv).expect("results.csv");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "a header and one row per student:\n{text}");
+    let header = lines[0];
+    assert!(
+        header.starts_with("student,status,score,max_score,"),
+        "{header}"
+    );
+    assert!(
+        header.contains("\"strlen(\"\"hello\"\") = 5\""),
+        "names are quoted: {header}"
+    );
+    let row = |who: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(who))
+            .unwrap_or_else(|| panic!("no row for {who}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        row("alice.asm,graded,28,28,").ends_with(",1"),
+        "{}",
+        row("alice")
+    );
+    assert!(row("\"bob, jr.asm\",graded,8,28,").contains(",0,"));
+    assert!(row("carol,graded,28,28").len() > 20);
+    assert!(row("dave.asm,graded,0,28").len() > 20);
+    assert!(row("erin,graded,0,28").len() > 20);
+    assert!(
+        err.contains(
+            "5 submissions: 5 graded, 0 grader errors, 0 grader crashes; mean 12.8, median 8 of 28"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(" 90–100%     2 "), "{err}");
+}
