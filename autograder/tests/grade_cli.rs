@@ -647,3 +647,61 @@ fn a_whole_class_is_graded_into_one_csv_with_a_histogram() {
     );
     assert!(err.contains(" 90–100%     2 "), "{err}");
 }
+
+/// 200 generated submissions (right, wrong, empty, binary garbage, oversized, two
+/// candidates, nested, zipped) at `--jobs 2`: 200 rows, none lost.
+#[test]
+fn two_hundred_generated_submissions_give_two_hundred_rows() {
+    let dir = scratch("cli-batch-200");
+    let class = dir.join("class");
+    std::fs::create_dir_all(&class).expect("mkdir");
+    let lab = labs_dir().join("asm-warmup");
+    let solution = std::fs::read(lab.join("solution.asm")).expect("solution");
+    let starter = std::fs::read(lab.join("starter.asm")).expect("starter");
+    for i in 0..200 {
+        let who = class.join(format!("student{i:03}"));
+        match i % 8 {
+            0 => std::fs::write(who.with_extension("asm"), &solution),
+            1 => std::fs::write(who.with_extension("asm"), &starter),
+            2 => std::fs::write(who.with_extension("asm"), b""),
+            3 => std::fs::write(
+                who.with_extension("bin"),
+                [0xcd, 0x03, 0xff, 0xfe, 0x0f, 0x0b],
+            ),
+            4 => std::fs::write(who.with_extension("asm"), vec![b';'; 1 << 20]),
+            5 => std::fs::create_dir_all(&who)
+                .and_then(|()| std::fs::write(who.join("a.asm"), b"hlt"))
+                .and_then(|()| std::fs::write(who.join("b.asm"), b"hlt")),
+            6 => std::fs::create_dir_all(who.join("deep/er"))
+                .and_then(|()| std::fs::write(who.join("deep/er/x.asm"), &solution)),
+            _ => std::fs::write(who.with_extension("asm"), b"times 100000000 db 0x90\n"),
+        }
+        .expect("write");
+    }
+    let csv = dir.join("results.csv");
+    let out = vmlab()
+        .args(["grade", "--lab", "asm-warmup", "--jobs", "2", "--labs-dir"])
+        .arg(labs_dir())
+        .arg("--submissions")
+        .arg(&class)
+        .arg("--out")
+        .arg(&csv)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let text = std::fs::read_to_string(&csv).expect("results.csv");
+    assert_eq!(text.lines().count(), 201, "{err}");
+    let full = text
+        .lines()
+        .filter(|l| l.contains(",graded,28,28,"))
+        .count();
+    assert_eq!(
+        full, 50,
+        "the 25 solutions and 25 nested solutions get full marks"
+    );
+    assert!(err.contains("200 submissions: 200 graded"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
