@@ -2,10 +2,10 @@
 
 mod asm;
 mod batch;
+mod bundle;
 mod check_lab;
 mod formats;
 mod grade;
-mod gradescope;
 mod labs;
 mod run;
 mod run_report;
@@ -36,7 +36,9 @@ enum Command {
     /// Grade a submission and write the result file of Gradescope, PrairieLearn or GitHub Classroom.
     Grade(grade::Args),
     /// Pack a lab's Gradescope autograder (setup.sh, run_autograder) into a folder or zip.
-    GradescopeBundle(gradescope::BundleArgs),
+    GradescopeBundle(bundle::BundleArgs),
+    /// Pack a lab's PrairieLearn external grader (Dockerfile, entrypoint) into a folder.
+    PrairielearnBundle(bundle::BundleArgs),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
 }
@@ -48,7 +50,8 @@ fn main() -> ExitCode {
         Command::Labs(args) => labs::run(args),
         Command::CheckLab(args) => check_lab::run(args),
         Command::Grade(args) => grade::run(args),
-        Command::GradescopeBundle(args) => gradescope::run(args),
+        Command::GradescopeBundle(args) => bundle::run(args, bundle::Platform::Gradescope),
+        Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
         Command::Run(args) => run::main(args),
     }
 }

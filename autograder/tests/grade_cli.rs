@@ -705,3 +705,56 @@ fn two_hundred_generated_submissions_give_two_hundred_rows() {
     assert!(err.contains("200 submissions: 200 graded"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The PrairieLearn bundle: a Docker build context whose entrypoint, run as
+/// PrairieLearn runs it (here on a `/grade` laid out in a scratch folder), writes
+/// PrairieLearn's results.
+#[test]
+fn the_prairielearn_bundle_grades_what_prairielearn_mounts() {
+    let dir = scratch("cli-pl-bundle");
+    let bundle = dir.join("bundle");
+    let out = vmlab()
+        .args(["prairielearn-bundle", "--lab", "asm-warmup", "--out"])
+        .arg(&bundle)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docker = std::fs::read_to_string(bundle.join("Dockerfile")).expect("Dockerfile");
+    assert!(docker.contains("COPY . /vmlab-grader") && docker.contains("setup.sh"));
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("info.json")).expect("info"))
+            .expect("json");
+    assert_eq!(
+        info["externalGradingOptions"]["entrypoint"],
+        "/vmlab-grader/entrypoint"
+    );
+    let grade = dir.join("grade");
+    std::fs::create_dir_all(grade.join("student")).expect("mkdir");
+    std::fs::copy(
+        labs_dir().join("asm-warmup/solution.asm"),
+        grade.join("student/answer.asm"),
+    )
+    .expect("copy");
+    let st = Command::new(bundle.join("entrypoint"))
+        .env("GRADE", &grade)
+        .output()
+        .expect("the entrypoint runs");
+    assert!(st.status.success());
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(grade.join("results/results.json")).expect("results.json"),
+    )
+    .expect("json");
+    assert_eq!(results["gradable"], true);
+    assert_eq!(results["score"].as_f64(), Some(1.0), "{results}");
+    let zip = vmlab()
+        .args(["prairielearn-bundle", "--lab", "asm-warmup", "--out"])
+        .arg(dir.join("x.zip"))
+        .output()
+        .expect("runs");
+    assert!(!zip.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,5 +1,7 @@
-//! `vmlab gradescope-bundle`: packs a lab's Gradescope autograder (`setup.sh`,
-//! `run_autograder`, the lab and vmlab's sources) into a folder or a zip for upload.
+//! `vmlab gradescope-bundle` and `vmlab prairielearn-bundle`: pack a lab's grader
+//! (the lab, vmlab's binary and sources, `setup.sh`, and Gradescope's
+//! `run_autograder` or PrairieLearn's `Dockerfile` and `entrypoint`) into a folder,
+//! or for Gradescope a zip, after checking the lab.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,13 +10,22 @@ use std::process::ExitCode;
 use assignments::native::{default_labs_dir, LabOnDisk};
 use assignments::LabKind;
 
-/// Arguments of `vmlab gradescope-bundle`.
+/// The platform a bundle is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// Gradescope: `setup.sh` and `run_autograder`, uploaded as a zip.
+    Gradescope,
+    /// PrairieLearn: a Docker image whose `entrypoint` grades `/grade/student`.
+    Prairielearn,
+}
+
+/// Arguments of `vmlab gradescope-bundle` and `vmlab prairielearn-bundle`.
 #[derive(clap::Args, Debug)]
 pub struct BundleArgs {
     /// The lab to pack.
     #[arg(long)]
     pub lab: String,
-    /// Where to write: a folder, or a file ending in `.zip`.
+    /// Where to write: a folder, or (Gradescope) a file ending in `.zip`.
     #[arg(long)]
     pub out: PathBuf,
     /// The folder holding the lab folders (default: the source tree's `assignments/labs`).
@@ -37,18 +48,19 @@ fn setup_sh(kind: LabKind) -> String {
     let rust_needed = kind == LabKind::Component;
     format!(
         r#"#!/usr/bin/env bash
-# Gradescope runs this once when the autograder image is built.
+# Runs once when the grading image is built (Gradescope runs it itself; PrairieLearn's
+# Dockerfile runs it).
 set -euo pipefail
-cd /autograder/source
+cd "$(dirname "$0")"
 export RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
-chmod +x run_autograder bin/vmlab 2>/dev/null || true
+chmod +x run_autograder entrypoint bin/vmlab 2>/dev/null || true
 need_rust={rust_needed}
 if ! ./bin/vmlab --version >/dev/null 2>&1; then
     need_rust=true
 fi
 if [ "$need_rust" = true ] && ! command -v cargo >/dev/null 2>&1; then
     apt-get update
-    apt-get install -y curl build-essential
+    apt-get install -y curl ca-certificates build-essential
     # Outside /root, so that the sandbox user can run the toolchain.
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --no-modify-path
 fi
@@ -84,6 +96,43 @@ mkdir -p /autograder/results
 exit 0
 "#;
 
+const DOCKERFILE: &str = r#"# PrairieLearn's external grader image for this lab: build and push it where
+# PrairieLearn can pull it, then name it in the question's info.json (see info.json).
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bash ca-certificates curl build-essential passwd \
+    && rm -rf /var/lib/apt/lists/*
+COPY . /vmlab-grader
+RUN bash /vmlab-grader/setup.sh
+"#;
+
+const ENTRYPOINT: &str = r#"#!/usr/bin/env bash
+# PrairieLearn runs this for every submission: the student's files are in
+# /grade/student, and /grade/results/results.json is always written.
+cd "$(dirname "$0")"
+GRADE="${GRADE:-/grade}"
+export RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
+if [ -x "$CARGO_HOME/bin/cargo" ]; then export PATH="$CARGO_HOME/bin:$PATH"; fi
+mkdir -p "$GRADE/results"
+./bin/vmlab grade --labs-dir labs --lab "$(cat lab-id)" --work-dir work --format prairielearn     --submission "$GRADE/student" --out "$GRADE/results/results.json"
+exit 0
+"#;
+
+/// The question's `info.json` settings for the image.
+fn info_json(lab: &LabOnDisk) -> String {
+    let g = &lab.manifest.grading;
+    let tests = (lab.visible.len() + lab.hidden.len()) as u64;
+    let info = serde_json::json!({
+        "externalGradingOptions": {
+            "enabled": true,
+            "image": format!("vmlab-{}", lab.manifest.id),
+            "entrypoint": "/vmlab-grader/entrypoint",
+            "timeout": g.build_seconds + g.run_seconds * tests + 30,
+        }
+    });
+    serde_json::to_string_pretty(&info).unwrap_or_default() + "\n"
+}
+
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
@@ -103,7 +152,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Writes the bundle's files under `dir`.
-fn write_bundle(lab: &LabOnDisk, dir: &Path) -> Result<(), String> {
+fn write_bundle(lab: &LabOnDisk, dir: &Path, platform: Platform) -> Result<(), String> {
     let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
     std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
     let id = &lab.manifest.id;
@@ -134,17 +183,26 @@ fn write_bundle(lab: &LabOnDisk, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir.join("bin")).map_err(|e| io("bin", e))?;
     let me = std::env::current_exe().map_err(|e| io("this program's path", e))?;
     std::fs::copy(&me, dir.join("bin/vmlab")).map_err(|e| io("copying vmlab", e))?;
-    let files = [
+    let mut files = vec![
         ("setup.sh", setup_sh(lab.manifest.kind)),
-        ("run_autograder", RUN_AUTOGRADER.to_string()),
         ("lab-id", id.clone()),
     ];
+    match platform {
+        Platform::Gradescope => files.push(("run_autograder", RUN_AUTOGRADER.to_string())),
+        Platform::Prairielearn => files.extend([
+            ("Dockerfile", DOCKERFILE.to_string()),
+            ("entrypoint", ENTRYPOINT.to_string()),
+            ("info.json", info_json(lab)),
+        ]),
+    }
     for (name, text) in files {
         std::fs::write(dir.join(name), text).map_err(|e| io(name, e))?;
     }
-    set_executable(&dir.join("setup.sh"));
-    set_executable(&dir.join("run_autograder"));
-    set_executable(&dir.join("bin/vmlab"));
+    for f in ["setup.sh", "run_autograder", "entrypoint", "bin/vmlab"] {
+        if dir.join(f).is_file() {
+            set_executable(&dir.join(f));
+        }
+    }
     Ok(())
 }
 
@@ -153,13 +211,17 @@ fn set_executable(path: &Path) {
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
 }
 
-/// `vmlab gradescope-bundle`.
-pub fn run(args: BundleArgs) -> ExitCode {
+/// `vmlab gradescope-bundle` and `vmlab prairielearn-bundle`.
+pub fn run(args: BundleArgs, platform: Platform) -> ExitCode {
+    let command = match platform {
+        Platform::Gradescope => "gradescope-bundle",
+        Platform::Prairielearn => "prairielearn-bundle",
+    };
     let labs_dir = args.labs_dir.unwrap_or_else(default_labs_dir);
     let lab = match LabOnDisk::load(&labs_dir, &args.lab) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("vmlab gradescope-bundle: {e}");
+            eprintln!("vmlab {command}: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -171,18 +233,22 @@ pub fn run(args: BundleArgs) -> ExitCode {
     crate::check_lab::print(&check);
     if !check.ok() {
         eprintln!(
-            "vmlab gradescope-bundle: lab {} fails its check; fix it before packing",
+            "vmlab {command}: lab {} fails its check; fix it before packing",
             args.lab
         );
         return ExitCode::FAILURE;
     }
     let zip = args.out.extension().is_some_and(|x| x == "zip");
+    if zip && platform == Platform::Prairielearn {
+        eprintln!("vmlab {command}: give a folder: it is the Docker build context");
+        return ExitCode::FAILURE;
+    }
     let dir = if zip {
         std::env::temp_dir().join(format!("vmlab-bundle-{}", std::process::id()))
     } else {
         args.out.clone()
     };
-    let result = write_bundle(&lab, &dir).and_then(|()| {
+    let result = write_bundle(&lab, &dir, platform).and_then(|()| {
         if zip {
             let r = zip::write_dir(&dir, &args.out);
             let _ = std::fs::remove_dir_all(&dir);
@@ -193,16 +259,22 @@ pub fn run(args: BundleArgs) -> ExitCode {
     });
     match result {
         Ok(()) => {
+            let next = match platform {
+                Platform::Gradescope => "upload it as the autograder of",
+                Platform::Prairielearn => {
+                    "build it with docker and name the image in info.json for"
+                }
+            };
             let _ = writeln!(
                 std::io::stderr(),
-                "vmlab gradescope-bundle: wrote {} (upload it as the autograder of {})",
+                "vmlab {command}: wrote {} ({next} {})",
                 args.out.display(),
                 lab.manifest.id
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("vmlab gradescope-bundle: {e}");
+            eprintln!("vmlab {command}: {e}");
             ExitCode::FAILURE
         }
     }
