@@ -189,8 +189,20 @@ impl LabManifest {
                 m.id
             ));
         }
-        if m.kind == LabKind::Component && m.component.is_none() {
-            return Err("lab.toml: a component lab names its `component`".into());
+        match (m.kind, m.component.as_deref()) {
+            (LabKind::Component, None) => {
+                return Err("lab.toml: a component lab names its `component`".into())
+            }
+            (LabKind::Component, Some(c)) if !crate::component::COMPONENTS.contains(&c) => {
+                return Err(format!(
+                    "lab.toml: unknown component {c:?}; the components are {}",
+                    crate::component::COMPONENTS.join(", ")
+                ))
+            }
+            (LabKind::Guest, Some(_)) => {
+                return Err("lab.toml: only a component lab names a `component`".into())
+            }
+            _ => {}
         }
         Ok(m)
     }

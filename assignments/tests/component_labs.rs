@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use assignments::native::component::{grade, BuildEnv};
+use assignments::native::component::{grade as grade_graded, BuildEnv};
 use assignments::native::{default_labs_dir, LabOnDisk};
 use assignments::TestOutcome;
 
@@ -18,6 +18,17 @@ fn lab(id: &str) -> LabOnDisk {
 fn grade_source(lab: &LabOnDisk, source: &[u8]) -> Vec<TestOutcome> {
     let tests: Vec<_> = lab.visible.iter().chain(&lab.hidden).collect();
     grade(lab, source, &tests, &env())
+}
+
+fn grade(
+    lab: &LabOnDisk,
+    source: &[u8],
+    tests: &[&assignments::spec::TestSpec],
+    env: &BuildEnv,
+) -> Vec<TestOutcome> {
+    grade_graded(lab, source, tests, env)
+        .expect("the grader works")
+        .outcomes
 }
 
 fn total(outcomes: &[TestOutcome]) -> (f64, f64) {
@@ -211,4 +222,53 @@ fn the_shadow_fill_reference_agrees_with_the_cores_vmm() {
         compared += 1;
     }
     assert!(compared > 20_000, "{compared} cases compared");
+}
+
+/// The shift-rotate reference with `code` run first in `exec`.
+fn reference_with(code: &str) -> Vec<u8> {
+    let lab = lab("shift-rotate");
+    let solution = std::fs::read_to_string(lab.solution_path()).expect("solution");
+    let head = "-> (u32, u32) {";
+    let at = solution.find(head).expect("exec") + head.len();
+    format!("{}\n{code}\n{}", &solution[..at], &solution[at..]).into_bytes()
+}
+
+#[test]
+fn printing_to_standard_output_costs_nothing_and_is_shown_apart() {
+    let lab = lab("shift-rotate");
+    let src = reference_with("println!(\"debug: {op:?} {value:#x}\");");
+    let outcomes = grade(&lab, &src, &[&lab.visible[0]], &env());
+    let o = &outcomes[0];
+    assert!(o.passed && o.score == o.max_score, "{o:?}");
+    assert!(o.message.contains("standard output"), "{}", o.message);
+    assert!(o.message.contains("debug: Rol"), "{}", o.message);
+}
+
+#[test]
+fn a_case_that_hangs_costs_that_case_alone() {
+    let mut lab = lab("shift-rotate");
+    lab.manifest.grading.run_seconds = 10;
+    let src = reference_with(
+        "if op == ShiftOp::Rol && size == 8 && value == 1 && count == 1 && eflags == 2 { loop { std::hint::spin_loop() } }",
+    );
+    let tests: Vec<_> = lab.visible.iter().take(2).collect();
+    let outcomes = grade(&lab, &src, &tests, &env());
+    let rol = &outcomes[0];
+    let cases = 3 * 6 * 13 * 2;
+    assert!(!rol.passed);
+    assert_eq!(
+        rol.score,
+        assignments::native::round2(rol.max_score * (cases - 1) as f64 / cases as f64),
+        "{}",
+        rol.message
+    );
+    assert!(rol
+        .message
+        .contains(&format!("{} of {cases} cases right", cases - 1)));
+    assert!(
+        rol.message.contains("no answer within 1 s"),
+        "{}",
+        rol.message
+    );
+    assert!(outcomes[1].passed, "{:?}", outcomes[1]);
 }

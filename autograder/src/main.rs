@@ -1,10 +1,14 @@
 //! `vmlab`: run guests, assemble, list labs and grade submissions.
 
 mod asm;
+mod batch;
+mod bundle;
+mod check_lab;
+mod formats;
 mod grade;
-mod gradescope;
 mod labs;
 mod run;
+mod run_report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,10 +31,14 @@ enum Command {
     Asm(asm::AsmArgs),
     /// List the labs.
     Labs(labs::Args),
-    /// Grade a submission and write Gradescope's results.json.
+    /// Check that a lab can grade: manifest, hidden tests, reference full marks, starter less.
+    CheckLab(check_lab::Args),
+    /// Grade a submission and write the result file of Gradescope, PrairieLearn or GitHub Classroom.
     Grade(grade::Args),
     /// Pack a lab's Gradescope autograder (setup.sh, run_autograder) into a folder or zip.
-    GradescopeBundle(gradescope::BundleArgs),
+    GradescopeBundle(bundle::BundleArgs),
+    /// Pack a lab's PrairieLearn external grader (Dockerfile, entrypoint) into a folder.
+    PrairielearnBundle(bundle::BundleArgs),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
 }
@@ -40,8 +48,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Asm(a) => asm::run(&a),
         Command::Labs(args) => labs::run(args),
+        Command::CheckLab(args) => check_lab::run(args),
         Command::Grade(args) => grade::run(args),
-        Command::GradescopeBundle(args) => gradescope::run(args),
+        Command::GradescopeBundle(args) => bundle::run(args, bundle::Platform::Gradescope),
+        Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
         Command::Run(args) => run::main(args),
     }
 }

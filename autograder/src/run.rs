@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, ValueEnum};
-use emulator_core::{
-    Counters, CpuState, ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, PostWrite,
-    StopReason,
-};
-use serde::Serialize;
+use emulator_core::{ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason};
+
+use crate::run_report;
 
 /// Instructions per slice: the console is flushed after each one.
 const SLICE: u64 = 1_000_000;
@@ -28,9 +26,11 @@ pub const EXIT_BUDGET: u8 = 124;
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("image").required(true).args(["rom", "flat", "multiboot"])))]
 #[command(
-    after_help = "Exit status: 0 halted; (v << 1) | 1 when the guest wrote v to the \
-debug-exit port 0xF4; 4 triple fault; 124 instruction budget used up; 2 bad file or option.\n\
-With --json the console goes to stderr and the report alone to stdout."
+    after_help = "Exit status: 0 halted; v when the guest wrote v to the debug-exit port \
+0xF4 (0 is success); 4 triple fault; 124 instruction budget used up; 2 bad file or option \
+(a guest can write 2, 4 or 124 too: the --json report's `stop` tells them apart).\n\
+With --json the console goes to stderr and the report alone to stdout \
+(schema: docs/run-json.md); a bad file or option prints a JSON error object."
 )]
 pub struct RunArgs {
     /// A 64 or 128 KiB ROM image, started at the reset vector F000:FFF0.
@@ -94,21 +94,6 @@ enum ModeArg {
 enum PagingArg {
     Shadow,
     Nested,
-}
-
-/// What `--json` prints.
-#[derive(Serialize, Debug)]
-struct Report<'a> {
-    stop: &'static str,
-    exit_status: u8,
-    debug_exit_value: Option<u8>,
-    instructions: u64,
-    registers: &'a CpuState,
-    post_writes: &'a [PostWrite],
-    counters: &'a Counters,
-    mode: ExecMode,
-    /// Under a VMM: exits by reason, shadow or nested statistics, Popek–Goldberg reports.
-    vmm: Option<emulator_core::vmm::VmmStats>,
 }
 
 /// The guest image and how to start it.
@@ -191,16 +176,33 @@ impl RunArgs {
     }
 }
 
+/// Refuses a run that cannot do anything useful, naming why.
+fn check_input(args: &RunArgs, image: &Image, file: &str) -> Result<(), String> {
+    if args.max_insns == 0 {
+        return Err("--max-insns 0 would run nothing: give at least 1".into());
+    }
+    let (Image::Rom(bytes) | Image::Flat(_, bytes, _) | Image::Multiboot(bytes, _)) = image;
+    if bytes.is_empty() {
+        return Err(format!("{file} is empty: there is no program to run"));
+    }
+    if let Image::Flat(addr, bytes, _) = image {
+        let ram = u64::from(args.mem) << 20;
+        if u64::from(*addr) + bytes.len() as u64 > ram {
+            return Err(format!(
+                "--flat {addr:#x}: {file} ({} bytes) does not fit in the guest's {} MiB of RAM (physical 0x0 to {:#x}); load it lower or raise --mem",
+                bytes.len(),
+                args.mem,
+                ram.saturating_sub(1)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Builds and loads the machine; every failure is a message for the user.
 fn prepare(args: &RunArgs) -> Result<Machine, String> {
     let cfg = args.config()?;
     let image = args.image()?;
-    let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
-    let loaded = match &image {
-        Image::Rom(bytes) => m.load_rom(bytes),
-        Image::Flat(addr, bytes, entry) => m.load_flat(*addr, bytes, *entry),
-        Image::Multiboot(bytes, cmdline) => m.load_multiboot(bytes, cmdline),
-    };
     let file = args
         .rom
         .as_deref()
@@ -208,6 +210,13 @@ fn prepare(args: &RunArgs) -> Result<Machine, String> {
         .map(|p| p.display().to_string())
         .or_else(|| args.flat.as_ref().and_then(|v| v.get(1).cloned()))
         .unwrap_or_default();
+    check_input(args, &image, &file)?;
+    let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    let loaded = match &image {
+        Image::Rom(bytes) => m.load_rom(bytes),
+        Image::Flat(addr, bytes, entry) => m.load_flat(*addr, bytes, *entry),
+        Image::Multiboot(bytes, cmdline) => m.load_multiboot(bytes, cmdline),
+    };
     loaded.map_err(|e| format!("{file}: {e}"))?;
     Ok(m)
 }
@@ -240,10 +249,11 @@ fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> Stop
     }
 }
 
-/// The process exit status for a stop reason.
+/// The process exit status for a stop reason: a debug-exit value as it is (0 is
+/// success), 0 for a halt, and the `EXIT_*` statuses otherwise.
 pub fn exit_status(stop: StopReason) -> u8 {
     match stop {
-        StopReason::DebugExit(v) => (v << 1) | 1,
+        StopReason::DebugExit(v) => v,
         StopReason::TripleFault => EXIT_TRIPLE_FAULT,
         StopReason::BudgetExhausted => EXIT_BUDGET,
         _ => EXIT_HALTED,
@@ -255,6 +265,9 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut m = match prepare(&args) {
         Ok(m) => m,
         Err(e) => {
+            if args.json {
+                println!("{}", run_report::error(&e, EXIT_BAD_INPUT));
+            }
             eprintln!("vmlab run: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
@@ -266,20 +279,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     };
     let status = exit_status(stop);
     if args.json {
-        let report = Report {
-            stop: stop.name(),
-            exit_status: status,
-            debug_exit_value: match stop {
-                StopReason::DebugExit(v) => Some(v),
-                _ => None,
-            },
-            instructions: m.icount(),
-            registers: m.cpu(),
-            post_writes: m.post_writes(),
-            counters: m.counters(),
-            mode: m.config().mode,
-            vmm: m.vmm().map(|v| v.stats()),
-        };
+        let report = run_report::report(&m, stop, status);
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("vmlab run: cannot write the report: {e}"),
@@ -290,6 +290,9 @@ pub fn main(args: RunArgs) -> ExitCode {
             stop.name(),
             m.icount()
         );
+        for line in run_report::vmm_summary(&m) {
+            eprintln!("vmlab run: {line}");
+        }
     }
     ExitCode::from(status)
 }
@@ -301,8 +304,8 @@ mod tests {
     #[test]
     fn exit_statuses() {
         assert_eq!(exit_status(StopReason::Halted), 0);
-        assert_eq!(exit_status(StopReason::DebugExit(0)), 1);
-        assert_eq!(exit_status(StopReason::DebugExit(3)), 7);
+        assert_eq!(exit_status(StopReason::DebugExit(0)), 0);
+        assert_eq!(exit_status(StopReason::DebugExit(3)), 3);
         assert_eq!(exit_status(StopReason::TripleFault), EXIT_TRIPLE_FAULT);
         assert_eq!(exit_status(StopReason::BudgetExhausted), EXIT_BUDGET);
     }

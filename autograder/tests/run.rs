@@ -49,7 +49,8 @@ fn text(b: &[u8]) -> String {
 fn cpu_test_rom_exits_through_debug_exit() {
     let rom = assemble("cputest/cputest.asm", &[]);
     let out = vmlab(&["--rom", rom.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // debug-exit(0): success.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let console = text(&out.stdout);
     assert!(console.starts_with("vmlab cputest"), "{console}");
     assert!(console.contains("cputest: all stages passed"), "{console}");
@@ -59,22 +60,31 @@ fn cpu_test_rom_exits_through_debug_exit() {
 fn json_report_goes_to_stdout_alone() {
     let rom = assemble("cputest/cputest.asm", &[]);
     let out = vmlab(&["--rom", rom.to_str().unwrap(), "--json"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("all stages passed"));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(report["stop"], "debug-exit");
-    assert_eq!(report["exit_status"], 1);
+    assert_eq!(report["exit_status"], 0);
     assert_eq!(report["debug_exit_value"], 0);
     assert_eq!(report["mode"], "bare");
     let post = report["post_writes"].as_array().unwrap();
-    let stages: Vec<u64> = post.iter().filter_map(|w| w["value"].as_u64()).collect();
+    let stages: Vec<u64> = post
+        .iter()
+        .filter_map(|w| u64::from_str_radix(w["value"].as_str()?.strip_prefix("0x")?, 16).ok())
+        .collect();
     assert_eq!(stages, (1..=11).collect::<Vec<u64>>());
     assert!(report["instructions"].as_u64().unwrap() > 1000);
     assert_eq!(
         report["counters"]["instructions"], report["instructions"],
         "counters agree with the instruction count"
     );
-    assert!(report["registers"]["gpr"].as_array().is_some());
+    assert!(report["host"]["eax"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("0x")));
+    assert!(
+        report["guest"].is_null(),
+        "no guest view on the bare machine"
+    );
 }
 
 #[test]
@@ -99,7 +109,7 @@ fn multiboot_kernel_gets_its_command_line() {
         "--mem",
         "8",
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "multiboot: mem_upper=00001c00 cmdline=hello\n"
@@ -143,6 +153,43 @@ fn bad_files_and_options_are_refused_clearly() {
 
     let out = vmlab(&[]);
     assert_ne!(out.status.code(), Some(0), "an image is required");
+
+    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("empty.bin");
+    std::fs::write(&empty, []).unwrap();
+    let out = vmlab(&["--flat", "0x7c00", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("empty.bin is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = vmlab(&["--flat", "0xFFFFFFFF", small.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("0xffffffff") && err.contains("16 MiB"),
+        "{err}"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error object");
+    assert_eq!(j["ok"], false);
+    assert!(j["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("0xffffffff")));
+
+    let out = vmlab(&[
+        "--flat",
+        "0x7c00",
+        small.to_str().unwrap(),
+        "--max-insns",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--max-insns 0"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -152,6 +199,6 @@ fn flat_binary_in_real_mode() {
     let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("flat.bin");
     std::fs::write(&file, prog).unwrap();
     let out = vmlab(&["--flat", "0x7c00", file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(11));
+    assert_eq!(out.status.code(), Some(5), "debug-exit(5) exits with 5");
     assert_eq!(text(&out.stdout), "k");
 }

@@ -49,6 +49,11 @@ fn json_report_has_the_vmm_records() {
     assert!(bare["vmm"].is_null(), "no VMM when bare");
 
     let te = report(&popf, &["--mode", "trap-emulate"]);
+    // The guest kernel runs in ring 1 and believes it runs in ring 0.
+    assert_eq!(te["host"]["cpl"], 1);
+    assert_eq!(te["guest"]["cpl"], 0);
+    assert_eq!(te["mode"], "trap-emulate");
+    assert_eq!(te["guest_ring"], 1);
     let vmm = &te["vmm"];
     assert_eq!(vmm["mode"], "trap-emulate");
     assert_eq!(vmm["exits"]["by_reason"]["interrupt-flag"], 2);
@@ -78,4 +83,27 @@ fn json_report_has_the_vmm_records() {
     );
     let hs = report(&kernel, &["--mode", "hw-assist", "--paging", "shadow"]);
     assert!(hs["vmm"]["shadow"]["hidden_faults"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn text_mode_ends_with_a_vmm_summary() {
+    let popf = build("vmm/popf");
+    let run = |mode: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+            .arg("run")
+            .arg("--rom")
+            .arg(&popf)
+            .args(["--mode", mode])
+            .output()
+            .expect("vmlab run runs");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let te = run("trap-emulate");
+    assert!(te.contains("vmm trap-emulate: "), "{te}");
+    assert!(te.contains("interrupt-flag 2"), "{te}");
+    assert!(te.contains("Popek–Goldberg: 3 sensitive"), "{te}");
+    assert!(te.contains("popfd: saw IF stays 0"), "{te}");
+    let bare = run("bare");
+    assert!(!bare.contains("vmm ") && !bare.contains("Popek"), "{bare}");
+    let _ = std::fs::remove_file(popf);
 }

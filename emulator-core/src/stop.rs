@@ -11,7 +11,7 @@ pub enum StopReason {
     Breakpoint(u32),
     /// HLT with interrupts disabled (or no interrupt source that can wake it).
     Halted,
-    /// The guest wrote to the debug-exit port; the process exit status is `(value << 1) | 1`.
+    /// The guest wrote this value to the debug-exit port (0xF4).
     DebugExit(u8),
     /// An exception while delivering a double fault: the CPU would reset.
     TripleFault,

@@ -3,14 +3,18 @@
 //!
 //! The grader builds the submission as a small program whose `main` calls one of the
 //! `serve` functions here; it writes one case per line on the program's standard
-//! input and reads one answer per line back, then compares each answer with the
-//! reference's (see `native::component`). A panic in the submission answers that case
+//! input and reads one answer per line back, on a pipe of its own (the descriptor in
+//! `VMLAB_ANSWER_FD`), then compares each answer with the reference's (see
+//! `native::component`). A panic in the submission answers that case
 //! with `panic: …` and the program goes on with the next case.
 
 pub mod shadow;
 pub mod shift;
 
 use std::io::{BufRead, Write};
+
+/// The components a lab can ask for (`component` in `lab.toml`).
+pub const COMPONENTS: [&str; 2] = ["shift-rotate", "shadow-fill"];
 
 /// Which cases a component-lab test runs through the differential driver.
 #[derive(Clone, Debug, Default)]
@@ -69,12 +73,32 @@ pub fn parse_hex(field: Option<&str>) -> Result<u32, String> {
     u32::from_str_radix(digits, 16).map_err(|_| format!("bad number {f:?}"))
 }
 
+/// Where answers go: the descriptor the grader names in `VMLAB_ANSWER_FD` (its own
+/// pipe, so the submission's `println!` cannot disturb the protocol), or standard
+/// output when the program is run by hand.
+fn answer_channel() -> Box<dyn Write> {
+    #[cfg(unix)]
+    if let Some(fd) = std::env::var("VMLAB_ANSWER_FD")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|&fd| fd > 2)
+    {
+        use std::os::fd::FromRawFd;
+        // SAFETY: the grader opens this descriptor for the program and nothing else
+        // in the process owns it; it is taken once, here.
+        #[allow(unsafe_code)]
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        return Box::new(file);
+    }
+    Box::new(std::io::stdout())
+}
+
 /// Answers cases from standard input until it closes: `answer` turns one case line
-/// into one answer line; a panic answers `panic: …`.
+/// into one answer line, sent at once; a panic answers `panic: …`.
 pub fn serve(answer: &dyn Fn(&str) -> Result<String, String>) {
     std::panic::set_hook(Box::new(|_| {}));
     let stdin = std::io::stdin();
-    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut out = answer_channel();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let reply = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(&line))) {
@@ -89,9 +113,9 @@ pub fn serve(answer: &dyn Fn(&str) -> Result<String, String>) {
                 format!("panic: {}", msg.replace('\n', " "))
             }
         };
-        if writeln!(out, "{reply}").is_err() {
+        // One write and a flush per case: an answer given is never lost to a later hang.
+        if writeln!(out, "{reply}").and_then(|()| out.flush()).is_err() {
             break;
         }
     }
-    let _ = out.flush();
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::component::{shadow, shift, CaseSelect};
+use crate::native::sandbox::{self, Confinement, Limits, Policy, Step};
 use crate::native::{reference, LabOnDisk};
 use crate::spec::TestSpec;
 use crate::TestOutcome;
@@ -24,7 +25,7 @@ const API_FILES: &[(&str, &str)] = &[
     ),
     (
         "Cargo.toml",
-        "[package]\nname = \"assignments\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nharness = []\n",
+        "[package]\nname = \"assignments\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nharness = []\n\n[workspace]\n",
     ),
 ];
 
@@ -66,7 +67,6 @@ impl BuildEnv {
 struct Finished {
     status: Option<std::process::ExitStatus>,
     timed_out: bool,
-    stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
 
@@ -76,40 +76,174 @@ fn reader<R: Read + Send + 'static>(
 ) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
-        if let Some(r) = r {
-            let _ = r.take(limit as u64).read_to_end(&mut buf);
+        if let Some(mut r) = r {
+            let _ = r.by_ref().take(limit as u64).read_to_end(&mut buf);
+            // Drain the rest so the writer never blocks on a full pipe.
+            let _ = std::io::copy(&mut r, &mut std::io::sink());
         }
         buf
     })
 }
 
-fn kill_group(child: &mut Child) {
-    // The child leads its own process group: end it and everything it started.
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
+/// The paths of the toolchain `cargo` runs from, and the environment it needs.
+struct Toolchain {
+    exec: Vec<PathBuf>,
+    env: Vec<(&'static str, PathBuf)>,
 }
 
-/// Runs `cmd` with `input` on stdin, for at most `limit`.
-fn run_limited(mut cmd: Command, input: Vec<u8>, limit: Duration) -> Result<Finished, String> {
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+fn find_in_path(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return Some(program.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn toolchain(cargo: &Path) -> Toolchain {
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(".rustup"));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(".cargo"));
+    let mut exec: Vec<PathBuf> = ["/usr", "/bin", "/lib", "/lib64"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    // Only the proxies of CARGO_HOME: its registry and credentials stay out of reach.
+    exec.push(cargo_home.join("bin"));
+    exec.push(rustup_home.clone());
+    if let Some(real) = find_in_path(cargo).and_then(|c| std::fs::canonicalize(c).ok()) {
+        // The toolchain's root: `<root>/bin/cargo`.
+        if let Some(root) = real.parent().and_then(Path::parent) {
+            exec.push(root.to_path_buf());
+        }
+    }
+    let mut env = vec![("RUSTUP_HOME", rustup_home)];
+    if let Some(t) = std::env::var_os("RUSTUP_TOOLCHAIN") {
+        env.push(("RUSTUP_TOOLCHAIN", PathBuf::from(t)));
+    }
+    Toolchain { exec, env }
+}
+
+/// Files a dynamically linked program reads at start.
+const LOADER_FILES: [&str; 2] = ["/etc/ld.so.cache", "/etc/ld.so.conf"];
+/// The dynamic loaders a program may be started by.
+const LOADERS: [&str; 4] = [
+    "/lib64/ld-linux-x86-64.so.2",
+    "/lib/ld-linux-x86-64.so.2",
+    "/lib/ld-linux-aarch64.so.1",
+    "/lib/ld-linux.so.2",
+];
+
+/// Where the hidden tests and reference solutions live: out of every sandbox.
+fn secrets(lab: &LabOnDisk) -> Vec<PathBuf> {
+    let mut s = vec![lab.dir.clone()];
+    s.extend(lab.dir.parent().map(Path::to_path_buf));
+    s.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("labs"));
+    s
+}
+
+/// The configuration files cargo and rustup read in the folders above `dir`.
+fn config_files_above(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .flat_map(|d| {
+            [
+                d.join(".cargo/config.toml"),
+                d.join(".cargo/config"),
+                d.join("rust-toolchain.toml"),
+                d.join("rust-toolchain"),
+            ]
+        })
+        .filter(|f| f.is_file())
+        .collect()
+}
+
+fn compile_policy(
+    env: &BuildEnv,
+    project: &Path,
+    lab: &LabOnDisk,
+    tools: &Toolchain,
+    limit: Duration,
+) -> Policy {
+    Policy {
+        step: Step::Compile,
+        read: LOADER_FILES
+            .iter()
+            .map(PathBuf::from)
+            .chain([env.work_dir.join("api"), PathBuf::from("/dev/urandom")])
+            .chain(config_files_above(project))
+            .collect(),
+        exec: tools.exec.clone(),
+        write: vec![
+            project.to_path_buf(),
+            env.target_dir.clone(),
+            PathBuf::from("/dev/null"),
+        ],
+        secret: secrets(lab),
+        limits: Limits {
+            cpu_seconds: limit.as_secs() + 1,
+            memory_bytes: 8 << 30,
+            file_bytes: 512 << 20,
+            processes: 512,
+        },
+    }
+}
+
+fn run_policy(binary: &Path, lab: &LabOnDisk, limit: Duration) -> Policy {
+    Policy {
+        step: Step::Run,
+        read: LOADER_FILES
+            .iter()
+            .chain(&["/lib", "/lib64", "/usr/lib"])
+            .map(PathBuf::from)
+            .collect(),
+        exec: LOADERS
+            .iter()
+            .map(PathBuf::from)
+            .chain([binary.to_path_buf()])
+            .collect(),
+        write: Vec::new(),
+        secret: secrets(lab),
+        limits: Limits {
+            cpu_seconds: limit.as_secs() + 1,
+            memory_bytes: 1 << 30,
+            file_bytes: 16 << 20,
+            processes: 64,
+        },
+    }
+}
+
+/// Spawns `cmd` confined by `policy` in its own process group; `answers`, when given,
+/// becomes its fd 3. The error is the grader's.
+fn spawn(
+    mut cmd: Command,
+    policy: &Policy,
+    answers: Option<&std::io::PipeWriter>,
+) -> Result<(Child, Confinement), String> {
+    use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let mut child = cmd
+    let confinement = sandbox::confine(&mut cmd, policy, answers.map(AsRawFd::as_raw_fd))?;
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let child = cmd
         .spawn()
-        .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
-    let stdin = child.stdin.take();
-    let writer = std::thread::spawn(move || {
-        if let Some(mut s) = stdin {
-            let _ = s.write_all(&input);
-        }
-    });
-    let out = reader(child.stdout.take(), MAX_OUTPUT);
-    let err = reader(child.stderr.take(), 1 << 20);
+        .map_err(|e| format!("could not start {program}: {e}"))?;
+    Ok((child, confinement))
+}
+
+/// Waits for `child` at most `limit`, then kills its process group.
+fn finish(mut child: Child, limit: Duration) -> (Option<std::process::ExitStatus>, bool) {
     let start = Instant::now();
     let mut timed_out = false;
     let status = loop {
@@ -117,22 +251,38 @@ fn run_limited(mut cmd: Command, input: Vec<u8>, limit: Duration) -> Result<Fini
             Ok(Some(s)) => break Some(s),
             Ok(None) if start.elapsed() > limit => {
                 timed_out = true;
-                kill_group(&mut child);
+                sandbox::kill_group(child.id());
                 break child.wait().ok();
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(_) => break None,
         }
     };
     // A grandchild may still hold the pipes open: make sure the group is gone.
-    kill_group(&mut child);
-    let _ = writer.join();
-    Ok(Finished {
-        status,
-        timed_out,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    })
+    sandbox::kill_group(child.id());
+    (status, timed_out)
+}
+
+/// Runs the confined `cmd` with no input, for at most `limit`.
+fn run_limited(
+    cmd: Command,
+    policy: &Policy,
+    limit: Duration,
+) -> Result<(Finished, Confinement), String> {
+    let (mut child, confinement) = spawn(cmd, policy, None)?;
+    drop(child.stdin.take());
+    let out = reader(child.stdout.take(), MAX_OUTPUT);
+    let err = reader(child.stderr.take(), 1 << 20);
+    let (status, timed_out) = finish(child, limit);
+    let _ = out.join();
+    Ok((
+        Finished {
+            status,
+            timed_out,
+            stderr: err.join().unwrap_or_default(),
+        },
+        confinement,
+    ))
 }
 
 fn tail(bytes: &[u8]) -> String {
@@ -203,11 +353,12 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
 /// Builds `source` into a program that serves `component`'s cases. `Err(Ok(msg))`
 /// is the submission's fault (it does not compile); `Err(Err(msg))` the grader's.
 fn build(
-    component: &str,
+    lab: &LabOnDisk,
     source: &str,
     env: &BuildEnv,
     limit: Duration,
-) -> Result<Built, Result<String, String>> {
+) -> Result<(Built, Confinement), Result<String, String>> {
+    let component = lab.manifest.component.as_deref().unwrap_or_default();
     let (module, trait_name) = match component {
         "shift-rotate" => ("shift", "ShiftRotate"),
         "shadow-fill" => ("shadow", "ShadowFill"),
@@ -249,6 +400,14 @@ fn build(
         binary: binary.clone(),
         name: name.clone(),
     };
+    let tools = toolchain(&env.cargo);
+    let tmp = project.join("tmp");
+    for dir in [&tmp, &env.target_dir] {
+        std::fs::create_dir_all(dir).map_err(|e| Err(format!("{}: {e}", dir.display())))?;
+    }
+    let mut path = vec![];
+    path.extend(find_in_path(&env.cargo).and_then(|c| c.parent().map(Path::to_path_buf)));
+    path.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
     let mut cmd = Command::new(&env.cargo);
     cmd.args([
         "build",
@@ -259,11 +418,18 @@ fn build(
         "--manifest-path",
     ])
     .arg(project.join("Cargo.toml"))
+    .current_dir(&project)
+    .env_clear()
+    .envs(tools.env.iter().map(|(k, v)| (k, v)))
+    .env("PATH", std::env::join_paths(path).unwrap_or_default())
+    .env("HOME", &project)
+    .env("CARGO_HOME", project.join("cargo-home"))
+    .env("TMPDIR", &tmp)
     .env("CARGO_TARGET_DIR", &env.target_dir)
-    .env_remove("RUSTFLAGS")
     .env("CARGO_INCREMENTAL", "0")
     .env("CARGO_TERM_COLOR", "never");
-    let done = run_limited(cmd, Vec::new(), limit).map_err(Err)?;
+    let policy = compile_policy(env, &project, lab, &tools, limit);
+    let (done, confinement) = run_limited(cmd, &policy, limit).map_err(Err)?;
     if done.timed_out {
         return Err(Ok(format!(
             "the submission did not finish compiling within {} s",
@@ -271,12 +437,29 @@ fn build(
         )));
     }
     if !done.status.is_some_and(|s| s.success()) || !binary.is_file() {
-        let diag = tail(&done.stderr).replace(&project.display().to_string(), "");
+        // Cargo says "could not compile" for errors in the code; anything else (a
+        // toolchain that does not start, an unreadable manifest) is the grader's.
+        if !String::from_utf8_lossy(&done.stderr).contains("could not compile") {
+            return Err(Err(format!(
+                "cargo failed before compiling the submission ({}): {}",
+                done.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no exit status".into()),
+                tail(&done.stderr)
+            )));
+        }
+        // Paths of the grading machine: the project becomes relative, the toolchain a name.
+        let mut diag = tail(&done.stderr)
+            .replace(&format!("{}/", project.display()), "")
+            .replace(&env.work_dir.display().to_string(), "");
+        for (name, dir) in &tools.env {
+            diag = diag.replace(&dir.display().to_string(), &format!("${name}"));
+        }
         return Err(Ok(format!(
             "the submission does not compile (it must define `pub struct Submission` and `impl {trait_name} for Submission`):\n{diag}"
         )));
     }
-    Ok(built)
+    Ok((built, confinement))
 }
 
 /// One test's lines to send and how to judge each answer.
@@ -314,19 +497,34 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
     }
 }
 
-/// Grades a component submission on `tests`: one build, then one run per test.
+/// A component submission's outcomes, and the sandbox protections this machine
+/// could not give (named, never skipped silently).
+#[derive(Clone, Debug)]
+pub struct Graded {
+    /// One outcome per test.
+    pub outcomes: Vec<TestOutcome>,
+    /// What the sandbox lacked here (empty when fully confined).
+    pub unprotected: Vec<String>,
+}
+
+/// Grades a component submission on `tests`: one build, then one run per test. The
+/// error is the grader's (a broken toolchain, an unknown component), with details
+/// for the staff.
 pub fn grade(
     lab: &LabOnDisk,
     source: &[u8],
     tests: &[&TestSpec],
     env: &BuildEnv,
-) -> Vec<TestOutcome> {
+) -> Result<Graded, String> {
     let policy = &lab.manifest.grading;
-    let all_fail = |why: String| -> Vec<TestOutcome> {
-        tests
-            .iter()
-            .map(|t| TestOutcome::failed(t, why.clone()))
-            .collect()
+    let all_fail = |why: String| -> Result<Graded, String> {
+        Ok(Graded {
+            outcomes: tests
+                .iter()
+                .map(|t| TestOutcome::failed(t, why.clone()))
+                .collect(),
+            unprotected: Vec::new(),
+        })
     };
     if source.is_empty() {
         return all_fail("the submission is empty (0 bytes)".into());
@@ -350,108 +548,243 @@ pub fn grade(
             ))
         }
     };
+    let (built, confinement) =
+        match build(lab, text, env, Duration::from_secs(policy.build_seconds)) {
+            Ok(b) => b,
+            Err(Ok(student)) => return all_fail(student),
+            Err(Err(grader)) => return Err(grader),
+        };
     let component = lab.manifest.component.as_deref().unwrap_or_default();
-    let built = match build(
-        component,
-        text,
-        env,
-        Duration::from_secs(policy.build_seconds),
-    ) {
-        Ok(b) => b,
-        Err(Ok(student)) => return all_fail(student),
-        Err(Err(grader)) => {
-            return all_fail(format!(
-                "grader error (not the submission's fault): {grader}"
-            ))
+    let mut unprotected = confinement.missing;
+    let mut outcomes = Vec::new();
+    for t in tests {
+        let (o, c) = run_test(
+            component,
+            lab,
+            &built,
+            t,
+            Duration::from_secs(policy.run_seconds),
+        )?;
+        for m in c.missing {
+            if !unprotected.contains(&m) {
+                unprotected.push(m);
+            }
         }
-    };
-    tests
-        .iter()
-        .map(|t| {
-            run_test(
-                component,
-                &built,
-                t,
-                Duration::from_secs(policy.run_seconds),
-            )
-        })
-        .collect()
+        outcomes.push(o);
+    }
+    Ok(Graded {
+        outcomes,
+        unprotected,
+    })
 }
 
-fn run_test(component: &str, built: &Built, t: &TestSpec, limit: Duration) -> TestOutcome {
+/// How long one case may take before it counts as unanswered.
+const CASE_LIMIT: Duration = Duration::from_secs(1);
+/// Restarts after a case hangs or kills the program, per test, at most.
+const MAX_RESTARTS: usize = 5;
+
+/// What the program did with one case.
+enum Answer {
+    Line(String),
+    TimedOut,
+    Died(String),
+    NotRun,
+}
+
+/// What one test's runs of the program left.
+struct Runs {
+    answers: Vec<Answer>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    stopped: bool,
+    confinement: Confinement,
+}
+
+/// Feeds `lines` to the program, one answer awaited per case (at most
+/// [`CASE_LIMIT`]); a case that hangs or kills the program is lost alone: the program
+/// restarts at the next case, within the test's `limit` in all.
+fn run_cases(
+    built: &Built,
+    lab: &LabOnDisk,
+    lines: &[String],
+    limit: Duration,
+) -> Result<Runs, String> {
+    let started = Instant::now();
+    let mut runs = Runs {
+        answers: Vec::with_capacity(lines.len()),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stopped: false,
+        confinement: Confinement::default(),
+    };
+    let policy = run_policy(&built.binary, lab, limit);
+    let mut restarts = 0;
+    while runs.answers.len() < lines.len() {
+        let first = runs.answers.len();
+        let (answer_rx, answer_tx) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+        let mut cmd = Command::new(&built.binary);
+        cmd.env_clear()
+            .env("VMLAB_ANSWER_FD", "3")
+            .current_dir(built.binary.parent().unwrap_or(Path::new("/")));
+        let (mut child, confinement) = spawn(cmd, &policy, Some(&answer_tx))?;
+        drop(answer_tx);
+        runs.confinement = confinement;
+        let mut input = lines[first..].join("\n");
+        input.push('\n');
+        let stdin = child.stdin.take();
+        let writer = std::thread::spawn(move || {
+            if let Some(mut s) = stdin {
+                let _ = s.write_all(input.as_bytes());
+            }
+        });
+        let out = reader(child.stdout.take(), MAX_DIAGNOSTICS);
+        let err = reader(child.stderr.take(), MAX_DIAGNOSTICS);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let answers = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut r = std::io::BufReader::new(answer_rx.take(MAX_OUTPUT as u64));
+            let mut line = String::new();
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if tx
+                    .send(line.trim_end_matches(['\n', '\r']).to_string())
+                    .is_err()
+                {
+                    break;
+                }
+                line.clear();
+            }
+        });
+        let mut lost = None;
+        while runs.answers.len() < lines.len() {
+            let left = limit.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                runs.stopped = true;
+                break;
+            }
+            match rx.recv_timeout(CASE_LIMIT.min(left)) {
+                Ok(a) => runs.answers.push(Answer::Line(a)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    lost = Some(Answer::TimedOut);
+                    break;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    lost = Some(Answer::Died(String::new()));
+                    break;
+                }
+            }
+        }
+        let (status, _) = finish(child, Duration::ZERO);
+        let _ = writer.join();
+        let _ = answers.join();
+        for (buf, h) in [(&mut runs.stdout, out), (&mut runs.stderr, err)] {
+            buf.extend(h.join().unwrap_or_default());
+        }
+        match lost {
+            Some(Answer::Died(_)) => runs.answers.push(Answer::Died(
+                status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no exit status".into()),
+            )),
+            Some(a) => runs.answers.push(a),
+            None => {}
+        }
+        restarts += 1;
+        if runs.stopped || restarts > MAX_RESTARTS {
+            break;
+        }
+    }
+    while runs.answers.len() < lines.len() {
+        runs.answers.push(Answer::NotRun);
+    }
+    Ok(runs)
+}
+
+fn run_test(
+    component: &str,
+    lab: &LabOnDisk,
+    built: &Built,
+    t: &TestSpec,
+    limit: Duration,
+) -> Result<(TestOutcome, Confinement), String> {
     let Some(select) = &t.cases else {
-        return TestOutcome::failed(t, "test error: a component test needs `cases`".into());
+        return Ok((
+            TestOutcome::failed(t, "test error: a component test needs `cases`".into()),
+            Confinement::default(),
+        ));
     };
     let (lines, judge) = cases_for(component, select);
     if lines.is_empty() {
-        return TestOutcome::failed(t, "test error: the test selects no cases".into());
+        return Ok((
+            TestOutcome::failed(t, "test error: the test selects no cases".into()),
+            Confinement::default(),
+        ));
     }
-    let mut input = lines.join("\n");
-    input.push('\n');
-    let mut cmd = Command::new("sh");
-    // At most 1 GiB of memory and 16 MiB of files for the submission's program.
-    cmd.arg("-c")
-        .arg("ulimit -v 1048576 -f 32768 2>/dev/null; exec \"$0\"")
-        .arg(&built.binary);
-    let done = match run_limited(cmd, input.into_bytes(), limit) {
-        Ok(d) => d,
-        Err(e) => return TestOutcome::failed(t, format!("grader error: {e}")),
-    };
-    let out = String::from_utf8_lossy(&done.stdout);
-    let answers: Vec<&str> = out.lines().collect();
+    let runs = run_cases(built, lab, &lines, limit)?;
     let mut wrong = Vec::new();
     let mut right = 0usize;
-    for (i, line) in lines.iter().enumerate() {
-        match answers.get(i) {
-            Some(a) if a.starts_with("panic:") => wrong.push(format!("case {line}: {a}")),
-            Some(a) => match judge(i, a) {
+    let mut not_run = 0usize;
+    for (i, (line, answer)) in lines.iter().zip(&runs.answers).enumerate() {
+        match answer {
+            Answer::Line(a) if a.starts_with("panic:") => wrong.push(format!("case {line}: {a}")),
+            Answer::Line(a) => match judge(i, a) {
                 Ok(()) => right += 1,
                 Err(e) => wrong.push(e),
             },
-            None => break,
+            Answer::TimedOut => wrong.push(format!(
+                "case {line}: no answer within {} s (too slow, or an endless loop)",
+                CASE_LIMIT.as_secs()
+            )),
+            Answer::Died(status) => {
+                wrong.push(format!("case {line}: the program ended on it ({status})"))
+            }
+            Answer::NotRun => not_run += 1,
         }
     }
-    let answered = answers.len().min(lines.len());
+    let total = lines.len();
     let mut message = Vec::new();
-    if done.timed_out {
+    if runs.stopped {
         message.push(format!(
-            "the program was stopped after {} s (too slow, or an endless loop) having answered {answered} of {} cases",
+            "the program was stopped after {} s (too slow, or an endless loop) with {not_run} of {total} cases not run",
             limit.as_secs(),
-            lines.len()
         ));
-    } else if answered < lines.len() {
+    } else if not_run > 0 {
         message.push(format!(
-            "the program ended after answering {answered} of {} cases ({})",
-            lines.len(),
-            done.status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "no exit status".into())
+            "the program was given up after it hung or ended on {} cases, with {not_run} of {total} cases not run",
+            MAX_RESTARTS + 1
         ));
-        let err = tail(&done.stderr);
-        if !err.is_empty() {
-            message.push(format!("its error output:\n{err}"));
-        }
     }
     if !wrong.is_empty() {
         message.push(format!(
-            "{} of {} cases differ from the reference:",
+            "{} of {total} cases differ from the reference:",
             wrong.len(),
-            lines.len()
         ));
         message.extend(wrong.iter().take(MAX_LISTED).map(|w| format!("  {w}")));
         if wrong.len() > MAX_LISTED {
             message.push(format!("  … and {} more", wrong.len() - MAX_LISTED));
         }
     }
-    let total = lines.len();
-    if right == total && message.is_empty() {
-        return TestOutcome::passed(t);
+    let err = tail(&runs.stderr);
+    if !message.is_empty() && !err.is_empty() {
+        message.push(format!("its error output:\n{err}"));
     }
-    TestOutcome {
-        name: t.name.clone(),
-        passed: false,
-        score: super::round2(t.points * right as f64 / total as f64),
-        max_score: t.points,
-        message: format!("{right} of {total} cases right.\n{}", message.join("\n")),
+    let printed = tail(&runs.stdout);
+    if !printed.is_empty() {
+        message.push(format!(
+            "its standard output (shown only; answers travel on their own channel):\n{printed}"
+        ));
     }
+    let outcome = if right == total && wrong.is_empty() && not_run == 0 {
+        let mut o = TestOutcome::passed(t);
+        o.message = message.join("\n");
+        o
+    } else {
+        TestOutcome {
+            name: t.name.clone(),
+            passed: false,
+            score: super::round2(t.points * right as f64 / total as f64),
+            max_score: t.points,
+            message: format!("{right} of {total} cases right.\n{}", message.join("\n")),
+        }
+    };
+    Ok((outcome, runs.confinement))
 }

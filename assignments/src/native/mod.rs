@@ -1,8 +1,10 @@
 //! Native grading: labs read from disk (hidden tests included), a submission graded
 //! against all of a lab's tests, and the strings that must never reach the web bundle.
 
+pub mod check;
 pub mod component;
 pub mod reference;
+pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -176,7 +178,7 @@ impl GradeReport {
         GradeReport {
             lab: lab.to_string(),
             tests: Vec::new(),
-            output: format!("The submission could not be graded: {why}"),
+            output: why,
             execution_time: 0.0,
         }
     }
@@ -210,58 +212,167 @@ pub struct Submission {
     pub bytes: Vec<u8>,
 }
 
-impl Submission {
-    /// Reads a submission from a file, or from a directory (Gradescope's
-    /// `/autograder/submission`) holding exactly one file with a fitting extension.
-    pub fn read(path: &Path, extensions: &[&str], max_bytes: usize) -> Result<Submission, String> {
-        let file = if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .and_then(|x| x.to_str())
-                            .is_some_and(|x| extensions.contains(&x))
-                })
-                .collect();
-            found.sort();
-            match found.len() {
-                1 => found.remove(0),
-                0 => {
-                    return Err(format!(
-                        "no submission file in {}: expected one file ending in .{}",
-                        path.display(),
-                        extensions.join(" or .")
-                    ))
-                }
-                _ => {
-                    return Err(format!(
-                        "{} holds several candidate files ({}); submit exactly one",
-                        path.display(),
-                        found
-                            .iter()
-                            .filter_map(|p| p.file_name()?.to_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
-            }
-        } else {
-            path.to_path_buf()
+/// Where an upload keeps a candidate submission file.
+enum Candidate {
+    File(PathBuf),
+    InZip { zip: PathBuf, entry: String },
+}
+
+/// Folders searched below the upload, at most.
+const MAX_DEPTH: usize = 4;
+/// Zip entries looked at, at most.
+const MAX_ZIP_ENTRIES: usize = 10_000;
+
+fn has_extension(name: &str, extensions: &[&str]) -> bool {
+    Path::new(name)
+        .extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| extensions.contains(&x))
+}
+
+/// Skipped while searching: hidden files and the resource forks macOS zips carry.
+fn skipped(name: &str) -> bool {
+    name.starts_with('.') || name == "__MACOSX"
+}
+
+fn zip_candidates(zip: &Path, extensions: &[&str], out: &mut Vec<Candidate>) -> Result<(), String> {
+    let file = std::fs::File::open(zip).map_err(|e| format!("{}: {e}", zip.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| format!("{} is not a readable zip archive ({e})", zip.display()))?;
+    for i in 0..archive.len().min(MAX_ZIP_ENTRIES) {
+        let Ok(entry) = archive.by_index_raw(i) else {
+            continue;
         };
-        let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        // Refuse before reading: a huge file must not be loaded into memory.
-        if meta.len() > max_bytes as u64 {
-            return Err(format!(
-                "the submission is {} bytes; at most {max_bytes} bytes are accepted",
-                meta.len()
-            ));
+        let Ok(name) = entry.name().map(|n| n.into_owned()) else {
+            continue; // a name that is not text
+        };
+        if entry.is_file() && has_extension(&name, extensions) && !name.split('/').any(skipped) {
+            out.push(Candidate::InZip {
+                zip: zip.to_path_buf(),
+                entry: name,
+            });
         }
-        let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
+fn find_candidates(
+    dir: &Path,
+    depth: usize,
+    extensions: &[&str],
+    out: &mut Vec<Candidate>,
+) -> Result<(), String> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = e.file_type() else { continue };
+        if skipped(&name) || kind.is_symlink() {
+            continue;
+        }
+        if kind.is_dir() && depth < MAX_DEPTH {
+            find_candidates(&e.path(), depth + 1, extensions, out)?;
+        } else if kind.is_file() && has_extension(&name, extensions) {
+            out.push(Candidate::File(e.path()));
+        } else if kind.is_file() && has_extension(&name, &["zip"]) {
+            zip_candidates(&e.path(), extensions, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_limited(r: impl std::io::Read, max_bytes: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    r.take(max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("the submission cannot be read ({e})"))?;
+    if bytes.len() > max_bytes {
+        return Err(format!(
+            "the submission is more than {max_bytes} bytes; at most {max_bytes} bytes are accepted"
+        ));
+    }
+    Ok(bytes)
+}
+
+impl Submission {
+    /// Reads a submission from a file, a zip archive, or a folder (Gradescope's
+    /// `/autograder/submission`) holding, in it or in its subfolders or zips, exactly
+    /// one file with a fitting extension.
+    pub fn read(path: &Path, extensions: &[&str], max_bytes: usize) -> Result<Submission, String> {
+        let mut found = Vec::new();
+        if path.is_dir() {
+            find_candidates(path, 0, extensions, &mut found)?;
+        } else if path.is_file()
+            && has_extension(&path.display().to_string(), &["zip"])
+            && !extensions.contains(&"zip")
+        {
+            zip_candidates(path, extensions, &mut found)?;
+        } else if path.exists() && !path.is_file() {
+            // A pipe or a device would block or never end.
+            return Err(format!("{} is not a regular file", path.display()));
+        } else {
+            found.push(Candidate::File(path.to_path_buf()));
+        }
+        let shown = |c: &Candidate| match c {
+            Candidate::File(f) => f.strip_prefix(path).unwrap_or(f).display().to_string(),
+            Candidate::InZip { zip, entry } => format!(
+                "{entry} in {}",
+                zip.strip_prefix(path)
+                    .ok()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(zip)
+                    .display()
+            ),
+        };
+        let one = match found.len() {
+            1 => found.remove(0),
+            0 => {
+                return Err(format!(
+                    "no submission file in {}: expected one file ending in .{}",
+                    path.display(),
+                    extensions.join(" or .")
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "{} holds several candidate files ({}); submit exactly one",
+                    path.display(),
+                    found.iter().map(shown).collect::<Vec<_>>().join(", ")
+                ))
+            }
+        };
+        let (name, bytes) = match &one {
+            Candidate::File(file) => {
+                let meta =
+                    std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                // Refuse before reading: a huge file must not be loaded into memory.
+                if meta.len() > max_bytes as u64 {
+                    return Err(format!(
+                        "the submission is {} bytes; at most {max_bytes} bytes are accepted",
+                        meta.len()
+                    ));
+                }
+                let f =
+                    std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                (file.display().to_string(), read_limited(f, max_bytes)?)
+            }
+            Candidate::InZip { zip, entry } => {
+                let file =
+                    std::fs::File::open(zip).map_err(|e| format!("{}: {e}", zip.display()))?;
+                let mut archive =
+                    zip::ZipArchive::new(file).map_err(|e| format!("{}: {e}", zip.display()))?;
+                let e = archive
+                    .by_name(entry)
+                    .map_err(|e| format!("{entry} in {}: {e}", zip.display()))?;
+                (entry.clone(), read_limited(e, max_bytes)?)
+            }
+        };
         Ok(Submission {
-            file_name: file
+            file_name: Path::new(&name)
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("submission")
@@ -313,11 +424,13 @@ pub fn submission_extensions(lab: &LabManifest) -> &'static [&'static str] {
 }
 
 /// Grades `sub` against every test of the lab: visible tests are shown at once,
-/// hidden tests as the lab's `hidden_visibility` says.
-pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeReport {
+/// hidden tests as the lab's `hidden_visibility` says. The error is the grader's
+/// (not the submission's fault), with details for the staff.
+pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> Result<GradeReport, String> {
     let started = Instant::now();
     let m = &lab.manifest;
     let all: Vec<&TestSpec> = lab.visible.iter().chain(&lab.hidden).collect();
+    let mut unprotected = Vec::new();
     let outcomes: Vec<TestOutcome> = match m.kind {
         LabKind::Guest => {
             let binary = sub.file_name.ends_with(".bin");
@@ -329,7 +442,11 @@ pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeRepo
                 })
                 .collect()
         }
-        LabKind::Component => component::grade(lab, &sub.bytes, &all, &env.component),
+        LabKind::Component => {
+            let g = component::grade(lab, &sub.bytes, &all, &env.component)?;
+            unprotected = g.unprotected;
+            g.outcomes
+        }
     };
     let visible_count = lab.visible.len();
     let tests: Vec<GradedTest> = outcomes
@@ -352,28 +469,32 @@ pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeRepo
             },
         })
         .collect();
-    let passed = tests.iter().filter(|t| t.passed).count();
-    let vis_passed = tests[..visible_count].iter().filter(|t| t.passed).count();
-    let mut report = GradeReport {
-        lab: m.id.clone(),
-        output: String::new(),
-        tests,
-        execution_time: 0.0,
-    };
-    report.output = format!(
-        "{}: {vis_passed} of {visible_count} visible tests passed; {} hidden tests {}.\nOverall {passed} of {} tests, {} of {} points.",
+    let visible = &tests[..visible_count];
+    let vis_passed = visible.iter().filter(|t| t.passed).count();
+    let vis_score = round2(visible.iter().map(|t| t.score).sum());
+    let vis_max = round2(visible.iter().map(|t| t.max_score).sum());
+    // Shown before the due date: it counts the visible tests only.
+    let mut output = format!(
+        "{}: {vis_passed} of {visible_count} visible tests passed, {vis_score} of {vis_max} points; {} hidden tests {}.",
         m.title,
         lab.hidden.len(),
         match m.grading.hidden_visibility {
             Visibility::AfterPublished => "are shown when grades are published",
             _ => "are shown after the due date",
         },
-        report.tests.len(),
-        report.score(),
-        report.max_score()
     );
-    report.execution_time = started.elapsed().as_secs_f64();
-    report
+    if !unprotected.is_empty() {
+        output.push_str(&format!(
+            "\nThis grading machine ran the submission without: {}.",
+            unprotected.join("; ")
+        ));
+    }
+    Ok(GradeReport {
+        lab: m.id.clone(),
+        output,
+        tests,
+        execution_time: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Strings that must never appear in the web bundle: every hidden test's name and
@@ -381,17 +502,23 @@ pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> GradeRepo
 pub fn secret_markers(labs_dir: &Path) -> Result<Vec<String>, String> {
     let mut markers = Vec::new();
     for lab in list(labs_dir) {
-        let lab = lab?;
-        markers.extend(lab.hidden.iter().map(|t| t.name.clone()));
-        let sol = read_text(&lab.solution_path())?;
-        let first = sol.lines().next().unwrap_or_default().trim().to_string();
-        if !first.contains("reference solution") {
-            return Err(format!(
-                "{}: the first line must be the reference-solution marker comment",
-                lab.solution_path().display()
-            ));
-        }
-        markers.push(first);
+        markers.extend(secret_markers_of(&lab?)?);
     }
+    Ok(markers)
+}
+
+/// One lab's secret markers: its hidden test names and its reference's marker line.
+pub fn secret_markers_of(lab: &LabOnDisk) -> Result<Vec<String>, String> {
+    let mut markers: Vec<String> = lab.hidden.iter().map(|t| t.name.clone()).collect();
+    let file = format!("solution.{}", lab.manifest.source_extension());
+    let sol = std::fs::read_to_string(lab.solution_path())
+        .map_err(|e| format!("{file}: cannot be read ({e})"))?;
+    let first = sol.lines().next().unwrap_or_default().trim().to_string();
+    if !first.contains("reference solution") {
+        return Err(format!(
+            "{file}: the first line must be the reference-solution marker comment"
+        ));
+    }
+    markers.push(first);
     Ok(markers)
 }
