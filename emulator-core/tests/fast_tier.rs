@@ -183,7 +183,7 @@ fn self_modifying_code_is_seen_by_the_fast_tier() {
 #[test]
 fn teaching_kernel_under_each_vmm_is_identical_with_and_without_the_fast_tier() {
     for mode in [
-        ExecMode::TrapEmulate { guest_ring: 1 },
+        ExecMode::TRAP_EMULATE,
         ExecMode::HwAssist {
             paging: GuestPaging::Nested,
         },
