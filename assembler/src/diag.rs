@@ -4,6 +4,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::source::{Loc, PLine, SourceFile};
+
 /// One error found while assembling, with its position in the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -55,18 +57,9 @@ impl fmt::Display for Errors {
     }
 }
 
-/// A position in the preprocessed source: which file and line, and the column map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Loc {
-    /// Index into the run's file list.
-    pub file: u32,
-    /// Line number, from 1.
-    pub line: u32,
-}
-
 /// Builds a diagnostic for byte `pos` of original line `loc`.
 pub(crate) fn at_original(
-    files: &[crate::preproc::SourceFile],
+    files: &[SourceFile],
     loc: Loc,
     pos: usize,
     message: String,
@@ -91,8 +84,8 @@ pub(crate) fn at_original(
 
 /// Builds a diagnostic for byte `pos` of preprocessed line `idx`.
 pub(crate) fn at_line(
-    files: &[crate::preproc::SourceFile],
-    lines: &[crate::preproc::PLine],
+    files: &[SourceFile],
+    lines: &[PLine],
     idx: usize,
     pos: usize,
     message: String,

@@ -393,7 +393,52 @@ fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool, no_short: 
     }
 }
 
+/// What filling in a form's operands learned, for encoding and ranking it.
+#[derive(Default)]
+struct Filled {
+    /// An immediate operand was set (a second one is `Immediate8_2nd`).
+    had_imm: bool,
+    /// An immediate was taken in its sign-extended byte form.
+    imm8: bool,
+    /// The memory operand's size, when the form has one.
+    memsize: Option<usize>,
+    /// The form is a short branch.
+    is_short: bool,
+    /// A short branch to a plain number: (16-bit, target). NASM does not
+    /// range-check those; it keeps the low byte of the displacement.
+    absolute_short: Option<(bool, u64)>,
+}
+
+/// An operand and the place it takes in a form: its index and kind.
+#[derive(Clone, Copy)]
+struct Slot<'o> {
+    i: u32,
+    k: K,
+    op: &'o Resolved,
+}
+
+/// Encodes `ops` with form `code`, or `None` when the form does not take them. A short
+/// branch whose target is out of range gives a candidate marked `short_failed`.
 fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Cand> {
+    let string = form_applies(code, ops, cx)?;
+    let kinds = code.op_code().op_kinds();
+    let mut ins = Instruction::default();
+    ins.set_code(code);
+    let mut filled = Filled::default();
+    if string {
+        set_string_operands(&mut ins, kinds, cx.easize)?;
+    } else {
+        for (i, (&k, op)) in kinds.iter().zip(ops).enumerate() {
+            set_operand(&mut ins, i as u32, k, op, code, cx, &mut filled)?;
+        }
+    }
+    set_prefixes(&mut ins, cx);
+    encode_candidate(code, &mut ins, cx, order, &filled)
+}
+
+/// Whether form `code` exists in this mode and address size and takes as many operands
+/// as given: `Some(true)` for a string form, whose operands are implicit.
+fn form_applies(code: Code, ops: &[Resolved], cx: &Ctx<'_>) -> Option<bool> {
     let info = code.op_code();
     let bits = cx.env.bits;
     if (bits == 16 && !info.mode16()) || (bits == 32 && !info.mode32()) {
@@ -414,248 +459,264 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
     {
         return None;
     }
-    let osize = info.operand_size();
-    let ms = info.memory_size();
-    let mut ins = Instruction::default();
-    ins.set_code(code);
-    let mut had_imm = false;
-    let mut imm8 = false;
-    let mut memsize = None;
-    let mut is_short = false;
-    // A short branch to a plain number: (16-bit, target). NASM does not
-    // range-check those; it keeps the low byte of the displacement.
-    let mut absolute_short: Option<(bool, u64)> = None;
-    if string {
-        for (i, &k) in kinds.iter().enumerate() {
-            let a32 = cx.easize == 32;
-            let ok = match k {
-                K::seg_rSI => Some(if a32 {
-                    OpKind::MemorySegESI
-                } else {
-                    OpKind::MemorySegSI
-                }),
-                K::es_rDI => Some(if a32 {
-                    OpKind::MemoryESEDI
-                } else {
-                    OpKind::MemoryESDI
-                }),
-                K::seg_rDI => Some(if a32 {
-                    OpKind::MemorySegEDI
-                } else {
-                    OpKind::MemorySegDI
-                }),
-                K::seg_rBX_al => {
-                    ins.set_memory_base(if a32 { Register::EBX } else { Register::BX });
-                    ins.set_memory_index(Register::AL);
-                    ins.set_memory_index_scale(1);
-                    ins.set_memory_displ_size(0);
-                    Some(OpKind::Memory)
-                }
-                _ => None,
-            };
-            match ok {
-                Some(kind) => ins.set_op_kind(i as u32, kind),
-                None => {
-                    let r = match k {
-                        K::al => Register::AL,
-                        K::ax => Register::AX,
-                        K::eax => Register::EAX,
-                        K::dx => Register::DX,
-                        _ => return None,
-                    };
-                    ins.set_op_kind(i as u32, OpKind::Register);
-                    ins.set_op_register(i as u32, r);
-                }
-            }
-        }
-    }
-    for (i, (&k, op)) in kinds.iter().zip(ops.iter()).enumerate() {
-        if string {
-            break;
-        }
+    Some(string)
+}
+
+/// The implicit operands of a string form, for the address size `easize`.
+fn set_string_operands(ins: &mut Instruction, kinds: &[K], easize: u32) -> Option<()> {
+    let a32 = easize == 32;
+    for (i, &k) in kinds.iter().enumerate() {
         let i = i as u32;
-        match &op.kind {
-            RKind::Reg(r) => {
-                if !reg_ok(k, *r) {
-                    return None;
-                }
-                if let Some(s) = op.size {
-                    if r.size() != s as usize {
-                        return None;
-                    }
-                }
-                ins.set_op_kind(i, OpKind::Register);
-                ins.set_op_register(i, *r);
+        let kind = match k {
+            K::seg_rSI if a32 => OpKind::MemorySegESI,
+            K::seg_rSI => OpKind::MemorySegSI,
+            K::es_rDI if a32 => OpKind::MemoryESEDI,
+            K::es_rDI => OpKind::MemoryESDI,
+            K::seg_rDI if a32 => OpKind::MemorySegEDI,
+            K::seg_rDI => OpKind::MemorySegDI,
+            K::seg_rBX_al => {
+                ins.set_memory_base(if a32 { Register::EBX } else { Register::BX });
+                ins.set_memory_index(Register::AL);
+                ins.set_memory_index_scale(1);
+                ins.set_memory_displ_size(0);
+                OpKind::Memory
             }
-            RKind::Mem(m) => {
-                let moffs = k == K::mem_offs;
-                if !matches!(k, K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::mem) && !moffs {
-                    return None;
-                }
-                if moffs
-                    && (m.base != Register::None
-                        || m.index != Register::None
-                        || m.disp_forced.is_some_and(|f| f * 8 < cx.easize))
-                {
-                    return None;
-                }
-                let far = is_far_mem(ms);
-                if op.dist == Some(Dist::Far) {
-                    if !far {
-                        return None;
-                    }
-                    if let Some(s) = op.size {
-                        if osize != s * 8 {
-                            return None;
-                        }
-                    }
-                } else {
-                    if far && matches!(code.mnemonic(), Mnemonic::Jmp | Mnemonic::Call) {
-                        return None;
-                    }
-                    if cx.near_default_mem && op.size.is_none() && osize != 0 && osize != cx.eosize
-                    {
-                        return None;
-                    }
-                    if let Some(s) = op.size {
-                        if ms.size() != 0 && ms.size() != s as usize {
-                            return None;
-                        }
-                    }
-                    memsize = Some(ms.size());
-                }
-                set_mem(&mut ins, m, cx.easize, moffs, cx.env.no_short);
-                ins.set_op_kind(i, OpKind::Memory);
-            }
-            RKind::Imm(v) => {
-                let n = v.n;
-                let simple = v.is_simple() && !(cx.env.no_short && v.labels);
-                match k {
-                    K::imm8 | K::imm8_const_1 => {
-                        if op.size.is_some_and(|s| s != 1) {
-                            return None;
-                        }
-                        // The `, 1` forms only for a bare 1 (NASM's `unity`: no size keyword, not strict).
-                        if k == K::imm8_const_1
-                            && (!((simple && n == 1) || v.just_unknown())
-                                || op.strict
-                                || op.size.is_some())
-                        {
-                            return None;
-                        }
-                        if had_imm {
-                            ins.set_op_kind(i, OpKind::Immediate8_2nd);
-                            ins.set_immediate8_2nd(n as u8);
-                        } else {
-                            ins.set_op_kind(i, OpKind::Immediate8);
-                            ins.set_immediate8(n as u8);
-                        }
-                    }
-                    K::imm8sex16 | K::imm8sex32 => {
-                        let full = if k == K::imm8sex16 { 2 } else { 4 };
-                        match op.size {
-                            None => {}
-                            Some(1) => {}
-                            Some(s) if s == full && !op.strict => {}
-                            _ => return None,
-                        }
-                        let fits = if k == K::imm8sex16 {
-                            sbyte16(n)
-                        } else {
-                            sbyte32(n)
-                        };
-                        // Like NASM, a value that is only a forward reference is assumed to fit.
-                        if op.size != Some(1) && !(simple && fits) && !v.just_unknown() {
-                            return None;
-                        }
-                        imm8 = true;
-                        if k == K::imm8sex16 {
-                            ins.set_op_kind(i, OpKind::Immediate8to16);
-                            ins.set_immediate8to16(n as i8 as i16);
-                        } else {
-                            ins.set_op_kind(i, OpKind::Immediate8to32);
-                            ins.set_immediate8to32(n as i8 as i32);
-                        }
-                    }
-                    K::imm16 => {
-                        if op.size.is_some_and(|s| s != 2) {
-                            return None;
-                        }
-                        ins.set_op_kind(i, OpKind::Immediate16);
-                        ins.set_immediate16(n as u16);
-                    }
-                    K::imm32 => {
-                        if op.size.is_some_and(|s| s != 4) {
-                            return None;
-                        }
-                        ins.set_op_kind(i, OpKind::Immediate32);
-                        ins.set_immediate32(n as u32);
-                    }
-                    K::br16_1 | K::br32_1 | K::br16_2 | K::br32_4 => {
-                        let short = matches!(k, K::br16_1 | K::br32_1);
-                        if op.dist == Some(Dist::Far) {
-                            return None;
-                        }
-                        // NASM picks the short form by itself only for targets in this
-                        // section (labels, `$`); a plain number gets the near form.
-                        let absolute = v.reloc == 0 && v.unknown.is_none();
-                        if short
-                            && op.dist != Some(Dist::Short)
-                            && (op.dist == Some(Dist::Near)
-                                || cx.env.no_short
-                                || (absolute && cx.has_near_branch))
-                        {
-                            return None;
-                        }
-                        if !short && op.dist == Some(Dist::Short) {
-                            return None;
-                        }
-                        if let Some(s) = op.size {
-                            if osize != s * 8 {
-                                return None;
-                            }
-                        }
-                        let target = if v.unknown.is_some() {
-                            cx.env.ip
-                        } else {
-                            n as u64
-                        };
-                        if matches!(k, K::br16_1 | K::br16_2) {
-                            ins.set_op_kind(i, OpKind::NearBranch16);
-                            ins.set_near_branch16(target as u16);
-                        } else {
-                            ins.set_op_kind(i, OpKind::NearBranch32);
-                            ins.set_near_branch32(target as u32);
-                        }
-                        is_short = short;
-                        if short && absolute {
-                            absolute_short = Some((matches!(k, K::br16_1), target));
-                        }
-                    }
-                    _ => return None,
-                }
-                had_imm = true;
-            }
-            RKind::Far(sel, off) => {
-                let o = match k {
-                    K::farbr2_2 => 16,
-                    K::farbr4_2 => 32,
+            _ => {
+                let r = match k {
+                    K::al => Register::AL,
+                    K::ax => Register::AX,
+                    K::eax => Register::EAX,
+                    K::dx => Register::DX,
                     _ => return None,
                 };
-                if op.size.is_some_and(|s| s * 8 != o) {
-                    return None;
-                }
-                if o == 16 {
-                    ins.set_op_kind(i, OpKind::FarBranch16);
-                    ins.set_far_branch16(off.n as u16);
-                } else {
-                    ins.set_op_kind(i, OpKind::FarBranch32);
-                    ins.set_far_branch32(off.n as u32);
-                }
-                ins.set_far_branch_selector(sel.n as u16);
+                ins.set_op_register(i, r);
+                OpKind::Register
             }
+        };
+        ins.set_op_kind(i, kind);
+    }
+    Some(())
+}
+
+/// Operand `i` of kind `k` from `op`, or `None` when the form does not take it.
+fn set_operand(
+    ins: &mut Instruction,
+    i: u32,
+    k: K,
+    op: &Resolved,
+    code: Code,
+    cx: &Ctx<'_>,
+    filled: &mut Filled,
+) -> Option<()> {
+    match &op.kind {
+        RKind::Reg(r) => {
+            if !reg_ok(k, *r) || op.size.is_some_and(|s| r.size() != s as usize) {
+                return None;
+            }
+            ins.set_op_kind(i, OpKind::Register);
+            ins.set_op_register(i, *r);
+        }
+        RKind::Mem(m) => set_memory_operand(ins, Slot { i, k, op }, m, code, cx, filled)?,
+        RKind::Imm(v) => {
+            set_immediate_operand(ins, Slot { i, k, op }, v, code, cx, filled)?;
+            filled.had_imm = true;
+        }
+        RKind::Far(sel, off) => {
+            let o = match k {
+                K::farbr2_2 => 16,
+                K::farbr4_2 => 32,
+                _ => return None,
+            };
+            if op.size.is_some_and(|s| s * 8 != o) {
+                return None;
+            }
+            if o == 16 {
+                ins.set_op_kind(i, OpKind::FarBranch16);
+                ins.set_far_branch16(off.n as u16);
+            } else {
+                ins.set_op_kind(i, OpKind::FarBranch32);
+                ins.set_far_branch32(off.n as u32);
+            }
+            ins.set_far_branch_selector(sel.n as u16);
         }
     }
+    Some(())
+}
+
+/// A memory operand (ModRM memory, or a `moffs` absolute address).
+fn set_memory_operand(
+    ins: &mut Instruction,
+    Slot { i, k, op }: Slot<'_>,
+    m: &RMem,
+    code: Code,
+    cx: &Ctx<'_>,
+    filled: &mut Filled,
+) -> Option<()> {
+    let info = code.op_code();
+    let (osize, ms) = (info.operand_size(), info.memory_size());
+    let moffs = k == K::mem_offs;
+    if !matches!(k, K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::mem) && !moffs {
+        return None;
+    }
+    if moffs
+        && (m.base != Register::None
+            || m.index != Register::None
+            || m.disp_forced.is_some_and(|f| f * 8 < cx.easize))
+    {
+        return None;
+    }
+    let far = is_far_mem(ms);
+    if op.dist == Some(Dist::Far) {
+        if !far || op.size.is_some_and(|s| osize != s * 8) {
+            return None;
+        }
+    } else {
+        if far && matches!(code.mnemonic(), Mnemonic::Jmp | Mnemonic::Call) {
+            return None;
+        }
+        if cx.near_default_mem && op.size.is_none() && osize != 0 && osize != cx.eosize {
+            return None;
+        }
+        if op
+            .size
+            .is_some_and(|s| ms.size() != 0 && ms.size() != s as usize)
+        {
+            return None;
+        }
+        filled.memsize = Some(ms.size());
+    }
+    set_mem(ins, m, cx.easize, moffs, cx.env.no_short);
+    ins.set_op_kind(i, OpKind::Memory);
+    Some(())
+}
+
+/// An immediate operand, or a near or short branch target.
+fn set_immediate_operand(
+    ins: &mut Instruction,
+    slot: Slot<'_>,
+    v: &Value,
+    code: Code,
+    cx: &Ctx<'_>,
+    filled: &mut Filled,
+) -> Option<()> {
+    let Slot { i, k, op } = slot;
+    let n = v.n;
+    let simple = v.is_simple() && !(cx.env.no_short && v.labels);
+    match k {
+        K::imm8 | K::imm8_const_1 => {
+            if op.size.is_some_and(|s| s != 1) {
+                return None;
+            }
+            // The `, 1` forms only for a bare 1 (NASM's `unity`: no size keyword, not strict).
+            if k == K::imm8_const_1
+                && (!((simple && n == 1) || v.just_unknown()) || op.strict || op.size.is_some())
+            {
+                return None;
+            }
+            if filled.had_imm {
+                ins.set_op_kind(i, OpKind::Immediate8_2nd);
+                ins.set_immediate8_2nd(n as u8);
+            } else {
+                ins.set_op_kind(i, OpKind::Immediate8);
+                ins.set_immediate8(n as u8);
+            }
+        }
+        K::imm8sex16 | K::imm8sex32 => {
+            let full = if k == K::imm8sex16 { 2 } else { 4 };
+            match op.size {
+                None | Some(1) => {}
+                Some(s) if s == full && !op.strict => {}
+                _ => return None,
+            }
+            let fits = if k == K::imm8sex16 {
+                sbyte16(n)
+            } else {
+                sbyte32(n)
+            };
+            // Like NASM, a value that is only a forward reference is assumed to fit.
+            if op.size != Some(1) && !(simple && fits) && !v.just_unknown() {
+                return None;
+            }
+            filled.imm8 = true;
+            if k == K::imm8sex16 {
+                ins.set_op_kind(i, OpKind::Immediate8to16);
+                ins.set_immediate8to16(n as i8 as i16);
+            } else {
+                ins.set_op_kind(i, OpKind::Immediate8to32);
+                ins.set_immediate8to32(n as i8 as i32);
+            }
+        }
+        K::imm16 => {
+            if op.size.is_some_and(|s| s != 2) {
+                return None;
+            }
+            ins.set_op_kind(i, OpKind::Immediate16);
+            ins.set_immediate16(n as u16);
+        }
+        K::imm32 => {
+            if op.size.is_some_and(|s| s != 4) {
+                return None;
+            }
+            ins.set_op_kind(i, OpKind::Immediate32);
+            ins.set_immediate32(n as u32);
+        }
+        K::br16_1 | K::br32_1 | K::br16_2 | K::br32_4 => {
+            set_branch_operand(ins, slot, v, code.op_code().operand_size(), cx, filled)?
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A relative branch target: the short form (`br*_1`) or the near one.
+fn set_branch_operand(
+    ins: &mut Instruction,
+    Slot { i, k, op }: Slot<'_>,
+    v: &Value,
+    osize: u32,
+    cx: &Ctx<'_>,
+    filled: &mut Filled,
+) -> Option<()> {
+    let short = matches!(k, K::br16_1 | K::br32_1);
+    if op.dist == Some(Dist::Far) {
+        return None;
+    }
+    // NASM picks the short form by itself only for targets in this
+    // section (labels, `$`); a plain number gets the near form.
+    let absolute = v.reloc == 0 && v.unknown.is_none();
+    if short
+        && op.dist != Some(Dist::Short)
+        && (op.dist == Some(Dist::Near) || cx.env.no_short || (absolute && cx.has_near_branch))
+    {
+        return None;
+    }
+    if !short && op.dist == Some(Dist::Short) {
+        return None;
+    }
+    if op.size.is_some_and(|s| osize != s * 8) {
+        return None;
+    }
+    let target = if v.unknown.is_some() {
+        cx.env.ip
+    } else {
+        v.n as u64
+    };
+    if matches!(k, K::br16_1 | K::br16_2) {
+        ins.set_op_kind(i, OpKind::NearBranch16);
+        ins.set_near_branch16(target as u16);
+    } else {
+        ins.set_op_kind(i, OpKind::NearBranch32);
+        ins.set_near_branch32(target as u32);
+    }
+    filled.is_short = short;
+    if short && absolute {
+        filled.absolute_short = Some((matches!(k, K::br16_1), target));
+    }
+    Some(())
+}
+
+/// The segment override and the LOCK/REP prefixes of the statement.
+fn set_prefixes(ins: &mut Instruction, cx: &Ctx<'_>) {
     if let Some(s) = cx.seg {
         ins.set_segment_prefix(s);
     }
@@ -667,20 +728,31 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
             _ => {}
         }
     }
+}
+
+/// Encodes the filled-in instruction at the current address and ranks the result.
+fn encode_candidate(
+    code: Code,
+    ins: &mut Instruction,
+    cx: &Ctx<'_>,
+    order: u8,
+    filled: &Filled,
+) -> Option<Cand> {
+    let bits = cx.env.bits;
     let ip = if bits == 16 {
         cx.env.ip & 0xFFFF
     } else {
         cx.env.ip & 0xFFFF_FFFF
     };
     let mut enc = Encoder::new(bits);
-    if let Some((is16, target)) = absolute_short {
+    if let Some((is16, target)) = filled.absolute_short {
         // Learn the length with an in-range target, then aim at the truncated one.
         if is16 {
             ins.set_near_branch16(ip as u16);
         } else {
             ins.set_near_branch32(ip as u32);
         }
-        let len = enc.encode(&ins, ip).ok()? as u64;
+        let len = enc.encode(ins, ip).ok()? as u64;
         let _ = enc.take_buffer();
         let next = ip.wrapping_add(len);
         let disp = target.wrapping_sub(next) as i8 as i64 as u64;
@@ -691,27 +763,15 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
             ins.set_near_branch32(aim as u32);
         }
     }
-    let short_failed;
-    let bytes = match enc.encode(&ins, ip) {
-        Ok(_) => {
-            short_failed = false;
-            enc.take_buffer()
-        }
-        Err(_) => {
-            short_failed = is_short;
-            return if short_failed {
-                Some(Cand {
-                    key: (u8::MAX, 0, 0, 0, 0),
-                    bytes: Vec::new(),
-                    memsize,
-                    short_failed,
-                })
-            } else {
-                None
-            };
-        }
-    };
-    let mut bytes = fix_prefixes(code, bytes);
+    if enc.encode(ins, ip).is_err() {
+        return filled.is_short.then_some(Cand {
+            key: (u8::MAX, 0, 0, 0, 0),
+            bytes: Vec::new(),
+            memsize: filled.memsize,
+            short_failed: true,
+        });
+    }
+    let mut bytes = fix_prefixes(code, enc.take_buffer());
     if NO_OSIZE_PREFIX.contains(&code) {
         // NASM writes these without an operand-size prefix whatever the register size.
         let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
@@ -719,12 +779,19 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
             bytes.remove(p);
         }
     }
+    let osize = code.op_code().operand_size();
     let mismatch = (osize != 0 && osize != cx.eosize) as u8;
     Some(Cand {
-        key: (mismatch, bytes.len(), order, (!imm8) as u8, code as u32),
+        key: (
+            mismatch,
+            bytes.len(),
+            order,
+            (!filled.imm8) as u8,
+            code as u32,
+        ),
         bytes,
-        memsize,
-        short_failed,
+        memsize: filled.memsize,
+        short_failed: false,
     })
 }
 

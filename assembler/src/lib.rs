@@ -32,6 +32,7 @@ mod listing;
 mod parser;
 mod preproc;
 mod regs;
+mod source;
 
 pub use diag::{Diagnostic, Errors};
 pub use listing::ListingLine;

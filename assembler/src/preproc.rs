@@ -1,62 +1,13 @@
-//! The preprocessor: `%define`, `%assign`, `%if`/`%ifdef` families and `%include`.
+//! The preprocessor: `%define` and `%assign`, the `%if`/`%ifdef` families, `%include`,
+//! multi-line `%macro`s and `%rep` blocks.
 
-use crate::diag::Loc;
 use crate::expr::{self, Context};
 use crate::lexer;
+use crate::source::{Loc, PLine, SourceFile};
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-
-/// A source file taking part in a run: its name and its lines.
-#[derive(Debug)]
-pub(crate) struct SourceFile {
-    pub name: String,
-    pub text: String,
-    /// Byte offset of the start of each line.
-    pub line_starts: Vec<usize>,
-}
-
-impl SourceFile {
-    fn new(name: &str, text: String) -> Self {
-        let mut line_starts = alloc::vec![0];
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                line_starts.push(i + 1);
-            }
-        }
-        SourceFile {
-            name: name.to_string(),
-            text,
-            line_starts,
-        }
-    }
-
-    /// The text of line `line` (from 1), without its line ending.
-    pub fn line(&self, line: u32) -> &str {
-        let i = line.saturating_sub(1) as usize;
-        let Some(&start) = self.line_starts.get(i) else {
-            return "";
-        };
-        let end = self
-            .line_starts
-            .get(i + 1)
-            .map_or(self.text.len(), |e| e - 1);
-        let s = self.text.get(start..end.max(start)).unwrap_or("");
-        s.strip_suffix('\r').unwrap_or(s)
-    }
-}
-
-/// One line after preprocessing, ready for the parser.
-#[derive(Debug)]
-pub(crate) struct PLine {
-    pub loc: Loc,
-    /// The text with macros expanded and the comment removed.
-    pub text: String,
-    /// For each byte of `text`, the byte offset in the original line it came from
-    /// (`None` when the text is the original line unchanged).
-    pub colmap: Option<Vec<u32>>,
-}
 
 /// A preprocessor error at a line and byte offset in the original text.
 pub(crate) struct PpError {
@@ -112,6 +63,20 @@ struct Macro {
     /// The last parameter takes the rest of the line (`%macro NAME 1+`).
     greedy: bool,
     body: Vec<(Loc, String)>,
+}
+
+/// A directive line, `%name args`, split up.
+struct Directive<'t> {
+    loc: Loc,
+    /// Byte offset of the `%`.
+    lead: usize,
+    /// The name as written.
+    name: &'t str,
+    /// The name in lower case.
+    lower: String,
+    /// The arguments, trimmed, and the byte offset where they start.
+    args: &'t str,
+    args_pos: usize,
 }
 
 struct NoSymbols;
@@ -411,39 +376,10 @@ impl Pp<'_> {
         }
         let mut i = 0;
         while i < lines.len() {
-            // Every line looked at counts, so macros that call themselves or nested
-            // `%rep`s cannot run away even when they produce nothing.
-            self.work += 1;
-            if self.work > self.limits.max_lines.saturating_mul(2) {
-                if !self.halted {
-                    self.halted = true;
-                    self.err(
-                        lines[i].0,
-                        0,
-                        format!(
-                            "preprocessing stopped after {} lines of macro and `%rep' expansion",
-                            self.work - 1
-                        ),
-                    );
-                }
-                return;
-            }
-            if self.out.len() >= self.limits.max_lines {
-                if self.halted {
-                    return;
-                }
-                self.halted = true;
-                self.err(
-                    lines[i].0,
-                    0,
-                    format!(
-                        "source exceeds {} lines after preprocessing",
-                        self.limits.max_lines
-                    ),
-                );
-                return;
-            }
             let (loc, raw) = (lines[i].0, lines[i].1.clone());
+            if !self.count_line(loc) {
+                return;
+            }
             i += 1;
             let text = match lexer::comment_start(&raw) {
                 Some(c) => &raw[..c],
@@ -453,7 +389,7 @@ impl Pp<'_> {
             let lead = text.len() - trimmed.len();
             let active = conds.last().is_none_or(|c| c.active);
             if let Some(rest) = trimmed.strip_prefix('%') {
-                let Some((dname, args)) = split_ident(rest) else {
+                let Some((name, args)) = split_ident(rest) else {
                     if active {
                         self.err(
                             loc,
@@ -463,227 +399,326 @@ impl Pp<'_> {
                     }
                     continue;
                 };
-                let d = dname.to_ascii_lowercase();
-                let args_pos = lead + 1 + dname.len() + (args.len() - args.trim_start().len());
-                let args = args.trim();
-                match d.as_str() {
-                    "if" | "ifdef" | "ifndef" => {
-                        let v = if !active {
-                            false
-                        } else if d == "if" {
-                            self.eval_cond(loc, args_pos, args)
-                        } else {
-                            let name = args.split_whitespace().next().unwrap_or("");
-                            if name.is_empty() {
-                                self.err(loc, args_pos, format!("`%{d}' expects a macro name"));
-                            }
-                            (self.defines.contains_key(name) || self.fdefines.contains_key(name))
-                                == (d == "ifdef")
-                        };
-                        conds.push(Cond {
-                            active: active && v,
-                            taken: v,
-                            outer: active,
-                            else_seen: false,
-                            loc,
-                        });
-                    }
-                    "elif" | "elifdef" | "elifndef" => {
-                        let Some(top) = conds.last() else {
-                            self.err(loc, lead, format!("`%{d}' without `%if'"));
-                            continue;
-                        };
-                        let (outer, taken) = (top.outer, top.taken);
-                        let v = if !outer || taken {
-                            false
-                        } else if d == "elif" {
-                            self.eval_cond(loc, args_pos, args)
-                        } else {
-                            let name = args.split_whitespace().next().unwrap_or("");
-                            (self.defines.contains_key(name) || self.fdefines.contains_key(name))
-                                == (d == "elifdef")
-                        };
-                        if let Some(top) = conds.last_mut() {
-                            top.active = outer && !taken && v;
-                            top.taken |= v;
-                        }
-                    }
-                    "else" => match conds.last_mut() {
-                        Some(top) => {
-                            if top.else_seen {
-                                self.err(loc, lead, "`%else' after `%else'".into());
-                            }
-                            top.else_seen = true;
-                            top.active = top.outer && !top.taken;
-                            top.taken = true;
-                        }
-                        None => self.err(loc, lead, "`%else' without `%if'".into()),
-                    },
-                    "endif" => {
-                        if conds.pop().is_none() {
-                            self.err(loc, lead, "`%endif' without `%if'".into());
-                        }
-                    }
-                    _ if !active => {}
-                    "define" | "xdefine" | "idefine" | "xidefine" => {
-                        let Some((name, body)) = split_ident(args) else {
-                            self.err(loc, args_pos, format!("`%{d}' expects a macro name"));
-                            continue;
-                        };
-                        if let Some(rest) = body.strip_prefix('(') {
-                            let Some(close) = rest.find(')') else {
-                                self.err(
-                                    loc,
-                                    args_pos + name.len(),
-                                    "expecting `)' after the macro parameters".into(),
-                                );
-                                continue;
-                            };
-                            let params: Vec<String> = rest[..close]
-                                .split(',')
-                                .map(|p| p.trim().to_string())
-                                .filter(|p| !p.is_empty())
-                                .collect();
-                            let body = rest[close + 1..].trim().to_string();
-                            self.fdefines.insert(name.to_string(), (params, body));
-                            continue;
-                        }
-                        let mut body = body.trim().to_string();
-                        if d.starts_with('x') {
-                            match self.expand_line(&body) {
-                                Ok((e, _)) => body = e,
-                                Err(m) => {
-                                    self.err(loc, args_pos, m);
-                                    continue;
-                                }
-                            }
-                        }
-                        self.defines.insert(name.to_string(), body);
-                    }
-                    "undef" => {
-                        let name = args.split_whitespace().next().unwrap_or("");
-                        self.defines.remove(name);
-                        self.fdefines.remove(name);
-                    }
-                    "assign" | "iassign" => {
-                        let Some((name, body)) = split_ident(args) else {
-                            self.err(loc, args_pos, "`%assign' expects a macro name".into());
-                            continue;
-                        };
-                        let epos = args_pos + name.len() + (body.len() - body.trim_start().len());
-                        let (expanded, _) = match self.expand_line(body) {
-                            Ok(x) => x,
-                            Err(m) => {
-                                self.err(loc, epos, m);
-                                continue;
-                            }
-                        };
-                        let toks = match lexer::tokenize(&expanded) {
-                            Ok(t) => t,
-                            Err(e) => {
-                                self.err(loc, epos, e.message);
-                                continue;
-                            }
-                        };
-                        let mut p = expr::Parser::new(&toks, "", expanded.len());
-                        match p.expr().and_then(|e| expr::eval(&e, &NoSymbols)) {
-                            Ok(v) if v.unknown.is_none() && p.i == toks.len() => {
-                                self.defines.insert(name.to_string(), format!("{}", v.n));
-                            }
-                            Ok(_) => {
-                                self.err(loc, epos, "`%assign' needs a constant expression".into())
-                            }
-                            Err((_, m)) => self.err(loc, epos, m),
-                        }
-                    }
-                    "include" => self.include_file(loc, args_pos, args),
-                    "error" | "fatal" => self.err(loc, lead, format!("%{d}: {args}")),
-                    "warning" | "line" | "pragma" => {}
-                    "macro" | "imacro" => {
-                        let end = find_end(lines, i, &["macro", "imacro"], &["endmacro", "endm"]);
-                        let Some(end) = end else {
-                            self.err(loc, lead, format!("`%{d}' without `%endmacro'"));
-                            return;
-                        };
-                        self.define_macro(loc, args_pos, args, &lines[i..end]);
-                        i = end + 1;
-                    }
-                    "rep" => {
-                        let Some(end) = find_end(lines, i, &["rep"], &["endrep"]) else {
-                            self.err(loc, lead, "`%rep' without `%endrep'".into());
-                            return;
-                        };
-                        let body = &lines[i..end];
-                        i = end + 1;
-                        let Some(count) = self.eval_number(loc, args_pos, args) else {
-                            continue;
-                        };
-                        if count < 0 {
-                            self.err(loc, args_pos, format!("`%rep' count {count} is negative"));
-                            continue;
-                        }
-                        let room = self.limits.max_lines.saturating_sub(self.out.len()) as u64;
-                        if (count as u64).saturating_mul(body.len().max(1) as u64)
-                            > room.saturating_add(1)
-                        {
-                            self.err(
-                                loc,
-                                args_pos,
-                                format!(
-                                    "`%rep' count {count} exceeds the limit of {} lines",
-                                    self.limits.max_lines
-                                ),
-                            );
-                            continue;
-                        }
-                        for _ in 0..count {
-                            if self.halted {
-                                break;
-                            }
-                            let mut inner = Vec::new();
-                            self.block(body, &mut inner, depth + 1);
-                            for c in inner {
-                                self.err(c.loc, 0, "`%if' without `%endif' inside `%rep'".into());
-                            }
-                        }
-                    }
-                    "endrep" | "endmacro" | "endm" => {
-                        self.err(loc, lead, format!("`%{d}' without a matching start"))
-                    }
-                    "rmacro" | "exitrep" | "exitmacro" | "rotate" => {
-                        self.err(loc, lead, format!("`%{d}' is not supported"))
-                    }
-                    _ => self.err(
-                        loc,
-                        lead,
-                        format!("unknown preprocessor directive `%{dname}'"),
-                    ),
-                }
-                continue;
-            }
-            if !active {
-                continue;
-            }
-            if let Some(expansion) = self
-                .expand_line(text)
-                .ok()
-                .and_then(|(t, _)| self.macro_call(loc, &t))
-            {
-                let mut inner = Vec::new();
-                self.block(&expansion, &mut inner, depth + 1);
-                for c in inner {
-                    self.err(c.loc, 0, "`%if' without `%endif' inside a macro".into());
-                }
-                continue;
-            }
-            match self.expand_line(text) {
-                Ok((t, colmap)) => self.out.push(PLine {
+                let dir = Directive {
                     loc,
-                    text: t,
-                    colmap,
-                }),
-                Err(m) => self.err(loc, lead, m),
+                    lead,
+                    name,
+                    lower: name.to_ascii_lowercase(),
+                    args_pos: lead + 1 + name.len() + (args.len() - args.trim_start().len()),
+                    args: args.trim(),
+                };
+                if Self::is_conditional(&dir.lower) {
+                    self.conditional(&dir, conds, active);
+                } else if active && !self.directive(&dir, lines, &mut i, depth) {
+                    return;
+                }
+                continue;
             }
+            if active {
+                self.text_line(loc, lead, text, depth);
+            }
+        }
+    }
+
+    /// Counts one line looked at against the limits; false (after reporting it once)
+    /// when preprocessing must stop. Every line counts, so macros that call themselves
+    /// or nested `%rep`s cannot run away even when they produce nothing.
+    fn count_line(&mut self, loc: Loc) -> bool {
+        self.work += 1;
+        if self.work > self.limits.max_lines.saturating_mul(2) {
+            if !self.halted {
+                self.halted = true;
+                self.err(
+                    loc,
+                    0,
+                    format!(
+                        "preprocessing stopped after {} lines of macro and `%rep' expansion",
+                        self.work - 1
+                    ),
+                );
+            }
+            return false;
+        }
+        if self.out.len() >= self.limits.max_lines {
+            if !self.halted {
+                self.halted = true;
+                self.err(
+                    loc,
+                    0,
+                    format!(
+                        "source exceeds {} lines after preprocessing",
+                        self.limits.max_lines
+                    ),
+                );
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Whether directive `d` (lower case) opens, continues or closes a conditional.
+    fn is_conditional(d: &str) -> bool {
+        matches!(
+            d,
+            "if" | "ifdef" | "ifndef" | "elif" | "elifdef" | "elifndef" | "else" | "endif"
+        )
+    }
+
+    /// Whether `name` is a defined single-line macro (with or without parameters).
+    fn is_defined(&self, name: &str) -> bool {
+        self.defines.contains_key(name) || self.fdefines.contains_key(name)
+    }
+
+    /// `%if`, `%ifdef`, `%ifndef`, the `%elif` family, `%else` and `%endif`.
+    fn conditional(&mut self, dir: &Directive<'_>, conds: &mut Vec<Cond>, active: bool) {
+        let (loc, lead, d, args) = (dir.loc, dir.lead, dir.lower.as_str(), dir.args);
+        match d {
+            "if" | "ifdef" | "ifndef" => {
+                let v = if !active {
+                    false
+                } else if d == "if" {
+                    self.eval_cond(loc, dir.args_pos, args)
+                } else {
+                    let name = args.split_whitespace().next().unwrap_or("");
+                    if name.is_empty() {
+                        self.err(loc, dir.args_pos, format!("`%{d}' expects a macro name"));
+                    }
+                    self.is_defined(name) == (d == "ifdef")
+                };
+                conds.push(Cond {
+                    active: active && v,
+                    taken: v,
+                    outer: active,
+                    else_seen: false,
+                    loc,
+                });
+            }
+            "elif" | "elifdef" | "elifndef" => {
+                let Some(top) = conds.last() else {
+                    self.err(loc, lead, format!("`%{d}' without `%if'"));
+                    return;
+                };
+                let (outer, taken) = (top.outer, top.taken);
+                let v = if !outer || taken {
+                    false
+                } else if d == "elif" {
+                    self.eval_cond(loc, dir.args_pos, args)
+                } else {
+                    let name = args.split_whitespace().next().unwrap_or("");
+                    self.is_defined(name) == (d == "elifdef")
+                };
+                if let Some(top) = conds.last_mut() {
+                    top.active = outer && !taken && v;
+                    top.taken |= v;
+                }
+            }
+            "else" => match conds.last_mut() {
+                Some(top) => {
+                    if top.else_seen {
+                        self.err(loc, lead, "`%else' after `%else'".into());
+                    }
+                    top.else_seen = true;
+                    top.active = top.outer && !top.taken;
+                    top.taken = true;
+                }
+                None => self.err(loc, lead, "`%else' without `%if'".into()),
+            },
+            _ => {
+                if conds.pop().is_none() {
+                    self.err(loc, lead, "`%endif' without `%if'".into());
+                }
+            }
+        }
+    }
+
+    /// Every other directive, in an active region. `i` is the next line of `lines`;
+    /// `%macro` and `%rep` move it past their bodies. Returns false when the block
+    /// must stop (a body without its end).
+    fn directive(
+        &mut self,
+        dir: &Directive<'_>,
+        lines: &[(Loc, String)],
+        i: &mut usize,
+        depth: usize,
+    ) -> bool {
+        let (loc, lead, d, args) = (dir.loc, dir.lead, dir.lower.as_str(), dir.args);
+        match d {
+            "define" | "xdefine" | "idefine" | "xidefine" => {
+                self.define(loc, dir.args_pos, d, args)
+            }
+            "undef" => {
+                let name = args.split_whitespace().next().unwrap_or("");
+                self.defines.remove(name);
+                self.fdefines.remove(name);
+            }
+            "assign" | "iassign" => self.assign(loc, dir.args_pos, args),
+            "include" => self.include_file(loc, dir.args_pos, args),
+            "error" | "fatal" => self.err(loc, lead, format!("%{d}: {args}")),
+            "warning" | "line" | "pragma" => {}
+            "macro" | "imacro" => {
+                let end = find_end(lines, *i, &["macro", "imacro"], &["endmacro", "endm"]);
+                let Some(end) = end else {
+                    self.err(loc, lead, format!("`%{d}' without `%endmacro'"));
+                    return false;
+                };
+                self.define_macro(loc, dir.args_pos, args, &lines[*i..end]);
+                *i = end + 1;
+            }
+            "rep" => {
+                let Some(end) = find_end(lines, *i, &["rep"], &["endrep"]) else {
+                    self.err(loc, lead, "`%rep' without `%endrep'".into());
+                    return false;
+                };
+                let body = &lines[*i..end];
+                *i = end + 1;
+                self.repeat(loc, dir.args_pos, args, body, depth);
+            }
+            "endrep" | "endmacro" | "endm" => {
+                self.err(loc, lead, format!("`%{d}' without a matching start"))
+            }
+            "rmacro" | "exitrep" | "exitmacro" | "rotate" => {
+                self.err(loc, lead, format!("`%{d}' is not supported"))
+            }
+            _ => self.err(
+                loc,
+                lead,
+                format!("unknown preprocessor directive `%{}'", dir.name),
+            ),
+        }
+        true
+    }
+
+    /// `%define` and its variants (`d`): a single-line macro, with parameters when the
+    /// name is followed by `(`; `%xdefine` and `%xidefine` expand the body at definition.
+    fn define(&mut self, loc: Loc, args_pos: usize, d: &str, args: &str) {
+        let Some((name, body)) = split_ident(args) else {
+            self.err(loc, args_pos, format!("`%{d}' expects a macro name"));
+            return;
+        };
+        if let Some(rest) = body.strip_prefix('(') {
+            let Some(close) = rest.find(')') else {
+                self.err(
+                    loc,
+                    args_pos + name.len(),
+                    "expecting `)' after the macro parameters".into(),
+                );
+                return;
+            };
+            let params: Vec<String> = rest[..close]
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect();
+            let body = rest[close + 1..].trim().to_string();
+            self.fdefines.insert(name.to_string(), (params, body));
+            return;
+        }
+        let mut body = body.trim().to_string();
+        if d.starts_with('x') {
+            match self.expand_line(&body) {
+                Ok((e, _)) => body = e,
+                Err(m) => {
+                    self.err(loc, args_pos, m);
+                    return;
+                }
+            }
+        }
+        self.defines.insert(name.to_string(), body);
+    }
+
+    /// `%assign name expr`: defines `name` as the expression's constant value.
+    fn assign(&mut self, loc: Loc, args_pos: usize, args: &str) {
+        let Some((name, body)) = split_ident(args) else {
+            self.err(loc, args_pos, "`%assign' expects a macro name".into());
+            return;
+        };
+        let epos = args_pos + name.len() + (body.len() - body.trim_start().len());
+        let (expanded, _) = match self.expand_line(body) {
+            Ok(x) => x,
+            Err(m) => {
+                self.err(loc, epos, m);
+                return;
+            }
+        };
+        let toks = match lexer::tokenize(&expanded) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err(loc, epos, e.message);
+                return;
+            }
+        };
+        let mut p = expr::Parser::new(&toks, "", expanded.len());
+        match p.expr().and_then(|e| expr::eval(&e, &NoSymbols)) {
+            Ok(v) if v.unknown.is_none() && p.i == toks.len() => {
+                self.defines.insert(name.to_string(), format!("{}", v.n));
+            }
+            Ok(_) => self.err(loc, epos, "`%assign' needs a constant expression".into()),
+            Err((_, m)) => self.err(loc, epos, m),
+        }
+    }
+
+    /// `%rep count` … `%endrep`: preprocesses `body` `count` times, within the line limit.
+    fn repeat(
+        &mut self,
+        loc: Loc,
+        args_pos: usize,
+        args: &str,
+        body: &[(Loc, String)],
+        depth: usize,
+    ) {
+        let Some(count) = self.eval_number(loc, args_pos, args) else {
+            return;
+        };
+        if count < 0 {
+            self.err(loc, args_pos, format!("`%rep' count {count} is negative"));
+            return;
+        }
+        let room = self.limits.max_lines.saturating_sub(self.out.len()) as u64;
+        if (count as u64).saturating_mul(body.len().max(1) as u64) > room.saturating_add(1) {
+            self.err(
+                loc,
+                args_pos,
+                format!(
+                    "`%rep' count {count} exceeds the limit of {} lines",
+                    self.limits.max_lines
+                ),
+            );
+            return;
+        }
+        for _ in 0..count {
+            if self.halted {
+                break;
+            }
+            let mut inner = Vec::new();
+            self.block(body, &mut inner, depth + 1);
+            for c in inner {
+                self.err(c.loc, 0, "`%if' without `%endif' inside `%rep'".into());
+            }
+        }
+    }
+
+    /// A line that is not a directive: a multi-line macro call is expanded in place,
+    /// anything else goes out with its single-line macros expanded.
+    fn text_line(&mut self, loc: Loc, lead: usize, text: &str, depth: usize) {
+        if let Some(expansion) = self
+            .expand_line(text)
+            .ok()
+            .and_then(|(t, _)| self.macro_call(loc, &t))
+        {
+            let mut inner = Vec::new();
+            self.block(&expansion, &mut inner, depth + 1);
+            for c in inner {
+                self.err(c.loc, 0, "`%if' without `%endif' inside a macro".into());
+            }
+            return;
+        }
+        match self.expand_line(text) {
+            Ok((t, colmap)) => self.out.push(PLine {
+                loc,
+                text: t,
+                colmap,
+            }),
+            Err(m) => self.err(loc, lead, m),
         }
     }
 

@@ -4,18 +4,14 @@
 use emulator_core::vmm::ExitReason;
 use emulator_core::{CpuState, EventKind, FlatEntry, Machine, MachineConfig, StopReason};
 
-use crate::target::{Assembler, Entry, GuestMachine, MachineFactory};
+use crate::target::{Assembler, GuestMachine, MachineFactory};
 
 /// A [`Machine`] under test.
 #[derive(Debug)]
 pub struct CoreMachine(pub Machine);
 
 impl GuestMachine for CoreMachine {
-    fn load_flat(&mut self, addr: u32, image: &[u8], entry: Entry) -> Result<(), String> {
-        let entry = match entry {
-            Entry::Flat32 => FlatEntry::Protected32,
-            Entry::Real16 => FlatEntry::Real16,
-        };
+    fn load_flat(&mut self, addr: u32, image: &[u8], entry: FlatEntry) -> Result<(), String> {
         self.0
             .load_flat(addr, image, entry)
             .map_err(|e| e.to_string())
@@ -68,7 +64,7 @@ impl GuestMachine for CoreMachine {
     }
     fn vm_exits(&self, reason: &str) -> Option<u64> {
         let vmm = self.0.vmm()?;
-        let reason = ExitReason::ALL.into_iter().find(|r| r.name() == reason)?;
+        let reason: ExitReason = reason.parse().ok()?;
         Some(vmm.exits.count(reason))
     }
     fn sensitive_reports(&self) -> Option<Vec<String>> {

@@ -1,9 +1,9 @@
 //! Runs one guest-lab test: builds the machine, places the inputs, runs the image
 //! under the budget and compares what can be observed with what the test expects.
 
-use emulator_core::{Gpr, MachineConfig, StopReason};
+use emulator_core::{FlatEntry, Gpr, MachineConfig, StopReason};
 
-use crate::manifest::{Entry, LabManifest};
+use crate::manifest::LabManifest;
 use crate::paging::{translate, Translation};
 use crate::regs::Reg;
 use crate::spec::{StopExpect, TestSpec};
@@ -124,7 +124,7 @@ fn run_checked(
 ) -> Result<Vec<String>, String> {
     let cfg = MachineConfig {
         ram_mib: t.ram_mib.unwrap_or(lab.machine.ram_mib),
-        mode: t.mode.exec_mode(),
+        mode: t.mode,
         event_capacity: 1024,
         serial_capacity: lab.machine.serial_capacity,
     };
@@ -140,7 +140,7 @@ fn run_checked(
         m.write_phys(mem.addr, &bytes)
             .map_err(|e| format!("test setup: memory at {:#x}: {e}", mem.addr))?;
     }
-    if entry == Entry::Flat32 {
+    if entry == FlatEntry::Protected32 {
         m.cpu_mut().gpr[Gpr::Esp as usize] = STACK_TOP;
     }
     if let Some(n) = t.call {

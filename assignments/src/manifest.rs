@@ -1,5 +1,6 @@
 //! A lab's manifest (`lab.toml`): identity, kind, machine defaults, limits and grading policy.
 
+use emulator_core::FlatEntry;
 use serde::Deserialize;
 
 /// What a student hands in for a lab.
@@ -48,19 +49,6 @@ impl Visibility {
     }
 }
 
-/// How a guest program starts.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Entry {
-    /// 32-bit protected mode at the load address: flat ring-0 segments (the loader's
-    /// GDT: code 0x08, data 0x10), paging off, ESP = 0x90000.
-    #[default]
-    Flat32,
-    /// Real mode at 0:load, like a boot sector; the program switches to protected
-    /// mode itself (under trap-and-emulate, that is when the VMM deprivileges it).
-    Real16,
-}
-
 /// Where a guest submission goes and what machine it runs on, unless a test says otherwise.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,9 +59,13 @@ pub struct MachineDefaults {
     /// Physical address the flat image is loaded at (the source's `org`).
     #[serde(default = "default_load")]
     pub load: u32,
-    /// How the program starts.
-    #[serde(default)]
-    pub entry: Entry,
+    /// How the program starts: `pm32` (the default), 32-bit protected mode at the load
+    /// address with flat ring-0 segments (the loader's GDT: code 0x08, data 0x10), paging
+    /// off, ESP = 0x90000; or `real`, real mode at 0:load like a boot sector, where the
+    /// program switches to protected mode itself (under trap-and-emulate, that is when the
+    /// VMM deprivileges it).
+    #[serde(default = "default_entry")]
+    pub entry: FlatEntry,
     /// Instructions a test may run before it counts as an endless loop.
     #[serde(default = "default_budget")]
     pub budget: u64,
@@ -87,13 +79,16 @@ impl Default for MachineDefaults {
         MachineDefaults {
             ram_mib: default_ram(),
             load: default_load(),
-            entry: Entry::default(),
+            entry: default_entry(),
             budget: default_budget(),
             serial_capacity: default_serial(),
         }
     }
 }
 
+fn default_entry() -> FlatEntry {
+    FlatEntry::Protected32
+}
 fn default_ram() -> u32 {
     4
 }

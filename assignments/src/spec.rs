@@ -5,52 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use emulator_core::{ExecMode, GuestPaging};
+use emulator_core::ExecMode;
 use serde::Deserialize;
-
-/// The VMM mode a test runs the submission under.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// No VMM.
-    #[default]
-    Bare,
-    /// Trap-and-emulate with the guest kernel at ring 1.
-    TrapEmulate,
-    /// Trap-and-emulate with the guest kernel at ring 2.
-    TrapEmulateRing2,
-    /// Hardware-assisted with nested paging.
-    HwAssist,
-    /// Hardware-assisted with shadow paging.
-    HwAssistShadow,
-}
-
-impl Mode {
-    /// The core's execution mode.
-    pub fn exec_mode(self) -> ExecMode {
-        match self {
-            Mode::Bare => ExecMode::Bare,
-            Mode::TrapEmulate => ExecMode::TrapEmulate { guest_ring: 1 },
-            Mode::TrapEmulateRing2 => ExecMode::TrapEmulate { guest_ring: 2 },
-            Mode::HwAssist => ExecMode::HwAssist {
-                paging: GuestPaging::Nested,
-            },
-            Mode::HwAssistShadow => ExecMode::HwAssist {
-                paging: GuestPaging::Shadow,
-            },
-        }
-    }
-    /// The name used in test files and messages.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Mode::Bare => "bare",
-            Mode::TrapEmulate => "trap-emulate",
-            Mode::TrapEmulateRing2 => "trap-emulate-ring2",
-            Mode::HwAssist => "hw-assist",
-            Mode::HwAssistShadow => "hw-assist-shadow",
-        }
-    }
-}
 
 /// Bytes placed in physical memory before the run, or expected there after it.
 /// Exactly one of `text`, `hex`, `bytes`, `dwords` is given.
@@ -278,9 +234,10 @@ pub struct TestSpec {
     /// Points for passing.
     #[serde(default = "one")]
     pub points: f64,
-    /// VMM mode.
+    /// VMM mode, by its name (`bare`, `trap-emulate`, `trap-emulate-ring2`, …; see
+    /// [`ExecMode::name`]).
     #[serde(default)]
-    pub mode: Mode,
+    pub mode: ExecMode,
     /// Guest RAM in MiB (default: the lab's).
     #[serde(default)]
     pub ram_mib: Option<u32>,

@@ -1,14 +1,12 @@
 //! What the harness needs from a machine, as a trait: the core's `Machine` implements
-//! it (see `core_machine`), and the harness's own tests use a scripted double.
+//! it (see `core_machine`); the trait keeps the harness apart from how a machine is built.
 
-use emulator_core::{CpuState, MachineConfig, StopReason};
-
-pub use crate::manifest::Entry;
+use emulator_core::{CpuState, FlatEntry, MachineConfig, StopReason};
 
 /// A machine a test runs a guest submission on.
 pub trait GuestMachine {
     /// Loads a flat image at `addr` and prepares to enter it as `entry` says.
-    fn load_flat(&mut self, addr: u32, image: &[u8], entry: Entry) -> Result<(), String>;
+    fn load_flat(&mut self, addr: u32, image: &[u8], entry: FlatEntry) -> Result<(), String>;
     /// Writes guest-physical memory.
     fn write_phys(&mut self, addr: u32, bytes: &[u8]) -> Result<(), String>;
     /// Reads guest-physical memory without side effects (unmapped reads as 0xFF).

@@ -44,14 +44,14 @@ fn needs_vmm(lab: &LabOnDisk) -> bool {
     lab.visible
         .iter()
         .chain(&lab.hidden)
-        .any(|t| t.mode != assignments::spec::Mode::Bare)
+        .any(|t| t.mode != emulator_core::ExecMode::Bare)
 }
 
 /// Whether the core's machine runs a VMM in `trap-emulate` mode (it reports exits).
 fn vmm_available() -> bool {
     use assignments::target::MachineFactory;
     let cfg = emulator_core::MachineConfig {
-        mode: assignments::spec::Mode::TrapEmulate.exec_mode(),
+        mode: emulator_core::ExecMode::TRAP_EMULATE,
         ..emulator_core::MachineConfig::default()
     };
     CoreFactory
@@ -79,7 +79,7 @@ fn every_reference_scores_full_marks_and_every_starter_less() {
             eprintln!("{id}: the machine runs no VMM: checking the bare-machine tests only");
             let all: Vec<_> = lab.visible.iter().chain(&lab.hidden).collect();
             for (t, spec) in r.tests.iter().zip(all) {
-                if spec.mode == assignments::spec::Mode::Bare {
+                if spec.mode == emulator_core::ExecMode::Bare {
                     assert!(t.passed, "{id}: reference fails {}: {}", t.name, t.output);
                 }
             }

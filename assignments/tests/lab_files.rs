@@ -12,8 +12,9 @@ fn every_lab_loads_with_unique_ids_and_tests() {
         .collect();
     assert!(labs.len() >= 5, "{} labs", labs.len());
     let mut ids: Vec<&str> = labs.iter().map(|l| l.manifest.id.as_str()).collect();
+    ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), labs.len());
+    assert_eq!(ids.len(), labs.len(), "two labs share an id");
     for lab in &labs {
         let id = &lab.manifest.id;
         assert!(!lab.visible.is_empty(), "{id}: no visible tests");

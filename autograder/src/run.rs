@@ -5,8 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args, ValueEnum};
-use emulator_core::{ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason};
+use emulator_core::{
+    ExecMode, FlatEntry, GuestPaging, GuestRing, Machine, MachineConfig, StopReason,
+};
 
 use crate::run_report;
 
@@ -39,9 +42,12 @@ pub struct RunArgs {
     /// A flat binary loaded at physical ADDR (0x… for hex).
     #[arg(long, num_args = 2, value_names = ["ADDR", "FILE"])]
     flat: Option<Vec<String>>,
-    /// How a flat binary starts: real mode at 0:ADDR, or flat 32-bit protected mode.
-    #[arg(long, value_enum, default_value = "real", requires = "flat")]
-    entry: EntryArg,
+    /// How a flat binary starts: real mode at 0:ADDR, or flat 32-bit ring-0 protected
+    /// mode at EIP = ADDR.
+    #[arg(long, default_value = "real", requires = "flat",
+          value_parser = PossibleValuesParser::new(FlatEntry::ALL.map(FlatEntry::name))
+              .try_map(|s| s.parse::<FlatEntry>()))]
+    entry: FlatEntry,
     /// A Multiboot (v1) ELF kernel, loaded as QEMU's -kernel does.
     #[arg(long, value_name = "FILE")]
     multiboot: Option<PathBuf>,
@@ -59,9 +65,12 @@ pub struct RunArgs {
     /// shadow or nested paging statistics and the Popek–Goldberg reports).
     #[arg(long)]
     json: bool,
-    /// Run bare, or under the trap-and-emulate or hardware-assisted VMM.
-    #[arg(long, value_enum, default_value = "bare")]
-    mode: ModeArg,
+    /// Run bare, or under the trap-and-emulate or hardware-assisted VMM (the names lab
+    /// files use; `--paging` and `--guest-ring` adjust the mode).
+    #[arg(long, default_value = "bare",
+          value_parser = PossibleValuesParser::new(ExecMode::ALL.map(ExecMode::name))
+              .try_map(|s| s.parse::<ExecMode>()))]
+    mode: ExecMode,
     /// Memory virtualization under hw-assist (trap-emulate always uses shadow paging).
     #[arg(long, value_enum)]
     paging: Option<PagingArg>,
@@ -70,23 +79,6 @@ pub struct RunArgs {
     /// kernel-mode and a user-mode shadow root).
     #[arg(long, value_name = "RING", value_parser = clap::value_parser!(u8).range(1..=3))]
     guest_ring: Option<u8>,
-}
-
-/// `--entry`.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum EntryArg {
-    /// CS:IP = 0:ADDR in real mode.
-    Real,
-    /// Flat 32-bit ring-0 protected mode at EIP = ADDR.
-    Pm32,
-}
-
-/// `--mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ModeArg {
-    Bare,
-    TrapEmulate,
-    HwAssist,
 }
 
 /// `--paging`.
@@ -116,29 +108,34 @@ fn parse_addr(s: &str) -> Result<u32, String> {
     r.map_err(|_| format!("bad load address {s:?}: expected a number such as 0x7c00"))
 }
 
+/// `--mode` adjusted by `--paging` and `--guest-ring`.
 fn exec_mode(
-    mode: ModeArg,
+    mode: ExecMode,
     paging: Option<PagingArg>,
     guest_ring: Option<u8>,
 ) -> Result<ExecMode, String> {
-    if guest_ring.is_some() && mode != ModeArg::TrapEmulate {
-        return Err("--guest-ring only applies to --mode trap-emulate".into());
-    }
-    match (mode, paging) {
-        (ModeArg::Bare, None) => Ok(ExecMode::Bare),
-        (ModeArg::TrapEmulate, None | Some(PagingArg::Shadow)) => Ok(ExecMode::TrapEmulate {
-            guest_ring: guest_ring.unwrap_or(1),
-        }),
-        (ModeArg::HwAssist, p) => Ok(ExecMode::HwAssist {
-            paging: match p {
-                Some(PagingArg::Shadow) => GuestPaging::Shadow,
-                _ => GuestPaging::Nested,
-            },
-        }),
-        (ModeArg::Bare, Some(_)) => Err("--paging only applies to --mode hw-assist".into()),
-        (ModeArg::TrapEmulate, Some(PagingArg::Nested)) => Err(
+    match (mode, paging, guest_ring) {
+        (m, None, None) => Ok(m),
+        (ExecMode::TrapEmulate { .. }, None | Some(PagingArg::Shadow), ring) => {
+            Ok(ExecMode::TrapEmulate {
+                guest_ring: match ring {
+                    Some(n) => GuestRing::from_number(n)
+                        .ok_or_else(|| format!("--guest-ring {n}: use 1, 2 or 3"))?,
+                    None => GuestRing::default(),
+                },
+            })
+        }
+        (ExecMode::TrapEmulate { .. }, Some(PagingArg::Nested), _) => Err(
             "--mode trap-emulate always uses shadow paging; --paging nested needs hw-assist".into(),
         ),
+        (_, _, Some(_)) => Err("--guest-ring only applies to --mode trap-emulate".into()),
+        (ExecMode::HwAssist { .. }, Some(p), None) => Ok(ExecMode::HwAssist {
+            paging: match p {
+                PagingArg::Shadow => GuestPaging::Shadow,
+                PagingArg::Nested => GuestPaging::Nested,
+            },
+        }),
+        (ExecMode::Bare, Some(_), None) => Err("--paging only applies to --mode hw-assist".into()),
     }
 }
 
@@ -151,14 +148,10 @@ impl RunArgs {
             let [addr, file] = v.as_slice() else {
                 return Err("--flat takes ADDR FILE".into());
             };
-            let entry = match self.entry {
-                EntryArg::Real => FlatEntry::Real16,
-                EntryArg::Pm32 => FlatEntry::Protected32,
-            };
             return Ok(Image::Flat(
                 parse_addr(addr)?,
                 read(Path::new(file))?,
-                entry,
+                self.entry,
             ));
         }
         if let Some(path) = &self.multiboot {
@@ -315,29 +308,26 @@ mod tests {
         assert_eq!(parse_addr("0x7c00"), Ok(0x7c00));
         assert_eq!(parse_addr("4096"), Ok(4096));
         assert!(parse_addr("0xzz").is_err());
-        assert_eq!(exec_mode(ModeArg::Bare, None, None), Ok(ExecMode::Bare));
+        assert_eq!(exec_mode(ExecMode::Bare, None, None), Ok(ExecMode::Bare));
+        let ring3 = ExecMode::TrapEmulate {
+            guest_ring: GuestRing::Ring3,
+        };
+        assert_eq!(exec_mode(ExecMode::TRAP_EMULATE, None, Some(3)), Ok(ring3));
+        assert_eq!(exec_mode(ring3, None, None), Ok(ring3));
+        assert!(exec_mode(ExecMode::TRAP_EMULATE, None, Some(4)).is_err());
+        assert!(exec_mode(ExecMode::HW_ASSIST, None, Some(3)).is_err());
+        let shadow = ExecMode::HwAssist {
+            paging: GuestPaging::Shadow,
+        };
         assert_eq!(
-            exec_mode(ModeArg::TrapEmulate, None, None),
-            Ok(ExecMode::TrapEmulate { guest_ring: 1 })
+            exec_mode(ExecMode::HW_ASSIST, Some(PagingArg::Shadow), None),
+            Ok(shadow)
         );
         assert_eq!(
-            exec_mode(ModeArg::TrapEmulate, None, Some(3)),
-            Ok(ExecMode::TrapEmulate { guest_ring: 3 })
+            exec_mode(shadow, Some(PagingArg::Nested), None),
+            Ok(ExecMode::HW_ASSIST)
         );
-        assert!(exec_mode(ModeArg::HwAssist, None, Some(3)).is_err());
-        assert_eq!(
-            exec_mode(ModeArg::HwAssist, Some(PagingArg::Shadow), None),
-            Ok(ExecMode::HwAssist {
-                paging: GuestPaging::Shadow
-            })
-        );
-        assert_eq!(
-            exec_mode(ModeArg::HwAssist, None, None),
-            Ok(ExecMode::HwAssist {
-                paging: GuestPaging::Nested
-            })
-        );
-        assert!(exec_mode(ModeArg::TrapEmulate, Some(PagingArg::Nested), None).is_err());
-        assert!(exec_mode(ModeArg::Bare, Some(PagingArg::Nested), None).is_err());
+        assert!(exec_mode(ExecMode::TRAP_EMULATE, Some(PagingArg::Nested), None).is_err());
+        assert!(exec_mode(ExecMode::Bare, Some(PagingArg::Nested), None).is_err());
     }
 }

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use emulator_core::{ExecMode, GuestPaging, Machine, MachineConfig};
+use emulator_core::{ExecMode, Machine, MachineConfig};
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -41,12 +41,13 @@ fn main() {
             "--max-insns" => max = args.next().and_then(|v| v.parse().ok()).unwrap_or(max),
             "--general" => general = true,
             "--mode" => {
-                mode = match args.next().as_deref() {
-                    Some("trap-emulate") => ExecMode::TrapEmulate { guest_ring: 1 },
-                    Some("hw-assist") => ExecMode::HwAssist {
-                        paging: GuestPaging::Nested,
-                    },
-                    _ => ExecMode::Bare,
+                let name = args.next().unwrap_or_default();
+                mode = match name.parse() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        eprintln!("bench_rom: {e}");
+                        std::process::exit(2);
+                    }
                 }
             }
             _ => rom = Some(a),

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct Counters {
     /// Instructions retired.
     pub instructions: u64,
+    /// Of those, the instructions the pre-decoded fast tier retired (the rest went
+    /// through the general interpreter).
+    pub fast_instructions: u64,
     /// Exceptions delivered, by vector (0..32).
     pub exceptions: [u64; 32],
     /// Hardware interrupts accepted from the PIC.

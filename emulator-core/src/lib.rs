@@ -21,6 +21,7 @@ pub mod loader;
 pub mod machine;
 pub mod memory;
 pub mod mmu;
+mod named;
 pub mod platform;
 pub mod snapshot;
 pub mod state;
@@ -34,12 +35,12 @@ pub mod alu {
     pub use crate::cpu::alu::*;
 }
 
-pub use config::{ExecMode, GuestPaging, MachineConfig};
+pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig, UnknownMode};
 pub use counters::Counters;
 pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};
-pub use machine::{FlatEntry, Machine};
+pub use machine::{FlatEntry, Machine, UnknownEntry};
 pub use mmu::{PageWalk, PdeView, PteView, TlbEntryView, WalkStep};
 pub use platform::{IoEffect, Platform, PlatformState};
 pub use snapshot::Snapshot;

@@ -6,8 +6,10 @@
 //! HLT with interrupts enabled skips virtual time to the next timer deadline.
 
 use alloc::collections::BTreeSet;
+use alloc::string::String;
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
+use core::fmt;
+use core::str::FromStr;
 
 use crate::config::MachineConfig;
 use crate::counters::Counters;
@@ -35,7 +37,10 @@ enum Between {
 }
 
 /// How a flat binary starts.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+///
+/// Its name ([`FlatEntry::name`], parsed back by [`FromStr`]) is shared by the CLI's
+/// `--entry`, lab files, the lab page's worker protocol and serde.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FlatEntry {
     /// Real mode at CS:IP = 0:addr, like a boot sector (the stack grows down from addr).
     Real16,
@@ -43,6 +48,58 @@ pub enum FlatEntry {
     /// GDT in the last page of RAM and sets ESP just below it.
     Protected32,
 }
+
+impl FlatEntry {
+    /// Both entries.
+    pub const ALL: [FlatEntry; 2] = [FlatEntry::Real16, FlatEntry::Protected32];
+
+    /// The entry's name: `real` or `pm32`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FlatEntry::Real16 => "real",
+            FlatEntry::Protected32 => "pm32",
+        }
+    }
+
+    /// The spelling older lab files use (`real16`, `flat32`), also accepted by [`FromStr`].
+    const fn lab_file_name(self) -> &'static str {
+        match self {
+            FlatEntry::Real16 => "real16",
+            FlatEntry::Protected32 => "flat32",
+        }
+    }
+}
+
+impl fmt::Display for FlatEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is neither `real` nor `pm32`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct UnknownEntry(pub String);
+
+impl fmt::Display for UnknownEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown entry {:?}: expected real or pm32", self.0)
+    }
+}
+
+impl core::error::Error for UnknownEntry {}
+
+impl FromStr for FlatEntry {
+    type Err = UnknownEntry;
+
+    fn from_str(s: &str) -> Result<FlatEntry, UnknownEntry> {
+        FlatEntry::ALL
+            .into_iter()
+            .find(|e| e.name() == s || e.lab_file_name() == s)
+            .ok_or_else(|| UnknownEntry(String::from(s)))
+    }
+}
+
+crate::named::serde_by_name!(FlatEntry);
 
 /// An IA-32 PC-style machine.
 #[derive(Debug)]

@@ -121,9 +121,10 @@ impl Platform {
         })
     }
 
-    /// Resets every device's registers and restarts virtual time at 0 (the CPU's RESET
-    /// clears its time stamp counter too). Console output, pending host input and the
-    /// POST log are kept.
+    /// Resets every device's registers. Virtual time goes on: the machine keeps its
+    /// time stamp counter across a reset and passes it in with the next access, and the
+    /// PIT counts again from when the guest next programs it. Console output, pending
+    /// host input and the POST log are kept.
     pub fn reset(&mut self) {
         self.uart.reset();
         self.pic.reset();

@@ -7,7 +7,8 @@
 //!
 //! The BCD instructions do not exist in 64-bit mode; they run in a 32-bit compatibility
 //! code segment entered with a far return (Linux's user `CS` 0x23). Set
-//! `VMLAB_NO_COMPAT32=1` to skip that part on a kernel without 32-bit support.
+//! `VMLAB_NO_COMPAT32=1` to skip that part on a kernel without 32-bit support. That part
+//! uses Linux's mmap flags and segment selectors and is built on Linux only.
 #![cfg(target_arch = "x86_64")]
 #![allow(unsafe_code)]
 
@@ -169,6 +170,8 @@ macro_rules! host_binary {
         let r: u32 = match $size {
             1 => {
                 let mut x = $a as u8;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x}, {y}"), "pushfq", "pop {f}",
                         x = inout(reg_byte) x, y = in(reg_byte) $b as u8, f = inout(reg) fl);
@@ -177,6 +180,8 @@ macro_rules! host_binary {
             }
             2 => {
                 let mut x = $a as u16;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x:x}, {y:x}"), "pushfq", "pop {f}",
                         x = inout(reg) x, y = in(reg) $b as u16, f = inout(reg) fl);
@@ -185,6 +190,8 @@ macro_rules! host_binary {
             }
             _ => {
                 let mut x = $a as u32;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x:e}, {y:e}"), "pushfq", "pop {f}",
                         x = inout(reg) x, y = in(reg) $b as u32, f = inout(reg) fl);
@@ -202,6 +209,8 @@ macro_rules! host_binary_wide {
         let mut fl: u64 = ($flags & STATUS) as u64 | BASE_EFLAGS;
         let r: u32 = if $size == 2 {
             let mut x = $a as u16;
+            // SAFETY: the asm reads and writes only its declared operands and EFLAGS, and
+            // pops what it pushes.
             unsafe {
                 asm!("push {f}", "popfq", concat!($insn, " {x:x}, {y:x}"), "pushfq", "pop {f}",
                     x = inout(reg) x, y = in(reg) $b as u16, f = inout(reg) fl);
@@ -209,6 +218,8 @@ macro_rules! host_binary_wide {
             x as u32
         } else {
             let mut x = $a as u32;
+            // SAFETY: the asm reads and writes only its declared operands and EFLAGS, and
+            // pops what it pushes.
             unsafe {
                 asm!("push {f}", "popfq", concat!($insn, " {x:e}, {y:e}"), "pushfq", "pop {f}",
                     x = inout(reg) x, y = in(reg) $b as u32, f = inout(reg) fl);
@@ -226,6 +237,8 @@ macro_rules! host_unary {
         let r: u32 = match $size {
             1 => {
                 let mut x = $a as u8;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x}"), "pushfq", "pop {f}",
                         x = inout(reg_byte) x, f = inout(reg) fl);
@@ -234,6 +247,8 @@ macro_rules! host_unary {
             }
             2 => {
                 let mut x = $a as u16;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x:x}"), "pushfq", "pop {f}",
                         x = inout(reg) x, f = inout(reg) fl);
@@ -242,6 +257,8 @@ macro_rules! host_unary {
             }
             _ => {
                 let mut x = $a as u32;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x:e}"), "pushfq", "pop {f}",
                         x = inout(reg) x, f = inout(reg) fl);
@@ -260,6 +277,8 @@ macro_rules! host_shift {
         let r: u32 = match $size {
             1 => {
                 let mut x = $a as u8;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x}, cl"), "pushfq", "pop {f}",
                         x = inout(reg_byte) x, in("cl") $count, f = inout(reg) fl);
@@ -268,6 +287,8 @@ macro_rules! host_shift {
             }
             2 => {
                 let mut x = $a as u16;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x:x}, cl"), "pushfq", "pop {f}",
                         x = inout(reg) x, in("cl") $count, f = inout(reg) fl);
@@ -276,6 +297,8 @@ macro_rules! host_shift {
             }
             _ => {
                 let mut x = $a as u32;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {x:e}, cl"), "pushfq", "pop {f}",
                         x = inout(reg) x, in("cl") $count, f = inout(reg) fl);
@@ -293,6 +316,8 @@ macro_rules! host_double_shift {
         let mut fl: u64 = ($flags & STATUS) as u64 | BASE_EFLAGS;
         let r: u32 = if $size == 2 {
             let mut x = $a as u16;
+            // SAFETY: the asm reads and writes only its declared operands and EFLAGS, and
+            // pops what it pushes.
             unsafe {
                 asm!("push {f}", "popfq", concat!($insn, " {x:x}, {y:x}, cl"), "pushfq", "pop {f}",
                     x = inout(reg) x, y = in(reg) $b as u16, in("cl") $count, f = inout(reg) fl);
@@ -300,6 +325,8 @@ macro_rules! host_double_shift {
             x as u32
         } else {
             let mut x = $a as u32;
+            // SAFETY: the asm reads and writes only its declared operands and EFLAGS, and
+            // pops what it pushes.
             unsafe {
                 asm!("push {f}", "popfq", concat!($insn, " {x:e}, {y:e}, cl"), "pushfq", "pop {f}",
                     x = inout(reg) x, y = in(reg) $b as u32, in("cl") $count, f = inout(reg) fl);
@@ -317,6 +344,8 @@ macro_rules! host_widening_mul {
         let (lo, hi): (u32, u32) = match $size {
             1 => {
                 let mut ax = $a as u16 & 0xff;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {y}"), "pushfq", "pop {f}",
                         inout("ax") ax, y = in(reg_byte) $b as u8, f = inout(reg) fl);
@@ -326,6 +355,8 @@ macro_rules! host_widening_mul {
             2 => {
                 let mut ax = $a as u16;
                 let dx: u16;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {y:x}"), "pushfq", "pop {f}",
                         inout("ax") ax, out("dx") dx, y = in(reg) $b as u16, f = inout(reg) fl);
@@ -335,6 +366,8 @@ macro_rules! host_widening_mul {
             _ => {
                 let mut eax = $a as u32;
                 let edx: u32;
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!("push {f}", "popfq", concat!($insn, " {y:e}"), "pushfq", "pop {f}",
                         inout("eax") eax, out("edx") edx, y = in(reg) $b as u32, f = inout(reg) fl);
@@ -352,6 +385,8 @@ macro_rules! host_divide {
         match $size {
             1 => {
                 let mut ax = (($hi as u16 & 0xff) << 8) | ($lo as u16 & 0xff);
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!(concat!($insn, " {y}"), inout("ax") ax, y = in(reg_byte) $d as u8);
                 }
@@ -359,6 +394,8 @@ macro_rules! host_divide {
             }
             2 => {
                 let (mut ax, mut dx) = ($lo as u16, $hi as u16);
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!(concat!($insn, " {y:x}"), inout("ax") ax, inout("dx") dx, y = in(reg) $d as u16);
                 }
@@ -366,6 +403,8 @@ macro_rules! host_divide {
             }
             _ => {
                 let (mut eax, mut edx) = ($lo as u32, $hi as u32);
+                // SAFETY: the asm reads and writes only its declared operands and EFLAGS,
+                // and pops what it pushes.
                 unsafe {
                     asm!(concat!($insn, " {y:e}"), inout("eax") eax, inout("edx") edx, y = in(reg) $d as u32);
                 }
@@ -866,6 +905,8 @@ fn condition_codes_match_the_host() {
         let f = Flags::from_eflags(fl);
         let mut host = [0u8; 16];
         let flags_in = fl as u64 | BASE_EFLAGS;
+        // SAFETY: the SETcc stores write bytes 0 to 15 through `p`, which points to the
+        // 16-byte `host`.
         unsafe {
             asm!(
                 "push {f}", "popfq",
@@ -1077,6 +1118,7 @@ fn chains_of_lazy_operations() {
 // ---------------------------------------------------------------------------------
 // BCD instructions, which only exist outside 64-bit mode.
 
+#[cfg(target_os = "linux")]
 mod compat32 {
     //! Runs one BCD instruction in a 32-bit compatibility-mode code segment.
     //!
@@ -1128,6 +1170,8 @@ mod compat32 {
     impl Compat32 {
         /// Maps and fills the pages; `None` when the mapping fails.
         pub fn new() -> Option<Compat32> {
+            // SAFETY: a new anonymous private mapping aliases no Rust memory; failure is
+            // checked below.
             let p = unsafe {
                 mmap(
                     core::ptr::null_mut(),
@@ -1167,6 +1211,8 @@ mod compat32 {
             stub.extend_from_slice(&[0xff, 0x25]);
             stub.extend_from_slice(&((SAVE + 8 - (STUB64 + 13)) as u32).to_le_bytes());
             code[STUB64..STUB64 + stub.len()].copy_from_slice(&stub);
+            // SAFETY: `page` is a fresh writable mapping of LEN bytes and `code` is
+            // shorter than LEN.
             unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), page, code.len()) };
             Some(Compat32 { page })
         }
@@ -1176,11 +1222,16 @@ mod compat32 {
         pub fn run(&mut self, op: Op, base: u8, ax: u16, flags: u32) -> (u16, u32) {
             let slot = op as usize * 16;
             if matches!(op, Op::Aam | Op::Aad) {
+                // SAFETY: byte slot + 3 (the AAM/AAD immediate) lies inside the mapping
+                // `page` owns.
                 unsafe { self.page.add(slot + 3).write_volatile(base) };
             }
             let mut eax = ax as u32;
             let mut ecx = (flags & super::STATUS) | super::BASE_EFLAGS as u32;
             let page = self.page as u64;
+            // SAFETY: the slot at `target`, written by `new`, runs one BCD instruction on
+            // EAX and ECX in 32-bit mode and far-returns to the stub, which restores RSP
+            // from `save` and jumps to `2:`; every register it may change is declared.
             unsafe {
                 asm!(
                     "lea {t}, [rip + 2f]",
@@ -1208,11 +1259,14 @@ mod compat32 {
 
     impl Drop for Compat32 {
         fn drop(&mut self) {
+            // SAFETY: `page` is the LEN-byte mapping from `new`, and nothing uses it after
+            // drop.
             unsafe { munmap(self.page as *mut c_void, LEN) };
         }
     }
 }
 
+#[cfg(target_os = "linux")]
 fn compat32() -> Option<compat32::Compat32> {
     if std::env::var_os("VMLAB_NO_COMPAT32").is_some() {
         eprintln!("VMLAB_NO_COMPAT32 set: BCD instructions not compared with the host");
@@ -1222,6 +1276,7 @@ fn compat32() -> Option<compat32::Compat32> {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn bcd_adjustments() {
     use compat32::Op;
     let Some(mut host) = compat32() else { return };

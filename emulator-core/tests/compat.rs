@@ -7,7 +7,7 @@ use emulator_core::{FlatEntry, Machine, MachineConfig, StopReason};
 
 #[test]
 fn corner_cases_pass() {
-    let bin = common::nasm("emulator-core/tests/asm/compat.asm", &[]);
+    let bin = common::assemble("emulator-core/tests/asm/compat.asm", &[]);
     let mut m = Machine::new(MachineConfig::default()).unwrap();
     m.load_flat(0x1000, &bin, FlatEntry::Protected32).unwrap();
     let stop = m.run(1_000_000);

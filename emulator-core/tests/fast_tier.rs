@@ -12,6 +12,8 @@ use emulator_core::{ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, St
 struct Outcome {
     stops: Vec<StopReason>,
     icount: u64,
+    /// Instructions the fast tier retired.
+    fast: u64,
     serial: String,
     post: Vec<(u16, u32, u64)>,
     snapshot: emulator_core::Snapshot,
@@ -48,6 +50,7 @@ fn run_both(
         Outcome {
             stops,
             icount: m.icount(),
+            fast: m.counters().fast_instructions,
             serial: String::from_utf8_lossy(&m.serial_output()).into_owned(),
             post: m
                 .post_writes()
@@ -60,7 +63,18 @@ fn run_both(
     (run(true), run(false))
 }
 
-fn assert_same(what: &str, fast: &Outcome, general: &Outcome) {
+/// Asserts that both runs ended alike, that the general run retired nothing in the fast
+/// tier, and that the fast tier retired at least `min_fast_share` of the fast run's
+/// instructions (a differential test of a tier that never runs proves nothing).
+fn assert_same(what: &str, fast: &Outcome, general: &Outcome, min_fast_share: f64) {
+    assert_eq!(general.fast, 0, "{what}: the fast tier ran while off");
+    assert!(
+        fast.fast as f64 >= min_fast_share * fast.icount as f64,
+        "{what}: the fast tier retired {} of {} instructions, under {:.0}%",
+        fast.fast,
+        fast.icount,
+        min_fast_share * 100.0
+    );
     assert_eq!(fast.icount, general.icount, "{what}: instruction count");
     assert_eq!(fast.stops, general.stops, "{what}: stop reasons");
     assert_eq!(fast.serial, general.serial, "{what}: serial output");
@@ -81,7 +95,7 @@ fn assert_same(what: &str, fast: &Outcome, general: &Outcome) {
 }
 
 fn rom(src: &str, defines: &[&str]) -> impl Fn(&mut Machine) {
-    let image = common::nasm(src, defines);
+    let image = common::assemble(src, defines);
     move |m: &mut Machine| m.load_rom(&image).unwrap()
 }
 
@@ -95,7 +109,7 @@ fn mix_benchmark_is_identical_with_and_without_the_fast_tier() {
         u64::MAX,
     );
     assert_eq!(f.serial, "f46fd717\n");
-    assert_same("mix.asm", &f, &g);
+    assert_same("mix.asm", &f, &g, 0.99);
     assert_eq!(f.stops.last(), Some(&StopReason::Halted));
 }
 
@@ -108,7 +122,7 @@ fn mix_benchmark_in_uneven_slices_is_identical() {
         &[1, 7, 1000, 3, 12345, 2],
         u64::MAX,
     );
-    assert_same("mix.asm in slices", &f, &g);
+    assert_same("mix.asm in slices", &f, &g, 0.99);
     assert_eq!(f.stops.last(), Some(&StopReason::Halted));
 }
 
@@ -126,7 +140,9 @@ fn cpu_test_rom_is_identical_with_and_without_the_fast_tier() {
         "{}",
         f.serial
     );
-    assert_same("cputest.asm", &f, &g);
+    // The CPU test ROM runs in real mode or with changing segments, where the tier
+    // stays off; it checks that the tier does not take over where it must not.
+    assert_same("cputest.asm", &f, &g, 0.0);
 }
 
 #[test]
@@ -143,7 +159,7 @@ fn teaching_kernel_is_identical_with_and_without_the_fast_tier() {
         "{}",
         f.serial
     );
-    assert_same("kernel.asm", &f, &g);
+    assert_same("kernel.asm", &f, &g, 0.95);
 }
 
 /// Flat 32-bit code that rewrites an immediate in its own loop body (self-modifying
@@ -175,7 +191,7 @@ fn self_modifying_code_is_seen_by_the_fast_tier() {
         m.load_flat(0x1000, &code, FlatEntry::Protected32).unwrap();
     };
     let (f, g) = run_both(1, ExecMode::Bare, &load, &[u64::MAX], 1_000_000);
-    assert_same("self-modifying loop", &f, &g);
+    assert_same("self-modifying loop", &f, &g, 0.75);
     // EBX = 0 + 1 + ... + 49.
     assert_eq!(f.snapshot.cpu().gpr[3], 49 * 50 / 2);
 }
@@ -183,7 +199,7 @@ fn self_modifying_code_is_seen_by_the_fast_tier() {
 #[test]
 fn teaching_kernel_under_each_vmm_is_identical_with_and_without_the_fast_tier() {
     for mode in [
-        ExecMode::TrapEmulate { guest_ring: 1 },
+        ExecMode::TRAP_EMULATE,
         ExecMode::HwAssist {
             paging: GuestPaging::Nested,
         },
@@ -200,10 +216,10 @@ fn teaching_kernel_under_each_vmm_is_identical_with_and_without_the_fast_tier() 
         );
         assert!(
             f.serial.contains("process B line 3 from ring 3"),
-            "{mode:?}: {}",
+            "{mode}: {}",
             f.serial
         );
-        assert_same(&format!("kernel.asm under {mode:?}"), &f, &g);
+        assert_same(&format!("kernel.asm under {mode}"), &f, &g, 0.95);
     }
 }
 
@@ -252,7 +268,12 @@ fn fused_compare_and_branch_at_page_edges_is_identical() {
     };
     for slices in [&[1u64, 2, 3][..], &[u64::MAX][..]] {
         let (f, g) = run_both(1, ExecMode::Bare, &load, slices, 1_000_000);
-        assert_same(&format!("page-edge loops in slices {slices:?}"), &f, &g);
+        assert_same(
+            &format!("page-edge loops in slices {slices:?}"),
+            &f,
+            &g,
+            0.55,
+        );
         assert_eq!(f.stops.last(), Some(&StopReason::Halted));
         // EBX = (1 + ... + 200) + (1 + ... + 100) + one per call.
         assert_eq!(f.snapshot.cpu().gpr[3], 20_100 + 5_050 + 3);
@@ -266,13 +287,13 @@ fn fused_compare_and_branch_at_page_edges_is_identical() {
 /// which takes the ordinary path), in slices that end the budget at every position.
 #[test]
 fn jcc_over_one_instruction_is_identical() {
-    let image = common::nasm("emulator-core/tests/asm/skip.asm", &[]);
+    let image = common::assemble("emulator-core/tests/asm/skip.asm", &[]);
     let load = move |m: &mut Machine| {
         m.load_flat(0x1000, &image, FlatEntry::Protected32).unwrap();
     };
     for slices in [&[1u64, 2, 3, 4][..], &[2, 3][..], &[u64::MAX][..]] {
         let (f, g) = run_both(1, ExecMode::Bare, &load, slices, 1_000_000);
-        assert_same(&format!("skip.asm in slices {slices:?}"), &f, &g);
+        assert_same(&format!("skip.asm in slices {slices:?}"), &f, &g, 0.6);
         assert_eq!(f.stops.last(), Some(&StopReason::Halted));
         assert!(
             f.icount > 500 * 30,

@@ -6,7 +6,7 @@ mod common;
 use emulator_core::{Machine, MachineConfig, StopReason};
 
 fn run_rom(src: &str, ram_mib: u32, budget: u64) -> (StopReason, String, Machine) {
-    let rom = common::nasm(src, &[]);
+    let rom = common::assemble(src, &[]);
     let mut m = Machine::new(MachineConfig {
         ram_mib,
         ..MachineConfig::default()
@@ -31,7 +31,7 @@ fn teaching_kernel_runs_both_processes() {
 
 #[test]
 fn multiboot_kernel_gets_magic_info_and_command_line() {
-    let kernel = common::nasm("emulator-core/tests/asm/multiboot.asm", &[]);
+    let kernel = common::assemble("emulator-core/tests/asm/multiboot.asm", &[]);
     let mut m = Machine::new(MachineConfig::default()).unwrap();
     // Garbage where the BSS goes: the loader must clear it.
     m.write_phys(0x100000 + kernel.len() as u32, &[0xaa; 64])

@@ -7,18 +7,24 @@ use emulator_core::{Machine, MachineConfig, StopReason};
 
 #[test]
 fn mix_prints_checksum_and_halts() {
-    let rom = common::nasm("guests/bench/mix.asm", &["ITER=10"]);
+    let rom = common::assemble("guests/bench/mix.asm", &["ITER=10"]);
     let mut m = Machine::new(MachineConfig::default()).unwrap();
     m.load_rom(&rom).unwrap();
     let stop = m.run(50_000_000);
     assert_eq!(stop, StopReason::Halted);
     assert_eq!(String::from_utf8_lossy(&m.serial_output()), "f46fd717\n");
     assert!(m.icount() > 3_000_000, "ran {} instructions", m.icount());
+    let fast = m.counters().fast_instructions;
+    assert!(
+        fast as f64 > 0.99 * m.icount() as f64,
+        "the fast tier retired only {fast} of {} instructions",
+        m.icount()
+    );
 }
 
 #[test]
 fn mix_snapshot_mid_run_continues_bit_exactly() {
-    let rom = common::nasm("guests/bench/mix.asm", &["ITER=2"]);
+    let rom = common::assemble("guests/bench/mix.asm", &["ITER=2"]);
     let mut m = Machine::new(MachineConfig::default()).unwrap();
     m.load_rom(&rom).unwrap();
     m.run(123_457);

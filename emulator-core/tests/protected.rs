@@ -15,7 +15,7 @@ fn read_u32(m: &Machine, addr: u32) -> u32 {
 
 #[test]
 fn rings_gates_and_faults() {
-    let bin = common::nasm("emulator-core/tests/asm/protected.asm", &[]);
+    let bin = common::assemble("emulator-core/tests/asm/protected.asm", &[]);
     let mut m = Machine::new(MachineConfig::default()).unwrap();
     m.load_flat(0x1000, &bin, FlatEntry::Protected32).unwrap();
     let stop = m.run(1_000_000);

@@ -10,7 +10,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use emulator_core::{ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason};
+use emulator_core::{
+    ExecMode, FlatEntry, GuestPaging, GuestRing, Machine, MachineConfig, StopReason,
+};
 
 const DEFAULT_ITERS: u64 = 150;
 const BUDGET: u64 = 400;
@@ -170,8 +172,10 @@ fn random_streams_never_panic_under_any_vmm() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_ITERS);
     let modes = [
-        ExecMode::TrapEmulate { guest_ring: 1 },
-        ExecMode::TrapEmulate { guest_ring: 3 },
+        ExecMode::TRAP_EMULATE,
+        ExecMode::TrapEmulate {
+            guest_ring: GuestRing::Ring3,
+        },
         ExecMode::HwAssist {
             paging: GuestPaging::Nested,
         },

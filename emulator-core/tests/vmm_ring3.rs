@@ -6,11 +6,13 @@
 use std::path::PathBuf;
 
 use emulator_core::vmm::{ExitReason, Vmm};
-use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, StopReason};
+use emulator_core::{ExecMode, FlatEntry, GuestRing, Machine, MachineConfig, StopReason};
 
 const BARE: ExecMode = ExecMode::Bare;
-const RING1: ExecMode = ExecMode::TrapEmulate { guest_ring: 1 };
-const RING3: ExecMode = ExecMode::TrapEmulate { guest_ring: 3 };
+const RING1: ExecMode = ExecMode::TRAP_EMULATE;
+const RING3: ExecMode = ExecMode::TrapEmulate {
+    guest_ring: GuestRing::Ring3,
+};
 
 fn assemble(path: &str) -> Vec<u8> {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

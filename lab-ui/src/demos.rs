@@ -1,6 +1,8 @@
 //! Lecture demos: a guest, a mode and narrated steps, each step with an optional action.
 
-use crate::protocol::{Mode, Space};
+use emulator_core::ExecMode;
+
+use crate::protocol::Space;
 
 /// What a demo step does when the lecturer arrives at it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -44,7 +46,7 @@ pub struct Demo {
     /// The guest's assembly source.
     pub source: &'static str,
     /// The mode it runs in.
-    pub mode: Mode,
+    pub mode: ExecMode,
     /// The narration.
     pub steps: &'static [DemoStep],
 }
@@ -65,7 +67,7 @@ pub const DEMOS: &[Demo] = &[
         id: "fetch-decode-execute",
         title: "Fetch, decode, execute",
         source: include_str!("../demos/fetch.asm"),
-        mode: Mode::Bare,
+        mode: ExecMode::Bare,
         steps: &[
             step("The machine at rest", "EIP points at the first instruction, highlighted in the disassembly. The source line it came from is shown beside it.", Look),
             step("Fetch and execute", "One step: the CPU fetches the bytes at CS:EIP, decodes MOV ESP and executes it. ESP changes (highlighted) and EIP moves past the instruction.", Step(1)),
@@ -79,7 +81,7 @@ pub const DEMOS: &[Demo] = &[
         id: "page-walk",
         title: "A page walk and the TLB",
         source: include_str!("../demos/pagewalk.asm"),
-        mode: Mode::Bare,
+        mode: ExecMode::Bare,
         steps: &[
             step("Building the tables", "The guest fills a page table that identity-maps the first 4 MiB, then points PDE 0 and PDE 1 at tables. Paging is still off.", RunToLabel("tables_ready")),
             step("CR3 and CR0.PG", "MOV CR3 loads the page directory; setting CR0.PG turns paging on. The page-table panel now shows the tree from CR3.", RunToLabel("paging_on")),
@@ -93,7 +95,7 @@ pub const DEMOS: &[Demo] = &[
         id: "trap-emulate",
         title: "Trap-and-emulate of privileged instructions",
         source: include_str!("../demos/privileged.asm"),
-        mode: Mode::TrapEmulate,
+        mode: ExecMode::TRAP_EMULATE,
         steps: &[
             step("A deprivileged kernel", "The guest kernel believes it runs at ring 0; the VMM runs it at ring 1. Look at CPL in the registers.", Look),
             step("CLI traps", "CLI at ring 1 with IOPL 0 raises #GP. The VMM catches it as a VM exit, emulates CLI on the virtual CPU (virtual IF = 0) and resumes after it.", RunToTrap),
@@ -106,7 +108,7 @@ pub const DEMOS: &[Demo] = &[
         id: "popf",
         title: "POPF: the Popek-Goldberg failure",
         source: include_str!("../demos/popf.asm"),
-        mode: Mode::TrapEmulate,
+        mode: ExecMode::TRAP_EMULATE,
         steps: &[
             step("The plan", "The kernel disables interrupts, then uses POPF to set IF again. On a real CPU at ring 0 that works.", RunToLabel("popf_here")),
             step("POPF at ring 1", "At ring 1 with IOPL 0, POPF does not fault: it silently leaves IF unchanged. The VMM never sees it. Look at IF before and after.", Step(1)),
@@ -118,7 +120,7 @@ pub const DEMOS: &[Demo] = &[
         id: "shadow-paging",
         title: "Shadow paging: hidden and true faults",
         source: include_str!("../demos/shadow.asm"),
-        mode: Mode::TrapEmulate,
+        mode: ExecMode::TRAP_EMULATE,
         steps: &[
             step("Guest tables", "The guest builds its tables and an IDT with a page-fault handler, then loads CR3 (an exit: the VMM switches to a shadow) and turns paging on.", RunToLabel("paging_on")),
             step("Two trees", "Left: the guest's tables (guest-virtual to guest-physical). Right: the VMM's shadow tables, which the MMU really uses. The shadow fills in lazily.", Look),
@@ -131,7 +133,7 @@ pub const DEMOS: &[Demo] = &[
         id: "nested-paging",
         title: "Nested paging: the two-dimensional walk",
         source: include_str!("../demos/pagewalk.asm"),
-        mode: Mode::HwAssist,
+        mode: ExecMode::HW_ASSIST,
         steps: &[
             step("Hardware assist", "The same paging guest, now at ring 0 in non-root mode. Its CR3 writes need not exit: the nested table maps guest-physical to host-physical.", RunToLabel("paging_on")),
             step("Two dimensions", "Every guest table entry is itself at a guest-physical address that the nested table must translate: up to 3 nested walks for one 2-level guest walk.", Translate(0x0040_0000)),
@@ -142,7 +144,7 @@ pub const DEMOS: &[Demo] = &[
         id: "side-by-side",
         title: "One guest bare and virtualized",
         source: include_str!("../demos/privileged.asm"),
-        mode: Mode::Bare,
+        mode: ExecMode::Bare,
         steps: &[
             step("Bare", "The privileged-instruction guest on the bare machine: no VMM, no exits.", Run),
             step("Side by side", "The same guest in all three modes. Same output; the exits and their cost are the overhead of virtualization.", Compare),

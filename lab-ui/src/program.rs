@@ -1,6 +1,8 @@
 //! An assembled program as the page keeps it: image, entry, source map, symbols, errors.
 
-use crate::protocol::{Command, Entry, Mode};
+use emulator_core::{ExecMode, FlatEntry};
+
+use crate::protocol::Command;
 
 /// An assembler diagnostic, placed on its source line.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -21,7 +23,7 @@ pub struct Program {
     /// Its load address.
     pub origin: u32,
     /// Real mode (`bits 16`) or flat protected mode.
-    pub entry: Option<Entry>,
+    pub entry: Option<FlatEntry>,
     /// `(first address, end address, 1-based source line)`, sorted by address.
     pub lines: Vec<(u32, u32, usize)>,
     /// Labels and their addresses.
@@ -61,18 +63,18 @@ impl Program {
     }
 
     /// The command that loads this program in `mode`.
-    pub fn load_command(&self, mode: Mode) -> Command {
+    pub fn load_command(&self, mode: ExecMode) -> Command {
         Command::Load {
             image: self.image.clone(),
             origin: self.origin,
-            entry: self.entry.unwrap_or(Entry::Protected32),
+            entry: self.entry.unwrap_or(FlatEntry::Protected32),
             mode,
         }
     }
 }
 
 /// `bits 16` before any code means a real-mode (boot-sector style) program.
-pub fn entry_for(source: &str) -> Entry {
+pub fn entry_for(source: &str) -> FlatEntry {
     for line in source.lines() {
         let code = line
             .split(';')
@@ -85,12 +87,12 @@ pub fn entry_for(source: &str) -> Entry {
         }
         let words: Vec<&str> = code.split_whitespace().collect();
         match words.as_slice() {
-            ["bits", "16"] | ["[bits", "16]"] => return Entry::Real16,
-            ["bits", "32"] | ["[bits", "32]"] => return Entry::Protected32,
+            ["bits", "16"] | ["[bits", "16]"] => return FlatEntry::Real16,
+            ["bits", "32"] | ["[bits", "32]"] => return FlatEntry::Protected32,
             _ => {}
         }
     }
-    Entry::Protected32
+    FlatEntry::Protected32
 }
 
 #[cfg(test)]
@@ -114,8 +116,11 @@ mod tests {
 
     #[test]
     fn bits_directive_picks_the_entry() {
-        assert_eq!(entry_for("; boot\n  BITS 16\norg 0x7c00"), Entry::Real16);
-        assert_eq!(entry_for("[bits 32]\n"), Entry::Protected32);
-        assert_eq!(entry_for("mov eax, 1"), Entry::Protected32);
+        assert_eq!(
+            entry_for("; boot\n  BITS 16\norg 0x7c00"),
+            FlatEntry::Real16
+        );
+        assert_eq!(entry_for("[bits 32]\n"), FlatEntry::Protected32);
+        assert_eq!(entry_for("mov eax, 1"), FlatEntry::Protected32);
     }
 }

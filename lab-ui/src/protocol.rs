@@ -3,59 +3,12 @@
 //! Everything the page draws arrives as a [`View`]: plain data taken from the
 //! machine through its side-effect-free probes, so drawing never changes the guest.
 
-use emulator_core::CpuState;
+use emulator_core::{CpuState, ExecMode, FlatEntry};
 use serde::{Deserialize, Serialize};
 
-/// Where a program is started after loading.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub enum Entry {
-    /// Real mode, CS:IP = 0:origin (boot-sector style).
-    Real16,
-    /// Flat 32-bit protected mode, ring 0, paging off.
-    Protected32,
-}
-
-/// The execution mode the page offers in its mode switch.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-pub enum Mode {
-    /// No VMM.
-    #[default]
-    Bare,
-    /// Trap-and-emulate with shadow paging (guest kernel at ring 1).
-    TrapEmulate,
-    /// Hardware-assisted with nested paging.
-    HwAssist,
-}
-
-impl Mode {
-    /// All modes, in the order of the mode switch.
-    pub const ALL: [Mode; 3] = [Mode::Bare, Mode::TrapEmulate, Mode::HwAssist];
-
-    /// The CLI spelling (`bare`, `trap-emulate`, `hw-assist`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Mode::Bare => "bare",
-            Mode::TrapEmulate => "trap-emulate",
-            Mode::HwAssist => "hw-assist",
-        }
-    }
-
-    /// Parses the CLI spelling.
-    pub fn from_name(s: &str) -> Option<Mode> {
-        Mode::ALL.into_iter().find(|m| m.name() == s)
-    }
-
-    /// The core's execution mode for this choice.
-    pub fn exec_mode(self) -> emulator_core::ExecMode {
-        match self {
-            Mode::Bare => emulator_core::ExecMode::Bare,
-            Mode::TrapEmulate => emulator_core::ExecMode::TrapEmulate { guest_ring: 1 },
-            Mode::HwAssist => emulator_core::ExecMode::HwAssist {
-                paging: emulator_core::GuestPaging::Nested,
-            },
-        }
-    }
-}
+/// The execution modes the page offers in its mode switch, in its order.
+pub const MODE_SWITCH: [ExecMode; 3] =
+    [ExecMode::Bare, ExecMode::TRAP_EMULATE, ExecMode::HW_ASSIST];
 
 /// How fast "run" goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -119,12 +72,12 @@ pub enum Command {
         /// Where it goes (physical = linear).
         origin: u32,
         /// How it starts.
-        entry: Entry,
+        entry: FlatEntry,
         /// Bare or under a VMM.
-        mode: Mode,
+        mode: ExecMode,
     },
     /// Reloads the current program in another mode.
-    SetMode(Mode),
+    SetMode(ExecMode),
     /// Reloads the current program (breakpoints are kept).
     Reset,
     /// One instruction.
@@ -201,7 +154,7 @@ pub struct TestResult {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct ModeRun {
     /// The mode.
-    pub mode: Mode,
+    pub mode: ExecMode,
     /// Why the run stopped.
     pub stop: String,
     /// Instructions retired.
@@ -321,7 +274,7 @@ pub struct View {
     /// Instructions retired.
     pub icount: u64,
     /// The mode the machine runs in.
-    pub mode: Mode,
+    pub mode: ExecMode,
     /// A run is in progress.
     pub running: bool,
     /// Why the machine last stopped (`stepped`, `breakpoint`, `halted`…).
@@ -391,20 +344,12 @@ mod tests {
     }
 
     #[test]
-    fn mode_names_round_trip() {
-        for m in Mode::ALL {
-            assert_eq!(Mode::from_name(m.name()), Some(m));
-        }
-        assert_eq!(Mode::from_name("fast"), None);
-    }
-
-    #[test]
     fn commands_survive_the_worker_codec() {
         let c = Command::Load {
             image: vec![0x90, 0xf4],
             origin: 0x7c00,
-            entry: Entry::Real16,
-            mode: Mode::TrapEmulate,
+            entry: FlatEntry::Real16,
+            mode: ExecMode::TRAP_EMULATE,
         };
         let json = serde_json::to_string(&c).expect("serializes");
         let back: Command = serde_json::from_str(&json).expect("deserializes");

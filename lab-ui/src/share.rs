@@ -1,6 +1,6 @@
 //! Share links: the program (deflated, base64url) and the demo, lab and mode in the URL hash.
 
-use crate::protocol::Mode;
+use emulator_core::ExecMode;
 
 /// What a share link carries.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -14,7 +14,7 @@ pub struct Shared {
     /// A lab's id.
     pub lab: Option<String>,
     /// The execution mode.
-    pub mode: Option<Mode>,
+    pub mode: Option<ExecMode>,
 }
 
 impl Shared {
@@ -60,8 +60,9 @@ impl Shared {
                 }
                 "mode" => {
                     out.mode = Some(
-                        Mode::from_name(value)
-                            .ok_or_else(|| format!("share link: unknown mode `{value}`"))?,
+                        value
+                            .parse::<ExecMode>()
+                            .map_err(|e| format!("share link: {e}"))?,
                     )
                 }
                 "p" => {
@@ -159,7 +160,7 @@ mod tests {
             demo: Some("page-walk".into()),
             step: Some(3),
             lab: None,
-            mode: Some(Mode::HwAssist),
+            mode: Some(ExecMode::HW_ASSIST),
         };
         let hash = s.to_hash();
         assert!(hash.len() < 200, "compressed: {hash}");

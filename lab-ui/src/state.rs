@@ -7,7 +7,9 @@ use yew::Reducible;
 
 use crate::demos::Demo;
 use crate::program::{Diag, Program};
-use crate::protocol::{Event, LogEntry, Mode, ModeRun, Space, Speed, TestResult, View};
+use emulator_core::ExecMode;
+
+use crate::protocol::{Event, LogEntry, ModeRun, Space, Speed, TestResult, View};
 
 /// At most this many log lines are kept in the page.
 pub const LOG_CAPACITY: usize = 2000;
@@ -34,7 +36,7 @@ pub struct LabState {
     /// The assembler's errors for the editor's text.
     pub diagnostics: Vec<Diag>,
     /// The mode of the mode switch.
-    pub mode: Mode,
+    pub mode: ExecMode,
     /// The speed of "run".
     pub speed: Speed,
     /// The open demo and the step reached.
@@ -69,7 +71,7 @@ pub enum Action {
     /// The editor's text was assembled.
     Assembled(Result<Rc<Program>, Vec<Diag>>),
     /// The mode switch moved.
-    SetMode(Mode),
+    SetMode(ExecMode),
     /// The speed changed.
     SetSpeed(Speed),
     /// The log filter changed (`None`: all reasons).
@@ -241,7 +243,7 @@ mod tests {
         Event::View(Box::new(View {
             cpu: CpuState::reset(),
             icount: n,
-            mode: Mode::TrapEmulate,
+            mode: ExecMode::TRAP_EMULATE,
             running: false,
             stop: "stepped".into(),
             linear_eip: 0,
@@ -280,7 +282,7 @@ mod tests {
         assert_eq!(s.log.len(), 3);
         assert_eq!(s.serial, "ab");
         assert_eq!(s.prev.as_ref().map(|v| v.icount), Some(1));
-        assert_eq!(s.mode, Mode::TrapEmulate);
+        assert_eq!(s.mode, ExecMode::TRAP_EMULATE);
         s.apply(Action::SetFilter(Some("io".into())));
         assert_eq!(s.filtered_log().count(), 2);
         assert_eq!(s.log_reasons(), ["io", "vm-exit"]);

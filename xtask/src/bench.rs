@@ -116,7 +116,7 @@ fn num(v: &Value, key: &str) -> Result<f64> {
 /// The native runner (`emulator-core`'s `bench_rom` example, release build).
 fn native_runner() -> Result<PathBuf> {
     step::heading("build the native benchmark runner (release)");
-    let mut cmd = step::cargo();
+    let mut cmd = step::cargo_fast_native();
     cmd.args([
         "build",
         "--release",
@@ -474,7 +474,7 @@ fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
 /// Submissions per second for `n` sequential `vmlab grade` runs of the asm-warmup
 /// lab's reference solution (each a full Gradescope grading: visible and hidden tests).
 fn grading_rate(n: usize) -> Result<f64> {
-    let mut build = step::cargo();
+    let mut build = step::cargo_fast_native();
     build.args(["build", "--release", "--package", "autograder"]);
     if !step::run(&mut build)? {
         bail!("building the vmlab CLI failed");

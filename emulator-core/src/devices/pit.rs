@@ -259,7 +259,7 @@ impl Pit {
     pub fn advance(&mut self, tick: u64, irq: &mut dyn IrqSink) {
         self.set_now(tick);
         if tick <= self.s.irq_tick {
-            // No time passed (or the clock was restarted by a reset).
+            // No time passed (or the caller's clock went back, as after a reset to tick 0).
             self.s.irq_tick = tick;
             return;
         }
@@ -277,7 +277,9 @@ impl Pit {
         self.s.channels[0].next_rising_edge(self.s.irq_tick)
     }
 
-    /// Back to the power-on state; virtual time restarts at 0, as the CPU's does.
+    /// Back to the power-on state: no counter programmed. The PIT keeps no clock of
+    /// its own; the next [`Pit::set_now`] or [`Pit::advance`] gives the time, which in a
+    /// machine goes on across a reset.
     pub fn reset(&mut self) {
         self.s = PitState::default();
     }
@@ -529,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn reset_restarts_time() {
+    fn reset_forgets_the_programming_and_follows_the_given_time() {
         let mut pit = Pit::new();
         let mut irq = Pulses::default();
         pit.advance(5000, &mut irq);

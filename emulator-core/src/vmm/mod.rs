@@ -301,15 +301,7 @@ impl Vmm {
     pub fn new(cfg: &MachineConfig) -> Result<Option<Vmm>, HostError> {
         let guest_ring = match cfg.mode {
             ExecMode::Bare => return Ok(None),
-            ExecMode::TrapEmulate { guest_ring } => {
-                if !(1..=3).contains(&guest_ring) {
-                    return Err(HostError::BadConfig(format!(
-                        "trap-emulate guest_ring {guest_ring}: the guest kernel can be deprivileged \
-                         to ring 1, 2 or 3"
-                    )));
-                }
-                guest_ring
-            }
+            ExecMode::TrapEmulate { guest_ring } => guest_ring.number(),
             ExecMode::HwAssist { .. } => 0,
         };
         Ok(Some(Vmm {
@@ -553,11 +545,7 @@ impl Vmm {
     /// The summary for `--json`.
     pub fn stats(&self) -> VmmStats {
         VmmStats {
-            mode: String::from(match self.mode {
-                ExecMode::Bare => "bare",
-                ExecMode::TrapEmulate { .. } => "trap-emulate",
-                ExecMode::HwAssist { .. } => "hw-assist",
-            }),
+            mode: String::from(self.mode.name()),
             exits: self.exits.clone(),
             shadow: self.uses_shadow().then_some(self.shadow.stats),
             nested: (!self.uses_shadow()).then_some(self.nested.stats),

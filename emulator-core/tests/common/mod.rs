@@ -1,39 +1,33 @@
-//! Shared helpers for the integration tests: assembling guest sources with NASM.
+//! Shared helpers for the integration tests: assembling guest sources with vmlab-asm.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Assembles `src` (relative to the workspace root) as a flat binary with `defines`.
-pub fn nasm(src: &str, defines: &[&str]) -> Vec<u8> {
-    let src: PathBuf = root().join(src);
-    let name = Path::new(&src)
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let out = std::env::temp_dir().join(format!(
-        "vmlab-{name}-{}-{}.bin",
-        std::process::id(),
-        defines.join("_")
-    ));
-    let mut cmd = Command::new("nasm");
-    cmd.args(["-f", "bin"]);
-    for d in defines {
-        cmd.arg(format!("-D{d}"));
+/// Assembles `src` (relative to the workspace root) as a flat binary with `defines`
+/// (`NAME` or `NAME=VALUE`); `%include` names are found beside the source.
+pub fn assemble(src: &str, defines: &[&str]) -> Vec<u8> {
+    let path = root().join(src);
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let include = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let opts = vmlab_asm::Options {
+        defines: defines
+            .iter()
+            .map(|d| match d.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (d.to_string(), None),
+            })
+            .collect(),
+        include: Some(&include),
+        ..Default::default()
+    };
+    match vmlab_asm::assemble(src, &source, &opts) {
+        Ok(out) => out.bytes,
+        Err(errors) => panic!("vmlab-asm failed on {src}:\n{errors}"),
     }
-    let status = cmd
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("nasm must be installed to build the test guests");
-    assert!(status.success(), "nasm failed on {}", src.display());
-    let bin = std::fs::read(&out).expect("nasm output");
-    let _ = std::fs::remove_file(&out);
-    bin
 }

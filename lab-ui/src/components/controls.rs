@@ -4,7 +4,7 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::{use_ctx, Op};
-use crate::protocol::{Command, Mode, Speed, Until};
+use crate::protocol::{Command, Speed, Until, MODE_SWITCH};
 use crate::state::Action;
 
 fn button(id: &str, label: &str, key: &str, onclick: Callback<MouseEvent>, disabled: bool) -> Html {
@@ -47,7 +47,7 @@ pub fn controls() -> Html {
                 .cast::<HtmlSelectElement>()
                 .map(|s| s.value())
                 .unwrap_or_default();
-            if let Some(m) = Mode::from_name(&v) {
+            if let Ok(m) = v.parse::<emulator_core::ExecMode>() {
                 ctx.op.emit(Op::SetMode(m));
             }
         })
@@ -90,7 +90,7 @@ pub fn controls() -> Html {
             { button("btn-reset", "Reset", "Ctrl+Shift+R", ctx.send_on(Command::Reset), !loaded) }
             <label>{"mode "}
                 <select ref={mode_ref} onchange={on_mode} data-testid="mode-select" aria-label="execution mode">
-                    { for Mode::ALL.iter().map(|m| html! { <option value={m.name()} selected={*m == ctx.state.mode}>{ m.name() }</option> }) }
+                    { for MODE_SWITCH.iter().map(|m| html! { <option value={m.name()} selected={*m == ctx.state.mode}>{ m.name() }</option> }) }
                 </select>
             </label>
             <label>{"speed "}

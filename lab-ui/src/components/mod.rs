@@ -50,7 +50,7 @@ pub enum Op {
     /// Opens a lab by id with its starter.
     OpenLab(String),
     /// Switches the mode and reloads.
-    SetMode(crate::protocol::Mode),
+    SetMode(emulator_core::ExecMode),
     /// Copies a share link to the URL bar.
     Share,
 }

@@ -362,12 +362,10 @@ pub fn counters(m: &Machine) -> Vec<(String, u64)> {
         out.push(("vmm.exits".into(), stats.exits.total));
         out.push(("vmm.exit_cycles".into(), stats.exits.cycles));
         for (reason, n) in &stats.exits.by_reason {
-            let name = variant_name(&format!("{reason:?}"));
-            out.push((format!("vmm.exits.{name}"), *n));
+            out.push((format!("vmm.exits.{}", reason.name()), *n));
         }
         for (reason, n) in &stats.exits.cycles_by_reason {
-            let name = variant_name(&format!("{reason:?}"));
-            out.push((format!("vmm.exit_cycles.{name}"), *n));
+            out.push((format!("vmm.exit_cycles.{}", reason.name()), *n));
         }
         out.push(("vmm.sensitive_instructions".into(), stats.sensitive_total));
         if let Some(v) = stats.shadow.and_then(|s| serde_json::to_value(s).ok()) {
@@ -413,22 +411,6 @@ pub fn is_trap(kind: &EventKind) -> bool {
     )
 }
 
-/// The kebab-case name of an enum variant from its `Debug` text.
-fn variant_name(debug: &str) -> String {
-    let head: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let mut out = String::new();
-    for (i, c) in head.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 /// A log line for an event.
 pub fn log_entry(e: &Event) -> LogEntry {
     let (reason, text) = match &e.kind {
@@ -460,7 +442,7 @@ pub fn log_entry(e: &Event) -> LogEntry {
             action,
             cost,
         } => (
-            format!("exit:{}", variant_name(&format!("{reason:?}"))),
+            format!("exit:{}", reason.name()),
             format!("{instruction} → {action} ({cost} cycles)"),
         ),
         EventKind::SensitiveInstruction {
@@ -489,10 +471,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn variant_names_are_kebab_case() {
-        assert_eq!(variant_name("CrAccess { cr: 3 }"), "cr-access");
-        assert_eq!(variant_name("InterruptFlag"), "interrupt-flag");
-        assert_eq!(variant_name("TripleFault"), "triple-fault");
+    fn log_entries_name_exit_reasons_by_their_name() {
+        for reason in emulator_core::vmm::ExitReason::ALL {
+            let e = Event {
+                icount: 7,
+                linear_eip: 0x1000,
+                kind: EventKind::VmExit {
+                    reason,
+                    instruction: "mov cr3, eax".into(),
+                    action: "switched shadow root".into(),
+                    cost: 3000,
+                },
+            };
+            let entry = log_entry(&e);
+            assert_eq!(entry.reason, format!("exit:{}", reason.name()));
+            assert_eq!(
+                entry.text,
+                "mov cr3, eax → switched shadow root (3000 cycles)"
+            );
+        }
+        let e = Event {
+            icount: 0,
+            linear_eip: 0,
+            kind: EventKind::TripleFault,
+        };
+        assert_eq!(log_entry(&e).reason, "triple-fault");
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //!
 //! Plain Rust with no browser API, so it is tested natively.
 
-use emulator_core::{FlatEntry, Machine, MachineConfig, Snapshot, StopReason};
+use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, Snapshot, StopReason};
 use iced_x86::{Decoder, DecoderOptions, FlowControl};
 
 use super::collect;
-use crate::protocol::{DisasmLine, Entry, Mode, ModeRun, Space, Until, View, Walk, ADVANCE_BUDGET};
+use crate::protocol::{DisasmLine, ModeRun, Space, Until, View, Walk, ADVANCE_BUDGET, MODE_SWITCH};
 
 /// RAM of the lab's machines (small, so that checkpoints stay cheap).
 pub const RAM_MIB: u32 = 4;
@@ -28,7 +28,7 @@ pub struct Loaded {
     /// Its load address.
     pub origin: u32,
     /// How it starts.
-    pub entry: Entry,
+    pub entry: FlatEntry,
 }
 
 /// The machine and the lab's bookkeeping around it.
@@ -36,7 +36,7 @@ pub struct Loaded {
 pub struct Session {
     machine: Machine,
     program: Loaded,
-    mode: Mode,
+    mode: ExecMode,
     breakpoints: Vec<u32>,
     checkpoints: Vec<(u64, Snapshot)>,
     last_stop: String,
@@ -51,22 +51,15 @@ pub struct Session {
     serial_reset: bool,
 }
 
-fn flat_entry(e: Entry) -> FlatEntry {
-    match e {
-        Entry::Real16 => FlatEntry::Real16,
-        Entry::Protected32 => FlatEntry::Protected32,
-    }
-}
-
 /// Builds a machine in `mode` with `program` loaded.
-pub fn build(program: &Loaded, mode: Mode) -> Result<Machine, String> {
+pub fn build(program: &Loaded, mode: ExecMode) -> Result<Machine, String> {
     let cfg = MachineConfig {
         ram_mib: RAM_MIB,
-        mode: mode.exec_mode(),
+        mode,
         ..MachineConfig::default()
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
-    m.load_flat(program.origin, &program.image, flat_entry(program.entry))
+    m.load_flat(program.origin, &program.image, program.entry)
         .map_err(|e| format!("cannot load the program: {e}"))?;
     Ok(m)
 }
@@ -78,7 +71,7 @@ fn ends_run(r: StopReason) -> bool {
 
 impl Session {
     /// A session with `program` loaded in `mode`.
-    pub fn new(program: Loaded, mode: Mode) -> Result<Session, String> {
+    pub fn new(program: Loaded, mode: ExecMode) -> Result<Session, String> {
         let machine = build(&program, mode)?;
         let mut s = Session {
             machine,
@@ -103,7 +96,7 @@ impl Session {
     }
 
     /// Rebuilds the machine (same program, `mode`), keeping breakpoints and panels.
-    pub fn reload(&mut self, mode: Mode) -> Result<(), String> {
+    pub fn reload(&mut self, mode: ExecMode) -> Result<(), String> {
         self.machine = build(&self.program, mode)?;
         self.mode = mode;
         for &b in &self.breakpoints {
@@ -130,7 +123,7 @@ impl Session {
     }
 
     /// The mode it runs in.
-    pub fn mode(&self) -> Mode {
+    pub fn mode(&self) -> ExecMode {
         self.mode
     }
 
@@ -440,7 +433,7 @@ impl Session {
 
 /// Runs `program` to its end in every mode, for the side-by-side table.
 pub fn compare(program: &Loaded) -> Vec<ModeRun> {
-    Mode::ALL
+    MODE_SWITCH
         .iter()
         .map(|&mode| match build(program, mode) {
             Ok(mut m) => {
@@ -478,14 +471,14 @@ mod tests {
     use crate::assemble::assemble;
     use crate::demos;
 
-    fn session(demo: &str, mode: Mode) -> (Session, crate::program::Program) {
+    fn session(demo: &str, mode: ExecMode) -> (Session, crate::program::Program) {
         let d = demos::find(demo).expect("demo exists");
         let p = assemble("demo.asm", d.source).expect("demo assembles");
         let s = Session::new(
             Loaded {
                 image: p.image.clone(),
                 origin: p.origin,
-                entry: p.entry.unwrap_or(Entry::Protected32),
+                entry: p.entry.unwrap_or(FlatEntry::Protected32),
             },
             mode,
         )
@@ -495,7 +488,7 @@ mod tests {
 
     #[test]
     fn step_and_step_back_return_to_the_same_state() {
-        let (mut s, p) = session("fetch-decode-execute", Mode::Bare);
+        let (mut s, p) = session("fetch-decode-execute", ExecMode::Bare);
         assert_eq!(s.linear_eip(), p.origin);
         let before = s.machine().cpu().clone();
         s.step();
@@ -513,7 +506,7 @@ mod tests {
 
     #[test]
     fn run_prints_and_views_carry_output_once() {
-        let (mut s, _) = session("fetch-decode-execute", Mode::Bare);
+        let (mut s, _) = session("fetch-decode-execute", ExecMode::Bare);
         let r = s.advance(Until::Stop, ADVANCE_BUDGET);
         assert_eq!(r, StopReason::Halted);
         let v = s.view(false);
@@ -527,7 +520,7 @@ mod tests {
 
     #[test]
     fn breakpoints_run_to_label_and_step_over() {
-        let (mut s, p) = session("fetch-decode-execute", Mode::Bare);
+        let (mut s, p) = session("fetch-decode-execute", ExecMode::Bare);
         let print = p.symbol("print").expect("label");
         s.toggle_breakpoint(print);
         assert_eq!(
@@ -546,7 +539,7 @@ mod tests {
 
     #[test]
     fn page_walk_demo_shows_tables_walk_and_vga() {
-        let (mut s, p) = session("page-walk", Mode::Bare);
+        let (mut s, p) = session("page-walk", ExecMode::Bare);
         let on = p.symbol("paging_on").expect("label");
         s.advance(Until::Linear(on), ADVANCE_BUDGET);
         s.translate(0x0040_0000);
@@ -565,7 +558,7 @@ mod tests {
 
     #[test]
     fn run_to_trap_stops_at_an_event() {
-        let (mut s, _) = session("fetch-decode-execute", Mode::Bare);
+        let (mut s, _) = session("fetch-decode-execute", ExecMode::Bare);
         // Bare and without faults, only I/O happens: run to trap reaches the end.
         let r = s.advance(Until::Trap, ADVANCE_BUDGET);
         assert_eq!(r, StopReason::Halted);
@@ -573,7 +566,7 @@ mod tests {
 
     #[test]
     fn memory_view_marks_unmapped_linear_rows() {
-        let (mut s, p) = session("page-walk", Mode::Bare);
+        let (mut s, p) = session("page-walk", ExecMode::Bare);
         s.advance(Until::Stop, ADVANCE_BUDGET);
         let m = collect::memory(s.machine(), 0x003f_fff0, Space::Linear, 3);
         assert!(m.rows[0].is_some(), "the last identity-mapped row");
@@ -586,7 +579,7 @@ mod tests {
 
     #[test]
     fn compare_runs_every_mode() {
-        let (s, _) = session("fetch-decode-execute", Mode::Bare);
+        let (s, _) = session("fetch-decode-execute", ExecMode::Bare);
         let runs = compare(s.program());
         assert_eq!(runs.len(), 3);
         assert_eq!(runs[0].serial, "fetch, decode, execute: done\n");
@@ -595,7 +588,7 @@ mod tests {
 
     #[test]
     fn trap_emulate_logs_exits_and_shows_shadow_tables() {
-        let (mut s, _) = session("trap-emulate", Mode::TrapEmulate);
+        let (mut s, _) = session("trap-emulate", ExecMode::TRAP_EMULATE);
         assert_eq!(s.advance(Until::Trap, ADVANCE_BUDGET), StopReason::Stepped);
         let v = s.view(false);
         assert!(
@@ -608,7 +601,7 @@ mod tests {
         assert_eq!(v.serial_append, "VM\n");
         assert!(v.disasm[0].text.starts_with("jmp"), "{:?}", v.disasm[0]);
 
-        let (mut s, p) = session("shadow-paging", Mode::TrapEmulate);
+        let (mut s, p) = session("shadow-paging", ExecMode::TRAP_EMULATE);
         assert_eq!(s.advance(Until::Stop, ADVANCE_BUDGET), StopReason::Halted);
         s.translate(0x0030_0000);
         let v = s.view(false);
@@ -628,7 +621,7 @@ mod tests {
 
     #[test]
     fn nested_paging_shows_the_nested_table() {
-        let (mut s, _) = session("nested-paging", Mode::HwAssist);
+        let (mut s, _) = session("nested-paging", ExecMode::HW_ASSIST);
         s.advance(Until::Stop, ADVANCE_BUDGET);
         let v = s.view(false);
         assert!(v
@@ -641,7 +634,7 @@ mod tests {
 
     #[test]
     fn popf_differs_only_under_trap_emulate() {
-        let (s, _) = session("popf", Mode::TrapEmulate);
+        let (s, _) = session("popf", ExecMode::TRAP_EMULATE);
         let runs = compare(s.program());
         assert_eq!(runs[0].serial, "IF = 1: POPF did what the kernel asked\n");
         assert_eq!(

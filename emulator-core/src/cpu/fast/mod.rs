@@ -294,6 +294,7 @@ impl Machine {
         if done > 0 {
             self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
             self.icount += done;
+            self.counters.fast_instructions += done;
             self.cpu.interrupt_shadow = false;
             *left -= done;
         }
