@@ -1,6 +1,6 @@
 //! Native benchmark runner: runs a ROM image to its stop and prints one JSON line with
-//! the instruction count, the wall time of the run, the MIPS, the peak host memory and
-//! the serial output. Used by `cargo xtask bench`.
+//! the instruction count, the wall time of the run, the MIPS, the VM exits (0 bare),
+//! the peak host memory and the serial output. Used by `cargo xtask bench`.
 //!
 //! Usage: `bench_rom ROM [--mem MiB] [--mode bare|trap-emulate|hw-assist]
 //! [--max-insns N] [--general]` (`--general`: the fast tier off).
@@ -87,8 +87,9 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let serial = String::from_utf8_lossy(&m.serial_output()).into_owned();
+    let exits = m.vmm().map_or(0, |v| v.stats().exits.total);
     println!(
-        "{{\"stop\":\"{stop:?}\",\"instructions\":{},\"seconds\":{secs:.6},\"mips\":{:.2},\"cpu_seconds\":{cpu:.6},\"cpu_mips\":{:.2},\"peak_rss_kib\":{},\"serial\":{:?}}}",
+        "{{\"stop\":\"{stop:?}\",\"instructions\":{},\"exits\":{exits},\"seconds\":{secs:.6},\"mips\":{:.2},\"cpu_seconds\":{cpu:.6},\"cpu_mips\":{:.2},\"peak_rss_kib\":{},\"serial\":{:?}}}",
         m.icount(),
         m.icount() as f64 / secs / 1e6,
         m.icount() as f64 / cpu.max(1e-9) / 1e6,

@@ -30,7 +30,7 @@ pub struct Options {
 
 /// One row of the result table.
 #[derive(Debug)]
-struct Row {
+pub(crate) struct Row {
     what: String,
     value: String,
     target: String,
@@ -38,7 +38,7 @@ struct Row {
 }
 
 impl Row {
-    fn new(what: &str, value: String, target: &str, verdict: Option<bool>) -> Row {
+    pub(crate) fn new(what: &str, value: String, target: &str, verdict: Option<bool>) -> Row {
         Row {
             what: what.into(),
             value,
@@ -56,7 +56,7 @@ fn bench_dir() -> PathBuf {
 }
 
 /// Assembles `guests/<src>` with `-D` definitions into `target/bench/<out>`.
-fn assemble(src: &str, defines: &[(&str, String)], out: &str) -> Result<PathBuf> {
+pub(crate) fn assemble(src: &str, defines: &[(&str, String)], out: &str) -> Result<PathBuf> {
     let path = crate::workspace_root().join("guests").join(src);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -107,7 +107,7 @@ fn json_run(cmd: &mut Command) -> Result<Value> {
     Ok(serde_json::from_str(line)?)
 }
 
-fn num(v: &Value, key: &str) -> Result<f64> {
+pub(crate) fn num(v: &Value, key: &str) -> Result<f64> {
     v.get(key)
         .and_then(Value::as_f64)
         .with_context(|| format!("no number `{key}` in {v}"))
@@ -132,7 +132,7 @@ fn native_runner() -> Result<PathBuf> {
 }
 
 /// A native run of `rom`: the runner's JSON line.
-fn native(runner: &Path, rom: &Path, args: &[&str]) -> Result<Value> {
+pub(crate) fn native(runner: &Path, rom: &Path, args: &[&str]) -> Result<Value> {
     json_run(Command::new(runner).arg(rom).args(args))
 }
 
@@ -212,7 +212,6 @@ pub fn run(opts: &Options) -> Result<bool> {
     let rom = mix(opts.iter)?;
     let rom1 = mix(1)?;
     let rom2 = mix(2)?;
-    let kernel = assemble("kernel/kernel.asm", &[], "kernel.rom")?;
     println!("built {} and the ITER=1/2 counting images", rom.display());
     let runner = native_runner()?;
     let mut rows = Vec::new();
@@ -335,31 +334,14 @@ pub fn run(opts: &Options) -> Result<bool> {
         Some(rss_mib < 100.0),
     ));
 
-    step::heading("trap-heavy: the teaching kernel, bare / trap-emulate / hw-assist");
-    let mut kernel_mips = Vec::new();
-    for mode in ["bare", "trap-emulate", "hw-assist"] {
-        let (mips, last) = native_median(&runner, &kernel, &["--mode", mode], runs)?;
-        println!("{mode}: {last}");
-        kernel_mips.push(mips);
-    }
-    let bare = kernel_mips[0];
-    rows.push(Row::new(
-        "kernel: bare",
-        format!("{bare:.1} MIPS"),
-        "",
-        None,
-    ));
-    for (i, (mode, target)) in [("trap-emulate", 0.30), ("hw-assist", 0.60)]
-        .iter()
-        .enumerate()
-    {
-        let share = kernel_mips[i + 1] / bare;
-        rows.push(Row::new(
-            &format!("kernel: {mode} / bare"),
-            format!("{:.0}% ({:.1} MIPS)", share * 100.0, kernel_mips[i + 1]),
-            &format!(">= {:.0}%", target * 100.0),
-            Some(share >= *target),
-        ));
+    step::heading("trap-heavy: the VMM guest, bare / trap-emulate / hw-assist");
+    match crate::bench_vmm::rows(&runner) {
+        Ok(r) => rows.extend(r),
+        Err(e) => rows.push(Row::missing(
+            "vmm guest: VMM / bare",
+            &format!("{e:#}"),
+            ">= 30% / 60%",
+        )),
     }
 
     step::heading("paging-heavy guest");

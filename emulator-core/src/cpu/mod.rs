@@ -479,15 +479,21 @@ impl Machine {
         }
     }
 
-    /// `sp + delta` wrapped to the stack size.
+    /// An offset in the stack segment wrapped to the stack size (64 KiB for a 16-bit
+    /// stack).
     #[inline(always)]
-    pub(crate) fn sp_add(&self, delta: u32) -> u32 {
-        let v = self.sp().wrapping_add(delta);
+    pub(crate) fn sp_wrap(&self, v: u32) -> u32 {
         if self.stack32() {
             v
         } else {
             v & 0xffff
         }
+    }
+
+    /// `sp + delta` wrapped to the stack size.
+    #[inline(always)]
+    pub(crate) fn sp_add(&self, delta: u32) -> u32 {
+        self.sp_wrap(self.sp().wrapping_add(delta))
     }
 
     /// Pushes `size` bytes.

@@ -4,7 +4,7 @@
 use iced_x86::{OpKind, Register};
 
 use crate::cpu::decode::Decoded;
-use crate::cpu::{EBP, ESP};
+use crate::cpu::{EBP, ESP, SS};
 use crate::error::Exception;
 use crate::machine::Machine;
 use crate::state::flags;
@@ -86,40 +86,40 @@ impl Machine {
         Ok(())
     }
 
+    /// ENTER: the stack size picks SP/BP or ESP/EBP for the pushes, the frame-pointer
+    /// copies and the allocation; FrameTemp is ESP with a 32-bit operand size (its
+    /// upper half included on a 16-bit stack) and SP with a 16-bit one. Nothing but
+    /// the stack below SP changes until the final write check at the new stack pointer
+    /// has passed.
     pub(super) fn op_enter(&mut self, d: &Decoded) -> Result<(), Exception> {
         let size = d.osize;
         let alloc = d.ins.immediate16() as u32;
         let level = (d.ins.immediate8_2nd() & 31) as u32;
         let ebp = self.cpu.gpr[EBP];
         self.push(size, ebp)?;
-        let frame = self.sp();
+        // A 16-bit FrameTemp is pushed and stored as its low half.
+        let frame = self.cpu.gpr[ESP];
         if level > 0 {
-            let mut bp = if self.stack32() { ebp } else { ebp & 0xffff };
+            let mut bp = self.sp_wrap(ebp);
             for _ in 1..level {
-                bp = bp.wrapping_sub(size as u32);
-                if !self.stack32() {
-                    bp &= 0xffff;
-                }
-                let v = self.read_mem(crate::cpu::SS, bp, size)?;
+                bp = self.sp_wrap(bp.wrapping_sub(size as u32));
+                let v = self.read_mem(SS, bp, size)?;
                 self.push(size, v)?;
             }
             self.push(size, frame)?;
         }
         let new_sp = self.sp_add(alloc.wrapping_neg());
-        // The new top of stack must be writable.
-        self.seg_lin(crate::cpu::SS, new_sp, 1, true)?;
+        // A write of an operand-size item at the new stack pointer must not fault
+        // (segment limit and paging); nothing is written.
+        self.mem_ref_write(SS, new_sp, size)?;
         self.gpr_write(EBP, size, frame);
         self.set_sp(new_sp);
         Ok(())
     }
 
     pub(super) fn op_leave(&mut self, d: &Decoded) -> Result<(), Exception> {
-        let bp = if self.stack32() {
-            self.cpu.gpr[EBP]
-        } else {
-            self.cpu.gpr[EBP] & 0xffff
-        };
-        let v = self.read_mem(crate::cpu::SS, bp, d.osize)?;
+        let bp = self.sp_wrap(self.cpu.gpr[EBP]);
+        let v = self.read_mem(SS, bp, d.osize)?;
         self.set_sp(bp);
         self.set_sp(self.sp_add(d.osize as u32));
         self.gpr_write(EBP, d.osize, v);
