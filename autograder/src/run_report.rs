@@ -170,7 +170,7 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
         "instructions": m.icount(),
         "mode": stats.as_ref().map(|s| s.mode.as_str()).unwrap_or("bare"),
         "guest_ring": match mode {
-            ExecMode::TrapEmulate { guest_ring } => Some(guest_ring),
+            ExecMode::TrapEmulate { guest_ring } => Some(guest_ring.number()),
             _ => None,
         },
         "paging": match mode {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use emulator_core::{ExecMode, GuestPaging, Machine, MachineConfig, StopReason};
+use emulator_core::{ExecMode, Machine, MachineConfig, StopReason};
 
 fn assemble(defines: &[(&str, u32)]) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/bench/vmm.asm");
@@ -23,13 +23,7 @@ fn assemble(defines: &[(&str, u32)]) -> Vec<u8> {
     }
 }
 
-const MODES: [ExecMode; 3] = [
-    ExecMode::Bare,
-    ExecMode::TrapEmulate { guest_ring: 1 },
-    ExecMode::HwAssist {
-        paging: GuestPaging::Nested,
-    },
-];
+const MODES: [ExecMode; 3] = [ExecMode::Bare, ExecMode::TRAP_EMULATE, ExecMode::HW_ASSIST];
 
 /// Runs the ROM under `mode`: the serial output, instructions and exits.
 fn run(rom: &[u8], mode: ExecMode) -> (String, u64, u64) {
