@@ -34,6 +34,12 @@ pub mod attr {
     pub const GRANULAR: u16 = 1 << 15;
 }
 
+/// A present, accessed, readable code segment at DPL 0.
+pub const CODE_ATTRS: u16 =
+    attr::PRESENT | attr::CODE_OR_DATA | attr::CODE | attr::READABLE | attr::ACCESSED;
+/// A present, accessed, writable data segment at DPL 0.
+pub const DATA_ATTRS: u16 = attr::PRESENT | attr::CODE_OR_DATA | attr::WRITABLE | attr::ACCESSED;
+
 /// System descriptor types (the type bits with S clear).
 pub mod system {
     /// An available 16-bit TSS.
@@ -214,16 +220,12 @@ pub const fn tss32(attrs: u16) -> bool {
 /// 16, 64 KiB, present, accessed read/write data (code for CS) at `dpl`.
 #[inline]
 pub const fn selector_x16(selector: u16, code: bool, dpl: u8) -> Segment {
-    let kind = if code {
-        attr::CODE | attr::READABLE
-    } else {
-        attr::WRITABLE
-    };
+    let attrs = if code { CODE_ATTRS } else { DATA_ATTRS };
     Segment {
         selector,
         base: (selector as u32) << 4,
         limit: 0xffff,
-        attrs: attr::PRESENT | ((dpl as u16) << 5) | attr::CODE_OR_DATA | kind | attr::ACCESSED,
+        attrs: attrs | ((dpl as u16) << 5),
     }
 }
 
@@ -275,6 +277,9 @@ mod tests {
         assert_eq!(selector_x16(0x1234, false, 3).attrs, 0xf3);
         assert_eq!(selector_x16(0x1234, true, 3).attrs, 0xfb);
         assert_eq!(selector_x16(0x1234, true, 3).base, 0x12340);
+        // the flat 4 GiB segments a loader enters protected mode with
+        assert_eq!(attr::GRANULAR | attr::BIG | CODE_ATTRS, 0xc09b);
+        assert_eq!(attr::GRANULAR | attr::BIG | DATA_ATTRS, 0xc093);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! real mode like a boot sector, or in flat 32-bit protected mode.
 
 use crate::cpu::{CS, ESP};
+use crate::descriptor;
 use crate::error::HostError;
 use crate::machine::{FlatEntry, Machine};
 use crate::state::Segment;
@@ -34,7 +35,7 @@ impl Machine {
                 for s in self.cpu.seg.iter_mut() {
                     *s = Segment::real_mode(0);
                 }
-                self.cpu.seg[CS].attrs = 0x9b;
+                self.cpu.seg[CS].attrs = descriptor::CODE_ATTRS;
                 self.cpu.eip = addr;
                 self.cpu.gpr[ESP] = addr;
             }

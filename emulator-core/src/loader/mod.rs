@@ -4,6 +4,7 @@
 pub mod flat;
 pub mod multiboot;
 
+use crate::descriptor::{attr, CODE_ATTRS, DATA_ATTRS};
 use crate::state::{cr0, CpuState, Segment, TableReg};
 
 use multiboot::{ENTRY_CS, ENTRY_DS, ENTRY_GDT};
@@ -23,7 +24,8 @@ pub(crate) fn enter_flat32(cpu: &mut CpuState, gdt: u32) {
         limit: 0xffff_ffff,
         attrs,
     };
-    cpu.seg = [flat(ENTRY_DS, 0xc093); 6];
-    cpu.seg[crate::cpu::CS] = flat(ENTRY_CS, 0xc09b);
+    let big = attr::GRANULAR | attr::BIG;
+    cpu.seg = [flat(ENTRY_DS, big | DATA_ATTRS); 6];
+    cpu.seg[crate::cpu::CS] = flat(ENTRY_CS, big | CODE_ATTRS);
     cpu.cpl = 0;
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::descriptor::{attr, system};
 use crate::mmu::PagingRegs;
 use crate::state::{cr0, CpuState, Segment, TableReg};
 
@@ -19,7 +20,7 @@ pub fn vmm_task_register(guest_selector: u16) -> crate::state::Segment {
         selector: guest_selector,
         base: 0,
         limit: 0,
-        attrs: 0x8b,
+        attrs: attr::PRESENT | system::TSS32_BUSY as u16,
     }
 }
 /// CR0 bits the VMM always sets in the hardware CR0 of a deprivileged guest:

@@ -31,11 +31,23 @@ impl Vmm {
         guest::read_descriptor(host.mem(), regs, gdtr, &ldtr, sel)
     }
 
+    /// Sets the accessed bit of the guest's descriptor for `sel`.
     pub(super) fn set_accessed(
         &mut self,
         host: &mut dyn VmmHost,
         cpu: &CpuState,
         sel: u16,
+    ) -> Result<(), Exception> {
+        self.set_descriptor_attrs(host, cpu, sel, attr::ACCESSED)
+    }
+
+    /// Sets attribute bits (accessed, TSS busy) in the guest's descriptor for `sel`.
+    pub(super) fn set_descriptor_attrs(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &CpuState,
+        sel: u16,
+        attrs: u16,
     ) -> Result<(), Exception> {
         let regs = self.guest_paging(cpu);
         guest::set_descriptor_bits(
@@ -44,7 +56,7 @@ impl Vmm {
             self.vcpu.gdtr,
             &self.vcpu.ldtr,
             sel,
-            descriptor::hi_bits(attr::ACCESSED),
+            descriptor::hi_bits(attrs),
         )
     }
 

@@ -243,15 +243,7 @@ impl Vmm {
                     if !d.present() {
                         return Err(Exception::SegmentNotPresent(sel & !3));
                     }
-                    let regs = self.guest_paging(cpu);
-                    guest::set_descriptor_bits(
-                        host.mem(),
-                        regs,
-                        self.vcpu.gdtr,
-                        &self.vcpu.ldtr,
-                        sel,
-                        descriptor::hi_bits(system::BUSY as u16),
-                    )?;
+                    self.set_descriptor_attrs(host, cpu, sel, system::BUSY as u16)?;
                     let mut seg = d.segment(sel);
                     seg.attrs |= system::BUSY as u16;
                     self.vcpu.tr = seg;
