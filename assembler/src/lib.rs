@@ -23,6 +23,7 @@
 
 extern crate alloc;
 
+mod bounds;
 mod diag;
 mod expr;
 mod insn;
@@ -34,7 +35,7 @@ mod preproc;
 mod regs;
 mod source;
 
-pub use diag::{Diagnostic, Errors};
+pub use diag::{Diagnostic, Errors, Severity};
 pub use listing::ListingLine;
 
 use alloc::string::String;
@@ -107,6 +108,9 @@ pub struct Output {
     pub symbols: Vec<(String, u32)>,
     /// The `org` address: the address of the first byte of `bytes`.
     pub origin: u32,
+    /// Warnings where NASM warns too (a number too wide for the bytes that hold it),
+    /// in source order; the image is as NASM makes it.
+    pub warnings: Vec<Diagnostic>,
     /// The source files of the run (name, text), for [`Output::listing_text`].
     files: Vec<(String, String)>,
 }
@@ -187,11 +191,21 @@ pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, 
         .map(|(k, s)| (k, s.value as u32))
         .collect();
     symbols.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let mut warnings: Vec<Diagnostic> = lay
+        .warnings
+        .into_iter()
+        .map(|(idx, pos, msg)| Diagnostic {
+            severity: Severity::Warning,
+            ..diag::at_line(&files, &plines, idx, pos, msg)
+        })
+        .collect();
+    warnings.dedup();
     Ok(Output {
         bytes: lay.bytes,
         listing,
         symbols,
         origin,
+        warnings,
         files: files.into_iter().map(|f| (f.name, f.text)).collect(),
     })
 }

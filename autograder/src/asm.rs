@@ -59,6 +59,9 @@ pub fn run(args: &AsmArgs) -> ExitCode {
     let name = args.input.display().to_string();
     match vmlab_asm::assemble(&name, &source, &opts) {
         Ok(out) => {
+            for w in &out.warnings {
+                eprintln!("{w}");
+            }
             if let Err(e) = std::fs::write(&args.output, &out.bytes) {
                 eprintln!("vmlab asm: cannot write {}: {e}", args.output.display());
                 return ExitCode::FAILURE;
