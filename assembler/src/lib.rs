@@ -97,6 +97,14 @@ impl fmt::Debug for Options<'_> {
     }
 }
 
+/// A `-D` argument, `NAME` or `NAME=VALUE`, as an entry of [`Options::defines`].
+pub fn parse_define(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((k, v)) => (String::from(k), Some(String::from(v))),
+        None => (String::from(arg), None),
+    }
+}
+
 /// A successful assembly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {

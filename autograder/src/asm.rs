@@ -46,10 +46,7 @@ pub fn run(args: &AsmArgs) -> ExitCode {
     let defines = args
         .defines
         .iter()
-        .map(|d| match d.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (d.clone(), None),
-        })
+        .map(|d| vmlab_asm::parse_define(d))
         .collect();
     let opts = vmlab_asm::Options {
         defines,
