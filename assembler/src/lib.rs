@@ -126,7 +126,12 @@ pub struct Output {
 /// Assembles `source` (named `name` in messages) into a flat binary.
 pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, Errors> {
     let isa = insn::Isa::new();
-    let (files, plines, pp_errors) = preproc::run(
+    let preproc::Preprocessed {
+        files,
+        lines: plines,
+        errors: pp_errors,
+        warnings: pp_warnings,
+    } = preproc::run(
         name,
         source,
         &opts.defines,
@@ -199,14 +204,21 @@ pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, 
         .map(|(k, s)| (k, s.value as u32))
         .collect();
     symbols.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-    let mut warnings: Vec<Diagnostic> = lay
-        .warnings
+    let mut warnings: Vec<Diagnostic> = pp_warnings
         .into_iter()
-        .map(|(idx, pos, msg)| Diagnostic {
+        .map(|w| diag::at_original(&files, w.loc, w.pos, w.message))
+        .chain(
+            lay.warnings
+                .into_iter()
+                .map(|(idx, pos, msg)| diag::at_line(&files, &plines, idx, pos, msg)),
+        )
+        .map(|d| Diagnostic {
             severity: Severity::Warning,
-            ..diag::at_line(&files, &plines, idx, pos, msg)
+            ..d
         })
         .collect();
+    // Source order: by file (in the order files were read), then line.
+    warnings.sort_by_key(|d| (files.iter().position(|f| f.name == d.file), d.line));
     warnings.dedup();
     Ok(Output {
         bytes: lay.bytes,

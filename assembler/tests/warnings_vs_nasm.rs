@@ -1,4 +1,4 @@
-//! Number-overflow warnings against NASM's: the same sources must give warnings on the
+//! Number-overflow and `%warning` warnings against NASM's: the same sources must give warnings on the
 //! same lines with the same words (`byte data exceeds bounds [-w+number-overflow]`), and
 //! the same bytes. Repeats on one line (several items, `times`, `%rep`) count once.
 
@@ -9,6 +9,10 @@ use std::process::Command;
 /// -2^(8n) to 2^(8n)-1 for data and most immediates, -2^(8n-1) to 2^(8n-1)-1 for a
 /// sign-extended byte, and does not check values with labels in them).
 const CASES: &[(&str, &str)] = &[
+    (
+        "user",
+        "%warning watch out here\n%if 0\n%warning not this\n%endif\ndb 300\n",
+    ),
     (
         "data",
         "db 300\ndb -129\ndb 255\ndb -256\ndb -257\ndw 70000\ndw -65536\ndw -65537\n\
