@@ -6,9 +6,31 @@ use core::fmt;
 
 use crate::source::{Loc, PLine, SourceFile};
 
-/// One error found while assembling, with its position in the source.
+/// Whether a diagnostic stops the assembly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Severity {
+    /// The source cannot be assembled.
+    #[default]
+    Error,
+    /// The source assembles, but probably not as meant (NASM warns here too).
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as the message prints it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One error or warning found while assembling, with its position in the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
     /// Name of the file the error is in (the main file's name or an `%include`d name).
     pub file: String,
     /// Line number, counting from 1.
@@ -25,8 +47,12 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}:{}:{}: error: {}",
-            self.file, self.line, self.col, self.message
+            "{}:{}:{}: {}: {}",
+            self.file,
+            self.line,
+            self.col,
+            self.severity.name(),
+            self.message
         )?;
         writeln!(f, "{}", self.source_line)?;
         let mut caret = String::new();
@@ -74,6 +100,7 @@ pub(crate) fn at_original(
     }
     let col = text[..p].chars().count() as u32 + 1;
     Diagnostic {
+        severity: Severity::Error,
         file: name,
         line: loc.line,
         col,
@@ -93,6 +120,7 @@ pub(crate) fn at_line(
     let Some(pl) = lines.get(idx) else {
         let name = files.first().map(|f| f.name.clone()).unwrap_or_default();
         return Diagnostic {
+            severity: Severity::Error,
             file: name,
             line: 0,
             col: 0,

@@ -1,6 +1,7 @@
 //! Instruction encoding: matches operands against iced-x86's op-code tables and picks
 //! the encoding NASM picks (shortest form, sign-extended imm8, default operand size).
 
+use crate::bounds::{self, Store};
 use crate::expr::{Hint, Value};
 use crate::parser::{Dist, Insn, Prefix};
 use alloc::collections::BTreeMap;
@@ -336,6 +337,8 @@ fn fits_i8(n: i64, bits: u32) -> bool {
 struct Cand {
     key: (u8, usize, u8, u8, u32),
     bytes: Vec<u8>,
+    /// Number-overflow warnings for the immediates, as NASM gives them.
+    warnings: Vec<String>,
     memsize: Option<usize>,
     short_failed: bool,
 }
@@ -350,6 +353,9 @@ struct Ctx<'a> {
     near_default_mem: bool,
     /// The mnemonic has a near (16/32-bit displacement) branch form.
     has_near_branch: bool,
+    /// The mnemonic has a sign-extended byte immediate form (the ALU group, IMUL,
+    /// PUSH): NASM words the overflow of its full-size immediates as a "value".
+    has_sign_extended_form: bool,
 }
 
 fn set_mem(ins: &mut Instruction, m: &RMem, easize: u32, moffs: bool, no_short: bool) {
@@ -407,6 +413,15 @@ struct Filled {
     /// A short branch to a plain number: (16-bit, target). NASM does not
     /// range-check those; it keeps the low byte of the displacement.
     absolute_short: Option<(bool, u64)>,
+    /// Immediates too wide for their field (see [`bounds::check`]).
+    warnings: Vec<String>,
+}
+
+impl Filled {
+    /// Notes NASM's warning when `v` does not fit in `bytes` bytes.
+    fn warn(&mut self, v: &Value, bytes: u32, store: Store) {
+        self.warnings.extend(bounds::check(v, bytes, store));
+    }
 }
 
 /// An operand and the place it takes in a form: its index and kind.
@@ -433,7 +448,7 @@ fn try_code(code: Code, ops: &[Resolved], cx: &Ctx<'_>, order: u8) -> Option<Can
         }
     }
     set_prefixes(&mut ins, cx);
-    encode_candidate(code, &mut ins, cx, order, &filled)
+    encode_candidate(code, &mut ins, cx, order, filled)
 }
 
 /// Whether form `code` exists in this mode and address size and takes as many operands
@@ -613,6 +628,9 @@ fn set_immediate_operand(
             {
                 return None;
             }
+            if k == K::imm8 {
+                filled.warn(v, 1, Store::Data);
+            }
             if filled.had_imm {
                 ins.set_op_kind(i, OpKind::Immediate8_2nd);
                 ins.set_immediate8_2nd(n as u8);
@@ -638,6 +656,11 @@ fn set_immediate_operand(
                 return None;
             }
             filled.imm8 = true;
+            if op.size == Some(1) {
+                filled.warn(v, 1, Store::Signed);
+            } else {
+                filled.warn(v, full, Store::Value);
+            }
             if k == K::imm8sex16 {
                 ins.set_op_kind(i, OpKind::Immediate8to16);
                 ins.set_immediate8to16(n as i8 as i16);
@@ -650,6 +673,7 @@ fn set_immediate_operand(
             if op.size.is_some_and(|s| s != 2) {
                 return None;
             }
+            filled.warn(v, 2, full_immediate_wording(code, op, cx));
             ins.set_op_kind(i, OpKind::Immediate16);
             ins.set_immediate16(n as u16);
         }
@@ -657,6 +681,7 @@ fn set_immediate_operand(
             if op.size.is_some_and(|s| s != 4) {
                 return None;
             }
+            filled.warn(v, 4, full_immediate_wording(code, op, cx));
             ins.set_op_kind(i, OpKind::Immediate32);
             ins.set_immediate32(n as u32);
         }
@@ -666,6 +691,19 @@ fn set_immediate_operand(
         _ => return None,
     }
     Some(())
+}
+
+/// How NASM words the overflow of a word or dword immediate: as a "value" for a
+/// mnemonic that also has a sign-extended byte form (unless `strict`, or a PUSH whose
+/// size is not the mode's), as "data" otherwise.
+fn full_immediate_wording(code: Code, op: &Resolved, cx: &Ctx<'_>) -> Store {
+    let push_of_other_size = matches!(code, Code::Push_imm16 | Code::Pushd_imm32)
+        && code.op_code().operand_size() != cx.env.bits;
+    if cx.has_sign_extended_form && !op.strict && !push_of_other_size {
+        Store::Value
+    } else {
+        Store::Data
+    }
 }
 
 /// A relative branch target: the short form (`br*_1`) or the near one.
@@ -736,7 +774,7 @@ fn encode_candidate(
     ins: &mut Instruction,
     cx: &Ctx<'_>,
     order: u8,
-    filled: &Filled,
+    filled: Filled,
 ) -> Option<Cand> {
     let bits = cx.env.bits;
     let ip = if bits == 16 {
@@ -767,6 +805,7 @@ fn encode_candidate(
         return filled.is_short.then_some(Cand {
             key: (u8::MAX, 0, 0, 0, 0),
             bytes: Vec::new(),
+            warnings: Vec::new(),
             memsize: filled.memsize,
             short_failed: true,
         });
@@ -790,6 +829,7 @@ fn encode_candidate(
             code as u32,
         ),
         bytes,
+        warnings: filled.warnings,
         memsize: filled.memsize,
         short_failed: false,
     })
@@ -848,7 +888,7 @@ pub(crate) fn encode(
     insn: &Insn,
     ops: &[Resolved],
     env: &Env,
-) -> Result<Vec<u8>, String> {
+) -> Result<Encoded, String> {
     let mut eosize = env.bits;
     let mut easize = 0;
     let mut seg = None;
@@ -884,7 +924,10 @@ pub(crate) fn encode(
                 },
             });
         }
-        return Ok(out);
+        return Ok(Encoded {
+            bytes: out,
+            warnings: Vec::new(),
+        });
     }
     let mnem = insn.mnem.as_str();
     let mut ops: Vec<Resolved> = ops.to_vec();
@@ -1001,8 +1044,19 @@ pub(crate) fn encode(
         (false, true) => 32,
         _ => env.bits,
     };
+    let has_sign_extended_form = mnem_list.iter().any(|m| {
+        isa.codes.get(&(*m as u32)).is_some_and(|codes| {
+            codes.iter().any(|c| {
+                c.op_code()
+                    .op_kinds()
+                    .iter()
+                    .any(|&k| matches!(k, K::imm8sex16 | K::imm8sex32))
+            })
+        })
+    });
     let cx = Ctx {
         has_near_branch,
+        has_sign_extended_form,
         env,
         eosize,
         easize,
@@ -1010,19 +1064,23 @@ pub(crate) fn encode(
         prefixes: &insn.prefixes,
         near_default_mem,
     };
-    let mut bytes = select(isa, &mnem_list, &orders, &ops, &cx)?;
+    let mut best = select(isa, &mnem_list, &orders, &ops, &cx)?;
     // An explicit a16/a32 that the chosen form does not already imply (NASM drops an
     // o16/o32 that the operands contradict, and the operand-size preference above
     // already honours one that they allow). The added byte moves the end of a
     // branch, so encode again one byte further on.
     if want_asize != env.bits {
-        let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
-        if !bytes[..run].contains(&0x67) {
+        let run = best
+            .bytes
+            .iter()
+            .take_while(|&&b| is_prefix_byte(b))
+            .count();
+        if !best.bytes[..run].contains(&0x67) {
             let shifted = Env {
                 ip: env.ip.wrapping_add(1),
                 ..*env
             };
-            bytes = select(
+            best = select(
                 isa,
                 &mnem_list,
                 &orders,
@@ -1032,11 +1090,25 @@ pub(crate) fn encode(
                     ..cx
                 },
             )?;
-            let run = bytes.iter().take_while(|&&b| is_prefix_byte(b)).count();
-            bytes.insert(run, 0x67);
+            let run = best
+                .bytes
+                .iter()
+                .take_while(|&&b| is_prefix_byte(b))
+                .count();
+            best.bytes.insert(run, 0x67);
         }
     }
-    Ok(bytes)
+    Ok(Encoded {
+        bytes: best.bytes,
+        warnings: best.warnings,
+    })
+}
+
+/// An encoded instruction and NASM's warnings about it.
+pub(crate) struct Encoded {
+    pub bytes: Vec<u8>,
+    /// Number-overflow warnings (an immediate too wide for its field).
+    pub warnings: Vec<String>,
 }
 
 /// Tries every candidate encoding and returns the one NASM would pick.
@@ -1046,7 +1118,7 @@ fn select(
     orders: &[Vec<Resolved>],
     ops: &[Resolved],
     cx: &Ctx<'_>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Cand, String> {
     let mut cands: Vec<Cand> = Vec::new();
     for (oi, o) in orders.iter().enumerate() {
         for m in mnem_list {
@@ -1082,9 +1154,8 @@ fn select(
             return Err("operation size not specified".into());
         }
     }
-    let best = cands
+    cands
         .into_iter()
         .min_by_key(|c| c.key)
-        .ok_or_else(|| String::from("invalid combination of opcode and operands"))?;
-    Ok(best.bytes)
+        .ok_or_else(|| String::from("invalid combination of opcode and operands"))
 }

@@ -1,5 +1,6 @@
 //! Layout: the multi-pass loop that places every statement, resolves labels and emits bytes.
 
+use crate::bounds::{self, Store};
 use crate::expr::{self, Context, Expr, Value};
 use crate::insn::{self, Env, Isa, RKind, Resolved};
 use crate::parser::{DataItem, Kind, OpKind, Stmt};
@@ -30,6 +31,8 @@ pub(crate) struct Layout {
     pub errors: Vec<LError>,
     /// Errors beyond the kept ones, only counted.
     pub dropped_errors: usize,
+    /// Warnings of the last pass (NASM's number-overflow warnings), in the same form.
+    pub warnings: Vec<LError>,
 }
 
 /// Resource limits for layout.
@@ -72,6 +75,7 @@ struct Pass<'a> {
     out: Vec<u8>,
     spans: Vec<(usize, u32, u32)>,
     errors: Vec<LError>,
+    warnings: Vec<LError>,
     changed: bool,
     bits: u32,
     max_output: usize,
@@ -230,6 +234,12 @@ impl Pass<'_> {
             self.errors.push(e);
         } else {
             self.dropped_errors += 1;
+        }
+    }
+
+    fn warn(&mut self, w: LError) {
+        if self.warnings.len() < MAX_KEPT_ERRORS {
+            self.warnings.push(w);
         }
     }
 
@@ -400,6 +410,9 @@ impl Pass<'_> {
                             if !v.regs.is_empty() {
                                 self.err((line, *pos, "invalid use of a register in data".into()));
                             }
+                            if let Some(w) = bounds::check(&v, *unit, Store::Data) {
+                                self.warn((line, *pos, w));
+                            }
                             let bytes = v.n.to_le_bytes();
                             self.out
                                 .extend_from_slice(&bytes[..(*unit as usize).min(8)]);
@@ -456,8 +469,11 @@ impl Pass<'_> {
                 };
                 match insn::encode(self.isa, insn, &ops, &env) {
                     Ok(enc) => {
-                        if self.room(line, insn.mpos, enc.len() as u64) {
-                            self.out.extend_from_slice(&enc);
+                        for w in enc.warnings {
+                            self.warn((line, insn.mpos, w));
+                        }
+                        if self.room(line, insn.mpos, enc.bytes.len() as u64) {
+                            self.out.extend_from_slice(&enc.bytes);
                         }
                     }
                     Err(msg) => self.err((line, insn.mpos, msg)),
@@ -486,6 +502,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
             out: Vec::new(),
             spans: Vec::new(),
             errors: Vec::new(),
+            warnings: Vec::new(),
             changed: false,
             bits: 16,
             max_output: limits.max_output,
@@ -600,7 +617,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
         let new_origin = p.org_seen.unwrap_or(0);
         let changed = p.changed || new_origin != origin;
         let dropped_errors = p.dropped_errors;
-        let (out, spans, errors) = (p.out, p.spans, p.errors);
+        let (out, spans, errors, warnings) = (p.out, p.spans, p.errors, p.warnings);
         origin = new_origin;
         if !changed || pass_no >= max_passes {
             let mut errors = errors;
@@ -618,6 +635,7 @@ pub(crate) fn run(stmts: &[Stmt], isa: &Isa, limits: &Limits) -> Layout {
                 origin,
                 errors,
                 dropped_errors,
+                warnings,
             };
         }
         pass_no += 1;

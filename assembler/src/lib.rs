@@ -23,6 +23,7 @@
 
 extern crate alloc;
 
+mod bounds;
 mod diag;
 mod expr;
 mod insn;
@@ -34,7 +35,7 @@ mod preproc;
 mod regs;
 mod source;
 
-pub use diag::{Diagnostic, Errors};
+pub use diag::{Diagnostic, Errors, Severity};
 pub use listing::ListingLine;
 
 use alloc::string::String;
@@ -96,6 +97,14 @@ impl fmt::Debug for Options<'_> {
     }
 }
 
+/// A `-D` argument, `NAME` or `NAME=VALUE`, as an entry of [`Options::defines`].
+pub fn parse_define(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((k, v)) => (String::from(k), Some(String::from(v))),
+        None => (String::from(arg), None),
+    }
+}
+
 /// A successful assembly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {
@@ -107,6 +116,9 @@ pub struct Output {
     pub symbols: Vec<(String, u32)>,
     /// The `org` address: the address of the first byte of `bytes`.
     pub origin: u32,
+    /// Warnings where NASM warns too (a number too wide for the bytes that hold it),
+    /// in source order; the image is as NASM makes it.
+    pub warnings: Vec<Diagnostic>,
     /// The source files of the run (name, text), for [`Output::listing_text`].
     files: Vec<(String, String)>,
 }
@@ -114,7 +126,12 @@ pub struct Output {
 /// Assembles `source` (named `name` in messages) into a flat binary.
 pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, Errors> {
     let isa = insn::Isa::new();
-    let (files, plines, pp_errors) = preproc::run(
+    let preproc::Preprocessed {
+        files,
+        lines: plines,
+        errors: pp_errors,
+        warnings: pp_warnings,
+    } = preproc::run(
         name,
         source,
         &opts.defines,
@@ -187,11 +204,28 @@ pub fn assemble(name: &str, source: &str, opts: &Options<'_>) -> Result<Output, 
         .map(|(k, s)| (k, s.value as u32))
         .collect();
     symbols.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let mut warnings: Vec<Diagnostic> = pp_warnings
+        .into_iter()
+        .map(|w| diag::at_original(&files, w.loc, w.pos, w.message))
+        .chain(
+            lay.warnings
+                .into_iter()
+                .map(|(idx, pos, msg)| diag::at_line(&files, &plines, idx, pos, msg)),
+        )
+        .map(|d| Diagnostic {
+            severity: Severity::Warning,
+            ..d
+        })
+        .collect();
+    // Source order: by file (in the order files were read), then line.
+    warnings.sort_by_key(|d| (files.iter().position(|f| f.name == d.file), d.line));
+    warnings.dedup();
     Ok(Output {
         bytes: lay.bytes,
         listing,
         symbols,
         origin,
+        warnings,
         files: files.into_iter().map(|f| (f.name, f.text)).collect(),
     })
 }

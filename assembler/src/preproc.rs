@@ -16,6 +16,15 @@ pub(crate) struct PpError {
     pub message: String,
 }
 
+/// What preprocessing gives: the files read, the lines for the parser, and the
+/// errors and `%warning`s at their original positions.
+pub(crate) struct Preprocessed {
+    pub files: Vec<SourceFile>,
+    pub lines: Vec<PLine>,
+    pub errors: Vec<PpError>,
+    pub warnings: Vec<PpError>,
+}
+
 /// The preprocessor's limits.
 pub(crate) struct Limits {
     pub max_include_depth: usize,
@@ -43,6 +52,8 @@ struct Pp<'a> {
     files: Vec<SourceFile>,
     out: Vec<PLine>,
     errors: Vec<PpError>,
+    /// `%warning` messages, in the same form as the errors.
+    warnings: Vec<PpError>,
     limits: Limits,
     stack: Vec<u32>,
     includes: usize,
@@ -100,13 +111,14 @@ pub(crate) fn run(
     defines: &[(String, Option<String>)],
     include: Option<crate::IncludeFn<'_>>,
     limits: Limits,
-) -> (Vec<SourceFile>, Vec<PLine>, Vec<PpError>) {
+) -> Preprocessed {
     let mut pp = Pp {
         defines: BTreeMap::new(),
         include,
         files: Vec::new(),
         out: Vec::new(),
         errors: Vec::new(),
+        warnings: Vec::new(),
         limits,
         stack: Vec::new(),
         includes: 0,
@@ -121,7 +133,12 @@ pub(crate) fn run(
     }
     pp.files.push(SourceFile::new(name, source.to_string()));
     pp.file(0);
-    (pp.files, pp.out, pp.errors)
+    Preprocessed {
+        files: pp.files,
+        lines: pp.out,
+        errors: pp.errors,
+        warnings: pp.warnings,
+    }
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -554,7 +571,12 @@ impl Pp<'_> {
             "assign" | "iassign" => self.assign(loc, dir.args_pos, args),
             "include" => self.include_file(loc, dir.args_pos, args),
             "error" | "fatal" => self.err(loc, lead, format!("%{d}: {args}")),
-            "warning" | "line" | "pragma" => {}
+            "warning" => self.warnings.push(PpError {
+                loc,
+                pos: lead,
+                message: format!("{args} [-w+user]"),
+            }),
+            "line" | "pragma" => {}
             "macro" | "imacro" => {
                 let end = find_end(lines, *i, &["macro", "imacro"], &["endmacro", "endm"]);
                 let Some(end) = end else {

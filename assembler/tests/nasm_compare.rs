@@ -44,13 +44,7 @@ fn ours(path: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let include = move |name: &str| std::fs::read_to_string(dir.join(name)).ok();
     let opts = vmlab_asm::Options {
-        defines: defines
-            .iter()
-            .map(|d| match d.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (d.to_string(), None),
-            })
-            .collect(),
+        defines: defines.iter().map(|d| vmlab_asm::parse_define(d)).collect(),
         include: Some(&include),
         ..Default::default()
     };

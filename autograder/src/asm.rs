@@ -46,10 +46,7 @@ pub fn run(args: &AsmArgs) -> ExitCode {
     let defines = args
         .defines
         .iter()
-        .map(|d| match d.split_once('=') {
-            Some((k, v)) => (k.to_string(), Some(v.to_string())),
-            None => (d.clone(), None),
-        })
+        .map(|d| vmlab_asm::parse_define(d))
         .collect();
     let opts = vmlab_asm::Options {
         defines,
@@ -59,6 +56,9 @@ pub fn run(args: &AsmArgs) -> ExitCode {
     let name = args.input.display().to_string();
     match vmlab_asm::assemble(&name, &source, &opts) {
         Ok(out) => {
+            for w in &out.warnings {
+                eprintln!("{w}");
+            }
             if let Err(e) = std::fs::write(&args.output, &out.bytes) {
                 eprintln!("vmlab asm: cannot write {}: {e}", args.output.display());
                 return ExitCode::FAILURE;

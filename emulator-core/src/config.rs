@@ -1,14 +1,10 @@
 //! How to build a machine: memory size, execution mode, devices.
 
-use alloc::string::String;
-use core::fmt;
-use core::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 /// How the guest runs: on the bare machine or under one of the VMM models.
 ///
-/// Every mode has one name ([`ExecMode::name`], parsed back by [`FromStr`]); the CLI,
+/// Every mode has one name ([`ExecMode::name`], parsed back by `FromStr`); the CLI,
 /// lab files, the lab page's worker protocol and URLs, and the bench all use it, and
 /// serde reads and writes a mode as that name.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -117,41 +113,7 @@ impl ExecMode {
     }
 }
 
-impl fmt::Display for ExecMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A name that is not one of [`ExecMode::ALL`]'s.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct UnknownMode(pub String);
-
-impl fmt::Display for UnknownMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown mode {:?}: expected one of ", self.0)?;
-        for (i, m) in ExecMode::ALL.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            write!(f, "{sep}{}", m.name())?;
-        }
-        Ok(())
-    }
-}
-
-impl core::error::Error for UnknownMode {}
-
-impl FromStr for ExecMode {
-    type Err = UnknownMode;
-
-    fn from_str(s: &str) -> Result<ExecMode, UnknownMode> {
-        ExecMode::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| UnknownMode(String::from(s)))
-    }
-}
-
-crate::named::serde_by_name!(ExecMode);
+crate::named::by_name!(ExecMode, "mode");
 
 /// Everything needed to build a [`crate::Machine`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -35,13 +35,14 @@ pub mod alu {
     pub use crate::cpu::alu::*;
 }
 
-pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig, UnknownMode};
+pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig};
 pub use counters::Counters;
 pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};
-pub use machine::{FlatEntry, Machine, UnknownEntry};
+pub use machine::{FlatEntry, Machine};
 pub use mmu::{PageWalk, PdeView, PteView, TlbEntryView, WalkStep};
+pub use named::UnknownName;
 pub use platform::{IoEffect, Platform, PlatformState};
 pub use snapshot::Snapshot;
 pub use state::{CpuState, Gpr, SegReg, Segment, TableReg};

@@ -6,10 +6,7 @@
 //! HLT with interrupts enabled skips virtual time to the next timer deadline.
 
 use alloc::collections::BTreeSet;
-use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
-use core::str::FromStr;
 
 use crate::config::MachineConfig;
 use crate::counters::Counters;
@@ -38,7 +35,7 @@ enum Between {
 
 /// How a flat binary starts.
 ///
-/// Its name ([`FlatEntry::name`], parsed back by [`FromStr`]) is shared by the CLI's
+/// Its name ([`FlatEntry::name`], parsed back by `FromStr`) is shared by the CLI's
 /// `--entry`, lab files, the lab page's worker protocol and serde.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FlatEntry {
@@ -61,7 +58,7 @@ impl FlatEntry {
         }
     }
 
-    /// The spelling older lab files use (`real16`, `flat32`), also accepted by [`FromStr`].
+    /// The spelling older lab files use (`real16`, `flat32`), also accepted by `FromStr`.
     const fn lab_file_name(self) -> &'static str {
         match self {
             FlatEntry::Real16 => "real16",
@@ -70,36 +67,7 @@ impl FlatEntry {
     }
 }
 
-impl fmt::Display for FlatEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A name that is neither `real` nor `pm32`.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct UnknownEntry(pub String);
-
-impl fmt::Display for UnknownEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown entry {:?}: expected real or pm32", self.0)
-    }
-}
-
-impl core::error::Error for UnknownEntry {}
-
-impl FromStr for FlatEntry {
-    type Err = UnknownEntry;
-
-    fn from_str(s: &str) -> Result<FlatEntry, UnknownEntry> {
-        FlatEntry::ALL
-            .into_iter()
-            .find(|e| e.name() == s || e.lab_file_name() == s)
-            .ok_or_else(|| UnknownEntry(String::from(s)))
-    }
-}
-
-crate::named::serde_by_name!(FlatEntry);
+crate::named::by_name!(FlatEntry, "entry", alias = FlatEntry::lab_file_name);
 
 /// An IA-32 PC-style machine.
 #[derive(Debug)]

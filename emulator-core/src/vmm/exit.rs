@@ -1,9 +1,6 @@
 //! VM exits: their reasons, the cost model, and the per-reason counters.
 
 use alloc::collections::BTreeMap;
-use alloc::string::String;
-use core::fmt;
-use core::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +10,7 @@ macro_rules! exit_reasons {
     ($( $(#[doc = $doc:literal])* $variant:ident = $name:literal, $cycles:literal; )*) => {
         /// Why the guest left direct execution and the VMM ran.
         ///
-        /// Written and read (serde, [`FromStr`]) by its [`name`](ExitReason::name).
+        /// Written and read (serde, `FromStr`) by its [`name`](ExitReason::name).
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
         pub enum ExitReason {
             $( $(#[doc = $doc])* $variant, )*
@@ -89,36 +86,7 @@ exit_reasons! {
     ModeSwitch = "mode-switch", 2000;
 }
 
-impl fmt::Display for ExitReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A name that is not one of [`ExitReason::ALL`]'s.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct UnknownExitReason(pub String);
-
-impl fmt::Display for UnknownExitReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown exit reason {:?}", self.0)
-    }
-}
-
-impl core::error::Error for UnknownExitReason {}
-
-impl FromStr for ExitReason {
-    type Err = UnknownExitReason;
-
-    fn from_str(s: &str) -> Result<ExitReason, UnknownExitReason> {
-        ExitReason::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| UnknownExitReason(String::from(s)))
-    }
-}
-
-crate::named::serde_by_name!(ExitReason);
+crate::named::by_name!(ExitReason, "exit reason");
 
 /// The documented cost model: what one exit costs, in cycles of the nominal
 /// 100 MHz virtual CPU.

@@ -244,7 +244,7 @@ pub struct VmmEvent {
 /// Everything the VMM reports at the end of a run (`vmlab run --json`).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct VmmStats {
-    /// The mode (`trap-emulate`, `hw-assist`).
+    /// The mode's name ([`ExecMode::name`]: `trap-emulate`, `hw-assist-shadow`, …).
     pub mode: String,
     /// Exits by reason, cycles by reason, totals.
     pub exits: ExitCounters,

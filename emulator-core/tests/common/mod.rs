@@ -16,13 +16,7 @@ pub fn assemble(src: &str, defines: &[&str]) -> Vec<u8> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let include = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
     let opts = vmlab_asm::Options {
-        defines: defines
-            .iter()
-            .map(|d| match d.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (d.to_string(), None),
-            })
-            .collect(),
+        defines: defines.iter().map(|d| vmlab_asm::parse_define(d)).collect(),
         include: Some(&include),
         ..Default::default()
     };
