@@ -121,8 +121,11 @@ fn toolchain(cargo: &Path) -> Toolchain {
     exec.push(cargo_home.join("bin"));
     exec.push(rustup_home.clone());
     if let Some(real) = find_in_path(cargo).and_then(|c| std::fs::canonicalize(c).ok()) {
-        // The toolchain's root: `<root>/bin/cargo`.
-        if let Some(root) = real.parent().and_then(Path::parent) {
+        // The toolchain's root, `<root>/bin/cargo`; a rustup proxy finds its
+        // toolchain under RUSTUP_HOME instead (its own root is CARGO_HOME, which
+        // may hold credentials).
+        let proxy = real.file_name().is_some_and(|n| n == "rustup");
+        if let Some(root) = real.parent().and_then(Path::parent).filter(|_| !proxy) {
             exec.push(root.to_path_buf());
         }
     }
