@@ -266,7 +266,7 @@ fn a_case_that_hangs_costs_that_case_alone() {
         .message
         .contains(&format!("{} of {cases} cases right", cases - 1)));
     assert!(
-        rol.message.contains("no answer within 1 s"),
+        rol.message.contains("no answer within 2 s"),
         "{}",
         rol.message
     );

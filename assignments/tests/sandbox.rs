@@ -247,6 +247,36 @@ fn fork_bombs_huge_allocations_parent_killing_and_spinning_cost_only_their_cases
         by("shl").message
     );
     let spin = &by("shr").message;
-    assert!(spin.contains("no answer within 1 s"), "{spin}");
+    assert!(spin.contains("no answer within 2 s"), "{spin}");
     assert!(spin.contains("stopped after 3 s"), "{spin}");
+}
+
+/// The compile step runs the toolchain but cannot read the rest of CARGO_HOME,
+/// where a registry token may sit.
+#[test]
+fn cargo_home_beyond_its_programs_is_out_of_reach_while_compiling() {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(env_file) = cargo_home.map(|h| h.join("env")).filter(|f| f.is_file()) else {
+        return; // rustup's env file is not there to try (a toolchain without rustup)
+    };
+    let src = submission(
+        &format!(
+            "const SECRET: &str = include_str!({:?});",
+            env_file.display().to_string()
+        ),
+        "panic!(\"ESCAPED {SECRET}\")",
+    );
+    // Through `cargo` on PATH: rustup's proxy in CARGO_HOME/bin where rustup is used.
+    let mut layout = repository();
+    layout.env.cargo = PathBuf::from("cargo");
+    let g = run(&layout, &src);
+    assert_nothing_leaks(&g, "cargo home");
+    let msg = &g.outcomes[0].message;
+    // The include itself is what fails.
+    assert!(
+        msg.contains("does not compile") && msg.contains("couldn't read"),
+        "{msg}"
+    );
 }

@@ -44,7 +44,23 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let args: Vec<String> = std::env::args().collect();
+            let run_json =
+                args.get(1).is_some_and(|a| a == "run") && args.iter().any(|a| a == "--json");
+            if run_json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                // `vmlab run --json` answers in JSON even when its options are wrong.
+                let message = e.render().to_string();
+                let first = message.lines().next().unwrap_or_default();
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                println!("{}", run_report::error(first, run::EXIT_BAD_INPUT));
+            }
+            e.exit()
+        }
+    };
     match cli.command {
         Command::Asm(a) => asm::run(&a),
         Command::Labs(args) => labs::run(args),

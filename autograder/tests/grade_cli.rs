@@ -586,6 +586,25 @@ fn github_classroom_results_have_the_reporters_fields() {
     assert_eq!(j["status"], "error");
 }
 
+/// Grades the asm-warmup class in `class` at `--jobs 2`: the CSV and the summary.
+fn grade_class(dir: &Path, class: &Path) -> (String, String) {
+    let csv = dir.join("results.csv");
+    let out = vmlab()
+        .args(["grade", "--lab", "asm-warmup", "--jobs", "2", "--labs-dir"])
+        .arg(labs_dir())
+        .arg("--submissions")
+        .arg(class)
+        .arg("--out")
+        .arg(&csv)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (std::fs::read_to_string(&csv).expect("results.csv"), err)
+}
+
 #[test]
 fn a_whole_class_is_graded_into_one_csv_with_a_histogram() {
     let dir = scratch("cli-batch");
@@ -597,21 +616,7 @@ fn a_whole_class_is_graded_into_one_csv_with_a_histogram() {
     std::fs::write(class.join("dave.asm"), "").expect("write");
     std::fs::create_dir_all(class.join("carol/lab1")).expect("mkdir");
     std::fs::copy(lab.join("solution.asm"), class.join("carol/lab1/mine.asm")).expect("copy");
-    let csv = dir.join("results.csv");
-    let out = vmlab()
-        .args(["grade", "--lab", "asm-warmup", "--jobs", "2", "--labs-dir"])
-        .arg(labs_dir())
-        .arg("--submissions")
-        .arg(&class)
-        .arg("--out")
-        .arg(&csv)
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .output()
-        .expect("runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let text = std::fs::read_to_string(&csv).expect("results.csv");
+    let (text, err) = grade_class(&dir, &class);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "a header and one row per student:\n{text}");
     let header = lines[0];
@@ -678,21 +683,7 @@ fn two_hundred_generated_submissions_give_two_hundred_rows() {
         }
         .expect("write");
     }
-    let csv = dir.join("results.csv");
-    let out = vmlab()
-        .args(["grade", "--lab", "asm-warmup", "--jobs", "2", "--labs-dir"])
-        .arg(labs_dir())
-        .arg("--submissions")
-        .arg(&class)
-        .arg("--out")
-        .arg(&csv)
-        .arg("--work-dir")
-        .arg(dir.join("work"))
-        .output()
-        .expect("runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let text = std::fs::read_to_string(&csv).expect("results.csv");
+    let (text, err) = grade_class(&dir, &class);
     assert_eq!(text.lines().count(), 201, "{err}");
     let full = text
         .lines()

@@ -178,6 +178,22 @@ fn bad_files_and_options_are_refused_clearly() {
         .is_some_and(|m| m.contains("0xffffffff")));
 
     let out = vmlab(&[
+        "--rom",
+        small.to_str().unwrap(),
+        "--mode",
+        "bogus",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error object");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("bogus")),
+        "{j}"
+    );
+
+    let out = vmlab(&[
         "--flat",
         "0x7c00",
         small.to_str().unwrap(),

@@ -121,8 +121,11 @@ fn toolchain(cargo: &Path) -> Toolchain {
     exec.push(cargo_home.join("bin"));
     exec.push(rustup_home.clone());
     if let Some(real) = find_in_path(cargo).and_then(|c| std::fs::canonicalize(c).ok()) {
-        // The toolchain's root: `<root>/bin/cargo`.
-        if let Some(root) = real.parent().and_then(Path::parent) {
+        // The toolchain's root, `<root>/bin/cargo`; a rustup proxy finds its
+        // toolchain under RUSTUP_HOME instead (its own root is CARGO_HOME, which
+        // may hold credentials).
+        let proxy = real.file_name().is_some_and(|n| n == "rustup");
+        if let Some(root) = real.parent().and_then(Path::parent).filter(|_| !proxy) {
             exec.push(root.to_path_buf());
         }
     }
@@ -579,7 +582,10 @@ pub fn grade(
 }
 
 /// How long one case may take before it counts as unanswered.
-const CASE_LIMIT: Duration = Duration::from_secs(1);
+const CASE_LIMIT: Duration = Duration::from_secs(2);
+/// Added to the first case of each start of the program, for loading it on a busy
+/// grading machine.
+const START_ALLOWANCE: Duration = Duration::from_secs(3);
 /// Restarts after a case hangs or kills the program, per test, at most.
 const MAX_RESTARTS: usize = 5;
 
@@ -655,13 +661,16 @@ fn run_cases(
             }
         });
         let mut lost = None;
+        let mut wait = CASE_LIMIT + START_ALLOWANCE;
         while runs.answers.len() < lines.len() {
             let left = limit.saturating_sub(started.elapsed());
             if left.is_zero() {
                 runs.stopped = true;
                 break;
             }
-            match rx.recv_timeout(CASE_LIMIT.min(left)) {
+            let answer = rx.recv_timeout(wait.min(left));
+            wait = CASE_LIMIT;
+            match answer {
                 Ok(a) => runs.answers.push(Answer::Line(a)),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     lost = Some(Answer::TimedOut);

@@ -371,7 +371,8 @@ pub fn confine(
             .all(|p| !p.exists() || reachable_by_others(p));
         match sandbox_user() {
             Some((uid, gid, _)) if policy.step == Step::Run || tools_reachable => {
-                for w in &policy.write {
+                // The folders it writes become its own (not the devices it may write).
+                for w in policy.write.iter().filter(|w| w.is_dir()) {
                     chown_tree(w, uid, gid);
                 }
                 drop_to = Some((uid, gid));

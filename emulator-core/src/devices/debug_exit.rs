@@ -2,8 +2,9 @@
 
 use super::PortDevice;
 
-/// A one-port device; a write of `v` asks the machine to stop with exit status
-/// `(v << 1) | 1`. It holds no state, so it has nothing to snapshot.
+/// A one-port device; a write of `v` asks the machine to stop with
+/// `StopReason::DebugExit(v)` (QEMU's process exits with `(v << 1) | 1`, `vmlab run`
+/// with `v`). It holds no state, so it has nothing to snapshot.
 #[derive(Clone, Debug, Default)]
 pub struct DebugExit {
     requested: Option<u8>,
