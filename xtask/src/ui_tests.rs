@@ -56,16 +56,6 @@ pub const ALL: &[BrowserTest] = &[
     },
 ];
 
-/// The ids of the lecture demos (as in lab-ui's `demos.rs`).
-const DEMOS: &[&str] = &[
-    "fetch-decode-execute",
-    "page-walk",
-    "trap-emulate",
-    "popf",
-    "shadow-paging",
-    "nested-paging",
-    "side-by-side",
-];
 
 /// A program that never stops on its own.
 const FOREVER: &str = "bits 32\norg 0x10000\nstart:\n    inc eax\n    jmp start\n";
@@ -370,7 +360,7 @@ fn breakpoints(b: &Browser) -> Result<()> {
 /// Memory go-to (physical and linear), the translate walk, the page-table tree,
 /// the TLB, the log's filter and click-to-jump, the counters and the VGA screen.
 fn memory_translate_and_log(b: &Browser) -> Result<()> {
-    open(b, "demo=page-walk&step=5")?;
+    open(b, "demo=page-walk&step=7")?;
     wait_text(b, "status", "halted")?;
     set_input(b, "memory-addr", "b8000")?;
     b.click_testid("memory-go")?;
@@ -503,7 +493,7 @@ fn share_link_round_trip(b: &Browser) -> Result<()> {
 
 /// Every demo opens, steps forward to its end and back, and leaves a screenshot.
 fn every_demo(b: &Browser) -> Result<()> {
-    for demo in DEMOS {
+    for demo in vmlab_demos::all().iter().map(|d| d.id) {
         open(b, &format!("demo={demo}"))?;
         let count_text = b.text_testid("demo-step-count")?;
         let total: usize = count_text
@@ -525,7 +515,7 @@ fn every_demo(b: &Browser) -> Result<()> {
             distinct.len() == titles.len(),
             "{demo}: repeated step titles {titles:?}"
         );
-        match *demo {
+        match demo {
             "fetch-decode-execute" => {
                 wait_text(b, "serial-output", "fetch, decode, execute: done")?
             }

@@ -427,12 +427,18 @@ pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
         .collect()
 }
 
-/// Whether an event ends "run to next trap" (everything but plain port I/O and reports).
-pub fn is_trap(kind: &EventKind) -> bool {
-    !matches!(
-        kind,
-        EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. }
-    )
+/// Whether an event ends "run to next trap": everything but plain port I/O, reports,
+/// and the VMM taking over a guest that a loader started in protected mode (the
+/// mode switch before the first instruction retires).
+pub fn is_trap(e: &Event) -> bool {
+    match &e.kind {
+        EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. } => false,
+        EventKind::VmExit {
+            reason: emulator_core::vmm::ExitReason::ModeSwitch,
+            ..
+        } => e.icount != 0,
+        _ => true,
+    }
 }
 
 /// The kebab-case name of an enum variant from its `Debug` text.
@@ -490,12 +496,15 @@ pub fn log_entry(e: &Event) -> LogEntry {
             saw,
             real,
             differs,
-        } => (
+        } if *differs => (
             "popek-goldberg".to_string(),
-            format!(
-                "{instruction}: the guest saw {saw}, a real machine gives {real}{}",
-                if *differs { " (differs!)" } else { "" }
-            ),
+            format!("{instruction}: the guest saw {saw}, a real machine gives {real}"),
+        ),
+        EventKind::SensitiveInstruction {
+            instruction, saw, ..
+        } => (
+            "sensitive".to_string(),
+            format!("{instruction}: the guest saw {saw}, as on a real machine"),
         ),
     };
     LogEntry {

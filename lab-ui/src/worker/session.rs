@@ -273,11 +273,7 @@ impl Session {
                         r = s;
                         break;
                     }
-                    let trapped = self
-                        .machine
-                        .events()
-                        .since(seen)
-                        .any(|e| collect::is_trap(&e.kind));
+                    let trapped = self.machine.events().since(seen).any(collect::is_trap);
                     if trapped {
                         r = StopReason::Stepped;
                         self.last_stop = "trap".into();
@@ -606,7 +602,12 @@ mod tests {
         s.advance(Until::Stop, ADVANCE_BUDGET);
         let v = s.view(false);
         assert_eq!(v.serial_append, "VM\n");
-        assert!(v.disasm[0].text.starts_with("jmp"), "{:?}", v.disasm[0]);
+        let at_eip = v.disasm.iter().find(|l| l.addr == v.linear_eip);
+        assert!(
+            at_eip.is_some_and(|l| l.text.starts_with("jmp")),
+            "{:?}",
+            v.disasm
+        );
 
         let (mut s, p) = session("shadow-paging", Mode::TrapEmulate);
         assert_eq!(s.advance(Until::Stop, ADVANCE_BUDGET), StopReason::Halted);
