@@ -11,6 +11,9 @@ use serde::Deserialize;
 /// The execution modes a demo may start in (the lab's mode switch spells them so).
 pub const MODES: [&str; 3] = ["bare", "trap-emulate", "hw-assist"];
 
+/// The most panels a step may focus: what one 1280×720 screen shows large.
+pub const MAX_FOCUS: usize = 3;
+
 /// One demo's `demo.toml`.
 #[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +242,11 @@ impl Manifest {
             if s.focus.is_empty() {
                 return Err(key("focus: name the panels the step is about"));
             }
+            if s.focus.len() > MAX_FOCUS {
+                return Err(key(&format!(
+                    "focus: at most {MAX_FOCUS} panels fit one projector screen"
+                )));
+            }
             for (j, p) in s.focus.iter().enumerate() {
                 if s.focus[..j].contains(p) {
                     return Err(key(&format!("focus: {} twice", p.testid())));
@@ -303,6 +311,10 @@ mod tests {
             ),
             (step(""), "step[0].focus"),
             (step("focus = [\"log\", \"log\"]"), "panel-log twice"),
+            (
+                step("focus = [\"log\", \"tlb\", \"vga\", \"disasm\"]"),
+                "at most 3 panels",
+            ),
             (step("focus = [\"log\"]\ncompare = true"), "compare panel"),
             (
                 step("focus = [\"log\"]\n") + &step("focus = [\"log\"]"),

@@ -253,7 +253,11 @@ pub fn app() -> Html {
         use_effect_with((), move |_| open_initial(&state, &send));
     }
     let labs = use_memo((), |_| labs::catalog());
-    let root_class = classes!("lab", state.presentation.then_some("presentation"));
+    let focus = demos::focus(&state).map(|f| {
+        let in_grid = f.iter().filter(|p| **p != demos::Panel::Compare).count();
+        classes!("demo-focus", format!("focus-{}", in_grid.min(3)))
+    });
+    let root_class = classes!("lab", state.presentation.then_some("presentation"), focus);
     html! {
         <ContextProvider<Ctx> context={ctx}>
             <div class={root_class} data-testid="lab-root">

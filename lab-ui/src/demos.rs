@@ -5,6 +5,7 @@ pub use vmlab_demos::{all, find, Demo, Panel, Run, Step};
 
 use crate::program::Program;
 use crate::protocol::{Command, Mode, Space, Until};
+use crate::state::LabState;
 
 /// The mode a demo starts in.
 pub fn mode(demo: &Demo) -> Mode {
@@ -47,6 +48,22 @@ pub fn commands(demo: &Demo, program: &Program, mode: Mode, upto: usize) -> Vec<
     cmds
 }
 
+/// In presentation mode with a demo open: the panels its step is about.
+pub fn focus(state: &LabState) -> Option<&'static [Panel]> {
+    if !state.presentation {
+        return None;
+    }
+    let (d, i) = state.demo?;
+    d.steps().get(i).map(|s| s.focus.as_slice())
+}
+
+/// Where the panel with `testid` goes when a step names its panels: `None` without
+/// focus, `Some(None)` when the step leaves it out, `Some(Some(rank))` when it names
+/// it (rank 0 first).
+pub fn focus_rank(state: &LabState, testid: &str) -> Option<Option<usize>> {
+    focus(state).map(|f| f.iter().position(|p| p.testid() == testid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +83,15 @@ mod tests {
             }
         ));
         let on = p.symbol("paging_on").expect("label");
+        let mut state = LabState::default();
+        state.apply(crate::state::Action::OpenDemo(d));
+        assert_eq!(focus(&state), None, "only presentation mode focuses");
+        state.presentation = true;
+        assert_eq!(
+            focus_rank(&state, Panel::Pagetables.testid()),
+            Some(Some(1))
+        );
+        assert_eq!(focus_rank(&state, "panel-editor"), Some(None));
         assert_eq!(
             cmds[1..],
             [
