@@ -527,6 +527,53 @@ mod tests {
     }
 
     #[test]
+    fn only_a_sensitive_instruction_that_differs_is_a_popek_goldberg_entry() {
+        let report = |differs| Event {
+            icount: 5,
+            linear_eip: 0x1000,
+            kind: EventKind::SensitiveInstruction {
+                instruction: "pushfd".into(),
+                saw: "EFLAGS 0x2".into(),
+                real: if differs {
+                    "EFLAGS 0x202"
+                } else {
+                    "EFLAGS 0x2"
+                }
+                .into(),
+                differs,
+            },
+        };
+        let same = log_entry(&report(false));
+        assert_eq!(same.reason, "sensitive");
+        assert_eq!(
+            same.text,
+            "pushfd: the guest saw EFLAGS 0x2, as on a real machine"
+        );
+        let differs = log_entry(&report(true));
+        assert_eq!(differs.reason, "popek-goldberg");
+        assert!(differs.text.ends_with("a real machine gives EFLAGS 0x202"));
+    }
+
+    #[test]
+    fn run_to_trap_passes_the_start_up_mode_switch_only() {
+        let exit = |icount| Event {
+            icount,
+            linear_eip: 0x10000,
+            kind: EventKind::VmExit {
+                reason: emulator_core::vmm::ExitReason::ModeSwitch,
+                instruction: String::new(),
+                action: String::new(),
+                cost: 0,
+            },
+        };
+        assert!(!is_trap(&exit(0)), "the VMM taking over a loaded guest");
+        assert!(
+            is_trap(&exit(12)),
+            "a boot sector switching to protected mode"
+        );
+    }
+
+    #[test]
     fn flatten_names_nested_counters() {
         let v = serde_json::json!({"a": 1, "b": [0, 2], "c": {"d": 3}, "e": "x"});
         let mut out = Vec::new();
