@@ -71,6 +71,14 @@ mod tests {
     #[test]
     fn demos_start_in_their_modes_and_steps_replay_from_a_load() {
         assert!(all().len() >= 7);
+        for d in all() {
+            assert_eq!(
+                Some(mode(d)),
+                Mode::from_name(&d.manifest.mode),
+                "{}: the mode switch knows its mode",
+                d.id
+            );
+        }
         let d = find("nested-paging").expect("a demo");
         assert_eq!(mode(d), Mode::HwAssist);
         let p = crate::assemble::assemble("demo.asm", d.source).expect("assembles");
