@@ -44,6 +44,9 @@ pub enum Run {
     To(String),
     /// Until the next exception, interrupt or VM exit (`run = "to-trap"`).
     ToTrap,
+    /// Until the next VM exit of this reason, as the log names it without `exit:`
+    /// (`run = { to-exit = "page-fault" }`).
+    ToExit(String),
     /// Until the guest stops (`run = "to-end"`).
     ToEnd,
 }
@@ -279,7 +282,7 @@ mod tests {
     #[test]
     fn a_full_step_parses() {
         let m = manifest(
-            "[[step]]\ntitle = \"a\"\ntext = \"*b*\"\nrun = { to = \"there\" }\ntranslate = 0x400000\nmemory = { addr = 0xb8000, space = \"linear\" }\nfocus = [\"disasm\", \"tlb\"]\n[step.expect]\nstop = \"breakpoint\"\nat = \"there\"\ncpl = 0\nexit = \"hlt\"\ncounters = { \"vmm.exits\" = 0 }\ntlb-has = [0x400000]\n[[step]]\ntitle = \"b\"\ntext = \"c\"\nrun = \"to-end\"\nfocus = [\"serial\"]\n",
+            "[[step]]\ntitle = \"a\"\ntext = \"*b*\"\nrun = { to = \"there\" }\ntranslate = 0x400000\nmemory = { addr = 0xb8000, space = \"linear\" }\nfocus = [\"disasm\", \"tlb\"]\n[step.expect]\nstop = \"breakpoint\"\nat = \"there\"\ncpl = 0\nexit = \"hlt\"\ncounters = { \"vmm.exits\" = 0 }\ntlb-has = [0x400000]\n[[step]]\ntitle = \"b\"\ntext = \"c\"\nrun = \"to-end\"\nfocus = [\"serial\"]\n[[step]]\ntitle = \"c\"\ntext = \"d\"\nrun = { to-exit = \"page-fault\" }\nfocus = [\"log\"]\n",
         )
         .expect("valid");
         let s = &m.steps[0];
@@ -291,6 +294,7 @@ mod tests {
         assert_eq!(s.expect.tlb_has, [0x40_0000]);
         assert_eq!(m.steps[1].run, Run::ToEnd);
         assert!(m.steps[1].expect.is_empty());
+        assert_eq!(m.steps[2].run, Run::ToExit("page-fault".into()));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 pub use vmlab_demos::{all, find, Demo, Panel, Run, Step};
 
+use emulator_core::vmm::ExitReason;
+
 use crate::program::Program;
 use crate::protocol::{Command, Mode, Space, Until};
 use crate::state::LabState;
@@ -26,6 +28,11 @@ pub fn commands(demo: &Demo, program: &Program, mode: Mode, upto: usize) -> Vec<
                 }
             }
             Run::ToTrap => cmds.push(Command::Advance(Until::Trap)),
+            Run::ToExit(name) => {
+                if let Some(r) = exit_reason(name) {
+                    cmds.push(Command::Advance(Until::Exit(r)));
+                }
+            }
             Run::ToEnd => cmds.push(Command::Advance(Until::Stop)),
         }
         if let Some(a) = step.translate {
@@ -46,6 +53,11 @@ pub fn commands(demo: &Demo, program: &Program, mode: Mode, upto: usize) -> Vec<
         cmds.push(Command::Compare);
     }
     cmds
+}
+
+/// The VM-exit reason a manifest names (`page-fault`, `cr3-write`…).
+pub fn exit_reason(name: &str) -> Option<ExitReason> {
+    ExitReason::ALL.into_iter().find(|r| r.name() == name)
 }
 
 /// In presentation mode with a demo open: the panels its step is about.

@@ -150,8 +150,12 @@ fn every_step_of_every_demo_does_what_its_text_says() {
         for (i, step) in d.steps().iter().enumerate() {
             let at = format!("{} step {} ({})", d.id, i + 1, step.title);
             assert!(!step.expect.is_empty(), "{at}: claims nothing");
-            if let Run::To(label) = &step.run {
-                assert!(p.symbol(label).is_some(), "{at}: no label {label}");
+            match &step.run {
+                Run::To(label) => assert!(p.symbol(label).is_some(), "{at}: no label {label}"),
+                Run::ToExit(name) => {
+                    assert!(demos::exit_reason(name).is_some(), "{at}: no exit {name}")
+                }
+                _ => {}
             }
             let shown = show(d, &p, i);
             let bad = broken_claims(&step.expect, &p, &shown.view, before.as_ref());

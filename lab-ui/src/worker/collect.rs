@@ -6,7 +6,7 @@ use emulator_core::{CpuState, Event, EventKind, ExecMode, GuestPaging, Machine, 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
 use crate::protocol::{
-    DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, Walk, WalkStep,
+    DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, Until, Walk, WalkStep,
 };
 
 /// CS base + EIP.
@@ -427,6 +427,15 @@ pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
         .collect()
 }
 
+/// Whether an event ends a run to `until`: [`Until::Exit`] stops at a VM exit of its
+/// reason, every other run where [`is_trap`] does.
+pub fn ends_run_to(until: Until, e: &Event) -> bool {
+    match until {
+        Until::Exit(want) => matches!(e.kind, EventKind::VmExit { reason, .. } if reason == want),
+        _ => is_trap(e),
+    }
+}
+
 /// Whether an event ends "run to next trap": everything but plain port I/O, reports,
 /// and the VMM taking over a guest that a loader started in protected mode (the
 /// mode switch before the first instruction retires).
@@ -571,6 +580,10 @@ mod tests {
             is_trap(&exit(12)),
             "a boot sector switching to protected mode"
         );
+        use emulator_core::vmm::ExitReason;
+        assert!(ends_run_to(Until::Exit(ExitReason::ModeSwitch), &exit(0)));
+        assert!(!ends_run_to(Until::Exit(ExitReason::Hlt), &exit(12)));
+        assert!(ends_run_to(Until::Trap, &exit(12)));
     }
 
     #[test]

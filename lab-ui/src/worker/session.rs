@@ -264,7 +264,7 @@ impl Session {
                 }
                 r
             }
-            Until::Trap => {
+            Until::Trap | Until::Exit(_) => {
                 let seen = self.machine.events().total();
                 let mut r = StopReason::BudgetExhausted;
                 for _ in 0..budget {
@@ -273,7 +273,11 @@ impl Session {
                         r = s;
                         break;
                     }
-                    let trapped = self.machine.events().since(seen).any(collect::is_trap);
+                    let trapped = self
+                        .machine
+                        .events()
+                        .since(seen)
+                        .any(|e| collect::ends_run_to(until, e));
                     if trapped {
                         r = StopReason::Stepped;
                         self.last_stop = "trap".into();
@@ -297,7 +301,7 @@ impl Session {
         };
 
         let r = self.finish(r);
-        if matches!(until, Until::Trap) && r == StopReason::Stepped {
+        if matches!(until, Until::Trap | Until::Exit(_)) && r == StopReason::Stepped {
             self.last_stop = "trap".into();
         }
         r
