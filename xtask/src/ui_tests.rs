@@ -607,14 +607,17 @@ fn demo_focus_steps(b: &Browser) -> Result<usize> {
             let script = format!(
                 "const ids = {};
                  const out = [];
+                 let right = 0;
                  for (const id of ids) {{
                    const e = document.querySelector(`[data-testid=${{id}}]`);
                    if (!e) {{ out.push(id + ' is missing'); continue; }}
                    const r = e.getBoundingClientRect();
+                   right = Math.max(right, r.right);
                    if (r.width < 200 || r.height < 100) out.push(`${{id}} is ${{r.width}}×${{r.height}}`);
                    if (r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5)
                      out.push(`${{id}} at ${{r.left}},${{r.top}}–${{r.right}},${{r.bottom}} leaves the viewport`);
                  }}
+                 if (right < innerWidth * 0.9) out.push(`the panels end at x = ${{right}}`);
                  const editor = document.querySelector('[data-testid=panel-editor]');
                  if (editor && editor.getClientRects().length) out.push('the editor is shown');
                  const d = document.documentElement;
