@@ -15,7 +15,7 @@ use crate::components::{
     memory::Memory, pagetables::PageTables, registers::Registers, serial::Serial, tlb::Tlb,
     vga::Vga, Ctx, Op,
 };
-use crate::demos::{self, Demo, DemoAction};
+use crate::demos;
 use crate::program::Program;
 use crate::protocol::{Command, Until};
 use crate::share::Shared;
@@ -25,32 +25,6 @@ use crate::{labs, storage};
 
 /// wasm-bindgen's JS glue, which the worker imports to start the same module.
 const WORKER_SCRIPT: &str = "./pkg/lab_ui.js";
-
-/// The commands that bring a freshly loaded demo to step `upto`.
-pub fn demo_commands(demo: &Demo, program: &Program, upto: usize) -> Vec<Command> {
-    let mut cmds = vec![program.load_command(demo.mode)];
-    for (i, step) in demo.steps.iter().enumerate().take(upto + 1) {
-        match step.action {
-            DemoAction::Look => {}
-            DemoAction::Step(n) => cmds.push(Command::Advance(Until::Steps(n))),
-            DemoAction::RunToLabel(label) => {
-                if let Some(a) = program.symbol(label) {
-                    cmds.push(Command::Advance(Until::Linear(a)));
-                }
-            }
-            DemoAction::RunToTrap => cmds.push(Command::Advance(Until::Trap)),
-            DemoAction::Run => cmds.push(Command::Advance(Until::Stop)),
-            DemoAction::Translate(a) => cmds.push(Command::Translate(a)),
-            DemoAction::Memory(a, space) => cmds.push(Command::ShowMemory { addr: a, space }),
-            DemoAction::Compare => {
-                if i == upto {
-                    cmds.push(Command::Compare);
-                }
-            }
-        }
-    }
-    cmds
-}
 
 fn assemble(ctx_state: &UseReducerHandle<LabState>, source: &str) -> Option<Rc<Program>> {
     match assemble::assemble("program.asm", source) {
@@ -77,7 +51,7 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
             if let Some(d) = demos::find(id) {
                 state.dispatch(Action::OpenDemo(d));
                 if let Some(p) = assemble(state, d.source) {
-                    for c in demo_commands(d, &p, 0) {
+                    for c in demos::commands(d, &p, demos::mode(d), 0) {
                         send.emit(c);
                     }
                 }
@@ -86,7 +60,7 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
         Op::DemoStep(i) => {
             if let (Some((d, _)), Some(p)) = (state.demo, state.program.clone()) {
                 state.dispatch(Action::DemoStep(i));
-                for c in demo_commands(d, &p, i) {
+                for c in demos::commands(d, &p, demos::mode(d), i) {
                     send.emit(c);
                 }
             }
@@ -154,12 +128,10 @@ fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
             .unwrap_or_else(|| d.source.to_string());
         state.dispatch(Action::SetSource(source.clone()));
         if let Some(p) = assemble(state, &source) {
-            let step = shared.step.unwrap_or(0).min(d.steps.len() - 1);
+            let step = shared.step.unwrap_or(0).min(d.steps().len() - 1);
             state.dispatch(Action::DemoStep(step));
-            let mode = shared.mode.unwrap_or(d.mode);
-            let mut cmds = demo_commands(d, &p, step);
-            cmds[0] = p.load_command(mode);
-            for c in cmds {
+            let mode = shared.mode.unwrap_or(demos::mode(d));
+            for c in demos::commands(d, &p, mode, step) {
                 send.emit(c);
             }
         }
@@ -168,7 +140,7 @@ fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
     let source = shared
         .source
         .or_else(|| shared.lab.is_none().then(storage::load_current).flatten())
-        .unwrap_or_else(|| demos::DEMOS[0].source.to_string());
+        .unwrap_or_else(|| demos::all().first().map_or("", |d| d.source).to_string());
     if shared.lab.is_none() {
         state.dispatch(Action::SetSource(source.clone()));
     }
@@ -220,7 +192,7 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
             if let Some((d, i)) = s.demo {
                 e.prevent_default();
                 let to = if e.key() == "PageDown" {
-                    (i + 1).min(d.steps.len() - 1)
+                    (i + 1).min(d.steps().len() - 1)
                 } else {
                     i.saturating_sub(1)
                 };
@@ -281,7 +253,11 @@ pub fn app() -> Html {
         use_effect_with((), move |_| open_initial(&state, &send));
     }
     let labs = use_memo((), |_| labs::catalog());
-    let root_class = classes!("lab", state.presentation.then_some("presentation"));
+    let focus = demos::focus(&state).map(|f| {
+        let in_grid = f.iter().filter(|p| **p != demos::Panel::Compare).count();
+        classes!("demo-focus", format!("focus-{}", in_grid.min(3)))
+    });
+    let root_class = classes!("lab", state.presentation.then_some("presentation"), focus);
     html! {
         <ContextProvider<Ctx> context={ctx}>
             <div class={root_class} data-testid="lab-root">

@@ -36,7 +36,7 @@ mod tests {
 
     #[test]
     fn every_demo_assembles_with_its_labels() {
-        for d in crate::demos::DEMOS {
+        for d in crate::demos::all() {
             let p = assemble("demo.asm", d.source).unwrap_or_else(|e| panic!("{}: {:?}", d.id, e));
             assert_eq!(p.origin, 0x10000, "{}", d.id);
             assert!(p.symbol("start").is_some(), "{}", d.id);

@@ -56,6 +56,8 @@ pub enum Until {
     Stop,
     /// The next exception, interrupt or VM exit.
     Trap,
+    /// The next VM exit of this reason.
+    Exit(emulator_core::vmm::ExitReason),
     /// EIP's linear address equals this one.
     Linear(u32),
     /// This many instructions.

@@ -141,11 +141,11 @@ impl LabState {
                 self.lab_results = None;
                 self.comparison = None;
                 self.source = d.source.to_string();
-                self.mode = d.mode;
+                self.mode = crate::demos::mode(d);
             }
             Action::DemoStep(i) => {
                 if let Some((d, _)) = self.demo {
-                    self.demo = Some((d, i.min(d.steps.len().saturating_sub(1))));
+                    self.demo = Some((d, i.min(d.steps().len().saturating_sub(1))));
                 }
             }
             Action::CloseDemo => self.demo = None,
@@ -294,11 +294,11 @@ mod tests {
     #[test]
     fn demo_steps_stay_in_range_and_labs_replace_demos() {
         let mut s = LabState::default();
-        let d = &crate::demos::DEMOS[0];
+        let d = &crate::demos::all()[0];
         s.apply(Action::OpenDemo(d));
         assert_eq!(s.source, d.source);
         s.apply(Action::DemoStep(999));
-        assert_eq!(s.demo.map(|(_, i)| i), Some(d.steps.len() - 1));
+        assert_eq!(s.demo.map(|(_, i)| i), Some(d.steps().len() - 1));
         s.apply(Action::OpenLab {
             id: "warmup".into(),
             starter: "; start here".into(),

@@ -51,20 +51,13 @@ pub const ALL: &[BrowserTest] = &[
         run: every_demo,
     },
     BrowserTest {
+        name: "lab_demo_focus_1280x720",
+        run: demo_focus,
+    },
+    BrowserTest {
         name: "lab_visible_tests",
         run: lab_visible_tests,
     },
-];
-
-/// The ids of the lecture demos (as in lab-ui's `demos.rs`).
-const DEMOS: &[&str] = &[
-    "fetch-decode-execute",
-    "page-walk",
-    "trap-emulate",
-    "popf",
-    "shadow-paging",
-    "nested-paging",
-    "side-by-side",
 ];
 
 /// A program that never stops on its own.
@@ -80,6 +73,8 @@ mod key {
 }
 
 const WAIT: Duration = Duration::from_secs(10);
+/// How long a settled page may take to lay out a demo step.
+const LAYOUT_WAIT: Duration = Duration::from_secs(3);
 
 fn tid(id: &str) -> String {
     Session::testid(id)
@@ -370,7 +365,7 @@ fn breakpoints(b: &Browser) -> Result<()> {
 /// Memory go-to (physical and linear), the translate walk, the page-table tree,
 /// the TLB, the log's filter and click-to-jump, the counters and the VGA screen.
 fn memory_translate_and_log(b: &Browser) -> Result<()> {
-    open(b, "demo=page-walk&step=5")?;
+    open(b, "demo=page-walk&step=7")?;
     wait_text(b, "status", "halted")?;
     set_input(b, "memory-addr", "b8000")?;
     b.click_testid("memory-go")?;
@@ -503,7 +498,7 @@ fn share_link_round_trip(b: &Browser) -> Result<()> {
 
 /// Every demo opens, steps forward to its end and back, and leaves a screenshot.
 fn every_demo(b: &Browser) -> Result<()> {
-    for demo in DEMOS {
+    for demo in vmlab_demos::all().iter().map(|d| d.id) {
         open(b, &format!("demo={demo}"))?;
         let count_text = b.text_testid("demo-step-count")?;
         let total: usize = count_text
@@ -525,7 +520,7 @@ fn every_demo(b: &Browser) -> Result<()> {
             distinct.len() == titles.len(),
             "{demo}: repeated step titles {titles:?}"
         );
-        match *demo {
+        match demo {
             "fetch-decode-execute" => {
                 wait_text(b, "serial-output", "fetch, decode, execute: done")?
             }
@@ -554,6 +549,94 @@ fn every_demo(b: &Browser) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Makes the page's viewport `width` × `height` (the window's frame is measured and added).
+fn set_viewport(b: &Browser, width: u32, height: u32) -> Result<()> {
+    b.set_window_size(width, height)?;
+    let inner = js(b, "return [window.innerWidth, window.innerHeight];")?;
+    let got = |i: usize| inner[i].as_u64().unwrap_or(0) as u32;
+    let (w, h) = (got(0), got(1));
+    b.set_window_size(
+        width + width.saturating_sub(w),
+        height + height.saturating_sub(h),
+    )?;
+    let inner = js(b, "return [window.innerWidth, window.innerHeight];")?;
+    ensure!(
+        inner == json!([width, height]),
+        "the viewport is {inner}, not {width}×{height}"
+    );
+    Ok(())
+}
+
+/// In presentation mode at 1280×720, every step of every demo shows the panels its
+/// manifest names inside the viewport, hides the editor, and never scrolls sideways;
+/// a screenshot of each step is saved as `present-ID-N.png`.
+fn demo_focus(b: &Browser) -> Result<()> {
+    set_viewport(b, 1280, 720)?;
+    let checked = demo_focus_steps(b);
+    set_viewport(b, 1280, 800)?;
+    let steps = checked?;
+    ensure!(steps >= 31, "only {steps} steps checked");
+    Ok(())
+}
+
+fn demo_focus_steps(b: &Browser) -> Result<usize> {
+    let mut steps = 0;
+    for demo in vmlab_demos::all() {
+        let id = demo.id;
+        open(b, &format!("demo={id}"))?;
+        b.click_testid("btn-presentation")?;
+        b.wait_for(".lab.presentation.demo-focus")
+            .with_context(|| format!("{id}: presentation mode focuses the step"))?;
+        let total = demo.steps().len();
+        for (i, step) in demo.steps().iter().enumerate() {
+            let at = format!("{id} step {}", i + 1);
+            if i > 0 {
+                b.click_testid("demo-next")?;
+            }
+            wait_text(b, "demo-step-count", &format!("step {} of {total}", i + 1))?;
+            stopped(b).with_context(|| at.clone())?;
+            let focus: Vec<&str> = step.focus.iter().map(|p| p.testid()).collect();
+            if focus.contains(&"panel-compare") {
+                b.wait_for(&tid("panel-compare"))?;
+            }
+            if let Some(stop) = &step.expect.stop {
+                wait_text(b, "status", &format!("stopped: {stop}")).with_context(|| at.clone())?;
+            }
+            let script = format!(
+                "const ids = {};
+                 const out = [];
+                 let right = 0;
+                 for (const id of ids) {{
+                   const e = document.querySelector(`[data-testid=${{id}}]`);
+                   if (!e) {{ out.push(id + ' is missing'); continue; }}
+                   const r = e.getBoundingClientRect();
+                   right = Math.max(right, r.right);
+                   if (r.width < 200 || r.height < 100) out.push(`${{id}} is ${{r.width}}×${{r.height}}`);
+                   if (r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5)
+                     out.push(`${{id}} at ${{r.left}},${{r.top}}–${{r.right}},${{r.bottom}} leaves the viewport`);
+                 }}
+                 if (right < innerWidth * 0.9) out.push(`the panels end at x = ${{right}}`);
+                 const editor = document.querySelector('[data-testid=panel-editor]');
+                 if (editor && editor.getClientRects().length) out.push('the editor is shown');
+                 const d = document.documentElement;
+                 if (d.scrollWidth > innerWidth) out.push(`the page is ${{d.scrollWidth}} px wide`);
+                 if (d.scrollHeight > innerHeight) out.push(`the page is ${{d.scrollHeight}} px tall`);
+                 return out.join('; ');",
+                json!(focus)
+            );
+            let mut problems = String::new();
+            let shown = b.wait_until("the step's panels on one screen", LAYOUT_WAIT, |_| {
+                problems = js_string(b, &script)?;
+                Ok(problems.is_empty())
+            });
+            b.screenshot(&format!("present-{id}-{}", i + 1))?;
+            shown.with_context(|| format!("{at}: {problems}"))?;
+            steps += 1;
+        }
+    }
+    Ok(steps)
 }
 
 /// A lab opens with its statement and starter; its visible tests report per test.

@@ -81,6 +81,14 @@ impl Session {
             .map(drop)
     }
 
+    /// Resizes the browser window (outer size, in CSS pixels).
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        let body = json!({ "width": width, "height": height });
+        self.cmd("POST", "/window/rect", Some(body))
+            .context("resizing the window")
+            .map(drop)
+    }
+
     /// The current page's title.
     pub fn title(&self) -> Result<String> {
         as_string(self.cmd("GET", "/title", None)?)

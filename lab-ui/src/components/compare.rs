@@ -11,6 +11,7 @@ pub fn compare() -> Html {
     let Some(runs) = ctx.state.comparison.clone() else {
         return Html::default();
     };
+    let unfocused = crate::demos::focus_rank(&ctx.state, "panel-compare") == Some(None);
     let names: Vec<String> = {
         let mut v: Vec<String> = runs
             .iter()
@@ -26,7 +27,7 @@ pub fn compare() -> Html {
         v
     };
     html! {
-        <section class="panel wide" data-testid="panel-compare" aria-label="side by side">
+        <section class={classes!("panel", "wide", unfocused.then_some("unfocused"))} data-testid="panel-compare" aria-label="side by side">
             <h2>{"Side by side"}</h2>
             <table class="compare">
                 <tr><th></th>{ for runs.iter().map(|r| html! { <th scope="col">{ r.mode.name() }</th> }) }</tr>

@@ -4,22 +4,24 @@ use yew::prelude::*;
 
 use super::{use_ctx, Panel};
 
-/// The cost summary: exits and their cycles against the instructions the guest ran
-/// (one instruction is one cycle of the virtual CPU).
+/// The cost summary in cycles: the guest's own work (one instruction is one cycle of
+/// the virtual CPU) beside what its VM exits cost, and what one exit costs in guest
+/// instructions. Absolute figures, not a percentage: on a short guest any ratio is
+/// dominated by the few exits it makes.
 fn cost_line(counters: &[(String, u64)]) -> String {
     let get = |name: &str| counters.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     let instructions = get("instructions").unwrap_or(0);
     let (Some(exits), Some(cycles)) = (get("vmm.exits"), get("vmm.exit_cycles")) else {
         return format!("{instructions} instructions on the bare machine: no virtualization cost");
     };
-    let overhead = if instructions == 0 {
-        0.0
-    } else {
-        cycles as f64 * 100.0 / instructions as f64
+    let per_exit = match exits {
+        0 => String::new(),
+        n => format!(
+            "; one exit costs about {} instructions of guest work",
+            cycles / n
+        ),
     };
-    format!(
-        "{instructions} guest instructions, {exits} VM exits costing {cycles} cycles: +{overhead:.1}% virtualization overhead"
-    )
+    format!("guest work {instructions} cycles ({instructions} instructions) + {exits} VM exits {cycles} cycles{per_exit}")
 }
 
 /// The counters panel.
@@ -57,7 +59,16 @@ mod tests {
         ];
         assert_eq!(
             cost_line(&c),
-            "1000 guest instructions, 4 VM exits costing 250 cycles: +25.0% virtualization overhead"
+            "guest work 1000 cycles (1000 instructions) + 4 VM exits 250 cycles; one exit costs about 62 instructions of guest work"
+        );
+        let none = [
+            c[0].clone(),
+            ("vmm.exits".into(), 0),
+            ("vmm.exit_cycles".into(), 0),
+        ];
+        assert_eq!(
+            cost_line(&none),
+            "guest work 1000 cycles (1000 instructions) + 0 VM exits 0 cycles"
         );
         assert_eq!(
             cost_line(&c[..1]),

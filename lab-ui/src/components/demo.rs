@@ -3,8 +3,9 @@
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use super::labpage::markdown;
 use super::{use_ctx, Op};
-use crate::demos::DEMOS;
+use crate::demos;
 use crate::state::Action;
 
 /// The demo menu (a select in the header).
@@ -20,7 +21,7 @@ pub fn demo_menu() -> Html {
                 .cast::<HtmlSelectElement>()
                 .map(|s| s.value())
                 .unwrap_or_default();
-            if let Some(d) = DEMOS.iter().find(|d| d.id == v) {
+            if let Some(d) = demos::find(&v) {
                 ctx.op.emit(Op::OpenDemo(d.id));
             }
         })
@@ -30,7 +31,7 @@ pub fn demo_menu() -> Html {
         <label>{"Demo "}
             <select ref={r} onchange={on_change} data-testid="demo-menu" aria-label="lecture demos">
                 <option value="" selected={current.is_empty()}>{"choose a lecture demo…"}</option>
-                { for DEMOS.iter().map(|d| html! { <option value={d.id} selected={d.id == current}>{ d.title }</option> }) }
+                { for demos::all().iter().map(|d| html! { <option value={d.id} selected={d.id == current}>{ d.title() }</option> }) }
             </select>
         </label>
     }
@@ -43,7 +44,7 @@ pub fn demo_narration() -> Html {
     let Some((demo, i)) = ctx.state.demo else {
         return Html::default();
     };
-    let Some(step) = demo.steps.get(i) else {
+    let Some(step) = demo.steps().get(i) else {
         return Html::default();
     };
     let go = |to: usize| {
@@ -54,18 +55,24 @@ pub fn demo_narration() -> Html {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| ctx.dispatch(Action::CloseDemo))
     };
-    let last = demo.steps.len() - 1;
+    let last = demo.steps().len() - 1;
+    let focus = step
+        .focus
+        .iter()
+        .map(|p| p.testid())
+        .collect::<Vec<_>>()
+        .join(" ");
     html! {
-        <section class="panel narration" data-testid="demo-narration" data-demo={demo.id} aria-label="demo narration" aria-live="polite">
+        <section class="panel narration" data-testid="demo-narration" data-demo={demo.id} data-focus={focus} aria-label="demo narration" aria-live="polite">
             <div class="row">
-                <strong>{ demo.title }</strong>
-                <span class="small" data-testid="demo-step-count">{ format!("step {} of {}", i + 1, demo.steps.len()) }</span>
+                <strong>{ demo.title() }</strong>
+                <span class="small" data-testid="demo-step-count">{ format!("step {} of {}", i + 1, demo.steps().len()) }</span>
                 <button data-testid="demo-prev" onclick={go(i.saturating_sub(1))} disabled={i == 0} aria-label="previous step" aria-keyshortcuts="PageUp">{"◀ Previous"}</button>
                 <button data-testid="demo-next" onclick={go((i + 1).min(last))} disabled={i == last} aria-label="next step" aria-keyshortcuts="PageDown">{"Next ▶"}</button>
                 <button data-testid="demo-close" onclick={close} aria-label="close the demo">{"✕"}</button>
             </div>
-            <h3 data-testid="demo-step-title">{ step.title }</h3>
-            <p data-testid="demo-step-text">{ step.text }</p>
+            <h3 data-testid="demo-step-title">{ step.title.clone() }</h3>
+            <div data-testid="demo-step-text">{ Html::from_html_unchecked(AttrValue::from(markdown(&step.text))) }</div>
         </section>
     }
 }

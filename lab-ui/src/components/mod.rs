@@ -108,9 +108,18 @@ pub struct PanelProps {
 /// A titled panel.
 #[function_component(Panel)]
 pub fn panel(p: &PanelProps) -> Html {
+    let ctx = use_ctx();
+    let rank = crate::demos::focus_rank(&ctx.state, &p.id);
+    let focus = match rank {
+        None => classes!(),
+        Some(None) => classes!("unfocused"),
+        Some(Some(0)) => classes!("focused", "first"),
+        Some(Some(_)) => classes!("focused"),
+    };
+    let style = rank.flatten().map(|i| format!("order: {i}"));
     html! {
-        <section class={classes!("panel", p.class.clone())} id={p.id.clone()} data-testid={p.id.clone()}
-                 aria-label={p.title.clone()}>
+        <section class={classes!("panel", p.class.clone(), focus)} id={p.id.clone()} data-testid={p.id.clone()}
+                 aria-label={p.title.clone()} {style}>
             <h2 title={p.hint.clone()}>{ p.title.clone() }</h2>
             { p.children.clone() }
         </section>

@@ -7,7 +7,7 @@ use emulator_core::{CpuState, Event, EventKind, ExecMode, GuestPaging, Machine, 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
 use crate::protocol::{
-    DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, Walk, WalkStep,
+    DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, Until, Walk, WalkStep,
 };
 
 /// CS base + EIP.
@@ -403,12 +403,27 @@ pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
         .collect()
 }
 
-/// Whether an event ends "run to next trap" (everything but plain port I/O and reports).
-pub fn is_trap(kind: &EventKind) -> bool {
-    !matches!(
-        kind,
-        EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. }
-    )
+/// Whether an event ends a run to `until`: [`Until::Exit`] stops at a VM exit of its
+/// reason, every other run where [`is_trap`] does.
+pub fn ends_run_to(until: Until, e: &Event) -> bool {
+    match until {
+        Until::Exit(want) => matches!(e.kind, EventKind::VmExit { reason, .. } if reason == want),
+        _ => is_trap(e),
+    }
+}
+
+/// Whether an event ends "run to next trap": everything but plain port I/O, reports,
+/// and the VMM taking over a guest that a loader started in protected mode (the
+/// mode switch before the first instruction retires).
+pub fn is_trap(e: &Event) -> bool {
+    match &e.kind {
+        EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. } => false,
+        EventKind::VmExit {
+            reason: emulator_core::vmm::ExitReason::ModeSwitch,
+            ..
+        } => e.icount != 0,
+        _ => true,
+    }
 }
 
 /// A log line for an event.
@@ -450,12 +465,15 @@ pub fn log_entry(e: &Event) -> LogEntry {
             saw,
             real,
             differs,
-        } => (
+        } if *differs => (
             "popek-goldberg".to_string(),
-            format!(
-                "{instruction}: the guest saw {saw}, a real machine gives {real}{}",
-                if *differs { " (differs!)" } else { "" }
-            ),
+            format!("{instruction}: the guest saw {saw}, a real machine gives {real}"),
+        ),
+        EventKind::SensitiveInstruction {
+            instruction, saw, ..
+        } => (
+            "sensitive".to_string(),
+            format!("{instruction}: the guest saw {saw}, as on a real machine"),
         ),
     };
     LogEntry {
@@ -496,6 +514,57 @@ mod tests {
             kind: EventKind::TripleFault,
         };
         assert_eq!(log_entry(&e).reason, "triple-fault");
+    }
+
+    #[test]
+    fn only_a_sensitive_instruction_that_differs_is_a_popek_goldberg_entry() {
+        let report = |differs| Event {
+            icount: 5,
+            linear_eip: 0x1000,
+            kind: EventKind::SensitiveInstruction {
+                instruction: "pushfd".into(),
+                saw: "EFLAGS 0x2".into(),
+                real: if differs {
+                    "EFLAGS 0x202"
+                } else {
+                    "EFLAGS 0x2"
+                }
+                .into(),
+                differs,
+            },
+        };
+        let same = log_entry(&report(false));
+        assert_eq!(same.reason, "sensitive");
+        assert_eq!(
+            same.text,
+            "pushfd: the guest saw EFLAGS 0x2, as on a real machine"
+        );
+        let differs = log_entry(&report(true));
+        assert_eq!(differs.reason, "popek-goldberg");
+        assert!(differs.text.ends_with("a real machine gives EFLAGS 0x202"));
+    }
+
+    #[test]
+    fn run_to_trap_passes_the_start_up_mode_switch_only() {
+        let exit = |icount| Event {
+            icount,
+            linear_eip: 0x10000,
+            kind: EventKind::VmExit {
+                reason: emulator_core::vmm::ExitReason::ModeSwitch,
+                instruction: String::new(),
+                action: String::new(),
+                cost: 0,
+            },
+        };
+        assert!(!is_trap(&exit(0)), "the VMM taking over a loaded guest");
+        assert!(
+            is_trap(&exit(12)),
+            "a boot sector switching to protected mode"
+        );
+        use emulator_core::vmm::ExitReason;
+        assert!(ends_run_to(Until::Exit(ExitReason::ModeSwitch), &exit(0)));
+        assert!(!ends_run_to(Until::Exit(ExitReason::Hlt), &exit(12)));
+        assert!(ends_run_to(Until::Trap, &exit(12)));
     }
 
     #[test]

@@ -257,7 +257,7 @@ impl Session {
                 }
                 r
             }
-            Until::Trap => {
+            Until::Trap | Until::Exit(_) => {
                 let seen = self.machine.events().total();
                 let mut r = StopReason::BudgetExhausted;
                 for _ in 0..budget {
@@ -270,7 +270,7 @@ impl Session {
                         .machine
                         .events()
                         .since(seen)
-                        .any(|e| collect::is_trap(&e.kind));
+                        .any(|e| collect::ends_run_to(until, e));
                     if trapped {
                         r = StopReason::Stepped;
                         self.last_stop = "trap".into();
@@ -294,7 +294,7 @@ impl Session {
         };
 
         let r = self.finish(r);
-        if matches!(until, Until::Trap) && r == StopReason::Stepped {
+        if matches!(until, Until::Trap | Until::Exit(_)) && r == StopReason::Stepped {
             self.last_stop = "trap".into();
         }
         r
@@ -599,7 +599,12 @@ mod tests {
         s.advance(Until::Stop, ADVANCE_BUDGET);
         let v = s.view(false);
         assert_eq!(v.serial_append, "VM\n");
-        assert!(v.disasm[0].text.starts_with("jmp"), "{:?}", v.disasm[0]);
+        let at_eip = v.disasm.iter().find(|l| l.addr == v.linear_eip);
+        assert!(
+            at_eip.is_some_and(|l| l.text.starts_with("jmp")),
+            "{:?}",
+            v.disasm
+        );
 
         let (mut s, p) = session("shadow-paging", ExecMode::TRAP_EMULATE);
         assert_eq!(s.advance(Until::Stop, ADVANCE_BUDGET), StopReason::Halted);

@@ -35,6 +35,7 @@ fill:
     mov cr0, eax
 paging_on:
     mov eax, [0x20000]      ; mapped by the guest: at most a hidden fault (shadow fill)
+touch_lazy:
     mov dword [LAZY], 42    ; not mapped by the guest: a true #PF, delivered to pf_handler
 after_fault:
     mov esi, message

@@ -6,10 +6,13 @@ COM1 equ 0x3f8
 
 start:
     mov esp, 0x90000
+arith:
     mov eax, 5              ; EAX = 5
     mov ebx, 7              ; EBX = 7
     add eax, ebx            ; EAX = 12: ZF, SF, CF, OF follow the result
+zero:
     sub eax, 12             ; EAX = 0: ZF becomes 1
+loop_init:
     mov ecx, 3
 again:
     dec ecx                 ; the loop body

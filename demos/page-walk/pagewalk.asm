@@ -28,8 +28,11 @@ tables_ready:
     mov cr0, eax            ; CR0.PG = 1: paging is on
 paging_on:
     mov word [0x400000], 0x1f48     ; 'H' through the page walk (TLB miss)
+hit:
     mov word [0x400002], 0x1f69     ; 'i' (TLB hit: same page)
+flush:
     invlpg [0x400000]               ; drop that TLB entry
+walk_again:
     mov word [0x400004], 0x1f21     ; '!' walks again (TLB miss)
 done:
     cli

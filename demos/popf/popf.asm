@@ -13,6 +13,7 @@ start:
     push eax
 popf_here:
     popf                    ; ... bare: IF becomes 1; at ring 1 with IOPL 0 IF silently stays
+after_popf:
     pushf
     pop ebx
     mov esi, if_lost

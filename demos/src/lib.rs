@@ -1,0 +1,88 @@
+//! vmlab's lecture demos as data: each folder `demos/<id>/` holds a `demo.toml`
+//! ([`manifest`]) and the guest it runs. The build script checks every folder and
+//! embeds it; [`all`] gives the demos in lecture order to the browser lab and to
+//! the native test that runs every step and checks its claims.
+
+pub mod manifest;
+
+use std::sync::OnceLock;
+
+pub use manifest::{Expect, Manifest, MemoryAt, Panel, Run, Space, Step};
+
+/// One demo folder's files, embedded at build time.
+#[derive(Debug)]
+struct EmbeddedDemo {
+    id: &'static str,
+    manifest: &'static str,
+    source: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/embedded_demos.rs"));
+
+/// A lecture demo.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Demo {
+    /// Its folder's name: stable, used in share links (`#demo=ID`) and test ids.
+    pub id: &'static str,
+    /// The guest's assembly source.
+    pub source: &'static str,
+    /// The manifest: title, mode and steps.
+    pub manifest: Manifest,
+}
+
+impl Demo {
+    /// The menu title.
+    pub fn title(&self) -> &str {
+        &self.manifest.title
+    }
+
+    /// The steps.
+    pub fn steps(&self) -> &[Step] {
+        &self.manifest.steps
+    }
+}
+
+/// Every demo in lecture order (the build checked that each one parses).
+pub fn all() -> &'static [Demo] {
+    static DEMOS: OnceLock<Vec<Demo>> = OnceLock::new();
+    DEMOS.get_or_init(|| {
+        let mut v: Vec<Demo> = EMBEDDED
+            .iter()
+            .filter_map(|e| {
+                Some(Demo {
+                    id: e.id,
+                    source: e.source,
+                    manifest: Manifest::parse(e.manifest).ok()?,
+                })
+            })
+            .collect();
+        v.sort_by_key(|d| (d.manifest.order, d.id));
+        v
+    })
+}
+
+/// The demo with this id.
+pub fn find(id: &str) -> Option<&'static Demo> {
+    all().iter().find(|d| d.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_folder_is_a_valid_demo() {
+        assert_eq!(all().len(), EMBEDDED.len(), "a manifest failed to parse");
+        for e in EMBEDDED {
+            let m = Manifest::parse(e.manifest).expect("parses");
+            m.validate(e.source)
+                .unwrap_or_else(|err| panic!("{}: {err}", e.id));
+        }
+        let orders: Vec<u32> = all().iter().map(|d| d.manifest.order).collect();
+        let mut distinct = orders.clone();
+        distinct.dedup();
+        assert_eq!(orders, distinct, "two demos share a place in the menu");
+        assert_eq!(find(all()[0].id), Some(&all()[0]));
+        assert_eq!(find("no-such-demo"), None);
+    }
+}

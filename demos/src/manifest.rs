@@ -1,0 +1,360 @@
+//! A lecture demo's manifest (`demo.toml`): its guest and mode, and narrated steps,
+//! each with what it runs, which panels it is about and what it claims the machine did.
+//!
+//! The build script checks every manifest with [`Manifest::parse`] and
+//! [`Manifest::validate`], so this module uses nothing but `serde` and `toml`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The execution modes a demo may start in (the lab's mode switch spells them so).
+pub const MODES: [&str; 3] = ["bare", "trap-emulate", "hw-assist"];
+
+/// The most panels a step may focus: what one 1280×720 screen shows large.
+pub const MAX_FOCUS: usize = 3;
+
+/// One demo's `demo.toml`.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The menu title.
+    pub title: String,
+    /// Position in the demo menu (lecture order).
+    pub order: u32,
+    /// The guest's assembly source, relative to the demo's folder.
+    pub guest: String,
+    /// The mode it starts in: one of [`MODES`].
+    pub mode: String,
+    /// The narrated steps, in order.
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+}
+
+/// How far a step runs the machine (from where the previous step left it).
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Run {
+    /// Nothing runs: only narration (`run = "look"`, the default).
+    #[default]
+    Look,
+    /// This many instructions (`run = { instructions = 3 }`).
+    Instructions(u32),
+    /// Until EIP reaches this label of the guest (`run = { to = "paging_on" }`).
+    To(String),
+    /// Until the next exception, interrupt or VM exit (`run = "to-trap"`).
+    ToTrap,
+    /// Until the next VM exit of this reason, as the log names it without `exit:`
+    /// (`run = { to-exit = "page-fault" }`).
+    ToExit(String),
+    /// Until the guest stops (`run = "to-end"`).
+    ToEnd,
+}
+
+/// A lab panel a step can be about (the part of its test id after `panel-`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Panel {
+    /// The disassembly.
+    Disasm,
+    /// Registers, flags, control registers.
+    Registers,
+    /// Traps and VM exits.
+    Log,
+    /// The memory bytes.
+    Memory,
+    /// Page tables and the page walk.
+    Pagetables,
+    /// The TLB.
+    Tlb,
+    /// Counters and the virtualization cost.
+    Counters,
+    /// The serial console.
+    Serial,
+    /// The VGA text screen.
+    Vga,
+    /// The source editor.
+    Editor,
+    /// The side-by-side comparison of every mode.
+    Compare,
+}
+
+impl Panel {
+    /// The panel's `data-testid` (and element id).
+    pub const fn testid(self) -> &'static str {
+        match self {
+            Panel::Disasm => "panel-disasm",
+            Panel::Registers => "panel-registers",
+            Panel::Log => "panel-log",
+            Panel::Memory => "panel-memory",
+            Panel::Pagetables => "panel-pagetables",
+            Panel::Tlb => "panel-tlb",
+            Panel::Counters => "panel-counters",
+            Panel::Serial => "panel-serial",
+            Panel::Vga => "panel-vga",
+            Panel::Editor => "panel-editor",
+            Panel::Compare => "panel-compare",
+        }
+    }
+}
+
+/// Which addresses the memory panel shows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Space {
+    /// Physical addresses.
+    #[default]
+    Physical,
+    /// Linear addresses, through the current page tables.
+    Linear,
+}
+
+/// Where a step points the memory panel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryAt {
+    /// The first address shown.
+    pub addr: u32,
+    /// Physical (the default) or linear.
+    #[serde(default)]
+    pub space: Space,
+}
+
+/// What a step's narration says the machine did; a native test checks each claim.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Expect {
+    /// The status line's stop reason, first word (`loaded`, `stepped`, `trap`,
+    /// `breakpoint`, `halted`).
+    pub stop: Option<String>,
+    /// The label EIP is at.
+    pub at: Option<String>,
+    /// The CPL the registers panel shows.
+    pub cpl: Option<u8>,
+    /// The reason of the newest VM exit in the log (`interrupt-flag`, `cr3-write`…).
+    pub exit: Option<String>,
+    /// How much counters changed during the step (`"vmm.exits" = 0`); a counter
+    /// not shown counts as 0.
+    #[serde(default)]
+    pub counters: BTreeMap<String, i64>,
+    /// Linear pages the TLB holds after the step.
+    #[serde(default)]
+    pub tlb_has: Vec<u32>,
+    /// Linear pages the TLB does not hold after the step.
+    #[serde(default)]
+    pub tlb_lacks: Vec<u32>,
+    /// Text the serial console shows after the step.
+    pub serial: Option<String>,
+    /// The physical address the page-table panel's walk arrives at.
+    pub walk: Option<u32>,
+}
+
+impl Expect {
+    /// Whether the step claims nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Expect::default()
+    }
+}
+
+/// One narrated step.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// A short heading.
+    pub title: String,
+    /// What to look at and why it matters (Markdown).
+    pub text: String,
+    /// How far the machine runs.
+    #[serde(default)]
+    pub run: Run,
+    /// A linear address the page-table panel translates.
+    pub translate: Option<u32>,
+    /// Where the memory panel points.
+    pub memory: Option<MemoryAt>,
+    /// Shows the guest run to its end in every mode, side by side.
+    #[serde(default)]
+    pub compare: bool,
+    /// The panels the step is about, most important first.
+    #[serde(default)]
+    pub focus: Vec<Panel>,
+    /// What the narration claims.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// Whether `source` defines `label` (a line starting `label:`).
+pub fn defines_label(source: &str, label: &str) -> bool {
+    source.lines().any(|l| {
+        l.strip_prefix(label)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
+impl Manifest {
+    /// Parses `demo.toml`; the error names the line and the key.
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// Checks what parsing cannot: a known mode, steps with titles, text and focus,
+    /// distinct titles, and labels that exist in `guest_source`. The error starts
+    /// with the key (`step[2].run.to: …`).
+    pub fn validate(&self, guest_source: &str) -> Result<(), String> {
+        if self.title.trim().is_empty() {
+            return Err("title: empty".into());
+        }
+        if !MODES.contains(&self.mode.as_str()) {
+            return Err(format!(
+                "mode: {:?} is not one of {}",
+                self.mode,
+                MODES.join(", ")
+            ));
+        }
+        if self.steps.is_empty() {
+            return Err("step: a demo needs at least one [[step]]".into());
+        }
+        let label = |key: String, name: &str| {
+            if defines_label(guest_source, name) {
+                Ok(())
+            } else {
+                Err(format!("{key}: no label `{name}:` in {}", self.guest))
+            }
+        };
+        for (i, s) in self.steps.iter().enumerate() {
+            let key = |k: &str| format!("step[{i}].{k}");
+            if s.title.trim().is_empty() {
+                return Err(key("title: empty"));
+            }
+            if s.text.trim().is_empty() {
+                return Err(key("text: empty"));
+            }
+            if self.steps[..i].iter().any(|o| o.title == s.title) {
+                return Err(key(&format!(
+                    "title: {:?} is used by an earlier step",
+                    s.title
+                )));
+            }
+            match &s.run {
+                Run::Instructions(0) => return Err(key("run.instructions: must be at least 1")),
+                Run::To(l) => label(key("run.to"), l)?,
+                _ => {}
+            }
+            if let Some(l) = &s.expect.at {
+                label(key("expect.at"), l)?;
+            }
+            if s.focus.is_empty() {
+                return Err(key("focus: name the panels the step is about"));
+            }
+            if s.focus.len() > MAX_FOCUS {
+                return Err(key(&format!(
+                    "focus: at most {MAX_FOCUS} panels fit one projector screen"
+                )));
+            }
+            for (j, p) in s.focus.iter().enumerate() {
+                if s.focus[..j].contains(p) {
+                    return Err(key(&format!("focus: {} twice", p.testid())));
+                }
+            }
+            if s.compare && !s.focus.contains(&Panel::Compare) {
+                return Err(key(
+                    "focus: a step with compare = true shows the compare panel",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUEST: &str = "start:\n    nop\nthere:\n    hlt\n";
+
+    fn manifest(steps: &str) -> Result<Manifest, String> {
+        let m = Manifest::parse(&format!(
+            "title = \"t\"\norder = 1\nguest = \"g.asm\"\nmode = \"bare\"\n{steps}"
+        ))?;
+        m.validate(GUEST)?;
+        Ok(m)
+    }
+
+    #[test]
+    fn a_full_step_parses() {
+        let m = manifest(
+            "[[step]]\ntitle = \"a\"\ntext = \"*b*\"\nrun = { to = \"there\" }\ntranslate = 0x400000\nmemory = { addr = 0xb8000, space = \"linear\" }\nfocus = [\"disasm\", \"tlb\"]\n[step.expect]\nstop = \"breakpoint\"\nat = \"there\"\ncpl = 0\nexit = \"hlt\"\ncounters = { \"vmm.exits\" = 0 }\ntlb-has = [0x400000]\n[[step]]\ntitle = \"b\"\ntext = \"c\"\nrun = \"to-end\"\nfocus = [\"serial\"]\n[[step]]\ntitle = \"c\"\ntext = \"d\"\nrun = { to-exit = \"page-fault\" }\nfocus = [\"log\"]\n",
+        )
+        .expect("valid");
+        let s = &m.steps[0];
+        assert_eq!(s.run, Run::To("there".into()));
+        assert_eq!(s.translate, Some(0x40_0000));
+        assert_eq!(s.memory.map(|m| m.space), Some(Space::Linear));
+        assert_eq!(s.focus, [Panel::Disasm, Panel::Tlb]);
+        assert_eq!(s.expect.counters.get("vmm.exits"), Some(&0));
+        assert_eq!(s.expect.tlb_has, [0x40_0000]);
+        assert_eq!(m.steps[1].run, Run::ToEnd);
+        assert!(m.steps[1].expect.is_empty());
+        assert_eq!(m.steps[2].run, Run::ToExit("page-fault".into()));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let step = |body: &str| format!("[[step]]\ntitle = \"a\"\ntext = \"b\"\n{body}");
+        let cases = [
+            (
+                step("run = { to = \"nowhere\" }\nfocus = [\"log\"]"),
+                "step[0].run.to: no label `nowhere:` in g.asm",
+            ),
+            (
+                step("focus = [\"log\"]\n[step.expect]\nat = \"gone\""),
+                "step[0].expect.at: no label `gone:`",
+            ),
+            (
+                step("run = { instructions = 0 }\nfocus = [\"log\"]"),
+                "step[0].run.instructions",
+            ),
+            (step(""), "step[0].focus"),
+            (step("focus = [\"log\", \"log\"]"), "panel-log twice"),
+            (
+                step("focus = [\"log\", \"tlb\", \"vga\", \"disasm\"]"),
+                "at most 3 panels",
+            ),
+            (step("focus = [\"log\"]\ncompare = true"), "compare panel"),
+            (
+                step("focus = [\"log\"]\n") + &step("focus = [\"log\"]"),
+                "step[1].title",
+            ),
+            (step("focus = [\"lgo\"]"), "unknown variant `lgo`"),
+            (
+                step("focus = [\"log\"]\nrun = \"sprint\""),
+                "unknown variant `sprint`",
+            ),
+            (
+                step("focus = [\"log\"]\nnarration = \"x\""),
+                "unknown field `narration`",
+            ),
+            (
+                step("focus = [\"log\"]\n[step.expect]\ncpu = 1"),
+                "unknown field `cpu`",
+            ),
+            (String::new(), "missing field `step`"),
+            ("step = []".to_string(), "step: a demo needs at least one"),
+        ];
+        for (body, want) in cases {
+            let e = manifest(&body).expect_err(want);
+            assert!(e.contains(want), "{want:?} not in {e:?}");
+        }
+        let e =
+            Manifest::parse("title = \"t\"\norder = 1\nguest = \"g\"\nmode = \"fast\"\nstep = []")
+                .and_then(|m| m.validate(GUEST))
+                .expect_err("a bad mode");
+        assert!(e.starts_with("mode: \"fast\""), "{e}");
+    }
+
+    #[test]
+    fn labels_are_whole_names() {
+        assert!(defines_label(GUEST, "there"));
+        assert!(!defines_label(GUEST, "ther"));
+        assert!(!defines_label("    there:\n", "there"));
+    }
+}

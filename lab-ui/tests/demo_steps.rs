@@ -1,0 +1,214 @@
+//! Every lecture demo, step by step as the lab runs it (the same worker commands on
+//! the same session, natively), and every claim its manifest makes about each step.
+
+use std::collections::BTreeMap;
+
+use lab_ui::assemble::assemble;
+use lab_ui::demos::{self, Demo, Run};
+use lab_ui::program::Program;
+use lab_ui::protocol::{Command, View, ADVANCE_BUDGET};
+use lab_ui::worker::session::{self, Loaded, Session};
+use vmlab_demos::Expect;
+
+/// What the lab shows after a step: the view, and the comparison when the step asks for one.
+struct Shown {
+    view: View,
+    compared: Option<Vec<lab_ui::protocol::ModeRun>>,
+}
+
+/// Loads `demo` and replays its steps up to `upto`, as the page does on each step.
+fn show(demo: &Demo, program: &Program, upto: usize) -> Shown {
+    let mut s: Option<Session> = None;
+    let mut compared = None;
+    for c in demos::commands(demo, program, demos::mode(demo), upto) {
+        match (c, s.as_mut()) {
+            (
+                Command::Load {
+                    image,
+                    origin,
+                    entry,
+                    mode,
+                },
+                _,
+            ) => {
+                let loaded = Loaded {
+                    image,
+                    origin,
+                    entry,
+                };
+                s = Some(Session::new(loaded, mode).expect("the demo's guest loads"));
+            }
+            (Command::Advance(until), Some(s)) => {
+                s.advance(until, ADVANCE_BUDGET);
+            }
+            (Command::Translate(a), Some(s)) => s.translate(a),
+            (Command::ShowMemory { addr, space }, Some(s)) => s.show_memory(addr, space),
+            (Command::Compare, Some(s)) => compared = Some(session::compare(s.program())),
+            (other, _) => panic!("{}: a demo sent {other:?}", demo.id),
+        }
+    }
+    let view = s.expect("the first command loads").view(false);
+    Shown { view, compared }
+}
+
+fn counters(v: &View) -> BTreeMap<&str, u64> {
+    v.counters.iter().map(|(n, c)| (n.as_str(), *c)).collect()
+}
+
+fn tlb_pages(v: &View) -> Vec<u32> {
+    v.tlb
+        .iter()
+        .filter_map(|l| u32::from_str_radix(l.split_whitespace().next()?, 16).ok())
+        .collect()
+}
+
+/// The claims of `expect` that the lab does not show after the step; `before` is
+/// the view after the previous step.
+fn broken_claims(
+    expect: &Expect,
+    program: &Program,
+    v: &View,
+    before: Option<&View>,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    if let Some(stop) = &expect.stop {
+        if v.stop.split_whitespace().next() != Some(stop.as_str()) {
+            bad.push(format!(
+                "stop: {stop:?} claimed, the status says {:?}",
+                v.stop
+            ));
+        }
+    }
+    if let Some(at) = &expect.at {
+        if program.symbol(at) != Some(v.linear_eip) {
+            let here = program.source_line_at(v.linear_eip).map(|l| l.1);
+            bad.push(format!(
+                "at: {at} claimed, EIP is {:08x} ({here:?})",
+                v.linear_eip
+            ));
+        }
+    }
+    if let Some(cpl) = expect.cpl {
+        if v.cpu.cpl != cpl {
+            bad.push(format!("cpl: {cpl} claimed, CPL reads {}", v.cpu.cpl));
+        }
+    }
+    if let Some(exit) = &expect.exit {
+        let last = v
+            .new_events
+            .iter()
+            .rev()
+            .find_map(|e| e.reason.strip_prefix("exit:"));
+        if last != Some(exit.as_str()) {
+            bad.push(format!("exit: {exit} claimed, the newest exit is {last:?}"));
+        }
+    }
+    let (now, then) = (counters(v), before.map(counters).unwrap_or_default());
+    for (name, change) in &expect.counters {
+        let get = |m: &BTreeMap<&str, u64>| m.get(name.as_str()).copied().unwrap_or(0) as i64;
+        let seen = get(&now) - get(&then);
+        if seen != *change {
+            bad.push(format!("counters: {name} changed by {seen}, not {change}"));
+        }
+    }
+    let tlb = tlb_pages(v);
+    for page in &expect.tlb_has {
+        if !tlb.contains(page) {
+            bad.push(format!("tlb-has: no entry for {page:08x} in {:?}", v.tlb));
+        }
+    }
+    for page in &expect.tlb_lacks {
+        if tlb.contains(page) {
+            bad.push(format!("tlb-lacks: an entry for {page:08x} in {:?}", v.tlb));
+        }
+    }
+    if let Some(text) = &expect.serial {
+        if !v.serial_append.contains(text.as_str()) {
+            bad.push(format!(
+                "serial: {text:?} claimed, the console shows {:?}",
+                v.serial_append
+            ));
+        }
+    }
+    if let Some(to) = expect.walk {
+        let got = v.walk.as_ref().map(|w| w.result.clone());
+        if got != Some(Ok(to)) {
+            bad.push(format!("walk: {to:08x} claimed, the walk gives {got:?}"));
+        }
+    }
+    bad
+}
+
+#[test]
+fn every_step_of_every_demo_does_what_its_text_says() {
+    let all = demos::all();
+    assert!(all.len() >= 7, "{} demos", all.len());
+    let mut checked = 0;
+    for d in all {
+        let p = assemble("demo.asm", d.source).unwrap_or_else(|e| panic!("{}: {e:?}", d.id));
+        let mut before: Option<View> = None;
+        for (i, step) in d.steps().iter().enumerate() {
+            let at = format!("{} step {} ({})", d.id, i + 1, step.title);
+            assert!(!step.expect.is_empty(), "{at}: claims nothing");
+            match &step.run {
+                Run::To(label) => assert!(p.symbol(label).is_some(), "{at}: no label {label}"),
+                Run::ToExit(name) => {
+                    assert!(demos::exit_reason(name).is_some(), "{at}: no exit {name}")
+                }
+                _ => {}
+            }
+            let shown = show(d, &p, i);
+            let bad = broken_claims(&step.expect, &p, &shown.view, before.as_ref());
+            assert!(bad.is_empty(), "{at}:\n  {}", bad.join("\n  "));
+            checked += 1;
+            if step.compare {
+                let runs = shown.compared.expect("a comparison");
+                assert_eq!(runs.len(), 3, "{at}: every mode");
+                assert!(runs.iter().all(|r| r.stop == "halted"), "{at}: {runs:?}");
+            }
+            before = Some(shown.view);
+        }
+    }
+    assert!(checked >= 31, "{checked} steps");
+}
+
+/// The checker itself: claims that the machine contradicts are reported, each by its key.
+#[test]
+fn a_false_claim_is_reported() {
+    let d = demos::find("trap-emulate").expect("the demo");
+    let p = assemble("demo.asm", d.source).expect("assembles");
+    let first = show(d, &p, 0).view;
+    let second = show(d, &p, 1).view;
+    let truth = &d.steps()[1].expect;
+    assert!(broken_claims(truth, &p, &second, Some(&first)).is_empty());
+    let mut counters = truth.counters.clone();
+    counters.insert("vmm.exits".into(), 0);
+    let lies = Expect {
+        stop: Some("halted".into()),
+        at: Some("after_cr0_read".into()),
+        cpl: Some(0),
+        exit: Some("io".into()),
+        counters,
+        tlb_has: vec![0x0040_0000],
+        tlb_lacks: vec![0x0001_0000],
+        serial: Some("VM".into()),
+        walk: Some(0),
+    };
+    let bad = broken_claims(&lies, &p, &second, Some(&first));
+    let keys: Vec<&str> = bad.iter().filter_map(|b| b.split(':').next()).collect();
+    assert_eq!(
+        keys,
+        [
+            "stop",
+            "at",
+            "cpl",
+            "exit",
+            "counters",
+            "tlb-has",
+            "tlb-lacks",
+            "serial",
+            "walk"
+        ],
+        "{bad:#?}"
+    );
+}
