@@ -29,6 +29,8 @@ pub struct Loaded {
     pub origin: u32,
     /// How it starts.
     pub entry: Entry,
+    /// A lab's machine and test setup (registers, memory), when a lab's program is loaded.
+    pub setup: Option<crate::labs::LabSetup>,
 }
 
 /// The machine and the lab's bookkeeping around it.
@@ -60,6 +62,9 @@ fn flat_entry(e: Entry) -> FlatEntry {
 
 /// Builds a machine in `mode` with `program` loaded.
 pub fn build(program: &Loaded, mode: Mode) -> Result<Machine, String> {
+    if let Some(setup) = &program.setup {
+        return crate::labs::build_machine(setup, &program.image, mode);
+    }
     let cfg = MachineConfig {
         ram_mib: RAM_MIB,
         mode: mode.exec_mode(),
@@ -252,6 +257,8 @@ impl Session {
     /// (`BudgetExhausted` when the budget ran out first).
     pub fn advance(&mut self, until: Until, budget: u64) -> StopReason {
         self.before_execution();
+        // A target reached through a temporary breakpoint is no breakpoint of the user's.
+        let mut reached = None;
         // Leaving a breakpoint we stand on is the first instruction of any run.
         let r = match until {
             Until::Steps(n) => {
@@ -295,12 +302,18 @@ impl Session {
                 if temporary {
                     self.machine.remove_breakpoint(target);
                 }
+                if temporary && r == StopReason::Breakpoint(target) {
+                    reached = Some(target);
+                }
                 r
             }
             Until::Stop => self.run_budget(budget),
         };
 
         let r = self.finish(r);
+        if let Some(a) = reached {
+            self.last_stop = format!("reached {a:08x}");
+        }
         if matches!(until, Until::Trap) && r == StopReason::Stepped {
             self.last_stop = "trap".into();
         }
@@ -329,6 +342,11 @@ impl Session {
             }
         }
         r
+    }
+
+    /// Marks a run as paused by the page.
+    pub fn pause(&mut self) {
+        self.last_stop = "paused".into();
     }
 
     /// Adds or removes a breakpoint.
@@ -486,6 +504,7 @@ mod tests {
                 image: p.image.clone(),
                 origin: p.origin,
                 entry: p.entry.unwrap_or(Entry::Protected32),
+                setup: None,
             },
             mode,
         )
