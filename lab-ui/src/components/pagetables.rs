@@ -104,7 +104,7 @@ pub fn page_tables() -> Html {
         <Panel id="panel-pagetables" title="Page tables" class="wide"
                hint="The guest's two-level tables from CR3 (P present, W writable, U user, A accessed, D dirty, S 4 MiB). Beside them: the VMM's shadow or nested tables. Expanding a PDE expands the same index in both trees, so corresponding entries sit side by side.">
             <form class="row" onsubmit={translate} data-testid="translate-form">
-                <label>{"translate linear "}<input ref={input} data-testid="translate-addr" aria-label="linear address to translate" size="14" placeholder="hex, e.g. 40001000"/></label>
+                <label>{"translate linear "}<input ref={input} data-testid="translate-addr" aria-label="linear address to translate" size="18" placeholder="hex, e.g. 40001000"/></label>
                 <button type="submit" data-testid="translate-go">{"Walk"}</button>
             </form>
             { walk.unwrap_or_default() }

@@ -583,6 +583,20 @@ mod tests {
     }
 
     #[test]
+    fn a_target_reached_is_no_breakpoint_and_a_pause_says_so() {
+        let (mut s, p) = session("fetch-decode-execute", Mode::Bare);
+        let print = p.symbol("print").expect("label");
+        s.advance(Until::Linear(print), 10_000);
+        assert_eq!(s.view(false).stop, format!("reached {print:08x}"));
+        let (mut s, _) = session("fetch-decode-execute", Mode::Bare);
+        s.toggle_breakpoint(print);
+        s.advance(Until::Linear(print), 10_000);
+        assert_eq!(s.view(false).stop, format!("breakpoint at {print:08x}"));
+        s.pause();
+        assert_eq!(s.view(false).stop, "paused");
+    }
+
+    #[test]
     fn run_to_trap_stops_at_an_event() {
         let (mut s, _) = session("fetch-decode-execute", Mode::Bare);
         // Bare and without faults, only I/O happens: run to trap reaches the end.
