@@ -944,6 +944,13 @@ fn layout_checks(b: &Browser) -> Result<()> {
     b.click_testid("btn-presentation")?;
     b.wait_for(".lab.presentation")?;
     no_overflow(b, "presentation at 1280x720")?;
+    ensure!(
+        js(
+            b,
+            "const p = document.querySelector('[data-testid=panel-disasm]'); return p.scrollWidth <= p.clientWidth;"
+        )? == json!(true),
+        "the disassembly scrolls sideways in presentation mode"
+    );
     let tagline = js(
         b,
         "return document.querySelector('header.top .tagline').getBoundingClientRect().width;",
