@@ -333,13 +333,18 @@ fn keyboard_shortcuts(b: &Browser) -> Result<()> {
     // F5 runs the guest instead of reloading the page.
     js(
         b,
-        "window.vmlabKept = 7; document.activeElement && document.activeElement.blur();",
+        "window.vmlabKept = 7; document.activeElement && document.activeElement.blur();
+         window.addEventListener('keydown', e => { if (e.key === 'F5') window.vmlabF5 = e.defaultPrevented; });",
     )?;
     b.press_keys(&[key::F5])?;
     wait_text(b, "status", "halted")?;
     ensure!(
         js(b, "return window.vmlabKept;")? == json!(7),
         "F5 reloaded the page"
+    );
+    ensure!(
+        js(b, "return window.vmlabF5;")? == json!(true),
+        "F5's default action is not prevented (a passive listener?)"
     );
     Ok(())
 }
