@@ -726,6 +726,11 @@ fn lab_debug_this_test(b: &Browser) -> Result<()> {
         "every test has a debug action"
     );
     // The fourth test checks the mapping of 0xC0000000 to 0x100000.
+    b.execute(
+        "document.querySelector('[data-testid=lab-results]').scrollIntoView();",
+        vec![],
+    )?;
+    b.screenshot("lab-results")?;
     click_centered(b, "[data-testid=lab-debug][data-test=\"3\"]")?;
     wait_text(b, "status", "halted")?;
     wait_text(b, "lab-setup", "Debugging test 4")?;
