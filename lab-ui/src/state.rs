@@ -339,6 +339,22 @@ mod tests {
     }
 
     #[test]
+    fn a_run_to_the_cursor_says_so() {
+        let mut s = LabState::default();
+        s.apply(Action::SetCursor(0));
+        if let Event::View(mut v) = view(3, &[], "", false) {
+            v.stop = "reached 00000000".into();
+            s.apply(Action::Worker(Event::View(v)));
+        }
+        assert_eq!(
+            s.status,
+            "stopped: at the cursor (00000000) after 3 instructions"
+        );
+        s.apply(Action::SerialEcho("typed\n".into()));
+        assert_eq!(s.serial, "typed\n");
+    }
+
+    #[test]
     fn the_log_is_bounded() {
         let mut s = LabState::default();
         let many: Vec<&str> = std::iter::repeat_n("io", LOG_CAPACITY + 10).collect();
