@@ -66,8 +66,9 @@ fn assemble(ctx_state: &UseReducerHandle<LabState>, source: &str) -> Option<Rc<P
     }
 }
 
-/// Loads `source` for lab `lab` with the setup of visible test `test` in `mode`; a
-/// program that does not assemble (or a component lab's Rust) leaves no machine.
+/// Loads `source` on the lab's machine with `setup` (a visible test's registers,
+/// memory and stack) in `mode`; a program that does not assemble, or a component
+/// lab's Rust, leaves no machine.
 fn load_lab(
     state: &UseReducerHandle<LabState>,
     send: &Callback<Command>,
@@ -87,6 +88,12 @@ fn load_lab(
         }
         None => {
             send.emit(Command::Unload);
+            if !guest {
+                state.dispatch(Action::Status(format!(
+                    "{}'s submission is Rust: `vmlab grade --lab {}` builds and grades it",
+                    lab.lab, lab.lab
+                )));
+            }
             false
         }
     }
