@@ -116,21 +116,26 @@ pub fn run_test(
     }
 }
 
-fn run_checked(
-    lab: &LabManifest,
-    factory: &dyn MachineFactory,
-    image: &[u8],
-    t: &TestSpec,
-) -> Result<Vec<String>, String> {
-    let cfg = MachineConfig {
+/// The machine a test runs on: the lab's RAM (or the test's), the test's mode.
+pub fn machine_config(lab: &LabManifest, t: &TestSpec) -> MachineConfig {
+    MachineConfig {
         ram_mib: t.ram_mib.unwrap_or(lab.machine.ram_mib),
         mode: t.mode,
         event_capacity: 1024,
         serial_capacity: lab.machine.serial_capacity,
-    };
-    let mut m = factory
-        .create(cfg)
-        .map_err(|e| format!("could not build the machine ({} mode): {e}", t.mode.name()))?;
+        ..MachineConfig::default()
+    }
+}
+
+/// Loads `image` at the lab's address and places a test's inputs: memory, the
+/// stack, the call of a routine, registers and serial input. The grader and the
+/// browser's "debug this test" start a test's run from here.
+pub fn set_up(
+    lab: &LabManifest,
+    m: &mut dyn GuestMachine,
+    image: &[u8],
+    t: &TestSpec,
+) -> Result<(), String> {
     let load = lab.machine.load;
     let entry = lab.machine.entry;
     m.load_flat(load, image, entry)
@@ -161,6 +166,23 @@ fn run_checked(
     if !t.serial_input.is_empty() {
         m.push_serial_input(t.serial_input.as_bytes());
     }
+    Ok(())
+}
+
+fn run_checked(
+    lab: &LabManifest,
+    factory: &dyn MachineFactory,
+    image: &[u8],
+    t: &TestSpec,
+) -> Result<Vec<String>, String> {
+    let cfg = MachineConfig {
+        event_capacity: 1024,
+        ..machine_config(lab, t)
+    };
+    let mut m = factory
+        .create(cfg)
+        .map_err(|e| format!("could not build the machine ({} mode): {e}", t.mode.name()))?;
+    set_up(lab, &mut *m, image, t)?;
     let budget = t.budget.unwrap_or(lab.machine.budget);
     let stop = m.run(budget);
     let mut problems = Vec::new();

@@ -22,6 +22,7 @@ use crate::share::Shared;
 use crate::state::{Action, LabState};
 use crate::worker::MachineWorker;
 use crate::{labs, storage};
+use emulator_core::ExecMode;
 
 /// wasm-bindgen's JS glue, which the worker imports to start the same module.
 const WORKER_SCRIPT: &str = "./pkg/lab_ui.js";
@@ -40,13 +41,118 @@ fn assemble(ctx_state: &UseReducerHandle<LabState>, source: &str) -> Option<Rc<P
     }
 }
 
+/// Loads `source` on the lab's machine with `setup` (a visible test's registers,
+/// memory and stack) in `mode`; a program that does not assemble, or a component
+/// lab's Rust, leaves no machine.
+fn load_lab(
+    state: &UseReducerHandle<LabState>,
+    send: &Callback<Command>,
+    lab: &labs::LabSetup,
+    source: &str,
+    mode: ExecMode,
+) -> bool {
+    let guest = labs::catalog().iter().any(|l| l.id == lab.lab && l.guest);
+    match guest.then(|| assemble(state, source)).flatten() {
+        Some(p) => {
+            send.emit(Command::LoadLab {
+                image: p.image.clone(),
+                setup: lab.clone(),
+                mode,
+            });
+            true
+        }
+        None => {
+            send.emit(Command::Unload);
+            if !guest {
+                state.dispatch(Action::Status(format!(
+                    "{}'s submission is Rust: `vmlab grade --lab {}` builds and grades it",
+                    lab.lab, lab.lab
+                )));
+            }
+            false
+        }
+    }
+}
+
+/// Opens lab `id` with `source` (or its draft, or its starter) in `mode` (or the
+/// mode of its first visible test), and loads it with the lab's default setup.
+fn open_lab(
+    state: &UseReducerHandle<LabState>,
+    send: &Callback<Command>,
+    id: &str,
+    source: Option<String>,
+    mode: Option<ExecMode>,
+) {
+    let Some(l) = labs::catalog().into_iter().find(|l| l.id == id) else {
+        state.dispatch(Action::Status(format!("no lab `{id}`")));
+        return;
+    };
+    let draft = storage::load_draft(&l.id).filter(|d| *d != l.starter);
+    let from_draft = source.is_none() && draft.is_some();
+    let source = source.or(draft).unwrap_or_else(|| l.starter.clone());
+    state.dispatch(Action::OpenLab {
+        id: l.id.clone(),
+        source: source.clone(),
+        draft: from_draft,
+    });
+    let setup = labs::LabSetup {
+        lab: l.id.clone(),
+        test: labs::DEFAULT_TEST,
+    };
+    let plan_mode = labs::test_plan(&l.id, labs::DEFAULT_TEST).map(|p| p.mode);
+    let mode = mode.or(plan_mode.ok()).unwrap_or_default();
+    state.dispatch(Action::SetMode(mode));
+    load_lab(state, send, &setup, &source, mode);
+}
+
+/// Loads the editor's program with visible test `test`'s setup, runs it to its end
+/// and walks the first address the test checks.
+fn debug_test(state: &UseReducerHandle<LabState>, send: &Callback<Command>, test: usize) {
+    let Some(lab) = state.lab.clone() else {
+        return;
+    };
+    let plan = match labs::test_plan(&lab, test) {
+        Ok(p) => p,
+        Err(e) => return state.dispatch(Action::Status(e)),
+    };
+    let setup = labs::LabSetup { lab, test };
+    if load_lab(state, send, &setup, &state.source, plan.mode) {
+        state.dispatch(Action::SetLabDebug(Some(test)));
+        if let Some(a) = plan.first_page {
+            send.emit(Command::Translate(a));
+        }
+        send.emit(Command::Advance(Until::Stop));
+        let panel = if plan.first_page.is_some() {
+            "panel-pagetables"
+        } else {
+            "panel-registers"
+        };
+        if let Some(el) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(panel))
+        {
+            el.scroll_into_view();
+        }
+    }
+}
+
 fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) {
     match op {
-        Op::AssembleAndLoad => {
-            if let Some(p) = assemble(state, &state.source) {
-                send.emit(p.load_command(state.mode));
+        Op::AssembleAndLoad => match state.lab.clone() {
+            Some(lab) => {
+                let setup = labs::LabSetup {
+                    lab,
+                    test: labs::DEFAULT_TEST,
+                };
+                state.dispatch(Action::SetLabDebug(None));
+                load_lab(state, send, &setup, &state.source, state.mode);
             }
-        }
+            None => {
+                if let Some(p) = assemble(state, &state.source) {
+                    send.emit(p.load_command(state.mode));
+                }
+            }
+        },
         Op::OpenDemo(id) => {
             if let Some(d) = demos::find(id) {
                 state.dispatch(Action::OpenDemo(d));
@@ -65,13 +171,18 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
                 }
             }
         }
-        Op::OpenLab(id) => match labs::catalog().into_iter().find(|l| l.id == id) {
-            Some(l) => state.dispatch(Action::OpenLab {
-                id: l.id,
-                starter: l.starter,
-            }),
-            None => state.dispatch(Action::Status(format!("no lab `{id}`"))),
-        },
+        Op::OpenLab(id) => open_lab(state, send, &id, None, None),
+        Op::LabStarter => {
+            let lab = state.lab.clone();
+            if let Some(l) = labs::catalog()
+                .into_iter()
+                .find(|l| Some(&l.id) == lab.as_ref())
+            {
+                storage::save_draft(&l.id, &l.starter);
+                open_lab(state, send, &l.id, Some(l.starter), Some(state.mode));
+            }
+        }
+        Op::DebugTest(test) => debug_test(state, send, test),
         Op::SetMode(m) => {
             state.dispatch(Action::SetMode(m));
             if state.view.is_some() {
@@ -117,8 +228,11 @@ fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
     if let Some(mode) = shared.mode {
         state.dispatch(Action::SetMode(mode));
     }
-    if let Some(lab) = shared.lab.clone() {
-        run_op(state, send, Op::OpenLab(lab));
+    if let Some(lab) = shared.lab.as_deref() {
+        if shared.demo.is_none() {
+            open_lab(state, send, lab, shared.source.clone(), shared.mode);
+            return;
+        }
     }
     if let Some(d) = shared.demo.as_deref().and_then(demos::find) {
         state.dispatch(Action::OpenDemo(d));
@@ -139,11 +253,9 @@ fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
     }
     let source = shared
         .source
-        .or_else(|| shared.lab.is_none().then(storage::load_current).flatten())
+        .or_else(storage::load_current)
         .unwrap_or_else(|| demos::all().first().map_or("", |d| d.source).to_string());
-    if shared.lab.is_none() {
-        state.dispatch(Action::SetSource(source.clone()));
-    }
+    state.dispatch(Action::SetSource(source.clone()));
     if let Some(p) = assemble(state, &source) {
         send.emit(p.load_command(shared.mode.unwrap_or_default()));
     }
@@ -236,7 +348,9 @@ pub fn app() -> Html {
         let latest: Rc<RefCell<Option<Ctx>>> = latest.clone();
         use_effect_with((), move |_| {
             let listener = web_sys::window().map(|w| {
-                gloo_events::EventListener::new(&w, "keydown", move |e| {
+                // Not passive: F1, F5 and F11 must not reach the browser's own actions.
+                let options = gloo_events::EventListenerOptions::enable_prevent_default();
+                gloo_events::EventListener::new_with_options(&w, "keydown", options, move |e| {
                     if let (Some(ctx), Some(k)) =
                         (latest.borrow().as_ref(), e.dyn_ref::<KeyboardEvent>())
                     {
@@ -265,7 +379,7 @@ pub fn app() -> Html {
                     <h1>{"vmlab"}</h1>
                     <DemoMenu/>
                     <LabMenu labs={labs.clone()}/>
-                    <span class="small">{"an x86 machine, its page tables and its VMM, live"}</span>
+                    <span class="small tagline">{"an x86 machine, its page tables and its VMM, live"}</span>
                 </header>
                 <Controls/>
                 <DemoNarration/>

@@ -78,6 +78,18 @@ pub enum Command {
         /// Bare or under a VMM.
         mode: ExecMode,
     },
+    /// Builds a fresh machine for a lab in `mode`: `image` at the lab's load address,
+    /// with the setup (registers, memory, stack) of one of its visible tests.
+    LoadLab {
+        /// The flat binary.
+        image: Vec<u8>,
+        /// The lab and the test whose setup the machine starts from.
+        setup: crate::labs::LabSetup,
+        /// Bare or under a VMM.
+        mode: ExecMode,
+    },
+    /// Drops the loaded program (a lab opens whose program is not loaded yet).
+    Unload,
     /// Reloads the current program in another mode.
     SetMode(ExecMode),
     /// Reloads the current program (breakpoints are kept).

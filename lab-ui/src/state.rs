@@ -45,6 +45,11 @@ pub struct LabState {
     pub lab: Option<String>,
     /// The visible tests' results.
     pub lab_results: Option<Vec<TestResult>>,
+    /// The visible test whose setup the machine was loaded with by "debug this test"
+    /// (`None`: the lab's default setup, that of the first test).
+    pub lab_debug: Option<usize>,
+    /// The editor holds the lab's draft from an earlier visit, not the starter.
+    pub lab_draft: bool,
     /// The side-by-side comparison.
     pub comparison: Option<Vec<ModeRun>>,
     /// Large type, high contrast.
@@ -86,13 +91,19 @@ pub enum Action {
     DemoStep(usize),
     /// The demo closes.
     CloseDemo,
-    /// A lab opens with its starter.
+    /// A lab opens with its draft or its starter; the previous machine is gone.
     OpenLab {
         /// The lab's id.
         id: String,
-        /// The starter source.
-        starter: String,
+        /// The editor's text: the draft, a shared program or the starter.
+        source: String,
+        /// The text is the student's draft from an earlier visit.
+        draft: bool,
     },
+    /// The machine was loaded with a visible test's setup (`None`: the lab's default).
+    SetLabDebug(Option<usize>),
+    /// Text typed into the serial console, echoed there.
+    SerialEcho(String),
     /// The lab page closes.
     CloseLab,
     /// A disassembly line is selected.
@@ -149,15 +160,28 @@ impl LabState {
                 }
             }
             Action::CloseDemo => self.demo = None,
-            Action::OpenLab { id, starter } => {
+            Action::OpenLab { id, source, draft } => {
                 self.lab = Some(id);
                 self.demo = None;
                 self.lab_results = None;
-                self.source = starter;
+                self.lab_debug = None;
+                self.lab_draft = draft;
+                self.comparison = None;
+                self.source = source;
+                self.program = None;
+                self.diagnostics.clear();
+                self.view = None;
+                self.prev = None;
+                self.log.clear();
+                self.serial.clear();
             }
+            Action::SetLabDebug(test) => self.lab_debug = test,
+            Action::SerialEcho(text) => self.serial.push_str(&text),
             Action::CloseLab => {
                 self.lab = None;
                 self.lab_results = None;
+                self.lab_debug = None;
+                self.lab_draft = false;
             }
             Action::SetCursor(a) => self.cursor = Some(a),
             Action::ToggleExpanded(i) => {
@@ -198,6 +222,11 @@ impl LabState {
                 self.mode = view.mode;
                 self.status = if view.running {
                     "running".to_string()
+                } else if self.cursor == Some(view.linear_eip) && view.stop.starts_with("reached") {
+                    format!(
+                        "stopped: at the cursor ({:08x}) after {} instructions",
+                        view.linear_eip, view.icount
+                    )
                 } else {
                     format!("stopped: {} after {} instructions", view.stop, view.icount)
                 };
@@ -299,12 +328,32 @@ mod tests {
         assert_eq!(s.source, d.source);
         s.apply(Action::DemoStep(999));
         assert_eq!(s.demo.map(|(_, i)| i), Some(d.steps().len() - 1));
+        s.apply(Action::Worker(view(5, &["io"], "demo output", false)));
         s.apply(Action::OpenLab {
             id: "warmup".into(),
-            starter: "; start here".into(),
+            source: "; start here".into(),
+            draft: false,
         });
         assert!(s.demo.is_none());
         assert_eq!(s.source, "; start here");
+        assert!(s.view.is_none(), "the demo's machine is gone");
+        assert!(s.log.is_empty() && s.serial.is_empty());
+    }
+
+    #[test]
+    fn a_run_to_the_cursor_says_so() {
+        let mut s = LabState::default();
+        s.apply(Action::SetCursor(0));
+        if let Event::View(mut v) = view(3, &[], "", false) {
+            v.stop = "reached 00000000".into();
+            s.apply(Action::Worker(Event::View(v)));
+        }
+        assert_eq!(
+            s.status,
+            "stopped: at the cursor (00000000) after 3 instructions"
+        );
+        s.apply(Action::SerialEcho("typed\n".into()));
+        assert_eq!(s.serial, "typed\n");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The browser's local storage (kept programs, the current text) and file downloads.
+//! The browser's local storage (kept programs, the current text, a draft per lab)
+//! and file downloads.
 
 use wasm_bindgen::JsCast;
 
 const PROGRAMS_KEY: &str = "vmlab.programs";
 const CURRENT_KEY: &str = "vmlab.current";
+const DRAFT_PREFIX: &str = "vmlab.draft.";
 
 fn local() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -51,6 +53,26 @@ pub fn save_current(source: &str) {
 /// The editor's text from the last visit.
 pub fn load_current() -> Option<String> {
     local()?.get_item(CURRENT_KEY).ok()?
+}
+
+/// Keeps the editor's text as the draft of lab `lab` (best effort).
+pub fn save_draft(lab: &str, source: &str) {
+    if let Some(s) = local() {
+        let _ = s.set_item(&format!("{DRAFT_PREFIX}{lab}"), source);
+    }
+}
+
+/// The draft of lab `lab` from an earlier visit.
+pub fn load_draft(lab: &str) -> Option<String> {
+    local()?.get_item(&format!("{DRAFT_PREFIX}{lab}")).ok()?
+}
+
+/// Keeps the editor's text: as the open lab's draft, or as the current program.
+pub fn save_text(lab: Option<&str>, source: &str) {
+    match lab {
+        Some(lab) => save_draft(lab, source),
+        None => save_current(source),
+    }
 }
 
 /// Offers `text` as a file download.

@@ -35,6 +35,7 @@ fn show(demo: &Demo, program: &Program, upto: usize) -> Shown {
                     image,
                     origin,
                     entry,
+                    setup: None,
                 };
                 s = Some(Session::new(loaded, mode).expect("the demo's guest loads"));
             }

@@ -58,6 +58,26 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_visible_tests",
         run: lab_visible_tests,
     },
+    BrowserTest {
+        name: "lab_debug_this_test",
+        run: lab_debug_this_test,
+    },
+    BrowserTest {
+        name: "lab_editor_gutter_scrolls",
+        run: editor_gutter_scrolls,
+    },
+    BrowserTest {
+        name: "lab_share_link_restores_the_program",
+        run: lab_share_link,
+    },
+    BrowserTest {
+        name: "lab_draft_survives_reselection",
+        run: lab_draft,
+    },
+    BrowserTest {
+        name: "lab_layout_small_and_presentation",
+        run: layout,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -66,6 +86,7 @@ const FOREVER: &str = "bits 32\norg 0x10000\nstart:\n    inc eax\n    jmp start\
 /// WebDriver key codes of the keys the lab binds.
 mod key {
     pub const F1: &str = "\u{E031}";
+    pub const F5: &str = "\u{E035}";
     pub const F10: &str = "\u{E03A}";
     pub const F11: &str = "\u{E03B}";
     pub const ESCAPE: &str = "\u{E00C}";
@@ -292,10 +313,34 @@ fn keyboard_shortcuts(b: &Browser) -> Result<()> {
     wait_reg(b, "eip", "Enter on the focused Step button", |v| v != eip1)?;
     b.press_keys(&[key::F1])?;
     b.wait_for(&tid("help-overlay"))?;
+    // No shortcut is advertised (in the help or a title) that does nothing.
+    ensure!(
+        js(
+            b,
+            "return document.body.innerHTML.includes('Ctrl+Shift+R');"
+        )? == json!(false),
+        "Ctrl+Shift+R is advertised"
+    );
     b.press_keys(&[key::ESCAPE])?;
     b.wait_until("Escape to close the help", WAIT, |s| {
         Ok(s.find(&tid("help-overlay"))?.is_none())
     })?;
+    // F5 runs the guest instead of reloading the page.
+    js(
+        b,
+        "window.vmlabKept = 7; document.activeElement && document.activeElement.blur();
+         window.addEventListener('keydown', e => { if (e.key === 'F5') window.vmlabF5 = e.defaultPrevented; });",
+    )?;
+    b.press_keys(&[key::F5])?;
+    wait_text(b, "status", "halted")?;
+    ensure!(
+        js(b, "return window.vmlabKept;")? == json!(7),
+        "F5 reloaded the page"
+    );
+    ensure!(
+        js(b, "return window.vmlabF5;")? == json!(true),
+        "F5's default action is not prevented (a passive listener?)"
+    );
     Ok(())
 }
 
@@ -318,6 +363,7 @@ fn run_and_pause(b: &Browser) -> Result<()> {
     b.click_testid("btn-run")?;
     wait_text(b, "btn-run", "Run")?;
     stopped(b)?;
+    wait_text(b, "status", "paused")?;
     let paused = reg(b, "eax")?;
     std::thread::sleep(Duration::from_millis(300));
     ensure!(reg(b, "eax")? == paused, "EAX is still after pause");
@@ -344,6 +390,7 @@ fn breakpoints(b: &Browser) -> Result<()> {
     b.wait_for(&format!(".dline.cursor[data-addr=\"{cursor}\"]"))?;
     b.click_testid("btn-run-cursor")?;
     wait_reg(b, "eip", "run to cursor", |v| v == cursor)?;
+    wait_text(b, "status", "at the cursor")?;
     b.click(&format!(
         ".dline[data-addr=\"{target}\"] [data-testid=bp-toggle]"
     ))?;
@@ -389,10 +436,17 @@ fn memory_translate_and_log(b: &Browser) -> Result<()> {
         "the TLB holds entries"
     );
     ensure!(count(b, "[data-testid=counter]")? > 0, "counters are shown");
+    wait_text(b, "flag-legend", "P present")?;
     b.screenshot("lab-page-walk-panels")?;
     // The fetch demo's guest writes to the serial port: its log has I/O entries.
     open(b, "demo=fetch-decode-execute&step=5")?;
     wait_text(b, "status", "halted")?;
+    set_input(b, "serial-input", "typed by the test")?;
+    js(
+        b,
+        "document.querySelector('[data-testid=serial-input]').form.requestSubmit();",
+    )?;
+    wait_text(b, "serial-output", "typed by the test")?;
     let entries = count(b, "[data-testid=log-entry]")?;
     ensure!(entries > 0, "the log has entries");
     let reason = b
@@ -469,12 +523,7 @@ fn share_link_round_trip(b: &Browser) -> Result<()> {
         "return document.querySelector('[data-testid=editor-text]').value;",
     )?;
     set_source(b, &format!("{source}\n{marker}\n"))?;
-    b.click_testid("btn-share")?;
-    let mut hash = String::new();
-    b.wait_until("a share link in the URL", WAIT, |_| {
-        hash = js_string(b, "return location.hash;")?;
-        Ok(hash.contains("p="))
-    })?;
+    let hash = share_hash(b)?;
     ensure!(
         hash.contains("demo=page-walk") && hash.contains("step=1"),
         "hash {hash}"
@@ -669,5 +718,349 @@ fn lab_visible_tests(b: &Browser) -> Result<()> {
     wait_text(b, "lab-score", "visible tests:")?;
     b.wait_for(&tid("lab-download"))?;
     b.screenshot(&format!("lab-{first}"))?;
+    Ok(())
+}
+
+/// A lab's file from the repository (the page-tables lab's starter and reference).
+fn lab_file(lab: &str, file: &str) -> Result<String> {
+    let path = crate::workspace_root()
+        .join("assignments/labs")
+        .join(lab)
+        .join(file);
+    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn editor_text(b: &Browser) -> Result<String> {
+    js_string(
+        b,
+        "return document.querySelector('[data-testid=editor-text]').value;",
+    )
+}
+
+/// Makes a share link and returns the URL's hash.
+fn share_hash(b: &Browser) -> Result<String> {
+    b.click_testid("btn-share")?;
+    let mut hash = String::new();
+    b.wait_until("a share link in the URL", WAIT, |_| {
+        hash = js_string(b, "return location.hash;")?;
+        Ok(hash.contains("p="))
+    })?;
+    Ok(hash)
+}
+
+/// Opens the lab page with an empty local storage (no drafts) and opens `lab`.
+fn fresh_lab(b: &Browser, lab: &str) -> Result<()> {
+    b.goto("about:blank")?;
+    b.open("/")?;
+    b.wait_for(&tid("lab-menu"))?;
+    js(b, "localStorage.clear();")?;
+    open(b, "")?;
+    open_lab(b, lab)
+}
+
+/// Opens a lab from the menu and waits for its page.
+fn open_lab(b: &Browser, lab: &str) -> Result<()> {
+    select(b, "lab-menu", lab)?;
+    b.wait_for(&format!("[data-testid=lab-page][data-lab=\"{lab}\"]"))?;
+    Ok(())
+}
+
+/// Clicks an element after scrolling it to the middle of the window, clear of the
+/// sticky toolbar.
+fn click_centered(b: &Browser, css: &str) -> Result<()> {
+    b.wait_for(css)?;
+    b.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' });",
+        vec![json!(css)],
+    )?;
+    b.click(css)
+}
+
+fn run_lab_tests(b: &Browser) -> Result<()> {
+    click_centered(b, &tid("lab-run-tests"))?;
+    b.wait_for_within(&tid("lab-results"), Duration::from_secs(30))?;
+    Ok(())
+}
+
+/// Opening Lab 2 loads the starter with the statement's registers (EBX, ECX, ESP),
+/// so Step runs the lab's code and not the demo open before; "debug this test"
+/// loads a test's setup, runs to the end and shows the final tables; an assembler
+/// error is reported once, not in every test.
+fn lab_debug_this_test(b: &Browser) -> Result<()> {
+    open(b, "demo=fetch-decode-execute")?;
+    js(b, "localStorage.clear();")?;
+    open_lab(b, "page-tables")?;
+    wait_reg(b, "ebx", "the lab's setup", |v| v == "00300000")?;
+    ensure!(reg(b, "ecx")? == "00000002", "ECX = N = 2");
+    ensure!(reg(b, "esp")? == "00090000", "ESP = 0x90000");
+    wait_text(b, "lab-setup", "EBX = 00300000")?;
+    wait_text(b, "panel-disasm", "n_user")?;
+    b.click_testid("btn-step")?;
+    wait_reg(b, "eip", "the starter's first instruction", |v| {
+        v != "00010000"
+    })?;
+
+    set_source(b, &lab_file("page-tables", "solution.asm")?)?;
+    run_lab_tests(b)?;
+    wait_text(b, "lab-score", "visible tests: 11 / 11")?;
+    let debug = b.find_all("[data-testid=lab-debug]")?;
+    ensure!(
+        debug.len() == count(b, "[data-testid=lab-test]")?,
+        "every test has a debug action"
+    );
+    // The fourth test checks the mapping of 0xC0000000 to 0x100000.
+    b.execute(
+        "document.querySelector('[data-testid=lab-results]').scrollIntoView();",
+        vec![],
+    )?;
+    b.screenshot("lab-results")?;
+    click_centered(b, "[data-testid=lab-debug][data-test=\"3\"]")?;
+    wait_text(b, "status", "halted")?;
+    wait_text(b, "lab-setup", "Debugging test 4")?;
+    ensure!(reg(b, "cr3")? == "00300000", "CR3 = EBX");
+    ensure!(reg(b, "ebx")? == "00300000", "EBX as the test set it");
+    wait_text(b, "walk-result", "00100123")?;
+    ensure!(
+        count(b, "[data-testid=guest-tables] [data-testid=pde]")? == 3,
+        "three directory entries: identity, 0x40000000 and 0xC0000000"
+    );
+    b.screenshot("lab-debug-this-test")?;
+
+    set_source(b, "bits 32\norg 0x10000\n    frobnicate eax\n    hlt\n")?;
+    run_lab_tests(b)?;
+    wait_text(b, "lab-error", "frobnicate")?;
+    let shown = js(
+        b,
+        "return document.querySelector('[data-testid=lab-results]').textContent.split('does not assemble').length - 1;",
+    )?;
+    ensure!(
+        shown == json!(1),
+        "the assembler error is shown {shown} times"
+    );
+    let lines = js(
+        b,
+        "return document.querySelector('[data-testid=lab-error]').textContent.split('\\n').length;",
+    )?;
+    ensure!(
+        lines.as_u64().is_some_and(|n| n >= 2),
+        "the error keeps its line breaks"
+    );
+    Ok(())
+}
+
+/// The line numbers scroll with the text, and clicking an assembler error moves the
+/// editor to its line.
+fn editor_gutter_scrolls(b: &Browser) -> Result<()> {
+    open(b, "")?;
+    let mut source = String::from("bits 32\norg 0x10000\n");
+    for i in 3..=200 {
+        if i == 150 {
+            source.push_str("    frobnicate eax\n");
+        } else {
+            source.push_str(&format!("    mov eax, {i}\n"));
+        }
+    }
+    set_source(b, &source)?;
+    b.click_testid("btn-assemble")?;
+    b.wait_for("[data-testid=editor-error-line][data-line=\"150\"]")?;
+    b.click("[data-testid=editor-error][data-line=\"150\"]")?;
+    let aligned = "const g = document.querySelector('[data-testid=editor-gutter]');
+        const t = document.querySelector('[data-testid=editor-text]');
+        const n = g.children[arguments[0] - 1].getBoundingClientRect();
+        const l = document.querySelector('[data-testid=editor-error-line][data-line=\"' + arguments[0] + '\"], [data-testid=editor-line][data-line=\"' + arguments[0] + '\"]').getBoundingClientRect();
+        const box = t.getBoundingClientRect();
+        return { top: t.scrollTop, gutter: g.scrollTop, delta: Math.abs(n.top - l.top),
+                 visible: l.top >= box.top && l.bottom <= box.bottom };";
+    let mut last = Value::Null;
+    b.wait_until("the error's line in view, numbers in step", WAIT, |_| {
+        last = b.execute(aligned, vec![json!(150)])?;
+        Ok(last["top"].as_f64().is_some_and(|t| t > 0.0)
+            && last["visible"] == json!(true)
+            && last["delta"].as_f64().is_some_and(|d| d < 2.0))
+    })
+    .with_context(|| format!("after clicking the error: {last}"))?;
+    b.screenshot("lab-editor-gutter-scrolled")?;
+    js(
+        b,
+        "const g = document.querySelector('[data-testid=editor-gutter]');
+         document.querySelector('[data-testid=editor-text]').scrollTop = g.children[59].offsetTop - g.children[0].offsetTop - 100;",
+    )?;
+    b.wait_until("the gutter to follow a scroll", WAIT, |_| {
+        last = b.execute(aligned, vec![json!(60)])?;
+        Ok(last["top"] == last["gutter"]
+            && last["delta"].as_f64().is_some_and(|d| d < 2.0)
+            && last["visible"] == json!(true))
+    })
+    .with_context(|| format!("after scrolling: {last}"))?;
+    // Later tests start from a program that assembles.
+    js(b, "localStorage.clear();")?;
+    Ok(())
+}
+
+/// A share link made with a lab open brings back the program, not the starter, and
+/// the visible tests grade it.
+fn lab_share_link(b: &Browser) -> Result<()> {
+    fresh_lab(b, "page-tables")?;
+    let solution = lab_file("page-tables", "solution.asm")?;
+    set_source(b, &solution)?;
+    let hash = share_hash(b)?;
+    ensure!(hash.contains("lab=page-tables"), "hash {hash}");
+    // A fresh browser: no draft to fall back on.
+    js(b, "localStorage.clear();")?;
+    open(b, hash.trim_start_matches('#'))?;
+    b.wait_for(&tid("lab-page"))?;
+    ensure!(
+        editor_text(b)? == solution,
+        "the editor shows the shared program"
+    );
+    wait_reg(b, "ebx", "the lab's setup", |v| v == "00300000")?;
+    run_lab_tests(b)?;
+    wait_text(b, "lab-score", "visible tests: 11 / 11")?;
+    ensure!(
+        b.find("[data-testid=lab-test][data-passed=false]")?
+            .is_none(),
+        "every visible test passes on the shared program"
+    );
+    Ok(())
+}
+
+/// Work on a lab is kept as a draft: choosing the lab again brings it back, and the
+/// starter replaces it only after the student confirms.
+fn lab_draft(b: &Browser) -> Result<()> {
+    fresh_lab(b, "page-tables")?;
+    let starter = lab_file("page-tables", "starter.asm")?;
+    ensure!(
+        editor_text(b)? == starter,
+        "a first visit opens the starter"
+    );
+    ensure!(b.find(&tid("lab-draft"))?.is_none(), "no draft yet");
+    let mine = format!("{starter}; my own work\n");
+    set_source(b, &mine)?;
+    open_lab(b, "asm-warmup")?;
+    ensure!(
+        editor_text(b)? == lab_file("asm-warmup", "starter.asm")?,
+        "another lab opens with its own starter"
+    );
+    open_lab(b, "page-tables")?;
+    ensure!(editor_text(b)? == mine, "the draft came back");
+    b.wait_for(&tid("lab-draft"))?;
+    // After a reload too.
+    open(b, "")?;
+    open_lab(b, "page-tables")?;
+    ensure!(editor_text(b)? == mine, "the draft survived a reload");
+    b.click_testid("lab-starter")?;
+    b.click_testid("lab-starter-cancel")?;
+    ensure!(editor_text(b)? == mine, "cancel keeps the draft");
+    b.click_testid("lab-starter")?;
+    b.screenshot("lab-draft-confirm")?;
+    b.click_testid("lab-starter-confirm")?;
+    b.wait_until("the starter", WAIT, |_| Ok(editor_text(b)? == starter))?;
+    ensure!(
+        b.find(&tid("lab-draft"))?.is_none(),
+        "the draft notice is gone"
+    );
+    Ok(())
+}
+
+/// No horizontal overflow and no control cut off at 1024×768 (a lab open) and in
+/// presentation mode at 1280×720; the editor grows with the window; at 1280 the
+/// disassembly's source and memory's ASCII need no horizontal scrolling.
+fn layout(b: &Browser) -> Result<()> {
+    let result = layout_checks(b);
+    let restore = b.set_viewport(1280, 800);
+    result.and(restore)
+}
+
+fn overflow(b: &Browser) -> Result<Value> {
+    js(
+        b,
+        "const d = document.documentElement;
+         const cut = [...document.querySelectorAll('header.top select, header.top label, nav.controls button, nav.controls select, [data-testid=lab-page] button')]
+            .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.right > d.clientWidth + 0.5 || r.left < 0); })
+            .map(e => e.dataset.testid || e.textContent.trim());
+         return { scroll: d.scrollWidth, client: d.clientWidth, cut };",
+    )
+}
+
+fn no_overflow(b: &Browser, what: &str) -> Result<()> {
+    let o = overflow(b)?;
+    ensure!(
+        o["scroll"].as_f64() <= o["client"].as_f64(),
+        "{what}: the page is {} px wide in a {} px window",
+        o["scroll"],
+        o["client"]
+    );
+    ensure!(
+        o["cut"].as_array().is_some_and(Vec::is_empty),
+        "{what}: controls cut off: {}",
+        o["cut"]
+    );
+    Ok(())
+}
+
+fn editor_height(b: &Browser) -> Result<f64> {
+    Ok(js(
+        b,
+        "return document.querySelector('[data-testid=editor-text]').getBoundingClientRect().height;",
+    )?
+    .as_f64()
+    .unwrap_or(0.0))
+}
+
+fn layout_checks(b: &Browser) -> Result<()> {
+    b.set_viewport(1024, 768)?;
+    open(b, "demo=page-walk&step=5")?;
+    js(b, "localStorage.clear();")?;
+    open_lab(b, "page-tables")?;
+    wait_reg(b, "ebx", "the lab's setup", |v| v == "00300000")?;
+    no_overflow(b, "1024x768")?;
+    b.screenshot("layout-1024x768")?;
+    let small = editor_height(b)?;
+
+    b.set_viewport(1280, 720)?;
+    open(b, "demo=fetch-decode-execute")?;
+    wait_text(b, "panel-disasm", "mov esp")?;
+    for (panel, column) in [
+        ("panel-disasm", "disasm-src"),
+        ("panel-memory", "memory-rows"),
+    ] {
+        let fits = js(
+            b,
+            &format!(
+                "const p = document.querySelector('[data-testid={panel}]');
+                 const c = document.querySelector('[data-testid={column}]');
+                 return p.scrollWidth <= p.clientWidth && c.getBoundingClientRect().right <= p.getBoundingClientRect().right;"
+            ),
+        )?;
+        ensure!(fits == json!(true), "{panel} scrolls sideways at 1280x720");
+    }
+    b.click_testid("btn-presentation")?;
+    b.wait_for(".lab.presentation")?;
+    no_overflow(b, "presentation at 1280x720")?;
+    ensure!(
+        js(
+            b,
+            "const p = document.querySelector('[data-testid=panel-disasm]'); return p.scrollWidth <= p.clientWidth;"
+        )? == json!(true),
+        "the disassembly scrolls sideways in presentation mode"
+    );
+    let tagline = js(
+        b,
+        "return document.querySelector('header.top .tagline').getBoundingClientRect().width;",
+    )?;
+    ensure!(
+        tagline.as_f64().is_some_and(|w| w > 300.0),
+        "the tagline is squeezed into {tagline} px"
+    );
+    b.screenshot("layout-presentation-1280x720")?;
+    b.click_testid("btn-presentation")?;
+    b.wait_until("normal view", WAIT, |s| {
+        Ok(s.find(".lab.presentation")?.is_none())
+    })?;
+    let lower = editor_height(b)?;
+    ensure!(
+        (small - lower - 48.0).abs() < 2.0,
+        "the editor does not follow the window's height: {small} px at 768, {lower} px at 720"
+    );
     Ok(())
 }

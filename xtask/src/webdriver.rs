@@ -238,6 +238,28 @@ impl Session {
         self.cmd("POST", "/actions", Some(body)).map(drop)
     }
 
+    /// Sizes the window so that the page's viewport is `width` × `height` CSS pixels.
+    pub fn set_viewport(&self, width: u32, height: u32) -> Result<()> {
+        let mut outer = (width, height);
+        for _ in 0..3 {
+            self.cmd(
+                "POST",
+                "/window/rect",
+                Some(json!({ "width": outer.0, "height": outer.1 })),
+            )?;
+            let inner = self.execute("return [window.innerWidth, window.innerHeight];", vec![])?;
+            let got = |i: usize| inner.get(i).and_then(Value::as_u64).unwrap_or(0) as u32;
+            if (got(0), got(1)) == (width, height) {
+                return Ok(());
+            }
+            outer = (
+                (outer.0 + width).saturating_sub(got(0)),
+                (outer.1 + height).saturating_sub(got(1)),
+            );
+        }
+        bail!("could not size the viewport to {width}x{height}")
+    }
+
     /// Saves a PNG screenshot of the viewport as `target/screenshots/NAME.png`.
     pub fn screenshot(&self, name: &str) -> Result<PathBuf> {
         let value = self.cmd("GET", "/screenshot", None)?;

@@ -87,7 +87,7 @@ pub fn controls() -> Html {
             { button("btn-run", if running { "Pause" } else { "Run" }, "F5", run_pause, !loaded) }
             { button("btn-run-trap", "Run to trap", "F8", ctx.send_on(Command::Run(Until::Trap)), !loaded || running) }
             { button("btn-run-cursor", "Run to cursor", "F7", to_cursor, !loaded || running) }
-            { button("btn-reset", "Reset", "Ctrl+Shift+R", ctx.send_on(Command::Reset), !loaded) }
+            { button("btn-reset", "Reset", "", ctx.send_on(Command::Reset), !loaded) }
             <label>{"mode "}
                 <select ref={mode_ref} onchange={on_mode} data-testid="mode-select" aria-label="execution mode">
                     { for MODE_SWITCH.iter().map(|m| html! { <option value={m.name()} selected={*m == ctx.state.mode}>{ m.name() }</option> }) }

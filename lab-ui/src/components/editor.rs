@@ -10,11 +10,35 @@ use crate::highlight::{highlight_line, Token};
 use crate::state::Action;
 use crate::storage;
 
+/// Puts `text` in the editor and keeps it: as the open lab's draft or as the current program.
+fn keep_text(ctx: &super::Ctx, text: String) {
+    storage::save_text(ctx.state.lab.as_deref(), &text);
+    ctx.dispatch(Action::SetSource(text));
+}
+
+/// Places the caret at `line`:`col` (1-based) and scrolls the line into the middle
+/// of the editor.
+fn go_to_line(t: &HtmlTextAreaElement, line: usize, col: usize) {
+    let value = t.value();
+    let start: usize = value
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.encode_utf16().count() + 1)
+        .sum();
+    let at = (start + col.saturating_sub(1)) as u32;
+    let _ = t.focus();
+    let _ = t.set_selection_range(at, at);
+    let line_height = t.scroll_height() as f64 / value.split('\n').count().max(1) as f64;
+    let top = (line.saturating_sub(1) as f64) * line_height - f64::from(t.client_height()) / 2.0;
+    t.set_scroll_top(top.max(0.0) as i32);
+}
+
 /// The editor panel.
 #[function_component(Editor)]
 pub fn editor() -> Html {
     let ctx = use_ctx();
     let overlay = use_node_ref();
+    let gutter_ref = use_node_ref();
     let area = use_node_ref();
     let name_ref = use_node_ref();
     let saved = use_state(storage::program_names);
@@ -23,19 +47,22 @@ pub fn editor() -> Html {
         let ctx = ctx.clone();
         Callback::from(move |e: InputEvent| {
             if let Some(t) = e.target_dyn_into::<HtmlTextAreaElement>() {
-                storage::save_current(&t.value());
-                ctx.dispatch(Action::SetSource(t.value()));
+                keep_text(&ctx, t.value());
             }
         })
     };
     let on_scroll = {
         let overlay = overlay.clone();
+        let gutter_ref = gutter_ref.clone();
         let area = area.clone();
         Callback::from(move |_: Event| {
             if let (Some(o), Some(a)) = (overlay.cast::<HtmlElement>(), area.cast::<HtmlElement>())
             {
                 o.set_scroll_top(a.scroll_top());
                 o.set_scroll_left(a.scroll_left());
+                if let Some(g) = gutter_ref.cast::<HtmlElement>() {
+                    g.set_scroll_top(a.scroll_top());
+                }
             }
         })
     };
@@ -56,9 +83,7 @@ pub fn editor() -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match wasm_bindgen_futures::JsFuture::from(file.text()).await {
                     Ok(text) => {
-                        let text = text.as_string().unwrap_or_default();
-                        storage::save_current(&text);
-                        ctx.dispatch(Action::SetSource(text));
+                        keep_text(&ctx, text.as_string().unwrap_or_default());
                         ctx.dispatch(Action::Status(format!("opened {}", file.name())));
                     }
                     Err(_) => {
@@ -109,7 +134,7 @@ pub fn editor() -> Html {
                 return;
             };
             if let Some(src) = storage::load_program(&sel.value()) {
-                ctx.dispatch(Action::SetSource(src));
+                keep_text(&ctx, src);
             }
         })
     };
@@ -163,16 +188,30 @@ pub fn editor() -> Html {
                 </select>
             </div>
             <div class="editor">
-                <div class="egutter mono" aria-hidden="true">{ for gutter }</div>
+                <div class="egutter mono" ref={gutter_ref} aria-hidden="true" data-testid="editor-gutter">{ for gutter }</div>
                 <div class="ebox">
                     <pre class="ehighlight mono" ref={overlay} aria-hidden="true">{ for highlighted }</pre>
-                    <textarea ref={area} class="etext mono" data-testid="editor-text" aria-label="assembly source"
+                    <textarea ref={area.clone()} class="etext mono" data-testid="editor-text" aria-label="assembly source"
                               spellcheck="false" value={source} oninput={on_input} onscroll={on_scroll}/>
                 </div>
             </div>
             if !diags.is_empty() {
                 <ul class="diags" data-testid="editor-errors" role="alert">
-                    { for diags.iter().map(|d| html! { <li data-testid="editor-error">{ format!("line {}, column {}: {}", d.line, d.col, d.message) }</li> }) }
+                    { for diags.iter().map(|d| {
+                        let go = {
+                            let area = area.clone();
+                            let (line, col) = (d.line, d.col);
+                            Callback::from(move |_: MouseEvent| {
+                                if let Some(t) = area.cast::<HtmlTextAreaElement>() {
+                                    go_to_line(&t, line, col);
+                                }
+                            })
+                        };
+                        html! {
+                            <li><button class="linkish" data-testid="editor-error" data-line={d.line.to_string()} onclick={go}
+                                        title="show this line in the editor">{ format!("line {}, column {}: {}", d.line, d.col, d.message) }</button></li>
+                        }
+                    }) }
                 </ul>
             }
         </section>

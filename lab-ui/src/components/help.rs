@@ -21,7 +21,6 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("F7", "run to the selected disassembly line"),
     ("F9", "toggle a breakpoint on the selected line"),
     ("Ctrl+Enter", "assemble & load the editor's program"),
-    ("Ctrl+Shift+R", "reset the machine"),
     ("PageDown / PageUp", "next / previous demo step"),
     ("F1 or ?", "this help; Esc closes it"),
 ];

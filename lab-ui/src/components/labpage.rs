@@ -1,4 +1,5 @@
-//! The lab page: the statement, Run visible tests with per-test results, Download submission.
+//! The lab page: the statement, the setup Run starts from, the draft, Run visible
+//! tests with per-test results and "debug this test", Download submission.
 //! (The editor with the starter is the editor panel beside it.)
 
 use pulldown_cmark::{html::push_html, Event as MdEvent, Options, Parser};
@@ -6,7 +7,8 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::{use_ctx, Op};
-use crate::protocol::Command;
+use crate::labs;
+use crate::protocol::{Command, TestResult};
 use crate::state::Action;
 use crate::storage;
 
@@ -21,6 +23,8 @@ pub struct LabEntry {
     pub statement_md: String,
     /// The starter source.
     pub starter: String,
+    /// A guest lab (assembly that runs in the browser), not a component lab (Rust).
+    pub guest: bool,
 }
 
 /// Markdown (with tables and strikethrough) to HTML; raw HTML in the statement is shown as text.
@@ -105,21 +109,87 @@ pub fn lab_page(p: &LabMenuProps) -> Html {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| ctx.dispatch(Action::CloseLab))
     };
+    let confirming = use_state(|| false);
     let results = ctx.state.lab_results.clone().map(|rs| {
         let total: f64 = rs.iter().map(|r| r.score).sum();
         let max: f64 = rs.iter().map(|r| r.max_score).sum();
+        let common = common_failure(&rs);
+        let guest = lab.guest;
         html! {
             <div data-testid="lab-results">
                 <p data-testid="lab-score"><strong>{ format!("visible tests: {total} / {max}") }</strong></p>
-                <ul>
-                    { for rs.iter().map(|r| html! {
-                        <li class={if r.passed { "pass" } else { "fail" }} data-testid="lab-test" data-passed={r.passed.to_string()}>
-                            <strong>{ if r.passed { "✔ " } else { "✖ " } }{ r.name.clone() }</strong>
-                            { format!(" ({}/{}) ", r.score, r.max_score) }<span class="small">{ r.message.clone() }</span>
-                        </li>
+                if let Some(why) = common.clone() {
+                    <pre class="lab-error" data-testid="lab-error" role="alert">{ why }</pre>
+                }
+                <ul class="lab-tests">
+                    { for rs.iter().enumerate().map(|(i, r)| {
+                        let debug = {
+                            let ctx = ctx.clone();
+                            Callback::from(move |_: MouseEvent| ctx.op.emit(Op::DebugTest(i)))
+                        };
+                        let message = if common.is_some() { String::new() } else { r.message.clone() };
+                        html! {
+                            <li class={if r.passed { "pass" } else { "fail" }} data-testid="lab-test" data-passed={r.passed.to_string()}>
+                                <strong>{ if r.passed { "✔ " } else { "✖ " } }{ r.name.clone() }</strong>
+                                { format!(" ({}/{}) ", r.score, r.max_score) }
+                                if guest && common.is_none() {
+                                    <button class="small-btn" data-testid="lab-debug" data-test={i.to_string()} onclick={debug}
+                                            title="load this test's setup, run to the end and show the final state">{"debug this test"}</button>
+                                }
+                                if !message.is_empty() { <pre class="test-message">{ message }</pre> }
+                            </li>
+                        }
                     }) }
                 </ul>
             </div>
+        }
+    });
+    let setup = lab.guest.then(|| {
+        let test = ctx.state.lab_debug.unwrap_or(labs::DEFAULT_TEST);
+        let text = match (labs::test_plan(&id, test), ctx.state.lab_debug) {
+            (Ok(p), None) => format!(
+                "Assemble & Load, Run and Reset start from the setup of the first visible test: {}.",
+                p.setup
+            ),
+            (Ok(p), Some(i)) => format!(
+                "Debugging test {} ({}): {}; run to its end in {} mode. Reset starts it again; Assemble & Load returns to the first test's setup.",
+                i + 1,
+                ctx.state.lab_results.as_ref().and_then(|r| r.get(i)).map_or("", |r| r.name.as_str()),
+                p.setup,
+                p.mode.name()
+            ),
+            (Err(e), _) => e,
+        };
+        html! { <p class="small" data-testid="lab-setup">{ text }</p> }
+    });
+    let draft = ctx.state.lab_draft.then(|| {
+        let ask = {
+            let confirming = confirming.clone();
+            Callback::from(move |_: MouseEvent| confirming.set(true))
+        };
+        let keep = {
+            let confirming = confirming.clone();
+            Callback::from(move |_: MouseEvent| confirming.set(false))
+        };
+        let replace = {
+            let ctx = ctx.clone();
+            let confirming = confirming.clone();
+            Callback::from(move |_: MouseEvent| {
+                confirming.set(false);
+                ctx.op.emit(Op::LabStarter);
+            })
+        };
+        html! {
+            <p class="draft row" data-testid="lab-draft">
+                {"The editor holds your draft of this lab from your last visit (kept in this browser)."}
+                if *confirming {
+                    <strong>{"Replace your draft with the starter? Your draft is lost."}</strong>
+                    <button data-testid="lab-starter-confirm" onclick={replace}>{"Replace"}</button>
+                    <button data-testid="lab-starter-cancel" onclick={keep}>{"Keep my draft"}</button>
+                } else {
+                    <button data-testid="lab-starter" onclick={ask}>{"Start over from the starter…"}</button>
+                }
+            </p>
         }
     });
     html! {
@@ -130,10 +200,23 @@ pub fn lab_page(p: &LabMenuProps) -> Html {
                 <button data-testid="lab-download" onclick={download}>{"Download submission"}</button>
                 <button data-testid="lab-close" onclick={close} aria-label="close the lab">{"✕"}</button>
             </div>
+            { draft.unwrap_or_default() }
+            { setup.unwrap_or_default() }
             <div class="statement" data-testid="lab-statement">{ Html::from_html_unchecked(AttrValue::from(markdown(&lab.statement_md))) }</div>
             { results.unwrap_or_default() }
         </section>
     }
+}
+
+/// The message every test failed with, when they all failed alike (a submission
+/// that does not assemble): shown once above the tests.
+fn common_failure(results: &[TestResult]) -> Option<String> {
+    let first = results.first()?;
+    let alike = results.len() > 1
+        && results
+            .iter()
+            .all(|r| !r.passed && !r.message.is_empty() && r.message == first.message);
+    alike.then(|| first.message.clone())
 }
 
 #[cfg(test)]
@@ -146,6 +229,28 @@ mod tests {
         assert!(html.contains("<h1>Lab 1</h1>"), "{html}");
         assert!(html.contains("<code>strlen</code>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
+    }
+
+    fn result(name: &str, passed: bool, message: &str) -> TestResult {
+        TestResult {
+            name: name.into(),
+            passed,
+            score: 0.0,
+            max_score: 1.0,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_failure_shared_by_every_test_is_shown_once() {
+        let why = "the submission does not assemble:\nline 3: bad";
+        let all = [result("a", false, why), result("b", false, why)];
+        assert_eq!(common_failure(&all).as_deref(), Some(why));
+        let mixed = [result("a", false, why), result("b", false, "EAX differs")];
+        assert_eq!(common_failure(&mixed), None);
+        let one_passed = [result("a", false, why), result("b", true, "")];
+        assert_eq!(common_failure(&one_passed), None);
+        assert_eq!(common_failure(&[result("a", false, why)]), None);
     }
 
     #[test]

@@ -47,8 +47,12 @@ pub enum Op {
     OpenDemo(&'static str),
     /// Moves the open demo to a step (reloads and replays up to it).
     DemoStep(usize),
-    /// Opens a lab by id with its starter.
+    /// Opens a lab by id with its draft (or its starter) and loads it with the lab's setup.
     OpenLab(String),
+    /// Replaces the open lab's draft with its starter.
+    LabStarter,
+    /// Loads the editor's program with a visible test's setup and runs it to its end.
+    DebugTest(usize),
     /// Switches the mode and reloads.
     SetMode(emulator_core::ExecMode),
     /// Copies a share link to the URL bar.

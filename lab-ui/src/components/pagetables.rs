@@ -104,10 +104,13 @@ pub fn page_tables() -> Html {
         <Panel id="panel-pagetables" title="Page tables" class="wide"
                hint="The guest's two-level tables from CR3 (P present, W writable, U user, A accessed, D dirty, S 4 MiB). Beside them: the VMM's shadow or nested tables. Expanding a PDE expands the same index in both trees, so corresponding entries sit side by side.">
             <form class="row" onsubmit={translate} data-testid="translate-form">
-                <label>{"translate linear "}<input ref={input} data-testid="translate-addr" aria-label="linear address to translate" size="10" placeholder="00400000"/></label>
+                <label>{"translate linear "}<input ref={input} data-testid="translate-addr" aria-label="linear address to translate" size="18" placeholder="hex, e.g. 40001000"/></label>
                 <button type="submit" data-testid="translate-go">{"Walk"}</button>
             </form>
             { walk.unwrap_or_default() }
+            <p class="small legend" data-testid="flag-legend">
+                {"Flags: P present · W writable · U user · T write-through · C cache off · A accessed · D dirty · S 4 MiB page · G global; a dot: clear."}
+            </p>
             <div class="trees">
                 { guest.unwrap_or_else(|| html! { <div class="tree" data-testid="guest-tables"><h3>{"guest"}</h3><p>{"paging is off (CR0.PG = 0)"}</p></div> }) }
                 { vmm.unwrap_or_else(|| html! { <div class="tree" data-testid="vmm-tables"><h3>{"shadow / nested"}</h3><p>{"only under trap-emulate (shadow) or hw-assist (nested)"}</p></div> }) }

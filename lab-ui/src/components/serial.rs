@@ -5,6 +5,7 @@ use yew::prelude::*;
 
 use super::{use_ctx, Panel};
 use crate::protocol::Command;
+use crate::state::Action;
 
 /// The serial console panel.
 #[function_component(Serial)]
@@ -17,9 +18,11 @@ pub fn serial() -> Html {
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if let Some(i) = input.cast::<HtmlInputElement>() {
-                let mut bytes = i.value().into_bytes();
+                let text = i.value();
+                let mut bytes = text.clone().into_bytes();
                 bytes.push(b'\r');
                 ctx.send.emit(Command::SerialInput(bytes));
+                ctx.dispatch(Action::SerialEcho(format!("{text}\n")));
                 i.set_value("");
             }
         })

@@ -108,7 +108,10 @@ impl MachineWorker {
     fn handle(&mut self, scope: &WorkerScope<Self>, cmd: Command) -> Result<(), String> {
         // Any command but a speed change ends a run in progress.
         if !matches!(cmd, Command::SetSpeed(_) | Command::Run(_)) {
-            self.running = None;
+            let was_running = self.running.take().is_some();
+            if let (true, Command::Pause, Some(s)) = (was_running, &cmd, self.session.as_mut()) {
+                s.pause();
+            }
         }
         match cmd {
             Command::Load {
@@ -122,9 +125,17 @@ impl MachineWorker {
                         image,
                         origin,
                         entry,
+                        setup: None,
                     },
                     mode,
                 )?);
+            }
+            Command::LoadLab { image, setup, mode } => {
+                self.session = Some(Session::new(crate::labs::loaded(image, setup)?, mode)?);
+            }
+            Command::Unload => {
+                self.session = None;
+                return Ok(());
             }
             Command::SetSpeed(sp) => {
                 self.speed = sp;
@@ -174,6 +185,8 @@ impl MachineWorker {
                         self.send(scope, Event::Comparison(runs));
                     }
                     Command::Load { .. }
+                    | Command::LoadLab { .. }
+                    | Command::Unload
                     | Command::SetSpeed(_)
                     | Command::RunLabTests { .. }
                     | Command::Run(_) => {}

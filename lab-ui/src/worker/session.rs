@@ -29,6 +29,8 @@ pub struct Loaded {
     pub origin: u32,
     /// How it starts.
     pub entry: FlatEntry,
+    /// A lab's machine and test setup (registers, memory), when a lab's program is loaded.
+    pub setup: Option<crate::labs::LabSetup>,
 }
 
 /// The machine and the lab's bookkeeping around it.
@@ -53,6 +55,9 @@ pub struct Session {
 
 /// Builds a machine in `mode` with `program` loaded.
 pub fn build(program: &Loaded, mode: ExecMode) -> Result<Machine, String> {
+    if let Some(setup) = &program.setup {
+        return crate::labs::build_machine(setup, &program.image, mode);
+    }
     let cfg = MachineConfig {
         ram_mib: RAM_MIB,
         mode,
@@ -245,6 +250,8 @@ impl Session {
     /// (`BudgetExhausted` when the budget ran out first).
     pub fn advance(&mut self, until: Until, budget: u64) -> StopReason {
         self.before_execution();
+        // A target reached through a temporary breakpoint is no breakpoint of the user's.
+        let mut reached = None;
         // Leaving a breakpoint we stand on is the first instruction of any run.
         let r = match until {
             Until::Steps(n) => {
@@ -288,12 +295,18 @@ impl Session {
                 if temporary {
                     self.machine.remove_breakpoint(target);
                 }
+                if temporary && r == StopReason::Breakpoint(target) {
+                    reached = Some(target);
+                }
                 r
             }
             Until::Stop => self.run_budget(budget),
         };
 
         let r = self.finish(r);
+        if let Some(a) = reached {
+            self.last_stop = format!("reached {a:08x}");
+        }
         if matches!(until, Until::Trap | Until::Exit(_)) && r == StopReason::Stepped {
             self.last_stop = "trap".into();
         }
@@ -322,6 +335,11 @@ impl Session {
             }
         }
         r
+    }
+
+    /// Marks a run as paused by the page.
+    pub fn pause(&mut self) {
+        self.last_stop = "paused".into();
     }
 
     /// Adds or removes a breakpoint.
@@ -479,6 +497,7 @@ mod tests {
                 image: p.image.clone(),
                 origin: p.origin,
                 entry: p.entry.unwrap_or(FlatEntry::Protected32),
+                setup: None,
             },
             mode,
         )
@@ -554,6 +573,20 @@ mod tests {
         assert_eq!(v.vga[0][0], (b'H', 0x1f));
         assert_eq!(v.vga[0][2], (b'!', 0x1f));
         assert!(!v.disasm.is_empty());
+    }
+
+    #[test]
+    fn a_target_reached_is_no_breakpoint_and_a_pause_says_so() {
+        let (mut s, p) = session("fetch-decode-execute", ExecMode::Bare);
+        let print = p.symbol("print").expect("label");
+        s.advance(Until::Linear(print), 10_000);
+        assert_eq!(s.view(false).stop, format!("reached {print:08x}"));
+        let (mut s, _) = session("fetch-decode-execute", ExecMode::Bare);
+        s.toggle_breakpoint(print);
+        s.advance(Until::Linear(print), 10_000);
+        assert_eq!(s.view(false).stop, format!("breakpoint at {print:08x}"));
+        s.pause();
+        assert_eq!(s.view(false).stop, "paused");
     }
 
     #[test]
