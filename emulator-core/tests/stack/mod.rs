@@ -294,6 +294,12 @@ pub fn case_in(ring: u8, op: Op, code32: bool, osize: u8, stack: Stack, seed: u3
     let junk = rng.next() & 0xffff_0000;
     // A target past 64 KiB: truncated by a 16-bit operand, past a 16-bit CS's limit.
     let far_ok = !code32 || osize == 2;
+    // The code segment a far return, IRET or indirect far call goes to.
+    let far_cs = at(if seed.is_multiple_of(2) {
+        CODE16
+    } else {
+        CODE32
+    });
     match op {
         Op::PopS(s) => {
             let v = if s == 2 || seed.is_multiple_of(2) {
@@ -318,21 +324,11 @@ pub fn case_in(ring: u8, op: Op, code32: bool, osize: u8, stack: Stack, seed: u3
         }
         Op::Retf(_) => {
             put(slot(0), osize, TARGET + 0x100);
-            let cs = if seed.is_multiple_of(2) {
-                CODE16
-            } else {
-                CODE32
-            };
-            put(slot(1), osize, junk | at(cs) as u32);
+            put(slot(1), osize, junk | far_cs as u32);
         }
         Op::Iret => {
             put(slot(0), osize, TARGET + 0x200);
-            let cs = if seed.is_multiple_of(2) {
-                CODE16
-            } else {
-                CODE32
-            };
-            put(slot(1), osize, junk | at(cs) as u32);
+            put(slot(1), osize, junk | far_cs as u32);
             // Not TF; at CPL 0 not VM either (that IRET goes to virtual-8086 mode).
             let vm = if ring == 0 { 1 << 17 } else { 0 };
             put(slot(2), osize, rng.next() & !0x100 & !vm);
@@ -340,12 +336,7 @@ pub fn case_in(ring: u8, op: Op, code32: bool, osize: u8, stack: Stack, seed: u3
         Op::CallM(m) | Op::CallFarM(m) => {
             let lin = Model::operand_linear(&gpr, &sel, m);
             put(lin, osize, TARGET + 0x300);
-            let cs = if seed.is_multiple_of(2) {
-                CODE16
-            } else {
-                CODE32
-            };
-            put(lin.wrapping_add(osize as u32), 2, at(cs) as u32);
+            put(lin.wrapping_add(osize as u32), 2, far_cs as u32);
         }
         _ => {}
     }
