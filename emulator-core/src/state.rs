@@ -88,6 +88,10 @@ pub mod flags {
     pub const VM: u32 = 1 << 17;
     /// Alignment check.
     pub const AC: u32 = 1 << 18;
+    /// Virtual interrupt flag.
+    pub const VIF: u32 = 1 << 19;
+    /// Virtual interrupt pending.
+    pub const VIP: u32 = 1 << 20;
     /// CPUID is available when software can toggle this bit.
     pub const ID: u32 = 1 << 21;
     /// The six arithmetic status flags.

@@ -268,13 +268,18 @@ switch_next:
 %define F_EBX   24
 %define F_EAX   36
 
-timer_isr:
+; The entry of the timer and system-call handlers: save the registers, kernel data.
+%macro kernel_entry 0
         pushad
         push ds
         push es
         mov ax, SEL_KDATA
         mov ds, ax
         mov es, ax
+%endmacro
+
+timer_isr:
+        kernel_entry
         mov al, 0x20                       ; EOI
         out 0x20, al
         call switch_next
@@ -287,12 +292,7 @@ isr_tail:
 ; int 0x80: EAX = 1: count a call, return its number in this process;
 ; EAX = 2: exit with EBX = the process's sum.
 syscall_isr:
-        pushad
-        push ds
-        push es
-        mov ax, SEL_KDATA
-        mov ds, ax
-        mov es, ax
+        kernel_entry
         mov ebx, [current]
         cmp dword [esp + F_EAX], 1
         jne .exit

@@ -3,10 +3,10 @@
 //! least a second, repeated in rounds until the ratios settle.
 //!
 //! A round runs the three modes one after the other, so a change in the machine's load
-//! touches all three; each ratio is the median over the rounds of that round's MIPS
-//! per CPU second under the VMM over bare, and its spread is (max - min) / median over
-//! the rounds. Rounds go on until every spread is at most [`SETTLED`] (at least
-//! [`MIN_ROUNDS`], at most [`MAX_ROUNDS`]).
+//! touches all three; a round's ratio is its MIPS per CPU second under the VMM over
+//! bare. Rounds go on until the last [`WINDOW`] rounds agree: every ratio's spread,
+//! (max - min) / median, at most [`SETTLED`] (or [`MAX_ROUNDS`] rounds have run). The
+//! figures are the medians of those last rounds, shown with their spread.
 
 use std::path::Path;
 
@@ -25,7 +25,7 @@ const PROBE_CALLS: u32 = 20_000;
 /// The bare run's target length.
 const BARE_SECONDS: f64 = 1.2;
 const SETTLED: f64 = 0.05;
-const MIN_ROUNDS: usize = 3;
+const WINDOW: usize = 3;
 const MAX_ROUNDS: usize = 10;
 const MODES: [&str; 3] = ["bare", "trap-emulate", "hw-assist"];
 /// The share of bare speed each VMM mode is held to.
@@ -39,6 +39,11 @@ fn build(calls: u32) -> Result<std::path::PathBuf> {
         ("PIT_DIV", PIT_DIV.to_string()),
     ];
     assemble("bench/vmm.asm", &defines, &format!("vmm{calls}.rom"))
+}
+
+/// The last [`WINDOW`] values.
+fn window(v: &[f64]) -> &[f64] {
+    &v[v.len().saturating_sub(WINDOW)..]
 }
 
 /// (max - min) / median.
@@ -89,40 +94,40 @@ pub fn rows(runner: &Path) -> Result<Vec<Row>> {
         }
         let spreads: Vec<String> = ratios
             .iter()
-            .map(|r| format!("{:.1}%", spread(r) * 100.0))
+            .map(|r| format!("{:.1}%", spread(window(r)) * 100.0))
             .collect();
         println!(
-            "round {round}: {:.1} / {:.1} / {:.1} MIPS per CPU second; ratio spreads so far {}",
+            "round {round}: {:.1} / {:.1} / {:.1} MIPS per CPU second; ratio spreads over the last {WINDOW} rounds {}",
             this[0],
             this[1],
             this[2],
             spreads.join(", ")
         );
-        if round >= MIN_ROUNDS && ratios.iter().all(|r| spread(r) <= SETTLED) {
+        if round >= WINDOW && ratios.iter().all(|r| spread(window(r)) <= SETTLED) {
             break;
         }
     }
     let rounds = ratios[0].len();
-    let bare = median(mips[0].clone());
+    let bare = median(window(&mips[0]).to_vec());
     let mut rows = vec![Row::new(
         "vmm guest: bare",
         format!(
-            "{bare:.1} MIPS per CPU s (spread {:.1}%, {rounds} runs, longest {:.2} s)",
-            spread(&mips[0]) * 100.0,
+            "{bare:.1} MIPS per CPU s (spread {:.1}%; {rounds} rounds, the last {WINDOW} shown; longest run {:.2} s)",
+            spread(window(&mips[0])) * 100.0,
             seconds[0]
         ),
         ">= 1 s per run",
         Some(seconds[0] >= 1.0),
     )];
     for (k, target) in TARGETS.iter().enumerate() {
-        let share = median(ratios[k].clone());
+        let share = median(window(&ratios[k]).to_vec());
         rows.push(Row::new(
             &format!("vmm guest: {} / bare", MODES[k + 1]),
             format!(
                 "{:.0}% (spread {:.1}%, {:.1} MIPS, {:.0} exits per M instructions)",
                 share * 100.0,
-                spread(&ratios[k]) * 100.0,
-                median(mips[k + 1].clone()),
+                spread(window(&ratios[k])) * 100.0,
+                median(window(&mips[k + 1]).to_vec()),
                 exits[k + 1]
             ),
             &format!(">= {:.0}%", target * 100.0),

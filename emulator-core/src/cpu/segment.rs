@@ -482,7 +482,8 @@ impl Machine {
     }
 
     /// Writes EFLAGS from POPF or IRET with the privilege rules: IOPL changes only at
-    /// CPL 0, IF only when CPL <= IOPL; VM and RF only through IRET.
+    /// CPL 0, IF only when CPL <= IOPL; VM and RF only through IRET, and VIF and VIP
+    /// only through a protected-mode IRET at CPL 0.
     pub(crate) fn write_eflags_checked(&mut self, v: u32, osize: u8, iret: bool) {
         let mut changeable =
             flags::STATUS | flags::TF | flags::DF | flags::NT | flags::AC | flags::ID;
@@ -495,6 +496,9 @@ impl Machine {
         }
         if iret {
             changeable |= flags::RF;
+            if pm && cpl == 0 {
+                changeable |= flags::VIF | flags::VIP;
+            }
         }
         if osize == 2 {
             changeable &= 0xffff;

@@ -1,7 +1,8 @@
 //! The test machine's memory map, descriptor tables and instruction encodings: the
-//! stack tests run a user program at CPL 3 whose faults (and the HLT that ends every
-//! case, which is privileged there) go through ring-0 interrupt gates to a HLT, so the
-//! ring-0 frame shows the user state where the instruction left it.
+//! stack tests run a program at CPL 3 whose faults (and the HLT that ends every case,
+//! which is privileged there) go through ring-0 interrupt gates to a HLT, so the
+//! ring-0 frame shows the user state where the instruction left it; or at CPL 0
+//! (segments of DPL 0, the same selectors with RPL 0), where the HLT stops the run.
 
 use emulator_core::{FlatEntry, Machine, MachineConfig, Segment, TableReg};
 
@@ -31,7 +32,7 @@ pub const WINDOWS: [(u32, u32); 3] = [
     (STACK32_TOP - 0x2000, STACK32_TOP + 0x2000),
 ];
 
-/// Selectors (RPL 3 for the user's).
+/// Selectors (RPL 3 for the program's; [`at`] gives them for another ring).
 pub const RING0_CODE: u16 = 0x08;
 pub const RING0_DATA: u16 = 0x10;
 pub const CODE32: u16 = 0x1b;
@@ -42,6 +43,11 @@ pub const STACK16_DOWN: u16 = 0x3b;
 pub const STACK32_DOWN: u16 = 0x43;
 const TSS_SEL: u16 = 0x48;
 pub const SHORT_DATA: u16 = 0x53;
+/// The program's selector `sel` for a program at `ring` (its segments have DPL `ring`).
+pub fn at(ring: u8, sel: u16) -> u16 {
+    (sel & !3) | ring as u16
+}
+
 /// The limit of `SHORT_DATA` (a store past it raises #GP).
 pub const SHORT_LIMIT: u32 = DATA + 0xff;
 
@@ -55,6 +61,11 @@ pub struct SegDesc {
 }
 
 impl SegDesc {
+    /// This descriptor with DPL `dpl`.
+    fn with_dpl(mut self, dpl: u8) -> SegDesc {
+        self.attrs = (self.attrs & !0x60) | (dpl as u16) << 5;
+        self
+    }
     pub fn big(&self) -> bool {
         self.attrs & 0x4000 != 0
     }
@@ -89,7 +100,8 @@ impl SegDesc {
     }
 }
 
-/// The descriptor for `selector` in a machine whose expand-down stacks have `down_limit`.
+/// The descriptor for `selector` in a machine whose expand-down stacks have `down_limit`
+/// (the program's segments with DPL 3).
 pub fn descriptor(selector: u16, down_limit: u32) -> Option<SegDesc> {
     let d = |base, limit, attrs| Some(SegDesc { base, limit, attrs });
     match selector & !3 {
@@ -134,6 +146,8 @@ pub fn window_patterns() -> &'static [Vec<u8>] {
 /// Everything a case sets before its one instruction.
 #[derive(Clone, Debug)]
 pub struct Setup {
+    /// The program's privilege level (0 or 3).
+    pub ring: u8,
     pub code: Vec<u8>,
     pub code32: bool,
     pub gpr: [u32; 8],
@@ -158,8 +172,17 @@ pub fn machine(s: &Setup, fast: bool) -> Machine {
     let mut image = vec![0xf4u8; (CODE_END - CODE) as usize];
     image[..s.code.len()].copy_from_slice(&s.code);
     m.load_flat(CODE, &image, FlatEntry::Protected32).unwrap();
+    // The program's segments (0x18 up, but the TSS) have DPL `ring`.
+    let desc = |sel: u16| {
+        let d = descriptor(sel, s.down_limit)?;
+        Some(if sel & !3 >= 0x18 && sel & !3 != TSS_SEL {
+            d.with_dpl(s.ring)
+        } else {
+            d
+        })
+    };
     for sel in (0x08..=0x50).step_by(8) {
-        if let Some(d) = descriptor(sel, s.down_limit) {
+        if let Some(d) = desc(sel) {
             // Accessed already, so descriptor loads leave the table as it is.
             let mut d = d;
             d.attrs |= 1;
@@ -178,7 +201,7 @@ pub fn machine(s: &Setup, fast: bool) -> Machine {
         m.write_phys(IDT + 8 * v, &g.to_le_bytes()).unwrap();
     }
     for (v, typ, sel, off) in INT_GATES {
-        let g = gate(off, sel, typ, 3);
+        let g = gate(off, at(s.ring, sel), typ, 3);
         m.write_phys(IDT + 8 * v as u32, &g.to_le_bytes()).unwrap();
     }
     m.write_phys(HANDLERS, &[0xf4; 0x1000]).unwrap();
@@ -212,11 +235,9 @@ pub fn machine(s: &Setup, fast: bool) -> Machine {
     };
     c.tr = descriptor(TSS_SEL, 0).unwrap().segment(TSS_SEL);
     for (i, &sel) in s.sel.iter().enumerate() {
-        c.seg[i] = descriptor(sel, s.down_limit)
-            .map(|d| d.segment(sel))
-            .unwrap_or_default();
+        c.seg[i] = desc(sel).map(|d| d.segment(sel)).unwrap_or_default();
     }
-    c.cpl = 3;
+    c.cpl = s.ring;
     c.gpr = s.gpr;
     c.eip = CODE;
     c.eflags = s.eflags;

@@ -26,14 +26,15 @@ impl Case {
     pub fn name(&self) -> String {
         let s = &self.setup;
         format!(
-            "{:?} o{} in {}-bit code, SS {:#x} ESP {:#x} EBP {:#x}{}{}",
+            "{:?} o{} in {}-bit code at CPL {}, SS {:#x} ESP {:#x} EBP {:#x}{}{}",
             self.op,
             self.osize * 8,
             if s.code32 { 32 } else { 16 },
+            s.ring,
             s.sel[2],
             s.gpr[4],
             s.gpr[5],
-            if s.sel[2] == STACK16_DOWN || s.sel[2] == STACK32_DOWN {
+            if s.sel[2] | 3 == STACK16_DOWN || s.sel[2] | 3 == STACK32_DOWN {
                 format!(" (expand-down, limit {:#x})", s.down_limit)
             } else {
                 String::new()
@@ -79,6 +80,16 @@ pub fn run(case: &Case, fast: bool) -> (Outcome, Machine) {
         "{name}: the run must end in a handler"
     );
     let c = m.cpu().clone();
+    if case.setup.ring == 0 && (CODE..layout::CODE_END).contains(&c.eip.wrapping_sub(1)) {
+        // At CPL 0 the HLT ran: the state is the live one.
+        let regs = Regs {
+            gpr: c.gpr,
+            eip: c.eip - 1,
+            eflags: c.eflags,
+            sel: c.seg.map(|s| s.selector),
+        };
+        return (Outcome { regs, fault: None }, m);
+    }
     let at = c.eip.wrapping_sub(HANDLERS + 1);
     assert!(
         at.is_multiple_of(16) && at < 0x1000,
@@ -223,14 +234,24 @@ pub fn stacks(rng: &mut Rng) -> Vec<Stack> {
 /// A near-branch target in the HLT area.
 pub const TARGET: u32 = 0x9010;
 
-/// Builds the case for `op` on `stack`; `seed` picks the register values.
+/// Builds the case for `op` on `stack` at CPL 3; `seed` picks the register values.
 pub fn case(op: Op, code32: bool, osize: u8, stack: Stack, seed: u32) -> Case {
+    case_in(3, op, code32, osize, stack, seed)
+}
+
+/// [`case`] for a program at `ring` (0 or 3).
+pub fn case_in(ring: u8, op: Op, code32: bool, osize: u8, stack: Stack, seed: u32) -> Case {
+    let at = |s: u16| layout::at(ring, s);
+    let stack = Stack {
+        sel: at(stack.sel),
+        esp: stack.esp,
+    };
     let mut rng = Rng::new(seed);
     let mut gpr = [0u32; 8];
     for g in gpr.iter_mut() {
         *g = rng.next();
     }
-    let big = stack.sel != STACK16 && stack.sel != STACK16_DOWN;
+    let big = stack.sel != at(STACK16) && stack.sel != at(STACK16_DOWN);
     let base = if big { 0 } else { STACK16_BASE };
     let wrap = |v: u32| if big { v } else { v & 0xffff };
     let hi = rng.next() & 0xffff_0000;
@@ -248,15 +269,15 @@ pub fn case(op: Op, code32: bool, osize: u8, stack: Stack, seed: u32) -> Case {
     gpr[0] = if osize == 4 { TARGET } else { hi | TARGET };
     let eflags = (rng.next() & 0x8d5) | 0x202;
     let mut sel = [
-        FLAT,
-        if code32 { CODE32 } else { CODE16 },
+        at(FLAT),
+        at(if code32 { CODE32 } else { CODE16 }),
         stack.sel,
-        FLAT,
-        FLAT,
-        FLAT,
+        at(FLAT),
+        at(FLAT),
+        at(FLAT),
     ];
     if let Op::PopM(Mem::A32Ebx(0x200)) | Op::PushM(Mem::A32Ebx(0x200)) = op {
-        sel[3] = SHORT_DATA;
+        sel[3] = at(SHORT_DATA);
     }
     let mut preset = Vec::new();
     // Values for pops and memory operands (an operand outside memory faults anyway).
@@ -273,6 +294,12 @@ pub fn case(op: Op, code32: bool, osize: u8, stack: Stack, seed: u32) -> Case {
     let junk = rng.next() & 0xffff_0000;
     // A target past 64 KiB: truncated by a 16-bit operand, past a 16-bit CS's limit.
     let far_ok = !code32 || osize == 2;
+    // The code segment a far return, IRET or indirect far call goes to.
+    let far_cs = at(if seed.is_multiple_of(2) {
+        CODE16
+    } else {
+        CODE32
+    });
     match op {
         Op::PopS(s) => {
             let v = if s == 2 || seed.is_multiple_of(2) {
@@ -283,7 +310,7 @@ pub fn case(op: Op, code32: bool, osize: u8, stack: Stack, seed: u32) -> Case {
             let v = if s != 2 && seed.is_multiple_of(3) {
                 0
             } else {
-                v
+                at(v)
             };
             put(slot(0), osize, junk | v as u32);
         }
@@ -297,32 +324,19 @@ pub fn case(op: Op, code32: bool, osize: u8, stack: Stack, seed: u32) -> Case {
         }
         Op::Retf(_) => {
             put(slot(0), osize, TARGET + 0x100);
-            let cs = if seed.is_multiple_of(2) {
-                CODE16
-            } else {
-                CODE32
-            };
-            put(slot(1), osize, junk | cs as u32);
+            put(slot(1), osize, junk | far_cs as u32);
         }
         Op::Iret => {
             put(slot(0), osize, TARGET + 0x200);
-            let cs = if seed.is_multiple_of(2) {
-                CODE16
-            } else {
-                CODE32
-            };
-            put(slot(1), osize, junk | cs as u32);
-            put(slot(2), osize, rng.next() & !0x100);
+            put(slot(1), osize, junk | far_cs as u32);
+            // Not TF; at CPL 0 not VM either (that IRET goes to virtual-8086 mode).
+            let vm = if ring == 0 { 1 << 17 } else { 0 };
+            put(slot(2), osize, rng.next() & !0x100 & !vm);
         }
         Op::CallM(m) | Op::CallFarM(m) => {
             let lin = Model::operand_linear(&gpr, &sel, m);
             put(lin, osize, TARGET + 0x300);
-            let cs = if seed.is_multiple_of(2) {
-                CODE16
-            } else {
-                CODE32
-            };
-            put(lin.wrapping_add(osize as u32), 2, cs as u32);
+            put(lin.wrapping_add(osize as u32), 2, far_cs as u32);
         }
         _ => {}
     }
@@ -336,12 +350,14 @@ pub fn case(op: Op, code32: bool, osize: u8, stack: Stack, seed: u32) -> Case {
             };
             Op::CallRel(t.wrapping_sub(CODE + len) as i32)
         }
+        Op::CallFar(sel, off) => Op::CallFar(at(sel), off),
         op => op,
     };
     Case {
         op,
         osize,
         setup: Setup {
+            ring,
             code: encode(op, code32, osize),
             code32,
             gpr,

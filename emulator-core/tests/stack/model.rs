@@ -53,6 +53,7 @@ pub struct Model {
     down_limit: u32,
     absent_page: Option<u32>,
     code32: bool,
+    cpl: u8,
     /// Stack writes in order: (linear address, size).
     pub writes: Vec<(u32, u8)>,
 }
@@ -79,6 +80,7 @@ impl Model {
             down_limit: s.down_limit,
             absent_page: s.absent_page,
             code32: s.code32,
+            cpl: s.ring,
             writes: Vec::new(),
         }
     }
@@ -414,7 +416,7 @@ impl Model {
         let next = self.regs.eip;
         self.push(o, cs)?;
         self.push(o, next)?;
-        self.regs.sel[CS] = (sel & !3) | 3;
+        self.regs.sel[CS] = (sel & !3) | self.cpl as u16;
         self.regs.eip = off;
         Ok(())
     }
@@ -433,7 +435,7 @@ impl Model {
         self.push(size, fl)?;
         self.push(size, cs)?;
         self.push(size, next)?;
-        self.regs.sel[CS] = (sel & !3) | 3;
+        self.regs.sel[CS] = (sel & !3) | self.cpl as u16;
         self.regs.eip = trunc(off, size);
         // TF, NT, RF and VM clear; IF too through an interrupt gate.
         let mut clear = 1 << 8 | 1 << 14 | 1 << 16 | 1 << 17;
@@ -444,7 +446,7 @@ impl Model {
         Ok(())
     }
 
-    /// IRET to the same privilege level (CPL 3, IOPL 0).
+    /// IRET to the same privilege level (IOPL 0).
     fn iret(&mut self, o: u8) -> Result<(), Fault> {
         let t = self.pop(o)?;
         let cs = self.pop(o)? as u16;
@@ -457,10 +459,16 @@ impl Model {
         self.regs.sel[CS] = cs;
         self.regs.eip = t;
         // CF PF AF ZF SF TF DF OF NT; with a 32-bit operand also RF AC ID. IF needs
-        // CPL <= IOPL and IOPL needs CPL 0: neither changes here.
+        // CPL <= IOPL, IOPL needs CPL 0, and so do VIF and VIP (32-bit operand).
         let mut changeable = 0x0000_4dd5;
         if o == 4 {
             changeable |= 1 << 16 | 1 << 18 | 1 << 21;
+        }
+        if self.cpl == 0 {
+            changeable |= 1 << 9 | 3 << 12;
+            if o == 4 {
+                changeable |= 3 << 19;
+            }
         }
         self.regs.eflags = (self.regs.eflags & !changeable) | (fl & changeable);
         Ok(())
