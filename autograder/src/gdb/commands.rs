@@ -105,15 +105,16 @@ fn set_reg(m: &mut Machine, n: usize, v: u32) -> Result<(), ()> {
     Ok(())
 }
 
-/// The guest's linear memory through the side-effect-free probe walk; stops at the
-/// first page that is not present.
+/// The guest's linear memory as the guest sees it (a side-effect-free probe of its
+/// own page tables); stops at the first page that is not present.
 fn read_mem(m: &Machine, addr: u32, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     for i in 0..len.min(MAX_MEM) {
-        let mut b = [0u8];
-        if m.peek_linear(addr.wrapping_add(i as u32), &mut b).is_err() {
+        let Some(phys) = m.guest_physical(addr.wrapping_add(i as u32)) else {
             break;
-        }
+        };
+        let mut b = [0u8];
+        m.peek_phys(phys, &mut b);
         out.push(b[0]);
     }
     out
@@ -121,8 +122,7 @@ fn read_mem(m: &Machine, addr: u32, len: usize) -> Vec<u8> {
 
 fn write_mem(m: &mut Machine, addr: u32, bytes: &[u8]) -> Result<(), ()> {
     for (i, b) in bytes.iter().enumerate() {
-        let lin = addr.wrapping_add(i as u32);
-        let phys = m.translate(lin).physical.ok_or(())?;
+        let phys = m.guest_physical(addr.wrapping_add(i as u32)).ok_or(())?;
         m.write_phys(phys, &[*b]).map_err(|_| ())?;
     }
     Ok(())

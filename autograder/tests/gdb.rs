@@ -1,0 +1,183 @@
+//! `vmlab run --gdb 0` driven by Debian's gdb in batch mode, bare and under each
+//! VMM mode: a breakpoint, continue, registers, memory, a write watchpoint, a
+//! single step and register and memory writes, with the values gdb prints checked.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const GDB: &str = "/usr/bin/gdb";
+
+/// A flat 32-bit guest: sets EAX and EBX, writes a byte, then from 0x10020 on
+/// increments EBX around a write to 0x10044 and exits with BL as its status.
+const GUEST: &str = "
+        bits 32
+        org 0x10000
+        mov eax, 0x1234abcd
+        mov ebx, 0x55
+        mov byte [data], 0x5a
+        times 0x20-($-$$) nop
+marker:                         ; 0x10020
+        inc ebx
+        inc ebx                 ; 0x10021
+        mov dword [watched], 7  ; 0x10022
+        inc ebx                 ; 0x1002c
+        mov al, bl
+        out 0xf4, al
+        hlt
+        times 0x40-($-$$) db 0
+data:   db 0x11, 0x22, 0x33, 0x44
+watched: dd 0
+";
+
+fn build(mode: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let src = dir.join(format!("vmlab-gdb-{mode}-{}.asm", std::process::id()));
+    let bin = src.with_extension("bin");
+    std::fs::write(&src, GUEST).expect("write the guest source");
+    let st = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .arg("asm")
+        .arg(&src)
+        .arg("-o")
+        .arg(&bin)
+        .status()
+        .expect("vmlab asm runs");
+    assert!(st.success(), "vmlab asm of the gdb guest");
+    bin
+}
+
+/// What gdb printed, what vmlab said on stderr, and vmlab's exit status.
+struct Session {
+    gdb: String,
+    vmlab: String,
+    status: Option<i32>,
+}
+
+fn session(bin: &Path, mode: &str) -> Session {
+    assert!(
+        Path::new(GDB).exists(),
+        "{GDB} is missing: install Debian's gdb package (`cargo xtask test` installs it)"
+    );
+    let mut vmlab = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(["run", "--flat", "0x10000"])
+        .arg(bin)
+        .args([
+            "--entry",
+            "pm32",
+            "--mode",
+            mode,
+            "--max-insns",
+            "100000",
+            "--gdb",
+            "0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vmlab run starts");
+    let mut stderr = BufReader::new(vmlab.stderr.take().expect("piped stderr"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("vmlab's first line");
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no listening address in {first:?}"))
+        .to_string();
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(GDB)
+        .args(["-batch", "-nx"])
+        .args(
+            [
+                "set architecture i386",
+                &format!("target remote {addr}"),
+                "break *0x10020",
+                "continue",
+                "info registers",
+                "x/4xb 0x10040",
+                "stepi",
+                "p/x $eip",
+                "p/x $ebx",
+                "set var $ebx = 0x99",
+                "set {char}0x10041 = 0x77",
+                "x/2xb 0x10040",
+                "watch *(int*)0x10044",
+                "continue",
+                "p/x $eip",
+                "delete",
+                "continue",
+            ]
+            .iter()
+            .flat_map(|c| ["-ex", c]),
+        )
+        .output()
+        .expect("gdb runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        match vmlab.try_wait().expect("vmlab's status") {
+            Some(st) => break st.code(),
+            None if Instant::now() > deadline => {
+                let _ = vmlab.kill();
+                break None;
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    Session {
+        gdb: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+        vmlab: first + &rest,
+        status,
+    }
+}
+
+/// The value column of `info registers` for `name`.
+fn register(gdb: &str, name: &str) -> Option<String> {
+    gdb.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some(name)).then(|| w.next().unwrap_or("").to_string())
+    })
+}
+
+fn check(mode: &str) {
+    let bin = build(mode);
+    let s = session(&bin, mode);
+    let g = &s.gdb;
+    let ctx = format!(
+        "--mode {mode}\n--- gdb ---\n{g}\n--- vmlab ---\n{}",
+        s.vmlab
+    );
+    assert!(g.contains("Breakpoint 1, 0x00010020"), "{ctx}");
+    assert_eq!(register(g, "eax").as_deref(), Some("0x1234abcd"), "{ctx}");
+    assert_eq!(register(g, "ebx").as_deref(), Some("0x55"), "{ctx}");
+    assert_eq!(register(g, "eip").as_deref(), Some("0x10020"), "{ctx}");
+    assert!(g.contains("0x10040:\t0x5a\t0x22\t0x33\t0x44"), "{ctx}");
+    // stepi ran `inc ebx`: EIP moved one byte on and EBX counted.
+    assert!(g.contains("$1 = 0x10021"), "{ctx}");
+    assert!(g.contains("$2 = 0x56"), "{ctx}");
+    assert!(g.contains("0x10040:\t0x5a\t0x77"), "{ctx}");
+    // The watchpoint stops right after the write, before `inc ebx` at 0x1002c.
+    assert!(g.contains("Old value = 0\nNew value = 7"), "{ctx}");
+    assert!(g.contains("$3 = 0x1002c"), "{ctx}");
+    // The guest exits with BL: gdb's 0x99, incremented twice.
+    assert!(g.contains("exited with code 0233"), "{ctx}");
+    assert_eq!(s.status, Some(0x9b), "{ctx}");
+}
+
+#[test]
+fn gdb_debugs_a_bare_guest() {
+    check("bare");
+}
+
+#[test]
+fn gdb_sees_the_guest_under_trap_and_emulate() {
+    check("trap-emulate");
+}
+
+#[test]
+fn gdb_sees_the_guest_under_hardware_assistance() {
+    check("hw-assist");
+}
