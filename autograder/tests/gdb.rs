@@ -181,3 +181,76 @@ fn gdb_sees_the_guest_under_trap_and_emulate() {
 fn gdb_sees_the_guest_under_hardware_assistance() {
     check("hw-assist");
 }
+
+/// `$body#xx`.
+fn packet(body: &str) -> Vec<u8> {
+    let sum = body.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+    format!("${body}#{sum:02x}").into_bytes()
+}
+
+/// Reads from gdb's side of the connection until `want` has arrived.
+fn expect(conn: &mut std::net::TcpStream, want: &[u8], seen: &mut Vec<u8>) {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.windows(want.len()).any(|w| w == want) {
+        assert!(
+            Instant::now() < deadline,
+            "waited for {:?}, got {:?}",
+            String::from_utf8_lossy(want),
+            String::from_utf8_lossy(seen)
+        );
+        let mut chunk = [0u8; 512];
+        let n = conn.read(&mut chunk).expect("read from vmlab");
+        assert!(
+            n > 0,
+            "vmlab hung up; got {:?}",
+            String::from_utf8_lossy(seen)
+        );
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    seen.clear();
+}
+
+/// The raw protocol: a guest spinning forever stops on Ctrl-C with SIGINT at its
+/// loop; a bad checksum is NAKed and a malformed packet answered `E01`.
+#[test]
+fn ctrl_c_stops_a_running_guest_and_bad_packets_get_errors() {
+    use std::io::Write;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let bin = dir.join(format!("vmlab-gdb-spin-{}.bin", std::process::id()));
+    std::fs::write(&bin, [0xeb, 0xfe]).expect("write the guest"); // jmp $
+    let mut vmlab = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(["run", "--flat", "0x10000"])
+        .arg(&bin)
+        .args(["--entry", "pm32", "--max-insns", "5000000000", "--gdb", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vmlab run starts");
+    let mut stderr = BufReader::new(vmlab.stderr.take().expect("piped stderr"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("vmlab's first line");
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no listening address in {first:?}"))
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).expect("connect to vmlab");
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a read timeout");
+    let mut seen = Vec::new();
+    conn.write_all(b"$g#00").unwrap();
+    expect(&mut conn, b"-", &mut seen);
+    conn.write_all(&packet("mzz,4")).unwrap();
+    expect(&mut conn, &packet("E01"), &mut seen);
+    conn.write_all(&packet("c")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    conn.write_all(&[0x03]).unwrap();
+    expect(&mut conn, &packet("S02"), &mut seen);
+    // EIP (register 8) is at the loop.
+    conn.write_all(&packet("p8")).unwrap();
+    expect(&mut conn, &packet("00000100"), &mut seen);
+    conn.write_all(&packet("k")).unwrap();
+    let st = vmlab.wait().expect("vmlab exits after k");
+    assert!(st.success(), "{st:?}");
+}
