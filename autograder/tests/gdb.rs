@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 const GDB: &str = "/usr/bin/gdb";
 
 /// A flat 32-bit guest: sets EAX and EBX, writes a byte, then from 0x10020 on
-/// increments EBX around a write to 0x10044 and exits with BL as its status.
+/// increments EBX around a write to 0x10044 and a read of 0x10040 and exits with BL
+/// as its status.
 const GUEST: &str = "
         bits 32
         org 0x10000
@@ -22,7 +23,8 @@ marker:                         ; 0x10020
         inc ebx
         inc ebx                 ; 0x10021
         mov dword [watched], 7  ; 0x10022
-        inc ebx                 ; 0x1002c
+        mov ecx, [data]         ; 0x1002c
+        inc ebx                 ; 0x10032
         mov al, bl
         out 0xf4, al
         hlt
@@ -106,6 +108,11 @@ fn session(bin: &Path, mode: &str) -> Session {
                 "continue",
                 "p/x $eip",
                 "delete",
+                "rwatch *(short*)0x10042",
+                "continue",
+                "p/x $eip",
+                "p/x $ecx",
+                "delete",
                 "continue",
             ]
             .iter()
@@ -159,9 +166,13 @@ fn check(mode: &str) {
     assert!(g.contains("$1 = 0x10021"), "{ctx}");
     assert!(g.contains("$2 = 0x56"), "{ctx}");
     assert!(g.contains("0x10040:\t0x5a\t0x77"), "{ctx}");
-    // The watchpoint stops right after the write, before `inc ebx` at 0x1002c.
+    // The watchpoint stops right after the write, before the read at 0x1002c.
     assert!(g.contains("Old value = 0\nNew value = 7"), "{ctx}");
     assert!(g.contains("$3 = 0x1002c"), "{ctx}");
+    // The read watchpoint stops right after the 4-byte read that covers it.
+    assert!(g.contains("Value = 17459"), "{ctx}"); // 0x4433
+    assert!(g.contains("$4 = 0x10032"), "{ctx}");
+    assert!(g.contains("$5 = 0x4433775a"), "{ctx}");
     // The guest exits with BL: gdb's 0x99, incremented twice.
     assert!(g.contains("exited with code 0233"), "{ctx}");
     assert_eq!(s.status, Some(0x9b), "{ctx}");

@@ -3,6 +3,7 @@
 
 use emulator_core::{CpuState, Machine};
 
+use super::watch::{Kind, Watch};
 use crate::run_report;
 
 /// What a packet asks for.
@@ -16,14 +17,6 @@ pub enum Action {
     Detach,
     /// gdb killed the guest.
     Kill,
-}
-
-/// A hardware watchpoint (`Z2`): a write that changes these bytes stops the guest.
-#[derive(Clone, Debug)]
-pub struct Watch {
-    pub addr: u32,
-    pub len: u32,
-    pub old: Vec<u8>,
 }
 
 /// Longest memory read or write answered at once.
@@ -107,7 +100,7 @@ fn set_reg(m: &mut Machine, n: usize, v: u32) -> Result<(), ()> {
 
 /// The guest's linear memory as the guest sees it (a side-effect-free probe of its
 /// own page tables); stops at the first page that is not present.
-fn read_mem(m: &Machine, addr: u32, len: usize) -> Vec<u8> {
+pub fn read_mem(m: &Machine, addr: u32, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     for i in 0..len.min(MAX_MEM) {
         let Some(phys) = m.guest_physical(addr.wrapping_add(i as u32)) else {
@@ -236,8 +229,7 @@ impl Session {
         ok()
     }
 
-    /// `Z`/`z` `type,addr,kind`: software breakpoints and write watchpoints; read and
-    /// access watchpoints get the empty reply (not supported).
+    /// `Z`/`z` `type,addr,kind`: breakpoints and write, read and access watchpoints.
     fn point(&mut self, m: &mut Machine, insert: bool, args: &str) -> Action {
         let mut parts = args.splitn(3, ',');
         let (Some(kind), Some(addr), Some(len)) = (parts.next(), parts.next(), parts.next()) else {
@@ -246,33 +238,17 @@ impl Session {
         let (Some(addr), Some(len)) = (hex_u32(addr), hex_u32(len)) else {
             return error();
         };
-        match (kind, insert) {
-            ("0" | "1", true) => m.add_breakpoint(addr),
-            ("0" | "1", false) => m.remove_breakpoint(addr),
-            ("2", true) if (1..=8).contains(&len) => self.watches.push(Watch {
-                addr,
-                len,
-                old: read_mem(m, addr, len as usize),
-            }),
-            ("2", false) => self.watches.retain(|w| w.addr != addr || w.len != len),
-            ("2", true) => return error(),
+        match (kind, Kind::from_type(kind), insert) {
+            ("0" | "1", _, true) => m.add_breakpoint(addr),
+            ("0" | "1", _, false) => m.remove_breakpoint(addr),
+            (_, Some(kind), true) if (1..=8).contains(&len) => {
+                self.watches.push(Watch { kind, addr, len })
+            }
+            (_, Some(_), true) => return error(),
+            (_, Some(kind), false) => self.watches.retain(|w| *w != Watch { kind, addr, len }),
             _ => return Action::Reply(String::new()),
         }
         ok()
-    }
-
-    /// The first watchpoint whose bytes changed since the last check (all are
-    /// brought up to date).
-    pub fn watch_hit(&mut self, m: &Machine) -> Option<u32> {
-        let mut hit = None;
-        for w in &mut self.watches {
-            let now = read_mem(m, w.addr, w.len as usize);
-            if now != w.old {
-                w.old = now;
-                hit = hit.or(Some(w.addr));
-            }
-        }
-        hit
     }
 }
 
@@ -329,7 +305,10 @@ mod tests {
         ] {
             assert!(reply(&mut s, &mut m, bad).starts_with('E'), "{bad}");
         }
-        assert_eq!(reply(&mut s, &mut m, "Z3,10000,4"), "");
+        assert_eq!(reply(&mut s, &mut m, "Z3,10000,4"), "OK");
+        assert_eq!(reply(&mut s, &mut m, "z3,10000,4"), "OK");
+        assert!(s.watches.is_empty());
+        assert_eq!(reply(&mut s, &mut m, "Z9,10000,4"), "");
         assert_eq!(reply(&mut s, &mut m, "vMustReplyEmpty"), "");
         assert!(matches!(s.handle(&mut m, &[0xff]), Action::Reply(r) if r == "E01"));
     }

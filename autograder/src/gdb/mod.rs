@@ -4,6 +4,7 @@
 
 mod commands;
 mod packet;
+mod watch;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -113,6 +114,14 @@ fn resume(
         } else {
             SLICE.min(left)
         };
+        // The memory the next instruction touches, for the watchpoints.
+        let touched = if session.watches.is_empty() {
+            Vec::new()
+        } else {
+            let c = commands::guest_state(m);
+            let code = commands::read_mem(m, c.seg[1].base.wrapping_add(c.eip), 15);
+            watch::accesses(&c, &code)
+        };
         let before = m.icount();
         let stop = if step { m.step() } else { m.run(slice) };
         runs += if slice == 1 { 1 } else { POLL_EVERY };
@@ -124,8 +133,14 @@ fn resume(
         // The console is best effort: a closed pipe must not stop the run.
         let _ = console.write_all(&out);
         let _ = console.flush();
-        if let Some(addr) = session.watch_hit(m) {
-            return Ok(Stop::Trap(format!("T05watch:{addr:08x};")));
+        let ran = matches!(
+            stop,
+            StopReason::BudgetExhausted | StopReason::VmExit | StopReason::Stepped
+        );
+        if ran {
+            if let Some(reply) = watch::hit(&session.watches, &touched) {
+                return Ok(Stop::Trap(reply));
+            }
         }
         match stop {
             StopReason::Breakpoint(_) => return Ok(Stop::Trap("S05".into())),
