@@ -56,7 +56,9 @@ struct Session {
     status: Option<i32>,
 }
 
-fn session(bin: &Path, mode: &str) -> Session {
+/// Runs `bin` (a flat 32-bit binary at 0x10000) under `vmlab run --gdb 0` in `mode`
+/// and gdb in batch mode with `commands` after it attaches.
+fn session(bin: &Path, mode: &str, commands: &[&str]) -> Session {
     assert!(
         Path::new(GDB).exists(),
         "{GDB} is missing: install Debian's gdb package (`cargo xtask test` installs it)"
@@ -91,32 +93,10 @@ fn session(bin: &Path, mode: &str) -> Session {
         .arg(GDB)
         .args(["-batch", "-nx"])
         .args(
-            [
-                "set architecture i386",
-                &format!("target remote {addr}"),
-                "break *0x10020",
-                "continue",
-                "info registers",
-                "x/4xb 0x10040",
-                "stepi",
-                "p/x $eip",
-                "p/x $ebx",
-                "set var $ebx = 0x99",
-                "set {char}0x10041 = 0x77",
-                "x/2xb 0x10040",
-                "watch *(int*)0x10044",
-                "continue",
-                "p/x $eip",
-                "delete",
-                "rwatch *(short*)0x10042",
-                "continue",
-                "p/x $eip",
-                "p/x $ecx",
-                "delete",
-                "continue",
-            ]
-            .iter()
-            .flat_map(|c| ["-ex", c]),
+            ["set architecture i386", &format!("target remote {addr}")]
+                .iter()
+                .chain(commands)
+                .flat_map(|c| ["-ex", c]),
         )
         .output()
         .expect("gdb runs");
@@ -151,7 +131,29 @@ fn register(gdb: &str, name: &str) -> Option<String> {
 
 fn check(mode: &str) {
     let bin = build(mode);
-    let s = session(&bin, mode);
+    let commands = [
+        "break *0x10020",
+        "continue",
+        "info registers",
+        "x/4xb 0x10040",
+        "stepi",
+        "p/x $eip",
+        "p/x $ebx",
+        "set var $ebx = 0x99",
+        "set {char}0x10041 = 0x77",
+        "x/2xb 0x10040",
+        "watch *(int*)0x10044",
+        "continue",
+        "p/x $eip",
+        "delete",
+        "rwatch *(short*)0x10042",
+        "continue",
+        "p/x $eip",
+        "p/x $ecx",
+        "delete",
+        "continue",
+    ];
+    let s = session(&bin, mode, &commands);
     let g = &s.gdb;
     let ctx = format!(
         "--mode {mode}\n--- gdb ---\n{g}\n--- vmlab ---\n{}",
@@ -264,4 +266,72 @@ fn ctrl_c_stops_a_running_guest_and_bad_packets_get_errors() {
     conn.write_all(&packet("k")).unwrap();
     let st = vmlab.wait().expect("vmlab exits after k");
     assert!(st.success(), "{st:?}");
+}
+
+/// `guests/vmm/flatpm.asm` assembled, and the address of the instruction after its
+/// write through the page its #PF handler maps (from the listing).
+fn flatpm(mode: &str) -> (PathBuf, u32) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let bin = dir.join(format!(
+        "vmlab-gdb-flatpm-{mode}-{}.bin",
+        std::process::id()
+    ));
+    let lst = bin.with_extension("lst");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/vmm/flatpm.asm");
+    let st = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .arg("asm")
+        .arg(&src)
+        .arg("-o")
+        .arg(&bin)
+        .arg("-l")
+        .arg(&lst)
+        .status()
+        .expect("vmlab asm runs");
+    assert!(st.success(), "vmlab asm flatpm");
+    let listing = std::fs::read_to_string(&lst).expect("the listing");
+    let line = listing
+        .lines()
+        .find(|l| l.contains("mov eax, [FRAME + 0x123]"))
+        .expect("the read-back line in the listing");
+    let offset = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|w| u32::from_str_radix(w, 16).ok())
+        .unwrap_or_else(|| panic!("no offset in {line:?}"));
+    (bin, 0x10000 + offset)
+}
+
+/// With the guest's paging on, gdb reads through the guest's own page tables: the
+/// page its #PF handler mapped, and a page of its 4 MiB identity mapping that it
+/// never touched (which a shadow table has no entry for yet).
+fn check_paged(mode: &str) {
+    let (bin, after) = flatpm(mode);
+    let brk = format!("break *{after:#x}");
+    let s = session(
+        &bin,
+        mode,
+        &[
+            &brk,
+            "continue",
+            "x/xw 0x40000123",
+            "x/xw 0x3ff000",
+            "p/x $cr3",
+        ],
+    );
+    let g = &s.gdb;
+    let ctx = format!(
+        "--mode {mode}\n--- gdb ---\n{g}\n--- vmlab ---\n{}",
+        s.vmlab
+    );
+    assert!(g.contains(&format!("Breakpoint 1, {after:#010x}")), "{ctx}");
+    assert!(g.contains("0x40000123:\t0x2a2a2a2a"), "{ctx}");
+    assert!(g.contains("0x3ff000:\t0x00000000"), "{ctx}");
+    assert_eq!(s.status, Some(0), "{ctx}");
+}
+
+#[test]
+fn gdb_reads_through_the_guest_page_tables() {
+    for mode in ["bare", "trap-emulate", "hw-assist"] {
+        check_paged(mode);
+    }
 }
