@@ -302,8 +302,8 @@ fn flatpm(mode: &str) -> (PathBuf, u32) {
 }
 
 /// With the guest's paging on, gdb reads through the guest's own page tables: the
-/// page its #PF handler mapped, and a page of its 4 MiB identity mapping that it
-/// never touched (which a shadow table has no entry for yet).
+/// page its #PF handler mapped at 0x40000000, and a page of its 4 MiB identity
+/// mapping that it never touched.
 fn check_paged(mode: &str) {
     let (bin, after) = flatpm(mode);
     let brk = format!("break *{after:#x}");
