@@ -229,10 +229,7 @@ fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> Stop
         }
         let before = m.icount();
         let stop = m.run(slice);
-        let out = m.take_serial_output();
-        // The console is best effort: a closed pipe must not stop the run.
-        let _ = console.write_all(&out);
-        let _ = console.flush();
+        copy_console(m, console);
         match stop {
             StopReason::BudgetExhausted => {
                 used += slice;
@@ -244,6 +241,14 @@ fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> Stop
             other => return other,
         }
     }
+}
+
+/// Copies what the guest wrote to its serial port since the last call to `console`.
+pub fn copy_console(m: &mut Machine, console: &mut dyn Write) {
+    let out = m.take_serial_output();
+    // The console is best effort: a closed pipe must not stop the run.
+    let _ = console.write_all(&out);
+    let _ = console.flush();
 }
 
 /// The process exit status for a stop reason: a debug-exit value as it is (0 is

@@ -56,13 +56,18 @@ struct Session {
     status: Option<i32>,
 }
 
-/// Runs `bin` (a flat 32-bit binary at 0x10000) under `vmlab run --gdb 0` in `mode`
-/// and gdb in batch mode with `commands` after it attaches.
-fn session(bin: &Path, mode: &str, commands: &[&str]) -> Session {
-    assert!(
-        Path::new(GDB).exists(),
-        "{GDB} is missing: install Debian's gdb package (`cargo xtask test` installs it)"
-    );
+/// Starts `vmlab run --gdb 0` on `bin` (a flat 32-bit binary at 0x10000): the
+/// process, its stderr, the first line it wrote there and the address it listens on.
+fn start(
+    bin: &Path,
+    mode: &str,
+    max_insns: &str,
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+    String,
+) {
     let mut vmlab = Command::new(env!("CARGO_BIN_EXE_vmlab"))
         .args(["run", "--flat", "0x10000"])
         .arg(bin)
@@ -72,7 +77,7 @@ fn session(bin: &Path, mode: &str, commands: &[&str]) -> Session {
             "--mode",
             mode,
             "--max-insns",
-            "100000",
+            max_insns,
             "--gdb",
             "0",
         ])
@@ -88,6 +93,17 @@ fn session(bin: &Path, mode: &str, commands: &[&str]) -> Session {
         .find(|w| w.starts_with("127.0.0.1:"))
         .unwrap_or_else(|| panic!("no listening address in {first:?}"))
         .to_string();
+    (vmlab, stderr, first, addr)
+}
+
+/// Runs `bin` (a flat 32-bit binary at 0x10000) under `vmlab run --gdb 0` in `mode`
+/// and gdb in batch mode with `commands` after it attaches.
+fn session(bin: &Path, mode: &str, commands: &[&str]) -> Session {
+    assert!(
+        Path::new(GDB).exists(),
+        "{GDB} is missing: install Debian's gdb package (`cargo xtask test` installs it)"
+    );
+    let (mut vmlab, mut stderr, first, addr) = start(bin, mode, "100000");
     let out = Command::new("timeout")
         .arg("60")
         .arg(GDB)
@@ -232,22 +248,7 @@ fn ctrl_c_stops_a_running_guest_and_bad_packets_get_errors() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let bin = dir.join(format!("vmlab-gdb-spin-{}.bin", std::process::id()));
     std::fs::write(&bin, [0xeb, 0xfe]).expect("write the guest"); // jmp $
-    let mut vmlab = Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .args(["run", "--flat", "0x10000"])
-        .arg(&bin)
-        .args(["--entry", "pm32", "--max-insns", "5000000000", "--gdb", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("vmlab run starts");
-    let mut stderr = BufReader::new(vmlab.stderr.take().expect("piped stderr"));
-    let mut first = String::new();
-    stderr.read_line(&mut first).expect("vmlab's first line");
-    let addr = first
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no listening address in {first:?}"))
-        .to_string();
+    let (mut vmlab, _stderr, _, addr) = start(&bin, "bare", "5000000000");
     let mut conn = std::net::TcpStream::connect(&addr).expect("connect to vmlab");
     conn.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("a read timeout");

@@ -129,10 +129,7 @@ fn resume(
             StopReason::BudgetExhausted => slice,
             _ => (m.icount() - before).clamp(1, slice),
         };
-        let out = m.take_serial_output();
-        // The console is best effort: a closed pipe must not stop the run.
-        let _ = console.write_all(&out);
-        let _ = console.flush();
+        crate::run::copy_console(m, console);
         let ran = matches!(
             stop,
             StopReason::BudgetExhausted | StopReason::VmExit | StopReason::Stepped
