@@ -76,7 +76,12 @@ pub fn serve(
             Action::Kill => return Ok(Ended::Killed),
             Action::Resume { step } => {
                 match resume(m, &mut session, &mut conn, step, max_insns, console).map_err(io)? {
-                    Stop::Trap(reply) => conn.send(&reply).map_err(io)?,
+                    Stop::Trap(reply) => {
+                        // gdb may have hung up while the guest ran: it runs on.
+                        if conn.send(&reply).is_err() {
+                            return Ok(Ended::Detached);
+                        }
+                    }
                     Stop::Over(stop) => {
                         let status = crate::run::exit_status(stop);
                         conn.send(&format!("W{status:02x}")).map_err(io)?;

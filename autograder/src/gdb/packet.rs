@@ -134,7 +134,7 @@ impl Conn {
     }
 
     /// While the guest runs: whether gdb sent Ctrl-C (other bytes wait in the
-    /// buffer); a hang-up reads as an interrupt.
+    /// buffer); a hang-up or a broken connection reads as an interrupt.
     pub fn interrupted(&mut self) -> io::Result<bool> {
         self.stream.set_nonblocking(true)?;
         let r = self.fill();
@@ -143,7 +143,7 @@ impl Conn {
             Ok(0) => return Ok(true),
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+            Err(_) => return Ok(true),
         }
         if let Some(i) = self.buf.iter().position(|&b| b == INTERRUPT) {
             self.buf.remove(i);
