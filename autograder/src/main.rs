@@ -5,6 +5,7 @@ mod batch;
 mod bundle;
 mod check_lab;
 mod formats;
+mod gdb;
 mod grade;
 mod labs;
 mod run;

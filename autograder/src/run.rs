@@ -11,7 +11,7 @@ use emulator_core::{
     ExecMode, FlatEntry, GuestPaging, GuestRing, Machine, MachineConfig, StopReason,
 };
 
-use crate::run_report;
+use crate::{gdb, run_report};
 
 /// Instructions per slice: the console is flushed after each one.
 const SLICE: u64 = 1_000_000;
@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// kernel-mode and a user-mode shadow root).
     #[arg(long, value_name = "RING", value_parser = clap::value_parser!(u8).range(1..=3))]
     guest_ring: Option<u8>,
+    /// Serve the GDB remote protocol on 127.0.0.1:PORT (0 picks a free port; the
+    /// address goes to stderr) and wait for gdb before the first instruction.
+    #[arg(long, value_name = "PORT")]
+    gdb: Option<u16>,
 }
 
 /// `--paging`.
@@ -225,10 +229,7 @@ fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> Stop
         }
         let before = m.icount();
         let stop = m.run(slice);
-        let out = m.take_serial_output();
-        // The console is best effort: a closed pipe must not stop the run.
-        let _ = console.write_all(&out);
-        let _ = console.flush();
+        copy_console(m, console);
         match stop {
             StopReason::BudgetExhausted => {
                 used += slice;
@@ -240,6 +241,14 @@ fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> Stop
             other => return other,
         }
     }
+}
+
+/// Copies what the guest wrote to its serial port since the last call to `console`.
+pub fn copy_console(m: &mut Machine, console: &mut dyn Write) {
+    let out = m.take_serial_output();
+    // The console is best effort: a closed pipe must not stop the run.
+    let _ = console.write_all(&out);
+    let _ = console.flush();
 }
 
 /// The process exit status for a stop reason: a debug-exit value as it is (0 is
@@ -265,10 +274,32 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let stop = if args.json {
-        run_machine(&mut m, args.max_insns, &mut std::io::stderr())
-    } else {
-        run_machine(&mut m, args.max_insns, &mut std::io::stdout())
+    let mut stderr = std::io::stderr();
+    let mut stdout = std::io::stdout();
+    let console: &mut dyn Write = if args.json { &mut stderr } else { &mut stdout };
+    let stop = match args.gdb {
+        None => run_machine(&mut m, args.max_insns, console),
+        Some(port) => match gdb::serve(&mut m, port, args.max_insns, console) {
+            Ok(gdb::Ended::Stopped(stop)) => stop,
+            Ok(gdb::Ended::Detached) => {
+                let left = args.max_insns.saturating_sub(m.icount());
+                run_machine(&mut m, left, console)
+            }
+            Ok(gdb::Ended::Killed) => {
+                eprintln!(
+                    "vmlab run: gdb killed the guest after {} instructions",
+                    m.icount()
+                );
+                return ExitCode::from(EXIT_HALTED);
+            }
+            Err(e) => {
+                if args.json {
+                    println!("{}", run_report::error(&e, EXIT_BAD_INPUT));
+                }
+                eprintln!("vmlab run: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
     };
     let status = exit_status(stop);
     if args.json {

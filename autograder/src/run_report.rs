@@ -93,7 +93,7 @@ fn registers(c: &CpuState) -> Map<String, Value> {
 /// control registers, descriptor tables, CPL, IF and IOPL over the hardware's
 /// general registers; under hardware assistance the guest runs on the hardware
 /// state itself. `None` on the bare machine.
-fn guest_view(m: &Machine) -> Option<Map<String, Value>> {
+pub fn guest_cpu(m: &Machine) -> Option<CpuState> {
     let vmm = m.vmm()?;
     let cpu = m.cpu();
     let mut c = cpu.clone();
@@ -114,7 +114,7 @@ fn guest_view(m: &Machine) -> Option<Map<String, Value>> {
             | (u32::from(v.iopl) << 12);
     }
     c.cpl = vmm.guest_cpl(cpu);
-    Some(registers(&c))
+    Some(c)
 }
 
 /// The `--json` report of a finished run.
@@ -178,7 +178,7 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             _ => None,
         },
         "host": registers(m.cpu()),
-        "guest": guest_view(m),
+        "guest": guest_cpu(m).as_ref().map(registers),
         "post_writes": m.post_writes().iter().map(|w| json!({
             "port": hex16(w.port),
             "value": hex32(w.value),

@@ -57,7 +57,12 @@ pub fn run(options: &Options) -> Result<bool> {
 
     step::heading("tools");
     // One apt run for everything: the test tools and the Wasm toolchain's packages.
-    let mut needed = vec![tools::NASM, tools::CHROMIUM, tools::CHROMEDRIVER];
+    let mut needed = vec![
+        tools::NASM,
+        tools::GDB,
+        tools::CHROMIUM,
+        tools::CHROMEDRIVER,
+    ];
     needed.extend_from_slice(Toolchain::packages_needed());
     let tools_ok = report_err(tools::ensure(&needed));
     total.gate("tools", tools_ok);

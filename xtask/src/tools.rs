@@ -20,6 +20,11 @@ pub const NASM: Package = Package {
     name: "nasm",
     provides: "/usr/bin/nasm",
 };
+/// The debugger the `vmlab run --gdb` tests attach.
+pub const GDB: Package = Package {
+    name: "gdb",
+    provides: "/usr/bin/gdb",
+};
 /// The browser the browser tests drive.
 pub const CHROMIUM: Package = Package {
     name: "chromium",

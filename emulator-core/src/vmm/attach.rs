@@ -65,6 +65,35 @@ impl Machine {
         }))
     }
 
+    /// Where guest-linear `linear` lives in host-physical memory as the guest sees
+    /// it: through the guest's own page tables (under trap-and-emulate the virtual
+    /// CPU's CR0, CR3 and CR4, whatever the shadow table holds yet), then under
+    /// nested paging through the nested table; bare, the hardware's walk. A
+    /// side-effect-free probe; `None` when the walk ends at a page that is not present.
+    pub fn guest_physical(&self, linear: u32) -> Option<u32> {
+        let Some(v) = self.vmm.as_deref() else {
+            return self.translate(linear).physical;
+        };
+        if let Some(w) = self.nested_walk(linear) {
+            return w.host_physical;
+        }
+        let regs = v.guest_paging(&self.cpu);
+        let gpa = mmu::probe(&mut mmu::ReadOnly(|a| self.mem.read_u32(a)), regs, linear).physical?;
+        if matches!(
+            v.mode(),
+            crate::config::ExecMode::HwAssist {
+                paging: crate::config::GuestPaging::Nested
+            }
+        ) {
+            return Some(
+                super::nested::nested_translation(gpa)
+                    .physical
+                    .unwrap_or(gpa),
+            );
+        }
+        Some(gpa)
+    }
+
     /// Builds the VMM the configuration asks for.
     pub(crate) fn build_vmm(
         cfg: &crate::config::MachineConfig,

@@ -235,7 +235,7 @@ impl EntryAccess for NestedTable {
 }
 
 /// The nested walk of guest-physical `gpa`.
-fn nested_translation(gpa: u32) -> crate::mmu::PageWalk {
+pub(super) fn nested_translation(gpa: u32) -> crate::mmu::PageWalk {
     probe(&mut NestedTable, NESTED_REGS, gpa)
 }
 
