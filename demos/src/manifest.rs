@@ -125,7 +125,7 @@ pub struct MemoryAt {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Expect {
     /// The status line's stop reason, first word (`loaded`, `stepped`, `trap`,
-    /// `breakpoint`, `halted`).
+    /// `reached` for a label run to, `breakpoint`, `halted`).
     pub stop: Option<String>,
     /// The label EIP is at.
     pub at: Option<String>,
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn a_full_step_parses() {
         let m = manifest(
-            "[[step]]\ntitle = \"a\"\ntext = \"*b*\"\nrun = { to = \"there\" }\ntranslate = 0x400000\nmemory = { addr = 0xb8000, space = \"linear\" }\nfocus = [\"disasm\", \"tlb\"]\n[step.expect]\nstop = \"breakpoint\"\nat = \"there\"\ncpl = 0\nexit = \"hlt\"\ncounters = { \"vmm.exits\" = 0 }\ntlb-has = [0x400000]\n[[step]]\ntitle = \"b\"\ntext = \"c\"\nrun = \"to-end\"\nfocus = [\"serial\"]\n[[step]]\ntitle = \"c\"\ntext = \"d\"\nrun = { to-exit = \"page-fault\" }\nfocus = [\"log\"]\n",
+            "[[step]]\ntitle = \"a\"\ntext = \"*b*\"\nrun = { to = \"there\" }\ntranslate = 0x400000\nmemory = { addr = 0xb8000, space = \"linear\" }\nfocus = [\"disasm\", \"tlb\"]\n[step.expect]\nstop = \"reached\"\nat = \"there\"\ncpl = 0\nexit = \"hlt\"\ncounters = { \"vmm.exits\" = 0 }\ntlb-has = [0x400000]\n[[step]]\ntitle = \"b\"\ntext = \"c\"\nrun = \"to-end\"\nfocus = [\"serial\"]\n[[step]]\ntitle = \"c\"\ntext = \"d\"\nrun = { to-exit = \"page-fault\" }\nfocus = [\"log\"]\n",
         )
         .expect("valid");
         let s = &m.steps[0];
