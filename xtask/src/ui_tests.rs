@@ -1034,6 +1034,12 @@ fn layout_checks(b: &Browser) -> Result<()> {
         )?;
         ensure!(fits == json!(true), "{panel} scrolls sideways at 1280x720");
     }
+    // Presentation mode without a demo keeps the header and the menus; with a demo
+    // open it shows only the step's panels (`lab_demo_focus_1280x720`).
+    b.click_testid("demo-close")?;
+    b.wait_until("the demo to close", WAIT, |s| {
+        Ok(s.find("[data-testid=demo-narration]")?.is_none())
+    })?;
     b.click_testid("btn-presentation")?;
     b.wait_for(".lab.presentation")?;
     no_overflow(b, "presentation at 1280x720")?;
