@@ -106,6 +106,20 @@ pub fn run(options: &Options) -> Result<bool> {
                     total.gate("web bundle secrecy", false);
                 }
             }
+            step::heading("dist folder holds no hidden tests");
+            let dist = crate::dist::default_out();
+            match crate::dist::assemble(&site, &dist, "/").and_then(|_| crate::bundle::check(&dist))
+            {
+                Ok(tally) => {
+                    report.push(("dist secrecy", verdict(tally.failed == 0)));
+                    total.add(tally);
+                }
+                Err(e) => {
+                    println!("error: {e:#}");
+                    report.push(("dist secrecy", verdict(false)));
+                    total.gate("dist secrecy", false);
+                }
+            }
             step::heading("browser tests");
             let browser = SiteServer::bind(&site, 0)
                 .map(SiteServer::spawn)

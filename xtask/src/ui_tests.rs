@@ -54,6 +54,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_visible_tests",
         run: lab_visible_tests,
     },
+    BrowserTest {
+        name: "dist_sub_path_and_offline",
+        run: crate::dist_tests::served_under_a_sub_path_and_offline,
+    },
 ];
 
 /// The ids of the lecture demos (as in lab-ui's `demos.rs`).
