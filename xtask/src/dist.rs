@@ -80,8 +80,7 @@ pub fn assemble(site: &Path, out: &Path, base: &str) -> Result<Vec<String>> {
     if out.exists() {
         fs::remove_dir_all(out).with_context(|| format!("removing {}", out.display()))?;
     }
-    let mut files = Vec::new();
-    files_under(site, site, &mut files)?;
+    let files = relative_files(site)?;
     // Every file's bytes, by its path relative to the site; rewritten in place.
     let mut contents: Vec<(String, Vec<u8>)> = files
         .into_iter()
@@ -297,22 +296,20 @@ self.addEventListener("fetch", (event) => {{
     )
 }
 
-fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            files_under(root, &path, out)?;
-        } else {
-            let rel = path
-                .strip_prefix(root)
-                .context("a file outside the site")?
+/// The paths of every file under `root`, relative to it, with `/` separators.
+fn relative_files(root: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    bundle::files_under(root, &mut files)?;
+    files
+        .iter()
+        .map(|path| {
+            let rel = path.strip_prefix(root).context("a file outside the site")?;
+            let rel = rel
                 .to_str()
-                .with_context(|| format!("{} is not UTF-8", path.display()))?
-                .replace('\\', "/");
-            out.push(rel);
-        }
-    }
-    Ok(())
+                .with_context(|| format!("{} is not UTF-8", path.display()))?;
+            Ok(rel.replace('\\', "/"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -352,8 +349,7 @@ mod tests {
         let site = fake_site("site");
         let out = site.with_file_name(format!("vmlab-dist-{}-out", std::process::id()));
         let precache = assemble(&site, &out, "/course/vmlab/").expect("assemble");
-        let mut names = Vec::new();
-        files_under(&out, &out, &mut names).expect("list");
+        let mut names = relative_files(&out).expect("list");
         names.sort();
         let hashed = |prefix: &str, ext: &str| {
             names
