@@ -4,6 +4,7 @@
 //! installed with apt when running as root, or named so a developer can install them.
 
 mod bench;
+mod bench_grade;
 mod bench_vmm;
 mod bench_wasm;
 mod browser;
