@@ -37,6 +37,28 @@ pub fn served_under_a_sub_path_and_offline(b: &Browser) -> Result<()> {
                 == serde_json::Value::Bool(true),
         )
     })?;
+    let loaded = b.execute(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname);",
+        vec![],
+    )?;
+    for (prefix, ext) in [
+        ("pkg/lab_ui.", ".js"),
+        ("pkg/lab_ui_bg.", ".wasm"),
+        ("lab.", ".css"),
+    ] {
+        let hashed = format!("{BASE}{prefix}");
+        ensure!(
+            loaded
+                .as_array()
+                .is_some_and(|paths| paths
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .any(|p| p.starts_with(&hashed)
+                        && p.ends_with(ext)
+                        && p.len() == hashed.len() + 10 + ext.len())),
+            "the page did not load a hashed {hashed}*{ext}: {loaded}"
+        );
+    }
     b.screenshot("dist-served")?;
 
     drop(server);
