@@ -24,8 +24,18 @@ use crate::worker::MachineWorker;
 use crate::{labs, storage};
 use emulator_core::ExecMode;
 
-/// wasm-bindgen's JS glue, which the worker imports to start the same module.
+/// wasm-bindgen's JS glue, which the worker imports to start the same module,
+/// unless the page names it in `<meta name="vmlab-glue">` (the hashed name in a dist build).
 const WORKER_SCRIPT: &str = "./pkg/lab_ui.js";
+
+/// The worker's script: the page's `vmlab-glue` meta tag, or [`WORKER_SCRIPT`].
+fn worker_script() -> String {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("meta[name=vmlab-glue]").ok().flatten())
+        .and_then(|m| m.get_attribute("content"))
+        .unwrap_or_else(|| WORKER_SCRIPT.to_owned())
+}
 
 fn assemble(ctx_state: &UseReducerHandle<LabState>, source: &str) -> Option<Rc<Program>> {
     match assemble::assemble("program.asm", source) {
@@ -324,7 +334,7 @@ pub fn app() -> Html {
         use_memo((), move |_| {
             MachineWorker::spawner()
                 .callback(move |ev| dispatcher.dispatch(Action::Worker(ev)))
-                .spawn(WORKER_SCRIPT)
+                .spawn(&worker_script())
         })
     };
     let send = {

@@ -374,6 +374,12 @@ pub fn run(opts: &Options) -> Result<bool> {
         )),
     }
 
+    step::heading("batch grading: generated submissions, vmlab grade --jobs 2");
+    match crate::bench_grade::rows() {
+        Ok(r) => rows.extend(r),
+        Err(e) => rows.push(Row::missing("batch grading", &format!("{e:#}"), "")),
+    }
+
     if opts.web {
         let built = crate::wasm::Toolchain::ensure().and_then(|t| crate::site::build(&t, true));
         if let Err(e) = built {
@@ -456,12 +462,7 @@ fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
 /// Submissions per second for `n` sequential `vmlab grade` runs of the asm-warmup
 /// lab's reference solution (each a full Gradescope grading: visible and hidden tests).
 fn grading_rate(n: usize) -> Result<f64> {
-    let mut build = step::cargo_fast_native();
-    build.args(["build", "--release", "--package", "autograder"]);
-    if !step::run(&mut build)? {
-        bail!("building the vmlab CLI failed");
-    }
-    let vmlab = crate::target_dir().join("release/vmlab");
+    let vmlab = crate::bench_grade::build_vmlab()?;
     let lab = crate::workspace_root().join("assignments/labs/asm-warmup");
     let out = bench_dir().join("results.json");
     let start = std::time::Instant::now();

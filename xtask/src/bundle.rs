@@ -49,7 +49,8 @@ pub fn check(site: &Path) -> Result<Tally> {
     Ok(tally)
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {

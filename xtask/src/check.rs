@@ -100,17 +100,18 @@ pub fn run(options: &Options) -> Result<bool> {
         Ok(site) => {
             report.push(("wasm build", verdict(true)));
             step::heading("web bundle holds no hidden tests");
-            match crate::bundle::check(&site) {
-                Ok(tally) => {
-                    report.push(("bundle secrecy", verdict(tally.failed == 0)));
-                    total.add(tally);
-                }
-                Err(e) => {
-                    println!("error: {e:#}");
-                    report.push(("bundle secrecy", verdict(false)));
-                    total.gate("web bundle secrecy", false);
-                }
-            }
+            let ok = secrecy(
+                "web bundle secrecy",
+                crate::bundle::check(&site),
+                &mut total,
+            );
+            report.push(("bundle secrecy", verdict(ok)));
+            step::heading("dist folder holds no hidden tests");
+            let dist = crate::dist::default_out();
+            let dist_tally =
+                crate::dist::assemble(&site, &dist, "/").and_then(|_| crate::bundle::check(&dist));
+            let ok = secrecy("dist secrecy", dist_tally, &mut total);
+            report.push(("dist secrecy", verdict(ok)));
             step::heading("browser tests");
             let browser = SiteServer::bind(&site, 0)
                 .map(SiteServer::spawn)
@@ -150,6 +151,23 @@ pub fn run(options: &Options) -> Result<bool> {
     println!("  took {:.0} s", started.elapsed().as_secs_f64());
     println!("{} passed, {} failed", total.passed, total.failed);
     Ok(total.failed == 0)
+}
+
+/// Adds a secrecy check's outcome to `total` (an error counts as the failure
+/// `name`); returns whether it passed.
+fn secrecy(name: &str, outcome: Result<Tally>, total: &mut Tally) -> bool {
+    match outcome {
+        Ok(tally) => {
+            let ok = tally.failed == 0;
+            total.add(tally);
+            ok
+        }
+        Err(e) => {
+            println!("error: {e:#}");
+            total.gate(name, false);
+            false
+        }
+    }
 }
 
 fn verdict(ok: bool) -> String {

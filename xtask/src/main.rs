@@ -4,12 +4,15 @@
 //! installed with apt when running as root, or named so a developer can install them.
 
 mod bench;
+mod bench_grade;
 mod bench_vmm;
 mod bench_wasm;
 mod browser;
 mod browser_tests;
 mod bundle;
 mod check;
+mod dist;
+mod dist_tests;
 mod server;
 mod site;
 mod step;
@@ -48,6 +51,15 @@ enum Command {
         #[arg(long)]
         release: bool,
     },
+    /// Write the release site as a folder for any static host (hashed assets, offline service worker).
+    Dist {
+        /// The URL path the folder is served under (e.g. /course/vmlab/ or /REPO/ on GitHub Pages).
+        #[arg(long, default_value = "/")]
+        base_path: String,
+        /// The folder to write (default target/dist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Measure vmlab against its peers (Unicorn, v86) and its performance targets.
     Bench {
         /// ITER of the mixed workload for vmlab and Unicorn.
@@ -82,6 +94,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve { port, release } => serve(port, release).map(|()| true),
         Command::BuildWeb { release } => build_web(release).map(|_| true),
+        Command::Dist { base_path, out } => dist::run(&dist::Options { base_path, out }),
         Command::Bench {
             iter,
             v86_iter,

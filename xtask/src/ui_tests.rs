@@ -78,6 +78,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_layout_small_and_presentation",
         run: layout,
     },
+    BrowserTest {
+        name: "dist_sub_path_and_offline",
+        run: crate::dist_tests::served_under_a_sub_path_and_offline,
+    },
 ];
 
 /// A program that never stops on its own.
