@@ -70,6 +70,17 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// An exception, interrupt (hardware or software), triple fault or VM exit: what
+    /// "run to the next trap" stops on (port I/O and sensitive-instruction reports are not).
+    pub fn is_trap(&self) -> bool {
+        !matches!(
+            self,
+            EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. }
+        )
+    }
+}
+
 /// A ring buffer of events; when full the oldest is dropped and counted.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct EventRing {

@@ -1,5 +1,6 @@
 //! Guest physical memory: RAM, the ROM image mapped below 1 MiB and at the top of 4 GiB,
-//! and the per-page bookkeeping that invalidates decoded instructions on writes.
+//! and the per-page bookkeeping of writes: decoded instructions to invalidate, and the
+//! pages written since the last checkpoint.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -24,6 +25,8 @@ pub struct Memory {
     code: Vec<bool>,
     /// Per RAM page: bumped whenever a write hits a page with cached code.
     generation: Vec<u32>,
+    /// Per RAM page: written since the dirty marks were last cleared (checkpoints).
+    dirty: Vec<bool>,
     /// Pages whose cached code a write invalidated (self-modifying code).
     pub(crate) invalidations: u64,
 }
@@ -49,6 +52,7 @@ impl Memory {
             rom_high: 0,
             code: vec![false; pages],
             generation: vec![0; pages],
+            dirty: vec![false; pages],
             invalidations: 0,
         }
     }
@@ -96,6 +100,7 @@ impl Memory {
             )));
         }
         self.ram.copy_from_slice(ram);
+        self.dirty.fill(true);
         if rom.is_empty() {
             self.rom.clear();
             self.rom_low = ONE_MIB;
@@ -207,6 +212,9 @@ impl Memory {
     #[inline(always)]
     fn touch(&mut self, a: usize) {
         let page = a / PAGE as usize;
+        if let Some(d) = self.dirty.get_mut(page) {
+            *d = true;
+        }
         if let Some(c) = self.code.get_mut(page) {
             if *c {
                 *c = false;
@@ -377,9 +385,14 @@ impl Memory {
     }
 
     /// Stores `size` bytes at RAM offset `a` without code bookkeeping (the caller
-    /// checked with [`Memory::fast_store_offset`]).
+    /// checked with [`Memory::fast_store_offset`]); marks the pages dirty.
     #[inline(always)]
     pub(crate) fn ram_store(&mut self, a: usize, size: u8, v: u32) {
+        for page in [a / PAGE as usize, (a + size as usize - 1) / PAGE as usize] {
+            if let Some(d) = self.dirty.get_mut(page) {
+                *d = true;
+            }
+        }
         match size {
             1 => {
                 if let Some(b) = self.ram.get_mut(a) {
@@ -395,6 +408,47 @@ impl Memory {
                 if let Some(s) = self.ram.get_mut(a..a + 4) {
                     s.copy_from_slice(&v.to_le_bytes());
                 }
+            }
+        }
+    }
+
+    /// The numbers of the RAM pages written since [`Memory::clear_dirty`].
+    pub(crate) fn dirty_pages(&self) -> impl Iterator<Item = usize> + '_ {
+        self.dirty
+            .iter()
+            .enumerate()
+            .filter_map(|(p, &d)| d.then_some(p))
+    }
+
+    /// Forgets which pages were written.
+    pub(crate) fn clear_dirty(&mut self) {
+        self.dirty.fill(false);
+    }
+
+    /// Number of RAM pages.
+    pub(crate) fn pages(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// The bytes of RAM page `page` (shorter for a partial last page; empty past the end).
+    pub(crate) fn page(&self, page: usize) -> &[u8] {
+        let start = (page * PAGE as usize).min(self.ram.len());
+        let end = (start + PAGE as usize).min(self.ram.len());
+        &self.ram[start..end]
+    }
+
+    /// Overwrites RAM page `page` with `bytes` (from [`Memory::page`]), invalidating
+    /// code cached from it; does not mark it dirty.
+    pub(crate) fn set_page(&mut self, page: usize, bytes: &[u8]) {
+        let start = (page * PAGE as usize).min(self.ram.len());
+        let end = (start + bytes.len()).min(self.ram.len());
+        if let Some(dst) = self.ram.get_mut(start..end) {
+            dst.copy_from_slice(&bytes[..end - start]);
+        }
+        if let (Some(c), Some(g)) = (self.code.get_mut(page), self.generation.get_mut(page)) {
+            if *c {
+                *c = false;
+                *g = g.wrapping_add(1);
             }
         }
     }
@@ -451,5 +505,25 @@ mod tests {
         m.write_u8(0x2fff, 1);
         assert_ne!(m.generation(0x2000), g);
         assert_eq!(m.invalidations, 1);
+    }
+
+    #[test]
+    fn every_kind_of_write_marks_its_pages_dirty() {
+        let mut m = Memory::new(1 << 20);
+        let dirty = |m: &Memory| m.dirty_pages().collect::<Vec<_>>();
+        assert!(dirty(&m).is_empty());
+        m.write_u8(0x1000, 1);
+        m.write_u32(0x2ffe, 0xdead_beef); // crosses into page 3
+        m.ram_store(0x5ffe, 4, 7); // the fast tier's store, crossing into page 6
+        m.write_bytes(0x8000, &[1; 0x1001]).unwrap();
+        assert!(m.fill(0xa000, 4, 9, 2));
+        assert!(m.copy_within(0x1000, 0xb000, 16));
+        assert_eq!(dirty(&m), [1, 2, 3, 5, 6, 8, 9, 10, 11]);
+        m.clear_dirty();
+        assert!(dirty(&m).is_empty());
+        let saved = m.page(2).to_vec();
+        m.write_u8(0x2000, 0x55);
+        m.set_page(2, &saved);
+        assert_eq!(m.read_u8(0x2000), saved[0]);
     }
 }
