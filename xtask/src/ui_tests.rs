@@ -54,6 +54,14 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_visible_tests",
         run: lab_visible_tests,
     },
+    BrowserTest {
+        name: "lab_reverse_continue",
+        run: crate::ui_time_travel::reverse_continue,
+    },
+    BrowserTest {
+        name: "lab_who_wrote_this",
+        run: crate::ui_time_travel::who_wrote_this,
+    },
 ];
 
 /// The ids of the lecture demos (as in lab-ui's `demos.rs`).
@@ -79,14 +87,14 @@ mod key {
     pub use crate::webdriver::keys::SHIFT;
 }
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-fn tid(id: &str) -> String {
+pub(crate) fn tid(id: &str) -> String {
     Session::testid(id)
 }
 
 /// Opens the lab at `hash` and waits until the machine has drawn its first view.
-fn open(b: &Browser, hash: &str) -> Result<()> {
+pub(crate) fn open(b: &Browser, hash: &str) -> Result<()> {
     // A hash change alone would not reload the page.
     b.goto("about:blank")?;
     b.open(&format!("/#{hash}"))?;
@@ -95,7 +103,8 @@ fn open(b: &Browser, hash: &str) -> Result<()> {
     Ok(())
 }
 
-fn set_source(b: &Browser, source: &str) -> Result<()> {
+/// Replaces the editor's text.
+pub(crate) fn set_source(b: &Browser, source: &str) -> Result<()> {
     b.execute(
         "const t = document.querySelector('[data-testid=editor-text]');
          t.value = arguments[0];
@@ -116,7 +125,7 @@ fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
+pub(crate) fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
     b.wait_for(&tid(id))?;
     b.execute(
         "document.querySelector(arguments[0]).value = arguments[1];",
@@ -133,7 +142,8 @@ fn js_string(b: &Browser, script: &str) -> Result<String> {
     Ok(js(b, script)?.as_str().unwrap_or_default().to_string())
 }
 
-fn reg(b: &Browser, name: &str) -> Result<String> {
+/// The value shown in a register row.
+pub(crate) fn reg(b: &Browser, name: &str) -> Result<String> {
     let row = b.text_testid(&format!("reg-{name}"))?;
     Ok(row
         .split_whitespace()
@@ -142,7 +152,12 @@ fn reg(b: &Browser, name: &str) -> Result<String> {
         .to_string())
 }
 
-fn wait_reg(b: &Browser, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> Result<String> {
+pub(crate) fn wait_reg(
+    b: &Browser,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Result<String> {
     let mut last = String::new();
     b.wait_until(what, WAIT, |_| {
         last = reg(b, name)?;
@@ -152,7 +167,7 @@ fn wait_reg(b: &Browser, name: &str, what: &str, pred: impl Fn(&str) -> bool) ->
     Ok(last)
 }
 
-fn wait_text(b: &Browser, id: &str, needle: &str) -> Result<()> {
+pub(crate) fn wait_text(b: &Browser, id: &str, needle: &str) -> Result<()> {
     let mut last = String::new();
     b.wait_until(&format!("{id} to contain {needle:?}"), WAIT, |_| {
         last = match b.find(&tid(id))? {
@@ -168,7 +183,7 @@ fn count(b: &Browser, css: &str) -> Result<usize> {
     Ok(b.find_all(css)?.len())
 }
 
-fn stopped(b: &Browser) -> Result<()> {
+pub(crate) fn stopped(b: &Browser) -> Result<()> {
     wait_text(b, "status", "stopped")
 }
 

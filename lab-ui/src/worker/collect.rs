@@ -6,7 +6,8 @@ use emulator_core::{CpuState, Event, EventKind, ExecMode, GuestPaging, Machine, 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
 use crate::protocol::{
-    DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, Walk, WalkStep,
+    CounterSet, DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, VmmCounters, Walk,
+    WalkStep,
 };
 
 /// CS base + EIP.
@@ -343,63 +344,20 @@ pub fn tlb(m: &Machine) -> Vec<String> {
         .collect()
 }
 
-/// Flattens a serde value into `(dotted name, number)` pairs.
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, u64)>) {
-    match v {
-        serde_json::Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                out.push((prefix.to_string(), u));
+/// Every counter of the machine and of its VMM.
+pub fn counters(m: &Machine) -> CounterSet {
+    CounterSet {
+        machine: m.counters().clone(),
+        vmm: m.vmm().map(|vmm| {
+            let stats = vmm.stats();
+            VmmCounters {
+                exits: stats.exits,
+                sensitive_total: stats.sensitive_total,
+                shadow: stats.shadow,
+                nested: stats.nested,
             }
-        }
-        serde_json::Value::Bool(b) => out.push((prefix.to_string(), u64::from(*b))),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                flatten(&format!("{prefix}[{i}]"), item, out);
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (k, item) in map {
-                let name = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&name, item, out);
-            }
-        }
-        _ => {}
+        }),
     }
-}
-
-/// Every counter of the machine as `name = value` (exceptions by vector as
-/// `exceptions[14]`), and the VMM's: `vmm.exits`, `vmm.exit_cycles`, exits by
-/// reason, shadow or nested paging statistics.
-pub fn counters(m: &Machine) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    if let Ok(v) = serde_json::to_value(m.counters()) {
-        flatten("", &v, &mut out);
-    }
-    if let Some(vmm) = m.vmm() {
-        let stats = vmm.stats();
-        out.push(("vmm.exits".into(), stats.exits.total));
-        out.push(("vmm.exit_cycles".into(), stats.exits.cycles));
-        for (reason, n) in &stats.exits.by_reason {
-            let name = variant_name(&format!("{reason:?}"));
-            out.push((format!("vmm.exits.{name}"), *n));
-        }
-        for (reason, n) in &stats.exits.cycles_by_reason {
-            let name = variant_name(&format!("{reason:?}"));
-            out.push((format!("vmm.exit_cycles.{name}"), *n));
-        }
-        out.push(("vmm.sensitive_instructions".into(), stats.sensitive_total));
-        if let Some(v) = stats.shadow.and_then(|s| serde_json::to_value(s).ok()) {
-            flatten("shadow", &v, &mut out);
-        }
-        if let Some(v) = stats.nested.and_then(|s| serde_json::to_value(s).ok()) {
-            flatten("nested", &v, &mut out);
-        }
-    }
-    out
 }
 
 /// The guest's virtual CPU under trap-and-emulate, one line for the registers panel.
@@ -425,30 +383,6 @@ pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
     (0..VgaText::ROWS)
         .map(|r| screen.row(r).iter().map(|c| (c.ch, c.attr)).collect())
         .collect()
-}
-
-/// Whether an event ends "run to next trap" (everything but plain port I/O and reports).
-pub fn is_trap(kind: &EventKind) -> bool {
-    !matches!(
-        kind,
-        EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. }
-    )
-}
-
-/// The kebab-case name of an enum variant from its `Debug` text.
-fn variant_name(debug: &str) -> String {
-    let head: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let mut out = String::new();
-    for (i, c) in head.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
 }
 
 /// A log line for an event.
@@ -482,7 +416,7 @@ pub fn log_entry(e: &Event) -> LogEntry {
             action,
             cost,
         } => (
-            format!("exit:{}", variant_name(&format!("{reason:?}"))),
+            format!("exit:{}", reason.name()),
             format!("{instruction} → {action} ({cost} cycles)"),
         ),
         EventKind::SensitiveInstruction {
@@ -503,33 +437,5 @@ pub fn log_entry(e: &Event) -> LogEntry {
         linear_eip: e.linear_eip,
         reason,
         text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn variant_names_are_kebab_case() {
-        assert_eq!(variant_name("CrAccess { cr: 3 }"), "cr-access");
-        assert_eq!(variant_name("InterruptFlag"), "interrupt-flag");
-        assert_eq!(variant_name("TripleFault"), "triple-fault");
-    }
-
-    #[test]
-    fn flatten_names_nested_counters() {
-        let v = serde_json::json!({"a": 1, "b": [0, 2], "c": {"d": 3}, "e": "x"});
-        let mut out = Vec::new();
-        flatten("", &v, &mut out);
-        assert_eq!(
-            out,
-            [
-                ("a".to_string(), 1),
-                ("b[0]".to_string(), 0),
-                ("b[1]".to_string(), 2),
-                ("c.d".to_string(), 3)
-            ]
-        );
     }
 }
