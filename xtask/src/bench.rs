@@ -464,6 +464,12 @@ fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>) {
         "",
         None,
     ));
+    rows.push(Row::new(
+        "lab: Run, printing to COM1 (Chromium)",
+        format!("{:.2} MIPS", f.print_mips),
+        "",
+        None,
+    ));
     match node_warm {
         Some(w) => rows.push(Row::new(
             "lab: Run, mix (Chromium) / Node.js warm",

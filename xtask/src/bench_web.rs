@@ -1,9 +1,10 @@
 //! The lab's own figures for `cargo xtask bench --web`, in headless Chromium: how long
 //! a Step takes to show (the first after the page loads, and the median of 20), and how
-//! fast Run goes at full speed on a loop and on the mixed workload.
+//! fast Run goes at full speed on a loop, on the mixed workload and on a loop printing
+//! to COM1.
 
 use crate::browser::Browser;
-use crate::ui_tests::{open, reg, set_source};
+use crate::ui_tests::{load_program, open};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -15,6 +16,9 @@ const RUN_WARMUP: Duration = Duration::from_secs(1);
 const RUN_TIMED: Duration = Duration::from_secs(3);
 /// A loop for Run.
 const LOOP: &str = "bits 32\norg 0x10000\nstart:\n    inc eax\n    dec ebx\n    jmp start\n";
+/// A loop that prints to COM1 without end (one OUT in four instructions).
+const PRINT: &str =
+    "bits 32\norg 0x10000\nstart:\n    mov dx, 0x3f8\n    mov al, 'x'\n    out dx, al\n    jmp start\n";
 /// ITER of the mixed workload in the lab (long enough to outlast the timing).
 const MIX_ITER: u32 = 200_000;
 
@@ -30,6 +34,8 @@ pub struct LabFigures {
     pub loop_mips: f64,
     /// Run at full speed on the mixed workload.
     pub mix_mips: f64,
+    /// Run at full speed on a loop printing to COM1.
+    pub print_mips: f64,
 }
 
 /// Clicks Step and answers how many milliseconds passed until the frame after the
@@ -78,25 +84,19 @@ fn step_latency(b: &Browser, loads: usize) -> Result<(f64, f64)> {
 /// The instruction count on the page and the page's clock, read together.
 fn sample(b: &Browser) -> Result<(f64, f64)> {
     let v: Value = b.execute(
-        "return [document.querySelector('[data-testid=reg-icount]').textContent, performance.now()];",
+        "return [document.querySelector('[data-testid=reg-icount] td').textContent, performance.now()];",
         Vec::new(),
     )?;
     let icount = v[0]
         .as_str()
-        .and_then(|t| t.split_whitespace().nth(1))
-        .and_then(|n| n.parse::<f64>().ok())
+        .and_then(|n| n.trim().parse::<f64>().ok())
         .with_context(|| format!("no instruction count in {v}"))?;
     Ok((icount, v[1].as_f64().context("performance.now()")?))
 }
 
-/// MIPS of Run at full speed on `source`, timed on the page's own instruction count.
-fn run_mips(b: &Browser, source: &str) -> Result<f64> {
-    open(b, "")?;
-    set_source(b, source)?;
-    b.click_testid("btn-assemble")?;
-    b.wait_until("a fresh machine", Duration::from_secs(10), |_| {
-        Ok(reg(b, "icount")? == "0")
-    })?;
+/// MIPS of Run at full speed on `source` (starting at `entry`), timed on the page's own instruction count.
+fn run_mips(b: &Browser, source: &str, entry: &str) -> Result<f64> {
+    load_program(b, source, entry)?;
     b.click_testid("btn-run")?;
     std::thread::sleep(RUN_WARMUP);
     let (n0, t0) = sample(b)?;
@@ -148,15 +148,18 @@ pub fn measure(site_url: &str, loads: usize) -> Result<LabFigures> {
     let b = Browser::launch(site_url)?;
     let (first_step_ms, step_ms) = step_latency(&b, loads)?;
     println!("step: first after load {first_step_ms:.1} ms, median of {STEPS} {step_ms:.1} ms");
-    let loop_mips = run_mips(&b, LOOP)?;
+    let loop_mips = run_mips(&b, LOOP, "00010000")?;
     println!("run, loop: {loop_mips:.1} MIPS");
-    let mix_mips = run_mips(&b, &mix_source(MIX_ITER)?)?;
+    let mix_mips = run_mips(&b, &mix_source(MIX_ITER)?, "00100000")?;
     println!("run, mix: {mix_mips:.1} MIPS");
+    let print_mips = run_mips(&b, PRINT, "00010000")?;
+    println!("run, printing to COM1: {print_mips:.2} MIPS");
     Ok(LabFigures {
         first_step_ms,
         step_ms,
         loop_mips,
         mix_mips,
+        print_mips,
     })
 }
 

@@ -103,8 +103,18 @@ pub(crate) fn open(b: &Browser, hash: &str) -> Result<()> {
     Ok(())
 }
 
-/// Replaces the editor's text.
-pub(crate) fn set_source(b: &Browser, source: &str) -> Result<()> {
+/// Opens the lab, assembles `source` and waits for a fresh machine whose EIP is
+/// `entry` (8 hex digits).
+pub(crate) fn load_program(b: &Browser, source: &str, entry: &str) -> Result<()> {
+    open(b, "")?;
+    set_source(b, source)?;
+    b.click_testid("btn-assemble")?;
+    wait_reg(b, "eip", "the program loaded", |v| v == entry)?;
+    b.wait_until("a fresh machine", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
+    Ok(())
+}
+
+fn set_source(b: &Browser, source: &str) -> Result<()> {
     b.execute(
         "const t = document.querySelector('[data-testid=editor-text]');
          t.value = arguments[0];
@@ -321,11 +331,7 @@ fn keyboard_shortcuts(b: &Browser) -> Result<()> {
 
 /// Run keeps the page responsive and updates the registers; pause stops the guest.
 fn run_and_pause(b: &Browser) -> Result<()> {
-    open(b, "")?;
-    set_source(b, FOREVER)?;
-    b.click_testid("btn-assemble")?;
-    wait_reg(b, "eip", "the loop loaded", |v| v == "00010000")?;
-    b.wait_until("a fresh machine", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
+    load_program(b, FOREVER, "00010000")?;
     b.click_testid("btn-run")?;
     b.wait_for_text(&tid("btn-run"), "Pause")?;
     let first = wait_reg(b, "eax", "EAX to count while running", |v| v != "00000000")?;

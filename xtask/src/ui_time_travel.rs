@@ -3,7 +3,7 @@
 //! many times.
 
 use crate::browser::Browser;
-use crate::ui_tests::{open, reg, set_input, set_source, stopped, tid, wait_reg, wait_text, WAIT};
+use crate::ui_tests::{load_program, reg, set_input, stopped, tid, wait_reg, wait_text, WAIT};
 use anyhow::{ensure, Result};
 
 /// Writes ECX to 0x20000 300,000 times (about 1.2 M instructions), then halts.
@@ -21,15 +21,6 @@ again:
 const WRITE: &str = "00010002";
 const INC: &str = "00010008";
 
-fn load_writer(b: &Browser) -> Result<()> {
-    open(b, "")?;
-    set_source(b, WRITER)?;
-    b.click_testid("btn-assemble")?;
-    wait_reg(b, "eip", "the writer loaded", |v| v == "00010000")?;
-    b.wait_until("a fresh machine", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
-    Ok(())
-}
-
 fn toggle_breakpoint(b: &Browser, addr: &str) -> Result<()> {
     b.click(&format!(
         ".dline[data-addr=\"{addr}\"] [data-testid=bp-toggle]"
@@ -39,7 +30,7 @@ fn toggle_breakpoint(b: &Browser, addr: &str) -> Result<()> {
 /// Runs to the end with a breakpoint set afterwards on the write; reverse continue
 /// goes back to its last hit, and again to the hit before.
 pub fn reverse_continue(b: &Browser) -> Result<()> {
-    load_writer(b)?;
+    load_program(b, WRITER, "00010000")?;
     b.click_testid("btn-run")?;
     wait_text(b, "status", "halted")?;
     wait_text(b, "history", "history from instruction 0")?;
@@ -63,7 +54,7 @@ pub fn reverse_continue(b: &Browser) -> Result<()> {
 /// After the run, a click on the written byte goes back to its last write; the
 /// register button for ECX then goes back to the INC that set it.
 pub fn who_wrote_this(b: &Browser) -> Result<()> {
-    load_writer(b)?;
+    load_program(b, WRITER, "00010000")?;
     b.click_testid("btn-run")?;
     wait_text(b, "status", "halted")?;
     set_input(b, "memory-addr", "20000")?;
