@@ -27,6 +27,10 @@ pub struct Memory {
     generation: Vec<u32>,
     /// Per RAM page: written since the dirty marks were last cleared (checkpoints).
     dirty: Vec<bool>,
+    /// Per RAM page: dirty and holding no cached code, so that the fast tier's stores
+    /// need no bookkeeping. The first store to a page after a checkpoint (or to a
+    /// code page) takes the interpreter's path, which marks the page.
+    plain_store: Vec<bool>,
     /// Pages whose cached code a write invalidated (self-modifying code).
     pub(crate) invalidations: u64,
 }
@@ -53,6 +57,7 @@ impl Memory {
             code: vec![false; pages],
             generation: vec![0; pages],
             dirty: vec![false; pages],
+            plain_store: vec![false; pages],
             invalidations: 0,
         }
     }
@@ -120,6 +125,7 @@ impl Memory {
                 *g = g.wrapping_add(1);
             }
         }
+        self.plain_store.copy_from_slice(&self.dirty);
     }
 
     /// The ROM byte behind physical `addr`, if a ROM window covers it.
@@ -214,6 +220,9 @@ impl Memory {
         let page = a / PAGE as usize;
         if let Some(d) = self.dirty.get_mut(page) {
             *d = true;
+        }
+        if let Some(p) = self.plain_store.get_mut(page) {
+            *p = true;
         }
         if let Some(c) = self.code.get_mut(page) {
             if *c {
@@ -357,13 +366,13 @@ impl Memory {
     }
 
     /// The RAM offset of a `size`-byte store at `addr` that needs no bookkeeping: plain
-    /// RAM on pages holding no decoded code (`None` otherwise).
+    /// RAM on pages already marked dirty and holding no decoded code (`None` otherwise).
     #[inline(always)]
     pub(crate) fn fast_store_offset(&self, addr: u32, size: u8) -> Option<usize> {
         let a = self.plain_ram(addr, 4.min(size as usize))?;
         let first = a / PAGE as usize;
         let last = (a + size as usize - 1) / PAGE as usize;
-        let clean = |p: usize| self.code.get(p) == Some(&false);
+        let clean = |p: usize| self.plain_store.get(p) == Some(&true);
         (clean(first) && (last == first || clean(last))).then_some(a)
     }
 
@@ -384,15 +393,10 @@ impl Memory {
         }
     }
 
-    /// Stores `size` bytes at RAM offset `a` without code bookkeeping (the caller
-    /// checked with [`Memory::fast_store_offset`]); marks the pages dirty.
+    /// Stores `size` bytes at RAM offset `a` without bookkeeping (the caller checked
+    /// with [`Memory::fast_store_offset`] that its pages are dirty and hold no code).
     #[inline(always)]
     pub(crate) fn ram_store(&mut self, a: usize, size: u8, v: u32) {
-        for page in [a / PAGE as usize, (a + size as usize - 1) / PAGE as usize] {
-            if let Some(d) = self.dirty.get_mut(page) {
-                *d = true;
-            }
-        }
         match size {
             1 => {
                 if let Some(b) = self.ram.get_mut(a) {
@@ -423,6 +427,7 @@ impl Memory {
     /// Forgets which pages were written.
     pub(crate) fn clear_dirty(&mut self) {
         self.dirty.fill(false);
+        self.plain_store.fill(false);
     }
 
     /// Number of RAM pages.
@@ -451,12 +456,18 @@ impl Memory {
                 *g = g.wrapping_add(1);
             }
         }
+        if let (Some(p), Some(&d)) = (self.plain_store.get_mut(page), self.dirty.get(page)) {
+            *p = d;
+        }
     }
 
     /// Marks the page of `addr` as holding cached code and returns its generation.
     #[inline]
     pub(crate) fn code_generation(&mut self, addr: u32) -> u32 {
         let page = (addr / PAGE) as usize;
+        if let Some(p) = self.plain_store.get_mut(page) {
+            *p = false;
+        }
         match (self.code.get_mut(page), self.generation.get(page)) {
             (Some(c), Some(g)) => {
                 *c = true;
@@ -513,14 +524,23 @@ mod tests {
         let dirty = |m: &Memory| m.dirty_pages().collect::<Vec<_>>();
         assert!(dirty(&m).is_empty());
         m.write_u8(0x1000, 1);
-        m.write_u32(0x2ffe, 0xdead_beef); // crosses into page 3
-        m.ram_store(0x5ffe, 4, 7); // the fast tier's store, crossing into page 6
+        // Crosses into page 3.
+        m.write_u32(0x2ffe, 0xdead_beef);
+        // The fast tier stores only to pages already dirty; the first store goes the
+        // interpreter's way, which marks them.
+        assert_eq!(m.fast_store_offset(0x5ffe, 4), None);
+        m.write_u32(0x5ffe, 7);
+        assert_eq!(m.fast_store_offset(0x5ffe, 4), Some(0x5ffe));
         m.write_bytes(0x8000, &[1; 0x1001]).unwrap();
         assert!(m.fill(0xa000, 4, 9, 2));
         assert!(m.copy_within(0x1000, 0xb000, 16));
         assert_eq!(dirty(&m), [1, 2, 3, 5, 6, 8, 9, 10, 11]);
         m.clear_dirty();
         assert!(dirty(&m).is_empty());
+        assert_eq!(m.fast_store_offset(0x5ffe, 4), None, "clean again");
+        m.write_u8(0x5000, 1);
+        m.code_generation(0x5000);
+        assert_eq!(m.fast_store_offset(0x5000, 1), None, "a code page");
         let saved = m.page(2).to_vec();
         m.write_u8(0x2000, 0x55);
         m.set_page(2, &saved);
