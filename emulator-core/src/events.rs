@@ -16,6 +16,23 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+impl Event {
+    /// Whether this event ends "run to the next trap": a trap ([`EventKind::is_trap`])
+    /// other than the VMM taking over a guest that a loader started in protected mode
+    /// (the mode switch logged before the first instruction retires).
+    pub fn is_trap(&self) -> bool {
+        let start_up = self.icount == 0
+            && matches!(
+                self.kind,
+                EventKind::VmExit {
+                    reason: crate::vmm::ExitReason::ModeSwitch,
+                    ..
+                }
+            );
+        self.kind.is_trap() && !start_up
+    }
+}
+
 /// What an [`Event`] records.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum EventKind {
@@ -70,6 +87,17 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// An exception, interrupt (hardware or software), triple fault or VM exit: what
+    /// "run to the next trap" stops on (port I/O and sensitive-instruction reports are not).
+    pub fn is_trap(&self) -> bool {
+        !matches!(
+            self,
+            EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. }
+        )
+    }
+}
+
 /// A ring buffer of events; when full the oldest is dropped and counted.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct EventRing {
@@ -118,6 +146,25 @@ impl EventRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_to_trap_passes_the_start_up_mode_switch_only() {
+        let exit = |icount| Event {
+            icount,
+            linear_eip: 0x10000,
+            kind: EventKind::VmExit {
+                reason: crate::vmm::ExitReason::ModeSwitch,
+                instruction: alloc::string::String::new(),
+                action: alloc::string::String::new(),
+                cost: 0,
+            },
+        };
+        assert!(!exit(0).is_trap(), "the VMM taking over a loaded guest");
+        assert!(
+            exit(12).is_trap(),
+            "a boot sector switching to protected mode"
+        );
+    }
 
     fn ev(n: u64) -> Event {
         Event {

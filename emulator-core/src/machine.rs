@@ -102,6 +102,8 @@ pub struct Machine {
     pub(crate) incomplete: bool,
     /// The VMM the guest runs under (`None` when bare).
     pub(crate) vmm: Option<alloc::boxed::Box<crate::vmm::Vmm>>,
+    /// Stop a run after an instruction that logged a trap (see [`EventKind::is_trap`]).
+    stop_on_trap: bool,
 }
 
 impl Machine {
@@ -136,6 +138,7 @@ impl Machine {
             attention: 0,
             incomplete: false,
             vmm,
+            stop_on_trap: false,
         };
         m.refresh_platform();
         Ok(m)
@@ -286,6 +289,12 @@ impl Machine {
         self.platform.serial_output()
     }
 
+    /// Serial output after the first `seen` bytes ever written (what of it the buffer
+    /// still holds), and the bytes written in all: a console polls with the total it saw.
+    pub fn serial_output_since(&self, seen: u64) -> (Vec<u8>, u64) {
+        self.platform.serial_output_since(seen)
+    }
+
     /// Serial output so far, emptying the buffer.
     pub fn take_serial_output(&mut self) -> Vec<u8> {
         self.platform.take_serial_output()
@@ -312,11 +321,20 @@ impl Machine {
     /// The whole machine state as one serializable value.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
+            ram: self.mem.ram().to_vec(),
+            rom: self.mem.rom().to_vec(),
+            ..self.state_without_memory()
+        }
+    }
+
+    /// The machine state but RAM and ROM (which [`crate::history::History`] keeps by page).
+    pub(crate) fn state_without_memory(&self) -> Snapshot {
+        Snapshot {
             config: self.cfg.clone(),
             cpu: self.cpu.clone(),
             icount: self.icount,
-            ram: self.mem.ram().to_vec(),
-            rom: self.mem.rom().to_vec(),
+            ram: Vec::new(),
+            rom: Vec::new(),
             platform: self.platform.snapshot(),
             tlb: self.mmu.save(),
             vmm: self.vmm.as_deref().cloned(),
@@ -325,6 +343,13 @@ impl Machine {
 
     /// Returns to a snapshot; running on continues exactly as the original did.
     pub fn restore(&mut self, s: &Snapshot) -> Result<(), HostError> {
+        self.check_snapshot(s)?;
+        self.mem.restore(&s.ram, &s.rom)?;
+        self.restore_state(s);
+        Ok(())
+    }
+
+    fn check_snapshot(&self, s: &Snapshot) -> Result<(), HostError> {
         if s.config.ram_mib != self.cfg.ram_mib {
             return Err(HostError::BadSnapshot(alloc::format!(
                 "snapshot is of a {} MiB machine, this one has {} MiB",
@@ -332,7 +357,17 @@ impl Machine {
                 self.cfg.ram_mib
             )));
         }
-        self.mem.restore(&s.ram, &s.rom)?;
+        Ok(())
+    }
+
+    /// Returns to a snapshot's state but memory (the caller put RAM back).
+    pub(crate) fn restore_without_memory(&mut self, s: &Snapshot) -> Result<(), HostError> {
+        self.check_snapshot(s)?;
+        self.restore_state(s);
+        Ok(())
+    }
+
+    fn restore_state(&mut self, s: &Snapshot) {
         self.cpu = s.cpu.clone();
         self.flags = Flags::from_eflags(self.cpu.eflags);
         self.flags_stale = false;
@@ -350,7 +385,6 @@ impl Machine {
         self.stop = None;
         self.resume_from_breakpoint = false;
         self.refresh_platform();
-        Ok(())
     }
 
     // ---- running -------------------------------------------------------------------
@@ -426,6 +460,9 @@ impl Machine {
                 }
             }
             if !watch && self.fast_run(&mut left) {
+                if self.stop.is_some() {
+                    return self.stop.take();
+                }
                 continue;
             }
             self.execute_one();
@@ -481,13 +518,27 @@ impl Machine {
         Between::Execute
     }
 
+    /// Makes runs stop after an instruction that logs a trap (an exception, interrupt,
+    /// triple fault or VM exit: [`Event::is_trap`]) with [`StopReason::Trap`].
+    pub fn set_stop_on_trap(&mut self, on: bool) {
+        self.stop_on_trap = on;
+    }
+
     /// Records an event at the current instruction.
     pub(crate) fn log(&mut self, kind: EventKind) {
         let linear_eip = self.cpu.seg[CS].base.wrapping_add(self.cpu.eip);
-        self.events.push(Event {
+        self.record_event(Event {
             icount: self.icount,
             linear_eip,
             kind,
         });
+    }
+
+    /// Records an event; a trap ends the run when [`Machine::set_stop_on_trap`] asked.
+    pub(crate) fn record_event(&mut self, event: Event) {
+        if self.stop_on_trap && self.stop.is_none() && event.is_trap() {
+            self.stop = Some(StopReason::Trap);
+        }
+        self.events.push(event);
     }
 }

@@ -1,5 +1,6 @@
 //! Guest physical memory: RAM, the ROM image mapped below 1 MiB and at the top of 4 GiB,
-//! and the per-page bookkeeping that invalidates decoded instructions on writes.
+//! and the per-page bookkeeping of writes: decoded instructions to invalidate, and the
+//! pages written since the last checkpoint.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -24,6 +25,12 @@ pub struct Memory {
     code: Vec<bool>,
     /// Per RAM page: bumped whenever a write hits a page with cached code.
     generation: Vec<u32>,
+    /// Per RAM page: written since the dirty marks were last cleared (checkpoints).
+    dirty: Vec<bool>,
+    /// Per RAM page: dirty and holding no cached code, so that the fast tier's stores
+    /// need no bookkeeping. The first store to a page after a checkpoint (or to a
+    /// code page) takes the interpreter's path, which marks the page.
+    plain_store: Vec<bool>,
     /// Pages whose cached code a write invalidated (self-modifying code).
     pub(crate) invalidations: u64,
 }
@@ -49,6 +56,8 @@ impl Memory {
             rom_high: 0,
             code: vec![false; pages],
             generation: vec![0; pages],
+            dirty: vec![false; pages],
+            plain_store: vec![false; pages],
             invalidations: 0,
         }
     }
@@ -96,6 +105,7 @@ impl Memory {
             )));
         }
         self.ram.copy_from_slice(ram);
+        self.dirty.fill(true);
         if rom.is_empty() {
             self.rom.clear();
             self.rom_low = ONE_MIB;
@@ -115,6 +125,7 @@ impl Memory {
                 *g = g.wrapping_add(1);
             }
         }
+        self.plain_store.copy_from_slice(&self.dirty);
     }
 
     /// The ROM byte behind physical `addr`, if a ROM window covers it.
@@ -207,6 +218,12 @@ impl Memory {
     #[inline(always)]
     fn touch(&mut self, a: usize) {
         let page = a / PAGE as usize;
+        if let Some(d) = self.dirty.get_mut(page) {
+            *d = true;
+        }
+        if let Some(p) = self.plain_store.get_mut(page) {
+            *p = true;
+        }
         if let Some(c) = self.code.get_mut(page) {
             if *c {
                 *c = false;
@@ -349,13 +366,13 @@ impl Memory {
     }
 
     /// The RAM offset of a `size`-byte store at `addr` that needs no bookkeeping: plain
-    /// RAM on pages holding no decoded code (`None` otherwise).
+    /// RAM on pages already marked dirty and holding no decoded code (`None` otherwise).
     #[inline(always)]
     pub(crate) fn fast_store_offset(&self, addr: u32, size: u8) -> Option<usize> {
         let a = self.plain_ram(addr, 4.min(size as usize))?;
         let first = a / PAGE as usize;
         let last = (a + size as usize - 1) / PAGE as usize;
-        let clean = |p: usize| self.code.get(p) == Some(&false);
+        let clean = |p: usize| self.plain_store.get(p) == Some(&true);
         (clean(first) && (last == first || clean(last))).then_some(a)
     }
 
@@ -376,8 +393,8 @@ impl Memory {
         }
     }
 
-    /// Stores `size` bytes at RAM offset `a` without code bookkeeping (the caller
-    /// checked with [`Memory::fast_store_offset`]).
+    /// Stores `size` bytes at RAM offset `a` without bookkeeping (the caller checked
+    /// with [`Memory::fast_store_offset`] that its pages are dirty and hold no code).
     #[inline(always)]
     pub(crate) fn ram_store(&mut self, a: usize, size: u8, v: u32) {
         match size {
@@ -399,10 +416,58 @@ impl Memory {
         }
     }
 
+    /// The numbers of the RAM pages written since [`Memory::clear_dirty`].
+    pub(crate) fn dirty_pages(&self) -> impl Iterator<Item = usize> + '_ {
+        self.dirty
+            .iter()
+            .enumerate()
+            .filter_map(|(p, &d)| d.then_some(p))
+    }
+
+    /// Forgets which pages were written.
+    pub(crate) fn clear_dirty(&mut self) {
+        self.dirty.fill(false);
+        self.plain_store.fill(false);
+    }
+
+    /// Number of RAM pages.
+    pub(crate) fn pages(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// The bytes of RAM page `page` (shorter for a partial last page; empty past the end).
+    pub(crate) fn page(&self, page: usize) -> &[u8] {
+        let start = (page * PAGE as usize).min(self.ram.len());
+        let end = (start + PAGE as usize).min(self.ram.len());
+        &self.ram[start..end]
+    }
+
+    /// Overwrites RAM page `page` with `bytes` (from [`Memory::page`]), invalidating
+    /// code cached from it; does not mark it dirty.
+    pub(crate) fn set_page(&mut self, page: usize, bytes: &[u8]) {
+        let start = (page * PAGE as usize).min(self.ram.len());
+        let end = (start + bytes.len()).min(self.ram.len());
+        if let Some(dst) = self.ram.get_mut(start..end) {
+            dst.copy_from_slice(&bytes[..end - start]);
+        }
+        if let (Some(c), Some(g)) = (self.code.get_mut(page), self.generation.get_mut(page)) {
+            if *c {
+                *c = false;
+                *g = g.wrapping_add(1);
+            }
+        }
+        if let (Some(p), Some(&d)) = (self.plain_store.get_mut(page), self.dirty.get(page)) {
+            *p = d;
+        }
+    }
+
     /// Marks the page of `addr` as holding cached code and returns its generation.
     #[inline]
     pub(crate) fn code_generation(&mut self, addr: u32) -> u32 {
         let page = (addr / PAGE) as usize;
+        if let Some(p) = self.plain_store.get_mut(page) {
+            *p = false;
+        }
         match (self.code.get_mut(page), self.generation.get(page)) {
             (Some(c), Some(g)) => {
                 *c = true;
@@ -490,5 +555,34 @@ mod tests {
         m.write_u8(0x2fff, 1);
         assert_ne!(m.generation(0x2000), g);
         assert_eq!(m.invalidations, 1);
+    }
+
+    #[test]
+    fn every_kind_of_write_marks_its_pages_dirty() {
+        let mut m = Memory::new(1 << 20);
+        let dirty = |m: &Memory| m.dirty_pages().collect::<Vec<_>>();
+        assert!(dirty(&m).is_empty());
+        m.write_u8(0x1000, 1);
+        // Crosses into page 3.
+        m.write_u32(0x2ffe, 0xdead_beef);
+        // The fast tier stores only to pages already dirty; the first store goes the
+        // interpreter's way, which marks them.
+        assert_eq!(m.fast_store_offset(0x5ffe, 4), None);
+        m.write_u32(0x5ffe, 7);
+        assert_eq!(m.fast_store_offset(0x5ffe, 4), Some(0x5ffe));
+        m.write_bytes(0x8000, &[1; 0x1001]).unwrap();
+        assert!(m.fill(0xa000, 4, 9, 2));
+        assert!(m.copy_within(0x1000, 0xb000, 16));
+        assert_eq!(dirty(&m), [1, 2, 3, 5, 6, 8, 9, 10, 11]);
+        m.clear_dirty();
+        assert!(dirty(&m).is_empty());
+        assert_eq!(m.fast_store_offset(0x5ffe, 4), None, "clean again");
+        m.write_u8(0x5000, 1);
+        m.code_generation(0x5000);
+        assert_eq!(m.fast_store_offset(0x5000, 1), None, "a code page");
+        let saved = m.page(2).to_vec();
+        m.write_u8(0x2000, 0x55);
+        m.set_page(2, &saved);
+        assert_eq!(m.read_u8(0x2000), saved[0]);
     }
 }

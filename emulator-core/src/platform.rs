@@ -271,6 +271,22 @@ impl Platform {
         self.uart.take_output()
     }
 
+    /// The console bytes written after the first `seen` ever written (those still
+    /// held), and how many were written in all.
+    pub fn serial_output_since(&self, seen: u64) -> (Vec<u8>, u64) {
+        let s = self.uart.state();
+        let held = s.output.len() as u64;
+        let total = s.output_dropped + held;
+        let new = total.saturating_sub(seen).min(held) as usize;
+        let bytes = s
+            .output
+            .iter()
+            .skip(s.output.len() - new)
+            .copied()
+            .collect();
+        (bytes, total)
+    }
+
     /// Console bytes dropped because the output buffer was full.
     pub fn serial_dropped(&self) -> u64 {
         self.uart.output_dropped()
@@ -426,6 +442,9 @@ mod tests {
         }
         assert_eq!(p.serial_output(), b"345");
         assert_eq!(p.serial_dropped(), 2);
+        assert_eq!(p.serial_output_since(0), (b"345".to_vec(), 5));
+        assert_eq!(p.serial_output_since(4), (b"5".to_vec(), 5));
+        assert_eq!(p.serial_output_since(5), (Vec::new(), 5));
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub enum StopReason {
     VmExit,
     /// One instruction retired (from `step`).
     Stepped,
+    /// An exception, interrupt or VM exit was logged and the run was asked to stop on
+    /// one (`Machine::set_stop_on_trap`); the machine stands where the trap took it.
+    Trap,
 }
 
 impl StopReason {
@@ -32,6 +35,7 @@ impl StopReason {
             StopReason::TripleFault => "triple-fault",
             StopReason::VmExit => "vm-exit",
             StopReason::Stepped => "stepped",
+            StopReason::Trap => "trap",
         }
     }
 }

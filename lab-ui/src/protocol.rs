@@ -3,7 +3,8 @@
 //! Everything the page draws arrives as a [`View`]: plain data taken from the
 //! machine through its side-effect-free probes, so drawing never changes the guest.
 
-use emulator_core::{CpuState, ExecMode, FlatEntry};
+use emulator_core::vmm::{ExitCounters, NestedStats, ShadowStats};
+use emulator_core::{Counters, CpuState, ExecMode, FlatEntry};
 use serde::{Deserialize, Serialize};
 
 /// The execution modes the page offers in its mode switch, in its order.
@@ -134,6 +135,82 @@ pub enum Command {
     },
     /// Runs the current program to its end in every mode, for the side-by-side table.
     Compare,
+    /// Runs backwards to the latest breakpoint or trap before this instruction (within
+    /// the history).
+    ReverseContinue,
+    /// Goes back to the last instruction that changed a memory byte or a register.
+    WhoWrote(Watch),
+}
+
+/// What "who wrote this?" looks for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Watch {
+    /// A byte of memory, at an address of the given space.
+    Memory {
+        /// The address.
+        addr: u32,
+        /// Physical or linear (translated through the current page tables).
+        space: Space,
+    },
+    /// A register, by its name in the registers panel (`eax`, `esp`, `eflags`, `cr3`, `ds`…).
+    Register(Register),
+}
+
+/// The registers "who wrote this?" can watch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Register {
+    /// A general-purpose register, by its encoding (0 = EAX … 7 = EDI).
+    Gpr(u8),
+    /// EFLAGS.
+    Eflags,
+    /// A control register: 0, 2, 3 or 4.
+    Cr(u8),
+    /// A segment register's selector, by its encoding (0 = ES … 5 = GS).
+    Segment(u8),
+}
+
+/// The general-purpose registers' names, by encoding.
+const GPR_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
+/// The segment registers' names, by encoding.
+const SEGMENT_NAMES: [&str; 6] = ["es", "cs", "ss", "ds", "fs", "gs"];
+
+impl Register {
+    /// Every register "who wrote this?" can watch.
+    pub fn all() -> impl Iterator<Item = Register> {
+        (0..8)
+            .map(Register::Gpr)
+            .chain([Register::Eflags])
+            .chain([0, 2, 3, 4].map(Register::Cr))
+            .chain((0..6).map(Register::Segment))
+    }
+
+    /// Its name in the registers panel (`eax`, `eflags`, `cr3`, `ds`…).
+    pub fn name(self) -> String {
+        match self {
+            Register::Gpr(i) => GPR_NAMES[usize::from(i & 7)].to_string(),
+            Register::Eflags => "eflags".to_string(),
+            Register::Cr(n) => format!("cr{n}"),
+            Register::Segment(i) => SEGMENT_NAMES[usize::from(i % 6)].to_string(),
+        }
+    }
+
+    /// The register of a panel name.
+    pub fn from_name(name: &str) -> Option<Register> {
+        Register::all().find(|r| r.name() == name)
+    }
+
+    /// The register's value in `cpu`.
+    pub fn read(self, cpu: &CpuState) -> u32 {
+        match self {
+            Register::Gpr(i) => cpu.gpr[usize::from(i & 7)],
+            Register::Eflags => cpu.eflags,
+            Register::Cr(0) => cpu.cr0,
+            Register::Cr(2) => cpu.cr2,
+            Register::Cr(3) => cpu.cr3,
+            Register::Cr(_) => cpu.cr4,
+            Register::Segment(i) => u32::from(cpu.seg[usize::from(i % 6)].selector),
+        }
+    }
 }
 
 /// What the worker tells the page.
@@ -175,8 +252,92 @@ pub struct ModeRun {
     pub instructions: u64,
     /// The guest's serial output.
     pub serial: String,
-    /// Every counter, flattened to `name = value`.
-    pub counters: Vec<(String, u64)>,
+    /// Every counter.
+    pub counters: CounterSet,
+}
+
+/// The counters of a machine and of its VMM, as the core keeps them.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct CounterSet {
+    /// The machine's.
+    pub machine: Counters,
+    /// The VMM's, when the machine has one.
+    pub vmm: Option<VmmCounters>,
+}
+
+/// What the VMM counted.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct VmmCounters {
+    /// Exits and their cycles, by reason.
+    pub exits: ExitCounters,
+    /// Sensitive instructions observed.
+    pub sensitive_total: u64,
+    /// Shadow paging, when the VMM keeps shadow tables.
+    pub shadow: Option<ShadowStats>,
+    /// Nested paging, when the VMM uses it.
+    pub nested: Option<NestedStats>,
+}
+
+impl CounterSet {
+    /// Every counter as `name = value`, in a fixed order: the machine's (exceptions by
+    /// vector as `exceptions[14]`), then `vmm.exits`, `vmm.exit_cycles`, exits by
+    /// reason, `vmm.sensitive_instructions`, and the shadow or nested statistics.
+    pub fn rows(&self) -> Vec<(String, u64)> {
+        let c = &self.machine;
+        let mut out: Vec<(String, u64)> = vec![("instructions".into(), c.instructions)];
+        for (v, n) in c.exceptions.iter().enumerate() {
+            out.push((format!("exceptions[{v}]"), *n));
+        }
+        for (name, n) in [
+            ("irqs", c.irqs),
+            ("software_interrupts", c.software_interrupts),
+            ("io", c.io),
+            ("tlb_hits", c.tlb_hits),
+            ("tlb_misses", c.tlb_misses),
+            ("page_walks", c.page_walks),
+            ("decode_hits", c.decode_hits),
+            ("decode_misses", c.decode_misses),
+            ("decode_invalidations", c.decode_invalidations),
+            ("fast_instructions", c.fast_instructions),
+        ] {
+            out.push((name.into(), n));
+        }
+        let Some(v) = &self.vmm else {
+            return out;
+        };
+        out.push(("vmm.exits".into(), v.exits.total));
+        out.push(("vmm.exit_cycles".into(), v.exits.cycles));
+        for (reason, n) in &v.exits.by_reason {
+            out.push((format!("vmm.exits.{}", reason.name()), *n));
+        }
+        for (reason, n) in &v.exits.cycles_by_reason {
+            out.push((format!("vmm.exit_cycles.{}", reason.name()), *n));
+        }
+        out.push(("vmm.sensitive_instructions".into(), v.sensitive_total));
+        if let Some(s) = &v.shadow {
+            for (name, n) in [
+                ("hidden_faults", s.hidden_faults),
+                ("true_faults", s.true_faults),
+                ("tables_built", s.tables_built),
+                ("tables_dropped", s.tables_dropped),
+                ("spaces_built", s.spaces_built),
+                ("hits", s.hits),
+                ("root_switches", s.root_switches),
+            ] {
+                out.push((format!("shadow.{name}"), n));
+            }
+        }
+        if let Some(s) = &v.nested {
+            for (name, n) in [
+                ("walks", s.walks),
+                ("references", s.references),
+                ("native_references", s.native_references),
+            ] {
+                out.push((format!("nested.{name}"), n));
+            }
+        }
+        out
+    }
 }
 
 /// One decoded instruction of the disassembly panel.
@@ -315,8 +476,8 @@ pub struct View {
     pub events_reset: bool,
     /// After a step back: the page drops log entries from this instruction count on.
     pub log_keep_before: Option<u64>,
-    /// Every counter, flattened to `name = value`.
-    pub counters: Vec<(String, u64)>,
+    /// Every counter.
+    pub counters: CounterSet,
     /// Serial output after the previous view.
     pub serial_append: String,
     /// The serial output was reset: the page clears its console first.
@@ -325,6 +486,8 @@ pub struct View {
     pub vga: Vec<Vec<(u8, u8)>>,
     /// Checkpoints available for stepping back.
     pub can_step_back: bool,
+    /// The earliest instruction count stepping back can reach (the history's start).
+    pub history_from: u64,
     /// Under a VMM: the guest's virtual CPU (what the guest believes), one line.
     pub vcpu: Option<String>,
 }
@@ -355,6 +518,39 @@ mod tests {
         assert_eq!(e.flag_letters(), "PWU..AD..");
         assert_eq!(e.frame(), 0x0010_3000);
         assert!(e.present() && !e.large());
+    }
+
+    #[test]
+    fn register_names_round_trip() {
+        assert_eq!(Register::all().count(), 19);
+        for r in Register::all() {
+            assert_eq!(Register::from_name(&r.name()), Some(r));
+        }
+        let mut cpu = CpuState::reset();
+        cpu.gpr[3] = 0x1234;
+        assert_eq!(
+            Register::from_name("ebx").map(|r| r.read(&cpu)),
+            Some(0x1234)
+        );
+        assert_eq!(Register::from_name("eip"), None);
+    }
+
+    #[test]
+    fn counter_rows_name_every_counter_once() {
+        let mut c = CounterSet::default();
+        c.machine.instructions = 7;
+        c.machine.exceptions[14] = 2;
+        let rows = c.rows();
+        assert_eq!(rows[0], ("instructions".to_string(), 7));
+        assert!(rows.contains(&("exceptions[14]".to_string(), 2)));
+        assert!(rows.iter().all(|(n, _)| !n.starts_with("vmm.")));
+        c.vmm = Some(VmmCounters::default());
+        let with_vmm = c.rows();
+        assert!(with_vmm.contains(&("vmm.exits".to_string(), 0)));
+        let mut names: Vec<&String> = with_vmm.iter().map(|(n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), with_vmm.len());
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The page's state and its reducer: every change arrives as an [`Action`].
+//!
+//! The trap log and the serial text grow with every view; successive states share
+//! them ([`Shared`]) so an action copies neither.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use yew::Reducible;
@@ -16,6 +20,43 @@ pub const LOG_CAPACITY: usize = 2000;
 /// At most this many characters of serial output are kept in the page.
 pub const SERIAL_CAPACITY: usize = 64 * 1024;
 
+/// A buffer that successive states share instead of copying: every state made from
+/// one holds the same buffer, which changes in place (only the newest state is
+/// drawn). States compare equal only if no change happened between them.
+#[derive(Debug, Default)]
+pub struct Shared<B> {
+    inner: Rc<RefCell<B>>,
+    generation: u64,
+}
+
+impl<B> Clone for Shared<B> {
+    fn clone(&self) -> Self {
+        Shared {
+            inner: Rc::clone(&self.inner),
+            generation: self.generation,
+        }
+    }
+}
+
+impl<B> PartialEq for Shared<B> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner) && self.generation == other.generation
+    }
+}
+
+impl<B> Shared<B> {
+    /// Changes the buffer.
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut B) -> R) -> R {
+        self.generation += 1;
+        f(&mut self.inner.borrow_mut())
+    }
+
+    /// Reads the buffer.
+    pub fn read<R>(&self, f: impl FnOnce(&B) -> R) -> R {
+        f(&self.inner.borrow())
+    }
+}
+
 /// Everything the page shows.
 #[derive(Clone, PartialEq, Debug, Default)]
 pub struct LabState {
@@ -23,12 +64,12 @@ pub struct LabState {
     pub view: Option<Rc<View>>,
     /// The view before it (for highlighting changes).
     pub prev: Option<Rc<View>>,
-    /// The trap / VM-exit log.
-    pub log: Vec<LogEntry>,
+    /// The trap / VM-exit log, oldest first.
+    pub log: Shared<VecDeque<LogEntry>>,
     /// Only log entries with this reason are shown.
     pub log_filter: Option<String>,
     /// The serial console's text.
-    pub serial: String,
+    pub serial: Shared<String>,
     /// The editor's text.
     pub source: String,
     /// The program last assembled.
@@ -172,11 +213,11 @@ impl LabState {
                 self.diagnostics.clear();
                 self.view = None;
                 self.prev = None;
-                self.log.clear();
-                self.serial.clear();
+                self.log.update(VecDeque::clear);
+                self.serial.update(String::clear);
             }
             Action::SetLabDebug(test) => self.lab_debug = test,
-            Action::SerialEcho(text) => self.serial.push_str(&text),
+            Action::SerialEcho(text) => self.serial.update(|s| s.push_str(&text)),
             Action::CloseLab => {
                 self.lab = None;
                 self.lab_results = None;
@@ -197,27 +238,31 @@ impl LabState {
     fn apply_event(&mut self, event: Event) {
         match event {
             Event::View(view) => {
-                if view.events_reset {
-                    self.log.clear();
-                }
-                if let Some(before) = view.log_keep_before {
-                    self.log.retain(|e| e.icount < before);
-                }
-                self.log.extend(view.new_events.iter().cloned());
-                if self.log.len() > LOG_CAPACITY {
-                    let drop = self.log.len() - LOG_CAPACITY;
-                    self.log.drain(..drop);
-                }
-                if view.serial_reset {
-                    self.serial.clear();
-                }
-                self.serial.push_str(&view.serial_append);
-                if self.serial.len() > SERIAL_CAPACITY {
-                    let mut cut = self.serial.len() - SERIAL_CAPACITY;
-                    while !self.serial.is_char_boundary(cut) {
-                        cut += 1;
+                self.log.update(|log| {
+                    if view.events_reset {
+                        log.clear();
                     }
-                    self.serial.drain(..cut);
+                    if let Some(before) = view.log_keep_before {
+                        log.retain(|e| e.icount < before);
+                    }
+                    log.extend(view.new_events.iter().cloned());
+                    let excess = log.len().saturating_sub(LOG_CAPACITY);
+                    log.drain(..excess);
+                });
+                if view.serial_reset || !view.serial_append.is_empty() {
+                    self.serial.update(|serial| {
+                        if view.serial_reset {
+                            serial.clear();
+                        }
+                        serial.push_str(&view.serial_append);
+                        if serial.len() > SERIAL_CAPACITY {
+                            let mut cut = serial.len() - SERIAL_CAPACITY;
+                            while !serial.is_char_boundary(cut) {
+                                cut += 1;
+                            }
+                            serial.drain(..cut);
+                        }
+                    });
                 }
                 self.mode = view.mode;
                 self.status = if view.running {
@@ -243,17 +288,34 @@ impl LabState {
         }
     }
 
-    /// The log entries that pass the filter.
-    pub fn filtered_log(&self) -> impl DoubleEndedIterator<Item = &LogEntry> {
-        self.log
-            .iter()
-            .filter(|e| self.log_filter.as_ref().is_none_or(|f| &e.reason == f))
+    /// The newest `n` log entries that pass the filter, newest first.
+    pub fn recent_log(&self, n: usize) -> Vec<LogEntry> {
+        self.log.read(|log| {
+            log.iter()
+                .rev()
+                .filter(|e| self.log_filter.as_ref().is_none_or(|f| &e.reason == f))
+                .take(n)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Entries in the log.
+    pub fn log_len(&self) -> usize {
+        self.log.read(VecDeque::len)
     }
 
     /// The reasons present in the log, sorted, for the filter menu.
     pub fn log_reasons(&self) -> Vec<String> {
-        let set: BTreeSet<&str> = self.log.iter().map(|e| e.reason.as_str()).collect();
-        set.into_iter().map(str::to_string).collect()
+        self.log.read(|log| {
+            let set: BTreeSet<&str> = log.iter().map(|e| e.reason.as_str()).collect();
+            set.into_iter().map(str::to_string).collect()
+        })
+    }
+
+    /// The serial console's text.
+    pub fn serial_text(&self) -> String {
+        self.serial.read(String::clone)
     }
 
     /// True while the worker is running the guest.
@@ -294,11 +356,12 @@ mod tests {
                 .collect(),
             events_reset: reset,
             log_keep_before: None,
-            counters: vec![],
+            counters: Default::default(),
             serial_append: serial.into(),
             serial_reset: reset,
             vga: vec![],
             can_step_back: false,
+            history_from: 0,
             vcpu: None,
         }))
     }
@@ -308,16 +371,17 @@ mod tests {
         let mut s = LabState::default();
         s.apply(Action::Worker(view(1, &["io", "vm-exit"], "a", false)));
         s.apply(Action::Worker(view(2, &["io"], "b", false)));
-        assert_eq!(s.log.len(), 3);
-        assert_eq!(s.serial, "ab");
+        assert_eq!(s.log_len(), 3);
+        assert_eq!(s.serial_text(), "ab");
         assert_eq!(s.prev.as_ref().map(|v| v.icount), Some(1));
         assert_eq!(s.mode, ExecMode::TRAP_EMULATE);
         s.apply(Action::SetFilter(Some("io".into())));
-        assert_eq!(s.filtered_log().count(), 2);
+        assert_eq!(s.recent_log(10).len(), 2);
+        assert_eq!(s.recent_log(1).len(), 1);
         assert_eq!(s.log_reasons(), ["io", "vm-exit"]);
         s.apply(Action::Worker(view(0, &["vm-exit"], "c", true)));
-        assert_eq!(s.log.len(), 1);
-        assert_eq!(s.serial, "c");
+        assert_eq!(s.log_len(), 1);
+        assert_eq!(s.serial_text(), "c");
     }
 
     #[test]
@@ -337,7 +401,7 @@ mod tests {
         assert!(s.demo.is_none());
         assert_eq!(s.source, "; start here");
         assert!(s.view.is_none(), "the demo's machine is gone");
-        assert!(s.log.is_empty() && s.serial.is_empty());
+        assert!(s.log.read(VecDeque::is_empty) && s.serial.read(String::is_empty));
     }
 
     #[test]
@@ -353,7 +417,7 @@ mod tests {
             "stopped: at the cursor (00000000) after 3 instructions"
         );
         s.apply(Action::SerialEcho("typed\n".into()));
-        assert_eq!(s.serial, "typed\n");
+        assert_eq!(s.serial.read(String::clone), "typed\n");
     }
 
     #[test]
@@ -361,6 +425,24 @@ mod tests {
         let mut s = LabState::default();
         let many: Vec<&str> = std::iter::repeat_n("io", LOG_CAPACITY + 10).collect();
         s.apply(Action::Worker(view(1, &many, "", false)));
-        assert_eq!(s.log.len(), LOG_CAPACITY);
+        assert_eq!(s.log_len(), LOG_CAPACITY);
+    }
+
+    #[test]
+    fn actions_share_the_log_and_the_console_and_views_change_them() {
+        let s = Rc::new(LabState::default());
+        let s = s.reduce(Action::Worker(view(1, &["io"], "a", false)));
+        let after_view = s.clone();
+        let s = s.reduce(Action::SetCursor(0x10));
+        assert!(
+            Rc::ptr_eq(&s.log.inner, &after_view.log.inner),
+            "not copied"
+        );
+        assert!(Rc::ptr_eq(&s.serial.inner, &after_view.serial.inner));
+        assert_eq!(s.log, after_view.log, "a non-view action leaves them equal");
+        let s = s.reduce(Action::Worker(view(2, &["io"], "b", false)));
+        assert_ne!(s.log, after_view.log, "a view changes the log");
+        assert_ne!(s.serial, after_view.serial);
+        assert_eq!((s.log_len(), s.serial_text().as_str()), (2, "ab"));
     }
 }

@@ -52,8 +52,8 @@ fn show(demo: &Demo, program: &Program, upto: usize) -> Shown {
     Shown { view, compared }
 }
 
-fn counters(v: &View) -> BTreeMap<&str, u64> {
-    v.counters.iter().map(|(n, c)| (n.as_str(), *c)).collect()
+fn counters(v: &View) -> BTreeMap<String, u64> {
+    v.counters.rows().into_iter().collect()
 }
 
 fn tlb_pages(v: &View) -> Vec<u32> {
@@ -106,7 +106,7 @@ fn broken_claims(
     }
     let (now, then) = (counters(v), before.map(counters).unwrap_or_default());
     for (name, change) in &expect.counters {
-        let get = |m: &BTreeMap<&str, u64>| m.get(name.as_str()).copied().unwrap_or(0) as i64;
+        let get = |m: &BTreeMap<String, u64>| m.get(name.as_str()).copied().unwrap_or(0) as i64;
         let seen = get(&now) - get(&then);
         if seen != *change {
             bad.push(format!("counters: {name} changed by {seen}, not {change}"));

@@ -293,7 +293,8 @@ pub fn run(opts: &Options) -> Result<bool> {
             Err(e) => rows.push(Row::missing("mix: v86", &format!("{e:#}"), "")),
         }
     }
-    match crate::bench_wasm::node_mips(opts.iter, runs, ours) {
+    let node = crate::bench_wasm::node_mips(opts.iter, runs, ours);
+    match &node {
         Ok(w) => {
             rows.push(Row::new(
                 "mix: vmlab Wasm under Node.js, first run",
@@ -403,8 +404,87 @@ pub fn run(opts: &Options) -> Result<bool> {
         )),
     }
 
+    if opts.web {
+        step::heading("the lab in headless Chromium: Step latency and Run speed");
+        lab_rows(&mut rows, runs, node.as_ref().ok().map(|w| w.warm));
+    }
+
     print_table(&rows);
     Ok(rows.iter().all(|r| r.verdict != Some(false)))
+}
+
+/// Step latency and Run speed of the lab (release site in `target/site`), Run speed
+/// against the Wasm build's warm figure under Node.js.
+fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>) {
+    const FIRST: &str = "< 150 ms";
+    const MEDIAN: &str = "< 50 ms";
+    const SHARE: &str = ">= 80% of Node.js warm";
+    let measured = served_site().and_then(|server| {
+        let f = crate::bench_web::measure(server.url(), runs);
+        drop(server);
+        f
+    });
+    let f = match measured {
+        Ok(f) => f,
+        Err(e) => {
+            let why = format!("{e:#}");
+            rows.push(Row::missing("lab: first Step after load", &why, FIRST));
+            rows.push(Row::missing("lab: Step, median of 20", &why, MEDIAN));
+            rows.push(Row::missing("lab: Run, mix", &why, SHARE));
+            return;
+        }
+    };
+    rows.push(Row::new(
+        "lab: first Step after load (Chromium)",
+        format!("{:.0} ms", f.first_step_ms),
+        FIRST,
+        Some(f.first_step_ms < 150.0),
+    ));
+    rows.push(Row::new(
+        "lab: Step, median of 20 (Chromium)",
+        format!("{:.0} ms", f.step_ms),
+        MEDIAN,
+        Some(f.step_ms < 50.0),
+    ));
+    rows.push(Row::new(
+        "lab: Run, loop (Chromium)",
+        format!("{:.1} MIPS", f.loop_mips),
+        "",
+        None,
+    ));
+    rows.push(Row::new(
+        "lab: Run, printing to COM1 (Chromium)",
+        format!("{:.2} MIPS", f.print_mips),
+        "",
+        None,
+    ));
+    match node_warm {
+        Some(w) => rows.push(Row::new(
+            "lab: Run, mix (Chromium) / Node.js warm",
+            format!(
+                "{:.1} MIPS = {:.0}% of {w:.1} MIPS",
+                f.mix_mips,
+                f.mix_mips * 100.0 / w
+            ),
+            SHARE,
+            Some(f.mix_mips >= 0.8 * w),
+        )),
+        None => rows.push(Row::new(
+            "lab: Run, mix (Chromium)",
+            format!("{:.1} MIPS (no Node.js figure to compare)", f.mix_mips),
+            SHARE,
+            None,
+        )),
+    }
+}
+
+/// A server for `target/site` (which must hold a build).
+fn served_site() -> Result<crate::server::RunningServer> {
+    let site = crate::site::site_dir();
+    if !site.join("index.html").is_file() {
+        bail!("no target/site build (run with --web, or `cargo xtask build-web --release`)");
+    }
+    Ok(crate::server::SiteServer::bind(&site, 0)?.spawn())
 }
 
 fn unicorn_median(
@@ -485,11 +565,7 @@ fn grading_rate(n: usize) -> Result<f64> {
 /// Median time from navigation start to the lab's Step button, served from a local
 /// server (includes the WebDriver poll interval, so it is an upper bound).
 fn page_load_seconds(runs: usize) -> Result<f64> {
-    let site = crate::site::site_dir();
-    if !site.join("index.html").is_file() {
-        bail!("no target/site build (run with --web, or `cargo xtask build-web --release`)");
-    }
-    let server = crate::server::SiteServer::bind(&site, 0)?.spawn();
+    let server = served_site()?;
     let browser = crate::browser::Browser::launch(server.url())?;
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {

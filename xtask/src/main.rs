@@ -7,6 +7,7 @@ mod bench;
 mod bench_grade;
 mod bench_vmm;
 mod bench_wasm;
+mod bench_web;
 mod browser;
 mod browser_tests;
 mod bundle;
@@ -18,6 +19,7 @@ mod site;
 mod step;
 mod tools;
 mod ui_tests;
+mod ui_time_travel;
 mod wasm;
 mod webdriver;
 
@@ -36,14 +38,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Build the browser lab and serve it on 127.0.0.1.
+    /// Build the browser lab (optimized) and serve it on 127.0.0.1.
     Serve {
         /// The TCP port to listen on.
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// Build lab-ui with optimizations.
+        /// Serve the debug build instead (quicker to build while working on the page).
         #[arg(long)]
-        release: bool,
+        dev: bool,
     },
     /// Build the browser lab into target/site without serving it.
     BuildWeb {
@@ -74,7 +76,8 @@ enum Command {
         /// Skip the peers.
         #[arg(long)]
         no_peers: bool,
-        /// Build the site first (bundle size and page-load figures).
+        /// Build the site first (release) and measure the lab in headless Chromium:
+        /// bundle size, page load, Step latency, Run speed.
         #[arg(long)]
         web: bool,
     },
@@ -92,7 +95,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve { port, release } => serve(port, release).map(|()| true),
+        Command::Serve { port, dev } => serve(port, !dev).map(|()| true),
         Command::BuildWeb { release } => build_web(release).map(|_| true),
         Command::Dist { base_path, out } => dist::run(&dist::Options { base_path, out }),
         Command::Bench {

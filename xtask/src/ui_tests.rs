@@ -82,6 +82,14 @@ pub const ALL: &[BrowserTest] = &[
         name: "dist_sub_path_and_offline",
         run: crate::dist_tests::served_under_a_sub_path_and_offline,
     },
+    BrowserTest {
+        name: "lab_reverse_continue",
+        run: crate::ui_time_travel::reverse_continue,
+    },
+    BrowserTest {
+        name: "lab_who_wrote_this",
+        run: crate::ui_time_travel::who_wrote_this,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -97,21 +105,32 @@ mod key {
     pub use crate::webdriver::keys::SHIFT;
 }
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 /// How long a settled page may take to lay out a demo step.
 const LAYOUT_WAIT: Duration = Duration::from_secs(3);
 
-fn tid(id: &str) -> String {
+pub(crate) fn tid(id: &str) -> String {
     Session::testid(id)
 }
 
 /// Opens the lab at `hash` and waits until the machine has drawn its first view.
-fn open(b: &Browser, hash: &str) -> Result<()> {
+pub(crate) fn open(b: &Browser, hash: &str) -> Result<()> {
     // A hash change alone would not reload the page.
     b.goto("about:blank")?;
     b.open(&format!("/#{hash}"))?;
     b.wait_for(&format!("{} .dline", tid("panel-disasm")))
         .context("the lab never showed a disassembly")?;
+    Ok(())
+}
+
+/// Opens the lab, assembles `source` and waits for a fresh machine whose EIP is
+/// `entry` (8 hex digits).
+pub(crate) fn load_program(b: &Browser, source: &str, entry: &str) -> Result<()> {
+    open(b, "")?;
+    set_source(b, source)?;
+    b.click_testid("btn-assemble")?;
+    wait_reg(b, "eip", "the program loaded", |v| v == entry)?;
+    b.wait_until("a fresh machine", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
     Ok(())
 }
 
@@ -136,7 +155,7 @@ fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
+pub(crate) fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
     b.wait_for(&tid(id))?;
     b.execute(
         "document.querySelector(arguments[0]).value = arguments[1];",
@@ -153,7 +172,8 @@ fn js_string(b: &Browser, script: &str) -> Result<String> {
     Ok(js(b, script)?.as_str().unwrap_or_default().to_string())
 }
 
-fn reg(b: &Browser, name: &str) -> Result<String> {
+/// The value shown in a register row.
+pub(crate) fn reg(b: &Browser, name: &str) -> Result<String> {
     let row = b.text_testid(&format!("reg-{name}"))?;
     Ok(row
         .split_whitespace()
@@ -162,7 +182,12 @@ fn reg(b: &Browser, name: &str) -> Result<String> {
         .to_string())
 }
 
-fn wait_reg(b: &Browser, name: &str, what: &str, pred: impl Fn(&str) -> bool) -> Result<String> {
+pub(crate) fn wait_reg(
+    b: &Browser,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Result<String> {
     let mut last = String::new();
     b.wait_until(what, WAIT, |_| {
         last = reg(b, name)?;
@@ -172,7 +197,7 @@ fn wait_reg(b: &Browser, name: &str, what: &str, pred: impl Fn(&str) -> bool) ->
     Ok(last)
 }
 
-fn wait_text(b: &Browser, id: &str, needle: &str) -> Result<()> {
+pub(crate) fn wait_text(b: &Browser, id: &str, needle: &str) -> Result<()> {
     let mut last = String::new();
     b.wait_until(&format!("{id} to contain {needle:?}"), WAIT, |_| {
         last = match b.find(&tid(id))? {
@@ -188,7 +213,7 @@ fn count(b: &Browser, css: &str) -> Result<usize> {
     Ok(b.find_all(css)?.len())
 }
 
-fn stopped(b: &Browser) -> Result<()> {
+pub(crate) fn stopped(b: &Browser) -> Result<()> {
     wait_text(b, "status", "stopped")
 }
 
@@ -350,11 +375,7 @@ fn keyboard_shortcuts(b: &Browser) -> Result<()> {
 
 /// Run keeps the page responsive and updates the registers; pause stops the guest.
 fn run_and_pause(b: &Browser) -> Result<()> {
-    open(b, "")?;
-    set_source(b, FOREVER)?;
-    b.click_testid("btn-assemble")?;
-    wait_reg(b, "eip", "the loop loaded", |v| v == "00010000")?;
-    b.wait_until("a fresh machine", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
+    load_program(b, FOREVER, "00010000")?;
     b.click_testid("btn-run")?;
     b.wait_for_text(&tid("btn-run"), "Pause")?;
     let first = wait_reg(b, "eax", "EAX to count while running", |v| v != "00000000")?;

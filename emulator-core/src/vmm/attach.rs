@@ -136,16 +136,19 @@ impl Machine {
                         }
                     },
                 );
-                if vmm.has_events() {
-                    for e in vmm.take_events() {
-                        self.events.push(Event {
-                            icount: self.icount,
-                            linear_eip: e.linear_eip,
-                            kind: e.kind,
-                        });
-                    }
+                let events = match vmm.has_events() {
+                    true => vmm.take_events(),
+                    false => alloc::vec::Vec::new(),
+                };
+                let stop = vmm.take_stop_request();
+                for e in events {
+                    self.record_event(Event {
+                        icount: self.icount,
+                        linear_eip: e.linear_eip,
+                        kind: e.kind,
+                    });
                 }
-                if vmm.take_stop_request() && self.stop.is_none() {
+                if stop && self.stop.is_none() {
                     self.stop = Some(StopReason::VmExit);
                 }
                 r
@@ -180,7 +183,7 @@ impl Machine {
 
     fn drain_vmm_events(&mut self, vmm: &mut Vmm) {
         for e in vmm.take_events() {
-            self.events.push(Event {
+            self.record_event(Event {
                 icount: self.icount,
                 linear_eip: e.linear_eip,
                 kind: e.kind,

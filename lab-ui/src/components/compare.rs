@@ -12,15 +12,11 @@ pub fn compare() -> Html {
         return Html::default();
     };
     let unfocused = crate::demos::focus_rank(&ctx.state, "panel-compare") == Some(None);
+    let rows: Vec<Vec<(String, u64)>> = runs.iter().map(|r| r.counters.rows()).collect();
     let names: Vec<String> = {
-        let mut v: Vec<String> = runs
+        let mut v: Vec<String> = rows
             .iter()
-            .flat_map(|r| {
-                r.counters
-                    .iter()
-                    .filter(|(_, c)| *c != 0)
-                    .map(|(n, _)| n.clone())
-            })
+            .flat_map(|r| r.iter().filter(|(_, c)| *c != 0).map(|(n, _)| n.clone()))
             .collect();
         v.sort();
         v.dedup();
@@ -36,7 +32,7 @@ pub fn compare() -> Html {
                 <tr><th scope="row">{"serial output"}</th>{ for runs.iter().map(|r| html! { <td><pre class="console small" data-testid="compare-serial">{ r.serial.clone() }</pre></td> }) }</tr>
                 { for names.iter().map(|n| html! {
                     <tr><th scope="row" class="small">{ n.clone() }</th>
-                    { for runs.iter().map(|r| html! { <td class="mono small">{ r.counters.iter().find(|(m, _)| m == n).map(|(_, v)| *v).unwrap_or(0) }</td> }) }
+                    { for rows.iter().map(|r| html! { <td class="mono small">{ r.iter().find(|(m, _)| m == n).map(|(_, v)| *v).unwrap_or(0) }</td> }) }
                     </tr>
                 }) }
             </table>

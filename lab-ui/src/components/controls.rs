@@ -84,6 +84,7 @@ pub fn controls() -> Html {
             { button("btn-step", "Step", "F11", ctx.send_on(Command::Step), !loaded || running) }
             { button("btn-step-over", "Step over", "F10", ctx.send_on(Command::StepOver), !loaded || running) }
             { button("btn-step-back", "Step back", "Shift+F11", ctx.send_on(Command::StepBack), !can_back || running) }
+            { button("btn-reverse", "Reverse continue", "", ctx.send_on(Command::ReverseContinue), !can_back || running) }
             { button("btn-run", if running { "Pause" } else { "Run" }, "F5", run_pause, !loaded) }
             { button("btn-run-trap", "Run to trap", "F8", ctx.send_on(Command::Run(Until::Trap)), !loaded || running) }
             { button("btn-run-cursor", "Run to cursor", "F7", to_cursor, !loaded || running) }
@@ -102,6 +103,12 @@ pub fn controls() -> Html {
             { button("btn-presentation", if ctx.state.presentation { "Normal view" } else { "Presentation" }, "", present, false) }
             { button("btn-help", "Keys ?", "F1", help, false) }
             <span class="status" data-testid="status" role="status" aria-live="polite">{ ctx.state.status.clone() }</span>
+            if let Some(v) = ctx.state.view.as_ref() {
+                <span class="small history" data-testid="history"
+                      title="step back, reverse continue and who-wrote-this reach back this far (about the last 128 M instructions)">
+                    { format!("history from instruction {}", v.history_from) }
+                </span>
+            }
         </nav>
     }
 }

@@ -25,7 +25,7 @@ pub fn log() -> Html {
     };
     let reasons = ctx.state.log_reasons();
     let current = ctx.state.log_filter.clone().unwrap_or_default();
-    let entries: Vec<_> = ctx.state.filtered_log().rev().take(300).cloned().collect();
+    let entries = ctx.state.recent_log(300);
     let rows = entries.into_iter().map(|e| {
         let jump = {
             let ctx = ctx.clone();
@@ -54,7 +54,7 @@ pub fn log() -> Html {
                     { for reasons.iter().map(|r| html! { <option value={r.clone()} selected={*r == current}>{ r.clone() }</option> }) }
                 </select>
             </label>
-            <span class="small">{ format!(" {} entries", ctx.state.log.len()) }</span>
+            <span class="small">{ format!(" {} entries", ctx.state.log_len()) }</span>
             <div class="scroll"><table class="log">{ for rows }</table></div>
         </Panel>
     }

@@ -4,7 +4,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::{hex32, parse_hex, use_ctx, Panel};
-use crate::protocol::{Command, Space};
+use crate::protocol::{Command, Space, Watch};
 use crate::state::Action;
 
 /// The memory panel.
@@ -53,12 +53,23 @@ pub fn memory() -> Html {
                 let a = base.wrapping_add(16 * i as u32);
                 match row {
                     Some(bytes) => {
-                        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                        let space = v.memory.space;
+                        let hex = bytes.iter().enumerate().map(|(j, b)| {
+                            let at = a.wrapping_add(j as u32);
+                            let who = ctx.send_on(Command::WhoWrote(Watch::Memory { addr: at, space }));
+                            html! {
+                                <>
+                                    if j > 0 { {" "} }
+                                    <span class="byte" data-testid="mem-byte" data-addr={hex32(at)} onclick={who}
+                                          title={format!("{}: click for who wrote this byte", hex32(at))}>{ format!("{b:02x}") }</span>
+                                </>
+                            }
+                        });
                         let ascii: String = bytes
                             .iter()
                             .map(|&b| if (0x20..0x7f).contains(&b) { char::from(b) } else { '.' })
                             .collect();
-                        html! { <tr><td class="mono addr">{ hex32(a) }</td><td class="mono">{ hex.join(" ") }</td><td class="mono ascii">{ ascii }</td></tr> }
+                        html! { <tr><td class="mono addr">{ hex32(a) }</td><td class="mono">{ for hex }</td><td class="mono ascii">{ ascii }</td></tr> }
                     }
                     None => html! { <tr class="unmapped"><td class="mono addr">{ hex32(a) }</td><td colspan="2">{"not mapped"}</td></tr> },
                 }

@@ -4,7 +4,8 @@ use emulator_core::state::flags;
 use emulator_core::{CpuState, SegReg};
 use yew::prelude::*;
 
-use super::{hex32, use_ctx, Panel};
+use super::{hex32, use_ctx, Ctx, Panel};
+use crate::protocol::{Command, Register, Watch};
 
 const GPR_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
 
@@ -21,11 +22,26 @@ const FLAG_BITS: [(&str, u32); 10] = [
     ("VM", flags::VM),
 ];
 
-fn reg_row(name: &str, value: String, changed: bool) -> Html {
+/// A "who wrote this?" button for a register the history can search.
+fn who_wrote(ctx: &Ctx, name: &str) -> Html {
+    let Some(reg) = Register::from_name(name) else {
+        return Html::default();
+    };
+    let disabled = ctx.state.running();
+    html! {
+        <td><button class="who" data-testid={format!("who-{name}")} {disabled}
+                    title={format!("who wrote {name}? go back to the last instruction that changed it")}
+                    aria-label={format!("who wrote {name}?")}
+                    onclick={ctx.send_on(Command::WhoWrote(Watch::Register(reg)))}>{"?"}</button></td>
+    }
+}
+
+fn reg_row(ctx: &Ctx, name: &str, value: String, changed: bool) -> Html {
     html! {
         <tr class={classes!(changed.then_some("changed"))} data-testid={format!("reg-{name}")}>
             <th scope="row">{ name.to_string() }</th>
             <td class="mono">{ value }</td>
+            { who_wrote(ctx, name) }
         </tr>
     }
 }
@@ -42,6 +58,7 @@ pub fn registers() -> Html {
     let old = |f: &dyn Fn(&CpuState) -> u64| prev.as_ref().is_some_and(|p| f(p) != f(cpu));
     let gprs = GPR_NAMES.iter().enumerate().map(|(i, n)| {
         reg_row(
+            &ctx,
             n,
             hex32(cpu.gpr[i]),
             old(&|c: &CpuState| u64::from(c.gpr[i])),
@@ -64,6 +81,7 @@ pub fn registers() -> Html {
                 <th scope="row">{ s.name() }</th>
                 <td class="mono">{ format!("{:04x}", seg.selector) }</td>
                 <td class="mono small">{ format!("base {:08x} limit {:08x} dpl {}", seg.base, seg.limit, seg.dpl()) }</td>
+                { who_wrote(&ctx, s.name()) }
             </tr>
         }
     });
@@ -72,17 +90,17 @@ pub fn registers() -> Html {
             <div class="regs">
                 <table class="reg-table">
                     { for gprs }
-                    { reg_row("eip", hex32(cpu.eip), old(&|c: &CpuState| u64::from(c.eip))) }
-                    { reg_row("eflags", hex32(cpu.eflags), old(&|c: &CpuState| u64::from(c.eflags))) }
+                    { reg_row(&ctx, "eip", hex32(cpu.eip), old(&|c: &CpuState| u64::from(c.eip))) }
+                    { reg_row(&ctx, "eflags", hex32(cpu.eflags), old(&|c: &CpuState| u64::from(c.eflags))) }
                 </table>
                 <table class="reg-table">
-                    { reg_row("cr0", hex32(cpu.cr0), old(&|c: &CpuState| u64::from(c.cr0))) }
-                    { reg_row("cr2", hex32(cpu.cr2), old(&|c: &CpuState| u64::from(c.cr2))) }
-                    { reg_row("cr3", hex32(cpu.cr3), old(&|c: &CpuState| u64::from(c.cr3))) }
-                    { reg_row("cr4", hex32(cpu.cr4), old(&|c: &CpuState| u64::from(c.cr4))) }
-                    { reg_row("cpl", cpu.cpl.to_string(), old(&|c: &CpuState| u64::from(c.cpl))) }
-                    { reg_row("iopl", cpu.iopl().to_string(), old(&|c: &CpuState| u64::from(c.iopl()))) }
-                    { reg_row("icount", view.icount.to_string(), false) }
+                    { reg_row(&ctx, "cr0", hex32(cpu.cr0), old(&|c: &CpuState| u64::from(c.cr0))) }
+                    { reg_row(&ctx, "cr2", hex32(cpu.cr2), old(&|c: &CpuState| u64::from(c.cr2))) }
+                    { reg_row(&ctx, "cr3", hex32(cpu.cr3), old(&|c: &CpuState| u64::from(c.cr3))) }
+                    { reg_row(&ctx, "cr4", hex32(cpu.cr4), old(&|c: &CpuState| u64::from(c.cr4))) }
+                    { reg_row(&ctx, "cpl", cpu.cpl.to_string(), old(&|c: &CpuState| u64::from(c.cpl))) }
+                    { reg_row(&ctx, "iopl", cpu.iopl().to_string(), old(&|c: &CpuState| u64::from(c.iopl()))) }
+                    { reg_row(&ctx, "icount", view.icount.to_string(), false) }
                 </table>
             </div>
             <div class="flags" data-testid="flags" aria-label="EFLAGS bits">{ for flag_cells }</div>

@@ -29,7 +29,7 @@ pub fn serial() -> Html {
     };
     html! {
         <Panel id="panel-serial" title="Serial console" hint="What the guest writes to COM1 (port 3F8).">
-            <pre class="console" data-testid="serial-output" aria-live="polite">{ ctx.state.serial.clone() }</pre>
+            <pre class="console" data-testid="serial-output" aria-live="polite">{ ctx.state.serial_text() }</pre>
             <form class="row" onsubmit={submit}>
                 <input ref={input} data-testid="serial-input" aria-label="type into the serial port" placeholder="type, then Enter"/>
             </form>

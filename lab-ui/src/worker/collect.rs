@@ -7,7 +7,8 @@ use emulator_core::{CpuState, Event, EventKind, ExecMode, GuestPaging, Machine, 
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
 
 use crate::protocol::{
-    DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, Until, Walk, WalkStep,
+    CounterSet, DisasmLine, LogEntry, MemoryView, Space, TableEntry, TableTree, VmmCounters, Walk,
+    WalkStep,
 };
 
 /// CS base + EIP.
@@ -321,61 +322,20 @@ pub fn tlb(m: &Machine) -> Vec<String> {
         .collect()
 }
 
-/// Flattens a serde value into `(dotted name, number)` pairs.
-fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, u64)>) {
-    match v {
-        serde_json::Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                out.push((prefix.to_string(), u));
+/// Every counter of the machine and of its VMM.
+pub fn counters(m: &Machine) -> CounterSet {
+    CounterSet {
+        machine: m.counters().clone(),
+        vmm: m.vmm().map(|vmm| {
+            let stats = vmm.stats();
+            VmmCounters {
+                exits: stats.exits,
+                sensitive_total: stats.sensitive_total,
+                shadow: stats.shadow,
+                nested: stats.nested,
             }
-        }
-        serde_json::Value::Bool(b) => out.push((prefix.to_string(), u64::from(*b))),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                flatten(&format!("{prefix}[{i}]"), item, out);
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (k, item) in map {
-                let name = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&name, item, out);
-            }
-        }
-        _ => {}
+        }),
     }
-}
-
-/// Every counter of the machine as `name = value` (exceptions by vector as
-/// `exceptions[14]`), and the VMM's: `vmm.exits`, `vmm.exit_cycles`, exits by
-/// reason, shadow or nested paging statistics.
-pub fn counters(m: &Machine) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    if let Ok(v) = serde_json::to_value(m.counters()) {
-        flatten("", &v, &mut out);
-    }
-    if let Some(vmm) = m.vmm() {
-        let stats = vmm.stats();
-        out.push(("vmm.exits".into(), stats.exits.total));
-        out.push(("vmm.exit_cycles".into(), stats.exits.cycles));
-        for (reason, n) in &stats.exits.by_reason {
-            out.push((format!("vmm.exits.{}", reason.name()), *n));
-        }
-        for (reason, n) in &stats.exits.cycles_by_reason {
-            out.push((format!("vmm.exit_cycles.{}", reason.name()), *n));
-        }
-        out.push(("vmm.sensitive_instructions".into(), stats.sensitive_total));
-        if let Some(v) = stats.shadow.and_then(|s| serde_json::to_value(s).ok()) {
-            flatten("shadow", &v, &mut out);
-        }
-        if let Some(v) = stats.nested.and_then(|s| serde_json::to_value(s).ok()) {
-            flatten("nested", &v, &mut out);
-        }
-    }
-    out
 }
 
 /// The guest's virtual CPU under trap-and-emulate, one line for the registers panel.
@@ -401,29 +361,6 @@ pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
     (0..VgaText::ROWS)
         .map(|r| screen.row(r).iter().map(|c| (c.ch, c.attr)).collect())
         .collect()
-}
-
-/// Whether an event ends a run to `until`: [`Until::Exit`] stops at a VM exit of its
-/// reason, every other run where [`is_trap`] does.
-pub fn ends_run_to(until: Until, e: &Event) -> bool {
-    match until {
-        Until::Exit(want) => matches!(e.kind, EventKind::VmExit { reason, .. } if reason == want),
-        _ => is_trap(e),
-    }
-}
-
-/// Whether an event ends "run to next trap": everything but plain port I/O, reports,
-/// and the VMM taking over a guest that a loader started in protected mode (the
-/// mode switch before the first instruction retires).
-pub fn is_trap(e: &Event) -> bool {
-    match &e.kind {
-        EventKind::PortIo { .. } | EventKind::SensitiveInstruction { .. } => false,
-        EventKind::VmExit {
-            reason: emulator_core::vmm::ExitReason::ModeSwitch,
-            ..
-        } => e.icount != 0,
-        _ => true,
-    }
 }
 
 /// A log line for an event.
@@ -542,44 +479,5 @@ mod tests {
         let differs = log_entry(&report(true));
         assert_eq!(differs.reason, "popek-goldberg");
         assert!(differs.text.ends_with("a real machine gives EFLAGS 0x202"));
-    }
-
-    #[test]
-    fn run_to_trap_passes_the_start_up_mode_switch_only() {
-        let exit = |icount| Event {
-            icount,
-            linear_eip: 0x10000,
-            kind: EventKind::VmExit {
-                reason: emulator_core::vmm::ExitReason::ModeSwitch,
-                instruction: String::new(),
-                action: String::new(),
-                cost: 0,
-            },
-        };
-        assert!(!is_trap(&exit(0)), "the VMM taking over a loaded guest");
-        assert!(
-            is_trap(&exit(12)),
-            "a boot sector switching to protected mode"
-        );
-        use emulator_core::vmm::ExitReason;
-        assert!(ends_run_to(Until::Exit(ExitReason::ModeSwitch), &exit(0)));
-        assert!(!ends_run_to(Until::Exit(ExitReason::Hlt), &exit(12)));
-        assert!(ends_run_to(Until::Trap, &exit(12)));
-    }
-
-    #[test]
-    fn flatten_names_nested_counters() {
-        let v = serde_json::json!({"a": 1, "b": [0, 2], "c": {"d": 3}, "e": "x"});
-        let mut out = Vec::new();
-        flatten("", &v, &mut out);
-        assert_eq!(
-            out,
-            [
-                ("a".to_string(), 1),
-                ("b[0]".to_string(), 0),
-                ("b[1]".to_string(), 2),
-                ("c.d".to_string(), 3)
-            ]
-        );
     }
 }

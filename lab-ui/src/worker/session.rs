@@ -1,20 +1,39 @@
-//! One machine and what the lab does with it: load, step, run bounded slices,
-//! checkpoints for stepping back, and the [`View`] the page draws.
+//! One machine and what the lab does with it: load, step, run bounded slices, the
+//! history of checkpoints behind step back, reverse-continue and "who wrote this?",
+//! and the [`View`] the page draws.
 //!
 //! Plain Rust with no browser API, so it is tested natively.
 
-use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, Snapshot, StopReason};
+use emulator_core::{
+    EventKind, ExecMode, FlatEntry, History, HistoryLimits, Machine, MachineConfig, StopReason,
+};
 use iced_x86::{Decoder, DecoderOptions, FlowControl};
 
 use super::collect;
-use crate::protocol::{DisasmLine, ModeRun, Space, Until, View, Walk, ADVANCE_BUDGET, MODE_SWITCH};
+use crate::protocol::{
+    DisasmLine, ModeRun, Space, Until, View, Walk, Watch, ADVANCE_BUDGET, MODE_SWITCH,
+};
 
-/// RAM of the lab's machines (small, so that checkpoints stay cheap).
+/// RAM of the lab's machines.
 pub const RAM_MIB: u32 = 4;
-/// Checkpoints kept for stepping back.
-const MAX_CHECKPOINTS: usize = 16;
-/// Instructions between checkpoints (a step back replays at most this many).
-const CHECKPOINT_EVERY: u64 = 10_000;
+/// Serial output the machine holds (what the page's console keeps).
+const SERIAL_BYTES: usize = crate::state::SERIAL_CAPACITY;
+/// What the history keeps: with a checkpoint at least every [`CHECKPOINT_EVERY`]
+/// instructions, about the last 128 M instructions.
+const HISTORY: HistoryLimits = HistoryLimits {
+    checkpoints: 128,
+    page_bytes: 64 << 20,
+};
+/// Instructions between checkpoints at least (a step back replays at most about this many).
+#[cfg(not(test))]
+const CHECKPOINT_EVERY: u64 = 1 << 20;
+/// Closer checkpoints in the (unoptimized) tests, so short guests cross several.
+#[cfg(test)]
+const CHECKPOINT_EVERY: u64 = 1 << 14;
+/// Instructions of run per byte a checkpoint copied before the next one, so that copying
+/// pages stays a small share of the run (a 4 KiB page costs about as much as a few
+/// hundred instructions).
+const RUN_PER_COPIED_BYTE: u64 = 4;
 /// Instructions shown in the disassembly.
 const DISASM_LINES: usize = 16;
 /// Rows of 16 bytes in the memory panel.
@@ -40,7 +59,9 @@ pub struct Session {
     program: Loaded,
     mode: ExecMode,
     breakpoints: Vec<u32>,
-    checkpoints: Vec<(u64, Snapshot)>,
+    history: History,
+    /// Instruction count at which the next checkpoint is due.
+    next_checkpoint: u64,
     last_stop: String,
     code_base: u32,
     code_pin: Option<u32>,
@@ -49,7 +70,7 @@ pub struct Session {
     events_seen: u64,
     events_reset: bool,
     log_keep_before: Option<u64>,
-    serial_sent: usize,
+    serial_sent: u64,
     serial_reset: bool,
 }
 
@@ -61,6 +82,7 @@ pub fn build(program: &Loaded, mode: ExecMode) -> Result<Machine, String> {
     let cfg = MachineConfig {
         ram_mib: RAM_MIB,
         mode,
+        serial_capacity: SERIAL_BYTES,
         ..MachineConfig::default()
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
@@ -74,16 +96,23 @@ fn ends_run(r: StopReason) -> bool {
     !matches!(r, StopReason::BudgetExhausted | StopReason::Stepped)
 }
 
+/// A stop that replays count as an instant of interest (reverse-continue).
+fn is_hit(r: StopReason) -> bool {
+    matches!(r, StopReason::Breakpoint(_) | StopReason::Trap)
+}
+
 impl Session {
     /// A session with `program` loaded in `mode`.
     pub fn new(program: Loaded, mode: ExecMode) -> Result<Session, String> {
-        let machine = build(&program, mode)?;
+        let mut machine = build(&program, mode)?;
+        let history = History::new(&mut machine, HISTORY);
         let mut s = Session {
             machine,
             program,
             mode,
             breakpoints: Vec::new(),
-            checkpoints: Vec::new(),
+            history,
+            next_checkpoint: CHECKPOINT_EVERY,
             last_stop: "loaded".into(),
             code_base: 0,
             code_pin: None,
@@ -96,7 +125,6 @@ impl Session {
             serial_reset: true,
         };
         s.memory = (s.program.origin, Space::Physical);
-        s.checkpoint();
         Ok(s)
     }
 
@@ -107,8 +135,8 @@ impl Session {
         for &b in &self.breakpoints {
             self.machine.add_breakpoint(b);
         }
-        self.checkpoints.clear();
-        self.checkpoint();
+        self.history = History::new(&mut self.machine, HISTORY);
+        self.next_checkpoint = CHECKPOINT_EVERY;
         self.last_stop = "reset".into();
         self.events_seen = 0;
         self.events_reset = true;
@@ -137,26 +165,21 @@ impl Session {
         collect::linear_eip(self.machine.cpu())
     }
 
-    fn checkpoint(&mut self) {
-        let icount = self.machine.icount();
-        if self.checkpoints.last().is_some_and(|c| c.0 == icount) {
+    /// Takes a checkpoint when one is due.
+    fn checkpoint_if_due(&mut self) {
+        let now = self.machine.icount();
+        if now < self.next_checkpoint || now == self.history.current_icount() {
             return;
         }
-        if self.checkpoints.len() == MAX_CHECKPOINTS {
-            // Keep the first (the load) and thin out the older half.
-            self.checkpoints.remove(1);
-        }
-        self.checkpoints.push((icount, self.machine.snapshot()));
+        let copied = self.history.record(&mut self.machine) as u64;
+        self.next_checkpoint = now + CHECKPOINT_EVERY.max(copied * RUN_PER_COPIED_BYTE);
     }
 
-    /// Called before each command that executes guest code.
-    fn before_execution(&mut self) {
-        self.code_pin = None;
-        let icount = self.machine.icount();
-        let last = self.checkpoints.last().map_or(0, |c| c.0);
-        if self.checkpoints.is_empty() || icount.saturating_sub(last) >= CHECKPOINT_EVERY {
-            self.checkpoint();
-        }
+    /// Instructions until the next checkpoint is due (at least 1).
+    fn until_checkpoint(&self) -> u64 {
+        self.next_checkpoint
+            .saturating_sub(self.machine.icount())
+            .max(1)
     }
 
     fn finish(&mut self, r: StopReason) -> StopReason {
@@ -170,8 +193,9 @@ impl Session {
 
     /// Runs one instruction.
     pub fn step(&mut self) -> StopReason {
-        self.before_execution();
+        self.code_pin = None;
         let r = self.machine.step();
+        self.checkpoint_if_due();
         self.finish(r)
     }
 
@@ -204,52 +228,190 @@ impl Session {
     /// `false` when there is nothing to go back to.
     pub fn step_back(&mut self) -> Result<bool, String> {
         let now = self.machine.icount();
-        if now == 0 {
+        if now == 0 || now <= self.history.oldest_icount() {
             return Ok(false);
         }
-        let target = now - 1;
-        while self.checkpoints.last().is_some_and(|c| c.0 > target) {
-            self.checkpoints.pop();
-        }
-        let Some((_, cp)) = self.checkpoints.last().cloned() else {
-            return Ok(false);
-        };
-        self.machine.restore(&cp).map_err(|e| e.to_string())?;
-        self.replay_to(target);
+        self.travel_to(now - 1)?;
+        self.last_stop = "stepped back".into();
+        Ok(true)
+    }
+
+    /// Restores the latest checkpoint at or before `target` and replays to exactly
+    /// `target` retired instructions.
+    fn travel_to(&mut self, target: u64) -> Result<(), String> {
+        let index = self.history.at_or_before(target).unwrap_or(0);
+        self.restore(index)?;
+        self.replay(|m| {
+            let left = target.saturating_sub(m.icount());
+            (left > 0).then_some(left)
+        });
+        self.after_travel();
+        Ok(())
+    }
+
+    fn restore(&mut self, index: usize) -> Result<(), String> {
+        self.history
+            .restore(&mut self.machine, index)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The page learns that the machine went back: its log and console are redone.
+    fn after_travel(&mut self) {
         self.events_seen = self.machine.events().total();
         self.log_keep_before = Some(self.machine.icount());
         self.serial_sent = 0;
         self.serial_reset = true;
         self.code_pin = None;
-        self.last_stop = "stepped back".into();
-        Ok(true)
+        self.next_checkpoint = self.history.current_icount() + CHECKPOINT_EVERY;
     }
 
-    /// Runs to exactly `target` retired instructions, through breakpoints.
-    fn replay_to(&mut self, target: u64) {
+    /// Runs with the breakpoints lifted (the fast tier runs) while `budget` gives the
+    /// instructions left to run, then puts them back.
+    fn replay(&mut self, mut budget: impl FnMut(&Machine) -> Option<u64>) {
+        for &b in &self.breakpoints {
+            self.machine.remove_breakpoint(b);
+        }
         let mut guard = 0u64;
-        while self.machine.icount() < target && guard < ADVANCE_BUDGET {
+        while let Some(left) = budget(&self.machine) {
             guard += 1;
-            let r = self.machine.run(target - self.machine.icount());
-            match r {
-                StopReason::Breakpoint(_) => {
-                    let _ = self.machine.step();
+            if guard > ADVANCE_BUDGET || ends_run(self.machine.run(left)) {
+                break;
+            }
+        }
+        for &b in &self.breakpoints {
+            self.machine.add_breakpoint(b);
+        }
+    }
+
+    /// Runs from the current state to instruction count `end`, stopping at breakpoints
+    /// and traps before `end`; counts those stops, and returns early at the
+    /// `stop_at`-th.
+    fn count_hits(&mut self, end: u64, stop_at: Option<u64>) -> u64 {
+        self.machine.set_stop_on_trap(true);
+        let mut hits = 0;
+        while self.machine.icount() < end && Some(hits) != stop_at {
+            let r = self.machine.run(end - self.machine.icount());
+            if is_hit(r) {
+                hits += u64::from(self.machine.icount() < end);
+            } else if ends_run(r) {
+                break;
+            }
+        }
+        self.machine.set_stop_on_trap(false);
+        hits
+    }
+
+    /// Runs backwards to the latest breakpoint or trap before the current instruction,
+    /// or to the start of the history when there is none. `false` when already there.
+    pub fn reverse_continue(&mut self) -> Result<bool, String> {
+        let now = self.machine.icount();
+        if now <= self.history.oldest_icount() {
+            return Ok(false);
+        }
+        let mut index = self.history.at_or_before(now - 1).unwrap_or(0);
+        loop {
+            self.restore(index)?;
+            let hits = self.count_hits(now, None);
+            if hits > 0 {
+                self.restore(index)?;
+                self.count_hits(now, Some(hits));
+                self.after_travel();
+                let at = self.linear_eip();
+                self.last_stop = if self.breakpoints.contains(&at) {
+                    format!("reversed to the breakpoint at {at:08x}")
+                } else {
+                    "reversed to a trap".into()
+                };
+                return Ok(true);
+            }
+            if index == 0 {
+                self.restore(0)?;
+                self.after_travel();
+                self.last_stop = "reversed to the start of the history".into();
+                return Ok(true);
+            }
+            index -= 1;
+        }
+    }
+
+    /// Goes back to just before the last instruction that changed `watch`, searching
+    /// the history backwards from the current instruction. `Ok(None)` when nothing in
+    /// the history changed it (the machine stays put); otherwise what was found.
+    pub fn who_wrote(&mut self, watch: Watch) -> Result<Option<String>, String> {
+        let now = self.machine.icount();
+        let watched = self.watched(watch)?;
+        let read = |m: &Machine| watched.read(m);
+        let what = watch_name(watch);
+        let Some(mut index) = self.history.at_or_before(now.saturating_sub(1)) else {
+            return Ok(None);
+        };
+        let found = loop {
+            self.restore(index)?;
+            // Single steps up to `now`: the last step that changed the value.
+            let mut last: Option<(u64, u32, u32)> = None;
+            let mut steps = 0u64;
+            let mut value = read(&self.machine);
+            while self.machine.icount() < now {
+                let r = self.machine.step();
+                steps += 1;
+                let v = read(&self.machine);
+                if v != value {
+                    last = Some((steps - 1, value, v));
+                    value = v;
                 }
-                StopReason::BudgetExhausted | StopReason::Stepped => {}
-                _ => break,
+                if ends_run(r) {
+                    break;
+                }
+            }
+            if last.is_some() || index == 0 {
+                break last;
+            }
+            index -= 1;
+        };
+        // Back to the instruction that wrote it, or to where the search began.
+        match found {
+            Some((steps, old, new)) => {
+                self.restore(index)?;
+                for _ in 0..steps {
+                    self.machine.step();
+                }
+                self.after_travel();
+                let at = self.linear_eip();
+                let text = format!(
+                    "{what} was last changed by the instruction at {at:08x} (instruction {}): {old:#x} → {new:#x}",
+                    self.machine.icount()
+                );
+                self.last_stop = text.clone();
+                Ok(Some(text))
+            }
+            None => {
+                self.travel_to(now)?;
+                Ok(None)
             }
         }
     }
 
+    /// What `watch` names, fixed now (a linear address is translated once).
+    fn watched(&self, watch: Watch) -> Result<Watched, String> {
+        Ok(match watch {
+            Watch::Register(r) => Watched::Register(r),
+            Watch::Memory { addr, space } => Watched::Physical(match space {
+                Space::Physical => addr,
+                Space::Linear => collect::guest_translate(&self.machine, addr)
+                    .ok_or_else(|| format!("linear {addr:08x} is not mapped"))?,
+            }),
+        })
+    }
+
     /// Whether there is an earlier state to step back to.
     pub fn can_step_back(&self) -> bool {
-        self.machine.icount() > 0 && !self.checkpoints.is_empty()
+        self.machine.icount() > self.history.oldest_icount()
     }
 
     /// Runs at most `budget` instructions towards `until`; returns why it stopped
     /// (`BudgetExhausted` when the budget ran out first).
     pub fn advance(&mut self, until: Until, budget: u64) -> StopReason {
-        self.before_execution();
+        self.code_pin = None;
         // A target reached through a temporary breakpoint is no breakpoint of the user's.
         let mut reached = None;
         // Leaving a breakpoint we stand on is the first instruction of any run.
@@ -258,32 +420,36 @@ impl Session {
                 let mut r = StopReason::Stepped;
                 for _ in 0..u64::from(n).min(budget) {
                     r = self.machine.step();
+                    self.checkpoint_if_due();
                     if ends_run(r) {
                         break;
                     }
                 }
                 r
             }
-            Until::Trap | Until::Exit(_) => {
-                let seen = self.machine.events().total();
-                let mut r = StopReason::BudgetExhausted;
-                for _ in 0..budget {
-                    let s = self.machine.step();
-                    if ends_run(s) {
-                        r = s;
-                        break;
+            Until::Trap => {
+                self.machine.set_stop_on_trap(true);
+                let r = self.run_budget(budget);
+                self.machine.set_stop_on_trap(false);
+                r
+            }
+            Until::Exit(want) => {
+                // Trap by trap until one is a VM exit of that reason.
+                self.machine.set_stop_on_trap(true);
+                let mut left = budget;
+                let r = loop {
+                    let seen = self.machine.events().total();
+                    let start = self.machine.icount();
+                    let r = self.run_budget(left);
+                    left = left.saturating_sub((self.machine.icount() - start).max(1));
+                    let hit = self.machine.events().since(seen).any(
+                        |e| matches!(e.kind, EventKind::VmExit { reason, .. } if reason == want),
+                    );
+                    if r != StopReason::Trap || hit || left == 0 {
+                        break r;
                     }
-                    let trapped = self
-                        .machine
-                        .events()
-                        .since(seen)
-                        .any(|e| collect::ends_run_to(until, e));
-                    if trapped {
-                        r = StopReason::Stepped;
-                        self.last_stop = "trap".into();
-                        break;
-                    }
-                }
+                };
+                self.machine.set_stop_on_trap(false);
                 r
             }
             Until::Linear(target) => {
@@ -307,34 +473,25 @@ impl Session {
         if let Some(a) = reached {
             self.last_stop = format!("reached {a:08x}");
         }
-        if matches!(until, Until::Trap | Until::Exit(_)) && r == StopReason::Stepped {
-            self.last_stop = "trap".into();
-        }
         r
     }
 
+    /// Runs up to `budget` instructions, taking checkpoints as they fall due.
     fn run_budget(&mut self, budget: u64) -> StopReason {
         if budget == 0 {
             return StopReason::BudgetExhausted;
         }
         let mut left = budget;
-        let mut r = StopReason::BudgetExhausted;
-        while left > 0 {
-            let chunk = left.min(CHECKPOINT_EVERY);
+        loop {
+            let chunk = left.min(self.until_checkpoint());
             let before = self.machine.icount();
-            r = self.machine.run(chunk);
-            let done = self.machine.icount() - before;
-            left = left.saturating_sub(done.max(1));
-            if ends_run(r) {
-                break;
-            }
-            if self.machine.icount() - self.checkpoints.last().map_or(0, |c| c.0)
-                >= CHECKPOINT_EVERY
-            {
-                self.checkpoint();
+            let r = self.machine.run(chunk);
+            left = left.saturating_sub((self.machine.icount() - before).max(1));
+            self.checkpoint_if_due();
+            if ends_run(r) || left == 0 {
+                return r;
             }
         }
-        r
     }
 
     /// Marks a run as paused by the page.
@@ -368,9 +525,11 @@ impl Session {
         self.walk = Some(linear);
     }
 
-    /// Types into the serial port.
+    /// Types into the serial port: the machine's future changes, so later
+    /// checkpoints go.
     pub fn serial_input(&mut self, bytes: &[u8]) {
         self.machine.push_serial_input(bytes);
+        self.history.forget_after_current();
     }
 
     /// The disassembly window: stays put while EIP moves inside it.
@@ -402,15 +561,12 @@ impl Session {
                 .collect()
         };
         self.events_seen = m.events().total();
-        let serial = m.serial_output();
-        let from = if self.serial_sent <= serial.len() {
-            self.serial_sent
-        } else {
+        let (serial, total) = m.serial_output_since(self.serial_sent);
+        if total < self.serial_sent {
             self.serial_reset = true;
-            0
-        };
-        let serial_append = String::from_utf8_lossy(&serial[from..]).into_owned();
-        self.serial_sent = serial.len();
+        }
+        let serial_append = String::from_utf8_lossy(&serial).into_owned();
+        self.serial_sent = total;
         let walk: Option<Walk> = self.walk.map(|a| collect::walk(m, a));
         let disasm = self.disasm();
         let m = &self.machine;
@@ -436,6 +592,7 @@ impl Session {
             serial_reset: self.serial_reset,
             vga: collect::vga(m),
             can_step_back: false,
+            history_from: self.history.oldest_icount(),
             vcpu: collect::vcpu_line(m),
         };
         view.can_step_back = self.can_step_back();
@@ -446,6 +603,37 @@ impl Session {
         self.events_reset = false;
         self.serial_reset = false;
         view
+    }
+}
+
+/// A register, or a byte at a physical address.
+#[derive(Clone, Copy, Debug)]
+enum Watched {
+    Register(crate::protocol::Register),
+    Physical(u32),
+}
+
+impl Watched {
+    fn read(self, m: &Machine) -> u32 {
+        match self {
+            Watched::Register(r) => r.read(m.cpu()),
+            Watched::Physical(addr) => {
+                let mut b = [0u8];
+                m.peek_phys(addr, &mut b);
+                u32::from(b[0])
+            }
+        }
+    }
+}
+
+/// How the status line names a watched place.
+fn watch_name(watch: Watch) -> String {
+    match watch {
+        Watch::Memory { addr, space } => match space {
+            Space::Physical => format!("the byte at physical {addr:08x}"),
+            Space::Linear => format!("the byte at linear {addr:08x}"),
+        },
+        Watch::Register(r) => r.name().to_string(),
     }
 }
 
@@ -477,7 +665,7 @@ pub fn compare(program: &Loaded) -> Vec<ModeRun> {
                 stop: e,
                 instructions: 0,
                 serial: String::new(),
-                counters: Vec::new(),
+                counters: Default::default(),
             },
         })
         .collect()
@@ -622,7 +810,7 @@ mod tests {
     #[test]
     fn trap_emulate_logs_exits_and_shows_shadow_tables() {
         let (mut s, _) = session("trap-emulate", ExecMode::TRAP_EMULATE);
-        assert_eq!(s.advance(Until::Trap, ADVANCE_BUDGET), StopReason::Stepped);
+        assert_eq!(s.advance(Until::Trap, ADVANCE_BUDGET), StopReason::Trap);
         let v = s.view(false);
         assert!(
             v.new_events.iter().any(|e| e.reason.starts_with("exit:")),
@@ -668,6 +856,140 @@ mod tests {
             .title
             .starts_with("nested"));
         assert_eq!(v.vga[0][0], (b'H', 0x1f));
+    }
+
+    /// Writes `value` 20,000 times, then `other` 20,000 times, then halts: about
+    /// 160,000 instructions, so the history holds several checkpoints.
+    const WRITER: &str = "bits 32
+org 0x10000
+    xor ecx, ecx
+first:
+    mov [value], ecx
+    inc ecx
+    cmp ecx, 20000
+    jne first
+    xor ebx, ebx
+second:
+    mov [other], ebx
+bump:
+    inc ebx
+    cmp ebx, 20000
+    jne second
+    hlt
+value: dd 0
+other: dd 0
+";
+
+    fn writer() -> (Session, crate::program::Program) {
+        let p = assemble("writer.asm", WRITER).expect("assembles");
+        let s = Session::new(
+            Loaded {
+                image: p.image.clone(),
+                origin: p.origin,
+                entry: FlatEntry::Protected32,
+                setup: None,
+            },
+            ExecMode::Bare,
+        )
+        .expect("loads");
+        (s, p)
+    }
+
+    #[test]
+    fn step_back_after_a_long_run_matches_a_fresh_run() {
+        let (mut s, _) = writer();
+        s.advance(Until::Stop, 150_000);
+        assert_eq!(s.machine().icount(), 150_000);
+        let (mut fresh, _) = writer();
+        fresh.advance(Until::Stop, 149_999);
+        assert!(s.step_back().expect("restores"));
+        assert_eq!(s.machine().icount(), 149_999);
+        assert_eq!(s.machine().cpu(), fresh.machine().cpu());
+        assert_eq!(s.machine().snapshot(), fresh.machine().snapshot());
+        // The history reaches back to the load.
+        assert_eq!(s.view(false).history_from, 0);
+    }
+
+    #[test]
+    fn who_wrote_finds_the_last_write_to_a_byte_and_a_register() {
+        let (mut s, p) = writer();
+        assert_eq!(s.advance(Until::Stop, ADVANCE_BUDGET), StopReason::Halted);
+        let end = s.machine().icount();
+        let value = p.symbol("value").expect("label");
+        let found = s
+            .who_wrote(Watch::Memory {
+                addr: value,
+                space: Space::Physical,
+            })
+            .expect("searches")
+            .expect("found");
+        assert!(found.contains(&format!("{:08x}", p.symbol("first").expect("label"))));
+        assert_eq!(s.linear_eip(), p.symbol("first").expect("label"));
+        assert_eq!(s.machine().cpu().gpr[1], 19_999, "ECX of the last write");
+        let mut byte = [0u8];
+        s.machine().peek_phys(value, &mut byte);
+        assert_eq!(byte[0], (19_998 & 0xff) as u8, "the value before it");
+        s.step();
+        s.machine().peek_phys(value, &mut byte);
+        assert_eq!(byte[0], (19_999 & 0xff) as u8, "the write");
+
+        // A register: from the end, the last INC EBX.
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        assert_eq!(s.machine().icount(), end);
+        let ebx = crate::protocol::Register::from_name("ebx").expect("a register");
+        s.who_wrote(Watch::Register(ebx))
+            .expect("searches")
+            .expect("found");
+        assert_eq!(s.linear_eip(), p.symbol("bump").expect("label"));
+        assert_eq!(s.machine().cpu().gpr[3], 19_999);
+
+        // EBP never changes: nothing found, and the machine stays where it was.
+        let here = s.machine().cpu().clone();
+        let ebp = crate::protocol::Register::from_name("ebp").expect("a register");
+        assert_eq!(s.who_wrote(Watch::Register(ebp)).expect("searches"), None);
+        assert_eq!(s.machine().cpu(), &here);
+    }
+
+    #[test]
+    fn reverse_continue_goes_back_to_the_latest_breakpoint_or_trap() {
+        let (mut s, p) = writer();
+        let second = p.symbol("second").expect("label");
+        s.toggle_breakpoint(second);
+        // Run through some breakpoint hits to about 100,000 instructions.
+        while s.machine().icount() < 100_000 {
+            s.advance(Until::Stop, ADVANCE_BUDGET);
+        }
+        let here = s.machine().icount();
+        s.step();
+        assert!(s.reverse_continue().expect("reverses"));
+        assert_eq!(s.linear_eip(), second);
+        assert_eq!(s.machine().icount(), here, "the hit before the step");
+        assert!(s.reverse_continue().expect("reverses"));
+        assert_eq!(s.linear_eip(), second);
+        assert_eq!(s.machine().icount(), here - 4, "the hit one loop earlier");
+        // Without breakpoints or traps: back to the start of the history.
+        s.toggle_breakpoint(second);
+        assert!(s.reverse_continue().expect("reverses"));
+        assert_eq!(s.machine().icount(), 0);
+        assert!(!s.reverse_continue().expect("nothing before"));
+
+        // Under trap-and-emulate, traps: the latest VM exit before the end.
+        let (mut s, _) = session("trap-emulate", ExecMode::TRAP_EMULATE);
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        let end = s.machine().icount();
+        assert!(s.reverse_continue().expect("reverses"));
+        let last = s
+            .machine()
+            .events()
+            .iter()
+            .last()
+            .expect("an event")
+            .clone();
+        assert!(last.kind.is_trap(), "{last:?}");
+        // Stopped right after it (an emulated instruction retires).
+        let at = s.machine().icount();
+        assert!(at == last.icount || at == last.icount + 1, "{at} {last:?}");
+        assert!(at < end);
     }
 
     #[test]
