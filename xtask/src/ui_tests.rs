@@ -692,6 +692,23 @@ fn demo_focus_steps(b: &Browser) -> Result<usize> {
                      out.push(`${{id}} at ${{r.left}},${{r.top}}–${{r.right}},${{r.bottom}} leaves the viewport`);
                  }}
                  if (right < innerWidth * 0.9) out.push(`the panels end at x = ${{right}}`);
+                 for (const id of ids) {{
+                   const e = document.querySelector(`[data-testid=${{id}}]`);
+                   if (!e) continue;
+                   for (const t of e.querySelectorAll('*')) {{
+                     if (!t.getClientRects().length || t.closest('.vga')) continue;
+                     if (![...t.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+                     const px = parseFloat(getComputedStyle(t).fontSize);
+                     if (px < 19.5) {{ out.push(`${{id}}: text at ${{px}} px`); break; }}
+                   }}
+                 }}
+                 const vga = document.querySelector('[data-testid=panel-vga]');
+                 if (vga && ids.includes('panel-vga') && vga.getBoundingClientRect().width >= 1000) {{
+                   const px = parseFloat(getComputedStyle(vga.querySelector('.vga')).fontSize);
+                   if (px < 23) out.push(`VGA text at ${{px}} px`);
+                 }}
+                 const newest = document.querySelectorAll('[data-testid=log-entry].newest').length;
+                 if (newest > 1) out.push(`${{newest}} log entries marked newest`);
                  const editor = document.querySelector('[data-testid=panel-editor]');
                  if (editor && editor.getClientRects().length) out.push('the editor is shown');
                  const d = document.documentElement;

@@ -26,7 +26,7 @@ pub fn log() -> Html {
     let reasons = ctx.state.log_reasons();
     let current = ctx.state.log_filter.clone().unwrap_or_default();
     let entries = ctx.state.recent_log(300);
-    let rows = entries.into_iter().map(|e| {
+    let rows = entries.into_iter().enumerate().map(|(i, e)| {
         let jump = {
             let ctx = ctx.clone();
             let at = e.linear_eip;
@@ -36,7 +36,7 @@ pub fn log() -> Html {
             })
         };
         html! {
-            <tr class={classes!("log-row", e.reason.clone())} data-testid="log-entry" data-reason={e.reason.clone()}
+            <tr class={classes!("log-row", e.reason.clone(), (i == 0).then_some("newest"))} data-testid="log-entry" data-reason={e.reason.clone()}
                 onclick={jump} role="button" tabindex="0" aria-label={format!("jump to {:08x}", e.linear_eip)}>
                 <td class="mono">{ e.icount }</td>
                 <td class="mono">{ hex32(e.linear_eip) }</td>
