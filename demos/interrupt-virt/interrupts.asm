@@ -3,39 +3,19 @@
 bits 32
 org 0x10000
 
-COM1 equ 0x3f8
-
 start:
     mov esp, 0x90000
     ; IDT entry 0x20 (IRQ 0 after the PIC remap) -> timer, a 32-bit interrupt gate
     mov eax, timer
-    mov [idt + 0x20 * 8], ax
+    mov [idt + IRQ0_VECTOR * 8], ax
     shr eax, 16
-    mov [idt + 0x20 * 8 + 6], ax
+    mov [idt + IRQ0_VECTOR * 8 + 6], ax
     mov ax, cs
     and ax, 0xfffc
-    mov [idt + 0x20 * 8 + 2], ax
-    mov word [idt + 0x20 * 8 + 4], 0x8e00
+    mov [idt + IRQ0_VECTOR * 8 + 2], ax
+    mov word [idt + IRQ0_VECTOR * 8 + 4], 0x8e00
     lidt [idtr]
-    ; 8259 PICs: vectors 0x20-0x2F, only IRQ 0 unmasked
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xfe
-    out 0x21, al
-    mov al, 0xff
-    out 0xa1, al
+    call pic_init           ; vectors 0x20-0x2F, only IRQ 0 unmasked
 devices_ready:
     sti                     ; the kernel enables interrupts ...
 virtual_if_on:
@@ -44,11 +24,11 @@ virtual_if_off:
     ; 8254 PIT channel 0, mode 0: one interrupt after 100 input clocks
     ; (about 8400 instructions of the 100 MHz virtual CPU)
     mov al, 0x30
-    out 0x43, al
+    out PIT_CMD, al
     mov al, 100
-    out 0x40, al
+    out PIT_CH0, al
     xor al, al
-    out 0x40, al
+    out PIT_CH0, al
     mov ecx, 10000          ; busy for about 20 000 instructions, IF clear
 busy:
     dec ecx
@@ -64,13 +44,7 @@ after_tick:
     je print
     mov esi, lost
 print:
-    mov dx, COM1
-next_char:
-    lodsb
-    test al, al
-    jz done
-    out dx, al
-    jmp next_char
+    call puts
 done:
     cli
     hlt
@@ -79,14 +53,16 @@ done:
 timer:
     inc dword [ticks]
     push eax
-    mov al, 0x20
-    out 0x20, al            ; EOI to the PIC
+    mov al, PIC_EOI
+    out PIC1_CMD, al        ; EOI to the PIC
     pop eax
 timer_return:
     iret
 
 message: db "one tick, delivered after STI", 10, 0
 lost:    db "the tick went missing", 10, 0
+
+%include "pc.inc"
 
 align 4
 ticks: dd 0

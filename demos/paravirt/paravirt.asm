@@ -3,7 +3,6 @@
 bits 32
 org 0x10000
 
-COM1     equ 0x3f8
 HC_WRITE equ 1              ; hypercall: console write (EBX = buffer, ECX = length)
 HC_OFF   equ 2              ; hypercall: interrupts off, returns the old flag
 HC_ON    equ 3              ; hypercall: interrupts restore (EBX = flag)
@@ -46,17 +45,13 @@ pv_done:
 
 native_only:                ; no VMM signature: print with OUT and stop
     mov esi, no_vmm
-    mov dx, COM1
-native_char:
-    lodsb
-    test al, al
-    jz halt_here
-    out dx, al
-    jmp native_char
+    call puts
 halt_here:
     cli
     hlt
     jmp halt_here
+
+%include "pc.inc"
 
 message:     db "sixteen bytes!!", 10
 MESSAGE_LEN  equ $ - message

@@ -190,6 +190,19 @@ pub fn defines_label(source: &str, label: &str) -> bool {
     })
 }
 
+/// The file names `source` pulls in with `%include "NAME"` (or `'NAME'`, `<NAME>`).
+pub fn includes(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix("%include")?;
+            let code = rest.split(';').next().unwrap_or("").trim();
+            let inner = code.get(1..code.len().checked_sub(1)?)?;
+            Some(inner.to_string())
+        })
+        .collect()
+}
+
 impl Manifest {
     /// Parses `demo.toml`; the error names the line and the key.
     pub fn parse(text: &str) -> Result<Manifest, String> {
@@ -349,6 +362,13 @@ mod tests {
                 .and_then(|m| m.validate(GUEST))
                 .expect_err("a bad mode");
         assert!(e.starts_with("mode: \"fast\""), "{e}");
+    }
+
+    #[test]
+    fn includes_are_found_by_name() {
+        let src = "bits 32\n%include \"pc.inc\"  ; devices\n  %include <b.inc>\nnop\n%include x\n";
+        assert_eq!(includes(src), ["pc.inc", "b.inc"]);
+        assert!(includes(GUEST).is_empty());
     }
 
     #[test]
