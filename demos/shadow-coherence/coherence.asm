@@ -16,13 +16,7 @@ PAGE    equ 0x400000        ; the page both processes use
 start:
     mov esp, 0x90000
     mov edi, PT_LOW
-    mov eax, 0x003
-    mov ecx, 1024
-fill_low:
-    mov [edi], eax
-    add eax, 0x1000
-    add edi, 4
-    loop fill_low
+    call map_identity
     mov dword [PT_A], FRAME_A + 3
     mov dword [PT_B], FRAME_B + 3
     mov dword [PD_A], PT_LOW + 3

@@ -14,13 +14,7 @@ ROUNDS   equ 250            ; rounds of 4 conflicting pages: 1000 TLB misses
 start:
     mov esp, 0x90000
     mov edi, PT_LOW
-    mov eax, 0x003
-    mov ecx, 1024
-fill_low:
-    mov [edi], eax
-    add eax, 0x1000
-    add edi, 4
-    loop fill_low
+    call map_identity
     mov dword [PT_HIGH], DATA + 3
     ; PDEs 0-4 of both directories: 0x400000, 0x800000, 0xc00000 and 0x1000000
     ; share one table, so their pages fall in the same slot of the TLB
