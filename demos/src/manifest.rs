@@ -247,15 +247,18 @@ impl Manifest {
             .rposition(Step::reruns)
     }
 
-    /// The mode step `upto` runs in: that of the last step up to it that set one,
-    /// else the demo's.
-    pub fn mode_at(&self, upto: usize) -> &str {
+    /// The mode the last step up to `upto` that set one names, if any.
+    pub fn step_mode(&self, upto: usize) -> Option<&str> {
         self.steps
             .iter()
             .take(upto.saturating_add(1))
             .rev()
             .find_map(|s| s.mode.as_deref())
-            .unwrap_or(&self.mode)
+    }
+
+    /// The mode step `upto` runs in: [`Manifest::step_mode`], else the demo's.
+    pub fn mode_at(&self, upto: usize) -> &str {
+        self.step_mode(upto).unwrap_or(&self.mode)
     }
 
     /// Parses `demo.toml`; the error names the line and the key.

@@ -18,11 +18,9 @@ pub fn mode(demo: &Demo) -> ExecMode {
 /// The mode step `upto` of `demo` runs in: `mode` unless a step up to it reran the
 /// guest in a mode of its own (`mode = ...` in the manifest).
 pub fn mode_at(demo: &Demo, upto: usize, mode: ExecMode) -> ExecMode {
-    demo.steps()
-        .iter()
-        .take(upto.saturating_add(1))
-        .rev()
-        .find_map(|s| s.mode.as_deref()?.parse::<ExecMode>().ok())
+    demo.manifest
+        .step_mode(upto)
+        .and_then(|m| m.parse::<ExecMode>().ok())
         .unwrap_or(mode)
 }
 
