@@ -218,3 +218,30 @@ fn a_false_claim_is_reported() {
         "{bad:#?}"
     );
 }
+
+/// The page-table panel's shadow line reads the shadow entry itself: after the guest
+/// rewrites a PTE without INVLPG it still names the old frame, and the new one after.
+#[test]
+fn the_shadow_line_shows_a_stale_shadow_entry_until_invlpg() {
+    let d = demos::find("shadow-coherence").expect("the demo");
+    let p = assemble("demo.asm", d.source).expect("assembles");
+    let step = |title: &str| {
+        d.steps()
+            .iter()
+            .position(|s| s.title == title)
+            .expect(title)
+    };
+    let walk = |i: usize| show(d, &p, i).view.walk.expect("the step translates");
+    let stale = walk(step("The kernel edits a page table"));
+    assert_eq!(stale.result, Ok(0x20_2000), "the guest's tables: {stale:?}");
+    assert!(stale.detail.contains("00200000"), "{}", stale.detail);
+    let fresh = walk(step("INVLPG brings the shadow up to date"));
+    assert_eq!(fresh.result, Ok(0x20_2000));
+    assert!(fresh.detail.contains("00202000"), "{}", fresh.detail);
+    let first = walk(0);
+    assert!(
+        first.detail.contains("not in the shadow"),
+        "{}",
+        first.detail
+    );
+}

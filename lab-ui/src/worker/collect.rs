@@ -280,8 +280,7 @@ pub fn walk(m: &Machine, linear: u32) -> Walk {
         (None, None) => Err("the PDE is not present: a #PF".to_string()),
         (None, Some(_)) => Err("the PTE is not present: a #PF".to_string()),
     };
-    let hw = m.translate(linear);
-    let detail = match (m.config().mode, hw.physical) {
+    let detail = match (m.config().mode, shadow_frame(m, linear)) {
         (ExecMode::Bare, _) if !w.paging => "paging is off: linear = physical".to_string(),
         (ExecMode::Bare, _) => String::new(),
         (ExecMode::TrapEmulate { .. }, Some(p)) => {
@@ -303,6 +302,18 @@ pub fn walk(m: &Machine, linear: u32) -> Walk {
         result,
         detail,
     }
+}
+
+/// The host frame the active shadow page table holds for `linear`'s page (which
+/// may be stale until the guest's INVLPG or CR3 write), if the shadow has one.
+fn shadow_frame(m: &Machine, linear: u32) -> Option<u32> {
+    let shadow = &m.vmm()?.shadow;
+    let page = linear & !0xfff;
+    shadow
+        .table(shadow.active()?, linear >> 22)
+        .into_iter()
+        .find(|e| e.linear == page)
+        .map(|e| e.frame | (linear & 0xfff))
 }
 
 /// One line per valid TLB entry.
