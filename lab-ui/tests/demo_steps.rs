@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use emulator_core::ExecMode;
 use lab_ui::assemble::assemble;
 use lab_ui::demos::{self, Demo, Run};
 use lab_ui::program::Program;
@@ -18,9 +19,14 @@ struct Shown {
 
 /// Loads `demo` and replays its steps up to `upto`, as the page does on each step.
 fn show(demo: &Demo, program: &Program, upto: usize) -> Shown {
+    show_in(demo, program, demos::mode(demo), upto)
+}
+
+/// [`show`], with the demo started in `mode` (as a share link with `mode=` does).
+fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown {
     let mut s: Option<Session> = None;
     let mut compared = None;
-    for c in demos::commands(demo, program, demos::mode(demo), upto) {
+    for c in demos::commands(demo, program, mode, upto) {
         match (c, s.as_mut()) {
             (
                 Command::Load {
@@ -238,6 +244,12 @@ fn the_shadow_line_shows_a_stale_shadow_entry_until_invlpg() {
     let fresh = walk(step("INVLPG brings the shadow up to date"));
     assert_eq!(fresh.result, Ok(0x20_2000));
     assert!(fresh.detail.contains("00202000"), "{}", fresh.detail);
+    let shadow_hw = "hw-assist-shadow".parse::<ExecMode>().expect("a mode");
+    let stale_hw = show_in(d, &p, shadow_hw, step("The kernel edits a page table"))
+        .view
+        .walk
+        .expect("the step translates");
+    assert!(stale_hw.detail.contains("00200000"), "{}", stale_hw.detail);
     let first = walk(0);
     assert!(
         first.detail.contains("not in the shadow"),
