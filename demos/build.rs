@@ -1,5 +1,6 @@
 //! Checks every demo folder (`<id>/demo.toml` and the guest it names) and embeds
-//! them, so a broken demo fails the build with its file and key.
+//! them with the shared guest includes (`guests/include/*.inc`), so a broken demo
+//! fails the build with its file and key.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,30 @@ fn main() {
         .unwrap_or_default();
     dirs.retain(|d| d.join("demo.toml").is_file());
     dirs.sort();
+    let include_dir = root.join("../guests/include");
+    println!("cargo:rerun-if-changed={}", include_dir.display());
+    let mut includes: Vec<PathBuf> = std::fs::read_dir(&include_dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    includes.retain(|p| p.extension().is_some_and(|e| e == "inc"));
+    includes.sort();
+    let include_names: Vec<String> = includes
+        .iter()
+        .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
+        .collect();
     let mut out = String::from(
-        "/// Every demo folder, in name order.\nstatic EMBEDDED: &[EmbeddedDemo] = &[\n",
+        "/// The shared guest includes (`guests/include/NAME.inc`), in name order.\nstatic INCLUDES: &[(&str, &str)] = &[\n",
+    );
+    for (name, path) in include_names.iter().zip(&includes) {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let _ = writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
+    }
+    out.push_str(
+        "];\n/// Every demo folder, in name order.\nstatic EMBEDDED: &[EmbeddedDemo] = &[\n",
     );
     for dir in &dirs {
         let id = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -38,6 +61,14 @@ fn main() {
         let source =
             std::fs::read_to_string(&guest).unwrap_or_else(|e| fail(format!("guest: {e}")));
         m.validate(&source).unwrap_or_else(|e| fail(e));
+        for name in manifest::includes(&source) {
+            if !include_names.contains(&name) {
+                fail(format!(
+                    "guest: {}: %include \"{name}\" is not a file in guests/include/",
+                    m.guest
+                ));
+            }
+        }
         let _ = writeln!(
             out,
             "    EmbeddedDemo {{ id: {id:?}, manifest: include_str!({:?}), source: include_str!({:?}) }},",

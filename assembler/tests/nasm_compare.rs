@@ -10,6 +10,11 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The shared guest includes (`%include "pc.inc"`), searched after the source's folder.
+fn shared_includes() -> PathBuf {
+    workspace_root().join("guests/include")
+}
+
 /// Runs nasm on `path` and returns its output. Panics (fails the test) if nasm is missing.
 fn nasm(path: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("nasm-out");
@@ -25,6 +30,7 @@ fn nasm(path: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
         cmd.arg(format!("-D{d}"));
     }
     cmd.arg("-I").arg(path.parent().unwrap_or(Path::new(".")));
+    cmd.arg("-I").arg(shared_includes());
     cmd.arg("-o").arg(&out).arg(path);
     let result = match cmd.output() {
         Ok(r) => r,
@@ -42,7 +48,11 @@ fn nasm(path: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
 fn ours(path: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
     let src = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let include = move |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let include = move |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .or_else(|_| std::fs::read_to_string(shared_includes().join(name)))
+            .ok()
+    };
     let opts = vmlab_asm::Options {
         defines: defines.iter().map(|d| vmlab_asm::parse_define(d)).collect(),
         include: Some(&include),
@@ -120,9 +130,10 @@ fn corpus_is_identical_to_nasm() {
 }
 
 #[test]
-fn every_guest_and_lab_source_in_the_repository_is_identical_to_nasm() {
+fn every_guest_demo_and_lab_source_in_the_repository_is_identical_to_nasm() {
     let mut stack = vec![
         workspace_root().join("guests"),
+        workspace_root().join("demos"),
         workspace_root().join("assignments"),
     ];
     let mut files = Vec::new();

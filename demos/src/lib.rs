@@ -7,7 +7,7 @@ pub mod manifest;
 
 use std::sync::OnceLock;
 
-pub use manifest::{Expect, Manifest, MemoryAt, Panel, Run, Space, Step};
+pub use manifest::{ExitControlsSet, Expect, Manifest, MemoryAt, Panel, Run, Space, Step};
 
 /// One demo folder's files, embedded at build time.
 #[derive(Debug)]
@@ -61,6 +61,12 @@ pub fn all() -> &'static [Demo] {
     })
 }
 
+/// The text of the shared guest include `name` (`guests/include/NAME`), which demo
+/// guests pull in with `%include "NAME"`.
+pub fn include(name: &str) -> Option<&'static str> {
+    INCLUDES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
 /// The demo with this id.
 pub fn find(id: &str) -> Option<&'static Demo> {
     all().iter().find(|d| d.id == id)
@@ -84,5 +90,17 @@ mod tests {
         assert_eq!(orders, distinct, "two demos share a place in the menu");
         assert_eq!(find(all()[0].id), Some(&all()[0]));
         assert_eq!(find("no-such-demo"), None);
+    }
+
+    #[test]
+    fn shared_includes_are_embedded_by_name() {
+        let pc = include("pc.inc").expect("guests/include/pc.inc");
+        assert!(pc.contains("puts:"), "{pc}");
+        assert_eq!(include("missing.inc"), None);
+        for d in all() {
+            for name in manifest::includes(d.source) {
+                assert!(include(&name).is_some(), "{}: {name}", d.id);
+            }
+        }
     }
 }

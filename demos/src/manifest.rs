@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// The execution modes a demo may start in (the lab's mode switch spells them so).
-pub const MODES: [&str; 3] = ["bare", "trap-emulate", "hw-assist"];
+/// The execution modes a demo or a step may run in (the lab's mode switch spells
+/// them so; `hw-assist-shadow` is hardware assistance with shadow paging).
+pub const MODES: [&str; 4] = ["bare", "trap-emulate", "hw-assist", "hw-assist-shadow"];
 
 /// The most panels a step may focus: what one 1280×720 screen shows large.
 pub const MAX_FOCUS: usize = 3;
@@ -120,6 +121,27 @@ pub struct MemoryAt {
     pub space: Space,
 }
 
+/// Hardware assistance's exit controls a step sets (`exit-controls = { io = false }`);
+/// a control left out is on, as the VMM starts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ExitControlsSet {
+    /// HLT exiting.
+    pub hlt: Option<bool>,
+    /// Unconditional I/O exiting.
+    pub io: Option<bool>,
+    /// CR3-load exiting.
+    pub cr3_write: Option<bool>,
+    /// CR0 and CR4 writes exit.
+    pub cr0_cr4_write: Option<bool>,
+    /// INVLPG exiting.
+    pub invlpg: Option<bool>,
+    /// Exceptions exit before their delivery.
+    pub exceptions: Option<bool>,
+    /// External-interrupt exiting.
+    pub external_interrupts: Option<bool>,
+}
+
 /// What a step's narration says the machine did; a native test checks each claim.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -158,7 +180,7 @@ impl Expect {
 
 /// One narrated step.
 #[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Step {
     /// A short heading.
     pub title: String,
@@ -177,6 +199,12 @@ pub struct Step {
     /// The panels the step is about, most important first.
     #[serde(default)]
     pub focus: Vec<Panel>,
+    /// Reruns the guest from its start in this mode (one of [`MODES`]) before the
+    /// step's run; later steps go on in it.
+    pub mode: Option<String>,
+    /// Reruns the guest from its start with these exit controls (hardware
+    /// assistance only) before the step's run.
+    pub exit_controls: Option<ExitControlsSet>,
     /// What the narration claims.
     #[serde(default)]
     pub expect: Expect,
@@ -190,7 +218,49 @@ pub fn defines_label(source: &str, label: &str) -> bool {
     })
 }
 
+/// The file names `source` pulls in with `%include "NAME"` (or `'NAME'`, `<NAME>`).
+pub fn includes(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix("%include")?;
+            let code = rest.split(';').next().unwrap_or("").trim();
+            let inner = code.get(1..code.len().checked_sub(1)?)?;
+            Some(inner.to_string())
+        })
+        .collect()
+}
+
+impl Step {
+    /// Whether the step reruns the guest from its start (it sets a mode or exit controls).
+    pub fn reruns(&self) -> bool {
+        self.mode.is_some() || self.exit_controls.is_some()
+    }
+}
+
 impl Manifest {
+    /// The index of the step that last reran the guest up to step `upto`, if any.
+    pub fn rerun_at(&self, upto: usize) -> Option<usize> {
+        self.steps
+            .iter()
+            .take(upto.saturating_add(1))
+            .rposition(Step::reruns)
+    }
+
+    /// The mode the last step up to `upto` that set one names, if any.
+    pub fn step_mode(&self, upto: usize) -> Option<&str> {
+        self.steps
+            .iter()
+            .take(upto.saturating_add(1))
+            .rev()
+            .find_map(|s| s.mode.as_deref())
+    }
+
+    /// The mode step `upto` runs in: [`Manifest::step_mode`], else the demo's.
+    pub fn mode_at(&self, upto: usize) -> &str {
+        self.step_mode(upto).unwrap_or(&self.mode)
+    }
+
     /// Parses `demo.toml`; the error names the line and the key.
     pub fn parse(text: &str) -> Result<Manifest, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
@@ -254,6 +324,20 @@ impl Manifest {
                 if s.focus[..j].contains(p) {
                     return Err(key(&format!("focus: {} twice", p.testid())));
                 }
+            }
+            if let Some(m) = &s.mode {
+                if !MODES.contains(&m.as_str()) {
+                    return Err(key(&format!(
+                        "mode: {m:?} is not one of {}",
+                        MODES.join(", ")
+                    )));
+                }
+            }
+            if s.exit_controls.is_some() && !self.mode_at(i).starts_with("hw-assist") {
+                return Err(key(&format!(
+                    "exit-controls: the step runs in {}; exit controls are hardware assistance's",
+                    self.mode_at(i)
+                )));
             }
             if s.compare && !s.focus.contains(&Panel::Compare) {
                 return Err(key(
@@ -337,6 +421,18 @@ mod tests {
                 step("focus = [\"log\"]\n[step.expect]\ncpu = 1"),
                 "unknown field `cpu`",
             ),
+            (
+                step("focus = [\"log\"]\nmode = \"fast\""),
+                "step[0].mode: \"fast\" is not one of",
+            ),
+            (
+                step("focus = [\"log\"]\nexit-controls = { io = false }"),
+                "step[0].exit-controls: the step runs in bare",
+            ),
+            (
+                step("focus = [\"log\"]\nexit-controls = { cr2 = false }"),
+                "unknown field `cr2`",
+            ),
             (String::new(), "missing field `step`"),
             ("step = []".to_string(), "step: a demo needs at least one"),
         ];
@@ -349,6 +445,53 @@ mod tests {
                 .and_then(|m| m.validate(GUEST))
                 .expect_err("a bad mode");
         assert!(e.starts_with("mode: \"fast\""), "{e}");
+    }
+
+    #[test]
+    fn steps_rerun_in_their_mode_with_their_controls() {
+        let step = |t: &str, body: &str| {
+            format!("[[step]]\ntitle = \"{t}\"\ntext = \"b\"\nfocus = [\"log\"]\n{body}\n")
+        };
+        let m = manifest(
+            &[
+                step("a", ""),
+                step(
+                    "b",
+                    "mode = \"hw-assist\"\nexit-controls = { io = false, hlt = true }",
+                ),
+                step("c", "run = \"to-end\""),
+                step("d", "exit-controls = { cr3-write = false }"),
+                step("e", "mode = \"hw-assist-shadow\""),
+            ]
+            .concat(),
+        )
+        .expect("valid");
+        let modes: Vec<&str> = (0..5).map(|i| m.mode_at(i)).collect();
+        assert_eq!(
+            modes,
+            [
+                "bare",
+                "hw-assist",
+                "hw-assist",
+                "hw-assist",
+                "hw-assist-shadow"
+            ]
+        );
+        let reruns: Vec<Option<usize>> = (0..5).map(|i| m.rerun_at(i)).collect();
+        assert_eq!(reruns, [None, Some(1), Some(1), Some(3), Some(4)]);
+        let c = m.steps[1].exit_controls.expect("controls");
+        assert_eq!((c.io, c.hlt, c.invlpg), (Some(false), Some(true), None));
+        assert_eq!(
+            m.steps[3].exit_controls.and_then(|c| c.cr3_write),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn includes_are_found_by_name() {
+        let src = "bits 32\n%include \"pc.inc\"  ; devices\n  %include <b.inc>\nnop\n%include x\n";
+        assert_eq!(includes(src), ["pc.inc", "b.inc"]);
+        assert!(includes(GUEST).is_empty());
     }
 
     #[test]

@@ -176,6 +176,7 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
         Op::DemoStep(i) => {
             if let (Some((d, _)), Some(p)) = (state.demo, state.program.clone()) {
                 state.dispatch(Action::DemoStep(i));
+                state.dispatch(Action::SetMode(demos::mode_at(d, i, demos::mode(d))));
                 for c in demos::commands(d, &p, demos::mode(d), i) {
                     send.emit(c);
                 }
@@ -255,6 +256,7 @@ fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
             let step = shared.step.unwrap_or(0).min(d.steps().len() - 1);
             state.dispatch(Action::DemoStep(step));
             let mode = shared.mode.unwrap_or(demos::mode(d));
+            state.dispatch(Action::SetMode(demos::mode_at(d, step, mode)));
             for c in demos::commands(d, &p, mode, step) {
                 send.emit(c);
             }

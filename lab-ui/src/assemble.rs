@@ -2,9 +2,15 @@
 
 use crate::program::{entry_for, Diag, Program};
 
-/// Assembles `source` with vmlab's assembler.
+/// Assembles `source` with vmlab's assembler; `%include "NAME"` reads the shared
+/// guest include `guests/include/NAME` (embedded by crate `vmlab-demos`).
 pub fn assemble(name: &str, source: &str) -> Result<Program, Vec<Diag>> {
-    let out = vmlab_asm::assemble(name, source, &vmlab_asm::Options::default()).map_err(|e| {
+    let include = |file: &str| vmlab_demos::include(file).map(str::to_string);
+    let options = vmlab_asm::Options {
+        include: Some(&include),
+        ..vmlab_asm::Options::default()
+    };
+    let out = vmlab_asm::assemble(name, source, &options).map_err(|e| {
         e.0.into_iter()
             .map(|d| Diag {
                 line: d.line as usize,
@@ -48,6 +54,17 @@ mod tests {
                     .map(|i| i + 1)
             );
         }
+    }
+
+    #[test]
+    fn shared_includes_assemble_and_unknown_ones_are_errors() {
+        let p = assemble("x.asm", "bits 32\norg 0x10000\nstart:\n    mov esi, 0\n    call puts\n    hlt\n%include \"pc.inc\"\n")
+            .expect("assembles");
+        let puts = p.symbol("puts").expect("the include's routine");
+        assert!(puts > p.symbol("start").expect("start"));
+        let e = assemble("x.asm", "bits 32\n%include \"nope.inc\"\n").unwrap_err();
+        assert!(e[0].message.contains("nope.inc"), "{e:?}");
+        assert_eq!(e[0].line, 2);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The lecture demos (folders under `demos/`, embedded by crate `vmlab-demos`) and
 //! the worker commands that bring one to a step.
 
-pub use vmlab_demos::{all, find, Demo, Panel, Run, Step};
+pub use vmlab_demos::{all, find, Demo, ExitControlsSet, Panel, Run, Step};
 
-use emulator_core::vmm::ExitReason;
+use emulator_core::vmm::{ExitControls, ExitReason};
 
 use crate::program::Program;
 use crate::protocol::{Command, Space, Until};
@@ -15,11 +15,40 @@ pub fn mode(demo: &Demo) -> ExecMode {
     demo.manifest.mode.parse::<ExecMode>().unwrap_or_default()
 }
 
+/// The mode step `upto` of `demo` runs in: `mode` unless a step up to it reran the
+/// guest in a mode of its own (`mode = ...` in the manifest).
+pub fn mode_at(demo: &Demo, upto: usize, mode: ExecMode) -> ExecMode {
+    demo.manifest
+        .step_mode(upto)
+        .and_then(|m| m.parse::<ExecMode>().ok())
+        .unwrap_or(mode)
+}
+
+/// A step's exit controls: those it names, the rest on (as the VMM starts).
+pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
+    let on = ExitControls::default();
+    ExitControls {
+        hlt: set.hlt.unwrap_or(on.hlt),
+        io: set.io.unwrap_or(on.io),
+        cr3_write: set.cr3_write.unwrap_or(on.cr3_write),
+        cr0_cr4_write: set.cr0_cr4_write.unwrap_or(on.cr0_cr4_write),
+        invlpg: set.invlpg.unwrap_or(on.invlpg),
+        exceptions: set.exceptions.unwrap_or(on.exceptions),
+        external_interrupts: set.external_interrupts.unwrap_or(on.external_interrupts),
+    }
+}
+
 /// The commands that load `program` in `mode` and bring it to step `upto` of
-/// `demo`: every step's run from the start, then what step `upto` shows.
+/// `demo`: every step's run from the start, then what step `upto` shows. A step
+/// that sets a mode or exit controls reruns the guest from its start, so the
+/// replay begins at the last such step.
 pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Vec<Command> {
-    let mut cmds = vec![program.load_command(mode)];
-    for step in demo.steps().iter().take(upto + 1) {
+    let first = demo.manifest.rerun_at(upto).unwrap_or(0);
+    let mut cmds = vec![program.load_command(mode_at(demo, upto, mode))];
+    if let Some(set) = demo.steps().get(first).and_then(|s| s.exit_controls) {
+        cmds.push(Command::SetExitControls(exit_controls(&set)));
+    }
+    for step in demo.steps().iter().take(upto + 1).skip(first) {
         match &step.run {
             Run::Look => {}
             Run::Instructions(n) => cmds.push(Command::Advance(Until::Steps(*n))),
@@ -80,6 +109,52 @@ pub fn focus_rank(state: &LabState, testid: &str) -> Option<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_manifest_mode_is_a_machine_mode() {
+        for name in vmlab_demos::manifest::MODES {
+            let m = name.parse::<ExecMode>().expect(name);
+            assert_eq!(m.name(), name);
+        }
+    }
+
+    #[test]
+    fn a_step_with_a_mode_or_exit_controls_reruns_the_guest() {
+        let source = "bits 32\norg 0x10000\nstart:\n    mov esp, 0x90000\nthere:\n    hlt\n";
+        let manifest = vmlab_demos::Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"g.asm\"\nmode = \"trap-emulate\"\n\
+             [[step]]\ntitle = \"a\"\ntext = \"b\"\nrun = { to = \"there\" }\nfocus = [\"log\"]\n\
+             [[step]]\ntitle = \"c\"\ntext = \"d\"\nmode = \"hw-assist-shadow\"\nexit-controls = { hlt = false }\nrun = \"to-end\"\nfocus = [\"log\"]\n\
+             [[step]]\ntitle = \"e\"\ntext = \"f\"\ntranslate = 0x1000\nfocus = [\"log\"]\n",
+        )
+        .expect("parses");
+        manifest.validate(source).expect("valid");
+        let d = Demo {
+            id: "t",
+            source,
+            manifest,
+        };
+        let p = crate::assemble::assemble("demo.asm", source).expect("assembles");
+        let shadow = "hw-assist-shadow".parse::<ExecMode>().expect("a mode");
+        assert_eq!(mode_at(&d, 0, mode(&d)), ExecMode::TRAP_EMULATE);
+        assert_eq!(mode_at(&d, 2, mode(&d)), shadow);
+        let cmds = commands(&d, &p, mode(&d), 2);
+        assert!(matches!(cmds[0], Command::Load { mode, .. } if mode == shadow));
+        let controls = ExitControls {
+            hlt: false,
+            ..ExitControls::default()
+        };
+        assert_eq!(
+            cmds[1..],
+            [
+                Command::SetExitControls(controls),
+                Command::Advance(Until::Stop),
+                Command::Translate(0x1000)
+            ]
+        );
+        let first = commands(&d, &p, mode(&d), 0);
+        assert_eq!(first.len(), 2, "{first:?}");
+    }
 
     #[test]
     fn demos_start_in_their_modes_and_steps_replay_from_a_load() {

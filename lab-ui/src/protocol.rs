@@ -124,6 +124,9 @@ pub enum Command {
     },
     /// Walks the page tables for this linear address.
     Translate(u32),
+    /// Sets hardware assistance's exit controls on the machine just loaded (kept
+    /// across a reset; a machine without them ignores it).
+    SetExitControls(emulator_core::vmm::ExitControls),
     /// Bytes typed into the serial console.
     SerialInput(Vec<u8>),
     /// Runs a lab's visible tests against a submission.

@@ -570,9 +570,12 @@ fn share_link_round_trip(b: &Browser) -> Result<()> {
     Ok(())
 }
 
-/// Every demo opens, steps forward to its end and back, and leaves a screenshot.
+/// Every demo opens, steps forward to its end and back, and leaves a screenshot; at
+/// its last step the serial console shows what that step claims and the mode switch
+/// shows the mode the step runs in.
 fn every_demo(b: &Browser) -> Result<()> {
-    for demo in vmlab_demos::all().iter().map(|d| d.id) {
+    for d in vmlab_demos::all() {
+        let demo = d.id;
         open(b, &format!("demo={demo}"))?;
         let count_text = b.text_testid("demo-step-count")?;
         let total: usize = count_text
@@ -594,6 +597,11 @@ fn every_demo(b: &Browser) -> Result<()> {
             distinct.len() == titles.len(),
             "{demo}: repeated step titles {titles:?}"
         );
+        let last = total.saturating_sub(1);
+        if let Some(text) = d.steps().get(last).and_then(|s| s.expect.serial.as_deref()) {
+            wait_text(b, "serial-output", text).with_context(|| format!("{demo}: serial"))?;
+        }
+        shows_step_mode(b, d, last).with_context(|| format!("{demo}: the last step"))?;
         match demo {
             "fetch-decode-execute" => {
                 wait_text(b, "serial-output", "fetch, decode, execute: done")?
@@ -622,6 +630,20 @@ fn every_demo(b: &Browser) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The mode switch shows the mode step `i` of `demo` runs in (its own, or the demo's).
+fn shows_step_mode(b: &Browser, demo: &vmlab_demos::Demo, i: usize) -> Result<()> {
+    let shown = js_string(
+        b,
+        "return document.querySelector('[data-testid=mode-select]').value;",
+    )?;
+    let want = demo.manifest.mode_at(i);
+    ensure!(
+        shown == want,
+        "the step runs in {want}, the mode switch shows {shown}"
+    );
     Ok(())
 }
 
@@ -671,6 +693,7 @@ fn demo_focus_steps(b: &Browser) -> Result<usize> {
             }
             wait_text(b, "demo-step-count", &format!("step {} of {total}", i + 1))?;
             stopped(b).with_context(|| at.clone())?;
+            shows_step_mode(b, demo, i).with_context(|| at.clone())?;
             let focus: Vec<&str> = step.focus.iter().map(|p| p.testid()).collect();
             if focus.contains(&"panel-compare") {
                 b.wait_for(&tid("panel-compare"))?;

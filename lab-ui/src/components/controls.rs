@@ -92,6 +92,10 @@ pub fn controls() -> Html {
             <label>{"mode "}
                 <select ref={mode_ref} onchange={on_mode} data-testid="mode-select" aria-label="execution mode">
                     { for MODE_SWITCH.iter().map(|m| html! { <option value={m.name()} selected={*m == ctx.state.mode}>{ m.name() }</option> }) }
+                    // a demo step may run in a mode the switch does not offer (hw-assist-shadow)
+                    if !MODE_SWITCH.contains(&ctx.state.mode) {
+                        <option value={ctx.state.mode.name()} selected=true>{ ctx.state.mode.name() }</option>
+                    }
                 </select>
             </label>
             <label>{"speed "}

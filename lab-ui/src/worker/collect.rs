@@ -280,17 +280,22 @@ pub fn walk(m: &Machine, linear: u32) -> Walk {
         (None, None) => Err("the PDE is not present: a #PF".to_string()),
         (None, Some(_)) => Err("the PTE is not present: a #PF".to_string()),
     };
-    let hw = m.translate(linear);
-    let detail = match (m.config().mode, hw.physical) {
+    let mode = m.config().mode;
+    let shadowed = matches!(
+        mode,
+        ExecMode::TrapEmulate { .. }
+            | ExecMode::HwAssist {
+                paging: GuestPaging::Shadow
+            }
+    );
+    let detail = match (mode, shadow_frame(m, linear)) {
         (ExecMode::Bare, _) if !w.paging => "paging is off: linear = physical".to_string(),
         (ExecMode::Bare, _) => String::new(),
-        (ExecMode::TrapEmulate { .. }, Some(p)) => {
-            format!("the shadow tables map it to host-physical {p:08x}")
-        }
-        (ExecMode::TrapEmulate { .. }, None) => {
+        (_, Some(p)) if shadowed => format!("the shadow tables map it to host-physical {p:08x}"),
+        _ if shadowed => {
             "not in the shadow tables yet: the next access takes a hidden fault".to_string()
         }
-        (ExecMode::HwAssist { .. }, _) => {
+        _ => {
             let refs = steps.len() + 1;
             format!(
                 "two-dimensional walk: each of the {refs} guest-physical references goes through the nested table"
@@ -303,6 +308,18 @@ pub fn walk(m: &Machine, linear: u32) -> Walk {
         result,
         detail,
     }
+}
+
+/// The host frame the active shadow page table holds for `linear`'s page (which
+/// may be stale until the guest's INVLPG or CR3 write), if the shadow has one.
+fn shadow_frame(m: &Machine, linear: u32) -> Option<u32> {
+    let shadow = &m.vmm()?.shadow;
+    let page = linear & !0xfff;
+    shadow
+        .table(shadow.active()?, linear >> 22)
+        .into_iter()
+        .find(|e| e.linear == page)
+        .map(|e| e.frame | (linear & 0xfff))
 }
 
 /// One line per valid TLB entry.

@@ -212,6 +212,7 @@ impl MachineWorker {
                     Command::ToggleBreakpoint(a) => s.toggle_breakpoint(a),
                     Command::ShowMemory { addr, space } => s.show_memory(addr, space),
                     Command::Translate(a) => s.translate(a),
+                    Command::SetExitControls(c) => s.set_exit_controls(c),
                     Command::SerialInput(bytes) => s.serial_input(&bytes),
                     Command::Compare => {
                         let runs = session::compare(s.program());

@@ -4,6 +4,7 @@
 //!
 //! Plain Rust with no browser API, so it is tested natively.
 
+use emulator_core::vmm::ExitControls;
 use emulator_core::{
     EventKind, ExecMode, FlatEntry, History, HistoryLimits, Machine, MachineConfig, StopReason,
 };
@@ -72,6 +73,8 @@ pub struct Session {
     log_keep_before: Option<u64>,
     serial_sent: u64,
     serial_reset: bool,
+    /// Exit controls set on the machine (hardware assistance), kept across reloads.
+    controls: Option<ExitControls>,
 }
 
 /// Builds a machine in `mode` with `program` loaded.
@@ -123,6 +126,7 @@ impl Session {
             log_keep_before: None,
             serial_sent: 0,
             serial_reset: true,
+            controls: None,
         };
         s.memory = (s.program.origin, Space::Physical);
         Ok(s)
@@ -134,6 +138,9 @@ impl Session {
         self.mode = mode;
         for &b in &self.breakpoints {
             self.machine.add_breakpoint(b);
+        }
+        if let (Some(c), Some(vmm)) = (self.controls, self.machine.vmm_mut()) {
+            vmm.controls = c;
         }
         self.history = History::new(&mut self.machine, HISTORY);
         self.next_checkpoint = CHECKPOINT_EVERY;
@@ -523,6 +530,17 @@ impl Session {
     /// Remembers an address to translate in every view.
     pub fn translate(&mut self, linear: u32) {
         self.walk = Some(linear);
+    }
+
+    /// Sets hardware assistance's exit controls (nothing on a machine without
+    /// them) and starts the history again from here, so that going back keeps them.
+    pub fn set_exit_controls(&mut self, controls: ExitControls) {
+        self.controls = Some(controls);
+        if let Some(vmm) = self.machine.vmm_mut() {
+            vmm.controls = controls;
+            self.history = History::new(&mut self.machine, HISTORY);
+            self.next_checkpoint = self.machine.icount() + CHECKPOINT_EVERY;
+        }
     }
 
     /// Types into the serial port: the machine's future changes, so later
