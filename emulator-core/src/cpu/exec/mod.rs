@@ -144,7 +144,8 @@ impl Machine {
             M::Lahf => self.op_lahf(),
             M::Sahf => self.op_sahf(),
             M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss => self.op_lxs(d),
-            M::Nop | M::Pause => Ok(()),
+            // ENDBR32/64 and the other 0F 18–1F encodings are hint NOPs on a P6-class CPU.
+            M::Nop | M::Pause | M::Endbr32 | M::Endbr64 | M::Reservednop => Ok(()),
             M::Wait => self.op_wait(),
             M::Cmpxchg => self.op_cmpxchg(d),
             M::Cmpxchg8b => self.op_cmpxchg8b(d),
