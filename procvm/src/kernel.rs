@@ -92,7 +92,7 @@ pub fn stub_vector(eip: u32) -> Option<u32> {
 }
 
 /// The user-mode state at the program's entry: flat ring-3 segments, paging on,
-/// interrupts off, CR0.EM set so an x87 instruction traps instead of being ignored.
+/// interrupts off, and the FPU as Linux starts a process (FNINIT's state).
 pub fn user_entry(entry: u32, esp: u32) -> CpuState {
     let mut c = CpuState::reset();
     let seg = |selector: u16, attrs: u16| Segment {
@@ -125,7 +125,8 @@ pub fn user_entry(entry: u32, esp: u32) -> CpuState {
         limit: 0x67,
         attrs: attr::PRESENT | system::TSS32_BUSY as u16,
     };
-    c.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE | cr0::WP | cr0::EM;
+    c.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE | cr0::WP | cr0::MP;
+    c.fpu = emulator_core::x87::Fpu::initialized();
     c.cr3 = PAGE_DIR;
     c.cpl = 3;
     c.eflags = flags::RESERVED1;

@@ -30,6 +30,7 @@ fn build(name: &str, dir: &Path) -> Vec<u8> {
         .args(["-m32", "-static", "-O2", "-o"])
         .arg(&out)
         .arg(&src)
+        .arg("-lm")
         .status()
         .expect("gcc runs (cargo xtask test installs gcc-multilib)");
     assert!(st.success(), "gcc -m32 -static failed on {}", src.display());
@@ -119,6 +120,11 @@ fn malloc_heavy_program_uses_brk_and_mmap() {
 #[test]
 fn string_processing_matches() {
     assert_eq!(same_as_qemu("strings"), Exit::Exited { status: 0 });
+}
+
+#[test]
+fn floating_point_runs_on_the_x87() {
+    assert_eq!(same_as_qemu("floats"), Exit::Exited { status: 0 });
 }
 
 #[test]
