@@ -27,6 +27,10 @@ pub struct LinuxArgs {
     /// program cannot reach anything outside it).
     #[arg(long, value_name = "DIR", requires = "linux")]
     pub root: Option<PathBuf>,
+    /// chroot(2) as Linux has it (the current directory stays where it was, so the
+    /// classic escape works) instead of the strict root that moves it inside.
+    #[arg(long, requires = "linux")]
+    pub naive_chroot: bool,
     /// The host name uname(2) reports.
     #[arg(long, value_name = "NAME", default_value = "vmlab", requires = "linux")]
     pub hostname: String,
@@ -113,6 +117,7 @@ fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String>
         mem_limit: a.mem_limit,
         hostname: a.hostname.clone(),
         trace: a.strace,
+        naive_chroot: a.naive_chroot,
     };
     Process::load(&file, cfg).map_err(|e| format!("{}: {e}", elf.display()))
 }

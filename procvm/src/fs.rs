@@ -1,6 +1,8 @@
 //! The in-memory file system the process sees: preloaded files and directories,
-//! a descriptor table with the console on 0, 1 and 2, and path resolution under an
-//! optional chroot that `..` and absolute paths cannot leave.
+//! a descriptor table with the console on 0, 1 and 2, and path resolution under the
+//! process's root directory (chroot). A strict root moves the current directory
+//! inside it and `..` stops at it; a naive one does what chroot(2) alone does, and
+//! lets a process whose current directory is outside walk out.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -68,8 +70,12 @@ pub struct Fs {
     pub fds: Vec<Option<Open>>,
     /// Bytes of standard input not yet read.
     pub stdin: Vec<u8>,
-    /// The current directory.
+    /// The current directory (a path in the whole tree).
     pub cwd: String,
+    /// The process's root directory (a path in the whole tree).
+    pub root: String,
+    /// chroot(2) as Linux has it: the current directory is left where it was.
+    pub naive_chroot: bool,
 }
 
 /// Normalises `path` against `cwd`: `.` and `..` resolved, never above `/`.
@@ -103,13 +109,15 @@ fn parent(path: &str) -> &str {
 
 impl Fs {
     /// A file system holding `files` (absolute paths; their directories are created).
-    pub fn new(files: &[(String, Vec<u8>)], stdin: Vec<u8>) -> Fs {
+    pub fn new(files: &[(String, Vec<u8>)], stdin: Vec<u8>, naive_chroot: bool) -> Fs {
         let mut fs = Fs {
             files: BTreeMap::new(),
             dirs: BTreeMap::new(),
             fds: alloc::vec![Some(Open::Stdin), Some(Open::Stdout), Some(Open::Stderr)],
             stdin,
             cwd: "/".to_string(),
+            root: "/".to_string(),
+            naive_chroot,
         };
         fs.dirs.insert("/".into(), ());
         for (p, data) in files {
@@ -128,9 +136,106 @@ impl Fs {
         }
     }
 
-    /// The absolute path of `path` for the process.
+    /// Where `path` leads in the whole tree. Absolute paths start at the root; `..`
+    /// stops at the root, except on a walk that starts outside it (only possible
+    /// after a naive chroot).
     pub fn path(&self, path: &str) -> String {
-        resolve(&self.cwd, path)
+        let inside = |p: &str| {
+            p == self.root || self.root == "/" || p.starts_with(&alloc::format!("{}/", self.root))
+        };
+        let start = if path.starts_with('/') {
+            self.root.clone()
+        } else {
+            self.cwd.clone()
+        };
+        let clamp = inside(&start);
+        let mut cur: Vec<String> = start
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
+        let floor = if clamp {
+            self.root.split('/').filter(|c| !c.is_empty()).count()
+        } else {
+            0
+        };
+        for c in path.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    if cur.len() > floor {
+                        cur.pop();
+                    }
+                }
+                c => cur.push(c.into()),
+            }
+        }
+        alloc::format!("/{}", cur.join("/"))
+    }
+
+    /// The current directory as the process names it (getcwd).
+    pub fn getcwd(&self) -> String {
+        if self.root == "/" {
+            return self.cwd.clone();
+        }
+        match self.cwd.strip_prefix(&self.root) {
+            Some("") => "/".into(),
+            Some(rest) if rest.starts_with('/') => rest.into(),
+            _ => alloc::format!("(unreachable){}", self.cwd),
+        }
+    }
+
+    /// chdir(2).
+    pub fn chdir(&mut self, path: &str) -> Result<(), i32> {
+        let p = self.path(path);
+        if !self.dirs.contains_key(&p) {
+            return Err(if self.files.contains_key(&p) {
+                errno::ENOTDIR
+            } else {
+                errno::ENOENT
+            });
+        }
+        self.cwd = p;
+        Ok(())
+    }
+
+    /// chroot(2): strict moves the current directory into the new root.
+    pub fn chroot(&mut self, path: &str) -> Result<(), i32> {
+        let p = self.path(path);
+        if !self.dirs.contains_key(&p) {
+            return Err(if self.files.contains_key(&p) {
+                errno::ENOTDIR
+            } else {
+                errno::ENOENT
+            });
+        }
+        self.root = p.clone();
+        if !self.naive_chroot {
+            self.cwd = p;
+        }
+        Ok(())
+    }
+
+    /// mkdir(2).
+    pub fn mkdir(&mut self, path: &str) -> Result<(), i32> {
+        let p = self.path(path);
+        if self.dirs.contains_key(&p) || self.files.contains_key(&p) {
+            return Err(17); // EEXIST
+        }
+        if !self.dirs.contains_key(parent(&p)) {
+            return Err(errno::ENOENT);
+        }
+        self.dirs.insert(p, ());
+        Ok(())
+    }
+
+    /// unlink(2).
+    pub fn unlink(&mut self, path: &str) -> Result<(), i32> {
+        let p = self.path(path);
+        if self.dirs.contains_key(&p) {
+            return Err(errno::EISDIR);
+        }
+        self.files.remove(&p).map(|_| ()).ok_or(errno::ENOENT)
     }
 
     fn install(&mut self, o: Open) -> Result<i32, i32> {

@@ -44,6 +44,9 @@ pub struct ProcessConfig {
     pub hostname: String,
     /// Record every system call for `--strace`.
     pub trace: bool,
+    /// chroot(2) as Linux has it, leaving the current directory where it was (the
+    /// classic escape then works); otherwise it moves the current directory inside.
+    pub naive_chroot: bool,
 }
 
 impl Default for ProcessConfig {
@@ -57,6 +60,7 @@ impl Default for ProcessConfig {
             mem_limit: None,
             hostname: "vmlab".into(),
             trace: false,
+            naive_chroot: false,
         }
     }
 }
@@ -200,7 +204,7 @@ impl Process {
         let mut p = Process {
             m,
             space,
-            fs: fs::Fs::new(&cfg.files, cfg.stdin.clone()),
+            fs: fs::Fs::new(&cfg.files, cfg.stdin.clone(), cfg.naive_chroot),
             cfg,
             out: Vec::new(),
             err: Vec::new(),

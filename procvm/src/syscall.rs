@@ -87,13 +87,17 @@ const CALLS: &[(u32, &str, &[A])] = {
         (4, "write", &[Int, Buf, Int]),
         (5, "open", &[Path, Hex, Hex]),
         (6, "close", &[Int]),
+        (10, "unlink", &[Path]),
+        (12, "chdir", &[Path]),
         (13, "time", &[Hex]),
         (19, "lseek", &[Int, Int, Int]),
         (20, "getpid", &[]),
         (33, "access", &[Path, Hex]),
         (37, "kill", &[Int, Int]),
+        (39, "mkdir", &[Path, Hex]),
         (45, "brk", &[Hex]),
         (54, "ioctl", &[Int, Hex, Hex]),
+        (61, "chroot", &[Path]),
         (64, "getppid", &[]),
         (78, "gettimeofday", &[Hex, Hex]),
         (85, "readlink", &[Path, Hex, Int]),
@@ -251,7 +255,7 @@ impl Process {
             199..=202 => Ok(crate::stack::UID as i32),
             33 => self
                 .path_arg(a[0])
-                .and_then(|p| self.fs.stat_path(&p).map(|_| 0)),
+                .and_then(|p| self.fs.stat_path(&self.fs.path(&p)).map(|_| 0)),
             45 => Ok(self.sys_brk(a[0]) as i32),
             54 => match (self.fs.get(a[0]), a[1]) {
                 (Err(e), _) => Err(e),
@@ -309,8 +313,24 @@ impl Process {
             122 => self.sys_uname(a[0]),
             125 => self.sys_mprotect(a[0], a[1], a[2]),
             174 | 175 => Ok(0),
+            12 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.chdir(&p))
+                .map(|_| 0),
+            39 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.mkdir(&p))
+                .map(|_| 0),
+            10 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.unlink(&p))
+                .map(|_| 0),
+            61 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.chroot(&p))
+                .map(|_| 0),
             183 => {
-                let mut cwd = self.fs.cwd.clone().into_bytes();
+                let mut cwd = self.fs.getcwd().into_bytes();
                 cwd.push(0);
                 if cwd.len() > a[1] as usize {
                     Err(34) // ERANGE
@@ -329,7 +349,10 @@ impl Process {
                 uaccess::write(&mut self.m, a[1], &b).map(|_| 0)
             }
             192 => self.sys_mmap2(a),
-            195 | 196 => match self.path_arg(a[0]).and_then(|p| self.fs.stat_path(&p)) {
+            195 | 196 => match self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.stat_path(&self.fs.path(&p)))
+            {
                 Ok(st) => self.write_stat64(a[1], st),
                 Err(e) => Err(e),
             },

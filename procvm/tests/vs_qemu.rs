@@ -134,3 +134,42 @@ fn a_null_write_is_sigsegv() {
         other => panic!("expected SIGSEGV, got {other:?}"),
     }
 }
+
+/// Runs `escape` with a jail and a secret outside it.
+fn escape(naive_chroot: bool) -> (String, Exit) {
+    let dir = work_dir(if naive_chroot {
+        "escape-naive"
+    } else {
+        "escape"
+    });
+    let elf = build("escape", &dir);
+    let cfg = ProcessConfig {
+        args: vec!["/escape".into()],
+        files: vec![
+            ("/secret.txt".into(), b"the host's secret\n".to_vec()),
+            ("/jail/readme".into(), b"inside\n".to_vec()),
+        ],
+        naive_chroot,
+        ..ProcessConfig::default()
+    };
+    let o = Process::load(&elf, cfg).expect("loads").run();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), o.exit)
+}
+
+#[test]
+fn the_chroot_escape_works_on_a_naive_chroot_and_not_on_a_strict_one() {
+    let (out, exit) = escape(true);
+    assert!(
+        out.contains("escaped! /secret.txt says: the host's secret"),
+        "{out}"
+    );
+    assert_eq!(exit, Exit::Exited { status: 3 });
+    let (out, exit) = escape(false);
+    assert!(
+        out.contains("inside the jail, /secret.txt is not there"),
+        "{out}"
+    );
+    assert!(out.contains("escape failed"), "{out}");
+    assert!(out.contains("after climbing: cwd /\n"), "{out}");
+    assert_eq!(exit, Exit::Exited { status: 0 });
+}
