@@ -185,34 +185,31 @@ impl Fs {
         }
     }
 
+    /// Where `path` leads, if it is a directory.
+    fn dir_at(&self, path: &str) -> Result<String, i32> {
+        let p = self.path(path);
+        if self.dirs.contains_key(&p) {
+            Ok(p)
+        } else if self.files.contains_key(&p) {
+            Err(errno::ENOTDIR)
+        } else {
+            Err(errno::ENOENT)
+        }
+    }
+
     /// chdir(2).
     pub fn chdir(&mut self, path: &str) -> Result<(), i32> {
-        let p = self.path(path);
-        if !self.dirs.contains_key(&p) {
-            return Err(if self.files.contains_key(&p) {
-                errno::ENOTDIR
-            } else {
-                errno::ENOENT
-            });
-        }
-        self.cwd = p;
+        self.cwd = self.dir_at(path)?;
         Ok(())
     }
 
     /// chroot(2): strict moves the current directory into the new root.
     pub fn chroot(&mut self, path: &str) -> Result<(), i32> {
-        let p = self.path(path);
-        if !self.dirs.contains_key(&p) {
-            return Err(if self.files.contains_key(&p) {
-                errno::ENOTDIR
-            } else {
-                errno::ENOENT
-            });
-        }
-        self.root = p.clone();
+        let p = self.dir_at(path)?;
         if !self.naive_chroot {
-            self.cwd = p;
+            self.cwd = p.clone();
         }
+        self.root = p;
         Ok(())
     }
 
