@@ -8,6 +8,7 @@ mod formats;
 mod gdb;
 mod grade;
 mod labs;
+mod linux;
 mod run;
 mod run_report;
 

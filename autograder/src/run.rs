@@ -27,7 +27,7 @@ pub const EXIT_BUDGET: u8 = 124;
 
 /// Options of `vmlab run`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("image").required(true).args(["rom", "flat", "multiboot"])))]
+#[command(group(ArgGroup::new("image").required(true).args(["rom", "flat", "multiboot", "linux"])))]
 #[command(
     after_help = "Exit status: 0 halted; v when the guest wrote v to the debug-exit port \
 0xF4 (0 is success); 4 triple fault; 124 instruction budget used up; 2 bad file or option \
@@ -83,6 +83,8 @@ pub struct RunArgs {
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
     gdb: Option<u16>,
+    #[command(flatten)]
+    pub(crate) linux: crate::linux::LinuxArgs,
 }
 
 /// `--paging`.
@@ -264,6 +266,9 @@ pub fn exit_status(stop: StopReason) -> u8 {
 
 /// `vmlab run`.
 pub fn main(args: RunArgs) -> ExitCode {
+    if let Some(elf) = &args.linux.linux {
+        return crate::linux::main(elf, &args.linux, args.max_insns, args.json);
+    }
     let mut m = match prepare(&args) {
         Ok(m) => m,
         Err(e) => {

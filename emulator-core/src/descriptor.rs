@@ -76,6 +76,31 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// A segment descriptor with `base`, the 20-bit `limit` field (in pages when
+    /// `attrs` has [`attr::GRANULAR`]) and `attrs` (see [`attr`]).
+    pub const fn new_segment(base: u32, limit: u32, attrs: u16) -> Descriptor {
+        Descriptor {
+            lo: (limit & 0xffff) | (base << 16),
+            hi: ((base >> 16) & 0xff)
+                | (((attrs & 0xf0ff) as u32) << 8)
+                | (limit & 0xf_0000)
+                | (base & 0xff00_0000),
+        }
+    }
+    /// A gate descriptor of system type `typ` (see [`system`]) to `selector:offset` at `dpl`.
+    pub const fn new_gate(typ: u8, selector: u16, offset: u32, dpl: u8) -> Descriptor {
+        Descriptor {
+            lo: (offset & 0xffff) | ((selector as u32) << 16),
+            hi: (offset & 0xffff_0000)
+                | (attr::PRESENT as u32) << 8
+                | ((dpl as u32 & 3) << 13)
+                | ((typ as u32) << 8),
+        }
+    }
+    /// The 8 bytes as one little-endian quadword.
+    pub const fn to_u64(self) -> u64 {
+        (self.lo as u64) | ((self.hi as u64) << 32)
+    }
     /// The segment base.
     pub fn base(&self) -> u32 {
         (self.lo >> 16) | ((self.hi & 0xff) << 16) | (self.hi & 0xff00_0000)
@@ -241,6 +266,29 @@ pub fn null_for_outer_ring(seg: &mut Segment, cpl: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn built_descriptors_decode_to_what_they_were_built_from() {
+        let attrs = attr::GRANULAR | attr::BIG | DATA_ATTRS | attr::DPL;
+        let d = Descriptor::new_segment(0x1234_5678, 0xabcde, attrs);
+        assert_eq!(
+            (d.base(), d.limit(), d.attrs()),
+            (0x1234_5678, 0xabcd_efff, attrs)
+        );
+        assert_eq!(d.dpl(), 3);
+        let d = Descriptor::new_segment(0x3000, 0x67, attr::PRESENT | system::TSS32 as u16);
+        assert_eq!(
+            (d.base(), d.limit(), d.typ()),
+            (0x3000, 0x67, system::TSS32)
+        );
+        let g = Descriptor::new_gate(system::INTERRUPT_GATE32, 0x08, 0xdead_4000, 3);
+        assert_eq!((g.gate_selector(), g.gate_offset()), (0x08, 0xdead_4000));
+        assert!(g.system() && g.present() && g.dpl() == 3 && g.typ() == system::INTERRUPT_GATE32);
+        assert_eq!(
+            Descriptor::new_segment(0, 0xfffff, 0xc09a).to_u64(),
+            0x00cf_9a00_0000_ffff
+        );
+    }
 
     #[test]
     fn descriptors_decode_base_limit_and_rights() {

@@ -36,6 +36,13 @@ pub mod alu {
     pub use crate::cpu::alu::*;
 }
 
+/// The x87 FPU's state and its soft 80-bit arithmetic (checked against the host's
+/// x87 by `tests/x87_vs_host.rs`).
+pub mod x87 {
+    pub use crate::cpu::x87::f80::{exc, Class, Ctx, Format, Round, Rounded, F80};
+    pub use crate::cpu::x87::{sw, Fpu, Tag};
+}
+
 pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig};
 pub use counters::Counters;
 pub use devices::{PostWrite, VgaText};

@@ -224,6 +224,9 @@ pub struct CpuState {
     pub interrupt_shadow: bool,
     /// Time stamp counter (derived from retired instructions; virtual time).
     pub tsc: u64,
+    /// The x87 FPU.
+    #[serde(default)]
+    pub fpu: crate::cpu::x87::Fpu,
 }
 
 impl CpuState {
@@ -270,6 +273,7 @@ impl CpuState {
             halted: false,
             interrupt_shadow: false,
             tsc: 0,
+            fpu: crate::cpu::x87::Fpu::reset(),
         }
     }
     /// A general-purpose register.

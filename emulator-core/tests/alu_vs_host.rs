@@ -20,16 +20,11 @@ use emulator_core::Exception;
 /// EFLAGS bits always set on the way in: reserved bit 1 and IF (user mode keeps it).
 const BASE_EFLAGS: u64 = 0x202;
 
-/// xorshift64*: a small deterministic generator.
-struct Rng(u64);
+#[allow(dead_code)] // this test uses only the generator
+mod common;
+use common::Rng;
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
     /// A value with a mix of magnitudes: small, around a power of two, or uniform.
     fn operand(&mut self) -> u32 {
         let r = self.next();

@@ -60,6 +60,8 @@ pub fn run(options: &Options) -> Result<bool> {
     let mut needed = vec![
         tools::NASM,
         tools::GDB,
+        tools::GCC_MULTILIB,
+        tools::QEMU_USER,
         tools::CHROMIUM,
         tools::CHROMEDRIVER,
     ];

@@ -25,6 +25,16 @@ pub const GDB: Package = Package {
     name: "gdb",
     provides: "/usr/bin/gdb",
 };
+/// `gcc -m32 -static`, which builds the process VM's C test programs.
+pub const GCC_MULTILIB: Package = Package {
+    name: "gcc-multilib",
+    provides: "/usr/lib32/libc.a",
+};
+/// QEMU's user mode, the oracle the process VM's test programs are compared with.
+pub const QEMU_USER: Package = Package {
+    name: "qemu-user",
+    provides: "/usr/bin/qemu-i386",
+};
 /// The browser the browser tests drive.
 pub const CHROMIUM: Package = Package {
     name: "chromium",

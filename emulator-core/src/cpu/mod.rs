@@ -9,6 +9,7 @@ pub(crate) mod interrupt;
 pub(crate) mod segment;
 pub(crate) mod task;
 pub(crate) mod v86;
+pub mod x87;
 
 #[cfg(test)]
 mod tests;

@@ -25,3 +25,18 @@ pub fn assemble(src: &str, defines: &[&str]) -> Vec<u8> {
         Err(errors) => panic!("vmlab-asm failed on {src}:\n{errors}"),
     }
 }
+
+/// xorshift64*: a small deterministic generator for the randomised tests.
+#[allow(dead_code)]
+pub struct Rng(pub u64);
+
+#[allow(dead_code)]
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}

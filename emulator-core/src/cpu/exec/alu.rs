@@ -229,7 +229,7 @@ impl Machine {
 
     pub(super) fn op_bitscan(&mut self, d: &Decoded) -> Result<(), Exception> {
         let v = self.op_read(d, 1)?;
-        let r = if d.mnem == M::Bsf {
+        let r = if matches!(d.mnem, M::Bsf | M::Tzcnt) {
             alu::bsf(&mut self.flags, d.osize, v)
         } else {
             alu::bsr(&mut self.flags, d.osize, v)

@@ -144,7 +144,8 @@ impl Machine {
             M::Lahf => self.op_lahf(),
             M::Sahf => self.op_sahf(),
             M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss => self.op_lxs(d),
-            M::Nop | M::Pause => Ok(()),
+            // ENDBR32/64 and the other 0F 18–1F encodings are hint NOPs on a P6-class CPU.
+            M::Nop | M::Pause | M::Endbr32 | M::Endbr64 | M::Reservednop => Ok(()),
             M::Wait => self.op_wait(),
             M::Cmpxchg => self.op_cmpxchg(d),
             M::Cmpxchg8b => self.op_cmpxchg8b(d),
@@ -173,7 +174,8 @@ impl Machine {
             M::Mul | M::Imul | M::Div | M::Idiv => self.op_muldiv(d),
             M::Daa | M::Das | M::Aaa | M::Aas | M::Aam | M::Aad => self.op_bcd(d),
             M::Bt | M::Bts | M::Btr | M::Btc => self.op_bt(d),
-            M::Bsf | M::Bsr => self.op_bitscan(d),
+            // Without BMI1/ABM, TZCNT and LZCNT (F3 0F BC/BD) execute as BSF and BSR.
+            M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt => self.op_bitscan(d),
             M::Clc | M::Stc | M::Cmc | M::Cld | M::Std => self.op_flag(d),
             M::Salc => self.op_salc(),
 
@@ -262,28 +264,26 @@ impl Machine {
         if c & cr0::TS != 0 && c & cr0::MP != 0 {
             return Err(Exception::DeviceNotAvailable);
         }
-        Ok(())
+        self.x87_pending()
     }
 
-    /// Instructions outside the implemented set. vmlab has no floating-point unit:
-    /// an x87 instruction raises #NM when CR0.EM or CR0.TS is set (so an emulator in
-    /// the guest can take over) and otherwise does nothing, as on an i486SX-style
-    /// machine with an empty coprocessor socket (FNSTSW leaves AX unchanged, which is
-    /// how software detects the missing FPU). Everything else raises #UD.
+    /// Instructions outside the integer set: x87 instructions raise #NM when CR0.EM or
+    /// CR0.TS is set (so an emulator in the guest, or a lazy context switch, can take
+    /// over) and otherwise run on the FPU (`cpu/x87/`). Everything else raises #UD.
     #[inline(never)]
     fn op_unimplemented(&mut self, d: &Decoded) -> Result<(), Exception> {
         use iced_x86::CpuidFeature as F;
         let x87 = d.ins.cpuid_features().iter().any(|f| {
             matches!(
                 f,
-                F::FPU | F::FPU287 | F::FPU287XL_ONLY | F::FPU387 | F::FPU387SL_ONLY
+                F::FPU | F::FPU287 | F::FPU287XL_ONLY | F::FPU387 | F::FPU387SL_ONLY | F::FXSR
             )
         });
         if x87 {
             if self.cpu.cr0 & (cr0::EM | cr0::TS) != 0 {
                 return Err(Exception::DeviceNotAvailable);
             }
-            return Ok(());
+            return self.op_x87(d);
         }
         Err(Exception::InvalidOpcode)
     }

@@ -13,8 +13,8 @@ use crate::state::{cr0, cr4, flags, Segment};
 const VENDOR: &[u8; 12] = b"GenuineVmlab";
 /// CPUID.1 EAX: family 4, model 0, stepping 0 (matches EDX at reset).
 const SIGNATURE: u32 = 0x0400;
-/// CPUID.1 EDX: PSE (3), TSC (4), CX8 (8), CMOV (15).
-const FEATURES: u32 = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 15);
+/// CPUID.1 EDX: FPU (0), PSE (3), TSC (4), CX8 (8), CMOV (15), FXSR (24).
+const FEATURES: u32 = 1 | (1 << 3) | (1 << 4) | (1 << 8) | (1 << 15) | (1 << 24);
 /// CR4 bits software may set.
 const CR4_SUPPORTED: u32 = cr4::TSD | cr4::DE | cr4::PSE | cr4::PGE;
 

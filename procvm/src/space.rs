@@ -1,0 +1,228 @@
+//! The process's address space: page tables the process VM writes into guest RAM,
+//! frames from a simple allocator, and the brk and mmap areas over them.
+
+use alloc::vec::Vec;
+use emulator_core::Machine;
+
+/// The lowest address a program may map (the first 64 KiB hold the kernel stub).
+pub const USER_BOTTOM: u32 = 0x0001_0000;
+/// One past the highest user address; the stack ends here.
+pub const USER_TOP: u32 = 0xc000_0000;
+/// The stack may grow down to this address.
+pub const STACK_LIMIT: u32 = USER_TOP - (8 << 20);
+/// New mappings without an address go below here, downwards.
+pub const MMAP_TOP: u32 = 0xb000_0000;
+/// Physical address of the page directory.
+pub const PAGE_DIR: u32 = 0x5000;
+/// First physical frame handed out.
+const FIRST_FRAME: u32 = 0x10_0000;
+
+const P: u32 = 1;
+const RW: u32 = 2;
+const US: u32 = 4;
+/// Page size.
+pub const PAGE: u32 = 4096;
+
+/// Linux error numbers the address space returns.
+pub mod errno {
+    /// Out of memory.
+    pub const ENOMEM: i32 = 12;
+    /// Bad address.
+    pub const EFAULT: i32 = 14;
+    /// Invalid argument.
+    pub const EINVAL: i32 = 22;
+}
+
+/// The user pages that `[start, end)` touches.
+fn pages(start: u32, end: u32) -> impl Iterator<Item = u32> {
+    (start.max(USER_BOTTOM) & !0xfff..end.min(USER_TOP)).step_by(PAGE as usize)
+}
+
+/// The address space of the one process.
+#[derive(Debug)]
+pub struct Space {
+    next_frame: u32,
+    ram_end: u32,
+    free: Vec<u32>,
+    /// Frames in use by the program (pages mapped, page tables not counted).
+    pub pages: u32,
+    /// Most pages the program may map (the memory limit), if any.
+    pub page_limit: Option<u32>,
+    /// Start of the heap (the page after the highest loaded segment).
+    pub brk_start: u32,
+    /// The current program break.
+    pub brk: u32,
+    mmap_next: u32,
+}
+
+impl Space {
+    /// An empty space over a machine with `ram_bytes` of RAM.
+    pub fn new(ram_bytes: u32, page_limit: Option<u32>) -> Space {
+        Space {
+            next_frame: FIRST_FRAME,
+            ram_end: ram_bytes,
+            free: Vec::new(),
+            pages: 0,
+            page_limit,
+            brk_start: 0,
+            brk: 0,
+            mmap_next: MMAP_TOP,
+        }
+    }
+
+    fn alloc_frame(&mut self, m: &mut Machine) -> Result<u32, i32> {
+        let f = match self.free.pop() {
+            Some(f) => f,
+            None if self.next_frame < self.ram_end => {
+                self.next_frame += PAGE;
+                self.next_frame - PAGE
+            }
+            None => return Err(errno::ENOMEM),
+        };
+        m.write_phys(f, &[0; PAGE as usize])
+            .map_err(|_| errno::ENOMEM)?;
+        Ok(f)
+    }
+
+    fn read_u32(m: &Machine, phys: u32) -> u32 {
+        let mut b = [0; 4];
+        m.peek_phys(phys, &mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn write_u32(m: &mut Machine, phys: u32, v: u32) {
+        // The page tables live in RAM below the frames handed out, so this cannot fail.
+        let _ = m.write_phys(phys, &v.to_le_bytes());
+    }
+
+    /// The physical address of the PTE for `page`, creating its page table if `create`.
+    fn pte_addr(&mut self, m: &mut Machine, page: u32, create: bool) -> Result<Option<u32>, i32> {
+        let pde_at = PAGE_DIR + (page >> 22) * 4;
+        let mut pde = Self::read_u32(m, pde_at);
+        if pde & P == 0 {
+            if !create {
+                return Ok(None);
+            }
+            let t = self.alloc_frame(m)?;
+            pde = t | P | RW | US;
+            Self::write_u32(m, pde_at, pde);
+        }
+        Ok(Some((pde & !0xfff) + ((page >> 12) & 0x3ff) * 4))
+    }
+
+    /// Maps the kernel stub's first 64 KiB one to one, for ring 0 only.
+    pub fn map_kernel(&mut self, m: &mut Machine) -> Result<(), i32> {
+        for page in (0..USER_BOTTOM).step_by(PAGE as usize) {
+            let at = self.pte_addr(m, page, true)?.ok_or(errno::ENOMEM)?;
+            Self::write_u32(m, at, page | P | RW);
+        }
+        Ok(())
+    }
+
+    /// Whether `page` is mapped.
+    pub fn mapped(&mut self, m: &mut Machine, page: u32) -> bool {
+        matches!(self.pte_addr(m, page, false), Ok(Some(at)) if Self::read_u32(m, at) & P != 0)
+    }
+
+    /// Maps one zeroed user page at `page` (kept as it is if mapped already, with its
+    /// write permission set to `writable`).
+    pub fn map(&mut self, m: &mut Machine, page: u32, writable: bool) -> Result<(), i32> {
+        if !(USER_BOTTOM..USER_TOP).contains(&page) {
+            return Err(errno::ENOMEM);
+        }
+        let at = self.pte_addr(m, page, true)?.ok_or(errno::ENOMEM)?;
+        let pte = Self::read_u32(m, at);
+        let rw = if writable { RW } else { 0 };
+        if pte & P != 0 {
+            Self::write_u32(m, at, (pte & !RW) | rw);
+            return Ok(());
+        }
+        if self.page_limit.is_some_and(|l| self.pages >= l) {
+            return Err(errno::ENOMEM);
+        }
+        let f = self.alloc_frame(m)?;
+        self.pages += 1;
+        Self::write_u32(m, at, f | P | US | rw);
+        Ok(())
+    }
+
+    /// Maps `[start, end)` page by page.
+    pub fn map_range(
+        &mut self,
+        m: &mut Machine,
+        start: u32,
+        end: u32,
+        writable: bool,
+    ) -> Result<(), i32> {
+        pages(start, end).try_for_each(|p| self.map(m, p, writable))
+    }
+
+    /// Unmaps `[start, end)` and frees its frames.
+    pub fn unmap_range(&mut self, m: &mut Machine, start: u32, end: u32) {
+        for p in pages(start, end) {
+            if let Ok(Some(at)) = self.pte_addr(m, p, false) {
+                let pte = Self::read_u32(m, at);
+                if pte & P != 0 {
+                    self.free.push(pte & !0xfff);
+                    self.pages -= 1;
+                    Self::write_u32(m, at, 0);
+                }
+            }
+        }
+    }
+
+    /// Sets the write permission of the mapped pages in `[start, end)`.
+    pub fn protect_range(
+        &mut self,
+        m: &mut Machine,
+        start: u32,
+        end: u32,
+        writable: bool,
+    ) -> Result<(), i32> {
+        for p in pages(start, end) {
+            match self.pte_addr(m, p, false)? {
+                Some(at) if Self::read_u32(m, at) & P != 0 => {
+                    let pte = Self::read_u32(m, at);
+                    Self::write_u32(m, at, (pte & !RW) | if writable { RW } else { 0 });
+                }
+                _ => return Err(errno::ENOMEM),
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds `len` free bytes below the mmap area's current low mark.
+    pub fn find_free(&mut self, m: &mut Machine, len: u32) -> Result<u32, i32> {
+        let len = len.checked_add(0xfff).ok_or(errno::ENOMEM)? & !0xfff;
+        let mut top = self.mmap_next;
+        'search: while top >= len && top - len >= self.brk.max(USER_BOTTOM) {
+            let start = top - len;
+            let mut p = start;
+            while p < top {
+                if self.mapped(m, p) {
+                    top = p;
+                    continue 'search;
+                }
+                p += PAGE;
+            }
+            self.mmap_next = start;
+            return Ok(start);
+        }
+        Err(errno::ENOMEM)
+    }
+
+    /// Copies `bytes` to user memory at `addr` (pages must be mapped; write permission is
+    /// not checked: the loader writes read-only segments).
+    pub fn poke(m: &mut Machine, addr: u32, bytes: &[u8]) -> Result<(), i32> {
+        let mut done = 0usize;
+        while done < bytes.len() {
+            let a = addr.checked_add(done as u32).ok_or(errno::EFAULT)?;
+            let phys = m.translate(a).physical.ok_or(errno::EFAULT)?;
+            let n = ((PAGE - (a & 0xfff)) as usize).min(bytes.len() - done);
+            m.write_phys(phys, &bytes[done..done + n])
+                .map_err(|_| errno::EFAULT)?;
+            done += n;
+        }
+        Ok(())
+    }
+}

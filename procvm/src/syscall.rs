@@ -1,0 +1,631 @@
+//! The Linux i386 system-call interface the process VM emulates: the call table
+//! (number, name, how its arguments print), and each call's effect. Unknown calls
+//! return -ENOSYS and are recorded; a bad pointer returns -EFAULT.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use emulator_core::descriptor::{attr, Descriptor, DATA_ATTRS};
+use emulator_core::Gpr;
+use serde::Serialize;
+
+use crate::fs::Open;
+use crate::space::{errno, PAGE, USER_TOP};
+use crate::{kernel, uaccess, Exit, Process};
+
+const ENOSYS: i32 = 38;
+const ESRCH: i32 = 3;
+
+/// One system call as `--strace` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SyscallRecord {
+    /// The call's number in EAX.
+    pub nr: u32,
+    /// Its name, or `syscall_N`.
+    pub name: String,
+    /// The arguments, decoded.
+    pub args: String,
+    /// The result (a negative value is -errno).
+    pub ret: i32,
+    /// Instructions the program had retired when it made the call.
+    pub icount: u64,
+}
+
+impl core::fmt::Display for SyscallRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}({}) = ", self.name, self.args)?;
+        match self.ret {
+            r if (-4095..0).contains(&r) => write!(f, "-1 {}", errno_name(-r)),
+            r if !(0..=0xffff).contains(&r) => write!(f, "{:#x}", r as u32),
+            r => write!(f, "{r}"),
+        }
+    }
+}
+
+/// The symbolic name of a Linux errno.
+pub fn errno_name(e: i32) -> &'static str {
+    match e {
+        1 => "EPERM",
+        2 => "ENOENT",
+        3 => "ESRCH",
+        7 => "E2BIG",
+        9 => "EBADF",
+        12 => "ENOMEM",
+        14 => "EFAULT",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        22 => "EINVAL",
+        24 => "EMFILE",
+        25 => "ENOTTY",
+        27 => "EFBIG",
+        29 => "ESPIPE",
+        36 => "ENAMETOOLONG",
+        38 => "ENOSYS",
+        _ => "E?",
+    }
+}
+
+/// How each argument prints.
+#[derive(Clone, Copy)]
+enum A {
+    /// A number.
+    Int,
+    /// An address or flags in hex.
+    Hex,
+    /// A NUL-terminated path.
+    Path,
+    /// A buffer the program writes out, its length in the next argument.
+    Buf,
+}
+
+/// The emulated calls: number, name, argument kinds.
+const CALLS: &[(u32, &str, &[A])] = {
+    use A::*;
+    &[
+        (1, "exit", &[Int]),
+        (3, "read", &[Int, Hex, Int]),
+        (4, "write", &[Int, Buf, Int]),
+        (5, "open", &[Path, Hex, Hex]),
+        (6, "close", &[Int]),
+        (10, "unlink", &[Path]),
+        (12, "chdir", &[Path]),
+        (13, "time", &[Hex]),
+        (19, "lseek", &[Int, Int, Int]),
+        (20, "getpid", &[]),
+        (33, "access", &[Path, Hex]),
+        (37, "kill", &[Int, Int]),
+        (39, "mkdir", &[Path, Hex]),
+        (45, "brk", &[Hex]),
+        (54, "ioctl", &[Int, Hex, Hex]),
+        (61, "chroot", &[Path]),
+        (64, "getppid", &[]),
+        (78, "gettimeofday", &[Hex, Hex]),
+        (85, "readlink", &[Path, Hex, Int]),
+        (91, "munmap", &[Hex, Int]),
+        (122, "uname", &[Hex]),
+        (125, "mprotect", &[Hex, Int, Hex]),
+        (140, "_llseek", &[Int, Int, Int, Hex, Int]),
+        (146, "writev", &[Int, Hex, Int]),
+        (174, "rt_sigaction", &[Int, Hex, Hex]),
+        (175, "rt_sigprocmask", &[Int, Hex, Hex]),
+        (183, "getcwd", &[Hex, Int]),
+        (191, "ugetrlimit", &[Int, Hex]),
+        (192, "mmap2", &[Hex, Int, Hex, Hex, Int, Int]),
+        (195, "stat64", &[Path, Hex]),
+        (196, "lstat64", &[Path, Hex]),
+        (197, "fstat64", &[Int, Hex]),
+        (199, "getuid32", &[]),
+        (200, "getgid32", &[]),
+        (201, "geteuid32", &[]),
+        (202, "getegid32", &[]),
+        (220, "getdents64", &[Int, Hex, Int]),
+        (224, "gettid", &[]),
+        (238, "tkill", &[Int, Int]),
+        (243, "set_thread_area", &[Hex]),
+        (252, "exit_group", &[Int]),
+        (258, "set_tid_address", &[Hex]),
+        (265, "clock_gettime", &[Int, Hex]),
+        (295, "openat", &[Int, Path, Hex, Hex]),
+        (270, "tgkill", &[Int, Int, Int]),
+        (311, "set_robust_list", &[Hex, Int]),
+        (355, "getrandom", &[Hex, Int, Hex]),
+        (383, "statx", &[Int, Path, Hex, Hex, Hex]),
+        (403, "clock_gettime64", &[Int, Hex]),
+    ]
+};
+
+/// The name of call `nr`.
+pub fn name(nr: u32) -> String {
+    CALLS
+        .iter()
+        .find(|c| c.0 == nr)
+        .map_or_else(|| format!("syscall_{nr}"), |c| c.1.into())
+}
+
+/// The numbers and names of every emulated call.
+pub fn table() -> impl Iterator<Item = (u32, &'static str)> {
+    CALLS.iter().map(|c| (c.0, c.1))
+}
+
+/// Virtual time: nanoseconds since the epoch for `icount` instructions (one a
+/// nanosecond from 2026-01-01 00:00:00 UTC).
+fn now_ns(icount: u64) -> u64 {
+    1_767_225_600u64 * 1_000_000_000 + icount
+}
+
+impl Process {
+    fn describe(&self, nr: u32, a: &[u32; 6]) -> String {
+        let Some(&(_, _, kinds)) = CALLS.iter().find(|c| c.0 == nr) else {
+            return format!("{:#x}, {:#x}, {:#x}", a[0], a[1], a[2]);
+        };
+        let mut parts = Vec::new();
+        for (i, k) in kinds.iter().enumerate() {
+            parts.push(match k {
+                A::Int => format!("{}", a[i] as i32),
+                A::Hex => format!("{:#x}", a[i]),
+                A::Path => match uaccess::read_cstr(&self.m, a[i], 4096) {
+                    Ok(s) => format!("{s:?}"),
+                    Err(_) => format!("{:#x}", a[i]),
+                },
+                A::Buf => {
+                    let n = (a.get(i + 1).copied().unwrap_or(0) as usize).min(32);
+                    match uaccess::read(&self.m, a[i], n) {
+                        Ok(b) => format!("{:?}", String::from_utf8_lossy(&b)),
+                        Err(_) => format!("{:#x}", a[i]),
+                    }
+                }
+            });
+        }
+        parts.join(", ")
+    }
+
+    /// Answers the `int 0x80` the program just made; Some when it ends the process.
+    pub(crate) fn syscall(&mut self) -> Option<Exit> {
+        let c = self.m.cpu();
+        let nr = c.gpr[Gpr::Eax as usize];
+        let g = |r: Gpr| c.gpr[r as usize];
+        let a = [
+            g(Gpr::Ebx),
+            g(Gpr::Ecx),
+            g(Gpr::Edx),
+            g(Gpr::Esi),
+            g(Gpr::Edi),
+            g(Gpr::Ebp),
+        ];
+        self.syscalls += 1;
+        let args = if self.cfg.trace {
+            self.describe(nr, &a)
+        } else {
+            String::new()
+        };
+        let result = self.call(nr, &a);
+        let ret = match result {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => -e,
+            Err(exit) => {
+                if self.cfg.trace {
+                    self.trace.push(SyscallRecord {
+                        nr,
+                        name: name(nr),
+                        args,
+                        ret: 0,
+                        icount: self.m.icount(),
+                    });
+                }
+                return Some(exit);
+            }
+        };
+        if self.cfg.trace {
+            self.trace.push(SyscallRecord {
+                nr,
+                name: name(nr),
+                args,
+                ret,
+                icount: self.m.icount(),
+            });
+        }
+        self.m.cpu_mut().gpr[Gpr::Eax as usize] = ret as u32;
+        None
+    }
+
+    /// The call's effect: Ok(result or errno), or Err when the process ends.
+    fn call(&mut self, nr: u32, a: &[u32; 6]) -> Result<Result<i32, i32>, Exit> {
+        let r = match nr {
+            1 | 252 => return Err(Exit::Exited { status: a[0] as u8 }),
+            3 => self.sys_read(a[0], a[1], a[2]),
+            4 => uaccess::read(&self.m, a[1], (a[2] as usize).min(1 << 24))
+                .and_then(|b| self.write_out(a[0], &b)),
+            146 => self.sys_writev(a[0], a[1], a[2]),
+            5 => self.path_arg(a[0]).and_then(|p| self.fs.open(&p, a[1])),
+            295 => self.path_arg(a[1]).and_then(|p| self.fs.open(&p, a[2])),
+            6 => self.fs.close(a[0]).map(|_| 0),
+            19 => self
+                .fs
+                .seek(a[0], a[1] as i32 as i64, a[2])
+                .map(|p| p.min(i32::MAX as u64) as i32),
+            140 => {
+                let off = ((a[1] as u64) << 32 | a[2] as u64) as i64;
+                match self.fs.seek(a[0], off, a[4]) {
+                    Ok(p) => uaccess::write(&mut self.m, a[3], &p.to_le_bytes()).map(|_| 0),
+                    Err(e) => Err(e),
+                }
+            }
+            20 | 224 => Ok(1),
+            64 => Ok(0),
+            199..=202 => Ok(crate::stack::UID as i32),
+            33 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.stat_path(&self.fs.path(&p)).map(|_| 0)),
+            45 => Ok(self.sys_brk(a[0]) as i32),
+            54 => match (self.fs.get(a[0]), a[1]) {
+                (Err(e), _) => Err(e),
+                (Ok(_), _) => Err(crate::fs::errno::ENOTTY),
+            },
+            13 => {
+                let secs = (now_ns(self.m.icount()) / 1_000_000_000) as u32;
+                if a[0] != 0 {
+                    if let Err(e) = uaccess::write_u32(&mut self.m, a[0], secs) {
+                        return Ok(Err(e));
+                    }
+                }
+                Ok(secs as i32)
+            }
+            78 => {
+                let ns = now_ns(self.m.icount());
+                let tv = [
+                    (ns / 1_000_000_000) as u32,
+                    ((ns % 1_000_000_000) / 1000) as u32,
+                ];
+                let b: Vec<u8> = tv.iter().flat_map(|w| w.to_le_bytes()).collect();
+                if a[0] == 0 {
+                    Ok(0)
+                } else {
+                    uaccess::write(&mut self.m, a[0], &b).map(|_| 0)
+                }
+            }
+            265 => {
+                let ns = now_ns(self.m.icount());
+                let ts = [(ns / 1_000_000_000) as u32, (ns % 1_000_000_000) as u32];
+                let b: Vec<u8> = ts.iter().flat_map(|w| w.to_le_bytes()).collect();
+                uaccess::write(&mut self.m, a[1], &b).map(|_| 0)
+            }
+            403 => {
+                let ns = now_ns(self.m.icount());
+                let mut b = Vec::new();
+                b.extend_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+                b.extend_from_slice(&(ns % 1_000_000_000).to_le_bytes());
+                uaccess::write(&mut self.m, a[1], &b).map(|_| 0)
+            }
+            85 => {
+                let p = match self.path_arg(a[0]) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if p == "/proc/self/exe" {
+                    let t = self.exe_path.clone().into_bytes();
+                    let n = t.len().min(a[2] as usize);
+                    uaccess::write(&mut self.m, a[1], &t[..n]).map(|_| n as i32)
+                } else {
+                    Err(errno::EINVAL)
+                }
+            }
+            91 => self.sys_munmap(a[0], a[1]),
+            122 => self.sys_uname(a[0]),
+            125 => self.sys_mprotect(a[0], a[1], a[2]),
+            174 | 175 => Ok(0),
+            12 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.chdir(&p))
+                .map(|_| 0),
+            39 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.mkdir(&p))
+                .map(|_| 0),
+            10 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.unlink(&p))
+                .map(|_| 0),
+            61 => self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.chroot(&p))
+                .map(|_| 0),
+            183 => {
+                let mut cwd = self.fs.getcwd().into_bytes();
+                cwd.push(0);
+                if cwd.len() > a[1] as usize {
+                    Err(34) // ERANGE
+                } else {
+                    uaccess::write(&mut self.m, a[0], &cwd).map(|_| cwd.len() as i32)
+                }
+            }
+            191 => {
+                // RLIMIT_STACK is 8 MiB; every other limit is unlimited.
+                let (cur, max) = if a[0] == 3 {
+                    (8 << 20, u32::MAX)
+                } else {
+                    (u32::MAX, u32::MAX)
+                };
+                let b: Vec<u8> = [cur, max].iter().flat_map(|w| w.to_le_bytes()).collect();
+                uaccess::write(&mut self.m, a[1], &b).map(|_| 0)
+            }
+            192 => self.sys_mmap2(a),
+            195 | 196 => match self
+                .path_arg(a[0])
+                .and_then(|p| self.fs.stat_path(&self.fs.path(&p)))
+            {
+                Ok(st) => self.write_stat64(a[1], st),
+                Err(e) => Err(e),
+            },
+            197 => match self.fs.stat_fd(a[0]) {
+                Ok(st) => self.write_stat64(a[1], st),
+                Err(e) => Err(e),
+            },
+            383 => self.sys_statx(a),
+            220 => self.sys_getdents64(a[0], a[1], a[2]),
+            243 => self.sys_set_thread_area(a[0]),
+            258 => {
+                self.tid_address = a[0];
+                Ok(1)
+            }
+            311 => Err(ENOSYS),
+            355 => {
+                let n = (a[1] as usize).min(256);
+                let mut b = alloc::vec![0u8; n];
+                for x in b.iter_mut() {
+                    self.rng ^= self.rng << 13;
+                    self.rng ^= self.rng >> 7;
+                    self.rng ^= self.rng << 17;
+                    *x = self.rng as u8;
+                }
+                uaccess::write(&mut self.m, a[0], &b).map(|_| n as i32)
+            }
+            // kill(pid, sig) and tgkill(tgid, tid, sig) to itself end the process.
+            37 | 238 | 270 => {
+                let (pid, sig) = match nr {
+                    37 | 238 => (a[0], a[1]),
+                    _ => (a[0], a[2]),
+                };
+                if pid != 1 {
+                    Err(ESRCH)
+                } else if sig == 0 {
+                    Ok(0)
+                } else {
+                    return Err(Exit::Signal {
+                        signal: sig.min(64) as u8,
+                        reason: format!("the program sent itself signal {sig}"),
+                    });
+                }
+            }
+            _ => Err(ENOSYS),
+        };
+        Ok(r)
+    }
+
+    fn path_arg(&self, addr: u32) -> Result<String, i32> {
+        uaccess::read_cstr(&self.m, addr, 4096)
+    }
+
+    fn write_out(&mut self, fd: u32, bytes: &[u8]) -> Result<i32, i32> {
+        match self.fs.get(fd)? {
+            Open::Stdout => self.out.extend_from_slice(bytes),
+            Open::Stderr => self.err.extend_from_slice(bytes),
+            _ => return self.fs.write_file(fd, bytes).map(|n| n.unwrap_or(0) as i32),
+        }
+        Ok(bytes.len() as i32)
+    }
+
+    fn sys_read(&mut self, fd: u32, buf: u32, len: u32) -> Result<i32, i32> {
+        // Check the buffer before consuming input, so a bad pointer loses nothing.
+        uaccess::read(&self.m, buf, (len as usize).min(1)).map(|_| ())?;
+        let data = self.fs.read(fd, (len as usize).min(1 << 24))?;
+        uaccess::write(&mut self.m, buf, &data)?;
+        Ok(data.len() as i32)
+    }
+
+    fn sys_writev(&mut self, fd: u32, iov: u32, cnt: u32) -> Result<i32, i32> {
+        if cnt > 1024 {
+            return Err(errno::EINVAL);
+        }
+        let mut all = Vec::new();
+        for i in 0..cnt {
+            let base = uaccess::read_u32(&self.m, iov + 8 * i)?;
+            let len = uaccess::read_u32(&self.m, iov + 8 * i + 4)?;
+            all.extend(uaccess::read(&self.m, base, (len as usize).min(1 << 24))?);
+        }
+        self.write_out(fd, &all)
+    }
+
+    fn sys_brk(&mut self, want: u32) -> u32 {
+        let s = &mut self.space;
+        if want < s.brk_start || want >= crate::space::MMAP_TOP {
+            return s.brk;
+        }
+        let old_end = s
+            .brk
+            .checked_add(PAGE - 1)
+            .map_or(s.brk, |e| e & !(PAGE - 1));
+        let new_end = want.checked_add(PAGE - 1).map_or(want, |e| e & !(PAGE - 1));
+        if new_end > old_end {
+            if s.map_range(&mut self.m, old_end, new_end, true).is_err() {
+                self.space.unmap_range(&mut self.m, old_end, new_end);
+                return self.space.brk;
+            }
+        } else if new_end < old_end {
+            s.unmap_range(&mut self.m, new_end, old_end);
+            self.m.cpu_mut();
+        }
+        self.space.brk = want;
+        want
+    }
+
+    fn sys_mmap2(&mut self, a: &[u32; 6]) -> Result<i32, i32> {
+        const MAP_FIXED: u32 = 0x10;
+        const MAP_ANONYMOUS: u32 = 0x20;
+        const PROT_WRITE: u32 = 2;
+        let (addr, len, prot, flags, fd, pgoff) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+        if len == 0 || addr & (PAGE - 1) != 0 {
+            return Err(errno::EINVAL);
+        }
+        let size = len.checked_add(PAGE - 1).ok_or(errno::ENOMEM)? & !(PAGE - 1);
+        let start = if flags & MAP_FIXED != 0 {
+            if addr.checked_add(size).is_none_or(|e| e > USER_TOP)
+                || addr < crate::space::USER_BOTTOM
+            {
+                return Err(errno::EINVAL);
+            }
+            self.space.unmap_range(&mut self.m, addr, addr + size);
+            addr
+        } else {
+            self.space.find_free(&mut self.m, size)?
+        };
+        let data = if flags & MAP_ANONYMOUS == 0 {
+            let Open::File { path, .. } = self.fs.get(fd)?.clone() else {
+                return Err(crate::fs::errno::EBADF);
+            };
+            let file = self.fs.files.get(&path).ok_or(crate::fs::errno::EBADF)?;
+            let off = (pgoff as usize)
+                .saturating_mul(PAGE as usize)
+                .min(file.len());
+            let end = off.saturating_add(len as usize).min(file.len());
+            Some(file[off..end].to_vec())
+        } else {
+            None
+        };
+        if let Err(e) = self.space.map_range(&mut self.m, start, start + size, true) {
+            self.space.unmap_range(&mut self.m, start, start + size);
+            self.m.cpu_mut();
+            return Err(e);
+        }
+        if let Some(d) = data {
+            crate::space::Space::poke(&mut self.m, start, &d)?;
+        }
+        if prot & PROT_WRITE == 0 {
+            self.space
+                .protect_range(&mut self.m, start, start + size, false)?;
+        }
+        self.m.cpu_mut();
+        Ok(start as i32)
+    }
+
+    fn sys_munmap(&mut self, addr: u32, len: u32) -> Result<i32, i32> {
+        if addr & (PAGE - 1) != 0 || len == 0 {
+            return Err(errno::EINVAL);
+        }
+        let end = addr.saturating_add(len);
+        self.space.unmap_range(&mut self.m, addr, end);
+        self.m.cpu_mut();
+        Ok(0)
+    }
+
+    fn sys_mprotect(&mut self, addr: u32, len: u32, prot: u32) -> Result<i32, i32> {
+        if addr & (PAGE - 1) != 0 {
+            return Err(errno::EINVAL);
+        }
+        let end = addr.checked_add(len).ok_or(errno::ENOMEM)?;
+        self.space
+            .protect_range(&mut self.m, addr, end, prot & 2 != 0)?;
+        self.m.cpu_mut();
+        Ok(0)
+    }
+
+    fn sys_uname(&mut self, buf: u32) -> Result<i32, i32> {
+        let fields = [
+            "Linux",
+            self.cfg.hostname.as_str(),
+            "6.1.0-vmlab",
+            "#1 vmlab",
+            "i686",
+            "(none)",
+        ];
+        let mut b = alloc::vec![0u8; 65 * 6];
+        for (i, f) in fields.iter().enumerate() {
+            let n = f.len().min(64);
+            b[65 * i..65 * i + n].copy_from_slice(&f.as_bytes()[..n]);
+        }
+        uaccess::write(&mut self.m, buf, &b).map(|_| 0)
+    }
+
+    fn write_stat64(&mut self, buf: u32, (mode, size): (u32, u64)) -> Result<i32, i32> {
+        let mut b = [0u8; 96];
+        b[16..20].copy_from_slice(&mode.to_le_bytes());
+        b[20..24].copy_from_slice(&1u32.to_le_bytes());
+        b[24..28].copy_from_slice(&crate::stack::UID.to_le_bytes());
+        b[28..32].copy_from_slice(&crate::stack::UID.to_le_bytes());
+        b[44..52].copy_from_slice(&size.to_le_bytes());
+        b[52..56].copy_from_slice(&4096u32.to_le_bytes());
+        b[56..64].copy_from_slice(&size.div_ceil(512).to_le_bytes());
+        uaccess::write(&mut self.m, buf, &b).map(|_| 0)
+    }
+
+    fn sys_statx(&mut self, a: &[u32; 6]) -> Result<i32, i32> {
+        const AT_EMPTY_PATH: u32 = 0x1000;
+        let path = self.path_arg(a[1])?;
+        let st = if path.is_empty() && a[2] & AT_EMPTY_PATH != 0 {
+            self.fs.stat_fd(a[0])?
+        } else {
+            self.fs.stat_path(&self.fs.path(&path))?
+        };
+        let mut b = [0u8; 256];
+        b[0..4].copy_from_slice(&0x7ffu32.to_le_bytes()); // STATX_BASIC_STATS
+        b[4..8].copy_from_slice(&4096u32.to_le_bytes());
+        b[16..20].copy_from_slice(&1u32.to_le_bytes());
+        b[20..24].copy_from_slice(&crate::stack::UID.to_le_bytes());
+        b[24..28].copy_from_slice(&crate::stack::UID.to_le_bytes());
+        b[28..30].copy_from_slice(&(st.0 as u16).to_le_bytes());
+        b[40..48].copy_from_slice(&st.1.to_le_bytes());
+        b[48..56].copy_from_slice(&st.1.div_ceil(512).to_le_bytes());
+        uaccess::write(&mut self.m, a[4], &b).map(|_| 0)
+    }
+
+    fn sys_getdents64(&mut self, fd: u32, buf: u32, len: u32) -> Result<i32, i32> {
+        let Open::Dir { path, pos } = self.fs.get(fd)?.clone() else {
+            return Err(crate::fs::errno::ENOTDIR);
+        };
+        let entries = self.fs.list(&path);
+        let mut out = Vec::new();
+        let mut next = pos;
+        for (i, (name, dir)) in entries.iter().enumerate().skip(pos) {
+            let reclen = (19 + name.len() + 1).next_multiple_of(8);
+            if out.len() + reclen > len as usize {
+                break;
+            }
+            let start = out.len();
+            out.extend_from_slice(&(i as u64 + 1).to_le_bytes());
+            out.extend_from_slice(&(i as u64 + 1).to_le_bytes());
+            out.extend_from_slice(&(reclen as u16).to_le_bytes());
+            out.push(if *dir { 4 } else { 8 });
+            out.extend_from_slice(name.as_bytes());
+            out.resize(start + reclen, 0);
+            next = i + 1;
+        }
+        if next == pos && next < entries.len() {
+            return Err(errno::EINVAL);
+        }
+        uaccess::write(&mut self.m, buf, &out)?;
+        if let Ok(Open::Dir { pos, .. }) = self.fs.get(fd) {
+            *pos = next;
+        }
+        Ok(out.len() as i32)
+    }
+
+    fn sys_set_thread_area(&mut self, u_info: u32) -> Result<i32, i32> {
+        let b = uaccess::read(&self.m, u_info, 16)?;
+        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let (mut entry, base, limit, fl) = (w(0), w(4), w(8), w(12));
+        if entry == u32::MAX {
+            entry = kernel::TLS_FIRST;
+            uaccess::write_u32(&mut self.m, u_info, entry)?;
+        }
+        if !(kernel::TLS_FIRST..kernel::TLS_FIRST + kernel::TLS_COUNT).contains(&entry) {
+            return Err(errno::EINVAL);
+        }
+        // flags: seg_32bit, contents (2 bits), read_exec_only, limit_in_pages, seg_not_present, useable
+        let big = if fl & 1 != 0 { attr::BIG } else { 0 };
+        let gran = if fl & 0x10 != 0 { attr::GRANULAR } else { 0 };
+        let present = if fl & 0x20 == 0 { attr::PRESENT } else { 0 };
+        let attrs = (DATA_ATTRS & !attr::PRESENT) | present | attr::DPL | big | gran;
+        let d = Descriptor::new_segment(base, limit & 0xfffff, attrs);
+        kernel::set_tls(&mut self.m, entry, d).map_err(|_| errno::EFAULT)?;
+        Ok(0)
+    }
+}
