@@ -1018,6 +1018,7 @@ pub(crate) fn encode(
             }
         }
     }
+    x87_short_forms(mnem, &mut ops);
     let mut orders: Vec<Vec<Resolved>> = Vec::new();
     match mnem {
         "xchg" if ops.len() == 2 && matches!(ops[0].kind, RKind::Reg(_)) => {
@@ -1111,6 +1112,37 @@ pub(crate) struct Encoded {
     pub warnings: Vec<String>,
 }
 
+/// NASM's short x87 forms: `fcom` and `fxch` alone mean ST0 with ST1, `fadd st2`
+/// means `fadd st0, st2`, `faddp` means `faddp st1, st0` and `faddp st2` means
+/// `faddp st2, st0`.
+fn x87_short_forms(mnem: &str, ops: &mut Vec<Resolved>) {
+    let st = |r: Register| Resolved {
+        kind: RKind::Reg(r),
+        size: None,
+        strict: false,
+        dist: None,
+    };
+    let one_st = ops.len() == 1
+        && matches!(ops[0].kind, RKind::Reg(r) if (Register::ST0..=Register::ST7).contains(&r));
+    const TO_ST0: &[&str] = &[
+        "fcom", "fcomp", "fucom", "fucomp", "fxch", "fcomi", "fcomip", "fucomi", "fucomip", "fadd",
+        "fmul", "fsub", "fsubr", "fdiv", "fdivr", "fcmovb", "fcmove", "fcmovbe", "fcmovu",
+        "fcmovnb", "fcmovne", "fcmovnbe", "fcmovnu",
+    ];
+    const POPPING: &[&str] = &["faddp", "fmulp", "fsubp", "fsubrp", "fdivp", "fdivrp"];
+    let to_st0 = TO_ST0.contains(&mnem);
+    let popping = POPPING.contains(&mnem);
+    if ops.is_empty() && matches!(mnem, "fcom" | "fcomp" | "fucom" | "fucomp" | "fxch") {
+        *ops = vec![st(Register::ST0), st(Register::ST1)];
+    } else if ops.is_empty() && popping {
+        *ops = vec![st(Register::ST1), st(Register::ST0)];
+    } else if one_st && to_st0 {
+        *ops = vec![st(Register::ST0), ops[0].clone()];
+    } else if one_st && popping {
+        *ops = vec![ops[0].clone(), st(Register::ST0)];
+    }
+}
+
 /// Tries every candidate encoding and returns the one NASM would pick.
 fn select(
     isa: &Isa,
@@ -1150,7 +1182,12 @@ fn select(
             .collect();
         sizes.sort_unstable();
         sizes.dedup();
-        if sizes.len() > 1 {
+        // The x87 environment and state images come in a 16- and a 32-bit layout,
+        // chosen by the operand size as NASM does.
+        if sizes == [14, 28] || sizes == [94, 108] {
+            let want = if cx.eosize == 16 { sizes[0] } else { sizes[1] };
+            cands.retain(|c| c.memsize == Some(want));
+        } else if sizes.len() > 1 {
             return Err("operation size not specified".into());
         }
     }
