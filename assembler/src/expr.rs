@@ -293,6 +293,12 @@ impl<'a> Parser<'a> {
                 Ok(Expr::Sym(qualify(self.scope, name), pos))
             }
             Tok::Op(o) => Err((pos, format!("unexpected `{o}' in expression"))),
+            Tok::Float(f) => Err((
+                pos,
+                format!(
+                    "floating-point constant `{f}' in an expression: only `dd' and `dq' take one"
+                ),
+            )),
         }
     }
 }

@@ -402,6 +402,29 @@ impl Pass<'_> {
                             self.out.extend_from_slice(b);
                             self.out.resize(self.out.len() + padded - b.len(), 0);
                         }
+                        DataItem::Float(text, pos) => {
+                            // Rust's parsers round correctly, straight to each width.
+                            let bytes = match unit {
+                                4 => text.parse::<f32>().map(|v| v.to_le_bytes().to_vec()),
+                                8 => text.parse::<f64>().map(|v| v.to_le_bytes().to_vec()),
+                                _ => {
+                                    let msg = "floating-point constants need `dd' (single) or `dq' (double)";
+                                    self.err((line, *pos, msg.into()));
+                                    continue;
+                                }
+                            };
+                            match bytes {
+                                Ok(b) if self.room(line, *pos, b.len() as u64) => {
+                                    self.out.extend_from_slice(&b)
+                                }
+                                Ok(_) => return,
+                                Err(_) => self.err((
+                                    line,
+                                    *pos,
+                                    format!("invalid floating-point constant `{text}'"),
+                                )),
+                            }
+                        }
                         DataItem::Expr(e, pos) => {
                             if !self.room(line, *pos, *unit as u64) {
                                 return;

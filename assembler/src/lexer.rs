@@ -17,6 +17,8 @@ pub(crate) enum Tok {
     Ident(String),
     /// Integer literal.
     Num(i64),
+    /// Floating-point literal (`1.5`, `6.02e23`), as written.
+    Float(String),
     /// Quoted string or character constant (bytes, escapes resolved for backquotes).
     Str(Vec<u8>),
     /// `$`: the address of the current line.
@@ -176,10 +178,28 @@ pub(crate) fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
                 i += 1;
             }
             if i < b.len() && b[i] == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) {
-                return Err(LexError {
+                // digits . digits [e [+-] digits]
+                i += 1;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i < b.len() && matches!(b[i], b'e' | b'E') {
+                    let mut j = i + 1;
+                    if j < b.len() && matches!(b[j], b'+' | b'-') {
+                        j += 1;
+                    }
+                    if j < b.len() && b[j].is_ascii_digit() {
+                        i = j;
+                        while i < b.len() && b[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                    }
+                }
+                out.push(Token {
+                    kind: Tok::Float(String::from(&line[start..i])),
                     pos: start,
-                    message: "floating-point constants are not supported".into(),
                 });
+                continue;
             }
             let text = &line[start..i];
             match parse_number(text) {

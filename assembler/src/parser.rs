@@ -74,6 +74,8 @@ pub(crate) struct Insn {
 pub(crate) enum DataItem {
     Expr(Expr, usize),
     Str(Vec<u8>),
+    /// A floating-point constant: its text (sign included) and position.
+    Float(String, usize),
 }
 
 /// The statement kinds.
@@ -501,6 +503,17 @@ impl LineParser<'_> {
                         items.push(DataItem::Str(b.clone()));
                         continue;
                     }
+                }
+                match (part.len(), &part[0].kind, part.last().map(|t| &t.kind)) {
+                    (1, Tok::Float(f), _) => {
+                        items.push(DataItem::Float(f.clone(), part[0].pos));
+                        continue;
+                    }
+                    (2, Tok::Op(sign @ ("-" | "+")), Some(Tok::Float(f))) => {
+                        items.push(DataItem::Float(format!("{sign}{f}"), part[0].pos));
+                        continue;
+                    }
+                    _ => {}
                 }
                 let item_end = args.get(e).map_or(end, |t| t.pos);
                 items.push(DataItem::Expr(self.expr_at(part, item_end)?, part[0].pos));

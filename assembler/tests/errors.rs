@@ -95,10 +95,6 @@ fn output_limit_applies_to_the_sum_of_statements() {
 #[test]
 fn lexer_and_preprocessor_errors() {
     assert_eq!(
-        errors("dd 1.5\n"),
-        "t.asm:1:4: error: floating-point constants are not supported\ndd 1.5\n   ^\n"
-    );
-    assert_eq!(
         errors("mov al, \"abc\n"),
         "t.asm:1:9: error: unterminated string\nmov al, \"abc\n        ^\n"
     );
@@ -179,4 +175,18 @@ fn struc_misuse() {
         errors("struc s\n  mov ax, 1\nendstruc\n"),
         "t.asm:2:1: error: only `resb'-style reservations and `alignb' can go inside `struc'\n  mov ax, 1\n^\n"
     );
+}
+
+#[test]
+fn a_float_outside_dd_and_dq_is_refused_where_it_stands() {
+    let e = errors("dw 1.5\nmov eax, 2.5\ndd 1.5\n");
+    assert!(
+        e.contains("1:4: error: floating-point constants need `dd' (single) or `dq' (double)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("2:10: error: floating-point constant `2.5' in an expression"),
+        "{e}"
+    );
+    assert!(!e.contains("3:"), "dd 1.5 is fine: {e}");
 }
