@@ -1,5 +1,6 @@
 //! The platform's devices, each an offset-relative register model with a serde state.
 
+pub mod block;
 pub mod debug_exit;
 pub mod kbc;
 pub mod pic;
@@ -8,6 +9,7 @@ pub mod post;
 pub mod uart;
 pub mod vga;
 
+pub use block::BlockStore;
 pub use debug_exit::DebugExit;
 pub use kbc::{Kbc, KbcState};
 pub use pic::{Pic, PicPair, PicState};
