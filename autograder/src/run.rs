@@ -83,6 +83,23 @@ pub struct RunArgs {
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
     gdb: Option<u16>,
+    /// A disk image as the primary IDE master (ATA PIO, with a PCI bus to find it):
+    /// FILE or FILE,format=raw|qcow2. The guest's writes go to the file (a qcow2
+    /// overlay keeps its backing files unchanged).
+    #[arg(long, value_name = "FILE[,format=raw|qcow2]")]
+    disk: Option<String>,
+}
+
+/// Opens `--disk FILE[,format=F]` with its backing chain.
+fn open_disk(spec: &str) -> Result<vmlab_disk::Image, String> {
+    let (file, format) = match spec.rsplit_once(",format=") {
+        Some((file, f)) => (
+            file,
+            Some(vmlab_disk::Format::parse(f).map_err(|e| format!("--disk {spec}: {e}"))?),
+        ),
+        None => (spec, None),
+    };
+    vmlab_disk::open::open_path(file, format, true).map_err(|e| format!("--disk: {e}"))
 }
 
 /// `--paging`.
@@ -215,6 +232,10 @@ fn prepare(args: &RunArgs) -> Result<Machine, String> {
         Image::Multiboot(bytes, cmdline) => m.load_multiboot(bytes, cmdline),
     };
     loaded.map_err(|e| format!("{file}: {e}"))?;
+    if let Some(spec) = &args.disk {
+        let disk = open_disk(spec)?;
+        m.attach_disk(Box::new(disk)).map_err(|e| e.to_string())?;
+    }
     Ok(m)
 }
 

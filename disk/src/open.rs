@@ -38,7 +38,18 @@ pub fn open_chain(
     writable: bool,
 ) -> Result<Image> {
     let mut seen = Vec::new();
-    open_one(opener, name, None, format, writable, &mut seen)
+    open_one(opener, name, None, format, writable, &mut seen, true)
+}
+
+/// Opens `name` read-only with its backing chain, without refusing the top image for
+/// refcount errors (its backing files are still checked): what a check needs.
+pub fn open_chain_for_check(
+    opener: &mut dyn Opener,
+    name: &str,
+    format: Option<Format>,
+) -> Result<Image> {
+    let mut seen = Vec::new();
+    open_one(opener, name, None, format, false, &mut seen, false)
 }
 
 fn open_one(
@@ -48,6 +59,7 @@ fn open_one(
     format: Option<Format>,
     writable: bool,
     seen: &mut Vec<String>,
+    verify: bool,
 ) -> Result<Image> {
     let (id, mut store) = opener.open(name, from, writable)?;
     if seen.contains(&id) {
@@ -78,10 +90,15 @@ fn open_one(
                         Some(f) => Some(Format::parse(f).map_err(|e| e.in_file(&id))?),
                         None => None,
                     };
-                    Some(open_one(opener, b, Some(&id), bf, false, seen)?)
+                    Some(open_one(opener, b, Some(&id), bf, false, seen, true)?)
                 }
             };
-            let q = Qcow2::open(store, backing, writable).map_err(|e| e.in_file(&id))?;
+            let q = if verify {
+                Qcow2::open(store, backing, writable)
+            } else {
+                Qcow2::open_unchecked(store, backing, writable)
+            };
+            let q = q.map_err(|e| e.in_file(&id))?;
             Ok(Image::Qcow2(Box::new(q)))
         }
     }
@@ -118,4 +135,10 @@ impl Opener for FsOpener {
 #[cfg(feature = "std")]
 pub fn open_path(path: &str, format: Option<Format>, writable: bool) -> Result<Image> {
     open_chain(&mut FsOpener, path, format, writable)
+}
+
+/// Opens a host file and its backing chain for a check (see [`open_chain_for_check`]).
+#[cfg(feature = "std")]
+pub fn open_path_for_check(path: &str, format: Option<Format>) -> Result<Image> {
+    open_chain_for_check(&mut FsOpener, path, format)
 }

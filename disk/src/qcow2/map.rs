@@ -70,13 +70,13 @@ impl Qcow2 {
                 ClusterKind::Zero(_) => Location::Zero,
                 ClusterKind::Compressed => Location::Compressed,
                 ClusterKind::Unallocated => match self.backing.as_deref_mut() {
-                    Some(b) if guest < b.size() => {
-                        let (depth, host) = b.locate(guest)?;
-                        Location::Backing {
+                    Some(b) if guest < b.size() => match b.locate(guest)? {
+                        (depth, Some(host)) => Location::Backing {
                             depth: depth + 1,
-                            host,
-                        }
-                    }
+                            host: Some(host),
+                        },
+                        (_, None) => Location::Unallocated,
+                    },
                     _ => Location::Unallocated,
                 },
             };

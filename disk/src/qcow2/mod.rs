@@ -78,6 +78,21 @@ impl Qcow2 {
     /// Opens a qcow2 image in `store` with its backing image already opened; checks
     /// the header, the tables and every refcount, refusing an image with errors.
     pub fn open(
+        store: Box<dyn ByteStore>,
+        backing: Option<Image>,
+        writable: bool,
+    ) -> Result<Qcow2> {
+        let mut q = Qcow2::open_unchecked(store, backing, writable)?;
+        let report = q.check()?;
+        if let Some(first) = report.errors.first() {
+            return Err(first.clone());
+        }
+        Ok(q)
+    }
+
+    /// Opens like [`Qcow2::open`] but without the refcount check, read-only, so
+    /// `vmlab disk check` can list every error of a damaged image.
+    pub fn open_unchecked(
         mut store: Box<dyn ByteStore>,
         backing: Option<Image>,
         writable: bool,
@@ -87,7 +102,7 @@ impl Qcow2 {
         let rt_entries = u64::from(header.refcount_table_clusters) * header.cluster_size() / 8;
         let reftable = read_table(&mut *store, header.refcount_table_offset, rt_entries)?;
         let snapshots = snapshot::read_table(&mut *store, &header)?;
-        let mut q = Qcow2 {
+        let q = Qcow2 {
             store,
             header,
             l1,
@@ -97,10 +112,6 @@ impl Qcow2 {
             writable,
         };
         q.check_tables()?;
-        let report = q.check()?;
-        if let Some(first) = report.errors.first() {
-            return Err(first.clone());
-        }
         Ok(q)
     }
 
