@@ -31,6 +31,16 @@ enum DiskCommand {
     Check(ImageArgs),
     /// Each guest cluster: its L1 and L2 entries and where its bytes are.
     Map(MapArgs),
+    /// Take an internal snapshot of a qcow2 image (as `qemu-img snapshot -c`).
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Args, Debug)]
+struct SnapshotArgs {
+    #[command(flatten)]
+    image: ImageArgs,
+    /// The snapshot's name.
+    name: String,
 }
 
 #[derive(Args, Debug)]
@@ -71,6 +81,7 @@ pub fn main(args: DiskArgs) -> ExitCode {
         DiskCommand::Info(a) => (a.json, info(a)),
         DiskCommand::Check(a) => (a.json, check(a)),
         DiskCommand::Map(a) => (a.image.json, map(a)),
+        DiskCommand::Snapshot(a) => (a.image.json, snapshot(a)),
     };
     match r {
         Ok((out, status)) => {
@@ -310,4 +321,24 @@ fn map(a: &MapArgs) -> Result<(String, u8), String> {
         ));
     }
     Ok((t.trim_end().to_string(), 0))
+}
+
+fn snapshot(a: &SnapshotArgs) -> Result<(String, u8), String> {
+    let mut img =
+        open_path(&a.image.file, format_of(&a.image)?, true).map_err(|e| e.to_string())?;
+    let Some(q) = img.as_qcow2() else {
+        return Err(format!("{}: a raw image has no snapshots", a.image.file));
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32);
+    q.create_snapshot(&a.name, now)
+        .map_err(|e| e.in_file(&a.image.file).to_string())?;
+    q.flush().map_err(|e| e.to_string())?;
+    let s = q.snapshots.last().cloned();
+    let id = s.as_ref().map(|s| s.id.clone()).unwrap_or_default();
+    let v = json!({ "file": a.image.file, "id": id, "name": a.name,
+                    "l1_table_offset": s.map(|s| s.l1_table_offset) });
+    let t = format!("{}: snapshot {id} {:?} taken", a.image.file, a.name);
+    Ok((if a.image.json { v.to_string() } else { t }, 0))
 }

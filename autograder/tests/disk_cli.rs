@@ -250,6 +250,14 @@ fn disk_info_check_and_map_agree_with_qemu_img() {
     assert_eq!(clusters[1]["location"]["kind"], "data");
     assert_eq!(clusters[0]["shared_with_backing"], true);
 
+    // A snapshot taken by vmlab is listed by qemu-img, and the image stays clean.
+    let o = vmlab(&["disk", "snapshot", s(&top), "second", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(json(&o)["id"], "2");
+    let q = json(&run("qemu-img", &["info", "--output=json", s(&top)]));
+    assert_eq!(q["snapshots"][1]["name"], "second");
+    run("qemu-img", &["check", s(&top)]);
+
     // A refcount set to zero under a data cluster: check names it and exits 2.
     let mut bytes = std::fs::read(&top).unwrap();
     let be = |b: &[u8], at: usize| u64::from_be_bytes(b[at..at + 8].try_into().unwrap()) as usize;

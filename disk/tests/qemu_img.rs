@@ -11,18 +11,11 @@ use vmlab_disk::{Format, Image};
 
 const MIB: u64 = 1 << 20;
 
-/// The snapshot `before` of `image`, as qemu-img converts it to raw.
-fn qemu_snapshot_raw(image: &Path, dir: &Path) -> Vec<u8> {
-    let out = dir.join("before.raw");
-    let args = [
-        "convert",
-        "-l",
-        "snapshot.name=before",
-        "-O",
-        "raw",
-        p(image),
-        p(&out),
-    ];
+/// The snapshot `name` of `image`, as qemu-img converts it to raw.
+fn qemu_snapshot_raw(image: &Path, dir: &Path, name: &str) -> Vec<u8> {
+    let out = dir.join(format!("{name}.raw"));
+    let sel = format!("snapshot.name={name}");
+    let args = ["convert", "-l", &sel, "-O", "raw", p(image), p(&out)];
     ok("qemu-img", &args);
     std::fs::read(&out).unwrap()
 }
@@ -113,10 +106,23 @@ fn vmlab_writes_pass_qemu_check_and_compare() {
         let dir = scratch(&format!("write{i}"));
         let top = base_and_overlay(&dir, opts);
         let mut want = qemu_raw(&top, &dir);
+        let mut mid = None;
         {
             let mut img = open_path(p(&top), None, true).unwrap_or_else(|e| panic!("{opts}: {e}"));
             let mut rng = Rng(0x9e37_79b9 + i as u64);
             for n in 0..40 {
+                if n == 25 {
+                    // An internal snapshot halfway: later writes copy its clusters.
+                    let q = img.as_qcow2().unwrap();
+                    match q.create_snapshot("mid", 0) {
+                        Ok(()) => mid = Some(want.clone()),
+                        // One-bit refcounts cannot count a second reference.
+                        Err(e) if opts.contains("refcount_bits=1") => {
+                            assert!(e.message.contains("cannot grow"), "{e}")
+                        }
+                        Err(e) => panic!("{opts}: {e}"),
+                    }
+                }
                 let len = 1 + rng.below(20_000) as usize;
                 let at = rng.below(img.size() - len as u64);
                 let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
@@ -131,6 +137,12 @@ fn vmlab_writes_pass_qemu_check_and_compare() {
             img.flush().unwrap();
         }
         assert_qemu_agrees(&top, &want, &dir, opts);
+        if let Some(mid) = mid {
+            assert!(
+                qemu_snapshot_raw(&top, &dir, "mid") == mid,
+                "{opts}: the snapshot"
+            );
+        }
     }
 }
 
@@ -172,7 +184,7 @@ fn internal_snapshots_read_and_survive_writes() {
         qemu_io("qcow2", &img_path, "write -P 0x41 0 64k");
         ok("qemu-img", &["snapshot", "-c", "before", p(&img_path)]);
         qemu_io("qcow2", &img_path, "write -P 0x42 4096 4096");
-        let snap_want = qemu_snapshot_raw(&img_path, &dir);
+        let snap_want = qemu_snapshot_raw(&img_path, &dir, "before");
         let mut want = qemu_raw(&img_path, &dir);
         {
             let mut img = open_path(p(&img_path), None, true).unwrap();
@@ -193,8 +205,31 @@ fn internal_snapshots_read_and_survive_writes() {
         }
         assert_qemu_agrees(&img_path, &want, &dir, opts);
         assert!(
-            qemu_snapshot_raw(&img_path, &dir) == snap_want,
+            qemu_snapshot_raw(&img_path, &dir, "before") == snap_want,
             "{opts}: the snapshot is unchanged"
+        );
+        // vmlab takes a snapshot, the guest writes on: qemu-img reads both snapshots.
+        let after_want = want.clone();
+        {
+            let mut img = open_path(p(&img_path), None, true).unwrap();
+            let q = img.as_qcow2().unwrap();
+            q.create_snapshot("vmlab-after", 1_700_000_000).unwrap();
+            assert_eq!(q.snapshot_names(), ["before", "vmlab-after"]);
+            for at in [0u64, 8000, 65_000, 500_000] {
+                img.write(at, &[0x44; 3000]).unwrap();
+                want[at as usize..at as usize + 3000].fill(0x44);
+            }
+        }
+        assert_qemu_agrees(&img_path, &want, &dir, opts);
+        let list = ok("qemu-img", &["snapshot", "-l", p(&img_path)]);
+        assert!(list.contains("vmlab-after"), "{list}");
+        assert!(
+            qemu_snapshot_raw(&img_path, &dir, "vmlab-after") == after_want,
+            "{opts}"
+        );
+        assert!(
+            qemu_snapshot_raw(&img_path, &dir, "before") == snap_want,
+            "{opts}"
         );
     }
 }

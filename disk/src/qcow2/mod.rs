@@ -364,7 +364,7 @@ impl Qcow2 {
         Ok(new)
     }
 
-    fn set_l1(&mut self, i: u64, value: u64) -> Result<()> {
+    pub(crate) fn set_l1(&mut self, i: u64, value: u64) -> Result<()> {
         self.store
             .write_at(self.header.l1_table_offset + 8 * i, &value.to_be_bytes())?;
         self.l1[i as usize] = value;

@@ -119,21 +119,38 @@ impl Qcow2 {
 
     /// Allocates a zeroed cluster with refcount 1 at the end of the file.
     pub(crate) fn alloc_cluster(&mut self) -> Result<u64> {
+        self.alloc_run(1)
+    }
+
+    /// Allocates `n` contiguous zeroed clusters with refcount 1 at the end of the file
+    /// (a refcount block they need goes right after them).
+    pub(crate) fn alloc_run(&mut self, n: u64) -> Result<u64> {
         let cs = self.cluster_size();
-        let mut at = self.store.len().div_ceil(cs) * cs;
-        // A cluster past the end can only be counted by a bad image; skip such ones.
-        for _ in 0..64 {
-            if self.refcount(at)? == 0 {
-                // A new refcount block, if one is needed, goes after this cluster.
-                self.set_refcount(at, 1)?;
-                self.store.write_at(at, &vec![0u8; cs as usize])?;
-                return Ok(at);
-            }
-            at += cs;
+        let at = self.store.len().div_ceil(cs) * cs;
+        let (first, last) = (at / cs, at / cs + n.max(1) - 1);
+        let per = self.refs_per_block();
+        if first / per != last / per {
+            return Err(DiskError::at(
+                at,
+                format!("{n} new clusters would straddle two refcount blocks; vmlab does not split them"),
+            ));
         }
-        Err(DiskError::at(
-            at,
-            "no free cluster after the end of the file",
-        ))
+        for c in first..=last {
+            if self.refcount(c * cs)? != 0 {
+                return Err(DiskError::at(
+                    c * cs,
+                    "refcount error: a cluster past the end of the file is counted as in use",
+                ));
+            }
+        }
+        if self.refcount_slot(last)?.is_none() {
+            self.add_refcount_block(last)?;
+        }
+        for c in first..=last {
+            self.set_refcount(c * cs, 1)?;
+        }
+        self.store
+            .write_at(at, &vec![0u8; (n.max(1) * cs) as usize])?;
+        Ok(at)
     }
 }

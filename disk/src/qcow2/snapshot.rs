@@ -95,3 +95,135 @@ pub fn read_table(store: &mut dyn ByteStore, h: &Header) -> Result<Vec<Snapshot>
     }
     Ok(out)
 }
+
+impl super::Qcow2 {
+    /// Takes an internal snapshot of the active disk named `name` at `date_sec`: the
+    /// active L1 table is copied, every L2 table and data cluster it reaches gains a
+    /// reference (so the next write to it copies it), and the snapshot table is
+    /// rewritten with the new entry.
+    pub fn create_snapshot(&mut self, name: &str, date_sec: u32) -> Result<()> {
+        use super::{COMPRESSED, COPIED, OFFSET_MASK};
+        if !self.writable {
+            return Err(DiskError::new("the image is open read-only"));
+        }
+        if name.is_empty() || name.len() > 1024 || self.snapshots.iter().any(|s| s.name == name) {
+            return Err(DiskError::new(format!(
+                "snapshot name {name:?} is empty, too long or taken"
+            )));
+        }
+        let cs = self.cluster_size();
+        let l1 = self.l1.clone();
+        // Refuse before changing anything: compressed clusters (not counted here) and
+        // refcounts that cannot grow.
+        let mut tables = Vec::new();
+        for (i, e) in l1.iter().enumerate() {
+            let l2 = e & OFFSET_MASK;
+            if l2 == 0 {
+                continue;
+            }
+            let t = read_bytes(&mut *self.store, l2, cs as usize, "an L2 table")?;
+            if let Some(j) = t
+                .chunks_exact(8)
+                .position(|c| get_be64(c, 0) & COMPRESSED != 0)
+            {
+                return Err(DiskError::at(
+                    l2 + 8 * j as u64,
+                    "compressed cluster: vmlab does not snapshot images with compressed clusters",
+                ));
+            }
+            self.check_room_for_reference(l2)?;
+            for c in t.chunks_exact(8) {
+                let host = get_be64(c, 0) & OFFSET_MASK;
+                if host != 0 {
+                    self.check_room_for_reference(host)?;
+                }
+            }
+            tables.push((i as u64, l2, t));
+        }
+        for (i, l2, mut t) in tables {
+            let rc = self.refcount(l2)?;
+            self.set_refcount(l2, rc + 1)?;
+            for c in t.chunks_exact_mut(8) {
+                let v = get_be64(c, 0);
+                let host = v & OFFSET_MASK;
+                if host != 0 {
+                    let rc = self.refcount(host)?;
+                    self.set_refcount(host, rc + 1)?;
+                }
+                c.copy_from_slice(&(v & !COPIED).to_be_bytes());
+            }
+            self.store.write_at(l2, &t)?;
+            self.set_l1(i, l2)?;
+        }
+        let l1_bytes: Vec<u8> = self.l1.iter().flat_map(|e| e.to_be_bytes()).collect();
+        let l1_at = self.alloc_run((l1_bytes.len() as u64).div_ceil(cs).max(1))?;
+        self.store.write_at(l1_at, &l1_bytes)?;
+
+        // The table: the old entries as they are, then the new one.
+        let mut table = Vec::new();
+        for s in self.snapshots.clone() {
+            table.extend(read_bytes(
+                &mut *self.store,
+                s.entry_offset,
+                s.entry_len as usize,
+                "a snapshot entry",
+            )?);
+        }
+        let id = self
+            .snapshots
+            .iter()
+            .filter_map(|s| s.id.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let id = format!("{id}");
+        let mut e = Vec::new();
+        e.extend(l1_at.to_be_bytes());
+        e.extend((self.l1.len() as u32).to_be_bytes());
+        e.extend((id.len() as u16).to_be_bytes());
+        e.extend((name.len() as u16).to_be_bytes());
+        e.extend(date_sec.to_be_bytes());
+        e.extend(0u32.to_be_bytes()); // date_nsec
+        e.extend(0u64.to_be_bytes()); // vm_clock_nsec
+        e.extend(0u32.to_be_bytes()); // vm_state_size
+        e.extend(16u32.to_be_bytes()); // extra data: vm_state_size_large, disk_size
+        e.extend(0u64.to_be_bytes());
+        e.extend(self.size().to_be_bytes());
+        e.extend(id.as_bytes());
+        e.extend(name.as_bytes());
+        e.resize(e.len().div_ceil(8) * 8, 0);
+        table.extend(e);
+        let table_at = self.alloc_run((table.len() as u64).div_ceil(cs))?;
+        self.store.write_at(table_at, &table)?;
+        let (old_at, old_len) = (
+            self.header.snapshots_offset,
+            self.snapshots.iter().map(|s| s.entry_len).sum::<u64>(),
+        );
+        self.header.nb_snapshots += 1;
+        self.header.snapshots_offset = table_at;
+        self.store
+            .write_at(60, &self.header.nb_snapshots.to_be_bytes())?;
+        self.store.write_at(64, &table_at.to_be_bytes())?;
+        if old_len > 0 {
+            for c in (old_at / cs)..(old_at + old_len).div_ceil(cs) {
+                let rc = self.refcount(c * cs)?;
+                self.set_refcount(c * cs, rc.saturating_sub(1))?;
+            }
+        }
+        self.snapshots = read_table(&mut *self.store, &self.header)?;
+        Ok(())
+    }
+
+    /// Fails when the cluster's refcount cannot grow by one in the image's width.
+    fn check_room_for_reference(&mut self, host: u64) -> Result<()> {
+        let bits = 1u32 << self.header.refcount_order;
+        let rc = self.refcount(host)?;
+        if bits < 64 && rc + 1 >= 1u64 << bits {
+            return Err(DiskError::at(
+                host,
+                format!("the cluster's refcount {rc} cannot grow in {bits}-bit refcounts: no snapshot taken"),
+            ));
+        }
+        Ok(())
+    }
+}
