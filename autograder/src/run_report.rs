@@ -195,6 +195,10 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             "page_walks": counters.page_walks,
         },
         "vmm": vmm,
+        "disk": m.platform().ata().map(|a| json!({
+            "sectors_read": a.sectors_read,
+            "sectors_written": a.sectors_written,
+        })),
     })
 }
 

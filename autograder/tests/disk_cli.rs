@@ -161,6 +161,9 @@ fn ata_guest_changes_exactly_one_sector_of_raw_and_qcow2_disks() {
         std::fs::read(&base).unwrap() == orig,
         "the backing file is unchanged"
     );
+    // Sector 0, sector 1 read back and 2048 sectors (1 MiB) read; one sector written.
+    assert_eq!(r["disk"]["sectors_read"], 2 + 2048, "{}", r["disk"]);
+    assert_eq!(r["disk"]["sectors_written"], 1);
     // Every word of the 1 MiB read is one I/O exit: at least 2048 × 256 of them.
     let io = r["vmm"]["exits"]["by_reason"]["io"].as_u64().unwrap_or(0);
     assert!(io >= 2048 * 256, "{io} I/O exits");

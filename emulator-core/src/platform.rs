@@ -690,6 +690,76 @@ mod tests {
         assert_eq!(p.snapshot().kbc.port_a & 2, 2);
     }
 
+    /// A disk of `n` sectors in memory, each byte its sector number.
+    #[derive(Debug)]
+    struct MemDisk(u64);
+
+    impl BlockStore for MemDisk {
+        fn sectors(&self) -> u64 {
+            self.0
+        }
+        fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), alloc::string::String> {
+            buf.fill(lba as u8);
+            Ok(())
+        }
+        fn write_sectors(&mut self, _lba: u64, _data: &[u8]) -> Result<(), alloc::string::String> {
+            Err("read-only".into())
+        }
+    }
+
+    #[test]
+    fn a_disk_brings_pci_and_the_ata_drive_on_irq14() {
+        let mut p = platform();
+        assert_eq!(
+            p.io_read(0xcfc, 4, 0),
+            u32::MAX,
+            "no PCI bus without a disk"
+        );
+        p.attach_disk(Box::new(MemDisk(64))).unwrap();
+        assert!(p.attach_disk(Box::new(MemDisk(1))).is_err(), "one disk");
+        // Mechanism #1: 00:01.1 is the PIIX3 IDE function, wired to IRQ 14.
+        p.io_write(0xcf8, 4, 0x8000_0900, 0);
+        assert_eq!(p.io_read(0xcfc, 4, 0), 0x7010_8086);
+        p.io_write(0xcf8, 4, 0x8000_093c, 0);
+        assert_eq!(p.io_read(0xcfc, 1, 0), 14);
+        assert_eq!(p.io_read(0xcfd, 1, 0), 1, "INTA#");
+        // READ SECTORS of LBA 5 raises IRQ 14 through the slave PIC: vector 0x2E.
+        init_pics(&mut p);
+        for (port, v) in [
+            (0x1f2, 1),
+            (0x1f3, 5),
+            (0x1f4, 0),
+            (0x1f5, 0),
+            (0x1f6, 0xe0),
+            (0x1f7, 0x20),
+        ] {
+            p.io_write(port, 1, v, 0);
+        }
+        assert_eq!(p.acknowledge_interrupt(), Some((0x2e, 14)));
+        assert_eq!(
+            p.io_read(0x1f0, 2, 0),
+            0x0505,
+            "a whole word from the data port"
+        );
+        assert_eq!(p.io_read(0x1f0, 4, 0), 0x0505_0505);
+        let snap = p.snapshot();
+        assert_eq!(snap.ata.as_ref().map(|a| a.pos), Some(6));
+        assert_eq!(snap.pci.as_ref().map(|b| b.functions.len()), Some(3));
+        // A failed write reaches the guest as an error status, and the host error is kept.
+        for (port, v) in [(0x1f2, 1), (0x1f3, 0), (0x1f7, 0x30)] {
+            p.io_write(port, 1, v, 0);
+        }
+        for _ in 0..256 {
+            p.io_write(0x1f0, 2, 0, 0);
+        }
+        assert_eq!(p.io_read(0x1f7, 1, 0) & 1, 1, "ERR");
+        assert_eq!(
+            p.ata().and_then(|a| a.host_error.as_deref()),
+            Some("read-only")
+        );
+        assert!(p.port_map().iter().any(|m| m.0 == 0x1f0 && m.1 == 0x1f7));
+    }
+
     #[test]
     fn port_map_lists_every_device() {
         let p = platform();

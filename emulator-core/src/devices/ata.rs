@@ -245,7 +245,8 @@ impl Ata {
         }
         let cyl = u64::from(s.lba_high) << 8 | u64::from(s.lba_mid);
         let sector = u64::from(s.lba_low);
-        (1..=SECTORS_PER_TRACK).contains(&sector)
+        (1..=SECTORS_PER_TRACK)
+            .contains(&sector)
             .then(|| (cyl * HEADS + (dh & 0x0f)) * SECTORS_PER_TRACK + sector - 1)
     }
 
