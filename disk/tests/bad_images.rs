@@ -91,21 +91,35 @@ fn every_truncation_is_refused_without_panic() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let good = small_image("fuzz", "compat=1.1,cluster_size=512");
+    let plain = small_image("fuzz", "compat=1.1,cluster_size=512");
+    let v2 = small_image("fuzz2", "compat=0.10,cluster_size=512");
+    // One with an internal snapshot, so the snapshot table is mutated too.
+    let dir = scratch("fuzz-snap");
+    let f = dir.join("snap.qcow2");
+    std::fs::write(&f, &v2).unwrap();
+    ok("qemu-img", &["snapshot", "-c", "s1", p(&f)]);
+    let snap = std::fs::read(&f).unwrap();
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let mut opened = 0;
-    for _ in 0..3000 {
+    for round in 0..4500 {
+        let good = [&plain, &v2, &snap][round % 3];
         let mut b = good.clone();
         for _ in 0..1 + rng.below(4) {
             let at = rng.below(b.len() as u64) as usize;
             b[at] = rng.next() as u8;
         }
-        if let Ok(mut img) = Image::from_bytes(b, true) {
+        if let Ok(mut img) = Image::from_bytes_as(b, Some(Format::Qcow2), true) {
             opened += 1;
             let mut buf = vec![0u8; 4096];
             let _ = img.read(0, &mut buf);
             let _ = img.write(rng.below(60_000), &buf[..1 + rng.below(4000) as usize]);
-            let _ = img.as_qcow2().map(|q| q.check());
+            if let Some(q) = img.as_qcow2() {
+                let _ = q.check();
+                let _ = q.map(0, 200);
+                let _ = q.create_snapshot("fuzz", 0);
+                let _ = q.read_snapshot(0, 0, &mut buf);
+                let _ = q.write(rng.below(60_000), &buf[..100]);
+            }
         }
     }
     assert!(

@@ -239,6 +239,9 @@ fn nothing_changes_outside_written_clusters_and_metadata() {
     let dir = scratch("untouched");
     let top = base_and_overlay(&dir, "compat=1.1,cluster_size=4096");
     let before = std::fs::read(&top).unwrap();
+    // Opening for writing and reading everything writes nothing.
+    read_all(&mut open_path(p(&top), None, true).unwrap());
+    assert!(std::fs::read(&top).unwrap() == before, "a read changed the image");
     let cs = 4096u64;
     let writes = [(5000u64, 100usize), (66048 + 10, 50), (MIB * 3 + 7, 3000)];
     {
