@@ -1,5 +1,6 @@
 //! vmlab's virtual disk images: raw and qcow2 (v2 and v3) with backing chains,
-//! internal snapshots, copy-on-write and a refcount check, over any [`ByteStore`].
+//! internal snapshots, compressed clusters, copy-on-write and a refcount check, over
+//! any [`ByteStore`].
 //!
 //! `no_std` + `alloc`, so the browser opens the same images; the `std` feature adds
 //! files and an opener that follows backing file names on the host.

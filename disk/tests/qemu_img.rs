@@ -241,7 +241,10 @@ fn nothing_changes_outside_written_clusters_and_metadata() {
     let before = std::fs::read(&top).unwrap();
     // Opening for writing and reading everything writes nothing.
     read_all(&mut open_path(p(&top), None, true).unwrap());
-    assert!(std::fs::read(&top).unwrap() == before, "a read changed the image");
+    assert!(
+        std::fs::read(&top).unwrap() == before,
+        "a read changed the image"
+    );
     let cs = 4096u64;
     let writes = [(5000u64, 100usize), (66048 + 10, 50), (MIB * 3 + 7, 3000)];
     {
@@ -296,4 +299,55 @@ fn nothing_changes_outside_written_clusters_and_metadata() {
     }
     let (code, text) = run("qemu-img", &["check", p(&top)]);
     assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn compressed_images_read_and_take_writes() {
+    for opts in ["compat=1.1", "compat=0.10,cluster_size=4096"] {
+        let dir = scratch(&format!("comp{}", opts.len()));
+        let src = dir.join("src.raw");
+        // Compressible content: runs of a byte that changes every 1000 bytes.
+        let content: Vec<u8> = (0..3 * MIB as usize).map(|i| (i / 1000) as u8).collect();
+        std::fs::write(&src, &content).unwrap();
+        let img_path = dir.join("comp.qcow2");
+        ok(
+            "qemu-img",
+            &[
+                "convert",
+                "-c",
+                "-O",
+                "qcow2",
+                "-o",
+                opts,
+                p(&src),
+                p(&img_path),
+            ],
+        );
+        let map = ok("qemu-img", &["map", "--output=json", p(&img_path)]);
+        assert!(
+            map.contains("\"compressed\": true"),
+            "qemu-img compressed it: {map}"
+        );
+        let mut want = content;
+        {
+            let mut img =
+                open_path(p(&img_path), None, true).unwrap_or_else(|e| panic!("{opts}: {e}"));
+            assert!(
+                read_all(&mut img) == want,
+                "{opts}: vmlab inflates what qemu-img deflated"
+            );
+            for at in [10u64, 70_000, MIB + 3] {
+                img.write(at, &[0xcc; 5000]).unwrap();
+                want[at as usize..at as usize + 5000].fill(0xcc);
+            }
+            assert!(read_all(&mut img) == want);
+        }
+        assert_qemu_agrees(&img_path, &want, &dir, opts);
+        let o = vmlab_disk::open::open_path_for_check(p(&img_path), None)
+            .unwrap()
+            .as_qcow2()
+            .map(|q| q.check().unwrap());
+        let r = o.unwrap();
+        assert!(r.errors.is_empty() && r.leaks.is_empty(), "{opts}: {:?}", r);
+    }
 }

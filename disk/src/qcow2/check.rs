@@ -147,10 +147,18 @@ impl Qcow2 {
                 for (j, c) in table.chunks_exact(8).enumerate() {
                     let e = get_be64(c, 0);
                     let host = e & OFFSET_MASK;
-                    if e & COMPRESSED != 0 || host == 0 {
+                    let at = l2 + 8 * j as u64;
+                    if e & COMPRESSED != 0 {
+                        let (start, span) = self.compressed_span(e);
+                        r.add(start, span, cb, at, "a compressed cluster");
+                        if active {
+                            report.allocated_clusters += 1;
+                        }
                         continue;
                     }
-                    let at = l2 + 8 * j as u64;
+                    if host == 0 {
+                        continue;
+                    }
                     r.add(host, cs, cb, at, "a data cluster");
                     if !active {
                         continue;

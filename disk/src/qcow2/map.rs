@@ -68,7 +68,7 @@ impl Qcow2 {
             let location = match l.kind {
                 ClusterKind::Data(h) => Location::Here(h),
                 ClusterKind::Zero(_) => Location::Zero,
-                ClusterKind::Compressed => Location::Compressed,
+                ClusterKind::Compressed(_) => Location::Compressed,
                 ClusterKind::Unallocated => match self.backing.as_deref_mut() {
                     Some(b) if guest < b.size() => match b.locate(guest)? {
                         (depth, Some(host)) => Location::Backing {
@@ -105,7 +105,7 @@ impl Image {
                 let l = q.lookup(guest)?;
                 match l.kind {
                     ClusterKind::Data(h) => Ok((0, Some(h + (guest & (q.cluster_size() - 1))))),
-                    ClusterKind::Zero(_) | ClusterKind::Compressed => Ok((0, None)),
+                    ClusterKind::Zero(_) | ClusterKind::Compressed(_) => Ok((0, None)),
                     ClusterKind::Unallocated => match q.backing.as_deref_mut() {
                         Some(b) if guest < b.size() => {
                             let (d, h) = b.locate(guest)?;

@@ -2,6 +2,7 @@
 //! copy-on-write writes that allocate clusters and keep refcounts right.
 
 mod check;
+mod compressed;
 mod header;
 mod map;
 mod refcount;
@@ -41,8 +42,8 @@ pub enum ClusterKind {
     Zero(Option<u64>),
     /// Data at this host offset.
     Data(u64),
-    /// Compressed data (vmlab refuses to read it).
-    Compressed,
+    /// Compressed data: the raw L2 entry.
+    Compressed(u64),
 }
 
 /// Where a guest cluster's L2 entry lives and what it says.
@@ -72,6 +73,8 @@ pub struct Qcow2 {
     pub snapshots: Vec<Snapshot>,
     backing: Option<Box<Image>>,
     writable: bool,
+    /// The last compressed cluster inflated: its L2 entry and its bytes.
+    inflated: Option<(u64, Vec<u8>)>,
 }
 
 impl Qcow2 {
@@ -110,6 +113,7 @@ impl Qcow2 {
             snapshots,
             backing: backing.map(Box::new),
             writable,
+            inflated: None,
         };
         q.check_tables()?;
         Ok(q)
@@ -200,7 +204,7 @@ impl Qcow2 {
         let host = e & OFFSET_MASK;
         let cs = self.cluster_size();
         l.kind = if e & COMPRESSED != 0 {
-            ClusterKind::Compressed
+            ClusterKind::Compressed(e)
         } else if host & (cs - 1) != 0 {
             return Err(DiskError::at(
                 at,
@@ -275,11 +279,10 @@ impl Qcow2 {
                 ClusterKind::Data(host) => self.read_host(host + in_cluster, part)?,
                 ClusterKind::Zero(_) => part.fill(0),
                 ClusterKind::Unallocated => self.read_backing(pos, part)?,
-                ClusterKind::Compressed => {
-                    return Err(DiskError::at(
-                        l.l2_table + 8 * l.l2_index,
-                        "compressed cluster: vmlab does not read compressed qcow2 clusters",
-                    ))
+                ClusterKind::Compressed(e) => {
+                    let data = self.inflate_cluster(e, l.l2_table + 8 * l.l2_index)?;
+                    let at = in_cluster as usize;
+                    part.copy_from_slice(&data[at..at + n]);
                 }
             }
             done += n;
@@ -397,7 +400,14 @@ impl Qcow2 {
         self.store
             .write_at(entry_at, &(new | COPIED).to_be_bytes())?;
         let old_host = old & OFFSET_MASK;
-        if old & COMPRESSED == 0 && old_host != 0 {
+        if old & COMPRESSED != 0 {
+            let (start, span) = self.compressed_span(old);
+            let cs = self.cluster_size();
+            for c in start / cs..(start + span).div_ceil(cs) {
+                let rc = self.refcount(c * cs)?;
+                self.set_refcount(c * cs, rc.saturating_sub(1))?;
+            }
+        } else if old_host != 0 {
             let rc = self.refcount(old_host)?;
             self.set_refcount(old_host, rc.saturating_sub(1))?;
         }
