@@ -351,3 +351,40 @@ fn compressed_images_read_and_take_writes() {
         assert!(r.errors.is_empty() && r.leaks.is_empty(), "{opts}: {:?}", r);
     }
 }
+
+#[test]
+fn the_refcount_table_grows_when_the_image_does() {
+    // 512-byte clusters and 16-bit refcounts: qemu-img's one-cluster refcount table
+    // covers 64 blocks of 256 clusters, 8 MiB of file; vmlab writes 12 MiB.
+    let dir = scratch("grow");
+    let img_path = dir.join("grow.qcow2");
+    ok(
+        "qemu-img",
+        &[
+            "create",
+            "-f",
+            "qcow2",
+            "-o",
+            "cluster_size=512",
+            p(&img_path),
+            "16M",
+        ],
+    );
+    let mut want = vec![0u8; 16 * MIB as usize];
+    {
+        let mut img = open_path(p(&img_path), None, true).unwrap();
+        let old = img.as_qcow2().unwrap().header.refcount_table_clusters;
+        let mut rng = Rng(7);
+        let chunk: Vec<u8> = (0..MIB as usize).map(|_| rng.next() as u8).collect();
+        for m in 0..12u64 {
+            img.write(m * MIB + 512 * m, &chunk)
+                .unwrap_or_else(|e| panic!("MiB {m}: {e}"));
+            let at = (m * MIB + 512 * m) as usize;
+            want[at..at + chunk.len()].copy_from_slice(&chunk);
+        }
+        let q = img.as_qcow2().unwrap();
+        assert!(q.header.refcount_table_clusters > old, "the table grew");
+        assert!(q.file_len() > 12 * MIB);
+    }
+    assert_qemu_agrees(&img_path, &want, &dir, "grown refcount table");
+}

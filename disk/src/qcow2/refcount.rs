@@ -3,6 +3,7 @@
 
 use alloc::format;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use super::header::read_bytes;
 use super::{Qcow2, OFFSET_MASK};
@@ -87,22 +88,25 @@ impl Qcow2 {
         }
     }
 
-    /// Adds a refcount block covering host cluster `index`, placed after the end of
-    /// the file and counting itself; returns its slot for `index`.
+    /// Adds a refcount block covering host cluster `index`, placed at the end of the
+    /// file when that is in the range it covers (it counts itself), else right after
+    /// `index`; returns its slot for `index`.
     fn add_refcount_block(&mut self, index: u64) -> Result<(u64, u64)> {
         let per = self.refs_per_block();
         let table_i = index / per;
         if table_i as usize >= self.reftable.len() {
-            return Err(DiskError::at(
-                self.header.refcount_table_offset,
-                format!(
-                    "the refcount table ({} entries) cannot cover host cluster {index}; vmlab does not grow it",
-                    self.reftable.len()
-                ),
-            ));
+            self.grow_reftable(table_i + 1)?;
+            if let Some(slot) = self.refcount_slot(index)? {
+                return Ok(slot);
+            }
         }
         let cs = self.cluster_size();
-        let block_index = (self.store.len().div_ceil(cs)).max(index + 1);
+        let end = self.store.len().div_ceil(cs);
+        let block_index = if end / per == table_i && end != index {
+            end
+        } else {
+            end.max(index + 1)
+        };
         if block_index / per != table_i {
             return Err(DiskError::new(format!(
                 "a new refcount block for cluster {index} would not cover itself; vmlab does not place it elsewhere"
@@ -117,40 +121,114 @@ impl Qcow2 {
         Ok((block, (index % per) * self.refcount_bits()))
     }
 
+    /// Moves the refcount table to the end of the file with room for at least
+    /// `entries` blocks (twice the old size or more), adding the refcount blocks the
+    /// new clusters need after it, and frees the old table.
+    fn grow_reftable(&mut self, entries: u64) -> Result<()> {
+        let cs = self.cluster_size();
+        let per = self.refs_per_block();
+        let old_len = self.reftable.len() as u64;
+        let wanted = entries.max(2 * old_len).max(1);
+        let n_t = (wanted * 8).div_ceil(cs);
+        if n_t * cs > 8 << 20 {
+            return Err(DiskError::at(
+                self.header.refcount_table_offset,
+                "the refcount table would grow past 8 MiB",
+            ));
+        }
+        let mut table = self.reftable.clone();
+        table.resize((n_t * cs / 8) as usize, 0);
+        let e = self.store.len().div_ceil(cs);
+        // New blocks go after the table, until every new cluster is covered.
+        let mut added = Vec::new();
+        loop {
+            let end = e + n_t + added.len() as u64;
+            let missing = (e / per..=end.saturating_sub(1) / per).find(|b| {
+                table
+                    .get(*b as usize)
+                    .is_none_or(|x| x & super::OFFSET_MASK == 0)
+            });
+            let Some(b) = missing else { break };
+            let slot = table.get_mut(b as usize).ok_or_else(|| {
+                DiskError::at(
+                    self.header.refcount_table_offset,
+                    "the refcount table cannot cover its own growth",
+                )
+            })?;
+            *slot = end * cs;
+            added.push(end * cs);
+        }
+        for &block in &added {
+            self.store.write_at(block, &vec![0u8; cs as usize])?;
+        }
+        let bytes: Vec<u8> = table.iter().flat_map(|x| x.to_be_bytes()).collect();
+        self.store.write_at(e * cs, &bytes)?;
+        let (old_at, old_clusters) = (
+            self.header.refcount_table_offset,
+            self.header.refcount_table_clusters,
+        );
+        self.store.write_at(48, &(e * cs).to_be_bytes())?;
+        self.store.write_at(56, &(n_t as u32).to_be_bytes())?;
+        self.header.refcount_table_offset = e * cs;
+        self.header.refcount_table_clusters = n_t as u32;
+        self.reftable = table;
+        for c in e..e + n_t {
+            self.set_refcount(c * cs, 1)?;
+        }
+        for &block in &added {
+            self.set_refcount(block, 1)?;
+        }
+        for c in 0..u64::from(old_clusters) {
+            let at = old_at + c * cs;
+            let rc = self.refcount(at)?;
+            self.set_refcount(at, rc.saturating_sub(1))?;
+        }
+        Ok(())
+    }
+
     /// Allocates a zeroed cluster with refcount 1 at the end of the file.
     pub(crate) fn alloc_cluster(&mut self) -> Result<u64> {
         self.alloc_run(1)
     }
 
     /// Allocates `n` contiguous zeroed clusters with refcount 1 at the end of the file
-    /// (a refcount block they need goes right after them).
+    /// (a refcount block or a larger refcount table they need goes before them).
     pub(crate) fn alloc_run(&mut self, n: u64) -> Result<u64> {
         let cs = self.cluster_size();
-        let at = self.store.len().div_ceil(cs) * cs;
-        let (first, last) = (at / cs, at / cs + n.max(1) - 1);
         let per = self.refs_per_block();
-        if first / per != last / per {
-            return Err(DiskError::at(
-                at,
-                format!("{n} new clusters would straddle two refcount blocks; vmlab does not split them"),
-            ));
-        }
-        for c in first..=last {
-            if self.refcount(c * cs)? != 0 {
+        let n = n.max(1);
+        // Make sure a block covers the end of the file, then take the run there.
+        for _ in 0..4 {
+            let at = self.store.len().div_ceil(cs) * cs;
+            let (first, last) = (at / cs, at / cs + n - 1);
+            if first / per != last / per {
                 return Err(DiskError::at(
-                    c * cs,
-                    "refcount error: a cluster past the end of the file is counted as in use",
+                    at,
+                    format!("{n} new clusters would straddle two refcount blocks; vmlab does not split them"),
                 ));
             }
+            if self.refcount_slot(last)?.is_none() {
+                // The block goes at `at` (it covers itself) or the table grows: the
+                // end of the file moves, so look again.
+                self.add_refcount_block(first)?;
+                continue;
+            }
+            for c in first..=last {
+                if self.refcount(c * cs)? != 0 {
+                    return Err(DiskError::at(
+                        c * cs,
+                        "refcount error: a cluster past the end of the file is counted as in use",
+                    ));
+                }
+            }
+            for c in first..=last {
+                self.set_refcount(c * cs, 1)?;
+            }
+            self.store.write_at(at, &vec![0u8; (n * cs) as usize])?;
+            return Ok(at);
         }
-        if self.refcount_slot(last)?.is_none() {
-            self.add_refcount_block(last)?;
-        }
-        for c in first..=last {
-            self.set_refcount(c * cs, 1)?;
-        }
-        self.store
-            .write_at(at, &vec![0u8; (n.max(1) * cs) as usize])?;
-        Ok(at)
+        Err(DiskError::new(
+            "no room for new clusters at the end of the file",
+        ))
     }
 }
