@@ -338,6 +338,9 @@ pub fn main(args: RunArgs) -> ExitCode {
         for line in run_report::vmm_summary(&m) {
             eprintln!("vmlab run: {line}");
         }
+        if let Some(line) = run_report::disk_summary(&m) {
+            eprintln!("vmlab run: {line}");
+        }
     }
     ExitCode::from(status)
 }
