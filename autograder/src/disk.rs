@@ -33,6 +33,29 @@ enum DiskCommand {
     Map(MapArgs),
     /// Take an internal snapshot of a qcow2 image (as `qemu-img snapshot -c`).
     Snapshot(SnapshotArgs),
+    /// Create a qcow2 v3 image, empty or as an overlay on a backing file.
+    Create(CreateArgs),
+}
+
+#[derive(Args, Debug)]
+struct CreateArgs {
+    /// The new image (an existing file is not overwritten).
+    file: String,
+    /// The virtual size (bytes, or with K, M, G); the backing file's size by default.
+    #[arg(long)]
+    size: Option<String>,
+    /// The cluster size in bytes (a power of two, 512 to 2M).
+    #[arg(long, default_value = "65536")]
+    cluster_size: String,
+    /// The backing file, as the image stores it (relative to the image's folder).
+    #[arg(long)]
+    backing: Option<String>,
+    /// The backing file's format (probed when not given).
+    #[arg(long, value_parser = ["raw", "qcow2"])]
+    backing_format: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -82,6 +105,7 @@ pub fn main(args: DiskArgs) -> ExitCode {
         DiskCommand::Check(a) => (a.json, check(a)),
         DiskCommand::Map(a) => (a.image.json, map(a)),
         DiskCommand::Snapshot(a) => (a.image.json, snapshot(a)),
+        DiskCommand::Create(a) => (a.json, create(a)),
     };
     match r {
         Ok((out, status)) => {
@@ -341,4 +365,63 @@ fn snapshot(a: &SnapshotArgs) -> Result<(String, u8), String> {
                     "l1_table_offset": s.map(|s| s.l1_table_offset) });
     let t = format!("{}: snapshot {id} {:?} taken", a.image.file, a.name);
     Ok((if a.image.json { v.to_string() } else { t }, 0))
+}
+
+/// Bytes from `N`, `NK`, `NM` or `NG`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, shift) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 30),
+        _ => (s, 0),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("bad size {s:?}: a number of bytes, or with K, M or G"))
+}
+
+fn create(a: &CreateArgs) -> Result<(String, u8), String> {
+    let path = std::path::Path::new(&a.file);
+    if path.exists() {
+        return Err(format!(
+            "{}: exists; vmlab disk create does not overwrite",
+            a.file
+        ));
+    }
+    let cluster = parse_size(&a.cluster_size)?;
+    if !cluster.is_power_of_two() {
+        return Err(format!("--cluster-size {cluster} is not a power of two"));
+    }
+    let mut backing = None;
+    let mut size = a.size.as_deref().map(parse_size).transpose()?;
+    if let Some(b) = &a.backing {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let at = dir.join(b);
+        let forced = a
+            .backing_format
+            .as_deref()
+            .map(Format::parse)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let img = open_path(&at.display().to_string(), forced, false).map_err(|e| e.to_string())?;
+        size = size.or(Some(img.size()));
+        backing = Some((b.as_str(), img.format()));
+    }
+    let size = size.ok_or("give --size, or --backing to take its size")?;
+    let bytes = vmlab_disk::qcow2::create(size, cluster.trailing_zeros(), backing)
+        .map_err(|e| e.in_file(&a.file).to_string())?;
+    std::fs::write(path, &bytes).map_err(|e| format!("{}: cannot write: {e}", a.file))?;
+    let v = json!({ "file": a.file, "format": "qcow2", "virtual_size": size,
+                    "cluster_size": cluster, "backing_file": a.backing,
+                    "backing_format": backing.map(|b| b.1.name()) });
+    let t = format!(
+        "{}: qcow2, {size} bytes, {cluster}-byte clusters{}",
+        a.file,
+        a.backing
+            .as_deref()
+            .map(|b| format!(", backed by {b}"))
+            .unwrap_or_default()
+    );
+    Ok((if a.json { v.to_string() } else { t }, 0))
 }

@@ -284,6 +284,27 @@ fn disk_info_check_and_map_agree_with_qemu_img() {
     assert_eq!(q["snapshots"][1]["name"], "second");
     run("qemu-img", &["check", s(&top)]);
 
+    // An overlay vmlab creates on top: qemu-img follows the chain and finds it equal.
+    let over = dir.join("over.qcow2");
+    let o = vmlab(&[
+        "disk",
+        "create",
+        s(&over),
+        "--backing",
+        "top.qcow2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(json(&o)["backing_format"], "qcow2");
+    run("qemu-img", &["check", s(&over)]);
+    run("qemu-img", &["compare", s(&over), s(&top)]);
+    let o = vmlab(&["disk", "create", s(&over), "--size", "1M"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an existing file is not overwritten"
+    );
+
     // A refcount set to zero under a data cluster: check names it and exits 2.
     let mut bytes = std::fs::read(&top).unwrap();
     let be = |b: &[u8], at: usize| u64::from_be_bytes(b[at..at + 8].try_into().unwrap()) as usize;

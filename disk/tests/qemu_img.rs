@@ -33,6 +33,16 @@ fn assert_qemu_agrees(image: &Path, want: &[u8], dir: &Path, what: &str) {
     assert_eq!(code, 0, "{what}: qemu-img compare:\n{text}");
 }
 
+/// vmlab's own check finds neither errors nor leaks, as `qemu-img check` did.
+fn assert_vmlab_check_clean(image: &Path, what: &str) {
+    let mut img = vmlab_disk::open::open_path_for_check(p(image), None).unwrap();
+    let r = img
+        .as_qcow2()
+        .map(|q| q.check().unwrap())
+        .expect("a qcow2 image");
+    assert!(r.errors.is_empty() && r.leaks.is_empty(), "{what}: {r:?}");
+}
+
 fn read_all(img: &mut Image) -> Vec<u8> {
     let mut buf = vec![0; img.size() as usize];
     img.read(0, &mut buf).expect("vmlab reads the whole disk");
@@ -137,6 +147,7 @@ fn vmlab_writes_pass_qemu_check_and_compare() {
             img.flush().unwrap();
         }
         assert_qemu_agrees(&top, &want, &dir, opts);
+        assert_vmlab_check_clean(&top, opts);
         if let Some(mid) = mid {
             assert!(
                 qemu_snapshot_raw(&top, &dir, "mid") == mid,
@@ -221,6 +232,7 @@ fn internal_snapshots_read_and_survive_writes() {
             }
         }
         assert_qemu_agrees(&img_path, &want, &dir, opts);
+        assert_vmlab_check_clean(&img_path, opts);
         let list = ok("qemu-img", &["snapshot", "-l", p(&img_path)]);
         assert!(list.contains("vmlab-after"), "{list}");
         assert!(
@@ -343,12 +355,7 @@ fn compressed_images_read_and_take_writes() {
             assert!(read_all(&mut img) == want);
         }
         assert_qemu_agrees(&img_path, &want, &dir, opts);
-        let o = vmlab_disk::open::open_path_for_check(p(&img_path), None)
-            .unwrap()
-            .as_qcow2()
-            .map(|q| q.check().unwrap());
-        let r = o.unwrap();
-        assert!(r.errors.is_empty() && r.leaks.is_empty(), "{opts}: {:?}", r);
+        assert_vmlab_check_clean(&img_path, opts);
     }
 }
 
@@ -387,4 +394,50 @@ fn the_refcount_table_grows_when_the_image_does() {
         assert!(q.file_len() > 12 * MIB);
     }
     assert_qemu_agrees(&img_path, &want, &dir, "grown refcount table");
+}
+
+#[test]
+fn images_vmlab_creates_are_qcow2_to_qemu_img() {
+    for bits in [9u32, 12, 16] {
+        let dir = scratch(&format!("create{bits}"));
+        let base = dir.join("base.raw");
+        let mut rng = Rng(u64::from(bits));
+        let content: Vec<u8> = (0..2 * MIB as usize).map(|_| rng.next() as u8).collect();
+        std::fs::write(&base, &content).unwrap();
+        let top = dir.join("top.qcow2");
+        let bytes =
+            vmlab_disk::qcow2::create(3 * MIB, bits, Some(("base.raw", Format::Raw))).unwrap();
+        std::fs::write(&top, bytes).unwrap();
+        let info = ok("qemu-img", &["info", "--output=json", p(&top)]);
+        assert!(
+            info.contains("\"backing-filename\": \"base.raw\""),
+            "{info}"
+        );
+        assert!(
+            info.contains(&format!("\"cluster-size\": {}", 1u64 << bits)),
+            "{info}"
+        );
+        let mut want = content.clone();
+        want.resize(3 * MIB as usize, 0);
+        assert_qemu_agrees(&top, &want, &dir, "fresh overlay");
+        // qemu-io writes into it; vmlab reads that; vmlab writes; qemu-img agrees.
+        qemu_io("qcow2", &top, "write -P 0x99 1000 9000");
+        want[1000..10_000].fill(0x99);
+        {
+            let mut img = open_path(p(&top), None, true).unwrap();
+            assert!(read_all(&mut img) == want, "cluster bits {bits}");
+            img.write(2 * MIB - 100, &[0x77; 5000]).unwrap();
+            want[2 * MIB as usize - 100..2 * MIB as usize + 4900].fill(0x77);
+        }
+        assert_qemu_agrees(&top, &want, &dir, "overlay after writes");
+        assert!(
+            std::fs::read(&base).unwrap() == content,
+            "the base is unchanged"
+        );
+    }
+    assert!(
+        vmlab_disk::qcow2::create(1 << 40, 9, None).is_err(),
+        "too many L1 clusters"
+    );
+    assert!(vmlab_disk::qcow2::create(MIB, 8, None).is_err());
 }

@@ -107,8 +107,9 @@ impl Qcow2 {
             }
         }
         let mut tables = vec![(h.l1_table_offset, self.l1.clone(), true)];
+        let table_len = self.snapshots.iter().map(|s| s.entry_len).sum();
+        r.add(h.snapshots_offset, table_len, cb, 64, "the snapshot table");
         for s in self.snapshots.clone() {
-            r.add(s.entry_offset, s.entry_len, cb, 64, "the snapshot table");
             r.add(
                 s.l1_table_offset,
                 s.l1.len() as u64 * 8,

@@ -3,6 +3,7 @@
 
 mod check;
 mod compressed;
+mod create;
 mod header;
 mod map;
 mod refcount;
@@ -15,6 +16,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 pub use check::CheckReport;
+pub use create::create;
 pub use header::{Header, MAGIC};
 pub use map::{ClusterMap, Location};
 pub use snapshot::Snapshot;
