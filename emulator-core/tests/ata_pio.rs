@@ -67,6 +67,11 @@ fn the_guest_writes_exactly_sector_one_bare_and_under_trap_emulate() {
             "{console}"
         );
         assert!(console.contains("IRQ 0e"), "{console}");
+        // The guest sized BAR 4 and put its address back.
+        assert!(console.contains("BAR4 I/O at 0xc000, size 0x10"), "{console}");
+        let pci = m.platform().pci().expect("the PCI bus");
+        let ide = pci.functions.iter().find(|f| (f.device, f.function) == (1, 1));
+        assert_eq!(ide.map(|f| f.bar(4)), Some(0xc000));
         let after = disk.0.lock().unwrap().clone();
         for (i, (a, b)) in orig.iter().zip(&after).enumerate() {
             let want = if (512..1024).contains(&i) {

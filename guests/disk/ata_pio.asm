@@ -1,6 +1,6 @@
 ; vmlab ATA PIO guest: loaded with FlatEntry::Protected32 at 0x10000. It walks PCI
 ; bus 0 with configuration mechanism #1 (ports 0xCF8/0xCFC), finds the IDE
-; controller (class 01h, subclass 01h), sends IDENTIFY DEVICE, reads sector 0 with
+; controller (class 01h, subclass 01h), sizes its BAR 4, sends IDENTIFY DEVICE, reads sector 0 with
 ; READ SECTORS, writes sector 1 with WRITE SECTORS (each byte of sector 0 plus one),
 ; reads it back, then reads 1 MiB (8 commands of 256 sectors) so the exits per MiB
 ; moved by PIO can be counted. Everything polls the status register; interrupts
@@ -93,6 +93,38 @@ start:
         add eax, 0x3C
         call pci_read                       ; interrupt line and pin
         and eax, 0xFF
+        mov ecx, 2
+        call puthex
+        mov al, 10
+        call putc
+
+        ; Size BAR 4 (the bus-master block): write all ones, read the mask back,
+        ; put the address back.
+        mov ebx, [ide]
+        and ebx, 0xFFFF
+        add ebx, 0x20
+        mov eax, ebx
+        call pci_read
+        mov edi, eax                        ; the address it had
+        mov eax, 0xFFFFFFFF
+        call pci_write
+        mov eax, ebx
+        call pci_read
+        and eax, 0xFFFC                     ; I/O BAR: bits 15:2 of the address
+        neg eax
+        and eax, 0xFFFF                     ; the size
+        push eax
+        mov eax, edi
+        call pci_write
+        mov esi, msg_bar
+        call puts
+        mov eax, edi
+        and eax, 0xFFFC
+        mov ecx, 4
+        call puthex
+        mov esi, msg_bar_size
+        call puts
+        pop eax
         mov ecx, 2
         call puthex
         mov al, 10
@@ -243,6 +275,20 @@ data_in:
         pop ecx
         ret
 
+; EBX = CONFIG_ADDRESS without the enable bit, EAX = the dword to write there.
+pci_write:
+        push edx
+        push eax
+        mov eax, ebx
+        or eax, 0x80000000
+        mov dx, 0xCF8
+        out dx, eax
+        pop eax
+        mov dx, 0xCFC
+        out dx, eax
+        pop edx
+        ret
+
 ; EAX = LBA (28 bits), CL = sector count: fill the task file for LBA mode.
 set_task:
         push eax
@@ -361,6 +407,8 @@ msg_hello:      db "ata: scanning PCI bus 0", 10, 0
 msg_pci:        db "pci 00:", 0
 msg_class:      db " class ", 0
 msg_ide:        db "ata: IDE controller found, IRQ ", 0
+msg_bar:        db "ata: BAR4 I/O at 0x", 0
+msg_bar_size:   db ", size 0x", 0
 msg_sectors:    db "ata: IDENTIFY: sectors 0x", 0
 msg_sector0:    db "ata: sector 0: ", 0
 msg_written:    db "ata: sector 1 written and read back", 10, 0
