@@ -21,6 +21,7 @@
 //! | --- | --- |
 //! | 0x1F0–0x1F7, 0x3F6 | ATA disk on the primary IDE channel (PIO), IRQ 14 |
 //! | 0xCF8–0xCFF | PCI host bridge, configuration mechanism #1: 00:00.0 i440FX, 00:01.0 PIIX3 ISA bridge, 00:01.1 PIIX3 IDE |
+//! | BAR 4 of 00:01.1 (16 ports, 0xC000 until moved) | IDE bus-master registers, decoded while the function's I/O space is enabled |
 //!
 //! Unclaimed ports read all ones and ignore writes. Accesses wider than a byte to the
 //! byte-wide devices (UART, PICs, PIT, keyboard controller) are split into byte accesses to consecutive
@@ -69,6 +70,7 @@ enum DeviceId {
     Pci,
     Ata,
     AtaControl,
+    BusMaster,
 }
 
 /// What an I/O write did beyond changing device registers.
@@ -115,6 +117,8 @@ pub struct Platform {
     kbc: Kbc,
     pci: Option<PciBus>,
     ata: Option<Ata>,
+    /// Where the IDE function's BAR 4 is decoded, when it is.
+    bus_master_base: Option<u16>,
 }
 
 impl Platform {
@@ -142,6 +146,7 @@ impl Platform {
             kbc: Kbc::new(),
             pci: None,
             ata: None,
+            bus_master_base: None,
         })
     }
 
@@ -226,6 +231,7 @@ impl Platform {
                     DeviceId::Pci => "PCI host bridge (configuration mechanism #1)",
                     DeviceId::Ata => "ATA disk, primary IDE channel",
                     DeviceId::AtaControl => "ATA device control / alternate status",
+                    DeviceId::BusMaster => "PIIX3 IDE bus-master registers (BAR 4)",
                 };
                 (a, b, name)
             })
@@ -289,6 +295,10 @@ impl Platform {
             Some((DeviceId::Pci, off)) => self.pci.as_mut().map_or(u32::MAX, |p| p.read(off, size)),
             Some((DeviceId::Ata, off)) => self.ata_access(off, size, None),
             Some((DeviceId::AtaControl, _)) => self.ata_access(8, 1, None),
+            Some((DeviceId::BusMaster, off)) => self
+                .ata
+                .as_ref()
+                .map_or(0xff, |a| u32::from(a.bus_master_read(off))),
         }
     }
 
@@ -308,6 +318,25 @@ impl Platform {
         r
     }
 
+    /// Decodes the IDE function's BAR 4 where the guest put it, while its I/O space is
+    /// enabled; a BAR placed over another device's ports is not decoded.
+    fn sync_bars(&mut self) {
+        let want = self.pci.as_ref().and_then(|p| {
+            let f = p
+                .functions
+                .iter()
+                .find(|f| (f.device, f.function) == (1, 1))?;
+            let base = f.bar(4);
+            (f.io_enabled() && base != 0 && base < 0xfff0).then_some(base as u16)
+        });
+        if want == self.bus_master_base {
+            return;
+        }
+        self.bus.remove(DeviceId::BusMaster);
+        self.bus_master_base =
+            want.filter(|&b| self.bus.insert(b, 16, DeviceId::BusMaster).is_ok());
+    }
+
     fn sync_ata_irq(&mut self) {
         if let Some(a) = &self.ata {
             self.pic.set_irq(ATA_IRQ, a.irq_level());
@@ -321,6 +350,7 @@ impl Platform {
                 if let Some(p) = self.pci.as_mut() {
                     p.write(off, size, value);
                 }
+                self.sync_bars();
             }
             Some((DeviceId::Ata, off)) => {
                 self.ata_access(off, size, Some(value));
@@ -346,6 +376,11 @@ impl Platform {
             Some((DeviceId::Pci | DeviceId::Ata, _)) => self.write_sized(port, 1, value),
             Some((DeviceId::AtaControl, _)) => {
                 self.ata_access(8, 1, Some(value));
+            }
+            Some((DeviceId::BusMaster, off)) => {
+                if let Some(a) = self.ata.as_mut() {
+                    a.bus_master_write(off, value as u8);
+                }
             }
         }
     }
@@ -462,6 +497,7 @@ impl Platform {
         if let (Some(p), Some(sp)) = (self.pci.as_mut(), s.pci.as_ref()) {
             p.clone_from(sp);
         }
+        self.sync_bars();
         self.sync_ata_irq();
         self.debug_exit.take_request();
     }
@@ -758,6 +794,39 @@ mod tests {
             Some("read-only")
         );
         assert!(p.port_map().iter().any(|m| m.0 == 0x1f0 && m.1 == 0x1f7));
+    }
+
+    #[test]
+    fn bar4_decodes_where_the_guest_puts_it_while_io_is_enabled() {
+        let mut p = platform();
+        p.attach_disk(Box::new(MemDisk(8))).unwrap();
+        assert_eq!(
+            p.io_read(0xc004, 4, 0),
+            u32::MAX,
+            "I/O space off at power-on"
+        );
+        p.io_write(0xcf8, 4, 0x8000_0904, 0);
+        p.io_write(0xcfc, 2, 1, 0); // command: I/O space
+        p.io_write(0xc004, 4, 0x0012_3457, 0);
+        assert_eq!(
+            p.io_read(0xc004, 4, 0),
+            0x0012_3454,
+            "the PRD address is dword-aligned"
+        );
+        p.io_write(0xcf8, 4, 0x8000_0920, 0);
+        p.io_write(0xcfc, 4, 0xd001, 0);
+        assert_eq!(p.io_read(0xc004, 4, 0), u32::MAX, "moved away");
+        assert_eq!(p.io_read(0xd004, 4, 0), 0x0012_3454);
+        // Over the UART: not decoded; back on a free range: decoded again.
+        p.io_write(0xcfc, 4, 0x3f0, 0);
+        assert_eq!(p.io_read(0x3f4, 1, 0), 0xff);
+        p.io_write(0x3fb, 1, 0x03, 0);
+        assert_eq!(p.io_read(0x3fb, 1, 0), 0x03, "the UART keeps its ports");
+        p.io_write(0xcfc, 4, 0xe000, 0);
+        assert_eq!(p.io_read(0xe004, 1, 0), 0x54);
+        p.io_write(0xcf8, 4, 0x8000_0904, 0);
+        p.io_write(0xcfc, 2, 0, 0);
+        assert_eq!(p.io_read(0xe004, 1, 0), 0xff, "I/O space off again");
     }
 
     #[test]

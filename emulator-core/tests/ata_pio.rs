@@ -68,9 +68,15 @@ fn the_guest_writes_exactly_sector_one_bare_and_under_trap_emulate() {
         );
         assert!(console.contains("IRQ 0e"), "{console}");
         // The guest sized BAR 4 and put its address back.
-        assert!(console.contains("BAR4 I/O at 0xc000, size 0x10"), "{console}");
+        assert!(
+            console.contains("BAR4 I/O at 0xc000, size 0x10"),
+            "{console}"
+        );
         let pci = m.platform().pci().expect("the PCI bus");
-        let ide = pci.functions.iter().find(|f| (f.device, f.function) == (1, 1));
+        let ide = pci
+            .functions
+            .iter()
+            .find(|f| (f.device, f.function) == (1, 1));
         assert_eq!(ide.map(|f| f.bar(4)), Some(0xc000));
         let after = disk.0.lock().unwrap().clone();
         for (i, (a, b)) in orig.iter().zip(&after).enumerate() {
@@ -95,7 +101,11 @@ fn a_snapshot_in_the_middle_of_a_transfer_continues_exactly() {
     let snap = a.snapshot();
     let ata = a.platform().ata().cloned().expect("the drive's registers");
     assert!(ata.sectors_read > 2 && ata.remaining > 0, "{ata:?}");
-    assert_eq!(ata.transfer, Transfer::ToHost, "a READ SECTORS command runs");
+    assert_eq!(
+        ata.transfer,
+        Transfer::ToHost,
+        "a READ SECTORS command runs"
+    );
     let stop_a = a.run(50_000_000);
     let mut b = machine(ExecMode::Bare, &disk);
     b.restore(&snap).expect("restores");

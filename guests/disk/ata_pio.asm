@@ -1,6 +1,7 @@
 ; vmlab ATA PIO guest: loaded with FlatEntry::Protected32 at 0x10000. It walks PCI
 ; bus 0 with configuration mechanism #1 (ports 0xCF8/0xCFC), finds the IDE
-; controller (class 01h, subclass 01h), sizes its BAR 4, sends IDENTIFY DEVICE, reads sector 0 with
+; controller (class 01h, subclass 01h), sizes its BAR 4, moves it and finds the
+; bus-master registers following it, sends IDENTIFY DEVICE, reads sector 0 with
 ; READ SECTORS, writes sector 1 with WRITE SECTORS (each byte of sector 0 plus one),
 ; reads it back, then reads 1 MiB (8 commands of 256 sectors) so the exits per MiB
 ; moved by PIO can be counted. Everything polls the status register; interrupts
@@ -129,6 +130,39 @@ start:
         call puthex
         mov al, 10
         call putc
+
+        ; Enable the function's I/O space: BAR 4's registers answer at its address,
+        ; and follow it when it moves.
+        sub ebx, 0x1C                       ; the command register
+        mov eax, ebx
+        call pci_read
+        or eax, 1
+        and eax, 0xFFFF
+        call pci_write
+        add ebx, 0x1C                       ; BAR 4 again
+        mov edx, edi
+        and edx, 0xFFFC
+        add edx, 4                          ; the primary channel's PRD address
+        mov eax, 0x00123454
+        out dx, eax
+        in eax, dx
+        cmp eax, 0x00123454
+        jne fail
+        mov eax, 0xD001                     ; move BAR 4 to 0xD000
+        call pci_write
+        in eax, dx                          ; the old place no longer answers
+        cmp eax, 0xFFFFFFFF
+        jne fail
+        push edx
+        mov dx, 0xD004
+        in eax, dx
+        pop edx
+        cmp eax, 0x00123454
+        jne fail
+        mov eax, edi                        ; and back
+        call pci_write
+        mov esi, msg_bar_moved
+        call puts
 
         ; IDENTIFY DEVICE on the primary master.
         mov dx, ATA_CTL
@@ -409,6 +443,7 @@ msg_class:      db " class ", 0
 msg_ide:        db "ata: IDE controller found, IRQ ", 0
 msg_bar:        db "ata: BAR4 I/O at 0x", 0
 msg_bar_size:   db ", size 0x", 0
+msg_bar_moved:  db "ata: bus-master registers answer at BAR4, moved to 0xd000 and back", 10, 0
 msg_sectors:    db "ata: IDENTIFY: sectors 0x", 0
 msg_sector0:    db "ata: sector 0: ", 0
 msg_written:    db "ata: sector 1 written and read back", 10, 0

@@ -95,6 +95,10 @@ pub struct AtaState {
     pub sectors_written: u64,
     /// The last host error (a bad image, a failed file access), for the UI.
     pub host_error: Option<String>,
+    /// The PIIX bus-master IDE registers behind BAR 4 (command, status, PRD table
+    /// address, for each channel). They hold what the guest writes; no DMA runs.
+    #[serde(default)]
+    pub bus_master: [u8; 16],
 }
 
 /// The drive: registers plus the disk behind them.
@@ -141,6 +145,30 @@ impl Ata {
         self.state = s.clone();
         self.state.buffer.resize(512, 0);
         self.state.pos = self.state.pos.min(512);
+    }
+
+    /// A byte of the bus-master block (offset 0–15 from BAR 4).
+    pub fn bus_master_read(&self, offset: u16) -> u8 {
+        self.state
+            .bus_master
+            .get(usize::from(offset))
+            .copied()
+            .unwrap_or(0xff)
+    }
+
+    /// Writes a byte of the bus-master block: command bits 0 and 3, status bits 5
+    /// and 6 (bits 1 and 2 clear when written as one), the PRD address dword-aligned.
+    pub fn bus_master_write(&mut self, offset: u16, value: u8) {
+        let Some(r) = self.state.bus_master.get_mut(usize::from(offset)) else {
+            return;
+        };
+        *r = match offset % 8 {
+            0 => value & 0x09,
+            2 => (*r & !0x60 & !(value & 0x06)) | (value & 0x60),
+            4 => value & 0xfc,
+            5..=7 => value,
+            _ => *r,
+        };
     }
 
     /// The level of IRQ 14.
