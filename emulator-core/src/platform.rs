@@ -495,7 +495,7 @@ impl Platform {
             a.restore(st);
         }
         if let (Some(p), Some(sp)) = (self.pci.as_mut(), s.pci.as_ref()) {
-            p.clone_from(sp);
+            p.restore(sp);
         }
         self.sync_bars();
         self.sync_ata_irq();

@@ -154,6 +154,16 @@ impl PciBus {
         }
     }
 
+    /// Restores configuration spaces from a snapshot, each cut or padded to 256 bytes
+    /// so a damaged snapshot cannot make an access fall outside one.
+    pub fn restore(&mut self, s: &PciBus) {
+        *self = s.clone();
+        for f in &mut self.functions {
+            f.config.resize(256, 0);
+            f.writable.resize(256, 0);
+        }
+    }
+
     /// Adds a function (replacing one at the same device and function number).
     pub fn add(&mut self, f: PciFunction) {
         self.functions
@@ -222,6 +232,19 @@ mod tests {
         // Disabled: the enable bit clear.
         bus.write(0, 4, 0);
         assert_eq!(bus.read(4, 2), 0xffff);
+    }
+
+    #[test]
+    fn a_damaged_snapshot_cannot_shrink_a_configuration_space() {
+        let mut bad = PciBus::new();
+        bad.functions[0].config.truncate(3);
+        bad.functions[0].writable.clear();
+        let mut bus = PciBus::new();
+        bus.restore(&bad);
+        bus.write(0, 4, addr(0, 0, 0xfc));
+        assert_eq!(bus.read(4, 4), 0);
+        bus.write(4, 4, u32::MAX);
+        assert_eq!(bus.functions[0].bar(5), 0);
     }
 
     #[test]
