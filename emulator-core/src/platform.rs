@@ -170,12 +170,15 @@ impl Platform {
             irq_line,
             irq_pin,
         };
-        pci.add(PciFunction::new(
+        // PIRQA#–D# route registers: every PCI INTx# pin reaches the PIC through them.
+        let isa = PciFunction::new(
             1,
             0,
             "PIIX3 ISA bridge",
             piix([6, 1, 0], 0x7000, 0x80, 0, 0),
-        ));
+        )
+        .with_register(0x60..0x64, 0x80);
+        pci.add(isa);
         // Compatibility mode (prog-if 0x80): the legacy ports and IRQ 14; BAR 4 is the
         // bus-master block (its registers are not emulated).
         let ide = PciFunction::new(1, 1, "PIIX3 IDE", piix([1, 1, 0x80], 0x7010, 0, ATA_IRQ, 1))
@@ -759,6 +762,15 @@ mod tests {
         p.io_write(0xcf8, 4, 0x8000_093c, 0);
         assert_eq!(p.io_read(0xcfc, 1, 0), 14);
         assert_eq!(p.io_read(0xcfd, 1, 0), 1, "INTA#");
+        // The PIIX3's PIRQ route registers, disabled at power-on.
+        p.io_write(0xcf8, 4, 0x8000_0860, 0);
+        assert_eq!(p.io_read(0xcfc, 4, 0), 0x8080_8080);
+        p.io_write(0xcfd, 1, 10, 0);
+        assert_eq!(
+            p.pci().and_then(|b| b.intx_irq(4, 2)),
+            Some(10),
+            "device 4 INTB# on PIRQB#"
+        );
         // READ SECTORS of LBA 5 raises IRQ 14 through the slave PIC: vector 0x2E.
         init_pics(&mut p);
         for (port, v) in [

@@ -70,6 +70,16 @@ impl PciFunction {
         }
     }
 
+    /// Makes config bytes `range` writable (all bits) with `value` at power-on, as the
+    /// PIIX3's PIRQ route registers are.
+    pub fn with_register(mut self, range: core::ops::Range<usize>, value: u8) -> PciFunction {
+        for at in range.filter(|&a| a < 256) {
+            self.config[at] = value;
+            self.writable[at] = 0xff;
+        }
+        self
+    }
+
     /// Gives the function an I/O BAR `n` (0–5) of `size` bytes (a power of two, at
     /// least 4) at `base`: the guest sizes it by writing all ones.
     pub fn with_io_bar(mut self, n: usize, size: u32, base: u16) -> PciFunction {
@@ -154,6 +164,24 @@ impl PciBus {
         }
     }
 
+    /// The PIC IRQ a function's INTx# pin (1 = INTA# … 4 = INTD#) reaches through the
+    /// PIIX3's PIRQ route registers (ISA bridge 00:01.0, bytes 0x60–0x63): device `d`'s
+    /// pin `p` drives PIRQ (d + p − 1) mod 4, whose register gives the IRQ unless its
+    /// bit 7 (disable) is set. `None` when unrouted or there is no PIIX3.
+    pub fn intx_irq(&self, device: u8, pin: u8) -> Option<u8> {
+        if !(1..=4).contains(&pin) {
+            return None;
+        }
+        let isa = self
+            .functions
+            .iter()
+            .find(|f| (f.device, f.function) == (1, 0))?;
+        let pirq = (usize::from(device) + usize::from(pin) - 1) % 4;
+        let route = *isa.config.get(0x60 + pirq)?;
+        (route & 0x80 == 0 && (3..=15).contains(&(route & 0x0f)) && route & 0x70 == 0)
+            .then_some(route & 0x0f)
+    }
+
     /// Restores configuration spaces from a snapshot, each cut or padded to 256 bytes
     /// so a damaged snapshot cannot make an access fall outside one.
     pub fn restore(&mut self, s: &PciBus) {
@@ -232,6 +260,32 @@ mod tests {
         // Disabled: the enable bit clear.
         bus.write(0, 4, 0);
         assert_eq!(bus.read(4, 2), 0xffff);
+    }
+
+    #[test]
+    fn intx_pins_reach_irqs_through_the_pirq_route_registers() {
+        let mut bus = PciBus::new();
+        let id = PciId {
+            vendor: 0x8086,
+            device_id: 0x7000,
+            class: [6, 1, 0],
+            header_type: 0x80,
+            irq_line: 0,
+            irq_pin: 0,
+        };
+        bus.add(PciFunction::new(1, 0, "isa", id).with_register(0x60..0x64, 0x80));
+        assert_eq!(bus.intx_irq(3, 1), None, "disabled at power-on");
+        // PIRQC# (0x62) to IRQ 11: device 2 INTA#, device 1 INTB#, device 6 INTA#,
+        // device 3 INTD#.
+        bus.write(0, 4, addr(1, 0, 0x60));
+        bus.write(6, 1, 11);
+        for (dev, pin) in [(2, 1), (1, 2), (6, 1), (3, 4)] {
+            assert_eq!(bus.intx_irq(dev, pin), Some(11), "{dev} {pin}");
+        }
+        assert_eq!(bus.intx_irq(3, 1), None, "PIRQD# is still disabled");
+        assert_eq!(bus.intx_irq(3, 0), None, "no pin");
+        bus.write(6, 1, 2);
+        assert_eq!(bus.intx_irq(2, 1), None, "IRQ 2 is the cascade");
     }
 
     #[test]
