@@ -4,6 +4,7 @@ mod asm;
 mod batch;
 mod bundle;
 mod check_lab;
+mod disk;
 mod formats;
 mod gdb;
 mod grade;
@@ -43,6 +44,8 @@ enum Command {
     PrairielearnBundle(bundle::BundleArgs),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
+    /// Inspect a disk image (raw or qcow2): info, check, map.
+    Disk(disk::DiskArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,5 +74,6 @@ fn main() -> ExitCode {
         Command::GradescopeBundle(args) => bundle::run(args, bundle::Platform::Gradescope),
         Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
         Command::Run(args) => run::main(args),
+        Command::Disk(args) => disk::main(args),
     }
 }

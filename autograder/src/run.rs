@@ -85,6 +85,23 @@ pub struct RunArgs {
     gdb: Option<u16>,
     #[command(flatten)]
     pub(crate) linux: crate::linux::LinuxArgs,
+    /// A disk image as the primary IDE master (ATA PIO, with a PCI bus to find it):
+    /// FILE or FILE,format=raw|qcow2. The guest's writes go to the file (a qcow2
+    /// overlay keeps its backing files unchanged).
+    #[arg(long, value_name = "FILE[,format=raw|qcow2]")]
+    disk: Option<String>,
+}
+
+/// Opens `--disk FILE[,format=F]` with its backing chain.
+fn open_disk(spec: &str) -> Result<vmlab_disk::Image, String> {
+    let (file, format) = match spec.rsplit_once(",format=") {
+        Some((file, f)) => (
+            file,
+            Some(vmlab_disk::Format::parse(f).map_err(|e| format!("--disk {spec}: {e}"))?),
+        ),
+        None => (spec, None),
+    };
+    vmlab_disk::open::open_path(file, format, true).map_err(|e| format!("--disk: {e}"))
 }
 
 /// `--paging`.
@@ -217,6 +234,10 @@ fn prepare(args: &RunArgs) -> Result<Machine, String> {
         Image::Multiboot(bytes, cmdline) => m.load_multiboot(bytes, cmdline),
     };
     loaded.map_err(|e| format!("{file}: {e}"))?;
+    if let Some(spec) = &args.disk {
+        let disk = open_disk(spec)?;
+        m.attach_disk(Box::new(disk)).map_err(|e| e.to_string())?;
+    }
     Ok(m)
 }
 
@@ -320,6 +341,9 @@ pub fn main(args: RunArgs) -> ExitCode {
             m.icount()
         );
         for line in run_report::vmm_summary(&m) {
+            eprintln!("vmlab run: {line}");
+        }
+        if let Some(line) = run_report::disk_summary(&m) {
             eprintln!("vmlab run: {line}");
         }
     }

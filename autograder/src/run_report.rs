@@ -195,6 +195,10 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             "page_walks": counters.page_walks,
         },
         "vmm": vmm,
+        "disk": m.platform().ata().map(|a| json!({
+            "sectors_read": a.sectors_read,
+            "sectors_written": a.sectors_written,
+        })),
     })
 }
 
@@ -210,6 +214,28 @@ pub fn error(message: &str, exit_status: u8) -> Value {
 
 /// Popek–Goldberg findings listed in the text summary, at most.
 const LISTED: usize = 3;
+
+/// The disk line of the closing summary: sectors moved and, under a VMM, the I/O exits
+/// per MiB moved (every word through the ATA data port is one exit).
+pub fn disk_summary(m: &Machine) -> Option<String> {
+    let a = m.platform().ata()?;
+    let sectors = a.sectors_read + a.sectors_written;
+    let mut line = format!(
+        "disk: {} sectors read, {} written ({} KiB moved by ATA PIO)",
+        a.sectors_read,
+        a.sectors_written,
+        sectors / 2
+    );
+    if let (Some(v), true) = (m.vmm(), sectors > 0) {
+        let io = v.stats().exits.count(emulator_core::vmm::ExitReason::Io);
+        let per_mib = io as f64 * 2048.0 / sectors as f64;
+        line.push_str(&format!("; {io} I/O exits, {per_mib:.0} per MiB moved"));
+    }
+    if let Some(e) = &a.host_error {
+        line.push_str(&format!("; last host error: {e}"));
+    }
+    Some(line)
+}
 
 /// The text mode's closing lines under a VMM: exits by reason and the
 /// Popek–Goldberg findings. Empty on the bare machine.

@@ -163,6 +163,10 @@ fn the_json_report_matches_its_documentation() {
     let cpu = rom("cputest/cputest.asm");
     let popf = rom("vmm/popf.asm");
     let kernel = rom("kernel/kernel.asm");
+    let ata = rom("disk/ata_pio.asm");
+    let disk = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run-json-doc-disk.raw");
+    std::fs::write(&disk, vec![0u8; 2 << 20]).expect("a scratch disk");
+    let disk = format!("{},format=raw", disk.display());
     let mut seen = Vec::new();
     for (what, args) in [
         ("bare", vec!["run", "--rom", &cpu, "--json"]),
@@ -173,6 +177,12 @@ fn the_json_report_matches_its_documentation() {
         (
             "hw-assist",
             vec!["run", "--rom", &kernel, "--mode", "hw-assist", "--json"],
+        ),
+        (
+            "disk",
+            vec![
+                "run", "--flat", "0x10000", &ata, "--entry", "pm32", "--disk", &disk, "--json",
+            ],
         ),
     ] {
         let report = vmlab(&args);

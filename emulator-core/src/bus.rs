@@ -67,6 +67,14 @@ impl<D: Copy> PortBus<D> {
         (m.start <= port).then(|| (m.device, port - m.start))
     }
 
+    /// Releases every range `device` claims (a PCI BAR moving or turned off).
+    pub fn remove(&mut self, device: D)
+    where
+        D: PartialEq,
+    {
+        self.mappings.retain(|m| m.device != device);
+    }
+
     /// Every claimed range as `(first port, last port, device)`, lowest first.
     pub fn ranges(&self) -> impl Iterator<Item = (u16, u16, D)> + '_ {
         self.mappings.iter().map(|m| (m.start, m.end, m.device))
@@ -130,5 +138,17 @@ mod tests {
         ));
         bus.insert(0xfffe, 2, 0).unwrap();
         assert_eq!(bus.lookup(0xffff), Some((0, 1)));
+    }
+
+    #[test]
+    fn removed_ranges_can_be_claimed_again() {
+        let mut bus = PortBus::new();
+        bus.insert(0xc000, 16, 'b').unwrap();
+        bus.insert(0x3f8, 8, 'u').unwrap();
+        bus.remove('b');
+        assert_eq!(bus.lookup(0xc000), None);
+        assert_eq!(bus.lookup(0x3f8), Some(('u', 0)));
+        bus.insert(0xc008, 16, 'b').unwrap();
+        assert_eq!(bus.lookup(0xc010), Some(('b', 8)));
     }
 }

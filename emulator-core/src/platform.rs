@@ -15,6 +15,14 @@
 //! | 0x190 | POST code port (recorded) |
 //! | 0x3F8–0x3FF | 16550A UART, COM1, IRQ 4 |
 //!
+//! With a disk attached ([`Platform::attach_disk`]) the platform also has:
+//!
+//! | ports | device |
+//! | --- | --- |
+//! | 0x1F0–0x1F7, 0x3F6 | ATA disk on the primary IDE channel (PIO), IRQ 14 |
+//! | 0xCF8–0xCFF | PCI host bridge, configuration mechanism #1: 00:00.0 i440FX, 00:01.0 PIIX3 ISA bridge, 00:01.1 PIIX3 IDE |
+//! | BAR 4 of 00:01.1 (16 ports, 0xC000 until moved) | IDE bus-master registers, decoded while the function's I/O space is enabled |
+//!
 //! Unclaimed ports read all ones and ignore writes. Accesses wider than a byte to the
 //! byte-wide devices (UART, PICs, PIT, keyboard controller) are split into byte accesses to consecutive
 //! ports, as the ISA bus does; the POST and debug-exit ports take the whole value.
@@ -22,16 +30,19 @@
 //! Time is virtual: `now` is the machine's instruction count, and the PIT sees
 //! `now × 1.193182 MHz / 100 MHz` clocks (see [`crate::devices::pit`]).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::bus::PortBus;
 use crate::config::MachineConfig;
+use crate::devices::ata::{ATA_IRQ, ATA_PRIMARY, ATA_PRIMARY_CONTROL};
+use crate::devices::pci::CONFIG_ADDRESS;
 use crate::devices::pit::{icount_for_tick, ticks_at};
 pub use crate::devices::PostWrite;
 use crate::devices::{
-    DebugExit, IrqSink, Kbc, KbcState, PicPair, PicState, Pit, PitState, PortDevice, PostPort,
-    Uart, UartState,
+    Ata, AtaState, BlockStore, DebugExit, IrqSink, Kbc, KbcState, PciBus, PciFunction, PciId,
+    PicPair, PicState, Pit, PitState, PortDevice, PostPort, Uart, UartState,
 };
 use crate::error::HostError;
 
@@ -56,6 +67,10 @@ enum DeviceId {
     KbcData,
     KbcCommand,
     PortA,
+    Pci,
+    Ata,
+    AtaControl,
+    BusMaster,
 }
 
 /// What an I/O write did beyond changing device registers.
@@ -81,10 +96,17 @@ pub struct PlatformState {
     /// The keyboard controller and System Control Port A (absent from older snapshots).
     #[serde(default)]
     pub kbc: KbcState,
+    /// The PCI configuration spaces, when a disk made the bus appear.
+    #[serde(default)]
+    pub pci: Option<PciBus>,
+    /// The ATA drive's registers (not the disk's contents), when a disk is attached.
+    #[serde(default)]
+    pub ata: Option<AtaState>,
 }
 
-/// The platform: devices on a port bus plus the interrupt wiring.
-#[derive(Clone, Debug)]
+/// The platform: devices on a port bus plus the interrupt wiring. Not `Clone`: an
+/// attached disk is the host's.
+#[derive(Debug)]
 pub struct Platform {
     bus: PortBus<DeviceId>,
     uart: Uart,
@@ -93,6 +115,10 @@ pub struct Platform {
     post: PostPort,
     debug_exit: DebugExit,
     kbc: Kbc,
+    pci: Option<PciBus>,
+    ata: Option<Ata>,
+    /// Where the IDE function's BAR 4 is decoded, when it is.
+    bus_master_base: Option<u16>,
 }
 
 impl Platform {
@@ -118,7 +144,59 @@ impl Platform {
             post: PostPort::default(),
             debug_exit: DebugExit::default(),
             kbc: Kbc::new(),
+            pci: None,
+            ata: None,
+            bus_master_base: None,
         })
+    }
+
+    /// Attaches `disk` as the master drive of the primary IDE channel: the PCI bus
+    /// appears with a PIIX3 (ISA bridge and IDE function in compatibility mode), and
+    /// the drive claims its legacy ports and IRQ 14. One disk per machine.
+    pub fn attach_disk(&mut self, disk: Box<dyn BlockStore>) -> Result<(), HostError> {
+        if self.ata.is_some() {
+            return Err(HostError::BadConfig("a disk is attached already".into()));
+        }
+        self.bus.insert(CONFIG_ADDRESS, 8, DeviceId::Pci)?;
+        self.bus.insert(ATA_PRIMARY, 8, DeviceId::Ata)?;
+        self.bus
+            .insert(ATA_PRIMARY_CONTROL, 1, DeviceId::AtaControl)?;
+        let mut pci = PciBus::new();
+        let piix = |class, device_id, header_type, irq_line, irq_pin| PciId {
+            vendor: 0x8086,
+            device_id,
+            class,
+            header_type,
+            irq_line,
+            irq_pin,
+        };
+        // PIRQA#–D# route registers: every PCI INTx# pin reaches the PIC through them.
+        let isa = PciFunction::new(
+            1,
+            0,
+            "PIIX3 ISA bridge",
+            piix([6, 1, 0], 0x7000, 0x80, 0, 0),
+        )
+        .with_register(0x60..0x64, 0x80);
+        pci.add(isa);
+        // Compatibility mode (prog-if 0x80): the legacy ports and IRQ 14; BAR 4 is the
+        // bus-master block (its registers are not emulated).
+        let ide = PciFunction::new(1, 1, "PIIX3 IDE", piix([1, 1, 0x80], 0x7010, 0, ATA_IRQ, 1))
+            .with_io_bar(4, 16, 0xc000);
+        pci.add(ide);
+        self.pci = Some(pci);
+        self.ata = Some(Ata::new(disk));
+        Ok(())
+    }
+
+    /// The PCI bus, when a disk made it appear.
+    pub fn pci(&self) -> Option<&PciBus> {
+        self.pci.as_ref()
+    }
+
+    /// The ATA drive's registers, when a disk is attached.
+    pub fn ata(&self) -> Option<&AtaState> {
+        self.ata.as_ref().map(Ata::state)
     }
 
     /// Resets every device's registers. Virtual time goes on: the machine keeps its
@@ -131,7 +209,11 @@ impl Platform {
         self.pit.reset();
         self.debug_exit.take_request();
         self.kbc = Kbc::new();
+        if let Some(a) = &mut self.ata {
+            a.reset();
+        }
         self.sync_uart_irq();
+        self.sync_ata_irq();
     }
 
     /// Claimed port ranges as `(first, last, device name)`, for the UI.
@@ -149,6 +231,10 @@ impl Platform {
                     DeviceId::KbcData => "8042 keyboard controller (data)",
                     DeviceId::KbcCommand => "8042 keyboard controller (status/command)",
                     DeviceId::PortA => "System Control Port A",
+                    DeviceId::Pci => "PCI host bridge (configuration mechanism #1)",
+                    DeviceId::Ata => "ATA disk, primary IDE channel",
+                    DeviceId::AtaControl => "ATA device control / alternate status",
+                    DeviceId::BusMaster => "PIIX3 IDE bus-master registers (BAR 4)",
                 };
                 (a, b, name)
             })
@@ -159,7 +245,7 @@ impl Platform {
     pub fn io_read(&mut self, port: u16, size: u8, now: u64) -> u32 {
         self.advance(now);
         let whole = match self.bus.lookup(port) {
-            Some((DeviceId::Post | DeviceId::DebugExit, _)) => true,
+            Some((DeviceId::Post | DeviceId::DebugExit | DeviceId::Pci | DeviceId::Ata, _)) => true,
             _ => size == 1,
         };
         let value = if whole {
@@ -179,6 +265,7 @@ impl Platform {
         match self.bus.lookup(port) {
             Some((DeviceId::Post, _)) => self.post.record(port, value, now),
             Some((DeviceId::DebugExit, off)) => self.debug_exit.write(off, size, value),
+            Some((DeviceId::Pci | DeviceId::Ata, _)) => self.write_sized(port, size, value),
             _ if size == 1 => self.write_one(port, value),
             _ => {
                 for i in 0..u16::from(size.min(4)) {
@@ -208,6 +295,70 @@ impl Platform {
             Some((DeviceId::KbcData, _)) => self.kbc.read(0, 1),
             Some((DeviceId::KbcCommand, _)) => self.kbc.read(4, 1),
             Some((DeviceId::PortA, _)) => u32::from(self.kbc.read_port_a()),
+            Some((DeviceId::Pci, off)) => self.pci.as_mut().map_or(u32::MAX, |p| p.read(off, size)),
+            Some((DeviceId::Ata, off)) => self.ata_access(off, size, None),
+            Some((DeviceId::AtaControl, _)) => self.ata_access(8, 1, None),
+            Some((DeviceId::BusMaster, off)) => self
+                .ata
+                .as_ref()
+                .map_or(0xff, |a| u32::from(a.bus_master_read(off))),
+        }
+    }
+
+    /// A read (`value` None) or write of the ATA drive; IRQ 14 follows its line.
+    fn ata_access(&mut self, offset: u16, size: u8, value: Option<u32>) -> u32 {
+        let Some(a) = self.ata.as_mut() else {
+            return u32::MAX;
+        };
+        let r = match value {
+            None => a.read(offset, size),
+            Some(v) => {
+                a.write(offset, size, v);
+                0
+            }
+        };
+        self.sync_ata_irq();
+        r
+    }
+
+    /// Decodes the IDE function's BAR 4 where the guest put it, while its I/O space is
+    /// enabled; a BAR placed over another device's ports is not decoded.
+    fn sync_bars(&mut self) {
+        let want = self.pci.as_ref().and_then(|p| {
+            let f = p
+                .functions
+                .iter()
+                .find(|f| (f.device, f.function) == (1, 1))?;
+            let base = f.bar(4);
+            (f.io_enabled() && base != 0 && base < 0xfff0).then_some(base as u16)
+        });
+        if want == self.bus_master_base {
+            return;
+        }
+        self.bus.remove(DeviceId::BusMaster);
+        self.bus_master_base =
+            want.filter(|&b| self.bus.insert(b, 16, DeviceId::BusMaster).is_ok());
+    }
+
+    fn sync_ata_irq(&mut self) {
+        if let Some(a) = &self.ata {
+            self.pic.set_irq(ATA_IRQ, a.irq_level());
+        }
+    }
+
+    /// A write of the whole value to a device that takes wide accesses.
+    fn write_sized(&mut self, port: u16, size: u8, value: u32) {
+        match self.bus.lookup(port) {
+            Some((DeviceId::Pci, off)) => {
+                if let Some(p) = self.pci.as_mut() {
+                    p.write(off, size, value);
+                }
+                self.sync_bars();
+            }
+            Some((DeviceId::Ata, off)) => {
+                self.ata_access(off, size, Some(value));
+            }
+            _ => {}
         }
     }
 
@@ -225,6 +376,15 @@ impl Platform {
             Some((DeviceId::KbcData, _)) => self.kbc.write(0, 1, value),
             Some((DeviceId::KbcCommand, _)) => self.kbc.write(4, 1, value),
             Some((DeviceId::PortA, _)) => self.kbc.write_port_a(value as u8),
+            Some((DeviceId::Pci | DeviceId::Ata, _)) => self.write_sized(port, 1, value),
+            Some((DeviceId::AtaControl, _)) => {
+                self.ata_access(8, 1, Some(value));
+            }
+            Some((DeviceId::BusMaster, off)) => {
+                if let Some(a) = self.ata.as_mut() {
+                    a.bus_master_write(off, value as u8);
+                }
+            }
         }
     }
 
@@ -322,6 +482,8 @@ impl Platform {
             pit: self.pit.state().clone(),
             post: self.post.clone(),
             kbc: self.kbc.state().clone(),
+            pci: self.pci.clone(),
+            ata: self.ata.as_ref().map(|a| a.state().clone()),
         }
     }
 
@@ -332,7 +494,29 @@ impl Platform {
         self.pit.restore(&s.pit);
         self.post = s.post.clone();
         self.kbc.restore(&s.kbc);
+        if let (Some(a), Some(st)) = (self.ata.as_mut(), s.ata.as_ref()) {
+            a.restore(st);
+        }
+        if let (Some(p), Some(sp)) = (self.pci.as_mut(), s.pci.as_ref()) {
+            p.restore(sp);
+        }
+        self.sync_bars();
+        self.sync_ata_irq();
         self.debug_exit.take_request();
+    }
+}
+
+impl crate::machine::Machine {
+    /// Attaches `disk` as the primary IDE master (see [`Platform::attach_disk`]).
+    pub fn attach_disk(&mut self, disk: Box<dyn BlockStore>) -> Result<(), HostError> {
+        self.platform.attach_disk(disk)?;
+        self.refresh_platform();
+        Ok(())
+    }
+
+    /// The platform's devices, for views.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
     }
 }
 
@@ -543,6 +727,118 @@ mod tests {
         p.io_write(0x92, 1, a | 2, 0);
         assert_eq!(p.io_read(0x92, 1, 0) & 2, 2);
         assert_eq!(p.snapshot().kbc.port_a & 2, 2);
+    }
+
+    /// A disk of `n` sectors in memory, each byte its sector number.
+    #[derive(Debug)]
+    struct MemDisk(u64);
+
+    impl BlockStore for MemDisk {
+        fn sectors(&self) -> u64 {
+            self.0
+        }
+        fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), alloc::string::String> {
+            buf.fill(lba as u8);
+            Ok(())
+        }
+        fn write_sectors(&mut self, _lba: u64, _data: &[u8]) -> Result<(), alloc::string::String> {
+            Err("read-only".into())
+        }
+    }
+
+    #[test]
+    fn a_disk_brings_pci_and_the_ata_drive_on_irq14() {
+        let mut p = platform();
+        assert_eq!(
+            p.io_read(0xcfc, 4, 0),
+            u32::MAX,
+            "no PCI bus without a disk"
+        );
+        p.attach_disk(Box::new(MemDisk(64))).unwrap();
+        assert!(p.attach_disk(Box::new(MemDisk(1))).is_err(), "one disk");
+        // Mechanism #1: 00:01.1 is the PIIX3 IDE function, wired to IRQ 14.
+        p.io_write(0xcf8, 4, 0x8000_0900, 0);
+        assert_eq!(p.io_read(0xcfc, 4, 0), 0x7010_8086);
+        p.io_write(0xcf8, 4, 0x8000_093c, 0);
+        assert_eq!(p.io_read(0xcfc, 1, 0), 14);
+        assert_eq!(p.io_read(0xcfd, 1, 0), 1, "INTA#");
+        // The PIIX3's PIRQ route registers, disabled at power-on.
+        p.io_write(0xcf8, 4, 0x8000_0860, 0);
+        assert_eq!(p.io_read(0xcfc, 4, 0), 0x8080_8080);
+        p.io_write(0xcfd, 1, 10, 0);
+        assert_eq!(
+            p.pci().and_then(|b| b.intx_irq(4, 2)),
+            Some(10),
+            "device 4 INTB# on PIRQB#"
+        );
+        // READ SECTORS of LBA 5 raises IRQ 14 through the slave PIC: vector 0x2E.
+        init_pics(&mut p);
+        for (port, v) in [
+            (0x1f2, 1),
+            (0x1f3, 5),
+            (0x1f4, 0),
+            (0x1f5, 0),
+            (0x1f6, 0xe0),
+            (0x1f7, 0x20),
+        ] {
+            p.io_write(port, 1, v, 0);
+        }
+        assert_eq!(p.acknowledge_interrupt(), Some((0x2e, 14)));
+        assert_eq!(
+            p.io_read(0x1f0, 2, 0),
+            0x0505,
+            "a whole word from the data port"
+        );
+        assert_eq!(p.io_read(0x1f0, 4, 0), 0x0505_0505);
+        let snap = p.snapshot();
+        assert_eq!(snap.ata.as_ref().map(|a| a.pos), Some(6));
+        assert_eq!(snap.pci.as_ref().map(|b| b.functions.len()), Some(3));
+        // A failed write reaches the guest as an error status, and the host error is kept.
+        for (port, v) in [(0x1f2, 1), (0x1f3, 0), (0x1f7, 0x30)] {
+            p.io_write(port, 1, v, 0);
+        }
+        for _ in 0..256 {
+            p.io_write(0x1f0, 2, 0, 0);
+        }
+        assert_eq!(p.io_read(0x1f7, 1, 0) & 1, 1, "ERR");
+        assert_eq!(
+            p.ata().and_then(|a| a.host_error.as_deref()),
+            Some("read-only")
+        );
+        assert!(p.port_map().iter().any(|m| m.0 == 0x1f0 && m.1 == 0x1f7));
+    }
+
+    #[test]
+    fn bar4_decodes_where_the_guest_puts_it_while_io_is_enabled() {
+        let mut p = platform();
+        p.attach_disk(Box::new(MemDisk(8))).unwrap();
+        assert_eq!(
+            p.io_read(0xc004, 4, 0),
+            u32::MAX,
+            "I/O space off at power-on"
+        );
+        p.io_write(0xcf8, 4, 0x8000_0904, 0);
+        p.io_write(0xcfc, 2, 1, 0); // command: I/O space
+        p.io_write(0xc004, 4, 0x0012_3457, 0);
+        assert_eq!(
+            p.io_read(0xc004, 4, 0),
+            0x0012_3454,
+            "the PRD address is dword-aligned"
+        );
+        p.io_write(0xcf8, 4, 0x8000_0920, 0);
+        p.io_write(0xcfc, 4, 0xd001, 0);
+        assert_eq!(p.io_read(0xc004, 4, 0), u32::MAX, "moved away");
+        assert_eq!(p.io_read(0xd004, 4, 0), 0x0012_3454);
+        // Over the UART: not decoded; back on a free range: decoded again.
+        p.io_write(0xcfc, 4, 0x3f0, 0);
+        assert_eq!(p.io_read(0x3f4, 1, 0), 0xff);
+        p.io_write(0x3fb, 1, 0x03, 0);
+        assert_eq!(p.io_read(0x3fb, 1, 0), 0x03, "the UART keeps its ports");
+        p.io_write(0xcfc, 4, 0xe000, 0);
+        assert_eq!(p.io_read(0xe004, 1, 0), 0x54);
+        p.io_write(0xcf8, 4, 0x8000_0904, 0);
+        p.io_write(0xcfc, 2, 0, 0);
+        assert_eq!(p.io_read(0xe004, 1, 0), 0xff, "I/O space off again");
     }
 
     #[test]

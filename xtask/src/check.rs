@@ -62,6 +62,7 @@ pub fn run(options: &Options) -> Result<bool> {
         tools::GDB,
         tools::GCC_MULTILIB,
         tools::QEMU_USER,
+        tools::QEMU_UTILS,
         tools::CHROMIUM,
         tools::CHROMEDRIVER,
     ];

@@ -35,6 +35,12 @@ pub const QEMU_USER: Package = Package {
     name: "qemu-user",
     provides: "/usr/bin/qemu-i386",
 };
+/// QEMU's image tools: the disk-image tests check vmlab's qcow2 against `qemu-img`
+/// and write test data with `qemu-io`.
+pub const QEMU_UTILS: Package = Package {
+    name: "qemu-utils",
+    provides: "/usr/bin/qemu-img",
+};
 /// The browser the browser tests drive.
 pub const CHROMIUM: Package = Package {
     name: "chromium",

@@ -1,15 +1,21 @@
 //! The platform's devices, each an offset-relative register model with a serde state.
 
+pub mod ata;
+pub mod block;
 pub mod debug_exit;
 pub mod kbc;
+pub mod pci;
 pub mod pic;
 pub mod pit;
 pub mod post;
 pub mod uart;
 pub mod vga;
 
+pub use ata::{Ata, AtaState};
+pub use block::BlockStore;
 pub use debug_exit::DebugExit;
 pub use kbc::{Kbc, KbcState};
+pub use pci::{PciBus, PciFunction, PciId};
 pub use pic::{Pic, PicPair, PicState};
 pub use pit::{Pit, PitChannelState, PitState};
 pub use post::{PostPort, PostWrite};
