@@ -60,6 +60,7 @@ pub fn run(options: &Options) -> Result<bool> {
     let mut needed = vec![
         tools::NASM,
         tools::GDB,
+        tools::TCPDUMP,
         tools::CHROMIUM,
         tools::CHROMEDRIVER,
     ];

@@ -25,6 +25,11 @@ pub const GDB: Package = Package {
     name: "gdb",
     provides: "/usr/bin/gdb",
 };
+/// The packet reader the network tests check vmlab's pcap captures with.
+pub const TCPDUMP: Package = Package {
+    name: "tcpdump",
+    provides: "/usr/bin/tcpdump",
+};
 /// The browser the browser tests drive.
 pub const CHROMIUM: Package = Package {
     name: "chromium",
