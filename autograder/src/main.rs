@@ -8,6 +8,7 @@ mod formats;
 mod gdb;
 mod grade;
 mod labs;
+mod net;
 mod run;
 mod run_report;
 
@@ -42,6 +43,8 @@ enum Command {
     PrairielearnBundle(bundle::BundleArgs),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
+    /// Run a virtual-network scenario (switches, flows, NAT, VXLAN) and print its tables and counters.
+    Net(net::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,5 +73,6 @@ fn main() -> ExitCode {
         Command::GradescopeBundle(args) => bundle::run(args, bundle::Platform::Gradescope),
         Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
         Command::Run(args) => run::main(args),
+        Command::Net(args) => net::run(args),
     }
 }
