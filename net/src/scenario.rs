@@ -290,8 +290,8 @@ impl Scenario {
         self.run_with(&mut |_| {})
     }
 
-    /// Like [`Scenario::run`], with `capture` given ports to capture before the run
-    /// (the `--pcap` option).
+    /// Like [`Scenario::run`], with `prepare` called on the network before the run
+    /// (to add the captures of `--pcap`).
     pub fn run_with(
         &self,
         prepare: &mut dyn FnMut(&mut Network),

@@ -385,12 +385,20 @@ fn is_single_or_array(line: &str, table: &str) -> bool {
     t == format!("[[{table}]]") || t == format!("[{table}]")
 }
 
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 /// Reads a scenario from `text` (the contents of `file`).
 pub fn parse(file: &str, text: &str) -> Result<Scenario, FileError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| {
-            text[..s.start.min(text.len())].matches('\n').count() + 1
-        });
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
         FileError {
             file: file.into(),
             line,

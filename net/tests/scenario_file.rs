@@ -72,3 +72,69 @@ fn a_bad_action_and_an_unknown_key_are_located() {
     let e = error_of(&GOOD.replace("ticks = 20", "ticks = 1000000"));
     assert!(e.contains(": run.ticks: at most 100000 ticks"), "{e}");
 }
+
+/// SplitMix64, so the mutations are the same on every run.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[test]
+fn mutated_scenarios_are_refused_or_run_without_panicking() {
+    let texts = [
+        GOOD,
+        include_str!("../scenarios/vxlan-overlay.toml"),
+        include_str!("../scenarios/nat-outside.toml"),
+    ];
+    let pieces = [
+        "0",
+        "65535",
+        "-1",
+        "\"x\"",
+        "\"sw0:99\"",
+        "\"a\"",
+        "=",
+        "[",
+        "]",
+        "{",
+        "\n",
+        "ü",
+        "99999999999",
+        "\"ff:ff:ff:ff:ff:ff\"",
+        "\"10.0.0.0/40\"",
+    ];
+    let mut seed = 5;
+    let (mut refused, mut ran) = (0, 0);
+    for round in 0..1500 {
+        let base = texts[round % texts.len()];
+        let mut text = base.to_string();
+        for _ in 0..1 + next(&mut seed) % 3 {
+            let mut at = (next(&mut seed) as usize) % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let cut = ((next(&mut seed) % 6) as usize).min(text.len() - at);
+            let mut end = at + cut;
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            let piece = pieces[(next(&mut seed) as usize) % pieces.len()];
+            text.replace_range(at..end, piece);
+        }
+        match parse("m.toml", &text) {
+            Err(e) => {
+                refused += 1;
+                assert!(e.line >= 1 && e.line <= text.lines().count().max(1), "{e}");
+            }
+            Ok(s) => {
+                ran += 1;
+                let out = s.run().expect("a parsed scenario builds");
+                assert!(out.network.now() <= s.ticks);
+            }
+        }
+    }
+    assert!(refused > 100 && ran > 100, "refused {refused}, ran {ran}");
+}
