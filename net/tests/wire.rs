@@ -305,3 +305,34 @@ fn truncated_and_random_frames_never_panic() {
     assert!(sw.counters()[0].dropped > 0);
     assert!(nat.counters.dropped > 0);
 }
+
+#[test]
+fn pcap_files_read_back_and_refuse_damage() {
+    let mut w = vmlab_net::pcap::PcapWriter::new();
+    let f = Arp {
+        op: ARP_REQUEST,
+        sha: mac("02:00:00:00:00:01"),
+        spa: ip("10.0.0.1"),
+        tha: MacAddr::ZERO,
+        tpa: ip("10.0.0.2"),
+    }
+    .frame();
+    w.record(1_500_002, &f);
+    w.record(2_000_000, &f[..20]);
+    let back = vmlab_net::pcap::read(w.bytes()).expect("reads");
+    assert_eq!(
+        back,
+        vec![(1_500_002, f.clone()), (2_000_000, f[..20].to_vec())]
+    );
+    assert_eq!(
+        &w.bytes()[..4],
+        &[0xd4, 0xc3, 0xb2, 0xa1],
+        "little-endian magic"
+    );
+    for cut in [0, 23, 24 + 15, w.bytes().len() - 1] {
+        assert!(
+            vmlab_net::pcap::read(&w.bytes()[..cut]).is_err() || cut == 24,
+            "cut at {cut}"
+        );
+    }
+}
