@@ -76,11 +76,14 @@ pub fn read(file: &[u8]) -> Result<Vec<(u64, Vec<u8>)>, &'static str> {
         let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
         let micros = u64::from(word(0)) * 1_000_000 + u64::from(word(4));
         let len = word(8) as usize;
-        let Some(data) = file.get(at + 16..at + 16 + len) else {
+        let end = (at + 16)
+            .checked_add(len)
+            .ok_or("pcap record length too large")?;
+        let Some(data) = file.get(at + 16..end) else {
             return Err("pcap record data truncated");
         };
         out.push((micros, data.to_vec()));
-        at += 16 + len;
+        at = end;
     }
     Ok(out)
 }
