@@ -163,7 +163,7 @@ pub struct LabManifest {
     pub order: u32,
     /// Guest or component lab.
     pub kind: LabKind,
-    /// The component trait a component lab implements (`shift-rotate`, `shadow-fill`).
+    /// The component trait a component lab implements (`shift-rotate`, `shadow-fill`, `learning-switch`).
     #[serde(default)]
     pub component: Option<String>,
     /// Machine defaults for guest labs.

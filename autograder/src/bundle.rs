@@ -42,7 +42,13 @@ fn source_root() -> PathBuf {
 }
 
 /// The crates a grader needs, relative to the source root.
-const SOURCE_CRATES: [&str; 4] = ["emulator-core", "assembler", "assignments", "autograder"];
+const SOURCE_CRATES: [&str; 5] = [
+    "emulator-core",
+    "assembler",
+    "net",
+    "assignments",
+    "autograder",
+];
 
 fn setup_sh(kind: LabKind) -> String {
     let rust_needed = kind == LabKind::Component;

@@ -10,6 +10,7 @@ mod gdb;
 mod grade;
 mod labs;
 mod linux;
+mod net;
 mod run;
 mod run_report;
 
@@ -46,6 +47,8 @@ enum Command {
     Run(run::RunArgs),
     /// Inspect a disk image (raw or qcow2): info, check, map.
     Disk(disk::DiskArgs),
+    /// Run a virtual-network scenario (switches, flows, NAT, VXLAN) and print its tables and counters.
+    Net(net::Args),
 }
 
 fn main() -> ExitCode {
@@ -75,5 +78,6 @@ fn main() -> ExitCode {
         Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
         Command::Run(args) => run::main(args),
         Command::Disk(args) => disk::main(args),
+        Command::Net(args) => net::run(args),
     }
 }

@@ -63,6 +63,7 @@ pub fn run(options: &Options) -> Result<bool> {
         tools::GCC_MULTILIB,
         tools::QEMU_USER,
         tools::QEMU_UTILS,
+        tools::TCPDUMP,
         tools::CHROMIUM,
         tools::CHROMEDRIVER,
     ];

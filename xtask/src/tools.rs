@@ -41,6 +41,11 @@ pub const QEMU_UTILS: Package = Package {
     name: "qemu-utils",
     provides: "/usr/bin/qemu-img",
 };
+/// The packet reader the network tests check vmlab's pcap captures with.
+pub const TCPDUMP: Package = Package {
+    name: "tcpdump",
+    provides: "/usr/bin/tcpdump",
+};
 /// The browser the browser tests drive.
 pub const CHROMIUM: Package = Package {
     name: "chromium",

@@ -59,6 +59,10 @@ pub const ALL: &[BrowserTest] = &[
         run: lab_visible_tests,
     },
     BrowserTest {
+        name: "lab_learning_switch_component",
+        run: learning_switch_lab,
+    },
+    BrowserTest {
         name: "lab_debug_this_test",
         run: lab_debug_this_test,
     },
@@ -783,6 +787,30 @@ fn lab_visible_tests(b: &Browser) -> Result<()> {
     wait_text(b, "lab-score", "visible tests:")?;
     b.wait_for(&tid("lab-download"))?;
     b.screenshot(&format!("lab-{first}"))?;
+    Ok(())
+}
+
+/// The learning-switch component lab opens with its statement (the forwarding
+/// rules) and the Rust starter, and says its traces are graded natively.
+fn learning_switch_lab(b: &Browser) -> Result<()> {
+    fresh_lab(b, "learning-switch")?;
+    let statement = b.text_testid("lab-statement")?;
+    ensure!(
+        statement.contains("Look up the flow table") && statement.contains("never learned"),
+        "the statement gives the forwarding rules: {statement}"
+    );
+    let starter = lab_file("learning-switch", "starter.rs")?;
+    let first = starter
+        .lines()
+        .find(|l| l.contains("impl FlowSwitch"))
+        .unwrap_or("?");
+    ensure!(
+        editor_text(b)?.contains(first),
+        "the editor holds the Rust starter"
+    );
+    run_lab_tests(b)?;
+    wait_text(b, "lab-results", "graded natively")?;
+    b.screenshot("lab-learning-switch")?;
     Ok(())
 }
 

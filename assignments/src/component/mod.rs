@@ -10,11 +10,12 @@
 
 pub mod shadow;
 pub mod shift;
+pub mod switch;
 
 use std::io::{BufRead, Write};
 
 /// The components a lab can ask for (`component` in `lab.toml`).
-pub const COMPONENTS: [&str; 2] = ["shift-rotate", "shadow-fill"];
+pub const COMPONENTS: [&str; 3] = ["shift-rotate", "shadow-fill", "learning-switch"];
 
 /// Which cases a component-lab test runs through the differential driver.
 #[derive(Clone, Debug, Default)]

@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::component::{shadow, shift, CaseSelect};
+use crate::component::{shadow, shift, switch, CaseSelect};
 use crate::native::sandbox::{self, Confinement, Limits, Policy, Step};
-use crate::native::{reference, LabOnDisk};
+use crate::native::{reference, switch_traces, LabOnDisk};
 use crate::spec::TestSpec;
 use crate::TestOutcome;
 
@@ -19,6 +19,7 @@ const API_FILES: &[(&str, &str)] = &[
     ("src/component/mod.rs", include_str!("../component/mod.rs")),
     ("src/component/shift.rs", include_str!("../component/shift.rs")),
     ("src/component/shadow.rs", include_str!("../component/shadow.rs")),
+    ("src/component/switch.rs", include_str!("../component/switch.rs")),
     (
         "src/lib.rs",
         "//! vmlab's component-lab API: the traits a submission implements.\npub mod component;\n",
@@ -365,6 +366,7 @@ fn build(
     let (module, trait_name) = match component {
         "shift-rotate" => ("shift", "ShiftRotate"),
         "shadow-fill" => ("shadow", "ShadowFill"),
+        "learning-switch" => ("switch", "FlowSwitch"),
         other => {
             return Err(Err(format!(
                 "lab.toml names an unknown component {other:?}"
@@ -482,6 +484,17 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
                         &reference, c.op, c.size, c.value, c.count, c.eflags,
                     );
                     c.compare(want, got)
+                }),
+            )
+        }
+        "learning-switch" => {
+            let traces = switch_traces::cases(select);
+            let lines = traces.iter().map(switch::Trace::to_line).collect();
+            (
+                lines,
+                Box::new(move |i, got| {
+                    let t = &traces[i];
+                    t.compare(&t.answer(&switch_traces::VmlabSwitch), got)
                 }),
             )
         }

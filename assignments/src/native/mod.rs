@@ -5,6 +5,7 @@ pub mod check;
 pub mod component;
 pub mod reference;
 pub mod sandbox;
+pub mod switch_traces;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
