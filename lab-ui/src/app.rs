@@ -11,9 +11,9 @@ use yew::prelude::*;
 use crate::assemble;
 use crate::components::{
     compare::Compare, controls::Controls, counters::Counters, demo::DemoMenu, demo::DemoNarration,
-    disasm::Disasm, editor::Editor, help::Help, labpage::LabMenu, labpage::LabPage, log::Log,
-    memory::Memory, pagetables::PageTables, registers::Registers, serial::Serial, tlb::Tlb,
-    vga::Vga, Ctx, Op,
+    disasm::Disasm, editor::Editor, help::Help, labpage::LabMenu, labpage::LabPage,
+    linux::LinuxPanel, log::Log, memory::Memory, pagetables::PageTables, registers::Registers,
+    serial::Serial, tlb::Tlb, vga::Vga, Ctx, Op,
 };
 use crate::demos;
 use crate::program::Program;
@@ -403,6 +403,7 @@ pub fn app() -> Html {
                     <div class="col-side"><Log/><Memory/></div>
                     <div class="col-wide"><PageTables/></div>
                     <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
+                    <div class="col-wide"><LinuxPanel/></div>
                 </main>
                 <Help/>
             </div>

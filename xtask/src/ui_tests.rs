@@ -67,6 +67,10 @@ pub const ALL: &[BrowserTest] = &[
         run: lab_debug_this_test,
     },
     BrowserTest {
+        name: "lab_linux_process_vm",
+        run: linux_process_vm,
+    },
+    BrowserTest {
         name: "lab_editor_gutter_scrolls",
         run: editor_gutter_scrolls,
     },
@@ -811,6 +815,36 @@ fn learning_switch_lab(b: &Browser) -> Result<()> {
     run_lab_tests(b)?;
     wait_text(b, "lab-results", "graded natively")?;
     b.screenshot("lab-learning-switch")?;
+    Ok(())
+}
+
+/// The process-VM panel runs the assembly example under the emulated Linux and lists
+/// its system calls.
+fn linux_process_vm(b: &Browser) -> Result<()> {
+    open(b, "")?;
+    js(
+        b,
+        "document.querySelector('[data-testid=linux-hostname]').value = 'lecture-hall'; return null;",
+    )?;
+    click_centered(b, "[data-testid=linux-run-example]")?;
+    wait_text(b, "linux-status", "exited with status 0")?;
+    let out = b.text_testid("linux-stdout")?;
+    ensure!(
+        out.contains("hello from vmlab's process VM, running on host lecture-hall"),
+        "the program's output, with the host name uname gave it: {out:?}"
+    );
+    let calls = b.text_testid("linux-strace")?;
+    for call in ["write(1, ", "uname(", "exit_group(0)"] {
+        ensure!(
+            calls.contains(call),
+            "the strace table shows {call}: {calls}"
+        );
+    }
+    ensure!(
+        count(b, "[data-testid=linux-strace] tbody tr")? == 5,
+        "five system calls"
+    );
+    b.screenshot("lab-linux-process-vm")?;
     Ok(())
 }
 

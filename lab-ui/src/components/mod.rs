@@ -8,6 +8,7 @@ pub mod disasm;
 pub mod editor;
 pub mod help;
 pub mod labpage;
+pub mod linux;
 pub mod log;
 pub mod memory;
 pub mod pagetables;
