@@ -11,6 +11,7 @@ pub mod labpage;
 pub mod log;
 pub mod memory;
 pub mod pagetables;
+pub mod pictures;
 pub mod registers;
 pub mod serial;
 pub mod tlb;
