@@ -8,11 +8,17 @@ use super::svg::Svg;
 use crate::protocol::{LogEntry, TableTree};
 
 /// The most pages the picture shows.
-pub const MAX_ROWS: usize = 6;
+pub const MAX_ROWS: usize = 4;
 const W: f64 = 800.0;
 const COL_W: f64 = 214.0;
 const COL_X: [f64; 3] = [10.0, 293.0, 576.0];
-const ROW_H: f64 = 100.0;
+const ROW_H: f64 = 90.0;
+/// What the arc and the badges mean.
+const LEGEND: [&str; 3] = [
+    "arc: the shadow entry, which the MMU uses",
+    "true: the guest's tables forbid it; #PF injected",
+    "hidden: the shadow lacked the entry; the VMM filled it",
+];
 const TOP: f64 = 84.0;
 
 /// Where `linear` maps through a two-level tree: the frame of its 4 KiB page (or
@@ -96,7 +102,7 @@ fn badge(s: &mut Svg, x: f64, y: f64, class: &str, text: &str) {
 
 /// The picture of `rows`.
 pub fn picture(rows: &[Row]) -> String {
-    let height = TOP + rows.len().max(1) as f64 * ROW_H + 70.0;
+    let height = TOP + rows.len().max(1) as f64 * ROW_H + 96.0;
     let desc: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -213,21 +219,15 @@ pub fn picture(rows: &[Row]) -> String {
         }
         s.group_close();
     }
-    let y = height - 44.0;
-    s.text(
-        10.0,
-        y,
-        "start",
-        "legend",
-        "arc: the shadow entry the MMU uses · true: the guest's tables forbid it, #PF injected",
-    );
-    s.text(
-        10.0,
-        y + 28.0,
-        "start",
-        "legend",
-        "hidden: the shadow lacked the entry, the VMM filled it",
-    );
+    for (j, line) in LEGEND.iter().enumerate() {
+        s.text(
+            10.0,
+            height - 72.0 + j as f64 * 28.0,
+            "start",
+            "legend",
+            line,
+        );
+    }
     s.finish()
 }
 
@@ -318,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn at_most_six_rows_and_the_walked_page_stays() {
+    fn at_most_four_rows_and_the_walked_page_stays() {
         let entries: Vec<(u32, u32)> = (0..20).map(|i| (i << 12, (i << 12) | 7)).collect();
         let t = tree(&entries, &[]);
         let rows = rows(&t, &t, Some(0x40_0000), &[]);
