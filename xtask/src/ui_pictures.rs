@@ -150,7 +150,8 @@ pub fn page_walk(b: &Browser) -> Result<()> {
 /// shadow fills the log lists for its page.
 pub fn shadow(b: &Browser) -> Result<()> {
     open_step(b, "shadow-paging", 4)?;
-    b.wait_for(&tid("shadow-picture"))?;
+    wait_text(b, "status", "stopped: trap")?;
+    b.wait_for("[data-testid=shadow-picture] .row[data-linear=\"00300000\"] .true-fault")?;
     // the step's filter shows fills and faults only; the badges count them all
     let got = js(
         b,
@@ -341,6 +342,7 @@ pub fn cost(b: &Browser) -> Result<()> {
 /// log's text wraps inside its panel.
 pub fn log_filter(b: &Browser) -> Result<()> {
     open_step(b, "popf", 3)?;
+    wait_text(b, "status", "halted")?;
     let state = || -> Result<Value> {
         js(
             b,

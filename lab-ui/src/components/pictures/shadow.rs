@@ -94,10 +94,12 @@ fn cell(s: &mut Svg, col: usize, y: f64, class: &str, text: &str) {
     s.text(COL_X[col] + COL_W / 2.0, y + 25.0, "middle", "mono", text);
 }
 
-fn badge(s: &mut Svg, x: f64, y: f64, class: &str, text: &str) {
-    let w = 14.0 + text.chars().count() as f64 * 10.5;
+/// A fault badge; returns its width.
+fn badge(s: &mut Svg, x: f64, y: f64, class: &str, text: &str) -> f64 {
+    let w = 16.0 + text.chars().count() as f64 * 12.5;
     s.rect(x, y, w, 26.0, class, "");
     s.text(x + w / 2.0, y + 20.0, "middle", "badge-text", text);
+    w
 }
 
 /// The picture of `rows`.
@@ -206,15 +208,15 @@ pub fn picture(rows: &[Row]) -> String {
         for (count, kind) in [(r.true_faults, "true"), (r.hidden, "hidden")] {
             if count > 0 {
                 s.raw(&format!(r#"<g class="fault {kind}-fault">"#));
-                badge(
-                    &mut s,
-                    bx,
-                    y + 42.0,
-                    &format!("badge-{kind}"),
-                    &format!("{kind} ×{count}"),
-                );
+                bx += 6.0
+                    + badge(
+                        &mut s,
+                        bx,
+                        y + 42.0,
+                        &format!("badge-{kind}"),
+                        &format!("{kind} ×{count}"),
+                    );
                 s.group_close();
-                bx += 104.0;
             }
         }
         s.group_close();
