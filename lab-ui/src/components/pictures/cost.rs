@@ -9,7 +9,7 @@ use crate::protocol::CounterSet;
 const W: f64 = 800.0;
 const BAR_X: f64 = 190.0;
 const BAR_W: f64 = W - BAR_X - 20.0;
-const ROW_H: f64 = 78.0;
+const ROW_H: f64 = 66.0;
 const TOP: f64 = 30.0;
 /// The narrowest segment drawn for a reason that cost anything, so it stays visible.
 const MIN_SEGMENT: f64 = 3.0;
@@ -209,11 +209,11 @@ pub fn picture(bars: &[Bar]) -> String {
             esc(b.mode.name()),
             b.total()
         ));
-        s.text(8.0, y + 44.0, "start", "head", b.mode.name());
+        s.text(8.0, y + 46.0, "start", "head", b.mode.name());
         let exits: u64 = b.segments.iter().skip(1).map(|s| s.cycles).sum();
         s.text(
             BAR_X,
-            y + 18.0,
+            y + 17.0,
             "start",
             "dim",
             &format!(
@@ -231,8 +231,8 @@ pub fn picture(bars: &[Bar]) -> String {
                 px(seg.cycles).max(MIN_SEGMENT)
             };
             s.raw(&format!(
-                r#"<rect class="segment" x="{x:.1}" y="{:.1}" width="{w:.1}" height="34" fill="{}" data-name="{}" data-cycles="{}"><title>{}: {} cycles</title></rect>"#,
-                y + 28.0,
+                r#"<rect class="segment" x="{x:.1}" y="{:.1}" width="{w:.1}" height="32" fill="{}" data-name="{}" data-cycles="{}"><title>{}: {} cycles</title></rect>"#,
+                y + 24.0,
                 seg.colour,
                 esc(&seg.name),
                 seg.cycles,
@@ -320,11 +320,11 @@ mod tests {
         assert_eq!(svg.matches("class=\"bar\"").count(), 3);
         // 15 guest cycles on a 4000-cycle scale still show.
         assert!(svg.contains(
-            r##"width="3.0" height="34" fill="#5b8def" data-name="guest work" data-cycles="15""##
+            r##"width="3.0" height="32" fill="#5b8def" data-name="guest work" data-cycles="15""##
         ));
         // io: 2600 / 4000 × 590
         assert!(
-            svg.contains(r##"width="383.5" height="34" fill="#"##),
+            svg.contains(r##"width="383.5" height="32" fill="#"##),
             "{svg}"
         );
         assert!(
