@@ -7,7 +7,7 @@ pub mod manifest;
 
 use std::sync::OnceLock;
 
-pub use manifest::{log_passes, Expect, LogFilter, Manifest, MemoryAt, Panel, Run, Space, Step};
+pub use manifest::{Expect, Manifest, MemoryAt, Panel, Run, Space, Step};
 
 /// One demo folder's files, embedded at build time.
 #[derive(Debug)]

@@ -67,7 +67,7 @@ pub struct LabState {
     /// The trap / VM-exit log, oldest first.
     pub log: Shared<VecDeque<LogEntry>>,
     /// Only log entries of these kinds are shown (empty: every entry); see
-    /// [`vmlab_demos::log_passes`]. A demo step may set it.
+    /// [`vmlab_demos::manifest::log_passes`]. A demo step may set it.
     pub log_filter: Vec<String>,
     /// The serial console's text.
     pub serial: Shared<String>,
@@ -163,7 +163,7 @@ fn step_filter(demo: &Demo, i: usize) -> Vec<String> {
     demo.steps()
         .get(i)
         .and_then(|s| s.log.as_ref())
-        .map(vmlab_demos::LogFilter::kinds)
+        .map(vmlab_demos::manifest::LogFilter::kinds)
         .unwrap_or_default()
 }
 
@@ -306,7 +306,7 @@ impl LabState {
         self.log.read(|log| {
             log.iter()
                 .rev()
-                .filter(|e| vmlab_demos::log_passes(&self.log_filter, &e.reason))
+                .filter(|e| vmlab_demos::manifest::log_passes(&self.log_filter, &e.reason))
                 .take(n)
                 .cloned()
                 .collect()

@@ -4,7 +4,8 @@
 
 use lab_ui::components::pictures::{cost, nested, shadow, walk};
 use lab_ui::protocol::{ModeRun, View};
-use vmlab_demos::{log_passes, Panel, Step};
+use vmlab_demos::manifest::log_passes;
+use vmlab_demos::{Panel, Step};
 
 /// What is wrong with the step's pictures and log filter, one line each.
 pub fn broken(step: &Step, v: &View, compared: Option<&[ModeRun]>) -> Vec<String> {
