@@ -256,11 +256,11 @@ pub struct Step {
     /// Shows the guest run to its end in every mode, side by side.
     #[serde(default)]
     pub compare: bool,
+    /// The trap log shows only these kinds of entry during the step.
+    pub log: Option<LogFilter>,
     /// The panels the step is about, most important first.
     #[serde(default)]
     pub focus: Vec<Panel>,
-    /// The trap log shows only these kinds of entry during the step.
-    pub log: Option<LogFilter>,
     /// What the narration claims.
     #[serde(default)]
     pub expect: Expect,
@@ -318,6 +318,15 @@ impl Manifest {
                     s.title
                 )));
             }
+            if let Some(filter) = &s.log {
+                let kinds = filter.kinds();
+                if kinds.is_empty() {
+                    return Err(key("log: name at least one kind of entry"));
+                }
+                for (j, kind) in kinds.iter().enumerate() {
+                    check_log_kind(kind).map_err(|e| key(&format!("log[{j}]: {e}")))?;
+                }
+            }
             match &s.run {
                 Run::Instructions(0) => return Err(key("run.instructions: must be at least 1")),
                 Run::To(l) => label(key("run.to"), l)?,
@@ -337,15 +346,6 @@ impl Manifest {
             for (j, p) in s.focus.iter().enumerate() {
                 if s.focus[..j].contains(p) {
                     return Err(key(&format!("focus: {} twice", p.testid())));
-                }
-            }
-            if let Some(filter) = &s.log {
-                let kinds = filter.kinds();
-                if kinds.is_empty() {
-                    return Err(key("log: name at least one kind of entry"));
-                }
-                for (j, kind) in kinds.iter().enumerate() {
-                    check_log_kind(kind).map_err(|e| key(&format!("log[{j}]: {e}")))?;
                 }
             }
             if s.compare && !s.focus.contains(&Panel::Compare) {
@@ -395,6 +395,22 @@ mod tests {
         let step = |body: &str| format!("[[step]]\ntitle = \"a\"\ntext = \"b\"\n{body}");
         let cases = [
             (
+                step("focus = [\"log\"]\nlog = \"popek\""),
+                "step[0].log[0]: \"popek\" is not one of exception",
+            ),
+            (
+                step("focus = [\"log\"]\nlog = [\"io\", \"exit:CR_write\"]"),
+                "step[0].log[1]: \"exit:CR_write\": `exit:` needs a reason name",
+            ),
+            (
+                step("focus = [\"log\"]\nlog = []"),
+                "step[0].log: name at least one",
+            ),
+            (
+                step("focus = [\"cost\", \"walks\"]"),
+                "unknown variant `walks`",
+            ),
+            (
                 step("run = { to = \"nowhere\" }\nfocus = [\"log\"]"),
                 "step[0].run.to: no label `nowhere:` in g.asm",
             ),
@@ -429,22 +445,6 @@ mod tests {
             (
                 step("focus = [\"log\"]\n[step.expect]\ncpu = 1"),
                 "unknown field `cpu`",
-            ),
-            (
-                step("focus = [\"log\"]\nlog = \"popek\""),
-                "step[0].log[0]: \"popek\" is not one of exception",
-            ),
-            (
-                step("focus = [\"log\"]\nlog = [\"io\", \"exit:CR_write\"]"),
-                "step[0].log[1]: \"exit:CR_write\": `exit:` needs a reason name",
-            ),
-            (
-                step("focus = [\"log\"]\nlog = []"),
-                "step[0].log: name at least one",
-            ),
-            (
-                step("focus = [\"cost\", \"walks\"]"),
-                "unknown variant `walks`",
             ),
             (String::new(), "missing field `step`"),
             ("step = []".to_string(), "step: a demo needs at least one"),

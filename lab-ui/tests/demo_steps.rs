@@ -161,13 +161,10 @@ fn every_step_of_every_demo_does_what_its_text_says() {
                 _ => {}
             }
             let shown = show(d, &p, i);
-            let mut bad = broken_claims(&step.expect, &p, &shown.view, before.as_ref());
-            bad.extend(pictures::broken(
-                step,
-                &shown.view,
-                shown.compared.as_deref(),
-            ));
+            let bad = broken_claims(&step.expect, &p, &shown.view, before.as_ref());
             assert!(bad.is_empty(), "{at}:\n  {}", bad.join("\n  "));
+            let pictured = pictures::broken(step, &shown.view, shown.compared.as_deref());
+            assert!(pictured.is_empty(), "{at}:\n  {}", pictured.join("\n  "));
             checked += 1;
             if step.compare {
                 let runs = shown.compared.expect("a comparison");

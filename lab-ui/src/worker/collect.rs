@@ -308,23 +308,6 @@ pub fn walk(m: &Machine, linear: u32) -> Walk {
     }
 }
 
-/// The linear page named in a VM exit's action: `… for 0x…` of a shadow fill,
-/// `CR2=0x…` of an injected page fault.
-fn fault_page(reason: emulator_core::vmm::ExitReason, action: &str) -> Option<u32> {
-    use emulator_core::vmm::ExitReason;
-    let marker = match reason {
-        ExitReason::ShadowFill => "for 0x",
-        ExitReason::PageFault => "CR2=0x",
-        _ => return None,
-    };
-    let at = action.find(marker)? + marker.len();
-    let digits: String = action[at..]
-        .chars()
-        .take_while(char::is_ascii_hexdigit)
-        .collect();
-    u32::from_str_radix(&digits, 16).ok().map(|a| a & !0xfff)
-}
-
 /// One line per valid TLB entry.
 pub fn tlb(m: &Machine) -> Vec<String> {
     m.tlb_entries()
@@ -381,6 +364,23 @@ pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
     (0..VgaText::ROWS)
         .map(|r| screen.row(r).iter().map(|c| (c.ch, c.attr)).collect())
         .collect()
+}
+
+/// The linear page named in a VM exit's action: `… for 0x…` of a shadow fill,
+/// `CR2=0x…` of an injected page fault.
+fn fault_page(reason: emulator_core::vmm::ExitReason, action: &str) -> Option<u32> {
+    use emulator_core::vmm::ExitReason;
+    let marker = match reason {
+        ExitReason::ShadowFill => "for 0x",
+        ExitReason::PageFault => "CR2=0x",
+        _ => return None,
+    };
+    let at = action.find(marker)? + marker.len();
+    let digits: String = action[at..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    u32::from_str_radix(&digits, 16).ok().map(|a| a & !0xfff)
 }
 
 /// A log line for an event.
