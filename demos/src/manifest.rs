@@ -249,6 +249,8 @@ pub struct Step {
     /// How far the machine runs.
     #[serde(default)]
     pub run: Run,
+    /// The trap log shows only these kinds of entry during the step.
+    pub log: Option<LogFilter>,
     /// A linear address the page-table panel translates.
     pub translate: Option<u32>,
     /// Where the memory panel points.
@@ -256,8 +258,6 @@ pub struct Step {
     /// Shows the guest run to its end in every mode, side by side.
     #[serde(default)]
     pub compare: bool,
-    /// The trap log shows only these kinds of entry during the step.
-    pub log: Option<LogFilter>,
     /// The panels the step is about, most important first.
     #[serde(default)]
     pub focus: Vec<Panel>,
@@ -318,15 +318,6 @@ impl Manifest {
                     s.title
                 )));
             }
-            if let Some(filter) = &s.log {
-                let kinds = filter.kinds();
-                if kinds.is_empty() {
-                    return Err(key("log: name at least one kind of entry"));
-                }
-                for (j, kind) in kinds.iter().enumerate() {
-                    check_log_kind(kind).map_err(|e| key(&format!("log[{j}]: {e}")))?;
-                }
-            }
             match &s.run {
                 Run::Instructions(0) => return Err(key("run.instructions: must be at least 1")),
                 Run::To(l) => label(key("run.to"), l)?,
@@ -353,6 +344,15 @@ impl Manifest {
                     "focus: a step with compare = true shows the compare panel",
                 ));
             }
+            if let Some(filter) = &s.log {
+                let kinds = filter.kinds();
+                if kinds.is_empty() {
+                    return Err(key("log: name at least one kind of entry"));
+                }
+                for (j, kind) in kinds.iter().enumerate() {
+                    check_log_kind(kind).map_err(|e| key(&format!("log[{j}]: {e}")))?;
+                }
+            }
         }
         Ok(())
     }
@@ -370,6 +370,29 @@ mod tests {
         ))?;
         m.validate(GUEST)?;
         Ok(m)
+    }
+
+    #[test]
+    fn a_log_filter_is_one_kind_or_several() {
+        let step = |log: &str| {
+            manifest(&format!(
+                "[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"log\", \"walk\"]\nlog = {log}\n"
+            ))
+            .map(|m| m.steps[0].log.as_ref().map(LogFilter::kinds))
+        };
+        assert_eq!(
+            step("\"popek-goldberg\""),
+            Ok(Some(vec!["popek-goldberg".into()]))
+        );
+        assert_eq!(
+            step("[\"exit:io\", \"io\", \"exit\"]"),
+            Ok(Some(vec!["exit:io".into(), "io".into(), "exit".into()]))
+        );
+        let kinds = ["exit".to_string(), "io".to_string()];
+        assert!(log_passes(&kinds, "exit:cr-write") && log_passes(&kinds, "io"));
+        assert!(!log_passes(&kinds, "popek-goldberg") && !log_passes(&kinds, "exits"));
+        assert!(log_passes(&[], "anything"));
+        assert!(!log_passes(&["exit:io".to_string()], "exit:hlt"));
     }
 
     #[test]
@@ -458,29 +481,6 @@ mod tests {
                 .and_then(|m| m.validate(GUEST))
                 .expect_err("a bad mode");
         assert!(e.starts_with("mode: \"fast\""), "{e}");
-    }
-
-    #[test]
-    fn a_log_filter_is_one_kind_or_several() {
-        let step = |log: &str| {
-            manifest(&format!(
-                "[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"log\", \"walk\"]\nlog = {log}\n"
-            ))
-            .map(|m| m.steps[0].log.as_ref().map(LogFilter::kinds))
-        };
-        assert_eq!(
-            step("\"popek-goldberg\""),
-            Ok(Some(vec!["popek-goldberg".into()]))
-        );
-        assert_eq!(
-            step("[\"exit:io\", \"io\", \"exit\"]"),
-            Ok(Some(vec!["exit:io".into(), "io".into(), "exit".into()]))
-        );
-        let kinds = ["exit".to_string(), "io".to_string()];
-        assert!(log_passes(&kinds, "exit:cr-write") && log_passes(&kinds, "io"));
-        assert!(!log_passes(&kinds, "popek-goldberg") && !log_passes(&kinds, "exits"));
-        assert!(log_passes(&[], "anything"));
-        assert!(!log_passes(&["exit:io".to_string()], "exit:hlt"));
     }
 
     #[test]
