@@ -104,7 +104,7 @@ pub fn picture(walk: &Walk, host: bool) -> Option<String> {
     let mut s = Svg::new(
         "walk-picture",
         W,
-        430.0,
+        424.0,
         &format!("The page walk of {linear:08x}"),
         &desc,
     );
@@ -257,17 +257,19 @@ pub fn picture(walk: &Walk, host: bool) -> Option<String> {
     }
     // The legend of the badges.
     let legend: Vec<String> = FLAGS.iter().map(|(c, m)| format!("{c} {m}")).collect();
+    s.text(12.0, 322.0, "start", "legend", "Flags, lit when set:");
+    for (j, three) in legend.chunks(3).enumerate() {
+        s.text(
+            220.0,
+            322.0 + j as f64 * 26.0,
+            "start",
+            "legend",
+            &three.join(" · "),
+        );
+    }
     s.text(
         12.0,
-        330.0,
-        "start",
-        "legend",
-        &format!("Flags (lit when set): {}", legend[..5].join(" · ")),
-    );
-    s.text(12.0, 358.0, "start", "legend", &legend[5..].join(" · "));
-    s.text(
-        12.0,
-        396.0,
+        412.0,
         "start",
         "dim",
         &format!(
