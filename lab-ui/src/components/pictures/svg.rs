@@ -6,8 +6,6 @@ use std::fmt::Write as _;
 /// The type size of every label, in user units (the pictures are drawn so that a
 /// user unit is about a pixel on a projector).
 pub const FONT: f64 = 20.0;
-/// The width of one character of the monospace labels, in user units.
-pub const MONO_CHAR: f64 = 12.2;
 /// The seconds between two lit elements' animations.
 const LIGHT_STEP: f64 = 0.45;
 
