@@ -78,6 +78,16 @@ pub enum Panel {
     Editor,
     /// The side-by-side comparison of every mode.
     Compare,
+    /// The page walk as a picture: the address's bit fields, CR3 → directory →
+    /// table → frame, the entries' flags.
+    Walk,
+    /// Shadow paging as a picture: guest-virtual, guest-physical and
+    /// host-physical pages, guest entries linked to their shadows, the faults.
+    Shadow,
+    /// The two-dimensional walk of nested paging as a grid, each reference in order.
+    Nested,
+    /// The cost of virtualization as one stacked bar per mode.
+    Cost,
 }
 
 impl Panel {
@@ -95,8 +105,80 @@ impl Panel {
             Panel::Vga => "panel-vga",
             Panel::Editor => "panel-editor",
             Panel::Compare => "panel-compare",
+            Panel::Walk => "panel-walk",
+            Panel::Shadow => "panel-shadow",
+            Panel::Nested => "panel-nested",
+            Panel::Cost => "panel-cost",
         }
     }
+}
+
+/// The kinds of trap-log entry a step's `log` filter may name, besides
+/// `exit:REASON` (one VM exit reason) and `exit` (every VM exit).
+pub const LOG_KINDS: [&str; 7] = [
+    "exception",
+    "interrupt",
+    "software-interrupt",
+    "io",
+    "triple-fault",
+    "popek-goldberg",
+    "sensitive",
+];
+
+/// A step's trap-log filter: one kind (`log = "popek-goldberg"`) or several
+/// (`log = ["exit:io", "io"]`).
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum LogFilter {
+    /// One kind.
+    One(String),
+    /// Several kinds.
+    Many(Vec<String>),
+}
+
+impl LogFilter {
+    /// The kinds, in the manifest's order.
+    pub fn kinds(&self) -> Vec<String> {
+        match self {
+            LogFilter::One(k) => vec![k.clone()],
+            LogFilter::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Whether a log entry of `reason` (`io`, `exit:cr-write`, `popek-goldberg`…)
+/// passes a filter of `kinds`: an empty filter passes everything, `exit` passes
+/// every VM exit, any other kind only its own entries.
+pub fn log_passes(kinds: &[String], reason: &str) -> bool {
+    kinds.is_empty()
+        || kinds
+            .iter()
+            .any(|k| k == reason || (k == "exit" && reason.starts_with("exit:")))
+}
+
+/// Checks one kind of a `log` filter: a [`LOG_KINDS`] entry, `exit`, or
+/// `exit:` and a lower-case, dash-separated reason name.
+fn check_log_kind(kind: &str) -> Result<(), String> {
+    if LOG_KINDS.contains(&kind) || kind == "exit" {
+        return Ok(());
+    }
+    if let Some(name) = kind.strip_prefix("exit:") {
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        if name.split('-').all(word) {
+            return Ok(());
+        }
+        return Err(format!(
+            "{kind:?}: `exit:` needs a reason name such as exit:io"
+        ));
+    }
+    Err(format!(
+        "{kind:?} is not one of {}, exit or exit:REASON",
+        LOG_KINDS.join(", ")
+    ))
 }
 
 /// Which addresses the memory panel shows.
@@ -189,6 +271,8 @@ pub struct Step {
     /// How far the machine runs.
     #[serde(default)]
     pub run: Run,
+    /// The trap log shows only these kinds of entry during the step.
+    pub log: Option<LogFilter>,
     /// A linear address the page-table panel translates.
     pub translate: Option<u32>,
     /// Where the memory panel points.
@@ -344,6 +428,15 @@ impl Manifest {
                     "focus: a step with compare = true shows the compare panel",
                 ));
             }
+            if let Some(filter) = &s.log {
+                let kinds = filter.kinds();
+                if kinds.is_empty() {
+                    return Err(key("log: name at least one kind of entry"));
+                }
+                for (j, kind) in kinds.iter().enumerate() {
+                    check_log_kind(kind).map_err(|e| key(&format!("log[{j}]: {e}")))?;
+                }
+            }
         }
         Ok(())
     }
@@ -361,6 +454,29 @@ mod tests {
         ))?;
         m.validate(GUEST)?;
         Ok(m)
+    }
+
+    #[test]
+    fn a_log_filter_is_one_kind_or_several() {
+        let step = |log: &str| {
+            manifest(&format!(
+                "[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"log\", \"walk\"]\nlog = {log}\n"
+            ))
+            .map(|m| m.steps[0].log.as_ref().map(LogFilter::kinds))
+        };
+        assert_eq!(
+            step("\"popek-goldberg\""),
+            Ok(Some(vec!["popek-goldberg".into()]))
+        );
+        assert_eq!(
+            step("[\"exit:io\", \"io\", \"exit\"]"),
+            Ok(Some(vec!["exit:io".into(), "io".into(), "exit".into()]))
+        );
+        let kinds = ["exit".to_string(), "io".to_string()];
+        assert!(log_passes(&kinds, "exit:cr-write") && log_passes(&kinds, "io"));
+        assert!(!log_passes(&kinds, "popek-goldberg") && !log_passes(&kinds, "exits"));
+        assert!(log_passes(&[], "anything"));
+        assert!(!log_passes(&["exit:io".to_string()], "exit:hlt"));
     }
 
     #[test]
@@ -385,6 +501,22 @@ mod tests {
     fn errors_name_the_key() {
         let step = |body: &str| format!("[[step]]\ntitle = \"a\"\ntext = \"b\"\n{body}");
         let cases = [
+            (
+                step("focus = [\"log\"]\nlog = \"popek\""),
+                "step[0].log[0]: \"popek\" is not one of exception",
+            ),
+            (
+                step("focus = [\"log\"]\nlog = [\"io\", \"exit:CR_write\"]"),
+                "step[0].log[1]: \"exit:CR_write\": `exit:` needs a reason name",
+            ),
+            (
+                step("focus = [\"log\"]\nlog = []"),
+                "step[0].log: name at least one",
+            ),
+            (
+                step("focus = [\"cost\", \"walks\"]"),
+                "unknown variant `walks`",
+            ),
             (
                 step("run = { to = \"nowhere\" }\nfocus = [\"log\"]"),
                 "step[0].run.to: no label `nowhere:` in g.asm",

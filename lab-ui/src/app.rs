@@ -12,8 +12,8 @@ use crate::assemble;
 use crate::components::{
     compare::Compare, controls::Controls, counters::Counters, demo::DemoMenu, demo::DemoNarration,
     disasm::Disasm, editor::Editor, help::Help, labpage::LabMenu, labpage::LabPage,
-    linux::LinuxPanel, log::Log, memory::Memory, pagetables::PageTables, registers::Registers,
-    serial::Serial, tlb::Tlb, vga::Vga, Ctx, Op,
+    linux::LinuxPanel, log::Log, memory::Memory, pagetables::PageTables, pictures,
+    registers::Registers, serial::Serial, tlb::Tlb, vga::Vga, Ctx, Op,
 };
 use crate::demos;
 use crate::program::Program;
@@ -401,7 +401,7 @@ pub fn app() -> Html {
                     <div class="col-editor"><Editor/></div>
                     <div class="col-code"><Disasm/><Registers/></div>
                     <div class="col-side"><Log/><Memory/></div>
-                    <div class="col-wide"><PageTables/></div>
+                    <div class="col-wide"><PageTables/><pictures::WalkPicture/><pictures::ShadowPicture/><pictures::NestedPicture/><pictures::CostPicture/></div>
                     <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
                     <div class="col-wide"><LinuxPanel/></div>
                 </main>

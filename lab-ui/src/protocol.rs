@@ -431,6 +431,13 @@ pub struct Walk {
     pub result: Result<u32, String>,
     /// The core's own account of the walk (nested steps included), when it gives one.
     pub detail: String,
+    /// The page directory the walk started from (the guest's CR3, page-aligned).
+    pub root: u32,
+    /// Where the address lives in host-physical memory (through the nested table
+    /// under nested paging); `None` when the guest does not map it.
+    pub host: Option<u32>,
+    /// Under nested paging: the two-dimensional walk, every reference in order.
+    pub nested: Option<emulator_core::vmm::nested::NestedWalk>,
 }
 
 /// The memory panel's bytes.
@@ -506,6 +513,9 @@ pub struct LogEntry {
     pub reason: String,
     /// A one-line description.
     pub text: String,
+    /// The linear page a shadow fill (hidden fault) or an injected page fault
+    /// (true fault) concerns.
+    pub page: Option<u32>,
 }
 
 #[cfg(test)]

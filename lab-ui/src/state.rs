@@ -66,8 +66,9 @@ pub struct LabState {
     pub prev: Option<Rc<View>>,
     /// The trap / VM-exit log, oldest first.
     pub log: Shared<VecDeque<LogEntry>>,
-    /// Only log entries with this reason are shown.
-    pub log_filter: Option<String>,
+    /// Only log entries of these kinds are shown (empty: every entry); see
+    /// [`vmlab_demos::manifest::log_passes`]. A demo step may set it.
+    pub log_filter: Vec<String>,
     /// The serial console's text.
     pub serial: Shared<String>,
     /// The editor's text.
@@ -120,8 +121,8 @@ pub enum Action {
     SetMode(ExecMode),
     /// The speed changed.
     SetSpeed(Speed),
-    /// The log filter changed (`None`: all reasons).
-    SetFilter(Option<String>),
+    /// The log filter changed (empty: every entry).
+    SetFilter(Vec<String>),
     /// Presentation mode on or off.
     TogglePresentation,
     /// The help overlay opens or closes.
@@ -157,6 +158,15 @@ pub enum Action {
     Status(String),
 }
 
+/// The log filter step `i` of `demo` names (empty: every entry).
+fn step_filter(demo: &Demo, i: usize) -> Vec<String> {
+    demo.steps()
+        .get(i)
+        .and_then(|s| s.log.as_ref())
+        .map(vmlab_demos::manifest::LogFilter::kinds)
+        .unwrap_or_default()
+}
+
 impl Reducible for LabState {
     type Action = Action;
 
@@ -189,6 +199,7 @@ impl LabState {
             Action::SetHelp(open) => self.help = open,
             Action::OpenDemo(d) => {
                 self.demo = Some((d, 0));
+                self.log_filter = step_filter(d, 0);
                 self.lab = None;
                 self.lab_results = None;
                 self.comparison = None;
@@ -197,7 +208,9 @@ impl LabState {
             }
             Action::DemoStep(i) => {
                 if let Some((d, _)) = self.demo {
-                    self.demo = Some((d, i.min(d.steps().len().saturating_sub(1))));
+                    let i = i.min(d.steps().len().saturating_sub(1));
+                    self.demo = Some((d, i));
+                    self.log_filter = step_filter(d, i);
                 }
             }
             Action::CloseDemo => self.demo = None,
@@ -293,7 +306,7 @@ impl LabState {
         self.log.read(|log| {
             log.iter()
                 .rev()
-                .filter(|e| self.log_filter.as_ref().is_none_or(|f| &e.reason == f))
+                .filter(|e| vmlab_demos::manifest::log_passes(&self.log_filter, &e.reason))
                 .take(n)
                 .cloned()
                 .collect()
@@ -352,6 +365,7 @@ mod tests {
                     linear_eip: 0,
                     reason: r.to_string(),
                     text: String::new(),
+                    page: None,
                 })
                 .collect(),
             events_reset: reset,
@@ -375,7 +389,7 @@ mod tests {
         assert_eq!(s.serial_text(), "ab");
         assert_eq!(s.prev.as_ref().map(|v| v.icount), Some(1));
         assert_eq!(s.mode, ExecMode::TRAP_EMULATE);
-        s.apply(Action::SetFilter(Some("io".into())));
+        s.apply(Action::SetFilter(vec!["io".into()]));
         assert_eq!(s.recent_log(10).len(), 2);
         assert_eq!(s.recent_log(1).len(), 1);
         assert_eq!(s.log_reasons(), ["io", "vm-exit"]);

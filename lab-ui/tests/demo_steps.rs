@@ -11,6 +11,8 @@ use lab_ui::protocol::{Command, View, ADVANCE_BUDGET};
 use lab_ui::worker::session::{self, Loaded, Session};
 use vmlab_demos::Expect;
 
+mod pictures;
+
 /// What the lab shows after a step: the view, and the comparison when the step asks for one.
 struct Shown {
     view: View,
@@ -172,6 +174,8 @@ fn every_step_of_every_demo_does_what_its_text_says() {
             }
             let bad = broken_claims(&step.expect, &p, &shown.view, before.as_ref());
             assert!(bad.is_empty(), "{at}:\n  {}", bad.join("\n  "));
+            let pictured = pictures::broken(step, &shown.view, shown.compared.as_deref());
+            assert!(pictured.is_empty(), "{at}:\n  {}", pictured.join("\n  "));
             checked += 1;
             if step.compare {
                 let runs = shown.compared.expect("a comparison");

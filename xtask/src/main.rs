@@ -18,6 +18,7 @@ mod server;
 mod site;
 mod step;
 mod tools;
+mod ui_pictures;
 mod ui_tests;
 mod ui_time_travel;
 mod wasm;

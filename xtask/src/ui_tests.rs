@@ -98,6 +98,26 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_who_wrote_this",
         run: crate::ui_time_travel::who_wrote_this,
     },
+    BrowserTest {
+        name: "lab_picture_page_walk",
+        run: crate::ui_pictures::page_walk,
+    },
+    BrowserTest {
+        name: "lab_picture_shadow_paging",
+        run: crate::ui_pictures::shadow,
+    },
+    BrowserTest {
+        name: "lab_picture_nested_walk",
+        run: crate::ui_pictures::nested,
+    },
+    BrowserTest {
+        name: "lab_picture_cost",
+        run: crate::ui_pictures::cost,
+    },
+    BrowserTest {
+        name: "lab_log_filter_per_step",
+        run: crate::ui_pictures::log_filter,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -12,6 +12,7 @@ pub mod linux;
 pub mod log;
 pub mod memory;
 pub mod pagetables;
+pub mod pictures;
 pub mod registers;
 pub mod serial;
 pub mod tlb;

@@ -307,6 +307,9 @@ pub fn walk(m: &Machine, linear: u32) -> Walk {
         steps,
         result,
         detail,
+        root: guest_paging(m).1 & !0xfff,
+        host: m.guest_physical(linear),
+        nested: m.nested_walk(linear),
     }
 }
 
@@ -380,8 +383,29 @@ pub fn vga(m: &Machine) -> Vec<Vec<(u8, u8)>> {
         .collect()
 }
 
+/// The linear page named in a VM exit's action: `… for 0x…` of a shadow fill,
+/// `CR2=0x…` of an injected page fault.
+fn fault_page(reason: emulator_core::vmm::ExitReason, action: &str) -> Option<u32> {
+    use emulator_core::vmm::ExitReason;
+    let marker = match reason {
+        ExitReason::ShadowFill => "for 0x",
+        ExitReason::PageFault => "CR2=0x",
+        _ => return None,
+    };
+    let at = action.find(marker)? + marker.len();
+    let digits: String = action[at..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    u32::from_str_radix(&digits, 16).ok().map(|a| a & !0xfff)
+}
+
 /// A log line for an event.
 pub fn log_entry(e: &Event) -> LogEntry {
+    let page = match &e.kind {
+        EventKind::VmExit { reason, action, .. } => fault_page(*reason, action),
+        _ => None,
+    };
     let (reason, text) = match &e.kind {
         EventKind::Exception(x) => ("exception".to_string(), x.to_string()),
         EventKind::Interrupt { vector, irq } => (
@@ -435,6 +459,7 @@ pub fn log_entry(e: &Event) -> LogEntry {
         linear_eip: e.linear_eip,
         reason,
         text,
+        page,
     }
 }
 
@@ -462,6 +487,35 @@ mod tests {
                 "mov cr3, eax → switched shadow root (3000 cycles)"
             );
         }
+        let fault = |reason, action: &str| {
+            log_entry(&Event {
+                icount: 1,
+                linear_eip: 0x1000,
+                kind: EventKind::VmExit {
+                    reason,
+                    instruction: "mov [0x300000], eax".into(),
+                    action: action.into(),
+                    cost: 900,
+                },
+            })
+            .page
+        };
+        use emulator_core::vmm::ExitReason;
+        assert_eq!(
+            fault(
+                ExitReason::ShadowFill,
+                "hidden fault: filled shadow entry for 0x00020000 from the guest's tables"
+            ),
+            Some(0x20000)
+        );
+        assert_eq!(
+            fault(
+                ExitReason::PageFault,
+                "true fault: injected #PF (CR2=0x00300123, error code 0x2)"
+            ),
+            Some(0x30_0000)
+        );
+        assert_eq!(fault(ExitReason::Io, "for 0x00020000"), None);
         let e = Event {
             icount: 0,
             linear_eip: 0,
