@@ -8,8 +8,14 @@ use emulator_core::{Counters, CpuState, ExecMode, FlatEntry};
 use serde::{Deserialize, Serialize};
 
 /// The execution modes the page offers in its mode switch, in its order.
-pub const MODE_SWITCH: [ExecMode; 3] =
-    [ExecMode::Bare, ExecMode::TRAP_EMULATE, ExecMode::HW_ASSIST];
+pub const MODE_SWITCH: [ExecMode; 4] = [
+    ExecMode::Bare,
+    ExecMode::TRAP_EMULATE,
+    ExecMode::HW_ASSIST,
+    ExecMode::HwAssist {
+        paging: emulator_core::GuestPaging::Shadow,
+    },
+];
 
 /// How fast "run" goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use lab_ui::assemble::assemble;
 use lab_ui::demos::{self, Demo, Run};
 use lab_ui::program::Program;
-use lab_ui::protocol::{Command, View, ADVANCE_BUDGET};
+use lab_ui::protocol::{Command, View, ADVANCE_BUDGET, MODE_SWITCH};
 use lab_ui::worker::session::{self, Loaded, Session};
 use vmlab_demos::Expect;
 
@@ -164,7 +164,7 @@ fn every_step_of_every_demo_does_what_its_text_says() {
             checked += 1;
             if step.compare {
                 let runs = shown.compared.expect("a comparison");
-                assert_eq!(runs.len(), 3, "{at}: every mode");
+                assert_eq!(runs.len(), MODE_SWITCH.len(), "{at}: every mode");
                 assert!(runs.iter().all(|r| r.stop == "halted"), "{at}: {runs:?}");
             }
             before = Some(shown.view);

@@ -602,8 +602,8 @@ fn every_demo(b: &Browser) -> Result<()> {
             "popf" | "side-by-side" => {
                 b.wait_for(&tid("panel-compare"))?;
                 ensure!(
-                    count(b, "[data-testid=compare-serial]")? == 3,
-                    "{demo}: three modes"
+                    count(b, "[data-testid=compare-serial]")? == 4,
+                    "{demo}: four modes (bare, trap-emulate, hw-assist, hw-assist-shadow)"
                 );
             }
             _ => {}

@@ -802,7 +802,7 @@ mod tests {
     fn compare_runs_every_mode() {
         let (s, _) = session("fetch-decode-execute", ExecMode::Bare);
         let runs = compare(s.program());
-        assert_eq!(runs.len(), 3);
+        assert_eq!(runs.len(), MODE_SWITCH.len());
         assert_eq!(runs[0].serial, "fetch, decode, execute: done\n");
         assert_eq!(runs[0].stop, "halted");
     }
