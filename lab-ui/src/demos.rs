@@ -20,6 +20,9 @@ pub fn mode(demo: &Demo) -> ExecMode {
 pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Vec<Command> {
     let mut cmds = vec![program.load_command(mode)];
     for step in demo.steps().iter().take(upto + 1) {
+        if let Some(t) = step.tlb.as_deref().and_then(|t| t.parse().ok()) {
+            cmds.push(Command::SetTlb(t));
+        }
         match &step.run {
             Run::Look => {}
             Run::Instructions(n) => cmds.push(Command::Advance(Until::Steps(*n))),

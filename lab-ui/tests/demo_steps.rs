@@ -43,6 +43,7 @@ fn show(demo: &Demo, program: &Program, upto: usize) -> Shown {
                 s.advance(until, ADVANCE_BUDGET);
             }
             (Command::Translate(a), Some(s)) => s.translate(a),
+            (Command::SetTlb(t), Some(s)) => s.set_tlb(t),
             (Command::ShowMemory { addr, space }, Some(s)) => s.show_memory(addr, space),
             (Command::Compare, Some(s)) => compared = Some(session::compare(s.program())),
             (other, _) => panic!("{}: a demo sent {other:?}", demo.id),

@@ -333,6 +333,7 @@ pub fn counters(m: &Machine) -> CounterSet {
                 sensitive_total: stats.sensitive_total,
                 shadow: stats.shadow,
                 nested: stats.nested,
+                tlb: stats.tlb,
             }
         }),
     }

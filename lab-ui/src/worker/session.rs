@@ -4,6 +4,7 @@
 //!
 //! Plain Rust with no browser API, so it is tested natively.
 
+use emulator_core::vmm::TlbTagging;
 use emulator_core::{
     EventKind, ExecMode, FlatEntry, History, HistoryLimits, Machine, MachineConfig, StopReason,
 };
@@ -72,6 +73,7 @@ pub struct Session {
     log_keep_before: Option<u64>,
     serial_sent: u64,
     serial_reset: bool,
+    tlb: TlbTagging,
 }
 
 /// Builds a machine in `mode` with `program` loaded.
@@ -123,6 +125,7 @@ impl Session {
             log_keep_before: None,
             serial_sent: 0,
             serial_reset: true,
+            tlb: TlbTagging::default(),
         };
         s.memory = (s.program.origin, Space::Physical);
         Ok(s)
@@ -132,6 +135,7 @@ impl Session {
     pub fn reload(&mut self, mode: ExecMode) -> Result<(), String> {
         self.machine = build(&self.program, mode)?;
         self.mode = mode;
+        self.apply_tlb();
         for &b in &self.breakpoints {
             self.machine.add_breakpoint(b);
         }
@@ -143,6 +147,19 @@ impl Session {
         self.serial_sent = 0;
         self.serial_reset = true;
         Ok(())
+    }
+
+    /// Tags the VMM's TLB or flushes it on every exit, from the next exit on and
+    /// after each reload (a bare machine has no VMM: nothing changes).
+    pub fn set_tlb(&mut self, t: TlbTagging) {
+        self.tlb = t;
+        self.apply_tlb();
+    }
+
+    fn apply_tlb(&mut self) {
+        if let Some(v) = self.machine.vmm_mut() {
+            v.tlb_tagging = self.tlb;
+        }
     }
 
     /// The machine, for reading.
