@@ -853,6 +853,12 @@ mod tests {
         assert_eq!(guest.root, 0x80000);
         let shadow = v.vmm_tables.expect("trap-emulate keeps shadow tables");
         assert!(shadow.title.starts_with("shadow"));
+        use emulator_core::vmm::shadow::{SHADOW_ROOT_BASE, SHADOW_TABLE_BASE};
+        assert!(
+            (SHADOW_ROOT_BASE..SHADOW_TABLE_BASE).contains(&shadow.root),
+            "the shadow directory lives in the VMM, not at the guest's CR3: {:08x}",
+            shadow.root
+        );
         assert!(!shadow.directory.is_empty());
         assert_eq!(v.walk.expect("walked").result, Ok(0x0030_0000));
         assert!(
@@ -867,11 +873,9 @@ mod tests {
         let (mut s, _) = session("nested-paging", ExecMode::HW_ASSIST);
         s.advance(Until::Stop, ADVANCE_BUDGET);
         let v = s.view(false);
-        assert!(v
-            .vmm_tables
-            .expect("nested tables")
-            .title
-            .starts_with("nested"));
+        let nested = v.vmm_tables.expect("nested tables");
+        assert!(nested.title.starts_with("nested"));
+        assert_eq!(nested.root, emulator_core::vmm::nested::NESTED_ROOT);
         assert_eq!(v.vga[0][0], (b'H', 0x1f));
     }
 
