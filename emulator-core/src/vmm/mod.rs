@@ -120,6 +120,15 @@
 //! as it would have bare, so the timer sees the same instruction stream in
 //! every mode.
 //!
+//! # TLB tagging
+//!
+//! [`Vmm::tlb_tagging`] says what an exit does to the TLB. Tagged (the default, as
+//! with VPID on VT-x or ASIDs on AMD-V) the guest's entries survive the exit and
+//! the entry back. Untagged (`vmlab run --tlb flush`) the VMM runs in another
+//! address space, so every hook that took an exit ends with a TLB flush, counted in
+//! [`TlbTagStats::exit_flushes`]; the guest then refills the TLB by page walks,
+//! which the machine's `tlb_misses` and `page_walks` counters show.
+//!
 //! # Views
 //!
 //! Everything is data for the UI and the CLI: [`Machine::vmm`](crate::Machine::vmm)

@@ -869,6 +869,28 @@ mod tests {
     }
 
     #[test]
+    fn the_tlb_setting_holds_across_reloads_and_counts_its_flushes() {
+        let (mut s, _) = session("tagged-tlb", ExecMode::HW_ASSIST);
+        s.set_tlb(TlbTagging::Flush);
+        s.reload(ExecMode::TRAP_EMULATE).expect("reloads");
+        assert_eq!(
+            s.machine().vmm().expect("a VMM").tlb_tagging,
+            TlbTagging::Flush
+        );
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        let flushed = collect::counters(s.machine());
+        s.set_tlb(TlbTagging::Tagged);
+        s.reload(ExecMode::TRAP_EMULATE).expect("reloads");
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        let tagged = collect::counters(s.machine());
+        let flushes =
+            |c: &crate::protocol::CounterSet| c.vmm.as_ref().map_or(0, |v| v.tlb.exit_flushes);
+        assert!(flushes(&flushed) > 0);
+        assert_eq!(flushes(&tagged), 0);
+        assert!(flushed.machine.tlb_misses > tagged.machine.tlb_misses);
+    }
+
+    #[test]
     fn nested_paging_shows_the_nested_table() {
         let (mut s, _) = session("nested-paging", ExecMode::HW_ASSIST);
         s.advance(Until::Stop, ADVANCE_BUDGET);
