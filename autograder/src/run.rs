@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args, ValueEnum};
+use emulator_core::vmm::TlbTagging;
 use emulator_core::{
     ExecMode, FlatEntry, GuestPaging, GuestRing, Machine, MachineConfig, StopReason,
 };
@@ -79,6 +80,13 @@ pub struct RunArgs {
     /// kernel-mode and a user-mode shadow root).
     #[arg(long, value_name = "RING", value_parser = clap::value_parser!(u8).range(1..=3))]
     guest_ring: Option<u8>,
+    /// Under a VMM: `tagged` TLB entries (VPID/ASID) survive VM exits; `flush`
+    /// empties the TLB on every exit and entry (`vmm.tlb` in the --json report
+    /// counts the flushes, `counters.tlb_misses` the misses they cause).
+    #[arg(long, value_name = "TAGGING",
+          value_parser = PossibleValuesParser::new(TlbTagging::ALL.map(TlbTagging::name))
+              .try_map(|s| s.parse::<TlbTagging>()))]
+    tlb: Option<TlbTagging>,
     /// Serve the GDB remote protocol on 127.0.0.1:PORT (0 picks a free port; the
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
@@ -228,6 +236,11 @@ fn prepare(args: &RunArgs) -> Result<Machine, String> {
         .unwrap_or_default();
     check_input(args, &image, &file)?;
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    if let Some(t) = args.tlb {
+        m.vmm_mut()
+            .ok_or("--tlb only applies under a VMM (--mode trap-emulate or hw-assist)")?
+            .tlb_tagging = t;
+    }
     let loaded = match &image {
         Image::Rom(bytes) => m.load_rom(bytes),
         Image::Flat(addr, bytes, entry) => m.load_flat(*addr, bytes, *entry),

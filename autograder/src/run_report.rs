@@ -1,7 +1,7 @@
 //! What `vmlab run` reports when the guest stops: the `--json` document (its schema
 //! is `docs/run-json.md`), the JSON error object, and the text mode's VMM summary.
 
-use emulator_core::{CpuState, ExecMode, Machine, Segment, StopReason, TableReg};
+use emulator_core::{CpuState, ExecMode, Machine, SegReg, Segment, StopReason, TableReg};
 use serde_json::{json, Map, Value};
 
 /// The schema's name and version, the report's first field.
@@ -114,6 +114,16 @@ pub fn guest_cpu(m: &Machine) -> Option<CpuState> {
             | (u32::from(v.iopl) << 12);
     }
     c.cpl = vmm.guest_cpl(cpu);
+    if vmm.deprivileged() && c.protected_mode() {
+        // the guest's own CS and SS carry its virtual CPL; the hardware's carry the
+        // ring the VMM runs it at (ring compression)
+        for s in [SegReg::Cs, SegReg::Ss] {
+            let seg = &mut c.seg[s as usize];
+            if seg.selector & !3 != 0 {
+                seg.selector = (seg.selector & !3) | u16::from(c.cpl);
+            }
+        }
+    }
     Some(c)
 }
 
@@ -156,6 +166,7 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             "nested": s.nested,
             "sensitive_total": s.sensitive_total,
             "popek_goldberg": findings,
+            "tlb": s.tlb,
         })
     });
     json!({

@@ -107,3 +107,50 @@ fn text_mode_ends_with_a_vmm_summary() {
     assert!(!bare.contains("vmm ") && !bare.contains("Popek"), "{bare}");
     let _ = std::fs::remove_file(popf);
 }
+
+#[test]
+fn tlb_flag_flushes_on_exits_and_the_report_counts_the_cost() {
+    let kernel = build("kernel/kernel");
+    for mode in ["trap-emulate", "hw-assist", "hw-assist-shadow"] {
+        let tagged = report(&kernel, &["--mode", mode, "--tlb", "tagged"]);
+        let flush = report(&kernel, &["--mode", mode, "--tlb", "flush"]);
+        assert_eq!(tagged["vmm"]["tlb"]["tagging"], "tagged", "{mode}");
+        assert_eq!(tagged["vmm"]["tlb"]["exit_flushes"], 0, "{mode}");
+        assert_eq!(flush["vmm"]["tlb"]["tagging"], "flush", "{mode}");
+        let flushes = flush["vmm"]["tlb"]["exit_flushes"].as_u64().unwrap_or(0);
+        let exits = flush["vmm"]["exits"]["total"].as_u64().unwrap_or(0);
+        assert!(
+            flushes > 0 && flushes <= exits,
+            "{mode}: {flushes} flushes, {exits} exits"
+        );
+        let misses = |r: &serde_json::Value| r["counters"]["tlb_misses"].as_u64().unwrap_or(0);
+        assert!(misses(&flush) > misses(&tagged), "{mode}");
+        assert_eq!(flush["instructions"], tagged["instructions"], "{mode}");
+    }
+    let default = report(&kernel, &["--mode", "hw-assist"]);
+    assert_eq!(default["vmm"]["tlb"]["tagging"], "tagged");
+    let bare = report(&kernel, &["--tlb", "flush"]);
+    assert_eq!(bare["ok"], false);
+    assert!(
+        bare["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--tlb only applies under a VMM"),
+        "{bare}"
+    );
+}
+
+#[test]
+fn guest_view_shows_the_virtual_cpl_in_cs_and_the_host_view_the_ring() {
+    let kernel = build("vmm/redpill");
+    let te = report(&kernel, &["--mode", "trap-emulate"]);
+    let sel = |v: &serde_json::Value| {
+        v["segments"]["cs"]["selector"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(te["host"]["cpl"], 1);
+    assert!(sel(&te["host"]).ends_with('9'), "{}", te["host"]);
+    assert!(sel(&te["guest"]).ends_with('8'), "{}", te["guest"]);
+}

@@ -12,6 +12,10 @@ use serde::Deserialize;
 /// them so; `hw-assist-shadow` is hardware assistance with shadow paging).
 pub const MODES: [&str; 4] = ["bare", "trap-emulate", "hw-assist", "hw-assist-shadow"];
 
+/// The TLB settings a step may switch to: `tagged` (VPID/ASID, entries survive VM
+/// exits) or `flush` (every exit and entry flushes the TLB).
+pub const TLB_TAGGINGS: [&str; 2] = ["tagged", "flush"];
+
 /// The most panels a step may focus: what one 1280×720 screen shows large.
 pub const MAX_FOCUS: usize = 3;
 
@@ -280,6 +284,9 @@ pub struct Step {
     /// Shows the guest run to its end in every mode, side by side.
     #[serde(default)]
     pub compare: bool,
+    /// Switches the VMM's TLB to `tagged` or `flush` (one of [`TLB_TAGGINGS`])
+    /// before the step runs; it holds for the later steps.
+    pub tlb: Option<String>,
     /// The panels the step is about, most important first.
     #[serde(default)]
     pub focus: Vec<Panel>,
@@ -387,6 +394,17 @@ impl Manifest {
                     "title: {:?} is used by an earlier step",
                     s.title
                 )));
+            }
+            if let Some(t) = &s.tlb {
+                if !TLB_TAGGINGS.contains(&t.as_str()) {
+                    return Err(key(&format!(
+                        "tlb: {t:?} is not one of {}",
+                        TLB_TAGGINGS.join(", ")
+                    )));
+                }
+                if self.mode == "bare" {
+                    return Err(key("tlb: a bare machine has no VMM to tag its TLB"));
+                }
             }
             match &s.run {
                 Run::Instructions(0) => return Err(key("run.instructions: must be at least 1")),
@@ -536,6 +554,14 @@ mod tests {
                 "at most 3 panels",
             ),
             (step("focus = [\"log\"]\ncompare = true"), "compare panel"),
+            (
+                step("focus = [\"log\"]\ntlb = \"vpid\""),
+                "step[0].tlb: \"vpid\" is not one of tagged, flush",
+            ),
+            (
+                step("focus = [\"log\"]\ntlb = \"flush\""),
+                "step[0].tlb: a bare machine has no VMM",
+            ),
             (
                 step("focus = [\"log\"]\n") + &step("focus = [\"log\"]"),
                 "step[1].title",

@@ -298,14 +298,22 @@ fn red_pill_sees_trap_emulate_but_not_hardware_assistance() {
     assert!(bare.contains("verdict: no VMM detected"), "{bare}");
     let (m, te) = run(&image, TRAP);
     assert!(te.contains("verdict: running under a VMM"), "{te}");
-    for what in ["sidt", "smsw"] {
+    assert!(
+        te.contains("redpill: cs 00000009, rpl 00000001: DIFFERS"),
+        "CPL = CS.RPL: the kernel runs at ring 1: {te}"
+    );
+    assert!(
+        bare.contains("redpill: cs 00000008, rpl 00000000: same"),
+        "{bare}"
+    );
+    for (what, insn) in [("sidt", "sidt"), ("smsw", "smsw"), ("cs", "mov ax,cs")] {
         assert!(te.contains(&format!("redpill: {what} ")), "{te}");
         assert!(
             vmm(&m)
                 .reports()
                 .iter()
-                .any(|r| r.instruction.starts_with(what) && r.differs),
-            "{what}"
+                .any(|r| r.instruction.starts_with(insn) && r.differs),
+            "{insn}"
         );
     }
     assert_eq!(run(&image, NESTED).1, bare);

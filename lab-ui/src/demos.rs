@@ -45,10 +45,19 @@ pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
 pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Vec<Command> {
     let first = demo.manifest.rerun_at(upto).unwrap_or(0);
     let mut cmds = vec![program.load_command(mode_at(demo, upto, mode))];
+    // The TLB setting outlives reloads: steps before the rerun leave the last one
+    // they chose; the replayed steps set theirs as they come.
+    let tlb = |s: &vmlab_demos::Step| s.tlb.as_deref().and_then(|t| t.parse().ok());
+    if let Some(t) = demo.steps().iter().take(first).filter_map(tlb).last() {
+        cmds.push(Command::SetTlb(t));
+    }
     if let Some(set) = demo.steps().get(first).and_then(|s| s.exit_controls) {
         cmds.push(Command::SetExitControls(exit_controls(&set)));
     }
     for step in demo.steps().iter().take(upto + 1).skip(first) {
+        if let Some(t) = tlb(step) {
+            cmds.push(Command::SetTlb(t));
+        }
         match &step.run {
             Run::Look => {}
             Run::Instructions(n) => cmds.push(Command::Advance(Until::Steps(*n))),

@@ -3,13 +3,19 @@
 //! Everything the page draws arrives as a [`View`]: plain data taken from the
 //! machine through its side-effect-free probes, so drawing never changes the guest.
 
-use emulator_core::vmm::{ExitCounters, NestedStats, ShadowStats};
+use emulator_core::vmm::{ExitCounters, NestedStats, ShadowStats, TlbTagStats, TlbTagging};
 use emulator_core::{Counters, CpuState, ExecMode, FlatEntry};
 use serde::{Deserialize, Serialize};
 
 /// The execution modes the page offers in its mode switch, in its order.
-pub const MODE_SWITCH: [ExecMode; 3] =
-    [ExecMode::Bare, ExecMode::TRAP_EMULATE, ExecMode::HW_ASSIST];
+pub const MODE_SWITCH: [ExecMode; 4] = [
+    ExecMode::Bare,
+    ExecMode::TRAP_EMULATE,
+    ExecMode::HW_ASSIST,
+    ExecMode::HwAssist {
+        paging: emulator_core::GuestPaging::Shadow,
+    },
+];
 
 /// How fast "run" goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -93,6 +99,9 @@ pub enum Command {
     Unload,
     /// Reloads the current program in another mode.
     SetMode(ExecMode),
+    /// Tags the VMM's TLB entries (VPID/ASID) or flushes the TLB on every VM exit,
+    /// from now on and after each reload.
+    SetTlb(TlbTagging),
     /// Reloads the current program (breakpoints are kept).
     Reset,
     /// One instruction.
@@ -279,6 +288,9 @@ pub struct VmmCounters {
     pub shadow: Option<ShadowStats>,
     /// Nested paging, when the VMM uses it.
     pub nested: Option<NestedStats>,
+    /// The TLB's tagging and the flushes exits caused.
+    #[serde(default)]
+    pub tlb: TlbTagStats,
 }
 
 impl CounterSet {
@@ -317,6 +329,7 @@ impl CounterSet {
             out.push((format!("vmm.exit_cycles.{}", reason.name()), *n));
         }
         out.push(("vmm.sensitive_instructions".into(), v.sensitive_total));
+        out.push(("vmm.tlb_flushes".into(), v.tlb.exit_flushes));
         if let Some(s) = &v.shadow {
             for (name, n) in [
                 ("hidden_faults", s.hidden_faults),

@@ -7,7 +7,7 @@ use emulator_core::ExecMode;
 use lab_ui::assemble::assemble;
 use lab_ui::demos::{self, Demo, Run};
 use lab_ui::program::Program;
-use lab_ui::protocol::{Command, View, ADVANCE_BUDGET};
+use lab_ui::protocol::{Command, View, ADVANCE_BUDGET, MODE_SWITCH};
 use lab_ui::worker::session::{self, Loaded, Session};
 use vmlab_demos::Expect;
 
@@ -52,6 +52,7 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
             }
             (Command::Translate(a), Some(s)) => s.translate(a),
             (Command::SetExitControls(c), Some(s)) => s.set_exit_controls(c),
+            (Command::SetTlb(t), Some(s)) => s.set_tlb(t),
             (Command::ShowMemory { addr, space }, Some(s)) => s.show_memory(addr, space),
             (Command::Compare, Some(s)) => compared = Some(session::compare(s.program())),
             (other, _) => panic!("{}: a demo sent {other:?}", demo.id),
@@ -179,7 +180,7 @@ fn every_step_of_every_demo_does_what_its_text_says() {
             checked += 1;
             if step.compare {
                 let runs = shown.compared.expect("a comparison");
-                assert_eq!(runs.len(), 3, "{at}: every mode");
+                assert_eq!(runs.len(), MODE_SWITCH.len(), "{at}: every mode");
                 assert!(runs.iter().all(|r| r.stop == "halted"), "{at}: {runs:?}");
             }
             before = Some(shown.view);

@@ -39,6 +39,10 @@ pub const ALL: &[BrowserTest] = &[
         run: mode_switch,
     },
     BrowserTest {
+        name: "lab_tlb_toggle",
+        run: tlb_toggle,
+    },
+    BrowserTest {
         name: "lab_editor_error_markers",
         run: editor_error_markers,
     },
@@ -524,7 +528,7 @@ fn memory_translate_and_log(b: &Browser) -> Result<()> {
 /// The mode switch reloads the program under the chosen VMM.
 fn mode_switch(b: &Browser) -> Result<()> {
     open(b, "demo=trap-emulate")?;
-    for mode in ["bare", "hw-assist", "trap-emulate"] {
+    for mode in ["bare", "hw-assist", "hw-assist-shadow", "trap-emulate"] {
         b.click_testid("btn-step")?;
         b.wait_until("a step", WAIT, |_| Ok(reg(b, "icount")? != "0"))?;
         select(b, "mode-select", mode)?;
@@ -540,6 +544,52 @@ fn mode_switch(b: &Browser) -> Result<()> {
         stopped(b)?;
         wait_text(b, "serial-output", "VM")?;
     }
+    Ok(())
+}
+
+/// The value of the counter row `name` (0 when the panel does not show it).
+fn counter(b: &Browser, name: &str) -> Result<u64> {
+    let v = js_string(
+        b,
+        &format!(
+            "const r = document.querySelector('[data-testid=counter][data-name=\"{name}\"] td'); return r ? r.textContent : '0';"
+        ),
+    )?;
+    Ok(v.trim().parse().unwrap_or(0))
+}
+
+/// The TLB toggle: flushing on every VM exit shows in the flush and miss counters,
+/// and the setting holds across a reset.
+fn tlb_toggle(b: &Browser) -> Result<()> {
+    open(b, "demo=trap-emulate")?;
+    b.click_testid("btn-run")?;
+    stopped(b)?;
+    ensure!(
+        counter(b, "vmm.tlb_flushes")? == 0,
+        "a tagged TLB is never flushed by exits"
+    );
+    let tagged_misses = counter(b, "tlb_misses")?;
+    select(b, "tlb-select", "flush")?;
+    b.click_testid("btn-reset")?;
+    b.wait_until("the reset", WAIT, |_| Ok(reg(b, "icount")? == "0"))?;
+    b.click_testid("btn-run")?;
+    stopped(b)?;
+    let shown = js_string(
+        b,
+        "return document.querySelector('[data-testid=tlb-select]').value;",
+    )?;
+    ensure!(
+        shown == "flush",
+        "the TLB select shows {shown} after a reset"
+    );
+    let flushes = counter(b, "vmm.tlb_flushes")?;
+    let misses = counter(b, "tlb_misses")?;
+    ensure!(flushes > 0, "every exit flushes: {flushes} flushes");
+    ensure!(
+        misses > tagged_misses,
+        "flushes cost misses: {misses} vs {tagged_misses} tagged"
+    );
+    b.screenshot("lab-tlb-flush")?;
     Ok(())
 }
 
@@ -638,8 +688,8 @@ fn every_demo(b: &Browser) -> Result<()> {
             "popf" | "side-by-side" => {
                 b.wait_for(&tid("panel-compare"))?;
                 ensure!(
-                    count(b, "[data-testid=compare-serial]")? == 3,
-                    "{demo}: three modes"
+                    count(b, "[data-testid=compare-serial]")? == 4,
+                    "{demo}: four modes (bare, trap-emulate, hw-assist, hw-assist-shadow)"
                 );
             }
             _ => {}

@@ -141,6 +141,7 @@ impl Machine {
                     false => alloc::vec::Vec::new(),
                 };
                 let stop = vmm.take_stop_request();
+                let flush = vmm.take_flush_request();
                 for e in events {
                     self.record_event(Event {
                         icount: self.icount,
@@ -150,6 +151,9 @@ impl Machine {
                 }
                 if stop && self.stop.is_none() {
                     self.stop = Some(StopReason::VmExit);
+                }
+                if flush {
+                    self.mmu.flush();
                 }
                 r
             }
@@ -174,6 +178,10 @@ impl Machine {
         self.drain_vmm_events(&mut vmm);
         if vmm.take_stop_request() && self.stop.is_none() {
             self.stop = Some(StopReason::VmExit);
+        }
+        if vmm.take_flush_request() {
+            // no VPID/ASID: the exit and the entry back flush the TLB
+            self.mmu.flush();
         }
         // an emulated HLT (or a halt the VMM ended) changes what the run loop watches
         self.update_attention();

@@ -49,11 +49,15 @@
 //! [`vcpu::VirtualCpu`]. Ring compression costs exits too: loads of the guest's
 //! DPL-0 data and stack selectors, far jumps into its DPL-0 code and IRETs back
 //! into its kernel fault at ring 1 and are emulated (`segment-load`,
-//! `far-transfer`, `iret`). vmlab's hardware keeps the CPL apart from CS.RPL, so
-//! the VMM leaves the guest's selectors as the guest loaded them (RPL 0) and MOV
-//! or PUSH from CS/SS, though reported, read what a real machine gives; on
-//! 32-bit Xen they read RPL 1. The hardware GDT is the guest's own, so SGDT and
-//! SLDT read true, and so does STR; SIDT, SMSW and PUSHF do not.
+//! `far-transfer`, `iret`). As on IA-32 the CPL is CS.RPL: while the kernel runs
+//! at ring 1 its CS and SS selectors carry RPL 1 ([`Vmm::compress_rpl`]), so MOV
+//! or PUSH from CS/SS read `0x09` where a real machine gives `0x08`, as on 32-bit
+//! Xen, and are reported. A selector the kernel read that way and hands back (a
+//! far jump, RETF, IRET or a segment load) names its own ring-0 segment and is
+//! taken as RPL 0 ([`Vmm::guest_selector`]); the frames the VMM builds itself
+//! (injections, emulated far calls) hold the guest's virtual RPL 0. The
+//! hardware GDT is the guest's own, so SGDT and SLDT read true, and so does STR;
+//! SIDT, SMSW, PUSHF and CS.RPL do not.
 //! Guest interrupts and exceptions are injected through the guest's IDT; a
 //! true page fault sets the virtual CR2. The guest's page tables are never used
 //! by the hardware: [`shadow`] tables map guest-virtual to host-physical,
@@ -116,6 +120,15 @@
 //! as it would have bare, so the timer sees the same instruction stream in
 //! every mode.
 //!
+//! # TLB tagging
+//!
+//! [`Vmm::tlb_tagging`] says what an exit does to the TLB. Tagged (the default, as
+//! with VPID on VT-x or ASIDs on AMD-V) the guest's entries survive the exit and
+//! the entry back. Untagged (`vmlab run --tlb flush`) the VMM runs in another
+//! address space, so every hook that took an exit ends with a TLB flush, counted in
+//! [`TlbTagStats::exit_flushes`]; the guest then refills the TLB by page walks,
+//! which the machine's `tlb_misses` and `page_walks` counters show.
+//!
 //! # Views
 //!
 //! Everything is data for the UI and the CLI: [`Machine::vmm`](crate::Machine::vmm)
@@ -139,6 +152,7 @@ pub mod nested;
 pub mod operand;
 pub mod sensitive;
 pub mod shadow;
+pub mod tlb_tag;
 pub mod vcpu;
 
 mod attach;
@@ -163,6 +177,7 @@ pub use host::VmmHost;
 pub use nested::{NestedPaging, NestedPdeView, NestedPteView, NestedStats};
 pub use sensitive::SensitiveReport;
 pub use shadow::{ShadowPaging, ShadowPdeView, ShadowPteView, ShadowStats};
+pub use tlb_tag::{TlbTagStats, TlbTagging};
 pub use vcpu::VirtualCpu;
 
 use crate::mmu::PagingRegs;
@@ -256,6 +271,9 @@ pub struct VmmStats {
     pub sensitive_total: u64,
     /// The Popek–Goldberg reports kept (the first [`sensitive::MAX_REPORTS`]).
     pub popek_goldberg: Vec<SensitiveReport>,
+    /// TLB tagging and the flushes exits caused.
+    #[serde(default)]
+    pub tlb: TlbTagStats,
 }
 
 /// The VMM: its mode, the virtual CPU, the shadow and nested tables, and its records.
@@ -288,6 +306,15 @@ pub struct Vmm {
     pub stop_on_exit: bool,
     #[serde(default)]
     stop_requested: bool,
+    /// Whether the TLB keeps its entries across exits (tagged) or is flushed.
+    #[serde(default)]
+    pub tlb_tagging: TlbTagging,
+    /// TLB flushes caused by exits (untagged TLB).
+    #[serde(default)]
+    exit_flushes: u64,
+    /// An exit happened with an untagged TLB: the machine flushes it.
+    #[serde(default)]
+    flush_requested: bool,
     /// The linear address of the instruction a hook is handling.
     #[serde(default)]
     at: Option<u32>,
@@ -321,6 +348,9 @@ impl Vmm {
             emulated: false,
             stop_on_exit: false,
             stop_requested: false,
+            tlb_tagging: TlbTagging::default(),
+            exit_flushes: 0,
+            flush_requested: false,
             at: None,
         }))
     }
@@ -392,12 +422,48 @@ impl Vmm {
     /// [`shadow::ROOT_SWITCH_CYCLES`].
     pub(crate) fn enter_cpl(&mut self, host: &mut dyn VmmHost, cpu: &mut CpuState, vcpl: u8) {
         cpu.cpl = self.hw_ring(vcpl);
+        self.compress_rpl(cpu);
         if self.ring3() {
             self.vcpu.cpl = vcpl;
             if self.shadow.select_root(vcpl == 0) {
                 host.flush_tlb();
                 self.exits.cycles += shadow::ROOT_SWITCH_CYCLES as u64;
             }
+        }
+    }
+
+    /// Ring compression as IA-32 does it: the CPL is CS.RPL, so while the guest
+    /// kernel runs deprivileged its CS and SS selectors carry the hardware ring
+    /// (RPL 1 at ring 1), which `mov ax, cs` and `push cs` then reveal.
+    pub(crate) fn compress_rpl(&self, cpu: &mut CpuState) {
+        if !self.deprivileged() || !cpu.protected_mode() || cpu.v86() {
+            return;
+        }
+        let ring = cpu.cpl as u16 & 3;
+        let cs = &mut cpu.seg[SegReg::Cs as usize];
+        cs.selector = (cs.selector & !3) | ring;
+        let ss = &mut cpu.seg[SegReg::Ss as usize];
+        if ss.selector & !3 != 0 {
+            ss.selector = (ss.selector & !3) | ring;
+        }
+    }
+
+    /// A selector the guest kernel hands back after reading it from CS or SS
+    /// (RPL = the ring it runs at, descriptor DPL 0) names its own ring-0 segment:
+    /// the VMM takes it as RPL 0. Any other selector is left as it is.
+    pub(crate) fn guest_selector(
+        &mut self,
+        host: &mut dyn VmmHost,
+        cpu: &CpuState,
+        sel: u16,
+    ) -> u16 {
+        let ring = self.hw_ring(0) as u16;
+        if !self.deprivileged() || ring == 0 || sel & 3 != ring || sel & !3 == 0 {
+            return sel;
+        }
+        match self.descriptor(host, cpu, sel) {
+            Ok(d) if d.dpl() == 0 && !(d.is_code() && d.conforming()) => sel & !3,
+            _ => sel,
         }
     }
 
@@ -481,6 +547,9 @@ impl Vmm {
         let cost = round_trip + reason.handler_cycles();
         self.exits.record(reason, cost);
         self.stop_requested |= self.stop_on_exit;
+        if self.tlb_tagging == TlbTagging::Flush {
+            self.flush_requested = true;
+        }
         self.event(
             cpu,
             EventKind::VmExit {
@@ -527,6 +596,14 @@ impl Vmm {
         core::mem::take(&mut self.stop_requested)
     }
 
+    /// Whether an exit asked for a TLB flush (untagged TLB); clears the request and
+    /// counts the flush.
+    pub fn take_flush_request(&mut self) -> bool {
+        let f = core::mem::take(&mut self.flush_requested);
+        self.exit_flushes += f as u64;
+        f
+    }
+
     /// Events are waiting to be taken.
     pub fn has_events(&self) -> bool {
         !self.pending.is_empty()
@@ -551,6 +628,10 @@ impl Vmm {
             nested: (!self.uses_shadow()).then_some(self.nested.stats),
             sensitive_total: self.sensitive_total,
             popek_goldberg: self.reports.clone(),
+            tlb: TlbTagStats {
+                tagging: self.tlb_tagging,
+                exit_flushes: self.exit_flushes,
+            },
         }
     }
 

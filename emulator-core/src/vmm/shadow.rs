@@ -37,6 +37,9 @@ use crate::mmu::{walk, PageWalk};
 pub const SHADOW_TABLE_BASE: u32 = 0xffd0_0000;
 /// Most address spaces kept at once; the least recently used goes first.
 pub const MAX_SPACES: usize = 64;
+/// Where the views place each space's shadow page directory in the VMM's memory:
+/// one page per space slot, below the tables.
+pub const SHADOW_ROOT_BASE: u32 = SHADOW_TABLE_BASE - MAX_SPACES as u32 * 0x1000;
 
 /// One shadow page table.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -61,6 +64,10 @@ pub struct ShadowSpace {
     pub kernel_tables: BTreeMap<u32, ShadowTable>,
     /// When it was last made active (for eviction).
     pub last_used: u64,
+    /// Its shadow page directory's address in the VMM's memory (what the
+    /// hardware CR3 holds while it is active; a label for the views).
+    #[serde(default)]
+    pub root: u32,
 }
 
 /// Shadow paging statistics.
@@ -133,7 +140,14 @@ impl ShadowPaging {
                     }
                 }
             }
-            self.spaces.insert(key, ShadowSpace::default());
+            let slot = (self.stats.spaces_built % MAX_SPACES as u64) as u32;
+            self.spaces.insert(
+                key,
+                ShadowSpace {
+                    root: SHADOW_ROOT_BASE + slot * 0x1000,
+                    ..ShadowSpace::default()
+                },
+            );
             self.stats.spaces_built += 1;
         }
         let switches = self.switches;
@@ -272,7 +286,13 @@ impl ShadowPaging {
         self.spaces.keys().copied().collect()
     }
 
-    /// The shadow page directory of `guest_cr3`, as data for the UI.
+    /// Where the shadow page directory of the guest directory at `guest_cr3` lives in
+    /// the VMM's memory (`None` before it has a shadow).
+    pub fn root_address(&self, guest_cr3: u32) -> Option<u32> {
+        self.spaces.get(&(guest_cr3 & !0xfff)).map(|s| s.root)
+    }
+
+    /// The shadow page directory of the guest directory at `guest_cr3`, for the UI.
     pub fn directory(&self, guest_cr3: u32) -> Vec<ShadowPdeView> {
         self.spaces
             .get(&(guest_cr3 & !0xfff))

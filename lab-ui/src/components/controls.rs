@@ -1,4 +1,5 @@
-//! The toolbar: stepping, running, reverse step, reset, mode, speed, help, presentation, share.
+//! The toolbar: stepping, running, reverse step, reset, mode, TLB tagging, speed, help,
+//! presentation, share.
 
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -6,6 +7,7 @@ use yew::prelude::*;
 use super::{use_ctx, Op};
 use crate::protocol::{Command, Speed, Until, MODE_SWITCH};
 use crate::state::Action;
+use emulator_core::vmm::TlbTagging;
 
 fn button(id: &str, label: &str, key: &str, onclick: Callback<MouseEvent>, disabled: bool) -> Html {
     let title = if key.is_empty() {
@@ -17,6 +19,13 @@ fn button(id: &str, label: &str, key: &str, onclick: Callback<MouseEvent>, disab
         <button data-testid={id.to_string()} id={id.to_string()} aria-label={title.clone()} title={title}
                 aria-keyshortcuts={key.to_string()} {onclick} {disabled}>{ label.to_string() }</button>
     }
+}
+
+/// The value a `<select>` holds now (empty before it is mounted).
+fn selected(r: &NodeRef) -> String {
+    r.cast::<HtmlSelectElement>()
+        .map(|s| s.value())
+        .unwrap_or_default()
 }
 
 /// The toolbar.
@@ -43,24 +52,35 @@ pub fn controls() -> Html {
         let ctx = ctx.clone();
         let r = mode_ref.clone();
         Callback::from(move |_: Event| {
-            let v = r
-                .cast::<HtmlSelectElement>()
-                .map(|s| s.value())
-                .unwrap_or_default();
+            let v = selected(&r);
             if let Ok(m) = v.parse::<emulator_core::ExecMode>() {
                 ctx.op.emit(Op::SetMode(m));
             }
         })
     };
+    let tlb_ref = use_node_ref();
+    let on_tlb = {
+        let ctx = ctx.clone();
+        let r = tlb_ref.clone();
+        Callback::from(move |_: Event| {
+            let v = selected(&r);
+            if let Ok(t) = v.parse::<TlbTagging>() {
+                ctx.send.emit(Command::SetTlb(t));
+            }
+        })
+    };
+    let vmm_tlb = ctx
+        .state
+        .view
+        .as_ref()
+        .and_then(|v| v.counters.vmm.as_ref())
+        .map(|v| v.tlb.tagging);
     let speed_ref = use_node_ref();
     let on_speed = {
         let ctx = ctx.clone();
         let r = speed_ref.clone();
         Callback::from(move |_: Event| {
-            let v = r
-                .cast::<HtmlSelectElement>()
-                .map(|s| s.value())
-                .unwrap_or_default();
+            let v = selected(&r);
             if let Some(sp) = Speed::ALL.into_iter().find(|s| s.name() == v) {
                 ctx.dispatch(Action::SetSpeed(sp));
                 ctx.send.emit(Command::SetSpeed(sp));
@@ -96,6 +116,12 @@ pub fn controls() -> Html {
                     if !MODE_SWITCH.contains(&ctx.state.mode) {
                         <option value={ctx.state.mode.name()} selected=true>{ ctx.state.mode.name() }</option>
                     }
+                </select>
+            </label>
+            <label title="under a VMM: TLB entries tagged with the VM's VPID/ASID survive VM exits; untagged, every exit and entry flushes the TLB">{"TLB "}
+                <select ref={tlb_ref} onchange={on_tlb} data-testid="tlb-select" aria-label="TLB across VM exits"
+                        disabled={vmm_tlb.is_none() || running}>
+                    { for TlbTagging::ALL.iter().map(|t| html! { <option value={t.name()} selected={Some(*t) == vmm_tlb}>{ t.name() }</option> }) }
                 </select>
             </label>
             <label>{"speed "}

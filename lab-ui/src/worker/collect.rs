@@ -224,8 +224,11 @@ pub fn vmm_tables(m: &Machine) -> Option<TableTree> {
             })
             .collect();
         Some(TableTree {
-            title: "shadow (linear → host-physical, what the MMU uses)".into(),
-            root: cr3 & !0xfff,
+            title: format!(
+                "shadow of the guest directory at {:08x} (linear → host-physical, what the MMU uses)",
+                cr3 & !0xfff
+            ),
+            root: v.shadow.root_address(cr3).unwrap_or(0),
             directory,
             tables,
         })
@@ -254,7 +257,7 @@ pub fn vmm_tables(m: &Machine) -> Option<TableTree> {
             .collect();
         Some(TableTree {
             title: "nested (guest-physical → host-physical)".into(),
-            root: 0,
+            root: emulator_core::vmm::nested::NESTED_ROOT,
             directory,
             tables,
         })
@@ -353,6 +356,7 @@ pub fn counters(m: &Machine) -> CounterSet {
                 sensitive_total: stats.sensitive_total,
                 shadow: stats.shadow,
                 nested: stats.nested,
+                tlb: stats.tlb,
             }
         }),
     }

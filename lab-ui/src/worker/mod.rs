@@ -175,6 +175,7 @@ impl MachineWorker {
                 };
                 match other {
                     Command::SetMode(mode) => s.reload(mode)?,
+                    Command::SetTlb(t) => s.set_tlb(t),
                     Command::Reset => {
                         let mode = s.mode();
                         s.reload(mode)?;

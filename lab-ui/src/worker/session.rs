@@ -4,7 +4,7 @@
 //!
 //! Plain Rust with no browser API, so it is tested natively.
 
-use emulator_core::vmm::ExitControls;
+use emulator_core::vmm::{ExitControls, TlbTagging};
 use emulator_core::{
     EventKind, ExecMode, FlatEntry, History, HistoryLimits, Machine, MachineConfig, StopReason,
 };
@@ -75,6 +75,7 @@ pub struct Session {
     serial_reset: bool,
     /// Exit controls set on the machine (hardware assistance), kept across reloads.
     controls: Option<ExitControls>,
+    tlb: TlbTagging,
 }
 
 /// Builds a machine in `mode` with `program` loaded.
@@ -127,6 +128,7 @@ impl Session {
             serial_sent: 0,
             serial_reset: true,
             controls: None,
+            tlb: TlbTagging::default(),
         };
         s.memory = (s.program.origin, Space::Physical);
         Ok(s)
@@ -136,6 +138,7 @@ impl Session {
     pub fn reload(&mut self, mode: ExecMode) -> Result<(), String> {
         self.machine = build(&self.program, mode)?;
         self.mode = mode;
+        self.apply_tlb();
         for &b in &self.breakpoints {
             self.machine.add_breakpoint(b);
         }
@@ -150,6 +153,19 @@ impl Session {
         self.serial_sent = 0;
         self.serial_reset = true;
         Ok(())
+    }
+
+    /// Tags the VMM's TLB or flushes it on every exit, from the next exit on and
+    /// after each reload (a bare machine has no VMM: nothing changes).
+    pub fn set_tlb(&mut self, t: TlbTagging) {
+        self.tlb = t;
+        self.apply_tlb();
+    }
+
+    fn apply_tlb(&mut self) {
+        if let Some(v) = self.machine.vmm_mut() {
+            v.tlb_tagging = self.tlb;
+        }
     }
 
     /// The machine, for reading.
@@ -820,7 +836,7 @@ mod tests {
     fn compare_runs_every_mode() {
         let (s, _) = session("fetch-decode-execute", ExecMode::Bare);
         let runs = compare(s.program());
-        assert_eq!(runs.len(), 3);
+        assert_eq!(runs.len(), MODE_SWITCH.len());
         assert_eq!(runs[0].serial, "fetch, decode, execute: done\n");
         assert_eq!(runs[0].stop, "halted");
     }
@@ -854,6 +870,12 @@ mod tests {
         assert_eq!(guest.root, 0x80000);
         let shadow = v.vmm_tables.expect("trap-emulate keeps shadow tables");
         assert!(shadow.title.starts_with("shadow"));
+        use emulator_core::vmm::shadow::{SHADOW_ROOT_BASE, SHADOW_TABLE_BASE};
+        assert!(
+            (SHADOW_ROOT_BASE..SHADOW_TABLE_BASE).contains(&shadow.root),
+            "the shadow directory lives in the VMM, not at the guest's CR3: {:08x}",
+            shadow.root
+        );
         assert!(!shadow.directory.is_empty());
         assert_eq!(v.walk.expect("walked").result, Ok(0x0030_0000));
         assert!(
@@ -864,15 +886,35 @@ mod tests {
     }
 
     #[test]
+    fn the_tlb_setting_holds_across_reloads_and_counts_its_flushes() {
+        let (mut s, _) = session("tagged-tlb", ExecMode::HW_ASSIST);
+        s.set_tlb(TlbTagging::Flush);
+        s.reload(ExecMode::TRAP_EMULATE).expect("reloads");
+        assert_eq!(
+            s.machine().vmm().expect("a VMM").tlb_tagging,
+            TlbTagging::Flush
+        );
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        let flushed = collect::counters(s.machine());
+        s.set_tlb(TlbTagging::Tagged);
+        s.reload(ExecMode::TRAP_EMULATE).expect("reloads");
+        s.advance(Until::Stop, ADVANCE_BUDGET);
+        let tagged = collect::counters(s.machine());
+        let flushes =
+            |c: &crate::protocol::CounterSet| c.vmm.as_ref().map_or(0, |v| v.tlb.exit_flushes);
+        assert!(flushes(&flushed) > 0);
+        assert_eq!(flushes(&tagged), 0);
+        assert!(flushed.machine.tlb_misses > tagged.machine.tlb_misses);
+    }
+
+    #[test]
     fn nested_paging_shows_the_nested_table() {
         let (mut s, _) = session("nested-paging", ExecMode::HW_ASSIST);
         s.advance(Until::Stop, ADVANCE_BUDGET);
         let v = s.view(false);
-        assert!(v
-            .vmm_tables
-            .expect("nested tables")
-            .title
-            .starts_with("nested"));
+        let nested = v.vmm_tables.expect("nested tables");
+        assert!(nested.title.starts_with("nested"));
+        assert_eq!(nested.root, emulator_core::vmm::nested::NESTED_ROOT);
         assert_eq!(v.vga[0][0], (b'H', 0x1f));
     }
 

@@ -69,10 +69,11 @@ impl Vmm {
         s: SegReg,
         sel: u16,
     ) -> Result<(), Exception> {
-        let err = sel & !3;
         if s == SegReg::Cs {
             return Err(Exception::InvalidOpcode);
         }
+        let sel = self.guest_selector(host, cpu, sel);
+        let err = sel & !3;
         if sel & !3 == 0 {
             if s == SegReg::Ss {
                 return Err(Exception::GeneralProtection(0));
@@ -163,6 +164,7 @@ impl Vmm {
                 }
             }
         };
+        let sel = self.guest_selector(host, cpu, sel);
         if (sel & 3) != 0 {
             return Err(Exception::GeneralProtection(sel & !3));
         }
@@ -209,7 +211,7 @@ impl Vmm {
         };
         let (eip, _) = self.peek_pop(host, cpu, size, 0)?;
         let (sel, esp) = self.peek_pop(host, cpu, size, size as u32)?;
-        let sel = sel as u16;
+        let sel = self.guest_selector(host, cpu, sel as u16);
         let rpl = (sel & 3) as u8;
         if rpl == 0 {
             let cs = self.code_segment(host, cpu, sel, 0)?;
@@ -251,7 +253,7 @@ impl Vmm {
         let (eip, _) = self.peek_pop(host, cpu, size, 0)?;
         let (sel, _) = self.peek_pop(host, cpu, size, size as u32)?;
         let (fl, esp) = self.peek_pop(host, cpu, size, 2 * size as u32)?;
-        let sel = sel as u16;
+        let sel = self.guest_selector(host, cpu, sel as u16);
         let fl = if size == 2 {
             (cpu.eflags & 0xffff_0000) | fl
         } else {

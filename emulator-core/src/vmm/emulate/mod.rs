@@ -286,6 +286,7 @@ impl Vmm {
         em: Emulated,
     ) -> Delivery {
         self.emulated = true;
+        self.compress_rpl(cpu);
         self.exit(cpu, em.reason, format_instruction(insn), em.action);
         if !em.jumped {
             cpu.eip = next_eip(cpu, insn);
@@ -388,6 +389,9 @@ impl Vmm {
         cpu.cr3 = self.vcpu.cr3;
         cpu.cr4 = self.vcpu.cr4;
         cpu.cpl = 0;
+        for s in [SegReg::Cs, SegReg::Ss] {
+            cpu.seg[s as usize].selector &= !3;
+        }
         cpu.gdtr = self.vcpu.gdtr;
         cpu.idtr = self.vcpu.idtr;
         cpu.ldtr = self.vcpu.ldtr;
