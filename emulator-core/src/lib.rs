@@ -38,6 +38,7 @@ pub mod alu {
 
 pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig};
 pub use counters::Counters;
+pub use cpu::Cpu;
 pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};

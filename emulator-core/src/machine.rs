@@ -11,16 +11,15 @@ use alloc::vec::Vec;
 use crate::config::MachineConfig;
 use crate::counters::Counters;
 use crate::cpu::alu::Flags;
-use crate::cpu::decode::DecodeCache;
-use crate::cpu::CS;
+use crate::cpu::{Cpu, CS};
 use crate::devices::{PostWrite, VgaText};
 use crate::error::{Exception, HostError};
 use crate::events::{Event, EventKind, EventRing};
 use crate::memory::Memory;
-use crate::mmu::{self, Mmu, PageWalk, PdeView, PteView, TlbEntryView};
+use crate::mmu::{self, PageWalk, PdeView, PteView, TlbEntryView};
 use crate::platform::Platform;
 use crate::snapshot::Snapshot;
-use crate::state::{flags, CpuState};
+use crate::state::CpuState;
 use crate::stop::StopReason;
 
 /// What the run loop does after the between-instructions checks.
@@ -73,33 +72,24 @@ crate::named::by_name!(FlatEntry, "entry", alias = FlatEntry::lab_file_name);
 #[derive(Debug)]
 pub struct Machine {
     pub(crate) cfg: MachineConfig,
-    pub(crate) cpu: CpuState,
-    pub(crate) flags: Flags,
-    /// `cpu.eflags` was edited from outside; reload the status flags before running.
-    flags_stale: bool,
+    /// The CPU that runs: its state, TLB, decode cache and fast-tier pages.
+    pub(crate) cpu: Cpu,
+    /// Index of `cpu` among the machine's CPUs.
+    cpu_index: usize,
+    /// The other CPUs, in index order without `cpu_index` (none today).
+    parked: Vec<Cpu>,
     pub(crate) mem: Memory,
-    pub(crate) mmu: Mmu,
-    pub(crate) dcache: DecodeCache,
-    /// The pre-decoded fast tier.
-    pub(crate) fast: crate::cpu::fast::FastTier,
     pub(crate) platform: Platform,
     pub(crate) events: EventRing,
     pub(crate) counters: Counters,
     pub(crate) icount: u64,
     breakpoints: BTreeSet<u32>,
-    /// The next instruction starts at a breakpoint we already stopped on.
-    resume_from_breakpoint: bool,
     /// Set by an instruction that ends the run (debug exit, triple fault).
     pub(crate) stop: Option<StopReason>,
     /// Virtual time of the next device deadline.
     pub(crate) next_deadline: u64,
     /// The PIC's INTR line as last seen.
     pub(crate) intr: bool,
-    /// Virtual time at which the run loop must look between instructions (0 when the
-    /// INTR line is up or the CPU is halted, else the next device deadline).
-    pub(crate) attention: u64,
-    /// The instruction stopped part-way (a long REP) and will resume; do not retire it.
-    pub(crate) incomplete: bool,
     /// The VMM the guest runs under (`None` when bare).
     pub(crate) vmm: Option<alloc::boxed::Box<crate::vmm::Vmm>>,
     /// Stop a run after an instruction that logged a trap (see [`EventKind::is_trap`]).
@@ -121,22 +111,16 @@ impl Machine {
             mem: Memory::new(cfg.ram_mib as usize * 1024 * 1024),
             events: EventRing::new(cfg.event_capacity),
             cfg,
-            cpu: CpuState::reset(),
-            flags: Flags::from_eflags(flags::RESERVED1),
-            flags_stale: false,
-            mmu: Mmu::default(),
-            dcache: DecodeCache::default(),
-            fast: Default::default(),
+            cpu: Cpu::reset(),
+            cpu_index: 0,
+            parked: Vec::new(),
             platform,
             counters: Counters::default(),
             icount: 0,
             breakpoints: BTreeSet::new(),
-            resume_from_breakpoint: false,
             stop: None,
             next_deadline: u64::MAX,
             intr: false,
-            attention: 0,
-            incomplete: false,
             vmm,
             stop_on_trap: false,
         };
@@ -154,14 +138,14 @@ impl Machine {
         // The time stamp counter is the machine's virtual clock, shared with the
         // devices: it keeps running across a reset.
         let tsc = self.cpu.tsc;
-        self.cpu = CpuState::reset();
+        self.cpu.state = CpuState::reset();
         self.cpu.tsc = tsc;
-        self.flags = Flags::from_eflags(self.cpu.eflags);
-        self.flags_stale = false;
-        self.mmu.flush();
+        self.cpu.flags = Flags::from_eflags(self.cpu.eflags);
+        self.cpu.flags_stale = false;
+        self.cpu.mmu.flush();
         self.platform.reset();
         self.stop = None;
-        self.resume_from_breakpoint = false;
+        self.cpu.resume_from_breakpoint = false;
         self.refresh_platform();
         if let Some(v) = self.vmm.as_deref_mut() {
             v.reset();
@@ -172,8 +156,7 @@ impl Machine {
     /// to F000:FFF0.
     pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
         self.mem.load_rom(image)?;
-        self.dcache.clear();
-        self.fast.clear();
+        self.cpu.clear_code_caches();
         self.reset();
         Ok(())
     }
@@ -185,21 +168,80 @@ impl Machine {
 
     /// The architectural state, flags materialised.
     pub fn cpu(&self) -> &CpuState {
-        &self.cpu
+        &self.cpu.state
     }
 
     /// The architectural state for editing; the next run picks up every change
     /// (the TLB is flushed in case paging registers changed).
     pub fn cpu_mut(&mut self) -> &mut CpuState {
-        self.flags_stale = true;
-        &mut self.cpu
+        self.cpu.flags_stale = true;
+        &mut self.cpu.state
+    }
+
+    /// The machine's CPUs in index order (one today). The one that last ran
+    /// ([`Machine::cpu`]) has its status flags materialised after each run.
+    pub fn cpus(&self) -> impl Iterator<Item = &Cpu> + '_ {
+        (0..self.cpu_count()).filter_map(|i| self.cpu_at(i))
+    }
+
+    /// The number of CPUs.
+    pub fn cpu_count(&self) -> usize {
+        self.parked.len() + 1
+    }
+
+    /// CPU `i` (`None` past the last).
+    pub fn cpu_at(&self, i: usize) -> Option<&Cpu> {
+        match i.cmp(&self.cpu_index) {
+            core::cmp::Ordering::Equal => Some(&self.cpu),
+            core::cmp::Ordering::Less => self.parked.get(i),
+            core::cmp::Ordering::Greater => self.parked.get(i - 1),
+        }
+    }
+
+    /// The index of the CPU that runs ([`Machine::cpu`] and the next `run`).
+    pub fn current_cpu(&self) -> usize {
+        self.cpu_index
+    }
+
+    /// Adds a CPU in the RESET state with empty caches and returns its index.
+    /// Nothing starts it but [`Machine::switch_cpu`]: the platform has no APIC yet.
+    pub fn add_cpu(&mut self) -> usize {
+        let mut cpu = Cpu::reset();
+        cpu.tsc = self.cpu.tsc;
+        self.parked.push(cpu);
+        self.parked.len()
+    }
+
+    /// Makes CPU `i` the one that runs; `false` when there is no CPU `i`. The CPU
+    /// that leaves keeps its TLB and caches and its EFLAGS materialised.
+    pub fn switch_cpu(&mut self, i: usize) -> bool {
+        let c = self.cpu_index;
+        if i == c {
+            return true;
+        }
+        let slot = if i < c { i } else { i - 1 };
+        if slot >= self.parked.len() {
+            return false;
+        }
+        self.cpu.state.eflags = self.eflags();
+        let incoming = self.parked.remove(slot);
+        let outgoing = core::mem::replace(&mut self.cpu, incoming);
+        // the time stamp counter is the machine's clock: it goes on
+        self.cpu.tsc = self.cpu.tsc.max(outgoing.tsc);
+        // `parked` holds every other CPU in index order
+        let pos = if i < c { c - 1 } else { c };
+        self.parked.insert(pos, outgoing);
+        self.cpu_index = i;
+        self.cpu.flags = Flags::from_eflags(self.cpu.state.eflags);
+        self.cpu.flags_stale = false;
+        true
     }
 
     /// Turns the pre-decoded fast tier on or off (on by default). Both give the same
     /// machine state; off runs every instruction through the general interpreter (for
     /// differential tests and measurements).
     pub fn set_fast_tier(&mut self, on: bool) {
-        self.fast.enabled = on;
+        self.cpu.fast.enabled = on;
     }
 
     /// Instructions retired since the machine was built.
@@ -271,7 +313,7 @@ impl Machine {
 
     /// The valid TLB entries.
     pub fn tlb_entries(&self) -> Vec<TlbEntryView> {
-        self.mmu.entries()
+        self.cpu.mmu.entries()
     }
 
     /// The event ring.
@@ -331,12 +373,12 @@ impl Machine {
     pub(crate) fn state_without_memory(&self) -> Snapshot {
         Snapshot {
             config: self.cfg.clone(),
-            cpu: self.cpu.clone(),
+            cpu: self.cpu.state.clone(),
             icount: self.icount,
             ram: Vec::new(),
             rom: Vec::new(),
             platform: self.platform.snapshot(),
-            tlb: self.mmu.save(),
+            tlb: self.cpu.mmu.save(),
             vmm: self.vmm.as_deref().cloned(),
         }
     }
@@ -368,22 +410,22 @@ impl Machine {
     }
 
     fn restore_state(&mut self, s: &Snapshot) {
-        self.cpu = s.cpu.clone();
-        self.flags = Flags::from_eflags(self.cpu.eflags);
-        self.flags_stale = false;
+        self.cpu.state = s.cpu.clone();
+        self.cpu.flags = Flags::from_eflags(self.cpu.eflags);
+        self.cpu.flags_stale = false;
         self.icount = s.icount;
         self.platform.restore(&s.platform);
-        self.mmu.load(&s.tlb);
+        self.cpu.mmu.load(&s.tlb);
         if let Some(v) = self.vmm.as_deref_mut() {
             match s.vmm.as_ref() {
                 Some(saved) if saved.mode() == v.mode() => *v = saved.clone(),
                 _ => v.reset(),
             }
         }
-        self.dcache.clear();
-        self.fast.clear();
+        self.cpu.dcache.clear();
+        self.cpu.fast.clear();
         self.stop = None;
-        self.resume_from_breakpoint = false;
+        self.cpu.resume_from_breakpoint = false;
         self.refresh_platform();
     }
 
@@ -408,11 +450,11 @@ impl Machine {
     }
 
     fn enter(&mut self) {
-        if self.flags_stale {
-            self.flags = Flags::from_eflags(self.cpu.eflags);
+        if self.cpu.flags_stale {
+            self.cpu.flags = Flags::from_eflags(self.cpu.eflags);
             self.cpu.eflags = self.eflags();
-            self.mmu.flush();
-            self.flags_stale = false;
+            self.cpu.mmu.flush();
+            self.cpu.flags_stale = false;
         }
         self.update_attention();
     }
@@ -421,11 +463,11 @@ impl Machine {
         self.cpu.eflags = self.eflags();
         let c = &mut self.counters;
         c.instructions = self.icount;
-        c.tlb_hits = self.mmu.hits;
-        c.tlb_misses = self.mmu.misses;
-        c.page_walks = self.mmu.walks;
-        c.decode_hits = self.dcache.hits;
-        c.decode_misses = self.dcache.misses;
+        c.tlb_hits = self.cpu.mmu.hits;
+        c.tlb_misses = self.cpu.mmu.misses;
+        c.page_walks = self.cpu.mmu.walks;
+        c.decode_hits = self.cpu.dcache.hits;
+        c.decode_misses = self.cpu.dcache.misses;
         c.decode_invalidations = self.mem.invalidations;
     }
 
@@ -439,7 +481,7 @@ impl Machine {
     /// Recomputes [`Machine::attention`] after the INTR line, HLT or a deadline changed.
     #[inline]
     pub(crate) fn update_attention(&mut self) {
-        self.attention = if self.intr || self.cpu.halted {
+        self.cpu.attention = if self.intr || self.cpu.halted {
             0
         } else {
             self.next_deadline
@@ -452,7 +494,7 @@ impl Machine {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if watch || self.cpu.tsc >= self.attention || self.cpu.halted {
+            if watch || self.cpu.tsc >= self.cpu.attention || self.cpu.halted {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
                     Between::Continue => continue,
@@ -509,11 +551,11 @@ impl Machine {
         }
         if watch {
             let lin = self.cpu.seg[CS].base.wrapping_add(self.cpu.eip);
-            if !self.resume_from_breakpoint && self.breakpoints.contains(&lin) {
-                self.resume_from_breakpoint = true;
+            if !self.cpu.resume_from_breakpoint && self.breakpoints.contains(&lin) {
+                self.cpu.resume_from_breakpoint = true;
                 return Between::Stop(StopReason::Breakpoint(lin));
             }
-            self.resume_from_breakpoint = false;
+            self.cpu.resume_from_breakpoint = false;
         }
         Between::Execute
     }

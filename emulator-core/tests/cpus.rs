@@ -1,0 +1,84 @@
+//! Several CPUs in one machine: each keeps its registers, flags, TLB and caches,
+//! memory is shared, and switching CPUs resumes each where it stopped.
+
+mod common;
+
+use emulator_core::{FlatEntry, Machine, MachineConfig, StopReason};
+
+const ZF: u32 = 1 << 6;
+const EBX: usize = 3;
+
+fn machine() -> Machine {
+    let bin = common::assemble("emulator-core/tests/asm/cpus.asm", &["ITER=1000"]);
+    let mut m = Machine::new(MachineConfig::default()).unwrap();
+    m.load_flat(0x1000, &bin, FlatEntry::Protected32).unwrap();
+    m
+}
+
+fn shared_counter(m: &Machine) -> u32 {
+    let mut b = [0u8; 4];
+    m.peek_phys(0x3000, &mut b);
+    u32::from_le_bytes(b)
+}
+
+#[test]
+fn a_machine_has_one_cpu_by_default() {
+    let mut m = machine();
+    assert_eq!(m.cpu_count(), 1);
+    assert_eq!(m.cpus().count(), 1);
+    assert_eq!(m.current_cpu(), 0);
+    assert_eq!(m.cpu_at(0).map(|c| c.state()), Some(m.cpu()));
+    assert!(m.cpu_at(1).is_none());
+    assert!(!m.switch_cpu(1), "there is no CPU 1");
+    assert!(m.switch_cpu(0));
+    assert_eq!(m.run(10_000), StopReason::Halted);
+    assert_eq!(shared_counter(&m), 1000);
+}
+
+#[test]
+fn cpus_share_memory_and_keep_their_own_state() {
+    let mut m = machine();
+    let start = m.cpu().clone();
+    assert_eq!(m.add_cpu(), 1);
+    assert_eq!(m.cpu_count(), 2);
+
+    // CPU 0 runs part of its loop and is parked mid-way.
+    assert_eq!(m.run(1201), StopReason::BudgetExhausted);
+    let cpu0 = m.cpu().clone();
+    assert_eq!(cpu0.gpr[EBX], 300);
+
+    // CPU 1 starts the same code from the start and runs it to the end.
+    assert!(m.switch_cpu(1));
+    assert_eq!(m.current_cpu(), 1);
+    assert_eq!(m.cpu().eip, 0xfff0, "a new CPU is in the RESET state");
+    *m.cpu_mut() = start.clone();
+    assert_eq!(m.run(100_000), StopReason::Halted);
+    assert_eq!(m.cpu().gpr[EBX], 1000);
+    assert_ne!(m.cpu().eflags & ZF, 0, "CPU 1 ended with its CMP equal");
+    assert_eq!(shared_counter(&m), 1300, "CPU 1 saw CPU 0's increments");
+    assert_eq!(
+        m.cpu_at(0).map(|c| c.state().clone()),
+        Some(cpu0.clone()),
+        "the parked CPU 0 is untouched"
+    );
+
+    // CPU 0 resumes where it stopped, with its own registers and flags.
+    assert!(m.switch_cpu(0));
+    let tsc1 = m.cpu_at(1).unwrap().state().tsc;
+    assert_eq!(
+        m.cpu().tsc,
+        tsc1,
+        "the machine's clock went on while CPU 1 ran"
+    );
+    let resumed = emulator_core::CpuState {
+        tsc: cpu0.tsc,
+        ..m.cpu().clone()
+    };
+    assert_eq!(resumed, cpu0);
+    assert_eq!(m.run(100_000), StopReason::Halted);
+    assert_eq!(m.cpu().gpr[EBX], 1000);
+    assert_ne!(m.cpu().eflags & ZF, 0);
+    assert_eq!(shared_counter(&m), 2000);
+    let states: Vec<u32> = m.cpus().map(|c| c.state().gpr[EBX]).collect();
+    assert_eq!(states, [1000, 1000]);
+}
