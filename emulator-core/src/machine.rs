@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use crate::config::MachineConfig;
 use crate::counters::Counters;
 use crate::cpu::alu::Flags;
+use crate::cpu::percpu::Parked;
 use crate::cpu::{Cpu, CS};
 use crate::devices::{PostWrite, VgaText};
 use crate::error::{Exception, HostError};
@@ -74,10 +75,8 @@ pub struct Machine {
     pub(crate) cfg: MachineConfig,
     /// The CPU that runs: its state, TLB, decode cache and fast-tier pages.
     pub(crate) cpu: Cpu,
-    /// Index of `cpu` among the machine's CPUs.
-    cpu_index: usize,
-    /// The other CPUs, in index order without `cpu_index` (none today).
-    parked: Vec<Cpu>,
+    /// The other CPUs (none unless [`Machine::add_cpu`] added some).
+    parked: Parked<Cpu>,
     pub(crate) mem: Memory,
     pub(crate) platform: Platform,
     pub(crate) events: EventRing,
@@ -112,8 +111,7 @@ impl Machine {
             events: EventRing::new(cfg.event_capacity),
             cfg,
             cpu: Cpu::reset(),
-            cpu_index: 0,
-            parked: Vec::new(),
+            parked: Parked::default(),
             platform,
             counters: Counters::default(),
             icount: 0,
@@ -137,15 +135,12 @@ impl Machine {
     pub fn reset(&mut self) {
         // The time stamp counter is the machine's virtual clock, shared with the
         // devices: it keeps running across a reset.
-        let tsc = self.cpu.tsc;
-        self.cpu.state = CpuState::reset();
-        self.cpu.tsc = tsc;
-        self.cpu.flags = Flags::from_eflags(self.cpu.eflags);
-        self.cpu.flags_stale = false;
-        self.cpu.mmu.flush();
+        self.cpu.reset_keeping_tsc();
+        for c in self.parked.others_mut() {
+            c.reset_keeping_tsc();
+        }
         self.platform.reset();
         self.stop = None;
-        self.cpu.resume_from_breakpoint = false;
         self.refresh_platform();
         if let Some(v) = self.vmm.as_deref_mut() {
             v.reset();
@@ -186,54 +181,52 @@ impl Machine {
 
     /// The number of CPUs.
     pub fn cpu_count(&self) -> usize {
-        self.parked.len() + 1
+        self.parked.count()
     }
 
     /// CPU `i` (`None` past the last).
     pub fn cpu_at(&self, i: usize) -> Option<&Cpu> {
-        match i.cmp(&self.cpu_index) {
-            core::cmp::Ordering::Equal => Some(&self.cpu),
-            core::cmp::Ordering::Less => self.parked.get(i),
-            core::cmp::Ordering::Greater => self.parked.get(i - 1),
-        }
+        self.parked.get(&self.cpu, i)
     }
 
     /// The index of the CPU that runs ([`Machine::cpu`] and the next `run`).
     pub fn current_cpu(&self) -> usize {
-        self.cpu_index
+        self.parked.running()
     }
 
-    /// Adds a CPU in the RESET state with empty caches and returns its index.
-    /// Nothing starts it but [`Machine::switch_cpu`]: the platform has no APIC yet.
+    /// Adds a CPU in the RESET state with empty caches (and, under a VMM, its
+    /// virtual CPU) and returns its index. Nothing starts it but
+    /// [`Machine::switch_cpu`]: the platform has no APIC yet.
     pub fn add_cpu(&mut self) -> usize {
         let mut cpu = Cpu::reset();
         cpu.tsc = self.cpu.tsc;
-        self.parked.push(cpu);
-        self.parked.len()
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.add_vcpu();
+        }
+        self.parked.push(cpu)
     }
 
-    /// Makes CPU `i` the one that runs; `false` when there is no CPU `i`. The CPU
-    /// that leaves keeps its TLB and caches and its EFLAGS materialised.
+    /// Makes CPU `i` the one that runs (and, under a VMM, its virtual CPU the one
+    /// the hooks act for); `false` when there is no CPU `i`. The CPU that leaves
+    /// keeps its TLB and caches and its EFLAGS materialised.
     pub fn switch_cpu(&mut self, i: usize) -> bool {
-        let c = self.cpu_index;
-        if i == c {
+        if i == self.parked.running() {
             return true;
         }
-        let slot = if i < c { i } else { i - 1 };
-        if slot >= self.parked.len() {
+        let eflags = self.eflags();
+        let tsc = self.cpu.tsc;
+        self.cpu.state.eflags = eflags;
+        if self.parked.switch(&mut self.cpu, i).is_none() {
             return false;
         }
-        self.cpu.state.eflags = self.eflags();
-        let incoming = self.parked.remove(slot);
-        let outgoing = core::mem::replace(&mut self.cpu, incoming);
         // the time stamp counter is the machine's clock: it goes on
-        self.cpu.tsc = self.cpu.tsc.max(outgoing.tsc);
-        // `parked` holds every other CPU in index order
-        let pos = if i < c { c - 1 } else { c };
-        self.parked.insert(pos, outgoing);
-        self.cpu_index = i;
+        self.cpu.tsc = self.cpu.tsc.max(tsc);
         self.cpu.flags = Flags::from_eflags(self.cpu.state.eflags);
         self.cpu.flags_stale = false;
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.switch_vcpu(i);
+        }
+        self.update_attention();
         true
     }
 
@@ -363,7 +356,7 @@ impl Machine {
     /// The whole machine state as one serializable value.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            ram: self.mem.ram().to_vec(),
+            ram: self.mem.ram_bytes(),
             rom: self.mem.rom().to_vec(),
             ..self.state_without_memory()
         }

@@ -82,3 +82,25 @@ fn cpus_share_memory_and_keep_their_own_state() {
     let states: Vec<u32> = m.cpus().map(|c| c.state().gpr[EBX]).collect();
     assert_eq!(states, [1000, 1000]);
 }
+
+#[test]
+fn each_cpu_has_its_virtual_cpu_under_a_vmm() {
+    let cfg = MachineConfig {
+        mode: emulator_core::ExecMode::HwAssist {
+            paging: emulator_core::GuestPaging::Nested,
+        },
+        ..MachineConfig::default()
+    };
+    let mut m = Machine::new(cfg).unwrap();
+    let fresh = m.vmm().unwrap().vcpu.clone();
+    assert_eq!(m.add_cpu(), 1);
+    assert_eq!(m.vmm().unwrap().vcpu_at(1), Some(&fresh));
+    m.vmm_mut().unwrap().vcpu.cr3 = 0x1234_5000;
+    assert!(m.switch_cpu(1));
+    let v = m.vmm().unwrap();
+    assert_eq!(v.vcpu, fresh, "CPU 1's virtual CPU is its own");
+    assert_eq!(v.vcpu_at(0).map(|c| c.cr3), Some(0x1234_5000));
+    assert!(m.switch_cpu(0));
+    assert_eq!(m.vmm().unwrap().vcpu.cr3, 0x1234_5000);
+    assert!(m.vmm().unwrap().vcpu_at(2).is_none());
+}

@@ -6,7 +6,7 @@ pub(crate) mod decode;
 pub(crate) mod exec;
 pub(crate) mod fast;
 pub(crate) mod interrupt;
-mod percpu;
+pub(crate) mod percpu;
 pub(crate) mod segment;
 pub(crate) mod task;
 pub(crate) mod v86;

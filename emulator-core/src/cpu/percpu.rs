@@ -6,7 +6,11 @@
 //! interpreter reaches it without an index; the others wait in `Machine::parked`
 //! and [`crate::Machine::switch_cpu`] exchanges them. A machine has one CPU today.
 
+use alloc::vec::Vec;
+use core::cmp::Ordering;
 use core::ops::{Deref, DerefMut};
+
+use serde::{Deserialize, Serialize};
 
 use crate::cpu::alu::Flags;
 use crate::cpu::decode::DecodeCache;
@@ -56,6 +60,18 @@ impl Cpu {
         }
     }
 
+    /// RESET of the architectural state but the time stamp counter (the machine's
+    /// clock); the TLB is flushed, decoded code is kept (memory did not change).
+    pub(crate) fn reset_keeping_tsc(&mut self) {
+        let tsc = self.state.tsc;
+        self.state = CpuState::reset();
+        self.state.tsc = tsc;
+        self.flags = Flags::from_eflags(self.state.eflags);
+        self.flags_stale = false;
+        self.mmu.flush();
+        self.resume_from_breakpoint = false;
+    }
+
     /// The architectural state. While the CPU is parked (or between runs) EFLAGS
     /// holds the status flags too.
     pub fn state(&self) -> &CpuState {
@@ -86,5 +102,76 @@ impl DerefMut for Cpu {
     #[inline(always)]
     fn deref_mut(&mut self) -> &mut CpuState {
         &mut self.state
+    }
+}
+
+/// The CPUs of a machine that are not running, and the index of the one that is.
+/// The running one lives outside (in `Machine::cpu`, in `Vmm::vcpu`) so that hot
+/// paths reach it without an index; `parked` holds the others in index order.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub(crate) struct Parked<T> {
+    /// Index of the running one.
+    running: usize,
+    /// The others, in index order.
+    others: Vec<T>,
+}
+
+impl<T> Default for Parked<T> {
+    fn default() -> Self {
+        Parked {
+            running: 0,
+            others: Vec::new(),
+        }
+    }
+}
+
+impl<T> Parked<T> {
+    /// How many there are, the running one included.
+    pub(crate) fn count(&self) -> usize {
+        self.others.len() + 1
+    }
+
+    /// The index of the running one.
+    pub(crate) fn running(&self) -> usize {
+        self.running
+    }
+
+    /// Number `i`, given the running one.
+    pub(crate) fn get<'a>(&'a self, running: &'a T, i: usize) -> Option<&'a T> {
+        match i.cmp(&self.running) {
+            Ordering::Equal => Some(running),
+            Ordering::Less => self.others.get(i),
+            Ordering::Greater => self.others.get(i - 1),
+        }
+    }
+
+    /// The parked ones, mutably (in index order, without the running one).
+    pub(crate) fn others_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.others.iter_mut()
+    }
+
+    /// Adds one with the next index and returns that index.
+    pub(crate) fn push(&mut self, t: T) -> usize {
+        self.others.push(t);
+        self.others.len()
+    }
+
+    /// Parks `running` and puts number `i` in its place; `None` when there is no
+    /// number `i`, else the index that left.
+    pub(crate) fn switch(&mut self, running: &mut T, i: usize) -> Option<usize> {
+        let c = self.running;
+        if i == c {
+            return Some(c);
+        }
+        let slot = if i < c { i } else { i - 1 };
+        if slot >= self.others.len() {
+            return None;
+        }
+        let incoming = self.others.remove(slot);
+        let outgoing = core::mem::replace(running, incoming);
+        let pos = if i < c { c - 1 } else { c };
+        self.others.insert(pos, outgoing);
+        self.running = i;
+        Some(c)
     }
 }
