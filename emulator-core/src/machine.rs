@@ -19,7 +19,7 @@ use crate::events::{Event, EventKind, EventRing};
 use crate::memory::Memory;
 use crate::mmu::{self, PageWalk, PdeView, PteView, TlbEntryView};
 use crate::platform::Platform;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ParkedCpu, Snapshot};
 use crate::state::CpuState;
 use crate::stop::StopReason;
 
@@ -373,6 +373,15 @@ impl Machine {
             platform: self.platform.snapshot(),
             tlb: self.cpu.mmu.save(),
             vmm: self.vmm.as_deref().cloned(),
+            parked: self
+                .parked
+                .others()
+                .map(|c| ParkedCpu {
+                    cpu: c.state.clone(),
+                    tlb: c.mmu.save(),
+                })
+                .collect(),
+            running: self.parked.running(),
         }
     }
 
@@ -409,6 +418,22 @@ impl Machine {
         self.icount = s.icount;
         self.platform.restore(&s.platform);
         self.cpu.mmu.load(&s.tlb);
+        if s.parked.is_empty() && self.parked.count() == 1 {
+            // one CPU, as before and after: nothing to rebuild
+        } else {
+            let others = s
+                .parked
+                .iter()
+                .map(|p| {
+                    let mut c = Cpu::reset();
+                    c.state = p.cpu.clone();
+                    c.flags = Flags::from_eflags(c.state.eflags);
+                    c.mmu.load(&p.tlb);
+                    c
+                })
+                .collect();
+            self.parked = Parked::from_parts(s.running, others);
+        }
         if let Some(v) = self.vmm.as_deref_mut() {
             match s.vmm.as_ref() {
                 Some(saved) if saved.mode() == v.mode() => *v = saved.clone(),
@@ -456,11 +481,19 @@ impl Machine {
         self.cpu.eflags = self.eflags();
         let c = &mut self.counters;
         c.instructions = self.icount;
-        c.tlb_hits = self.cpu.mmu.hits;
-        c.tlb_misses = self.cpu.mmu.misses;
-        c.page_walks = self.cpu.mmu.walks;
-        c.decode_hits = self.cpu.dcache.hits;
-        c.decode_misses = self.cpu.dcache.misses;
+        let (mut tlb_hits, mut tlb_misses, mut walks, mut dhits, mut dmisses) = (0, 0, 0, 0, 0);
+        for cpu in core::iter::once(&self.cpu).chain(self.parked.others()) {
+            tlb_hits += cpu.mmu.hits;
+            tlb_misses += cpu.mmu.misses;
+            walks += cpu.mmu.walks;
+            dhits += cpu.dcache.hits;
+            dmisses += cpu.dcache.misses;
+        }
+        c.tlb_hits = tlb_hits;
+        c.tlb_misses = tlb_misses;
+        c.page_walks = walks;
+        c.decode_hits = dhits;
+        c.decode_misses = dmisses;
         c.decode_invalidations = self.mem.invalidations;
     }
 

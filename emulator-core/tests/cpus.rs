@@ -104,3 +104,48 @@ fn each_cpu_has_its_virtual_cpu_under_a_vmm() {
     assert_eq!(m.vmm().unwrap().vcpu.cr3, 0x1234_5000);
     assert!(m.vmm().unwrap().vcpu_at(2).is_none());
 }
+
+#[test]
+fn a_snapshot_holds_every_cpu_and_older_ones_still_load() {
+    let mut m = machine();
+    let start = m.cpu().clone();
+    m.add_cpu();
+    assert_eq!(m.run(601), StopReason::BudgetExhausted);
+    assert!(m.switch_cpu(1));
+    *m.cpu_mut() = start;
+    assert_eq!(m.run(401), StopReason::BudgetExhausted);
+    let snap = m.snapshot();
+    assert_eq!(snap.cpu_count(), 2);
+
+    // The original runs on: CPU 1 to its end, then CPU 0.
+    let finish = |m: &mut Machine| {
+        assert_eq!(m.run(100_000), StopReason::Halted);
+        assert!(m.switch_cpu(0));
+        assert_eq!(m.run(100_000), StopReason::Halted);
+        let regs: Vec<_> = m.cpus().map(|c| c.state().clone()).collect();
+        (regs, shared_counter(m), m.icount())
+    };
+    let want = finish(&mut m);
+    assert_eq!(want.1, 2000);
+
+    // A one-CPU machine restored from it has both CPUs, CPU 1 running.
+    let mut r = Machine::new(MachineConfig::default()).unwrap();
+    r.restore(&snap).unwrap();
+    assert_eq!((r.cpu_count(), r.current_cpu()), (2, 1));
+    assert_eq!(finish(&mut r), want);
+
+    // A snapshot written before machines had several CPUs has neither field.
+    let mut one = machine();
+    assert_eq!(one.run(700), StopReason::BudgetExhausted);
+    let mut json = serde_json::to_value(one.snapshot()).unwrap();
+    let fields = json.as_object_mut().unwrap();
+    assert!(fields.remove("parked").is_some() && fields.remove("running").is_some());
+    let old: emulator_core::Snapshot = serde_json::from_value(json).unwrap();
+    let mut back = machine();
+    back.add_cpu();
+    back.restore(&old).unwrap();
+    assert_eq!(back.cpu_count(), 1);
+    assert_eq!(back.cpu(), one.cpu());
+    assert_eq!(back.run(100_000), one.run(100_000));
+    assert_eq!(shared_counter(&back), 1000);
+}

@@ -145,6 +145,20 @@ impl<T> Parked<T> {
         }
     }
 
+    /// Number `running` runs and `others` are parked, in index order (an index past
+    /// the last is taken as the last).
+    pub(crate) fn from_parts(running: usize, others: Vec<T>) -> Parked<T> {
+        Parked {
+            running: running.min(others.len()),
+            others,
+        }
+    }
+
+    /// The parked ones (in index order, without the running one).
+    pub(crate) fn others(&self) -> impl Iterator<Item = &T> {
+        self.others.iter()
+    }
+
     /// The parked ones, mutably (in index order, without the running one).
     pub(crate) fn others_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.others.iter_mut()
