@@ -152,6 +152,9 @@ impl Machine {
     pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
         self.mem.load_rom(image)?;
         self.cpu.clear_code_caches();
+        for c in self.parked.others_mut() {
+            c.clear_code_caches();
+        }
         self.reset();
         Ok(())
     }
@@ -173,8 +176,8 @@ impl Machine {
         &mut self.cpu.state
     }
 
-    /// The machine's CPUs in index order (one today). The one that last ran
-    /// ([`Machine::cpu`]) has its status flags materialised after each run.
+    /// The machine's CPUs in index order (one unless [`Machine::add_cpu`] added more).
+    /// Each has its status flags materialised in EFLAGS between runs.
     pub fn cpus(&self) -> impl Iterator<Item = &Cpu> + '_ {
         (0..self.cpu_count()).filter_map(|i| self.cpu_at(i))
     }
