@@ -129,12 +129,19 @@ impl FrameStore for GuestRam {
     }
 }
 
-/// `N` bytes at guest-physical offset `a` when they lie in one frame.
+/// `N` bytes at guest-physical offset `a` when they lie in one frame. A contiguous
+/// store is indexed directly, which keeps flat RAM's accesses to one bounds check.
 #[inline(always)]
 pub(crate) fn load<const N: usize>(ram: &impl FrameStore, a: usize) -> Option<[u8; N]> {
     let off = a % FRAME;
-    let f = ram.frame(a / FRAME)?;
-    f.get(off..off + N)?.try_into().ok()
+    if off + N > FRAME {
+        return None;
+    }
+    let bytes = match ram.contiguous() {
+        Some(all) => all.get(a..a + N)?,
+        None => ram.frame(a / FRAME)?.get(off..off + N)?,
+    };
+    bytes.try_into().ok()
 }
 
 /// Stores `N` bytes at guest-physical offset `a` when they lie in one frame; `false`
@@ -142,10 +149,16 @@ pub(crate) fn load<const N: usize>(ram: &impl FrameStore, a: usize) -> Option<[u
 #[inline(always)]
 pub(crate) fn store<const N: usize>(ram: &mut impl FrameStore, a: usize, v: [u8; N]) -> bool {
     let off = a % FRAME;
-    match ram
-        .frame_mut(a / FRAME)
-        .and_then(|f| f.get_mut(off..off + N))
-    {
+    if off + N > FRAME {
+        return false;
+    }
+    let dst = match ram.contiguous_mut() {
+        Some(all) => all.get_mut(a..a + N),
+        None => ram
+            .frame_mut(a / FRAME)
+            .and_then(|f| f.get_mut(off..off + N)),
+    };
+    match dst {
         Some(dst) => {
             dst.copy_from_slice(&v);
             true
