@@ -45,6 +45,7 @@ pub mod x87 {
 
 pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig};
 pub use counters::Counters;
+pub use cpu::Cpu;
 pub use devices::{PostWrite, VgaText};
 pub use error::{Exception, HostError};
 pub use events::{Event, EventKind, EventRing};

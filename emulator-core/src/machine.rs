@@ -11,16 +11,16 @@ use alloc::vec::Vec;
 use crate::config::MachineConfig;
 use crate::counters::Counters;
 use crate::cpu::alu::Flags;
-use crate::cpu::decode::DecodeCache;
-use crate::cpu::CS;
+use crate::cpu::percpu::Parked;
+use crate::cpu::{Cpu, CS};
 use crate::devices::{PostWrite, VgaText};
 use crate::error::{Exception, HostError};
 use crate::events::{Event, EventKind, EventRing};
 use crate::memory::Memory;
-use crate::mmu::{self, Mmu, PageWalk, PdeView, PteView, TlbEntryView};
+use crate::mmu::{self, PageWalk, PdeView, PteView, TlbEntryView};
 use crate::platform::Platform;
-use crate::snapshot::Snapshot;
-use crate::state::{flags, CpuState};
+use crate::snapshot::{ParkedCpu, Snapshot};
+use crate::state::CpuState;
 use crate::stop::StopReason;
 
 /// What the run loop does after the between-instructions checks.
@@ -73,33 +73,22 @@ crate::named::by_name!(FlatEntry, "entry", alias = FlatEntry::lab_file_name);
 #[derive(Debug)]
 pub struct Machine {
     pub(crate) cfg: MachineConfig,
-    pub(crate) cpu: CpuState,
-    pub(crate) flags: Flags,
-    /// `cpu.eflags` was edited from outside; reload the status flags before running.
-    flags_stale: bool,
+    /// The CPU that runs: its state, TLB, decode cache and fast-tier pages.
+    pub(crate) cpu: Cpu,
+    /// The other CPUs (none unless [`Machine::add_cpu`] added some).
+    parked: Parked<Cpu>,
     pub(crate) mem: Memory,
-    pub(crate) mmu: Mmu,
-    pub(crate) dcache: DecodeCache,
-    /// The pre-decoded fast tier.
-    pub(crate) fast: crate::cpu::fast::FastTier,
     pub(crate) platform: Platform,
     pub(crate) events: EventRing,
     pub(crate) counters: Counters,
     pub(crate) icount: u64,
     breakpoints: BTreeSet<u32>,
-    /// The next instruction starts at a breakpoint we already stopped on.
-    resume_from_breakpoint: bool,
     /// Set by an instruction that ends the run (debug exit, triple fault).
     pub(crate) stop: Option<StopReason>,
     /// Virtual time of the next device deadline.
     pub(crate) next_deadline: u64,
     /// The PIC's INTR line as last seen.
     pub(crate) intr: bool,
-    /// Virtual time at which the run loop must look between instructions (0 when the
-    /// INTR line is up or the CPU is halted, else the next device deadline).
-    pub(crate) attention: u64,
-    /// The instruction stopped part-way (a long REP) and will resume; do not retire it.
-    pub(crate) incomplete: bool,
     /// The VMM the guest runs under (`None` when bare).
     pub(crate) vmm: Option<alloc::boxed::Box<crate::vmm::Vmm>>,
     /// Stop a run after an instruction that logged a trap (see [`EventKind::is_trap`]).
@@ -121,22 +110,15 @@ impl Machine {
             mem: Memory::new(cfg.ram_mib as usize * 1024 * 1024),
             events: EventRing::new(cfg.event_capacity),
             cfg,
-            cpu: CpuState::reset(),
-            flags: Flags::from_eflags(flags::RESERVED1),
-            flags_stale: false,
-            mmu: Mmu::default(),
-            dcache: DecodeCache::default(),
-            fast: Default::default(),
+            cpu: Cpu::reset(),
+            parked: Parked::default(),
             platform,
             counters: Counters::default(),
             icount: 0,
             breakpoints: BTreeSet::new(),
-            resume_from_breakpoint: false,
             stop: None,
             next_deadline: u64::MAX,
             intr: false,
-            attention: 0,
-            incomplete: false,
             vmm,
             stop_on_trap: false,
         };
@@ -153,15 +135,12 @@ impl Machine {
     pub fn reset(&mut self) {
         // The time stamp counter is the machine's virtual clock, shared with the
         // devices: it keeps running across a reset.
-        let tsc = self.cpu.tsc;
-        self.cpu = CpuState::reset();
-        self.cpu.tsc = tsc;
-        self.flags = Flags::from_eflags(self.cpu.eflags);
-        self.flags_stale = false;
-        self.mmu.flush();
+        self.cpu.reset_keeping_tsc();
+        for c in self.parked.others_mut() {
+            c.reset_keeping_tsc();
+        }
         self.platform.reset();
         self.stop = None;
-        self.resume_from_breakpoint = false;
         self.refresh_platform();
         if let Some(v) = self.vmm.as_deref_mut() {
             v.reset();
@@ -172,8 +151,10 @@ impl Machine {
     /// to F000:FFF0.
     pub fn load_rom(&mut self, image: &[u8]) -> Result<(), HostError> {
         self.mem.load_rom(image)?;
-        self.dcache.clear();
-        self.fast.clear();
+        self.cpu.clear_code_caches();
+        for c in self.parked.others_mut() {
+            c.clear_code_caches();
+        }
         self.reset();
         Ok(())
     }
@@ -185,21 +166,78 @@ impl Machine {
 
     /// The architectural state, flags materialised.
     pub fn cpu(&self) -> &CpuState {
-        &self.cpu
+        &self.cpu.state
     }
 
     /// The architectural state for editing; the next run picks up every change
     /// (the TLB is flushed in case paging registers changed).
     pub fn cpu_mut(&mut self) -> &mut CpuState {
-        self.flags_stale = true;
-        &mut self.cpu
+        self.cpu.flags_stale = true;
+        &mut self.cpu.state
+    }
+
+    /// The machine's CPUs in index order (one unless [`Machine::add_cpu`] added more).
+    /// Each has its status flags materialised in EFLAGS between runs.
+    pub fn cpus(&self) -> impl Iterator<Item = &Cpu> + '_ {
+        (0..self.cpu_count()).filter_map(|i| self.cpu_at(i))
+    }
+
+    /// The number of CPUs.
+    pub fn cpu_count(&self) -> usize {
+        self.parked.count()
+    }
+
+    /// CPU `i` (`None` past the last).
+    pub fn cpu_at(&self, i: usize) -> Option<&Cpu> {
+        self.parked.get(&self.cpu, i)
+    }
+
+    /// The index of the CPU that runs ([`Machine::cpu`] and the next `run`).
+    pub fn current_cpu(&self) -> usize {
+        self.parked.running()
+    }
+
+    /// Adds a CPU in the RESET state with empty caches (and, under a VMM, its
+    /// virtual CPU) and returns its index. Nothing starts it but
+    /// [`Machine::switch_cpu`]: the platform has no APIC yet.
+    pub fn add_cpu(&mut self) -> usize {
+        let mut cpu = Cpu::reset();
+        cpu.tsc = self.cpu.tsc;
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.add_vcpu();
+        }
+        self.parked.push(cpu)
+    }
+
+    /// Makes CPU `i` the one that runs (and, under a VMM, its virtual CPU the one
+    /// the hooks act for); `false` when there is no CPU `i`. The CPU that leaves
+    /// keeps its TLB and caches and its EFLAGS materialised.
+    pub fn switch_cpu(&mut self, i: usize) -> bool {
+        if i == self.parked.running() {
+            return true;
+        }
+        let eflags = self.eflags();
+        let tsc = self.cpu.tsc;
+        self.cpu.state.eflags = eflags;
+        if self.parked.switch(&mut self.cpu, i).is_none() {
+            return false;
+        }
+        // the time stamp counter is the machine's clock: it goes on
+        self.cpu.tsc = self.cpu.tsc.max(tsc);
+        self.cpu.flags = Flags::from_eflags(self.cpu.state.eflags);
+        self.cpu.flags_stale = false;
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.switch_vcpu(i);
+        }
+        self.update_attention();
+        true
     }
 
     /// Turns the pre-decoded fast tier on or off (on by default). Both give the same
     /// machine state; off runs every instruction through the general interpreter (for
     /// differential tests and measurements).
     pub fn set_fast_tier(&mut self, on: bool) {
-        self.fast.enabled = on;
+        self.cpu.fast.enabled = on;
     }
 
     /// Instructions retired since the machine was built.
@@ -271,7 +309,7 @@ impl Machine {
 
     /// The valid TLB entries.
     pub fn tlb_entries(&self) -> Vec<TlbEntryView> {
-        self.mmu.entries()
+        self.cpu.mmu.entries()
     }
 
     /// The event ring.
@@ -321,7 +359,7 @@ impl Machine {
     /// The whole machine state as one serializable value.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            ram: self.mem.ram().to_vec(),
+            ram: self.mem.ram_bytes(),
             rom: self.mem.rom().to_vec(),
             ..self.state_without_memory()
         }
@@ -331,13 +369,22 @@ impl Machine {
     pub(crate) fn state_without_memory(&self) -> Snapshot {
         Snapshot {
             config: self.cfg.clone(),
-            cpu: self.cpu.clone(),
+            cpu: self.cpu.state.clone(),
             icount: self.icount,
             ram: Vec::new(),
             rom: Vec::new(),
             platform: self.platform.snapshot(),
-            tlb: self.mmu.save(),
+            tlb: self.cpu.mmu.save(),
             vmm: self.vmm.as_deref().cloned(),
+            parked: self
+                .parked
+                .others()
+                .map(|c| ParkedCpu {
+                    cpu: c.state.clone(),
+                    tlb: c.mmu.save(),
+                })
+                .collect(),
+            running: self.parked.running(),
         }
     }
 
@@ -368,22 +415,38 @@ impl Machine {
     }
 
     fn restore_state(&mut self, s: &Snapshot) {
-        self.cpu = s.cpu.clone();
-        self.flags = Flags::from_eflags(self.cpu.eflags);
-        self.flags_stale = false;
+        self.cpu.state = s.cpu.clone();
+        self.cpu.flags = Flags::from_eflags(self.cpu.eflags);
+        self.cpu.flags_stale = false;
         self.icount = s.icount;
         self.platform.restore(&s.platform);
-        self.mmu.load(&s.tlb);
+        self.cpu.mmu.load(&s.tlb);
+        if s.parked.is_empty() && self.parked.count() == 1 {
+            // one CPU, as before and after: nothing to rebuild
+        } else {
+            let others = s
+                .parked
+                .iter()
+                .map(|p| {
+                    let mut c = Cpu::reset();
+                    c.state = p.cpu.clone();
+                    c.flags = Flags::from_eflags(c.state.eflags);
+                    c.mmu.load(&p.tlb);
+                    c
+                })
+                .collect();
+            self.parked = Parked::from_parts(s.running, others);
+        }
         if let Some(v) = self.vmm.as_deref_mut() {
             match s.vmm.as_ref() {
                 Some(saved) if saved.mode() == v.mode() => *v = saved.clone(),
                 _ => v.reset(),
             }
         }
-        self.dcache.clear();
-        self.fast.clear();
+        self.cpu.dcache.clear();
+        self.cpu.fast.clear();
         self.stop = None;
-        self.resume_from_breakpoint = false;
+        self.cpu.resume_from_breakpoint = false;
         self.refresh_platform();
     }
 
@@ -408,11 +471,11 @@ impl Machine {
     }
 
     fn enter(&mut self) {
-        if self.flags_stale {
-            self.flags = Flags::from_eflags(self.cpu.eflags);
+        if self.cpu.flags_stale {
+            self.cpu.flags = Flags::from_eflags(self.cpu.eflags);
             self.cpu.eflags = self.eflags();
-            self.mmu.flush();
-            self.flags_stale = false;
+            self.cpu.mmu.flush();
+            self.cpu.flags_stale = false;
         }
         self.update_attention();
     }
@@ -421,11 +484,19 @@ impl Machine {
         self.cpu.eflags = self.eflags();
         let c = &mut self.counters;
         c.instructions = self.icount;
-        c.tlb_hits = self.mmu.hits;
-        c.tlb_misses = self.mmu.misses;
-        c.page_walks = self.mmu.walks;
-        c.decode_hits = self.dcache.hits;
-        c.decode_misses = self.dcache.misses;
+        let (mut tlb_hits, mut tlb_misses, mut walks, mut dhits, mut dmisses) = (0, 0, 0, 0, 0);
+        for cpu in core::iter::once(&self.cpu).chain(self.parked.others()) {
+            tlb_hits += cpu.mmu.hits;
+            tlb_misses += cpu.mmu.misses;
+            walks += cpu.mmu.walks;
+            dhits += cpu.dcache.hits;
+            dmisses += cpu.dcache.misses;
+        }
+        c.tlb_hits = tlb_hits;
+        c.tlb_misses = tlb_misses;
+        c.page_walks = walks;
+        c.decode_hits = dhits;
+        c.decode_misses = dmisses;
         c.decode_invalidations = self.mem.invalidations;
     }
 
@@ -439,7 +510,7 @@ impl Machine {
     /// Recomputes [`Machine::attention`] after the INTR line, HLT or a deadline changed.
     #[inline]
     pub(crate) fn update_attention(&mut self) {
-        self.attention = if self.intr || self.cpu.halted {
+        self.cpu.attention = if self.intr || self.cpu.halted {
             0
         } else {
             self.next_deadline
@@ -452,7 +523,7 @@ impl Machine {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
         while left > 0 {
             left -= 1;
-            if watch || self.cpu.tsc >= self.attention || self.cpu.halted {
+            if watch || self.cpu.tsc >= self.cpu.attention || self.cpu.halted {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
                     Between::Continue => continue,
@@ -509,11 +580,11 @@ impl Machine {
         }
         if watch {
             let lin = self.cpu.seg[CS].base.wrapping_add(self.cpu.eip);
-            if !self.resume_from_breakpoint && self.breakpoints.contains(&lin) {
-                self.resume_from_breakpoint = true;
+            if !self.cpu.resume_from_breakpoint && self.breakpoints.contains(&lin) {
+                self.cpu.resume_from_breakpoint = true;
                 return Between::Stop(StopReason::Breakpoint(lin));
             }
-            self.resume_from_breakpoint = false;
+            self.cpu.resume_from_breakpoint = false;
         }
         Between::Execute
     }

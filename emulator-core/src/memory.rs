@@ -7,6 +7,10 @@ use alloc::vec::Vec;
 
 use crate::error::HostError;
 
+pub mod frames;
+
+pub use frames::{FlatRam, FrameStore, GuestRam, FRAME};
+
 /// Page size of the code-invalidation bookkeeping (the paging page size).
 pub(crate) const PAGE: u32 = 4096;
 /// The start of the 1 MiB boundary where low ROM windows end.
@@ -15,7 +19,8 @@ const ONE_MIB: u32 = 0x10_0000;
 /// Guest physical memory.
 #[derive(Clone)]
 pub struct Memory {
-    ram: Vec<u8>,
+    /// RAM, reached frame by frame ([`FrameStore`]).
+    ram: GuestRam,
     rom: Vec<u8>,
     /// First address of the low ROM window (1 MiB when no ROM is loaded).
     rom_low: u32,
@@ -50,7 +55,7 @@ impl Memory {
     pub fn new(ram_bytes: usize) -> Memory {
         let pages = ram_bytes.div_ceil(PAGE as usize);
         Memory {
-            ram: vec![0; ram_bytes],
+            ram: GuestRam::Flat(FlatRam::new(ram_bytes)),
             rom: Vec::new(),
             rom_low: ONE_MIB,
             rom_high: 0,
@@ -67,8 +72,20 @@ impl Memory {
         self.ram.len()
     }
 
-    /// The RAM contents.
-    pub fn ram(&self) -> &[u8] {
+    /// The RAM contents, copied frame by frame.
+    pub fn ram_bytes(&self) -> Vec<u8> {
+        if let Some(all) = self.ram.contiguous() {
+            return all.to_vec();
+        }
+        let mut out = Vec::with_capacity(self.ram.len());
+        for gfn in 0..self.pages() {
+            out.extend_from_slice(self.ram.frame(gfn).unwrap_or(&[]));
+        }
+        out
+    }
+
+    /// The store behind RAM.
+    pub fn frames(&self) -> &GuestRam {
         &self.ram
     }
 
@@ -104,7 +121,11 @@ impl Memory {
                 self.ram.len()
             )));
         }
-        self.ram.copy_from_slice(ram);
+        for (gfn, src) in ram.chunks(FRAME).enumerate() {
+            if let Some(dst) = self.ram.frame_mut(gfn) {
+                dst.copy_from_slice(src);
+            }
+        }
         self.dirty.fill(true);
         if rom.is_empty() {
             self.rom.clear();
@@ -155,8 +176,8 @@ impl Memory {
     #[inline]
     pub fn read_u8(&self, addr: u32) -> u8 {
         if let Some(a) = self.plain_ram(addr, 1) {
-            if let Some(b) = self.ram.get(a) {
-                return *b;
+            if let Some([b]) = frames::load(&self.ram, a) {
+                return b;
             }
         }
         self.read_u8_slow(addr)
@@ -166,15 +187,15 @@ impl Memory {
         if let Some(b) = self.rom_byte(addr) {
             return b;
         }
-        self.ram.get(addr as usize).copied().unwrap_or(0xff)
+        frames::load(&self.ram, addr as usize).map_or(0xff, |[b]| b)
     }
 
     /// A little-endian word.
     #[inline]
     pub fn read_u16(&self, addr: u32) -> u16 {
         if let Some(a) = self.plain_ram(addr, 2) {
-            if let Some(&[b0, b1]) = self.ram.get(a..a + 2) {
-                return u16::from_le_bytes([b0, b1]);
+            if let Some(b) = frames::load(&self.ram, a) {
+                return u16::from_le_bytes(b);
             }
         }
         u16::from_le_bytes([
@@ -187,8 +208,8 @@ impl Memory {
     #[inline]
     pub fn read_u32(&self, addr: u32) -> u32 {
         if let Some(a) = self.plain_ram(addr, 4) {
-            if let Some(&[b0, b1, b2, b3]) = self.ram.get(a..a + 4) {
-                return u32::from_le_bytes([b0, b1, b2, b3]);
+            if let Some(b) = frames::load(&self.ram, a) {
+                return u32::from_le_bytes(b);
             }
         }
         let mut b = [0u8; 4];
@@ -240,9 +261,7 @@ impl Memory {
     pub fn write_u8(&mut self, addr: u32, v: u8) {
         if let Some(a) = self.plain_ram(addr, 1) {
             self.touch(a);
-            if let Some(b) = self.ram.get_mut(a) {
-                *b = v;
-            }
+            frames::store(&mut self.ram, a, [v]);
         }
     }
 
@@ -252,8 +271,7 @@ impl Memory {
         if let Some(a) = self.plain_ram(addr, 2) {
             if a & 0xfff != 0xfff {
                 self.touch(a);
-                if let Some(s) = self.ram.get_mut(a..a + 2) {
-                    s.copy_from_slice(&v.to_le_bytes());
+                if frames::store(&mut self.ram, a, v.to_le_bytes()) {
                     return;
                 }
             }
@@ -269,8 +287,7 @@ impl Memory {
         if let Some(a) = self.plain_ram(addr, 4) {
             if a & 0xfff <= 0xffc {
                 self.touch(a);
-                if let Some(s) = self.ram.get_mut(a..a + 4) {
-                    s.copy_from_slice(&v.to_le_bytes());
+                if frames::store(&mut self.ram, a, v.to_le_bytes()) {
                     return;
                 }
             }
@@ -301,8 +318,19 @@ impl Memory {
                 size: bytes.len(),
                 max: self.ram.len().saturating_sub(start),
             })?;
-        if let Some(dst) = self.ram.get_mut(start..end) {
-            dst.copy_from_slice(bytes);
+        let mut done = 0;
+        while done < bytes.len() {
+            let a = start + done;
+            let off = a % FRAME;
+            let n = (FRAME - off).min(bytes.len() - done);
+            if let Some(dst) = self
+                .ram
+                .frame_mut(a / FRAME)
+                .and_then(|f| f.get_mut(off..off + n))
+            {
+                dst.copy_from_slice(&bytes[done..done + n]);
+            }
+            done += n;
         }
         let first = start / PAGE as usize;
         let last = end.saturating_sub(1) / PAGE as usize;
@@ -318,6 +346,9 @@ impl Memory {
         let (Some(s), Some(d)) = (self.plain_ram(src, len), self.plain_ram(dst, len)) else {
             return false;
         };
+        if self.ram.contiguous().is_none() {
+            return false;
+        }
         if len == 0 {
             return true;
         }
@@ -326,7 +357,9 @@ impl Memory {
         for p in first..=last {
             self.touch(p * PAGE as usize);
         }
-        self.ram.copy_within(s..s + len, d);
+        if let Some(ram) = self.ram.contiguous_mut() {
+            ram.copy_within(s..s + len, d);
+        }
         true
     }
 
@@ -337,6 +370,9 @@ impl Memory {
         let Some(d) = self.plain_ram(dst, len) else {
             return false;
         };
+        if self.ram.contiguous().is_none() {
+            return false;
+        }
         if len == 0 {
             return true;
         }
@@ -346,7 +382,11 @@ impl Memory {
             self.touch(p * PAGE as usize);
         }
         let bytes = value.to_le_bytes();
-        if let Some(s) = self.ram.get_mut(d..d + len) {
+        if let Some(s) = self
+            .ram
+            .contiguous_mut()
+            .and_then(|r| r.get_mut(d..d + len))
+        {
             if size == 1 {
                 s.fill(bytes[0]);
             } else {
@@ -380,39 +420,45 @@ impl Memory {
     /// [`Memory::fast_store_offset`]; out of range reads 0xFF).
     #[inline(always)]
     pub(crate) fn ram_load(&self, a: usize, size: u8) -> u32 {
-        match size {
-            1 => self.ram.get(a).map_or(0xff, |&b| b as u32),
-            2 => match self.ram.get(a..a + 2) {
-                Some(&[b0, b1]) => u16::from_le_bytes([b0, b1]) as u32,
-                _ => 0xffff,
-            },
-            _ => match self.ram.get(a..a + 4) {
-                Some(&[b0, b1, b2, b3]) => u32::from_le_bytes([b0, b1, b2, b3]),
-                _ => u32::MAX,
-            },
+        let v = match size {
+            1 => frames::load(&self.ram, a).map(|[b]| b as u32),
+            2 => frames::load(&self.ram, a).map(|b| u16::from_le_bytes(b) as u32),
+            _ => frames::load(&self.ram, a).map(u32::from_le_bytes),
+        };
+        match v {
+            Some(v) => v,
+            None => self.ram_load_split(a, size),
         }
+    }
+
+    /// [`Memory::ram_load`] of bytes in two frames.
+    #[inline(never)]
+    fn ram_load_split(&self, a: usize, size: u8) -> u32 {
+        (0..size.min(4) as usize).fold(0, |v, i| {
+            let b = frames::load(&self.ram, a + i).map_or(0xff, |[b]| b);
+            v | (b as u32) << (8 * i)
+        })
     }
 
     /// Stores `size` bytes at RAM offset `a` without bookkeeping (the caller checked
     /// with [`Memory::fast_store_offset`] that its pages are dirty and hold no code).
     #[inline(always)]
     pub(crate) fn ram_store(&mut self, a: usize, size: u8, v: u32) {
-        match size {
-            1 => {
-                if let Some(b) = self.ram.get_mut(a) {
-                    *b = v as u8;
-                }
-            }
-            2 => {
-                if let Some(s) = self.ram.get_mut(a..a + 2) {
-                    s.copy_from_slice(&(v as u16).to_le_bytes());
-                }
-            }
-            _ => {
-                if let Some(s) = self.ram.get_mut(a..a + 4) {
-                    s.copy_from_slice(&v.to_le_bytes());
-                }
-            }
+        let done = match size {
+            1 => frames::store(&mut self.ram, a, [v as u8]),
+            2 => frames::store(&mut self.ram, a, (v as u16).to_le_bytes()),
+            _ => frames::store(&mut self.ram, a, v.to_le_bytes()),
+        };
+        if !done {
+            self.ram_store_split(a, size, v);
+        }
+    }
+
+    /// [`Memory::ram_store`] of bytes in two frames.
+    #[inline(never)]
+    fn ram_store_split(&mut self, a: usize, size: u8, v: u32) {
+        for i in 0..size.min(4) as usize {
+            frames::store(&mut self.ram, a + i, [(v >> (8 * i)) as u8]);
         }
     }
 
@@ -437,18 +483,15 @@ impl Memory {
 
     /// The bytes of RAM page `page` (shorter for a partial last page; empty past the end).
     pub(crate) fn page(&self, page: usize) -> &[u8] {
-        let start = (page * PAGE as usize).min(self.ram.len());
-        let end = (start + PAGE as usize).min(self.ram.len());
-        &self.ram[start..end]
+        self.ram.frame(page).unwrap_or(&[])
     }
 
     /// Overwrites RAM page `page` with `bytes` (from [`Memory::page`]), invalidating
     /// code cached from it; does not mark it dirty.
     pub(crate) fn set_page(&mut self, page: usize, bytes: &[u8]) {
-        let start = (page * PAGE as usize).min(self.ram.len());
-        let end = (start + bytes.len()).min(self.ram.len());
-        if let Some(dst) = self.ram.get_mut(start..end) {
-            dst.copy_from_slice(&bytes[..end - start]);
+        if let Some(dst) = self.ram.frame_mut(page) {
+            let n = dst.len().min(bytes.len());
+            dst[..n].copy_from_slice(&bytes[..n]);
         }
         if let (Some(c), Some(g)) = (self.code.get_mut(page), self.generation.get_mut(page)) {
             if *c {
@@ -544,6 +587,32 @@ mod tests {
         m.write_u32(0x1000, 0xdead_beef);
         assert_eq!(m.read_u32(0x1000), 0xdead_beef);
         assert_eq!(m.read_u16(0x1002), 0xdead);
+    }
+
+    #[test]
+    fn accesses_that_straddle_two_frames_reach_both() {
+        let mut m = Memory::new(1 << 20);
+        m.write_u32(0x1ffe, 0x1122_3344);
+        assert_eq!(m.read_u32(0x1ffe), 0x1122_3344);
+        assert_eq!(m.read_u16(0x1fff), 0x2233);
+        assert_eq!(m.read_u8(0x2000), 0x22);
+        m.ram_store(0x2ffd, 4, 0xaabb_ccdd);
+        assert_eq!(m.ram_load(0x2ffd, 4), 0xaabb_ccdd);
+        assert_eq!(m.ram_load(0x2fff, 2), 0xaabb);
+        assert_eq!(
+            m.ram_load(0xf_fffe, 4),
+            0xffff_0000,
+            "past the end reads 0xFF"
+        );
+        let bytes = m.ram_bytes();
+        assert_eq!(bytes.len(), 1 << 20);
+        let mut peeked = [0u8; 8];
+        m.peek(0x1ffc, &mut peeked);
+        assert_eq!(&bytes[0x1ffc..0x2004], &peeked);
+        let mut other = Memory::new(1 << 20);
+        other.restore(&bytes, &[]).unwrap();
+        assert_eq!(other.read_u32(0x2ffd), 0xaabb_ccdd);
+        assert!(other.restore(&bytes[..4096], &[]).is_err());
     }
 
     #[test]

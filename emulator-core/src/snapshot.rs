@@ -22,12 +22,29 @@ pub struct Snapshot {
     /// The VMM's state (virtual CPU, shadow tables, records), when the machine has one.
     #[serde(default)]
     pub(crate) vmm: Option<crate::vmm::Vmm>,
+    /// The CPUs that were not running, in index order (none for one CPU).
+    #[serde(default)]
+    pub(crate) parked: Vec<ParkedCpu>,
+    /// The index of the running CPU (`cpu`).
+    #[serde(default)]
+    pub(crate) running: usize,
+}
+
+/// A CPU that was not running at the snapshot: its state and TLB.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub(crate) struct ParkedCpu {
+    pub(crate) cpu: CpuState,
+    pub(crate) tlb: Vec<TlbEntry>,
 }
 
 impl Snapshot {
     /// The CPU state at the snapshot.
     pub fn cpu(&self) -> &CpuState {
         &self.cpu
+    }
+    /// The number of CPUs at the snapshot.
+    pub fn cpu_count(&self) -> usize {
+        self.parked.len() + 1
     }
     /// Instructions retired at the snapshot.
     pub fn icount(&self) -> u64 {

@@ -315,13 +315,13 @@ impl Machine {
             lin
         };
         let idx = slot_index(phys);
-        if let Some(s) = self.dcache.slots.get(idx) {
+        if let Some(s) = self.cpu.dcache.slots.get(idx) {
             if s.phys == phys
                 && s.eip == eip
                 && s.bitness == bitness
                 && s.generation == self.mem.generation(phys)
             {
-                self.dcache.hits += 1;
+                self.cpu.dcache.hits += 1;
                 return Ok(idx);
             }
         }
@@ -336,7 +336,7 @@ impl Machine {
         phys: u32,
         bitness: u32,
     ) -> Result<usize, Exception> {
-        self.dcache.misses += 1;
+        self.cpu.dcache.misses += 1;
         let mut bytes = [0u8; 15];
         let room = (0x1000 - (lin & 0xfff)).min(15) as usize;
         for (i, b) in bytes.iter_mut().enumerate().take(room) {
@@ -381,7 +381,7 @@ impl Machine {
             (SLOTS, u32::MAX)
         };
         let generation = self.mem.code_generation(phys);
-        if let Some(s) = self.dcache.slots.get_mut(idx) {
+        if let Some(s) = self.cpu.dcache.slots.get_mut(idx) {
             *s = Slot {
                 phys,
                 generation,

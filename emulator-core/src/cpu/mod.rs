@@ -6,6 +6,7 @@ pub(crate) mod decode;
 pub(crate) mod exec;
 pub(crate) mod fast;
 pub(crate) mod interrupt;
+pub(crate) mod percpu;
 pub(crate) mod segment;
 pub(crate) mod task;
 pub(crate) mod v86;
@@ -22,6 +23,7 @@ use crate::machine::Machine;
 use crate::mmu::{access, PagingRegs};
 use crate::state::{cr0, flags, SegReg};
 use decode::{Decoded, K_GPR, K_IMM, K_MEM, NO_REG};
+pub use percpu::Cpu;
 
 /// ES, CS, SS, DS, FS, GS as indices into `CpuState::seg`.
 pub(crate) const ES: usize = SegReg::Es as usize;
@@ -138,7 +140,7 @@ impl Machine {
     /// EFLAGS with the live status flags.
     #[inline]
     pub(crate) fn eflags(&self) -> u32 {
-        (self.cpu.eflags & !flags::STATUS) | self.flags.status() | flags::RESERVED1
+        (self.cpu.eflags & !flags::STATUS) | self.cpu.flags.status() | flags::RESERVED1
     }
 
     /// Sets EFLAGS (status flags included); reserved bits forced as the SDM says.
@@ -146,7 +148,7 @@ impl Machine {
     pub(crate) fn set_eflags(&mut self, v: u32) {
         let v = (v & 0x003f_7fd5) | flags::RESERVED1;
         self.cpu.eflags = v;
-        self.flags.set_status(v);
+        self.cpu.flags.set_status(v);
     }
 
     /// The access bits for a guest data access at the current privilege level.

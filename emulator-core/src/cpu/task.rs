@@ -203,7 +203,7 @@ impl Machine {
         if let Some(cr3) = new_cr3 {
             if self.cpu.cr0 & cr0::PG != 0 && cr3 != self.cpu.cr3 {
                 self.cpu.cr3 = cr3;
-                self.mmu.flush();
+                self.cpu.mmu.flush();
             }
         }
         self.cpu.gpr = regs;

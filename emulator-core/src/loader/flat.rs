@@ -19,8 +19,8 @@ impl Machine {
         entry: FlatEntry,
     ) -> Result<(), HostError> {
         self.mem.write_bytes(addr, image)?;
-        self.dcache.clear();
-        self.fast.clear();
+        self.cpu.dcache.clear();
+        self.cpu.fast.clear();
         self.reset();
         match entry {
             FlatEntry::Real16 => {

@@ -27,10 +27,10 @@ impl VmmHost for Machine {
         self.stop
     }
     fn flush_tlb(&mut self) {
-        self.mmu.flush();
+        self.cpu.mmu.flush();
     }
     fn invalidate_tlb(&mut self, linear: u32) {
-        self.mmu.invalidate(linear);
+        self.cpu.mmu.invalidate(linear);
     }
 }
 
@@ -121,10 +121,10 @@ impl Machine {
         acc: u8,
     ) -> Result<u32, Exception> {
         match self.vmm.as_deref_mut() {
-            None => self.mmu.translate(&mut self.mem, regs, linear, acc),
+            None => self.cpu.mmu.translate(&mut self.mem, regs, linear, acc),
             Some(vmm) => {
-                let cpu = &self.cpu;
-                let r = self.mmu.translate_with(
+                let cpu = &self.cpu.state;
+                let r = self.cpu.mmu.translate_with(
                     &mut self.mem,
                     regs,
                     linear,
@@ -153,7 +153,7 @@ impl Machine {
                     self.stop = Some(StopReason::VmExit);
                 }
                 if flush {
-                    self.mmu.flush();
+                    self.cpu.mmu.flush();
                 }
                 r
             }
@@ -169,11 +169,11 @@ impl Machine {
         let Some(mut vmm) = self.vmm.take() else {
             return Delivery::Native;
         };
-        let mut cpu = self.cpu.clone();
+        let mut cpu = self.cpu.state.clone();
         cpu.eflags = self.eflags();
         let d = f(&mut vmm, self, &mut cpu);
         let eflags = cpu.eflags;
-        self.cpu = cpu;
+        self.cpu.state = cpu;
         self.set_eflags(eflags);
         self.drain_vmm_events(&mut vmm);
         if vmm.take_stop_request() && self.stop.is_none() {
@@ -181,7 +181,7 @@ impl Machine {
         }
         if vmm.take_flush_request() {
             // no VPID/ASID: the exit and the entry back flush the TLB
-            self.mmu.flush();
+            self.cpu.mmu.flush();
         }
         // an emulated HLT (or a halt the VMM ended) changes what the run loop watches
         self.update_attention();

@@ -5,8 +5,11 @@ use crate::stop::StopReason;
 
 use super::guest::PhysMem;
 
-/// The emulated hardware as the VMM reaches it. The machine implements it over
-/// its memory, port bus and TLB; tests implement it over a byte array.
+/// The emulated hardware as the VMM reaches it for one vCPU: the memory and
+/// devices every CPU shares, and that vCPU's own TLB. Each hook gets it beside
+/// the vCPU's registers (`&mut CpuState`), so a hook acts for one vCPU and a
+/// second vCPU is a second call. The machine implements it for its running CPU;
+/// tests implement it over a byte array.
 pub trait VmmHost {
     /// Physical memory.
     fn mem(&mut self) -> &mut dyn PhysMem;

@@ -5,7 +5,11 @@
 //! # The machine and the VMM
 //!
 //! The emulated CPU is the "hardware". The VMM is Rust code that the machine
-//! calls at four points, and nowhere else:
+//! calls at four points, and nowhere else. Each call acts for one vCPU: it gets
+//! that CPU's registers and a [`VmmHost`] (shared memory and devices, that CPU's
+//! TLB), and [`Vmm::vcpu`] is that CPU's virtual state (the machine switches it
+//! with its CPU). Per VM are the shadow and nested tables, the exit controls, the
+//! cost model, the exit counters and the reports.
 //!
 //! * [`Vmm::intercept`]: every exception and interrupt the hardware would
 //!   deliver through the IDT goes to the VMM first. Under trap-and-emulate the
@@ -166,6 +170,7 @@ use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ExecMode, GuestPaging, MachineConfig};
+use crate::cpu::percpu::Parked;
 use crate::error::{Exception, HostError};
 use crate::events::EventKind;
 use crate::state::{flags, CpuState, SegReg, Segment, TableReg};
@@ -282,8 +287,12 @@ pub struct Vmm {
     mode: ExecMode,
     guest_ring: u8,
     ram_bytes: u32,
-    /// The guest's privileged state (trap-and-emulate).
+    /// The guest's privileged state (trap-and-emulate) on the vCPU the hooks act
+    /// for: the machine's running CPU.
     pub vcpu: VirtualCpu,
+    /// The virtual CPUs of the machine's other CPUs.
+    #[serde(default)]
+    parked_vcpus: Parked<VirtualCpu>,
     /// Shadow page tables.
     pub shadow: ShadowPaging,
     /// The nested table and its walk counters.
@@ -336,6 +345,7 @@ impl Vmm {
             guest_ring,
             ram_bytes: cfg.ram_mib.saturating_mul(1 << 20),
             vcpu: VirtualCpu::default(),
+            parked_vcpus: Parked::default(),
             shadow: ShadowPaging::default(),
             nested: NestedPaging::default(),
             controls: ExitControls::default(),
@@ -361,6 +371,21 @@ impl Vmm {
         self.emulated
     }
 
+    /// Adds the virtual CPU of a CPU the machine added.
+    pub(crate) fn add_vcpu(&mut self) {
+        self.parked_vcpus.push(VirtualCpu::default());
+    }
+
+    /// Makes virtual CPU `i` the one the hooks act for (the machine switched CPUs).
+    pub(crate) fn switch_vcpu(&mut self, i: usize) {
+        self.parked_vcpus.switch(&mut self.vcpu, i);
+    }
+
+    /// Virtual CPU `i` (`None` past the last).
+    pub fn vcpu_at(&self, i: usize) -> Option<&VirtualCpu> {
+        self.parked_vcpus.get(&self.vcpu, i)
+    }
+
     /// The mode this VMM implements.
     pub fn mode(&self) -> ExecMode {
         self.mode
@@ -369,6 +394,9 @@ impl Vmm {
     /// Forgets the guest (machine reset): the next boot starts interpreted again.
     pub fn reset(&mut self) {
         self.vcpu = VirtualCpu::default();
+        for v in self.parked_vcpus.others_mut() {
+            *v = VirtualCpu::default();
+        }
         self.shadow = ShadowPaging::default();
         self.injecting = 0;
     }

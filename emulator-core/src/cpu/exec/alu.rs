@@ -21,11 +21,11 @@ macro_rules! binary_op {
             if d.kind[0] == K_GPR {
                 let r = d.reg[0];
                 let a = self.gpr_get(r);
-                let v = $f(&mut self.flags, size, a, b);
+                let v = $f(&mut self.cpu.flags, size, a, b);
                 self.gpr_set(r, v);
                 return Ok(());
             }
-            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.flags, size, a, b))))
+            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.cpu.flags, size, a, b))))
         }
     )*};
 }
@@ -39,11 +39,11 @@ macro_rules! unary_op {
             if d.kind[0] == K_GPR {
                 let r = d.reg[0];
                 let a = self.gpr_get(r);
-                let v = $f(&mut self.flags, size, a);
+                let v = $f(&mut self.cpu.flags, size, a);
                 self.gpr_set(r, v);
                 return Ok(());
             }
-            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.flags, size, a))))
+            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.cpu.flags, size, a))))
         }
     )*};
 }
@@ -58,11 +58,11 @@ macro_rules! shift_op {
             if d.kind[0] == K_GPR {
                 let r = d.reg[0];
                 let a = self.gpr_get(r);
-                let v = $f(&mut self.flags, size, a, count);
+                let v = $f(&mut self.cpu.flags, size, a, count);
                 self.gpr_set(r, v);
                 return Ok(());
             }
-            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.flags, size, a, count))))
+            self.op0_rmw(d, |m, a| Ok(Some($f(&mut m.cpu.flags, size, a, count))))
         }
     )*};
 }
@@ -105,9 +105,9 @@ impl Machine {
         let b = self.op_read(d, 1)?;
         let a = self.op_read(d, 0)?;
         if d.mnem == M::Cmp {
-            alu::cmp(&mut self.flags, size, a, b);
+            alu::cmp(&mut self.cpu.flags, size, a, b);
         } else {
-            alu::test(&mut self.flags, size, a, b);
+            alu::test(&mut self.cpu.flags, size, a, b);
         }
         Ok(())
     }
@@ -119,9 +119,9 @@ impl Machine {
         let left = d.mnem == M::Shld;
         self.op0_rmw(d, |m, v| {
             Ok(Some(if left {
-                alu::shld(&mut m.flags, size, v, src, count)
+                alu::shld(&mut m.cpu.flags, size, v, src, count)
             } else {
-                alu::shrd(&mut m.flags, size, v, src, count)
+                alu::shrd(&mut m.cpu.flags, size, v, src, count)
             }))
         })
     }
@@ -135,7 +135,7 @@ impl Machine {
             } else {
                 (self.op_read(d, 0)?, self.op_read(d, 1)?)
             };
-            let (lo, _) = alu::imul(&mut self.flags, size, a, b);
+            let (lo, _) = alu::imul(&mut self.cpu.flags, size, a, b);
             self.reg_write(i.op0_register(), lo);
             return Ok(());
         }
@@ -147,8 +147,8 @@ impl Machine {
             _ => (g[EAX], g[EDX]),
         };
         let (lo, hi) = match d.mnem {
-            M::Mul => alu::mul(&mut self.flags, size, a_lo, src),
-            M::Imul => alu::imul(&mut self.flags, size, a_lo, src),
+            M::Mul => alu::mul(&mut self.cpu.flags, size, a_lo, src),
+            M::Imul => alu::imul(&mut self.cpu.flags, size, a_lo, src),
             M::Div => alu::div(size, a_hi, a_lo, src)?,
             _ => alu::idiv(size, a_hi, a_lo, src)?,
         };
@@ -164,7 +164,7 @@ impl Machine {
     pub(super) fn op_bcd(&mut self, d: &Decoded) -> Result<(), Exception> {
         let ax = self.cpu.gpr[EAX] as u16;
         let al = ax as u8;
-        let f = &mut self.flags;
+        let f = &mut self.cpu.flags;
         let new_ax = match d.mnem {
             M::Daa => (ax & 0xff00) | alu::daa(f, al) as u16,
             M::Das => (ax & 0xff00) | alu::das(f, al) as u16,
@@ -197,10 +197,10 @@ impl Machine {
             let bit = off_val & (bits - 1);
             if mnem == M::Bt {
                 let v = self.op_read(d, 0)?;
-                apply(&mut self.flags, v, bit);
+                apply(&mut self.cpu.flags, v, bit);
                 return Ok(());
             }
-            return self.op0_rmw(d, |m, v| Ok(apply(&mut m.flags, v, bit)));
+            return self.op0_rmw(d, |m, v| Ok(apply(&mut m.cpu.flags, v, bit)));
         }
         // Memory bit string with a register offset: the offset is signed and unbounded.
         let signed = match size {
@@ -216,12 +216,12 @@ impl Machine {
         let seg = d.seg as usize;
         if mnem == M::Bt {
             let v = self.read_mem(seg, off, size)?;
-            apply(&mut self.flags, v, bit);
+            apply(&mut self.cpu.flags, v, bit);
             return Ok(());
         }
         let p = self.mem_ref_write(seg, off, size)?;
         let v = self.phys_read(p, size);
-        if let Some(nv) = apply(&mut self.flags, v, bit) {
+        if let Some(nv) = apply(&mut self.cpu.flags, v, bit) {
             self.phys_write(p, size, nv);
         }
         Ok(())
@@ -230,9 +230,9 @@ impl Machine {
     pub(super) fn op_bitscan(&mut self, d: &Decoded) -> Result<(), Exception> {
         let v = self.op_read(d, 1)?;
         let r = if matches!(d.mnem, M::Bsf | M::Tzcnt) {
-            alu::bsf(&mut self.flags, d.osize, v)
+            alu::bsf(&mut self.cpu.flags, d.osize, v)
         } else {
-            alu::bsr(&mut self.flags, d.osize, v)
+            alu::bsr(&mut self.cpu.flags, d.osize, v)
         };
         if let Some(idx) = r {
             self.reg_write(d.ins.op0_register(), idx);
@@ -242,11 +242,11 @@ impl Machine {
 
     pub(super) fn op_flag(&mut self, d: &Decoded) -> Result<(), Exception> {
         match d.mnem {
-            M::Clc => self.flags.set_cf(false),
-            M::Stc => self.flags.set_cf(true),
+            M::Clc => self.cpu.flags.set_cf(false),
+            M::Stc => self.cpu.flags.set_cf(true),
             M::Cmc => {
-                let c = self.flags.cf();
-                self.flags.set_cf(!c);
+                let c = self.cpu.flags.cf();
+                self.cpu.flags.set_cf(!c);
             }
             M::Cld => self.cpu.eflags &= !flags::DF,
             _ => self.cpu.eflags |= flags::DF,
@@ -255,7 +255,7 @@ impl Machine {
     }
 
     pub(super) fn op_salc(&mut self) -> Result<(), Exception> {
-        let v = if self.flags.cf() { 0xff } else { 0 };
+        let v = if self.cpu.flags.cf() { 0xff } else { 0 };
         self.gpr_write(EAX, 1, v);
         Ok(())
     }

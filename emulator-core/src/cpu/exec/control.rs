@@ -50,7 +50,7 @@ impl Machine {
     }
 
     pub(super) fn op_jcc(&mut self, d: &Decoded) -> Result<(), Exception> {
-        if self.flags.cond(d.cc) {
+        if self.cpu.flags.cond(d.cc) {
             self.near_jump(d.ins.near_branch_target() as u32, d.osize)
         } else {
             Ok(())
@@ -67,8 +67,8 @@ impl Machine {
                 self.cpu.gpr[ECX] = (self.cpu.gpr[ECX] & !mask) | n;
                 n != 0
                     && match d.mnem {
-                        M::Loope => self.flags.zf(),
-                        M::Loopne => !self.flags.zf(),
+                        M::Loope => self.cpu.flags.zf(),
+                        M::Loopne => !self.cpu.flags.zf(),
                         _ => true,
                     }
             }
@@ -144,7 +144,7 @@ impl Machine {
             M::Int3 => 3,
             M::Int1 => 1,
             M::Into => {
-                if !self.flags.of() {
+                if !self.cpu.flags.of() {
                     return Ok(());
                 }
                 4

@@ -56,25 +56,25 @@ impl Machine {
             Ok(i) => i,
             Err(e) => return self.exception(e),
         };
-        let slots = self.dcache.take();
+        let slots = self.cpu.dcache.take();
         let Some(slot) = slots.get(idx) else {
-            self.dcache.give_back(slots);
+            self.cpu.dcache.give_back(slots);
             return self.exception(Exception::InvalidOpcode);
         };
         let d = &slot.d;
         if self.vmm.is_some() && self.vmm_before_execute(&d.ins) {
-            self.dcache.give_back(slots);
+            self.cpu.dcache.give_back(slots);
             return;
         }
         let trap = self.cpu.eflags & flags::TF != 0;
         let next = eip0.wrapping_add(d.ins.len() as u32);
         self.cpu.eip = if d.code16 { next & 0xffff } else { next };
         let r = self.exec(d);
-        self.dcache.give_back(slots);
+        self.cpu.dcache.give_back(slots);
         match r {
             Ok(()) => {
-                if self.incomplete {
-                    self.incomplete = false;
+                if self.cpu.incomplete {
+                    self.cpu.incomplete = false;
                 } else {
                     self.icount += 1;
                 }
@@ -85,7 +85,7 @@ impl Machine {
                 }
             }
             Err(e) => {
-                self.incomplete = false;
+                self.cpu.incomplete = false;
                 self.cpu.eip = eip0;
                 self.cpu.gpr[ESP] = esp0;
                 self.exception(e);

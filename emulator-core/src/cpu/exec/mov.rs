@@ -130,7 +130,7 @@ impl Machine {
 
     pub(super) fn op_cmov(&mut self, d: &Decoded) -> Result<(), Exception> {
         let v = self.op_read(d, 1)?;
-        if self.flags.cond(d.cc) {
+        if self.cpu.flags.cond(d.cc) {
             self.reg_write(d.ins.op0_register(), v);
         } else if d.osize == 4 {
             // A 32-bit CMOV writes its destination even when the condition is false.
@@ -142,7 +142,7 @@ impl Machine {
     }
 
     pub(super) fn op_setcc(&mut self, d: &Decoded) -> Result<(), Exception> {
-        let v = self.flags.cond(d.cc) as u32;
+        let v = self.cpu.flags.cond(d.cc) as u32;
         self.op_write(d, 0, v)
     }
 
@@ -195,8 +195,8 @@ impl Machine {
 
     pub(super) fn op_sahf(&mut self) -> Result<(), Exception> {
         let ah = (self.cpu.gpr[EAX] >> 8) & AH_FLAGS;
-        let st = (self.flags.status() & !AH_FLAGS) | ah;
-        self.flags.set_status(st);
+        let st = (self.cpu.flags.status() & !AH_FLAGS) | ah;
+        self.cpu.flags.set_status(st);
         Ok(())
     }
 
@@ -226,11 +226,11 @@ impl Machine {
         let acc = self.cpu.gpr[EAX] & crate::cpu::size_mask(size);
         let mut loaded = 0;
         self.op0_rmw(d, |m, dst| {
-            alu::cmp(&mut m.flags, size, acc, dst);
+            alu::cmp(&mut m.cpu.flags, size, acc, dst);
             loaded = dst;
-            Ok(Some(if m.flags.zf() { src } else { dst }))
+            Ok(Some(if m.cpu.flags.zf() { src } else { dst }))
         })?;
-        if !self.flags.zf() {
+        if !self.cpu.flags.zf() {
             self.gpr_write(EAX, size, loaded);
         }
         Ok(())
@@ -250,13 +250,13 @@ impl Machine {
         if lo == g[EAX] && hi == g[EDX] {
             self.phys_write(lo_ref, 4, g[EBX]);
             self.phys_write(hi_ref, 4, g[ECX]);
-            self.flags.set_zf(true);
+            self.cpu.flags.set_zf(true);
         } else {
             self.phys_write(lo_ref, 4, lo);
             self.phys_write(hi_ref, 4, hi);
             self.cpu.gpr[EAX] = lo;
             self.cpu.gpr[EDX] = hi;
-            self.flags.set_zf(false);
+            self.cpu.flags.set_zf(false);
         }
         Ok(())
     }
@@ -268,7 +268,7 @@ impl Machine {
         let mut old = 0;
         self.op0_rmw(d, |m, dst| {
             old = dst;
-            Ok(Some(alu::add(&mut m.flags, size, dst, src)))
+            Ok(Some(alu::add(&mut m.cpu.flags, size, dst, src)))
         })?;
         // With both operands the same register the sum wins, as on hardware.
         if d.ins.op0_kind() != OpKind::Register || d.ins.op0_register() != r {

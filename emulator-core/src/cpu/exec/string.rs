@@ -70,7 +70,7 @@ impl Machine {
             }
             if done >= REP_CHUNK {
                 self.cpu.eip = d.ins.ip32();
-                self.incomplete = true;
+                self.cpu.incomplete = true;
                 return Ok(());
             }
             if matches!(kind, Kind::Movs | Kind::Stos) && self.eflags() & flags::DF == 0 {
@@ -85,7 +85,7 @@ impl Machine {
             self.cpu.gpr[ECX] = (self.cpu.gpr[ECX] & !mask) | (c.wrapping_sub(1) & mask);
             done += 1;
             if matches!(kind, Kind::Cmps | Kind::Scas) {
-                let zf = self.flags.zf();
+                let zf = self.cpu.flags.zf();
                 if (d.ins.has_repe_prefix() && !zf) || (d.ins.has_repne_prefix() && zf) {
                     return Ok(());
                 }
@@ -131,7 +131,7 @@ impl Machine {
             Kind::Cmps => {
                 let a = self.read_mem(src_seg, si, size)?;
                 let b = self.read_mem(ES, di, size)?;
-                alu::cmp(&mut self.flags, size, a, b);
+                alu::cmp(&mut self.cpu.flags, size, a, b);
                 self.str_advance(ESI, d, size as u32);
                 self.str_advance(EDI, d, size as u32);
             }
@@ -148,7 +148,7 @@ impl Machine {
             Kind::Scas => {
                 let a = self.cpu.gpr[EAX];
                 let b = self.read_mem(ES, di, size)?;
-                alu::cmp(&mut self.flags, size, a, b);
+                alu::cmp(&mut self.cpu.flags, size, a, b);
                 self.str_advance(EDI, d, size as u32);
             }
             Kind::Ins => {

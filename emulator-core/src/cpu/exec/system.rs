@@ -59,7 +59,7 @@ impl Machine {
                 let old = self.cpu.cr0;
                 self.cpu.cr0 = v | cr0::ET;
                 if (old ^ v) & (cr0::PG | cr0::WP | cr0::PE) != 0 {
-                    self.mmu.flush();
+                    self.cpu.mmu.flush();
                 }
                 if v & cr0::PE == 0 {
                     self.cpu.cpl = 0;
@@ -68,14 +68,14 @@ impl Machine {
             2 => self.cpu.cr2 = v,
             3 => {
                 self.cpu.cr3 = v;
-                self.mmu.flush();
+                self.cpu.mmu.flush();
             }
             4 => {
                 if v & !CR4_SUPPORTED != 0 {
                     return Err(Exception::GeneralProtection(0));
                 }
                 self.cpu.cr4 = v;
-                self.mmu.flush();
+                self.cpu.mmu.flush();
             }
             _ => return Err(Exception::InvalidOpcode),
         }
@@ -259,14 +259,14 @@ impl Machine {
         }
         let off = self.ea(d);
         let lin = self.cpu.seg[d.seg as usize % 6].base.wrapping_add(off);
-        self.mmu.invalidate(lin);
+        self.cpu.mmu.invalidate(lin);
         Ok(())
     }
 
     pub(super) fn op_hlt(&mut self) -> Result<(), Exception> {
         self.require_cpl0()?;
         self.cpu.halted = true;
-        self.attention = 0;
+        self.cpu.attention = 0;
         Ok(())
     }
 
@@ -320,9 +320,9 @@ impl Machine {
                     desc.hi & if d.osize == 2 { 0xff00 } else { 0x00ff_ff00 }
                 };
                 self.reg_write(d.ins.op0_register(), v);
-                self.flags.set_zf(true);
+                self.cpu.flags.set_zf(true);
             }
-            None => self.flags.set_zf(false),
+            None => self.cpu.flags.set_zf(false),
         }
         Ok(())
     }
@@ -340,7 +340,7 @@ impl Machine {
             }
             _ => false,
         };
-        self.flags.set_zf(ok);
+        self.cpu.flags.set_zf(ok);
         Ok(())
     }
 
@@ -354,7 +354,7 @@ impl Machine {
         if adjusted {
             self.op_write(d, 0, (v & !3) | src)?;
         }
-        self.flags.set_zf(adjusted);
+        self.cpu.flags.set_zf(adjusted);
         Ok(())
     }
 }

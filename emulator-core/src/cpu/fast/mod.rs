@@ -200,7 +200,7 @@ impl Machine {
     fn fast_eligible(&self) -> bool {
         let c = &self.cpu;
         let cs = &c.seg[CS];
-        self.fast.enabled
+        self.cpu.fast.enabled
             && self
                 .vmm
                 .as_deref()
@@ -224,10 +224,10 @@ impl Machine {
         if !self.fast_eligible() {
             return false;
         }
-        let mut pages = core::mem::take(&mut self.fast.pages);
+        let mut pages = core::mem::take(&mut self.cpu.fast.pages);
         *left += 1;
         let ran = self.fast_pages(&mut pages, left);
-        self.fast.pages = pages;
+        self.cpu.fast.pages = pages;
         if !ran {
             *left -= 1;
         }
@@ -242,14 +242,17 @@ impl Machine {
             return Some(lin & !0xfff);
         }
         let acc = self.user_acc() | access::READ;
-        self.mmu.lookup(lin, acc, self.cpu.cr0).map(|p| p & !0xfff)
+        self.cpu
+            .mmu
+            .lookup(lin, acc, self.cpu.cr0)
+            .map(|p| p & !0xfff)
     }
 
     fn fast_pages(&mut self, pages: &mut [CodePage], left: &mut u64) -> bool {
         // Instructions this run may retire: the budget, and for all but the first the
         // time left before the next between-instructions check (fast operations do no
         // I/O, so that deadline cannot move while they run).
-        let due = self.attention.saturating_sub(self.cpu.tsc).max(1);
+        let due = self.cpu.attention.saturating_sub(self.cpu.tsc).max(1);
         let limit = (*left).min(due);
         let mut done: u64 = 0;
         let mut eip = self.cpu.eip;
@@ -345,7 +348,7 @@ impl Machine {
             let taken = if r & KNOWN != 0 {
                 r & TAKEN != 0
             } else {
-                self.flags.cond(op.cc)
+                self.cpu.flags.cond(op.cc)
             };
             remaining -= 2;
             // A Jcc over one register-only instruction: that instruction runs either

@@ -52,7 +52,7 @@ pub(super) fn alu_kind(m: M) -> u8 {
 /// Applies ALU operation `K`; `None` for CMP and TEST (no result written).
 #[inline(always)]
 fn alu_op<const K: u8>(m: &mut Machine, size: u8, a: u32, b: u32) -> Option<u32> {
-    let f = &mut m.flags;
+    let f = &mut m.cpu.flags;
     Some(match K {
         ALU_ADD => alu::add(f, size, a, b),
         ALU_OR => alu::or(f, size, a, b),
@@ -250,10 +250,10 @@ kinds! {
 /// register and the flags when `undo` holds.
 #[inline(always)]
 fn undoable(m: &mut Machine, op: &Op, undo: bool, h: impl FnOnce(&mut Machine, &Op, At) -> u64) {
-    let flags = m.flags;
+    let flags = m.cpu.flags;
     let old = reg(m, op.r0);
     h(m, op, At { page: 0, next: 0 });
-    m.flags.restore_if(undo, &flags);
+    m.cpu.flags.restore_if(undo, &flags);
     let v = core::hint::select_unpredictable(undo, old, reg(m, op.r0));
     set_reg(m, op.r0, v);
 }
@@ -284,13 +284,13 @@ fn then_known(r: u64, op: &Op, holds: bool) -> u64 {
 /// [`then_known`] for a Jcc on ZF (JE, JNE), tested right after the flags are set.
 #[inline(always)]
 fn then_jz(r: u64, m: &Machine, op: &Op) -> u64 {
-    then_known(r, op, m.flags.zf())
+    then_known(r, op, m.cpu.flags.zf())
 }
 
 /// [`then_known`] for a Jcc on CF (JB, JAE), tested right after the flags are set.
 #[inline(always)]
 fn then_jc(r: u64, m: &Machine, op: &Op) -> u64 {
-    then_known(r, op, m.flags.cf())
+    then_known(r, op, m.cpu.flags.cf())
 }
 
 /// The RR-form ALU kinds by ALU operation number.
@@ -383,7 +383,7 @@ impl Machine {
             return None;
         }
         let acc = self.user_acc() | if write { access::WRITE } else { access::READ };
-        self.mmu.lookup(lin, acc, c0)
+        self.cpu.mmu.lookup(lin, acc, c0)
     }
 
     /// Reads `size` bytes at flat linear `lin` from RAM or ROM without side effects.
@@ -636,7 +636,7 @@ fn lea(m: &mut Machine, op: &Op, at: At) -> u64 {
 #[inline(always)]
 fn inc_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
-    let v = alu::inc(&mut m.flags, 4, a);
+    let v = alu::inc(&mut m.cpu.flags, 4, a);
     set_reg(m, op.r0, v);
     at.next as u64
 }
@@ -645,7 +645,7 @@ fn inc_r(m: &mut Machine, op: &Op, at: At) -> u64 {
 #[inline(always)]
 fn dec_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
-    let v = alu::dec(&mut m.flags, 4, a);
+    let v = alu::dec(&mut m.cpu.flags, 4, a);
     set_reg(m, op.r0, v);
     at.next as u64
 }
@@ -662,7 +662,7 @@ fn not_r(m: &mut Machine, op: &Op, at: At) -> u64 {
 #[inline(always)]
 fn neg_r(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
-    let v = alu::neg(&mut m.flags, 4, a);
+    let v = alu::neg(&mut m.cpu.flags, 4, a);
     set_reg(m, op.r0, v);
     at.next as u64
 }
@@ -672,7 +672,7 @@ fn neg_r(m: &mut Machine, op: &Op, at: At) -> u64 {
 fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r0);
     let c = op.imm as u8;
-    let f = &mut m.flags;
+    let f = &mut m.cpu.flags;
     let v = match K {
         SH_SHL => alu::shl(f, 4, a, c),
         SH_SHR => alu::shr(f, 4, a, c),
@@ -688,7 +688,7 @@ fn shift_ri<const K: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
 #[inline(always)]
 fn imul_rri(m: &mut Machine, op: &Op, at: At) -> u64 {
     let a = reg(m, op.r1);
-    let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
+    let v = alu::imul_trunc(&mut m.cpu.flags, 4, a, op.imm);
     set_reg(m, op.r0, v);
     at.next as u64
 }
@@ -700,7 +700,7 @@ fn imul_rmi(m: &mut Machine, op: &Op, at: At) -> u64 {
     let Some(a) = m.fast_read(lin, 4) else {
         return DECLINE;
     };
-    let v = alu::imul_trunc(&mut m.flags, 4, a, op.imm);
+    let v = alu::imul_trunc(&mut m.cpu.flags, 4, a, op.imm);
     set_reg(m, op.r0, v);
     at.next as u64
 }
@@ -709,7 +709,7 @@ fn imul_rmi(m: &mut Machine, op: &Op, at: At) -> u64 {
 #[inline(always)]
 fn imul_rr(m: &mut Machine, op: &Op, at: At) -> u64 {
     let (a, b) = (reg(m, op.r0), reg(m, op.r1));
-    let v = alu::imul_trunc(&mut m.flags, 4, a, b);
+    let v = alu::imul_trunc(&mut m.cpu.flags, 4, a, b);
     set_reg(m, op.r0, v);
     at.next as u64
 }
@@ -777,7 +777,7 @@ fn jmp_rel(_m: &mut Machine, op: &Op, _: At) -> u64 {
 /// Jcc rel with condition code `CC` (the low nibble of the opcode).
 #[inline(always)]
 fn jcc_rel<const CC: u8>(m: &mut Machine, op: &Op, at: At) -> u64 {
-    if m.flags.cond(CC) {
+    if m.cpu.flags.cond(CC) {
         op.target as u64
     } else {
         at.next as u64
