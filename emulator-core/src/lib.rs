@@ -36,6 +36,11 @@ pub mod alu {
     pub use crate::cpu::alu::*;
 }
 
+/// The translating tier: regions, their IR and the passes.
+pub mod translate {
+    pub use crate::cpu::translate::*;
+}
+
 pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig};
 pub use counters::Counters;
 pub use devices::{PostWrite, VgaText};

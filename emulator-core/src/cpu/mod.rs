@@ -8,6 +8,7 @@ pub(crate) mod fast;
 pub(crate) mod interrupt;
 pub(crate) mod segment;
 pub(crate) mod task;
+pub mod translate;
 pub(crate) mod v86;
 
 #[cfg(test)]
