@@ -10,6 +10,7 @@ mod grade;
 mod labs;
 mod run;
 mod run_report;
+mod translate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     PrairielearnBundle(bundle::BundleArgs),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
+    /// Run a guest with the translating tier and print the regions it translated: x86, IR before and after the passes.
+    Translate(translate::TranslateArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,5 +73,6 @@ fn main() -> ExitCode {
         Command::GradescopeBundle(args) => bundle::run(args, bundle::Platform::Gradescope),
         Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
         Command::Run(args) => run::main(args),
+        Command::Translate(args) => translate::main(args),
     }
 }
