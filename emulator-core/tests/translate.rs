@@ -330,3 +330,57 @@ fn constant_branches_fold_into_the_region_exit() {
     );
     assert_eq!(after.instructions(), 3, "{after}");
 }
+
+/// Every region the mix guest translates encodes to a module that a Wasm validator
+/// accepts, with the imports and the export the hosts bind.
+#[test]
+fn every_region_of_the_mix_guest_encodes_to_a_valid_wasm_module() {
+    let image = common::assemble("guests/bench/mix.asm", &["ITER=1"]);
+    let mut m = Machine::new(MachineConfig {
+        ram_mib: 16,
+        ..MachineConfig::default()
+    })
+    .unwrap();
+    m.set_fast_tier(false);
+    m.set_translate(Some(2));
+    m.load_rom(&image).unwrap();
+    m.run(2_000_000);
+    let regions = m.translated_regions();
+    assert!(regions.len() >= 3, "{} regions", regions.len());
+    for r in &regions {
+        let bytes = emulator_core::translate::wasm::encode(&r.after);
+        let mut v = wasmparser::Validator::new();
+        if let Err(e) = v.validate_all(&bytes) {
+            panic!("region {:#x}: {e}\n{}", r.entry, r.after);
+        }
+        let mut imports = Vec::new();
+        let mut exports = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+            match payload.unwrap() {
+                wasmparser::Payload::ImportSection(s) => {
+                    for i in s.into_imports() {
+                        let i = i.unwrap();
+                        imports.push(format!("{}.{}", i.module, i.name));
+                    }
+                }
+                wasmparser::Payload::ExportSection(s) => {
+                    for e in s {
+                        exports.push(e.unwrap().name.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            imports,
+            [
+                "env.memory",
+                "vmlab.flags",
+                "vmlab.cond",
+                "vmlab.load",
+                "vmlab.store"
+            ]
+        );
+        assert_eq!(exports, ["run"]);
+    }
+}

@@ -113,6 +113,23 @@ pub enum FlagOp {
     Sar,
 }
 
+/// Every flag operation, in the order the Wasm backend numbers them.
+pub const FLAG_OPS: [FlagOp; 13] = [
+    FlagOp::Add,
+    FlagOp::Adc,
+    FlagOp::Sub,
+    FlagOp::Sbb,
+    FlagOp::And,
+    FlagOp::Or,
+    FlagOp::Xor,
+    FlagOp::Inc,
+    FlagOp::Dec,
+    FlagOp::Neg,
+    FlagOp::Shl,
+    FlagOp::Shr,
+    FlagOp::Sar,
+];
+
 impl FlagOp {
     /// Whether the operation sets all six status flags from its operands alone (it
     /// neither reads nor keeps an earlier flag), so an earlier `flags` is dead before it.

@@ -19,7 +19,8 @@
 pub mod ir;
 pub(crate) mod lower;
 pub mod opt;
-pub(crate) mod run;
+pub mod run;
+pub mod wasm;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -71,10 +72,44 @@ pub struct RegionInfo {
 #[derive(Clone, Debug)]
 struct Entry {
     generation: u32,
+    /// The host's handle of the region's compiled module.
+    handle: Option<u32>,
     /// `None`: the first instruction is not translated (do not try again).
     region: Option<Arc<Region>>,
     before: Option<Arc<Region>>,
     runs: u64,
+}
+
+/// A host that compiles region modules (the Wasm backend's output) and runs them: the
+/// browser lab's worker and the Node.js bench, with `WebAssembly.Module`. Without one,
+/// regions run through the IR interpreter.
+pub trait RegionHost {
+    /// Compiles and instantiates a region module; its handle, or `None` when the host
+    /// cannot (the region then runs through the IR interpreter).
+    fn compile(&mut self, module: &[u8]) -> Option<u32>;
+    /// Runs the region with `handle` on `m` (its `run` export with the address of the
+    /// guest registers) and returns what `run` returned.
+    fn call(&mut self, handle: u32, m: &mut Machine) -> i64;
+}
+
+/// The installed host, if any (not cloned with the machine state).
+#[derive(Default)]
+pub(crate) struct HostSlot(Option<alloc::boxed::Box<dyn RegionHost>>);
+
+impl Clone for HostSlot {
+    fn clone(&self) -> Self {
+        HostSlot(None)
+    }
+}
+
+impl core::fmt::Debug for HostSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "HostSlot(host)"
+        } else {
+            "HostSlot(none)"
+        })
+    }
 }
 
 /// The translation cache and its switch.
@@ -82,6 +117,7 @@ struct Entry {
 pub(crate) struct Translator {
     /// Executions before an entry is translated; `None`: translation off.
     pub threshold: Option<u32>,
+    host: HostSlot,
     heat: BTreeMap<u32, u32>,
     cache: BTreeMap<(u32, u32), Entry>,
     pub stats: TranslateStats,
@@ -143,6 +179,13 @@ impl Machine {
         self.fast.xlate.clear();
     }
 
+    /// Installs the host that compiles and runs region modules (regions translated
+    /// from now on are compiled; the cache starts over).
+    pub fn set_region_host(&mut self, host: alloc::boxed::Box<dyn RegionHost>) {
+        self.fast.xlate.host = HostSlot(Some(host));
+        self.fast.xlate.clear();
+    }
+
     /// The translating tier's counts.
     pub fn translate_stats(&self) -> TranslateStats {
         self.fast.xlate.stats
@@ -184,7 +227,7 @@ impl Machine {
             return false;
         };
         let phys = page | (eip & 0xfff);
-        let Some(region) = self.region_at(eip, phys, threshold) else {
+        let Some((region, handle)) = self.region_at(eip, phys, threshold) else {
             return false;
         };
         let due = self.attention.saturating_sub(self.cpu.tsc).max(1);
@@ -192,7 +235,17 @@ impl Machine {
         if region.instructions() as u64 > room {
             return false;
         }
-        let out = self.run_ir(&region);
+        let out = match (handle, self.fast.xlate.host.0.take()) {
+            (Some(h), Some(mut host)) => {
+                let v = host.call(h, self);
+                self.fast.xlate.host.0 = Some(host);
+                wasm::unpack(v)
+            }
+            (_, host) => {
+                self.fast.xlate.host.0 = host;
+                self.run_ir(&region)
+            }
+        };
         let done = out.retired as u64;
         self.cpu.eip = out.eip;
         let x = &mut self.fast.xlate;
@@ -213,12 +266,17 @@ impl Machine {
 
     /// The region entered at `eip` (physical `phys`), translating it when the entry is
     /// hot; `None` while it is cold or when it cannot be translated.
-    fn region_at(&mut self, eip: u32, phys: u32, threshold: u32) -> Option<Arc<Region>> {
+    fn region_at(
+        &mut self,
+        eip: u32,
+        phys: u32,
+        threshold: u32,
+    ) -> Option<(Arc<Region>, Option<u32>)> {
         let generation = self.mem.generation(phys);
         let x = &mut self.fast.xlate;
         if let Some(e) = x.cache.get(&(eip, phys)) {
             if e.generation == generation {
-                return e.region.clone();
+                return e.region.clone().map(|r| (r, e.handle));
             }
             x.cache.remove(&(eip, phys));
             x.stats.invalidated += 1;
@@ -245,15 +303,20 @@ impl Machine {
             Some((b, a)) => (Some(Arc::new(b)), Some(Arc::new(a))),
             None => (None, None),
         };
+        let handle = match (&region, x.host.0.as_mut()) {
+            (Some(r), Some(host)) => host.compile(&wasm::encode(r)),
+            _ => None,
+        };
         x.cache.insert(
             (eip, phys),
             Entry {
                 generation,
+                handle,
                 region: region.clone(),
                 before,
                 runs: 0,
             },
         );
-        region
+        region.map(|r| (r, handle))
     }
 }
