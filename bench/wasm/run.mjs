@@ -26,7 +26,8 @@ for (const imp of WebAssembly.Module.imports(module)) {
     throw new Error(`unexpected import ${imp.module}.${imp.name}`);
   };
 }
-// The translating tier's host: compiled regions, by handle.
+// The translating tier's host: each compiled region's `run` goes in the core's function
+// table, and the core calls it there.
 const regions = [];
 let core = null;
 imports.vmlab_host = {
@@ -42,10 +43,10 @@ imports.vmlab_host = {
       },
     });
     regions.push(region.exports.run);
-    return regions.length - 1;
-  },
-  region_call(handle, gpr) {
-    return regions[handle](gpr);
+    const table = core.__indirect_function_table;
+    const index = table.grow(1);
+    table.set(index, region.exports.run);
+    return index;
   },
 };
 const instance = await WebAssembly.instantiate(module, imports);

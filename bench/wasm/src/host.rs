@@ -1,7 +1,8 @@
 //! The translating tier's host in the Wasm build: region modules go to the embedder
-//! (`vmlab_host.region_compile`, which compiles them with `WebAssembly.Module` and
-//! instantiates them with this module's memory and its `xlate_*` slow-path exports),
-//! and `vmlab_host.region_call` runs one. Natively there is no embedder: no host is
+//! (`vmlab_host.region_compile`, which compiles them with `WebAssembly.Module`,
+//! instantiates them with this module's memory and its `xlate_*` slow-path exports, and
+//! puts each region's `run` in this module's exported function table); the core then
+//! calls a region through the table, with no trip through the embedder. Natively there is no embedder: no host is
 //! installed and regions run through the IR interpreter.
 
 use emulator_core::Machine;
@@ -24,10 +25,9 @@ mod wasm32 {
 
     #[link(wasm_import_module = "vmlab_host")]
     unsafe extern "C" {
-        /// Compiles the module of `len` bytes at `ptr`; its handle, or -1.
+        /// Compiles the module of `len` bytes at `ptr`; the index of its `run` in the
+        /// function table, or -1.
         fn region_compile(ptr: *const u8, len: usize) -> i32;
-        /// Runs region `handle` with the guest registers at `gpr`.
-        fn region_call(handle: i32, gpr: u32) -> i64;
     }
 
     thread_local! {
@@ -43,16 +43,20 @@ mod wasm32 {
         fn compile(&mut self, module: &[u8]) -> Option<u32> {
             // SAFETY: the embedder only reads `len` bytes at `ptr` during the call.
             let h = unsafe { region_compile(module.as_ptr(), module.len()) };
-            u32::try_from(h).ok()
+            u32::try_from(h).ok().filter(|&h| h != 0)
         }
 
         fn call(&mut self, handle: u32, m: &mut Machine) -> i64 {
             let gpr = m.cpu().gpr.as_ptr() as usize as u32;
             let prev = CURRENT.with(|c| c.replace(m as *mut Machine));
-            // SAFETY: while the region runs, `m` is reached only through CURRENT (the
+            // SAFETY: on wasm32 a function pointer is an index in the function table,
+            // and the embedder put a function of type (i32) -> i64 at `handle`.
+            let run =
+                unsafe { std::mem::transmute::<usize, extern "C" fn(u32) -> i64>(handle as usize) };
+            // While the region runs, `m` is reached only through CURRENT (the
             // slow-path exports below), on this one thread; the pointer is cleared
             // after the call.
-            let v = unsafe { region_call(handle as i32, gpr) };
+            let v = run(gpr);
             CURRENT.with(|c| c.set(prev));
             v
         }

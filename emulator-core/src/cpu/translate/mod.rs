@@ -74,6 +74,8 @@ struct Entry {
     generation: u32,
     /// The host's handle of the region's compiled module.
     handle: Option<u32>,
+    /// The region's guest instructions.
+    insns: u32,
     /// `None`: the first instruction is not translated (do not try again).
     region: Option<Arc<Region>>,
     before: Option<Arc<Region>>,
@@ -222,18 +224,42 @@ impl Machine {
         if !self.flat_eligible() {
             return false;
         }
+        // Regions chain: after one leaves, the next runs at once while no
+        // between-instructions check is due (a region changes neither the segments nor
+        // the mode, so the tier stays eligible).
+        *left += 1;
+        let mut ran = false;
+        loop {
+            let done = self.region_step(*left, threshold);
+            if done == 0 {
+                break;
+            }
+            ran = true;
+            *left -= done;
+            if *left == 0 || self.cpu.tsc >= self.attention {
+                break;
+            }
+        }
+        if !ran {
+            *left -= 1;
+        }
+        ran
+    }
+
+    /// Runs the region at EIP when one is (or becomes) ready there and `left` and the
+    /// next device deadline leave room for it; the instructions it retired.
+    fn region_step(&mut self, left: u64, threshold: u32) -> u64 {
         let eip = self.cpu.eip;
         let Some(page) = self.fast_code_page(eip) else {
-            return false;
+            return 0;
         };
         let phys = page | (eip & 0xfff);
-        let Some((region, handle)) = self.region_at(eip, phys, threshold) else {
-            return false;
+        let Some((region, handle, insns)) = self.region_at(eip, phys, threshold) else {
+            return 0;
         };
         let due = self.attention.saturating_sub(self.cpu.tsc).max(1);
-        let room = (*left + 1).min(due);
-        if region.instructions() as u64 > room {
-            return false;
+        if insns as u64 > left.min(due) {
+            return 0;
         }
         let out = match (handle, self.fast.xlate.host.0.take()) {
             (Some(h), Some(mut host)) => {
@@ -254,14 +280,12 @@ impl Machine {
         if let Some(e) = x.cache.get_mut(&(eip, phys)) {
             e.runs += 1;
         }
-        if done == 0 {
-            return false;
+        if done > 0 {
+            self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
+            self.icount += done;
+            self.cpu.interrupt_shadow = false;
         }
-        self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
-        self.icount += done;
-        self.cpu.interrupt_shadow = false;
-        *left = (*left + 1) - done;
-        true
+        done
     }
 
     /// The region entered at `eip` (physical `phys`), translating it when the entry is
@@ -271,12 +295,12 @@ impl Machine {
         eip: u32,
         phys: u32,
         threshold: u32,
-    ) -> Option<(Arc<Region>, Option<u32>)> {
+    ) -> Option<(Arc<Region>, Option<u32>, u32)> {
         let generation = self.mem.generation(phys);
         let x = &mut self.fast.xlate;
         if let Some(e) = x.cache.get(&(eip, phys)) {
             if e.generation == generation {
-                return e.region.clone().map(|r| (r, e.handle));
+                return e.region.clone().map(|r| (r, e.handle, e.insns));
             }
             x.cache.remove(&(eip, phys));
             x.stats.invalidated += 1;
@@ -303,6 +327,7 @@ impl Machine {
             Some((b, a)) => (Some(Arc::new(b)), Some(Arc::new(a))),
             None => (None, None),
         };
+        let insns = region.as_ref().map_or(0, |r| r.instructions());
         let handle = match (&region, x.host.0.as_mut()) {
             (Some(r), Some(host)) => host.compile(&wasm::encode(r)),
             _ => None,
@@ -312,11 +337,12 @@ impl Machine {
             Entry {
                 generation,
                 handle,
+                insns,
                 region: region.clone(),
                 before,
                 runs: 0,
             },
         );
-        region.map(|r| (r, handle))
+        region.map(|r| (r, handle, insns))
     }
 }
