@@ -1,5 +1,6 @@
 //! `vmlab translate`: runs a guest with the translating tier on and prints the regions
-//! it translated: the guest x86, the IR as lowered and after the passes.
+//! it translated: the guest x86, the IR as lowered and after the passes, and the
+//! operators of the Wasm module the backend makes of it.
 
 use std::process::ExitCode;
 
@@ -36,7 +37,51 @@ pub fn stats_json(m: &Machine) -> Value {
     })
 }
 
+/// The Wasm backend's module for the region: its size and the operators of `run`, one
+/// a line, indented by block.
+fn wasm_listing(r: &RegionInfo) -> (usize, Vec<String>) {
+    use wasmparser::{Operator, Parser, Payload};
+    let bytes = emulator_core::translate::wasm::encode(&r.after);
+    let mut out = Vec::new();
+    for payload in Parser::new(0).parse_all(&bytes) {
+        let body = match payload {
+            Ok(Payload::CodeSectionEntry(body)) => body,
+            Ok(_) => continue,
+            Err(e) => {
+                out.push(format!("(unreadable: {e})"));
+                break;
+            }
+        };
+        let ops = match body.get_operators_reader() {
+            Ok(ops) => ops,
+            Err(e) => {
+                out.push(format!("(unreadable: {e})"));
+                break;
+            }
+        };
+        let mut depth = 1usize;
+        for op in ops {
+            let Ok(op) = op else { break };
+            if matches!(op, Operator::End | Operator::Else) {
+                depth = depth.saturating_sub(1);
+            }
+            out.push(format!("{}{op:?}", "  ".repeat(depth)));
+            if matches!(
+                op,
+                Operator::If { .. }
+                    | Operator::Block { .. }
+                    | Operator::Loop { .. }
+                    | Operator::Else
+            ) {
+                depth += 1;
+            }
+        }
+    }
+    (bytes.len(), out)
+}
+
 fn region_json(r: &RegionInfo) -> Value {
+    let (wasm_bytes, wasm) = wasm_listing(r);
     json!({
         "entry": format!("{:#010x}", r.entry),
         "phys": format!("{:#010x}", r.phys),
@@ -47,6 +92,8 @@ fn region_json(r: &RegionInfo) -> Value {
         "ir_after": r.after.to_string().lines().collect::<Vec<_>>(),
         "ops_before": r.before.ops.len(),
         "ops_after": r.after.ops.len(),
+        "wasm_bytes": wasm_bytes,
+        "wasm": wasm,
     })
 }
 
@@ -61,6 +108,11 @@ fn print_region(r: &RegionInfo) {
     print!("{}", r.before);
     println!("-- IR after the passes ({} operations)", r.after.ops.len());
     print!("{}", r.after);
+    let (bytes, wasm) = wasm_listing(r);
+    println!("-- Wasm module ({bytes} bytes): `run`");
+    for line in wasm {
+        println!("{line}");
+    }
     println!();
 }
 

@@ -268,6 +268,9 @@ fn translate_prints_regions_and_their_ir() {
         );
         assert!(after <= before, "{r}");
         shrunk += (after < before) as u32;
+        assert!(r["wasm_bytes"].as_u64().unwrap() > 40, "{r}");
+        let wasm = r["wasm"].as_array().unwrap();
+        assert_eq!(wasm.last().and_then(|l| l.as_str()), Some("End"), "{r}");
         assert_eq!(
             r["x86"].as_array().unwrap().len() as u64,
             r["instructions"].as_u64().unwrap(),
@@ -281,6 +284,7 @@ fn translate_prints_regions_and_their_ir() {
     let listing = text(&one.stdout);
     assert_eq!(listing.matches("== region").count(), 1, "{listing}");
     assert!(listing.contains("-- IR after the passes"), "{listing}");
+    assert!(listing.contains("-- Wasm module ("), "{listing}");
     let none = vmlab_translate(&["--rom", rom, "--region", "0x3"]);
     assert_eq!(none.status.code(), Some(2));
     assert!(text(&none.stderr).contains("no region was translated at 0x3"));
