@@ -62,6 +62,7 @@ pub fn run(options: &Options) -> Result<bool> {
         tools::GDB,
         tools::CHROMIUM,
         tools::CHROMEDRIVER,
+        tools::NODEJS,
     ];
     needed.extend_from_slice(Toolchain::packages_needed());
     let tools_ok = report_err(tools::ensure(&needed));
