@@ -90,8 +90,9 @@ pub trait RegionHost {
     /// cannot (the region then runs through the IR interpreter).
     fn compile(&mut self, module: &[u8]) -> Option<u32>;
     /// Runs the region with `handle` on `m` (its `run` export with the address of the
-    /// guest registers) and returns what `run` returned.
-    fn call(&mut self, handle: u32, m: &mut Machine) -> i64;
+    /// guest registers and `room`, the instructions it may retire) and returns what
+    /// `run` returned.
+    fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64;
 }
 
 /// The installed host, if any (not cloned with the machine state).
@@ -258,12 +259,13 @@ impl Machine {
             return 0;
         };
         let due = self.attention.saturating_sub(self.cpu.tsc).max(1);
-        if insns as u64 > left.min(due) {
+        let room = left.min(due);
+        if insns as u64 > room {
             return 0;
         }
         let out = match (handle, self.fast.xlate.host.0.take()) {
             (Some(h), Some(mut host)) => {
-                let v = host.call(h, self);
+                let v = host.call(h, self, room.min(u32::MAX as u64) as u32);
                 self.fast.xlate.host.0 = Some(host);
                 wasm::unpack(v)
             }

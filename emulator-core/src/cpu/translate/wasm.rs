@@ -10,8 +10,11 @@
 //! the others), the same code the IR interpreter runs. Temporaries are Wasm locals, so
 //! a guest register that the passes forwarded stays in a local across the region.
 //!
-//! `run` returns the instructions retired in the high half and the EIP to continue at
-//! in the low half, exactly as [`Machine::run_ir`] does.
+//! `run(gpr, room)` returns the instructions retired in the high half and the EIP to
+//! continue at in the low half, as [`Machine::run_ir`] does. A region whose exit goes
+//! back to its own entry loops inside `run` while `room` (the budget and the next
+//! device deadline, in instructions) leaves space for one more pass: the same state as
+//! leaving and entering it again.
 
 use alloc::vec::Vec;
 use wasm_encoder::{
@@ -30,6 +33,12 @@ const LOAD: u32 = 2;
 const STORE: u32 = 3;
 /// The function index of `run`.
 const RUN: u32 = 4;
+/// `run`'s parameters: the address of the guest registers, and the instructions it may
+/// retire (its room).
+const GPR: u32 = 0;
+const ROOM: u32 = 1;
+/// The local of the first temporary.
+const TEMPS: u32 = 2;
 
 /// A flag operation's number in the `flags` import.
 pub fn flag_op_number(op: super::ir::FlagOp) -> u32 {
@@ -56,7 +65,7 @@ pub fn unpack(v: i64) -> Left {
 fn push(f: &mut Function, v: Val) {
     match v {
         Val::C(c) => f.instruction(&I::I32Const(c as i32)),
-        Val::T(t) => f.instruction(&I::LocalGet(t as u32 + 1)),
+        Val::T(t) => f.instruction(&I::LocalGet(t as u32 + TEMPS)),
     };
 }
 
@@ -68,10 +77,51 @@ fn reg_arg(reg: u8) -> MemArg {
     }
 }
 
-/// Returns `packed(retired, eip)` from the function.
-fn leave(f: &mut Function, retired: u32, eip: u32) {
-    f.instruction(&I::I64Const(packed(retired, eip)));
+/// The function's locals past the temporaries.
+#[derive(Clone, Copy)]
+struct Locals {
+    scratch: u32,
+    /// Instructions retired by earlier passes of a looping region.
+    done: u32,
+}
+
+/// Pushes `done + retired` shifted into the high half, as an i64.
+fn push_retired(f: &mut Function, l: Locals, retired: u32) {
+    f.instruction(&I::LocalGet(l.done));
+    f.instruction(&I::I32Const(retired as i32));
+    f.instruction(&I::I32Add);
+    f.instruction(&I::I64ExtendI32U);
+    f.instruction(&I::I64Const(32));
+    f.instruction(&I::I64Shl);
+}
+
+/// Returns `packed(done + retired, eip)` from the function.
+fn leave(f: &mut Function, l: Locals, retired: u32, eip: u32) {
+    push_retired(f, l, retired);
+    f.instruction(&I::I64Const(packed(0, eip)));
+    f.instruction(&I::I64Or);
     f.instruction(&I::Return);
+}
+
+/// Leaves for `target` after `retired` instructions of this pass; back to the top of
+/// the loop instead when the target is the entry and the room allows another pass of
+/// `insns`.
+fn exit_to(f: &mut Function, l: Locals, r: &Region, insns: u32, retired: u32, target: u32) {
+    if target == r.entry && retired == insns {
+        f.instruction(&I::LocalGet(l.done));
+        f.instruction(&I::I32Const(retired as i32));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::LocalTee(l.done));
+        f.instruction(&I::I32Const(insns as i32));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::LocalGet(ROOM));
+        f.instruction(&I::I32LeU);
+        // The loop is the innermost label but one (inside the exit's `if`).
+        f.instruction(&I::BrIf(1));
+        leave(f, l, 0, target);
+    } else {
+        leave(f, l, retired, target);
+    }
 }
 
 /// Encodes region `r` as a module.
@@ -82,7 +132,7 @@ pub fn encode(r: &Region) -> Vec<u8> {
     types.ty().function([i32t], [i32t]);
     types.ty().function([i32t, i32t], [ValType::I64]);
     types.ty().function([i32t, i32t, i32t], [i32t]);
-    types.ty().function([i32t], [ValType::I64]);
+    types.ty().function([i32t, i32t], [ValType::I64]);
     let mut imports = ImportSection::new();
     imports.import(
         "env",
@@ -103,9 +153,20 @@ pub fn encode(r: &Region) -> Vec<u8> {
     let mut exports = ExportSection::new();
     exports.export("run", ExportKind::Func, RUN);
 
-    // Locals: the parameter (gpr), one i32 per temporary, one i64 scratch.
-    let scratch = r.temps as u32 + 1;
-    let mut f = Function::new([(r.temps as u32, ValType::I32), (1, ValType::I64)]);
+    // Locals: the parameters (gpr, room), one i32 per temporary, an i64 scratch and
+    // the count of earlier passes' instructions.
+    let l = Locals {
+        scratch: r.temps as u32 + TEMPS,
+        done: r.temps as u32 + TEMPS + 1,
+    };
+    let scratch = l.scratch;
+    let insns = r.instructions();
+    let mut f = Function::new([
+        (r.temps as u32, ValType::I32),
+        (1, ValType::I64),
+        (1, ValType::I32),
+    ]);
+    f.instruction(&I::Loop(BlockType::Empty));
     let mut n: u32 = 0;
     let mut here = r.entry;
     for op in &r.ops {
@@ -115,12 +176,12 @@ pub fn encode(r: &Region) -> Vec<u8> {
                 here = eip;
             }
             Op::Get { dst, reg } => {
-                f.instruction(&I::LocalGet(0));
+                f.instruction(&I::LocalGet(GPR));
                 f.instruction(&I::I32Load(reg_arg(reg)));
-                f.instruction(&I::LocalSet(dst as u32 + 1));
+                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
             }
             Op::Set { reg, src } => {
-                f.instruction(&I::LocalGet(0));
+                f.instruction(&I::LocalGet(GPR));
                 push(&mut f, src);
                 f.instruction(&I::I32Store(reg_arg(reg)));
             }
@@ -137,7 +198,7 @@ pub fn encode(r: &Region) -> Vec<u8> {
                     BinOp::Shr => I::I32ShrU,
                     BinOp::Sar => I::I32ShrS,
                 });
-                f.instruction(&I::LocalSet(dst as u32 + 1));
+                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
             }
             Op::Flags { op, size, a, b } => {
                 f.instruction(&I::I32Const(flag_op_number(op) as i32));
@@ -149,7 +210,7 @@ pub fn encode(r: &Region) -> Vec<u8> {
             Op::Cond { dst, cc } => {
                 f.instruction(&I::I32Const(cc as i32));
                 f.instruction(&I::Call(COND));
-                f.instruction(&I::LocalSet(dst as u32 + 1));
+                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
             }
             Op::Load { dst, size, addr } => {
                 push(&mut f, addr);
@@ -160,11 +221,11 @@ pub fn encode(r: &Region) -> Vec<u8> {
                 f.instruction(&I::I64ShrU);
                 f.instruction(&I::I32WrapI64);
                 f.instruction(&I::If(BlockType::Empty));
-                leave(&mut f, n.saturating_sub(1), here);
+                leave(&mut f, l, n.saturating_sub(1), here);
                 f.instruction(&I::End);
                 f.instruction(&I::LocalGet(scratch));
                 f.instruction(&I::I32WrapI64);
-                f.instruction(&I::LocalSet(dst as u32 + 1));
+                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
             }
             Op::Store { size, addr, val } => {
                 push(&mut f, addr);
@@ -173,19 +234,24 @@ pub fn encode(r: &Region) -> Vec<u8> {
                 f.instruction(&I::Call(STORE));
                 f.instruction(&I::I32Eqz);
                 f.instruction(&I::If(BlockType::Empty));
-                leave(&mut f, n.saturating_sub(1), here);
+                leave(&mut f, l, n.saturating_sub(1), here);
                 f.instruction(&I::End);
             }
             Op::ExitIf { cond, target } => {
                 push(&mut f, cond);
                 f.instruction(&I::If(BlockType::Empty));
-                leave(&mut f, n, target);
+                exit_to(&mut f, l, r, insns, n, target);
                 f.instruction(&I::End);
             }
             Op::Exit { target } => match target {
-                Val::C(t) => leave(&mut f, n, t),
+                Val::C(t) => {
+                    // A block so that the loop is the same label depth as in `ExitIf`.
+                    f.instruction(&I::Block(BlockType::Empty));
+                    exit_to(&mut f, l, r, insns, n, t);
+                    f.instruction(&I::End);
+                }
                 Val::T(_) => {
-                    f.instruction(&I::I64Const(packed(n, 0)));
+                    push_retired(&mut f, l, n);
                     push(&mut f, target);
                     f.instruction(&I::I64ExtendI32U);
                     f.instruction(&I::I64Or);
@@ -194,7 +260,9 @@ pub fn encode(r: &Region) -> Vec<u8> {
             },
         }
     }
-    f.instruction(&I::I64Const(packed(n, here)));
+    leave(&mut f, l, n, here);
+    f.instruction(&I::End);
+    f.instruction(&I::Unreachable);
     f.instruction(&I::End);
     let mut code = CodeSection::new();
     code.function(&f);
