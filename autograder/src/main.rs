@@ -13,6 +13,7 @@ mod linux;
 mod net;
 mod run;
 mod run_report;
+mod translate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ enum Command {
     Disk(disk::DiskArgs),
     /// Run a virtual-network scenario (switches, flows, NAT, VXLAN) and print its tables and counters.
     Net(net::Args),
+    /// Run a guest with the translating tier and print the regions it translated: x86, IR before and after the passes.
+    Translate(translate::TranslateArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,5 +82,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Disk(args) => disk::main(args),
         Command::Net(args) => net::run(args),
+        Command::Translate(args) => translate::main(args),
     }
 }

@@ -60,12 +60,12 @@ pub struct RunArgs {
     mem: u32,
     /// Stop after this many instructions.
     #[arg(long, value_name = "N", default_value_t = 1_000_000_000)]
-    max_insns: u64,
+    pub max_insns: u64,
     /// Print a JSON report at the end (stop reason, instruction count, registers,
     /// POST writes, counters, exit status; under a VMM also the exits by reason, the
     /// shadow or nested paging statistics and the Popek–Goldberg reports).
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Run bare, or under the trap-and-emulate or hardware-assisted VMM (the names lab
     /// files use; `--paging` and `--guest-ring` adjust the mode).
     #[arg(long, default_value = "bare",
@@ -98,6 +98,26 @@ pub struct RunArgs {
     /// overlay keeps its backing files unchanged).
     #[arg(long, value_name = "FILE[,format=raw|qcow2]")]
     disk: Option<String>,
+    /// How instructions run: the general interpreter, the pre-decoded fast tier, or the
+    /// translating tier (natively its regions run through the IR interpreter: the same
+    /// state, for inspection rather than speed).
+    #[arg(long, value_enum, default_value = "fast")]
+    pub tier: Tier,
+    /// With `--tier translate`: executions of an entry point before its region is
+    /// translated.
+    #[arg(long, value_name = "N", default_value_t = emulator_core::translate::DEFAULT_THRESHOLD)]
+    pub threshold: u32,
+}
+
+/// `--tier`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Tier {
+    /// The general interpreter: decode and dispatch, one instruction at a time.
+    Interp,
+    /// Pre-decoded operations per page with threaded dispatch.
+    Fast,
+    /// Hot regions translated to IR and optimised.
+    Translate,
 }
 
 /// Opens `--disk FILE[,format=F]` with its backing chain.
@@ -131,7 +151,7 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Parses `0x…` hex or decimal.
-fn parse_addr(s: &str) -> Result<u32, String> {
+pub fn parse_addr(s: &str) -> Result<u32, String> {
     let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16),
         None => s.parse(),
@@ -223,8 +243,9 @@ fn check_input(args: &RunArgs, image: &Image, file: &str) -> Result<(), String> 
     Ok(())
 }
 
-/// Builds and loads the machine; every failure is a message for the user.
-fn prepare(args: &RunArgs) -> Result<Machine, String> {
+/// Builds and loads the machine with the `--tier` asked for; every failure is a
+/// message for the user.
+pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
     let cfg = args.config()?;
     let image = args.image()?;
     let file = args
@@ -251,12 +272,17 @@ fn prepare(args: &RunArgs) -> Result<Machine, String> {
         let disk = open_disk(spec)?;
         m.attach_disk(Box::new(disk)).map_err(|e| e.to_string())?;
     }
+    m.set_fast_tier(args.tier == Tier::Fast);
+    if args.tier == Tier::Translate {
+        m.set_fast_tier(false);
+        m.set_translate(Some(args.threshold));
+    }
     Ok(m)
 }
 
 /// Runs in slices until the guest stops or the budget is used up, copying the serial
 /// console to `console` as it goes.
-fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> StopReason {
+pub fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> StopReason {
     let mut used = 0u64;
     loop {
         let slice = SLICE.min(max_insns - used);
@@ -341,8 +367,14 @@ pub fn main(args: RunArgs) -> ExitCode {
         },
     };
     let status = exit_status(stop);
+    if args.tier == Tier::Translate && !args.json {
+        eprintln!("vmlab run: {}", crate::translate::NATIVE_NOTE);
+    }
     if args.json {
-        let report = run_report::report(&m, stop, status);
+        let mut report = run_report::report(&m, stop, status);
+        if args.tier == Tier::Translate {
+            report["translate"] = crate::translate::stats_json(&m);
+        }
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("vmlab run: cannot write the report: {e}"),

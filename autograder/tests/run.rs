@@ -34,8 +34,13 @@ fn assemble(src: &str, defines: &[(&str, &str)]) -> PathBuf {
 }
 
 fn vmlab(args: &[&str]) -> Output {
+    vmlab_sub("run", args)
+}
+
+/// Runs `vmlab SUBCOMMAND ARGS…`.
+fn vmlab_sub(sub: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .arg("run")
+        .arg(sub)
         .args(args)
         .output()
         .expect("the vmlab binary runs")
@@ -217,4 +222,70 @@ fn flat_binary_in_real_mode() {
     let out = vmlab(&["--flat", "0x7c00", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(5), "debug-exit(5) exits with 5");
     assert_eq!(text(&out.stdout), "k");
+}
+
+fn vmlab_translate(args: &[&str]) -> Output {
+    vmlab_sub("translate", args)
+}
+
+/// Every `--tier` ends the mix ROM with the same registers and instruction count; the
+/// translating tier retires most of them in regions.
+#[test]
+fn every_tier_gives_the_same_report() {
+    let rom = assemble("bench/mix.asm", &[("ITER", "1")]);
+    let report = |tier: &str| {
+        let out = vmlab(&["--rom", rom.to_str().unwrap(), "--json", "--tier", tier]);
+        assert_eq!(out.status.code(), Some(0), "{tier}: {}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (interp, fast, translate) = (report("interp"), report("fast"), report("translate"));
+    for key in ["instructions", "host", "stop", "post_writes", "exit_status"] {
+        assert!(!interp[key].is_null(), "{key} is in the report");
+        assert_eq!(interp[key], fast[key], "{key}");
+        assert_eq!(interp[key], translate[key], "{key}");
+    }
+    let share = translate["translate"]["share"].as_f64().unwrap();
+    assert!(share > 0.3, "regions retired a share of {share}");
+    assert!(interp.get("translate").is_none());
+}
+
+/// `vmlab translate` lists the regions with their x86 and their IR before and after
+/// the passes, which never grow a region; `--region` picks one.
+#[test]
+fn translate_prints_regions_and_their_ir() {
+    let rom = assemble("bench/mix.asm", &[("ITER", "1")]);
+    let rom = rom.to_str().unwrap();
+    let out = vmlab_translate(&["--rom", rom, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let regions = v["regions"].as_array().unwrap();
+    assert!(regions.len() >= 3, "{v}");
+    let mut shrunk = 0;
+    for r in regions {
+        let (before, after) = (
+            r["ops_before"].as_u64().unwrap(),
+            r["ops_after"].as_u64().unwrap(),
+        );
+        assert!(after <= before, "{r}");
+        shrunk += (after < before) as u32;
+        assert!(r["wasm_bytes"].as_u64().unwrap() > 40, "{r}");
+        let wasm = r["wasm"].as_array().unwrap();
+        assert_eq!(wasm.last().and_then(|l| l.as_str()), Some("End"), "{r}");
+        assert_eq!(
+            r["x86"].as_array().unwrap().len() as u64,
+            r["instructions"].as_u64().unwrap(),
+            "{r}"
+        );
+    }
+    assert!(shrunk >= 1, "no region got smaller: {v}");
+    let entry = regions[0]["entry"].as_str().unwrap().to_string();
+    let one = vmlab_translate(&["--rom", rom, "--region", &entry]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    let listing = text(&one.stdout);
+    assert_eq!(listing.matches("== region").count(), 1, "{listing}");
+    assert!(listing.contains("-- IR after the passes"), "{listing}");
+    assert!(listing.contains("-- Wasm module ("), "{listing}");
+    let none = vmlab_translate(&["--rom", rom, "--region", "0x3"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(text(&none.stderr).contains("no region was translated at 0x3"));
 }

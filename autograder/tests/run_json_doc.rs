@@ -102,6 +102,7 @@ fn has_type(v: &Value, ty: &str) -> bool {
         "hex32" => hex(8),
         "hex16" => hex(4),
         "integer" => v.is_u64(),
+        "number" => v.is_number(),
         "string" => v.is_string(),
         "boolean" => v.is_boolean(),
         "object" => v.is_object(),
@@ -183,6 +184,10 @@ fn the_json_report_matches_its_documentation() {
             vec![
                 "run", "--flat", "0x10000", &ata, "--entry", "pm32", "--disk", &disk, "--json",
             ],
+        ),
+        (
+            "translate",
+            vec!["run", "--rom", &cpu, "--tier", "translate", "--json"],
         ),
     ] {
         let report = vmlab(&args);

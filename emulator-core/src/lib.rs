@@ -43,6 +43,11 @@ pub mod x87 {
     pub use crate::cpu::x87::{sw, Fpu, Tag};
 }
 
+/// The translating tier: regions, their IR and the passes.
+pub mod translate {
+    pub use crate::cpu::translate::*;
+}
+
 pub use config::{ExecMode, GuestPaging, GuestRing, MachineConfig};
 pub use counters::Counters;
 pub use cpu::Cpu;

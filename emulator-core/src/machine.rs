@@ -530,7 +530,7 @@ impl Machine {
                     Between::Stop(s) => return Some(s),
                 }
             }
-            if !watch && self.fast_run(&mut left) {
+            if !watch && (self.translate_run(&mut left) || self.fast_run(&mut left)) {
                 if self.stop.is_some() {
                     return self.stop.take();
                 }

@@ -7,16 +7,18 @@ mod common;
 
 use emulator_core::{ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason};
 
-/// Everything a run leaves behind that the tier must not change.
+/// What a run leaves, and the instructions the fast tier retired in it.
 #[derive(PartialEq, Debug)]
 struct Outcome {
-    stops: Vec<StopReason>,
-    icount: u64,
-    /// Instructions the fast tier retired.
+    run: common::Run,
     fast: u64,
-    serial: String,
-    post: Vec<(u16, u32, u64)>,
-    snapshot: emulator_core::Snapshot,
+}
+
+impl std::ops::Deref for Outcome {
+    type Target = common::Run;
+    fn deref(&self) -> &common::Run {
+        &self.run
+    }
 }
 
 /// Runs `load`ed machines with the tier on and off, in slices of `slices` instructions
@@ -37,27 +39,10 @@ fn run_both(
         .unwrap();
         m.set_fast_tier(fast);
         load(&mut m);
-        let mut stops = Vec::new();
-        let mut i = 0;
-        while m.icount() < total {
-            let s = m.run(slices[i % slices.len()]);
-            i += 1;
-            stops.push(s);
-            if s != StopReason::BudgetExhausted {
-                break;
-            }
-        }
+        let stops = common::run_slices(&mut m, slices, total);
         Outcome {
-            stops,
-            icount: m.icount(),
+            run: common::run_of(&m, stops),
             fast: m.counters().fast_instructions,
-            serial: String::from_utf8_lossy(&m.serial_output()).into_owned(),
-            post: m
-                .post_writes()
-                .iter()
-                .map(|w| (w.port, w.value, w.icount))
-                .collect(),
-            snapshot: m.snapshot(),
         }
     };
     (run(true), run(false))
@@ -75,23 +60,7 @@ fn assert_same(what: &str, fast: &Outcome, general: &Outcome, min_fast_share: f6
         fast.icount,
         min_fast_share * 100.0
     );
-    assert_eq!(fast.icount, general.icount, "{what}: instruction count");
-    assert_eq!(fast.stops, general.stops, "{what}: stop reasons");
-    assert_eq!(fast.serial, general.serial, "{what}: serial output");
-    assert_eq!(fast.post, general.post, "{what}: POST writes");
-    assert_eq!(
-        fast.snapshot.cpu(),
-        general.snapshot.cpu(),
-        "{what}: CPU state"
-    );
-    assert!(
-        fast.snapshot.ram() == general.snapshot.ram(),
-        "{what}: RAM differs"
-    );
-    assert!(
-        fast.snapshot == general.snapshot,
-        "{what}: snapshot differs"
-    );
+    common::assert_same_run(what, fast, general);
 }
 
 fn rom(src: &str, defines: &[&str]) -> impl Fn(&mut Machine) {

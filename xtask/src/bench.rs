@@ -274,9 +274,11 @@ pub fn run(opts: &Options) -> Result<bool> {
             ">= 2x",
         )),
     }
+    let mut v86_mips = None;
     if !opts.no_peers {
         match v86_median(opts.v86_iter, runs, ours_for(opts.v86_iter)) {
             Ok(v) => {
+                v86_mips = Some(v);
                 rows.push(Row::new(
                     &format!("mix: v86 (npm, ITER={})", opts.v86_iter),
                     format!("{v:.1} MIPS"),
@@ -293,7 +295,7 @@ pub fn run(opts: &Options) -> Result<bool> {
             Err(e) => rows.push(Row::missing("mix: v86", &format!("{e:#}"), "")),
         }
     }
-    let node = crate::bench_wasm::node_mips(opts.iter, runs, ours);
+    let node = crate::bench_wasm::node_mips(opts.iter, runs, ours, "fast");
     match &node {
         Ok(w) => {
             rows.push(Row::new(
@@ -326,6 +328,39 @@ pub fn run(opts: &Options) -> Result<bool> {
             "mix: Wasm under Node.js",
             &format!("{e:#}"),
             ">= Unicorn",
+        )),
+    }
+    match crate::bench_wasm::node_mips(opts.iter, runs, ours, "translate") {
+        Ok(t) => {
+            rows.push(Row::new(
+                "mix: translating tier, Wasm under Node.js, warm",
+                format!("{:.1} MIPS (first run {:.1})", t.warm, t.first),
+                "",
+                None,
+            ));
+            if let Ok(w) = &node {
+                let r = t.warm / w.warm;
+                rows.push(Row::new(
+                    "mix: translating / fast tier (both Wasm, warm)",
+                    format!("{r:.2}x"),
+                    ">= 2x",
+                    Some(r >= 2.0),
+                ));
+            }
+            if let Some(v) = v86_mips {
+                let r = t.warm / v;
+                rows.push(Row::new(
+                    "mix: translating tier / v86",
+                    format!("{r:.2}x"),
+                    ">= 1.2x",
+                    Some(r >= 1.2),
+                ));
+            }
+        }
+        Err(e) => rows.push(Row::missing(
+            "mix: translating tier under Node.js",
+            &format!("{e:#}"),
+            ">= 2x the fast tier",
         )),
     }
     rows.push(Row::new(

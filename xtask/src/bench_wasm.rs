@@ -8,28 +8,15 @@ use std::process::Command;
 /// Medians of `runs` Node.js runs of the mix ROM with `ITER=iter`, counted as `ours`
 /// instructions (checked against the Wasm build's own count): MIPS of a process's first
 /// run, and of its warm run (the same ROM again once V8 has optimised the code).
-pub fn node_mips(iter: u32, runs: usize, ours: f64) -> Result<NodeMips> {
-    step::heading(format!("mixed workload as Wasm under Node.js (ITER={iter})").as_str());
-    let toolchain = wasm::Toolchain::ensure()?;
-    let module = toolchain.build("vmlab-bench-wasm", true)?;
-    let script = crate::workspace_root().join("bench/wasm/run.mjs");
+/// `tier` is `interp`, `fast` or `translate`.
+pub fn node_mips(iter: u32, runs: usize, ours: f64, tier: &str) -> Result<NodeMips> {
+    step::heading(
+        format!("mixed workload as Wasm under Node.js (ITER={iter}, {tier} tier)").as_str(),
+    );
+    let module = build()?;
     let (mut first, mut warm) = (Vec::new(), Vec::new());
     for _ in 0..runs.max(1) {
-        let mut cmd = Command::new("node");
-        cmd.arg(&script).arg(&module).arg(iter.to_string());
-        let out = cmd
-            .output()
-            .context("could not start node (apt-get install -y nodejs)")?;
-        if !out.status.success() {
-            bail!(
-                "`{}` failed: {}",
-                step::display(&cmd),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let v: serde_json::Value = serde_json::from_str(text.trim())
-            .with_context(|| format!("node printed `{}`", text.trim()))?;
+        let v = node_run(&module, iter, tier)?;
         println!("wasm: {v}");
         let n = v["instructions"].as_f64().unwrap_or(0.0);
         if (n - ours).abs() > 0.5 {
@@ -43,6 +30,56 @@ pub fn node_mips(iter: u32, runs: usize, ours: f64) -> Result<NodeMips> {
         first: crate::bench::median(first),
         warm: crate::bench::median(warm),
     })
+}
+
+/// Builds the bench module (release) and returns its path.
+fn build() -> Result<std::path::PathBuf> {
+    let toolchain = wasm::Toolchain::ensure()?;
+    toolchain.build("vmlab-bench-wasm", true)
+}
+
+/// One `node run.mjs MODULE ITER TIER`: its JSON line.
+fn node_run(module: &std::path::Path, iter: u32, tier: &str) -> Result<serde_json::Value> {
+    let script = crate::workspace_root().join("bench/wasm/run.mjs");
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).arg(module).arg(iter.to_string()).arg(tier);
+    let out = cmd
+        .output()
+        .context("could not start node (apt-get install -y nodejs)")?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed: {}",
+            step::display(&cmd),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).with_context(|| format!("node printed `{}`", text.trim()))
+}
+
+/// The differential test of the translating tier under Node.js: the mix ROM run in the
+/// Wasm build by the interpreter, the fast tier and the translating tier (regions
+/// compiled by Node.js) ends with the same instruction count and state digest. Returns
+/// (passed, failed) with one test per tier compared to the interpreter.
+pub fn node_differential() -> Result<(u32, u32)> {
+    let module = build()?;
+    let base = node_run(&module, 1, "interp")?;
+    println!("interp: {base}");
+    let (mut passed, mut failed) = (0, 0);
+    for tier in ["fast", "translate"] {
+        let v = node_run(&module, 1, tier)?;
+        println!("{tier}: {v}");
+        let same = v["instructions"] == base["instructions"] && v["digest"] == base["digest"];
+        let compiled = tier != "translate" || v["regions"].as_u64().unwrap_or(0) > 0;
+        if same && compiled {
+            println!("test {tier} tier under Node.js = interpreter ... ok");
+            passed += 1;
+        } else {
+            println!("test {tier} tier under Node.js = interpreter ... FAILED");
+            failed += 1;
+        }
+    }
+    Ok((passed, failed))
 }
 
 /// The Wasm build's speed on the mix ROM.

@@ -66,6 +66,7 @@ pub fn run(options: &Options) -> Result<bool> {
         tools::TCPDUMP,
         tools::CHROMIUM,
         tools::CHROMEDRIVER,
+        tools::NODEJS,
     ];
     needed.extend_from_slice(Toolchain::packages_needed());
     let tools_ok = report_err(tools::ensure(&needed));
@@ -97,6 +98,29 @@ pub fn run(options: &Options) -> Result<bool> {
             format!("{} passed, {} failed", native.passed, native.failed),
         ));
         total.add(native);
+
+        step::heading("translating tier under Node.js (differential)");
+        match crate::bench_wasm::node_differential() {
+            Ok((passed, failed)) => {
+                report.push((
+                    "translate under Node.js",
+                    format!("{passed} passed, {failed} failed"),
+                ));
+                total.add(Tally {
+                    passed,
+                    failed,
+                    failures: (failed > 0)
+                        .then(|| "translating tier under Node.js".to_owned())
+                        .into_iter()
+                        .collect(),
+                });
+            }
+            Err(e) => {
+                println!("error: {e:#}");
+                report.push(("translate under Node.js", "could not run".into()));
+                total.gate("translating tier under Node.js", false);
+            }
+        }
     }
 
     let site = Toolchain::ensure().and_then(|toolchain| site::build(&toolchain, true));

@@ -56,6 +56,12 @@ pub const CHROMEDRIVER: Package = Package {
     name: "chromium-driver",
     provides: "/usr/bin/chromedriver",
 };
+/// Node.js, which runs the Wasm build with the translating tier in the differential
+/// test (and the Wasm figures of the bench).
+pub const NODEJS: Package = Package {
+    name: "nodejs",
+    provides: "/usr/bin/node",
+};
 /// Debian's Rust compiler with the Wasm targets built in.
 pub const RUSTC_WEB: Package = Package {
     name: "rustc-web",

@@ -3,7 +3,14 @@
 //! `bench_prepare(iter)` assembles the ROM with `ITER=iter` and loads a 64 MiB
 //! machine; `bench_run(budget)` runs it for one time slice, as the browser's worker
 //! does (a Wasm engine only swaps in optimised code between calls), and
-//! `bench_icount()` reads the instruction count.
+//! `bench_icount()` reads the instruction count. `bench_tier(t)` picks the tier of
+//! the next `bench_prepare` (0 interpreter, 1 fast tier, 2 translating tier), and
+//! `bench_digest()` hashes the final state for the differential runs.
+//!
+//! With the translating tier the region modules are compiled by the embedder (see
+//! `host.rs` and `run.mjs`).
+
+mod host;
 
 use std::cell::RefCell;
 
@@ -14,7 +21,11 @@ const MIX: &str = include_str!("../../../guests/bench/mix.asm");
 
 thread_local! {
     static MACHINE: RefCell<Option<Machine>> = const { RefCell::new(None) };
+    static TIER: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
 }
+
+/// Translate an entry point after this many executions in the translating tier.
+const THRESHOLD: u32 = 16;
 
 /// Builds a machine with the mix ROM for `iter` iterations; false when the ROM does
 /// not assemble or load.
@@ -36,6 +47,12 @@ pub fn prepare(iter: u32) -> bool {
     if m.load_rom(&out.bytes).is_err() {
         return false;
     }
+    let tier = TIER.with(|t| t.get());
+    m.set_fast_tier(tier == 1);
+    if tier == 2 {
+        m.set_translate(Some(THRESHOLD));
+        host::install(&mut m);
+    }
     MACHINE.with(|c| *c.borrow_mut() = Some(m));
     true
 }
@@ -52,6 +69,48 @@ pub fn run(budget: u32) -> bool {
 /// Instructions the prepared machine retired (-1 without one).
 pub fn icount() -> f64 {
     MACHINE.with(|c| c.borrow().as_ref().map_or(-1.0, |m| m.icount() as f64))
+}
+
+/// Picks the tier of the next [`prepare`]: 0 interpreter, 1 fast tier, 2 translating.
+pub fn set_tier(tier: u32) {
+    TIER.with(|t| t.set(tier.min(2)));
+}
+
+/// An FNV-1a hash of the prepared machine's registers, flags, RAM, serial output and
+/// instruction count (0 without one), for comparing runs of different tiers.
+pub fn digest() -> f64 {
+    MACHINE.with(|c| {
+        let Some(m) = c.borrow().as_ref().map(|m| {
+            let s = m.snapshot();
+            let mut h: u32 = 0x811c_9dc5;
+            let mut eat = |b: u8| h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+            let cpu = m.cpu();
+            for v in cpu.gpr.iter().chain([&cpu.eip, &cpu.eflags]) {
+                v.to_le_bytes().into_iter().for_each(&mut eat);
+            }
+            s.ram().iter().copied().for_each(&mut eat);
+            m.serial_output().into_iter().for_each(&mut eat);
+            m.icount().to_le_bytes().into_iter().for_each(&mut eat);
+            h
+        }) else {
+            return 0.0;
+        };
+        m as f64
+    })
+}
+
+/// Wasm export of [`set_tier`].
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_tier(tier: u32) {
+    set_tier(tier)
+}
+
+/// Wasm export of [`digest`].
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_digest() -> f64 {
+    digest()
 }
 
 /// Wasm export of [`prepare`]: 1 on success, 0 on failure.
@@ -90,5 +149,22 @@ mod tests {
         }
         let n = super::icount();
         assert!(n > 300_000.0, "ran {n} instructions");
+    }
+
+    /// Natively the translating tier runs regions through the IR interpreter: each
+    /// tier ends in the same digest.
+    #[test]
+    fn every_tier_ends_in_the_same_digest() {
+        let mut seen = Vec::new();
+        for tier in 0..3 {
+            super::set_tier(tier);
+            assert!(super::prepare(1));
+            while super::run(1_000_000) {}
+            seen.push((super::icount(), super::digest()));
+        }
+        super::set_tier(1);
+        assert_ne!(seen[0].1, 0.0);
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[0], seen[2]);
     }
 }

@@ -70,6 +70,30 @@ pub(crate) fn pack_gpr(r: Register) -> Option<u8> {
     }
 }
 
+/// A 32-bit GPR operand's register number.
+pub(crate) fn r32(d: &Decoded, n: usize) -> Option<u8> {
+    match (d.kind.get(n), d.reg.get(n)) {
+        (Some(&K_GPR), Some(&p)) if p >> 3 == 0 => Some(p & 7),
+        _ => None,
+    }
+}
+
+/// A 32-bit-code instruction without LOCK or REP prefixes (the fast and translating
+/// tiers specialise only those).
+pub(crate) fn plain32(d: &Decoded) -> bool {
+    let ins = &d.ins;
+    !(d.bad_lock
+        || ins.has_lock_prefix()
+        || ins.has_rep_prefix()
+        || ins.has_repne_prefix()
+        || d.code16)
+}
+
+/// The memory operand is a 32-bit address in DS, ES or SS.
+pub(crate) fn form_mem_ok(d: &Decoded) -> bool {
+    !d.addr16 && matches!(d.seg, 0 | 2 | 3)
+}
+
 /// The GPR number of a 16- or 32-bit base/index register.
 fn addr_reg(r: Register) -> Option<u8> {
     match pack_gpr(r) {

@@ -9,6 +9,7 @@ pub(crate) mod interrupt;
 pub(crate) mod percpu;
 pub(crate) mod segment;
 pub(crate) mod task;
+pub mod translate;
 pub(crate) mod v86;
 pub mod x87;
 

@@ -40,3 +40,63 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
+/// Runs `m` in slices of `slices` instructions (cycled) until a stop other than an
+/// exhausted budget, or until `total` instructions have retired; returns every stop.
+#[allow(dead_code)]
+pub fn run_slices(
+    m: &mut emulator_core::Machine,
+    slices: &[u64],
+    total: u64,
+) -> Vec<emulator_core::StopReason> {
+    let mut stops = Vec::new();
+    let mut i = 0;
+    while m.icount() < total {
+        let s = m.run(slices[i % slices.len()]);
+        i += 1;
+        stops.push(s);
+        if s != emulator_core::StopReason::BudgetExhausted {
+            break;
+        }
+    }
+    stops
+}
+
+/// Everything a run leaves behind that a tier must not change.
+#[allow(dead_code)]
+#[derive(PartialEq, Debug)]
+pub struct Run {
+    pub stops: Vec<emulator_core::StopReason>,
+    pub icount: u64,
+    pub serial: String,
+    pub post: Vec<(u16, u32, u64)>,
+    pub snapshot: emulator_core::Snapshot,
+}
+
+/// What `m` left after a run that stopped with `stops`.
+#[allow(dead_code)]
+pub fn run_of(m: &emulator_core::Machine, stops: Vec<emulator_core::StopReason>) -> Run {
+    Run {
+        stops,
+        icount: m.icount(),
+        serial: String::from_utf8_lossy(&m.serial_output()).into_owned(),
+        post: m
+            .post_writes()
+            .iter()
+            .map(|w| (w.port, w.value, w.icount))
+            .collect(),
+        snapshot: m.snapshot(),
+    }
+}
+
+/// Asserts that two runs ended alike: instruction count, stops, serial output, POST
+/// writes, CPU, RAM and the whole snapshot.
+#[allow(dead_code)]
+pub fn assert_same_run(what: &str, a: &Run, b: &Run) {
+    assert_eq!(a.icount, b.icount, "{what}: instruction count");
+    assert_eq!(a.stops, b.stops, "{what}: stop reasons");
+    assert_eq!(a.serial, b.serial, "{what}: serial output");
+    assert_eq!(a.post, b.post, "{what}: POST writes");
+    assert_eq!(a.snapshot.cpu(), b.snapshot.cpu(), "{what}: CPU state");
+    assert!(a.snapshot.ram() == b.snapshot.ram(), "{what}: RAM differs");
+    assert!(a.snapshot == b.snapshot, "{what}: snapshot differs");
+}

@@ -5,7 +5,7 @@ use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic as M};
 
 use super::ops::{self, alu_kind, Kind};
 use super::Op;
-use crate::cpu::decode::{Decoded, K_GPR, K_IMM, K_MEM};
+use crate::cpu::decode::{form_mem_ok, plain32, r32, Decoded, K_IMM, K_MEM};
 use crate::machine::Machine;
 
 /// Operand forms of a decoded instruction, as the kinds distinguish them.
@@ -25,14 +25,6 @@ enum Form {
     R,
     /// Anything else.
     Other,
-}
-
-/// A 32-bit GPR operand's register number.
-fn r32(d: &Decoded, n: usize) -> Option<u8> {
-    match (d.kind.get(n), d.reg.get(n)) {
-        (Some(&K_GPR), Some(&p)) if p >> 3 == 0 => Some(p & 7),
-        _ => None,
-    }
 }
 
 fn form(d: &Decoded, count: u32) -> Form {
@@ -88,12 +80,7 @@ fn shift_kind(mnem: M) -> Option<Kind> {
 /// Chooses the handler for a decoded 32-bit-mode instruction at `eip`.
 fn select(d: &Decoded, eip: u32) -> Option<Op> {
     let ins = &d.ins;
-    if d.bad_lock
-        || ins.has_lock_prefix()
-        || ins.has_rep_prefix()
-        || ins.has_repne_prefix()
-        || d.code16
-    {
+    if !plain32(d) {
         return None;
     }
     let len = ins.len() as u8;
@@ -185,11 +172,6 @@ fn select(d: &Decoded, eip: u32) -> Option<Op> {
     }
     op.kind = kind;
     Some(op)
-}
-
-/// The memory operand is a 32-bit address in DS, ES or SS.
-fn form_mem_ok(d: &Decoded) -> bool {
-    !d.addr16 && matches!(d.seg, 0 | 2 | 3)
 }
 
 /// The operation of an instruction the tier does not run: the general interpreter does.

@@ -165,6 +165,8 @@ pub(crate) struct FastTier {
     pages: Vec<CodePage>,
     /// The tier is used at all (off: every instruction takes the general path).
     pub enabled: bool,
+    /// The translating tier's cache, cleared with this one.
+    pub xlate: crate::cpu::translate::Translator,
 }
 
 impl Default for FastTier {
@@ -172,6 +174,7 @@ impl Default for FastTier {
         FastTier {
             pages: vec![CodePage::empty(); PAGES],
             enabled: true,
+            xlate: Default::default(),
         }
     }
 }
@@ -182,6 +185,7 @@ impl FastTier {
         for p in &mut self.pages {
             p.phys = u32::MAX;
         }
+        self.xlate.clear();
     }
 }
 
@@ -198,13 +202,18 @@ impl Machine {
     /// The tier's shortcuts hold for the current machine state.
     #[inline(always)]
     fn fast_eligible(&self) -> bool {
+        self.cpu.fast.enabled && self.flat_eligible()
+    }
+
+    /// The shortcuts of the fast and translating tiers hold: flat 32-bit code and data,
+    /// no single-step trap, no VMM check on plain instructions.
+    #[inline(always)]
+    pub(crate) fn flat_eligible(&self) -> bool {
         let c = &self.cpu;
         let cs = &c.seg[CS];
-        self.cpu.fast.enabled
-            && self
-                .vmm
-                .as_deref()
-                .is_none_or(|v| v.plain_instructions_native())
+        self.vmm
+            .as_deref()
+            .is_none_or(|v| v.plain_instructions_native())
             && c.cr0 & cr0::PE != 0
             && c.eflags & (flags::TF | flags::VM) == 0
             && cs.base == 0
@@ -237,7 +246,7 @@ impl Machine {
     /// The physical page of the code at linear `lin`, when the TLB (or flat physical
     /// addressing) gives it without a walk.
     #[inline(always)]
-    fn fast_code_page(&mut self, lin: u32) -> Option<u32> {
+    pub(crate) fn fast_code_page(&mut self, lin: u32) -> Option<u32> {
         if self.cpu.cr0 & cr0::PG == 0 {
             return Some(lin & !0xfff);
         }

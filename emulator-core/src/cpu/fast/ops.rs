@@ -388,7 +388,7 @@ impl Machine {
 
     /// Reads `size` bytes at flat linear `lin` from RAM or ROM without side effects.
     #[inline(always)]
-    fn fast_read(&mut self, lin: u32, size: u8) -> Option<u32> {
+    pub(crate) fn fast_read(&mut self, lin: u32, size: u8) -> Option<u32> {
         let p = self.fast_phys(lin, size, false)?;
         self.mem.fast_read(p, size)
     }
@@ -396,7 +396,7 @@ impl Machine {
     /// The RAM offset for a `size`-byte store at flat linear `lin` (plain RAM, no
     /// decoded code on the page).
     #[inline(always)]
-    fn fast_store_ref(&mut self, lin: u32, size: u8) -> Option<usize> {
+    pub(crate) fn fast_store_ref(&mut self, lin: u32, size: u8) -> Option<usize> {
         let p = self.fast_phys(lin, size, true)?;
         self.mem.fast_store_offset(p, size)
     }

@@ -1,0 +1,346 @@
+//! Code discovery and lowering: from an entry point, the guest instructions along one
+//! path within a code page (through fall-throughs, unconditional jumps and calls, with
+//! side exits at conditional branches) become the IR of one region.
+//!
+//! The lowered subset is the flat 32-bit ALU, move, LEA, shift, stack and branch
+//! forms. The region ends before the first instruction outside it (the interpreter
+//! runs that one), at a return, at a branch that leaves the page or goes back into the
+//! region, and at the instruction limit.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+use iced_x86::Mnemonic as M;
+
+use super::ir::{BinOp, FlagOp, Op, Region, Tmp, Val};
+use crate::cpu::decode::{form_mem_ok, plain32, r32, Decoded, K_IMM, K_MEM, NO_REG};
+use crate::cpu::ESP;
+
+/// Most guest instructions in one region.
+pub const MAX_INSTRUCTIONS: u32 = 64;
+
+/// Builds IR, numbering temporaries.
+struct Builder {
+    ops: Vec<Op>,
+    temps: u16,
+}
+
+impl Builder {
+    fn tmp(&mut self) -> Tmp {
+        let t = self.temps;
+        self.temps += 1;
+        t
+    }
+    fn get(&mut self, reg: u8) -> Val {
+        let dst = self.tmp();
+        self.ops.push(Op::Get { dst, reg });
+        Val::T(dst)
+    }
+    fn set(&mut self, reg: u8, src: Val) {
+        self.ops.push(Op::Set { reg, src });
+    }
+    fn bin(&mut self, op: BinOp, a: Val, b: Val) -> Val {
+        let dst = self.tmp();
+        self.ops.push(Op::Bin { dst, op, a, b });
+        Val::T(dst)
+    }
+    fn flags(&mut self, op: FlagOp, size: u8, a: Val, b: Val) {
+        self.ops.push(Op::Flags { op, size, a, b });
+    }
+    fn cond(&mut self, cc: u8) -> Val {
+        let dst = self.tmp();
+        self.ops.push(Op::Cond { dst, cc });
+        Val::T(dst)
+    }
+    fn load(&mut self, size: u8, addr: Val) -> Val {
+        let dst = self.tmp();
+        self.ops.push(Op::Load { dst, size, addr });
+        Val::T(dst)
+    }
+    fn store(&mut self, size: u8, addr: Val, val: Val) {
+        self.ops.push(Op::Store { size, addr, val });
+    }
+
+    /// The effective address of the memory operand (flat: no segment base).
+    fn ea(&mut self, d: &Decoded) -> Val {
+        let mut a = Val::C(d.disp);
+        if d.base != NO_REG {
+            let b = self.get(d.base & 7);
+            a = self.bin(BinOp::Add, b, a);
+        }
+        if d.index != NO_REG {
+            let x = self.get(d.index & 7);
+            let s = self.bin(BinOp::Shl, x, Val::C((d.scale & 3) as u32));
+            a = self.bin(BinOp::Add, a, s);
+        }
+        a
+    }
+
+    /// Pushes a doubleword: the store comes before ESP changes.
+    fn push(&mut self, v: Val) {
+        let sp = self.get(ESP as u8);
+        let a = self.bin(BinOp::Sub, sp, Val::C(4));
+        self.store(4, a, v);
+        self.set(ESP as u8, a);
+    }
+}
+
+/// How the path goes on after an instruction.
+enum Flow {
+    /// At the next instruction.
+    Next,
+    /// At this EIP (a jump or call the path follows when it can).
+    Jump(u32),
+    /// The instruction ended the region with its own exit.
+    End,
+}
+
+/// The binary operation and flag record of an ALU mnemonic; `None` in the first place
+/// for CMP and TEST (no result).
+fn alu(m: M) -> Option<(Option<BinOp>, FlagOp)> {
+    Some(match m {
+        M::Add => (Some(BinOp::Add), FlagOp::Add),
+        M::Adc => (Some(BinOp::Add), FlagOp::Adc),
+        M::Sub => (Some(BinOp::Sub), FlagOp::Sub),
+        M::Sbb => (Some(BinOp::Sub), FlagOp::Sbb),
+        M::And => (Some(BinOp::And), FlagOp::And),
+        M::Or => (Some(BinOp::Or), FlagOp::Or),
+        M::Xor => (Some(BinOp::Xor), FlagOp::Xor),
+        M::Cmp => (None, FlagOp::Sub),
+        M::Test => (None, FlagOp::And),
+        _ => return None,
+    })
+}
+
+/// Where a 32-bit operand lives.
+#[derive(Clone, Copy)]
+enum Place {
+    Reg(u8),
+    Mem,
+    Imm(u32),
+}
+
+fn place(d: &Decoded, n: usize) -> Option<Place> {
+    if let Some(r) = r32(d, n) {
+        return Some(Place::Reg(r));
+    }
+    match d.kind.get(n) {
+        Some(&K_MEM) if form_mem_ok(d) && d.msize == 4 => Some(Place::Mem),
+        Some(&K_IMM) => Some(Place::Imm(d.imm)),
+        _ => None,
+    }
+}
+
+/// Emits the IR of one instruction; `None` (with nothing emitted that matters: the
+/// caller drops it) when it is outside the lowered subset.
+fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
+    let ins = &d.ins;
+    if !plain32(d) {
+        return None;
+    }
+    let count = ins.op_count();
+    let osize32 = d.osize == 4;
+    let p0 = if count >= 1 { place(d, 0) } else { None };
+    let p1 = if count >= 2 { place(d, 1) } else { None };
+    match d.mnem {
+        M::Nop => {}
+        M::Mov => match (p0?, p1?) {
+            (Place::Reg(r), Place::Reg(s)) => {
+                let v = b.get(s);
+                b.set(r, v);
+            }
+            (Place::Reg(r), Place::Imm(i)) => b.set(r, Val::C(i)),
+            (Place::Reg(r), Place::Mem) => {
+                let a = b.ea(d);
+                let v = b.load(4, a);
+                b.set(r, v);
+            }
+            (Place::Mem, Place::Reg(s)) => {
+                let a = b.ea(d);
+                let v = b.get(s);
+                b.store(4, a, v);
+            }
+            (Place::Mem, Place::Imm(i)) => {
+                let a = b.ea(d);
+                b.store(4, a, Val::C(i));
+            }
+            _ => return None,
+        },
+        M::Add | M::Adc | M::Sub | M::Sbb | M::And | M::Or | M::Xor | M::Cmp | M::Test
+            if osize32 =>
+        {
+            let (op, fop) = alu(d.mnem)?;
+            let (dst, src) = (p0?, p1?);
+            let addr = match (dst, src) {
+                (Place::Mem, Place::Mem) | (Place::Imm(_), _) => return None,
+                (Place::Mem, _) | (_, Place::Mem) => Some(b.ea(d)),
+                _ => None,
+            };
+            let read = |b: &mut Builder, p: Place| match (p, addr) {
+                (Place::Reg(r), _) => b.get(r),
+                (Place::Imm(i), _) => Val::C(i),
+                (Place::Mem, Some(a)) => b.load(4, a),
+                (Place::Mem, None) => Val::C(0),
+            };
+            let x = read(b, dst);
+            let y = read(b, src);
+            let mut res = op.map(|o| b.bin(o, x, y));
+            if matches!(fop, FlagOp::Adc | FlagOp::Sbb) {
+                // The carry in is CF before this instruction's flags.
+                let cf = b.cond(2);
+                res = res.map(|r| b.bin(op.unwrap_or(BinOp::Add), r, cf));
+            }
+            if let (Some(r), Place::Mem, Some(a)) = (res, dst, addr) {
+                b.store(4, a, r);
+            }
+            b.flags(fop, 4, x, y);
+            if let (Some(r), Place::Reg(reg)) = (res, dst) {
+                b.set(reg, r);
+            }
+        }
+        M::Inc | M::Dec | M::Not | M::Neg if count == 1 => {
+            let Place::Reg(r) = p0? else { return None };
+            let x = b.get(r);
+            let res = match d.mnem {
+                M::Inc => {
+                    b.flags(FlagOp::Inc, 4, x, Val::C(0));
+                    b.bin(BinOp::Add, x, Val::C(1))
+                }
+                M::Dec => {
+                    b.flags(FlagOp::Dec, 4, x, Val::C(0));
+                    b.bin(BinOp::Sub, x, Val::C(1))
+                }
+                M::Not => b.bin(BinOp::Xor, x, Val::C(u32::MAX)),
+                _ => {
+                    b.flags(FlagOp::Neg, 4, x, Val::C(0));
+                    b.bin(BinOp::Sub, Val::C(0), x)
+                }
+            };
+            b.set(r, res);
+        }
+        M::Lea if osize32 && !d.addr16 && d.kind.get(1) == Some(&K_MEM) => {
+            let Place::Reg(r) = p0? else { return None };
+            let a = b.ea(d);
+            b.set(r, a);
+        }
+        M::Shl | M::Sal | M::Shr | M::Sar if count == 2 => {
+            let (Place::Reg(r), Place::Imm(n)) = (p0?, p1?) else {
+                return None;
+            };
+            let n = n & 31;
+            if n != 0 {
+                let (op, fop) = match d.mnem {
+                    M::Shr => (BinOp::Shr, FlagOp::Shr),
+                    M::Sar => (BinOp::Sar, FlagOp::Sar),
+                    _ => (BinOp::Shl, FlagOp::Shl),
+                };
+                let x = b.get(r);
+                let res = b.bin(op, x, Val::C(n));
+                b.flags(fop, 4, x, Val::C(n));
+                b.set(r, res);
+            }
+        }
+        M::Push if osize32 && count == 1 => {
+            let v = match p0? {
+                Place::Reg(r) => b.get(r),
+                Place::Imm(i) => Val::C(i),
+                Place::Mem => return None,
+            };
+            b.push(v);
+        }
+        M::Pop if osize32 && count == 1 => {
+            let Place::Reg(r) = p0? else { return None };
+            let sp = b.get(ESP as u8);
+            let v = b.load(4, sp);
+            let nsp = b.bin(BinOp::Add, sp, Val::C(4));
+            b.set(ESP as u8, nsp);
+            b.set(r, v);
+        }
+        M::Call if osize32 && ins.is_call_near() => {
+            b.push(Val::C(next));
+            return Some(Flow::Jump(ins.near_branch_target() as u32));
+        }
+        M::Ret if osize32 => {
+            let extra = if count > 0 {
+                ins.immediate16() as u32
+            } else {
+                0
+            };
+            let sp = b.get(ESP as u8);
+            let t = b.load(4, sp);
+            let nsp = b.bin(BinOp::Add, sp, Val::C(4 + extra));
+            b.set(ESP as u8, nsp);
+            b.ops.push(Op::Exit { target: t });
+            return Some(Flow::End);
+        }
+        M::Jmp if osize32 && ins.is_jmp_short_or_near() => {
+            return Some(Flow::Jump(ins.near_branch_target() as u32));
+        }
+        _ if osize32 && ins.is_jcc_short_or_near() && d.cc < 16 => {
+            let c = b.cond(d.cc);
+            b.ops.push(Op::ExitIf {
+                cond: c,
+                target: ins.near_branch_target() as u32,
+            });
+        }
+        _ => return None,
+    }
+    Some(Flow::Next)
+}
+
+/// Discovers and lowers the region entered at linear `entry`. `fetch` decodes the
+/// instruction at a linear address on the entry's page (`None` when it is not whole on
+/// the page or not valid). `None` when not even the first instruction is lowered.
+pub fn lower_region(mut fetch: impl FnMut(u32) -> Option<Decoded>, entry: u32) -> Option<Region> {
+    let mut b = Builder {
+        ops: Vec::new(),
+        temps: 0,
+    };
+    let page = entry & !0xfff;
+    let mut seen = BTreeSet::new();
+    let mut eip = entry;
+    let mut n = 0;
+    loop {
+        if n >= MAX_INSTRUCTIONS || !seen.insert(eip) {
+            break;
+        }
+        let Some(d) = fetch(eip) else { break };
+        let len = d.ins.len() as u8;
+        let next = eip.wrapping_add(len as u32);
+        let (mark, temps) = (b.ops.len(), b.temps);
+        b.ops.push(Op::Insn { eip, len });
+        match lower_one(&mut b, &d, next) {
+            None => {
+                b.ops.truncate(mark);
+                b.temps = temps;
+                break;
+            }
+            Some(Flow::End) => {
+                return Some(Region {
+                    entry,
+                    ops: b.ops,
+                    temps: b.temps,
+                })
+            }
+            Some(Flow::Next) => eip = next,
+            Some(Flow::Jump(t)) => {
+                eip = t;
+                if t & !0xfff != page {
+                    n += 1;
+                    break;
+                }
+            }
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    b.ops.push(Op::Exit {
+        target: Val::C(eip),
+    });
+    Some(Region {
+        entry,
+        ops: b.ops,
+        temps: b.temps,
+    })
+}

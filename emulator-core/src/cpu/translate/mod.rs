@@ -1,0 +1,350 @@
+//! The translating tier: hot flat 32-bit code becomes regions of IR (`ir.rs`), found by
+//! `lower.rs`, optimised by `opt.rs`, and run by a backend; `run.rs` is the reference
+//! backend, an interpreter of the IR.
+//!
+//! Tiering: with translation on, each time the run loop reaches an instruction where a
+//! region could start (flat 32-bit code, as for the fast tier), the EIP's counter goes
+//! up; when it passes the threshold the region there is discovered, lowered and
+//! optimised, and from then on entered there. A region is entered only when the budget
+//! and the next device deadline leave room for all its instructions, so time and
+//! interrupts stay exact; it leaves at a branch, before the first instruction it does
+//! not translate, or before a memory access off the fast path, and the interpreter goes
+//! on from there.
+//!
+//! Regions are cached by linear entry and physical page (a paging change that maps
+//! other code there looks up another key) and remember their page's code generation:
+//! a write to the page (self-modifying code included) drops them at their next entry.
+//! Restoring a snapshot or loading an image clears the cache with the fast tier's.
+
+pub mod ir;
+pub(crate) mod lower;
+pub mod opt;
+pub mod run;
+pub mod wasm;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use iced_x86::{Decoder, DecoderOptions, Instruction};
+
+use crate::cpu::decode::Decoded;
+use crate::machine::Machine;
+use ir::Region;
+
+/// Executions of an entry point before its region is translated, unless configured.
+pub const DEFAULT_THRESHOLD: u32 = 16;
+/// Entry-point counters kept before they are all forgotten (bounds the memory).
+const HEAT_ENTRIES: usize = 4096;
+
+/// Counts of the translating tier's work since the machine was built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TranslateStats {
+    /// Regions translated.
+    pub translated: u64,
+    /// Region runs.
+    pub runs: u64,
+    /// Guest instructions retired inside regions.
+    pub instructions: u64,
+    /// Regions dropped because their page was written.
+    pub invalidated: u64,
+}
+
+/// One cached region, for listing.
+#[derive(Clone, Debug)]
+pub struct RegionInfo {
+    /// Linear entry address.
+    pub entry: u32,
+    /// Physical address of the entry.
+    pub phys: u32,
+    /// Guest instructions (the most one run retires).
+    pub instructions: u32,
+    /// Times it was entered.
+    pub runs: u64,
+    /// The guest code, one `address: instruction` line each.
+    pub x86: String,
+    /// The IR as lowered, before the passes.
+    pub before: Region,
+    /// The IR the backend runs.
+    pub after: Region,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    generation: u32,
+    /// The host's handle of the region's compiled module.
+    handle: Option<u32>,
+    /// The region's guest instructions.
+    insns: u32,
+    /// `None`: the first instruction is not translated (do not try again).
+    region: Option<Arc<Region>>,
+    before: Option<Arc<Region>>,
+    runs: u64,
+}
+
+/// A host that compiles region modules (the Wasm backend's output) and runs them: the
+/// browser lab's worker and the Node.js bench, with `WebAssembly.Module`. Without one,
+/// regions run through the IR interpreter.
+pub trait RegionHost {
+    /// Compiles and instantiates a region module; its handle, or `None` when the host
+    /// cannot (the region then runs through the IR interpreter).
+    fn compile(&mut self, module: &[u8]) -> Option<u32>;
+    /// Runs the region with `handle` on `m` (its `run` export with the address of the
+    /// guest registers and `room`, the instructions it may retire) and returns what
+    /// `run` returned.
+    fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64;
+}
+
+/// The installed host, if any (not cloned with the machine state).
+#[derive(Default)]
+pub(crate) struct HostSlot(Option<alloc::boxed::Box<dyn RegionHost>>);
+
+impl Clone for HostSlot {
+    fn clone(&self) -> Self {
+        HostSlot(None)
+    }
+}
+
+impl core::fmt::Debug for HostSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "HostSlot(host)"
+        } else {
+            "HostSlot(none)"
+        })
+    }
+}
+
+/// The translation cache and its switch.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Translator {
+    /// Executions before an entry is translated; `None`: translation off.
+    pub threshold: Option<u32>,
+    host: HostSlot,
+    heat: BTreeMap<u32, u32>,
+    cache: BTreeMap<(u32, u32), Entry>,
+    pub stats: TranslateStats,
+}
+
+impl Translator {
+    /// Forgets every region and counter (not the statistics).
+    pub fn clear(&mut self) {
+        self.heat.clear();
+        self.cache.clear();
+    }
+}
+
+/// Decodes the 32-bit instruction at page offset `off` of `page` (linear `eip`), when it
+/// is valid and whole on the page.
+fn decode_on_page(page: &[u8], eip: u32) -> Option<Decoded> {
+    let off = (eip & 0xfff) as usize;
+    let bytes = page.get(off..)?;
+    let mut decoder = Decoder::try_with_ip(32, bytes, eip as u64, DecoderOptions::NONE).ok()?;
+    let mut ins = Instruction::default();
+    decoder.decode_out(&mut ins);
+    if ins.is_invalid() || ins.len() > bytes.len() {
+        return None;
+    }
+    Some(Decoded::new(ins, 32))
+}
+
+/// Discovers, lowers and optimises the region entered at `entry` in the 4 KiB code page
+/// `page` (the bytes of the page that holds `entry`): the IR before and after the passes.
+pub fn translate_page(page: &[u8], entry: u32) -> Option<(Region, Region)> {
+    let before = lower::lower_region(|eip| decode_on_page(page, eip), entry)?;
+    let mut after = before.clone();
+    opt::optimize(&mut after);
+    Some((before, after))
+}
+
+/// The instructions of a region as `address: instruction` lines (Intel syntax).
+pub fn disassemble(page: &[u8], r: &Region) -> String {
+    use iced_x86::{Formatter, IntelFormatter};
+    let mut f = IntelFormatter::new();
+    let mut s = String::new();
+    for op in &r.ops {
+        if let ir::Op::Insn { eip, .. } = *op {
+            if let Some(d) = decode_on_page(page, eip) {
+                let mut text = String::new();
+                f.format(&d.ins, &mut text);
+                s.push_str(&alloc::format!("{eip:08x}: {text}\n"));
+            }
+        }
+    }
+    s
+}
+
+impl Machine {
+    /// Turns the translating tier on (entry points translated after `threshold`
+    /// executions) or off (`None`, the default). Both give the same machine state.
+    pub fn set_translate(&mut self, threshold: Option<u32>) {
+        self.cpu.fast.xlate.threshold = threshold;
+        self.cpu.fast.xlate.clear();
+    }
+
+    /// Installs the host that compiles and runs region modules (regions translated
+    /// from now on are compiled; the cache starts over).
+    pub fn set_region_host(&mut self, host: alloc::boxed::Box<dyn RegionHost>) {
+        self.cpu.fast.xlate.host = HostSlot(Some(host));
+        self.cpu.fast.xlate.clear();
+    }
+
+    /// The translating tier's counts.
+    pub fn translate_stats(&self) -> TranslateStats {
+        self.cpu.fast.xlate.stats
+    }
+
+    /// The regions in the translation cache, by entry address.
+    pub fn translated_regions(&self) -> Vec<RegionInfo> {
+        let mut page = alloc::vec![0u8; 4096];
+        let mut out = Vec::new();
+        for (&(entry, phys), e) in &self.cpu.fast.xlate.cache {
+            if let (Some(r), Some(b)) = (&e.region, &e.before) {
+                self.mem.peek(phys & !0xfff, &mut page);
+                out.push(RegionInfo {
+                    entry,
+                    phys,
+                    instructions: b.instructions(),
+                    runs: e.runs,
+                    x86: disassemble(&page, b),
+                    before: (**b).clone(),
+                    after: (**r).clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Runs a translated region at EIP when translation is on, one is (or becomes)
+    /// ready there, and the budget and deadline leave room for it. The caller has taken
+    /// the budget unit of the instruction at EIP; false when nothing ran.
+    pub(crate) fn translate_run(&mut self, left: &mut u64) -> bool {
+        let Some(threshold) = self.cpu.fast.xlate.threshold else {
+            return false;
+        };
+        if !self.flat_eligible() {
+            return false;
+        }
+        // Regions chain: after one leaves, the next runs at once while no
+        // between-instructions check is due (a region changes neither the segments nor
+        // the mode, so the tier stays eligible).
+        *left += 1;
+        let mut ran = false;
+        loop {
+            let done = self.region_step(*left, threshold);
+            if done == 0 {
+                break;
+            }
+            ran = true;
+            *left -= done;
+            if *left == 0 || self.cpu.tsc >= self.cpu.attention {
+                break;
+            }
+        }
+        if !ran {
+            *left -= 1;
+        }
+        ran
+    }
+
+    /// Runs the region at EIP when one is (or becomes) ready there and `left` and the
+    /// next device deadline leave room for it; the instructions it retired.
+    fn region_step(&mut self, left: u64, threshold: u32) -> u64 {
+        let eip = self.cpu.eip;
+        let Some(page) = self.fast_code_page(eip) else {
+            return 0;
+        };
+        let phys = page | (eip & 0xfff);
+        let Some((region, handle, insns)) = self.region_at(eip, phys, threshold) else {
+            return 0;
+        };
+        let due = self.cpu.attention.saturating_sub(self.cpu.tsc).max(1);
+        let room = left.min(due);
+        if insns as u64 > room {
+            return 0;
+        }
+        let out = match (handle, self.cpu.fast.xlate.host.0.take()) {
+            (Some(h), Some(mut host)) => {
+                let v = host.call(h, self, room.min(u32::MAX as u64) as u32);
+                self.cpu.fast.xlate.host.0 = Some(host);
+                wasm::unpack(v)
+            }
+            (_, host) => {
+                self.cpu.fast.xlate.host.0 = host;
+                self.run_ir(&region)
+            }
+        };
+        let done = out.retired as u64;
+        self.cpu.eip = out.eip;
+        let x = &mut self.cpu.fast.xlate;
+        x.stats.runs += 1;
+        x.stats.instructions += done;
+        if let Some(e) = x.cache.get_mut(&(eip, phys)) {
+            e.runs += 1;
+        }
+        if done > 0 {
+            self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
+            self.icount += done;
+            self.cpu.interrupt_shadow = false;
+        }
+        done
+    }
+
+    /// The region entered at `eip` (physical `phys`), translating it when the entry is
+    /// hot; `None` while it is cold or when it cannot be translated.
+    fn region_at(
+        &mut self,
+        eip: u32,
+        phys: u32,
+        threshold: u32,
+    ) -> Option<(Arc<Region>, Option<u32>, u32)> {
+        let generation = self.mem.generation(phys);
+        let x = &mut self.cpu.fast.xlate;
+        if let Some(e) = x.cache.get(&(eip, phys)) {
+            if e.generation == generation {
+                return e.region.clone().map(|r| (r, e.handle, e.insns));
+            }
+            x.cache.remove(&(eip, phys));
+            x.stats.invalidated += 1;
+        }
+        if x.heat.len() >= HEAT_ENTRIES {
+            x.heat.clear();
+        }
+        let heat = x.heat.entry(eip).or_insert(0);
+        *heat += 1;
+        if *heat <= threshold {
+            return None;
+        }
+        x.heat.remove(&eip);
+        // Marks the page as holding code, so a write to it changes its generation.
+        let generation = self.mem.code_generation(phys);
+        let mut page = alloc::vec![0u8; 4096];
+        self.mem.peek(phys & !0xfff, &mut page);
+        let made = translate_page(&page, eip);
+        let x = &mut self.cpu.fast.xlate;
+        if made.is_some() {
+            x.stats.translated += 1;
+        }
+        let (before, region) = match made {
+            Some((b, a)) => (Some(Arc::new(b)), Some(Arc::new(a))),
+            None => (None, None),
+        };
+        let insns = region.as_ref().map_or(0, |r| r.instructions());
+        let handle = match (&region, x.host.0.as_mut()) {
+            (Some(r), Some(host)) => host.compile(&wasm::encode(r)),
+            _ => None,
+        };
+        x.cache.insert(
+            (eip, phys),
+            Entry {
+                generation,
+                handle,
+                insns,
+                region: region.clone(),
+                before,
+                runs: 0,
+            },
+        );
+        region.map(|r| (r, handle, insns))
+    }
+}
