@@ -333,7 +333,15 @@ pub fn app() -> Html {
         let dispatcher = state.dispatcher();
         use_memo((), move |_| {
             MachineWorker::spawner()
-                .callback(move |ev| dispatcher.dispatch(Action::Worker(ev)))
+                .callback(move |ev| {
+                    if let crate::protocol::Event::MachineFile(bytes) = &ev {
+                        if let Err(e) = crate::components::machinefile::offer(bytes) {
+                            dispatcher.dispatch(Action::Status(e));
+                            return;
+                        }
+                    }
+                    dispatcher.dispatch(Action::Worker(ev))
+                })
                 .spawn(&worker_script())
         })
     };

@@ -126,6 +126,10 @@ pub enum Command {
     Translate(u32),
     /// Bytes typed into the serial console.
     SerialInput(Vec<u8>),
+    /// Saves the machine as a file (answered by [`Event::MachineFile`]).
+    SaveMachine,
+    /// Replaces the machine with one saved as a file.
+    LoadMachine(Vec<u8>),
     /// Runs a lab's visible tests against a submission.
     RunLabTests {
         /// The lab's id.
@@ -224,6 +228,8 @@ pub enum Event {
     LabResults(Vec<TestResult>),
     /// The results of [`Command::Compare`].
     Comparison(Vec<ModeRun>),
+    /// The machine saved as a file (for [`Command::SaveMachine`]).
+    MachineFile(Vec<u8>),
 }
 
 /// One visible test's outcome.

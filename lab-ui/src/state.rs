@@ -285,6 +285,9 @@ impl LabState {
                 self.lab_results = Some(r);
             }
             Event::Comparison(c) => self.comparison = Some(c),
+            Event::MachineFile(bytes) => {
+                self.status = format!("saved the machine ({} KiB)", bytes.len().div_ceil(1024));
+            }
         }
     }
 
@@ -295,6 +298,16 @@ impl LabState {
                 .rev()
                 .filter(|e| self.log_filter.as_ref().is_none_or(|f| &e.reason == f))
                 .take(n)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Every kept log entry that passes the filter, oldest first (for export).
+    pub fn filtered_log(&self) -> Vec<LogEntry> {
+        self.log.read(|log| {
+            log.iter()
+                .filter(|e| self.log_filter.as_ref().is_none_or(|f| &e.reason == f))
                 .cloned()
                 .collect()
         })

@@ -35,6 +35,11 @@ pub const CHROMEDRIVER: Package = Package {
     name: "chromium-driver",
     provides: "/usr/bin/chromedriver",
 };
+/// Node's package manager, which fetches axe-core for the accessibility audit.
+pub const NPM: Package = Package {
+    name: "npm",
+    provides: "/usr/bin/npm",
+};
 /// Debian's Rust compiler with the Wasm targets built in.
 pub const RUSTC_WEB: Package = Package {
     name: "rustc-web",

@@ -90,6 +90,22 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_who_wrote_this",
         run: crate::ui_time_travel::who_wrote_this,
     },
+    BrowserTest {
+        name: "comfort_themes_and_font_size_1280x720",
+        run: crate::ui_comfort::themes_and_font_size,
+    },
+    BrowserTest {
+        name: "comfort_trap_log_export",
+        run: crate::ui_comfort::trap_log_export,
+    },
+    BrowserTest {
+        name: "comfort_machine_file_round_trip",
+        run: crate::ui_comfort::machine_file_round_trip,
+    },
+    BrowserTest {
+        name: "comfort_axe_audit",
+        run: crate::ui_comfort::axe_audit,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -144,7 +160,7 @@ fn set_source(b: &Browser, source: &str) -> Result<()> {
     Ok(())
 }
 
-fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
+pub(crate) fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
     b.wait_for(&tid(id))?;
     b.execute(
         "const s = document.querySelector(arguments[0]);
@@ -164,7 +180,7 @@ pub(crate) fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn js(b: &Browser, script: &str) -> Result<Value> {
+pub(crate) fn js(b: &Browser, script: &str) -> Result<Value> {
     b.execute(script, vec![])
 }
 

@@ -6,6 +6,7 @@ use yew::prelude::*;
 use super::{hex32, use_ctx, Panel};
 use crate::protocol::Command;
 use crate::state::Action;
+use crate::{export, storage};
 
 /// The log panel.
 #[function_component(Log)]
@@ -21,6 +22,29 @@ pub fn log() -> Html {
                 .map(|s| s.value())
                 .unwrap_or_default();
             ctx.dispatch(Action::SetFilter((!v.is_empty()).then_some(v)));
+        })
+    };
+    let save = |csv: bool| {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            let entries = ctx.state.filtered_log();
+            let done = if csv {
+                storage::download_as(
+                    "trap-log.csv",
+                    "text/csv",
+                    export::log_csv(&entries).as_bytes(),
+                )
+            } else {
+                storage::download_as(
+                    "trap-log.json",
+                    "application/json",
+                    export::log_json(&entries).as_bytes(),
+                )
+            };
+            ctx.dispatch(Action::Status(match done {
+                Ok(()) => format!("saved {} log entries", entries.len()),
+                Err(e) => e,
+            }));
         })
     };
     let reasons = ctx.state.log_reasons();
@@ -54,7 +78,11 @@ pub fn log() -> Html {
                     { for reasons.iter().map(|r| html! { <option value={r.clone()} selected={*r == current}>{ r.clone() }</option> }) }
                 </select>
             </label>
-            <span class="small">{ format!(" {} entries", ctx.state.log_len()) }</span>
+            <span class="small">{ format!(" {} entries ", ctx.state.log_len()) }</span>
+            <button class="small-btn" data-testid="btn-log-csv" title="save the log (as filtered) as CSV"
+                    onclick={save(true)}>{"CSV"}</button>
+            <button class="small-btn" data-testid="btn-log-json" title="save the log (as filtered) as JSON"
+                    onclick={save(false)}>{"JSON"}</button>
             <div class="scroll"><table class="log">{ for rows }</table></div>
         </Panel>
     }

@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod session;
+pub mod snapfile;
 
 use emulator_core::StopReason;
 use gloo_worker::{HandlerId, Worker, WorkerScope};
@@ -169,6 +170,9 @@ impl MachineWorker {
                 self.start_run(scope, until);
                 return Ok(());
             }
+            Command::LoadMachine(bytes) => {
+                self.session = Some(Session::from_file(&bytes)?);
+            }
             other => {
                 let Some(s) = self.session.as_mut() else {
                     return Err("no program loaded: assemble one or open a demo".into());
@@ -213,6 +217,11 @@ impl MachineWorker {
                     Command::ShowMemory { addr, space } => s.show_memory(addr, space),
                     Command::Translate(a) => s.translate(a),
                     Command::SerialInput(bytes) => s.serial_input(&bytes),
+                    Command::SaveMachine => {
+                        let bytes = s.to_file()?;
+                        self.send(scope, Event::MachineFile(bytes));
+                        return Ok(());
+                    }
                     Command::Compare => {
                         let runs = session::compare(s.program());
                         self.send(scope, Event::Comparison(runs));
@@ -222,6 +231,7 @@ impl MachineWorker {
                     | Command::Unload
                     | Command::SetSpeed(_)
                     | Command::RunLabTests { .. }
+                    | Command::LoadMachine(_)
                     | Command::Run(_) => {}
                 }
             }
