@@ -8,6 +8,7 @@ mod formats;
 mod gdb;
 mod grade;
 mod labs;
+mod pack;
 mod run;
 mod run_report;
 
@@ -40,6 +41,8 @@ enum Command {
     GradescopeBundle(bundle::BundleArgs),
     /// Pack a lab's PrairieLearn external grader (Dockerfile, entrypoint) into a folder.
     PrairielearnBundle(bundle::BundleArgs),
+    /// Write a course pack (the labs' visible parts and index.json) for a static site.
+    Pack(pack::Args),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
 }
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Grade(args) => grade::run(args),
         Command::GradescopeBundle(args) => bundle::run(args, bundle::Platform::Gradescope),
         Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
+        Command::Pack(args) => pack::run(args),
         Command::Run(args) => run::main(args),
     }
 }
