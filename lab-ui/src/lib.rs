@@ -10,6 +10,7 @@ pub mod demos;
 pub mod export;
 pub mod highlight;
 pub mod labs;
+pub mod packs;
 pub mod program;
 pub mod protocol;
 pub mod settings;

@@ -126,6 +126,9 @@ pub enum Command {
     Translate(u32),
     /// Bytes typed into the serial console.
     SerialInput(Vec<u8>),
+    /// Adds course-pack labs (where each came from, its files), so that their
+    /// visible tests run here as the page's do.
+    AddPackLabs(Vec<(String, assignments::pack::PackLab)>),
     /// Saves the machine as a file (answered by [`Event::MachineFile`]).
     SaveMachine,
     /// Replaces the machine with one saved as a file.

@@ -419,3 +419,73 @@ fn axe_views(b: &Browser, axe: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The id of the lab the pack test publishes.
+const PACK_LAB: &str = "pack-warmup";
+
+/// Writes a course pack into the served site's `packs/` folder, in `vmlab pack`'s
+/// layout: the warm-up lab's visible parts under a new id and title.
+fn write_pack(site: &std::path::Path) -> Result<std::path::PathBuf> {
+    let packs = site.join("packs");
+    let _ = std::fs::remove_dir_all(&packs);
+    let dir = packs.join("labs").join(PACK_LAB);
+    std::fs::create_dir_all(dir.join("tests"))?;
+    let src = crate::workspace_root().join("assignments/labs/asm-warmup");
+    for f in ["statement.md", "starter.asm", "tests/visible.toml"] {
+        std::fs::copy(src.join(f), dir.join(f)).with_context(|| format!("copying {f}"))?;
+    }
+    let manifest = std::fs::read_to_string(src.join("lab.toml"))?;
+    let manifest = manifest
+        .replace("id = \"asm-warmup\"", &format!("id = \"{PACK_LAB}\""))
+        .replace("title = \"", "title = \"Course pack: ");
+    ensure!(manifest.contains(PACK_LAB), "the pack lab's id was set");
+    std::fs::write(dir.join("lab.toml"), manifest)?;
+    std::fs::write(
+        packs.join("index.json"),
+        json!({ "format": "vmlab-pack 1", "labs": [PACK_LAB], "demos": [] }).to_string(),
+    )?;
+    Ok(packs)
+}
+
+/// A lab published in the site's `packs/` folder, with no rebuild, shows in the lab
+/// menu, opens, and runs its visible tests: the reference passes them all.
+pub fn course_pack_lab(b: &Browser) -> Result<()> {
+    let packs = write_pack(&crate::target_dir().join("site"))?;
+    let r = course_pack_checks(b);
+    let _ = std::fs::remove_dir_all(&packs);
+    r
+}
+
+fn course_pack_checks(b: &Browser) -> Result<()> {
+    open(b, "")?;
+    let option = format!("[data-testid=lab-menu] option[value={PACK_LAB}]");
+    b.wait_for(&option)?;
+    ensure!(
+        b.text(&option)?.starts_with("Course pack: "),
+        "the menu shows the pack's title"
+    );
+    select(b, "lab-menu", PACK_LAB)?;
+    b.wait_for(&format!("[data-testid=lab-page][data-lab=\"{PACK_LAB}\"]"))?;
+    let solution = std::fs::read_to_string(
+        crate::workspace_root().join("assignments/labs/asm-warmup/solution.asm"),
+    )?;
+    crate::ui_tests::set_source(b, &solution)?;
+    b.click_testid("lab-run-tests")?;
+    b.wait_for_within(&tid("lab-results"), std::time::Duration::from_secs(30))?;
+    let tests = b.find_all("[data-testid=lab-test]")?;
+    ensure!(!tests.is_empty(), "per-test results are listed");
+    for t in &tests {
+        ensure!(
+            t.attribute("data-passed")?.as_deref() == Some("true"),
+            "a visible test failed: {}",
+            t.text()?
+        );
+    }
+    wait_text(
+        b,
+        "status",
+        &format!("{0} of {0} visible tests passed", tests.len()),
+    )?;
+    b.screenshot("course-pack-lab")?;
+    Ok(())
+}

@@ -106,6 +106,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "comfort_axe_audit",
         run: crate::ui_comfort::axe_audit,
     },
+    BrowserTest {
+        name: "comfort_course_pack_lab",
+        run: crate::ui_comfort::course_pack_lab,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -150,7 +154,7 @@ pub(crate) fn load_program(b: &Browser, source: &str, entry: &str) -> Result<()>
     Ok(())
 }
 
-fn set_source(b: &Browser, source: &str) -> Result<()> {
+pub(crate) fn set_source(b: &Browser, source: &str) -> Result<()> {
     b.execute(
         "const t = document.querySelector('[data-testid=editor-text]');
          t.value = arguments[0];

@@ -170,6 +170,12 @@ impl MachineWorker {
                 self.start_run(scope, until);
                 return Ok(());
             }
+            Command::AddPackLabs(labs) => {
+                for (from, lab) in labs {
+                    assignments::pack::add(&from, lab)?;
+                }
+                return Ok(());
+            }
             Command::LoadMachine(bytes) => {
                 self.session = Some(Session::from_file(&bytes)?);
             }
@@ -232,6 +238,7 @@ impl MachineWorker {
                     | Command::SetSpeed(_)
                     | Command::RunLabTests { .. }
                     | Command::LoadMachine(_)
+                    | Command::AddPackLabs(_)
                     | Command::Run(_) => {}
                 }
             }
