@@ -19,6 +19,9 @@ pub struct Args {
     /// The pack folder to write (created; files of the same names are replaced).
     #[arg(long)]
     pub out: PathBuf,
+    /// Print the outcome as JSON on stdout (`{"ok", "labs", "out"}` or `{"ok", "error"}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The files of a lab that a pack carries: the manifest, the statement, the starter
@@ -111,7 +114,15 @@ pub fn pack(labs: &[PathBuf], out: &Path) -> Result<Vec<String>, String> {
 
 /// `vmlab pack`: exit code 0 with the pack written, 1 with the reason it was not.
 pub fn run(args: Args) -> ExitCode {
-    match pack(&args.labs, &args.out) {
+    let result = pack(&args.labs, &args.out);
+    if args.json {
+        let report = match &result {
+            Ok(ids) => serde_json::json!({ "ok": true, "labs": ids, "out": args.out }),
+            Err(e) => serde_json::json!({ "ok": false, "error": e }),
+        };
+        println!("{report}");
+    }
+    match result {
         Ok(ids) => {
             eprintln!(
                 "packed {} (visible tests only) into {}",

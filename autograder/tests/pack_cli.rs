@@ -129,3 +129,27 @@ fn broken_labs_and_secrets_are_refused() {
     let (ok, err) = pack(&[&labs_dir().join("no-such-lab")], &scratch("pack-none"));
     assert!(!ok && err.contains("no-such-lab"), "{err}");
 }
+
+#[test]
+fn json_reports_the_labs_or_the_error() {
+    let run = |lab: &str, out: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+            .args(["pack", "--json", "--out"])
+            .arg(out)
+            .arg(labs_dir().join(lab))
+            .output()
+            .expect("vmlab runs");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+        (o.status.success(), v)
+    };
+    let out = scratch("pack-json");
+    let (ok, v) = run("asm-warmup", &out);
+    assert!(ok);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["labs"], serde_json::json!(["asm-warmup"]));
+    assert!(out.join("labs/asm-warmup/lab.toml").is_file());
+    let (ok, v) = run("no-such-lab", &scratch("pack-json-bad"));
+    assert!(!ok);
+    assert_eq!(v["ok"], false);
+    assert!(v["error"].as_str().unwrap().contains("no-such-lab"), "{v}");
+}
