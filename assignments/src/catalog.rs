@@ -37,32 +37,45 @@ pub struct LabInfo {
 /// Every lab in course order (labs whose manifest does not parse are left out;
 /// the crate's tests make sure there are none).
 pub fn catalog() -> Vec<LabInfo> {
+    let info = |manifest: &str, statement: &str, starter: &str| {
+        let m = LabManifest::parse(manifest).ok()?;
+        Some((
+            m.order,
+            LabInfo {
+                id: m.id,
+                title: m.title,
+                statement_md: statement.to_string(),
+                starter: starter.to_string(),
+                kind: m.kind,
+            },
+        ))
+    };
     let mut labs: Vec<(u32, LabInfo)> = EMBEDDED
         .iter()
-        .filter_map(|e| {
-            let m = LabManifest::parse(e.manifest).ok()?;
-            Some((
-                m.order,
-                LabInfo {
-                    id: m.id,
-                    title: m.title,
-                    statement_md: e.statement.to_string(),
-                    starter: e.starter.to_string(),
-                    kind: m.kind,
-                },
-            ))
-        })
+        .filter_map(|e| info(e.manifest, e.statement, e.starter))
         .collect();
     labs.sort_by_key(|(order, l)| (*order, l.id.clone()));
-    labs.into_iter().map(|(_, l)| l).collect()
+    // Course-pack labs follow vmlab's own, in the order they were added.
+    let added = crate::pack::added();
+    let from_packs = added
+        .iter()
+        .filter_map(|p| info(&p.manifest, &p.statement, &p.starter));
+    labs.into_iter()
+        .map(|(_, l)| l)
+        .chain(from_packs.map(|(_, l)| l))
+        .collect()
+}
+
+/// The ids of the labs compiled in.
+pub(crate) fn embedded_ids() -> Vec<&'static str> {
+    EMBEDDED.iter().map(|e| e.dir).collect()
 }
 
 /// A lab's manifest and visible tests, by id.
 pub fn visible_lab(id: &str) -> Result<(LabManifest, TestFile), String> {
-    let e = EMBEDDED
-        .iter()
-        .find(|e| e.dir == id)
-        .ok_or_else(|| unknown_lab(id))?;
+    let Some(e) = EMBEDDED.iter().find(|e| e.dir == id) else {
+        return crate::pack::visible_lab(id).unwrap_or_else(|| Err(unknown_lab(id)));
+    };
     let m = LabManifest::parse(e.manifest)?;
     let tests = TestFile::parse(&format!("{id}/tests/visible.toml"), e.visible)?;
     Ok((m, tests))

@@ -25,6 +25,8 @@ pub mod harness;
 #[cfg(feature = "harness")]
 pub mod manifest;
 #[cfg(feature = "harness")]
+pub mod pack;
+#[cfg(feature = "harness")]
 pub mod paging;
 #[cfg(feature = "harness")]
 pub mod regs;

@@ -11,6 +11,7 @@ mod grade;
 mod labs;
 mod linux;
 mod net;
+mod pack;
 mod run;
 mod run_report;
 mod translate;
@@ -44,6 +45,8 @@ enum Command {
     GradescopeBundle(bundle::BundleArgs),
     /// Pack a lab's PrairieLearn external grader (Dockerfile, entrypoint) into a folder.
     PrairielearnBundle(bundle::BundleArgs),
+    /// Write a course pack (the labs' visible parts and index.json) for a static site.
+    Pack(pack::Args),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),
     /// Inspect a disk image (raw or qcow2): info, check, map.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Grade(args) => grade::run(args),
         Command::GradescopeBundle(args) => bundle::run(args, bundle::Platform::Gradescope),
         Command::PrairielearnBundle(args) => bundle::run(args, bundle::Platform::Prairielearn),
+        Command::Pack(args) => pack::run(args),
         Command::Run(args) => run::main(args),
         Command::Disk(args) => disk::main(args),
         Command::Net(args) => net::run(args),

@@ -224,6 +224,39 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
     }
 }
 
+/// Adds the course pack's labs here and in the worker, and says what was added.
+fn add_packs(
+    state: &UseReducerHandle<LabState>,
+    send: &Callback<Command>,
+    found: Result<crate::packs::Found, String>,
+) {
+    let found = match found {
+        Ok(f) if f.labs.is_empty() && f.demos.is_empty() => return,
+        Ok(f) => f,
+        Err(e) => return state.dispatch(Action::Status(format!("course pack: {e}"))),
+    };
+    let mut added = Vec::new();
+    for (from, lab) in &found.labs {
+        match assignments::pack::add(from, lab.clone()) {
+            Ok(id) => added.push(id),
+            Err(e) => return state.dispatch(Action::Status(format!("course pack: {e}"))),
+        }
+    }
+    send.emit(Command::AddPackLabs(found.labs));
+    let demos = if found.demos.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; its demos ({}) need a rebuild: add them to demos/",
+            found.demos.join(", ")
+        )
+    };
+    state.dispatch(Action::Status(format!(
+        "course pack: labs {}{demos}",
+        added.join(", ")
+    )));
+}
+
 /// Opens what the URL hash names, or the last program, or the first demo's guest.
 fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
     let hash = web_sys::window()
@@ -335,7 +368,15 @@ pub fn app() -> Html {
         let dispatcher = state.dispatcher();
         use_memo((), move |_| {
             MachineWorker::spawner()
-                .callback(move |ev| dispatcher.dispatch(Action::Worker(ev)))
+                .callback(move |ev| {
+                    if let crate::protocol::Event::MachineFile(bytes) = &ev {
+                        if let Err(e) = crate::components::machinefile::offer(bytes) {
+                            dispatcher.dispatch(Action::Status(e));
+                            return;
+                        }
+                    }
+                    dispatcher.dispatch(Action::Worker(ev))
+                })
                 .spawn(&worker_script())
         })
     };
@@ -378,7 +419,19 @@ pub fn app() -> Html {
         let send = send.clone();
         use_effect_with((), move |_| open_initial(&state, &send));
     }
-    let labs = use_memo((), |_| labs::catalog());
+    let catalog = use_state(|| Rc::new(labs::catalog()));
+    {
+        let catalog = catalog.clone();
+        let state = state.clone();
+        let send = send.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                add_packs(&state, &send, crate::packs::fetch().await);
+                catalog.set(Rc::new(labs::catalog()));
+            });
+        });
+    }
+    let labs = (*catalog).clone();
     let focus = demos::focus(&state).map(|f| {
         let in_grid = f.iter().filter(|p| **p != demos::Panel::Compare).count();
         classes!("demo-focus", format!("focus-{}", in_grid.min(3)))

@@ -48,7 +48,7 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
     // The TLB setting outlives reloads: steps before the rerun leave the last one
     // they chose; the replayed steps set theirs as they come.
     let tlb = |s: &vmlab_demos::Step| s.tlb.as_deref().and_then(|t| t.parse().ok());
-    if let Some(t) = demo.steps().iter().take(first).filter_map(tlb).last() {
+    if let Some(t) = demo.steps().iter().take(first).rev().find_map(tlb) {
         cmds.push(Command::SetTlb(t));
     }
     if let Some(set) = demo.steps().get(first).and_then(|s| s.exit_controls) {

@@ -7,10 +7,13 @@ pub mod app;
 pub mod assemble;
 pub mod components;
 pub mod demos;
+pub mod export;
 pub mod highlight;
 pub mod labs;
+pub mod packs;
 pub mod program;
 pub mod protocol;
+pub mod settings;
 pub mod share;
 pub mod state;
 pub mod storage;
@@ -29,6 +32,7 @@ pub fn start() {
         worker::MachineWorker::registrar().register();
         return;
     }
+    settings::apply(settings::load());
     let document = web_sys::window().and_then(|w| w.document());
     match document.and_then(|d| d.get_element_by_id("app")) {
         Some(root) => {

@@ -138,6 +138,13 @@ pub enum Command {
     SetExitControls(emulator_core::vmm::ExitControls),
     /// Bytes typed into the serial console.
     SerialInput(Vec<u8>),
+    /// Adds course-pack labs (where each came from, its files), so that their
+    /// visible tests run here as the page's do.
+    AddPackLabs(Vec<(String, assignments::pack::PackLab)>),
+    /// Saves the machine as a file (answered by [`Event::MachineFile`]).
+    SaveMachine,
+    /// Replaces the machine with one saved as a file.
+    LoadMachine(Vec<u8>),
     /// Runs a lab's visible tests against a submission.
     RunLabTests {
         /// The lab's id.
@@ -236,6 +243,8 @@ pub enum Event {
     LabResults(Vec<TestResult>),
     /// The results of [`Command::Compare`].
     Comparison(Vec<ModeRun>),
+    /// The machine saved as a file (for [`Command::SaveMachine`]).
+    MachineFile(Vec<u8>),
 }
 
 /// One visible test's outcome.

@@ -298,6 +298,9 @@ impl LabState {
                 self.lab_results = Some(r);
             }
             Event::Comparison(c) => self.comparison = Some(c),
+            Event::MachineFile(bytes) => {
+                self.status = format!("saved the machine ({} KiB)", bytes.len().div_ceil(1024));
+            }
         }
     }
 
@@ -308,6 +311,16 @@ impl LabState {
                 .rev()
                 .filter(|e| vmlab_demos::manifest::log_passes(&self.log_filter, &e.reason))
                 .take(n)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Every kept log entry that passes the filter, oldest first (for export).
+    pub fn filtered_log(&self) -> Vec<LogEntry> {
+        self.log.read(|log| {
+            log.iter()
+                .filter(|e| vmlab_demos::manifest::log_passes(&self.log_filter, &e.reason))
                 .cloned()
                 .collect()
         })

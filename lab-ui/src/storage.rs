@@ -75,13 +75,27 @@ pub fn save_text(lab: Option<&str>, source: &str) {
     }
 }
 
+/// The file picked in a file input's `change` event; the input is cleared so that
+/// the same file can be picked again.
+pub fn picked_file(e: &yew::Event) -> Option<web_sys::File> {
+    let input = e.target()?.dyn_into::<web_sys::HtmlInputElement>().ok()?;
+    let file = input.files()?.get(0)?;
+    input.set_value("");
+    Some(file)
+}
+
 /// Offers `text` as a file download.
 pub fn download(filename: &str, text: &str) -> Result<(), String> {
+    download_as(filename, "text/plain", text.as_bytes())
+}
+
+/// Offers `bytes` as a file download of MIME type `mime`.
+pub fn download_as(filename: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
     let fail = |what: &str| format!("could not save {filename}: {what}");
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("text/plain");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts)
         .map_err(|_| fail("no Blob"))?;
     let url =
         web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| fail("no object URL"))?;

@@ -3,6 +3,7 @@
 //! Every step says what it does before doing it; tools that are missing are
 //! installed with apt when running as root, or named so a developer can install them.
 
+mod axe;
 mod bench;
 mod bench_grade;
 mod bench_vmm;
@@ -18,6 +19,7 @@ mod server;
 mod site;
 mod step;
 mod tools;
+mod ui_comfort;
 mod ui_pictures;
 mod ui_tests;
 mod ui_time_travel;

@@ -62,6 +62,11 @@ pub const NODEJS: Package = Package {
     name: "nodejs",
     provides: "/usr/bin/node",
 };
+/// Node's package manager, which fetches axe-core for the accessibility audit.
+pub const NPM: Package = Package {
+    name: "npm",
+    provides: "/usr/bin/npm",
+};
 /// Debian's Rust compiler with the Wasm targets built in.
 pub const RUSTC_WEB: Package = Package {
     name: "rustc-web",

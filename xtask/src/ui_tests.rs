@@ -122,6 +122,26 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_log_filter_per_step",
         run: crate::ui_pictures::log_filter,
     },
+    BrowserTest {
+        name: "comfort_themes_and_font_size_1280x720",
+        run: crate::ui_comfort::themes_and_font_size,
+    },
+    BrowserTest {
+        name: "comfort_trap_log_export",
+        run: crate::ui_comfort::trap_log_export,
+    },
+    BrowserTest {
+        name: "comfort_machine_file_round_trip",
+        run: crate::ui_comfort::machine_file_round_trip,
+    },
+    BrowserTest {
+        name: "comfort_axe_audit",
+        run: crate::ui_comfort::axe_audit,
+    },
+    BrowserTest {
+        name: "comfort_course_pack_lab",
+        run: crate::ui_comfort::course_pack_lab,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -166,7 +186,7 @@ pub(crate) fn load_program(b: &Browser, source: &str, entry: &str) -> Result<()>
     Ok(())
 }
 
-fn set_source(b: &Browser, source: &str) -> Result<()> {
+pub(crate) fn set_source(b: &Browser, source: &str) -> Result<()> {
     b.execute(
         "const t = document.querySelector('[data-testid=editor-text]');
          t.value = arguments[0];
@@ -176,7 +196,7 @@ fn set_source(b: &Browser, source: &str) -> Result<()> {
     Ok(())
 }
 
-fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
+pub(crate) fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
     b.wait_for(&tid(id))?;
     b.execute(
         "const s = document.querySelector(arguments[0]);
@@ -196,7 +216,7 @@ pub(crate) fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn js(b: &Browser, script: &str) -> Result<Value> {
+pub(crate) fn js(b: &Browser, script: &str) -> Result<Value> {
     b.execute(script, vec![])
 }
 

@@ -1,5 +1,5 @@
-//! The toolbar: stepping, running, reverse step, reset, mode, TLB tagging, speed, help,
-//! presentation, share.
+//! The toolbar: stepping, running, reverse step, reset, mode, TLB tagging, speed,
+//! machine files, share, help, presentation, theme and font size.
 
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -129,9 +129,11 @@ pub fn controls() -> Html {
                     { for Speed::ALL.iter().map(|s| html! { <option value={s.name()} selected={*s == ctx.state.speed}>{ s.name() }</option> }) }
                 </select>
             </label>
+            <super::machinefile::MachineFile/>
             { button("btn-share", "Share link", "", share, false) }
             { button("btn-presentation", if ctx.state.presentation { "Normal view" } else { "Presentation" }, "", present, false) }
             { button("btn-help", "Keys ?", "F1", help, false) }
+            <super::settings::DisplaySettings/>
             <span class="status" data-testid="status" role="status" aria-live="polite">{ ctx.state.status.clone() }</span>
             if let Some(v) = ctx.state.view.as_ref() {
                 <span class="small history" data-testid="history"

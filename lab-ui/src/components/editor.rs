@@ -70,29 +70,10 @@ pub fn editor() -> Html {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| ctx.op.emit(Op::AssembleAndLoad))
     };
-    let open_file = {
-        let ctx = ctx.clone();
-        Callback::from(move |e: Event| {
-            let Some(input) = e.target_dyn_into::<HtmlInputElement>() else {
-                return;
-            };
-            let Some(file) = input.files().and_then(|f| f.get(0)) else {
-                return;
-            };
-            let ctx = ctx.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                match wasm_bindgen_futures::JsFuture::from(file.text()).await {
-                    Ok(text) => {
-                        keep_text(&ctx, text.as_string().unwrap_or_default());
-                        ctx.dispatch(Action::Status(format!("opened {}", file.name())));
-                    }
-                    Err(_) => {
-                        ctx.dispatch(Action::Status(format!("could not read {}", file.name())))
-                    }
-                }
-            });
-        })
-    };
+    let open_file = super::file_picker(&ctx, |ctx, name, bytes| {
+        keep_text(ctx, String::from_utf8_lossy(&bytes).into_owned());
+        ctx.dispatch(Action::Status(format!("opened {name}")));
+    });
     let save_file = {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {

@@ -202,7 +202,7 @@ pub fn lab_page(p: &LabMenuProps) -> Html {
             </div>
             { draft.unwrap_or_default() }
             { setup.unwrap_or_default() }
-            <div class="statement" data-testid="lab-statement">{ Html::from_html_unchecked(AttrValue::from(markdown(&lab.statement_md))) }</div>
+            <div class="statement" data-testid="lab-statement" tabindex="0" aria-label="the lab's statement">{ Html::from_html_unchecked(AttrValue::from(markdown(&lab.statement_md))) }</div>
             { results.unwrap_or_default() }
         </section>
     }

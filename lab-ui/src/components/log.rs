@@ -7,6 +7,7 @@ use yew::prelude::*;
 use super::{hex32, use_ctx, Panel};
 use crate::protocol::Command;
 use crate::state::Action;
+use crate::{export, storage};
 
 /// The filter menu's choices: every entry, every VM exit, each kind in the log,
 /// and the current filter when it is none of these (a step's list of kinds). Each is
@@ -39,6 +40,29 @@ pub fn log() -> Html {
                 .unwrap_or_default();
             let kinds = v.split(',').filter(|k| !k.is_empty()).map(str::to_string);
             ctx.dispatch(Action::SetFilter(kinds.collect()));
+        })
+    };
+    let save = |csv: bool| {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            let entries = ctx.state.filtered_log();
+            let done = if csv {
+                storage::download_as(
+                    "trap-log.csv",
+                    "text/csv",
+                    export::log_csv(&entries).as_bytes(),
+                )
+            } else {
+                storage::download_as(
+                    "trap-log.json",
+                    "application/json",
+                    export::log_json(&entries).as_bytes(),
+                )
+            };
+            ctx.dispatch(Action::Status(match done {
+                Ok(()) => format!("saved {} log entries", entries.len()),
+                Err(e) => e,
+            }));
         })
     };
     let current = ctx.state.log_filter.clone();
@@ -79,6 +103,10 @@ pub fn log() -> Html {
                 </select>
             </label>
             <span class="small" data-testid="log-count">{ count }</span>
+            <button class="small-btn" data-testid="btn-log-csv" title="save the log (as filtered) as CSV"
+                    onclick={save(true)}>{"CSV"}</button>
+            <button class="small-btn" data-testid="btn-log-json" title="save the log (as filtered) as JSON"
+                    onclick={save(false)}>{"JSON"}</button>
             <div class="scroll"><table class="log">{ for rows }</table></div>
         </Panel>
     }

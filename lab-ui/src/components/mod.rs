@@ -10,11 +10,13 @@ pub mod help;
 pub mod labpage;
 pub mod linux;
 pub mod log;
+pub mod machinefile;
 pub mod memory;
 pub mod pagetables;
 pub mod pictures;
 pub mod registers;
 pub mod serial;
+pub mod settings;
 pub mod tlb;
 pub mod vga;
 
@@ -94,6 +96,25 @@ pub fn parse_hex(text: &str) -> Option<u32> {
     u32::from_str_radix(&t.replace('_', ""), 16).ok()
 }
 
+/// A file input's `change` handler: reads the picked file and hands its name and
+/// bytes to `then`; a file that cannot be read is reported in the status line.
+pub fn file_picker(ctx: &Ctx, then: impl Fn(&Ctx, &str, Vec<u8>) + 'static) -> Callback<Event> {
+    let ctx = ctx.clone();
+    let then = std::rc::Rc::new(then);
+    Callback::from(move |e: Event| {
+        let Some(file) = crate::storage::picked_file(&e) else {
+            return;
+        };
+        let (ctx, then) = (ctx.clone(), then.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+                Ok(buf) => then(&ctx, &file.name(), js_sys::Uint8Array::new(&buf).to_vec()),
+                Err(_) => ctx.dispatch(Action::Status(format!("could not read {}", file.name()))),
+            }
+        });
+    })
+}
+
 /// A titled panel with a stable test id and an ARIA label.
 #[derive(Properties, PartialEq, Debug)]
 pub struct PanelProps {
@@ -123,9 +144,10 @@ pub fn panel(p: &PanelProps) -> Html {
         Some(Some(_)) => classes!("focused"),
     };
     let style = rank.flatten().map(|i| format!("order: {i}"));
+    // Focusable, so that a panel that scrolls can be scrolled from the keyboard.
     html! {
         <section class={classes!("panel", p.class.clone(), focus)} id={p.id.clone()} data-testid={p.id.clone()}
-                 aria-label={p.title.clone()} {style}>
+                 aria-label={p.title.clone()} tabindex="0" {style}>
             <h2 title={p.hint.clone()}>{ p.title.clone() }</h2>
             { p.children.clone() }
         </section>

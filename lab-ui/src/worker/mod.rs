@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod session;
+pub mod snapfile;
 
 use emulator_core::StopReason;
 use gloo_worker::{HandlerId, Worker, WorkerScope};
@@ -169,6 +170,15 @@ impl MachineWorker {
                 self.start_run(scope, until);
                 return Ok(());
             }
+            Command::AddPackLabs(labs) => {
+                for (from, lab) in labs {
+                    assignments::pack::add(&from, lab)?;
+                }
+                return Ok(());
+            }
+            Command::LoadMachine(bytes) => {
+                self.session = Some(Session::from_file(&bytes)?);
+            }
             other => {
                 let Some(s) = self.session.as_mut() else {
                     return Err("no program loaded: assemble one or open a demo".into());
@@ -215,6 +225,11 @@ impl MachineWorker {
                     Command::Translate(a) => s.translate(a),
                     Command::SetExitControls(c) => s.set_exit_controls(c),
                     Command::SerialInput(bytes) => s.serial_input(&bytes),
+                    Command::SaveMachine => {
+                        let bytes = s.to_file()?;
+                        self.send(scope, Event::MachineFile(bytes));
+                        return Ok(());
+                    }
                     Command::Compare => {
                         let runs = session::compare(s.program());
                         self.send(scope, Event::Comparison(runs));
@@ -224,6 +239,8 @@ impl MachineWorker {
                     | Command::Unload
                     | Command::SetSpeed(_)
                     | Command::RunLabTests { .. }
+                    | Command::LoadMachine(_)
+                    | Command::AddPackLabs(_)
                     | Command::Run(_) => {}
                 }
             }

@@ -11,6 +11,7 @@ use emulator_core::{
 use iced_x86::{Decoder, DecoderOptions, FlowControl};
 
 use super::collect;
+use super::snapfile::{self, MachineFile};
 use crate::protocol::{
     DisasmLine, ModeRun, Space, Until, View, Walk, Watch, ADVANCE_BUDGET, MODE_SWITCH,
 };
@@ -41,7 +42,7 @@ const DISASM_LINES: usize = 16;
 const MEMORY_ROWS: u32 = 16;
 
 /// The program a session loads (again on reset and mode switch).
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Loaded {
     /// The flat binary.
     pub image: Vec<u8>,
@@ -166,6 +167,30 @@ impl Session {
         if let Some(v) = self.machine.vmm_mut() {
             v.tlb_tagging = self.tlb;
         }
+    }
+
+    /// The machine as a file ([`snapfile`]): its program, mode and whole state.
+    pub fn to_file(&self) -> Result<Vec<u8>, String> {
+        snapfile::encode(&MachineFile {
+            program: self.program.clone(),
+            mode: self.mode,
+            machine: self.machine.snapshot(),
+        })
+    }
+
+    /// A session from a machine file: the file's program in its mode, at its state.
+    /// Its history starts there.
+    pub fn from_file(bytes: &[u8]) -> Result<Session, String> {
+        let file = snapfile::decode(bytes)?;
+        let mut s = Session::new(file.program, file.mode)?;
+        s.machine
+            .restore(&file.machine)
+            .map_err(|e| format!("the snapshot does not fit the lab's machine: {e}"))?;
+        s.history = History::new(&mut s.machine, HISTORY);
+        s.next_checkpoint = s.machine.icount() + CHECKPOINT_EVERY;
+        s.events_seen = s.machine.events().total();
+        s.last_stop = "snapshot loaded".into();
+        Ok(s)
     }
 
     /// The machine, for reading.

@@ -1,0 +1,139 @@
+//! `vmlab pack`: writes a course pack (labs' visible parts and an `index.json`) for a
+//! static site to serve; hidden tests and reference solutions never go in.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use assignments::manifest::LabKind;
+use assignments::native::LabOnDisk;
+
+/// The pack format's name and version, in `index.json`.
+pub const FORMAT: &str = "vmlab-pack 1";
+
+/// Arguments of `vmlab pack`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Lab folders (each like `assignments/labs/ID/`).
+    #[arg(required = true)]
+    pub labs: Vec<PathBuf>,
+    /// The pack folder to write (created; files of the same names are replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print the outcome as JSON on stdout (`{"ok", "labs", "out"}` or `{"ok", "error"}`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The files of a lab that a pack carries: the manifest, the statement, the starter
+/// and the visible tests.
+fn visible_files(lab: &LabOnDisk) -> Vec<String> {
+    vec![
+        "lab.toml".into(),
+        "statement.md".into(),
+        format!("starter.{}", lab.manifest.source_extension()),
+        "tests/visible.toml".into(),
+    ]
+}
+
+/// Whether a file name is one that must never be served: hidden tests or a reference solution.
+pub fn is_secret(name: &str) -> bool {
+    name == "hidden.toml" || name.starts_with("solution.")
+}
+
+/// Reads one lab folder (the error names the file and key that is wrong).
+fn read_lab(dir: &Path) -> Result<LabOnDisk, String> {
+    let id = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{}: not a lab folder", dir.display()))?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let lab = LabOnDisk::load(parent, id)?;
+    if lab.manifest.kind == LabKind::Component {
+        return Err(format!(
+            "{}/lab.toml: kind = \"component\": a component lab's Rust is graded natively, the browser cannot run it",
+            dir.display()
+        ));
+    }
+    Ok(lab)
+}
+
+/// Every file under `dir` whose name [`is_secret`].
+fn secrets_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if entry.file_name().to_str().is_some_and(is_secret) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Writes the pack; returns the ids packed.
+pub fn pack(labs: &[PathBuf], out: &Path) -> Result<Vec<String>, String> {
+    let read: Vec<LabOnDisk> = labs.iter().map(|d| read_lab(d)).collect::<Result<_, _>>()?;
+    let mut ids: Vec<String> = Vec::new();
+    for lab in &read {
+        let id = lab.manifest.id.clone();
+        if ids.contains(&id) {
+            return Err(format!("two labs are called {id:?}"));
+        }
+        let dest = out.join("labs").join(&id);
+        std::fs::create_dir_all(dest.join("tests"))
+            .map_err(|e| format!("{}: {e}", dest.display()))?;
+        for name in visible_files(lab) {
+            let from = lab.dir.join(&name);
+            let to = dest.join(&name);
+            std::fs::copy(&from, &to)
+                .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))?;
+        }
+        ids.push(id);
+    }
+    let index = serde_json::json!({ "format": FORMAT, "labs": ids, "demos": [] });
+    let index_path = out.join("index.json");
+    let text = serde_json::to_string_pretty(&index).map_err(|e| e.to_string())?;
+    std::fs::write(&index_path, text + "\n")
+        .map_err(|e| format!("{}: {e}", index_path.display()))?;
+    let secrets = secrets_under(out);
+    if !secrets.is_empty() {
+        let names: Vec<String> = secrets.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "{} holds hidden tests or reference solutions, which a served pack must not: {}",
+            out.display(),
+            names.join(", ")
+        ));
+    }
+    Ok(ids)
+}
+
+/// `vmlab pack`: exit code 0 with the pack written, 1 with the reason it was not.
+pub fn run(args: Args) -> ExitCode {
+    let result = pack(&args.labs, &args.out);
+    if args.json {
+        let report = match &result {
+            Ok(ids) => serde_json::json!({ "ok": true, "labs": ids, "out": args.out }),
+            Err(e) => serde_json::json!({ "ok": false, "error": e }),
+        };
+        println!("{report}");
+    }
+    match result {
+        Ok(ids) => {
+            eprintln!(
+                "packed {} (visible tests only) into {}",
+                ids.join(", "),
+                args.out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vmlab pack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
