@@ -261,7 +261,7 @@ pub fn trap_log_export(b: &Browser) -> Result<()> {
     )?;
     let shown: Vec<Vec<String>> = serde_json::from_value(shown)?;
     let total: usize = b
-        .text_testid("panel-log")?
+        .text_testid("log-count")?
         .split_whitespace()
         .collect::<Vec<_>>()
         .windows(2)
