@@ -2,7 +2,7 @@
 //! no rebuild, show in the menus, open, run, and open from share links.
 
 use crate::browser::Browser;
-use crate::ui_tests::{open, reg, select, stopped, tid, wait_text};
+use crate::ui_tests::{open, select, stopped, tid, wait_reg, wait_text};
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
@@ -93,7 +93,10 @@ fn course_pack_checks(b: &Browser) -> Result<()> {
 /// holding, and share links to the pack demo and the pack lab open them.
 pub fn course_pack_demo_and_links(b: &Browser) -> Result<()> {
     let packs = write_pack(&crate::target_dir().join("site"))?;
-    let r = pack_demo_checks(b).and_then(|()| pack_link_checks(b));
+    let r = pack_demo(&packs).and_then(|(manifest, symbols)| {
+        pack_demo_checks(b, &manifest, &symbols)?;
+        pack_link_checks(b, &manifest)
+    });
     let _ = std::fs::remove_dir_all(&packs);
     r
 }
@@ -114,8 +117,11 @@ fn pack_demo(packs: &std::path::Path) -> Result<(vmlab_demos::Manifest, Vec<(Str
     Ok((manifest, out.symbols))
 }
 
-fn pack_demo_checks(b: &Browser) -> Result<()> {
-    let (manifest, symbols) = pack_demo(&crate::target_dir().join("site/packs"))?;
+fn pack_demo_checks(
+    b: &Browser,
+    manifest: &vmlab_demos::Manifest,
+    symbols: &[(String, u32)],
+) -> Result<()> {
     open(b, "")?;
     let option = format!("[data-testid=demo-menu] option[value={PACK_DEMO}]");
     b.wait_for(&option)?;
@@ -123,7 +129,6 @@ fn pack_demo_checks(b: &Browser) -> Result<()> {
         b.text(&option)?.starts_with("Course pack: "),
         "the demo menu shows the pack demo's title"
     );
-    wait_text(b, "status", &format!("demos {PACK_DEMO}"))?;
     select(b, "demo-menu", PACK_DEMO)?;
     let total = manifest.steps.len();
     for (i, step) in manifest.steps.iter().enumerate() {
@@ -148,11 +153,9 @@ fn pack_demo_checks(b: &Browser) -> Result<()> {
                 .find(|(n, _)| n == label)
                 .map(|(_, a)| format!("{a:08x}"))
                 .with_context(|| format!("{at}: no label {label}"))?;
-            let eip = reg(b, "eip")?;
-            ensure!(
-                eip.eq_ignore_ascii_case(&addr),
-                "{at}: EIP is {eip}, the step claims {label} ({addr})"
-            );
+            wait_reg(b, "eip", &format!("{at}: EIP at {label} ({addr})"), |v| {
+                v.eq_ignore_ascii_case(&addr)
+            })?;
         }
         if let Some(text) = &step.expect.serial {
             wait_text(b, "serial-output", text).with_context(|| at.clone())?;
@@ -162,10 +165,14 @@ fn pack_demo_checks(b: &Browser) -> Result<()> {
     Ok(())
 }
 
-fn pack_link_checks(b: &Browser) -> Result<()> {
+fn pack_link_checks(b: &Browser, manifest: &vmlab_demos::Manifest) -> Result<()> {
     // The page reads the link before the pack arrives; it opens the item after.
     open(b, &format!("demo={PACK_DEMO}&step=1"))?;
-    wait_text(b, "demo-step-title", "Fetch and execute")?;
+    let second = manifest
+        .steps
+        .get(1)
+        .context("the demo has a second step")?;
+    wait_text(b, "demo-step-title", &second.title)?;
     stopped(b)?;
     open(b, &format!("lab={PACK_LAB}"))?;
     b.wait_for(&format!("[data-testid=lab-page][data-lab=\"{PACK_LAB}\"]"))?;
