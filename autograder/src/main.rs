@@ -12,6 +12,7 @@ mod labs;
 mod linux;
 mod net;
 mod pack;
+mod pack_demo;
 mod run;
 mod run_report;
 mod translate;
@@ -45,7 +46,7 @@ enum Command {
     GradescopeBundle(bundle::BundleArgs),
     /// Pack a lab's PrairieLearn external grader (Dockerfile, entrypoint) into a folder.
     PrairielearnBundle(bundle::BundleArgs),
-    /// Write a course pack (the labs' visible parts and index.json) for a static site.
+    /// Write a course pack (the labs' visible parts, demos and index.json) for a static site.
     Pack(pack::Args),
     /// Run a guest with the serial console on the terminal.
     Run(run::RunArgs),

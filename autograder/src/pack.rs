@@ -1,5 +1,5 @@
-//! `vmlab pack`: writes a course pack (labs' visible parts and an `index.json`) for a
-//! static site to serve; hidden tests and reference solutions never go in.
+//! `vmlab pack`: writes a course pack (labs' visible parts, demos and an `index.json`)
+//! for a static site to serve; hidden tests and reference solutions never go in.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,19 +7,22 @@ use std::process::ExitCode;
 use assignments::manifest::LabKind;
 use assignments::native::LabOnDisk;
 
+use crate::pack_demo;
+
 /// The pack format's name and version, in `index.json`.
 pub const FORMAT: &str = "vmlab-pack 1";
 
 /// Arguments of `vmlab pack`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Lab folders (each like `assignments/labs/ID/`).
+    /// Lab folders (each like `assignments/labs/ID/`) and demo folders (each like
+    /// `demos/ID/`, with a `demo.toml`).
     #[arg(required = true)]
     pub labs: Vec<PathBuf>,
     /// The pack folder to write (created; files of the same names are replaced).
     #[arg(long)]
     pub out: PathBuf,
-    /// Print the outcome as JSON on stdout (`{"ok", "labs", "out"}` or `{"ok", "error"}`).
+    /// Print the outcome as JSON on stdout (`{"ok", "labs", "demos", "out"}` or `{"ok", "error"}`).
     #[arg(long)]
     pub json: bool,
 }
@@ -75,9 +78,31 @@ fn secrets_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Writes the pack; returns the ids packed.
-pub fn pack(labs: &[PathBuf], out: &Path) -> Result<Vec<String>, String> {
+/// What a pack holds: its lab and demo ids.
+#[derive(Debug, Default)]
+pub struct Packed {
+    /// The labs' ids, in the order given.
+    pub labs: Vec<String>,
+    /// The demos' ids, in the order given.
+    pub demos: Vec<String>,
+}
+
+/// Writes the pack from lab and demo folders (a folder with a `demo.toml` is a demo).
+pub fn pack(folders: &[PathBuf], out: &Path) -> Result<Packed, String> {
+    let (demo_dirs, labs): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        folders.iter().partition(|d| pack_demo::is_demo(d));
     let read: Vec<LabOnDisk> = labs.iter().map(|d| read_lab(d)).collect::<Result<_, _>>()?;
+    let demos: Vec<pack_demo::DemoOnDisk> = demo_dirs
+        .iter()
+        .map(|d| pack_demo::read(d))
+        .collect::<Result<_, _>>()?;
+    let mut demo_ids: Vec<String> = Vec::new();
+    for demo in &demos {
+        if demo_ids.contains(&demo.id) {
+            return Err(format!("two demos are called {:?}", demo.id));
+        }
+        demo_ids.push(demo.id.clone());
+    }
     let mut ids: Vec<String> = Vec::new();
     for lab in &read {
         let id = lab.manifest.id.clone();
@@ -95,7 +120,10 @@ pub fn pack(labs: &[PathBuf], out: &Path) -> Result<Vec<String>, String> {
         }
         ids.push(id);
     }
-    let index = serde_json::json!({ "format": FORMAT, "labs": ids, "demos": [] });
+    for demo in &demos {
+        pack_demo::write(demo, out)?;
+    }
+    let index = serde_json::json!({ "format": FORMAT, "labs": ids, "demos": demo_ids });
     let index_path = out.join("index.json");
     let text = serde_json::to_string_pretty(&index).map_err(|e| e.to_string())?;
     std::fs::write(&index_path, text + "\n")
@@ -109,7 +137,10 @@ pub fn pack(labs: &[PathBuf], out: &Path) -> Result<Vec<String>, String> {
             names.join(", ")
         ));
     }
-    Ok(ids)
+    Ok(Packed {
+        labs: ids,
+        demos: demo_ids,
+    })
 }
 
 /// `vmlab pack`: exit code 0 with the pack written, 1 with the reason it was not.
@@ -117,16 +148,19 @@ pub fn run(args: Args) -> ExitCode {
     let result = pack(&args.labs, &args.out);
     if args.json {
         let report = match &result {
-            Ok(ids) => serde_json::json!({ "ok": true, "labs": ids, "out": args.out }),
+            Ok(p) => serde_json::json!({
+                "ok": true, "labs": p.labs, "demos": p.demos, "out": args.out
+            }),
             Err(e) => serde_json::json!({ "ok": false, "error": e }),
         };
         println!("{report}");
     }
     match result {
-        Ok(ids) => {
+        Ok(p) => {
             eprintln!(
-                "packed {} (visible tests only) into {}",
-                ids.join(", "),
+                "packed labs [{}] (visible tests only) and demos [{}] into {}",
+                p.labs.join(", "),
+                p.demos.join(", "),
                 args.out.display()
             );
             ExitCode::SUCCESS

@@ -153,3 +153,77 @@ fn json_reports_the_labs_or_the_error() {
     assert_eq!(v["ok"], false);
     assert!(v["error"].as_str().unwrap().contains("no-such-lab"), "{v}");
 }
+
+/// A demo folder like a built-in one, under a new id: the `popf` demo's files.
+fn demo_folder(scratch_name: &str, id: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demos/popf");
+    let dir = scratch(scratch_name).join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["demo.toml", "popf.asm"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn demo_folders_go_in_the_pack_and_its_index() {
+    let demo = demo_folder("pack-demo-src", "course-popf");
+    let out = scratch("pack-demo");
+    let o = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(["pack", "--json", "--out"])
+        .arg(&out)
+        .arg(labs_dir().join("asm-warmup"))
+        .arg(&demo)
+        .output()
+        .expect("vmlab runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(v["demos"], serde_json::json!(["course-popf"]));
+    assert_eq!(v["labs"], serde_json::json!(["asm-warmup"]));
+    let files = files_under(&out);
+    assert!(
+        files.contains(&"demos/course-popf/demo.toml".to_string()),
+        "{files:?}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("demos/course-popf/popf.asm")).unwrap(),
+        std::fs::read(demo.join("popf.asm")).unwrap()
+    );
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["demos"], serde_json::json!(["course-popf"]));
+    // What was packed is a demo the lab accepts.
+    let read = |f: &str| std::fs::read_to_string(out.join("demos/course-popf").join(f)).unwrap();
+    vmlab_demos::pack::check("p", &read("demo.toml"), &read("popf.asm")).expect("valid demo");
+}
+
+#[test]
+fn broken_demos_are_refused_with_file_and_key() {
+    let demo = demo_folder("pack-demo-bad-src", "bad-demo");
+    let toml = std::fs::read_to_string(demo.join("demo.toml")).unwrap();
+    std::fs::write(
+        demo.join("demo.toml"),
+        toml.replacen("mode = ", "mode = \"warp\"\n#", 1),
+    )
+    .unwrap();
+    let out = scratch("pack-demo-bad");
+    let (ok, err) = pack(&[&demo], &out);
+    assert!(!ok);
+    assert!(err.contains("bad-demo/demo.toml: mode:"), "{err}");
+    assert!(!out.join("index.json").exists(), "nothing is written");
+    // A label the guest lacks names the step and key.
+    std::fs::write(demo.join("demo.toml"), &toml).unwrap();
+    std::fs::write(demo.join("popf.asm"), "bits 32\nhlt\n").unwrap();
+    let (ok, err) = pack(&[&demo], &scratch("pack-demo-bad2"));
+    assert!(
+        !ok && err.contains("bad-demo/demo.toml: step[0].run.to"),
+        "{err}"
+    );
+    // A built-in demo's id is taken.
+    let popf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demos/popf");
+    let (ok, err) = pack(&[&popf], &scratch("pack-demo-taken"));
+    assert!(
+        !ok && err.contains("already one of vmlab's own demos"),
+        "{err}"
+    );
+}

@@ -4,6 +4,7 @@
 //! the native test that runs every step and checks its claims.
 
 pub mod manifest;
+pub mod pack;
 
 use std::sync::OnceLock;
 
@@ -67,9 +68,17 @@ pub fn include(name: &str) -> Option<&'static str> {
     INCLUDES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// The demo with this id.
+/// The demo with this id: a built-in one or one a course pack added.
 pub fn find(id: &str) -> Option<&'static Demo> {
-    all().iter().find(|d| d.id == id)
+    all()
+        .iter()
+        .find(|d| d.id == id)
+        .or_else(|| pack::added().into_iter().find(|d| d.id == id))
+}
+
+/// The demo menu: the built-in demos in lecture order, then those course packs added.
+pub fn menu() -> Vec<&'static Demo> {
+    all().iter().chain(pack::added()).collect()
 }
 
 #[cfg(test)]

@@ -224,7 +224,8 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
     }
 }
 
-/// Adds the course pack's labs here and in the worker, and says what was added.
+/// Adds the course pack's labs (here and in the worker) and demos, says what was
+/// added, and opens the pack item the page's share link names.
 fn add_packs(
     state: &UseReducerHandle<LabState>,
     send: &Callback<Command>,
@@ -243,18 +244,80 @@ fn add_packs(
         }
     }
     send.emit(Command::AddPackLabs(found.labs));
-    let demos = if found.demos.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; its demos ({}) need a rebuild: add them to demos/",
-            found.demos.join(", ")
-        )
-    };
+    let mut demo_ids = Vec::new();
+    for d in &found.demos {
+        match vmlab_demos::pack::add(&d.from, &d.id, &d.manifest, &d.source) {
+            Ok(demo) => demo_ids.push(demo.id),
+            Err(e) => return state.dispatch(Action::Status(format!("course pack: {e}"))),
+        }
+    }
     state.dispatch(Action::Status(format!(
-        "course pack: labs {}{demos}",
-        added.join(", ")
+        "course pack: labs {}; demos {}",
+        list_or_none(&added),
+        list_or_none(&demo_ids)
     )));
+    open_shared_pack_item(state, send, &added, &demo_ids);
+}
+
+fn list_or_none<S: AsRef<str>>(ids: &[S]) -> String {
+    if ids.is_empty() {
+        return "none".into();
+    }
+    ids.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", ")
+}
+
+/// A share link to a pack lab or demo could not open before the pack arrived:
+/// opens it now, when it names one of the items just added.
+fn open_shared_pack_item(
+    state: &UseReducerHandle<LabState>,
+    send: &Callback<Command>,
+    labs_added: &[String],
+    demos_added: &[&'static str],
+) {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    let Ok(shared) = Shared::from_hash(&hash) else {
+        return;
+    };
+    match (shared.demo.as_deref(), shared.lab.as_deref()) {
+        (Some(id), _) if demos_added.contains(&id) => {
+            if let Some(d) = demos::find(id) {
+                open_shared_demo(state, send, d, &shared);
+            }
+        }
+        (None, Some(id)) if labs_added.iter().any(|l| l == id) => {
+            open_lab(state, send, id, shared.source.clone(), shared.mode);
+        }
+        _ => {}
+    }
+}
+
+/// Opens demo `d` at the step, source and mode a share link names.
+fn open_shared_demo(
+    state: &UseReducerHandle<LabState>,
+    send: &Callback<Command>,
+    d: &'static demos::Demo,
+    shared: &Shared,
+) {
+    state.dispatch(Action::OpenDemo(d));
+    let source = shared
+        .source
+        .clone()
+        .unwrap_or_else(|| d.source.to_string());
+    state.dispatch(Action::SetSource(source.clone()));
+    if let Some(p) = assemble(state, &source) {
+        let step = shared
+            .step
+            .unwrap_or(0)
+            .min(d.steps().len().saturating_sub(1));
+        state.dispatch(Action::DemoStep(step));
+        let mode = shared.mode.unwrap_or(demos::mode(d));
+        state.dispatch(Action::SetMode(demos::mode_at(d, step, mode)));
+        for c in demos::commands(d, &p, mode, step) {
+            send.emit(c);
+        }
+    }
 }
 
 /// Opens what the URL hash names, or the last program, or the first demo's guest.
@@ -279,21 +342,7 @@ fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
         }
     }
     if let Some(d) = shared.demo.as_deref().and_then(demos::find) {
-        state.dispatch(Action::OpenDemo(d));
-        let source = shared
-            .source
-            .clone()
-            .unwrap_or_else(|| d.source.to_string());
-        state.dispatch(Action::SetSource(source.clone()));
-        if let Some(p) = assemble(state, &source) {
-            let step = shared.step.unwrap_or(0).min(d.steps().len() - 1);
-            state.dispatch(Action::DemoStep(step));
-            let mode = shared.mode.unwrap_or(demos::mode(d));
-            state.dispatch(Action::SetMode(demos::mode_at(d, step, mode)));
-            for c in demos::commands(d, &p, mode, step) {
-                send.emit(c);
-            }
-        }
+        open_shared_demo(state, send, d, &shared);
         return;
     }
     let source = shared

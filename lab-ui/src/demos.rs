@@ -1,7 +1,7 @@
 //! The lecture demos (folders under `demos/`, embedded by crate `vmlab-demos`) and
 //! the worker commands that bring one to a step.
 
-pub use vmlab_demos::{all, find, Demo, ExitControlsSet, Panel, Run, Step};
+pub use vmlab_demos::{all, find, menu, Demo, ExitControlsSet, Panel, Run, Step};
 
 use emulator_core::vmm::{ExitControls, ExitReason};
 

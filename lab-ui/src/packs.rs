@@ -1,5 +1,5 @@
-//! Course packs: labs an instructor publishes next to the site (`packs/index.json`)
-//! or at `?pack=URL`, fetched at start without a rebuild.
+//! Course packs: labs and demos an instructor publishes next to the site
+//! (`packs/index.json`) or at `?pack=URL`, fetched at start without a rebuild.
 
 use assignments::pack::PackLab;
 use serde::Deserialize;
@@ -19,14 +19,26 @@ struct Index {
     demos: Vec<String>,
 }
 
-/// What the page found: each lab's origin (for messages) and files, and the
-/// pack's demos (listed, not loaded).
+/// One pack demo's files, as `vmlab pack` writes them under `demos/ID/`.
+#[derive(Debug, Clone)]
+pub struct PackDemo {
+    /// Its folder's URL (for messages).
+    pub from: String,
+    /// Its id.
+    pub id: String,
+    /// `demo.toml`.
+    pub manifest: String,
+    /// The guest source the manifest names.
+    pub source: String,
+}
+
+/// What the page found: each lab's origin (for messages) and files, and each demo.
 #[derive(Debug, Default)]
 pub struct Found {
     /// `(where, files)` per lab.
     pub labs: Vec<(String, PackLab)>,
-    /// The demo ids the index lists.
-    pub demos: Vec<String>,
+    /// The demos, in the index's order.
+    pub demos: Vec<PackDemo>,
 }
 
 /// The pack folder's URL, ending in `/`: the page's `?pack=` parameter, or `packs/`.
@@ -94,6 +106,11 @@ fn parse_index(url: &str, text: &str) -> Result<Index, String> {
             "{url}: labs: {bad:?} is not a lab id (letters, digits, - and _)"
         ));
     }
+    if let Some(bad) = index.demos.iter().find(|id| !safe(id)) {
+        return Err(format!(
+            "{url}: demos: {bad:?} is not a demo id (letters, digits, - and _)"
+        ));
+    }
     Ok(index)
 }
 
@@ -109,10 +126,7 @@ pub async fn fetch() -> Result<Found, String> {
         Err(e) => return Err(e),
     };
     let index = parse_index(&index_url, &text)?;
-    let mut found = Found {
-        demos: index.demos,
-        ..Found::default()
-    };
+    let mut found = Found::default();
     for id in index.labs {
         let dir = format!("{base}labs/{id}");
         let lab = PackLab {
@@ -122,6 +136,18 @@ pub async fn fetch() -> Result<Found, String> {
             visible: required(&format!("{dir}/tests/visible.toml")).await?,
         };
         found.labs.push((dir, lab));
+    }
+    for id in index.demos {
+        let from = format!("{base}demos/{id}");
+        let manifest = required(&format!("{from}/demo.toml")).await?;
+        let guest = vmlab_demos::pack::guest_of(&from, &manifest)?;
+        let source = required(&format!("{from}/{guest}")).await?;
+        found.demos.push(PackDemo {
+            from,
+            id,
+            manifest,
+            source,
+        });
     }
     Ok(found)
 }
@@ -144,6 +170,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.starts_with("p/index.json: labs:"), "{e}");
+        let e = parse_index(
+            "p/index.json",
+            r#"{"format": "vmlab-pack 1", "demos": ["a/b"]}"#,
+        )
+        .unwrap_err();
+        assert!(e.starts_with("p/index.json: demos:"), "{e}");
         let e = parse_index("p/index.json", "{").unwrap_err();
         assert!(e.starts_with("p/index.json: "), "{e}");
     }

@@ -20,6 +20,7 @@ mod site;
 mod step;
 mod tools;
 mod ui_comfort;
+mod ui_pack;
 mod ui_pictures;
 mod ui_tests;
 mod ui_time_travel;

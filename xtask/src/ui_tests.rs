@@ -140,7 +140,11 @@ pub const ALL: &[BrowserTest] = &[
     },
     BrowserTest {
         name: "comfort_course_pack_lab",
-        run: crate::ui_comfort::course_pack_lab,
+        run: crate::ui_pack::course_pack_lab,
+    },
+    BrowserTest {
+        name: "comfort_course_pack_demo_and_links",
+        run: crate::ui_pack::course_pack_demo_and_links,
     },
 ];
 

@@ -31,7 +31,7 @@ pub fn demo_menu() -> Html {
         <label>{"Demo "}
             <select ref={r} onchange={on_change} data-testid="demo-menu" aria-label="lecture demos">
                 <option value="" selected={current.is_empty()}>{"choose a lecture demo…"}</option>
-                { for demos::all().iter().map(|d| html! { <option value={d.id} selected={d.id == current}>{ d.title() }</option> }) }
+                { for demos::menu().into_iter().map(|d| html! { <option value={d.id} selected={d.id == current}>{ d.title() }</option> }) }
             </select>
         </label>
     }
