@@ -226,6 +226,8 @@ pub struct ExitControlsSet {
     pub exceptions: Option<bool>,
     /// External-interrupt exiting.
     pub external_interrupts: Option<bool>,
+    /// Interrupt-window exiting.
+    pub interrupt_window: Option<bool>,
 }
 
 /// What a step's narration says the machine did; a native test checks each claim.

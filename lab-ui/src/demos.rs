@@ -35,6 +35,7 @@ pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
         invlpg: set.invlpg.unwrap_or(on.invlpg),
         exceptions: set.exceptions.unwrap_or(on.exceptions),
         external_interrupts: set.external_interrupts.unwrap_or(on.external_interrupts),
+        interrupt_window: set.interrupt_window.unwrap_or(on.interrupt_window),
     }
 }
 

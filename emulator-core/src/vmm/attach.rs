@@ -234,6 +234,17 @@ impl Machine {
         self.vmm_finish(d)
     }
 
+    /// The INTR line is up but the guest cannot take the interrupt: under hardware
+    /// assistance the VMM may set interrupt-window exiting ([`Vmm::interrupt_held`]).
+    pub(crate) fn vmm_interrupt_held(&mut self) {
+        if self.vmm.as_deref().is_some_and(Vmm::arms_window) {
+            self.with_vmm(|v, _, cpu| {
+                v.interrupt_held(cpu);
+                Delivery::Native
+            });
+        }
+    }
+
     /// External-interrupt hook: `true` when the VMM injected it.
     pub(crate) fn vmm_external(&mut self, vector: u8) -> bool {
         if self.vmm.is_none() {

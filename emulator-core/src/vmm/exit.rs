@@ -82,6 +82,9 @@ exit_reasons! {
     SoftwareInterrupt = "software-interrupt", 700;
     /// An external interrupt from the PIC, injected through the guest's IDT.
     ExternalInterrupt = "external-interrupt", 800;
+    /// The guest became able to take a pending external interrupt (IF set, no STI
+    /// or MOV SS shadow) while interrupt-window exiting was on; the VMM injects it.
+    InterruptWindow = "interrupt-window", 200;
     /// The guest switched the processor into protected mode (CR0.PE).
     ModeSwitch = "mode-switch", 2000;
 }

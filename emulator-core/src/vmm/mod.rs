@@ -162,6 +162,7 @@ pub mod vcpu;
 mod attach;
 mod emulate;
 mod inject;
+mod window;
 
 use alloc::format;
 use alloc::string::String;
@@ -205,6 +206,17 @@ pub struct ExitControls {
     pub exceptions: bool,
     /// External-interrupt exiting.
     pub external_interrupts: bool,
+    /// Interrupt-window exiting: an external interrupt that arrives while the
+    /// guest's IF is clear (or an STI or MOV SS shadow holds) is kept pending, and
+    /// the guest exits (`interrupt-window`) at the first boundary where it can take
+    /// it; the VMM then injects it. Off: the interrupt waits in the PIC and is
+    /// taken natively when the window opens.
+    #[serde(default = "control_on")]
+    pub interrupt_window: bool,
+}
+
+fn control_on() -> bool {
+    true
 }
 
 impl Default for ExitControls {
@@ -217,6 +229,7 @@ impl Default for ExitControls {
             invlpg: true,
             exceptions: true,
             external_interrupts: true,
+            interrupt_window: true,
         }
     }
 }
