@@ -141,7 +141,7 @@ impl Machine {
                     false => alloc::vec::Vec::new(),
                 };
                 let stop = vmm.take_stop_request();
-                let flush = vmm.take_flush_request();
+                let flush = vmm.take_flush_request() | vmm.shadow.take_tlb_flush();
                 for e in events {
                     self.record_event(Event {
                         icount: self.icount,

@@ -74,6 +74,9 @@ exit_reasons! {
     Hypercall = "hypercall", 150;
     /// A hidden page fault: the guest's tables allow the access, the shadow is filled.
     ShadowFill = "shadow-fill", 1200;
+    /// A guest store to its own page tables, write-protected in the shadow: the VMM
+    /// lets the store land and drops the shadow entries built from what it changed.
+    PtWrite = "pt-write", 1000;
     /// A true page fault: the guest's tables forbid the access; injected into the guest.
     PageFault = "page-fault", 900;
     /// Another exception, reflected into the guest through its IDT.

@@ -555,17 +555,32 @@ impl Vmm {
         }
         if self.uses_shadow() {
             let r = self.shadow.translate(mem, regs, linear, acc);
-            if let Ok((_, _, shadow::ShadowOutcome::Filled)) = r {
-                let action = format!(
-                    "hidden fault: filled shadow entry for {:#010x} from the guest's tables",
-                    linear & !0xfff
-                );
-                self.exit(
-                    cpu,
-                    ExitReason::ShadowFill,
-                    String::from("(page walk)"),
-                    action,
-                );
+            match r {
+                Ok((_, _, shadow::ShadowOutcome::Filled)) => {
+                    let action = format!(
+                        "hidden fault: filled shadow entry for {:#010x} from the guest's tables",
+                        linear & !0xfff
+                    );
+                    self.exit(
+                        cpu,
+                        ExitReason::ShadowFill,
+                        String::from("(page walk)"),
+                        action,
+                    );
+                }
+                Ok((frame, _, shadow::ShadowOutcome::PtWrite { entries, tables })) => {
+                    let action = format!(
+                        "write to the guest page table at {:#010x}: dropped {entries} shadow entries and {tables} shadow tables built from it, flushed the TLB",
+                        frame | (linear & 0xfff)
+                    );
+                    self.exit(
+                        cpu,
+                        ExitReason::PtWrite,
+                        String::from("(page-table write)"),
+                        action,
+                    );
+                }
+                _ => {}
             }
             Some(r.map(|(f, b, _)| (f, b)))
         } else {
