@@ -3,6 +3,9 @@
 //! exits with `interrupt-window` when STI's shadow ends, and vector 0x20 is injected
 //! there. The bare machine is the oracle for what the guest sees.
 
+mod common;
+
+use common::symbol;
 use emulator_core::vmm::ExitReason;
 use emulator_core::{EventKind, ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig};
 
@@ -14,26 +17,8 @@ const SHADOW: ExecMode = ExecMode::HwAssist {
     paging: GuestPaging::Shadow,
 };
 
-/// The guest image and its symbols (`pc.inc` from `guests/include`).
 fn guest() -> (Vec<u8>, Vec<(String, u32)>) {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let text = std::fs::read_to_string(root.join(GUEST)).expect("the demo guest");
-    let inc = root.join("guests/include");
-    let include = |name: &str| std::fs::read_to_string(inc.join(name)).ok();
-    let opts = vmlab_asm::Options {
-        include: Some(&include),
-        ..Default::default()
-    };
-    let out = vmlab_asm::assemble(GUEST, &text, &opts).expect("the demo guest assembles");
-    (out.bytes, out.symbols)
-}
-
-fn symbol(symbols: &[(String, u32)], name: &str) -> u32 {
-    symbols
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|&(_, v)| v)
-        .unwrap_or_else(|| panic!("no label {name}"))
+    common::assemble_demo(GUEST)
 }
 
 /// Runs the guest to its HLT with interrupt-window exiting on or off.

@@ -4,6 +4,9 @@
 //! frame without INVLPG; without it the read is stale until INVLPG, as on the
 //! bare machine (the oracle: a real TLB keeps the old translation).
 
+mod common;
+
+use common::symbol;
 use emulator_core::vmm::ExitReason;
 use emulator_core::{
     EventKind, ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason,
@@ -16,26 +19,8 @@ const SHADOW: ExecMode = ExecMode::HwAssist {
 const PD_A: u32 = 0x80000;
 const PAGE: u32 = 0x400000;
 
-/// The guest image and its symbols (`pc.inc` from `guests/include`).
 fn guest() -> (Vec<u8>, Vec<(String, u32)>) {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let text = std::fs::read_to_string(root.join(GUEST)).expect("the demo guest");
-    let inc = root.join("guests/include");
-    let include = |name: &str| std::fs::read_to_string(inc.join(name)).ok();
-    let opts = vmlab_asm::Options {
-        include: Some(&include),
-        ..Default::default()
-    };
-    let out = vmlab_asm::assemble(GUEST, &text, &opts).expect("the demo guest assembles");
-    (out.bytes, out.symbols)
-}
-
-fn symbol(symbols: &[(String, u32)], name: &str) -> u32 {
-    symbols
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|&(_, v)| v)
-        .unwrap_or_else(|| panic!("no label {name}"))
+    common::assemble_demo(GUEST)
 }
 
 fn machine(mode: ExecMode, protect: bool) -> Machine {

@@ -102,6 +102,9 @@
 //! the VMM's handling of HLT, I/O, CR and INVLPG exits has the native
 //! semantics (the devices are the same), so after recording the exit the
 //! hardware completes the instruction, as VMX's "emulate and resume" does.
+//! An external interrupt that arrives while the guest's IF is clear is held
+//! and, with interrupt-window exiting on, injected at an `interrupt-window`
+//! exit once the guest can take it ([`window`]).
 //! Memory is virtualized by nested paging (the default) or by the same shadow
 //! tables as trap-and-emulate (CR3 writes, CR0/CR4 writes and INVLPG then
 //! always exit).
@@ -162,7 +165,7 @@ pub mod vcpu;
 mod attach;
 mod emulate;
 mod inject;
-mod window;
+pub mod window;
 
 use alloc::format;
 use alloc::string::String;
@@ -410,7 +413,10 @@ impl Vmm {
         for v in self.parked_vcpus.others_mut() {
             *v = VirtualCpu::default();
         }
+        // write protection of the guest's tables is the VMM's policy: it stays
+        let pt_protect = self.shadow.pt_protect;
         self.shadow = ShadowPaging::default();
+        self.shadow.pt_protect = pt_protect;
         self.injecting = 0;
     }
 
