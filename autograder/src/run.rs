@@ -87,6 +87,15 @@ pub struct RunArgs {
           value_parser = PossibleValuesParser::new(TlbTagging::ALL.map(TlbTagging::name))
               .try_map(|s| s.parse::<TlbTagging>()))]
     tlb: Option<TlbTagging>,
+    /// Under shadow paging (trap-emulate, or hw-assist with `--paging shadow`): map
+    /// the guest's page tables read-only, so each store to them exits (`pt-write`)
+    /// and the shadow follows it without waiting for INVLPG.
+    #[arg(long)]
+    pt_protect: bool,
+    /// Under hw-assist: turn interrupt-window exiting off (an interrupt raised while
+    /// the guest's IF is clear then waits in the PIC with no `interrupt-window` exit).
+    #[arg(long)]
+    no_interrupt_window: bool,
     /// Serve the GDB remote protocol on 127.0.0.1:PORT (0 picks a free port; the
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
@@ -261,6 +270,18 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
         m.vmm_mut()
             .ok_or("--tlb only applies under a VMM (--mode trap-emulate or hw-assist)")?
             .tlb_tagging = t;
+    }
+    if args.pt_protect {
+        m.vmm_mut()
+            .ok_or("--pt-protect only applies under a VMM with shadow paging")?
+            .shadow
+            .pt_protect = true;
+    }
+    if args.no_interrupt_window {
+        m.vmm_mut()
+            .ok_or("--no-interrupt-window only applies under --mode hw-assist")?
+            .controls
+            .interrupt_window = false;
     }
     let loaded = match &image {
         Image::Rom(bytes) => m.load_rom(bytes),

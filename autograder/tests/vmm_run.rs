@@ -154,3 +154,76 @@ fn guest_view_shows_the_virtual_cpl_in_cs_and_the_host_view_the_ring() {
     assert!(sel(&te["host"]).ends_with('9'), "{}", te["host"]);
     assert!(sel(&te["guest"]).ends_with('8'), "{}", te["guest"]);
 }
+
+/// Assembles a demo guest with nasm (`pc.inc` from `guests/include`) and runs it
+/// flat at 0x10000 in protected mode with `args`.
+fn demo_report(src: &str, args: &[&str]) -> serde_json::Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "vmlab-vmm-run-{}-{}.bin",
+        src.replace('/', "-"),
+        std::process::id()
+    ));
+    let st = Command::new("nasm")
+        .args(["-f", "bin", "-I"])
+        .arg(root.join("guests/include/"))
+        .arg("-o")
+        .arg(&out)
+        .arg(root.join(src))
+        .status()
+        .expect("nasm is part of the development image (apt-get install nasm)");
+    assert!(st.success(), "nasm {src}");
+    let run = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .arg("run")
+        .arg("--flat")
+        .arg("0x10000")
+        .arg(&out)
+        .args(["--entry", "pm32"])
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("vmlab run runs");
+    let _ = std::fs::remove_file(&out);
+    serde_json::from_slice(&run.stdout).expect("a JSON report on stdout")
+}
+
+#[test]
+fn pt_protect_flag_makes_a_pte_store_exit_and_the_read_fresh() {
+    let src = "demos/shadow-coherence/coherence.asm";
+    for mode in ["trap-emulate", "hw-assist-shadow"] {
+        let off = demo_report(src, &["--mode", mode]);
+        let on = demo_report(src, &["--mode", mode, "--pt-protect"]);
+        assert_eq!(
+            off["vmm"]["exits"]["by_reason"]["pt-write"],
+            serde_json::Value::Null
+        );
+        assert_eq!(
+            on["vmm"]["exits"]["by_reason"]["pt-write"], 1,
+            "{mode}: {on}"
+        );
+        assert_eq!(on["stop"], "halted", "{mode}: {on}");
+        assert_eq!(off["stop"], "halted", "{mode}: {off}");
+    }
+}
+
+#[test]
+fn interrupt_window_exits_unless_switched_off() {
+    let src = "demos/interrupt-virt/interrupts.asm";
+    let on = demo_report(src, &["--mode", "hw-assist"]);
+    let off = demo_report(src, &["--mode", "hw-assist", "--no-interrupt-window"]);
+    assert_eq!(
+        on["vmm"]["exits"]["by_reason"]["interrupt-window"], 1,
+        "{on}"
+    );
+    assert_eq!(
+        off["vmm"]["exits"]["by_reason"]["interrupt-window"],
+        serde_json::Value::Null
+    );
+    for r in [&on, &off] {
+        assert_eq!(r["stop"], "halted", "{r}");
+        assert_eq!(
+            r["vmm"]["exits"]["by_reason"]["external-interrupt"], 1,
+            "{r}"
+        );
+    }
+}

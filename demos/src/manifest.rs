@@ -226,6 +226,8 @@ pub struct ExitControlsSet {
     pub exceptions: Option<bool>,
     /// External-interrupt exiting.
     pub external_interrupts: Option<bool>,
+    /// Interrupt-window exiting.
+    pub interrupt_window: Option<bool>,
 }
 
 /// What a step's narration says the machine did; a native test checks each claim.
@@ -287,6 +289,10 @@ pub struct Step {
     /// Switches the VMM's TLB to `tagged` or `flush` (one of [`TLB_TAGGINGS`])
     /// before the step runs; it holds for the later steps.
     pub tlb: Option<String>,
+    /// Turns the VMM's write protection of the guest's page tables on or off
+    /// before the step runs (shadow paging: a guest PTE store exits `pt-write`);
+    /// it holds for the later steps.
+    pub pt_protect: Option<bool>,
     /// The panels the step is about, most important first.
     #[serde(default)]
     pub focus: Vec<Panel>,
@@ -405,6 +411,9 @@ impl Manifest {
                 if self.mode == "bare" {
                     return Err(key("tlb: a bare machine has no VMM to tag its TLB"));
                 }
+            }
+            if s.pt_protect.is_some() && self.mode_at(i) == "bare" {
+                return Err(key("pt-protect: a bare machine has no shadow page tables"));
             }
             match &s.run {
                 Run::Instructions(0) => return Err(key("run.instructions: must be at least 1")),

@@ -570,6 +570,11 @@ impl Machine {
                 };
             }
             self.refresh_platform();
+        } else if self.intr {
+            self.vmm_interrupt_held();
+            if let Some(s) = self.stop.take() {
+                return Between::Stop(s);
+            }
         }
         if self.cpu.halted {
             if self.interrupts_enabled() && self.next_deadline != u64::MAX {

@@ -35,6 +35,7 @@ pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
         invlpg: set.invlpg.unwrap_or(on.invlpg),
         exceptions: set.exceptions.unwrap_or(on.exceptions),
         external_interrupts: set.external_interrupts.unwrap_or(on.external_interrupts),
+        interrupt_window: set.interrupt_window.unwrap_or(on.interrupt_window),
     }
 }
 
@@ -51,12 +52,24 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
     if let Some(t) = demo.steps().iter().take(first).rev().find_map(tlb) {
         cmds.push(Command::SetTlb(t));
     }
+    if let Some(p) = demo
+        .steps()
+        .iter()
+        .take(first)
+        .rev()
+        .find_map(|s| s.pt_protect)
+    {
+        cmds.push(Command::SetPtProtect(p));
+    }
     if let Some(set) = demo.steps().get(first).and_then(|s| s.exit_controls) {
         cmds.push(Command::SetExitControls(exit_controls(&set)));
     }
     for step in demo.steps().iter().take(upto + 1).skip(first) {
         if let Some(t) = tlb(step) {
             cmds.push(Command::SetTlb(t));
+        }
+        if let Some(p) = step.pt_protect {
+            cmds.push(Command::SetPtProtect(p));
         }
         match &step.run {
             Run::Look => {}

@@ -102,6 +102,9 @@ pub enum Command {
     /// Tags the VMM's TLB entries (VPID/ASID) or flushes the TLB on every VM exit,
     /// from now on and after each reload.
     SetTlb(TlbTagging),
+    /// Write-protects the guest's page tables in the shadow (a PTE store exits and
+    /// the shadow follows it) or not, from now on and after each reload.
+    SetPtProtect(bool),
     /// Reloads the current program (breakpoints are kept).
     Reset,
     /// One instruction.

@@ -53,6 +53,7 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
             (Command::Translate(a), Some(s)) => s.translate(a),
             (Command::SetExitControls(c), Some(s)) => s.set_exit_controls(c),
             (Command::SetTlb(t), Some(s)) => s.set_tlb(t),
+            (Command::SetPtProtect(p), Some(s)) => s.set_pt_protect(p),
             (Command::ShowMemory { addr, space }, Some(s)) => s.show_memory(addr, space),
             (Command::Compare, Some(s)) => compared = Some(session::compare(s.program())),
             (other, _) => panic!("{}: a demo sent {other:?}", demo.id),

@@ -141,7 +141,7 @@ impl Machine {
                     false => alloc::vec::Vec::new(),
                 };
                 let stop = vmm.take_stop_request();
-                let flush = vmm.take_flush_request();
+                let flush = vmm.take_flush_request() | vmm.shadow.take_tlb_flush();
                 for e in events {
                     self.record_event(Event {
                         icount: self.icount,
@@ -232,6 +232,17 @@ impl Machine {
             self.icount += 1;
         }
         self.vmm_finish(d)
+    }
+
+    /// The INTR line is up but the guest cannot take the interrupt: under hardware
+    /// assistance the VMM may set interrupt-window exiting ([`Vmm::interrupt_held`]).
+    pub(crate) fn vmm_interrupt_held(&mut self) {
+        if self.vmm.as_deref().is_some_and(Vmm::arms_window) {
+            self.with_vmm(|v, _, cpu| {
+                v.interrupt_held(cpu);
+                Delivery::Native
+            });
+        }
     }
 
     /// External-interrupt hook: `true` when the VMM injected it.

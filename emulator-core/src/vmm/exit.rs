@@ -74,6 +74,9 @@ exit_reasons! {
     Hypercall = "hypercall", 150;
     /// A hidden page fault: the guest's tables allow the access, the shadow is filled.
     ShadowFill = "shadow-fill", 1200;
+    /// A guest store to its own page tables, write-protected in the shadow: the VMM
+    /// lets the store land and drops the shadow entries built from what it changed.
+    PtWrite = "pt-write", 1000;
     /// A true page fault: the guest's tables forbid the access; injected into the guest.
     PageFault = "page-fault", 900;
     /// Another exception, reflected into the guest through its IDT.
@@ -82,6 +85,9 @@ exit_reasons! {
     SoftwareInterrupt = "software-interrupt", 700;
     /// An external interrupt from the PIC, injected through the guest's IDT.
     ExternalInterrupt = "external-interrupt", 800;
+    /// The guest became able to take a pending external interrupt (IF set, no STI
+    /// or MOV SS shadow) while interrupt-window exiting was on; the VMM injects it.
+    InterruptWindow = "interrupt-window", 200;
     /// The guest switched the processor into protected mode (CR0.PE).
     ModeSwitch = "mode-switch", 2000;
 }

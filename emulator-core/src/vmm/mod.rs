@@ -102,6 +102,9 @@
 //! the VMM's handling of HLT, I/O, CR and INVLPG exits has the native
 //! semantics (the devices are the same), so after recording the exit the
 //! hardware completes the instruction, as VMX's "emulate and resume" does.
+//! An external interrupt that arrives while the guest's IF is clear is held
+//! and, with interrupt-window exiting on, injected at an `interrupt-window`
+//! exit once the guest can take it ([`window`]).
 //! Memory is virtualized by nested paging (the default) or by the same shadow
 //! tables as trap-and-emulate (CR3 writes, CR0/CR4 writes and INVLPG then
 //! always exit).
@@ -162,6 +165,7 @@ pub mod vcpu;
 mod attach;
 mod emulate;
 mod inject;
+pub mod window;
 
 use alloc::format;
 use alloc::string::String;
@@ -205,6 +209,17 @@ pub struct ExitControls {
     pub exceptions: bool,
     /// External-interrupt exiting.
     pub external_interrupts: bool,
+    /// Interrupt-window exiting: an external interrupt that arrives while the
+    /// guest's IF is clear (or an STI or MOV SS shadow holds) is kept pending, and
+    /// the guest exits (`interrupt-window`) at the first boundary where it can take
+    /// it; the VMM then injects it. Off: the interrupt waits in the PIC and is
+    /// taken natively when the window opens.
+    #[serde(default = "control_on")]
+    pub interrupt_window: bool,
+}
+
+fn control_on() -> bool {
+    true
 }
 
 impl Default for ExitControls {
@@ -217,6 +232,7 @@ impl Default for ExitControls {
             invlpg: true,
             exceptions: true,
             external_interrupts: true,
+            interrupt_window: true,
         }
     }
 }
@@ -397,7 +413,10 @@ impl Vmm {
         for v in self.parked_vcpus.others_mut() {
             *v = VirtualCpu::default();
         }
+        // write protection of the guest's tables is the VMM's policy: it stays
+        let pt_protect = self.shadow.pt_protect;
         self.shadow = ShadowPaging::default();
+        self.shadow.pt_protect = pt_protect;
         self.injecting = 0;
     }
 
@@ -542,17 +561,32 @@ impl Vmm {
         }
         if self.uses_shadow() {
             let r = self.shadow.translate(mem, regs, linear, acc);
-            if let Ok((_, _, shadow::ShadowOutcome::Filled)) = r {
-                let action = format!(
-                    "hidden fault: filled shadow entry for {:#010x} from the guest's tables",
-                    linear & !0xfff
-                );
-                self.exit(
-                    cpu,
-                    ExitReason::ShadowFill,
-                    String::from("(page walk)"),
-                    action,
-                );
+            match r {
+                Ok((_, _, shadow::ShadowOutcome::Filled)) => {
+                    let action = format!(
+                        "hidden fault: filled shadow entry for {:#010x} from the guest's tables",
+                        linear & !0xfff
+                    );
+                    self.exit(
+                        cpu,
+                        ExitReason::ShadowFill,
+                        String::from("(page walk)"),
+                        action,
+                    );
+                }
+                Ok((frame, _, shadow::ShadowOutcome::PtWrite { entries, tables })) => {
+                    let action = format!(
+                        "write to the guest page table at {:#010x}: dropped {entries} shadow entries and {tables} shadow tables built from it, flushed the TLB",
+                        frame | (linear & 0xfff)
+                    );
+                    self.exit(
+                        cpu,
+                        ExitReason::PtWrite,
+                        String::from("(page-table write)"),
+                        action,
+                    );
+                }
+                _ => {}
             }
             Some(r.map(|(f, b, _)| (f, b)))
         } else {

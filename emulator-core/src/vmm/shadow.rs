@@ -10,9 +10,11 @@
 //! the entry by [`shadow_entry`]'s rules, which keep the guest's dirty bits
 //! exact: a clean page is mapped read-only, so its first write faults again. When the guest's own tables forbid
 //! the access it is a true fault, returned with the guest's error code for
-//! injection. The VMM does not write-protect the guest's page tables, so a
-//! guest CR3 write resynchronizes the shadow (its tables are dropped and
-//! refilled on demand), exactly as a CR3 write empties a TLB.
+//! injection. A guest CR3 write resynchronizes the shadow (its tables are
+//! dropped and refilled on demand), exactly as a CR3 write empties a TLB. With
+//! [`ShadowPaging::pt_protect`] the guest's page tables are also mapped
+//! read-only, so each store to them exits and the shadow follows it at once
+//! ([`protect`]); without it a rewritten entry stays stale until INVLPG.
 //!
 //! When the guest kernel runs at ring 3 each space has two roots: the
 //! kernel-mode root, used at virtual CPL 0, walks the guest's tables as a
@@ -20,7 +22,9 @@
 //! user accesses); the user-mode root keeps the guest's U/S bits, so the
 //! kernel's supervisor-only pages are absent from it.
 
-use alloc::collections::BTreeMap;
+mod protect;
+
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -109,6 +113,17 @@ pub struct ShadowPaging {
     kernel_root: bool,
     /// Counters.
     pub stats: ShadowStats,
+    /// Write-protect the guest's page tables ([`protect`]): a store to a guest
+    /// entry exits (`pt-write`) and the shadow follows it at once. Off, the shadow
+    /// follows the guest's tables only on INVLPG and CR3 writes.
+    #[serde(default)]
+    pub pt_protect: bool,
+    /// The guest frames seen holding page directories and page tables.
+    #[serde(default)]
+    pt_frames: BTreeSet<u32>,
+    /// The hardware TLB must be flushed (a protected table changed).
+    #[serde(default)]
+    tlb_flush: bool,
 }
 
 /// What a shadow translation did.
@@ -118,6 +133,14 @@ pub enum ShadowOutcome {
     Hit,
     /// A hidden fault: the VMM filled the entry from the guest's tables.
     Filled,
+    /// A write to a protected guest page table: the VMM dropped the shadow
+    /// entries built from the entries written (and mapped the table read-only).
+    PtWrite {
+        /// Shadow entries dropped.
+        entries: u32,
+        /// Shadow tables dropped (a directory entry was written).
+        tables: u32,
+    },
 }
 
 impl ShadowPaging {
@@ -253,6 +276,18 @@ impl ShadowPaging {
         if kernel {
             entry |= pte::US;
         }
+        let mut outcome = ShadowOutcome::Filled;
+        if self.pt_protect {
+            self.note_tables(key, &m);
+            if self.is_page_table(m.frame()) {
+                entry &= !(pte::RW | pte::D);
+                if acc & access::WRITE != 0 {
+                    let phys = m.frame() | (linear & 0xfff);
+                    let (entries, tables) = self.pt_write(mem, phys);
+                    outcome = ShadowOutcome::PtWrite { entries, tables };
+                }
+            }
+        }
         let space = self.spaces.entry(key).or_default();
         let tables = if kernel {
             &mut space.kernel_tables
@@ -278,7 +313,7 @@ impl ShadowPaging {
             *e = entry;
         }
         self.stats.hidden_faults += 1;
-        Ok((m.frame(), tlb_bits(entry), ShadowOutcome::Filled))
+        Ok((m.frame(), tlb_bits(entry), outcome))
     }
 
     /// The guest page directories that have a shadow.

@@ -58,6 +58,10 @@ pub struct VirtualCpu {
     /// the guest's IDT and every emulated IRET or far return.
     #[serde(default)]
     pub cpl: u8,
+    /// Hardware assistance: an external interrupt is pending for a guest that
+    /// cannot take it yet, and interrupt-window exiting is set.
+    #[serde(default)]
+    pub window_armed: bool,
 }
 
 impl VirtualCpu {
@@ -76,6 +80,7 @@ impl VirtualCpu {
             tr: cpu.tr,
             deprivileged: false,
             cpl: cpu.cpl,
+            window_armed: false,
         }
     }
     /// The guest's paging registers.

@@ -9,6 +9,7 @@ pub fn root() -> PathBuf {
 
 /// Assembles `src` (relative to the workspace root) as a flat binary with `defines`
 /// (`NAME` or `NAME=VALUE`); `%include` names are found beside the source.
+#[allow(dead_code)]
 pub fn assemble(src: &str, defines: &[&str]) -> Vec<u8> {
     let path = root().join(src);
     let source = std::fs::read_to_string(&path)
@@ -99,4 +100,32 @@ pub fn assert_same_run(what: &str, a: &Run, b: &Run) {
     assert_eq!(a.snapshot.cpu(), b.snapshot.cpu(), "{what}: CPU state");
     assert!(a.snapshot.ram() == b.snapshot.ram(), "{what}: RAM differs");
     assert!(a.snapshot == b.snapshot, "{what}: snapshot differs");
+}
+
+/// Assembles a demo guest (`demos/<id>/<file>.asm`, `pc.inc` and the other shared
+/// includes from `guests/include`); returns the image and its symbols.
+#[allow(dead_code)]
+pub fn assemble_demo(src: &str) -> (Vec<u8>, Vec<(String, u32)>) {
+    let text = std::fs::read_to_string(root().join(src))
+        .unwrap_or_else(|e| panic!("cannot read {src}: {e}"));
+    let inc = root().join("guests/include");
+    let include = |name: &str| std::fs::read_to_string(inc.join(name)).ok();
+    let opts = vmlab_asm::Options {
+        include: Some(&include),
+        ..Default::default()
+    };
+    match vmlab_asm::assemble(src, &text, &opts) {
+        Ok(out) => (out.bytes, out.symbols),
+        Err(errors) => panic!("vmlab-asm failed on {src}:\n{errors}"),
+    }
+}
+
+/// The value of label `name` in `symbols`.
+#[allow(dead_code)]
+pub fn symbol(symbols: &[(String, u32)], name: &str) -> u32 {
+    symbols
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|&(_, v)| v)
+        .unwrap_or_else(|| panic!("no label {name}"))
 }

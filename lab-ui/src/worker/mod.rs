@@ -186,6 +186,7 @@ impl MachineWorker {
                 match other {
                     Command::SetMode(mode) => s.reload(mode)?,
                     Command::SetTlb(t) => s.set_tlb(t),
+                    Command::SetPtProtect(p) => s.set_pt_protect(p),
                     Command::Reset => {
                         let mode = s.mode();
                         s.reload(mode)?;

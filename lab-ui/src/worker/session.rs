@@ -77,6 +77,8 @@ pub struct Session {
     /// Exit controls set on the machine (hardware assistance), kept across reloads.
     controls: Option<ExitControls>,
     tlb: TlbTagging,
+    /// The shadow write-protects the guest's page tables, kept across reloads.
+    pt_protect: bool,
 }
 
 /// Builds a machine in `mode` with `program` loaded.
@@ -130,6 +132,7 @@ impl Session {
             serial_reset: true,
             controls: None,
             tlb: TlbTagging::default(),
+            pt_protect: false,
         };
         s.memory = (s.program.origin, Space::Physical);
         Ok(s)
@@ -166,7 +169,15 @@ impl Session {
     fn apply_tlb(&mut self) {
         if let Some(v) = self.machine.vmm_mut() {
             v.tlb_tagging = self.tlb;
+            v.shadow.pt_protect = self.pt_protect;
         }
+    }
+
+    /// Write-protects the guest's page tables in the shadow or not, from the next
+    /// page walk on and after each reload.
+    pub fn set_pt_protect(&mut self, on: bool) {
+        self.pt_protect = on;
+        self.apply_tlb();
     }
 
     /// The machine as a file ([`snapfile`]): its program, mode and whole state.

@@ -181,6 +181,11 @@ impl Vmm {
         event: GuestEvent,
     ) -> Delivery {
         if !self.trap_emulate() {
+            if let GuestEvent::External { vector } = event {
+                if self.take_window(cpu, vector) {
+                    return Delivery::Native;
+                }
+            }
             let reason = match event {
                 GuestEvent::Exception(Exception::PageFault { .. }) => ExitReason::PageFault,
                 GuestEvent::Exception(_) => ExitReason::Exception,
