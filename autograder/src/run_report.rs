@@ -161,6 +161,7 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             .collect();
         json!({
             "mode": s.mode,
+            "host_offset": hex32(emulator_core::vmm::p2m::OFFSET),
             "exits": s.exits,
             "shadow": s.shadow,
             "nested": s.nested,

@@ -536,7 +536,14 @@ fn nested_walk_probe_shows_eight_references_and_changes_nothing() {
     let before = m.snapshot();
     let walk = m.nested_walk(0x0040_0000).expect("a nested walk");
     assert_eq!(walk.steps.len(), 8, "{walk:#?}");
-    assert_eq!(walk.host_physical, m.translate(0x0040_0000).physical);
+    // the guest's walk gives guest-physical; the nested table moves it to its host frame
+    let gpa = m.translate(0x0040_0000).physical;
+    assert_eq!(
+        walk.host_physical,
+        gpa.map(emulator_core::vmm::p2m::host_of)
+    );
+    assert_eq!(walk.host_physical, m.host_physical(0x0040_0000));
+    assert_ne!(walk.host_physical, gpa);
     let after = m.snapshot();
     assert_eq!(
         serde_json::to_string(&before).ok(),

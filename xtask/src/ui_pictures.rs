@@ -160,6 +160,7 @@ pub fn shadow(b: &Browser) -> Result<()> {
          const rows = [...svg.querySelectorAll('.row')].map(r => ({
            linear: r.dataset.linear,
            cols: [...r.querySelectorAll('rect[data-col]')].length,
+           cells: [...r.querySelectorAll('text.mono')].map(t => t.textContent),
            hidden: (r.querySelector('.hidden-fault text') || {}).textContent || '',
            truth: (r.querySelector('.true-fault text') || {}).textContent || '',
          }));
@@ -188,8 +189,22 @@ pub fn shadow(b: &Browser) -> Result<()> {
         "the true fault: {fault}"
     );
     let mut hidden_seen = 0;
+    let mut shadowed = 0;
     for r in &rows {
         ensure!(r["cols"] == json!(3), "three cells per row: {r}");
+        // the guest's RAM lives elsewhere in host memory: a shadowed page's host
+        // frame is never its guest-physical frame
+        let cells = r["cells"].as_array().cloned().unwrap_or_default();
+        if let [_, guest, host] = cells.as_slice() {
+            let hex = |v: &Value| {
+                v.as_str()
+                    .is_some_and(|t| t.len() == 8 && t.chars().all(|c| c.is_ascii_hexdigit()))
+            };
+            if hex(guest) && hex(host) {
+                ensure!(guest != host, "host-physical = guest-physical: {r}");
+                shadowed += 1;
+            }
+        }
         let page = r["linear"].as_str().unwrap_or_default();
         let fills = log
             .iter()
@@ -213,6 +228,7 @@ pub fn shadow(b: &Browser) -> Result<()> {
         hidden_seen += fills;
     }
     ensure!(hidden_seen >= 2, "hidden faults drawn: {hidden_seen}");
+    ensure!(shadowed >= 1, "a shadowed page with both frames: {rows:?}");
     screenshots(b, "shadow", "panel-shadow")
 }
 

@@ -65,33 +65,30 @@ impl Machine {
         }))
     }
 
-    /// Where guest-linear `linear` lives in host-physical memory as the guest sees
-    /// it: through the guest's own page tables (under trap-and-emulate the virtual
-    /// CPU's CR0, CR3 and CR4, whatever the shadow table holds yet), then under
-    /// nested paging through the nested table; bare, the hardware's walk. A
+    /// Where guest-linear `linear` lives in guest-physical memory: through the
+    /// guest's own page tables (under trap-and-emulate the virtual CPU's CR0, CR3
+    /// and CR4, whatever the shadow table holds yet); bare, the hardware's walk. A
     /// side-effect-free probe; `None` when the walk ends at a page that is not present.
     pub fn guest_physical(&self, linear: u32) -> Option<u32> {
         let Some(v) = self.vmm.as_deref() else {
             return self.translate(linear).physical;
         };
+        let regs = v.guest_paging(&self.cpu);
+        mmu::probe(&mut mmu::ReadOnly(|a| self.mem.read_u32(a)), regs, linear).physical
+    }
+
+    /// Where guest-linear `linear` lives in host-physical memory: its guest-physical
+    /// address moved by the VMM's physical-to-machine map (under nested paging,
+    /// the nested table's walk of it); bare, the guest-physical address itself.
+    pub fn host_physical(&self, linear: u32) -> Option<u32> {
+        let gpa = self.guest_physical(linear)?;
+        if self.vmm.is_none() {
+            return Some(gpa);
+        }
         if let Some(w) = self.nested_walk(linear) {
             return w.host_physical;
         }
-        let regs = v.guest_paging(&self.cpu);
-        let gpa = mmu::probe(&mut mmu::ReadOnly(|a| self.mem.read_u32(a)), regs, linear).physical?;
-        if matches!(
-            v.mode(),
-            crate::config::ExecMode::HwAssist {
-                paging: crate::config::GuestPaging::Nested
-            }
-        ) {
-            return Some(
-                super::nested::nested_translation(gpa)
-                    .physical
-                    .unwrap_or(gpa),
-            );
-        }
-        Some(gpa)
+        Some(super::p2m::host_of(gpa))
     }
 
     /// Builds the VMM the configuration asks for.
@@ -109,6 +106,17 @@ impl Machine {
             None => self.cpu.eflags & flags::IF != 0,
             Some(v) => v.interrupts_enabled(&self.cpu),
         }
+    }
+
+    /// The RAM address of `linear` when the TLB holds its page (no walk): under a
+    /// VMM the TLB holds host frames, and the frame store holds the VM's frames.
+    #[inline(always)]
+    pub(crate) fn tlb_lookup(&mut self, linear: u32, acc: u8) -> Option<u32> {
+        let p = self.cpu.mmu.lookup(linear, acc, self.cpu.cr0)?;
+        Some(match self.vmm {
+            Some(_) => super::p2m::guest_of(p),
+            None => p,
+        })
     }
 
     /// A linear-to-physical translation through the TLB; on a miss the VMM's walk
@@ -131,11 +139,12 @@ impl Machine {
                     acc,
                     |mem, regs, linear, acc| match vmm.translate(mem, cpu, linear, acc) {
                         Some(r) => r,
-                        None => {
-                            mmu::walk(mem, regs, linear, acc).map(|w| (w.frame(), w.tlb_bits()))
-                        }
+                        None => mmu::walk(mem, regs, linear, acc)
+                            .map(|w| (super::p2m::host_of(w.frame()), w.tlb_bits())),
                     },
                 );
+                // the TLB holds host frames; the frame store holds the VM's frames
+                let r = r.map(super::p2m::guest_of);
                 let events = match vmm.has_events() {
                     true => vmm.take_events(),
                     false => alloc::vec::Vec::new(),

@@ -157,6 +157,7 @@ pub mod host;
 pub mod hypercall;
 pub mod nested;
 pub mod operand;
+pub mod p2m;
 pub mod sensitive;
 pub mod shadow;
 pub mod tlb_tag;
@@ -553,9 +554,10 @@ impl Vmm {
         }
         let regs = self.guest_paging(cpu);
         if !regs.paging() {
-            // guest paging off under the VMM's paging: guest-physical = linear
+            // guest paging off under the VMM's paging: guest-physical = linear, in
+            // the host frame the map gives
             return Some(Ok((
-                linear & !0xfff,
+                p2m::host_of(linear & !0xfff),
                 guest::tlb::USER | guest::tlb::WRITE | guest::tlb::DIRTY,
             )));
         }

@@ -1,9 +1,9 @@
 //! Nested paging for hardware assistance: a second-level table from
 //! guest-physical to host-physical, and the two-dimensional walk it costs.
 //!
-//! vmlab's nested table maps the guest's RAM one to one onto host RAM in 4 KiB
-//! pages (as a VMM that gives a single guest all of memory does), and the
-//! device and ROM ranges through. It is a two-level table like the guest's, so
+//! vmlab's nested table maps the guest's whole physical space one to one onto
+//! host memory in 4 KiB pages, each guest frame to its host frame by the
+//! [`super::p2m`] map. It is a two-level table like the guest's, so
 //! a TLB miss with guest paging on reads each guest table entry through a
 //! nested walk: (2 + 1) × (2 + 1) − 1 = 8 memory references instead of 2.
 //! Both dimensions are the one page walk, [`crate::mmu::walk`]: the guest's
@@ -140,14 +140,14 @@ mod tests {
         ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::RW);
         let mut n = NestedPaging::default();
         let (f, _) = n.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
-        assert_eq!(f, 0x9000);
+        assert_eq!(f, super::super::p2m::host_of(0x9000));
         // PDE (2 + 1) + PTE (2 + 1) + data (2)
         assert_eq!(n.stats.references, 8);
         assert_eq!(n.stats.native_references, 2);
         assert_eq!(n.table(0x10000, 0).len(), 16);
         let w = NestedPaging::probe(regs, 0x4123, reader(&ram));
         assert_eq!(w.steps.len(), 8, "{w:#?}");
-        assert_eq!(w.host_physical, Some(0x9123));
+        assert_eq!(w.host_physical, Some(super::super::p2m::host_of(0x9123)));
     }
 
     /// The textbook count of a two-dimensional walk with an n-level guest table
@@ -214,8 +214,8 @@ const NESTED_REGS: PagingRegs = PagingRegs {
 /// The nested table as the walk reads it. The VMM keeps it in its own memory,
 /// out of the guest's reach, so its entries are computed: the directory at
 /// [`NESTED_ROOT`] points at one table per 4 MiB at [`NESTED_TABLE_BASE`], and
-/// each table entry maps a guest-physical page to its host frame (the same
-/// address). Every entry is built with A and D set, so the walk never writes.
+/// each table entry maps a guest-physical page to its host frame by the
+/// [`super::p2m`] map. Every entry is built with A and D set, so the walk never writes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NestedTable;
 
@@ -229,7 +229,7 @@ impl EntryAccess for NestedTable {
         }
         let in_tables = addr.wrapping_sub(NESTED_TABLE_BASE);
         let gpa = ((in_tables >> 12) << 22) | (((in_tables & 0xfff) >> 2) << 12);
-        gpa | flags | pte::D
+        super::p2m::host_of(gpa) | flags | pte::D
     }
     fn write_entry(&mut self, _addr: u32, _value: u32) {}
 }
@@ -258,8 +258,9 @@ pub(crate) struct ThroughNested<'h, H: ?Sized> {
 }
 
 impl<'h, H: EntryAccess + ?Sized> ThroughNested<'h, H> {
-    /// Reads and writes the guest's entries at host-physical addresses through
-    /// `host`, counting only.
+    /// Reads and writes the guest's entries at host-physical addresses in `host`,
+    /// the VM's frame store (reached through the machine-to-physical map),
+    /// counting only.
     pub(crate) fn new(host: &'h mut H) -> Self {
         ThroughNested {
             references: 0,
@@ -296,7 +297,7 @@ impl<H: EntryAccess + ?Sized> EntryAccess for ThroughNested<'_, H> {
         let level = if self.guest_reads == 0 { "PDE" } else { "PTE" };
         self.guest_reads += 1;
         let at = self.nested(gpa, &alloc::format!("the guest {level}"));
-        let value = self.host.read_entry(at);
+        let value = self.host.read_entry(super::p2m::guest_of(at));
         self.references += 1;
         if let Some(steps) = self.steps.as_mut() {
             steps.push(NestedWalkStep {
@@ -310,13 +311,14 @@ impl<H: EntryAccess + ?Sized> EntryAccess for ThroughNested<'_, H> {
     fn write_entry(&mut self, gpa: u32, value: u32) {
         // the hardware reuses the translation of the read: not counted again
         let at = nested_translation(gpa).physical.unwrap_or(gpa);
-        self.host.write_entry(at, value);
+        self.host.write_entry(super::p2m::guest_of(at), value);
     }
 }
 
 impl NestedPaging {
     /// The walk [`NestedPaging::translate`] would make for `linear`, without side
-    /// effects (no A/D bits, no counting). `read` reads host-physical memory.
+    /// effects (no A/D bits, no counting). `read` reads the VM's frame store at a
+    /// guest-physical address.
     pub fn probe(regs: PagingRegs, linear: u32, read: impl FnMut(u32) -> u32) -> NestedWalk {
         let mut host = ReadOnly(read);
         let mut tables = ThroughNested::new(&mut host);

@@ -33,6 +33,7 @@ use crate::error::Exception;
 use crate::state::cr0;
 
 use super::guest::{access, pte, tlb, PhysMem};
+use super::p2m;
 use crate::mmu::PagingRegs;
 use crate::mmu::{walk, PageWalk};
 
@@ -226,7 +227,7 @@ impl ShadowPaging {
 
     /// Translates `linear` through the active shadow for an access of kind `acc`,
     /// filling it from the guest's tables (`regs`) on a hidden fault. Returns the
-    /// host frame and the TLB permission bits, or the guest's #PF on a true fault.
+    /// host frame (the guest's frame moved by the [`p2m`] map) and the TLB permission bits, or the guest's #PF on a true fault.
     pub fn translate(
         &mut self,
         mem: &mut dyn PhysMem,
@@ -272,7 +273,9 @@ impl ShadowPaging {
                 return Err(e);
             }
         };
-        let mut entry = shadow_entry(&m, guest_acc, wp);
+        // the rules give the guest frame; the hardware's entry holds where it lives
+        let rule = shadow_entry(&m, guest_acc, wp);
+        let mut entry = p2m::host_of(rule & !0xfff) | (rule & 0xfff);
         if kernel {
             entry |= pte::US;
         }
@@ -313,7 +316,7 @@ impl ShadowPaging {
             *e = entry;
         }
         self.stats.hidden_faults += 1;
-        Ok((m.frame(), tlb_bits(entry), outcome))
+        Ok((entry & !0xfff, tlb_bits(entry), outcome))
     }
 
     /// The guest page directories that have a shadow.
@@ -481,7 +484,7 @@ mod tests {
         let mut sp = ShadowPaging::default();
         sp.switch_to(regs.cr3);
         let (f, bits, o) = sp.translate(&mut ram, regs, 0x4010, access::USER).unwrap();
-        assert_eq!((f, o), (0x9000, ShadowOutcome::Filled));
+        assert_eq!((f, o), (p2m::host_of(0x9000), ShadowOutcome::Filled));
         assert_eq!(bits & tlb::DIRTY, 0, "clean page: a write must come back");
         let (_, _, o) = sp.translate(&mut ram, regs, 0x4020, access::USER).unwrap();
         assert_eq!(o, ShadowOutcome::Hit);
@@ -551,7 +554,7 @@ mod tests {
         let (f, bits, _) = sp
             .translate(&mut ram, regs, 0x3000, access::USER | access::WRITE)
             .unwrap();
-        assert_eq!(f, 0x8000);
+        assert_eq!(f, p2m::host_of(0x8000));
         assert_eq!(
             bits & tlb::USER,
             tlb::USER,
@@ -587,12 +590,12 @@ mod tests {
         let (f, _, o) = sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
         assert_eq!(
             (f, o),
-            (0x9000, ShadowOutcome::Hit),
+            (p2m::host_of(0x9000), ShadowOutcome::Hit),
             "stale until INVLPG, like a TLB"
         );
         sp.invalidate(0x4000);
         let (f, _, _) = sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
-        assert_eq!(f, 0xa000);
+        assert_eq!(f, p2m::host_of(0xa000));
         sp.switch_to(0x1000);
         assert_eq!(sp.stats.tables_dropped, 1);
         assert!(sp.directory(0x1000).is_empty());

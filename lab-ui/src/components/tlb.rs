@@ -15,7 +15,7 @@ pub fn tlb() -> Html {
         .map(|v| v.tlb.clone())
         .unwrap_or_default();
     html! {
-        <Panel id="panel-tlb" title="TLB" hint="Cached translations: linear page → physical frame. A hit skips the page walk.">
+        <Panel id="panel-tlb" title="TLB" hint="Cached translations: linear page → physical frame (host-physical under a VMM). A hit skips the page walk.">
             if lines.is_empty() { <p>{"empty"}</p> }
             <ul class="mono small" data-testid="tlb-entries">
                 { for lines.iter().map(|l| html! { <li data-testid="tlb-entry">{ l.clone() }</li> }) }

@@ -311,7 +311,7 @@ pub fn walk(m: &Machine, linear: u32) -> Walk {
         result,
         detail,
         root: guest_paging(m).1 & !0xfff,
-        host: m.guest_physical(linear),
+        host: m.host_physical(linear),
         nested: m.nested_walk(linear),
     }
 }

@@ -251,10 +251,7 @@ impl Machine {
             return Some(lin & !0xfff);
         }
         let acc = self.user_acc() | access::READ;
-        self.cpu
-            .mmu
-            .lookup(lin, acc, self.cpu.cr0)
-            .map(|p| p & !0xfff)
+        self.tlb_lookup(lin, acc).map(|p| p & !0xfff)
     }
 
     fn fast_pages(&mut self, pages: &mut [CodePage], left: &mut u64) -> bool {

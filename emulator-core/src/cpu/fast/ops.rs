@@ -383,7 +383,7 @@ impl Machine {
             return None;
         }
         let acc = self.user_acc() | if write { access::WRITE } else { access::READ };
-        self.cpu.mmu.lookup(lin, acc, c0)
+        self.tlb_lookup(lin, acc)
     }
 
     /// Reads `size` bytes at flat linear `lin` from RAM or ROM without side effects.

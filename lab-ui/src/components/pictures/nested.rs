@@ -198,7 +198,10 @@ mod tests {
     #[test]
     fn the_grid_places_every_reference_of_the_cores_walk() {
         let w = core_walk();
-        assert_eq!(w.host_physical, Some(0xb8000));
+        assert_eq!(
+            w.host_physical,
+            Some(emulator_core::vmm::p2m::host_of(0xb8000))
+        );
         let (cells, m) = places(&w);
         assert_eq!(m, 2, "a two-level nested table");
         assert_eq!(cells.len(), w.steps.len());
@@ -222,7 +225,7 @@ mod tests {
         assert!(svg.contains("(2 + 1) × (2 + 1) − 1 = 8"));
         assert!(svg.contains("(4 + 1) × (4 + 1) − 1 = 24"));
         assert!(svg.contains("(2 + 1) × (4 + 1) − 1 = 14"));
-        assert!(svg.contains(">→ 000b8000<"));
+        assert!(svg.contains(">→ 100b8000<"), "the host frame of the access");
     }
 
     #[test]
