@@ -78,28 +78,6 @@ pub struct Fs {
     pub naive_chroot: bool,
 }
 
-/// Normalises `path` against `cwd`: `.` and `..` resolved, never above `/`.
-pub fn resolve(cwd: &str, path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    let full = if path.starts_with('/') {
-        String::from(path)
-    } else {
-        alloc::format!("{cwd}/{path}")
-    };
-    for p in full.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    let mut out = String::from("/");
-    out.push_str(&parts.join("/"));
-    out
-}
-
 fn parent(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
@@ -121,7 +99,7 @@ impl Fs {
         };
         fs.dirs.insert("/".into(), ());
         for (p, data) in files {
-            let p = resolve("/", p);
+            let p = fs.path(p);
             fs.make_parents(&p);
             fs.files.insert(p, data.clone());
         }
@@ -397,8 +375,13 @@ impl Fs {
         Ok(new as u64)
     }
 
-    /// (mode, size) of a path or a descriptor's file, Linux's st_mode bits.
-    pub fn stat_path(&self, p: &str) -> Result<(u32, u64), i32> {
+    /// (mode, size) of what `path` leads to for the process (stat64, statx).
+    pub fn stat(&self, path: &str) -> Result<(u32, u64), i32> {
+        self.stat_path(&self.path(path))
+    }
+
+    /// (mode, size) at a path in the whole tree, Linux's st_mode bits.
+    fn stat_path(&self, p: &str) -> Result<(u32, u64), i32> {
         if self.dirs.contains_key(p) {
             Ok((0o040755, 4096))
         } else if let Some(f) = self.files.get(p) {

@@ -216,7 +216,7 @@ impl Process {
             exe_path,
         };
         // readlink("/proc/self/exe") answers an absolute path, as on Linux.
-        p.exe_path = fs::resolve("/", p.cfg.args.first().map_or("prog", String::as_str));
+        p.exe_path = p.fs.path(p.cfg.args.first().map_or("prog", String::as_str));
         let esp = stack::build(&mut p, &prog).map_err(|e| mem(&e))?;
         p.m.cpu_mut().gpr[emulator_core::Gpr::Esp as usize] = esp;
         Ok(p)

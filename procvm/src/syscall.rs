@@ -255,7 +255,7 @@ impl Process {
             199..=202 => Ok(crate::stack::UID as i32),
             33 => self
                 .path_arg(a[0])
-                .and_then(|p| self.fs.stat_path(&self.fs.path(&p)).map(|_| 0)),
+                .and_then(|p| self.fs.stat(&p).map(|_| 0)),
             45 => Ok(self.sys_brk(a[0]) as i32),
             54 => match (self.fs.get(a[0]), a[1]) {
                 (Err(e), _) => Err(e),
@@ -349,10 +349,7 @@ impl Process {
                 uaccess::write(&mut self.m, a[1], &b).map(|_| 0)
             }
             192 => self.sys_mmap2(a),
-            195 | 196 => match self
-                .path_arg(a[0])
-                .and_then(|p| self.fs.stat_path(&self.fs.path(&p)))
-            {
+            195 | 196 => match self.path_arg(a[0]).and_then(|p| self.fs.stat(&p)) {
                 Ok(st) => self.write_stat64(a[1], st),
                 Err(e) => Err(e),
             },
@@ -563,7 +560,7 @@ impl Process {
         let st = if path.is_empty() && a[2] & AT_EMPTY_PATH != 0 {
             self.fs.stat_fd(a[0])?
         } else {
-            self.fs.stat_path(&self.fs.path(&path))?
+            self.fs.stat(&path)?
         };
         let mut b = [0u8; 256];
         b[0..4].copy_from_slice(&0x7ffu32.to_le_bytes()); // STATX_BASIC_STATS

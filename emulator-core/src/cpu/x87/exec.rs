@@ -445,14 +445,9 @@ impl Machine {
                 self.x87_result(0, r, false);
             }
             M::Fscale => {
-                let f = &mut self.cpu.fpu;
-                if f.empty(0) || f.empty(1) {
-                    if !f.underflow() {
-                        f.set_st(0, F80::INDEFINITE);
-                    }
+                let Some((v, s)) = self.cpu.fpu.st01_or_underflow() else {
                     return Ok(());
-                }
-                let (v, s) = (f.st(0), f.st(1));
+                };
                 let r = scale(v, s, ctx);
                 self.x87_result(0, r, false);
             }
@@ -497,14 +492,10 @@ impl Machine {
                 }
             }
             M::Fprem | M::Fprem1 => {
-                let f = &mut self.cpu.fpu;
-                if f.empty(0) || f.empty(1) {
-                    if !f.underflow() {
-                        f.set_st(0, F80::INDEFINITE);
-                    }
+                let Some((a, b)) = self.cpu.fpu.st01_or_underflow() else {
                     return Ok(());
-                }
-                let (a, b) = (f.st(0), f.st(1));
+                };
+                let f = &mut self.cpu.fpu;
                 let (r, q, complete) = a.rem(b, d.mnem == M::Fprem1);
                 if f.raise(r.flags) {
                     return Ok(());
@@ -900,6 +891,18 @@ impl Fpu {
             return None;
         }
         Some(self.st(0))
+    }
+
+    /// ST(0) and ST(1), or None after a stack underflow (which leaves the indefinite
+    /// in ST(0) when masked).
+    fn st01_or_underflow(&mut self) -> Option<(F80, F80)> {
+        if self.empty(0) || self.empty(1) {
+            if !self.underflow() {
+                self.set_st(0, F80::INDEFINITE);
+            }
+            return None;
+        }
+        Some((self.st(0), self.st(1)))
     }
 
     fn set_c1(&mut self, on: bool) {
