@@ -34,7 +34,7 @@ fn switch<'a>(out: &'a Outcome, name: &str) -> &'a vmlab_net::switch::Switch {
 fn tcpdump(out: &Outcome, port: &str, file: &str) -> Vec<String> {
     let at = out.network.port(port).expect("port");
     let pcap = out.network.capture_of(at).expect("captured");
-    let dir = std::env::temp_dir().join(format!("vmlab-net-{}", std::process::id()));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("net-captures");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(file);
     std::fs::write(&path, pcap.bytes()).expect("write pcap");
