@@ -1,5 +1,10 @@
 //! The machine's hooks for live migration: the dirty log and touch log of RAM pages,
 //! page-by-page RAM access, and the machine state apart from memory.
+//!
+//! The memory path fills the dirty log in every mode (devices and loaders write
+//! through it too). Under a VMM each round also write-protects the translations the
+//! VMM's walk makes, so the first write to each frame in a round is a `dirty-log`
+//! exit, counted like every exit ([`crate::vmm::Vmm::start_dirty_tracking`]).
 
 use alloc::vec::Vec;
 
@@ -13,6 +18,10 @@ impl Machine {
     pub fn start_dirty_log(&mut self) {
         self.mem.written.set_on(true);
         self.mem.bookkeep_every_store();
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.start_dirty_tracking();
+        }
+        self.flush_tlbs();
     }
 
     /// The pages written since the dirty log started or was last taken, in order; the
@@ -20,12 +29,31 @@ impl Machine {
     pub fn take_dirty_log(&mut self) -> Vec<u32> {
         let pages = self.mem.written.take();
         self.mem.bookkeep_every_store();
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.take_dirty_tracked();
+        }
+        self.flush_tlbs();
         pages
+    }
+
+    /// Under a VMM, empties every CPU's TLB, so that no translation made writable in
+    /// a dirty-log round outlives it (bare, the memory path logs alone).
+    fn flush_tlbs(&mut self) {
+        if self.vmm.is_none() {
+            return;
+        }
+        self.cpu.mmu.flush();
+        for c in self.parked_cpus_mut() {
+            c.mmu.flush();
+        }
     }
 
     /// Stops the dirty log.
     pub fn stop_dirty_log(&mut self) {
         self.mem.written.set_on(false);
+        if let Some(v) = self.vmm.as_deref_mut() {
+            v.stop_dirty_tracking();
+        }
     }
 
     /// Starts (or restarts, empty) the touch log: every read or write of RAM, including
@@ -42,6 +70,14 @@ impl Machine {
     /// Stops the touch log.
     pub fn stop_touch_log(&mut self) {
         self.mem.touched.set_on(false);
+    }
+
+    /// Bounds virtual time for the runs that follow: a CPU halted until a timer
+    /// deadline past `limit` moves the clock to `limit` and the run returns
+    /// [`crate::StopReason::BudgetExhausted`] (the next run goes on to the deadline, so
+    /// the guest sees the same time stream). `None` lifts the bound.
+    pub fn set_time_limit(&mut self, limit: Option<u64>) {
+        self.time_limit = limit.unwrap_or(u64::MAX);
     }
 
     /// The number of RAM pages (4 KiB; the last may be partial).

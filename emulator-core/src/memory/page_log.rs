@@ -7,7 +7,7 @@ use core::cell::Cell;
 
 /// One bit per RAM page, set by the memory path while the log is on. Reads take
 /// `&Memory`, so the bits are cells.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct PageLog {
     on: bool,
     words: Vec<Cell<u64>>,
@@ -20,6 +20,11 @@ impl PageLog {
             on: false,
             words: vec![Cell::new(0); pages.div_ceil(64)],
         }
+    }
+
+    /// The words of the bitmap (64 pages each).
+    pub(crate) fn words_for(&self) -> usize {
+        self.words.len()
     }
 
     /// Whether the memory path fills the log.
