@@ -188,7 +188,7 @@ pub fn postcopy(
             stopped = matches!(r, Some(s) if s != StopReason::BudgetExhausted);
             slice = opts.slice_cycles;
         }
-        let ran = dst.cpu().tsc - t0;
+        let ran = dst.cpu().tsc.saturating_sub(t0);
         rep.run_cycles += ran;
         // the background push: what the link carried while the guest ran (all the
         // rest at once when it stopped: nothing can touch the pages any more)

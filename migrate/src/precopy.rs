@@ -211,10 +211,41 @@ pub fn precopy(
         final_pages,
         downtime_cycles,
         all_memory_cycles: link.transfer_cycles(memory_pages * PAGE_BYTES + STATE_BYTES),
-        total_cycles: (src.cpu().tsc - start).saturating_add(downtime_cycles),
+        total_cycles: src
+            .cpu()
+            .tsc
+            .saturating_sub(start)
+            .saturating_add(downtime_cycles),
         pages_sent,
         bytes_sent: pages_sent * PAGE_BYTES + STATE_BYTES,
         dirty_log_exits: exits,
         rounds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(rounds: u32, dirtied: u64, sent_total: u64) -> RoundStatus {
+        RoundStatus {
+            rounds,
+            sent: 0,
+            dirtied,
+            sent_total,
+            memory_pages: 1000,
+        }
+    }
+
+    #[test]
+    fn xen_rules_in_their_order() {
+        let mut x = XenPolicy::default();
+        assert_eq!(x.stop(&status(1, 49, 1000)), Some(StopRule::Converged));
+        assert_eq!(x.stop(&status(1, 50, 1000)), None);
+        assert_eq!(x.stop(&status(28, 500, 2999)), None);
+        assert_eq!(x.stop(&status(29, 500, 2000)), Some(StopRule::MaxRounds));
+        assert_eq!(x.stop(&status(5, 500, 3000)), Some(StopRule::MaxSent));
+        // convergence wins over the limits reached in the same round
+        assert_eq!(x.stop(&status(29, 10, 5000)), Some(StopRule::Converged));
+    }
 }
