@@ -102,3 +102,25 @@ fn the_log_holds_the_interrupts_and_the_inputs() {
     assert_eq!(inputs, [5_000, 7_000, 9_000]);
     assert_eq!(rep.output, reference(128).serial_output());
 }
+
+#[test]
+fn failover_under_trap_and_emulate_loses_no_output() {
+    let mode = ExecMode::TRAP_EMULATE;
+    let mut reference = common::machine("moderate", 128, 4, mode);
+    assert_eq!(common::run_to_end(&mut reference), StopReason::Halted);
+    let total = reference.icount();
+    let rep = FaultTolerance {
+        epoch: 1_500,
+        kill_at: Some(total / 2 + 111),
+        end: 1 << 40,
+        inputs: Vec::new(),
+    }
+    .run(
+        common::machine("moderate", 128, 4, mode),
+        &mut Budget::new(100_000_000),
+    )
+    .expect("runs");
+    assert!(rep.takeover_at.is_some());
+    assert_eq!(rep.output, reference.serial_output());
+    assert_eq!(rep.icount, total);
+}

@@ -88,3 +88,28 @@ fn post_copy_completes_idle_and_moderate() {
         assert!(rep.pushed > 0, "{name}: the background push did most");
     }
 }
+
+#[test]
+fn post_copy_under_nested_paging_ends_as_an_unmigrated_run() {
+    let mode = ExecMode::HW_ASSIST;
+    let mut reference = common::machine("moderate", 128, 4, mode);
+    assert_eq!(common::run_to_end(&mut reference), StopReason::Halted);
+    let mut src = common::machine("moderate", 128, 4, mode);
+    run_until(&mut src, 200_000, &mut Budget::new(10_000_000), "warm-up").expect("runs");
+    let mut dst = destination_for(&src).expect("destination");
+    let l = Link::new(64_000_000, 100).expect("link");
+    let rep = postcopy(
+        &mut src,
+        &mut dst,
+        l,
+        PostcopyOptions::default(),
+        &mut Budget::new(500_000_000),
+    )
+    .expect("migrates");
+    assert!(rep.demand_faults > 0, "code, stack and tables fault in");
+    assert_eq!(common::run_to_end(&mut dst), StopReason::Halted);
+    assert_eq!(dst.serial_output(), reference.serial_output());
+    let (a, b) = (reference.snapshot(), dst.snapshot());
+    assert_eq!(a.cpu(), b.cpu());
+    assert!(a.ram() == b.ram(), "RAM differs from the unmigrated run");
+}
