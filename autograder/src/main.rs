@@ -10,6 +10,7 @@ mod gdb;
 mod grade;
 mod labs;
 mod linux;
+mod migrate;
 mod net;
 mod pack;
 mod pack_demo;
@@ -54,6 +55,10 @@ enum Command {
     Disk(disk::DiskArgs),
     /// Run a virtual-network scenario (switches, flows, NAT, VXLAN) and print its tables and counters.
     Net(net::Args),
+    /// Live-migrate a running guest to a second machine over a modeled link (pre-copy or post-copy).
+    Migrate(migrate::MigrateArgs),
+    /// Run a guest fault-tolerantly (primary and backup by record/replay) and kill the primary.
+    Ft(migrate::FtArgs),
     /// Run a guest with the translating tier and print the regions it translated: x86, IR before and after the passes.
     Translate(translate::TranslateArgs),
 }
@@ -88,5 +93,7 @@ fn main() -> ExitCode {
         Command::Disk(args) => disk::main(args),
         Command::Net(args) => net::run(args),
         Command::Translate(args) => translate::main(args),
+        Command::Migrate(args) => migrate::migrate(args),
+        Command::Ft(args) => migrate::ft(args),
     }
 }

@@ -21,6 +21,7 @@ pub mod history;
 pub mod loader;
 pub mod machine;
 pub mod memory;
+mod migration;
 pub mod mmu;
 mod named;
 pub mod platform;

@@ -93,6 +93,9 @@ pub struct Machine {
     pub(crate) vmm: Option<alloc::boxed::Box<crate::vmm::Vmm>>,
     /// Stop a run after an instruction that logged a trap (see [`EventKind::is_trap`]).
     stop_on_trap: bool,
+    /// A halted CPU waiting for a timer skips virtual time no further than this
+    /// (`u64::MAX`: no limit); see [`Machine::set_time_limit`].
+    pub(crate) time_limit: u64,
 }
 
 impl Machine {
@@ -121,6 +124,7 @@ impl Machine {
             intr: false,
             vmm,
             stop_on_trap: false,
+            time_limit: u64::MAX,
         };
         m.refresh_platform();
         Ok(m)
@@ -180,6 +184,11 @@ impl Machine {
     /// Each has its status flags materialised in EFLAGS between runs.
     pub fn cpus(&self) -> impl Iterator<Item = &Cpu> + '_ {
         (0..self.cpu_count()).filter_map(|i| self.cpu_at(i))
+    }
+
+    /// The CPUs that are not running, for editing.
+    pub(crate) fn parked_cpus_mut(&mut self) -> impl Iterator<Item = &mut Cpu> + '_ {
+        self.parked.others_mut()
     }
 
     /// The number of CPUs.
@@ -578,6 +587,10 @@ impl Machine {
         }
         if self.cpu.halted {
             if self.interrupts_enabled() && self.next_deadline != u64::MAX {
+                if self.next_deadline > self.time_limit {
+                    self.cpu.tsc = self.cpu.tsc.max(self.time_limit);
+                    return Between::Stop(StopReason::BudgetExhausted);
+                }
                 self.cpu.tsc = self.cpu.tsc.max(self.next_deadline);
                 return Between::Continue;
             }

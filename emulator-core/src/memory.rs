@@ -8,8 +8,10 @@ use alloc::vec::Vec;
 use crate::error::HostError;
 
 pub mod frames;
+pub mod page_log;
 
 pub use frames::{FlatRam, FrameStore, GuestRam, FRAME};
+pub use page_log::PageLog;
 
 /// Page size of the code-invalidation bookkeeping (the paging page size).
 pub(crate) const PAGE: u32 = 4096;
@@ -38,6 +40,10 @@ pub struct Memory {
     plain_store: Vec<bool>,
     /// Pages whose cached code a write invalidated (self-modifying code).
     pub(crate) invalidations: u64,
+    /// Pages written while the dirty log is on (migration's pre-copy rounds).
+    pub(crate) written: PageLog,
+    /// Pages read or written while the touch log is on (post-copy's demand faults).
+    pub(crate) touched: PageLog,
 }
 
 impl core::fmt::Debug for Memory {
@@ -64,6 +70,8 @@ impl Memory {
             dirty: vec![false; pages],
             plain_store: vec![false; pages],
             invalidations: 0,
+            written: PageLog::new(pages),
+            touched: PageLog::new(pages),
         }
     }
 
@@ -169,6 +177,10 @@ impl Memory {
     fn plain_ram(&self, addr: u32, len: usize) -> Option<usize> {
         let a = addr as usize;
         let end = a.checked_add(len)?;
+        if self.touched.is_on() {
+            self.touched.mark(a / PAGE as usize);
+            self.touched.mark(end.saturating_sub(1) / PAGE as usize);
+        }
         ((addr >= ONE_MIB || end <= self.rom_low as usize) && end <= self.ram.len()).then_some(a)
     }
 
@@ -241,6 +253,9 @@ impl Memory {
         let page = a / PAGE as usize;
         if let Some(d) = self.dirty.get_mut(page) {
             *d = true;
+        }
+        if self.written.is_on() {
+            self.written.mark(page);
         }
         if let Some(p) = self.plain_store.get_mut(page) {
             *p = true;
@@ -473,6 +488,12 @@ impl Memory {
     /// Forgets which pages were written.
     pub(crate) fn clear_dirty(&mut self) {
         self.dirty.fill(false);
+        self.plain_store.fill(false);
+    }
+
+    /// Makes every store take the bookkept path once more, so that the dirty log sees
+    /// the first store to each page (the fast tier's stores skip the bookkeeping).
+    pub(crate) fn bookkeep_every_store(&mut self) {
         self.plain_store.fill(false);
     }
 

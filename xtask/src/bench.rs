@@ -410,6 +410,9 @@ pub fn run(opts: &Options) -> Result<bool> {
         )),
     }
 
+    step::heading("live migration: pre-copy of an idle 64 MiB guest (vmlab migrate)");
+    rows.push(crate::bench_migrate::row(runs));
+
     step::heading("batch grading: generated submissions, vmlab grade --jobs 2");
     match crate::bench_grade::rows() {
         Ok(r) => rows.extend(r),

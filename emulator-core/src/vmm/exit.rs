@@ -77,6 +77,9 @@ exit_reasons! {
     /// A guest store to its own page tables, write-protected in the shadow: the VMM
     /// lets the store land and drops the shadow entries built from what it changed.
     PtWrite = "pt-write", 1000;
+    /// The first write in a dirty-log round to a frame the VMM write-protected for
+    /// migration: the frame is logged and its entry made writable.
+    DirtyLog = "dirty-log", 300;
     /// A true page fault: the guest's tables forbid the access; injected into the guest.
     PageFault = "page-fault", 900;
     /// Another exception, reflected into the guest through its IDT.

@@ -151,6 +151,7 @@
 //! [`hypercall`] documents the paravirtual interface: CPUID leaf 0x40000000
 //! announces the VMM, VMCALL with a number in EAX calls it.
 
+mod dirty;
 pub mod exit;
 pub mod guest;
 pub mod host;
@@ -344,6 +345,10 @@ pub struct Vmm {
     /// The linear address of the instruction a hook is handling.
     #[serde(default)]
     at: Option<u32>,
+    /// The frames written in this dirty-log round (migration); empty and off
+    /// unless a migration tracks dirty pages.
+    #[serde(skip)]
+    dirty: crate::memory::PageLog,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -379,6 +384,7 @@ impl Vmm {
             exit_flushes: 0,
             flush_requested: false,
             at: None,
+            dirty: crate::memory::PageLog::default(),
         }))
     }
 
@@ -541,8 +547,20 @@ impl Vmm {
     }
 
     /// The page walk on a TLB miss: `None` when the hardware's own walk applies,
-    /// else the host frame and TLB bits (or the guest's #PF).
+    /// else the host frame and TLB bits (or the guest's #PF), write-protected for
+    /// the dirty log when it is on.
     pub fn translate(
+        &mut self,
+        mem: &mut dyn PhysMem,
+        cpu: &CpuState,
+        linear: u32,
+        acc: u8,
+    ) -> Option<Result<(u32, u8), Exception>> {
+        let r = self.walk_for_tlb(mem, cpu, linear, acc)?;
+        Some(r.map(|(frame, bits)| (frame, self.track_dirty(cpu, frame, acc, bits))))
+    }
+
+    fn walk_for_tlb(
         &mut self,
         mem: &mut dyn PhysMem,
         cpu: &CpuState,
