@@ -107,6 +107,10 @@ pub struct RunArgs {
     /// overlay keeps its backing files unchanged).
     #[arg(long, value_name = "FILE[,format=raw|qcow2]")]
     disk: Option<String>,
+    /// How the guest sees `--disk`: an ATA drive on the primary IDE channel, or a
+    /// virtio-blk device (PCI 00:03.0, vendor 1AF4h, legacy I/O BAR 0, IRQ 11).
+    #[arg(long, value_enum, default_value = "ata")]
+    disk_if: DiskIf,
     /// How instructions run: the general interpreter, the pre-decoded fast tier, or the
     /// translating tier (natively its regions run through the IR interpreter: the same
     /// state, for inspection rather than speed).
@@ -127,6 +131,15 @@ pub enum Tier {
     Fast,
     /// Hot regions translated to IR and optimised.
     Translate,
+}
+
+/// `--disk-if`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiskIf {
+    /// ATA PIO on the primary IDE channel: every word moved is a port access.
+    Ata,
+    /// virtio-blk: requests on a split virtqueue, data moved by DMA.
+    Virtio,
 }
 
 /// Opens `--disk FILE[,format=F]` with its backing chain.
@@ -290,8 +303,12 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
     };
     loaded.map_err(|e| format!("{file}: {e}"))?;
     if let Some(spec) = &args.disk {
-        let disk = open_disk(spec)?;
-        m.attach_disk(Box::new(disk)).map_err(|e| e.to_string())?;
+        let disk = Box::new(open_disk(spec)?);
+        match args.disk_if {
+            DiskIf::Ata => m.attach_disk(disk),
+            DiskIf::Virtio => m.attach_virtio_blk(disk),
+        }
+        .map_err(|e| format!("--disk {spec}: {e}"))?;
     }
     m.set_fast_tier(args.tier == Tier::Fast);
     if args.tier == Tier::Translate {
