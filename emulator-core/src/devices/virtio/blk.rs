@@ -8,7 +8,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use super::queue::{self, Desc, Dma, AVAIL_F_NO_INTERRUPT};
+use super::queue::{self, Desc, Dma, QueueState};
 use super::transport::Transport;
 use crate::devices::BlockStore;
 
@@ -150,41 +150,33 @@ impl VirtioBlk {
     }
 
     fn serve_queue(&mut self, dma: &mut Dma, qi: u16) -> Result<(), String> {
-        let q = self
+        let mut q = self
             .state
             .transport
             .queues
             .get(usize::from(qi))
             .cloned()
             .ok_or("no such queue")?;
-        let l = q.layout().ok_or("notified before its ring was set up")?;
-        let (_, idx) = queue::avail_header(dma, &l)?;
-        let ahead = idx.wrapping_sub(q.last_avail);
-        if ahead > q.size {
-            return Err(format!(
-                "the available index {idx} is {ahead} entries ahead of the device's {}, more than the queue's {}",
-                q.last_avail, q.size
-            ));
+        let served = self.serve_chains(dma, &mut q);
+        if let Some(s) = self.state.transport.queues.get_mut(usize::from(qi)) {
+            *s = q.clone();
         }
-        let (mut last_avail, mut used_idx) = (q.last_avail, q.used_idx);
-        for _ in 0..ahead {
-            let head = queue::avail_entry(dma, &l, q.size, last_avail)?;
-            let chain = queue::read_chain(dma, &l, q.size, head)?;
-            let written = self.request(dma, head, chain)?;
-            queue::push_used(dma, &l, q.size, used_idx, head, written)?;
-            last_avail = last_avail.wrapping_add(1);
-            used_idx = used_idx.wrapping_add(1);
-            if let Some(s) = self.state.transport.queues.get_mut(usize::from(qi)) {
-                s.last_avail = last_avail;
-                s.used_idx = used_idx;
-                s.completed += 1;
-            }
-        }
-        if ahead > 0 {
-            let (flags, _) = queue::avail_header(dma, &l)?;
-            self.state.transport.used(flags & AVAIL_F_NO_INTERRUPT != 0);
+        if served? > 0 {
+            let quiet = queue::no_interrupt(dma, &q)?;
+            self.state.transport.used(quiet);
         }
         Ok(())
+    }
+
+    /// Serves every chain the driver made available: how many.
+    fn serve_chains(&mut self, dma: &mut Dma, q: &mut QueueState) -> Result<u32, String> {
+        let mut served = 0;
+        while let Some((head, chain)) = queue::pop(dma, q)? {
+            let written = self.request(dma, head, chain)?;
+            queue::complete(dma, q, head, written)?;
+            served += 1;
+        }
+        Ok(served)
     }
 
     /// Serves one request; returns the bytes written into device-writable buffers.

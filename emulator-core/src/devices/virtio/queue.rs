@@ -248,6 +248,43 @@ pub fn push_used(
     )
 }
 
+/// Takes the next chain the driver made available, if any: `(head, descriptors)`.
+/// An available index more than the queue's size ahead is an error, so a service
+/// loop over `pop` ends after at most `size` chains.
+pub fn pop(dma: &mut Dma, q: &mut QueueState) -> Result<Option<(u16, Vec<Desc>)>, String> {
+    let l = q.layout().ok_or("used before its ring was set up")?;
+    let (_, idx) = avail_header(dma, &l)?;
+    let ahead = idx.wrapping_sub(q.last_avail);
+    if ahead > q.size {
+        return Err(format!(
+            "the available index {idx} is {ahead} entries ahead of the device's {}, more than the queue's {}",
+            q.last_avail, q.size
+        ));
+    }
+    if ahead == 0 {
+        return Ok(None);
+    }
+    let head = avail_entry(dma, &l, q.size, q.last_avail)?;
+    let chain = read_chain(dma, &l, q.size, head)?;
+    q.last_avail = q.last_avail.wrapping_add(1);
+    Ok(Some((head, chain)))
+}
+
+/// Returns chain `head` to the driver on the used ring with `len` bytes written.
+pub fn complete(dma: &mut Dma, q: &mut QueueState, head: u16, len: u32) -> Result<(), String> {
+    let l = q.layout().ok_or("used before its ring was set up")?;
+    push_used(dma, &l, q.size, q.used_idx, head, len)?;
+    q.used_idx = q.used_idx.wrapping_add(1);
+    q.completed += 1;
+    Ok(())
+}
+
+/// Whether the driver asks for no used-buffer interrupt (`AVAIL_F_NO_INTERRUPT`).
+pub fn no_interrupt(dma: &mut Dma, q: &QueueState) -> Result<bool, String> {
+    let l = q.layout().ok_or("used before its ring was set up")?;
+    Ok(avail_header(dma, &l)?.0 & AVAIL_F_NO_INTERRUPT != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
