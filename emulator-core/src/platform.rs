@@ -30,6 +30,12 @@
 //! | --- | --- |
 //! | BAR 0 of 00:03.0 (64 ports, 0xC040 until moved) | virtio-blk, legacy register block, INTA# routed to IRQ 11 (PIRQD#), decoded while the function's I/O space is enabled |
 //!
+//! and with a virtio NIC ([`Platform::attach_virtio_net`]):
+//!
+//! | ports | device |
+//! | --- | --- |
+//! | BAR 0 of 00:04.0 (64 ports, 0xC080 until moved) | virtio-net, legacy register block, INTA# routed to IRQ 10 (PIRQA#) |
+//!
 //! Unclaimed ports read all ones and ignore writes. Accesses wider than a byte to the
 //! byte-wide devices (UART, PICs, PIT, keyboard controller) are split into byte accesses to consecutive
 //! ports, as the ISA bus does; the POST and debug-exit ports take the whole value.
@@ -46,7 +52,7 @@ use crate::config::MachineConfig;
 use crate::devices::ata::{ATA_IRQ, ATA_PRIMARY, ATA_PRIMARY_CONTROL};
 use crate::devices::pci::CONFIG_ADDRESS;
 use crate::devices::pit::{icount_for_tick, ticks_at};
-use crate::devices::virtio::{self, Dma, VirtioBlk, VirtioBlkState};
+use crate::devices::virtio::{self, Dma, VirtioBlk, VirtioBlkState, VirtioNet, VirtioNetState};
 pub use crate::devices::PostWrite;
 use crate::devices::{
     Ata, AtaState, BlockStore, DebugExit, IrqSink, Kbc, KbcState, PciBus, PciFunction, PciId,
@@ -59,6 +65,10 @@ use crate::memory::PhysMem;
 pub const VIRTIO_BLK_SLOT: (u8, u8) = (3, 0);
 /// The IRQ the firmware routes virtio-blk's INTA# (PIRQD#) to.
 pub const VIRTIO_BLK_IRQ: u8 = 11;
+/// Where the virtio-net function sits on bus 0 (device 4, function 0).
+pub const VIRTIO_NET_SLOT: (u8, u8) = (4, 0);
+/// The IRQ the firmware routes virtio-net's INTA# (PIRQA#) to.
+pub const VIRTIO_NET_IRQ: u8 = 10;
 
 /// COM1's first port.
 pub const COM1_PORT: u16 = 0x3f8;
@@ -86,6 +96,7 @@ enum DeviceId {
     AtaControl,
     BusMaster,
     VirtioBlk,
+    VirtioNet,
 }
 
 /// What an I/O write did beyond changing device registers.
@@ -120,6 +131,9 @@ pub struct PlatformState {
     /// The virtio-blk device's registers and queues, when one is attached.
     #[serde(default)]
     pub virtio_blk: Option<VirtioBlkState>,
+    /// The virtio-net device's registers, queues and frames in flight, when attached.
+    #[serde(default)]
+    pub virtio_net: Option<VirtioNetState>,
 }
 
 /// The platform: devices on a port bus plus the interrupt wiring. Not `Clone`: an
@@ -142,6 +156,9 @@ pub struct Platform {
     virtio_base: Option<u16>,
     /// The IRQ line virtio-blk's INTA# drives now, when routed.
     virtio_irq: Option<u8>,
+    virtio_net: Option<VirtioNet>,
+    virtio_net_base: Option<u16>,
+    virtio_net_irq: Option<u8>,
 }
 
 impl Platform {
@@ -173,6 +190,9 @@ impl Platform {
             virtio_blk: None,
             virtio_base: None,
             virtio_irq: None,
+            virtio_net: None,
+            virtio_net_base: None,
+            virtio_net_irq: None,
         })
     }
 
@@ -225,24 +245,67 @@ impl Platform {
                 "a virtio disk is attached already".into(),
             ));
         }
-        let (dev, func) = VIRTIO_BLK_SLOT;
+        self.add_virtio_function(
+            VIRTIO_BLK_SLOT,
+            "virtio-blk",
+            [1, 0, 0],
+            (virtio::blk::DEVICE_ID, virtio::blk::DEVICE_TYPE),
+            0xc040,
+            VIRTIO_BLK_IRQ,
+        )?;
+        self.virtio_blk = Some(VirtioBlk::new(disk));
+        Ok(())
+    }
+
+    /// Attaches a virtio-net device with `mac` at 00:04.0 (legacy I/O BAR 0 at 0xC080,
+    /// INTA# on PIRQA#, routed to IRQ 10). Frames leave through
+    /// [`Platform::take_sent_frames`] and arrive through `Machine::deliver_frame`.
+    pub fn attach_virtio_net(&mut self, mac: [u8; 6]) -> Result<(), HostError> {
+        if self.virtio_net.is_some() {
+            return Err(HostError::BadConfig(
+                "a virtio NIC is attached already".into(),
+            ));
+        }
+        self.add_virtio_function(
+            VIRTIO_NET_SLOT,
+            "virtio-net",
+            [2, 0, 0],
+            (virtio::net::DEVICE_ID, virtio::net::DEVICE_TYPE),
+            0xc080,
+            VIRTIO_NET_IRQ,
+        )?;
+        self.virtio_net = Some(VirtioNet::new(mac));
+        Ok(())
+    }
+
+    /// Adds a legacy virtio function: vendor 1AF4h, `(device ID, device type)` (the
+    /// subsystem ID legacy drivers check), I/O BAR 0 at `bar`, and its INTA# routed
+    /// to `irq` through the PIIX3, as firmware would.
+    fn add_virtio_function(
+        &mut self,
+        (dev, func): (u8, u8),
+        name: &str,
+        class: [u8; 3],
+        (device_id, device_type): (u16, u16),
+        bar: u16,
+        irq: u8,
+    ) -> Result<(), HostError> {
         let mut f = PciFunction::new(
             dev,
             func,
-            "virtio-blk",
+            name,
             PciId {
                 vendor: virtio::VENDOR,
-                device_id: virtio::blk::DEVICE_ID,
-                class: [1, 0, 0],
+                device_id,
+                class,
                 header_type: 0,
-                irq_line: VIRTIO_BLK_IRQ,
+                irq_line: irq,
                 irq_pin: 1,
             },
         )
-        .with_io_bar(0, u32::from(virtio::BAR0_SIZE), 0xc040);
-        // Subsystem vendor and ID: the virtio device type, as legacy drivers expect.
+        .with_io_bar(0, u32::from(virtio::BAR0_SIZE), bar);
         f.config[0x2c..0x2e].copy_from_slice(&virtio::VENDOR.to_le_bytes());
-        f.config[0x2e..0x30].copy_from_slice(&virtio::blk::DEVICE_TYPE.to_le_bytes());
+        f.config[0x2e..0x30].copy_from_slice(&device_type.to_le_bytes());
         let pirq = (usize::from(dev) % 4) + 0x60;
         let pci = self.pci_bus()?;
         pci.add(f);
@@ -251,10 +314,21 @@ impl Platform {
             .iter_mut()
             .find(|f| (f.device, f.function) == (1, 0))
         {
-            isa.config[pirq] = VIRTIO_BLK_IRQ;
+            isa.config[pirq] = irq;
         }
-        self.virtio_blk = Some(VirtioBlk::new(disk));
         Ok(())
+    }
+
+    /// The virtio-net device's registers and counters, when one is attached.
+    pub fn virtio_net(&self) -> Option<&VirtioNetState> {
+        self.virtio_net.as_ref().map(VirtioNet::state)
+    }
+
+    /// Takes the frames the guest sent on its virtio NIC, oldest first.
+    pub fn take_sent_frames(&mut self) -> Vec<Vec<u8>> {
+        self.virtio_net
+            .as_mut()
+            .map_or_else(Vec::new, VirtioNet::take_sent)
     }
 
     /// The virtio-blk device's registers, queues and counters, when one is attached.
@@ -268,6 +342,17 @@ impl Platform {
         if let Some(v) = self.virtio_blk.as_mut().filter(|v| v.has_pending()) {
             v.service(&mut Dma { mem, ram });
             self.sync_virtio_irq();
+        }
+        if let Some(v) = self.virtio_net.as_mut().filter(|v| v.has_pending()) {
+            v.service(&mut Dma { mem, ram });
+            self.sync_virtio_irq();
+        }
+    }
+
+    /// Queues a frame for the guest's virtio NIC (dropped without one).
+    pub(crate) fn deliver_frame(&mut self, frame: &[u8]) {
+        if let Some(v) = self.virtio_net.as_mut() {
+            v.deliver(frame);
         }
     }
 
@@ -297,6 +382,9 @@ impl Platform {
         if let Some(v) = &mut self.virtio_blk {
             v.reset();
         }
+        if let Some(v) = &mut self.virtio_net {
+            v.reset();
+        }
         self.sync_uart_irq();
         self.sync_ata_irq();
         self.sync_virtio_irq();
@@ -322,6 +410,7 @@ impl Platform {
                     DeviceId::AtaControl => "ATA device control / alternate status",
                     DeviceId::BusMaster => "PIIX3 IDE bus-master registers (BAR 4)",
                     DeviceId::VirtioBlk => "virtio-blk legacy registers (BAR 0)",
+                    DeviceId::VirtioNet => "virtio-net legacy registers (BAR 0)",
                 };
                 (a, b, name)
             })
@@ -337,7 +426,8 @@ impl Platform {
                 | DeviceId::DebugExit
                 | DeviceId::Pci
                 | DeviceId::Ata
-                | DeviceId::VirtioBlk,
+                | DeviceId::VirtioBlk
+                | DeviceId::VirtioNet,
                 _,
             )) => true,
             _ => size == 1,
@@ -359,9 +449,10 @@ impl Platform {
         match self.bus.lookup(port) {
             Some((DeviceId::Post, _)) => self.post.record(port, value, now),
             Some((DeviceId::DebugExit, off)) => self.debug_exit.write(off, size, value),
-            Some((DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk, _)) => {
-                self.write_sized(port, size, value)
-            }
+            Some((
+                DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk | DeviceId::VirtioNet,
+                _,
+            )) => self.write_sized(port, size, value),
             _ if size == 1 => self.write_one(port, value),
             _ => {
                 for i in 0..u16::from(size.min(4)) {
@@ -406,6 +497,14 @@ impl Platform {
                 self.sync_virtio_irq();
                 v
             }
+            Some((DeviceId::VirtioNet, off)) => {
+                let v = self
+                    .virtio_net
+                    .as_mut()
+                    .map_or(u32::MAX, |d| d.read(off, size));
+                self.sync_virtio_irq();
+                v
+            }
         }
     }
 
@@ -439,6 +538,15 @@ impl Platform {
                 self.virtio_base,
             );
         }
+        if self.virtio_net.is_some() {
+            self.virtio_net_base = self.decode_io_bar(
+                VIRTIO_NET_SLOT,
+                0,
+                virtio::BAR0_SIZE,
+                DeviceId::VirtioNet,
+                self.virtio_net_base,
+            );
+        }
         self.sync_virtio_irq();
     }
 
@@ -468,29 +576,36 @@ impl Platform {
         want.filter(|&b| self.bus.insert(b, size, device).is_ok())
     }
 
-    /// Drives virtio-blk's INTA# (masked by the command register's interrupt-disable
-    /// bit) on the IRQ the PIIX3 routes it to.
+    /// Drives each virtio device's INTA# on the IRQ the PIIX3 routes it to.
     fn sync_virtio_irq(&mut self) {
-        let (Some(v), Some(pci)) = (&self.virtio_blk, &self.pci) else {
-            return;
-        };
-        let (dev, func) = VIRTIO_BLK_SLOT;
+        if let Some(level) = self.virtio_blk.as_ref().map(VirtioBlk::irq_level) {
+            self.virtio_irq = self.drive_inta(VIRTIO_BLK_SLOT, level, self.virtio_irq);
+        }
+        if let Some(level) = self.virtio_net.as_ref().map(VirtioNet::irq_level) {
+            self.virtio_net_irq = self.drive_inta(VIRTIO_NET_SLOT, level, self.virtio_net_irq);
+        }
+    }
+
+    /// Drives function `slot`'s INTA# at `level` (masked by its command register's
+    /// interrupt-disable bit) on the IRQ it is routed to; `now` is the IRQ it drove
+    /// before, lowered when the route changed. Returns the IRQ it drives.
+    fn drive_inta(&mut self, (dev, func): (u8, u8), level: bool, now: Option<u8>) -> Option<u8> {
+        let pci = self.pci.as_ref()?;
         let disabled = pci
             .functions
             .iter()
             .find(|f| (f.device, f.function) == (dev, func))
             .is_none_or(|f| f.config[5] & 0x04 != 0);
         let irq = pci.intx_irq(dev, 1);
-        let level = v.irq_level() && !disabled;
-        if self.virtio_irq != irq {
-            if let Some(old) = self.virtio_irq {
+        if now != irq {
+            if let Some(old) = now {
                 self.pic.set_irq(old, false);
             }
-            self.virtio_irq = irq;
         }
         if let Some(irq) = irq {
-            self.pic.set_irq(irq, level);
+            self.pic.set_irq(irq, level && !disabled);
         }
+        irq
     }
 
     fn sync_ata_irq(&mut self) {
@@ -517,6 +632,12 @@ impl Platform {
                 }
                 self.sync_virtio_irq();
             }
+            Some((DeviceId::VirtioNet, off)) => {
+                if let Some(v) = self.virtio_net.as_mut() {
+                    v.write(off, size, value);
+                }
+                self.sync_virtio_irq();
+            }
             _ => {}
         }
     }
@@ -535,9 +656,10 @@ impl Platform {
             Some((DeviceId::KbcData, _)) => self.kbc.write(0, 1, value),
             Some((DeviceId::KbcCommand, _)) => self.kbc.write(4, 1, value),
             Some((DeviceId::PortA, _)) => self.kbc.write_port_a(value as u8),
-            Some((DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk, _)) => {
-                self.write_sized(port, 1, value)
-            }
+            Some((
+                DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk | DeviceId::VirtioNet,
+                _,
+            )) => self.write_sized(port, 1, value),
             Some((DeviceId::AtaControl, _)) => {
                 self.ata_access(8, 1, Some(value));
             }
@@ -646,6 +768,7 @@ impl Platform {
             pci: self.pci.clone(),
             ata: self.ata.as_ref().map(|a| a.state().clone()),
             virtio_blk: self.virtio_blk.as_ref().map(|v| v.state().clone()),
+            virtio_net: self.virtio_net.as_ref().map(|v| v.state().clone()),
         }
     }
 
@@ -663,6 +786,9 @@ impl Platform {
             p.restore(sp);
         }
         if let (Some(v), Some(sv)) = (self.virtio_blk.as_mut(), s.virtio_blk.as_ref()) {
+            v.restore(sv);
+        }
+        if let (Some(v), Some(sv)) = (self.virtio_net.as_mut(), s.virtio_net.as_ref()) {
             v.restore(sv);
         }
         self.sync_bars();
@@ -684,6 +810,27 @@ impl crate::machine::Machine {
         self.platform.attach_virtio_blk(disk)?;
         self.refresh_platform();
         Ok(())
+    }
+
+    /// Attaches a virtio NIC with `mac` (see [`Platform::attach_virtio_net`]).
+    pub fn attach_virtio_net(&mut self, mac: [u8; 6]) -> Result<(), HostError> {
+        self.platform.attach_virtio_net(mac)?;
+        self.refresh_platform();
+        Ok(())
+    }
+
+    /// Hands a frame to the guest's virtio NIC: it lands in a receive buffer now if
+    /// the guest has posted one, else when it does.
+    pub fn deliver_frame(&mut self, frame: &[u8]) {
+        self.platform.deliver_frame(frame);
+        let ram = u32::try_from(self.mem.ram_size()).unwrap_or(u32::MAX);
+        self.platform.service_dma(&mut self.mem, ram);
+        self.refresh_platform();
+    }
+
+    /// Takes the frames the guest sent on its virtio NIC.
+    pub fn take_sent_frames(&mut self) -> Vec<Vec<u8>> {
+        self.platform.take_sent_frames()
     }
 
     /// The platform's devices, for views.

@@ -262,20 +262,12 @@ start:
         mov esi, msg_mib
         call puts
         mov esi, msg_ok
-        call puts
-        mov dx, 0xF4
-        mov al, 0
-        out dx, al
-        cli
-        hlt
+        xor eax, eax
+        jmp leave
 
 fail:   mov esi, msg_fail
-        call puts
-        mov dx, 0xF4
-        mov al, 1
-        out dx, al
-        cli
-        hlt
+        mov eax, 1
+        jmp leave
 
 ; READ SECTORS of one sector: EAX = LBA, EDI = where the 512 bytes go.
 read_sector:

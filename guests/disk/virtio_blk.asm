@@ -224,20 +224,12 @@ start:
         mov esi, msg_mib
         call puts
         mov esi, msg_ok
-        call puts
-        mov dx, 0xF4
-        mov al, 0
-        out dx, al
-        cli
-        hlt
+        xor eax, eax
+        jmp leave
 
 fail:   mov esi, msg_fail
-        call puts
-        mov dx, 0xF4
-        mov al, 1
-        out dx, al
-        cli
-        hlt
+        mov eax, 1
+        jmp leave
 
 ; One request: EAX = type, EDX = first sector, EDI = buffer, ECX = bytes. Descriptor
 ; 0 holds the header, 1 the data (device-writable for a read), 2 the status byte. The

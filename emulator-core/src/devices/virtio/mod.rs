@@ -2,10 +2,12 @@
 //! register block in BAR 0) with split virtqueues in guest memory.
 
 pub mod blk;
+pub mod net;
 pub mod queue;
 pub mod transport;
 
 pub use blk::{VirtioBlk, VirtioBlkState};
+pub use net::{VirtioNet, VirtioNetState};
 pub use queue::{Desc, Dma, QueueState};
 pub use transport::Transport;
 
