@@ -1078,6 +1078,74 @@ mod tests {
     }
 
     #[test]
+    fn virtio_devices_decode_bar0_when_enabled_and_interrupt_through_the_piix3() {
+        let mut p = platform();
+        p.attach_virtio_blk(Box::new(MemDisk(64))).unwrap();
+        p.attach_virtio_net([2, 0, 0, 0, 0, 9]).unwrap();
+        assert!(p.attach_virtio_blk(Box::new(MemDisk(1))).is_err());
+        // 00:03.0 is 1AF4:1001 with subsystem 2 (block); 00:04.0 is 1AF4:1000, type 1.
+        for (dev, id, ty) in [(3, 0x1001_1af4, 2), (4, 0x1000_1af4, 1)] {
+            p.io_write(0xcf8, 4, 0x8000_0000 | dev << 11, 0);
+            assert_eq!(p.io_read(0xcfc, 4, 0), id);
+            p.io_write(0xcf8, 4, 0x8000_002c | dev << 11, 0);
+            assert_eq!(p.io_read(0xcfc, 4, 0), ty << 16 | 0x1af4);
+        }
+        // BAR 0 answers only once the guest enables I/O space.
+        assert_eq!(p.io_read(0xc040, 4, 0), u32::MAX);
+        for dev in [3u32, 4] {
+            p.io_write(0xcf8, 4, 0x8000_0004 | dev << 11, 0);
+            p.io_write(0xcfc, 2, 5, 0);
+        }
+        assert_eq!(p.io_read(0xc040, 4, 0), virtio::blk::F_FLUSH);
+        assert_eq!(p.io_read(0xc054, 4, 0), 64, "capacity, low dword");
+        assert_eq!(p.io_read(0xc094, 1, 0), 2, "the MAC's first byte");
+        assert_eq!(p.io_read(0xc099, 1, 0), 9);
+        // A FLUSH request: header at 0x2000, status at 0x2010, ring at 0x10000.
+        let mut mem = crate::memory::Memory::new(1 << 20);
+        let put = |m: &mut crate::memory::Memory, i: u32, addr: u32, len: u32, flags: u16| {
+            m.write_u32(0x10000 + 16 * i, addr);
+            m.write_u32(0x10000 + 16 * i + 8, len);
+            m.write_u16(0x10000 + 16 * i + 12, flags);
+            m.write_u16(0x10000 + 16 * i + 14, 1);
+        };
+        put(&mut mem, 0, 0x2000, 16, 1);
+        put(&mut mem, 1, 0x2010, 1, 2);
+        mem.write_u32(0x2000, virtio::blk::T_FLUSH);
+        mem.write_u8(0x2010, 0xff);
+        mem.write_u16(0x10000 + 16 * 128 + 2, 1);
+        init_pics(&mut p);
+        p.io_write(0xc048, 4, 0x10, 0);
+        p.io_write(0xc052, 1, 7, 0);
+        p.io_write(0xc050, 2, 0, 0);
+        p.service_dma(&mut mem, 1 << 20);
+        assert_eq!(mem.read_u8(0x2010), 0, "status OK");
+        assert_eq!(mem.read_u16(0x11002), 1, "the used index");
+        // ISR bit 0 drives INTA#, which PIRQD# routes to IRQ 11: vector 0x2B.
+        let snap = p.snapshot();
+        assert_eq!(p.acknowledge_interrupt(), Some((0x2b, 11)));
+        p.io_write(0xa0, 1, 0x20, 0);
+        p.io_write(0x20, 1, 0x20, 0);
+        assert_eq!(p.io_read(0xc053, 1, 0), 1, "the ISR, cleared by the read");
+        assert!(!p.interrupt_pending());
+        // The command register's interrupt-disable bit masks the line.
+        p.io_write(0xcf8, 4, 0x8000_1804, 0);
+        p.io_write(0xcfc, 2, 0x405, 0);
+        mem.write_u16(0x10000 + 16 * 128 + 4 + 2, 0);
+        mem.write_u16(0x10000 + 16 * 128 + 2, 2);
+        p.io_write(0xc050, 2, 0, 0);
+        p.service_dma(&mut mem, 1 << 20);
+        assert_eq!(mem.read_u16(0x11002), 2, "served");
+        assert!(!p.interrupt_pending(), "INTx disabled");
+        p.io_write(0xcfc, 2, 5, 0);
+        assert!(p.interrupt_pending(), "INTx enabled again");
+        assert_eq!(
+            snap.virtio_blk.as_ref().map(|v| v.requests),
+            Some(1),
+            "the snapshot holds the device"
+        );
+    }
+
+    #[test]
     fn a_disk_brings_pci_and_the_ata_drive_on_irq14() {
         let mut p = platform();
         assert_eq!(

@@ -212,3 +212,30 @@ fn a_descriptor_loop_and_a_buffer_outside_ram_are_device_errors() {
         assert_eq!(v.requests, 0, "{case}");
     }
 }
+
+#[test]
+fn a_snapshot_between_requests_continues_exactly() {
+    let disk = Shared(Arc::new(Mutex::new(disk_image())));
+    let mut a = machine(ExecMode::Bare, "guests/disk/virtio_blk.asm", true, &disk);
+    // Into the 1 MiB read: some 64 KiB requests served, more to come.
+    let mut served = 0;
+    while served < 8 {
+        assert_eq!(a.run(500), StopReason::BudgetExhausted);
+        served = a.platform().virtio_blk().map_or(0, |v| v.requests);
+    }
+    let snap = a.snapshot();
+    let stop_a = a.run(50_000_000);
+    let mut b = machine(ExecMode::Bare, "guests/disk/virtio_blk.asm", true, &disk);
+    b.restore(&snap).expect("restores");
+    assert_eq!(
+        b.platform().virtio_blk().map(|v| v.requests),
+        Some(served),
+        "the device's queues come back with the snapshot"
+    );
+    let stop_b = b.run(50_000_000);
+    assert_eq!(stop_a, StopReason::DebugExit(0));
+    assert_eq!(stop_a, stop_b);
+    assert_eq!(a.icount(), b.icount());
+    assert_eq!(a.cpu().gpr, b.cpu().gpr);
+    assert_eq!(a.platform().virtio_blk(), b.platform().virtio_blk());
+}
