@@ -21,12 +21,22 @@ fn disk_image() -> Vec<u8> {
 }
 
 fn machine(mode: ExecMode, guest: &str, virtio: bool, disk: &Shared) -> Machine {
+    machine_with(mode, guest, &[], virtio, disk)
+}
+
+fn machine_with(
+    mode: ExecMode,
+    guest: &str,
+    defines: &[&str],
+    virtio: bool,
+    disk: &Shared,
+) -> Machine {
     let mut m = Machine::new(MachineConfig {
         mode,
         ..MachineConfig::default()
     })
     .expect("a machine");
-    let guest = common::assemble(guest, &[]);
+    let guest = common::assemble(guest, defines);
     m.load_flat(0x10000, &guest, FlatEntry::Protected32)
         .expect("loads");
     let d = Box::new(disk.clone());
@@ -85,15 +95,16 @@ fn the_guest_writes_exactly_sector_one_bare_and_under_every_vmm() {
 
 /// Exits under trap-and-emulate from the console's "sector 1 written" to the end:
 /// the 1 MiB read.
-fn exits_for_a_mib(guest: &str, virtio: bool) -> (u64, u64) {
+fn exits_for_a_mib(guest: &str, defines: &[&str], virtio: bool) -> (u64, u64) {
     let disk = Shared(Arc::new(Mutex::new(disk_image())));
-    let mut m = machine(ExecMode::TRAP_EMULATE, guest, virtio, &disk);
+    let mut m = machine_with(ExecMode::TRAP_EMULATE, guest, defines, virtio, &disk);
     let exits = |m: &Machine| m.vmm().map_or(0, |v| v.exits.total);
     let io = |m: &Machine| m.vmm().map_or(0, |v| v.exits.count(ExitReason::Io));
     let mut budget = 0;
-    while !String::from_utf8_lossy(&m.serial_output()).contains("sector 1 written") {
-        assert_eq!(m.run(200), StopReason::BudgetExhausted, "{guest}");
-        budget += 200;
+    while !String::from_utf8_lossy(&m.serial_output()).contains("sector 1 written and read back\n")
+    {
+        assert_eq!(m.run(5), StopReason::BudgetExhausted, "{guest}");
+        budget += 5;
         assert!(budget < 50_000_000, "{guest} never wrote sector 1");
     }
     let (e0, i0) = (exits(&m), io(&m));
@@ -103,9 +114,12 @@ fn exits_for_a_mib(guest: &str, virtio: bool) -> (u64, u64) {
 
 #[test]
 fn virtio_moves_a_mib_with_twenty_times_fewer_exits_than_ata_pio() {
-    let (ata, ata_io) = exits_for_a_mib("guests/disk/ata_pio.asm", false);
-    let (virtio, virtio_io) = exits_for_a_mib("guests/disk/virtio_blk.asm", true);
-    println!("exits per MiB under trap-emulate: ATA PIO {ata} ({ata_io} I/O), virtio-blk {virtio} ({virtio_io} I/O)");
+    let (ata, ata_io) = exits_for_a_mib("guests/disk/ata_pio.asm", &[], false);
+    let (virtio, virtio_io) = exits_for_a_mib("guests/disk/virtio_blk.asm", &[], true);
+    let (batch, batch_io) = exits_for_a_mib("guests/disk/virtio_blk.asm", &["BATCH"], true);
+    println!("exits per MiB under trap-emulate: ATA PIO {ata} ({ata_io} I/O), virtio-blk {virtio} ({virtio_io} I/O), batched {batch} ({batch_io} I/O)");
+    // The batch saves exactly the 15 notifies it does not make.
+    assert_eq!(virtio_io - batch_io, 15, "{virtio_io} {batch_io}");
     // At least one port access per 512-byte sector by PIO, one notify per request.
     assert!(ata_io >= 2048 * 256, "{ata_io}");
     assert!(virtio_io >= 16, "{virtio_io}");
@@ -238,4 +252,42 @@ fn a_snapshot_between_requests_continues_exactly() {
     assert_eq!(a.icount(), b.icount());
     assert_eq!(a.cpu().gpr, b.cpu().gpr);
     assert_eq!(a.platform().virtio_blk(), b.platform().virtio_blk());
+}
+
+#[test]
+fn a_batch_of_sixteen_requests_takes_one_notify_and_writes_the_same() {
+    for mode in [ExecMode::Bare, ExecMode::HW_ASSIST] {
+        let orig = disk_image();
+        let disk = Shared(Arc::new(Mutex::new(orig.clone())));
+        let mut m = machine_with(mode, "guests/disk/virtio_blk.asm", &["BATCH"], true, &disk);
+        let stop = m.run(50_000_000);
+        let console = String::from_utf8_lossy(&m.serial_output()).to_string();
+        assert_eq!(stop, StopReason::DebugExit(0), "{mode:?}:\n{console}");
+        let v = m.platform().virtio_blk().expect("the device");
+        assert_eq!(
+            (v.sectors_read, v.sectors_written, v.requests),
+            (2050, 1, 19)
+        );
+        let q = &v.transport.queues[0];
+        assert_eq!(
+            (q.notifies, q.completed),
+            (4, 19),
+            "three single requests, one batch"
+        );
+        assert_eq!((v.transport.interrupts, v.transport.suppressed), (3, 1));
+        let mut bulk = vec![0u8; 0x10000];
+        m.peek_phys(0x100000, &mut bulk);
+        assert_eq!(
+            bulk,
+            orig[1920 * 512..2048 * 512],
+            "the last request landed last"
+        );
+        assert_eq!(
+            disk.0.lock().unwrap()[512..1024],
+            orig[..512]
+                .iter()
+                .map(|b| b.wrapping_add(1))
+                .collect::<Vec<_>>()[..]
+        );
+    }
 }
