@@ -122,3 +122,59 @@ fn a_hostile_transmit_chain_stops_the_device_and_frames_wait_for_buffers() {
     assert!(e.contains("queue 1") && e.contains("loop"), "{e}");
     assert_eq!((v.sent, v.to_host.len()), (0, 0));
 }
+
+#[test]
+fn random_rings_never_panic_or_hang() {
+    // Sets both queues up (receive at 0x30000, transmit at 0x32000), then forever
+    // fills both ring areas with random bytes and notifies both queues, until the
+    // device reports NEEDS_RESET.
+    let guest = |seed: u32| -> Vec<u8> {
+        let src = format!(
+            "bits 32\norg 0x10000\n\
+             mov eax, 0x80002004\nmov dx, 0xcf8\nout dx, eax\nmov dx, 0xcfc\nmov eax, 5\nout dx, eax\n\
+             mov dx, 0xc092\nmov al, 3\nout dx, al\n\
+             mov dx, 0xc08e\nmov ax, 0\nout dx, ax\nmov dx, 0xc088\nmov eax, 0x30\nout dx, eax\n\
+             mov dx, 0xc08e\nmov ax, 1\nout dx, ax\nmov dx, 0xc088\nmov eax, 0x32\nout dx, eax\n\
+             mov dx, 0xc092\nmov al, 7\nout dx, al\n\
+             mov ebx, {seed}\n\
+             round:\nmov edi, 0x30000\nmov ecx, 0x4000\n\
+             fill:\nimul ebx, ebx, 1103515245\nadd ebx, 12345\nmov eax, ebx\nshr eax, 16\nmov [edi], al\ninc edi\nloop fill\n\
+             mov dx, 0xc090\nxor eax, eax\nout dx, ax\ninc eax\nout dx, ax\n\
+             mov dx, 0xc092\nin al, dx\ntest al, 0x40\njz round\n\
+             mov dx, 0xf4\nmov al, 0\nout dx, al\nhlt\n"
+        );
+        vmlab_asm::assemble("hostile.asm", &src, &vmlab_asm::Options::default())
+            .expect("assembles")
+            .bytes
+    };
+    let mut rng = common::Rng(0x7e7);
+    let mut stopped = 0;
+    for _ in 0..16 {
+        let mut m = Machine::new(MachineConfig::default()).expect("a machine");
+        m.attach_virtio_net(GUEST_MAC).expect("a NIC");
+        let seed = rng.next() as u32;
+        m.load_flat(0x10000, &guest(seed), FlatEntry::Protected32)
+            .expect("loads");
+        let mut stop = StopReason::BudgetExhausted;
+        for _ in 0..40 {
+            m.deliver_frame(&[0x5a; 60]);
+            stop = m.run(500_000);
+            m.take_sent_frames();
+            if stop != StopReason::BudgetExhausted {
+                break;
+            }
+        }
+        let v = m.platform().virtio_net().expect("the NIC");
+        assert!(v.to_guest.len() <= 64, "frames held are bounded");
+        if stop == StopReason::DebugExit(0) {
+            stopped += 1;
+            assert!(v.transport.error.is_some(), "seed {seed}");
+        } else {
+            assert_eq!(stop, StopReason::BudgetExhausted, "seed {seed}");
+        }
+    }
+    assert!(
+        stopped > 8,
+        "random rings are mostly refused: {stopped} of 16"
+    );
+}
