@@ -15,6 +15,7 @@ mod net;
 mod pack;
 mod pack_demo;
 mod run;
+mod run_nic;
 mod run_report;
 mod translate;
 

@@ -12,7 +12,7 @@ use emulator_core::{
     ExecMode, FlatEntry, GuestPaging, GuestRing, Machine, MachineConfig, StopReason,
 };
 
-use crate::{gdb, run_report};
+use crate::{gdb, run_nic, run_report};
 
 /// Instructions per slice: the console is flushed after each one.
 const SLICE: u64 = 1_000_000;
@@ -107,6 +107,21 @@ pub struct RunArgs {
     /// overlay keeps its backing files unchanged).
     #[arg(long, value_name = "FILE[,format=raw|qcow2]")]
     disk: Option<String>,
+    /// How the guest sees `--disk`: an ATA drive on the primary IDE channel, or a
+    /// virtio-blk device (PCI 00:03.0, vendor 1AF4h, legacy I/O BAR 0, IRQ 11).
+    #[arg(long, value_enum, default_value = "ata")]
+    disk_if: DiskIf,
+    /// A network card: `virtio` is a virtio-net device (PCI 00:04.0, vendor 1AF4h,
+    /// legacy I/O BAR 0, IRQ 10, MAC 52:54:00:12:34:56) on a link to an endpoint stub
+    /// that answers ARP, ICMP echo and UDP echo.
+    #[arg(long, value_parser = ["virtio"])]
+    nic: Option<String>,
+    /// With `--nic`: the stub's IPv4 address.
+    #[arg(long, value_name = "IP", default_value = "10.0.0.1", requires = "nic")]
+    nic_stub: String,
+    /// With `--nic`: capture the link's frames to this pcap file (`tcpdump -r` reads it).
+    #[arg(long, value_name = "FILE", requires = "nic")]
+    nic_pcap: Option<PathBuf>,
     /// How instructions run: the general interpreter, the pre-decoded fast tier, or the
     /// translating tier (natively its regions run through the IR interpreter: the same
     /// state, for inspection rather than speed).
@@ -127,6 +142,15 @@ pub enum Tier {
     Fast,
     /// Hot regions translated to IR and optimised.
     Translate,
+}
+
+/// `--disk-if`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiskIf {
+    /// ATA PIO on the primary IDE channel: every word moved is a port access.
+    Ata,
+    /// virtio-blk: requests on a split virtqueue, data moved by DMA.
+    Virtio,
 }
 
 /// Opens `--disk FILE[,format=F]` with its backing chain.
@@ -290,8 +314,12 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
     };
     loaded.map_err(|e| format!("{file}: {e}"))?;
     if let Some(spec) = &args.disk {
-        let disk = open_disk(spec)?;
-        m.attach_disk(Box::new(disk)).map_err(|e| e.to_string())?;
+        let disk = Box::new(open_disk(spec)?);
+        match args.disk_if {
+            DiskIf::Ata => m.attach_disk(disk),
+            DiskIf::Virtio => m.attach_virtio_blk(disk),
+        }
+        .map_err(|e| format!("--disk {spec}: {e}"))?;
     }
     m.set_fast_tier(args.tier == Tier::Fast);
     if args.tier == Tier::Translate {
@@ -304,6 +332,16 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
 /// Runs in slices until the guest stops or the budget is used up, copying the serial
 /// console to `console` as it goes.
 pub fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> StopReason {
+    run_linked(m, max_insns, console, None)
+}
+
+/// [`run_machine`], carrying the NIC's frames over `link` after each slice.
+fn run_linked(
+    m: &mut Machine,
+    max_insns: u64,
+    console: &mut dyn Write,
+    mut link: Option<&mut run_nic::Link>,
+) -> StopReason {
     let mut used = 0u64;
     loop {
         let slice = SLICE.min(max_insns - used);
@@ -313,6 +351,9 @@ pub fn run_machine(m: &mut Machine, max_insns: u64, console: &mut dyn Write) -> 
         let before = m.icount();
         let stop = m.run(slice);
         copy_console(m, console);
+        if let Some(l) = link.as_deref_mut() {
+            l.pump(m);
+        }
         match stop {
             StopReason::BudgetExhausted => {
                 used += slice;
@@ -360,11 +401,26 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    let mut link = match args.nic.is_some().then(|| {
+        m.attach_virtio_net(run_nic::GUEST_MAC)
+            .map_err(|e| format!("--nic: {e}"))
+            .and_then(|()| run_nic::Link::new(&args.nic_stub, args.nic_pcap.clone()))
+    }) {
+        Some(Ok(l)) => Some(l),
+        None => None,
+        Some(Err(e)) => {
+            if args.json {
+                println!("{}", run_report::error(&e, EXIT_BAD_INPUT));
+            }
+            eprintln!("vmlab run: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let mut stderr = std::io::stderr();
     let mut stdout = std::io::stdout();
     let console: &mut dyn Write = if args.json { &mut stderr } else { &mut stdout };
     let stop = match args.gdb {
-        None => run_machine(&mut m, args.max_insns, console),
+        None => run_linked(&mut m, args.max_insns, console, link.as_mut()),
         Some(port) => match gdb::serve(&mut m, port, args.max_insns, console) {
             Ok(gdb::Ended::Stopped(stop)) => stop,
             Ok(gdb::Ended::Detached) => {
@@ -388,6 +444,9 @@ pub fn main(args: RunArgs) -> ExitCode {
         },
     };
     let status = exit_status(stop);
+    if let Some(Err(e)) = link.as_ref().map(run_nic::Link::finish) {
+        eprintln!("vmlab run: {e}");
+    }
     if args.tier == Tier::Translate && !args.json {
         eprintln!("vmlab run: {}", crate::translate::NATIVE_NOTE);
     }
@@ -396,6 +455,9 @@ pub fn main(args: RunArgs) -> ExitCode {
         if args.tier == Tier::Translate {
             report["translate"] = crate::translate::stats_json(&m);
         }
+        report["nic"] = link
+            .as_ref()
+            .map_or(serde_json::Value::Null, |l| l.json(&m));
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("vmlab run: cannot write the report: {e}"),
@@ -411,6 +473,9 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
         if let Some(line) = run_report::disk_summary(&m) {
             eprintln!("vmlab run: {line}");
+        }
+        if let Some(l) = &link {
+            eprintln!("vmlab run: {}", l.summary(&m));
         }
     }
     ExitCode::from(status)

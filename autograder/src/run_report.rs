@@ -207,10 +207,7 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             "page_walks": counters.page_walks,
         },
         "vmm": vmm,
-        "disk": m.platform().ata().map(|a| json!({
-            "sectors_read": a.sectors_read,
-            "sectors_written": a.sectors_written,
-        })),
+        "disk": disk_json(m),
     })
 }
 
@@ -227,15 +224,64 @@ pub fn error(message: &str, exit_status: u8) -> Value {
 /// Popek–Goldberg findings listed in the text summary, at most.
 const LISTED: usize = 3;
 
+/// The `disk` object: the ATA drive's or the virtio-blk device's work.
+fn disk_json(m: &Machine) -> Value {
+    let p = m.platform();
+    if let Some(v) = p.virtio_blk() {
+        let t = &v.transport;
+        return json!({
+            "interface": "virtio",
+            "sectors_read": v.sectors_read,
+            "sectors_written": v.sectors_written,
+            "virtqueue": {
+                "requests": v.requests,
+                "notifies": t.queues.iter().map(|q| q.notifies).sum::<u64>(),
+                "interrupts": t.interrupts,
+                "suppressed_interrupts": t.suppressed,
+            },
+        });
+    }
+    p.ata().map_or(Value::Null, |a| {
+        json!({
+            "interface": "ata",
+            "sectors_read": a.sectors_read,
+            "sectors_written": a.sectors_written,
+            "virtqueue": null,
+        })
+    })
+}
+
 /// The disk line of the closing summary: sectors moved and, under a VMM, the I/O exits
-/// per MiB moved (every word through the ATA data port is one exit).
+/// per MiB moved (by ATA PIO every word through the data port is one exit; virtio-blk
+/// costs one notify per batch of requests).
 pub fn disk_summary(m: &Machine) -> Option<String> {
-    let a = m.platform().ata()?;
-    let sectors = a.sectors_read + a.sectors_written;
+    let p = m.platform();
+    let (read, written, how, error) = match (p.virtio_blk(), p.ata()) {
+        (Some(v), _) => (
+            v.sectors_read,
+            v.sectors_written,
+            format!(
+                "virtio-blk: {} requests, {} interrupts, {} suppressed",
+                v.requests, v.transport.interrupts, v.transport.suppressed
+            ),
+            v.host_error.clone().or_else(|| {
+                v.transport
+                    .error
+                    .as_ref()
+                    .map(|e| format!("device error: {e}"))
+            }),
+        ),
+        (None, Some(a)) => (
+            a.sectors_read,
+            a.sectors_written,
+            "ATA PIO".to_string(),
+            a.host_error.clone(),
+        ),
+        (None, None) => return None,
+    };
+    let sectors = read + written;
     let mut line = format!(
-        "disk: {} sectors read, {} written ({} KiB moved by ATA PIO)",
-        a.sectors_read,
-        a.sectors_written,
+        "disk: {read} sectors read, {written} written ({} KiB moved by {how})",
         sectors / 2
     );
     if let (Some(v), true) = (m.vmm(), sectors > 0) {
@@ -243,8 +289,8 @@ pub fn disk_summary(m: &Machine) -> Option<String> {
         let per_mib = io as f64 * 2048.0 / sectors as f64;
         line.push_str(&format!("; {io} I/O exits, {per_mib:.0} per MiB moved"));
     }
-    if let Some(e) = &a.host_error {
-        line.push_str(&format!("; last host error: {e}"));
+    if let Some(e) = error {
+        line.push_str(&format!("; last error: {e}"));
     }
     Some(line)
 }

@@ -77,6 +77,34 @@ fn expected(orig: &[u8]) -> Vec<u8> {
     e
 }
 
+/// `top.qcow2` in `dir`, made by qemu-img: an empty overlay on `base.raw`.
+fn overlay(dir: &Path) -> PathBuf {
+    let top = dir.join("top.qcow2");
+    let o = tool(
+        "qemu-img",
+        &[
+            "create",
+            "-f",
+            "qcow2",
+            "-b",
+            "base.raw",
+            "-F",
+            "raw",
+            s(&top),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    top
+}
+
+/// `qemu-img check` finds `top` clean and `qemu-img compare` finds it equal to `want`.
+fn check_and_compare(top: &Path, want: &Path) {
+    let o = tool("qemu-img", &["check", s(top)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tool("qemu-img", &["compare", "-F", "raw", s(top), s(want)]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 fn run_guest(bin: &Path, disk: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "run",
@@ -137,26 +165,9 @@ fn ata_guest_changes_exactly_one_sector_of_raw_and_qcow2_disks() {
     );
 
     // A qcow2 overlay on the raw base, under trap-and-emulate: the base is untouched.
-    let top = dir.join("top.qcow2");
-    let o = tool(
-        "qemu-img",
-        &[
-            "create",
-            "-f",
-            "qcow2",
-            "-b",
-            "base.raw",
-            "-F",
-            "raw",
-            s(&top),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let top = overlay(&dir);
     let r = run_guest(&bin, s(&top), &["--mode", "trap-emulate"]);
-    let o = tool("qemu-img", &["check", s(&top)]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = tool("qemu-img", &["compare", "-F", "raw", s(&top), s(&want)]);
-    assert!(o.status.success(), "{}", text(&o));
+    check_and_compare(&top, &want);
     assert!(
         std::fs::read(&base).unwrap() == orig,
         "the backing file is unchanged"
@@ -193,6 +204,67 @@ fn ata_guest_changes_exactly_one_sector_of_raw_and_qcow2_disks() {
     let expect = io as f64 * 2048.0 / 2051.0;
     assert!((per_mib - expect).abs() < 1.0, "{line}: {expect}");
     eprintln!("{line}");
+}
+
+#[test]
+fn virtio_guest_changes_exactly_one_sector_of_a_qcow2_overlay() {
+    let dir = scratch("virtio");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests");
+    let bin = dir.join("virtio_blk.bin");
+    let o = vmlab(&[
+        "asm",
+        s(&src.join("disk/virtio_blk.asm")),
+        "-I",
+        s(&src.join("include")),
+        "-o",
+        s(&bin),
+    ]);
+    assert!(o.status.success(), "vmlab asm: {}", text(&o));
+    let orig = disk_bytes();
+    let want = dir.join("expected.raw");
+    std::fs::write(&want, expected(&orig)).unwrap();
+    let base = dir.join("base.raw");
+    std::fs::write(&base, &orig).unwrap();
+    let top = overlay(&dir);
+    let o = vmlab(&[
+        "run",
+        "--flat",
+        "0x10000",
+        s(&bin),
+        "--entry",
+        "pm32",
+        "--disk",
+        s(&top),
+        "--disk-if",
+        "virtio",
+        "--mode",
+        "trap-emulate",
+        "--json",
+    ]);
+    let console = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(console.contains("virtio-blk OK"), "{console}");
+    assert!(
+        console.contains("sector 0: vmlab disk: sector zero"),
+        "{console}"
+    );
+    let r = json(&o);
+    assert_eq!(r["exit_status"], 0, "{r}");
+    check_and_compare(&top, &want);
+    assert!(
+        std::fs::read(&base).unwrap() == orig,
+        "the backing file is unchanged"
+    );
+    let d = &r["disk"];
+    assert_eq!(d["interface"], "virtio", "{d}");
+    assert_eq!(
+        (d["sectors_read"].as_u64(), d["sectors_written"].as_u64()),
+        (Some(2050), Some(1))
+    );
+    assert_eq!(d["virtqueue"]["requests"], 19, "{d}");
+    assert_eq!(d["virtqueue"]["suppressed_interrupts"], 16, "{d}");
+    // One notify per request: a handful of I/O exits per MiB, not one per word.
+    let io = r["vmm"]["exits"]["by_reason"]["io"].as_u64().unwrap_or(0);
+    assert!(io < 2048, "{io} I/O exits");
 }
 
 #[test]

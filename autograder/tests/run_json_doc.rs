@@ -130,6 +130,10 @@ fn rom(src: &str) -> String {
     let st = Command::new(env!("CARGO_BIN_EXE_vmlab"))
         .arg("asm")
         .arg(root().join("guests").join(src))
+        .arg("-I")
+        .arg(root().join("guests/include"))
+        .arg("-I")
+        .arg(root().join("guests/disk"))
         .arg("-o")
         .arg(&out)
         .status()
@@ -165,6 +169,10 @@ fn the_json_report_matches_its_documentation() {
     let popf = rom("vmm/popf.asm");
     let kernel = rom("kernel/kernel.asm");
     let ata = rom("disk/ata_pio.asm");
+    let virtio = rom("disk/virtio_blk.asm");
+    let nic = rom("net/virtio_net.asm");
+    let pcap = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run-json-doc-nic.pcap");
+    let pcap = pcap.display().to_string();
     let disk = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run-json-doc-disk.raw");
     std::fs::write(&disk, vec![0u8; 2 << 20]).expect("a scratch disk");
     let disk = format!("{},format=raw", disk.display());
@@ -183,6 +191,38 @@ fn the_json_report_matches_its_documentation() {
             "disk",
             vec![
                 "run", "--flat", "0x10000", &ata, "--entry", "pm32", "--disk", &disk, "--json",
+            ],
+        ),
+        (
+            "virtio-disk",
+            vec![
+                "run",
+                "--flat",
+                "0x10000",
+                &virtio,
+                "--entry",
+                "pm32",
+                "--disk",
+                &disk,
+                "--disk-if",
+                "virtio",
+                "--json",
+            ],
+        ),
+        (
+            "virtio-net",
+            vec![
+                "run",
+                "--flat",
+                "0x10000",
+                &nic,
+                "--entry",
+                "pm32",
+                "--nic",
+                "virtio",
+                "--nic-pcap",
+                &pcap,
+                "--json",
             ],
         ),
         (

@@ -23,6 +23,19 @@
 //! | 0xCF8–0xCFF | PCI host bridge, configuration mechanism #1: 00:00.0 i440FX, 00:01.0 PIIX3 ISA bridge, 00:01.1 PIIX3 IDE |
 //! | BAR 4 of 00:01.1 (16 ports, 0xC000 until moved) | IDE bus-master registers, decoded while the function's I/O space is enabled |
 //!
+//! With a virtio disk attached ([`Platform::attach_virtio_blk`]) the PCI bus (host
+//! bridge and PIIX3 ISA bridge) appears too, with:
+//!
+//! | ports | device |
+//! | --- | --- |
+//! | BAR 0 of 00:03.0 (64 ports, 0xC040 until moved) | virtio-blk, legacy register block, INTA# routed to IRQ 11 (PIRQD#), decoded while the function's I/O space is enabled |
+//!
+//! and with a virtio NIC ([`Platform::attach_virtio_net`]):
+//!
+//! | ports | device |
+//! | --- | --- |
+//! | BAR 0 of 00:04.0 (64 ports, 0xC080 until moved) | virtio-net, legacy register block, INTA# routed to IRQ 10 (PIRQA#) |
+//!
 //! Unclaimed ports read all ones and ignore writes. Accesses wider than a byte to the
 //! byte-wide devices (UART, PICs, PIT, keyboard controller) are split into byte accesses to consecutive
 //! ports, as the ISA bus does; the POST and debug-exit ports take the whole value.
@@ -39,12 +52,23 @@ use crate::config::MachineConfig;
 use crate::devices::ata::{ATA_IRQ, ATA_PRIMARY, ATA_PRIMARY_CONTROL};
 use crate::devices::pci::CONFIG_ADDRESS;
 use crate::devices::pit::{icount_for_tick, ticks_at};
+use crate::devices::virtio::{self, Dma, VirtioBlk, VirtioBlkState, VirtioNet, VirtioNetState};
 pub use crate::devices::PostWrite;
 use crate::devices::{
     Ata, AtaState, BlockStore, DebugExit, IrqSink, Kbc, KbcState, PciBus, PciFunction, PciId,
     PicPair, PicState, Pit, PitState, PortDevice, PostPort, Uart, UartState,
 };
 use crate::error::HostError;
+use crate::memory::PhysMem;
+
+/// Where the virtio-blk function sits on bus 0 (device 3, function 0).
+pub const VIRTIO_BLK_SLOT: (u8, u8) = (3, 0);
+/// The IRQ the firmware routes virtio-blk's INTA# (PIRQD#) to.
+pub const VIRTIO_BLK_IRQ: u8 = 11;
+/// Where the virtio-net function sits on bus 0 (device 4, function 0).
+pub const VIRTIO_NET_SLOT: (u8, u8) = (4, 0);
+/// The IRQ the firmware routes virtio-net's INTA# (PIRQA#) to.
+pub const VIRTIO_NET_IRQ: u8 = 10;
 
 /// COM1's first port.
 pub const COM1_PORT: u16 = 0x3f8;
@@ -71,6 +95,8 @@ enum DeviceId {
     Ata,
     AtaControl,
     BusMaster,
+    VirtioBlk,
+    VirtioNet,
 }
 
 /// What an I/O write did beyond changing device registers.
@@ -102,6 +128,12 @@ pub struct PlatformState {
     /// The ATA drive's registers (not the disk's contents), when a disk is attached.
     #[serde(default)]
     pub ata: Option<AtaState>,
+    /// The virtio-blk device's registers and queues, when one is attached.
+    #[serde(default)]
+    pub virtio_blk: Option<VirtioBlkState>,
+    /// The virtio-net device's registers, queues and frames in flight, when attached.
+    #[serde(default)]
+    pub virtio_net: Option<VirtioNetState>,
 }
 
 /// The platform: devices on a port bus plus the interrupt wiring. Not `Clone`: an
@@ -119,6 +151,14 @@ pub struct Platform {
     ata: Option<Ata>,
     /// Where the IDE function's BAR 4 is decoded, when it is.
     bus_master_base: Option<u16>,
+    virtio_blk: Option<VirtioBlk>,
+    /// Where virtio-blk's BAR 0 is decoded, when it is.
+    virtio_base: Option<u16>,
+    /// The IRQ line virtio-blk's INTA# drives now, when routed.
+    virtio_irq: Option<u8>,
+    virtio_net: Option<VirtioNet>,
+    virtio_net_base: Option<u16>,
+    virtio_net_irq: Option<u8>,
 }
 
 impl Platform {
@@ -147,6 +187,12 @@ impl Platform {
             pci: None,
             ata: None,
             bus_master_base: None,
+            virtio_blk: None,
+            virtio_base: None,
+            virtio_irq: None,
+            virtio_net: None,
+            virtio_net_base: None,
+            virtio_net_irq: None,
         })
     }
 
@@ -157,36 +203,157 @@ impl Platform {
         if self.ata.is_some() {
             return Err(HostError::BadConfig("a disk is attached already".into()));
         }
-        self.bus.insert(CONFIG_ADDRESS, 8, DeviceId::Pci)?;
         self.bus.insert(ATA_PRIMARY, 8, DeviceId::Ata)?;
         self.bus
             .insert(ATA_PRIMARY_CONTROL, 1, DeviceId::AtaControl)?;
-        let mut pci = PciBus::new();
-        let piix = |class, device_id, header_type, irq_line, irq_pin| PciId {
-            vendor: 0x8086,
-            device_id,
-            class,
-            header_type,
-            irq_line,
-            irq_pin,
-        };
-        // PIRQA#–D# route registers: every PCI INTx# pin reaches the PIC through them.
-        let isa = PciFunction::new(
-            1,
-            0,
-            "PIIX3 ISA bridge",
-            piix([6, 1, 0], 0x7000, 0x80, 0, 0),
-        )
-        .with_register(0x60..0x64, 0x80);
-        pci.add(isa);
         // Compatibility mode (prog-if 0x80): the legacy ports and IRQ 14; BAR 4 is the
         // bus-master block (its registers are not emulated).
         let ide = PciFunction::new(1, 1, "PIIX3 IDE", piix([1, 1, 0x80], 0x7010, 0, ATA_IRQ, 1))
             .with_io_bar(4, 16, 0xc000);
-        pci.add(ide);
-        self.pci = Some(pci);
+        self.pci_bus()?.add(ide);
         self.ata = Some(Ata::new(disk));
         Ok(())
+    }
+
+    /// The PCI bus, created on first use with the host bridge and the PIIX3 ISA bridge
+    /// (its PIRQA#–D# route registers: every PCI INTx# pin reaches the PIC through them).
+    fn pci_bus(&mut self) -> Result<&mut PciBus, HostError> {
+        if self.pci.is_none() {
+            self.bus.insert(CONFIG_ADDRESS, 8, DeviceId::Pci)?;
+            let mut pci = PciBus::new();
+            let isa = PciFunction::new(
+                1,
+                0,
+                "PIIX3 ISA bridge",
+                piix([6, 1, 0], 0x7000, 0x80, 0, 0),
+            )
+            .with_register(0x60..0x64, 0x80);
+            pci.add(isa);
+            self.pci = Some(pci);
+        }
+        self.pci
+            .as_mut()
+            .ok_or_else(|| HostError::BadConfig("no PCI bus".into()))
+    }
+
+    /// Attaches `disk` as a virtio-blk device at 00:03.0 (legacy I/O BAR 0 at 0xC040,
+    /// INTA# on PIRQD#, which the platform routes to IRQ 11 as firmware would). One
+    /// virtio disk per machine; an ATA disk may be attached as well.
+    pub fn attach_virtio_blk(&mut self, disk: Box<dyn BlockStore>) -> Result<(), HostError> {
+        if self.virtio_blk.is_some() {
+            return Err(HostError::BadConfig(
+                "a virtio disk is attached already".into(),
+            ));
+        }
+        self.add_virtio_function(
+            VIRTIO_BLK_SLOT,
+            "virtio-blk",
+            [1, 0, 0],
+            (virtio::blk::DEVICE_ID, virtio::blk::DEVICE_TYPE),
+            0xc040,
+            VIRTIO_BLK_IRQ,
+        )?;
+        self.virtio_blk = Some(VirtioBlk::new(disk));
+        Ok(())
+    }
+
+    /// Attaches a virtio-net device with `mac` at 00:04.0 (legacy I/O BAR 0 at 0xC080,
+    /// INTA# on PIRQA#, routed to IRQ 10). Frames leave through
+    /// [`Platform::take_sent_frames`] and arrive through `Machine::deliver_frame`.
+    pub fn attach_virtio_net(&mut self, mac: [u8; 6]) -> Result<(), HostError> {
+        if self.virtio_net.is_some() {
+            return Err(HostError::BadConfig(
+                "a virtio NIC is attached already".into(),
+            ));
+        }
+        self.add_virtio_function(
+            VIRTIO_NET_SLOT,
+            "virtio-net",
+            [2, 0, 0],
+            (virtio::net::DEVICE_ID, virtio::net::DEVICE_TYPE),
+            0xc080,
+            VIRTIO_NET_IRQ,
+        )?;
+        self.virtio_net = Some(VirtioNet::new(mac));
+        Ok(())
+    }
+
+    /// Adds a legacy virtio function: vendor 1AF4h, `(device ID, device type)` (the
+    /// subsystem ID legacy drivers check), I/O BAR 0 at `bar`, and its INTA# routed
+    /// to `irq` through the PIIX3, as firmware would.
+    fn add_virtio_function(
+        &mut self,
+        (dev, func): (u8, u8),
+        name: &str,
+        class: [u8; 3],
+        (device_id, device_type): (u16, u16),
+        bar: u16,
+        irq: u8,
+    ) -> Result<(), HostError> {
+        let mut f = PciFunction::new(
+            dev,
+            func,
+            name,
+            PciId {
+                vendor: virtio::VENDOR,
+                device_id,
+                class,
+                header_type: 0,
+                irq_line: irq,
+                irq_pin: 1,
+            },
+        )
+        .with_io_bar(0, u32::from(virtio::BAR0_SIZE), bar);
+        f.config[0x2c..0x2e].copy_from_slice(&virtio::VENDOR.to_le_bytes());
+        f.config[0x2e..0x30].copy_from_slice(&device_type.to_le_bytes());
+        let pirq = (usize::from(dev) % 4) + 0x60;
+        let pci = self.pci_bus()?;
+        pci.add(f);
+        if let Some(isa) = pci
+            .functions
+            .iter_mut()
+            .find(|f| (f.device, f.function) == (1, 0))
+        {
+            isa.config[pirq] = irq;
+        }
+        Ok(())
+    }
+
+    /// The virtio-net device's registers and counters, when one is attached.
+    pub fn virtio_net(&self) -> Option<&VirtioNetState> {
+        self.virtio_net.as_ref().map(VirtioNet::state)
+    }
+
+    /// Takes the frames the guest sent on its virtio NIC, oldest first.
+    pub fn take_sent_frames(&mut self) -> Vec<Vec<u8>> {
+        self.virtio_net
+            .as_mut()
+            .map_or_else(Vec::new, VirtioNet::take_sent)
+    }
+
+    /// The virtio-blk device's registers, queues and counters, when one is attached.
+    pub fn virtio_blk(&self) -> Option<&VirtioBlkState> {
+        self.virtio_blk.as_ref().map(VirtioBlk::state)
+    }
+
+    /// Serves the virtqueues the guest notified, reading and writing guest-physical
+    /// memory below `ram` (the device's DMA), then updates the interrupt line.
+    pub(crate) fn service_dma(&mut self, mem: &mut dyn PhysMem, ram: u32) {
+        if let Some(v) = self.virtio_blk.as_mut().filter(|v| v.has_pending()) {
+            v.service(&mut Dma { mem, ram });
+            self.sync_virtio_irq();
+        }
+        if let Some(v) = self.virtio_net.as_mut().filter(|v| v.has_pending()) {
+            v.service(&mut Dma { mem, ram });
+            self.sync_virtio_irq();
+        }
+    }
+
+    /// Queues a frame for the guest's virtio NIC (dropped without one).
+    pub(crate) fn deliver_frame(&mut self, frame: &[u8]) {
+        if let Some(v) = self.virtio_net.as_mut() {
+            v.deliver(frame);
+        }
     }
 
     /// The PCI bus, when a disk made it appear.
@@ -212,8 +379,15 @@ impl Platform {
         if let Some(a) = &mut self.ata {
             a.reset();
         }
+        if let Some(v) = &mut self.virtio_blk {
+            v.reset();
+        }
+        if let Some(v) = &mut self.virtio_net {
+            v.reset();
+        }
         self.sync_uart_irq();
         self.sync_ata_irq();
+        self.sync_virtio_irq();
     }
 
     /// Claimed port ranges as `(first, last, device name)`, for the UI.
@@ -235,6 +409,8 @@ impl Platform {
                     DeviceId::Ata => "ATA disk, primary IDE channel",
                     DeviceId::AtaControl => "ATA device control / alternate status",
                     DeviceId::BusMaster => "PIIX3 IDE bus-master registers (BAR 4)",
+                    DeviceId::VirtioBlk => "virtio-blk legacy registers (BAR 0)",
+                    DeviceId::VirtioNet => "virtio-net legacy registers (BAR 0)",
                 };
                 (a, b, name)
             })
@@ -245,7 +421,15 @@ impl Platform {
     pub fn io_read(&mut self, port: u16, size: u8, now: u64) -> u32 {
         self.advance(now);
         let whole = match self.bus.lookup(port) {
-            Some((DeviceId::Post | DeviceId::DebugExit | DeviceId::Pci | DeviceId::Ata, _)) => true,
+            Some((
+                DeviceId::Post
+                | DeviceId::DebugExit
+                | DeviceId::Pci
+                | DeviceId::Ata
+                | DeviceId::VirtioBlk
+                | DeviceId::VirtioNet,
+                _,
+            )) => true,
             _ => size == 1,
         };
         let value = if whole {
@@ -265,7 +449,10 @@ impl Platform {
         match self.bus.lookup(port) {
             Some((DeviceId::Post, _)) => self.post.record(port, value, now),
             Some((DeviceId::DebugExit, off)) => self.debug_exit.write(off, size, value),
-            Some((DeviceId::Pci | DeviceId::Ata, _)) => self.write_sized(port, size, value),
+            Some((
+                DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk | DeviceId::VirtioNet,
+                _,
+            )) => self.write_sized(port, size, value),
             _ if size == 1 => self.write_one(port, value),
             _ => {
                 for i in 0..u16::from(size.min(4)) {
@@ -302,6 +489,22 @@ impl Platform {
                 .ata
                 .as_ref()
                 .map_or(0xff, |a| u32::from(a.bus_master_read(off))),
+            Some((DeviceId::VirtioBlk, off)) => {
+                let v = self
+                    .virtio_blk
+                    .as_mut()
+                    .map_or(u32::MAX, |d| d.read(off, size));
+                self.sync_virtio_irq();
+                v
+            }
+            Some((DeviceId::VirtioNet, off)) => {
+                let v = self
+                    .virtio_net
+                    .as_mut()
+                    .map_or(u32::MAX, |d| d.read(off, size));
+                self.sync_virtio_irq();
+                v
+            }
         }
     }
 
@@ -324,20 +527,85 @@ impl Platform {
     /// Decodes the IDE function's BAR 4 where the guest put it, while its I/O space is
     /// enabled; a BAR placed over another device's ports is not decoded.
     fn sync_bars(&mut self) {
+        self.bus_master_base =
+            self.decode_io_bar((1, 1), 4, 16, DeviceId::BusMaster, self.bus_master_base);
+        if self.virtio_blk.is_some() {
+            self.virtio_base = self.decode_io_bar(
+                VIRTIO_BLK_SLOT,
+                0,
+                virtio::BAR0_SIZE,
+                DeviceId::VirtioBlk,
+                self.virtio_base,
+            );
+        }
+        if self.virtio_net.is_some() {
+            self.virtio_net_base = self.decode_io_bar(
+                VIRTIO_NET_SLOT,
+                0,
+                virtio::BAR0_SIZE,
+                DeviceId::VirtioNet,
+                self.virtio_net_base,
+            );
+        }
+        self.sync_virtio_irq();
+    }
+
+    /// Where function `slot`'s I/O BAR `n` of `size` ports should be decoded, moving
+    /// `device` there on the port bus when it changed from `now`.
+    fn decode_io_bar(
+        &mut self,
+        slot: (u8, u8),
+        n: usize,
+        size: u16,
+        device: DeviceId,
+        now: Option<u16>,
+    ) -> Option<u16> {
         let want = self.pci.as_ref().and_then(|p| {
             let f = p
                 .functions
                 .iter()
-                .find(|f| (f.device, f.function) == (1, 1))?;
-            let base = f.bar(4);
-            (f.io_enabled() && base != 0 && base < 0xfff0).then_some(base as u16)
+                .find(|f| (f.device, f.function) == slot)?;
+            let base = f.bar(n);
+            (f.io_enabled() && base != 0 && base <= u32::from(u16::MAX - size))
+                .then_some(base as u16)
         });
-        if want == self.bus_master_base {
-            return;
+        if want == now {
+            return now;
         }
-        self.bus.remove(DeviceId::BusMaster);
-        self.bus_master_base =
-            want.filter(|&b| self.bus.insert(b, 16, DeviceId::BusMaster).is_ok());
+        self.bus.remove(device);
+        want.filter(|&b| self.bus.insert(b, size, device).is_ok())
+    }
+
+    /// Drives each virtio device's INTA# on the IRQ the PIIX3 routes it to.
+    fn sync_virtio_irq(&mut self) {
+        if let Some(level) = self.virtio_blk.as_ref().map(VirtioBlk::irq_level) {
+            self.virtio_irq = self.drive_inta(VIRTIO_BLK_SLOT, level, self.virtio_irq);
+        }
+        if let Some(level) = self.virtio_net.as_ref().map(VirtioNet::irq_level) {
+            self.virtio_net_irq = self.drive_inta(VIRTIO_NET_SLOT, level, self.virtio_net_irq);
+        }
+    }
+
+    /// Drives function `slot`'s INTA# at `level` (masked by its command register's
+    /// interrupt-disable bit) on the IRQ it is routed to; `now` is the IRQ it drove
+    /// before, lowered when the route changed. Returns the IRQ it drives.
+    fn drive_inta(&mut self, (dev, func): (u8, u8), level: bool, now: Option<u8>) -> Option<u8> {
+        let pci = self.pci.as_ref()?;
+        let disabled = pci
+            .functions
+            .iter()
+            .find(|f| (f.device, f.function) == (dev, func))
+            .is_none_or(|f| f.config[5] & 0x04 != 0);
+        let irq = pci.intx_irq(dev, 1);
+        if now != irq {
+            if let Some(old) = now {
+                self.pic.set_irq(old, false);
+            }
+        }
+        if let Some(irq) = irq {
+            self.pic.set_irq(irq, level && !disabled);
+        }
+        irq
     }
 
     fn sync_ata_irq(&mut self) {
@@ -358,6 +626,18 @@ impl Platform {
             Some((DeviceId::Ata, off)) => {
                 self.ata_access(off, size, Some(value));
             }
+            Some((DeviceId::VirtioBlk, off)) => {
+                if let Some(v) = self.virtio_blk.as_mut() {
+                    v.write(off, size, value);
+                }
+                self.sync_virtio_irq();
+            }
+            Some((DeviceId::VirtioNet, off)) => {
+                if let Some(v) = self.virtio_net.as_mut() {
+                    v.write(off, size, value);
+                }
+                self.sync_virtio_irq();
+            }
             _ => {}
         }
     }
@@ -376,7 +656,10 @@ impl Platform {
             Some((DeviceId::KbcData, _)) => self.kbc.write(0, 1, value),
             Some((DeviceId::KbcCommand, _)) => self.kbc.write(4, 1, value),
             Some((DeviceId::PortA, _)) => self.kbc.write_port_a(value as u8),
-            Some((DeviceId::Pci | DeviceId::Ata, _)) => self.write_sized(port, 1, value),
+            Some((
+                DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk | DeviceId::VirtioNet,
+                _,
+            )) => self.write_sized(port, 1, value),
             Some((DeviceId::AtaControl, _)) => {
                 self.ata_access(8, 1, Some(value));
             }
@@ -484,6 +767,8 @@ impl Platform {
             kbc: self.kbc.state().clone(),
             pci: self.pci.clone(),
             ata: self.ata.as_ref().map(|a| a.state().clone()),
+            virtio_blk: self.virtio_blk.as_ref().map(|v| v.state().clone()),
+            virtio_net: self.virtio_net.as_ref().map(|v| v.state().clone()),
         }
     }
 
@@ -500,6 +785,12 @@ impl Platform {
         if let (Some(p), Some(sp)) = (self.pci.as_mut(), s.pci.as_ref()) {
             p.restore(sp);
         }
+        if let (Some(v), Some(sv)) = (self.virtio_blk.as_mut(), s.virtio_blk.as_ref()) {
+            v.restore(sv);
+        }
+        if let (Some(v), Some(sv)) = (self.virtio_net.as_mut(), s.virtio_net.as_ref()) {
+            v.restore(sv);
+        }
         self.sync_bars();
         self.sync_ata_irq();
         self.debug_exit.take_request();
@@ -514,9 +805,49 @@ impl crate::machine::Machine {
         Ok(())
     }
 
+    /// Attaches `disk` as a virtio-blk device (see [`Platform::attach_virtio_blk`]).
+    pub fn attach_virtio_blk(&mut self, disk: Box<dyn BlockStore>) -> Result<(), HostError> {
+        self.platform.attach_virtio_blk(disk)?;
+        self.refresh_platform();
+        Ok(())
+    }
+
+    /// Attaches a virtio NIC with `mac` (see [`Platform::attach_virtio_net`]).
+    pub fn attach_virtio_net(&mut self, mac: [u8; 6]) -> Result<(), HostError> {
+        self.platform.attach_virtio_net(mac)?;
+        self.refresh_platform();
+        Ok(())
+    }
+
+    /// Hands a frame to the guest's virtio NIC: it lands in a receive buffer now if
+    /// the guest has posted one, else when it does.
+    pub fn deliver_frame(&mut self, frame: &[u8]) {
+        self.platform.deliver_frame(frame);
+        let ram = u32::try_from(self.mem.ram_size()).unwrap_or(u32::MAX);
+        self.platform.service_dma(&mut self.mem, ram);
+        self.refresh_platform();
+    }
+
+    /// Takes the frames the guest sent on its virtio NIC.
+    pub fn take_sent_frames(&mut self) -> Vec<Vec<u8>> {
+        self.platform.take_sent_frames()
+    }
+
     /// The platform's devices, for views.
     pub fn platform(&self) -> &Platform {
         &self.platform
+    }
+}
+
+/// A PIIX3 function's identity.
+fn piix(class: [u8; 3], device_id: u16, header_type: u8, irq_line: u8, irq_pin: u8) -> PciId {
+    PciId {
+        vendor: 0x8086,
+        device_id,
+        class,
+        header_type,
+        irq_line,
+        irq_pin,
     }
 }
 
@@ -744,6 +1075,74 @@ mod tests {
         fn write_sectors(&mut self, _lba: u64, _data: &[u8]) -> Result<(), alloc::string::String> {
             Err("read-only".into())
         }
+    }
+
+    #[test]
+    fn virtio_devices_decode_bar0_when_enabled_and_interrupt_through_the_piix3() {
+        let mut p = platform();
+        p.attach_virtio_blk(Box::new(MemDisk(64))).unwrap();
+        p.attach_virtio_net([2, 0, 0, 0, 0, 9]).unwrap();
+        assert!(p.attach_virtio_blk(Box::new(MemDisk(1))).is_err());
+        // 00:03.0 is 1AF4:1001 with subsystem 2 (block); 00:04.0 is 1AF4:1000, type 1.
+        for (dev, id, ty) in [(3, 0x1001_1af4, 2), (4, 0x1000_1af4, 1)] {
+            p.io_write(0xcf8, 4, 0x8000_0000 | dev << 11, 0);
+            assert_eq!(p.io_read(0xcfc, 4, 0), id);
+            p.io_write(0xcf8, 4, 0x8000_002c | dev << 11, 0);
+            assert_eq!(p.io_read(0xcfc, 4, 0), ty << 16 | 0x1af4);
+        }
+        // BAR 0 answers only once the guest enables I/O space.
+        assert_eq!(p.io_read(0xc040, 4, 0), u32::MAX);
+        for dev in [3u32, 4] {
+            p.io_write(0xcf8, 4, 0x8000_0004 | dev << 11, 0);
+            p.io_write(0xcfc, 2, 5, 0);
+        }
+        assert_eq!(p.io_read(0xc040, 4, 0), virtio::blk::F_FLUSH);
+        assert_eq!(p.io_read(0xc054, 4, 0), 64, "capacity, low dword");
+        assert_eq!(p.io_read(0xc094, 1, 0), 2, "the MAC's first byte");
+        assert_eq!(p.io_read(0xc099, 1, 0), 9);
+        // A FLUSH request: header at 0x2000, status at 0x2010, ring at 0x10000.
+        let mut mem = crate::memory::Memory::new(1 << 20);
+        let put = |m: &mut crate::memory::Memory, i: u32, addr: u32, len: u32, flags: u16| {
+            m.write_u32(0x10000 + 16 * i, addr);
+            m.write_u32(0x10000 + 16 * i + 8, len);
+            m.write_u16(0x10000 + 16 * i + 12, flags);
+            m.write_u16(0x10000 + 16 * i + 14, 1);
+        };
+        put(&mut mem, 0, 0x2000, 16, 1);
+        put(&mut mem, 1, 0x2010, 1, 2);
+        mem.write_u32(0x2000, virtio::blk::T_FLUSH);
+        mem.write_u8(0x2010, 0xff);
+        mem.write_u16(0x10000 + 16 * 128 + 2, 1);
+        init_pics(&mut p);
+        p.io_write(0xc048, 4, 0x10, 0);
+        p.io_write(0xc052, 1, 7, 0);
+        p.io_write(0xc050, 2, 0, 0);
+        p.service_dma(&mut mem, 1 << 20);
+        assert_eq!(mem.read_u8(0x2010), 0, "status OK");
+        assert_eq!(mem.read_u16(0x11002), 1, "the used index");
+        // ISR bit 0 drives INTA#, which PIRQD# routes to IRQ 11: vector 0x2B.
+        let snap = p.snapshot();
+        assert_eq!(p.acknowledge_interrupt(), Some((0x2b, 11)));
+        p.io_write(0xa0, 1, 0x20, 0);
+        p.io_write(0x20, 1, 0x20, 0);
+        assert_eq!(p.io_read(0xc053, 1, 0), 1, "the ISR, cleared by the read");
+        assert!(!p.interrupt_pending());
+        // The command register's interrupt-disable bit masks the line.
+        p.io_write(0xcf8, 4, 0x8000_1804, 0);
+        p.io_write(0xcfc, 2, 0x405, 0);
+        mem.write_u16(0x10000 + 16 * 128 + 4 + 2, 0);
+        mem.write_u16(0x10000 + 16 * 128 + 2, 2);
+        p.io_write(0xc050, 2, 0, 0);
+        p.service_dma(&mut mem, 1 << 20);
+        assert_eq!(mem.read_u16(0x11002), 2, "served");
+        assert!(!p.interrupt_pending(), "INTx disabled");
+        p.io_write(0xcfc, 2, 5, 0);
+        assert!(p.interrupt_pending(), "INTx enabled again");
+        assert_eq!(
+            snap.virtio_blk.as_ref().map(|v| v.requests),
+            Some(1),
+            "the snapshot holds the device"
+        );
     }
 
     #[test]

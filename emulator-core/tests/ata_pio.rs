@@ -6,33 +6,10 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use common::Shared;
+
 use emulator_core::devices::ata::Transfer;
-use emulator_core::devices::BlockStore;
 use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, StopReason};
-
-/// A disk in memory the test can look at after the run.
-#[derive(Debug, Clone)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl BlockStore for Shared {
-    fn sectors(&self) -> u64 {
-        self.0.lock().map_or(0, |d| d.len() as u64 / 512)
-    }
-    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), String> {
-        let d = self.0.lock().map_err(|e| e.to_string())?;
-        let at = lba as usize * 512;
-        buf.copy_from_slice(d.get(at..at + buf.len()).ok_or("past the end")?);
-        Ok(())
-    }
-    fn write_sectors(&mut self, lba: u64, data: &[u8]) -> Result<(), String> {
-        let mut d = self.0.lock().map_err(|e| e.to_string())?;
-        let at = lba as usize * 512;
-        d.get_mut(at..at + data.len())
-            .ok_or("past the end")?
-            .copy_from_slice(data);
-        Ok(())
-    }
-}
 
 fn disk_image() -> Vec<u8> {
     (0..2 << 20)

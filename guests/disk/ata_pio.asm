@@ -262,31 +262,12 @@ start:
         mov esi, msg_mib
         call puts
         mov esi, msg_ok
-        call puts
-        mov dx, 0xF4
-        mov al, 0
-        out dx, al
-        cli
-        hlt
+        xor eax, eax
+        jmp leave
 
 fail:   mov esi, msg_fail
-        call puts
-        mov dx, 0xF4
-        mov al, 1
-        out dx, al
-        cli
-        hlt
-
-; EAX = CONFIG_ADDRESS without the enable bit -> EAX = the dword there.
-pci_read:
-        push edx
-        or eax, 0x80000000
-        mov dx, 0xCF8
-        out dx, eax
-        mov dx, 0xCFC
-        in eax, dx
-        pop edx
-        ret
+        mov eax, 1
+        jmp leave
 
 ; READ SECTORS of one sector: EAX = LBA, EDI = where the 512 bytes go.
 read_sector:
@@ -307,20 +288,6 @@ data_in:
         mov dx, ATA
         rep insw
         pop ecx
-        ret
-
-; EBX = CONFIG_ADDRESS without the enable bit, EAX = the dword to write there.
-pci_write:
-        push edx
-        push eax
-        mov eax, ebx
-        or eax, 0x80000000
-        mov dx, 0xCF8
-        out dx, eax
-        pop eax
-        mov dx, 0xCFC
-        out dx, eax
-        pop edx
         ret
 
 ; EAX = LBA (28 bits), CL = sector count: fill the task file for LBA mode.
@@ -384,24 +351,7 @@ wait_ready:
         pop ecx
         ret
 
-; Prints the low ECX hex digits of EAX.
-puthex: push eax
-        push ebx
-        push ecx
-        mov ebx, eax
-        shl ecx, 2
-        ror ebx, cl                         ; the first digit to the top nibble
-.digit: rol ebx, 4
-        mov eax, ebx
-        and eax, 15
-        mov al, [hexdigits + eax]
-        call putc
-        sub ecx, 4
-        jnz .digit
-        pop ecx
-        pop ebx
-        pop eax
-        ret
+%include "pci.inc"
 
 putc:   push edx
         push eax
@@ -436,7 +386,6 @@ gdt_desc:
 ide:            dd 0
 pci_id:         dd 0
 sectors:        dd 0
-hexdigits:      db "0123456789abcdef"
 msg_hello:      db "ata: scanning PCI bus 0", 10, 0
 msg_pci:        db "pci 00:", 0
 msg_class:      db " class ", 0

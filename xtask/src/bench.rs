@@ -51,20 +51,29 @@ impl Row {
     }
 }
 
-fn bench_dir() -> PathBuf {
+pub(crate) fn bench_dir() -> PathBuf {
     crate::target_dir().join("bench")
 }
 
-/// Assembles `guests/<src>` with `-D` definitions into `target/bench/<out>`.
+/// Assembles `guests/<src>` with `-D` definitions into `target/bench/<out>`;
+/// `%include` files are found beside the source, then in `guests/include/`.
 pub(crate) fn assemble(src: &str, defines: &[(&str, String)], out: &str) -> Result<PathBuf> {
-    let path = crate::workspace_root().join("guests").join(src);
+    let guests = crate::workspace_root().join("guests");
+    let path = guests.join(src);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let include = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .or_else(|_| std::fs::read_to_string(guests.join("include").join(name)))
+            .ok()
+    };
     let opts = vmlab_asm::Options {
         defines: defines
             .iter()
             .map(|(k, v)| (k.to_string(), Some(v.clone())))
             .collect(),
+        include: Some(&include),
         ..vmlab_asm::Options::default()
     };
     let image = match vmlab_asm::assemble(src, &text, &opts) {
@@ -377,6 +386,16 @@ pub fn run(opts: &Options) -> Result<bool> {
             "vmm guest: VMM / bare",
             &format!("{e:#}"),
             ">= 30% / 60%",
+        )),
+    }
+
+    step::heading("disk: VM exits per MiB under trap-emulate, ATA PIO and virtio-blk");
+    match crate::bench_disk::rows() {
+        Ok(r) => rows.extend(r),
+        Err(e) => rows.push(Row::missing(
+            "disk: exits per MiB, ATA PIO / virtio-blk",
+            &format!("{e:#}"),
+            ">= 20x fewer",
         )),
     }
 

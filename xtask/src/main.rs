@@ -5,6 +5,7 @@
 
 mod axe;
 mod bench;
+mod bench_disk;
 mod bench_grade;
 mod bench_migrate;
 mod bench_vmm;

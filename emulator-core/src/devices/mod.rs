@@ -10,6 +10,7 @@ pub mod pit;
 pub mod post;
 pub mod uart;
 pub mod vga;
+pub mod virtio;
 
 pub use ata::{Ata, AtaState};
 pub use block::BlockStore;

@@ -8,14 +8,22 @@ pub fn root() -> PathBuf {
 }
 
 /// Assembles `src` (relative to the workspace root) as a flat binary with `defines`
-/// (`NAME` or `NAME=VALUE`); `%include` names are found beside the source.
+/// (`NAME` or `NAME=VALUE`); `%include` names are found beside the source, then in
+/// `guests/include/` and `guests/disk/`.
 #[allow(dead_code)]
 pub fn assemble(src: &str, defines: &[&str]) -> Vec<u8> {
     let path = root().join(src);
     let source = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let include = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let shared = [root().join("guests/include"), root().join("guests/disk")];
+    let include = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).ok().or_else(|| {
+            shared
+                .iter()
+                .find_map(|d| std::fs::read_to_string(d.join(name)).ok())
+        })
+    };
     let opts = vmlab_asm::Options {
         defines: defines.iter().map(|d| vmlab_asm::parse_define(d)).collect(),
         include: Some(&include),
@@ -128,4 +136,29 @@ pub fn symbol(symbols: &[(String, u32)], name: &str) -> u32 {
         .find(|(n, _)| n == name)
         .map(|&(_, v)| v)
         .unwrap_or_else(|| panic!("no label {name}"))
+}
+
+/// A disk in memory the test can look at after the run.
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+pub struct Shared(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl emulator_core::devices::BlockStore for Shared {
+    fn sectors(&self) -> u64 {
+        self.0.lock().map_or(0, |d| d.len() as u64 / 512)
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), String> {
+        let d = self.0.lock().map_err(|e| e.to_string())?;
+        let at = lba as usize * 512;
+        buf.copy_from_slice(d.get(at..at + buf.len()).ok_or("past the end")?);
+        Ok(())
+    }
+    fn write_sectors(&mut self, lba: u64, data: &[u8]) -> Result<(), String> {
+        let mut d = self.0.lock().map_err(|e| e.to_string())?;
+        let at = lba as usize * 512;
+        d.get_mut(at..at + data.len())
+            .ok_or("past the end")?
+            .copy_from_slice(data);
+        Ok(())
+    }
 }

@@ -69,6 +69,9 @@ impl Machine {
         if let IoEffect::DebugExit(code) = self.platform.io_write(port, size, v, self.cpu.tsc) {
             self.stop = Some(StopReason::DebugExit(code));
         }
+        // A queue notify: the device moves the data now, by DMA into guest RAM.
+        let ram = u32::try_from(self.mem.ram_size()).unwrap_or(u32::MAX);
+        self.platform.service_dma(&mut self.mem, ram);
         self.refresh_platform();
     }
 

@@ -1,0 +1,223 @@
+//! virtio-net (virtio 1.x §5.1): frames the guest puts on the transmit queue go to
+//! the host, frames the host delivers fill the receive queue's buffers; each frame
+//! carries the 10-byte legacy `virtio_net_hdr` in front.
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use super::queue::{self, Dma, QueueState};
+use super::transport::Transport;
+
+/// The legacy PCI device ID of a network device.
+pub const DEVICE_ID: u16 = 0x1000;
+/// The virtio device type (the PCI subsystem ID of a legacy device).
+pub const DEVICE_TYPE: u16 = 1;
+/// Feature bit: the configuration holds the MAC address.
+pub const F_MAC: u32 = 1 << 5;
+/// Each queue's size.
+pub const QUEUE_SIZE: u16 = 64;
+/// The receive queue.
+pub const RX: u16 = 0;
+/// The transmit queue.
+pub const TX: u16 = 1;
+/// The legacy header's length (no mergeable receive buffers).
+pub const HDR_LEN: usize = 10;
+/// The largest frame carried (a 1500-byte MTU: 1514 bytes without the FCS).
+pub const MAX_FRAME: usize = 1514;
+/// Frames held in each direction before new ones are dropped.
+pub const HELD: usize = 64;
+
+/// The device's registers, queues, frames in flight and counters.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct VirtioNetState {
+    /// The PCI transport.
+    pub transport: Transport,
+    /// The MAC address the configuration reports.
+    pub mac: [u8; 6],
+    /// Frames the guest sent that the host has not taken.
+    pub to_host: VecDeque<Vec<u8>>,
+    /// Frames for the guest waiting for receive buffers.
+    pub to_guest: VecDeque<Vec<u8>>,
+    /// Frames the guest sent.
+    pub sent: u64,
+    /// Frames delivered into the guest's buffers.
+    pub received: u64,
+    /// Frames dropped: too long, too many held, or cut to fit a buffer.
+    pub dropped: u64,
+}
+
+/// A virtio network device.
+#[derive(Clone, Debug)]
+pub struct VirtioNet {
+    state: VirtioNetState,
+}
+
+impl VirtioNet {
+    /// A device with `mac`, reset.
+    pub fn new(mac: [u8; 6]) -> VirtioNet {
+        VirtioNet {
+            state: VirtioNetState {
+                transport: Transport::new(F_MAC, &[QUEUE_SIZE, QUEUE_SIZE]),
+                mac,
+                ..VirtioNetState::default()
+            },
+        }
+    }
+
+    /// The registers and counters.
+    pub fn state(&self) -> &VirtioNetState {
+        &self.state
+    }
+
+    /// Device reset: frames in flight are dropped.
+    pub fn reset(&mut self) {
+        self.state.transport.reset();
+        self.state.to_guest.clear();
+    }
+
+    /// Restores from a snapshot.
+    pub fn restore(&mut self, s: &VirtioNetState) {
+        let mut t = self.state.transport.clone();
+        t.restore(&s.transport);
+        self.state = s.clone();
+        self.state.transport = t;
+    }
+
+    /// A read of BAR 0 (the configuration: MAC, then a status word, link up).
+    pub fn read(&mut self, offset: u16, size: u8) -> u32 {
+        let mut c = [0u8; 8];
+        c[..6].copy_from_slice(&self.state.mac);
+        c[6] = 1;
+        self.state.transport.read(offset, size, &c)
+    }
+
+    /// A write to BAR 0.
+    pub fn write(&mut self, offset: u16, size: u8, value: u32) {
+        self.state.transport.write(offset, size, value);
+    }
+
+    /// The INTx level.
+    pub fn irq_level(&self) -> bool {
+        self.state.transport.irq_level()
+    }
+
+    /// Whether a notified queue waits for [`VirtioNet::service`].
+    pub fn has_pending(&self) -> bool {
+        self.state.transport.pending != 0
+    }
+
+    /// Takes the frames the guest sent, oldest first.
+    pub fn take_sent(&mut self) -> Vec<Vec<u8>> {
+        self.state.to_host.drain(..).collect()
+    }
+
+    /// Queues a frame for the guest; it lands when the receive queue has a buffer
+    /// (the next [`VirtioNet::service`]).
+    pub fn deliver(&mut self, frame: &[u8]) {
+        if frame.len() > MAX_FRAME || self.state.to_guest.len() >= HELD {
+            self.state.dropped += 1;
+            return;
+        }
+        self.state.to_guest.push_back(frame.to_vec());
+        self.state.transport.pending |= 1 << RX;
+    }
+
+    /// Serves every notified queue; an error in the rings stops the device.
+    pub fn service(&mut self, dma: &mut Dma) {
+        while let Some(qi) = self.state.transport.take_pending() {
+            if !self.state.transport.live() {
+                continue;
+            }
+            let Some(mut q) = self.state.transport.queues.get(usize::from(qi)).cloned() else {
+                continue;
+            };
+            let served = match qi {
+                TX => self.transmit(dma, &mut q),
+                _ => self.receive(dma, &mut q),
+            };
+            if let Some(s) = self.state.transport.queues.get_mut(usize::from(qi)) {
+                *s = q.clone();
+            }
+            let done = served.and_then(|n| {
+                if n > 0 {
+                    let quiet = queue::no_interrupt(dma, &q)?;
+                    self.state.transport.used(quiet);
+                }
+                Ok(())
+            });
+            if let Err(e) = done {
+                self.state
+                    .transport
+                    .device_error(format!("queue {qi}: {e}"));
+            }
+        }
+    }
+
+    /// Takes every frame on the transmit queue: how many chains.
+    fn transmit(&mut self, dma: &mut Dma, q: &mut QueueState) -> Result<u32, String> {
+        let mut n = 0;
+        while let Some((head, chain)) = queue::pop(dma, q)? {
+            let len: u64 = chain.iter().map(|d| u64::from(d.len)).sum();
+            if chain.iter().any(|d| d.writable()) {
+                return Err(format!(
+                    "transmit chain {head} has a device-writable buffer"
+                ));
+            }
+            if len < HDR_LEN as u64 || len > (HDR_LEN + MAX_FRAME) as u64 {
+                self.state.dropped += 1;
+            } else {
+                let mut bytes = vec![0u8; len as usize];
+                let mut at = 0;
+                for d in &chain {
+                    let end = at + d.len as usize;
+                    dma.read(d.addr, &mut bytes[at..end], "a transmit buffer")?;
+                    at = end;
+                }
+                self.state.sent += 1;
+                if self.state.to_host.len() >= HELD {
+                    self.state.dropped += 1;
+                } else {
+                    self.state.to_host.push_back(bytes.split_off(HDR_LEN));
+                }
+            }
+            queue::complete(dma, q, head, 0)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Fills receive buffers with the frames waiting: how many.
+    fn receive(&mut self, dma: &mut Dma, q: &mut QueueState) -> Result<u32, String> {
+        let mut n = 0;
+        while !self.state.to_guest.is_empty() {
+            let Some((head, chain)) = queue::pop(dma, q)? else {
+                break;
+            };
+            if chain.iter().any(|d| !d.writable()) {
+                return Err(format!("receive chain {head} has a device-readable buffer"));
+            }
+            let frame = self.state.to_guest.pop_front().unwrap_or_default();
+            let mut data = vec![0u8; HDR_LEN];
+            data.extend_from_slice(&frame);
+            let room: usize = chain.iter().map(|d| d.len as usize).sum();
+            if room < data.len() {
+                self.state.dropped += 1;
+                data.truncate(room);
+            }
+            let mut at = 0;
+            for d in &chain {
+                let take = (d.len as usize).min(data.len() - at);
+                dma.write(d.addr, &data[at..at + take], "a receive buffer")?;
+                at += take;
+            }
+            queue::complete(dma, q, head, data.len() as u32)?;
+            self.state.received += 1;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
