@@ -63,6 +63,10 @@ pub struct ProcessConfig {
     pub cpu_quota: Option<CpuQuota>,
     /// Bind mounts made before the program starts.
     pub mounts: Vec<BindMount>,
+    /// Run the program at ring 0, as a unikernel links an application with its library
+    /// OS: a system call is then a call into the kernel with no change of privilege
+    /// or stack.
+    pub ring0: bool,
 }
 
 /// A CPU share as a cgroup's cpu.max gives it.
@@ -102,6 +106,7 @@ impl Default for ProcessConfig {
             pid_ns: false,
             cpu_quota: None,
             mounts: Vec::new(),
+            ring0: false,
         }
     }
 }
@@ -179,6 +184,10 @@ pub struct Outcome {
     pub throttled_periods: u64,
     /// Context switches the scheduler made.
     pub switches: u64,
+    /// Changes of privilege level (ring 3 to ring 0 and back) for traps.
+    pub ring_switches: u64,
+    /// User pages set up before the first instruction ran (the start-up cost in memory).
+    pub load_pages: u32,
 }
 
 /// Processes on one machine, ready to run.
@@ -199,6 +208,8 @@ pub struct Process {
     cur: usize,
     /// Scheduler and quota bookkeeping.
     clock: sched::Clock,
+    ring_switches: u64,
+    load_pages: u32,
 }
 
 /// Why a process could not be started.
@@ -269,9 +280,12 @@ impl Process {
             rng: 0x9e37_79b9_7f4a_7c15,
             tasks: alloc::vec![Task::first()],
             cur: 0,
+            ring_switches: 0,
+            load_pages: 0,
         };
         p.exec_image(file, &prog, &args, &env, exe)
             .map_err(|e| LoadError::Memory(alloc::format!("{e:?}")))?;
+        p.load_pages = p.space.used;
         Ok(p)
     }
 
@@ -300,11 +314,16 @@ impl Process {
             throttled_ns: self.clock.throttled_ns,
             throttled_periods: self.clock.throttled_periods,
             switches: self.clock.switches,
+            ring_switches: self.ring_switches,
+            load_pages: self.load_pages,
         }
     }
 
     /// Answers a trap of the running process.
     fn trap(&mut self, vector: u32) -> Flow {
+        if !self.cfg.ring0 {
+            self.ring_switches += 2;
+        }
         let (at, code) = kernel::trap_frame(&self.m, vector);
         let fault = |signal: u8, what: &str| {
             Flow::End(Exit::Signal {

@@ -48,7 +48,7 @@ impl Process {
     ) -> Result<(), i32> {
         self.space.clear_user(&mut self.m);
         let dir = self.space.cur.dir;
-        *self.m.cpu_mut() = kernel::user_entry(prog.entry, 0, dir);
+        *self.m.cpu_mut() = kernel::user_entry(prog.entry, 0, dir, self.cfg.ring0);
         let _ = kernel::set_all_tls(&mut self.m, &[0; kernel::TLS_COUNT as usize]);
         let mut end = 0u32;
         for s in &prog.segments {
