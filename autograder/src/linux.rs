@@ -50,6 +50,11 @@ pub struct LinuxArgs {
     /// the program's processes together (time held back is reported).
     #[arg(long, value_name = "N/PERIOD", value_parser = parse_quota, requires = "linux")]
     pub cpu_quota: Option<CpuQuota>,
+    /// Run the program three ways and compare the costs: as a process, in a container
+    /// (a PID namespace with the container options given), and at ring 0 linked with a
+    /// library OS as a unikernel.
+    #[arg(long, requires = "linux")]
+    pub compare: bool,
     /// An environment variable NAME=VALUE (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE", requires = "linux")]
     pub env: Vec<String>,
@@ -146,7 +151,12 @@ fn read_root(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(out)
 }
 
-fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String> {
+/// The program's bytes and the configuration the options give.
+pub(crate) fn config(
+    elf: &Path,
+    a: &LinuxArgs,
+    max_insns: u64,
+) -> Result<(Vec<u8>, ProcessConfig), String> {
     if max_insns == 0 {
         return Err("--max-insns 0 would run nothing: give at least 1".into());
     }
@@ -183,12 +193,21 @@ fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String>
         pid_ns: a.pid_ns,
         cpu_quota: a.cpu_quota,
         mounts,
+        ring0: false,
     };
+    Ok((file, cfg))
+}
+
+fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String> {
+    let (file, cfg) = config(elf, a, max_insns)?;
     Process::load(&file, cfg).map_err(|e| format!("{}: {e}", elf.display()))
 }
 
 /// Runs the program; the exit status is the program's own (128 + N for signal N).
 pub fn main(elf: &Path, a: &LinuxArgs, max_insns: u64, json: bool) -> ExitCode {
+    if a.compare {
+        return crate::linux_compare::main(elf, a, max_insns, json);
+    }
     let p = match prepare(elf, a, max_insns) {
         Ok(p) => p,
         Err(e) => {

@@ -10,6 +10,7 @@ mod gdb;
 mod grade;
 mod labs;
 mod linux;
+mod linux_compare;
 mod net;
 mod pack;
 mod pack_demo;

@@ -210,3 +210,43 @@ fn a_bad_quota_or_mount_is_refused_by_name() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SRC:DST"));
 }
+
+#[test]
+fn compare_runs_the_program_as_a_process_a_container_and_a_unikernel() {
+    let d = dir("compare");
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../procvm/tests/programs/fork_wait.c"),
+    )
+    .expect("the fork_wait program's source");
+    let prog = gcc(&d, "fork_wait", &src);
+    let out = vmlab(&[
+        "run",
+        "--linux",
+        prog.to_str().unwrap(),
+        "--compare",
+        "--cpu-quota",
+        "50000/100000",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    let ways = v["compare"].as_array().expect("three ways");
+    let names: Vec<&str> = ways.iter().map(|w| w["way"].as_str().unwrap()).collect();
+    assert_eq!(names, ["process", "container", "unikernel"]);
+    for w in ways {
+        assert_eq!(w["status"], 5, "{w}");
+        assert_eq!(w["same_output"], true, "{w}");
+        assert_eq!(w["processes"], 5, "{w}");
+    }
+    let n = |i: usize, k: &str| ways[i][k].as_u64().unwrap();
+    assert_eq!(n(0, "ring_switches"), 2 * n(0, "syscalls"));
+    assert_eq!(n(2, "ring_switches"), 0);
+    assert_eq!(n(0, "throttled_ns"), 0);
+    assert!(n(1, "throttled_ns") > 0, "the container has the quota");
+    assert!(n(1, "elapsed_ns") > n(0, "elapsed_ns"));
+}
