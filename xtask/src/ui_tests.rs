@@ -912,8 +912,8 @@ fn learning_switch_lab(b: &Browser) -> Result<()> {
     Ok(())
 }
 
-/// The process-VM panel runs the assembly example under the emulated Linux and lists
-/// its system calls.
+/// The process-VM panel runs the assembly examples in the worker under the emulated
+/// Linux and lists their system calls and processes.
 fn linux_process_vm(b: &Browser) -> Result<()> {
     open(b, "")?;
     js(
@@ -939,6 +939,32 @@ fn linux_process_vm(b: &Browser) -> Result<()> {
         "five system calls"
     );
     b.screenshot("lab-linux-process-vm")?;
+    // The fork example in a PID namespace: two processes, the host's pids beside theirs.
+    click_centered(b, "[data-testid=linux-pid-ns]")?;
+    click_centered(b, "[data-testid=linux-run-fork]")?;
+    wait_text(b, "linux-status", "in 2 processes")?;
+    let out = b.text_testid("linux-stdout")?;
+    ensure!(
+        out.contains("parent: the child ended with status 3"),
+        "the parent collected the child's status: {out:?}"
+    );
+    ensure!(
+        count(b, "[data-testid=linux-processes] tbody tr")? == 2,
+        "two rows in the process table"
+    );
+    let table = b.text_testid("linux-processes")?;
+    for cell in ["pid inside", "exited with status 3", "/fork"] {
+        ensure!(
+            table.contains(cell),
+            "the process table shows {cell}: {table}"
+        );
+    }
+    let calls = b.text_testid("linux-strace")?;
+    ensure!(
+        calls.contains("fork()") && calls.contains("wait4(-1, "),
+        "the strace table shows fork and wait4: {calls}"
+    );
+    b.screenshot("lab-linux-process-table")?;
     Ok(())
 }
 
