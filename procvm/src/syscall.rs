@@ -15,6 +15,10 @@ use crate::space::{errno, PAGE, USER_TOP};
 use crate::{kernel, uaccess, Exit, Flow, Process};
 
 const ENOSYS: i32 = 38;
+/// Bytes a pipe holds, as on Linux.
+const PIPE_CAPACITY: usize = 65536;
+/// Writes up to this size go into a pipe whole (POSIX's PIPE_BUF).
+const PIPE_BUF: usize = 4096;
 
 /// One system call as `--strace` shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -427,6 +431,16 @@ impl Process {
                     signal: 13,
                     reason: alloc::format!("SIGPIPE: a write to a pipe nobody reads (fd {fd})"),
                 }))
+            }
+            Ok(Open::Pipe { id, write: true }) => {
+                // A full pipe makes the writer wait; up to PIPE_BUF bytes go in at once.
+                let held = self.fs.pipes.get(&id).map_or(0, |b| b.len());
+                let room = PIPE_CAPACITY.saturating_sub(held);
+                if room == 0 || (bytes.len() <= PIPE_BUF && room < bytes.len()) {
+                    return Err(Flow::Block);
+                }
+                let n = bytes.len().min(room);
+                return Ok(self.fs.write_file(fd, &bytes[..n]).map(|_| n as i32));
             }
             Ok(_) => return Ok(self.fs.write_file(fd, bytes).map(|n| n.unwrap_or(0) as i32)),
         }

@@ -58,6 +58,31 @@ fn reading_a_pipe_only_the_reader_can_write_is_a_deadlock() {
 }
 
 #[test]
+fn a_full_pipe_makes_the_writer_wait_and_a_parent_waiting_on_it_deadlocks() {
+    // pipe; fork; the child writes 4 KiB blocks for ever; the parent waits for it.
+    let code = asm("mov eax, 42\nmov ebx, 0x08049000\nint 0x80\n\
+                    mov eax, 2\nint 0x80\ntest eax, eax\njz child\n\
+                    mov ebx, eax\nmov eax, 114\nxor ecx, ecx\nxor edx, edx\nxor esi, esi\nint 0x80\n\
+                    mov eax, 252\nxor ebx, ebx\nint 0x80\n\
+                    child: mov eax, 4\nmov ebx, [0x08049004]\nmov ecx, 0x08048000\nmov edx, 4096\nint 0x80\njmp child");
+    let cfg = ProcessConfig {
+        trace: true,
+        ..ProcessConfig::default()
+    };
+    let o = Process::load(&program(&code), cfg).expect("loads").run();
+    match &o.exit {
+        Exit::Signal { signal: 9, reason } => assert!(reason.contains("deadlock"), "{reason}"),
+        other => panic!("expected the deadlock to end it, got {other:?}"),
+    }
+    // 64 KiB went in (16 writes of 4 KiB); the 17th waits and never completes.
+    let child = o.processes[1].pid;
+    let writes = o.trace.iter().filter(|t| t.pid == child && t.nr == 4);
+    assert!(writes.clone().all(|t| t.ret == 4096));
+    assert_eq!(writes.count(), 16);
+    assert_eq!(o.processes[1].syscalls, 17);
+}
+
+#[test]
 fn a_child_killed_with_sigkill_is_reported_to_its_waiting_parent() {
     // fork; the child spins; the parent kills it and exits with wait4's status byte.
     let code = asm("mov eax, 2\nint 0x80\ntest eax, eax\njz spin\n\
