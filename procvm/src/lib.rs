@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+pub mod compare;
 pub mod elf;
 pub mod fs;
 pub mod kernel;
