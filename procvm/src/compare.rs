@@ -2,18 +2,19 @@
 //! in a container (a PID namespace with the given mounts, host name and limits), and
 //! at ring 0 linked with the library OS as a unikernel; what each cost.
 
+use alloc::string::String;
 use alloc::vec::Vec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{LoadError, Outcome, Process, ProcessConfig};
 
 /// One way of running the program and what it cost.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Way {
     /// process, container or unikernel.
-    pub way: &'static str,
+    pub way: String,
     /// How it is isolated.
-    pub isolation: &'static str,
+    pub isolation: String,
     /// Its exit status (128 + N for signal N).
     pub status: i32,
     /// Instructions the program retired (the guest's time).
@@ -42,8 +43,8 @@ pub struct Way {
 
 fn way(name: &'static str, isolation: &'static str, o: &Outcome, reference: &[u8]) -> Way {
     Way {
-        way: name,
-        isolation,
+        way: name.into(),
+        isolation: isolation.into(),
         status: o.exit.status(),
         instructions: o.instructions,
         syscalls: o.syscalls,

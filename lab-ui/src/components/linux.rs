@@ -17,6 +17,38 @@ const EXAMPLES: [(&str, &str); 2] = [
     ("fork", include_str!("../../../guests/linux/fork.asm")),
 ];
 
+/// The same program as a process, in a container and as a unikernel.
+fn ways_table(r: &LinuxReport) -> Html {
+    if r.ways.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <div class="strace-wrap"><table class="strace" data-testid="linux-ways">
+            <caption>{"The same program three ways: a process, a container, a unikernel"}</caption>
+            <thead><tr>
+                <th scope="col">{"way"}</th><th scope="col">{"isolation"}</th>
+                <th scope="col">{"status"}</th><th scope="col">{"instructions"}</th>
+                <th scope="col">{"system calls"}</th><th scope="col">{"ring switches"}</th>
+                <th scope="col">{"context switches"}</th><th scope="col">{"pages at load / most"}</th>
+                <th scope="col">{"virtual ns (throttled)"}</th><th scope="col">{"same output"}</th>
+            </tr></thead>
+            <tbody>
+                { for r.ways.iter().map(|w| html! {
+                    <tr>
+                        <th scope="row">{ w.way.clone() }</th><td>{ w.isolation.clone() }</td>
+                        <td class="num">{ w.status }</td><td class="num">{ w.instructions }</td>
+                        <td class="num">{ w.syscalls }</td><td class="num">{ w.ring_switches }</td>
+                        <td class="num">{ w.switches }</td>
+                        <td class="num">{ format!("{} / {}", w.load_pages, w.peak_pages) }</td>
+                        <td class="num">{ format!("{} ({})", w.elapsed_ns, w.throttled_ns) }</td>
+                        <td>{ if w.same_output { "yes" } else { "no" } }</td>
+                    </tr>
+                }) }
+            </tbody>
+        </table></div>
+    }
+}
+
 /// The process table: the host's pids beside the namespace's.
 fn process_table(r: &LinuxReport) -> Html {
     let ns = r.processes.iter().any(|p| p.ns_pid.is_some());
@@ -52,13 +84,16 @@ pub fn linux_panel() -> Html {
     let args = use_node_ref();
     let host = use_node_ref();
     let pid_ns = use_node_ref();
+    let compare = use_node_ref();
     let field = |r: &NodeRef| {
         r.cast::<HtmlInputElement>()
             .map(|i| i.value())
             .unwrap_or_default()
     };
     let start = {
-        let (ctx, args, host, pid_ns) = (ctx.clone(), args.clone(), host.clone(), pid_ns.clone());
+        let (ctx, args, host) = (ctx.clone(), args.clone(), host.clone());
+        let (pid_ns, compare) = (pid_ns.clone(), compare.clone());
+        let checked = |r: &NodeRef| r.cast::<HtmlInputElement>().is_some_and(|i| i.checked());
         Callback::from(move |(name, elf): (String, Vec<u8>)| {
             ctx.dispatch(Action::Status(format!("running {name} in the worker…")));
             ctx.send.emit(Command::RunLinux(LinuxRun {
@@ -66,9 +101,8 @@ pub fn linux_panel() -> Html {
                 elf,
                 args: field(&args).split_whitespace().map(String::from).collect(),
                 hostname: field(&host),
-                pid_ns: pid_ns
-                    .cast::<HtmlInputElement>()
-                    .is_some_and(|i| i.checked()),
+                pid_ns: checked(&pid_ns),
+                compare: checked(&compare),
             }));
         })
     };
@@ -114,6 +148,7 @@ pub fn linux_panel() -> Html {
                 if !r.stderr.is_empty() {
                     <pre class="console" data-testid="linux-stderr" aria-label="standard error">{ r.stderr.clone() }</pre>
                 }
+                { ways_table(r) }
                 { process_table(r) }
                 <div class="strace-wrap"><table class="strace" data-testid="linux-strace">
                     <caption>{"System calls, as strace shows them"}</caption>
@@ -136,6 +171,7 @@ pub fn linux_panel() -> Html {
                 <input ref={args} data-testid="linux-args" aria-label="program arguments" placeholder="arguments"/>
                 <input ref={host} data-testid="linux-hostname" aria-label="host name" placeholder="host name (vmlab)"/>
                 <label><input type="checkbox" ref={pid_ns} data-testid="linux-pid-ns"/>{" PID namespace"}</label>
+                <label><input type="checkbox" ref={compare} data-testid="linux-compare"/>{" compare: process, container, unikernel"}</label>
             </div>
             { body }
         </Panel>

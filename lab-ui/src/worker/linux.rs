@@ -20,6 +20,8 @@ pub struct LinuxRun {
     pub hostname: String,
     /// Run it in a PID namespace.
     pub pid_ns: bool,
+    /// Also run it in a container and as a unikernel, for the side-by-side table.
+    pub compare: bool,
 }
 
 /// One system call in the strace table.
@@ -69,6 +71,8 @@ pub struct LinuxReport {
     pub calls: Vec<LinuxCall>,
     /// Every process it made, the first one first.
     pub processes: Vec<LinuxProc>,
+    /// The three ways side by side, when asked for.
+    pub ways: Vec<vmlab_procvm::compare::Way>,
 }
 
 fn describe(e: &Exit) -> String {
@@ -95,8 +99,15 @@ pub fn run(r: &LinuxRun) -> Result<LinuxReport, String> {
         pid_ns: r.pid_ns,
         ..ProcessConfig::default()
     };
-    let p = Process::load(&r.elf, cfg).map_err(|e| format!("{}: {e}", r.name))?;
-    let o = p.run();
+    let refused = |e: vmlab_procvm::LoadError| format!("{}: {e}", r.name);
+    let (o, ways) = if r.compare {
+        let mut runs = vmlab_procvm::compare::three_ways(&r.elf, &cfg).map_err(refused)?;
+        let ways = runs.iter().map(|(w, _)| w.clone()).collect();
+        (runs.swap_remove(0).1, ways)
+    } else {
+        let p = Process::load(&r.elf, cfg).map_err(refused)?;
+        (p.run(), Vec::new())
+    };
     let calls = o
         .trace
         .iter()
@@ -140,6 +151,7 @@ pub fn run(r: &LinuxRun) -> Result<LinuxReport, String> {
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         calls,
         processes,
+        ways,
     })
 }
 
@@ -166,6 +178,7 @@ mod tests {
             args: vec![],
             hostname: String::new(),
             pid_ns: true,
+            compare: false,
         })
         .expect("runs");
         assert!(r.status.contains("exited with status 0"), "{}", r.status);
@@ -194,6 +207,28 @@ mod tests {
     }
 
     #[test]
+    fn compare_reports_the_three_ways_with_the_process_as_the_main_run() {
+        let r = run(&LinuxRun {
+            name: "fork".into(),
+            elf: example("fork"),
+            args: vec![],
+            hostname: "box".into(),
+            pid_ns: false,
+            compare: true,
+        })
+        .expect("runs");
+        let names: Vec<_> = r.ways.iter().map(|w| w.way.as_str()).collect();
+        assert_eq!(names, ["process", "container", "unikernel"]);
+        assert!(r.ways.iter().all(|w| w.same_output && w.status == 0));
+        assert_eq!(r.ways[2].ring_switches, 0);
+        assert_eq!(r.ways[0].ring_switches, 2 * r.ways[0].syscalls);
+        assert!(
+            r.processes.iter().all(|p| p.ns_pid.is_none()),
+            "the process way"
+        );
+    }
+
+    #[test]
     fn a_file_that_is_not_a_program_is_refused_by_name() {
         let e = run(&LinuxRun {
             name: "notes.txt".into(),
@@ -201,6 +236,7 @@ mod tests {
             args: vec![],
             hostname: String::new(),
             pid_ns: false,
+            compare: false,
         })
         .expect_err("refused");
         assert!(e.starts_with("notes.txt: ELF: at byte"), "{e}");
