@@ -1,12 +1,13 @@
 //! `vmlab run --linux ELF`: a static i386 Linux program under the process VM, with
-//! `--strace`, a root folder as its file system, a host name and a memory limit.
+//! `--strace`, a root folder as its file system, and the container's parts: a host
+//! name, a PID namespace, bind mounts, a memory limit and a CPU quota.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use vmlab_procvm::{Process, ProcessConfig};
+use vmlab_procvm::{BindMount, CpuQuota, Process, ProcessConfig};
 
 use crate::run::EXIT_BAD_INPUT;
 use crate::run_report;
@@ -37,12 +38,68 @@ pub struct LinuxArgs {
     /// Most memory the program may map, in bytes (K, M and G suffixes).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, requires = "linux")]
     pub mem_limit: Option<u64>,
+    /// Run in a new PID namespace: the program sees itself as pid 1 (the process table
+    /// in the report also lists the host's pids).
+    #[arg(long, requires = "linux")]
+    pub pid_ns: bool,
+    /// Bind a host folder into the program's file system, read-only with `:ro`
+    /// (repeatable).
+    #[arg(long = "mount", value_name = "SRC:DST[:ro]", value_parser = parse_mount, requires = "linux")]
+    pub mounts: Vec<MountArg>,
+    /// A CPU share: at most N instructions in each PERIOD virtual nanoseconds, for all
+    /// the program's processes together (time held back is reported).
+    #[arg(long, value_name = "N/PERIOD", value_parser = parse_quota, requires = "linux")]
+    pub cpu_quota: Option<CpuQuota>,
+    /// Run the program three ways and compare the costs: as a process, in a container
+    /// (a PID namespace with the container options given), and at ring 0 linked with a
+    /// library OS as a unikernel.
+    #[arg(long, requires = "linux")]
+    pub compare: bool,
     /// An environment variable NAME=VALUE (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE", requires = "linux")]
     pub env: Vec<String>,
     /// The program's arguments, after `--`.
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+}
+
+/// A `--mount SRC:DST[:ro]`.
+#[derive(Clone, Debug)]
+pub struct MountArg {
+    source: PathBuf,
+    target: String,
+    read_only: bool,
+}
+
+fn parse_mount(s: &str) -> Result<MountArg, String> {
+    let (rest, read_only) = match s.strip_suffix(":ro") {
+        Some(r) => (r, true),
+        None => (s.strip_suffix(":rw").unwrap_or(s), false),
+    };
+    let (src, dst) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} is not SRC:DST or SRC:DST:ro"))?;
+    if src.is_empty() || !dst.starts_with('/') {
+        return Err(format!(
+            "{s:?}: SRC must be a folder and DST an absolute path"
+        ));
+    }
+    Ok(MountArg {
+        source: PathBuf::from(src),
+        target: dst.into(),
+        read_only,
+    })
+}
+
+fn parse_quota(s: &str) -> Result<CpuQuota, String> {
+    let bad = || format!("{s:?} is not N/PERIOD with 0 < N <= PERIOD, such as 50000/100000");
+    let (n, p) = s.split_once('/').ok_or_else(bad)?;
+    let quota = n.trim().parse::<u64>().map_err(|_| bad())?;
+    let period = p.trim().parse::<u64>().map_err(|_| bad())?;
+    if quota == 0 || period == 0 || quota > period {
+        return Err(bad());
+    }
+    Ok(CpuQuota { quota, period })
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -94,7 +151,12 @@ fn read_root(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(out)
 }
 
-fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String> {
+/// The program's bytes and the configuration the options give.
+pub(crate) fn config(
+    elf: &Path,
+    a: &LinuxArgs,
+    max_insns: u64,
+) -> Result<(Vec<u8>, ProcessConfig), String> {
     if max_insns == 0 {
         return Err("--max-insns 0 would run nothing: give at least 1".into());
     }
@@ -103,6 +165,16 @@ fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String>
         Some(dir) => read_root(dir)?,
         None => Vec::new(),
     };
+    let mut mounts = Vec::new();
+    for m in &a.mounts {
+        let files = read_root(&m.source).map_err(|e| e.replacen("--root", "--mount", 1))?;
+        mounts.push(BindMount {
+            source: m.source.display().to_string(),
+            target: m.target.clone(),
+            files,
+            read_only: m.read_only,
+        });
+    }
     let name = elf
         .file_name()
         .map_or("prog".into(), |n| n.to_string_lossy().into_owned());
@@ -118,12 +190,24 @@ fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String>
         hostname: a.hostname.clone(),
         trace: a.strace,
         naive_chroot: a.naive_chroot,
+        pid_ns: a.pid_ns,
+        cpu_quota: a.cpu_quota,
+        mounts,
+        ring0: false,
     };
+    Ok((file, cfg))
+}
+
+fn prepare(elf: &Path, a: &LinuxArgs, max_insns: u64) -> Result<Process, String> {
+    let (file, cfg) = config(elf, a, max_insns)?;
     Process::load(&file, cfg).map_err(|e| format!("{}: {e}", elf.display()))
 }
 
 /// Runs the program; the exit status is the program's own (128 + N for signal N).
 pub fn main(elf: &Path, a: &LinuxArgs, max_insns: u64, json: bool) -> ExitCode {
+    if a.compare {
+        return crate::linux_compare::main(elf, a, max_insns, json);
+    }
     let p = match prepare(elf, a, max_insns) {
         Ok(p) => p,
         Err(e) => {
@@ -137,8 +221,13 @@ pub fn main(elf: &Path, a: &LinuxArgs, max_insns: u64, json: bool) -> ExitCode {
     let o = p.run();
     if a.strace {
         let mut err = std::io::stderr().lock();
+        let many = o.processes.len() > 1;
         for t in &o.trace {
-            let _ = writeln!(err, "[{:>10}] {t}", t.icount);
+            if many {
+                let _ = writeln!(err, "[{:>10}] [pid {:>5}] {t}", t.icount, t.pid);
+            } else {
+                let _ = writeln!(err, "[{:>10}] {t}", t.icount);
+            }
         }
     }
     let status = o.exit.status().clamp(0, 255) as u8;
@@ -153,6 +242,12 @@ pub fn main(elf: &Path, a: &LinuxArgs, max_insns: u64, json: bool) -> ExitCode {
             "stdout": String::from_utf8_lossy(&o.stdout),
             "stderr": String::from_utf8_lossy(&o.stderr),
             "trace": o.trace,
+            "processes": o.processes,
+            "mounts": o.mounts,
+            "elapsed_ns": o.elapsed_ns,
+            "throttled_ns": o.throttled_ns,
+            "throttled_periods": o.throttled_periods,
+            "switches": o.switches,
         });
         println!("{report}");
     } else {

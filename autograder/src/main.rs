@@ -11,6 +11,7 @@ mod grade;
 mod labs;
 mod linux;
 mod migrate;
+mod linux_compare;
 mod net;
 mod pack;
 mod pack_demo;

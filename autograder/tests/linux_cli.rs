@@ -140,3 +140,113 @@ fn a_non_program_is_refused_with_its_offset() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_container_has_its_pid_namespace_mounts_and_cpu_quota() {
+    let d = dir("container");
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../procvm/tests/programs/container.c"),
+    )
+    .expect("the container program's source");
+    let prog = gcc(&d, "container", &src);
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("motd"), "bound from the host\n").unwrap();
+    let mount = format!("{}:/data:ro", data.display());
+    let out = vmlab(&[
+        "run",
+        "--linux",
+        prog.to_str().unwrap(),
+        "--pid-ns",
+        "--hostname",
+        "box2",
+        "--mount",
+        &mount,
+        "--cpu-quota",
+        "50000/100000",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    let stdout = v["stdout"].as_str().expect("stdout");
+    assert!(
+        stdout.starts_with("pid 1, parent 0, host box2\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mount: bound from the host\n"), "{stdout}");
+    assert!(
+        stdout.contains("write to /data/motd: Read-only file system\n"),
+        "{stdout}"
+    );
+    let procs = v["processes"].as_array().expect("the process table");
+    assert_eq!(procs.len(), 2);
+    assert_eq!(procs[0]["ns_pid"], 1);
+    assert_eq!(procs[1]["ns_pid"], 2);
+    assert_ne!(procs[0]["pid"], 1, "the host sees its own pid");
+    assert_eq!(v["mounts"][0]["target"], "/data");
+    assert_eq!(v["mounts"][0]["read_only"], true);
+    let (elapsed, insns) = (
+        v["elapsed_ns"].as_u64().unwrap(),
+        v["instructions"].as_u64().unwrap(),
+    );
+    assert_eq!(elapsed, insns + v["throttled_ns"].as_u64().unwrap());
+    assert!(
+        elapsed > insns * 19 / 10,
+        "half the CPU: about twice the time ({elapsed} vs {insns})"
+    );
+}
+
+#[test]
+fn a_bad_quota_or_mount_is_refused_by_name() {
+    let out = vmlab(&["run", "--linux", "x", "--cpu-quota", "7"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("N/PERIOD"));
+    let out = vmlab(&["run", "--linux", "x", "--mount", "nocolon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SRC:DST"));
+}
+
+#[test]
+fn compare_runs_the_program_as_a_process_a_container_and_a_unikernel() {
+    let d = dir("compare");
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../procvm/tests/programs/fork_wait.c"),
+    )
+    .expect("the fork_wait program's source");
+    let prog = gcc(&d, "fork_wait", &src);
+    let out = vmlab(&[
+        "run",
+        "--linux",
+        prog.to_str().unwrap(),
+        "--compare",
+        "--cpu-quota",
+        "50000/100000",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    let ways = v["compare"].as_array().expect("three ways");
+    let names: Vec<&str> = ways.iter().map(|w| w["way"].as_str().unwrap()).collect();
+    assert_eq!(names, ["process", "container", "unikernel"]);
+    for w in ways {
+        assert_eq!(w["status"], 5, "{w}");
+        assert_eq!(w["same_output"], true, "{w}");
+        assert_eq!(w["processes"], 5, "{w}");
+    }
+    let n = |i: usize, k: &str| ways[i][k].as_u64().unwrap();
+    assert_eq!(n(0, "ring_switches"), 2 * n(0, "syscalls"));
+    assert_eq!(n(2, "ring_switches"), 0);
+    assert_eq!(n(0, "throttled_ns"), 0);
+    assert!(n(1, "throttled_ns") > 0, "the container has the quota");
+    assert!(n(1, "elapsed_ns") > n(0, "elapsed_ns"));
+}

@@ -162,6 +162,8 @@ pub enum Command {
     ReverseContinue,
     /// Goes back to the last instruction that changed a memory byte or a register.
     WhoWrote(Watch),
+    /// Runs a Linux program under the process VM (answered by [`Event::Linux`]).
+    RunLinux(crate::worker::linux::LinuxRun),
 }
 
 /// What "who wrote this?" looks for.
@@ -248,6 +250,8 @@ pub enum Event {
     Comparison(Vec<ModeRun>),
     /// The machine saved as a file (for [`Command::SaveMachine`]).
     MachineFile(Vec<u8>),
+    /// How a [`Command::RunLinux`] went.
+    Linux(Result<crate::worker::linux::LinuxReport, String>),
 }
 
 /// One visible test's outcome.

@@ -94,6 +94,8 @@ pub struct LabState {
     pub lab_draft: bool,
     /// The side-by-side comparison.
     pub comparison: Option<Vec<ModeRun>>,
+    /// The Linux panel's last run (None while none ran or one runs).
+    pub linux: Option<Rc<Result<crate::worker::linux::LinuxReport, String>>>,
     /// Large type, high contrast.
     pub presentation: bool,
     /// The keyboard help overlay is open.
@@ -298,6 +300,13 @@ impl LabState {
                 self.lab_results = Some(r);
             }
             Event::Comparison(c) => self.comparison = Some(c),
+            Event::Linux(r) => {
+                self.status = match &r {
+                    Ok(report) => report.status.clone(),
+                    Err(e) => format!("error: {e}"),
+                };
+                self.linux = Some(Rc::new(r));
+            }
             Event::MachineFile(bytes) => {
                 self.status = format!("saved the machine ({} KiB)", bytes.len().div_ceil(1024));
             }

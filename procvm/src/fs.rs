@@ -2,7 +2,9 @@
 //! a descriptor table with the console on 0, 1 and 2, and path resolution under the
 //! process's root directory (chroot). A strict root moves the current directory
 //! inside it and `..` stops at it; a naive one does what chroot(2) alone does, and
-//! lets a process whose current directory is outside walk out.
+//! lets a process whose current directory is outside walk out. Each process has its
+//! own view (descriptors, current and root directory); files, pipes and the mount
+//! table are shared. A read-only mount refuses every change under it with EROFS.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -26,6 +28,8 @@ pub mod errno {
     pub const ENOTTY: i32 = 25;
     /// Illegal seek.
     pub const ESPIPE: i32 = 29;
+    /// Read-only file system.
+    pub const EROFS: i32 = 30;
 }
 
 /// An open file.
@@ -50,6 +54,13 @@ pub enum Open {
         /// Opened for reading.
         read: bool,
     },
+    /// One end of pipe `id`.
+    Pipe {
+        /// The pipe.
+        id: u32,
+        /// The write end (else the read end).
+        write: bool,
+    },
     /// A directory being listed; `pos` entries were returned.
     Dir {
         /// The directory's path.
@@ -59,23 +70,46 @@ pub enum Open {
     },
 }
 
-/// Files and directories, and the descriptor table.
+/// What one process sees of the file system: its descriptors and directories.
+#[derive(Clone, Debug)]
+pub struct View {
+    /// Descriptors.
+    pub fds: Vec<Option<Open>>,
+    /// The current directory (a path in the whole tree).
+    pub cwd: String,
+    /// The process's root directory (a path in the whole tree).
+    pub root: String,
+}
+
+/// A mount in the mount table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Mount {
+    /// Where it is mounted (a path in the whole tree).
+    pub target: String,
+    /// What was mounted there (for the table).
+    pub source: String,
+    /// Changes under it are refused (EROFS).
+    pub read_only: bool,
+}
+
+/// Files and directories, pipes, the mount table, and the running process's view.
 #[derive(Clone, Debug)]
 pub struct Fs {
     /// Regular files by absolute path.
     pub files: BTreeMap<String, Vec<u8>>,
     /// Directories by absolute path ("/" always).
     pub dirs: BTreeMap<String, ()>,
-    /// Descriptors.
-    pub fds: Vec<Option<Open>>,
     /// Bytes of standard input not yet read.
     pub stdin: Vec<u8>,
-    /// The current directory (a path in the whole tree).
-    pub cwd: String,
-    /// The process's root directory (a path in the whole tree).
-    pub root: String,
     /// chroot(2) as Linux has it: the current directory is left where it was.
     pub naive_chroot: bool,
+    /// The running process's view.
+    pub view: View,
+    /// Bytes in each pipe not yet read.
+    pub pipes: BTreeMap<u32, alloc::collections::VecDeque<u8>>,
+    next_pipe: u32,
+    /// The mount table (bind mounts over the tree).
+    pub mounts: Vec<Mount>,
 }
 
 fn parent(path: &str) -> &str {
@@ -91,11 +125,16 @@ impl Fs {
         let mut fs = Fs {
             files: BTreeMap::new(),
             dirs: BTreeMap::new(),
-            fds: alloc::vec![Some(Open::Stdin), Some(Open::Stdout), Some(Open::Stderr)],
             stdin,
-            cwd: "/".to_string(),
-            root: "/".to_string(),
             naive_chroot,
+            view: View {
+                fds: alloc::vec![Some(Open::Stdin), Some(Open::Stdout), Some(Open::Stderr)],
+                cwd: "/".to_string(),
+                root: "/".to_string(),
+            },
+            pipes: BTreeMap::new(),
+            next_pipe: 0,
+            mounts: Vec::new(),
         };
         fs.dirs.insert("/".into(), ());
         for (p, data) in files {
@@ -119,12 +158,14 @@ impl Fs {
     /// after a naive chroot).
     pub fn path(&self, path: &str) -> String {
         let inside = |p: &str| {
-            p == self.root || self.root == "/" || p.starts_with(&alloc::format!("{}/", self.root))
+            p == self.view.root
+                || self.view.root == "/"
+                || p.starts_with(&alloc::format!("{}/", self.view.root))
         };
         let start = if path.starts_with('/') {
-            self.root.clone()
+            self.view.root.clone()
         } else {
-            self.cwd.clone()
+            self.view.cwd.clone()
         };
         let clamp = inside(&start);
         let mut cur: Vec<String> = start
@@ -133,7 +174,7 @@ impl Fs {
             .map(String::from)
             .collect();
         let floor = if clamp {
-            self.root.split('/').filter(|c| !c.is_empty()).count()
+            self.view.root.split('/').filter(|c| !c.is_empty()).count()
         } else {
             0
         };
@@ -153,13 +194,13 @@ impl Fs {
 
     /// The current directory as the process names it (getcwd).
     pub fn getcwd(&self) -> String {
-        if self.root == "/" {
-            return self.cwd.clone();
+        if self.view.root == "/" {
+            return self.view.cwd.clone();
         }
-        match self.cwd.strip_prefix(&self.root) {
+        match self.view.cwd.strip_prefix(&self.view.root) {
             Some("") => "/".into(),
             Some(rest) if rest.starts_with('/') => rest.into(),
-            _ => alloc::format!("(unreachable){}", self.cwd),
+            _ => alloc::format!("(unreachable){}", self.view.cwd),
         }
     }
 
@@ -175,9 +216,70 @@ impl Fs {
         }
     }
 
+    /// Binds `files` (paths relative to the source) at `target`, read-only if asked.
+    pub fn bind(&mut self, source: &str, target: &str, files: &[(String, Vec<u8>)], ro: bool) {
+        let t = self.path(target);
+        self.make_parents(&alloc::format!("{t}/x"));
+        self.dirs.insert(t.clone(), ());
+        for (p, data) in files {
+            let at = self.path(&alloc::format!("{t}/{}", p.trim_start_matches('/')));
+            self.make_parents(&at);
+            self.files.insert(at, data.clone());
+        }
+        self.mounts.push(Mount {
+            target: t,
+            source: source.into(),
+            read_only: ro,
+        });
+    }
+
+    /// EROFS when `p` (a path in the whole tree) lies under a read-only mount.
+    fn writable(&self, p: &str) -> Result<(), i32> {
+        let under = |m: &Mount| p == m.target || p.starts_with(&alloc::format!("{}/", m.target));
+        if self.mounts.iter().any(|m| m.read_only && under(m)) {
+            Err(errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// pipe(2): the read and write descriptors of a new pipe.
+    pub fn pipe(&mut self) -> Result<(i32, i32), i32> {
+        let id = self.next_pipe;
+        let r = self.install(Open::Pipe { id, write: false })?;
+        match self.install(Open::Pipe { id, write: true }) {
+            Ok(w) => {
+                self.next_pipe += 1;
+                self.pipes.insert(id, Default::default());
+                Ok((r, w))
+            }
+            Err(e) => {
+                let _ = self.close(r as u32);
+                Err(e)
+            }
+        }
+    }
+
+    /// dup2(2) (and dup(2) with `new` None: the lowest free descriptor).
+    pub fn dup(&mut self, old: u32, new: Option<u32>) -> Result<i32, i32> {
+        let o = self.get(old)?.clone();
+        match new {
+            None => self.install(o),
+            Some(n) if n >= 256 => Err(errno::EBADF),
+            Some(n) => {
+                let n = n as usize;
+                if self.view.fds.len() <= n {
+                    self.view.fds.resize(n + 1, None);
+                }
+                self.view.fds[n] = Some(o);
+                Ok(n as i32)
+            }
+        }
+    }
+
     /// chdir(2).
     pub fn chdir(&mut self, path: &str) -> Result<(), i32> {
-        self.cwd = self.dir_at(path)?;
+        self.view.cwd = self.dir_at(path)?;
         Ok(())
     }
 
@@ -185,15 +287,16 @@ impl Fs {
     pub fn chroot(&mut self, path: &str) -> Result<(), i32> {
         let p = self.dir_at(path)?;
         if !self.naive_chroot {
-            self.cwd = p.clone();
+            self.view.cwd = p.clone();
         }
-        self.root = p;
+        self.view.root = p;
         Ok(())
     }
 
     /// mkdir(2).
     pub fn mkdir(&mut self, path: &str) -> Result<(), i32> {
         let p = self.path(path);
+        self.writable(&p)?;
         if self.dirs.contains_key(&p) || self.files.contains_key(&p) {
             return Err(17); // EEXIST
         }
@@ -207,6 +310,7 @@ impl Fs {
     /// unlink(2).
     pub fn unlink(&mut self, path: &str) -> Result<(), i32> {
         let p = self.path(path);
+        self.writable(&p)?;
         if self.dirs.contains_key(&p) {
             return Err(errno::EISDIR);
         }
@@ -214,15 +318,15 @@ impl Fs {
     }
 
     fn install(&mut self, o: Open) -> Result<i32, i32> {
-        if let Some(i) = self.fds.iter().position(Option::is_none) {
-            self.fds[i] = Some(o);
+        if let Some(i) = self.view.fds.iter().position(Option::is_none) {
+            self.view.fds[i] = Some(o);
             return Ok(i as i32);
         }
-        if self.fds.len() >= 256 {
+        if self.view.fds.len() >= 256 {
             return Err(errno::EMFILE);
         }
-        self.fds.push(Some(o));
-        Ok(self.fds.len() as i32 - 1)
+        self.view.fds.push(Some(o));
+        Ok(self.view.fds.len() as i32 - 1)
     }
 
     /// open(2) with Linux's flag bits.
@@ -234,6 +338,9 @@ impl Fs {
         const O_APPEND: u32 = 0o2000;
         const O_DIRECTORY: u32 = 0o200000;
         let p = self.path(path);
+        if flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC) != 0 {
+            self.writable(&p)?;
+        }
         if self.dirs.contains_key(&p) {
             if flags & (O_WRONLY | O_RDWR) != 0 {
                 return Err(errno::EISDIR);
@@ -273,7 +380,8 @@ impl Fs {
 
     /// The open file behind `fd`.
     pub fn get(&mut self, fd: u32) -> Result<&mut Open, i32> {
-        self.fds
+        self.view
+            .fds
             .get_mut(fd as usize)
             .and_then(Option::as_mut)
             .ok_or(errno::EBADF)
@@ -281,7 +389,7 @@ impl Fs {
 
     /// close(2).
     pub fn close(&mut self, fd: u32) -> Result<(), i32> {
-        match self.fds.get_mut(fd as usize) {
+        match self.view.fds.get_mut(fd as usize) {
             Some(slot @ Some(_)) => {
                 *slot = None;
                 Ok(())
@@ -299,6 +407,12 @@ impl Fs {
             }
             Open::Stdout | Open::Stderr => Err(errno::EBADF),
             Open::Dir { .. } => Err(errno::EISDIR),
+            Open::Pipe { write: true, .. } => Err(errno::EBADF),
+            Open::Pipe { id, .. } => {
+                let buf = self.pipes.get_mut(&id).ok_or(errno::EBADF)?;
+                let n = len.min(buf.len());
+                Ok(buf.drain(..n).collect())
+            }
             Open::File {
                 path, pos, read, ..
             } => {
@@ -321,7 +435,12 @@ impl Fs {
     pub fn write_file(&mut self, fd: u32, bytes: &[u8]) -> Result<Option<usize>, i32> {
         match self.get(fd)?.clone() {
             Open::Stdout | Open::Stderr => Ok(None),
-            Open::Stdin | Open::Dir { .. } => Err(errno::EBADF),
+            Open::Stdin | Open::Dir { .. } | Open::Pipe { write: false, .. } => Err(errno::EBADF),
+            Open::Pipe { id, .. } => {
+                let buf = self.pipes.get_mut(&id).ok_or(errno::EBADF)?;
+                buf.extend(bytes.iter().copied());
+                Ok(Some(bytes.len()))
+            }
             Open::File {
                 path,
                 pos,
@@ -394,7 +513,7 @@ impl Fs {
     /// (mode, size) of what `fd` refers to: the console is a pipe.
     pub fn stat_fd(&mut self, fd: u32) -> Result<(u32, u64), i32> {
         match self.get(fd)?.clone() {
-            Open::Stdin | Open::Stdout | Open::Stderr => Ok((0o010600, 0)),
+            Open::Stdin | Open::Stdout | Open::Stderr | Open::Pipe { .. } => Ok((0o010600, 0)),
             Open::File { path, .. } | Open::Dir { path, .. } => self.stat_path(&path),
         }
     }

@@ -17,8 +17,6 @@ use emulator_core::descriptor::{attr, system, Descriptor, CODE_ATTRS, DATA_ATTRS
 use emulator_core::state::{cr0, flags};
 use emulator_core::{CpuState, Machine, Segment, TableReg};
 
-use crate::space::PAGE_DIR;
-
 const GDT: u32 = 0x1000;
 const IDT: u32 = 0x2000;
 const TSS: u32 = 0x3000;
@@ -91,9 +89,10 @@ pub fn stub_vector(eip: u32) -> Option<u32> {
     (off % 8 == 0 && off / 8 < 256).then_some(off / 8)
 }
 
-/// The user-mode state at the program's entry: flat ring-3 segments, paging on,
+/// The state at the program's entry: flat ring-3 segments (ring 0 for a program run
+/// as a library OS would run it, `ring0`), paging on with the page directory at `dir`,
 /// interrupts off, and the FPU as Linux starts a process (FNINIT's state).
-pub fn user_entry(entry: u32, esp: u32) -> CpuState {
+pub fn user_entry(entry: u32, esp: u32, dir: u32, ring0: bool) -> CpuState {
     let mut c = CpuState::reset();
     let seg = |selector: u16, attrs: u16| Segment {
         selector,
@@ -101,8 +100,13 @@ pub fn user_entry(entry: u32, esp: u32) -> CpuState {
         limit: 0xffff_ffff,
         attrs,
     };
-    c.seg = [seg(UDATA, flat(3, false)); 6];
-    c.seg[emulator_core::SegReg::Cs as usize] = seg(UCODE, flat(3, true));
+    let (code, data, dpl) = if ring0 {
+        (KCODE, KDATA, 0)
+    } else {
+        (UCODE, UDATA, 3)
+    };
+    c.seg = [seg(data, flat(dpl, false)); 6];
+    c.seg[emulator_core::SegReg::Cs as usize] = seg(code, flat(dpl, true));
     let null = Segment {
         selector: 0,
         base: 0,
@@ -127,8 +131,8 @@ pub fn user_entry(entry: u32, esp: u32) -> CpuState {
     };
     c.cr0 = cr0::PE | cr0::PG | cr0::ET | cr0::NE | cr0::WP | cr0::MP;
     c.fpu = emulator_core::x87::Fpu::initialized();
-    c.cr3 = PAGE_DIR;
-    c.cpl = 3;
+    c.cr3 = dir;
+    c.cpl = dpl as u8;
     c.eflags = flags::RESERVED1;
     c.eip = entry;
     c.gpr[emulator_core::Gpr::Esp as usize] = esp;
@@ -136,11 +140,52 @@ pub fn user_entry(entry: u32, esp: u32) -> CpuState {
     c
 }
 
-/// The user EIP and error code saved on the kernel stack when the CPU entered `vector`'s stub.
+/// Reads the TLS entries of the GDT (saved for a process that is switched out).
+pub fn tls(m: &Machine) -> [u64; TLS_COUNT as usize] {
+    let mut out = [0u64; TLS_COUNT as usize];
+    for (i, d) in out.iter_mut().enumerate() {
+        let mut b = [0u8; 8];
+        m.peek_phys(GDT + 8 * (TLS_FIRST + i as u32), &mut b);
+        *d = u64::from_le_bytes(b);
+    }
+    out
+}
+
+/// Writes back TLS entries saved by [`tls`].
+pub fn set_all_tls(
+    m: &mut Machine,
+    tls: &[u64; TLS_COUNT as usize],
+) -> Result<(), emulator_core::HostError> {
+    for (i, d) in tls.iter().enumerate() {
+        m.write_phys(GDT + 8 * (TLS_FIRST + i as u32), &d.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// The bytes on the kernel stack from `esp` up (the trap frame of a process that is
+/// switched out while it is in a stub).
+pub fn kernel_stack(m: &Machine) -> alloc::vec::Vec<u8> {
+    let c = m.cpu();
+    let esp = c.gpr[emulator_core::Gpr::Esp as usize];
+    if c.cpl != 0 || !(KSTACK_TOP - 0x2000..KSTACK_TOP).contains(&esp) {
+        return alloc::vec::Vec::new();
+    }
+    let mut b = alloc::vec![0u8; (KSTACK_TOP - esp) as usize];
+    m.peek_phys(esp, &mut b);
+    b
+}
+
+/// Puts back a kernel stack saved by [`kernel_stack`].
+pub fn set_kernel_stack(m: &mut Machine, bytes: &[u8]) -> Result<(), emulator_core::HostError> {
+    m.write_phys(KSTACK_TOP - bytes.len() as u32, bytes)
+}
+
+/// The EIP and error code saved on the stack when the CPU entered `vector`'s stub (the
+/// kernel stack from ring 3; the program's own stack from ring 0).
 pub fn trap_frame(m: &Machine, vector: u32) -> (u32, u32) {
     let esp = m.cpu().gpr[emulator_core::Gpr::Esp as usize];
     let mut b = [0u8; 8];
-    m.peek_phys(esp, &mut b);
+    let _ = m.peek_linear(esp, &mut b);
     let a = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let c = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
     if has_error_code(vector) {

@@ -2,28 +2,38 @@
 //! CPU, and its system calls (`int 0x80`) are answered by an emulated Linux
 //! interface over an in-memory file system, as QEMU's user mode does.
 //!
-//! The program's address space is real IA-32 paging that the process VM writes;
+//! Each process's address space is real IA-32 paging that the process VM writes;
 //! every trap reaches a `hlt` stub at ring 0 (`kernel.rs`), where the host takes over.
+//! Programs fork, exec, wait and talk through pipes; a deterministic scheduler
+//! (`sched.rs`) switches between them, optionally inside a PID namespace, with a
+//! CPU quota and a memory cap over all of them (a container).
 #![no_std]
 
 extern crate alloc;
 
+pub mod compare;
 pub mod elf;
 pub mod fs;
 pub mod kernel;
+mod procs;
+mod sched;
 pub mod space;
 mod stack;
 pub mod syscall;
+pub mod task;
 pub mod uaccess;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use emulator_core::{Machine, MachineConfig, StopReason};
+use emulator_core::{Machine, MachineConfig};
 use serde::Serialize;
 
 pub use elf::ElfError;
+pub use fs::Mount;
 use space::{Space, PAGE};
 pub use syscall::SyscallRecord;
+pub use task::ProcInfo;
+use task::Task;
 
 /// How the process is started.
 #[derive(Clone, Debug)]
@@ -47,6 +57,39 @@ pub struct ProcessConfig {
     /// chroot(2) as Linux has it, leaving the current directory where it was (the
     /// classic escape then works); otherwise it moves the current directory inside.
     pub naive_chroot: bool,
+    /// Run in a new PID namespace: the first process sees itself as pid 1.
+    pub pid_ns: bool,
+    /// A CPU share: at most `quota` instructions in each `period` of virtual time
+    /// (nanoseconds, one instruction each), for all processes together.
+    pub cpu_quota: Option<CpuQuota>,
+    /// Bind mounts made before the program starts.
+    pub mounts: Vec<BindMount>,
+    /// Run the program at ring 0, as a unikernel links an application with its library
+    /// OS: a system call is then a call into the kernel with no change of privilege
+    /// or stack.
+    pub ring0: bool,
+}
+
+/// A CPU share as a cgroup's cpu.max gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CpuQuota {
+    /// Instructions the processes may run in one period.
+    pub quota: u64,
+    /// The period, in virtual nanoseconds.
+    pub period: u64,
+}
+
+/// A folder bound into the file system.
+#[derive(Clone, Debug, Default)]
+pub struct BindMount {
+    /// Where it comes from (shown in the mount table).
+    pub source: String,
+    /// Where it appears (absolute).
+    pub target: String,
+    /// Its files, paths relative to the folder.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Refuse changes under it.
+    pub read_only: bool,
 }
 
 impl Default for ProcessConfig {
@@ -61,6 +104,10 @@ impl Default for ProcessConfig {
             hostname: "vmlab".into(),
             trace: false,
             naive_chroot: false,
+            pid_ns: false,
+            cpu_quota: None,
+            mounts: Vec::new(),
+            ring0: false,
         }
     }
 }
@@ -86,6 +133,15 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The status word wait4(2) reports for it.
+    pub fn wait_status(&self) -> u32 {
+        match self {
+            Exit::Exited { status } => (*status as u32) << 8,
+            Exit::Signal { signal, .. } => *signal as u32 & 0x7f,
+            Exit::Budget => 9,
+        }
+    }
+
     /// The status a shell would report: the exit status, or 128 + the signal.
     pub fn status(&self) -> i32 {
         match self {
@@ -107,19 +163,35 @@ pub struct Outcome {
     /// Everything written to standard error.
     #[serde(skip)]
     pub stderr: Vec<u8>,
-    /// Instructions the program retired (the emulated OS's work is not counted).
+    /// Instructions every process retired (the emulated OS's work is not counted).
     pub instructions: u64,
     /// System calls made.
     pub syscalls: u64,
-    /// Pages the program had mapped at the end.
+    /// Pages the first program had mapped when it ended.
     pub pages: u32,
-    /// The most pages it had mapped at once.
+    /// The most pages all processes had mapped at once.
     pub peak_pages: u32,
     /// The system calls, when traced.
     pub trace: Vec<SyscallRecord>,
+    /// The process table at the end, as the host sees it.
+    pub processes: Vec<ProcInfo>,
+    /// The mount table.
+    pub mounts: Vec<Mount>,
+    /// Virtual time from start to end, in nanoseconds (instructions plus throttled time).
+    pub elapsed_ns: u64,
+    /// Virtual time the CPU quota held the processes back, in nanoseconds.
+    pub throttled_ns: u64,
+    /// Periods in which the quota ran out.
+    pub throttled_periods: u64,
+    /// Context switches the scheduler made.
+    pub switches: u64,
+    /// Changes of privilege level (ring 3 to ring 0 and back) for traps.
+    pub ring_switches: u64,
+    /// User pages set up before the first instruction ran (the start-up cost in memory).
+    pub load_pages: u32,
 }
 
-/// A loaded process, ready to run.
+/// Processes on one machine, ready to run.
 #[derive(Debug)]
 pub struct Process {
     m: Machine,
@@ -131,9 +203,14 @@ pub struct Process {
     trace: Vec<SyscallRecord>,
     syscalls: u64,
     peak_pages: u32,
-    tid_address: u32,
     rng: u64,
-    exe_path: String,
+    /// The process table; `tasks[cur]` runs, its live state in the machine.
+    tasks: Vec<Task>,
+    cur: usize,
+    /// Scheduler and quota bookkeeping.
+    clock: sched::Clock,
+    ring_switches: u64,
+    load_pages: u32,
 }
 
 /// Why a process could not be started.
@@ -154,11 +231,21 @@ impl core::fmt::Display for LoadError {
     }
 }
 
-/// RAM of the machine behind a process.
+/// RAM of the machine behind the processes.
 const RAM_MIB: u32 = 256;
 
+/// What a system call or trap asks of the scheduler.
+pub(crate) enum Flow {
+    /// Go on running (EAX already set, or a new image loaded).
+    Go,
+    /// The call must wait (a pipe, a child); it is made again later.
+    Block,
+    /// The process ends.
+    End(Exit),
+}
+
 impl Process {
-    /// Loads `file` with `cfg`.
+    /// Loads `file` with `cfg` as the first process.
     pub fn load(file: &[u8], cfg: ProcessConfig) -> Result<Process, LoadError> {
         let prog = elf::parse(file).map_err(LoadError::Elf)?;
         let mem = |e: &dyn core::fmt::Debug| LoadError::Memory(alloc::format!("{e:?}"));
@@ -173,117 +260,74 @@ impl Process {
             .map(|b| (b / PAGE as u64).min(u32::MAX as u64) as u32);
         let mut space = Space::new(RAM_MIB << 20, limit);
         space.map_kernel(&mut m).map_err(|e| mem(&e))?;
-        // Paging on from here, so the loader writes through the process's own tables.
-        *m.cpu_mut() = kernel::user_entry(prog.entry, 0);
-        let mut end = 0u32;
-        for s in &prog.segments {
-            let seg_end = s.vaddr + s.mem_size;
-            space
-                .map_range(&mut m, s.vaddr, seg_end, true)
-                .map_err(|_| {
-                    LoadError::Memory(alloc::format!(
-                        "no memory for the segment at {:#x}",
-                        s.vaddr
-                    ))
-                })?;
-            let bytes = &file[s.file_offset as usize..(s.file_offset + s.file_size) as usize];
-            Space::poke(&mut m, s.vaddr, bytes).map_err(|e| mem(&e))?;
-            end = end.max(seg_end);
+        let mut fs = fs::Fs::new(&cfg.files, cfg.stdin.clone(), cfg.naive_chroot);
+        for b in &cfg.mounts {
+            fs.bind(&b.source, &b.target, &b.files, b.read_only);
         }
-        for s in &prog.segments {
-            if !s.writable {
-                space
-                    .protect_range(&mut m, s.vaddr, s.vaddr + s.mem_size, false)
-                    .map_err(|e| mem(&e))?;
-            }
-        }
-        let brk = end.checked_add(PAGE - 1).map_or(end, |e| e & !(PAGE - 1));
-        space.brk_start = brk;
-        space.brk = brk;
-        let exe_path = String::from("/proc/self/exe-target");
+        let args = cfg.args.clone();
+        let env = cfg.env.clone();
+        let exe = fs.path(args.first().map_or("prog", String::as_str));
         let mut p = Process {
             m,
             space,
-            fs: fs::Fs::new(&cfg.files, cfg.stdin.clone(), cfg.naive_chroot),
+            fs,
+            clock: sched::Clock::new(cfg.cpu_quota),
             cfg,
             out: Vec::new(),
             err: Vec::new(),
             trace: Vec::new(),
             syscalls: 0,
             peak_pages: 0,
-            tid_address: 0,
             rng: 0x9e37_79b9_7f4a_7c15,
-            exe_path,
+            tasks: alloc::vec![Task::first()],
+            cur: 0,
+            ring_switches: 0,
+            load_pages: 0,
         };
-        // readlink("/proc/self/exe") answers an absolute path, as on Linux.
-        p.exe_path = p.fs.path(p.cfg.args.first().map_or("prog", String::as_str));
-        let esp = stack::build(&mut p, &prog).map_err(|e| mem(&e))?;
-        p.m.cpu_mut().gpr[emulator_core::Gpr::Esp as usize] = esp;
+        p.exec_image(file, &prog, &args, &env, exe)
+            .map_err(|e| LoadError::Memory(alloc::format!("{e:?}")))?;
+        p.load_pages = p.space.used;
         Ok(p)
     }
 
-    /// The machine the process runs on (for views).
+    /// The machine the processes run on (for views).
     pub fn machine(&self) -> &Machine {
         &self.m
     }
 
-    /// Runs to the end or the budget.
+    /// Runs every process to its end, or the budget.
     pub fn run(mut self) -> Outcome {
-        let exit = self.run_loop();
+        let exit = self.run_all();
+        let processes = self.process_table();
+        let first = &self.tasks[0];
         Outcome {
             exit,
             stdout: self.out,
             stderr: self.err,
             instructions: self.m.icount(),
             syscalls: self.syscalls,
-            pages: self.space.pages,
-            peak_pages: self.peak_pages.max(self.space.pages),
+            pages: first.pages_at_exit.unwrap_or(self.space.cur.pages),
+            peak_pages: self.peak_pages.max(self.space.used),
             trace: self.trace,
+            processes,
+            mounts: self.fs.mounts.clone(),
+            elapsed_ns: self.clock.now(self.m.icount()),
+            throttled_ns: self.clock.throttled_ns,
+            throttled_periods: self.clock.throttled_periods,
+            switches: self.clock.switches,
+            ring_switches: self.ring_switches,
+            load_pages: self.load_pages,
         }
     }
 
-    fn run_loop(&mut self) -> Exit {
-        loop {
-            let left = self.cfg.max_insns.saturating_sub(self.m.icount());
-            if left == 0 {
-                return Exit::Budget;
-            }
-            match self.m.run(left) {
-                StopReason::Halted => {}
-                StopReason::BudgetExhausted => return Exit::Budget,
-                StopReason::TripleFault => {
-                    return Exit::Signal {
-                        signal: 9,
-                        reason: "the CPU shut down (triple fault)".into(),
-                    }
-                }
-                other => {
-                    return Exit::Signal {
-                        signal: 9,
-                        reason: alloc::format!("the machine stopped: {}", other.name()),
-                    }
-                }
-            }
-            let eip = self.m.cpu().eip;
-            let Some(vector) = kernel::stub_vector(eip) else {
-                return Exit::Signal {
-                    signal: 9,
-                    reason: alloc::format!("the CPU halted outside the trap stubs at {eip:#x}"),
-                };
-            };
-            self.m.cpu_mut().halted = false;
-            self.peak_pages = self.peak_pages.max(self.space.pages);
-            if let Some(exit) = self.trap(vector) {
-                return exit;
-            }
+    /// Answers a trap of the running process.
+    fn trap(&mut self, vector: u32) -> Flow {
+        if !self.cfg.ring0 {
+            self.ring_switches += 2;
         }
-    }
-
-    /// Answers a trap; Some when the process ends.
-    fn trap(&mut self, vector: u32) -> Option<Exit> {
         let (at, code) = kernel::trap_frame(&self.m, vector);
         let fault = |signal: u8, what: &str| {
-            Some(Exit::Signal {
+            Flow::End(Exit::Signal {
                 signal,
                 reason: alloc::format!("{what} at eip {at:#010x}"),
             })
@@ -296,11 +340,11 @@ impl Process {
                     // The stack grows down on demand.
                     if self.space.map(&mut self.m, cr2 & !(PAGE - 1), true).is_ok() {
                         self.m.cpu_mut();
-                        return None;
+                        return Flow::Go;
                     }
                 }
                 let access = if code & 2 != 0 { "write" } else { "read" };
-                Some(Exit::Signal {
+                Flow::End(Exit::Signal {
                     signal: 11,
                     reason: alloc::format!(
                         "segmentation fault: {access} of {cr2:#010x} at eip {at:#010x}"

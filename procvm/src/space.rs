@@ -1,5 +1,6 @@
-//! The process's address space: page tables the process VM writes into guest RAM,
-//! frames from a simple allocator, and the brk and mmap areas over them.
+//! Address spaces: page tables the process VM writes into guest RAM, frames from one
+//! allocator shared by every process, and each process's brk and mmap areas. The
+//! running process's layout is `Space::cur`; the scheduler swaps it on a switch.
 
 use alloc::vec::Vec;
 use emulator_core::Machine;
@@ -38,16 +39,13 @@ fn pages(start: u32, end: u32) -> impl Iterator<Item = u32> {
     (start.max(USER_BOTTOM) & !0xfff..end.min(USER_TOP)).step_by(PAGE as usize)
 }
 
-/// The address space of the one process.
-#[derive(Debug)]
-pub struct Space {
-    next_frame: u32,
-    ram_end: u32,
-    free: Vec<u32>,
-    /// Frames in use by the program (pages mapped, page tables not counted).
+/// One process's address space: its page directory and its areas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Physical address of its page directory (CR3).
+    pub dir: u32,
+    /// User pages it has mapped (page tables not counted).
     pub pages: u32,
-    /// Most pages the program may map (the memory limit), if any.
-    pub page_limit: Option<u32>,
     /// Start of the heap (the page after the highest loaded segment).
     pub brk_start: u32,
     /// The current program break.
@@ -55,18 +53,43 @@ pub struct Space {
     mmap_next: u32,
 }
 
+impl Layout {
+    fn empty(dir: u32) -> Layout {
+        Layout {
+            dir,
+            pages: 0,
+            brk_start: 0,
+            brk: 0,
+            mmap_next: MMAP_TOP,
+        }
+    }
+}
+
+/// The frame allocator of the machine and the running process's layout.
+#[derive(Debug)]
+pub struct Space {
+    next_frame: u32,
+    ram_end: u32,
+    free: Vec<u32>,
+    /// User pages mapped by every process together (what the memory limit caps).
+    pub used: u32,
+    /// Most pages all processes together may map (the memory limit), if any.
+    pub page_limit: Option<u32>,
+    /// The running process's layout.
+    pub cur: Layout,
+}
+
 impl Space {
-    /// An empty space over a machine with `ram_bytes` of RAM.
+    /// An empty space over a machine with `ram_bytes` of RAM; the first process's
+    /// page directory is at `PAGE_DIR`.
     pub fn new(ram_bytes: u32, page_limit: Option<u32>) -> Space {
         Space {
             next_frame: FIRST_FRAME,
             ram_end: ram_bytes,
             free: Vec::new(),
-            pages: 0,
+            used: 0,
             page_limit,
-            brk_start: 0,
-            brk: 0,
-            mmap_next: MMAP_TOP,
+            cur: Layout::empty(PAGE_DIR),
         }
     }
 
@@ -97,7 +120,7 @@ impl Space {
 
     /// The physical address of the PTE for `page`, creating its page table if `create`.
     fn pte_addr(&mut self, m: &mut Machine, page: u32, create: bool) -> Result<Option<u32>, i32> {
-        let pde_at = PAGE_DIR + (page >> 22) * 4;
+        let pde_at = self.cur.dir + (page >> 22) * 4;
         let mut pde = Self::read_u32(m, pde_at);
         if pde & P == 0 {
             if !create {
@@ -137,11 +160,12 @@ impl Space {
             Self::write_u32(m, at, (pte & !RW) | rw);
             return Ok(());
         }
-        if self.page_limit.is_some_and(|l| self.pages >= l) {
+        if self.page_limit.is_some_and(|l| self.used >= l) {
             return Err(errno::ENOMEM);
         }
         let f = self.alloc_frame(m)?;
-        self.pages += 1;
+        self.cur.pages += 1;
+        self.used += 1;
         Self::write_u32(m, at, f | P | US | rw);
         Ok(())
     }
@@ -164,7 +188,8 @@ impl Space {
                 let pte = Self::read_u32(m, at);
                 if pte & P != 0 {
                     self.free.push(pte & !0xfff);
-                    self.pages -= 1;
+                    self.cur.pages -= 1;
+                    self.used -= 1;
                     Self::write_u32(m, at, 0);
                 }
             }
@@ -194,8 +219,8 @@ impl Space {
     /// Finds `len` free bytes below the mmap area's current low mark.
     pub fn find_free(&mut self, m: &mut Machine, len: u32) -> Result<u32, i32> {
         let len = len.checked_add(0xfff).ok_or(errno::ENOMEM)? & !0xfff;
-        let mut top = self.mmap_next;
-        'search: while top >= len && top - len >= self.brk.max(USER_BOTTOM) {
+        let mut top = self.cur.mmap_next;
+        'search: while top >= len && top - len >= self.cur.brk.max(USER_BOTTOM) {
             let start = top - len;
             let mut p = start;
             while p < top {
@@ -205,10 +230,111 @@ impl Space {
                 }
                 p += PAGE;
             }
-            self.mmap_next = start;
+            self.cur.mmap_next = start;
             return Ok(start);
         }
         Err(errno::ENOMEM)
+    }
+
+    /// A copy of the running process's address space for a child (fork): new page
+    /// tables, and a new frame holding a copy of each user page. Ring-0 entries are
+    /// shared.
+    pub fn fork(&mut self, m: &mut Machine) -> Result<Layout, i32> {
+        let need = self.cur.pages;
+        if self
+            .page_limit
+            .is_some_and(|l| self.used.saturating_add(need) > l)
+        {
+            return Err(errno::ENOMEM);
+        }
+        let dir = self.alloc_frame(m)?;
+        let mut child = Layout {
+            dir,
+            pages: 0,
+            ..self.cur.clone()
+        };
+        let mut page = alloc::vec![0u8; PAGE as usize];
+        for i in 0..1024 {
+            let pde = Self::read_u32(m, self.cur.dir + 4 * i);
+            if pde & P == 0 {
+                continue;
+            }
+            let table = match self.alloc_frame(m) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.drop_layout(m, &mut child);
+                    return Err(e);
+                }
+            };
+            Self::write_u32(m, dir + 4 * i, table | (pde & 0xfff));
+            for j in 0..1024 {
+                let pte = Self::read_u32(m, (pde & !0xfff) + 4 * j);
+                if pte & P == 0 {
+                    continue;
+                }
+                let entry = if pte & US != 0 {
+                    let f = match self.alloc_frame(m) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            self.drop_layout(m, &mut child);
+                            return Err(e);
+                        }
+                    };
+                    m.peek_phys(pte & !0xfff, &mut page);
+                    m.write_phys(f, &page).map_err(|_| errno::ENOMEM)?;
+                    child.pages += 1;
+                    self.used += 1;
+                    f | (pte & 0xfff)
+                } else {
+                    pte
+                };
+                Self::write_u32(m, table + 4 * j, entry);
+            }
+        }
+        Ok(child)
+    }
+
+    /// Unmaps every user page of the running process and resets its areas (execve).
+    pub fn clear_user(&mut self, m: &mut Machine) {
+        let mut l = core::mem::replace(&mut self.cur, Layout::empty(0));
+        self.free_user(m, &mut l);
+        self.cur = Layout::empty(l.dir);
+    }
+
+    /// Frees everything a layout holds: user frames, page tables, and its page
+    /// directory unless it is the first process's.
+    pub fn drop_layout(&mut self, m: &mut Machine, l: &mut Layout) {
+        self.free_user(m, l);
+        for i in 0..1024 {
+            let pde = Self::read_u32(m, l.dir + 4 * i);
+            if pde & P != 0 {
+                self.free.push(pde & !0xfff);
+                Self::write_u32(m, l.dir + 4 * i, 0);
+            }
+        }
+        if l.dir != PAGE_DIR {
+            self.free.push(l.dir);
+        }
+    }
+
+    /// Frees the user frames of `l` (page tables stay).
+    fn free_user(&mut self, m: &mut Machine, l: &mut Layout) {
+        for i in 0..1024 {
+            let pde = Self::read_u32(m, l.dir + 4 * i);
+            if pde & P == 0 {
+                continue;
+            }
+            for j in 0..1024 {
+                let at = (pde & !0xfff) + 4 * j;
+                let pte = Self::read_u32(m, at);
+                if pte & P != 0 && pte & US != 0 {
+                    self.free.push(pte & !0xfff);
+                    self.used = self.used.saturating_sub(1);
+                    Self::write_u32(m, at, 0);
+                }
+            }
+        }
+        l.pages = 0;
     }
 
     /// Copies `bytes` to user memory at `addr` (pages must be mapped; write permission is

@@ -1,6 +1,7 @@
 //! The initial stack Linux gives a new program: argc, argv, envp and the auxiliary
 //! vector (AT_PHDR, AT_PAGESZ, AT_RANDOM, AT_ENTRY …), with their strings above.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::elf::Program;
@@ -30,7 +31,12 @@ const AT_EXECFN: u32 = 31;
 pub const UID: u32 = 1000;
 
 /// Maps the top of the stack, writes the start-up block, and answers the initial ESP.
-pub(crate) fn build(p: &mut Process, prog: &Program) -> Result<u32, i32> {
+pub(crate) fn build(
+    p: &mut Process,
+    prog: &Program,
+    args: &[String],
+    env: &[String],
+) -> Result<u32, i32> {
     p.space
         .map_range(&mut p.m, USER_TOP - 32 * PAGE, USER_TOP, true)?;
     let mut strings: Vec<u8> = Vec::new();
@@ -41,14 +47,14 @@ pub(crate) fn build(p: &mut Process, prog: &Program) -> Result<u32, i32> {
         strings.push(0);
         at
     };
-    for a in &p.cfg.args {
+    for a in args {
         offsets.push(push_str(a.as_bytes(), &mut strings));
     }
-    for e in &p.cfg.env {
+    for e in env {
         offsets.push(push_str(e.as_bytes(), &mut strings));
     }
     let platform = push_str(b"i686", &mut strings);
-    let execfn = push_str(p.exe_path.as_bytes(), &mut strings);
+    let execfn = push_str(p.tasks[p.cur].exe.as_bytes(), &mut strings);
     let random_at = strings.len();
     for i in 0..16u8 {
         strings.push(i.wrapping_mul(37).wrapping_add(11));
@@ -59,7 +65,7 @@ pub(crate) fn build(p: &mut Process, prog: &Program) -> Result<u32, i32> {
     let str_base = (USER_TOP - 16 - strings.len() as u32) & !15;
     Space::poke(&mut p.m, str_base, &strings)?;
     let addr = |off: usize| str_base + off as u32;
-    let argc = p.cfg.args.len();
+    let argc = args.len();
     let mut words: Vec<u32> = Vec::new();
     words.push(argc as u32);
     words.extend(offsets[..argc].iter().map(|&o| addr(o)));

@@ -10,15 +10,21 @@ use emulator_core::Gpr;
 use serde::Serialize;
 
 use crate::fs::Open;
+use crate::procs::Answer;
 use crate::space::{errno, PAGE, USER_TOP};
-use crate::{kernel, uaccess, Exit, Process};
+use crate::{kernel, uaccess, Exit, Flow, Process};
 
 const ENOSYS: i32 = 38;
-const ESRCH: i32 = 3;
+/// Bytes a pipe holds, as on Linux.
+const PIPE_CAPACITY: usize = 65536;
+/// Writes up to this size go into a pipe whole (POSIX's PIPE_BUF).
+const PIPE_BUF: usize = 4096;
 
 /// One system call as `--strace` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct SyscallRecord {
+    /// The calling process's pid, as it sees it.
+    pub pid: u32,
     /// The call's number in EAX.
     pub nr: u32,
     /// Its name, or `syscall_N`.
@@ -48,6 +54,10 @@ pub fn errno_name(e: i32) -> &'static str {
         1 => "EPERM",
         2 => "ENOENT",
         3 => "ESRCH",
+        8 => "ENOEXEC",
+        10 => "ECHILD",
+        11 => "EAGAIN",
+        13 => "EACCES",
         7 => "E2BIG",
         9 => "EBADF",
         12 => "ENOMEM",
@@ -59,6 +69,8 @@ pub fn errno_name(e: i32) -> &'static str {
         25 => "ENOTTY",
         27 => "EFBIG",
         29 => "ESPIPE",
+        30 => "EROFS",
+        32 => "EPIPE",
         36 => "ENAMETOOLONG",
         38 => "ENOSYS",
         _ => "E?",
@@ -83,11 +95,14 @@ const CALLS: &[(u32, &str, &[A])] = {
     use A::*;
     &[
         (1, "exit", &[Int]),
+        (2, "fork", &[]),
         (3, "read", &[Int, Hex, Int]),
         (4, "write", &[Int, Buf, Int]),
         (5, "open", &[Path, Hex, Hex]),
         (6, "close", &[Int]),
+        (7, "waitpid", &[Int, Hex, Hex]),
         (10, "unlink", &[Path]),
+        (11, "execve", &[Path, Hex, Hex]),
         (12, "chdir", &[Path]),
         (13, "time", &[Hex]),
         (19, "lseek", &[Int, Int, Int]),
@@ -95,13 +110,18 @@ const CALLS: &[(u32, &str, &[A])] = {
         (33, "access", &[Path, Hex]),
         (37, "kill", &[Int, Int]),
         (39, "mkdir", &[Path, Hex]),
+        (41, "dup", &[Int]),
+        (42, "pipe", &[Hex]),
         (45, "brk", &[Hex]),
         (54, "ioctl", &[Int, Hex, Hex]),
         (61, "chroot", &[Path]),
+        (63, "dup2", &[Int, Int]),
         (64, "getppid", &[]),
         (78, "gettimeofday", &[Hex, Hex]),
         (85, "readlink", &[Path, Hex, Int]),
         (91, "munmap", &[Hex, Int]),
+        (114, "wait4", &[Int, Hex, Hex, Hex]),
+        (120, "clone", &[Hex, Hex, Hex, Hex, Hex]),
         (122, "uname", &[Hex]),
         (125, "mprotect", &[Hex, Int, Hex]),
         (140, "_llseek", &[Int, Int, Int, Hex, Int]),
@@ -110,6 +130,7 @@ const CALLS: &[(u32, &str, &[A])] = {
         (175, "rt_sigprocmask", &[Int, Hex, Hex]),
         (183, "getcwd", &[Hex, Int]),
         (191, "ugetrlimit", &[Int, Hex]),
+        (190, "vfork", &[]),
         (192, "mmap2", &[Hex, Int, Hex, Hex, Int, Int]),
         (195, "stat64", &[Path, Hex]),
         (196, "lstat64", &[Path, Hex]),
@@ -128,6 +149,8 @@ const CALLS: &[(u32, &str, &[A])] = {
         (295, "openat", &[Int, Path, Hex, Hex]),
         (270, "tgkill", &[Int, Int, Int]),
         (311, "set_robust_list", &[Hex, Int]),
+        (330, "dup3", &[Int, Int, Hex]),
+        (331, "pipe2", &[Hex, Hex]),
         (355, "getrandom", &[Hex, Int, Hex]),
         (383, "statx", &[Int, Path, Hex, Hex, Hex]),
         (403, "clock_gettime64", &[Int, Hex]),
@@ -147,13 +170,13 @@ pub fn table() -> impl Iterator<Item = (u32, &'static str)> {
     CALLS.iter().map(|c| (c.0, c.1))
 }
 
-/// Virtual time: nanoseconds since the epoch for `icount` instructions (one a
-/// nanosecond from 2026-01-01 00:00:00 UTC).
-fn now_ns(icount: u64) -> u64 {
-    1_767_225_600u64 * 1_000_000_000 + icount
-}
-
 impl Process {
+    /// Virtual time: nanoseconds since the epoch (one an instruction, plus the time the
+    /// CPU quota held the processes back, from 2026-01-01 00:00:00 UTC).
+    fn now_ns(&self) -> u64 {
+        1_767_225_600u64 * 1_000_000_000 + self.clock.now(self.m.icount())
+    }
+
     fn describe(&self, nr: u32, a: &[u32; 6]) -> String {
         let Some(&(_, _, kinds)) = CALLS.iter().find(|c| c.0 == nr) else {
             return format!("{:#x}, {:#x}, {:#x}", a[0], a[1], a[2]);
@@ -179,8 +202,8 @@ impl Process {
         parts.join(", ")
     }
 
-    /// Answers the `int 0x80` the program just made; Some when it ends the process.
-    pub(crate) fn syscall(&mut self) -> Option<Exit> {
+    /// Answers the `int 0x80` the running process just made.
+    pub(crate) fn syscall(&mut self) -> Flow {
         let c = self.m.cpu();
         let nr = c.gpr[Gpr::Eax as usize];
         let g = |r: Gpr| c.gpr[r as usize];
@@ -193,49 +216,59 @@ impl Process {
             g(Gpr::Ebp),
         ];
         self.syscalls += 1;
+        self.tasks[self.cur].syscalls += 1;
         let args = if self.cfg.trace {
             self.describe(nr, &a)
         } else {
             String::new()
         };
-        let result = self.call(nr, &a);
-        let ret = match result {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => -e,
-            Err(exit) => {
-                if self.cfg.trace {
-                    self.trace.push(SyscallRecord {
-                        nr,
-                        name: name(nr),
-                        args,
-                        ret: 0,
-                        icount: self.m.icount(),
-                    });
-                }
-                return Some(exit);
-            }
+        let pid = self.vpid(self.cur);
+        let (flow, ret) = match self.call(nr, &a) {
+            Ok(Ok(v)) => (Flow::Go, Some(v)),
+            Ok(Err(e)) => (Flow::Go, Some(-e)),
+            Err(Flow::Block) => return Flow::Block,
+            Err(flow) => (flow, None),
         };
         if self.cfg.trace {
             self.trace.push(SyscallRecord {
+                pid,
                 nr,
                 name: name(nr),
                 args,
-                ret,
+                ret: ret.unwrap_or(0),
                 icount: self.m.icount(),
             });
         }
-        self.m.cpu_mut().gpr[Gpr::Eax as usize] = ret as u32;
-        None
+        if let Some(r) = ret {
+            self.m.cpu_mut().gpr[Gpr::Eax as usize] = r as u32;
+        }
+        flow
     }
 
-    /// The call's effect: Ok(result or errno), or Err when the process ends.
-    fn call(&mut self, nr: u32, a: &[u32; 6]) -> Result<Result<i32, i32>, Exit> {
+    /// The call's effect: Ok(result or errno), or Err for the scheduler (the process
+    /// ends, waits, or has a new image).
+    fn call(&mut self, nr: u32, a: &[u32; 6]) -> Answer {
         let r = match nr {
-            1 | 252 => return Err(Exit::Exited { status: a[0] as u8 }),
-            3 => self.sys_read(a[0], a[1], a[2]),
-            4 => uaccess::read(&self.m, a[1], (a[2] as usize).min(1 << 24))
-                .and_then(|b| self.write_out(a[0], &b)),
-            146 => self.sys_writev(a[0], a[1], a[2]),
+            1 | 252 => return Err(Flow::End(Exit::Exited { status: a[0] as u8 })),
+            2 | 190 => return self.sys_fork(0, 0, 0, 0),
+            120 => return self.sys_fork(a[0], a[1], a[2], a[4]),
+            11 => return self.sys_execve(a[0], a[1], a[2]),
+            7 => return self.sys_wait4(a[0], a[1], a[2]),
+            114 => return self.sys_wait4(a[0], a[1], a[2]),
+            3 => return self.sys_read(a[0], a[1], a[2]),
+            4 => {
+                return match uaccess::read(&self.m, a[1], (a[2] as usize).min(1 << 24)) {
+                    Ok(b) => self.write_out(a[0], &b),
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            146 => return self.sys_writev(a[0], a[1], a[2]),
+            42 => self.sys_pipe(a[0]),
+            331 => self.sys_pipe(a[0]),
+            41 => self.fs.dup(a[0], None),
+            63 => self.fs.dup(a[0], Some(a[1])),
+            330 if a[0] == a[1] => Err(errno::EINVAL),
+            330 => self.fs.dup(a[0], Some(a[1])),
             5 => self.path_arg(a[0]).and_then(|p| self.fs.open(&p, a[1])),
             295 => self.path_arg(a[1]).and_then(|p| self.fs.open(&p, a[2])),
             6 => self.fs.close(a[0]).map(|_| 0),
@@ -250,8 +283,8 @@ impl Process {
                     Err(e) => Err(e),
                 }
             }
-            20 | 224 => Ok(1),
-            64 => Ok(0),
+            20 | 224 => Ok(self.vpid(self.cur) as i32),
+            64 => Ok(self.vppid(self.cur) as i32),
             199..=202 => Ok(crate::stack::UID as i32),
             33 => self
                 .path_arg(a[0])
@@ -262,7 +295,7 @@ impl Process {
                 (Ok(_), _) => Err(crate::fs::errno::ENOTTY),
             },
             13 => {
-                let secs = (now_ns(self.m.icount()) / 1_000_000_000) as u32;
+                let secs = (self.now_ns() / 1_000_000_000) as u32;
                 if a[0] != 0 {
                     if let Err(e) = uaccess::write_u32(&mut self.m, a[0], secs) {
                         return Ok(Err(e));
@@ -271,7 +304,7 @@ impl Process {
                 Ok(secs as i32)
             }
             78 => {
-                let ns = now_ns(self.m.icount());
+                let ns = self.now_ns();
                 let tv = [
                     (ns / 1_000_000_000) as u32,
                     ((ns % 1_000_000_000) / 1000) as u32,
@@ -284,13 +317,13 @@ impl Process {
                 }
             }
             265 => {
-                let ns = now_ns(self.m.icount());
+                let ns = self.now_ns();
                 let ts = [(ns / 1_000_000_000) as u32, (ns % 1_000_000_000) as u32];
                 let b: Vec<u8> = ts.iter().flat_map(|w| w.to_le_bytes()).collect();
                 uaccess::write(&mut self.m, a[1], &b).map(|_| 0)
             }
             403 => {
-                let ns = now_ns(self.m.icount());
+                let ns = self.now_ns();
                 let mut b = Vec::new();
                 b.extend_from_slice(&(ns / 1_000_000_000).to_le_bytes());
                 b.extend_from_slice(&(ns % 1_000_000_000).to_le_bytes());
@@ -302,7 +335,7 @@ impl Process {
                     Err(e) => return Ok(Err(e)),
                 };
                 if p == "/proc/self/exe" {
-                    let t = self.exe_path.clone().into_bytes();
+                    let t = self.tasks[self.cur].exe.clone().into_bytes();
                     let n = t.len().min(a[2] as usize);
                     uaccess::write(&mut self.m, a[1], &t[..n]).map(|_| n as i32)
                 } else {
@@ -361,8 +394,8 @@ impl Process {
             220 => self.sys_getdents64(a[0], a[1], a[2]),
             243 => self.sys_set_thread_area(a[0]),
             258 => {
-                self.tid_address = a[0];
-                Ok(1)
+                self.tasks[self.cur].tid_address = a[0];
+                Ok(self.vpid(self.cur) as i32)
             }
             311 => Err(ENOSYS),
             355 => {
@@ -376,23 +409,8 @@ impl Process {
                 }
                 uaccess::write(&mut self.m, a[0], &b).map(|_| n as i32)
             }
-            // kill(pid, sig) and tgkill(tgid, tid, sig) to itself end the process.
-            37 | 238 | 270 => {
-                let (pid, sig) = match nr {
-                    37 | 238 => (a[0], a[1]),
-                    _ => (a[0], a[2]),
-                };
-                if pid != 1 {
-                    Err(ESRCH)
-                } else if sig == 0 {
-                    Ok(0)
-                } else {
-                    return Err(Exit::Signal {
-                        signal: sig.min(64) as u8,
-                        reason: format!("the program sent itself signal {sig}"),
-                    });
-                }
-            }
+            37 | 238 => return self.sys_kill(a[0], a[1]),
+            270 => return self.sys_kill(a[1], a[2]),
             _ => Err(ENOSYS),
         };
         Ok(r)
@@ -402,56 +420,93 @@ impl Process {
         uaccess::read_cstr(&self.m, addr, 4096)
     }
 
-    fn write_out(&mut self, fd: u32, bytes: &[u8]) -> Result<i32, i32> {
-        match self.fs.get(fd)? {
-            Open::Stdout => self.out.extend_from_slice(bytes),
-            Open::Stderr => self.err.extend_from_slice(bytes),
-            _ => return self.fs.write_file(fd, bytes).map(|n| n.unwrap_or(0) as i32),
+    /// Writes to a descriptor; a pipe nobody reads ends the writer with SIGPIPE.
+    fn write_out(&mut self, fd: u32, bytes: &[u8]) -> Answer {
+        match self.fs.get(fd).cloned() {
+            Err(e) => return Ok(Err(e)),
+            Ok(Open::Stdout) => self.out.extend_from_slice(bytes),
+            Ok(Open::Stderr) => self.err.extend_from_slice(bytes),
+            Ok(Open::Pipe { id, write: true }) if !self.pipe_end_open(id, false) => {
+                return Err(Flow::End(Exit::Signal {
+                    signal: 13,
+                    reason: alloc::format!("SIGPIPE: a write to a pipe nobody reads (fd {fd})"),
+                }))
+            }
+            Ok(Open::Pipe { id, write: true }) => {
+                // A full pipe makes the writer wait; up to PIPE_BUF bytes go in at once.
+                let held = self.fs.pipes.get(&id).map_or(0, |b| b.len());
+                let room = PIPE_CAPACITY.saturating_sub(held);
+                if room == 0 || (bytes.len() <= PIPE_BUF && room < bytes.len()) {
+                    return Err(Flow::Block);
+                }
+                let n = bytes.len().min(room);
+                return Ok(self.fs.write_file(fd, &bytes[..n]).map(|_| n as i32));
+            }
+            Ok(_) => return Ok(self.fs.write_file(fd, bytes).map(|n| n.unwrap_or(0) as i32)),
         }
-        Ok(bytes.len() as i32)
+        Ok(Ok(bytes.len() as i32))
     }
 
-    fn sys_read(&mut self, fd: u32, buf: u32, len: u32) -> Result<i32, i32> {
+    /// Reads; an empty pipe with a writer still open waits.
+    fn sys_read(&mut self, fd: u32, buf: u32, len: u32) -> Answer {
         // Check the buffer before consuming input, so a bad pointer loses nothing.
-        uaccess::read(&self.m, buf, (len as usize).min(1)).map(|_| ())?;
-        let data = self.fs.read(fd, (len as usize).min(1 << 24))?;
-        uaccess::write(&mut self.m, buf, &data)?;
-        Ok(data.len() as i32)
+        if let Err(e) = uaccess::read(&self.m, buf, (len as usize).min(1)) {
+            return Ok(Err(e));
+        }
+        if let Ok(Open::Pipe { id, write: false }) = self.fs.get(fd).cloned() {
+            let empty = self.fs.pipes.get(&id).is_none_or(|b| b.is_empty());
+            if empty && len > 0 && self.pipe_end_open(id, true) {
+                return Err(Flow::Block);
+            }
+        }
+        let r = self
+            .fs
+            .read(fd, (len as usize).min(1 << 24))
+            .and_then(|data| uaccess::write(&mut self.m, buf, &data).map(|_| data.len() as i32));
+        Ok(r)
     }
 
-    fn sys_writev(&mut self, fd: u32, iov: u32, cnt: u32) -> Result<i32, i32> {
+    fn sys_writev(&mut self, fd: u32, iov: u32, cnt: u32) -> Answer {
         if cnt > 1024 {
-            return Err(errno::EINVAL);
+            return Ok(Err(errno::EINVAL));
         }
-        let mut all = Vec::new();
-        for i in 0..cnt {
-            let base = uaccess::read_u32(&self.m, iov + 8 * i)?;
-            let len = uaccess::read_u32(&self.m, iov + 8 * i + 4)?;
-            all.extend(uaccess::read(&self.m, base, (len as usize).min(1 << 24))?);
+        let gather = || -> Result<Vec<u8>, i32> {
+            let mut all = Vec::new();
+            for i in 0..cnt {
+                let at = iov.wrapping_add(8 * i);
+                let base = uaccess::read_u32(&self.m, at)?;
+                let len = uaccess::read_u32(&self.m, at.wrapping_add(4))?;
+                all.extend(uaccess::read(&self.m, base, (len as usize).min(1 << 24))?);
+            }
+            Ok(all)
+        };
+        match gather() {
+            Ok(all) => self.write_out(fd, &all),
+            Err(e) => Ok(Err(e)),
         }
-        self.write_out(fd, &all)
     }
 
     fn sys_brk(&mut self, want: u32) -> u32 {
         let s = &mut self.space;
-        if want < s.brk_start || want >= crate::space::MMAP_TOP {
-            return s.brk;
+        if want < s.cur.brk_start || want >= crate::space::MMAP_TOP {
+            return s.cur.brk;
         }
         let old_end = s
+            .cur
             .brk
             .checked_add(PAGE - 1)
-            .map_or(s.brk, |e| e & !(PAGE - 1));
+            .map_or(s.cur.brk, |e| e & !(PAGE - 1));
         let new_end = want.checked_add(PAGE - 1).map_or(want, |e| e & !(PAGE - 1));
         if new_end > old_end {
             if s.map_range(&mut self.m, old_end, new_end, true).is_err() {
                 self.space.unmap_range(&mut self.m, old_end, new_end);
-                return self.space.brk;
+                return self.space.cur.brk;
             }
         } else if new_end < old_end {
             s.unmap_range(&mut self.m, new_end, old_end);
             self.m.cpu_mut();
         }
-        self.space.brk = want;
+        self.space.cur.brk = want;
         want
     }
 

@@ -2,40 +2,17 @@
 //! built with `gcc -m32 -static` and run under both; standard output, standard error
 //! and the exit status must be the same.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use vmlab_procvm::{Exit, Process, ProcessConfig};
+use vmlab_procvm::{Exit, Outcome, Process, ProcessConfig};
+
+mod common;
+use common::{build, work_dir};
 
 const ARGS: &[&str] = &["first", "two words"];
 const ENV: &[&str] = &["HOME=/", "WHO=students"];
 const INPUT: &str = "one two three\nfour five\n\nsix\n";
-
-fn work_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("procvm")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("a work folder");
-    d
-}
-
-/// Builds `programs/NAME.c` into the work folder.
-fn build(name: &str, dir: &Path) -> Vec<u8> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/programs")
-        .join(format!("{name}.c"));
-    let out = dir.join(name);
-    let st = Command::new("gcc")
-        .args(["-m32", "-static", "-O2", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .arg("-lm")
-        .status()
-        .expect("gcc runs (cargo xtask test installs gcc-multilib)");
-    assert!(st.success(), "gcc -m32 -static failed on {}", src.display());
-    std::fs::read(out).expect("the built program")
-}
 
 /// (stdout, stderr, status) under qemu-i386, a signal as 128 + its number.
 fn qemu(name: &str, dir: &Path) -> (Vec<u8>, Vec<u8>, i32) {
@@ -57,25 +34,42 @@ fn qemu(name: &str, dir: &Path) -> (Vec<u8>, Vec<u8>, i32) {
     (out.stdout, out.stderr, status)
 }
 
-fn vmlab(name: &str, elf: &[u8]) -> (Vec<u8>, Vec<u8>, i32, Exit) {
+fn vmlab(
+    name: &str,
+    elf: &[u8],
+    extra: Vec<(String, Vec<u8>)>,
+) -> (Vec<u8>, Vec<u8>, i32, Outcome) {
+    let mut files = vec![("/input.txt".into(), INPUT.as_bytes().to_vec())];
+    files.extend(extra);
     let cfg = ProcessConfig {
         args: std::iter::once(format!("./{name}"))
             .chain(ARGS.iter().map(|s| s.to_string()))
             .collect(),
         env: ENV.iter().map(|s| s.to_string()).collect(),
-        files: vec![("/input.txt".into(), INPUT.as_bytes().to_vec())],
+        files,
         ..ProcessConfig::default()
     };
     let o = Process::load(elf, cfg).expect("the program loads").run();
     let status = o.exit.status();
-    (o.stdout, o.stderr, status, o.exit)
+    (o.stdout.clone(), o.stderr.clone(), status, o)
 }
 
 fn same_as_qemu(name: &str) -> Exit {
+    same_as_qemu_with(name, &[]).exit
+}
+
+/// Runs `name` under both; the programs in `others` are built beside it (and put in
+/// the process VM's file system) for it to execve.
+fn same_as_qemu_with(name: &str, others: &[&str]) -> Outcome {
     let dir = work_dir(name);
     let elf = build(name, &dir);
+    let extra = others
+        .iter()
+        .map(|o| (format!("/{o}"), build(o, &dir)))
+        .collect();
     let (qout, qerr, qstatus) = qemu(name, &dir);
-    let (out, err, status, exit) = vmlab(name, &elf);
+    let (out, err, status, outcome) = vmlab(name, &elf, extra);
+    let exit = outcome.exit.clone();
     assert_eq!(
         String::from_utf8_lossy(&out),
         String::from_utf8_lossy(&qout),
@@ -94,7 +88,7 @@ fn same_as_qemu(name: &str) -> Exit {
         "{name}: standard error differs"
     );
     assert_eq!(status, qstatus, "{name}: exit status differs ({exit:?})");
-    exit
+    outcome
 }
 
 #[test]
@@ -133,6 +127,40 @@ fn a_null_write_is_sigsegv() {
         Exit::Signal { signal: 11, reason } => assert!(reason.contains("0x00000000"), "{reason}"),
         other => panic!("expected SIGSEGV, got {other:?}"),
     }
+}
+
+#[test]
+fn fork_and_wait_give_each_child_its_copy_and_its_status() {
+    let o = same_as_qemu_with("fork_wait", &[]);
+    assert_eq!(o.exit, Exit::Exited { status: 5 });
+    // The first process and its four children, each with its own pid and end.
+    assert_eq!(o.processes.len(), 5, "{:?}", o.processes);
+    let ends: Vec<i32> = o.processes[1..]
+        .iter()
+        .map(|p| p.exit.as_ref().map_or(-1, Exit::status))
+        .collect();
+    assert_eq!(ends, [11, 21, 31, 128 + 15]);
+    assert!(o.processes[1..]
+        .iter()
+        .all(|p| p.ppid == o.processes[0].pid));
+}
+
+#[test]
+fn a_pipe_carries_more_than_a_slice_between_parent_and_child() {
+    let o = same_as_qemu_with("pipes", &[]);
+    assert_eq!(o.exit, Exit::Exited { status: 0 });
+    assert!(
+        o.switches > 2,
+        "the two processes took turns: {}",
+        o.switches
+    );
+}
+
+#[test]
+fn execve_runs_another_static_program_from_the_file_system() {
+    let o = same_as_qemu_with("exec", &["exec_child"]);
+    assert_eq!(o.exit, Exit::Exited { status: 0 });
+    assert_eq!(o.processes[1].program, "/exec_child");
 }
 
 /// Runs `escape` with a jail and a secret outside it.

@@ -75,6 +75,10 @@ pub const ALL: &[BrowserTest] = &[
         run: linux_process_vm,
     },
     BrowserTest {
+        name: "lab_linux_syscall_demo",
+        run: demo_syscall_emulation,
+    },
+    BrowserTest {
         name: "lab_editor_gutter_scrolls",
         run: editor_gutter_scrolls,
     },
@@ -912,8 +916,8 @@ fn learning_switch_lab(b: &Browser) -> Result<()> {
     Ok(())
 }
 
-/// The process-VM panel runs the assembly example under the emulated Linux and lists
-/// its system calls.
+/// The process-VM panel runs the assembly examples in the worker under the emulated
+/// Linux and lists their system calls and processes.
 fn linux_process_vm(b: &Browser) -> Result<()> {
     open(b, "")?;
     js(
@@ -939,6 +943,60 @@ fn linux_process_vm(b: &Browser) -> Result<()> {
         "five system calls"
     );
     b.screenshot("lab-linux-process-vm")?;
+    // The fork example in a PID namespace: two processes, the host's pids beside theirs.
+    click_centered(b, "[data-testid=linux-pid-ns]")?;
+    click_centered(b, "[data-testid=linux-run-fork]")?;
+    wait_text(b, "linux-status", "in 2 processes")?;
+    let out = b.text_testid("linux-stdout")?;
+    ensure!(
+        out.contains("parent: the child ended with status 3"),
+        "the parent collected the child's status: {out:?}"
+    );
+    ensure!(
+        count(b, "[data-testid=linux-processes] tbody tr")? == 2,
+        "two rows in the process table"
+    );
+    let table = b.text_testid("linux-processes")?;
+    for cell in ["pid inside", "exited with status 3", "/fork"] {
+        ensure!(
+            table.contains(cell),
+            "the process table shows {cell}: {table}"
+        );
+    }
+    let calls = b.text_testid("linux-strace")?;
+    ensure!(
+        calls.contains("fork()") && calls.contains("wait4(-1, "),
+        "the strace table shows fork and wait4: {calls}"
+    );
+    b.screenshot("lab-linux-process-table")?;
+    // The same program as a process, in a container and as a unikernel.
+    click_centered(b, "[data-testid=linux-compare]")?;
+    click_centered(b, "[data-testid=linux-run-fork]")?;
+    wait_text(b, "linux-ways", "unikernel")?;
+    ensure!(
+        count(b, "[data-testid=linux-ways] tbody tr")? == 3,
+        "three ways side by side"
+    );
+    let ways = b.text_testid("linux-ways")?;
+    ensure!(
+        !ways.contains("no"),
+        "every way printed what the process printed: {ways}"
+    );
+    b.screenshot("lab-linux-three-ways")?;
+    Ok(())
+}
+
+/// The system-call demo: the handler at ring 0 has written the program's bytes; the
+/// next step's IRET is back at ring 3 after the `int 0x80`.
+fn demo_syscall_emulation(b: &Browser) -> Result<()> {
+    open(b, "demo=syscall-emulation&step=3")?;
+    wait_text(b, "demo-step-title", "The handler does the call's work")?;
+    wait_text(b, "serial-output", "hello through int 0x80")?;
+    b.screenshot("demo-syscall-emulation-handler")?;
+    b.click_testid("demo-next")?;
+    wait_text(b, "demo-step-title", "IRET returns to the program")?;
+    wait_text(b, "status", "stopped")?;
+    b.screenshot("demo-syscall-emulation-return")?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! in time-boxed slices so that the page stays responsive and "pause" is heard.
 
 pub mod collect;
+pub mod linux;
 pub mod session;
 pub mod snapfile;
 
@@ -166,6 +167,10 @@ impl MachineWorker {
                 self.send(scope, Event::LabResults(results));
                 return Ok(());
             }
+            Command::RunLinux(run) => {
+                self.send(scope, Event::Linux(linux::run(&run)));
+                return Ok(());
+            }
             Command::Run(until) => {
                 self.start_run(scope, until);
                 return Ok(());
@@ -240,6 +245,7 @@ impl MachineWorker {
                     | Command::Unload
                     | Command::SetSpeed(_)
                     | Command::RunLabTests { .. }
+                    | Command::RunLinux(_)
                     | Command::LoadMachine(_)
                     | Command::AddPackLabs(_)
                     | Command::Run(_) => {}
