@@ -150,13 +150,15 @@ fn verify_method(file: &str, class: &ClassFile, m: &Method, code: &Code) -> Resu
             186 => match pool.get(u16_at(pc + 1)) {
                 Some(Constant::InvokeDynamic { bootstrap, .. })
                     if (*bootstrap as usize) < class.bootstrap.len() => {}
-                Some(Constant::InvokeDynamic { bootstrap, .. }) => return Err(err(
-                    pc,
-                    alloc::format!(
+                Some(Constant::InvokeDynamic { bootstrap, .. }) => {
+                    return Err(err(
+                        pc,
+                        alloc::format!(
                         "invokedynamic names bootstrap method {bootstrap}, but the class has {}",
                         class.bootstrap.len()
                     ),
-                )),
+                    ))
+                }
                 _ => return Err(kind_err(u16_at(pc + 1), "InvokeDynamic")),
             },
             187 | 189 | 192 | 193 | 197 => {

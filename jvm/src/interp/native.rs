@@ -266,7 +266,7 @@ pub(crate) fn call(
             let t = from_utf16(&s[b as usize..e as usize]);
             Ok(Some(Value::Ref(vm.new_string(t)?)))
         }
-        ("java/lang/String", "valueOf", _) => {
+        ("java/lang/String", "valueOf", _) if params.len() == 1 && !args.is_empty() => {
             let t = text_of(vm, &params[0], args[0])?;
             Ok(Some(Value::Ref(vm.new_string(t)?)))
         }
@@ -279,7 +279,7 @@ pub(crate) fn call(
             set_builder(vm, this, String::new())?;
             Ok(None)
         }
-        ("java/lang/StringBuilder", "append", _) if params.len() == 1 => {
+        ("java/lang/StringBuilder", "append", _) if params.len() == 1 && args.len() == 2 => {
             let t = text_of(vm, &params[0], args[1])?;
             let a = reference(vm, this.as_ref())?;
             match vm.heap.get_mut(a).map(|o| &mut o.body) {
