@@ -189,7 +189,7 @@ fn random_bytes_and_mutations_never_panic() {
     for _ in 0..3000 {
         let n = (rng.next() % 300) as usize;
         let mut b: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
-        if rng.next() % 2 == 0 && b.len() >= 4 {
+        if rng.next().is_multiple_of(2) && b.len() >= 4 {
             b[..4].copy_from_slice(&[0xCA, 0xFE, 0xBA, 0xBE]);
         }
         let e = load(&b).expect_err("random bytes made a class").0;
