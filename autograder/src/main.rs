@@ -8,6 +8,7 @@ mod disk;
 mod formats;
 mod gdb;
 mod grade;
+mod jvm;
 mod labs;
 mod linux;
 mod net;
@@ -56,6 +57,8 @@ enum Command {
     Net(net::Args),
     /// Run a guest with the translating tier and print the regions it translated: x86, IR before and after the passes.
     Translate(translate::TranslateArgs),
+    /// Run javac-compiled classes on vmlab's JVM (interpreter, mark-sweep or copying collector).
+    Jvm(jvm::JvmArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,5 +91,6 @@ fn main() -> ExitCode {
         Command::Disk(args) => disk::main(args),
         Command::Net(args) => net::run(args),
         Command::Translate(args) => translate::main(args),
+        Command::Jvm(args) => jvm::run(args),
     }
 }
