@@ -4,6 +4,7 @@
 
 mod constant;
 pub mod descriptor;
+pub mod disasm;
 mod reader;
 pub mod verify;
 
