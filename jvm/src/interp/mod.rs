@@ -191,6 +191,11 @@ impl<'s> Vm<'s> {
         Ok(vm)
     }
 
+    /// How the program ended, once it has.
+    pub fn clone_outcome(&self) -> Option<Outcome> {
+        self.outcome.clone()
+    }
+
     /// Runs at most `budget` bytecodes.
     pub fn run(&mut self, budget: u64) -> Result<Outcome, JvmError> {
         for _ in 0..budget {
