@@ -75,6 +75,10 @@ pub const ALL: &[BrowserTest] = &[
         run: linux_process_vm,
     },
     BrowserTest {
+        name: "lab_jvm_workbench",
+        run: jvm_workbench,
+    },
+    BrowserTest {
         name: "lab_editor_gutter_scrolls",
         run: editor_gutter_scrolls,
     },
@@ -939,6 +943,81 @@ fn linux_process_vm(b: &Browser) -> Result<()> {
         "five system calls"
     );
     b.screenshot("lab-linux-process-vm")?;
+    Ok(())
+}
+
+/// The JVM panel: an example steps bytecode by bytecode with its frames, then runs to
+/// its end under the copying collector and prints what `java` prints on the same
+/// class files, with collections counted and moved objects drawn in the heap.
+fn jvm_workbench(b: &Browser) -> Result<()> {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../jvm/examples");
+    let java = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(&examples)
+        .arg("Garbage")
+        .output()
+        .context("java runs (the xtask installs openjdk-17-jdk-headless)")?;
+    let want = String::from_utf8_lossy(&java.stdout).into_owned();
+    ensure!(
+        java.status.success() && !want.is_empty(),
+        "java ran the example"
+    );
+    open(b, "")?;
+    select(b, "jvm-main", "Garbage")?;
+    select(b, "jvm-gc", "copying")?;
+    select(b, "jvm-heap-size", "48")?;
+    click_centered(b, "[data-testid=jvm-load]")?;
+    wait_text(b, "jvm-status", "running: 0 bytecodes")?;
+    click_centered(b, "[data-testid=jvm-step]")?;
+    wait_text(b, "jvm-status", "running: 1 bytecodes")?;
+    let current = js_string(
+        b,
+        "return document.querySelector('[data-testid=jvm-code] li.current').textContent;",
+    )?;
+    ensure!(
+        current.trim_start().starts_with("2 istore_1"),
+        "the current instruction after bipush 7: {current:?}"
+    );
+    for _ in 0..3 {
+        click_centered(b, "[data-testid=jvm-step-100]")?;
+    }
+    wait_text(b, "jvm-status", "running: 301 bytecodes")?;
+    // Step on until the recursive insert is two frames deep.
+    for _ in 0..400 {
+        if count(b, "[data-testid=jvm-frames] tbody tr")? >= 3 {
+            break;
+        }
+        click_centered(b, "[data-testid=jvm-step]")?;
+    }
+    let frames = b.text_testid("jvm-frames")?;
+    ensure!(
+        frames.contains("Garbage.main([Ljava/lang/String;)V"),
+        "the frame stack shows main: {frames}"
+    );
+    ensure!(
+        frames.contains("Tree.insert"),
+        "the frame stack shows the recursive insert: {frames}"
+    );
+    b.screenshot("lab-jvm-frames")?;
+    click_centered(b, "[data-testid=jvm-run]")?;
+    wait_text(b, "jvm-status", "finished after")?;
+    let out = b.text_testid("jvm-stdout")?;
+    ensure!(
+        out.trim() == want.trim(),
+        "the panel printed {out:?}, java {want:?}"
+    );
+    let stats = b.text_testid("jvm-gc-stats")?;
+    let collections: u64 = stats
+        .lines()
+        .find(|l| l.trim_start().starts_with("collections"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0);
+    ensure!(collections > 0, "the copying collector ran: {stats}");
+    click_centered(b, "[data-testid=jvm-collect]")?;
+    b.wait_until("moved objects in the heap picture", WAIT, |_| {
+        Ok(count(b, "[data-testid=jvm-heap] rect[data-kind=moved]")? > 0)
+    })?;
+    b.screenshot("lab-jvm-heap")?;
     Ok(())
 }
 
