@@ -1,6 +1,7 @@
 //! `vmlab jvm CLASSPATH_DIR MainClass`: runs javac-compiled classes on vmlab's JVM
 //! with a chosen collector and heap size, `--trace` of every bytecode, and a `--json`
-//! report (output, outcome, bytecodes, collector counters).
+//! report (output, outcome, bytecodes, collector counters, and with `--heap-view` the
+//! heap's objects, references and free ranges).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ pub struct JvmArgs {
     /// Print a JSON report instead of the program's output.
     #[arg(long)]
     pub json: bool,
+    /// Add the heap at the end to the JSON report: every object with its class, size,
+    /// references, whether the last collection marked or moved it, and the free ranges.
+    #[arg(long, requires = "json")]
+    pub heap_view: bool,
 }
 
 fn parse_gc(s: &str) -> Result<GcKind, String> {
@@ -157,6 +162,9 @@ pub fn run(args: JvmArgs) -> ExitCode {
         }
         if args.trace {
             report["trace"] = json!(trace);
+        }
+        if args.heap_view {
+            report["heap"] = json!(vm.heap_snapshot());
         }
         println!("{report}");
     } else {

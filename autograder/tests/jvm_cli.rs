@@ -63,6 +63,29 @@ fn text_and_json_match_java() {
             assert!(j["bytecodes"].as_u64().unwrap() > 100, "{j}");
             if main == "Garbage" {
                 assert_eq!(j["outcome"], "finished");
+                let (_, out, _) = run(
+                    vmlab,
+                    &[
+                        "jvm",
+                        d,
+                        main,
+                        "--gc",
+                        gc,
+                        "--heap",
+                        "48K",
+                        "--json",
+                        "--heap-view",
+                    ],
+                );
+                let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+                let objects = v["heap"]["objects"].as_array().expect("the heap's objects");
+                let trees = objects.iter().filter(|o| o["class"] == "Tree").count();
+                assert_eq!(trees, 200, "the 200 kept tree nodes are in the heap");
+                let moved = objects
+                    .iter()
+                    .filter(|o| !o["moved_from"].is_null())
+                    .count();
+                assert_eq!(moved > 0, gc == "copying", "moved objects under {gc}");
                 assert!(j["gc"]["stats"]["collections"].as_u64().unwrap() > 0, "{j}");
                 assert!(j["gc"]["stats"]["bytes_reclaimed"].as_u64().unwrap() > 0);
             } else {
