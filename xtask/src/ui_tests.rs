@@ -79,6 +79,10 @@ pub const ALL: &[BrowserTest] = &[
         run: jvm_workbench,
     },
     BrowserTest {
+        name: "lab_jvm_own_class_files",
+        run: jvm_own_class_files,
+    },
+    BrowserTest {
         name: "lab_editor_gutter_scrolls",
         run: editor_gutter_scrolls,
     },
@@ -999,13 +1003,7 @@ fn jvm_workbench(b: &Browser) -> Result<()> {
         "the frame stack shows the recursive insert: {frames}"
     );
     b.screenshot("lab-jvm-frames")?;
-    click_centered(b, "[data-testid=jvm-run]")?;
-    wait_text(b, "jvm-status", "finished after")?;
-    let out = b.text_testid("jvm-stdout")?;
-    ensure!(
-        out.trim() == want.trim(),
-        "the panel printed {out:?}, java {want:?}"
-    );
+    jvm_run_to_end(b, &want)?;
     let stats = b.text_testid("jvm-gc-stats")?;
     let collections: u64 = stats
         .lines()
@@ -1018,6 +1016,70 @@ fn jvm_workbench(b: &Browser) -> Result<()> {
         Ok(count(b, "[data-testid=jvm-heap] rect[data-kind=moved]")? > 0)
     })?;
     b.screenshot("lab-jvm-heap")?;
+    Ok(())
+}
+
+/// Runs the JVM panel's program to its end; its output must be `want` (java's).
+fn jvm_run_to_end(b: &Browser, want: &str) -> Result<()> {
+    click_centered(b, "[data-testid=jvm-run]")?;
+    wait_text(b, "jvm-status", "finished after")?;
+    let out = b.text_testid("jvm-stdout")?;
+    ensure!(
+        out.trim() == want.trim(),
+        "the panel printed {out:?}, java {want:?}"
+    );
+    Ok(())
+}
+
+/// Hands `bytes` to the file input `id` as a file named `name`.
+pub(crate) fn pick_file(b: &Browser, id: &str, name: &str, bytes: &[u8]) -> Result<()> {
+    b.execute(
+        "const input = document.querySelector(arguments[2]);
+         const dt = new DataTransfer();
+         dt.items.add(new File([new Uint8Array(arguments[0])], arguments[1]));
+         input.files = dt.files;
+         input.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![json!(bytes), json!(name), json!(tid(id))],
+    )?;
+    Ok(())
+}
+
+/// Class files picked in the JVM panel: javac's output for a test program runs and
+/// prints what `java` prints; a truncated class file is refused with its offset.
+fn jvm_own_class_files(b: &Browser) -> Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("target/jvm-browser-classes");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let javac = std::process::Command::new("javac")
+        .arg("-d")
+        .arg(&dir)
+        .arg(root.join("jvm/java/Arith.java"))
+        .status()
+        .context("javac runs (the xtask installs openjdk-17-jdk-headless)")?;
+    ensure!(javac.success(), "javac compiled Arith.java");
+    let java = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(&dir)
+        .arg("Arith")
+        .output()?;
+    let want = String::from_utf8_lossy(&java.stdout).into_owned();
+    let bytes = std::fs::read(dir.join("Arith.class"))?;
+    open(b, "")?;
+    b.wait_for(&tid("jvm-files"))?;
+    pick_file(b, "jvm-files", "Arith.class", &bytes)?;
+    b.wait_until("Arith offered as the program", WAIT, |_| {
+        Ok(js_string(
+            b,
+            "return document.querySelector('[data-testid=jvm-main]').value;",
+        )? == "Arith")
+    })?;
+    click_centered(b, "[data-testid=jvm-load]")?;
+    wait_text(b, "jvm-status", "running: 0 bytecodes")?;
+    jvm_run_to_end(b, &want)?;
+    b.screenshot("lab-jvm-own-class")?;
+    pick_file(b, "jvm-files", "Broken.class", &bytes[..100])?;
+    wait_text(b, "jvm-error", "Broken.class: offset")?;
     Ok(())
 }
 

@@ -4,12 +4,17 @@
 //! (live, new, moved and free) with the collector's counters.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use web_sys::HtmlInputElement;
 
 use yew::prelude::*;
 
 use super::Panel;
 use vmlab_jvm::classfile::disasm::disassemble;
+use vmlab_jvm::classfile::ClassFile;
 use vmlab_jvm::heap::Value;
 use vmlab_jvm::{ClassSource, GcKind, HeapSnapshot, Outcome, Vm, VmConfig};
 
@@ -46,19 +51,42 @@ const MAINS: &[&str] = &["Garbage", "Shapes", "Switch"];
 /// Bytecodes "Run to the end" may take.
 const BUDGET: u64 = 20_000_000;
 
-/// The embedded class files.
+/// The embedded class files, and the ones picked in the panel (which win).
 #[derive(Debug)]
 struct Examples;
 
 static EXAMPLES: Examples = Examples;
 
+thread_local! {
+    /// Class files picked in the panel, by class name.
+    static PICKED: RefCell<BTreeMap<String, Vec<u8>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
 impl ClassSource for Examples {
     fn load(&self, name: &str) -> Option<Vec<u8>> {
-        FILES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, b)| b.to_vec())
+        PICKED.with(|p| p.borrow().get(name).cloned()).or_else(|| {
+            FILES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| b.to_vec())
+        })
     }
+}
+
+/// Reads picked class files: each is parsed for its class name; the names of the
+/// ones with a `main` method, or the first refusal with its location.
+fn pick_classes(files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, String> {
+    let mut mains = Vec::new();
+    let mut parsed = Vec::new();
+    for (file, bytes) in files {
+        let cf = ClassFile::parse(&file, &bytes).map_err(|e| e.to_string())?;
+        if cf.method("main", "([Ljava/lang/String;)V").is_some() {
+            mains.push(cf.name.clone());
+        }
+        parsed.push((cf.name, bytes));
+    }
+    PICKED.with(|p| p.borrow_mut().extend(parsed));
+    Ok(mains)
 }
 
 type Machine = Rc<RefCell<Option<Vm<'static>>>>;
@@ -133,6 +161,7 @@ pub fn jvm_panel() -> Html {
     let vm: Machine = use_mut_ref(|| None);
     let tick = use_state(|| 0u64);
     let main = use_state(|| MAINS[0].to_string());
+    let mains = use_state(|| MAINS.iter().map(|m| m.to_string()).collect::<Vec<_>>());
     let gc = use_state(|| GcKind::MarkSweep);
     let heap_kb = use_state(|| 16u32);
     let error = use_state(|| None::<String>);
@@ -193,6 +222,45 @@ pub fn jvm_panel() -> Html {
                 .target_unchecked_into::<web_sys::HtmlSelectElement>()
                 .value();
             main.set(v);
+        })
+    };
+    let pick_files = {
+        let (main, mains, error) = (main.clone(), mains.clone(), error.clone());
+        Callback::from(move |e: Event| {
+            let Some(list) = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+                .and_then(|i| i.files())
+            else {
+                return;
+            };
+            let files: Vec<web_sys::File> =
+                (0..list.length()).filter_map(|i| list.get(i)).collect();
+            let (main, mains, error) = (main.clone(), mains.clone(), error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let mut read = Vec::new();
+                for f in files {
+                    if let Ok(buf) = wasm_bindgen_futures::JsFuture::from(f.array_buffer()).await {
+                        read.push((f.name(), js_sys::Uint8Array::new(&buf).to_vec()));
+                    }
+                }
+                match pick_classes(read) {
+                    Ok(found) => {
+                        let mut all: Vec<String> = (*mains).clone();
+                        for m in &found {
+                            if !all.contains(m) {
+                                all.insert(0, m.clone());
+                            }
+                        }
+                        if let Some(first) = found.first() {
+                            main.set(first.clone());
+                        }
+                        mains.set(all);
+                        error.set(None);
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
         })
     };
     let pick_gc = {
@@ -305,7 +373,7 @@ pub fn jvm_panel() -> Html {
         <Panel id="panel-jvm" title="JVM workbench" hint="javac class files interpreted bytecode by bytecode; frames, heap and garbage collection.">
             <div class="row">
                 <label>{"program "}<select data-testid="jvm-main" onchange={pick_main}>
-                    { for MAINS.iter().map(|m| html! { <option value={*m} selected={*main == *m}>{ *m }</option> }) }
+                    { for mains.iter().map(|m| html! { <option value={m.clone()} selected={*main == *m}>{ m.clone() }</option> }) }
                 </select></label>
                 <label>{"collector "}<select data-testid="jvm-gc" onchange={pick_gc}>
                     <option value="mark-sweep" selected={*gc == GcKind::MarkSweep}>{"mark-sweep"}</option>
@@ -314,6 +382,7 @@ pub fn jvm_panel() -> Html {
                 <label>{"heap "}<select data-testid="jvm-heap-size" onchange={pick_heap}>
                     { for [16u32, 48, 256, 1024].iter().map(|k| html! { <option value={k.to_string()} selected={*heap_kb == *k}>{ format!("{k} KiB") }</option> }) }
                 </select></label>
+                <label>{"class files "}<input type="file" multiple=true accept=".class" data-testid="jvm-files" onchange={pick_files}/></label>
                 <button data-testid="jvm-load" onclick={load}>{"Load"}</button>
                 <button data-testid="jvm-step" onclick={run(1)}>{"Step"}</button>
                 <button data-testid="jvm-step-100" onclick={run(100)}>{"Step 100"}</button>
