@@ -102,7 +102,7 @@ fn parse_quota(s: &str) -> Result<CpuQuota, String> {
     Ok(CpuQuota { quota, period })
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let (num, mult) = match s.as_bytes().last() {
         Some(b'K' | b'k') => (&s[..s.len() - 1], 1 << 10),
         Some(b'M' | b'm') => (&s[..s.len() - 1], 1 << 20),

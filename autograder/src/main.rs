@@ -8,6 +8,7 @@ mod disk;
 mod formats;
 mod gdb;
 mod grade;
+mod jvm;
 mod labs;
 mod linux;
 mod migrate;
@@ -63,6 +64,8 @@ enum Command {
     Ft(migrate::FtArgs),
     /// Run a guest with the translating tier and print the regions it translated: x86, IR before and after the passes.
     Translate(translate::TranslateArgs),
+    /// Run javac-compiled classes on vmlab's JVM (interpreter, mark-sweep or copying collector).
+    Jvm(jvm::JvmArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,5 +100,6 @@ fn main() -> ExitCode {
         Command::Translate(args) => translate::main(args),
         Command::Migrate(args) => migrate::migrate(args),
         Command::Ft(args) => migrate::ft(args),
+        Command::Jvm(args) => jvm::run(args),
     }
 }

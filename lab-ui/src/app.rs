@@ -11,7 +11,7 @@ use yew::prelude::*;
 use crate::assemble;
 use crate::components::{
     compare::Compare, controls::Controls, counters::Counters, demo::DemoMenu, demo::DemoNarration,
-    disasm::Disasm, editor::Editor, help::Help, labpage::LabMenu, labpage::LabPage,
+    disasm::Disasm, editor::Editor, help::Help, jvm::JvmPanel, labpage::LabMenu, labpage::LabPage,
     linux::LinuxPanel, log::Log, memory::Memory, pagetables::PageTables, pictures,
     registers::Registers, serial::Serial, tlb::Tlb, vga::Vga, Ctx, Op,
 };
@@ -506,6 +506,7 @@ pub fn app() -> Html {
                     <div class="col-wide"><PageTables/><pictures::WalkPicture/><pictures::ShadowPicture/><pictures::NestedPicture/><pictures::CostPicture/></div>
                     <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
                     <div class="col-wide"><LinuxPanel/></div>
+                    <div class="col-wide"><JvmPanel/></div>
                 </main>
                 <Help/>
             </div>

@@ -64,6 +64,7 @@ pub fn run(options: &Options) -> Result<bool> {
         tools::QEMU_USER,
         tools::QEMU_UTILS,
         tools::TCPDUMP,
+        tools::OPENJDK,
         tools::CHROMIUM,
         tools::CHROMEDRIVER,
         tools::NODEJS,

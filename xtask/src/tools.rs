@@ -46,6 +46,11 @@ pub const TCPDUMP: Package = Package {
     name: "tcpdump",
     provides: "/usr/bin/tcpdump",
 };
+/// `javac` compiles the JVM's Java test programs and `java` runs them as the oracle.
+pub const OPENJDK: Package = Package {
+    name: "openjdk-17-jdk-headless",
+    provides: "/usr/bin/javac",
+};
 /// The browser the browser tests drive.
 pub const CHROMIUM: Package = Package {
     name: "chromium",

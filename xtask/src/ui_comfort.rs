@@ -309,15 +309,7 @@ pub fn trap_log_export(b: &Browser) -> Result<()> {
 
 /// Hands `bytes` to the machine file picker as a file named `name`.
 fn pick_machine_file(b: &Browser, name: &str, bytes: &[u8]) -> Result<()> {
-    b.execute(
-        "const input = document.querySelector('[data-testid=machine-file]');
-         const dt = new DataTransfer();
-         dt.items.add(new File([new Uint8Array(arguments[0])], arguments[1]));
-         input.files = dt.files;
-         input.dispatchEvent(new Event('change', { bubbles: true }));",
-        vec![json!(bytes), json!(name)],
-    )?;
-    Ok(())
+    crate::ui_tests::pick_file(b, "machine-file", name, bytes)
 }
 
 /// The registers the test compares.

@@ -79,6 +79,14 @@ pub const ALL: &[BrowserTest] = &[
         run: demo_syscall_emulation,
     },
     BrowserTest {
+        name: "lab_jvm_workbench",
+        run: jvm_workbench,
+    },
+    BrowserTest {
+        name: "lab_jvm_own_class_files",
+        run: jvm_own_class_files,
+    },
+    BrowserTest {
         name: "lab_editor_gutter_scrolls",
         run: editor_gutter_scrolls,
     },
@@ -997,6 +1005,139 @@ fn demo_syscall_emulation(b: &Browser) -> Result<()> {
     wait_text(b, "demo-step-title", "IRET returns to the program")?;
     wait_text(b, "status", "stopped")?;
     b.screenshot("demo-syscall-emulation-return")?;
+    Ok(())
+}
+
+/// The JVM panel: an example steps bytecode by bytecode with its frames, then runs to
+/// its end under the copying collector and prints what `java` prints on the same
+/// class files, with collections counted and moved objects drawn in the heap.
+fn jvm_workbench(b: &Browser) -> Result<()> {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../jvm/examples");
+    let java = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(&examples)
+        .arg("Garbage")
+        .output()
+        .context("java runs (the xtask installs openjdk-17-jdk-headless)")?;
+    let want = String::from_utf8_lossy(&java.stdout).into_owned();
+    ensure!(
+        java.status.success() && !want.is_empty(),
+        "java ran the example"
+    );
+    open(b, "")?;
+    select(b, "jvm-main", "Garbage")?;
+    select(b, "jvm-gc", "copying")?;
+    select(b, "jvm-heap-size", "48")?;
+    click_centered(b, "[data-testid=jvm-load]")?;
+    wait_text(b, "jvm-status", "running: 0 bytecodes")?;
+    click_centered(b, "[data-testid=jvm-step]")?;
+    wait_text(b, "jvm-status", "running: 1 bytecodes")?;
+    let current = js_string(
+        b,
+        "return document.querySelector('[data-testid=jvm-code] li.current').textContent;",
+    )?;
+    ensure!(
+        current.trim_start().starts_with("2 istore_1"),
+        "the current instruction after bipush 7: {current:?}"
+    );
+    for _ in 0..3 {
+        click_centered(b, "[data-testid=jvm-step-100]")?;
+    }
+    wait_text(b, "jvm-status", "running: 301 bytecodes")?;
+    // Step on until the recursive insert is two frames deep.
+    for _ in 0..400 {
+        if count(b, "[data-testid=jvm-frames] tbody tr")? >= 3 {
+            break;
+        }
+        click_centered(b, "[data-testid=jvm-step]")?;
+    }
+    let frames = b.text_testid("jvm-frames")?;
+    ensure!(
+        frames.contains("Garbage.main([Ljava/lang/String;)V"),
+        "the frame stack shows main: {frames}"
+    );
+    ensure!(
+        frames.contains("Tree.insert"),
+        "the frame stack shows the recursive insert: {frames}"
+    );
+    b.screenshot("lab-jvm-frames")?;
+    jvm_run_to_end(b, &want)?;
+    let stats = b.text_testid("jvm-gc-stats")?;
+    let collections: u64 = stats
+        .lines()
+        .find(|l| l.trim_start().starts_with("collections"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0);
+    ensure!(collections > 0, "the copying collector ran: {stats}");
+    click_centered(b, "[data-testid=jvm-collect]")?;
+    b.wait_until("moved objects in the heap picture", WAIT, |_| {
+        Ok(count(b, "[data-testid=jvm-heap] rect[data-kind=moved]")? > 0)
+    })?;
+    b.screenshot("lab-jvm-heap")?;
+    Ok(())
+}
+
+/// Runs the JVM panel's program to its end; its output must be `want` (java's).
+fn jvm_run_to_end(b: &Browser, want: &str) -> Result<()> {
+    click_centered(b, "[data-testid=jvm-run]")?;
+    wait_text(b, "jvm-status", "finished after")?;
+    let out = b.text_testid("jvm-stdout")?;
+    ensure!(
+        out.trim() == want.trim(),
+        "the panel printed {out:?}, java {want:?}"
+    );
+    Ok(())
+}
+
+/// Hands `bytes` to the file input `id` as a file named `name`.
+pub(crate) fn pick_file(b: &Browser, id: &str, name: &str, bytes: &[u8]) -> Result<()> {
+    b.execute(
+        "const input = document.querySelector(arguments[2]);
+         const dt = new DataTransfer();
+         dt.items.add(new File([new Uint8Array(arguments[0])], arguments[1]));
+         input.files = dt.files;
+         input.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![json!(bytes), json!(name), json!(tid(id))],
+    )?;
+    Ok(())
+}
+
+/// Class files picked in the JVM panel: javac's output for a test program runs and
+/// prints what `java` prints; a truncated class file is refused with its offset.
+fn jvm_own_class_files(b: &Browser) -> Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("target/jvm-browser-classes");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let javac = std::process::Command::new("javac")
+        .arg("-d")
+        .arg(&dir)
+        .arg(root.join("jvm/java/Arith.java"))
+        .status()
+        .context("javac runs (the xtask installs openjdk-17-jdk-headless)")?;
+    ensure!(javac.success(), "javac compiled Arith.java");
+    let java = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(&dir)
+        .arg("Arith")
+        .output()?;
+    let want = String::from_utf8_lossy(&java.stdout).into_owned();
+    let bytes = std::fs::read(dir.join("Arith.class"))?;
+    open(b, "")?;
+    b.wait_for(&tid("jvm-files"))?;
+    pick_file(b, "jvm-files", "Arith.class", &bytes)?;
+    b.wait_until("Arith offered as the program", WAIT, |_| {
+        Ok(js_string(
+            b,
+            "return document.querySelector('[data-testid=jvm-main]').value;",
+        )? == "Arith")
+    })?;
+    click_centered(b, "[data-testid=jvm-load]")?;
+    wait_text(b, "jvm-status", "running: 0 bytecodes")?;
+    jvm_run_to_end(b, &want)?;
+    b.screenshot("lab-jvm-own-class")?;
+    pick_file(b, "jvm-files", "Broken.class", &bytes[..100])?;
+    wait_text(b, "jvm-error", "Broken.class: offset")?;
     Ok(())
 }
 

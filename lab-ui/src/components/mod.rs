@@ -7,6 +7,7 @@ pub mod demo;
 pub mod disasm;
 pub mod editor;
 pub mod help;
+pub mod jvm;
 pub mod labpage;
 pub mod linux;
 pub mod log;

@@ -1,0 +1,130 @@
+//! `vmlab jvm`: javac-compiled test programs print what `java` prints on the same
+//! classes, in text and `--json`, under both collectors; `--trace` shows the
+//! bytecodes; a missing class is a JSON error.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn classes() -> PathBuf {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vmlab-jvm-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jvm/java");
+    let st = Command::new("javac")
+        .arg("-d")
+        .arg(&out)
+        .arg(src.join("Exceptions.java"))
+        .arg(src.join("Garbage.java"))
+        .status()
+        .expect("javac runs (cargo xtask test installs openjdk-17-jdk-headless)");
+    assert!(st.success());
+    out
+}
+
+fn run(cmd: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .expect("the command runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn text_and_json_match_java() {
+    let dir = classes();
+    let d = dir.to_str().unwrap();
+    let vmlab = env!("CARGO_BIN_EXE_vmlab");
+    for main in ["Exceptions", "Garbage"] {
+        let (jcode, jout, jerr) = run("java", &["-cp", d, main]);
+        for gc in ["mark-sweep", "copying"] {
+            let (code, out, err) = run(vmlab, &["jvm", d, main, "--gc", gc, "--heap", "48K"]);
+            assert_eq!(out, jout, "{main} --gc {gc}");
+            assert_eq!(code, jcode, "{main} --gc {gc}: {err}");
+            assert_eq!(
+                err.lines().next(),
+                jerr.lines().next(),
+                "{main}: the uncaught exception line"
+            );
+
+            let (code, out, err) = run(
+                vmlab,
+                &["jvm", d, main, "--gc", gc, "--heap", "48K", "--json"],
+            );
+            assert_eq!(code, jcode, "{err}");
+            let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+            assert_eq!(j["ok"], true);
+            assert_eq!(j["stdout"], jout.as_str());
+            assert_eq!(j["gc"]["collector"], gc);
+            assert!(j["bytecodes"].as_u64().unwrap() > 100, "{j}");
+            if main == "Garbage" {
+                assert_eq!(j["outcome"], "finished");
+                let (_, out, _) = run(
+                    vmlab,
+                    &[
+                        "jvm",
+                        d,
+                        main,
+                        "--gc",
+                        gc,
+                        "--heap",
+                        "48K",
+                        "--json",
+                        "--heap-view",
+                    ],
+                );
+                let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+                let objects = v["heap"]["objects"].as_array().expect("the heap's objects");
+                let trees = objects.iter().filter(|o| o["class"] == "Tree").count();
+                assert_eq!(trees, 200, "the 200 kept tree nodes are in the heap");
+                let moved = objects
+                    .iter()
+                    .filter(|o| !o["moved_from"].is_null())
+                    .count();
+                assert_eq!(moved > 0, gc == "copying", "moved objects under {gc}");
+                assert!(j["gc"]["stats"]["collections"].as_u64().unwrap() > 0, "{j}");
+                assert!(j["gc"]["stats"]["bytes_reclaimed"].as_u64().unwrap() > 0);
+            } else {
+                assert_eq!(j["outcome"], "uncaught-exception");
+                assert_eq!(j["uncaught"], jerr.lines().next().unwrap());
+            }
+        }
+    }
+}
+
+#[test]
+fn trace_and_errors() {
+    let dir = classes();
+    let d = dir.to_str().unwrap();
+    let vmlab = env!("CARGO_BIN_EXE_vmlab");
+    let (code, _, err) = run(
+        vmlab,
+        &["jvm", d, "Exceptions", "--trace", "--budget", "200"],
+    );
+    assert_eq!(code, 124, "the budget ran out: {err}");
+    assert!(
+        err.contains("Exceptions.main([Ljava/lang/String;)V pc    0"),
+        "{err}"
+    );
+    assert!(err.contains("invokestatic"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains(" pc ")).count(), 200);
+
+    let (code, out, _) = run(vmlab, &["jvm", d, "NoSuchClass", "--json"]);
+    assert_eq!(code, 2);
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(j["ok"], false);
+    assert!(j["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("NoSuchClass"));
+
+    let bad = dir.join("Broken.class");
+    std::fs::write(&bad, b"\xCA\xFE\xBA\xBE\x00\x00").unwrap();
+    let (code, _, err) = run(vmlab, &["jvm", d, "Broken"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Broken.class: offset 6"), "{err}");
+}
