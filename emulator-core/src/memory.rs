@@ -8,8 +8,10 @@ use alloc::vec::Vec;
 use crate::error::HostError;
 
 pub mod frames;
+pub mod pooled;
 
 pub use frames::{FlatRam, FrameStore, GuestRam, FRAME};
+pub use pooled::{HostFrame, PooledRam, PooledStats};
 
 /// Page size of the code-invalidation bookkeeping (the paging page size).
 pub(crate) const PAGE: u32 = 4096;

@@ -151,6 +151,7 @@
 //! [`hypercall`] documents the paravirtual interface: CPUID leaf 0x40000000
 //! announces the VMM, VMCALL with a number in EAX calls it.
 
+pub mod balloon;
 pub mod exit;
 pub mod guest;
 pub mod host;
@@ -344,6 +345,9 @@ pub struct Vmm {
     /// The linear address of the instruction a hook is handling.
     #[serde(default)]
     at: Option<u32>,
+    /// The paravirtual balloon (hypercalls 5 to 7).
+    #[serde(default)]
+    pub balloon: balloon::Balloon,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -379,6 +383,7 @@ impl Vmm {
             exit_flushes: 0,
             flush_requested: false,
             at: None,
+            balloon: balloon::Balloon::default(),
         }))
     }
 
