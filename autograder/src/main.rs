@@ -8,6 +8,7 @@ mod disk;
 mod formats;
 mod gdb;
 mod grade;
+mod host;
 mod labs;
 mod linux;
 mod net;
@@ -15,6 +16,7 @@ mod pack;
 mod pack_demo;
 mod run;
 mod run_report;
+mod scenario_cmd;
 mod translate;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +56,8 @@ enum Command {
     Disk(disk::DiskArgs),
     /// Run a virtual-network scenario (switches, flows, NAT, VXLAN) and print its tables and counters.
     Net(net::Args),
+    /// Run a multi-VM host scenario (page sharing, ballooning, swapping, credit scheduler, virtual time) and print per-VM memory and CPU tables.
+    Host(host::Args),
     /// Run a guest with the translating tier and print the regions it translated: x86, IR before and after the passes.
     Translate(translate::TranslateArgs),
 }
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Disk(args) => disk::main(args),
         Command::Net(args) => net::run(args),
+        Command::Host(args) => host::run(args),
         Command::Translate(args) => translate::main(args),
     }
 }
