@@ -217,12 +217,10 @@ impl Host {
             let budget = self.config.sched.budget(&self.vms[v]).min(until - self.now);
             let swapped_in = swap::swap_in_all(&mut self.vms[v]);
             let pool = self.pool_frames();
-            let over = swap::enforce(&mut self.vms, pool, v);
+            swap::enforce(&mut self.vms, pool, v);
             if swapped_in > 0 {
                 self.log(Some(v), format!("{swapped_in} pages swapped in"));
             }
-            let _ = over;
-            self.note_peak();
             let used = self.run_slice(v, budget).max(1);
             self.now += used;
             for (i, other) in self.vms.iter_mut().enumerate() {
@@ -242,7 +240,9 @@ impl Host {
     }
 
     fn note_peak(&mut self) {
-        self.peak_frames = self.peak_frames.max(pool::frames_in_use(&self.vms));
+        if pool::frames_backed(&self.vms) > self.peak_frames {
+            self.peak_frames = self.peak_frames.max(pool::frames_in_use(&self.vms));
+        }
         self.peak_unshared = self
             .peak_unshared
             .max(pool::frames_without_sharing(&self.vms));

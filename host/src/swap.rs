@@ -24,6 +24,9 @@ pub fn swap_in_all(vm: &mut Vm) -> u64 {
 /// Swaps out private frames of VMs other than `keep` until the pool holds at most
 /// `capacity` frames; returns the frames still over (the running VM alone is bigger).
 pub fn enforce(vms: &mut [Vm], capacity: u64, keep: usize) -> u64 {
+    if pool::frames_backed(vms) <= capacity {
+        return 0;
+    }
     let mut in_use = pool::frames_in_use(vms);
     while in_use > capacity {
         let victim = vms

@@ -34,6 +34,8 @@ pub struct PooledStats {
 pub struct PooledRam {
     len: usize,
     slots: Vec<Option<Arc<HostFrame>>>,
+    /// Slots that hold a frame.
+    backed: usize,
     stats: PooledStats,
 }
 
@@ -53,6 +55,7 @@ impl PooledRam {
         PooledRam {
             len,
             slots: vec![None; len.div_ceil(FRAME)],
+            backed: 0,
             stats: PooledStats::default(),
         }
     }
@@ -64,7 +67,7 @@ impl PooledRam {
 
     /// Guest frames backed by a host frame.
     pub fn backed(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.backed
     }
 
     /// The host frame behind guest frame `gfn` (`None`: unbacked or out of range).
@@ -81,10 +84,11 @@ impl PooledRam {
     /// keeps the contents the guest sees unchanged (merge, swap-in) or tells the
     /// machine they changed ([`Machine::set_pooled_frame`] does).
     pub fn replace(&mut self, gfn: usize, frame: Option<Arc<HostFrame>>) -> Option<Arc<HostFrame>> {
-        match self.slots.get_mut(gfn) {
-            Some(s) => core::mem::replace(s, frame),
-            None => None,
-        }
+        let slot = self.slots.get_mut(gfn)?;
+        let now = usize::from(frame.is_some());
+        let old = core::mem::replace(slot, frame);
+        self.backed = self.backed + now - usize::from(old.is_some());
+        old
     }
 
     /// What the store has done.
@@ -118,6 +122,7 @@ impl FrameStore for PooledRam {
         match slot {
             None => {
                 self.stats.demand_fills += 1;
+                self.backed += 1;
                 *slot = Some(Arc::new([0; FRAME]));
             }
             Some(f) if Arc::strong_count(f) > 1 => self.stats.cow_breaks += 1,
