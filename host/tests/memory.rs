@@ -125,3 +125,47 @@ fn without_the_balloon_the_host_swaps() {
         "a kept its cache, in swap"
     );
 }
+
+#[test]
+fn pause_snapshot_and_destroy_through_the_life_cycle() {
+    let mut host = Host::new(HostConfig::default());
+    host.create(spec("a", 4, 64, 64)).unwrap();
+    host.create(spec("b", 4, 64, 64)).unwrap();
+    assert!(host.create(spec("a", 4, 1, 1)).is_err(), "names are unique");
+    host.run_until(10 * CYCLES_PER_MS);
+    host.pause("a").unwrap();
+    let frozen = host.vms[0].machine.icount();
+    let (steal, b_ran) = (host.vms[0].cpu.steal, host.vms[1].cpu.run);
+    host.run_until(15 * CYCLES_PER_MS);
+    assert_eq!(
+        host.vms[0].machine.icount(),
+        frozen,
+        "a paused VM does not run"
+    );
+    assert_eq!(host.vms[0].cpu.steal, steal, "nor does it wait for the CPU");
+    assert_eq!(
+        host.vms[1].cpu.run - b_ran,
+        5 * CYCLES_PER_MS,
+        "b had the CPU"
+    );
+    let bytes = host.snapshot("a").unwrap();
+    assert_eq!(bytes, 4 << 20);
+    let snap = host.vms[0].snapshots[0].clone();
+    host.resume("a").unwrap();
+    host.run_until(20 * CYCLES_PER_MS);
+    assert!(host.vms[0].machine.icount() > frozen);
+    host.vms[0].machine.restore(&snap).unwrap();
+    assert_eq!(host.vms[0].machine.icount(), frozen, "back to the snapshot");
+    let before = vmlab_host::pool::frames_in_use(&host.vms);
+    host.destroy("b").unwrap();
+    let after = vmlab_host::pool::frames_in_use(&host.vms);
+    assert!(
+        after + 100 < before,
+        "b's frames went back: {before} -> {after}"
+    );
+    assert!(host.pause("b").is_err(), "a destroyed VM is gone");
+    let b_ran = host.vms[1].cpu.run;
+    host.run_until(25 * CYCLES_PER_MS);
+    assert_eq!(host.vms[1].cpu.run, b_ran, "a destroyed VM does not run");
+    assert_eq!(host.vms[0].cpu.run + b_ran, host.now, "a had the CPU");
+}
