@@ -9,6 +9,7 @@ mod formats;
 mod gdb;
 mod grade;
 mod jvm;
+mod host;
 mod labs;
 mod linux;
 mod migrate;
@@ -19,6 +20,7 @@ mod pack_demo;
 mod run;
 mod run_nic;
 mod run_report;
+mod scenario_cmd;
 mod translate;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +64,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Run a guest fault-tolerantly (primary and backup by record/replay) and kill the primary.
     Ft(migrate::FtArgs),
+    /// Run a multi-VM host scenario (page sharing, ballooning, swapping, credit scheduler, virtual time) and print per-VM memory and CPU tables.
+    Host(host::Args),
     /// Run a guest with the translating tier and print the regions it translated: x86, IR before and after the passes.
     Translate(translate::TranslateArgs),
     /// Run javac-compiled classes on vmlab's JVM (interpreter, mark-sweep or copying collector).
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Disk(args) => disk::main(args),
         Command::Net(args) => net::run(args),
+        Command::Host(args) => host::run(args),
         Command::Translate(args) => translate::main(args),
         Command::Migrate(args) => migrate::migrate(args),
         Command::Ft(args) => migrate::ft(args),

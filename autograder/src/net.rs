@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use vmlab_net::scenario_file;
 
-/// Exit status of a scenario file that does not load, or an option that is wrong.
-const EXIT_BAD_INPUT: u8 = 2;
+use crate::scenario_cmd;
+
 /// Exit status when the delivery budget ran out before the last tick.
 const EXIT_BUDGET: u8 = 124;
 
@@ -24,27 +24,14 @@ pub struct Args {
 }
 
 fn fail(json: bool, message: &str) -> ExitCode {
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "ok": false, "error": { "kind": "bad-input", "message": message } })
-        );
-    } else {
-        eprintln!("vmlab net: {message}");
-    }
-    ExitCode::from(EXIT_BAD_INPUT)
+    scenario_cmd::fail("net", json, message)
 }
 
 /// Runs the scenario and prints the report.
 pub fn run(args: Args) -> ExitCode {
-    let name = args.scenario.display().to_string();
-    let text = match std::fs::read_to_string(&args.scenario) {
-        Ok(t) => t,
-        Err(e) => return fail(args.json, &format!("{name}: {e}")),
-    };
-    let scenario = match scenario_file::parse(&name, &text) {
-        Ok(s) => s,
-        Err(e) => return fail(args.json, &e.to_string()),
+    let (name, scenario) = match scenario_cmd::load(&args.scenario, scenario_file::parse) {
+        Ok(r) => r,
+        Err(e) => return fail(args.json, &e),
     };
     let mut wanted: Vec<(String, PathBuf)> = Vec::new();
     for p in &args.pcap {

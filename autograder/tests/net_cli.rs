@@ -1,24 +1,13 @@
 //! `vmlab net`: runs a scenario, prints the tables as text or JSON, writes the pcap that `tcpdump -r` reads, and refuses bad files with their line and key.
 
+mod common;
+
+use common::vmlab;
 use std::path::PathBuf;
 use std::process::Command;
 
 fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../net/scenarios")
-        .join(name)
-}
-
-fn vmlab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .args(args)
-        .output()
-        .expect("vmlab runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    common::scenario("net/scenarios", name)
 }
 
 #[test]

@@ -12,6 +12,9 @@ pub mod page_log;
 
 pub use frames::{FlatRam, FrameStore, GuestRam, FRAME};
 pub use page_log::PageLog;
+pub mod pooled;
+
+pub use pooled::{HostFrame, PooledRam, PooledStats};
 
 /// Page size of the code-invalidation bookkeeping (the paging page size).
 pub(crate) const PAGE: u32 = 4096;

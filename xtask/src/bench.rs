@@ -96,7 +96,7 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs `cmd` and parses the last line of its standard output as JSON.
-fn json_run(cmd: &mut Command) -> Result<Value> {
+pub(crate) fn json_run(cmd: &mut Command) -> Result<Value> {
     let out = cmd
         .output()
         .with_context(|| format!("could not start `{}`", step::display(cmd)))?;
@@ -125,19 +125,24 @@ pub(crate) fn num(v: &Value, key: &str) -> Result<f64> {
 /// The native runner (`emulator-core`'s `bench_rom` example, release build).
 fn native_runner() -> Result<PathBuf> {
     step::heading("build the native benchmark runner (release)");
+    release_example("emulator-core", "bench_rom")
+}
+
+/// Builds example `example` of `package` (release) and returns its path.
+pub(crate) fn release_example(package: &str, example: &str) -> Result<PathBuf> {
     let mut cmd = step::cargo_fast_native();
     cmd.args([
         "build",
         "--release",
         "--package",
-        "emulator-core",
+        package,
         "--example",
-        "bench_rom",
+        example,
     ]);
     if !step::run(&mut cmd)? {
-        bail!("building the native benchmark runner failed");
+        bail!("building {package}'s {example} (release) failed");
     }
-    Ok(crate::target_dir().join("release/examples/bench_rom"))
+    Ok(crate::target_dir().join("release/examples").join(example))
 }
 
 /// A native run of `rom`: the runner's JSON line.
@@ -396,6 +401,16 @@ pub fn run(opts: &Options) -> Result<bool> {
             "disk: exits per MiB, ATA PIO / virtio-blk",
             &format!("{e:#}"),
             ">= 20x fewer",
+        )),
+    }
+
+    step::heading("multi-VM host: four VMs on one CPU, page sharing");
+    match crate::bench_host::rows() {
+        Ok(r) => rows.extend(r),
+        Err(e) => rows.push(Row::missing(
+            "host: four 16 MiB VMs / one; 4x64 MiB RSS",
+            &format!("{e:#}"),
+            ">= 50%; < 256 MiB",
         )),
     }
 

@@ -8,6 +8,7 @@ mod bench;
 mod bench_disk;
 mod bench_grade;
 mod bench_migrate;
+mod bench_host;
 mod bench_vmm;
 mod bench_wasm;
 mod bench_web;

@@ -3,8 +3,8 @@
 //!
 //! A guest frame number (GFN) is a guest-physical address shifted right by 12. A
 //! store answers, for each GFN, the host bytes that back it. [`FlatRam`] is one
-//! contiguous allocation; a multi-VM host adds a store whose frames come from a
-//! shared pool through a physical-to-machine map, as a new variant of [`GuestRam`].
+//! contiguous allocation; [`GuestRam::Pooled`] takes its frames from a host's shared
+//! pool through a per-VM frame table (`memory/pooled.rs`).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -94,6 +94,8 @@ impl FrameStore for FlatRam {
 pub enum GuestRam {
     /// One contiguous allocation.
     Flat(FlatRam),
+    /// Frames from a host's shared pool, by a per-VM frame table.
+    Pooled(super::pooled::PooledRam),
 }
 
 impl FrameStore for GuestRam {
@@ -101,30 +103,35 @@ impl FrameStore for GuestRam {
     fn len(&self) -> usize {
         match self {
             GuestRam::Flat(r) => r.len(),
+            GuestRam::Pooled(r) => r.len(),
         }
     }
     #[inline(always)]
     fn frame(&self, gfn: usize) -> Option<&[u8]> {
         match self {
             GuestRam::Flat(r) => r.frame(gfn),
+            GuestRam::Pooled(r) => r.frame(gfn),
         }
     }
     #[inline(always)]
     fn frame_mut(&mut self, gfn: usize) -> Option<&mut [u8]> {
         match self {
             GuestRam::Flat(r) => r.frame_mut(gfn),
+            GuestRam::Pooled(r) => r.frame_mut(gfn),
         }
     }
     #[inline(always)]
     fn contiguous(&self) -> Option<&[u8]> {
         match self {
             GuestRam::Flat(r) => r.contiguous(),
+            GuestRam::Pooled(_) => None,
         }
     }
     #[inline(always)]
     fn contiguous_mut(&mut self) -> Option<&mut [u8]> {
         match self {
             GuestRam::Flat(r) => r.contiguous_mut(),
+            GuestRam::Pooled(_) => None,
         }
     }
 }

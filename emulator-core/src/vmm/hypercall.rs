@@ -17,6 +17,7 @@
 //! | 2 | interrupts off | | the previous interrupt flag (0/1) |
 //! | 3 | interrupts restore | EBX = interrupt flag (0/1) | 0 |
 //! | 4 | shutdown | EBX = exit status | does not return |
+//! | 5 to 7 | the balloon (see [`super::balloon`]) | | |
 //!
 //! Calls 2 and 3 replace CLI/STI and the `pushf; cli; ... popf` idiom, whose POPF
 //! a deprivileged kernel cannot use (see [`super::sensitive`]). The console write
@@ -156,6 +157,15 @@ impl Vmm {
             HC_SHUTDOWN => {
                 stop = host.port_out(0xf4, 1, b & 0xff);
                 (0, format!("shutdown with status {}", b & 0xff))
+            }
+            super::balloon::HC_BALLOON_TARGET => (
+                self.balloon.target,
+                format!("balloon target: {} pages", self.balloon.target),
+            ),
+            super::balloon::HC_BALLOON_GIVE | super::balloon::HC_BALLOON_TAKE => {
+                let give = nr == super::balloon::HC_BALLOON_GIVE;
+                let (r, what) = self.balloon.call(give, b, self.ram_bytes);
+                (r, format!("balloon {b:#x}: {what}"))
             }
             _ => (u32::MAX, format!("unknown hypercall {nr}")),
         };

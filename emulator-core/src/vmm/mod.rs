@@ -152,6 +152,7 @@
 //! announces the VMM, VMCALL with a number in EAX calls it.
 
 mod dirty;
+pub mod balloon;
 pub mod exit;
 pub mod guest;
 pub mod host;
@@ -349,6 +350,9 @@ pub struct Vmm {
     /// unless a migration tracks dirty pages.
     #[serde(skip)]
     dirty: crate::memory::PageLog,
+    /// The paravirtual balloon (hypercalls 5 to 7).
+    #[serde(default)]
+    pub balloon: balloon::Balloon,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -385,6 +389,7 @@ impl Vmm {
             flush_requested: false,
             at: None,
             dirty: crate::memory::PageLog::default(),
+            balloon: balloon::Balloon::default(),
         }))
     }
 

@@ -1,0 +1,104 @@
+//! The guest every VM runs (`guests/host/balloon.asm`), assembled with the VM's parameters, and where its counters live.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// The guest's source.
+pub const SOURCE: &str = include_str!("../../guests/host/balloon.asm");
+/// The include file it uses.
+pub const PC_INC: &str = include_str!("../../guests/include/pc.inc");
+/// Where the guest is loaded (flat, 32-bit protected mode).
+pub const LOAD_ADDR: u32 = 0x10000;
+/// The first page of the guest's page cache and balloon region.
+pub const REGION_START: u32 = 0x20_0000;
+/// The smallest RAM the guest runs in, in MiB (code and stack below 1 MiB, the region
+/// from 2 MiB, the top MiB for the loader's tables).
+pub const MIN_RAM_MIB: u32 = 4;
+
+/// What a VM's guest does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// Pages of the cache whose contents are the same in every VM.
+    pub shared_pages: u32,
+    /// Pages whose contents are this VM's own.
+    pub private_pages: u32,
+    /// Pages rewritten (with the same words) every round: each write breaks a share.
+    pub dirty_pages: u32,
+    /// Work loop iterations per round.
+    pub work: u32,
+    /// The PIT divisor of the guest's clock (0: no timer).
+    pub tick_div: u32,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            shared_pages: 256,
+            private_pages: 16,
+            dirty_pages: 0,
+            work: 2000,
+            tick_div: 1193,
+        }
+    }
+}
+
+impl Workload {
+    /// Pages the cache fills at most in a guest of `ram_mib`.
+    pub fn region_pages(ram_mib: u32) -> u32 {
+        (ram_mib.saturating_sub(1) << 8).saturating_sub(REGION_START >> 12)
+    }
+}
+
+/// An assembled guest and the addresses of its counters.
+#[derive(Clone, Debug)]
+pub struct GuestImage {
+    /// The flat image, loaded at [`LOAD_ADDR`].
+    pub bytes: Vec<u8>,
+    /// Timer interrupts seen (the guest's clock).
+    pub ticks: u32,
+    /// Work loop iterations.
+    pub work: u32,
+    /// Pages in the balloon, by the guest's count.
+    pub balloon: u32,
+    /// The end of the filled cache.
+    pub fill_top: u32,
+}
+
+/// Assembles the guest for VM number `vm_id` with `ram_mib` of RAM.
+pub fn assemble(w: &Workload, vm_id: u32, ram_mib: u32) -> Result<GuestImage, String> {
+    let defines = [
+        ("RAM_BYTES", ram_mib << 20),
+        ("VM_ID", vm_id & 0x3f),
+        ("SHARED_PAGES", w.shared_pages),
+        ("PRIVATE_PAGES", w.private_pages),
+        ("DIRTY_PAGES", w.dirty_pages),
+        ("WORK", w.work.max(1)),
+        ("TICK_DIV", w.tick_div & 0xffff),
+    ];
+    let include = |name: &str| (name == "pc.inc").then(|| PC_INC.to_string());
+    let opts = vmlab_asm::Options {
+        defines: defines
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(format!("{v}"))))
+            .collect(),
+        include: Some(&include),
+        ..vmlab_asm::Options::default()
+    };
+    let out = vmlab_asm::assemble("guests/host/balloon.asm", SOURCE, &opts)
+        .map_err(|e| format!("the guest does not assemble: {e}"))?;
+    let sym = |name: &str| {
+        out.symbols
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("the guest has no symbol {name}"))
+    };
+    Ok(GuestImage {
+        ticks: sym("ticks")?,
+        work: sym("work")?,
+        balloon: sym("balloon")?,
+        fill_top: sym("fill_top")?,
+        bytes: out.bytes.clone(),
+    })
+}
