@@ -24,6 +24,7 @@ pub mod memory;
 pub mod mmu;
 mod named;
 pub mod platform;
+pub mod smp;
 pub mod snapshot;
 pub mod state;
 pub mod stop;

@@ -15,6 +15,10 @@
 //! | 0x190 | POST code port (recorded) |
 //! | 0x3F8–0x3FF | 16550A UART, COM1, IRQ 4 |
 //!
+//! Two register pages are memory-mapped, not on the port bus: each CPU's local APIC
+//! at 0xFEE00000 and the I/O APIC at 0xFEC00000 (see [`crate::devices::apic`]); the
+//! I/O APIC's registers live here.
+//!
 //! With a disk attached ([`Platform::attach_disk`]) the platform also has:
 //!
 //! | ports | device |
@@ -36,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bus::PortBus;
 use crate::config::MachineConfig;
+use crate::devices::apic::IoApic;
 use crate::devices::ata::{ATA_IRQ, ATA_PRIMARY, ATA_PRIMARY_CONTROL};
 use crate::devices::pci::CONFIG_ADDRESS;
 use crate::devices::pit::{icount_for_tick, ticks_at};
@@ -102,6 +107,9 @@ pub struct PlatformState {
     /// The ATA drive's registers (not the disk's contents), when a disk is attached.
     #[serde(default)]
     pub ata: Option<AtaState>,
+    /// The I/O APIC (absent from older snapshots).
+    #[serde(default)]
+    pub io_apic: IoApic,
 }
 
 /// The platform: devices on a port bus plus the interrupt wiring. Not `Clone`: an
@@ -119,6 +127,8 @@ pub struct Platform {
     ata: Option<Ata>,
     /// Where the IDE function's BAR 4 is decoded, when it is.
     bus_master_base: Option<u16>,
+    /// The I/O APIC (memory-mapped; the machine routes its page here).
+    io_apic: IoApic,
 }
 
 impl Platform {
@@ -147,6 +157,7 @@ impl Platform {
             pci: None,
             ata: None,
             bus_master_base: None,
+            io_apic: IoApic::new(),
         })
     }
 
@@ -209,6 +220,7 @@ impl Platform {
         self.pit.reset();
         self.debug_exit.take_request();
         self.kbc = Kbc::new();
+        self.io_apic = IoApic::new();
         if let Some(a) = &mut self.ata {
             a.reset();
         }
@@ -469,6 +481,16 @@ impl Platform {
         &self.pic
     }
 
+    /// The I/O APIC.
+    pub fn io_apic(&self) -> &IoApic {
+        &self.io_apic
+    }
+
+    /// The I/O APIC, for its register writes and inputs.
+    pub(crate) fn io_apic_mut(&mut self) -> &mut IoApic {
+        &mut self.io_apic
+    }
+
     /// The PIT, for the UI.
     pub fn pit(&self) -> &Pit {
         &self.pit
@@ -484,6 +506,7 @@ impl Platform {
             kbc: self.kbc.state().clone(),
             pci: self.pci.clone(),
             ata: self.ata.as_ref().map(|a| a.state().clone()),
+            io_apic: self.io_apic.clone(),
         }
     }
 
@@ -494,6 +517,7 @@ impl Platform {
         self.pit.restore(&s.pit);
         self.post = s.post.clone();
         self.kbc.restore(&s.kbc);
+        self.io_apic = s.io_apic.clone();
         if let (Some(a), Some(st)) = (self.ata.as_mut(), s.ata.as_ref()) {
             a.restore(st);
         }

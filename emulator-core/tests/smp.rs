@@ -1,0 +1,233 @@
+//! Several CPUs under the machine's scheduler: AP start-up through the MP table and
+//! INIT/SIPI, a spinlock, LOCK XADD against a split read-modify-write, the APIC
+//! timer and IPIs, reproducibility and snapshots.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use emulator_core::{FlatEntry, Machine, MachineConfig, StopReason};
+
+const BUDGET: u64 = 20_000_000;
+
+fn load(src: &str, cpus: u32, quantum: u64, defines: &[&str]) -> Machine {
+    let bin = common::assemble(src, defines);
+    let mut m = Machine::new(MachineConfig {
+        cpus,
+        quantum,
+        ..MachineConfig::default()
+    })
+    .unwrap();
+    m.load_flat(0x8000, &bin, FlatEntry::Protected32).unwrap();
+    m
+}
+
+fn counting(cpus: u32, quantum: u64, iter: u32) -> Machine {
+    load(
+        "guests/smp/smp.asm",
+        cpus,
+        quantum,
+        &[&format!("ITER={iter}")],
+    )
+}
+
+fn output(m: &Machine) -> String {
+    String::from_utf8_lossy(&m.serial_output()).into_owned()
+}
+
+/// The number printed after `label ` on its own line.
+fn printed(out: &str, label: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(label)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{label} N` line in:\n{out}"))
+}
+
+fn up_lines(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .filter(|l| l.ends_with(" up"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_cpu_comes_up_once_whatever_the_quantum() {
+    for cpus in [1u32, 2, 4] {
+        let want: BTreeSet<String> = (0..cpus).map(|i| format!("cpu {i} up")).collect();
+        for quantum in [1u64, 7, 100, 5000] {
+            let mut m = counting(cpus, quantum, 200);
+            assert_eq!(
+                m.run(BUDGET),
+                StopReason::Halted,
+                "{cpus} CPUs, q {quantum}"
+            );
+            let out = output(&m);
+            assert_eq!(
+                up_lines(&out),
+                want,
+                "{cpus} CPUs, quantum {quantum}:\n{out}"
+            );
+            assert_eq!(
+                out.lines().filter(|l| l.ends_with(" up")).count(),
+                cpus as usize,
+                "each line once, none torn by the spinlock:\n{out}"
+            );
+            assert_eq!(m.cpu_count(), cpus as usize);
+            for c in m.cpus() {
+                assert!(c.state().halted && !c.apic().wait_for_sipi);
+            }
+        }
+    }
+}
+
+#[test]
+fn lock_xadd_is_exact_and_the_split_increment_loses_under_a_small_quantum() {
+    // The interleaving is deterministic: a quantum that puts every CPU's three
+    // instructions in one slice loses nothing (two CPUs with a quantum of 3 do);
+    // these quanta split them.
+    for cpus in [2u32, 4] {
+        for quantum in [1u64, 5, 7, 11] {
+            let mut m = counting(cpus, quantum, 500);
+            assert_eq!(m.run(BUDGET), StopReason::Halted);
+            let out = output(&m);
+            let expected = printed(&out, "expected");
+            assert_eq!(expected, cpus as u64 * 500);
+            assert_eq!(printed(&out, "locked"), expected, "{out}");
+            let unlocked = printed(&out, "unlocked");
+            assert!(
+                unlocked < expected,
+                "{cpus} CPUs, quantum {quantum}: the split increment lost nothing:\n{out}"
+            );
+        }
+    }
+    // one CPU has no one to race with
+    let mut m = counting(1, 1, 500);
+    assert_eq!(m.run(BUDGET), StopReason::Halted);
+    let out = output(&m);
+    assert_eq!(printed(&out, "unlocked"), 500);
+    assert_eq!(printed(&out, "locked"), 500);
+}
+
+#[test]
+fn the_same_configuration_gives_the_same_run_however_the_budget_is_cut() {
+    let mut whole = counting(4, 13, 300);
+    assert_eq!(whole.run(BUDGET), StopReason::Halted);
+    let mut again = counting(4, 13, 300);
+    assert_eq!(again.run(BUDGET), StopReason::Halted);
+    assert!(whole.snapshot() == again.snapshot(), "two runs differ");
+
+    let mut pieces = counting(4, 13, 300);
+    let mut stop = StopReason::BudgetExhausted;
+    for _ in 0..10_000 {
+        stop = pieces.run(997);
+        if stop != StopReason::BudgetExhausted {
+            break;
+        }
+    }
+    assert_eq!(stop, StopReason::Halted);
+    assert_eq!(output(&pieces), output(&whole));
+    assert_eq!(pieces.icount(), whole.icount());
+    assert!(pieces.snapshot() == whole.snapshot(), "cut runs differ");
+
+    let mut other = counting(4, 14, 300);
+    assert_eq!(other.run(BUDGET), StopReason::Halted);
+    assert_ne!(
+        other.icount(),
+        whole.icount(),
+        "the quantum changes the interleaving"
+    );
+}
+
+#[test]
+fn a_snapshot_of_several_cpus_continues_exactly() {
+    let mut whole = counting(4, 5, 300);
+    assert_eq!(whole.run(BUDGET), StopReason::Halted);
+    let mut m = counting(4, 5, 300);
+    assert_eq!(m.run(whole.icount() / 2), StopReason::BudgetExhausted);
+    let snap = m.snapshot();
+    assert_eq!(snap.cpu_count(), 4);
+    assert_eq!(m.run(BUDGET), StopReason::Halted);
+    let want = (output(&m), m.snapshot());
+
+    // into a machine built the same way, and into a one-CPU machine
+    for cfg in [
+        MachineConfig {
+            cpus: 4,
+            quantum: 5,
+            ..MachineConfig::default()
+        },
+        MachineConfig::default(),
+    ] {
+        let mut r = Machine::new(cfg).unwrap();
+        r.restore(&snap).unwrap();
+        assert_eq!(r.cpu_count(), 4);
+        assert_eq!(r.run(BUDGET), StopReason::Halted);
+        assert_eq!(output(&r), want.0);
+        assert!(r.snapshot() == want.1, "the restored run differs");
+    }
+    // through JSON
+    let json = serde_json::to_string(&snap).unwrap();
+    let back: emulator_core::Snapshot = serde_json::from_str(&json).unwrap();
+    assert!(back == snap);
+}
+
+#[test]
+fn the_periodic_apic_timer_fires_once_per_period() {
+    for (cpus, period) in [(1u32, 5000u64), (2, 3000), (4, 777)] {
+        let mut m = load(
+            "guests/smp/apic.asm",
+            cpus,
+            50,
+            &[&format!("PERIOD={period}"), "TICKS=20"],
+        );
+        assert_eq!(m.run(BUDGET), StopReason::Halted);
+        let out = output(&m);
+        assert_eq!(printed(&out, "ticks"), 20, "{out}");
+        assert_eq!(
+            m.cpu_at(0).unwrap().apic().timer_fired,
+            20,
+            "the APIC raised what the guest counted"
+        );
+        assert_eq!(
+            printed(&out, "span"),
+            19 * period,
+            "{cpus} CPUs: 19 periods between the first and the last tick"
+        );
+    }
+}
+
+#[test]
+fn fixed_ipis_reach_the_cpu_they_name() {
+    for cpus in [1u32, 2, 4] {
+        for quantum in [1u64, 64] {
+            let mut m = load("guests/smp/apic.asm", cpus, quantum, &["PINGS=5"]);
+            assert_eq!(m.run(BUDGET), StopReason::Halted);
+            let out = output(&m);
+            for i in 0..cpus {
+                assert_eq!(printed(&out, &format!("cpu {i} pings")), 5, "{out}");
+            }
+            let received: Vec<u64> = m.cpus().map(|c| c.apic().ipis_received).collect();
+            let mut want = vec![5u64; cpus as usize];
+            // the others also got the last IPI, which lets them halt
+            for w in want.iter_mut().skip(1) {
+                *w += 1;
+            }
+            assert_eq!(received, want, "{cpus} CPUs, quantum {quantum}");
+            // the pings, the last IPI, and INIT and two SIPIs when there are APs
+            let sent = 5 * cpus as u64 + 1 + if cpus > 1 { 3 } else { 0 };
+            assert_eq!(m.counters().ipis, sent);
+        }
+    }
+}
+
+#[test]
+fn a_bad_configuration_is_an_error() {
+    for (cpus, quantum) in [(0u32, 10u64), (16, 10), (2, 0)] {
+        let err = Machine::new(MachineConfig {
+            cpus,
+            quantum,
+            ..MachineConfig::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("cpus"), "{err}");
+    }
+}
