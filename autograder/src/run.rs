@@ -58,6 +58,16 @@ pub struct RunArgs {
     /// Guest RAM in MiB.
     #[arg(long, value_name = "MiB", default_value_t = 16)]
     mem: u32,
+    /// Processors: CPU 0 starts, the others wait for INIT and a start-up IPI (the MP
+    /// table at 0x9FC00 lists them, each with a local APIC at 0xFEE00000).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(emulator_core::config::MAX_CPUS)))]
+    cpus: u32,
+    /// With several CPUs: instructions each runs before the next one's turn (round
+    /// robin; the same quantum always gives the same run).
+    #[arg(long, value_name = "Q", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    quantum: u64,
     /// Stop after this many instructions.
     #[arg(long, value_name = "N", default_value_t = 1_000_000_000)]
     pub max_insns: u64,
@@ -224,6 +234,8 @@ impl RunArgs {
         Ok(MachineConfig {
             ram_mib: self.mem,
             mode: exec_mode(self.mode, self.paging, self.guest_ring)?,
+            cpus: self.cpus,
+            quantum: self.quantum,
             ..MachineConfig::default()
         })
     }

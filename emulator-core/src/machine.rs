@@ -488,7 +488,9 @@ impl Machine {
             return self.run_scheduled(1, false).unwrap_or(StopReason::Stepped);
         }
         self.enter();
+        let before = self.icount;
         let r = self.run_loop(&mut 1, false).unwrap_or(StopReason::Stepped);
+        self.cpu.retired += self.icount - before;
         self.leave();
         r
     }
@@ -501,9 +503,11 @@ impl Machine {
                 .unwrap_or(StopReason::BudgetExhausted);
         }
         self.enter();
+        let before = self.icount;
         let r = self
             .run_loop(&mut { budget }, true)
             .unwrap_or(StopReason::BudgetExhausted);
+        self.cpu.retired += self.icount - before;
         self.leave();
         r
     }

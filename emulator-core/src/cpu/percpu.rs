@@ -45,6 +45,8 @@ pub struct Cpu {
     pub(crate) incomplete: bool,
     /// This CPU's local APIC.
     pub(crate) apic: LocalApic,
+    /// Instructions this CPU retired in the machine's runs (a statistic, not state).
+    pub(crate) retired: u64,
 }
 
 impl Cpu {
@@ -61,6 +63,7 @@ impl Cpu {
             attention: 0,
             incomplete: false,
             apic: LocalApic::new(0),
+            retired: 0,
         }
     }
 
@@ -86,6 +89,11 @@ impl Cpu {
     /// This CPU's local APIC.
     pub fn apic(&self) -> &LocalApic {
         &self.apic
+    }
+
+    /// Instructions this CPU retired in the machine's runs and steps.
+    pub fn retired(&self) -> u64 {
+        self.retired
     }
 
     /// The valid entries of this CPU's TLB.

@@ -151,7 +151,9 @@ impl Machine {
             let mut rest = slice;
             self.refresh_platform();
             self.enter();
+            let before = self.icount;
             let r = self.run_loop(&mut rest, use_breakpoints);
+            self.cpu.retired += self.icount - before;
             self.leave();
             let used = slice - rest;
             left -= used;
