@@ -544,6 +544,9 @@ impl Machine {
 
     /// Re-reads the devices' deadline and interrupt line.
     pub(crate) fn refresh_platform(&mut self) {
+        if !self.platform.io_apic().outbox.is_empty() {
+            self.deliver_io_apic();
+        }
         self.next_deadline = self
             .platform
             .next_deadline()

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bus::PortBus;
 use crate::config::MachineConfig;
+use crate::devices::apic::io::{isa_pin, IrqLines};
 use crate::devices::apic::IoApic;
 use crate::devices::ata::{ATA_IRQ, ATA_PRIMARY, ATA_PRIMARY_CONTROL};
 use crate::devices::pci::CONFIG_ADDRESS;
@@ -353,8 +354,8 @@ impl Platform {
     }
 
     fn sync_ata_irq(&mut self) {
-        if let Some(a) = &self.ata {
-            self.pic.set_irq(ATA_IRQ, a.irq_level());
+        if let Some(level) = self.ata.as_ref().map(Ata::irq_level) {
+            self.lines().set_irq(ATA_IRQ, level);
         }
     }
 
@@ -401,19 +402,32 @@ impl Platform {
     }
 
     fn sync_uart_irq(&mut self) {
-        self.pic.set_irq(COM1_IRQ, self.uart.irq_level());
+        let level = self.uart.irq_level();
+        self.lines().set_irq(COM1_IRQ, level);
+    }
+
+    /// The interrupt lines, to the PIC pair and the I/O APIC.
+    fn lines(&mut self) -> IrqLines<'_> {
+        IrqLines {
+            pic: &mut self.pic,
+            io: &mut self.io_apic,
+        }
     }
 
     /// Brings the timers up to virtual time `now` (an instruction count), raising the
     /// interrupts that became due.
     pub fn advance(&mut self, now: u64) {
-        self.pit.advance(ticks_at(now), &mut self.pic);
+        let mut lines = IrqLines {
+            pic: &mut self.pic,
+            io: &mut self.io_apic,
+        };
+        self.pit.advance(ticks_at(now), &mut lines);
     }
 
     /// The instruction count at which the next timer interrupt is raised, if any can
     /// still reach the CPU (so HLT can skip ahead).
     pub fn next_deadline(&self) -> Option<u64> {
-        if self.pic.master.state().imr & 1 != 0 {
+        if self.pic.master.state().imr & 1 != 0 && self.io_apic.masked(isa_pin(0)) {
             return None;
         }
         self.pit.next_irq_tick().map(icount_for_tick)

@@ -196,6 +196,22 @@ fn the_periodic_apic_timer_fires_once_per_period() {
 }
 
 #[test]
+fn the_pit_reaches_cpu_0_through_the_io_apic() {
+    for cpus in [1u32, 2] {
+        let mut m = load("guests/smp/apic.asm", cpus, 100, &["PIT_TICKS=10"]);
+        assert_eq!(m.run(BUDGET), StopReason::Halted);
+        let out = output(&m);
+        assert_eq!(printed(&out, "pit ticks"), 10, "{out}");
+        let io = m.platform().io_apic();
+        assert_eq!(io.delivered, 10, "one message per PIT tick until masked");
+        assert!(io.masked(2));
+        // APIC timer ticks, PIT ticks, pings, and the last IPI on each AP
+        let taken = 20 + 10 + 5 * cpus as u64 + (cpus as u64 - 1);
+        assert_eq!(m.counters().irqs, taken, "{out}");
+    }
+}
+
+#[test]
 fn fixed_ipis_reach_the_cpu_they_name() {
     for cpus in [1u32, 2, 4] {
         for quantum in [1u64, 64] {

@@ -3,7 +3,9 @@
 ; Load at 0x8000 as a flat 32-bit binary (pm32). CPU 0 runs its APIC timer in
 ; periodic mode (PERIOD bus clocks, divide by 1) until TICKS interrupts have
 ; arrived and prints "ticks N" and "span S", S the time stamp counter between
-; the first and the last tick. Then it starts the other CPUs, sends PINGS fixed
+; the first and the last tick. Next the PIT's IRQ 0 goes through the I/O APIC
+; (input 2, vector 0x41, to CPU 0, the 8259 masked) until PIT_TICKS interrupts
+; have arrived: "pit ticks N". Then it starts the other CPUs, sends PINGS fixed
 ; IPIs (vector 0x50) to each CPU by APIC ID, itself included, waiting for each to
 ; be handled, and prints "cpu N pings K" per CPU. A last IPI to all but itself
 ; lets the others halt.
@@ -14,6 +16,9 @@
 %ifndef TICKS
 %define TICKS 20
 %endif
+%ifndef PIT_TICKS
+%define PIT_TICKS 10
+%endif
 %ifndef PINGS
 %define PINGS 5
 %endif
@@ -23,6 +28,9 @@ LAPIC_TIMER equ LAPIC + 0x320
 LAPIC_INIT  equ LAPIC + 0x380
 LAPIC_DIV   equ LAPIC + 0x3e0
 IDT         equ 0x7000      ; 256 gates
+IOAPIC      equ 0xfec00000
+IOWIN       equ IOAPIC + 0x10
+PIT_DIV     equ 1193        ; about 1 ms
 
 [bits 32]
 org 0x8000
@@ -35,6 +43,9 @@ start:
     call set_gate
     mov eax, ping_isr
     mov ecx, 0x50
+    call set_gate
+    mov eax, pit_isr
+    mov ecx, 0x41
     call set_gate
     mov eax, wake_isr
     mov ecx, 0x51
@@ -61,6 +72,28 @@ start:
     mov esi, msg_span
     mov eax, [last_tsc]
     sub eax, [first_tsc]
+    call print_line
+
+    mov al, 0xff
+    out PIC1_DATA, al                   ; the 8259 masked: the I/O APIC only
+    mov dword [IOAPIC], 0x14            ; input 2, low half
+    mov dword [IOWIN], 0x41             ; fixed, vector 0x41, edge
+    mov dword [IOAPIC], 0x15            ; high half
+    mov dword [IOWIN], 0                ; to APIC ID 0
+    mov al, 0x34                        ; channel 0, mode 2, low then high byte
+    out PIT_CMD, al
+    mov al, PIT_DIV & 0xff
+    out PIT_CH0, al
+    mov al, PIT_DIV >> 8
+    out PIT_CH0, al
+.pit:
+    hlt
+    cmp dword [pit_ticks], PIT_TICKS
+    jb .pit
+    mov dword [IOAPIC], 0x14
+    mov dword [IOWIN], 0x10041          ; masked
+    mov esi, msg_pit
+    mov eax, [pit_ticks]
     call print_line
 
     mov eax, [ncpu]
@@ -150,6 +183,11 @@ timer_isr:
     pop eax
     iret
 
+pit_isr:
+    inc dword [pit_ticks]
+    mov dword [LAPIC_EOI], 0
+    iret
+
 ping_isr:
     push eax
     push ebx
@@ -172,6 +210,7 @@ spurious_isr:
 msg_ticks: db "ticks ", 0
 msg_span:  db "span ", 0
 msg_pings: db " pings ", 0
+msg_pit:   db "pit ticks ", 0
 
 align 4
 idt_desc:
@@ -181,6 +220,7 @@ ncpu:      dd 0
 up:        dd 0
 finish:    dd 0
 ticks:     dd 0
+pit_ticks: dd 0
 first_tsc: dd 0
 last_tsc:  dd 0
 before:    dd 0

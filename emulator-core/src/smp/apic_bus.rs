@@ -128,6 +128,15 @@ impl Machine {
         }
     }
 
+    /// Delivers what device lines made the I/O APIC send.
+    #[cold]
+    pub(crate) fn deliver_io_apic(&mut self) {
+        let sent = core::mem::take(&mut self.platform.io_apic_mut().outbox);
+        for r in sent {
+            self.redirect(r);
+        }
+    }
+
     /// Raises or lowers I/O APIC input `pin` (a device's interrupt line).
     pub fn set_io_apic_input(&mut self, pin: usize, level: bool) {
         if let Some(r) = self.platform.io_apic_mut().set_irq(pin, level) {

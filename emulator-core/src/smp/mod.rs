@@ -106,9 +106,9 @@ impl Machine {
                 continue;
             }
             t = t.min(c.apic.timer_deadline);
-            if i == 0 && c.apic.passes_pic() {
-                t = t.min(self.platform.next_deadline().unwrap_or(u64::MAX));
-            }
+            // the platform's timer reaches CPU 0 through the 8259, or any CPU
+            // through the I/O APIC
+            t = t.min(self.platform.next_deadline().unwrap_or(u64::MAX));
         }
         (t != u64::MAX).then_some(t)
     }

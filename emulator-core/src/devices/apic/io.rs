@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::devices::{IrqSink, PicPair};
+
 /// Interrupt inputs (redirection entries).
 pub const PINS: usize = 24;
 /// The index register's offset.
@@ -21,6 +23,32 @@ const MASKED: u64 = 1 << 16;
 const REMOTE_IRR: u64 = 1 << 14;
 /// Trigger mode level (bit 15).
 const LEVEL: u64 = 1 << 15;
+
+/// The I/O APIC input ISA IRQ `irq` arrives on.
+pub fn isa_pin(irq: u8) -> usize {
+    if irq == 0 {
+        2
+    } else {
+        irq as usize
+    }
+}
+
+/// The platform's interrupt lines: each level goes to the 8259 pair and to the
+/// I/O APIC.
+#[derive(Debug)]
+pub struct IrqLines<'a> {
+    /// The 8259 pair.
+    pub pic: &'a mut PicPair,
+    /// The I/O APIC.
+    pub io: &'a mut IoApic,
+}
+
+impl IrqSink for IrqLines<'_> {
+    fn set_irq(&mut self, irq: u8, level: bool) {
+        self.pic.set_irq(irq, level);
+        self.io.set_isa_irq(irq, level);
+    }
+}
 
 /// A redirected interrupt: where and how one input goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,6 +78,9 @@ pub struct IoApic {
     pub levels: Vec<bool>,
     /// Interrupts sent to local APICs.
     pub delivered: u64,
+    /// Interrupts sent by device lines and not yet delivered by the machine.
+    #[serde(skip)]
+    pub(crate) outbox: Vec<Redirect>,
 }
 
 impl Default for IoApic {
@@ -67,6 +98,21 @@ impl IoApic {
             table: vec![MASKED; PINS],
             levels: vec![false; PINS],
             delivered: 0,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Input `pin`'s entry is masked.
+    pub fn masked(&self, pin: usize) -> bool {
+        self.entry(pin) & MASKED != 0
+    }
+
+    /// ISA IRQ `irq` went to `level`: its input is the same number but IRQ 0 (the
+    /// PIT), which arrives on input 2 as the MP table says. What it sends waits in
+    /// the outbox for the machine.
+    pub fn set_isa_irq(&mut self, irq: u8, level: bool) {
+        if let Some(r) = self.set_irq(isa_pin(irq), level) {
+            self.outbox.push(r);
         }
     }
 

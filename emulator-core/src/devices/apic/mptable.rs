@@ -48,7 +48,7 @@ pub fn build(cpus: u8) -> Vec<u8> {
             continue; // the cascade
         }
         // ISA IRQ 0 (the PIT) arrives on input 2, as on PC chipsets
-        let pin = if irq == 0 { 2 } else { irq };
+        let pin = super::io::isa_pin(irq) as u8;
         entries.extend_from_slice(&[3, 0, 0, 0, 0, irq, ioid, pin]);
         count += 1;
     }
