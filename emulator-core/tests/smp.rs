@@ -236,6 +236,25 @@ fn fixed_ipis_reach_the_cpu_they_name() {
 }
 
 #[test]
+fn a_store_by_one_cpu_drops_the_code_another_decoded() {
+    for quantum in [1u64, 50, 1000] {
+        for fast in [true, false] {
+            let mut m = load("guests/smp/smc.asm", 2, quantum, &[]);
+            m.set_fast_tier(fast);
+            assert_eq!(m.run(BUDGET), StopReason::Halted, "quantum {quantum}");
+            let out = output(&m);
+            let calls = out
+                .strip_prefix("patched after ")
+                .and_then(|s| s.strip_suffix(" calls\n"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{out}"));
+            assert!(calls > 10, "CPU 0 ran the old code first ({calls} calls)");
+            assert!(m.counters().decode_invalidations > 0);
+        }
+    }
+}
+
+#[test]
 fn a_bad_configuration_is_an_error() {
     for (cpus, quantum) in [(0u32, 10u64), (16, 10), (2, 0)] {
         let err = Machine::new(MachineConfig {
