@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use emulator_core::{FlatEntry, Machine, MachineConfig, StopReason};
+use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, StopReason};
 
 const BUDGET: u64 = 20_000_000;
 
@@ -75,6 +75,29 @@ fn every_cpu_comes_up_once_whatever_the_quantum() {
             for c in m.cpus() {
                 assert!(c.state().halted && !c.apic().wait_for_sipi);
             }
+        }
+    }
+}
+
+#[test]
+fn every_vmm_mode_brings_up_the_same_cpus() {
+    for mode in ExecMode::ALL {
+        for (cpus, quantum) in [(1u32, 10u64), (2, 7), (4, 100)] {
+            let bin = common::assemble("guests/smp/smp.asm", &["ITER=100"]);
+            let mut m = Machine::new(MachineConfig {
+                cpus,
+                quantum,
+                mode,
+                ..MachineConfig::default()
+            })
+            .unwrap();
+            m.load_flat(0x8000, &bin, FlatEntry::Protected32).unwrap();
+            let what = format!("{} with {cpus} CPUs, quantum {quantum}", mode.name());
+            assert_eq!(m.run(BUDGET), StopReason::Halted, "{what}");
+            let out = output(&m);
+            let want: BTreeSet<String> = (0..cpus).map(|i| format!("cpu {i} up")).collect();
+            assert_eq!(up_lines(&out), want, "{what}:\n{out}");
+            assert_eq!(printed(&out, "locked"), 100 * cpus as u64, "{what}");
         }
     }
 }
