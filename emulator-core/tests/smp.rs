@@ -278,6 +278,53 @@ fn a_store_by_one_cpu_drops_the_code_another_decoded() {
 }
 
 #[test]
+fn under_a_vmm_apic_accesses_eois_and_ipis_exit() {
+    use emulator_core::vmm::ExitReason;
+    for mode in [ExecMode::TRAP_EMULATE, ExecMode::HW_ASSIST] {
+        let bin = common::assemble("guests/smp/apic.asm", &["PINGS=4"]);
+        let mut m = Machine::new(MachineConfig {
+            cpus: 2,
+            quantum: 50,
+            mode,
+            ..MachineConfig::default()
+        })
+        .unwrap();
+        m.load_flat(0x8000, &bin, FlatEntry::Protected32).unwrap();
+        assert_eq!(m.run(BUDGET), StopReason::Halted, "{}", mode.name());
+        let out = output(&m);
+        assert_eq!(printed(&out, "cpu 1 pings"), 4, "{out}");
+        let exits = m.vmm().unwrap().stats().exits;
+        // every handler ends its interrupt with one EOI write
+        assert_eq!(
+            exits.count(ExitReason::Eoi),
+            m.counters().irqs,
+            "{}",
+            mode.name()
+        );
+        assert_eq!(exits.count(ExitReason::Ipi), m.counters().ipis);
+        assert!(exits.count(ExitReason::ApicAccess) > 0);
+        let logged = m
+            .events()
+            .iter()
+            .filter(|e| {
+                matches!(
+                    &e.kind,
+                    emulator_core::EventKind::VmExit {
+                        reason: ExitReason::Eoi,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert!(logged > 0, "EOI exits are in the event ring");
+    }
+    // bare: no VMM, nothing exits
+    let mut m = load("guests/smp/apic.asm", 2, 50, &["PINGS=4"]);
+    assert_eq!(m.run(BUDGET), StopReason::Halted);
+    assert!(m.vmm().is_none());
+}
+
+#[test]
 fn a_bad_configuration_is_an_error() {
     for (cpus, quantum) in [(0u32, 10u64), (16, 10), (2, 0)] {
         let err = Machine::new(MachineConfig {

@@ -202,7 +202,7 @@ impl Machine {
     }
 
     #[inline(always)]
-    pub(crate) fn phys_read(&self, r: PhysRef, size: u8) -> u32 {
+    pub(crate) fn phys_read(&mut self, r: PhysRef, size: u8) -> u32 {
         if r.split >= size {
             if r.first >= crate::devices::apic::IO_APIC_BASE {
                 if let Some(v) = self.apic_read(r.first, size) {

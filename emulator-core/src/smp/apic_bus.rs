@@ -5,19 +5,26 @@ use alloc::vec::Vec;
 
 use crate::cpu::{Cpu, CS};
 use crate::descriptor;
-use crate::devices::apic::local::Written;
+use crate::devices::apic::local::{reg, Written};
 use crate::devices::apic::{page_of, ApicPage, Delivery, Icr, Redirect, Shorthand};
 use crate::machine::Machine;
 use crate::state::Segment;
+use crate::vmm::ExitReason;
 
 use super::APIC_IRQ;
 
 impl Machine {
     /// A physical read that lands in an APIC page (`None` elsewhere).
     #[cold]
-    pub(crate) fn apic_read(&self, addr: u32, size: u8) -> Option<u32> {
+    pub(crate) fn apic_read(&mut self, addr: u32, size: u8) -> Option<u32> {
         let v = match page_of(addr)? {
-            ApicPage::Local(off) => self.cpu.apic.read(off & !3, self.cpu.tsc),
+            ApicPage::Local(off) => {
+                let v = self.cpu.apic.read(off & !3, self.cpu.tsc);
+                self.apic_exit(ExitReason::ApicAccess, || {
+                    alloc::format!("read {off:#05x}: {v:#x}")
+                });
+                v
+            }
             ApicPage::Io(off) => self.platform.io_apic().read(off & !3),
         };
         let v = v >> (8 * (addr & 3));
@@ -33,6 +40,12 @@ impl Machine {
     pub(crate) fn apic_write(&mut self, addr: u32, value: u32) -> bool {
         match page_of(addr) {
             Some(ApicPage::Local(off)) => {
+                let reason = match off & !0xf {
+                    reg::EOI => ExitReason::Eoi,
+                    reg::ICR_LOW => ExitReason::Ipi,
+                    _ => ExitReason::ApicAccess,
+                };
+                self.apic_exit(reason, || alloc::format!("write {off:#05x} := {value:#x}"));
                 let now = self.cpu.tsc;
                 match self.cpu.apic.write(off & !3, value, now) {
                     Written::Nothing => {}
@@ -53,6 +66,16 @@ impl Machine {
         }
         self.refresh_platform();
         true
+    }
+
+    /// Under a VMM, an access to the local APIC page exits.
+    fn apic_exit(&mut self, reason: ExitReason, action: impl FnOnce() -> alloc::string::String) {
+        let Some(mut vmm) = self.vmm.take() else {
+            return;
+        };
+        vmm.apic_exit(&self.cpu.state, reason, action());
+        self.settle_vmm(&mut vmm);
+        self.vmm = Some(vmm);
     }
 
     /// The CPUs whose local APIC a destination names.

@@ -625,6 +625,13 @@ impl Vmm {
         );
     }
 
+    /// Records an exit for an access to the local APIC's page by `instruction`
+    /// (every such access exits: the VMM emulates the APIC).
+    pub(crate) fn apic_exit(&mut self, cpu: &CpuState, reason: ExitReason, action: String) {
+        let instruction = String::from("an access to the local APIC page");
+        self.exit(cpu, reason, instruction, action);
+    }
+
     fn event(&mut self, cpu: &CpuState, kind: EventKind) {
         if self.pending.len() >= MAX_PENDING {
             self.pending.remove(0);
