@@ -106,6 +106,11 @@ pub struct RunArgs {
     /// the guest's IF is clear then waits in the PIC with no `interrupt-window` exit).
     #[arg(long)]
     no_interrupt_window: bool,
+    /// Under hw-assist: APIC virtualization with posted interrupts (a virtual-APIC
+    /// page answers APIC reads and EOIs, APIC interrupts arrive without an exit;
+    /// IPI sends still exit).
+    #[arg(long)]
+    apicv: bool,
     /// Serve the GDB remote protocol on 127.0.0.1:PORT (0 picks a free port; the
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
@@ -294,6 +299,13 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
             .ok_or("--no-interrupt-window only applies under --mode hw-assist")?
             .controls
             .interrupt_window = false;
+    }
+    if args.apicv {
+        let v = m
+            .vmm_mut()
+            .filter(|v| matches!(v.mode(), ExecMode::HwAssist { .. }))
+            .ok_or("--apicv only applies under --mode hw-assist")?;
+        v.controls.apic_virtualization = true;
     }
     let loaded = match &image {
         Image::Rom(bytes) => m.load_rom(bytes),

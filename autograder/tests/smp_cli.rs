@@ -107,3 +107,44 @@ fn the_apic_timer_and_ipis_are_in_the_report() {
     let bad = vmlab(&["run", "--flat", "0x8000", &bin, "--cpus", "0"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn apicv_removes_the_eoi_exits_under_hw_assist() {
+    let bin = guest("apic", "PINGS=2");
+    let exits = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--flat",
+            "0x8000",
+            &bin,
+            "--entry",
+            "pm32",
+            "--cpus",
+            "2",
+            "--mode",
+            "hw-assist",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = vmlab(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r: Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+        r["vmm"]["exits"]["by_reason"].clone()
+    };
+    let exiting = exits(&[]);
+    let posted = exits(&["--apicv"]);
+    assert!(exiting["eoi"].as_u64().unwrap() > 0, "{exiting}");
+    assert!(exiting["apic-access"].as_u64().unwrap() > 0, "{exiting}");
+    assert!(posted.get("eoi").is_none(), "{posted}");
+    assert_eq!(posted["ipi"], exiting["ipi"]);
+
+    let bare = vmlab(&[
+        "run", "--flat", "0x8000", &bin, "--entry", "pm32", "--apicv",
+    ]);
+    assert_eq!(bare.status.code(), Some(2));
+}

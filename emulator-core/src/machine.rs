@@ -617,7 +617,11 @@ impl Machine {
                 self.cpu.halted = false;
                 self.counters.irqs += 1;
                 self.log(EventKind::Interrupt { vector, irq });
-                self.external_interrupt(vector);
+                if irq == crate::smp::APIC_IRQ && self.apic_virtualized() {
+                    self.posted_interrupt(vector);
+                } else {
+                    self.external_interrupt(vector);
+                }
                 return match self.stop.take() {
                     Some(s) => Between::Stop(s),
                     None => Between::Continue,

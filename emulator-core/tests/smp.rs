@@ -324,6 +324,55 @@ fn under_a_vmm_apic_accesses_eois_and_ipis_exit() {
     assert!(m.vmm().is_none());
 }
 
+/// The APIC guest under hw-assist, with or without APIC virtualization: its
+/// output, the exits by reason, and the interrupts taken.
+fn apic_under_hw_assist(apicv: bool) -> (String, emulator_core::vmm::ExitCounters, u64) {
+    let bin = common::assemble("guests/smp/apic.asm", &["PINGS=4"]);
+    let mut m = Machine::new(MachineConfig {
+        cpus: 2,
+        quantum: 50,
+        mode: ExecMode::HW_ASSIST,
+        ..MachineConfig::default()
+    })
+    .unwrap();
+    m.vmm_mut().unwrap().controls.apic_virtualization = apicv;
+    m.load_flat(0x8000, &bin, FlatEntry::Protected32).unwrap();
+    assert_eq!(m.run(BUDGET), StopReason::Halted);
+    let exits = m.vmm().unwrap().stats().exits;
+    (output(&m), exits, m.counters().irqs)
+}
+
+#[test]
+fn posted_interrupts_remove_the_apic_and_eoi_exits() {
+    use emulator_core::vmm::ExitReason;
+    let (out_exit, exiting, irqs) = apic_under_hw_assist(false);
+    let (out_posted, posted, irqs_posted) = apic_under_hw_assist(true);
+    assert_eq!(out_exit, out_posted, "the guest cannot tell");
+    assert_eq!(irqs, irqs_posted);
+    for r in [ExitReason::Eoi, ExitReason::ApicAccess] {
+        assert!(exiting.count(r) > 0, "{}", r.name());
+        assert_eq!(posted.count(r), 0, "{}", r.name());
+    }
+    assert_eq!(
+        posted.count(ExitReason::Ipi),
+        exiting.count(ExitReason::Ipi)
+    );
+    // every interrupt came from an APIC (the 8259 is masked): each exited before
+    let apic_work = |e: &emulator_core::vmm::ExitCounters| {
+        e.count(ExitReason::ExternalInterrupt) + e.count(ExitReason::Eoi)
+    };
+    assert_eq!(apic_work(&exiting), 2 * irqs);
+    assert_eq!(apic_work(&posted), 0);
+    let per = |e: &emulator_core::vmm::ExitCounters| e.total as f64 / irqs as f64;
+    println!(
+        "exits per interrupt: {:.2} exiting, {:.2} posted (factor {:.1})",
+        per(&exiting),
+        per(&posted),
+        per(&exiting) / per(&posted)
+    );
+    assert!(per(&posted) < per(&exiting));
+}
+
 #[test]
 fn a_bad_configuration_is_an_error() {
     for (cpus, quantum) in [(0u32, 10u64), (16, 10), (2, 0)] {

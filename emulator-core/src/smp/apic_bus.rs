@@ -70,12 +70,22 @@ impl Machine {
 
     /// Under a VMM, an access to the local APIC page exits.
     fn apic_exit(&mut self, reason: ExitReason, action: impl FnOnce() -> alloc::string::String) {
+        if reason != ExitReason::Ipi && self.apic_virtualized() {
+            return; // the virtual-APIC page answers
+        }
         let Some(mut vmm) = self.vmm.take() else {
             return;
         };
         vmm.apic_exit(&self.cpu.state, reason, action());
         self.settle_vmm(&mut vmm);
         self.vmm = Some(vmm);
+    }
+
+    /// Hardware assistance with APIC virtualization and posted interrupts is on.
+    pub(crate) fn apic_virtualized(&self) -> bool {
+        self.vmm.as_deref().is_some_and(|v| {
+            v.controls.apic_virtualization && matches!(v.mode(), crate::ExecMode::HwAssist { .. })
+        })
     }
 
     /// The CPUs whose local APIC a destination names.

@@ -217,6 +217,13 @@ pub struct ExitControls {
     /// taken natively when the window opens.
     #[serde(default = "control_on")]
     pub interrupt_window: bool,
+    /// APIC virtualization with posted interrupts (hardware assistance only, off by
+    /// default): the virtual-APIC page answers register reads and absorbs EOI
+    /// writes, and what the local APIC delivers (its timer, IPIs) is posted to the
+    /// vCPU without an exit. Off, every access to the APIC page exits and each
+    /// interrupt is an `external-interrupt` exit and an injection.
+    #[serde(default)]
+    pub apic_virtualization: bool,
 }
 
 fn control_on() -> bool {
@@ -234,6 +241,7 @@ impl Default for ExitControls {
             exceptions: true,
             external_interrupts: true,
             interrupt_window: true,
+            apic_virtualization: false,
         }
     }
 }
