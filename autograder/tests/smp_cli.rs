@@ -36,20 +36,19 @@ fn guest(name: &str, define: &str) -> String {
     out.display().to_string()
 }
 
-fn run_json(bin: &str, cpus: &str, quantum: &str) -> (Value, String) {
-    let o = vmlab(&[
-        "run",
-        "--flat",
-        "0x8000",
-        bin,
-        "--entry",
-        "pm32",
-        "--cpus",
-        cpus,
-        "--quantum",
-        quantum,
-        "--json",
-    ]);
+/// `vmlab run --json` of `bin` on `cpus` CPUs; `mode` and `extra` add options.
+fn run_json(
+    bin: &str,
+    cpus: &str,
+    quantum: &str,
+    mode: &[&str],
+    extra: &[&str],
+) -> (Value, String) {
+    let mut args = vec!["run", "--flat", "0x8000", bin, "--entry", "pm32", "--json"];
+    args.extend_from_slice(&["--cpus", cpus, "--quantum", quantum]);
+    args.extend_from_slice(mode);
+    args.extend_from_slice(extra);
+    let o = vmlab(&args);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -63,7 +62,7 @@ fn run_json(bin: &str, cpus: &str, quantum: &str) -> (Value, String) {
 #[test]
 fn every_cpu_is_in_the_report() {
     let bin = guest("smp", "ITER=300");
-    let (r, console) = run_json(&bin, "4", "7");
+    let (r, console) = run_json(&bin, "4", "7", &[], &[]);
     assert_eq!(r["stop"], "halted");
     assert_eq!(r["quantum"], 7);
     let cpus = r["cpus"].as_array().expect("cpus");
@@ -91,7 +90,7 @@ fn every_cpu_is_in_the_report() {
 #[test]
 fn the_apic_timer_and_ipis_are_in_the_report() {
     let bin = guest("apic", "PINGS=3");
-    let (one, _) = run_json(&bin, "1", "1000");
+    let (one, _) = run_json(&bin, "1", "1000", &[], &[]);
     assert_eq!(one["cpus"].as_array().map(Vec::len), Some(1));
     let timer = &one["cpus"][0]["apic"]["timer"];
     // the guest masked it after its ticks
@@ -100,7 +99,7 @@ fn the_apic_timer_and_ipis_are_in_the_report() {
     assert_eq!(timer["divisor"], 1);
     assert_eq!(timer["fired"], 20);
 
-    let (two, console) = run_json(&bin, "2", "50");
+    let (two, console) = run_json(&bin, "2", "50", &[], &[]);
     assert!(console.contains("cpu 1 pings 3\n"), "{console}");
     assert_eq!(two["cpus"][1]["apic"]["ipis_received"], 4);
 
@@ -112,28 +111,7 @@ fn the_apic_timer_and_ipis_are_in_the_report() {
 fn apicv_removes_the_eoi_exits_under_hw_assist() {
     let bin = guest("apic", "PINGS=2");
     let exits = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "--flat",
-            "0x8000",
-            &bin,
-            "--entry",
-            "pm32",
-            "--cpus",
-            "2",
-            "--mode",
-            "hw-assist",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        let o = vmlab(&args);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let r: Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+        let (r, _) = run_json(&bin, "2", "1000", &["--mode", "hw-assist"], extra);
         r["vmm"]["exits"]["by_reason"].clone()
     };
     let exiting = exits(&[]);

@@ -6,6 +6,7 @@
 mod axe;
 mod bench;
 mod bench_grade;
+mod bench_smp;
 mod bench_vmm;
 mod bench_wasm;
 mod bench_web;
