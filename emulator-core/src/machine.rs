@@ -446,8 +446,8 @@ impl Machine {
             .clone()
             .unwrap_or_else(|| LocalApic::new(s.running as u8));
         self.slice_left = s.slice_left;
-        self.cfg.cpus = s.config.cpus;
-        self.cfg.quantum = s.config.quantum;
+        self.cfg.cpus = s.config.cpus.min(crate::config::MAX_CPUS);
+        self.cfg.quantum = s.config.quantum.max(1);
         if s.parked.is_empty() && self.parked.count() == 1 {
             // one CPU, as before and after: nothing to rebuild
         } else {

@@ -191,6 +191,20 @@ fn a_snapshot_of_several_cpus_continues_exactly() {
     let json = serde_json::to_string(&snap).unwrap();
     let back: emulator_core::Snapshot = serde_json::from_str(&json).unwrap();
     assert!(back == snap);
+
+    // an edited snapshot with a quantum of 0 and too many CPUs still runs, bounded
+    let mut v = serde_json::to_value(&snap).unwrap();
+    v["config"]["quantum"] = 0.into();
+    v["config"]["cpus"] = 1000.into();
+    let bad: emulator_core::Snapshot = serde_json::from_value(v).unwrap();
+    let mut r = Machine::new(MachineConfig::default()).unwrap();
+    r.restore(&bad).unwrap();
+    assert_eq!(r.config().quantum, 1);
+    let stop = r.run(100_000);
+    assert!(
+        matches!(stop, StopReason::BudgetExhausted | StopReason::Halted),
+        "{stop:?}"
+    );
 }
 
 #[test]
