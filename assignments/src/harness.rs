@@ -123,6 +123,7 @@ pub fn machine_config(lab: &LabManifest, t: &TestSpec) -> MachineConfig {
         mode: t.mode,
         event_capacity: 1024,
         serial_capacity: lab.machine.serial_capacity,
+        ..MachineConfig::default()
     }
 }
 

@@ -58,6 +58,16 @@ pub struct RunArgs {
     /// Guest RAM in MiB.
     #[arg(long, value_name = "MiB", default_value_t = 16)]
     mem: u32,
+    /// Processors: CPU 0 starts, the others wait for INIT and a start-up IPI (the MP
+    /// table at 0x9FC00 lists them, each with a local APIC at 0xFEE00000).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(emulator_core::config::MAX_CPUS)))]
+    cpus: u32,
+    /// With several CPUs: instructions each runs before the next one's turn (round
+    /// robin; the same quantum always gives the same run).
+    #[arg(long, value_name = "Q", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    quantum: u64,
     /// Stop after this many instructions.
     #[arg(long, value_name = "N", default_value_t = 1_000_000_000)]
     pub max_insns: u64,
@@ -96,6 +106,11 @@ pub struct RunArgs {
     /// the guest's IF is clear then waits in the PIC with no `interrupt-window` exit).
     #[arg(long)]
     no_interrupt_window: bool,
+    /// Under hw-assist: APIC virtualization with posted interrupts (a virtual-APIC
+    /// page answers APIC reads and EOIs, APIC interrupts arrive without an exit;
+    /// IPI sends still exit).
+    #[arg(long)]
+    apicv: bool,
     /// Serve the GDB remote protocol on 127.0.0.1:PORT (0 picks a free port; the
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
@@ -248,6 +263,8 @@ impl RunArgs {
         Ok(MachineConfig {
             ram_mib: self.mem,
             mode: exec_mode(self.mode, self.paging, self.guest_ring)?,
+            cpus: self.cpus,
+            quantum: self.quantum,
             ..MachineConfig::default()
         })
     }
@@ -306,6 +323,13 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
             .ok_or("--no-interrupt-window only applies under --mode hw-assist")?
             .controls
             .interrupt_window = false;
+    }
+    if args.apicv {
+        let v = m
+            .vmm_mut()
+            .filter(|v| matches!(v.mode(), ExecMode::HwAssist { .. }))
+            .ok_or("--apicv only applies under --mode hw-assist")?;
+        v.controls.apic_virtualization = true;
     }
     let loaded = match &image {
         Image::Rom(bytes) => m.load_rom(bytes),

@@ -89,6 +89,46 @@ fn registers(c: &CpuState) -> Map<String, Value> {
     r
 }
 
+/// A 256-bit APIC register as the vectors whose bits are set.
+fn vectors(bits: &[u32; 8]) -> Vec<u8> {
+    (0..=255u8)
+        .filter(|&v| bits[usize::from(v >> 5)] & (1 << (v & 31)) != 0)
+        .collect()
+}
+
+/// One CPU's entry in `cpus`: its registers, the instructions it retired, whether
+/// it waits for a start-up IPI, and its local APIC.
+fn cpu_entry(i: usize, c: &emulator_core::Cpu, now: u64) -> Value {
+    use emulator_core::devices::apic::local::{lvt, MASKED, PERIODIC};
+    let a = c.apic();
+    let timer = a.lvt[lvt::TIMER];
+    json!({
+        "index": i,
+        "instructions": c.retired(),
+        "halted": c.state().halted,
+        "wait_for_sipi": a.wait_for_sipi,
+        "registers": registers(c.state()),
+        "apic": {
+            "id": a.id,
+            "enabled": a.enabled(),
+            "tpr": a.tpr,
+            "ppr": a.ppr(),
+            "irr": vectors(&a.irr),
+            "isr": vectors(&a.isr),
+            "timer": {
+                "mode": if timer & PERIODIC != 0 { "periodic" } else { "one-shot" },
+                "masked": timer & MASKED != 0,
+                "vector": timer & 0xff,
+                "initial_count": a.initial_count,
+                "current_count": a.current_count(now),
+                "divisor": a.divisor(),
+                "fired": a.timer_fired,
+            },
+            "ipis_received": a.ipis_received,
+        },
+    })
+}
+
 /// The guest's own view under a VMM: under trap-and-emulate the virtual CPU's
 /// control registers, descriptor tables, CPL, IF and IOPL over the hardware's
 /// general registers; under hardware assistance the guest runs on the hardware
@@ -190,6 +230,12 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             _ => None,
         },
         "host": registers(m.cpu()),
+        "quantum": m.config().quantum,
+        "cpus": m
+            .cpus()
+            .enumerate()
+            .map(|(i, c)| cpu_entry(i, c, m.cpu().tsc))
+            .collect::<Vec<_>>(),
         "guest": guest_cpu(m).as_ref().map(registers),
         "post_writes": m.post_writes().iter().map(|w| json!({
             "port": hex16(w.port),
@@ -205,6 +251,7 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             "tlb_hits": counters.tlb_hits,
             "tlb_misses": counters.tlb_misses,
             "page_walks": counters.page_walks,
+            "ipis": counters.ipis,
         },
         "vmm": vmm,
         "disk": disk_json(m),

@@ -37,11 +37,12 @@ fn documented() -> BTreeMap<String, BTreeMap<String, String>> {
     tables
 }
 
-/// The report's fields with the register view's expanded under `host` and `guest`.
+/// The report's fields with the register view's expanded under `host`, `guest` and
+/// each CPU's `registers`.
 fn report_fields(doc: &BTreeMap<String, BTreeMap<String, String>>) -> BTreeMap<String, String> {
     let mut fields = doc["The report"].clone();
     for (path, ty) in &doc["A register view"] {
-        for view in ["host", "guest"] {
+        for view in ["host", "guest", "cpus[].registers"] {
             fields.insert(format!("{view}.{path}"), ty.clone());
         }
     }

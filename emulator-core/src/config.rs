@@ -126,6 +126,23 @@ pub struct MachineConfig {
     pub event_capacity: usize,
     /// Bytes of serial output kept (older output drops first); bounds a console flood.
     pub serial_capacity: usize,
+    /// Processors (1 to [`MAX_CPUS`]); CPU 0 starts, the others wait for INIT and SIPI.
+    #[serde(default = "one")]
+    pub cpus: u32,
+    /// Instructions each CPU runs before the next one's turn (round robin, at least 1).
+    #[serde(default = "default_quantum")]
+    pub quantum: u64,
+}
+
+/// The most CPUs a machine has (APIC IDs 0–15; the I/O APIC takes the next ID).
+pub const MAX_CPUS: u32 = 15;
+
+fn one() -> u32 {
+    1
+}
+
+fn default_quantum() -> u64 {
+    1000
 }
 
 impl Default for MachineConfig {
@@ -135,6 +152,8 @@ impl Default for MachineConfig {
             mode: ExecMode::Bare,
             event_capacity: 4096,
             serial_capacity: 1 << 20,
+            cpus: 1,
+            quantum: default_quantum(),
         }
     }
 }

@@ -31,4 +31,7 @@ pub struct Counters {
     pub decode_misses: u64,
     /// Code pages whose decoded instructions a write invalidated.
     pub decode_invalidations: u64,
+    /// Inter-processor interrupts sent through a local APIC's ICR.
+    #[serde(default)]
+    pub ipis: u64,
 }

@@ -25,6 +25,7 @@ mod migration;
 pub mod mmu;
 mod named;
 pub mod platform;
+pub mod smp;
 pub mod snapshot;
 pub mod state;
 pub mod stop;

@@ -13,6 +13,7 @@ use crate::counters::Counters;
 use crate::cpu::alu::Flags;
 use crate::cpu::percpu::Parked;
 use crate::cpu::{Cpu, CS};
+use crate::devices::apic::LocalApic;
 use crate::devices::{PostWrite, VgaText};
 use crate::error::{Exception, HostError};
 use crate::events::{Event, EventKind, EventRing};
@@ -76,7 +77,7 @@ pub struct Machine {
     /// The CPU that runs: its state, TLB, decode cache and fast-tier pages.
     pub(crate) cpu: Cpu,
     /// The other CPUs (none unless [`Machine::add_cpu`] added some).
-    parked: Parked<Cpu>,
+    pub(crate) parked: Parked<Cpu>,
     pub(crate) mem: Memory,
     pub(crate) platform: Platform,
     pub(crate) events: EventRing,
@@ -96,11 +97,21 @@ pub struct Machine {
     /// A halted CPU waiting for a timer skips virtual time no further than this
     /// (`u64::MAX`: no limit); see [`Machine::set_time_limit`].
     pub(crate) time_limit: u64,
+    /// Instructions left in the running CPU's quantum (several scheduled CPUs).
+    pub(crate) slice_left: u64,
 }
 
 impl Machine {
     /// Builds a machine with `cfg.ram_mib` MiB of zeroed RAM, in the RESET state.
     pub fn new(cfg: MachineConfig) -> Result<Machine, HostError> {
+        if !(1..=crate::config::MAX_CPUS).contains(&cfg.cpus) || cfg.quantum == 0 {
+            return Err(HostError::BadConfig(alloc::format!(
+                "cpus is {} and quantum {}; cpus must be between 1 and {} and the quantum at least 1",
+                cfg.cpus,
+                cfg.quantum,
+                crate::config::MAX_CPUS
+            )));
+        }
         if !(1..=3072).contains(&cfg.ram_mib) {
             return Err(HostError::BadConfig(alloc::format!(
                 "ram_mib is {}; it must be between 1 and 3072",
@@ -125,7 +136,9 @@ impl Machine {
             vmm,
             stop_on_trap: false,
             time_limit: u64::MAX,
+            slice_left: 0,
         };
+        m.set_up_processors()?;
         m.refresh_platform();
         Ok(m)
     }
@@ -143,6 +156,7 @@ impl Machine {
         for c in self.parked.others_mut() {
             c.reset_keeping_tsc();
         }
+        self.hold_application_processors();
         self.platform.reset();
         self.stop = None;
         self.refresh_platform();
@@ -206,12 +220,14 @@ impl Machine {
         self.parked.running()
     }
 
-    /// Adds a CPU in the RESET state with empty caches (and, under a VMM, its
-    /// virtual CPU) and returns its index. Nothing starts it but
-    /// [`Machine::switch_cpu`]: the platform has no APIC yet.
+    /// Adds a CPU in the RESET state with empty caches and a local APIC whose ID is
+    /// its index (and, under a VMM, its virtual CPU) and returns its index. On a
+    /// machine built with one CPU the caller drives it with [`Machine::switch_cpu`];
+    /// a machine built with `cpus` above one schedules its CPUs itself.
     pub fn add_cpu(&mut self) -> usize {
         let mut cpu = Cpu::reset();
         cpu.tsc = self.cpu.tsc;
+        cpu.apic.id = self.parked.count() as u8;
         if let Some(v) = self.vmm.as_deref_mut() {
             v.add_vcpu();
         }
@@ -238,7 +254,8 @@ impl Machine {
         if let Some(v) = self.vmm.as_deref_mut() {
             v.switch_vcpu(i);
         }
-        self.update_attention();
+        // the interrupt line and the timer deadline are the incoming CPU's
+        self.refresh_platform();
         true
     }
 
@@ -391,9 +408,12 @@ impl Machine {
                 .map(|c| ParkedCpu {
                     cpu: c.state.clone(),
                     tlb: c.mmu.save(),
+                    apic: Some(c.apic.clone()),
                 })
                 .collect(),
             running: self.parked.running(),
+            apic: Some(self.cpu.apic.clone()),
+            slice_left: self.slice_left,
         }
     }
 
@@ -430,14 +450,24 @@ impl Machine {
         self.icount = s.icount;
         self.platform.restore(&s.platform);
         self.cpu.mmu.load(&s.tlb);
+        self.cpu.apic = s
+            .apic
+            .clone()
+            .unwrap_or_else(|| LocalApic::new(s.running as u8));
+        self.slice_left = s.slice_left;
+        self.cfg.cpus = s.config.cpus.min(crate::config::MAX_CPUS);
+        self.cfg.quantum = s.config.quantum.max(1);
         if s.parked.is_empty() && self.parked.count() == 1 {
             // one CPU, as before and after: nothing to rebuild
         } else {
             let others = s
                 .parked
                 .iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(i, p)| {
                     let mut c = Cpu::reset();
+                    let id = if i < s.running { i } else { i + 1 };
+                    c.apic = p.apic.clone().unwrap_or_else(|| LocalApic::new(id as u8));
                     c.state = p.cpu.clone();
                     c.flags = Flags::from_eflags(c.state.eflags);
                     c.mmu.load(&p.tlb);
@@ -463,23 +493,35 @@ impl Machine {
 
     /// Executes exactly one instruction (or delivers one interrupt).
     pub fn step(&mut self) -> StopReason {
+        if self.scheduled() {
+            return self.run_scheduled(1, false).unwrap_or(StopReason::Stepped);
+        }
         self.enter();
-        let r = self.run_loop(1, false).unwrap_or(StopReason::Stepped);
+        let before = self.icount;
+        let r = self.run_loop(&mut 1, false).unwrap_or(StopReason::Stepped);
+        self.cpu.retired += self.icount - before;
         self.leave();
         r
     }
 
     /// Runs at most `budget` instructions (interrupt deliveries count as one).
     pub fn run(&mut self, budget: u64) -> StopReason {
+        if self.scheduled() {
+            return self
+                .run_scheduled(budget, true)
+                .unwrap_or(StopReason::BudgetExhausted);
+        }
         self.enter();
+        let before = self.icount;
         let r = self
-            .run_loop(budget, true)
+            .run_loop(&mut { budget }, true)
             .unwrap_or(StopReason::BudgetExhausted);
+        self.cpu.retired += self.icount - before;
         self.leave();
         r
     }
 
-    fn enter(&mut self) {
+    pub(crate) fn enter(&mut self) {
         if self.cpu.flags_stale {
             self.cpu.flags = Flags::from_eflags(self.cpu.eflags);
             self.cpu.eflags = self.eflags();
@@ -489,7 +531,7 @@ impl Machine {
         self.update_attention();
     }
 
-    fn leave(&mut self) {
+    pub(crate) fn leave(&mut self) {
         self.cpu.eflags = self.eflags();
         let c = &mut self.counters;
         c.instructions = self.icount;
@@ -511,8 +553,16 @@ impl Machine {
 
     /// Re-reads the devices' deadline and interrupt line.
     pub(crate) fn refresh_platform(&mut self) {
-        self.next_deadline = self.platform.next_deadline().unwrap_or(u64::MAX);
-        self.intr = self.platform.interrupt_pending();
+        if !self.platform.io_apic().outbox.is_empty() {
+            self.deliver_io_apic();
+        }
+        self.next_deadline = self
+            .platform
+            .next_deadline()
+            .unwrap_or(u64::MAX)
+            .min(self.cpu.apic.timer_deadline);
+        self.intr = self.cpu.apic.pending().is_some()
+            || (self.pic_reaches_cpu() && self.platform.interrupt_pending());
         self.update_attention();
     }
 
@@ -526,12 +576,12 @@ impl Machine {
         };
     }
 
-    /// The run loop; `None` when the budget ran out.
-    fn run_loop(&mut self, budget: u64, use_breakpoints: bool) -> Option<StopReason> {
-        let mut left = budget;
+    /// The run loop; `None` when the budget ran out. `left` is what remains of the
+    /// budget when it returns.
+    pub(crate) fn run_loop(&mut self, left: &mut u64, use_breakpoints: bool) -> Option<StopReason> {
         let watch = use_breakpoints && !self.breakpoints.is_empty();
-        while left > 0 {
-            left -= 1;
+        while *left > 0 {
+            *left -= 1;
             if watch || self.cpu.tsc >= self.cpu.attention || self.cpu.halted {
                 match self.between_instructions(watch) {
                     Between::Execute => {}
@@ -539,7 +589,7 @@ impl Machine {
                     Between::Stop(s) => return Some(s),
                 }
             }
-            if !watch && (self.translate_run(&mut left) || self.fast_run(&mut left)) {
+            if !watch && (self.translate_run(left) || self.fast_run(left)) {
                 if self.stop.is_some() {
                     return self.stop.take();
                 }
@@ -562,17 +612,25 @@ impl Machine {
     }
 
     fn between_checks(&mut self, watch: bool) -> Between {
+        if self.cpu.apic.wait_for_sipi {
+            return Between::Stop(StopReason::Halted);
+        }
         if self.cpu.tsc >= self.next_deadline {
             self.platform.advance(self.cpu.tsc);
+            self.advance_local_timer();
             self.refresh_platform();
         }
         if self.intr && self.interrupts_enabled() && !self.cpu.interrupt_shadow {
-            if let Some((vector, irq)) = self.platform.acknowledge_interrupt() {
+            if let Some((vector, irq)) = self.acknowledge_interrupt() {
                 self.refresh_platform();
                 self.cpu.halted = false;
                 self.counters.irqs += 1;
                 self.log(EventKind::Interrupt { vector, irq });
-                self.external_interrupt(vector);
+                if irq == crate::smp::APIC_IRQ && self.apic_virtualized() {
+                    self.posted_interrupt(vector);
+                } else {
+                    self.external_interrupt(vector);
+                }
                 return match self.stop.take() {
                     Some(s) => Between::Stop(s),
                     None => Between::Continue,
@@ -586,6 +644,10 @@ impl Machine {
             }
         }
         if self.cpu.halted {
+            if self.scheduled() {
+                // the scheduler runs the other CPUs meanwhile
+                return Between::Stop(StopReason::Halted);
+            }
             if self.interrupts_enabled() && self.next_deadline != u64::MAX {
                 if self.next_deadline > self.time_limit {
                     self.cpu.tsc = self.cpu.tsc.max(self.time_limit);

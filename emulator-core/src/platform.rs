@@ -15,6 +15,10 @@
 //! | 0x190 | POST code port (recorded) |
 //! | 0x3F8–0x3FF | 16550A UART, COM1, IRQ 4 |
 //!
+//! Two register pages are memory-mapped, not on the port bus: each CPU's local APIC
+//! at 0xFEE00000 and the I/O APIC at 0xFEC00000 (see [`crate::devices::apic`]); the
+//! I/O APIC's registers live here.
+//!
 //! With a disk attached ([`Platform::attach_disk`]) the platform also has:
 //!
 //! | ports | device |
@@ -49,6 +53,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bus::PortBus;
 use crate::config::MachineConfig;
+use crate::devices::apic::io::{isa_pin, IrqLines};
+use crate::devices::apic::IoApic;
 use crate::devices::ata::{ATA_IRQ, ATA_PRIMARY, ATA_PRIMARY_CONTROL};
 use crate::devices::pci::CONFIG_ADDRESS;
 use crate::devices::pit::{icount_for_tick, ticks_at};
@@ -134,6 +140,9 @@ pub struct PlatformState {
     /// The virtio-net device's registers, queues and frames in flight, when attached.
     #[serde(default)]
     pub virtio_net: Option<VirtioNetState>,
+    /// The I/O APIC (absent from older snapshots).
+    #[serde(default)]
+    pub io_apic: IoApic,
 }
 
 /// The platform: devices on a port bus plus the interrupt wiring. Not `Clone`: an
@@ -159,6 +168,8 @@ pub struct Platform {
     virtio_net: Option<VirtioNet>,
     virtio_net_base: Option<u16>,
     virtio_net_irq: Option<u8>,
+    /// The I/O APIC (memory-mapped; the machine routes its page here).
+    io_apic: IoApic,
 }
 
 impl Platform {
@@ -193,6 +204,7 @@ impl Platform {
             virtio_net: None,
             virtio_net_base: None,
             virtio_net_irq: None,
+            io_apic: IoApic::new(),
         })
     }
 
@@ -376,6 +388,7 @@ impl Platform {
         self.pit.reset();
         self.debug_exit.take_request();
         self.kbc = Kbc::new();
+        self.io_apic = IoApic::new();
         if let Some(a) = &mut self.ata {
             a.reset();
         }
@@ -609,8 +622,8 @@ impl Platform {
     }
 
     fn sync_ata_irq(&mut self) {
-        if let Some(a) = &self.ata {
-            self.pic.set_irq(ATA_IRQ, a.irq_level());
+        if let Some(level) = self.ata.as_ref().map(Ata::irq_level) {
+            self.lines().set_irq(ATA_IRQ, level);
         }
     }
 
@@ -672,19 +685,32 @@ impl Platform {
     }
 
     fn sync_uart_irq(&mut self) {
-        self.pic.set_irq(COM1_IRQ, self.uart.irq_level());
+        let level = self.uart.irq_level();
+        self.lines().set_irq(COM1_IRQ, level);
+    }
+
+    /// The interrupt lines, to the PIC pair and the I/O APIC.
+    fn lines(&mut self) -> IrqLines<'_> {
+        IrqLines {
+            pic: &mut self.pic,
+            io: &mut self.io_apic,
+        }
     }
 
     /// Brings the timers up to virtual time `now` (an instruction count), raising the
     /// interrupts that became due.
     pub fn advance(&mut self, now: u64) {
-        self.pit.advance(ticks_at(now), &mut self.pic);
+        let mut lines = IrqLines {
+            pic: &mut self.pic,
+            io: &mut self.io_apic,
+        };
+        self.pit.advance(ticks_at(now), &mut lines);
     }
 
     /// The instruction count at which the next timer interrupt is raised, if any can
     /// still reach the CPU (so HLT can skip ahead).
     pub fn next_deadline(&self) -> Option<u64> {
-        if self.pic.master.state().imr & 1 != 0 {
+        if self.pic.master.state().imr & 1 != 0 && self.io_apic.masked(isa_pin(0)) {
             return None;
         }
         self.pit.next_irq_tick().map(icount_for_tick)
@@ -752,6 +778,16 @@ impl Platform {
         &self.pic
     }
 
+    /// The I/O APIC.
+    pub fn io_apic(&self) -> &IoApic {
+        &self.io_apic
+    }
+
+    /// The I/O APIC, for its register writes and inputs.
+    pub(crate) fn io_apic_mut(&mut self) -> &mut IoApic {
+        &mut self.io_apic
+    }
+
     /// The PIT, for the UI.
     pub fn pit(&self) -> &Pit {
         &self.pit
@@ -769,6 +805,7 @@ impl Platform {
             ata: self.ata.as_ref().map(|a| a.state().clone()),
             virtio_blk: self.virtio_blk.as_ref().map(|v| v.state().clone()),
             virtio_net: self.virtio_net.as_ref().map(|v| v.state().clone()),
+            io_apic: self.io_apic.clone(),
         }
     }
 
@@ -779,6 +816,7 @@ impl Platform {
         self.pit.restore(&s.pit);
         self.post = s.post.clone();
         self.kbc.restore(&s.kbc);
+        self.io_apic = s.io_apic.clone();
         if let (Some(a), Some(st)) = (self.ata.as_mut(), s.ata.as_ref()) {
             a.restore(st);
         }

@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::config::MachineConfig;
+use crate::devices::apic::LocalApic;
 use crate::mmu::TlbEntry;
 use crate::platform::PlatformState;
 use crate::state::CpuState;
@@ -28,6 +29,12 @@ pub struct Snapshot {
     /// The index of the running CPU (`cpu`).
     #[serde(default)]
     pub(crate) running: usize,
+    /// The running CPU's local APIC (absent from older snapshots).
+    #[serde(default)]
+    pub(crate) apic: Option<LocalApic>,
+    /// Instructions left in the running CPU's quantum.
+    #[serde(default)]
+    pub(crate) slice_left: u64,
 }
 
 /// A CPU that was not running at the snapshot: its state and TLB.
@@ -35,6 +42,9 @@ pub struct Snapshot {
 pub(crate) struct ParkedCpu {
     pub(crate) cpu: CpuState,
     pub(crate) tlb: Vec<TlbEntry>,
+    /// Its local APIC (absent from older snapshots).
+    #[serde(default)]
+    pub(crate) apic: Option<LocalApic>,
 }
 
 impl Snapshot {

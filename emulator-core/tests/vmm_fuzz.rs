@@ -107,6 +107,7 @@ fn machine(mode: ExecMode, seed: u64) -> Machine {
         mode,
         event_capacity: 256,
         serial_capacity: 4096,
+        ..MachineConfig::default()
     })
     .expect("machine");
     m.load_flat(CODE, &code(&mut rng), FlatEntry::Protected32)

@@ -36,6 +36,7 @@ pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
         exceptions: set.exceptions.unwrap_or(on.exceptions),
         external_interrupts: set.external_interrupts.unwrap_or(on.external_interrupts),
         interrupt_window: set.interrupt_window.unwrap_or(on.interrupt_window),
+        ..on
     }
 }
 

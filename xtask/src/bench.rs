@@ -414,6 +414,16 @@ pub fn run(opts: &Options) -> Result<bool> {
         )),
     }
 
+    step::heading("posted interrupts: the APIC guest under hw-assist, with and without --apicv");
+    match crate::bench_grade::build_vmlab().and_then(|v| crate::bench_smp::rows(&v)) {
+        Ok(r) => rows.extend(r),
+        Err(e) => rows.push(Row::missing(
+            "posted interrupts: VM exits per interrupt",
+            &format!("{e:#}"),
+            "fewer with --apicv",
+        )),
+    }
+
     step::heading("paging-heavy guest");
     match assemble("bench/paging.asm", &[], "paging.rom") {
         Ok(p) => {

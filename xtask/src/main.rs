@@ -9,6 +9,7 @@ mod bench_disk;
 mod bench_grade;
 mod bench_migrate;
 mod bench_host;
+mod bench_smp;
 mod bench_vmm;
 mod bench_wasm;
 mod bench_web;

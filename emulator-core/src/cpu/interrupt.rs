@@ -80,6 +80,14 @@ impl Machine {
         }
     }
 
+    /// Takes an interrupt posted to the running vCPU (APIC virtualization): the
+    /// guest's IDT delivers it with no exit.
+    pub(crate) fn posted_interrupt(&mut self, vector: u8) {
+        if let Err(e) = self.deliver(vector, None, Source::External) {
+            self.exception(e);
+        }
+    }
+
     /// INT n / INT3 / INTO: EIP already points past the instruction.
     pub(crate) fn software_interrupt(&mut self, vector: u8) -> Result<(), Exception> {
         self.counters.software_interrupts += 1;

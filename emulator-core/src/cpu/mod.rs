@@ -202,8 +202,13 @@ impl Machine {
     }
 
     #[inline(always)]
-    pub(crate) fn phys_read(&self, r: PhysRef, size: u8) -> u32 {
+    pub(crate) fn phys_read(&mut self, r: PhysRef, size: u8) -> u32 {
         if r.split >= size {
+            if r.first >= crate::devices::apic::IO_APIC_BASE {
+                if let Some(v) = self.apic_read(r.first, size) {
+                    return v;
+                }
+            }
             return self.mem.read(r.first, size);
         }
         let mut v = 0u32;
@@ -221,6 +226,9 @@ impl Machine {
     #[inline(always)]
     pub(crate) fn phys_write(&mut self, r: PhysRef, size: u8, v: u32) {
         if r.split >= size {
+            if r.first >= crate::devices::apic::IO_APIC_BASE && self.apic_write(r.first, v) {
+                return;
+            }
             return self.mem.write(r.first, size, v);
         }
         for i in 0..size {

@@ -4,7 +4,7 @@
 //! A [`crate::Machine`] owns its CPUs and shares memory, the devices, the event ring
 //! and the VMM between them. The CPU that runs sits in `Machine::cpu`, where the
 //! interpreter reaches it without an index; the others wait in `Machine::parked`
-//! and [`crate::Machine::switch_cpu`] exchanges them. A machine has one CPU today.
+//! and [`crate::Machine::switch_cpu`] exchanges them. Each CPU has its own local APIC.
 
 use alloc::vec::Vec;
 use core::cmp::Ordering;
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::cpu::alu::Flags;
 use crate::cpu::decode::DecodeCache;
 use crate::cpu::fast::FastTier;
+use crate::devices::apic::LocalApic;
 use crate::mmu::{Mmu, TlbEntryView};
 use crate::state::{flags, CpuState};
 
@@ -42,6 +43,10 @@ pub struct Cpu {
     pub(crate) attention: u64,
     /// The instruction stopped part-way (a long REP) and will resume; do not retire it.
     pub(crate) incomplete: bool,
+    /// This CPU's local APIC.
+    pub(crate) apic: LocalApic,
+    /// Instructions this CPU retired in the machine's runs (a statistic, not state).
+    pub(crate) retired: u64,
 }
 
 impl Cpu {
@@ -57,6 +62,8 @@ impl Cpu {
             resume_from_breakpoint: false,
             attention: 0,
             incomplete: false,
+            apic: LocalApic::new(0),
+            retired: 0,
         }
     }
 
@@ -70,12 +77,23 @@ impl Cpu {
         self.flags_stale = false;
         self.mmu.flush();
         self.resume_from_breakpoint = false;
+        self.apic.init();
     }
 
     /// The architectural state. While the CPU is parked (or between runs) EFLAGS
     /// holds the status flags too.
     pub fn state(&self) -> &CpuState {
         &self.state
+    }
+
+    /// This CPU's local APIC.
+    pub fn apic(&self) -> &LocalApic {
+        &self.apic
+    }
+
+    /// Instructions this CPU retired in the machine's runs and steps.
+    pub fn retired(&self) -> u64 {
+        self.retired
     }
 
     /// The valid entries of this CPU's TLB.
@@ -151,6 +169,15 @@ impl<T> Parked<T> {
         Parked {
             running: running.min(others.len()),
             others,
+        }
+    }
+
+    /// Number `i`, mutably, given the running one.
+    pub(crate) fn get_mut<'a>(&'a mut self, running: &'a mut T, i: usize) -> Option<&'a mut T> {
+        match i.cmp(&self.running) {
+            Ordering::Equal => Some(running),
+            Ordering::Less => self.others.get_mut(i),
+            Ordering::Greater => self.others.get_mut(i - 1),
         }
     }
 

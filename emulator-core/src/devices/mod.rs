@@ -1,5 +1,6 @@
 //! The platform's devices, each an offset-relative register model with a serde state.
 
+pub mod apic;
 pub mod ata;
 pub mod block;
 pub mod debug_exit;

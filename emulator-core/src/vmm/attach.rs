@@ -184,7 +184,16 @@ impl Machine {
         let eflags = cpu.eflags;
         self.cpu.state = cpu;
         self.set_eflags(eflags);
-        self.drain_vmm_events(&mut vmm);
+        self.settle_vmm(&mut vmm);
+        // an emulated HLT (or a halt the VMM ended) changes what the run loop watches
+        self.update_attention();
+        self.vmm = Some(vmm);
+        d
+    }
+
+    /// Takes the VMM's events into the ring and acts on its stop and flush requests.
+    pub(crate) fn settle_vmm(&mut self, vmm: &mut Vmm) {
+        self.drain_vmm_events(vmm);
         if vmm.take_stop_request() && self.stop.is_none() {
             self.stop = Some(StopReason::VmExit);
         }
@@ -192,10 +201,6 @@ impl Machine {
             // no VPID/ASID: the exit and the entry back flush the TLB
             self.cpu.mmu.flush();
         }
-        // an emulated HLT (or a halt the VMM ended) changes what the run loop watches
-        self.update_attention();
-        self.vmm = Some(vmm);
-        d
     }
 
     fn drain_vmm_events(&mut self, vmm: &mut Vmm) {

@@ -93,6 +93,15 @@ exit_reasons! {
     InterruptWindow = "interrupt-window", 200;
     /// The guest switched the processor into protected mode (CR0.PE).
     ModeSwitch = "mode-switch", 2000;
+    /// A read or write of the local APIC's page (not EOI or the ICR): the VMM
+    /// emulates the register.
+    ApicAccess = "apic-access", 500;
+    /// A write to the local APIC's EOI register: the VMM ends the interrupt in
+    /// service in its virtual APIC.
+    Eoi = "eoi", 300;
+    /// A write to the ICR: the VMM sends the IPI (INIT and SIPI included) to the
+    /// target vCPUs.
+    Ipi = "ipi", 1000;
 }
 
 crate::named::by_name!(ExitReason, "exit reason");

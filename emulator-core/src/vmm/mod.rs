@@ -219,6 +219,13 @@ pub struct ExitControls {
     /// taken natively when the window opens.
     #[serde(default = "control_on")]
     pub interrupt_window: bool,
+    /// APIC virtualization with posted interrupts (hardware assistance only, off by
+    /// default): the virtual-APIC page answers register reads and absorbs EOI
+    /// writes, and what the local APIC delivers (its timer, IPIs) is posted to the
+    /// vCPU without an exit. Off, every access to the APIC page exits and each
+    /// interrupt is an `external-interrupt` exit and an injection.
+    #[serde(default)]
+    pub apic_virtualization: bool,
 }
 
 fn control_on() -> bool {
@@ -236,6 +243,7 @@ impl Default for ExitControls {
             exceptions: true,
             external_interrupts: true,
             interrupt_window: true,
+            apic_virtualization: false,
         }
     }
 }
@@ -646,6 +654,13 @@ impl Vmm {
                 cost,
             },
         );
+    }
+
+    /// Records an exit for an access to the local APIC's page by `instruction`
+    /// (every such access exits: the VMM emulates the APIC).
+    pub(crate) fn apic_exit(&mut self, cpu: &CpuState, reason: ExitReason, action: String) {
+        let instruction = String::from("an access to the local APIC page");
+        self.exit(cpu, reason, instruction, action);
     }
 
     fn event(&mut self, cpu: &CpuState, kind: EventKind) {

@@ -1,0 +1,128 @@
+//! `vmlab run --cpus N --quantum Q`: the SMP guest built by `vmlab asm`, run from the
+//! command line, with the per-CPU `--json` report.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn vmlab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(args)
+        .output()
+        .expect("the vmlab binary runs")
+}
+
+/// `guests/smp/<name>.asm` assembled by `vmlab asm` with the shared includes.
+fn guest(name: &str, define: &str) -> String {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("smp-cli-{name}.bin"));
+    let src = root().join("guests/smp").join(format!("{name}.asm"));
+    let inc = root().join("guests/include");
+    let o = vmlab(&[
+        "asm",
+        src.to_str().unwrap(),
+        "-I",
+        inc.to_str().unwrap(),
+        "-D",
+        define,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.display().to_string()
+}
+
+/// `vmlab run --json` of `bin` on `cpus` CPUs; `mode` and `extra` add options.
+fn run_json(
+    bin: &str,
+    cpus: &str,
+    quantum: &str,
+    mode: &[&str],
+    extra: &[&str],
+) -> (Value, String) {
+    let mut args = vec!["run", "--flat", "0x8000", bin, "--entry", "pm32", "--json"];
+    args.extend_from_slice(&["--cpus", cpus, "--quantum", quantum]);
+    args.extend_from_slice(mode);
+    args.extend_from_slice(extra);
+    let o = vmlab(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    (report, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn every_cpu_is_in_the_report() {
+    let bin = guest("smp", "ITER=300");
+    let (r, console) = run_json(&bin, "4", "7", &[], &[]);
+    assert_eq!(r["stop"], "halted");
+    assert_eq!(r["quantum"], 7);
+    let cpus = r["cpus"].as_array().expect("cpus");
+    assert_eq!(cpus.len(), 4);
+    let mut total = 0;
+    for (i, c) in cpus.iter().enumerate() {
+        assert_eq!(c["index"], i);
+        assert_eq!(c["apic"]["id"], i);
+        assert_eq!(c["halted"], true);
+        assert_eq!(c["wait_for_sipi"], false, "CPU {i} was started");
+        assert_eq!(c["apic"]["enabled"], i == 0, "only CPU 0 enables its APIC");
+        assert!(
+            c["instructions"].as_u64().unwrap() > 300 * 7,
+            "CPU {i} counted"
+        );
+        assert!(console.contains(&format!("cpu {i} up\n")), "{console}");
+        total += c["instructions"].as_u64().unwrap();
+    }
+    assert_eq!(total, r["instructions"].as_u64().unwrap());
+    assert!(console.contains("locked 1200\n"), "{console}");
+    // INIT, two SIPIs
+    assert_eq!(r["counters"]["ipis"], 3);
+}
+
+#[test]
+fn the_apic_timer_and_ipis_are_in_the_report() {
+    let bin = guest("apic", "PINGS=3");
+    let (one, _) = run_json(&bin, "1", "1000", &[], &[]);
+    assert_eq!(one["cpus"].as_array().map(Vec::len), Some(1));
+    let timer = &one["cpus"][0]["apic"]["timer"];
+    // the guest masked it after its ticks
+    assert_eq!(timer["masked"], true);
+    assert_eq!(timer["vector"], 0x40);
+    assert_eq!(timer["divisor"], 1);
+    assert_eq!(timer["fired"], 20);
+
+    let (two, console) = run_json(&bin, "2", "50", &[], &[]);
+    assert!(console.contains("cpu 1 pings 3\n"), "{console}");
+    assert_eq!(two["cpus"][1]["apic"]["ipis_received"], 4);
+
+    let bad = vmlab(&["run", "--flat", "0x8000", &bin, "--cpus", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn apicv_removes_the_eoi_exits_under_hw_assist() {
+    let bin = guest("apic", "PINGS=2");
+    let exits = |extra: &[&str]| {
+        let (r, _) = run_json(&bin, "2", "1000", &["--mode", "hw-assist"], extra);
+        r["vmm"]["exits"]["by_reason"].clone()
+    };
+    let exiting = exits(&[]);
+    let posted = exits(&["--apicv"]);
+    assert!(exiting["eoi"].as_u64().unwrap() > 0, "{exiting}");
+    assert!(exiting["apic-access"].as_u64().unwrap() > 0, "{exiting}");
+    assert!(posted.get("eoi").is_none(), "{posted}");
+    assert_eq!(posted["ipi"], exiting["ipi"]);
+
+    let bare = vmlab(&[
+        "run", "--flat", "0x8000", &bin, "--entry", "pm32", "--apicv",
+    ]);
+    assert_eq!(bare.status.code(), Some(2));
+}
