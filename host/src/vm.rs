@@ -172,6 +172,7 @@ impl Vm {
             mode: spec.mode,
             event_capacity: 64,
             serial_capacity: 4096,
+            ..MachineConfig::default()
         };
         let mut machine = Machine::new(cfg).map_err(|e| format!("vm {name}: {e}"))?;
         machine.use_pooled_ram();
