@@ -151,8 +151,8 @@
 //! [`hypercall`] documents the paravirtual interface: CPUID leaf 0x40000000
 //! announces the VMM, VMCALL with a number in EAX calls it.
 
-mod dirty;
 pub mod balloon;
+mod dirty;
 pub mod exit;
 pub mod guest;
 pub mod host;
