@@ -48,7 +48,8 @@ fn json(o: &Output) -> Value {
 fn guest(dir: &Path) -> PathBuf {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/disk/ata_pio.asm");
     let out = dir.join("ata_pio.bin");
-    let o = vmlab(&["asm", s(&src), "-o", s(&out)]);
+    let include = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/include");
+    let o = vmlab(&["asm", s(&src), "-I", s(&include), "-o", s(&out)]);
     assert!(o.status.success(), "vmlab asm: {}", text(&o));
     out
 }

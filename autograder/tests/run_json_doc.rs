@@ -133,8 +133,6 @@ fn rom(src: &str) -> String {
         .arg(root().join("guests").join(src))
         .arg("-I")
         .arg(root().join("guests/include"))
-        .arg("-I")
-        .arg(root().join("guests/disk"))
         .arg("-o")
         .arg(&out)
         .status()

@@ -9,20 +9,18 @@ pub fn root() -> PathBuf {
 
 /// Assembles `src` (relative to the workspace root) as a flat binary with `defines`
 /// (`NAME` or `NAME=VALUE`); `%include` names are found beside the source, then in
-/// `guests/include/` and `guests/disk/`.
+/// `guests/include/`.
 #[allow(dead_code)]
 pub fn assemble(src: &str, defines: &[&str]) -> Vec<u8> {
     let path = root().join(src);
     let source = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let shared = [root().join("guests/include"), root().join("guests/disk")];
+    let shared = root().join("guests/include");
     let include = |name: &str| {
-        std::fs::read_to_string(dir.join(name)).ok().or_else(|| {
-            shared
-                .iter()
-                .find_map(|d| std::fs::read_to_string(d.join(name)).ok())
-        })
+        std::fs::read_to_string(dir.join(name))
+            .or_else(|_| std::fs::read_to_string(shared.join(name)))
+            .ok()
     };
     let opts = vmlab_asm::Options {
         defines: defines.iter().map(|d| vmlab_asm::parse_define(d)).collect(),
