@@ -425,7 +425,9 @@ impl Vmm {
         matches!(self.mode, ExecMode::TrapEmulate { .. })
     }
 
-    fn uses_shadow(&self) -> bool {
+    /// The VMM keeps shadow page tables (trap-and-emulate, or hardware assistance
+    /// without nested paging).
+    pub fn uses_shadow(&self) -> bool {
         match self.mode {
             ExecMode::TrapEmulate { .. } => true,
             ExecMode::HwAssist { paging } => paging == GuestPaging::Shadow,
