@@ -306,7 +306,20 @@ fn red_pill_sees_trap_emulate_but_not_hardware_assistance() {
         bare.contains("redpill: cs 00000008, rpl 00000000: same"),
         "{bare}"
     );
-    for (what, insn) in [("sidt", "sidt"), ("smsw", "smsw"), ("cs", "mov ax,cs")] {
+    assert!(
+        te.contains("redpill: str 00000019, loaded 00000018: DIFFERS"),
+        "the TR selector carries the ring the kernel runs at: {te}"
+    );
+    assert!(
+        bare.contains("redpill: str 00000018, loaded 00000018: same"),
+        "{bare}"
+    );
+    for (what, insn) in [
+        ("sidt", "sidt"),
+        ("smsw", "smsw"),
+        ("cs", "mov ax,cs"),
+        ("str", "str"),
+    ] {
         assert!(te.contains(&format!("redpill: {what} ")), "{te}");
         assert!(
             vmm(&m)

@@ -601,8 +601,10 @@ r_pf3:  mov eax, cr0
         movzx eax, byte [GDT_BASE + SEL_TSS + 5]
         mov ebx, 0x8B
         call chk_eax
+        ; STR reads the TSS selector (its RPL is the ring a VMM runs the kernel at)
         str ax
         movzx eax, ax
+        and eax, ~3
         mov ebx, SEL_TSS
         call chk_eax
         ; IRET to ring 3 with interrupts enabled (every PIC input is masked)

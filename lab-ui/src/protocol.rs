@@ -3,7 +3,9 @@
 //! Everything the page draws arrives as a [`View`]: plain data taken from the
 //! machine through its side-effect-free probes, so drawing never changes the guest.
 
-use emulator_core::vmm::{ExitCounters, NestedStats, ShadowStats, TlbTagStats, TlbTagging};
+use emulator_core::vmm::{
+    ExitControls, ExitCounters, NestedStats, ShadowStats, TlbTagStats, TlbTagging,
+};
 use emulator_core::{Counters, CpuState, ExecMode, FlatEntry};
 use serde::{Deserialize, Serialize};
 
@@ -529,6 +531,19 @@ pub struct View {
     pub history_from: u64,
     /// Under a VMM: the guest's virtual CPU (what the guest believes), one line.
     pub vcpu: Option<String>,
+    /// Under a VMM: the switches the toolbar's VMM settings show.
+    #[serde(default)]
+    pub vmm_settings: Option<VmmSettings>,
+}
+
+/// The VMM's switches as the toolbar shows them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct VmmSettings {
+    /// Whether the guest's page tables are write-protected in the shadow (`None`
+    /// when the VMM keeps no shadow tables).
+    pub pt_protect: Option<bool>,
+    /// Hardware assistance's exit controls (`None` under trap-and-emulate).
+    pub controls: Option<ExitControls>,
 }
 
 /// One line of the trap / VM-exit log.

@@ -399,6 +399,7 @@ mod tests {
             can_step_back: false,
             history_from: 0,
             vcpu: None,
+            vmm_settings: None,
         }))
     }
 

@@ -28,6 +28,7 @@ mod ui_pack;
 mod ui_pictures;
 mod ui_tests;
 mod ui_time_travel;
+mod ui_vmm_settings;
 mod wasm;
 mod webdriver;
 

@@ -43,6 +43,10 @@ pub const ALL: &[BrowserTest] = &[
         run: tlb_toggle,
     },
     BrowserTest {
+        name: "lab_vmm_settings",
+        run: crate::ui_vmm_settings::vmm_settings,
+    },
+    BrowserTest {
         name: "lab_editor_error_markers",
         run: editor_error_markers,
     },
@@ -584,7 +588,7 @@ fn mode_switch(b: &Browser) -> Result<()> {
 }
 
 /// The value of the counter row `name` (0 when the panel does not show it).
-fn counter(b: &Browser, name: &str) -> Result<u64> {
+pub(crate) fn counter(b: &Browser, name: &str) -> Result<u64> {
     let v = js_string(
         b,
         &format!(

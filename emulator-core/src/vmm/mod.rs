@@ -44,8 +44,8 @@
 //! deprivileged at ring 1 (`guest_ring`, as VMware and 32-bit Xen did; 2 also
 //! works, and 3 as 64-bit Xen PV does it, see *Ring 3* below).
 //! The hardware then runs with the VMM's values: IDTR = the VMM's IDT
-//! ([`vcpu::VMM_IDT_BASE`]), TR over the VMM's TSS without an I/O bitmap
-//! ([`vcpu::vmm_task_register`]), CR0 with PG/WP/NE set (the shadow tables),
+//! ([`vcpu::VMM_IDT_BASE`]), TR over the VMM's TSS without an I/O bitmap and
+//! with the kernel's ring as its RPL ([`vcpu::vmm_task_register`]), CR0 with PG/WP/NE set (the shadow tables),
 //! EFLAGS with IOPL = 0 (IF mirrors the virtual IF, so PUSHF reads it true,
 //! but the guest's POPF cannot change it), so every CLI, STI, HLT,
 //! IN/OUT, MOV to or from CRn/DRn, LGDT/LIDT/LLDT/LTR, INVLPG, CLTS, LMSW,
@@ -60,8 +60,8 @@
 //! far jump, RETF, IRET or a segment load) names its own ring-0 segment and is
 //! taken as RPL 0 ([`Vmm::guest_selector`]); the frames the VMM builds itself
 //! (injections, emulated far calls) hold the guest's virtual RPL 0. The
-//! hardware GDT is the guest's own, so SGDT and SLDT read true, and so does STR;
-//! SIDT, SMSW, PUSHF and CS.RPL do not.
+//! hardware GDT is the guest's own, so SGDT and SLDT read true; SIDT, SMSW,
+//! PUSHF, CS.RPL and the RPL of the TR selector that STR reads do not.
 //! Guest interrupts and exceptions are injected through the guest's IDT; a
 //! true page fault sets the virtual CR2. The guest's page tables are never used
 //! by the hardware: [`shadow`] tables map guest-virtual to host-physical,
@@ -444,7 +444,9 @@ impl Vmm {
         matches!(self.mode, ExecMode::TrapEmulate { .. })
     }
 
-    fn uses_shadow(&self) -> bool {
+    /// The VMM keeps shadow page tables (trap-and-emulate, or hardware assistance
+    /// without nested paging).
+    pub fn uses_shadow(&self) -> bool {
         match self.mode {
             ExecMode::TrapEmulate { .. } => true,
             ExecMode::HwAssist { paging } => paging == GuestPaging::Shadow,
@@ -473,7 +475,7 @@ impl Vmm {
     }
 
     /// The hardware ring that runs guest privilege level `vcpl`.
-    fn hw_ring(&self, vcpl: u8) -> u8 {
+    pub(crate) fn hw_ring(&self, vcpl: u8) -> u8 {
         if self.ring3() {
             3
         } else if vcpl == 0 && self.trap_emulate() {

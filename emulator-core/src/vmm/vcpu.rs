@@ -13,11 +13,18 @@ pub const VMM_IDT_BASE: u32 = 0xffc0_0000;
 /// Limit of the VMM's IDT.
 pub const VMM_IDT_LIMIT: u16 = 0x7ff;
 /// The hardware task register of a deprivileged guest: the guest's TR selector
-/// (so STR reads true) over the VMM's own TSS, which has no I/O permission
-/// bitmap, so every IN and OUT of the guest kernel faults and exits.
-pub fn vmm_task_register(guest_selector: u16) -> crate::state::Segment {
+/// with the RPL of the hardware `ring` the guest kernel runs at (a selector the
+/// VMM loads at that ring carries it, so STR shows ring compression as MOV from
+/// CS does) over the VMM's own TSS, which has no I/O permission bitmap, so every
+/// IN and OUT of the guest kernel faults and exits.
+pub fn vmm_task_register(guest_selector: u16, ring: u8) -> crate::state::Segment {
+    let selector = if guest_selector & !3 == 0 {
+        guest_selector
+    } else {
+        (guest_selector & !3) | (ring as u16 & 3)
+    };
     crate::state::Segment {
-        selector: guest_selector,
+        selector,
         base: 0,
         limit: 0,
         attrs: attr::PRESENT | system::TSS32_BUSY as u16,

@@ -1,5 +1,5 @@
-//! The toolbar: stepping, running, reverse step, reset, mode, TLB tagging, speed,
-//! machine files, share, help, presentation, theme and font size.
+//! The toolbar: stepping, running, reverse step, reset, mode, TLB tagging, the VMM
+//! settings, speed, machine files, share, help, presentation, theme and font size.
 
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -124,6 +124,7 @@ pub fn controls() -> Html {
                     { for TlbTagging::ALL.iter().map(|t| html! { <option value={t.name()} selected={Some(*t) == vmm_tlb}>{ t.name() }</option> }) }
                 </select>
             </label>
+            <super::vmm_settings::VmmSettings/>
             <label>{"speed "}
                 <select ref={speed_ref} onchange={on_speed} data-testid="speed-select" aria-label="run speed">
                     { for Speed::ALL.iter().map(|s| html! { <option value={s.name()} selected={*s == ctx.state.speed}>{ s.name() }</option> }) }

@@ -20,6 +20,7 @@ pub mod serial;
 pub mod settings;
 pub mod tlb;
 pub mod vga;
+pub mod vmm_settings;
 
 use yew::prelude::*;
 

@@ -182,11 +182,10 @@ pub fn guest_tables(m: &Machine) -> Option<TableTree> {
 /// The VMM's shadow (trap-emulate) or nested (hw-assist) tables, when it keeps some.
 pub fn vmm_tables(m: &Machine) -> Option<TableTree> {
     let v = m.vmm()?;
-    let shadow = match m.config().mode {
-        ExecMode::Bare => return None,
-        ExecMode::TrapEmulate { .. } => true,
-        ExecMode::HwAssist { paging } => paging == GuestPaging::Shadow,
-    };
+    if m.config().mode == ExecMode::Bare {
+        return None;
+    }
+    let shadow = v.uses_shadow();
     const P: u32 = 1;
     const W: u32 = 2;
     const U: u32 = 4;
@@ -360,6 +359,16 @@ pub fn counters(m: &Machine) -> CounterSet {
             }
         }),
     }
+}
+
+/// The VMM's switches for the toolbar: page-table write protection while it keeps
+/// shadow tables, the exit controls under hardware assistance.
+pub fn vmm_settings(m: &Machine) -> Option<crate::protocol::VmmSettings> {
+    let v = m.vmm()?;
+    Some(crate::protocol::VmmSettings {
+        pt_protect: v.uses_shadow().then_some(v.shadow.pt_protect),
+        controls: matches!(m.config().mode, ExecMode::HwAssist { .. }).then_some(v.controls),
+    })
 }
 
 /// The guest's virtual CPU under trap-and-emulate, one line for the registers panel.

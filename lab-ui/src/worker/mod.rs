@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod linux;
+pub mod pace;
 pub mod session;
 pub mod snapfile;
 
@@ -13,12 +14,10 @@ use crate::protocol::{Command, Event, Speed, Until, ADVANCE_BUDGET};
 use session::{Loaded, Session};
 
 /// Milliseconds of guest execution per slice at full speed. Between slices the
-/// worker yields through a zero timeout, which browsers stretch to about 4 ms, so a
-/// slice of 30 ms keeps the guest running about 88% of the time while a pause is still
-/// heard within a frame.
+/// worker yields through a message to itself ([`pace::Yield`]), which costs
+/// microseconds, so the guest runs nearly all the time while a pause is still heard
+/// within two frames.
 const SLICE_MS: f64 = 30.0;
-/// Minimum milliseconds between two views sent while running (display rate).
-const VIEW_MS: f64 = 33.0;
 /// Instructions of the first chunk inside a full-speed slice; later chunks are sized
 /// from the speed measured to take about [`CHUNK_MS`].
 const FIRST_CHUNK: u64 = 100_000;
@@ -41,8 +40,12 @@ pub struct MachineWorker {
     speed: Speed,
     page: Option<HandlerId>,
     last_view: f64,
+    /// Milliseconds until the next view while running at full speed.
+    view_every: f64,
     /// Instructions per full-speed chunk.
     chunk: u64,
+    /// The queue for the next slice (`None` outside a browser: a timeout then).
+    next_slice: Option<pace::Yield>,
 }
 
 fn now() -> f64 {
@@ -59,15 +62,24 @@ impl MachineWorker {
     fn send_view(&mut self, scope: &WorkerScope<Self>) {
         let running = self.running.is_some();
         if let Some(s) = self.session.as_mut() {
+            let start = now();
             let v = s.view(running);
-            self.last_view = now();
             self.send(scope, Event::View(Box::new(v)));
+            self.last_view = now();
+            self.view_every = pace::view_interval(self.last_view - start);
         }
     }
 
     fn schedule(&self, scope: &WorkerScope<Self>) {
-        let scope = scope.clone();
         let id = self.run_id;
+        if self.speed != Speed::Slow {
+            if let Some(y) = &self.next_slice {
+                if y.post(id) {
+                    return;
+                }
+            }
+        }
+        let scope = scope.clone();
         let delay = if self.speed == Speed::Slow { 50 } else { 0 };
         gloo_timers::callback::Timeout::new(delay, move || scope.send_message(Tick::Slice(id)))
             .forget();
@@ -119,7 +131,7 @@ impl MachineWorker {
             self.running = None;
             self.send_view(scope);
         } else {
-            if self.speed != Speed::Full || now() - self.last_view >= VIEW_MS {
+            if self.speed != Speed::Full || now() - self.last_view >= self.view_every {
                 self.send_view(scope);
             }
             self.schedule(scope);
@@ -262,7 +274,8 @@ impl Worker for MachineWorker {
     type Input = Command;
     type Output = Event;
 
-    fn create(_scope: &WorkerScope<Self>) -> Self {
+    fn create(scope: &WorkerScope<Self>) -> Self {
+        let wake = scope.clone();
         MachineWorker {
             session: None,
             running: None,
@@ -270,7 +283,9 @@ impl Worker for MachineWorker {
             speed: Speed::Full,
             page: None,
             last_view: 0.0,
+            view_every: pace::VIEW_MS,
             chunk: FIRST_CHUNK,
+            next_slice: pace::Yield::new(move |id| wake.send_message(Tick::Slice(id))),
         }
     }
 

@@ -664,6 +664,7 @@ impl Session {
             can_step_back: false,
             history_from: self.history.oldest_icount(),
             vcpu: collect::vcpu_line(m),
+            vmm_settings: collect::vmm_settings(m),
         };
         view.can_step_back = self.can_step_back();
         if let Some(before) = self.log_keep_before.take() {

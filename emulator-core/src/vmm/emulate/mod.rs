@@ -369,7 +369,7 @@ impl Vmm {
             base: VMM_IDT_BASE,
             limit: VMM_IDT_LIMIT,
         };
-        cpu.tr = vmm_task_register(self.vcpu.tr.selector);
+        cpu.tr = vmm_task_register(self.vcpu.tr.selector, self.hw_ring(0));
         cpu.eflags &= !flags::IOPL;
         self.set_virtual_if(cpu, self.vcpu.interrupt_flag);
     }

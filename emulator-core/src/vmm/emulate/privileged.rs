@@ -247,7 +247,7 @@ impl Vmm {
                     let mut seg = d.segment(sel);
                     seg.attrs |= system::BUSY as u16;
                     self.vcpu.tr = seg;
-                    cpu.tr = vmm_task_register(sel);
+                    cpu.tr = vmm_task_register(sel, self.hw_ring(0));
                     done(
                         ExitReason::DescriptorTable,
                         format!(
