@@ -1,14 +1,15 @@
 // Times vmlab's Wasm build of the mixed workload under Node.js.
 // Usage: node run.mjs VMLAB_BENCH_WASM ITER [interp|fast|translate]
-// With `translate` the core emits one Wasm module per hot region; this script is its
-// host: it compiles each with `new WebAssembly.Module`, instantiates it with the core's
-// memory and slow-path exports, and runs it when the core asks.
+// With `translate` the core emits one Wasm module per hot region; `host.mjs` compiles
+// each and puts it in the core's function table, where the core and other regions call
+// it.
 // Runs the machine in time slices, as the browser's worker does, twice in one
 // process: the first run starts on V8's baseline code (Liftoff) and pays for the
 // tier-up to optimised code (TurboFan); the second, on a fresh machine with the same
 // ROM, shows the steady state a lab that runs for a while gets. Prints one JSON line:
 // instructions (per run), first_seconds, warm_seconds and the MIPS of each.
 import { readFileSync } from "node:fs";
+import { instantiateCore } from "./host.mjs";
 
 const bytes = readFileSync(process.argv[2]);
 const iter = Number(process.argv[3]);
@@ -18,40 +19,8 @@ if (!(tier in TIERS)) {
   console.error(`unknown tier ${tier}: use interp, fast or translate`);
   process.exit(1);
 }
-const module = await WebAssembly.compile(bytes);
-const imports = {};
-for (const imp of WebAssembly.Module.imports(module)) {
-  imports[imp.module] ??= {};
-  imports[imp.module][imp.name] = () => {
-    throw new Error(`unexpected import ${imp.module}.${imp.name}`);
-  };
-}
-// The translating tier's host: each compiled region's `run` goes in the core's function
-// table, and the core calls it there.
-const regions = [];
-let core = null;
-imports.vmlab_host = {
-  region_compile(ptr, len) {
-    const code = new Uint8Array(core.memory.buffer, ptr, len).slice();
-    const region = new WebAssembly.Instance(new WebAssembly.Module(code), {
-      env: { memory: core.memory },
-      vmlab: {
-        flags: core.xlate_flags,
-        cond: core.xlate_cond,
-        load: core.xlate_load,
-        store: core.xlate_store,
-      },
-    });
-    regions.push(region.exports.run);
-    const table = core.__indirect_function_table;
-    const index = table.grow(1);
-    table.set(index, region.exports.run);
-    return index;
-  },
-};
-const instance = await WebAssembly.instantiate(module, imports);
-core = instance.exports;
-const { bench_prepare, bench_run, bench_icount, bench_tier, bench_digest } = instance.exports;
+const { core, regions } = await instantiateCore(bytes);
+const { bench_prepare, bench_run, bench_icount, bench_tier, bench_digest } = core;
 bench_tier(TIERS[tier]);
 // Time slices of 2 million instructions, as the lab's worker runs the machine.
 const SLICE = 2_000_000;
@@ -78,7 +47,7 @@ console.log(
     instructions,
     tier,
     digest: bench_digest(),
-    regions: regions.length,
+    regions: regions(),
     first_seconds,
     warm_seconds,
     first_mips: instructions / first_seconds / 1e6,

@@ -19,7 +19,7 @@ pub use pooled::{HostFrame, PooledRam, PooledStats};
 /// Page size of the code-invalidation bookkeeping (the paging page size).
 pub(crate) const PAGE: u32 = 4096;
 /// The start of the 1 MiB boundary where low ROM windows end.
-const ONE_MIB: u32 = 0x10_0000;
+pub(crate) const ONE_MIB: u32 = 0x10_0000;
 
 /// Guest physical memory.
 #[derive(Clone)]
@@ -76,6 +76,26 @@ impl Memory {
             written: PageLog::new(pages),
             touched: PageLog::new(pages),
         }
+    }
+
+    /// All of RAM as one slice, when it is one allocation.
+    pub(crate) fn ram_slice(&self) -> Option<&[u8]> {
+        self.ram.contiguous()
+    }
+
+    /// First address of the low ROM window (1 MiB when no ROM is loaded).
+    pub(crate) fn rom_low(&self) -> u32 {
+        self.rom_low
+    }
+
+    /// Per RAM page: a store there needs no bookkeeping (see [`Memory::fast_store_offset`]).
+    pub(crate) fn plain_store_map(&self) -> &[bool] {
+        &self.plain_store
+    }
+
+    /// Per RAM page: its code generation (see [`Memory::generation`]).
+    pub(crate) fn generation_map(&self) -> &[u32] {
+        &self.generation
     }
 
     /// RAM size in bytes.

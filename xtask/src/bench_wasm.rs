@@ -79,7 +79,35 @@ pub fn node_differential() -> Result<(u32, u32)> {
             failed += 1;
         }
     }
+    if node_fuzz(&module, FUZZ_CASES)? {
+        println!("test translated Wasm = interpreter on {FUZZ_CASES} random streams ... ok");
+        passed += 1;
+    } else {
+        println!("test translated Wasm = interpreter on {FUZZ_CASES} random streams ... FAILED");
+        failed += 1;
+    }
     Ok((passed, failed))
+}
+
+/// Random instruction streams the differential test runs under Node.js (a size that
+/// fits in CI; `node bench/wasm/fuzz.mjs MODULE N` runs more).
+const FUZZ_CASES: u32 = 40;
+
+/// `node fuzz.mjs MODULE CASES`: true when every case ended alike in the interpreter
+/// and with its regions compiled to Wasm.
+fn node_fuzz(module: &std::path::Path, cases: u32) -> Result<bool> {
+    let script = crate::workspace_root().join("bench/wasm/fuzz.mjs");
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).arg(module).arg(cases.to_string());
+    let out = cmd
+        .output()
+        .context("could not start node (apt-get install -y nodejs)")?;
+    println!("fuzz: {}", String::from_utf8_lossy(&out.stdout).trim());
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !err.trim().is_empty() {
+        println!("fuzz: {}", err.trim());
+    }
+    Ok(out.status.success())
 }
 
 /// The Wasm build's speed on the mix ROM.

@@ -47,17 +47,17 @@ mod wasm32 {
         }
 
         fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64 {
-            let gpr = m.cpu().gpr.as_ptr() as usize as u32;
+            let ctx = m.region_context() as u32;
             let prev = CURRENT.with(|c| c.replace(m as *mut Machine));
             // SAFETY: on wasm32 a function pointer is an index in the function table,
-            // and the embedder put a function of type (i32, i32) -> i64 at `handle`.
+            // and the embedder put a function of type (i32, i32, i32) -> i64 at `handle`.
             let run = unsafe {
-                std::mem::transmute::<usize, extern "C" fn(u32, u32) -> i64>(handle as usize)
+                std::mem::transmute::<usize, extern "C" fn(u32, u32, u32) -> i64>(handle as usize)
             };
             // While the region runs, `m` is reached only through CURRENT (the
             // slow-path exports below), on this one thread; the pointer is cleared
             // after the call.
-            let v = run(gpr, room);
+            let v = run(ctx, room, 0);
             CURRENT.with(|c| c.set(prev));
             v
         }

@@ -10,6 +10,7 @@
 //! With the translating tier the region modules are compiled by the embedder (see
 //! `host.rs` and `run.mjs`).
 
+pub mod fuzz;
 mod host;
 
 use std::cell::RefCell;
@@ -47,14 +48,51 @@ pub fn prepare(iter: u32) -> bool {
     if m.load_rom(&out.bytes).is_err() {
         return false;
     }
+    install(m, THRESHOLD);
+    true
+}
+
+/// Sets `m` up for the tier [`set_tier`] picked (translating after `threshold`
+/// executions of an entry) and makes it the prepared machine.
+fn install(mut m: Machine, threshold: u32) {
     let tier = TIER.with(|t| t.get());
     m.set_fast_tier(tier == 1);
     if tier == 2 {
-        m.set_translate(Some(THRESHOLD));
+        m.set_translate(Some(threshold));
         host::install(&mut m);
     }
     MACHINE.with(|c| *c.borrow_mut() = Some(m));
+}
+
+/// Builds a 1 MiB machine with fuzz case `case` (`fuzz.rs`) loaded at 0x1000 in flat
+/// 32-bit protected mode, in the tier [`set_tier`] picked (translating with threshold
+/// 1); false when it does not assemble or load.
+pub fn prepare_fuzz(case: u32) -> bool {
+    let src = fuzz::program(case as u64);
+    let Ok(out) = vmlab_asm::assemble("fuzz.asm", &src, &vmlab_asm::Options::default()) else {
+        return false;
+    };
+    let cfg = MachineConfig {
+        ram_mib: 1,
+        ..MachineConfig::default()
+    };
+    let Ok(mut m) = Machine::new(cfg) else {
+        return false;
+    };
+    if m.load_flat(0x1000, &out.bytes, emulator_core::FlatEntry::Protected32)
+        .is_err()
+    {
+        return false;
+    }
+    install(m, 1);
     true
+}
+
+/// Wasm export of [`prepare_fuzz`]: 1 on success, 0 on failure.
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_prepare_fuzz(case: u32) -> u32 {
+    prepare_fuzz(case) as u32
 }
 
 /// Runs the prepared machine for at most `budget` instructions; true while it has not

@@ -24,8 +24,12 @@ use crate::state::flags::{AF, CF, OF, PF, SF, STATUS, ZF};
 ///
 /// Equality compares the materialised flags, and serde stores the six bits as one
 /// `u32`, so a restored value behaves exactly like the original.
+///
+/// The layout is fixed (`repr(C)`: `a`, `b`, `res`, `state` at byte offsets 0, 4, 8,
+/// 12) because the translating tier's Wasm code records and reads it in place.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(from = "u32", into = "u32")]
+#[repr(C)]
 pub struct Flags {
     /// First addend.
     a: u32,
@@ -91,7 +95,31 @@ pub(super) const fn parity(v: u32) -> u32 {
     (0x9669u32 >> x) & 1
 }
 
+// The translating tier's Wasm code relies on the four words and their order.
+const _: () = assert!(core::mem::size_of::<Flags>() == 16);
+
 impl Flags {
+    /// Byte offset of the first addend in the record.
+    pub const OFFSET_A: u64 = 0;
+    /// Byte offset of the second addend (complemented for subtractions).
+    pub const OFFSET_B: u64 = 4;
+    /// Byte offset of the result.
+    pub const OFFSET_RES: u64 = 8;
+    /// Byte offset of the state word.
+    pub const OFFSET_STATE: u64 = 12;
+
+    /// The state word an addition (with `borrow`, a subtraction) of `size` bytes
+    /// records, CF clear: what [`Flags::record_arith`] stores before CF is or-ed in.
+    pub const fn arith_state(size: u8, borrow: bool) -> u32 {
+        state(size, 0, STATUS & !CF, borrow)
+    }
+
+    /// The state word a result of `size` bytes records with CF, OF and AF clear: what
+    /// [`Flags::record_result`] stores before the explicit flags are or-ed in.
+    pub const fn result_state(size: u8) -> u32 {
+        state(size, 0, SF | ZF | PF, false)
+    }
+
     /// Status flags taken from an EFLAGS image (other bits are ignored).
     #[inline]
     pub fn from_eflags(e: u32) -> Flags {

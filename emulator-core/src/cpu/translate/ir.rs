@@ -50,6 +50,8 @@ pub enum BinOp {
     Shr,
     /// Arithmetic right shift.
     Sar,
+    /// Wrapping multiplication (the low 32 bits of the product).
+    Mul,
 }
 
 impl BinOp {
@@ -64,6 +66,7 @@ impl BinOp {
             BinOp::Shl => a << (b & 31),
             BinOp::Shr => a >> (b & 31),
             BinOp::Sar => ((a as i32) >> (b & 31)) as u32,
+            BinOp::Mul => a.wrapping_mul(b),
         }
     }
 
@@ -77,6 +80,7 @@ impl BinOp {
             BinOp::Shl => "shl",
             BinOp::Shr => "shr",
             BinOp::Sar => "sar",
+            BinOp::Mul => "mul",
         }
     }
 }
@@ -111,10 +115,12 @@ pub enum FlagOp {
     Shr,
     /// SAR.
     Sar,
+    /// IMUL of two or three operands (the product truncated to the operand size).
+    Imul,
 }
 
 /// Every flag operation, in the order the Wasm backend numbers them.
-pub const FLAG_OPS: [FlagOp; 13] = [
+pub const FLAG_OPS: [FlagOp; 14] = [
     FlagOp::Add,
     FlagOp::Adc,
     FlagOp::Sub,
@@ -128,6 +134,7 @@ pub const FLAG_OPS: [FlagOp; 13] = [
     FlagOp::Shl,
     FlagOp::Shr,
     FlagOp::Sar,
+    FlagOp::Imul,
 ];
 
 impl FlagOp {
@@ -152,6 +159,7 @@ impl FlagOp {
             FlagOp::Shl => "shl",
             FlagOp::Shr => "shr",
             FlagOp::Sar => "sar",
+            FlagOp::Imul => "imul",
         }
     }
 }
@@ -196,6 +204,15 @@ pub enum Op {
     /// Leaves the region at EIP `target`.
     #[allow(missing_docs)]
     Exit { target: Val },
+    /// Goes on at the `join` of the instruction at EIP `target`, later in the region,
+    /// when `cond` is not zero (the instruction that holds it retired): a forward branch
+    /// inside the region.
+    #[allow(missing_docs)]
+    BranchIf { cond: Val, target: u32 },
+    /// Branches inside the region arrive here, before the instruction at `eip`: what
+    /// the passes knew about the registers and flags is forgotten.
+    #[allow(missing_docs)]
+    Join { eip: u32 },
 }
 
 impl Op {
@@ -217,9 +234,9 @@ impl Op {
             Op::Bin { a, b, .. } | Op::Flags { a, b, .. } => [Some(a), Some(b)],
             Op::Load { addr, .. } => [Some(addr), None],
             Op::Store { addr, val, .. } => [Some(addr), Some(val)],
-            Op::ExitIf { cond, .. } => [Some(cond), None],
+            Op::ExitIf { cond, .. } | Op::BranchIf { cond, .. } => [Some(cond), None],
             Op::Exit { target } => [Some(target), None],
-            Op::Insn { .. } | Op::Get { .. } | Op::Cond { .. } => [None, None],
+            Op::Insn { .. } | Op::Get { .. } | Op::Cond { .. } | Op::Join { .. } => [None, None],
         }
     }
 
@@ -236,9 +253,9 @@ impl Op {
                 *addr = f(*addr);
                 *val = f(*val);
             }
-            Op::ExitIf { cond, .. } => *cond = f(*cond),
+            Op::ExitIf { cond, .. } | Op::BranchIf { cond, .. } => *cond = f(*cond),
             Op::Exit { target } => *target = f(*target),
-            Op::Insn { .. } | Op::Get { .. } | Op::Cond { .. } => {}
+            Op::Insn { .. } | Op::Get { .. } | Op::Cond { .. } | Op::Join { .. } => {}
         }
     }
 
@@ -249,6 +266,12 @@ impl Op {
             self,
             Op::Load { .. } | Op::Store { .. } | Op::ExitIf { .. } | Op::Exit { .. }
         )
+    }
+
+    /// Control flow inside the region meets or parts here: the backward passes assume
+    /// nothing across it.
+    pub fn is_branch_point(&self) -> bool {
+        matches!(self, Op::BranchIf { .. } | Op::Join { .. })
     }
 }
 
@@ -312,6 +335,8 @@ impl fmt::Display for Op {
             Op::Store { size, addr, val } => write!(f, "  store.{} [{addr}], {val}", size * 8),
             Op::ExitIf { cond, target } => write!(f, "  exit.if {cond} -> {target:#010x}"),
             Op::Exit { target } => write!(f, "  exit -> {target}"),
+            Op::BranchIf { cond, target } => write!(f, "  branch.if {cond} -> {target:#010x}"),
+            Op::Join { eip } => write!(f, "join {eip:#010x}"),
         }
     }
 }

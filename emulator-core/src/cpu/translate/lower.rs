@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use iced_x86::Mnemonic as M;
 
 use super::ir::{BinOp, FlagOp, Op, Region, Tmp, Val};
+use crate::cpu::alu::mask;
 use crate::cpu::decode::{form_mem_ok, plain32, r32, Decoded, K_IMM, K_MEM, NO_REG};
 use crate::cpu::ESP;
 
@@ -130,6 +131,14 @@ fn place(d: &Decoded, n: usize) -> Option<Place> {
     }
 }
 
+/// A byte or word memory operand first (a 32-bit address in DS, ES or SS).
+fn small_mem(d: &Decoded) -> bool {
+    matches!(d.osize, 1 | 2)
+        && d.msize == d.osize
+        && d.kind.first() == Some(&K_MEM)
+        && form_mem_ok(d)
+}
+
 /// Emits the IR of one instruction; `None` (with nothing emitted that matters: the
 /// caller drops it) when it is outside the lowered subset.
 fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
@@ -143,7 +152,7 @@ fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
     let p1 = if count >= 2 { place(d, 1) } else { None };
     match d.mnem {
         M::Nop => {}
-        M::Mov => match (p0?, p1?) {
+        M::Mov if !small_mem(d) => match (p0?, p1?) {
             (Place::Reg(r), Place::Reg(s)) => {
                 let v = b.get(s);
                 b.set(r, v);
@@ -196,6 +205,64 @@ fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
             if let (Some(r), Place::Reg(reg)) = (res, dst) {
                 b.set(reg, r);
             }
+        }
+        M::Add | M::Adc | M::Sub | M::Sbb | M::And | M::Or | M::Xor | M::Cmp | M::Test
+            if small_mem(d) && d.kind.get(1) == Some(&K_IMM) =>
+        {
+            // A byte or word in memory with an immediate: `cmp byte [m], 0`.
+            let (op, fop) = alu(d.mnem)?;
+            let size = d.osize;
+            let a = b.ea(d);
+            let x = b.load(size, a);
+            let y = Val::C(d.imm & mask(size));
+            let mut res = op.map(|o| b.bin(o, x, y));
+            if matches!(fop, FlagOp::Adc | FlagOp::Sbb) {
+                let cf = b.cond(2);
+                res = res.map(|r| b.bin(op.unwrap_or(BinOp::Add), r, cf));
+            }
+            if let Some(r) = res {
+                b.store(size, a, r);
+            }
+            b.flags(fop, size, x, y);
+        }
+        M::Mov if small_mem(d) && d.kind.get(1) == Some(&K_IMM) => {
+            let a = b.ea(d);
+            b.store(d.osize, a, Val::C(d.imm & mask(d.osize)));
+        }
+        M::Movzx | M::Movsx if d.kind.get(1) == Some(&K_MEM) && matches!(d.msize, 1 | 2) => {
+            let r = r32(d, 0)?;
+            if !form_mem_ok(d) {
+                return None;
+            }
+            let a = b.ea(d);
+            let mut v = b.load(d.msize, a);
+            if d.mnem == M::Movsx {
+                let sh = Val::C(32 - 8 * d.msize as u32);
+                let up = b.bin(BinOp::Shl, v, sh);
+                v = b.bin(BinOp::Sar, up, sh);
+            }
+            b.set(r, v);
+        }
+        M::Imul if osize32 && (count == 2 || count == 3) => {
+            let Place::Reg(r) = p0? else { return None };
+            let (pa, pb) = if count == 3 {
+                (p1?, place(d, 2)?)
+            } else {
+                (p0?, p1?)
+            };
+            let read = |b: &mut Builder, p: Place| match p {
+                Place::Reg(s) => Some(b.get(s)),
+                Place::Imm(i) => Some(Val::C(i)),
+                Place::Mem => {
+                    let a = b.ea(d);
+                    Some(b.load(4, a))
+                }
+            };
+            let x = read(b, pa)?;
+            let y = read(b, pb)?;
+            let res = b.bin(BinOp::Mul, x, y);
+            b.flags(FlagOp::Imul, 4, x, y);
+            b.set(r, res);
         }
         M::Inc | M::Dec | M::Not | M::Neg if count == 1 => {
             let Place::Reg(r) = p0? else { return None };
@@ -317,7 +384,7 @@ pub fn lower_region(mut fetch: impl FnMut(u32) -> Option<Decoded>, entry: u32) -
             Some(Flow::End) => {
                 return Some(Region {
                     entry,
-                    ops: b.ops,
+                    ops: internal_branches(b.ops),
                     temps: b.temps,
                 })
             }
@@ -340,7 +407,40 @@ pub fn lower_region(mut fetch: impl FnMut(u32) -> Option<Decoded>, entry: u32) -
     });
     Some(Region {
         entry,
-        ops: b.ops,
+        ops: internal_branches(b.ops),
         temps: b.temps,
     })
+}
+
+/// Turns each conditional exit to an instruction later in the region into a branch
+/// there, with a `join` before that instruction.
+fn internal_branches(mut ops: Vec<Op>) -> Vec<Op> {
+    let mut at = alloc::collections::BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Op::Insn { eip, .. } = *op {
+            at.insert(eip, i);
+        }
+    }
+    let mut joins = BTreeSet::new();
+    for (i, op) in ops.iter_mut().enumerate() {
+        if let Op::ExitIf { cond, target } = *op {
+            if at.get(&target).is_some_and(|&j| j > i) {
+                *op = Op::BranchIf { cond, target };
+                joins.insert(target);
+            }
+        }
+    }
+    if joins.is_empty() {
+        return ops;
+    }
+    let mut out = Vec::with_capacity(ops.len() + joins.len());
+    for op in ops {
+        if let Op::Insn { eip, .. } = op {
+            if joins.contains(&eip) {
+                out.push(Op::Join { eip });
+            }
+        }
+        out.push(op);
+    }
+    out
 }

@@ -16,6 +16,8 @@
 //! a write to the page (self-modifying code included) drops them at their next entry.
 //! Restoring a snapshot or loading an image clears the cache with the fast tier's.
 
+pub mod chain;
+pub mod context;
 pub mod ir;
 pub(crate) mod lower;
 pub mod opt;
@@ -90,8 +92,9 @@ pub trait RegionHost {
     /// cannot (the region then runs through the IR interpreter).
     fn compile(&mut self, module: &[u8]) -> Option<u32>;
     /// Runs the region with `handle` on `m` (its `run` export with the address of the
-    /// guest registers and `room`, the instructions it may retire) and returns what
-    /// `run` returned.
+    /// region context, [`Machine::region_context`], `room`, the instructions it may
+    /// retire, and 0, the instructions retired before it) and returns what `run`
+    /// returned.
     fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64;
 }
 
@@ -124,6 +127,10 @@ pub(crate) struct Translator {
     heat: BTreeMap<u32, u32>,
     cache: BTreeMap<(u32, u32), Entry>,
     pub stats: TranslateStats,
+    /// Compiled regions by entry, where regions and the run loop find them.
+    pub chain: chain::ChainTable,
+    /// What a compiled region reads at entry (kept at a stable address).
+    pub context: alloc::boxed::Box<context::RegionContext>,
 }
 
 impl Translator {
@@ -131,6 +138,7 @@ impl Translator {
     pub fn clear(&mut self) {
         self.heat.clear();
         self.cache.clear();
+        self.chain.clear();
     }
 }
 
@@ -201,11 +209,16 @@ impl Machine {
         for (&(entry, phys), e) in &self.cpu.fast.xlate.cache {
             if let (Some(r), Some(b)) = (&e.region, &e.before) {
                 self.mem.peek(phys & !0xfff, &mut page);
+                let chained = if entry == phys {
+                    self.cpu.fast.xlate.chain.runs(entry) as u64
+                } else {
+                    0
+                };
                 out.push(RegionInfo {
                     entry,
                     phys,
                     instructions: b.instructions(),
-                    runs: e.runs,
+                    runs: e.runs + chained,
                     x86: disassemble(&page, b),
                     before: (**b).clone(),
                     after: (**r).clone(),
@@ -251,6 +264,13 @@ impl Machine {
     /// next device deadline leave room for it; the instructions it retired.
     fn region_step(&mut self, left: u64, threshold: u32) -> u64 {
         let eip = self.cpu.eip;
+        if self.cpu.cr0 & crate::state::cr0::PG == 0 {
+            let generation = self.mem.generation(eip);
+            if let Some(s) = self.cpu.fast.xlate.chain.get(eip, generation) {
+                let (handle, insns) = (s.handle, s.insns);
+                return self.run_compiled(eip, handle, insns, left);
+            }
+        }
         let Some(page) = self.fast_code_page(eip) else {
             return 0;
         };
@@ -282,6 +302,35 @@ impl Machine {
         if let Some(e) = x.cache.get_mut(&(eip, phys)) {
             e.runs += 1;
         }
+        if done > 0 {
+            self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
+            self.icount += done;
+            self.cpu.interrupt_shadow = false;
+        }
+        done
+    }
+
+    /// Runs the compiled region `handle` of `insns` instructions found in the chain
+    /// table for `eip`, when `left` and the next device deadline leave room for it; the
+    /// instructions retired (by it and the regions it chained to).
+    fn run_compiled(&mut self, eip: u32, handle: u32, insns: u32, left: u64) -> u64 {
+        let due = self.cpu.attention.saturating_sub(self.cpu.tsc).max(1);
+        let room = left.min(due);
+        if insns as u64 > room {
+            return 0;
+        }
+        let Some(mut host) = self.cpu.fast.xlate.host.0.take() else {
+            return 0;
+        };
+        let v = host.call(handle, self, room.min(u32::MAX as u64) as u32);
+        self.cpu.fast.xlate.host.0 = Some(host);
+        let out = wasm::unpack(v);
+        let done = out.retired as u64;
+        self.cpu.eip = out.eip;
+        let x = &mut self.cpu.fast.xlate;
+        x.chain.count(eip);
+        x.stats.runs += 1;
+        x.stats.instructions += done;
         if done > 0 {
             self.cpu.tsc = self.cpu.tsc.wrapping_add(done);
             self.icount += done;
@@ -334,6 +383,12 @@ impl Machine {
             (Some(r), Some(host)) => host.compile(&wasm::encode(r)),
             _ => None,
         };
+        let flat = self.cpu.cr0 & crate::state::cr0::PG == 0;
+        let page = (phys >> 12) as usize;
+        if let (Some(h), true, true) = (handle, flat, page < self.mem.generation_map().len()) {
+            self.cpu.fast.xlate.chain.insert(eip, h, insns, generation);
+        }
+        let x = &mut self.cpu.fast.xlate;
         x.cache.insert(
             (eip, phys),
             Entry {

@@ -43,6 +43,9 @@ pub fn forward_and_fold(r: &mut Region) {
     // The last `flags` that wrote all six flags, while nothing else wrote them since.
     let mut last_flags: Option<(FlagOp, u8, Val, Val)> = None;
     let mut out = Vec::with_capacity(r.ops.len());
+    // Targets of branches inside the region whose join is still ahead: the region
+    // cannot end before them.
+    let mut ahead = alloc::collections::BTreeSet::new();
     for mut op in r.ops.drain(..) {
         op.map_uses(|v| match v {
             Val::T(t) => subst.get(t as usize).copied().flatten().unwrap_or(v),
@@ -92,10 +95,18 @@ pub fn forward_and_fold(r: &mut Region) {
                     continue;
                 }
             }
+            Op::Join { eip } => {
+                regs = [None; 8];
+                last_flags = None;
+                ahead.remove(&eip);
+            }
+            Op::BranchIf { target, .. } => {
+                ahead.insert(target);
+            }
             Op::ExitIf {
                 cond: Val::C(c),
                 target,
-            } => {
+            } if ahead.is_empty() => {
                 if c == 0 {
                     continue;
                 }
@@ -117,7 +128,7 @@ pub fn dead_sets(r: &mut Region) {
     let mut overwritten = [false; 8];
     let mut keep = vec![true; r.ops.len()];
     for (i, op) in r.ops.iter().enumerate().rev() {
-        if op.may_leave() {
+        if op.may_leave() || op.is_branch_point() {
             overwritten = [false; 8];
         }
         match *op {
@@ -147,7 +158,7 @@ pub fn dead_flags(r: &mut Region) {
     let mut killed = false;
     let mut keep = vec![true; r.ops.len()];
     for (i, op) in r.ops.iter().enumerate().rev() {
-        if op.may_leave() {
+        if op.may_leave() || op.is_branch_point() {
             killed = false;
         }
         match *op {

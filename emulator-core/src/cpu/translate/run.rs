@@ -47,6 +47,9 @@ pub fn record_flags(f: &mut Flags, op: FlagOp, size: u8, a: u32, b: u32) {
         FlagOp::Sar => {
             alu::sar(f, size, a, b as u8);
         }
+        FlagOp::Imul => {
+            alu::imul_trunc(f, size, a, b);
+        }
     }
 }
 
@@ -77,8 +80,22 @@ impl Machine {
             Val::C(c) => c,
             Val::T(i) => t.get(i as usize).copied().unwrap_or(0),
         };
+        // A taken branch inside the region: the join it goes on at.
+        let mut skip_to: Option<u32> = None;
         for op in &r.ops {
+            if let Some(t) = skip_to {
+                if *op == (Op::Join { eip: t }) {
+                    skip_to = None;
+                }
+                continue;
+            }
             match *op {
+                Op::Join { .. } => {}
+                Op::BranchIf { cond, target } => {
+                    if val(&t, cond) != 0 {
+                        skip_to = Some(target);
+                    }
+                }
                 Op::Insn { eip, .. } => {
                     n += 1;
                     here = eip;

@@ -1,29 +1,51 @@
 //! The Wasm backend: one module per region, with the region as the exported function
-//! `run(gpr: i32) -> i64`.
+//! `run(ctx: i32, room: i32, done: i32) -> i64`.
 //!
-//! The module imports the core's linear memory (`env.memory`), where the guest
-//! registers live at `gpr` (the address of `CpuState::gpr`, given at each call), and
-//! the slow paths as functions of module `vmlab`: `flags(op, size, a, b)` records the
-//! lazy flags, `cond(cc) -> i32` reads a condition, `load(addr, size) -> i64` (bit 32 set:
-//! the access is off the fast path) and `store(addr, size, value) -> i32` (0: off the
-//! fast path); the host binds them to the core's exports ([`Machine::slow_flags`] and
-//! the others), the same code the IR interpreter runs. Temporaries are Wasm locals, so
-//! a guest register that the passes forwarded stays in a local across the region.
+//! The module imports the core's linear memory (`env.memory`), its function table
+//! (`env.table`, where the host puts each compiled region) and four slow paths as
+//! functions of module `vmlab`: `flags(op, size, a, b)` records the lazy flags,
+//! `cond(cc) -> i32` reads a condition, `load(addr, size) -> i64` (bit 32 set: the
+//! access is off the fast path) and `store(addr, size, value) -> i32` (0: off the fast
+//! path); the host binds them to the core's exports ([`Machine::slow_flags`] and the
+//! others), the same code the IR interpreter runs.
 //!
-//! `run(gpr, room)` returns the instructions retired in the high half and the EIP to
-//! continue at in the low half, as [`Machine::run_ir`] does. A region whose exit goes
-//! back to its own entry loops inside `run` while `room` (the budget and the next
-//! device deadline, in instructions) leaves space for one more pass: the same state as
-//! leaving and entering it again.
+//! `ctx` is the address of the [`RegionContext`](super::context::RegionContext): at
+//! entry `run` reads from it where the guest registers, the flags record and RAM are.
+//! - **Registers in locals.** Every guest register the region uses is loaded into a
+//!   local at entry and written back only where the region leaves.
+//! - **Flags in locals.** A 32-bit `flags` operation computes its result and carry
+//!   into locals; a condition after it is evaluated from them (`cmp` + `jb` is one
+//!   unsigned compare). The lazy-flags record in memory is written only where the
+//!   region leaves, or before a slow path that reads it. Other sizes, ADC and SBB call
+//!   the `flags` slow path.
+//! - **Memory inline.** With paging off and RAM in one allocation, a load or store
+//!   whose address is plain RAM (below the ROM windows or above 1 MiB, on a page the
+//!   plain-store map marks for stores) reads or writes RAM directly; any other access
+//!   calls the slow path, which leaves the region when the interpreter must run the
+//!   instruction.
+//! - **Chaining.** An exit to a known EIP (a branch, or a return's popped address)
+//!   looks the target up in the chain table (`chain.rs`); when a compiled region is
+//!   there for the current code generation of its page and `room` leaves space for all
+//!   of it, the region writes the guest state back and tail-calls it
+//!   (`return_call_indirect`), passing on the instructions retired so far as `done`.
+//!
+//! `run` returns `done` plus the instructions retired in the high half and the EIP to
+//! continue at in the low half, as [`Machine::run_ir`] does. A region whose exit goes back to its
+//! own entry loops inside `run` while `room` (the budget and the next device deadline,
+//! in instructions) leaves space for one more pass: the same state as leaving and
+//! entering it again.
 
 use alloc::vec::Vec;
 use wasm_encoder::{
     BlockType, CodeSection, EntityType, ExportKind, ExportSection, Function, FunctionSection,
-    ImportSection, Instruction as I, MemArg, MemoryType, Module, TypeSection, ValType,
+    ImportSection, Instruction as I, MemArg, MemoryType, Module, RefType, TableType, TypeSection,
+    ValType,
 };
 
-use super::ir::{BinOp, Op, Region, Val};
+use super::ir::{BinOp, FlagOp, Op, Region, Val};
 use super::run::Left;
+use super::{chain, context};
+use crate::cpu::alu::Flags;
 use crate::machine::Machine;
 
 /// The slow-path imports, in function-index order.
@@ -33,15 +55,20 @@ const LOAD: u32 = 2;
 const STORE: u32 = 3;
 /// The function index of `run`.
 const RUN: u32 = 4;
-/// `run`'s parameters: the address of the guest registers, and the instructions it may
+/// `run`'s parameters: the region context's address, and the instructions it may
 /// retire (its room).
-const GPR: u32 = 0;
+const CTX: u32 = 0;
 const ROOM: u32 = 1;
+/// The third parameter: instructions retired before this region (by the regions that
+/// chained to it), and by its earlier passes when it loops.
+const DONE: u32 = 2;
 /// The local of the first temporary.
-const TEMPS: u32 = 2;
+const TEMPS: u32 = 3;
+/// The type index of `run`.
+const RUN_TYPE: u32 = 4;
 
 /// A flag operation's number in the `flags` import.
-pub fn flag_op_number(op: super::ir::FlagOp) -> u32 {
+pub fn flag_op_number(op: FlagOp) -> u32 {
     super::ir::FLAG_OPS
         .iter()
         .position(|&o| o == op)
@@ -61,67 +88,835 @@ pub fn unpack(v: i64) -> Left {
     }
 }
 
-/// Emits code that pushes `v`.
-fn push(f: &mut Function, v: Val) {
-    match v {
-        Val::C(c) => f.instruction(&I::I32Const(c as i32)),
-        Val::T(t) => f.instruction(&I::LocalGet(t as u32 + TEMPS)),
-    };
-}
-
-fn reg_arg(reg: u8) -> MemArg {
+fn mem(offset: u64, align: u32) -> MemArg {
     MemArg {
-        offset: (reg as u64 & 7) * 4,
-        align: 2,
+        offset,
+        align,
         memory_index: 0,
     }
 }
 
-/// The function's locals past the temporaries.
+/// The flags of one inline `flags` operation, held in locals.
+#[derive(Clone, Copy)]
+struct Pending {
+    op: FlagOp,
+    a: Val,
+    b: Val,
+    /// Locals: the result, CF (0 or 1) and OF (shifts and IMUL).
+    res: u32,
+    cf: u32,
+    of: u32,
+}
+
+impl Pending {
+    /// An addition or subtraction record (lazy flags from the operands).
+    fn arith(&self) -> bool {
+        matches!(
+            self.op,
+            FlagOp::Add | FlagOp::Sub | FlagOp::Inc | FlagOp::Dec | FlagOp::Neg
+        )
+    }
+}
+
+/// The locals past the temporaries.
 #[derive(Clone, Copy)]
 struct Locals {
-    scratch: u32,
-    /// Instructions retired by earlier passes of a looping region.
-    done: u32,
+    /// One per guest register.
+    regs: u32,
+    gpr: u32,
+    flags: u32,
+    ram: u32,
+    low_end: u32,
+    high_span: u32,
+    plain: u32,
+    chain: u32,
+    generations: u32,
+    /// A chain target, and its slot's address.
+    target: u32,
+    slot: u32,
+    /// An address being accessed.
+    addr: u32,
+    /// The first of three per `flags` operation.
+    flag_locals: u32,
+    /// An i64 scratch.
+    wide: u32,
 }
 
-/// Pushes `done + retired` shifted into the high half, as an i64.
-fn push_retired(f: &mut Function, l: Locals, retired: u32) {
-    f.instruction(&I::LocalGet(l.done));
-    f.instruction(&I::I32Const(retired as i32));
-    f.instruction(&I::I32Add);
-    f.instruction(&I::I64ExtendI32U);
-    f.instruction(&I::I64Const(32));
-    f.instruction(&I::I64Shl);
+/// Emits one region's `run`.
+struct Emitter<'a> {
+    f: Function,
+    r: &'a Region,
+    l: Locals,
+    /// Guest registers the region writes (written back where it leaves).
+    written: u8,
+    pending: Option<Pending>,
+    next_flag_local: u32,
+    insns: u32,
+    /// The region's flags are overwritten before anything reads them or the region can
+    /// leave, so a pass that loops back need not store them.
+    entry_flags_dead: bool,
+    /// The joins whose blocks are open, outermost first.
+    open: Vec<u32>,
+    /// Per join (by EIP): instructions before it on the straight path, and whether the
+    /// flags are dead there.
+    joins: alloc::collections::BTreeMap<u32, (u32, bool)>,
 }
 
-/// Returns `packed(done + retired, eip)` from the function.
-fn leave(f: &mut Function, l: Locals, retired: u32, eip: u32) {
-    push_retired(f, l, retired);
-    f.instruction(&I::I64Const(packed(0, eip)));
-    f.instruction(&I::I64Or);
-    f.instruction(&I::Return);
-}
-
-/// Leaves for `target` after `retired` instructions of this pass; back to the top of
-/// the loop instead when the target is the entry and the room allows another pass of
-/// `insns`.
-fn exit_to(f: &mut Function, l: Locals, r: &Region, insns: u32, retired: u32, target: u32) {
-    if target == r.entry && retired == insns {
-        f.instruction(&I::LocalGet(l.done));
-        f.instruction(&I::I32Const(retired as i32));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::LocalTee(l.done));
-        f.instruction(&I::I32Const(insns as i32));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::LocalGet(ROOM));
-        f.instruction(&I::I32LeU);
-        // The loop is the innermost label but one (inside the exit's `if`).
-        f.instruction(&I::BrIf(1));
-        leave(f, l, 0, target);
-    } else {
-        leave(f, l, retired, target);
+impl Emitter<'_> {
+    fn ins(&mut self, i: I) {
+        self.f.instruction(&i);
     }
+
+    fn push(&mut self, v: Val) {
+        match v {
+            Val::C(c) => self.ins(I::I32Const(c as i32)),
+            Val::T(t) => self.ins(I::LocalGet(t as u32 + TEMPS)),
+        }
+    }
+
+    fn reg(&self, r: u8) -> u32 {
+        self.l.regs + (r & 7) as u32
+    }
+
+    /// Stores the pending flags in the lazy-flags record.
+    fn materialize(&mut self) {
+        let Some(p) = self.pending else { return };
+        let fl = self.l.flags;
+        if p.arith() {
+            let (borrow, a, b): (bool, Val, Option<Val>) = match p.op {
+                FlagOp::Add => (false, p.a, Some(p.b)),
+                FlagOp::Sub => (true, p.a, Some(p.b)),
+                FlagOp::Inc => (false, p.a, Some(Val::C(1))),
+                FlagOp::Dec => (true, p.a, Some(Val::C(1))),
+                _ => (true, Val::C(0), Some(p.a)),
+            };
+            self.ins(I::LocalGet(fl));
+            self.push(a);
+            self.ins(I::I32Store(mem(Flags::OFFSET_A, 2)));
+            self.ins(I::LocalGet(fl));
+            if let Some(b) = b {
+                self.push(b);
+            }
+            if borrow {
+                self.ins(I::I32Const(-1));
+                self.ins(I::I32Xor);
+            }
+            self.ins(I::I32Store(mem(Flags::OFFSET_B, 2)));
+            self.ins(I::LocalGet(fl));
+            self.ins(I::LocalGet(p.res));
+            self.ins(I::I32Store(mem(Flags::OFFSET_RES, 2)));
+            self.ins(I::LocalGet(fl));
+            self.ins(I::I32Const(Flags::arith_state(4, borrow) as i32));
+            self.ins(I::LocalGet(p.cf));
+            self.ins(I::I32Or);
+            self.ins(I::I32Store(mem(Flags::OFFSET_STATE, 2)));
+        } else {
+            self.ins(I::LocalGet(fl));
+            self.ins(I::LocalGet(p.res));
+            self.ins(I::I32Store(mem(Flags::OFFSET_RES, 2)));
+            self.ins(I::LocalGet(fl));
+            self.ins(I::I32Const(Flags::result_state(4) as i32));
+            self.ins(I::LocalGet(p.cf));
+            self.ins(I::I32Or);
+            self.ins(I::LocalGet(p.of));
+            self.ins(I::I32Const(11));
+            self.ins(I::I32Shl);
+            self.ins(I::I32Or);
+            self.ins(I::I32Store(mem(Flags::OFFSET_STATE, 2)));
+        }
+    }
+
+    /// Writes the registers back and the flags out: the guest state where the region
+    /// leaves.
+    fn sync(&mut self) {
+        for r in 0..8u8 {
+            if self.written & (1 << r) != 0 {
+                self.ins(I::LocalGet(self.l.gpr));
+                self.ins(I::LocalGet(self.reg(r)));
+                self.ins(I::I32Store(mem(r as u64 * 4, 2)));
+            }
+        }
+        self.materialize();
+    }
+
+    /// Pushes `done + retired` shifted into the high half, as an i64.
+    fn push_retired(&mut self, retired: u32) {
+        self.ins(I::LocalGet(DONE));
+        self.ins(I::I32Const(retired as i32));
+        self.ins(I::I32Add);
+        self.ins(I::I64ExtendI32U);
+        self.ins(I::I64Const(32));
+        self.ins(I::I64Shl);
+    }
+
+    /// Tail-calls the compiled region at the EIP in local `target` when the chain table
+    /// holds it and the room allows all of it (this pass retired `retired`); falls
+    /// through otherwise.
+    fn chain(&mut self, retired: u32) {
+        let l = self.l;
+        self.ins(I::Block(BlockType::Empty));
+        self.ins(I::LocalGet(l.chain));
+        self.ins(I::I32Eqz);
+        self.ins(I::BrIf(0));
+        // slot = chain + slot_of(target) * SLOT_BYTES
+        self.ins(I::LocalGet(l.chain));
+        self.ins(I::LocalGet(l.target));
+        self.ins(I::LocalGet(l.target));
+        self.ins(I::I32Const(10));
+        self.ins(I::I32ShrU);
+        self.ins(I::I32Xor);
+        self.ins(I::I32Const((chain::SLOTS - 1) as i32));
+        self.ins(I::I32And);
+        self.ins(I::I32Const(chain::SLOT_BYTES.trailing_zeros() as i32));
+        self.ins(I::I32Shl);
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(l.slot));
+        self.ins(I::I32Load(mem(chain::EIP, 2)));
+        self.ins(I::LocalGet(l.target));
+        self.ins(I::I32Ne);
+        self.ins(I::BrIf(0));
+        self.ins(I::LocalGet(l.slot));
+        self.ins(I::I32Load(mem(chain::HANDLE, 2)));
+        self.ins(I::I32Eqz);
+        self.ins(I::BrIf(0));
+        // The page's code generation (the slot's EIP is on a RAM page, so this is in
+        // the generation map).
+        self.ins(I::LocalGet(l.generations));
+        self.ins(I::LocalGet(l.target));
+        self.ins(I::I32Const(12));
+        self.ins(I::I32ShrU);
+        self.ins(I::I32Const(2));
+        self.ins(I::I32Shl);
+        self.ins(I::I32Add);
+        self.ins(I::I32Load(mem(0, 2)));
+        self.ins(I::LocalGet(l.slot));
+        self.ins(I::I32Load(mem(chain::GENERATION, 2)));
+        self.ins(I::I32Ne);
+        self.ins(I::BrIf(0));
+        // done + retired + its instructions <= room
+        self.ins(I::LocalGet(DONE));
+        self.ins(I::I32Const(retired as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalGet(l.slot));
+        self.ins(I::I32Load(mem(chain::INSNS, 2)));
+        self.ins(I::I32Add);
+        self.ins(I::LocalGet(ROOM));
+        self.ins(I::I32GtU);
+        self.ins(I::BrIf(0));
+        self.ins(I::LocalGet(l.slot));
+        self.ins(I::LocalGet(l.slot));
+        self.ins(I::I32Load(mem(chain::RUNS, 2)));
+        self.ins(I::I32Const(1));
+        self.ins(I::I32Add);
+        self.ins(I::I32Store(mem(chain::RUNS, 2)));
+        self.sync();
+        self.ins(I::LocalGet(CTX));
+        self.ins(I::LocalGet(ROOM));
+        self.ins(I::LocalGet(DONE));
+        self.ins(I::I32Const(retired as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalGet(l.slot));
+        self.ins(I::I32Load(mem(chain::HANDLE, 2)));
+        self.ins(I::ReturnCallIndirect {
+            type_index: RUN_TYPE,
+            table_index: 0,
+        });
+        self.ins(I::End);
+    }
+
+    /// Leaves for `eip` after `retired` instructions of this pass, chaining to the
+    /// region there when it can.
+    fn leave_chained(&mut self, retired: u32, eip: u32) {
+        self.ins(I::I32Const(eip as i32));
+        self.ins(I::LocalSet(self.l.target));
+        self.chain(retired);
+        self.leave(retired, eip);
+    }
+
+    /// Leaves for `eip` after `retired` instructions of this pass.
+    fn leave(&mut self, retired: u32, eip: u32) {
+        self.sync();
+        self.push_retired(retired);
+        self.ins(I::I64Const(packed(0, eip)));
+        self.ins(I::I64Or);
+        self.ins(I::Return);
+    }
+
+    /// Leaves for `target` after `retired` instructions of this pass; back to the top
+    /// of the loop instead when the target is the entry and the room allows another
+    /// pass. Called one label inside the loop.
+    fn exit_to(&mut self, retired: u32, target: u32) {
+        if target != self.r.entry {
+            self.leave_chained(retired, target);
+            return;
+        }
+        let done = DONE;
+        self.ins(I::LocalGet(done));
+        self.ins(I::I32Const(retired as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(done));
+        self.ins(I::I32Const(self.insns as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalGet(ROOM));
+        self.ins(I::I32LeU);
+        self.ins(I::If(BlockType::Empty));
+        if !self.entry_flags_dead {
+            self.materialize();
+        }
+        self.ins(I::Br(2 + self.open.len() as u32));
+        self.ins(I::End);
+        self.leave(0, target);
+    }
+
+    /// A forward branch inside the region to the join of `target`, taken after `n`
+    /// instructions of this pass.
+    fn branch_if(&mut self, cond: Val, target: u32, n: u32) {
+        let Some(&(before, dead)) = self.joins.get(&target) else {
+            return;
+        };
+        let Some(pos) = self.open.iter().position(|&e| e == target) else {
+            return;
+        };
+        self.push(cond);
+        self.ins(I::If(BlockType::Empty));
+        // Past the join the straight path's count holds: correct `done` for the
+        // instructions this path skips.
+        if n != before {
+            self.ins(I::LocalGet(DONE));
+            self.ins(I::I32Const(n.wrapping_sub(before) as i32));
+            self.ins(I::I32Add);
+            self.ins(I::LocalSet(DONE));
+        }
+        if !dead {
+            self.materialize();
+        }
+        self.ins(I::Br((self.open.len() - pos) as u32));
+        self.ins(I::End);
+    }
+
+    /// The join before the instruction at `eip`: closes its block.
+    fn join(&mut self, eip: u32) {
+        let dead = self.joins.get(&eip).is_some_and(|&(_, d)| d);
+        if !dead {
+            self.materialize();
+        }
+        if self.open.last() == Some(&eip) {
+            self.open.pop();
+            self.ins(I::End);
+        }
+        self.pending = None;
+    }
+
+    /// Pushes 1 when `a` is plain RAM for an access of at most 4 bytes.
+    fn in_ram(&mut self) {
+        let l = self.l;
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalGet(l.low_end));
+        self.ins(I::I32LtU);
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(context_one_mib()));
+        self.ins(I::I32Sub);
+        self.ins(I::LocalGet(l.high_span));
+        self.ins(I::I32LtU);
+        self.ins(I::I32Or);
+    }
+
+    fn load(&mut self, dst: u16, size: u8, addr: Val, retired: u32, here: u32) {
+        let l = self.l;
+        let dst = dst as u32 + TEMPS;
+        self.push(addr);
+        self.ins(I::LocalSet(l.addr));
+        self.ins(I::Block(BlockType::Empty));
+        self.in_ram();
+        self.ins(I::If(BlockType::Empty));
+        self.ins(I::LocalGet(l.ram));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Add);
+        self.ins(match size {
+            1 => I::I32Load8U(mem(0, 0)),
+            2 => I::I32Load16U(mem(0, 0)),
+            _ => I::I32Load(mem(0, 0)),
+        });
+        self.ins(I::LocalSet(dst));
+        self.ins(I::Br(1));
+        self.ins(I::End);
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(size as i32));
+        self.ins(I::Call(LOAD));
+        self.ins(I::LocalTee(l.wide));
+        self.ins(I::I64Const(32));
+        self.ins(I::I64ShrU);
+        self.ins(I::I32WrapI64);
+        self.ins(I::If(BlockType::Empty));
+        self.leave(retired, here);
+        self.ins(I::End);
+        self.ins(I::LocalGet(l.wide));
+        self.ins(I::I32WrapI64);
+        self.ins(I::LocalSet(dst));
+        self.ins(I::End);
+    }
+
+    fn store(&mut self, size: u8, addr: Val, val: Val, retired: u32, here: u32) {
+        let l = self.l;
+        self.push(addr);
+        self.ins(I::LocalSet(l.addr));
+        self.ins(I::Block(BlockType::Empty));
+        self.in_ram();
+        self.ins(I::If(BlockType::Empty));
+        // On one page that the plain-store map marks.
+        self.ins(I::LocalGet(l.plain));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(12));
+        self.ins(I::I32ShrU);
+        self.ins(I::I32Add);
+        self.ins(I::I32Load8U(mem(0, 0)));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(0xfff));
+        self.ins(I::I32And);
+        self.ins(I::I32Const(0x1000 - size as i32));
+        self.ins(I::I32LeU);
+        self.ins(I::I32And);
+        self.ins(I::If(BlockType::Empty));
+        self.ins(I::LocalGet(l.ram));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Add);
+        self.push(val);
+        self.ins(match size {
+            1 => I::I32Store8(mem(0, 0)),
+            2 => I::I32Store16(mem(0, 0)),
+            _ => I::I32Store(mem(0, 0)),
+        });
+        self.ins(I::Br(2));
+        self.ins(I::End);
+        self.ins(I::End);
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(size as i32));
+        self.push(val);
+        self.ins(I::Call(STORE));
+        self.ins(I::I32Eqz);
+        self.ins(I::If(BlockType::Empty));
+        self.leave(retired, here);
+        self.ins(I::End);
+        self.ins(I::End);
+    }
+
+    /// Pushes the current CF (0 or 1).
+    fn push_cf(&mut self) {
+        match self.pending {
+            Some(p) => self.ins(I::LocalGet(p.cf)),
+            None => {
+                self.ins(I::LocalGet(self.l.flags));
+                self.ins(I::I32Load(mem(Flags::OFFSET_STATE, 2)));
+                self.ins(I::I32Const(1));
+                self.ins(I::I32And);
+            }
+        }
+    }
+
+    /// A `flags` operation: inline for 32-bit operations other than ADC and SBB
+    /// (shifts by a constant count), else the slow path.
+    fn flags(&mut self, op: FlagOp, size: u8, a: Val, b: Val) {
+        let inline = size == 4
+            && !matches!(op, FlagOp::Adc | FlagOp::Sbb)
+            && (!matches!(op, FlagOp::Shl | FlagOp::Shr | FlagOp::Sar)
+                || matches!(b, Val::C(1..=31)));
+        if !inline {
+            self.materialize();
+            self.pending = None;
+            self.ins(I::I32Const(flag_op_number(op) as i32));
+            self.ins(I::I32Const(size as i32));
+            self.push(a);
+            self.push(b);
+            self.ins(I::Call(FLAGS));
+            return;
+        }
+        let (res, cf, of) = (
+            self.next_flag_local,
+            self.next_flag_local + 1,
+            self.next_flag_local + 2,
+        );
+        self.next_flag_local += 3;
+        let n = match b {
+            Val::C(n) => n as i32,
+            Val::T(_) => 0,
+        };
+        match op {
+            FlagOp::Add => {
+                self.push(a);
+                self.push(b);
+                self.ins(I::I32Add);
+                self.ins(I::LocalTee(res));
+                self.push(a);
+                self.ins(I::I32LtU);
+                self.ins(I::LocalSet(cf));
+            }
+            FlagOp::Sub => {
+                self.push(a);
+                self.push(b);
+                self.ins(I::I32Sub);
+                self.ins(I::LocalSet(res));
+                self.push(a);
+                self.push(b);
+                self.ins(I::I32LtU);
+                self.ins(I::LocalSet(cf));
+            }
+            FlagOp::Neg => {
+                self.ins(I::I32Const(0));
+                self.push(a);
+                self.ins(I::I32Sub);
+                self.ins(I::LocalSet(res));
+                self.push(a);
+                self.ins(I::I32Const(0));
+                self.ins(I::I32Ne);
+                self.ins(I::LocalSet(cf));
+            }
+            FlagOp::Inc | FlagOp::Dec => {
+                self.push(a);
+                self.ins(I::I32Const(1));
+                self.ins(if op == FlagOp::Inc {
+                    I::I32Add
+                } else {
+                    I::I32Sub
+                });
+                self.ins(I::LocalSet(res));
+                self.push_cf();
+                self.ins(I::LocalSet(cf));
+            }
+            FlagOp::And | FlagOp::Or | FlagOp::Xor => {
+                self.push(a);
+                self.push(b);
+                self.ins(match op {
+                    FlagOp::And => I::I32And,
+                    FlagOp::Or => I::I32Or,
+                    _ => I::I32Xor,
+                });
+                self.ins(I::LocalSet(res));
+                self.ins(I::I32Const(0));
+                self.ins(I::LocalSet(cf));
+                self.ins(I::I32Const(0));
+                self.ins(I::LocalSet(of));
+            }
+            FlagOp::Shl => {
+                self.shifted(a, n, I::I32Shl, false, res);
+                self.shifted(a, 32 - n, I::I32ShrU, true, cf);
+                // OF = MSB(result) ^ CF
+                self.ins(I::LocalGet(res));
+                self.ins(I::I32Const(31));
+                self.ins(I::I32ShrU);
+                self.ins(I::LocalGet(cf));
+                self.ins(I::I32Xor);
+                self.ins(I::LocalSet(of));
+            }
+            FlagOp::Shr => {
+                self.shifted(a, n, I::I32ShrU, false, res);
+                self.shifted(a, n - 1, I::I32ShrU, true, cf);
+                // OF = MSB(result) ^ the bit below it
+                self.ins(I::LocalGet(res));
+                self.ins(I::LocalGet(res));
+                self.ins(I::I32Const(1));
+                self.ins(I::I32Shl);
+                self.ins(I::I32Xor);
+                self.ins(I::I32Const(31));
+                self.ins(I::I32ShrU);
+                self.ins(I::LocalSet(of));
+            }
+            FlagOp::Sar => {
+                self.shifted(a, n, I::I32ShrS, false, res);
+                self.shifted(a, n - 1, I::I32ShrS, true, cf);
+                self.ins(I::I32Const(0));
+                self.ins(I::LocalSet(of));
+            }
+            _ => {
+                // IMUL: CF = OF = the 64-bit product differs from the sign-extended
+                // 32-bit one.
+                self.push(a);
+                self.push(b);
+                self.ins(I::I32Mul);
+                self.ins(I::LocalSet(res));
+                self.push(a);
+                self.ins(I::I64ExtendI32S);
+                self.push(b);
+                self.ins(I::I64ExtendI32S);
+                self.ins(I::I64Mul);
+                self.ins(I::LocalGet(res));
+                self.ins(I::I64ExtendI32S);
+                self.ins(I::I64Ne);
+                self.ins(I::LocalTee(cf));
+                self.ins(I::LocalSet(of));
+            }
+        }
+        self.pending = Some(Pending {
+            op,
+            a,
+            b,
+            res,
+            cf,
+            of,
+        });
+    }
+
+    /// `dst` = `a` shifted by `by` with `shift` (only its low bit when `bit`).
+    fn shifted(&mut self, a: Val, by: i32, shift: I<'static>, bit: bool, dst: u32) {
+        self.push(a);
+        self.ins(I::I32Const(by));
+        self.ins(shift);
+        if bit {
+            self.ins(I::I32Const(1));
+            self.ins(I::I32And);
+        }
+        self.ins(I::LocalSet(dst));
+    }
+
+    /// Pushes OF of an inline record.
+    fn push_of(&mut self, p: Pending) {
+        if !p.arith() {
+            self.ins(I::LocalGet(p.of));
+            return;
+        }
+        // ((A ^ res) & (B ^ res)) >> 31 with the record's addends.
+        let (a, b, inv) = match p.op {
+            FlagOp::Add => (p.a, p.b, false),
+            FlagOp::Sub => (p.a, p.b, true),
+            FlagOp::Inc => (p.a, Val::C(1), false),
+            FlagOp::Dec => (p.a, Val::C(1), true),
+            _ => (Val::C(0), p.a, true),
+        };
+        self.push(a);
+        self.ins(I::LocalGet(p.res));
+        self.ins(I::I32Xor);
+        self.push(b);
+        if inv {
+            self.ins(I::I32Const(-1));
+            self.ins(I::I32Xor);
+        }
+        self.ins(I::LocalGet(p.res));
+        self.ins(I::I32Xor);
+        self.ins(I::I32And);
+        self.ins(I::I32Const(31));
+        self.ins(I::I32ShrU);
+    }
+
+    fn push_sf(&mut self, p: Pending) {
+        self.ins(I::LocalGet(p.res));
+        self.ins(I::I32Const(31));
+        self.ins(I::I32ShrU);
+    }
+
+    fn push_zf(&mut self, p: Pending) {
+        self.ins(I::LocalGet(p.res));
+        self.ins(I::I32Eqz);
+    }
+
+    /// Pushes condition `cc` (0 or 1) from the pending flags; false (nothing pushed)
+    /// when it needs the record (PF).
+    fn cond_inline(&mut self, cc: u8) -> bool {
+        let Some(p) = self.pending else { return false };
+        let base = (cc >> 1) & 7;
+        if base == 5 {
+            return false;
+        }
+        if p.op == FlagOp::Sub && base != 0 && base != 4 {
+            // A compare: one host comparison of the operands.
+            self.push(p.a);
+            self.push(p.b);
+            self.ins(match (base, cc & 1) {
+                (1, 0) => I::I32LtU,
+                (1, _) => I::I32GeU,
+                (2, 0) => I::I32Eq,
+                (2, _) => I::I32Ne,
+                (3, 0) => I::I32LeU,
+                (3, _) => I::I32GtU,
+                (6, 0) => I::I32LtS,
+                (6, _) => I::I32GeS,
+                (7, 0) => I::I32LeS,
+                _ => I::I32GtS,
+            });
+            return true;
+        }
+        match base {
+            0 => self.push_of(p),
+            1 => self.ins(I::LocalGet(p.cf)),
+            2 => self.push_zf(p),
+            3 => {
+                self.ins(I::LocalGet(p.cf));
+                self.push_zf(p);
+                self.ins(I::I32Or);
+            }
+            4 => self.push_sf(p),
+            6 => {
+                self.push_sf(p);
+                self.push_of(p);
+                self.ins(I::I32Xor);
+            }
+            _ => {
+                self.push_zf(p);
+                self.push_sf(p);
+                self.push_of(p);
+                self.ins(I::I32Xor);
+                self.ins(I::I32Or);
+            }
+        }
+        if cc & 1 != 0 {
+            self.ins(I::I32Eqz);
+        }
+        true
+    }
+
+    /// Emits the body of `run`.
+    fn body(&mut self) {
+        let l = self.l;
+        for (local, offset) in [
+            (l.gpr, context::GPR),
+            (l.flags, context::FLAGS),
+            (l.ram, context::RAM),
+            (l.low_end, context::LOW_END),
+            (l.high_span, context::HIGH_SPAN),
+            (l.plain, context::PLAIN_STORE),
+            (l.chain, context::CHAIN),
+            (l.generations, context::GENERATIONS),
+        ] {
+            self.ins(I::LocalGet(CTX));
+            self.ins(I::I32Load(mem(offset, 2)));
+            self.ins(I::LocalSet(local));
+        }
+        let mut used = 0u8;
+        for op in &self.r.ops {
+            match *op {
+                Op::Get { reg, .. } => used |= 1 << (reg & 7),
+                Op::Set { reg, .. } => {
+                    used |= 1 << (reg & 7);
+                    self.written |= 1 << (reg & 7);
+                }
+                _ => {}
+            }
+        }
+        for r in 0..8u8 {
+            if used & (1 << r) != 0 {
+                self.ins(I::LocalGet(l.gpr));
+                self.ins(I::I32Load(mem(r as u64 * 4, 2)));
+                self.ins(I::LocalSet(self.reg(r)));
+            }
+        }
+        self.ins(I::Loop(BlockType::Empty));
+        // One block per join, the last join outermost.
+        let mut n: u32 = 0;
+        for (i, op) in self.r.ops.iter().enumerate() {
+            match *op {
+                Op::Insn { .. } => n += 1,
+                Op::Join { eip } => {
+                    let dead = flags_dead_from(&self.r.ops[i + 1..]);
+                    self.joins.insert(eip, (n, dead));
+                    self.open.push(eip);
+                }
+                _ => {}
+            }
+        }
+        self.open.reverse();
+        for _ in 0..self.open.len() {
+            self.ins(I::Block(BlockType::Empty));
+        }
+        let mut n: u32 = 0;
+        let mut here = self.r.entry;
+        let r = self.r;
+        for op in &r.ops {
+            match *op {
+                Op::BranchIf { cond, target } => self.branch_if(cond, target, n),
+                Op::Join { eip } => self.join(eip),
+                Op::Insn { eip, .. } => {
+                    n += 1;
+                    here = eip;
+                }
+                Op::Get { dst, reg } => {
+                    self.ins(I::LocalGet(self.reg(reg)));
+                    self.ins(I::LocalSet(dst as u32 + TEMPS));
+                }
+                Op::Set { reg, src } => {
+                    self.push(src);
+                    self.ins(I::LocalSet(self.reg(reg)));
+                }
+                Op::Bin { dst, op, a, b } => {
+                    self.push(a);
+                    self.push(b);
+                    self.ins(match op {
+                        BinOp::Add => I::I32Add,
+                        BinOp::Sub => I::I32Sub,
+                        BinOp::And => I::I32And,
+                        BinOp::Or => I::I32Or,
+                        BinOp::Xor => I::I32Xor,
+                        BinOp::Shl => I::I32Shl,
+                        BinOp::Shr => I::I32ShrU,
+                        BinOp::Sar => I::I32ShrS,
+                        BinOp::Mul => I::I32Mul,
+                    });
+                    self.ins(I::LocalSet(dst as u32 + TEMPS));
+                }
+                Op::Flags { op, size, a, b } => self.flags(op, size, a, b),
+                Op::Cond { dst, cc } => {
+                    if !self.cond_inline(cc) {
+                        self.materialize();
+                        self.ins(I::I32Const(cc as i32));
+                        self.ins(I::Call(COND));
+                    }
+                    self.ins(I::LocalSet(dst as u32 + TEMPS));
+                }
+                Op::Load { dst, size, addr } => {
+                    self.load(dst, size, addr, n.saturating_sub(1), here)
+                }
+                Op::Store { size, addr, val } => {
+                    self.store(size, addr, val, n.saturating_sub(1), here)
+                }
+                Op::ExitIf { cond, target } => {
+                    self.push(cond);
+                    self.ins(I::If(BlockType::Empty));
+                    self.exit_to(n, target);
+                    self.ins(I::End);
+                }
+                Op::Exit { target } => match target {
+                    Val::C(t) => {
+                        // A block so that the loop is the same label depth as in
+                        // `ExitIf`.
+                        self.ins(I::Block(BlockType::Empty));
+                        self.exit_to(n, t);
+                        self.ins(I::End);
+                    }
+                    Val::T(_) => {
+                        self.push(target);
+                        self.ins(I::LocalSet(self.l.target));
+                        self.chain(n);
+                        self.sync();
+                        self.push_retired(n);
+                        self.push(target);
+                        self.ins(I::I64ExtendI32U);
+                        self.ins(I::I64Or);
+                        self.ins(I::Return);
+                    }
+                },
+            }
+        }
+        self.leave(n, here);
+        self.ins(I::End);
+        self.ins(I::Unreachable);
+        self.ins(I::End);
+    }
+}
+
+/// 1 MiB as the i32 the inline memory check subtracts.
+const fn context_one_mib() -> i32 {
+    crate::memory::ONE_MIB as i32
+}
+
+/// The flags before `ops` are overwritten before anything reads them, the region can
+/// leave or control flow meets or parts.
+fn flags_dead_from(ops: &[Op]) -> bool {
+    for op in ops {
+        match *op {
+            Op::Flags { op, .. } => return op.writes_all(),
+            Op::Cond { .. } => return false,
+            o if o.may_leave() || o.is_branch_point() => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Encodes region `r` as a module.
@@ -132,7 +927,7 @@ pub fn encode(r: &Region) -> Vec<u8> {
     types.ty().function([i32t], [i32t]);
     types.ty().function([i32t, i32t], [ValType::I64]);
     types.ty().function([i32t, i32t, i32t], [i32t]);
-    types.ty().function([i32t, i32t], [ValType::I64]);
+    types.ty().function([i32t, i32t, i32t], [ValType::I64]);
     let mut imports = ImportSection::new();
     imports.import(
         "env",
@@ -145,127 +940,69 @@ pub fn encode(r: &Region) -> Vec<u8> {
             page_size_log2: None,
         }),
     );
+    imports.import(
+        "env",
+        "table",
+        EntityType::Table(TableType {
+            element_type: RefType::FUNCREF,
+            table64: false,
+            minimum: 0,
+            maximum: None,
+            shared: false,
+        }),
+    );
     for (name, ty) in [("flags", 0), ("cond", 1), ("load", 2), ("store", 3)] {
         imports.import("vmlab", name, EntityType::Function(ty));
     }
     let mut funcs = FunctionSection::new();
-    funcs.function(4);
+    funcs.function(RUN_TYPE);
     let mut exports = ExportSection::new();
     exports.export("run", ExportKind::Func, RUN);
 
-    // Locals: the parameters (gpr, room), one i32 per temporary, an i64 scratch and
-    // the count of earlier passes' instructions.
+    // Locals: the parameters (ctx, room, done), one i32 per temporary, eight
+    // registers, the context's eight words, a chain target and slot, an address, three
+    // per `flags` operation, then one i64.
+    let flag_ops = r
+        .ops
+        .iter()
+        .filter(|o| matches!(o, Op::Flags { .. }))
+        .count() as u32;
+    let base = r.temps as u32 + TEMPS;
     let l = Locals {
-        scratch: r.temps as u32 + TEMPS,
-        done: r.temps as u32 + TEMPS + 1,
+        regs: base,
+        gpr: base + 8,
+        flags: base + 9,
+        ram: base + 10,
+        low_end: base + 11,
+        high_span: base + 12,
+        plain: base + 13,
+        chain: base + 14,
+        generations: base + 15,
+        target: base + 16,
+        slot: base + 17,
+        addr: base + 18,
+        flag_locals: base + 19,
+        wide: base + 19 + 3 * flag_ops,
     };
-    let scratch = l.scratch;
-    let insns = r.instructions();
-    let mut f = Function::new([
-        (r.temps as u32, ValType::I32),
+    let f = Function::new([
+        (r.temps as u32 + 19 + 3 * flag_ops, ValType::I32),
         (1, ValType::I64),
-        (1, ValType::I32),
     ]);
-    f.instruction(&I::Loop(BlockType::Empty));
-    let mut n: u32 = 0;
-    let mut here = r.entry;
-    for op in &r.ops {
-        match *op {
-            Op::Insn { eip, .. } => {
-                n += 1;
-                here = eip;
-            }
-            Op::Get { dst, reg } => {
-                f.instruction(&I::LocalGet(GPR));
-                f.instruction(&I::I32Load(reg_arg(reg)));
-                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
-            }
-            Op::Set { reg, src } => {
-                f.instruction(&I::LocalGet(GPR));
-                push(&mut f, src);
-                f.instruction(&I::I32Store(reg_arg(reg)));
-            }
-            Op::Bin { dst, op, a, b } => {
-                push(&mut f, a);
-                push(&mut f, b);
-                f.instruction(&match op {
-                    BinOp::Add => I::I32Add,
-                    BinOp::Sub => I::I32Sub,
-                    BinOp::And => I::I32And,
-                    BinOp::Or => I::I32Or,
-                    BinOp::Xor => I::I32Xor,
-                    BinOp::Shl => I::I32Shl,
-                    BinOp::Shr => I::I32ShrU,
-                    BinOp::Sar => I::I32ShrS,
-                });
-                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
-            }
-            Op::Flags { op, size, a, b } => {
-                f.instruction(&I::I32Const(flag_op_number(op) as i32));
-                f.instruction(&I::I32Const(size as i32));
-                push(&mut f, a);
-                push(&mut f, b);
-                f.instruction(&I::Call(FLAGS));
-            }
-            Op::Cond { dst, cc } => {
-                f.instruction(&I::I32Const(cc as i32));
-                f.instruction(&I::Call(COND));
-                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
-            }
-            Op::Load { dst, size, addr } => {
-                push(&mut f, addr);
-                f.instruction(&I::I32Const(size as i32));
-                f.instruction(&I::Call(LOAD));
-                f.instruction(&I::LocalTee(scratch));
-                f.instruction(&I::I64Const(32));
-                f.instruction(&I::I64ShrU);
-                f.instruction(&I::I32WrapI64);
-                f.instruction(&I::If(BlockType::Empty));
-                leave(&mut f, l, n.saturating_sub(1), here);
-                f.instruction(&I::End);
-                f.instruction(&I::LocalGet(scratch));
-                f.instruction(&I::I32WrapI64);
-                f.instruction(&I::LocalSet(dst as u32 + TEMPS));
-            }
-            Op::Store { size, addr, val } => {
-                push(&mut f, addr);
-                f.instruction(&I::I32Const(size as i32));
-                push(&mut f, val);
-                f.instruction(&I::Call(STORE));
-                f.instruction(&I::I32Eqz);
-                f.instruction(&I::If(BlockType::Empty));
-                leave(&mut f, l, n.saturating_sub(1), here);
-                f.instruction(&I::End);
-            }
-            Op::ExitIf { cond, target } => {
-                push(&mut f, cond);
-                f.instruction(&I::If(BlockType::Empty));
-                exit_to(&mut f, l, r, insns, n, target);
-                f.instruction(&I::End);
-            }
-            Op::Exit { target } => match target {
-                Val::C(t) => {
-                    // A block so that the loop is the same label depth as in `ExitIf`.
-                    f.instruction(&I::Block(BlockType::Empty));
-                    exit_to(&mut f, l, r, insns, n, t);
-                    f.instruction(&I::End);
-                }
-                Val::T(_) => {
-                    push_retired(&mut f, l, n);
-                    push(&mut f, target);
-                    f.instruction(&I::I64ExtendI32U);
-                    f.instruction(&I::I64Or);
-                    f.instruction(&I::Return);
-                }
-            },
-        }
-    }
-    leave(&mut f, l, n, here);
-    f.instruction(&I::End);
-    f.instruction(&I::Unreachable);
-    f.instruction(&I::End);
+    let mut e = Emitter {
+        f,
+        r,
+        l,
+        written: 0,
+        pending: None,
+        next_flag_local: l.flag_locals,
+        insns: r.instructions(),
+        entry_flags_dead: flags_dead_from(&r.ops),
+        open: Vec::new(),
+        joins: Default::default(),
+    };
+    e.body();
     let mut code = CodeSection::new();
-    code.function(&f);
+    code.function(&e.f);
 
     let mut module = Module::new();
     module

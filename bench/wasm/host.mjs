@@ -1,0 +1,48 @@
+// The translating tier's host for Node.js, shared by run.mjs and fuzz.mjs: the
+// `vmlab_host` imports of the core's Wasm build. `region_compile` compiles a region
+// module with `new WebAssembly.Module`, instantiates it with the core's memory, function
+// table and slow-path exports, and puts its `run` in that table, where the core and
+// other regions call it; it returns the table index.
+export function regionHost(getCore, compiled) {
+  return {
+    region_compile(ptr, len) {
+      const core = getCore();
+      const code = new Uint8Array(core.memory.buffer, ptr, len).slice();
+      const region = new WebAssembly.Instance(new WebAssembly.Module(code), {
+        env: { memory: core.memory, table: core.__indirect_function_table },
+        vmlab: {
+          flags: core.xlate_flags,
+          cond: core.xlate_cond,
+          load: core.xlate_load,
+          store: core.xlate_store,
+        },
+      });
+      compiled(region.exports.run);
+      const table = core.__indirect_function_table;
+      const index = table.grow(1);
+      table.set(index, region.exports.run);
+      return index;
+    },
+  };
+}
+
+// Instantiates the core's Wasm build (`bytes`) with the region host; its exports and a
+// function that reads how many regions it compiled.
+export async function instantiateCore(bytes) {
+  const module = await WebAssembly.compile(bytes);
+  const imports = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    imports[imp.module] ??= {};
+    imports[imp.module][imp.name] = () => {
+      throw new Error(`unexpected import ${imp.module}.${imp.name}`);
+    };
+  }
+  let core = null;
+  let regions = 0;
+  imports.vmlab_host = regionHost(
+    () => core,
+    () => (regions += 1),
+  );
+  core = (await WebAssembly.instantiate(module, imports)).exports;
+  return { core, regions: () => regions };
+}
