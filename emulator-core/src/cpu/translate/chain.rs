@@ -45,8 +45,16 @@ pub fn slot_of(eip: u32) -> usize {
 }
 
 /// The table.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ChainTable(pub Box<[ChainSlot]>);
+
+/// The slots in use, not the whole table (machine dumps stay short).
+impl core::fmt::Debug for ChainTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let used = self.0.iter().filter(|s| s.handle != 0).count();
+        write!(f, "ChainTable {{ slots: {}, used: {used} }}", self.0.len())
+    }
+}
 
 impl Default for ChainTable {
     fn default() -> Self {
