@@ -1,8 +1,10 @@
 //! The lab's pictures, drawn as SVG from the views: the page walk, shadow paging,
-//! the nested two-dimensional walk and the cost of virtualization. Each is a panel
+//! the nested two-dimensional walk, the cost of virtualization and the shadow/nested
+//! crossover. Each is a panel
 //! a demo step can focus (`walk`, `shadow`, `nested`, `cost`).
 
 pub mod cost;
+pub mod crossover;
 pub mod nested;
 pub mod shadow;
 pub mod svg;
