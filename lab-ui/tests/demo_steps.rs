@@ -278,3 +278,60 @@ fn the_shadow_line_shows_a_stale_shadow_entry_until_invlpg() {
         first.detail
     );
 }
+
+#[test]
+fn the_crossover_picture_flips_between_the_shadow_vs_nested_phases() {
+    use lab_ui::components::pictures::crossover::{self, Phase};
+    use lab_ui::protocol::CounterSet;
+    let d = demos::find("shadow-vs-nested").expect("the demo");
+    let p = assemble("demo.asm", d.source).expect("assembles");
+    let (mut cr3, mut tlb) = (Vec::new(), Vec::new());
+    // Each mode's pair of steps: CR3 switches from the start, then TLB misses.
+    for first in [0, 2, 4] {
+        let switched = show(d, &p, first).view;
+        let missed = show(d, &p, first + 1).view;
+        let none = CounterSet::default();
+        let a = crossover::exit_bar(switched.mode, &none, &switched.counters);
+        let b = crossover::exit_bar(missed.mode, &switched.counters, &missed.counters);
+        // The bars hold every exit cycle the step claims name, from the same run.
+        for (bar, step) in [(&a, first), (&b, first + 1)] {
+            let claimed = d.steps()[step].expect.counters.get("vmm.exit_cycles");
+            assert_eq!(
+                claimed.map(|c| *c as u64),
+                Some(bar.total()),
+                "{}: step {step}",
+                bar.mode.name()
+            );
+        }
+        cr3.push(a);
+        tlb.push(b);
+    }
+    let phases = [
+        Phase {
+            name: "CR3 switches".into(),
+            bars: cr3,
+        },
+        Phase {
+            name: "TLB misses".into(),
+            bars: tlb,
+        },
+    ];
+    let nested = "hw-assist".parse::<ExecMode>().expect("a mode");
+    let shadow = "trap-emulate".parse::<ExecMode>().expect("a mode");
+    assert_eq!(crossover::cheapest(&phases[0]), Some(nested));
+    assert_eq!(crossover::cheapest(&phases[1]), Some(shadow));
+    let svg = crossover::picture(&phases);
+    assert_eq!(svg.matches(r#"class="bar""#).count(), 6);
+    assert!(
+        svg.contains(
+            r#"<g class="bar" data-mode="hw-assist" data-total="50020" data-cheapest="true">"#
+        ),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(
+            r#"<g class="bar" data-mode="trap-emulate" data-total="6600" data-cheapest="true">"#
+        ),
+        "{svg}"
+    );
+}
