@@ -17,6 +17,8 @@ mod pictures;
 struct Shown {
     view: View,
     compared: Option<Vec<lab_ui::protocol::ModeRun>>,
+    /// Per run of the crossover, its mode and the counters at each stop.
+    crossed: Option<Vec<(ExecMode, Vec<lab_ui::protocol::CounterSet>)>>,
 }
 
 /// Loads `demo` and replays its steps up to `upto`, as the page does on each step.
@@ -28,6 +30,7 @@ fn show(demo: &Demo, program: &Program, upto: usize) -> Shown {
 fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown {
     let mut s: Option<Session> = None;
     let mut compared = None;
+    let mut crossed = None;
     for c in demos::commands(demo, program, mode, upto) {
         match (c, s.as_mut()) {
             (
@@ -56,11 +59,18 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
             (Command::SetPtProtect(p), Some(s)) => s.set_pt_protect(p),
             (Command::ShowMemory { addr, space }, Some(s)) => s.show_memory(addr, space),
             (Command::Compare, Some(s)) => compared = Some(session::compare(s.program())),
+            (Command::Crossover(runs), Some(s)) => {
+                crossed = Some(session::crossover(s.program(), &runs))
+            }
             (other, _) => panic!("{}: a demo sent {other:?}", demo.id),
         }
     }
     let view = s.expect("the first command loads").view(false);
-    Shown { view, compared }
+    Shown {
+        view,
+        compared,
+        crossed,
+    }
 }
 
 fn counters(v: &View) -> BTreeMap<String, u64> {
@@ -321,6 +331,15 @@ fn the_crossover_picture_flips_between_the_shadow_vs_nested_phases() {
     assert_eq!(crossover::cheapest(&phases[0]), Some(nested));
     assert_eq!(crossover::cheapest(&phases[1]), Some(shadow));
     let svg = crossover::picture(&phases);
+    // The last step's own runs, as the page draws them, give the same bars.
+    let last = d.steps().len() - 1;
+    let crossed = show(d, &p, last)
+        .crossed
+        .expect("the last step runs the crossover");
+    assert_eq!(
+        crossover::phases(&d.steps()[last].crossover, &crossed),
+        phases
+    );
     assert_eq!(svg.matches(r#"class="bar""#).count(), 6);
     assert!(
         svg.contains(

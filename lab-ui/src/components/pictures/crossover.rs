@@ -49,6 +49,26 @@ pub fn exit_bar(mode: ExecMode, before: &CounterSet, after: &CounterSet) -> Bar 
     Bar { mode, segments }
 }
 
+/// The phases named `names` of the runs `runs` (per run, its mode and the counters
+/// at each stop): phase `k` lies between stop `k - 1` (or the start) and stop `k`.
+pub fn phases(names: &[String], runs: &[(ExecMode, Vec<CounterSet>)]) -> Vec<Phase> {
+    let none = CounterSet::default();
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| Phase {
+            name: name.clone(),
+            bars: runs
+                .iter()
+                .filter_map(|(mode, at)| {
+                    let before = if k == 0 { &none } else { at.get(k - 1)? };
+                    Some(exit_bar(*mode, before, at.get(k)?))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// The mode whose bar is lowest in `phase` (the first of equal ones).
 pub fn cheapest(phase: &Phase) -> Option<ExecMode> {
     phase.bars.iter().min_by_key(|b| b.total()).map(|b| b.mode)
