@@ -10,7 +10,8 @@ use crate::protocol::CounterSet;
 
 const W: f64 = 800.0;
 const BAR_X: f64 = 250.0;
-const BAR_W: f64 = W - BAR_X - 30.0;
+/// Room is left right of the longest bar for its total.
+const BAR_W: f64 = W - BAR_X - 120.0;
 const BAR_H: f64 = 30.0;
 const BAR_GAP: f64 = 40.0;
 const PHASE_HEAD: f64 = 34.0;
@@ -287,9 +288,9 @@ mod tests {
         let out = picture(&phases);
         assert_eq!(out.matches(r#"class="bar""#).count(), 4);
         assert_eq!(out.matches(r#"data-cheapest="true""#).count(), 2);
-        // 8000 fills the 8k scale (2k ticks); 900 is 900 / 8000 × 520
-        assert!(out.contains(r#"width="520.0" height="30""#), "{out}");
-        assert!(out.contains(r#"width="58.5" height="30""#), "{out}");
+        // 8000 fills the 8k scale (2k ticks); 900 is 900 / 8000 × 430
+        assert!(out.contains(r#"width="430.0" height="30""#), "{out}");
+        assert!(out.contains(r#"width="48.4" height="30""#), "{out}");
         assert!(out.contains("<td>CR3 switches</td><td>trap-emulate</td><td>8000</td>"));
         assert!(
             out.contains(">8k</text>")
