@@ -92,6 +92,8 @@ pub enum Panel {
     Nested,
     /// The cost of virtualization as one stacked bar per mode.
     Cost,
+    /// The exit cycles of each phase of the guest, one bar per mode of the demo.
+    Crossover,
 }
 
 impl Panel {
@@ -113,6 +115,7 @@ impl Panel {
             Panel::Shadow => "panel-shadow",
             Panel::Nested => "panel-nested",
             Panel::Cost => "panel-cost",
+            Panel::Crossover => "panel-crossover",
         }
     }
 }
@@ -286,6 +289,10 @@ pub struct Step {
     /// Shows the guest run to its end in every mode, side by side.
     #[serde(default)]
     pub compare: bool,
+    /// Names the phases of the guest (the `run = { to = ... }` steps of each mode
+    /// the demo runs in, in order), and shows their exit cycles as bars per mode.
+    #[serde(default)]
+    pub crossover: Vec<String>,
     /// Switches the VMM's TLB to `tagged` or `flush` (one of [`TLB_TAGGINGS`])
     /// before the step runs; it holds for the later steps.
     pub tlb: Option<String>,

@@ -503,7 +503,7 @@ pub fn app() -> Html {
                     <div class="col-editor"><Editor/></div>
                     <div class="col-code"><Disasm/><Registers/></div>
                     <div class="col-side"><Log/><Memory/></div>
-                    <div class="col-wide"><PageTables/><pictures::WalkPicture/><pictures::ShadowPicture/><pictures::NestedPicture/><pictures::CostPicture/></div>
+                    <div class="col-wide"><PageTables/><pictures::WalkPicture/><pictures::ShadowPicture/><pictures::NestedPicture/><pictures::CostPicture/><pictures::CrossoverPicture/></div>
                     <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
                     <div class="col-wide"><LinuxPanel/></div>
                     <div class="col-wide"><JvmPanel/></div>

@@ -6,7 +6,7 @@ pub use vmlab_demos::{all, find, menu, Demo, ExitControlsSet, Panel, Run, Step};
 use emulator_core::vmm::{ExitControls, ExitReason};
 
 use crate::program::Program;
-use crate::protocol::{Command, Space, Until};
+use crate::protocol::{Command, CrossoverRun, Space, Until};
 use crate::state::LabState;
 use emulator_core::ExecMode;
 
@@ -105,7 +105,36 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
     if demo.steps().get(upto).is_some_and(|s| s.compare) {
         cmds.push(Command::Compare);
     }
+    if demo
+        .steps()
+        .get(upto)
+        .is_some_and(|s| !s.crossover.is_empty())
+    {
+        cmds.push(Command::Crossover(crossover_runs(demo, program, mode)));
+    }
     cmds
+}
+
+/// The crossover's runs: one from each step that (re)starts the guest, stopping at
+/// the labels the steps up to the next such step run to.
+pub fn crossover_runs(demo: &Demo, program: &Program, mode: ExecMode) -> Vec<CrossoverRun> {
+    let mut runs: Vec<CrossoverRun> = Vec::new();
+    for (i, step) in demo.steps().iter().enumerate() {
+        if i == 0 || step.mode.is_some() || step.exit_controls.is_some() {
+            runs.push(CrossoverRun {
+                mode: mode_at(demo, i, mode),
+                controls: step.exit_controls.as_ref().map(exit_controls),
+                stops: Vec::new(),
+            });
+        }
+        if let (Run::To(label), Some(run)) = (&step.run, runs.last_mut()) {
+            if let Some(a) = program.symbol(label) {
+                run.stops.push(a);
+            }
+        }
+    }
+    runs.retain(|r| !r.stops.is_empty());
+    runs
 }
 
 /// The VM-exit reason a manifest names (`page-fault`, `cr3-write`…).

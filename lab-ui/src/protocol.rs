@@ -159,6 +159,9 @@ pub enum Command {
     },
     /// Runs the current program to its end in every mode, for the side-by-side table.
     Compare,
+    /// Runs the current program once per [`CrossoverRun`], stopping at each of its
+    /// addresses, for the crossover picture.
+    Crossover(Vec<CrossoverRun>),
     /// Runs backwards to the latest breakpoint or trap before this instruction (within
     /// the history).
     ReverseContinue,
@@ -250,6 +253,8 @@ pub enum Event {
     LabResults(Vec<TestResult>),
     /// The results of [`Command::Compare`].
     Comparison(Vec<ModeRun>),
+    /// The results of [`Command::Crossover`]: per run, the counters at each stop.
+    Crossover(Vec<(ExecMode, Vec<CounterSet>)>),
     /// The machine saved as a file (for [`Command::SaveMachine`]).
     MachineFile(Vec<u8>),
     /// How a [`Command::RunLinux`] went.
@@ -269,6 +274,17 @@ pub struct TestResult {
     pub max_score: f64,
     /// What differed, or a confirmation.
     pub message: String,
+}
+
+/// One run of the crossover: a mode, its exit controls, the addresses it stops at.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct CrossoverRun {
+    /// The mode.
+    pub mode: ExecMode,
+    /// Hardware assistance's exit controls, when the run sets them.
+    pub controls: Option<emulator_core::vmm::ExitControls>,
+    /// The linear addresses it runs to, in order.
+    pub stops: Vec<u32>,
 }
 
 /// One mode's line in the side-by-side comparison.

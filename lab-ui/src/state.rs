@@ -94,6 +94,8 @@ pub struct LabState {
     pub lab_draft: bool,
     /// The side-by-side comparison.
     pub comparison: Option<Vec<ModeRun>>,
+    /// The crossover's counters: per run, at each stop.
+    pub crossover: Option<Vec<(ExecMode, Vec<crate::protocol::CounterSet>)>>,
     /// The Linux panel's last run (None while none ran or one runs).
     pub linux: Option<Rc<Result<crate::worker::linux::LinuxReport, String>>>,
     /// Large type, high contrast.
@@ -205,6 +207,7 @@ impl LabState {
                 self.lab = None;
                 self.lab_results = None;
                 self.comparison = None;
+                self.crossover = None;
                 self.source = d.source.to_string();
                 self.mode = crate::demos::mode(d);
             }
@@ -223,6 +226,7 @@ impl LabState {
                 self.lab_debug = None;
                 self.lab_draft = draft;
                 self.comparison = None;
+                self.crossover = None;
                 self.source = source;
                 self.program = None;
                 self.diagnostics.clear();
@@ -300,6 +304,7 @@ impl LabState {
                 self.lab_results = Some(r);
             }
             Event::Comparison(c) => self.comparison = Some(c),
+            Event::Crossover(c) => self.crossover = Some(c),
             Event::Linux(r) => {
                 self.status = match &r {
                     Ok(report) => report.status.clone(),

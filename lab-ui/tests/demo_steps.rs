@@ -17,6 +17,8 @@ mod pictures;
 struct Shown {
     view: View,
     compared: Option<Vec<lab_ui::protocol::ModeRun>>,
+    /// Per run of the crossover, its mode and the counters at each stop.
+    crossed: Option<Vec<(ExecMode, Vec<lab_ui::protocol::CounterSet>)>>,
 }
 
 /// Loads `demo` and replays its steps up to `upto`, as the page does on each step.
@@ -28,6 +30,7 @@ fn show(demo: &Demo, program: &Program, upto: usize) -> Shown {
 fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown {
     let mut s: Option<Session> = None;
     let mut compared = None;
+    let mut crossed = None;
     for c in demos::commands(demo, program, mode, upto) {
         match (c, s.as_mut()) {
             (
@@ -56,11 +59,18 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
             (Command::SetPtProtect(p), Some(s)) => s.set_pt_protect(p),
             (Command::ShowMemory { addr, space }, Some(s)) => s.show_memory(addr, space),
             (Command::Compare, Some(s)) => compared = Some(session::compare(s.program())),
+            (Command::Crossover(runs), Some(s)) => {
+                crossed = Some(session::crossover(s.program(), &runs))
+            }
             (other, _) => panic!("{}: a demo sent {other:?}", demo.id),
         }
     }
     let view = s.expect("the first command loads").view(false);
-    Shown { view, compared }
+    Shown {
+        view,
+        compared,
+        crossed,
+    }
 }
 
 fn counters(v: &View) -> BTreeMap<String, u64> {
@@ -276,5 +286,71 @@ fn the_shadow_line_shows_a_stale_shadow_entry_until_invlpg() {
         first.detail.contains("not in the shadow"),
         "{}",
         first.detail
+    );
+}
+
+#[test]
+fn the_crossover_picture_flips_between_the_shadow_vs_nested_phases() {
+    use lab_ui::components::pictures::crossover::{self, Phase};
+    use lab_ui::protocol::CounterSet;
+    let d = demos::find("shadow-vs-nested").expect("the demo");
+    let p = assemble("demo.asm", d.source).expect("assembles");
+    let (mut cr3, mut tlb) = (Vec::new(), Vec::new());
+    // Each mode's pair of steps: CR3 switches from the start, then TLB misses.
+    for first in [0, 2, 4] {
+        let switched = show(d, &p, first).view;
+        let missed = show(d, &p, first + 1).view;
+        let none = CounterSet::default();
+        let a = crossover::exit_bar(switched.mode, &none, &switched.counters);
+        let b = crossover::exit_bar(missed.mode, &switched.counters, &missed.counters);
+        // The bars hold every exit cycle the step claims name, from the same run.
+        for (bar, step) in [(&a, first), (&b, first + 1)] {
+            let claimed = d.steps()[step].expect.counters.get("vmm.exit_cycles");
+            assert_eq!(
+                claimed.map(|c| *c as u64),
+                Some(bar.total()),
+                "{}: step {step}",
+                bar.mode.name()
+            );
+        }
+        cr3.push(a);
+        tlb.push(b);
+    }
+    let phases = [
+        Phase {
+            name: "CR3 switches".into(),
+            bars: cr3,
+        },
+        Phase {
+            name: "TLB misses".into(),
+            bars: tlb,
+        },
+    ];
+    let nested = "hw-assist".parse::<ExecMode>().expect("a mode");
+    let shadow = "trap-emulate".parse::<ExecMode>().expect("a mode");
+    assert_eq!(crossover::cheapest(&phases[0]), Some(nested));
+    assert_eq!(crossover::cheapest(&phases[1]), Some(shadow));
+    let svg = crossover::picture(&phases);
+    // The last step's own runs, as the page draws them, give the same bars.
+    let last = d.steps().len() - 1;
+    let crossed = show(d, &p, last)
+        .crossed
+        .expect("the last step runs the crossover");
+    assert_eq!(
+        crossover::phases(&d.steps()[last].crossover, &crossed),
+        phases
+    );
+    assert_eq!(svg.matches(r#"class="bar""#).count(), 6);
+    assert!(
+        svg.contains(
+            r#"<g class="bar" data-mode="hw-assist" data-total="50020" data-cheapest="true">"#
+        ),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(
+            r#"<g class="bar" data-mode="trap-emulate" data-total="6600" data-cheapest="true">"#
+        ),
+        "{svg}"
     );
 }

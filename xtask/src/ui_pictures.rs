@@ -1,5 +1,5 @@
 //! Browser tests of the lab's pictures (page walk, shadow paging, the nested walk,
-//! the cost bars) and of the trap log's per-step filter, each checked against what
+//! the cost bars, the shadow/nested crossover) and of the trap log's per-step filter, each checked against what
 //! the lab's own text panels say, with screenshots.
 
 use crate::browser::Browser;
@@ -351,6 +351,79 @@ pub fn cost(b: &Browser) -> Result<()> {
     }
     ensure!(exit_segments >= 2, "exit segments checked: {exit_segments}");
     screenshots(b, "cost", "panel-cost")
+}
+
+/// The crossover of the shadow-vs-nested demo's last step: two phases of three bars,
+/// nested paging cheapest on CR3 switches and shadow paging cheaper on TLB misses,
+/// each bar's segments adding up to its total and the hidden table giving the same
+/// figures.
+pub fn crossover(b: &Browser) -> Result<()> {
+    open_step(b, "shadow-vs-nested", 7)?;
+    b.wait_for(&tid("crossover-picture"))?;
+    b.wait_until("six bars", WAIT, |s| {
+        Ok(s.find_all("[data-testid=crossover-picture] .bar")?.len() >= 6)
+    })?;
+    let got = js(
+        b,
+        "const phases = [...document.querySelectorAll('[data-testid=crossover-picture] .phase')].map(p => ({
+           name: p.dataset.phase,
+           bars: [...p.querySelectorAll('.bar')].map(g => ({
+             mode: g.dataset.mode,
+             total: Number(g.dataset.total),
+             sum: [...g.querySelectorAll('.segment')].reduce((a, r) => a + Number(r.dataset.cycles), 0),
+             width: [...g.querySelectorAll('.segment')].reduce((a, r) => a + r.getBoundingClientRect().width, 0),
+           })),
+         }));
+         const table = [...document.querySelectorAll('[data-testid=crossover-table] tr')].slice(1)
+           .map(tr => [...tr.querySelectorAll('td')].slice(0, 3).map(t => t.textContent));
+         return { phases, table };",
+    )?;
+    let phases = got["phases"].as_array().cloned().unwrap_or_default();
+    ensure!(phases.len() == 2, "{got}");
+    let total = |p: &Value, mode: &str| -> Result<u64> {
+        p["bars"]
+            .as_array()
+            .and_then(|bars| bars.iter().find(|b| b["mode"] == json!(mode)))
+            .and_then(|b| b["total"].as_u64())
+            .with_context(|| format!("no {mode} bar in {p}"))
+    };
+    let mut rows = 0;
+    for p in &phases {
+        let bars = p["bars"].as_array().cloned().unwrap_or_default();
+        ensure!(bars.len() == 3, "three bars per phase: {p}");
+        for bar in &bars {
+            ensure!(
+                bar["sum"] == bar["total"] && bar["width"].as_f64() > Some(0.0),
+                "segments of {bar}"
+            );
+            let row = [
+                p["name"].clone(),
+                bar["mode"].clone(),
+                json!(bar["total"].to_string()),
+            ];
+            ensure!(
+                got["table"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!(row))),
+                "the table lacks {row:?}: {}",
+                got["table"]
+            );
+            rows += 1;
+        }
+    }
+    ensure!(rows == 6, "{rows} bars");
+    let (cr3, tlb) = (&phases[0], &phases[1]);
+    let nested = total(cr3, "hw-assist")?;
+    ensure!(
+        nested < total(cr3, "trap-emulate")? && nested < total(cr3, "hw-assist-shadow")?,
+        "nested paging is cheapest on CR3 switches: {cr3}"
+    );
+    let nested = total(tlb, "hw-assist")?;
+    ensure!(
+        total(tlb, "trap-emulate")? < nested && total(tlb, "hw-assist-shadow")? < nested,
+        "shadow paging is cheaper on TLB misses: {tlb}"
+    );
+    screenshots(b, "crossover", "panel-crossover")
 }
 
 /// A step's log filter: the popf demo's report step shows only Popek–Goldberg

@@ -135,6 +135,10 @@ pub const ALL: &[BrowserTest] = &[
         run: crate::ui_pictures::cost,
     },
     BrowserTest {
+        name: "lab_picture_crossover",
+        run: crate::ui_pictures::crossover,
+    },
+    BrowserTest {
         name: "lab_log_filter_per_step",
         run: crate::ui_pictures::log_filter,
     },

@@ -252,6 +252,10 @@ impl MachineWorker {
                         let runs = session::compare(s.program());
                         self.send(scope, Event::Comparison(runs));
                     }
+                    Command::Crossover(runs) => {
+                        let counters = session::crossover(s.program(), &runs);
+                        self.send(scope, Event::Crossover(counters));
+                    }
                     Command::Load { .. }
                     | Command::LoadLab { .. }
                     | Command::Unload

@@ -742,6 +742,33 @@ pub fn compare(program: &Loaded) -> Vec<ModeRun> {
         .collect()
 }
 
+/// The counters of `program` at each stop of each run, as [`Session::advance`] gets
+/// there (a run that cannot load has no counters).
+pub fn crossover(
+    program: &Loaded,
+    runs: &[crate::protocol::CrossoverRun],
+) -> Vec<(ExecMode, Vec<crate::protocol::CounterSet>)> {
+    runs.iter()
+        .map(|r| {
+            let Ok(mut s) = Session::new(program.clone(), r.mode) else {
+                return (r.mode, Vec::new());
+            };
+            if let Some(c) = r.controls {
+                s.set_exit_controls(c);
+            }
+            let counters = r
+                .stops
+                .iter()
+                .map(|&a| {
+                    s.advance(Until::Linear(a), ADVANCE_BUDGET);
+                    collect::counters(&s.machine)
+                })
+                .collect();
+            (r.mode, counters)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,7 +119,7 @@ pub fn cycles_label(v: u64) -> String {
 
 /// Gives each exit reason in `bars` its colour: the reasons in the order they first
 /// appear take the palette's colours in turn, so no two share one.
-fn colour_reasons(bars: &[Bar]) -> Vec<Bar> {
+pub fn colour_reasons(bars: &[Bar]) -> Vec<Bar> {
     let mut seen: Vec<String> = Vec::new();
     let mut out = bars.to_vec();
     for seg in out.iter_mut().flat_map(|b| &mut b.segments) {

@@ -1,8 +1,10 @@
 //! The lab's pictures, drawn as SVG from the views: the page walk, shadow paging,
-//! the nested two-dimensional walk and the cost of virtualization. Each is a panel
-//! a demo step can focus (`walk`, `shadow`, `nested`, `cost`).
+//! the nested two-dimensional walk, the cost of virtualization and the shadow/nested
+//! crossover. Each is a panel a demo step can focus (`walk`, `shadow`, `nested`,
+//! `cost`, `crossover`).
 
 pub mod cost;
+pub mod crossover;
 pub mod nested;
 pub mod shadow;
 pub mod svg;
@@ -139,5 +141,29 @@ pub fn cost_picture() -> Html {
         "Cycles on one scale: the guest's own work (one per instruction) and what each kind of VM exit cost.",
         svg,
         "Nothing has run yet.",
+    )
+}
+
+/// The exit cycles of each phase of the demo's guest, one bar per mode it ran in.
+#[function_component(CrossoverPicture)]
+pub fn crossover_picture() -> Html {
+    let ctx = use_ctx();
+    let names = ctx
+        .state
+        .demo
+        .and_then(|(d, i)| d.steps().get(i))
+        .map(|s| s.crossover.clone())
+        .unwrap_or_default();
+    let svg = ctx.state.crossover.as_ref().and_then(|runs| {
+        let phases = crossover::phases(&names, runs);
+        (!phases.is_empty()).then(|| crossover::picture(&phases))
+    });
+    picture_panel(
+        &ctx,
+        "panel-crossover",
+        "Crossover",
+        "VM-exit cycles of each phase of the guest, one bar per mode, on one scale: the lowest bar of a phase is the mode that pays least for it.",
+        svg,
+        "No crossover: a demo step that names the guest's phases runs it in each mode.",
     )
 }
