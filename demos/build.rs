@@ -51,11 +51,14 @@ fn main() {
         let text = std::fs::read_to_string(&toml_path).unwrap_or_else(|e| fail(e.to_string()));
         let m = manifest::Manifest::parse(&text).unwrap_or_else(|e| fail(e));
         let guest = dir.join(&m.guest);
+        let guests = root.join("../guests").canonicalize().unwrap_or_default();
+        let rom = m.boot == manifest::Boot::Rom;
         let inside = guest
             .canonicalize()
-            .is_ok_and(|g| g.starts_with(root) && g.is_file());
+            .is_ok_and(|g| (g.starts_with(root) || (rom && g.starts_with(&guests))) && g.is_file());
         if !inside {
-            fail(format!("guest: {:?} is not a file under demos/", m.guest));
+            let under = if rom { "demos/ or guests/" } else { "demos/" };
+            fail(format!("guest: {:?} is not a file under {under}", m.guest));
         }
         println!("cargo:rerun-if-changed={}", guest.display());
         let source =

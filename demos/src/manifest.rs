@@ -27,13 +27,48 @@ pub struct Manifest {
     pub title: String,
     /// Position in the demo menu (lecture order).
     pub order: u32,
-    /// The guest's assembly source, relative to the demo's folder.
+    /// The guest's assembly source, relative to the demo's folder (a flat guest
+    /// lives in the folder; a ROM guest may be one of `guests/`).
     pub guest: String,
+    /// How the guest starts: `flat` (the default) or `rom`.
+    #[serde(default)]
+    pub boot: Boot,
     /// The mode it starts in: one of [`MODES`].
     pub mode: String,
     /// The narrated steps, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
+}
+
+/// How a demo's guest starts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Boot {
+    /// A flat binary loaded at its `org` (`boot = "flat"`, the default).
+    #[default]
+    Flat,
+    /// A 64 or 128 KiB ROM mapped below 1 MiB and started at the reset vector
+    /// F000:FFF0 (`boot = "rom"`), like the teaching kernel.
+    Rom,
+}
+
+impl Boot {
+    /// The ROM sizes the machine maps.
+    pub const ROM_SIZES: [usize; 2] = [0x1_0000, 0x2_0000];
+
+    /// Where byte 0 of an image of `len` bytes sits in physical memory: the ROM's
+    /// base below 1 MiB (its labels, assembled at `org 0`, are offsets from it), or
+    /// `None` for a flat guest, whose labels are already addresses, or for an image
+    /// the machine cannot map as a ROM.
+    pub fn rom_base(self, len: usize) -> Option<u32> {
+        match self {
+            Boot::Flat => None,
+            Boot::Rom if Boot::ROM_SIZES.contains(&len) => {
+                u32::try_from(len).ok().map(|l| 0x10_0000 - l)
+            }
+            Boot::Rom => None,
+        }
+    }
 }
 
 /// How far a step runs the machine (from where the previous step left it).
@@ -488,6 +523,27 @@ mod tests {
         ))?;
         m.validate(GUEST)?;
         Ok(m)
+    }
+
+    #[test]
+    fn a_demo_boots_flat_unless_it_names_a_rom() {
+        let flat =
+            manifest("[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"log\"]").expect("valid");
+        assert_eq!(flat.boot, Boot::Flat);
+        assert_eq!(flat.boot.rom_base(0x1_0000), None);
+        let rom = Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"k.asm\"\nboot = \"rom\"\nmode = \"bare\"\nstep = []",
+        )
+        .expect("parses");
+        assert_eq!(rom.boot, Boot::Rom);
+        assert_eq!(rom.boot.rom_base(0x1_0000), Some(0xF_0000));
+        assert_eq!(rom.boot.rom_base(0x2_0000), Some(0xE_0000));
+        assert_eq!(rom.boot.rom_base(0x1_8000), None, "not a ROM size");
+        let e = Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"k.asm\"\nboot = \"disk\"\nmode = \"bare\"\nstep = []",
+        )
+        .expect_err("an unknown boot");
+        assert!(e.contains("boot"), "{e}");
     }
 
     #[test]

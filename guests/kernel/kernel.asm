@@ -325,6 +325,7 @@ switch_to:
         mov esp, [pcb_esp + eax*4]
         mov ecx, [pcb_cr3 + eax*4]
         mov cr3, ecx
+cr3_loaded:                                 ; the other process's address space is live
         mov ecx, [pcb_kstk + eax*4]
         mov [TSS_BASE + 4], ecx
         ret
@@ -447,11 +448,11 @@ pf_isr:
         mov eax, cr2
         mov edx, [esp + F_EIP]              ; the error code
         test edx, 1
-        jnz .bad
+        jnz pf_bad
         cmp eax, USER_LO
-        jb .bad
+        jb pf_bad
         cmp eax, USER_HI
-        jae .bad
+        jae pf_bad
         mov edi, [next_free]
         add dword [next_free], 0x1000
         mov ebx, edi
@@ -467,14 +468,16 @@ pf_isr:
         and ecx, 0x3FF
         or ebx, 0x007                       ; P | W | U
         mov [esi + ecx*4], ebx
+pte_stored:                                 ; the process's page table maps the new frame
         invlpg [eax]
+pte_flushed:                                ; and no stale translation of it is left
         inc dword [pfaults]
         pop es
         pop ds
         popad
         add esp, 4                          ; the error code
         iret
-.bad:
+pf_bad:
         push edx
         push eax
         mov esi, ROM + msg_pf

@@ -37,8 +37,17 @@ fn worker_script() -> String {
         .unwrap_or_else(|| WORKER_SCRIPT.to_owned())
 }
 
-fn assemble(ctx_state: &UseReducerHandle<LabState>, source: &str) -> Option<Rc<Program>> {
-    match assemble::assemble("program.asm", source) {
+/// Assembles `source` as a flat program, or as a ROM for a demo that boots one.
+fn assemble(
+    ctx_state: &UseReducerHandle<LabState>,
+    source: &str,
+    boot: demos::Boot,
+) -> Option<Rc<Program>> {
+    let assembled = match boot {
+        demos::Boot::Flat => assemble::assemble("program.asm", source),
+        demos::Boot::Rom => demos::assemble(source, boot),
+    };
+    match assembled {
         Ok(p) => {
             let p = Rc::new(p);
             ctx_state.dispatch(Action::Assembled(Ok(p.clone())));
@@ -62,7 +71,10 @@ fn load_lab(
     mode: ExecMode,
 ) -> bool {
     let guest = labs::catalog().iter().any(|l| l.id == lab.lab && l.guest);
-    match guest.then(|| assemble(state, source)).flatten() {
+    match guest
+        .then(|| assemble(state, source, demos::Boot::Flat))
+        .flatten()
+    {
         Some(p) => {
             send.emit(Command::LoadLab {
                 image: p.image.clone(),
@@ -158,7 +170,10 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
                 load_lab(state, send, &setup, &state.source, state.mode);
             }
             None => {
-                if let Some(p) = assemble(state, &state.source) {
+                let boot = state
+                    .demo
+                    .map_or(demos::Boot::Flat, |(d, _)| d.manifest.boot);
+                if let Some(p) = assemble(state, &state.source, boot) {
                     send.emit(p.load_command(state.mode));
                 }
             }
@@ -166,7 +181,7 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
         Op::OpenDemo(id) => {
             if let Some(d) = demos::find(id) {
                 state.dispatch(Action::OpenDemo(d));
-                if let Some(p) = assemble(state, d.source) {
+                if let Some(p) = assemble(state, d.source, d.manifest.boot) {
                     for c in demos::commands(d, &p, demos::mode(d), 0) {
                         send.emit(c);
                     }
@@ -306,7 +321,7 @@ fn open_shared_demo(
         .clone()
         .unwrap_or_else(|| d.source.to_string());
     state.dispatch(Action::SetSource(source.clone()));
-    if let Some(p) = assemble(state, &source) {
+    if let Some(p) = assemble(state, &source, d.manifest.boot) {
         let step = shared
             .step
             .unwrap_or(0)
@@ -350,7 +365,7 @@ fn open_initial(state: &UseReducerHandle<LabState>, send: &Callback<Command>) {
         .or_else(storage::load_current)
         .unwrap_or_else(|| demos::all().first().map_or("", |d| d.source).to_string());
     state.dispatch(Action::SetSource(source.clone()));
-    if let Some(p) = assemble(state, &source) {
+    if let Some(p) = assemble(state, &source, demos::Boot::Flat) {
         send.emit(p.load_command(shared.mode.unwrap_or_default()));
     }
 }

@@ -33,6 +33,7 @@ pub fn assemble(name: &str, source: &str) -> Result<Program, Vec<Diag>> {
         lines,
         symbols: out.symbols,
         source: source.to_string(),
+        rom: false,
     })
 }
 

@@ -1,14 +1,30 @@
 //! The lecture demos (folders under `demos/`, embedded by crate `vmlab-demos`) and
 //! the worker commands that bring one to a step.
 
-pub use vmlab_demos::{all, find, menu, Demo, ExitControlsSet, Panel, Run, Step};
+pub use vmlab_demos::{all, find, menu, Boot, Demo, ExitControlsSet, Panel, Run, Step};
 
 use emulator_core::vmm::{ExitControls, ExitReason};
 
-use crate::program::Program;
+use crate::program::{Diag, Program};
 use crate::protocol::{Command, CrossoverRun, Space, Until};
 use crate::state::LabState;
 use emulator_core::ExecMode;
+
+/// Assembles a demo's guest `source` (its own, or the editor's text while the demo
+/// is open) as the demo boots it: a flat binary, or a ROM ([`Program::into_rom`]).
+pub fn assemble(source: &str, boot: Boot) -> Result<Program, Vec<Diag>> {
+    let p = crate::assemble::assemble("demo.asm", source)?;
+    match boot {
+        Boot::Flat => Ok(p),
+        Boot::Rom => p.into_rom().map_err(|message| {
+            vec![Diag {
+                line: 1,
+                col: 1,
+                message,
+            }]
+        }),
+    }
+}
 
 /// The mode a demo starts in.
 pub fn mode(demo: &Demo) -> ExecMode {
@@ -161,6 +177,33 @@ pub fn focus_rank(state: &LabState, testid: &str) -> Option<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rom_demo_is_mapped_below_one_mib_and_starts_at_the_reset_vector() {
+        let d = all()
+            .iter()
+            .find(|d| d.manifest.boot == Boot::Rom)
+            .expect("a demo boots a ROM");
+        let p = assemble(d.source, d.manifest.boot).expect("assembles");
+        assert!(p.rom);
+        assert_eq!(p.origin, 0x10_0000 - p.image.len() as u32);
+        // the jump at F000:FFF0 is where the CPU fetches after reset
+        assert_eq!(p.symbol("reset_vector"), Some(0xF_FFF0));
+        assert!(p.line_of(0xF_FFF0).is_some(), "the source map moved too");
+        assert!(matches!(
+            p.load_command(ExecMode::default()),
+            Command::LoadRom { .. }
+        ));
+        let mut s = crate::worker::session::Session::new(
+            crate::worker::session::Loaded::rom(p.image.clone()).expect("a ROM's size"),
+            ExecMode::default(),
+        )
+        .expect("loads");
+        // the architectural reset: CS base FFFF0000, IP FFF0, the ROM's top copy
+        assert_eq!(s.view(false).linear_eip, 0xFFFF_FFF0);
+        let flat = assemble("bits 32\norg 0x10000\n    hlt\n", Boot::Rom).expect_err("too small");
+        assert!(flat[0].message.contains("64 or 128 KiB"), "{flat:?}");
+    }
 
     #[test]
     fn every_manifest_mode_is_a_machine_mode() {

@@ -75,6 +75,7 @@ pub fn loaded(image: Vec<u8>, setup: LabSetup) -> Result<Loaded, String> {
         origin: lab.machine.load,
         entry: lab.machine.entry,
         setup: Some(setup),
+        rom: false,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct Program {
     pub symbols: Vec<(String, u32)>,
     /// The source it was assembled from.
     pub source: String,
+    /// A ROM started at the reset vector ([`Program::into_rom`]).
+    pub rom: bool,
 }
 
 impl Program {
@@ -62,8 +64,39 @@ impl Program {
             .map(|&(_, a)| a)
     }
 
+    /// The program as a ROM: assembled at `org 0`, it is mapped below 1 MiB, so its
+    /// origin, labels and source lines move to where the ROM sits.
+    pub fn into_rom(mut self) -> Result<Program, String> {
+        let base = vmlab_demos::Boot::Rom
+            .rom_base(self.image.len())
+            .ok_or_else(|| format!("a ROM is 64 or 128 KiB, not {} bytes", self.image.len()))?;
+        if self.origin != 0 {
+            return Err(format!(
+                "a ROM is assembled at org 0, not {:#x}",
+                self.origin
+            ));
+        }
+        self.origin = base;
+        for (_, a) in &mut self.symbols {
+            *a = a.wrapping_add(base);
+        }
+        for (start, end, _) in &mut self.lines {
+            *start = start.wrapping_add(base);
+            *end = end.wrapping_add(base);
+        }
+        self.entry = Some(FlatEntry::Real16);
+        self.rom = true;
+        Ok(self)
+    }
+
     /// The command that loads this program in `mode`.
     pub fn load_command(&self, mode: ExecMode) -> Command {
+        if self.rom {
+            return Command::LoadRom {
+                image: self.image.clone(),
+                mode,
+            };
+        }
         Command::Load {
             image: self.image.clone(),
             origin: self.origin,

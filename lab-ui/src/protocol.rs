@@ -87,6 +87,14 @@ pub enum Command {
         /// Bare or under a VMM.
         mode: ExecMode,
     },
+    /// Builds a fresh machine in `mode` with `image` mapped as its ROM below 1 MiB,
+    /// started at the reset vector F000:FFF0.
+    LoadRom {
+        /// The 64 or 128 KiB ROM image.
+        image: Vec<u8>,
+        /// Bare or under a VMM.
+        mode: ExecMode,
+    },
     /// Builds a fresh machine for a lab in `mode`: `image` at the lab's load address,
     /// with the setup (registers, memory, stack) of one of its visible tests.
     LoadLab {

@@ -47,8 +47,13 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
                     origin,
                     entry,
                     setup: None,
+                    rom: false,
                 };
                 s = Some(Session::new(loaded, mode).expect("the demo's guest loads"));
+            }
+            (Command::LoadRom { image, mode }, _) => {
+                let loaded = Loaded::rom(image).expect("a ROM's size");
+                s = Some(Session::new(loaded, mode).expect("the demo's ROM loads"));
             }
             (Command::Advance(until), Some(s)) => {
                 s.advance(until, ADVANCE_BUDGET);
@@ -167,7 +172,8 @@ fn every_step_of_every_demo_does_what_its_text_says() {
     assert!(all.len() >= 7, "{} demos", all.len());
     let mut checked = 0;
     for d in all {
-        let p = assemble("demo.asm", d.source).unwrap_or_else(|e| panic!("{}: {e:?}", d.id));
+        let p = demos::assemble(d.source, d.manifest.boot)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", d.id));
         let mut before: Option<View> = None;
         for (i, step) in d.steps().iter().enumerate() {
             let at = format!("{} step {} ({})", d.id, i + 1, step.title);

@@ -159,9 +159,13 @@ impl MachineWorker {
                         origin,
                         entry,
                         setup: None,
+                        rom: false,
                     },
                     mode,
                 )?);
+            }
+            Command::LoadRom { image, mode } => {
+                self.session = Some(Session::new(Loaded::rom(image)?, mode)?);
             }
             Command::LoadLab { image, setup, mode } => {
                 self.session = Some(Session::new(crate::labs::loaded(image, setup)?, mode)?);
@@ -257,6 +261,7 @@ impl MachineWorker {
                         self.send(scope, Event::Crossover(counters));
                     }
                     Command::Load { .. }
+                    | Command::LoadRom { .. }
                     | Command::LoadLab { .. }
                     | Command::Unload
                     | Command::SetSpeed(_)

@@ -52,6 +52,25 @@ pub struct Loaded {
     pub entry: FlatEntry,
     /// A lab's machine and test setup (registers, memory), when a lab's program is loaded.
     pub setup: Option<crate::labs::LabSetup>,
+    /// The image is a ROM, mapped below 1 MiB and started at the reset vector
+    /// (`origin` is then where its first byte sits).
+    pub rom: bool,
+}
+
+impl Loaded {
+    /// A ROM image (64 or 128 KiB), mapped below 1 MiB and started at the reset vector.
+    pub fn rom(image: Vec<u8>) -> Result<Loaded, String> {
+        let origin = vmlab_demos::Boot::Rom
+            .rom_base(image.len())
+            .ok_or_else(|| format!("a ROM is 64 or 128 KiB, not {} bytes", image.len()))?;
+        Ok(Loaded {
+            image,
+            origin,
+            entry: FlatEntry::Real16,
+            setup: None,
+            rom: true,
+        })
+    }
 }
 
 /// The machine and the lab's bookkeeping around it.
@@ -93,8 +112,13 @@ pub fn build(program: &Loaded, mode: ExecMode) -> Result<Machine, String> {
         ..MachineConfig::default()
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
-    m.load_flat(program.origin, &program.image, program.entry)
-        .map_err(|e| format!("cannot load the program: {e}"))?;
+    if program.rom {
+        m.load_rom(&program.image)
+            .map_err(|e| format!("cannot load the ROM: {e}"))?;
+    } else {
+        m.load_flat(program.origin, &program.image, program.entry)
+            .map_err(|e| format!("cannot load the program: {e}"))?;
+    }
     Ok(m)
 }
 
@@ -784,6 +808,7 @@ mod tests {
                 origin: p.origin,
                 entry: p.entry.unwrap_or(FlatEntry::Protected32),
                 setup: None,
+                rom: false,
             },
             mode,
         )
@@ -1012,6 +1037,7 @@ other: dd 0
                 origin: p.origin,
                 entry: FlatEntry::Protected32,
                 setup: None,
+                rom: false,
             },
             ExecMode::Bare,
         )

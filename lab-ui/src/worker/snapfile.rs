@@ -77,6 +77,7 @@ mod tests {
             origin: p.origin,
             entry: p.entry.unwrap_or(FlatEntry::Protected32),
             setup: None,
+            rom: false,
         };
         Session::new(program, mode).expect("loads")
     }
