@@ -194,10 +194,11 @@ pub fn picture(phases: &[Phase]) -> String {
     )
 }
 
-/// The figures as a visually hidden table: phase, mode, exit cycles by reason.
+/// The figures as a visually hidden table: phase, mode, exit cycles by reason. The
+/// table sits in a clipped box, as a table never shrinks below its content.
 fn table(phases: &[Phase]) -> String {
     let mut out = String::from(
-        r#"<table class="visually-hidden" data-testid="crossover-table"><caption>VM-exit cycles per phase and mode</caption><tr><th>Phase</th><th>Mode</th><th>Exit cycles</th><th>By reason</th></tr>"#,
+        r#"<div class="visually-hidden"><table data-testid="crossover-table"><caption>VM-exit cycles per phase and mode</caption><tr><th>Phase</th><th>Mode</th><th>Exit cycles</th><th>By reason</th></tr>"#,
     );
     for p in phases {
         for b in &p.bars {
@@ -215,7 +216,7 @@ fn table(phases: &[Phase]) -> String {
             ));
         }
     }
-    out.push_str("</table>");
+    out.push_str("</table></div>");
     out
 }
 
