@@ -33,11 +33,29 @@ pub struct Manifest {
     /// How the guest starts: `flat` (the default) or `rom`.
     #[serde(default)]
     pub boot: Boot,
+    /// What the demo drives: a whole machine (the default) or another kind of VM.
+    #[serde(default)]
+    pub kind: Kind,
     /// The mode it starts in: one of [`MODES`].
     pub mode: String,
     /// The narrated steps, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
+}
+
+/// The kind of virtual machine a demo drives (`kind = "jvm"`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// The x86 machine, bare or under a VMM (the default).
+    #[default]
+    Machine,
+    /// The process VM: a Linux program on the emulated system-call interface.
+    Linux,
+    /// The JVM workbench: class files, interpreter, JIT and collectors.
+    Jvm,
+    /// The multi-VM host: several machines on one pool of frames.
+    Host,
 }
 
 /// How a demo's guest starts.
@@ -411,6 +429,12 @@ impl Manifest {
     pub fn validate(&self, guest_source: &str) -> Result<(), String> {
         if self.title.trim().is_empty() {
             return Err("title: empty".into());
+        }
+        if self.kind != Kind::Machine {
+            return Err(format!(
+                "kind: {:?} demos have no player in this build",
+                self.kind
+            ));
         }
         if !MODES.contains(&self.mode.as_str()) {
             return Err(format!(
