@@ -3,7 +3,7 @@
 
 use emulator_core::ExecMode;
 
-use super::svg::{esc, Svg};
+use super::svg::{esc, Legend, Svg};
 use crate::protocol::CounterSet;
 
 const W: f64 = 800.0;
@@ -146,26 +146,13 @@ pub fn picture(bars: &[Bar]) -> String {
     let scale_max = max.div_ceil(step) * step;
     let px = |c: u64| c as f64 / scale_max as f64 * BAR_W;
     // The legend: every segment name that occurs, in first-seen order.
-    let mut legend: Vec<(&str, &str, u64)> = Vec::new();
-    for s in bars.iter().flat_map(|b| &b.segments) {
-        match legend.iter_mut().find(|l| l.0 == s.name) {
-            Some(l) => l.2 = l.2.max(s.cycles),
-            None => legend.push((&s.name, s.colour, s.cycles)),
-        }
-    }
-    let mut rows_of_legend = 1;
-    let mut lx = 10.0;
-    for (name, ..) in &legend {
-        let w = 34.0 + name.chars().count() as f64 * 10.5;
-        if lx + w > W {
-            rows_of_legend += 1;
-            lx = 10.0;
-        }
-        lx += w;
+    let mut legend = Legend::default();
+    for seg in bars.iter().flat_map(|b| &b.segments) {
+        legend.add(&seg.name, seg.colour);
     }
     let axis_y = TOP + bars.len() as f64 * ROW_H + 6.0;
     let legend_y = axis_y + 62.0;
-    let height = legend_y + rows_of_legend as f64 * 32.0 + 8.0;
+    let height = legend_y + legend.rows(W) as f64 * Legend::ROW + 8.0;
     let desc = bars
         .iter()
         .map(|b| {
@@ -243,21 +230,7 @@ pub fn picture(bars: &[Bar]) -> String {
         }
         s.group_close();
     }
-    let mut lx = 10.0;
-    let mut ly = legend_y;
-    for (name, colour, _) in &legend {
-        let w = 34.0 + name.chars().count() as f64 * 10.5;
-        if lx + w > W {
-            lx = 10.0;
-            ly += 32.0;
-        }
-        s.raw(&format!(
-            r#"<rect x="{lx:.1}" y="{:.1}" width="20" height="20" fill="{colour}"/>"#,
-            ly - 16.0
-        ));
-        s.text(lx + 26.0, ly, "start", "legend", name);
-        lx += w;
-    }
+    legend.draw(&mut s, W, legend_y);
     s.finish()
 }
 

@@ -5,7 +5,7 @@
 use emulator_core::ExecMode;
 
 use super::cost::{self, cycles_label, tick_step, Bar, Segment};
-use super::svg::{esc, Svg};
+use super::svg::{esc, Legend, Svg};
 use crate::protocol::CounterSet;
 
 const W: f64 = 800.0;
@@ -83,11 +83,9 @@ pub fn picture(phases: &[Phase]) -> String {
     let step = tick_step(max);
     let scale_max = max.div_ceil(step) * step;
     let px = |c: u64| c as f64 / scale_max as f64 * BAR_W;
-    let mut legend: Vec<(&str, &str)> = Vec::new();
-    for s in coloured.iter().flat_map(|b| &b.segments) {
-        if !legend.iter().any(|l| l.0 == s.name) {
-            legend.push((&s.name, s.colour));
-        }
+    let mut legend = Legend::default();
+    for seg in coloured.iter().flat_map(|b| &b.segments) {
+        legend.add(&seg.name, seg.colour);
     }
     let rows: f64 = phases
         .iter()
@@ -95,17 +93,7 @@ pub fn picture(phases: &[Phase]) -> String {
         .sum();
     let axis_y = TOP + rows + 4.0;
     let legend_y = axis_y + 62.0;
-    let mut legend_rows = 1;
-    let mut lx = 10.0;
-    for (name, _) in &legend {
-        let w = 34.0 + name.chars().count() as f64 * 10.5;
-        if lx + w > W {
-            legend_rows += 1;
-            lx = 10.0;
-        }
-        lx += w;
-    }
-    let height = legend_y + legend_rows as f64 * 32.0 + 8.0;
+    let height = legend_y + legend.rows(W) as f64 * Legend::ROW + 8.0;
     let desc = phases
         .iter()
         .map(|p| {
@@ -173,20 +161,7 @@ pub fn picture(phases: &[Phase]) -> String {
         }
         s.group_close();
     }
-    let (mut lx, mut ly) = (10.0, legend_y);
-    for (name, colour) in &legend {
-        let w = 34.0 + name.chars().count() as f64 * 10.5;
-        if lx + w > W {
-            lx = 10.0;
-            ly += 32.0;
-        }
-        s.raw(&format!(
-            r#"<rect x="{lx:.1}" y="{:.1}" width="20" height="20" fill="{colour}"/>"#,
-            ly - 16.0
-        ));
-        s.text(lx + 26.0, ly, "start", "legend", name);
-        lx += w;
-    }
+    legend.draw(&mut s, W, legend_y);
     format!(
         r#"<div class="crossover">{}{}</div>"#,
         s.finish(),

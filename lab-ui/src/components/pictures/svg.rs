@@ -24,6 +24,62 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// A colour legend: a swatch and a name per entry, laid out in rows that wrap at
+/// the picture's width.
+#[derive(Debug, Default)]
+pub struct Legend<'a> {
+    entries: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Legend<'a> {
+    /// The height of one row of the legend.
+    pub const ROW: f64 = 32.0;
+
+    /// Adds `name` in `colour` unless the legend already names it.
+    pub fn add(&mut self, name: &'a str, colour: &'a str) {
+        if !self.entries.iter().any(|e| e.0 == name) {
+            self.entries.push((name, colour));
+        }
+    }
+
+    /// Each entry's top-left corner, for a legend whose first baseline is `y`
+    /// in a picture `width` wide.
+    fn places(&self, width: f64, y: f64) -> Vec<(f64, f64)> {
+        let (mut x, mut y) = (10.0, y);
+        self.entries
+            .iter()
+            .map(|(name, _)| {
+                let w = 34.0 + name.chars().count() as f64 * 10.5;
+                if x + w > width && x > 10.0 {
+                    x = 10.0;
+                    y += Self::ROW;
+                }
+                let at = (x, y);
+                x += w;
+                at
+            })
+            .collect()
+    }
+
+    /// How many rows the legend takes in a picture `width` wide.
+    pub fn rows(&self, width: f64) -> usize {
+        let mut ys: Vec<u64> = self.places(width, 0.0).iter().map(|p| p.1 as u64).collect();
+        ys.dedup();
+        ys.len().max(1)
+    }
+
+    /// Draws the legend with its first baseline at `y`.
+    pub fn draw(&self, s: &mut Svg, width: f64, y: f64) {
+        for ((name, colour), (x, y)) in self.entries.iter().zip(self.places(width, y)) {
+            s.raw(&format!(
+                r#"<rect x="{x:.1}" y="{:.1}" width="20" height="20" fill="{colour}"/>"#,
+                y - 16.0
+            ));
+            s.text(x + 26.0, y, "start", "legend", name);
+        }
+    }
+}
+
 /// An SVG picture being written.
 #[derive(Debug)]
 pub struct Svg {
@@ -168,6 +224,25 @@ pub fn wrap(text: &str, width: f64, char_w: f64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_legend_names_each_colour_once_and_wraps_at_the_width() {
+        let mut legend = Legend::default();
+        for name in ["guest", "exit", "guest", "emulate"] {
+            legend.add(name, "#123456");
+        }
+        assert_eq!(legend.entries.len(), 3, "a repeated name is one entry");
+        assert_eq!(legend.rows(1000.0), 1);
+        assert_eq!(legend.rows(150.0), 3, "each entry needs a row of its own");
+        let mut s = Svg::new("t", 150.0, 200.0, "t", "d");
+        legend.draw(&mut s, 150.0, 40.0);
+        let svg = s.finish();
+        assert_eq!(svg.matches("class=\"legend\"").count(), 3);
+        assert!(
+            svg.contains("y=\"104.0\""),
+            "the third row's baseline: {svg}"
+        );
+    }
 
     #[test]
     fn text_is_escaped_and_the_picture_has_a_text_alternative() {
