@@ -42,16 +42,10 @@ start:
         call puts
 
         ; PCI bus 0: the first function with vendor 1AF4h, device 1001h.
-        xor ebx, ebx
-.scan:  mov eax, ebx
-        call pci_read
-        cmp eax, 0x10011AF4
-        je .found
-        add ebx, 0x100
-        cmp ebx, 0x10000
-        jb .scan
-        jmp fail
-.found: mov esi, msg_found
+        mov eax, 0x10011AF4
+        call pci_find
+        jc fail
+        mov esi, msg_found
         call puts
         mov eax, ebx
         shr eax, 11
@@ -93,14 +87,7 @@ start:
         mov al, 10
         call putc
 
-        ; Command register: I/O space and bus master on.
-        lea eax, [ebx + 4]
-        call pci_read
-        or eax, 5
-        and eax, 0xFFFF
-        add ebx, 4
-        call pci_write
-        sub ebx, 4
+        call pci_enable_io
 
         ; Reset, then ACKNOWLEDGE and DRIVER.
         mov edx, [iobase]

@@ -25,27 +25,16 @@ start:
         mov esp, 0x9F000
         mov esi, msg_hello
         call puts
-        xor ebx, ebx
-.scan:  mov eax, ebx
-        call pci_read
-        cmp eax, 0x10001AF4
-        je .found
-        add ebx, 0x100
-        cmp ebx, 0x10000
-        jb .scan
-        jmp fail
-.found: lea eax, [ebx + 0x10]
+        mov eax, 0x10001AF4
+        call pci_find
+        jc fail
+        lea eax, [ebx + 0x10]
         call pci_read                       ; BAR 0: the legacy register block
         test eax, 1
         jz fail
         and eax, 0xFFFC
         mov [iobase], eax
-        lea eax, [ebx + 4]
-        call pci_read
-        or eax, 5                           ; I/O space, bus master
-        and eax, 0xFFFF
-        add ebx, 4
-        call pci_write
+        call pci_enable_io
 
         ; Reset, ACKNOWLEDGE, DRIVER; accept only the MAC feature (bit 5).
         mov edx, [iobase]
