@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use common::Shared;
 
 use emulator_core::devices::ata::Transfer;
-use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, StopReason};
+use emulator_core::{ExecMode, Machine, MachineConfig, StopReason};
 
 fn disk_image() -> Vec<u8> {
     (0..2 << 20)
@@ -18,14 +18,14 @@ fn disk_image() -> Vec<u8> {
 }
 
 fn machine(mode: ExecMode, disk: &Shared) -> Machine {
-    let mut m = Machine::new(MachineConfig {
-        mode,
-        ..MachineConfig::default()
-    })
-    .expect("a machine");
     let guest = common::assemble("guests/disk/ata_pio.asm", &[]);
-    m.load_flat(0x10000, &guest, FlatEntry::Protected32)
-        .expect("loads");
+    let mut m = common::flat32(
+        MachineConfig {
+            mode,
+            ..MachineConfig::default()
+        },
+        &guest,
+    );
     m.attach_disk(Box::new(disk.clone())).expect("a disk");
     m
 }

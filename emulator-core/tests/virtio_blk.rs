@@ -31,14 +31,14 @@ fn machine_with(
     virtio: bool,
     disk: &Shared,
 ) -> Machine {
-    let mut m = Machine::new(MachineConfig {
-        mode,
-        ..MachineConfig::default()
-    })
-    .expect("a machine");
     let guest = common::assemble(guest, defines);
-    m.load_flat(0x10000, &guest, FlatEntry::Protected32)
-        .expect("loads");
+    let mut m = common::flat32(
+        MachineConfig {
+            mode,
+            ..MachineConfig::default()
+        },
+        &guest,
+    );
     let d = Box::new(disk.clone());
     if virtio {
         m.attach_virtio_blk(d).expect("a virtio disk");

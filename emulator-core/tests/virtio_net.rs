@@ -16,14 +16,14 @@ const STUB_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
 
 /// Runs the guest with the stub answering its frames: (stop, console, capture).
 fn ping(mode: ExecMode) -> (StopReason, String, PcapWriter) {
-    let mut m = Machine::new(MachineConfig {
-        mode,
-        ..MachineConfig::default()
-    })
-    .expect("a machine");
     let guest = common::assemble("guests/net/virtio_net.asm", &[]);
-    m.load_flat(0x10000, &guest, FlatEntry::Protected32)
-        .expect("loads");
+    let mut m = common::flat32(
+        MachineConfig {
+            mode,
+            ..MachineConfig::default()
+        },
+        &guest,
+    );
     m.attach_virtio_net(GUEST_MAC).expect("a NIC");
     let mut pcap = PcapWriter::new();
     let mut stop = StopReason::BudgetExhausted;

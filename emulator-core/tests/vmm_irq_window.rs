@@ -7,7 +7,7 @@ mod common;
 
 use common::symbol;
 use emulator_core::vmm::ExitReason;
-use emulator_core::{EventKind, ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig};
+use emulator_core::{EventKind, ExecMode, GuestPaging, Machine, MachineConfig};
 
 const GUEST: &str = "demos/interrupt-virt/interrupts.asm";
 const NESTED: ExecMode = ExecMode::HwAssist {
@@ -24,14 +24,14 @@ fn guest() -> (Vec<u8>, Vec<(String, u32)>) {
 /// Runs the guest to its HLT with interrupt-window exiting on or off.
 fn run(mode: ExecMode, window: bool) -> Machine {
     let (image, _) = guest();
-    let mut m = Machine::new(MachineConfig {
-        mode,
-        event_capacity: 1 << 20,
-        ..MachineConfig::default()
-    })
-    .expect("machine");
-    m.load_flat(0x10000, &image, FlatEntry::Protected32)
-        .expect("loads");
+    let mut m = common::flat32(
+        MachineConfig {
+            mode,
+            event_capacity: 1 << 20,
+            ..MachineConfig::default()
+        },
+        &image,
+    );
     if let Some(v) = m.vmm_mut() {
         v.controls.interrupt_window = window;
     }

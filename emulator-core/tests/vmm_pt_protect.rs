@@ -8,9 +8,7 @@ mod common;
 
 use common::symbol;
 use emulator_core::vmm::ExitReason;
-use emulator_core::{
-    EventKind, ExecMode, FlatEntry, GuestPaging, Machine, MachineConfig, StopReason,
-};
+use emulator_core::{EventKind, ExecMode, GuestPaging, Machine, MachineConfig, StopReason};
 
 const GUEST: &str = "demos/shadow-coherence/coherence.asm";
 const SHADOW: ExecMode = ExecMode::HwAssist {
@@ -25,14 +23,14 @@ fn guest() -> (Vec<u8>, Vec<(String, u32)>) {
 
 fn machine(mode: ExecMode, protect: bool) -> Machine {
     let (image, _) = guest();
-    let mut m = Machine::new(MachineConfig {
-        mode,
-        event_capacity: 1 << 20,
-        ..MachineConfig::default()
-    })
-    .expect("machine");
-    m.load_flat(0x10000, &image, FlatEntry::Protected32)
-        .expect("loads");
+    let mut m = common::flat32(
+        MachineConfig {
+            mode,
+            event_capacity: 1 << 20,
+            ..MachineConfig::default()
+        },
+        &image,
+    );
     if let Some(v) = m.vmm_mut() {
         v.shadow.pt_protect = protect;
     }

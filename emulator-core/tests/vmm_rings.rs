@@ -3,10 +3,10 @@
 //! `push cs` reveal it (and are reported), and the selectors it reads that way
 //! still work when it hands them back (RETF, a far jump, segment loads).
 
+mod common;
+
 use emulator_core::vmm::Vmm;
-use emulator_core::{
-    ExecMode, FlatEntry, GuestPaging, GuestRing, Machine, MachineConfig, SegReg, StopReason,
-};
+use emulator_core::{ExecMode, GuestPaging, GuestRing, Machine, MachineConfig, SegReg, StopReason};
 
 /// A kernel started in protected mode at ring 0: it stores what it reads from CS
 /// and SS, returns to itself through `push cs; push x; retf`, reloads DS and SS
@@ -51,13 +51,13 @@ fn run(mode: ExecMode) -> (Machine, [u32; 6]) {
     let image = vmlab_asm::assemble("rings.asm", GUEST, &vmlab_asm::Options::default())
         .expect("the guest assembles")
         .bytes;
-    let mut m = Machine::new(MachineConfig {
-        mode,
-        ..MachineConfig::default()
-    })
-    .expect("machine");
-    m.load_flat(0x10000, &image, FlatEntry::Protected32)
-        .expect("loads");
+    let mut m = common::flat32(
+        MachineConfig {
+            mode,
+            ..MachineConfig::default()
+        },
+        &image,
+    );
     assert_eq!(m.run(100_000), StopReason::DebugExit(0), "{mode:?}");
     let mut out = [0u32; 6];
     for (i, at) in [0x9000, 0x9004, 0x9008, 0x9010, 0x9014, 0x9018]

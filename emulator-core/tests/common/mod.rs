@@ -33,6 +33,16 @@ pub fn assemble(src: &str, defines: &[&str]) -> Vec<u8> {
     }
 }
 
+/// A machine built from `config` with `image` loaded at 0x10000 and started in flat
+/// 32-bit protected mode, as the device and VMM test guests expect.
+#[allow(dead_code)]
+pub fn flat32(config: emulator_core::MachineConfig, image: &[u8]) -> emulator_core::Machine {
+    let mut m = emulator_core::Machine::new(config).expect("a machine");
+    m.load_flat(0x10000, image, emulator_core::FlatEntry::Protected32)
+        .expect("the guest loads");
+    m
+}
+
 /// xorshift64*: a small deterministic generator for the randomised tests.
 #[allow(dead_code)]
 pub struct Rng(pub u64);
