@@ -44,13 +44,20 @@ fn json(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("JSON expected ({e}):\n{}", text(o)))
 }
 
-/// The guest, assembled by `vmlab asm`.
-fn guest(dir: &Path) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/disk/ata_pio.asm");
-    let out = dir.join("ata_pio.bin");
-    let include = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests/include");
-    let o = vmlab(&["asm", s(&src), "-I", s(&include), "-o", s(&out)]);
-    assert!(o.status.success(), "vmlab asm: {}", text(&o));
+/// The guest `guests/NAME.asm`, assembled by `vmlab asm` into `dir`.
+fn guest(dir: &Path, name: &str) -> PathBuf {
+    let guests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests");
+    let src = guests.join(format!("{name}.asm"));
+    let out = dir.join(format!("{}.bin", name.replace('/', "-")));
+    let o = vmlab(&[
+        "asm",
+        s(&src),
+        "-I",
+        s(&guests.join("include")),
+        "-o",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "vmlab asm {name}: {}", text(&o));
     out
 }
 
@@ -138,7 +145,7 @@ fn run_guest(bin: &Path, disk: &str, extra: &[&str]) -> Value {
 #[test]
 fn ata_guest_changes_exactly_one_sector_of_raw_and_qcow2_disks() {
     let dir = scratch("ata");
-    let bin = guest(&dir);
+    let bin = guest(&dir, "disk/ata_pio");
     let orig = disk_bytes();
     let want = dir.join("expected.raw");
     std::fs::write(&want, expected(&orig)).unwrap();
@@ -210,17 +217,7 @@ fn ata_guest_changes_exactly_one_sector_of_raw_and_qcow2_disks() {
 #[test]
 fn virtio_guest_changes_exactly_one_sector_of_a_qcow2_overlay() {
     let dir = scratch("virtio");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guests");
-    let bin = dir.join("virtio_blk.bin");
-    let o = vmlab(&[
-        "asm",
-        s(&src.join("disk/virtio_blk.asm")),
-        "-I",
-        s(&src.join("include")),
-        "-o",
-        s(&bin),
-    ]);
-    assert!(o.status.success(), "vmlab asm: {}", text(&o));
+    let bin = guest(&dir, "disk/virtio_blk");
     let orig = disk_bytes();
     let want = dir.join("expected.raw");
     std::fs::write(&want, expected(&orig)).unwrap();
