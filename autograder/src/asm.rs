@@ -23,38 +23,52 @@ pub struct AsmArgs {
     pub include_dirs: Vec<PathBuf>,
 }
 
-/// Runs `vmlab asm`.
-pub fn run(args: &AsmArgs) -> ExitCode {
-    let source = match std::fs::read(&args.input) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => {
-            eprintln!("vmlab asm: cannot read {}: {e}", args.input.display());
-            return ExitCode::FAILURE;
+/// Why a file did not assemble.
+#[derive(Debug)]
+pub enum AsmError {
+    /// The file cannot be read.
+    Read(String),
+    /// The assembler's located messages.
+    Source(vmlab_asm::Errors),
+}
+
+impl std::fmt::Display for AsmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AsmError::Read(e) => f.write_str(e),
+            AsmError::Source(e) => write!(f, "{}", e.to_string().trim_end()),
         }
-    };
-    let mut dirs: Vec<PathBuf> = vec![args
-        .input
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()];
-    dirs.extend(args.include_dirs.iter().cloned());
+    }
+}
+
+/// Assembles the file `input` with `defines` (`NAME` or `NAME=VALUE`), finding
+/// `%include` files beside it, then in `include_dirs`.
+pub fn assemble_file(
+    input: &Path,
+    defines: &[String],
+    include_dirs: &[PathBuf],
+) -> Result<vmlab_asm::Output, AsmError> {
+    let source = std::fs::read(input)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| AsmError::Read(format!("cannot read {}: {e}", input.display())))?;
+    let mut dirs: Vec<PathBuf> = vec![input.parent().map(Path::to_path_buf).unwrap_or_default()];
+    dirs.extend(include_dirs.iter().cloned());
     let include = |name: &str| -> Option<String> {
         dirs.iter()
             .find_map(|d| std::fs::read(d.join(name)).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     };
-    let defines = args
-        .defines
-        .iter()
-        .map(|d| vmlab_asm::parse_define(d))
-        .collect();
     let opts = vmlab_asm::Options {
-        defines,
+        defines: defines.iter().map(|d| vmlab_asm::parse_define(d)).collect(),
         include: Some(&include),
         ..Default::default()
     };
-    let name = args.input.display().to_string();
-    match vmlab_asm::assemble(&name, &source, &opts) {
+    vmlab_asm::assemble(&input.display().to_string(), &source, &opts).map_err(AsmError::Source)
+}
+
+/// Runs `vmlab asm`.
+pub fn run(args: &AsmArgs) -> ExitCode {
+    match assemble_file(&args.input, &args.defines, &args.include_dirs) {
         Ok(out) => {
             for w in &out.warnings {
                 eprintln!("{w}");
@@ -71,7 +85,11 @@ pub fn run(args: &AsmArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(errors) => {
+        Err(AsmError::Read(e)) => {
+            eprintln!("vmlab asm: {e}");
+            ExitCode::FAILURE
+        }
+        Err(AsmError::Source(errors)) => {
             eprint!("{errors}");
             ExitCode::FAILURE
         }

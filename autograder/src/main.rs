@@ -15,6 +15,7 @@ mod linux;
 mod linux_compare;
 mod migrate;
 mod net;
+mod net_vms;
 mod pack;
 mod pack_demo;
 mod run;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use vmlab_net::scenario_file;
 
+use crate::net_vms::GuestMachines;
 use crate::scenario_cmd;
 
 /// Exit status when the delivery budget ran out before the last tick.
@@ -13,7 +14,7 @@ const EXIT_BUDGET: u8 = 124;
 /// Arguments of `vmlab net`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The scenario file (TOML): switches, endpoints, NATs, VXLAN endpoints, links, flows.
+    /// The scenario file (TOML): switches, endpoints, machines, NATs, VXLAN endpoints, links, flows.
     pub scenario: PathBuf,
     /// Print the report as JSON.
     #[arg(long)]
@@ -43,12 +44,20 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let ports: Vec<String> = wanted.iter().map(|(p, _)| p.clone()).collect();
+    let text = std::fs::read_to_string(&args.scenario).unwrap_or_default();
+    let mut machines = match GuestMachines::boot(&scenario, &args.scenario, &text) {
+        Ok(m) => m,
+        Err(e) => return fail(args.json, &e),
+    };
     let mut capture_error = None;
-    let outcome = scenario.run_with(&mut |net| {
-        if let Err(e) = scenario_file::add_captures(net, &ports) {
-            capture_error = Some(e);
-        }
-    });
+    let outcome = scenario.run_machines(
+        &mut |net| {
+            if let Err(e) = scenario_file::add_captures(net, &ports) {
+                capture_error = Some(e);
+            }
+        },
+        &mut machines,
+    );
     if let Some(e) = capture_error {
         return fail(args.json, &e);
     }
@@ -69,8 +78,15 @@ pub fn run(args: Args) -> ExitCode {
             "port": port, "file": file.display().to_string(), "frames": pcap.records(),
         }));
     }
+    let guests = machines.report();
     if args.json {
         let mut report = scenario_file::report_json(&outcome);
+        for vm in report["vms"].as_array_mut().into_iter().flatten() {
+            let guest = guests.iter().find(|g| g["name"] == vm["name"]);
+            if let (Some(v), Some(g)) = (vm.as_object_mut(), guest.and_then(|g| g.as_object())) {
+                v.extend(g.iter().map(|(k, x)| (k.clone(), x.clone())));
+            }
+        }
         report["ok"] = serde_json::Value::Bool(true);
         report["pcap_files"] = serde_json::Value::Array(written);
         println!(
@@ -79,6 +95,18 @@ pub fn run(args: Args) -> ExitCode {
         );
     } else {
         print!("{}", scenario_file::report_text(&outcome));
+        for g in &guests {
+            println!(
+                "\nvm {} ({}) {} after {} instructions; console:",
+                g["name"].as_str().unwrap_or("?"),
+                g["mode"].as_str().unwrap_or(""),
+                g["stop"].as_str().unwrap_or(""),
+                g["instructions"]
+            );
+            for line in g["serial"].as_str().unwrap_or("").lines() {
+                println!("  | {line}");
+            }
+        }
         for w in &written {
             println!(
                 "\npcap {} -> {} ({} frames)",

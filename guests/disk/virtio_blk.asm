@@ -343,14 +343,7 @@ request:
         ret
 
 %include "pci.inc"
-
-; Writes AL to COM1.
-putc:   push edx
-        mov dx, COM1
-        out dx, al
-        pop edx
-        ret
-
+%include "console.inc"
 %include "pc.inc"
 
 msg_hello:    db "virtio-blk guest", 10, 0

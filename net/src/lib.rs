@@ -1,4 +1,4 @@
-//! vmlab's virtual network between machines: frames, a switch with a learning bridge and a flow table, NAT, a VXLAN overlay, endpoint stubs and pcap capture.
+//! vmlab's virtual network between machines: frames, a switch with a learning bridge and a flow table, NAT, a VXLAN overlay, endpoint stubs, ports for real machines and pcap capture.
 #![no_std]
 
 extern crate alloc;
@@ -15,6 +15,7 @@ pub mod scenario;
 #[cfg(feature = "scenario-file")]
 pub mod scenario_file;
 pub mod switch;
+pub mod vmport;
 pub mod vxlan;
 pub mod wire;
 

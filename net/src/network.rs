@@ -9,6 +9,7 @@ use crate::endpoint::Endpoint;
 use crate::nat::Nat;
 use crate::pcap::PcapWriter;
 use crate::switch::{PacketIn, Switch};
+use crate::vmport::VmPort;
 use crate::vxlan::Vtep;
 
 /// Frames waiting for delivery at most; more are dropped and counted.
@@ -25,6 +26,8 @@ pub enum Node {
     Nat(Nat),
     /// A VXLAN tunnel endpoint (port 0 local, 1 underlay).
     Vtep(Vtep),
+    /// A real machine's NIC, driven by the host (see [`Machines`]).
+    Vm(VmPort),
 }
 
 impl Node {
@@ -32,7 +35,7 @@ impl Node {
     pub fn ports(&self) -> u16 {
         match self {
             Node::Switch(s) => s.ports(),
-            Node::Endpoint(_) => 1,
+            Node::Endpoint(_) | Node::Vm(_) => 1,
             Node::Nat(_) | Node::Vtep(_) => 2,
         }
     }
@@ -43,6 +46,7 @@ impl Node {
             Node::Endpoint(_) => "endpoint",
             Node::Nat(_) => "nat",
             Node::Vtep(_) => "vtep",
+            Node::Vm(_) => "vm",
         }
     }
     fn receive(&mut self, port: u16, frame: &[u8], now: u64) -> Vec<(u16, Vec<u8>)> {
@@ -51,6 +55,10 @@ impl Node {
             Node::Endpoint(e) => e.receive(frame).into_iter().map(|f| (0, f)).collect(),
             Node::Nat(n) => n.receive(port, frame),
             Node::Vtep(v) => v.receive(port, frame),
+            Node::Vm(v) => {
+                v.receive(frame);
+                Vec::new()
+            }
         }
     }
     fn tick(&mut self, now: u64) -> Vec<(u16, Vec<u8>)> {
@@ -81,6 +89,23 @@ pub trait Controller {
         pi: PacketIn,
         now: u64,
     ) -> Vec<(u16, Vec<u8>)>;
+}
+
+/// What runs the machines behind a network's `vm` nodes. Once per tick, before the
+/// network's own nodes act, it hands each machine the frames waiting at its port
+/// ([`Network::take_for`]), runs it for a slice, and sends what its NIC sent into
+/// the network ([`Network::inject`]).
+pub trait Machines {
+    /// One tick of every machine.
+    fn tick(&mut self, net: &mut Network, now: u64);
+}
+
+/// No machines: the network runs on its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoMachines;
+
+impl Machines for NoMachines {
+    fn tick(&mut self, _: &mut Network, _: u64) {}
 }
 
 /// Why a network could not be put together.
@@ -220,6 +245,27 @@ impl Network {
     pub fn links(&self) -> &[(PortRef, PortRef)] {
         &self.links
     }
+    /// Sends `frame` into the network from the port of the `vm` node `name`.
+    pub fn inject(&mut self, name: &str, frame: Vec<u8>) -> Result<(), NetError> {
+        let node = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| NetError(format!("no node is called {name:?}")))?;
+        let Some(Node::Vm(port)) = self.nodes.get_mut(node) else {
+            return Err(NetError(format!("{name} is not a vm")));
+        };
+        port.sent += 1;
+        self.send(PortRef { node, port: 0 }, frame);
+        Ok(())
+    }
+    /// The frames waiting at the port of the `vm` node `name`, oldest first.
+    pub fn take_for(&mut self, name: &str) -> Vec<Vec<u8>> {
+        match self.node_mut(name) {
+            Some(Node::Vm(port)) => port.take(),
+            _ => Vec::new(),
+        }
+    }
     /// The current tick.
     pub fn now(&self) -> u64 {
         self.now
@@ -255,7 +301,6 @@ impl Network {
     /// Runs one tick: every node acts on its own, then frames are delivered until
     /// none are left or `budget` deliveries were made. Returns the deliveries made.
     pub fn tick(&mut self, budget: u64, controller: &mut dyn Controller) -> u64 {
-        self.seq = 0;
         let now = self.now;
         for i in 0..self.nodes.len() {
             for (port, f) in self.nodes[i].tick(now) {
@@ -297,6 +342,7 @@ impl Network {
             }
         }
         self.now += 1;
+        self.seq = 0;
         done
     }
 

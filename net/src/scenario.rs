@@ -7,8 +7,9 @@ use alloc::vec::Vec;
 use crate::endpoint::{Endpoint, Plan};
 use crate::flow::{Action, Match};
 use crate::nat::Nat;
-use crate::network::{Controller, L2Controller, Network, NoController, Node};
+use crate::network::{Controller, L2Controller, Machines, Network, NoController, NoMachines, Node};
 use crate::switch::Switch;
+use crate::vmport::VmPort;
 use crate::vxlan::Vtep;
 use crate::wire::{Ipv4Addr, MacAddr};
 
@@ -16,6 +17,8 @@ use crate::wire::{Ipv4Addr, MacAddr};
 pub const MAX_TICKS: u64 = 100_000;
 /// Most frame deliveries a scenario may ask for.
 pub const MAX_BUDGET: u64 = 10_000_000;
+/// Most instructions a machine may run per tick.
+pub const MAX_SLICE: u64 = 1_000_000;
 /// Most ports a switch may have.
 pub const MAX_PORTS: u16 = 64;
 
@@ -98,6 +101,24 @@ pub struct VtepSpec {
     pub peers: Vec<(Ipv4Addr, MacAddr)>,
 }
 
+/// A real machine on the network: a guest with a virtio-net NIC, run by the host
+/// program (`vmlab net`) through [`Machines`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmSpec {
+    /// Its name.
+    pub name: String,
+    /// The guest's assembly source, relative to the scenario file.
+    pub guest: String,
+    /// Preprocessor definitions for the guest (`NAME` or `NAME=VALUE`).
+    pub defines: Vec<String>,
+    /// Its NIC's MAC address.
+    pub mac: MacAddr,
+    /// The execution mode it runs in (`bare`, `trap-emulate`, `hw-assist`...).
+    pub mode: String,
+    /// Instructions it runs per tick.
+    pub slice: u64,
+}
+
 /// A flow installed at a tick.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowSpec {
@@ -140,6 +161,8 @@ pub struct Scenario {
     pub nats: Vec<NatSpec>,
     /// Tunnel endpoints.
     pub vteps: Vec<VtepSpec>,
+    /// Machines.
+    pub vms: Vec<VmSpec>,
     /// Links: two port names (`NAME` or `NAME:PORT`).
     pub links: Vec<(String, String)>,
     /// Flows.
@@ -231,6 +254,16 @@ impl Scenario {
             )
             .map_err(|x| err(format!("vtep[{i}].name"), x.0))?;
         }
+        for (i, v) in self.vms.iter().enumerate() {
+            if v.slice == 0 || v.slice > MAX_SLICE {
+                return Err(err(
+                    format!("vm[{i}].slice"),
+                    format!("must be 1..={MAX_SLICE} instructions"),
+                ));
+            }
+            net.add(&v.name, Node::Vm(VmPort::new()))
+                .map_err(|x| err(format!("vm[{i}].name"), x.0))?;
+        }
         for (i, (a, b)) in self.links.iter().enumerate() {
             let pa = net.port(a).map_err(|e| err(format!("link[{i}].a"), e.0))?;
             let pb = net.port(b).map_err(|e| err(format!("link[{i}].b"), e.0))?;
@@ -296,6 +329,16 @@ impl Scenario {
         &self,
         prepare: &mut dyn FnMut(&mut Network),
     ) -> Result<Outcome, ScenarioError> {
+        self.run_machines(prepare, &mut NoMachines)
+    }
+
+    /// Like [`Scenario::run_with`], with `machines` running the scenario's `vm` nodes
+    /// at the start of every tick.
+    pub fn run_machines(
+        &self,
+        prepare: &mut dyn FnMut(&mut Network),
+        machines: &mut dyn Machines,
+    ) -> Result<Outcome, ScenarioError> {
         let mut net = self.build()?;
         prepare(&mut net);
         let mut l2 = L2Controller::default();
@@ -310,6 +353,7 @@ impl Scenario {
             if t > 0 {
                 self.install(&mut net, t)?;
             }
+            machines.tick(&mut net, t);
             left -= net.tick(left, controller);
             if left == 0 {
                 finished = false;

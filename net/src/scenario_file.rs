@@ -11,7 +11,7 @@ use crate::flow::{Action, Match};
 use crate::network::{Network, Node};
 use crate::scenario::{
     ControllerKind, EndpointSpec, FlowSpec, NatSpec, Outcome, Scenario, ScenarioError, SwitchSpec,
-    VtepSpec,
+    VmSpec, VtepSpec,
 };
 use crate::wire::{Ipv4Addr, MacAddr};
 
@@ -56,6 +56,8 @@ struct RawFile {
     nat: Vec<RawNat>,
     #[serde(default)]
     vtep: Vec<RawVtep>,
+    #[serde(default)]
+    vm: Vec<RawVm>,
     #[serde(default)]
     link: Vec<RawLink>,
     #[serde(default)]
@@ -136,6 +138,28 @@ struct RawVtep {
     ip: String,
     vni: u32,
     peers: Vec<RawPeer>,
+}
+
+fn default_mode() -> String {
+    "bare".into()
+}
+
+fn default_slice() -> u64 {
+    5_000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVm {
+    name: String,
+    guest: String,
+    mac: String,
+    #[serde(default)]
+    defines: Vec<String>,
+    #[serde(default = "default_mode")]
+    mode: String,
+    #[serde(default = "default_slice")]
+    slice: u64,
 }
 
 #[derive(Deserialize)]
@@ -284,6 +308,16 @@ fn convert(raw: RawFile) -> Result<Scenario, ScenarioError> {
             ip: ip(k("ip"), &r.ip)?,
             vni: r.vni,
             peers,
+        });
+    }
+    for (i, r) in raw.vm.into_iter().enumerate() {
+        s.vms.push(VmSpec {
+            mac: mac(format!("vm[{i}].mac"), &r.mac)?,
+            name: r.name,
+            guest: r.guest,
+            defines: r.defines,
+            mode: r.mode,
+            slice: r.slice,
         });
     }
     s.links = raw.link.into_iter().map(|l| (l.a, l.b)).collect();
@@ -438,6 +472,7 @@ pub fn report_json(out: &Outcome) -> serde_json::Value {
     let mut endpoints = vec![];
     let mut nats = vec![];
     let mut vteps = vec![];
+    let mut vms = vec![];
     for (name, node) in net.nodes() {
         match node {
             Node::Switch(sw) => switches.push(json!({
@@ -476,6 +511,9 @@ pub fn report_json(out: &Outcome) -> serde_json::Value {
                 "name": name, "vni": v.vni, "encapsulated": v.counters.encapsulated,
                 "decapsulated": v.counters.decapsulated, "refused": v.counters.refused,
             })),
+            Node::Vm(v) => vms.push(json!({
+                "name": name, "sent": v.sent, "received": v.received, "dropped": v.dropped,
+            })),
         }
     }
     json!({
@@ -488,6 +526,7 @@ pub fn report_json(out: &Outcome) -> serde_json::Value {
         "endpoints": endpoints,
         "nats": nats,
         "vteps": vteps,
+        "vms": vms,
         "captures": net.captures().iter().map(|c| json!({
             "port": net.port_name(c.at), "frames": c.pcap.records(),
         })).collect::<Vec<_>>(),
@@ -575,6 +614,16 @@ pub fn report_text(out: &Outcome) -> String {
             n["back"],
             n["dropped"],
             list(&n["mappings"]).len()
+        );
+    }
+    for v in list(&j["vms"]) {
+        let _ = writeln!(
+            s,
+            "\nvm {}: {} frames sent, {} received, {} dropped",
+            v["name"].as_str().unwrap_or("?"),
+            v["sent"],
+            v["received"],
+            v["dropped"]
         );
     }
     for v in list(&j["vteps"]) {
