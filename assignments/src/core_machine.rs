@@ -1,14 +1,59 @@
 //! The core's [`Machine`] as the harness's [`GuestMachine`], and the assembler
 //! (`vmlab-asm`) as its [`Assembler`]: the pair the browser and the grader use.
 
+use std::sync::{Arc, Mutex};
+
+use emulator_core::devices::block::BlockStore;
 use emulator_core::vmm::ExitReason;
 use emulator_core::{CpuState, EventKind, FlatEntry, Machine, MachineConfig, StopReason};
 
 use crate::target::{Assembler, GuestMachine, MachineFactory};
 
-/// A [`Machine`] under test.
+/// A [`Machine`] under test, and the disk attached to it, if any.
 #[derive(Debug)]
-pub struct CoreMachine(pub Machine);
+pub struct CoreMachine(pub Machine, pub Option<SharedDisk>);
+
+/// A disk in memory that the harness reads back after the run while the machine's
+/// device holds it.
+#[derive(Clone, Debug, Default)]
+pub struct SharedDisk(Arc<Mutex<Vec<u8>>>);
+
+impl SharedDisk {
+    /// The contents now.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+impl BlockStore for SharedDisk {
+    fn sectors(&self) -> u64 {
+        self.0.lock().map_or(0, |d| d.len() as u64 / 512)
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), String> {
+        let d = self
+            .0
+            .lock()
+            .map_err(|_| "the disk is poisoned".to_string())?;
+        let at = usize::try_from(lba.saturating_mul(512)).map_err(|e| e.to_string())?;
+        let src = d
+            .get(at..at.saturating_add(buf.len()))
+            .ok_or_else(|| format!("sector {lba} is past the end of the disk"))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn write_sectors(&mut self, lba: u64, data: &[u8]) -> Result<(), String> {
+        let mut d = self
+            .0
+            .lock()
+            .map_err(|_| "the disk is poisoned".to_string())?;
+        let at = usize::try_from(lba.saturating_mul(512)).map_err(|e| e.to_string())?;
+        let dst = d
+            .get_mut(at..at.saturating_add(data.len()))
+            .ok_or_else(|| format!("sector {lba} is past the end of the disk"))?;
+        dst.copy_from_slice(data);
+        Ok(())
+    }
+}
 
 impl GuestMachine for CoreMachine {
     fn load_flat(&mut self, addr: u32, image: &[u8], entry: FlatEntry) -> Result<(), String> {
@@ -81,6 +126,17 @@ impl GuestMachine for CoreMachine {
                 .collect(),
         )
     }
+    fn attach_virtio_disk(&mut self, image: Vec<u8>) -> Result<(), String> {
+        let disk = SharedDisk(Arc::new(Mutex::new(image)));
+        self.0
+            .attach_virtio_blk(Box::new(disk.clone()))
+            .map_err(|e| e.to_string())?;
+        self.1 = Some(disk);
+        Ok(())
+    }
+    fn disk_image(&self) -> Option<Vec<u8>> {
+        self.1.as_ref().map(SharedDisk::bytes)
+    }
 }
 
 /// Builds [`CoreMachine`]s.
@@ -90,7 +146,7 @@ pub struct CoreFactory;
 impl MachineFactory for CoreFactory {
     fn create(&self, cfg: MachineConfig) -> Result<Box<dyn GuestMachine>, String> {
         Machine::new(cfg)
-            .map(|m| Box::new(CoreMachine(m)) as Box<dyn GuestMachine>)
+            .map(|m| Box::new(CoreMachine(m, None)) as Box<dyn GuestMachine>)
             .map_err(|e| e.to_string())
     }
 }

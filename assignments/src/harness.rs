@@ -166,6 +166,10 @@ pub fn set_up(
     if !t.serial_input.is_empty() {
         m.push_serial_input(t.serial_input.as_bytes());
     }
+    if let Some(d) = &t.disk {
+        m.attach_virtio_disk(d.image()?)
+            .map_err(|e| format!("test setup: the virtio disk: {e}"))?;
+    }
     Ok(())
 }
 
@@ -414,6 +418,7 @@ fn check_observations(m: &dyn GuestMachine, t: &TestSpec, problems: &mut Vec<Str
             ));
         }
     }
+    check_disk(m, t, problems);
     if let Some(bound) = &t.expect.sensitive {
         let Some(reports) = m.sensitive_reports() else {
             problems.push(format!(
@@ -433,6 +438,63 @@ fn check_observations(m: &dyn GuestMachine, t: &TestSpec, problems: &mut Vec<Str
                     format!(": {}", listed.join("; "))
                 }
             ));
+        }
+    }
+}
+
+/// The test's disk against `disk_changed` and `disk_copies`.
+fn check_disk(m: &dyn GuestMachine, t: &TestSpec, problems: &mut Vec<String>) {
+    let e = &t.expect;
+    if e.disk_changed.is_none() && e.disk_copies.is_empty() {
+        return;
+    }
+    let (Some(start), Some(now)) = (t.disk.map(|d| d.image()), m.disk_image()) else {
+        problems.push("test error: disk checks without a `disk` on the test".into());
+        return;
+    };
+    let Ok(start) = start else {
+        problems.push("test error: the test's disk cannot be built".into());
+        return;
+    };
+    let sector = |img: &[u8], n: u32| -> Option<Vec<u8>> {
+        let at = n as usize * 512;
+        img.get(at..at + 512).map(<[u8]>::to_vec)
+    };
+    if let Some(want) = &e.disk_changed {
+        let mut want = want.clone();
+        want.sort_unstable();
+        let changed: Vec<u32> = (0..(start.len() / 512) as u32)
+            .filter(|&n| sector(&start, n) != sector(&now, n))
+            .collect();
+        if changed != want {
+            let list = |v: &[u32]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                }
+            };
+            problems.push(format!(
+                "disk: sectors changed: {}; expected {}",
+                list(&changed),
+                list(&want)
+            ));
+        }
+    }
+    for c in &e.disk_copies {
+        match (sector(&start, c.from), sector(&now, c.to)) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) => {
+                let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(0);
+                problems.push(format!(
+                    "disk: sector {} does not hold what sector {} held: byte {first} is {:#04x}, expected {:#04x}",
+                    c.to, c.from, b[first], a[first]
+                ));
+            }
+            _ => problems.push(format!(
+                "test error: sector {} or {} is past the end of the disk",
+                c.from, c.to
+            )),
         }
     }
 }

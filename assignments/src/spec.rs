@@ -223,6 +223,58 @@ pub struct Expect {
     /// Popek–Goldberg reports (sensitive unprivileged instructions seen by the VMM).
     #[serde(default)]
     pub sensitive: Option<CountExpect>,
+    /// The sectors of the test's disk that changed: exactly these, in any order.
+    #[serde(default)]
+    pub disk_changed: Option<Vec<u32>>,
+    /// Sectors that must hold what other sectors held at the start.
+    #[serde(default)]
+    pub disk_copies: Vec<DiskCopy>,
+}
+
+/// Most sectors a test's disk may have (4 MiB).
+pub const MAX_DISK_SECTORS: u32 = 8192;
+
+/// A virtio-blk disk a test attaches (`disk = { sectors = 2048, seed = 7 }`): byte `i`
+/// of the image is a pattern of `seed`, so a program can only know a sector by
+/// reading it.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DiskSpec {
+    /// Its size in 512-byte sectors (1..=[`MAX_DISK_SECTORS`]).
+    pub sectors: u32,
+    /// The pattern's seed.
+    pub seed: u32,
+}
+
+impl DiskSpec {
+    /// The disk's contents at the start of the test.
+    pub fn image(&self) -> Result<Vec<u8>, String> {
+        if self.sectors == 0 || self.sectors > MAX_DISK_SECTORS {
+            return Err(format!(
+                "test setup: disk.sectors must be 1..={MAX_DISK_SECTORS}, not {}",
+                self.sectors
+            ));
+        }
+        let mut x = u64::from(self.seed) ^ 0x9e37_79b9_7f4a_7c15;
+        Ok((0..self.sectors as usize * 512)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect())
+    }
+}
+
+/// A sector that must hold, after the run, what sector `from` held at the start.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskCopy {
+    /// The sector copied.
+    pub from: u32,
+    /// Where its contents must be.
+    pub to: u32,
 }
 
 /// One test.
@@ -257,6 +309,9 @@ pub struct TestSpec {
     /// Bytes queued on the serial port's input.
     #[serde(default)]
     pub serial_input: String,
+    /// A virtio-blk disk attached to the machine.
+    #[serde(default)]
+    pub disk: Option<DiskSpec>,
     /// Checks after the run.
     #[serde(default)]
     pub expect: Expect,

@@ -34,6 +34,10 @@ pub trait GuestMachine {
     fn recent_exceptions(&self, n: usize) -> Vec<String>;
     /// The VMM's Popek–Goldberg reports, one line each (`None`: no VMM).
     fn sensitive_reports(&self) -> Option<Vec<String>>;
+    /// Attaches a virtio-blk disk holding `image` (whole 512-byte sectors).
+    fn attach_virtio_disk(&mut self, image: Vec<u8>) -> Result<(), String>;
+    /// The attached disk's contents now (`None`: no disk).
+    fn disk_image(&self) -> Option<Vec<u8>>;
 }
 
 /// Builds machines for tests.

@@ -378,3 +378,35 @@ fn the_browser_entry_point_runs_only_the_visible_tests() {
         out[0].message
     );
 }
+
+#[test]
+fn the_virtio_lab_checks_which_sector_changed_and_what_it_holds() {
+    let lab = lab("virtio-blk");
+    let solution = std::fs::read_to_string(lab.solution_path()).expect("solution");
+    // A driver that writes one sector too far, and one that writes what it never read.
+    let off_by_one = solution.replacen(
+        "        mov ebx, [dst]\n",
+        "        mov ebx, [dst]\n        inc ebx\n",
+        1,
+    );
+    let no_read = solution.replacen("        mov ecx, F_WRITE ", "        xor ecx, ecx ", 1);
+    assert_ne!(off_by_one, solution);
+    assert_ne!(no_read, solution);
+    let r = grade_bytes(&lab, "solution.asm", off_by_one.as_bytes());
+    let first = &r.tests[0];
+    assert!(!first.passed);
+    assert!(
+        first
+            .output
+            .contains("disk: sectors changed: 10; expected 9"),
+        "{}",
+        first.output
+    );
+    let r = grade_bytes(&lab, "solution.asm", no_read.as_bytes());
+    let first = &r.tests[0];
+    assert!(
+        !first.passed,
+        "a read whose buffer the device may not write fails"
+    );
+    assert!(r.score() < r.max_score());
+}

@@ -87,7 +87,7 @@ pub fn build_machine(setup: &LabSetup, image: &[u8], mode: ExecMode) -> Result<M
         mode,
         ..harness::machine_config(&lab, &t)
     };
-    let mut m = CoreMachine(Machine::new(cfg).map_err(|e| e.to_string())?);
+    let mut m = CoreMachine(Machine::new(cfg).map_err(|e| e.to_string())?, None);
     harness::set_up(&lab, &mut m, image, &t)?;
     Ok(m.0)
 }

@@ -71,6 +71,10 @@ pub const ALL: &[BrowserTest] = &[
         run: learning_switch_lab,
     },
     BrowserTest {
+        name: "lab_virtio_blk_driver",
+        run: crate::ui_tests_devices::virtio_blk_lab,
+    },
+    BrowserTest {
         name: "lab_debug_this_test",
         run: lab_debug_this_test,
     },
@@ -1150,7 +1154,7 @@ fn jvm_own_class_files(b: &Browser) -> Result<()> {
 }
 
 /// A lab's file from the repository (the page-tables lab's starter and reference).
-fn lab_file(lab: &str, file: &str) -> Result<String> {
+pub(crate) fn lab_file(lab: &str, file: &str) -> Result<String> {
     let path = crate::workspace_root()
         .join("assignments/labs")
         .join(lab)
@@ -1158,7 +1162,7 @@ fn lab_file(lab: &str, file: &str) -> Result<String> {
     std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn editor_text(b: &Browser) -> Result<String> {
+pub(crate) fn editor_text(b: &Browser) -> Result<String> {
     js_string(
         b,
         "return document.querySelector('[data-testid=editor-text]').value;",
@@ -1177,7 +1181,7 @@ fn share_hash(b: &Browser) -> Result<String> {
 }
 
 /// Opens the lab page with an empty local storage (no drafts) and opens `lab`.
-fn fresh_lab(b: &Browser, lab: &str) -> Result<()> {
+pub(crate) fn fresh_lab(b: &Browser, lab: &str) -> Result<()> {
     b.goto("about:blank")?;
     b.open("/")?;
     b.wait_for(&tid("lab-menu"))?;
@@ -1204,7 +1208,7 @@ fn click_centered(b: &Browser, css: &str) -> Result<()> {
     b.click(css)
 }
 
-fn run_lab_tests(b: &Browser) -> Result<()> {
+pub(crate) fn run_lab_tests(b: &Browser) -> Result<()> {
     click_centered(b, &tid("lab-run-tests"))?;
     b.wait_for_within(&tid("lab-results"), Duration::from_secs(30))?;
     Ok(())
