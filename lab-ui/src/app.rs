@@ -11,9 +11,9 @@ use yew::prelude::*;
 use crate::assemble;
 use crate::components::{
     compare::Compare, controls::Controls, counters::Counters, demo::DemoMenu, demo::DemoNarration,
-    disasm::Disasm, editor::Editor, help::Help, jvm::JvmPanel, labpage::LabMenu, labpage::LabPage,
-    linux::LinuxPanel, log::Log, memory::Memory, pagetables::PageTables, pictures,
-    registers::Registers, serial::Serial, tlb::Tlb, vga::Vga, Ctx, Op,
+    devices::Devices, disasm::Disasm, editor::Editor, help::Help, jvm::JvmPanel, labpage::LabMenu,
+    labpage::LabPage, linux::LinuxPanel, log::Log, memory::Memory, pagetables::PageTables,
+    pictures, registers::Registers, serial::Serial, tlb::Tlb, vga::Vga, Ctx, Op,
 };
 use crate::demos;
 use crate::program::Program;
@@ -519,7 +519,7 @@ pub fn app() -> Html {
                     <div class="col-code"><Disasm/><Registers/></div>
                     <div class="col-side"><Log/><Memory/></div>
                     <div class="col-wide"><PageTables/><pictures::WalkPicture/><pictures::ShadowPicture/><pictures::NestedPicture/><pictures::CostPicture/><pictures::CrossoverPicture/></div>
-                    <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
+                    <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/><Devices/></div>
                     <div class="col-wide"><LinuxPanel/></div>
                     <div class="col-wide"><JvmPanel/></div>
                 </main>

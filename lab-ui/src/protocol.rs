@@ -558,6 +558,9 @@ pub struct View {
     /// Under a VMM: the switches the toolbar's VMM settings show.
     #[serde(default)]
     pub vmm_settings: Option<VmmSettings>,
+    /// The PCI bus and its virtio devices, when the machine has them.
+    #[serde(default)]
+    pub devices: Option<DevicesView>,
 }
 
 /// The VMM's switches as the toolbar shows them.
@@ -646,4 +649,79 @@ mod tests {
         let back: Command = serde_json::from_str(&json).expect("deserializes");
         assert_eq!(back, c);
     }
+}
+
+/// The PCI bus and its virtio devices, for the devices panel (`None` in a view when
+/// the machine has no PCI bus).
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct DevicesView {
+    /// Every PCI function, in slot order.
+    pub functions: Vec<PciFunctionView>,
+    /// The virtio devices.
+    pub virtio: Vec<VirtioView>,
+}
+
+/// One PCI function as its configuration space shows it.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct PciFunctionView {
+    /// `bus:device.function`.
+    pub slot: String,
+    /// What vmlab calls it.
+    pub name: String,
+    /// Vendor and device ID.
+    pub vendor: u16,
+    /// Device ID.
+    pub device: u16,
+    /// The command register.
+    pub command: u16,
+    /// Each BAR that is set, one line (`BAR0 I/O 0xc040`).
+    pub bars: Vec<String>,
+    /// The interrupt line the guest wrote and the pin (1 = INTA#; 0: none).
+    pub irq: (u8, u8),
+    /// The first 64 bytes of configuration space.
+    pub config: Vec<u8>,
+}
+
+/// One virtio device: transport state and its queues.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct VirtioView {
+    /// `virtio-blk` or `virtio-net`.
+    pub name: String,
+    /// The device status bits set, by name (`ACKNOWLEDGE`, `DRIVER`, `DRIVER_OK`…).
+    pub status: Vec<String>,
+    /// Features offered and accepted.
+    pub features: (u32, u32),
+    /// Used-buffer interrupts sent, and those the driver suppressed.
+    pub interrupts: (u64, u64),
+    /// Why the device stopped, if it did.
+    pub error: Option<String>,
+    /// Its queues.
+    pub queues: Vec<QueueView>,
+}
+
+/// One split virtqueue, read from guest memory.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct QueueView {
+    /// Its number.
+    pub index: u16,
+    /// Descriptors.
+    pub size: u16,
+    /// Where its descriptor table, available ring and used ring are (none until the
+    /// driver sets it up).
+    pub layout: Option<(u32, u32, u32)>,
+    /// The available ring's index as the driver wrote it, and the next entry the
+    /// device takes.
+    pub avail: (u16, u16),
+    /// The used ring's index.
+    pub used: u16,
+    /// Notifications, and chains completed.
+    pub notifies: u64,
+    /// Chains completed.
+    pub completed: u64,
+    /// Descriptors that are not all zero: index, address, length, flags, next.
+    pub descriptors: Vec<(u16, u64, u32, u16, u16)>,
+    /// The newest available-ring entries: (position, descriptor head).
+    pub avail_ring: Vec<(u16, u16)>,
+    /// The newest used-ring entries: (position, descriptor head, bytes written).
+    pub used_ring: Vec<(u16, u32, u32)>,
 }

@@ -50,8 +50,17 @@ fn write_pack(site: &std::path::Path) -> Result<std::path::PathBuf> {
 pub fn course_pack_lab(b: &Browser) -> Result<()> {
     let packs = write_pack(&crate::target_dir().join("site"))?;
     let r = course_pack_checks(b);
-    let _ = std::fs::remove_dir_all(&packs);
+    restore_default_pack(&packs);
     r
+}
+
+/// Puts the site's own empty pack index back after a test's pack.
+fn restore_default_pack(packs: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(packs);
+    let index = crate::workspace_root().join("www/packs/index.json");
+    if std::fs::create_dir_all(packs).is_ok() {
+        let _ = std::fs::copy(index, packs.join("index.json"));
+    }
 }
 
 fn course_pack_checks(b: &Browser) -> Result<()> {
@@ -97,7 +106,7 @@ pub fn course_pack_demo_and_links(b: &Browser) -> Result<()> {
         pack_demo_checks(b, &manifest, &symbols)?;
         pack_link_checks(b, &manifest)
     });
-    let _ = std::fs::remove_dir_all(&packs);
+    restore_default_pack(&packs);
     r
 }
 

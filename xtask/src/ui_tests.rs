@@ -1199,7 +1199,7 @@ fn open_lab(b: &Browser, lab: &str) -> Result<()> {
 
 /// Clicks an element after scrolling it to the middle of the window, clear of the
 /// sticky toolbar.
-fn click_centered(b: &Browser, css: &str) -> Result<()> {
+pub(crate) fn click_centered(b: &Browser, css: &str) -> Result<()> {
     b.wait_for(css)?;
     b.execute(
         "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' });",

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod controls;
 pub mod counters;
 pub mod demo;
+pub mod devices;
 pub mod disasm;
 pub mod editor;
 pub mod help;

@@ -2,6 +2,7 @@
 //! in time-boxed slices so that the page stays responsive and "pause" is heard.
 
 pub mod collect;
+pub mod devices;
 pub mod linux;
 pub mod pace;
 pub mod session;

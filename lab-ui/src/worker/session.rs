@@ -10,8 +10,8 @@ use emulator_core::{
 };
 use iced_x86::{Decoder, DecoderOptions, FlowControl};
 
-use super::collect;
 use super::snapfile::{self, MachineFile};
+use super::{collect, devices};
 use crate::protocol::{
     DisasmLine, ModeRun, Space, Until, View, Walk, Watch, ADVANCE_BUDGET, MODE_SWITCH,
 };
@@ -689,6 +689,7 @@ impl Session {
             history_from: self.history.oldest_icount(),
             vcpu: collect::vcpu_line(m),
             vmm_settings: collect::vmm_settings(m),
+            devices: devices::devices(m),
         };
         view.can_step_back = self.can_step_back();
         if let Some(before) = self.log_keep_before.take() {
