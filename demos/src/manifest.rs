@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+#[path = "kind_host.rs"]
+pub mod kind_host;
+
 /// The execution modes a demo or a step may run in (the lab's mode switch spells
 /// them so; `hw-assist-shadow` is hardware assistance with shadow paging).
 pub const MODES: [&str; 4] = ["bare", "trap-emulate", "hw-assist", "hw-assist-shadow"];
@@ -29,6 +32,7 @@ pub struct Manifest {
     pub order: u32,
     /// The guest's assembly source, relative to the demo's folder (a flat guest
     /// lives in the folder; a ROM guest may be one of `guests/`).
+    /// A host demo's guest is its host scenario (TOML).
     pub guest: String,
     /// How the guest starts: `flat` (the default) or `rom`.
     #[serde(default)]
@@ -365,6 +369,8 @@ pub struct Step {
     /// What the narration claims.
     #[serde(default)]
     pub expect: Expect,
+    /// What a host demo's step does to the host, focuses and claims.
+    pub host: Option<kind_host::HostStep>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -418,6 +424,27 @@ impl Manifest {
         self.step_mode(upto).unwrap_or(&self.mode)
     }
 
+    /// Checks that step `i` has a title and text and that no earlier step has its title.
+    fn check_step_words(&self, i: usize) -> Result<(), String> {
+        let Some(s) = self.steps.get(i) else {
+            return Ok(());
+        };
+        let key = |k: &str| format!("step[{i}].{k}");
+        if s.title.trim().is_empty() {
+            return Err(key("title: empty"));
+        }
+        if s.text.trim().is_empty() {
+            return Err(key("text: empty"));
+        }
+        if self.steps[..i].iter().any(|o| o.title == s.title) {
+            return Err(key(&format!(
+                "title: {:?} is used by an earlier step",
+                s.title
+            )));
+        }
+        Ok(())
+    }
+
     /// Parses `demo.toml`; the error names the line and the key.
     pub fn parse(text: &str) -> Result<Manifest, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
@@ -429,6 +456,9 @@ impl Manifest {
     pub fn validate(&self, guest_source: &str) -> Result<(), String> {
         if self.title.trim().is_empty() {
             return Err("title: empty".into());
+        }
+        if self.kind == Kind::Host {
+            return kind_host::validate_host(self, guest_source);
         }
         if self.kind != Kind::Machine {
             return Err(format!(
@@ -455,18 +485,7 @@ impl Manifest {
         };
         for (i, s) in self.steps.iter().enumerate() {
             let key = |k: &str| format!("step[{i}].{k}");
-            if s.title.trim().is_empty() {
-                return Err(key("title: empty"));
-            }
-            if s.text.trim().is_empty() {
-                return Err(key("text: empty"));
-            }
-            if self.steps[..i].iter().any(|o| o.title == s.title) {
-                return Err(key(&format!(
-                    "title: {:?} is used by an earlier step",
-                    s.title
-                )));
-            }
+            self.check_step_words(i)?;
             if let Some(t) = &s.tlb {
                 if !TLB_TAGGINGS.contains(&t.as_str()) {
                     return Err(key(&format!(
@@ -488,6 +507,9 @@ impl Manifest {
             }
             if let Some(l) = &s.expect.at {
                 label(key("expect.at"), l)?;
+            }
+            if s.host.is_some() {
+                return Err(key("host: only a host demo's step drives the host"));
             }
             if s.focus.is_empty() {
                 return Err(key("focus: name the panels the step is about"));

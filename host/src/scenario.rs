@@ -127,28 +127,46 @@ pub struct Report {
 }
 
 impl Scenario {
-    /// Builds the host and runs the scenario.
-    pub fn run(&self) -> Result<(Host, Report), String> {
+    /// The host with the scenario's VMs created, at time 0 (no event applied yet).
+    pub fn start(&self) -> Result<Host, String> {
         let mut host = Host::new(self.host.clone());
         for spec in &self.vms {
             host.create(spec.clone())?;
         }
+        Ok(host)
+    }
+
+    /// The events in time order.
+    pub fn timeline(&self) -> Vec<TimedEvent> {
         let mut events = self.events.clone();
         events.sort_by_key(|e| e.at_ms);
-        for (i, e) in events.iter().enumerate() {
+        events
+    }
+
+    /// Builds the host and runs the scenario.
+    pub fn run(&self) -> Result<(Host, Report), String> {
+        let mut host = self.start()?;
+        for (i, e) in self.timeline().iter().enumerate() {
             host.run_until(e.at_ms.saturating_mul(CYCLES_PER_MS));
-            let r = match e.action {
-                Action::Balloon(mib) => host.balloon(&e.vm, mib),
-                Action::Pause => host.pause(&e.vm),
-                Action::Resume => host.resume(&e.vm),
-                Action::Snapshot => host.snapshot(&e.vm).map(|_| ()),
-                Action::Destroy => host.destroy(&e.vm),
-            };
-            r.map_err(|m| format!("event[{i}] ({} at {} ms): {m}", e.action.name(), e.at_ms))?;
+            e.apply(&mut host)
+                .map_err(|m| format!("event[{i}] ({} at {} ms): {m}", e.action.name(), e.at_ms))?;
         }
         host.run_until(self.duration_ms.saturating_mul(CYCLES_PER_MS));
         let report = report(&self.name, &host);
         Ok((host, report))
+    }
+}
+
+impl TimedEvent {
+    /// Does the event's action to `host` now.
+    pub fn apply(&self, host: &mut Host) -> Result<(), String> {
+        match self.action {
+            Action::Balloon(mib) => host.balloon(&self.vm, mib),
+            Action::Pause => host.pause(&self.vm),
+            Action::Resume => host.resume(&self.vm),
+            Action::Snapshot => host.snapshot(&self.vm).map(|_| ()),
+            Action::Destroy => host.destroy(&self.vm),
+        }
     }
 }
 

@@ -522,6 +522,7 @@ pub fn app() -> Html {
                     <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/><Devices/></div>
                     <div class="col-wide"><LinuxPanel/></div>
                     <div class="col-wide"><JvmPanel/></div>
+                    <div class="col-wide"><crate::components::host::HostPanel/></div>
                 </main>
                 <Help/>
             </div>

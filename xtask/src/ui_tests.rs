@@ -170,6 +170,22 @@ pub const ALL: &[BrowserTest] = &[
         name: "comfort_course_pack_demo_and_links",
         run: crate::ui_pack::course_pack_demo_and_links,
     },
+    BrowserTest {
+        name: "lab_host_view",
+        run: crate::ui_tests_host::host_view,
+    },
+    BrowserTest {
+        name: "lab_host_migration_and_ft",
+        run: crate::ui_tests_host::host_migration_and_ft,
+    },
+    BrowserTest {
+        name: "lab_host_vm_in_panels",
+        run: crate::ui_tests_host::host_vm_in_panels,
+    },
+    BrowserTest {
+        name: "lab_host_demos",
+        run: crate::ui_tests_host::host_demos,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -8,6 +8,8 @@ pub mod devices;
 pub mod disasm;
 pub mod editor;
 pub mod help;
+pub mod host;
+pub mod host_charts;
 pub mod jvm;
 pub mod labpage;
 pub mod linux;
