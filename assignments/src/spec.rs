@@ -223,6 +223,9 @@ pub struct Expect {
     /// Popek–Goldberg reports (sensitive unprivileged instructions seen by the VMM).
     #[serde(default)]
     pub sensitive: Option<CountExpect>,
+    /// Linux-program tests: the exit status (128 + N for signal N).
+    #[serde(default)]
+    pub status: Option<i32>,
 }
 
 /// One test.
@@ -263,6 +266,9 @@ pub struct TestSpec {
     /// Component labs: the differential cases this test runs.
     #[serde(default)]
     pub cases: Option<crate::component::CaseSelect>,
+    /// Run the image as a static i386 Linux program under the process VM, this way.
+    #[serde(default)]
+    pub linux: Option<crate::linux_test::LinuxRun>,
 }
 
 fn one() -> f64 {
