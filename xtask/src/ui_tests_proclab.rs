@@ -24,20 +24,33 @@ fn passed(b: &Browser) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
+/// Opens `lab` fresh, checks that its statement has each of `words` and the editor
+/// its starter (a line of it), and runs the visible tests.
+fn open_and_run(b: &Browser, lab: &str, words: &[&str], starter_line: &str) -> Result<()> {
+    fresh_lab(b, lab)?;
+    let statement = b.text_testid("lab-statement")?;
+    for w in words {
+        ensure!(
+            statement.contains(w),
+            "{lab}: the statement has {w:?}: {statement}"
+        );
+    }
+    ensure!(
+        editor_text(b)?.contains(starter_line),
+        "{lab}: the editor holds the starter"
+    );
+    run_lab_tests(b)
+}
+
 /// The starter tells a process only; the reference also a container (pid 1 in its
 /// PID namespace) and a unikernel (ring 0), all run in the page's process VM.
 pub(crate) fn container_or_vm(b: &Browser) -> Result<()> {
-    fresh_lab(b, "container-or-vm")?;
-    let statement = b.text_testid("lab-statement")?;
-    ensure!(
-        statement.contains("PID namespace") && statement.contains("unikernel"),
-        "the statement names the three ways: {statement}"
-    );
-    ensure!(
-        editor_text(b)?.contains("TODO: tell a container"),
-        "the editor holds the starter"
-    );
-    run_lab_tests(b)?;
+    open_and_run(
+        b,
+        "container-or-vm",
+        &["PID namespace", "unikernel"],
+        "TODO: tell a container",
+    )?;
     wait_text(b, "lab-score", "visible tests: 1 / 5")?;
     ensure!(
         count(b, "[data-testid=lab-test]")? == 3,
@@ -65,17 +78,12 @@ pub(crate) fn container_or_vm(b: &Browser) -> Result<()> {
 /// The memory-calls component lab opens with the trait in its statement and the Rust
 /// starter, and says it is graded natively.
 pub(crate) fn procvm_memory(b: &Browser) -> Result<()> {
-    fresh_lab(b, "procvm-memory")?;
-    let statement = b.text_testid("lab-statement")?;
-    ensure!(
-        statement.contains("MemoryCalls") && statement.contains("MAP_FIXED"),
-        "the statement gives the trait and the rules: {statement}"
-    );
-    ensure!(
-        editor_text(b)?.contains("impl MemoryCalls for Submission"),
-        "the editor holds the Rust starter"
-    );
-    run_lab_tests(b)?;
+    open_and_run(
+        b,
+        "procvm-memory",
+        &["MemoryCalls", "MAP_FIXED"],
+        "impl MemoryCalls for Submission",
+    )?;
     wait_text(b, "lab-results", "graded natively")?;
     b.screenshot("lab-procvm-memory")?;
     Ok(())
