@@ -119,6 +119,8 @@ struct Session {
     failure: Option<String>,
     calls: u64,
     deadline: Instant,
+    /// What went wrong on the grader's side (the program could not be started).
+    grader_error: Option<String>,
 }
 
 impl Session {
@@ -163,7 +165,10 @@ impl Session {
     fn ask(&mut self, line: &str) -> Result<String, String> {
         let first = self.child.is_none();
         if first {
-            self.start()?;
+            if let Err(e) = self.start() {
+                self.grader_error.get_or_insert(e.clone());
+                return Err(e);
+            }
         }
         let Some((_, stdin, rx)) = &mut self.child else {
             return Err("the program did not start".into());
@@ -328,6 +333,7 @@ pub(super) fn run_test(
         failure: None,
         calls: 0,
         deadline: Instant::now() + limit,
+        grader_error: None,
     }));
     let mut wrong = Vec::new();
     for p in &progs {
@@ -342,6 +348,9 @@ pub(super) fn run_test(
         proc.set_memory_calls(Box::new(Remote(Rc::clone(&session))));
         let got = proc.run();
         let s = session.borrow();
+        if let Some(e) = &s.grader_error {
+            return Err(e.clone());
+        }
         let mut problems = Vec::new();
         if let Some(f) = &s.failure {
             problems.push(f.clone());
