@@ -66,6 +66,15 @@ pub(crate) fn container_or_vm(b: &Browser) -> Result<()> {
         results.contains("expected \"container\\n\", got \"process\\n\""),
         "the failure says what the program printed: {results}"
     );
+    let setup = b.text_testid("lab-setup")?;
+    ensure!(
+        setup.contains("static i386 Linux ELF"),
+        "the setup line says the process VM runs the program: {setup}"
+    );
+    ensure!(
+        count(b, "[data-testid=lab-debug]")? == 3,
+        "each result keeps its debug button"
+    );
     b.screenshot("lab-container-or-vm-starter")?;
     set_source(b, &lab_file("container-or-vm", "solution.asm")?)?;
     run_lab_tests(b)?;
