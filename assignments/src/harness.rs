@@ -109,6 +109,9 @@ pub fn run_test(
     image: &[u8],
     t: &TestSpec,
 ) -> TestOutcome {
+    if let Some(way) = &t.linux {
+        return crate::linux_test::run_test(lab, way, image, t);
+    }
     match run_checked(lab, factory, image, t) {
         Ok(problems) if problems.is_empty() => TestOutcome::passed(t),
         Ok(problems) => TestOutcome::failed(t, problems.join("\n")),

@@ -23,6 +23,8 @@ pub mod core_machine;
 #[cfg(feature = "harness")]
 pub mod harness;
 #[cfg(feature = "harness")]
+pub mod linux_test;
+#[cfg(feature = "harness")]
 pub mod manifest;
 #[cfg(feature = "harness")]
 pub mod pack;

@@ -229,6 +229,9 @@ pub struct Expect {
     /// Sectors that must hold what other sectors held at the start.
     #[serde(default)]
     pub disk_copies: Vec<DiskCopy>,
+    /// Linux-program tests: the exit status (128 + N for signal N).
+    #[serde(default)]
+    pub status: Option<i32>,
 }
 
 /// Most sectors a test's disk may have (4 MiB).
@@ -318,6 +321,9 @@ pub struct TestSpec {
     /// Component labs: the differential cases this test runs.
     #[serde(default)]
     pub cases: Option<crate::component::CaseSelect>,
+    /// Run the image as a static i386 Linux program under the process VM, this way.
+    #[serde(default)]
+    pub linux: Option<crate::linux_test::LinuxRun>,
 }
 
 fn one() -> f64 {

@@ -42,12 +42,13 @@ fn source_root() -> PathBuf {
 }
 
 /// The crates a grader needs, relative to the source root.
-const SOURCE_CRATES: [&str; 5] = [
+const SOURCE_CRATES: [&str; 6] = [
     "emulator-core",
     "assembler",
     "net",
     "assignments",
     "autograder",
+    "procvm",
 ];
 
 fn setup_sh(kind: LabKind) -> String {

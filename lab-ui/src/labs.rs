@@ -67,9 +67,22 @@ fn lab_test(setup: &LabSetup) -> Result<(LabManifest, TestSpec), String> {
     Ok((lab, t))
 }
 
+/// Why a test's program does not load on the machine: it is a Linux program that the
+/// process VM runs (Run visible tests does; the Linux panel shows it live).
+fn linux_program(t: &TestSpec) -> Result<(), String> {
+    match &t.linux {
+        None => Ok(()),
+        Some(run) => Err(format!(
+            "This lab's program is a static i386 Linux ELF: Run visible tests runs it under the process VM (this test: as a {}); on the command line, vmlab asm and then vmlab run --linux PROG --compare run it the three ways.",
+            run.way.name()
+        )),
+    }
+}
+
 /// What the worker loads for `image` under `setup`: the lab's load address and entry.
 pub fn loaded(image: Vec<u8>, setup: LabSetup) -> Result<Loaded, String> {
-    let (lab, _) = lab_test(&setup)?;
+    let (lab, t) = lab_test(&setup)?;
+    linux_program(&t)?;
     Ok(Loaded {
         image,
         origin: lab.machine.load,
@@ -111,6 +124,7 @@ pub fn test_plan(lab: &str, test: usize) -> Result<TestPlan, String> {
         test,
     };
     let (lab, t) = lab_test(&setup)?;
+    linux_program(&t)?;
     let mode = t.mode;
     let mut parts: Vec<String> = Vec::new();
     if let Some(n) = t.call {
@@ -190,5 +204,19 @@ mod tests {
         assert!(e.contains("no visible test number 100"), "{e}");
         let call = test_plan("asm-warmup", 0).expect("plan");
         assert!(call.setup.starts_with("calls routine 0"), "{}", call.setup);
+    }
+
+    #[test]
+    fn a_linux_program_lab_says_the_process_vm_runs_it_instead_of_loading_it() {
+        let e = test_plan("container-or-vm", 1).expect_err("no machine setup");
+        assert!(
+            e.contains("static i386 Linux ELF") && e.contains("as a container"),
+            "{e}"
+        );
+        let setup = LabSetup {
+            lab: "container-or-vm".into(),
+            test: DEFAULT_TEST,
+        };
+        assert!(loaded(vec![0x7f], setup).is_err());
     }
 }

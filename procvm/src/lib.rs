@@ -15,6 +15,8 @@ pub mod compare;
 pub mod elf;
 pub mod fs;
 pub mod kernel;
+pub mod memcalls;
+pub mod memory;
 mod procs;
 mod sched;
 pub mod space;
@@ -211,6 +213,17 @@ pub struct Process {
     clock: sched::Clock,
     ring_switches: u64,
     load_pages: u32,
+    /// Who answers brk, mmap2 and munmap.
+    memory: Calls,
+}
+
+/// The memory calls a process uses (shared by every process of the run).
+struct Calls(alloc::boxed::Box<dyn memcalls::MemoryCalls>);
+
+impl core::fmt::Debug for Calls {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("MemoryCalls")
+    }
 }
 
 /// Why a process could not be started.
@@ -283,11 +296,18 @@ impl Process {
             cur: 0,
             ring_switches: 0,
             load_pages: 0,
+            memory: Calls(alloc::boxed::Box::new(memory::LinuxMemory)),
         };
         p.exec_image(file, &prog, &args, &env, exe)
             .map_err(|e| LoadError::Memory(alloc::format!("{e:?}")))?;
         p.load_pages = p.space.used;
         Ok(p)
+    }
+
+    /// Answers brk, mmap2 and munmap with `calls` from now on (the process VM's own
+    /// are [`memory::LinuxMemory`]).
+    pub fn set_memory_calls(&mut self, calls: alloc::boxed::Box<dyn memcalls::MemoryCalls>) {
+        self.memory = Calls(calls);
     }
 
     /// The machine the processes run on (for views).

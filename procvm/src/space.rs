@@ -5,14 +5,9 @@
 use alloc::vec::Vec;
 use emulator_core::Machine;
 
-/// The lowest address a program may map (the first 64 KiB hold the kernel stub).
-pub const USER_BOTTOM: u32 = 0x0001_0000;
-/// One past the highest user address; the stack ends here.
-pub const USER_TOP: u32 = 0xc000_0000;
+pub use crate::memcalls::{MMAP_TOP, PAGE, USER_BOTTOM, USER_TOP};
 /// The stack may grow down to this address.
 pub const STACK_LIMIT: u32 = USER_TOP - (8 << 20);
-/// New mappings without an address go below here, downwards.
-pub const MMAP_TOP: u32 = 0xb000_0000;
 /// Physical address of the page directory.
 pub const PAGE_DIR: u32 = 0x5000;
 /// First physical frame handed out.
@@ -21,8 +16,6 @@ const FIRST_FRAME: u32 = 0x10_0000;
 const P: u32 = 1;
 const RW: u32 = 2;
 const US: u32 = 4;
-/// Page size.
-pub const PAGE: u32 = 4096;
 
 /// Linux error numbers the address space returns.
 pub mod errno {
@@ -35,7 +28,7 @@ pub mod errno {
 }
 
 /// The user pages that `[start, end)` touches.
-fn pages(start: u32, end: u32) -> impl Iterator<Item = u32> {
+pub(crate) fn pages(start: u32, end: u32) -> impl Iterator<Item = u32> {
     (start.max(USER_BOTTOM) & !0xfff..end.min(USER_TOP)).step_by(PAGE as usize)
 }
 
@@ -51,6 +44,24 @@ pub struct Layout {
     /// The current program break.
     pub brk: u32,
     mmap_next: u32,
+}
+
+impl Layout {
+    /// The heap and mmap areas the memory calls keep.
+    pub fn areas(&self) -> crate::memcalls::Areas {
+        crate::memcalls::Areas {
+            brk_start: self.brk_start,
+            brk: self.brk,
+            mmap_next: self.mmap_next,
+        }
+    }
+
+    /// Takes back the areas after a memory call.
+    pub fn set_areas(&mut self, a: crate::memcalls::Areas) {
+        self.brk_start = a.brk_start;
+        self.brk = a.brk;
+        self.mmap_next = a.mmap_next;
+    }
 }
 
 impl Layout {
@@ -216,24 +227,23 @@ impl Space {
         Ok(())
     }
 
-    /// Finds `len` free bytes below the mmap area's current low mark.
-    pub fn find_free(&mut self, m: &mut Machine, len: u32) -> Result<u32, i32> {
-        let len = len.checked_add(0xfff).ok_or(errno::ENOMEM)? & !0xfff;
-        let mut top = self.cur.mmap_next;
-        'search: while top >= len && top - len >= self.cur.brk.max(USER_BOTTOM) {
-            let start = top - len;
-            let mut p = start;
-            while p < top {
-                if self.mapped(m, p) {
-                    top = p;
-                    continue 'search;
-                }
-                p += PAGE;
+    /// The lowest mapped user page at or above `from`, walking the page directory
+    /// (absent page tables are skipped whole).
+    pub fn next_mapped(&mut self, m: &mut Machine, from: u32) -> Option<u32> {
+        let mut p = from.max(USER_BOTTOM) & !(PAGE - 1);
+        while p < USER_TOP {
+            let pde = Self::read_u32(m, self.cur.dir + (p >> 22) * 4);
+            if pde & P == 0 {
+                p = (p | 0x3f_ffff).checked_add(1)?;
+                continue;
             }
-            self.cur.mmap_next = start;
-            return Ok(start);
+            let pte = Self::read_u32(m, (pde & !0xfff) + ((p >> 12) & 0x3ff) * 4);
+            if pte & P != 0 && pte & US != 0 {
+                return Some(p);
+            }
+            p += PAGE;
         }
-        Err(errno::ENOMEM)
+        None
     }
 
     /// A copy of the running process's address space for a child (fork): new page

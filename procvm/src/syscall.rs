@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::fs::Open;
 use crate::procs::Answer;
-use crate::space::{errno, PAGE, USER_TOP};
+use crate::space::{errno, PAGE};
 use crate::{kernel, uaccess, Exit, Flow, Process};
 
 const ENOSYS: i32 = 38;
@@ -486,87 +486,63 @@ impl Process {
         }
     }
 
+    /// Runs one memory call of the process's [`crate::memcalls::MemoryCalls`] on its
+    /// areas and page tables, then drops stale translations.
+    fn memory_call<T>(
+        &mut self,
+        call: impl FnOnce(
+            &dyn crate::memcalls::MemoryCalls,
+            &mut crate::memcalls::Areas,
+            &mut crate::memory::Live<'_>,
+        ) -> T,
+    ) -> T {
+        let mut areas = self.space.cur.areas();
+        let mut live = crate::memory::Live {
+            space: &mut self.space,
+            m: &mut self.m,
+        };
+        let r = call(&*self.memory.0, &mut areas, &mut live);
+        self.space.cur.set_areas(areas);
+        self.m.cpu_mut();
+        r
+    }
+
     fn sys_brk(&mut self, want: u32) -> u32 {
-        let s = &mut self.space;
-        if want < s.cur.brk_start || want >= crate::space::MMAP_TOP {
-            return s.cur.brk;
-        }
-        let old_end = s
-            .cur
-            .brk
-            .checked_add(PAGE - 1)
-            .map_or(s.cur.brk, |e| e & !(PAGE - 1));
-        let new_end = want.checked_add(PAGE - 1).map_or(want, |e| e & !(PAGE - 1));
-        if new_end > old_end {
-            if s.map_range(&mut self.m, old_end, new_end, true).is_err() {
-                self.space.unmap_range(&mut self.m, old_end, new_end);
-                return self.space.cur.brk;
-            }
-        } else if new_end < old_end {
-            s.unmap_range(&mut self.m, new_end, old_end);
-            self.m.cpu_mut();
-        }
-        self.space.cur.brk = want;
-        want
+        self.memory_call(|c, a, pm| c.brk(a, pm, want))
     }
 
     fn sys_mmap2(&mut self, a: &[u32; 6]) -> Result<i32, i32> {
-        const MAP_FIXED: u32 = 0x10;
-        const MAP_ANONYMOUS: u32 = 0x20;
-        const PROT_WRITE: u32 = 2;
-        let (addr, len, prot, flags, fd, pgoff) = (a[0], a[1], a[2], a[3], a[4], a[5]);
-        if len == 0 || addr & (PAGE - 1) != 0 {
-            return Err(errno::EINVAL);
-        }
-        let size = len.checked_add(PAGE - 1).ok_or(errno::ENOMEM)? & !(PAGE - 1);
-        let start = if flags & MAP_FIXED != 0 {
-            if addr.checked_add(size).is_none_or(|e| e > USER_TOP)
-                || addr < crate::space::USER_BOTTOM
-            {
-                return Err(errno::EINVAL);
-            }
-            self.space.unmap_range(&mut self.m, addr, addr + size);
-            addr
-        } else {
-            self.space.find_free(&mut self.m, size)?
+        let args = crate::memcalls::MmapArgs {
+            addr: a[0],
+            len: a[1],
+            prot: a[2],
+            flags: a[3],
+            fd: a[4],
+            pgoff: a[5],
         };
-        let data = if flags & MAP_ANONYMOUS == 0 {
-            let Open::File { path, .. } = self.fs.get(fd)?.clone() else {
+        let data = if args.flags & crate::memcalls::MAP_ANONYMOUS == 0 {
+            let Open::File { path, .. } = self.fs.get(args.fd)?.clone() else {
                 return Err(crate::fs::errno::EBADF);
             };
             let file = self.fs.files.get(&path).ok_or(crate::fs::errno::EBADF)?;
-            let off = (pgoff as usize)
+            let off = (args.pgoff as usize)
                 .saturating_mul(PAGE as usize)
                 .min(file.len());
-            let end = off.saturating_add(len as usize).min(file.len());
+            let end = off.saturating_add(args.len as usize).min(file.len());
             Some(file[off..end].to_vec())
         } else {
             None
         };
-        if let Err(e) = self.space.map_range(&mut self.m, start, start + size, true) {
-            self.space.unmap_range(&mut self.m, start, start + size);
-            self.m.cpu_mut();
-            return Err(e);
-        }
+        let start = self.memory_call(|c, ar, pm| c.mmap2(ar, pm, &args))?;
         if let Some(d) = data {
             crate::space::Space::poke(&mut self.m, start, &d)?;
         }
-        if prot & PROT_WRITE == 0 {
-            self.space
-                .protect_range(&mut self.m, start, start + size, false)?;
-        }
-        self.m.cpu_mut();
         Ok(start as i32)
     }
 
     fn sys_munmap(&mut self, addr: u32, len: u32) -> Result<i32, i32> {
-        if addr & (PAGE - 1) != 0 || len == 0 {
-            return Err(errno::EINVAL);
-        }
-        let end = addr.saturating_add(len);
-        self.space.unmap_range(&mut self.m, addr, end);
-        self.m.cpu_mut();
-        Ok(0)
+        self.memory_call(|c, a, pm| c.munmap(a, pm, addr, len))
+            .map(|v| v as i32)
     }
 
     fn sys_mprotect(&mut self, addr: u32, len: u32, prot: u32) -> Result<i32, i32> {

@@ -186,6 +186,14 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_host_demos",
         run: crate::ui_tests_host::host_demos,
     },
+    BrowserTest {
+        name: "lab_procvm_labs_container_or_vm",
+        run: crate::ui_tests_proclab::container_or_vm,
+    },
+    BrowserTest {
+        name: "lab_procvm_labs_memory_calls",
+        run: crate::ui_tests_proclab::procvm_memory,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -305,7 +313,7 @@ pub(crate) fn wait_text(b: &Browser, id: &str, needle: &str) -> Result<()> {
     .with_context(|| format!("{id} reads {last:?}"))
 }
 
-fn count(b: &Browser, css: &str) -> Result<usize> {
+pub(crate) fn count(b: &Browser, css: &str) -> Result<usize> {
     Ok(b.find_all(css)?.len())
 }
 

@@ -1,4 +1,4 @@
-; reference solution: virtio-blk (vmlab lab 9)
+; reference solution: virtio-blk (vmlab lab 11)
 ; A virtio-blk driver that copies sector EBX to sector ECX.
         bits 32
         org 0x10000

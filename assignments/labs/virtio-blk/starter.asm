@@ -1,4 +1,4 @@
-; Lab 9 starter: a virtio-blk driver that copies sector EBX to sector ECX.
+; Lab 11 starter: a virtio-blk driver that copies sector EBX to sector ECX.
 ; Finding the device, the two requests' calls, printing and leaving are done; the
 ; device's initialisation, the capacity and `request` are yours (see the TODOs).
         bits 32

@@ -11,11 +11,23 @@
 pub mod shadow;
 pub mod shift;
 pub mod switch;
+// The process VM's memory-call trait. `memcalls.rs` here is a link to the process VM's
+// file, so the API crate that submissions build against (no dependencies) has it too.
+#[cfg(feature = "harness")]
+pub use vmlab_procvm::memcalls;
+#[cfg(not(feature = "harness"))]
+pub mod memcalls;
+pub mod procmem;
 
 use std::io::{BufRead, Write};
 
 /// The components a lab can ask for (`component` in `lab.toml`).
-pub const COMPONENTS: [&str; 3] = ["shift-rotate", "shadow-fill", "learning-switch"];
+pub const COMPONENTS: [&str; 4] = [
+    "shift-rotate",
+    "shadow-fill",
+    "learning-switch",
+    "procvm-memory",
+];
 
 /// Which cases a component-lab test runs through the differential driver.
 #[derive(Clone, Debug, Default)]

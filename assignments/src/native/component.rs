@@ -20,6 +20,11 @@ const API_FILES: &[(&str, &str)] = &[
     ("src/component/shift.rs", include_str!("../component/shift.rs")),
     ("src/component/shadow.rs", include_str!("../component/shadow.rs")),
     ("src/component/switch.rs", include_str!("../component/switch.rs")),
+    ("src/component/procmem.rs", include_str!("../component/procmem.rs")),
+    (
+        "src/component/memcalls.rs",
+        include_str!("../component/memcalls.rs"),
+    ),
     (
         "src/lib.rs",
         "//! vmlab's component-lab API: the traits a submission implements.\npub mod component;\n",
@@ -33,7 +38,7 @@ const API_FILES: &[(&str, &str)] = &[
 /// Answers read from a submission's program, at most.
 const MAX_OUTPUT: usize = 8 << 20;
 /// Compiler or program diagnostics kept for the student, at most.
-const MAX_DIAGNOSTICS: usize = 6000;
+pub(super) const MAX_DIAGNOSTICS: usize = 6000;
 /// Mismatches listed per test, at most.
 const MAX_LISTED: usize = 5;
 
@@ -71,7 +76,7 @@ struct Finished {
     stderr: Vec<u8>,
 }
 
-fn reader<R: Read + Send + 'static>(
+pub(super) fn reader<R: Read + Send + 'static>(
     r: Option<R>,
     limit: usize,
 ) -> std::thread::JoinHandle<Vec<u8>> {
@@ -201,7 +206,7 @@ fn compile_policy(
     }
 }
 
-fn run_policy(binary: &Path, lab: &LabOnDisk, limit: Duration) -> Policy {
+pub(super) fn run_policy(binary: &Path, lab: &LabOnDisk, limit: Duration) -> Policy {
     Policy {
         step: Step::Run,
         read: LOADER_FILES
@@ -227,7 +232,7 @@ fn run_policy(binary: &Path, lab: &LabOnDisk, limit: Duration) -> Policy {
 
 /// Spawns `cmd` confined by `policy` in its own process group; `answers`, when given,
 /// becomes its fd 3. The error is the grader's.
-fn spawn(
+pub(super) fn spawn(
     mut cmd: Command,
     policy: &Policy,
     answers: Option<&std::io::PipeWriter>,
@@ -247,7 +252,10 @@ fn spawn(
 }
 
 /// Waits for `child` at most `limit`, then kills its process group.
-fn finish(mut child: Child, limit: Duration) -> (Option<std::process::ExitStatus>, bool) {
+pub(super) fn finish(
+    mut child: Child,
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, bool) {
     let start = Instant::now();
     let mut timed_out = false;
     let status = loop {
@@ -289,7 +297,7 @@ fn run_limited(
     ))
 }
 
-fn tail(bytes: &[u8]) -> String {
+pub(super) fn tail(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim_end();
     if text.len() <= MAX_DIAGNOSTICS {
@@ -306,9 +314,9 @@ static SCRATCH: AtomicU32 = AtomicU32::new(0);
 
 /// A built submission program (removed, with its scratch project and every build
 /// artifact of its package, when dropped: only the shared API crate stays cached).
-struct Built {
+pub(super) struct Built {
     project: PathBuf,
-    binary: PathBuf,
+    pub(super) binary: PathBuf,
     /// The package's name (`submission-<pid>-<n>`).
     name: String,
 }
@@ -367,6 +375,7 @@ fn build(
         "shift-rotate" => ("shift", "ShiftRotate"),
         "shadow-fill" => ("shadow", "ShadowFill"),
         "learning-switch" => ("switch", "FlowSwitch"),
+        "procvm-memory" => ("procmem", "MemoryCalls"),
         other => {
             return Err(Err(format!(
                 "lab.toml names an unknown component {other:?}"
@@ -574,13 +583,12 @@ pub fn grade(
     let mut unprotected = confinement.missing;
     let mut outcomes = Vec::new();
     for t in tests {
-        let (o, c) = run_test(
-            component,
-            lab,
-            &built,
-            t,
-            Duration::from_secs(policy.run_seconds),
-        )?;
+        let limit = Duration::from_secs(policy.run_seconds);
+        let (o, c) = if component == "procvm-memory" {
+            super::procmem::run_test(lab, &built, t, limit, env)?
+        } else {
+            run_test(component, lab, &built, t, limit)?
+        };
         for m in c.missing {
             if !unprotected.contains(&m) {
                 unprotected.push(m);
@@ -595,10 +603,10 @@ pub fn grade(
 }
 
 /// How long one case may take before it counts as unanswered.
-const CASE_LIMIT: Duration = Duration::from_secs(2);
+pub(super) const CASE_LIMIT: Duration = Duration::from_secs(2);
 /// Added to the first case of each start of the program, for loading it on a busy
 /// grading machine.
-const START_ALLOWANCE: Duration = Duration::from_secs(3);
+pub(super) const START_ALLOWANCE: Duration = Duration::from_secs(3);
 /// Restarts after a case hangs or kills the program, per test, at most.
 const MAX_RESTARTS: usize = 5;
 

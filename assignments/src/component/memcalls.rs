@@ -1,0 +1,1 @@
+../../../procvm/src/memcalls.rs
