@@ -8,7 +8,11 @@ pub mod pack;
 
 use std::sync::OnceLock;
 
-pub use manifest::{Boot, ExitControlsSet, Expect, Manifest, MemoryAt, Panel, Run, Space, Step};
+pub mod jvm_player;
+
+pub use manifest::{
+    kind_jvm, Boot, ExitControlsSet, Expect, Kind, Manifest, MemoryAt, Panel, Run, Space, Step,
+};
 
 /// One demo folder's files, embedded at build time.
 #[derive(Debug)]
@@ -43,8 +47,20 @@ impl Demo {
     }
 }
 
-/// Every demo in lecture order (the build checked that each one parses).
+/// Every machine demo in lecture order (the build checked that each one parses): the
+/// demos the lab's machine player runs.
 pub fn all() -> &'static [Demo] {
+    static MACHINE: OnceLock<Vec<Demo>> = OnceLock::new();
+    MACHINE.get_or_init(|| of_kind(Kind::Machine).cloned().collect())
+}
+
+/// The demos of one kind, in lecture order.
+pub fn of_kind(kind: Kind) -> impl Iterator<Item = &'static Demo> {
+    every().iter().filter(move |d| d.manifest.kind == kind)
+}
+
+/// Every demo of every kind, in lecture order.
+pub fn every() -> &'static [Demo] {
     static DEMOS: OnceLock<Vec<Demo>> = OnceLock::new();
     DEMOS.get_or_init(|| {
         let mut v: Vec<Demo> = EMBEDDED
@@ -87,13 +103,13 @@ mod tests {
 
     #[test]
     fn every_folder_is_a_valid_demo() {
-        assert_eq!(all().len(), EMBEDDED.len(), "a manifest failed to parse");
+        assert_eq!(every().len(), EMBEDDED.len(), "a manifest failed to parse");
         for e in EMBEDDED {
             let m = Manifest::parse(e.manifest).expect("parses");
             m.validate(e.source)
                 .unwrap_or_else(|err| panic!("{}: {err}", e.id));
         }
-        let orders: Vec<u32> = all().iter().map(|d| d.manifest.order).collect();
+        let orders: Vec<u32> = every().iter().map(|d| d.manifest.order).collect();
         let mut distinct = orders.clone();
         distinct.dedup();
         assert_eq!(orders, distinct, "two demos share a place in the menu");

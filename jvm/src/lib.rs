@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod classfile;
 mod error;
+pub mod examples;
 pub mod heap;
 pub mod interp;
 pub mod opcode;

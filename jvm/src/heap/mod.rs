@@ -57,6 +57,19 @@ pub enum Value {
     Top,
 }
 
+impl core::fmt::Display for Value {
+    /// As the frame view prints it: `7`, `7L`, `null`, `@0x10`, `·` (unset).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Long(n) => write!(f, "{n}L"),
+            Value::Ref(0) => f.write_str("null"),
+            Value::Ref(a) => write!(f, "@{a:#x}"),
+            Value::Top => f.write_str("·"),
+        }
+    }
+}
+
 /// What an object holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {

@@ -92,13 +92,7 @@ fn pick_classes(files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, String> {
 type Machine = Rc<RefCell<Option<Vm<'static>>>>;
 
 fn value(v: &Value) -> String {
-    match v {
-        Value::Int(n) => format!("{n}"),
-        Value::Long(n) => format!("{n}L"),
-        Value::Ref(0) => "null".into(),
-        Value::Ref(a) => format!("@{a:#x}"),
-        Value::Top => "·".into(),
-    }
+    v.to_string()
 }
 
 /// The heap as an SVG address strip: objects by state, free ranges, references as arcs.
