@@ -8,6 +8,8 @@
 //! `native::component`). A panic in the submission answers that case
 //! with `panic: …` and the program goes on with the next case.
 
+pub mod jvm_bytecodes;
+pub mod jvm_cases;
 pub mod shadow;
 pub mod shift;
 pub mod switch;
@@ -15,7 +17,12 @@ pub mod switch;
 use std::io::{BufRead, Write};
 
 /// The components a lab can ask for (`component` in `lab.toml`).
-pub const COMPONENTS: [&str; 3] = ["shift-rotate", "shadow-fill", "learning-switch"];
+pub const COMPONENTS: [&str; 4] = [
+    "shift-rotate",
+    "shadow-fill",
+    "learning-switch",
+    "jvm-bytecodes",
+];
 
 /// Which cases a component-lab test runs through the differential driver.
 #[derive(Clone, Debug, Default)]

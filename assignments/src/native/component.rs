@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::component::{shadow, shift, switch, CaseSelect};
+use crate::component::{jvm_cases, shadow, shift, switch, CaseSelect};
 use crate::native::sandbox::{self, Confinement, Limits, Policy, Step};
-use crate::native::{reference, switch_traces, LabOnDisk};
+use crate::native::{jvm_programs, reference, switch_traces, LabOnDisk};
 use crate::spec::TestSpec;
 use crate::TestOutcome;
 
@@ -20,6 +20,11 @@ const API_FILES: &[(&str, &str)] = &[
     ("src/component/shift.rs", include_str!("../component/shift.rs")),
     ("src/component/shadow.rs", include_str!("../component/shadow.rs")),
     ("src/component/switch.rs", include_str!("../component/switch.rs")),
+    (
+        "src/component/jvm_bytecodes.rs",
+        include_str!("../component/jvm_bytecodes.rs"),
+    ),
+    ("src/component/jvm_cases.rs", include_str!("../component/jvm_cases.rs")),
     (
         "src/lib.rs",
         "//! vmlab's component-lab API: the traits a submission implements.\npub mod component;\n",
@@ -367,6 +372,7 @@ fn build(
         "shift-rotate" => ("shift", "ShiftRotate"),
         "shadow-fill" => ("shadow", "ShadowFill"),
         "learning-switch" => ("switch", "FlowSwitch"),
+        "jvm-bytecodes" => ("jvm_cases", "IntBytecodes"),
         other => {
             return Err(Err(format!(
                 "lab.toml names an unknown component {other:?}"
@@ -484,6 +490,23 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
                         &reference, c.op, c.size, c.value, c.count, c.eflags,
                     );
                     c.compare(want, got)
+                }),
+            )
+        }
+        "jvm-bytecodes" => {
+            let cases = match jvm_programs::cases(select) {
+                Ok(c) => c,
+                Err(e) => {
+                    let msg = format!("test error: {e}");
+                    return (vec![String::new()], Box::new(move |_, _| Err(msg.clone())));
+                }
+            };
+            let lines = cases.iter().map(jvm_cases::Case::to_line).collect();
+            (
+                lines,
+                Box::new(move |i, got| {
+                    let c = &cases[i];
+                    c.compare(&c.answer(&reference::jvm_bytecodes::Submission), got)
                 }),
             )
         }
