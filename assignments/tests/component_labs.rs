@@ -45,6 +45,7 @@ fn references_score_full_marks_and_starters_less() {
         "shadow-fill",
         "learning-switch",
         "jvm-bytecodes",
+        "gc-mark",
     ] {
         let lab = lab(id);
         let solution = std::fs::read(lab.solution_path()).expect("solution");

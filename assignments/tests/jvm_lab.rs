@@ -3,8 +3,11 @@
 //! the whole family, and a submission wrong in one rule loses exactly the cases that
 //! rule decides.
 
+mod java_oracle;
+
 use std::path::Path;
-use std::process::Command;
+
+use java_oracle::{assert_fresh, examples_dir, java_prints, missing};
 
 use assignments::component::jvm_bytecodes::{
     in_family, Fault, IntBytecodes, IntFrame, Next, FAMILY,
@@ -20,63 +23,35 @@ fn programs_dir() -> &'static Path {
     ))
 }
 
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("-version").output().is_ok()
-}
-
 #[test]
 fn every_program_prints_what_java_prints() {
-    if !have("java") {
-        eprintln!("java is not installed: the programs' output is not compared");
+    if missing("java", "the programs' output") {
         return;
     }
-    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../jvm/examples");
+    let examples = examples_dir();
     for (name, dir) in [
-        ("Switch", Path::new(examples)),
-        ("Garbage", Path::new(examples)),
+        ("Switch", examples),
+        ("Garbage", examples),
         ("Collatz", programs_dir()),
         ("Bits", programs_dir()),
     ] {
         let (cases, printed) = program_cases(name).expect("runs");
         assert!(cases.len() > 20, "{name}: {} cases", cases.len());
-        let java = Command::new("java")
-            .arg("-cp")
-            .arg(dir)
-            .arg(name)
-            .output()
-            .expect("java runs");
-        assert!(java.status.success(), "{name}: java failed");
-        assert_eq!(printed, String::from_utf8_lossy(&java.stdout), "{name}");
+        assert_eq!(printed, java_prints(dir, name), "{name}");
     }
 }
 
 #[test]
 fn the_hidden_class_files_are_javacs_output_of_their_sources() {
-    if !have("javac") {
-        eprintln!("javac is not installed: the class files are not checked");
+    if missing("javac", "the class files' freshness") {
         return;
     }
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jvm-lab-javac");
-    std::fs::create_dir_all(&out).expect("scratch");
-    let st = Command::new("javac")
-        .arg("-d")
-        .arg(&out)
-        .args(
-            HIDDEN
-                .iter()
-                .map(|(n, _)| programs_dir().join(format!("{n}.java"))),
-        )
-        .status()
-        .expect("javac runs");
-    assert!(st.success());
-    for (name, bytes) in HIDDEN {
-        let fresh = std::fs::read(out.join(format!("{name}.class"))).expect("compiled");
-        assert_eq!(
-            &fresh[..],
-            *bytes,
-            "{name}.class is stale: javac -d assignments/labs/jvm-bytecodes/tests/programs"
-        );
-    }
+    let sources: Vec<_> = HIDDEN
+        .iter()
+        .map(|(n, _)| programs_dir().join(format!("{n}.java")))
+        .collect();
+    let sources: Vec<&Path> = sources.iter().map(|p| p.as_path()).collect();
+    assert_fresh("jvm-lab-javac", &sources, HIDDEN);
 }
 
 #[test]

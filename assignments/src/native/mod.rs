@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod component;
+pub mod gc_programs;
 pub mod jvm_programs;
 pub mod reference;
 pub mod sandbox;

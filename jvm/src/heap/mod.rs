@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::Serialize;
 
-pub use gc::GcStats;
+pub use gc::{GcStats, REFERENCE_MARK};
 
 /// The lowest address; 0 is `null`.
 pub const BASE: u32 = 16;
@@ -231,8 +231,13 @@ impl Heap {
 
     /// Collects with `roots` (rewritten in place when objects move).
     pub fn collect(&mut self, roots: &mut [u32]) {
+        self.collect_with(roots, &gc::REFERENCE_MARK);
+    }
+
+    /// Collects with `roots`, marking with `marker` under mark-sweep.
+    pub fn collect_with(&mut self, roots: &mut [u32], marker: &dyn crate::gc_mark::Marker) {
         match self.kind {
-            GcKind::MarkSweep => gc::mark_sweep(self, roots),
+            GcKind::MarkSweep => gc::mark_sweep(self, roots, marker),
             GcKind::Copying => gc::copying(self, roots),
         }
     }

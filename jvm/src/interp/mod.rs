@@ -105,6 +105,8 @@ pub struct Vm<'s> {
     pub source: &'s dyn ClassSource,
     /// Executes the int family of bytecodes (the reference, or a lab's submission).
     pub int_family: &'s dyn crate::component::jvm_bytecodes::IntBytecodes,
+    /// The mark-sweep collector's mark phase (the reference, or a lab's submission).
+    pub marker: &'s dyn crate::component::gc_mark::Marker,
     pub config: VmConfig,
     pub classes: Classes,
     pub heap: Heap,
@@ -143,6 +145,7 @@ impl<'s> Vm<'s> {
         let mut vm = Vm {
             source,
             int_family: &REFERENCE,
+            marker: &crate::heap::REFERENCE_MARK,
             config,
             classes: Classes::new(),
             heap,
@@ -477,7 +480,7 @@ impl<'s> Vm<'s> {
     pub fn collect(&mut self) {
         let mut roots = Vec::new();
         self.visit_roots(&mut |r| roots.push(*r));
-        self.heap.collect(&mut roots);
+        self.heap.collect_with(&mut roots, self.marker);
         let mut it = roots.into_iter();
         self.visit_roots(&mut |r| {
             if let Some(n) = it.next() {
