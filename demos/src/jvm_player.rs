@@ -68,6 +68,11 @@ impl JvmPlayer {
         &self.vm
     }
 
+    /// The machine, for a view that goes on running it.
+    pub fn into_vm(self) -> Vm<'static> {
+        self.vm
+    }
+
     /// Why the last step stopped: `loaded`, `stepped`, `reached`, `collected`,
     /// `finished`, `uncaught CLASS` or `budget`.
     pub fn stop(&self) -> &str {

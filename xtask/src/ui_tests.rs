@@ -166,6 +166,18 @@ pub const ALL: &[BrowserTest] = &[
         name: "comfort_course_pack_demo_and_links",
         run: crate::ui_pack::course_pack_demo_and_links,
     },
+    BrowserTest {
+        name: "jvmlab_stack_machine_demo",
+        run: crate::ui_tests_jvmlab::stack_machine_demo,
+    },
+    BrowserTest {
+        name: "jvmlab_garbage_collection_demo",
+        run: crate::ui_tests_jvmlab::garbage_collection_demo,
+    },
+    BrowserTest {
+        name: "jvmlab_component_labs",
+        run: crate::ui_tests_jvmlab::component_labs,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -1150,7 +1162,7 @@ fn jvm_own_class_files(b: &Browser) -> Result<()> {
 }
 
 /// A lab's file from the repository (the page-tables lab's starter and reference).
-fn lab_file(lab: &str, file: &str) -> Result<String> {
+pub(crate) fn lab_file(lab: &str, file: &str) -> Result<String> {
     let path = crate::workspace_root()
         .join("assignments/labs")
         .join(lab)
@@ -1158,7 +1170,7 @@ fn lab_file(lab: &str, file: &str) -> Result<String> {
     std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn editor_text(b: &Browser) -> Result<String> {
+pub(crate) fn editor_text(b: &Browser) -> Result<String> {
     js_string(
         b,
         "return document.querySelector('[data-testid=editor-text]').value;",
@@ -1177,7 +1189,7 @@ fn share_hash(b: &Browser) -> Result<String> {
 }
 
 /// Opens the lab page with an empty local storage (no drafts) and opens `lab`.
-fn fresh_lab(b: &Browser, lab: &str) -> Result<()> {
+pub(crate) fn fresh_lab(b: &Browser, lab: &str) -> Result<()> {
     b.goto("about:blank")?;
     b.open("/")?;
     b.wait_for(&tid("lab-menu"))?;
@@ -1195,7 +1207,7 @@ fn open_lab(b: &Browser, lab: &str) -> Result<()> {
 
 /// Clicks an element after scrolling it to the middle of the window, clear of the
 /// sticky toolbar.
-fn click_centered(b: &Browser, css: &str) -> Result<()> {
+pub(crate) fn click_centered(b: &Browser, css: &str) -> Result<()> {
     b.wait_for(css)?;
     b.execute(
         "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' });",
@@ -1204,7 +1216,7 @@ fn click_centered(b: &Browser, css: &str) -> Result<()> {
     b.click(css)
 }
 
-fn run_lab_tests(b: &Browser) -> Result<()> {
+pub(crate) fn run_lab_tests(b: &Browser) -> Result<()> {
     click_centered(b, &tid("lab-run-tests"))?;
     b.wait_for_within(&tid("lab-results"), Duration::from_secs(30))?;
     Ok(())
