@@ -21,6 +21,16 @@ fn demo_step(b: &Browser, id: &str, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Scrolls the heap view to the middle of the window, for its screenshot.
+fn show_heap(b: &Browser) -> Result<()> {
+    b.wait_for("[data-testid=jvm-heap]")?;
+    js(
+        b,
+        "document.querySelector('[data-testid=jvm-heap]').scrollIntoView({ block: 'center' });",
+    )?;
+    Ok(())
+}
+
 /// The text of the top frame's row in the frame table.
 fn top_frame(b: &Browser) -> Result<String> {
     let v = js(
@@ -80,7 +90,7 @@ pub fn garbage_collection_demo(b: &Browser) -> Result<()> {
         stats.contains("16416"),
         "the first collection reclaimed 16,416 bytes: {stats}"
     );
-    b.wait_for("[data-testid=jvm-heap]")?;
+    show_heap(b)?;
     b.screenshot("jvmlab-gc-mark-sweep")?;
     demo_step(b, "garbage-collection", 5)?;
     wait_text(b, "jvm-gc-stats", "copying")?;
@@ -89,6 +99,7 @@ pub fn garbage_collection_demo(b: &Browser) -> Result<()> {
         stats.contains("451"),
         "two copying collections moved 229 + 222 objects: {stats}"
     );
+    show_heap(b)?;
     b.screenshot("jvmlab-gc-copying")?;
     click_centered(b, &tid("jvm-demo-next"))?;
     wait_text(b, "jvm-stdout", "574240")?;
