@@ -53,11 +53,21 @@ fn main() {
         let guest = dir.join(&m.guest);
         let guests = root.join("../guests").canonicalize().unwrap_or_default();
         let rom = m.boot == manifest::Boot::Rom;
-        let inside = guest
-            .canonicalize()
-            .is_ok_and(|g| (g.starts_with(root) || (rom && g.starts_with(&guests))) && g.is_file());
+        // A JVM demo's guest is the Java source of an embedded example (jvm/java/).
+        let jvm = m.kind == manifest::Kind::Jvm;
+        let java = root.join("../jvm/java").canonicalize().unwrap_or_default();
+        let inside = guest.canonicalize().is_ok_and(|g| {
+            (g.starts_with(root)
+                || (rom && g.starts_with(&guests))
+                || (jvm && g.starts_with(&java)))
+                && g.is_file()
+        });
         if !inside {
-            let under = if rom { "demos/ or guests/" } else { "demos/" };
+            let under = match (rom, jvm) {
+                (true, _) => "demos/ or guests/",
+                (_, true) => "demos/ or jvm/java/",
+                _ => "demos/",
+            };
             fail(format!("guest: {:?} is not a file under {under}", m.guest));
         }
         println!("cargo:rerun-if-changed={}", guest.display());

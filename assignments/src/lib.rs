@@ -12,6 +12,7 @@
 //! features only [`component`] remains: the traits and the case protocol that a
 //! component submission's program is built against.
 
+extern crate alloc;
 extern crate self as assignments;
 
 pub mod component;

@@ -40,7 +40,13 @@ fn total(outcomes: &[TestOutcome]) -> (f64, f64) {
 
 #[test]
 fn references_score_full_marks_and_starters_less() {
-    for id in ["shift-rotate", "shadow-fill", "learning-switch"] {
+    for id in [
+        "shift-rotate",
+        "shadow-fill",
+        "learning-switch",
+        "jvm-bytecodes",
+        "gc-mark",
+    ] {
         let lab = lab(id);
         let solution = std::fs::read(lab.solution_path()).expect("solution");
         let outcomes = grade_source(&lab, &solution);

@@ -207,6 +207,8 @@ fn vmlab_labs_lists_every_lab() {
         "shadow-fill",
         "shift-rotate",
         "learning-switch",
+        "jvm-bytecodes",
+        "gc-mark",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }

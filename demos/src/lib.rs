@@ -3,13 +3,15 @@
 //! embeds it; [`all`] gives the demos in lecture order to the browser lab and to
 //! the native test that runs every step and checks its claims.
 
+pub mod jvm_player;
 pub mod manifest;
 pub mod pack;
 
 use std::sync::OnceLock;
 
 pub use manifest::{
-    Boot, ExitControlsSet, Expect, Kind, Manifest, MemoryAt, Panel, Run, Space, Step,
+    kind_host, kind_jvm, Boot, ExitControlsSet, Expect, Kind, Manifest, MemoryAt, Panel, Run, Space,
+    Step,
 };
 
 /// One demo folder's files, embedded at build time.
@@ -45,20 +47,20 @@ impl Demo {
     }
 }
 
-/// Every machine demo in lecture order (the build checked that each one parses);
-/// demos of other kinds have players of their own ([`of_kind`]).
+/// Every machine demo in lecture order (the build checked that each one parses): the
+/// demos the lab's machine player runs.
 pub fn all() -> &'static [Demo] {
     static MACHINE: OnceLock<Vec<Demo>> = OnceLock::new();
-    MACHINE.get_or_init(|| of_kind(Kind::Machine).into_iter().cloned().collect())
+    MACHINE.get_or_init(|| of_kind(Kind::Machine).cloned().collect())
 }
 
 /// The demos of one kind, in lecture order.
-pub fn of_kind(kind: Kind) -> Vec<&'static Demo> {
-    every().iter().filter(|d| d.manifest.kind == kind).collect()
+pub fn of_kind(kind: Kind) -> impl Iterator<Item = &'static Demo> {
+    every().iter().filter(move |d| d.manifest.kind == kind)
 }
 
 /// Every demo of every kind, in lecture order.
-fn every() -> &'static [Demo] {
+pub fn every() -> &'static [Demo] {
     static DEMOS: OnceLock<Vec<Demo>> = OnceLock::new();
     DEMOS.get_or_init(|| {
         let mut v: Vec<Demo> = EMBEDDED

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 #[path = "kind_host.rs"]
 pub mod kind_host;
+#[path = "kind_jvm.rs"]
+pub mod kind_jvm;
 
 /// The execution modes a demo or a step may run in (the lab's mode switch spells
 /// them so; `hw-assist-shadow` is hardware assistance with shadow paging).
@@ -45,6 +47,8 @@ pub struct Manifest {
     /// The narrated steps, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
+    /// What a JVM demo runs (`[jvm]`, `kind = "jvm"` only).
+    pub jvm: Option<kind_jvm::JvmSetup>,
 }
 
 /// The kind of virtual machine a demo drives (`kind = "jvm"`).
@@ -111,6 +115,8 @@ pub enum Run {
     ToExit(String),
     /// Until the guest stops (`run = "to-end"`).
     ToEnd,
+    /// Until the JVM's next garbage collection (`run = "to-gc"`).
+    ToGc,
 }
 
 /// A lab panel a step can be about (the part of its test id after `panel-`).
@@ -151,6 +157,16 @@ pub enum Panel {
     Cost,
     /// The exit cycles of each phase of the guest, one bar per mode of the demo.
     Crossover,
+    /// The JVM panel's bytecode of the current method, the pc marked.
+    JvmCode,
+    /// The JVM panel's frames, with their locals and operand stacks.
+    JvmFrames,
+    /// The JVM panel's constant pool.
+    JvmPool,
+    /// The JVM panel's heap view.
+    JvmHeap,
+    /// The JVM panel's collector counters.
+    JvmCounters,
 }
 
 impl Panel {
@@ -173,6 +189,11 @@ impl Panel {
             Panel::Nested => "panel-nested",
             Panel::Cost => "panel-cost",
             Panel::Crossover => "panel-crossover",
+            Panel::JvmCode => "panel-jvm-code",
+            Panel::JvmFrames => "panel-jvm-frames",
+            Panel::JvmPool => "panel-jvm-pool",
+            Panel::JvmHeap => "panel-jvm-heap",
+            Panel::JvmCounters => "panel-jvm-counters",
         }
     }
 }
@@ -317,6 +338,8 @@ pub struct Expect {
     pub serial: Option<String>,
     /// The physical address the page-table panel's walk arrives at.
     pub walk: Option<u32>,
+    /// What a JVM step claims about the frames and the heap.
+    pub jvm: Option<kind_jvm::JvmExpect>,
 }
 
 impl Expect {
@@ -371,6 +394,8 @@ pub struct Step {
     pub expect: Expect,
     /// What a host demo's step does to the host, focuses and claims.
     pub host: Option<kind_host::HostStep>,
+    /// What a JVM step changes before it runs.
+    pub jvm: Option<kind_jvm::JvmStep>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -460,11 +485,17 @@ impl Manifest {
         if self.kind == Kind::Host {
             return kind_host::validate_host(self, guest_source);
         }
+        if self.kind == Kind::Jvm {
+            return kind_jvm::validate_jvm(self, guest_source);
+        }
         if self.kind != Kind::Machine {
             return Err(format!(
                 "kind: {:?} demos have no player in this build",
                 self.kind
             ));
+        }
+        if self.jvm.is_some() {
+            return Err("jvm: for kind = \"jvm\" demos only".into());
         }
         if !MODES.contains(&self.mode.as_str()) {
             return Err(format!(
@@ -503,7 +534,11 @@ impl Manifest {
             match &s.run {
                 Run::Instructions(0) => return Err(key("run.instructions: must be at least 1")),
                 Run::To(l) => label(key("run.to"), l)?,
+                Run::ToGc => return Err(key("run: to-gc is for kind = \"jvm\" demos")),
                 _ => {}
+            }
+            if s.jvm.is_some() || s.expect.jvm.is_some() {
+                return Err(key("jvm: for kind = \"jvm\" demos only"));
             }
             if let Some(l) = &s.expect.at {
                 label(key("expect.at"), l)?;

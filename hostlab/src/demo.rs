@@ -10,7 +10,7 @@ use crate::session::HostLab;
 
 /// The host demos, in lecture order.
 pub fn all() -> Vec<&'static Demo> {
-    vmlab_demos::of_kind(Kind::Host)
+    vmlab_demos::of_kind(Kind::Host).collect()
 }
 
 /// The host demo with this id.

@@ -103,6 +103,7 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
                 }
             }
             Run::ToEnd => cmds.push(Command::Advance(Until::Stop)),
+            Run::ToGc => {}
         }
         if let Some(a) = step.translate {
             cmds.push(Command::Translate(a));

@@ -227,6 +227,7 @@ fn a_false_claim_is_reported() {
         tlb_lacks: vec![0x0001_0000],
         serial: Some("VM".into()),
         walk: Some(0),
+        jvm: None,
     };
     let bad = broken_claims(&lies, &p, &second, Some(&first));
     let keys: Vec<&str> = bad.iter().filter_map(|b| b.split(':').next()).collect();

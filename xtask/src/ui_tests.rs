@@ -194,6 +194,18 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_procvm_labs_memory_calls",
         run: crate::ui_tests_proclab::procvm_memory,
     },
+    BrowserTest {
+        name: "jvmlab_stack_machine_demo",
+        run: crate::ui_tests_jvmlab::stack_machine_demo,
+    },
+    BrowserTest {
+        name: "jvmlab_garbage_collection_demo",
+        run: crate::ui_tests_jvmlab::garbage_collection_demo,
+    },
+    BrowserTest {
+        name: "jvmlab_component_labs",
+        run: crate::ui_tests_jvmlab::component_labs,
+    },
 ];
 
 /// A program that never stops on its own.

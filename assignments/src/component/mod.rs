@@ -8,6 +8,10 @@
 //! `native::component`). A panic in the submission answers that case
 //! with `panic: …` and the program goes on with the next case.
 
+pub mod gc_cases;
+pub mod gc_mark;
+pub mod jvm_bytecodes;
+pub mod jvm_cases;
 pub mod shadow;
 pub mod shift;
 pub mod switch;
@@ -22,11 +26,13 @@ pub mod procmem;
 use std::io::{BufRead, Write};
 
 /// The components a lab can ask for (`component` in `lab.toml`).
-pub const COMPONENTS: [&str; 4] = [
+pub const COMPONENTS: [&str; 6] = [
     "shift-rotate",
     "shadow-fill",
     "learning-switch",
     "procvm-memory",
+    "jvm-bytecodes",
+    "gc-mark",
 ];
 
 /// Which cases a component-lab test runs through the differential driver.

@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::component::{shadow, shift, switch, CaseSelect};
+use crate::component::{gc_cases, jvm_cases, shadow, shift, switch, CaseSelect};
 use crate::native::sandbox::{self, Confinement, Limits, Policy, Step};
-use crate::native::{reference, switch_traces, LabOnDisk};
+use crate::native::{gc_programs, jvm_programs, reference, switch_traces, LabOnDisk};
 use crate::spec::TestSpec;
 use crate::TestOutcome;
 
@@ -26,8 +26,15 @@ const API_FILES: &[(&str, &str)] = &[
         include_str!("../component/memcalls.rs"),
     ),
     (
+        "src/component/jvm_bytecodes.rs",
+        include_str!("../component/jvm_bytecodes.rs"),
+    ),
+    ("src/component/jvm_cases.rs", include_str!("../component/jvm_cases.rs")),
+    ("src/component/gc_mark.rs", include_str!("../component/gc_mark.rs")),
+    ("src/component/gc_cases.rs", include_str!("../component/gc_cases.rs")),
+    (
         "src/lib.rs",
-        "//! vmlab's component-lab API: the traits a submission implements.\npub mod component;\n",
+        "//! vmlab's component-lab API: the traits a submission implements.\nextern crate alloc;\npub mod component;\n",
     ),
     (
         "Cargo.toml",
@@ -376,6 +383,8 @@ fn build(
         "shadow-fill" => ("shadow", "ShadowFill"),
         "learning-switch" => ("switch", "FlowSwitch"),
         "procvm-memory" => ("procmem", "MemoryCalls"),
+        "jvm-bytecodes" => ("jvm_cases", "IntBytecodes"),
+        "gc-mark" => ("gc_cases", "Marker"),
         other => {
             return Err(Err(format!(
                 "lab.toml names an unknown component {other:?}"
@@ -479,6 +488,25 @@ fn build(
 /// One test's lines to send and how to judge each answer.
 type Judge = Box<dyn Fn(usize, &str) -> Result<(), String>>;
 
+/// The lines of `cases` and a judge that compares each answer by `compare`; a case
+/// set that could not be built fails its one line with the reason.
+fn judged<C: 'static>(
+    cases: Result<Vec<C>, String>,
+    line: fn(&C) -> String,
+    compare: fn(&C, &str) -> Result<(), String>,
+) -> (Vec<String>, Judge) {
+    match cases {
+        Ok(cases) => (
+            cases.iter().map(line).collect(),
+            Box::new(move |i, got| compare(&cases[i], got)),
+        ),
+        Err(e) => {
+            let msg = format!("test error: {e}");
+            (vec![String::new()], Box::new(move |_, _| Err(msg.clone())))
+        }
+    }
+}
+
 fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
     match component {
         "shift-rotate" => {
@@ -496,6 +524,16 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
                 }),
             )
         }
+        "jvm-bytecodes" => judged(
+            jvm_programs::cases(select),
+            jvm_cases::Case::to_line,
+            |c, got| c.compare(&c.answer(&reference::jvm_bytecodes::Submission), got),
+        ),
+        "gc-mark" => judged(
+            gc_programs::cases(select),
+            gc_cases::HeapCase::to_line,
+            |c, got| c.compare(&c.answer(&reference::gc_mark::Submission), got),
+        ),
         "learning-switch" => {
             let traces = switch_traces::cases(select);
             let lines = traces.iter().map(switch::Trace::to_line).collect();

@@ -1,6 +1,7 @@
 //! The references component submissions are compared with: for shifts and rotates,
 //! the core's own ALU (`emulator_core::alu`), the code the interpreter runs; for the
-//! shadow fill, the lab's reference solution, compiled into the native grader only.
+//! shadow fill and the JVM's int family, the lab's reference solution (the JVM's
+//! interpreter compiles the same file), compiled into the native grader only.
 
 use emulator_core::alu::{self, Flags};
 
@@ -8,6 +9,14 @@ use crate::component::shift::{size_mask, ShiftOp, ShiftRotate, CF, OF, PF, SF, Z
 
 #[path = "../../labs/shadow-fill/solution.rs"]
 pub mod shadow_fill;
+
+/// The int family as vmlab's JVM executes it: the interpreter compiles this same file.
+#[path = "../../labs/jvm-bytecodes/solution.rs"]
+pub mod jvm_bytecodes;
+
+/// The mark phase as vmlab's collector runs it: the collector compiles this same file.
+#[path = "../../labs/gc-mark/solution.rs"]
+pub mod gc_mark;
 
 /// Shifts and rotates as vmlab's interpreter executes them.
 #[derive(Clone, Copy, Debug, Default)]

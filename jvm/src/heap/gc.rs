@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use super::{Heap, BASE};
+use crate::component::gc_mark::{MarkHeap, Marker};
 
 /// What the collectors have done so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -38,25 +39,63 @@ fn finish(heap: &mut Heap, steps: u64, reclaimed_bytes: u64, reclaimed_objects: 
     s.live_after_last = heap.objects.len() as u64;
 }
 
-/// Mark from `roots`, then sweep.
-pub fn mark_sweep(heap: &mut Heap, roots: &mut [u32]) {
-    let mut steps = 0u64;
+#[path = "../../../assignments/labs/gc-mark/solution.rs"]
+mod solution;
+
+/// The collector's own mark phase (the gc-mark lab's reference solution).
+pub static REFERENCE_MARK: solution::Submission = solution::Submission;
+
+/// The heap as a [`Marker`] sees it; counts the objects it asks about as the pause.
+struct Marking<'h> {
+    heap: &'h mut Heap,
+    steps: u64,
+}
+
+impl MarkHeap for Marking<'_> {
+    fn is_object(&self, addr: u32) -> bool {
+        addr != 0 && self.heap.objects.contains_key(&addr)
+    }
+
+    fn is_marked(&self, addr: u32) -> bool {
+        self.heap.objects.get(&addr).is_some_and(|o| o.marked)
+    }
+
+    fn set_marked(&mut self, addr: u32) {
+        if let Some(o) = self.heap.objects.get_mut(&addr) {
+            o.marked = true;
+        }
+    }
+
+    fn refs(&self, addr: u32) -> Vec<u32> {
+        self.heap
+            .objects
+            .get(&addr)
+            .map(|o| o.body.refs())
+            .unwrap_or_default()
+    }
+
+    fn objects(&self) -> Vec<u32> {
+        self.heap.objects.keys().copied().collect()
+    }
+}
+
+/// Mark from `roots` with `marker`, then sweep.
+pub fn mark_sweep(heap: &mut Heap, roots: &mut [u32], marker: &dyn Marker) {
     for o in heap.objects.values_mut() {
         o.marked = false;
         o.moved_from = None;
     }
-    let mut work: Vec<u32> = roots.iter().copied().filter(|&a| a != 0).collect();
-    while let Some(a) = work.pop() {
-        steps += 1;
-        let Some(o) = heap.objects.get_mut(&a) else {
-            continue;
-        };
-        if o.marked {
-            continue;
-        }
-        o.marked = true;
-        work.extend(o.body.refs());
-    }
+    let mut m = Marking { heap, steps: 0 };
+    marker.mark(&mut m, roots);
+    // The pause: every object marked and every reference it holds, once each.
+    m.steps = m
+        .heap
+        .objects
+        .values()
+        .filter(|o| o.marked)
+        .map(|o| 1 + o.body.refs().len() as u64)
+        .sum();
+    let Marking { heap, mut steps } = m;
     let before = heap.objects.len();
     let mut reclaimed = 0u64;
     heap.objects.retain(|_, o| {

@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::Serialize;
 
-pub use gc::GcStats;
+pub use gc::{GcStats, REFERENCE_MARK};
 
 /// The lowest address; 0 is `null`.
 pub const BASE: u32 = 16;
@@ -55,6 +55,19 @@ pub enum Value {
     Ref(u32),
     /// The second slot of a long, or an unset local.
     Top,
+}
+
+impl core::fmt::Display for Value {
+    /// As the frame view prints it: `7`, `7L`, `null`, `@0x10`, `·` (unset).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Long(n) => write!(f, "{n}L"),
+            Value::Ref(0) => f.write_str("null"),
+            Value::Ref(a) => write!(f, "@{a:#x}"),
+            Value::Top => f.write_str("·"),
+        }
+    }
 }
 
 /// What an object holds.
@@ -218,8 +231,13 @@ impl Heap {
 
     /// Collects with `roots` (rewritten in place when objects move).
     pub fn collect(&mut self, roots: &mut [u32]) {
+        self.collect_with(roots, &gc::REFERENCE_MARK);
+    }
+
+    /// Collects with `roots`, marking with `marker` under mark-sweep.
+    pub fn collect_with(&mut self, roots: &mut [u32], marker: &dyn crate::gc_mark::Marker) {
         match self.kind {
-            GcKind::MarkSweep => gc::mark_sweep(self, roots),
+            GcKind::MarkSweep => gc::mark_sweep(self, roots, marker),
             GcKind::Copying => gc::copying(self, roots),
         }
     }

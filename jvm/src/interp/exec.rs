@@ -6,9 +6,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::class::Target;
-use super::{native, Trap, Vm};
+use super::{family, native, Trap, Vm};
 use crate::classfile::descriptor::FieldType;
 use crate::classfile::{Constant, ACC_STATIC};
+use crate::component::jvm_bytecodes::{self, Next};
 use crate::heap::{object_size, Body, Value};
 use crate::opcode;
 use crate::JvmError;
@@ -77,7 +78,7 @@ impl Vm<'_> {
         }
     }
 
-    fn set_local(&mut self, i: usize, v: Value) -> Result<(), JvmError> {
+    pub(crate) fn set_local(&mut self, i: usize, v: Value) -> Result<(), JvmError> {
         let wide = matches!(v, Value::Long(_));
         let f = self.top()?;
         if i + usize::from(wide) >= f.locals.len() {
@@ -271,26 +272,27 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
         .ok_or_else(|| vm.error_here(alloc::format!("undecodable {}", opcode::name(op))))?;
     let pool = &cf.pool;
     let branch = |off: i64| -> usize { (pc as i64 + off) as usize };
+    let bytes = code.get(pc..pc + len).unwrap_or_default();
+    if jvm_bytecodes::in_family(bytes) {
+        let flow = match family::execute(vm, bytes)? {
+            family::Done::Next(Next::Fall) => Flow::Next,
+            family::Done::Next(Next::Branch(off)) => Flow::Jump(branch(i64::from(off))),
+            family::Done::DivideByZero => {
+                return Err(
+                    vm.new_throwable("java/lang/ArithmeticException", Some("/ by zero".into()))
+                )
+            }
+        };
+        return advance(vm, flow, pc, len);
+    }
     let flow = match op {
         0 => Flow::Next,
         1 => {
             vm.push(Value::Ref(0))?;
             Flow::Next
         }
-        2..=8 => {
-            vm.push(Value::Int(op as i32 - 3))?;
-            Flow::Next
-        }
         9 | 10 => {
             vm.push(Value::Long(op as i64 - 9))?;
-            Flow::Next
-        }
-        16 => {
-            vm.push(Value::Int(code[pc + 1] as i8 as i32))?;
-            Flow::Next
-        }
-        17 => {
-            vm.push(Value::Int(i16::from_be_bytes([code[pc + 1], code[pc + 2]]) as i32))?;
             Flow::Next
         }
         18..=20 => {
@@ -308,22 +310,22 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
             vm.push(v)?;
             Flow::Next
         }
-        21 | 22 | 25 => {
+        22 | 25 => {
             let v = vm.local(code[pc + 1] as usize)?;
             vm.push(v)?;
             Flow::Next
         }
-        26..=33 | 42..=45 => {
+        30..=33 | 42..=45 => {
             let v = vm.local(((op - 26) % 4) as usize)?;
             vm.push(v)?;
             Flow::Next
         }
-        54 | 55 | 58 => {
+        55 | 58 => {
             let v = vm.pop()?;
             vm.set_local(code[pc + 1] as usize, v)?;
             Flow::Next
         }
-        59..=66 | 75..=78 => {
+        63..=66 | 75..=78 => {
             let v = vm.pop()?;
             vm.set_local(((op - 59) % 4) as usize, v)?;
             Flow::Next
@@ -456,28 +458,6 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
             vm.push(b)?;
             Flow::Next
         }
-        96 | 100 | 104 | 108 | 112 | 120 | 122 | 124 | 126 | 128 | 130 => {
-            let b = vm.pop_int()?;
-            let a = vm.pop_int()?;
-            if matches!(op, 108 | 112) && b == 0 {
-                return Err(vm.new_throwable("java/lang/ArithmeticException", Some("/ by zero".into())));
-            }
-            let r = match op {
-                96 => a.wrapping_add(b),
-                100 => a.wrapping_sub(b),
-                104 => a.wrapping_mul(b),
-                108 => a.wrapping_div(b),
-                112 => a.wrapping_rem(b),
-                120 => a.wrapping_shl(b as u32 & 31),
-                122 => a.wrapping_shr(b as u32 & 31),
-                124 => ((a as u32) >> (b as u32 & 31)) as i32,
-                126 => a & b,
-                128 => a | b,
-                _ => a ^ b,
-            };
-            vm.push(Value::Int(r))?;
-            Flow::Next
-        }
         97 | 101 | 105 | 109 | 113 | 127 | 129 | 131 => {
             let b = vm.pop_long()?;
             let a = vm.pop_long()?;
@@ -508,20 +488,9 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
             vm.push(Value::Long(r))?;
             Flow::Next
         }
-        116 => {
-            let a = vm.pop_int()?;
-            vm.push(Value::Int(a.wrapping_neg()))?;
-            Flow::Next
-        }
         117 => {
             let a = vm.pop_long()?;
             vm.push(Value::Long(a.wrapping_neg()))?;
-            Flow::Next
-        }
-        132 => {
-            let i = code[pc + 1] as usize;
-            let d = code[pc + 2] as i8 as i32;
-            iinc(vm, i, d)?;
             Flow::Next
         }
         133 => {
@@ -550,23 +519,6 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
             vm.push(Value::Int(a.cmp(&b) as i32))?;
             Flow::Next
         }
-        153..=158 => {
-            let a = vm.pop_int()?;
-            if cond(op - 153, a, 0) {
-                Flow::Jump(branch(i16::from_be_bytes([code[pc + 1], code[pc + 2]]) as i64))
-            } else {
-                Flow::Next
-            }
-        }
-        159..=164 => {
-            let b = vm.pop_int()?;
-            let a = vm.pop_int()?;
-            if cond(op - 159, a, b) {
-                Flow::Jump(branch(i16::from_be_bytes([code[pc + 1], code[pc + 2]]) as i64))
-            } else {
-                Flow::Next
-            }
-        }
         165 | 166 => {
             let b = vm.pop_ref()?;
             let a = vm.pop_ref()?;
@@ -584,7 +536,6 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
                 Flow::Next
             }
         }
-        167 => Flow::Jump(branch(i16::from_be_bytes([code[pc + 1], code[pc + 2]]) as i64)),
         200 => Flow::Jump(branch(i32_at(code, pc + 1) as i64)),
         170 => {
             let key = vm.pop_int()?;
@@ -726,15 +677,14 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
             let inner = code[pc + 1];
             let i = u16_at(code, pc + 2);
             match inner {
-                21 | 22 | 25 => {
+                22 | 25 => {
                     let v = vm.local(i)?;
                     vm.push(v)?;
                 }
-                54 | 55 | 58 => {
+                55 | 58 => {
                     let v = vm.pop()?;
                     vm.set_local(i, v)?;
                 }
-                132 => iinc(vm, i, i16::from_be_bytes([code[pc + 4], code[pc + 5]]) as i32)?,
                 _ => return Err(Trap::Error(vm.error_here(alloc::format!("wide {} is not supported", opcode::name(inner))))),
             }
             Flow::Next
@@ -746,6 +696,11 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
             ))))
         }
     };
+    advance(vm, flow, pc, len)
+}
+
+/// Moves the top frame's pc where `flow` says.
+fn advance(vm: &mut Vm, flow: Flow, pc: usize, len: usize) -> Result<(), Trap> {
     match flow {
         Flow::Next => {
             if let Some(f) = vm.frames.last_mut() {
@@ -760,24 +715,6 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
         Flow::Stay => {}
     }
     Ok(())
-}
-
-fn cond(k: u8, a: i32, b: i32) -> bool {
-    match k {
-        0 => a == b,
-        1 => a != b,
-        2 => a < b,
-        3 => a >= b,
-        4 => a > b,
-        _ => a <= b,
-    }
-}
-
-fn iinc(vm: &mut Vm, i: usize, d: i32) -> Result<(), JvmError> {
-    match vm.local(i)? {
-        Value::Int(n) => vm.set_local(i, Value::Int(n.wrapping_add(d))),
-        v => Err(vm.error_here(alloc::format!("iinc of local {i}, which holds {v:?}"))),
-    }
 }
 
 fn field_access(vm: &mut Vm, op: u8, r: crate::classfile::MemberRef) -> Result<Flow, Trap> {

@@ -5,6 +5,7 @@
 
 mod class;
 mod exec;
+mod family;
 mod native;
 
 use alloc::collections::BTreeMap;
@@ -13,6 +14,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 pub use class::{ClassSource, Classes, MapSource, Target, BUILTINS};
+pub use family::REFERENCE;
 
 use crate::classfile::descriptor;
 use crate::heap::{object_size, Body, GcKind, Heap, HeapSnapshot, Value};
@@ -101,6 +103,10 @@ impl From<JvmError> for Trap {
 /// The JVM.
 pub struct Vm<'s> {
     pub source: &'s dyn ClassSource,
+    /// Executes the int family of bytecodes (the reference, or a lab's submission).
+    pub int_family: &'s dyn crate::component::jvm_bytecodes::IntBytecodes,
+    /// The mark-sweep collector's mark phase (the reference, or a lab's submission).
+    pub marker: &'s dyn crate::component::gc_mark::Marker,
     pub config: VmConfig,
     pub classes: Classes,
     pub heap: Heap,
@@ -138,6 +144,8 @@ impl<'s> Vm<'s> {
         let heap = Heap::new(config.gc, config.heap_bytes);
         let mut vm = Vm {
             source,
+            int_family: &REFERENCE,
+            marker: &crate::heap::REFERENCE_MARK,
             config,
             classes: Classes::new(),
             heap,
@@ -254,6 +262,14 @@ impl<'s> Vm<'s> {
             f.stack,
             width = (depth - 1).min(40) * 2
         ))
+    }
+
+    /// The bytes of the instruction the top frame is at.
+    pub fn instruction_bytes(&self) -> Option<&[u8]> {
+        let f = self.frames.last()?;
+        let code = self.code_of(f.class, f.method)?;
+        let len = opcode::length(code, f.pc)?;
+        code.get(f.pc..f.pc + len)
     }
 
     fn code_of(&self, class: u32, method: usize) -> Option<&[u8]> {
@@ -464,7 +480,7 @@ impl<'s> Vm<'s> {
     pub fn collect(&mut self) {
         let mut roots = Vec::new();
         self.visit_roots(&mut |r| roots.push(*r));
-        self.heap.collect(&mut roots);
+        self.heap.collect_with(&mut roots, self.marker);
         let mut it = roots.into_iter();
         self.visit_roots(&mut |r| {
             if let Some(n) = it.next() {

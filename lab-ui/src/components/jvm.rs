@@ -92,13 +92,7 @@ fn pick_classes(files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, String> {
 type Machine = Rc<RefCell<Option<Vm<'static>>>>;
 
 fn value(v: &Value) -> String {
-    match v {
-        Value::Int(n) => format!("{n}"),
-        Value::Long(n) => format!("{n}L"),
-        Value::Ref(0) => "null".into(),
-        Value::Ref(a) => format!("@{a:#x}"),
-        Value::Top => "·".into(),
-    }
+    v.to_string()
 }
 
 /// The heap as an SVG address strip: objects by state, free ranges, references as arcs.
@@ -165,6 +159,7 @@ pub fn jvm_panel() -> Html {
     let gc = use_state(|| GcKind::MarkSweep);
     let heap_kb = use_state(|| 16u32);
     let error = use_state(|| None::<String>);
+    let demo_at = use_state(|| None::<(&'static str, usize)>);
 
     let redraw = {
         let tick = tick.clone();
@@ -389,6 +384,7 @@ pub fn jvm_panel() -> Html {
                 <button data-testid="jvm-run" onclick={run(BUDGET)}>{"Run to the end"}</button>
                 <button data-testid="jvm-collect" onclick={collect}>{"Collect now"}</button>
             </div>
+            { super::jvm_demo::bar(&vm, &demo_at, &error, Rc::new(redraw.clone())) }
             if let Some(e) = &*error {
                 <p class="error" data-testid="jvm-error">{ e.clone() }</p>
             }

@@ -11,6 +11,7 @@ pub mod help;
 pub mod host;
 pub mod host_charts;
 pub mod jvm;
+pub mod jvm_demo;
 pub mod labpage;
 pub mod linux;
 pub mod log;
