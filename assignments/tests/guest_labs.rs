@@ -378,3 +378,16 @@ fn the_browser_entry_point_runs_only_the_visible_tests() {
         out[0].message
     );
 }
+
+#[test]
+fn a_spinlock_without_an_atomic_exchange_tears_lines_at_the_finest_quantum() {
+    let r = solution_with(
+        "smp-bringup",
+        "    mov eax, 1\n    xchg eax, [console_lock]    ; atomic test-and-set\n    test eax, eax\n    jz .got\n",
+        "    mov eax, [console_lock]\n    mov dword [console_lock], 1\n    test eax, eax\n    jz .got\n",
+    );
+    assert!(r.tests[0].passed, "one CPU cannot race");
+    let fine = output_of(&r, "four CPUs, quantum 1");
+    assert!(fine.contains("cpu"), "{fine}");
+    assert!(r.score() < r.max_score(), "{}", failures(&r));
+}
