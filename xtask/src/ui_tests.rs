@@ -166,6 +166,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "comfort_course_pack_demo_and_links",
         run: crate::ui_pack::course_pack_demo_and_links,
     },
+    BrowserTest {
+        name: "lab_smp_bringup",
+        run: crate::ui_tests_smpk::smp_bringup_lab,
+    },
 ];
 
 /// A program that never stops on its own.
