@@ -119,15 +119,19 @@ pub fn run_test(
     }
 }
 
-/// The machine a test runs on: the lab's RAM (or the test's), the test's mode.
+/// The machine a test runs on: the lab's RAM, CPUs and quantum (or the test's), the
+/// test's mode.
 pub fn machine_config(lab: &LabManifest, t: &TestSpec) -> MachineConfig {
-    MachineConfig {
+    let mut cfg = MachineConfig {
         ram_mib: t.ram_mib.unwrap_or(lab.machine.ram_mib),
         mode: t.mode,
         event_capacity: 1024,
         serial_capacity: lab.machine.serial_capacity,
         ..MachineConfig::default()
-    }
+    };
+    cfg.cpus = t.cpus.unwrap_or(lab.machine.cpus);
+    cfg.quantum = t.quantum.unwrap_or(lab.machine.quantum);
+    cfg
 }
 
 /// Loads `image` at the lab's address and places a test's inputs: memory, the

@@ -1,6 +1,6 @@
 //! A lab's manifest (`lab.toml`): identity, kind, machine defaults, limits and grading policy.
 
-use emulator_core::FlatEntry;
+use emulator_core::{FlatEntry, MachineConfig};
 use serde::Deserialize;
 
 /// What a student hands in for a lab.
@@ -72,6 +72,13 @@ pub struct MachineDefaults {
     /// Serial output bytes kept; a flood beyond this is cut (and fails exact checks).
     #[serde(default = "default_serial")]
     pub serial_capacity: usize,
+    /// Processors (CPU 0 starts, the others wait for INIT and SIPI; the MP table
+    /// lists them).
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    /// With several CPUs: instructions each runs before the next one's turn.
+    #[serde(default = "default_quantum")]
+    pub quantum: u64,
 }
 
 impl Default for MachineDefaults {
@@ -82,8 +89,17 @@ impl Default for MachineDefaults {
             entry: default_entry(),
             budget: default_budget(),
             serial_capacity: default_serial(),
+            cpus: default_cpus(),
+            quantum: default_quantum(),
         }
     }
+}
+
+fn default_cpus() -> u32 {
+    1
+}
+fn default_quantum() -> u64 {
+    MachineConfig::default().quantum
 }
 
 fn default_entry() -> FlatEntry {

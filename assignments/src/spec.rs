@@ -299,6 +299,12 @@ pub struct TestSpec {
     /// Instruction budget (default: the lab's).
     #[serde(default)]
     pub budget: Option<u64>,
+    /// Processors (default: the lab's).
+    #[serde(default)]
+    pub cpus: Option<u32>,
+    /// The interleaving quantum of several CPUs (default: the lab's).
+    #[serde(default)]
+    pub quantum: Option<u64>,
     /// Call routine number `n` of the image's routine table (a dword table at the
     /// load address) with a return address that halts; absent: start at the load address.
     #[serde(default)]

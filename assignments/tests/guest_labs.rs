@@ -409,4 +409,14 @@ fn the_virtio_lab_checks_which_sector_changed_and_what_it_holds() {
         "a read whose buffer the device may not write fails"
     );
     assert!(r.score() < r.max_score());
+fn a_spinlock_without_an_atomic_exchange_tears_lines_at_the_finest_quantum() {
+    let r = solution_with(
+        "smp-bringup",
+        "    mov eax, 1\n    xchg eax, [console_lock]    ; atomic test-and-set\n    test eax, eax\n    jz .got\n",
+        "    mov eax, [console_lock]\n    mov dword [console_lock], 1\n    test eax, eax\n    jz .got\n",
+    );
+    assert!(r.tests[0].passed, "one CPU cannot race");
+    let fine = output_of(&r, "four CPUs, quantum 1");
+    assert!(fine.contains("cpu"), "{fine}");
+    assert!(r.score() < r.max_score(), "{}", failures(&r));
 }

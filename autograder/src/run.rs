@@ -111,6 +111,19 @@ pub struct RunArgs {
     /// IPI sends still exit).
     #[arg(long)]
     apicv: bool,
+    /// Under a VMM with several CPUs: the host time-slices the vCPUs, running each
+    /// for N instructions before the next (a vCPU descheduled while it holds a lock
+    /// leaves the others spinning: lock-holder preemption).
+    #[arg(long, value_name = "N")]
+    host_slice: Option<u64>,
+    /// With --host-slice: co-schedule the vCPUs (they run together, interleaved at
+    /// --quantum, and the host deschedules all of them at once).
+    #[arg(long)]
+    cosched: bool,
+    /// Under hw-assist: pause-loop exiting (a PAUSE loop longer than the window exits
+    /// with `pause-loop` and the host runs the next vCPU).
+    #[arg(long)]
+    ple: bool,
     /// Serve the GDB remote protocol on 127.0.0.1:PORT (0 picks a free port; the
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
@@ -330,6 +343,18 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
             .filter(|v| matches!(v.mode(), ExecMode::HwAssist { .. }))
             .ok_or("--apicv only applies under --mode hw-assist")?;
         v.controls.apic_virtualization = true;
+    }
+    if args.host_slice.is_some() || args.cosched || args.ple {
+        m.set_host_schedule(emulator_core::smp::HostSchedule {
+            slice: args.host_slice.unwrap_or(0),
+            cosched: args.cosched,
+            ple_window: if args.ple {
+                emulator_core::smp::DEFAULT_PLE_WINDOW
+            } else {
+                0
+            },
+        })
+        .map_err(|e| e.to_string())?;
     }
     let loaded = match &image {
         Image::Rom(bytes) => m.load_rom(bytes),

@@ -252,7 +252,10 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             "tlb_misses": counters.tlb_misses,
             "page_walks": counters.page_walks,
             "ipis": counters.ipis,
+            "shootdowns": counters.shootdowns,
+            "spin_instructions": counters.spin_instructions,
         },
+        "host_schedule": m.host_schedule(),
         "vmm": vmm,
         "disk": disk_json(m),
     })

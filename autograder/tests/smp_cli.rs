@@ -126,3 +126,58 @@ fn apicv_removes_the_eoi_exits_under_hw_assist() {
     ]);
     assert_eq!(bare.status.code(), Some(2));
 }
+
+#[test]
+fn host_slice_ple_and_cosched_change_the_spin_time() {
+    let bin = guest("lhp", "ROUNDS=300");
+    let spin = |extra: &[&str]| {
+        let (r, console) = run_json(&bin, "4", "20", &["--mode", "hw-assist"], extra);
+        assert!(console.contains("rounds 1200\n"), "{console}");
+        (
+            r["counters"]["spin_instructions"].as_u64().unwrap(),
+            r["vmm"]["exits"]["by_reason"]["pause-loop"]
+                .as_u64()
+                .unwrap_or(0),
+        )
+    };
+    let (sliced, no_exits) = spin(&["--host-slice", "5000"]);
+    let (ple, pause_loop_exits) = spin(&["--host-slice", "5000", "--ple"]);
+    let (cosched, _) = spin(&["--host-slice", "5000", "--cosched"]);
+    assert_eq!(no_exits, 0);
+    assert!(pause_loop_exits > 0);
+    assert!(ple * 2 < sliced, "--ple: {ple} against {sliced}");
+    assert!(
+        cosched * 10 < sliced,
+        "--cosched: {cosched} against {sliced}"
+    );
+
+    let refused = vmlab(&[
+        "run",
+        "--flat",
+        "0x8000",
+        &bin,
+        "--entry",
+        "pm32",
+        "--cpus",
+        "2",
+        "--mode",
+        "trap-emulate",
+        "--ple",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("hw-assist"));
+}
+
+#[test]
+fn the_smp_kernel_reports_its_shootdowns() {
+    let bin = guest("kernel", "LINES=2");
+    for mode in ["trap-emulate", "hw-assist"] {
+        let (r, console) = run_json(&bin, "4", "100", &["--mode", mode], &[]);
+        assert!(
+            console.contains("kernel: all 6 processes exited, 12 lines, 6 pages shot down"),
+            "{console}"
+        );
+        // each of the 6 unmaps reached the 3 other CPUs
+        assert_eq!(r["counters"]["shootdowns"], 18, "{mode}");
+    }
+}

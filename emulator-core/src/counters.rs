@@ -34,4 +34,12 @@ pub struct Counters {
     /// Inter-processor interrupts sent through a local APIC's ICR.
     #[serde(default)]
     pub ipis: u64,
+    /// TLB invalidations (INVLPG or a CR3 load) a CPU made while it served an
+    /// interrupt that another CPU sent it: the remote halves of TLB shootdowns.
+    #[serde(default)]
+    pub shootdowns: u64,
+    /// Instructions run in PAUSE loops (spin-waiting): from one PAUSE to the next
+    /// when they are at most [`crate::smp::PAUSE_GAP`] instructions apart on one CPU.
+    #[serde(default)]
+    pub spin_instructions: u64,
 }

@@ -99,6 +99,8 @@ pub struct Machine {
     pub(crate) time_limit: u64,
     /// Instructions left in the running CPU's quantum (several scheduled CPUs).
     pub(crate) slice_left: u64,
+    /// How the host schedules the vCPUs under a VMM (`smp/host.rs`).
+    pub(crate) host: crate::smp::HostSched,
 }
 
 impl Machine {
@@ -137,6 +139,7 @@ impl Machine {
             stop_on_trap: false,
             time_limit: u64::MAX,
             slice_left: 0,
+            host: Default::default(),
         };
         m.set_up_processors()?;
         m.refresh_platform();

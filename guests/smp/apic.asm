@@ -23,10 +23,6 @@
 %define PINGS 5
 %endif
 
-LAPIC_EOI   equ LAPIC + 0xb0
-LAPIC_TIMER equ LAPIC + 0x320
-LAPIC_INIT  equ LAPIC + 0x380
-LAPIC_DIV   equ LAPIC + 0x3e0
 IDT         equ 0x7000      ; 256 gates
 IOAPIC      equ 0xfec00000
 IOWIN       equ IOAPIC + 0x10
@@ -216,7 +212,6 @@ align 4
 idt_desc:
     dw 256 * 8 - 1
     dd IDT
-ncpu:      dd 0
 up:        dd 0
 finish:    dd 0
 ticks:     dd 0

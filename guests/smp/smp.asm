@@ -16,10 +16,7 @@
 org 0x8000
 
 start:
-    call flat_segments
-    call find_cpus
-    mov [ncpu], eax
-    call start_aps
+    call boot_cpus
     jmp cpu_main
 
 ; every CPU, in flat protected mode: its own stack, then the common work
@@ -51,15 +48,7 @@ cpu_main:
     mov [unlocked], eax
     dec ecx
     jnz .again
-    lock inc dword [done]
-    test ebx, ebx
-    jnz park
-.wait_done:
-    pause
-    mov eax, [done]
-    cmp eax, [ncpu]
-    jb .wait_done
-    call lock_acquire
+    call join_cpus
     mov esi, msg_locked
     mov eax, [locked]
     call print_line
@@ -71,10 +60,7 @@ cpu_main:
     imul eax, eax, ITER
     call print_line
     call lock_release
-park:
-    cli
-    hlt
-    jmp park
+    jmp park_cpu
 
 %include "smp.inc"
 %include "pc.inc"
@@ -84,10 +70,8 @@ msg_unlocked: db "unlocked ", 0
 msg_expected: db "expected ", 0
 
 align 4
-ncpu:         dd 0
 up:           dd 0
 go:           dd 0
-done:         dd 0
 locked:       dd 0
 unlocked:     dd 0
 

@@ -206,6 +206,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "jvmlab_component_labs",
         run: crate::ui_tests_jvmlab::component_labs,
     },
+    BrowserTest {
+        name: "lab_smp_bringup",
+        run: crate::ui_tests_smpk::smp_bringup_lab,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -1,4 +1,4 @@
-//! Lab 21: the mark phase of a mark-sweep collector. This starter marks the roots
+//! Lab 14: the mark phase of a mark-sweep collector. This starter marks the roots
 //! and the objects they refer to directly, no further: everything deeper is swept
 //! while still in use. Mark everything reachable, and nothing else.
 //!

@@ -1,4 +1,4 @@
-//! Lab 20: the int family of JVM bytecodes. The constants, `iload`, `istore` and
+//! Lab 13: the int family of JVM bytecodes. The constants, `iload`, `istore` and
 //! `iadd` are done; the rest of the arithmetic, `iinc`, the branches and the `wide`
 //! forms are your work.
 //!

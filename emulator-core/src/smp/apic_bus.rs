@@ -126,6 +126,9 @@ impl Machine {
     /// Delivers one IPI to CPU `target`.
     fn deliver_ipi(&mut self, target: usize, icr: Icr) {
         let now = self.cpu.tsc;
+        if matches!(icr.delivery, Delivery::Fixed | Delivery::LowestPriority) {
+            self.host.note_ipi_vector(icr.vector);
+        }
         let Some(c) = self.parked.get_mut(&mut self.cpu, target) else {
             return;
         };

@@ -11,6 +11,10 @@
 //! configuration and the same guest always give the same run.
 
 mod apic_bus;
+mod host;
+
+pub(crate) use host::HostSched;
+pub use host::{HostSchedule, DEFAULT_PLE_WINDOW, PAUSE_GAP};
 
 use crate::devices::apic::{build_mp_table, MP_FLOATING_ADDR};
 use crate::error::HostError;
@@ -42,7 +46,7 @@ impl Machine {
             let table = build_mp_table(self.cfg.cpus as u8);
             self.mem.write_bytes(MP_FLOATING_ADDR, &table)?;
             self.hold_application_processors();
-            self.slice_left = self.cfg.quantum;
+            self.slice_left = self.turn_length();
         }
         Ok(())
     }
@@ -131,7 +135,7 @@ impl Machine {
                 match next {
                     Some(i) => {
                         self.switch_cpu(i);
-                        self.slice_left = self.cfg.quantum;
+                        self.slice_left = self.turn_length();
                     }
                     None => {
                         idle += 1;
@@ -158,6 +162,7 @@ impl Machine {
             let used = slice - rest;
             left -= used;
             self.slice_left -= used;
+            self.gang_account(used);
             if used > 0 {
                 idle = 0;
             }

@@ -28,9 +28,11 @@ impl VmmHost for Machine {
     }
     fn flush_tlb(&mut self) {
         self.cpu.mmu.flush();
+        self.note_tlb_invalidation();
     }
     fn invalidate_tlb(&mut self, linear: u32) {
         self.cpu.mmu.invalidate(linear);
+        self.note_tlb_invalidation();
     }
 }
 

@@ -102,6 +102,10 @@ exit_reasons! {
     /// A write to the ICR: the VMM sends the IPI (INIT and SIPI included) to the
     /// target vCPUs.
     Ipi = "ipi", 1000;
+    /// PAUSE-loop exiting: a vCPU ran PAUSE in a loop longer than the window (it
+    /// spins on a lock whose holder may be descheduled); the host gives its slice
+    /// to the next vCPU.
+    PauseLoop = "pause-loop", 400;
 }
 
 crate::named::by_name!(ExitReason, "exit reason");

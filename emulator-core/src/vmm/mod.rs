@@ -665,6 +665,12 @@ impl Vmm {
         self.exit(cpu, reason, instruction, action);
     }
 
+    /// Records a pause-loop exit (the vCPU spun longer than the PLE window).
+    pub(crate) fn pause_loop_exit(&mut self, cpu: &CpuState, action: String) {
+        let instruction = String::from("pause");
+        self.exit(cpu, ExitReason::PauseLoop, instruction, action);
+    }
+
     fn event(&mut self, cpu: &CpuState, kind: EventKind) {
         if self.pending.len() >= MAX_PENDING {
             self.pending.remove(0);

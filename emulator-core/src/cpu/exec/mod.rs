@@ -145,7 +145,11 @@ impl Machine {
             M::Sahf => self.op_sahf(),
             M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss => self.op_lxs(d),
             // ENDBR32/64 and the other 0F 18–1F encodings are hint NOPs on a P6-class CPU.
-            M::Nop | M::Pause | M::Endbr32 | M::Endbr64 | M::Reservednop => Ok(()),
+            M::Pause => {
+                self.op_pause();
+                Ok(())
+            }
+            M::Nop | M::Endbr32 | M::Endbr64 | M::Reservednop => Ok(()),
             M::Wait => self.op_wait(),
             M::Cmpxchg => self.op_cmpxchg(d),
             M::Cmpxchg8b => self.op_cmpxchg8b(d),

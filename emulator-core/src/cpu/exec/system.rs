@@ -69,6 +69,7 @@ impl Machine {
             3 => {
                 self.cpu.cr3 = v;
                 self.cpu.mmu.flush();
+                self.note_tlb_invalidation();
             }
             4 => {
                 if v & !CR4_SUPPORTED != 0 {
@@ -260,6 +261,7 @@ impl Machine {
         let off = self.ea(d);
         let lin = self.cpu.seg[d.seg as usize % 6].base.wrapping_add(off);
         self.cpu.mmu.invalidate(lin);
+        self.note_tlb_invalidation();
         Ok(())
     }
 
