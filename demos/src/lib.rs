@@ -8,7 +8,9 @@ pub mod pack;
 
 use std::sync::OnceLock;
 
-pub use manifest::{Boot, ExitControlsSet, Expect, Manifest, MemoryAt, Panel, Run, Space, Step};
+pub use manifest::{
+    Boot, CpuExpect, ExitControlsSet, Expect, Manifest, MemoryAt, Panel, Run, Space, Step,
+};
 
 /// One demo folder's files, embedded at build time.
 #[derive(Debug)]
