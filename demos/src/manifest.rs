@@ -360,6 +360,8 @@ pub struct CpuExpect {
     pub current: Option<bool>,
     /// Interrupts its APIC accepted from IPIs, in all.
     pub ipis: Option<u64>,
+    /// Vectors requested at its APIC (IRR), not yet taken.
+    pub irr: Option<Vec<u8>>,
     /// Vectors in service at its APIC.
     pub isr: Option<Vec<u8>>,
     /// Linear pages its TLB holds.

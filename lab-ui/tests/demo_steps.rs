@@ -218,6 +218,11 @@ fn broken_cpu_claims(
             ));
         }
     }
+    if let Some(irr) = &claim.irr {
+        if &c.irr != irr {
+            bad.push(format!("irr: {irr:?} claimed, requested {:?}", c.irr));
+        }
+    }
     if let Some(isr) = &claim.isr {
         if &c.isr != isr {
             bad.push(format!("isr: {isr:?} claimed, in service {:?}", c.isr));
