@@ -284,6 +284,46 @@ mod tests {
     }
 
     #[test]
+    fn machine_options_come_first_and_apicv_holds_until_a_step_turns_it_off() {
+        let source = "bits 32\norg 0x10000\nstart:\n    nop\nthere:\n    hlt\n";
+        let manifest = vmlab_demos::Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"g.asm\"\nmode = \"hw-assist\"\ncpus = 2\nquantum = 7\napicv = true\n\
+             [[step]]\ntitle = \"a\"\ntext = \"b\"\nrun = { to = \"there\" }\nfocus = [\"cpus\"]\n\
+             [[step]]\ntitle = \"c\"\ntext = \"d\"\nexit-controls = { apic-virtualization = false }\nfocus = [\"apic\"]\n\
+             [[step]]\ntitle = \"e\"\ntext = \"f\"\nexit-controls = { hlt = false }\nfocus = [\"apic\"]\n",
+        )
+        .expect("parses");
+        manifest.validate(source).expect("valid");
+        let d = Demo {
+            id: "t",
+            source,
+            manifest,
+        };
+        let p = crate::assemble::assemble("demo.asm", source).expect("assembles");
+        let smp = crate::smp::Smp {
+            cpus: 2,
+            quantum: 7,
+        };
+        let apicv = |cmds: &[Command]| {
+            cmds.iter().find_map(|c| match c {
+                Command::SetExitControls(c) => Some(c.apic_virtualization),
+                _ => None,
+            })
+        };
+        let first = commands(&d, &p, mode(&d), 0);
+        assert_eq!(first[0], Command::SetSmp(smp));
+        assert!(matches!(first[1], Command::Load { .. }));
+        assert_eq!(apicv(&first), Some(true), "{first:?}");
+        assert_eq!(apicv(&commands(&d, &p, mode(&d), 1)), Some(false));
+        assert_eq!(apicv(&commands(&d, &p, mode(&d), 2)), Some(true));
+        assert_eq!(machine(find("ipi-shootdown").expect("a demo")).cpus, 2);
+        assert_eq!(
+            machine(find("page-walk").expect("a demo")),
+            crate::smp::Smp::default()
+        );
+    }
+
+    #[test]
     fn demos_start_in_their_modes_and_steps_replay_from_a_load() {
         assert!(all().len() >= 7);
         for d in all() {
