@@ -81,6 +81,14 @@ pub fn ap_startup(b: &Browser) -> Result<()> {
         reg(b, "cs")? == "1100",
         "the registers panel shows CPU 1's CS"
     );
+    let title = b.execute(
+        "return document.querySelector(arguments[0] + ' h2').textContent;",
+        vec![json!(tid("panel-registers"))],
+    )?;
+    ensure!(
+        title.as_str() == Some("Registers · CPU 1"),
+        "the registers panel names its CPU: {title}"
+    );
     shot(b, "panel-cpus", "smp-ap-startup-real-mode")?;
     open_step(b, "ap-startup", 5)?;
     ensure!(

@@ -15,6 +15,15 @@ pub fn worth_showing(smp: &SmpView) -> bool {
     smp.cpus.len() > 1 || smp.cpus.iter().any(|c| c.apic_enabled)
 }
 
+/// A panel title that names the CPU it shows when the machine has several
+/// (`Registers · CPU 1`).
+pub fn titled(base: &str, smp: &SmpView) -> String {
+    match smp.cpus.iter().find(|c| c.current) {
+        Some(c) if smp.cpus.len() > 1 => format!("{base} · CPU {}", c.index),
+        _ => base.to_string(),
+    }
+}
+
 /// One CPU's column of the strip.
 fn column(c: &CpuView, prev: Option<&CpuView>) -> Html {
     let changed = |f: &dyn Fn(&CpuView) -> u64| prev.is_some_and(|p| f(p) != f(c));
