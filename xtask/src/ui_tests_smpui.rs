@@ -18,7 +18,7 @@ fn open_step(b: &Browser, demo: &str, step: usize) -> Result<()> {
 /// Scrolls panel `id` into view and saves a screenshot `name`.
 fn shot(b: &Browser, id: &str, name: &str) -> Result<()> {
     b.execute(
-        "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({ block: 'start' });",
+        "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({ block: 'center' });",
         vec![json!(tid(id))],
     )?;
     b.screenshot(name)?;
