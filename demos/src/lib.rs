@@ -10,8 +10,8 @@ pub mod pack;
 use std::sync::OnceLock;
 
 pub use manifest::{
-    kind_host, kind_jvm, Boot, ExitControlsSet, Expect, Kind, Manifest, MemoryAt, Panel, Run, Space,
-    Step,
+    kind_host, kind_jvm, Boot, CpuExpect, ExitControlsSet, Expect, Kind, Manifest, MemoryAt, Panel,
+    Run, Space, Step,
 };
 
 /// One demo folder's files, embedded at build time.

@@ -44,6 +44,15 @@ pub struct Manifest {
     pub kind: Kind,
     /// The mode it starts in: one of [`MODES`].
     pub mode: String,
+    /// CPUs in the machine (1 to [`MAX_CPUS`]; one when left out).
+    pub cpus: Option<u32>,
+    /// Instructions each CPU runs before the next one's turn (the machine's default
+    /// when left out).
+    pub quantum: Option<u64>,
+    /// Hardware assistance's APIC virtualization with posted interrupts, on from the
+    /// start (a step's `exit-controls` may turn it off).
+    #[serde(default)]
+    pub apicv: bool,
     /// The narrated steps, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
@@ -167,6 +176,10 @@ pub enum Panel {
     JvmHeap,
     /// The JVM panel's collector counters.
     JvmCounters,
+    /// The CPUs side by side: run state, EIP, next instructions, APIC requests.
+    Cpus,
+    /// Each CPU's local APIC: IRR, ISR, TPR, the timer, IPIs received.
+    Apic,
 }
 
 impl Panel {
@@ -194,6 +207,8 @@ impl Panel {
             Panel::JvmPool => "panel-jvm-pool",
             Panel::JvmHeap => "panel-jvm-heap",
             Panel::JvmCounters => "panel-jvm-counters",
+            Panel::Cpus => "panel-cpus",
+            Panel::Apic => "panel-apic",
         }
     }
 }
@@ -309,6 +324,9 @@ pub struct ExitControlsSet {
     pub external_interrupts: Option<bool>,
     /// Interrupt-window exiting.
     pub interrupt_window: Option<bool>,
+    /// APIC virtualization with posted interrupts (off unless named, or unless the
+    /// demo sets `apicv`).
+    pub apic_virtualization: Option<bool>,
 }
 
 /// What a step's narration says the machine did; a native test checks each claim.
@@ -340,6 +358,45 @@ pub struct Expect {
     pub walk: Option<u32>,
     /// What a JVM step claims about the frames and the heap.
     pub jvm: Option<kind_jvm::JvmExpect>,
+    /// What the CPU strip shows of each CPU, in index order (an empty table
+    /// claims nothing about its CPU).
+    #[serde(default)]
+    pub cpus: Vec<CpuExpect>,
+}
+
+/// The run states a CPU claim may name.
+pub const CPU_STATES: [&str; 3] = ["running", "halted", "wait-sipi"];
+/// The operating modes a CPU claim may name.
+pub const CPU_MODES: [&str; 3] = ["real", "protected", "paging"];
+/// The most CPUs a demo's machine has.
+pub const MAX_CPUS: u32 = 4;
+
+/// What a step claims about one CPU.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CpuExpect {
+    /// Its run state: one of [`CPU_STATES`].
+    pub state: Option<String>,
+    /// Its operating mode: one of [`CPU_MODES`].
+    pub mode: Option<String>,
+    /// The label its EIP is at.
+    pub at: Option<String>,
+    /// Its CS selector.
+    pub cs: Option<u16>,
+    /// It is the CPU that runs now (the registers and disassembly panels show it).
+    pub current: Option<bool>,
+    /// Interrupts its APIC accepted from IPIs, in all.
+    pub ipis: Option<u64>,
+    /// Vectors requested at its APIC (IRR), not yet taken.
+    pub irr: Option<Vec<u8>>,
+    /// Vectors in service at its APIC.
+    pub isr: Option<Vec<u8>>,
+    /// Linear pages its TLB holds.
+    #[serde(default)]
+    pub tlb_has: Vec<u32>,
+    /// Linear pages its TLB does not hold.
+    #[serde(default)]
+    pub tlb_lacks: Vec<u32>,
 }
 
 impl Expect {
@@ -475,6 +532,64 @@ impl Manifest {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 
+    /// The CPUs of the demo's machine (one unless `cpus` says more).
+    pub fn cpu_count(&self) -> u32 {
+        self.cpus.unwrap_or(1)
+    }
+
+    /// Checks the machine options (`cpus`, `quantum`, `apicv`) and the steps'
+    /// claims about each CPU.
+    fn validate_machine(&self, guest_source: &str) -> Result<(), String> {
+        if let Some(n) = self.cpus {
+            if !(1..=MAX_CPUS).contains(&n) {
+                return Err(format!("cpus: {n} is not between 1 and {MAX_CPUS}"));
+            }
+        }
+        if self.quantum == Some(0) {
+            return Err("quantum: must be at least 1".into());
+        }
+        if self.apicv && !self.mode.starts_with("hw-assist") {
+            return Err(format!(
+                "apicv: the demo runs in {}; APIC virtualization is hardware assistance's",
+                self.mode
+            ));
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            if s.expect.cpus.len() > self.cpu_count() as usize {
+                return Err(format!(
+                    "step[{i}].expect.cpus: claims about {} CPUs, the machine has {}",
+                    s.expect.cpus.len(),
+                    self.cpu_count()
+                ));
+            }
+            for (j, c) in s.expect.cpus.iter().enumerate() {
+                let key = |k: &str| format!("step[{i}].expect.cpus[{j}].{k}");
+                if let Some(st) = &c.state {
+                    if !CPU_STATES.contains(&st.as_str()) {
+                        return Err(key(&format!(
+                            "state: {st:?} is not one of {}",
+                            CPU_STATES.join(", ")
+                        )));
+                    }
+                }
+                if let Some(m) = &c.mode {
+                    if !CPU_MODES.contains(&m.as_str()) {
+                        return Err(key(&format!(
+                            "mode: {m:?} is not one of {}",
+                            CPU_MODES.join(", ")
+                        )));
+                    }
+                }
+                if let Some(l) = &c.at {
+                    if !defines_label(guest_source, l) {
+                        return Err(key(&format!("at: no label `{l}:` in {}", self.guest)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks what parsing cannot: a known mode, steps with titles, text and focus,
     /// distinct titles, and labels that exist in `guest_source`. The error starts
     /// with the key (`step[2].run.to: …`).
@@ -507,6 +622,7 @@ impl Manifest {
         if self.steps.is_empty() {
             return Err("step: a demo needs at least one [[step]]".into());
         }
+        self.validate_machine(guest_source)?;
         let label = |key: String, name: &str| {
             if defines_label(guest_source, name) {
                 Ok(())
@@ -796,6 +912,60 @@ mod tests {
             m.steps[3].exit_controls.and_then(|c| c.cr3_write),
             Some(false)
         );
+    }
+
+    #[test]
+    fn machine_options_and_cpu_claims_are_checked() {
+        let demo = |top: &str, expect: &str| {
+            Manifest::parse(&format!(
+                "title = \"t\"\norder = 1\nguest = \"g.asm\"\nmode = \"hw-assist\"\n{top}\n[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"cpus\", \"apic\"]\n[step.expect]\n{expect}\n"
+            ))
+            .and_then(|m| m.validate(GUEST).map(|()| m))
+        };
+        let m = demo(
+            "cpus = 2\nquantum = 50\napicv = true",
+            "cpus = [{ state = \"running\", at = \"start\" }, { state = \"wait-sipi\", mode = \"real\", cs = 0xf000, tlb-has = [0x400000] }]",
+        )
+        .expect("valid");
+        assert_eq!((m.cpu_count(), m.quantum, m.apicv), (2, Some(50), true));
+        assert_eq!(m.steps[0].focus, [Panel::Cpus, Panel::Apic]);
+        assert_eq!(m.steps[0].expect.cpus[1].cs, Some(0xf000));
+        assert_eq!(m.steps[0].expect.cpus[1].tlb_has, [0x40_0000]);
+        assert_eq!(demo("", "stop = \"halted\"").map(|m| m.cpu_count()), Ok(1));
+        for (top, expect, want) in [
+            ("cpus = 9", "", "cpus: 9 is not between 1 and 4"),
+            ("cpus = 2\nquantum = 0", "", "quantum: must be at least 1"),
+            (
+                "",
+                "cpus = [{}, {}]",
+                "step[0].expect.cpus: claims about 2 CPUs",
+            ),
+            (
+                "cpus = 2",
+                "cpus = [{ state = \"asleep\" }]",
+                "cpus[0].state: \"asleep\"",
+            ),
+            (
+                "cpus = 2",
+                "cpus = [{}, { mode = \"long\" }]",
+                "cpus[1].mode: \"long\"",
+            ),
+            (
+                "cpus = 2",
+                "cpus = [{ at = \"nowhere\" }]",
+                "cpus[0].at: no label `nowhere:`",
+            ),
+            ("cpus = 2", "cpus = [{ eip = 1 }]", "unknown field `eip`"),
+        ] {
+            let e = demo(top, expect).expect_err(want);
+            assert!(e.contains(want), "{want:?} not in {e:?}");
+        }
+        let bare = Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"g\"\nmode = \"bare\"\napicv = true\n[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"log\"]",
+        )
+        .and_then(|m| m.validate(GUEST))
+        .expect_err("apicv on a bare machine");
+        assert!(bare.starts_with("apicv: the demo runs in bare"), "{bare}");
     }
 
     #[test]

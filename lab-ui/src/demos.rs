@@ -52,7 +52,34 @@ pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
         exceptions: set.exceptions.unwrap_or(on.exceptions),
         external_interrupts: set.external_interrupts.unwrap_or(on.external_interrupts),
         interrupt_window: set.interrupt_window.unwrap_or(on.interrupt_window),
-        ..on
+        apic_virtualization: set.apic_virtualization.unwrap_or(on.apic_virtualization),
+    }
+}
+
+/// The machine a demo runs on: its `cpus` and `quantum` (one CPU and the default
+/// quantum when it names none).
+pub fn machine(demo: &Demo) -> crate::smp::Smp {
+    let d = crate::smp::Smp::default();
+    crate::smp::Smp {
+        cpus: demo.manifest.cpu_count(),
+        quantum: demo.manifest.quantum.unwrap_or(d.quantum),
+    }
+}
+
+/// The exit controls step `first` (which starts the guest) runs with: its own, on a
+/// demo with `apicv` with APIC virtualization unless the step turns it off.
+fn start_controls(demo: &Demo, first: usize) -> Option<ExitControls> {
+    let set = demo.steps().get(first).and_then(|s| s.exit_controls);
+    match (set, demo.manifest.apicv) {
+        (Some(set), apicv) => Some(ExitControls {
+            apic_virtualization: set.apic_virtualization.unwrap_or(apicv),
+            ..exit_controls(&set)
+        }),
+        (None, true) => Some(ExitControls {
+            apic_virtualization: true,
+            ..ExitControls::default()
+        }),
+        (None, false) => None,
     }
 }
 
@@ -62,7 +89,10 @@ pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
 /// replay begins at the last such step.
 pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Vec<Command> {
     let first = demo.manifest.rerun_at(upto).unwrap_or(0);
-    let mut cmds = vec![program.load_command(mode_at(demo, upto, mode))];
+    let mut cmds = vec![
+        Command::SetSmp(machine(demo)),
+        program.load_command(mode_at(demo, upto, mode)),
+    ];
     // The TLB setting outlives reloads: steps before the rerun leave the last one
     // they chose; the replayed steps set theirs as they come.
     let tlb = |s: &vmlab_demos::Step| s.tlb.as_deref().and_then(|t| t.parse().ok());
@@ -78,8 +108,8 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
     {
         cmds.push(Command::SetPtProtect(p));
     }
-    if let Some(set) = demo.steps().get(first).and_then(|s| s.exit_controls) {
-        cmds.push(Command::SetExitControls(exit_controls(&set)));
+    if let Some(c) = start_controls(demo, first) {
+        cmds.push(Command::SetExitControls(c));
     }
     for step in demo.steps().iter().take(upto + 1).skip(first) {
         if let Some(t) = tlb(step) {
@@ -140,7 +170,7 @@ pub fn crossover_runs(demo: &Demo, program: &Program, mode: ExecMode) -> Vec<Cro
         if i == 0 || step.mode.is_some() || step.exit_controls.is_some() {
             runs.push(CrossoverRun {
                 mode: mode_at(demo, i, mode),
-                controls: step.exit_controls.as_ref().map(exit_controls),
+                controls: start_controls(demo, i),
                 stops: Vec::new(),
             });
         }
@@ -235,6 +265,8 @@ mod tests {
         assert_eq!(mode_at(&d, 0, mode(&d)), ExecMode::TRAP_EMULATE);
         assert_eq!(mode_at(&d, 2, mode(&d)), shadow);
         let cmds = commands(&d, &p, mode(&d), 2);
+        assert_eq!(cmds[0], Command::SetSmp(crate::smp::Smp::default()));
+        let cmds = &cmds[1..];
         assert!(matches!(cmds[0], Command::Load { mode, .. } if mode == shadow));
         let controls = ExitControls {
             hlt: false,
@@ -249,7 +281,47 @@ mod tests {
             ]
         );
         let first = commands(&d, &p, mode(&d), 0);
-        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first.len(), 3, "{first:?}");
+    }
+
+    #[test]
+    fn machine_options_come_first_and_apicv_holds_until_a_step_turns_it_off() {
+        let source = "bits 32\norg 0x10000\nstart:\n    nop\nthere:\n    hlt\n";
+        let manifest = vmlab_demos::Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"g.asm\"\nmode = \"hw-assist\"\ncpus = 2\nquantum = 7\napicv = true\n\
+             [[step]]\ntitle = \"a\"\ntext = \"b\"\nrun = { to = \"there\" }\nfocus = [\"cpus\"]\n\
+             [[step]]\ntitle = \"c\"\ntext = \"d\"\nexit-controls = { apic-virtualization = false }\nfocus = [\"apic\"]\n\
+             [[step]]\ntitle = \"e\"\ntext = \"f\"\nexit-controls = { hlt = false }\nfocus = [\"apic\"]\n",
+        )
+        .expect("parses");
+        manifest.validate(source).expect("valid");
+        let d = Demo {
+            id: "t",
+            source,
+            manifest,
+        };
+        let p = crate::assemble::assemble("demo.asm", source).expect("assembles");
+        let smp = crate::smp::Smp {
+            cpus: 2,
+            quantum: 7,
+        };
+        let apicv = |cmds: &[Command]| {
+            cmds.iter().find_map(|c| match c {
+                Command::SetExitControls(c) => Some(c.apic_virtualization),
+                _ => None,
+            })
+        };
+        let first = commands(&d, &p, mode(&d), 0);
+        assert_eq!(first[0], Command::SetSmp(smp));
+        assert!(matches!(first[1], Command::Load { .. }));
+        assert_eq!(apicv(&first), Some(true), "{first:?}");
+        assert_eq!(apicv(&commands(&d, &p, mode(&d), 1)), Some(false));
+        assert_eq!(apicv(&commands(&d, &p, mode(&d), 2)), Some(true));
+        assert_eq!(machine(find("ipi-shootdown").expect("a demo")).cpus, 2);
+        assert_eq!(
+            machine(find("page-walk").expect("a demo")),
+            crate::smp::Smp::default()
+        );
     }
 
     #[test]
@@ -266,7 +338,7 @@ mod tests {
         let d = find("nested-paging").expect("a demo");
         assert_eq!(mode(d), ExecMode::HW_ASSIST);
         let p = crate::assemble::assemble("demo.asm", d.source).expect("assembles");
-        let cmds = commands(d, &p, ExecMode::Bare, 1);
+        let cmds = commands(d, &p, ExecMode::Bare, 1)[1..].to_vec();
         assert!(matches!(
             cmds[0],
             Command::Load {

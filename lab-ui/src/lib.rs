@@ -15,6 +15,7 @@ pub mod program;
 pub mod protocol;
 pub mod settings;
 pub mod share;
+pub mod smp;
 pub mod state;
 pub mod storage;
 pub mod worker;

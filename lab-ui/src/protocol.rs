@@ -177,6 +177,9 @@ pub enum Command {
     WhoWrote(Watch),
     /// Runs a Linux program under the process VM (answered by [`Event::Linux`]).
     RunLinux(crate::worker::linux::LinuxRun),
+    /// Builds the machines from now on with these CPUs and quantum, and reloads the
+    /// current program with them.
+    SetSmp(crate::smp::Smp),
 }
 
 /// What "who wrote this?" looks for.
@@ -561,6 +564,9 @@ pub struct View {
     /// The PCI bus and its virtio devices, when the machine has them.
     #[serde(default)]
     pub devices: Option<DevicesView>,
+    /// Every CPU of the machine and its local APIC, and the machine's CPU options.
+    #[serde(default)]
+    pub smp: crate::smp::SmpView,
 }
 
 /// The VMM's switches as the toolbar shows them.

@@ -406,6 +406,7 @@ mod tests {
             vcpu: None,
             vmm_settings: None,
             devices: None,
+            smp: Default::default(),
         }))
     }
 

@@ -31,6 +31,7 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
     let mut s: Option<Session> = None;
     let mut compared = None;
     let mut crossed = None;
+    let mut smp = lab_ui::smp::Smp::default();
     for c in demos::commands(demo, program, mode, upto) {
         match (c, s.as_mut()) {
             (
@@ -49,12 +50,13 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
                     setup: None,
                     rom: false,
                 };
-                s = Some(Session::new(loaded, mode).expect("the demo's guest loads"));
+                s = Some(Session::with_smp(loaded, mode, smp).expect("the demo's guest loads"));
             }
             (Command::LoadRom { image, mode }, _) => {
                 let loaded = Loaded::rom(image).expect("a ROM's size");
-                s = Some(Session::new(loaded, mode).expect("the demo's ROM loads"));
+                s = Some(Session::with_smp(loaded, mode, smp).expect("the demo's ROM loads"));
             }
+            (Command::SetSmp(o), None) => smp = o,
             (Command::Advance(until), Some(s)) => {
                 s.advance(until, ADVANCE_BUDGET);
             }
@@ -163,6 +165,82 @@ fn broken_claims(
             bad.push(format!("walk: {to:08x} claimed, the walk gives {got:?}"));
         }
     }
+    for (i, claim) in expect.cpus.iter().enumerate() {
+        match v.smp.cpu(i) {
+            Some(c) => bad.extend(
+                broken_cpu_claims(claim, program, c)
+                    .into_iter()
+                    .map(|b| format!("cpus[{i}].{b}")),
+            ),
+            None => bad.push(format!("cpus[{i}]: the machine has no CPU {i}")),
+        }
+    }
+    bad
+}
+
+/// The claims about one CPU that its column of the CPU strip does not show.
+fn broken_cpu_claims(
+    claim: &vmlab_demos::CpuExpect,
+    program: &Program,
+    c: &lab_ui::smp::CpuView,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    if let Some(st) = &claim.state {
+        if c.state.name() != st {
+            bad.push(format!("state: {st} claimed, it is {}", c.state.name()));
+        }
+    }
+    if let Some(m) = &claim.mode {
+        if c.mode.name() != m {
+            bad.push(format!("mode: {m} claimed, it is {}", c.mode.name()));
+        }
+    }
+    if let Some(at) = &claim.at {
+        if program.symbol(at) != Some(c.linear_eip) {
+            bad.push(format!("at: {at} claimed, EIP is {:08x}", c.linear_eip));
+        }
+    }
+    if let Some(cs) = claim.cs {
+        if c.cs != cs {
+            bad.push(format!("cs: {cs:#06x} claimed, CS is {:#06x}", c.cs));
+        }
+    }
+    if let Some(cur) = claim.current {
+        if c.current != cur {
+            bad.push(format!("current: {cur} claimed, it is {}", c.current));
+        }
+    }
+    if let Some(n) = claim.ipis {
+        if c.ipis_received != n {
+            bad.push(format!(
+                "ipis: {n} claimed, it accepted {}",
+                c.ipis_received
+            ));
+        }
+    }
+    if let Some(irr) = &claim.irr {
+        if &c.irr != irr {
+            bad.push(format!("irr: {irr:?} claimed, requested {:?}", c.irr));
+        }
+    }
+    if let Some(isr) = &claim.isr {
+        if &c.isr != isr {
+            bad.push(format!("isr: {isr:?} claimed, in service {:?}", c.isr));
+        }
+    }
+    for page in &claim.tlb_has {
+        if !c.tlb.contains(page) {
+            bad.push(format!(
+                "tlb-has: no entry for {page:08x} in {:08x?}",
+                c.tlb
+            ));
+        }
+    }
+    for page in &claim.tlb_lacks {
+        if c.tlb.contains(page) {
+            bad.push(format!("tlb-lacks: an entry for {page:08x}"));
+        }
+    }
     bad
 }
 
@@ -228,6 +306,10 @@ fn a_false_claim_is_reported() {
         serial: Some("VM".into()),
         walk: Some(0),
         jvm: None,
+        cpus: vec![vmlab_demos::CpuExpect {
+            state: Some("wait-sipi".into()),
+            ..Default::default()
+        }],
     };
     let bad = broken_claims(&lies, &p, &second, Some(&first));
     let keys: Vec<&str> = bad.iter().filter_map(|b| b.split(':').next()).collect();
@@ -242,7 +324,8 @@ fn a_false_claim_is_reported() {
             "tlb-has",
             "tlb-lacks",
             "serial",
-            "walk"
+            "walk",
+            "cpus[0].state"
         ],
         "{bad:#?}"
     );

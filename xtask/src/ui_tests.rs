@@ -210,6 +210,22 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_smp_bringup",
         run: crate::ui_tests_smpk::smp_bringup_lab,
     },
+    BrowserTest {
+        name: "smp_ap_startup",
+        run: crate::ui_tests_smpui::ap_startup,
+    },
+    BrowserTest {
+        name: "smp_ipi_shootdown",
+        run: crate::ui_tests_smpui::ipi_shootdown,
+    },
+    BrowserTest {
+        name: "smp_posted_interrupts",
+        run: crate::ui_tests_smpui::posted_interrupts,
+    },
+    BrowserTest {
+        name: "smp_toolbar_cpus",
+        run: crate::ui_tests_smpui::toolbar_cpus,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -52,7 +52,7 @@ pub fn disasm() -> Html {
         }
     });
     html! {
-        <Panel id="panel-disasm" title="Disassembly" class="disasm-panel"
+        <Panel id="panel-disasm" title={super::cpus::titled("Disassembly", &view.smp)} class="disasm-panel"
                hint="▶ = next instruction (EIP). Click the left column to set a breakpoint, a line to select it for run-to-cursor.">
             <table class="disasm">{ for rows }</table>
         </Panel>

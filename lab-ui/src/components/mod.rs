@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod controls;
 pub mod counters;
+pub mod cpus;
 pub mod demo;
 pub mod devices;
 pub mod disasm;
@@ -22,6 +23,7 @@ pub mod pictures;
 pub mod registers;
 pub mod serial;
 pub mod settings;
+pub mod smp_settings;
 pub mod tlb;
 pub mod vga;
 pub mod vmm_settings;

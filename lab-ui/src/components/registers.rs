@@ -86,7 +86,7 @@ pub fn registers() -> Html {
         }
     });
     html! {
-        <Panel id="panel-registers" title="Registers" hint="General-purpose, segment and control registers; yellow = changed by the last step">
+        <Panel id="panel-registers" title={super::cpus::titled("Registers", &view.smp)} hint="General-purpose, segment and control registers; yellow = changed by the last step">
             <div class="regs">
                 <table class="reg-table">
                     { for gprs }

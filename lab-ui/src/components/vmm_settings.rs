@@ -8,7 +8,7 @@ use super::use_ctx;
 use crate::protocol::Command;
 
 /// Whether a checkbox's change event left it checked.
-fn checked(e: &Event) -> bool {
+pub(super) fn checked(e: &Event) -> bool {
     e.target_dyn_into::<HtmlInputElement>()
         .is_some_and(|i| i.checked())
 }

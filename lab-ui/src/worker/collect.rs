@@ -28,7 +28,11 @@ pub fn code_bitness(cpu: &CpuState) -> u32 {
 /// The probe walk of `linear` through the guest's own tables (the virtual CPU's
 /// under trap-and-emulate): no A/D bits, no TLB fill.
 pub fn guest_probe(m: &Machine, linear: u32) -> PageWalk {
-    let (cr0, cr3, cr4) = guest_paging(m);
+    probe_with(m, guest_paging(m), linear)
+}
+
+/// The probe walk of `linear` with paging registers `(cr0, cr3, cr4)` (one CPU's).
+pub fn probe_with(m: &Machine, (cr0, cr3, cr4): (u32, u32, u32), linear: u32) -> PageWalk {
     let read = |addr: u32| {
         let mut b = [0u8; 4];
         m.peek_phys(addr, &mut b);
@@ -50,12 +54,17 @@ pub fn guest_translate(m: &Machine, linear: u32) -> Option<u32> {
 /// Reads linear memory as the guest sees it, page by page; `false` when a page is
 /// not mapped by the guest.
 pub fn guest_peek_linear(m: &Machine, linear: u32, buf: &mut [u8]) -> bool {
+    peek_linear_with(m, guest_paging(m), linear, buf)
+}
+
+/// [`guest_peek_linear`] through paging registers `(cr0, cr3, cr4)` (one CPU's).
+pub fn peek_linear_with(m: &Machine, paging: (u32, u32, u32), linear: u32, buf: &mut [u8]) -> bool {
     let mut done = 0;
     while done < buf.len() {
         let addr = linear.wrapping_add(done as u32);
         let in_page = (0x1000 - (addr & 0xfff)) as usize;
         let len = in_page.min(buf.len() - done);
-        let Some(phys) = guest_translate(m, addr) else {
+        let Some(phys) = probe_with(m, paging, addr).physical else {
             return false;
         };
         m.peek_phys(phys, &mut buf[done..done + len]);
@@ -66,6 +75,18 @@ pub fn guest_peek_linear(m: &Machine, linear: u32, buf: &mut [u8]) -> bool {
 
 /// Decodes `count` instructions from `linear`; unreadable bytes end the listing.
 pub fn disassemble(m: &Machine, linear: u32, count: usize) -> Vec<DisasmLine> {
+    disassemble_with(m, guest_paging(m), code_bitness(m.cpu()), linear, count)
+}
+
+/// [`disassemble`] as a CPU with paging registers `(cr0, cr3, cr4)` running
+/// `bits`-bit code sees it.
+pub fn disassemble_with(
+    m: &Machine,
+    paging: (u32, u32, u32),
+    bits: u32,
+    linear: u32,
+    count: usize,
+) -> Vec<DisasmLine> {
     let mut bytes = vec![0u8; count * 15];
     let mut readable = 0;
     // Read page by page so that a mapped page before an unmapped one still shows.
@@ -73,13 +94,12 @@ pub fn disassemble(m: &Machine, linear: u32, count: usize) -> Vec<DisasmLine> {
         let addr = linear.wrapping_add(readable as u32);
         let in_page = (0x1000 - (addr & 0xfff)) as usize;
         let len = in_page.min(bytes.len() - readable);
-        if !guest_peek_linear(m, addr, &mut bytes[readable..readable + len]) {
+        if !peek_linear_with(m, paging, addr, &mut bytes[readable..readable + len]) {
             break;
         }
         readable += len;
     }
     bytes.truncate(readable);
-    let bits = code_bitness(m.cpu());
     let mut decoder = Decoder::with_ip(bits, &bytes, u64::from(linear), DecoderOptions::NONE);
     let mut formatter = IntelFormatter::new();
     formatter.options_mut().set_hex_prefix("0x");
@@ -421,6 +441,10 @@ pub fn log_entry(e: &Event) -> LogEntry {
     };
     let (reason, text) = match &e.kind {
         EventKind::Exception(x) => ("exception".to_string(), x.to_string()),
+        EventKind::Interrupt { vector, irq } if *irq == emulator_core::smp::APIC_IRQ => (
+            "interrupt".to_string(),
+            format!("local APIC (timer or IPI) on vector {vector:#x}"),
+        ),
         EventKind::Interrupt { vector, irq } => (
             "interrupt".to_string(),
             format!("IRQ {irq} on vector {vector:#x}"),

@@ -5,6 +5,7 @@ pub mod collect;
 pub mod devices;
 pub mod linux;
 pub mod pace;
+pub mod percpu;
 pub mod session;
 pub mod snapfile;
 
@@ -47,6 +48,8 @@ pub struct MachineWorker {
     chunk: u64,
     /// The queue for the next slice (`None` outside a browser: a timeout then).
     next_slice: Option<pace::Yield>,
+    /// The CPUs and quantum of the machines the page loads.
+    smp: crate::smp::Smp,
 }
 
 fn now() -> f64 {
@@ -154,7 +157,7 @@ impl MachineWorker {
                 entry,
                 mode,
             } => {
-                self.session = Some(Session::new(
+                self.session = Some(Session::with_smp(
                     Loaded {
                         image,
                         origin,
@@ -163,10 +166,11 @@ impl MachineWorker {
                         rom: false,
                     },
                     mode,
+                    self.smp,
                 )?);
             }
             Command::LoadRom { image, mode } => {
-                self.session = Some(Session::new(Loaded::rom(image)?, mode)?);
+                self.session = Some(Session::with_smp(Loaded::rom(image)?, mode, self.smp)?);
             }
             Command::LoadLab { image, setup, mode } => {
                 self.session = Some(Session::new(crate::labs::loaded(image, setup)?, mode)?);
@@ -199,7 +203,17 @@ impl MachineWorker {
                 return Ok(());
             }
             Command::LoadMachine(bytes) => {
-                self.session = Some(Session::from_file(&bytes)?);
+                let s = Session::from_file(&bytes)?;
+                self.smp = s.smp();
+                self.session = Some(s);
+            }
+            Command::SetSmp(smp) => {
+                self.smp = smp.clamped();
+                if let Some(s) = self.session.as_mut() {
+                    s.set_smp(self.smp)?;
+                } else {
+                    return Ok(());
+                }
             }
             other => {
                 let Some(s) = self.session.as_mut() else {
@@ -270,6 +284,7 @@ impl MachineWorker {
                     | Command::RunLinux(_)
                     | Command::LoadMachine(_)
                     | Command::AddPackLabs(_)
+                    | Command::SetSmp(_)
                     | Command::Run(_) => {}
                 }
             }
@@ -296,6 +311,7 @@ impl Worker for MachineWorker {
             view_every: pace::VIEW_MS,
             chunk: FIRST_CHUNK,
             next_slice: pace::Yield::new(move |id| wake.send_message(Tick::Slice(id))),
+            smp: crate::smp::Smp::default(),
         }
     }
 

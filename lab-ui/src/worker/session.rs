@@ -98,10 +98,22 @@ pub struct Session {
     tlb: TlbTagging,
     /// The shadow write-protects the guest's page tables, kept across reloads.
     pt_protect: bool,
+    /// The machine's CPUs and quantum, kept across reloads.
+    smp: crate::smp::Smp,
 }
 
 /// Builds a machine in `mode` with `program` loaded.
 pub fn build(program: &Loaded, mode: ExecMode) -> Result<Machine, String> {
+    build_smp(program, mode, crate::smp::Smp::default())
+}
+
+/// [`build`] with `smp.cpus` CPUs taking turns of `smp.quantum` instructions (a
+/// lab's machine keeps its own configuration).
+pub fn build_smp(
+    program: &Loaded,
+    mode: ExecMode,
+    smp: crate::smp::Smp,
+) -> Result<Machine, String> {
     if let Some(setup) = &program.setup {
         return crate::labs::build_machine(setup, &program.image, mode);
     }
@@ -109,6 +121,8 @@ pub fn build(program: &Loaded, mode: ExecMode) -> Result<Machine, String> {
         ram_mib: RAM_MIB,
         mode,
         serial_capacity: SERIAL_BYTES,
+        cpus: smp.cpus,
+        quantum: smp.quantum,
         ..MachineConfig::default()
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
@@ -135,7 +149,17 @@ fn is_hit(r: StopReason) -> bool {
 impl Session {
     /// A session with `program` loaded in `mode`.
     pub fn new(program: Loaded, mode: ExecMode) -> Result<Session, String> {
-        let mut machine = build(&program, mode)?;
+        Session::with_smp(program, mode, crate::smp::Smp::default())
+    }
+
+    /// A session with `program` loaded in `mode` on a machine of `smp.cpus` CPUs.
+    pub fn with_smp(
+        program: Loaded,
+        mode: ExecMode,
+        smp: crate::smp::Smp,
+    ) -> Result<Session, String> {
+        let smp = smp.clamped();
+        let mut machine = build_smp(&program, mode, smp)?;
         let history = History::new(&mut machine, HISTORY);
         let mut s = Session {
             machine,
@@ -157,6 +181,7 @@ impl Session {
             controls: None,
             tlb: TlbTagging::default(),
             pt_protect: false,
+            smp,
         };
         s.memory = (s.program.origin, Space::Physical);
         Ok(s)
@@ -164,7 +189,7 @@ impl Session {
 
     /// Rebuilds the machine (same program, `mode`), keeping breakpoints and panels.
     pub fn reload(&mut self, mode: ExecMode) -> Result<(), String> {
-        self.machine = build(&self.program, mode)?;
+        self.machine = build_smp(&self.program, mode, self.smp)?;
         self.mode = mode;
         self.apply_tlb();
         for &b in &self.breakpoints {
@@ -204,6 +229,17 @@ impl Session {
         self.apply_tlb();
     }
 
+    /// Rebuilds the machine with `smp`'s CPUs and quantum (kept for later reloads).
+    pub fn set_smp(&mut self, smp: crate::smp::Smp) -> Result<(), String> {
+        self.smp = smp.clamped();
+        self.reload(self.mode)
+    }
+
+    /// The machine's CPUs and quantum.
+    pub fn smp(&self) -> crate::smp::Smp {
+        self.smp
+    }
+
     /// The machine as a file ([`snapfile`]): its program, mode and whole state.
     pub fn to_file(&self) -> Result<Vec<u8>, String> {
         snapfile::encode(&MachineFile {
@@ -223,6 +259,11 @@ impl Session {
             .map_err(|e| format!("the snapshot does not fit the lab's machine: {e}"))?;
         s.history = History::new(&mut s.machine, HISTORY);
         s.next_checkpoint = s.machine.icount() + CHECKPOINT_EVERY;
+        s.smp = crate::smp::Smp {
+            cpus: s.machine.config().cpus,
+            quantum: s.machine.config().quantum,
+        }
+        .clamped();
         s.events_seen = s.machine.events().total();
         s.last_stop = "snapshot loaded".into();
         Ok(s)
@@ -690,6 +731,7 @@ impl Session {
             vcpu: collect::vcpu_line(m),
             vmm_settings: collect::vmm_settings(m),
             devices: devices::devices(m),
+            smp: super::percpu::smp_view(m),
         };
         view.can_step_back = self.can_step_back();
         if let Some(before) = self.log_keep_before.take() {
