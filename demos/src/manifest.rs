@@ -16,6 +16,10 @@ pub const MODES: [&str; 4] = ["bare", "trap-emulate", "hw-assist", "hw-assist-sh
 /// exits) or `flush` (every exit and entry flushes the TLB).
 pub const TLB_TAGGINGS: [&str; 2] = ["tagged", "flush"];
 
+/// The tiers a demo or a step may run in: the general interpreter (decode and
+/// dispatch), the fast tier (pre-decoded, threaded) and the translating tier.
+pub const TIERS: [&str; 3] = ["interp", "fast", "translate"];
+
 /// The most panels a step may focus: what one 1280×720 screen shows large.
 pub const MAX_FOCUS: usize = 3;
 
@@ -38,6 +42,10 @@ pub struct Manifest {
     pub kind: Kind,
     /// The mode it starts in: one of [`MODES`].
     pub mode: String,
+    /// The tier it starts in: one of [`TIERS`] (the lab's tier switch otherwise).
+    pub tier: Option<String>,
+    /// Executions of an entry before the translating tier translates it.
+    pub threshold: Option<u32>,
     /// The narrated steps, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
@@ -147,6 +155,8 @@ pub enum Panel {
     Cost,
     /// The exit cycles of each phase of the guest, one bar per mode of the demo.
     Crossover,
+    /// The translation cache: regions, events, one region's x86, IR and Wasm.
+    Xlate,
 }
 
 impl Panel {
@@ -169,6 +179,7 @@ impl Panel {
             Panel::Nested => "panel-nested",
             Panel::Cost => "panel-cost",
             Panel::Crossover => "panel-crossover",
+            Panel::Xlate => "panel-xlate",
         }
     }
 }
@@ -239,6 +250,20 @@ fn check_log_kind(kind: &str) -> Result<(), String> {
         "{kind:?} is not one of {}, exit or exit:REASON",
         LOG_KINDS.join(", ")
     ))
+}
+
+/// Checks a `tier` key (one of [`TIERS`]) and its `threshold` (at least 1).
+fn check_tier(tier: Option<&str>, threshold: Option<u32>) -> Result<(), String> {
+    if let Some(t) = tier {
+        if !TIERS.contains(&t) {
+            return Err(format!("tier: {t:?} is not one of {}", TIERS.join(", ")));
+        }
+    }
+    match threshold {
+        Some(0) => Err("threshold: must be at least 1".into()),
+        Some(_) if tier.is_none() => Err("threshold: goes with tier = \"translate\"".into()),
+        _ => Ok(()),
+    }
 }
 
 /// Which addresses the memory panel shows.
@@ -362,6 +387,11 @@ pub struct Step {
     /// Reruns the guest from its start with these exit controls (hardware
     /// assistance only) before the step's run.
     pub exit_controls: Option<ExitControlsSet>,
+    /// Switches the tier (one of [`TIERS`]) before the step runs; it holds for the
+    /// later steps.
+    pub tier: Option<String>,
+    /// Sets the translating tier's threshold before the step runs (with `tier`).
+    pub threshold: Option<u32>,
     /// What the narration claims.
     #[serde(default)]
     pub expect: Expect,
@@ -446,6 +476,7 @@ impl Manifest {
         if self.steps.is_empty() {
             return Err("step: a demo needs at least one [[step]]".into());
         }
+        check_tier(self.tier.as_deref(), self.threshold)?;
         let label = |key: String, name: &str| {
             if defines_label(guest_source, name) {
                 Ok(())
@@ -478,6 +509,7 @@ impl Manifest {
                     return Err(key("tlb: a bare machine has no VMM to tag its TLB"));
                 }
             }
+            check_tier(s.tier.as_deref(), s.threshold).map_err(|e| key(&e))?;
             if s.pt_protect.is_some() && self.mode_at(i) == "bare" {
                 return Err(key("pt-protect: a bare machine has no shadow page tables"));
             }

@@ -18,6 +18,7 @@ pub mod share;
 pub mod state;
 pub mod storage;
 pub mod worker;
+pub mod xlate;
 
 pub use app::App;
 

@@ -146,6 +146,15 @@ pub enum Command {
     },
     /// Walks the page tables for this linear address.
     Translate(u32),
+    /// Runs in `tier`, translating entries after `threshold` executions.
+    SetTier {
+        /// The tier.
+        tier: crate::xlate::Tier,
+        /// Executions before an entry is translated.
+        threshold: u32,
+    },
+    /// Shows this region of the translation cache in detail (`None`: none).
+    ShowRegion(Option<u32>),
     /// Sets hardware assistance's exit controls on the machine just loaded (kept
     /// across a reset; a machine without them ignores it).
     SetExitControls(emulator_core::vmm::ExitControls),
@@ -558,6 +567,9 @@ pub struct View {
     /// Under a VMM: the switches the toolbar's VMM settings show.
     #[serde(default)]
     pub vmm_settings: Option<VmmSettings>,
+    /// The translating tier: the tier switch, the cache, its events.
+    #[serde(default)]
+    pub xlate: Option<crate::xlate::XlateView>,
 }
 
 /// The VMM's switches as the toolbar shows them.

@@ -405,6 +405,7 @@ mod tests {
             history_from: 0,
             vcpu: None,
             vmm_settings: None,
+            xlate: None,
         }))
     }
 
