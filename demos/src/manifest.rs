@@ -603,6 +603,31 @@ mod tests {
     }
 
     #[test]
+    fn a_tier_is_one_of_three_with_a_threshold_of_at_least_one() {
+        let step = |keys: &str| {
+            manifest(&format!(
+                "[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"xlate\"]\n{keys}\n"
+            ))
+        };
+        let m = step("tier = \"translate\"\nthreshold = 2").expect("valid");
+        assert_eq!(m.steps[0].tier.as_deref(), Some("translate"));
+        assert_eq!(m.steps[0].threshold, Some(2));
+        assert_eq!(m.steps[0].focus, vec![Panel::Xlate]);
+        let e = step("tier = \"jit\"").expect_err("an unknown tier");
+        assert!(e.starts_with("step[0].tier:"), "{e}");
+        let e = step("tier = \"translate\"\nthreshold = 0").expect_err("threshold 0");
+        assert!(e.starts_with("step[0].threshold:"), "{e}");
+        let e = step("threshold = 3").expect_err("a threshold alone");
+        assert!(e.contains("goes with tier"), "{e}");
+        let top = Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"g.asm\"\nmode = \"bare\"\ntier = \"interp\"\n[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"log\"]",
+        )
+        .expect("parses");
+        assert_eq!(top.tier.as_deref(), Some("interp"));
+        assert!(top.validate(GUEST).is_ok());
+    }
+
+    #[test]
     fn a_log_filter_is_one_kind_or_several() {
         let step = |log: &str| {
             manifest(&format!(

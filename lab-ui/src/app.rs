@@ -522,6 +522,7 @@ pub fn app() -> Html {
                     <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/></div>
                     <div class="col-wide"><LinuxPanel/></div>
                     <div class="col-wide"><JvmPanel/></div>
+                    <div class="col-wide"><crate::components::xlate::XlatePanel/></div>
                 </main>
                 <Help/>
             </div>

@@ -166,6 +166,18 @@ pub const ALL: &[BrowserTest] = &[
         name: "comfort_course_pack_demo_and_links",
         run: crate::ui_pack::course_pack_demo_and_links,
     },
+    BrowserTest {
+        name: "lab_xlate_tier_switch",
+        run: crate::ui_tests_xlate::tier_switch,
+    },
+    BrowserTest {
+        name: "lab_xlate_cache_panel",
+        run: crate::ui_tests_xlate::cache_panel,
+    },
+    BrowserTest {
+        name: "lab_xlate_demos",
+        run: crate::ui_tests_xlate::demos,
+    },
 ];
 
 /// A program that never stops on its own.

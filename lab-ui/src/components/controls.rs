@@ -125,6 +125,7 @@ pub fn controls() -> Html {
                 </select>
             </label>
             <super::vmm_settings::VmmSettings/>
+            <super::tier_switch::TierSwitch/>
             <label>{"speed "}
                 <select ref={speed_ref} onchange={on_speed} data-testid="speed-select" aria-label="run speed">
                     { for Speed::ALL.iter().map(|s| html! { <option value={s.name()} selected={*s == ctx.state.speed}>{ s.name() }</option> }) }
