@@ -37,47 +37,13 @@ pub fn stats_json(m: &Machine) -> Value {
     })
 }
 
-/// The Wasm backend's module for the region: its size and the operators of `run`, one
-/// a line, indented by block.
+/// The Wasm backend's module for the region: its size and its text.
 fn wasm_listing(r: &RegionInfo) -> (usize, Vec<String>) {
-    use wasmparser::{Operator, Parser, Payload};
     let bytes = emulator_core::translate::wasm::encode(&r.after);
-    let mut out = Vec::new();
-    for payload in Parser::new(0).parse_all(&bytes) {
-        let body = match payload {
-            Ok(Payload::CodeSectionEntry(body)) => body,
-            Ok(_) => continue,
-            Err(e) => {
-                out.push(format!("(unreadable: {e})"));
-                break;
-            }
-        };
-        let ops = match body.get_operators_reader() {
-            Ok(ops) => ops,
-            Err(e) => {
-                out.push(format!("(unreadable: {e})"));
-                break;
-            }
-        };
-        let mut depth = 1usize;
-        for op in ops {
-            let Ok(op) = op else { break };
-            if matches!(op, Operator::End | Operator::Else) {
-                depth = depth.saturating_sub(1);
-            }
-            out.push(format!("{}{op:?}", "  ".repeat(depth)));
-            if matches!(
-                op,
-                Operator::If { .. }
-                    | Operator::Block { .. }
-                    | Operator::Loop { .. }
-                    | Operator::Else
-            ) {
-                depth += 1;
-            }
-        }
-    }
-    (bytes.len(), out)
+    (
+        bytes.len(),
+        emulator_core::translate::listing::wasm_text(&bytes),
+    )
 }
 
 fn region_json(r: &RegionInfo) -> Value {
@@ -94,6 +60,7 @@ fn region_json(r: &RegionInfo) -> Value {
         "ops_after": r.after.ops.len(),
         "wasm_bytes": wasm_bytes,
         "wasm": wasm,
+        "successors": r.successors.iter().map(|a| format!("{a:#010x}")).collect::<Vec<_>>(),
     })
 }
 
@@ -109,7 +76,7 @@ fn print_region(r: &RegionInfo) {
     println!("-- IR after the passes ({} operations)", r.after.ops.len());
     print!("{}", r.after);
     let (bytes, wasm) = wasm_listing(r);
-    println!("-- Wasm module ({bytes} bytes): `run`");
+    println!("-- Wasm module ({bytes} bytes), as text");
     for line in wasm {
         println!("{line}");
     }

@@ -270,7 +270,14 @@ fn translate_prints_regions_and_their_ir() {
         shrunk += (after < before) as u32;
         assert!(r["wasm_bytes"].as_u64().unwrap() > 40, "{r}");
         let wasm = r["wasm"].as_array().unwrap();
-        assert_eq!(wasm.last().and_then(|l| l.as_str()), Some("End"), "{r}");
+        assert_eq!(wasm.first().and_then(|l| l.as_str()), Some("(func"), "{r}");
+        assert_eq!(wasm.last().and_then(|l| l.as_str()), Some(")"), "{r}");
+        assert!(
+            wasm.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.trim().starts_with("local.get "))),
+            "{r}"
+        );
         assert_eq!(
             r["x86"].as_array().unwrap().len() as u64,
             r["instructions"].as_u64().unwrap(),

@@ -21,6 +21,10 @@ pub const MODES: [&str; 4] = ["bare", "trap-emulate", "hw-assist", "hw-assist-sh
 /// exits) or `flush` (every exit and entry flushes the TLB).
 pub const TLB_TAGGINGS: [&str; 2] = ["tagged", "flush"];
 
+/// The tiers a demo or a step may run in: the general interpreter (decode and
+/// dispatch), the fast tier (pre-decoded, threaded) and the translating tier.
+pub const TIERS: [&str; 3] = ["interp", "fast", "translate"];
+
 /// The most panels a step may focus: what one 1280×720 screen shows large.
 pub const MAX_FOCUS: usize = 3;
 
@@ -53,6 +57,10 @@ pub struct Manifest {
     /// start (a step's `exit-controls` may turn it off).
     #[serde(default)]
     pub apicv: bool,
+    /// The tier it starts in: one of [`TIERS`] (the lab's tier switch otherwise).
+    pub tier: Option<String>,
+    /// Executions of an entry before the translating tier translates it.
+    pub threshold: Option<u32>,
     /// The narrated steps, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
@@ -180,6 +188,8 @@ pub enum Panel {
     Cpus,
     /// Each CPU's local APIC: IRR, ISR, TPR, the timer, IPIs received.
     Apic,
+    /// The translation cache: regions, events, one region's x86, IR and Wasm.
+    Xlate,
 }
 
 impl Panel {
@@ -209,6 +219,7 @@ impl Panel {
             Panel::JvmCounters => "panel-jvm-counters",
             Panel::Cpus => "panel-cpus",
             Panel::Apic => "panel-apic",
+            Panel::Xlate => "panel-xlate",
         }
     }
 }
@@ -279,6 +290,20 @@ fn check_log_kind(kind: &str) -> Result<(), String> {
         "{kind:?} is not one of {}, exit or exit:REASON",
         LOG_KINDS.join(", ")
     ))
+}
+
+/// Checks a `tier` key (one of [`TIERS`]) and its `threshold` (at least 1).
+fn check_tier(tier: Option<&str>, threshold: Option<u32>) -> Result<(), String> {
+    if let Some(t) = tier {
+        if !TIERS.contains(&t) {
+            return Err(format!("tier: {t:?} is not one of {}", TIERS.join(", ")));
+        }
+    }
+    match threshold {
+        Some(0) => Err("threshold: must be at least 1".into()),
+        Some(_) if tier.is_none() => Err("threshold: goes with tier = \"translate\"".into()),
+        _ => Ok(()),
+    }
 }
 
 /// Which addresses the memory panel shows.
@@ -446,6 +471,11 @@ pub struct Step {
     /// Reruns the guest from its start with these exit controls (hardware
     /// assistance only) before the step's run.
     pub exit_controls: Option<ExitControlsSet>,
+    /// Switches the tier (one of [`TIERS`]) before the step runs; it holds for the
+    /// later steps.
+    pub tier: Option<String>,
+    /// Sets the translating tier's threshold before the step runs (with `tier`).
+    pub threshold: Option<u32>,
     /// What the narration claims.
     #[serde(default)]
     pub expect: Expect,
@@ -623,6 +653,7 @@ impl Manifest {
             return Err("step: a demo needs at least one [[step]]".into());
         }
         self.validate_machine(guest_source)?;
+        check_tier(self.tier.as_deref(), self.threshold)?;
         let label = |key: String, name: &str| {
             if defines_label(guest_source, name) {
                 Ok(())
@@ -644,6 +675,7 @@ impl Manifest {
                     return Err(key("tlb: a bare machine has no VMM to tag its TLB"));
                 }
             }
+            check_tier(s.tier.as_deref(), s.threshold).map_err(|e| key(&e))?;
             if s.pt_protect.is_some() && self.mode_at(i) == "bare" {
                 return Err(key("pt-protect: a bare machine has no shadow page tables"));
             }
@@ -741,6 +773,31 @@ mod tests {
         )
         .expect_err("an unknown boot");
         assert!(e.contains("boot"), "{e}");
+    }
+
+    #[test]
+    fn a_tier_is_one_of_three_with_a_threshold_of_at_least_one() {
+        let step = |keys: &str| {
+            manifest(&format!(
+                "[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"xlate\"]\n{keys}\n"
+            ))
+        };
+        let m = step("tier = \"translate\"\nthreshold = 2").expect("valid");
+        assert_eq!(m.steps[0].tier.as_deref(), Some("translate"));
+        assert_eq!(m.steps[0].threshold, Some(2));
+        assert_eq!(m.steps[0].focus, vec![Panel::Xlate]);
+        let e = step("tier = \"jit\"").expect_err("an unknown tier");
+        assert!(e.starts_with("step[0].tier:"), "{e}");
+        let e = step("tier = \"translate\"\nthreshold = 0").expect_err("threshold 0");
+        assert!(e.starts_with("step[0].threshold:"), "{e}");
+        let e = step("threshold = 3").expect_err("a threshold alone");
+        assert!(e.contains("goes with tier"), "{e}");
+        let top = Manifest::parse(
+            "title = \"t\"\norder = 1\nguest = \"g.asm\"\nmode = \"bare\"\ntier = \"interp\"\n[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"log\"]",
+        )
+        .expect("parses");
+        assert_eq!(top.tier.as_deref(), Some("interp"));
+        assert!(top.validate(GUEST).is_ok());
     }
 
     #[test]

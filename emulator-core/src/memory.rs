@@ -43,6 +43,8 @@ pub struct Memory {
     plain_store: Vec<bool>,
     /// Pages whose cached code a write invalidated (self-modifying code).
     pub(crate) invalidations: u64,
+    /// The last guest-physical address written that invalidated cached code.
+    last_code_write: Option<u32>,
     /// Pages written while the dirty log is on (migration's pre-copy rounds).
     pub(crate) written: PageLog,
     /// Pages read or written while the touch log is on (post-copy's demand faults).
@@ -73,6 +75,7 @@ impl Memory {
             dirty: vec![false; pages],
             plain_store: vec![false; pages],
             invalidations: 0,
+            last_code_write: None,
             written: PageLog::new(pages),
             touched: PageLog::new(pages),
         }
@@ -290,8 +293,14 @@ impl Memory {
                     *g = g.wrapping_add(1);
                 }
                 self.invalidations += 1;
+                self.last_code_write = Some(a as u32);
             }
         }
+    }
+
+    /// The last guest-physical address written that invalidated cached code.
+    pub(crate) fn last_code_write(&self) -> Option<u32> {
+        self.last_code_write
     }
 
     /// Writes one byte; writes to ROM or unmapped addresses are ignored.

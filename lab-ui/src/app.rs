@@ -524,6 +524,7 @@ pub fn app() -> Html {
                     <div class="col-wide"><LinuxPanel/></div>
                     <div class="col-wide"><JvmPanel/></div>
                     <div class="col-wide"><crate::components::host::HostPanel/></div>
+                    <div class="col-wide"><crate::components::xlate::XlatePanel/></div>
                 </main>
                 <Help/>
             </div>

@@ -108,6 +108,16 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
     {
         cmds.push(Command::SetPtProtect(p));
     }
+    // The tier also outlives reloads: the demo's, then the last one a step before the
+    // rerun chose.
+    let mut tier =
+        crate::xlate::tier_of(demo.manifest.tier.as_deref(), demo.manifest.threshold, None);
+    for s in demo.steps().iter().take(first) {
+        tier = crate::xlate::tier_of(s.tier.as_deref(), s.threshold, tier).or(tier);
+    }
+    if let Some((tier, threshold)) = tier {
+        cmds.push(Command::SetTier { tier, threshold });
+    }
     if let Some(c) = start_controls(demo, first) {
         cmds.push(Command::SetExitControls(c));
     }
@@ -117,6 +127,13 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
         }
         if let Some(p) = step.pt_protect {
             cmds.push(Command::SetPtProtect(p));
+        }
+        if let Some(t) = crate::xlate::tier_of(step.tier.as_deref(), step.threshold, tier) {
+            tier = Some(t);
+            cmds.push(Command::SetTier {
+                tier: t.0,
+                threshold: t.1,
+            });
         }
         match &step.run {
             Run::Look => {}

@@ -19,6 +19,7 @@ pub mod smp;
 pub mod state;
 pub mod storage;
 pub mod worker;
+pub mod xlate;
 
 pub use app::App;
 

@@ -146,6 +146,15 @@ pub enum Command {
     },
     /// Walks the page tables for this linear address.
     Translate(u32),
+    /// Runs in `tier`, translating entries after `threshold` executions.
+    SetTier {
+        /// The tier.
+        tier: crate::xlate::Tier,
+        /// Executions before an entry is translated.
+        threshold: u32,
+    },
+    /// Shows this region of the translation cache in detail (`None`: none).
+    ShowRegion(Option<u32>),
     /// Sets hardware assistance's exit controls on the machine just loaded (kept
     /// across a reset; a machine without them ignores it).
     SetExitControls(emulator_core::vmm::ExitControls),
@@ -567,6 +576,9 @@ pub struct View {
     /// Every CPU of the machine and its local APIC, and the machine's CPU options.
     #[serde(default)]
     pub smp: crate::smp::SmpView,
+    /// The translating tier: the tier switch, the cache, its events.
+    #[serde(default)]
+    pub xlate: Option<crate::xlate::XlateView>,
 }
 
 /// The VMM's switches as the toolbar shows them.

@@ -71,6 +71,8 @@ pub struct LabState {
     pub log_filter: Vec<String>,
     /// The serial console's text.
     pub serial: Shared<String>,
+    /// The translation cache's events, oldest first.
+    pub xlate_log: Shared<VecDeque<crate::xlate::XlateLine>>,
     /// The editor's text.
     pub source: String,
     /// The program last assembled.
@@ -268,6 +270,16 @@ impl LabState {
                     let excess = log.len().saturating_sub(LOG_CAPACITY);
                     log.drain(..excess);
                 });
+                if let Some(x) = &view.xlate {
+                    self.xlate_log.update(|log| {
+                        if x.events_reset {
+                            log.clear();
+                        }
+                        log.extend(x.new_events.iter().cloned());
+                        let excess = log.len().saturating_sub(LOG_CAPACITY);
+                        log.drain(..excess);
+                    });
+                }
                 if view.serial_reset || !view.serial_append.is_empty() {
                     self.serial.update(|serial| {
                         if view.serial_reset {
@@ -407,6 +419,7 @@ mod tests {
             vmm_settings: None,
             devices: None,
             smp: Default::default(),
+            xlate: None,
         }))
     }
 

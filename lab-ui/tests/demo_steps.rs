@@ -64,6 +64,7 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
             (Command::SetExitControls(c), Some(s)) => s.set_exit_controls(c),
             (Command::SetTlb(t), Some(s)) => s.set_tlb(t),
             (Command::SetPtProtect(p), Some(s)) => s.set_pt_protect(p),
+            (Command::SetTier { tier, threshold }, Some(s)) => s.set_tier(tier, threshold),
             (Command::ShowMemory { addr, space }, Some(s)) => s.show_memory(addr, space),
             (Command::Compare, Some(s)) => compared = Some(session::compare(s.program())),
             (Command::Crossover(runs), Some(s)) => {
@@ -81,7 +82,8 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
 }
 
 fn counters(v: &View) -> BTreeMap<String, u64> {
-    v.counters.rows().into_iter().collect()
+    let xlate = v.xlate.iter().flat_map(|x| x.rows());
+    v.counters.rows().into_iter().chain(xlate).collect()
 }
 
 fn tlb_pages(v: &View) -> Vec<u32> {

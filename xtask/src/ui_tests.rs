@@ -226,6 +226,18 @@ pub const ALL: &[BrowserTest] = &[
         name: "smp_toolbar_cpus",
         run: crate::ui_tests_smpui::toolbar_cpus,
     },
+    BrowserTest {
+        name: "lab_xlate_tier_switch",
+        run: crate::ui_tests_xlate::tier_switch,
+    },
+    BrowserTest {
+        name: "lab_xlate_cache_panel",
+        run: crate::ui_tests_xlate::cache_panel,
+    },
+    BrowserTest {
+        name: "lab_xlate_demos",
+        run: crate::ui_tests_xlate::demos,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -1,100 +1,29 @@
-//! The translating tier's host in the Wasm build: region modules go to the embedder
-//! (`vmlab_host.region_compile`, which compiles them with `WebAssembly.Module`,
-//! instantiates them with this module's memory and its `xlate_*` slow-path exports, and
-//! puts each region's `run` in this module's exported function table); the core then
-//! calls a region through the table, with no trip through the embedder. Natively there is no embedder: no host is
-//! installed and regions run through the IR interpreter.
+//! The bench's embedder of region modules: Node.js (`vmlab_host.region_compile` in
+//! `host.mjs`) compiles them with `WebAssembly.Module`; the calls and slow paths are
+//! `vmlab-region-host`'s.
 
 use emulator_core::Machine;
 
 /// Installs the embedder's host on `m` (in the Wasm build only).
 pub fn install(m: &mut Machine) {
-    #[cfg(target_arch = "wasm32")]
-    m.set_region_host(Box::new(wasm32::Embedder));
-    #[cfg(not(target_arch = "wasm32"))]
-    let _ = m;
+    vmlab_region_host::install(m, compile);
 }
 
 #[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code)] // calls into the embedder and back, through the machine's address
-mod wasm32 {
-    use std::cell::Cell;
-
-    use emulator_core::translate::RegionHost;
-    use emulator_core::Machine;
-
+#[allow(unsafe_code)] // the embedder's import
+fn compile(module: &[u8]) -> Option<u32> {
     #[link(wasm_import_module = "vmlab_host")]
     unsafe extern "C" {
         /// Compiles the module of `len` bytes at `ptr`; the index of its `run` in the
         /// function table, or -1.
         fn region_compile(ptr: *const u8, len: usize) -> i32;
     }
+    // SAFETY: the embedder only reads `len` bytes at `ptr` during the call.
+    let h = unsafe { region_compile(module.as_ptr(), module.len()) };
+    u32::try_from(h).ok()
+}
 
-    thread_local! {
-        /// The machine a region is running on, while it runs.
-        static CURRENT: Cell<*mut Machine> = const { Cell::new(std::ptr::null_mut()) };
-    }
-
-    /// The embedder as a [`RegionHost`].
-    #[derive(Debug)]
-    pub struct Embedder;
-
-    impl RegionHost for Embedder {
-        fn compile(&mut self, module: &[u8]) -> Option<u32> {
-            // SAFETY: the embedder only reads `len` bytes at `ptr` during the call.
-            let h = unsafe { region_compile(module.as_ptr(), module.len()) };
-            u32::try_from(h).ok().filter(|&h| h != 0)
-        }
-
-        fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64 {
-            let ctx = m.region_context() as u32;
-            let prev = CURRENT.with(|c| c.replace(m as *mut Machine));
-            // SAFETY: on wasm32 a function pointer is an index in the function table,
-            // and the embedder put a function of type (i32, i32, i32) -> i64 at `handle`.
-            let run = unsafe {
-                std::mem::transmute::<usize, extern "C" fn(u32, u32, u32) -> i64>(handle as usize)
-            };
-            // While the region runs, `m` is reached only through CURRENT (the
-            // slow-path exports below), on this one thread; the pointer is cleared
-            // after the call.
-            let v = run(ctx, room, 0);
-            CURRENT.with(|c| c.set(prev));
-            v
-        }
-    }
-
-    /// Runs `f` on the machine a region is running on (nothing outside a region).
-    fn with_current<R>(f: impl FnOnce(&mut Machine) -> R, none: R) -> R {
-        let p = CURRENT.with(|c| c.get());
-        if p.is_null() {
-            return none;
-        }
-        // SAFETY: set by `Embedder::call` from a `&mut Machine` that is not used
-        // otherwise until the region returns; regions run on one thread.
-        f(unsafe { &mut *p })
-    }
-
-    /// The `flags` slow path.
-    #[unsafe(no_mangle)]
-    pub extern "C" fn xlate_flags(op: u32, size: u32, a: u32, b: u32) {
-        with_current(|m| m.slow_flags(op, size, a, b), ())
-    }
-
-    /// The `cond` slow path.
-    #[unsafe(no_mangle)]
-    pub extern "C" fn xlate_cond(cc: u32) -> u32 {
-        with_current(|m| m.slow_cond(cc), 0)
-    }
-
-    /// The `load` slow path.
-    #[unsafe(no_mangle)]
-    pub extern "C" fn xlate_load(addr: u32, size: u32) -> u64 {
-        with_current(|m| m.slow_load(addr, size), 1 << 32)
-    }
-
-    /// The `store` slow path.
-    #[unsafe(no_mangle)]
-    pub extern "C" fn xlate_store(addr: u32, size: u32, value: u32) -> u32 {
-        with_current(|m| m.slow_store(addr, size, value), 0)
-    }
+#[cfg(not(target_arch = "wasm32"))]
+fn compile(_module: &[u8]) -> Option<u32> {
+    None
 }

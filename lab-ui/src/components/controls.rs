@@ -126,6 +126,7 @@ pub fn controls() -> Html {
             </label>
             <super::vmm_settings::VmmSettings/>
             <super::smp_settings::SmpSettings/>
+            <super::tier_switch::TierSwitch/>
             <label>{"speed "}
                 <select ref={speed_ref} onchange={on_speed} data-testid="speed-select" aria-label="run speed">
                     { for Speed::ALL.iter().map(|s| html! { <option value={s.name()} selected={*s == ctx.state.speed}>{ s.name() }</option> }) }

@@ -33,7 +33,14 @@ pub fn counters() -> Html {
         .state
         .view
         .as_ref()
-        .map(|v| v.counters.rows())
+        .map(|v| {
+            let xlate = v.xlate.iter().flat_map(|x| x.rows());
+            v.counters
+                .rows()
+                .into_iter()
+                .chain(xlate)
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let cost = ctx
         .state
@@ -44,6 +51,7 @@ pub fn counters() -> Html {
     html! {
         <Panel id="panel-counters" title="Counters" hint="What the machine and the VMM did, and what virtualization cost.">
             <p data-testid="virt-cost" class="cost">{ cost }</p>
+            <super::tier_switch::TierMips/>
             <table class="counters mono small">
                 { for rows.iter().filter(|(_, v)| *v != 0).map(|(n, v)| html! {
                     <tr data-testid="counter" data-name={n.clone()}><th scope="row">{ n.clone() }</th><td>{ *v }</td></tr>

@@ -24,9 +24,11 @@ pub mod registers;
 pub mod serial;
 pub mod settings;
 pub mod smp_settings;
+pub mod tier_switch;
 pub mod tlb;
 pub mod vga;
 pub mod vmm_settings;
+pub mod xlate;
 
 use yew::prelude::*;
 

@@ -8,6 +8,7 @@ pub mod pace;
 pub mod percpu;
 pub mod session;
 pub mod snapfile;
+pub mod xlate_host;
 
 use emulator_core::StopReason;
 use gloo_worker::{HandlerId, Worker, WorkerScope};
@@ -50,6 +51,10 @@ pub struct MachineWorker {
     next_slice: Option<pace::Yield>,
     /// The CPUs and quantum of the machines the page loads.
     smp: crate::smp::Smp,
+    /// The tier switch's setting, given to every session loaded.
+    tier: (crate::xlate::Tier, u32),
+    /// MIPS measured at full speed, per tier (the last slice run in it).
+    mips: Vec<(crate::xlate::Tier, f64)>,
 }
 
 fn now() -> f64 {
@@ -65,9 +70,13 @@ impl MachineWorker {
 
     fn send_view(&mut self, scope: &WorkerScope<Self>) {
         let running = self.running.is_some();
+        let mips = self.mips.clone();
         if let Some(s) = self.session.as_mut() {
             let start = now();
-            let v = s.view(running);
+            let mut v = s.view(running);
+            if let Some(x) = v.xlate.as_mut() {
+                x.mips = mips;
+            }
             self.send(scope, Event::View(Box::new(v)));
             self.last_view = now();
             self.view_every = pace::view_interval(self.last_view - start);
@@ -111,6 +120,7 @@ impl MachineWorker {
                 stopped = s.advance(until, n) != StopReason::BudgetExhausted;
             }
             Speed::Full => {
+                let icount0 = s.machine().icount();
                 let mut t = start;
                 while t - start < SLICE_MS {
                     let before = s.machine().icount();
@@ -128,6 +138,15 @@ impl MachineWorker {
                         self.chunk = self.chunk.saturating_mul(2).min(50_000_000);
                     }
                     t = t1;
+                }
+                let ms = now() - start;
+                let ran = s.machine().icount() - icount0;
+                if ms >= 5.0 && ran > 0 {
+                    let tier = s.tier().0;
+                    let m = ran as f64 / ms / 1000.0;
+                    self.mips.retain(|(t, _)| *t != tier);
+                    self.mips.push((tier, m));
+                    self.mips.sort_by_key(|(t, _)| *t as u8);
                 }
             }
         }
@@ -150,6 +169,13 @@ impl MachineWorker {
                 s.pause();
             }
         }
+        let loads = matches!(
+            cmd,
+            Command::Load { .. }
+                | Command::LoadRom { .. }
+                | Command::LoadLab { .. }
+                | Command::LoadMachine(_)
+        );
         match cmd {
             Command::Load {
                 image,
@@ -260,6 +286,11 @@ impl MachineWorker {
                     Command::ToggleBreakpoint(a) => s.toggle_breakpoint(a),
                     Command::ShowMemory { addr, space } => s.show_memory(addr, space),
                     Command::Translate(a) => s.translate(a),
+                    Command::SetTier { tier, threshold } => {
+                        self.tier = (tier, threshold);
+                        s.set_tier(tier, threshold);
+                    }
+                    Command::ShowRegion(a) => s.show_region(a),
                     Command::SetExitControls(c) => s.set_exit_controls(c),
                     Command::SerialInput(bytes) => s.serial_input(&bytes),
                     Command::SaveMachine => {
@@ -289,6 +320,10 @@ impl MachineWorker {
                 }
             }
         }
+        if let (true, Some(s)) = (loads, self.session.as_mut()) {
+            let (tier, threshold) = self.tier;
+            s.set_tier(tier, threshold);
+        }
         self.send_view(scope);
         Ok(())
     }
@@ -312,6 +347,11 @@ impl Worker for MachineWorker {
             chunk: FIRST_CHUNK,
             next_slice: pace::Yield::new(move |id| wake.send_message(Tick::Slice(id))),
             smp: crate::smp::Smp::default(),
+            tier: (
+                crate::xlate::Tier::default(),
+                crate::xlate::DEFAULT_THRESHOLD,
+            ),
+            mips: Vec::new(),
         }
     }
 

@@ -100,6 +100,12 @@ pub struct Session {
     pt_protect: bool,
     /// The machine's CPUs and quantum, kept across reloads.
     smp: crate::smp::Smp,
+    /// The tier and translation threshold, kept across reloads.
+    tier: (crate::xlate::Tier, u32),
+    /// Translation-cache events already sent to the page.
+    xlate_seen: u64,
+    /// The region the cache panel shows in detail.
+    region: Option<u32>,
 }
 
 /// Builds a machine in `mode` with `program` loaded.
@@ -115,7 +121,9 @@ pub fn build_smp(
     smp: crate::smp::Smp,
 ) -> Result<Machine, String> {
     if let Some(setup) = &program.setup {
-        return crate::labs::build_machine(setup, &program.image, mode);
+        let mut m = crate::labs::build_machine(setup, &program.image, mode)?;
+        super::xlate_host::install(&mut m);
+        return Ok(m);
     }
     let cfg = MachineConfig {
         ram_mib: RAM_MIB,
@@ -126,6 +134,7 @@ pub fn build_smp(
         ..MachineConfig::default()
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    super::xlate_host::install(&mut m);
     if program.rom {
         m.load_rom(&program.image)
             .map_err(|e| format!("cannot load the ROM: {e}"))?;
@@ -182,6 +191,12 @@ impl Session {
             tlb: TlbTagging::default(),
             pt_protect: false,
             smp,
+            tier: (
+                crate::xlate::Tier::default(),
+                crate::xlate::DEFAULT_THRESHOLD,
+            ),
+            xlate_seen: 0,
+            region: None,
         };
         s.memory = (s.program.origin, Space::Physical);
         Ok(s)
@@ -192,6 +207,9 @@ impl Session {
         self.machine = build_smp(&self.program, mode, self.smp)?;
         self.mode = mode;
         self.apply_tlb();
+        let (tier, threshold) = self.tier;
+        tier.apply(&mut self.machine, threshold);
+        self.xlate_seen = 0;
         for &b in &self.breakpoints {
             self.machine.add_breakpoint(b);
         }
@@ -644,6 +662,23 @@ impl Session {
         self.code_pin = Some(linear);
     }
 
+    /// Runs in `tier` from here on, translating entries after `threshold` executions
+    /// (kept across reloads; switching drops the translation cache).
+    pub fn set_tier(&mut self, tier: crate::xlate::Tier, threshold: u32) {
+        self.tier = (tier, threshold.max(1));
+        tier.apply(&mut self.machine, threshold);
+    }
+
+    /// The tier and threshold the machine runs with.
+    pub fn tier(&self) -> (crate::xlate::Tier, u32) {
+        self.tier
+    }
+
+    /// Shows a region of the translation cache in detail in every view.
+    pub fn show_region(&mut self, entry: Option<u32>) {
+        self.region = entry;
+    }
+
     /// Remembers an address to translate in every view.
     pub fn translate(&mut self, linear: u32) {
         self.walk = Some(linear);
@@ -732,7 +767,18 @@ impl Session {
             vmm_settings: collect::vmm_settings(m),
             devices: devices::devices(m),
             smp: super::percpu::smp_view(m),
+            xlate: None,
         };
+        let reset = self.xlate_seen == 0;
+        let mut x = crate::xlate::view(
+            &self.machine,
+            self.tier.0,
+            self.tier.1,
+            &mut self.xlate_seen,
+            self.region,
+        );
+        x.events_reset = reset || self.events_reset;
+        view.xlate = Some(x);
         view.can_step_back = self.can_step_back();
         if let Some(before) = self.log_keep_before.take() {
             view.new_events.retain(|e| e.icount < before);

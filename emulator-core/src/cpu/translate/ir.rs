@@ -294,6 +294,24 @@ impl Region {
             .filter(|o| matches!(o, Op::Insn { .. }))
             .count() as u32
     }
+
+    /// The EIPs the region's exits with a known target leave to, each once, in order.
+    pub fn exit_targets(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for op in &self.ops {
+            let t = match *op {
+                Op::ExitIf { target, .. }
+                | Op::Exit {
+                    target: Val::C(target),
+                } => target,
+                _ => continue,
+            };
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
+    }
 }
 
 /// Register names for printing.

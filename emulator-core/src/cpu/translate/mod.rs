@@ -18,7 +18,10 @@
 
 pub mod chain;
 pub mod context;
+pub mod events;
 pub mod ir;
+#[cfg(feature = "wasm-listing")]
+pub mod listing;
 pub(crate) mod lower;
 pub mod opt;
 pub mod run;
@@ -69,6 +72,8 @@ pub struct RegionInfo {
     pub before: Region,
     /// The IR the backend runs.
     pub after: Region,
+    /// Entries of the other cached regions its exits go to (chained when compiled).
+    pub successors: Vec<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -131,14 +136,54 @@ pub(crate) struct Translator {
     pub chain: chain::ChainTable,
     /// What a compiled region reads at entry (kept at a stable address).
     pub context: alloc::boxed::Box<context::RegionContext>,
+    /// Translate, chain, invalidate and flush events.
+    events: events::EventRing,
+    /// The instruction count when the tier last looked (the time of a flush).
+    now: u64,
 }
 
 impl Translator {
-    /// Forgets every region and counter (not the statistics).
+    /// Forgets every region and counter (not the statistics); a flush event when the
+    /// cache held regions.
     pub fn clear(&mut self) {
+        let regions = self.cache.values().filter(|e| e.region.is_some()).count();
+        if regions > 0 {
+            self.events.push(
+                self.now,
+                events::XlateEventKind::Flush {
+                    regions: regions as u32,
+                },
+            );
+        }
         self.heat.clear();
         self.cache.clear();
         self.chain.clear();
+    }
+
+    /// Chain events for the region just cached at `entry`: exits of cached regions that
+    /// go to it, and its exits that go to cached regions.
+    fn chain_events(&mut self, entry: u32, region: &Region) {
+        let mut links = Vec::new();
+        for (&(from, _), e) in &self.cache {
+            if let Some(r) = &e.region {
+                if from != entry && r.exit_targets().contains(&entry) {
+                    links.push((from, entry));
+                }
+            }
+        }
+        for to in region.exit_targets() {
+            let cached = self
+                .cache
+                .iter()
+                .any(|(&(e, _), v)| e == to && v.region.is_some());
+            if cached {
+                links.push((entry, to));
+            }
+        }
+        for (from, to) in links {
+            self.events
+                .push(self.now, events::XlateEventKind::Chain { from, to });
+        }
     }
 }
 
@@ -202,10 +247,29 @@ impl Machine {
         self.cpu.fast.xlate.stats
     }
 
+    /// The executions before an entry is translated; `None` when translation is off.
+    pub fn translate_threshold(&self) -> Option<u32> {
+        self.cpu.fast.xlate.threshold
+    }
+
+    /// The translation cache's events kept with a sequence number of at least `from`.
+    pub fn translate_events(&self, from: u64) -> Vec<events::XlateEvent> {
+        self.cpu.fast.xlate.events.since(from).copied().collect()
+    }
+
     /// The regions in the translation cache, by entry address.
     pub fn translated_regions(&self) -> Vec<RegionInfo> {
         let mut page = alloc::vec![0u8; 4096];
         let mut out = Vec::new();
+        let cached: Vec<u32> = self
+            .cpu
+            .fast
+            .xlate
+            .cache
+            .iter()
+            .filter(|(_, e)| e.region.is_some())
+            .map(|(&(entry, _), _)| entry)
+            .collect();
         for (&(entry, phys), e) in &self.cpu.fast.xlate.cache {
             if let (Some(r), Some(b)) = (&e.region, &e.before) {
                 self.mem.peek(phys & !0xfff, &mut page);
@@ -222,6 +286,11 @@ impl Machine {
                     x86: disassemble(&page, b),
                     before: (**b).clone(),
                     after: (**r).clone(),
+                    successors: r
+                        .exit_targets()
+                        .into_iter()
+                        .filter(|t| *t != entry && cached.contains(t))
+                        .collect(),
                 });
             }
         }
@@ -348,13 +417,25 @@ impl Machine {
         threshold: u32,
     ) -> Option<(Arc<Region>, Option<u32>, u32)> {
         let generation = self.mem.generation(phys);
+        let write = self
+            .mem
+            .last_code_write()
+            .filter(|w| w & !0xfff == phys & !0xfff);
         let x = &mut self.cpu.fast.xlate;
+        x.now = self.icount;
         if let Some(e) = x.cache.get(&(eip, phys)) {
             if e.generation == generation {
                 return e.region.clone().map(|r| (r, e.handle, e.insns));
             }
+            let had = e.region.is_some();
             x.cache.remove(&(eip, phys));
             x.stats.invalidated += 1;
+            if had {
+                x.events.push(
+                    self.icount,
+                    events::XlateEventKind::Invalidate { entry: eip, write },
+                );
+            }
         }
         if x.heat.len() >= HEAT_ENTRIES {
             x.heat.clear();
@@ -389,6 +470,16 @@ impl Machine {
             self.cpu.fast.xlate.chain.insert(eip, h, insns, generation);
         }
         let x = &mut self.cpu.fast.xlate;
+        if let Some(r) = &region {
+            x.events.push(
+                self.icount,
+                events::XlateEventKind::Translate {
+                    entry: eip,
+                    instructions: insns,
+                },
+            );
+            x.chain_events(eip, r);
+        }
         x.cache.insert(
             (eip, phys),
             Entry {
