@@ -409,6 +409,9 @@ fn the_virtio_lab_checks_which_sector_changed_and_what_it_holds() {
         "a read whose buffer the device may not write fails"
     );
     assert!(r.score() < r.max_score());
+}
+
+#[test]
 fn a_spinlock_without_an_atomic_exchange_tears_lines_at_the_finest_quantum() {
     let r = solution_with(
         "smp-bringup",

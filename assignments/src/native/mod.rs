@@ -3,9 +3,9 @@
 
 pub mod check;
 pub mod component;
-pub mod procmem;
 pub mod gc_programs;
 pub mod jvm_programs;
+pub mod procmem;
 pub mod reference;
 pub mod sandbox;
 pub mod switch_traces;
