@@ -41,6 +41,8 @@ pub struct Manifest {
     /// The narrated steps, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
+    /// A Linux demo's host files and container setups (`[linux]`).
+    pub linux: Option<crate::kind_linux::LinuxDemo>,
 }
 
 /// The kind of virtual machine a demo drives (`kind = "jvm"`).
@@ -147,6 +149,16 @@ pub enum Panel {
     Cost,
     /// The exit cycles of each phase of the guest, one bar per mode of the demo.
     Crossover,
+    /// The process VM: the program's output and how it ended.
+    Linux,
+    /// The process VM's container: its root, host name, namespaces, mounts and limits.
+    LinuxContainer,
+    /// The process VM's process table (host pids beside the namespace's).
+    LinuxProcesses,
+    /// The process VM's system calls, as strace lists them.
+    LinuxStrace,
+    /// The same program as a process, in a container and as a unikernel: the costs.
+    LinuxWays,
 }
 
 impl Panel {
@@ -169,6 +181,11 @@ impl Panel {
             Panel::Nested => "panel-nested",
             Panel::Cost => "panel-cost",
             Panel::Crossover => "panel-crossover",
+            Panel::Linux => "panel-linux",
+            Panel::LinuxContainer => "panel-linux-container",
+            Panel::LinuxProcesses => "panel-linux-processes",
+            Panel::LinuxStrace => "panel-linux-strace",
+            Panel::LinuxWays => "panel-linux-ways",
         }
     }
 }
@@ -365,6 +382,8 @@ pub struct Step {
     /// What the narration claims.
     #[serde(default)]
     pub expect: Expect,
+    /// A Linux demo's run, setup and claims for the step (`[step.linux]`).
+    pub linux: Option<crate::kind_linux::LinuxStep>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -430,7 +449,12 @@ impl Manifest {
         if self.title.trim().is_empty() {
             return Err("title: empty".into());
         }
-        if self.kind != Kind::Machine {
+        if self.kind == Kind::Linux {
+            crate::kind_linux::validate(self)?;
+        } else {
+            crate::kind_linux::refuse(self)?;
+        }
+        if !matches!(self.kind, Kind::Machine | Kind::Linux) {
             return Err(format!(
                 "kind: {:?} demos have no player in this build",
                 self.kind
