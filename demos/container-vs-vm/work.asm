@@ -1,5 +1,5 @@
 ; The same work for a process, a container and a unikernel: a static i386 Linux
-; program with its own ELF header that maps 64 KiB, fills it in four rounds of
+; program with its own ELF header that maps 16 KiB, fills it in four rounds of
 ; arithmetic, printing after each round, and prints a checksum. What it prints does
 ; not depend on where it runs, so the three ways can be compared on cost alone.
         bits 32
@@ -32,11 +32,11 @@ phdr:   dd 1                                ; PT_LOAD
 SYS_EXIT_GROUP  equ 252
 SYS_WRITE       equ 4
 SYS_MMAP2       equ 192
-WORDS           equ 16384                   ; 64 KiB of 32-bit words
+WORDS           equ 4096                    ; 16 KiB of 32-bit words
 ROUNDS          equ 4
 
 start:  cld
-        mov eax, SYS_MMAP2                  ; 64 KiB, read and write, private, anonymous
+        mov eax, SYS_MMAP2                  ; 16 KiB, read and write, private, anonymous
         xor ebx, ebx
         mov ecx, WORDS * 4
         mov edx, 3

@@ -110,3 +110,31 @@ fn in_a_strict_root_the_escape_fails_and_in_a_naive_one_it_works() {
     let e = p.enter_root("/nowhere").expect_err("no such folder");
     assert_eq!(e, "root /nowhere: ENOENT");
 }
+
+/// The container-vs-vm demo's program prints what it prints under qemu-i386, with
+/// the same exit status.
+#[test]
+fn the_three_ways_demo_program_runs_as_under_qemu() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../demos/container-vs-vm/work.asm"
+    );
+    let src = std::fs::read_to_string(path).expect("the demo's program");
+    let elf = vmlab_asm::assemble("work.asm", &src, &vmlab_asm::Options::default())
+        .expect("assembles")
+        .bytes;
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-work");
+    std::fs::write(&out, &elf).expect("write the program");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let q = std::process::Command::new("qemu-i386")
+        .arg(&out)
+        .output()
+        .expect("qemu-i386 runs (cargo xtask test installs qemu-user)");
+    let o = Process::load(&elf, ProcessConfig::default())
+        .expect("loads")
+        .run();
+    assert!(!q.stdout.is_empty());
+    assert_eq!(stdout(&o), String::from_utf8_lossy(&q.stdout));
+    assert_eq!(o.exit.status(), q.status.code().expect("an exit code"));
+}

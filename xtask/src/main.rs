@@ -27,6 +27,7 @@ mod ui_comfort;
 mod ui_pack;
 mod ui_pictures;
 mod ui_tests;
+mod ui_tests_procdemo;
 mod ui_time_travel;
 mod ui_vmm_settings;
 mod wasm;

@@ -10,6 +10,7 @@ pub mod help;
 pub mod jvm;
 pub mod labpage;
 pub mod linux;
+pub mod linux_parts;
 pub mod log;
 pub mod machinefile;
 pub mod memory;

@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod linux;
+pub mod linux_setup;
 pub mod pace;
 pub mod session;
 pub mod snapfile;
