@@ -27,6 +27,26 @@ fn scroll_to_linux(b: &Browser) -> Result<()> {
     Ok(())
 }
 
+/// The text of the element with test id `id`, shown or not (a step's unfocused
+/// panels are hidden).
+fn content(b: &Browser, id: &str) -> Result<String> {
+    let v = b.execute(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        vec![json!(tid(id))],
+    )?;
+    Ok(v.as_str().unwrap_or_default().to_string())
+}
+
+/// Waits until the element with test id `id` holds `needle`, shown or not.
+fn wait_content(b: &Browser, id: &str, needle: &str) -> Result<()> {
+    let mut last = String::new();
+    b.wait_until(&format!("{id} to hold {needle:?}"), WAIT, |_| {
+        last = content(b, id)?;
+        Ok(last.contains(needle))
+    })
+    .with_context(|| format!("{id} holds {last:?}"))
+}
+
 /// The problems with how the panels `ids` sit on the screen: missing, too small,
 /// outside the viewport, a page that scrolls.
 fn layout_problems(b: &Browser, ids: &[&str]) -> Result<String> {
@@ -74,10 +94,10 @@ fn present(b: &Browser, id: &str) -> Result<()> {
             } else {
                 state
             };
-            wait_text(b, "linux-status", word).with_context(|| at.clone())?;
+            wait_content(b, "linux-status", word).with_context(|| at.clone())?;
         }
         if let Some(status) = e.status {
-            wait_text(b, "linux-status", &format!("exited with status {status}"))
+            wait_content(b, "linux-status", &format!("exited with status {status}"))
                 .with_context(|| at.clone())?;
         }
         if let Some(n) = e.syscalls {
@@ -88,22 +108,19 @@ fn present(b: &Browser, id: &str) -> Result<()> {
             })?;
         }
         if let Some(text) = &e.stdout {
-            let shown = b.text_testid("linux-stdout")?;
-            ensure!(
-                shown.contains(text.as_str()),
-                "{at}: stdout {shown:?} lacks {text:?}"
-            );
+            wait_content(b, "linux-stdout", text).with_context(|| at.clone())?;
         }
         if let Some(name) = &e.last_syscall {
-            let newest = js(
-                b,
-                "const r = [...document.querySelectorAll('[data-testid=linux-strace] tbody tr')].pop(); return r ? r.textContent : '';",
-            )?;
-            let newest = newest.as_str().unwrap_or_default();
-            ensure!(
-                newest.contains(&format!("{name}(")),
-                "{at}: the newest call is {newest:?}"
-            );
+            let mut newest = String::new();
+            b.wait_until(&format!("{at}: the newest call is {name}"), WAIT, |_| {
+                let v = js(
+                    b,
+                    "const r = [...document.querySelectorAll('[data-testid=linux-strace] tbody tr')].pop(); return r ? r.textContent : '';",
+                )?;
+                newest = v.as_str().unwrap_or_default().to_string();
+                Ok(newest.contains(&format!("{name}(")))
+            })
+            .with_context(|| format!("{at}: the newest call reads {newest:?}"))?;
         }
         if l.compare {
             b.wait_until(&format!("{at}: three ways"), WAIT, |_| {

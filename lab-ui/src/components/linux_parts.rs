@@ -188,6 +188,24 @@ pub fn linux_parts() -> Html {
         Some(Ok(r)) => Some(r),
         _ => None,
     };
+    // A paused step's newest call scrolls into the strace list's view.
+    let newest = report.filter(|r| r.paused).map(|r| r.calls.len());
+    use_effect_with(newest, |newest| {
+        if newest.is_some() {
+            let row = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| {
+                    d.query_selector("[data-testid=linux-strace] tr.newest")
+                        .ok()
+                })
+                .flatten();
+            if let Some(row) = row {
+                let opts = web_sys::ScrollIntoViewOptions::new();
+                opts.set_block(web_sys::ScrollLogicalPosition::Nearest);
+                row.scroll_into_view_with_scroll_into_view_options(&opts);
+            }
+        }
+    });
     let part = |f: fn(&LinuxReport) -> Html| {
         report.map_or_else(
             || html! { <p class="small">{"Run a program in the Linux process VM panel."}</p> },
