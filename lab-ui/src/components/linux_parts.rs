@@ -17,12 +17,14 @@ fn bar(testid: &'static str, label: String, part: u64, whole: u64) -> Html {
     };
     let w = format!("{:.1}", 400.0 * frac);
     html! {
-        <svg class="picture linux-bar" data-testid={testid} viewBox="0 0 400 34" role="img" aria-label={label.clone()}
-             data-part={part.to_string()} data-whole={whole.to_string()}>
-            <rect x="0" y="4" width="400" height="14" class="whole"/>
-            <rect x="0" y="4" width={w} height="14" class="part"/>
-            <text x="0" y="32">{ label }</text>
-        </svg>
+        <figure class="linux-bar-box">
+            <svg class="picture linux-bar" data-testid={testid} viewBox="0 0 400 18" preserveAspectRatio="none" role="img" aria-label={label.clone()}
+                 data-part={part.to_string()} data-whole={whole.to_string()}>
+                <rect x="0" y="2" width="400" height="14" class="whole"/>
+                <rect x="0" y="2" width={w} height="14" class="part"/>
+            </svg>
+            <figcaption>{ label }</figcaption>
+        </figure>
     }
 }
 
