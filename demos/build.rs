@@ -5,6 +5,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+#[path = "src/kind_linux.rs"]
+#[allow(dead_code)]
+mod kind_linux;
 #[path = "src/manifest.rs"]
 #[allow(dead_code)]
 mod manifest;

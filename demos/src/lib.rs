@@ -4,6 +4,7 @@
 //! the native test that runs every step and checks its claims.
 
 pub mod jvm_player;
+pub mod kind_linux;
 pub mod manifest;
 pub mod pack;
 

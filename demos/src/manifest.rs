@@ -66,6 +66,8 @@ pub struct Manifest {
     pub steps: Vec<Step>,
     /// What a JVM demo runs (`[jvm]`, `kind = "jvm"` only).
     pub jvm: Option<kind_jvm::JvmSetup>,
+    /// A Linux demo's host files and container setups (`[linux]`).
+    pub linux: Option<crate::kind_linux::LinuxDemo>,
 }
 
 /// The kind of virtual machine a demo drives (`kind = "jvm"`).
@@ -190,6 +192,16 @@ pub enum Panel {
     Apic,
     /// The translation cache: regions, events, one region's x86, IR and Wasm.
     Xlate,
+    /// The process VM: the program's output and how it ended.
+    Linux,
+    /// The process VM's container: its root, host name, namespaces, mounts and limits.
+    LinuxContainer,
+    /// The process VM's process table (host pids beside the namespace's).
+    LinuxProcesses,
+    /// The process VM's system calls, as strace lists them.
+    LinuxStrace,
+    /// The same program as a process, in a container and as a unikernel: the costs.
+    LinuxWays,
 }
 
 impl Panel {
@@ -220,6 +232,11 @@ impl Panel {
             Panel::Cpus => "panel-cpus",
             Panel::Apic => "panel-apic",
             Panel::Xlate => "panel-xlate",
+            Panel::Linux => "panel-linux",
+            Panel::LinuxContainer => "panel-linux-container",
+            Panel::LinuxProcesses => "panel-linux-processes",
+            Panel::LinuxStrace => "panel-linux-strace",
+            Panel::LinuxWays => "panel-linux-ways",
         }
     }
 }
@@ -483,6 +500,8 @@ pub struct Step {
     pub host: Option<kind_host::HostStep>,
     /// What a JVM step changes before it runs.
     pub jvm: Option<kind_jvm::JvmStep>,
+    /// A Linux demo's run, setup and claims for the step (`[step.linux]`).
+    pub linux: Option<crate::kind_linux::LinuxStep>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -633,7 +652,12 @@ impl Manifest {
         if self.kind == Kind::Jvm {
             return kind_jvm::validate_jvm(self, guest_source);
         }
-        if self.kind != Kind::Machine {
+        if self.kind == Kind::Linux {
+            crate::kind_linux::validate(self)?;
+        } else {
+            crate::kind_linux::refuse(self)?;
+        }
+        if !matches!(self.kind, Kind::Machine | Kind::Linux) {
             return Err(format!(
                 "kind: {:?} demos have no player in this build",
                 self.kind

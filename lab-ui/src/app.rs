@@ -12,8 +12,9 @@ use crate::assemble;
 use crate::components::{
     compare::Compare, controls::Controls, counters::Counters, demo::DemoMenu, demo::DemoNarration,
     devices::Devices, disasm::Disasm, editor::Editor, help::Help, jvm::JvmPanel, labpage::LabMenu,
-    labpage::LabPage, linux::LinuxPanel, log::Log, memory::Memory, pagetables::PageTables,
-    pictures, registers::Registers, serial::Serial, tlb::Tlb, vga::Vga, Ctx, Op,
+    labpage::LabPage, linux::LinuxPanel, linux_parts::LinuxParts, log::Log, memory::Memory,
+    pagetables::PageTables, pictures, registers::Registers, serial::Serial, tlb::Tlb, vga::Vga,
+    Ctx, Op,
 };
 use crate::demos;
 use crate::program::Program;
@@ -181,6 +182,9 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
         Op::OpenDemo(id) => {
             if let Some(d) = demos::find(id) {
                 state.dispatch(Action::OpenDemo(d));
+                if crate::demos_linux::is_linux(d) {
+                    return linux_step(state, send, d, 0);
+                }
                 if let Some(p) = assemble(state, d.source, d.manifest.boot) {
                     for c in demos::commands(d, &p, demos::mode(d), 0) {
                         send.emit(c);
@@ -189,6 +193,9 @@ fn run_op(state: &UseReducerHandle<LabState>, send: &Callback<Command>, op: Op) 
             }
         }
         Op::DemoStep(i) => {
+            if let Some((d, _)) = state.demo.filter(|(d, _)| crate::demos_linux::is_linux(d)) {
+                return linux_step(state, send, d, i);
+            }
             if let (Some((d, _)), Some(p)) = (state.demo, state.program.clone()) {
                 state.dispatch(Action::DemoStep(i));
                 state.dispatch(Action::SetMode(demos::mode_at(d, i, demos::mode(d))));
@@ -308,6 +315,20 @@ fn open_shared_pack_item(
     }
 }
 
+/// Shows step `i` of a Linux demo: the worker runs its program that far.
+fn linux_step(
+    state: &UseReducerHandle<LabState>,
+    send: &Callback<Command>,
+    d: &'static demos::Demo,
+    i: usize,
+) {
+    state.dispatch(Action::DemoStep(i));
+    match crate::demos_linux::command(d, i) {
+        Ok(c) => send.emit(c),
+        Err(e) => state.dispatch(Action::Status(e)),
+    }
+}
+
 /// Opens demo `d` at the step, source and mode a share link names.
 fn open_shared_demo(
     state: &UseReducerHandle<LabState>,
@@ -316,6 +337,10 @@ fn open_shared_demo(
     shared: &Shared,
 ) {
     state.dispatch(Action::OpenDemo(d));
+    if crate::demos_linux::is_linux(d) {
+        let last = d.steps().len().saturating_sub(1);
+        return linux_step(state, send, d, shared.step.unwrap_or(0).min(last));
+    }
     let source = shared
         .source
         .clone()
@@ -521,7 +546,7 @@ pub fn app() -> Html {
                     <div class="col-wide"><crate::components::cpus::CpuStrip/><crate::components::cpus::ApicPanel/></div>
                     <div class="col-wide"><PageTables/><pictures::WalkPicture/><pictures::ShadowPicture/><pictures::NestedPicture/><pictures::CostPicture/><pictures::CrossoverPicture/></div>
                     <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/><Devices/></div>
-                    <div class="col-wide"><LinuxPanel/></div>
+                    <div class="col-wide"><LinuxPanel/><LinuxParts/></div>
                     <div class="col-wide"><JvmPanel/></div>
                     <div class="col-wide"><crate::components::host::HostPanel/></div>
                     <div class="col-wide"><crate::components::xlate::XlatePanel/></div>

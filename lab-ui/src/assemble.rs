@@ -46,7 +46,8 @@ mod tests {
         // ROM demos (`boot = "rom"`) start at the reset vector: `demos::tests` covers them.
         let flat = crate::demos::all()
             .iter()
-            .filter(|d| d.manifest.boot == vmlab_demos::Boot::Flat);
+            .filter(|d| d.manifest.boot == vmlab_demos::Boot::Flat)
+            .filter(|d| !crate::demos_linux::is_linux(d));
         for d in flat {
             let p = assemble("demo.asm", d.source).unwrap_or_else(|e| panic!("{}: {:?}", d.id, e));
             assert_eq!(p.origin, 0x10000, "{}", d.id);

@@ -7,6 +7,7 @@ pub mod app;
 pub mod assemble;
 pub mod components;
 pub mod demos;
+pub mod demos_linux;
 pub mod export;
 pub mod highlight;
 pub mod labs;

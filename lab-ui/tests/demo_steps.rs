@@ -251,7 +251,7 @@ fn every_step_of_every_demo_does_what_its_text_says() {
     let all = demos::all();
     assert!(all.len() >= 7, "{} demos", all.len());
     let mut checked = 0;
-    for d in all {
+    for d in all.iter().filter(|d| !lab_ui::demos_linux::is_linux(d)) {
         let p = demos::assemble(d.source, d.manifest.boot)
             .unwrap_or_else(|e| panic!("{}: {e:?}", d.id));
         let mut before: Option<View> = None;

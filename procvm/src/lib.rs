@@ -191,6 +191,9 @@ pub struct Outcome {
     pub ring_switches: u64,
     /// User pages set up before the first instruction ran (the start-up cost in memory).
     pub load_pages: u32,
+    /// The run stopped after the system calls [`Process::pause_after`] allowed, with
+    /// its processes still live (the exit then reads as the budget's).
+    pub paused: bool,
 }
 
 /// Processes on one machine, ready to run.
@@ -215,6 +218,10 @@ pub struct Process {
     load_pages: u32,
     /// Who answers brk, mmap2 and munmap.
     memory: Calls,
+    /// Stop after this many system calls (a demo step), if set.
+    pause_at: Option<u64>,
+    /// The run stopped there.
+    paused: bool,
 }
 
 /// The memory calls a process uses (shared by every process of the run).
@@ -297,6 +304,8 @@ impl Process {
             ring_switches: 0,
             load_pages: 0,
             memory: Calls(alloc::boxed::Box::new(memory::LinuxMemory)),
+            pause_at: None,
+            paused: false,
         };
         p.exec_image(file, &prog, &args, &env, exe)
             .map_err(|e| LoadError::Memory(alloc::format!("{e:?}")))?;
@@ -337,7 +346,24 @@ impl Process {
             switches: self.clock.switches,
             ring_switches: self.ring_switches,
             load_pages: self.load_pages,
+            paused: self.paused,
         }
+    }
+
+    /// Makes [`Process::run`] stop once `calls` system calls have been answered, the
+    /// processes left as they are then (a demo shows a program part of the way).
+    pub fn pause_after(&mut self, calls: u64) {
+        self.pause_at = Some(calls);
+    }
+
+    /// Starts the program inside `dir` as a container runtime does: its root and its
+    /// current directory become `dir` (a chroot the program did not make itself).
+    pub fn enter_root(&mut self, dir: &str) -> Result<(), String> {
+        let path = self.fs.path(dir);
+        let refuse = |e: i32| alloc::format!("root {dir}: {}", syscall::errno_name(e));
+        self.fs.chdir(&path).map_err(refuse)?;
+        self.fs.chroot(&path).map_err(refuse)?;
+        self.fs.chdir("/").map_err(refuse)
     }
 
     /// Answers a trap of the running process.

@@ -77,6 +77,10 @@ impl Process {
             if live == 0 {
                 break;
             }
+            if self.paused || self.pause_at.is_some_and(|n| self.syscalls >= n) {
+                self.paused = true;
+                break;
+            }
             if self.m.icount() >= self.cfg.max_insns {
                 self.end_all(Exit::Budget);
                 break;
@@ -164,6 +168,10 @@ impl Process {
             let flow = self.trap(vector);
             self.peak_pages = self.peak_pages.max(self.space.used);
             match flow {
+                Flow::Go if self.pause_at.is_some_and(|n| self.syscalls >= n) => {
+                    self.paused = true;
+                    return;
+                }
                 Flow::Go => {}
                 Flow::Block => {
                     self.tasks[self.cur].state = State::Blocked;

@@ -30,6 +30,7 @@ mod ui_tests;
 mod ui_tests_devices;
 mod ui_tests_host;
 mod ui_tests_jvmlab;
+mod ui_tests_procdemo;
 mod ui_tests_proclab;
 mod ui_tests_smpk;
 mod ui_tests_smpui;

@@ -87,6 +87,18 @@ pub const ALL: &[BrowserTest] = &[
         run: demo_syscall_emulation,
     },
     BrowserTest {
+        name: "lab_linux_demo_chroot_namespaces",
+        run: crate::ui_tests_procdemo::chroot_namespaces,
+    },
+    BrowserTest {
+        name: "lab_linux_demo_container_vs_vm",
+        run: crate::ui_tests_procdemo::container_vs_vm,
+    },
+    BrowserTest {
+        name: "lab_linux_container_settings",
+        run: crate::ui_tests_procdemo::container_settings,
+    },
+    BrowserTest {
         name: "lab_jvm_workbench",
         run: jvm_workbench,
     },
@@ -768,7 +780,7 @@ fn share_link_round_trip(b: &Browser) -> Result<()> {
 /// its last step the serial console shows what that step claims and the mode switch
 /// shows the mode the step runs in.
 fn every_demo(b: &Browser) -> Result<()> {
-    for d in vmlab_demos::all() {
+    for d in vmlab_demos::all().iter().filter(|d| is_machine(d)) {
         let demo = d.id;
         open(b, &format!("demo={demo}"))?;
         let count_text = b.text_testid("demo-step-count")?;
@@ -827,6 +839,11 @@ fn every_demo(b: &Browser) -> Result<()> {
     Ok(())
 }
 
+/// Whether `d` drives the machine (the other kinds have browser tests of their own).
+fn is_machine(d: &vmlab_demos::Demo) -> bool {
+    d.manifest.kind == vmlab_demos::manifest::Kind::Machine
+}
+
 /// The mode switch shows the mode step `i` of `demo` runs in (its own, or the demo's).
 fn shows_step_mode(b: &Browser, demo: &vmlab_demos::Demo, i: usize) -> Result<()> {
     let shown = js_string(
@@ -842,7 +859,7 @@ fn shows_step_mode(b: &Browser, demo: &vmlab_demos::Demo, i: usize) -> Result<()
 }
 
 /// Makes the page's viewport `width` × `height` (the window's frame is measured and added).
-fn set_viewport(b: &Browser, width: u32, height: u32) -> Result<()> {
+pub(crate) fn set_viewport(b: &Browser, width: u32, height: u32) -> Result<()> {
     b.set_window_size(width, height)?;
     let inner = js(b, "return [window.innerWidth, window.innerHeight];")?;
     let got = |i: usize| inner[i].as_u64().unwrap_or(0) as u32;
@@ -873,7 +890,7 @@ fn demo_focus(b: &Browser) -> Result<()> {
 
 fn demo_focus_steps(b: &Browser) -> Result<usize> {
     let mut steps = 0;
-    for demo in vmlab_demos::all() {
+    for demo in vmlab_demos::all().iter().filter(|d| is_machine(d)) {
         let id = demo.id;
         open(b, &format!("demo={id}"))?;
         b.click_testid("btn-presentation")?;

@@ -1,6 +1,8 @@
 //! The process-VM panel: a static i386 Linux program (an example assembled here, or
-//! an ELF file) runs in the worker under the emulated Linux interface; the panel shows
-//! its output, how it ended, its process table and an strace-like table of its calls.
+//! an ELF file) runs in the worker under the emulated Linux interface, on the host or
+//! in a container (root, chroot kind, host name, PID namespace, mounts, memory cap,
+//! CPU quota); the panel shows its output and how it ended. Its process table, system
+//! calls, container and the three-way table are panels of their own (`linux_parts.rs`).
 
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
@@ -9,7 +11,8 @@ use yew::prelude::*;
 use super::{use_ctx, Panel};
 use crate::protocol::Command;
 use crate::state::Action;
-use crate::worker::linux::{LinuxReport, LinuxRun};
+use crate::worker::linux::LinuxRun;
+use crate::worker::linux_setup::{self, Container};
 
 /// The example programs, whole ELF files in assembly: (name, source).
 const EXAMPLES: [(&str, &str); 2] = [
@@ -17,64 +20,17 @@ const EXAMPLES: [(&str, &str); 2] = [
     ("fork", include_str!("../../../guests/linux/fork.asm")),
 ];
 
-/// The same program as a process, in a container and as a unikernel.
-fn ways_table(r: &LinuxReport) -> Html {
-    if r.ways.is_empty() {
-        return Html::default();
-    }
-    html! {
-        <div class="strace-wrap"><table class="strace" data-testid="linux-ways">
-            <caption>{"The same program three ways: a process, a container, a unikernel"}</caption>
-            <thead><tr>
-                <th scope="col">{"way"}</th><th scope="col">{"isolation"}</th>
-                <th scope="col">{"status"}</th><th scope="col">{"instructions"}</th>
-                <th scope="col">{"system calls"}</th><th scope="col">{"ring switches"}</th>
-                <th scope="col">{"context switches"}</th><th scope="col">{"pages at load / most"}</th>
-                <th scope="col">{"virtual ns (throttled)"}</th><th scope="col">{"same output"}</th>
-            </tr></thead>
-            <tbody>
-                { for r.ways.iter().map(|w| html! {
-                    <tr>
-                        <th scope="row">{ w.way.clone() }</th><td>{ w.isolation.clone() }</td>
-                        <td class="num">{ w.status }</td><td class="num">{ w.instructions }</td>
-                        <td class="num">{ w.syscalls }</td><td class="num">{ w.ring_switches }</td>
-                        <td class="num">{ w.switches }</td>
-                        <td class="num">{ format!("{} / {}", w.load_pages, w.peak_pages) }</td>
-                        <td class="num">{ format!("{} ({})", w.elapsed_ns, w.throttled_ns) }</td>
-                        <td>{ if w.same_output { "yes" } else { "no" } }</td>
-                    </tr>
-                }) }
-            </tbody>
-        </table></div>
-    }
-}
-
-/// The process table: the host's pids beside the namespace's.
-fn process_table(r: &LinuxReport) -> Html {
-    let ns = r.processes.iter().any(|p| p.ns_pid.is_some());
-    html! {
-        <div class="strace-wrap"><table class="strace" data-testid="linux-processes">
-            <caption>{"Processes, as the host sees them"}</caption>
-            <thead><tr>
-                <th scope="col">{"pid"}</th>
-                if ns { <th scope="col">{"pid inside"}</th> }
-                <th scope="col">{"parent"}</th><th scope="col">{"program"}</th>
-                <th scope="col">{"state"}</th><th scope="col">{"end"}</th>
-                <th scope="col">{"instructions"}</th><th scope="col">{"calls"}</th>
-            </tr></thead>
-            <tbody>
-                { for r.processes.iter().map(|p| html! {
-                    <tr>
-                        <td class="num">{ p.pid }</td>
-                        if ns { <td class="num">{ p.ns_pid.map(|n| n.to_string()).unwrap_or_default() }</td> }
-                        <td class="num">{ p.ppid }</td><td><code>{ p.program.clone() }</code></td>
-                        <td>{ p.state.clone() }</td><td>{ p.end.clone() }</td>
-                        <td class="num">{ p.instructions }</td><td class="num">{ p.syscalls }</td>
-                    </tr>
-                }) }
-            </tbody>
-        </table></div>
-    }
+/// The container the panel's fields describe: root, memory cap, CPU quota and
+/// mounts, as typed.
+fn container(fields: &[String; 4], naive_chroot: bool) -> Result<Container, String> {
+    let [root, mem, quota, mounts] = fields;
+    Ok(Container {
+        root: root.trim().to_string(),
+        naive_chroot,
+        mem_limit: linux_setup::parse_size(mem)?,
+        cpu_quota: linux_setup::parse_quota(quota)?,
+        mounts: linux_setup::parse_mounts(mounts)?,
+    })
 }
 
 /// The process-VM panel.
@@ -85,6 +41,11 @@ pub fn linux_panel() -> Html {
     let host = use_node_ref();
     let pid_ns = use_node_ref();
     let compare = use_node_ref();
+    let root = use_node_ref();
+    let naive = use_node_ref();
+    let mem = use_node_ref();
+    let quota = use_node_ref();
+    let mounts = use_node_ref();
     let field = |r: &NodeRef| {
         r.cast::<HtmlInputElement>()
             .map(|i| i.value())
@@ -93,8 +54,15 @@ pub fn linux_panel() -> Html {
     let start = {
         let (ctx, args, host) = (ctx.clone(), args.clone(), host.clone());
         let (pid_ns, compare) = (pid_ns.clone(), compare.clone());
+        let (root, naive, mem) = (root.clone(), naive.clone(), mem.clone());
+        let (quota, mounts) = (quota.clone(), mounts.clone());
         let checked = |r: &NodeRef| r.cast::<HtmlInputElement>().is_some_and(|i| i.checked());
         Callback::from(move |(name, elf): (String, Vec<u8>)| {
+            let fields = [&root, &mem, &quota, &mounts].map(field);
+            let container = match container(&fields, checked(&naive)) {
+                Ok(c) => c,
+                Err(e) => return ctx.dispatch(Action::Status(e)),
+            };
             ctx.dispatch(Action::Status(format!("running {name} in the worker…")));
             ctx.send.emit(Command::RunLinux(LinuxRun {
                 name,
@@ -103,6 +71,9 @@ pub fn linux_panel() -> Html {
                 hostname: field(&host),
                 pid_ns: checked(&pid_ns),
                 compare: checked(&compare),
+                container,
+                files: linux_setup::lab_files(),
+                stops: Vec::new(),
             }));
         })
     };
@@ -148,17 +119,6 @@ pub fn linux_panel() -> Html {
                 if !r.stderr.is_empty() {
                     <pre class="console" data-testid="linux-stderr" aria-label="standard error">{ r.stderr.clone() }</pre>
                 }
-                { ways_table(r) }
-                { process_table(r) }
-                <div class="strace-wrap"><table class="strace" data-testid="linux-strace">
-                    <caption>{"System calls, as strace shows them"}</caption>
-                    <thead><tr><th scope="col">{"at instruction"}</th><th scope="col">{"pid"}</th><th scope="col">{"call"}</th><th scope="col">{"result"}</th></tr></thead>
-                    <tbody>
-                        { for r.calls.iter().map(|c| html! {
-                            <tr><td class="num">{ c.icount }</td><td class="num">{ c.pid }</td><td><code>{ c.call.clone() }</code></td><td><code>{ c.result.clone() }</code></td></tr>
-                        }) }
-                    </tbody>
-                </table></div>
             </>
         },
     };
@@ -172,6 +132,13 @@ pub fn linux_panel() -> Html {
                 <input ref={host} data-testid="linux-hostname" aria-label="host name" placeholder="host name (vmlab)"/>
                 <label><input type="checkbox" ref={pid_ns} data-testid="linux-pid-ns"/>{" PID namespace"}</label>
                 <label><input type="checkbox" ref={compare} data-testid="linux-compare"/>{" compare: process, container, unikernel"}</label>
+            </div>
+            <div class="row" data-testid="linux-container-settings">
+                <input ref={root} data-testid="linux-root" aria-label="root folder" placeholder="root (/jail)" title="a folder of the host's files (/jail, /srv/data) that becomes the program's root"/>
+                <label><input type="checkbox" ref={naive} data-testid="linux-naive-chroot"/>{" naive chroot"}</label>
+                <input ref={mem} data-testid="linux-mem-limit" aria-label="memory cap" placeholder="memory cap (4M)"/>
+                <input ref={quota} data-testid="linux-cpu-quota" aria-label="CPU quota" placeholder="CPU quota N/PERIOD (25000/100000)"/>
+                <input ref={mounts} data-testid="linux-mounts" aria-label="bind mounts" placeholder="mounts SRC:DST[:ro] (/srv/data:/data:ro)"/>
             </div>
             { body }
         </Panel>

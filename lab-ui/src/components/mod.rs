@@ -15,6 +15,7 @@ pub mod jvm;
 pub mod jvm_demo;
 pub mod labpage;
 pub mod linux;
+pub mod linux_parts;
 pub mod log;
 pub mod machinefile;
 pub mod memory;

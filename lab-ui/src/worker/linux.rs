@@ -2,13 +2,15 @@
 //! the page asks for, and the report it draws (output, system calls, process table).
 
 use serde::{Deserialize, Serialize};
-use vmlab_procvm::{Exit, Process, ProcessConfig};
+use vmlab_procvm::{Exit, ProcessConfig};
+
+use super::linux_setup::{self, Container, ContainerView, LinuxStop};
 
 /// Instructions a run may take.
 pub const BUDGET: u64 = 50_000_000;
 
 /// A program to run.
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
 pub struct LinuxRun {
     /// Its file name (argv[0] is `/NAME`).
     pub name: String,
@@ -22,6 +24,12 @@ pub struct LinuxRun {
     pub pid_ns: bool,
     /// Also run it in a container and as a unikernel, for the side-by-side table.
     pub compare: bool,
+    /// Its root folder, chroot, mounts and limits.
+    pub container: Container,
+    /// The host's files.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// How far each demo step up to this one ran it; empty: to its end.
+    pub stops: Vec<LinuxStop>,
 }
 
 /// One system call in the strace table.
@@ -73,6 +81,12 @@ pub struct LinuxReport {
     pub processes: Vec<LinuxProc>,
     /// The three ways side by side, when asked for.
     pub ways: Vec<vmlab_procvm::compare::Way>,
+    /// The container the program ran in.
+    pub container: Box<ContainerView>,
+    /// It stopped where the demo step ends, with its processes still live.
+    pub paused: bool,
+    /// System calls of the whole run (more than `calls` when it paused).
+    pub total_calls: u64,
 }
 
 fn describe(e: &Exit) -> String {
@@ -85,7 +99,7 @@ fn describe(e: &Exit) -> String {
 
 /// Loads and runs `r`; an ELF the process VM refuses is an error naming where.
 pub fn run(r: &LinuxRun) -> Result<LinuxReport, String> {
-    let cfg = ProcessConfig {
+    let mut cfg = ProcessConfig {
         args: std::iter::once(format!("/{}", r.name))
             .chain(r.args.iter().cloned())
             .collect(),
@@ -99,14 +113,28 @@ pub fn run(r: &LinuxRun) -> Result<LinuxReport, String> {
         pid_ns: r.pid_ns,
         ..ProcessConfig::default()
     };
-    let refused = |e: vmlab_procvm::LoadError| format!("{}: {e}", r.name);
-    let (o, ways) = if r.compare {
-        let mut runs = vmlab_procvm::compare::three_ways(&r.elf, &cfg).map_err(refused)?;
-        let ways = runs.iter().map(|(w, _)| w.clone()).collect();
-        (runs.swap_remove(0).1, ways)
+    linux_setup::configure(&mut cfg, &r.container, &r.files);
+    let hostname = cfg.hostname.clone();
+    let refused = |e: String| format!("{}: {e}", r.name);
+    let whole = linux_setup::load(&r.elf, cfg.clone(), &r.container)
+        .map_err(refused)?
+        .run();
+    let total_calls = whole.syscalls;
+    let pause = linux_setup::pause_point(&r.stops, &whole.trace, total_calls).map_err(refused)?;
+    let o = match (r.stops.is_empty(), pause) {
+        (false, Some(n)) => {
+            let mut p = linux_setup::load(&r.elf, cfg.clone(), &r.container).map_err(refused)?;
+            p.pause_after(n);
+            p.run()
+        }
+        _ => whole,
+    };
+    let ways = if r.compare {
+        let runs =
+            vmlab_procvm::compare::three_ways(&r.elf, &cfg).map_err(|e| refused(e.to_string()))?;
+        runs.into_iter().map(|(w, _)| w).collect()
     } else {
-        let p = Process::load(&r.elf, cfg).map_err(refused)?;
-        (p.run(), Vec::new())
+        Vec::new()
     };
     let calls = o
         .trace
@@ -136,11 +164,17 @@ pub fn run(r: &LinuxRun) -> Result<LinuxReport, String> {
             syscalls: p.syscalls,
         })
         .collect();
+    let container = Box::new(linux_setup::view(&r.container, &hostname, r.pid_ns, &o));
+    let ended = if o.paused {
+        format!("paused at system call {} of {}", o.syscalls, total_calls)
+    } else {
+        describe(&o.exit)
+    };
     Ok(LinuxReport {
         status: format!(
             "{} {} after {} instructions and {} system calls in {} process{} ({} pages mapped at most)",
             r.name,
-            describe(&o.exit),
+            ended,
             o.instructions,
             o.syscalls,
             o.processes.len(),
@@ -152,6 +186,9 @@ pub fn run(r: &LinuxRun) -> Result<LinuxReport, String> {
         calls,
         processes,
         ways,
+        container,
+        paused: o.paused,
+        total_calls,
     })
 }
 
@@ -179,6 +216,7 @@ mod tests {
             hostname: String::new(),
             pid_ns: true,
             compare: false,
+            ..LinuxRun::default()
         })
         .expect("runs");
         assert!(r.status.contains("exited with status 0"), "{}", r.status);
@@ -215,6 +253,7 @@ mod tests {
             hostname: "box".into(),
             pid_ns: false,
             compare: true,
+            ..LinuxRun::default()
         })
         .expect("runs");
         let names: Vec<_> = r.ways.iter().map(|w| w.way.as_str()).collect();
@@ -237,6 +276,7 @@ mod tests {
             hostname: String::new(),
             pid_ns: false,
             compare: false,
+            ..LinuxRun::default()
         })
         .expect_err("refused");
         assert!(e.starts_with("notes.txt: ELF: at byte"), "{e}");

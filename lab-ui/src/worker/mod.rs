@@ -4,6 +4,7 @@
 pub mod collect;
 pub mod devices;
 pub mod linux;
+pub mod linux_setup;
 pub mod pace;
 pub mod percpu;
 pub mod session;
