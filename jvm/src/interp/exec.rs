@@ -459,21 +459,8 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
         96 | 100 | 104 | 108 | 112 | 120 | 122 | 124 | 126 | 128 | 130 => {
             let b = vm.pop_int()?;
             let a = vm.pop_int()?;
-            if matches!(op, 108 | 112) && b == 0 {
+            let Some(r) = int_binop(op, a, b) else {
                 return Err(vm.new_throwable("java/lang/ArithmeticException", Some("/ by zero".into())));
-            }
-            let r = match op {
-                96 => a.wrapping_add(b),
-                100 => a.wrapping_sub(b),
-                104 => a.wrapping_mul(b),
-                108 => a.wrapping_div(b),
-                112 => a.wrapping_rem(b),
-                120 => a.wrapping_shl(b as u32 & 31),
-                122 => a.wrapping_shr(b as u32 & 31),
-                124 => ((a as u32) >> (b as u32 & 31)) as i32,
-                126 => a & b,
-                128 => a | b,
-                _ => a ^ b,
             };
             vm.push(Value::Int(r))?;
             Flow::Next
@@ -613,13 +600,7 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
         }
         172 | 173 | 176 | 177 => {
             let v = if op == 177 { None } else { Some(vm.pop()?) };
-            let done = vm.frames.pop().ok_or_else(|| vm.error_here("return without a frame"))?;
-            if let Some(caller) = vm.frames.last_mut() {
-                caller.pc += done.resume as usize;
-                if let Some(v) = v {
-                    caller.stack.push(v);
-                }
-            }
+            vm.return_from_frame(v)?;
             Flow::Stay
         }
         178..=181 => field_access(vm, op, pool.member(u16_at(code, pc + 1) as u16, true).map_err(|e| vm.error_here(e))?)?,
@@ -762,7 +743,27 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
     Ok(())
 }
 
-fn cond(k: u8, a: i32, b: i32) -> bool {
+/// An int binary operation by opcode (`iadd` ... `ixor`); `None` for a division or
+/// remainder by zero, and for other opcodes.
+pub(crate) fn int_binop(op: u8, a: i32, b: i32) -> Option<i32> {
+    Some(match op {
+        96 => a.wrapping_add(b),
+        100 => a.wrapping_sub(b),
+        104 => a.wrapping_mul(b),
+        108 if b != 0 => a.wrapping_div(b),
+        112 if b != 0 => a.wrapping_rem(b),
+        120 => a.wrapping_shl(b as u32 & 31),
+        122 => a.wrapping_shr(b as u32 & 31),
+        124 => ((a as u32) >> (b as u32 & 31)) as i32,
+        126 => a & b,
+        128 => a | b,
+        130 => a ^ b,
+        _ => return None,
+    })
+}
+
+/// Whether `if<cond>` / `if_icmp<cond>` (`k` = opcode - first of the family) branches.
+pub(crate) fn cond(k: u8, a: i32, b: i32) -> bool {
     match k {
         0 => a == b,
         1 => a != b,
