@@ -166,6 +166,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "comfort_course_pack_demo_and_links",
         run: crate::ui_pack::course_pack_demo_and_links,
     },
+    BrowserTest {
+        name: "lab_jvm_jit_view",
+        run: crate::ui_tests_jit::jit_view,
+    },
 ];
 
 /// A program that never stops on its own.
@@ -285,7 +289,7 @@ pub(crate) fn wait_text(b: &Browser, id: &str, needle: &str) -> Result<()> {
     .with_context(|| format!("{id} reads {last:?}"))
 }
 
-fn count(b: &Browser, css: &str) -> Result<usize> {
+pub(crate) fn count(b: &Browser, css: &str) -> Result<usize> {
     Ok(b.find_all(css)?.len())
 }
 
@@ -1195,7 +1199,7 @@ fn open_lab(b: &Browser, lab: &str) -> Result<()> {
 
 /// Clicks an element after scrolling it to the middle of the window, clear of the
 /// sticky toolbar.
-fn click_centered(b: &Browser, css: &str) -> Result<()> {
+pub(crate) fn click_centered(b: &Browser, css: &str) -> Result<()> {
     b.wait_for(css)?;
     b.execute(
         "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' });",

@@ -8,6 +8,7 @@ pub mod disasm;
 pub mod editor;
 pub mod help;
 pub mod jvm;
+pub mod jvm_jit;
 pub mod labpage;
 pub mod linux;
 pub mod log;
