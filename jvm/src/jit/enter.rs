@@ -65,7 +65,7 @@ pub(crate) fn enter(
             _ => return Ok(0),
         }
     }
-    let title = region.title.clone();
+    let title = &region.title;
     let m = vm.jit.machine()?;
     let put = |m: &mut emulator_core::Machine, a: u32, n: i32| {
         m.write_phys(a, &n.to_le_bytes())
@@ -177,6 +177,17 @@ pub(crate) fn enter(
             f.stack = values[n..].iter().map(|&v| Value::Int(v)).collect();
             f.pc = pc;
             if real {
+                vm.jit.stats.deopts += 1;
+                // Only the first deopts at each pc become events.
+                let seen = vm
+                    .jit
+                    .deopts_at
+                    .entry((region.class, region.method, pc))
+                    .or_insert(0);
+                *seen = seen.saturating_add(1);
+                if *seen > super::DEOPTS_PER_PC {
+                    return Ok(retired.max(1));
+                }
                 let op = vm
                     .classes
                     .list
@@ -197,8 +208,7 @@ pub(crate) fn enter(
                         opcode::name(op)
                     )
                 };
-                vm.jit.stats.deopts += 1;
-                super::event(vm, EventKind::Deopt, title, pc, detail);
+                super::event(vm, EventKind::Deopt, region.title.clone(), pc, detail);
             }
         }
         Exit::Return => {

@@ -138,8 +138,8 @@ pub struct Jit {
     next_code: u32,
     /// Compile and not-compiled events, and the first deopts at each pc.
     pub events: Vec<JitEvent>,
-    /// Deopts seen per (method, pc), to keep the event list short.
-    deopts_at: BTreeMap<(String, usize), u32>,
+    /// Deopts seen per (class, method, pc), to keep the event list short.
+    deopts_at: BTreeMap<(u32, usize, usize), u32>,
     pub stats: JitStats,
 }
 
@@ -188,13 +188,6 @@ impl Jit {
     }
 
     fn event(&mut self, vm_trace: Option<&mut Vec<String>>, e: JitEvent) {
-        if e.kind == EventKind::Deopt {
-            let n = self.deopts_at.entry((e.method.clone(), e.pc)).or_insert(0);
-            *n = n.saturating_add(1);
-            if *n > DEOPTS_PER_PC {
-                return;
-            }
-        }
         if let Some(t) = vm_trace {
             t.push(alloc::format!(
                 "jit: {} {} pc {}: {}",
