@@ -122,7 +122,7 @@ public class Loops {
             try {
                 caught += remainder(i, i - 5);
             } catch (ArithmeticException e) {
-                caught += 1000;
+                caught += 100;
             }
         }
         System.out.println(caught);
