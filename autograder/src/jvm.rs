@@ -1,7 +1,10 @@
 //! `vmlab jvm CLASSPATH_DIR MainClass`: runs javac-compiled classes on vmlab's JVM
 //! with a chosen collector and heap size, `--trace` of every bytecode, and a `--json`
 //! report (output, outcome, bytecodes, collector counters, and with `--heap-view` the
-//! heap's objects, references and free ranges).
+//! heap's objects, references and free ranges). `--jit-threshold` sets when hot
+//! methods compile to x86; the report counts bytecodes interpreted and x86
+//! instructions retired, lists the JIT's events and, with `--jit-view`, each compiled
+//! region's bytecode beside its x86.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,7 +33,7 @@ pub struct JvmArgs {
     /// Print every bytecode with its frame depth and operand stack (to stderr, or in the JSON).
     #[arg(long)]
     pub trace: bool,
-    /// Most bytecodes to run.
+    /// Most steps to run: bytecodes interpreted plus x86 instructions of compiled code.
     #[arg(long, value_name = "N", default_value_t = 2_000_000_000)]
     pub budget: u64,
     /// Print a JSON report instead of the program's output.
@@ -40,6 +43,14 @@ pub struct JvmArgs {
     /// references, whether the last collection marked or moved it, and the free ranges.
     #[arg(long, requires = "json")]
     pub heap_view: bool,
+    /// Invocations plus back edges after which a method compiles to x86 that vmlab's
+    /// CPU runs; 0 turns the JIT off.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub jit_threshold: u32,
+    /// Add every compiled region to the JSON report: each bytecode beside its x86,
+    /// and the NASM listing.
+    #[arg(long, requires = "json")]
+    pub jit_view: bool,
 }
 
 fn parse_gc(s: &str) -> Result<GcKind, String> {
@@ -94,6 +105,7 @@ pub fn run(args: JvmArgs) -> ExitCode {
         gc: args.gc,
         heap_bytes,
         trace: args.trace,
+        jit_threshold: args.jit_threshold,
         ..VmConfig::default()
     };
     let mut vm = match Vm::new(&source, &args.main_class, config) {
@@ -149,6 +161,13 @@ pub fn run(args: JvmArgs) -> ExitCode {
             "stderr": vm.stderr,
             "uncaught": uncaught,
             "bytecodes": vm.steps,
+            "jit": {
+                "threshold": args.jit_threshold,
+                "bytecodes_interpreted": vm.steps,
+                "x86_instructions": vm.jit.stats.x86_instructions,
+                "stats": vm.jit.stats,
+                "events": vm.jit.events,
+            },
             "gc": {
                 "collector": args.gc.name(),
                 "heap_bytes": heap_bytes,
@@ -165,6 +184,9 @@ pub fn run(args: JvmArgs) -> ExitCode {
         }
         if args.heap_view {
             report["heap"] = json!(vm.heap_snapshot());
+        }
+        if args.jit_view {
+            report["jit"]["compiled"] = json!(vm.jit.views(&vm));
         }
         println!("{report}");
     } else {

@@ -1,25 +1,32 @@
 //! `vmlab jvm`: javac-compiled test programs print what `java` prints on the same
 //! classes, in text and `--json`, under both collectors; `--trace` shows the
-//! bytecodes; a missing class is a JSON error.
+//! bytecodes; a missing class is a JSON error; `--jit-threshold` compiles the loops
+//! to x86, reports its counts and events in the JSON and traces them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The compiled test programs (compiled once per test binary).
 fn classes() -> PathBuf {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vmlab-jvm-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jvm/java");
-    let st = Command::new("javac")
-        .arg("-d")
-        .arg(&out)
-        .arg(src.join("Exceptions.java"))
-        .arg(src.join("Garbage.java"))
-        .status()
-        .expect("javac runs (cargo xtask test installs openjdk-17-jdk-headless)");
-    assert!(st.success());
-    out
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("vmlab-jvm-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jvm/java");
+        let st = Command::new("javac")
+            .arg("-d")
+            .arg(&out)
+            .arg(src.join("Exceptions.java"))
+            .arg(src.join("Garbage.java"))
+            .arg(src.join("Loops.java"))
+            .status()
+            .expect("javac runs (cargo xtask test installs openjdk-17-jdk-headless)");
+        assert!(st.success());
+        out
+    })
+    .clone()
 }
 
 fn run(cmd: &str, args: &[&str]) -> (i32, String, String) {
@@ -127,4 +134,79 @@ fn trace_and_errors() {
     let (code, _, err) = run(vmlab, &["jvm", d, "Broken"]);
     assert_eq!(code, 2);
     assert!(err.contains("Broken.class: offset 6"), "{err}");
+}
+
+#[test]
+fn jit_counts_events_and_regions() {
+    let dir = classes();
+    let d = dir.to_str().unwrap();
+    let vmlab = env!("CARGO_BIN_EXE_vmlab");
+    let (_, jout, _) = run("java", &["-cp", d, "Loops"]);
+    let report = |threshold: &str| {
+        let (code, out, err) = run(
+            vmlab,
+            &[
+                "jvm",
+                d,
+                "Loops",
+                "--jit-threshold",
+                threshold,
+                "--json",
+                "--jit-view",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(j["stdout"], jout.as_str(), "threshold {threshold}");
+        j
+    };
+    let off = report("0");
+    assert_eq!(off["jit"]["x86_instructions"], 0);
+    let on = report("2");
+    let jit = &on["jit"];
+    assert!(
+        jit["x86_instructions"].as_u64().unwrap() > 1_000_000,
+        "{jit}"
+    );
+    assert!(
+        on["bytecodes"].as_u64().unwrap() * 10 < off["bytecodes"].as_u64().unwrap(),
+        "compiled code ran most of the bytecodes"
+    );
+    let events = jit["events"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "compile" && e["method"] == "Loops.sumTo(I)I" && e["pc"] == 4));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "deopt" && e["method"] == "Loops.divide(II)I" && e["pc"] == 2));
+    let regions = jit["compiled"].as_array().unwrap();
+    assert!(regions.iter().any(|r| r["method"] == "Loops.gcd(II)I"
+        && r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row["bytecode"].as_str().unwrap().contains("irem"))));
+
+    let (code, _, err) = run(
+        vmlab,
+        &[
+            "jvm",
+            d,
+            "Loops",
+            "--jit-threshold",
+            "3",
+            "--trace",
+            "--budget",
+            "5000",
+        ],
+    );
+    assert_eq!(code, 124, "the budget runs out");
+    assert!(
+        err.contains("jit: compile Loops.sumTo(I)I pc 4"),
+        "the trace shows the compile: {}",
+        err.lines()
+            .filter(|l| l.starts_with("jit"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

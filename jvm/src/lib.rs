@@ -1,6 +1,7 @@
 //! A small JVM: class files made by `javac` are read and structurally verified
 //! (`classfile/`), interpreted bytecode by bytecode (`interp/`) over one heap that a
-//! mark-sweep or a semi-space copying collector manages (`heap/`).
+//! mark-sweep or a semi-space copying collector manages (`heap/`); hot methods compile
+//! to x86 that vmlab's CPU runs (`jit/`).
 //!
 //! Everything is `no_std` + `alloc`, so the same machine runs in the browser lab and
 //! under `vmlab jvm`. Input never panics: a bad class file or an unsupported
@@ -23,6 +24,7 @@ pub mod examples;
 pub mod gc_mark;
 pub mod heap;
 pub mod interp;
+pub mod jit;
 #[path = "../../assignments/src/component/jvm_bytecodes.rs"]
 pub mod jvm_bytecodes;
 pub mod opcode;

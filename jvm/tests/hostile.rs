@@ -2,7 +2,7 @@
 //! truncated at every length, wrong magic, constant-pool indices out of range or of
 //! the wrong kind, branches out of the code, stack underflow and overflow, and random
 //! bytes and random mutations of real class files (a fixed-seed generator), which
-//! also run under the interpreter with a budget when they pass the checks.
+//! also run under the interpreter (and the JIT) with a budget when they pass the checks.
 
 mod common;
 
@@ -238,6 +238,8 @@ fn random_bytes_and_mutations_never_panic() {
                     name,
                     VmConfig {
                         heap_bytes: 16 << 10,
+                        // Every other mutant runs with the JIT compiling at once.
+                        jit_threshold: (round % 2) as u32,
                         ..VmConfig::default()
                     },
                 ) {

@@ -1,6 +1,7 @@
 //! Every Java test program prints the same under vmlab's JVM as under `java` on the
 //! same class files, with each collector, with a roomy heap and with a heap small
-//! enough that the collector runs.
+//! enough that the collector runs, with the JIT off and on (a low threshold, so
+//! every loop and repeated call compiles).
 
 mod common;
 
@@ -8,7 +9,7 @@ use vmlab_jvm::{GcKind, Outcome, Vm, VmConfig};
 
 const BUDGET: u64 = 50_000_000;
 
-fn run(main: &str, gc: GcKind, heap: u32) -> (String, Outcome, u64) {
+fn run(main: &str, gc: GcKind, heap: u32, jit: u32) -> (String, Outcome, u64) {
     let src = common::Dir(common::classes().to_path_buf());
     let mut vm = Vm::new(
         &src,
@@ -16,6 +17,7 @@ fn run(main: &str, gc: GcKind, heap: u32) -> (String, Outcome, u64) {
         VmConfig {
             gc,
             heap_bytes: heap,
+            jit_threshold: jit,
             ..VmConfig::default()
         },
     )
@@ -33,17 +35,19 @@ fn run(main: &str, gc: GcKind, heap: u32) -> (String, Outcome, u64) {
 
 fn check(main: &str) {
     let (want, stderr, status) = common::java(main);
-    for (gc, heap) in [
-        (GcKind::MarkSweep, 4 << 20),
-        (GcKind::Copying, 4 << 20),
-        (GcKind::MarkSweep, 24 << 10),
-        (GcKind::Copying, 48 << 10),
+    for (gc, heap, jit) in [
+        (GcKind::MarkSweep, 4 << 20, 0),
+        (GcKind::Copying, 4 << 20, 0),
+        (GcKind::MarkSweep, 24 << 10, 0),
+        (GcKind::Copying, 48 << 10, 0),
+        (GcKind::MarkSweep, 4 << 20, 2),
+        (GcKind::Copying, 48 << 10, 2),
     ] {
-        let (got, outcome, collections) = run(main, gc, heap);
+        let (got, outcome, collections) = run(main, gc, heap, jit);
         assert_eq!(
             got,
             want,
-            "{main} under {} with a {heap}-byte heap",
+            "{main} under {} with a {heap}-byte heap, JIT threshold {jit}",
             gc.name()
         );
         match &outcome {
@@ -110,4 +114,9 @@ fn garbage() {
 #[test]
 fn switch() {
     check("Switch");
+}
+
+#[test]
+fn loops() {
+    check("Loops");
 }

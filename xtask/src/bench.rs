@@ -404,6 +404,16 @@ pub fn run(opts: &Options) -> Result<bool> {
         )),
     }
 
+    step::heading("jvm: the baseline JIT on the loop-heavy program");
+    match crate::bench_jvm::rows() {
+        Ok(r) => rows.extend(r),
+        Err(e) => rows.push(Row::missing(
+            "jvm: Loops.java, time interpreter / JIT",
+            &format!("{e:#}"),
+            ">= 2x faster",
+        )),
+    }
+
     step::heading("multi-VM host: four VMs on one CPU, page sharing");
     match crate::bench_host::rows() {
         Ok(r) => rows.extend(r),

@@ -250,6 +250,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_xlate_demos",
         run: crate::ui_tests_xlate::demos,
     },
+    BrowserTest {
+        name: "lab_jvm_jit_view",
+        run: crate::ui_tests_jit::jit_view,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -22,7 +22,7 @@ pub fn verify(file: &str, class: &ClassFile) -> Result<(), JvmError> {
 }
 
 /// An instruction's branch targets (relative offsets resolved).
-fn targets(code: &[u8], pc: usize, len: usize) -> Vec<i64> {
+pub(crate) fn targets(code: &[u8], pc: usize, len: usize) -> Vec<i64> {
     let op = code[pc];
     let i16_at = |at: usize| i16::from_be_bytes([code[at], code[at + 1]]) as i64;
     let i32_at =
@@ -56,7 +56,7 @@ fn targets(code: &[u8], pc: usize, len: usize) -> Vec<i64> {
 }
 
 /// Whether control never falls through to the next instruction.
-fn ends_flow(op: u8) -> bool {
+pub(crate) fn ends_flow(op: u8) -> bool {
     matches!(op, 167 | 169 | 170 | 171 | 172..=177 | 191 | 200)
 }
 

@@ -564,13 +564,7 @@ pub(crate) fn execute(vm: &mut Vm) -> Result<(), Trap> {
         }
         172 | 173 | 176 | 177 => {
             let v = if op == 177 { None } else { Some(vm.pop()?) };
-            let done = vm.frames.pop().ok_or_else(|| vm.error_here("return without a frame"))?;
-            if let Some(caller) = vm.frames.last_mut() {
-                caller.pc += done.resume as usize;
-                if let Some(v) = v {
-                    caller.stack.push(v);
-                }
-            }
+            vm.return_from_frame(v)?;
             Flow::Stay
         }
         178..=181 => field_access(vm, op, pool.member(u16_at(code, pc + 1) as u16, true).map_err(|e| vm.error_here(e))?)?,
@@ -715,6 +709,37 @@ fn advance(vm: &mut Vm, flow: Flow, pc: usize, len: usize) -> Result<(), Trap> {
         Flow::Stay => {}
     }
     Ok(())
+}
+
+/// An int binary operation by opcode (`iadd` ... `ixor`); `None` for a division or
+/// remainder by zero, and for other opcodes.
+pub(crate) fn int_binop(op: u8, a: i32, b: i32) -> Option<i32> {
+    Some(match op {
+        96 => a.wrapping_add(b),
+        100 => a.wrapping_sub(b),
+        104 => a.wrapping_mul(b),
+        108 if b != 0 => a.wrapping_div(b),
+        112 if b != 0 => a.wrapping_rem(b),
+        120 => a.wrapping_shl(b as u32 & 31),
+        122 => a.wrapping_shr(b as u32 & 31),
+        124 => ((a as u32) >> (b as u32 & 31)) as i32,
+        126 => a & b,
+        128 => a | b,
+        130 => a ^ b,
+        _ => return None,
+    })
+}
+
+/// Whether `if<cond>` / `if_icmp<cond>` (`k` = opcode - first of the family) branches.
+pub(crate) fn cond(k: u8, a: i32, b: i32) -> bool {
+    match k {
+        0 => a == b,
+        1 => a != b,
+        2 => a < b,
+        3 => a >= b,
+        4 => a > b,
+        _ => a <= b,
+    }
 }
 
 fn field_access(vm: &mut Vm, op: u8, r: crate::classfile::MemberRef) -> Result<Flow, Trap> {

@@ -4,7 +4,7 @@
 //! is full.
 
 mod class;
-mod exec;
+pub(crate) mod exec;
 mod family;
 mod native;
 
@@ -31,6 +31,8 @@ pub struct VmConfig {
     pub trace: bool,
     /// Most bytes of output the program may print.
     pub max_output: usize,
+    /// Invocations plus back edges before a method compiles to x86 (0: no JIT).
+    pub jit_threshold: u32,
 }
 
 impl Default for VmConfig {
@@ -40,6 +42,7 @@ impl Default for VmConfig {
             heap_bytes: 1 << 20,
             trace: false,
             max_output: 1 << 20,
+            jit_threshold: 0,
         }
     }
 }
@@ -119,8 +122,10 @@ pub struct Vm<'s> {
     pub stdout: String,
     pub stderr: String,
     pub trace: Vec<String>,
-    /// Bytecodes executed.
+    /// Bytecodes interpreted.
     pub steps: u64,
+    /// The baseline JIT (off when `config.jit_threshold` is 0).
+    pub jit: crate::jit::Jit,
     outcome: Option<Outcome>,
 }
 
@@ -142,6 +147,7 @@ impl<'s> Vm<'s> {
     ) -> Result<Vm<'s>, JvmError> {
         let main_class = main_class.replace('.', "/");
         let heap = Heap::new(config.gc, config.heap_bytes);
+        let jit = crate::jit::Jit::new(config.jit_threshold);
         let mut vm = Vm {
             source,
             int_family: &REFERENCE,
@@ -157,6 +163,7 @@ impl<'s> Vm<'s> {
             stderr: String::new(),
             trace: Vec::new(),
             steps: 0,
+            jit,
             outcome: None,
         };
         let oom = |_| JvmError("the heap is too small for the runtime's own objects".into());
@@ -204,14 +211,46 @@ impl<'s> Vm<'s> {
         self.outcome.clone()
     }
 
-    /// Runs at most `budget` bytecodes.
+    /// Runs at most `budget` steps: a bytecode interpreted, or an x86 instruction
+    /// compiled code retired.
     pub fn run(&mut self, budget: u64) -> Result<Outcome, JvmError> {
-        for _ in 0..budget {
+        let mut used = 0u64;
+        while used < budget {
+            let before = match self.frames.last() {
+                Some(f) if self.jit.threshold > 0 => Some((self.frames.len(), f.pc)),
+                _ => None,
+            };
             if let Some(o) = self.step()? {
                 return Ok(o);
             }
+            used += 1;
+            if let Some(before) = before {
+                used = used.saturating_add(crate::jit::after_step(self, before, budget - used)?);
+                if self.frames.is_empty() && self.outcome.is_none() {
+                    self.outcome = Some(Outcome::Finished);
+                }
+                if let Some(o) = &self.outcome {
+                    return Ok(o.clone());
+                }
+            }
         }
         Ok(self.outcome.clone().unwrap_or(Outcome::Budget))
+    }
+
+    /// Pops the top frame and hands `value` to the caller, whose pc moves past
+    /// the call.
+    pub(crate) fn return_from_frame(&mut self, value: Option<Value>) -> Result<(), JvmError> {
+        let done = self
+            .frames
+            .pop()
+            .ok_or_else(|| self.error_here("return without a frame"))?;
+        if let Some(caller) = self.frames.last_mut() {
+            caller.pc += done.resume as usize;
+            if let Some(v) = value {
+                caller.stack.push(v);
+            }
+        }
+        Ok(())
     }
 
     /// Executes one bytecode; `Some` once the program has ended.

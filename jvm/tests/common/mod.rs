@@ -18,6 +18,7 @@ pub const PROGRAMS: &[&str] = &[
     "Strings",
     "Garbage",
     "Switch",
+    "Loops",
 ];
 
 /// The folder holding the compiled classes (compiled once per test binary).

@@ -45,9 +45,10 @@ const FILES: &[(&str, &[u8])] = &[
         "Switch",
         include_bytes!("../../../jvm/examples/Switch.class"),
     ),
+    ("Loops", include_bytes!("../../../jvm/examples/Loops.class")),
 ];
 /// The main classes the panel offers.
-const MAINS: &[&str] = &["Garbage", "Shapes", "Switch"];
+const MAINS: &[&str] = &["Garbage", "Shapes", "Switch", "Loops"];
 /// Bytecodes "Run to the end" may take.
 const BUDGET: u64 = 20_000_000;
 
@@ -158,6 +159,7 @@ pub fn jvm_panel() -> Html {
     let mains = use_state(|| MAINS.iter().map(|m| m.to_string()).collect::<Vec<_>>());
     let gc = use_state(|| GcKind::MarkSweep);
     let heap_kb = use_state(|| 16u32);
+    let jit = use_state(|| 0u32);
     let error = use_state(|| None::<String>);
     let demo_at = use_state(|| None::<(&'static str, usize)>);
 
@@ -174,10 +176,12 @@ pub fn jvm_panel() -> Html {
             error.clone(),
             redraw.clone(),
         );
+        let jit = jit.clone();
         Callback::from(move |_: MouseEvent| {
             let config = VmConfig {
                 gc: *gc,
                 heap_bytes: *heap_kb * 1024,
+                jit_threshold: *jit,
                 ..VmConfig::default()
             };
             match Vm::new(&EXAMPLES, &main, config) {
@@ -359,6 +363,7 @@ pub fn jvm_panel() -> Html {
                         </tbody>
                     </table>
                     <pre class="console" data-testid="jvm-stdout" aria-label="standard output">{ m.stdout.clone() }</pre>
+                    { super::jvm_jit::jit_view(m) }
                 </>
             }
         }
@@ -376,6 +381,12 @@ pub fn jvm_panel() -> Html {
                 </select></label>
                 <label>{"heap "}<select data-testid="jvm-heap-size" onchange={pick_heap}>
                     { for [16u32, 48, 256, 1024].iter().map(|k| html! { <option value={k.to_string()} selected={*heap_kb == *k}>{ format!("{k} KiB") }</option> }) }
+                </select></label>
+                <label>{"JIT "}<select data-testid="jvm-jit-threshold" onchange={
+                    let jit = jit.clone();
+                    Callback::from(move |e: Event| jit.set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value().parse().unwrap_or(0)))
+                }>
+                    { for [0u32, 10, 1000].iter().map(|t| html! { <option value={t.to_string()} selected={*jit == *t}>{ if *t == 0 { "off".to_string() } else { format!("after {t}") } }</option> }) }
                 </select></label>
                 <label>{"class files "}<input type="file" multiple=true accept=".class" data-testid="jvm-files" onchange={pick_files}/></label>
                 <button data-testid="jvm-load" onclick={load}>{"Load"}</button>

@@ -13,6 +13,7 @@ pub mod host;
 pub mod host_charts;
 pub mod jvm;
 pub mod jvm_demo;
+pub mod jvm_jit;
 pub mod labpage;
 pub mod linux;
 pub mod linux_parts;
