@@ -1,5 +1,6 @@
 //! Guest-lab tests that run the submission as a static i386 Linux program under the
-//! process VM: as a plain process, in a container or as a unikernel at ring 0.
+//! process VM: as a plain process, in a container, as a unikernel at ring 0, or as that
+//! unikernel in a VM under hardware assistance.
 
 use serde::Deserialize;
 use vmlab_procvm::{Exit, Process, ProcessConfig};
@@ -8,7 +9,7 @@ use crate::manifest::LabManifest;
 use crate::spec::TestSpec;
 use crate::TestOutcome;
 
-/// How the process VM runs the program (the three ways of `vmlab run --linux --compare`).
+/// How the process VM runs the program (the four ways of `vmlab run --linux --compare`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Way {
@@ -17,8 +18,10 @@ pub enum Way {
     Process,
     /// A process in a container: its own PID namespace (it is pid 1).
     Container,
-    /// Linked with the library OS at ring 0, as a unikernel guest of a VMM.
+    /// Linked with the library OS at ring 0, as a unikernel, on the bare machine.
     Unikernel,
+    /// The unikernel as a VM's whole guest, under hardware assistance.
+    Vm,
 }
 
 impl Way {
@@ -28,6 +31,7 @@ impl Way {
             Way::Process => "process",
             Way::Container => "container",
             Way::Unikernel => "unikernel",
+            Way::Vm => "vm",
         }
     }
 }
@@ -65,7 +69,12 @@ pub fn config(run: &LinuxRun, budget: u64) -> ProcessConfig {
         mem_limit: run.mem_limit,
         hostname: run.hostname.clone().unwrap_or(base.hostname.clone()),
         pid_ns: run.way == Way::Container,
-        ring0: run.way == Way::Unikernel,
+        ring0: matches!(run.way, Way::Unikernel | Way::Vm),
+        vmm: if run.way == Way::Vm {
+            emulator_core::ExecMode::HW_ASSIST
+        } else {
+            emulator_core::ExecMode::Bare
+        },
         ..base
     }
 }

@@ -50,9 +50,9 @@ pub struct LinuxArgs {
     /// the program's processes together (time held back is reported).
     #[arg(long, value_name = "N/PERIOD", value_parser = parse_quota, requires = "linux")]
     pub cpu_quota: Option<CpuQuota>,
-    /// Run the program three ways and compare the costs: as a process, in a container
-    /// (a PID namespace with the container options given), and at ring 0 linked with a
-    /// library OS as a unikernel.
+    /// Run the program four ways and compare the costs: as a process, in a container
+    /// (a PID namespace with the container options given), at ring 0 linked with a
+    /// library OS as a unikernel, and that unikernel as a VM under hardware assistance.
     #[arg(long, requires = "linux")]
     pub compare: bool,
     /// An environment variable NAME=VALUE (repeatable).
@@ -194,6 +194,7 @@ pub(crate) fn config(
         cpu_quota: a.cpu_quota,
         mounts,
         ring0: false,
+        vmm: emulator_core::ExecMode::Bare,
     };
     Ok((file, cfg))
 }

@@ -11,7 +11,7 @@ use crate::linux::LinuxArgs;
 use crate::run::EXIT_BAD_INPUT;
 use crate::run_report;
 
-/// Runs the three ways; the exit status is the process's.
+/// Runs the four ways; the exit status is the process's.
 pub fn main(elf: &Path, a: &LinuxArgs, max_insns: u64, json: bool) -> ExitCode {
     let fail = |e: String| {
         if json {
@@ -37,12 +37,13 @@ pub fn main(elf: &Path, a: &LinuxArgs, max_insns: u64, json: bool) -> ExitCode {
         );
     } else {
         println!(
-            "{:<10} {:>6} {:>12} {:>9} {:>8} {:>8} {:>6} {:>12} {:>14} {:>12}",
+            "{:<10} {:>6} {:>12} {:>9} {:>8} {:>8} {:>8} {:>6} {:>12} {:>14} {:>12}",
             "way",
             "status",
             "instructions",
             "syscalls",
             "rings",
+            "exits",
             "switches",
             "pages",
             "startup",
@@ -51,12 +52,13 @@ pub fn main(elf: &Path, a: &LinuxArgs, max_insns: u64, json: bool) -> ExitCode {
         );
         for w in ways {
             println!(
-                "{:<10} {:>6} {:>12} {:>9} {:>8} {:>8} {:>6} {:>12} {:>14} {:>12}",
+                "{:<10} {:>6} {:>12} {:>9} {:>8} {:>8} {:>8} {:>6} {:>12} {:>14} {:>12}",
                 w.way,
                 w.status,
                 w.instructions,
                 w.syscalls,
                 w.ring_switches,
+                w.vm_exits,
                 w.switches,
                 w.peak_pages,
                 w.startup_instructions,

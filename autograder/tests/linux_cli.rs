@@ -235,9 +235,9 @@ fn compare_runs_the_program_as_a_process_a_container_and_a_unikernel() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON report");
-    let ways = v["compare"].as_array().expect("three ways");
+    let ways = v["compare"].as_array().expect("four ways");
     let names: Vec<&str> = ways.iter().map(|w| w["way"].as_str().unwrap()).collect();
-    assert_eq!(names, ["process", "container", "unikernel"]);
+    assert_eq!(names, ["process", "container", "unikernel", "vm"]);
     for w in ways {
         assert_eq!(w["status"], 5, "{w}");
         assert_eq!(w["same_output"], true, "{w}");
@@ -246,6 +246,9 @@ fn compare_runs_the_program_as_a_process_a_container_and_a_unikernel() {
     let n = |i: usize, k: &str| ways[i][k].as_u64().unwrap();
     assert_eq!(n(0, "ring_switches"), 2 * n(0, "syscalls"));
     assert_eq!(n(2, "ring_switches"), 0);
+    assert_eq!(n(2, "vm_exits"), 0, "the unikernel on the bare machine");
+    assert!(n(3, "vm_exits") > 0, "the VM's system calls are exits");
+    assert_eq!(n(3, "instructions"), n(2, "instructions"));
     assert_eq!(n(0, "throttled_ns"), 0);
     assert!(n(1, "throttled_ns") > 0, "the container has the quota");
     assert!(n(1, "elapsed_ns") > n(0, "elapsed_ns"));

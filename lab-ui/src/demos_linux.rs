@@ -45,7 +45,7 @@ fn container(s: &Setup) -> Container {
 
 /// The run that brings `demo` (its program assembled to `elf`) to step `upto`: the
 /// program from its start in the step's setup, each step's run since that setup
-/// was named, the three ways when the step compares them.
+/// was named, the four ways when the step compares them.
 pub fn run_for(demo: &Demo, elf: &[u8], upto: usize) -> Option<LinuxRun> {
     let table = demo.manifest.linux.as_ref()?;
     let (first, name) = setup_at(demo, upto)?;

@@ -73,7 +73,7 @@ fn linux_program(t: &TestSpec) -> Result<(), String> {
     match &t.linux {
         None => Ok(()),
         Some(run) => Err(format!(
-            "This lab's program is a static i386 Linux ELF: Run visible tests runs it under the process VM (this test: as a {}); on the command line, vmlab asm and then vmlab run --linux PROG --compare run it the three ways.",
+            "This lab's program is a static i386 Linux ELF: Run visible tests runs it under the process VM (this test: as a {}); on the command line, vmlab asm and then vmlab run --linux PROG --compare run it the four ways.",
             run.way.name()
         )),
     }

@@ -1,6 +1,7 @@
-//! One program run three ways for the container-beside-VM comparison: as a process,
-//! in a container (a PID namespace with the given mounts, host name and limits), and
-//! at ring 0 linked with the library OS as a unikernel; what each cost.
+//! One program run four ways for the container-beside-VM comparison: as a process,
+//! in a container (a PID namespace with the given mounts, host name and limits), at
+//! ring 0 linked with the library OS as a unikernel, and that unikernel as the whole
+//! guest of a VM under hardware assistance; what each cost.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -23,6 +24,8 @@ pub struct Way {
     pub syscalls: u64,
     /// Changes of privilege level.
     pub ring_switches: u64,
+    /// VM exits the VMM took (the VM's cost; 0 without a VMM).
+    pub vm_exits: u64,
     /// Context switches between its processes.
     pub switches: u64,
     /// Processes it made.
@@ -49,6 +52,7 @@ fn way(name: &'static str, isolation: &'static str, o: &Outcome, reference: &[u8
         instructions: o.instructions,
         syscalls: o.syscalls,
         ring_switches: o.ring_switches,
+        vm_exits: o.vm_exits,
         switches: o.switches,
         processes: o.processes.len(),
         load_pages: o.load_pages,
@@ -60,7 +64,7 @@ fn way(name: &'static str, isolation: &'static str, o: &Outcome, reference: &[u8
     }
 }
 
-/// Runs `file` the three ways; `base` holds the container's options.
+/// Runs `file` the four ways; `base` holds the container's options.
 pub fn three_ways(file: &[u8], base: &ProcessConfig) -> Result<Vec<(Way, Outcome)>, LoadError> {
     let plain = ProcessConfig {
         trace: true,
@@ -103,6 +107,10 @@ pub fn three_ways(file: &[u8], base: &ProcessConfig) -> Result<Vec<(Way, Outcome
         ),
         container,
     ));
+    let vm = ProcessConfig {
+        vmm: emulator_core::ExecMode::HW_ASSIST,
+        ..unikernel.clone()
+    };
     let uni = Process::load(file, unikernel)?.run();
     out.push((
         way(
@@ -112,6 +120,16 @@ pub fn three_ways(file: &[u8], base: &ProcessConfig) -> Result<Vec<(Way, Outcome
             &reference,
         ),
         uni,
+    ));
+    let vm = Process::load(file, vm)?.run();
+    out.push((
+        way(
+            "vm",
+            "the unikernel as a VM's whole guest, under hardware assistance",
+            &vm,
+            &reference,
+        ),
+        vm,
     ));
     Ok(out)
 }

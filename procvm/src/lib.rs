@@ -70,6 +70,9 @@ pub struct ProcessConfig {
     /// OS: a system call is then a call into the kernel with no change of privilege
     /// or stack.
     pub ring0: bool,
+    /// The machine the program runs on: bare, or a VM under one of the VMM's modes
+    /// (a unikernel is a VM's whole guest).
+    pub vmm: emulator_core::ExecMode,
 }
 
 /// A CPU share as a cgroup's cpu.max gives it.
@@ -110,6 +113,7 @@ impl Default for ProcessConfig {
             cpu_quota: None,
             mounts: Vec::new(),
             ring0: false,
+            vmm: emulator_core::ExecMode::Bare,
         }
     }
 }
@@ -191,6 +195,8 @@ pub struct Outcome {
     pub ring_switches: u64,
     /// User pages set up before the first instruction ran (the start-up cost in memory).
     pub load_pages: u32,
+    /// VM exits the VMM took (0 on a bare machine).
+    pub vm_exits: u64,
     /// The run stopped after the system calls [`Process::pause_after`] allowed, with
     /// its processes still live (the exit then reads as the budget's).
     pub paused: bool,
@@ -271,6 +277,7 @@ impl Process {
         let mem = |e: &dyn core::fmt::Debug| LoadError::Memory(alloc::format!("{e:?}"));
         let mut m = Machine::new(MachineConfig {
             ram_mib: RAM_MIB,
+            mode: cfg.vmm,
             ..MachineConfig::default()
         })
         .map_err(|e| mem(&e))?;
@@ -346,6 +353,7 @@ impl Process {
             switches: self.clock.switches,
             ring_switches: self.ring_switches,
             load_pages: self.load_pages,
+            vm_exits: self.m.vmm().map_or(0, |v| v.exits.total),
             paused: self.paused,
         }
     }

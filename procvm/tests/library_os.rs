@@ -56,3 +56,30 @@ fn floats_and_strings_run_the_same_at_ring_0() {
 fn fork_and_wait_run_the_same_at_ring_0() {
     same_work("fork_wait");
 }
+
+#[test]
+fn a_unikernel_runs_the_same_as_a_vm_under_each_vmm_mode() {
+    let dir = common::work_dir("libos-vm");
+    let elf = common::build("hello", &dir);
+    let run = |vmm| {
+        let cfg = ProcessConfig {
+            ring0: true,
+            vmm,
+            ..ProcessConfig::default()
+        };
+        Process::load(&elf, cfg).expect("loads").run()
+    };
+    let bare = run(emulator_core::ExecMode::Bare);
+    for vmm in [
+        emulator_core::ExecMode::HW_ASSIST,
+        emulator_core::ExecMode::TRAP_EMULATE,
+    ] {
+        let vm = run(vmm);
+        assert_eq!(vm.stdout, bare.stdout, "{}: the same output", vmm.name());
+        assert_eq!(vm.exit, bare.exit, "{}", vmm.name());
+        assert_eq!(vm.syscalls, bare.syscalls, "{}", vmm.name());
+        assert_eq!(vm.instructions, bare.instructions, "{}", vmm.name());
+        assert!(vm.vm_exits > 0, "{}: the VMM took exits", vmm.name());
+    }
+    assert_eq!(bare.vm_exits, 0);
+}

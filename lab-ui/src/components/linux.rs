@@ -2,7 +2,7 @@
 //! an ELF file) runs in the worker under the emulated Linux interface, on the host or
 //! in a container (root, chroot kind, host name, PID namespace, mounts, memory cap,
 //! CPU quota); the panel shows its output and how it ended. Its process table, system
-//! calls, container and the three-way table are panels of their own (`linux_parts.rs`).
+//! calls, container and the four-way table are panels of their own (`linux_parts.rs`).
 
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;

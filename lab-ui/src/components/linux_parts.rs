@@ -1,6 +1,6 @@
 //! The process VM's run, part by part, each a panel a demo step can focus: the
 //! container (root, host name, pids, mounts, memory and CPU limits, with bars), the
-//! process table, the system calls as strace lists them, and the three-way table.
+//! process table, the system calls as strace lists them, and the four-way table.
 
 use yew::prelude::*;
 
@@ -98,15 +98,16 @@ fn container(c: &ContainerView) -> Html {
 /// The same program as a process, in a container and as a unikernel.
 fn ways_table(r: &LinuxReport) -> Html {
     if r.ways.is_empty() {
-        return html! { <p class="small">{"Tick “compare” and run, or open the container-vs-vm demo: the program runs as a process, in the container and as a unikernel."}</p> };
+        return html! { <p class="small">{"Tick “compare” and run, or open the container-vs-vm demo: the program runs as a process, in the container, as a unikernel and as a VM."}</p> };
     }
     html! {
         <div class="strace-wrap"><table class="strace" data-testid="linux-ways">
-            <caption>{"The same program three ways: a process, a container, a unikernel"}</caption>
+            <caption>{"The same program four ways: a process, a container, a unikernel, a VM"}</caption>
             <thead><tr>
                 <th scope="col">{"way"}</th><th scope="col">{"isolation"}</th>
                 <th scope="col">{"status"}</th><th scope="col">{"instructions"}</th>
                 <th scope="col">{"system calls"}</th><th scope="col">{"ring switches"}</th>
+                <th scope="col">{"VM exits"}</th>
                 <th scope="col">{"context switches"}</th><th scope="col">{"pages at load / most"}</th>
                 <th scope="col">{"virtual ns (throttled)"}</th><th scope="col">{"same output"}</th>
             </tr></thead>
@@ -116,6 +117,7 @@ fn ways_table(r: &LinuxReport) -> Html {
                         <th scope="row">{ w.way.clone() }</th><td>{ w.isolation.clone() }</td>
                         <td class="num">{ w.status }</td><td class="num">{ w.instructions }</td>
                         <td class="num">{ w.syscalls }</td><td class="num">{ w.ring_switches }</td>
+                        <td class="num">{ w.vm_exits }</td>
                         <td class="num">{ w.switches }</td>
                         <td class="num">{ format!("{} / {}", w.load_pages, w.peak_pages) }</td>
                         <td class="num">{ format!("{} ({})", w.elapsed_ns, w.throttled_ns) }</td>
@@ -225,7 +227,7 @@ pub fn linux_parts() -> Html {
             <Panel id="panel-linux-strace" title="System calls" hint="Each int 0x80 with its decoded arguments and result, as strace prints them.">
                 { part(strace) }
             </Panel>
-            <Panel id="panel-linux-ways" title="Process, container, unikernel" hint="The same program three ways, side by side: instructions, system calls, ring switches, pages and virtual time.">
+            <Panel id="panel-linux-ways" title="Process, container, unikernel, VM" hint="The same program four ways, side by side: instructions, system calls, ring switches, VM exits, pages and virtual time.">
                 { part(ways_table) }
             </Panel>
         </>

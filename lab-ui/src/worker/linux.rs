@@ -79,7 +79,7 @@ pub struct LinuxReport {
     pub calls: Vec<LinuxCall>,
     /// Every process it made, the first one first.
     pub processes: Vec<LinuxProc>,
-    /// The three ways side by side, when asked for.
+    /// The four ways side by side, when asked for.
     pub ways: Vec<vmlab_procvm::compare::Way>,
     /// The container the program ran in.
     pub container: Box<ContainerView>,
