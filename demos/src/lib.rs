@@ -85,17 +85,26 @@ pub fn include(name: &str) -> Option<&'static str> {
     INCLUDES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// The demo with this id: a built-in one or one a course pack added.
-pub fn find(id: &str) -> Option<&'static Demo> {
-    all()
+/// The built-in demos the lab's main player opens, in lecture order: machine demos and
+/// Linux demos (the Host view and the JVM panel play their own kinds).
+fn played() -> impl Iterator<Item = &'static Demo> {
+    every()
         .iter()
+        .filter(|d| matches!(d.manifest.kind, Kind::Machine | Kind::Linux))
+}
+
+/// The demo with this id: a built-in one the main player opens or one a course pack
+/// added.
+pub fn find(id: &str) -> Option<&'static Demo> {
+    played()
         .find(|d| d.id == id)
         .or_else(|| pack::added().into_iter().find(|d| d.id == id))
 }
 
-/// The demo menu: the built-in demos in lecture order, then those course packs added.
+/// The demo menu: the built-in demos the main player opens in lecture order, then
+/// those course packs added.
 pub fn menu() -> Vec<&'static Demo> {
-    all().iter().chain(pack::added()).collect()
+    played().chain(pack::added()).collect()
 }
 
 #[cfg(test)]

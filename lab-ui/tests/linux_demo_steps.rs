@@ -127,7 +127,7 @@ fn show(d: &demos::Demo, i: usize) -> LinuxReport {
 #[test]
 fn every_step_of_every_linux_demo_does_what_its_text_says() {
     let mut checked = 0;
-    for d in demos::all().iter().filter(|d| demos_linux::is_linux(d)) {
+    for d in vmlab_demos::of_kind(vmlab_demos::Kind::Linux) {
         for (i, step) in d.steps().iter().enumerate() {
             let at = format!("{} step {} ({})", d.id, i + 1, step.title);
             let l = step.linux.as_ref().expect("a Linux step");

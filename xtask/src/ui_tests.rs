@@ -1078,13 +1078,13 @@ fn linux_process_vm(b: &Browser) -> Result<()> {
         "the strace table shows fork and wait4: {calls}"
     );
     b.screenshot("lab-linux-process-table")?;
-    // The same program as a process, in a container and as a unikernel.
+    // The same program as a process, in a container, as a unikernel and as a VM.
     click_centered(b, "[data-testid=linux-compare]")?;
     click_centered(b, "[data-testid=linux-run-fork]")?;
     wait_text(b, "linux-ways", "unikernel")?;
     ensure!(
-        count(b, "[data-testid=linux-ways] tbody tr")? == 3,
-        "three ways side by side"
+        count(b, "[data-testid=linux-ways] tbody tr")? == 4,
+        "four ways side by side"
     );
     let ways = b.text_testid("linux-ways")?;
     ensure!(

@@ -123,10 +123,10 @@ fn present(b: &Browser, id: &str) -> Result<()> {
             .with_context(|| format!("{at}: the newest call reads {newest:?}"))?;
         }
         if l.compare {
-            b.wait_until(&format!("{at}: three ways"), WAIT, |_| {
+            b.wait_until(&format!("{at}: four ways"), WAIT, |_| {
                 Ok(b.find_all(&format!("{} tbody tr", tid("linux-ways")))?
                     .len()
-                    == 3)
+                    == 4)
             })?;
             for (way, n) in &e.ring_switches {
                 let cell = js(

@@ -245,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn compare_reports_the_three_ways_with_the_process_as_the_main_run() {
+    fn compare_reports_the_four_ways_with_the_process_as_the_main_run() {
         let r = run(&LinuxRun {
             name: "fork".into(),
             elf: example("fork"),
@@ -257,7 +257,7 @@ mod tests {
         })
         .expect("runs");
         let names: Vec<_> = r.ways.iter().map(|w| w.way.as_str()).collect();
-        assert_eq!(names, ["process", "container", "unikernel"]);
+        assert_eq!(names, ["process", "container", "unikernel", "vm"]);
         assert!(r.ways.iter().all(|w| w.same_output && w.status == 0));
         assert_eq!(r.ways[2].ring_switches, 0);
         assert_eq!(r.ways[0].ring_switches, 2 * r.ways[0].syscalls);
