@@ -87,7 +87,7 @@ pub fn include(name: &str) -> Option<&'static str> {
 
 /// The built-in demos the lab's main player opens, in lecture order: machine demos and
 /// Linux demos (the Host view and the JVM panel play their own kinds).
-fn played() -> impl Iterator<Item = &'static Demo> {
+pub(crate) fn played() -> impl Iterator<Item = &'static Demo> {
     every()
         .iter()
         .filter(|d| matches!(d.manifest.kind, Kind::Machine | Kind::Linux))
