@@ -180,6 +180,8 @@ pub fn container_vs_vm(b: &Browser) -> Result<()> {
 /// is refused by name.
 pub fn container_settings(b: &Browser) -> Result<()> {
     open_linux(b, "")?;
+    // The page's own start-up load reports in the status line too: let it land first.
+    wait_text(b, "status", "loaded")?;
     set_input(b, "linux-cpu-quota", "fast")?;
     b.click_testid("linux-run-example")?;
     wait_text(b, "status", "CPU quota: \"fast\" is not N/PERIOD")?;
