@@ -35,6 +35,7 @@ pub fn build(toolchain: &Toolchain, release: bool) -> Result<PathBuf> {
         .typescript(false)
         .omit_default_module_path(false)
         .debug(!release)
+        .remove_name_section(release)
         .generate(&pkg)
         .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
     for entry in fs::read_dir(&pkg)?.flatten() {
