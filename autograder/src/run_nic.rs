@@ -133,6 +133,14 @@ impl Link {
             "nic: {sent} frames sent, {received} received, {dropped} dropped; the stub at {} answered {}",
             self.ip, self.answered
         );
+        let (kind, raised, suppressed) = interrupts(m);
+        line.push_str(&format!(
+            "; {} bytes moved; {kind} raised {raised} interrupts",
+            self.bytes
+        ));
+        if let Some(q) = suppressed {
+            line.push_str(&format!(" ({q} suppressed)"));
+        }
         if let Some(e) = error {
             line.push_str(&format!("; device error: {e}"));
         }
