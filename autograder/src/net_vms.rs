@@ -1,4 +1,4 @@
-//! The machines behind a `vmlab net` scenario's `vm` nodes: each guest assembled and booted with a virtio-net NIC, run a slice per tick, its frames carried to and from its port.
+//! The machines behind a `vmlab net` scenario's `vm` nodes: each guest assembled and booted with a virtio-net NIC or an NE2000, run a slice per tick, its frames carried to and from its port.
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +52,12 @@ impl GuestMachines {
                 .filter(|d| d.is_dir())
                 .take(1)
                 .collect();
-            let image = assemble_file(&guest, &spec.defines, &includes)
+            // The guest learns which driver to build from the NE2000 define.
+            let mut defines = spec.defines.clone();
+            if spec.nic == "ne2000" {
+                defines.push("NE2000".into());
+            }
+            let image = assemble_file(&guest, &defines, &includes)
                 .map_err(|e| at(i, "guest", e.to_string()))?;
             let mut machine = Machine::new(MachineConfig {
                 mode,
@@ -62,9 +67,11 @@ impl GuestMachines {
             machine
                 .load_flat(LOAD_AT, &image.bytes, FlatEntry::Protected32)
                 .map_err(|e| at(i, "guest", e.to_string()))?;
-            machine
-                .attach_virtio_net(spec.mac.0)
-                .map_err(|e| at(i, "mac", e.to_string()))?;
+            match spec.nic.as_str() {
+                "ne2000" => machine.attach_ne2000(spec.mac.0),
+                _ => machine.attach_virtio_net(spec.mac.0),
+            }
+            .map_err(|e| at(i, "nic", e.to_string()))?;
             vms.push(Vm {
                 name: spec.name.clone(),
                 mode: spec.mode.clone(),

@@ -141,8 +141,9 @@ pub struct RunArgs {
     disk_if: DiskIf,
     /// A network card: `virtio` is a virtio-net device (PCI 00:04.0, vendor 1AF4h,
     /// legacy I/O BAR 0, IRQ 10, MAC 52:54:00:12:34:56) on a link to an endpoint stub
-    /// that answers ARP, ICMP echo and UDP echo.
-    #[arg(long, value_parser = ["virtio"])]
+    /// that answers ARP, ICMP echo and UDP echo; `ne2000` is an RTL8029 (PCI 00:05.0,
+    /// 10EC:8029, 32 I/O ports, IRQ 9, the same MAC) on the same link.
+    #[arg(long, value_parser = ["virtio", "ne2000"])]
     nic: Option<String>,
     /// With `--nic`: the stub's IPv4 address.
     #[arg(long, value_name = "IP", default_value = "10.0.0.1", requires = "nic")]
@@ -400,10 +401,12 @@ fn run_linked(
         let before = m.icount();
         let stop = m.run(slice);
         copy_console(m, console);
-        if let Some(l) = link.as_deref_mut() {
-            l.pump(m);
-        }
+        let answered = link.as_deref_mut().is_some_and(|l| l.pump(m));
         match stop {
+            // A guest asleep in HLT until its NIC interrupts: the stub's answers wake it.
+            StopReason::Halted if answered => {
+                used += (m.icount() - before).clamp(1, slice);
+            }
             StopReason::BudgetExhausted => {
                 used += slice;
             }
@@ -450,8 +453,8 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let mut link = match args.nic.is_some().then(|| {
-        m.attach_virtio_net(run_nic::GUEST_MAC)
+    let mut link = match args.nic.as_deref().map(|nic| {
+        run_nic::attach(&mut m, nic)
             .map_err(|e| format!("--nic: {e}"))
             .and_then(|()| run_nic::Link::new(&args.nic_stub, args.nic_pcap.clone()))
     }) {

@@ -177,6 +177,11 @@ fn a_bad_machine_is_refused_with_its_line_and_key() {
             "mac = \"52:54:00\"",
             "vm[0].mac",
         ),
+        (
+            "mode = \"trap-emulate\"",
+            "mode = \"trap-emulate\"\nnic = \"rtl8139\"",
+            "vm[1].nic: \"rtl8139\"",
+        ),
     ] {
         assert!(text.contains(from), "{from}");
         let bad = dir.join("bad.toml");
@@ -187,5 +192,28 @@ fn a_bad_machine_is_refused_with_its_line_and_key() {
         assert!(err.contains(want), "{to}: {err}");
         assert!(err.contains(&format!("{}:", bad.display())), "{err}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_virtio_machine_and_an_ne2000_machine_ping_each_other() {
+    let dir = scratch("ne2000");
+    let (j, dump) = run("vm-ping-ne2000.toml", "sw0:0", &dir);
+    for name in ["a", "b"] {
+        let v = vm(&j, name);
+        assert_eq!(v["debug_exit_value"], 0, "{v}");
+        let serial = v["serial"].as_str().unwrap_or("");
+        assert!(serial.ends_with("4 sent, 4 answered\n"), "{serial}");
+    }
+    assert_eq!(
+        dump.matches("10.0.0.2 > 10.0.0.1: ICMP echo reply").count(),
+        4,
+        "{dump}"
+    );
+    // The NE2000 pads its 42-byte ARP frames to the 60-byte minimum.
+    assert!(
+        dump.contains("52:54:00:00:00:0b > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 60"),
+        "{dump}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -40,6 +40,12 @@
 //! | --- | --- |
 //! | BAR 0 of 00:04.0 (64 ports, 0xC080 until moved) | virtio-net, legacy register block, INTA# routed to IRQ 10 (PIRQA#) |
 //!
+//! and with an NE2000 ([`Platform::attach_ne2000`]):
+//!
+//! | ports | device |
+//! | --- | --- |
+//! | BAR 0 of 00:05.0 (32 ports, 0xC0C0 until moved) | RTL8029 (NE2000): DP8390 registers, data port at +0x10, reset at +0x1F, INTA# routed to IRQ 9 (PIRQB#) |
+//!
 //! Unclaimed ports read all ones and ignore writes. Accesses wider than a byte to the
 //! byte-wide devices (UART, PICs, PIT, keyboard controller) are split into byte accesses to consecutive
 //! ports, as the ISA bus does; the POST and debug-exit ports take the whole value.
@@ -56,6 +62,7 @@ use crate::config::MachineConfig;
 use crate::devices::apic::io::{isa_pin, IrqLines};
 use crate::devices::apic::IoApic;
 use crate::devices::ata::{ATA_IRQ, ATA_PRIMARY, ATA_PRIMARY_CONTROL};
+use crate::devices::ne2000::{self, Ne2000, Ne2000State};
 use crate::devices::pci::CONFIG_ADDRESS;
 use crate::devices::pit::{icount_for_tick, ticks_at};
 use crate::devices::virtio::{self, Dma, VirtioBlk, VirtioBlkState, VirtioNet, VirtioNetState};
@@ -75,6 +82,10 @@ pub const VIRTIO_BLK_IRQ: u8 = 11;
 pub const VIRTIO_NET_SLOT: (u8, u8) = (4, 0);
 /// The IRQ the firmware routes virtio-net's INTA# (PIRQA#) to.
 pub const VIRTIO_NET_IRQ: u8 = 10;
+/// Where the NE2000 (RTL8029) function sits on bus 0 (device 5, function 0).
+pub const NE2000_SLOT: (u8, u8) = (5, 0);
+/// The IRQ the firmware routes the NE2000's INTA# (PIRQB#) to.
+pub const NE2000_IRQ: u8 = 9;
 
 /// COM1's first port.
 pub const COM1_PORT: u16 = 0x3f8;
@@ -103,6 +114,7 @@ enum DeviceId {
     BusMaster,
     VirtioBlk,
     VirtioNet,
+    Ne2000,
 }
 
 /// What an I/O write did beyond changing device registers.
@@ -140,6 +152,9 @@ pub struct PlatformState {
     /// The virtio-net device's registers, queues and frames in flight, when attached.
     #[serde(default)]
     pub virtio_net: Option<VirtioNetState>,
+    /// The NE2000's registers and packet memory, when one is attached.
+    #[serde(default)]
+    pub ne2000: Option<Ne2000State>,
     /// The I/O APIC (absent from older snapshots).
     #[serde(default)]
     pub io_apic: IoApic,
@@ -168,6 +183,9 @@ pub struct Platform {
     virtio_net: Option<VirtioNet>,
     virtio_net_base: Option<u16>,
     virtio_net_irq: Option<u8>,
+    ne2000: Option<Ne2000>,
+    ne2000_base: Option<u16>,
+    ne2000_irq: Option<u8>,
     /// The I/O APIC (memory-mapped; the machine routes its page here).
     io_apic: IoApic,
 }
@@ -204,6 +222,9 @@ impl Platform {
             virtio_net: None,
             virtio_net_base: None,
             virtio_net_irq: None,
+            ne2000: None,
+            ne2000_base: None,
+            ne2000_irq: None,
             io_apic: IoApic::new(),
         })
     }
@@ -290,6 +311,33 @@ impl Platform {
         Ok(())
     }
 
+    /// Attaches an NE2000 (an RTL8029, 10EC:8029) with `mac` in its PROM at 00:05.0
+    /// (I/O BAR 0 of 32 ports at 0xC0C0, INTA# on PIRQB#, routed to IRQ 9). Frames
+    /// leave and arrive as a virtio NIC's do.
+    pub fn attach_ne2000(&mut self, mac: [u8; 6]) -> Result<(), HostError> {
+        if self.ne2000.is_some() {
+            return Err(HostError::BadConfig("an NE2000 is attached already".into()));
+        }
+        let (dev, func) = NE2000_SLOT;
+        let f = PciFunction::new(
+            dev,
+            func,
+            "RTL8029 (NE2000)",
+            PciId {
+                vendor: ne2000::VENDOR,
+                device_id: ne2000::DEVICE_ID,
+                class: [2, 0, 0],
+                header_type: 0,
+                irq_line: NE2000_IRQ,
+                irq_pin: 1,
+            },
+        )
+        .with_io_bar(0, u32::from(ne2000::BAR0_SIZE), 0xc0c0);
+        self.add_routed_function(f, NE2000_IRQ)?;
+        self.ne2000 = Some(Ne2000::new(mac));
+        Ok(())
+    }
+
     /// Adds a legacy virtio function: vendor 1AF4h, `(device ID, device type)` (the
     /// subsystem ID legacy drivers check), I/O BAR 0 at `bar`, and its INTA# routed
     /// to `irq` through the PIIX3, as firmware would.
@@ -318,7 +366,13 @@ impl Platform {
         .with_io_bar(0, u32::from(virtio::BAR0_SIZE), bar);
         f.config[0x2c..0x2e].copy_from_slice(&virtio::VENDOR.to_le_bytes());
         f.config[0x2e..0x30].copy_from_slice(&device_type.to_le_bytes());
-        let pirq = (usize::from(dev) % 4) + 0x60;
+        self.add_routed_function(f, irq)
+    }
+
+    /// Adds `f` (INTA#) to the bus and routes its PIRQ# to `irq` through the PIIX3, as
+    /// firmware would.
+    fn add_routed_function(&mut self, f: PciFunction, irq: u8) -> Result<(), HostError> {
+        let pirq = (usize::from(f.device) % 4) + 0x60;
         let pci = self.pci_bus()?;
         pci.add(f);
         if let Some(isa) = pci
@@ -336,11 +390,22 @@ impl Platform {
         self.virtio_net.as_ref().map(VirtioNet::state)
     }
 
-    /// Takes the frames the guest sent on its virtio NIC, oldest first.
+    /// The NE2000's registers and counters, when one is attached.
+    pub fn ne2000(&self) -> Option<&Ne2000State> {
+        self.ne2000.as_ref().map(Ne2000::state)
+    }
+
+    /// Takes the frames the guest sent on its NIC (virtio-net, then NE2000), oldest
+    /// first.
     pub fn take_sent_frames(&mut self) -> Vec<Vec<u8>> {
-        self.virtio_net
+        let mut frames = self
+            .virtio_net
             .as_mut()
-            .map_or_else(Vec::new, VirtioNet::take_sent)
+            .map_or_else(Vec::new, VirtioNet::take_sent);
+        if let Some(n) = self.ne2000.as_mut() {
+            frames.extend(n.take_sent());
+        }
+        frames
     }
 
     /// The virtio-blk device's registers, queues and counters, when one is attached.
@@ -361,10 +426,14 @@ impl Platform {
         }
     }
 
-    /// Queues a frame for the guest's virtio NIC (dropped without one).
+    /// Queues a frame for the guest's virtio NIC, or writes it into the NE2000's
+    /// receive ring (dropped without a NIC).
     pub(crate) fn deliver_frame(&mut self, frame: &[u8]) {
         if let Some(v) = self.virtio_net.as_mut() {
             v.deliver(frame);
+        } else if let Some(n) = self.ne2000.as_mut() {
+            n.deliver(frame);
+            self.sync_ne2000_irq();
         }
     }
 
@@ -398,9 +467,13 @@ impl Platform {
         if let Some(v) = &mut self.virtio_net {
             v.reset();
         }
+        if let Some(n) = &mut self.ne2000 {
+            n.reset();
+        }
         self.sync_uart_irq();
         self.sync_ata_irq();
         self.sync_virtio_irq();
+        self.sync_ne2000_irq();
     }
 
     /// Claimed port ranges as `(first, last, device name)`, for the UI.
@@ -424,6 +497,7 @@ impl Platform {
                     DeviceId::BusMaster => "PIIX3 IDE bus-master registers (BAR 4)",
                     DeviceId::VirtioBlk => "virtio-blk legacy registers (BAR 0)",
                     DeviceId::VirtioNet => "virtio-net legacy registers (BAR 0)",
+                    DeviceId::Ne2000 => "NE2000 (RTL8029) registers (BAR 0)",
                 };
                 (a, b, name)
             })
@@ -440,7 +514,8 @@ impl Platform {
                 | DeviceId::Pci
                 | DeviceId::Ata
                 | DeviceId::VirtioBlk
-                | DeviceId::VirtioNet,
+                | DeviceId::VirtioNet
+                | DeviceId::Ne2000,
                 _,
             )) => true,
             _ => size == 1,
@@ -463,7 +538,11 @@ impl Platform {
             Some((DeviceId::Post, _)) => self.post.record(port, value, now),
             Some((DeviceId::DebugExit, off)) => self.debug_exit.write(off, size, value),
             Some((
-                DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk | DeviceId::VirtioNet,
+                DeviceId::Pci
+                | DeviceId::Ata
+                | DeviceId::VirtioBlk
+                | DeviceId::VirtioNet
+                | DeviceId::Ne2000,
                 _,
             )) => self.write_sized(port, size, value),
             _ if size == 1 => self.write_one(port, value),
@@ -518,6 +597,11 @@ impl Platform {
                 self.sync_virtio_irq();
                 v
             }
+            Some((DeviceId::Ne2000, off)) => {
+                let v = self.ne2000.as_mut().map_or(u32::MAX, |d| d.read(off, size));
+                self.sync_ne2000_irq();
+                v
+            }
         }
     }
 
@@ -560,7 +644,17 @@ impl Platform {
                 self.virtio_net_base,
             );
         }
+        if self.ne2000.is_some() {
+            self.ne2000_base = self.decode_io_bar(
+                NE2000_SLOT,
+                0,
+                ne2000::BAR0_SIZE,
+                DeviceId::Ne2000,
+                self.ne2000_base,
+            );
+        }
         self.sync_virtio_irq();
+        self.sync_ne2000_irq();
     }
 
     /// Where function `slot`'s I/O BAR `n` of `size` ports should be decoded, moving
@@ -596,6 +690,13 @@ impl Platform {
         }
         if let Some(level) = self.virtio_net.as_ref().map(VirtioNet::irq_level) {
             self.virtio_net_irq = self.drive_inta(VIRTIO_NET_SLOT, level, self.virtio_net_irq);
+        }
+    }
+
+    /// Drives the NE2000's INTA# on the IRQ the PIIX3 routes it to.
+    fn sync_ne2000_irq(&mut self) {
+        if let Some(level) = self.ne2000.as_ref().map(Ne2000::irq_level) {
+            self.ne2000_irq = self.drive_inta(NE2000_SLOT, level, self.ne2000_irq);
         }
     }
 
@@ -651,6 +752,12 @@ impl Platform {
                 }
                 self.sync_virtio_irq();
             }
+            Some((DeviceId::Ne2000, off)) => {
+                if let Some(n) = self.ne2000.as_mut() {
+                    n.write(off, size, value);
+                }
+                self.sync_ne2000_irq();
+            }
             _ => {}
         }
     }
@@ -670,7 +777,11 @@ impl Platform {
             Some((DeviceId::KbcCommand, _)) => self.kbc.write(4, 1, value),
             Some((DeviceId::PortA, _)) => self.kbc.write_port_a(value as u8),
             Some((
-                DeviceId::Pci | DeviceId::Ata | DeviceId::VirtioBlk | DeviceId::VirtioNet,
+                DeviceId::Pci
+                | DeviceId::Ata
+                | DeviceId::VirtioBlk
+                | DeviceId::VirtioNet
+                | DeviceId::Ne2000,
                 _,
             )) => self.write_sized(port, 1, value),
             Some((DeviceId::AtaControl, _)) => {
@@ -805,6 +916,7 @@ impl Platform {
             ata: self.ata.as_ref().map(|a| a.state().clone()),
             virtio_blk: self.virtio_blk.as_ref().map(|v| v.state().clone()),
             virtio_net: self.virtio_net.as_ref().map(|v| v.state().clone()),
+            ne2000: self.ne2000.as_ref().map(|n| n.state().clone()),
             io_apic: self.io_apic.clone(),
         }
     }
@@ -828,6 +940,9 @@ impl Platform {
         }
         if let (Some(v), Some(sv)) = (self.virtio_net.as_mut(), s.virtio_net.as_ref()) {
             v.restore(sv);
+        }
+        if let (Some(n), Some(sn)) = (self.ne2000.as_mut(), s.ne2000.as_ref()) {
+            n.restore(sn);
         }
         self.sync_bars();
         self.sync_ata_irq();
@@ -853,6 +968,13 @@ impl crate::machine::Machine {
     /// Attaches a virtio NIC with `mac` (see [`Platform::attach_virtio_net`]).
     pub fn attach_virtio_net(&mut self, mac: [u8; 6]) -> Result<(), HostError> {
         self.platform.attach_virtio_net(mac)?;
+        self.refresh_platform();
+        Ok(())
+    }
+
+    /// Attaches an NE2000 with `mac` (see [`Platform::attach_ne2000`]).
+    pub fn attach_ne2000(&mut self, mac: [u8; 6]) -> Result<(), HostError> {
+        self.platform.attach_ne2000(mac)?;
         self.refresh_platform();
         Ok(())
     }

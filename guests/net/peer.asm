@@ -1,5 +1,5 @@
 ; vmlab network peer guest: loaded with FlatEntry::Protected32 at 0x10000, with a
-; legacy virtio-net device. As 10.0.0.ME it pings 10.0.0.PEER COUNT times and, all the
+; legacy virtio-net device (or with -D NE2000 an NE2000). As 10.0.0.ME it pings 10.0.0.PEER COUNT times and, all the
 ; while, answers ARP requests for its own address and ICMP echo requests to it, so two
 ; copies on one network ping each other. One loop does everything: it takes a received
 ; frame if there is one, else it sends what is due. Time is counted in loop turns:
@@ -30,7 +30,11 @@
 start:
         cld
         mov esp, 0x9F000
+%ifdef NE2000
+        call ne_init
+%else
         call vnet_init
+%endif
         mov esi, msg_hello
         call puts
         mov eax, ME
@@ -262,7 +266,11 @@ our_mac:
 
 
 
+%ifdef NE2000
+%include "ne2000.inc"
+%else
 %include "virtio_net.inc"
+%endif
 %include "pci.inc"
 %include "console.inc"
 %include "pc.inc"
@@ -272,7 +280,7 @@ msg_pinging:  db " pings 10.0.0.", 0
 msg_reply:    db "echo reply, sequence ", 0
 msg_sent:     db " sent, ", 0
 msg_answered: db " answered", 10, 0
-msg_fail:     db "virtio-net FAILED", 10, 0
+msg_fail:     db "NIC FAILED", 10, 0
 msg_none:     db 0
 
 ping_template:

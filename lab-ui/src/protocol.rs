@@ -677,6 +677,21 @@ pub struct DevicesView {
     pub functions: Vec<PciFunctionView>,
     /// The virtio devices.
     pub virtio: Vec<VirtioView>,
+    /// The NE2000's registers, when the machine has one.
+    #[serde(default)]
+    pub ne2000: Option<Ne2000View>,
+}
+
+/// The NE2000's DP8390 registers and counters, for the devices panel.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct Ne2000View {
+    /// `(register name, value)` in the order the panel shows them.
+    pub registers: Vec<(String, u16)>,
+    /// The station address in page 1's PAR0–5.
+    pub par: [u8; 6],
+    /// `(frames sent, frames received, frames dropped, interrupts raised, bytes moved
+    /// by remote DMA)`.
+    pub counters: (u64, u64, u64, u64, u64),
 }
 
 /// One PCI function as its configuration space shows it.

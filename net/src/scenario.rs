@@ -117,6 +117,8 @@ pub struct VmSpec {
     pub mode: String,
     /// Instructions it runs per tick.
     pub slice: u64,
+    /// Its NIC: `virtio` (virtio-net) or `ne2000` (an RTL8029).
+    pub nic: String,
 }
 
 /// A flow installed at a tick.

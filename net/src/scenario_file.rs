@@ -160,6 +160,12 @@ struct RawVm {
     mode: String,
     #[serde(default = "default_slice")]
     slice: u64,
+    #[serde(default = "default_nic")]
+    nic: String,
+}
+
+fn default_nic() -> String {
+    "virtio".into()
 }
 
 #[derive(Deserialize)]
@@ -311,6 +317,12 @@ fn convert(raw: RawFile) -> Result<Scenario, ScenarioError> {
         });
     }
     for (i, r) in raw.vm.into_iter().enumerate() {
+        if !matches!(r.nic.as_str(), "virtio" | "ne2000") {
+            return Err(ScenarioError {
+                key: format!("vm[{i}].nic"),
+                message: format!("{:?}: the NIC is \"virtio\" or \"ne2000\"", r.nic),
+            });
+        }
         s.vms.push(VmSpec {
             mac: mac(format!("vm[{i}].mac"), &r.mac)?,
             name: r.name,
@@ -318,6 +330,7 @@ fn convert(raw: RawFile) -> Result<Scenario, ScenarioError> {
             defines: r.defines,
             mode: r.mode,
             slice: r.slice,
+            nic: r.nic,
         });
     }
     s.links = raw.link.into_iter().map(|l| (l.a, l.b)).collect();

@@ -55,6 +55,27 @@ pub(crate) fn bench_dir() -> PathBuf {
     crate::target_dir().join("bench")
 }
 
+/// Runs `vmlab run … --json` as `cmd` holds it for `guests/<guest>`: its report, an
+/// error unless the guest left with status 0.
+pub(crate) fn guest_report(cmd: &mut Command, guest: &str) -> Result<Value> {
+    let out = cmd.output().context("could not start vmlab")?;
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("vmlab run {guest}: no JSON report"))?;
+    if v["exit_status"] != 0 {
+        bail!(
+            "guests/{guest} failed under trap-emulate: {}",
+            v["exit_status"]
+        );
+    }
+    Ok(v)
+}
+
+/// The number at `p` of guest `guest`'s report.
+pub(crate) fn report_number(p: &Value, guest: &str) -> Result<f64> {
+    p.as_f64()
+        .with_context(|| format!("{guest}: {p} is not a number"))
+}
+
 /// Assembles `guests/<src>` with `-D` definitions into `target/bench/<out>`;
 /// `%include` files are found beside the source, then in `guests/include/`.
 pub(crate) fn assemble(src: &str, defines: &[(&str, String)], out: &str) -> Result<PathBuf> {
@@ -399,6 +420,16 @@ pub fn run(opts: &Options) -> Result<bool> {
         Ok(r) => rows.extend(r),
         Err(e) => rows.push(Row::missing(
             "disk: exits per MiB, ATA PIO / virtio-blk",
+            &format!("{e:#}"),
+            ">= 20x fewer",
+        )),
+    }
+
+    step::heading("nic: exits, interrupts and instructions per MiB, NE2000 and virtio-net");
+    match crate::bench_nic::rows() {
+        Ok(r) => rows.extend(r),
+        Err(e) => rows.push(Row::missing(
+            "nic: exits per MiB, NE2000 / virtio-net",
             &format!("{e:#}"),
             ">= 20x fewer",
         )),

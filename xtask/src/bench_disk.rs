@@ -6,10 +6,10 @@
 
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::Value;
 
-use crate::bench::{assemble, bench_dir, Row};
+use crate::bench::{assemble, bench_dir, guest_report, report_number, Row};
 
 /// How many times fewer exits virtio-blk must take.
 const TARGET: f64 = 20.0;
@@ -30,19 +30,8 @@ fn run(
         .args(["--entry", "pm32", "--disk"])
         .arg(format!("{},format=raw", disk.display()))
         .args(["--disk-if", disk_if, "--mode", "trap-emulate", "--json"]);
-    let out = cmd.output().context("could not start vmlab")?;
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .with_context(|| format!("vmlab run {guest}: no JSON report"))?;
-    if v["exit_status"] != 0 {
-        bail!(
-            "guests/{guest} failed under trap-emulate: {}",
-            v["exit_status"]
-        );
-    }
-    let n = |p: &Value| {
-        p.as_f64()
-            .with_context(|| format!("{guest}: {p} is not a number"))
-    };
+    let v = guest_report(&mut cmd, guest)?;
+    let n = |p: &Value| report_number(p, guest);
     let exits = n(&v["vmm"]["exits"]["total"])?;
     let sectors = n(&v["disk"]["sectors_read"])? + n(&v["disk"]["sectors_written"])?;
     if sectors < 2048.0 {

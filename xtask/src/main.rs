@@ -10,6 +10,7 @@ mod bench_grade;
 mod bench_host;
 mod bench_jvm;
 mod bench_migrate;
+mod bench_nic;
 mod bench_smp;
 mod bench_vmm;
 mod bench_wasm;

@@ -1,9 +1,9 @@
-//! The devices panel: the PCI bus (IDs, command register, BARs, interrupt line) and each virtio device with its status and its virtqueues' descriptor table, available ring and used ring, live.
+//! The devices panel: the PCI bus (IDs, command register, BARs, interrupt line), each virtio device with its status and its virtqueues' descriptor table, available ring and used ring, and an NE2000's DP8390 registers, live.
 
 use yew::prelude::*;
 
 use super::{use_ctx, Panel};
-use crate::protocol::{PciFunctionView, QueueView, VirtioView};
+use crate::protocol::{Ne2000View, PciFunctionView, QueueView, VirtioView};
 
 /// The devices panel; absent when the machine has no PCI bus.
 #[function_component(Devices)]
@@ -19,6 +19,7 @@ pub fn devices() -> Html {
                 <tbody>{ for d.functions.iter().map(function) }</tbody>
             </table>
             { for d.virtio.iter().map(virtio) }
+            { for d.ne2000.iter().map(ne2000) }
         </Panel>
     }
 }
@@ -66,6 +67,26 @@ fn virtio(v: &VirtioView) -> Html {
             </p>
             if let Some(e) = &v.error { <p class="error" data-testid="virtio-error">{ format!("device error: {e}") }</p> }
             { for v.queues.iter().map(queue) }
+        </section>
+    }
+}
+
+/// The NE2000: every register the driver reaches one port access (one exit) at a
+/// time, the receive ring's pages, and its counters.
+fn ne2000(n: &Ne2000View) -> Html {
+    let mac: Vec<String> = n.par.iter().map(|b| format!("{b:02x}")).collect();
+    let (sent, received, dropped, interrupts, dma) = n.counters;
+    html! {
+        <section class="ne2000" data-testid="ne2000-device">
+            <h4>{"NE2000 (RTL8029)"}</h4>
+            <p class="small">{ format!(
+                "station address {} · {sent} frames sent, {received} received, {dropped} dropped · {interrupts} interrupts · {dma} bytes by remote DMA",
+                mac.join(":")
+            ) }</p>
+            <table class="mono small" data-testid="ne2000-registers">
+                <thead><tr>{ for n.registers.iter().map(|(r, _)| html! { <th>{ r.clone() }</th> }) }</tr></thead>
+                <tbody><tr>{ for n.registers.iter().map(|(_, v)| html! { <td>{ format!("{v:#04x}") }</td> }) }</tr></tbody>
+            </table>
         </section>
     }
 }

@@ -5,7 +5,7 @@ use emulator_core::devices::virtio::queue::QueueState;
 use emulator_core::devices::virtio::transport::Transport;
 use emulator_core::Machine;
 
-use crate::protocol::{DevicesView, PciFunctionView, QueueView, VirtioView};
+use crate::protocol::{DevicesView, Ne2000View, PciFunctionView, QueueView, VirtioView};
 
 /// Ring entries shown per ring (the newest).
 const RING_ENTRIES: u16 = 8;
@@ -26,6 +26,30 @@ pub fn devices(m: &Machine) -> Option<DevicesView> {
     Some(DevicesView {
         functions: bus.functions.iter().map(function).collect(),
         virtio,
+        ne2000: p.ne2000().map(|n| Ne2000View {
+            registers: [
+                ("CR", n.cr.into()),
+                ("PSTART", n.pstart.into()),
+                ("PSTOP", n.pstop.into()),
+                ("BNRY", n.bnry.into()),
+                ("CURR", n.curr.into()),
+                ("TPSR", n.tpsr.into()),
+                ("TBCR", n.tbcr),
+                ("ISR", n.isr.into()),
+                ("IMR", n.imr.into()),
+                ("RSAR", n.rsar),
+                ("RBCR", n.rbcr),
+                ("RCR", n.rcr.into()),
+                ("TCR", n.tcr.into()),
+                ("DCR", n.dcr.into()),
+                ("TSR", n.tsr.into()),
+                ("RSR", n.rsr.into()),
+            ]
+            .map(|(r, v)| (r.to_string(), v))
+            .to_vec(),
+            par: n.par,
+            counters: (n.sent, n.received, n.dropped, n.interrupts, n.dma_bytes),
+        }),
     })
 }
 
@@ -164,5 +188,25 @@ mod tests {
     fn a_machine_without_pci_shows_no_devices() {
         let m = Machine::new(emulator_core::MachineConfig::default()).expect("a machine");
         assert_eq!(devices(&m), None);
+    }
+
+    #[test]
+    fn an_ne2000_shows_its_function_and_its_reset_registers() {
+        let mut m = Machine::new(emulator_core::MachineConfig::default()).expect("a machine");
+        m.attach_ne2000([2, 0, 0, 0, 0, 9]).expect("an NE2000");
+        // The card is stopped after reset: it drops what arrives.
+        m.deliver_frame(&[0xff; 60]);
+        let d = devices(&m).expect("a PCI bus");
+        let f = d
+            .functions
+            .iter()
+            .find(|f| (f.vendor, f.device) == (0x10ec, 0x8029))
+            .expect("the RTL8029");
+        assert_eq!((f.slot.as_str(), f.irq), ("00:05.0", (9, 1)));
+        assert_eq!(f.bars, ["BAR0 I/O 0xc0c0"]);
+        let n = d.ne2000.expect("the NE2000's registers");
+        let reg = |r: &str| n.registers.iter().find(|(x, _)| x == r).map(|(_, v)| *v);
+        assert_eq!((reg("CR"), reg("ISR")), (Some(0x21), Some(0x80)));
+        assert_eq!(n.counters.2, 1, "one frame dropped");
     }
 }
