@@ -21,6 +21,7 @@ mod pack_demo;
 mod run;
 mod run_nic;
 mod run_report;
+mod run_tsc;
 mod scenario_cmd;
 mod translate;
 

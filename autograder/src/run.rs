@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgGroup, Args, ValueEnum};
+use emulator_core::smp::TscPolicy;
 use emulator_core::vmm::TlbTagging;
 use emulator_core::{
     ExecMode, FlatEntry, GuestPaging, GuestRing, Machine, MachineConfig, StopReason,
@@ -124,6 +125,13 @@ pub struct RunArgs {
     /// with `pause-loop` and the host runs the next vCPU).
     #[arg(long)]
     ple: bool,
+    /// Under a VMM: what the host does with a vCPU's TSC while it runs another vCPU in
+    /// its slice: `sync` keeps every vCPU's TSC offset equal (as KVM does), `drift`
+    /// stops the descheduled vCPU's counter so the vCPUs' counters drift apart.
+    #[arg(long, value_name = "POLICY",
+          value_parser = PossibleValuesParser::new(TscPolicy::ALL.map(TscPolicy::name))
+              .try_map(|s| s.parse::<TscPolicy>()))]
+    tsc: Option<TscPolicy>,
     /// Serve the GDB remote protocol on 127.0.0.1:PORT (0 picks a free port; the
     /// address goes to stderr) and wait for gdb before the first instruction.
     #[arg(long, value_name = "PORT")]
@@ -357,6 +365,9 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
         })
         .map_err(|e| e.to_string())?;
     }
+    if let Some(p) = args.tsc {
+        m.set_tsc_policy(p).map_err(|e| format!("--tsc: {e}"))?;
+    }
     let loaded = match &image {
         Image::Rom(bytes) => m.load_rom(bytes),
         Image::Flat(addr, bytes, entry) => m.load_flat(*addr, bytes, *entry),
@@ -521,6 +532,9 @@ pub fn main(args: RunArgs) -> ExitCode {
             m.icount()
         );
         for line in run_report::vmm_summary(&m) {
+            eprintln!("vmlab run: {line}");
+        }
+        if let Some(line) = crate::run_tsc::summary(&m) {
             eprintln!("vmlab run: {line}");
         }
         if let Some(line) = run_report::disk_summary(&m) {

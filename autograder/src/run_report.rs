@@ -234,7 +234,11 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
         "cpus": m
             .cpus()
             .enumerate()
-            .map(|(i, c)| cpu_entry(i, c, m.cpu().tsc))
+            .map(|(i, c)| {
+                let mut e = cpu_entry(i, c, m.cpu().tsc);
+                e["tsc"] = crate::run_tsc::cpu_tsc(m, i);
+                e
+            })
             .collect::<Vec<_>>(),
         "guest": guest_cpu(m).as_ref().map(registers),
         "post_writes": m.post_writes().iter().map(|w| json!({
@@ -256,6 +260,7 @@ pub fn report(m: &Machine, stop: StopReason, exit_status: u8) -> Value {
             "spin_instructions": counters.spin_instructions,
         },
         "host_schedule": m.host_schedule(),
+        "tsc": crate::run_tsc::report(m),
         "vmm": vmm,
         "disk": disk_json(m),
     })

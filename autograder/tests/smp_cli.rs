@@ -181,3 +181,70 @@ fn the_smp_kernel_reports_its_shootdowns() {
         assert_eq!(r["counters"]["shootdowns"], 18, "{mode}");
     }
 }
+
+/// `cpus[].tsc.value` of a report.
+fn tscs(r: &Value) -> Vec<u64> {
+    r["cpus"]
+        .as_array()
+        .expect("cpus")
+        .iter()
+        .map(|c| c["tsc"]["value"].as_u64().expect("cpus[].tsc.value"))
+        .collect()
+}
+
+#[test]
+fn the_tsc_check_passes_in_sync_and_finds_the_warp_of_a_drifting_tsc() {
+    let bin = guest("tsc_sync", "LOOPS=300");
+    let hw = ["--mode", "hw-assist"];
+    let (sync, console) = run_json(&bin, "4", "20", &hw, &["--host-slice", "2000"]);
+    assert!(console.contains("tsc checks 1200\n"), "{console}");
+    assert!(console.ends_with("TSC synchronized\n"), "{console}");
+    assert_eq!(sync["tsc"]["policy"], "sync");
+    assert_eq!(sync["tsc"]["drift"], 0);
+    for c in sync["cpus"].as_array().unwrap() {
+        assert_eq!(c["tsc"]["offset"], 0);
+    }
+    let t = tscs(&sync);
+    assert!(t.iter().all(|&v| v == t[0]), "{t:?}");
+
+    let drift_args = ["--host-slice", "2000", "--tsc", "drift"];
+    let (drift, console) = run_json(&bin, "4", "20", &hw, &drift_args);
+    let warp: u64 = console
+        .lines()
+        .find_map(|l| l.strip_prefix("TSC unsynchronized, warp "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a warp:\n{console}"));
+    assert_eq!(drift["tsc"]["policy"], "drift");
+    let t = tscs(&drift);
+    let spread = t.iter().max().unwrap() - t.iter().min().unwrap();
+    assert_eq!(drift["tsc"]["drift"], spread);
+    assert!(spread > 0, "{t:?}");
+    let offsets: Vec<i64> = drift["cpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tsc"]["offset"].as_i64().unwrap())
+        .collect();
+    assert!(offsets.iter().all(|&o| o < 0), "{offsets:?}");
+    let most_off = offsets.iter().map(|o| o.unsigned_abs()).max().unwrap();
+    assert!(
+        warp > 0 && warp <= most_off,
+        "warp {warp}, offsets {offsets:?}"
+    );
+
+    // the text report shows each CPU's counter and the same drift
+    let mut args = vec!["run", "--flat", "0x8000", &bin, "--entry", "pm32"];
+    args.extend_from_slice(&["--cpus", "4", "--quantum", "20"]);
+    args.extend_from_slice(&hw);
+    args.extend_from_slice(&drift_args);
+    let text = vmlab(&args);
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert!(err.contains("tsc (drift): cpu 0 "), "{err}");
+    assert!(err.contains(&format!("; drift {spread} ticks")), "{err}");
+
+    let bare = vmlab(&[
+        "run", "--flat", "0x8000", &bin, "--entry", "pm32", "--cpus", "2", "--tsc", "drift",
+    ]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("--tsc: "));
+}

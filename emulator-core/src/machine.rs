@@ -246,7 +246,11 @@ impl Machine {
         }
         let eflags = self.eflags();
         let tsc = self.cpu.tsc;
+        if i >= self.cpu_count() {
+            return false;
+        }
         self.cpu.state.eflags = eflags;
+        self.tsc_leave(tsc);
         if self.parked.switch(&mut self.cpu, i).is_none() {
             return false;
         }
@@ -257,6 +261,7 @@ impl Machine {
         if let Some(v) = self.vmm.as_deref_mut() {
             v.switch_vcpu(i);
         }
+        self.tsc_enter(self.cpu.tsc);
         // the interrupt line and the timer deadline are the incoming CPU's
         self.refresh_platform();
         true

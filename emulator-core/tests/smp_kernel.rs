@@ -214,7 +214,11 @@ fn the_host_schedule_is_refused_where_it_cannot_apply() {
 #[test]
 fn nasm_assembles_the_smp_guests_to_the_same_bytes() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for src in ["guests/smp/kernel.asm", "guests/smp/lhp.asm"] {
+    for src in [
+        "guests/smp/kernel.asm",
+        "guests/smp/lhp.asm",
+        "guests/smp/tsc_sync.asm",
+    ] {
         let out = std::env::temp_dir().join(format!(
             "vmlab-smp-kernel-{}-{}.bin",
             std::process::id(),

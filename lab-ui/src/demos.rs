@@ -63,6 +63,7 @@ pub fn machine(demo: &Demo) -> crate::smp::Smp {
     crate::smp::Smp {
         cpus: demo.manifest.cpu_count(),
         quantum: demo.manifest.quantum.unwrap_or(d.quantum),
+        ..d
     }
 }
 
@@ -321,6 +322,7 @@ mod tests {
         let smp = crate::smp::Smp {
             cpus: 2,
             quantum: 7,
+            ..crate::smp::Smp::default()
         };
         let apicv = |cmds: &[Command]| {
             cmds.iter().find_map(|c| match c {

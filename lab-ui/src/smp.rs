@@ -17,6 +17,12 @@ pub struct Smp {
     pub cpus: u32,
     /// Instructions each CPU runs before the next one's turn.
     pub quantum: u64,
+    /// Under a VMM: instructions the host runs one vCPU before the next (0: none).
+    #[serde(default)]
+    pub host_slice: u64,
+    /// Under a VMM: what the host does with a descheduled vCPU's TSC.
+    #[serde(default)]
+    pub tsc: emulator_core::smp::TscPolicy,
 }
 
 impl Default for Smp {
@@ -25,6 +31,8 @@ impl Default for Smp {
         Smp {
             cpus: 1,
             quantum: c.quantum,
+            host_slice: 0,
+            tsc: Default::default(),
         }
     }
 }
@@ -35,6 +43,7 @@ impl Smp {
         Smp {
             cpus: self.cpus.clamp(1, MAX_CPUS),
             quantum: self.quantum.max(1),
+            ..self
         }
     }
 }
@@ -152,6 +161,9 @@ pub struct CpuView {
     pub tlb: Vec<u32>,
     /// Its next instructions.
     pub disasm: Vec<DisasmLine>,
+    /// Its time stamp counter as its guest reads it, and its VMM's offset.
+    #[serde(default)]
+    pub tsc: emulator_core::smp::TscView,
 }
 
 /// The machine's CPUs for the page.
@@ -163,6 +175,9 @@ pub struct SmpView {
     pub cpus: Vec<CpuView>,
     /// IPIs sent in all.
     pub ipis: u64,
+    /// The largest difference between two CPUs' time stamp counters.
+    #[serde(default)]
+    pub tsc_drift: u64,
 }
 
 impl SmpView {
@@ -205,6 +220,7 @@ mod tests {
         let s = Smp {
             cpus: 99,
             quantum: 0,
+            ..Smp::default()
         }
         .clamped();
         assert_eq!((s.cpus, s.quantum), (MAX_CPUS, 1));

@@ -254,6 +254,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_jvm_jit_view",
         run: crate::ui_tests_jit::jit_view,
     },
+    BrowserTest {
+        name: "lab_tsc_drift_and_sync",
+        run: crate::ui_tests_tsc::tsc_drift_and_sync,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -57,6 +57,8 @@ pub(crate) struct HostSched {
     gang_left: u64,
     /// Vectors that reached some CPU as a fixed IPI.
     ipi_vectors: [u32; 8],
+    /// What the host does with a descheduled vCPU's TSC (`tsc.rs`).
+    pub(crate) tsc: super::TscPolicy,
 }
 
 impl HostSched {
@@ -120,6 +122,7 @@ impl Machine {
             return;
         }
         self.host.gang_left = s.slice;
+        self.tsc_gang_off(s.slice);
         self.cpu.tsc += s.slice;
         self.platform.advance(self.cpu.tsc);
         self.refresh_platform();

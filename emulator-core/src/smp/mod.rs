@@ -12,9 +12,11 @@
 
 mod apic_bus;
 mod host;
+mod tsc;
 
 pub(crate) use host::HostSched;
 pub use host::{HostSchedule, DEFAULT_PLE_WINDOW, PAUSE_GAP};
+pub use tsc::{TscPolicy, TscView};
 
 use crate::devices::apic::{build_mp_table, MP_FLOATING_ADDR};
 use crate::error::HostError;

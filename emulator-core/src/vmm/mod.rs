@@ -417,6 +417,11 @@ impl Vmm {
         self.parked_vcpus.switch(&mut self.vcpu, i);
     }
 
+    /// Every virtual CPU, the running one first.
+    pub(crate) fn vcpus_mut(&mut self) -> impl Iterator<Item = &mut VirtualCpu> {
+        core::iter::once(&mut self.vcpu).chain(self.parked_vcpus.others_mut())
+    }
+
     /// Virtual CPU `i` (`None` past the last).
     pub fn vcpu_at(&self, i: usize) -> Option<&VirtualCpu> {
         self.parked_vcpus.get(&self.vcpu, i)

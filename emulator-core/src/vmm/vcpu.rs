@@ -69,6 +69,13 @@ pub struct VirtualCpu {
     /// cannot take it yet, and interrupt-window exiting is set.
     #[serde(default)]
     pub window_armed: bool,
+    /// The TSC offset (as VT-x's field): the guest's RDTSC reads the machine's clock
+    /// plus this (two's complement), see `smp/tsc.rs`.
+    #[serde(default)]
+    pub tsc_offset: u64,
+    /// The machine's clock when the host last took this vCPU off its CPU.
+    #[serde(default)]
+    pub tsc_stopped_at: Option<u64>,
 }
 
 impl VirtualCpu {
@@ -88,8 +95,21 @@ impl VirtualCpu {
             deprivileged: false,
             cpl: cpu.cpl,
             window_armed: false,
+            tsc_offset: 0,
+            tsc_stopped_at: None,
         }
     }
+
+    /// Takes over the guest's state as [`VirtualCpu::capture`] does, keeping what the
+    /// host set for this vCPU (its TSC offset).
+    pub fn retake(&mut self, cpu: &CpuState) {
+        *self = VirtualCpu {
+            tsc_offset: self.tsc_offset,
+            tsc_stopped_at: self.tsc_stopped_at,
+            ..VirtualCpu::capture(cpu)
+        };
+    }
+
     /// The guest's paging registers.
     pub fn paging(&self) -> PagingRegs {
         PagingRegs {

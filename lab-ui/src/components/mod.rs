@@ -28,6 +28,7 @@ pub mod settings;
 pub mod smp_settings;
 pub mod tier_switch;
 pub mod tlb;
+pub mod tsc;
 pub mod vga;
 pub mod vmm_settings;
 pub mod xlate;

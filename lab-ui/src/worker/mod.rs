@@ -9,6 +9,7 @@ pub mod pace;
 pub mod percpu;
 pub mod session;
 pub mod snapfile;
+pub mod tsc_setup;
 pub mod xlate_host;
 
 use emulator_core::StopReason;

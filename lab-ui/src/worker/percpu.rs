@@ -79,6 +79,7 @@ pub fn smp_view(m: &Machine) -> SmpView {
                     linear_eip,
                     LINES,
                 ),
+                tsc: m.tsc_of(i).unwrap_or_default(),
             }
         })
         .collect();
@@ -86,8 +87,11 @@ pub fn smp_view(m: &Machine) -> SmpView {
         options: Smp {
             cpus: m.config().cpus.max(1),
             quantum: m.config().quantum,
+            host_slice: m.host_schedule().slice,
+            tsc: m.tsc_policy(),
         },
         cpus,
         ipis: m.counters().ipis,
+        tsc_drift: m.tsc_drift(),
     }
 }

@@ -142,6 +142,7 @@ pub fn build_smp(
         m.load_flat(program.origin, &program.image, program.entry)
             .map_err(|e| format!("cannot load the program: {e}"))?;
     }
+    super::tsc_setup::apply(&mut m, smp)?;
     Ok(m)
 }
 
@@ -280,6 +281,7 @@ impl Session {
         s.smp = crate::smp::Smp {
             cpus: s.machine.config().cpus,
             quantum: s.machine.config().quantum,
+            ..crate::smp::Smp::default()
         }
         .clamped();
         s.events_seen = s.machine.events().total();

@@ -304,7 +304,8 @@ impl Machine {
         if self.cpu.cr4 & cr4::TSD != 0 {
             self.require_cpl0()?;
         }
-        let t = self.cpu.tsc;
+        // under a VMM the vCPU's TSC offset applies (`smp/tsc.rs`)
+        let t = self.cpu.tsc.wrapping_add(self.tsc_offset_now());
         self.cpu.gpr[EAX] = t as u32;
         self.cpu.gpr[EDX] = (t >> 32) as u32;
         Ok(())

@@ -20,7 +20,7 @@ use crate::state::{cr0, flags, CpuState, SegReg, Segment, TableReg};
 use super::exit::ExitReason;
 use super::guest::{self, access};
 use super::operand::{memory_linear, read_reg, reg_or_imm, seg_of, stack_mask, write_reg};
-use super::vcpu::{vmm_task_register, VirtualCpu, VMM_CR0_BITS, VMM_IDT_BASE, VMM_IDT_LIMIT};
+use super::vcpu::{vmm_task_register, VMM_CR0_BITS, VMM_IDT_BASE, VMM_IDT_LIMIT};
 use super::{format_instruction, Delivery, GuestEvent, Vmm, VmmHost};
 use crate::descriptor::{self, attr, system, Descriptor};
 
@@ -324,7 +324,7 @@ impl Vmm {
         if new_cr0 & cr0::PE == 0 || cpu.cpl != 0 {
             return Delivery::Native;
         }
-        self.vcpu = VirtualCpu::capture(cpu);
+        self.vcpu.retake(cpu);
         self.vcpu.cr0 = new_cr0 | cr0::ET;
         self.vcpu.deprivileged = true;
         self.shadow.switch_to(self.vcpu.cr3);
@@ -345,7 +345,7 @@ impl Vmm {
     /// Takes over a guest that a loader started in protected mode at ring 0 (a flat
     /// binary or a Multiboot kernel): its state becomes the virtual CPU's.
     fn start_deprivileged(&mut self, host: &mut dyn VmmHost, cpu: &mut CpuState) {
-        self.vcpu = VirtualCpu::capture(cpu);
+        self.vcpu.retake(cpu);
         self.vcpu.deprivileged = true;
         self.shadow.switch_to(self.vcpu.cr3);
         self.deprivilege(host, cpu);

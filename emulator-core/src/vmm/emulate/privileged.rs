@@ -258,13 +258,13 @@ impl Vmm {
                 }
             }
             Mnemonic::Rdtsc => {
-                cpu.gpr[0] = cpu.tsc as u32;
-                cpu.gpr[2] = (cpu.tsc >> 32) as u32;
+                let t = cpu.tsc.wrapping_add(self.vcpu.tsc_offset);
+                cpu.gpr[0] = t as u32;
+                cpu.gpr[2] = (t >> 32) as u32;
                 done(
                     ExitReason::Rdtsc,
                     format!(
-                        "time stamp {}: virtual time, as the guest's CR4.TSD allows its kernel",
-                        cpu.tsc
+                        "time stamp {t}: virtual time plus this vCPU's TSC offset, as the guest's CR4.TSD allows its kernel"
                     ),
                 )
             }
