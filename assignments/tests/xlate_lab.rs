@@ -8,8 +8,8 @@ use std::path::Path;
 use assignments::component::xlate_alu::{AluFamily, AluInsn, AluOp, Emit, FlagOp, Val};
 use assignments::component::xlate_cases::{answer, insn_text, parse_insn};
 use assignments::native::component::{grade, BuildEnv};
-use assignments::native::xlate_blocks::{cases, Block};
 use assignments::native::{default_labs_dir, LabOnDisk};
+use assignments::xlate_blocks::{cases, Block};
 use emulator_core::translate::alu_family::REFERENCE;
 
 fn lab() -> LabOnDisk {
@@ -194,4 +194,28 @@ fn the_native_grader_gives_the_reference_full_marks_and_the_starter_less() {
         .outcomes
         .iter()
         .any(|o| o.message.contains("expected") && o.message.contains("flags")));
+}
+
+#[test]
+fn the_pages_run_gives_the_translator_full_marks_and_the_starter_less() {
+    use assignments::xlate_lab::{edge_view, run_visible, Lowering};
+    let ours = run_visible(Lowering::Translator);
+    assert!(!ours.is_empty());
+    for o in &ours {
+        assert!(o.passed, "{}: {}", o.name, o.message);
+    }
+    let starter = run_visible(Lowering::Starter);
+    let score: f64 = starter.iter().map(|o| o.score).sum();
+    let max: f64 = starter.iter().map(|o| o.max_score).sum();
+    assert!(max > 0.0 && score < max, "the starter scores {score}/{max}");
+    // The carry chain `add eax, ecx; adc edx, ebx`: only the translator reads CF.
+    let t = edge_view(1, Lowering::Translator).expect("block 1");
+    let s = edge_view(1, Lowering::Starter).expect("block 1");
+    assert_eq!(t.x86[1], "adc edx, ebx");
+    assert!(t.ir.contains("cond.b") && t.wrong.is_none(), "{}", t.ir);
+    assert!(!s.ir.contains("cond.b"), "{}", s.ir);
+    assert!(s
+        .wrong
+        .as_deref()
+        .is_some_and(|w| w.contains("expected edx")));
 }

@@ -254,6 +254,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_jvm_jit_view",
         run: crate::ui_tests_jit::jit_view,
     },
+    BrowserTest {
+        name: "xlatelab_lab",
+        run: crate::ui_tests_xlatelab::lab,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::component::{gc_cases, jvm_cases, shadow, shift, switch, CaseSelect};
 use crate::native::sandbox::{self, Confinement, Limits, Policy, Step};
-use crate::native::{gc_programs, jvm_programs, reference, switch_traces, xlate_blocks, LabOnDisk};
+use crate::native::{gc_programs, jvm_programs, reference, switch_traces, LabOnDisk};
 use crate::spec::TestSpec;
+use crate::xlate_blocks;
 use crate::TestOutcome;
 
 /// The component API's sources, written out as the `assignments` crate a submission builds against.

@@ -9,7 +9,6 @@ pub mod procmem;
 pub mod reference;
 pub mod sandbox;
 pub mod switch_traces;
-pub mod xlate_blocks;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

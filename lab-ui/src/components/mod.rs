@@ -31,6 +31,7 @@ pub mod tlb;
 pub mod vga;
 pub mod vmm_settings;
 pub mod xlate;
+pub mod xlate_lab;
 
 use yew::prelude::*;
 

@@ -115,6 +115,27 @@ impl Block {
         }
     }
 
+    /// The block assembled (at [`CODE`]), and the code page that holds it.
+    fn image(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let opts = vmlab_asm::Options::default();
+        let image = vmlab_asm::assemble("block.asm", &self.source(), &opts)
+            .map_err(|e| format!("grader: the block does not assemble: {e}"))?
+            .bytes;
+        let mut page = vec![0u8; 4096];
+        page.get_mut(..image.len())
+            .ok_or("grader: the block is longer than a page")?
+            .copy_from_slice(&image);
+        Ok((image, page))
+    }
+
+    /// The region `family` lowers the block to, before the passes, as the IR listing.
+    pub fn listing(&self, family: &dyn AluFamily) -> Result<String, String> {
+        let (_, page) = self.image()?;
+        translate_page_with(&page, CODE, family)
+            .map(|(before, _)| before.to_string())
+            .ok_or_else(|| "its first instruction was declined: nothing is translated".into())
+    }
+
     /// A machine at the block's start.
     fn machine(&self, image: &[u8]) -> Result<Machine, String> {
         let mut m = Machine::new(MachineConfig {
@@ -150,14 +171,7 @@ impl Block {
                 }
             }
         }
-        let opts = vmlab_asm::Options::default();
-        let image = vmlab_asm::assemble("block.asm", &self.source(), &opts)
-            .map_err(|e| format!("grader: the block does not assemble: {e}"))?
-            .bytes;
-        let mut page = vec![0u8; 4096];
-        page.get_mut(..image.len())
-            .ok_or("grader: the block is longer than a page")?
-            .copy_from_slice(&image);
+        let (image, page) = self.image()?;
         let family = Replay {
             want: &self.insns,
             calls: &calls,
@@ -389,7 +403,7 @@ fn edge(code: &[(AluOp, u8, &str, &str)], regs: [u32; 8], status: u32) -> Block 
 
 /// The hand-picked blocks: carries into ADC and SBB, CMP and TEST before a carry
 /// reader, INC and DEC keeping CF at the overflow points, the memory forms.
-fn edge_blocks() -> Vec<Block> {
+pub fn edge_blocks() -> Vec<Block> {
     use AluOp::*;
     let r = |a: u32, b: u32, c: u32, d: u32| [a, b, c, d, 0x8000, 0x7fff_ffff, 0x8000_0000, 1];
     vec![
