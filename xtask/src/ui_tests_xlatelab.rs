@@ -69,7 +69,7 @@ pub fn lab(b: &Browser) -> Result<()> {
     wait_text(b, "xlate-lab-starter", "declined")?;
     js(
         b,
-        "document.querySelector('[data-testid=xlate-lab-run]').scrollIntoView({ block: 'start' });",
+        "document.querySelector('[data-testid=xlate-lab-run]').scrollIntoView({ block: 'start' }); window.scrollBy(0, -90);",
     )?;
     b.screenshot("xlatelab-scores")?;
 
@@ -88,7 +88,7 @@ pub fn lab(b: &Browser) -> Result<()> {
     wait_text(b, "xlate-lab-ir-starter-verdict", "expected edx")?;
     js(
         b,
-        "document.querySelector('[data-testid=xlate-lab-block]').scrollIntoView({ block: 'start' });",
+        "document.querySelector('[data-testid=xlate-lab-block]').scrollIntoView({ block: 'start' }); window.scrollBy(0, -90);",
     )?;
     b.screenshot("xlatelab-block-ir")?;
     Ok(())
