@@ -37,6 +37,10 @@ pub mod regs;
 pub mod spec;
 #[cfg(feature = "harness")]
 pub mod target;
+#[cfg(feature = "harness")]
+pub mod xlate_blocks;
+#[cfg(feature = "harness")]
+pub mod xlate_lab;
 
 #[cfg(feature = "native")]
 pub mod native;

@@ -39,6 +39,7 @@ mod ui_tests_smpk;
 mod ui_tests_smpui;
 mod ui_tests_tsc;
 mod ui_tests_xlate;
+mod ui_tests_xlatelab;
 mod ui_time_travel;
 mod ui_vmm_settings;
 mod wasm;

@@ -258,6 +258,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_tsc_drift_and_sync",
         run: crate::ui_tests_tsc::tsc_drift_and_sync,
     },
+    BrowserTest {
+        name: "xlatelab_lab",
+        run: crate::ui_tests_xlatelab::lab,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -22,17 +22,25 @@ pub use vmlab_procvm::memcalls;
 #[cfg(not(feature = "harness"))]
 pub mod memcalls;
 pub mod procmem;
+// The translator's ALU family. `xlate_alu.rs` is compiled by the core as its IR's
+// operands and the family's trait; with the harness this is that very module.
+#[cfg(feature = "harness")]
+pub use emulator_core::translate::alu_family::api as xlate_alu;
+#[cfg(not(feature = "harness"))]
+pub mod xlate_alu;
+pub mod xlate_cases;
 
 use std::io::{BufRead, Write};
 
 /// The components a lab can ask for (`component` in `lab.toml`).
-pub const COMPONENTS: [&str; 6] = [
+pub const COMPONENTS: [&str; 7] = [
     "shift-rotate",
     "shadow-fill",
     "learning-switch",
     "procvm-memory",
     "jvm-bytecodes",
     "gc-mark",
+    "xlate-alu",
 ];
 
 /// Which cases a component-lab test runs through the differential driver.

@@ -12,6 +12,7 @@ use crate::component::{gc_cases, jvm_cases, shadow, shift, switch, CaseSelect};
 use crate::native::sandbox::{self, Confinement, Limits, Policy, Step};
 use crate::native::{gc_programs, jvm_programs, reference, switch_traces, LabOnDisk};
 use crate::spec::TestSpec;
+use crate::xlate_blocks;
 use crate::TestOutcome;
 
 /// The component API's sources, written out as the `assignments` crate a submission builds against.
@@ -32,6 +33,11 @@ const API_FILES: &[(&str, &str)] = &[
     ("src/component/jvm_cases.rs", include_str!("../component/jvm_cases.rs")),
     ("src/component/gc_mark.rs", include_str!("../component/gc_mark.rs")),
     ("src/component/gc_cases.rs", include_str!("../component/gc_cases.rs")),
+    ("src/component/xlate_alu.rs", include_str!("../component/xlate_alu.rs")),
+    (
+        "src/component/xlate_cases.rs",
+        include_str!("../component/xlate_cases.rs"),
+    ),
     (
         "src/lib.rs",
         "//! vmlab's component-lab API: the traits a submission implements.\nextern crate alloc;\npub mod component;\n",
@@ -385,6 +391,7 @@ fn build(
         "procvm-memory" => ("procmem", "MemoryCalls"),
         "jvm-bytecodes" => ("jvm_cases", "IntBytecodes"),
         "gc-mark" => ("gc_cases", "Marker"),
+        "xlate-alu" => ("xlate_cases", "AluFamily"),
         other => {
             return Err(Err(format!(
                 "lab.toml names an unknown component {other:?}"
@@ -533,6 +540,11 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
             gc_programs::cases(select),
             gc_cases::HeapCase::to_line,
             |c, got| c.compare(&c.answer(&reference::gc_mark::Submission), got),
+        ),
+        "xlate-alu" => judged(
+            xlate_blocks::cases(select),
+            xlate_blocks::Block::to_line,
+            xlate_blocks::Block::judge,
         ),
         "learning-switch" => {
             let traces = switch_traces::cases(select);

@@ -32,6 +32,7 @@ pub mod tsc;
 pub mod vga;
 pub mod vmm_settings;
 pub mod xlate;
+pub mod xlate_lab;
 
 use yew::prelude::*;
 

@@ -19,40 +19,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-/// A temporary's number.
-pub type Tmp = u16;
-
-/// An operand: a temporary or a constant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Val {
-    /// The value of a temporary.
-    T(Tmp),
-    /// A constant.
-    C(u32),
-}
-
-/// A 32-bit wrapping arithmetic or logic operation (no flags).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinOp {
-    /// Wrapping addition.
-    Add,
-    /// Wrapping subtraction.
-    Sub,
-    /// Bitwise AND.
-    And,
-    /// Bitwise OR.
-    Or,
-    /// Bitwise XOR.
-    Xor,
-    /// Left shift by the low 5 bits of the second operand (so are the other shifts).
-    Shl,
-    /// Logical right shift.
-    Shr,
-    /// Arithmetic right shift.
-    Sar,
-    /// Wrapping multiplication (the low 32 bits of the product).
-    Mul,
-}
+// The operands and the ALU and flag operations are the ALU family's (the translation
+// lab's API file), so a lowering written against that API builds this IR.
+pub use super::alu_family::api::{BinOp, FlagOp, Tmp, Val, FLAG_OPS};
 
 impl BinOp {
     /// Evaluates the operation.
@@ -69,98 +38,13 @@ impl BinOp {
             BinOp::Mul => a.wrapping_mul(b),
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            BinOp::Add => "add",
-            BinOp::Sub => "sub",
-            BinOp::And => "and",
-            BinOp::Or => "or",
-            BinOp::Xor => "xor",
-            BinOp::Shl => "shl",
-            BinOp::Shr => "shr",
-            BinOp::Sar => "sar",
-            BinOp::Mul => "mul",
-        }
-    }
 }
-
-/// What a `flags` operation records: the ALU instruction whose flags `cpu::alu`
-/// computes from the operands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlagOp {
-    /// ADD.
-    Add,
-    /// ADC: reads CF.
-    Adc,
-    /// SUB and CMP.
-    Sub,
-    /// SBB: reads CF.
-    Sbb,
-    /// AND and TEST.
-    And,
-    /// OR.
-    Or,
-    /// XOR.
-    Xor,
-    /// INC: keeps CF (the second operand is unused, as for DEC and NEG).
-    Inc,
-    /// DEC.
-    Dec,
-    /// NEG of the first operand.
-    Neg,
-    /// SHL by a count of 1 to 31 (the second operand; so for SHR and SAR).
-    Shl,
-    /// SHR.
-    Shr,
-    /// SAR.
-    Sar,
-    /// IMUL of two or three operands (the product truncated to the operand size).
-    Imul,
-}
-
-/// Every flag operation, in the order the Wasm backend numbers them.
-pub const FLAG_OPS: [FlagOp; 14] = [
-    FlagOp::Add,
-    FlagOp::Adc,
-    FlagOp::Sub,
-    FlagOp::Sbb,
-    FlagOp::And,
-    FlagOp::Or,
-    FlagOp::Xor,
-    FlagOp::Inc,
-    FlagOp::Dec,
-    FlagOp::Neg,
-    FlagOp::Shl,
-    FlagOp::Shr,
-    FlagOp::Sar,
-    FlagOp::Imul,
-];
 
 impl FlagOp {
     /// Whether the operation sets all six status flags from its operands alone (it
     /// neither reads nor keeps an earlier flag), so an earlier `flags` is dead before it.
     pub fn writes_all(self) -> bool {
         !matches!(self, FlagOp::Adc | FlagOp::Sbb | FlagOp::Inc | FlagOp::Dec)
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            FlagOp::Add => "add",
-            FlagOp::Adc => "adc",
-            FlagOp::Sub => "sub",
-            FlagOp::Sbb => "sbb",
-            FlagOp::And => "and",
-            FlagOp::Or => "or",
-            FlagOp::Xor => "xor",
-            FlagOp::Inc => "inc",
-            FlagOp::Dec => "dec",
-            FlagOp::Neg => "neg",
-            FlagOp::Shl => "shl",
-            FlagOp::Shr => "shr",
-            FlagOp::Sar => "sar",
-            FlagOp::Imul => "imul",
-        }
     }
 }
 
@@ -320,15 +204,6 @@ const REGS: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
 const CONDS: [&str; 16] = [
     "o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g",
 ];
-
-impl fmt::Display for Val {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Val::T(t) => write!(f, "t{t}"),
-            Val::C(c) => write!(f, "{c:#x}"),
-        }
-    }
-}
 
 fn reg_name(r: u8) -> &'static str {
     REGS.get(r as usize).copied().unwrap_or("r?")

@@ -11,6 +11,7 @@ use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use iced_x86::Mnemonic as M;
 
+use super::alu_family::api::{AluFamily, AluInsn, AluOp, Emit, Operand};
 use super::ir::{BinOp, FlagOp, Op, Region, Tmp, Val};
 use crate::cpu::alu::mask;
 use crate::cpu::decode::{form_mem_ok, plain32, r32, Decoded, K_IMM, K_MEM, NO_REG};
@@ -95,23 +96,6 @@ enum Flow {
     End,
 }
 
-/// The binary operation and flag record of an ALU mnemonic; `None` in the first place
-/// for CMP and TEST (no result).
-fn alu(m: M) -> Option<(Option<BinOp>, FlagOp)> {
-    Some(match m {
-        M::Add => (Some(BinOp::Add), FlagOp::Add),
-        M::Adc => (Some(BinOp::Add), FlagOp::Adc),
-        M::Sub => (Some(BinOp::Sub), FlagOp::Sub),
-        M::Sbb => (Some(BinOp::Sub), FlagOp::Sbb),
-        M::And => (Some(BinOp::And), FlagOp::And),
-        M::Or => (Some(BinOp::Or), FlagOp::Or),
-        M::Xor => (Some(BinOp::Xor), FlagOp::Xor),
-        M::Cmp => (None, FlagOp::Sub),
-        M::Test => (None, FlagOp::And),
-        _ => return None,
-    })
-}
-
 /// Where a 32-bit operand lives.
 #[derive(Clone, Copy)]
 enum Place {
@@ -139,9 +123,91 @@ fn small_mem(d: &Decoded) -> bool {
         && form_mem_ok(d)
 }
 
+/// The ALU family's view of an ALU instruction: the 32-bit forms, a byte or word memory
+/// destination with an immediate, INC and DEC; `None` for the others.
+fn alu_insn(d: &Decoded, p0: Option<Place>, p1: Option<Place>) -> Option<AluInsn> {
+    let op = match d.mnem {
+        M::Add => AluOp::Add,
+        M::Adc => AluOp::Adc,
+        M::Sub => AluOp::Sub,
+        M::Sbb => AluOp::Sbb,
+        M::And => AluOp::And,
+        M::Or => AluOp::Or,
+        M::Xor => AluOp::Xor,
+        M::Cmp => AluOp::Cmp,
+        M::Test => AluOp::Test,
+        M::Inc => AluOp::Inc,
+        M::Dec => AluOp::Dec,
+        _ => return None,
+    };
+    let operand = |p: Place| match p {
+        Place::Reg(r) => Operand::Reg(r),
+        Place::Mem => Operand::Mem,
+        Place::Imm(i) => Operand::Imm(i),
+    };
+    if matches!(op, AluOp::Inc | AluOp::Dec) {
+        if d.ins.op_count() != 1 {
+            return None;
+        }
+        return Some(AluInsn {
+            op,
+            size: 4,
+            dst: operand(p0?),
+            src: None,
+        });
+    }
+    if d.osize == 4 {
+        return Some(AluInsn {
+            op,
+            size: 4,
+            dst: operand(p0?),
+            src: Some(operand(p1?)),
+        });
+    }
+    (small_mem(d) && d.kind.get(1) == Some(&K_IMM)).then_some(AluInsn {
+        op,
+        size: d.osize,
+        dst: Operand::Mem,
+        src: Some(Operand::Imm(d.imm & mask(d.osize))),
+    })
+}
+
+/// The region's builder as the ALU family writes into it, for one instruction.
+struct AluEmit<'a> {
+    b: &'a mut Builder,
+    d: &'a Decoded,
+}
+
+impl Emit for AluEmit<'_> {
+    fn get(&mut self, reg: u8) -> Val {
+        self.b.get(reg & 7)
+    }
+    fn set(&mut self, reg: u8, v: Val) {
+        self.b.set(reg & 7, v);
+    }
+    fn bin(&mut self, op: BinOp, a: Val, b: Val) -> Val {
+        self.b.bin(op, a, b)
+    }
+    fn flags(&mut self, op: FlagOp, size: u8, a: Val, b: Val) {
+        self.b.flags(op, size, a, b);
+    }
+    fn cond(&mut self, cc: u8) -> Val {
+        self.b.cond(cc & 15)
+    }
+    fn ea(&mut self) -> Val {
+        self.b.ea(self.d)
+    }
+    fn load(&mut self, size: u8, addr: Val) -> Val {
+        self.b.load(size, addr)
+    }
+    fn store(&mut self, size: u8, addr: Val, v: Val) {
+        self.b.store(size, addr, v);
+    }
+}
+
 /// Emits the IR of one instruction; `None` (with nothing emitted that matters: the
 /// caller drops it) when it is outside the lowered subset.
-fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
+fn lower_one(b: &mut Builder, d: &Decoded, next: u32, family: &dyn AluFamily) -> Option<Flow> {
     let ins = &d.ins;
     if !plain32(d) {
         return None;
@@ -174,56 +240,21 @@ fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
             }
             _ => return None,
         },
-        M::Add | M::Adc | M::Sub | M::Sbb | M::And | M::Or | M::Xor | M::Cmp | M::Test
-            if osize32 =>
-        {
-            let (op, fop) = alu(d.mnem)?;
-            let (dst, src) = (p0?, p1?);
-            let addr = match (dst, src) {
-                (Place::Mem, Place::Mem) | (Place::Imm(_), _) => return None,
-                (Place::Mem, _) | (_, Place::Mem) => Some(b.ea(d)),
-                _ => None,
-            };
-            let read = |b: &mut Builder, p: Place| match (p, addr) {
-                (Place::Reg(r), _) => b.get(r),
-                (Place::Imm(i), _) => Val::C(i),
-                (Place::Mem, Some(a)) => b.load(4, a),
-                (Place::Mem, None) => Val::C(0),
-            };
-            let x = read(b, dst);
-            let y = read(b, src);
-            let mut res = op.map(|o| b.bin(o, x, y));
-            if matches!(fop, FlagOp::Adc | FlagOp::Sbb) {
-                // The carry in is CF before this instruction's flags.
-                let cf = b.cond(2);
-                res = res.map(|r| b.bin(op.unwrap_or(BinOp::Add), r, cf));
+        M::Add
+        | M::Adc
+        | M::Sub
+        | M::Sbb
+        | M::And
+        | M::Or
+        | M::Xor
+        | M::Cmp
+        | M::Test
+        | M::Inc
+        | M::Dec => {
+            let insn = alu_insn(d, p0, p1)?;
+            if !family.lower(&insn, &mut AluEmit { b, d }) {
+                return None;
             }
-            if let (Some(r), Place::Mem, Some(a)) = (res, dst, addr) {
-                b.store(4, a, r);
-            }
-            b.flags(fop, 4, x, y);
-            if let (Some(r), Place::Reg(reg)) = (res, dst) {
-                b.set(reg, r);
-            }
-        }
-        M::Add | M::Adc | M::Sub | M::Sbb | M::And | M::Or | M::Xor | M::Cmp | M::Test
-            if small_mem(d) && d.kind.get(1) == Some(&K_IMM) =>
-        {
-            // A byte or word in memory with an immediate: `cmp byte [m], 0`.
-            let (op, fop) = alu(d.mnem)?;
-            let size = d.osize;
-            let a = b.ea(d);
-            let x = b.load(size, a);
-            let y = Val::C(d.imm & mask(size));
-            let mut res = op.map(|o| b.bin(o, x, y));
-            if matches!(fop, FlagOp::Adc | FlagOp::Sbb) {
-                let cf = b.cond(2);
-                res = res.map(|r| b.bin(op.unwrap_or(BinOp::Add), r, cf));
-            }
-            if let Some(r) = res {
-                b.store(size, a, r);
-            }
-            b.flags(fop, size, x, y);
         }
         M::Mov if small_mem(d) && d.kind.get(1) == Some(&K_IMM) => {
             let a = b.ea(d);
@@ -264,18 +295,10 @@ fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
             b.flags(FlagOp::Imul, 4, x, y);
             b.set(r, res);
         }
-        M::Inc | M::Dec | M::Not | M::Neg if count == 1 => {
+        M::Not | M::Neg if count == 1 => {
             let Place::Reg(r) = p0? else { return None };
             let x = b.get(r);
             let res = match d.mnem {
-                M::Inc => {
-                    b.flags(FlagOp::Inc, 4, x, Val::C(0));
-                    b.bin(BinOp::Add, x, Val::C(1))
-                }
-                M::Dec => {
-                    b.flags(FlagOp::Dec, 4, x, Val::C(0));
-                    b.bin(BinOp::Sub, x, Val::C(1))
-                }
                 M::Not => b.bin(BinOp::Xor, x, Val::C(u32::MAX)),
                 _ => {
                     b.flags(FlagOp::Neg, 4, x, Val::C(0));
@@ -356,8 +379,13 @@ fn lower_one(b: &mut Builder, d: &Decoded, next: u32) -> Option<Flow> {
 
 /// Discovers and lowers the region entered at linear `entry`. `fetch` decodes the
 /// instruction at a linear address on the entry's page (`None` when it is not whole on
-/// the page or not valid). `None` when not even the first instruction is lowered.
-pub fn lower_region(mut fetch: impl FnMut(u32) -> Option<Decoded>, entry: u32) -> Option<Region> {
+/// the page or not valid); `family` lowers the ALU instructions. `None` when not even the
+/// first instruction is lowered.
+pub fn lower_region(
+    mut fetch: impl FnMut(u32) -> Option<Decoded>,
+    entry: u32,
+    family: &dyn AluFamily,
+) -> Option<Region> {
     let mut b = Builder {
         ops: Vec::new(),
         temps: 0,
@@ -375,7 +403,7 @@ pub fn lower_region(mut fetch: impl FnMut(u32) -> Option<Decoded>, entry: u32) -
         let next = eip.wrapping_add(len as u32);
         let (mark, temps) = (b.ops.len(), b.temps);
         b.ops.push(Op::Insn { eip, len });
-        match lower_one(&mut b, &d, next) {
+        match lower_one(&mut b, &d, next, family) {
             None => {
                 b.ops.truncate(mark);
                 b.temps = temps;

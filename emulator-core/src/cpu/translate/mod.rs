@@ -16,6 +16,7 @@
 //! a write to the page (self-modifying code included) drops them at their next entry.
 //! Restoring a snapshot or loading an image clears the cache with the fast tier's.
 
+pub mod alu_family;
 pub mod chain;
 pub mod context;
 pub mod events;
@@ -204,7 +205,11 @@ fn decode_on_page(page: &[u8], eip: u32) -> Option<Decoded> {
 /// Discovers, lowers and optimises the region entered at `entry` in the 4 KiB code page
 /// `page` (the bytes of the page that holds `entry`): the IR before and after the passes.
 pub fn translate_page(page: &[u8], entry: u32) -> Option<(Region, Region)> {
-    let before = lower::lower_region(|eip| decode_on_page(page, eip), entry)?;
+    let before = lower::lower_region(
+        |eip| decode_on_page(page, eip),
+        entry,
+        &alu_family::REFERENCE,
+    )?;
     let mut after = before.clone();
     opt::optimize(&mut after);
     Some((before, after))
