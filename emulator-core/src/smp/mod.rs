@@ -14,7 +14,7 @@ mod apic_bus;
 mod host;
 
 pub(crate) use host::HostSched;
-pub use host::{HostSchedule, DEFAULT_PLE_WINDOW, PAUSE_GAP};
+pub use host::{HostSchedule, HostState, DEFAULT_PLE_WINDOW, PAUSE_GAP};
 
 use crate::devices::apic::{build_mp_table, MP_FLOATING_ADDR};
 use crate::error::HostError;
@@ -134,6 +134,7 @@ impl Machine {
                     .find(|&i| self.runnable(i));
                 match next {
                     Some(i) => {
+                        self.note_turn_end();
                         self.switch_cpu(i);
                         self.slice_left = self.turn_length();
                     }
