@@ -1,6 +1,8 @@
-//! The lab's multiprocessor machine: its options (CPUs, quantum) and what the page
-//! draws of each CPU (run state, EIP, instructions, local APIC, TLB, next instructions).
+//! The lab's multiprocessor machine: its options (CPUs, quantum, the host's schedule)
+//! and what the page draws of each CPU (run state, host state, EIP, instructions,
+//! local APIC, TLB, next instructions).
 
+use emulator_core::smp::{HostSchedule, HostState};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::DisasmLine;
@@ -17,6 +19,10 @@ pub struct Smp {
     pub cpus: u32,
     /// Instructions each CPU runs before the next one's turn.
     pub quantum: u64,
+    /// How the host schedules the vCPUs under a VMM (none by default); the parts a
+    /// machine's mode cannot apply are left out ([`HostSchedule::refusal`]).
+    #[serde(default)]
+    pub host: HostSchedule,
 }
 
 impl Default for Smp {
@@ -25,6 +31,7 @@ impl Default for Smp {
         Smp {
             cpus: 1,
             quantum: c.quantum,
+            host: HostSchedule::default(),
         }
     }
 }
@@ -35,6 +42,7 @@ impl Smp {
         Smp {
             cpus: self.cpus.clamp(1, MAX_CPUS),
             quantum: self.quantum.max(1),
+            host: self.host,
         }
     }
 }
@@ -152,6 +160,10 @@ pub struct CpuView {
     pub tlb: Vec<u32>,
     /// Its next instructions.
     pub disasm: Vec<DisasmLine>,
+    /// Where the host has it: running, descheduled or spinning.
+    pub host: HostState,
+    /// Instructions it spent in PAUSE loops.
+    pub spin: u64,
 }
 
 /// The machine's CPUs for the page.
@@ -163,6 +175,8 @@ pub struct SmpView {
     pub cpus: Vec<CpuView>,
     /// IPIs sent in all.
     pub ipis: u64,
+    /// Instructions spent in PAUSE loops, every CPU's.
+    pub spin_instructions: u64,
 }
 
 impl SmpView {
@@ -205,6 +219,7 @@ mod tests {
         let s = Smp {
             cpus: 99,
             quantum: 0,
+            ..Smp::default()
         }
         .clamped();
         assert_eq!((s.cpus, s.quantum), (MAX_CPUS, 1));

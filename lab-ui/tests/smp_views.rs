@@ -18,7 +18,11 @@ fn session(cpus: u32) -> (Session, lab_ui::program::Program) {
         setup: None,
         rom: false,
     };
-    let smp = Smp { cpus, quantum: 100 };
+    let smp = Smp {
+        cpus,
+        quantum: 100,
+        ..Smp::default()
+    };
     let s = Session::with_smp(loaded, ExecMode::Bare, smp).expect("loads");
     (s, p)
 }
@@ -36,7 +40,8 @@ fn the_strip_follows_each_cpu_from_reset_to_halt() {
         v.smp.options,
         Smp {
             cpus: 2,
-            quantum: 100
+            quantum: 100,
+            ..Smp::default()
         }
     );
     let states: Vec<RunState> = v.smp.cpus.iter().map(|c| c.state).collect();
@@ -97,7 +102,8 @@ fn stepping_back_restores_every_cpu_and_the_options_hold_across_reloads() {
         loaded.smp(),
         Smp {
             cpus: 2,
-            quantum: 100
+            quantum: 100,
+            ..Smp::default()
         }
     );
     assert_eq!(cols(&loaded.view(false)), cols(&at));
@@ -105,6 +111,7 @@ fn stepping_back_restores_every_cpu_and_the_options_hold_across_reloads() {
     s.set_smp(Smp {
         cpus: 1,
         quantum: 10,
+        ..Smp::default()
     })
     .expect("reloads");
     let one = s.view(false);
@@ -114,7 +121,8 @@ fn stepping_back_restores_every_cpu_and_the_options_hold_across_reloads() {
         s.view(false).smp.options,
         Smp {
             cpus: 1,
-            quantum: 10
+            quantum: 10,
+            ..Smp::default()
         }
     );
 }

@@ -254,6 +254,14 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_jvm_jit_view",
         run: crate::ui_tests_jit::jit_view,
     },
+    BrowserTest {
+        name: "smp_lock_holder_preemption",
+        run: crate::ui_tests_smplhp::lock_holder_demo,
+    },
+    BrowserTest {
+        name: "smp_host_schedule_toolbar",
+        run: crate::ui_tests_smplhp::host_schedule_toolbar,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -79,6 +79,8 @@ pub fn smp_view(m: &Machine) -> SmpView {
                     linear_eip,
                     LINES,
                 ),
+                host: m.host_state(i),
+                spin: m.spin_instructions_of(i),
             }
         })
         .collect();
@@ -86,8 +88,10 @@ pub fn smp_view(m: &Machine) -> SmpView {
         options: Smp {
             cpus: m.config().cpus.max(1),
             quantum: m.config().quantum,
+            host: m.host_schedule(),
         },
         cpus,
         ipis: m.counters().ipis,
+        spin_instructions: m.counters().spin_instructions,
     }
 }
