@@ -18,13 +18,7 @@ const SCHEDULE: HostSchedule = HostSchedule {
 fn session(mode: ExecMode) -> Session {
     let d = demos::find("lock-holder-preemption").expect("the demo");
     let p = demos::assemble(d.source, d.manifest.boot).expect("assembles");
-    let loaded = Loaded {
-        image: p.image.clone(),
-        origin: p.origin,
-        entry: p.entry.unwrap_or(emulator_core::FlatEntry::Protected32),
-        setup: None,
-        rom: false,
-    };
+    let loaded = Loaded::flat(&p);
     let smp = Smp {
         cpus: 4,
         quantum: 20,

@@ -71,6 +71,17 @@ impl Loaded {
             rom: true,
         })
     }
+
+    /// An assembled flat program, started as the editor's Load starts it.
+    pub fn flat(p: &crate::program::Program) -> Loaded {
+        Loaded {
+            image: p.image.clone(),
+            origin: p.origin,
+            entry: p.entry.unwrap_or(FlatEntry::Protected32),
+            setup: None,
+            rom: false,
+        }
+    }
 }
 
 /// The machine and the lab's bookkeeping around it.
