@@ -99,22 +99,7 @@ ap_after:   dd 0, 0
 
 ; CPU 1 starts here in real mode (CS = 0x1200, IP = 0)
 times AP_PAGE - 0x10000 - ($ - $$) db 0
-bits 16
-ap_real:
-    cli
-    mov ax, 0x1000
-    mov ds, ax
-    lgdt [demo_gdt_desc - 0x10000]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:ap_flat
-bits 32
-ap_flat:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
+AP_ENTER_FLAT
     mov esp, 0x8f000
     lidt [demo_idt_desc]
     call paging_on                      ; the same page tables as CPU 0

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+#[path = "host_schedule.rs"]
+pub mod host_schedule;
 #[path = "kind_host.rs"]
 pub mod kind_host;
 #[path = "kind_jvm.rs"]
@@ -57,6 +59,15 @@ pub struct Manifest {
     /// start (a step's `exit-controls` may turn it off).
     #[serde(default)]
     pub apicv: bool,
+    /// Under a VMM, instructions the host runs one vCPU before the next (none when
+    /// left out: the vCPUs interleave at the quantum).
+    pub host_slice: Option<u64>,
+    /// Pause-loop exiting (hardware assistance), on from the start.
+    #[serde(default)]
+    pub ple: bool,
+    /// Co-scheduling of the vCPUs (with `host_slice`), on from the start.
+    #[serde(default)]
+    pub cosched: bool,
     /// The tier it starts in: one of [`TIERS`] (the lab's tier switch otherwise).
     pub tier: Option<String>,
     /// Executions of an entry before the translating tier translates it.
@@ -439,6 +450,10 @@ pub struct CpuExpect {
     /// Linear pages its TLB does not hold.
     #[serde(default)]
     pub tlb_lacks: Vec<u32>,
+    /// Where the host has it: one of [`host_schedule::HOST_STATES`].
+    pub host: Option<String>,
+    /// Instructions it spent in PAUSE loops, in all.
+    pub spin: Option<u64>,
 }
 
 impl Expect {
@@ -502,6 +517,8 @@ pub struct Step {
     pub jvm: Option<kind_jvm::JvmStep>,
     /// A Linux demo's run, setup and claims for the step (`[step.linux]`).
     pub linux: Option<crate::kind_linux::LinuxStep>,
+    /// Reruns the guest from its start under another host schedule.
+    pub host_schedule: Option<host_schedule::HostScheduleSet>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -528,7 +545,7 @@ pub fn includes(source: &str) -> Vec<String> {
 impl Step {
     /// Whether the step reruns the guest from its start (it sets a mode or exit controls).
     pub fn reruns(&self) -> bool {
-        self.mode.is_some() || self.exit_controls.is_some()
+        self.mode.is_some() || self.exit_controls.is_some() || self.host_schedule.is_some()
     }
 }
 
@@ -677,6 +694,7 @@ impl Manifest {
             return Err("step: a demo needs at least one [[step]]".into());
         }
         self.validate_machine(guest_source)?;
+        self.validate_host_schedule()?;
         check_tier(self.tier.as_deref(), self.threshold)?;
         let label = |key: String, name: &str| {
             if defines_label(guest_source, name) {

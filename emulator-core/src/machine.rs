@@ -422,6 +422,7 @@ impl Machine {
             running: self.parked.running(),
             apic: Some(self.cpu.apic.clone()),
             slice_left: self.slice_left,
+            host: Some(self.host.clone()),
         }
     }
 
@@ -440,6 +441,17 @@ impl Machine {
                 s.config.ram_mib,
                 self.cfg.ram_mib
             )));
+        }
+        if let Some(h) = &s.host {
+            let mode = self
+                .vmm
+                .as_deref()
+                .map_or(crate::ExecMode::Bare, |v| v.mode());
+            if let Some(why) = h.schedule.refusal(mode) {
+                return Err(HostError::BadSnapshot(alloc::format!(
+                    "snapshot's host schedule: {why}"
+                )));
+            }
         }
         Ok(())
     }
@@ -463,6 +475,9 @@ impl Machine {
             .clone()
             .unwrap_or_else(|| LocalApic::new(s.running as u8));
         self.slice_left = s.slice_left;
+        if let Some(h) = &s.host {
+            self.host = h.clone();
+        }
         self.cfg.cpus = s.config.cpus.min(crate::config::MAX_CPUS);
         self.cfg.quantum = s.config.quantum.max(1);
         if s.parked.is_empty() && self.parked.count() == 1 {

@@ -35,6 +35,10 @@ pub struct Snapshot {
     /// Instructions left in the running CPU's quantum.
     #[serde(default)]
     pub(crate) slice_left: u64,
+    /// How the host schedules the vCPUs, and its spin accounting (absent from older
+    /// snapshots).
+    #[serde(default)]
+    pub(crate) host: Option<crate::smp::HostSched>,
 }
 
 /// A CPU that was not running at the snapshot: its state and TLB.

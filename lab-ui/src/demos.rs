@@ -57,13 +57,31 @@ pub fn exit_controls(set: &ExitControlsSet) -> ExitControls {
 }
 
 /// The machine a demo runs on: its `cpus` and `quantum` (one CPU and the default
-/// quantum when it names none).
+/// quantum when it names none), with no host schedule.
 pub fn machine(demo: &Demo) -> crate::smp::Smp {
     let d = crate::smp::Smp::default();
     crate::smp::Smp {
         cpus: demo.manifest.cpu_count(),
         quantum: demo.manifest.quantum.unwrap_or(d.quantum),
         ..d
+    }
+}
+
+/// [`machine`] with the host schedule step `upto` runs under (`host_slice`, `ple`,
+/// `cosched`, and the steps' `host-schedule`).
+pub fn machine_at(demo: &Demo, upto: usize) -> crate::smp::Smp {
+    let h = demo.manifest.host_schedule_at(upto);
+    crate::smp::Smp {
+        host: emulator_core::smp::HostSchedule {
+            slice: h.slice,
+            cosched: h.cosched,
+            ple_window: if h.ple {
+                emulator_core::smp::DEFAULT_PLE_WINDOW
+            } else {
+                0
+            },
+        },
+        ..machine(demo)
     }
 }
 
@@ -91,7 +109,7 @@ fn start_controls(demo: &Demo, first: usize) -> Option<ExitControls> {
 pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Vec<Command> {
     let first = demo.manifest.rerun_at(upto).unwrap_or(0);
     let mut cmds = vec![
-        Command::SetSmp(machine(demo)),
+        Command::SetSmp(machine_at(demo, upto)),
         program.load_command(mode_at(demo, upto, mode)),
     ];
     // The TLB setting outlives reloads: steps before the rerun leave the last one

@@ -368,6 +368,7 @@ impl CounterSet {
             ("decode_misses", c.decode_misses),
             ("decode_invalidations", c.decode_invalidations),
             ("fast_instructions", c.fast_instructions),
+            ("spin_instructions", c.spin_instructions),
         ] {
             out.push((name.into(), n));
         }

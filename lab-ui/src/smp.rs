@@ -1,6 +1,8 @@
-//! The lab's multiprocessor machine: its options (CPUs, quantum) and what the page
-//! draws of each CPU (run state, EIP, instructions, local APIC, TLB, next instructions).
+//! The lab's multiprocessor machine: its options (CPUs, quantum, the host's schedule)
+//! and what the page draws of each CPU (run state, host state, EIP, instructions,
+//! local APIC, TLB, next instructions).
 
+use emulator_core::smp::{HostSchedule, HostState};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::DisasmLine;
@@ -17,9 +19,10 @@ pub struct Smp {
     pub cpus: u32,
     /// Instructions each CPU runs before the next one's turn.
     pub quantum: u64,
-    /// Under a VMM: instructions the host runs one vCPU before the next (0: none).
+    /// How the host schedules the vCPUs under a VMM (none by default); the parts a
+    /// machine's mode cannot apply are left out ([`HostSchedule::refusal`]).
     #[serde(default)]
-    pub host_slice: u64,
+    pub host: HostSchedule,
     /// Under a VMM: what the host does with a descheduled vCPU's TSC.
     #[serde(default)]
     pub tsc: emulator_core::smp::TscPolicy,
@@ -31,7 +34,7 @@ impl Default for Smp {
         Smp {
             cpus: 1,
             quantum: c.quantum,
-            host_slice: 0,
+            host: HostSchedule::default(),
             tsc: Default::default(),
         }
     }
@@ -164,6 +167,10 @@ pub struct CpuView {
     /// Its time stamp counter as its guest reads it, and its VMM's offset.
     #[serde(default)]
     pub tsc: emulator_core::smp::TscView,
+    /// Where the host has it: running, descheduled or spinning.
+    pub host: HostState,
+    /// Instructions it spent in PAUSE loops.
+    pub spin: u64,
 }
 
 /// The machine's CPUs for the page.
@@ -178,6 +185,8 @@ pub struct SmpView {
     /// The largest difference between two CPUs' time stamp counters.
     #[serde(default)]
     pub tsc_drift: u64,
+    /// Instructions spent in PAUSE loops, every CPU's.
+    pub spin_instructions: u64,
 }
 
 impl SmpView {

@@ -11,13 +11,7 @@ use lab_ui::worker::session::{Loaded, Session};
 fn session(cpus: u32) -> (Session, lab_ui::program::Program) {
     let d = demos::find("ap-startup").expect("the demo");
     let p = demos::assemble(d.source, d.manifest.boot).expect("assembles");
-    let loaded = Loaded {
-        image: p.image.clone(),
-        origin: p.origin,
-        entry: p.entry.unwrap_or(emulator_core::FlatEntry::Protected32),
-        setup: None,
-        rom: false,
-    };
+    let loaded = Loaded::flat(&p);
     let smp = Smp {
         cpus,
         quantum: 100,

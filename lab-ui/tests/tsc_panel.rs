@@ -2,7 +2,7 @@
 //! the drifting policy shows each vCPU's offset and the drift, and finds the warp; the
 //! synchronized policy, chosen from the options, passes.
 
-use emulator_core::smp::TscPolicy;
+use emulator_core::smp::{HostSchedule, TscPolicy};
 use emulator_core::ExecMode;
 use lab_ui::protocol::{Until, ADVANCE_BUDGET};
 use lab_ui::smp::Smp;
@@ -30,7 +30,10 @@ fn the_panel_shows_the_drift_and_the_guest_finds_the_warp() {
     let drift = Smp {
         cpus: 4,
         quantum: 20,
-        host_slice: 2000,
+        host: HostSchedule {
+            slice: 2000,
+            ..HostSchedule::default()
+        },
         tsc: TscPolicy::Drift,
     };
     let mut s = Session::with_smp(tsc_sync(), ExecMode::HW_ASSIST, drift).expect("loads");
@@ -67,7 +70,7 @@ fn the_panel_shows_the_drift_and_the_guest_finds_the_warp() {
     s.reload(ExecMode::Bare).expect("reloads");
     let v = s.view(false);
     assert_eq!(
-        (v.smp.options.tsc, v.smp.options.host_slice),
+        (v.smp.options.tsc, v.smp.options.host.slice),
         (TscPolicy::Sync, 0)
     );
 }

@@ -36,6 +36,7 @@ mod ui_tests_jvmlab;
 mod ui_tests_procdemo;
 mod ui_tests_proclab;
 mod ui_tests_smpk;
+mod ui_tests_smplhp;
 mod ui_tests_smpui;
 mod ui_tests_tsc;
 mod ui_tests_xlate;

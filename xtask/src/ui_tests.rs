@@ -261,6 +261,12 @@ pub const ALL: &[BrowserTest] = &[
     BrowserTest {
         name: "xlatelab_lab",
         run: crate::ui_tests_xlatelab::lab,
+        name: "smp_lock_holder_preemption",
+        run: crate::ui_tests_smplhp::lock_holder_demo,
+    },
+    BrowserTest {
+        name: "smp_host_schedule_toolbar",
+        run: crate::ui_tests_smplhp::host_schedule_toolbar,
     },
 ];
 

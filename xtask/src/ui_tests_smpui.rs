@@ -9,14 +9,14 @@ use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
 /// Opens `demo` at step `step` (counted from 1) and waits until it stopped there.
-fn open_step(b: &Browser, demo: &str, step: usize) -> Result<()> {
+pub(crate) fn open_step(b: &Browser, demo: &str, step: usize) -> Result<()> {
     open(b, &format!("demo={demo}&step={}", step - 1))?;
     wait_text(b, "demo-step-count", &format!("step {step} of"))?;
     stopped(b)
 }
 
 /// Scrolls panel `id` into view and saves a screenshot `name`.
-fn shot(b: &Browser, id: &str, name: &str) -> Result<()> {
+pub(crate) fn shot(b: &Browser, id: &str, name: &str) -> Result<()> {
     b.execute(
         "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({ block: 'center' });",
         vec![json!(tid(id))],
@@ -26,7 +26,7 @@ fn shot(b: &Browser, id: &str, name: &str) -> Result<()> {
 }
 
 /// Attribute `attr` of the element with test id `id` (empty when absent).
-fn attr(b: &Browser, id: &str, attr: &str) -> Result<String> {
+pub(crate) fn attr(b: &Browser, id: &str, attr: &str) -> Result<String> {
     let v = b.execute(
         "const e = document.querySelector(arguments[0]); return e ? (e.getAttribute(arguments[1]) || '') : '';",
         vec![json!(tid(id)), json!(attr)],

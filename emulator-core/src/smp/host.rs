@@ -39,17 +39,65 @@ pub struct HostSchedule {
     pub ple_window: u64,
 }
 
+impl HostSchedule {
+    /// Why the host cannot schedule a machine in `mode` so, or `None` when it can: a
+    /// slice or co-scheduling needs a VMM, co-scheduling a slice, and pause-loop
+    /// exiting hardware assistance.
+    pub fn refusal(&self, mode: ExecMode) -> Option<&'static str> {
+        if (self.slice > 0 || self.cosched || self.ple_window > 0) && mode == ExecMode::Bare {
+            return Some(
+                "a host slice, co-scheduling and pause-loop exiting apply only under a VMM (--mode)",
+            );
+        }
+        if self.cosched && self.slice == 0 {
+            return Some("co-scheduling needs a host slice (--host-slice N)");
+        }
+        if self.ple_window > 0 && !matches!(mode, ExecMode::HwAssist { .. }) {
+            return Some(
+                "pause-loop exiting is a hardware-assistance exit control (--mode hw-assist)",
+            );
+        }
+        None
+    }
+}
+
+/// Where the host has a vCPU, as the lab's CPU strip shows it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum HostState {
+    /// On a physical CPU (or the machine is bare, or the host does not time-slice).
+    Running,
+    /// Runnable, but the host runs another vCPU of the machine in its slice.
+    Descheduled,
+    /// On a physical CPU, in a PAUSE loop.
+    Spinning,
+}
+
+impl HostState {
+    /// The name the strip and the demo claims use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            HostState::Running => "running",
+            HostState::Descheduled => "descheduled",
+            HostState::Spinning => "spinning",
+        }
+    }
+}
+
 /// One CPU's PAUSE-loop tracking.
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct SpinWatch {
     /// The machine's instruction count at its last PAUSE (`None` before the first).
     last_pause: Option<u64>,
     /// The instruction count at the first PAUSE of its current loop.
     loop_start: u64,
+    /// The machine's instruction count when its last turn ended (`None` before).
+    left_at: Option<u64>,
+    /// Instructions it spent in PAUSE loops.
+    spun: u64,
 }
 
-/// The host scheduler's settings and running state.
-#[derive(Clone, Default, Debug)]
+/// The host scheduler's settings and running state (part of a snapshot).
+#[derive(Clone, Default, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct HostSched {
     pub(crate) schedule: HostSchedule,
     watches: Vec<SpinWatch>,
@@ -69,25 +117,12 @@ impl HostSched {
 }
 
 impl Machine {
-    /// Sets how the host schedules the vCPUs. A slice or co-scheduling needs a VMM and
-    /// several CPUs; pause-loop exiting needs hardware assistance.
+    /// Sets how the host schedules the vCPUs. A slice or co-scheduling needs a VMM;
+    /// pause-loop exiting needs hardware assistance ([`HostSchedule::refusal`]).
     pub fn set_host_schedule(&mut self, s: HostSchedule) -> Result<(), HostError> {
-        let mode = self.vmm.as_deref().map(|v| v.mode());
-        if (s.slice > 0 || s.cosched || s.ple_window > 0) && mode.is_none() {
-            return Err(HostError::BadConfig(
-                "a host slice, co-scheduling and pause-loop exiting apply only under a VMM (--mode)".into(),
-            ));
-        }
-        if s.cosched && s.slice == 0 {
-            return Err(HostError::BadConfig(
-                "co-scheduling needs a host slice (--host-slice N)".into(),
-            ));
-        }
-        if s.ple_window > 0 && !matches!(mode, Some(ExecMode::HwAssist { .. })) {
-            return Err(HostError::BadConfig(
-                "pause-loop exiting is a hardware-assistance exit control (--mode hw-assist)"
-                    .into(),
-            ));
+        let mode = self.vmm.as_deref().map_or(ExecMode::Bare, |v| v.mode());
+        if let Some(why) = s.refusal(mode) {
+            return Err(HostError::BadConfig(why.into()));
         }
         self.host.schedule = s;
         self.host.gang_left = s.slice;
@@ -97,6 +132,51 @@ impl Machine {
     /// How the host schedules the vCPUs.
     pub fn host_schedule(&self) -> HostSchedule {
         self.host.schedule
+    }
+
+    /// Where the host has CPU `i`: descheduled when the host time-slices the vCPUs
+    /// and runs another one (a halted CPU or one waiting for SIPI counts as running
+    /// nothing), spinning when its last instructions were a PAUSE loop.
+    pub fn host_state(&self, i: usize) -> HostState {
+        let s = self.host.schedule;
+        let current = self.current_cpu();
+        let sliced = self.vmm.is_some() && s.slice > 0 && !s.cosched;
+        let waiting = self
+            .cpu_at(i)
+            .is_some_and(|c| c.apic.wait_for_sipi || c.state.halted);
+        if sliced && i != current && !waiting {
+            return HostState::Descheduled;
+        }
+        let spinning = self.host.watches.get(i).is_some_and(|w| {
+            let end = if i == current {
+                Some(self.icount)
+            } else {
+                w.left_at
+            };
+            match (w.last_pause, end) {
+                (Some(p), Some(e)) => w.loop_start < p && e.saturating_sub(p) <= PAUSE_GAP,
+                _ => false,
+            }
+        });
+        if spinning && !waiting {
+            HostState::Spinning
+        } else {
+            HostState::Running
+        }
+    }
+
+    /// Instructions CPU `i` spent in PAUSE loops.
+    pub fn spin_instructions_of(&self, i: usize) -> u64 {
+        self.host.watches.get(i).map_or(0, |w| w.spun)
+    }
+
+    /// The running CPU's turn ends now (for [`Machine::host_state`]).
+    pub(crate) fn note_turn_end(&mut self) {
+        let i = self.current_cpu();
+        if self.host.watches.len() <= i {
+            self.host.watches.resize(i + 1, SpinWatch::default());
+        }
+        self.host.watches[i].left_at = Some(self.icount);
     }
 
     /// Instructions the next vCPU runs before the next switch: the host's slice when
@@ -145,6 +225,7 @@ impl Machine {
             return;
         };
         self.counters.spin_instructions += gap;
+        w.spun += gap;
         let window = self.host.schedule.ple_window;
         if window == 0 || now - w.loop_start < window || !scheduled {
             return;

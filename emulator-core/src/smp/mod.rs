@@ -15,8 +15,8 @@ mod host;
 mod tsc;
 
 pub(crate) use host::HostSched;
-pub use host::{HostSchedule, DEFAULT_PLE_WINDOW, PAUSE_GAP};
 pub use tsc::{TscPolicy, TscView};
+pub use host::{HostSchedule, HostState, DEFAULT_PLE_WINDOW, PAUSE_GAP};
 
 use crate::devices::apic::{build_mp_table, MP_FLOATING_ADDR};
 use crate::error::HostError;
@@ -136,6 +136,7 @@ impl Machine {
                     .find(|&i| self.runnable(i));
                 match next {
                     Some(i) => {
+                        self.note_turn_end();
                         self.switch_cpu(i);
                         self.slice_left = self.turn_length();
                     }

@@ -60,6 +60,7 @@ fn column(c: &CpuView, prev: Option<&CpuView>) -> Html {
                 { format!("{:04x}:{:08x} → {:08x}", c.cs, c.eip, c.linear_eip) }
             </div>
             <div class="small">{ format!("{} instructions", c.instructions) }</div>
+            { host_line(c) }
             <div class="mono small cpu-regs">{ for regs }</div>
             <ol class="cpu-code" data-testid={format!("cpu-{}-disasm", c.index)}>{ for code }</ol>
             <div class="mono small" data-testid={format!("cpu-{}-irr", c.index)}>
@@ -74,6 +75,42 @@ fn column(c: &CpuView, prev: Option<&CpuView>) -> Html {
             </div>
         </div>
     }
+}
+
+/// Where the host has the vCPU, and the instructions it spent spinning.
+fn host_line(c: &CpuView) -> Html {
+    let h = c.host.name();
+    let why = match c.host {
+        emulator_core::smp::HostState::Running => "the host runs this vCPU",
+        emulator_core::smp::HostState::Descheduled => {
+            "the host runs another vCPU in its slice: this one makes no progress, and a lock it holds stays held"
+        }
+        emulator_core::smp::HostState::Spinning => "this vCPU waits in a PAUSE loop",
+    };
+    html! {
+        <div class={classes!("small", "cpu-host", format!("host-{h}"))} data-testid={format!("cpu-{}-host", c.index)}
+             data-host={h} title={why}>
+            { format!("host: {h} · spun {}", c.spin) }
+        </div>
+    }
+}
+
+/// The host schedule and the spin-instruction counter in one line.
+fn host_summary(smp: &SmpView) -> String {
+    let h = smp.options.host;
+    let mut parts = vec![if h.slice == 0 {
+        "host slice off".to_string()
+    } else {
+        format!("host slice {}", h.slice)
+    }];
+    if h.ple_window > 0 {
+        parts.push(format!("PLE window {}", h.ple_window));
+    }
+    if h.cosched {
+        parts.push("co-scheduled".into());
+    }
+    parts.push(format!("{} spin instructions", smp.spin_instructions));
+    parts.join(" · ")
 }
 
 /// The APIC timer in one line.
@@ -130,6 +167,7 @@ pub fn cpu_strip() -> Html {
             <div class="small" data-testid="cpus-summary">
                 { format!("{} CPU(s), quantum {} instructions, {} IPI(s) sent", smp.options.cpus, smp.options.quantum, smp.ipis) }
             </div>
+            <div class="small" data-testid="cpus-host">{ host_summary(smp) }</div>
             <div class="cpu-strip">{ for cols }</div>
         </Panel>
     }

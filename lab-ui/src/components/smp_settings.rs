@@ -1,5 +1,6 @@
-//! The toolbar's machine settings for several CPUs: how many, their quantum, and
-//! (under hardware assistance) APIC virtualization with posted interrupts.
+//! The toolbar's machine settings for several CPUs: how many, their quantum,
+//! (under hardware assistance) APIC virtualization with posted interrupts, and the
+//! host's schedule (`host_schedule.rs`).
 
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -83,6 +84,7 @@ pub fn smp_settings() -> Html {
                 </select>
             </label>
             { for apicv }
+            <super::host_schedule::HostScheduleSettings/>
         </span>
     }
 }

@@ -2,7 +2,7 @@
 //! drift between them, and (under a VMM with several vCPUs) the host slice and the
 //! TSC policy.
 
-use emulator_core::smp::TscPolicy;
+use emulator_core::smp::{HostSchedule, TscPolicy};
 use emulator_core::ExecMode;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -59,13 +59,14 @@ fn settings(now: Smp, running: bool, send: Callback<Command>) -> Html {
         })
     };
     let on_slice = Callback::from(move |e: Event| {
-        if let Some(host_slice) = chosen(&e).and_then(|v| v.parse::<u64>().ok()) {
-            send.emit(Command::SetSmp(Smp { host_slice, ..now }));
+        if let Some(slice) = chosen(&e).and_then(|v| v.parse::<u64>().ok()) {
+            let host = HostSchedule { slice, ..now.host };
+            send.emit(Command::SetSmp(Smp { host, ..now }));
         }
     });
     let mut slices = HOST_SLICES.to_vec();
-    if !slices.contains(&now.host_slice) {
-        slices.push(now.host_slice);
+    if !slices.contains(&now.host.slice) {
+        slices.push(now.host.slice);
         slices.sort_unstable();
     }
     html! {
@@ -74,7 +75,7 @@ fn settings(now: Smp, running: bool, send: Callback<Command>) -> Html {
                 {"host slice "}
                 <select data-testid="tsc-slice-select" disabled={running} onchange={on_slice} aria-label="host slice">
                     { for slices.iter().map(|&s| html! {
-                        <option value={s.to_string()} selected={s == now.host_slice}>
+                        <option value={s.to_string()} selected={s == now.host.slice}>
                             { if s == 0 { "none".to_string() } else { s.to_string() } }
                         </option>
                     }) }
@@ -101,7 +102,7 @@ fn summary(smp: &SmpView, vmm: bool) -> String {
             smp.tsc_drift
         );
     }
-    let slice = match o.host_slice {
+    let slice = match o.host.slice {
         0 => "no host slice".to_string(),
         s => format!("host slice {s}"),
     };

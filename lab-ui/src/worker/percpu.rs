@@ -80,6 +80,8 @@ pub fn smp_view(m: &Machine) -> SmpView {
                     LINES,
                 ),
                 tsc: m.tsc_of(i).unwrap_or_default(),
+                host: m.host_state(i),
+                spin: m.spin_instructions_of(i),
             }
         })
         .collect();
@@ -87,11 +89,12 @@ pub fn smp_view(m: &Machine) -> SmpView {
         options: Smp {
             cpus: m.config().cpus.max(1),
             quantum: m.config().quantum,
-            host_slice: m.host_schedule().slice,
+            host: m.host_schedule(),
             tsc: m.tsc_policy(),
         },
         cpus,
         ipis: m.counters().ipis,
         tsc_drift: m.tsc_drift(),
+        spin_instructions: m.counters().spin_instructions,
     }
 }

@@ -71,6 +71,17 @@ impl Loaded {
             rom: true,
         })
     }
+
+    /// An assembled flat program, started as the editor's Load starts it.
+    pub fn flat(p: &crate::program::Program) -> Loaded {
+        Loaded {
+            image: p.image.clone(),
+            origin: p.origin,
+            entry: p.entry.unwrap_or(FlatEntry::Protected32),
+            setup: None,
+            rom: false,
+        }
+    }
 }
 
 /// The machine and the lab's bookkeeping around it.
@@ -142,8 +153,23 @@ pub fn build_smp(
         m.load_flat(program.origin, &program.image, program.entry)
             .map_err(|e| format!("cannot load the program: {e}"))?;
     }
+    apply_host_schedule(&mut m, smp.host);
     super::tsc_setup::apply(&mut m, smp)?;
     Ok(m)
+}
+
+/// Sets as much of `host` as the machine's mode applies: all of it, else without
+/// pause-loop exiting, else nothing ([`HostSchedule::refusal`] says why).
+///
+/// [`HostSchedule::refusal`]: emulator_core::smp::HostSchedule::refusal
+fn apply_host_schedule(m: &mut Machine, host: emulator_core::smp::HostSchedule) {
+    let without_ple = emulator_core::smp::HostSchedule {
+        ple_window: 0,
+        ..host
+    };
+    if m.set_host_schedule(host).is_err() && m.set_host_schedule(without_ple).is_err() {
+        let _ = m.set_host_schedule(Default::default());
+    }
 }
 
 /// Whether a stop ends a run (anything but "go on").
@@ -281,7 +307,8 @@ impl Session {
         s.smp = crate::smp::Smp {
             cpus: s.machine.config().cpus,
             quantum: s.machine.config().quantum,
-            ..crate::smp::Smp::default()
+            host: s.machine.host_schedule(),
+            tsc: s.machine.tsc_policy(),
         }
         .clamped();
         s.events_seen = s.machine.events().total();
