@@ -23,6 +23,7 @@ fn session(mode: ExecMode) -> Session {
         cpus: 4,
         quantum: 20,
         host: SCHEDULE,
+        ..Smp::default()
     };
     Session::with_smp(loaded, mode, smp).expect("loads")
 }

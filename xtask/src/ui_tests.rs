@@ -261,6 +261,8 @@ pub const ALL: &[BrowserTest] = &[
     BrowserTest {
         name: "xlatelab_lab",
         run: crate::ui_tests_xlatelab::lab,
+    },
+    BrowserTest {
         name: "smp_lock_holder_preemption",
         run: crate::ui_tests_smplhp::lock_holder_demo,
     },
