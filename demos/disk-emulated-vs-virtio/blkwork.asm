@@ -1,0 +1,165 @@
+; The same work on two disks: 64 KiB (sectors 0 to 127) read from the emulated ATA
+; drive by PIO, one word per IN, then the same 64 KiB read from the virtio-blk disk
+; with one request on a split virtqueue. Both disks hold the same bytes; the guest
+; checks that both buffers agree. Interrupts stay off: both drivers poll.
+
+%define SECTORS   128
+%define ATA_BUF   0x100000         ; what the ATA drive gave
+%define VIO_BUF   0x120000         ; what virtio-blk gave
+%define QSIZE     128
+%define RING      0x30000          ; descriptor table; the queue's PFN is RING >> 12
+%define AVAIL     (RING + 16 * QSIZE)
+%define USED      (RING + 0x1000)
+%define REQ       0x40000          ; request header: type, reserved, sector (u64)
+%define STAT      0x40010          ; status byte
+
+        bits 32
+        org 0x10000
+start:
+        cld
+        mov esp, 0x9F000
+        mov esi, msg_hello
+        call puts
+        ; virtio-blk: find it on PCI bus 0, turn on its I/O space, take BAR 0.
+        mov eax, 0x10011AF4
+        call pci_find
+        jc fail
+        call pci_enable_io
+        lea eax, [ebx + 0x10]
+        call pci_read
+        and eax, 0xFFFC
+        mov [iobase], eax
+        call virtio_init
+found:
+        ; 64 KiB through the ATA drive: one READ SECTORS for 128 sectors.
+        xor eax, eax
+        mov ecx, SECTORS
+        mov edi, ATA_BUF
+        call ata_read
+ata_done:
+        ; The same 64 KiB through virtio-blk: one request of three descriptors.
+        xor edx, edx
+        mov edi, VIO_BUF
+        mov ecx, SECTORS * 512
+        call virtio_read
+virtio_done:
+        mov esi, msg_ata
+        call puts
+        mov esi, msg_virtio
+        call puts
+        mov esi, ATA_BUF
+        mov edi, VIO_BUF
+        mov ecx, SECTORS * 512 / 4
+        repe cmpsd
+        jne fail
+        mov esi, msg_same
+        call puts
+        cli
+        hlt
+
+fail:   mov esi, msg_fail
+        call puts
+        cli
+        hlt
+
+; ATA PIO read: EAX = first LBA (28-bit), ECX = sectors (1 to 255), EDI = buffer.
+; Each sector: wait for DRQ, then 256 words through the data port.
+ata_read:
+        mov bl, 0x20                        ; READ SECTORS
+        call ata_command
+.sector:
+        call ata_wait_drq
+        jc fail
+        push ecx
+        mov ecx, 256
+        mov dx, 0x1F0
+        rep insw
+        pop ecx
+        loop .sector
+        ret
+
+; virtio-blk, legacy interface: reset, ACKNOWLEDGE | DRIVER, no features, queue 0
+; at RING, DRIVER_OK.
+virtio_init:
+        mov edx, [iobase]
+        add edx, 0x12                       ; device status
+        xor eax, eax
+        out dx, al
+        mov al, 3
+        out dx, al
+        mov edx, [iobase]
+        add edx, 4                          ; driver features: none
+        xor eax, eax
+        out dx, eax
+        mov edx, [iobase]
+        add edx, 0x0E                       ; queue select 0
+        out dx, ax
+        mov edx, [iobase]
+        add edx, 0x0C                       ; queue size
+        in ax, dx
+        cmp ax, QSIZE
+        jne fail
+        mov edi, RING
+        mov ecx, 0x2000 / 4
+        xor eax, eax
+        rep stosd
+        mov edx, [iobase]
+        add edx, 0x08                       ; queue PFN
+        mov eax, RING >> 12
+        out dx, eax
+        mov edx, [iobase]
+        add edx, 0x12
+        mov al, 7                           ; ACKNOWLEDGE | DRIVER | DRIVER_OK
+        out dx, al
+        ret
+
+; One virtio-blk read: EDX = first sector, EDI = buffer, ECX = bytes. Descriptors:
+; header (device reads), data (device writes), status (device writes). One notify;
+; the guest polls the used ring's index.
+virtio_read:
+        mov dword [REQ], 0                  ; VIRTIO_BLK_T_IN
+        mov dword [REQ + 4], 0
+        mov [REQ + 8], edx
+        mov dword [REQ + 12], 0
+        mov byte [STAT], 0xFF
+        mov dword [RING + 0], REQ
+        mov dword [RING + 4], 0
+        mov dword [RING + 8], 16
+        mov dword [RING + 12], 1 | (1 << 16)          ; NEXT, next = 1
+        mov [RING + 16], edi
+        mov dword [RING + 20], 0
+        mov [RING + 24], ecx
+        mov dword [RING + 28], 3 | (2 << 16)          ; NEXT | WRITE, next = 2
+        mov dword [RING + 32], STAT
+        mov dword [RING + 36], 0
+        mov dword [RING + 40], 1
+        mov dword [RING + 44], 2                      ; WRITE
+        movzx eax, word [AVAIL + 2]
+        mov ebx, eax
+        and ebx, QSIZE - 1
+        mov word [AVAIL + 4 + ebx * 2], 0
+        inc eax
+        mov [AVAIL + 2], ax
+        mov edx, [iobase]
+        add edx, 0x10                       ; queue notify: queue 0
+        push eax
+        xor eax, eax
+        out dx, ax
+        pop eax
+.wait:  cmp [USED + 2], ax
+        jne .wait
+        cmp byte [STAT], 0
+        jne fail
+        ret
+
+msg_hello:  db "64 KiB from each disk", 10, 0
+msg_ata:    db "ATA PIO: 128 sectors read", 10, 0
+msg_virtio: db "virtio-blk: 128 sectors read", 10, 0
+msg_same:   db "both disks gave the same bytes", 10, 0
+msg_fail:   db "disk FAILED", 10, 0
+iobase:     dd 0
+
+%include "ata.inc"
+%include "pci.inc"
+%include "console.inc"
+%include "pc.inc"
