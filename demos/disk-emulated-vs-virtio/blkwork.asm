@@ -29,7 +29,9 @@ start:
         call pci_read
         and eax, 0xFFFC
         mov [iobase], eax
-        call virtio_init
+        xor eax, eax                        ; no optional feature
+        call virtio_blk_setup
+        jc fail
 found:
         ; 64 KiB through the ATA drive: one READ SECTORS for 128 sectors.
         xor eax, eax
@@ -76,41 +78,6 @@ ata_read:
         rep insw
         pop ecx
         loop .sector
-        ret
-
-; virtio-blk, legacy interface: reset, ACKNOWLEDGE | DRIVER, no features, queue 0
-; at RING, DRIVER_OK.
-virtio_init:
-        mov edx, [iobase]
-        add edx, 0x12                       ; device status
-        xor eax, eax
-        out dx, al
-        mov al, 3
-        out dx, al
-        mov edx, [iobase]
-        add edx, 4                          ; driver features: none
-        xor eax, eax
-        out dx, eax
-        mov edx, [iobase]
-        add edx, 0x0E                       ; queue select 0
-        out dx, ax
-        mov edx, [iobase]
-        add edx, 0x0C                       ; queue size
-        in ax, dx
-        cmp ax, QSIZE
-        jne fail
-        mov edi, RING
-        mov ecx, 0x2000 / 4
-        xor eax, eax
-        rep stosd
-        mov edx, [iobase]
-        add edx, 0x08                       ; queue PFN
-        mov eax, RING >> 12
-        out dx, eax
-        mov edx, [iobase]
-        add edx, 0x12
-        mov al, 7                           ; ACKNOWLEDGE | DRIVER | DRIVER_OK
-        out dx, al
         ret
 
 ; One virtio-blk read: EDX = first sector, EDI = buffer, ECX = bytes. Descriptors:
@@ -160,6 +127,7 @@ msg_fail:   db "disk FAILED", 10, 0
 iobase:     dd 0
 
 %include "ata.inc"
+%include "virtio_blk.inc"
 %include "pci.inc"
 %include "console.inc"
 %include "pc.inc"

@@ -89,44 +89,11 @@ start:
 
         call pci_enable_io
 
-        ; Reset, then ACKNOWLEDGE and DRIVER.
-        mov edx, [iobase]
-        add edx, 0x12                       ; device status
-        xor eax, eax
-        out dx, al
-        mov al, 1
-        out dx, al
-        mov al, 3
-        out dx, al
-        ; Features: accept only FLUSH (bit 9) of what the device offers.
-        mov edx, [iobase]
-        in eax, dx                          ; device features
-        and eax, 1 << 9
-        add edx, 4
-        out dx, eax                         ; driver features
-        ; Queue 0: its size must be QSIZE; the ring area starts zeroed.
-        mov edx, [iobase]
-        add edx, 0x0E                       ; queue select
-        xor eax, eax
-        out dx, ax
-        mov edx, [iobase]
-        add edx, 0x0C                       ; queue size
-        in ax, dx
-        cmp ax, QSIZE
-        jne fail
-        mov edi, RING
-        mov ecx, 0x2000 / 4
-        xor eax, eax
-        rep stosd
-        mov edx, [iobase]
-        add edx, 0x08                       ; queue PFN
-        mov eax, RING >> 12
-        out dx, eax
-        ; DRIVER_OK: the device may use the queue.
-        mov edx, [iobase]
-        add edx, 0x12
-        mov al, 7
-        out dx, al
+        ; Reset, ACKNOWLEDGE and DRIVER, accept only FLUSH (bit 9) of the features,
+        ; queue 0 at RING, DRIVER_OK.
+        mov eax, 1 << 9
+        call virtio_blk_setup
+        jc fail
         ; Capacity (device configuration, offset 0x14): sectors, low dword.
         mov edx, [iobase]
         add edx, 0x14
@@ -342,6 +309,7 @@ request:
         pop ebx
         ret
 
+%include "virtio_blk.inc"
 %include "pci.inc"
 %include "console.inc"
 %include "pc.inc"
