@@ -12,6 +12,9 @@
 %define USED      (RING + 0x1000)
 %define REQ       0x40000          ; request header: type, reserved, sector (u64)
 %define STAT      0x40010          ; status byte
+%define T_IN      0
+%define DESC_NEXT  1
+%define DESC_WRITE 2
 
         bits 32
         org 0x10000
@@ -40,10 +43,12 @@ found:
         call ata_read
 ata_done:
         ; The same 64 KiB through virtio-blk: one request of three descriptors.
+        mov eax, T_IN
         xor edx, edx
         mov edi, VIO_BUF
         mov ecx, SECTORS * 512
-        call virtio_read
+        call virtio_blk_request
+        jc fail
 virtio_done:
         mov esi, msg_ata
         call puts
@@ -78,45 +83,6 @@ ata_read:
         rep insw
         pop ecx
         loop .sector
-        ret
-
-; One virtio-blk read: EDX = first sector, EDI = buffer, ECX = bytes. Descriptors:
-; header (device reads), data (device writes), status (device writes). One notify;
-; the guest polls the used ring's index.
-virtio_read:
-        mov dword [REQ], 0                  ; VIRTIO_BLK_T_IN
-        mov dword [REQ + 4], 0
-        mov [REQ + 8], edx
-        mov dword [REQ + 12], 0
-        mov byte [STAT], 0xFF
-        mov dword [RING + 0], REQ
-        mov dword [RING + 4], 0
-        mov dword [RING + 8], 16
-        mov dword [RING + 12], 1 | (1 << 16)          ; NEXT, next = 1
-        mov [RING + 16], edi
-        mov dword [RING + 20], 0
-        mov [RING + 24], ecx
-        mov dword [RING + 28], 3 | (2 << 16)          ; NEXT | WRITE, next = 2
-        mov dword [RING + 32], STAT
-        mov dword [RING + 36], 0
-        mov dword [RING + 40], 1
-        mov dword [RING + 44], 2                      ; WRITE
-        movzx eax, word [AVAIL + 2]
-        mov ebx, eax
-        and ebx, QSIZE - 1
-        mov word [AVAIL + 4 + ebx * 2], 0
-        inc eax
-        mov [AVAIL + 2], ax
-        mov edx, [iobase]
-        add edx, 0x10                       ; queue notify: queue 0
-        push eax
-        xor eax, eax
-        out dx, ax
-        pop eax
-.wait:  cmp [USED + 2], ax
-        jne .wait
-        cmp byte [STAT], 0
-        jne fail
         ret
 
 msg_hello:  db "64 KiB from each disk", 10, 0

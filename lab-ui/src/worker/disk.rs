@@ -170,7 +170,10 @@ impl BlockStore for SharedDisk {
     fn write_sectors(&mut self, lba: u64, data: &[u8]) -> Result<(), String> {
         self.with(|t| {
             let n = data.len() as u64 / 512;
-            let (first, end) = (lba.saturating_mul(512), (lba + n).saturating_mul(512));
+            let (first, end) = (
+                lba.saturating_mul(512),
+                lba.saturating_add(n).saturating_mul(512),
+            );
             let qcow = t.image.format() == Format::Qcow2;
             let before = if qcow {
                 places(&mut t.image, first, end)
@@ -341,6 +344,27 @@ mod tests {
         let c = v.cluster_of(10).expect("cluster 1");
         assert_ne!(c.host, old, "copied on write away from the snapshot's");
         assert_eq!(c.refcount, Some(1));
+    }
+
+    #[test]
+    fn guest_requests_past_the_end_are_errors() {
+        for backing in [true, false] {
+            let mut d = SharedDisk::new(image(&built(backing)).expect("builds"));
+            let mut buf = vec![0u8; 512];
+            assert!(d.write_sectors(u64::MAX, &buf).is_err());
+            assert!(d.write_sectors(64, &buf).is_err());
+            assert!(d.read_sectors(u64::MAX, &mut buf).is_err());
+            assert_eq!(view("virtio", &d).sectors_written, 0);
+        }
+        let e = image(&DiskSource::Built {
+            format: "vmdk".into(),
+            sectors: 8,
+            seed: 0,
+            cluster_bits: 12,
+            backing: false,
+        })
+        .expect_err("unknown format");
+        assert!(e.contains("vmdk"), "{e}");
     }
 
     #[test]
