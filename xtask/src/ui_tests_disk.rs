@@ -40,8 +40,12 @@ fn scroll_to_disk(b: &Browser) -> Result<()> {
     Ok(())
 }
 
+/// Goes to step `i` of `total` (the button may sit under the toolbar after a scroll).
 fn next_step(b: &Browser, i: usize, total: usize) -> Result<()> {
-    b.click_testid("demo-next")?;
+    js(
+        b,
+        "window.scrollTo(0, 0); document.querySelector('[data-testid=demo-next]').click();",
+    )?;
     wait_text(b, "demo-step-count", &format!("step {i} of {total}"))
 }
 
@@ -103,13 +107,20 @@ pub fn emulated_vs_virtio_demo(b: &Browser) -> Result<()> {
     })?;
     b.screenshot("disk-evv-1-two-disks")?;
     next_step(b, 2, 4)?;
-    wait_text(b, "serial-output", "ATA PIO: 128 sectors read")?;
     wait_text(b, "disk-counts", "128 sectors read")?;
     b.screenshot("disk-evv-2-ata-pio")?;
     next_step(b, 3, 4)?;
-    wait_text(b, "serial-output", "virtio-blk: 128 sectors read")?;
+    b.wait_until("the virtio-blk drive read 128 sectors", WAIT, |_| {
+        Ok(js(
+            b,
+            "return document.querySelector('[data-testid=disk-drive][data-controller=virtio] [data-testid=disk-counts]').textContent;",
+        )?
+        .as_str()
+        .is_some_and(|t| t.contains("128 sectors read")))
+    })?;
     b.screenshot("disk-evv-3-virtio")?;
     next_step(b, 4, 4)?;
+    wait_text(b, "serial-output", "ATA PIO: 128 sectors read")?;
     wait_text(b, "serial-output", "both disks gave the same bytes")?;
     b.screenshot("disk-evv-4-same-bytes")?;
     Ok(())
