@@ -11,8 +11,8 @@ pub mod pack;
 use std::sync::OnceLock;
 
 pub use manifest::{
-    kind_host, kind_jvm, Boot, CpuExpect, ExitControlsSet, Expect, Kind, Manifest, MemoryAt, Panel,
-    Run, Space, Step,
+    kind_disk, kind_host, kind_jvm, Boot, CpuExpect, ExitControlsSet, Expect, Kind, Manifest,
+    MemoryAt, Panel, Run, Space, Step,
 };
 
 /// One demo folder's files, embedded at build time.

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 #[path = "host_schedule.rs"]
 pub mod host_schedule;
+#[path = "kind_disk.rs"]
+pub mod kind_disk;
 #[path = "kind_host.rs"]
 pub mod kind_host;
 #[path = "kind_jvm.rs"]
@@ -79,6 +81,8 @@ pub struct Manifest {
     pub jvm: Option<kind_jvm::JvmSetup>,
     /// A Linux demo's host files and container setups (`[linux]`).
     pub linux: Option<crate::kind_linux::LinuxDemo>,
+    /// The disk a machine demo attaches (`[disk]`).
+    pub disk: Option<kind_disk::DiskSetup>,
 }
 
 /// The kind of virtual machine a demo drives (`kind = "jvm"`).
@@ -213,6 +217,8 @@ pub enum Panel {
     LinuxStrace,
     /// The same program as a process, in a container and as a unikernel: the costs.
     LinuxWays,
+    /// The disk: the qcow2 L1/L2 mapping, refcounts, the sectors the guest moved.
+    Disk,
 }
 
 impl Panel {
@@ -248,6 +254,7 @@ impl Panel {
             Panel::LinuxProcesses => "panel-linux-processes",
             Panel::LinuxStrace => "panel-linux-strace",
             Panel::LinuxWays => "panel-linux-ways",
+            Panel::Disk => "panel-disk",
         }
     }
 }
@@ -415,6 +422,8 @@ pub struct Expect {
     /// claims nothing about its CPU).
     #[serde(default)]
     pub cpus: Vec<CpuExpect>,
+    /// What the step claims about the disk and the exit counters' growth.
+    pub disk: Option<kind_disk::DiskExpect>,
 }
 
 /// The run states a CPU claim may name.
@@ -519,6 +528,8 @@ pub struct Step {
     pub linux: Option<crate::kind_linux::LinuxStep>,
     /// Reruns the guest from its start under another host schedule.
     pub host_schedule: Option<host_schedule::HostScheduleSet>,
+    /// What the step does to the disk after its run (`[step.disk]`).
+    pub disk: Option<kind_disk::DiskStep>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -695,6 +706,7 @@ impl Manifest {
         }
         self.validate_machine(guest_source)?;
         self.validate_host_schedule()?;
+        kind_disk::validate_disk(self)?;
         check_tier(self.tier.as_deref(), self.threshold)?;
         let label = |key: String, name: &str| {
             if defines_label(guest_source, name) {

@@ -89,44 +89,11 @@ start:
 
         call pci_enable_io
 
-        ; Reset, then ACKNOWLEDGE and DRIVER.
-        mov edx, [iobase]
-        add edx, 0x12                       ; device status
-        xor eax, eax
-        out dx, al
-        mov al, 1
-        out dx, al
-        mov al, 3
-        out dx, al
-        ; Features: accept only FLUSH (bit 9) of what the device offers.
-        mov edx, [iobase]
-        in eax, dx                          ; device features
-        and eax, 1 << 9
-        add edx, 4
-        out dx, eax                         ; driver features
-        ; Queue 0: its size must be QSIZE; the ring area starts zeroed.
-        mov edx, [iobase]
-        add edx, 0x0E                       ; queue select
-        xor eax, eax
-        out dx, ax
-        mov edx, [iobase]
-        add edx, 0x0C                       ; queue size
-        in ax, dx
-        cmp ax, QSIZE
-        jne fail
-        mov edi, RING
-        mov ecx, 0x2000 / 4
-        xor eax, eax
-        rep stosd
-        mov edx, [iobase]
-        add edx, 0x08                       ; queue PFN
-        mov eax, RING >> 12
-        out dx, eax
-        ; DRIVER_OK: the device may use the queue.
-        mov edx, [iobase]
-        add edx, 0x12
-        mov al, 7
-        out dx, al
+        ; Reset, ACKNOWLEDGE and DRIVER, accept only FLUSH (bit 9) of the features,
+        ; queue 0 at RING, DRIVER_OK.
+        mov eax, 1 << 9
+        call virtio_blk_setup
+        jc fail
         ; Capacity (device configuration, offset 0x14): sectors, low dword.
         mov edx, [iobase]
         add edx, 0x14
@@ -144,7 +111,8 @@ start:
         xor edx, edx
         mov edi, SEC0
         mov ecx, 512
-        call request
+        call virtio_blk_request
+        jc fail
         ; The device raised its interrupt: ISR bit 0 (reading clears it).
         mov edx, [iobase]
         add edx, 0x13
@@ -184,12 +152,14 @@ start:
         mov edx, WRITE_LBA
         mov edi, SEC1
         mov ecx, 512
-        call request
+        call virtio_blk_request
+        jc fail
         mov eax, T_IN
         mov edx, WRITE_LBA
         mov edi, BACK
         mov ecx, 512
-        call request
+        call virtio_blk_request
+        jc fail
         mov esi, SEC1
         mov edi, BACK
         mov ecx, 128
@@ -268,7 +238,8 @@ start:
         shl edx, 7                          ; 128 sectors per request
         mov edi, BULK
         mov ecx, 0x10000
-        call request
+        call virtio_blk_request
+        jc fail
         inc ebx
         cmp ebx, 16
         jb .mib
@@ -283,65 +254,7 @@ fail:   mov esi, msg_fail
         mov eax, 1
         jmp leave
 
-; One request: EAX = type, EDX = first sector, EDI = buffer, ECX = bytes. Descriptor
-; 0 holds the header, 1 the data (device-writable for a read), 2 the status byte. The
-; chain goes on the available ring, a write to queue notify hands it over, and the
-; used ring's index says it is done. Fails unless the status byte is 0 (OK).
-request:
-        push ebx
-        mov [REQ], eax
-        mov dword [REQ + 4], 0
-        mov [REQ + 8], edx
-        mov dword [REQ + 12], 0
-        mov byte [STAT], 0xFF
-        ; Descriptor 0: the header, device-readable.
-        mov dword [RING + 0], REQ
-        mov dword [RING + 4], 0
-        mov dword [RING + 8], 16
-        mov word [RING + 12], DESC_NEXT
-        mov word [RING + 14], 1
-        ; Descriptor 1: the data.
-        mov [RING + 16], edi
-        mov dword [RING + 20], 0
-        mov [RING + 24], ecx
-        mov bx, DESC_NEXT
-        cmp eax, T_IN
-        jne .dir
-        or bx, DESC_WRITE
-.dir:   mov [RING + 28], bx
-        mov word [RING + 30], 2
-        ; Descriptor 2: the status byte, device-writable.
-        mov dword [RING + 32], STAT
-        mov dword [RING + 36], 0
-        mov dword [RING + 40], 1
-        mov word [RING + 44], DESC_WRITE
-        mov word [RING + 46], 0
-        ; Available ring: head 0 at idx % QSIZE, then the new idx.
-        movzx eax, word [AVAIL + 2]
-        mov ebx, eax
-        and ebx, QSIZE - 1
-        mov word [AVAIL + 4 + ebx * 2], 0
-        inc eax
-        mov [AVAIL + 2], ax
-        ; Notify queue 0.
-        push eax
-        mov edx, [iobase]
-        add edx, 0x10
-        xor eax, eax
-        out dx, ax
-        pop eax
-        ; Wait for the used index to catch up.
-        mov ecx, 100000
-.wait:  cmp [USED + 2], ax
-        je .done
-        pause
-        loop .wait
-        jmp fail
-.done:  cmp byte [STAT], 0
-        jne fail
-        pop ebx
-        ret
-
+%include "virtio_blk.inc"
 %include "pci.inc"
 %include "console.inc"
 %include "pc.inc"

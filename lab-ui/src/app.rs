@@ -545,7 +545,7 @@ pub fn app() -> Html {
                     <div class="col-side"><Log/><Memory/></div>
                     <div class="col-wide"><crate::components::cpus::CpuStrip/><crate::components::cpus::ApicPanel/><crate::components::tsc::TscPanel/></div>
                     <div class="col-wide"><PageTables/><pictures::WalkPicture/><pictures::ShadowPicture/><pictures::NestedPicture/><pictures::CostPicture/><pictures::CrossoverPicture/></div>
-                    <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/><Devices/></div>
+                    <div class="col-bottom"><Tlb/><Counters/><Serial/><Vga/><Devices/><crate::components::disk::Disk/></div>
                     <div class="col-wide"><LinuxPanel/><LinuxParts/></div>
                     <div class="col-wide"><JvmPanel/></div>
                     <div class="col-wide"><crate::components::host::HostPanel/></div>

@@ -112,6 +112,9 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
         Command::SetSmp(machine_at(demo, upto)),
         program.load_command(mode_at(demo, upto, mode)),
     ];
+    if let Some(d) = disk_spec(demo) {
+        cmds.push(Command::SetDisk(Some(d)));
+    }
     // The TLB setting outlives reloads: steps before the rerun leave the last one
     // they chose; the replayed steps set theirs as they come.
     let tlb = |s: &vmlab_demos::Step| s.tlb.as_deref().and_then(|t| t.parse().ok());
@@ -171,6 +174,9 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
             Run::ToEnd => cmds.push(Command::Advance(Until::Stop)),
             Run::ToGc => {}
         }
+        if let Some(name) = step.disk.as_ref().and_then(|d| d.snapshot.clone()) {
+            cmds.push(Command::DiskSnapshot(name));
+        }
         if let Some(a) = step.translate {
             cmds.push(Command::Translate(a));
         }
@@ -196,6 +202,21 @@ pub fn commands(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> 
         cmds.push(Command::Crossover(crossover_runs(demo, program, mode)));
     }
     cmds
+}
+
+/// The disk a demo's `[disk]` attaches, if any.
+pub fn disk_spec(demo: &Demo) -> Option<crate::diskview::DiskSpec> {
+    let d = demo.manifest.disk.as_ref()?;
+    Some(crate::diskview::DiskSpec {
+        controller: crate::diskview::Controller::parse(&d.controller).ok()?,
+        source: crate::diskview::DiskSource::Built {
+            format: d.format.clone(),
+            sectors: d.sectors,
+            seed: d.seed,
+            cluster_bits: d.cluster_bits(),
+            backing: d.has_backing(),
+        },
+    })
 }
 
 /// The crossover's runs: one from each step that (re)starts the guest, stopping at

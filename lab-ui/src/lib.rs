@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod components;
 pub mod demos;
 pub mod demos_linux;
+pub mod diskview;
 pub mod export;
 pub mod highlight;
 pub mod labs;

@@ -189,6 +189,10 @@ pub enum Command {
     /// Builds the machines from now on with these CPUs and quantum, and reloads the
     /// current program with them.
     SetSmp(crate::smp::Smp),
+    /// Attaches a disk to the machine (none: takes it away) and restarts the guest.
+    SetDisk(Option<crate::diskview::DiskSpec>),
+    /// Takes an internal snapshot of the machine's qcow2 disk.
+    DiskSnapshot(String),
 }
 
 /// What "who wrote this?" looks for.
@@ -574,6 +578,9 @@ pub struct View {
     /// The PCI bus and its virtio devices, when the machine has them.
     #[serde(default)]
     pub devices: Option<DevicesView>,
+    /// The machine's disks, for the disk panel.
+    #[serde(default)]
+    pub disks: Vec<crate::diskview::DiskView>,
     /// Every CPU of the machine and its local APIC, and the machine's CPU options.
     #[serde(default)]
     pub smp: crate::smp::SmpView,

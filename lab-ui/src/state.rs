@@ -418,6 +418,7 @@ mod tests {
             vcpu: None,
             vmm_settings: None,
             devices: None,
+            disks: vec![],
             smp: Default::default(),
             xlate: None,
         }))

@@ -11,6 +11,7 @@ use lab_ui::protocol::{Command, View, ADVANCE_BUDGET, MODE_SWITCH};
 use lab_ui::worker::session::{self, Loaded, Session};
 use vmlab_demos::Expect;
 
+mod claims_disk;
 mod pictures;
 
 /// What the lab shows after a step: the view, and the comparison when the step asks for one.
@@ -57,6 +58,8 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
                 s = Some(Session::with_smp(loaded, mode, smp).expect("the demo's ROM loads"));
             }
             (Command::SetSmp(o), None) => smp = o,
+            (Command::SetDisk(d), Some(s)) => s.set_disk(d).expect("the demo's disk attaches"),
+            (Command::DiskSnapshot(n), Some(s)) => s.disk_snapshot(&n).expect("a snapshot"),
             (Command::Advance(until), Some(s)) => {
                 s.advance(until, ADVANCE_BUDGET);
             }
@@ -141,6 +144,9 @@ fn broken_claims(
         if seen != *change {
             bad.push(format!("counters: {name} changed by {seen}, not {change}"));
         }
+    }
+    if let Some(d) = &expect.disk {
+        bad.extend(claims_disk::broken(d, v, claims_disk::growth(&now, &then)));
     }
     let tlb = tlb_pages(v);
     for page in &expect.tlb_has {
@@ -328,6 +334,7 @@ fn a_false_claim_is_reported() {
             state: Some("wait-sipi".into()),
             ..Default::default()
         }],
+        disk: None,
     };
     let bad = broken_claims(&lies, &p, &second, Some(&first));
     let keys: Vec<&str> = bad.iter().filter_map(|b| b.split(':').next()).collect();
@@ -460,5 +467,52 @@ fn the_crossover_picture_flips_between_the_shadow_vs_nested_phases() {
             r#"<g class="bar" data-mode="trap-emulate" data-total="6600" data-cheapest="true">"#
         ),
         "{svg}"
+    );
+}
+
+/// The disk claims: a demo's true claims hold, and claims the disk contradicts are
+/// reported, each by its key.
+#[test]
+fn a_false_disk_claim_is_reported() {
+    let d = demos::find("disk-cow-snapshots").expect("the demo");
+    let p = demos::assemble(d.source, d.manifest.boot).expect("assembles");
+    let first = show(d, &p, 0).view;
+    let second = show(d, &p, 1).view;
+    let truth = d.steps()[1].expect.disk.clone().expect("disk claims");
+    let grew = |a: &View, b: &View| {
+        let (now, then) = (counters(a), counters(b));
+        move |n: &str| {
+            let get = |m: &BTreeMap<String, u64>| m.get(n).copied().unwrap_or(0) as i64;
+            get(&now) - get(&then)
+        }
+    };
+    assert!(claims_disk::broken(&truth, &second, grew(&second, &first)).is_empty());
+    let lies = vmlab_demos::kind_disk::DiskExpect {
+        counters_at_least: [("instructions".to_string(), 1_000_000)].into(),
+        counters_at_most: [("instructions".to_string(), 0)].into(),
+        allocated: Some(0),
+        from_backing: Some(8),
+        copied_on_write: Some(0),
+        shared_clusters: Some(1),
+        snapshots: Some(1),
+        sectors_written: Some(0),
+        sectors_read: Some(0),
+    };
+    let bad = claims_disk::broken(&lies, &second, grew(&second, &first));
+    let keys: Vec<&str> = bad.iter().filter_map(|b| b.split(':').next()).collect();
+    assert_eq!(
+        keys,
+        [
+            "disk.counters-at-least",
+            "disk.counters-at-most",
+            "disk.allocated",
+            "disk.from-backing",
+            "disk.copied-on-write",
+            "disk.shared-clusters",
+            "disk.snapshots",
+            "disk.sectors-read",
+            "disk.sectors-written"
+        ],
+        "{bad:#?}"
     );
 }

@@ -30,6 +30,7 @@ mod ui_pack;
 mod ui_pictures;
 mod ui_tests;
 mod ui_tests_devices;
+mod ui_tests_disk;
 mod ui_tests_host;
 mod ui_tests_jit;
 mod ui_tests_jvmlab;

@@ -270,6 +270,18 @@ pub const ALL: &[BrowserTest] = &[
         name: "smp_host_schedule_toolbar",
         run: crate::ui_tests_smplhp::host_schedule_toolbar,
     },
+    BrowserTest {
+        name: "disk_cow_demo",
+        run: crate::ui_tests_disk::cow_demo,
+    },
+    BrowserTest {
+        name: "disk_emulated_vs_virtio_demo",
+        run: crate::ui_tests_disk::emulated_vs_virtio_demo,
+    },
+    BrowserTest {
+        name: "disk_user_disks",
+        run: crate::ui_tests_disk::user_disks,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -7,6 +7,7 @@ pub mod cpus;
 pub mod demo;
 pub mod devices;
 pub mod disasm;
+pub mod disk;
 pub mod editor;
 pub mod help;
 pub mod host;

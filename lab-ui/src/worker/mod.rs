@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod devices;
+pub mod disk;
 pub mod linux;
 pub mod linux_setup;
 pub mod pace;
@@ -250,6 +251,8 @@ impl MachineWorker {
                 match other {
                     Command::SetMode(mode) => s.reload(mode)?,
                     Command::SetTlb(t) => s.set_tlb(t),
+                    Command::SetDisk(d) => s.set_disk(d)?,
+                    Command::DiskSnapshot(n) => s.disk_snapshot(&n)?,
                     Command::SetPtProtect(p) => s.set_pt_protect(p),
                     Command::Reset => {
                         let mode = s.mode();

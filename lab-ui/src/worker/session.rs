@@ -117,6 +117,9 @@ pub struct Session {
     xlate_seen: u64,
     /// The region the cache panel shows in detail.
     region: Option<u32>,
+    /// The disk the machine gets, kept across reloads, and its drives now.
+    disk: Option<crate::diskview::DiskSpec>,
+    drives: Vec<(String, super::disk::SharedDisk)>,
 }
 
 /// Builds a machine in `mode` with `program` loaded.
@@ -224,6 +227,8 @@ impl Session {
             ),
             xlate_seen: 0,
             region: None,
+            disk: None,
+            drives: Vec::new(),
         };
         s.memory = (s.program.origin, Space::Physical);
         Ok(s)
@@ -232,6 +237,10 @@ impl Session {
     /// Rebuilds the machine (same program, `mode`), keeping breakpoints and panels.
     pub fn reload(&mut self, mode: ExecMode) -> Result<(), String> {
         self.machine = build_smp(&self.program, mode, self.smp)?;
+        self.drives = match &self.disk {
+            Some(spec) => super::disk::attach(&mut self.machine, spec)?,
+            None => Vec::new(),
+        };
         self.mode = mode;
         self.apply_tlb();
         let (tier, threshold) = self.tier;
@@ -278,6 +287,28 @@ impl Session {
     pub fn set_smp(&mut self, smp: crate::smp::Smp) -> Result<(), String> {
         self.smp = smp.clamped();
         self.reload(self.mode)
+    }
+
+    /// Attaches the disk `spec` describes (none: no disk) and restarts the guest with
+    /// it; a fresh image each time, so the guest's writes go with the run they belong to.
+    pub fn set_disk(&mut self, spec: Option<crate::diskview::DiskSpec>) -> Result<(), String> {
+        if spec == self.disk {
+            return Ok(());
+        }
+        let keep = self.last_stop.clone();
+        self.disk = spec;
+        let mode = self.mode;
+        let r = self.reload(mode);
+        self.last_stop = keep;
+        r
+    }
+
+    /// Takes an internal snapshot of every qcow2 drive.
+    pub fn disk_snapshot(&mut self, name: &str) -> Result<(), String> {
+        if self.drives.is_empty() {
+            return Err("disk snapshot: the machine has no disk".into());
+        }
+        self.drives.iter().try_for_each(|(_, d)| d.snapshot(name))
     }
 
     /// The machine's CPUs and quantum.
@@ -795,6 +826,11 @@ impl Session {
             vcpu: collect::vcpu_line(m),
             vmm_settings: collect::vmm_settings(m),
             devices: devices::devices(m),
+            disks: self
+                .drives
+                .iter()
+                .map(|(c, d)| super::disk::view(c, d))
+                .collect(),
             smp: super::percpu::smp_view(m),
             xlate: None,
         };
