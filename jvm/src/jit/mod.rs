@@ -15,6 +15,7 @@
 mod analyze;
 mod emit;
 mod enter;
+mod stage;
 mod view;
 
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,7 @@ use emulator_core::descriptor::{system, Descriptor};
 use emulator_core::{FlatEntry, Machine, MachineConfig, TableReg};
 
 pub use emit::Exit;
+pub use stage::Staged;
 pub use view::{CompiledView, Row, X86Line};
 
 use crate::interp::Vm;
@@ -141,6 +143,10 @@ pub struct Jit {
     /// Deopts seen per (class, method, pc), to keep the event list short.
     deopts_at: BTreeMap<(u32, usize, usize), u32>,
     pub stats: JitStats,
+    /// When set, the VM stops before it enters compiled code (see [`Jit::staged`]).
+    pub stop_at_entry: bool,
+    /// Compiled code the VM stopped before (`stop_at_entry`); `Vm::run` enters it.
+    pub staged: Option<Staged>,
 }
 
 impl Jit {
@@ -254,6 +260,12 @@ pub(crate) fn after_step(vm: &mut Vm, before: (usize, usize), left: u64) -> Resu
             }
         }
     };
+    if vm.jit.stop_at_entry {
+        if let Some(i) = vm.jit.regions.iter().position(|r| Rc::ptr_eq(r, &region)) {
+            vm.jit.staged = Some(Staged { region: i, pc });
+            return Ok(0);
+        }
+    }
     enter::enter(vm, &region, pc, left)
 }
 
