@@ -202,6 +202,8 @@ pub enum Panel {
     LinuxStrace,
     /// The same program as a process, in a container and as a unikernel: the costs.
     LinuxWays,
+    /// The JVM panel's JIT view: counters, events, each region's bytecode beside its x86.
+    JvmJit,
 }
 
 impl Panel {
@@ -237,6 +239,7 @@ impl Panel {
             Panel::LinuxProcesses => "panel-linux-processes",
             Panel::LinuxStrace => "panel-linux-strace",
             Panel::LinuxWays => "panel-linux-ways",
+            Panel::JvmJit => "panel-jvm-jit",
         }
     }
 }

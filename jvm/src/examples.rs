@@ -18,10 +18,11 @@ pub const FILES: &[(&str, &[u8])] = &[
     ("Circle", include_bytes!("../examples/Circle.class")),
     ("Switch", include_bytes!("../examples/Switch.class")),
     ("Loops", include_bytes!("../examples/Loops.class")),
+    ("Hot", include_bytes!("../examples/Hot.class")),
 ];
 
 /// The embedded classes that have a `main` method.
-pub const MAINS: &[&str] = &["Garbage", "Shapes", "Switch", "Loops"];
+pub const MAINS: &[&str] = &["Garbage", "Shapes", "Switch", "Loops", "Hot"];
 
 /// The embedded class files as a [`ClassSource`].
 #[derive(Clone, Copy, Debug, Default)]

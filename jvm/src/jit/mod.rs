@@ -44,8 +44,9 @@ pub const FRAME_BASE: u32 = 0x10_0000;
 const IDT_BASE: u32 = 0x800;
 /// The #DE handler: a `hlt` the host recognizes.
 pub(crate) const DE_HANDLER: u32 = 0xf00;
-/// The JIT machine's RAM (the frame needs up to 512 KiB above `FRAME_BASE`).
-const RAM_MIB: u32 = 2;
+/// The JIT machine's RAM (the frame needs up to 512 KiB above `FRAME_BASE`): the
+/// size of the lab's machine, so that a snapshot of it opens in the lab's panels.
+pub const RAM_MIB: u32 = 4;
 const ESP: usize = 4;
 /// Most events kept (the counters count them all).
 const MAX_EVENTS: usize = 10_000;
@@ -262,7 +263,11 @@ pub(crate) fn after_step(vm: &mut Vm, before: (usize, usize), left: u64) -> Resu
     };
     if vm.jit.stop_at_entry {
         if let Some(i) = vm.jit.regions.iter().position(|r| Rc::ptr_eq(r, &region)) {
-            vm.jit.staged = Some(Staged { region: i, pc });
+            vm.jit.staged = Some(Staged {
+                region: i,
+                pc,
+                loaded: false,
+            });
             return Ok(0);
         }
     }

@@ -17,6 +17,8 @@ use crate::JvmError;
 pub struct Staged {
     pub region: usize,
     pub pc: usize,
+    /// Whether the frame is loaded into the JIT's machine ([`Vm::load_staged`]).
+    pub loaded: bool,
 }
 
 impl Region {
@@ -70,6 +72,7 @@ impl Vm<'_> {
                 region.title, s.pc
             )));
         }
+        self.jit.staged = Some(Staged { loaded: true, ..s });
         Ok(self.jit.machine_ref())
     }
 
