@@ -254,6 +254,14 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_jvm_jit_view",
         run: crate::ui_tests_jit::jit_view,
     },
+    BrowserTest {
+        name: "jitdemo_step_into_compiled_code",
+        run: crate::ui_tests_jitdemo::jit_demo,
+    },
+    BrowserTest {
+        name: "jitdemo_by_hand",
+        run: crate::ui_tests_jitdemo::jit_by_hand,
+    },
 ];
 
 /// A program that never stops on its own.
