@@ -77,7 +77,7 @@ pub fn jit_view(m: &Vm, at: Option<(usize, u32)>, controls: Html) -> Html {
                             html! {
                             <tr class={classes!(here.then_some("current"))} data-testid={here.then_some("jvm-jit-current")}>
                                 <td><code>{ r.bytecode.clone() }</code></td>
-                                <td><pre class="jit-x86">{ r.x86.iter().map(|l| format!("{}{:08x}  {:<14} {}", if here && current.is_some_and(|c| c.1 == l.addr) { "▶ " } else { "" }, l.addr, l.bytes, l.text)).collect::<Vec<_>>().join("\n") }</pre></td>
+                                <td><pre class="jit-x86">{ r.x86.iter().map(|l| format!("{}{:08x}  {:<14} {}", match (here, current.is_some_and(|c| c.1 == l.addr)) { (true, true) => "▶ ", (true, false) => "  ", _ => "" }, l.addr, l.bytes, l.text)).collect::<Vec<_>>().join("\n") }</pre></td>
                             </tr>
                         }}) }</tbody>
                     </table>
