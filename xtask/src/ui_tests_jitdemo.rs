@@ -119,7 +119,11 @@ pub fn jit_demo(b: &Browser) -> Result<()> {
     wait_text(b, "jvm-status", "finished after")?;
     let out = b.text_testid("jvm-stdout")?;
     ensure!(out.trim() == want.trim(), "printed {out:?}, java {want:?}");
-    show(b, &tid("jvm-jit-stats"))?;
+    wait_text(b, "jvm-demo-compare", "times fewer")?;
+    b.execute(
+        "document.querySelector('[data-testid=jvm-jit-stats]').scrollIntoView({ block: 'center' });",
+        vec![],
+    )?;
     b.screenshot("jitdemo-counts")?;
     Ok(())
 }
