@@ -4,7 +4,8 @@
 //! heap's objects, references and free ranges). `--jit-threshold` sets when hot
 //! methods compile to x86; the report counts bytecodes interpreted and x86
 //! instructions retired, lists the JIT's events and, with `--jit-view`, each compiled
-//! region's bytecode beside its x86.
+//! region's bytecode beside its x86; `--step-compiled N` steps the x86 of the first
+//! compiled code entered (`jvm_step.rs`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,6 +52,33 @@ pub struct JvmArgs {
     /// and the NASM listing.
     #[arg(long, requires = "json")]
     pub jit_view: bool,
+    /// Stop before the first compiled code the program enters, step N of its x86
+    /// instructions in the JIT's machine (in the JSON report as `jit.stepped`, or on
+    /// stderr), then run on.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub step_compiled: u32,
+}
+
+/// `--step-compiled` without `--json`: one line per x86 instruction, on stderr.
+fn print_stepped(r: Option<&crate::jvm_step::StepReport>) {
+    let mut err = std::io::stderr().lock();
+    let Some(r) = r else {
+        let _ = writeln!(err, "vmlab jvm: no compiled code was entered");
+        return;
+    };
+    let _ = writeln!(err, "compiled {} entered at pc {}:", r.method, r.pc);
+    for s in &r.steps {
+        let pcs = match s.bytecode_pcs {
+            Some((a, b)) if a == b => format!("pc {a}"),
+            Some((a, b)) => format!("pcs {a}-{b}"),
+            None => "exit".into(),
+        };
+        let _ = writeln!(
+            err,
+            "  {:08x}  {:<32} {pcs:<10} eax={:08x} ecx={:08x} edx={:08x}",
+            s.addr, s.text, s.gpr[0], s.gpr[1], s.gpr[2]
+        );
+    }
 }
 
 fn parse_gc(s: &str) -> Result<GcKind, String> {
@@ -114,6 +142,19 @@ pub fn run(args: JvmArgs) -> ExitCode {
     };
     let mut trace: Vec<String> = Vec::new();
     let mut left = args.budget;
+    let stepped = match args.step_compiled {
+        0 => None,
+        n => match crate::jvm_step::step_compiled(&mut vm, n, left) {
+            Ok(r) => {
+                left = left.saturating_sub(vm.steps + vm.jit.stats.x86_instructions);
+                if !args.json {
+                    print_stepped(r.as_ref());
+                }
+                r
+            }
+            Err(e) => return fail(args.json, &e),
+        },
+    };
     let result = loop {
         let slice = left.min(100_000);
         let r = vm.run(slice);
@@ -187,6 +228,9 @@ pub fn run(args: JvmArgs) -> ExitCode {
         }
         if args.jit_view {
             report["jit"]["compiled"] = json!(vm.jit.views(&vm));
+        }
+        if args.step_compiled > 0 {
+            report["jit"]["stepped"] = json!(stepped);
         }
         println!("{report}");
     } else {

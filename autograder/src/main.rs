@@ -10,6 +10,7 @@ mod gdb;
 mod grade;
 mod host;
 mod jvm;
+mod jvm_step;
 mod labs;
 mod linux;
 mod linux_compare;

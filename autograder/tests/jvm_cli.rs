@@ -1,7 +1,8 @@
 //! `vmlab jvm`: javac-compiled test programs print what `java` prints on the same
 //! classes, in text and `--json`, under both collectors; `--trace` shows the
 //! bytecodes; a missing class is a JSON error; `--jit-threshold` compiles the loops
-//! to x86, reports its counts and events in the JSON and traces them.
+//! to x86, reports its counts and events in the JSON and traces them; `--step-compiled`
+//! steps the first compiled code and runs on.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -209,4 +210,50 @@ fn jit_counts_events_and_regions() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+#[test]
+fn step_compiled_steps_the_first_compiled_code_and_runs_on() {
+    let dir = classes();
+    let d = dir.to_str().unwrap();
+    let vmlab = env!("CARGO_BIN_EXE_vmlab");
+    let (_, jout, _) = run("java", &["-cp", d, "Loops"]);
+    let step = |extra: &[&str]| {
+        let base = [
+            "jvm",
+            d,
+            "Loops",
+            "--jit-threshold",
+            "50",
+            "--step-compiled",
+        ];
+        run(vmlab, &[&base[..], extra].concat())
+    };
+    let (code, out, err) = step(&["40", "--json", "--jit-view"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["stdout"].as_str(), Some(jout.as_str()), "runs on as java");
+    let s = &v["jit"]["stepped"];
+    let method = s["method"].as_str().unwrap_or_default();
+    assert!(method.starts_with("Loops.sumTo"), "{s}");
+    let steps = s["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 40);
+    let region = &v["jit"]["compiled"][0];
+    let base = region["base"].as_u64().unwrap();
+    let end = base + region["code_bytes"].as_u64().unwrap();
+    let mut pcs = Vec::new();
+    for st in steps {
+        let a = st["addr"].as_u64().unwrap();
+        assert!((base..end).contains(&a), "{st} outside {base:#x}..{end:#x}");
+        assert!(!st["text"].as_str().unwrap().contains("outside"), "{st}");
+        pcs.push(st["bytecode_pcs"][0].as_u64().unwrap());
+    }
+    // The loop: the entry pc's x86 runs again after the back edge.
+    let entry = s["pc"].as_u64().unwrap();
+    assert!(pcs.iter().filter(|&&p| p <= entry).count() >= 2, "{pcs:?}");
+    let (code, _, err) = step(&["3"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("compiled Loops.sumTo"), "{err}");
+    let lines = err.lines().filter(|l| l.starts_with("  ")).count();
+    assert_eq!(lines, 3, "{err}");
 }

@@ -1,7 +1,7 @@
 //! The player of `kind = "jvm"` demos: boots the embedded example class a manifest
 //! names under its collector and heap size, runs each step (bytecodes, to a method,
-//! to the next collection, to the end), and checks a step's claims against the
-//! frames, the heap and the counters.
+//! to the next collection, to the end; the JIT's steps are in `jit_player.rs`), and
+//! checks a step's claims against the frames, the heap and the counters.
 
 use std::collections::BTreeMap;
 
@@ -14,13 +14,19 @@ use crate::{Expect, Manifest, Run, Step};
 
 /// Bytecodes one step may run at most.
 pub const STEP_BUDGET: u64 = 5_000_000;
+/// Bytecodes the run with the JIT off may take.
+const OFF_BUDGET: u64 = 50_000_000;
 
 /// A JVM demo being played.
 pub struct JvmPlayer {
     vm: Vm<'static>,
     class: String,
     heap: u32,
+    /// The JIT threshold (0: off).
+    jit: u32,
     stop: String,
+    /// Bytecodes the program interpreted run with the JIT off (`compare-off`).
+    off_steps: Option<u64>,
 }
 
 impl core::fmt::Debug for JvmPlayer {
@@ -32,11 +38,12 @@ impl core::fmt::Debug for JvmPlayer {
     }
 }
 
-fn boot(class: &str, gc: &str, heap: u32) -> Result<Vm<'static>, String> {
+fn boot(class: &str, gc: &str, heap: u32, jit: u32) -> Result<Vm<'static>, String> {
     let gc = GcKind::parse(gc).ok_or_else(|| format!("jvm.gc: unknown collector {gc:?}"))?;
     let config = VmConfig {
         gc,
         heap_bytes: heap,
+        jit_threshold: jit,
         ..VmConfig::default()
     };
     Vm::new(&EXAMPLES, class, config).map_err(|e| format!("jvm.class: {e}"))
@@ -46,11 +53,14 @@ impl JvmPlayer {
     /// The demo's program, loaded and not yet run.
     pub fn start(m: &Manifest) -> Result<JvmPlayer, String> {
         let setup = m.jvm.as_ref().ok_or("jvm: the demo has no [jvm] table")?;
+        let jit = setup.jit_threshold.unwrap_or(0);
         Ok(JvmPlayer {
-            vm: boot(&setup.class, &setup.gc, setup.heap)?,
+            vm: boot(&setup.class, &setup.gc, setup.heap, jit)?,
             class: setup.class.clone(),
             heap: setup.heap,
+            jit,
             stop: "loaded".into(),
+            off_steps: None,
         })
     }
 
@@ -73,8 +83,14 @@ impl JvmPlayer {
         self.vm
     }
 
+    /// Bytecodes the program interpreted with the JIT off, once a step compared.
+    pub fn off_steps(&self) -> Option<u64> {
+        self.off_steps
+    }
+
     /// Why the last step stopped: `loaded`, `stepped`, `reached`, `collected`,
-    /// `finished`, `uncaught CLASS` or `budget`.
+    /// `finished`, `uncaught CLASS`, `budget`, or after a JIT step `compiled`,
+    /// `staged`, `deopt` or `x86`.
     pub fn stop(&self) -> &str {
         &self.stop
     }
@@ -114,7 +130,7 @@ impl JvmPlayer {
     /// Plays one step from where the previous one left the machine.
     pub fn play(&mut self, step: &Step) -> Result<(), String> {
         if let Some(gc) = step.jvm.as_ref().and_then(|j| j.gc.as_ref()) {
-            self.vm = boot(&self.class, gc, self.heap)?;
+            self.vm = boot(&self.class, gc, self.heap, self.jit)?;
             self.stop = "loaded".into();
         }
         match &step.run {
@@ -146,7 +162,37 @@ impl JvmPlayer {
             self.vm.collect();
             self.stop = "collected".into();
         }
+        if let Some(j) = step.jvm.as_ref().and_then(|j| j.jit.as_ref()) {
+            crate::jit_player::play(self, j)?;
+        }
         Ok(())
+    }
+
+    /// The machine, for the JIT steps.
+    pub(crate) fn vm_mut(&mut self) -> &mut Vm<'static> {
+        &mut self.vm
+    }
+
+    /// Records why a step stopped.
+    pub(crate) fn set_stop(&mut self, stop: String) {
+        self.stop = stop;
+    }
+
+    /// Runs the program again from its start with the JIT off, to its end; keeps the
+    /// bytecodes it interpreted.
+    pub(crate) fn compare_off(&mut self) -> Result<(), String> {
+        let setup_gc = self.vm.heap.kind.name();
+        let mut off = boot(&self.class, setup_gc, self.heap, 0)?;
+        match off.run(OFF_BUDGET).map_err(|e| e.to_string())? {
+            Outcome::Finished => {
+                self.off_steps = Some(off.steps);
+                Ok(())
+            }
+            o => Err(format!(
+                "jvm.jit.compare-off: with the JIT off the program did not finish: {}",
+                ended(&o)
+            )),
+        }
     }
 
     /// The counters a step's `counters` claims are about: `steps` (bytecodes),
@@ -154,6 +200,7 @@ impl JvmPlayer {
     /// `gc.objects-moved`, `gc.pause-steps` (all collections), `heap.objects`.
     pub fn counters(&self) -> BTreeMap<String, i64> {
         let s = &self.vm.heap.stats;
+        let j = &self.vm.jit.stats;
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         [
             ("steps", n(self.vm.steps)),
@@ -163,6 +210,14 @@ impl JvmPlayer {
             ("gc.objects-moved", n(s.objects_moved)),
             ("gc.pause-steps", n(s.total_pause_steps)),
             ("heap.objects", n(self.vm.heap.objects.len() as u64)),
+            ("off.steps", n(self.off_steps.unwrap_or(0))),
+            ("jit.compiled", n(j.compiled)),
+            ("jit.entries", n(j.entries)),
+            ("jit.deopts", n(j.deopts)),
+            ("jit.returns", n(j.returns)),
+            ("jit.x86-instructions", n(j.x86_instructions)),
+            ("jit.bytecodes-compiled", n(j.bytecodes_compiled)),
+            ("jit.code-bytes", n(j.code_bytes)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -285,6 +340,9 @@ impl JvmPlayer {
                 Some(v) => bad.push(format!("heap.{k}: claims {want}, it is {v}")),
                 None => bad.push(format!("heap: no figure {k:?}")),
             }
+        }
+        if let Some(e) = &j.jit {
+            crate::jit_player::check(self, e, bad);
         }
         if let Some(c) = &j.collector {
             if self.vm.heap.kind.name() != c {

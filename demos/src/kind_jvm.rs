@@ -8,8 +8,12 @@ use serde::Deserialize;
 
 use super::{Manifest, Panel, Run};
 
-/// The modes a JVM demo runs in: the interpreter alone.
-pub const JVM_MODES: [&str; 1] = ["interpret"];
+#[path = "kind_jit.rs"]
+pub mod kind_jit;
+
+/// The modes a JVM demo runs in: the interpreter alone, or with the JIT
+/// (`jit-threshold` set).
+pub const JVM_MODES: [&str; 2] = ["interpret", "jit"];
 
 /// The collectors a JVM demo may name (as `vmlab jvm --gc` spells them).
 pub const COLLECTORS: [&str; 2] = ["mark-sweep", "copying"];
@@ -33,6 +37,8 @@ pub struct JvmSetup {
     pub gc: String,
     /// Heap bytes (both halves for the copying collector).
     pub heap: u32,
+    /// Invocations plus back edges before a method compiles (mode `jit` only).
+    pub jit_threshold: Option<u32>,
 }
 
 /// `[step.jvm]`: what a step of a JVM demo changes before it runs.
@@ -44,6 +50,8 @@ pub struct JvmStep {
     /// Collects once, after the step's run.
     #[serde(default)]
     pub collect: bool,
+    /// What the step does with compiled code (mode `jit` only).
+    pub jit: Option<kind_jit::JitStep>,
 }
 
 /// `[step.expect.jvm]`: what a JVM step claims about the frames and the heap.
@@ -69,6 +77,8 @@ pub struct JvmExpect {
     pub heap: BTreeMap<String, i64>,
     /// The collector the heap is managed by.
     pub collector: Option<String>,
+    /// What the step claims about the JIT (mode `jit` only).
+    pub jit: Option<kind_jit::JitExpect>,
 }
 
 /// Whether the Java source declares a class, interface or enum `name`.
@@ -114,6 +124,14 @@ pub fn validate_jvm(m: &Manifest, java_source: &str) -> Result<(), String> {
             "jvm.class: {} declares no class {:?}",
             m.guest, setup.class
         ));
+    }
+    let jit = m.mode == "jit";
+    match setup.jit_threshold {
+        Some(0) | None if jit => {
+            return Err("jvm.jit-threshold: mode jit needs a threshold of at least 1".into())
+        }
+        Some(_) if !jit => return Err("jvm.jit-threshold: for mode jit only".into()),
+        _ => {}
     }
     if !COLLECTORS.contains(&setup.gc.as_str()) {
         return Err(format!(
@@ -177,7 +195,8 @@ pub fn validate_jvm(m: &Manifest, java_source: &str) -> Result<(), String> {
             )));
         }
         for (j, p) in s.focus.iter().enumerate() {
-            if !JVM_PANELS.contains(p) {
+            let jit_panel = jit && kind_jit::JIT_PANELS.contains(p);
+            if !JVM_PANELS.contains(p) && !jit_panel {
                 return Err(key(&format!(
                     "focus: {} is not a part of the JVM panel",
                     p.testid()
@@ -207,6 +226,17 @@ pub fn validate_jvm(m: &Manifest, java_source: &str) -> Result<(), String> {
                 )));
             }
         }
+        let step_jit = s.jvm.as_ref().and_then(|j| j.jit.as_ref());
+        let expect_jit = s.expect.jvm.as_ref().and_then(|j| j.jit.as_ref());
+        if !jit && (step_jit.is_some() || expect_jit.is_some()) {
+            return Err(key("jvm.jit: for mode jit only"));
+        }
+        if step_jit.is_some_and(|j| j.until.is_some()) && s.run != Run::Look {
+            return Err(key(
+                "run: a step that runs to a JIT event runs nothing else",
+            ));
+        }
+        kind_jit::validate_jit(&key, step_jit, expect_jit, &method)?;
         let e = &s.expect;
         if e.at.is_some()
             || e.cpl.is_some()
@@ -262,6 +292,51 @@ mod tests {
     }
 
     const JVM: &str = "[jvm]\nclass = \"Garbage\"\ngc = \"mark-sweep\"\nheap = 4096\n";
+
+    #[test]
+    fn jit_keys_need_mode_jit_and_name_known_events_and_counters() {
+        let jit =
+            "[jvm]\nclass = \"Garbage\"\ngc = \"mark-sweep\"\nheap = 4096\njit-threshold = 5\n";
+        let parse = |mode: &str, extra: &str, steps: &str| {
+            let m = Manifest::parse(&format!(
+                "title = \"t\"\norder = 1\nguest = \"G.java\"\nkind = \"jvm\"\nmode = \"{mode}\"\n{extra}\n{steps}"
+            ))?;
+            m.validate(SOURCE)
+        };
+        let step = "[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"jvm-jit\", \"disasm\"]\n[step.jvm.jit]\nuntil = \"compile\"\nx86 = 2\n[step.expect.jvm.jit]\nevent = \"compile\"\nevent-method = \"Tree.insert\"\nless-than = { steps = \"off.steps\" }\n";
+        parse("jit", jit, step).expect("valid");
+        let e = parse("interpret", jit, step).expect_err("threshold without mode jit");
+        assert!(e.starts_with("jvm.jit-threshold:"), "{e}");
+        let e = parse("jit", JVM, step).expect_err("mode jit without a threshold");
+        assert!(e.starts_with("jvm.jit-threshold:"), "{e}");
+        let e = parse(
+            "jit",
+            jit,
+            &step.replace("\"compile\"\nx86", "\"return\"\nx86"),
+        )
+        .expect_err("until");
+        assert!(e.contains("jvm.jit.until"), "{e}");
+        let e = parse("jit", jit, &step.replace("x86 = 2", "x86 = 0")).expect_err("x86");
+        assert!(e.contains("jvm.jit.x86"), "{e}");
+        let e = parse(
+            "jit",
+            jit,
+            &step.replace("event = \"compile\"", "event = \"osr\""),
+        )
+        .expect_err("event");
+        assert!(e.contains("expect.jvm.jit.event"), "{e}");
+        let e = parse("jit", jit, &step.replace("Tree.insert", "Tree.remove")).expect_err("method");
+        assert!(e.contains("event-method"), "{e}");
+        let e = parse("jit", jit, &step.replace("off.steps", "cycles")).expect_err("counter");
+        assert!(e.contains("less-than"), "{e}");
+        let e = parse(
+            "jit",
+            jit,
+            &step.replace("[step.jvm.jit]", "run = \"to-end\"\n[step.jvm.jit]"),
+        )
+        .expect_err("run and until");
+        assert!(e.contains("runs nothing else"), "{e}");
+    }
 
     #[test]
     fn a_jvm_demo_names_a_class_of_its_source_and_jvm_panels() {

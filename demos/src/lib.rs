@@ -3,6 +3,7 @@
 //! embeds it; [`all`] gives the demos in lecture order to the browser lab and to
 //! the native test that runs every step and checks its claims.
 
+pub mod jit_player;
 pub mod jvm_player;
 pub mod kind_linux;
 pub mod manifest;

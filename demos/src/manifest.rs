@@ -219,6 +219,8 @@ pub enum Panel {
     LinuxWays,
     /// The disk: the qcow2 L1/L2 mapping, refcounts, the sectors the guest moved.
     Disk,
+    /// The JVM panel's JIT view: counters, events, each region's bytecode beside its x86.
+    JvmJit,
 }
 
 impl Panel {
@@ -255,6 +257,7 @@ impl Panel {
             Panel::LinuxStrace => "panel-linux-strace",
             Panel::LinuxWays => "panel-linux-ways",
             Panel::Disk => "panel-disk",
+            Panel::JvmJit => "panel-jvm-jit",
         }
     }
 }

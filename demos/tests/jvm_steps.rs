@@ -52,7 +52,7 @@ fn java_output(class: &str) -> Option<String> {
 fn every_step_of_every_jvm_demo_does_what_its_text_says() {
     let demos: Vec<_> = of_kind(Kind::Jvm).collect();
     let ids: Vec<&str> = demos.iter().map(|d| d.id).collect();
-    for want in ["stack-machine", "garbage-collection"] {
+    for want in ["stack-machine", "garbage-collection", "jit"] {
         assert!(ids.contains(&want), "no {want} demo in {ids:?}");
     }
     for d in demos {
@@ -127,4 +127,40 @@ fn a_false_claim_is_reported_with_its_key() {
     );
     let truth = &d.steps()[1].expect;
     assert!(p.broken_claims(truth, None).is_empty());
+}
+
+#[test]
+fn false_jit_claims_are_reported_with_their_keys() {
+    let d = of_kind(Kind::Jvm)
+        .find(|d| d.id == "jit")
+        .expect("the jit demo");
+    // Stopped before compiled code, its frame loaded and three x86 instructions in.
+    let p = JvmPlayer::at_step(&d.manifest, 3).expect("plays");
+    assert_eq!(p.stop(), "x86");
+    let lies = vmlab_demos::Manifest::parse(
+        "title = \"t\"\norder = 1\nguest = \"G.java\"\nkind = \"jvm\"\nmode = \"jit\"\n[[step]]\ntitle = \"a\"\ntext = \"b\"\nfocus = [\"jvm-jit\"]\n[step.expect.jvm.jit]\nstaged = false\nevent = \"deopt\"\nevent-method = \"Hot.main\"\nevent-pc = 13\nx86-at = 25\nx86-in-bytecode = false\nat-least = { \"jit.compiled\" = 5 }\nless-than = { \"steps\" = \"off.steps\" }\ninterpreted-factor-at-least = 2\n",
+    )
+    .expect("parses");
+    let bad = p.broken_claims(&lies.steps[0].expect, None);
+    let keys: Vec<&str> = bad.iter().filter_map(|b| b.split(':').next()).collect();
+    assert_eq!(
+        keys,
+        [
+            "jit.staged",
+            "jit.event",
+            "jit.event-method",
+            "jit.event-pc",
+            "jit.x86-at",
+            "jit.x86-in-bytecode",
+            "jit.at-least",
+            "jit.less-than",
+            "jit.interpreted-factor-at-least"
+        ],
+        "{bad:#?}"
+    );
+    let before = JvmPlayer::at_step(&d.manifest, 2)
+        .expect("plays")
+        .counters();
+    let truth = &d.steps()[3].expect;
+    assert!(p.broken_claims(truth, Some(&before)).is_empty());
 }

@@ -17,10 +17,12 @@ pub const FILES: &[(&str, &[u8])] = &[
     ("Square", include_bytes!("../examples/Square.class")),
     ("Circle", include_bytes!("../examples/Circle.class")),
     ("Switch", include_bytes!("../examples/Switch.class")),
+    ("Loops", include_bytes!("../examples/Loops.class")),
+    ("Hot", include_bytes!("../examples/Hot.class")),
 ];
 
 /// The embedded classes that have a `main` method.
-pub const MAINS: &[&str] = &["Garbage", "Shapes", "Switch"];
+pub const MAINS: &[&str] = &["Garbage", "Shapes", "Switch", "Loops", "Hot"];
 
 /// The embedded class files as a [`ClassSource`].
 #[derive(Clone, Copy, Debug, Default)]

@@ -33,6 +33,7 @@ mod ui_tests_devices;
 mod ui_tests_disk;
 mod ui_tests_host;
 mod ui_tests_jit;
+mod ui_tests_jitdemo;
 mod ui_tests_jvmlab;
 mod ui_tests_procdemo;
 mod ui_tests_proclab;

@@ -282,6 +282,14 @@ pub const ALL: &[BrowserTest] = &[
         name: "disk_user_disks",
         run: crate::ui_tests_disk::user_disks,
     },
+    BrowserTest {
+        name: "jitdemo_step_into_compiled_code",
+        run: crate::ui_tests_jitdemo::jit_demo,
+    },
+    BrowserTest {
+        name: "jitdemo_by_hand",
+        run: crate::ui_tests_jitdemo::jit_by_hand,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -11,7 +11,7 @@ use crate::ui_tests::{
 use anyhow::{ensure, Result};
 
 /// Picks JVM demo `id` and clicks "Next step" until step `n` (from 1) is shown.
-fn demo_step(b: &Browser, id: &str, n: usize) -> Result<()> {
+pub(crate) fn demo_step(b: &Browser, id: &str, n: usize) -> Result<()> {
     select(b, "jvm-demo-pick", id)?;
     wait_text(b, "jvm-demo-step-title", "Step 1 of")?;
     for i in 2..=n {

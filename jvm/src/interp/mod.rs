@@ -215,6 +215,12 @@ impl<'s> Vm<'s> {
     /// compiled code retired.
     pub fn run(&mut self, budget: u64) -> Result<Outcome, JvmError> {
         let mut used = 0u64;
+        if self.jit.staged.is_some() {
+            used = self.enter_staged(budget)?;
+            if let Some(o) = self.end_after_compiled_code() {
+                return Ok(o);
+            }
+        }
         while used < budget {
             let before = match self.frames.last() {
                 Some(f) if self.jit.threshold > 0 => Some((self.frames.len(), f.pc)),
@@ -226,15 +232,23 @@ impl<'s> Vm<'s> {
             used += 1;
             if let Some(before) = before {
                 used = used.saturating_add(crate::jit::after_step(self, before, budget - used)?);
-                if self.frames.is_empty() && self.outcome.is_none() {
-                    self.outcome = Some(Outcome::Finished);
+                if let Some(o) = self.end_after_compiled_code() {
+                    return Ok(o);
                 }
-                if let Some(o) = &self.outcome {
-                    return Ok(o.clone());
+                if self.jit.staged.is_some() {
+                    return Ok(Outcome::Budget);
                 }
             }
         }
         Ok(self.outcome.clone().unwrap_or(Outcome::Budget))
+    }
+
+    /// The outcome once compiled code returned from the last frame or ended the program.
+    fn end_after_compiled_code(&mut self) -> Option<Outcome> {
+        if self.frames.is_empty() && self.outcome.is_none() {
+            self.outcome = Some(Outcome::Finished);
+        }
+        self.outcome.clone()
     }
 
     /// Pops the top frame and hands `value` to the caller, whose pc moves past
@@ -262,6 +276,8 @@ impl<'s> Vm<'s> {
             self.outcome = Some(Outcome::Finished);
             return Ok(self.outcome.clone());
         }
+        // The interpreter runs the staged pc itself.
+        self.jit.staged = None;
         if self.config.trace {
             if let Some(line) = self.trace_line() {
                 self.trace.push(line);

@@ -36,33 +36,29 @@ impl Region {
     }
 }
 
-/// Runs `region` from `pc` on the top frame; returns the x86 instructions retired
-/// (0 when the frame cannot go in: a local the code uses holds a non-int).
-pub(crate) fn enter(
-    vm: &mut Vm,
-    region: &Rc<Region>,
-    pc: usize,
-    left: u64,
-) -> Result<u64, JvmError> {
+/// Writes the top frame into the JIT's machine for `region` at `pc` and points EIP
+/// at its code; `false` when the frame cannot go in (a local the code uses holds a
+/// non-int, or `pc` is not a block start).
+pub(crate) fn load_frame(vm: &mut Vm, region: &Region, pc: usize) -> Result<bool, JvmError> {
     let Some(&addr) = region.starts.get(&pc) else {
-        return Ok(0);
+        return Ok(false);
     };
     let Some(f) = vm.frames.last() else {
-        return Ok(0);
+        return Ok(false);
     };
     let mut locals = Vec::with_capacity(region.locals.len());
     for &k in &region.locals {
         match f.locals.get(usize::from(k)) {
             Some(Value::Int(n)) => locals.push((k, *n)),
             Some(Value::Top) => locals.push((k, 0)),
-            _ => return Ok(0),
+            _ => return Ok(false),
         }
     }
     let mut stack = Vec::with_capacity(f.stack.len());
     for v in &f.stack {
         match v {
             Value::Int(n) => stack.push(*n),
-            _ => return Ok(0),
+            _ => return Ok(false),
         }
     }
     let title = &region.title;
@@ -87,6 +83,22 @@ pub(crate) fn enter(
     cpu.gpr[EBP] = FRAME_BASE;
     cpu.eip = addr;
     cpu.halted = false;
+    Ok(true)
+}
+
+/// Runs `region` from `pc` on the top frame; returns the x86 instructions retired
+/// (0 when the frame cannot go in: a local the code uses holds a non-int).
+pub(crate) fn enter(
+    vm: &mut Vm,
+    region: &Rc<Region>,
+    pc: usize,
+    left: u64,
+) -> Result<u64, JvmError> {
+    if !load_frame(vm, region, pc)? {
+        return Ok(0);
+    }
+    let title = &region.title;
+    let m = vm.jit.machine()?;
     let start = m.icount();
     let mut stop = m.run(left.max(1));
     let mut stepped = 0;

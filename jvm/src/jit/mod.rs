@@ -15,6 +15,7 @@
 mod analyze;
 mod emit;
 mod enter;
+mod stage;
 mod view;
 
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,7 @@ use emulator_core::descriptor::{system, Descriptor};
 use emulator_core::{FlatEntry, Machine, MachineConfig, TableReg};
 
 pub use emit::Exit;
+pub use stage::Staged;
 pub use view::{CompiledView, Row, X86Line};
 
 use crate::interp::Vm;
@@ -42,8 +44,9 @@ pub const FRAME_BASE: u32 = 0x10_0000;
 const IDT_BASE: u32 = 0x800;
 /// The #DE handler: a `hlt` the host recognizes.
 pub(crate) const DE_HANDLER: u32 = 0xf00;
-/// The JIT machine's RAM (the frame needs up to 512 KiB above `FRAME_BASE`).
-const RAM_MIB: u32 = 2;
+/// The JIT machine's RAM (the frame needs up to 512 KiB above `FRAME_BASE`): the
+/// size of the lab's machine, so that a snapshot of it opens in the lab's panels.
+pub const RAM_MIB: u32 = 4;
 const ESP: usize = 4;
 /// Most events kept (the counters count them all).
 const MAX_EVENTS: usize = 10_000;
@@ -141,6 +144,10 @@ pub struct Jit {
     /// Deopts seen per (class, method, pc), to keep the event list short.
     deopts_at: BTreeMap<(u32, usize, usize), u32>,
     pub stats: JitStats,
+    /// When set, the VM stops before it enters compiled code (see [`Jit::staged`]).
+    pub stop_at_entry: bool,
+    /// Compiled code the VM stopped before (`stop_at_entry`); `Vm::run` enters it.
+    pub staged: Option<Staged>,
 }
 
 impl Jit {
@@ -254,6 +261,16 @@ pub(crate) fn after_step(vm: &mut Vm, before: (usize, usize), left: u64) -> Resu
             }
         }
     };
+    if vm.jit.stop_at_entry {
+        if let Some(i) = vm.jit.regions.iter().position(|r| Rc::ptr_eq(r, &region)) {
+            vm.jit.staged = Some(Staged {
+                region: i,
+                pc,
+                loaded: false,
+            });
+            return Ok(0);
+        }
+    }
     enter::enter(vm, &region, pc, left)
 }
 

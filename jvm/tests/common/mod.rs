@@ -19,6 +19,7 @@ pub const PROGRAMS: &[&str] = &[
     "Garbage",
     "Switch",
     "Loops",
+    "Hot",
 ];
 
 /// The folder holding the compiled classes (compiled once per test binary).

@@ -46,9 +46,10 @@ const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../../jvm/examples/Switch.class"),
     ),
     ("Loops", include_bytes!("../../../jvm/examples/Loops.class")),
+    ("Hot", include_bytes!("../../../jvm/examples/Hot.class")),
 ];
 /// The main classes the panel offers.
-const MAINS: &[&str] = &["Garbage", "Shapes", "Switch", "Loops"];
+const MAINS: &[&str] = &["Garbage", "Shapes", "Switch", "Loops", "Hot"];
 /// Bytecodes "Run to the end" may take.
 const BUDGET: u64 = 20_000_000;
 
@@ -162,6 +163,8 @@ pub fn jvm_panel() -> Html {
     let jit = use_state(|| 0u32);
     let error = use_state(|| None::<String>);
     let demo_at = use_state(|| None::<(&'static str, usize)>);
+    let ctx = super::use_ctx();
+    let opened = use_state(|| None::<usize>);
 
     let redraw = {
         let tick = tick.clone();
@@ -363,7 +366,7 @@ pub fn jvm_panel() -> Html {
                         </tbody>
                     </table>
                     <pre class="console" data-testid="jvm-stdout" aria-label="standard output">{ m.stdout.clone() }</pre>
-                    { super::jvm_jit::jit_view(m) }
+                    { super::jvm_jit::jit_view(m, super::jvm_jit_step::eip(&ctx, *opened, m), super::jvm_jit_step::controls(&ctx, &vm, &opened, &error, Rc::new(redraw.clone()))) }
                 </>
             }
         }

@@ -18,12 +18,35 @@ fn find(id: &str) -> Option<&'static Demo> {
     of_kind(Kind::Jvm).find(|d| d.id == id)
 }
 
+thread_local! {
+    /// Bytecodes the shown demo's program interpreted with the JIT off, once a step
+    /// compared.
+    static OFF_STEPS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
 /// Plays demo `id` from its start through `step` into `vm`.
 fn show(vm: &Rc<RefCell<Option<Vm<'static>>>>, id: &str, step: usize) -> Result<(), String> {
     let d = find(id).ok_or_else(|| format!("no JVM demo {id}"))?;
     let p = JvmPlayer::at_step(&d.manifest, step)?;
+    OFF_STEPS.with(|o| o.set(p.off_steps()));
     *vm.borrow_mut() = Some(p.into_vm());
     Ok(())
+}
+
+/// The comparison with the JIT off, when the step made one.
+fn compare(vm: &Rc<RefCell<Option<Vm<'static>>>>) -> Html {
+    let (Some(off), Some(on)) = (
+        OFF_STEPS.with(|o| o.get()),
+        vm.borrow().as_ref().map(|m| m.steps),
+    ) else {
+        return html! {};
+    };
+    html! {
+        <p data-testid="jvm-demo-compare">{ format!(
+            "With the JIT off the interpreter ran {off} bytecodes; with it on, {on}: {:.1} times fewer.",
+            off as f64 / on.max(1) as f64
+        ) }</p>
+    }
 }
 
 /// The demo bar: a demo menu, previous/next, and the current step's narration.
@@ -84,6 +107,7 @@ pub fn bar(
                 if let Some(step) = d.steps().get(s) {
                     <h3 class="small" data-testid="jvm-demo-step-title">{ format!("Step {} of {}: {}", s + 1, d.steps().len(), step.title) }</h3>
                     <div data-testid="jvm-demo-step-text">{ Html::from_html_unchecked(AttrValue::from(markdown(&step.text))) }</div>
+                    { compare(vm) }
                     <p class="small" data-testid="jvm-demo-focus">{ format!("Look at: {}", step.focus.iter().map(|p| p.testid().trim_start_matches("panel-")).collect::<Vec<_>>().join(", ")) }</p>
                 }
             }

@@ -16,6 +16,7 @@ pub mod host_schedule;
 pub mod jvm;
 pub mod jvm_demo;
 pub mod jvm_jit;
+pub mod jvm_jit_step;
 pub mod labpage;
 pub mod linux;
 pub mod linux_parts;
