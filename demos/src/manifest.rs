@@ -12,6 +12,8 @@ use serde::Deserialize;
 pub mod kind_host;
 #[path = "kind_jvm.rs"]
 pub mod kind_jvm;
+#[path = "kind_net.rs"]
+pub mod kind_net;
 
 /// The execution modes a demo or a step may run in (the lab's mode switch spells
 /// them so; `hw-assist-shadow` is hardware assistance with shadow paging).
@@ -83,6 +85,8 @@ pub enum Kind {
     Jvm,
     /// The multi-VM host: several machines on one pool of frames.
     Host,
+    /// A virtual network: switches, tunnels and machines with NICs (a `vmlab net` scenario).
+    Net,
 }
 
 /// How a demo's guest starts.
@@ -502,6 +506,8 @@ pub struct Step {
     pub jvm: Option<kind_jvm::JvmStep>,
     /// A Linux demo's run, setup and claims for the step (`[step.linux]`).
     pub linux: Option<crate::kind_linux::LinuxStep>,
+    /// What a network demo's step runs, focuses and claims (`[step.net]`).
+    pub net: Option<kind_net::NetStep>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -652,6 +658,9 @@ impl Manifest {
         if self.kind == Kind::Jvm {
             return kind_jvm::validate_jvm(self, guest_source);
         }
+        if self.kind == Kind::Net {
+            return kind_net::validate_net(self, guest_source);
+        }
         if self.kind == Kind::Linux {
             crate::kind_linux::validate(self)?;
         } else {
@@ -717,6 +726,9 @@ impl Manifest {
             }
             if s.host.is_some() {
                 return Err(key("host: only a host demo's step drives the host"));
+            }
+            if s.net.is_some() {
+                return Err(key("net: only a network demo's step runs a network"));
             }
             if s.focus.is_empty() {
                 return Err(key("focus: name the panels the step is about"));
