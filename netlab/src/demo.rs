@@ -144,3 +144,19 @@ pub fn figure(lab: &NetLab, name: &str) -> Option<(String, Option<i64>)> {
         _ => None,
     }
 }
+
+/// The demo started and played through step `upto` (each step from the one before),
+/// with that step's claims checked.
+pub fn play(demo: &Demo, upto: usize) -> Result<(NetLab, Vec<Checked>), String> {
+    let mut lab = start(demo)?;
+    let mut checked = Vec::new();
+    for (i, s) in demo.steps().iter().enumerate().take(upto.saturating_add(1)) {
+        let n = s
+            .net
+            .as_ref()
+            .ok_or_else(|| format!("step[{i}]: no [step.net] table"))?;
+        step(&mut lab, n).map_err(|e| format!("step[{i}].net.{e}"))?;
+        checked = check(&lab, n);
+    }
+    Ok((lab, checked))
+}

@@ -16,6 +16,7 @@ pub struct NetLab {
     scenario: Scenario,
     run: Running,
     machines: GuestMachines,
+    images: Vec<Vec<u8>>,
 }
 
 /// A node of the topology picture.
@@ -65,6 +66,7 @@ impl NetLab {
             scenario,
             run,
             machines,
+            images,
         })
     }
 
@@ -154,6 +156,12 @@ impl NetLab {
     /// The machines.
     pub fn machines(&self) -> &GuestMachines {
         &self.machines
+    }
+
+    /// The assembled guest of machine `name` (loaded at [`crate::machines::LOAD_AT`]).
+    pub fn image(&self, name: &str) -> Option<&[u8]> {
+        let i = self.machines.vms().iter().position(|v| v.name == name)?;
+        self.images.get(i).map(Vec::as_slice)
     }
 
     /// The report `vmlab net --json` prints, as it stands now.

@@ -44,6 +44,17 @@ fn a_wrong_claim_or_an_unknown_figure_fails() {
     step.to_event = Some("no frame says this".into());
     let e = demo::step(&mut lab, &step).unwrap_err();
     assert!(e.contains("did not happen by tick 400"), "{e}");
+    let (lab, checked) = demo::play(d, 2).expect("plays");
+    assert_eq!(
+        lab.now(),
+        107,
+        "to the first echo reply, 3 ticks, 100 ticks"
+    );
+    assert!(
+        checked.iter().all(|c| c.holds) && checked.len() == 4,
+        "{checked:?}"
+    );
+    assert!(lab.image("a").is_some_and(|i| !i.is_empty()) && lab.image("z").is_none());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
 /// Scrolls `css` to the top of the window (for a screenshot of it).
-fn show(b: &Browser, css: &str) -> Result<()> {
+pub(crate) fn show(b: &Browser, css: &str) -> Result<()> {
     b.wait_for(css)?;
     b.execute(
         "document.querySelector(arguments[0]).scrollIntoView({ block: 'start' });",
@@ -28,7 +28,7 @@ fn type_value(b: &Browser, id: &str, value: &str) -> Result<()> {
 }
 
 /// Clicks control `id` after scrolling it into the middle of the window.
-fn press(b: &Browser, id: &str) -> Result<()> {
+pub(crate) fn press(b: &Browser, id: &str) -> Result<()> {
     let css = tid(id);
     b.wait_for(&css)?;
     b.execute(

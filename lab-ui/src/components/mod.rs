@@ -20,6 +20,8 @@ pub mod linux_parts;
 pub mod log;
 pub mod machinefile;
 pub mod memory;
+pub mod network;
+pub mod network_parts;
 pub mod pagetables;
 pub mod pictures;
 pub mod registers;
