@@ -7,6 +7,10 @@ use vmlab_net::scenario::Scenario;
 /// Where a scenario's guests are loaded and start: flat 32-bit protected mode.
 pub const LOAD_AT: u32 = 0x10000;
 
+/// The RAM of each machine: the lab's machine size, so that a machine of the network
+/// opens in the lab's panels.
+pub const RAM_MIB: u32 = 4;
+
 /// A mistake booting machine `vm` (its index in the scenario): the key and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BootError {
@@ -75,6 +79,7 @@ impl GuestMachines {
                 .ok_or_else(|| at("guest", "no image was assembled for it".into()))?;
             let mut machine = Machine::new(MachineConfig {
                 mode,
+                ram_mib: RAM_MIB,
                 ..MachineConfig::default()
             })
             .map_err(|e| at("mode", e.to_string()))?;

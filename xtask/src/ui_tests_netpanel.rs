@@ -2,8 +2,8 @@
 
 use crate::browser::Browser;
 use crate::ui_comfort::{download, CAPTURE_DOWNLOADS};
-use crate::ui_tests::{count, js, open, reg, select, tid, wait_reg, wait_text, WAIT};
-use crate::ui_tests_host::{press, show};
+use crate::ui_tests::{count, js, open, reg, select, tid, wait_text};
+use crate::ui_tests_host::{machine_in_panels, play_demos, press, show};
 use anyhow::{ensure, Context, Result};
 
 /// The vm-ping scenario run in ticks and to its end: the bridge learns both MACs,
@@ -95,58 +95,12 @@ pub fn net_vm_in_panels(b: &Browser) -> Result<()> {
     press(b, "net-run-10")?;
     wait_text(b, "net-status", "tick 10 of 400")?;
     press(b, "net-open-vm-b")?;
-    let icount = wait_reg(b, "icount", "the machine in the panels", |v| {
-        v.parse::<u64>().is_ok_and(|n| n > 1000)
-    })?;
-    let eip = reg(b, "eip")?;
-    let eip = u32::from_str_radix(&eip, 16).with_context(|| format!("eip reads {eip:?}"))?;
-    ensure!(
-        eip >= 0x10000,
-        "EIP {eip:#x} is in the network's guest (loaded at 0x10000), icount {icount}"
-    );
-    show(b, &tid("panel-registers"))?;
-    b.screenshot("lab-net-vm-in-panels")?;
-    Ok(())
+    machine_in_panels(b, "lab-net-vm-in-panels")
 }
 
 /// Every network demo, step by step: its narration, its claims (all hold), the
 /// parts it focuses, a screenshot of each step.
 pub fn net_demos(b: &Browser) -> Result<()> {
     open(b, "demo=fetch-decode-execute")?;
-    for id in ["two-vms-ping", "vxlan-overlay", "flow-rule"] {
-        select(b, "net-source", &format!("demo:{id}"))?;
-        b.wait_until(&format!("{id} to open"), WAIT, |_| {
-            Ok(b.text_testid("net-demo-step-count")
-                .is_ok_and(|t| t.starts_with("step 1 of"))
-                && b.find(&tid("net-status"))?.is_some())
-        })?;
-        let count_text = b.text_testid("net-demo-step-count")?;
-        let total: usize = count_text
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("{id}: step count reads {count_text:?}"))?;
-        ensure!(total >= 2, "{id}: {total} steps");
-        for i in 1..=total {
-            wait_text(b, "net-demo-step-count", &format!("step {i} of {total}"))?;
-            let claims = count(b, "[data-testid=net-demo-claims] li")?;
-            let holding = count(b, "[data-testid=net-demo-claims] li[data-holds=true]")?;
-            ensure!(claims > 0, "{id} step {i}: no claims shown");
-            ensure!(
-                holding == claims,
-                "{id} step {i}: {holding} of {claims} claims hold: {}",
-                b.text_testid("net-demo-claims")?
-            );
-            ensure!(
-                count(b, "#panel-network [data-testid$=-part].focused")? >= 1,
-                "{id} step {i}: no part focused"
-            );
-            show(b, &tid("net-demo"))?;
-            b.screenshot(&format!("lab-net-demo-{id}-{i}"))?;
-            if i < total {
-                press(b, "net-demo-next")?;
-            }
-        }
-    }
-    Ok(())
+    play_demos(b, "net", &["two-vms-ping", "vxlan-overlay", "flow-rule"])
 }

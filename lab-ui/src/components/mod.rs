@@ -5,6 +5,7 @@ pub mod controls;
 pub mod counters;
 pub mod cpus;
 pub mod demo;
+pub mod demo_steps;
 pub mod devices;
 pub mod disasm;
 pub mod editor;

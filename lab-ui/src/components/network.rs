@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use super::labpage::markdown;
+use super::demo_steps;
 use super::network_parts as parts;
 use super::{use_ctx, Panel};
 use crate::protocol::Command;
@@ -242,45 +242,19 @@ pub fn network_panel() -> Html {
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    let part = |p: NetPart, title: &str, body: Html| {
-        let class = if focus.is_empty() {
-            classes!("host-part")
-        } else if focus.first() == Some(&p) {
-            classes!("host-part", "focused", "first")
-        } else if focus.contains(&p) {
-            classes!("host-part", "focused")
-        } else {
-            classes!("host-part", "unfocused")
-        };
-        html! {
-            <section class={class} data-testid={format!("{}-part", p.testid())} aria-label={title.to_string()}>
-                <h3>{ title.to_string() }</h3>
-                { body }
-            </section>
-        }
-    };
+    let part =
+        |p: NetPart, title: &str, body: Html| demo_steps::part(&focus, &p, p.testid(), title, body);
     let narration = match &current {
         Some(Source::Demo { id, step }) => demo::find(id).and_then(|d| {
             let s = d.steps().get(*step)?;
-            let total = d.steps().len();
-            Some(html! {
-                <div class="host-demo" data-testid="net-demo">
-                    <div class="row">
-                        <button data-testid="net-demo-prev" onclick={go_step(-1)} disabled={*step == 0}>{"◀ Back"}</button>
-                        <span data-testid="net-demo-step-count">{ format!("step {} of {total}", step + 1) }</span>
-                        <button data-testid="net-demo-next" onclick={go_step(1)} disabled={step + 1 >= total}>{"Next ▶"}</button>
-                        <strong data-testid="net-demo-step-title">{ s.title.clone() }</strong>
-                    </div>
-                    <div data-testid="net-demo-step-text">{ Html::from_html_unchecked(AttrValue::from(markdown(&s.text))) }</div>
-                    <ul class="host-claims small" data-testid="net-demo-claims">
-                        { for checked.iter().map(|c| html! {
-                            <li class={classes!(if c.holds { "ok" } else { "error" })} data-holds={c.holds.to_string()}>
-                                { format!("{} {} = {}", if c.holds { "✓" } else { "✗" }, c.figure, c.shown) }
-                            </li>
-                        }) }
-                    </ul>
-                </div>
-            })
+            Some(demo_steps::narration(
+                "net",
+                *step,
+                d.steps().len(),
+                s,
+                &checked,
+                go_step,
+            ))
         }),
         _ => None,
     };
