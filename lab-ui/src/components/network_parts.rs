@@ -50,7 +50,8 @@ pub fn topology(lab: &NetLab) -> Html {
         rows[c] += 1;
     }
     let height = 40.0 + rows.iter().max().copied().unwrap_or(1) as f64 * ROW_H;
-    let width = 40.0 + 2.0 * COL_W + BOX_W;
+    // room right of the last column for the tunnel and its label
+    let width = 40.0 + 2.0 * COL_W + BOX_W + 80.0;
     let index = |name: &str| nodes.iter().position(|n| n.name == name);
     let mut svg = String::new();
     let _ = write!(
