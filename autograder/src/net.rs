@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use vmlab_net::scenario_file;
 
-use crate::net_vms::GuestMachines;
+use crate::net_vms;
 use crate::scenario_cmd;
 
 /// Exit status when the delivery budget ran out before the last tick.
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> ExitCode {
     }
     let ports: Vec<String> = wanted.iter().map(|(p, _)| p.clone()).collect();
     let text = std::fs::read_to_string(&args.scenario).unwrap_or_default();
-    let mut machines = match GuestMachines::boot(&scenario, &args.scenario, &text) {
+    let mut machines = match net_vms::boot(&scenario, &args.scenario, &text) {
         Ok(m) => m,
         Err(e) => return fail(args.json, &e),
     };
@@ -78,15 +78,10 @@ pub fn run(args: Args) -> ExitCode {
             "port": port, "file": file.display().to_string(), "frames": pcap.records(),
         }));
     }
-    let guests = machines.report();
+    let guests = vmlab_netlab::guest_json(&machines);
     if args.json {
         let mut report = scenario_file::report_json(&outcome);
-        for vm in report["vms"].as_array_mut().into_iter().flatten() {
-            let guest = guests.iter().find(|g| g["name"] == vm["name"]);
-            if let (Some(v), Some(g)) = (vm.as_object_mut(), guest.and_then(|g| g.as_object())) {
-                v.extend(g.iter().map(|(k, x)| (k.clone(), x.clone())));
-            }
-        }
+        vmlab_netlab::merge_guests(&mut report, &machines);
         report["ok"] = serde_json::Value::Bool(true);
         report["pcap_files"] = serde_json::Value::Array(written);
         println!(

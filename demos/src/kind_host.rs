@@ -103,6 +103,17 @@ impl Claim {
     }
 }
 
+/// One claim of a step, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The figure's name.
+    pub figure: String,
+    /// What it reads (empty when the view has no such figure).
+    pub shown: String,
+    /// Whether the claim holds.
+    pub holds: bool,
+}
+
 /// What a step of a host demo does, before its claims are checked.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -138,19 +149,46 @@ pub struct HostStep {
 /// keys are refused. The error starts with the key.
 pub fn validate_host(m: &Manifest, scenario: &str) -> Result<(), String> {
     debug_assert_eq!(m.kind, Kind::Host);
-    let table: toml::Table = toml::from_str(scenario).map_err(|e| {
+    scenario_with(
+        m,
+        scenario,
+        "host",
+        "a host demo's guest is a host scenario",
+    )?;
+    check_steps(m, "host", "a host demo", |s| s.host.as_ref(), check_step)
+}
+
+/// Parses a demo's scenario (`m.guest`, TOML), which must have a `[table]`; `what`
+/// says what the guest is (`a host demo's guest is a host scenario`).
+pub(super) fn scenario_with(
+    m: &Manifest,
+    scenario: &str,
+    table: &str,
+    what: &str,
+) -> Result<toml::Table, String> {
+    let parsed: toml::Table = toml::from_str(scenario).map_err(|e| {
         format!(
             "guest: {}: {}",
             m.guest,
             e.to_string().lines().next().unwrap_or_default()
         )
     })?;
-    if !table.contains_key("host") {
-        return Err(format!(
-            "guest: {}: a host demo's guest is a host scenario with a [host] table",
-            m.guest
-        ));
+    if !parsed.contains_key(table) {
+        return Err(format!("guest: {}: {what} with a [{table}] table", m.guest));
     }
+    Ok(parsed)
+}
+
+/// Checks the steps of a demo whose steps keep what they run, focus and claim in a
+/// `[step.NAME]` table (`name`), found by `table` and checked by `check`; `demo`
+/// names the kind in messages (`a host demo`). The error starts with the key.
+pub(super) fn check_steps<T>(
+    m: &Manifest,
+    name: &str,
+    demo: &str,
+    table: impl Fn(&super::Step) -> Option<&T>,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<(), String> {
     if m.steps.is_empty() {
         return Err("step: a demo needs at least one [[step]]".into());
     }
@@ -158,33 +196,46 @@ pub fn validate_host(m: &Manifest, scenario: &str) -> Result<(), String> {
         let key = |k: &str| format!("step[{i}].{k}");
         m.check_step_words(i)?;
         if !s.focus.is_empty() || s.run != super::Run::Look || !s.expect.is_empty() {
-            return Err(key(
-                "focus/run/expect: a host demo's step puts them in its [step.host] table",
-            ));
+            return Err(key(&format!(
+                "focus/run/expect: {demo}'s step puts them in its [step.{name}] table"
+            )));
         }
-        let Some(h) = &s.host else {
-            return Err(key("host: a host demo's step needs a [step.host] table"));
+        let Some(t) = table(s) else {
+            return Err(key(&format!(
+                "{name}: {demo}'s step needs a [step.{name}] table"
+            )));
         };
-        check_step(h).map_err(|e| key(&format!("host.{e}")))?;
+        check(t).map_err(|e| key(&format!("{name}.{e}")))?;
     }
     Ok(())
 }
 
-fn check_step(h: &HostStep) -> Result<(), String> {
-    if h.focus.is_empty() {
-        return Err("focus: name the Host-view parts the step is about".into());
+/// Checks a step's focus: one to [`super::MAX_FOCUS`] distinct parts of `view`
+/// (`the Host-view`), each named by `testid` in messages.
+pub(super) fn check_focus<T: PartialEq>(
+    focus: &[T],
+    view: &str,
+    testid: impl Fn(&T) -> &'static str,
+) -> Result<(), String> {
+    if focus.is_empty() {
+        return Err(format!("focus: name the {view} parts the step is about"));
     }
-    if h.focus.len() > super::MAX_FOCUS {
+    if focus.len() > super::MAX_FOCUS {
         return Err(format!(
             "focus: at most {} parts fit one projector screen",
             super::MAX_FOCUS
         ));
     }
-    for (j, p) in h.focus.iter().enumerate() {
-        if h.focus[..j].contains(p) {
-            return Err(format!("focus: {} twice", p.testid()));
+    for (j, p) in focus.iter().enumerate() {
+        if focus[..j].contains(p) {
+            return Err(format!("focus: {} twice", testid(p)));
         }
     }
+    Ok(())
+}
+
+fn check_step(h: &HostStep) -> Result<(), String> {
+    check_focus(&h.focus, "Host-view", |p| p.testid())?;
     if let Some(t) = &h.time {
         if !TIME_POLICIES.contains(&t.as_str()) {
             return Err(format!(

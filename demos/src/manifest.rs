@@ -16,6 +16,8 @@ pub mod kind_disk;
 pub mod kind_host;
 #[path = "kind_jvm.rs"]
 pub mod kind_jvm;
+#[path = "kind_net.rs"]
+pub mod kind_net;
 
 /// The execution modes a demo or a step may run in (the lab's mode switch spells
 /// them so; `hw-assist-shadow` is hardware assistance with shadow paging).
@@ -98,6 +100,8 @@ pub enum Kind {
     Jvm,
     /// The multi-VM host: several machines on one pool of frames.
     Host,
+    /// A virtual network: switches, tunnels and machines with NICs (a `vmlab net` scenario).
+    Net,
 }
 
 /// How a demo's guest starts.
@@ -533,6 +537,8 @@ pub struct Step {
     pub host_schedule: Option<host_schedule::HostScheduleSet>,
     /// What the step does to the disk after its run (`[step.disk]`).
     pub disk: Option<kind_disk::DiskStep>,
+    /// What a network demo's step runs, focuses and claims (`[step.net]`).
+    pub net: Option<kind_net::NetStep>,
 }
 
 /// Whether `source` defines `label` (a line starting `label:`).
@@ -683,6 +689,9 @@ impl Manifest {
         if self.kind == Kind::Jvm {
             return kind_jvm::validate_jvm(self, guest_source);
         }
+        if self.kind == Kind::Net {
+            return kind_net::validate_net(self, guest_source);
+        }
         if self.kind == Kind::Linux {
             crate::kind_linux::validate(self)?;
         } else {
@@ -750,6 +759,9 @@ impl Manifest {
             }
             if s.host.is_some() {
                 return Err(key("host: only a host demo's step drives the host"));
+            }
+            if s.net.is_some() {
+                return Err(key("net: only a network demo's step runs a network"));
             }
             if s.focus.is_empty() {
                 return Err(key("focus: name the panels the step is about"));

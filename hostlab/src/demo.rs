@@ -18,16 +18,7 @@ pub fn find(id: &str) -> Option<&'static Demo> {
     all().into_iter().find(|d| d.id == id)
 }
 
-/// One claim of a step, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Checked {
-    /// The figure's name.
-    pub figure: String,
-    /// What it reads (empty when the view has no such figure).
-    pub shown: String,
-    /// Whether the claim holds.
-    pub holds: bool,
-}
+pub use vmlab_demos::manifest::kind_host::Checked;
 
 /// The demo's scenario at time 0.
 pub fn start(demo: &Demo) -> Result<HostLab, String> {

@@ -550,6 +550,7 @@ pub fn app() -> Html {
                     <div class="col-wide"><JvmPanel/></div>
                     <div class="col-wide"><crate::components::host::HostPanel/></div>
                     <div class="col-wide"><crate::components::xlate::XlatePanel/></div>
+                    <div class="col-wide"><crate::components::network::NetworkPanel/></div>
                 </main>
                 <Help/>
             </div>

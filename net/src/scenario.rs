@@ -121,6 +121,18 @@ pub struct VmSpec {
     pub nic: String,
 }
 
+impl VmSpec {
+    /// The guest's definitions, with `NE2000` added when its NIC is one: the guest
+    /// builds the driver its NIC needs.
+    pub fn guest_defines(&self) -> Vec<String> {
+        let mut d = self.defines.clone();
+        if self.nic == "ne2000" {
+            d.push("NE2000".into());
+        }
+        d
+    }
+}
+
 /// A flow installed at a tick.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowSpec {
@@ -341,31 +353,95 @@ impl Scenario {
         prepare: &mut dyn FnMut(&mut Network),
         machines: &mut dyn Machines,
     ) -> Result<Outcome, ScenarioError> {
-        let mut net = self.build()?;
-        prepare(&mut net);
-        let mut l2 = L2Controller::default();
+        let mut run = self.start(prepare)?;
+        while run.tick(self, machines)? {}
+        Ok(run.into_outcome())
+    }
+
+    /// Builds the network (with `prepare` called on it) for a run tick by tick with
+    /// [`Running::tick`].
+    pub fn start(&self, prepare: &mut dyn FnMut(&mut Network)) -> Result<Running, ScenarioError> {
+        let mut network = self.build()?;
+        prepare(&mut network);
+        Ok(Running {
+            network,
+            l2: L2Controller::default(),
+            controller: self.controller,
+            left: self.budget,
+            ticks: 0,
+            finished: true,
+        })
+    }
+}
+
+/// A scenario being run tick by tick.
+#[derive(Debug)]
+pub struct Running {
+    /// The network now.
+    pub network: Network,
+    l2: L2Controller,
+    controller: ControllerKind,
+    left: u64,
+    ticks: u64,
+    finished: bool,
+}
+
+impl Running {
+    /// Runs one tick of `scenario` (the one it was started from): flows due at this
+    /// tick installed, the machines run, the network's deliveries made. Returns false,
+    /// running nothing, once the last tick ran or the delivery budget is spent.
+    pub fn tick(
+        &mut self,
+        scenario: &Scenario,
+        machines: &mut dyn Machines,
+    ) -> Result<bool, ScenarioError> {
+        if self.is_over(scenario) {
+            return Ok(false);
+        }
+        let t = self.ticks;
+        if t > 0 {
+            scenario.install(&mut self.network, t)?;
+        }
+        machines.tick(&mut self.network, t);
         let mut none = NoController;
         let controller: &mut dyn Controller = match self.controller {
-            ControllerKind::L2 => &mut l2,
+            ControllerKind::L2 => &mut self.l2,
             ControllerKind::None => &mut none,
         };
-        let mut left = self.budget;
-        let mut finished = true;
-        for t in 0..self.ticks {
-            if t > 0 {
-                self.install(&mut net, t)?;
-            }
-            machines.tick(&mut net, t);
-            left -= net.tick(left, controller);
-            if left == 0 {
-                finished = false;
-                break;
-            }
+        self.left -= self.network.tick(self.left, controller);
+        self.ticks += 1;
+        if self.left == 0 {
+            self.finished = false;
         }
-        Ok(Outcome {
-            network: net,
-            finished,
-            controller_flows: l2.installed,
-        })
+        Ok(true)
+    }
+
+    /// Ticks run so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Whether the run is over: the scenario's last tick ran or the budget is spent.
+    pub fn is_over(&self, scenario: &Scenario) -> bool {
+        self.ticks >= scenario.ticks || self.left == 0
+    }
+
+    /// Frame deliveries left in the budget.
+    pub fn budget_left(&self) -> u64 {
+        self.left
+    }
+
+    /// The run as it stands, as an [`Outcome`].
+    pub fn into_outcome(self) -> Outcome {
+        Outcome {
+            network: self.network,
+            finished: self.finished,
+            controller_flows: self.l2.installed,
+        }
+    }
+
+    /// Flows the controller program installed so far.
+    pub fn controller_flows(&self) -> u64 {
+        self.l2.installed
     }
 }

@@ -466,8 +466,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FileError> {
 
 /// The report of a run as JSON.
 pub fn report_json(out: &Outcome) -> serde_json::Value {
+    network_json(&out.network, out.finished, out.controller_flows)
+}
+
+/// The report of a network as it stands (after a run, or between ticks of one):
+/// `finished` is false when the delivery budget ran out, `controller_flows` the flows
+/// the controller program installed.
+pub fn network_json(net: &Network, finished: bool, controller_flows: u64) -> serde_json::Value {
     use serde_json::json;
-    let net = &out.network;
     let now = net.now();
     let link_of = |name: &str, port: u16| -> Option<String> {
         let me = net.port(&format!("{name}:{port}")).ok()?;
@@ -531,10 +537,10 @@ pub fn report_json(out: &Outcome) -> serde_json::Value {
     }
     json!({
         "ticks": now,
-        "finished": out.finished,
+        "finished": finished,
         "delivered": net.delivered,
         "lost": net.lost,
-        "controller_flows": out.controller_flows,
+        "controller_flows": controller_flows,
         "switches": switches,
         "endpoints": endpoints,
         "nats": nats,

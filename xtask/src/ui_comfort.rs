@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 /// Records every file the page offers for download in `window.__downloads`
 /// (`{name, text, bytes}` once the blob is read) instead of saving it.
-const CAPTURE_DOWNLOADS: &str = "
+pub(crate) const CAPTURE_DOWNLOADS: &str = "
     window.__downloads = [];
     const blobs = {};
     const create = URL.createObjectURL.bind(URL);
@@ -198,7 +198,7 @@ fn themes_and_font_size_checks(b: &Browser) -> Result<()> {
 }
 
 /// Waits for the `n`-th captured download to be read, and returns it.
-fn download(b: &Browser, n: usize) -> Result<Value> {
+pub(crate) fn download(b: &Browser, n: usize) -> Result<Value> {
     let mut last = Value::Null;
     b.wait_until(&format!("download {n}"), WAIT, |s| {
         last = s.execute(

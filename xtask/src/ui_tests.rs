@@ -199,6 +199,22 @@ pub const ALL: &[BrowserTest] = &[
         run: crate::ui_tests_host::host_demos,
     },
     BrowserTest {
+        name: "lab_net_panel_scenario",
+        run: crate::ui_tests_netpanel::net_panel_scenario,
+    },
+    BrowserTest {
+        name: "lab_net_pcap_download",
+        run: crate::ui_tests_netpanel::net_pcap_download,
+    },
+    BrowserTest {
+        name: "lab_net_vm_in_panels",
+        run: crate::ui_tests_netpanel::net_vm_in_panels,
+    },
+    BrowserTest {
+        name: "lab_net_demos",
+        run: crate::ui_tests_netpanel::net_demos,
+    },
+    BrowserTest {
         name: "lab_procvm_labs_container_or_vm",
         run: crate::ui_tests_proclab::container_or_vm,
     },

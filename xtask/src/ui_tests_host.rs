@@ -6,7 +6,7 @@ use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
 /// Scrolls `css` to the top of the window (for a screenshot of it).
-fn show(b: &Browser, css: &str) -> Result<()> {
+pub(crate) fn show(b: &Browser, css: &str) -> Result<()> {
     b.wait_for(css)?;
     b.execute(
         "document.querySelector(arguments[0]).scrollIntoView({ block: 'start' });",
@@ -28,7 +28,7 @@ fn type_value(b: &Browser, id: &str, value: &str) -> Result<()> {
 }
 
 /// Clicks control `id` after scrolling it into the middle of the window.
-fn press(b: &Browser, id: &str) -> Result<()> {
+pub(crate) fn press(b: &Browser, id: &str) -> Result<()> {
     let css = tid(id);
     b.wait_for(&css)?;
     b.execute(
@@ -171,17 +171,24 @@ pub fn host_vm_in_panels(b: &Browser) -> Result<()> {
     press(b, "host-run-step")?;
     wait_text(b, "host-status", "10 of 120 ms")?;
     press(b, "host-open-heavy")?;
-    let icount = wait_reg(b, "icount", "the VM's machine in the panels", |v| {
+    machine_in_panels(b, "lab-host-vm-in-panels")
+}
+
+/// Waits for a machine that ran a guest loaded at 0x10000 to be loaded in the lab's
+/// panels (more than 1000 instructions, EIP in the guest), and takes screenshot
+/// `name` of its registers.
+pub(crate) fn machine_in_panels(b: &Browser, name: &str) -> Result<()> {
+    let icount = wait_reg(b, "icount", "the machine in the panels", |v| {
         v.parse::<u64>().is_ok_and(|n| n > 1000)
     })?;
     let eip = reg(b, "eip")?;
     let eip = u32::from_str_radix(&eip, 16).with_context(|| format!("eip reads {eip:?}"))?;
     ensure!(
         eip >= 0x10000,
-        "EIP {eip:#x} is in the host's guest (loaded at 0x10000), icount {icount}"
+        "EIP {eip:#x} is in the guest (loaded at 0x10000), icount {icount}"
     );
     show(b, &tid("panel-registers"))?;
-    b.screenshot("lab-host-vm-in-panels")?;
+    b.screenshot(name)?;
     Ok(())
 }
 
@@ -189,20 +196,34 @@ pub fn host_vm_in_panels(b: &Browser) -> Result<()> {
 /// screenshot of each step.
 pub fn host_demos(b: &Browser) -> Result<()> {
     open(b, "demo=fetch-decode-execute")?;
-    for id in [
-        "esx-memory",
-        "live-migration",
-        "ft-failover",
-        "credit-scheduler",
-    ] {
-        select(b, "host-source", &format!("demo:{id}"))?;
+    play_demos(
+        b,
+        "host",
+        &[
+            "esx-memory",
+            "live-migration",
+            "ft-failover",
+            "credit-scheduler",
+        ],
+    )
+}
+
+/// Plays demos `ids` in the view whose test ids start with `view` (`host`, `net`):
+/// each picked in `VIEW-source`, step by step with `VIEW-demo-next`; at every step
+/// its claims are shown and all hold, a part of the view is focused, and a
+/// screenshot `lab-VIEW-demo-ID-STEP` is taken.
+pub(crate) fn play_demos(b: &Browser, view: &str, ids: &[&str]) -> Result<()> {
+    let id_of = |what: &str| format!("{view}-{what}");
+    let claims_css = format!("[data-testid={view}-demo-claims] li");
+    for id in ids {
+        select(b, &id_of("source"), &format!("demo:{id}"))?;
         let first = "step 1 of";
         b.wait_until(&format!("{id} to open"), WAIT, |_| {
-            Ok(b.text_testid("host-demo-step-count")
+            Ok(b.text_testid(&id_of("demo-step-count"))
                 .is_ok_and(|t| t.starts_with(first))
-                && b.find(&tid("host-status"))?.is_some())
+                && b.find(&tid(&id_of("status")))?.is_some())
         })?;
-        let count_text = b.text_testid("host-demo-step-count")?;
+        let count_text = b.text_testid(&id_of("demo-step-count"))?;
         let total: usize = count_text
             .rsplit(' ')
             .next()
@@ -210,24 +231,28 @@ pub fn host_demos(b: &Browser) -> Result<()> {
             .with_context(|| format!("{id}: step count reads {count_text:?}"))?;
         ensure!(total >= 2, "{id}: {total} steps");
         for i in 1..=total {
-            wait_text(b, "host-demo-step-count", &format!("step {i} of {total}"))?;
-            let claims = count(b, "[data-testid=host-demo-claims] li")?;
-            let holding = count(b, "[data-testid=host-demo-claims] li[data-holds=true]")?;
+            wait_text(
+                b,
+                &id_of("demo-step-count"),
+                &format!("step {i} of {total}"),
+            )?;
+            let claims = count(b, &claims_css)?;
+            let holding = count(b, &format!("{claims_css}[data-holds=true]"))?;
             ensure!(claims > 0, "{id} step {i}: no claims shown");
             ensure!(
                 holding == claims,
                 "{id} step {i}: {} of {claims} claims hold: {}",
                 holding,
-                b.text_testid("host-demo-claims")?
+                b.text_testid(&id_of("demo-claims"))?
             );
             ensure!(
                 count(b, "[data-testid$=-part].focused")? >= 1,
                 "{id} step {i}: no part focused"
             );
-            show(b, &tid("host-demo"))?;
-            b.screenshot(&format!("lab-host-demo-{id}-{i}"))?;
+            show(b, &tid(&id_of("demo")))?;
+            b.screenshot(&format!("lab-{view}-demo-{id}-{i}"))?;
             if i < total {
-                press(b, "host-demo-next")?;
+                press(b, &id_of("demo-next"))?;
             }
         }
     }

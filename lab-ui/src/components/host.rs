@@ -8,7 +8,6 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::host_charts as charts;
-use super::labpage::markdown;
 use super::{use_ctx, Panel};
 use crate::protocol::Command;
 use crate::state::Action;
@@ -304,44 +303,19 @@ pub fn host_panel() -> Html {
         _ => Vec::new(),
     };
     let part = |p: HostPart, title: &str, body: Html| {
-        let class = if focus.is_empty() {
-            classes!("host-part")
-        } else if focus.first() == Some(&p) {
-            classes!("host-part", "focused", "first")
-        } else if focus.contains(&p) {
-            classes!("host-part", "focused")
-        } else {
-            classes!("host-part", "unfocused")
-        };
-        html! {
-            <section class={class} data-testid={format!("{}-part", p.testid())} aria-label={title.to_string()}>
-                <h3>{ title.to_string() }</h3>
-                { body }
-            </section>
-        }
+        super::demo_steps::part(&focus, &p, p.testid(), title, body)
     };
     let narration = match &current {
         Some(Source::Demo { id, step }) => demo::find(id).and_then(|d| {
             let s = d.steps().get(*step)?;
-            let total = d.steps().len();
-            Some(html! {
-                <div class="host-demo" data-testid="host-demo">
-                    <div class="row">
-                        <button data-testid="host-demo-prev" onclick={go_step(-1)} disabled={*step == 0}>{"◀ Back"}</button>
-                        <span data-testid="host-demo-step-count">{ format!("step {} of {total}", step + 1) }</span>
-                        <button data-testid="host-demo-next" onclick={go_step(1)} disabled={step + 1 >= total}>{"Next ▶"}</button>
-                        <strong data-testid="host-demo-step-title">{ s.title.clone() }</strong>
-                    </div>
-                    <div data-testid="host-demo-step-text">{ Html::from_html_unchecked(AttrValue::from(markdown(&s.text))) }</div>
-                    <ul class="host-claims small" data-testid="host-demo-claims">
-                        { for checked.iter().map(|c| html! {
-                            <li class={classes!(if c.holds { "ok" } else { "error" })} data-holds={c.holds.to_string()}>
-                                { format!("{} {} = {}", if c.holds { "✓" } else { "✗" }, c.figure, c.shown) }
-                            </li>
-                        }) }
-                    </ul>
-                </div>
-            })
+            Some(super::demo_steps::narration(
+                "host",
+                *step,
+                d.steps().len(),
+                s,
+                &checked,
+                go_step,
+            ))
         }),
         _ => None,
     };
