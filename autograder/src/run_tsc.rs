@@ -1,13 +1,15 @@
-//! The time stamp counters in `vmlab run`'s reports: each CPU's TSC and its VMM's
-//! offset, the host's TSC policy and the drift between the CPUs.
+//! The time stamp counters in `vmlab run`'s reports: each CPU's TSC, its VMM's offset
+//! and its APIC timer's ticks, the host's TSC policy and the drift between the CPUs.
 
 use emulator_core::Machine;
 use serde_json::{json, Value};
 
-/// CPU `i`'s `tsc` entry: the value its RDTSC gives and its offset.
+/// CPU `i`'s `tsc` entry: the value its RDTSC gives, its offset, and the interrupts
+/// its APIC timer raised (on the vCPU's own time under the `drift` policy).
 pub fn cpu_tsc(m: &Machine, i: usize) -> Value {
     let t = m.tsc_of(i).unwrap_or_default();
-    json!({ "value": t.tsc, "offset": t.offset })
+    let ticks = m.cpu_at(i).map_or(0, |c| c.apic().timer_fired);
+    json!({ "value": t.tsc, "offset": t.offset, "apic_timer_ticks": ticks })
 }
 
 /// The report's `tsc`: the host's policy and the drift between the CPUs' counters.

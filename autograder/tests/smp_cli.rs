@@ -248,3 +248,56 @@ fn the_tsc_check_passes_in_sync_and_finds_the_warp_of_a_drifting_tsc() {
     assert_eq!(bare.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bare.stderr).contains("--tsc: "));
 }
+
+/// The guest's "cpu N ticks K" lines.
+fn guest_ticks(console: &str, cpus: usize) -> Vec<u64> {
+    (0..cpus)
+        .map(|i| {
+            console
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("cpu {i} ticks ")))
+                .and_then(|l| l.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no ticks for CPU {i}:\n{console}"))
+        })
+        .collect()
+}
+
+#[test]
+fn each_cpus_apic_timer_ticks_are_in_the_report_and_fewer_for_a_preempted_vcpu_under_drift() {
+    let bin = guest("apic_ticks", "ITERS=50000");
+    let hw = ["--mode", "hw-assist"];
+    let ticks_of = |r: &Value| -> Vec<u64> {
+        r["cpus"]
+            .as_array()
+            .expect("cpus")
+            .iter()
+            .map(|c| {
+                c["tsc"]["apic_timer_ticks"]
+                    .as_u64()
+                    .expect("apic_timer_ticks")
+            })
+            .collect()
+    };
+    let (sync, console) = run_json(&bin, "4", "20", &hw, &["--host-slice", "2000"]);
+    let sync_ticks = ticks_of(&sync);
+    assert_eq!(
+        sync_ticks,
+        guest_ticks(&console, 4),
+        "what the guest counted"
+    );
+    let drift_args = ["--host-slice", "2000", "--tsc", "drift"];
+    let (drift, console) = run_json(&bin, "4", "20", &hw, &drift_args);
+    let drift_ticks = ticks_of(&drift);
+    assert_eq!(
+        drift_ticks,
+        guest_ticks(&console, 4),
+        "what the guest counted"
+    );
+    for i in 0..4 {
+        assert!(
+            drift_ticks[i] > 0 && drift_ticks[i] < sync_ticks[i],
+            "CPU {i}: drift {drift_ticks:?}, sync {sync_ticks:?}"
+        );
+    }
+}

@@ -4,8 +4,8 @@
 
 mod common;
 
-use emulator_core::smp::{HostSchedule, TscPolicy};
-use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, StopReason};
+use emulator_core::smp::TscPolicy;
+use emulator_core::{ExecMode, Machine, MachineConfig, StopReason};
 
 const BUDGET: u64 = 30_000_000;
 const LOOPS: u64 = 400;
@@ -33,24 +33,13 @@ fn run(
     cosched: bool,
     policy: TscPolicy,
 ) -> (Machine, Verdict) {
-    let bin = common::assemble("guests/smp/tsc_sync.asm", &[]);
-    let mut m = Machine::new(MachineConfig {
+    let mut m = common::smp_under_host(
+        "guests/smp/tsc_sync.asm",
         mode,
         cpus,
-        quantum: 20,
-        ..MachineConfig::default()
-    })
-    .unwrap();
-    m.load_flat(0x8000, &bin, FlatEntry::Protected32).unwrap();
-    if slice > 0 {
-        m.set_host_schedule(HostSchedule {
-            slice,
-            cosched,
-            ..HostSchedule::default()
-        })
-        .unwrap();
-    }
-    m.set_tsc_policy(policy).unwrap();
+        (slice, cosched),
+        policy,
+    );
     let stop = m.run(BUDGET);
     let out = String::from_utf8_lossy(&m.serial_output()).into_owned();
     assert_eq!(stop, StopReason::Halted, "{out}");

@@ -11,6 +11,7 @@
 //! configuration and the same guest always give the same run.
 
 mod apic_bus;
+mod apic_time;
 mod host;
 mod tsc;
 
@@ -76,7 +77,7 @@ impl Machine {
     /// CPU `i` can run now: it is not waiting for SIPI, and it is not halted or an
     /// interrupt it accepts is pending. Its APIC timer is brought up to now first.
     fn runnable(&mut self, i: usize) -> bool {
-        let now = self.now();
+        let now = self.apic_timer_now(i, self.now());
         let running = self.current_cpu();
         let pic = i == 0 && self.platform.interrupt_pending();
         let eflags = if i == running {

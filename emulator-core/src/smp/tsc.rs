@@ -69,12 +69,12 @@ impl Machine {
     }
 
     /// The host stops vCPUs' counters: a VMM whose policy is `drift`.
-    fn tsc_drifts(&self) -> bool {
+    pub(super) fn tsc_drifts(&self) -> bool {
         self.host.tsc == TscPolicy::Drift && self.vmm.is_some()
     }
 
     /// The host stops a vCPU's counter while it runs the others in their slices.
-    fn tsc_stops(&self) -> bool {
+    pub(super) fn tsc_stops(&self) -> bool {
         let s = self.host.schedule;
         self.tsc_drifts() && s.slice > 0 && !s.cosched
     }
@@ -117,6 +117,7 @@ impl Machine {
 
     /// The host takes the running vCPU off at `now`.
     pub(crate) fn tsc_leave(&mut self, now: u64) {
+        self.apic_timer_leave(now);
         if let Some(v) = self.vmm.as_deref_mut() {
             v.vcpu.tsc_stopped_at = Some(now);
         }
@@ -125,6 +126,7 @@ impl Machine {
     /// The host puts the running vCPU on at `now`: under `drift` with a host slice, the
     /// time it was off comes off its offset.
     pub(crate) fn tsc_enter(&mut self, now: u64) {
+        self.apic_timer_enter(now);
         let drifts = self.tsc_stops();
         if let Some(v) = self.vmm.as_deref_mut() {
             if let Some(t) = v.vcpu.tsc_stopped_at.take().filter(|_| drifts) {
@@ -136,6 +138,7 @@ impl Machine {
     /// Co-scheduling took the whole VM off for `off` ticks: under `drift` every vCPU's
     /// counter stood still for them.
     pub(crate) fn tsc_gang_off(&mut self, off: u64) {
+        self.apic_timer_gang_off(off);
         if !self.tsc_drifts() {
             return;
         }

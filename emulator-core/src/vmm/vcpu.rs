@@ -76,6 +76,10 @@ pub struct VirtualCpu {
     /// The machine's clock when the host last took this vCPU off its CPU.
     #[serde(default)]
     pub tsc_stopped_at: Option<u64>,
+    /// The machine's clock when the host preempted this vCPU (took it off while it
+    /// could run): under `drift` its APIC timer stands still until it is back.
+    #[serde(default)]
+    pub timer_stopped_at: Option<u64>,
 }
 
 impl VirtualCpu {
@@ -97,6 +101,7 @@ impl VirtualCpu {
             window_armed: false,
             tsc_offset: 0,
             tsc_stopped_at: None,
+            timer_stopped_at: None,
         }
     }
 
@@ -106,6 +111,7 @@ impl VirtualCpu {
         *self = VirtualCpu {
             tsc_offset: self.tsc_offset,
             tsc_stopped_at: self.tsc_stopped_at,
+            timer_stopped_at: self.timer_stopped_at,
             ..VirtualCpu::capture(cpu)
         };
     }

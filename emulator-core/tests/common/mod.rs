@@ -170,3 +170,36 @@ impl emulator_core::devices::BlockStore for Shared {
         Ok(())
     }
 }
+
+/// A machine of `cpus` CPUs (quantum 20) under `mode` with the SMP guest `src` loaded
+/// at 0x8000 in flat 32-bit protected mode, the host's `slice` (0 for none, with or
+/// without co-scheduling) and TSC `policy` set.
+#[allow(dead_code)]
+pub fn smp_under_host(
+    src: &str,
+    mode: emulator_core::ExecMode,
+    cpus: u32,
+    (slice, cosched): (u64, bool),
+    policy: emulator_core::smp::TscPolicy,
+) -> emulator_core::Machine {
+    let bin = assemble(src, &[]);
+    let mut m = emulator_core::Machine::new(emulator_core::MachineConfig {
+        mode,
+        cpus,
+        quantum: 20,
+        ..emulator_core::MachineConfig::default()
+    })
+    .expect("a machine");
+    m.load_flat(0x8000, &bin, emulator_core::FlatEntry::Protected32)
+        .expect("the guest loads");
+    if slice > 0 {
+        m.set_host_schedule(emulator_core::smp::HostSchedule {
+            slice,
+            cosched,
+            ..Default::default()
+        })
+        .expect("a host schedule");
+    }
+    m.set_tsc_policy(policy).expect("a TSC policy");
+    m
+}

@@ -346,6 +346,15 @@ impl LocalApic {
         }
     }
 
+    /// Moves the timer's start and deadline `off` ticks later: the time its CPU was off
+    /// did not count.
+    pub fn delay(&mut self, off: u64) {
+        self.timer_start = self.timer_start.saturating_add(off);
+        if self.timer_deadline != u64::MAX {
+            self.timer_deadline = self.timer_deadline.saturating_add(off).min(u64::MAX - 1);
+        }
+    }
+
     /// Brings the timer up to virtual time `now`; true when it raised its interrupt.
     /// A periodic timer reloads; expiries missed while the CPU was not looking merge
     /// into one interrupt, as a second request merges into a set IRR bit.
@@ -517,6 +526,30 @@ mod tests {
         assert!(a.advance(3040));
         assert_eq!(a.timer_deadline, u64::MAX, "one-shot");
         assert_eq!(a.read(reg::TIMER_CURRENT, 5000), 0);
+    }
+
+    #[test]
+    fn a_delayed_timer_keeps_its_count_and_fires_late() {
+        let mut a = LocalApic::new(0);
+        a.write(reg::SVR, SVR_ENABLE, 0);
+        a.write(reg::TIMER_DIVIDE, 0b1011, 0); // divide by 1
+        a.write(reg::LVT_TIMER, PERIODIC | 0x30, 0);
+        a.write(reg::TIMER_INITIAL, 100, 1000);
+        assert_eq!(a.read(reg::TIMER_CURRENT, 1040), 60);
+        a.delay(500);
+        assert_eq!(
+            a.read(reg::TIMER_CURRENT, 1540),
+            60,
+            "the time off did not count"
+        );
+        assert!(!a.advance(1599));
+        assert!(a.advance(1600));
+        assert_eq!(a.timer_deadline, 1700);
+        a.write(reg::LVT_TIMER, 0x30, 1700);
+        a.write(reg::TIMER_INITIAL, 10, 1700);
+        assert!(a.advance(1710));
+        a.delay(50);
+        assert_eq!(a.timer_deadline, u64::MAX, "no deadline stays none");
     }
 
     #[test]
