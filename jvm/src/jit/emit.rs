@@ -80,6 +80,8 @@ pub(super) struct Emitter<'a> {
     /// Loop bodies: the pcs after a loop's test, where the copy of the test at the
     /// back edge jumps (they are block starts too).
     pub heads: BTreeSet<usize>,
+    /// Compiling a loop's test again at its back edge: nothing fuses.
+    pub replay: bool,
 }
 
 impl Emitter<'_> {
@@ -265,7 +267,8 @@ impl Emitter<'_> {
     /// compiled, and reached only from here. (pc, opcode)
     pub fn next_fusable(&self) -> Option<(usize, u8)> {
         let next = self.pc + opcode::length(self.code, self.pc)?;
-        let ok = next < self.code.len()
+        let ok = !self.replay
+            && next < self.code.len()
             && self.plan.compiled[next]
             && !self.plan.starts[next]
             && !self.heads.contains(&next);
@@ -309,6 +312,7 @@ pub(crate) fn generate(
             .collect(),
         fused: None,
         heads: BTreeSet::new(),
+        replay: false,
     };
     e.heads = e.loop_heads();
     let mut fall_to = usize::MAX;

@@ -19,8 +19,8 @@ use crate::opcode;
 const CC: [&str; 6] = ["e", "ne", "l", "ge", "g", "le"];
 /// The condition with its operands swapped (a < b is b > a).
 const SWAPPED: [u8; 6] = [0, 1, 4, 5, 2, 3];
-/// Most pushes before the test of a loop that the back edge repeats.
-const TEST_PUSHES: usize = 3;
+/// Most bytecodes before the `if` of a loop's test that the back edge repeats.
+const TEST_LEN: usize = 8;
 
 fn reg(r: u8) -> &'static str {
     SCRATCH[usize::from(r)].0
@@ -204,7 +204,10 @@ impl Emitter<'_> {
         if matches!(op, 108 | 112) {
             return self.divide(op, d);
         }
-        if self.update_in_place(op, d)? || (op == 126 && self.test_and_branch(d)?) {
+        if self.update_in_place(op, d)?
+            || self.compute_in_local(op, d)?
+            || (op == 126 && self.test_and_branch(d)?)
+        {
             return Ok(());
         }
         let a_reg = matches!(self.vs[d], Slot::Reg(_));
@@ -296,6 +299,50 @@ impl Emitter<'_> {
         Ok(true)
     }
 
+    /// `op; istore k` with `k` in a register: the result is computed there (`lea`
+    /// for an addition of a constant).
+    fn compute_in_local(&mut self, op: u8, d: usize) -> Result<bool, String> {
+        let Some((next, _)) = self.next_fusable() else {
+            return Ok(false);
+        };
+        let Some(k) = self.store_target(next) else {
+            return Ok(false);
+        };
+        let reads_k = self.vs[d] == Slot::Local(k) || self.vs[d + 1] == Slot::Local(k);
+        let variable_shift = matches!(op, 120 | 122 | 124) && self.is_const(d + 1).is_none();
+        if !self.loc_in_reg(k) || reads_k || variable_shift {
+            return Ok(false);
+        }
+        if commutative(op) && self.is_const(d).is_some() {
+            self.vs.swap(d, d + 1);
+        }
+        self.before_store(k, d)?;
+        let dst = self.loc(k);
+        let (a, b) = (self.opnd(d), self.opnd(d + 1));
+        let a_reg = !self.is_mem(d) && self.is_const(d).is_none();
+        let ins = alu(op);
+        match (op, self.is_const(d + 1)) {
+            (96 | 100, Some(n)) if a_reg && n != i32::MIN => {
+                let n = if op == 100 { -n } else { n };
+                self.emit(&format!("lea {dst}, [{a}{n:+}]"));
+            }
+            (104, Some(n)) if self.is_const(d).is_none() => {
+                self.emit(&format!("imul {dst}, {a}, {n}"));
+            }
+            (120 | 122 | 124, Some(n)) => {
+                self.emit(&format!("mov {dst}, {a}"));
+                self.emit(&format!("{ins} {dst}, {}", n & 31));
+            }
+            _ => {
+                self.emit(&format!("mov {dst}, {a}"));
+                self.emit(&format!("{ins} {dst}, {b}"));
+            }
+        }
+        self.vs.truncate(d);
+        self.fused = Some(next);
+        Ok(true)
+    }
+
     /// `iand; ifeq/ifne` as `test` and a jump.
     fn test_and_branch(&mut self, d: usize) -> Result<bool, String> {
         let Some((next, nop)) = self.next_fusable() else {
@@ -348,6 +395,9 @@ impl Emitter<'_> {
                     self.vs.truncate(d + 1);
                 }
                 return Ok(());
+            }
+            Some(n) if !rem && n > 1 && n & (n - 1) == 0 => {
+                return self.divide_by_power_of_two(d, n.trailing_zeros());
             }
             _ => {}
         }
@@ -402,6 +452,42 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// `idiv` by `2^k` as shifts: a negative dividend gets `2^k - 1` added first, so
+    /// the quotient rounds toward zero; `x = x / 2^k` works in `x`'s register.
+    fn divide_by_power_of_two(&mut self, d: usize, k: u32) -> Result<(), String> {
+        let in_place = self
+            .next_fusable()
+            .and_then(|(next, _)| Some((next, self.store_target(next)?)))
+            .filter(|&(_, x)| self.vs[d] == Slot::Local(x) && self.loc_in_reg(x));
+        if let Some((_, x)) = in_place {
+            self.before_store(x, d)?;
+        }
+        let t = self.temp(&[])?;
+        let (a, tr) = (self.opnd(d), reg(t));
+        self.emit(&format!("mov {tr}, {a}"));
+        if k == 1 {
+            self.emit(&format!("shr {tr}, 31"));
+        } else {
+            self.emit(&format!("sar {tr}, 31"));
+            self.emit(&format!("shr {tr}, {}", 32 - k));
+        }
+        self.vs.truncate(d);
+        match in_place {
+            Some((next, x)) => {
+                let dst = self.loc(x);
+                self.emit(&format!("add {dst}, {tr}"));
+                self.emit(&format!("sar {dst}, {k}"));
+                self.fused = Some(next);
+            }
+            None => {
+                self.emit(&format!("add {tr}, {a}"));
+                self.emit(&format!("sar {tr}, {k}"));
+                self.vs.push(Slot::Reg(t));
+            }
+        }
+        Ok(())
+    }
+
     /// A conditional branch on the top one (`zero`) or two slots.
     fn branch(&mut self, cond: u8, zero: bool, target: usize) -> Result<(), String> {
         let d = self.depth_check(if zero { 1 } else { 2 })?;
@@ -439,13 +525,14 @@ impl Emitter<'_> {
     }
 
     /// The pc of the test at loop head `head` when the back edge can repeat it: an
-    /// empty stack, at most a few pushes of locals and constants, then an `if`.
+    /// empty stack, a few loads, constants and arithmetic that cannot fault, then
+    /// an `if`.
     pub(super) fn loop_test(&self, head: usize) -> Option<usize> {
         if self.plan.depth.get(head).copied().flatten() != Some(0) {
             return None;
         }
         let mut p = head;
-        for _ in 0..=TEST_PUSHES {
+        for _ in 0..=TEST_LEN {
             if !self.plan.compiled.get(p).copied().unwrap_or(false)
                 || (p != head && self.plan.starts[p])
             {
@@ -454,6 +541,7 @@ impl Emitter<'_> {
             match self.code[p] {
                 153..=164 => return Some(p),
                 2..=8 | 16 | 17 | 21 | 26..=29 => {}
+                96 | 100 | 104 | 116 | 120 | 122 | 124 | 126 | 128 | 130 | 145..=147 => {}
                 18 | 19 if ldc_int(self.code, p, self.pool).is_some() => {}
                 _ => return None,
             }
@@ -498,11 +586,17 @@ impl Emitter<'_> {
     fn invert(&mut self, head: usize, test: usize, after: usize) -> Result<(), String> {
         let back = self.pc;
         let mut p = head;
+        self.replay = true;
         while p < test {
             self.pc = p;
-            self.instruction(p, self.code[p])?;
+            let done = self.instruction(p, self.code[p]);
+            if done.is_err() {
+                self.replay = false;
+            }
+            done?;
             p += opcode::length(self.code, p).ok_or("an undecodable loop test")?;
         }
+        self.replay = false;
         self.pc = test;
         let op = self.code[test];
         let exit = (test as i64 + i64::from(self.i16_at(test + 1))) as usize;
