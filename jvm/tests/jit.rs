@@ -189,7 +189,10 @@ fn compiled_regions_show_each_bytecode_beside_its_x86() {
         .iter()
         .find(|r| r.bytecode.contains("irem"))
         .expect("an irem row");
-    assert!(irem.x86.iter().any(|l| l.text.starts_with("idiv")), "{irem:?}");
+    assert!(
+        irem.x86.iter().any(|l| l.text.starts_with("idiv")),
+        "{irem:?}"
+    );
     let back = gcd
         .rows
         .iter()

@@ -75,9 +75,10 @@ pub(crate) fn enter(
         m.write_phys(a, &n.to_le_bytes())
             .map_err(|e| JvmError(format!("the JIT could not write {title}'s frame: {e}")))
     };
+    let mut gpr = m.cpu().gpr;
     for (k, n) in locals {
         match region.reg_of(k) {
-            Some(g) => m.cpu_mut().gpr[g] = n as u32,
+            Some(g) => gpr[g] = n as u32,
             None => put(m, FRAME_BASE + 4 * u32::from(k), n)?,
         }
     }
@@ -86,11 +87,9 @@ pub(crate) fn enter(
     }
     let stack_top = vm.jit.stack_top;
     let m = vm.jit.machine()?;
-    let cpu = m.cpu_mut();
-    cpu.gpr[ESP] = stack_top;
-    cpu.gpr[EBP] = FRAME_BASE;
-    cpu.eip = addr;
-    cpu.halted = false;
+    gpr[ESP] = stack_top;
+    gpr[EBP] = FRAME_BASE;
+    m.resume_at(addr, gpr);
     let start = m.icount();
     let mut stop = m.run(left.max(1));
     let mut stepped = 0;
