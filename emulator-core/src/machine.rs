@@ -197,6 +197,16 @@ impl Machine {
         &mut self.cpu.state
     }
 
+    /// Sets EIP and the general registers for the next run and wakes the CPU from
+    /// HLT. Unlike [`Machine::cpu_mut`] it keeps the TLB and the flags, which these
+    /// registers do not affect (for a host that enters guest code often).
+    pub fn resume_at(&mut self, eip: u32, gpr: [u32; 8]) {
+        let s = &mut self.cpu.state;
+        s.eip = eip;
+        s.gpr = gpr;
+        s.halted = false;
+    }
+
     /// The machine's CPUs in index order (one unless [`Machine::add_cpu`] added more).
     /// Each has its status flags materialised in EFLAGS between runs.
     pub fn cpus(&self) -> impl Iterator<Item = &Cpu> + '_ {

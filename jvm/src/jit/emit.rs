@@ -1,27 +1,25 @@
 //! The code generator: a planned region's bytecodes as NASM text for 32-bit x86.
 //!
-//! Locals live in emulated memory at `[ebp + 4*k]`; operand-stack slot `s` has its
-//! home at `[ebp + 4*(max_locals + s)]`, except the first three slots, whose homes
-//! are EBX, ESI and EDI. Within a block the generator keeps a virtual stack (a local,
-//! a constant, or the value in its home), so `iload; iconst; iadd` becomes one load
-//! and one add; at block starts, branches and exits every slot is in its home. EAX,
-//! ECX and EDX are scratch. Every exit is a `hlt` the host maps back to a bytecode pc.
+//! The most used locals live in EBX, ESI and EDI for the whole region (`regs.rs`),
+//! the others at `[ebp + 4*k]`; operand-stack slot `s` has its home at
+//! `[ebp + 4*(max_locals + s)]`. Within a block the generator keeps a virtual stack
+//! (a local, a constant, a value in a scratch register EAX/ECX/EDX, or the value in
+//! its home), so `iload; iconst; iadd; istore` becomes one `add`, and a compare of a
+//! local with a constant one `cmp`. At block starts, branches and exits every slot is
+//! in its home and every local in its register or memory, so the host can rebuild
+//! the interpreter's frame there. Every exit is a `hlt` the host maps back to a pc.
+//! The bytecodes themselves are compiled in `ops.rs`.
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use super::analyze::{ldc_int, Plan};
+use super::analyze::Plan;
+use super::regs::{self, LOCAL_REGS, SCRATCH};
 use crate::classfile::verify::ends_flow;
 use crate::classfile::ConstantPool;
-use crate::interp::exec::{cond as cond_holds, int_binop};
 use crate::opcode;
-
-/// The registers that hold the first operand-stack slots.
-pub(crate) const SLOT_REGS: [&str; 3] = ["ebx", "esi", "edi"];
-/// Their indices in the CPU's general registers (EBX, ESI, EDI).
-pub(crate) const SLOT_GPRS: [usize; 3] = [3, 6, 7];
 
 /// How compiled code leaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -37,10 +35,18 @@ pub enum Exit {
 
 /// Where a stack value is while a block is compiled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
+pub(super) enum Slot {
     Local(u16),
     Const(i32),
-    Home,
+    /// In a scratch register (an index into `SCRATCH`).
+    Reg(u8),
+    /// In the memory home of stack slot `s` (its own, unless operands were swapped).
+    Home(u16),
+}
+
+/// The value in stack slot `i`'s own home.
+pub(super) fn home(i: usize) -> Slot {
+    Slot::Home(u16::try_from(i).unwrap_or(u16::MAX))
 }
 
 /// The text of a region and the labels the host resolves after assembly.
@@ -50,27 +56,47 @@ pub(crate) struct Text {
     pub exits: Vec<(String, Exit)>,
     /// (label of an `idiv` that may fault, label of the stub that deoptimizes).
     pub faults: Vec<(String, String)>,
+    /// The locals in registers: (local, index in the CPU's general registers).
+    pub regs: Vec<(u16, usize)>,
 }
 
-struct Emitter<'a> {
-    max_locals: u32,
-    out: String,
-    stubs: String,
-    vs: Vec<Slot>,
-    exits: Vec<(String, Exit)>,
-    faults: Vec<(String, String)>,
-    next: u32,
-    pool: &'a ConstantPool,
+pub(super) struct Emitter<'a> {
+    pub max_locals: u32,
+    pub out: String,
+    pub stubs: String,
+    pub vs: Vec<Slot>,
+    pub exits: Vec<(String, Exit)>,
+    pub faults: Vec<(String, String)>,
+    pub next: u32,
+    pub pool: &'a ConstantPool,
+    pub code: &'a [u8],
+    pub plan: &'a Plan,
     /// The bytecode being compiled.
-    pc: usize,
-}
-
-fn local(k: u16) -> String {
-    alloc::format!("dword [ebp+{}]", 4 * u32::from(k))
+    pub pc: usize,
+    /// Locals in registers: local → register name.
+    pub regs: BTreeMap<u16, &'static str>,
+    /// A bytecode compiled together with the one before it.
+    pub fused: Option<usize>,
+    /// Loop bodies: the pcs after a loop's test, where the copy of the test at the
+    /// back edge jumps (they are block starts too).
+    pub heads: BTreeSet<usize>,
+    /// Compiling a loop's test again at its back edge: nothing fuses.
+    pub replay: bool,
 }
 
 impl Emitter<'_> {
-    fn home(&self, s: usize) -> String {
+    pub fn loc(&self, k: u16) -> String {
+        match self.regs.get(&k) {
+            Some(r) => (*r).into(),
+            None => alloc::format!("dword [ebp+{}]", 4 * u32::from(k)),
+        }
+    }
+
+    pub fn loc_in_reg(&self, k: u16) -> bool {
+        self.regs.contains_key(&k)
+    }
+
+    pub fn home(&self, s: usize) -> String {
         alloc::format!("dword [ebp+{}]", 4 * (self.max_locals as usize + s))
     }
 
@@ -80,68 +106,134 @@ impl Emitter<'_> {
         out.push('\n');
     }
 
-    fn emit(&mut self, s: &str) {
+    pub fn emit(&mut self, s: &str) {
         Self::line(&mut self.out, s);
     }
 
     /// The operand for stack slot `i` as it is now.
-    fn opnd(&self, i: usize) -> String {
+    pub fn opnd(&self, i: usize) -> String {
         match self.vs[i] {
-            Slot::Local(k) => local(k),
+            Slot::Local(k) => self.loc(k),
             Slot::Const(n) => n.to_string(),
-            Slot::Home if i < SLOT_REGS.len() => SLOT_REGS[i].into(),
-            Slot::Home => self.home(i),
+            Slot::Reg(r) => SCRATCH[usize::from(r)].0.into(),
+            Slot::Home(s) => self.home(usize::from(s)),
         }
     }
 
-    fn in_reg(&self, i: usize) -> bool {
-        self.vs[i] == Slot::Home && i < SLOT_REGS.len()
+    /// Whether slot `i` is a memory operand.
+    pub fn is_mem(&self, i: usize) -> bool {
+        match self.vs[i] {
+            Slot::Local(k) => !self.loc_in_reg(k),
+            Slot::Home(_) => true,
+            _ => false,
+        }
     }
 
-    fn is_const(&self, i: usize) -> Option<i32> {
+    pub fn is_const(&self, i: usize) -> Option<i32> {
         match self.vs[i] {
             Slot::Const(n) => Some(n),
             _ => None,
         }
     }
 
-    /// Code that moves slot `i` of `vs` to its home (into `out`).
-    fn materialize_into(&self, out: &mut String, vs: &[Slot], i: usize) {
-        let src = match vs[i] {
-            Slot::Home => return,
-            Slot::Local(k) => local(k),
-            Slot::Const(n) => n.to_string(),
-        };
-        if i < SLOT_REGS.len() {
-            Self::line(out, &alloc::format!("mov {}, {src}", SLOT_REGS[i]));
-        } else if matches!(vs[i], Slot::Const(_)) {
-            Self::line(out, &alloc::format!("mov {}, {src}", self.home(i)));
-        } else {
-            Self::line(out, &alloc::format!("mov eax, {src}"));
-            Self::line(out, &alloc::format!("mov {}, eax", self.home(i)));
+    pub fn busy(&self, r: u8) -> bool {
+        self.vs.contains(&Slot::Reg(r))
+    }
+
+    /// Stores slot `i`, when it is in a scratch register, to its home.
+    pub fn spill(&mut self, i: usize) {
+        if let Slot::Reg(r) = self.vs[i] {
+            let h = self.home(i);
+            self.emit(&alloc::format!("mov {h}, {}", SCRATCH[usize::from(r)].0));
+            self.vs[i] = home(i);
         }
     }
 
-    fn materialize(&mut self, i: usize) {
-        let mut out = core::mem::take(&mut self.out);
-        let vs = self.vs.clone();
-        self.materialize_into(&mut out, &vs, i);
-        self.out = out;
-        self.vs[i] = Slot::Home;
+    /// A free scratch register other than `avoid`, spilling a value when all are busy.
+    pub fn temp(&mut self, avoid: &[u8]) -> Result<u8, String> {
+        let free = (0..SCRATCH.len() as u8).find(|r| !avoid.contains(r) && !self.busy(*r));
+        if let Some(r) = free {
+            return Ok(r);
+        }
+        for i in 0..self.vs.len() {
+            if let Slot::Reg(r) = self.vs[i] {
+                if !avoid.contains(&r) {
+                    self.spill(i);
+                    return Ok(r);
+                }
+            }
+        }
+        Err(alloc::format!(
+            "no scratch register is free at pc {}",
+            self.pc
+        ))
+    }
+
+    /// Slot `i` in a scratch register other than `avoid`, loaded when it is not.
+    pub fn load_reg(&mut self, i: usize, avoid: &[u8]) -> Result<u8, String> {
+        if let Slot::Reg(r) = self.vs[i] {
+            if !avoid.contains(&r) {
+                return Ok(r);
+            }
+        }
+        let t = self.temp(avoid)?;
+        let src = self.opnd(i);
+        self.emit(&alloc::format!("mov {}, {src}", SCRATCH[usize::from(t)].0));
+        self.vs[i] = Slot::Reg(t);
+        Ok(t)
+    }
+
+    /// Code that moves slots `..upto` of `vs` to their homes, leaving the scratch
+    /// registers of the slots above alone.
+    pub fn flush_code(&self, vs: &[Slot], upto: usize) -> String {
+        let mut out = String::new();
+        let upto = upto.min(vs.len());
+        for (i, s) in vs[..upto].iter().enumerate() {
+            if let Slot::Reg(r) = s {
+                let line = alloc::format!("mov {}, {}", self.home(i), SCRATCH[usize::from(*r)].0);
+                Self::line(&mut out, &line);
+            }
+        }
+        let via = (0..SCRATCH.len() as u8)
+            .find(|r| !vs[upto..].contains(&Slot::Reg(*r)))
+            .map_or("eax", |r| SCRATCH[usize::from(r)].0);
+        for (i, s) in vs[..upto].iter().enumerate() {
+            let h = self.home(i);
+            match *s {
+                Slot::Const(n) => Self::line(&mut out, &alloc::format!("mov {h}, {n}")),
+                Slot::Local(k) if self.loc_in_reg(k) => {
+                    Self::line(&mut out, &alloc::format!("mov {h}, {}", self.loc(k)));
+                }
+                Slot::Local(k) => {
+                    Self::line(&mut out, &alloc::format!("mov {via}, {}", self.loc(k)));
+                    Self::line(&mut out, &alloc::format!("mov {h}, {via}"));
+                }
+                Slot::Home(s) if usize::from(s) != i => {
+                    let from = self.home(usize::from(s));
+                    Self::line(&mut out, &alloc::format!("mov {via}, {from}"));
+                    Self::line(&mut out, &alloc::format!("mov {h}, {via}"));
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Every slot below `upto` to its home.
-    fn flush_below(&mut self, upto: usize) {
-        for i in 0..upto.min(self.vs.len()) {
-            self.materialize(i);
+    pub fn flush_below(&mut self, upto: usize) {
+        let upto = upto.min(self.vs.len());
+        let code = self.flush_code(&self.vs, upto);
+        self.out.push_str(&code);
+        for (i, s) in self.vs[..upto].iter_mut().enumerate() {
+            *s = home(i);
         }
     }
 
-    fn flush(&mut self) {
+    pub fn flush(&mut self) {
         self.flush_below(self.vs.len());
     }
 
-    fn exit(&mut self, e: Exit) {
+    pub fn exit(&mut self, e: Exit) {
         let l = alloc::format!("X{}", self.next);
         self.next += 1;
         let _ = writeln!(self.out, "{l}:");
@@ -152,215 +244,35 @@ impl Emitter<'_> {
         self.exits.push((l, e));
     }
 
-    /// The register a result at depth `d` is computed in.
-    fn res(d: usize) -> &'static str {
-        SLOT_REGS.get(d).copied().unwrap_or("eax")
-    }
-
-    /// After computing into `res(d)`: stores it home when the slot lives in memory.
-    fn finish(&mut self, d: usize) {
-        if d >= SLOT_REGS.len() {
-            let h = self.home(d);
-            self.emit(&alloc::format!("mov {h}, eax"));
-        }
-        self.vs.truncate(d);
-        self.vs.push(Slot::Home);
-    }
-
-    /// Loads slot `d` into `res(d)` unless it is already there.
-    fn load_res(&mut self, d: usize) {
-        if !self.in_reg(d) {
-            let src = self.opnd(d);
-            self.emit(&alloc::format!("mov {}, {src}", Self::res(d)));
-        }
-    }
-
-    fn binop(&mut self, op: u8) -> Result<(), String> {
-        let d = self.depth_check(2)?;
-        if let (Some(a), Some(b)) = (self.is_const(d), self.is_const(d + 1)) {
-            if let Some(r) = int_binop(op, a, b) {
-                self.vs.truncate(d);
-                self.vs.push(Slot::Const(r));
-                return Ok(());
-            }
-        }
-        let r = Self::res(d);
-        if matches!(op, 108 | 112) {
-            return self.divide(op, d);
-        }
-        self.load_res(d);
-        let b = self.opnd(d + 1);
-        let bc = self.is_const(d + 1);
-        match op {
-            96 | 100 | 126 | 128 | 130 => {
-                let ins = match op {
-                    96 => "add",
-                    100 => "sub",
-                    126 => "and",
-                    128 => "or",
-                    _ => "xor",
-                };
-                self.emit(&alloc::format!("{ins} {r}, {b}"));
-            }
-            104 => match bc {
-                Some(n) => self.emit(&alloc::format!("imul {r}, {r}, {n}")),
-                None => self.emit(&alloc::format!("imul {r}, {b}")),
-            },
-            _ => {
-                let ins = match op {
-                    120 => "shl",
-                    122 => "sar",
-                    _ => "shr",
-                };
-                match bc {
-                    Some(n) => self.emit(&alloc::format!("{ins} {r}, {}", n & 31)),
-                    None => {
-                        self.emit(&alloc::format!("mov ecx, {b}"));
-                        self.emit(&alloc::format!("{ins} {r}, cl"));
-                    }
-                }
-            }
-        }
-        self.finish(d);
-        Ok(())
-    }
-
-    /// `idiv`/`irem`: a zero divisor deoptimizes so the interpreter throws the
-    /// ArithmeticException; a constant -1 is negation (x86 faults on MIN_VALUE / -1).
-    fn divide(&mut self, op: u8, d: usize) -> Result<(), String> {
-        let r = Self::res(d);
-        let rem = op == 112;
-        let take = if rem { "edx" } else { "eax" };
-        match self.is_const(d + 1) {
-            Some(0) => {
-                // The interpreter throws; the code after is not reached.
-                self.flush();
-                let pc = self.pc;
-                self.exit(Exit::Deopt { pc });
-                self.vs.truncate(d);
-                self.vs.push(Slot::Home);
-                return Ok(());
-            }
-            Some(-1) => {
-                if rem {
-                    self.emit(&alloc::format!("mov {r}, 0"));
-                } else {
-                    self.load_res(d);
-                    self.emit(&alloc::format!("neg {r}"));
-                }
-            }
-            Some(n) => {
-                let a = self.opnd(d);
-                self.emit(&alloc::format!("mov ecx, {n}"));
-                self.emit(&alloc::format!("mov eax, {a}"));
-                self.emit("cdq");
-                self.emit("idiv ecx");
-                if r != take {
-                    self.emit(&alloc::format!("mov {r}, {take}"));
-                }
-            }
-            None => {
-                // A zero divisor, or MIN_VALUE / -1, makes idiv raise #DE; the host
-                // then runs the stub, which writes the stack back as it was before
-                // the division, and the interpreter executes it.
-                let n = self.next;
-                self.next += 1;
-                let (a, b) = (self.opnd(d), self.opnd(d + 1));
-                self.emit(&alloc::format!("mov ecx, {b}"));
-                self.emit(&alloc::format!("mov eax, {a}"));
-                self.emit("cdq");
-                let _ = writeln!(self.out, "F{n}:");
-                self.emit("idiv ecx           ; #DE: divisor 0, or MIN_VALUE / -1");
-                if r != take {
-                    self.emit(&alloc::format!("mov {r}, {take}"));
-                }
-                let mut stub = alloc::format!("DZ{n}:\n");
-                let vs = self.vs.clone();
-                for i in 0..vs.len() {
-                    self.materialize_into(&mut stub, &vs, i);
-                }
-                let main = core::mem::replace(&mut self.out, stub);
-                let pc = self.pc;
-                self.exit(Exit::Deopt { pc });
-                let stub = core::mem::replace(&mut self.out, main);
-                self.stubs.push_str(&stub);
-                self.faults
-                    .push((alloc::format!("F{n}"), alloc::format!("DZ{n}")));
-            }
-        }
-        self.finish(d);
-        Ok(())
-    }
-
     /// The depth of the lowest of the top `n` slots, checked.
-    fn depth_check(&self, n: usize) -> Result<usize, String> {
+    pub fn depth_check(&self, n: usize) -> Result<usize, String> {
         self.vs
             .len()
             .checked_sub(n)
             .ok_or_else(|| alloc::format!("operand stack underflow at pc {}", self.pc))
     }
 
-    /// Moves any virtual copies of local `k` to their homes before `k` changes.
-    fn before_store(&mut self, k: u16, upto: usize) {
-        for i in 0..upto {
+    /// Moves any virtual copies of local `k` below `upto` into registers before `k`
+    /// changes.
+    pub fn before_store(&mut self, k: u16, upto: usize) -> Result<(), String> {
+        for i in 0..upto.min(self.vs.len()) {
             if self.vs[i] == Slot::Local(k) {
-                self.materialize(i);
+                self.load_reg(i, &[])?;
             }
         }
-    }
-
-    fn store(&mut self, k: u16) -> Result<(), String> {
-        let d = self.depth_check(1)?;
-        if self.vs[d] != Slot::Local(k) {
-            self.before_store(k, d);
-            let dst = local(k);
-            match self.vs[d] {
-                Slot::Const(n) => self.emit(&alloc::format!("mov {dst}, {n}")),
-                _ if self.in_reg(d) => self.emit(&alloc::format!("mov {dst}, {}", SLOT_REGS[d])),
-                _ => {
-                    let src = self.opnd(d);
-                    self.emit(&alloc::format!("mov eax, {src}"));
-                    self.emit(&alloc::format!("mov {dst}, eax"));
-                }
-            }
-        }
-        self.vs.truncate(d);
         Ok(())
     }
 
-    fn iinc(&mut self, k: u16, c: i32) {
-        let n = self.vs.len();
-        self.before_store(k, n);
-        self.emit(&alloc::format!("add {}, {c}", local(k)));
-    }
-
-    /// A conditional branch on the top one (`zero`) or two slots.
-    fn branch(&mut self, cond: u8, zero: bool, target: usize) -> Result<(), String> {
-        let d = self.depth_check(if zero { 1 } else { 2 })?;
-        self.flush_below(d);
-        let cc = ["e", "ne", "l", "ge", "g", "le"][usize::from(cond.min(5))];
-        let b_const = if zero { Some(0) } else { self.is_const(d + 1) };
-        if let (Some(a), Some(b)) = (self.is_const(d), b_const) {
-            if cond_holds(cond, a, b) {
-                self.emit(&alloc::format!("jmp L{target}"));
-            }
-            self.vs.truncate(d);
-            return Ok(());
-        }
-        let a = self.opnd(d);
-        let b = if zero { "0".into() } else { self.opnd(d + 1) };
-        let b_easy = zero || b_const.is_some() || (d + 1 < SLOT_REGS.len() && self.in_reg(d + 1));
-        if zero && self.in_reg(d) {
-            self.emit(&alloc::format!("test {a}, {a}"));
-        } else if self.in_reg(d) || (self.is_const(d).is_none() && b_easy) {
-            self.emit(&alloc::format!("cmp {a}, {b}"));
-        } else {
-            self.emit(&alloc::format!("mov eax, {a}"));
-            self.emit(&alloc::format!("cmp eax, {b}"));
-        }
-        self.emit(&alloc::format!("j{cc} L{target}"));
-        self.vs.truncate(d);
-        Ok(())
+    /// The bytecode after the current one when it may be compiled together with it:
+    /// compiled, and reached only from here. (pc, opcode)
+    pub fn next_fusable(&self) -> Option<(usize, u8)> {
+        let next = self.pc + opcode::length(self.code, self.pc)?;
+        let ok = !self.replay
+            && next < self.code.len()
+            && self.plan.compiled[next]
+            && !self.plan.starts[next]
+            && !self.heads.contains(&next);
+        ok.then(|| (next, self.code[next]))
     }
 }
 
@@ -373,11 +285,17 @@ pub(crate) fn generate(
     origin: u32,
     title: &str,
 ) -> Result<Text, String> {
+    let chosen = regs::choose(code, pool, plan);
+    let in_regs: Vec<String> = chosen
+        .iter()
+        .map(|&(k, r)| alloc::format!("{k} in {}", LOCAL_REGS[r].0))
+        .collect();
     let mut e = Emitter {
         max_locals: u32::from(max_locals),
         out: alloc::format!(
-            "; {title}, from pc {}\n; locals at [ebp+4*k]; stack slots 0-2 in ebx, esi, edi, the rest at [ebp+4*({max_locals}+s)]\nbits 32\norg {origin:#x}\n",
-            plan.entry
+            "; {title}, from pc {}\n; locals {} for the whole region, the others at [ebp+4*k]\n; stack slots at [ebp+4*({max_locals}+s)]; eax, ecx, edx hold values within a block\nbits 32\norg {origin:#x}\n",
+            plan.entry,
+            if in_regs.is_empty() { "none".into() } else { in_regs.join(", ") }
         ),
         stubs: String::new(),
         vs: Vec::new(),
@@ -385,8 +303,18 @@ pub(crate) fn generate(
         faults: Vec::new(),
         next: 0,
         pool,
+        code,
+        plan,
         pc: 0,
+        regs: chosen
+            .iter()
+            .map(|&(k, r)| (k, LOCAL_REGS[r].0))
+            .collect(),
+        fused: None,
+        heads: BTreeSet::new(),
+        replay: false,
     };
+    e.heads = e.loop_heads();
     let mut fall_to = usize::MAX;
     for pc in 0..code.len() {
         let Some(d) = plan.depth[pc] else {
@@ -394,21 +322,32 @@ pub(crate) fn generate(
         };
         e.pc = pc;
         let d = usize::from(d);
+        let op = code[pc];
+        let len = opcode::length(code, pc)
+            .ok_or_else(|| alloc::format!("undecodable {} at pc {pc}", opcode::name(op)))?;
+        if e.fused == Some(pc) {
+            e.fused = None;
+            let _ = writeln!(
+                e.out,
+                "P{pc}:               ; {} (with the bytecode before)",
+                opcode::name(op)
+            );
+            fall_to = pc + len;
+            continue;
+        }
         if fall_to != pc {
-            e.vs = vec![Slot::Home; d];
+            e.vs = (0..d).map(home).collect();
         } else if e.vs.len() != d {
             return Err(alloc::format!(
                 "the stack depth at pc {pc} is {d}, but {} values reach it",
                 e.vs.len()
             ));
         }
-        let op = code[pc];
-        let len = opcode::length(code, pc)
-            .ok_or_else(|| alloc::format!("undecodable {} at pc {pc}", opcode::name(op)))?;
-        if plan.starts[pc] || !plan.compiled[pc] {
+        let start = plan.starts[pc] || e.heads.contains(&pc);
+        if start || !plan.compiled[pc] {
             e.flush();
         }
-        if plan.starts[pc] {
+        if start {
             let _ = writeln!(e.out, "L{pc}:");
         }
         let _ = writeln!(e.out, "P{pc}:               ; {}", opcode::name(op));
@@ -417,7 +356,7 @@ pub(crate) fn generate(
             fall_to = usize::MAX;
             continue;
         }
-        e.instruction(code, pc, op)?;
+        e.instruction(pc, op)?;
         fall_to = if ends_flow(op) { usize::MAX } else { pc + len };
     }
     e.out.push_str("S:                 ; out-of-line exits\n");
@@ -426,125 +365,6 @@ pub(crate) fn generate(
         text: e.out,
         exits: e.exits,
         faults: e.faults,
+        regs: chosen.iter().map(|&(k, r)| (k, LOCAL_REGS[r].1)).collect(),
     })
-}
-
-impl Emitter<'_> {
-    fn instruction(&mut self, code: &[u8], pc: usize, op: u8) -> Result<(), String> {
-        let u16_at = |at: usize| u16::from_be_bytes([code[at], code[at + 1]]);
-        let i16_at = |at: usize| i16::from_be_bytes([code[at], code[at + 1]]);
-        let target = |off: i64| (pc as i64 + off) as usize;
-        match op {
-            0 => {}
-            2..=8 => self.vs.push(Slot::Const(i32::from(op) - 3)),
-            16 => self.vs.push(Slot::Const(i32::from(code[pc + 1] as i8))),
-            17 => self.vs.push(Slot::Const(i32::from(i16_at(pc + 1)))),
-            18 | 19 => {
-                let n = ldc_int(code, pc, self.pool)
-                    .ok_or_else(|| alloc::format!("ldc at pc {pc} is not an int"))?;
-                self.vs.push(Slot::Const(n));
-            }
-            21 => self.vs.push(Slot::Local(u16::from(code[pc + 1]))),
-            26..=29 => self.vs.push(Slot::Local(u16::from(op - 26))),
-            54 => self.store(u16::from(code[pc + 1]))?,
-            59..=62 => self.store(u16::from(op - 59))?,
-            87 => {
-                let d = self.depth_check(1)?;
-                self.vs.truncate(d);
-            }
-            89 => {
-                let d = self.depth_check(1)?;
-                match self.vs[d] {
-                    Slot::Home => {
-                        let src = self.opnd(d);
-                        if d + 1 < SLOT_REGS.len() {
-                            self.emit(&alloc::format!("mov {}, {src}", SLOT_REGS[d + 1]));
-                        } else {
-                            let h = self.home(d + 1);
-                            if self.in_reg(d) {
-                                self.emit(&alloc::format!("mov {h}, {src}"));
-                            } else {
-                                self.emit(&alloc::format!("mov eax, {src}"));
-                                self.emit(&alloc::format!("mov {h}, eax"));
-                            }
-                        }
-                        self.vs.push(Slot::Home);
-                    }
-                    s => self.vs.push(s),
-                }
-            }
-            96 | 100 | 104 | 108 | 112 | 120 | 122 | 124 | 126 | 128 | 130 => self.binop(op)?,
-            116 | 145..=147 => {
-                let d = self.depth_check(1)?;
-                if let Some(a) = self.is_const(d) {
-                    let r = match op {
-                        116 => a.wrapping_neg(),
-                        145 => i32::from(a as i8),
-                        146 => i32::from(a as u16),
-                        _ => i32::from(a as i16),
-                    };
-                    self.vs[d] = Slot::Const(r);
-                    return Ok(());
-                }
-                let r = Self::res(d);
-                if op == 116 {
-                    self.load_res(d);
-                    self.emit(&alloc::format!("neg {r}"));
-                } else {
-                    let a = self.opnd(d);
-                    if a != "eax" {
-                        self.emit(&alloc::format!("mov eax, {a}"));
-                    }
-                    self.emit(match op {
-                        145 => "movsx eax, al",
-                        146 => "movzx eax, ax",
-                        _ => "movsx eax, ax",
-                    });
-                    if r != "eax" {
-                        self.emit(&alloc::format!("mov {r}, eax"));
-                    }
-                }
-                self.finish(d);
-            }
-            132 => self.iinc(u16::from(code[pc + 1]), i32::from(code[pc + 2] as i8)),
-            153..=158 => self.branch(op - 153, true, target(i64::from(i16_at(pc + 1))))?,
-            159..=164 => self.branch(op - 159, false, target(i64::from(i16_at(pc + 1))))?,
-            167 | 200 => {
-                let off = if op == 167 {
-                    i64::from(i16_at(pc + 1))
-                } else {
-                    i64::from(i32::from_be_bytes([
-                        code[pc + 1],
-                        code[pc + 2],
-                        code[pc + 3],
-                        code[pc + 4],
-                    ]))
-                };
-                self.flush();
-                self.emit(&alloc::format!("jmp L{}", target(off)));
-            }
-            172 => {
-                let d = self.depth_check(1)?;
-                let a = self.opnd(d);
-                self.emit(&alloc::format!("mov eax, {a}"));
-                self.exit(Exit::IReturn);
-            }
-            177 => self.exit(Exit::Return),
-            196 => {
-                let k = u16_at(pc + 2);
-                match code[pc + 1] {
-                    21 => self.vs.push(Slot::Local(k)),
-                    54 => self.store(k)?,
-                    _ => self.iinc(k, i32::from(i16_at(pc + 4))),
-                }
-            }
-            _ => {
-                return Err(alloc::format!(
-                    "{} at pc {pc} has no code generator",
-                    opcode::name(op)
-                ))
-            }
-        }
-        Ok(())
-    }
 }

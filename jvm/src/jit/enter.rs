@@ -9,7 +9,6 @@ use alloc::vec::Vec;
 
 use emulator_core::StopReason;
 
-use super::emit::SLOT_GPRS;
 use super::{EventKind, Exit, Region, DE_HANDLER, FRAME_BASE};
 use crate::heap::Value;
 use crate::interp::Vm;
@@ -26,6 +25,11 @@ impl Region {
     /// The address of operand-stack slot `s`'s memory home.
     fn home(&self, s: usize) -> u32 {
         FRAME_BASE + 4 * (u32::from(self.max_locals) + s as u32)
+    }
+
+    /// The general register local `k` lives in, if it does.
+    fn reg_of(&self, k: u16) -> Option<usize> {
+        self.regs.iter().find_map(|&(l, g)| (l == k).then_some(g))
     }
 
     /// The block start at address `addr`.
@@ -67,22 +71,21 @@ pub(crate) fn load_frame(vm: &mut Vm, region: &Region, pc: usize) -> Result<bool
         m.write_phys(a, &n.to_le_bytes())
             .map_err(|e| JvmError(format!("the JIT could not write {title}'s frame: {e}")))
     };
+    let mut gpr = m.cpu().gpr;
     for (k, n) in locals {
-        put(m, FRAME_BASE + 4 * u32::from(k), n)?;
+        match region.reg_of(k) {
+            Some(g) => gpr[g] = n as u32,
+            None => put(m, FRAME_BASE + 4 * u32::from(k), n)?,
+        }
     }
     for (s, &n) in stack.iter().enumerate() {
-        match SLOT_GPRS.get(s) {
-            Some(&g) => m.cpu_mut().gpr[g] = n as u32,
-            None => put(m, region.home(s), n)?,
-        }
+        put(m, region.home(s), n)?;
     }
     let stack_top = vm.jit.stack_top;
     let m = vm.jit.machine()?;
-    let cpu = m.cpu_mut();
-    cpu.gpr[ESP] = stack_top;
-    cpu.gpr[EBP] = FRAME_BASE;
-    cpu.eip = addr;
-    cpu.halted = false;
+    gpr[ESP] = stack_top;
+    gpr[EBP] = FRAME_BASE;
+    m.resume_at(addr, gpr);
     Ok(true)
 }
 
@@ -157,20 +160,20 @@ pub(crate) fn enter(
     if let Exit::Deopt { pc } = exit {
         let depth = region.depth.get(pc).copied().flatten().unwrap_or(0);
         for &k in &region.locals {
-            let mut b = [0u8; 4];
-            m.peek_phys(FRAME_BASE + 4 * u32::from(k), &mut b);
-            values.push(i32::from_le_bytes(b));
-        }
-        for s in 0..usize::from(depth) {
-            let n = match SLOT_GPRS.get(s) {
-                Some(&g) => m.cpu().gpr[g] as i32,
+            let n = match region.reg_of(k) {
+                Some(g) => m.cpu().gpr[g] as i32,
                 None => {
                     let mut b = [0u8; 4];
-                    m.peek_phys(region.home(s), &mut b);
+                    m.peek_phys(FRAME_BASE + 4 * u32::from(k), &mut b);
                     i32::from_le_bytes(b)
                 }
             };
             values.push(n);
+        }
+        for s in 0..usize::from(depth) {
+            let mut b = [0u8; 4];
+            m.peek_phys(region.home(s), &mut b);
+            values.push(i32::from_le_bytes(b));
         }
     }
     vm.jit.stats.entries += 1;

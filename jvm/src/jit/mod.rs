@@ -6,9 +6,9 @@
 //! (`analyze.rs`): constants, int locals, arithmetic, shifts and logic, `iinc`,
 //! compares and branches, `goto`, `ireturn`/`return`. The code generator
 //! (`emit.rs`) writes NASM text that vmlab's assembler turns into bytes, so the text
-//! is the listing. Locals and the operand stack live in emulated memory (the first
-//! three stack slots in registers). Any other bytecode, and a division by zero, is an
-//! exit: the host writes the locals and stack back into the interpreter's frame and
+//! is the listing. The most used locals live in registers for the whole region, the
+//! others and the operand stack in emulated memory. Any other bytecode, and a division by zero, is an
+//! exit: the host reads the locals and stack back into the interpreter's frame and
 //! the interpreter continues at that pc (deoptimization). Calls therefore run in the
 //! interpreter, and a return from compiled code returns to it (`enter.rs`).
 
@@ -16,6 +16,8 @@ mod analyze;
 mod emit;
 mod enter;
 mod stage;
+mod ops;
+mod regs;
 mod view;
 
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -114,6 +116,8 @@ pub struct Region {
     depth: Vec<Option<u16>>,
     /// Locals the code reads or writes.
     locals: Vec<u16>,
+    /// The locals that live in registers: (local, index in the CPU's general registers).
+    regs: Vec<(u16, usize)>,
     /// Block starts (where it may be entered): pc → address.
     starts: BTreeMap<usize, u32>,
     /// The `hlt` of each exit: address → exit.
@@ -352,6 +356,7 @@ fn compile(
         max_locals: code.max_locals,
         depth: plan.depth,
         locals: plan.locals.into_iter().collect(),
+        regs: text.regs,
         starts,
         exits,
         pcs,
