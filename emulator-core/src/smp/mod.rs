@@ -16,8 +16,8 @@ mod host;
 mod tsc;
 
 pub(crate) use host::HostSched;
-pub use tsc::{TscPolicy, TscView};
 pub use host::{HostSchedule, HostState, DEFAULT_PLE_WINDOW, PAUSE_GAP};
+pub use tsc::{TscPolicy, TscView};
 
 use crate::devices::apic::{build_mp_table, MP_FLOATING_ADDR};
 use crate::error::HostError;

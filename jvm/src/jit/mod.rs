@@ -15,9 +15,9 @@
 mod analyze;
 mod emit;
 mod enter;
-mod stage;
 mod ops;
 mod regs;
+mod stage;
 mod view;
 
 use alloc::collections::{BTreeMap, BTreeSet};
