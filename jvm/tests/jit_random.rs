@@ -5,26 +5,14 @@
 //! vmlab's JVM with the JIT compiling every method at its first call, whole and in
 //! small budget slices.
 
+mod common;
+
 use std::fmt::Write;
 use std::path::Path;
 use std::process::Command;
 
+use common::Rng;
 use vmlab_jvm::{MapSource, Outcome, Vm, VmConfig};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[(self.next() % xs.len() as u64) as usize]
-    }
-}
 
 /// Locals a loop body may assign (`i`, the loop counter, it only reads).
 const VARS: [&str; 6] = ["a", "b", "c", "d", "e", "s"];

@@ -2,26 +2,14 @@
 //! casts, comparisons and the conditional operator), written as a Java program from
 //! a fixed seed, compiled with `javac`, and printed the same by vmlab's JVM and `java`.
 
+mod common;
+
 use std::fmt::Write;
 use std::path::Path;
 use std::process::Command;
 
+use common::Rng;
 use vmlab_jvm::{MapSource, Outcome, Vm, VmConfig};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[(self.next() % xs.len() as u64) as usize]
-    }
-}
 
 /// An int expression (`long_` false) or a long one.
 fn expr(r: &mut Rng, depth: u32, long_: bool) -> String {

@@ -75,3 +75,22 @@ pub fn java(main: &str) -> (String, String, i32) {
         out.status.code().unwrap_or(-1),
     )
 }
+
+/// A xorshift generator: the random programs of the JIT and arithmetic tests come from
+/// fixed seeds, so a failure repeats.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// One of `xs`.
+    pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+}
