@@ -8,7 +8,13 @@ use emulator_core::{ExecMode, GuestPaging, Machine, MachineConfig, StopReason};
 fn kernel() -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../guests/kernel/kernel.asm");
     let text = std::fs::read_to_string(path).expect("the teaching kernel's source");
-    vmlab_asm::assemble("kernel.asm", &text, &vmlab_asm::Options::default())
+    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../guests/include/");
+    let include = |name: &str| std::fs::read_to_string(format!("{shared}{name}")).ok();
+    let opts = vmlab_asm::Options {
+        include: Some(&include),
+        ..Default::default()
+    };
+    vmlab_asm::assemble("kernel.asm", &text, &opts)
         .expect("assembles")
         .bytes
 }

@@ -41,6 +41,7 @@
 %define CODE0      0x20000          ; frame holding process 0's copy of the user program
 %define CODE1      0x21000
 %define POOL       0x200000         ; demand-zero frames come from here
+%define KDRV_AT    0xB000           ; the device layer's RAM copy (up to PD0); its rings 0x30000-0x37FFF
 
 ; user virtual memory map (page directory entry 1)
 %define USER_CODE  0x400000
@@ -129,6 +130,14 @@ pm_entry:
         out dx, al
         mov esi, ROM + msg_banner
         call puts
+
+        ; The device layer (kdrivers.inc): its bytes to their linear address, then the
+        ; PCI bus enumerated and each device found bound to its driver.
+        mov esi, ROM + KDRV_AT
+        mov edi, KDRV_AT
+        mov ecx, kdrv_end - KDRV_AT
+        rep movsb
+        call kdrv_boot
 
         ; GDT in RAM (LTR marks the TSS busy there)
         mov esi, ROM + boot_gdt
@@ -483,6 +492,7 @@ pf_bad:
         mov esi, ROM + msg_pf
         call puts
         pop eax
+        mov ecx, 8
         call puthex
         mov esi, ROM + msg_err
         call puts
@@ -499,6 +509,7 @@ gp_isr:
         mov esi, ROM + msg_gp
         call puts
         mov eax, [esp]
+        mov ecx, 8
         call puthex
         mov esi, ROM + msg_at
         call puts
@@ -520,8 +531,10 @@ panic:
         out dx, al
         jmp halt
 
-; putc: AL to COM1 (waits for the transmitter); keeps every register but EAX, EDX
-putc:   mov ah, al
+; putc: AL to COM1 (waits for the transmitter); keeps every register
+putc:   push eax
+        push edx
+        mov ah, al
         mov dx, COM1 + 5
 .wait:  in al, dx
         test al, 0x20
@@ -529,6 +542,8 @@ putc:   mov ah, al
         mov al, ah
         mov dx, COM1
         out dx, al
+        pop edx
+        pop eax
         ret
 
 ; puts: ESI = zero-terminated string (linear)
@@ -540,22 +555,6 @@ puts:   push eax
         inc esi
         jmp .next
 .end:   pop eax
-        ret
-
-; puthex: EAX as 8 hex digits
-puthex: push ebx
-        push ecx
-        mov ebx, eax
-        mov ecx, 8
-.digit: rol ebx, 4
-        mov eax, ebx
-        and eax, 0xF
-        mov al, [ROM + hexdigits + eax]
-        call putc
-        dec ecx
-        jnz .digit
-        pop ecx
-        pop ebx
         ret
 
 ; putdec: EAX as an unsigned decimal number
@@ -580,7 +579,6 @@ putdec: push ebx
         pop ebx
         ret
 
-hexdigits:      db "0123456789abcdef"
 msg_banner:     db "vmlab teaching kernel", 10, 0
 msg_paging:     db "kernel: paging on, starting 2 processes", 10, 0
 msg_done1:      db "kernel: all processes exited; ", 0
@@ -626,6 +624,12 @@ user_start:
 u_msg:  db "process ? line ? from ring 3", 10
 u_msg_end:
 user_end:
+
+; The device layer: assembled here and copied to the same linear address at boot (its
+; variables and strings live in that copy; puthex is pci.inc's, ECX digits).
+        times KDRV_AT - ($ - rom_start) db 0
+%include "kdrivers.inc"
+kdrv_end:
 
         times 0xFFF0 - ($ - rom_start) db 0
 reset_vector:
