@@ -14,9 +14,14 @@
 ; output does not depend on where the timer interrupts fall, and is the same on
 ; real hardware, bare, and under every VMM mode.
 ;
+; At boot, before paging, the device layer (kdrivers.inc) enumerates PCI bus 0, one
+; line per function, and binds the drivers the device guests share to what it finds:
+; ATA PIO and virtio-blk read sector 0 (its first bytes and dword sum printed),
+; virtio-net resolves 10.0.0.1 by ARP. Without PCI devices nothing is printed.
+;
 ; System calls (int 0x80): eax=1 write(ebx=buffer, ecx=length <= 128); eax=2 exit.
 ;
-; Build: nasm -f bin -o kernel.rom kernel.asm
+; Build: nasm -f bin -I ../include/ -o kernel.rom kernel.asm
 ; Run:   qemu-system-i386 -nographic -bios kernel.rom -serial stdio \
 ;          -device isa-debug-exit,iobase=0xf4,iosize=1 -monitor none
 
