@@ -76,7 +76,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", guest.display());
         let source =
             std::fs::read_to_string(&guest).unwrap_or_else(|e| fail(format!("guest: {e}")));
-        m.validate(&source).unwrap_or_else(|e| fail(e));
+        let labelled = manifest::with_includes(&source, |n| {
+            std::fs::read_to_string(include_dir.join(n)).ok()
+        });
+        m.validate(&labelled).unwrap_or_else(|e| fail(e));
         for name in manifest::includes(&source) {
             if !include_names.contains(&name) {
                 fail(format!(

@@ -9,9 +9,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn scratch() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vmlab-kernel-drivers-{}", std::process::id()));
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "vmlab-kernel-drivers-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch directory");
     d
@@ -54,7 +56,10 @@ fn kernel_rom(dir: &Path) -> PathBuf {
         .output()
         .expect("nasm is installed");
     assert!(o.status.success(), "nasm: {}", text(&o));
-    let (a, b) = (std::fs::read(&ours).unwrap(), std::fs::read(&theirs).unwrap());
+    let (a, b) = (
+        std::fs::read(&ours).unwrap(),
+        std::fs::read(&theirs).unwrap(),
+    );
     assert_eq!(a.len(), 0x10000, "a 64 KiB ROM");
     assert!(a == b, "vmlab asm and nasm build different kernels");
     ours
@@ -82,7 +87,13 @@ fn disk(dir: &Path) -> (PathBuf, Vec<u8>) {
 fn sector_line(sector: &[u8]) -> String {
     let shown: String = sector[..32]
         .iter()
-        .map(|&b| if (32..=126).contains(&b) { b as char } else { '.' })
+        .map(|&b| {
+            if (32..=126).contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        })
         .collect();
     let sum = sector
         .chunks(4)
@@ -119,7 +130,7 @@ fn assert_processes_ran(serial: &str, what: &str) {
 
 #[test]
 fn the_kernel_enumerates_pci_and_reads_sector_0_through_each_disk_driver_in_every_mode() {
-    let dir = scratch();
+    let dir = scratch("modes");
     let rom = kernel_rom(&dir);
     let (disk, sector0) = disk(&dir);
     let expect_sector = sector_line(&sector0);
@@ -166,7 +177,10 @@ fn the_kernel_enumerates_pci_and_reads_sector_0_through_each_disk_driver_in_ever
             );
             // The driver read the sector the test wrote, and the device counted it.
             let line = format!("{driver}{expect_sector}");
-            assert!(lines.contains(&line.as_str()), "{what}: no `{line}`:\n{serial}");
+            assert!(
+                lines.contains(&line.as_str()),
+                "{what}: no `{line}`:\n{serial}"
+            );
             assert_eq!(report["disk"]["interface"], disk_if, "{what}");
             assert_eq!(report["disk"]["sectors_read"], 1, "{what}");
             // virtio-net: the MAC the device reports, the stub's ARP reply.
@@ -198,11 +212,14 @@ fn the_kernel_enumerates_pci_and_reads_sector_0_through_each_disk_driver_in_ever
 
 #[test]
 fn without_devices_the_kernel_prints_no_pci_lines_and_runs_as_before() {
-    let dir = scratch();
+    let dir = scratch("nodevices");
     let rom = kernel_rom(&dir);
     for mode in ["bare", "trap-emulate"] {
         let (report, serial) = run(&rom, &["--mode", mode]);
-        assert!(!serial.contains("pci "), "{mode}: no bus, no lines:\n{serial}");
+        assert!(
+            !serial.contains("pci "),
+            "{mode}: no bus, no lines:\n{serial}"
+        );
         assert!(!serial.contains("kernel: ata"), "{mode}:\n{serial}");
         assert!(report["disk"].is_null() && report["nic"].is_null());
         assert!(
@@ -217,7 +234,7 @@ fn without_devices_the_kernel_prints_no_pci_lines_and_runs_as_before() {
 fn a_disk_that_fails_a_read_drops_its_driver_and_the_kernel_goes_on() {
     // An empty image has no sector 0: the read fails (ATA ERR, virtio IOERR), the
     // driver says so and the processes still run.
-    let dir = scratch();
+    let dir = scratch("baddisk");
     let rom = kernel_rom(&dir);
     let empty = dir.join("empty.raw");
     std::fs::write(&empty, []).expect("an empty image");

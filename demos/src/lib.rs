@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(every().len(), EMBEDDED.len(), "a manifest failed to parse");
         for e in EMBEDDED {
             let m = Manifest::parse(e.manifest).expect("parses");
-            m.validate(e.source)
+            m.validate(&manifest::with_includes(e.source, include))
                 .unwrap_or_else(|err| panic!("{}: {err}", e.id));
         }
         let orders: Vec<u32> = every().iter().map(|d| d.manifest.order).collect();

@@ -549,6 +549,19 @@ pub fn defines_label(source: &str, label: &str) -> bool {
     })
 }
 
+/// `source` followed by the text of each file it `%include`s that `lookup` finds, so
+/// the labels a demo stops at may be in the guest's includes (as the kernel's drivers).
+pub fn with_includes<S: AsRef<str>>(source: &str, lookup: impl Fn(&str) -> Option<S>) -> String {
+    let mut all = source.to_string();
+    for name in includes(source) {
+        if let Some(text) = lookup(&name) {
+            all.push('\n');
+            all.push_str(text.as_ref());
+        }
+    }
+    all
+}
+
 /// The file names `source` pulls in with `%include "NAME"` (or `'NAME'`, `<NAME>`).
 pub fn includes(source: &str) -> Vec<String> {
     source

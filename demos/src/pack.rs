@@ -51,7 +51,8 @@ pub fn check(from: &str, manifest: &str, source: &str) -> Result<Manifest, Strin
     let file = format!("{from}/demo.toml");
     guest_of(from, manifest)?;
     let m = Manifest::parse(manifest).map_err(|e| format!("{file}: {e}"))?;
-    m.validate(source).map_err(|e| format!("{file}: {e}"))?;
+    m.validate(&crate::manifest::with_includes(source, crate::include))
+        .map_err(|e| format!("{file}: {e}"))?;
     if let Some(name) = includes(source)
         .into_iter()
         .find(|n| crate::include(n).is_none())
