@@ -2,7 +2,8 @@
 //! ATA or virtio-blk disk and a virtio-net NIC, bare and under each VMM mode. The
 //! kernel enumerates PCI bus 0 (one line per function), reads sector 0 through the
 //! driver bound to the disk and prints its first bytes and dword sum, and resolves
-//! 10.0.0.1 by ARP through the stub. nasm is the oracle for the kernel's build.
+//! 10.0.0.1 by ARP through the stub. nasm is the oracle for the kernel's build,
+//! `tcpdump -r` for the frames on the link.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -245,4 +246,56 @@ fn a_disk_that_fails_a_read_drops_its_driver_and_the_kernel_goes_on() {
         assert!(!serial.contains("sector 0:"), "{disk_if}:\n{serial}");
         assert_processes_ran(&serial, disk_if);
     }
+}
+
+#[test]
+fn the_kernels_arp_exchange_is_on_the_link_as_tcpdump_reads_it() {
+    let dir = scratch("pcap");
+    let rom = kernel_rom(&dir);
+    let pcap = dir.join("link.pcap");
+    let (report, serial) = run(
+        &rom,
+        &[
+            "--mode",
+            "hw-assist",
+            "--nic",
+            "virtio",
+            "--nic-pcap",
+            s(&pcap),
+        ],
+    );
+    let dump = Command::new("tcpdump")
+        .args(["-r", s(&pcap), "-nn", "-e"])
+        .output()
+        .expect("tcpdump must be installed (cargo xtask test installs it)");
+    assert!(dump.status.success(), "tcpdump -r: {}", text(&dump));
+    let frames = String::from_utf8_lossy(&dump.stdout).into_owned();
+    let lines: Vec<&str> = frames.lines().collect();
+    assert_eq!(lines.len(), 2, "a request and its reply:\n{frames}");
+    // The request leaves from the MAC the kernel printed for its NIC.
+    let mac = serial
+        .lines()
+        .find_map(|l| l.strip_prefix("kernel: virtio-net: MAC "))
+        .expect("the MAC line");
+    let colons: Vec<String> = (0..6).map(|i| mac[2 * i..2 * i + 2].to_string()).collect();
+    let mac = colons.join(":");
+    assert!(
+        lines[0].contains(&format!(" {mac} > ff:ff:ff:ff:ff:ff, ethertype ARP")),
+        "{frames}"
+    );
+    assert!(
+        lines[0].contains("Request who-has 10.0.0.1 tell 10.0.0.2"),
+        "{frames}"
+    );
+    // The reply names the MAC address the kernel then printed.
+    let peer = serial
+        .lines()
+        .find_map(|l| l.strip_prefix("kernel: virtio-net: ARP reply: 10.0.0.1 is at "))
+        .expect("the ARP line");
+    let peer: Vec<String> = (0..6).map(|i| peer[2 * i..2 * i + 2].to_string()).collect();
+    assert!(
+        lines[1].contains(&format!("Reply 10.0.0.1 is-at {}", peer.join(":"))),
+        "{frames}\n{serial}"
+    );
+    assert_eq!(report["nic"]["frames_received"], 1);
 }
