@@ -346,3 +346,99 @@ pub fn locate(text: &str, key: &str) -> usize {
         })
         .map_or(head + 1, |j| head + 2 + j)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario_file::parse_networked;
+
+    const TWO: &str = "[host]\npool_mib = 16\nduration_ms = 5\n\n[[vm]]\nname = \"a\"\nram_mib = 4\n\n[[vm]]\nname = \"b\"\nram_mib = 4\nnic = \"ne2000\"\n";
+
+    fn net(text: &str, over: Option<NetMode>) -> Result<Option<HostNet>, String> {
+        parse_networked("t.toml", text, over)
+            .map(|(_, n)| n)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn without_a_section_the_vms_are_networked_only_on_request() {
+        assert_eq!(net(TWO, None), Ok(None));
+        assert_eq!(net(TWO, Some(NetMode::None)), Ok(None));
+        let n = net(TWO, Some(NetMode::Bridge)).unwrap().expect("networked");
+        assert_eq!(n.mode, NetMode::Bridge);
+        let nics: Vec<&str> = n.vms.iter().map(|v| v.nic.as_str()).collect();
+        assert_eq!(nics, ["virtio", "ne2000"]);
+        let with = format!("{TWO}\n[net]\nmode = \"nat\"\n");
+        assert_eq!(net(&with, Some(NetMode::None)), Ok(None));
+        assert_eq!(
+            net(&with, None).unwrap().map(|n| n.mode),
+            Some(NetMode::Nat)
+        );
+    }
+
+    #[test]
+    fn a_bridge_links_each_vm_to_its_port_and_each_pings_the_next() {
+        let n = net(TWO, Some(NetMode::Bridge)).unwrap().expect("networked");
+        let s = n.scenario().expect("a network");
+        assert_eq!(s.switches[0].ports, 2);
+        assert!(s.nats.is_empty() && s.endpoints.is_empty());
+        assert_eq!(
+            s.links,
+            [("a".into(), "br0:0".into()), ("b".into(), "br0:1".into())]
+        );
+        assert!(s.vms[0].defines.contains(&"PEER=2".to_string()));
+        assert!(s.vms[1].defines.contains(&"PEER=1".to_string()));
+        assert_eq!(
+            s.vms[1].guest_defines().last().map(String::as_str),
+            Some("NE2000")
+        );
+    }
+
+    #[test]
+    fn nat_adds_the_gateway_and_the_outside_host_on_the_last_port() {
+        let n = net(TWO, Some(NetMode::Nat)).unwrap().expect("networked");
+        let s = n.scenario().expect("a network");
+        assert_eq!(s.switches[0].ports, 3);
+        assert!(s.links.contains(&("nat:0".into(), "br0:2".into())));
+        assert!(s.links.contains(&("nat:1".into(), "outside".into())));
+        assert_eq!(s.endpoints[0].ip, Ipv4Addr(OUTSIDE_IP));
+        // The guest's peer network, as it sits in a frame, is the outside host's /24.
+        let d = &s.vms[0].defines;
+        let pn = d
+            .iter()
+            .find_map(|x| x.strip_prefix("PEER_NET=0x"))
+            .expect("PEER_NET");
+        let v = u32::from_str_radix(pn, 16).expect("hex");
+        assert_eq!(v.to_le_bytes()[..3], OUTSIDE_IP[..3]);
+        assert!(d.contains(&format!("PEER={}", OUTSIDE_IP[3])));
+        assert!(d.contains(&"GW=254".to_string()));
+    }
+
+    #[test]
+    fn mistakes_name_their_line_and_key() {
+        let one = "[host]\npool_mib = 16\nduration_ms = 5\n\n[[vm]]\nname = \"a\"\nram_mib = 4\n\n[net]\nmode = \"bridge\"\n";
+        let e = net(one, None).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:10: net.mode: a bridge needs two"),
+            "{e}"
+        );
+        let flow = format!(
+            "{TWO}\n[net]\n\n[[net.flow]]\nswitch = \"br0\"\npriority = 1\nactions = [\"jump\"]\n"
+        );
+        let e = net(&flow, None).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:19: net.flow[0].actions: \"jump\""),
+            "{e}"
+        );
+        let nic = TWO.replace("ne2000", "e1000");
+        let e = net(&nic, None).unwrap_err();
+        assert!(e.starts_with("t.toml:12: vm[1].nic: \"e1000\""), "{e}");
+        let other =
+            format!("{TWO}\n[net]\n\n[[net.flow]]\nswitch = \"sw9\"\nactions = [\"drop\"]\n");
+        let e = net(&other, None).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:17: net.flow[0].switch: no switch"),
+            "{e}"
+        );
+    }
+}
