@@ -77,6 +77,26 @@ fn two_vms_of_a_host_ping_each_other_through_the_bridge() {
     ] {
         assert_eq!(dump.matches(what).count(), n, "{what}:\n{dump}");
     }
+    // docs/host-net.md's table names every key of the report, and only those.
+    let doc = std::fs::read_to_string(common::scenario("docs", "host-net.md")).expect("doc");
+    let table = doc
+        .split("`--json` adds the key `network`")
+        .nth(1)
+        .expect("the network table");
+    let mut documented: Vec<String> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|cell| {
+            cell.split(", ")
+                .map(|k| k.trim_matches('`').replace("[]", ""))
+        })
+        .filter(|k| k != "key" && !k.starts_with('-'))
+        .collect();
+    documented.sort();
+    let mut keys: Vec<String> = net.as_object().expect("object").keys().cloned().collect();
+    keys.sort();
+    assert_eq!(documented, keys);
     // The text report has the per-port table.
     let (code, text, err) = vmlab(&["host", &example()]);
     assert_eq!(code, 0, "{err}");
