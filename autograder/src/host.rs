@@ -58,6 +58,13 @@ pub fn run(args: Args) -> ExitCode {
         Ok((_, r)) => r,
         Err(e) => return fail(args.json, &format!("{name}: {e}")),
     };
+    let mut net = net;
+    if let Some(n) = net.as_mut().filter(|n| n.follow_shares) {
+        n.follow_shares(|name| {
+            let vm = report.vms.iter().find(|v| v.name == name)?;
+            Some(vm.cpu_share_permille)
+        });
+    }
     let network = match net.as_ref().map(|n| host_net::run(n, &pcaps)).transpose() {
         Ok(n) => n,
         Err(e) => return fail(args.json, &format!("{name}: {e}")),

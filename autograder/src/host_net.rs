@@ -120,7 +120,7 @@ fn report(net: &HostNet, full: &Value, pcap_files: Vec<Value>) -> Value {
                 .cloned()
                 .unwrap_or(Value::Null);
             json!({
-                "name": v.name, "nic": v.nic, "mode": v.mode.name(),
+                "name": v.name, "nic": v.nic, "mode": v.mode.name(), "slice": v.slice,
                 "ip": HostNet::ip(i).to_string(), "mac": HostNet::mac(i).to_string(),
                 "port": format!("{SWITCH}:{i}"),
                 "stop": g["stop"], "debug_exit_value": g["debug_exit_value"],

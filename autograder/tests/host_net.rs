@@ -173,6 +173,40 @@ fn a_flow_rule_drops_icmp_and_its_hits_are_counted_per_port() {
 }
 
 #[test]
+fn with_follow_shares_each_machine_runs_by_its_cpu_share() {
+    let dir = scratch("shares");
+    let file = dir.join("shares.toml");
+    let text = std::fs::read_to_string(example())
+        .expect("example")
+        .replacen("name = \"a\"\n", "name = \"a\"\nweight = 512\n", 1)
+        .replacen("count = 4\n", "count = 4\nfollow_shares = true\n", 1);
+    std::fs::write(&file, text).expect("write");
+    let (code, j) = host_json(&[file.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{j}");
+    let share = |i: usize| {
+        j["vms"][i]["cpu"]["share_permille"]
+            .as_u64()
+            .expect("share")
+    };
+    assert!(share(0) > share(1), "weight 512 over 256: {j}");
+    // The slices follow the host model's shares: 5000 instructions at an equal share.
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let v = vm(&j["network"], name);
+        assert_eq!(
+            v["slice"].as_u64(),
+            Some(5_000 * share(i) * 2 / 1000),
+            "{v}"
+        );
+        assert_pinged(
+            v,
+            &format!("10.0.0.{}", i + 1),
+            &format!("10.0.0.{}", 2 - i),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_bad_net_key_is_refused_with_its_line() {
     let dir = scratch("bad");
     let head = "[host]\npool_mib = 8\nduration_ms = 5\n\n[[vm]]\nname = \"a\"\nram_mib = 4\n\n[[vm]]\nname = \"b\"\nram_mib = 4\n\n[net]\n";

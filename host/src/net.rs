@@ -8,7 +8,7 @@ use emulator_core::ExecMode;
 use serde::Deserialize;
 use vmlab_net::scenario::{
     EndpointSpec, FlowSpec, NatSpec, Scenario as NetScenario, ScenarioError, SwitchSpec,
-    VmSpec as NetVmSpec,
+    VmSpec as NetVmSpec, MAX_SLICE, MAX_TICKS,
 };
 use vmlab_net::scenario_file::{flow_spec, RawFlow};
 use vmlab_net::wire::{Ipv4Addr, MacAddr};
@@ -65,6 +65,8 @@ pub struct NetVm {
     pub nic: String,
     /// The execution mode its machine runs in (the VM's `mode`).
     pub mode: ExecMode,
+    /// Guest instructions its machine runs per tick.
+    pub slice: u64,
 }
 
 /// The network of a host scenario.
@@ -76,8 +78,11 @@ pub struct HostNet {
     pub ticks: u64,
     /// Pings each VM sends.
     pub count: u32,
-    /// Guest instructions each machine runs per tick.
+    /// Guest instructions each machine runs per tick (at an equal CPU share).
     pub slice: u64,
+    /// Whether each machine's slice follows its CPU share in the host model
+    /// ([`HostNet::follow_shares`]).
+    pub follow_shares: bool,
     /// The attached VMs, on ports 0, 1, ... of [`SWITCH`] in this order.
     pub vms: Vec<NetVm>,
     /// Flow rules of [`SWITCH`].
@@ -99,6 +104,8 @@ pub(crate) struct RawNet {
     #[serde(default)]
     attach: Option<Vec<String>>,
     #[serde(default)]
+    follow_shares: bool,
+    #[serde(default)]
     flow: Vec<RawFlow>,
 }
 
@@ -106,6 +113,15 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ScenarioError {
     ScenarioError {
         key: key.into(),
         message: message.into(),
+    }
+}
+
+/// `v` when it is 1..=`max`, else a mistake about `key`.
+fn in_range(key: &str, v: u64, max: u64) -> Result<u64, ScenarioError> {
+    if (1..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(err(key, format!("is {v}; it must be 1..={max}")))
     }
 }
 
@@ -154,24 +170,9 @@ pub(crate) fn convert(
         return Ok(None);
     }
     let raw = raw.unwrap_or_default();
-    let ticks = raw.ticks.unwrap_or(600);
-    if ticks == 0 || ticks > vmlab_net::scenario::MAX_TICKS {
-        return Err(err(
-            "net.ticks",
-            format!(
-                "is {ticks}; it must be 1..={}",
-                vmlab_net::scenario::MAX_TICKS
-            ),
-        ));
-    }
-    let count = raw.count.unwrap_or(4);
-    if !(1..=MAX_COUNT).contains(&count) {
-        return Err(err(
-            "net.count",
-            format!("is {count}; it must be 1..={MAX_COUNT}"),
-        ));
-    }
-    let slice = raw.slice.unwrap_or(5_000);
+    let ticks = in_range("net.ticks", raw.ticks.unwrap_or(600), MAX_TICKS)?;
+    let count = in_range("net.count", raw.count.unwrap_or(4).into(), MAX_COUNT.into())? as u32;
+    let slice = in_range("net.slice", raw.slice.unwrap_or(5_000), MAX_SLICE)?;
     let mut attached = Vec::new();
     match &raw.attach {
         None => attached.extend(0..vms.len()),
@@ -205,12 +206,14 @@ pub(crate) fn convert(
         ticks,
         count,
         slice,
+        follow_shares: raw.follow_shares,
         vms: attached
             .into_iter()
             .map(|i| NetVm {
                 name: vms[i].0.clone(),
                 nic: vms[i].2.clone().unwrap_or_else(|| "virtio".to_string()),
                 mode: vms[i].1,
+                slice,
             })
             .collect(),
         flows,
@@ -259,7 +262,7 @@ impl HostNet {
                 defines,
                 mac: vm_mac(i),
                 mode: v.mode.name().into(),
-                slice: self.slice,
+                slice: v.slice,
                 nic: v.nic.clone(),
             });
             s.links.push((v.name.clone(), format!("{SWITCH}:{i}")));
@@ -302,6 +305,19 @@ impl HostNet {
             }
         })?;
         Ok(s)
+    }
+
+    /// Scales each machine's slice by its VM's CPU share in the host model
+    /// (`share_permille` of a VM's name, from the host's report): at equal shares every
+    /// machine runs [`HostNet::slice`] instructions per tick, a VM with twice the share
+    /// twice as many (at least 1, at most the network's limit per tick).
+    pub fn follow_shares(&mut self, share_permille: impl Fn(&str) -> Option<u64>) {
+        let n = self.vms.len() as u64;
+        for v in &mut self.vms {
+            let share = share_permille(&v.name).unwrap_or(1000 / n.max(1));
+            v.slice =
+                (self.slice.saturating_mul(share).saturating_mul(n) / 1000).clamp(1, MAX_SLICE);
+        }
     }
 
     /// The address of the VM on port `i`.
@@ -428,6 +444,11 @@ mod tests {
         let e = net(&flow, None).unwrap_err();
         assert!(
             e.starts_with("t.toml:19: net.flow[0].actions: \"jump\""),
+            "{e}"
+        );
+        let e = net(&format!("{TWO}\n[net]\ncount = 0\n"), None).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:15: net.count: is 0; it must be 1..=100"),
             "{e}"
         );
         let nic = TWO.replace("ne2000", "e1000");
