@@ -9,6 +9,7 @@ mod formats;
 mod gdb;
 mod grade;
 mod host;
+mod host_net;
 mod jvm;
 mod jvm_step;
 mod labs;

@@ -5,19 +5,16 @@
 //! between two hosts inside UDP.
 
 mod common;
+mod net_common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::vmlab;
+use net_common::{assert_pinged, vm};
 use serde_json::Value;
 
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("vmlab-net-vms-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch directory");
-    d
+    net_common::scratch("net-vms", name)
 }
 
 /// Runs `net/scenarios/NAME` with a capture of `port` into `dir`: the JSON report and
@@ -34,25 +31,7 @@ fn run(name: &str, port: &str, dir: &Path) -> (Value, String) {
     ]);
     assert_eq!(code, 0, "{err}\n{out}");
     let j: Value = serde_json::from_str(&out).expect("JSON");
-    let td = Command::new("tcpdump")
-        .arg("-r")
-        .arg(&pcap)
-        .args(["-nn", "-e"])
-        .output()
-        .expect("tcpdump is installed");
-    assert!(
-        td.status.success(),
-        "{}",
-        String::from_utf8_lossy(&td.stderr)
-    );
-    (j, String::from_utf8_lossy(&td.stdout).into_owned())
-}
-
-fn vm<'a>(j: &'a Value, name: &str) -> &'a Value {
-    j["vms"]
-        .as_array()
-        .and_then(|v| v.iter().find(|x| x["name"] == name))
-        .unwrap_or_else(|| panic!("no vm {name}: {j}"))
+    (j, net_common::tcpdump(&pcap))
 }
 
 #[test]
@@ -62,14 +41,7 @@ fn two_machines_ping_each_other_through_the_bridge() {
     for (name, mode, me, peer) in [("a", "bare", 1, 2), ("b", "trap-emulate", 2, 1)] {
         let v = vm(&j, name);
         assert_eq!(v["mode"], mode);
-        assert_eq!(v["stop"], "debug-exit", "{v}");
-        assert_eq!(v["debug_exit_value"], 0, "{v}");
-        let serial = v["serial"].as_str().unwrap_or("");
-        assert!(
-            serial.contains(&format!("10.0.0.{me} pings 10.0.0.{peer}\n")),
-            "{serial}"
-        );
-        assert!(serial.ends_with("4 sent, 4 answered\n"), "{serial}");
+        assert_pinged(v, &format!("10.0.0.{me}"), &format!("10.0.0.{peer}"));
         assert_eq!(
             (v["sent"].as_u64(), v["received"].as_u64()),
             (Some(10), Some(10))

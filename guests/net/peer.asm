@@ -7,6 +7,9 @@
 ; ping the guest goes on answering for LINGER turns. It prints each reply on COM1,
 ; then "N sent, M answered", and leaves through the debug-exit port: 0 when every
 ; ping was answered, 1 otherwise.
+; -D PEER_NET=n puts the peer outside 10.0.0.0/24: n is its first three octets as they
+; sit in a frame (0x7100CB for 203.0.113.PEER); -D GW=g sends the pings through the
+; router 10.0.0.g, whose MAC the guest learns by ARP instead of the peer's.
 ;
 ; Build (in guests/net/): nasm -f bin -I ../include/ -D ME=2 -D PEER=1 -o peer.bin peer.asm
 
@@ -21,8 +24,16 @@
 %endif
 %define RETRY     4000
 %define LINGER    8000
+%ifndef PEER_NET
+%define PEER_NET 0x0A
+%endif
 %define MYIP      (0x0A | (ME << 24))        ; 10.0.0.ME as it sits in a frame
-%define PEERIP    (0x0A | (PEER << 24))
+%define PEERIP    (PEER_NET | (PEER << 24))
+%ifdef GW
+%define HOPIP     (0x0A | (GW << 24))        ; the router's address: ARP asks for it
+%else
+%define HOPIP     PEERIP
+%endif
 %define ICMP_ID   0x3412                     ; identifier 0x1234, as stored
 
         bits 32
@@ -41,9 +52,17 @@ start:
         call putdec
         mov esi, msg_pinging
         call puts
-        mov eax, PEER
+        mov ebx, PEERIP
+        mov ecx, 4
+.ip:    movzx eax, bl                       ; the peer's address, octet by octet
         call putdec
-        mov al, 10
+        shr ebx, 8
+        mov al, '.'
+        dec ecx
+        jz .ipd
+        call putc
+        jmp .ip
+.ipd:   mov al, 10
         call putc
         mov dword [last_send], -RETRY       ; the first ARP request goes at once
 
@@ -133,7 +152,7 @@ handle: cmp ecx, 42
         je arp_reply
         cmp word [esi + 20], 0x0200         ; a reply from the peer: learn its MAC
         jne .done
-        cmp dword [esi + 28], PEERIP
+        cmp dword [esi + 28], HOPIP
         jne .done
         mov eax, [esi + 22]
         mov [peermac], eax
@@ -201,7 +220,7 @@ echo_reply:
         mov esi, frame
         jmp send
 
-; Who has PEERIP? tell MYIP.
+; Who has HOPIP (the peer, or the router on its way)? tell MYIP.
 send_arp:
         mov eax, [clock]
         mov [last_send], eax
@@ -211,7 +230,7 @@ send_arp:
         mov word [edi + 4], 0xFFFF
         mov dword [edi + 32], 0
         mov word [edi + 36], 0
-        mov dword [edi + 38], PEERIP
+        mov dword [edi + 38], HOPIP
         call our_addresses
         mov dword [edi + 12], 0x01000608
         mov dword [edi + 16], 0x04060008
@@ -276,7 +295,7 @@ our_mac:
 %include "pc.inc"
 
 msg_hello:    db "10.0.0.", 0
-msg_pinging:  db " pings 10.0.0.", 0
+msg_pinging:  db " pings ", 0
 msg_reply:    db "echo reply, sequence ", 0
 msg_sent:     db " sent, ", 0
 msg_answered: db " answered", 10, 0

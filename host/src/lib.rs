@@ -8,6 +8,8 @@ extern crate std;
 pub mod balloon;
 pub mod guest;
 pub mod host;
+#[cfg(feature = "scenario-file")]
+pub mod net;
 pub mod pool;
 pub mod scenario;
 #[cfg(feature = "scenario-file")]

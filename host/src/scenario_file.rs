@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::guest::{Workload, MIN_RAM_MIB};
 use crate::host::{HostConfig, CYCLES_PER_MS};
+use crate::net::{HostNet, NetMode, RawNet};
 use crate::scenario::{Action, Report, Scenario, TimedEvent};
 use crate::sched::CreditScheduler;
 use crate::time::TimePolicy;
@@ -31,6 +32,8 @@ struct RawFile {
     vm: Vec<RawVm>,
     #[serde(default)]
     event: Vec<RawEvent>,
+    #[serde(default)]
+    net: Option<RawNet>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +84,8 @@ struct RawVm {
     work: Option<u32>,
     #[serde(default)]
     tick_div: Option<u32>,
+    #[serde(default)]
+    nic: Option<String>,
 }
 
 fn default_weight() -> u32 {
@@ -268,7 +273,19 @@ fn convert(name: &str, raw: RawFile) -> Result<Scenario, KeyError> {
 
 /// Reads a scenario from `text` (the contents of `file`).
 pub fn parse(file: &str, text: &str) -> Result<Scenario, FileError> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
+    parse_networked(file, text, None).map(|(s, _)| s)
+}
+
+/// Reads a scenario and its network (the `[net]` section, see [`crate::net`]) from
+/// `text` (the contents of `file`); `net` (the command line's `--net`) replaces the
+/// section's mode, or networks the VMs of a file without one. The network is `None`
+/// when the VMs are not networked.
+pub fn parse_networked(
+    file: &str,
+    text: &str,
+    net: Option<NetMode>,
+) -> Result<(Scenario, Option<HostNet>), FileError> {
+    let mut raw: RawFile = toml::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start.min(text.len()));
         FileError {
             file: file.into(),
@@ -277,12 +294,23 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, FileError> {
             message: e.message().trim().to_string(),
         }
     })?;
-    convert(file, raw).map_err(|e| FileError {
+    let located = |key: String, message: String| FileError {
         file: file.into(),
-        line: vmlab_net::scenario_file::locate(text, &e.key),
-        key: e.key,
-        message: e.message,
-    })
+        line: crate::net::locate(text, &key),
+        key,
+        message,
+    };
+    let raw_net = raw.net.take();
+    let nics: Vec<Option<String>> = raw.vm.iter_mut().map(|v| v.nic.take()).collect();
+    let scenario = convert(file, raw).map_err(|e| located(e.key, e.message))?;
+    let vms: Vec<(String, ExecMode, Option<String>)> = scenario
+        .vms
+        .iter()
+        .zip(nics)
+        .map(|(v, nic)| (v.name.clone(), v.mode, nic))
+        .collect();
+    let network = crate::net::convert(raw_net, &vms, net).map_err(|e| located(e.key, e.message))?;
+    Ok((scenario, network))
 }
 
 fn ms(cycles: u64) -> f64 {

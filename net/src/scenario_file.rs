@@ -175,7 +175,7 @@ struct RawLink {
     b: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
 struct RawMatch {
     in_port: Option<u16>,
@@ -189,9 +189,10 @@ struct RawMatch {
     udp_dst: Option<u16>,
 }
 
-#[derive(Deserialize)]
+/// A flow rule as a scenario file writes it; [`flow_spec`] reads it.
+#[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawFlow {
+pub struct RawFlow {
     switch: String,
     #[serde(default)]
     priority: u16,
@@ -335,53 +336,60 @@ fn convert(raw: RawFile) -> Result<Scenario, ScenarioError> {
     }
     s.links = raw.link.into_iter().map(|l| (l.a, l.b)).collect();
     for (i, r) in raw.flow.into_iter().enumerate() {
-        let k = |f: &str| format!("flow[{i}].{f}");
-        let m = &r.matches;
-        let matches = Match {
-            in_port: m.in_port,
-            eth_src: m
-                .eth_src
-                .as_deref()
-                .map(|v| mac(k("match"), v))
-                .transpose()?,
-            eth_dst: m
-                .eth_dst
-                .as_deref()
-                .map(|v| mac(k("match"), v))
-                .transpose()?,
-            ethertype: m.ethertype,
-            ip_proto: m.ip_proto,
-            ip_src: m
-                .ip_src
-                .as_deref()
-                .map(|v| ip_prefix(k("match"), v, 32))
-                .transpose()?,
-            ip_dst: m
-                .ip_dst
-                .as_deref()
-                .map(|v| ip_prefix(k("match"), v, 32))
-                .transpose()?,
-            l4_src: m.udp_src,
-            l4_dst: m.udp_dst,
-        };
-        let mut actions = Vec::new();
-        for a in &r.actions {
-            actions.push(Action::parse(a).ok_or_else(|| ScenarioError {
-                key: k("actions"),
-                message: format!(
-                    "{a:?} is not an action (output:N, flood, normal, controller, drop, set_eth_dst:MAC, set_eth_src:MAC)"
-                ),
-            })?);
-        }
-        s.flows.push(FlowSpec {
-            switch: r.switch,
-            priority: r.priority,
-            matches,
-            actions,
-            at: r.at,
-        });
+        s.flows.push(flow_spec(&format!("flow[{i}]"), r)?);
     }
     Ok(s)
+}
+
+/// A flow table's rule as written (`switch`, `priority`, `match`, `actions`, `at`) read
+/// into its [`FlowSpec`], its mistakes named under `table` (`flow[2]` gives
+/// `flow[2].actions`). Other scenario files with flow rules read them with this.
+pub fn flow_spec(table: &str, r: RawFlow) -> Result<FlowSpec, ScenarioError> {
+    let k = |f: &str| format!("{table}.{f}");
+    let m = &r.matches;
+    let matches = Match {
+        in_port: m.in_port,
+        eth_src: m
+            .eth_src
+            .as_deref()
+            .map(|v| mac(k("match"), v))
+            .transpose()?,
+        eth_dst: m
+            .eth_dst
+            .as_deref()
+            .map(|v| mac(k("match"), v))
+            .transpose()?,
+        ethertype: m.ethertype,
+        ip_proto: m.ip_proto,
+        ip_src: m
+            .ip_src
+            .as_deref()
+            .map(|v| ip_prefix(k("match"), v, 32))
+            .transpose()?,
+        ip_dst: m
+            .ip_dst
+            .as_deref()
+            .map(|v| ip_prefix(k("match"), v, 32))
+            .transpose()?,
+        l4_src: m.udp_src,
+        l4_dst: m.udp_dst,
+    };
+    let mut actions = Vec::new();
+    for a in &r.actions {
+        actions.push(Action::parse(a).ok_or_else(|| ScenarioError {
+            key: k("actions"),
+            message: format!(
+                "{a:?} is not an action (output:N, flood, normal, controller, drop, set_eth_dst:MAC, set_eth_src:MAC)"
+            ),
+        })?);
+    }
+    Ok(FlowSpec {
+        switch: r.switch,
+        priority: r.priority,
+        matches,
+        actions,
+        at: r.at,
+    })
 }
 
 /// The 1-based line of `key` (`flow[1].actions`, `run.ticks`, `capture[0]`) in `text`:
@@ -508,6 +516,7 @@ pub fn network_json(net: &Network, finished: bool, controller_flows: u64) -> ser
                     "port": p, "link": link_of(name, p as u16),
                     "rx_packets": c.rx_packets, "rx_bytes": c.rx_bytes,
                     "tx_packets": c.tx_packets, "tx_bytes": c.tx_bytes, "dropped": c.dropped,
+                    "flow_hits": c.flow_hits,
                 })).collect::<Vec<_>>(),
             })),
             Node::Endpoint(e) => endpoints.push(json!({

@@ -23,6 +23,8 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     /// Frames received and then dropped (by a flow, as malformed, or with nowhere to go).
     pub dropped: u64,
+    /// Frames received that matched a flow rule (the others went to the learning bridge).
+    pub flow_hits: u64,
 }
 
 /// A frame the switch handed to its controller.
@@ -142,10 +144,13 @@ impl Switch {
             }
         };
         self.macs.learn(key.eth_src, in_port, now);
-        let actions = self
-            .flows
-            .lookup(in_port, &key, frame.len())
-            .unwrap_or_else(|| vec![Action::Normal]);
+        let actions = match self.flows.lookup(in_port, &key, frame.len()) {
+            Some(a) => {
+                c.flow_hits += 1;
+                a
+            }
+            None => vec![Action::Normal],
+        };
         let mut frame = frame.to_vec();
         let mut sent = false;
         for a in actions {
