@@ -8,6 +8,9 @@ extern crate std;
 pub mod balloon;
 pub mod guest;
 pub mod host;
+pub mod introspect;
+#[cfg(feature = "scenario-file")]
+pub mod introspect_file;
 pub mod pool;
 pub mod scenario;
 #[cfg(feature = "scenario-file")]
