@@ -9,6 +9,7 @@ mod formats;
 mod gdb;
 mod grade;
 mod host;
+mod introspect;
 mod jvm;
 mod jvm_step;
 mod labs;
@@ -73,6 +74,8 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Run javac-compiled classes on vmlab's JVM (interpreter, mark-sweep or copying collector).
     Jvm(jvm::JvmArgs),
+    /// Run a kernel, then read its process list and current process from its memory through a profile.
+    Introspect(introspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -109,5 +112,6 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate::migrate(args),
         Command::Ft(args) => migrate::ft(args),
         Command::Jvm(args) => jvm::run(args),
+        Command::Introspect(args) => introspect::run(args),
     }
 }
