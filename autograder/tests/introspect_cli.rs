@@ -95,3 +95,22 @@ fn a_bad_profile_is_refused_with_its_line() {
     let msg = j["error"]["message"].as_str().unwrap();
     assert!(msg.contains(&format!("{}:2:", bad.display())), "{msg}");
 }
+
+#[test]
+fn host_scenario_prints_the_kernel_vms_processes() {
+    let s = common::scenario("host/scenarios", "introspection.toml");
+    let (code, out, err) = vmlab(&["host", s.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let k2 = &j["vms"][1];
+    assert_eq!(k2["state"], "paused");
+    let procs = k2["processes"]["processes"].as_array().unwrap();
+    assert!(procs.iter().all(|p| p["state"] == "runnable"), "{k2}");
+    assert!(j["vms"][2]["processes"].is_null());
+    let (code, text, _) = vmlab(&["host", s.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("processes of k1, read from outside"),
+        "{text}"
+    );
+}

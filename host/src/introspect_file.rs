@@ -11,8 +11,7 @@ use crate::introspect::{Profile, View};
 
 /// The teaching kernel's profile, as committed next to its source.
 pub const KERNEL_PROFILE: &str = include_str!("../../guests/kernel/kernel.profile.toml");
-/// The teaching kernel's source.
-pub const KERNEL_SOURCE: &str = include_str!("../../guests/kernel/kernel.asm");
+pub use crate::guest::KERNEL_SOURCE;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,14 +106,7 @@ pub fn make_profile(file: &str, source: &str) -> Result<String, String> {
     }
     let out = vmlab_asm::assemble(file, &text, &vmlab_asm::Options::default())
         .map_err(|e| format!("{file} does not assemble with the profile's symbols: {e}"))?;
-    let sym = |k: &str| {
-        let name = format!("vmlab_profile_{k}");
-        out.symbols
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("{file}: the assembler gave no value for {name}"))
-    };
+    let sym = |k: &str| crate::guest::symbol(&out, &format!("vmlab_profile_{k}"), file);
     let count = sym("cr3")? / 4;
     if count == 0 {
         return Err(format!("{file}: pcb_cr3 does not follow pcb_esp"));

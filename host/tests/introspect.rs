@@ -220,3 +220,58 @@ fn a_bad_profile_file_names_its_line() {
     let line = text.lines().position(|l| l.starts_with("count")).unwrap() + 1;
     assert!(e.starts_with(&format!("k.toml:{line}:")), "{e}");
 }
+
+#[test]
+fn host_vms_running_the_kernel_report_their_processes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/introspection.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let s = vmlab_host::scenario_file::parse(path, &text).unwrap();
+    let (host, report) = s.run().unwrap();
+    let mut kernels = 0;
+    for (vm, r) in host.vms.iter().zip(&report.vms) {
+        let Some(got) = &r.processes else {
+            assert!(vm.spec.kernel.is_none(), "{}", r.name);
+            continue;
+        };
+        kernels += 1;
+        let view = got.as_ref().unwrap_or_else(|e| panic!("{}: {e}", r.name));
+        let console = String::from_utf8_lossy(&vm.machine.serial_output()).into_owned();
+        let names: Vec<&str> = view.processes.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["A", "B"], "{}", r.name);
+        let all_exited = view.processes.iter().all(|q| q.state == "exited");
+        assert_eq!(
+            all_exited,
+            console.contains("all processes exited"),
+            "{}: {console}",
+            r.name
+        );
+        assert_eq!(
+            view.current_process().unwrap().cr3,
+            vm.machine.cpu().cr3,
+            "{}",
+            r.name
+        );
+        // The work counter is the kernel's own count of lines written.
+        assert_eq!(r.work, console.matches(" from ring 3").count() as u64);
+    }
+    assert_eq!(kernels, 2);
+    let json = vmlab_host::scenario_file::report_json(&report);
+    assert_eq!(json["vms"][1]["processes"]["processes"][1]["name"], "B");
+    assert!(json["vms"][2]["processes"].is_null());
+    let text = vmlab_host::scenario_file::report_text(&report);
+    assert!(
+        text.contains("processes of k2, read from outside"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_workload_is_refused_with_its_key() {
+    let text = "[host]\npool_mib = 8\nduration_ms = 5\n\n[[vm]]\nname = \"a\"\nram_mib = 4\nworkload = \"linux\"\n";
+    let e = vmlab_host::scenario_file::parse("s.toml", text).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("vm[0].workload") && msg.contains("balloon or kernel"),
+        "{msg}"
+    );
+}
