@@ -10,6 +10,7 @@ mod gdb;
 mod grade;
 mod host;
 mod host_net;
+mod introspect;
 mod jvm;
 mod jvm_step;
 mod labs;
@@ -74,6 +75,8 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Run javac-compiled classes on vmlab's JVM (interpreter, mark-sweep or copying collector).
     Jvm(jvm::JvmArgs),
+    /// Run a kernel, then read its process list and current process from its memory through a profile.
+    Introspect(introspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -110,5 +113,6 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate::migrate(args),
         Command::Ft(args) => migrate::ft(args),
         Command::Jvm(args) => jvm::run(args),
+        Command::Introspect(args) => introspect::run(args),
     }
 }

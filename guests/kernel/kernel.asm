@@ -67,6 +67,7 @@
 %define pcb_kstk   KDATA + 0x30     ; kernel stack top, 2 dwords
 %define pcb_upt    KDATA + 0x38     ; user page table, 2 dwords
 %define pcb_state  KDATA + 0x40     ; 1 = runnable, 0 = exited, 2 dwords
+%define pcb_name   KDATA + 0x48     ; name: the process's letter, 4 bytes zero-padded, 2 dwords
 
 %define SEL_KCODE  0x08
 %define SEL_KDATA  0x10
@@ -290,6 +291,7 @@ make_process:
         mov [pcb_upt + ebx*4], esi
         mov [pcb_kstk + ebx*4], ecx
         mov dword [pcb_state + ebx*4], 1
+        mov [pcb_name + ebx*4], eax                  ; EAX = the letter
         mov dword [edi], PT_KERNEL | 0x003          ; supervisor only
         mov eax, esi
         or eax, 0x007                                ; user page table: P | W | U

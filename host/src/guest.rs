@@ -8,6 +8,8 @@ use alloc::vec::Vec;
 pub const SOURCE: &str = include_str!("../../guests/host/balloon.asm");
 /// The include file it uses.
 pub const PC_INC: &str = include_str!("../../guests/include/pc.inc");
+/// The teaching kernel's source, which a VM boots instead with `workload = "kernel"`.
+pub const KERNEL_SOURCE: &str = include_str!("../../guests/kernel/kernel.asm");
 /// Where the guest is loaded (flat, 32-bit protected mode).
 pub const LOAD_ADDR: u32 = 0x10000;
 /// The first page of the guest's page cache and balloon region.
@@ -63,6 +65,9 @@ pub struct GuestImage {
     pub balloon: u32,
     /// The end of the filled cache.
     pub fill_top: u32,
+    /// It is the teaching kernel (a ROM): it has no cache and no balloon, `ticks`
+    /// is its timer count and `work` the lines it has written.
+    pub kernel: bool,
 }
 
 /// Assembles the guest for VM number `vm_id` with `ram_mib` of RAM.
@@ -87,18 +92,44 @@ pub fn assemble(w: &Workload, vm_id: u32, ram_mib: u32) -> Result<GuestImage, St
     };
     let out = vmlab_asm::assemble("guests/host/balloon.asm", SOURCE, &opts)
         .map_err(|e| format!("the guest does not assemble: {e}"))?;
-    let sym = |name: &str| {
-        out.symbols
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("the guest has no symbol {name}"))
-    };
+    let sym = |name: &str| symbol(&out, name, "the guest");
     Ok(GuestImage {
         ticks: sym("ticks")?,
         work: sym("work")?,
         balloon: sym("balloon")?,
         fill_top: sym("fill_top")?,
         bytes: out.bytes.clone(),
+        kernel: false,
     })
+}
+
+/// Assembles the teaching kernel's ROM and finds its timer and line counters.
+pub fn assemble_kernel() -> Result<GuestImage, String> {
+    let mut text = String::from(KERNEL_SOURCE);
+    text.push_str("\nvmlab_ticks equ (ticks)\nvmlab_lines equ (lines)\n");
+    let out = vmlab_asm::assemble(
+        "guests/kernel/kernel.asm",
+        &text,
+        &vmlab_asm::Options::default(),
+    )
+    .map_err(|e| format!("the teaching kernel does not assemble: {e}"))?;
+    let sym = |name: &str| symbol(&out, name, "the teaching kernel");
+    let ticks = sym("vmlab_ticks")?;
+    Ok(GuestImage {
+        ticks,
+        work: sym("vmlab_lines")?,
+        balloon: ticks,
+        fill_top: ticks,
+        bytes: out.bytes.clone(),
+        kernel: true,
+    })
+}
+
+/// The value of symbol `name` in `out`, or an error saying `what` lacks it.
+pub(crate) fn symbol(out: &vmlab_asm::Output, name: &str, what: &str) -> Result<u32, String> {
+    out.symbols
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| format!("{what} has no symbol {name}"))
 }

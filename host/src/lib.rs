@@ -10,6 +10,9 @@ pub mod guest;
 pub mod host;
 #[cfg(feature = "scenario-file")]
 pub mod net;
+pub mod introspect;
+#[cfg(feature = "scenario-file")]
+pub mod introspect_file;
 pub mod pool;
 pub mod scenario;
 #[cfg(feature = "scenario-file")]

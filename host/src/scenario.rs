@@ -95,6 +95,8 @@ pub struct VmReport {
     pub balloon_target: u32,
     /// Work loop iterations done.
     pub work: u64,
+    /// Its processes, read from outside (a VM that runs the teaching kernel).
+    pub processes: Option<Result<crate::introspect::View, String>>,
 }
 
 /// The end of a run.
@@ -194,6 +196,7 @@ pub fn report(name: &str, host: &Host) -> Report {
                 balloon_pages: v.guest_balloon(),
                 balloon_target: v.balloon_target(),
                 work: u64::from(v.read_u32(v.image.work)),
+                processes: v.processes(),
             }
         })
         .collect();

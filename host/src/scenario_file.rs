@@ -86,6 +86,7 @@ struct RawVm {
     tick_div: Option<u32>,
     #[serde(default)]
     nic: Option<String>,
+    workload: Option<String>,
 }
 
 fn default_weight() -> u32 {
@@ -218,7 +219,20 @@ fn convert(name: &str, raw: RawFile) -> Result<Scenario, KeyError> {
                 ),
             ));
         }
+        let kernel = match v.workload.as_deref() {
+            None | Some("balloon") => None,
+            Some("kernel") => Some(
+                crate::introspect_file::kernel_profile().map_err(|e| err(key("workload"), e))?,
+            ),
+            Some(other) => {
+                return Err(err(
+                    key("workload"),
+                    format!("unknown workload {other:?}; expected balloon or kernel"),
+                ))
+            }
+        };
         vms.push(VmSpec {
+            kernel,
             name: v.name,
             ram_mib: v.ram_mib,
             mode,
@@ -321,6 +335,16 @@ fn mib(pages: u64) -> f64 {
     pages as f64 / 256.0
 }
 
+/// A VM's processes read from outside: the view, `{"error": ...}` when its memory
+/// does not match the profile, `null` when it does not run the teaching kernel.
+fn processes_json(v: &crate::scenario::VmReport) -> serde_json::Value {
+    match &v.processes {
+        Some(Ok(view)) => crate::introspect_file::view_json(view),
+        Some(Err(e)) => serde_json::json!({ "error": e }),
+        None => serde_json::Value::Null,
+    }
+}
+
 /// The report as JSON.
 pub fn report_json(r: &Report) -> serde_json::Value {
     use serde_json::json;
@@ -349,6 +373,7 @@ pub fn report_json(r: &Report) -> serde_json::Value {
                     "guest_ticks": v.guest_ticks, "host_ticks": v.host_ticks,
                     "work": v.work,
                 },
+                "processes": processes_json(v),
             })
         })
         .collect();
@@ -455,6 +480,18 @@ pub fn report_text(r: &Report) -> String {
             v.guest_ticks,
             v.host_ticks
         );
+    }
+    for v in &r.vms {
+        match &v.processes {
+            Some(Ok(view)) => {
+                let _ = writeln!(o, "\nprocesses of {}, read from outside", v.name);
+                o.push_str(&crate::introspect_file::view_text(view));
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(o, "\nprocesses of {}: {e}", v.name);
+            }
+            None => {}
+        }
     }
     let _ = writeln!(o, "\ntimeline");
     for e in &r.events {

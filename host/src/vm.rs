@@ -11,6 +11,7 @@ use emulator_core::memory::HostFrame;
 use emulator_core::{ExecMode, FlatEntry, Machine, MachineConfig, Snapshot};
 
 use crate::guest::{self, GuestImage, Workload};
+use crate::introspect::{self, Profile, View};
 
 /// How to build a VM.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub struct VmSpec {
     pub cap: u32,
     /// What its guest does.
     pub workload: Workload,
+    /// Boots the teaching kernel instead of the balloon guest; the host reads its
+    /// processes with this profile.
+    pub kernel: Option<Profile>,
 }
 
 impl VmSpec {
@@ -39,6 +43,7 @@ impl VmSpec {
             weight: 256,
             cap: 0,
             workload: Workload::default(),
+            kernel: None,
         }
     }
 }
@@ -165,8 +170,12 @@ impl Vm {
                 "vm {name}: mode bare has no VMM; the host runs VMs under trap-emulate or hw-assist"
             ));
         }
-        let image = guest::assemble(&spec.workload, id, spec.ram_mib)
-            .map_err(|e| format!("vm {name}: {e}"))?;
+        let image = if spec.kernel.is_some() {
+            guest::assemble_kernel()
+        } else {
+            guest::assemble(&spec.workload, id, spec.ram_mib)
+        }
+        .map_err(|e| format!("vm {name}: {e}"))?;
         let cfg = MachineConfig {
             ram_mib: spec.ram_mib,
             mode: spec.mode,
@@ -176,9 +185,12 @@ impl Vm {
         };
         let mut machine = Machine::new(cfg).map_err(|e| format!("vm {name}: {e}"))?;
         machine.use_pooled_ram();
-        machine
-            .load_flat(guest::LOAD_ADDR, &image.bytes, FlatEntry::Protected32)
-            .map_err(|e| format!("vm {name}: {e}"))?;
+        if image.kernel {
+            machine.load_rom(&image.bytes)
+        } else {
+            machine.load_flat(guest::LOAD_ADDR, &image.bytes, FlatEntry::Protected32)
+        }
+        .map_err(|e| format!("vm {name}: {e}"))?;
         let frames = (spec.ram_mib as usize) << 8;
         Ok(Vm {
             spec,
@@ -211,11 +223,17 @@ impl Vm {
 
     /// The pages the guest has in its balloon, by its own count.
     pub fn guest_balloon(&self) -> u32 {
+        if self.image.kernel {
+            return 0;
+        }
         self.read_u32(self.image.balloon)
     }
 
     /// Pages of the guest's cache filled so far.
     pub fn guest_filled_pages(&self) -> u32 {
+        if self.image.kernel {
+            return 0;
+        }
         self.read_u32(self.image.fill_top)
             .saturating_sub(guest::REGION_START)
             >> 12
@@ -251,5 +269,12 @@ impl Vm {
     /// The balloon's target in pages.
     pub fn balloon_target(&self) -> u32 {
         self.machine.vmm().map_or(0, |v| v.balloon.target)
+    }
+
+    /// The guest's processes read from its memory with its profile, from
+    /// outside (`None`: it is not a kernel the host has a profile of).
+    pub fn processes(&self) -> Option<Result<View, String>> {
+        let p = self.spec.kernel.as_ref()?;
+        Some(introspect::read(&self.machine, p))
     }
 }

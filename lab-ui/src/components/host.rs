@@ -18,7 +18,7 @@ use vmlab_hostlab::demo::{self, Checked};
 use vmlab_hostlab::{moves, HostLab};
 
 /// The host scenarios the view offers (`host/scenarios/`).
-const SCENARIOS: [(&str, &str); 3] = [
+const SCENARIOS: [(&str, &str); 4] = [
     (
         "esx-memory",
         include_str!("../../../host/scenarios/esx-memory.toml"),
@@ -30,6 +30,10 @@ const SCENARIOS: [(&str, &str); 3] = [
     (
         "credit-time",
         include_str!("../../../host/scenarios/credit-time.toml"),
+    ),
+    (
+        "introspection",
+        include_str!("../../../host/scenarios/introspection.toml"),
     ),
 ];
 /// Host time one press of "Run 10 ms" (and one tick of Play) runs.

@@ -56,6 +56,7 @@ pub fn cards(r: &Report, open_mib: u32, open: &Callback<String>) -> Html {
                             { format!("clock {} ticks of {} · drift {drift} · missed {}", v.guest_ticks, v.host_ticks, v.cpu.ticks_missed) }
                         </div>
                         <div class="small">{ format!("balloon {} / {} pages · cache {} pages", v.balloon_pages, v.balloon_target, v.filled_pages) }</div>
+                        { super::host_procs::processes(v) }
                         <button class="small" data-testid={format!("host-open-{}", v.name)} disabled={!fits} {onclick}
                                 title={ if fits { "load this VM's machine into the lab's panels".to_string() } else { format!("the lab's panels hold a {open_mib} MiB machine") } }>
                             {"Open in panels"}</button>
