@@ -57,6 +57,11 @@ fn work() -> u32 {
     100
 }
 
+/// Most cache pages a test's workload may have (256 MiB).
+const MAX_CACHE_PAGES: u32 = 0x1_0000;
+/// Most work loop iterations per round.
+const MAX_WORK: u32 = 1_000_000;
+
 /// The host runs the guest in chunks of this part of a millisecond, checking between.
 const CHUNKS_PER_MS: u32 = 2;
 /// Chunks a step goes on after the balloon and the cache reached their sizes.
@@ -100,6 +105,13 @@ fn run_checked(
     {
         return Err(format!(
             "test error: the steps run {total_ms} ms; between 1 ms and {MAX_RUN_MS} ms, and at most the budget of {budget} cycles"
+        ));
+    }
+    let cache = run.shared_pages.saturating_add(run.private_pages);
+    if cache > MAX_CACHE_PAGES || run.dirty_pages > cache || run.work > MAX_WORK {
+        return Err(format!(
+            "test error: the cache is {cache} pages (at most {MAX_CACHE_PAGES}), dirty_pages {} (at most the cache), work {} (at most {MAX_WORK})",
+            run.dirty_pages, run.work
         ));
     }
     let source = std::str::from_utf8(source).map_err(|_| {

@@ -138,3 +138,20 @@ fn a_driver_that_forgets_its_count_is_told_the_count_disagrees() {
     );
     assert!(r.score() < r.max_score());
 }
+
+#[test]
+fn a_test_file_with_a_workload_out_of_range_is_a_test_error_not_a_panic() {
+    let lab = lab();
+    let file = assignments::spec::TestFile::parse(
+        "huge.toml",
+        "[[test]]\nname = \"huge\"\nmode = \"hw-assist\"\nballoon = { steps = [{ target = 1, ms = 1 }], shared_pages = 4294967295, private_pages = 9 }\n\n[[test]]\nname = \"long\"\nmode = \"hw-assist\"\nballoon = { steps = [{ target = 1, ms = 4294967295 }, { target = 1, ms = 9 }] }\n\n[[test]]\nname = \"bare\"\nballoon = { steps = [{ target = 1, ms = 1 }] }\n",
+    )
+    .expect("parses");
+    let source = std::fs::read(lab.solution_path()).expect("solution");
+    for t in &file.tests {
+        let run = t.balloon.as_ref().expect("a balloon test");
+        let out = assignments::balloon_test::run_test(&lab.manifest, run, &source, t);
+        assert!(!out.passed);
+        assert!(out.message.starts_with("test error:"), "{}", out.message);
+    }
+}
