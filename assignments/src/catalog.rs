@@ -135,7 +135,7 @@ pub fn run_visible_tests_with(
         ))];
     }
     let prepared = harness::prepare(&lab, asm, source.as_bytes(), false);
-    harness::run_all(&lab, factory, &prepared, &tests.tests)
+    harness::run_all(&lab, factory, &prepared, source.as_bytes(), &tests.tests)
 }
 
 fn setup_failure(message: String) -> TestOutcome {

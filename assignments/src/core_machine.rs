@@ -173,10 +173,23 @@ impl VmlabAssembler {
     }
 }
 
+/// The include files a guest lab's source may use: the frameworks labs give (the
+/// ballooning guest's `balloon_guest.inc`, and the `pc.inc` it uses) and the driver
+/// the reference shares with the host's guest (balloon tests refuse it elsewhere).
+fn framework_include(name: &str) -> Option<String> {
+    match name {
+        "balloon_guest.inc" => Some(vmlab_host::guest::FRAMEWORK_INC.to_string()),
+        "balloon_driver.inc" => Some(vmlab_host::guest::DRIVER_INC.to_string()),
+        "pc.inc" => Some(vmlab_host::guest::PC_INC.to_string()),
+        _ => None,
+    }
+}
+
 impl Assembler for VmlabAssembler {
     fn assemble(&self, name: &str, source: &str) -> Result<Vec<u8>, String> {
         let opts = vmlab_asm::Options {
             max_output_bytes: self.max_output_bytes,
+            include: Some(&framework_include),
             ..vmlab_asm::Options::default()
         };
         vmlab_asm::assemble(name, source, &opts)

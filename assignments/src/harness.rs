@@ -86,20 +86,34 @@ pub fn prepare(
     Prepared::Image(image)
 }
 
-/// Runs every test on a prepared submission.
+/// Runs every test on a prepared submission (`source`: the submission as given).
 pub fn run_all(
     lab: &LabManifest,
     factory: &dyn MachineFactory,
     prepared: &Prepared,
+    source: &[u8],
     tests: &[TestSpec],
 ) -> Vec<TestOutcome> {
     tests
         .iter()
-        .map(|t| match prepared {
-            Prepared::Image(img) => run_test(lab, factory, img, t),
-            Prepared::Rejected(why) => TestOutcome::failed(t, why.clone()),
-        })
+        .map(|t| run_prepared(lab, factory, prepared, source, t))
         .collect()
+}
+
+/// Runs one test on a prepared submission; tests that assemble the submission
+/// themselves (balloon tests, with their workload's parameters) take `source`.
+pub fn run_prepared(
+    lab: &LabManifest,
+    factory: &dyn MachineFactory,
+    prepared: &Prepared,
+    source: &[u8],
+    t: &TestSpec,
+) -> TestOutcome {
+    match (prepared, &t.balloon) {
+        (Prepared::Image(_), Some(run)) => crate::balloon_test::run_test(lab, run, source, t),
+        (Prepared::Image(img), None) => run_test(lab, factory, img, t),
+        (Prepared::Rejected(why), _) => TestOutcome::failed(t, why.clone()),
+    }
 }
 
 /// Runs one test on a flat image.

@@ -18,6 +18,8 @@ extern crate self as assignments;
 pub mod component;
 
 #[cfg(feature = "harness")]
+pub mod balloon_test;
+#[cfg(feature = "harness")]
 pub mod catalog;
 #[cfg(feature = "harness")]
 pub mod core_machine;

@@ -330,6 +330,9 @@ pub struct TestSpec {
     /// Run the image as a static i386 Linux program under the process VM, this way.
     #[serde(default)]
     pub linux: Option<crate::linux_test::LinuxRun>,
+    /// Run the submission as a VM of the multi-VM host under these balloon targets.
+    #[serde(default)]
+    pub balloon: Option<crate::balloon_test::BalloonRun>,
 }
 
 fn one() -> f64 {

@@ -1,4 +1,4 @@
-//! The guest every VM runs (`guests/host/balloon.asm`), assembled with the VM's parameters, and where its counters live.
+//! The guest every VM runs (`guests/host/balloon.asm`: the framework `balloon_guest.inc` and the driver `balloon_driver.inc`), assembled with the VM's parameters, and where its counters live.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -10,6 +10,10 @@ pub const SOURCE: &str = include_str!("../../guests/host/balloon.asm");
 pub const PC_INC: &str = include_str!("../../guests/include/pc.inc");
 /// The teaching kernel's source, which a VM boots instead with `workload = "kernel"`.
 pub const KERNEL_SOURCE: &str = include_str!("../../guests/kernel/kernel.asm");
+/// The framework: timer, page cache, workload; it calls the driver's `balloon_step`.
+pub const FRAMEWORK_INC: &str = include_str!("../../guests/include/balloon_guest.inc");
+/// The balloon driver the host's guest runs.
+pub const DRIVER_INC: &str = include_str!("../../guests/include/balloon_driver.inc");
 /// Where the guest is loaded (flat, 32-bit protected mode).
 pub const LOAD_ADDR: u32 = 0x10000;
 /// The first page of the guest's page cache and balloon region.
@@ -61,6 +65,8 @@ pub struct GuestImage {
     pub ticks: u32,
     /// Work loop iterations.
     pub work: u32,
+    /// Main loop rounds.
+    pub rounds: u32,
     /// Pages in the balloon, by the guest's count.
     pub balloon: u32,
     /// The end of the filled cache.
@@ -72,6 +78,19 @@ pub struct GuestImage {
 
 /// Assembles the guest for VM number `vm_id` with `ram_mib` of RAM.
 pub fn assemble(w: &Workload, vm_id: u32, ram_mib: u32) -> Result<GuestImage, String> {
+    assemble_source("guests/host/balloon.asm", SOURCE, w, vm_id, ram_mib, true)
+}
+
+/// Assembles another guest built on the framework (`%include "balloon_guest.inc"`):
+/// `source` is named `name` in messages; `with_driver` offers `balloon_driver.inc`.
+pub fn assemble_source(
+    name: &str,
+    source: &str,
+    w: &Workload,
+    vm_id: u32,
+    ram_mib: u32,
+    with_driver: bool,
+) -> Result<GuestImage, String> {
     let defines = [
         ("RAM_BYTES", ram_mib << 20),
         ("VM_ID", vm_id & 0x3f),
@@ -81,7 +100,12 @@ pub fn assemble(w: &Workload, vm_id: u32, ram_mib: u32) -> Result<GuestImage, St
         ("WORK", w.work.max(1)),
         ("TICK_DIV", w.tick_div & 0xffff),
     ];
-    let include = |name: &str| (name == "pc.inc").then(|| PC_INC.to_string());
+    let include = |file: &str| match file {
+        "pc.inc" => Some(PC_INC.to_string()),
+        "balloon_guest.inc" => Some(FRAMEWORK_INC.to_string()),
+        "balloon_driver.inc" if with_driver => Some(DRIVER_INC.to_string()),
+        _ => None,
+    };
     let opts = vmlab_asm::Options {
         defines: defines
             .iter()
@@ -90,12 +114,13 @@ pub fn assemble(w: &Workload, vm_id: u32, ram_mib: u32) -> Result<GuestImage, St
         include: Some(&include),
         ..vmlab_asm::Options::default()
     };
-    let out = vmlab_asm::assemble("guests/host/balloon.asm", SOURCE, &opts)
+    let out = vmlab_asm::assemble(name, source, &opts)
         .map_err(|e| format!("the guest does not assemble: {e}"))?;
     let sym = |name: &str| symbol(&out, name, "the guest");
     Ok(GuestImage {
         ticks: sym("ticks")?,
         work: sym("work")?,
+        rounds: sym("rounds")?,
         balloon: sym("balloon")?,
         fill_top: sym("fill_top")?,
         bytes: out.bytes.clone(),

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use emulator_core::StopReason;
 
+use crate::guest::GuestImage;
 use crate::sched::CreditScheduler;
 use crate::share::Scanner;
 use crate::time::{self, TimePolicy};
@@ -134,7 +135,25 @@ impl Host {
             return Err(format!("vm {}: a VM of that name exists", spec.name));
         }
         let id = self.vms.len() as u32 + 1;
-        let mut vm = Vm::create(spec, id)?;
+        let vm = Vm::create(spec, id)?;
+        Ok(self.add(vm))
+    }
+
+    /// Creates a VM that runs `image` (assembled for VM number [`Host::next_id`]).
+    pub fn create_with_image(&mut self, spec: VmSpec, image: GuestImage) -> Result<usize, String> {
+        if self.find(&spec.name).is_some() {
+            return Err(format!("vm {}: a VM of that name exists", spec.name));
+        }
+        let vm = Vm::with_image(spec, image)?;
+        Ok(self.add(vm))
+    }
+
+    /// The number the next VM created gets (its guest's `VM_ID`).
+    pub fn next_id(&self) -> u32 {
+        self.vms.len() as u32 + 1
+    }
+
+    fn add(&mut self, mut vm: Vm) -> usize {
         vm.machine.cpu_mut().tsc = self.now;
         vm.last_ran = self.now;
         self.vms.push(vm);
@@ -142,7 +161,7 @@ impl Host {
         let i = self.vms.len() - 1;
         let ram = self.vms[i].spec.ram_mib;
         self.log(Some(i), format!("created ({ram} MiB)"));
-        Ok(i)
+        i
     }
 
     /// Pauses a VM: it gets no slices until resumed.

@@ -154,28 +154,42 @@ pub struct Vm {
     pub snapshots: Vec<Snapshot>,
 }
 
+fn check_spec(spec: &VmSpec) -> Result<(), String> {
+    let name = &spec.name;
+    if spec.ram_mib < guest::MIN_RAM_MIB || spec.ram_mib > 1024 {
+        return Err(format!(
+            "vm {name}: ram is {} MiB; it must be between {} and 1024",
+            spec.ram_mib,
+            guest::MIN_RAM_MIB
+        ));
+    }
+    if spec.mode == ExecMode::Bare {
+        return Err(format!(
+            "vm {name}: mode bare has no VMM; the host runs VMs under trap-emulate or hw-assist"
+        ));
+    }
+    Ok(())
+}
+
 impl Vm {
     /// Builds VM number `id` from `spec`: a machine with pooled RAM and the guest loaded.
     pub fn create(spec: VmSpec, id: u32) -> Result<Vm, String> {
+        check_spec(&spec)?;
         let name = &spec.name;
-        if spec.ram_mib < guest::MIN_RAM_MIB || spec.ram_mib > 1024 {
-            return Err(format!(
-                "vm {name}: ram is {} MiB; it must be between {} and 1024",
-                spec.ram_mib,
-                guest::MIN_RAM_MIB
-            ));
-        }
-        if spec.mode == ExecMode::Bare {
-            return Err(format!(
-                "vm {name}: mode bare has no VMM; the host runs VMs under trap-emulate or hw-assist"
-            ));
-        }
         let image = if spec.kernel.is_some() {
             guest::assemble_kernel()
         } else {
             guest::assemble(&spec.workload, id, spec.ram_mib)
         }
         .map_err(|e| format!("vm {name}: {e}"))?;
+        Vm::with_image(spec, image)
+    }
+
+    /// Builds a VM from `spec` that runs `image` (a guest assembled for it, e.g. with
+    /// [`guest::assemble_source`]) instead of the host's own guest.
+    pub fn with_image(spec: VmSpec, image: GuestImage) -> Result<Vm, String> {
+        check_spec(&spec)?;
+        let name = &spec.name;
         let cfg = MachineConfig {
             ram_mib: spec.ram_mib,
             mode: spec.mode,

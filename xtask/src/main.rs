@@ -29,6 +29,7 @@ mod ui_comfort;
 mod ui_pack;
 mod ui_pictures;
 mod ui_tests;
+mod ui_tests_balloonlab;
 mod ui_tests_devices;
 mod ui_tests_disk;
 mod ui_tests_host;

@@ -310,6 +310,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_host_introspection",
         run: crate::ui_tests_introspect::host_introspection,
     },
+    BrowserTest {
+        name: "lab_balloon_driver",
+        run: crate::ui_tests_balloonlab::balloon_driver_lab,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -440,10 +440,7 @@ pub fn grade(lab: &LabOnDisk, sub: &Submission, env: &GradeEnv<'_>) -> Result<Gr
             let binary = sub.file_name.ends_with(".bin");
             let prepared = harness::prepare(m, env.asm, &sub.bytes, binary);
             all.iter()
-                .map(|t| match &prepared {
-                    harness::Prepared::Image(img) => harness::run_test(m, env.factory, img, t),
-                    harness::Prepared::Rejected(why) => TestOutcome::failed(t, why.clone()),
-                })
+                .map(|t| harness::run_prepared(m, env.factory, &prepared, &sub.bytes, t))
                 .collect()
         }
         LabKind::Component => {
