@@ -339,8 +339,8 @@ impl Policy {
 /// One scenario as the page shows it for one policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioView {
-    /// The scenario's name.
-    pub name: String,
+    /// The scenario.
+    pub spec: ScenarioSpec,
     /// Its rounds (to the backstop).
     pub rounds: Vec<RoundFigures>,
     /// The policy's figures.
@@ -387,7 +387,7 @@ pub fn run_visible(policy: Policy) -> (Vec<TestOutcome>, Vec<ScenarioView>) {
                 match s.figures(&answer) {
                     Ok((f, verdict)) => {
                         views.push(ScenarioView {
-                            name: s.spec.name.into(),
+                            spec: s.spec,
                             rounds: s.case.rounds.clone(),
                             figures: f,
                             limits: (s.downtime_limit_us, s.bytes_limit),

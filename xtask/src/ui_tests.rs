@@ -306,6 +306,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "jitdemo_by_hand",
         run: crate::ui_tests_jitdemo::jit_by_hand,
     },
+    BrowserTest {
+        name: "precopylab_lab",
+        run: crate::ui_tests_precopylab::lab,
+    },
 ];
 
 /// A program that never stops on its own.
