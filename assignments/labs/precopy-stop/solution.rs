@@ -1,3 +1,4 @@
+// reference solution: precopy-stop (vmlab component lab)
 //! Lab 16 reference: stop when the last round left fewer than 50 dirty pages (the
 //! writable working set is small), or when the dirty set stopped shrinking (more
 //! rounds would only send the same pages again), with Xen's caps as the backstop.
