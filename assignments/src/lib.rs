@@ -34,6 +34,8 @@ pub mod pack;
 #[cfg(feature = "harness")]
 pub mod paging;
 #[cfg(feature = "harness")]
+pub mod precopy_lab;
+#[cfg(feature = "harness")]
 pub mod regs;
 #[cfg(feature = "harness")]
 pub mod spec;

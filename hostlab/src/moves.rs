@@ -50,6 +50,11 @@ fn us(cycles: u64) -> u64 {
 
 /// The workload `name` assembled, ending after [`END_TICKS`] ticks.
 pub fn workload(name: &str) -> Result<Vec<u8>, String> {
+    workload_of(name, END_TICKS)
+}
+
+/// The workload `name` assembled, ending after `end_ticks` ticks (a multiple of 64).
+pub fn workload_of(name: &str, end_ticks: u32) -> Result<Vec<u8>, String> {
     let (_, src) = WORKLOADS
         .iter()
         .find(|(n, _)| *n == name)
@@ -61,7 +66,7 @@ pub fn workload(name: &str) -> Result<Vec<u8>, String> {
             .map(|(_, t)| (*t).to_string())
     };
     let opts = vmlab_asm::Options {
-        defines: vec![("END_TICKS".into(), Some(END_TICKS.to_string()))],
+        defines: vec![("END_TICKS".into(), Some(end_ticks.to_string()))],
         include: Some(&include),
         ..Default::default()
     };
@@ -72,14 +77,29 @@ pub fn workload(name: &str) -> Result<Vec<u8>, String> {
 
 /// A machine under `mode` with workload `name` loaded.
 pub fn machine(name: &str, mode: ExecMode) -> Result<Machine, String> {
+    machine_of(name, mode, RAM_MIB, END_TICKS)
+}
+
+/// A machine of `ram_mib` MiB under `mode` with workload `name` loaded, ending after
+/// `end_ticks` ticks.
+pub fn machine_of(
+    name: &str,
+    mode: ExecMode,
+    ram_mib: u32,
+    end_ticks: u32,
+) -> Result<Machine, String> {
     let mut m = Machine::new(MachineConfig {
-        ram_mib: RAM_MIB,
+        ram_mib,
         mode,
         ..MachineConfig::default()
     })
-    .map_err(|e| format!("a {RAM_MIB} MiB machine: {e}"))?;
-    m.load_flat(0x10000, &workload(name)?, FlatEntry::Protected32)
-        .map_err(|e| format!("{name}.asm: {e}"))?;
+    .map_err(|e| format!("a {ram_mib} MiB machine: {e}"))?;
+    m.load_flat(
+        0x10000,
+        &workload_of(name, end_ticks)?,
+        FlatEntry::Protected32,
+    )
+    .map_err(|e| format!("{name}.asm: {e}"))?;
     Ok(m)
 }
 

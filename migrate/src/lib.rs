@@ -18,10 +18,13 @@ pub mod ft;
 pub mod link;
 pub mod postcopy;
 pub mod precopy;
+pub mod stop_policy;
 pub mod transfer;
 
 pub use error::MigrateError;
 pub use ft::{FaultTolerance, FtReport};
 pub use link::Link;
 pub use postcopy::{postcopy, PostcopyOptions, PostcopyReport};
-pub use precopy::{precopy, PrecopyReport, Round, RoundStatus, StopPolicy, StopRule, XenPolicy};
+pub use precopy::{
+    precopy, PrecopyReport, Round, RoundFigures, RoundStatus, StopPolicy, StopRule, XenPolicy,
+};

@@ -5,6 +5,7 @@
 
 use alloc::vec::Vec;
 
+use emulator_core::devices::pit::CPU_HZ;
 use emulator_core::vmm::exit::ExitReason;
 use emulator_core::{Machine, StopReason};
 use serde::{Deserialize, Serialize};
@@ -14,86 +15,19 @@ use crate::link::{Link, PAGE_BYTES, STATE_BYTES};
 use crate::transfer::{all_pages, copy_pages, move_state};
 use crate::MigrateError;
 
-/// Why pre-copy stopped iterating.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StopRule {
-    /// Few pages were dirtied in the last round: the writable working set is small.
-    Converged,
-    /// The most rounds were done.
-    MaxRounds,
-    /// The pages sent reached the limit (a multiple of memory).
-    MaxSent,
-    /// The guest stopped by itself (halted for good, exited).
-    GuestStopped,
-}
+pub use crate::stop_policy::{RoundFigures, RoundStatus, StopPolicy, StopRule, XenPolicy};
 
-impl StopRule {
-    /// Its kebab-case name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            StopRule::Converged => "converged",
-            StopRule::MaxRounds => "max-rounds",
-            StopRule::MaxSent => "max-sent",
-            StopRule::GuestStopped => "guest-stopped",
-        }
+impl Serialize for StopRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
-/// What a stop policy sees after each round.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct RoundStatus {
-    /// Rounds done (1 after round 0).
-    pub rounds: u32,
-    /// Pages sent in the round just done.
-    pub sent: u64,
-    /// Pages the guest dirtied during it (the next round's pages).
-    pub dirtied: u64,
-    /// Pages sent in all rounds so far.
-    pub sent_total: u64,
-    /// Pages of guest memory.
-    pub memory_pages: u64,
-}
-
-/// When to stop the rounds and do the stop-and-copy.
-pub trait StopPolicy {
-    /// After each round: `Some(rule)` to stop now.
-    fn stop(&mut self, status: &RoundStatus) -> Option<StopRule>;
-}
-
-/// Xen's rules: fewer than `min_dirty` pages dirtied in a round, `max_rounds` rounds
-/// done, or `max_sent_factor` times memory sent.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct XenPolicy {
-    /// Converged below this many dirtied pages (50).
-    pub min_dirty: u64,
-    /// Most rounds (29).
-    pub max_rounds: u32,
-    /// Most pages sent, as a multiple of memory (3).
-    pub max_sent_factor: u64,
-}
-
-impl Default for XenPolicy {
-    fn default() -> Self {
-        XenPolicy {
-            min_dirty: 50,
-            max_rounds: 29,
-            max_sent_factor: 3,
-        }
-    }
-}
-
-impl StopPolicy for XenPolicy {
-    fn stop(&mut self, s: &RoundStatus) -> Option<StopRule> {
-        if s.dirtied < self.min_dirty {
-            Some(StopRule::Converged)
-        } else if s.rounds >= self.max_rounds {
-            Some(StopRule::MaxRounds)
-        } else if s.sent_total >= self.max_sent_factor.saturating_mul(s.memory_pages) {
-            Some(StopRule::MaxSent)
-        } else {
-            None
-        }
+impl<'de> Deserialize<'de> for StopRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = alloc::string::String::deserialize(d)?;
+        StopRule::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(alloc::format!("unknown stop rule {name:?}")))
     }
 }
 
@@ -159,6 +93,7 @@ pub fn precopy(
     let mut rounds = Vec::new();
     let mut to_send = all_pages(src);
     let mut sent_total = 0u64;
+    let mut history: Vec<RoundFigures> = Vec::new();
     src.start_dirty_log();
     let stop_rule = loop {
         let round_start = src.cpu().tsc;
@@ -181,12 +116,24 @@ pub fn precopy(
             cycles,
         };
         rounds.push(round);
+        history.push(RoundFigures {
+            sent,
+            dirtied: round.dirtied,
+            cycles,
+        });
         let status = RoundStatus {
             rounds: rounds.len() as u32,
             sent,
             dirtied: round.dirtied,
+            round_cycles: cycles,
             sent_total,
             memory_pages,
+            page_bytes: PAGE_BYTES,
+            state_bytes: STATE_BYTES,
+            bandwidth: link.bandwidth,
+            latency_us: link.latency_us,
+            cycles_per_second: CPU_HZ,
+            history: &history,
         };
         match stopped {
             Some(StopReason::BudgetExhausted) | None => {}
@@ -227,13 +174,20 @@ pub fn precopy(
 mod tests {
     use super::*;
 
-    fn status(rounds: u32, dirtied: u64, sent_total: u64) -> RoundStatus {
+    fn status(rounds: u32, dirtied: u64, sent_total: u64) -> RoundStatus<'static> {
         RoundStatus {
             rounds,
             sent: 0,
             dirtied,
+            round_cycles: 0,
             sent_total,
             memory_pages: 1000,
+            page_bytes: PAGE_BYTES,
+            state_bytes: STATE_BYTES,
+            bandwidth: 1_000_000,
+            latency_us: 0,
+            cycles_per_second: CPU_HZ,
+            history: &[],
         }
     }
 

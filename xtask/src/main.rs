@@ -38,6 +38,7 @@ mod ui_tests_jit;
 mod ui_tests_jitdemo;
 mod ui_tests_jvmlab;
 mod ui_tests_netpanel;
+mod ui_tests_precopylab;
 mod ui_tests_procdemo;
 mod ui_tests_proclab;
 mod ui_tests_smpk;

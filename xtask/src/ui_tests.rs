@@ -314,6 +314,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "lab_balloon_driver",
         run: crate::ui_tests_balloonlab::balloon_driver_lab,
     },
+    BrowserTest {
+        name: "precopylab_lab",
+        run: crate::ui_tests_precopylab::lab,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -21,7 +21,14 @@ pub mod switch;
 pub use vmlab_procvm::memcalls;
 #[cfg(not(feature = "harness"))]
 pub mod memcalls;
+pub mod precopy_cases;
 pub mod procmem;
+// The pre-copy engine's stop-policy interface. `stop_policy.rs` here is a link to the
+// migration crate's file, so the API crate has it too.
+#[cfg(feature = "harness")]
+pub use vmlab_migrate::stop_policy;
+#[cfg(not(feature = "harness"))]
+pub mod stop_policy;
 // The translator's ALU family. `xlate_alu.rs` is compiled by the core as its IR's
 // operands and the family's trait; with the harness this is that very module.
 #[cfg(feature = "harness")]
@@ -33,7 +40,7 @@ pub mod xlate_cases;
 use std::io::{BufRead, Write};
 
 /// The components a lab can ask for (`component` in `lab.toml`).
-pub const COMPONENTS: [&str; 7] = [
+pub const COMPONENTS: [&str; 8] = [
     "shift-rotate",
     "shadow-fill",
     "learning-switch",
@@ -41,6 +48,7 @@ pub const COMPONENTS: [&str; 7] = [
     "jvm-bytecodes",
     "gc-mark",
     "xlate-alu",
+    "precopy-stop",
 ];
 
 /// Which cases a component-lab test runs through the differential driver.

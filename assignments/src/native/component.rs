@@ -12,8 +12,8 @@ use crate::component::{gc_cases, jvm_cases, shadow, shift, switch, CaseSelect};
 use crate::native::sandbox::{self, Confinement, Limits, Policy, Step};
 use crate::native::{gc_programs, jvm_programs, reference, switch_traces, LabOnDisk};
 use crate::spec::TestSpec;
-use crate::xlate_blocks;
 use crate::TestOutcome;
+use crate::{precopy_lab, xlate_blocks};
 
 /// The component API's sources, written out as the `assignments` crate a submission builds against.
 const API_FILES: &[(&str, &str)] = &[
@@ -37,6 +37,14 @@ const API_FILES: &[(&str, &str)] = &[
     (
         "src/component/xlate_cases.rs",
         include_str!("../component/xlate_cases.rs"),
+    ),
+    (
+        "src/component/stop_policy.rs",
+        include_str!("../component/stop_policy.rs"),
+    ),
+    (
+        "src/component/precopy_cases.rs",
+        include_str!("../component/precopy_cases.rs"),
     ),
     (
         "src/lib.rs",
@@ -392,6 +400,7 @@ fn build(
         "jvm-bytecodes" => ("jvm_cases", "IntBytecodes"),
         "gc-mark" => ("gc_cases", "Marker"),
         "xlate-alu" => ("xlate_cases", "AluFamily"),
+        "precopy-stop" => ("precopy_cases", "StopPolicy"),
         other => {
             return Err(Err(format!(
                 "lab.toml names an unknown component {other:?}"
@@ -545,6 +554,11 @@ fn cases_for(component: &str, select: &CaseSelect) -> (Vec<String>, Judge) {
             xlate_blocks::cases(select),
             xlate_blocks::Block::to_line,
             xlate_blocks::Block::judge,
+        ),
+        "precopy-stop" => judged(
+            precopy_lab::cases(select),
+            precopy_lab::Scenario::to_line,
+            precopy_lab::Scenario::judge,
         ),
         "learning-switch" => {
             let traces = switch_traces::cases(select);

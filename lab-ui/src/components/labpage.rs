@@ -205,6 +205,7 @@ pub fn lab_page(p: &LabMenuProps) -> Html {
             <div class="statement" data-testid="lab-statement" tabindex="0" aria-label="the lab's statement">{ Html::from_html_unchecked(AttrValue::from(markdown(&lab.statement_md))) }</div>
             { results.unwrap_or_default() }
             if id == assignments::xlate_lab::LAB { <super::xlate_lab::XlateLab/> }
+            if id == assignments::precopy_lab::LAB { <super::precopy_lab::PrecopyLab/> }
         </section>
     }
 }

@@ -29,6 +29,7 @@ pub mod network;
 pub mod network_parts;
 pub mod pagetables;
 pub mod pictures;
+pub mod precopy_lab;
 pub mod registers;
 pub mod serial;
 pub mod settings;

@@ -1,0 +1,1 @@
+../../../migrate/src/stop_policy.rs
