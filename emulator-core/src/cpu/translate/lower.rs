@@ -441,9 +441,7 @@ pub fn lower_region(
 }
 
 /// Turns each conditional exit to an instruction later in the region into a branch
-/// there, and each one back to an earlier instruction (not the entry, which the whole
-/// region loops to) into a loop there, with a `join` before that instruction. Loops do
-/// not overlap, and no branch from before a loop goes into its body.
+/// there, with a `join` before that instruction.
 fn internal_branches(mut ops: Vec<Op>) -> Vec<Op> {
     let mut at = alloc::collections::BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
@@ -452,27 +450,11 @@ fn internal_branches(mut ops: Vec<Op>) -> Vec<Op> {
         }
     }
     let mut joins = BTreeSet::new();
-    // (branch, target) op indices of the forward branches, (head, back edge) of loops.
-    let mut forward: Vec<(usize, usize)> = Vec::new();
-    let mut loops: Vec<(usize, usize)> = Vec::new();
     for (i, op) in ops.iter_mut().enumerate() {
         if let Op::ExitIf { cond, target } = *op {
-            match at.get(&target).copied() {
-                Some(j) if j > i => {
-                    *op = Op::BranchIf { cond, target };
-                    joins.insert(target);
-                    forward.push((i, j));
-                }
-                Some(j) if j > 0 && j < i => {
-                    let disjoint = loops.last().is_none_or(|&(_, end)| end < j);
-                    let into = forward.iter().any(|&(b, t)| b < j && t > j && t <= i);
-                    if disjoint && !into {
-                        *op = Op::LoopIf { cond, target };
-                        joins.insert(target);
-                        loops.push((j, i));
-                    }
-                }
-                _ => {}
+            if at.get(&target).is_some_and(|&j| j > i) {
+                *op = Op::BranchIf { cond, target };
+                joins.insert(target);
             }
         }
     }

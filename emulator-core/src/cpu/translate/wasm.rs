@@ -155,10 +155,8 @@ struct Emitter<'a> {
     /// The region's flags are overwritten before anything reads them or the region can
     /// leave, so a pass that loops back need not store them.
     entry_flags_dead: bool,
-    /// The labels open, outermost first: joins' blocks (by EIP) and loops (`None`).
-    open: Vec<Option<u32>>,
-    /// Loops inside the region: per head EIP, the joins inside its body, in order.
-    loops: alloc::collections::BTreeMap<u32, Vec<u32>>,
+    /// The joins whose blocks are open, outermost first.
+    open: Vec<u32>,
     /// Per join (by EIP): instructions before it on the straight path, and whether the
     /// flags are dead there.
     joins: alloc::collections::BTreeMap<u32, (u32, bool)>,
@@ -344,20 +342,6 @@ impl Emitter<'_> {
         self.ins(I::Return);
     }
 
-    /// Adds `retired` to `done` and opens an `if` taken when the room leaves space for
-    /// another pass through the whole region.
-    fn if_room_for_another_pass(&mut self, retired: u32) {
-        self.ins(I::LocalGet(DONE));
-        self.ins(I::I32Const(retired as i32));
-        self.ins(I::I32Add);
-        self.ins(I::LocalTee(DONE));
-        self.ins(I::I32Const(self.insns as i32));
-        self.ins(I::I32Add);
-        self.ins(I::LocalGet(ROOM));
-        self.ins(I::I32LeU);
-        self.ins(I::If(BlockType::Empty));
-    }
-
     /// Leaves for `target` after `retired` instructions of this pass; back to the top
     /// of the loop instead when the target is the entry and the room allows another
     /// pass. Called one label inside the loop.
@@ -366,7 +350,16 @@ impl Emitter<'_> {
             self.leave_chained(retired, target);
             return;
         }
-        self.if_room_for_another_pass(retired);
+        let done = DONE;
+        self.ins(I::LocalGet(done));
+        self.ins(I::I32Const(retired as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(done));
+        self.ins(I::I32Const(self.insns as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalGet(ROOM));
+        self.ins(I::I32LeU);
+        self.ins(I::If(BlockType::Empty));
         if !self.entry_flags_dead {
             self.materialize();
         }
@@ -381,7 +374,7 @@ impl Emitter<'_> {
         let Some(&(before, dead)) = self.joins.get(&target) else {
             return;
         };
-        let Some(pos) = self.open.iter().position(|&e| e == Some(target)) else {
+        let Some(pos) = self.open.iter().position(|&e| e == target) else {
             return;
         };
         self.push(cond);
@@ -407,47 +400,11 @@ impl Emitter<'_> {
         if !dead {
             self.materialize();
         }
-        if self.open.last() == Some(&Some(eip)) {
+        if self.open.last() == Some(&eip) {
             self.open.pop();
             self.ins(I::End);
         }
         self.pending = None;
-        if let Some(inner) = self.loops.get(&eip).cloned() {
-            // A loop's head: its label, then the blocks of the joins in its body.
-            self.ins(I::Loop(BlockType::Empty));
-            self.open.push(None);
-            for &j in inner.iter().rev() {
-                self.ins(I::Block(BlockType::Empty));
-                self.open.push(Some(j));
-            }
-        }
-    }
-
-    /// The back edge of the loop whose head is the join of `target`, taken after `n`
-    /// instructions of this pass; closes the loop. Without the loop open, an exit.
-    fn loop_if(&mut self, cond: Val, target: u32, n: u32) {
-        let head = self.joins.get(&target).copied();
-        let (Some((before, dead)), Some(None)) = (head, self.open.last().copied()) else {
-            self.push(cond);
-            self.ins(I::If(BlockType::Empty));
-            self.exit_to(n, target);
-            self.ins(I::End);
-            return;
-        };
-        self.push(cond);
-        self.ins(I::If(BlockType::Empty));
-        // Back at the head the straight path's count holds again: `done` takes the
-        // instructions of this round, and another round needs room for the rest.
-        self.if_room_for_another_pass(n.wrapping_sub(before));
-        if !dead {
-            self.materialize();
-        }
-        self.ins(I::Br(2));
-        self.ins(I::End);
-        self.leave_chained(before, target);
-        self.ins(I::End);
-        self.ins(I::End);
-        self.open.pop();
     }
 
     /// Pushes 1 when `a` is plain RAM for an access of at most 4 bytes.
@@ -841,27 +798,7 @@ impl Emitter<'_> {
             }
         }
         self.ins(I::Loop(BlockType::Empty));
-        // Loops: the joins inside each one's body get their blocks inside it.
-        let mut inner = alloc::collections::BTreeSet::new();
-        for (i, op) in self.r.ops.iter().enumerate() {
-            if let Op::LoopIf { target, .. } = *op {
-                let head = self.r.ops[..i]
-                    .iter()
-                    .position(|o| *o == Op::Join { eip: target });
-                if let Some(h) = head {
-                    let body: Vec<u32> = self.r.ops[h + 1..i]
-                        .iter()
-                        .filter_map(|o| match *o {
-                            Op::Join { eip } => Some(eip),
-                            _ => None,
-                        })
-                        .collect();
-                    inner.extend(body.iter().copied());
-                    self.loops.insert(target, body);
-                }
-            }
-        }
-        // One block per other join, the last join outermost.
+        // One block per join, the last join outermost.
         let mut n: u32 = 0;
         for (i, op) in self.r.ops.iter().enumerate() {
             match *op {
@@ -869,9 +806,7 @@ impl Emitter<'_> {
                 Op::Join { eip } => {
                     let dead = flags_dead_from(&self.r.ops[i + 1..]);
                     self.joins.insert(eip, (n, dead));
-                    if !inner.contains(&eip) {
-                        self.open.push(Some(eip));
-                    }
+                    self.open.push(eip);
                 }
                 _ => {}
             }
@@ -886,7 +821,6 @@ impl Emitter<'_> {
         for op in &r.ops {
             match *op {
                 Op::BranchIf { cond, target } => self.branch_if(cond, target, n),
-                Op::LoopIf { cond, target } => self.loop_if(cond, target, n),
                 Op::Join { eip } => self.join(eip),
                 Op::Insn { eip, .. } => {
                     n += 1;
@@ -1064,7 +998,6 @@ pub fn encode(r: &Region) -> Vec<u8> {
         insns: r.instructions(),
         entry_flags_dead: flags_dead_from(&r.ops),
         open: Vec::new(),
-        loops: Default::default(),
         joins: Default::default(),
     };
     e.body();
