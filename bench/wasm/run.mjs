@@ -20,7 +20,8 @@ if (!(tier in TIERS)) {
   process.exit(1);
 }
 const { core, regions } = await instantiateCore(bytes);
-const { bench_prepare, bench_run, bench_icount, bench_tier, bench_digest } = core;
+const { bench_prepare, bench_run, bench_icount, bench_tier, bench_digest, bench_translate_stat } =
+  core;
 bench_tier(TIERS[tier]);
 // Time slices of 2 million instructions, as the lab's worker runs the machine.
 const SLICE = 2_000_000;
@@ -48,6 +49,10 @@ console.log(
     tier,
     digest: bench_digest(),
     regions: regions(),
+    // The translating tier's share of the last run: region runs started by the run
+    // loop and the instructions retired inside regions.
+    region_runs: bench_translate_stat(1),
+    region_instructions: bench_translate_stat(2),
     first_seconds,
     warm_seconds,
     first_mips: instructions / first_seconds / 1e6,

@@ -26,6 +26,8 @@ pub struct Options {
     pub no_peers: bool,
     /// Build the site (release) first, for the bundle size and page-load figures.
     pub web: bool,
+    /// Only the translating tier's rows: v86 and the Wasm build's tiers under Node.js.
+    pub translate_only: bool,
 }
 
 /// One row of the result table.
@@ -46,7 +48,7 @@ impl Row {
             verdict,
         }
     }
-    fn missing(what: &str, why: &str, target: &str) -> Row {
+    pub(crate) fn missing(what: &str, why: &str, target: &str) -> Row {
         Row::new(what, format!("not measured: {why}"), target, None)
     }
 }
@@ -235,6 +237,9 @@ fn v86_dir() -> Result<PathBuf> {
 
 /// Runs the benchmarks and prints the table; false when a target is missed.
 pub fn run(opts: &Options) -> Result<bool> {
+    if opts.translate_only {
+        return crate::bench_xlate::run(opts);
+    }
     let runs = opts.runs.max(1);
     step::heading("assemble the benchmark guests (vmlab-asm)");
     let mix = |n: u32| {
@@ -365,39 +370,13 @@ pub fn run(opts: &Options) -> Result<bool> {
             ">= Unicorn",
         )),
     }
-    match crate::bench_wasm::node_mips(opts.iter, runs, ours, "translate") {
-        Ok(t) => {
-            rows.push(Row::new(
-                "mix: translating tier, Wasm under Node.js, warm",
-                format!("{:.1} MIPS (first run {:.1})", t.warm, t.first),
-                "",
-                None,
-            ));
-            if let Ok(w) = &node {
-                let r = t.warm / w.warm;
-                rows.push(Row::new(
-                    "mix: translating / fast tier (both Wasm, warm)",
-                    format!("{r:.2}x"),
-                    ">= 2x",
-                    Some(r >= 2.0),
-                ));
-            }
-            if let Some(v) = v86_mips {
-                let r = t.warm / v;
-                rows.push(Row::new(
-                    "mix: translating tier / v86",
-                    format!("{r:.2}x"),
-                    ">= 1.2x",
-                    Some(r >= 1.2),
-                ));
-            }
-        }
-        Err(e) => rows.push(Row::missing(
-            "mix: translating tier under Node.js",
-            &format!("{e:#}"),
-            ">= 2x the fast tier",
-        )),
-    }
+    rows.extend(translate_rows(
+        opts,
+        runs,
+        ours,
+        node.as_ref().ok(),
+        v86_mips,
+    ));
     rows.push(Row::new(
         "host memory, 64 MiB guest (peak RSS)",
         format!("{rss_mib:.1} MiB"),
@@ -532,8 +511,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         lab_rows(&mut rows, runs, node.as_ref().ok().map(|w| w.warm));
     }
 
-    print_table(&rows);
-    Ok(rows.iter().all(|r| r.verdict != Some(false)))
+    Ok(finish(&rows))
 }
 
 /// Step latency and Run speed of the lab (release site in `target/site`), Run speed
@@ -601,6 +579,52 @@ fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>) {
     }
 }
 
+/// The translating tier's rows: its warm MIPS under Node.js and its ratios to the fast
+/// tier's (`fast`, the same build) and to v86 (`v86`), each held to its target.
+pub(crate) fn translate_rows(
+    opts: &Options,
+    runs: usize,
+    ours: f64,
+    node: Option<&crate::bench_wasm::NodeMips>,
+    v86_mips: Option<f64>,
+) -> Vec<Row> {
+    let mut out = Vec::new();
+    match crate::bench_wasm::node_mips(opts.iter, runs, ours, "translate") {
+        Ok(t) => {
+            out.push(Row::new(
+                "mix: translating tier, Wasm under Node.js, warm",
+                format!("{:.1} MIPS (first run {:.1})", t.warm, t.first),
+                "",
+                None,
+            ));
+            if let Some(w) = node {
+                let r = t.warm / w.warm;
+                out.push(Row::new(
+                    "mix: translating / fast tier (both Wasm, warm)",
+                    format!("{r:.2}x"),
+                    ">= 2x",
+                    Some(r >= 2.0),
+                ));
+            }
+            if let Some(v) = v86_mips {
+                let r = t.warm / v;
+                out.push(Row::new(
+                    "mix: translating tier / v86",
+                    format!("{r:.2}x"),
+                    ">= 1.2x",
+                    Some(r >= 1.2),
+                ));
+            }
+        }
+        Err(e) => out.push(Row::missing(
+            "mix: translating tier under Node.js",
+            &format!("{e:#}"),
+            ">= 2x the fast tier",
+        )),
+    }
+    out
+}
+
 /// A server for `target/site` (which must hold a build).
 fn served_site() -> Result<crate::server::RunningServer> {
     let site = crate::site::site_dir();
@@ -639,7 +663,7 @@ fn unicorn_median(
     Ok(median(mips))
 }
 
-fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
+pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
     step::heading(format!("v86 on the same ROM (ITER={iter})").as_str());
     let dir = v86_dir()?;
     let rom = assemble(
@@ -741,6 +765,12 @@ fn bundle_row() -> Row {
         "< 2 MB gzip",
         Some(gz < 2_000_000),
     )
+}
+
+/// Prints the table; false when a row misses its target.
+pub(crate) fn finish(rows: &[Row]) -> bool {
+    print_table(rows);
+    rows.iter().all(|r| r.verdict != Some(false))
 }
 
 fn print_table(rows: &[Row]) {

@@ -32,6 +32,14 @@ pub fn node_mips(iter: u32, runs: usize, ours: f64, tier: &str) -> Result<NodeMi
     })
 }
 
+/// Instructions the Wasm build (fast tier) retires on the mix ROM with `ITER=iter`.
+pub fn node_count(iter: u32) -> Result<f64> {
+    let v = node_run(&build()?, iter, "fast")?;
+    v["instructions"]
+        .as_f64()
+        .with_context(|| format!("no instruction count in {v}"))
+}
+
 /// Builds the bench module (release) and returns its path.
 fn build() -> Result<std::path::PathBuf> {
     let toolchain = wasm::Toolchain::ensure()?;

@@ -15,6 +15,7 @@ mod bench_smp;
 mod bench_vmm;
 mod bench_wasm;
 mod bench_web;
+mod bench_xlate;
 mod browser;
 mod browser_tests;
 mod bundle;
@@ -109,6 +110,10 @@ enum Command {
         /// bundle size, page load, Step latency, Run speed.
         #[arg(long)]
         web: bool,
+        /// Only the translating tier's rows: v86 and the Wasm build's fast and
+        /// translating tiers under Node.js.
+        #[arg(long)]
+        translate_only: bool,
     },
     /// Run every check: fmt, clippy, native tests, the Wasm build and the browser tests.
     Test {
@@ -133,12 +138,14 @@ fn main() -> ExitCode {
             runs,
             no_peers,
             web,
+            translate_only,
         } => bench::run(&bench::Options {
             iter,
             v86_iter,
             runs,
             no_peers,
             web,
+            translate_only,
         }),
         Command::Test {
             browser_only,

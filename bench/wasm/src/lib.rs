@@ -172,6 +172,31 @@ pub extern "C" fn bench_icount() -> f64 {
     icount()
 }
 
+/// The translating tier's counts on the prepared machine: `which` 0 regions translated,
+/// 1 region runs started by the run loop, 2 instructions retired in regions, 3 regions
+/// invalidated (-1 without a machine or for another `which`).
+pub fn translate_stat(which: u32) -> f64 {
+    MACHINE.with(|c| {
+        c.borrow().as_ref().map_or(-1.0, |m| {
+            let s = m.translate_stats();
+            match which {
+                0 => s.translated as f64,
+                1 => s.runs as f64,
+                2 => s.instructions as f64,
+                3 => s.invalidated as f64,
+                _ => -1.0,
+            }
+        })
+    })
+}
+
+/// Wasm export of [`translate_stat`].
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_translate_stat(which: u32) -> f64 {
+    translate_stat(which)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
