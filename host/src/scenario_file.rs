@@ -268,7 +268,7 @@ fn convert(name: &str, raw: RawFile) -> Result<Scenario, KeyError> {
 
 /// Reads a scenario from `text` (the contents of `file`).
 pub fn parse(file: &str, text: &str) -> Result<Scenario, FileError> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
+    let raw: RawFile = vmlab_net::toml_de::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start.min(text.len()));
         FileError {
             file: file.into(),
