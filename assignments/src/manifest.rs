@@ -193,7 +193,8 @@ pub struct LabManifest {
 impl LabManifest {
     /// Parses a manifest; the error names the lab file and what is wrong.
     pub fn parse(text: &str) -> Result<LabManifest, String> {
-        let m: LabManifest = toml::from_str(text).map_err(|e| format!("lab.toml: {e}"))?;
+        let m: LabManifest =
+            vmlab_net::toml_de::from_str(text).map_err(|e| format!("lab.toml: {e}"))?;
         if m.id.is_empty() || !m.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(format!(
                 "lab.toml: id {:?} must be letters, digits and '-'",

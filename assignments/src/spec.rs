@@ -351,7 +351,7 @@ pub struct TestFile {
 impl TestFile {
     /// Parses a test file; `what` names it in errors.
     pub fn parse(what: &str, text: &str) -> Result<TestFile, String> {
-        let f: TestFile = toml::from_str(text).map_err(|e| format!("{what}: {e}"))?;
+        let f: TestFile = vmlab_net::toml_de::from_str(text).map_err(|e| format!("{what}: {e}"))?;
         for t in &f.tests {
             if !(t.points.is_finite() && t.points >= 0.0) {
                 return Err(format!("{what}: test {:?} has bad points", t.name));

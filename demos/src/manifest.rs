@@ -628,7 +628,7 @@ impl Manifest {
 
     /// Parses `demo.toml`; the error names the line and the key.
     pub fn parse(text: &str) -> Result<Manifest, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+        vmlab_net::toml_de::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 
     /// The CPUs of the demo's machine (one unless `cpus` says more).

@@ -40,7 +40,7 @@ struct RawFields {
 
 /// Reads a profile from `text` (the contents of `file`); errors name the file and line.
 pub fn parse(file: &str, text: &str) -> Result<Profile, String> {
-    let raw: RawProfile = toml::from_str(text).map_err(|e| {
+    let raw: RawProfile = vmlab_net::toml_de::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start.min(text.len()));
         let line = text.get(..at).map_or(1, |t| t.matches('\n').count() + 1);
         format!("{file}:{line}: {}", e.message().trim())

@@ -299,7 +299,7 @@ pub fn parse_networked(
     text: &str,
     net: Option<NetMode>,
 ) -> Result<(Scenario, Option<HostNet>), FileError> {
-    let mut raw: RawFile = toml::from_str(text).map_err(|e| {
+    let mut raw: RawFile = vmlab_net::toml_de::from_str(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start.min(text.len()));
         FileError {
             file: file.into(),

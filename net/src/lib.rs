@@ -15,6 +15,8 @@ pub mod scenario;
 #[cfg(feature = "scenario-file")]
 pub mod scenario_file;
 pub mod switch;
+#[cfg(feature = "scenario-file")]
+pub mod toml_de;
 pub mod vmport;
 pub mod vxlan;
 pub mod wire;

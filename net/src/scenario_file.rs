@@ -452,7 +452,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Reads a scenario from `text` (the contents of `file`).
 pub fn parse(file: &str, text: &str) -> Result<Scenario, FileError> {
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
+    let raw: RawFile = crate::toml_de::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
         FileError {
             file: file.into(),

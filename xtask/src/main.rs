@@ -19,6 +19,7 @@ mod bench_xlate;
 mod browser;
 mod browser_tests;
 mod bundle;
+mod bundle_report;
 mod check;
 mod dist;
 mod dist_tests;
@@ -124,6 +125,18 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Where the lab's Wasm bundle spends its bytes: sections, code by crate, largest functions.
+    BundleReport {
+        /// The module to measure (default: the release build's lab_ui.wasm, which keeps its names).
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// How many of the largest functions to list.
+        #[arg(long, default_value_t = 40)]
+        top: usize,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -154,6 +167,7 @@ fn main() -> ExitCode {
             browser_only,
             filter,
         }),
+        Command::BundleReport { wasm, top, json } => bundle_report::run(wasm.as_deref(), top, json),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
