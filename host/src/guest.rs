@@ -10,6 +10,16 @@ pub const SOURCE: &str = include_str!("../../guests/host/balloon.asm");
 pub const PC_INC: &str = include_str!("../../guests/include/pc.inc");
 /// The teaching kernel's source, which a VM boots instead with `workload = "kernel"`.
 pub const KERNEL_SOURCE: &str = include_str!("../../guests/kernel/kernel.asm");
+/// The shared includes the teaching kernel's drivers use (`guests/include/NAME`).
+const KERNEL_INCLUDES: &[(&str, &str)] = &[
+    ("kdrivers.inc", include_str!("../../guests/include/kdrivers.inc")),
+    ("pci.inc", include_str!("../../guests/include/pci.inc")),
+    ("ata.inc", include_str!("../../guests/include/ata.inc")),
+    ("virtio_blk.inc", include_str!("../../guests/include/virtio_blk.inc")),
+    ("virtio_net.inc", include_str!("../../guests/include/virtio_net.inc")),
+    ("nic.inc", include_str!("../../guests/include/nic.inc")),
+    ("arp.inc", include_str!("../../guests/include/arp.inc")),
+];
 /// The framework: timer, page cache, workload; it calls the driver's `balloon_step`.
 pub const FRAMEWORK_INC: &str = include_str!("../../guests/include/balloon_guest.inc");
 /// The balloon driver the host's guest runs.
@@ -132,22 +142,38 @@ pub fn assemble_source(
 pub fn assemble_kernel() -> Result<GuestImage, String> {
     let mut text = String::from(KERNEL_SOURCE);
     text.push_str("\nvmlab_ticks equ (ticks)\nvmlab_lines equ (lines)\n");
-    let out = vmlab_asm::assemble(
-        "guests/kernel/kernel.asm",
-        &text,
-        &vmlab_asm::Options::default(),
-    )
-    .map_err(|e| format!("the teaching kernel does not assemble: {e}"))?;
+    let out = assemble_kernel_text("guests/kernel/kernel.asm", &text)
+        .map_err(|e| format!("the teaching kernel does not assemble: {e}"))?;
     let sym = |name: &str| symbol(&out, name, "the teaching kernel");
     let ticks = sym("vmlab_ticks")?;
     Ok(GuestImage {
         ticks,
         work: sym("vmlab_lines")?,
+        rounds: ticks,
         balloon: ticks,
         fill_top: ticks,
         bytes: out.bytes.clone(),
         kernel: true,
     })
+}
+
+/// Assembles `text`, a teaching-kernel source named `file`, with the shared includes
+/// its drivers use.
+pub fn assemble_kernel_text(
+    file: &str,
+    text: &str,
+) -> Result<vmlab_asm::Output, vmlab_asm::Errors> {
+    let include = |name: &str| {
+        KERNEL_INCLUDES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string())
+    };
+    let opts = vmlab_asm::Options {
+        include: Some(&include),
+        ..vmlab_asm::Options::default()
+    };
+    vmlab_asm::assemble(file, text, &opts)
 }
 
 /// The value of symbol `name` in `out`, or an error saying `what` lacks it.

@@ -104,7 +104,7 @@ pub fn make_profile(file: &str, source: &str) -> Result<String, String> {
     for (k, expr) in PROBES {
         text.push_str(&format!("vmlab_profile_{k} equ {expr}\n"));
     }
-    let out = vmlab_asm::assemble(file, &text, &vmlab_asm::Options::default())
+    let out = crate::guest::assemble_kernel_text(file, &text)
         .map_err(|e| format!("{file} does not assemble with the profile's symbols: {e}"))?;
     let sym = |k: &str| crate::guest::symbol(&out, &format!("vmlab_profile_{k}"), file);
     let count = sym("cr3")? / 4;

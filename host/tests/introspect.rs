@@ -8,7 +8,7 @@ use vmlab_host::introspect_file::{self, KERNEL_PROFILE, KERNEL_SOURCE};
 const USER_DATA: u32 = 0x60_0000;
 
 fn kernel_machine(mode: ExecMode) -> Machine {
-    let out = vmlab_asm::assemble("kernel.asm", KERNEL_SOURCE, &vmlab_asm::Options::default())
+    let out = vmlab_host::guest::assemble_kernel_text("kernel.asm", KERNEL_SOURCE)
         .expect("the kernel assembles");
     let mut m = Machine::new(MachineConfig {
         ram_mib: 16,
