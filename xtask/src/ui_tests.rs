@@ -306,6 +306,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "jitdemo_by_hand",
         run: crate::ui_tests_jitdemo::jit_by_hand,
     },
+    BrowserTest {
+        name: "virtio_interrupt_demo",
+        run: crate::ui_tests_virtio1::interrupt_demo,
+    },
 ];
 
 /// A program that never stops on its own.
