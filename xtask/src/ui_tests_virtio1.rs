@@ -36,7 +36,7 @@ fn wait_counters(b: &Browser, want: &[(&str, u64)]) -> Result<()> {
 
 fn scroll_to_devices(b: &Browser) -> Result<()> {
     b.execute(
-        "document.querySelector(arguments[0]).scrollIntoView({ block: 'start' });",
+        "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' });",
         vec![json!(tid("virtio-notifications"))],
     )?;
     Ok(())
