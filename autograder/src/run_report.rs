@@ -293,6 +293,10 @@ fn disk_json(m: &Machine) -> Value {
                 "notifies": t.queues.iter().map(|q| q.notifies).sum::<u64>(),
                 "interrupts": t.interrupts,
                 "suppressed_interrupts": t.suppressed,
+                "announced_requests": t.announced,
+                "requests_per_interrupt": per_interrupt(t.announced, t.interrupts),
+                "unkicked_requests": t.unkicked,
+                "event_idx": t.event_idx(),
             },
         });
     }
@@ -306,6 +310,14 @@ fn disk_json(m: &Machine) -> Value {
     })
 }
 
+/// Completions per interrupt raised (interrupt coalescing), `null` without one.
+fn per_interrupt(announced: u64, interrupts: u64) -> Value {
+    if interrupts == 0 {
+        return Value::Null;
+    }
+    json!(announced as f64 / interrupts as f64)
+}
+
 /// The disk line of the closing summary: sectors moved and, under a VMM, the I/O exits
 /// per MiB moved (by ATA PIO every word through the data port is one exit; virtio-blk
 /// costs one notify per batch of requests).
@@ -316,8 +328,12 @@ pub fn disk_summary(m: &Machine) -> Option<String> {
             v.sectors_read,
             v.sectors_written,
             format!(
-                "virtio-blk: {} requests, {} interrupts, {} suppressed",
-                v.requests, v.transport.interrupts, v.transport.suppressed
+                "virtio-blk: {} requests, {} notifies, {} interrupts ({} requests announced), {} suppressed",
+                v.requests,
+                v.transport.queues.iter().map(|q| q.notifies).sum::<u64>(),
+                v.transport.interrupts,
+                v.transport.announced,
+                v.transport.suppressed
             ),
             v.host_error.clone().or_else(|| {
                 v.transport

@@ -225,6 +225,8 @@ pub enum Panel {
     Disk,
     /// The JVM panel's JIT view: counters, events, each region's bytecode beside its x86.
     JvmJit,
+    /// The PCI bus and each virtio device: status, notifications and interrupts, rings.
+    Devices,
 }
 
 impl Panel {
@@ -262,6 +264,7 @@ impl Panel {
             Panel::LinuxWays => "panel-linux-ways",
             Panel::Disk => "panel-disk",
             Panel::JvmJit => "panel-jvm-jit",
+            Panel::Devices => "panel-devices",
         }
     }
 }

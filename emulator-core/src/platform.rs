@@ -1256,7 +1256,7 @@ mod tests {
             p.io_write(0xcf8, 4, 0x8000_0004 | dev << 11, 0);
             p.io_write(0xcfc, 2, 5, 0);
         }
-        assert_eq!(p.io_read(0xc040, 4, 0), virtio::blk::F_FLUSH);
+        assert_eq!(p.io_read(0xc040, 4, 0), virtio::blk::FEATURES);
         assert_eq!(p.io_read(0xc054, 4, 0), 64, "capacity, low dword");
         assert_eq!(p.io_read(0xc094, 1, 0), 2, "the MAC's first byte");
         assert_eq!(p.io_read(0xc099, 1, 0), 9);

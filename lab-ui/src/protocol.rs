@@ -738,6 +738,31 @@ pub struct VirtioView {
     pub error: Option<String>,
     /// Its queues.
     pub queues: Vec<QueueView>,
+    /// Requests the interrupts announced (several per interrupt when the device
+    /// coalesces a batch), and requests taken without a notify of their own.
+    #[serde(default)]
+    pub coalescing: (u64, u64),
+    /// Whether the driver negotiated `VIRTIO_F_RING_EVENT_IDX`.
+    #[serde(default)]
+    pub event_idx: bool,
+}
+
+impl VirtioView {
+    /// The notification and interrupt counters as `name = value` rows
+    /// (`virtio-blk.notifies`, `.interrupts`, `.suppressed`, `.announced`, `.unkicked`).
+    pub fn rows(&self) -> Vec<(String, u64)> {
+        let notifies = self.queues.iter().map(|q| q.notifies).sum();
+        [
+            ("notifies", notifies),
+            ("interrupts", self.interrupts.0),
+            ("suppressed", self.interrupts.1),
+            ("announced", self.coalescing.0),
+            ("unkicked", self.coalescing.1),
+        ]
+        .into_iter()
+        .map(|(k, n)| (format!("{}.{k}", self.name), n))
+        .collect()
+    }
 }
 
 /// One split virtqueue, read from guest memory.

@@ -86,7 +86,17 @@ fn show_in(demo: &Demo, program: &Program, mode: ExecMode, upto: usize) -> Shown
 
 fn counters(v: &View) -> BTreeMap<String, u64> {
     let xlate = v.xlate.iter().flat_map(|x| x.rows());
-    v.counters.rows().into_iter().chain(xlate).collect()
+    let virtio = v
+        .devices
+        .iter()
+        .flat_map(|d| d.virtio.iter())
+        .flat_map(|d| d.rows());
+    v.counters
+        .rows()
+        .into_iter()
+        .chain(xlate)
+        .chain(virtio)
+        .collect()
 }
 
 fn tlb_pages(v: &View) -> Vec<u32> {

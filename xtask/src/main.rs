@@ -47,6 +47,7 @@ mod ui_tests_smpk;
 mod ui_tests_smplhp;
 mod ui_tests_smpui;
 mod ui_tests_tsc;
+mod ui_tests_virtio1;
 mod ui_tests_xlate;
 mod ui_tests_xlatelab;
 mod ui_time_travel;

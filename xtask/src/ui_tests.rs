@@ -318,6 +318,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "precopylab_lab",
         run: crate::ui_tests_precopylab::lab,
     },
+    BrowserTest {
+        name: "virtio_interrupt_demo",
+        run: crate::ui_tests_virtio1::interrupt_demo,
+    },
 ];
 
 /// A program that never stops on its own.

@@ -41,7 +41,7 @@ fn scroll_to_disk(b: &Browser) -> Result<()> {
 }
 
 /// Goes to step `i` of `total` (the button may sit under the toolbar after a scroll).
-fn next_step(b: &Browser, i: usize, total: usize) -> Result<()> {
+pub(crate) fn next_step(b: &Browser, i: usize, total: usize) -> Result<()> {
     js(
         b,
         "window.scrollTo(0, 0); document.querySelector('[data-testid=demo-next]').click();",

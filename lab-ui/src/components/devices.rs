@@ -66,6 +66,7 @@ fn virtio(v: &VirtioView) -> Html {
                 { format!(" · features offered {:#x}, accepted {:#x} · interrupts {}, suppressed {}", v.features.0, v.features.1, v.interrupts.0, v.interrupts.1) }
             </p>
             if let Some(e) = &v.error { <p class="error" data-testid="virtio-error">{ format!("device error: {e}") }</p> }
+            { super::virtio_irq::notifications(v) }
             { for v.queues.iter().map(queue) }
         </section>
     }

@@ -38,6 +38,7 @@ pub mod tier_switch;
 pub mod tlb;
 pub mod tsc;
 pub mod vga;
+pub mod virtio_irq;
 pub mod vmm_settings;
 pub mod xlate;
 pub mod xlate_lab;

@@ -105,6 +105,8 @@ fn transport(m: &Machine, name: &str, t: &Transport) -> VirtioView {
         features: (t.host_features, t.guest_features),
         interrupts: (t.interrupts, t.suppressed),
         error: t.error.clone(),
+        coalescing: (t.announced, t.unkicked),
+        event_idx: t.event_idx(),
         queues: t
             .queues
             .iter()

@@ -18,6 +18,8 @@ pub const DEVICE_ID: u16 = 0x1001;
 pub const DEVICE_TYPE: u16 = 2;
 /// Feature bit: the device understands `T_FLUSH`.
 pub const F_FLUSH: u32 = 1 << 9;
+/// The features the device offers: flush and event indexes.
+pub const FEATURES: u32 = F_FLUSH | queue::F_RING_EVENT_IDX;
 /// The request queue's size.
 pub const QUEUE_SIZE: u16 = 128;
 /// The most data one request may move (larger ones fail with `S_IOERR`).
@@ -84,7 +86,7 @@ impl VirtioBlk {
     pub fn new(disk: Box<dyn BlockStore>) -> VirtioBlk {
         VirtioBlk {
             state: VirtioBlkState {
-                transport: Transport::new(F_FLUSH, &[QUEUE_SIZE]),
+                transport: Transport::new(FEATURES, &[QUEUE_SIZE]),
                 ..VirtioBlkState::default()
             },
             disk,
@@ -157,15 +159,14 @@ impl VirtioBlk {
             .get(usize::from(qi))
             .cloned()
             .ok_or("no such queue")?;
+        let old_used = q.used_idx;
         let served = self.serve_chains(dma, &mut q);
         if let Some(s) = self.state.transport.queues.get_mut(usize::from(qi)) {
             *s = q.clone();
         }
-        if served? > 0 {
-            let quiet = queue::no_interrupt(dma, &q)?;
-            self.state.transport.used(quiet);
-        }
-        Ok(())
+        let served = served?;
+        self.state.transport.unkicked += u64::from(served.saturating_sub(1));
+        self.state.transport.finish(dma, &q, old_used, served)
     }
 
     /// Serves every chain the driver made available: how many.

@@ -135,6 +135,7 @@ impl VirtioNet {
             let Some(mut q) = self.state.transport.queues.get(usize::from(qi)).cloned() else {
                 continue;
             };
+            let old_used = q.used_idx;
             let served = match qi {
                 TX => self.transmit(dma, &mut q),
                 _ => self.receive(dma, &mut q),
@@ -142,13 +143,7 @@ impl VirtioNet {
             if let Some(s) = self.state.transport.queues.get_mut(usize::from(qi)) {
                 *s = q.clone();
             }
-            let done = served.and_then(|n| {
-                if n > 0 {
-                    let quiet = queue::no_interrupt(dma, &q)?;
-                    self.state.transport.used(quiet);
-                }
-                Ok(())
-            });
+            let done = served.and_then(|n| self.state.transport.finish(dma, &q, old_used, n));
             if let Err(e) = done {
                 self.state
                     .transport

@@ -19,6 +19,8 @@ pub const DESC_F_WRITE: u16 = 2;
 pub const DESC_F_INDIRECT: u16 = 4;
 /// Available-ring flag: the driver asks for no interrupt when buffers are used.
 pub const AVAIL_F_NO_INTERRUPT: u16 = 1;
+/// Feature bit (§6): `used_event` and `avail_event` replace the ring flags.
+pub const F_RING_EVENT_IDX: u32 = 1 << 29;
 
 /// One descriptor of the table.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -285,6 +287,30 @@ pub fn no_interrupt(dma: &mut Dma, q: &QueueState) -> Result<bool, String> {
     Ok(avail_header(dma, &l)?.0 & AVAIL_F_NO_INTERRUPT != 0)
 }
 
+/// `vring_need_event` (§2.7.10): whether moving an index from `old` to `new` passed
+/// `event`, the entry the other side asked to hear about, in free-running u16
+/// arithmetic that wraps.
+pub fn need_event(event: u16, new: u16, old: u16) -> bool {
+    new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old)
+}
+
+/// The `used_event` word the driver keeps after the available ring's entries.
+pub fn used_event(dma: &mut Dma, q: &QueueState) -> Result<u16, String> {
+    let l = q.layout().ok_or("used before its ring was set up")?;
+    dma.u16(l.avail + 4 + 2 * u32::from(q.size), "the used_event word")
+}
+
+/// Writes `avail_event` after the used ring's entries: the driver need not notify
+/// before its available index passes the entry the device takes next.
+pub fn put_avail_event(dma: &mut Dma, q: &QueueState) -> Result<(), String> {
+    let l = q.layout().ok_or("used before its ring was set up")?;
+    dma.put_u16(
+        l.used + 4 + 8 * u32::from(q.size),
+        q.last_avail,
+        "the avail_event word",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +329,33 @@ mod tests {
         assert_eq!(l.used, 0x31000);
         assert_eq!(QueueState::area_bytes(128), 0x1000 + 6 + 1024);
         assert_eq!(QueueState::new(128).layout(), None);
+    }
+
+    #[test]
+    fn need_event_counts_across_the_wrap() {
+        // The driver wants to hear when entry 5 is used; 3 → 6 passes it, 3 → 5 does not.
+        assert!(need_event(5, 6, 3));
+        assert!(!need_event(5, 5, 3));
+        assert!(!need_event(9, 8, 0), "8 entries short of 9");
+        // Across 65535 → 0: event 65535 is passed by 65534 → 1, not by 0 → 1.
+        assert!(need_event(65535, 1, 65534));
+        assert!(!need_event(65535, 1, 0));
+        assert!(need_event(0, 2, 65535), "event 0 lies between 65535 and 2");
+        // Nothing moved: never an event.
+        assert!(!need_event(7, 7, 7));
+        // An event far behind (the driver not keeping up) fires only when passed.
+        assert!(!need_event(100, 10, 5));
+        // Against a plain model in wide integers.
+        for old in [0u32, 1, 100, 65530, 65535] {
+            for n in 0u32..12 {
+                for e in 0u32..14 {
+                    let (old16, new16) = (old as u16, (old + n) as u16);
+                    let ev16 = (old + e) as u16;
+                    let passed = e < n;
+                    assert_eq!(need_event(ev16, new16, old16), passed, "{old} {n} {e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use super::queue::QueueState;
+use super::queue::{self, Dma, QueueState, F_RING_EVENT_IDX};
 
 /// Register offsets in BAR 0.
 pub mod reg {
@@ -70,8 +70,20 @@ pub struct Transport {
     pub pending: u32,
     /// Interrupts raised (used-buffer notifications sent).
     pub interrupts: u64,
-    /// Used-buffer notifications the driver suppressed with `AVAIL_F_NO_INTERRUPT`.
+    /// Used-buffer notifications the driver suppressed, with `AVAIL_F_NO_INTERRUPT` or,
+    /// once `VIRTIO_F_RING_EVENT_IDX` is negotiated, with a `used_event` not yet reached.
     pub suppressed: u64,
+    /// Completions an interrupt announced (several when one interrupt covers a batch):
+    /// `announced / interrupts` is the requests per interrupt.
+    #[serde(default)]
+    pub announced: u64,
+    /// Chains the device took without a notification of their own: the driver put
+    /// several on the available ring before one notify.
+    #[serde(default)]
+    pub unkicked: u64,
+    /// Completions held back by `used_event`, which the next interrupt announces.
+    #[serde(default)]
+    pub held: u64,
     /// Why the device stopped (it sets `NEEDS_RESET`), for the UI.
     pub error: Option<String>,
 }
@@ -93,6 +105,7 @@ impl Transport {
         self.isr = 0;
         self.queue_sel = 0;
         self.pending = 0;
+        self.held = 0;
         self.error = None;
         for q in &mut self.queues {
             *q = QueueState {
@@ -187,6 +200,43 @@ impl Transport {
         }
     }
 
+    /// Whether the driver accepted `VIRTIO_F_RING_EVENT_IDX`.
+    pub fn event_idx(&self) -> bool {
+        self.guest_features & F_RING_EVENT_IDX != 0
+    }
+
+    /// The device finished serving `q`, whose used index stood at `old_used` before
+    /// `served` completions: one interrupt for the whole batch unless the driver
+    /// suppressed it (by the ring flag, or by `used_event` under event indexes, when the
+    /// device also publishes `avail_event`). An interrupt announces its batch and, under
+    /// event indexes, the completions `used_event` held back before it.
+    pub fn finish(
+        &mut self,
+        dma: &mut Dma,
+        q: &QueueState,
+        old_used: u16,
+        served: u32,
+    ) -> Result<(), String> {
+        if self.event_idx() {
+            queue::put_avail_event(dma, q)?;
+        }
+        if served == 0 {
+            return Ok(());
+        }
+        let quiet = if self.event_idx() {
+            !queue::need_event(queue::used_event(dma, q)?, q.used_idx, old_used)
+        } else {
+            queue::no_interrupt(dma, q)?
+        };
+        self.used(quiet);
+        if !quiet {
+            self.announced += u64::from(served) + core::mem::take(&mut self.held);
+        } else if self.event_idx() {
+            self.held += u64::from(served);
+        }
+        Ok(())
+    }
+
     /// The device hit an error in what the driver gave it: it stops until reset.
     pub fn device_error(&mut self, why: String) {
         self.status |= status::NEEDS_RESET;
@@ -236,5 +286,58 @@ mod tests {
         assert!(!t.live());
         t.write(reg::STATUS, 1, 0);
         assert_eq!((t.status, t.error.as_deref()), (0, None));
+    }
+
+    #[test]
+    fn event_indexes_decide_the_interrupt_and_publish_avail_event() {
+        use crate::memory::Memory;
+        let mut mem = Memory::new(1 << 20);
+        let mut t = Transport::new(F_RING_EVENT_IDX, &[8]);
+        t.write(reg::QUEUE_PFN, 4, 1);
+        let l = t.queues[0].layout().expect("set up");
+        let (used_event, avail_event) = (l.avail + 4 + 2 * 8, l.used + 4 + 8 * 8);
+        // Not negotiated: the ring flag decides, the device leaves avail_event alone.
+        let mut q = t.queues[0].clone();
+        q.last_avail = 3;
+        q.used_idx = 3;
+        let mut dma = Dma {
+            mem: &mut mem,
+            ram: 1 << 20,
+        };
+        t.finish(&mut dma, &q, 0, 3).expect("in RAM");
+        assert_eq!(
+            (t.interrupts, t.announced),
+            (1, 3),
+            "one for the batch of 3"
+        );
+        assert_eq!(dma.u16(avail_event, "").ok(), Some(0));
+        // Negotiated: interrupt only when the used index passes used_event.
+        t.write(reg::GUEST_FEATURES, 4, F_RING_EVENT_IDX);
+        assert!(t.event_idx());
+        dma.put_u16(used_event, 5, "").expect("in RAM");
+        q.used_idx = 5;
+        q.last_avail = 5;
+        t.finish(&mut dma, &q, 3, 2).expect("in RAM");
+        assert_eq!(
+            (t.interrupts, t.suppressed),
+            (1, 1),
+            "3 → 5 does not pass 5"
+        );
+        assert_eq!(
+            dma.u16(avail_event, "").ok(),
+            Some(5),
+            "avail_event published"
+        );
+        q.used_idx = 6;
+        t.finish(&mut dma, &q, 5, 1).expect("in RAM");
+        assert_eq!((t.interrupts, t.suppressed), (2, 1), "5 → 6 passes 5");
+        assert!(t.irq_level());
+        // Nothing served: no interrupt, nothing counted.
+        t.finish(&mut dma, &q, 6, 0).expect("in RAM");
+        assert_eq!(
+            (t.interrupts, t.suppressed, t.announced),
+            (2, 1, 6),
+            "the interrupt at 6 announced the 2 held back by used_event"
+        );
     }
 }
