@@ -13,6 +13,7 @@ pub mod editor;
 pub mod help;
 pub mod host;
 pub mod host_charts;
+pub mod host_net;
 pub mod host_schedule;
 pub mod jvm;
 pub mod jvm_demo;
