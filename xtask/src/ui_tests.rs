@@ -306,6 +306,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "jitdemo_by_hand",
         run: crate::ui_tests_jitdemo::jit_by_hand,
     },
+    BrowserTest {
+        name: "lab_host_scenario_network",
+        run: crate::ui_tests_hostnetui::host_scenario_network,
+    },
 ];
 
 /// A program that never stops on its own.
