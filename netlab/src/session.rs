@@ -35,12 +35,29 @@ impl NetLab {
     /// machines, and captures every port. The error names the file, line and key.
     pub fn parse(file: &str, text: &str) -> Result<NetLab, String> {
         let scenario = scenario_file::parse(file, text).map_err(|e| e.to_string())?;
-        let at = |key: &str, message: String| {
+        NetLab::boot(file, scenario, &|key: &str, message: String| {
             format!(
                 "{file}:{}: {key}: {message}",
                 scenario_file::locate(text, key)
             )
-        };
+        })
+    }
+
+    /// A scenario built elsewhere (a host scenario's network, named `file` in
+    /// messages), its machines booted and every port captured; errors name the key.
+    pub fn from_scenario(file: &str, scenario: Scenario) -> Result<NetLab, String> {
+        NetLab::boot(file, scenario, &|key: &str, message: String| {
+            format!("{file}: {key}: {message}")
+        })
+    }
+
+    /// Assembles and boots `scenario`'s machines and captures every port; `at` words
+    /// a mistake about a key.
+    fn boot(
+        file: &str,
+        scenario: Scenario,
+        at: &dyn Fn(&str, String) -> String,
+    ) -> Result<NetLab, String> {
         let images = guests::images(&scenario).map_err(|e| {
             let (key, msg) = e.split_once(": ").unwrap_or(("vm", &e));
             at(key, msg.to_string())

@@ -36,6 +36,7 @@ mod ui_tests_devices;
 mod ui_tests_disk;
 mod ui_tests_host;
 mod ui_tests_introspect;
+mod ui_tests_hostnetui;
 mod ui_tests_jit;
 mod ui_tests_jitdemo;
 mod ui_tests_jvmlab;

@@ -322,6 +322,10 @@ pub const ALL: &[BrowserTest] = &[
         name: "virtio_interrupt_demo",
         run: crate::ui_tests_virtio1::interrupt_demo,
     },
+    BrowserTest {
+        name: "lab_host_scenario_network",
+        run: crate::ui_tests_hostnetui::host_scenario_network,
+    },
 ];
 
 /// A program that never stops on its own.

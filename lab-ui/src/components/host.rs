@@ -14,11 +14,12 @@ use crate::state::Action;
 use crate::worker::session::{Loaded, RAM_MIB};
 use crate::worker::snapfile::{self, MachineFile};
 use vmlab_demos::manifest::kind_host::HostPart;
+use vmlab_host::net::NetMode;
 use vmlab_hostlab::demo::{self, Checked};
 use vmlab_hostlab::{moves, HostLab};
 
 /// The host scenarios the view offers (`host/scenarios/`).
-const SCENARIOS: [(&str, &str); 4] = [
+const SCENARIOS: [(&str, &str); 5] = [
     (
         "esx-memory",
         include_str!("../../../host/scenarios/esx-memory.toml"),
@@ -34,6 +35,10 @@ const SCENARIOS: [(&str, &str); 4] = [
     (
         "introspection",
         include_str!("../../../host/scenarios/introspection.toml"),
+    ),
+    (
+        "two-vms-net",
+        include_str!("../../../host/scenarios/two-vms-net.toml"),
     ),
 ];
 /// Host time one press of "Run 10 ms" (and one tick of Play) runs.
@@ -112,6 +117,7 @@ pub fn host_panel() -> Html {
     let mig_mode = use_state(|| "precopy".to_string());
     let workload = use_state(|| "moderate".to_string());
     let kill_at = use_state(|| 8000u64);
+    let net_mode = use_state(String::new);
 
     let redraw = {
         let tick = tick.clone();
@@ -270,6 +276,36 @@ pub fn host_panel() -> Html {
             }
         })
     };
+    // the picked scenario's network, with the mode chosen in the view (or as written)
+    let network = {
+        let (src, mode) = ((*source).clone(), (*net_mode).clone());
+        move |l: &HostLab| match &src {
+            Some(Source::Scenario(name)) => {
+                let text = SCENARIOS.iter().find(|(n, _)| n == name).map(|(_, t)| *t)?;
+                let over = NetMode::from_name(&mode);
+                let file = format!("{name}.toml");
+                let net = super::host_net::network(&file, text, over, &l.report());
+                Some(net.map(|n| n.map(|n| (file, n))))
+            }
+            _ => None,
+        }
+    };
+    let open_net = {
+        let (lab, error) = (lab.clone(), error.clone());
+        let network = network.clone();
+        Callback::from(move |_: MouseEvent| {
+            let Some(found) = lab.borrow().as_ref().and_then(&network) else {
+                return;
+            };
+            match found {
+                Ok(Some((file, n))) => super::host_net::open(file, n),
+                Ok(None) => error.set(Some(
+                    "the VMs are not networked: pick bridge or nat".to_string(),
+                )),
+                Err(e) => error.set(Some(e)),
+            }
+        })
+    };
     let set_str = |s: &UseStateHandle<String>| {
         let s = s.clone();
         Callback::from(move |e: Event| s.set(input_value(&e)))
@@ -328,6 +364,10 @@ pub fn host_panel() -> Html {
         Some(l) => {
             let r = l.report();
             let vm_names: Vec<String> = r.vms.iter().map(|v| v.name.clone()).collect();
+            let networked = network(l)
+                .and_then(Result::ok)
+                .flatten()
+                .map(|(_, n)| n.mode.name());
             html! {
                 <>
                     <div class="row">
@@ -353,6 +393,19 @@ pub fn host_panel() -> Html {
                         <label>{" kill the primary at instruction "}<input type="number" min="1" data-testid="host-kill-at" value={kill_at.to_string()} onchange={set_kill}/></label>
                         <button data-testid="host-kill" onclick={do_kill}>{"Kill the primary"}</button>
                     </div>
+                    if matches!(current, Some(Source::Scenario(_))) {
+                        <div class="row">
+                            <label>{"network "}<select data-testid="host-net-mode" onchange={set_str(&net_mode)}>
+                                <option value="" selected={net_mode.is_empty()}>{"as the file says"}</option>
+                                { for NetMode::ALL.iter().map(|m| html! { <option value={m.name()} selected={*net_mode == m.name()}>{ m.name() }</option> }) }
+                            </select></label>
+                            <button data-testid="host-open-net" onclick={open_net} disabled={networked.is_none()}>{"Open the network"}</button>
+                            <span class="small" data-testid="host-net-status">{ match networked {
+                                Some(m) => format!(" the VMs on switch {} ({m}), in the network panel", vmlab_host::net::SWITCH),
+                                None => " no network: the file has no [net] section; pick bridge or nat".to_string(),
+                            } }</span>
+                        </div>
+                    }
                     <div class="host-grid">
                         { part(HostPart::Cards, "VMs", charts::cards(&r, RAM_MIB, &open_vm)) }
                         { part(HostPart::Memory, "Memory", charts::memory(&r)) }

@@ -14,6 +14,7 @@ pub mod help;
 pub mod host;
 pub mod host_charts;
 pub mod host_procs;
+pub mod host_net;
 pub mod host_schedule;
 pub mod jvm;
 pub mod jvm_demo;

@@ -15,6 +15,7 @@ use crate::state::Action;
 use crate::worker::session::Loaded;
 use crate::worker::snapfile::{self, MachineFile};
 use vmlab_demos::manifest::kind_net::NetPart;
+use vmlab_host::net::HostNet;
 use vmlab_netlab::demo::{self, Checked};
 use vmlab_netlab::NetLab;
 
@@ -38,7 +39,15 @@ const SCENARIOS: [(&str, &str); 3] = [
 #[derive(Clone, PartialEq, Debug)]
 enum Source {
     Scenario(&'static str),
-    Demo { id: &'static str, step: usize },
+    Demo {
+        id: &'static str,
+        step: usize,
+    },
+    /// A host scenario's network, opened from the Host view.
+    Host {
+        file: String,
+        net: HostNet,
+    },
 }
 
 type Lab = Rc<RefCell<Option<NetLab>>>;
@@ -59,6 +68,10 @@ fn start(source: &Source) -> Result<(NetLab, Vec<Checked>), String> {
         Source::Demo { id, step } => {
             let d = demo::find(id).ok_or_else(|| format!("no network demo {id}"))?;
             demo::play(d, *step)
+        }
+        Source::Host { file, net } => {
+            let s = net.scenario().map_err(|e| format!("{file}: {e}"))?;
+            Ok((NetLab::from_scenario(file, s)?, Vec::new()))
         }
     }
 }
@@ -141,6 +154,15 @@ pub fn network_panel() -> Html {
             redraw.emit(());
         })
     };
+    {
+        let open = open.clone();
+        use_effect_with((), move |_| {
+            let listener = super::host_net::listen(move |file, net| {
+                open.emit(Source::Host { file, net });
+            });
+            move || drop(listener)
+        });
+    }
     let run = |ticks: u64| {
         let (lab, error, redraw) = (lab.clone(), error.clone(), redraw.clone());
         Callback::from(move |_: MouseEvent| {
@@ -232,6 +254,7 @@ pub fn network_panel() -> Html {
     let selected = match &current {
         Some(Source::Scenario(n)) => format!("scenario:{n}"),
         Some(Source::Demo { id, .. }) => format!("demo:{id}"),
+        Some(Source::Host { file, .. }) => format!("host:{file}"),
         None => String::new(),
     };
     let focus: Vec<NetPart> = match &current {
@@ -294,6 +317,11 @@ pub fn network_panel() -> Html {
                     <optgroup label="demos">
                         { for demo::all().into_iter().map(|d| { let v = format!("demo:{}", d.id); html! { <option value={v.clone()} selected={selected == v}>{ d.title() }</option> } }) }
                     </optgroup>
+                    if let Some(Source::Host { file, .. }) = &current {
+                        <optgroup label="from the Host view">
+                            <option value={selected.clone()} selected=true>{ file.clone() }</option>
+                        </optgroup>
+                    }
                 </select></label>
             </div>
             { narration.unwrap_or_default() }
