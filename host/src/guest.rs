@@ -12,11 +12,20 @@ pub const PC_INC: &str = include_str!("../../guests/include/pc.inc");
 pub const KERNEL_SOURCE: &str = include_str!("../../guests/kernel/kernel.asm");
 /// The shared includes the teaching kernel's drivers use (`guests/include/NAME`).
 const KERNEL_INCLUDES: &[(&str, &str)] = &[
-    ("kdrivers.inc", include_str!("../../guests/include/kdrivers.inc")),
+    (
+        "kdrivers.inc",
+        include_str!("../../guests/include/kdrivers.inc"),
+    ),
     ("pci.inc", include_str!("../../guests/include/pci.inc")),
     ("ata.inc", include_str!("../../guests/include/ata.inc")),
-    ("virtio_blk.inc", include_str!("../../guests/include/virtio_blk.inc")),
-    ("virtio_net.inc", include_str!("../../guests/include/virtio_net.inc")),
+    (
+        "virtio_blk.inc",
+        include_str!("../../guests/include/virtio_blk.inc"),
+    ),
+    (
+        "virtio_net.inc",
+        include_str!("../../guests/include/virtio_net.inc"),
+    ),
     ("nic.inc", include_str!("../../guests/include/nic.inc")),
     ("arp.inc", include_str!("../../guests/include/arp.inc")),
 ];

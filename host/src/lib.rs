@@ -8,11 +8,11 @@ extern crate std;
 pub mod balloon;
 pub mod guest;
 pub mod host;
-#[cfg(feature = "scenario-file")]
-pub mod net;
 pub mod introspect;
 #[cfg(feature = "scenario-file")]
 pub mod introspect_file;
+#[cfg(feature = "scenario-file")]
+pub mod net;
 pub mod pool;
 pub mod scenario;
 #[cfg(feature = "scenario-file")]
