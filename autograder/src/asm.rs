@@ -18,7 +18,8 @@ pub struct AsmArgs {
     /// Define a preprocessor macro: `-D NAME` or `-D NAME=VALUE`.
     #[arg(short = 'D', value_name = "NAME[=VALUE]")]
     pub defines: Vec<String>,
-    /// Directory searched for `%include` files (after the source file's own directory).
+    /// Directory searched for `%include` files (after the source file's own directory;
+    /// vmlab's shared guest includes, `guests/include/`, are found last).
     #[arg(short = 'I', value_name = "DIR")]
     pub include_dirs: Vec<PathBuf>,
 }
@@ -42,7 +43,8 @@ impl std::fmt::Display for AsmError {
 }
 
 /// Assembles the file `input` with `defines` (`NAME` or `NAME=VALUE`), finding
-/// `%include` files beside it, then in `include_dirs`.
+/// `%include` files beside it, then in `include_dirs`, then among vmlab's shared guest
+/// includes (`guests/include/`, embedded), as the lab's editor finds them.
 pub fn assemble_file(
     input: &Path,
     defines: &[String],
@@ -57,6 +59,7 @@ pub fn assemble_file(
         dirs.iter()
             .find_map(|d| std::fs::read(d.join(name)).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .or_else(|| vmlab_demos::include(name).map(str::to_string))
     };
     let opts = vmlab_asm::Options {
         defines: defines.iter().map(|d| vmlab_asm::parse_define(d)).collect(),
