@@ -5,6 +5,8 @@
 //!
 //! The guests are assembled by the project's assembler (and cross-checked with nasm).
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -39,13 +41,10 @@ fn source(path: &str) -> PathBuf {
         .join(format!("{path}.asm"))
 }
 
-/// Assembles `guests/<path>.asm` with the project's assembler.
+/// Assembles `guests/<path>.asm` with the project's assembler (includes from
+/// `guests/include/`).
 fn rom(path: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(source(path)).expect("the guest source");
-    match vmlab_asm::assemble(path, &text, &vmlab_asm::Options::default()) {
-        Ok(out) => out.bytes,
-        Err(e) => panic!("{path} does not assemble:\n{e}"),
-    }
+    common::assemble(&format!("guests/{path}.asm"), &[])
 }
 
 #[test]
@@ -54,7 +53,9 @@ fn project_assembler_matches_nasm_on_every_vmm_guest() {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{}-nasm.bin", path.replace('/', "-")));
         let status = Command::new("nasm")
-            .args(["-f", "bin", "-o"])
+            .args(["-f", "bin", "-I"])
+            .arg(common::root().join("guests/include/"))
+            .arg("-o")
             .arg(&out)
             .arg(source(path))
             .status()

@@ -3,7 +3,7 @@
 //! prints what it prints bare, and the guest's user mode still cannot touch its
 //! kernel's supervisor pages.
 
-use std::path::PathBuf;
+mod common;
 
 use emulator_core::vmm::{ExitReason, Vmm};
 use emulator_core::{ExecMode, FlatEntry, GuestRing, Machine, MachineConfig, StopReason};
@@ -15,14 +15,7 @@ const RING3: ExecMode = ExecMode::TrapEmulate {
 };
 
 fn assemble(path: &str) -> Vec<u8> {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../guests")
-        .join(format!("{path}.asm"));
-    let text = std::fs::read_to_string(file).expect("the guest source");
-    match vmlab_asm::assemble(path, &text, &vmlab_asm::Options::default()) {
-        Ok(out) => out.bytes,
-        Err(e) => panic!("{path} does not assemble:\n{e}"),
-    }
+    common::assemble(&format!("guests/{path}.asm"), &[])
 }
 
 fn machine(mode: ExecMode) -> Machine {
