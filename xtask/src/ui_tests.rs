@@ -1082,17 +1082,7 @@ fn learning_switch_lab(b: &Browser) -> Result<()> {
         statement.contains("Look up the flow table") && statement.contains("never learned"),
         "the statement gives the forwarding rules: {statement}"
     );
-    let starter = lab_file("learning-switch", "starter.rs")?;
-    let first = starter
-        .lines()
-        .find(|l| l.contains("impl FlowSwitch"))
-        .unwrap_or("?");
-    ensure!(
-        editor_text(b)?.contains(first),
-        "the editor holds the Rust starter"
-    );
-    run_lab_tests(b)?;
-    wait_text(b, "lab-results", "graded natively")?;
+    rust_starter_graded_natively(b, "learning-switch", "impl FlowSwitch")?;
     b.screenshot("lab-learning-switch")?;
     Ok(())
 }
@@ -1339,6 +1329,40 @@ fn share_hash(b: &Browser) -> Result<String> {
         Ok(hash.contains("p="))
     })?;
     Ok(hash)
+}
+
+/// The points of a lab's visible tests, from its test file.
+pub(crate) fn visible_points(lab: &str) -> Result<f64> {
+    let text = lab_file(lab, "tests/visible.toml")?;
+    let mut sum = 0.0;
+    for line in text.lines() {
+        if let Some(v) = line.trim().strip_prefix("points = ") {
+            sum += v.parse::<f64>().context("points")?;
+        }
+    }
+    Ok(sum)
+}
+
+/// The `a / b` score a component lab's results block shows.
+pub(crate) fn shown_score(b: &Browser, id: &str) -> Result<(f64, f64)> {
+    let text = b.text_testid(id)?;
+    let (_, nums) = text.rsplit_once(": ").context("a score")?;
+    let (got, max) = nums.split_once(" / ").context("a score")?;
+    Ok((got.trim().parse()?, max.trim().parse()?))
+}
+
+/// A component lab's editor holds its Rust starter (the starter's line with `marker`),
+/// and "Run visible tests" says the Rust is graded natively.
+pub(crate) fn rust_starter_graded_natively(b: &Browser, lab: &str, marker: &str) -> Result<()> {
+    let starter = lab_file(lab, "starter.rs")?;
+    let first = starter.lines().find(|l| l.contains(marker)).unwrap_or("?");
+    ensure!(
+        editor_text(b)?.contains(first),
+        "the editor holds the Rust starter"
+    );
+    run_lab_tests(b)?;
+    wait_text(b, "lab-results", "graded natively")?;
+    Ok(())
 }
 
 /// Opens the lab page with an empty local storage (no drafts) and opens `lab`.

@@ -7,29 +7,9 @@ use std::time::Duration;
 
 use crate::browser::Browser;
 use crate::ui_tests::{
-    click_centered, editor_text, fresh_lab, js, lab_file, run_lab_tests, tid, wait_text,
+    click_centered, fresh_lab, js, rust_starter_graded_natively, shown_score, tid, visible_points,
 };
 use anyhow::{ensure, Context, Result};
-
-/// The points of the lab's visible tests, from its test file.
-fn visible_points() -> Result<f64> {
-    let text = lab_file("precopy-stop", "tests/visible.toml")?;
-    let mut sum = 0.0;
-    for line in text.lines() {
-        if let Some(v) = line.trim().strip_prefix("points = ") {
-            sum += v.parse::<f64>().context("points")?;
-        }
-    }
-    Ok(sum)
-}
-
-/// The `a / b` score a results block shows.
-fn score(b: &Browser, id: &str) -> Result<(f64, f64)> {
-    let text = b.text_testid(id)?;
-    let (_, nums) = text.rsplit_once(": ").context("a score")?;
-    let (got, max) = nums.split_once(" / ").context("a score")?;
-    Ok((got.trim().parse()?, max.trim().parse()?))
-}
 
 /// The lab opens with its statement and starter; "Run visible tests" says the Rust is
 /// graded natively; the page's own run gives the reference full marks and the starter
@@ -42,27 +22,17 @@ pub fn lab(b: &Browser) -> Result<()> {
         statement.contains("downtime") && statement.contains("Xen"),
         "the statement explains the limits: {statement}"
     );
-    let starter = lab_file("precopy-stop", "starter.rs")?;
-    let first = starter
-        .lines()
-        .find(|l| l.contains("impl StopPolicy"))
-        .unwrap_or("?");
-    ensure!(
-        editor_text(b)?.contains(first),
-        "the editor holds the Rust starter"
-    );
-    run_lab_tests(b)?;
-    wait_text(b, "lab-results", "graded natively")?;
+    rust_starter_graded_natively(b, "precopy-stop", "impl StopPolicy")?;
 
     click_centered(b, &tid("precopy-lab-run"))?;
     b.wait_for_within(&tid("precopy-lab-starter-score"), Duration::from_secs(300))?;
-    let max = visible_points()?;
-    let (r, rmax) = score(b, "precopy-lab-reference-score")?;
+    let max = visible_points("precopy-stop")?;
+    let (r, rmax) = shown_score(b, "precopy-lab-reference-score")?;
     ensure!(
         r == max && rmax == max,
         "the reference scores {r}/{rmax}, not {max}"
     );
-    let (s, smax) = score(b, "precopy-lab-starter-score")?;
+    let (s, smax) = shown_score(b, "precopy-lab-starter-score")?;
     ensure!(
         s < smax && smax == max,
         "the starter scores {s}/{smax}, less than {max}"

@@ -6,29 +6,10 @@ use std::time::Duration;
 
 use crate::browser::Browser;
 use crate::ui_tests::{
-    click_centered, editor_text, fresh_lab, js, lab_file, run_lab_tests, select, tid, wait_text,
+    click_centered, fresh_lab, js, rust_starter_graded_natively, select, shown_score, tid,
+    visible_points, wait_text,
 };
-use anyhow::{ensure, Context, Result};
-
-/// The points of the lab's visible tests, from its test file.
-fn visible_points() -> Result<f64> {
-    let text = lab_file("xlate-alu", "tests/visible.toml")?;
-    let mut sum = 0.0;
-    for line in text.lines() {
-        if let Some(v) = line.trim().strip_prefix("points = ") {
-            sum += v.parse::<f64>().context("points")?;
-        }
-    }
-    Ok(sum)
-}
-
-/// The `a / b` score a results block shows.
-fn score(b: &Browser, id: &str) -> Result<(f64, f64)> {
-    let text = b.text_testid(id)?;
-    let (_, nums) = text.rsplit_once(": ").context("a score")?;
-    let (got, max) = nums.split_once(" / ").context("a score")?;
-    Ok((got.trim().parse()?, max.trim().parse()?))
-}
+use anyhow::{ensure, Result};
 
 /// The lab opens with its statement and starter; "Run visible tests" says the Rust is
 /// graded natively; the page's own run gives the translator's lowering full marks and
@@ -41,27 +22,17 @@ pub fn lab(b: &Browser) -> Result<()> {
         statement.contains("loads first, then the store"),
         "the statement gives the tier's rules: {statement}"
     );
-    let starter = lab_file("xlate-alu", "starter.rs")?;
-    let first = starter
-        .lines()
-        .find(|l| l.contains("impl AluFamily"))
-        .unwrap_or("?");
-    ensure!(
-        editor_text(b)?.contains(first),
-        "the editor holds the Rust starter"
-    );
-    run_lab_tests(b)?;
-    wait_text(b, "lab-results", "graded natively")?;
+    rust_starter_graded_natively(b, "xlate-alu", "impl AluFamily")?;
 
     click_centered(b, &tid("xlate-lab-run"))?;
     b.wait_for_within(&tid("xlate-lab-starter-score"), Duration::from_secs(180))?;
-    let max = visible_points()?;
-    let (t, tmax) = score(b, "xlate-lab-translator-score")?;
+    let max = visible_points("xlate-alu")?;
+    let (t, tmax) = shown_score(b, "xlate-lab-translator-score")?;
     ensure!(
         t == max && tmax == max,
         "the translator's lowering scores {t}/{tmax}, not {max}"
     );
-    let (s, smax) = score(b, "xlate-lab-starter-score")?;
+    let (s, smax) = shown_score(b, "xlate-lab-starter-score")?;
     ensure!(
         s < smax && smax == max,
         "the starter scores {s}/{smax}, less than {max}"

@@ -35,6 +35,7 @@ pub mod registers;
 pub mod serial;
 pub mod settings;
 pub mod smp_settings;
+pub mod test_scores;
 pub mod tier_switch;
 pub mod tlb;
 pub mod tsc;

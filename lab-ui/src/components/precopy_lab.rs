@@ -10,29 +10,10 @@ use vmlab_hostlab::moves::{MigrationView, RoundBar};
 use yew::prelude::*;
 
 use super::host_charts::migration_svg;
+use super::test_scores;
 
 /// One policy's run: its outcomes and its scenarios.
 type Run = (Vec<TestOutcome>, Vec<ScenarioView>);
-
-/// The scores of one policy's run of the visible tests.
-fn results(testid: &str, title: &str, rs: &[TestOutcome]) -> Html {
-    let total: f64 = rs.iter().map(|r| r.score).sum();
-    let max: f64 = rs.iter().map(|r| r.max_score).sum();
-    html! {
-        <div data-testid={testid.to_string()}>
-            <p data-testid={format!("{testid}-score")}><strong>{ format!("{title}: {total} / {max}") }</strong></p>
-            <ul class="lab-tests">
-                { for rs.iter().map(|r| html! {
-                    <li class={if r.passed { "pass" } else { "fail" }} data-testid="precopy-lab-test" data-passed={r.passed.to_string()}>
-                        <strong>{ if r.passed { "✔ " } else { "✖ " } }{ r.name.clone() }</strong>
-                        { format!(" ({}/{}) ", r.score, r.max_score) }
-                        if !r.message.is_empty() { <pre class="test-message">{ r.message.clone() }</pre> }
-                    </li>
-                }) }
-            </ul>
-        </div>
-    }
-}
 
 /// The migration a policy made of a scenario, as the Host view's chart draws it.
 fn as_migration(v: &ScenarioView) -> MigrationView {
@@ -102,8 +83,8 @@ pub fn precopy_lab() -> Html {
             <button data-testid="precopy-lab-run" onclick={run}>{"Run the visible tests with both policies"}</button>
             if let Some(r) = (*runs).clone() {
                 <div class="row xlate-lab-results">
-                    { results("precopy-lab-reference", "the reference", &r.0 .0) }
-                    { results("precopy-lab-starter", "the starter", &r.1 .0) }
+                    { test_scores::results("precopy-lab-reference", "precopy-lab-test", "the reference", &r.0 .0) }
+                    { test_scores::results("precopy-lab-starter", "precopy-lab-test", "the starter", &r.1 .0) }
                 </div>
                 { for r.0 .1.iter().zip(&r.1 .1).map(|(a, b)| html! {
                     <div class="row xlate-lab-picture">

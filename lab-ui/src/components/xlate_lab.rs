@@ -7,27 +7,9 @@ use std::rc::Rc;
 use assignments::xlate_lab::{edge_names, edge_view, run_visible, Lowering};
 use assignments::TestOutcome;
 use web_sys::HtmlSelectElement;
-use yew::prelude::*;
 
-/// The scores of one lowering's run of the visible tests.
-fn results(testid: &str, title: &str, rs: &[TestOutcome]) -> Html {
-    let total: f64 = rs.iter().map(|r| r.score).sum();
-    let max: f64 = rs.iter().map(|r| r.max_score).sum();
-    html! {
-        <div data-testid={testid.to_string()}>
-            <p data-testid={format!("{testid}-score")}><strong>{ format!("{title}: {total} / {max}") }</strong></p>
-            <ul class="lab-tests">
-                { for rs.iter().map(|r| html! {
-                    <li class={if r.passed { "pass" } else { "fail" }} data-testid="xlate-lab-test" data-passed={r.passed.to_string()}>
-                        <strong>{ if r.passed { "✔ " } else { "✖ " } }{ r.name.clone() }</strong>
-                        { format!(" ({}/{}) ", r.score, r.max_score) }
-                        if !r.message.is_empty() { <pre class="test-message">{ r.message.clone() }</pre> }
-                    </li>
-                }) }
-            </ul>
-        </div>
-    }
-}
+use super::test_scores;
+use yew::prelude::*;
 
 /// One lowering's column of the block picture.
 fn column(testid: &str, title: &str, lowering: Lowering, block: usize) -> Html {
@@ -79,8 +61,8 @@ pub fn xlate_lab() -> Html {
             <button data-testid="xlate-lab-run" onclick={run}>{"Run the visible tests with both lowerings"}</button>
             if let Some(r) = (*runs).clone() {
                 <div class="row xlate-lab-results">
-                    { results("xlate-lab-translator", "the translator's lowering", &r.0) }
-                    { results("xlate-lab-starter", "the starter", &r.1) }
+                    { test_scores::results("xlate-lab-translator", "xlate-lab-test", "the translator's lowering", &r.0) }
+                    { test_scores::results("xlate-lab-starter", "xlate-lab-test", "the starter", &r.1) }
                 </div>
             }
             <label>{"Block "}
