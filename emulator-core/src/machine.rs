@@ -651,6 +651,9 @@ impl Machine {
         if self.cpu.tsc >= self.next_deadline {
             self.platform.advance(self.cpu.tsc);
             self.advance_local_timer();
+            // A virtio device whose requests finished publishes them by DMA.
+            let ram = u32::try_from(self.mem.ram_size()).unwrap_or(u32::MAX);
+            self.platform.service_dma(&mut self.mem, ram);
             self.refresh_platform();
         }
         if self.intr && self.interrupts_enabled() && !self.cpu.interrupt_shadow {

@@ -188,6 +188,10 @@ pub struct Platform {
     ne2000_irq: Option<u8>,
     /// The I/O APIC (memory-mapped; the machine routes its page here).
     io_apic: IoApic,
+    /// The virtio devices' service time per request.
+    virtio_service: virtio::ServiceTime,
+    /// The virtual time of the last device access or timer advance.
+    now: u64,
 }
 
 impl Platform {
@@ -226,6 +230,8 @@ impl Platform {
             ne2000_base: None,
             ne2000_irq: None,
             io_apic: IoApic::new(),
+            virtio_service: virtio::ServiceTime::default(),
+            now: 0,
         })
     }
 
@@ -286,7 +292,9 @@ impl Platform {
             0xc040,
             VIRTIO_BLK_IRQ,
         )?;
-        self.virtio_blk = Some(VirtioBlk::new(disk));
+        let mut v = VirtioBlk::new(disk);
+        v.set_service(self.virtio_service);
+        self.virtio_blk = Some(v);
         Ok(())
     }
 
@@ -307,7 +315,9 @@ impl Platform {
             0xc080,
             VIRTIO_NET_IRQ,
         )?;
-        self.virtio_net = Some(VirtioNet::new(mac));
+        let mut v = VirtioNet::new(mac);
+        v.set_service(self.virtio_service);
+        self.virtio_net = Some(v);
         Ok(())
     }
 
@@ -413,15 +423,29 @@ impl Platform {
         self.virtio_blk.as_ref().map(VirtioBlk::state)
     }
 
-    /// Serves the virtqueues the guest notified, reading and writing guest-physical
-    /// memory below `ram` (the device's DMA), then updates the interrupt line.
+    /// Sets the virtio devices' service time per request (see
+    /// [`virtio::busy`]); zero serves every notify at once.
+    pub fn set_virtio_service(&mut self, service: virtio::ServiceTime) {
+        self.virtio_service = service;
+        if let Some(v) = self.virtio_blk.as_mut() {
+            v.set_service(service);
+        }
+        if let Some(v) = self.virtio_net.as_mut() {
+            v.set_service(service);
+        }
+    }
+
+    /// Serves the virtqueues the guest notified and the rounds of requests whose
+    /// service time ended, reading and writing guest-physical memory below `ram` (the
+    /// device's DMA), then updates the interrupt line.
     pub(crate) fn service_dma(&mut self, mem: &mut dyn PhysMem, ram: u32) {
-        if let Some(v) = self.virtio_blk.as_mut().filter(|v| v.has_pending()) {
-            v.service(&mut Dma { mem, ram });
+        let now = self.now;
+        if let Some(v) = self.virtio_blk.as_mut().filter(|v| v.has_pending(now)) {
+            v.service(&mut Dma { mem, ram }, now);
             self.sync_virtio_irq();
         }
-        if let Some(v) = self.virtio_net.as_mut().filter(|v| v.has_pending()) {
-            v.service(&mut Dma { mem, ram });
+        if let Some(v) = self.virtio_net.as_mut().filter(|v| v.has_pending(now)) {
+            v.service(&mut Dma { mem, ram }, now);
             self.sync_virtio_irq();
         }
     }
@@ -811,6 +835,7 @@ impl Platform {
     /// Brings the timers up to virtual time `now` (an instruction count), raising the
     /// interrupts that became due.
     pub fn advance(&mut self, now: u64) {
+        self.now = now;
         let mut lines = IrqLines {
             pic: &mut self.pic,
             io: &mut self.io_apic,
@@ -819,12 +844,19 @@ impl Platform {
     }
 
     /// The instruction count at which the next timer interrupt is raised, if any can
-    /// still reach the CPU (so HLT can skip ahead).
+    /// still reach the CPU, or a virtio device finishes its requests (so HLT can skip
+    /// ahead).
     pub fn next_deadline(&self) -> Option<u64> {
+        let devices = [
+            self.virtio_blk.as_ref().and_then(VirtioBlk::deadline),
+            self.virtio_net.as_ref().and_then(VirtioNet::deadline),
+        ];
+        let device = devices.into_iter().flatten().min();
         if self.pic.master.state().imr & 1 != 0 && self.io_apic.masked(isa_pin(0)) {
-            return None;
+            return device;
         }
-        self.pit.next_irq_tick().map(icount_for_tick)
+        let pit = self.pit.next_irq_tick().map(icount_for_tick);
+        pit.into_iter().chain(device).min()
     }
 
     /// The PIC's INTR line to the CPU.
@@ -963,6 +995,12 @@ impl crate::machine::Machine {
         self.platform.attach_virtio_blk(disk)?;
         self.refresh_platform();
         Ok(())
+    }
+
+    /// Sets the virtio devices' service time (see [`Platform::set_virtio_service`]).
+    pub fn set_virtio_service(&mut self, service: virtio::ServiceTime) {
+        self.platform.set_virtio_service(service);
+        self.refresh_platform();
     }
 
     /// Attaches a virtio NIC with `mac` (see [`Platform::attach_virtio_net`]).

@@ -8,7 +8,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use super::queue::{self, Desc, Dma, QueueState};
+use super::busy::{Busy, ServiceTime};
+use super::queue::{self, Desc, Dma};
 use super::transport::Transport;
 use crate::devices::BlockStore;
 
@@ -72,6 +73,9 @@ pub struct VirtioBlkState {
     pub last: Option<LastRequest>,
     /// The last host error (a bad image, a failed file access).
     pub host_error: Option<String>,
+    /// The service-time model, the round in progress and the busy device's counters.
+    #[serde(default)]
+    pub busy: Busy,
 }
 
 /// A virtio block device over a disk.
@@ -124,9 +128,22 @@ impl VirtioBlk {
         self.state.transport.read(offset, size, &c)
     }
 
-    /// A write to BAR 0.
+    /// A write to BAR 0; a reset drops the requests in service.
     pub fn write(&mut self, offset: u16, size: u8, value: u32) {
         self.state.transport.write(offset, size, value);
+        if self.state.transport.status == 0 {
+            self.state.busy.round = None;
+        }
+    }
+
+    /// Sets the service time of each request (zero: served at the notify).
+    pub fn set_service(&mut self, service: ServiceTime) {
+        self.state.busy.service = service;
+    }
+
+    /// When the requests in service complete.
+    pub fn deadline(&self) -> Option<u64> {
+        self.state.busy.deadline()
     }
 
     /// The INTx level.
@@ -134,50 +151,40 @@ impl VirtioBlk {
         self.state.transport.irq_level()
     }
 
-    /// Whether a notified queue waits for [`VirtioBlk::service`].
-    pub fn has_pending(&self) -> bool {
-        self.state.transport.pending != 0
+    /// Whether a notified queue or a finished round waits for [`VirtioBlk::service`]
+    /// at guest cycle `now`.
+    pub fn has_pending(&self, now: u64) -> bool {
+        self.state.transport.pending != 0 || self.state.busy.due(now)
     }
 
-    /// Serves every notified queue; an error in the rings stops the device.
-    pub fn service(&mut self, dma: &mut Dma) {
-        while let Some(q) = self.state.transport.take_pending() {
-            if !self.state.transport.live() {
+    /// Serves every notified queue and ends a round due at `now`; an error in the
+    /// rings stops the device.
+    pub fn service(&mut self, dma: &mut Dma, now: u64) {
+        let mut busy = core::mem::take(&mut self.state.busy);
+        let mut t = core::mem::take(&mut self.state.transport);
+        let mut serve = |dma: &mut Dma, head: u16, chain: Vec<Desc>| {
+            let written = self.request(dma, head, chain)?;
+            let moved = self.state.last.as_ref().map_or(0, |l| u64::from(l.bytes));
+            Ok((written, moved))
+        };
+        if t.live() {
+            if let Err(e) = busy.tick(&mut t, dma, now, &mut serve) {
+                t.device_error(format!("queue 0: {e}"));
+            }
+        }
+        while let Some(q) = t.take_pending() {
+            if !t.live() {
                 continue;
             }
-            if let Err(e) = self.serve_queue(dma, q) {
-                self.state.transport.device_error(format!("queue {q}: {e}"));
+            if let Err(e) = busy.notified(&mut t, dma, q, now, &mut serve) {
+                t.device_error(format!("queue {q}: {e}"));
             }
         }
-    }
-
-    fn serve_queue(&mut self, dma: &mut Dma, qi: u16) -> Result<(), String> {
-        let mut q = self
-            .state
-            .transport
-            .queues
-            .get(usize::from(qi))
-            .cloned()
-            .ok_or("no such queue")?;
-        let old_used = q.used_idx;
-        let served = self.serve_chains(dma, &mut q);
-        if let Some(s) = self.state.transport.queues.get_mut(usize::from(qi)) {
-            *s = q.clone();
+        if !t.live() {
+            busy.round = None;
         }
-        let served = served?;
-        self.state.transport.unkicked += u64::from(served.saturating_sub(1));
-        self.state.transport.finish(dma, &q, old_used, served)
-    }
-
-    /// Serves every chain the driver made available: how many.
-    fn serve_chains(&mut self, dma: &mut Dma, q: &mut QueueState) -> Result<u32, String> {
-        let mut served = 0;
-        while let Some((head, chain)) = queue::pop(dma, q)? {
-            let written = self.request(dma, head, chain)?;
-            queue::complete(dma, q, head, written)?;
-            served += 1;
-        }
-        Ok(served)
+        self.state.busy = busy;
+        self.state.transport = t;
     }
 
     /// Serves one request; returns the bytes written into device-writable buffers.

@@ -2,11 +2,13 @@
 //! register block in BAR 0) with split virtqueues in guest memory.
 
 pub mod blk;
+pub mod busy;
 pub mod net;
 pub mod queue;
 pub mod transport;
 
 pub use blk::{VirtioBlk, VirtioBlkState};
+pub use busy::{Busy, ServiceTime};
 pub use net::{VirtioNet, VirtioNetState};
 pub use queue::{Desc, Dma, QueueState};
 pub use transport::Transport;

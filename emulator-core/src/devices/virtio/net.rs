@@ -9,7 +9,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use super::queue::{self, Dma, QueueState};
+use super::busy::{Busy, ServiceTime};
+use super::queue::{self, Desc, Dma, QueueState};
 use super::transport::Transport;
 
 /// The legacy PCI device ID of a network device.
@@ -18,6 +19,8 @@ pub const DEVICE_ID: u16 = 0x1000;
 pub const DEVICE_TYPE: u16 = 1;
 /// Feature bit: the configuration holds the MAC address.
 pub const F_MAC: u32 = 1 << 5;
+/// The features the device offers: the MAC address and event indexes.
+pub const FEATURES: u32 = F_MAC | queue::F_RING_EVENT_IDX;
 /// Each queue's size.
 pub const QUEUE_SIZE: u16 = 64;
 /// The receive queue.
@@ -48,6 +51,9 @@ pub struct VirtioNetState {
     pub received: u64,
     /// Frames dropped: too long, too many held, or cut to fit a buffer.
     pub dropped: u64,
+    /// The transmit queue's service-time model, round in progress and counters.
+    #[serde(default)]
+    pub busy: Busy,
 }
 
 /// A virtio network device.
@@ -61,7 +67,7 @@ impl VirtioNet {
     pub fn new(mac: [u8; 6]) -> VirtioNet {
         VirtioNet {
             state: VirtioNetState {
-                transport: Transport::new(F_MAC, &[QUEUE_SIZE, QUEUE_SIZE]),
+                transport: Transport::new(FEATURES, &[QUEUE_SIZE, QUEUE_SIZE]),
                 mac,
                 ..VirtioNetState::default()
             },
@@ -95,9 +101,22 @@ impl VirtioNet {
         self.state.transport.read(offset, size, &c)
     }
 
-    /// A write to BAR 0.
+    /// A write to BAR 0; a reset drops the frames in service.
     pub fn write(&mut self, offset: u16, size: u8, value: u32) {
         self.state.transport.write(offset, size, value);
+        if self.state.transport.status == 0 {
+            self.state.busy.round = None;
+        }
+    }
+
+    /// Sets the service time of each transmitted frame (zero: sent at the notify).
+    pub fn set_service(&mut self, service: ServiceTime) {
+        self.state.busy.service = service;
+    }
+
+    /// When the frames in service complete.
+    pub fn deadline(&self) -> Option<u64> {
+        self.state.busy.deadline()
     }
 
     /// The INTx level.
@@ -105,9 +124,10 @@ impl VirtioNet {
         self.state.transport.irq_level()
     }
 
-    /// Whether a notified queue waits for [`VirtioNet::service`].
-    pub fn has_pending(&self) -> bool {
-        self.state.transport.pending != 0
+    /// Whether a notified queue or a finished transmit round waits for
+    /// [`VirtioNet::service`] at guest cycle `now`.
+    pub fn has_pending(&self, now: u64) -> bool {
+        self.state.transport.pending != 0 || self.state.busy.due(now)
     }
 
     /// Takes the frames the guest sent, oldest first.
@@ -126,63 +146,84 @@ impl VirtioNet {
         self.state.transport.pending |= 1 << RX;
     }
 
-    /// Serves every notified queue; an error in the rings stops the device.
-    pub fn service(&mut self, dma: &mut Dma) {
-        while let Some(qi) = self.state.transport.take_pending() {
-            if !self.state.transport.live() {
+    /// Serves every notified queue and ends a transmit round due at `now`; an error
+    /// in the rings stops the device.
+    pub fn service(&mut self, dma: &mut Dma, now: u64) {
+        let mut busy = core::mem::take(&mut self.state.busy);
+        let mut t = core::mem::take(&mut self.state.transport);
+        let mut send = |dma: &mut Dma, head: u16, chain: Vec<Desc>| self.send(dma, head, chain);
+        if t.live() {
+            if let Err(e) = busy.tick(&mut t, dma, now, &mut send) {
+                t.device_error(format!("queue {TX}: {e}"));
+            }
+        }
+        let mut rx = false;
+        while let Some(qi) = t.take_pending() {
+            if !t.live() {
                 continue;
             }
-            let Some(mut q) = self.state.transport.queues.get(usize::from(qi)).cloned() else {
-                continue;
-            };
-            let old_used = q.used_idx;
-            let served = match qi {
-                TX => self.transmit(dma, &mut q),
-                _ => self.receive(dma, &mut q),
-            };
-            if let Some(s) = self.state.transport.queues.get_mut(usize::from(qi)) {
-                *s = q.clone();
+            if qi == TX {
+                if let Err(e) = busy.notified(&mut t, dma, qi, now, &mut send) {
+                    t.device_error(format!("queue {qi}: {e}"));
+                }
+            } else {
+                rx = true;
             }
-            let done = served.and_then(|n| self.state.transport.finish(dma, &q, old_used, n));
-            if let Err(e) = done {
-                self.state
-                    .transport
-                    .device_error(format!("queue {qi}: {e}"));
-            }
+        }
+        if !t.live() {
+            busy.round = None;
+        }
+        self.state.busy = busy;
+        self.state.transport = t;
+        if rx {
+            self.serve_receive(dma);
         }
     }
 
-    /// Takes every frame on the transmit queue: how many chains.
-    fn transmit(&mut self, dma: &mut Dma, q: &mut QueueState) -> Result<u32, String> {
-        let mut n = 0;
-        while let Some((head, chain)) = queue::pop(dma, q)? {
-            let len: u64 = chain.iter().map(|d| u64::from(d.len)).sum();
-            if chain.iter().any(|d| d.writable()) {
-                return Err(format!(
-                    "transmit chain {head} has a device-writable buffer"
-                ));
+    /// Fills the receive queue with the frames waiting.
+    fn serve_receive(&mut self, dma: &mut Dma) {
+        let Some(mut q) = self.state.transport.queues.get(usize::from(RX)).cloned() else {
+            return;
+        };
+        let old_used = q.used_idx;
+        let served = self.receive(dma, &mut q);
+        if let Some(s) = self.state.transport.queues.get_mut(usize::from(RX)) {
+            *s = q.clone();
+        }
+        let done = served.and_then(|n| self.state.transport.finish(dma, &q, old_used, n));
+        if let Err(e) = done {
+            self.state
+                .transport
+                .device_error(format!("queue {RX}: {e}"));
+        }
+    }
+
+    /// Takes one frame off the transmit queue: `(0 bytes written, frame bytes)`.
+    fn send(&mut self, dma: &mut Dma, head: u16, chain: Vec<Desc>) -> Result<(u32, u64), String> {
+        let len: u64 = chain.iter().map(|d| u64::from(d.len)).sum();
+        if chain.iter().any(|d| d.writable()) {
+            return Err(format!(
+                "transmit chain {head} has a device-writable buffer"
+            ));
+        }
+        if len < HDR_LEN as u64 || len > (HDR_LEN + MAX_FRAME) as u64 {
+            self.state.dropped += 1;
+        } else {
+            let mut bytes = vec![0u8; len as usize];
+            let mut at = 0;
+            for d in &chain {
+                let end = at + d.len as usize;
+                dma.read(d.addr, &mut bytes[at..end], "a transmit buffer")?;
+                at = end;
             }
-            if len < HDR_LEN as u64 || len > (HDR_LEN + MAX_FRAME) as u64 {
+            self.state.sent += 1;
+            if self.state.to_host.len() >= HELD {
                 self.state.dropped += 1;
             } else {
-                let mut bytes = vec![0u8; len as usize];
-                let mut at = 0;
-                for d in &chain {
-                    let end = at + d.len as usize;
-                    dma.read(d.addr, &mut bytes[at..end], "a transmit buffer")?;
-                    at = end;
-                }
-                self.state.sent += 1;
-                if self.state.to_host.len() >= HELD {
-                    self.state.dropped += 1;
-                } else {
-                    self.state.to_host.push_back(bytes.split_off(HDR_LEN));
-                }
+                self.state.to_host.push_back(bytes.split_off(HDR_LEN));
             }
-            queue::complete(dma, q, head, 0)?;
-            n += 1;
         }
-        Ok(n)
+        Ok((0, len))
     }
 
     /// Fills receive buffers with the frames waiting: how many.
