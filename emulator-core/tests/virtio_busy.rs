@@ -123,3 +123,69 @@ fn a_snapshot_while_busy_continues_exactly() {
     assert_eq!(disk_a[..0x10000], last_pattern()[..]);
     assert_eq!(disk_a, *disk_b.0.lock().expect("disk"));
 }
+
+const NET_GUEST: &str = "guests/net/virtio_net_burst.asm";
+const GUEST_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+
+/// The burst guest built with `defines` on a NIC with `service`: its transmit notifies,
+/// kicks skipped, and the frames it sent.
+fn burst(defines: &[&str], service: ServiceTime) -> (u64, u64, Vec<Vec<u8>>) {
+    let guest = common::assemble(NET_GUEST, defines);
+    let mut m = common::flat32(
+        MachineConfig {
+            mode: ExecMode::TRAP_EMULATE,
+            ..MachineConfig::default()
+        },
+        &guest,
+    );
+    m.attach_virtio_net(GUEST_MAC).expect("a NIC");
+    m.set_virtio_service(service);
+    let stop = m.run(20_000_000);
+    let console = String::from_utf8_lossy(&m.serial_output()).to_string();
+    assert_eq!(stop, StopReason::DebugExit(0), "{defines:?}:\n{console}");
+    let frames = m.take_sent_frames();
+    let v = m.platform().virtio_net().expect("the NIC");
+    assert_eq!(v.transport.error, None);
+    assert_eq!((v.sent, v.dropped), (16, 0), "{defines:?}");
+    let tx = &v.transport.queues[usize::from(emulator_core::devices::virtio::net::TX)];
+    (tx.notifies, v.busy.skipped, frames)
+}
+
+#[test]
+fn a_busy_nic_suppresses_transmit_kicks_by_flag_and_by_avail_event() {
+    let busy = ServiceTime {
+        fixed: 20_000,
+        per_unit: 0,
+    };
+    let event_idx = "VNET_FEATURES=0x20000020";
+    let runs = [
+        (vec![], busy),
+        (vec![event_idx], busy),
+        (vec!["KICK_ALWAYS"], busy),
+        (vec![], ServiceTime::default()),
+        (vec![event_idx], ServiceTime::default()),
+    ];
+    let mut notifies = Vec::new();
+    for (defines, service) in runs {
+        let (n, skipped, frames) = burst(&defines, service);
+        // Every frame arrives whole and in order: broadcast, our MAC, 88B5h, 46 × k.
+        assert_eq!(frames.len(), 16, "{defines:?}");
+        for (k, f) in frames.iter().enumerate() {
+            let mut want = vec![0xff; 6];
+            want.extend_from_slice(&GUEST_MAC);
+            want.extend_from_slice(&[0x88, 0xb5]);
+            want.extend_from_slice(&[k as u8; 46]);
+            assert_eq!(*f, want, "{defines:?} frame {k}");
+        }
+        assert_eq!(
+            n + skipped,
+            16,
+            "{defines:?}: every frame a kick or a skipped one"
+        );
+        notifies.push(n);
+    }
+    // Busy for 20,000 cycles from the first frame: the driver posts the other 15
+    // meanwhile and skips their kicks, by the flag and by avail_event.
+    assert_eq!(notifies[..2], [1, 1], "suppressed: {notifies:?}");
+    assert_eq!(notifies[2..], [16, 16, 16], "ignored, or never busy");
+}
