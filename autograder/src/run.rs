@@ -147,6 +147,13 @@ pub struct RunArgs {
     /// virtio-blk device (PCI 00:03.0, vendor 1AF4h, legacy I/O BAR 0, IRQ 11).
     #[arg(long, value_enum, default_value = "ata")]
     disk_if: DiskIf,
+    /// virtio-blk and virtio-net: each request keeps the device busy for FIXED guest
+    /// cycles plus PER_512 per 512 bytes it moves. While busy the device polls its
+    /// available ring and asks the driver not to notify (`VIRTQ_USED_F_NO_NOTIFY`, or
+    /// `avail_event` under event indexes). 0, the default, serves each notify at once.
+    #[arg(long, value_name = "FIXED[+PER_512]",
+          value_parser = |s: &str| emulator_core::devices::virtio::ServiceTime::parse(s))]
+    virtio_service: Option<emulator_core::devices::virtio::ServiceTime>,
     /// A network card: `virtio` is a virtio-net device (PCI 00:04.0, vendor 1AF4h,
     /// legacy I/O BAR 0, IRQ 10, MAC 52:54:00:12:34:56) on a link to an endpoint stub
     /// that answers ARP, ICMP echo and UDP echo; `ne2000` is an RTL8029 (PCI 00:05.0,
@@ -374,6 +381,9 @@ pub fn prepare(args: &RunArgs) -> Result<Machine, String> {
         Image::Multiboot(bytes, cmdline) => m.load_multiboot(bytes, cmdline),
     };
     loaded.map_err(|e| format!("{file}: {e}"))?;
+    if let Some(service) = args.virtio_service {
+        m.set_virtio_service(service);
+    }
     if let Some(spec) = &args.disk {
         let disk = Box::new(open_disk(spec)?);
         match args.disk_if {

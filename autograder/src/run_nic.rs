@@ -114,6 +114,7 @@ impl Link {
     pub fn json(&self, m: &Machine) -> Value {
         let (sent, received, dropped, _) = counters(m);
         let (kind, raised, suppressed) = interrupts(m);
+        let virtio = m.platform().virtio_net();
         json!({
             "kind": kind,
             "frames_sent": sent,
@@ -123,6 +124,9 @@ impl Link {
             "bytes_moved": self.bytes,
             "interrupts": raised,
             "suppressed_interrupts": suppressed,
+            "notifies": virtio.map(|v| v.transport.queues.iter().map(|q| q.notifies).sum::<u64>()),
+            "notifies_skipped": virtio.map(|v| v.busy.skipped),
+            "event_idx": virtio.map(|v| v.transport.event_idx()),
         })
     }
 

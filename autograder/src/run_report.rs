@@ -297,6 +297,11 @@ fn disk_json(m: &Machine) -> Value {
                 "requests_per_interrupt": per_interrupt(t.announced, t.interrupts),
                 "unkicked_requests": t.unkicked,
                 "event_idx": t.event_idx(),
+                "service_fixed": v.busy.service.fixed,
+                "service_per_512": v.busy.service.per_unit,
+                "busy_rounds": v.busy.rounds,
+                "notifies_skipped": v.busy.skipped,
+                "busy_notifies": v.busy.busy_notifies,
             },
         });
     }

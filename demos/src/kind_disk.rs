@@ -37,6 +37,10 @@ pub struct DiskSetup {
     /// A qcow2 disk is an empty overlay over a raw backing file with the content
     /// (the default); `false` puts the content in the qcow2 image itself.
     pub backing: Option<bool>,
+    /// virtio-blk's service time per request, `[fixed, per 512 bytes]` in guest
+    /// cycles (as `vmlab run --virtio-service`): the device is busy that long. Left
+    /// out: each notify is served at once.
+    pub virtio_service: Option<[u64; 2]>,
 }
 
 impl DiskSetup {
@@ -71,6 +75,9 @@ impl DiskSetup {
                 "disk.sectors: {} is not between 1 and {MAX_SECTORS}",
                 self.sectors
             ));
+        }
+        if self.virtio_service.is_some() && self.controller == "ata" {
+            return Err("disk.virtio-service: for a virtio controller only".into());
         }
         if self.format == "raw" && (self.cluster_bits.is_some() || self.backing.is_some()) {
             return Err("disk.cluster-bits, disk.backing: for format = \"qcow2\" only".into());

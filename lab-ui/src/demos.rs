@@ -216,6 +216,7 @@ pub fn disk_spec(demo: &Demo) -> Option<crate::diskview::DiskSpec> {
             cluster_bits: d.cluster_bits(),
             backing: d.has_backing(),
         },
+        virtio_service: d.virtio_service.unwrap_or_default(),
     })
 }
 

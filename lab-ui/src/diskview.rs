@@ -64,6 +64,9 @@ pub struct DiskSpec {
     pub controller: Controller,
     /// Its bytes.
     pub source: DiskSource,
+    /// virtio-blk's service time per request: `[fixed, per 512 bytes]` guest cycles.
+    #[serde(default)]
+    pub virtio_service: [u64; 2],
 }
 
 /// Where a guest cluster's bytes are, for the picture.

@@ -745,11 +745,16 @@ pub struct VirtioView {
     /// Whether the driver negotiated `VIRTIO_F_RING_EVENT_IDX`.
     #[serde(default)]
     pub event_idx: bool,
+    /// The busy device (a service time): requests taken without a kick (kicks the
+    /// driver skipped), notifies that came while busy, and whether it is busy now.
+    #[serde(default)]
+    pub busy: (u64, u64, bool),
 }
 
 impl VirtioView {
     /// The notification and interrupt counters as `name = value` rows
-    /// (`virtio-blk.notifies`, `.interrupts`, `.suppressed`, `.announced`, `.unkicked`).
+    /// (`virtio-blk.notifies`, `.interrupts`, `.suppressed`, `.announced`, `.unkicked`,
+    /// `.skipped`, `.busy-notifies`).
     pub fn rows(&self) -> Vec<(String, u64)> {
         let notifies = self.queues.iter().map(|q| q.notifies).sum();
         [
@@ -758,6 +763,8 @@ impl VirtioView {
             ("suppressed", self.interrupts.1),
             ("announced", self.coalescing.0),
             ("unkicked", self.coalescing.1),
+            ("skipped", self.busy.0),
+            ("busy-notifies", self.busy.1),
         ]
         .into_iter()
         .map(|(k, n)| (format!("{}.{k}", self.name), n))

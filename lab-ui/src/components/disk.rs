@@ -23,6 +23,7 @@ fn built(format: &str, controller: Controller) -> DiskSpec {
             cluster_bits: 12,
             backing: format == "qcow2",
         },
+        virtio_service: [0; 2],
     }
 }
 
@@ -75,6 +76,7 @@ pub fn disk() -> Html {
                     format: None,
                     backing: (*backing).clone(),
                 },
+                virtio_service: [0; 2],
             })));
         })
     };

@@ -1,4 +1,4 @@
-//! The devices panel's notification and interrupt picture for one virtio device: driver-to-device notifies, requests taken without a notify of their own, used-buffer interrupts raised and suppressed, and the requests each interrupt announced, as bars on one scale.
+//! The devices panel's notification and interrupt picture for one virtio device: driver-to-device notifies, requests taken without a notify of their own, kicks a busy device let the driver skip, used-buffer interrupts raised and suppressed, and the requests each interrupt announced, as bars on one scale.
 
 use yew::prelude::*;
 
@@ -49,11 +49,13 @@ pub fn notifications(v: &VirtioView) -> Html {
                     { bar("requests completed", requests, max, "#888", "chains the device put on the used ring") }
                     { bar("notifies", notifies, max, "#3a7bd5", "driver → device: writes to the queue-notify register, each one exit under a VMM") }
                     { bar("unkicked requests", unkicked, max, "#7fb3ff", "requests the device took without a notify of their own (a batch)") }
+                    { bar("kicks skipped", v.busy.0, max, "#5cb85c", "requests a busy device took off the ring while it asked for no notify (VIRTQ_USED_F_NO_NOTIFY or avail_event)") }
+                    { bar("notifies while busy", v.busy.1, max, "#9b59b6", "notifies that came while the device was busy: a driver ignoring the suppression") }
                     { bar("interrupts raised", raised, max, "#d9534f", "device → driver: used-buffer interrupts on INTx") }
                     { bar("interrupts suppressed", suppressed, max, "#f0ad4e", "completions the driver asked not to be interrupted for") }
                 </tbody>
             </table>
-            <p class="small" data-testid="virtio-per-interrupt">{ format!("{per} · {event}") }</p>
+            <p class="small" data-testid="virtio-per-interrupt">{ format!("{per} · {event}{}", if v.busy.2 { " · device busy" } else { "" }) }</p>
         </div>
     }
 }

@@ -1,6 +1,7 @@
 //! Reading the PCI bus and the virtio devices for the devices panel: configuration space, BARs, transport state, and each virtqueue's rings read from guest memory through the side-effect-free probe.
 
 use emulator_core::devices::pci::PciFunction;
+use emulator_core::devices::virtio::busy::Busy;
 use emulator_core::devices::virtio::queue::QueueState;
 use emulator_core::devices::virtio::transport::Transport;
 use emulator_core::Machine;
@@ -18,10 +19,10 @@ pub fn devices(m: &Machine) -> Option<DevicesView> {
     let bus = p.pci()?;
     let mut virtio = Vec::new();
     if let Some(b) = p.virtio_blk() {
-        virtio.push(transport(m, "virtio-blk", &b.transport));
+        virtio.push(transport(m, "virtio-blk", &b.transport, &b.busy));
     }
     if let Some(n) = p.virtio_net() {
-        virtio.push(transport(m, "virtio-net", &n.transport));
+        virtio.push(transport(m, "virtio-net", &n.transport, &n.busy));
     }
     Some(DevicesView {
         functions: bus.functions.iter().map(function).collect(),
@@ -98,8 +99,9 @@ fn status_names(status: u8) -> Vec<String> {
         .collect()
 }
 
-fn transport(m: &Machine, name: &str, t: &Transport) -> VirtioView {
+fn transport(m: &Machine, name: &str, t: &Transport, busy: &Busy) -> VirtioView {
     VirtioView {
+        busy: (busy.skipped, busy.busy_notifies, busy.round.is_some()),
         name: name.into(),
         status: status_names(t.status),
         features: (t.host_features, t.guest_features),

@@ -218,6 +218,8 @@ pub fn attach(m: &mut Machine, spec: &DiskSpec) -> Result<Vec<(String, SharedDis
         let d = SharedDisk::new(image(&spec.source)?);
         m.attach_virtio_blk(Box::new(d.clone()))
             .map_err(|e| format!("disk: {e}"))?;
+        let [fixed, per_unit] = spec.virtio_service;
+        m.set_virtio_service(emulator_core::devices::virtio::ServiceTime { fixed, per_unit });
         out.push(("virtio".to_string(), d));
     }
     Ok(out)
