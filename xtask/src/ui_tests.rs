@@ -323,6 +323,10 @@ pub const ALL: &[BrowserTest] = &[
         run: crate::ui_tests_virtio1::interrupt_demo,
     },
     BrowserTest {
+        name: "virtio_busy_demo",
+        run: crate::ui_tests_virtio1::busy_demo,
+    },
+    BrowserTest {
         name: "lab_host_scenario_network",
         run: crate::ui_tests_hostnetui::host_scenario_network,
     },

@@ -1,6 +1,6 @@
-//! Browser test of the virtio interrupt demo: the devices panel's notification and
+//! Browser tests of the virtio interrupt demos: the devices panel's notification and
 //! interrupt bars after each phase (an interrupt per request, one per batch, the
-//! ring flag, event indexes), with screenshots.
+//! ring flag, event indexes; a busy device's skipped kicks), with screenshots.
 
 use crate::browser::Browser;
 use crate::ui_tests::{js, open, tid, wait_text, WAIT};
@@ -84,5 +84,35 @@ pub fn interrupt_demo(b: &Browser) -> Result<()> {
     next_step(b, 6, 6)?;
     wait_text(b, "serial-output", "virtio-blk interrupts OK")?;
     b.screenshot("virtio-irq-6-done")?;
+    Ok(())
+}
+
+/// The busy-device demo: the notifies and skipped-kick bars after each phase.
+pub fn busy_demo(b: &Browser) -> Result<()> {
+    open(b, "demo=virtio-busy-device")?;
+    b.wait_for(&tid("virtio-notifications"))?;
+    wait_counters(b, &[("notifies", 0), ("kicks skipped", 0)])?;
+    next_step(b, 2, 5)?;
+    wait_counters(
+        b,
+        &[
+            ("notifies", 17),
+            ("notifies while busy", 15),
+            ("kicks skipped", 0),
+        ],
+    )?;
+    scroll_to_devices(b)?;
+    b.screenshot("virtio-busy-2-always-kick")?;
+    next_step(b, 3, 5)?;
+    wait_counters(b, &[("notifies", 19), ("kicks skipped", 15)])?;
+    scroll_to_devices(b)?;
+    b.screenshot("virtio-busy-3-no-notify")?;
+    next_step(b, 4, 5)?;
+    wait_counters(b, &[("notifies", 21), ("kicks skipped", 30)])?;
+    wait_text(b, "virtio-per-interrupt", "EVENT_IDX negotiated")?;
+    scroll_to_devices(b)?;
+    b.screenshot("virtio-busy-4-avail-event")?;
+    next_step(b, 5, 5)?;
+    wait_text(b, "serial-output", "virtio-blk busy device OK")?;
     Ok(())
 }
