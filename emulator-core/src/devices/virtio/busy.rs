@@ -250,3 +250,121 @@ fn set_used_flags(dma: &mut Dma, t: &Transport, qi: u16, flags: u16) -> Result<(
         .ok_or("used before its ring was set up")?;
     dma.put_u16(l.used, flags, "the used ring's flags")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::virtio::transport::{reg, status};
+    use crate::memory::Memory;
+
+    #[test]
+    fn service_times_parse_and_cost() {
+        let s = ServiceTime::parse("100+8").expect("parses");
+        assert_eq!((s.fixed, s.per_unit), (100, 8));
+        assert_eq!(s.cost(0), 100);
+        assert_eq!(s.cost(513), 116, "two 512-byte units");
+        assert_eq!(ServiceTime::parse("7").expect("parses").per_unit, 0);
+        assert!(ServiceTime::parse("x+1").is_err());
+        assert!(ServiceTime::default().instant());
+    }
+
+    /// A live device with one queue of 8 at 0x1000 accepting `features`, eight
+    /// one-descriptor chains written to its available ring but none published yet;
+    /// returns the transport and the queue's layout.
+    fn setup(mem: &mut Memory, features: u32) -> (Transport, queue::Layout) {
+        let mut t = Transport::new(queue::F_RING_EVENT_IDX, &[8]);
+        t.write(reg::QUEUE_PFN, 4, 1);
+        t.write(reg::GUEST_FEATURES, 4, features);
+        t.write(reg::STATUS, 1, u32::from(status::DRIVER_OK));
+        let l = t.queues[0].layout().expect("set up");
+        for i in 0..8u32 {
+            mem.write_u32(l.desc + 16 * i, 0x8000);
+            mem.write_u32(l.desc + 16 * i + 8, 512);
+            mem.write_u16(l.avail + 4 + 2 * i, i as u16);
+        }
+        (t, l)
+    }
+
+    fn publish(mem: &mut Memory, l: &queue::Layout, idx: u16) {
+        mem.write_u16(l.avail + 2, idx);
+    }
+
+    #[test]
+    fn a_busy_device_flags_no_notify_and_takes_late_chains_without_a_kick() {
+        let mut mem = Memory::new(1 << 20);
+        let (mut t, l) = setup(&mut mem, 0);
+        let mut b = Busy {
+            service: ServiceTime {
+                fixed: 100,
+                per_unit: 0,
+            },
+            ..Busy::default()
+        };
+        let mut serve = |_: &mut Dma, _: u16, _: Vec<Desc>| Ok((0, 512));
+        publish(&mut mem, &l, 1);
+        let mut dma = Dma {
+            mem: &mut mem,
+            ram: 1 << 20,
+        };
+        b.notified(&mut t, &mut dma, 0, 1000, &mut serve)
+            .expect("ok");
+        assert_eq!(b.deadline(), Some(1100));
+        assert_eq!(dma.u16(l.used, "").ok(), Some(USED_F_NO_NOTIFY), "busy");
+        assert_eq!(dma.u16(l.used + 2, "").ok(), Some(0), "not done yet");
+        // The driver adds two chains without a kick; the round ends at 1100.
+        dma.put_u16(l.avail + 2, 3, "").expect("in RAM");
+        b.tick(&mut t, &mut dma, 1099, &mut serve).expect("ok");
+        assert_eq!(dma.u16(l.used + 2, "").ok(), Some(0), "before the deadline");
+        b.tick(&mut t, &mut dma, 1100, &mut serve).expect("ok");
+        assert_eq!(dma.u16(l.used + 2, "").ok(), Some(1));
+        assert_eq!((b.skipped, b.deadline()), (2, Some(1300)), "the re-check");
+        assert_eq!(dma.u16(l.used, "").ok(), Some(USED_F_NO_NOTIFY));
+        b.tick(&mut t, &mut dma, 1300, &mut serve).expect("ok");
+        assert_eq!(dma.u16(l.used + 2, "").ok(), Some(3));
+        assert_eq!(dma.u16(l.used, "").ok(), Some(0), "idle: notify again");
+        assert_eq!((b.round.clone(), b.rounds, t.interrupts), (None, 2, 2));
+    }
+
+    #[test]
+    fn under_event_indexes_avail_event_stays_behind_while_busy() {
+        let mut mem = Memory::new(1 << 20);
+        let (mut t, l) = setup(&mut mem, queue::F_RING_EVENT_IDX);
+        let avail_event = l.used + 4 + 8 * 8;
+        let mut b = Busy {
+            service: ServiceTime {
+                fixed: 50,
+                per_unit: 0,
+            },
+            ..Busy::default()
+        };
+        let mut serve = |_: &mut Dma, _: u16, _: Vec<Desc>| Ok((0, 0));
+        publish(&mut mem, &l, 1);
+        let mut dma = Dma {
+            mem: &mut mem,
+            ram: 1 << 20,
+        };
+        b.notified(&mut t, &mut dma, 0, 0, &mut serve).expect("ok");
+        assert_eq!(
+            dma.u16(l.used, "").ok(),
+            Some(0),
+            "no flag under event indexes"
+        );
+        dma.put_u16(l.avail + 2, 2, "").expect("in RAM");
+        // The driver's check for the second chain: avail_event 0 is not passed by 1 → 2.
+        let event = dma.u16(avail_event, "").unwrap_or(0);
+        assert!(!queue::need_event(event, 2, 1), "the kick is suppressed");
+        t.write(reg::QUEUE_NOTIFY, 2, 0);
+        assert_eq!(t.take_pending(), Some(0));
+        b.notified(&mut t, &mut dma, 0, 10, &mut serve).expect("ok");
+        assert_eq!(b.busy_notifies, 1, "a notify while busy changes nothing");
+        b.tick(&mut t, &mut dma, 50, &mut serve).expect("ok");
+        b.tick(&mut t, &mut dma, 100, &mut serve).expect("ok");
+        assert_eq!(b.round, None);
+        assert_eq!(
+            dma.u16(avail_event, "").ok(),
+            Some(2),
+            "published when idle"
+        );
+        assert_eq!(b.skipped, 0, "the second chain had its kick");
+    }
+}
