@@ -333,12 +333,20 @@ pub fn disk_summary(m: &Machine) -> Option<String> {
             v.sectors_read,
             v.sectors_written,
             format!(
-                "virtio-blk: {} requests, {} notifies, {} interrupts ({} requests announced), {} suppressed",
+                "virtio-blk: {} requests, {} notifies, {} interrupts ({} requests announced), {} suppressed{}",
                 v.requests,
                 v.transport.queues.iter().map(|q| q.notifies).sum::<u64>(),
                 v.transport.interrupts,
                 v.transport.announced,
-                v.transport.suppressed
+                v.transport.suppressed,
+                if v.busy.rounds > 0 {
+                    format!(
+                        "; busy {} rounds, {} kicks skipped, {} notifies while busy",
+                        v.busy.rounds, v.busy.skipped, v.busy.busy_notifies
+                    )
+                } else {
+                    String::new()
+                }
             ),
             v.host_error.clone().or_else(|| {
                 v.transport
