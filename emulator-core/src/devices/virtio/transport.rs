@@ -86,6 +86,9 @@ pub struct Transport {
     pub held: u64,
     /// Why the device stopped (it sets `NEEDS_RESET`), for the UI.
     pub error: Option<String>,
+    /// The modern interface's registers (see [`super::modern`]).
+    #[serde(default)]
+    pub modern: super::modern::Modern,
 }
 
 impl Transport {
@@ -100,6 +103,7 @@ impl Transport {
 
     /// Device reset: the driver's settings and the queues' progress go; the counters stay.
     pub fn reset(&mut self) {
+        self.modern.reset(&mut self.queues);
         self.guest_features = 0;
         self.status = 0;
         self.isr = 0;
