@@ -123,6 +123,7 @@ impl Link {
             "bytes_moved": self.bytes,
             "interrupts": raised,
             "suppressed_interrupts": suppressed,
+            "transport": m.platform().virtio_net().map(|v| v.transport.interface()),
         })
     }
 

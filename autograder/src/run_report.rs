@@ -286,6 +286,7 @@ fn disk_json(m: &Machine) -> Value {
         let t = &v.transport;
         return json!({
             "interface": "virtio",
+            "transport": t.interface(),
             "sectors_read": v.sectors_read,
             "sectors_written": v.sectors_written,
             "virtqueue": {
@@ -303,6 +304,7 @@ fn disk_json(m: &Machine) -> Value {
     p.ata().map_or(Value::Null, |a| {
         json!({
             "interface": "ata",
+            "transport": null,
             "sectors_read": a.sectors_read,
             "sectors_written": a.sectors_written,
             "virtqueue": null,

@@ -74,7 +74,10 @@ fn the_modern_guest_reads_the_image_and_its_write_lands_bare_and_under_every_vmm
         // read-back) says 513 bytes written.
         let mut used = [0u8; 8];
         m.peek_phys(0x35000 + 4 + 8 * 2, &mut used);
-        assert_eq!(u32::from_le_bytes([used[4], used[5], used[6], used[7]]), 513);
+        assert_eq!(
+            u32::from_le_bytes([used[4], used[5], used[6], used[7]]),
+            513
+        );
         let mmio = m.vmm().map_or(0, |v| v.exits.count(ExitReason::Mmio));
         if mode == ExecMode::Bare {
             assert_eq!(mmio, 0);

@@ -192,7 +192,11 @@ impl Transport {
             r[at as usize..at as usize + b.len()].copy_from_slice(b);
         };
         put(&mut r, 0x00, &m.device_feature_select.to_le_bytes());
-        put(&mut r, 0x04, &half(feats, m.device_feature_select).to_le_bytes());
+        put(
+            &mut r,
+            0x04,
+            &half(feats, m.device_feature_select).to_le_bytes(),
+        );
         put(&mut r, 0x08, &m.driver_feature_select.to_le_bytes());
         let drv = half(m.driver_features, m.driver_feature_select);
         put(&mut r, 0x0c, &drv.to_le_bytes());
@@ -325,10 +329,7 @@ impl Transport {
                 return;
             }
         }
-        if let (Some(q), Some(mq)) = (
-            self.queues.get_mut(sel),
-            self.modern.queues.get_mut(sel),
-        ) {
+        if let (Some(q), Some(mq)) = (self.queues.get_mut(sel), self.modern.queues.get_mut(sel)) {
             q.addrs = Some([desc as u32, driver as u32, device as u32]);
             q.pfn = 0;
             mq.enabled = true;
@@ -374,7 +375,11 @@ mod tests {
         put(&mut t, common::DRIVER_FEATURE, 4, 1 << 9 | 1 << 3);
         assert_eq!(get(&mut t, common::DRIVER_FEATURE, 4), 1 << 9 | 1 << 3);
         put(&mut t, common::DEVICE_STATUS, 1, 1 | 2 | 8);
-        assert_eq!(get(&mut t, common::DEVICE_STATUS, 1), 3, "bit 3 not offered");
+        assert_eq!(
+            get(&mut t, common::DEVICE_STATUS, 1),
+            3,
+            "bit 3 not offered"
+        );
         put(&mut t, common::DRIVER_FEATURE, 4, 1 << 9);
         put(&mut t, common::DEVICE_STATUS, 1, 1 | 2 | 8);
         assert_eq!(get(&mut t, common::DEVICE_STATUS, 1), 0xb, "accepted");
@@ -433,7 +438,11 @@ mod tests {
         put(&mut t, common::QUEUE_DESC + 4, 4, 1);
         put(&mut t, common::QUEUE_ENABLE, 2, 1);
         assert_ne!(t.status & status::NEEDS_RESET, 0);
-        assert_eq!(t.isr & super::super::transport::ISR_CONFIG, 2, "config interrupt");
+        assert_eq!(
+            t.isr & super::super::transport::ISR_CONFIG,
+            2,
+            "config interrupt"
+        );
         assert!(t.irq_level());
         assert!(t.error.as_deref().unwrap_or("").contains("0x100001000"));
         assert_eq!(t.queues[0].layout(), None);
