@@ -103,3 +103,51 @@ fn bar_4_is_not_decoded_until_memory_space_is_on_and_four_capabilities_chain() {
     assert_eq!(caps.len(), 4);
     assert!(caps.iter().all(|&(_, id)| id == 9));
 }
+
+#[test]
+fn a_driver_walks_the_capabilities_through_configuration_mechanism_one() {
+    use emulator_core::devices::virtio::modern::{self, cfg};
+    let mut m = Machine::new(MachineConfig::default()).expect("a machine");
+    m.attach_virtio_net([2, 0, 0, 0, 0, 1]).expect("a NIC");
+    let mut bus = m.platform().pci().expect("bus").clone();
+    let mut read = |reg: u32| {
+        bus.write(0, 4, 0x8000_0000 | 4 << 11 | reg);
+        bus.read(4, 4)
+    };
+    assert_eq!(read(0) & 0xffff, 0x1af4);
+    assert_ne!(read(4) & 0x10_0000, 0, "status: capability list");
+    let mut at = read(0x34) & 0xfc;
+    let mut found = Vec::new();
+    while at != 0 {
+        let head = read(at);
+        assert_eq!(head & 0xff, 9, "vendor-specific");
+        let kind = (head >> 24) as u8;
+        let bar = read(at + 4) & 0xff;
+        let (offset, length) = (read(at + 8), read(at + 12));
+        let mult = (kind == cfg::NOTIFY).then(|| read(at + 16));
+        assert_eq!((head >> 16) & 0xff, if mult.is_some() { 20 } else { 16 });
+        found.push((kind, bar, offset, length, mult));
+        at = (head >> 8) & 0xfc;
+    }
+    assert_eq!(
+        found,
+        [
+            (cfg::COMMON, 4, 0, 0x38, None),
+            (cfg::ISR, 4, 0x100, 4, None),
+            (cfg::DEVICE, 4, 0x200, 0x100, None),
+            (cfg::NOTIFY, 4, 0x300, 0x100, Some(4)),
+        ]
+    );
+    // BAR 4: 32-bit memory, 4 KiB, at its power-on place.
+    assert_eq!(read(0x20), 0xfeb0_1000);
+    let f = m
+        .platform()
+        .pci()
+        .expect("bus")
+        .functions
+        .iter()
+        .find(|f| f.device == 4);
+    let caps = modern::read_capabilities(f.expect("00:04.0"));
+    assert_eq!(caps.len(), 4);
+    assert_eq!(caps[3], (cfg::NOTIFY, 4, 0x300, 0x100));
+}

@@ -745,6 +745,12 @@ pub struct VirtioView {
     /// Whether the driver negotiated `VIRTIO_F_RING_EVENT_IDX`.
     #[serde(default)]
     pub event_idx: bool,
+    /// The interface the driver uses: `legacy` (I/O BAR 0) or `modern`.
+    #[serde(default)]
+    pub transport: String,
+    /// The modern interface's capabilities: `(type name, BAR, offset, length)`.
+    #[serde(default)]
+    pub caps: Vec<(String, u8, u32, u32)>,
 }
 
 impl VirtioView {

@@ -1,6 +1,7 @@
 //! Reading the PCI bus and the virtio devices for the devices panel: configuration space, BARs, transport state, and each virtqueue's rings read from guest memory through the side-effect-free probe.
 
 use emulator_core::devices::pci::PciFunction;
+use emulator_core::devices::virtio::modern;
 use emulator_core::devices::virtio::queue::QueueState;
 use emulator_core::devices::virtio::transport::Transport;
 use emulator_core::Machine;
@@ -17,11 +18,14 @@ pub fn devices(m: &Machine) -> Option<DevicesView> {
     let p = m.platform();
     let bus = p.pci()?;
     let mut virtio = Vec::new();
+    let slot = |s: (u8, u8)| bus.functions.iter().find(|f| (f.device, f.function) == s);
     if let Some(b) = p.virtio_blk() {
-        virtio.push(transport(m, "virtio-blk", &b.transport));
+        let f = slot(emulator_core::platform::VIRTIO_BLK_SLOT);
+        virtio.push(transport(m, "virtio-blk", &b.transport, f));
     }
     if let Some(n) = p.virtio_net() {
-        virtio.push(transport(m, "virtio-net", &n.transport));
+        let f = slot(emulator_core::platform::VIRTIO_NET_SLOT);
+        virtio.push(transport(m, "virtio-net", &n.transport, f));
     }
     Some(DevicesView {
         functions: bus.functions.iter().map(function).collect(),
@@ -98,8 +102,14 @@ fn status_names(status: u8) -> Vec<String> {
         .collect()
 }
 
-fn transport(m: &Machine, name: &str, t: &Transport) -> VirtioView {
+fn transport(m: &Machine, name: &str, t: &Transport, f: Option<&PciFunction>) -> VirtioView {
+    let caps = f.map(modern::read_capabilities).unwrap_or_default();
     VirtioView {
+        transport: t.interface().into(),
+        caps: caps
+            .into_iter()
+            .map(|(k, bar, off, len)| (modern::cfg_name(k).into(), bar, off, len))
+            .collect(),
         name: name.into(),
         status: status_names(t.status),
         features: (t.host_features, t.guest_features),

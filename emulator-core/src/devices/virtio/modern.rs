@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::transport::{reg, status, Transport};
+use crate::devices::PciFunction;
 
 /// The memory BAR holding the structures (a 32-bit BAR; BAR 0 stays the legacy block).
 pub const BAR: usize = 4;
@@ -117,6 +118,37 @@ pub fn capabilities() -> Vec<Vec<u8>> {
             c
         })
         .collect()
+}
+
+/// The vendor-specific capabilities of `f` as a driver reads them from configuration
+/// space: `(cfg_type, bar, offset, length)` in list order.
+pub fn read_capabilities(f: &PciFunction) -> Vec<(u8, u8, u32, u32)> {
+    f.capabilities()
+        .into_iter()
+        .filter(|&(_, id)| id == CAP_VNDR)
+        .map(|(at, _)| {
+            let at = at & 0xfc;
+            let byte = |i: u8| f.read(at.wrapping_add(i), 1) as u8;
+            (
+                byte(3),
+                byte(4),
+                f.read(at.wrapping_add(8), 4),
+                f.read(at.wrapping_add(12), 4),
+            )
+        })
+        .collect()
+}
+
+/// A capability type's name.
+pub fn cfg_name(kind: u8) -> &'static str {
+    match kind {
+        cfg::COMMON => "common",
+        cfg::NOTIFY => "notify",
+        cfg::ISR => "ISR",
+        cfg::DEVICE => "device",
+        5 => "PCI",
+        _ => "other",
+    }
 }
 
 /// The structure `offset` of the BAR falls in: `(cfg_type, offset inside it)`.
