@@ -151,3 +151,41 @@ fn a_driver_walks_the_capabilities_through_configuration_mechanism_one() {
     assert_eq!(caps.len(), 4);
     assert_eq!(caps[3], (cfg::NOTIFY, 4, 0x300, 0x100));
 }
+
+#[test]
+fn a_snapshot_taken_with_the_modern_queue_live_continues_the_same() {
+    let guest = common::assemble("guests/disk/virtio_modern.asm", &[]);
+    let cfg = MachineConfig {
+        mode: ExecMode::TRAP_EMULATE,
+        ..MachineConfig::default()
+    };
+    let fresh = |disk: &Shared| {
+        let mut m = common::flat32(cfg.clone(), &guest);
+        m.attach_virtio_blk(Box::new(disk.clone())).expect("a disk");
+        m
+    };
+    let disk = Shared(Arc::new(Mutex::new(disk_image())));
+    let mut m = fresh(&disk);
+    let mut budget = 0;
+    while !String::from_utf8_lossy(&m.serial_output()).contains("queue 0 of 64 enabled") {
+        assert_eq!(m.run(50), StopReason::BudgetExhausted);
+        budget += 50;
+        assert!(budget < 5_000_000, "never set up the queue");
+    }
+    let snap = m.snapshot();
+    assert_eq!(m.run(20_000_000), StopReason::DebugExit(0));
+    let other = Shared(Arc::new(Mutex::new(disk_image())));
+    let mut again = fresh(&other);
+    again.restore(&snap).expect("restore");
+    let q = &again
+        .platform()
+        .virtio_blk()
+        .expect("device")
+        .transport
+        .queues[0];
+    assert_eq!(q.size, 64, "the driver's queue size survives the restore");
+    assert_eq!(again.run(20_000_000), StopReason::DebugExit(0));
+    assert_eq!(m.serial_output(), again.serial_output());
+    assert_eq!(m.platform().virtio_blk(), again.platform().virtio_blk());
+    assert_eq!(*disk.0.lock().unwrap(), *other.0.lock().unwrap());
+}

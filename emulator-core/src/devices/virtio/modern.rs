@@ -179,6 +179,16 @@ impl Modern {
     }
 }
 
+impl Modern {
+    /// After a snapshot's restore: the queue list and sizes are the device's own.
+    pub fn restore(&mut self, sizes: &[u16]) {
+        self.queues.resize(sizes.len(), ModernQueue::default());
+        for (m, &size) in self.queues.iter_mut().zip(sizes) {
+            m.max_size = size;
+        }
+    }
+}
+
 impl Transport {
     /// The interface the driver uses: `"modern"` or `"legacy"`.
     pub fn interface(&self) -> &'static str {

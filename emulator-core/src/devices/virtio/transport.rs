@@ -254,9 +254,13 @@ impl Transport {
         let sizes: Vec<u16> = self.queues.iter().map(|q| q.size).collect();
         *self = s.clone();
         self.queues.resize(sizes.len(), QueueState::default());
-        for (q, size) in self.queues.iter_mut().zip(sizes) {
-            q.size = size;
+        for (q, &size) in self.queues.iter_mut().zip(&sizes) {
+            // A modern driver may have picked a smaller power of two.
+            if !(q.size.is_power_of_two() && q.size < size && q.addrs.is_some()) {
+                q.size = size;
+            }
         }
+        self.modern.restore(&sizes);
     }
 }
 
