@@ -330,7 +330,8 @@ pub fn disk_summary(m: &Machine) -> Option<String> {
             v.sectors_read,
             v.sectors_written,
             format!(
-                "virtio-blk: {} requests, {} notifies, {} interrupts ({} requests announced), {} suppressed",
+                "virtio-blk, {} interface: {} requests, {} notifies, {} interrupts ({} requests announced), {} suppressed",
+                v.transport.interface(),
                 v.requests,
                 v.transport.queues.iter().map(|q| q.notifies).sum::<u64>(),
                 v.transport.interrupts,
@@ -361,6 +362,10 @@ pub fn disk_summary(m: &Machine) -> Option<String> {
         let io = v.stats().exits.count(emulator_core::vmm::ExitReason::Io);
         let per_mib = io as f64 * 2048.0 / sectors as f64;
         line.push_str(&format!("; {io} I/O exits, {per_mib:.0} per MiB moved"));
+        let mmio = v.stats().exits.count(emulator_core::vmm::ExitReason::Mmio);
+        if mmio > 0 {
+            line.push_str(&format!(", {mmio} MMIO exits"));
+        }
     }
     if let Some(e) = error {
         line.push_str(&format!("; last error: {e}"));

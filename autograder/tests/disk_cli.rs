@@ -305,6 +305,27 @@ fn modern_virtio_guest_changes_exactly_one_sector_of_a_qcow2_overlay() {
     // The BAR accesses are exits of their own; the ports only find the device.
     let exits = &r["vmm"]["exits"]["by_reason"];
     assert_eq!(exits["mmio"], 31, "{exits}");
+    // The text summary names the interface and the MMIO exits.
+    let o = vmlab(&[
+        "run",
+        "--flat",
+        "0x10000",
+        s(&bin),
+        "--entry",
+        "pm32",
+        "--disk",
+        s(&top),
+        "--disk-if",
+        "virtio",
+        "--mode",
+        "hw-assist",
+    ]);
+    let t = text(&o);
+    assert!(
+        t.contains("virtio-blk, modern interface: 3 requests"),
+        "{t}"
+    );
+    assert!(t.contains(", 31 MMIO exits"), "{t}");
 }
 
 #[test]
