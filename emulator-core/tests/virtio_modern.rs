@@ -18,7 +18,13 @@ fn disk_image() -> Vec<u8> {
 }
 
 fn run(mode: ExecMode, disk: &Shared) -> (Machine, String) {
-    let guest = common::assemble("guests/disk/virtio_modern.asm", &[]);
+    let (m, console, stop) = run_with(mode, disk, &[]);
+    assert_eq!(stop, StopReason::DebugExit(0), "{mode:?}:\n{console}");
+    (m, console)
+}
+
+fn run_with(mode: ExecMode, disk: &Shared, defines: &[&str]) -> (Machine, String, StopReason) {
+    let guest = common::assemble("guests/disk/virtio_modern.asm", defines);
     let mut m = common::flat32(
         MachineConfig {
             mode,
@@ -30,8 +36,26 @@ fn run(mode: ExecMode, disk: &Shared) -> (Machine, String) {
         .expect("a virtio disk");
     let stop = m.run(20_000_000);
     let console = String::from_utf8_lossy(&m.serial_output()).to_string();
-    assert_eq!(stop, StopReason::DebugExit(0), "{mode:?}:\n{console}");
-    (m, console)
+    (m, console, stop)
+}
+
+#[test]
+fn a_queue_above_4_gib_or_above_ram_stops_the_device_with_needs_reset() {
+    for (define, why) in [
+        ("DESC_HI=1", "0x100030000"),
+        ("AVAIL=0x80000000", "outside guest RAM"),
+    ] {
+        let disk = Shared(Arc::new(Mutex::new(disk_image())));
+        let (m, console, stop) = run_with(ExecMode::TRAP_EMULATE, &disk, &[define]);
+        assert_eq!(stop, StopReason::DebugExit(1), "{define}:\n{console}");
+        assert!(console.contains("virtio-blk modern FAILED"), "{console}");
+        let v = m.platform().virtio_blk().expect("the device");
+        assert_ne!(v.transport.status & 0x40, 0, "{define}: NEEDS_RESET");
+        assert_ne!(v.transport.isr & 2, 0, "{define}: the configuration interrupt");
+        let e = v.transport.error.as_deref().unwrap_or("");
+        assert!(e.contains(why), "{define}: {e}");
+        assert_eq!(*disk.0.lock().unwrap(), disk_image(), "nothing written");
+    }
 }
 
 #[test]

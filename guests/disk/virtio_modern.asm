@@ -6,13 +6,16 @@
 ; area and device area at independent addresses (not the legacy one-area layout), and
 ; reads sector 0, writes sector 1 (each byte of sector 0 plus one) and reads it back.
 ; It reports on COM1 and leaves through the debug-exit port: 0 when all went well, 1
-; otherwise.
+; otherwise. -D DESC_HI=1 (a table above 4 GiB) or -D AVAIL=0x80000000 (above RAM)
+; make the device stop with NEEDS_RESET.
 ;
 ; Build (in guests/disk/): nasm -f bin -I ../include/ -o virtio_modern.bin virtio_modern.asm
 
 %define QSIZE     64
 %define DESC      0x30000          ; descriptor table
+%ifndef AVAIL
 %define AVAIL     0x32000          ; driver area (available ring)
+%endif
 %define USED      0x35000          ; device area (used ring)
 %define REQ       0x40000          ; request header: type, reserved, sector (u64)
 %define STAT      0x40010          ; status byte

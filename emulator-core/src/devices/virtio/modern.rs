@@ -292,7 +292,7 @@ impl Transport {
                 self.common_write(off, size, value);
                 self.modern.active = true;
             }
-            Some((cfg::NOTIFY, off)) if size >= 2 => {
+            Some((cfg::NOTIFY, off)) if size >= 2 && off % NOTIFY_MULTIPLIER == 0 => {
                 self.write(reg::QUEUE_NOTIFY, 2, off / NOTIFY_MULTIPLIER);
             }
             _ => {}
@@ -338,7 +338,8 @@ impl Transport {
     }
 
     /// A device-status write: 0 resets; `FEATURES_OK` sticks only when the driver
-    /// accepted `VIRTIO_F_VERSION_1` and nothing the device did not offer.
+    /// accepted `VIRTIO_F_VERSION_1` and nothing the device did not offer; a driver's
+    /// write never clears `NEEDS_RESET` (only a reset does).
     fn modern_status(&mut self, value: u8) {
         let mut v = value;
         if v & status::FEATURES_OK != 0 && self.status & status::FEATURES_OK == 0 {
@@ -347,7 +348,11 @@ impl Transport {
                 v &= !status::FEATURES_OK;
             }
         }
+        let stopped = self.status & status::NEEDS_RESET;
         self.write(reg::STATUS, 1, u32::from(v));
+        if v != 0 {
+            self.status |= stopped;
+        }
     }
 
     /// `QUEUE_ENABLE` := 1: the queue runs at the three addresses the driver wrote, each
@@ -487,6 +492,12 @@ mod tests {
         );
         assert!(t.irq_level());
         assert!(t.error.as_deref().unwrap_or("").contains("0x100001000"));
+        put(&mut t, common::DEVICE_STATUS, 1, 0xf);
+        assert_eq!(
+            t.status, 0x47,
+            "no FEATURES_OK (no VERSION_1); NEEDS_RESET stays"
+        );
+        assert!(!t.live());
         assert_eq!(t.queues[0].layout(), None);
         // A table whose end passes 4 GiB, and a misaligned one.
         for desc in [0xffff_ff90u32, 0x1008] {
