@@ -51,7 +51,11 @@ fn a_queue_above_4_gib_or_above_ram_stops_the_device_with_needs_reset() {
         assert!(console.contains("virtio-blk modern FAILED"), "{console}");
         let v = m.platform().virtio_blk().expect("the device");
         assert_ne!(v.transport.status & 0x40, 0, "{define}: NEEDS_RESET");
-        assert_ne!(v.transport.isr & 2, 0, "{define}: the configuration interrupt");
+        assert_ne!(
+            v.transport.isr & 2,
+            0,
+            "{define}: the configuration interrupt"
+        );
         let e = v.transport.error.as_deref().unwrap_or("");
         assert!(e.contains(why), "{define}: {e}");
         assert_eq!(*disk.0.lock().unwrap(), disk_image(), "nothing written");
