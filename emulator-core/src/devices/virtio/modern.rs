@@ -160,6 +160,18 @@ fn structure(offset: u32) -> Option<(u8, u32)> {
 }
 
 impl Modern {
+    /// The registers of a device with queues of these sizes, at power-on.
+    pub fn new(sizes: &[u16]) -> Modern {
+        let queues = sizes.iter().map(|&max_size| ModernQueue {
+            max_size,
+            ..ModernQueue::default()
+        });
+        Modern {
+            queues: queues.collect(),
+            ..Modern::default()
+        }
+    }
+
     /// Back to power-on: the queue sizes return to the device's.
     pub fn reset(&mut self, queues: &mut [super::QueueState]) {
         for (q, m) in queues.iter_mut().zip(&self.queues) {
@@ -475,6 +487,23 @@ mod tests {
         put(&mut t, common::DEVICE_STATUS, 1, 0);
         assert_eq!((t.queues[1].size, t.queues[1].layout()), (128, None));
         assert_eq!(get(&mut t, common::QUEUE_DESC, 4), 0);
+    }
+
+    #[test]
+    fn a_damaged_snapshot_cannot_place_a_queue_across_4_gib() {
+        let mut t = Transport::new(0, &[128]);
+        put(&mut t, common::QUEUE_SIZE, 2, 16);
+        let mut bad = t.clone();
+        bad.queues[0].addrs = Some([0xffff_fff0, 0, 0]);
+        bad.modern.queues.clear(); // as an older snapshot has it
+        t.restore(&bad);
+        assert_eq!(t.queues[0].size, 16, "the driver's choice");
+        assert_eq!(t.queues[0].layout(), None, "the table would cross 4 GiB");
+        put(&mut t, common::DEVICE_STATUS, 1, 0);
+        assert_eq!(
+            t.queues[0].size, 128,
+            "the device's size, not the snapshot's"
+        );
     }
 
     #[test]

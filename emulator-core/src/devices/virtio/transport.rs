@@ -97,6 +97,7 @@ impl Transport {
         Transport {
             host_features: features,
             queues: sizes.iter().map(|&s| QueueState::new(s)).collect(),
+            modern: super::modern::Modern::new(sizes),
             ..Transport::default()
         }
     }
@@ -251,7 +252,9 @@ impl Transport {
 
     /// Cuts a restored snapshot's queue list to the device's own sizes.
     pub fn restore(&mut self, s: &Transport) {
-        let sizes: Vec<u16> = self.queues.iter().map(|q| q.size).collect();
+        let max =
+            |(i, q): (usize, &QueueState)| self.modern.queues.get(i).map_or(q.size, |m| m.max_size);
+        let sizes: Vec<u16> = self.queues.iter().enumerate().map(max).collect();
         *self = s.clone();
         self.queues.resize(sizes.len(), QueueState::default());
         for (q, &size) in self.queues.iter_mut().zip(&sizes) {
