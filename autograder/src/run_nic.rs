@@ -127,6 +127,7 @@ impl Link {
             "notifies": virtio.map(|v| v.transport.queues.iter().map(|q| q.notifies).sum::<u64>()),
             "notifies_skipped": virtio.map(|v| v.busy.skipped),
             "event_idx": virtio.map(|v| v.transport.event_idx()),
+            "transport": m.platform().virtio_net().map(|v| v.transport.interface()),
         })
     }
 

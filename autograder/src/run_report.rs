@@ -286,6 +286,7 @@ fn disk_json(m: &Machine) -> Value {
         let t = &v.transport;
         return json!({
             "interface": "virtio",
+            "transport": t.interface(),
             "sectors_read": v.sectors_read,
             "sectors_written": v.sectors_written,
             "virtqueue": {
@@ -308,6 +309,7 @@ fn disk_json(m: &Machine) -> Value {
     p.ata().map_or(Value::Null, |a| {
         json!({
             "interface": "ata",
+            "transport": null,
             "sectors_read": a.sectors_read,
             "sectors_written": a.sectors_written,
             "virtqueue": null,
@@ -333,7 +335,8 @@ pub fn disk_summary(m: &Machine) -> Option<String> {
             v.sectors_read,
             v.sectors_written,
             format!(
-                "virtio-blk: {} requests, {} notifies, {} interrupts ({} requests announced), {} suppressed{}",
+                "virtio-blk, {} interface: {} requests, {} notifies, {} interrupts ({} requests announced), {} suppressed{}",
+                v.transport.interface(),
                 v.requests,
                 v.transport.queues.iter().map(|q| q.notifies).sum::<u64>(),
                 v.transport.interrupts,
@@ -372,6 +375,10 @@ pub fn disk_summary(m: &Machine) -> Option<String> {
         let io = v.stats().exits.count(emulator_core::vmm::ExitReason::Io);
         let per_mib = io as f64 * 2048.0 / sectors as f64;
         line.push_str(&format!("; {io} I/O exits, {per_mib:.0} per MiB moved"));
+        let mmio = v.stats().exits.count(emulator_core::vmm::ExitReason::Mmio);
+        if mmio > 0 {
+            line.push_str(&format!(", {mmio} MMIO exits"));
+        }
     }
     if let Some(e) = error {
         line.push_str(&format!("; last error: {e}"));

@@ -254,6 +254,7 @@ fn virtio_guest_changes_exactly_one_sector_of_a_qcow2_overlay() {
     );
     let d = &r["disk"];
     assert_eq!(d["interface"], "virtio", "{d}");
+    assert_eq!(d["transport"], "legacy", "{d}");
     assert_eq!(
         (d["sectors_read"].as_u64(), d["sectors_written"].as_u64()),
         (Some(2050), Some(1))
@@ -263,6 +264,68 @@ fn virtio_guest_changes_exactly_one_sector_of_a_qcow2_overlay() {
     // One notify per request: a handful of I/O exits per MiB, not one per word.
     let io = r["vmm"]["exits"]["by_reason"]["io"].as_u64().unwrap_or(0);
     assert!(io < 2048, "{io} I/O exits");
+}
+
+#[test]
+fn modern_virtio_guest_changes_exactly_one_sector_of_a_qcow2_overlay() {
+    let dir = scratch("virtio-modern");
+    let bin = guest(&dir, "disk/virtio_modern");
+    let orig = disk_bytes();
+    let want = dir.join("expected.raw");
+    std::fs::write(&want, expected(&orig)).unwrap();
+    std::fs::write(dir.join("base.raw"), &orig).unwrap();
+    let top = overlay(&dir);
+    let o = vmlab(&[
+        "run",
+        "--flat",
+        "0x10000",
+        s(&bin),
+        "--entry",
+        "pm32",
+        "--disk",
+        s(&top),
+        "--disk-if",
+        "virtio",
+        "--mode",
+        "trap-emulate",
+        "--json",
+    ]);
+    let console = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(console.contains("virtio-blk modern OK"), "{console}");
+    let r = json(&o);
+    assert_eq!(r["exit_status"], 0, "{r}");
+    check_and_compare(&top, &want);
+    let d = &r["disk"];
+    assert_eq!(d["transport"], "modern", "{d}");
+    assert_eq!(
+        (d["sectors_read"].as_u64(), d["sectors_written"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(d["virtqueue"]["notifies"], 3, "{d}");
+    // The BAR accesses are exits of their own; the ports only find the device.
+    let exits = &r["vmm"]["exits"]["by_reason"];
+    assert_eq!(exits["mmio"], 31, "{exits}");
+    // The text summary names the interface and the MMIO exits.
+    let o = vmlab(&[
+        "run",
+        "--flat",
+        "0x10000",
+        s(&bin),
+        "--entry",
+        "pm32",
+        "--disk",
+        s(&top),
+        "--disk-if",
+        "virtio",
+        "--mode",
+        "hw-assist",
+    ]);
+    let t = text(&o);
+    assert!(
+        t.contains("virtio-blk, modern interface: 3 requests"),
+        "{t}"
+    );
+    assert!(t.contains(", 31 MMIO exits"), "{t}");
 }
 
 #[test]

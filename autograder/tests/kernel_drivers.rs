@@ -144,7 +144,7 @@ fn the_kernel_enumerates_pci_and_reads_sector_0_through_each_disk_driver_in_ever
             ),
             (
                 "virtio",
-                "pci 00:03.0 1af4:1001 class 0100 irq 0b bar0 0000c041",
+                "pci 00:03.0 1af4:1001 class 0100 irq 0b bar0 0000c041 bar4 feb00000",
                 "kernel: virtio-blk: ",
             ),
         ] {
@@ -165,7 +165,7 @@ fn the_kernel_enumerates_pci_and_reads_sector_0_through_each_disk_driver_in_ever
             let lines: Vec<&str> = serial.lines().collect();
             // The bus, in slot order: the host bridge, the PIIX3, the disk, the NIC.
             assert!(lines.contains(&slot), "{what}: no `{slot}`:\n{serial}");
-            let nic = "pci 00:04.0 1af4:1000 class 0200 irq 0a bar0 0000c081";
+            let nic = "pci 00:04.0 1af4:1000 class 0200 irq 0a bar0 0000c081 bar4 feb01000";
             assert!(lines.contains(&nic), "{what}:\n{serial}");
             let pci: Vec<&&str> = lines.iter().filter(|l| l.starts_with("pci ")).collect();
             let mut sorted = pci.clone();

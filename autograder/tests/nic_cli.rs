@@ -39,6 +39,10 @@ fn the_guest_pings_the_stub_and_the_capture_shows_it() {
     assert_eq!(r["exit_status"], 0, "{r}");
     let nic = &r["nic"];
     assert_eq!(
+        nic["transport"], "legacy",
+        "the driver uses I/O BAR 0: {nic}"
+    );
+    assert_eq!(
         (
             &nic["frames_sent"],
             &nic["frames_received"],

@@ -95,6 +95,7 @@ fn the_ne2000_guest_pings_the_stub_and_tcpdump_reads_the_capture() {
     assert_eq!(r["exit_status"], 0, "{r}");
     let nic = &r["nic"];
     assert_eq!(nic["kind"], "ne2000", "{nic}");
+    assert_eq!(nic["transport"], serde_json::Value::Null, "{nic}");
     let counts = ["frames_sent", "frames_received", "stub_answers"].map(|k| &nic[k]);
     assert_eq!(counts, [&serde_json::Value::from(2); 3], "{nic}");
     // Polling the ring: no interrupt unmasked.

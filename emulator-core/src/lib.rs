@@ -30,6 +30,7 @@ pub mod loader;
 pub mod machine;
 pub mod memory;
 mod migration;
+mod mmio;
 pub mod mmu;
 mod named;
 pub mod platform;

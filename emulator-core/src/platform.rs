@@ -33,12 +33,14 @@
 //! | ports | device |
 //! | --- | --- |
 //! | BAR 0 of 00:03.0 (64 ports, 0xC040 until moved) | virtio-blk, legacy register block, INTA# routed to IRQ 11 (PIRQD#), decoded while the function's I/O space is enabled |
+//! | BAR 4 of 00:03.0 (4 KiB of memory, 0xFEB00000 until moved) | virtio-blk, modern structures (common, ISR, device configuration, notify), decoded while the function's memory space is enabled and the BAR lies in 0xFE000000–0xFEBFFFFF |
 //!
 //! and with a virtio NIC ([`Platform::attach_virtio_net`]):
 //!
 //! | ports | device |
 //! | --- | --- |
 //! | BAR 0 of 00:04.0 (64 ports, 0xC080 until moved) | virtio-net, legacy register block, INTA# routed to IRQ 10 (PIRQA#) |
+//! | BAR 4 of 00:04.0 (4 KiB of memory, 0xFEB01000 until moved) | virtio-net, modern structures |
 //!
 //! and with an NE2000 ([`Platform::attach_ne2000`]):
 //!
@@ -73,6 +75,8 @@ use crate::devices::{
 };
 use crate::error::HostError;
 use crate::memory::PhysMem;
+
+mod mmio;
 
 /// Where the virtio-blk function sits on bus 0 (device 3, function 0).
 pub const VIRTIO_BLK_SLOT: (u8, u8) = (3, 0);
@@ -183,6 +187,8 @@ pub struct Platform {
     virtio_net: Option<VirtioNet>,
     virtio_net_base: Option<u16>,
     virtio_net_irq: Option<u8>,
+    /// Where virtio-blk's and virtio-net's modern memory BARs are decoded, when they are.
+    virtio_mmio: [Option<u32>; 2],
     ne2000: Option<Ne2000>,
     ne2000_base: Option<u16>,
     ne2000_irq: Option<u8>,
@@ -226,6 +232,7 @@ impl Platform {
             virtio_net: None,
             virtio_net_base: None,
             virtio_net_irq: None,
+            virtio_mmio: [None; 2],
             ne2000: None,
             ne2000_base: None,
             ne2000_irq: None,
@@ -289,7 +296,7 @@ impl Platform {
             "virtio-blk",
             [1, 0, 0],
             (virtio::blk::DEVICE_ID, virtio::blk::DEVICE_TYPE),
-            0xc040,
+            (0xc040, 0xfeb0_0000),
             VIRTIO_BLK_IRQ,
         )?;
         let mut v = VirtioBlk::new(disk);
@@ -312,7 +319,7 @@ impl Platform {
             "virtio-net",
             [2, 0, 0],
             (virtio::net::DEVICE_ID, virtio::net::DEVICE_TYPE),
-            0xc080,
+            (0xc080, 0xfeb0_1000),
             VIRTIO_NET_IRQ,
         )?;
         let mut v = VirtioNet::new(mac);
@@ -348,18 +355,21 @@ impl Platform {
         Ok(())
     }
 
-    /// Adds a legacy virtio function: vendor 1AF4h, `(device ID, device type)` (the
-    /// subsystem ID legacy drivers check), I/O BAR 0 at `bar`, and its INTA# routed
-    /// to `irq` through the PIIX3, as firmware would.
+    /// Adds a transitional virtio function: vendor 1AF4h, `(device ID, device type)`
+    /// (the subsystem ID legacy drivers check), I/O BAR 0 and memory BAR 4 at `bars`,
+    /// the modern interface's capabilities, and its INTA# routed to `irq` through the
+    /// PIIX3, as firmware would.
     fn add_virtio_function(
         &mut self,
         (dev, func): (u8, u8),
         name: &str,
         class: [u8; 3],
         (device_id, device_type): (u16, u16),
-        bar: u16,
+        (bar, mmio): (u16, u32),
         irq: u8,
     ) -> Result<(), HostError> {
+        let caps = virtio::modern::capabilities();
+        let caps: Vec<&[u8]> = caps.iter().map(Vec::as_slice).collect();
         let mut f = PciFunction::new(
             dev,
             func,
@@ -373,7 +383,9 @@ impl Platform {
                 irq_pin: 1,
             },
         )
-        .with_io_bar(0, u32::from(virtio::BAR0_SIZE), bar);
+        .with_io_bar(0, u32::from(virtio::BAR0_SIZE), bar)
+        .with_mem_bar(virtio::modern::BAR, virtio::modern::BAR_SIZE, mmio)
+        .with_capabilities(&caps);
         f.config[0x2c..0x2e].copy_from_slice(&virtio::VENDOR.to_le_bytes());
         f.config[0x2e..0x30].copy_from_slice(&device_type.to_le_bytes());
         self.add_routed_function(f, irq)
@@ -677,6 +689,7 @@ impl Platform {
                 self.ne2000_base,
             );
         }
+        self.sync_mem_bars();
         self.sync_virtio_irq();
         self.sync_ne2000_irq();
     }

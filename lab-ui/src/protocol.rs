@@ -749,6 +749,12 @@ pub struct VirtioView {
     /// driver skipped), notifies that came while busy, and whether it is busy now.
     #[serde(default)]
     pub busy: (u64, u64, bool),
+    /// The interface the driver uses: `legacy` (I/O BAR 0) or `modern`.
+    #[serde(default)]
+    pub transport: String,
+    /// The modern interface's capabilities: `(type name, BAR, offset, length)`.
+    #[serde(default)]
+    pub caps: Vec<(String, u8, u32, u32)>,
 }
 
 impl VirtioView {

@@ -37,6 +37,12 @@ pub fn virtio_blk_lab(b: &Browser) -> Result<()> {
     wait_text(b, "virtq-used", "used: index 2")?;
     wait_text(b, "virtq-descriptors", "1 0x41000 512 NEXT 2")?;
     wait_text(b, "virtq-descriptors", "2 0x40010 1 WRITE")?;
+    // The device is transitional: the lab's driver uses the legacy block, and the
+    // panel lists the modern interface's capabilities in memory BAR 4.
+    wait_text(b, "virtio-transport", "legacy interface in use")?;
+    wait_text(b, "virtio-transport", "common BAR4 +0x0 (56 bytes)")?;
+    wait_text(b, "virtio-transport", "notify BAR4 +0x300 (256 bytes)")?;
+    wait_text(b, "pci-functions", "BAR4 memory 0xfeb00000")?;
     b.execute(
         "document.querySelector('[data-testid=panel-devices]').scrollIntoView();",
         vec![],

@@ -204,8 +204,8 @@ impl Machine {
     #[inline(always)]
     pub(crate) fn phys_read(&mut self, r: PhysRef, size: u8) -> u32 {
         if r.split >= size {
-            if r.first >= crate::devices::apic::IO_APIC_BASE {
-                if let Some(v) = self.apic_read(r.first, size) {
+            if r.first >= crate::devices::pci::MMIO_WINDOW {
+                if let Some(v) = self.mmio_read(r.first, size) {
                     return v;
                 }
             }
@@ -226,7 +226,7 @@ impl Machine {
     #[inline(always)]
     pub(crate) fn phys_write(&mut self, r: PhysRef, size: u8, v: u32) {
         if r.split >= size {
-            if r.first >= crate::devices::apic::IO_APIC_BASE && self.apic_write(r.first, v) {
+            if r.first >= crate::devices::pci::MMIO_WINDOW && self.mmio_write(r.first, size, v) {
                 return;
             }
             return self.mem.write(r.first, size, v);

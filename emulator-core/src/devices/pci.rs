@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 pub const CONFIG_ADDRESS: u16 = 0xcf8;
 /// The first CONFIG_DATA port (0xCFC–0xCFF).
 pub const CONFIG_DATA: u16 = 0xcfc;
+/// Status register bit (byte 6): the function has a capability list at 0x34.
+pub const STATUS_CAP_LIST: u8 = 0x10;
+/// The capability pointer's offset.
+pub const CAP_POINTER: usize = 0x34;
+/// Where the first capability goes (after the standard header).
+pub const CAP_START: usize = 0x40;
+/// The bottom of the physical window memory BARs are decoded in; it ends at the I/O
+/// APIC (0xFEC00000). Physical accesses at or above it take the device path.
+pub const MMIO_WINDOW: u32 = 0xfe00_0000;
 
 /// One PCI function's configuration space.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -90,6 +99,53 @@ impl PciFunction {
         self
     }
 
+    /// Gives the function a 32-bit, non-prefetchable memory BAR `n` (0–5) of `size`
+    /// bytes (a power of two, at least 16) at `base`: the guest sizes and moves it.
+    pub fn with_mem_bar(mut self, n: usize, size: u32, base: u32) -> PciFunction {
+        let at = 0x10 + 4 * n.min(5);
+        let mask = !(size.max(16).next_power_of_two() - 1);
+        self.config[at..at + 4].copy_from_slice(&(base & mask).to_le_bytes());
+        self.writable[at..at + 4].copy_from_slice(&mask.to_le_bytes());
+        self
+    }
+
+    /// Lays out a capability list from 0x40: each entry's bytes (its ID first; the
+    /// next pointer at byte 1 is filled in here) on a 4-byte boundary after the last.
+    /// Sets the status register's capability-list bit and the pointer at 0x34.
+    pub fn with_capabilities(mut self, caps: &[&[u8]]) -> PciFunction {
+        let mut at = CAP_START;
+        let mut link = CAP_POINTER;
+        for cap in caps {
+            if cap.len() < 2 || at + cap.len() > 256 {
+                break;
+            }
+            self.config[link] = at as u8;
+            self.config[at..at + cap.len()].copy_from_slice(cap);
+            self.config[at + 1] = 0;
+            link = at + 1;
+            at = (at + cap.len() + 3) & !3;
+        }
+        if link != CAP_POINTER {
+            self.config[6] |= STATUS_CAP_LIST;
+        }
+        self
+    }
+
+    /// Walks the capability list as a driver does: `(offset, capability ID)` of each
+    /// entry, at most 48 (a looping list ends there).
+    pub fn capabilities(&self) -> Vec<(u8, u8)> {
+        let mut out = Vec::new();
+        if self.config[6] & STATUS_CAP_LIST == 0 {
+            return out;
+        }
+        let mut at = self.config[CAP_POINTER] & !3;
+        while at >= CAP_START as u8 && out.len() < 48 {
+            out.push((at, self.config[usize::from(at)]));
+            at = self.config[usize::from(at) + 1] & !3;
+        }
+        out
+    }
+
     /// The address register a BAR holds (I/O BARs without the low flag bit).
     pub fn bar(&self, n: usize) -> u32 {
         let at = 0x10 + 4 * n.min(5);
@@ -130,6 +186,11 @@ impl PciFunction {
     /// The command register's I/O-space enable bit.
     pub fn io_enabled(&self) -> bool {
         self.config[4] & 1 != 0
+    }
+
+    /// The command register's memory-space enable bit.
+    pub fn mem_enabled(&self) -> bool {
+        self.config[4] & 2 != 0
     }
 }
 
@@ -299,6 +360,47 @@ mod tests {
         assert_eq!(bus.read(4, 4), 0);
         bus.write(4, 4, u32::MAX);
         assert_eq!(bus.functions[0].bar(5), 0);
+    }
+
+    #[test]
+    fn memory_bars_size_and_capabilities_chain() {
+        let id = PciId {
+            vendor: 0x1af4,
+            device_id: 0x1001,
+            class: [1, 0, 0],
+            header_type: 0,
+            irq_line: 11,
+            irq_pin: 1,
+        };
+        let f = PciFunction::new(3, 0, "t", id)
+            .with_mem_bar(4, 0x1000, 0xfeb0_0000)
+            .with_capabilities(&[&[9, 0xee, 5], &[9, 0xee, 6, 1, 2, 3]]);
+        let mut bus = PciBus::new();
+        bus.add(f);
+        bus.write(0, 4, addr(3, 0, 0x20));
+        assert_eq!(bus.read(4, 4), 0xfeb0_0000, "memory BAR: flag bits clear");
+        bus.write(4, 4, u32::MAX);
+        assert_eq!(bus.read(4, 4), 0xffff_f000, "size 4 KiB");
+        bus.write(4, 4, 0xfeb4_5678);
+        assert_eq!(bus.functions[1].bar(4), 0xfeb4_5000);
+        bus.write(0, 4, addr(3, 0, 4));
+        assert_eq!(bus.read(6, 2) & 0x10, 0x10, "capability list bit");
+        assert!(!bus.functions[1].mem_enabled());
+        bus.write(4, 2, 2);
+        assert!(bus.functions[1].mem_enabled());
+        // Walk it through CONFIG_DATA: 0x34 → 0x40 → 0x44 → end.
+        bus.write(0, 4, addr(3, 0, 0x34));
+        let mut at = bus.read(4, 1);
+        let mut seen = Vec::new();
+        while at != 0 {
+            bus.write(0, 4, addr(3, 0, at & 0xfc));
+            let v = bus.read(4, 4);
+            seen.push((at, v & 0xff, (v >> 16) & 0xff));
+            at = (v >> 8) & 0xff;
+        }
+        assert_eq!(seen, [(0x40, 9, 5), (0x44, 9, 6)]);
+        assert_eq!(bus.functions[1].capabilities(), [(0x40, 9), (0x44, 9)]);
+        assert!(bus.functions[0].capabilities().is_empty());
     }
 
     #[test]

@@ -106,6 +106,9 @@ exit_reasons! {
     /// spins on a lock whose holder may be descheduled); the host gives its slice
     /// to the next vCPU.
     PauseLoop = "pause-loop", 400;
+    /// A read or write of a PCI memory BAR (virtio's modern structures), emulated
+    /// against the device.
+    Mmio = "mmio", 600;
 }
 
 crate::named::by_name!(ExitReason, "exit reason");

@@ -670,6 +670,12 @@ impl Vmm {
         self.exit(cpu, reason, instruction, action);
     }
 
+    /// Records an exit for an access to a PCI memory BAR.
+    pub(crate) fn mmio_exit(&mut self, cpu: &CpuState, action: String) {
+        let instruction = String::from("an access to a PCI memory BAR");
+        self.exit(cpu, ExitReason::Mmio, instruction, action);
+    }
+
     /// Records a pause-loop exit (the vCPU spun longer than the PLE window).
     pub(crate) fn pause_loop_exit(&mut self, cpu: &CpuState, action: String) {
         let instruction = String::from("pause");

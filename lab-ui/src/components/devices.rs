@@ -1,4 +1,4 @@
-//! The devices panel: the PCI bus (IDs, command register, BARs, interrupt line), each virtio device with its status and its virtqueues' descriptor table, available ring and used ring, and an NE2000's DP8390 registers, live.
+//! The devices panel: the PCI bus (IDs, command register, BARs, interrupt line), each virtio device with its interface (legacy or modern) and capabilities, its status and its virtqueues' descriptor table, available ring and used ring, and an NE2000's DP8390 registers, live.
 
 use yew::prelude::*;
 
@@ -65,6 +65,8 @@ fn virtio(v: &VirtioView) -> Html {
                 { for v.status.iter().map(|s| html! { <span class="chip" data-testid="virtio-status">{ s.clone() }</span> }) }
                 { format!(" · features offered {:#x}, accepted {:#x} · interrupts {}, suppressed {}", v.features.0, v.features.1, v.interrupts.0, v.interrupts.1) }
             </p>
+            <p class="small" data-testid="virtio-transport">{ format!("{} interface in use · capabilities: ", v.transport) }
+                { v.caps.iter().map(|(k, b, o, l)| format!("{k} BAR{b} +{o:#x} ({l} bytes)")).collect::<Vec<_>>().join(", ") }</p>
             if let Some(e) = &v.error { <p class="error" data-testid="virtio-error">{ format!("device error: {e}") }</p> }
             { super::virtio_irq::notifications(v) }
             { for v.queues.iter().map(queue) }

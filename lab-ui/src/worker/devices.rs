@@ -2,6 +2,7 @@
 
 use emulator_core::devices::pci::PciFunction;
 use emulator_core::devices::virtio::busy::Busy;
+use emulator_core::devices::virtio::modern;
 use emulator_core::devices::virtio::queue::QueueState;
 use emulator_core::devices::virtio::transport::Transport;
 use emulator_core::Machine;
@@ -18,11 +19,14 @@ pub fn devices(m: &Machine) -> Option<DevicesView> {
     let p = m.platform();
     let bus = p.pci()?;
     let mut virtio = Vec::new();
+    let slot = |s: (u8, u8)| bus.functions.iter().find(|f| (f.device, f.function) == s);
     if let Some(b) = p.virtio_blk() {
-        virtio.push(transport(m, "virtio-blk", &b.transport, &b.busy));
+        let f = slot(emulator_core::platform::VIRTIO_BLK_SLOT);
+        virtio.push(transport(m, "virtio-blk", &b.transport, &b.busy, f));
     }
     if let Some(n) = p.virtio_net() {
-        virtio.push(transport(m, "virtio-net", &n.transport, &n.busy));
+        let f = slot(emulator_core::platform::VIRTIO_NET_SLOT);
+        virtio.push(transport(m, "virtio-net", &n.transport, &n.busy, f));
     }
     Some(DevicesView {
         functions: bus.functions.iter().map(function).collect(),
@@ -99,9 +103,21 @@ fn status_names(status: u8) -> Vec<String> {
         .collect()
 }
 
-fn transport(m: &Machine, name: &str, t: &Transport, busy: &Busy) -> VirtioView {
+fn transport(
+    m: &Machine,
+    name: &str,
+    t: &Transport,
+    busy: &Busy,
+    f: Option<&PciFunction>,
+) -> VirtioView {
+    let caps = f.map(modern::read_capabilities).unwrap_or_default();
     VirtioView {
         busy: (busy.skipped, busy.busy_notifies, busy.round.is_some()),
+        transport: t.interface().into(),
+        caps: caps
+            .into_iter()
+            .map(|(k, bar, off, len)| (modern::cfg_name(k).into(), bar, off, len))
+            .collect(),
         name: name.into(),
         status: status_names(t.status),
         features: (t.host_features, t.guest_features),

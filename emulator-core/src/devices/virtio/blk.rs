@@ -146,6 +146,17 @@ impl VirtioBlk {
         self.state.busy.deadline()
     }
 
+    /// A read of the modern interface's memory BAR.
+    pub fn modern_read(&mut self, offset: u32, size: u8) -> u32 {
+        let c = self.config();
+        self.state.transport.modern_read(offset, size, &c)
+    }
+
+    /// A write to the modern interface's memory BAR.
+    pub fn modern_write(&mut self, offset: u32, size: u8, value: u32) {
+        self.state.transport.modern_write(offset, size, value);
+    }
+
     /// The INTx level.
     pub fn irq_level(&self) -> bool {
         self.state.transport.irq_level()

@@ -1,8 +1,10 @@
-//! Paravirtual devices over virtio's PCI transport (vendor 0x1AF4, the legacy I/O-port
-//! register block in BAR 0) with split virtqueues in guest memory.
+//! Paravirtual devices over virtio's PCI transport (vendor 0x1AF4; transitional: the
+//! legacy I/O-port register block in BAR 0 and the modern structures in memory BAR 4)
+//! with split virtqueues in guest memory.
 
 pub mod blk;
 pub mod busy;
+pub mod modern;
 pub mod net;
 pub mod queue;
 pub mod transport;

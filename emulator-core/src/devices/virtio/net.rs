@@ -93,11 +93,17 @@ impl VirtioNet {
         self.state.transport = t;
     }
 
-    /// A read of BAR 0 (the configuration: MAC, then a status word, link up).
-    pub fn read(&mut self, offset: u16, size: u8) -> u32 {
+    /// The configuration: MAC, then a status word, link up.
+    fn config(&self) -> [u8; 8] {
         let mut c = [0u8; 8];
         c[..6].copy_from_slice(&self.state.mac);
         c[6] = 1;
+        c
+    }
+
+    /// A read of BAR 0.
+    pub fn read(&mut self, offset: u16, size: u8) -> u32 {
+        let c = self.config();
         self.state.transport.read(offset, size, &c)
     }
 
@@ -117,6 +123,17 @@ impl VirtioNet {
     /// When the frames in service complete.
     pub fn deadline(&self) -> Option<u64> {
         self.state.busy.deadline()
+    }
+
+    /// A read of the modern interface's memory BAR.
+    pub fn modern_read(&mut self, offset: u32, size: u8) -> u32 {
+        let c = self.config();
+        self.state.transport.modern_read(offset, size, &c)
+    }
+
+    /// A write to the modern interface's memory BAR.
+    pub fn modern_write(&mut self, offset: u32, size: u8, value: u32) {
+        self.state.transport.modern_write(offset, size, value);
     }
 
     /// The INTx level.

@@ -57,6 +57,10 @@ pub struct QueueState {
     pub notifies: u64,
     /// Chains the device completed.
     pub completed: u64,
+    /// The descriptor table, driver area and device area a modern driver placed
+    /// independently (see [`super::modern`]); they replace the PFN layout when set.
+    #[serde(default)]
+    pub addrs: Option<[u32; 3]>,
 }
 
 /// Where the three parts of a queue lie in guest-physical memory.
@@ -81,6 +85,14 @@ impl QueueState {
 
     /// The legacy layout for the ring area at `pfn * 4096`, if the driver set one.
     pub fn layout(&self) -> Option<Layout> {
+        if let Some([desc, avail, used]) = self.addrs {
+            // Each part ends below 4 GiB (a restored snapshot is not trusted).
+            let n = u32::from(self.size);
+            desc.checked_add(16 * n)?;
+            avail.checked_add(6 + 2 * n)?;
+            used.checked_add(6 + 8 * n)?;
+            return (self.size != 0).then_some(Layout { desc, avail, used });
+        }
         if self.pfn == 0 || self.size == 0 {
             return None;
         }

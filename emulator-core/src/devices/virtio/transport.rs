@@ -86,6 +86,9 @@ pub struct Transport {
     pub held: u64,
     /// Why the device stopped (it sets `NEEDS_RESET`), for the UI.
     pub error: Option<String>,
+    /// The modern interface's registers (see [`super::modern`]).
+    #[serde(default)]
+    pub modern: super::modern::Modern,
 }
 
 impl Transport {
@@ -94,12 +97,14 @@ impl Transport {
         Transport {
             host_features: features,
             queues: sizes.iter().map(|&s| QueueState::new(s)).collect(),
+            modern: super::modern::Modern::new(sizes),
             ..Transport::default()
         }
     }
 
     /// Device reset: the driver's settings and the queues' progress go; the counters stay.
     pub fn reset(&mut self) {
+        self.modern.reset(&mut self.queues);
         self.guest_features = 0;
         self.status = 0;
         self.isr = 0;
@@ -247,12 +252,18 @@ impl Transport {
 
     /// Cuts a restored snapshot's queue list to the device's own sizes.
     pub fn restore(&mut self, s: &Transport) {
-        let sizes: Vec<u16> = self.queues.iter().map(|q| q.size).collect();
+        let max =
+            |(i, q): (usize, &QueueState)| self.modern.queues.get(i).map_or(q.size, |m| m.max_size);
+        let sizes: Vec<u16> = self.queues.iter().enumerate().map(max).collect();
         *self = s.clone();
         self.queues.resize(sizes.len(), QueueState::default());
-        for (q, size) in self.queues.iter_mut().zip(sizes) {
-            q.size = size;
+        for (q, &size) in self.queues.iter_mut().zip(&sizes) {
+            // A modern driver may have picked a smaller power of two.
+            if !(q.size.is_power_of_two() && q.size < size && q.addrs.is_some()) {
+                q.size = size;
+            }
         }
+        self.modern.restore(&sizes);
     }
 }
 
