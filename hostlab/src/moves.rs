@@ -7,7 +7,7 @@ use vmlab_migrate::transfer::destination_for;
 use vmlab_migrate::{postcopy, precopy, FaultTolerance, Link, PostcopyOptions, XenPolicy};
 
 /// The migration workloads' sources, by name.
-const WORKLOADS: [(&str, &str); 3] = [
+static WORKLOADS: [(&str, &str); 3] = [
     ("idle", include_str!("../../guests/migrate/idle.asm")),
     (
         "moderate",
@@ -19,7 +19,7 @@ const WORKLOADS: [(&str, &str); 3] = [
     ),
 ];
 /// Their include files.
-const INCLUDES: [(&str, &str); 2] = [
+static INCLUDES: [(&str, &str); 2] = [
     (
         "workload.inc",
         include_str!("../../guests/migrate/workload.inc"),

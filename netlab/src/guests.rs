@@ -3,7 +3,7 @@
 use vmlab_net::scenario::Scenario;
 
 /// The embedded guests, by their path under `guests/`.
-const GUESTS: [(&str, &str); 1] = [("net/peer.asm", include_str!("../../guests/net/peer.asm"))];
+static GUESTS: [(&str, &str); 1] = [("net/peer.asm", include_str!("../../guests/net/peer.asm"))];
 
 /// The source of the guest a scenario names as `path` (relative to the scenario, so
 /// `../../guests/net/peer.asm` from a demo folder): the embedded guest whose path

@@ -15,7 +15,7 @@ use crate::worker::linux::LinuxRun;
 use crate::worker::linux_setup::{self, Container};
 
 /// The example programs, whole ELF files in assembly: (name, source).
-const EXAMPLES: [(&str, &str); 2] = [
+static EXAMPLES: [(&str, &str); 2] = [
     ("hello", include_str!("../../../guests/linux/hello.asm")),
     ("fork", include_str!("../../../guests/linux/fork.asm")),
 ];
