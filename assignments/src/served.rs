@@ -111,15 +111,32 @@ mod tests {
         assert_eq!(served.len(), built.len());
         for (b, s) in built.iter().zip(&served) {
             assert_eq!(
-                (b.dir, b.manifest, b.statement, b.starter_name, b.starter, b.visible),
-                (s.dir, s.manifest, s.statement, s.starter_name, s.starter, s.visible)
+                (
+                    b.dir,
+                    b.manifest,
+                    b.statement,
+                    b.starter_name,
+                    b.starter,
+                    b.visible
+                ),
+                (
+                    s.dir,
+                    s.manifest,
+                    s.statement,
+                    s.starter_name,
+                    s.starter,
+                    s.visible
+                )
             );
         }
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/page-tables");
         for secret in ["tests/hidden.toml", "solution.asm"] {
             let text = std::fs::read_to_string(root.join(secret)).expect(secret);
             assert!(
-                files.labs.iter().all(|l| l.visible != text && l.starter != text),
+                files
+                    .labs
+                    .iter()
+                    .all(|l| l.visible != text && l.starter != text),
                 "{secret} is served"
             );
         }

@@ -41,6 +41,49 @@ fn includes() -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// The other guests the lab's panels run, by path under `guests/` (the Linux panel's
+/// examples, the migration workloads, the network scenarios' peer).
+#[cfg(not(target_arch = "wasm32"))]
+static GUESTS: &[(&str, &str)] = &[
+    (
+        "linux/fork.asm",
+        include_str!("../../guests/linux/fork.asm"),
+    ),
+    (
+        "linux/hello.asm",
+        include_str!("../../guests/linux/hello.asm"),
+    ),
+    (
+        "migrate/diabolical.asm",
+        include_str!("../../guests/migrate/diabolical.asm"),
+    ),
+    (
+        "migrate/idle.asm",
+        include_str!("../../guests/migrate/idle.asm"),
+    ),
+    (
+        "migrate/moderate.asm",
+        include_str!("../../guests/migrate/moderate.asm"),
+    ),
+    (
+        "migrate/workload.inc",
+        include_str!("../../guests/migrate/workload.inc"),
+    ),
+    ("net/peer.asm", include_str!("../../guests/net/peer.asm")),
+];
+
+/// Those guests: compiled in, or installed by the browser lab.
+fn guests() -> &'static [(&'static str, &'static str)] {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        GUESTS
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        served::installed_guests()
+    }
+}
+
 /// The demo folders: compiled in, or installed by the browser lab.
 fn embedded() -> &'static [EmbeddedDemo] {
     #[cfg(not(target_arch = "wasm32"))]
@@ -111,6 +154,12 @@ pub fn every() -> &'static [Demo] {
 /// guests pull in with `%include "NAME"`.
 pub fn include(name: &str) -> Option<&'static str> {
     includes().iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The source of a guest a lab panel runs, by its path under `guests/`
+/// (`net/peer.asm`): one of [`GUESTS`].
+pub fn guest(path: &str) -> Option<&'static str> {
+    guests().iter().find(|(p, _)| *p == path).map(|(_, t)| *t)
 }
 
 /// The built-in demos the lab's main player opens, in lecture order: machine demos and

@@ -42,6 +42,9 @@ pub struct Files {
     pub includes: Vec<Include>,
     /// The demo folders.
     pub demos: Vec<DemoFiles>,
+    /// The other guests the lab's panels run, named by their path under `guests/`.
+    #[serde(default)]
+    pub guests: Vec<Include>,
 }
 
 /// The files compiled into this build (none in the Wasm build).
@@ -62,12 +65,23 @@ pub fn files() -> Files {
                 source: e.source.to_string(),
             })
             .collect(),
+        guests: crate::guests()
+            .iter()
+            .map(|(name, text)| Include {
+                name: name.to_string(),
+                text: text.to_string(),
+            })
+            .collect(),
     }
 }
 
 /// The tables the crate reads, made from `files` (their text lives as long as the page).
 #[cfg(any(test, target_arch = "wasm32"))]
-type Tables = (Vec<(&'static str, &'static str)>, Vec<EmbeddedDemo>);
+type Tables = (Named, Vec<EmbeddedDemo>, Named);
+
+/// Texts by name.
+#[cfg(any(test, target_arch = "wasm32"))]
+type Named = Vec<(&'static str, &'static str)>;
 
 #[cfg(any(test, target_arch = "wasm32"))]
 fn leak(s: String) -> &'static str {
@@ -76,11 +90,13 @@ fn leak(s: String) -> &'static str {
 
 #[cfg(any(test, target_arch = "wasm32"))]
 fn tables(files: Files) -> Tables {
-    let includes = files
-        .includes
-        .into_iter()
-        .map(|i| (leak(i.name), leak(i.text)))
-        .collect();
+    let named = |list: Vec<Include>| -> Named {
+        list.into_iter()
+            .map(|i| (leak(i.name), leak(i.text)))
+            .collect()
+    };
+    let includes = named(files.includes);
+    let guests = named(files.guests);
     let demos = files
         .demos
         .into_iter()
@@ -90,7 +106,7 @@ fn tables(files: Files) -> Tables {
             source: leak(d.source),
         })
         .collect();
-    (includes, demos)
+    (includes, demos, guests)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -118,6 +134,12 @@ pub(crate) fn installed_includes() -> &'static [(&'static str, &'static str)] {
     INSTALLED.get().map_or(&[], |t| &t.0)
 }
 
+/// The installed guests of the lab's panels (none before [`install`]).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn installed_guests() -> &'static [(&'static str, &'static str)] {
+    INSTALLED.get().map_or(&[], |t| &t.2)
+}
+
 /// The installed demo folders (none before [`install`]).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn installed_demos() -> &'static [EmbeddedDemo] {
@@ -133,8 +155,11 @@ mod tests {
         let files = files();
         assert_eq!(files.demos.len(), crate::EMBEDDED.len());
         assert!(files.includes.iter().any(|i| i.name == "pc.inc"));
-        let (includes, demos) = tables(files.clone());
+        let (includes, demos, guests) = tables(files.clone());
         assert_eq!(includes, crate::INCLUDES);
+        assert_eq!(guests, crate::GUESTS);
+        assert!(crate::guest("net/peer.asm").is_some_and(|t| t.contains("bits")));
+        assert_eq!(crate::guest("net/none.asm"), None);
         for (built, served) in crate::EMBEDDED.iter().zip(&demos) {
             assert_eq!(
                 (built.id, built.manifest, built.source),

@@ -1,5 +1,5 @@
 //! vmlab's own demos, labs and guest includes, fetched from `builtin.json` beside the page
-//! and installed before the lab starts (the page and the worker each load it).
+//! and installed before the lab starts (the page sends the worker the same text).
 //!
 //! Natively they are compiled into `vmlab-demos` and `assignments`; the Wasm module
 //! leaves their text out to stay small. `cargo xtask build-web` writes the file.
@@ -28,16 +28,32 @@ fn parse(url: &str, text: &str) -> Result<Builtin, String> {
     Ok(b)
 }
 
-/// Fetches the file at `dir` + [`FILE_NAME`] (`""` from the page, `"../"` from the
-/// worker, whose script is in `pkg/`) and installs its demos and labs.
-pub async fn load(dir: &str) -> Result<(), String> {
-    let url = format!("{dir}{FILE_NAME}");
-    let text = crate::packs::fetch_text(&url)
-        .await?
-        .ok_or_else(|| format!("{url}: not found"))?;
-    let b = parse(&url, &text)?;
+thread_local! {
+    /// The page's copy of the file's text, until the worker is sent it.
+    static TEXT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs the demos and labs of the file's `text` (`url` names it in messages).
+pub fn install(url: &str, text: &str) -> Result<(), String> {
+    let b = parse(url, text)?;
     vmlab_demos::served::install(b.demos)?;
     assignments::served::install(b.labs)
+}
+
+/// The page fetches [`FILE_NAME`] beside it and installs its demos and labs; it keeps
+/// the text for the worker (whose script is a blob, so it cannot fetch by a relative URL).
+pub async fn load() -> Result<(), String> {
+    let text = crate::packs::fetch_text(FILE_NAME)
+        .await?
+        .ok_or_else(|| format!("{FILE_NAME}: not found"))?;
+    install(FILE_NAME, &text)?;
+    TEXT.with(|t| *t.borrow_mut() = Some(text));
+    Ok(())
+}
+
+/// The text the page loaded, once: the worker's [`crate::protocol::Command::InstallBuiltin`].
+pub fn take_text() -> Option<String> {
+    TEXT.with(|t| t.borrow_mut().take())
 }
 
 #[cfg(test)]

@@ -31,22 +31,19 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsCast;
 
 /// Mounts the lab into the page's `#app` element, or, inside the worker, serves the
-/// machine; both first load the built-in demos and labs ([`builtin`]).
+/// machine; the page first loads the built-in demos and labs ([`builtin`]).
 #[wasm_bindgen(start)]
 pub fn start() {
     if js_sys::global().dyn_into::<web_sys::Window>().is_err() {
-        wasm_bindgen_futures::spawn_local(async {
-            // The page reports a missing file; the worker serves what it has.
-            let _ = builtin::load("../").await;
-            worker::MachineWorker::registrar().register();
-        });
+        // The page sends the built-in demos and labs as the first command.
+        worker::MachineWorker::registrar().register();
         return;
     }
     settings::apply(settings::load());
     let document = web_sys::window().and_then(|w| w.document());
     let root = document.and_then(|d| d.get_element_by_id("app"));
     wasm_bindgen_futures::spawn_local(async move {
-        if let Err(e) = builtin::load("").await {
+        if let Err(e) = builtin::load().await {
             if let Some(root) = root {
                 root.set_text_content(Some(&format!("The lab failed to load: {e}")));
                 let _ = root.set_attribute("data-testid", "load-error");

@@ -97,9 +97,8 @@ mod tests {
         }
         let labs = value["labs"]["labs"].as_array().expect("labs");
         assert_eq!(labs.len(), assignments::catalog().len());
-        let markers =
-            assignments::native::secret_markers(&assignments::native::default_labs_dir())
-                .expect("markers");
+        let markers = assignments::native::secret_markers(&assignments::native::default_labs_dir())
+            .expect("markers");
         assert!(!markers.is_empty());
         for m in &markers {
             assert!(!text.contains(m.as_str()), "builtin.json holds {m:?}");
