@@ -17,7 +17,21 @@ pub(crate) struct EmbeddedLab {
     pub(crate) visible: &'static str,
 }
 
+// The Wasm build leaves the text out: the lab fetches it ([`crate::served`]).
+#[cfg(not(target_arch = "wasm32"))]
 include!(concat!(env!("OUT_DIR"), "/embedded_labs.rs"));
+
+/// The labs' visible files: compiled in, or installed by the browser lab.
+pub(crate) fn embedded() -> &'static [EmbeddedLab] {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        EMBEDDED
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::served::installed()
+    }
+}
 
 /// What the browser shows of a lab.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -50,7 +64,7 @@ pub fn catalog() -> Vec<LabInfo> {
             },
         ))
     };
-    let mut labs: Vec<(u32, LabInfo)> = EMBEDDED
+    let mut labs: Vec<(u32, LabInfo)> = embedded()
         .iter()
         .filter_map(|e| info(e.manifest, e.statement, e.starter))
         .collect();
@@ -68,12 +82,12 @@ pub fn catalog() -> Vec<LabInfo> {
 
 /// The ids of the labs compiled in.
 pub(crate) fn embedded_ids() -> Vec<&'static str> {
-    EMBEDDED.iter().map(|e| e.dir).collect()
+    embedded().iter().map(|e| e.dir).collect()
 }
 
 /// A lab's manifest and visible tests, by id.
 pub fn visible_lab(id: &str) -> Result<(LabManifest, TestFile), String> {
-    let Some(e) = EMBEDDED.iter().find(|e| e.dir == id) else {
+    let Some(e) = embedded().iter().find(|e| e.dir == id) else {
         return crate::pack::visible_lab(id).unwrap_or_else(|| Err(unknown_lab(id)));
     };
     let m = LabManifest::parse(e.manifest)?;
@@ -83,14 +97,14 @@ pub fn visible_lab(id: &str) -> Result<(LabManifest, TestFile), String> {
 
 /// The message for a lab id that does not exist, listing those that do.
 pub fn unknown_lab(id: &str) -> String {
-    let ids: Vec<&str> = EMBEDDED.iter().map(|e| e.dir).collect();
+    let ids: Vec<&str> = embedded().iter().map(|e| e.dir).collect();
     format!("no lab called {id:?}; the labs are: {}", ids.join(", "))
 }
 
 /// Every string compiled into the crate from the lab folders (for checks that no
 /// hidden test or solution is among them).
 pub fn embedded_texts() -> Vec<(&'static str, &'static str)> {
-    EMBEDDED
+    embedded()
         .iter()
         .flat_map(|e| {
             [

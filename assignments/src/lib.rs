@@ -38,6 +38,8 @@ pub mod precopy_lab;
 #[cfg(feature = "harness")]
 pub mod regs;
 #[cfg(feature = "harness")]
+pub mod served;
+#[cfg(feature = "harness")]
 pub mod spec;
 #[cfg(feature = "harness")]
 pub mod target;

@@ -8,6 +8,7 @@ pub mod jvm_player;
 pub mod kind_linux;
 pub mod manifest;
 pub mod pack;
+pub mod served;
 
 use std::sync::OnceLock;
 
@@ -24,7 +25,76 @@ struct EmbeddedDemo {
     source: &'static str,
 }
 
+// The Wasm build leaves the text out: the lab fetches it ([`served`]).
+#[cfg(not(target_arch = "wasm32"))]
 include!(concat!(env!("OUT_DIR"), "/embedded_demos.rs"));
+
+/// The shared guest includes: compiled in, or installed by the browser lab.
+fn includes() -> &'static [(&'static str, &'static str)] {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        INCLUDES
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        served::installed_includes()
+    }
+}
+
+/// The other guests the lab's panels run, by path under `guests/` (the Linux panel's
+/// examples, the migration workloads, the network scenarios' peer).
+#[cfg(not(target_arch = "wasm32"))]
+static GUESTS: &[(&str, &str)] = &[
+    (
+        "linux/fork.asm",
+        include_str!("../../guests/linux/fork.asm"),
+    ),
+    (
+        "linux/hello.asm",
+        include_str!("../../guests/linux/hello.asm"),
+    ),
+    (
+        "migrate/diabolical.asm",
+        include_str!("../../guests/migrate/diabolical.asm"),
+    ),
+    (
+        "migrate/idle.asm",
+        include_str!("../../guests/migrate/idle.asm"),
+    ),
+    (
+        "migrate/moderate.asm",
+        include_str!("../../guests/migrate/moderate.asm"),
+    ),
+    (
+        "migrate/workload.inc",
+        include_str!("../../guests/migrate/workload.inc"),
+    ),
+    ("net/peer.asm", include_str!("../../guests/net/peer.asm")),
+];
+
+/// Those guests: compiled in, or installed by the browser lab.
+fn guests() -> &'static [(&'static str, &'static str)] {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        GUESTS
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        served::installed_guests()
+    }
+}
+
+/// The demo folders: compiled in, or installed by the browser lab.
+fn embedded() -> &'static [EmbeddedDemo] {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        EMBEDDED
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        served::installed_demos()
+    }
+}
 
 /// A lecture demo.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -65,7 +135,7 @@ pub fn of_kind(kind: Kind) -> impl Iterator<Item = &'static Demo> {
 pub fn every() -> &'static [Demo] {
     static DEMOS: OnceLock<Vec<Demo>> = OnceLock::new();
     DEMOS.get_or_init(|| {
-        let mut v: Vec<Demo> = EMBEDDED
+        let mut v: Vec<Demo> = embedded()
             .iter()
             .filter_map(|e| {
                 Some(Demo {
@@ -83,7 +153,13 @@ pub fn every() -> &'static [Demo] {
 /// The text of the shared guest include `name` (`guests/include/NAME`), which demo
 /// guests pull in with `%include "NAME"`.
 pub fn include(name: &str) -> Option<&'static str> {
-    INCLUDES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    includes().iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The source of a guest a lab panel runs, by its path under `guests/`
+/// (`net/peer.asm`): one of [`GUESTS`].
+pub fn guest(path: &str) -> Option<&'static str> {
+    guests().iter().find(|(p, _)| *p == path).map(|(_, t)| *t)
 }
 
 /// The built-in demos the lab's main player opens, in lecture order: machine demos and

@@ -5,13 +5,13 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 /// The guest's source.
-pub const SOURCE: &str = include_str!("../../guests/host/balloon.asm");
+pub static SOURCE: &str = include_str!("../../guests/host/balloon.asm");
 /// The include file it uses.
-pub const PC_INC: &str = include_str!("../../guests/include/pc.inc");
+pub static PC_INC: &str = include_str!("../../guests/include/pc.inc");
 /// The teaching kernel's source, which a VM boots instead with `workload = "kernel"`.
-pub const KERNEL_SOURCE: &str = include_str!("../../guests/kernel/kernel.asm");
+pub static KERNEL_SOURCE: &str = include_str!("../../guests/kernel/kernel.asm");
 /// The shared includes the teaching kernel's drivers use (`guests/include/NAME`).
-const KERNEL_INCLUDES: &[(&str, &str)] = &[
+static KERNEL_INCLUDES: &[(&str, &str)] = &[
     (
         "kdrivers.inc",
         include_str!("../../guests/include/kdrivers.inc"),
@@ -30,9 +30,9 @@ const KERNEL_INCLUDES: &[(&str, &str)] = &[
     ("arp.inc", include_str!("../../guests/include/arp.inc")),
 ];
 /// The framework: timer, page cache, workload; it calls the driver's `balloon_step`.
-pub const FRAMEWORK_INC: &str = include_str!("../../guests/include/balloon_guest.inc");
+pub static FRAMEWORK_INC: &str = include_str!("../../guests/include/balloon_guest.inc");
 /// The balloon driver the host's guest runs.
-pub const DRIVER_INC: &str = include_str!("../../guests/include/balloon_driver.inc");
+pub static DRIVER_INC: &str = include_str!("../../guests/include/balloon_driver.inc");
 /// Where the guest is loaded (flat, 32-bit protected mode).
 pub const LOAD_ADDR: u32 = 0x10000;
 /// The first page of the guest's page cache and balloon region.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::introspect::{Profile, View};
 
 /// The teaching kernel's profile, as committed next to its source.
-pub const KERNEL_PROFILE: &str = include_str!("../../guests/kernel/kernel.profile.toml");
+pub static KERNEL_PROFILE: &str = include_str!("../../guests/kernel/kernel.profile.toml");
 pub use crate::guest::KERNEL_SOURCE;
 
 #[derive(Deserialize)]

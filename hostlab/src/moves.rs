@@ -6,26 +6,9 @@ use vmlab_migrate::clock::{run_until, Budget};
 use vmlab_migrate::transfer::destination_for;
 use vmlab_migrate::{postcopy, precopy, FaultTolerance, Link, PostcopyOptions, XenPolicy};
 
-/// The migration workloads' sources, by name.
-const WORKLOADS: [(&str, &str); 3] = [
-    ("idle", include_str!("../../guests/migrate/idle.asm")),
-    (
-        "moderate",
-        include_str!("../../guests/migrate/moderate.asm"),
-    ),
-    (
-        "diabolical",
-        include_str!("../../guests/migrate/diabolical.asm"),
-    ),
-];
-/// Their include files.
-const INCLUDES: [(&str, &str); 2] = [
-    (
-        "workload.inc",
-        include_str!("../../guests/migrate/workload.inc"),
-    ),
-    ("pc.inc", include_str!("../../guests/include/pc.inc")),
-];
+/// The migration workloads, by name (their sources are `guests/migrate/NAME.asm`,
+/// read with [`vmlab_demos::guest`]).
+static WORKLOADS: [&str; 3] = ["idle", "moderate", "diabolical"];
 /// The migrated guest's RAM, in MiB.
 pub const RAM_MIB: u32 = 4;
 /// Timer ticks the workloads run before they halt.
@@ -55,15 +38,19 @@ pub fn workload(name: &str) -> Result<Vec<u8>, String> {
 
 /// The workload `name` assembled, ending after `end_ticks` ticks (a multiple of 64).
 pub fn workload_of(name: &str, end_ticks: u32) -> Result<Vec<u8>, String> {
-    let (_, src) = WORKLOADS
+    let src = WORKLOADS
         .iter()
-        .find(|(n, _)| *n == name)
+        .find(|n| **n == name)
+        .and_then(|n| vmlab_demos::guest(&format!("migrate/{n}.asm")))
         .ok_or_else(|| format!("workload {name:?}: not one of idle, moderate, diabolical"))?;
+    // Their include files: the workload loop beside them and the shared PC include.
     let include = |n: &str| -> Option<String> {
-        INCLUDES
-            .iter()
-            .find(|(i, _)| *i == n)
-            .map(|(_, t)| (*t).to_string())
+        match n {
+            "workload.inc" => vmlab_demos::guest("migrate/workload.inc"),
+            "pc.inc" => vmlab_demos::include("pc.inc"),
+            _ => None,
+        }
+        .map(str::to_string)
     };
     let opts = vmlab_asm::Options {
         defines: vec![("END_TICKS".into(), Some(end_ticks.to_string()))],

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use crate::ClassSource;
 
 /// Every embedded class file, by class name.
-pub const FILES: &[(&str, &[u8])] = &[
+pub static FILES: &[(&str, &[u8])] = &[
     ("Garbage", include_bytes!("../examples/Garbage.class")),
     ("Node", include_bytes!("../examples/Node.class")),
     ("Tree", include_bytes!("../examples/Tree.class")),

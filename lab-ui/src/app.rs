@@ -456,7 +456,7 @@ pub fn app() -> Html {
     let bridge = {
         let dispatcher = state.dispatcher();
         use_memo((), move |_| {
-            MachineWorker::spawner()
+            let bridge = MachineWorker::spawner()
                 .callback(move |ev| {
                     if let crate::protocol::Event::MachineFile(bytes) = &ev {
                         if let Err(e) = crate::components::machinefile::offer(bytes) {
@@ -466,7 +466,11 @@ pub fn app() -> Html {
                     }
                     dispatcher.dispatch(Action::Worker(ev))
                 })
-                .spawn(&worker_script())
+                .spawn(&worker_script());
+            if let Some(text) = crate::builtin::take_text() {
+                bridge.send(Command::InstallBuiltin(text));
+            }
+            bridge
         })
     };
     let send = {

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod assemble;
+pub mod builtin;
 pub mod components;
 pub mod demos;
 pub mod demos_linux;
@@ -29,22 +30,34 @@ use gloo_worker::Registrable;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsCast;
 
-/// Mounts the lab into the page's `#app` element, or, inside the worker, serves the machine.
+/// Mounts the lab into the page's `#app` element, or, inside the worker, serves the
+/// machine; the page first loads the built-in demos and labs ([`builtin`]).
 #[wasm_bindgen(start)]
 pub fn start() {
     if js_sys::global().dyn_into::<web_sys::Window>().is_err() {
+        // The page sends the built-in demos and labs as the first command.
         worker::MachineWorker::registrar().register();
         return;
     }
     settings::apply(settings::load());
     let document = web_sys::window().and_then(|w| w.document());
-    match document.and_then(|d| d.get_element_by_id("app")) {
-        Some(root) => {
-            root.set_inner_html("");
-            yew::Renderer::<App>::with_root(root).render();
+    let root = document.and_then(|d| d.get_element_by_id("app"));
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = builtin::load().await {
+            if let Some(root) = root {
+                root.set_text_content(Some(&format!("The lab failed to load: {e}")));
+                let _ = root.set_attribute("data-testid", "load-error");
+            }
+            return;
         }
-        None => {
-            yew::Renderer::<App>::new().render();
+        match root {
+            Some(root) => {
+                root.set_inner_html("");
+                yew::Renderer::<App>::with_root(root).render();
+            }
+            None => {
+                yew::Renderer::<App>::new().render();
+            }
         }
-    }
+    });
 }

@@ -60,10 +60,18 @@ fn base() -> (String, bool) {
     }
 }
 
-/// The text at `url`, or `None` when the server says 404.
-async fn fetch_text(url: &str) -> Result<Option<String>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(window.fetch_with_str(url))
+/// The text at `url` (relative to the page, or in the worker to its script), or
+/// `None` when the server says 404.
+pub(crate) async fn fetch_text(url: &str) -> Result<Option<String>, String> {
+    let global = js_sys::global();
+    let request = match global.dyn_ref::<web_sys::Window>() {
+        Some(window) => window.fetch_with_str(url),
+        None => global
+            .dyn_ref::<web_sys::WorkerGlobalScope>()
+            .ok_or("neither a page nor a worker")?
+            .fetch_with_str(url),
+    };
+    let resp = JsFuture::from(request)
         .await
         .map_err(|_| format!("{url}: could not be fetched"))?;
     let resp: web_sys::Response = resp.dyn_into().map_err(|_| format!("{url}: no response"))?;

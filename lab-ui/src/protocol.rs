@@ -163,6 +163,9 @@ pub enum Command {
     /// Adds course-pack labs (where each came from, its files), so that their
     /// visible tests run here as the page's do.
     AddPackLabs(Vec<(String, assignments::pack::PackLab)>),
+    /// Installs the built-in demos and labs (the text of `builtin.json`, which the page
+    /// fetched); the page sends it first.
+    InstallBuiltin(String),
     /// Saves the machine as a file (answered by [`Event::MachineFile`]).
     SaveMachine,
     /// Replaces the machine with one saved as a file.

@@ -2,15 +2,19 @@
 
 use vmlab_net::scenario::Scenario;
 
-/// The embedded guests, by their path under `guests/`.
-const GUESTS: [(&str, &str); 1] = [("net/peer.asm", include_str!("../../guests/net/peer.asm"))];
+/// The guests a scenario may name, by their path under `guests/` (their text is
+/// [`vmlab_demos::guest`]'s).
+static GUESTS: [&str; 1] = ["net/peer.asm"];
 
 /// The source of the guest a scenario names as `path` (relative to the scenario, so
 /// `../../guests/net/peer.asm` from a demo folder): the embedded guest whose path
 /// under `guests/` it ends with.
 pub fn source(path: &str) -> Option<&'static str> {
     let under = path.rsplit_once("guests/").map(|(_, p)| p)?;
-    GUESTS.iter().find(|(p, _)| *p == under).map(|(_, s)| *s)
+    GUESTS
+        .iter()
+        .find(|p| **p == under)
+        .and_then(|p| vmlab_demos::guest(p))
 }
 
 /// Assembles `source` (named `name` in messages) with `defines` (`NAME` or
@@ -38,7 +42,7 @@ pub fn images(scenario: &Scenario) -> Result<Vec<Vec<u8>>, String> {
                 format!(
                     "vm[{i}].guest: {:?} is not one of the lab's guests ({})",
                     vm.guest,
-                    GUESTS.map(|(p, _)| format!("guests/{p}")).join(", ")
+                    GUESTS.map(|p| format!("guests/{p}")).join(", ")
                 )
             })?;
             assemble(&vm.guest, src, &vm.guest_defines()).map_err(|e| format!("vm[{i}].guest: {e}"))

@@ -26,6 +26,8 @@ pub fn build(toolchain: &Toolchain, release: bool) -> Result<PathBuf> {
     let www = crate::workspace_root().join("www");
     copy_dir(&www, &site).with_context(|| format!("copying {}", www.display()))?;
     println!("copied {} -> {}", www.display(), site.display());
+    let builtin = write_builtin(&site)?;
+    println!("{:>10} bytes  {}", builtin.1, builtin.0.display());
 
     step::heading("wasm-bindgen (target web, in-process)");
     let pkg = site.join("pkg");
@@ -45,6 +47,25 @@ pub fn build(toolchain: &Toolchain, release: bool) -> Result<PathBuf> {
     Ok(site)
 }
 
+/// Writes the built-in demos and labs' visible files (`builtin.json`), which the lab's
+/// Wasm module leaves out and fetches at start; returns the file and its size.
+pub fn write_builtin(site: &Path) -> Result<(PathBuf, usize)> {
+    let text = builtin_json()?;
+    let path = site.join(vmlab_demos::served::FILE_NAME);
+    fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    Ok((path, text.len()))
+}
+
+/// The text of `builtin.json`, from the native crates' compiled-in files.
+pub fn builtin_json() -> Result<String> {
+    let value = serde_json::json!({
+        "format": vmlab_demos::served::FORMAT,
+        "demos": vmlab_demos::served::files(),
+        "labs": assignments::served::files(),
+    });
+    serde_json::to_string(&value).context("writing builtin.json")
+}
+
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
@@ -58,4 +79,29 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_json_holds_every_demo_and_lab_and_no_hidden_test() {
+        let text = builtin_json().expect("writes");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(value["format"], vmlab_demos::served::FORMAT);
+        let demos = value["demos"]["demos"].as_array().expect("demos");
+        assert_eq!(demos.len(), vmlab_demos::every().len());
+        for d in vmlab_demos::every() {
+            assert!(demos.iter().any(|v| v["id"] == d.id), "{}", d.id);
+        }
+        let labs = value["labs"]["labs"].as_array().expect("labs");
+        assert_eq!(labs.len(), assignments::catalog().len());
+        let markers = assignments::native::secret_markers(&assignments::native::default_labs_dir())
+            .expect("markers");
+        assert!(!markers.is_empty());
+        for m in &markers {
+            assert!(!text.contains(m.as_str()), "builtin.json holds {m:?}");
+        }
+    }
 }

@@ -19,7 +19,7 @@ use vmlab_hostlab::demo::{self, Checked};
 use vmlab_hostlab::{moves, HostLab};
 
 /// The host scenarios the view offers (`host/scenarios/`).
-const SCENARIOS: [(&str, &str); 5] = [
+static SCENARIOS: [(&str, &str); 5] = [
     (
         "esx-memory",
         include_str!("../../../host/scenarios/esx-memory.toml"),

@@ -16,40 +16,10 @@ use super::Panel;
 use vmlab_jvm::classfile::disasm::disassemble;
 use vmlab_jvm::classfile::ClassFile;
 use vmlab_jvm::heap::Value;
+// The example programs (javac's output of `jvm/java/`) and the main classes the panel offers.
+use vmlab_jvm::examples::{FILES, MAINS};
 use vmlab_jvm::{ClassSource, GcKind, HeapSnapshot, Outcome, Vm, VmConfig};
 
-/// The example programs, compiled by `javac` from `jvm/java/`.
-const FILES: &[(&str, &[u8])] = &[
-    (
-        "Garbage",
-        include_bytes!("../../../jvm/examples/Garbage.class"),
-    ),
-    ("Node", include_bytes!("../../../jvm/examples/Node.class")),
-    ("Tree", include_bytes!("../../../jvm/examples/Tree.class")),
-    (
-        "Shapes",
-        include_bytes!("../../../jvm/examples/Shapes.class"),
-    ),
-    ("Shape", include_bytes!("../../../jvm/examples/Shape.class")),
-    ("Base", include_bytes!("../../../jvm/examples/Base.class")),
-    ("Rect", include_bytes!("../../../jvm/examples/Rect.class")),
-    (
-        "Square",
-        include_bytes!("../../../jvm/examples/Square.class"),
-    ),
-    (
-        "Circle",
-        include_bytes!("../../../jvm/examples/Circle.class"),
-    ),
-    (
-        "Switch",
-        include_bytes!("../../../jvm/examples/Switch.class"),
-    ),
-    ("Loops", include_bytes!("../../../jvm/examples/Loops.class")),
-    ("Hot", include_bytes!("../../../jvm/examples/Hot.class")),
-];
-/// The main classes the panel offers.
-const MAINS: &[&str] = &["Garbage", "Shapes", "Switch", "Loops", "Hot"];
 /// Bytecodes "Run to the end" may take.
 const BUDGET: u64 = 20_000_000;
 

@@ -14,11 +14,9 @@ use crate::state::Action;
 use crate::worker::linux::LinuxRun;
 use crate::worker::linux_setup::{self, Container};
 
-/// The example programs, whole ELF files in assembly: (name, source).
-const EXAMPLES: [(&str, &str); 2] = [
-    ("hello", include_str!("../../../guests/linux/hello.asm")),
-    ("fork", include_str!("../../../guests/linux/fork.asm")),
-];
+/// The example programs, whole ELF files in assembly (`guests/linux/NAME.asm`, read
+/// with [`vmlab_demos::guest`]).
+static EXAMPLES: [&str; 2] = ["hello", "fork"];
 
 /// The container the panel's fields describe: root, memory cap, CPU quota and
 /// mounts, as typed.
@@ -77,10 +75,11 @@ pub fn linux_panel() -> Html {
             }));
         })
     };
-    let example = |name: &'static str, src: &'static str| {
+    let example = |name: &'static str| {
         let start = start.clone();
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {
+            let src = vmlab_demos::guest(&format!("linux/{name}.asm")).unwrap_or_default();
             match vmlab_asm::assemble("example.asm", src, &vmlab_asm::Options::default()) {
                 Ok(out) => start.emit((name.into(), out.bytes)),
                 Err(e) => ctx.dispatch(Action::Status(format!("{name}.asm: {e}"))),
@@ -125,8 +124,8 @@ pub fn linux_panel() -> Html {
     html! {
         <Panel id="panel-linux" title="Linux process VM" hint="Linux programs on vmlab's CPU at ring 3; their system calls answered by an emulated Linux, their processes switched by its scheduler.">
             <div class="row">
-                <button data-testid="linux-run-example" onclick={example(EXAMPLES[0].0, EXAMPLES[0].1)}>{"Run the example"}</button>
-                <button data-testid="linux-run-fork" onclick={example(EXAMPLES[1].0, EXAMPLES[1].1)}>{"Run the fork example"}</button>
+                <button data-testid="linux-run-example" onclick={example(EXAMPLES[0])}>{"Run the example"}</button>
+                <button data-testid="linux-run-fork" onclick={example(EXAMPLES[1])}>{"Run the fork example"}</button>
                 <label>{"ELF file "}<input type="file" data-testid="linux-file" onchange={pick}/></label>
                 <input ref={args} data-testid="linux-args" aria-label="program arguments" placeholder="arguments"/>
                 <input ref={host} data-testid="linux-hostname" aria-label="host name" placeholder="host name (vmlab)"/>

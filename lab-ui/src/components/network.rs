@@ -20,7 +20,7 @@ use vmlab_netlab::demo::{self, Checked};
 use vmlab_netlab::NetLab;
 
 /// The scenarios with machines the panel offers (`net/scenarios/`).
-const SCENARIOS: [(&str, &str); 3] = [
+static SCENARIOS: [(&str, &str); 3] = [
     (
         "vm-ping",
         include_str!("../../../net/scenarios/vm-ping.toml"),

@@ -225,6 +225,10 @@ impl MachineWorker {
                 self.start_run(scope, until);
                 return Ok(());
             }
+            Command::InstallBuiltin(text) => {
+                crate::builtin::install(crate::builtin::FILE_NAME, &text)?;
+                return Ok(());
+            }
             Command::AddPackLabs(labs) => {
                 for (from, lab) in labs {
                     assignments::pack::add(&from, lab)?;
@@ -320,6 +324,7 @@ impl MachineWorker {
                     | Command::RunLinux(_)
                     | Command::LoadMachine(_)
                     | Command::AddPackLabs(_)
+                    | Command::InstallBuiltin(_)
                     | Command::SetSmp(_)
                     | Command::Run(_) => {}
                 }
