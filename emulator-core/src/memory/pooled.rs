@@ -125,13 +125,10 @@ impl FrameStore for PooledRam {
     fn frame_mut(&mut self, gfn: usize) -> Option<&mut [u8]> {
         let part = self.part(gfn);
         let slot = self.slots.get_mut(gfn)?;
-        match slot {
-            None => {
-                self.stats.demand_fills += 1;
-                self.backed += 1;
-                *slot = Some(Arc::new([0; FRAME]));
-            }
-            Some(_) => {}
+        if slot.is_none() {
+            self.stats.demand_fills += 1;
+            self.backed += 1;
+            *slot = Some(Arc::new([0; FRAME]));
         }
         let frame = slot.as_mut()?;
         Arc::make_mut(frame).get_mut(..part)
