@@ -479,7 +479,13 @@ impl Machine {
         self.cpu.flags_stale = false;
         self.icount = s.icount;
         self.platform.restore(&s.platform);
-        self.cpu.mmu.load(&s.tlb);
+        // the TLB's frames are machine frames under a VMM: the map they come back under
+        let p2m = self.vmm.as_deref().map(|v| match s.vmm.as_ref() {
+            Some(saved) if saved.mode() == v.mode() => saved.p2m().clone(),
+            _ => v.p2m().clone(),
+        });
+        let ram_of = |f: u32| p2m.as_ref().map_or(f, |p| p.guest_of(f) & !0xfff);
+        self.cpu.mmu.load(&s.tlb, ram_of);
         self.cpu.apic = s
             .apic
             .clone()
@@ -503,7 +509,7 @@ impl Machine {
                     c.apic = p.apic.clone().unwrap_or_else(|| LocalApic::new(id as u8));
                     c.state = p.cpu.clone();
                     c.flags = Flags::from_eflags(c.state.eflags);
-                    c.mmu.load(&p.tlb);
+                    c.mmu.load(&p.tlb, ram_of);
                     c
                 })
                 .collect();

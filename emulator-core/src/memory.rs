@@ -605,6 +605,9 @@ pub trait PhysMem {
             self.write_u8(phys.wrapping_add(i as u32), b);
         }
     }
+    /// Gives guest frame `gfn` a frame of its own when it shares one (pooled RAM's
+    /// copy-on-write); its contents stay the same. Nothing for other memory.
+    fn copy_shared_frame(&mut self, _gfn: u32) {}
 }
 
 impl PhysMem for Memory {
@@ -619,6 +622,11 @@ impl PhysMem for Memory {
     }
     fn write_u32(&mut self, phys: u32, value: u32) {
         Memory::write_u32(self, phys, value)
+    }
+    fn copy_shared_frame(&mut self, gfn: u32) {
+        if let GuestRam::Pooled(p) = &mut self.ram {
+            p.copy_shared(gfn as usize);
+        }
     }
 }
 

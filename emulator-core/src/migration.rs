@@ -38,7 +38,7 @@ impl Machine {
 
     /// Under a VMM, empties every CPU's TLB, so that no translation made writable in
     /// a dirty-log round outlives it (bare, the memory path logs alone).
-    fn flush_tlbs(&mut self) {
+    pub(crate) fn flush_tlbs(&mut self) {
         if self.vmm.is_none() {
             return;
         }

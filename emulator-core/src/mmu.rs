@@ -61,8 +61,12 @@ pub mod tlb {
 pub(crate) struct TlbEntry {
     /// Linear page address | valid bit.
     tag: u32,
-    /// Physical page address.
+    /// Physical page address (under a VMM, the machine frame).
     frame: u32,
+    /// Where the page is in the machine's frame store: the physical page address
+    /// bare, the guest-physical page under a VMM (recomputed when a snapshot loads).
+    #[serde(skip)]
+    ram: u32,
     /// User, writable and dirty-already-set bits.
     bits: u8,
 }
@@ -133,14 +137,15 @@ impl Mmu {
     }
 
     /// The TLB's translation of `linear` for an access of kind `acc`, when an entry
-    /// allows it; no walk and no other side effect than the hit count.
+    /// allows it, as an address in the machine's frame store; no walk and no other
+    /// side effect than the hit count.
     #[inline(always)]
     pub(crate) fn lookup(&mut self, linear: u32, acc: u8, cr0v: u32) -> Option<u32> {
         let e = self.tlb.get(((linear >> 12) as usize) & (TLB_SIZE - 1))?;
         let need = tlb_need(acc, cr0v);
         if e.tag == (linear & !0xfff) | TLB_VALID && e.bits & need == need {
             self.hits += 1;
-            return Some(e.frame | (linear & 0xfff));
+            return Some(e.ram | (linear & 0xfff));
         }
         None
     }
@@ -161,7 +166,7 @@ impl Mmu {
                 let need = tlb_need(acc, regs.cr0);
                 if e.bits & need == need {
                     self.hits += 1;
-                    return Ok(e.frame | (linear & 0xfff));
+                    return Ok(e.ram | (linear & 0xfff));
                 }
             }
         }
@@ -186,6 +191,7 @@ impl Mmu {
             *e = TlbEntry {
                 tag: (linear & !0xfff) | TLB_VALID,
                 frame,
+                ram: frame,
                 bits,
             };
         }
@@ -193,7 +199,8 @@ impl Mmu {
     }
 
     /// [`Mmu::translate`] with the page walk on a miss supplied by the caller (a VMM's
-    /// shadow or nested walk).
+    /// shadow or nested walk), which gives the machine frame, the frame-store page
+    /// (the guest-physical page) and the TLB bits; returns the frame-store address.
     #[inline(always)]
     pub(crate) fn translate_with(
         &mut self,
@@ -201,7 +208,7 @@ impl Mmu {
         regs: PagingRegs,
         linear: u32,
         acc: u8,
-        walker: impl FnOnce(&mut Memory, PagingRegs, u32, u8) -> Result<(u32, u8), Exception>,
+        walker: impl FnOnce(&mut Memory, PagingRegs, u32, u8) -> Result<(u32, u32, u8), Exception>,
     ) -> Result<u32, Exception> {
         let i = ((linear >> 12) as usize) & (TLB_SIZE - 1);
         if let Some(e) = self.tlb.get(i) {
@@ -209,21 +216,22 @@ impl Mmu {
                 let need = tlb_need(acc, regs.cr0);
                 if e.bits & need == need {
                     self.hits += 1;
-                    return Ok(e.frame | (linear & 0xfff));
+                    return Ok(e.ram | (linear & 0xfff));
                 }
             }
         }
         self.misses += 1;
         self.walks += 1;
-        let (frame, bits) = walker(mem, regs, linear, acc)?;
+        let (frame, ram, bits) = walker(mem, regs, linear, acc)?;
         if let Some(e) = self.tlb.get_mut(i) {
             *e = TlbEntry {
                 tag: (linear & !0xfff) | TLB_VALID,
                 frame,
+                ram,
                 bits,
             };
         }
-        Ok(frame | (linear & 0xfff))
+        Ok(ram | (linear & 0xfff))
     }
 
     /// The TLB's valid entries, for the UI.
@@ -248,11 +256,15 @@ impl Mmu {
         self.tlb.clone()
     }
 
-    /// Restores the TLB contents of a snapshot.
-    pub(crate) fn load(&mut self, entries: &[TlbEntry]) {
+    /// Restores the TLB contents of a snapshot; `ram_of` gives each entry's
+    /// frame-store page from its frame.
+    pub(crate) fn load(&mut self, entries: &[TlbEntry], ram_of: impl Fn(u32) -> u32) {
         self.flush();
         for (d, s) in self.tlb.iter_mut().zip(entries) {
-            *d = *s;
+            *d = TlbEntry {
+                ram: ram_of(s.frame),
+                ..*s
+            };
         }
         self.large_cached = self.tlb.iter().any(|e| e.bits & tlb::LARGE != 0);
     }

@@ -89,7 +89,7 @@ fn shadow_and_nested_tables_hold_host_frames() {
     assert!(checked > 0, "the shadow was filled");
     let m = run(ExecMode::HW_ASSIST);
     let v = m.vmm().expect("a VMM");
-    let table = v.nested.table(0x10_0000, 0);
+    let table = v.nested.table(0x10_0000, 0, v.p2m());
     assert!(!table.is_empty());
     for e in table {
         assert_eq!(e.host_physical, p2m::host_of(e.guest_physical));

@@ -118,6 +118,8 @@ pub fn assemble_source(
         ("DIRTY_PAGES", w.dirty_pages),
         ("WORK", w.work.max(1)),
         ("TICK_DIV", w.tick_div & 0xffff),
+        // paging on, so the guest's stores meet the VMM's write protection
+        ("PAGING", 1),
     ];
     let include = |file: &str| match file {
         "pc.inc" => Some(PC_INC.to_string()),

@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use emulator_core::vmm::ExitReason;
 use emulator_core::StopReason;
 
 use crate::guest::GuestImage;
@@ -136,7 +137,7 @@ impl Host {
         }
         let id = self.vms.len() as u32 + 1;
         let vm = Vm::create(spec, id)?;
-        Ok(self.add(vm))
+        self.add(vm)
     }
 
     /// Creates a VM that runs `image` (assembled for VM number [`Host::next_id`]).
@@ -145,7 +146,7 @@ impl Host {
             return Err(format!("vm {}: a VM of that name exists", spec.name));
         }
         let vm = Vm::with_image(spec, image)?;
-        Ok(self.add(vm))
+        self.add(vm)
     }
 
     /// The number the next VM created gets (its guest's `VM_ID`).
@@ -153,7 +154,13 @@ impl Host {
         self.vms.len() as u32 + 1
     }
 
-    fn add(&mut self, mut vm: Vm) -> usize {
+    /// Adds a VM, its guest frames placed in a machine range of its own.
+    fn add(&mut self, mut vm: Vm) -> Result<usize, String> {
+        let frames = vm.spec.ram_mib << 8;
+        let base = crate::share::home_base(&self.vms, frames)?;
+        vm.machine
+            .place_p2m(base)
+            .map_err(|e| format!("vm {}: {e}", vm.spec.name))?;
         vm.machine.cpu_mut().tsc = self.now;
         vm.last_ran = self.now;
         self.vms.push(vm);
@@ -161,7 +168,7 @@ impl Host {
         let i = self.vms.len() - 1;
         let ram = self.vms[i].spec.ram_mib;
         self.log(Some(i), format!("created ({ram} MiB)"));
-        i
+        Ok(i)
     }
 
     /// Pauses a VM: it gets no slices until resumed.
@@ -314,8 +321,8 @@ impl Host {
         vm.credit -= used as i64;
         vm.period_used += used;
         vm.last_ran = now + used;
-        if let Some(ram) = vm.machine.pooled_ram() {
-            vm.mem.cow_breaks = ram.stats().cow_breaks;
+        if let Some(v) = vm.machine.vmm() {
+            vm.mem.share_breaks = v.exits.count(ExitReason::ShareBreak);
         }
         if let Some(r) = stop {
             vm.state = VmState::Stopped;

@@ -358,7 +358,7 @@ pub fn report_json(r: &Report) -> serde_json::Value {
                 "memory": {
                     "private": v.mem.private, "shared": v.mem.shared, "zero": v.mem.zero,
                     "ballooned": v.mem.ballooned, "swapped": v.mem.swapped,
-                    "merged": v.mem_events.merged, "cow_breaks": v.mem_events.cow_breaks,
+                    "merged": v.mem_events.merged, "share_breaks": v.mem_events.share_breaks,
                     "swap_outs": v.mem_events.swap_outs, "swap_ins": v.mem_events.swap_ins,
                     "double_paged": v.mem_events.double_paged,
                     "balloon_reclaimed": v.mem_events.balloon_reclaimed,
@@ -428,7 +428,7 @@ pub fn report_text(r: &Report) -> String {
         "zero",
         "ballooned",
         "swapped",
-        "cow",
+        "breaks",
         "swap-in",
         "2x-page"
     );
@@ -443,7 +443,7 @@ pub fn report_text(r: &Report) -> String {
             mib(v.mem.zero),
             mib(v.mem.ballooned),
             mib(v.mem.swapped),
-            v.mem_events.cow_breaks,
+            v.mem_events.share_breaks,
             v.mem_events.swap_ins,
             v.mem_events.double_paged
         );

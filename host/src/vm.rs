@@ -93,8 +93,9 @@ pub struct MemCounters {
 pub struct MemEvents {
     /// Frames merged into another by the sharing scan (zero pages included).
     pub merged: u64,
-    /// Shares broken by a guest write (copy-on-write).
-    pub cow_breaks: u64,
+    /// Share-break exits: guest stores to a merged frame (write-protected in the
+    /// VM's P2M) that copied it into a machine frame of the VM's own.
+    pub share_breaks: u64,
     /// Pages the host swapped out.
     pub swap_outs: u64,
     /// Pages the host swapped back in.

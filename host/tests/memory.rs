@@ -39,7 +39,7 @@ fn four_identical_guests_share_more_than_half_their_memory() {
         guest_pages += c.private + c.shared;
         shared += c.shared;
         assert!(
-            vm.mem.cow_breaks > 0,
+            vm.mem.share_breaks > 0,
             "the rewritten pages broke their shares"
         );
     }

@@ -75,6 +75,11 @@ pub fn host_view(b: &Browser) -> Result<()> {
     let shared = number_before(b, "host-memory-summary", "shared")?;
     ensure!(merged > 1000, "the scanner merged only {merged} frames");
     ensure!(shared > 2000, "only {shared} pages shared");
+    // "… N share breaks …": the guests' rewrites of their shared pages exited
+    let breaks = number_before(b, "host-memory-summary", "share")?;
+    ensure!(breaks > 0, "no share-break exits");
+    let card = b.text_testid("host-vm-a-sharing")?;
+    ensure!(card.contains("share breaks"), "a's card: {card:?}");
     ensure!(
         count(b, "[data-testid=host-memory-bars] rect.mem-shared")? == 4,
         "every identical guest shows shared pages"

@@ -3,7 +3,9 @@
 //! Each guest frame is either unbacked (it reads as zeros and takes a host frame on
 //! its first write) or backed by a reference-counted host frame. Several guest frames,
 //! of one VM or of several, may hold the same host frame: that is a shared page. A
-//! write to a shared frame first copies it (copy-on-write) and counts the break. The
+//! write to a shared frame first copies it (copy-on-write). Under a VMM the host
+//! also marks the frame shared in the VM's P2M, so the guest's store takes a
+//! `share-break` exit first, whose handler makes the copy ([`PooledRam::copy_shared`]). The
 //! host (crate `vmlab-host`) decides which frames to merge, reclaim or swap through
 //! [`PooledRam::slot`] and [`Machine::pooled_ram_mut`].
 
@@ -25,8 +27,6 @@ static ZERO: HostFrame = [0; FRAME];
 pub struct PooledStats {
     /// Host frames taken on a first write to an unbacked guest frame.
     pub demand_fills: u64,
-    /// Writes to a shared frame that copied it first (shares broken).
-    pub cow_breaks: u64,
 }
 
 /// Guest RAM as a table of shared host frames (see the module documentation).
@@ -96,6 +96,12 @@ impl PooledRam {
         self.stats
     }
 
+    /// Gives guest frame `gfn` a host frame of its own, a copy of the one it shares
+    /// (or a zero frame when unbacked); its contents stay the same.
+    pub fn copy_shared(&mut self, gfn: usize) {
+        let _ = self.frame_mut(gfn);
+    }
+
     fn part(&self, gfn: usize) -> usize {
         let start = gfn * FRAME;
         self.len.saturating_sub(start).min(FRAME)
@@ -119,14 +125,10 @@ impl FrameStore for PooledRam {
     fn frame_mut(&mut self, gfn: usize) -> Option<&mut [u8]> {
         let part = self.part(gfn);
         let slot = self.slots.get_mut(gfn)?;
-        match slot {
-            None => {
-                self.stats.demand_fills += 1;
-                self.backed += 1;
-                *slot = Some(Arc::new([0; FRAME]));
-            }
-            Some(f) if Arc::strong_count(f) > 1 => self.stats.cow_breaks += 1,
-            Some(_) => {}
+        if slot.is_none() {
+            self.stats.demand_fills += 1;
+            self.backed += 1;
+            *slot = Some(Arc::new([0; FRAME]));
         }
         let frame = slot.as_mut()?;
         Arc::make_mut(frame).get_mut(..part)
@@ -178,6 +180,8 @@ impl Machine {
         frame: Option<Arc<HostFrame>>,
     ) -> Option<Arc<HostFrame>> {
         let old = self.pooled_ram_mut()?.replace(gfn, frame);
+        // its bytes are the host's now, not a shared frame's
+        self.unshare_frame(gfn as u32);
         self.mem.frame_changed(gfn);
         self.cpu.dcache.clear();
         self.cpu.fast.clear();
@@ -209,7 +213,6 @@ mod tests {
         r.replace(1, shared);
         assert!(Arc::ptr_eq(r.slot(0).unwrap(), r.slot(1).unwrap()));
         assert!(store(&mut r, FRAME + 8, [9]));
-        assert_eq!(r.stats().cow_breaks, 1);
         assert_eq!(
             load::<1>(&r, 8),
             Some([7]),

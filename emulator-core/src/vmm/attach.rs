@@ -62,9 +62,12 @@ impl Machine {
             return None;
         }
         let regs = PagingRegs::of(&self.cpu);
-        Some(super::nested::NestedPaging::probe(regs, linear, |a| {
-            self.mem.read_u32(a)
-        }))
+        Some(super::nested::NestedPaging::probe(
+            regs,
+            linear,
+            &v.p2m,
+            |a| self.mem.read_u32(a),
+        ))
     }
 
     /// Where guest-linear `linear` lives in guest-physical memory: through the
@@ -84,13 +87,13 @@ impl Machine {
     /// the nested table's walk of it); bare, the guest-physical address itself.
     pub fn host_physical(&self, linear: u32) -> Option<u32> {
         let gpa = self.guest_physical(linear)?;
-        if self.vmm.is_none() {
+        let Some(v) = self.vmm.as_deref() else {
             return Some(gpa);
-        }
+        };
         if let Some(w) = self.nested_walk(linear) {
             return w.host_physical;
         }
-        Some(super::p2m::host_of(gpa))
+        Some(v.p2m.host_of(gpa))
     }
 
     /// Builds the VMM the configuration asks for.
@@ -111,14 +114,11 @@ impl Machine {
     }
 
     /// The RAM address of `linear` when the TLB holds its page (no walk): under a
-    /// VMM the TLB holds host frames, and the frame store holds the VM's frames.
+    /// VMM the TLB holds machine frames and, for the access, the guest-physical page
+    /// the frame store holds.
     #[inline(always)]
     pub(crate) fn tlb_lookup(&mut self, linear: u32, acc: u8) -> Option<u32> {
-        let p = self.cpu.mmu.lookup(linear, acc, self.cpu.cr0)?;
-        Some(match self.vmm {
-            Some(_) => super::p2m::guest_of(p),
-            None => p,
-        })
+        self.cpu.mmu.lookup(linear, acc, self.cpu.cr0)
     }
 
     /// A linear-to-physical translation through the TLB; on a miss the VMM's walk
@@ -141,18 +141,19 @@ impl Machine {
                     acc,
                     |mem, regs, linear, acc| match vmm.translate(mem, cpu, linear, acc) {
                         Some(r) => r,
-                        None => mmu::walk(mem, regs, linear, acc)
-                            .map(|w| (super::p2m::host_of(w.frame()), w.tlb_bits())),
+                        None => mmu::walk(mem, regs, linear, acc).map(|w| {
+                            let fill = (vmm.p2m.host_of(w.frame()), w.frame(), w.tlb_bits());
+                            vmm.protect_writes(mem, cpu, linear, fill, acc, false)
+                        }),
                     },
                 );
-                // the TLB holds host frames; the frame store holds the VM's frames
-                let r = r.map(super::p2m::guest_of);
                 let events = match vmm.has_events() {
                     true => vmm.take_events(),
                     false => alloc::vec::Vec::new(),
                 };
                 let stop = vmm.take_stop_request();
-                let flush = vmm.take_flush_request() | vmm.shadow.take_tlb_flush();
+                let flush =
+                    vmm.take_flush_request() | vmm.shadow.take_tlb_flush() | vmm.take_p2m_flush();
                 for e in events {
                     self.record_event(Event {
                         icount: self.icount,

@@ -1,13 +1,16 @@
-//! Dirty logging under the VMM: while it is on, the translations the VMM's walk
-//! (shadow or nested) hands the hardware TLB are write-protected for every frame not
-//! yet logged in the round, so the first write to a frame takes a `dirty-log` exit
-//! that logs it and makes the translation writable again.
+//! Write protection of the translations the VMM's walk (shadow or nested) hands the
+//! hardware TLB, and dirty logging on it: while the log is on, every frame not yet
+//! logged in the round is write-protected, so the first write to a frame takes a
+//! `dirty-log` exit that logs it and makes the translation writable again. Shared
+//! frames ([`super::p2m`]) are write-protected the same way; their first write
+//! takes a `share-break` exit (`share.rs`).
 
 use alloc::format;
 use alloc::string::String;
 
+use super::guest::PhysMem;
 use super::guest::{access, tlb};
-use super::{p2m, ExitReason, Vmm};
+use super::{ExitReason, Vmm};
 use crate::memory::PageLog;
 use crate::state::CpuState;
 
@@ -33,27 +36,42 @@ impl Vmm {
         self.dirty.take()
     }
 
-    /// Applies the dirty log's write protection to a translation the VMM's walk made:
-    /// a write to a frame not yet logged exits and logs it; any other access to such
-    /// a frame gets a read-only TLB entry.
-    pub(super) fn track_dirty(&mut self, cpu: &CpuState, host_frame: u32, acc: u8, bits: u8) -> u8 {
-        if !self.dirty.is_on() {
-            return bits;
-        }
-        let gfn = (p2m::guest_of(host_frame) >> 12) as usize;
-        if self.dirty.contains(gfn) {
-            return bits;
+    /// Applies the VMM's write protection to a translation its walk made of
+    /// `linear`, (machine frame, guest-physical page, TLB bits): a frame not yet
+    /// logged in a dirty-log round (when `log_dirty`) or shared gets a read-only TLB
+    /// entry, and a write to it exits, logging it or breaking the share (which moves
+    /// the frame to its own machine frame).
+    pub(super) fn protect_writes(
+        &mut self,
+        mem: &mut dyn PhysMem,
+        cpu: &CpuState,
+        linear: u32,
+        (frame, gpa, bits): (u32, u32, u8),
+        acc: u8,
+        log_dirty: bool,
+    ) -> (u32, u32, u8) {
+        let gfn = gpa >> 12;
+        let dirty = log_dirty && self.dirty.is_on() && !self.dirty.contains(gfn as usize);
+        let shared = self.p2m.is_shared(gfn);
+        if !dirty && !shared {
+            return (frame, gpa, bits);
         }
         if acc & access::WRITE == 0 {
-            return bits & !(tlb::WRITE | tlb::DIRTY);
+            return (frame, gpa, bits & !(tlb::WRITE | tlb::DIRTY));
         }
-        self.dirty.mark(gfn);
-        self.exit(
-            cpu,
-            ExitReason::DirtyLog,
-            String::from("(write to a logged frame)"),
-            format!("dirty log: logged guest frame {gfn:#x} and made its entry writable"),
-        );
-        bits
+        let mut frame = frame;
+        if shared {
+            frame = self.break_share(mem, cpu, linear, frame, gfn);
+        }
+        if dirty {
+            self.dirty.mark(gfn as usize);
+            self.exit(
+                cpu,
+                ExitReason::DirtyLog,
+                String::from("(write to a logged frame)"),
+                format!("dirty log: logged guest frame {gfn:#x} and made its entry writable"),
+            );
+        }
+        (frame, gpa, bits)
     }
 }

@@ -80,6 +80,10 @@ exit_reasons! {
     /// The first write in a dirty-log round to a frame the VMM write-protected for
     /// migration: the frame is logged and its entry made writable.
     DirtyLog = "dirty-log", 300;
+    /// A guest store to a frame the host merged with another (content-based page
+    /// sharing), write-protected in its P2M entry: the VMM copies the frame into a
+    /// machine frame of the VM's own and makes the entry writable.
+    ShareBreak = "share-break", 1500;
     /// A true page fault: the guest's tables forbid the access; injected into the guest.
     PageFault = "page-fault", 900;
     /// Another exception, reflected into the guest through its IDT.

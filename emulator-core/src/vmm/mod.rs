@@ -162,6 +162,7 @@ pub mod operand;
 pub mod p2m;
 pub mod sensitive;
 pub mod shadow;
+mod share;
 pub mod tlb_tag;
 pub mod vcpu;
 
@@ -187,6 +188,7 @@ pub use exit::{CostModel, ExitCounters, ExitReason};
 pub use guest::PhysMem;
 pub use host::VmmHost;
 pub use nested::{NestedPaging, NestedPdeView, NestedPteView, NestedStats};
+pub use p2m::P2m;
 pub use sensitive::SensitiveReport;
 pub use shadow::{ShadowPaging, ShadowPdeView, ShadowPteView, ShadowStats};
 pub use tlb_tag::{TlbTagStats, TlbTagging};
@@ -361,6 +363,12 @@ pub struct Vmm {
     /// The paravirtual balloon (hypercalls 5 to 7).
     #[serde(default)]
     pub balloon: balloon::Balloon,
+    /// The physical-to-machine map.
+    #[serde(default)]
+    p2m: P2m,
+    /// A share break moved a frame: the machine flushes the TLB.
+    #[serde(skip)]
+    p2m_flush: bool,
 }
 
 /// Most events held between two drains (a guest cannot flood the host).
@@ -398,6 +406,8 @@ impl Vmm {
             at: None,
             dirty: crate::memory::PageLog::default(),
             balloon: balloon::Balloon::default(),
+            p2m: P2m::default(),
+            p2m_flush: false,
         }))
     }
 
@@ -567,17 +577,43 @@ impl Vmm {
     }
 
     /// The page walk on a TLB miss: `None` when the hardware's own walk applies,
-    /// else the host frame and TLB bits (or the guest's #PF), write-protected for
-    /// the dirty log when it is on.
+    /// else the machine frame, the guest-physical page and the TLB bits (or the
+    /// guest's #PF), write-protected for the dirty log when it is on and for shared
+    /// frames ([`Vmm::protect_writes`]).
     pub fn translate(
         &mut self,
         mem: &mut dyn PhysMem,
         cpu: &CpuState,
         linear: u32,
         acc: u8,
-    ) -> Option<Result<(u32, u8), Exception>> {
+    ) -> Option<Result<(u32, u32, u8), Exception>> {
         let r = self.walk_for_tlb(mem, cpu, linear, acc)?;
-        Some(r.map(|(frame, bits)| (frame, self.track_dirty(cpu, frame, acc, bits))))
+        Some(r.map(|(frame, bits)| {
+            let gpa = self.guest_page(mem, cpu, linear, frame);
+            self.protect_writes(mem, cpu, linear, (frame, gpa, bits), acc, true)
+        }))
+    }
+
+    /// The guest-physical page behind machine frame `frame`, which the walk of
+    /// `linear` gave: a home frame by the map; a shared one (several guest frames
+    /// may hold it) by the guest's own tables.
+    fn guest_page(&self, mem: &mut dyn PhysMem, cpu: &CpuState, linear: u32, frame: u32) -> u32 {
+        if self.p2m.sharer(frame >> 12).is_none() {
+            return self.p2m.guest_of(frame) & !0xfff;
+        }
+        let regs = self.guest_paging(cpu);
+        if !regs.paging() {
+            return linear & !0xfff;
+        }
+        crate::mmu::probe(&mut crate::mmu::ReadOnly(|a| mem.read_u32(a)), regs, linear)
+            .physical
+            .unwrap_or_else(|| self.p2m.guest_of(frame))
+            & !0xfff
+    }
+
+    /// The physical-to-machine map.
+    pub fn p2m(&self) -> &P2m {
+        &self.p2m
     }
 
     fn walk_for_tlb(
@@ -595,12 +631,12 @@ impl Vmm {
             // guest paging off under the VMM's paging: guest-physical = linear, in
             // the host frame the map gives
             return Some(Ok((
-                p2m::host_of(linear & !0xfff),
+                self.p2m.host_of(linear & !0xfff),
                 guest::tlb::USER | guest::tlb::WRITE | guest::tlb::DIRTY,
             )));
         }
         if self.uses_shadow() {
-            let r = self.shadow.translate(mem, regs, linear, acc);
+            let r = self.shadow.translate(mem, regs, linear, acc, &self.p2m);
             match r {
                 Ok((_, _, shadow::ShadowOutcome::Filled)) => {
                     let action = format!(
@@ -631,7 +667,7 @@ impl Vmm {
             Some(r.map(|(f, b, _)| (f, b)))
         } else {
             let before = self.nested.stats.references;
-            let r = self.nested.translate(mem, regs, linear, acc);
+            let r = self.nested.translate(mem, regs, linear, acc, &self.p2m);
             let extra = self.nested.stats.references - before;
             let cycles = extra.saturating_sub(2) as u32 * self.cost.nested_reference;
             self.exits.cycles += cycles as u64;
@@ -758,12 +794,12 @@ impl Vmm {
 
     /// The nested page directory (hardware assistance), for the UI.
     pub fn nested_directory(&self) -> Vec<NestedPdeView> {
-        self.nested.directory(self.ram_bytes)
+        self.nested.directory(self.ram_bytes, &self.p2m)
     }
 
     /// One nested page table, for the UI.
     pub fn nested_table(&self, pde_index: u32) -> Vec<NestedPteView> {
-        self.nested.table(self.ram_bytes, pde_index)
+        self.nested.table(self.ram_bytes, pde_index, &self.p2m)
     }
 
     /// Decodes the guest instruction at CS:EIP (reading guest memory as the CPU would).

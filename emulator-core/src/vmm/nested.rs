@@ -2,7 +2,7 @@
 //! guest-physical to host-physical, and the two-dimensional walk it costs.
 //!
 //! vmlab's nested table maps the guest's whole physical space one to one onto
-//! host memory in 4 KiB pages, each guest frame to its host frame by the
+//! host memory in 4 KiB pages, each guest frame to its machine frame by the VM's
 //! [`super::p2m`] map. It is a two-level table like the guest's, so
 //! a TLB miss with guest paging on reads each guest table entry through a
 //! nested walk: (2 + 1) × (2 + 1) − 1 = 8 memory references instead of 2.
@@ -19,6 +19,7 @@ use crate::mmu::{probe, pte, tlb, walk, EntryAccess, PagingRegs, ReadOnly};
 use crate::state::cr0;
 
 use super::guest::PhysMem;
+use super::p2m::P2m;
 
 /// Where the views place the nested tables in the VMM's memory.
 pub const NESTED_TABLE_BASE: u32 = 0xff80_0000;
@@ -63,8 +64,8 @@ pub struct NestedPteView {
 
 impl NestedPaging {
     /// Guest-physical to host-physical, counting the nested walk's references.
-    pub fn translate_gpa(&mut self, gpa: u32) -> u32 {
-        let w = nested_translation(gpa);
+    pub fn translate_gpa(&mut self, gpa: u32, p2m: &P2m) -> u32 {
+        let w = nested_translation(p2m, gpa);
         self.stats.references += references(&w);
         w.physical.unwrap_or(gpa)
     }
@@ -77,40 +78,42 @@ impl NestedPaging {
         regs: PagingRegs,
         linear: u32,
         acc: u8,
+        p2m: &P2m,
     ) -> Result<(u32, u8), Exception> {
         self.stats.walks += 1;
-        let mut tables = ThroughNested::new(mem);
+        let mut tables = ThroughNested::new(mem, p2m);
         let m = walk(&mut tables, regs, linear, acc);
         self.stats.references += tables.references;
         let m = m?;
         self.stats.native_references += references(&m);
-        let frame = self.translate_gpa(m.frame());
+        let frame = self.translate_gpa(m.frame(), p2m);
         // the nested table maps 4 KiB pages: the TLB holds one, never a 4 MiB piece
         Ok((frame, m.tlb_bits() & !tlb::LARGE))
     }
 
     /// The nested page directory, for the UI: one table per 4 MiB of guest-physical space
     /// that holds RAM (`ram_bytes`), plus the ROM at the top of the address space.
-    pub fn directory(&self, ram_bytes: u32) -> Vec<NestedPdeView> {
+    pub fn directory(&self, ram_bytes: u32, p2m: &P2m) -> Vec<NestedPdeView> {
         let ram_tables = ram_bytes.div_ceil(0x40_0000);
         (0..ram_tables)
             .chain(core::iter::once(1023))
             .map(|index| NestedPdeView {
                 index,
-                host_address: NestedTable.read_entry(NESTED_ROOT.wrapping_add(index << 2)) & !0xfff,
+                host_address: NestedTable(p2m).read_entry(NESTED_ROOT.wrapping_add(index << 2))
+                    & !0xfff,
             })
             .collect()
     }
 
     /// One nested page table, for the UI.
-    pub fn table(&self, ram_bytes: u32, pde_index: u32) -> Vec<NestedPteView> {
+    pub fn table(&self, ram_bytes: u32, pde_index: u32, p2m: &P2m) -> Vec<NestedPteView> {
         (0..1024u32)
             .map(|i| (pde_index << 22) | (i << 12))
             .filter(|gpa| *gpa < ram_bytes || *gpa >= 0xfff0_0000)
             .map(|gpa| NestedPteView {
                 index: (gpa >> 12) & 0x3ff,
                 guest_physical: gpa,
-                host_physical: nested_translation(gpa).frame(),
+                host_physical: nested_translation(p2m, gpa).frame(),
             })
             .collect()
     }
@@ -139,13 +142,15 @@ mod tests {
         let regs = two_level(&mut ram);
         ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::RW);
         let mut n = NestedPaging::default();
-        let (f, _) = n.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
+        let (f, _) = n
+            .translate(&mut ram, regs, 0x4000, access::READ, &P2m::default())
+            .unwrap();
         assert_eq!(f, super::super::p2m::host_of(0x9000));
         // PDE (2 + 1) + PTE (2 + 1) + data (2)
         assert_eq!(n.stats.references, 8);
         assert_eq!(n.stats.native_references, 2);
-        assert_eq!(n.table(0x10000, 0).len(), 16);
-        let w = NestedPaging::probe(regs, 0x4123, reader(&ram));
+        assert_eq!(n.table(0x10000, 0, &P2m::default()).len(), 16);
+        let w = NestedPaging::probe(regs, 0x4123, &P2m::default(), reader(&ram));
         assert_eq!(w.steps.len(), 8, "{w:#?}");
         assert_eq!(w.host_physical, Some(super::super::p2m::host_of(0x9123)));
     }
@@ -169,10 +174,11 @@ mod tests {
         // a 4 KiB page: 2 guest levels; a 4 MiB page: 1; the nested table: 2
         for (linear, guest_levels) in [(0x4000, 2), (0x0040_5000, 1)] {
             let mut n = NestedPaging::default();
-            n.translate(&mut ram, regs, linear, access::READ).unwrap();
+            n.translate(&mut ram, regs, linear, access::READ, &P2m::default())
+                .unwrap();
             assert_eq!(n.stats.references, textbook(guest_levels, 2), "{linear:#x}");
             assert_eq!(n.stats.native_references, guest_levels);
-            let w = NestedPaging::probe(regs, linear, reader(&ram));
+            let w = NestedPaging::probe(regs, linear, &P2m::default(), reader(&ram));
             assert_eq!(w.steps.len() as u64, textbook(guest_levels, 2), "{w:#?}");
         }
     }
@@ -215,11 +221,11 @@ const NESTED_REGS: PagingRegs = PagingRegs {
 /// out of the guest's reach, so its entries are computed: the directory at
 /// [`NESTED_ROOT`] points at one table per 4 MiB at [`NESTED_TABLE_BASE`], and
 /// each table entry maps a guest-physical page to its host frame by the
-/// [`super::p2m`] map. Every entry is built with A and D set, so the walk never writes.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NestedTable;
+/// VM's [`P2m`]. Every entry is built with A and D set, so the walk never writes.
+#[derive(Clone, Copy, Debug)]
+pub struct NestedTable<'p>(pub &'p P2m);
 
-impl EntryAccess for NestedTable {
+impl EntryAccess for NestedTable<'_> {
     fn read_entry(&mut self, addr: u32) -> u32 {
         let flags = pte::P | pte::RW | pte::US | pte::A;
         let in_root = addr.wrapping_sub(NESTED_ROOT);
@@ -229,14 +235,14 @@ impl EntryAccess for NestedTable {
         }
         let in_tables = addr.wrapping_sub(NESTED_TABLE_BASE);
         let gpa = ((in_tables >> 12) << 22) | (((in_tables & 0xfff) >> 2) << 12);
-        super::p2m::host_of(gpa) | flags | pte::D
+        self.0.host_of(gpa) | flags | pte::D
     }
     fn write_entry(&mut self, _addr: u32, _value: u32) {}
 }
 
 /// The nested walk of guest-physical `gpa`.
-pub(super) fn nested_translation(gpa: u32) -> crate::mmu::PageWalk {
-    probe(&mut NestedTable, NESTED_REGS, gpa)
+pub(super) fn nested_translation(p2m: &P2m, gpa: u32) -> crate::mmu::PageWalk {
+    probe(&mut NestedTable(p2m), NESTED_REGS, gpa)
 }
 
 /// The entries a walk read (2, or 1 for a 4 MiB page).
@@ -255,25 +261,27 @@ pub(crate) struct ThroughNested<'h, H: ?Sized> {
     /// Guest entries read so far (0: the next is the PDE).
     guest_reads: usize,
     host: &'h mut H,
+    p2m: &'h P2m,
 }
 
 impl<'h, H: EntryAccess + ?Sized> ThroughNested<'h, H> {
-    /// Reads and writes the guest's entries at host-physical addresses in `host`,
-    /// the VM's frame store (reached through the machine-to-physical map),
-    /// counting only.
-    pub(crate) fn new(host: &'h mut H) -> Self {
+    /// Reads and writes the guest's entries in `host`, the VM's frame store (by
+    /// guest frame), after the nested walk of their addresses through `p2m`'s
+    /// table, counting only.
+    pub(crate) fn new(host: &'h mut H, p2m: &'h P2m) -> Self {
         ThroughNested {
             references: 0,
             steps: None,
             guest_reads: 0,
             host,
+            p2m,
         }
     }
 
     /// The host-physical address of `gpa` by the nested walk, its references
     /// counted and recorded as made for `of`.
     pub(crate) fn nested(&mut self, gpa: u32, of: &str) -> u32 {
-        let w = nested_translation(gpa);
+        let w = nested_translation(self.p2m, gpa);
         self.references += references(&w);
         if let Some(steps) = self.steps.as_mut() {
             for (step, level) in [w.pde, w.pte].into_iter().zip(["PDE", "PTE"]) {
@@ -297,7 +305,8 @@ impl<H: EntryAccess + ?Sized> EntryAccess for ThroughNested<'_, H> {
         let level = if self.guest_reads == 0 { "PDE" } else { "PTE" };
         self.guest_reads += 1;
         let at = self.nested(gpa, &alloc::format!("the guest {level}"));
-        let value = self.host.read_entry(super::p2m::guest_of(at));
+        // the frame store holds the VM's frames by guest frame
+        let value = self.host.read_entry(gpa);
         self.references += 1;
         if let Some(steps) = self.steps.as_mut() {
             steps.push(NestedWalkStep {
@@ -310,8 +319,7 @@ impl<H: EntryAccess + ?Sized> EntryAccess for ThroughNested<'_, H> {
     }
     fn write_entry(&mut self, gpa: u32, value: u32) {
         // the hardware reuses the translation of the read: not counted again
-        let at = nested_translation(gpa).physical.unwrap_or(gpa);
-        self.host.write_entry(super::p2m::guest_of(at), value);
+        self.host.write_entry(gpa, value);
     }
 }
 
@@ -319,9 +327,14 @@ impl NestedPaging {
     /// The walk [`NestedPaging::translate`] would make for `linear`, without side
     /// effects (no A/D bits, no counting). `read` reads the VM's frame store at a
     /// guest-physical address.
-    pub fn probe(regs: PagingRegs, linear: u32, read: impl FnMut(u32) -> u32) -> NestedWalk {
+    pub fn probe(
+        regs: PagingRegs,
+        linear: u32,
+        p2m: &P2m,
+        read: impl FnMut(u32) -> u32,
+    ) -> NestedWalk {
         let mut host = ReadOnly(read);
-        let mut tables = ThroughNested::new(&mut host);
+        let mut tables = ThroughNested::new(&mut host, p2m);
         tables.steps = Some(Vec::new());
         let w = probe(&mut tables, regs, linear);
         let host_physical = w.physical.map(|gpa| tables.nested(gpa, "the data"));

@@ -33,7 +33,7 @@ use crate::error::Exception;
 use crate::state::cr0;
 
 use super::guest::{access, pte, tlb, PhysMem};
-use super::p2m;
+use super::p2m::P2m;
 use crate::mmu::PagingRegs;
 use crate::mmu::{walk, PageWalk};
 
@@ -227,13 +227,14 @@ impl ShadowPaging {
 
     /// Translates `linear` through the active shadow for an access of kind `acc`,
     /// filling it from the guest's tables (`regs`) on a hidden fault. Returns the
-    /// host frame (the guest's frame moved by the [`p2m`] map) and the TLB permission bits, or the guest's #PF on a true fault.
+    /// machine frame (the guest's frame moved by the VM's [`P2m`]) and the TLB permission bits, or the guest's #PF on a true fault.
     pub fn translate(
         &mut self,
         mem: &mut dyn PhysMem,
         regs: PagingRegs,
         linear: u32,
         acc: u8,
+        p2m: &P2m,
     ) -> Result<(u32, u8, ShadowOutcome), Exception> {
         let key = match self.active {
             Some(k) if k == regs.cr3 & !0xfff => k,
@@ -275,7 +276,7 @@ impl ShadowPaging {
         };
         // the rules give the guest frame; the hardware's entry holds where it lives
         let rule = shadow_entry(&m, guest_acc, wp);
-        let mut entry = p2m::host_of(rule & !0xfff) | (rule & 0xfff);
+        let mut entry = p2m.host_of(rule & !0xfff) | (rule & 0xfff);
         if kernel {
             entry |= pte::US;
         }
@@ -317,6 +318,52 @@ impl ShadowPaging {
         }
         self.stats.hidden_faults += 1;
         Ok((entry & !0xfff, tlb_bits(entry), outcome))
+    }
+
+    /// Points every present shadow entry whose machine frame `moved` gives a new
+    /// one at it, keeping its bits (P2M entries moved to or from shared frames).
+    pub fn remap_frames(&mut self, moved: impl Fn(u32) -> Option<u32>) {
+        for space in self.spaces.values_mut() {
+            for t in space
+                .tables
+                .values_mut()
+                .chain(space.kernel_tables.values_mut())
+            {
+                for e in t.entries.iter_mut().filter(|e| **e & pte::P != 0) {
+                    if let Some(to) = moved(*e & !0xfff) {
+                        *e = to | (*e & 0xfff);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops every shadow entry that holds machine frame `from` (a shared frame
+    /// several guest frames may hold; they refill from the guest's tables), except
+    /// the active root's entry for `keep`'s linear address, which moves to `keep`'s
+    /// machine frame.
+    pub fn split_frame(&mut self, from: u32, keep: Option<(u32, u32)>) {
+        let kernel = self.kernel_root;
+        let active = self.active;
+        for (key, space) in self.spaces.iter_mut() {
+            for (is_kernel, tables) in
+                [(false, &mut space.tables), (true, &mut space.kernel_tables)]
+            {
+                let here = Some(*key) == active && is_kernel == kernel;
+                for (pdi, t) in tables.iter_mut() {
+                    for (pti, e) in t.entries.iter_mut().enumerate() {
+                        if *e & pte::P == 0 || *e & !0xfff != from {
+                            continue;
+                        }
+                        let linear = (pdi << 22) | ((pti as u32) << 12);
+                        *e = match keep {
+                            Some((l, to)) if here && l & !0xfff == linear => to | (*e & 0xfff),
+                            _ => 0,
+                        };
+                    }
+                }
+            }
+        }
     }
 
     /// The guest page directories that have a shadow.
@@ -474,6 +521,7 @@ pub struct ShadowPteView {
 #[cfg(test)]
 mod tests {
     use super::super::guest::tests::{two_level, Ram};
+    use super::super::p2m;
     use super::*;
 
     #[test]
@@ -483,13 +531,23 @@ mod tests {
         ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::RW | pte::US);
         let mut sp = ShadowPaging::default();
         sp.switch_to(regs.cr3);
-        let (f, bits, o) = sp.translate(&mut ram, regs, 0x4010, access::USER).unwrap();
+        let (f, bits, o) = sp
+            .translate(&mut ram, regs, 0x4010, access::USER, &P2m::default())
+            .unwrap();
         assert_eq!((f, o), (p2m::host_of(0x9000), ShadowOutcome::Filled));
         assert_eq!(bits & tlb::DIRTY, 0, "clean page: a write must come back");
-        let (_, _, o) = sp.translate(&mut ram, regs, 0x4020, access::USER).unwrap();
+        let (_, _, o) = sp
+            .translate(&mut ram, regs, 0x4020, access::USER, &P2m::default())
+            .unwrap();
         assert_eq!(o, ShadowOutcome::Hit);
         let (_, bits, o) = sp
-            .translate(&mut ram, regs, 0x4020, access::USER | access::WRITE)
+            .translate(
+                &mut ram,
+                regs,
+                0x4020,
+                access::USER | access::WRITE,
+                &P2m::default(),
+            )
             .unwrap();
         assert_eq!(o, ShadowOutcome::Filled);
         assert_eq!(bits & tlb::DIRTY, tlb::DIRTY);
@@ -505,8 +563,10 @@ mod tests {
         let regs = two_level(&mut ram);
         ram.write_u32(0x2000 + 3 * 4, 0x8000 | pte::P | pte::RW); // supervisor page
         let mut sp = ShadowPaging::default();
-        assert!(sp.translate(&mut ram, regs, 0x3000, access::WRITE).is_ok());
-        let e = sp.translate(&mut ram, regs, 0x3000, access::USER);
+        assert!(sp
+            .translate(&mut ram, regs, 0x3000, access::WRITE, &P2m::default())
+            .is_ok());
+        let e = sp.translate(&mut ram, regs, 0x3000, access::USER, &P2m::default());
         assert_eq!(
             e,
             Err(Exception::PageFault {
@@ -524,9 +584,17 @@ mod tests {
         regs.cr0 &= !crate::state::cr0::WP;
         ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::US); // user, read-only
         let mut sp = ShadowPaging::default();
-        let (_, bits, _) = sp.translate(&mut ram, regs, 0x4000, access::WRITE).unwrap();
+        let (_, bits, _) = sp
+            .translate(&mut ram, regs, 0x4000, access::WRITE, &P2m::default())
+            .unwrap();
         assert_eq!(bits, tlb::WRITE | tlb::DIRTY, "writable, supervisor-only");
-        let e = sp.translate(&mut ram, regs, 0x4000, access::USER | access::WRITE);
+        let e = sp.translate(
+            &mut ram,
+            regs,
+            0x4000,
+            access::USER | access::WRITE,
+            &P2m::default(),
+        );
         assert_eq!(
             e,
             Err(Exception::PageFault {
@@ -534,7 +602,9 @@ mod tests {
                 error_code: 7
             })
         );
-        let (_, bits, _) = sp.translate(&mut ram, regs, 0x4000, access::USER).unwrap();
+        let (_, bits, _) = sp
+            .translate(&mut ram, regs, 0x4000, access::USER, &P2m::default())
+            .unwrap();
         assert_eq!(
             bits & (tlb::USER | tlb::WRITE),
             tlb::USER,
@@ -552,7 +622,13 @@ mod tests {
         assert!(!sp.select_root(true), "already the kernel root");
         // the guest kernel's access arrives as a user access of hardware ring 3
         let (f, bits, _) = sp
-            .translate(&mut ram, regs, 0x3000, access::USER | access::WRITE)
+            .translate(
+                &mut ram,
+                regs,
+                0x3000,
+                access::USER | access::WRITE,
+                &P2m::default(),
+            )
             .unwrap();
         assert_eq!(f, p2m::host_of(0x8000));
         assert_eq!(
@@ -561,7 +637,7 @@ mod tests {
             "user-accessible in the kernel root"
         );
         assert!(sp.select_root(false));
-        let e = sp.translate(&mut ram, regs, 0x3000, access::USER);
+        let e = sp.translate(&mut ram, regs, 0x3000, access::USER, &P2m::default());
         assert_eq!(
             e,
             Err(Exception::PageFault {
@@ -571,10 +647,14 @@ mod tests {
             "absent from the user root: the guest's own fault"
         );
         assert!(sp.select_root(true));
-        let (_, _, o) = sp.translate(&mut ram, regs, 0x3000, access::USER).unwrap();
+        let (_, _, o) = sp
+            .translate(&mut ram, regs, 0x3000, access::USER, &P2m::default())
+            .unwrap();
         assert_eq!(o, ShadowOutcome::Hit, "the kernel root was kept");
         sp.invalidate(0x3000);
-        let (_, _, o) = sp.translate(&mut ram, regs, 0x3000, access::USER).unwrap();
+        let (_, _, o) = sp
+            .translate(&mut ram, regs, 0x3000, access::USER, &P2m::default())
+            .unwrap();
         assert_eq!(o, ShadowOutcome::Filled, "INVLPG trims both roots");
         assert_eq!(sp.stats.root_switches, 3);
     }
@@ -585,16 +665,21 @@ mod tests {
         let regs = two_level(&mut ram);
         ram.write_u32(0x2000 + 4 * 4, 0x9000 | pte::P | pte::RW);
         let mut sp = ShadowPaging::default();
-        sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
+        sp.translate(&mut ram, regs, 0x4000, access::READ, &P2m::default())
+            .unwrap();
         ram.write_u32(0x2000 + 4 * 4, 0xa000 | pte::P | pte::RW);
-        let (f, _, o) = sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
+        let (f, _, o) = sp
+            .translate(&mut ram, regs, 0x4000, access::READ, &P2m::default())
+            .unwrap();
         assert_eq!(
             (f, o),
             (p2m::host_of(0x9000), ShadowOutcome::Hit),
             "stale until INVLPG, like a TLB"
         );
         sp.invalidate(0x4000);
-        let (f, _, _) = sp.translate(&mut ram, regs, 0x4000, access::READ).unwrap();
+        let (f, _, _) = sp
+            .translate(&mut ram, regs, 0x4000, access::READ, &P2m::default())
+            .unwrap();
         assert_eq!(f, p2m::host_of(0xa000));
         sp.switch_to(0x1000);
         assert_eq!(sp.stats.tables_dropped, 1);

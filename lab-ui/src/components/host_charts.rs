@@ -56,6 +56,9 @@ pub fn cards(r: &Report, open_mib: u32, open: &Callback<String>) -> Html {
                             { format!("clock {} ticks of {} · drift {drift} · missed {}", v.guest_ticks, v.host_ticks, v.cpu.ticks_missed) }
                         </div>
                         <div class="small">{ format!("balloon {} / {} pages · cache {} pages", v.balloon_pages, v.balloon_target, v.filled_pages) }</div>
+                        <div class="small" data-testid={format!("host-vm-{}-sharing", v.name)} title="pages merged into shared machine frames, and guest stores to them that took a share-break exit">
+                            { format!("sharing {} pages shared · {} merged · {} share breaks", v.mem.shared, v.mem_events.merged, v.mem_events.share_breaks) }
+                        </div>
                         { super::host_procs::processes(v) }
                         <button class="small" data-testid={format!("host-open-{}", v.name)} disabled={!fits} {onclick}
                                 title={ if fits { "load this VM's machine into the lab's panels".to_string() } else { format!("the lab's panels hold a {open_mib} MiB machine") } }>
@@ -134,11 +137,12 @@ pub fn memory(r: &Report) -> Html {
     let shared: u64 = r.vms.iter().map(|v| v.mem.shared).sum();
     let swapped: u64 = r.vms.iter().map(|v| v.mem.swapped).sum();
     let ballooned: u64 = r.vms.iter().map(|v| v.mem.ballooned).sum();
+    let breaks: u64 = r.vms.iter().map(|v| v.mem_events.share_breaks).sum();
     html! {
         <div class="host-memory" data-testid="host-memory">
             <div data-testid="host-memory-bars">{ Html::from_html_unchecked(AttrValue::from(memory_svg(r))) }</div>
             <p class="small" data-testid="host-memory-summary">
-                { format!("pool {} frames: {} in use (peak {}, {} without sharing) · {} merged · {shared} shared · {ballooned} ballooned · {swapped} swapped pages",
+                { format!("pool {} frames: {} in use (peak {}, {} without sharing) · {} merged · {shared} shared · {breaks} share breaks · {ballooned} ballooned · {swapped} swapped pages",
                     r.pool_frames, r.frames_in_use, r.peak_frames, r.peak_unshared, r.merged) }
             </p>
         </div>

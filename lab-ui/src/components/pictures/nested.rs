@@ -190,7 +190,8 @@ mod tests {
             cr3: 0x10000,
             cr4: 0,
         };
-        NestedPaging::probe(regs, 0x40_0000, |a| {
+        let p2m = emulator_core::vmm::P2m::default();
+        NestedPaging::probe(regs, 0x40_0000, &p2m, |a| {
             ram.get(a as usize / 4).copied().unwrap_or(0)
         })
     }
