@@ -63,7 +63,7 @@ pub struct RegionInfo {
     pub entry: u32,
     /// Physical address of the entry.
     pub phys: u32,
-    /// Guest instructions (the most one run retires).
+    /// Guest instructions (the most one pass through it retires).
     pub instructions: u32,
     /// Times it was entered.
     pub runs: u64,
@@ -365,7 +365,7 @@ impl Machine {
             }
             (_, host) => {
                 self.cpu.fast.xlate.host.0 = host;
-                self.run_ir(&region)
+                self.run_ir(&region, room.min(u32::MAX as u64) as u32)
             }
         };
         let done = out.retired as u64;

@@ -33,7 +33,10 @@
 //! continue at in the low half, as [`Machine::run_ir`] does. A region whose exit goes back to its
 //! own entry loops inside `run` while `room` (the budget and the next device deadline,
 //! in instructions) leaves space for one more pass: the same state as leaving and
-//! entering it again.
+//! entering it again. A backward branch to an earlier instruction of the region
+//! (`loop.if`) is a Wasm `loop` with the same room check. After [`TURNS`] passes back
+//! to its entry a region re-enters itself through the table instead (a tail call), so
+//! a long loop moves to V8's optimised code once that is ready.
 
 use alloc::vec::Vec;
 use wasm_encoder::{
@@ -66,6 +69,11 @@ const DONE: u32 = 2;
 const TEMPS: u32 = 3;
 /// The type index of `run`.
 const RUN_TYPE: u32 = 4;
+/// Passes a region makes back to its entry inside one call before it re-enters itself
+/// through the function table. Wasm has no on-stack replacement: a call that loops for
+/// long keeps running the code V8 compiled first (its baseline tier) even after the
+/// optimised code is ready, and a new call through the table picks that up.
+pub const TURNS: u32 = 1024;
 
 /// A flag operation's number in the `flags` import.
 pub fn flag_op_number(op: FlagOp) -> u32 {
@@ -136,6 +144,9 @@ struct Locals {
     slot: u32,
     /// An address being accessed.
     addr: u32,
+    /// Passes back to the entry left before the region re-enters itself through the
+    /// table ([`TURNS`]).
+    turns: u32,
     /// The first of three per `flags` operation.
     flag_locals: u32,
     /// An i64 scratch.
@@ -155,8 +166,10 @@ struct Emitter<'a> {
     /// The region's flags are overwritten before anything reads them or the region can
     /// leave, so a pass that loops back need not store them.
     entry_flags_dead: bool,
-    /// The joins whose blocks are open, outermost first.
-    open: Vec<u32>,
+    /// The labels open, outermost first: joins' blocks (by EIP) and loops (`None`).
+    open: Vec<Option<u32>>,
+    /// Loops inside the region: per head EIP, the joins inside its body, in order.
+    loops: alloc::collections::BTreeMap<u32, Vec<u32>>,
     /// Per join (by EIP): instructions before it on the straight path, and whether the
     /// flags are dead there.
     joins: alloc::collections::BTreeMap<u32, (u32, bool)>,
@@ -342,6 +355,20 @@ impl Emitter<'_> {
         self.ins(I::Return);
     }
 
+    /// Adds `retired` to `done` and opens an `if` taken when the room leaves space for
+    /// another pass through the whole region.
+    fn if_room_for_another_pass(&mut self, retired: u32) {
+        self.ins(I::LocalGet(DONE));
+        self.ins(I::I32Const(retired as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(DONE));
+        self.ins(I::I32Const(self.insns as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalGet(ROOM));
+        self.ins(I::I32LeU);
+        self.ins(I::If(BlockType::Empty));
+    }
+
     /// Leaves for `target` after `retired` instructions of this pass; back to the top
     /// of the loop instead when the target is the entry and the room allows another
     /// pass. Called one label inside the loop.
@@ -350,20 +377,20 @@ impl Emitter<'_> {
             self.leave_chained(retired, target);
             return;
         }
-        let done = DONE;
-        self.ins(I::LocalGet(done));
-        self.ins(I::I32Const(retired as i32));
-        self.ins(I::I32Add);
-        self.ins(I::LocalTee(done));
-        self.ins(I::I32Const(self.insns as i32));
-        self.ins(I::I32Add);
-        self.ins(I::LocalGet(ROOM));
-        self.ins(I::I32LeU);
+        self.if_room_for_another_pass(retired);
+        self.ins(I::LocalGet(self.l.turns));
+        self.ins(I::I32Const(1));
+        self.ins(I::I32Sub);
+        self.ins(I::LocalTee(self.l.turns));
         self.ins(I::If(BlockType::Empty));
         if !self.entry_flags_dead {
             self.materialize();
         }
-        self.ins(I::Br(2 + self.open.len() as u32));
+        self.ins(I::Br(3 + self.open.len() as u32));
+        self.ins(I::End);
+        // Out of turns: enter again through the table, where V8 has put the optimised
+        // code by now.
+        self.leave_chained(0, target);
         self.ins(I::End);
         self.leave(0, target);
     }
@@ -374,7 +401,7 @@ impl Emitter<'_> {
         let Some(&(before, dead)) = self.joins.get(&target) else {
             return;
         };
-        let Some(pos) = self.open.iter().position(|&e| e == target) else {
+        let Some(pos) = self.open.iter().position(|&e| e == Some(target)) else {
             return;
         };
         self.push(cond);
@@ -400,11 +427,47 @@ impl Emitter<'_> {
         if !dead {
             self.materialize();
         }
-        if self.open.last() == Some(&eip) {
+        if self.open.last() == Some(&Some(eip)) {
             self.open.pop();
             self.ins(I::End);
         }
         self.pending = None;
+        if let Some(inner) = self.loops.get(&eip).cloned() {
+            // A loop's head: its label, then the blocks of the joins in its body.
+            self.ins(I::Loop(BlockType::Empty));
+            self.open.push(None);
+            for &j in inner.iter().rev() {
+                self.ins(I::Block(BlockType::Empty));
+                self.open.push(Some(j));
+            }
+        }
+    }
+
+    /// The back edge of the loop whose head is the join of `target`, taken after `n`
+    /// instructions of this pass; closes the loop. Without the loop open, an exit.
+    fn loop_if(&mut self, cond: Val, target: u32, n: u32) {
+        let head = self.joins.get(&target).copied();
+        let (Some((before, dead)), Some(None)) = (head, self.open.last().copied()) else {
+            self.push(cond);
+            self.ins(I::If(BlockType::Empty));
+            self.exit_to(n, target);
+            self.ins(I::End);
+            return;
+        };
+        self.push(cond);
+        self.ins(I::If(BlockType::Empty));
+        // Back at the head the straight path's count holds again: `done` takes the
+        // instructions of this round, and another round needs room for the rest.
+        self.if_room_for_another_pass(n.wrapping_sub(before));
+        if !dead {
+            self.materialize();
+        }
+        self.ins(I::Br(2));
+        self.ins(I::End);
+        self.leave_chained(before, target);
+        self.ins(I::End);
+        self.ins(I::End);
+        self.open.pop();
     }
 
     /// Pushes 1 when `a` is plain RAM for an access of at most 4 bytes.
@@ -779,6 +842,8 @@ impl Emitter<'_> {
             self.ins(I::I32Load(mem(offset, 2)));
             self.ins(I::LocalSet(local));
         }
+        self.ins(I::I32Const(TURNS as i32));
+        self.ins(I::LocalSet(l.turns));
         let mut used = 0u8;
         for op in &self.r.ops {
             match *op {
@@ -798,7 +863,27 @@ impl Emitter<'_> {
             }
         }
         self.ins(I::Loop(BlockType::Empty));
-        // One block per join, the last join outermost.
+        // Loops: the joins inside each one's body get their blocks inside it.
+        let mut inner = alloc::collections::BTreeSet::new();
+        for (i, op) in self.r.ops.iter().enumerate() {
+            if let Op::LoopIf { target, .. } = *op {
+                let head = self.r.ops[..i]
+                    .iter()
+                    .position(|o| *o == Op::Join { eip: target });
+                if let Some(h) = head {
+                    let body: Vec<u32> = self.r.ops[h + 1..i]
+                        .iter()
+                        .filter_map(|o| match *o {
+                            Op::Join { eip } => Some(eip),
+                            _ => None,
+                        })
+                        .collect();
+                    inner.extend(body.iter().copied());
+                    self.loops.insert(target, body);
+                }
+            }
+        }
+        // One block per other join, the last join outermost.
         let mut n: u32 = 0;
         for (i, op) in self.r.ops.iter().enumerate() {
             match *op {
@@ -806,7 +891,9 @@ impl Emitter<'_> {
                 Op::Join { eip } => {
                     let dead = flags_dead_from(&self.r.ops[i + 1..]);
                     self.joins.insert(eip, (n, dead));
-                    self.open.push(eip);
+                    if !inner.contains(&eip) {
+                        self.open.push(Some(eip));
+                    }
                 }
                 _ => {}
             }
@@ -821,6 +908,7 @@ impl Emitter<'_> {
         for op in &r.ops {
             match *op {
                 Op::BranchIf { cond, target } => self.branch_if(cond, target, n),
+                Op::LoopIf { cond, target } => self.loop_if(cond, target, n),
                 Op::Join { eip } => self.join(eip),
                 Op::Insn { eip, .. } => {
                     n += 1;
@@ -960,8 +1048,8 @@ pub fn encode(r: &Region) -> Vec<u8> {
     exports.export("run", ExportKind::Func, RUN);
 
     // Locals: the parameters (ctx, room, done), one i32 per temporary, eight
-    // registers, the context's eight words, a chain target and slot, an address, three
-    // per `flags` operation, then one i64.
+    // registers, the context's eight words, a chain target and slot, an address, the
+    // turns left, three per `flags` operation, then one i64.
     let flag_ops = r
         .ops
         .iter()
@@ -981,11 +1069,12 @@ pub fn encode(r: &Region) -> Vec<u8> {
         target: base + 16,
         slot: base + 17,
         addr: base + 18,
-        flag_locals: base + 19,
-        wide: base + 19 + 3 * flag_ops,
+        turns: base + 19,
+        flag_locals: base + 20,
+        wide: base + 20 + 3 * flag_ops,
     };
     let f = Function::new([
-        (r.temps as u32 + 19 + 3 * flag_ops, ValType::I32),
+        (r.temps as u32 + 20 + 3 * flag_ops, ValType::I32),
         (1, ValType::I64),
     ]);
     let mut e = Emitter {
@@ -998,6 +1087,7 @@ pub fn encode(r: &Region) -> Vec<u8> {
         insns: r.instructions(),
         entry_flags_dead: flags_dead_from(&r.ops),
         open: Vec::new(),
+        loops: Default::default(),
         joins: Default::default(),
     };
     e.body();
