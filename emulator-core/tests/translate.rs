@@ -377,3 +377,65 @@ fn inner_loop_goes_round_inside_its_region_like_the_interpreter() {
         assert_eq!(u32::from_le_bytes(word.try_into().unwrap()), !crc);
     }
 }
+
+/// The CRC's branch over one XOR (a result-only flags record) runs as selects in Wasm;
+/// a branch over an instruction that can leave the region (a load) or records
+/// arithmetic flags (INC) stays a branch. Every module validates.
+#[test]
+fn short_branches_over_register_operations_run_as_selects() {
+    use emulator_core::translate::ifconv::{convertible, Skip};
+    let cases = [
+        (
+            "shr edx, 1\njnc nox\nxor edx, 0xEDB88320\nnox: dec ebx\nhlt",
+            Some(Skip {
+                regs: 1 << 2,
+                flags: true,
+            }),
+        ),
+        (
+            "cmp eax, ecx\njb skip\nmov eax, ecx\nlea esi, [esi+4]\nskip: add ebx, 1\nhlt",
+            Some(Skip {
+                regs: 1 | 1 << 6,
+                flags: false,
+            }),
+        ),
+        (
+            "cmp eax, ecx\njb skip\nmov eax, [esi]\nskip: add ebx, 1\nhlt",
+            None,
+        ),
+        (
+            "cmp eax, ecx\njb skip\ninc edx\nskip: add ebx, 1\nhlt",
+            None,
+        ),
+    ];
+    for (src, want) in cases {
+        let page = page_of(src);
+        let (_, after) = translate_page(&page, 0x1000).unwrap();
+        let got: Vec<Skip> = convertible(&after.ops).into_values().collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{src}\n{after}");
+        let bytes = emulator_core::translate::wasm::encode(&after);
+        wasmparser::Validator::new()
+            .validate_all(&bytes)
+            .unwrap_or_else(|e| panic!("{src}: {e}\n{after}"));
+        // `select` is opcode 0x1b; the modules without a convertible branch have none.
+        let selects = wasmparser::Parser::new(0)
+            .parse_all(&bytes)
+            .filter_map(Result::ok)
+            .filter_map(|p| match p {
+                wasmparser::Payload::CodeSectionEntry(body) => Some(body),
+                _ => None,
+            })
+            .flat_map(|body| {
+                let mut ops = body.get_operators_reader().unwrap();
+                let mut n = 0;
+                while !ops.eof() {
+                    if matches!(ops.read(), Ok(wasmparser::Operator::Select)) {
+                        n += 1;
+                    }
+                }
+                Some(n)
+            })
+            .sum::<usize>();
+        assert_eq!(selects > 0, want.is_some(), "{src}: {selects} selects");
+    }
+}

@@ -20,6 +20,7 @@ pub mod alu_family;
 pub mod chain;
 pub mod context;
 pub mod events;
+pub mod ifconv;
 pub mod ir;
 #[cfg(feature = "wasm-listing")]
 pub mod listing;

@@ -18,6 +18,9 @@
 //!   unsigned compare). The lazy-flags record in memory is written only where the
 //!   region leaves, or before a slow path that reads it. Other sizes, ADC and SBB call
 //!   the `flags` slow path.
+//! - **Selects for short branches.** A forward branch over a few register and logic
+//!   operations (`ifconv.rs`) runs them either way; at the join `select` keeps the
+//!   registers and flags of the path taken, and `done` drops the skipped instructions.
 //! - **Memory inline.** With paging off and RAM in one allocation, a load or store
 //!   whose address is plain RAM (below the ROM windows or above 1 MiB, on a page the
 //!   plain-store map marks for stores) reads or writes RAM directly; any other access
@@ -47,7 +50,7 @@ use wasm_encoder::{
 
 use super::ir::{BinOp, FlagOp, Op, Region, Val};
 use super::run::Left;
-use super::{chain, context};
+use super::{chain, context, ifconv};
 use crate::cpu::alu::Flags;
 use crate::machine::Machine;
 
@@ -147,6 +150,9 @@ struct Locals {
     /// Passes back to the entry left before the region re-enters itself through the
     /// table ([`TURNS`]).
     turns: u32,
+    /// Eight: the registers a converted branch's skipped operations set, as they were
+    /// before them.
+    saved: u32,
     /// The first of three per `flags` operation.
     flag_locals: u32,
     /// An i64 scratch.
@@ -173,6 +179,25 @@ struct Emitter<'a> {
     /// Per join (by EIP): instructions before it on the straight path, and whether the
     /// flags are dead there.
     joins: alloc::collections::BTreeMap<u32, (u32, bool)>,
+    /// The forward branches that may run as selects, by operation index (`ifconv.rs`).
+    convertible: alloc::collections::BTreeMap<usize, ifconv::Skip>,
+    /// The branch being run as selects, until its join.
+    converting: Option<Converting>,
+}
+
+/// A forward branch run as selects: its skipped operations run either way, and at the
+/// join the registers and flags they wrote take back their earlier values when the
+/// branch was taken.
+#[derive(Clone, Copy)]
+struct Converting {
+    join: u32,
+    /// The local of the branch condition.
+    cond: u32,
+    skip: ifconv::Skip,
+    /// The flags before the skipped operations.
+    before: Option<Pending>,
+    /// `done`'s correction when the branch is taken (the instructions it skips, negated).
+    adjust: i32,
 }
 
 impl Emitter<'_> {
@@ -397,10 +422,31 @@ impl Emitter<'_> {
 
     /// A forward branch inside the region to the join of `target`, taken after `n`
     /// instructions of this pass.
-    fn branch_if(&mut self, cond: Val, target: u32, n: u32) {
+    fn branch_if(&mut self, cond: Val, target: u32, n: u32, index: usize) {
         let Some(&(before, dead)) = self.joins.get(&target) else {
             return;
         };
+        if let (Some(&skip), Val::T(t), None) =
+            (self.convertible.get(&index), cond, self.converting)
+        {
+            // Selects need the flags before the skipped ones in locals, as a result record.
+            if !skip.flags || self.pending.is_some_and(|p| !p.arith()) {
+                for r in 0..8u8 {
+                    if skip.regs & (1 << r) != 0 {
+                        self.ins(I::LocalGet(self.reg(r)));
+                        self.ins(I::LocalSet(self.l.saved + r as u32));
+                    }
+                }
+                self.converting = Some(Converting {
+                    join: target,
+                    cond: t as u32 + TEMPS,
+                    skip,
+                    before: self.pending,
+                    adjust: n.wrapping_sub(before) as i32,
+                });
+                return;
+            }
+        }
         let Some(pos) = self.open.iter().position(|&e| e == Some(target)) else {
             return;
         };
@@ -421,8 +467,58 @@ impl Emitter<'_> {
         self.ins(I::End);
     }
 
+    /// The join of a branch run as selects: the skipped operations' registers and flags
+    /// take back their earlier values, and `done` drops the skipped instructions, when
+    /// the branch was taken.
+    fn join_selects(&mut self, c: Converting) {
+        let select = |e: &mut Self, old: u32, new: u32, dst: u32| {
+            e.ins(I::LocalGet(old));
+            e.ins(I::LocalGet(new));
+            e.ins(I::LocalGet(c.cond));
+            e.ins(I::Select);
+            e.ins(I::LocalSet(dst));
+        };
+        for r in 0..8u8 {
+            if c.skip.regs & (1 << r) != 0 {
+                let reg = self.reg(r);
+                select(self, self.l.saved + r as u32, reg, reg);
+            }
+        }
+        if let (true, Some(old), Some(new)) = (c.skip.flags, c.before, self.pending) {
+            let res = self.next_flag_local;
+            self.next_flag_local += 3;
+            select(self, old.res, new.res, res);
+            select(self, old.cf, new.cf, res + 1);
+            select(self, old.of, new.of, res + 2);
+            self.pending = Some(Pending {
+                res,
+                cf: res + 1,
+                of: res + 2,
+                ..new
+            });
+        }
+        if c.adjust != 0 {
+            self.ins(I::LocalGet(DONE));
+            self.ins(I::I32Const(c.adjust));
+            self.ins(I::I32Const(0));
+            self.ins(I::LocalGet(c.cond));
+            self.ins(I::Select);
+            self.ins(I::I32Add);
+            self.ins(I::LocalSet(DONE));
+        }
+    }
+
     /// The join before the instruction at `eip`: closes its block.
     fn join(&mut self, eip: u32) {
+        if let Some(c) = self.converting.filter(|c| c.join == eip) {
+            self.converting = None;
+            self.join_selects(c);
+            if self.open.last() == Some(&Some(eip)) {
+                self.open.pop();
+                self.ins(I::End);
+            }
+            return;
+        }
         let dead = self.joins.get(&eip).is_some_and(|&(_, d)| d);
         if !dead {
             self.materialize();
@@ -905,9 +1001,9 @@ impl Emitter<'_> {
         let mut n: u32 = 0;
         let mut here = self.r.entry;
         let r = self.r;
-        for op in &r.ops {
+        for (index, op) in r.ops.iter().enumerate() {
             match *op {
-                Op::BranchIf { cond, target } => self.branch_if(cond, target, n),
+                Op::BranchIf { cond, target } => self.branch_if(cond, target, n, index),
                 Op::LoopIf { cond, target } => self.loop_if(cond, target, n),
                 Op::Join { eip } => self.join(eip),
                 Op::Insn { eip, .. } => {
@@ -1049,12 +1145,15 @@ pub fn encode(r: &Region) -> Vec<u8> {
 
     // Locals: the parameters (ctx, room, done), one i32 per temporary, eight
     // registers, the context's eight words, a chain target and slot, an address, the
-    // turns left, three per `flags` operation, then one i64.
+    // turns left, eight saved registers, three per `flags` operation and per branch
+    // run as selects, then one i64.
+    let convertible = ifconv::convertible(&r.ops);
     let flag_ops = r
         .ops
         .iter()
         .filter(|o| matches!(o, Op::Flags { .. }))
-        .count() as u32;
+        .count() as u32
+        + convertible.len() as u32;
     let base = r.temps as u32 + TEMPS;
     let l = Locals {
         regs: base,
@@ -1070,11 +1169,12 @@ pub fn encode(r: &Region) -> Vec<u8> {
         slot: base + 17,
         addr: base + 18,
         turns: base + 19,
-        flag_locals: base + 20,
-        wide: base + 20 + 3 * flag_ops,
+        saved: base + 20,
+        flag_locals: base + 28,
+        wide: base + 28 + 3 * flag_ops,
     };
     let f = Function::new([
-        (r.temps as u32 + 20 + 3 * flag_ops, ValType::I32),
+        (r.temps as u32 + 28 + 3 * flag_ops, ValType::I32),
         (1, ValType::I64),
     ]);
     let mut e = Emitter {
@@ -1089,6 +1189,8 @@ pub fn encode(r: &Region) -> Vec<u8> {
         open: Vec::new(),
         loops: Default::default(),
         joins: Default::default(),
+        convertible,
+        converting: None,
     };
     e.body();
     let mut code = CodeSection::new();
