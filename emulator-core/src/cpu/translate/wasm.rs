@@ -37,9 +37,10 @@
 //! own entry loops inside `run` while `room` (the budget and the next device deadline,
 //! in instructions) leaves space for one more pass: the same state as leaving and
 //! entering it again. A backward branch to an earlier instruction of the region
-//! (`loop.if`) is a Wasm `loop` with the same room check. After [`TURNS`] passes back
-//! to its entry a region re-enters itself through the table instead (a tail call), so
-//! a long loop moves to V8's optimised code once that is ready.
+//! (`loop.if`) is a Wasm `loop` with the same room check. Once a call has retired
+//! [`CAP`] instructions a loop goes round no more: the region re-enters itself through
+//! the table (a tail call) or leaves at the loop's head, so a long loop moves to V8's
+//! optimised code once that is ready.
 
 use alloc::vec::Vec;
 use wasm_encoder::{
@@ -72,11 +73,12 @@ const DONE: u32 = 2;
 const TEMPS: u32 = 3;
 /// The type index of `run`.
 const RUN_TYPE: u32 = 4;
-/// Passes a region makes back to its entry inside one call before it re-enters itself
-/// through the function table. Wasm has no on-stack replacement: a call that loops for
-/// long keeps running the code V8 compiled first (its baseline tier) even after the
-/// optimised code is ready, and a new call through the table picks that up.
-pub const TURNS: u32 = 1024;
+/// Instructions a region's loops retire in one call (from the `done` it was entered
+/// with) before the region re-enters itself through the function table or leaves at
+/// the loop. Wasm has no on-stack replacement: a call that loops for long keeps running
+/// the code V8 compiled first (its baseline tier) even after the optimised code is
+/// ready, and a new call through the table picks that up.
+pub const CAP: u32 = 1 << 16;
 
 /// A flag operation's number in the `flags` import.
 pub fn flag_op_number(op: FlagOp) -> u32 {
@@ -147,9 +149,9 @@ struct Locals {
     slot: u32,
     /// An address being accessed.
     addr: u32,
-    /// Passes back to the entry left before the region re-enters itself through the
-    /// table ([`TURNS`]).
-    turns: u32,
+    /// A loop goes round again while `done` is at most this: the room less the
+    /// region's instructions, or sooner ([`CAP`]).
+    limit: u32,
     /// Eight: the registers a converted branch's skipped operations set, as they were
     /// before them.
     saved: u32,
@@ -381,15 +383,13 @@ impl Emitter<'_> {
     }
 
     /// Adds `retired` to `done` and opens an `if` taken when the room leaves space for
-    /// another pass through the whole region.
+    /// another pass through the whole region and the call is under its [`CAP`].
     fn if_room_for_another_pass(&mut self, retired: u32) {
         self.ins(I::LocalGet(DONE));
         self.ins(I::I32Const(retired as i32));
         self.ins(I::I32Add);
         self.ins(I::LocalTee(DONE));
-        self.ins(I::I32Const(self.insns as i32));
-        self.ins(I::I32Add);
-        self.ins(I::LocalGet(ROOM));
+        self.ins(I::LocalGet(self.l.limit));
         self.ins(I::I32LeU);
         self.ins(I::If(BlockType::Empty));
     }
@@ -403,21 +403,14 @@ impl Emitter<'_> {
             return;
         }
         self.if_room_for_another_pass(retired);
-        self.ins(I::LocalGet(self.l.turns));
-        self.ins(I::I32Const(1));
-        self.ins(I::I32Sub);
-        self.ins(I::LocalTee(self.l.turns));
-        self.ins(I::If(BlockType::Empty));
         if !self.entry_flags_dead {
             self.materialize();
         }
-        self.ins(I::Br(3 + self.open.len() as u32));
+        self.ins(I::Br(2 + self.open.len() as u32));
         self.ins(I::End);
-        // Out of turns: enter again through the table, where V8 has put the optimised
-        // code by now.
+        // Past the cap: enter again through the table (where V8 puts the optimised
+        // code) when the room allows, else leave.
         self.leave_chained(0, target);
-        self.ins(I::End);
-        self.leave(0, target);
     }
 
     /// A forward branch inside the region to the join of `target`, taken after `n`
@@ -938,8 +931,22 @@ impl Emitter<'_> {
             self.ins(I::I32Load(mem(offset, 2)));
             self.ins(I::LocalSet(local));
         }
-        self.ins(I::I32Const(TURNS as i32));
-        self.ins(I::LocalSet(l.turns));
+        // limit = min(room, done + CAP) - insns (the callers leave room for one pass;
+        // should done + CAP wrap, loops only leave sooner).
+        self.ins(I::LocalGet(ROOM));
+        self.ins(I::I32Const(self.insns as i32));
+        self.ins(I::I32Sub);
+        self.ins(I::LocalSet(l.limit));
+        self.ins(I::LocalGet(DONE));
+        self.ins(I::I32Const(CAP.saturating_sub(self.insns) as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(l.addr));
+        self.ins(I::LocalGet(l.limit));
+        self.ins(I::I32LtU);
+        self.ins(I::If(BlockType::Empty));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalSet(l.limit));
+        self.ins(I::End);
         let mut used = 0u8;
         for op in &self.r.ops {
             match *op {
@@ -1145,7 +1152,7 @@ pub fn encode(r: &Region) -> Vec<u8> {
 
     // Locals: the parameters (ctx, room, done), one i32 per temporary, eight
     // registers, the context's eight words, a chain target and slot, an address, the
-    // turns left, eight saved registers, three per `flags` operation and per branch
+    // loop limit, eight saved registers, three per `flags` operation and per branch
     // run as selects, then one i64.
     let convertible = ifconv::convertible(&r.ops);
     let flag_ops = r
@@ -1168,7 +1175,7 @@ pub fn encode(r: &Region) -> Vec<u8> {
         target: base + 16,
         slot: base + 17,
         addr: base + 18,
-        turns: base + 19,
+        limit: base + 19,
         saved: base + 20,
         flag_locals: base + 28,
         wide: base + 28 + 3 * flag_ops,
