@@ -1,6 +1,8 @@
 // Peer benchmark: run a vmlab benchmark ROM as the BIOS of v86 (x86-to-Wasm JIT) under Node.js.
 // Usage: node v86_rom.mjs ROM  (run from a folder whose node_modules has the npm package v86)
-// Prints one JSON line: seconds (from start to the newline on COM1), instructions, mips, serial.
+// Prints one JSON line: seconds (from start to the newline on COM1), cpu_seconds (the main
+// thread's time on a CPU meanwhile, from Linux's /proc/thread-self/schedstat; null
+// elsewhere), instructions, mips, serial.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -9,6 +11,14 @@ const require = createRequire(path.join(process.cwd(), "noop.js"));
 const { V86 } = await import(require.resolve("v86/build/libv86.mjs"));
 const wasmPath = require.resolve("v86/build/v86.wasm");
 const rom = readFileSync(process.argv[2]);
+const cpuNow = () => {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e9;
+  } catch {
+    return null;
+  }
+};
+let cpuStart = null;
 
 const emulator = new V86({
   wasm_path: wasmPath,
@@ -28,6 +38,7 @@ const timeout = setTimeout(() => {
 }, 120000);
 
 emulator.add_listener("emulator-loaded", () => {
+  cpuStart = cpuNow();
   start = performance.now();
   emulator.run();
 });
@@ -35,10 +46,12 @@ emulator.add_listener("serial0-output-byte", (byte) => {
   serial += String.fromCharCode(byte);
   if (byte === 10) {
     const seconds = (performance.now() - start) / 1000;
+    const cpuEnd = cpuNow();
+    const cpu_seconds = cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart;
     const instructions = emulator.get_instruction_counter();
     clearTimeout(timeout);
     emulator.stop();
-    console.log(JSON.stringify({ peer: "v86", seconds, instructions, mips: instructions / seconds / 1e6, serial }));
+    console.log(JSON.stringify({ peer: "v86", seconds, cpu_seconds, instructions, mips: instructions / seconds / 1e6, serial }));
     emulator.destroy();
     process.exit(0);
   }

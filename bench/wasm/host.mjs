@@ -1,3 +1,15 @@
+import { readFileSync } from "node:fs";
+
+// Seconds the calling thread has spent on a CPU (Linux's /proc/thread-self/schedstat),
+// or null where that cannot be read.
+export function mainThreadCpuSeconds() {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 // The translating tier's host for Node.js, shared by run.mjs and fuzz.mjs: the
 // `vmlab_host` imports of the core's Wasm build. `region_compile` compiles a region
 // module with `new WebAssembly.Module`, instantiates it with the core's memory, function

@@ -7,9 +7,11 @@
 // process: the first run starts on V8's baseline code (Liftoff) and pays for the
 // tier-up to optimised code (TurboFan); the second, on a fresh machine with the same
 // ROM, shows the steady state a lab that runs for a while gets. Prints one JSON line:
-// instructions (per run), first_seconds, warm_seconds and the MIPS of each.
+// instructions (per run), first_seconds, warm_seconds and the MIPS of each, and the
+// seconds the main thread spent on a CPU in each run (`*_cpu_seconds`, from Linux's
+// /proc/thread-self/schedstat; null elsewhere), which a loaded machine inflates less.
 import { readFileSync } from "node:fs";
-import { instantiateCore } from "./host.mjs";
+import { instantiateCore, mainThreadCpuSeconds } from "./host.mjs";
 
 const bytes = readFileSync(process.argv[2]);
 const iter = Number(process.argv[3]);
@@ -26,19 +28,22 @@ bench_tier(TIERS[tier]);
 // Time slices of 2 million instructions, as the lab's worker runs the machine.
 const SLICE = 2_000_000;
 
-// One run on a freshly prepared machine: [seconds, instructions].
+// One run on a freshly prepared machine: [seconds, instructions, main-thread CPU seconds].
 function timed() {
   if (!bench_prepare(iter)) {
     console.error("bench_prepare failed");
     process.exit(1);
   }
+  const cpu = mainThreadCpuSeconds();
   const start = performance.now();
   while (bench_run(SLICE)) {}
-  return [(performance.now() - start) / 1000, bench_icount()];
+  const seconds = (performance.now() - start) / 1000;
+  const after = mainThreadCpuSeconds();
+  return [seconds, bench_icount(), cpu === null || after === null ? null : after - cpu];
 }
 
-const [first_seconds, instructions] = timed();
-const [warm_seconds, again] = timed();
+const [first_seconds, instructions, first_cpu_seconds] = timed();
+const [warm_seconds, again, warm_cpu_seconds] = timed();
 if (again !== instructions) {
   console.error(`the second run retired ${again} instructions, the first ${instructions}`);
   process.exit(1);
@@ -55,6 +60,8 @@ console.log(
     region_instructions: bench_translate_stat(2),
     first_seconds,
     warm_seconds,
+    first_cpu_seconds,
+    warm_cpu_seconds,
     first_mips: instructions / first_seconds / 1e6,
     warm_mips: instructions / warm_seconds / 1e6,
   }),

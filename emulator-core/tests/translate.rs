@@ -328,3 +328,114 @@ fn every_region_of_the_mix_guest_encodes_to_a_valid_wasm_module() {
         assert_eq!(exports, ["run"]);
     }
 }
+
+/// The bitwise CRC's inner loop (a backward branch to an instruction inside the region,
+/// with a forward branch in its body) becomes a loop inside the region; the outer loop,
+/// which holds it, stays an exit. Runs in uneven slices end as the interpreter's.
+#[test]
+fn inner_loop_goes_round_inside_its_region_like_the_interpreter() {
+    let src = "mov esi, data\nmov ecx, 16\nmov edx, 0xffffffff\n\
+               next: movzx eax, byte [esi]\nxor edx, eax\nmov ebx, 8\n\
+               bits8: shr edx, 1\njnc nox\nxor edx, 0xEDB88320\nnox: dec ebx\njnz bits8\n\
+               inc esi\ndec ecx\njnz next\nnot edx\nmov [result], edx\nhlt\n\
+               align 4\nresult: dd 0\ndata: dd 0x12345678, 0x9abcdef0, 0xff00ff00, 0x00000001\n";
+    let page = page_of(src);
+    let (before, after) = translate_page(&page, 0x1000).unwrap();
+    let loops = |r: &emulator_core::translate::ir::Region| {
+        r.ops
+            .iter()
+            .filter(|o| matches!(o, Op::LoopIf { .. }))
+            .count()
+    };
+    assert_eq!(loops(&before), 1, "{before}");
+    assert_eq!(loops(&after), 1, "{after}");
+    assert!(after.to_string().contains("loop.if"), "{after}");
+    let image = asm(&format!("bits 32\norg 0x1000\n{src}"));
+    // The result word and the 16 data bytes end the image.
+    let data = image[image.len() - 16..].to_vec();
+    let result = 0x1000 + image.len() - 20;
+    let mut crc = u32::MAX;
+    for b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ if crc & 1 != 0 { 0xEDB8_8320 } else { 0 };
+        }
+    }
+    let load = move |m: &mut Machine| {
+        m.load_flat(0x1000, &image, FlatEntry::Protected32).unwrap();
+    };
+    for (slices, share) in [
+        (&[1u64, 2, 3, 5, 7, 11, 40][..], 0.1),
+        (&[u64::MAX][..], 0.5),
+    ] {
+        let run = same("crc loop", 1, ExecMode::Bare, &load, slices, 100_000, share);
+        assert!(run.icount > 16 * 8 * 5, "ran {} instructions", run.icount);
+        let ram = run.snapshot.ram();
+        let word = ram
+            .get(result..result + 4)
+            .expect("the result word is in RAM");
+        assert_eq!(u32::from_le_bytes(word.try_into().unwrap()), !crc);
+    }
+}
+
+/// The CRC's branch over one XOR (a result-only flags record) runs as selects in Wasm;
+/// a branch over an instruction that can leave the region (a load) or records
+/// arithmetic flags (INC) stays a branch. Every module validates.
+#[test]
+fn short_branches_over_register_operations_run_as_selects() {
+    use emulator_core::translate::ifconv::{convertible, Skip};
+    let cases = [
+        (
+            "shr edx, 1\njnc nox\nxor edx, 0xEDB88320\nnox: dec ebx\nhlt",
+            Some(Skip {
+                regs: 1 << 2,
+                flags: true,
+            }),
+        ),
+        (
+            "cmp eax, ecx\njb skip\nmov eax, ecx\nlea esi, [esi+4]\nskip: add ebx, 1\nhlt",
+            Some(Skip {
+                regs: 1 | 1 << 6,
+                flags: false,
+            }),
+        ),
+        (
+            "cmp eax, ecx\njb skip\nmov eax, [esi]\nskip: add ebx, 1\nhlt",
+            None,
+        ),
+        (
+            "cmp eax, ecx\njb skip\ninc edx\nskip: add ebx, 1\nhlt",
+            None,
+        ),
+    ];
+    for (src, want) in cases {
+        let page = page_of(src);
+        let (_, after) = translate_page(&page, 0x1000).unwrap();
+        let got: Vec<Skip> = convertible(&after.ops).into_values().collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{src}\n{after}");
+        let bytes = emulator_core::translate::wasm::encode(&after);
+        wasmparser::Validator::new()
+            .validate_all(&bytes)
+            .unwrap_or_else(|e| panic!("{src}: {e}\n{after}"));
+        // `select` is opcode 0x1b; the modules without a convertible branch have none.
+        let selects = wasmparser::Parser::new(0)
+            .parse_all(&bytes)
+            .filter_map(Result::ok)
+            .filter_map(|p| match p {
+                wasmparser::Payload::CodeSectionEntry(body) => Some(body),
+                _ => None,
+            })
+            .flat_map(|body| {
+                let mut ops = body.get_operators_reader().unwrap();
+                let mut n = 0;
+                while !ops.eof() {
+                    if matches!(ops.read(), Ok(wasmparser::Operator::Select)) {
+                        n += 1;
+                    }
+                }
+                Some(n)
+            })
+            .sum::<usize>();
+        assert_eq!(selects > 0, want.is_some(), "{src}: {selects} selects");
+    }
+}

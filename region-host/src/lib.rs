@@ -4,7 +4,10 @@
 //! slow-path exports below, and puts its `run` in the function table; the core then
 //! calls a region through the table, with no trip through the embedder. How a module is
 //! compiled is the embedder's (a `compile` function). Natively there is no embedder:
-//! nothing is installed and regions run through the IR interpreter.
+//! nothing is installed and regions run through the IR interpreter. A module emitted
+//! again reuses the table entry of its first compile (`cache.rs`).
+
+pub mod cache;
 
 use emulator_core::Machine;
 
@@ -23,14 +26,18 @@ pub fn install(m: &mut Machine, compile: Compile) {
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)] // calls into the function table and back, through the machine's address
 mod wasm32 {
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
 
     use emulator_core::translate::RegionHost;
     use emulator_core::Machine;
 
+    use super::cache::ModuleCache;
+
     thread_local! {
         /// The machine a region is running on, while it runs.
         static CURRENT: Cell<*mut Machine> = const { Cell::new(std::ptr::null_mut()) };
+        /// The modules in the function table, shared by every machine of this thread.
+        static MODULES: RefCell<ModuleCache> = RefCell::new(ModuleCache::default());
     }
 
     /// Regions compiled by the embedder, called through the function table.
@@ -41,7 +48,12 @@ mod wasm32 {
 
     impl RegionHost for TableHost {
         fn compile(&mut self, module: &[u8]) -> Option<u32> {
-            (self.compile)(module).filter(|&h| h != 0)
+            if let Some(h) = MODULES.with(|c| c.borrow().get(module)) {
+                return Some(h);
+            }
+            let h = (self.compile)(module).filter(|&h| h != 0)?;
+            MODULES.with(|c| c.borrow_mut().insert(module, h));
+            Some(h)
         }
 
         fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64 {

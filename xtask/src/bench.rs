@@ -317,8 +317,9 @@ pub fn run(opts: &Options) -> Result<bool> {
     let mut v86_mips = None;
     if !opts.no_peers {
         match v86_median(opts.v86_iter, runs, ours_for(opts.v86_iter)) {
-            Ok(v) => {
-                v86_mips = Some(v);
+            Ok(peer) => {
+                v86_mips = Some(peer);
+                let v = peer.wall;
                 rows.push(Row::new(
                     &format!("mix: v86 (npm, ITER={})", opts.v86_iter),
                     format!("{v:.1} MIPS"),
@@ -586,7 +587,7 @@ pub(crate) fn translate_rows(
     runs: usize,
     ours: f64,
     node: Option<&crate::bench_wasm::NodeMips>,
-    v86_mips: Option<f64>,
+    v86_mips: Option<V86Mips>,
 ) -> Vec<Row> {
     let mut out = Vec::new();
     match crate::bench_wasm::node_mips(opts.iter, runs, ours, "translate") {
@@ -606,13 +607,31 @@ pub(crate) fn translate_rows(
                     Some(r >= 2.0),
                 ));
             }
-            if let Some(v) = v86_mips {
+            if let Some(v) = v86_mips.map(|p| p.wall) {
                 let r = t.warm / v;
                 out.push(Row::new(
                     "mix: translating tier / v86",
                     format!("{r:.2}x"),
                     ">= 1.2x",
                     Some(r >= 1.2),
+                ));
+            }
+            // The same ratios per second on the main thread's CPU: what the code costs,
+            // less skewed by other processes on a loaded machine (not held to a target).
+            if let (Some(tc), Some(fc)) = (t.warm_cpu, node.and_then(|w| w.warm_cpu)) {
+                out.push(Row::new(
+                    "mix: translating / fast tier, per main-thread CPU s",
+                    format!("{:.2}x ({tc:.0} / {fc:.0} MIPS)", tc / fc),
+                    "",
+                    None,
+                ));
+            }
+            if let (Some(tc), Some(vc)) = (t.warm_cpu, v86_mips.and_then(|p| p.cpu)) {
+                out.push(Row::new(
+                    "mix: translating tier / v86, per main-thread CPU s",
+                    format!("{:.2}x ({tc:.0} / {vc:.0} MIPS)", tc / vc),
+                    "",
+                    None,
                 ));
             }
         }
@@ -663,7 +682,15 @@ fn unicorn_median(
     Ok(median(mips))
 }
 
-pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
+/// v86's MIPS on the mix ROM: by wall time, and per second its main thread spent on a
+/// CPU (Linux only).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct V86Mips {
+    pub wall: f64,
+    pub cpu: Option<f64>,
+}
+
+pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<V86Mips> {
     step::heading(format!("v86 on the same ROM (ITER={iter})").as_str());
     let dir = v86_dir()?;
     let rom = assemble(
@@ -672,7 +699,7 @@ pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
         &format!("mix{iter}.rom"),
     )?;
     let script = crate::workspace_root().join("bench/peers/v86_rom.mjs");
-    let mut mips = Vec::new();
+    let (mut mips, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let v = json_run(
             Command::new("node")
@@ -682,8 +709,14 @@ pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<f64> {
         )?;
         println!("v86: {v}");
         mips.push(ours / num(&v, "seconds")? / 1e6);
+        if let Some(c) = v["cpu_seconds"].as_f64().filter(|&c| c > 0.0) {
+            cpu.push(ours / c / 1e6);
+        }
     }
-    Ok(median(mips))
+    Ok(V86Mips {
+        wall: median(mips),
+        cpu: (!cpu.is_empty()).then(|| median(cpu)),
+    })
 }
 
 /// Submissions per second for `n` sequential `vmlab grade` runs of the asm-warmup

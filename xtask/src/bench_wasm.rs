@@ -14,7 +14,7 @@ pub fn node_mips(iter: u32, runs: usize, ours: f64, tier: &str) -> Result<NodeMi
         format!("mixed workload as Wasm under Node.js (ITER={iter}, {tier} tier)").as_str(),
     );
     let module = build()?;
-    let (mut first, mut warm) = (Vec::new(), Vec::new());
+    let (mut first, mut warm, mut warm_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs.max(1) {
         let v = node_run(&module, iter, tier)?;
         println!("wasm: {v}");
@@ -25,10 +25,14 @@ pub fn node_mips(iter: u32, runs: usize, ours: f64, tier: &str) -> Result<NodeMi
         let secs = |key: &str| v[key].as_f64().with_context(|| format!("no {key}"));
         first.push(ours / secs("first_seconds")? / 1e6);
         warm.push(ours / secs("warm_seconds")? / 1e6);
+        if let Some(cpu) = v["warm_cpu_seconds"].as_f64().filter(|&c| c > 0.0) {
+            warm_cpu.push(ours / cpu / 1e6);
+        }
     }
     Ok(NodeMips {
         first: crate::bench::median(first),
         warm: crate::bench::median(warm),
+        warm_cpu: (!warm_cpu.is_empty()).then(|| crate::bench::median(warm_cpu)),
     })
 }
 
@@ -125,4 +129,7 @@ pub struct NodeMips {
     pub first: f64,
     /// MIPS of the warm run (optimised code), the figure held to the target.
     pub warm: f64,
+    /// MIPS of the warm run per second its main thread spent on a CPU (Linux only),
+    /// which other processes on a loaded machine inflate less than wall time.
+    pub warm_cpu: Option<f64>,
 }

@@ -22,7 +22,7 @@ pub fn run(opts: &Options) -> Result<bool> {
                 v86 = Some(v);
                 rows.push(Row::new(
                     &format!("mix: v86 (npm, ITER={})", opts.v86_iter),
-                    format!("{v:.1} MIPS"),
+                    format!("{:.1} MIPS", v.wall),
                     "",
                     None,
                 ));

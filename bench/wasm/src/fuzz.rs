@@ -21,7 +21,9 @@ impl Rng {
 }
 
 /// A random loop body of `n` instructions over EAX, ECX, EDX, ESI, EDI, EBP, with
-/// memory through EBX (the data area) and forward conditional jumps.
+/// memory through EBX (the data area), forward conditional jumps (some over a logic
+/// instruction after a shift) and short counted loops (a backward jump inside the
+/// region).
 pub fn random_body(rng: &mut Rng, n: usize) -> String {
     let regs = ["eax", "ecx", "edx", "esi", "edi", "ebp"];
     let alu = [
@@ -43,7 +45,7 @@ pub fn random_body(rng: &mut Rng, n: usize) -> String {
             _ => rng.draw(),
         };
         let disp = (rng.draw() % 64) * 4;
-        let line = match rng.draw() % 22 {
+        let line = match rng.draw() % 24 {
             0 => format!("mov {r}, {q}"),
             1 => format!("mov {r}, {imm:#x}"),
             2 => format!("{} {r}, {q}", rng.pick(&alu)),
@@ -81,6 +83,22 @@ pub fn random_body(rng: &mut Rng, n: usize) -> String {
                 rng.draw() % 256
             ),
             20 => format!("imul {r}, {q}, {imm:#x}"),
+            21 => format!(
+                "mov dword [ebx + {disp}], {}\nloop{i}: {} {r}, {q}\ndec dword [ebx + {disp}]\n\
+                 jnz loop{i}",
+                1 + rng.draw() % 5,
+                rng.pick(&alu)
+            ),
+            // A branch over a logic instruction after a shift (the CRC's pattern), which
+            // the Wasm backend runs as selects, then a flag reader.
+            22 => format!(
+                "{} {r}, {}\n{} skip{i}\n{} {r}, {imm:#x}\nskip{i}:\n{} {q}, {r}",
+                rng.pick(&shifts),
+                1 + rng.draw() % 31,
+                rng.pick(&conds),
+                rng.pick(&["xor", "and", "or"]),
+                rng.pick(&["adc", "sbb", "add"])
+            ),
             _ => format!(
                 "{} {r}, {}\n{} skip{i}\ninc {q}\nskip{i}:",
                 rng.pick(&["cmp", "test", "sub"]),

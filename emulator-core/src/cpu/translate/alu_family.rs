@@ -43,7 +43,7 @@ impl Machine {
             self.leave();
             return 0;
         }
-        let out = self.run_ir(r);
+        let out = self.run_ir(r, due.min(u32::MAX as u64) as u32);
         self.cpu.eip = out.eip;
         let done = u64::from(out.retired);
         if done > 0 {

@@ -97,6 +97,12 @@ pub enum Op {
     /// the passes knew about the registers and flags is forgotten.
     #[allow(missing_docs)]
     Join { eip: u32 },
+    /// Goes back to the `join` of the instruction at EIP `target`, earlier in the
+    /// region, when `cond` is not zero (the instruction that holds it retired) and the
+    /// room leaves space for another pass from there; leaves the region at `target`
+    /// when `cond` holds but the room does not: a loop inside the region.
+    #[allow(missing_docs)]
+    LoopIf { cond: Val, target: u32 },
 }
 
 impl Op {
@@ -118,7 +124,9 @@ impl Op {
             Op::Bin { a, b, .. } | Op::Flags { a, b, .. } => [Some(a), Some(b)],
             Op::Load { addr, .. } => [Some(addr), None],
             Op::Store { addr, val, .. } => [Some(addr), Some(val)],
-            Op::ExitIf { cond, .. } | Op::BranchIf { cond, .. } => [Some(cond), None],
+            Op::ExitIf { cond, .. } | Op::BranchIf { cond, .. } | Op::LoopIf { cond, .. } => {
+                [Some(cond), None]
+            }
             Op::Exit { target } => [Some(target), None],
             Op::Insn { .. } | Op::Get { .. } | Op::Cond { .. } | Op::Join { .. } => [None, None],
         }
@@ -137,7 +145,9 @@ impl Op {
                 *addr = f(*addr);
                 *val = f(*val);
             }
-            Op::ExitIf { cond, .. } | Op::BranchIf { cond, .. } => *cond = f(*cond),
+            Op::ExitIf { cond, .. } | Op::BranchIf { cond, .. } | Op::LoopIf { cond, .. } => {
+                *cond = f(*cond)
+            }
             Op::Exit { target } => *target = f(*target),
             Op::Insn { .. } | Op::Get { .. } | Op::Cond { .. } | Op::Join { .. } => {}
         }
@@ -148,14 +158,21 @@ impl Op {
     pub fn may_leave(&self) -> bool {
         matches!(
             self,
-            Op::Load { .. } | Op::Store { .. } | Op::ExitIf { .. } | Op::Exit { .. }
+            Op::Load { .. }
+                | Op::Store { .. }
+                | Op::ExitIf { .. }
+                | Op::Exit { .. }
+                | Op::LoopIf { .. }
         )
     }
 
     /// Control flow inside the region meets or parts here: the backward passes assume
     /// nothing across it.
     pub fn is_branch_point(&self) -> bool {
-        matches!(self, Op::BranchIf { .. } | Op::Join { .. })
+        matches!(
+            self,
+            Op::BranchIf { .. } | Op::Join { .. } | Op::LoopIf { .. }
+        )
     }
 }
 
@@ -171,7 +188,8 @@ pub struct Region {
 }
 
 impl Region {
-    /// Number of guest instructions (the most one run retires).
+    /// Number of guest instructions (the most one pass through the region retires; a
+    /// run that goes round a loop inside it retires more).
     pub fn instructions(&self) -> u32 {
         self.ops
             .iter()
@@ -185,6 +203,7 @@ impl Region {
         for op in &self.ops {
             let t = match *op {
                 Op::ExitIf { target, .. }
+                | Op::LoopIf { target, .. }
                 | Op::Exit {
                     target: Val::C(target),
                 } => target,
@@ -229,6 +248,7 @@ impl fmt::Display for Op {
             Op::ExitIf { cond, target } => write!(f, "  exit.if {cond} -> {target:#010x}"),
             Op::Exit { target } => write!(f, "  exit -> {target}"),
             Op::BranchIf { cond, target } => write!(f, "  branch.if {cond} -> {target:#010x}"),
+            Op::LoopIf { cond, target } => write!(f, "  loop.if {cond} -> {target:#010x}"),
             Op::Join { eip } => write!(f, "join {eip:#010x}"),
         }
     }

@@ -1,10 +1,11 @@
 //! Code discovery and lowering: from an entry point, the guest instructions along one
 //! path within a code page (through fall-throughs, unconditional jumps and calls, with
-//! side exits at conditional branches) become the IR of one region.
+//! side exits at conditional branches, which become branches or loops inside the region
+//! when they go to an instruction of the path) become the IR of one region.
 //!
 //! The lowered subset is the flat 32-bit ALU, move, LEA, shift, stack and branch
 //! forms. The region ends before the first instruction outside it (the interpreter
-//! runs that one), at a return, at a branch that leaves the page or goes back into the
+//! runs that one), at a return, at a jump that leaves the page or goes back into the
 //! region, and at the instruction limit.
 
 use alloc::collections::BTreeSet;
@@ -441,7 +442,9 @@ pub fn lower_region(
 }
 
 /// Turns each conditional exit to an instruction later in the region into a branch
-/// there, with a `join` before that instruction.
+/// there, and each one back to an earlier instruction (not the entry, which the whole
+/// region loops to) into a loop there, with a `join` before that instruction. Loops do
+/// not overlap, and no branch from before a loop goes into its body.
 fn internal_branches(mut ops: Vec<Op>) -> Vec<Op> {
     let mut at = alloc::collections::BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
@@ -450,11 +453,27 @@ fn internal_branches(mut ops: Vec<Op>) -> Vec<Op> {
         }
     }
     let mut joins = BTreeSet::new();
+    // (branch, target) op indices of the forward branches, (head, back edge) of loops.
+    let mut forward: Vec<(usize, usize)> = Vec::new();
+    let mut loops: Vec<(usize, usize)> = Vec::new();
     for (i, op) in ops.iter_mut().enumerate() {
         if let Op::ExitIf { cond, target } = *op {
-            if at.get(&target).is_some_and(|&j| j > i) {
-                *op = Op::BranchIf { cond, target };
-                joins.insert(target);
+            match at.get(&target).copied() {
+                Some(j) if j > i => {
+                    *op = Op::BranchIf { cond, target };
+                    joins.insert(target);
+                    forward.push((i, j));
+                }
+                Some(j) if j > 0 && j < i => {
+                    let disjoint = loops.last().is_none_or(|&(_, end)| end < j);
+                    let into = forward.iter().any(|&(b, t)| b < j && t > j && t <= i);
+                    if disjoint && !into {
+                        *op = Op::LoopIf { cond, target };
+                        joins.insert(target);
+                        loops.push((j, i));
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -20,6 +20,7 @@ pub mod alu_family;
 pub mod chain;
 pub mod context;
 pub mod events;
+pub mod ifconv;
 pub mod ir;
 #[cfg(feature = "wasm-listing")]
 pub mod listing;
@@ -63,7 +64,7 @@ pub struct RegionInfo {
     pub entry: u32,
     /// Physical address of the entry.
     pub phys: u32,
-    /// Guest instructions (the most one run retires).
+    /// Guest instructions (the most one pass through it retires).
     pub instructions: u32,
     /// Times it was entered.
     pub runs: u64,
@@ -365,7 +366,7 @@ impl Machine {
             }
             (_, host) => {
                 self.cpu.fast.xlate.host.0 = host;
-                self.run_ir(&region)
+                self.run_ir(&region, room.min(u32::MAX as u64) as u32)
             }
         };
         let done = out.retired as u64;

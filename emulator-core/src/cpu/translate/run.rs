@@ -71,9 +71,13 @@ pub struct Left {
 
 impl Machine {
     /// Runs region `r` from its entry (EIP = `r.entry`); the caller has checked that the
-    /// budget and the next device deadline leave room for all its instructions.
-    pub(crate) fn run_ir(&mut self, r: &Region) -> Left {
+    /// budget and the next device deadline leave room for all its instructions. A loop
+    /// inside the region goes round again while `room` leaves space for another pass.
+    pub(crate) fn run_ir(&mut self, r: &Region, room: u32) -> Left {
         let mut t = vec![0u32; r.temps as usize];
+        let insns = r.instructions();
+        // Instructions retired by earlier rounds of loops, beyond the straight count `n`.
+        let mut done: u32 = 0;
         let mut n: u32 = 0;
         let mut here = r.entry;
         let val = |t: &[u32], v: Val| match v {
@@ -82,7 +86,9 @@ impl Machine {
         };
         // A taken branch inside the region: the join it goes on at.
         let mut skip_to: Option<u32> = None;
-        for op in &r.ops {
+        let mut i = 0;
+        while let Some(op) = r.ops.get(i) {
+            i += 1;
             if let Some(t) = skip_to {
                 if *op == (Op::Join { eip: t }) {
                     skip_to = None;
@@ -94,6 +100,34 @@ impl Machine {
                 Op::BranchIf { cond, target } => {
                     if val(&t, cond) != 0 {
                         skip_to = Some(target);
+                    }
+                }
+                Op::LoopIf { cond, target } => {
+                    if val(&t, cond) == 0 {
+                        continue;
+                    }
+                    let head = r.ops[..i]
+                        .iter()
+                        .position(|o| *o == Op::Join { eip: target });
+                    let before = head.map(|h| {
+                        r.ops[..h]
+                            .iter()
+                            .filter(|o| matches!(o, Op::Insn { .. }))
+                            .count() as u32
+                    });
+                    let again = done.saturating_add(n.saturating_sub(before.unwrap_or(n)));
+                    match (head, before) {
+                        (Some(h), Some(b)) if again.saturating_add(insns) <= room => {
+                            done = again;
+                            n = b;
+                            i = h + 1;
+                        }
+                        _ => {
+                            return Left {
+                                retired: done + n,
+                                eip: target,
+                            }
+                        }
                     }
                 }
                 Op::Insn { eip, .. } => {
@@ -121,7 +155,7 @@ impl Machine {
                     Some(v) => put(&mut t, dst, v),
                     None => {
                         return Left {
-                            retired: n.saturating_sub(1),
+                            retired: done + n.saturating_sub(1),
                             eip: here,
                         }
                     }
@@ -132,7 +166,7 @@ impl Machine {
                         Some(slot) => self.mem.ram_store(slot, size, v),
                         None => {
                             return Left {
-                                retired: n.saturating_sub(1),
+                                retired: done + n.saturating_sub(1),
                                 eip: here,
                             }
                         }
@@ -141,21 +175,21 @@ impl Machine {
                 Op::ExitIf { cond, target } => {
                     if val(&t, cond) != 0 {
                         return Left {
-                            retired: n,
+                            retired: done + n,
                             eip: target,
                         };
                     }
                 }
                 Op::Exit { target } => {
                     return Left {
-                        retired: n,
+                        retired: done + n,
                         eip: val(&t, target),
                     }
                 }
             }
         }
         Left {
-            retired: n,
+            retired: done + n,
             eip: here,
         }
     }

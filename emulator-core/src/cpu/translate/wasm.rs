@@ -18,6 +18,9 @@
 //!   unsigned compare). The lazy-flags record in memory is written only where the
 //!   region leaves, or before a slow path that reads it. Other sizes, ADC and SBB call
 //!   the `flags` slow path.
+//! - **Selects for short branches.** A forward branch over a few register and logic
+//!   operations (`ifconv.rs`) runs them either way; at the join `select` keeps the
+//!   registers and flags of the path taken, and `done` drops the skipped instructions.
 //! - **Memory inline.** With paging off and RAM in one allocation, a load or store
 //!   whose address is plain RAM (below the ROM windows or above 1 MiB, on a page the
 //!   plain-store map marks for stores) reads or writes RAM directly; any other access
@@ -33,7 +36,11 @@
 //! continue at in the low half, as [`Machine::run_ir`] does. A region whose exit goes back to its
 //! own entry loops inside `run` while `room` (the budget and the next device deadline,
 //! in instructions) leaves space for one more pass: the same state as leaving and
-//! entering it again.
+//! entering it again. A backward branch to an earlier instruction of the region
+//! (`loop.if`) is a Wasm `loop` with the same room check. Once a call has retired
+//! [`CAP`] instructions a loop goes round no more: the region re-enters itself through
+//! the table (a tail call) or leaves at the loop's head, so a long loop moves to V8's
+//! optimised code once that is ready.
 
 use alloc::vec::Vec;
 use wasm_encoder::{
@@ -44,7 +51,7 @@ use wasm_encoder::{
 
 use super::ir::{BinOp, FlagOp, Op, Region, Val};
 use super::run::Left;
-use super::{chain, context};
+use super::{chain, context, ifconv};
 use crate::cpu::alu::Flags;
 use crate::machine::Machine;
 
@@ -66,6 +73,12 @@ const DONE: u32 = 2;
 const TEMPS: u32 = 3;
 /// The type index of `run`.
 const RUN_TYPE: u32 = 4;
+/// Instructions a region's loops retire in one call (from the `done` it was entered
+/// with) before the region re-enters itself through the function table or leaves at
+/// the loop. Wasm has no on-stack replacement: a call that loops for long keeps running
+/// the code V8 compiled first (its baseline tier) even after the optimised code is
+/// ready, and a new call through the table picks that up.
+pub const CAP: u32 = 1 << 16;
 
 /// A flag operation's number in the `flags` import.
 pub fn flag_op_number(op: FlagOp) -> u32 {
@@ -136,6 +149,12 @@ struct Locals {
     slot: u32,
     /// An address being accessed.
     addr: u32,
+    /// A loop goes round again while `done` is at most this: the room less the
+    /// region's instructions, or sooner ([`CAP`]).
+    limit: u32,
+    /// Eight: the registers a converted branch's skipped operations set, as they were
+    /// before them.
+    saved: u32,
     /// The first of three per `flags` operation.
     flag_locals: u32,
     /// An i64 scratch.
@@ -155,11 +174,32 @@ struct Emitter<'a> {
     /// The region's flags are overwritten before anything reads them or the region can
     /// leave, so a pass that loops back need not store them.
     entry_flags_dead: bool,
-    /// The joins whose blocks are open, outermost first.
-    open: Vec<u32>,
+    /// The labels open, outermost first: joins' blocks (by EIP) and loops (`None`).
+    open: Vec<Option<u32>>,
+    /// Loops inside the region: per head EIP, the joins inside its body, in order.
+    loops: alloc::collections::BTreeMap<u32, Vec<u32>>,
     /// Per join (by EIP): instructions before it on the straight path, and whether the
     /// flags are dead there.
     joins: alloc::collections::BTreeMap<u32, (u32, bool)>,
+    /// The forward branches that may run as selects, by operation index (`ifconv.rs`).
+    convertible: alloc::collections::BTreeMap<usize, ifconv::Skip>,
+    /// The branch being run as selects, until its join.
+    converting: Option<Converting>,
+}
+
+/// A forward branch run as selects: its skipped operations run either way, and at the
+/// join the registers and flags they wrote take back their earlier values when the
+/// branch was taken.
+#[derive(Clone, Copy)]
+struct Converting {
+    join: u32,
+    /// The local of the branch condition.
+    cond: u32,
+    skip: ifconv::Skip,
+    /// The flags before the skipped operations.
+    before: Option<Pending>,
+    /// `done`'s correction when the branch is taken (the instructions it skips, negated).
+    adjust: i32,
 }
 
 impl Emitter<'_> {
@@ -342,6 +382,18 @@ impl Emitter<'_> {
         self.ins(I::Return);
     }
 
+    /// Adds `retired` to `done` and opens an `if` taken when the room leaves space for
+    /// another pass through the whole region and the call is under its [`CAP`].
+    fn if_room_for_another_pass(&mut self, retired: u32) {
+        self.ins(I::LocalGet(DONE));
+        self.ins(I::I32Const(retired as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(DONE));
+        self.ins(I::LocalGet(self.l.limit));
+        self.ins(I::I32LeU);
+        self.ins(I::If(BlockType::Empty));
+    }
+
     /// Leaves for `target` after `retired` instructions of this pass; back to the top
     /// of the loop instead when the target is the entry and the room allows another
     /// pass. Called one label inside the loop.
@@ -350,31 +402,45 @@ impl Emitter<'_> {
             self.leave_chained(retired, target);
             return;
         }
-        let done = DONE;
-        self.ins(I::LocalGet(done));
-        self.ins(I::I32Const(retired as i32));
-        self.ins(I::I32Add);
-        self.ins(I::LocalTee(done));
-        self.ins(I::I32Const(self.insns as i32));
-        self.ins(I::I32Add);
-        self.ins(I::LocalGet(ROOM));
-        self.ins(I::I32LeU);
-        self.ins(I::If(BlockType::Empty));
+        self.if_room_for_another_pass(retired);
         if !self.entry_flags_dead {
             self.materialize();
         }
         self.ins(I::Br(2 + self.open.len() as u32));
         self.ins(I::End);
-        self.leave(0, target);
+        // Past the cap: enter again through the table (where V8 puts the optimised
+        // code) when the room allows, else leave.
+        self.leave_chained(0, target);
     }
 
     /// A forward branch inside the region to the join of `target`, taken after `n`
     /// instructions of this pass.
-    fn branch_if(&mut self, cond: Val, target: u32, n: u32) {
+    fn branch_if(&mut self, cond: Val, target: u32, n: u32, index: usize) {
         let Some(&(before, dead)) = self.joins.get(&target) else {
             return;
         };
-        let Some(pos) = self.open.iter().position(|&e| e == target) else {
+        if let (Some(&skip), Val::T(t), None) =
+            (self.convertible.get(&index), cond, self.converting)
+        {
+            // Selects need the flags before the skipped ones in locals, as a result record.
+            if !skip.flags || self.pending.is_some_and(|p| !p.arith()) {
+                for r in 0..8u8 {
+                    if skip.regs & (1 << r) != 0 {
+                        self.ins(I::LocalGet(self.reg(r)));
+                        self.ins(I::LocalSet(self.l.saved + r as u32));
+                    }
+                }
+                self.converting = Some(Converting {
+                    join: target,
+                    cond: t as u32 + TEMPS,
+                    skip,
+                    before: self.pending,
+                    adjust: n.wrapping_sub(before) as i32,
+                });
+                return;
+            }
+        }
+        let Some(pos) = self.open.iter().position(|&e| e == Some(target)) else {
             return;
         };
         self.push(cond);
@@ -394,17 +460,103 @@ impl Emitter<'_> {
         self.ins(I::End);
     }
 
+    /// The join of a branch run as selects: the skipped operations' registers and flags
+    /// take back their earlier values, and `done` drops the skipped instructions, when
+    /// the branch was taken.
+    fn join_selects(&mut self, c: Converting) {
+        let select = |e: &mut Self, old: u32, new: u32, dst: u32| {
+            e.ins(I::LocalGet(old));
+            e.ins(I::LocalGet(new));
+            e.ins(I::LocalGet(c.cond));
+            e.ins(I::Select);
+            e.ins(I::LocalSet(dst));
+        };
+        for r in 0..8u8 {
+            if c.skip.regs & (1 << r) != 0 {
+                let reg = self.reg(r);
+                select(self, self.l.saved + r as u32, reg, reg);
+            }
+        }
+        if let (true, Some(old), Some(new)) = (c.skip.flags, c.before, self.pending) {
+            let res = self.next_flag_local;
+            self.next_flag_local += 3;
+            select(self, old.res, new.res, res);
+            select(self, old.cf, new.cf, res + 1);
+            select(self, old.of, new.of, res + 2);
+            self.pending = Some(Pending {
+                res,
+                cf: res + 1,
+                of: res + 2,
+                ..new
+            });
+        }
+        if c.adjust != 0 {
+            self.ins(I::LocalGet(DONE));
+            self.ins(I::I32Const(c.adjust));
+            self.ins(I::I32Const(0));
+            self.ins(I::LocalGet(c.cond));
+            self.ins(I::Select);
+            self.ins(I::I32Add);
+            self.ins(I::LocalSet(DONE));
+        }
+    }
+
     /// The join before the instruction at `eip`: closes its block.
     fn join(&mut self, eip: u32) {
+        if let Some(c) = self.converting.filter(|c| c.join == eip) {
+            self.converting = None;
+            self.join_selects(c);
+            if self.open.last() == Some(&Some(eip)) {
+                self.open.pop();
+                self.ins(I::End);
+            }
+            return;
+        }
         let dead = self.joins.get(&eip).is_some_and(|&(_, d)| d);
         if !dead {
             self.materialize();
         }
-        if self.open.last() == Some(&eip) {
+        if self.open.last() == Some(&Some(eip)) {
             self.open.pop();
             self.ins(I::End);
         }
         self.pending = None;
+        if let Some(inner) = self.loops.get(&eip).cloned() {
+            // A loop's head: its label, then the blocks of the joins in its body.
+            self.ins(I::Loop(BlockType::Empty));
+            self.open.push(None);
+            for &j in inner.iter().rev() {
+                self.ins(I::Block(BlockType::Empty));
+                self.open.push(Some(j));
+            }
+        }
+    }
+
+    /// The back edge of the loop whose head is the join of `target`, taken after `n`
+    /// instructions of this pass; closes the loop. Without the loop open, an exit.
+    fn loop_if(&mut self, cond: Val, target: u32, n: u32) {
+        let head = self.joins.get(&target).copied();
+        let (Some((before, dead)), Some(None)) = (head, self.open.last().copied()) else {
+            self.push(cond);
+            self.ins(I::If(BlockType::Empty));
+            self.exit_to(n, target);
+            self.ins(I::End);
+            return;
+        };
+        self.push(cond);
+        self.ins(I::If(BlockType::Empty));
+        // Back at the head the straight path's count holds again: `done` takes the
+        // instructions of this round, and another round needs room for the rest.
+        self.if_room_for_another_pass(n.wrapping_sub(before));
+        if !dead {
+            self.materialize();
+        }
+        self.ins(I::Br(2));
+        self.ins(I::End);
+        self.leave_chained(before, target);
+        self.ins(I::End);
+        self.ins(I::End);
+        self.open.pop();
     }
 
     /// Pushes 1 when `a` is plain RAM for an access of at most 4 bytes.
@@ -779,6 +931,22 @@ impl Emitter<'_> {
             self.ins(I::I32Load(mem(offset, 2)));
             self.ins(I::LocalSet(local));
         }
+        // limit = min(room, done + CAP) - insns (the callers leave room for one pass;
+        // should done + CAP wrap, loops only leave sooner).
+        self.ins(I::LocalGet(ROOM));
+        self.ins(I::I32Const(self.insns as i32));
+        self.ins(I::I32Sub);
+        self.ins(I::LocalSet(l.limit));
+        self.ins(I::LocalGet(DONE));
+        self.ins(I::I32Const(CAP.saturating_sub(self.insns) as i32));
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(l.addr));
+        self.ins(I::LocalGet(l.limit));
+        self.ins(I::I32LtU);
+        self.ins(I::If(BlockType::Empty));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalSet(l.limit));
+        self.ins(I::End);
         let mut used = 0u8;
         for op in &self.r.ops {
             match *op {
@@ -798,7 +966,27 @@ impl Emitter<'_> {
             }
         }
         self.ins(I::Loop(BlockType::Empty));
-        // One block per join, the last join outermost.
+        // Loops: the joins inside each one's body get their blocks inside it.
+        let mut inner = alloc::collections::BTreeSet::new();
+        for (i, op) in self.r.ops.iter().enumerate() {
+            if let Op::LoopIf { target, .. } = *op {
+                let head = self.r.ops[..i]
+                    .iter()
+                    .position(|o| *o == Op::Join { eip: target });
+                if let Some(h) = head {
+                    let body: Vec<u32> = self.r.ops[h + 1..i]
+                        .iter()
+                        .filter_map(|o| match *o {
+                            Op::Join { eip } => Some(eip),
+                            _ => None,
+                        })
+                        .collect();
+                    inner.extend(body.iter().copied());
+                    self.loops.insert(target, body);
+                }
+            }
+        }
+        // One block per other join, the last join outermost.
         let mut n: u32 = 0;
         for (i, op) in self.r.ops.iter().enumerate() {
             match *op {
@@ -806,7 +994,9 @@ impl Emitter<'_> {
                 Op::Join { eip } => {
                     let dead = flags_dead_from(&self.r.ops[i + 1..]);
                     self.joins.insert(eip, (n, dead));
-                    self.open.push(eip);
+                    if !inner.contains(&eip) {
+                        self.open.push(Some(eip));
+                    }
                 }
                 _ => {}
             }
@@ -818,9 +1008,10 @@ impl Emitter<'_> {
         let mut n: u32 = 0;
         let mut here = self.r.entry;
         let r = self.r;
-        for op in &r.ops {
+        for (index, op) in r.ops.iter().enumerate() {
             match *op {
-                Op::BranchIf { cond, target } => self.branch_if(cond, target, n),
+                Op::BranchIf { cond, target } => self.branch_if(cond, target, n, index),
+                Op::LoopIf { cond, target } => self.loop_if(cond, target, n),
                 Op::Join { eip } => self.join(eip),
                 Op::Insn { eip, .. } => {
                     n += 1;
@@ -960,13 +1151,16 @@ pub fn encode(r: &Region) -> Vec<u8> {
     exports.export("run", ExportKind::Func, RUN);
 
     // Locals: the parameters (ctx, room, done), one i32 per temporary, eight
-    // registers, the context's eight words, a chain target and slot, an address, three
-    // per `flags` operation, then one i64.
+    // registers, the context's eight words, a chain target and slot, an address, the
+    // loop limit, eight saved registers, three per `flags` operation and per branch
+    // run as selects, then one i64.
+    let convertible = ifconv::convertible(&r.ops);
     let flag_ops = r
         .ops
         .iter()
         .filter(|o| matches!(o, Op::Flags { .. }))
-        .count() as u32;
+        .count() as u32
+        + convertible.len() as u32;
     let base = r.temps as u32 + TEMPS;
     let l = Locals {
         regs: base,
@@ -981,11 +1175,13 @@ pub fn encode(r: &Region) -> Vec<u8> {
         target: base + 16,
         slot: base + 17,
         addr: base + 18,
-        flag_locals: base + 19,
-        wide: base + 19 + 3 * flag_ops,
+        limit: base + 19,
+        saved: base + 20,
+        flag_locals: base + 28,
+        wide: base + 28 + 3 * flag_ops,
     };
     let f = Function::new([
-        (r.temps as u32 + 19 + 3 * flag_ops, ValType::I32),
+        (r.temps as u32 + 28 + 3 * flag_ops, ValType::I32),
         (1, ValType::I64),
     ]);
     let mut e = Emitter {
@@ -998,7 +1194,10 @@ pub fn encode(r: &Region) -> Vec<u8> {
         insns: r.instructions(),
         entry_flags_dead: flags_dead_from(&r.ops),
         open: Vec::new(),
+        loops: Default::default(),
         joins: Default::default(),
+        convertible,
+        converting: None,
     };
     e.body();
     let mut code = CodeSection::new();
