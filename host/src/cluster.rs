@@ -132,6 +132,9 @@ pub struct Cluster {
 impl Cluster {
     /// The scenario's hosts with its VMs created, at time 0.
     pub fn new(s: &Scenario) -> Result<Cluster, String> {
+        if s.hosts.is_empty() {
+            return Err(format!("{}: the scenario has no host", s.name));
+        }
         let mut c = Cluster {
             name: s.name.clone(),
             names: s.hosts.iter().map(|h| h.name.clone()).collect(),
@@ -442,7 +445,11 @@ impl Cluster {
             same_state,
             ft: rep,
         };
-        let next = self.successor(&self.hosts[s].vms[i], backup)?;
+        // the backup's machine, in RAM pooled on its host
+        let mut live = Self::pooled_like(&backup)?;
+        live.restore(&backup.snapshot())
+            .map_err(|e| format!("{vm}: the backup's state: {e}"))?;
+        let next = self.successor(&self.hosts[s].vms[i], live)?;
         let to = rec.to.clone();
         self.hosts[s].depart(vm, format!("primary killed; the backup on {to} takes over"))?;
         self.hosts[pair.backup].adopt(
