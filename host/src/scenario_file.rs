@@ -417,7 +417,7 @@ fn convert(name: &str, raw: RawFile) -> Result<Scenario, KeyError> {
             Some(other) => {
                 return Err(err(
                     key("workload"),
-                    format!("unknown workload {other:?}; expected balloon, kernel or migrate:NAME"),
+                    format!("unknown workload {other:?}; expected balloon or kernel, or migrate:NAME (idle, moderate, diabolical)"),
                 ))
             }
         };
