@@ -47,13 +47,19 @@ pub struct MigrationRecord {
 }
 
 impl MigrationRecord {
-    /// Guest cycles the VM stood still (its downtime, and post-copy's stalls).
+    /// Guest cycles from the stop on the source to the resume on the destination.
     pub fn downtime_cycles(&self) -> u64 {
         match (&self.precopy, &self.postcopy) {
             (Some(p), _) => p.downtime_cycles,
-            (_, Some(p)) => p.downtime_cycles + p.stall_cycles,
+            (_, Some(p)) => p.downtime_cycles,
             _ => 0,
         }
+    }
+
+    /// Guest cycles the VM stood still in all: its downtime, and post-copy's stalls
+    /// waiting for faulted pages.
+    pub fn still_cycles(&self) -> u64 {
+        self.downtime_cycles() + self.postcopy.as_ref().map_or(0, |p| p.stall_cycles)
     }
 
     /// Bytes sent over the link in all.
@@ -370,8 +376,8 @@ impl Cluster {
             ran_cycles: ran,
         };
         // the VM ran `ran` cycles while its memory moved and stood still for its
-        // downtime: it runs again on the destination once both have passed
-        rec.resumed_at = now + ran + rec.downtime_cycles();
+        // downtime (and stalls): it runs again on the destination once all passed
+        rec.resumed_at = now + ran + rec.still_cycles();
         let mut next = self.successor(&self.hosts[s].vms[i], dst)?;
         next.cpu.run += ran;
         next.state = VmState::Paused;
