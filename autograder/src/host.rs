@@ -1,4 +1,4 @@
-//! `vmlab host`: runs a multi-VM host scenario headlessly and prints per-VM memory and CPU tables, the event timeline and, for a networked scenario, its network's per-port table.
+//! `vmlab host`: runs a host scenario headlessly (one or several hosts, VMs migrated or failed over between them at timed events) and prints per-migration round tables, per-fail-over output checks, per-VM memory and CPU tables, the event timeline and, for a networked scenario, its network's per-port table.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +14,7 @@ const EXIT_BUDGET: u8 = 124;
 /// Arguments of `vmlab host`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The scenario file (TOML): the host, its VMs, timed events.
+    /// The scenario file (TOML): the hosts, their links and VMs, timed events.
     pub scenario: PathBuf,
     /// Print the report as JSON.
     #[arg(long)]

@@ -43,3 +43,32 @@ fn a_bad_file_is_refused_with_its_line_and_key() {
     let m = j["error"]["message"].as_str().unwrap_or_default();
     assert!(m.contains(":7: vm[0].ram_mib: is 2"), "{m}");
 }
+
+#[test]
+fn migration_and_failover_scenarios_carry_their_tables() {
+    for (file, key) in [
+        ("migrate-precopy.toml", "migrations"),
+        ("migrate-diabolical.toml", "migrations"),
+        ("ft-failover.toml", "failovers"),
+    ] {
+        let s = scenario(file);
+        let (code, out, err) = vmlab(&["host", s.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{file}: {err}");
+        let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(j["ok"], true);
+        assert_eq!(j["hosts"].as_array().map(Vec::len), Some(2), "{file}");
+        let moves = j[key].as_array().expect(key);
+        assert!(!moves.is_empty(), "{file}: {out}");
+        assert!(j["vms"][0]["memory"]["private"].is_u64(), "{file}");
+        assert!(j["vms"][0]["cpu"]["run_ms"].is_f64(), "{file}");
+        if key == "migrations" {
+            let m = &moves[0];
+            assert!(m["downtime_us"].is_u64() && m["bytes_sent"].as_u64() > Some(0));
+            assert!(!m["rounds"].as_array().expect("rounds").is_empty(), "{out}");
+            assert!(m["rounds"][0]["sent"].as_u64() > Some(0));
+            assert!(m["stop_rule"].is_string());
+        } else {
+            assert_eq!(moves[0]["no_gap_no_duplicate"], true, "{out}");
+        }
+    }
+}

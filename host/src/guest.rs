@@ -93,6 +93,9 @@ pub struct GuestImage {
     /// It is the teaching kernel (a ROM): it has no cache and no balloon, `ticks`
     /// is its timer count and `work` the lines it has written.
     pub kernel: bool,
+    /// It runs the balloon framework: it has a page cache and a balloon driver (a
+    /// migration workload or the teaching kernel has neither).
+    pub cache: bool,
 }
 
 /// Assembles the guest for VM number `vm_id` with `ram_mib` of RAM.
@@ -146,6 +149,68 @@ pub fn assemble_source(
         fill_top: sym("fill_top")?,
         bytes: out.bytes.clone(),
         kernel: false,
+        cache: true,
+    })
+}
+
+/// The migration workloads' sources (`guests/migrate/`), by name.
+pub const MIGRATE_WORKLOADS: [(&str, &str); 3] = [
+    ("idle", include_str!("../../guests/migrate/idle.asm")),
+    (
+        "moderate",
+        include_str!("../../guests/migrate/moderate.asm"),
+    ),
+    (
+        "diabolical",
+        include_str!("../../guests/migrate/diabolical.asm"),
+    ),
+];
+/// Their include files.
+const MIGRATE_INCLUDES: [(&str, &str); 2] = [
+    (
+        "workload.inc",
+        include_str!("../../guests/migrate/workload.inc"),
+    ),
+    ("pc.inc", PC_INC),
+];
+/// The PIT divisor the migration workloads program (about 1 kHz).
+pub const MIGRATE_TICK_DIV: u32 = 1193;
+
+/// Assembles migration workload `name` (`idle`, `moderate`, `diabolical`), which
+/// prints `done` and halts after `end_ticks` timer ticks (a multiple of 64).
+pub fn assemble_migrate(name: &str, end_ticks: u32) -> Result<vmlab_asm::Output, String> {
+    let (_, src) = MIGRATE_WORKLOADS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| format!("workload {name:?}: not one of idle, moderate, diabolical"))?;
+    let include = |n: &str| -> Option<String> {
+        MIGRATE_INCLUDES
+            .iter()
+            .find(|(i, _)| *i == n)
+            .map(|(_, t)| (*t).to_string())
+    };
+    let opts = vmlab_asm::Options {
+        defines: alloc::vec![("END_TICKS".into(), Some(end_ticks.to_string()))],
+        include: Some(&include),
+        ..vmlab_asm::Options::default()
+    };
+    vmlab_asm::assemble(&format!("{name}.asm"), src, &opts).map_err(|e| format!("{name}.asm: {e}"))
+}
+
+/// Migration workload `name` as a host VM's guest: its clock is `ticks`; it has no
+/// page cache and no balloon (its other counters read the clock).
+pub fn migrate_image(name: &str, end_ticks: u32) -> Result<GuestImage, String> {
+    let out = assemble_migrate(name, end_ticks)?;
+    let ticks = symbol(&out, "ticks", "the migration workload")?;
+    Ok(GuestImage {
+        ticks,
+        work: ticks,
+        rounds: ticks,
+        balloon: ticks,
+        fill_top: ticks,
+        bytes: out.bytes,
+        kernel: false,
+        cache: false,
     })
 }
 
@@ -165,6 +230,7 @@ pub fn assemble_kernel() -> Result<GuestImage, String> {
         fill_top: ticks,
         bytes: out.bytes.clone(),
         kernel: true,
+        cache: false,
     })
 }
 

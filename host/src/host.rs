@@ -74,6 +74,8 @@ pub struct Host {
     pub scanner: Scanner,
     /// What happened, in order (the most recent [`MAX_EVENTS`]).
     pub events: Vec<HostEvent>,
+    /// The VMs that left for another host (their entries stay, destroyed).
+    pub departed: Vec<usize>,
     next_refill: u64,
     /// Per VM: virtual time still to catch up (cycles).
     lag: Vec<u64>,
@@ -94,6 +96,7 @@ impl Host {
             peak_unshared: 0,
             scanner: Scanner::default(),
             events: Vec::new(),
+            departed: Vec::new(),
             next_refill: 0,
             lag: Vec::new(),
         }
@@ -125,9 +128,39 @@ impl Host {
     }
 
     fn vm_index(&self, name: &str) -> Result<usize, String> {
-        self.find(name)
-            .filter(|&i| self.vms[i].state != VmState::Destroyed)
+        self.live(name)
             .ok_or_else(|| format!("no VM called {name}"))
+    }
+
+    /// The index of the VM called `name` that is not destroyed (a VM that moved away
+    /// and came back has a destroyed entry of that name too).
+    pub fn live(&self, name: &str) -> Option<usize> {
+        self.vms
+            .iter()
+            .position(|v| v.spec.name == name && v.state != VmState::Destroyed)
+    }
+
+    /// Takes in `vm`, moved here from another host with its machine as it stands
+    /// (its clock is not touched); `what` goes to the timeline. Returns its index.
+    pub fn adopt(&mut self, vm: Vm, what: String) -> Result<usize, String> {
+        if self.live(&vm.spec.name).is_some() {
+            return Err(format!("vm {}: a VM of that name runs here", vm.spec.name));
+        }
+        self.vms.push(vm);
+        self.lag.push(0);
+        let i = self.vms.len() - 1;
+        self.log(Some(i), what);
+        Ok(i)
+    }
+
+    /// Lets VM `name` go (it moved to another host or its copy here died): like
+    /// [`Host::destroy`], with `what` in the timeline.
+    pub fn depart(&mut self, name: &str, what: String) -> Result<(), String> {
+        let i = self.vm_index(name)?;
+        self.release(i);
+        self.departed.push(i);
+        self.log(Some(i), what);
+        Ok(())
     }
 
     /// Creates a VM, runnable from now; returns its index.
@@ -204,6 +237,13 @@ impl Host {
     /// Destroys a VM: its frames go back to the pool.
     pub fn destroy(&mut self, name: &str) -> Result<(), String> {
         let i = self.vm_index(name)?;
+        self.release(i);
+        self.log(Some(i), "destroyed".into());
+        Ok(())
+    }
+
+    /// Marks VM `i` destroyed and gives its frames back to the pool.
+    fn release(&mut self, i: usize) {
         let vm = &mut self.vms[i];
         vm.state = VmState::Destroyed;
         vm.swap.clear();
@@ -212,8 +252,6 @@ impl Host {
                 ram.replace(gfn, None);
             }
         }
-        self.log(Some(i), "destroyed".into());
-        Ok(())
     }
 
     /// Sets a VM's balloon target in MiB.
@@ -305,7 +343,10 @@ impl Host {
                 chunk = chunk.min(run);
             }
             let t0 = vm.tsc();
+            // a halted guest waits for its timer within the slice, not past it
+            vm.machine.set_time_limit(Some(t0.saturating_add(chunk)));
             let r = vm.machine.run(chunk);
+            vm.machine.set_time_limit(None);
             let ran = vm.tsc().saturating_sub(t0).min(budget - used);
             used += ran;
             if r != StopReason::BudgetExhausted {

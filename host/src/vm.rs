@@ -238,7 +238,7 @@ impl Vm {
 
     /// The pages the guest has in its balloon, by its own count.
     pub fn guest_balloon(&self) -> u32 {
-        if self.image.kernel {
+        if !self.image.cache {
             return 0;
         }
         self.read_u32(self.image.balloon)
@@ -246,7 +246,7 @@ impl Vm {
 
     /// Pages of the guest's cache filled so far.
     pub fn guest_filled_pages(&self) -> u32 {
-        if self.image.kernel {
+        if !self.image.cache {
             return 0;
         }
         self.read_u32(self.image.fill_top)

@@ -6,9 +6,6 @@ use vmlab_migrate::clock::{run_until, Budget};
 use vmlab_migrate::transfer::destination_for;
 use vmlab_migrate::{postcopy, precopy, FaultTolerance, Link, PostcopyOptions, XenPolicy};
 
-/// The migration workloads, by name (their sources are `guests/migrate/NAME.asm`,
-/// read with [`vmlab_demos::guest`]).
-static WORKLOADS: [&str; 3] = ["idle", "moderate", "diabolical"];
 /// The migrated guest's RAM, in MiB.
 pub const RAM_MIB: u32 = 4;
 /// Timer ticks the workloads run before they halt.
@@ -38,28 +35,7 @@ pub fn workload(name: &str) -> Result<Vec<u8>, String> {
 
 /// The workload `name` assembled, ending after `end_ticks` ticks (a multiple of 64).
 pub fn workload_of(name: &str, end_ticks: u32) -> Result<Vec<u8>, String> {
-    let src = WORKLOADS
-        .iter()
-        .find(|n| **n == name)
-        .and_then(|n| vmlab_demos::guest(&format!("migrate/{n}.asm")))
-        .ok_or_else(|| format!("workload {name:?}: not one of idle, moderate, diabolical"))?;
-    // Their include files: the workload loop beside them and the shared PC include.
-    let include = |n: &str| -> Option<String> {
-        match n {
-            "workload.inc" => vmlab_demos::guest("migrate/workload.inc"),
-            "pc.inc" => vmlab_demos::include("pc.inc"),
-            _ => None,
-        }
-        .map(str::to_string)
-    };
-    let opts = vmlab_asm::Options {
-        defines: vec![("END_TICKS".into(), Some(end_ticks.to_string()))],
-        include: Some(&include),
-        ..Default::default()
-    };
-    vmlab_asm::assemble(&format!("{name}.asm"), src, &opts)
-        .map(|o| o.bytes)
-        .map_err(|e| format!("{name}.asm: {e}"))
+    vmlab_host::guest::assemble_migrate(name, end_ticks).map(|o| o.bytes)
 }
 
 /// A machine under `mode` with workload `name` loaded.
@@ -289,4 +265,51 @@ pub fn kill_primary(kill_at: u64) -> Result<FtView, String> {
         output: String::from_utf8_lossy(&r.output).into_owned(),
         reference: String::from_utf8_lossy(&reference.serial_output()).into_owned(),
     })
+}
+
+/// A scenario's migration event as the migration chart draws it (`serial` is the
+/// VM's output at the end of the run, all of it on the destination's side).
+pub fn view_of(
+    m: &vmlab_host::scenario::MigrationRecord,
+    workload: &str,
+    serial: &str,
+) -> MigrationView {
+    let mut view = MigrationView {
+        mode: m.mode.name().into(),
+        workload: workload.into(),
+        memory_pages: 0,
+        rounds: Vec::new(),
+        stop_rule: "post-copy".into(),
+        final_pages: 0,
+        downtime_us: us(m.downtime_cycles()),
+        all_memory_us: 0,
+        pages_sent: 0,
+        demand_faults: 0,
+        prepaged: 0,
+        serial_before: String::new(),
+        serial_after: serial.into(),
+        continued: !serial.is_empty(),
+    };
+    if let Some(p) = &m.precopy {
+        view.memory_pages = p.memory_pages;
+        view.rounds = p
+            .rounds
+            .iter()
+            .map(|x| RoundBar {
+                sent: x.sent,
+                dirtied: x.dirtied,
+            })
+            .collect();
+        view.stop_rule = p.stop_rule.name().into();
+        view.final_pages = p.final_pages;
+        view.all_memory_us = us(p.all_memory_cycles);
+        view.pages_sent = p.pages_sent;
+    }
+    if let Some(p) = &m.postcopy {
+        view.memory_pages = p.memory_pages;
+        view.demand_faults = p.demand_faults;
+        view.prepaged = p.prepaged;
+        view.pages_sent = p.demand_faults + p.prepaged + p.pushed;
+    }
+    view
 }

@@ -1,22 +1,20 @@
-//! A host scenario run a step at a time, as the Host view drives it: timed events applied as host time passes them, the view's own balloon requests, and the last migration and fault-tolerant run shown beside it.
+//! A host scenario run a step at a time, as the Host view drives it: timed events applied as host time passes them (migrations and fail-overs between the scenario's hosts included), the view's own balloon requests, and the last migration and fault-tolerant run shown beside it.
 
+use vmlab_host::cluster::Cluster;
 use vmlab_host::host::CYCLES_PER_MS;
-use vmlab_host::scenario::{self, Report, Scenario, TimedEvent};
+use vmlab_host::scenario::{Report, Scenario};
 use vmlab_host::scenario_file;
 use vmlab_host::time::TimePolicy;
-use vmlab_host::Host;
 
 use crate::moves::{FtView, MigrationView};
 
-/// The host the view shows, with where it is in its scenario.
+/// The hosts the view shows, with where they are in their scenario.
 #[derive(Debug)]
 pub struct HostLab {
     /// The scenario it runs.
     pub scenario: Scenario,
-    /// The host now.
-    pub host: Host,
-    events: Vec<TimedEvent>,
-    next_event: usize,
+    /// The hosts now.
+    pub cluster: Cluster,
     /// The last live migration run from the view.
     pub migration: Option<MigrationView>,
     /// The last fault-tolerant run from the view.
@@ -24,15 +22,12 @@ pub struct HostLab {
 }
 
 impl HostLab {
-    /// The scenario's host at time 0.
+    /// The scenario's hosts at time 0.
     pub fn new(scenario: Scenario) -> Result<HostLab, String> {
-        let host = scenario.start()?;
-        let events = scenario.timeline();
+        let cluster = scenario.start()?;
         Ok(HostLab {
             scenario,
-            host,
-            events,
-            next_event: 0,
+            cluster,
             migration: None,
             ft: None,
         })
@@ -44,18 +39,21 @@ impl HostLab {
         HostLab::new(s)
     }
 
-    /// The same scenario from time 0, with the time policy `time` if one is given.
+    /// The same scenario from time 0, with the time policy `time` on every host if
+    /// one is given.
     pub fn restart(&self, time: Option<TimePolicy>) -> Result<HostLab, String> {
         let mut s = self.scenario.clone();
         if let Some(t) = time {
-            s.host.time = t;
+            for h in &mut s.hosts {
+                h.config.time = t;
+            }
         }
         HostLab::new(s)
     }
 
     /// Host time now, in ms.
     pub fn now_ms(&self) -> u64 {
-        self.host.now / CYCLES_PER_MS
+        self.cluster.now() / CYCLES_PER_MS
     }
 
     /// The scenario's length, in ms.
@@ -68,42 +66,25 @@ impl HostLab {
         self.now_ms() >= self.end_ms()
     }
 
-    /// Runs the host to `ms` (at most the scenario's end), applying each timed event
+    /// Runs the hosts to `ms` (at most the scenario's end), applying each timed event
     /// when host time reaches it.
     pub fn advance_to(&mut self, ms: u64) -> Result<(), String> {
-        let ms = ms.min(self.end_ms());
-        while let Some(e) = self.events.get(self.next_event) {
-            if e.at_ms > ms {
-                break;
-            }
-            let e = e.clone();
-            self.host.run_until(e.at_ms.saturating_mul(CYCLES_PER_MS));
-            self.next_event += 1;
-            e.apply(&mut self.host).map_err(|m| {
-                format!(
-                    "{}: {} of {} at {} ms: {m}",
-                    self.scenario.name,
-                    e.action.name(),
-                    e.vm,
-                    e.at_ms
-                )
-            })?;
-        }
-        self.host.run_until(ms.saturating_mul(CYCLES_PER_MS));
-        Ok(())
+        self.cluster.advance_to_ms(ms.min(self.end_ms()))
     }
 
-    /// Runs the host a millisecond at a time until a timeline entry newer than now
+    /// Runs the hosts a millisecond at a time until a timeline entry newer than now
     /// contains `text`, at most to the scenario's end; whether one did.
     pub fn advance_to_event(&mut self, text: &str) -> Result<bool, String> {
-        let seen = self.host.events.len();
+        let seen: Vec<usize> = self.cluster.hosts.iter().map(|h| h.events.len()).collect();
         while !self.finished() {
             let next = self.now_ms() + 1;
             self.advance_to(next)?;
-            if self.host.events[seen.min(self.host.events.len())..]
-                .iter()
-                .any(|e| e.what.contains(text))
-            {
+            let found = self.cluster.hosts.iter().zip(&seen).any(|(h, &n)| {
+                h.events[n.min(h.events.len())..]
+                    .iter()
+                    .any(|e| e.what.contains(text))
+            });
+            if found {
                 return Ok(true);
             }
         }
@@ -112,11 +93,15 @@ impl HostLab {
 
     /// Sets VM `vm`'s balloon target to `mib` MiB now.
     pub fn balloon(&mut self, vm: &str, mib: u32) -> Result<(), String> {
-        self.host.balloon(vm, mib)
+        let (h, _) = self
+            .cluster
+            .locate(vm)
+            .ok_or_else(|| format!("no VM called {vm}"))?;
+        self.cluster.hosts[h].balloon(vm, mib)
     }
 
-    /// The figures of the host now.
+    /// The figures of the hosts now, with the scenario's migrations and fail-overs.
     pub fn report(&self) -> Report {
-        scenario::report(&self.scenario.name, &self.host)
+        self.cluster.report()
     }
 }

@@ -138,7 +138,17 @@ fn interrupts_since(m: &Machine, seen: u64) -> Vec<LogEntry> {
 
 impl FaultTolerance {
     /// Runs `primary` with a backup made from it as it stands.
-    pub fn run(&self, mut primary: Machine, budget: &mut Budget) -> Result<FtReport, MigrateError> {
+    pub fn run(&self, primary: Machine, budget: &mut Budget) -> Result<FtReport, MigrateError> {
+        self.run_live(primary, budget).map(|(r, _)| r)
+    }
+
+    /// Runs `primary` with a backup made from it as it stands; returns the report and
+    /// the machine live at the end (the backup when the primary died).
+    pub fn run_live(
+        &self,
+        mut primary: Machine,
+        budget: &mut Budget,
+    ) -> Result<(FtReport, Machine), MigrateError> {
         if self.epoch == 0 {
             return Err(MigrateError::BadSetting(
                 "the epoch must be at least one instruction".into(),
@@ -225,7 +235,7 @@ impl FaultTolerance {
             }
         }
         let live = match rep.killed_at {
-            None => &mut primary,
+            None => primary,
             Some(_) => {
                 // the backup, at the last acknowledged epoch, goes live; the world
                 // gets its output from the first byte not yet released
@@ -234,13 +244,13 @@ impl FaultTolerance {
                 let (out, _) = backup.serial_output_since(released);
                 rep.released_by_backup += out.len() as u64;
                 rep.output.extend_from_slice(&out);
-                &mut backup
+                backup
             }
         };
         rep.icount = live.icount();
         if let Some(s) = stopped {
             rep.stop = s.name();
         }
-        Ok(rep)
+        Ok((rep, live))
     }
 }

@@ -199,6 +199,10 @@ pub const ALL: &[BrowserTest] = &[
         run: crate::ui_tests_host::host_demos,
     },
     BrowserTest {
+        name: "lab_host_scenario_migration",
+        run: crate::ui_tests_host::host_scenario_migration,
+    },
+    BrowserTest {
         name: "lab_net_panel_scenario",
         run: crate::ui_tests_netpanel::net_panel_scenario,
     },

@@ -263,3 +263,25 @@ pub(crate) fn play_demos(b: &Browser, view: &str, ids: &[&str]) -> Result<()> {
     }
     Ok(())
 }
+
+/// A scenario with a migration event: run to its end, the scenario's own migration
+/// shows its pre-copy rounds in the chart and its stop rule.
+pub fn host_scenario_migration(b: &Browser) -> Result<()> {
+    open(b, "demo=fetch-decode-execute")?;
+    select(b, "host-source", "scenario:migrate-precopy")?;
+    wait_text(b, "host-status", "0 of 400 ms")?;
+    press(b, "host-run-end")?;
+    wait_text(b, "host-status", "400 of 400 ms")?;
+    wait_text(b, "host-scenario-moves", "web from a to b at 100 ms")?;
+    wait_text(b, "host-scenario-moves", "stopped by converged")?;
+    let rounds = count(b, "[data-testid=host-scenario-moves] rect.round-sent")?;
+    ensure!(rounds >= 2, "{rounds} pre-copy rounds drawn");
+    ensure!(
+        count(b, "[data-testid=host-scenario-moves] rect.round-final")? == 1,
+        "the stop-and-copy phase is drawn"
+    );
+    wait_text(b, "host-events", "migrated to b (precopy)")?;
+    show(b, &tid("host-scenario-moves"))?;
+    b.screenshot("lab-host-scenario-migration")?;
+    Ok(())
+}

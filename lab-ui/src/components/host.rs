@@ -19,7 +19,7 @@ use vmlab_hostlab::demo::{self, Checked};
 use vmlab_hostlab::{moves, HostLab};
 
 /// The host scenarios the view offers (`host/scenarios/`).
-static SCENARIOS: [(&str, &str); 5] = [
+static SCENARIOS: [(&str, &str); 8] = [
     (
         "esx-memory",
         include_str!("../../../host/scenarios/esx-memory.toml"),
@@ -39,6 +39,18 @@ static SCENARIOS: [(&str, &str); 5] = [
     (
         "two-vms-net",
         include_str!("../../../host/scenarios/two-vms-net.toml"),
+    ),
+    (
+        "migrate-precopy",
+        include_str!("../../../host/scenarios/migrate-precopy.toml"),
+    ),
+    (
+        "migrate-diabolical",
+        include_str!("../../../host/scenarios/migrate-diabolical.toml"),
+    ),
+    (
+        "ft-failover",
+        include_str!("../../../host/scenarios/ft-failover.toml"),
     ),
 ];
 /// Host time one press of "Run 10 ms" (and one tick of Play) runs.
@@ -85,9 +97,8 @@ fn input_value(e: &Event) -> String {
 /// The machine file that loads VM `name` of `lab` into the lab's panels.
 fn vm_file(lab: &HostLab, name: &str) -> Result<Vec<u8>, String> {
     let vm = lab
-        .host
-        .find(name)
-        .and_then(|i| lab.host.vms.get(i))
+        .cluster
+        .vm(name)
         .ok_or_else(|| format!("no VM called {name}"))?;
     snapfile::encode(&MachineFile {
         program: Loaded {
@@ -232,10 +243,10 @@ pub fn host_panel() -> Html {
         let (vm, mib) = ((*balloon_vm).clone(), *balloon_mib);
         with_lab(Rc::new(move |l: &mut HostLab| {
             let name = if vm.is_empty() {
-                l.host
+                l.scenario
                     .vms
                     .first()
-                    .map(|v| v.spec.name.clone())
+                    .map(|v| v.name.clone())
                     .unwrap_or_default()
             } else {
                 vm.clone()
@@ -413,6 +424,7 @@ pub fn host_panel() -> Html {
                         { part(HostPart::Migration, "Live migration", charts::migration(l.migration.as_ref())) }
                         { part(HostPart::Ft, "Fault tolerance", charts::ft(l.ft.as_ref())) }
                     </div>
+                    { charts::scenario_moves(&l.scenario, &r) }
                 </>
             }
         }

@@ -3,8 +3,8 @@
 use yew::prelude::*;
 
 use vmlab_host::host::CYCLES_PER_MS;
-use vmlab_host::scenario::{Report, VmReport};
-use vmlab_hostlab::moves::{FtView, MigrationView};
+use vmlab_host::scenario::{Report, Scenario, VmReport};
+use vmlab_hostlab::moves::{self, FtView, MigrationView};
 
 /// The memory kinds of a bar, in drawing order: name, CSS class, colour.
 const KINDS: [(&str, &str, &str); 5] = [
@@ -317,6 +317,50 @@ pub fn migration(m: Option<&MigrationView>) -> Html {
             <p class="small" data-testid="host-migration-continued">
                 { if m.continued { "the guest went on on the destination where it left off" } else { "the guest did not go on on the destination" } }
             </p>
+        </div>
+    }
+}
+
+/// The scenario's own migration and fail-over events: per migration its summary
+/// and round chart, per fail-over its output check (nothing without such events).
+pub fn scenario_moves(s: &Scenario, r: &Report) -> Html {
+    if r.migrations.is_empty() && r.failovers.is_empty() {
+        return html! {};
+    }
+    let serial = |vm: &str| {
+        r.vms
+            .iter()
+            .find(|v| v.name == vm)
+            .map_or(String::new(), |v| v.serial.clone())
+    };
+    let workload = |vm: &str| {
+        s.vms
+            .iter()
+            .zip(&s.placement)
+            .find(|(v, _)| v.name == vm)
+            .and_then(|(_, p)| p.migrate_workload.as_ref())
+            .map_or("balloon".to_string(), |(w, _)| w.clone())
+    };
+    html! {
+        <div class="host-scenario-moves" data-testid="host-scenario-moves">
+            <h4>{"The scenario's moves"}</h4>
+            { for r.migrations.iter().map(|m| {
+                let v = moves::view_of(m, &workload(&m.vm), &serial(&m.vm));
+                html! {
+                    <div data-testid="host-scenario-migration">
+                        <p>{ format!("{} from {} to {} at {} ms; runs again at {:.1} ms; {} bytes sent", m.vm, m.from, m.to, m.at_ms, m.resumed_at as f64 / CYCLES_PER_MS as f64, m.bytes_sent()) }</p>
+                        { migration(Some(&v)) }
+                    </div>
+                }
+            }) }
+            { for r.failovers.iter().map(|f| html! {
+                <p data-testid="host-scenario-failover" class={classes!(if f.output_ok() { "ok" } else { "error" })}>
+                    { format!("{}: primary on {} killed at {} ms (instruction {}); the backup on {} took over at instruction {}; {} epochs of {} instructions; output {} bytes, {}",
+                        f.vm, f.from, f.at_ms, f.ft.killed_at.unwrap_or(0), f.to, f.ft.takeover_at.unwrap_or(0),
+                        f.ft.epochs, f.epoch, f.ft.output.len(),
+                        if f.output_ok() { "no gap, no duplicate".to_string() } else { format!("{} bytes lost, {} duplicated", f.lost, f.duplicated) }) }
+                </p>
+            }) }
         </div>
     }
 }
