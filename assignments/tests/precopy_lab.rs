@@ -190,3 +190,25 @@ impl StopPolicy for Submission {
     let (score, max) = total(&outcomes);
     assert!(score < max, "{outcomes:#?}");
 }
+
+#[test]
+fn a_policy_cannot_read_the_rounds_ahead_of_the_one_it_is_asked_about() {
+    // The case line carries every round; `history` shows the policy only those so far.
+    // Reading past it takes `unsafe`, which submissions may not use.
+    let peeking = br#"
+use assignments::component::stop_policy::{RoundStatus, StopPolicy, StopRule};
+#[derive(Clone)]
+pub struct Submission;
+impl StopPolicy for Submission {
+    fn stop(&mut self, s: &RoundStatus<'_>) -> Option<StopRule> {
+        let all = unsafe { std::slice::from_raw_parts(s.history.as_ptr(), s.history.len() + 1) };
+        (all[s.history.len()].dirtied < 50).then_some(StopRule::Converged)
+    }
+}
+"#;
+    let outcomes = grade_source(peeking);
+    assert!(!outcomes.is_empty());
+    assert!(outcomes.iter().all(|o| o.score == 0.0), "{outcomes:#?}");
+    let text: String = outcomes.iter().map(|o| o.message.clone()).collect();
+    assert!(text.contains("unsafe"), "{text}");
+}

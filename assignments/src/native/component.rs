@@ -383,7 +383,9 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Builds `source` into a program that serves `component`'s cases. `Err(Ok(msg))`
+/// Builds `source` into a program that serves `component`'s cases, with `unsafe`
+/// forbidden in the submission (it sees only what its arguments show it: a pre-copy
+/// policy cannot read the rounds after the one it is asked about). `Err(Ok(msg))`
 /// is the submission's fault (it does not compile); `Err(Err(msg))` the grader's.
 fn build(
     lab: &LabOnDisk,
@@ -425,7 +427,7 @@ fn build(
         (
             "src/main.rs",
             format!(
-                "mod submission;\n\nfn main() {{\n    assignments::component::{module}::serve(&submission::Submission);\n}}\n"
+                "#![forbid(unsafe_code)]\n\nmod submission;\n\nfn main() {{\n    assignments::component::{module}::serve(&submission::Submission);\n}}\n"
             ),
         ),
         ("src/submission.rs", source.to_string()),
