@@ -57,7 +57,7 @@ pub mod tlb {
 }
 
 /// One cached translation.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct TlbEntry {
     /// Linear page address | valid bit.
     tag: u32,
@@ -70,6 +70,17 @@ pub(crate) struct TlbEntry {
     /// User, writable and dirty-already-set bits.
     bits: u8,
 }
+
+/// Two entries are the same translation when tag, frame and bits agree: `ram` is
+/// derived from the frame (and, under a VMM, the P2M), and an entry no longer valid
+/// may keep a stale one.
+impl PartialEq for TlbEntry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.tag, self.frame, self.bits) == (other.tag, other.frame, other.bits)
+    }
+}
+
+impl Eq for TlbEntry {}
 
 /// The paging unit: a direct-mapped TLB in front of the two-level walk.
 #[derive(Clone)]
