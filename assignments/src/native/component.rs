@@ -383,9 +383,10 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Builds `source` into a program that serves `component`'s cases, with `unsafe`
-/// forbidden in the submission (it sees only what its arguments show it: a pre-copy
-/// policy cannot read the rounds after the one it is asked about). `Err(Ok(msg))`
+/// Builds `source` into a program that serves `component`'s cases. For the pre-copy
+/// lab `unsafe` is forbidden in the submission: a case line carries every round, and
+/// the policy may see only those its `history` shows it. Other labs keep `unsafe`
+/// (the sandbox, not the compiler, contains what it does). `Err(Ok(msg))`
 /// is the submission's fault (it does not compile); `Err(Err(msg))` the grader's.
 fn build(
     lab: &LabOnDisk,
@@ -413,6 +414,11 @@ fn build(
     for (file, text) in API_FILES {
         write_if_changed(&api.join(file), text).map_err(Err)?;
     }
+    let root = if component == "precopy-stop" {
+        "#![forbid(unsafe_code)]\n\n"
+    } else {
+        ""
+    };
     let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
     let name = format!("submission-{}-{n}", std::process::id());
     let project = env.work_dir.join(&name);
@@ -427,7 +433,7 @@ fn build(
         (
             "src/main.rs",
             format!(
-                "#![forbid(unsafe_code)]\n\nmod submission;\n\nfn main() {{\n    assignments::component::{module}::serve(&submission::Submission);\n}}\n"
+                "{root}mod submission;\n\nfn main() {{\n    assignments::component::{module}::serve(&submission::Submission);\n}}\n"
             ),
         ),
         ("src/submission.rs", source.to_string()),
