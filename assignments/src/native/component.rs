@@ -373,6 +373,7 @@ impl Drop for Built {
     }
 }
 
+/// Writes `text` to `path` unless it already holds it (so cargo sees no change).
 fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
@@ -380,7 +381,16 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    // Written aside and renamed into place: a grader building beside this one (a
+    // batch's other job, or another test) reads the old file or the new one, never a
+    // half-written one.
+    let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
+    let aside = path.with_extension(format!("part-{}-{n}", std::process::id()));
+    std::fs::write(&aside, text).map_err(|e| format!("{}: {e}", aside.display()))?;
+    std::fs::rename(&aside, path).map_err(|e| {
+        let _ = std::fs::remove_file(&aside);
+        format!("{}: {e}", path.display())
+    })
 }
 
 /// Builds `source` into a program that serves `component`'s cases. For the pre-copy
