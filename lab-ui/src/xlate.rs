@@ -117,8 +117,7 @@ pub struct RegionDetail {
     pub ir_before: Vec<String>,
     /// The IR after the passes.
     pub ir_after: Vec<String>,
-    /// The Wasm module in the WebAssembly text format (wasmprinter), a line an entry;
-    /// one `;;` line with the message if it cannot be printed.
+    /// The Wasm module's function as text.
     pub wasm: Vec<String>,
     /// The module's size in bytes.
     pub wasm_bytes: usize,
@@ -203,7 +202,7 @@ pub fn detail(r: &RegionInfo) -> RegionDetail {
         x86: lines(r.x86.clone()),
         ir_before: lines(r.before.to_string()),
         ir_after: lines(r.after.to_string()),
-        wasm: vmlab_region_host::text::wasm_lines(&module),
+        wasm: translate::listing::wasm_text(&module),
         wasm_bytes: module.len(),
     }
 }

@@ -100,23 +100,7 @@ fn the_loops_region_shows_dead_flags_removed_and_its_wasm() {
     // as DEC keeps its CF.
     assert_eq!(flags(&d.ir_after), 2, "{:#?}", d.ir_after);
     assert!(d.ir_after.len() < d.ir_before.len());
-    // wasmprinter's text of the module: its imports, its function, its export.
-    assert_eq!(
-        d.wasm.first().map(String::as_str),
-        Some("(module"),
-        "{:#?}",
-        d.wasm
-    );
-    assert_eq!(
-        d.wasm.last().map(String::as_str),
-        Some(")"),
-        "{:#?}",
-        d.wasm
-    );
-    let has = |s: &str| d.wasm.iter().any(|l| l.contains(s));
-    assert!(has("(func "), "{:#?}", d.wasm);
-    assert!(has("(import \"vmlab\" \"load\""), "{:#?}", d.wasm);
-    assert!(has("(export \"run\""), "{:#?}", d.wasm);
+    assert_eq!(d.wasm.first().map(String::as_str), Some("(func"));
     assert!(d.wasm.iter().any(|l| l.trim().starts_with("local.get ")));
     assert!(d.wasm_bytes > 40);
 }

@@ -5,12 +5,9 @@
 //! calls a region through the table, with no trip through the embedder. How a module is
 //! compiled is the embedder's (a `compile` function). Natively there is no embedder:
 //! nothing is installed and regions run through the IR interpreter. A module emitted
-//! again reuses the table entry of its first compile (`cache.rs`). Feature `text`: a
-//! region module in the WebAssembly text format (`text.rs`).
+//! again reuses the table entry of its first compile (`cache.rs`).
 
 pub mod cache;
-#[cfg(feature = "text")]
-pub mod text;
 
 use emulator_core::Machine;
 
