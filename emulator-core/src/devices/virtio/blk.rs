@@ -131,9 +131,7 @@ impl VirtioBlk {
     /// A write to BAR 0; a reset drops the requests in service.
     pub fn write(&mut self, offset: u16, size: u8, value: u32) {
         self.state.transport.write(offset, size, value);
-        if self.state.transport.status == 0 {
-            self.state.busy.round = None;
-        }
+        self.state.busy.after_write(&self.state.transport);
     }
 
     /// Sets the service time of each request (zero: served at the notify).
@@ -152,9 +150,11 @@ impl VirtioBlk {
         self.state.transport.modern_read(offset, size, &c)
     }
 
-    /// A write to the modern interface's memory BAR.
+    /// A write to the modern interface's memory BAR; a reset drops the requests in
+    /// service.
     pub fn modern_write(&mut self, offset: u32, size: u8, value: u32) {
         self.state.transport.modern_write(offset, size, value);
+        self.state.busy.after_write(&self.state.transport);
     }
 
     /// The INTx level.
@@ -331,4 +331,55 @@ fn scatter(dma: &mut Dma, descs: &[Desc], data: &[u8]) -> Result<(), String> {
         done += n;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::virtio::busy::Round;
+    use crate::devices::virtio::modern::common;
+    use crate::devices::virtio::transport::{reg, status};
+
+    #[derive(Debug)]
+    struct Blank;
+
+    impl BlockStore for Blank {
+        fn sectors(&self) -> u64 {
+            8
+        }
+        fn read_sectors(&mut self, _: u64, buf: &mut [u8]) -> Result<(), String> {
+            buf.fill(0);
+            Ok(())
+        }
+        fn write_sectors(&mut self, _: u64, _: &[u8]) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// A device with a round in service, reset through `reset_by`.
+    fn reset_drops_the_round(reset_by: impl Fn(&mut VirtioBlk)) -> Option<Round> {
+        let mut d = VirtioBlk::new(Box::new(Blank));
+        d.write(reg::STATUS, 1, u32::from(status::DRIVER_OK));
+        d.state.busy.round = Some(Round {
+            due: 1000,
+            done: vec![(0, 1)],
+            ..Round::default()
+        });
+        d.write(reg::STATUS, 1, u32::from(status::DRIVER_OK));
+        assert!(
+            d.state.busy.round.is_some(),
+            "a status write keeps the round"
+        );
+        reset_by(&mut d);
+        d.state.busy.round
+    }
+
+    #[test]
+    fn a_reset_through_either_interface_drops_the_requests_in_service() {
+        assert_eq!(reset_drops_the_round(|d| d.write(reg::STATUS, 1, 0)), None);
+        assert_eq!(
+            reset_drops_the_round(|d| d.modern_write(common::DEVICE_STATUS, 1, 0)),
+            None
+        );
+    }
 }

@@ -91,6 +91,15 @@ pub struct Busy {
 pub type Serve<'a> = dyn FnMut(&mut Dma, u16, Vec<Desc>) -> Result<(u32, u64), String> + 'a;
 
 impl Busy {
+    /// After a register write through either interface: a reset (device status 0)
+    /// drops the requests in service, so a round never completes onto rings the
+    /// driver set up again.
+    pub fn after_write(&mut self, t: &Transport) {
+        if t.status == 0 {
+            self.round = None;
+        }
+    }
+
     /// When the round in progress ends.
     pub fn deadline(&self) -> Option<u64> {
         self.round.as_ref().map(|r| r.due)

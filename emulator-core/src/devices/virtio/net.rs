@@ -110,9 +110,7 @@ impl VirtioNet {
     /// A write to BAR 0; a reset drops the frames in service.
     pub fn write(&mut self, offset: u16, size: u8, value: u32) {
         self.state.transport.write(offset, size, value);
-        if self.state.transport.status == 0 {
-            self.state.busy.round = None;
-        }
+        self.state.busy.after_write(&self.state.transport);
     }
 
     /// Sets the service time of each transmitted frame (zero: sent at the notify).
@@ -131,9 +129,11 @@ impl VirtioNet {
         self.state.transport.modern_read(offset, size, &c)
     }
 
-    /// A write to the modern interface's memory BAR.
+    /// A write to the modern interface's memory BAR; a reset drops the requests in
+    /// service.
     pub fn modern_write(&mut self, offset: u32, size: u8, value: u32) {
         self.state.transport.modern_write(offset, size, value);
+        self.state.busy.after_write(&self.state.transport);
     }
 
     /// The INTx level.
