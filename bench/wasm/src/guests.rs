@@ -151,4 +151,30 @@ mod tests {
         assert!(pick(0, 6).is_err());
         assert_eq!(pick(2, 4), Ok((Guest::Kernel, ExecMode::HW_ASSIST)));
     }
+
+    /// The digests the `cargo xtask bench` rows compare: each tier (the translating one
+    /// through the IR interpreter natively) ends the paging ROM and the kernel alike.
+    #[test]
+    fn every_tier_ends_the_paging_rom_and_the_kernel_alike() {
+        for (guest, mode, iter) in [(1, 0, 50), (2, 0, 0), (2, 3, 0), (2, 5, 0)] {
+            let mut seen = Vec::new();
+            for tier in 0..3 {
+                crate::set_tier(tier);
+                crate::prepare_guest(guest, mode, iter).expect("prepared");
+                let mut slices = 0;
+                while crate::run(1_000_000) {
+                    slices += 1;
+                    assert!(slices < 100, "guest {guest} ends within 100M instructions");
+                }
+                seen.push((crate::icount(), crate::digest()));
+            }
+            crate::set_tier(1);
+            assert!(seen[0].0 > 100_000.0, "guest {guest} ran {}", seen[0].0);
+            assert_eq!(seen[0], seen[1], "guest {guest} mode {mode}: fast tier");
+            assert_eq!(
+                seen[0], seen[2],
+                "guest {guest} mode {mode}: translating tier"
+            );
+        }
+    }
 }
