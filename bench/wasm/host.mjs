@@ -14,10 +14,12 @@ export function mainThreadCpuSeconds() {
 // `vmlab_host` imports of the core's Wasm build. `region_compile` compiles a region
 // module with `new WebAssembly.Module`, instantiates it with the core's memory, function
 // table and slow-path exports, and puts its `run` in that table, where the core and
-// other regions call it; it returns the table index.
+// other regions call it; it returns the table index. `compiled` hears of each region
+// with the seconds its compilation and instantiation took.
 export function regionHost(getCore, compiled) {
   return {
     region_compile(ptr, len) {
+      const start = performance.now();
       const core = getCore();
       const code = new Uint8Array(core.memory.buffer, ptr, len).slice();
       const region = new WebAssembly.Instance(new WebAssembly.Module(code), {
@@ -29,17 +31,17 @@ export function regionHost(getCore, compiled) {
           store: core.xlate_store,
         },
       });
-      compiled(region.exports.run);
       const table = core.__indirect_function_table;
       const index = table.grow(1);
       table.set(index, region.exports.run);
+      compiled(region.exports.run, (performance.now() - start) / 1000);
       return index;
     },
   };
 }
 
-// Instantiates the core's Wasm build (`bytes`) with the region host; its exports and a
-// function that reads how many regions it compiled.
+// Instantiates the core's Wasm build (`bytes`) with the region host; its exports and
+// functions that read how many regions it compiled and the seconds that took.
 export async function instantiateCore(bytes) {
   const module = await WebAssembly.compile(bytes);
   const imports = {};
@@ -51,10 +53,14 @@ export async function instantiateCore(bytes) {
   }
   let core = null;
   let regions = 0;
+  let compileSeconds = 0;
   imports.vmlab_host = regionHost(
     () => core,
-    () => (regions += 1),
+    (_run, seconds) => {
+      regions += 1;
+      compileSeconds += seconds;
+    },
   );
   core = (await WebAssembly.instantiate(module, imports)).exports;
-  return { core, regions: () => regions };
+  return { core, regions: () => regions, compileSeconds: () => compileSeconds };
 }

@@ -378,6 +378,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         node.as_ref().ok(),
         v86_mips,
     ));
+    rows.extend(crate::bench_guests::rows(runs));
     rows.push(Row::new(
         "host memory, 64 MiB guest (peak RSS)",
         format!("{rss_mib:.1} MiB"),

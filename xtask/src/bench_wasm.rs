@@ -45,16 +45,25 @@ pub fn node_count(iter: u32) -> Result<f64> {
 }
 
 /// Builds the bench module (release) and returns its path.
-fn build() -> Result<std::path::PathBuf> {
+pub(crate) fn build() -> Result<std::path::PathBuf> {
     let toolchain = wasm::Toolchain::ensure()?;
     toolchain.build("vmlab-bench-wasm", true)
 }
 
 /// One `node run.mjs MODULE ITER TIER`: its JSON line.
 fn node_run(module: &std::path::Path, iter: u32, tier: &str) -> Result<serde_json::Value> {
-    let script = crate::workspace_root().join("bench/wasm/run.mjs");
+    node_script("run.mjs", module, &[&iter.to_string(), tier])
+}
+
+/// One `node bench/wasm/SCRIPT MODULE ARGS…`: the JSON line it printed.
+pub(crate) fn node_script(
+    script: &str,
+    module: &std::path::Path,
+    args: &[&str],
+) -> Result<serde_json::Value> {
+    let script = crate::workspace_root().join("bench/wasm").join(script);
     let mut cmd = Command::new("node");
-    cmd.arg(&script).arg(module).arg(iter.to_string()).arg(tier);
+    cmd.arg(&script).arg(module).args(args);
     let out = cmd
         .output()
         .context("could not start node (apt-get install -y nodejs)")?;

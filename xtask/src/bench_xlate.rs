@@ -1,12 +1,13 @@
 //! `cargo xtask bench --translate-only`: the translating tier's rows alone (v86 and the
-//! Wasm build's fast and translating tiers under Node.js), without the rest of the bench.
+//! Wasm build's fast and translating tiers under Node.js on the mix ROM, then the
+//! paging, kernel and fetch-demo rows of `bench_guests.rs`), without the rest of the bench.
 
 use crate::bench::{self, Options, Row};
 use crate::bench_wasm;
 use anyhow::Result;
 
-/// Runs v86 and the two Wasm tiers on the mix ROM and prints their table; false when a
-/// target is missed.
+/// Runs v86 and the two Wasm tiers on the mix ROM, then the other guests' rows, and
+/// prints their table; false when a target is missed.
 pub fn run(opts: &Options) -> Result<bool> {
     let runs = opts.runs.max(1);
     crate::step::heading("instruction counts of the mix ROM (Wasm build, fast tier)");
@@ -51,5 +52,6 @@ pub fn run(opts: &Options) -> Result<bool> {
         node.as_ref().ok(),
         v86,
     ));
+    rows.extend(crate::bench_guests::rows(runs));
     Ok(bench::finish(&rows))
 }

@@ -7,6 +7,7 @@ mod axe;
 mod bench;
 mod bench_disk;
 mod bench_grade;
+mod bench_guests;
 mod bench_host;
 mod bench_jvm;
 mod bench_migrate;

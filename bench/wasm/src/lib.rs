@@ -3,22 +3,22 @@
 //! `bench_prepare(iter)` assembles the ROM with `ITER=iter` and loads a 64 MiB
 //! machine; `bench_run(budget)` runs it for one time slice, as the browser's worker
 //! does (a Wasm engine only swaps in optimised code between calls), and
-//! `bench_icount()` reads the instruction count. `bench_tier(t)` picks the tier of
-//! the next `bench_prepare` (0 interpreter, 1 fast tier, 2 translating tier), and
-//! `bench_digest()` hashes the final state for the differential runs.
+//! `bench_icount()` reads the instruction count. `bench_prepare_guest(guest, mode,
+//! iter)` prepares another guest (`guests.rs`) under an `ExecMode`, and
+//! `bench_serial_len()` counts its serial output. `bench_tier(t)` picks the tier of the
+//! next prepare (0 interpreter, 1 fast tier, 2 translating tier), and `bench_digest()`
+//! hashes the final state for the differential runs.
 //!
 //! With the translating tier the region modules are compiled by the embedder (see
 //! `host.rs` and `run.mjs`).
 
 pub mod fuzz;
+pub mod guests;
 mod host;
 
 use std::cell::RefCell;
 
 use emulator_core::{Machine, MachineConfig};
-
-/// The benchmark guest's source, built into the module.
-const MIX: &str = include_str!("../../../guests/bench/mix.asm");
 
 thread_local! {
     static MACHINE: RefCell<Option<Machine>> = const { RefCell::new(None) };
@@ -31,25 +31,39 @@ const THRESHOLD: u32 = 16;
 /// Builds a machine with the mix ROM for `iter` iterations; false when the ROM does
 /// not assemble or load.
 pub fn prepare(iter: u32) -> bool {
-    let opts = vmlab_asm::Options {
-        defines: vec![("ITER".into(), Some(iter.to_string()))],
-        ..vmlab_asm::Options::default()
-    };
-    let Ok(out) = vmlab_asm::assemble("mix.asm", MIX, &opts) else {
-        return false;
-    };
-    let cfg = MachineConfig {
-        ram_mib: 64,
-        ..MachineConfig::default()
-    };
-    let Ok(mut m) = Machine::new(cfg) else {
-        return false;
-    };
-    if m.load_rom(&out.bytes).is_err() {
-        return false;
-    }
-    install(m, THRESHOLD);
-    true
+    prepare_guest(0, 0, iter).is_ok()
+}
+
+/// Builds a machine with guest `guest` ([`guests::Guest::ALL`]: mix, paging, kernel,
+/// fetch) under mode `mode` ([`emulator_core::ExecMode::ALL`]) with `ITER=iter`, in the
+/// tier [`set_tier`] picked, and makes it the prepared machine.
+pub fn prepare_guest(guest: u32, mode: u32, iter: u32) -> Result<(), String> {
+    let (g, m) = guests::pick(guest, mode)?;
+    install(guests::build(g, m, iter)?, THRESHOLD);
+    Ok(())
+}
+
+/// Wasm export of [`prepare_guest`]: 1 on success, 0 on failure.
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_prepare_guest(guest: u32, mode: u32, iter: u32) -> u32 {
+    prepare_guest(guest, mode, iter).is_ok() as u32
+}
+
+/// Serial bytes the prepared machine has written (-1 without one).
+pub fn serial_len() -> f64 {
+    MACHINE.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map_or(-1.0, |m| m.serial_output_since(u64::MAX).1 as f64)
+    })
+}
+
+/// Wasm export of [`serial_len`].
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_serial_len() -> f64 {
+    serial_len()
 }
 
 /// Sets `m` up for the tier [`set_tier`] picked (translating after `threshold`
