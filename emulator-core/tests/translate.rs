@@ -146,6 +146,26 @@ fn jcc_over_one_instruction_guest_is_identical_with_and_without_translation() {
     }
 }
 
+/// The paging benchmark switches CR3 before each burst of page touches, so every touch
+/// misses the TLB. Once a page's accessed and dirty bits are set, a region makes the
+/// walk itself (it writes nothing) and goes on: regions retire most instructions, and
+/// the run ends as the interpreter's, TLB included, also in uneven slices.
+#[test]
+fn regions_walk_clean_pages_on_a_tlb_miss_like_the_interpreter() {
+    for slices in [&[u64::MAX][..], &[1, 7, 1000, 3, 12345, 2][..]] {
+        let t = same(
+            "paging.asm",
+            16,
+            ExecMode::Bare,
+            &rom("guests/bench/paging.asm", &["ITER=50"]),
+            slices,
+            u64::MAX,
+            0.85,
+        );
+        assert_eq!(t.stops.last(), Some(&StopReason::Halted));
+    }
+}
+
 /// A loop that rewrites an immediate in its own body: the region holding it must be
 /// dropped and translated again after each write.
 #[test]

@@ -8,8 +8,8 @@
 //! optimised, and from then on entered there. A region is entered only when the budget
 //! and the next device deadline leave room for all its instructions, so time and
 //! interrupts stay exact; it leaves at a branch, before the first instruction it does
-//! not translate, or before a memory access off the fast path, and the interpreter goes
-//! on from there.
+//! not translate, or before a memory access off the fast path (a TLB miss whose walk
+//! writes nothing is walked in place, `mem.rs`), and the interpreter goes on from there.
 //!
 //! Regions are cached by linear entry and physical page (a paging change that maps
 //! other code there looks up another key) and remember their page's code generation:
@@ -25,6 +25,7 @@ pub mod ir;
 #[cfg(feature = "wasm-listing")]
 pub mod listing;
 pub(crate) mod lower;
+mod mem;
 pub mod opt;
 pub mod run;
 pub mod wasm;

@@ -151,7 +151,7 @@ impl Machine {
                     let v = self.cpu.flags.cond(cc) as u32;
                     put(&mut t, dst, v);
                 }
-                Op::Load { dst, size, addr } => match self.fast_read(val(&t, addr), size) {
+                Op::Load { dst, size, addr } => match self.region_read(val(&t, addr), size) {
                     Some(v) => put(&mut t, dst, v),
                     None => {
                         return Left {
@@ -162,7 +162,7 @@ impl Machine {
                 },
                 Op::Store { size, addr, val: v } => {
                     let v = val(&t, v);
-                    match self.fast_store_ref(val(&t, addr), size) {
+                    match self.region_store_ref(val(&t, addr), size) {
                         Some(slot) => self.mem.ram_store(slot, size, v),
                         None => {
                             return Left {

@@ -1229,7 +1229,7 @@ impl Machine {
     /// The `load` slow path: the value, or bit 32 set when the access is off the fast
     /// path (the region leaves before the instruction).
     pub fn slow_load(&mut self, addr: u32, size: u32) -> u64 {
-        match self.fast_read(addr, size as u8) {
+        match self.region_read(addr, size as u8) {
             Some(v) => v as u64,
             None => 1 << 32,
         }
@@ -1237,7 +1237,7 @@ impl Machine {
 
     /// The `store` slow path: 1 when stored, 0 when the access is off the fast path.
     pub fn slow_store(&mut self, addr: u32, size: u32, value: u32) -> u32 {
-        match self.fast_store_ref(addr, size as u8) {
+        match self.region_store_ref(addr, size as u8) {
             Some(slot) => {
                 self.mem.ram_store(slot, size as u8, value);
                 1
