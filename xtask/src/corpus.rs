@@ -6,6 +6,7 @@
 use crate::corpus_guests::{Guest, Load, EXCLUDED, GUESTS};
 use crate::step;
 use anyhow::{bail, Context, Result};
+use emulator_core::smp::{HostSchedule, DEFAULT_PLE_WINDOW};
 use emulator_core::{ExecMode, FlatEntry, MachineConfig};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ struct CaseSpec<'a> {
     config: MachineConfig,
     disks: Vec<(&'a str, Vec<u8>)>,
     nic: Option<&'a str>,
+    host: Option<HostSchedule>,
+    virtio_service: Option<[u64; 2]>,
     budget: u64,
 }
 
@@ -43,6 +46,8 @@ impl CaseSpec<'_> {
             "config": serde_json::to_value(&self.config)?,
             "disks": self.disks.iter().map(|(k, b)| json!({"kind": k, "bytes": hex(b)})).collect::<Vec<_>>(),
             "nic": self.nic.map(|k| json!({"kind": k, "stub": true})),
+            "host": self.host,
+            "virtio_service": self.virtio_service,
             "budget": self.budget,
             "slices": SLICES,
         }))
@@ -103,6 +108,8 @@ fn guest_cases(g: &Guest) -> Result<Vec<Value>> {
                 },
                 disks: disks.clone(),
                 nic: g.nic,
+                host: None,
+                virtio_service: None,
                 budget: g.budget,
             }
             .to_json()
@@ -110,20 +117,32 @@ fn guest_cases(g: &Guest) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// The modes a demo runs in: its own, then each one a step reruns it in.
-fn demo_modes(d: &vmlab_demos::Demo) -> Result<Vec<ExecMode>> {
-    let mut modes = Vec::new();
-    let named = std::iter::once(d.manifest.mode.as_str())
-        .chain(d.steps().iter().filter_map(|s| s.mode.as_deref()));
-    for name in named {
+/// The machines a demo's steps run on: its mode and host schedule, then each other
+/// pair a step reruns the guest with.
+fn demo_runs(d: &vmlab_demos::Demo) -> Result<Vec<(ExecMode, HostSchedule)>> {
+    let mut runs = Vec::new();
+    for i in 0..d.steps().len().max(1) {
+        let name = d.manifest.mode_at(i);
         let mode: ExecMode = name
             .parse()
             .map_err(|e| anyhow::anyhow!("demo {}: mode {name:?}: {e}", d.id))?;
-        if !modes.contains(&mode) {
-            modes.push(mode);
+        let h = d.manifest.host_schedule_at(i);
+        let host = HostSchedule {
+            slice: h.slice,
+            cosched: h.cosched,
+            ple_window: if h.ple { DEFAULT_PLE_WINDOW } else { 0 },
+        };
+        // The lab runs a bare machine without a host schedule.
+        let host = if host.refusal(mode).is_some() {
+            HostSchedule::default()
+        } else {
+            host
+        };
+        if !runs.contains(&(mode, host)) {
+            runs.push((mode, host));
         }
     }
-    Ok(modes)
+    Ok(runs)
 }
 
 /// The cases of one machine demo: one per mode it runs in.
@@ -159,11 +178,21 @@ fn demo_cases(d: &vmlab_demos::Demo) -> Result<Vec<Value>> {
             c => disks.push((c, content)),
         }
     }
-    demo_modes(d)?
+    demo_runs(d)?
         .into_iter()
-        .map(|mode| {
+        .map(|(mode, host)| {
+            let schedule = if host == HostSchedule::default() {
+                String::new()
+            } else {
+                format!(
+                    ", host slice {}{}{}",
+                    host.slice,
+                    if host.cosched { " co-scheduled" } else { "" },
+                    if host.ple_window > 0 { " with PLE" } else { "" }
+                )
+            };
             CaseSpec {
-                name: format!("demo {} ({})", d.id, mode.name()),
+                name: format!("demo {} ({}{schedule})", d.id, mode.name()),
                 image: &out.bytes,
                 load: load.clone(),
                 config: MachineConfig {
@@ -178,6 +207,8 @@ fn demo_cases(d: &vmlab_demos::Demo) -> Result<Vec<Value>> {
                 },
                 disks: disks.clone(),
                 nic: None,
+                host: Some(host).filter(|h| *h != HostSchedule::default()),
+                virtio_service: d.manifest.disk.as_ref().and_then(|s| s.virtio_service),
                 budget: DEMO_BUDGET,
             }
             .to_json()

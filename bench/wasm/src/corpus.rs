@@ -33,6 +33,13 @@ pub struct Case {
     /// Bytes queued on COM1's input before the run.
     #[serde(default)]
     pub serial_input: String,
+    /// How the host schedules the vCPUs under a VMM (none when left out).
+    #[serde(default)]
+    pub host: Option<emulator_core::smp::HostSchedule>,
+    /// virtio-blk's service time per request, `[fixed, per 512 bytes]` in guest cycles
+    /// (each notify is served at once when left out).
+    #[serde(default)]
+    pub virtio_service: Option<[u64; 2]>,
     /// Instructions at most.
     pub budget: u64,
     /// The run's slices, cycled (one slice of the whole budget when empty).
@@ -235,6 +242,13 @@ pub fn build(case: &Case, tier: Tier) -> Result<(Machine, Vec<SharedDisk>), Stri
         }
         .map_err(|e| format!("disk {i}: {e}"))?;
         disks.push(disk);
+    }
+    if let Some([fixed, per_unit]) = case.virtio_service {
+        m.set_virtio_service(emulator_core::devices::virtio::ServiceTime { fixed, per_unit });
+    }
+    if let Some(h) = case.host {
+        m.set_host_schedule(h)
+            .map_err(|e| format!("host schedule: {e}"))?;
     }
     if let Some(nic) = &case.nic {
         match nic.kind.as_str() {
