@@ -2,7 +2,7 @@
 //! (its load, machine, defines, devices and modes, as the native tests run it), and the
 //! guests that do not run on the x86 machine.
 
-use emulator_core::{ExecMode, GuestPaging};
+use emulator_core::{ExecMode, GuestPaging, GuestRing};
 
 /// How a guest's image starts.
 #[derive(Clone, Copy, Debug)]
@@ -43,13 +43,16 @@ pub struct Guest {
 
 const BARE: &[ExecMode] = &[ExecMode::Bare];
 const ALL: &[ExecMode] = &ExecMode::ALL;
-const BARE_TE_HW: &[ExecMode] = &[ExecMode::Bare, ExecMode::TRAP_EMULATE, ExecMode::HW_ASSIST];
 const BARE_HW: &[ExecMode] = &[ExecMode::Bare, ExecMode::HW_ASSIST];
-const BARE_TE: &[ExecMode] = &[ExecMode::Bare, ExecMode::TRAP_EMULATE];
-/// The modes where the guest's own paging meets shadow or nested tables.
-const PAGING: &[ExecMode] = &[
-    ExecMode::Bare,
+/// Every mode with a VMM.
+const UNDER_A_VMM: &[ExecMode] = &[
     ExecMode::TRAP_EMULATE,
+    ExecMode::TrapEmulate {
+        guest_ring: GuestRing::Ring2,
+    },
+    ExecMode::TrapEmulate {
+        guest_ring: GuestRing::Ring3,
+    },
     ExecMode::HW_ASSIST,
     ExecMode::HwAssist {
         paging: GuestPaging::Shadow,
@@ -81,7 +84,7 @@ pub const GUESTS: &[Guest] = &[
         path: "bench/paging.asm",
         load: Load::Rom,
         defines: &["ITER=20"],
-        modes: PAGING,
+        modes: ALL,
         ..BASE
     },
     Guest {
@@ -108,7 +111,7 @@ pub const GUESTS: &[Guest] = &[
     Guest {
         path: "disk/ata_pio.asm",
         disk: Some(("ata", 2 << 20)),
-        modes: BARE_TE_HW,
+        modes: ALL,
         ..BASE
     },
     Guest {
@@ -136,7 +139,7 @@ pub const GUESTS: &[Guest] = &[
             "PAGING=1",
         ],
         // The multi-VM host runs it under a VMM, which answers its balloon hypercalls.
-        modes: &[ExecMode::TRAP_EMULATE, ExecMode::HW_ASSIST],
+        modes: UNDER_A_VMM,
         budget: 5_000_000,
         ..BASE
     },
@@ -167,7 +170,7 @@ pub const GUESTS: &[Guest] = &[
     Guest {
         path: "net/ne2000.asm",
         nic: Some("ne2000"),
-        modes: BARE_TE,
+        modes: ALL,
         ..BASE
     },
     Guest {
@@ -191,7 +194,7 @@ pub const GUESTS: &[Guest] = &[
         load: Load::Flat(0x8000),
         cpus: 2,
         quantum: 100,
-        modes: BARE_HW,
+        modes: ALL,
         ..BASE
     },
     Guest {
@@ -200,7 +203,7 @@ pub const GUESTS: &[Guest] = &[
         defines: &["ITERS=20000"],
         cpus: 2,
         quantum: 100,
-        modes: BARE_HW,
+        modes: ALL,
         ..BASE
     },
     Guest {
@@ -208,7 +211,7 @@ pub const GUESTS: &[Guest] = &[
         load: Load::Flat(0x8000),
         cpus: 2,
         quantum: 50,
-        modes: BARE_TE_HW,
+        modes: ALL,
         ..BASE
     },
     Guest {
@@ -239,6 +242,7 @@ pub const GUESTS: &[Guest] = &[
         load: Load::Flat(0x8000),
         cpus: 2,
         quantum: 20,
+        modes: ALL,
         ..BASE
     },
     Guest {
