@@ -428,6 +428,23 @@ mod tests {
             .starts_with("serial output"));
     }
 
+    /// Through the export: a request that is not a case answers an error naming it.
+    #[test]
+    fn the_export_answers_json_in_the_output_buffer() {
+        io::set_input(b"{\"name\": 1}");
+        let len = bench_case() as usize;
+        let out = io::output();
+        assert_eq!(out.len(), len);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("bench_case: the request is not valid"),
+            "{v}"
+        );
+    }
+
     #[test]
     fn a_case_that_cannot_be_built_answers_an_error() {
         let mut c = case(serde_json::json!({
