@@ -19,6 +19,11 @@ pub struct CoreMachine(pub Machine, pub Option<SharedDisk>);
 pub struct SharedDisk(Arc<Mutex<Vec<u8>>>);
 
 impl SharedDisk {
+    /// A disk holding `bytes` (a whole number of 512-byte sectors).
+    pub fn new(bytes: Vec<u8>) -> SharedDisk {
+        SharedDisk(Arc::new(Mutex::new(bytes)))
+    }
+
     /// The contents now.
     pub fn bytes(&self) -> Vec<u8> {
         self.0.lock().map(|d| d.clone()).unwrap_or_default()
@@ -127,7 +132,7 @@ impl GuestMachine for CoreMachine {
         )
     }
     fn attach_virtio_disk(&mut self, image: Vec<u8>) -> Result<(), String> {
-        let disk = SharedDisk(Arc::new(Mutex::new(image)));
+        let disk = SharedDisk::new(image);
         self.0
             .attach_virtio_blk(Box::new(disk.clone()))
             .map_err(|e| e.to_string())?;

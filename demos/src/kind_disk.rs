@@ -18,6 +18,16 @@ pub const MAX_SECTORS: u64 = 16 * 1024;
 /// The qcow2 cluster sizes a demo may ask for, as powers of two (512 B to 64 KiB).
 pub const CLUSTER_BITS: std::ops::RangeInclusive<u32> = 9..=16;
 
+/// The pattern a built disk holds: byte `i` of sector `n` is `seed + n + i`.
+pub fn pattern(sectors: u64, seed: u8) -> Vec<u8> {
+    let mut out = vec![0u8; (sectors * 512) as usize];
+    for (k, b) in out.iter_mut().enumerate() {
+        let (n, i) = (k / 512, k % 512);
+        *b = seed.wrapping_add(n as u8).wrapping_add(i as u8);
+    }
+    out
+}
+
 /// `[disk]`: the image the machine gets.
 #[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

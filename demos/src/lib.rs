@@ -156,6 +156,26 @@ pub fn include(name: &str) -> Option<&'static str> {
     includes().iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
+/// Whether a flat program starts in real mode, as the lab loads an editor's program or a
+/// flat demo's guest: a `bits 16` directive comes before any `bits 32` (flat 32-bit
+/// protected mode otherwise).
+pub fn real_mode_program(source: &str) -> bool {
+    for line in source.lines() {
+        let code = line
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match code.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["bits", "16"] | ["[bits", "16]"] => return true,
+            ["bits", "32"] | ["[bits", "32]"] => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The source of a guest a lab panel runs, by its path under `guests/`
 /// (`net/peer.asm`): one of [`GUESTS`].
 pub fn guest(path: &str) -> Option<&'static str> {
@@ -187,6 +207,13 @@ pub fn menu() -> Vec<&'static Demo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bits_16_directive_first_means_real_mode() {
+        assert!(real_mode_program("; boot\n  BITS 16\norg 0x7c00"));
+        assert!(!real_mode_program("[bits 32]\nbits 16"));
+        assert!(!real_mode_program("org 0x10000\nnop"));
+    }
 
     #[test]
     fn every_folder_is_a_valid_demo() {

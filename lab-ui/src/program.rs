@@ -108,24 +108,11 @@ impl Program {
 
 /// `bits 16` before any code means a real-mode (boot-sector style) program.
 pub fn entry_for(source: &str) -> FlatEntry {
-    for line in source.lines() {
-        let code = line
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if code.is_empty() {
-            continue;
-        }
-        let words: Vec<&str> = code.split_whitespace().collect();
-        match words.as_slice() {
-            ["bits", "16"] | ["[bits", "16]"] => return FlatEntry::Real16,
-            ["bits", "32"] | ["[bits", "32]"] => return FlatEntry::Protected32,
-            _ => {}
-        }
+    if vmlab_demos::real_mode_program(source) {
+        FlatEntry::Real16
+    } else {
+        FlatEntry::Protected32
     }
-    FlatEntry::Protected32
 }
 
 #[cfg(test)]

@@ -80,8 +80,10 @@ pub(crate) fn node_script(
 
 /// The differential test of the translating tier under Node.js: the mix ROM run in the
 /// Wasm build by the interpreter, the fast tier and the translating tier (regions
-/// compiled by Node.js) ends with the same instruction count and state digest. Returns
-/// (passed, failed) with one test per tier compared to the interpreter.
+/// compiled by Node.js) ends with the same instruction count and state digest; random
+/// instruction streams do too; and so does every guest and lab reference solution
+/// (`corpus.rs`). Returns (passed, failed) with one test per tier compared to the
+/// interpreter, one for the streams and one per corpus case and lab.
 pub fn node_differential() -> Result<(u32, u32)> {
     let module = build()?;
     let base = node_run(&module, 1, "interp")?;
@@ -107,7 +109,8 @@ pub fn node_differential() -> Result<(u32, u32)> {
         println!("test translated Wasm = interpreter on {FUZZ_CASES} random streams ... FAILED");
         failed += 1;
     }
-    Ok((passed, failed))
+    let (p, f) = crate::corpus::node_corpus(&module, None)?;
+    Ok((passed + p, failed + f))
 }
 
 /// Random instruction streams the differential test runs under Node.js (a size that

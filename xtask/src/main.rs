@@ -22,6 +22,8 @@ mod browser_tests;
 mod bundle;
 mod bundle_report;
 mod check;
+mod corpus;
+mod corpus_guests;
 mod dist;
 mod dist_tests;
 mod server;
@@ -140,6 +142,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The translating tier's differential over every guest and lab reference solution,
+    /// in the Wasm build under Node.js (part of `test`).
+    Corpus {
+        /// Only the cases and labs whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -171,6 +180,7 @@ fn main() -> ExitCode {
             filter,
         }),
         Command::BundleReport { wasm, top, json } => bundle_report::run(wasm.as_deref(), top, json),
+        Command::Corpus { only } => corpus::run(only.as_deref()),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

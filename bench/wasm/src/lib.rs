@@ -11,10 +11,17 @@
 //!
 //! With the translating tier the region modules are compiled by the embedder (see
 //! `host.rs` and `run.mjs`).
+//!
+//! The differential runs of `cargo xtask test` over every guest and lab reference
+//! solution go through `bench_case` (`corpus.rs`) and `bench_lab` (`lab.rs`), with JSON
+//! in and out (`io.rs`); `corpus.mjs` drives them.
 
+pub mod corpus;
 pub mod fuzz;
 pub mod guests;
 mod host;
+pub mod io;
+pub mod lab;
 
 use std::cell::RefCell;
 

@@ -17,15 +17,7 @@ use crate::diskview::{
 /// The backing file's name in a built qcow2 overlay.
 pub const BACKING_NAME: &str = "base.raw";
 
-/// The pattern a built disk holds: byte `i` of sector `n` is `seed + n + i`.
-pub fn pattern(sectors: u64, seed: u8) -> Vec<u8> {
-    let mut out = vec![0u8; (sectors * 512) as usize];
-    for (k, b) in out.iter_mut().enumerate() {
-        let (n, i) = (k / 512, k % 512);
-        *b = seed.wrapping_add(n as u8).wrapping_add(i as u8);
-    }
-    out
-}
+pub use vmlab_demos::kind_disk::pattern;
 
 /// Opens backing files the user picked, by file name.
 struct Picked<'a>(&'a [(String, Vec<u8>)], &'a str, &'a [u8]);
