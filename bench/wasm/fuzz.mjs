@@ -3,14 +3,17 @@
 // once translating (threshold 1, regions compiled by Node.js and called through the
 // core's function table, in uneven time slices), 200,000 instructions at most, and must
 // end in the same state digest and instruction count.
-// Usage: node fuzz.mjs VMLAB_BENCH_WASM CASES. Prints one JSON line; exits 1 on a
-// difference.
+// Usage: node fuzz.mjs VMLAB_BENCH_WASM CASES [MODULES]. MODULES bounds the region
+// modules the function table holds before its places start over (each machine then
+// drops its regions and compiles them again into reused places); a small number tests
+// that. Prints one JSON line; exits 1 on a difference.
 import { readFileSync } from "node:fs";
 import { instantiateCore } from "./host.mjs";
 
 const bytes = readFileSync(process.argv[2]);
 const cases = Number(process.argv[3] ?? 40);
 const { core, regions } = await instantiateCore(bytes);
+if (process.argv[4] !== undefined) core.bench_module_cap(Number(process.argv[4]));
 
 // Uneven time slices for the translating runs, so budgets end inside looping and
 // chained regions; the interpreter runs in one slice.

@@ -14,11 +14,13 @@ export function mainThreadCpuSeconds() {
 // `vmlab_host` imports of the core's Wasm build. `region_compile` compiles a region
 // module with `new WebAssembly.Module`, instantiates it with the core's memory, function
 // table and slow-path exports, and puts its `run` in that table, where the core and
-// other regions call it; it returns the table index. `compiled` hears of each region
+// other regions call it: at `slot` (a place the core's region host gives out again, so
+// the old instance can be collected) or, with -1, at a new place; it returns the table
+// index. `compiled` hears of each region
 // with the seconds its compilation and instantiation took.
 export function regionHost(getCore, compiled) {
   return {
-    region_compile(ptr, len) {
+    region_compile(ptr, len, slot) {
       const start = performance.now();
       const core = getCore();
       const code = new Uint8Array(core.memory.buffer, ptr, len).slice();
@@ -32,7 +34,7 @@ export function regionHost(getCore, compiled) {
         },
       });
       const table = core.__indirect_function_table;
-      const index = table.grow(1);
+      const index = slot >= 0 ? slot : table.grow(1);
       table.set(index, region.exports.run);
       compiled(region.exports.run, (performance.now() - start) / 1000);
       return index;

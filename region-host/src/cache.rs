@@ -26,12 +26,17 @@ impl ModuleCache {
     /// when keeping it would pass [`MAX_BYTES`].
     pub fn insert(&mut self, module: &[u8], handle: u32) {
         if self.bytes + module.len() > MAX_BYTES {
-            self.by_bytes.clear();
-            self.bytes = 0;
+            self.clear();
         }
         if self.by_bytes.insert(module.to_vec(), handle).is_none() {
             self.bytes += module.len();
         }
+    }
+
+    /// Forgets every module (their places are given out again).
+    pub fn clear(&mut self) {
+        self.by_bytes.clear();
+        self.bytes = 0;
     }
 
     /// Modules remembered.

@@ -11,19 +11,20 @@ pub fn install(m: &mut Machine) {
 
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)] // the embedder's import
-fn compile(module: &[u8]) -> Option<u32> {
+fn compile(module: &[u8], slot: Option<u32>) -> Option<u32> {
     #[link(wasm_import_module = "vmlab_host")]
     unsafe extern "C" {
-        /// Compiles the module of `len` bytes at `ptr`; the index of its `run` in the
-        /// function table, or -1.
-        fn region_compile(ptr: *const u8, len: usize) -> i32;
+        /// Compiles the module of `len` bytes at `ptr` and puts its `run` in the
+        /// function table at `slot` (-1: a new place at the end); the index, or -1.
+        fn region_compile(ptr: *const u8, len: usize, slot: i32) -> i32;
     }
     // SAFETY: the embedder only reads `len` bytes at `ptr` during the call.
-    let h = unsafe { region_compile(module.as_ptr(), module.len()) };
+    let slot = slot.and_then(|i| i32::try_from(i).ok()).unwrap_or(-1);
+    let h = unsafe { region_compile(module.as_ptr(), module.len(), slot) };
     u32::try_from(h).ok()
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn compile(_module: &[u8]) -> Option<u32> {
+fn compile(_module: &[u8], _slot: Option<u32>) -> Option<u32> {
     None
 }

@@ -165,6 +165,15 @@ pub extern "C" fn bench_tier(tier: u32) {
     set_tier(tier)
 }
 
+/// Sets how many region modules the function table holds before its places start over
+/// (`vmlab_region_host::set_module_cap`): the fuzz run sets a small number so that
+/// machines drop and recompile their regions often.
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_module_cap(cap: u32) {
+    vmlab_region_host::set_module_cap(cap as usize)
+}
+
 /// Wasm export of [`digest`].
 #[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
 #[unsafe(no_mangle)]

@@ -37,8 +37,8 @@ pub fn install(m: &mut Machine) {
     vmlab_region_host::install(m, compile);
 }
 
-fn compile(module: &[u8]) -> Option<u32> {
-    let r = instantiate(module);
+fn compile(module: &[u8], slot: Option<u32>) -> Option<u32> {
+    let r = instantiate(module, slot);
     STATS.with(|s| {
         let mut s = s.borrow_mut();
         match &r {
@@ -53,7 +53,7 @@ fn compile(module: &[u8]) -> Option<u32> {
 }
 
 #[cfg(target_arch = "wasm32")]
-fn instantiate(module: &[u8]) -> Result<u32, String> {
+fn instantiate(module: &[u8], slot: Option<u32>) -> Result<u32, String> {
     use js_sys::{Function, Object, Reflect, Uint8Array, WebAssembly};
     use wasm_bindgen::{JsCast, JsValue};
 
@@ -95,12 +95,17 @@ fn instantiate(module: &[u8]) -> Result<u32, String> {
         .map_err(text)?
         .dyn_into()
         .map_err(|_| "the region module exports no `run`".to_string())?;
-    let index = table.grow(1).map_err(text)?;
+    // A place the region host gives out again (its old instance is then collected),
+    // else a new one.
+    let index = match slot {
+        Some(i) => i,
+        None => table.grow(1).map_err(text)?,
+    };
     table.set(index, &run).map_err(text)?;
     Ok(index)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn instantiate(_module: &[u8]) -> Result<u32, String> {
+fn instantiate(_module: &[u8], _slot: Option<u32>) -> Result<u32, String> {
     Err("region modules are compiled in the browser only".into())
 }

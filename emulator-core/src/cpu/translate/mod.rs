@@ -104,6 +104,12 @@ pub trait RegionHost {
     /// retire, and 0, the instructions retired before it) and returns what `run`
     /// returned.
     fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64;
+    /// Whether the host has since put other modules where the handles it gave out
+    /// before were (it bounds its function table): the machine then drops every region
+    /// before it runs one. True once per reuse.
+    fn recycled(&mut self) -> bool {
+        false
+    }
 }
 
 /// The installed host, if any (not cloned with the machine state).
@@ -339,6 +345,10 @@ impl Machine {
     /// Runs the region at EIP when one is (or becomes) ready there and `left` and the
     /// next device deadline leave room for it; the instructions it retired.
     fn region_step(&mut self, left: u64, threshold: u32) -> u64 {
+        let x = &mut self.cpu.fast.xlate;
+        if x.host.0.as_mut().is_some_and(|h| h.recycled()) {
+            x.clear();
+        }
         let eip = self.cpu.eip;
         if self.cpu.cr0 & crate::state::cr0::PG == 0 {
             let generation = self.mem.generation(eip);
