@@ -1,6 +1,6 @@
 //! `vmlab translate`: runs a guest with the translating tier on and prints the regions
-//! it translated: the guest x86, the IR as lowered and after the passes, and the
-//! operators of the Wasm module the backend makes of it.
+//! it translated: the guest x86, the IR as lowered and after the passes, and the Wasm
+//! module the backend makes of it in the WebAssembly text format (wasmprinter).
 
 use std::process::ExitCode;
 
@@ -37,13 +37,10 @@ pub fn stats_json(m: &Machine) -> Value {
     })
 }
 
-/// The Wasm backend's module for the region: its size and its text.
+/// The Wasm backend's module for the region: its size and its text lines.
 fn wasm_listing(r: &RegionInfo) -> (usize, Vec<String>) {
     let bytes = emulator_core::translate::wasm::encode(&r.after);
-    (
-        bytes.len(),
-        emulator_core::translate::listing::wasm_text(&bytes),
-    )
+    (bytes.len(), vmlab_region_text::wasm_text(&bytes))
 }
 
 fn region_json(r: &RegionInfo) -> Value {

@@ -270,8 +270,20 @@ fn translate_prints_regions_and_their_ir() {
         shrunk += (after < before) as u32;
         assert!(r["wasm_bytes"].as_u64().unwrap() > 40, "{r}");
         let wasm = r["wasm"].as_array().unwrap();
-        assert_eq!(wasm.first().and_then(|l| l.as_str()), Some("(func"), "{r}");
+        // wasmprinter's text of the whole module: its imports, its function, its export.
+        assert_eq!(
+            wasm.first().and_then(|l| l.as_str()),
+            Some("(module"),
+            "{r}"
+        );
         assert_eq!(wasm.last().and_then(|l| l.as_str()), Some(")"), "{r}");
+        let has = |s: &str| {
+            wasm.iter()
+                .any(|l| l.as_str().is_some_and(|l| l.contains(s)))
+        };
+        assert!(has("(func "), "{r}");
+        assert!(has("(import \"env\" \"memory\""), "{r}");
+        assert!(has("(export \"run\""), "{r}");
         assert!(
             wasm.iter().any(|l| l
                 .as_str()
@@ -292,6 +304,7 @@ fn translate_prints_regions_and_their_ir() {
     assert_eq!(listing.matches("== region").count(), 1, "{listing}");
     assert!(listing.contains("-- IR after the passes"), "{listing}");
     assert!(listing.contains("-- Wasm module ("), "{listing}");
+    assert!(listing.contains("as text\n(module\n"), "{listing}");
     let none = vmlab_translate(&["--rom", rom, "--region", "0x3"]);
     assert_eq!(none.status.code(), Some(2));
     assert!(text(&none.stderr).contains("no region was translated at 0x3"));

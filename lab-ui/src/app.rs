@@ -31,11 +31,20 @@ const WORKER_SCRIPT: &str = "./pkg/lab_ui.js";
 
 /// The worker's script: the page's `vmlab-glue` meta tag, or [`WORKER_SCRIPT`].
 fn worker_script() -> String {
+    page_meta("vmlab-glue").unwrap_or_else(|| WORKER_SCRIPT.to_owned())
+}
+
+/// The content of the page's `<meta name="{name}">`, where a dist build names a hashed
+/// asset.
+pub(crate) fn page_meta(name: &str) -> Option<String> {
     web_sys::window()
         .and_then(|w| w.document())
-        .and_then(|d| d.query_selector("meta[name=vmlab-glue]").ok().flatten())
+        .and_then(|d| {
+            d.query_selector(&format!("meta[name={name}]"))
+                .ok()
+                .flatten()
+        })
         .and_then(|m| m.get_attribute("content"))
-        .unwrap_or_else(|| WORKER_SCRIPT.to_owned())
 }
 
 /// Assembles `source` as a flat program, or as a ROM for a demo that boots one.

@@ -16,6 +16,7 @@ pub mod labs;
 pub mod packs;
 pub mod program;
 pub mod protocol;
+pub mod region_text;
 pub mod settings;
 pub mod share;
 pub mod smp;

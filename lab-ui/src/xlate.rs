@@ -1,5 +1,5 @@
 //! The translating tier in the lab: the tier switch's settings, and what the page shows
-//! of the translation cache (regions, events, one region's x86, IR and Wasm text, MIPS
+//! of the translation cache (regions, events, one region's x86, IR and Wasm module, MIPS
 //! per tier), built from the machine in the worker.
 
 use serde::{Deserialize, Serialize};
@@ -117,10 +117,9 @@ pub struct RegionDetail {
     pub ir_before: Vec<String>,
     /// The IR after the passes.
     pub ir_after: Vec<String>,
-    /// The Wasm module's function as text.
-    pub wasm: Vec<String>,
-    /// The module's size in bytes.
-    pub wasm_bytes: usize,
+    /// The Wasm module the backend makes of it; the page prints it as text with the
+    /// printer module it fetches when a region is first shown (`region_text.rs`).
+    pub module: Vec<u8>,
 }
 
 /// The translating tier as the page shows it.
@@ -193,17 +192,15 @@ pub fn row(r: &RegionInfo) -> RegionRow {
     }
 }
 
-/// A region side by side: x86, IR before and after, Wasm text.
+/// A region side by side: x86, IR before and after, and its Wasm module.
 pub fn detail(r: &RegionInfo) -> RegionDetail {
     let lines = |s: String| s.lines().map(str::to_string).collect::<Vec<_>>();
-    let module = translate::wasm::encode(&r.after);
     RegionDetail {
         entry: r.entry,
         x86: lines(r.x86.clone()),
         ir_before: lines(r.before.to_string()),
         ir_after: lines(r.after.to_string()),
-        wasm: translate::listing::wasm_text(&module),
-        wasm_bytes: module.len(),
+        module: translate::wasm::encode(&r.after),
     }
 }
 

@@ -492,7 +492,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         }
     }
     step::heading("Wasm bundle (target/site)");
-    rows.push(bundle_row());
+    rows.push(crate::bench_bundle::row());
     step::heading("page load to interactive (headless Chromium)");
     match page_load_seconds(runs) {
         Ok(t) => rows.push(Row::new(
@@ -756,49 +756,6 @@ fn page_load_seconds(runs: usize) -> Result<f64> {
         times.push(ms.as_f64().context("performance.now() is not a number")? / 1000.0);
     }
     Ok(median(times))
-}
-
-/// Raw and gzip size of the site's `.wasm` files.
-fn bundle_row() -> Row {
-    let site = crate::site::site_dir();
-    let mut raw = 0u64;
-    let mut gz = 0u64;
-    let mut found = false;
-    let mut dirs = vec![site];
-    while let Some(d) = dirs.pop() {
-        let Ok(dir) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in dir.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "wasm" || x == "js") {
-                found = true;
-                raw += e.metadata().map(|m| m.len()).unwrap_or(0);
-                gz += Command::new("gzip")
-                    .args(["-9", "-c"])
-                    .arg(&p)
-                    .output()
-                    .map(|o| o.stdout.len() as u64)
-                    .unwrap_or(0);
-            }
-        }
-    }
-    if !found {
-        return Row::missing(
-            "Wasm bundle",
-            "no target/site build (run `cargo xtask build-web --release` first)",
-            "< 2 MB gzip",
-        );
-    }
-    let mb = |b: u64| b as f64 / 1e6;
-    Row::new(
-        "Wasm bundle (.wasm + .js under target/site)",
-        format!("{:.2} MB raw, {:.2} MB gzip", mb(raw), mb(gz)),
-        "< 2 MB gzip",
-        Some(gz < 2_000_000),
-    )
 }
 
 /// Prints the table; false when a row misses its target.

@@ -18,6 +18,7 @@ pub struct Options {
 /// The assets whose names get a content hash, in the order their names are
 /// rewritten: a file's hash covers the already-rewritten names it refers to.
 const HASHED: &[&str] = &[
+    site::PRINTER,
     "pkg/lab_ui_bg.wasm",
     "pkg/lab_ui.js",
     "style.css",
@@ -101,18 +102,22 @@ pub fn assemble(site: &Path, out: &Path, base: &str) -> Result<Vec<String>> {
         contents[index].0 = hashed.clone();
         renamed.push((asset.to_owned(), hashed));
     }
-    let glue = renamed
-        .iter()
-        .find(|(from, _)| from == GLUE)
-        .map(|(_, to)| to.clone())
-        .context("the glue was not hashed")?;
+    let hashed_as = |asset: &str| {
+        renamed
+            .iter()
+            .find(|(from, _)| from == asset)
+            .map(|(_, to)| to.clone())
+            .with_context(|| format!("{asset} was not hashed"))
+    };
+    let glue = hashed_as(GLUE)?;
+    let printer = hashed_as(site::PRINTER)?;
     let index = contents
         .iter_mut()
         .find(|(rel, _)| rel == "index.html")
         .context("the site has no index.html")?;
     let html =
         String::from_utf8(std::mem::take(&mut index.1)).context("index.html is not UTF-8")?;
-    index.1 = page(&html, base, &glue)?.into_bytes();
+    index.1 = page(&html, base, &glue, &printer)?.into_bytes();
 
     let mut precache: Vec<String> = contents
         .iter()
@@ -186,13 +191,17 @@ fn is_text(rel: &str) -> bool {
 }
 
 /// The dist's index.html: every local reference absolute under `base`, the
-/// glue named for the worker, and the service worker registered for `base`.
-fn page(html: &str, base: &str, glue: &str) -> Result<String> {
+/// glue named for the worker, the region modules' printer named for the lab, and the
+/// service worker registered for `base`.
+fn page(html: &str, base: &str, glue: &str, printer: &str) -> Result<String> {
     let mut page = html.to_owned();
     for attr in ["href=\"", "src=\"", "from \""] {
         page = absolute_references(&page, attr, base);
     }
-    let head = format!("  <meta name=\"vmlab-glue\" content=\"{base}{glue}\">\n</head>",);
+    let head = format!(
+        "  <meta name=\"vmlab-glue\" content=\"{base}{glue}\">\n  \
+         <meta name=\"vmlab-region-text\" content=\"{base}{printer}\">\n</head>",
+    );
     let register = format!(
         "  <script>\n    if (\"serviceWorker\" in navigator) {{\n      \
          navigator.serviceWorker.register(\"{base}{SERVICE_WORKER}\", {{ scope: \"{base}\" }})\n        \
@@ -331,6 +340,7 @@ mod tests {
         )
         .expect("write");
         fs::write(dir.join("pkg/lab_ui_bg.wasm"), b"\0asm\x01\0\0\0").expect("write");
+        fs::write(dir.join(site::PRINTER), b"\0asm\x01\0\0\0\0").expect("write");
         dir
     }
 
@@ -366,7 +376,9 @@ mod tests {
         let glue = hashed("pkg/lab_ui.", "js");
         let style = hashed("style.", "css");
         let lab = hashed("lab.", "css");
+        let printer = hashed("pkg/region_text.", "wasm");
         for plain in [
+            site::PRINTER,
             "pkg/lab_ui.js",
             "pkg/lab_ui_bg.wasm",
             "style.css",
@@ -387,9 +399,19 @@ mod tests {
         assert!(html.contains(&format!(
             "name=\"vmlab-glue\" content=\"/course/vmlab/{glue}\""
         )));
+        assert!(html.contains(&format!(
+            "name=\"vmlab-region-text\" content=\"/course/vmlab/{printer}\""
+        )));
         assert!(html.contains("register(\"/course/vmlab/sw.js\", { scope: \"/course/vmlab/\" })"));
         let sw = fs::read_to_string(out.join("sw.js")).expect("sw.js");
-        for asset in [&wasm, &glue, &style, &lab, &"index.html".to_owned()] {
+        for asset in [
+            &wasm,
+            &glue,
+            &style,
+            &lab,
+            &printer,
+            &"index.html".to_owned(),
+        ] {
             let url = format!("/course/vmlab/{asset}");
             assert!(
                 precache.contains(&url) && sw.contains(&format!("{url:?}")),

@@ -1,5 +1,6 @@
 //! Browser test of the `cargo xtask dist` folder: served under a sub-path by a plain
-//! static file server it loads and runs a demo, and with the server stopped it still does.
+//! static file server it loads and runs a demo, and with the server stopped it still does
+//! and still has the region modules' printer.
 
 use crate::browser::Browser;
 use crate::server::SiteServer;
@@ -68,6 +69,17 @@ pub fn served_under_a_sub_path_and_offline(b: &Browser) -> Result<()> {
         "the server still answers after it stopped"
     );
     run_demo(b, &lab).context("offline, after the server stopped")?;
+    // The region modules' printer, fetched only when a region is shown, is precached too.
+    let printer = b.execute(
+        "return fetch(document.querySelector('meta[name=vmlab-region-text]').content)
+           .then((r) => (r.ok ? r.arrayBuffer() : null))
+           .then((body) => (body ? body.byteLength : 0));",
+        vec![],
+    )?;
+    ensure!(
+        printer.as_u64().is_some_and(|n| n > 8),
+        "offline, the page cannot fetch the region printer: {printer}"
+    );
     b.screenshot("dist-offline")?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod axe;
 mod bench;
+mod bench_bundle;
 mod bench_disk;
 mod bench_grade;
 mod bench_guests;

@@ -1,4 +1,5 @@
-//! The static site: `www/` plus lab-ui's Wasm module and wasm-bindgen's JS glue, in `target/site`.
+//! The static site: `www/` plus lab-ui's Wasm module and wasm-bindgen's JS glue, and the
+//! region modules' printer the lab fetches when a region is shown, in `target/site`.
 
 use crate::step;
 use crate::wasm::Toolchain;
@@ -9,6 +10,12 @@ use std::path::{Path, PathBuf};
 /// The crate compiled to Wasm for the page.
 const PACKAGE: &str = "lab-ui";
 
+/// The printer of region modules as text, a Wasm module of its own outside the lab's bundle.
+const PRINTER_PACKAGE: &str = "vmlab-region-text";
+
+/// Where the site holds the printer, relative to it (the lab fetches it from there).
+pub const PRINTER: &str = "pkg/region_text.wasm";
+
 /// Where the site is assembled.
 pub fn site_dir() -> PathBuf {
     crate::target_dir().join("site")
@@ -17,6 +24,7 @@ pub fn site_dir() -> PathBuf {
 /// Builds lab-ui for Wasm, generates its bindings and assembles `target/site`; returns that directory.
 pub fn build(toolchain: &Toolchain, release: bool) -> Result<PathBuf> {
     let wasm = toolchain.build(PACKAGE, release)?;
+    let printer = toolchain.build(PRINTER_PACKAGE, release)?;
     let site = site_dir();
 
     step::heading(&format!("assemble {}", site.display()));
@@ -40,6 +48,14 @@ pub fn build(toolchain: &Toolchain, release: bool) -> Result<PathBuf> {
         .remove_name_section(release)
         .generate(&pkg)
         .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    let printer_dest = site.join(PRINTER);
+    fs::copy(&printer, &printer_dest).with_context(|| {
+        format!(
+            "copying {} to {}",
+            printer.display(),
+            printer_dest.display()
+        )
+    })?;
     for entry in fs::read_dir(&pkg)?.flatten() {
         let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
         println!("{:>10} bytes  {}", len, entry.path().display());

@@ -142,6 +142,20 @@ pub fn cache_panel(b: &Browser) -> Result<()> {
         vec![json!(first)],
     )?;
     b.wait_for(&format!("{}[data-entry=\"{first}\"]", tid("xlate-detail")))?;
+    // The page fetches the printer (`pkg/region_text.wasm`) and prints the module with
+    // wasmprinter: the whole module, its function's operators among it.
+    let mut wasm = String::new();
+    b.wait_until("the Wasm column's text from the printer", WAIT * 3, |s| {
+        wasm = s.text_testid("xlate-wasm")?;
+        Ok(!wasm.contains("printing…"))
+    })
+    .with_context(|| format!("the Wasm column reads {wasm:?}"))?;
+    ensure!(
+        ["(module", "(func ", "(export \"run\"", "local.get ", "i32."]
+            .iter()
+            .all(|s| wasm.contains(s)),
+        "the Wasm column shows the module's text (wasmprinter): {wasm:?}"
+    );
     for col in [
         "xlate-x86",
         "xlate-ir-before",
@@ -151,10 +165,6 @@ pub fn cache_panel(b: &Browser) -> Result<()> {
         let text = b.text_testid(col)?;
         ensure!(text.lines().count() >= 2, "{col} reads {text:?}");
     }
-    ensure!(
-        b.text_testid("xlate-wasm")?.contains("(func"),
-        "the Wasm column shows the module's text"
-    );
     show(b, "xlate-detail")?;
     b.screenshot("lab-xlate-region-detail")?;
     Ok(())

@@ -1,6 +1,7 @@
 //! The translation-cache panel: the tier and its backend, the cached regions (guest
 //! range, instructions, executions, chained successors), the cache's events, and the
-//! selected region's x86, IR before and after the passes, and Wasm text side by side.
+//! selected region's x86, IR before and after the passes, and Wasm module as text (printed
+//! on the page by the printer it fetches) side by side.
 
 use yew::prelude::*;
 
@@ -42,13 +43,48 @@ fn column(title: &str, id: &str, lines: &[String]) -> Html {
     }
 }
 
+/// What the Wasm column shows of a module: its text, or that it is being printed.
+#[derive(Properties, PartialEq)]
+struct WasmProps {
+    module: Vec<u8>,
+}
+
+/// The Wasm column: the module printed as text by the printer module the page fetches
+/// the first time a region is shown (`crate::region_text`).
+#[function_component(WasmColumn)]
+fn wasm_column(p: &WasmProps) -> Html {
+    // The module printed and its text, so a late answer for another module is not shown.
+    let printed = use_state(|| None::<(Vec<u8>, Vec<String>)>);
+    {
+        let printed = printed.clone();
+        use_effect_with(p.module.clone(), move |module| {
+            let module = module.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let lines = crate::region_text::print(&module)
+                    .await
+                    .unwrap_or_else(|e| vec![format!(";; the Wasm text is unavailable: {e}")]);
+                printed.set(Some((module, lines)));
+            });
+        });
+    }
+    let lines = match &*printed {
+        Some((module, lines)) if *module == p.module => lines.clone(),
+        _ => vec!["printing…".to_string()],
+    };
+    column(
+        &format!("Wasm ({} bytes)", p.module.len()),
+        "xlate-wasm",
+        &lines,
+    )
+}
+
 fn detail(d: &RegionDetail) -> Html {
     html! {
         <div class="xlate-detail" data-testid="xlate-detail" data-entry={hex32(d.entry)}>
             { column(&format!("x86 ({} instructions)", d.x86.len()), "xlate-x86", &d.x86) }
             { column(&format!("IR as lowered ({} lines)", d.ir_before.len()), "xlate-ir-before", &d.ir_before) }
             { column(&format!("IR after the passes ({} lines)", d.ir_after.len()), "xlate-ir-after", &d.ir_after) }
-            { column(&format!("Wasm ({} bytes)", d.wasm_bytes), "xlate-wasm", &d.wasm) }
+            <WasmColumn module={d.module.clone()} />
         </div>
     }
 }

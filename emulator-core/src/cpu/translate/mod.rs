@@ -22,8 +22,6 @@ pub mod context;
 pub mod events;
 pub mod ifconv;
 pub mod ir;
-#[cfg(feature = "wasm-listing")]
-pub mod listing;
 pub(crate) mod lower;
 mod mem;
 pub mod opt;
