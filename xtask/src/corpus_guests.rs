@@ -2,7 +2,7 @@
 //! (its load, machine, defines, devices and modes, as the native tests run it), and the
 //! guests that do not run on the x86 machine.
 
-use emulator_core::{ExecMode, GuestPaging, GuestRing};
+use emulator_core::ExecMode;
 
 /// How a guest's image starts.
 #[derive(Clone, Copy, Debug)]
@@ -45,19 +45,7 @@ const BARE: &[ExecMode] = &[ExecMode::Bare];
 const ALL: &[ExecMode] = &ExecMode::ALL;
 const BARE_HW: &[ExecMode] = &[ExecMode::Bare, ExecMode::HW_ASSIST];
 /// Every mode with a VMM.
-const UNDER_A_VMM: &[ExecMode] = &[
-    ExecMode::TRAP_EMULATE,
-    ExecMode::TrapEmulate {
-        guest_ring: GuestRing::Ring2,
-    },
-    ExecMode::TrapEmulate {
-        guest_ring: GuestRing::Ring3,
-    },
-    ExecMode::HW_ASSIST,
-    ExecMode::HwAssist {
-        paging: GuestPaging::Shadow,
-    },
-];
+const UNDER_A_VMM: &[ExecMode] = ExecMode::ALL.split_at(1).1;
 
 const BASE: Guest = Guest {
     path: "",
