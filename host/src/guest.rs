@@ -234,18 +234,21 @@ pub fn assemble_kernel() -> Result<GuestImage, String> {
     })
 }
 
+/// The text of `name`, one of the shared includes the teaching kernel's drivers use.
+pub fn kernel_include(name: &str) -> Option<&'static str> {
+    KERNEL_INCLUDES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}
+
 /// Assembles `text`, a teaching-kernel source named `file`, with the shared includes
 /// its drivers use.
 pub fn assemble_kernel_text(
     file: &str,
     text: &str,
 ) -> Result<vmlab_asm::Output, vmlab_asm::Errors> {
-    let include = |name: &str| {
-        KERNEL_INCLUDES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| t.to_string())
-    };
+    let include = |name: &str| kernel_include(name).map(str::to_string);
     let opts = vmlab_asm::Options {
         include: Some(&include),
         ..vmlab_asm::Options::default()

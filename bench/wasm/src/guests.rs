@@ -13,26 +13,6 @@ const KERNEL: &str = include_str!("../../../guests/kernel/kernel.asm");
 /// `demos/fetch-decode-execute/fetch.asm`: a flat 32-bit demo that prints one line.
 const FETCH: &str = include_str!("../../../demos/fetch-decode-execute/fetch.asm");
 
-/// The `%include` files the guests use (all from `guests/include/`), by name.
-const INCLUDES: [(&str, &str); 7] = [
-    (
-        "kdrivers.inc",
-        include_str!("../../../guests/include/kdrivers.inc"),
-    ),
-    ("pci.inc", include_str!("../../../guests/include/pci.inc")),
-    ("ata.inc", include_str!("../../../guests/include/ata.inc")),
-    (
-        "virtio_blk.inc",
-        include_str!("../../../guests/include/virtio_blk.inc"),
-    ),
-    (
-        "virtio_net.inc",
-        include_str!("../../../guests/include/virtio_net.inc"),
-    ),
-    ("arp.inc", include_str!("../../../guests/include/arp.inc")),
-    ("nic.inc", include_str!("../../../guests/include/nic.inc")),
-];
-
 /// A guest of the bench, numbered as `bench_prepare_guest` takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Guest {
@@ -76,12 +56,8 @@ pub fn build(guest: Guest, mode: ExecMode, iter: u32) -> Result<Machine, String>
             mode.name()
         ));
     }
-    let include = |file: &str| {
-        INCLUDES
-            .iter()
-            .find(|(n, _)| *n == file)
-            .map(|(_, t)| t.to_string())
-    };
+    // Only the teaching kernel includes files: its drivers' shared includes.
+    let include = |file: &str| vmlab_host::guest::kernel_include(file).map(str::to_string);
     let opts = vmlab_asm::Options {
         defines: vec![("ITER".into(), Some(iter.to_string()))],
         include: Some(&include),
