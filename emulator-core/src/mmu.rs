@@ -56,8 +56,10 @@ pub mod tlb {
     pub const LARGE: u8 = 8;
 }
 
-/// One cached translation.
+/// One cached translation, laid out as a translated region's inline TLB probe reads it
+/// ([`tlb_layout`]).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[repr(C)]
 pub(crate) struct TlbEntry {
     /// Linear page address | valid bit.
     tag: u32,
@@ -81,6 +83,27 @@ impl PartialEq for TlbEntry {
 }
 
 impl Eq for TlbEntry {}
+
+/// Where a translated region finds a TLB entry's fields: the byte offsets in
+/// [`TlbEntry`], its size, and the index mask (entry `(linear >> 12) & MASK`).
+pub(crate) mod tlb_layout {
+    /// Linear page address | valid bit.
+    pub const TAG: u64 = 0;
+    /// The page in the machine's frame store.
+    pub const RAM: u64 = 8;
+    /// The permission bits (one byte).
+    pub const BITS: u64 = 12;
+    /// log2 of an entry's size in bytes.
+    pub const SHIFT: u32 = 4;
+    /// The index mask.
+    pub const MASK: u32 = super::TLB_SIZE as u32 - 1;
+    /// The valid bit of the tag.
+    pub const VALID: u32 = super::TLB_VALID;
+    const _: () = assert!(core::mem::size_of::<super::TlbEntry>() == 1 << SHIFT);
+    const _: () = assert!(core::mem::offset_of!(super::TlbEntry, ram) == RAM as usize);
+    const _: () = assert!(core::mem::offset_of!(super::TlbEntry, bits) == BITS as usize);
+    const _: () = assert!(core::mem::offset_of!(super::TlbEntry, tag) == TAG as usize);
+}
 
 /// The paging unit: a direct-mapped TLB in front of the two-level walk.
 #[derive(Clone)]
@@ -145,6 +168,15 @@ impl Mmu {
                 }
             }
         }
+    }
+
+    /// The address of the TLB's first entry and of the hit counter (a `u64`), for a
+    /// translated region's inline probe.
+    pub(crate) fn inline_addresses(&self) -> (usize, usize) {
+        (
+            self.tlb.as_ptr() as usize,
+            &self.hits as *const u64 as usize,
+        )
     }
 
     /// The TLB's translation of `linear` for an access of kind `acc`, when an entry
@@ -284,7 +316,7 @@ impl Mmu {
 /// The TLB bits an access needs for a hit: user accesses need U; writes need a dirty
 /// entry and, for user or CR0.WP, a writable one.
 #[inline(always)]
-fn tlb_need(acc: u8, cr0v: u32) -> u8 {
+pub(crate) fn tlb_need(acc: u8, cr0v: u32) -> u8 {
     let mut need = 0;
     if acc & access::USER != 0 {
         need |= tlb::USER;

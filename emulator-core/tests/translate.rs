@@ -459,3 +459,31 @@ fn short_branches_over_register_operations_run_as_selects() {
         assert_eq!(selects > 0, want.is_some(), "{src}: {selects} selects");
     }
 }
+
+/// ROL and ROR by one and by a count stay inside their region (three ALU operations and
+/// a flags record that sets CF and OF and keeps SF, ZF, AF and PF); branches on the
+/// kept flags and on the rotate's own go as in the interpreter.
+#[test]
+fn rotates_stay_in_their_region_and_keep_the_flags_they_do_not_set() {
+    let src = "mov ecx, 40\nmov esi, 0x12345678\nxor ebx, ebx\n\
+               top: add esi, ecx\nrol esi, 1\njs neg\ninc ebx\nneg: ror esi, 7\njc carry\n\
+               add ebx, 3\ncarry: rol esi, 31\njo over\nsub ebx, 1\nover: cmp esi, 0\n\
+               ror esi, 16\njz zero\nadd ebx, esi\nzero: dec ecx\njnz top\n\
+               mov [result], ebx\nhlt\nalign 4\nresult: dd 0\n";
+    let page = page_of(src);
+    let (before, after) = translate_page(&page, 0x1000).unwrap();
+    let text = before.to_string();
+    assert!(text.contains("rol") && text.contains("ror"), "{text}");
+    assert!(
+        after.ops.iter().any(|o| matches!(o, Op::LoopIf { .. })),
+        "the loop, rotates included, is one region:\n{after}"
+    );
+    let image = asm(&format!("bits 32\norg 0x1000\n{src}"));
+    let load = move |m: &mut Machine| {
+        m.load_flat(0x1000, &image, FlatEntry::Protected32).unwrap();
+    };
+    for slices in [&[1u64, 2, 3, 5, 7, 11, 40][..], &[u64::MAX][..]] {
+        let run = same("rotates", 1, ExecMode::Bare, &load, slices, 100_000, 0.5);
+        assert_eq!(run.stops.last(), Some(&StopReason::Halted));
+    }
+}

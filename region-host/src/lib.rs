@@ -20,9 +20,18 @@ pub type Compile = fn(&[u8], Option<u32>) -> Option<u32>;
 
 /// Installs a host that compiles region modules with `compile` on `m` (in a Wasm build
 /// only; natively `m` keeps running regions through the IR interpreter).
+///
+/// The first install on a thread also warms the translator up (see [`warm_up`]), so
+/// that the engine's first compile of the translator's own code happens while a
+/// machine loads, not while its guest waits for its first region.
 pub fn install(m: &mut Machine, compile: Compile) {
     #[cfg(target_arch = "wasm32")]
-    m.set_region_host(Box::new(wasm32::TableHost::new(compile)));
+    {
+        if !wasm32::WARM.with(|w| w.replace(true)) {
+            warm_up(compile);
+        }
+        m.set_region_host(Box::new(wasm32::TableHost::new(compile)));
+    }
     #[cfg(not(target_arch = "wasm32"))]
     let _ = (m, compile);
 }
@@ -34,6 +43,35 @@ pub fn set_module_cap(cap: usize) {
     wasm32::SLOTS.with(|s| s.borrow_mut().set_cap(cap));
     #[cfg(not(target_arch = "wasm32"))]
     let _ = cap;
+}
+
+/// A counted loop of an addition, a store and DEC/JNZ, in flat 32-bit code at 0x1000
+/// (`mov ecx, 100` / `l: add eax, ecx` / `mov [0x2000], eax` / `dec ecx` / `jnz l` /
+/// `hlt`).
+const WARM_UP_CODE: [u8; 16] = [
+    0xb9, 0x64, 0x00, 0x00, 0x00, 0x01, 0xc8, 0xa3, 0x00, 0x20, 0x00, 0x00, 0x49, 0x75, 0xf6, 0xf4,
+];
+
+/// Translates [`WARM_UP_CODE`]'s loop and has `compile` compile its module: the
+/// translator's discovery, lowering, passes and Wasm encoding run once, and the embedder's
+/// compile and instantiation, without a machine running (the interpreter's first use is
+/// left to the guest, whatever its tier). The module's size in bytes, 0 when none was
+/// made.
+pub fn warm_up(compile: Compile) -> usize {
+    let mut page = [0u8; 4096];
+    page[..WARM_UP_CODE.len()].copy_from_slice(&WARM_UP_CODE);
+    let Some((_, region)) = emulator_core::translate::translate_page(&page, 0x1005) else {
+        return 0;
+    };
+    let module = emulator_core::translate::wasm::encode(&region);
+    #[cfg(target_arch = "wasm32")]
+    {
+        use emulator_core::translate::RegionHost;
+        let _ = wasm32::TableHost::new(compile).compile(&module);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = compile;
+    module.len()
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -54,6 +92,8 @@ mod wasm32 {
         static MODULES: RefCell<ModuleCache> = RefCell::new(ModuleCache::default());
         /// The table's places, shared by every machine of this thread.
         pub(super) static SLOTS: RefCell<Slots> = RefCell::new(Slots::default());
+        /// The translator has been warmed up on this thread.
+        pub(super) static WARM: Cell<bool> = const { Cell::new(false) };
     }
 
     /// Regions compiled by the embedder, called through the function table.
@@ -152,5 +192,21 @@ mod wasm32 {
     #[unsafe(no_mangle)]
     pub extern "C" fn xlate_store(addr: u32, size: u32, value: u32) -> u32 {
         with_current(|m| m.slow_store(addr, size, value), 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The warm-up code is the loop it says: one region of four instructions (its back
+    /// edge goes to its own entry), with a store, that encodes to a module.
+    #[test]
+    fn the_warm_up_code_is_one_loop_region() {
+        let mut page = [0u8; 4096];
+        page[..super::WARM_UP_CODE.len()].copy_from_slice(&super::WARM_UP_CODE);
+        let (_, region) = emulator_core::translate::translate_page(&page, 0x1005).unwrap();
+        assert_eq!(region.instructions(), 4, "{region}");
+        assert!(region.exit_targets().contains(&0x1005), "{region}");
+        assert!(region.to_string().contains("store"), "{region}");
+        assert!(super::warm_up(|_, _| None) > 100);
     }
 }

@@ -15,7 +15,7 @@ const PAGING_ITER: u32 = 1000;
 /// Wall seconds of warm runs (fresh machines, one process) per measurement.
 const WARM_SECONDS: &str = "1";
 /// Processes timing the fetch demo's first output per tier, at the least.
-const FIRST_OUTPUT_RUNS: usize = 5;
+const FIRST_OUTPUT_RUNS: usize = 9;
 
 /// The rows, one per guest and mode; a guest that cannot be measured gets a missing row.
 pub fn rows(runs: usize) -> Vec<Row> {
@@ -140,40 +140,66 @@ fn warm_row(module: &Path, what: &str, guest: &str, mode: usize, runs: usize) ->
     )
 }
 
-/// Medians of the seconds to the fetch demo's first serial byte in `tier` over `runs`
-/// processes: wall time and main-thread CPU time (`None` off Linux).
-fn first_output(module: &Path, tier: &str, runs: usize) -> Result<(f64, Option<f64>)> {
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+/// One tier's medians to the fetch demo's first serial byte: wall and main-thread CPU
+/// seconds (`None` off Linux), and the wall seconds of preparing the machine.
+#[derive(Clone, Copy, Debug)]
+struct FirstOutput {
+    wall: f64,
+    cpu: Option<f64>,
+    prepare: f64,
+}
+
+/// Times the fetch demo's first output in each of `tiers` over `runs` rounds of one
+/// process per tier, the tiers taking turns so that each round meets the machine's
+/// load alike; the medians per tier.
+fn first_outputs<const N: usize>(
+    module: &Path,
+    tiers: [&str; N],
+    runs: usize,
+) -> Result<[FirstOutput; N]> {
+    let mut wall = vec![Vec::new(); N];
+    let mut cpu = vec![Vec::new(); N];
+    let mut prepare = vec![Vec::new(); N];
     for _ in 0..runs {
-        let v = node_script(
-            "guests.mjs",
-            module,
-            &["fetch", "0", tier, "0", "first-output"],
-        )?;
-        println!("fetch {tier}: {v}");
-        wall.push(crate::bench::num(&v, "first_output_seconds")?);
-        if let Some(c) = v["first_output_cpu_seconds"].as_f64().filter(|&c| c > 0.0) {
-            cpu.push(c);
+        for (k, tier) in tiers.iter().enumerate() {
+            let v = node_script(
+                "guests.mjs",
+                module,
+                &["fetch", "0", tier, "0", "first-output"],
+            )?;
+            println!("fetch {tier}: {v}");
+            wall[k].push(crate::bench::num(&v, "first_output_seconds")?);
+            prepare[k].push(crate::bench::num(&v, "prepare_seconds")?);
+            if let Some(c) = v["first_output_cpu_seconds"].as_f64().filter(|&c| c > 0.0) {
+                cpu[k].push(c);
+            }
         }
     }
-    Ok((median(wall), (!cpu.is_empty()).then(|| median(cpu))))
+    let mut out = [FirstOutput {
+        wall: 0.0,
+        cpu: None,
+        prepare: 0.0,
+    }; N];
+    for (k, o) in out.iter_mut().enumerate() {
+        let c = std::mem::take(&mut cpu[k]);
+        *o = FirstOutput {
+            wall: median(std::mem::take(&mut wall[k])),
+            cpu: (!c.is_empty()).then(|| median(c)),
+            prepare: median(std::mem::take(&mut prepare[k])),
+        };
+    }
+    Ok(out)
 }
 
 /// The fetch demo's first output: translating / fast tier (target "<= 1x") and the times.
 fn first_output_rows(module: &Path, runs: usize) -> Vec<Row> {
     let what = "fetch-decode demo: first output, translating / fast tier";
-    let times = ["interp", "fast", "translate"].map(|t| first_output(module, t, runs));
-    let [Ok(i), Ok(f), Ok(t)] = times else {
-        let why = times
-            .iter()
-            .filter_map(|r| r.as_ref().err())
-            .map(|e| format!("{e:#}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return vec![Row::missing(what, &why, "<= 1x")];
+    let [i, f, t] = match first_outputs(module, ["interp", "fast", "translate"], runs) {
+        Ok(times) => times,
+        Err(e) => return vec![Row::missing(what, &format!("{e:#}"), "<= 1x")],
     };
-    let r = t.0 / f.0;
-    let cpu = match (t.1, f.1) {
+    let r = t.wall / f.wall;
+    let cpu = match (t.cpu, f.cpu) {
         (Some(tc), Some(fc)) => format!(" (CPU {:.2}x)", tc / fc),
         _ => String::new(),
     };
@@ -183,13 +209,16 @@ fn first_output_rows(module: &Path, runs: usize) -> Vec<Row> {
         Row::new(
             "fetch-decode demo: first output ms, translating / fast / interp",
             format!(
-                "{:.1} / {:.1} / {:.1} (CPU {} / {} / {})",
-                t.0 * 1e3,
-                f.0 * 1e3,
-                i.0 * 1e3,
-                ms(t.1),
-                ms(f.1),
-                ms(i.1)
+                "{:.1} / {:.1} / {:.1} (CPU {} / {} / {}; preparing the machine {:.1} / {:.1} / {:.1})",
+                t.wall * 1e3,
+                f.wall * 1e3,
+                i.wall * 1e3,
+                ms(t.cpu),
+                ms(f.cpu),
+                ms(i.cpu),
+                t.prepare * 1e3,
+                f.prepare * 1e3,
+                i.prepare * 1e3,
             ),
             "",
             None,

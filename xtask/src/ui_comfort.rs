@@ -339,7 +339,7 @@ pub fn machine_file_round_trip(b: &Browser) -> Result<()> {
     );
     let bytes: Vec<u8> = serde_json::from_value(file["bytes"].clone())?;
     ensure!(
-        bytes.starts_with(b"vmlab-snapshot 1\n"),
+        bytes.starts_with(b"vmlab-snapshot 2\n"),
         "the file's header"
     );
     for _ in 0..3 {

@@ -111,10 +111,14 @@ pub enum FlagOp {
     Sar,
     /// IMUL of two or three operands (the product truncated to the operand size).
     Imul,
+    /// ROL by a count of 1 to 31: sets CF and OF, keeps SF, ZF, AF and PF.
+    Rol,
+    /// ROR: as ROL.
+    Ror,
 }
 
 /// Every flag operation, in the order the Wasm backend numbers them.
-pub const FLAG_OPS: [FlagOp; 14] = [
+pub const FLAG_OPS: [FlagOp; 16] = [
     FlagOp::Add,
     FlagOp::Adc,
     FlagOp::Sub,
@@ -129,6 +133,8 @@ pub const FLAG_OPS: [FlagOp; 14] = [
     FlagOp::Shr,
     FlagOp::Sar,
     FlagOp::Imul,
+    FlagOp::Rol,
+    FlagOp::Ror,
 ];
 
 impl FlagOp {
@@ -149,6 +155,8 @@ impl FlagOp {
             FlagOp::Shr => "shr",
             FlagOp::Sar => "sar",
             FlagOp::Imul => "imul",
+            FlagOp::Rol => "rol",
+            FlagOp::Ror => "ror",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Random instruction streams for the translating tier's differential runs: loops of
-//! ALU, move, shift, stack, branch and memory forms over flat 32-bit code, the same
+//! ALU, move, shift and rotate, stack, branch and memory forms over flat 32-bit code, the same
 //! programs natively (`emulator-core/tests/translate.rs`, regions through the IR
 //! interpreter) and under Node.js (`fuzz.mjs`, regions compiled to Wasm).
 
@@ -29,7 +29,7 @@ pub fn random_body(rng: &mut Rng, n: usize) -> String {
     let alu = [
         "add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test",
     ];
-    let shifts = ["shl", "shr", "sar"];
+    let shifts = ["shl", "shr", "sar", "rol", "ror"];
     let conds = [
         "jo", "jno", "jb", "jae", "je", "jne", "jbe", "ja", "js", "jns", "jp", "jnp", "jl", "jge",
         "jle", "jg",

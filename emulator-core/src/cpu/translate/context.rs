@@ -1,9 +1,10 @@
 //! The region context: the addresses and bounds a compiled region reads from the host's
 //! linear memory at entry (the guest registers, the lazy-flags record, RAM and its
-//! plain-store map), so its memory fast path and flags run inline.
+//! plain-store map, the TLB), so its memory fast path and flags run inline.
 
 use crate::machine::Machine;
 use crate::memory::ONE_MIB;
+use crate::mmu;
 use crate::state::cr0;
 
 /// What a compiled region reads at entry, at the byte offsets its fields have here
@@ -18,8 +19,8 @@ pub struct RegionContext {
     pub flags: u32,
     /// Guest-physical byte 0 of RAM.
     pub ram: u32,
-    /// An access of at most 4 bytes at a linear address below this is plain RAM below
-    /// the ROM windows (0 when accesses take the slow path: paging on, RAM in frames).
+    /// An access of at most 4 bytes at a physical address below this is plain RAM below
+    /// the ROM windows (0 when accesses take the slow path: RAM in frames).
     pub low_end: u32,
     /// An access of at most 4 bytes at 1 MiB + `x`, `x` below this, is plain RAM.
     pub high_span: u32,
@@ -30,6 +31,17 @@ pub struct RegionContext {
     pub chain: u32,
     /// `Memory::generation`: one word per RAM page, its code generation.
     pub generations: u32,
+    /// With paging on, the TLB's first entry (`mmu::tlb_layout`); 0 with paging off,
+    /// where a linear address is physical.
+    pub tlb: u32,
+    /// The TLB bits a read needs for a hit (at the CPL and CR0.WP the region runs
+    /// with: no translated instruction changes them).
+    pub need_read: u32,
+    /// The TLB bits a write needs for a hit.
+    pub need_write: u32,
+    /// The TLB's hit counter (a `u64`), which an inline hit counts as the interpreter's
+    /// lookup does.
+    pub hits: u32,
 }
 
 /// Byte offsets of the fields, for the Wasm backend.
@@ -41,17 +53,23 @@ pub(crate) const HIGH_SPAN: u64 = 16;
 pub(crate) const PLAIN_STORE: u64 = 20;
 pub(crate) const CHAIN: u64 = 24;
 pub(crate) const GENERATIONS: u64 = 28;
+pub(crate) const TLB: u64 = 32;
+pub(crate) const NEED_READ: u64 = 36;
+pub(crate) const NEED_WRITE: u64 = 40;
+pub(crate) const HITS: u64 = 44;
 
 impl Machine {
     /// Refreshes the region context for a call of a compiled region and returns its
     /// address (the `ctx` argument of the region's `run`).
     pub fn region_context(&mut self) -> usize {
         let flat = self.cpu.cr0 & cr0::PG == 0;
+        let (tlb, hits) = self.cpu.mmu.inline_addresses();
+        let user = self.user_acc();
         let (ram, len) = match self.mem.ram_slice() {
             Some(r) => (r.as_ptr() as usize as u32, r.len()),
             None => (0, 0),
         };
-        let inline = flat && len > 0;
+        let inline = len > 0;
         let len = len.min(u32::MAX as usize) as u32;
         let ctx = RegionContext {
             gpr: self.cpu.gpr.as_ptr() as usize as u32,
@@ -74,6 +92,10 @@ impl Machine {
                 0
             },
             generations: self.mem.generation_map().as_ptr() as usize as u32,
+            tlb: if flat { 0 } else { tlb as u32 },
+            need_read: mmu::tlb_need(user, self.cpu.cr0).into(),
+            need_write: mmu::tlb_need(user | mmu::access::WRITE, self.cpu.cr0).into(),
+            hits: hits as u32,
         };
         let slot = &mut self.cpu.fast.xlate.context;
         **slot = ctx;

@@ -44,7 +44,10 @@ impl FlagOp {
     /// Whether the operation sets all six status flags from its operands alone (it
     /// neither reads nor keeps an earlier flag), so an earlier `flags` is dead before it.
     pub fn writes_all(self) -> bool {
-        !matches!(self, FlagOp::Adc | FlagOp::Sbb | FlagOp::Inc | FlagOp::Dec)
+        !matches!(
+            self,
+            FlagOp::Adc | FlagOp::Sbb | FlagOp::Inc | FlagOp::Dec | FlagOp::Rol | FlagOp::Ror
+        )
     }
 }
 

@@ -3,10 +3,10 @@
 //! side exits at conditional branches, which become branches or loops inside the region
 //! when they go to an instruction of the path) become the IR of one region.
 //!
-//! The lowered subset is the flat 32-bit ALU, move, LEA, shift, stack and branch
-//! forms. The region ends before the first instruction outside it (the interpreter
-//! runs that one), at a return, at a jump that leaves the page or goes back into the
-//! region, and at the instruction limit.
+//! The lowered subset is the flat 32-bit ALU, move, LEA, shift and rotate (by a
+//! constant), stack and branch forms. The region ends before the first instruction
+//! outside it (the interpreter runs that one), at a return, at a jump that leaves the
+//! page or goes back into the region, and at the instruction limit.
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
@@ -326,6 +326,24 @@ fn lower_one(b: &mut Builder, d: &Decoded, next: u32, family: &dyn AluFamily) ->
                 };
                 let x = b.get(r);
                 let res = b.bin(op, x, Val::C(n));
+                b.flags(fop, 4, x, Val::C(n));
+                b.set(r, res);
+            }
+        }
+        M::Rol | M::Ror if count == 2 => {
+            let (Place::Reg(r), Place::Imm(n)) = (p0?, p1?) else {
+                return None;
+            };
+            let n = n & 31;
+            if n != 0 {
+                let (left, fop) = match d.mnem {
+                    M::Rol => (n, FlagOp::Rol),
+                    _ => (32 - n, FlagOp::Ror),
+                };
+                let x = b.get(r);
+                let hi = b.bin(BinOp::Shl, x, Val::C(left));
+                let lo = b.bin(BinOp::Shr, x, Val::C(32 - left));
+                let res = b.bin(BinOp::Or, hi, lo);
                 b.flags(fop, 4, x, Val::C(n));
                 b.set(r, res);
             }

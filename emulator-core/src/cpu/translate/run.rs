@@ -50,6 +50,12 @@ pub fn record_flags(f: &mut Flags, op: FlagOp, size: u8, a: u32, b: u32) {
         FlagOp::Imul => {
             alu::imul_trunc(f, size, a, b);
         }
+        FlagOp::Rol => {
+            alu::rol(f, size, a, b as u8);
+        }
+        FlagOp::Ror => {
+            alu::ror(f, size, a, b as u8);
+        }
     }
 }
 

@@ -21,11 +21,13 @@
 //! - **Selects for short branches.** A forward branch over a few register and logic
 //!   operations (`ifconv.rs`) runs them either way; at the join `select` keeps the
 //!   registers and flags of the path taken, and `done` drops the skipped instructions.
-//! - **Memory inline.** With paging off and RAM in one allocation, a load or store
-//!   whose address is plain RAM (below the ROM windows or above 1 MiB, on a page the
-//!   plain-store map marks for stores) reads or writes RAM directly; any other access
-//!   calls the slow path, which leaves the region when the interpreter must run the
-//!   instruction.
+//! - **Memory inline.** With RAM in one allocation, a load or store whose physical
+//!   address is plain RAM (below the ROM windows or above 1 MiB, on a page the
+//!   plain-store map marks for stores) reads or writes RAM directly. With paging on the
+//!   physical address comes from the TLB inline (the entry for the page, valid, with
+//!   the bits the access needs, the access within the page) and the hit is counted as
+//!   the fast tier counts it. Any other access calls the slow path, which walks a clean
+//!   miss or leaves the region when the interpreter must run the instruction.
 //! - **Chaining.** An exit to a known EIP (a branch, or a return's popped address)
 //!   looks the target up in the chain table (`chain.rs`); when a compiled region is
 //!   there for the current code generation of its page and `room` leaves space for all
@@ -144,6 +146,12 @@ struct Locals {
     plain: u32,
     chain: u32,
     generations: u32,
+    tlb: u32,
+    need_read: u32,
+    need_write: u32,
+    hits: u32,
+    /// The physical address of an access (its linear address with paging off).
+    phys: u32,
     /// A chain target, and its slot's address.
     target: u32,
     slot: u32,
@@ -559,13 +567,14 @@ impl Emitter<'_> {
         self.open.pop();
     }
 
-    /// Pushes 1 when `a` is plain RAM for an access of at most 4 bytes.
+    /// Pushes 1 when physical address `phys` is plain RAM for an access of at most 4
+    /// bytes.
     fn in_ram(&mut self) {
         let l = self.l;
-        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalGet(l.phys));
         self.ins(I::LocalGet(l.low_end));
         self.ins(I::I32LtU);
-        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalGet(l.phys));
         self.ins(I::I32Const(context_one_mib()));
         self.ins(I::I32Sub);
         self.ins(I::LocalGet(l.high_span));
@@ -573,16 +582,88 @@ impl Emitter<'_> {
         self.ins(I::I32Or);
     }
 
+    /// Translates linear `addr` into `phys` for a `size`-byte access, as the fast tier's
+    /// TLB lookup does: with paging off `phys` is `addr`; with paging on an access
+    /// within one page whose TLB entry allows it takes the entry's frame, and any other
+    /// branches out of the innermost enclosing block (the slow path's).
+    fn translate_inline(&mut self, size: u8, write: bool) {
+        use crate::mmu::tlb_layout as tl;
+        let l = self.l;
+        let need = if write { l.need_write } else { l.need_read };
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalSet(l.phys));
+        self.ins(I::LocalGet(l.tlb));
+        self.ins(I::If(BlockType::Empty));
+        // Within one page.
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(0xfff));
+        self.ins(I::I32And);
+        self.ins(I::I32Const(0x1000 - size as i32));
+        self.ins(I::I32GtU);
+        self.ins(I::BrIf(1));
+        // The entry: phys holds its address.
+        self.ins(I::LocalGet(l.tlb));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(12 - tl::SHIFT as i32));
+        self.ins(I::I32ShrU);
+        self.ins(I::I32Const((tl::MASK << tl::SHIFT) as i32));
+        self.ins(I::I32And);
+        self.ins(I::I32Add);
+        self.ins(I::LocalTee(l.phys));
+        // Its tag is the page's, valid.
+        self.ins(I::I32Load(mem(tl::TAG, 2)));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(!0xfff));
+        self.ins(I::I32And);
+        self.ins(I::I32Const(tl::VALID as i32));
+        self.ins(I::I32Or);
+        self.ins(I::I32Ne);
+        self.ins(I::BrIf(1));
+        // Its bits allow the access.
+        self.ins(I::LocalGet(l.phys));
+        self.ins(I::I32Load8U(mem(tl::BITS, 0)));
+        self.ins(I::LocalGet(need));
+        self.ins(I::I32And);
+        self.ins(I::LocalGet(need));
+        self.ins(I::I32Ne);
+        self.ins(I::BrIf(1));
+        self.ins(I::LocalGet(l.phys));
+        self.ins(I::I32Load(mem(tl::RAM, 2)));
+        self.ins(I::LocalGet(l.addr));
+        self.ins(I::I32Const(0xfff));
+        self.ins(I::I32And);
+        self.ins(I::I32Or);
+        self.ins(I::LocalSet(l.phys));
+        self.ins(I::End);
+    }
+
+    /// Counts a TLB hit when paging is on: the access went through the TLB.
+    fn count_hit(&mut self) {
+        let l = self.l;
+        self.ins(I::LocalGet(l.hits));
+        self.ins(I::LocalGet(l.hits));
+        self.ins(I::I64Load(mem(0, 3)));
+        self.ins(I::LocalGet(l.tlb));
+        self.ins(I::I32Const(0));
+        self.ins(I::I32Ne);
+        self.ins(I::I64ExtendI32U);
+        self.ins(I::I64Add);
+        self.ins(I::I64Store(mem(0, 3)));
+    }
+
     fn load(&mut self, dst: u16, size: u8, addr: Val, retired: u32, here: u32) {
         let l = self.l;
         let dst = dst as u32 + TEMPS;
         self.push(addr);
         self.ins(I::LocalSet(l.addr));
+        // block $done { block $slow { translate; if in RAM { load; br $done } } slow }
         self.ins(I::Block(BlockType::Empty));
+        self.ins(I::Block(BlockType::Empty));
+        self.translate_inline(size, false);
         self.in_ram();
         self.ins(I::If(BlockType::Empty));
         self.ins(I::LocalGet(l.ram));
-        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalGet(l.phys));
         self.ins(I::I32Add);
         self.ins(match size {
             1 => I::I32Load8U(mem(0, 0)),
@@ -590,7 +671,9 @@ impl Emitter<'_> {
             _ => I::I32Load(mem(0, 0)),
         });
         self.ins(I::LocalSet(dst));
-        self.ins(I::Br(1));
+        self.count_hit();
+        self.ins(I::Br(2));
+        self.ins(I::End);
         self.ins(I::End);
         self.ins(I::LocalGet(l.addr));
         self.ins(I::I32Const(size as i32));
@@ -612,17 +695,20 @@ impl Emitter<'_> {
         let l = self.l;
         self.push(addr);
         self.ins(I::LocalSet(l.addr));
+        // block $done { block $slow { translate; if in RAM and plain { store; br $done } } slow }
         self.ins(I::Block(BlockType::Empty));
+        self.ins(I::Block(BlockType::Empty));
+        self.translate_inline(size, true);
         self.in_ram();
         self.ins(I::If(BlockType::Empty));
         // On one page that the plain-store map marks.
         self.ins(I::LocalGet(l.plain));
-        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalGet(l.phys));
         self.ins(I::I32Const(12));
         self.ins(I::I32ShrU);
         self.ins(I::I32Add);
         self.ins(I::I32Load8U(mem(0, 0)));
-        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalGet(l.phys));
         self.ins(I::I32Const(0xfff));
         self.ins(I::I32And);
         self.ins(I::I32Const(0x1000 - size as i32));
@@ -630,7 +716,7 @@ impl Emitter<'_> {
         self.ins(I::I32And);
         self.ins(I::If(BlockType::Empty));
         self.ins(I::LocalGet(l.ram));
-        self.ins(I::LocalGet(l.addr));
+        self.ins(I::LocalGet(l.phys));
         self.ins(I::I32Add);
         self.push(val);
         self.ins(match size {
@@ -638,7 +724,9 @@ impl Emitter<'_> {
             2 => I::I32Store16(mem(0, 0)),
             _ => I::I32Store(mem(0, 0)),
         });
-        self.ins(I::Br(2));
+        self.count_hit();
+        self.ins(I::Br(3));
+        self.ins(I::End);
         self.ins(I::End);
         self.ins(I::End);
         self.ins(I::LocalGet(l.addr));
@@ -669,7 +757,7 @@ impl Emitter<'_> {
     /// (shifts by a constant count), else the slow path.
     fn flags(&mut self, op: FlagOp, size: u8, a: Val, b: Val) {
         let inline = size == 4
-            && !matches!(op, FlagOp::Adc | FlagOp::Sbb)
+            && !matches!(op, FlagOp::Adc | FlagOp::Sbb | FlagOp::Rol | FlagOp::Ror)
             && (!matches!(op, FlagOp::Shl | FlagOp::Shr | FlagOp::Sar)
                 || matches!(b, Val::C(1..=31)));
         if !inline {
@@ -926,6 +1014,10 @@ impl Emitter<'_> {
             (l.plain, context::PLAIN_STORE),
             (l.chain, context::CHAIN),
             (l.generations, context::GENERATIONS),
+            (l.tlb, context::TLB),
+            (l.need_read, context::NEED_READ),
+            (l.need_write, context::NEED_WRITE),
+            (l.hits, context::HITS),
         ] {
             self.ins(I::LocalGet(CTX));
             self.ins(I::I32Load(mem(offset, 2)));
@@ -1151,7 +1243,8 @@ pub fn encode(r: &Region) -> Vec<u8> {
     exports.export("run", ExportKind::Func, RUN);
 
     // Locals: the parameters (ctx, room, done), one i32 per temporary, eight
-    // registers, the context's eight words, a chain target and slot, an address, the
+    // registers, the context's twelve words, a physical address, a chain target and
+    // slot, an address, the
     // loop limit, eight saved registers, three per `flags` operation and per branch
     // run as selects, then one i64.
     let convertible = ifconv::convertible(&r.ops);
@@ -1172,16 +1265,21 @@ pub fn encode(r: &Region) -> Vec<u8> {
         plain: base + 13,
         chain: base + 14,
         generations: base + 15,
-        target: base + 16,
-        slot: base + 17,
-        addr: base + 18,
-        limit: base + 19,
-        saved: base + 20,
-        flag_locals: base + 28,
-        wide: base + 28 + 3 * flag_ops,
+        tlb: base + 16,
+        need_read: base + 17,
+        need_write: base + 18,
+        hits: base + 19,
+        phys: base + 20,
+        target: base + 21,
+        slot: base + 22,
+        addr: base + 23,
+        limit: base + 24,
+        saved: base + 25,
+        flag_locals: base + 33,
+        wide: base + 33 + 3 * flag_ops,
     };
     let f = Function::new([
-        (r.temps as u32 + 28 + 3 * flag_ops, ValType::I32),
+        (r.temps as u32 + 33 + 3 * flag_ops, ValType::I32),
         (1, ValType::I64),
     ]);
     let mut e = Emitter {
