@@ -269,6 +269,17 @@ impl Memory {
 
     /// Copies memory into `buf` with no side effects (unmapped bytes read 0xFF).
     pub fn peek(&self, addr: u32, buf: &mut [u8]) {
+        // Plain RAM in one allocation or one frame: one copy (a page at most, so the
+        // pages `plain_ram` marks touched are all it spans).
+        if buf.len() <= PAGE as usize {
+            let src = self
+                .plain_ram(addr, buf.len())
+                .and_then(|a| frames::slice(&self.ram, a, buf.len()));
+            if let Some(src) = src {
+                buf.copy_from_slice(src);
+                return;
+            }
+        }
         for (i, b) in buf.iter_mut().enumerate() {
             *b = self.read_u8(addr.wrapping_add(i as u32));
         }
@@ -674,6 +685,37 @@ mod tests {
         other.restore(&bytes, &[]).unwrap();
         assert_eq!(other.read_u32(0x2ffd), 0xaabb_ccdd);
         assert!(other.restore(&bytes[..4096], &[]).is_err());
+    }
+
+    /// `peek` reads what `read_u8` reads, a byte at a time, wherever the bytes are:
+    /// plain RAM (one copy), the ROM windows, past the end of RAM, across pages.
+    #[test]
+    fn peek_reads_as_read_u8_does() {
+        let mut m = Memory::new(2 << 20);
+        let mut rom = vec![0u8; 0x10000];
+        rom.iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = i as u8 ^ 0x5a);
+        m.load_rom(&rom).unwrap();
+        for a in (0..0x1000u32).step_by(7) {
+            m.write_u8(0x10_0000 + a, a as u8);
+            m.write_u8(0x3000 + a, !a as u8);
+        }
+        for (addr, len) in [
+            (0x3000, 4096),
+            (0x3ffe, 4),
+            (0x10_0000, 4096),
+            (0xf_f000, 4096),
+            (0xf_fffe, 4),
+            (0x1f_f000, 4096),
+            (0x1f_fffe, 8),
+            (0x2000, 8192),
+        ] {
+            let mut peeked = vec![0u8; len];
+            m.peek(addr, &mut peeked);
+            let read: Vec<u8> = (0..len as u32).map(|i| m.read_u8(addr + i)).collect();
+            assert!(peeked == read, "peek at {addr:#x}, {len} bytes");
+        }
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! calls a region through the table, with no trip through the embedder. How a module is
 //! compiled is the embedder's (a `compile` function). Natively there is no embedder:
 //! nothing is installed and regions run through the IR interpreter. A module emitted
-//! again reuses the table entry of its first compile (`cache.rs`); the table's places
-//! are bounded and reused a generation at a time (`slots.rs`).
+//! again reuses the table entry of its first compile (`cache.rs`), and a region whose
+//! code page has the same bytes as one translated before is recalled whole (`memo.rs`);
+//! the table's places are bounded and reused a generation at a time (`slots.rs`).
 
 pub mod cache;
+pub mod memo;
 pub mod slots;
 
 use emulator_core::Machine;
@@ -79,10 +81,11 @@ pub fn warm_up(compile: Compile) -> usize {
 mod wasm32 {
     use std::cell::{Cell, RefCell};
 
-    use emulator_core::translate::RegionHost;
+    use emulator_core::translate::{Recalled, RegionHost};
     use emulator_core::Machine;
 
     use super::cache::ModuleCache;
+    use super::memo::Memo;
     use super::slots::Slots;
 
     thread_local! {
@@ -92,6 +95,9 @@ mod wasm32 {
         static MODULES: RefCell<ModuleCache> = RefCell::new(ModuleCache::default());
         /// The table's places, shared by every machine of this thread.
         pub(super) static SLOTS: RefCell<Slots> = RefCell::new(Slots::default());
+        /// What was made of each region, by code page bytes, shared by every machine
+        /// of this thread.
+        static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
         /// The translator has been warmed up on this thread.
         pub(super) static WARM: Cell<bool> = const { Cell::new(false) };
     }
@@ -133,6 +139,16 @@ mod wasm32 {
             SLOTS.with(|s| s.borrow_mut().taken(h));
             MODULES.with(|c| c.borrow_mut().insert(module, h));
             Some(h)
+        }
+
+        fn recall(&mut self, page: &[u8], entry: u32) -> Option<Recalled> {
+            let generation = SLOTS.with(|s| s.borrow().generation());
+            MEMO.with(|m| m.borrow_mut().recall(generation, page, entry))
+        }
+
+        fn remember(&mut self, page: &[u8], entry: u32, made: Recalled) {
+            let generation = SLOTS.with(|s| s.borrow().generation());
+            MEMO.with(|m| m.borrow_mut().remember(generation, page, entry, made))
         }
 
         fn recycled(&mut self) -> bool {

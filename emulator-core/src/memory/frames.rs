@@ -136,6 +136,18 @@ impl FrameStore for GuestRam {
     }
 }
 
+/// `len` bytes at guest-physical offset `a`, when the store is contiguous or they lie
+/// in one frame.
+pub(crate) fn slice(ram: &impl FrameStore, a: usize, len: usize) -> Option<&[u8]> {
+    match ram.contiguous() {
+        Some(all) => all.get(a..a.checked_add(len)?),
+        None => {
+            let off = a % FRAME;
+            ram.frame(a / FRAME)?.get(off..off.checked_add(len)?)
+        }
+    }
+}
+
 /// `N` bytes at guest-physical offset `a` when they lie in one frame. A contiguous
 /// store is indexed directly, which keeps flat RAM's accesses to one bounds check.
 #[inline(always)]

@@ -108,6 +108,27 @@ pub trait RegionHost {
     fn recycled(&mut self) -> bool {
         false
     }
+    /// What the host made before of the region entered at `entry` in a code page with
+    /// the bytes `page`, when it kept that (discovery and lowering depend on nothing
+    /// else, so a reset or another machine with the same code reuses them).
+    fn recall(&mut self, page: &[u8], entry: u32) -> Option<Recalled> {
+        let _ = (page, entry);
+        None
+    }
+    /// Keeps what was made of the region entered at `entry` in a page with bytes `page`.
+    fn remember(&mut self, page: &[u8], entry: u32, made: Recalled) {
+        let _ = (page, entry, made);
+    }
+}
+
+/// What was made of one region: its IR before and after the passes (`None`: nothing
+/// at that entry is translated) and its compiled module's handle.
+#[derive(Clone, Debug)]
+pub struct Recalled {
+    /// The IR as lowered and after the passes.
+    pub made: Option<(Arc<Region>, Arc<Region>)>,
+    /// The host's handle of the compiled module.
+    pub handle: Option<u32>,
 }
 
 /// The installed host, if any (not cloned with the machine state).
@@ -465,20 +486,32 @@ impl Machine {
         let generation = self.mem.code_generation(phys);
         let mut page = alloc::vec![0u8; 4096];
         self.mem.peek(phys & !0xfff, &mut page);
-        let made = translate_page(&page, eip);
         let x = &mut self.cpu.fast.xlate;
+        // The same code bytes give the same region and module: the host may recall them
+        // from an earlier machine.
+        let Recalled { made, handle } = match x.host.0.as_mut().and_then(|h| h.recall(&page, eip)) {
+            Some(r) => r,
+            None => {
+                let made = translate_page(&page, eip).map(|(b, a)| (Arc::new(b), Arc::new(a)));
+                let handle = match (&made, x.host.0.as_mut()) {
+                    (Some((_, r)), Some(host)) => host.compile(&wasm::encode(r)),
+                    _ => None,
+                };
+                let r = Recalled { made, handle };
+                if let Some(host) = x.host.0.as_mut() {
+                    host.remember(&page, eip, r.clone());
+                }
+                r
+            }
+        };
         if made.is_some() {
             x.stats.translated += 1;
         }
         let (before, region) = match made {
-            Some((b, a)) => (Some(Arc::new(b)), Some(Arc::new(a))),
+            Some((b, a)) => (Some(b), Some(a)),
             None => (None, None),
         };
         let insns = region.as_ref().map_or(0, |r| r.instructions());
-        let handle = match (&region, x.host.0.as_mut()) {
-            (Some(r), Some(host)) => host.compile(&wasm::encode(r)),
-            _ => None,
-        };
         let flat = self.cpu.cr0 & crate::state::cr0::PG == 0;
         let page = (phys >> 12) as usize;
         if let (Some(h), true, true) = (handle, flat, page < self.mem.generation_map().len()) {
