@@ -149,6 +149,24 @@ struct FirstOutput {
     prepare: f64,
 }
 
+/// One tier's samples of [`FirstOutput`]'s figures.
+#[derive(Debug, Default)]
+struct Samples {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+    prepare: Vec<f64>,
+}
+
+impl Samples {
+    fn medians(self) -> FirstOutput {
+        FirstOutput {
+            wall: median(self.wall),
+            cpu: (!self.cpu.is_empty()).then(|| median(self.cpu)),
+            prepare: median(self.prepare),
+        }
+    }
+}
+
 /// Times the fetch demo's first output in each of `tiers` over `runs` rounds of one
 /// process per tier, the tiers taking turns so that each round meets the machine's
 /// load alike; the medians per tier.
@@ -157,38 +175,23 @@ fn first_outputs<const N: usize>(
     tiers: [&str; N],
     runs: usize,
 ) -> Result<[FirstOutput; N]> {
-    let mut wall = vec![Vec::new(); N];
-    let mut cpu = vec![Vec::new(); N];
-    let mut prepare = vec![Vec::new(); N];
+    let mut samples: [Samples; N] = std::array::from_fn(|_| Samples::default());
     for _ in 0..runs {
-        for (k, tier) in tiers.iter().enumerate() {
+        for (tier, s) in tiers.iter().zip(samples.iter_mut()) {
             let v = node_script(
                 "guests.mjs",
                 module,
                 &["fetch", "0", tier, "0", "first-output"],
             )?;
             println!("fetch {tier}: {v}");
-            wall[k].push(crate::bench::num(&v, "first_output_seconds")?);
-            prepare[k].push(crate::bench::num(&v, "prepare_seconds")?);
+            s.wall.push(crate::bench::num(&v, "first_output_seconds")?);
+            s.prepare.push(crate::bench::num(&v, "prepare_seconds")?);
             if let Some(c) = v["first_output_cpu_seconds"].as_f64().filter(|&c| c > 0.0) {
-                cpu[k].push(c);
+                s.cpu.push(c);
             }
         }
     }
-    let mut out = [FirstOutput {
-        wall: 0.0,
-        cpu: None,
-        prepare: 0.0,
-    }; N];
-    for (k, o) in out.iter_mut().enumerate() {
-        let c = std::mem::take(&mut cpu[k]);
-        *o = FirstOutput {
-            wall: median(std::mem::take(&mut wall[k])),
-            cpu: (!c.is_empty()).then(|| median(c)),
-            prepare: median(std::mem::take(&mut prepare[k])),
-        };
-    }
-    Ok(out)
+    Ok(samples.map(Samples::medians))
 }
 
 /// The fetch demo's first output: translating / fast tier (target "<= 1x") and the times.

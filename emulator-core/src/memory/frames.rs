@@ -136,14 +136,15 @@ impl FrameStore for GuestRam {
     }
 }
 
-/// `len` bytes at guest-physical offset `a`, when the store is contiguous or they lie
-/// in one frame.
+/// `len` bytes at guest-physical offset `a` (`a + len` not overflowing), when the store
+/// is contiguous or they lie in one frame. A contiguous store is indexed directly.
+#[inline(always)]
 pub(crate) fn slice(ram: &impl FrameStore, a: usize, len: usize) -> Option<&[u8]> {
     match ram.contiguous() {
-        Some(all) => all.get(a..a.checked_add(len)?),
+        Some(all) => all.get(a..a + len),
         None => {
             let off = a % FRAME;
-            ram.frame(a / FRAME)?.get(off..off.checked_add(len)?)
+            ram.frame(a / FRAME)?.get(off..off + len)
         }
     }
 }
@@ -152,15 +153,10 @@ pub(crate) fn slice(ram: &impl FrameStore, a: usize, len: usize) -> Option<&[u8]
 /// store is indexed directly, which keeps flat RAM's accesses to one bounds check.
 #[inline(always)]
 pub(crate) fn load<const N: usize>(ram: &impl FrameStore, a: usize) -> Option<[u8; N]> {
-    let off = a % FRAME;
-    if off + N > FRAME {
+    if a % FRAME + N > FRAME {
         return None;
     }
-    let bytes = match ram.contiguous() {
-        Some(all) => all.get(a..a + N)?,
-        None => ram.frame(a / FRAME)?.get(off..off + N)?,
-    };
-    bytes.try_into().ok()
+    slice(ram, a, N)?.try_into().ok()
 }
 
 /// Stores `N` bytes at guest-physical offset `a` when they lie in one frame; `false`

@@ -637,18 +637,19 @@ impl Emitter<'_> {
         self.ins(I::End);
     }
 
-    /// Counts a TLB hit when paging is on: the access went through the TLB.
+    /// Counts a TLB hit when paging is on: the access went through the TLB (with paging
+    /// off the counter is not touched).
     fn count_hit(&mut self) {
         let l = self.l;
+        self.ins(I::LocalGet(l.tlb));
+        self.ins(I::If(BlockType::Empty));
         self.ins(I::LocalGet(l.hits));
         self.ins(I::LocalGet(l.hits));
         self.ins(I::I64Load(mem(0, 3)));
-        self.ins(I::LocalGet(l.tlb));
-        self.ins(I::I32Const(0));
-        self.ins(I::I32Ne);
-        self.ins(I::I64ExtendI32U);
+        self.ins(I::I64Const(1));
         self.ins(I::I64Add);
         self.ins(I::I64Store(mem(0, 3)));
+        self.ins(I::End);
     }
 
     fn load(&mut self, dst: u16, size: u8, addr: Val, retired: u32, here: u32) {
