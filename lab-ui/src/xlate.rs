@@ -227,7 +227,7 @@ pub fn view(
     } else if let (0, Some(e)) = (host.compiled, &host.last_error) {
         format!("IR interpreter: the worker could not compile a region ({e})")
     } else {
-        "Wasm modules compiled in the worker".to_string()
+        "Wasm modules compiled in the background in the worker (a region runs through the IR interpreter until its module is ready)".to_string()
     };
     XlateView {
         tier,

@@ -8,17 +8,65 @@
 //! again reuses the table entry of its first compile (`cache.rs`), and a region whose
 //! code page has the same bytes as one translated before is recalled whole (`memo.rs`);
 //! the table's places are bounded and reused a generation at a time (`slots.rs`).
+//!
+//! An embedder may compile in the background (`WebAssembly.compile`, on the engine's
+//! own threads): it hands the place out at once and calls [`finished`] when the module
+//! is compiled, and until then the region runs through the IR interpreter
+//! (`pending.rs`). The guest waits for no compile: tiering hides it.
 
 pub mod cache;
 pub mod memo;
+pub mod pending;
 pub mod slots;
 
 use emulator_core::Machine;
 
-/// Compiles a region module and puts its `run` in the function table: at the place
-/// given (one whose module is no longer called), else at a new place at the end; the
-/// index, or `None`.
-pub type Compile = fn(&[u8], Option<u32>) -> Option<u32>;
+/// Where an embedder's compile of a region module stands when it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Started {
+    /// Its `run` is in the function table at this index.
+    Ready(u32),
+    /// It is compiling in the background and will be put at this index; the embedder
+    /// calls [`finished`] with the compile's ticket when it ends (never before
+    /// `compile` returns).
+    Pending(u32),
+}
+
+/// Compiles a region module (`ticket` names this compile to [`finished`]) and puts its
+/// `run` in the function table: at the place given (one whose module is no longer
+/// called), else at a new place at the end; where it stands, or `None` when it cannot.
+pub type Compile = fn(&[u8], Option<u32>, u32) -> Option<Started>;
+
+/// The embedder's background compile `ticket` for place `index` ended. When the place
+/// still waits for that compile, `install` puts the module's `run` there (false when it
+/// failed to compile, instantiate or go in the table), and regions there run compiled
+/// from their next entry; otherwise `install` is not called (the place was given to
+/// another module since). Whether the module is now in the table.
+pub fn finished(index: u32, ticket: u32, install: impl FnOnce() -> bool) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        if !wasm32::PENDING.with(|p| p.borrow().is_latest(index, ticket)) {
+            return false;
+        }
+        let ok = install();
+        wasm32::PENDING.with(|p| p.borrow_mut().finished(index, ticket, ok))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (index, ticket, install);
+        false
+    }
+}
+
+/// Background compiles of this thread still running (0 outside a Wasm build).
+pub fn compiling() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        wasm32::PENDING.with(|p| p.borrow().waiting())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    0
+}
 
 /// Installs a host that compiles region modules with `compile` on `m` (in a Wasm build
 /// only; natively `m` keeps running regions through the IR interpreter).
@@ -86,7 +134,9 @@ mod wasm32 {
 
     use super::cache::ModuleCache;
     use super::memo::Memo;
+    use super::pending::Pending;
     use super::slots::Slots;
+    use super::Started;
 
     thread_local! {
         /// The machine a region is running on, while it runs.
@@ -98,6 +148,8 @@ mod wasm32 {
         /// What was made of each region, by code page bytes, shared by every machine
         /// of this thread.
         static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+        /// Places whose module is compiling in the background, or failed to.
+        pub(super) static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
         /// The translator has been warmed up on this thread.
         pub(super) static WARM: Cell<bool> = const { Cell::new(false) };
     }
@@ -130,11 +182,23 @@ mod wasm32 {
                 MODULES.with(|c| c.borrow_mut().clear());
                 return None;
             };
-            let Some(h) = (self.compile)(module, slot).filter(|&h| h != 0) else {
-                if let Some(i) = slot {
-                    SLOTS.with(|s| s.borrow_mut().unused(i));
+            let ticket = PENDING.with(|p| p.borrow_mut().ticket());
+            let started = (self.compile)(module, slot, ticket);
+            let h = match started {
+                Some(Started::Ready(h)) if h != 0 => {
+                    PENDING.with(|p| p.borrow_mut().ready_now(h));
+                    h
                 }
-                return None;
+                Some(Started::Pending(h)) if h != 0 => {
+                    PENDING.with(|p| p.borrow_mut().wait(h, ticket));
+                    h
+                }
+                _ => {
+                    if let Some(i) = slot {
+                        SLOTS.with(|s| s.borrow_mut().unused(i));
+                    }
+                    return None;
+                }
             };
             SLOTS.with(|s| s.borrow_mut().taken(h));
             MODULES.with(|c| c.borrow_mut().insert(module, h));
@@ -149,6 +213,10 @@ mod wasm32 {
         fn remember(&mut self, page: &[u8], entry: u32, made: Recalled) {
             let generation = SLOTS.with(|s| s.borrow().generation());
             MEMO.with(|m| m.borrow_mut().remember(generation, page, entry, made))
+        }
+
+        fn ready(&mut self, handle: u32) -> bool {
+            PENDING.with(|p| p.borrow().ready(handle))
         }
 
         fn recycled(&mut self) -> bool {
@@ -223,6 +291,6 @@ mod tests {
         assert_eq!(region.instructions(), 4, "{region}");
         assert!(region.exit_targets().contains(&0x1005), "{region}");
         assert!(region.to_string().contains("store"), "{region}");
-        assert!(super::warm_up(|_, _| None) > 100);
+        assert!(super::warm_up(|_, _, _| None) > 100);
     }
 }

@@ -102,14 +102,22 @@ pub fn node_differential() -> Result<(u32, u32)> {
             failed += 1;
         }
     }
-    for (cap, what) in [
-        (None, String::new()),
+    let reused = format!(", the table's places reused every {FUZZ_MODULE_CAP} modules");
+    for (cap, mode, what) in [
+        (None, "at-once", String::new()),
+        (Some(FUZZ_MODULE_CAP), "at-once", reused.clone()),
         (
             Some(FUZZ_MODULE_CAP),
-            format!(", the table's places reused every {FUZZ_MODULE_CAP} modules"),
+            "late",
+            format!("{reused}, each module ready one compile late"),
+        ),
+        (
+            None,
+            "background",
+            ", modules compiled in the background".to_string(),
         ),
     ] {
-        let verdict = if node_fuzz(&module, FUZZ_CASES, cap)? {
+        let verdict = if node_fuzz(&module, FUZZ_CASES, cap, mode)? {
             passed += 1;
             "ok"
         } else {
@@ -132,15 +140,17 @@ const FUZZ_CASES: u32 = 40;
 /// start over (the 40 streams compile about 850 modules, so they start over often).
 const FUZZ_MODULE_CAP: u32 = 64;
 
-/// `node fuzz.mjs MODULE CASES [CAP]`: true when every case ended alike in the
-/// interpreter and with its regions compiled to Wasm.
-fn node_fuzz(module: &std::path::Path, cases: u32, cap: Option<u32>) -> Result<bool> {
+/// `node fuzz.mjs MODULE CASES CAP MODE` (CAP 0: the default; MODE: how modules are
+/// compiled): true when every case ended alike in the interpreter and with its regions
+/// compiled to Wasm.
+fn node_fuzz(module: &std::path::Path, cases: u32, cap: Option<u32>, mode: &str) -> Result<bool> {
     let script = crate::workspace_root().join("bench/wasm/fuzz.mjs");
     let mut cmd = Command::new("node");
-    cmd.arg(&script).arg(module).arg(cases.to_string());
-    if let Some(cap) = cap {
-        cmd.arg(cap.to_string());
-    }
+    cmd.arg(&script)
+        .arg(module)
+        .arg(cases.to_string())
+        .arg(cap.unwrap_or(0).to_string())
+        .arg(mode);
     let out = cmd
         .output()
         .context("could not start node (apt-get install -y nodejs)")?;

@@ -97,7 +97,7 @@ pub fn tier_switch(b: &Browser) -> Result<()> {
     );
     let summary = b.text_testid("xlate-summary")?;
     ensure!(
-        summary.contains("Wasm modules compiled in the worker")
+        summary.contains("Wasm modules compiled in the background in the worker")
             && !summary.ends_with("; 0 compiled to Wasm"),
         "the regions were not compiled to Wasm: {summary:?}"
     );

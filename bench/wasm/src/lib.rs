@@ -10,7 +10,8 @@
 //! hashes the final state for the differential runs.
 //!
 //! With the translating tier the region modules are compiled by the embedder (see
-//! `host.rs` and `run.mjs`).
+//! `host.rs` and `host.mjs`): at once, in the background, or one module late, as
+//! `bench_compile_mode(m)` sets.
 //!
 //! The differential runs of `cargo xtask test` over every guest and lab reference
 //! solution go through `bench_case` (`corpus.rs`) and `bench_lab` (`lab.rs`), with JSON
@@ -32,8 +33,9 @@ thread_local! {
     static TIER: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
 }
 
-/// Translate an entry point after this many executions in the translating tier.
-const THRESHOLD: u32 = 16;
+/// Translate an entry point after this many executions in the translating tier: the
+/// default, as in the lab and `vmlab run`.
+const THRESHOLD: u32 = emulator_core::translate::DEFAULT_THRESHOLD;
 
 /// Builds a machine with the mix ROM for `iter` iterations; false when the ROM does
 /// not assemble or load.
@@ -74,13 +76,15 @@ pub extern "C" fn bench_serial_len() -> f64 {
 }
 
 /// Sets `m` up for the tier [`set_tier`] picked (translating after `threshold`
-/// executions of an entry) and makes it the prepared machine.
+/// executions of an entry) and makes it the prepared machine. The region host goes on
+/// every machine, whatever its tier, as the lab's worker installs it: the first install
+/// warms the translator up while the machine loads.
 fn install(mut m: Machine, threshold: u32) {
     let tier = TIER.with(|t| t.get());
     m.set_fast_tier(tier == 1);
+    host::install(&mut m);
     if tier == 2 {
         m.set_translate(Some(threshold));
-        host::install(&mut m);
     }
     MACHINE.with(|c| *c.borrow_mut() = Some(m));
 }
@@ -172,6 +176,21 @@ pub extern "C" fn bench_tier(tier: u32) {
 #[unsafe(no_mangle)]
 pub extern "C" fn bench_module_cap(cap: u32) {
     vmlab_region_host::set_module_cap(cap as usize)
+}
+
+/// Sets how Node.js compiles the next region modules (`host::CompileMode`: 0 at once, 1
+/// in the background, 2 one module late); 0 for an unknown mode.
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_compile_mode(mode: u32) -> u32 {
+    host::set_compile_mode(mode) as u32
+}
+
+/// Region modules still compiling in the background.
+#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_compiling() -> u32 {
+    vmlab_region_host::compiling() as u32
 }
 
 /// Wasm export of [`digest`].

@@ -1,12 +1,15 @@
 //! The worker's compiler of region modules: `js_sys::WebAssembly` compiles each module
-//! the translating tier emits and instantiates it with the worker's own memory, function
-//! table and slow-path exports, and puts its `run` in that table (as the Node.js bench's
-//! `host.mjs` does). A module that does not compile leaves its region to the IR
-//! interpreter, and the lab says so.
+//! the translating tier emits in the background (`WebAssembly.instantiate`, on the
+//! browser's compile threads), instantiates it with the worker's own memory, function
+//! table and slow-path exports, and puts its `run` in that table when it is ready (as
+//! the Node.js bench's `host.mjs` does). The guest does not wait: until then the region
+//! runs through the IR interpreter. A module that does not compile leaves its region to
+//! the IR interpreter, and the lab says so.
 
 use std::cell::RefCell;
 
 use emulator_core::Machine;
+use vmlab_region_host::Started;
 
 /// What the compiler did since the worker started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,23 +40,30 @@ pub fn install(m: &mut Machine) {
     vmlab_region_host::install(m, compile);
 }
 
-fn compile(module: &[u8], slot: Option<u32>) -> Option<u32> {
-    let r = instantiate(module, slot);
-    STATS.with(|s| {
-        let mut s = s.borrow_mut();
-        match &r {
-            Ok(_) => s.compiled += 1,
-            Err(e) => {
-                s.failed += 1;
-                s.last_error = Some(e.clone());
-            }
+fn compile(module: &[u8], slot: Option<u32>, ticket: u32) -> Option<Started> {
+    match start(module, slot, ticket) {
+        Ok(index) => Some(Started::Pending(index)),
+        Err(e) => {
+            failed(e);
+            None
         }
-    });
-    r.ok()
+    }
 }
 
+/// Counts a module that did not compile or instantiate.
+fn failed(e: String) {
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.failed += 1;
+        s.last_error = Some(e);
+    });
+}
+
+/// Starts compiling and instantiating `module` for place `slot` (else a new place at
+/// the end of the table): the place. When it ends, the region host decides whether its
+/// `run` goes there (`ticket` is still the place's latest).
 #[cfg(target_arch = "wasm32")]
-fn instantiate(module: &[u8], slot: Option<u32>) -> Result<u32, String> {
+fn start(module: &[u8], slot: Option<u32>, ticket: u32) -> Result<u32, String> {
     use js_sys::{Function, Object, Reflect, Uint8Array, WebAssembly};
     use wasm_bindgen::{JsCast, JsValue};
 
@@ -67,8 +77,6 @@ fn instantiate(module: &[u8], slot: Option<u32>) -> Result<u32, String> {
             .map(|_| ())
             .map_err(text)
     };
-    let bytes = Uint8Array::from(module);
-    let compiled = WebAssembly::Module::new(&bytes).map_err(text)?;
     let table: WebAssembly::Table = wasm_bindgen::function_table().unchecked_into();
     let env = Object::new();
     set(&env, "memory", &wasm_bindgen::memory())?;
@@ -90,22 +98,45 @@ fn instantiate(module: &[u8], slot: Option<u32>) -> Result<u32, String> {
     let imports = Object::new();
     set(&imports, "env", &env)?;
     set(&imports, "vmlab", &vmlab)?;
-    let instance = WebAssembly::Instance::new(&compiled, &imports).map_err(text)?;
-    let run: Function = Reflect::get(&instance.exports(), &JsValue::from_str("run"))
-        .map_err(text)?
-        .dyn_into()
-        .map_err(|_| "the region module exports no `run`".to_string())?;
     // A place the region host gives out again (its old instance is then collected),
     // else a new one.
     let index = match slot {
         Some(i) => i,
         None => table.grow(1).map_err(text)?,
     };
-    table.set(index, &run).map_err(text)?;
+    let bytes = Uint8Array::from(module);
+    let promise = WebAssembly::instantiate_buffer(&bytes.to_vec(), &imports);
+    wasm_bindgen_futures::spawn_local(async move {
+        let run = match wasm_bindgen_futures::JsFuture::from(promise).await {
+            Ok(done) => ["instance", "exports", "run"]
+                .iter()
+                .try_fold(done, |v, k| Reflect::get(&v, &JsValue::from_str(k)))
+                .map_err(text)
+                .and_then(|f| {
+                    f.dyn_into::<Function>()
+                        .map_err(|_| "the region module exports no `run`".to_string())
+                }),
+            Err(e) => Err(text(e)),
+        };
+        let mut error = run.as_ref().err().cloned();
+        let put = vmlab_region_host::finished(index, ticket, || match &run {
+            Ok(run) => table
+                .set(index, run)
+                .map_err(|e| error = Some(text(e)))
+                .is_ok(),
+            Err(_) => false,
+        });
+        if put {
+            STATS.with(|s| s.borrow_mut().compiled += 1);
+        }
+        if let Some(e) = error {
+            failed(e);
+        }
+    });
     Ok(index)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn instantiate(_module: &[u8], _slot: Option<u32>) -> Result<u32, String> {
+fn start(_module: &[u8], _slot: Option<u32>, _ticket: u32) -> Result<u32, String> {
     Err("region modules are compiled in the browser only".into())
 }

@@ -39,7 +39,13 @@ use crate::machine::Machine;
 use ir::Region;
 
 /// Executions of an entry point before its region is translated, unless configured.
-pub const DEFAULT_THRESHOLD: u32 = 16;
+///
+/// Translating a region costs the main thread about as much as interpreting a few
+/// hundred instructions (discovery, lowering, the passes and encoding; the engine
+/// compiles the module in the background), and a pass through a small region saves a few
+/// instructions' interpretation: code run fewer times than this does not repay its
+/// translation, and a short guest shows its output before anything is translated.
+pub const DEFAULT_THRESHOLD: u32 = 64;
 /// Entry-point counters kept before they are all forgotten (bounds the memory).
 const HEAT_ENTRIES: usize = 4096;
 
@@ -82,6 +88,9 @@ struct Entry {
     generation: u32,
     /// The host's handle of the region's compiled module.
     handle: Option<u32>,
+    /// The module behind `handle` can be called (a host that compiles in the
+    /// background hands the handle out first).
+    ready: bool,
     /// The region's guest instructions.
     insns: u32,
     /// `None`: the first instruction is not translated (do not try again).
@@ -102,6 +111,14 @@ pub trait RegionHost {
     /// retire, and 0, the instructions retired before it) and returns what `run`
     /// returned.
     fn call(&mut self, handle: u32, m: &mut Machine, room: u32) -> i64;
+    /// Whether the module behind `handle` can be called yet. A host that compiles in
+    /// the background hands a handle out at once and says it is ready when the engine
+    /// has compiled the module; until then, and for good when that compile failed, the
+    /// region runs through the IR interpreter, which leaves the same state.
+    fn ready(&mut self, handle: u32) -> bool {
+        let _ = handle;
+        true
+    }
     /// Whether the host has since put other modules where the handles it gave out
     /// before were (it bounds its function table): the machine then drops every region
     /// before it runs one. True once per reuse.
@@ -459,9 +476,21 @@ impl Machine {
             .filter(|w| w & !0xfff == phys & !0xfff);
         let x = &mut self.cpu.fast.xlate;
         x.now = self.icount;
-        if let Some(e) = x.cache.get(&(eip, phys)) {
+        if let Some(e) = x.cache.get_mut(&(eip, phys)) {
             if e.generation == generation {
-                return e.region.clone().map(|r| (r, e.handle, e.insns));
+                let became_ready = match (e.handle, e.ready, x.host.0.as_mut()) {
+                    (Some(h), false, Some(host)) => {
+                        e.ready = host.ready(h);
+                        e.ready
+                    }
+                    _ => false,
+                };
+                let handle = e.handle.filter(|_| e.ready);
+                let found = e.region.clone().map(|r| (r, handle, e.insns));
+                if let (true, Some((_, Some(h), insns))) = (became_ready, &found) {
+                    self.chain_ready(eip, phys, *h, *insns, generation);
+                }
+                return found;
             }
             let had = e.region.is_some();
             x.cache.remove(&(eip, phys));
@@ -512,10 +541,12 @@ impl Machine {
             None => (None, None),
         };
         let insns = region.as_ref().map_or(0, |r| r.instructions());
-        let flat = self.cpu.cr0 & crate::state::cr0::PG == 0;
-        let page = (phys >> 12) as usize;
-        if let (Some(h), true, true) = (handle, flat, page < self.mem.generation_map().len()) {
-            self.cpu.fast.xlate.chain.insert(eip, h, insns, generation);
+        let ready = match (handle, x.host.0.as_mut()) {
+            (Some(h), Some(host)) => host.ready(h),
+            _ => false,
+        };
+        if let (Some(h), true) = (handle, ready) {
+            self.chain_ready(eip, phys, h, insns, generation);
         }
         let x = &mut self.cpu.fast.xlate;
         if let Some(r) = &region {
@@ -533,12 +564,28 @@ impl Machine {
             Entry {
                 generation,
                 handle,
+                ready,
                 insns,
                 region: region.clone(),
                 before,
                 runs: 0,
             },
         );
-        region.map(|r| (r, handle, insns))
+        region.map(|r| (r, handle.filter(|_| ready), insns))
+    }
+
+    /// Puts the compiled region `handle` entered at `eip` (physical `phys`) in the chain
+    /// table, where regions and the run loop find it, when paging is off and its page
+    /// has a code generation.
+    fn chain_ready(&mut self, eip: u32, phys: u32, handle: u32, insns: u32, generation: u32) {
+        let flat = self.cpu.cr0 & crate::state::cr0::PG == 0;
+        let page = (phys >> 12) as usize;
+        if flat && page < self.mem.generation_map().len() {
+            self.cpu
+                .fast
+                .xlate
+                .chain
+                .insert(eip, handle, insns, generation);
+        }
     }
 }
