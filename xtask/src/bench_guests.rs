@@ -15,7 +15,7 @@ const PAGING_ITER: u32 = 1000;
 /// Wall seconds of warm runs (fresh machines, one process) per measurement.
 const WARM_SECONDS: &str = "1";
 /// Processes timing the fetch demo's first output per tier, at the least.
-const FIRST_OUTPUT_RUNS: usize = 15;
+const FIRST_OUTPUT_RUNS: usize = 30;
 
 /// The rows, one per guest and mode; a guest that cannot be measured gets a missing row.
 pub fn rows(runs: usize) -> Vec<Row> {
