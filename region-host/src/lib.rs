@@ -58,16 +58,6 @@ pub fn finished(index: u32, ticket: u32, install: impl FnOnce() -> bool) -> bool
     }
 }
 
-/// Background compiles of this thread still running (0 outside a Wasm build).
-pub fn compiling() -> usize {
-    #[cfg(target_arch = "wasm32")]
-    {
-        wasm32::PENDING.with(|p| p.borrow().waiting())
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    0
-}
-
 /// Installs a host that compiles region modules with `compile` on `m` (in a Wasm build
 /// only; natively `m` keeps running regions through the IR interpreter).
 ///

@@ -186,13 +186,6 @@ pub extern "C" fn bench_compile_mode(mode: u32) -> u32 {
     host::set_compile_mode(mode) as u32
 }
 
-/// Region modules still compiling in the background.
-#[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
-#[unsafe(no_mangle)]
-pub extern "C" fn bench_compiling() -> u32 {
-    vmlab_region_host::compiling() as u32
-}
-
 /// Wasm export of [`digest`].
 #[allow(unsafe_code)] // an exported symbol name is an unsafe attribute; no unsafe code runs
 #[unsafe(no_mangle)]

@@ -64,7 +64,7 @@ fn failed(e: String) {
 /// `run` goes there (`ticket` is still the place's latest).
 #[cfg(target_arch = "wasm32")]
 fn start(module: &[u8], slot: Option<u32>, ticket: u32) -> Result<u32, String> {
-    use js_sys::{Function, Object, Reflect, Uint8Array, WebAssembly};
+    use js_sys::{Function, Object, Reflect, WebAssembly};
     use wasm_bindgen::{JsCast, JsValue};
 
     let text = |e: JsValue| {
@@ -104,8 +104,7 @@ fn start(module: &[u8], slot: Option<u32>, ticket: u32) -> Result<u32, String> {
         Some(i) => i,
         None => table.grow(1).map_err(text)?,
     };
-    let bytes = Uint8Array::from(module);
-    let promise = WebAssembly::instantiate_buffer(&bytes.to_vec(), &imports);
+    let promise = WebAssembly::instantiate_buffer(module, &imports);
     wasm_bindgen_futures::spawn_local(async move {
         let run = match wasm_bindgen_futures::JsFuture::from(promise).await {
             Ok(done) => ["instance", "exports", "run"]
