@@ -15,7 +15,7 @@ const PAGING_ITER: u32 = 1000;
 /// Wall seconds of warm runs (fresh machines, one process) per measurement.
 const WARM_SECONDS: &str = "1";
 /// Processes timing the fetch demo's first output per tier, at the least.
-const FIRST_OUTPUT_RUNS: usize = 30;
+const FIRST_OUTPUT_RUNS: usize = 60;
 
 /// The rows, one per guest and mode; a guest that cannot be measured gets a missing row.
 pub fn rows(runs: usize) -> Vec<Row> {
@@ -169,15 +169,17 @@ impl Samples {
 
 /// Times the fetch demo's first output in each of `tiers` over `runs` rounds of one
 /// process per tier, the tiers taking turns so that each round meets the machine's
-/// load alike; the medians per tier.
+/// load alike, and each round starting with the next tier so that no tier always
+/// follows the same one; the medians per tier.
 fn first_outputs<const N: usize>(
     module: &Path,
     tiers: [&str; N],
     runs: usize,
 ) -> Result<[FirstOutput; N]> {
     let mut samples: [Samples; N] = std::array::from_fn(|_| Samples::default());
-    for _ in 0..runs {
-        for (tier, s) in tiers.iter().zip(samples.iter_mut()) {
+    for round in 0..runs {
+        for k in 0..N {
+            let (tier, s) = (tiers[(round + k) % N], &mut samples[(round + k) % N]);
             let v = node_script(
                 "guests.mjs",
                 module,
