@@ -316,7 +316,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     }
     let mut v86_mips = None;
     if !opts.no_peers {
-        match v86_median(opts.v86_iter, runs, ours_for(opts.v86_iter)) {
+        match v86_median(opts.v86_iter, runs, ours_for(opts.v86_iter), true) {
             Ok(peer) => {
                 v86_mips = Some(peer);
                 let v = peer.wall;
@@ -510,15 +510,21 @@ pub fn run(opts: &Options) -> Result<bool> {
 
     if opts.web {
         step::heading("the lab in headless Chromium: Step latency and Run speed");
-        lab_rows(&mut rows, runs, node.as_ref().ok().map(|w| w.warm));
+        lab_rows(
+            &mut rows,
+            runs,
+            node.as_ref().ok().map(|w| w.warm),
+            v86_mips.map(|p| p.wall),
+        );
     }
 
     Ok(finish(&rows))
 }
 
 /// Step latency and Run speed of the lab (release site in `target/site`), Run speed
-/// against the Wasm build's warm figure under Node.js.
-fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>) {
+/// against the Wasm build's warm figure under Node.js, and the translating tier's
+/// against the lab's fast tier and v86 (`v86`, under Node.js in the same run).
+fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>, v86: Option<f64>) {
     const FIRST: &str = "< 150 ms";
     const MEDIAN: &str = "< 50 ms";
     const SHARE: &str = ">= 80% of Node.js warm";
@@ -534,6 +540,7 @@ fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>) {
             rows.push(Row::missing("lab: first Step after load", &why, FIRST));
             rows.push(Row::missing("lab: Step, median of 20", &why, MEDIAN));
             rows.push(Row::missing("lab: Run, mix", &why, SHARE));
+            rows.push(Row::missing("lab: Run, mix, translating tier", &why, ""));
             return;
         }
     };
@@ -579,6 +586,19 @@ fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>) {
             None,
         )),
     }
+    let t = f.mix_translate_mips;
+    let v86 = v86.map_or(String::new(), |v| {
+        format!(", {:.2}x v86 under Node.js ({v:.1} MIPS)", t / v)
+    });
+    rows.push(Row::new(
+        "lab: Run, mix, translating tier (Chromium)",
+        format!(
+            "{t:.1} MIPS = {:.2}x the lab's fast tier{v86}",
+            t / f.mix_mips
+        ),
+        "",
+        None,
+    ));
 }
 
 /// The translating tier's rows: its warm MIPS under Node.js and its ratios to the fast
@@ -591,7 +611,8 @@ pub(crate) fn translate_rows(
     v86_mips: Option<V86Mips>,
 ) -> Vec<Row> {
     let mut out = Vec::new();
-    match crate::bench_wasm::node_mips(opts.iter, runs, ours, "translate") {
+    let translated = crate::bench_wasm::node_mips(opts.iter, runs, ours, "translate");
+    match &translated {
         Ok(t) => {
             out.push(Row::new(
                 "mix: translating tier, Wasm under Node.js, warm",
@@ -642,6 +663,70 @@ pub(crate) fn translate_rows(
             ">= 2x the fast tier",
         )),
     }
+    if !opts.no_peers {
+        let t = translated.as_ref().ok().map(|t| t.warm);
+        out.extend(interpreter_rows(opts, runs, ours, node, t, v86_mips));
+    }
+    out
+}
+
+/// Like for like with v86's JIT switched off: vmlab's general interpreter and fast tier
+/// (Wasm under Node.js) against v86's interpreter on the same ROM and ITER, and what
+/// each one's translator buys over its interpreter (`translated`: the translating
+/// tier's warm MIPS; not held to targets).
+fn interpreter_rows(
+    opts: &Options,
+    runs: usize,
+    ours: f64,
+    node: Option<&crate::bench_wasm::NodeMips>,
+    translated: Option<f64>,
+    v86_jit: Option<V86Mips>,
+) -> Vec<Row> {
+    let off = match v86_median(opts.iter, runs, ours, false) {
+        Ok(v) => v.wall,
+        Err(e) => return vec![Row::missing("mix: v86, JIT off", &format!("{e:#}"), "")],
+    };
+    let mut out = vec![Row::new(
+        &format!("mix: v86 with its JIT off (npm, ITER={})", opts.iter),
+        format!("{off:.1} MIPS"),
+        "",
+        None,
+    )];
+    let interp = match crate::bench_wasm::node_mips(opts.iter, runs, ours, "interp") {
+        Ok(i) => i.warm,
+        Err(e) => {
+            out.push(Row::missing(
+                "mix: general interpreter (Wasm) / v86 JIT off",
+                &format!("{e:#}"),
+                "",
+            ));
+            return out;
+        }
+    };
+    let fast = node.map_or(String::new(), |w| {
+        format!("; fast tier {:.2}x ({:.1} MIPS)", w.warm / off, w.warm)
+    });
+    out.push(Row::new(
+        "mix: vmlab's interpreters (Wasm, warm) / v86 with its JIT off",
+        format!(
+            "general interpreter {:.2}x ({interp:.1} / {off:.1} MIPS){fast}",
+            interp / off
+        ),
+        "",
+        None,
+    ));
+    if let (Some(t), Some(on)) = (translated, v86_jit.map(|p| p.wall)) {
+        out.push(Row::new(
+            "mix: what translation buys, vmlab translating / general interpreter, v86 JIT on / off",
+            format!(
+                "vmlab {:.1}x ({t:.1} / {interp:.1} MIPS), v86 {:.1}x ({on:.1} / {off:.1} MIPS)",
+                t / interp,
+                on / off
+            ),
+            "",
+            None,
+        ));
+    }
     out
 }
 
@@ -691,8 +776,9 @@ pub(crate) struct V86Mips {
     pub cpu: Option<f64>,
 }
 
-pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<V86Mips> {
-    step::heading(format!("v86 on the same ROM (ITER={iter})").as_str());
+pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64, jit: bool) -> Result<V86Mips> {
+    let how = if jit { "" } else { ", its JIT off" };
+    step::heading(format!("v86 on the same ROM (ITER={iter}{how})").as_str());
     let dir = v86_dir()?;
     let rom = assemble(
         "bench/mix.asm",
@@ -706,9 +792,16 @@ pub(crate) fn v86_median(iter: u32, runs: usize, ours: f64) -> Result<V86Mips> {
             Command::new("node")
                 .arg(&script)
                 .arg(&rom)
+                .args((!jit).then_some("--no-jit"))
                 .current_dir(&dir),
         )?;
         println!("v86: {v}");
+        if v["jit"].as_bool() != Some(jit) {
+            bail!(
+                "v86 ran with its JIT {} ({v})",
+                if jit { "off" } else { "on" }
+            );
+        }
         mips.push(ours / num(&v, "seconds")? / 1e6);
         if let Some(c) = v["cpu_seconds"].as_f64().filter(|&c| c > 0.0) {
             cpu.push(ours / c / 1e6);

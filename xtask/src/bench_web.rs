@@ -1,10 +1,11 @@
 //! The lab's own figures for `cargo xtask bench --web`, in headless Chromium: how long
 //! a Step takes to show (the first after the page loads, and the median of 20), and how
-//! fast Run goes at full speed on a loop, on the mixed workload and on a loop printing
-//! to COM1.
+//! fast Run goes at full speed on a loop, on the mixed workload (in the fast tier and
+//! in the translating tier, its regions compiled to WebAssembly in the worker) and on a
+//! loop printing to COM1.
 
 use crate::browser::Browser;
-use crate::ui_tests::{load_program, open};
+use crate::ui_tests::{counter, load_program, open, select};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -35,8 +36,10 @@ pub struct LabFigures {
     pub step_ms: f64,
     /// Run at full speed on a three-instruction loop.
     pub loop_mips: f64,
-    /// Run at full speed on the mixed workload.
+    /// Run at full speed on the mixed workload (the fast tier, the lab's default).
     pub mix_mips: f64,
+    /// The same in the translating tier at its default threshold.
+    pub mix_translate_mips: f64,
     /// Run at full speed on a loop printing to COM1.
     pub print_mips: f64,
 }
@@ -169,13 +172,45 @@ pub fn measure(site_url: &str, loads: usize) -> Result<LabFigures> {
     println!("run, mix: {mix_mips:.1} MIPS");
     let print_mips = run_mips(&b, PRINT, "00010000", 1)?;
     println!("run, printing to COM1: {print_mips:.2} MIPS");
+    let mix_translate_mips = translate_mix_mips(&b, loads.max(MIX_WINDOWS))?;
     Ok(LabFigures {
         first_step_ms,
         step_ms,
         loop_mips,
         mix_mips,
+        mix_translate_mips,
         print_mips,
     })
+}
+
+/// Run on the mixed workload with the tier switch on `translate`: MIPS as
+/// [`run_mips`] times them, after checking that the worker compiled regions to
+/// WebAssembly and ran most of the instructions in them (else the figure would be the
+/// IR interpreter's). The switch is put back on the fast tier.
+fn translate_mix_mips(b: &Browser, windows: usize) -> Result<f64> {
+    select(b, "tier-select", "translate")?;
+    let mips = run_mips(b, &mix_source(MIX_ITER)?, "00100000", windows);
+    let summary = b.text_testid("xlate-summary");
+    let (regions, in_regions) = (
+        counter(b, "translate.regions")?,
+        counter(b, "translate.instructions")?,
+    );
+    let icount = sample(b)?.0;
+    select(b, "tier-select", "fast")?;
+    let (mips, summary) = (mips?, summary?);
+    println!(
+        "run, mix, translating tier: {mips:.1} MIPS ({regions} regions, {:.1}% of {icount:.0} instructions in them)",
+        in_regions as f64 * 100.0 / icount.max(1.0)
+    );
+    if !summary.contains("Wasm modules compiled in the background in the worker") {
+        bail!("the translating tier did not compile to WebAssembly: {summary}");
+    }
+    if regions == 0 || (in_regions as f64) < 0.5 * icount {
+        bail!(
+            "the translating tier ran {in_regions} of {icount:.0} instructions in {regions} regions"
+        );
+    }
+    Ok(mips)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! `cargo xtask bench --translate-only`: the translating tier's rows alone (v86 and the
-//! Wasm build's fast and translating tiers under Node.js on the mix ROM, then the
+//! `cargo xtask bench --translate-only`: the translating tier's rows alone (v86, with its
+//! JIT on and off, and the Wasm build's tiers under Node.js on the mix ROM, then the
 //! paging, kernel and fetch-demo rows of `bench_guests.rs`), without the rest of the bench.
 
 use crate::bench::{self, Options, Row};
@@ -18,7 +18,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let mut rows = Vec::new();
     let mut v86 = None;
     if !opts.no_peers {
-        match bench::v86_median(opts.v86_iter, runs, ours_for(opts.v86_iter)) {
+        match bench::v86_median(opts.v86_iter, runs, ours_for(opts.v86_iter), true) {
             Ok(v) => {
                 v86 = Some(v);
                 rows.push(Row::new(
