@@ -586,19 +586,24 @@ fn lab_rows(rows: &mut Vec<Row>, runs: usize, node_warm: Option<f64>, v86: Optio
             None,
         )),
     }
-    let t = f.mix_translate_mips;
-    let v86 = v86.map_or(String::new(), |v| {
-        format!(", {:.2}x v86 under Node.js ({v:.1} MIPS)", t / v)
-    });
-    rows.push(Row::new(
-        "lab: Run, mix, translating tier (Chromium)",
-        format!(
-            "{t:.1} MIPS = {:.2}x the lab's fast tier{v86}",
-            t / f.mix_mips
-        ),
-        "",
-        None,
-    ));
+    const TRANSLATE: &str = "lab: Run, mix, translating tier (Chromium)";
+    match &f.mix_translate_mips {
+        Ok(t) => {
+            let v86 = v86.map_or(String::new(), |v| {
+                format!(", {:.2}x v86 under Node.js ({v:.1} MIPS)", t / v)
+            });
+            rows.push(Row::new(
+                TRANSLATE,
+                format!(
+                    "{t:.1} MIPS = {:.2}x the lab's fast tier{v86}",
+                    t / f.mix_mips
+                ),
+                "",
+                None,
+            ));
+        }
+        Err(why) => rows.push(Row::missing(TRANSLATE, why, "")),
+    }
 }
 
 /// The translating tier's rows: its warm MIPS under Node.js and its ratios to the fast
