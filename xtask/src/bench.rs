@@ -689,7 +689,13 @@ fn interpreter_rows(
 ) -> Vec<Row> {
     let off = match v86_median(opts.iter, runs, ours, false) {
         Ok(v) => v.wall,
-        Err(e) => return vec![Row::missing("mix: v86, JIT off", &format!("{e:#}"), "")],
+        Err(e) => {
+            return vec![Row::missing(
+                "mix: v86 with its JIT off",
+                &format!("{e:#}"),
+                "",
+            )]
+        }
     };
     let mut out = vec![Row::new(
         &format!("mix: v86 with its JIT off (npm, ITER={})", opts.iter),
@@ -697,14 +703,11 @@ fn interpreter_rows(
         "",
         None,
     )];
+    const INTERPRETERS: &str = "mix: vmlab's interpreters (Wasm, warm) / v86 with its JIT off";
     let interp = match crate::bench_wasm::node_mips(opts.iter, runs, ours, "interp") {
         Ok(i) => i.warm,
         Err(e) => {
-            out.push(Row::missing(
-                "mix: general interpreter (Wasm) / v86 JIT off",
-                &format!("{e:#}"),
-                "",
-            ));
+            out.push(Row::missing(INTERPRETERS, &format!("{e:#}"), ""));
             return out;
         }
     };
@@ -712,7 +715,7 @@ fn interpreter_rows(
         format!("; fast tier {:.2}x ({:.1} MIPS)", w.warm / off, w.warm)
     });
     out.push(Row::new(
-        "mix: vmlab's interpreters (Wasm, warm) / v86 with its JIT off",
+        INTERPRETERS,
         format!(
             "general interpreter {:.2}x ({interp:.1} / {off:.1} MIPS){fast}",
             interp / off

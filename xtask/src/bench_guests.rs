@@ -179,7 +179,8 @@ fn first_outputs<const N: usize>(
     let mut samples: [Samples; N] = std::array::from_fn(|_| Samples::default());
     for round in 0..runs {
         for k in 0..N {
-            let (tier, s) = (tiers[(round + k) % N], &mut samples[(round + k) % N]);
+            let j = (round + k) % N;
+            let (tier, s) = (tiers[j], &mut samples[j]);
             let v = node_script(
                 "guests.mjs",
                 module,

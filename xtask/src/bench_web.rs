@@ -5,9 +5,9 @@
 //! loop printing to COM1.
 
 use crate::browser::Browser;
-use crate::ui_tests::{counter, load_program, open, select, tid, WAIT};
+use crate::ui_tests::{counter, load_program, open, select_and_wait};
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Steps timed after the first.
@@ -196,14 +196,7 @@ pub fn measure(site_url: &str, loads: usize) -> Result<LabFigures> {
 /// IR interpreter's or another tier's).
 fn translate_mix_mips(b: &Browser, windows: usize) -> Result<f64> {
     load_program(b, &mix_source(MIX_ITER)?, "00100000")?;
-    select(b, "tier-select", "translate")?;
-    b.wait_until("the tier switch to read translate", WAIT, |_| {
-        let v = b.execute(
-            "return document.querySelector(arguments[0]).value;",
-            vec![json!(tid("tier-select"))],
-        )?;
-        Ok(v.as_str() == Some("translate"))
-    })?;
+    select_and_wait(b, "tier-select", "translate")?;
     let mips = timed_run(b, windows)?;
     let summary = b.text_testid("xlate-summary")?;
     let (regions, in_regions) = (

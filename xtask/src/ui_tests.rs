@@ -399,6 +399,19 @@ pub(crate) fn select(b: &Browser, id: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Picks `value` in the select `id` and waits until the page shows it picked.
+pub(crate) fn select_and_wait(b: &Browser, id: &str, value: &str) -> Result<()> {
+    select(b, id, value)?;
+    b.wait_until(&format!("{id} to read {value}"), WAIT, |_| {
+        let v = b.execute(
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(tid(id))],
+        )?;
+        Ok(v.as_str() == Some(value))
+    })?;
+    Ok(())
+}
+
 pub(crate) fn set_input(b: &Browser, id: &str, value: &str) -> Result<()> {
     b.wait_for(&tid(id))?;
     b.execute(

@@ -3,7 +3,9 @@
 //! region's detail, and the four translation demos, with screenshots.
 
 use crate::browser::Browser;
-use crate::ui_tests::{counter, load_program, open, select, stopped, tid, wait_text, WAIT};
+use crate::ui_tests::{
+    counter, load_program, open, select, select_and_wait, stopped, tid, wait_text, WAIT,
+};
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
@@ -66,14 +68,7 @@ pub fn tier_switch(b: &Browser) -> Result<()> {
     select(b, "speed-select", "full")?;
     let mut figures = Vec::new();
     for tier in ["interp", "fast", "translate"] {
-        select(b, "tier-select", tier)?;
-        b.wait_until(&format!("the switch to read {tier}"), WAIT, |_| {
-            let v = b.execute(
-                "return document.querySelector(arguments[0]).value;",
-                vec![json!(tid("tier-select"))],
-            )?;
-            Ok(v.as_str() == Some(tier))
-        })?;
+        select_and_wait(b, "tier-select", tier)?;
         b.click_testid("btn-run")?;
         std::thread::sleep(std::time::Duration::from_millis(1500));
         b.click_testid("btn-run")?;
